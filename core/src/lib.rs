@@ -1,0 +1,10 @@
+#![doc = include_str!("../../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![deny(clippy::float_arithmetic, clippy::float_cmp, clippy::disallowed_types)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod outcome;
+pub mod rng;
+pub mod time;
