@@ -376,7 +376,7 @@ fn write_secs(f: &mut fmt::Formatter<'_>, micros: u64) -> fmt::Result {
         return write!(f, "{secs}s");
     }
     let mut width = 6;
-    while frac % 10 == 0 {
+    while frac.is_multiple_of(10) {
         frac /= 10;
         width -= 1;
     }
