@@ -5,6 +5,8 @@
 #![deny(clippy::float_arithmetic, clippy::float_cmp, clippy::disallowed_types)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod breaker;
+pub mod error;
 pub mod outcome;
 pub mod rng;
 pub mod time;

@@ -1,0 +1,372 @@
+//! The breaker's configuration: validated once, then never a reason to fail.
+
+use crate::error::ConfigError;
+use crate::time::Duration;
+
+use super::window::sealed::Kind;
+
+/// How a [`Breaker`](super::Breaker) judges its dependency and how it recovers.
+///
+/// One struct serves every detector; each field says which detector reads it.
+/// Build it with [`Config::new`] (or [`Default`]) and the `const fn` `with_*`
+/// methods, so a configuration can be a `const` or live in a `static`; the
+/// breaker validates it in [`Breaker::new`](super::Breaker::new), which names the
+/// offending field in its [`ConfigError`].
+///
+/// Defaults follow the seeds: 5 failures in a row open the breaker for 30 s,
+/// half-open admits 3 probes and closes after 2 successes; window detectors
+/// judge from 10 calls on and trip at a 50 % failure rate.
+///
+/// ```
+/// use sturdy::breaker::{Breaker, Config, CountWindow};
+/// use sturdy::time::Duration;
+///
+/// const CONFIG: Config = Config::new()
+///     .with_failure_rate_percent(25)
+///     .with_minimum_calls(20)
+///     .with_slow_calls(Duration::from_millis(500), 80)
+///     .with_break_duration(Duration::from_secs(10))
+///     .with_break_growth(2, Duration::from_secs(160));
+/// let breaker = Breaker::<CountWindow<64>>::new(CONFIG).unwrap();
+/// assert_eq!(breaker.config().break_duration, Duration::from_secs(10));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
+#[non_exhaustive]
+pub struct Config {
+    /// [`Consecutive`](super::Consecutive) only: this many failures in a row
+    /// (a timeout counts as a failure; an ignored call neither counts nor breaks
+    /// the run; a success ends it) open the breaker. Default 5; must be ≥ 1.
+    pub failure_threshold: u32,
+    /// Window detectors only: the window is not judged before it holds this many
+    /// calls (successes and failures; ignored calls do not count). For a
+    /// [`CountWindow<N>`](super::CountWindow) a value above `N` means `N`
+    /// (a full window is always judged). Default 10; must be ≥ 1.
+    pub minimum_calls: u32,
+    /// Window detectors only: the breaker trips when
+    /// `failures × 100 ≥ failure_rate_percent × calls` (integer, exact).
+    /// The check runs after **every** recorded outcome, success or failure, so a
+    /// window that reaches `minimum_calls` on a success still trips.
+    /// Default 50; must be in `1..=100`.
+    pub failure_rate_percent: u8,
+    /// Window detectors only: the breaker also trips when
+    /// `slow calls × 100 ≥ slow_call_rate_percent × calls`, checked like
+    /// [`failure_rate_percent`](Self::failure_rate_percent).
+    /// Default 100; must be in `1..=100`.
+    pub slow_call_rate_percent: u8,
+    /// A call whose permit was issued more than this long before its outcome was
+    /// recorded (strictly longer) is slow; a [`TimedOut`](crate::outcome::Outcome::TimedOut)
+    /// call is always slow. Slow calls are counted in [`Stats`](super::Stats) by
+    /// every detector and judged by the window detectors.
+    /// Default [`Duration::MAX`]: only timeouts are slow.
+    pub slow_call_duration: Duration,
+    /// [`TimeWindow<K>`](super::TimeWindow) only: the span the `K` buckets cover
+    /// together; each bucket covers `window_duration / K` (truncated, at least
+    /// 1 µs, so it must be ≥ `K` µs). Default 60 s.
+    pub window_duration: Duration,
+    /// How long the breaker stays open after its first trip. When it reaches the
+    /// end, `Open { until }` admits a probe at `now >= until` (inclusive: a caller
+    /// who comes back exactly at the advertised `retry_at` gets in).
+    /// Default 30 s; must be longer than zero.
+    pub break_duration: Duration,
+    /// Each re-open without closing in between multiplies the break by this
+    /// integer (`break_duration × multiplier^n`, saturating), capped at
+    /// [`max_break_duration`](Self::max_break_duration); closing resets it to
+    /// `break_duration`. Default 1 (constant breaks); must be ≥ 1.
+    pub break_multiplier: u32,
+    /// The cap of a growing break. Default 300 s; must be ≥ `break_duration`.
+    pub max_break_duration: Duration,
+    /// Half-open admits at most this many probes per episode (a probe that is
+    /// cancelled or ends [`Ignored`](crate::outcome::Outcome::Ignored) gives its
+    /// slot back; a probe that succeeded keeps it). Default 3; must be ≥ 1.
+    pub max_probes: u16,
+    /// Half-open closes after this many successful probes in the same episode;
+    /// any failed probe re-opens at once. Default 2; must be in `1..=max_probes`.
+    pub success_threshold: u16,
+    /// A hung-probe guard: when a probe is issued while no other probe is
+    /// outstanding, a deadline of `now + max_half_open_wait` starts; if it passes
+    /// while any probe of the episode is still outstanding, the episode counts as
+    /// failed and the breaker re-opens (with a grown break) from the deadline.
+    /// When every outstanding probe has reported, the deadline is cleared, so a
+    /// slow trickle of callers is never punished. Default: the base break
+    /// duration (30 s; [`with_break_duration`](Self::with_break_duration) sets
+    /// both); must be longer than zero.
+    pub max_half_open_wait: Duration,
+}
+
+impl Config {
+    /// The defaults, as a constant (see [`Config`]).
+    ///
+    /// ```
+    /// use sturdy::breaker::Config;
+    /// assert_eq!(Config::DEFAULT, Config::default());
+    /// assert_eq!(Config::DEFAULT.failure_threshold, 5);
+    /// ```
+    pub const DEFAULT: Self = Self {
+        failure_threshold: 5,
+        minimum_calls: 10,
+        failure_rate_percent: 50,
+        slow_call_rate_percent: 100,
+        slow_call_duration: Duration::MAX,
+        window_duration: Duration::from_secs(60),
+        break_duration: Duration::from_secs(30),
+        break_multiplier: 1,
+        max_break_duration: Duration::from_secs(300),
+        max_probes: 3,
+        success_threshold: 2,
+        max_half_open_wait: Duration::from_secs(30),
+    };
+
+    /// The defaults; start of a `const` builder chain.
+    ///
+    /// ```
+    /// use sturdy::breaker::Config;
+    /// use sturdy::time::Duration;
+    /// const C: Config = Config::new();
+    /// assert_eq!(C.break_duration, Duration::from_secs(30));
+    /// assert_eq!((C.max_probes, C.success_threshold), (3, 2));
+    /// ```
+    pub const fn new() -> Self {
+        Self::DEFAULT
+    }
+
+    /// Sets [`failure_threshold`](Self::failure_threshold).
+    ///
+    /// ```
+    /// # use sturdy::breaker::Config;
+    /// assert_eq!(Config::new().with_failure_threshold(3).failure_threshold, 3);
+    /// ```
+    #[must_use]
+    pub const fn with_failure_threshold(mut self, failures: u32) -> Self {
+        self.failure_threshold = failures;
+        self
+    }
+
+    /// Sets [`minimum_calls`](Self::minimum_calls).
+    ///
+    /// ```
+    /// # use sturdy::breaker::Config;
+    /// assert_eq!(Config::new().with_minimum_calls(20).minimum_calls, 20);
+    /// ```
+    #[must_use]
+    pub const fn with_minimum_calls(mut self, calls: u32) -> Self {
+        self.minimum_calls = calls;
+        self
+    }
+
+    /// Sets [`failure_rate_percent`](Self::failure_rate_percent).
+    ///
+    /// ```
+    /// # use sturdy::breaker::Config;
+    /// assert_eq!(Config::new().with_failure_rate_percent(25).failure_rate_percent, 25);
+    /// ```
+    #[must_use]
+    pub const fn with_failure_rate_percent(mut self, percent: u8) -> Self {
+        self.failure_rate_percent = percent;
+        self
+    }
+
+    /// Sets [`slow_call_duration`](Self::slow_call_duration) and
+    /// [`slow_call_rate_percent`](Self::slow_call_rate_percent).
+    ///
+    /// ```
+    /// # use sturdy::breaker::Config;
+    /// # use sturdy::time::Duration;
+    /// let c = Config::new().with_slow_calls(Duration::from_secs(2), 60);
+    /// assert_eq!((c.slow_call_duration, c.slow_call_rate_percent), (Duration::from_secs(2), 60));
+    /// ```
+    #[must_use]
+    pub const fn with_slow_calls(mut self, slower_than: Duration, rate_percent: u8) -> Self {
+        self.slow_call_duration = slower_than;
+        self.slow_call_rate_percent = rate_percent;
+        self
+    }
+
+    /// Sets [`window_duration`](Self::window_duration).
+    ///
+    /// ```
+    /// # use sturdy::breaker::Config;
+    /// # use sturdy::time::Duration;
+    /// let c = Config::new().with_window_duration(Duration::from_secs(10));
+    /// assert_eq!(c.window_duration, Duration::from_secs(10));
+    /// ```
+    #[must_use]
+    pub const fn with_window_duration(mut self, window: Duration) -> Self {
+        self.window_duration = window;
+        self
+    }
+
+    /// Sets [`break_duration`](Self::break_duration) **and**
+    /// [`max_half_open_wait`](Self::max_half_open_wait) (whose default is the base
+    /// break), and raises [`max_break_duration`](Self::max_break_duration) to
+    /// `break_duration` if it was shorter. Call
+    /// [`with_max_half_open_wait`](Self::with_max_half_open_wait) afterwards to
+    /// set a different hung-probe wait.
+    ///
+    /// ```
+    /// # use sturdy::breaker::Config;
+    /// # use sturdy::time::Duration;
+    /// let c = Config::new().with_break_duration(Duration::from_secs(600));
+    /// assert_eq!(c.max_half_open_wait, Duration::from_secs(600));
+    /// assert_eq!(c.max_break_duration, Duration::from_secs(600));
+    /// ```
+    #[must_use]
+    pub const fn with_break_duration(mut self, open_for: Duration) -> Self {
+        self.break_duration = open_for;
+        self.max_half_open_wait = open_for;
+        self.max_break_duration = self.max_break_duration.max(open_for);
+        self
+    }
+
+    /// Sets [`break_multiplier`](Self::break_multiplier) and
+    /// [`max_break_duration`](Self::max_break_duration).
+    ///
+    /// ```
+    /// # use sturdy::breaker::Config;
+    /// # use sturdy::time::Duration;
+    /// let c = Config::new().with_break_growth(2, Duration::from_secs(240));
+    /// assert_eq!((c.break_multiplier, c.max_break_duration), (2, Duration::from_secs(240)));
+    /// ```
+    #[must_use]
+    pub const fn with_break_growth(mut self, multiplier: u32, max_break: Duration) -> Self {
+        self.break_multiplier = multiplier;
+        self.max_break_duration = max_break;
+        self
+    }
+
+    /// Sets [`max_probes`](Self::max_probes) and
+    /// [`success_threshold`](Self::success_threshold).
+    ///
+    /// ```
+    /// # use sturdy::breaker::Config;
+    /// let c = Config::new().with_probes(1, 1);
+    /// assert_eq!((c.max_probes, c.success_threshold), (1, 1));
+    /// ```
+    #[must_use]
+    pub const fn with_probes(mut self, max_probes: u16, success_threshold: u16) -> Self {
+        self.max_probes = max_probes;
+        self.success_threshold = success_threshold;
+        self
+    }
+
+    /// Sets [`max_half_open_wait`](Self::max_half_open_wait).
+    ///
+    /// ```
+    /// # use sturdy::breaker::Config;
+    /// # use sturdy::time::Duration;
+    /// let c = Config::new().with_max_half_open_wait(Duration::from_secs(5));
+    /// assert_eq!(c.max_half_open_wait, Duration::from_secs(5));
+    /// ```
+    #[must_use]
+    pub const fn with_max_half_open_wait(mut self, wait: Duration) -> Self {
+        self.max_half_open_wait = wait;
+        self
+    }
+
+    /// Checks the fields every detector reads (the breaker also checks the ones
+    /// its detector reads); the error names the first bad field.
+    ///
+    /// ```
+    /// # use sturdy::breaker::Config;
+    /// assert!(Config::new().validate().is_ok());
+    /// let err = Config::new().with_probes(2, 3).validate().unwrap_err();
+    /// assert_eq!(err.field, "success_threshold");
+    /// ```
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        if self.break_duration.is_zero() {
+            return Err(ConfigError::new("break_duration", "must be longer than zero"));
+        }
+        if self.break_multiplier == 0 {
+            return Err(ConfigError::new("break_multiplier", "must be at least 1"));
+        }
+        if self.max_break_duration.as_micros() < self.break_duration.as_micros() {
+            return Err(ConfigError::new(
+                "max_break_duration",
+                "must not be shorter than break_duration",
+            ));
+        }
+        if self.max_probes == 0 {
+            return Err(ConfigError::new("max_probes", "must be at least 1"));
+        }
+        if self.success_threshold == 0 {
+            return Err(ConfigError::new("success_threshold", "must be at least 1"));
+        }
+        if self.success_threshold > self.max_probes {
+            return Err(ConfigError::new(
+                "success_threshold",
+                "must not exceed max_probes (half-open could never close)",
+            ));
+        }
+        if self.max_half_open_wait.is_zero() {
+            return Err(ConfigError::new("max_half_open_wait", "must be longer than zero"));
+        }
+        Ok(())
+    }
+
+    /// [`validate`](Self::validate) plus the fields of one detector.
+    pub(crate) const fn validate_for(&self, kind: Kind) -> Result<(), ConfigError> {
+        if let Err(e) = self.validate() {
+            return Err(e);
+        }
+        match kind {
+            Kind::Consecutive => {
+                if self.failure_threshold == 0 {
+                    return Err(ConfigError::new("failure_threshold", "must be at least 1"));
+                }
+                Ok(())
+            }
+            Kind::Count { len, words } => {
+                if len == 0 {
+                    return Err(ConfigError::new("CountWindow::N", "window must hold at least 1 call"));
+                }
+                if len > u16::MAX as usize {
+                    return Err(ConfigError::new("CountWindow::N", "must be at most 65535"));
+                }
+                if len.div_ceil(64) > words {
+                    return Err(ConfigError::new(
+                        "CountWindow::WORDS",
+                        "too few 64-bit words for N calls: need WORDS >= N.div_ceil(64)",
+                    ));
+                }
+                self.validate_rates()
+            }
+            Kind::Time { buckets } => {
+                if buckets == 0 {
+                    return Err(ConfigError::new("TimeWindow::K", "must have at least 1 bucket"));
+                }
+                if self.window_duration.is_zero() {
+                    return Err(ConfigError::new("window_duration", "must be longer than zero"));
+                }
+                if self.window_duration.as_micros() < buckets as u64 {
+                    return Err(ConfigError::new(
+                        "window_duration",
+                        "must be at least K microseconds (each bucket ≥ 1 µs)",
+                    ));
+                }
+                self.validate_rates()
+            }
+        }
+    }
+
+    const fn validate_rates(&self) -> Result<(), ConfigError> {
+        if self.minimum_calls == 0 {
+            return Err(ConfigError::new("minimum_calls", "must be at least 1"));
+        }
+        if self.failure_rate_percent == 0 || self.failure_rate_percent > 100 {
+            return Err(ConfigError::new("failure_rate_percent", "must be in 1..=100"));
+        }
+        if self.slow_call_rate_percent == 0 || self.slow_call_rate_percent > 100 {
+            return Err(ConfigError::new("slow_call_rate_percent", "must be in 1..=100"));
+        }
+        Ok(())
+    }
+}
+
+impl Default for Config {
+    /// [`Config::DEFAULT`].
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}

@@ -1,0 +1,677 @@
+//! Circuit breaker: stop calling a dependency that is failing, probe it, recover.
+//!
+//! A [`Breaker`] is a pure state machine. Ask it for a [`Permit`] before each
+//! call ([`try_acquire`](Breaker::try_acquire)), hand the permit back with the
+//! call's [`Outcome`] ([`record`](Breaker::record)) or give it up
+//! ([`cancel`](Breaker::cancel)); every method takes `now`, and state changes come
+//! back as [`Transition`] values. [`poll_at`](Breaker::poll_at) says when a
+//! deadline inside it expires; [`handle_timeout`](Breaker::handle_timeout) turns
+//! that into an event.
+//!
+//! ```text
+//!            trip (detector)                now >= until
+//!  Closed ───────────────────▶ Open{until} ──────────────▶ HalfOpen
+//!    ▲                           ▲   ▲                       │  │
+//!    │  success_threshold        │   └── any failure, ───────┘  │
+//!    │  successes                │       hung probe             │
+//!    └───────────────────────────┼──────────────────────────────┘
+//!   reset() from anywhere;  force_open() → ForcedOpen;  disable() → Disabled
+//! ```
+//!
+//! The detector is a type parameter: [`Consecutive`] (the default),
+//! [`CountWindow<N>`] or [`TimeWindow<K>`].
+//!
+//! ```
+//! use sturdy::breaker::{Breaker, Config, State};
+//! use sturdy::outcome::Outcome;
+//! use sturdy::time::Instant;
+//!
+//! let mut breaker: Breaker = Breaker::new(Config::new()).unwrap(); // 5 failures → 30 s open
+//! for s in 0..5 {
+//!     let now = Instant::from_secs(s);
+//!     let permit = breaker.try_acquire(now).unwrap();
+//!     if let Some(t) = breaker.record(permit, Outcome::Failure, now) {
+//!         println!("{t}"); // t=4s: closed -> open until t=34s
+//!     }
+//! }
+//! assert_eq!(breaker.state(), State::Open { until: Instant::from_secs(34) });
+//! assert_eq!(breaker.try_acquire(Instant::from_secs(10)).unwrap_err().retry_at, Some(Instant::from_secs(34)));
+//! assert!(breaker.try_acquire(Instant::from_secs(34)).is_ok()); // inclusive: a probe
+//! ```
+
+mod config;
+mod state;
+mod window;
+
+#[cfg(test)]
+mod tests;
+
+use core::fmt;
+
+pub use config::Config;
+pub use state::{State, Stats, Transition};
+pub use window::{Consecutive, CountWindow, TimeWindow, Window, WindowCounts};
+
+use crate::error::ConfigError;
+use crate::outcome::Outcome;
+use crate::time::{Duration, Instant};
+use window::sealed::Sample;
+
+/// The circuit breaker, generic over its failure detector `W`.
+///
+/// Single owner (`&mut self`); sharing it is the adapters' job. It is `Clone`
+/// but deliberately not `Copy`, so a breaker is never updated through an
+/// accidental copy. `Breaker::new` is a `const fn`, so a breaker can be a
+/// `static` on a microcontroller.
+///
+/// Time: every method takes `now` and uses `max(now, the highest now seen)`,
+/// so a clock that stands still or goes backwards never underflows and never
+/// re-opens early. Arithmetic saturates at [`Instant::MAX`]; no input, clock or
+/// call order panics.
+///
+/// ```
+/// use sturdy::breaker::{Breaker, Config, CountWindow, TimeWindow};
+/// use sturdy::time::Duration;
+///
+/// // Firmware: a const breaker, ready for a `static` behind a mutex.
+/// const BREAKER: Breaker = match Breaker::new(Config::new().with_failure_threshold(3)) {
+///     Ok(b) => b,
+///     Err(_) => panic!("bad breaker config"), // a compile-time error, never at run time
+/// };
+/// # let _ = BREAKER;
+/// // Services: rate windows.
+/// let by_count = Breaker::<CountWindow<100, 2>>::new(Config::new()).unwrap();
+/// let by_time = Breaker::<TimeWindow<10>>::new(
+///     Config::new().with_window_duration(Duration::from_secs(30)),
+/// ).unwrap();
+/// # let _ = (by_count, by_time);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Breaker<W: Window = Consecutive> {
+    state: State,
+    last_now: Instant,
+    /// Bumped on every entry into a state (and on `reset`); permits carry it.
+    generation: u32,
+    /// Opens since the breaker last closed: the exponent of the break growth.
+    opens_in_a_row: u8,
+    stats: Stats,
+    window: W,
+    config: Config,
+}
+
+/// Permission to make one call, from [`Breaker::try_acquire`].
+///
+/// Hand it back exactly once: [`Breaker::record`] with the outcome, or
+/// [`Breaker::cancel`] if the call was abandoned. It is neither `Clone` nor
+/// `Copy`. It carries the breaker's generation: an outcome on a permit issued
+/// before the breaker last changed state (or was reset) is **ignored entirely**
+/// (no stats, no transition; Polly #217). Dropping a half-open probe's permit
+/// leaves it outstanding until the hung-probe deadline.
+///
+/// The generation is a wrapping `u32`: a permit held across exactly 2³²
+/// transitions would be mistaken for a fresh one.
+///
+/// ```
+/// use sturdy::breaker::{Breaker, Config};
+/// use sturdy::outcome::Outcome;
+/// use sturdy::time::Instant;
+///
+/// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+/// let late = b.try_acquire(Instant::ZERO).unwrap();
+/// assert_eq!(late.issued_at(), Instant::ZERO);
+/// let _ = b.reset(Instant::from_secs(1));
+/// assert!(b.record(late, Outcome::Failure, Instant::from_secs(2)).is_none());
+/// assert_eq!(b.stats().failures, 0); // stale: ignored entirely
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[must_use = "a permit must be handed back with `record` or `cancel`"]
+pub struct Permit {
+    generation: u32,
+    issued_at: Instant,
+}
+
+impl Permit {
+    /// When the permit was issued (after the clock-max rule); slow-call
+    /// detection measures from here.
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, Config};
+    /// # use sturdy::time::Instant;
+    /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// let p = b.try_acquire(Instant::from_secs(7)).unwrap();
+    /// assert_eq!(p.issued_at(), Instant::from_secs(7));
+    /// b.cancel(p, Instant::from_secs(7));
+    /// ```
+    pub const fn issued_at(&self) -> Instant {
+        self.issued_at
+    }
+
+    /// The breaker generation it belongs to.
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, Config};
+    /// # use sturdy::time::Instant;
+    /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// let p = b.try_acquire(Instant::ZERO).unwrap();
+    /// let _ = b.force_open(Instant::ZERO);
+    /// let _ = b.reset(Instant::ZERO);
+    /// let q = b.try_acquire(Instant::ZERO).unwrap();
+    /// assert_ne!(p.generation(), q.generation());
+    /// # b.cancel(p, Instant::ZERO); b.cancel(q, Instant::ZERO);
+    /// ```
+    pub const fn generation(&self) -> u32 {
+        self.generation
+    }
+}
+
+/// A call refused by [`Breaker::try_acquire`].
+///
+/// `retry_at` is when to come back: `until` when open (coming back exactly then
+/// gets a probe); the hung-probe deadline when half-open with every probe slot
+/// taken (by then the episode is decided); `None` when forced open (no known
+/// time).
+///
+/// ```
+/// use sturdy::breaker::{Breaker, Config};
+/// use sturdy::time::Instant;
+///
+/// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+/// let _ = b.force_open(Instant::ZERO);
+/// let rejected = b.try_acquire(Instant::ZERO).unwrap_err();
+/// assert_eq!(rejected.retry_at, None);
+/// assert_eq!(format!("{rejected}"), "circuit breaker open");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Rejected {
+    /// When a call may be admitted again, if known.
+    pub retry_at: Option<Instant>,
+}
+
+impl fmt::Display for Rejected {
+    /// `circuit breaker open` or `circuit breaker open, retry at t=34s`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.retry_at {
+            Some(at) => write!(f, "circuit breaker open, retry at {at}"),
+            None => f.write_str("circuit breaker open"),
+        }
+    }
+}
+
+impl core::error::Error for Rejected {}
+
+impl<W: Window> Breaker<W> {
+    /// A closed breaker, after validating `config` for the detector `W`
+    /// (the error names the first bad field). `const`: usable in a `static`.
+    ///
+    /// ```
+    /// use sturdy::breaker::{Breaker, Config, CountWindow, State};
+    ///
+    /// let b = Breaker::<CountWindow<32>>::new(Config::new()).unwrap();
+    /// assert_eq!(b.state(), State::Closed);
+    ///
+    /// let err = Breaker::<CountWindow<0>>::new(Config::new()).unwrap_err();
+    /// assert_eq!(err.field, "CountWindow::N");
+    /// let err = Breaker::<CountWindow<65>>::new(Config::new()).unwrap_err();
+    /// assert_eq!(err.field, "CountWindow::WORDS"); // write CountWindow<65, 2>
+    /// ```
+    pub const fn new(config: Config) -> Result<Self, ConfigError> {
+        match config.validate_for(W::KIND) {
+            Ok(()) => Ok(Self {
+                state: State::Closed,
+                last_now: Instant::ZERO,
+                generation: 0,
+                opens_in_a_row: 0,
+                stats: Stats::ZERO,
+                window: W::EMPTY,
+                config,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The validated configuration.
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, Config};
+    /// let b: Breaker = Breaker::new(Config::new().with_failure_threshold(3)).unwrap();
+    /// assert_eq!(b.config().failure_threshold, 3);
+    /// ```
+    pub const fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The current state, as last updated. Time-driven changes that are due but
+    /// not yet applied show up after [`handle_timeout`](Self::handle_timeout) or
+    /// [`try_acquire`](Self::try_acquire).
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, Config, State};
+    /// let b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// assert_eq!(b.state(), State::Closed);
+    /// ```
+    pub const fn state(&self) -> State {
+        self.state
+    }
+
+    /// The counters so far.
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, Config, Stats};
+    /// let b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// assert_eq!(b.stats(), Stats::ZERO);
+    /// ```
+    pub const fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Returns the counters and zeroes them (for exporters that keep 64-bit totals).
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, Config, Stats};
+    /// # use sturdy::time::Instant;
+    /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// let p = b.try_acquire(Instant::ZERO).unwrap();
+    /// # b.cancel(p, Instant::ZERO);
+    /// assert_eq!(b.take_stats().calls, 1);
+    /// assert_eq!(b.stats(), Stats::ZERO);
+    /// ```
+    pub fn take_stats(&mut self) -> Stats {
+        core::mem::take(&mut self.stats)
+    }
+
+    /// The detector, for its [`counts`](Window::counts).
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, Config, Window};
+    /// let b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// assert_eq!(b.window().counts().failures, 0);
+    /// ```
+    pub const fn window(&self) -> &W {
+        &self.window
+    }
+
+    /// How long the next open period lasts:
+    /// `break_duration × break_multiplier^(opens since the last close)`, capped
+    /// at `max_break_duration`.
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, Config};
+    /// # use sturdy::time::Duration;
+    /// let b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// assert_eq!(b.next_break_duration(), Duration::from_secs(30));
+    /// ```
+    pub const fn next_break_duration(&self) -> Duration {
+        let growth = (self.config.break_multiplier as u64).saturating_pow(self.opens_in_a_row as u32);
+        self.config
+            .break_duration
+            .saturating_mul(growth)
+            .min(self.config.max_break_duration)
+    }
+
+    /// When the breaker next needs [`handle_timeout`](Self::handle_timeout):
+    /// `until` when open, the hung-probe deadline when half-open with probes
+    /// outstanding, otherwise `None`. May be in the past (then call now).
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, Config};
+    /// # use sturdy::time::Instant;
+    /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// assert_eq!(b.poll_at(), None);
+    /// let _ = b.force_open(Instant::ZERO);
+    /// assert_eq!(b.poll_at(), None); // forced open waits for a human
+    /// ```
+    pub const fn poll_at(&self) -> Option<Instant> {
+        self.state.deadline()
+    }
+
+    /// Applies **one** due time-driven transition and returns it: `Open → HalfOpen`
+    /// at `now >= until`, or a hung half-open episode (`now >= deadline` with a
+    /// probe outstanding) → `Open { until: deadline + next break }`. Safe to call
+    /// early (returns `None`) or late; call again while it returns `Some`.
+    ///
+    /// ```
+    /// use sturdy::breaker::{Breaker, Config, State};
+    /// use sturdy::outcome::Outcome;
+    /// use sturdy::time::Instant;
+    ///
+    /// let mut b: Breaker = Breaker::new(Config::new().with_failure_threshold(1)).unwrap();
+    /// let p = b.try_acquire(Instant::ZERO).unwrap();
+    /// let _ = b.record(p, Outcome::Failure, Instant::ZERO);
+    /// assert_eq!(b.handle_timeout(Instant::from_secs(29)), None);
+    /// let t = b.handle_timeout(Instant::from_secs(30)).unwrap();
+    /// assert!(matches!(t.to, State::HalfOpen { .. }));
+    /// ```
+    pub fn handle_timeout(&mut self, now: Instant) -> Option<Transition> {
+        let now = self.observe(now);
+        self.apply_due(now)
+    }
+
+    /// Asks to make a call. Applies due time-driven transitions first (so it never
+    /// decides on a stale state; their events are not returned — call
+    /// [`handle_timeout`](Self::handle_timeout) first to get them).
+    ///
+    /// * `Closed`, `Disabled`: a permit.
+    /// * `Open { until }`: rejected with `retry_at = until` while `now < until`;
+    ///   at `now >= until` (inclusive) the breaker turns half-open and this call
+    ///   is its first probe.
+    /// * `HalfOpen`: a probe while fewer than `max_probes` slots are taken
+    ///   (outstanding probes plus successes of this episode); otherwise rejected.
+    ///   The first probe with none outstanding starts the hung-probe deadline.
+    /// * `ForcedOpen`: rejected, `retry_at = None`.
+    ///
+    /// ```
+    /// use sturdy::breaker::{Breaker, Config, State};
+    /// use sturdy::outcome::Outcome;
+    /// use sturdy::time::Instant;
+    ///
+    /// let mut b: Breaker = Breaker::new(Config::new().with_failure_threshold(1)).unwrap();
+    /// let p = b.try_acquire(Instant::ZERO).unwrap();
+    /// let _ = b.record(p, Outcome::Failure, Instant::ZERO);
+    /// assert_eq!(b.try_acquire(Instant::from_secs(29)).unwrap_err().retry_at, Some(Instant::from_secs(30)));
+    /// let probe = b.try_acquire(Instant::from_secs(30)).unwrap();
+    /// assert_eq!(
+    ///     b.state(),
+    ///     State::HalfOpen { probes_in_flight: 1, successes: 0, deadline: Some(Instant::from_secs(60)) }
+    /// );
+    /// # b.cancel(probe, Instant::from_secs(30));
+    /// ```
+    pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejected> {
+        let now = self.observe(now);
+        // At most HalfOpen → Open → HalfOpen is due at once; the bound is a guard.
+        for _ in 0..3 {
+            if self.apply_due(now).is_none() {
+                break;
+            }
+        }
+        match self.state {
+            State::Closed | State::Disabled => Ok(self.issue(now)),
+            State::Open { until } => Err(self.reject(Some(until))),
+            State::ForcedOpen => Err(self.reject(None)),
+            State::HalfOpen {
+                probes_in_flight,
+                successes,
+                deadline,
+            } => {
+                if u32::from(probes_in_flight) + u32::from(successes) >= u32::from(self.config.max_probes) {
+                    return Err(self.reject(deadline));
+                }
+                let deadline = match deadline {
+                    Some(d) => d,
+                    None => now.saturating_add(self.config.max_half_open_wait),
+                };
+                self.state = State::HalfOpen {
+                    probes_in_flight: probes_in_flight.saturating_add(1),
+                    successes,
+                    deadline: Some(deadline),
+                };
+                Ok(self.issue(now))
+            }
+        }
+    }
+
+    /// Hands back a permit with its call's outcome; returns the transition it
+    /// caused, if any.
+    ///
+    /// * A permit from an older generation (issued before the last state change
+    ///   or reset) is ignored entirely: no stats, no transition.
+    /// * A call is slow when it took strictly longer than `slow_call_duration`
+    ///   (`now - permit.issued_at()`); [`Outcome::TimedOut`] is a failure and
+    ///   always slow.
+    /// * `Closed`: successes and failures go to the detector, which is judged
+    ///   after **every** one (a success can trip a rate window);
+    ///   [`Outcome::Ignored`] is only counted in [`Stats::ignored`].
+    /// * `HalfOpen`: a failure re-opens at once (with a grown break); the
+    ///   `success_threshold`-th success closes; an ignored probe returns its slot.
+    ///   If the hung-probe deadline has passed, the episode has already failed:
+    ///   this applies that transition and the permit counts as stale.
+    /// * `Disabled`: counted in [`Stats`] only.
+    ///
+    /// ```
+    /// use sturdy::breaker::{Breaker, Config, State};
+    /// use sturdy::outcome::Outcome;
+    /// use sturdy::time::Instant;
+    ///
+    /// let mut b: Breaker = Breaker::new(Config::new().with_failure_threshold(1).with_probes(1, 1)).unwrap();
+    /// let p = b.try_acquire(Instant::ZERO).unwrap();
+    /// let opened = b.record(p, Outcome::TimedOut, Instant::ZERO).unwrap();
+    /// assert_eq!(opened.to, State::Open { until: Instant::from_secs(30) });
+    /// let probe = b.try_acquire(Instant::from_secs(30)).unwrap();
+    /// let closed = b.record(probe, Outcome::Success, Instant::from_secs(31)).unwrap();
+    /// assert_eq!(closed.to, State::Closed);
+    /// assert_eq!(b.stats().slow_calls, 1); // the timeout
+    /// ```
+    #[must_use = "the returned transition is the breaker's event"]
+    pub fn record(&mut self, permit: Permit, outcome: Outcome, now: Instant) -> Option<Transition> {
+        let now = self.observe(now);
+        if permit.generation != self.generation {
+            return None;
+        }
+        if self.probe_episode_expired(now) {
+            // The episode failed at its deadline; this permit is now stale.
+            return self.apply_due(now);
+        }
+        let elapsed = now.saturating_duration_since(permit.issued_at);
+        let slow = matches!(outcome, Outcome::TimedOut)
+            || elapsed.as_micros() > self.config.slow_call_duration.as_micros();
+        let stats = &mut self.stats;
+        match outcome {
+            Outcome::Ignored => stats.ignored = stats.ignored.saturating_add(1),
+            Outcome::Success => stats.successes = stats.successes.saturating_add(1),
+            Outcome::Failure | Outcome::TimedOut => stats.failures = stats.failures.saturating_add(1),
+        }
+        if slow && !matches!(outcome, Outcome::Ignored) {
+            stats.slow_calls = stats.slow_calls.saturating_add(1);
+        }
+        match self.state {
+            State::Closed => {
+                if matches!(outcome, Outcome::Ignored) {
+                    return None;
+                }
+                let sample = Sample {
+                    failure: outcome.is_failure(),
+                    slow,
+                };
+                if self.window.record(sample, now, &self.config) {
+                    self.open(now)
+                } else {
+                    None
+                }
+            }
+            State::HalfOpen {
+                probes_in_flight,
+                successes,
+                deadline,
+            } => {
+                let in_flight = probes_in_flight.saturating_sub(1);
+                let (successes, deadline) = match outcome {
+                    Outcome::Failure | Outcome::TimedOut => return self.open(now),
+                    Outcome::Success => (successes.saturating_add(1), deadline),
+                    Outcome::Ignored => (successes, deadline),
+                };
+                if successes >= self.config.success_threshold {
+                    return self.enter(State::Closed, now);
+                }
+                self.state = State::HalfOpen {
+                    probes_in_flight: in_flight,
+                    successes,
+                    deadline: if in_flight == 0 { None } else { deadline },
+                };
+                None
+            }
+            // No permit is ever issued in these generations.
+            State::Disabled | State::Open { .. } | State::ForcedOpen => None,
+        }
+    }
+
+    /// Gives a permit back unused (the call was abandoned, its future dropped):
+    /// nothing is counted; a half-open probe returns its slot. After the
+    /// hung-probe deadline it changes nothing (the episode already failed).
+    /// Stale permits change nothing.
+    ///
+    /// ```
+    /// use sturdy::breaker::{Breaker, Config, State};
+    /// use sturdy::outcome::Outcome;
+    /// use sturdy::time::Instant;
+    ///
+    /// let mut b: Breaker = Breaker::new(Config::new().with_failure_threshold(1).with_probes(1, 1)).unwrap();
+    /// let p = b.try_acquire(Instant::ZERO).unwrap();
+    /// let _ = b.record(p, Outcome::Failure, Instant::ZERO);
+    /// let probe = b.try_acquire(Instant::from_secs(30)).unwrap();
+    /// assert!(b.try_acquire(Instant::from_secs(30)).is_err()); // the only slot is taken
+    /// b.cancel(probe, Instant::from_secs(31));
+    /// assert!(b.try_acquire(Instant::from_secs(31)).is_ok()); // slot returned
+    /// ```
+    pub fn cancel(&mut self, permit: Permit, now: Instant) {
+        let now = self.observe(now);
+        if permit.generation != self.generation || self.probe_episode_expired(now) {
+            return;
+        }
+        if let State::HalfOpen {
+            probes_in_flight,
+            successes,
+            deadline,
+        } = self.state
+        {
+            let in_flight = probes_in_flight.saturating_sub(1);
+            self.state = State::HalfOpen {
+                probes_in_flight: in_flight,
+                successes,
+                deadline: if in_flight == 0 { None } else { deadline },
+            };
+        }
+    }
+
+    /// Closes the breaker from any state: empties the detector, resets the break
+    /// to `break_duration`, and makes every outstanding permit stale. Returns the
+    /// transition unless it was already closed.
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, Config, State};
+    /// # use sturdy::time::Instant;
+    /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// let _ = b.force_open(Instant::ZERO);
+    /// let t = b.reset(Instant::from_secs(1)).unwrap();
+    /// assert_eq!((t.from, t.to), (State::ForcedOpen, State::Closed));
+    /// assert_eq!(b.reset(Instant::from_secs(2)), None);
+    /// ```
+    pub fn reset(&mut self, now: Instant) -> Option<Transition> {
+        let now = self.observe(now);
+        self.enter(State::Closed, now)
+    }
+
+    /// Holds the breaker open until [`reset`](Self::reset) or
+    /// [`disable`](Self::disable); every call is rejected with `retry_at: None`.
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, Config, State};
+    /// # use sturdy::time::Instant;
+    /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// assert!(b.force_open(Instant::ZERO).is_some());
+    /// assert_eq!(b.state(), State::ForcedOpen);
+    /// assert_eq!(b.try_acquire(Instant::MAX).unwrap_err().retry_at, None);
+    /// ```
+    pub fn force_open(&mut self, now: Instant) -> Option<Transition> {
+        let now = self.observe(now);
+        self.enter(State::ForcedOpen, now)
+    }
+
+    /// Turns the breaker into a pass-through that only counts [`Stats`]; it never
+    /// trips until [`reset`](Self::reset).
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, Config, State};
+    /// # use sturdy::outcome::Outcome;
+    /// # use sturdy::time::Instant;
+    /// let mut b: Breaker = Breaker::new(Config::new().with_failure_threshold(1)).unwrap();
+    /// let _ = b.disable(Instant::ZERO);
+    /// for _ in 0..10 {
+    ///     let p = b.try_acquire(Instant::ZERO).unwrap();
+    ///     assert!(b.record(p, Outcome::Failure, Instant::ZERO).is_none());
+    /// }
+    /// assert_eq!((b.state(), b.stats().failures), (State::Disabled, 10));
+    /// ```
+    pub fn disable(&mut self, now: Instant) -> Option<Transition> {
+        let now = self.observe(now);
+        self.enter(State::Disabled, now)
+    }
+
+    /// The clock-max rule: `now` never goes below the highest instant seen.
+    fn observe(&mut self, now: Instant) -> Instant {
+        self.last_now = self.last_now.max(now);
+        self.last_now
+    }
+
+    fn issue(&mut self, now: Instant) -> Permit {
+        self.stats.calls = self.stats.calls.saturating_add(1);
+        Permit {
+            generation: self.generation,
+            issued_at: now,
+        }
+    }
+
+    fn reject(&mut self, retry_at: Option<Instant>) -> Rejected {
+        self.stats.rejections = self.stats.rejections.saturating_add(1);
+        Rejected { retry_at }
+    }
+
+    /// Half-open with a hung-probe deadline that has passed.
+    fn probe_episode_expired(&self, now: Instant) -> bool {
+        match self.state {
+            State::HalfOpen {
+                deadline: Some(deadline),
+                ..
+            } => now >= deadline,
+            _ => false,
+        }
+    }
+
+    /// One due time-driven transition, taking effect at its deadline.
+    fn apply_due(&mut self, now: Instant) -> Option<Transition> {
+        match self.state {
+            State::Open { until } if now >= until => self.enter(
+                State::HalfOpen {
+                    probes_in_flight: 0,
+                    successes: 0,
+                    deadline: None,
+                },
+                until,
+            ),
+            State::HalfOpen {
+                deadline: Some(deadline),
+                ..
+            } if now >= deadline => self.open(deadline),
+            _ => None,
+        }
+    }
+
+    /// Trips or re-opens at `at`, for the current (growing) break.
+    fn open(&mut self, at: Instant) -> Option<Transition> {
+        let until = at.saturating_add(self.next_break_duration());
+        self.opens_in_a_row = self.opens_in_a_row.saturating_add(1);
+        self.enter(State::Open { until }, at)
+    }
+
+    /// Every entry into a state goes through here: new generation, bookkeeping,
+    /// and the event when the variant changed.
+    fn enter(&mut self, to: State, at: Instant) -> Option<Transition> {
+        let from = self.state;
+        self.state = to;
+        self.generation = self.generation.wrapping_add(1);
+        match to {
+            State::Closed => {
+                self.window.clear();
+                self.opens_in_a_row = 0;
+            }
+            State::Open { .. } => self.stats.opens = self.stats.opens.saturating_add(1),
+            State::HalfOpen { .. } | State::ForcedOpen | State::Disabled => {}
+        }
+        if from.same_variant(&to) {
+            return None;
+        }
+        self.stats.state_changes = self.stats.state_changes.saturating_add(1);
+        Some(Transition { from, to, at })
+    }
+}

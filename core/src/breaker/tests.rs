@@ -1,0 +1,507 @@
+//! Timeline tests: exact states, decisions and `poll_at` at exact instants.
+
+use super::*;
+use crate::outcome::Outcome::{Failure, Ignored, Success, TimedOut};
+
+fn t(secs: u64) -> Instant {
+    Instant::from_secs(secs)
+}
+
+fn ms(millis: u64) -> Instant {
+    Instant::from_millis(millis)
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn open(until: Instant) -> State {
+    State::Open { until }
+}
+
+fn half(probes_in_flight: u16, successes: u16, deadline: Option<Instant>) -> State {
+    State::HalfOpen {
+        probes_in_flight,
+        successes,
+        deadline,
+    }
+}
+
+/// A call that starts and ends at `at`.
+fn call<W: Window>(b: &mut Breaker<W>, at: Instant, outcome: Outcome) -> Option<Transition> {
+    let permit = b.try_acquire(at).expect("admitted");
+    b.record(permit, outcome, at)
+}
+
+fn consecutive(config: Config) -> Breaker {
+    Breaker::new(config).expect("valid config")
+}
+
+/// Trips a default consecutive breaker with failures at t=0..=4.
+fn tripped_at_4() -> Breaker {
+    let mut b = consecutive(Config::new());
+    for s in 0..4 {
+        assert_eq!(call(&mut b, t(s), Failure), None);
+    }
+    let tr = call(&mut b, t(4), Failure).expect("trips");
+    assert_eq!((tr.from, tr.to, tr.at), (State::Closed, open(t(34)), t(4)));
+    b
+}
+
+#[test]
+fn five_failures_open_for_30s_and_until_is_inclusive() {
+    let mut b = tripped_at_4();
+    assert_eq!(b.state(), open(t(34)));
+    assert_eq!(b.poll_at(), Some(t(34)));
+    assert_eq!(b.try_acquire(t(10)), Err(Rejected { retry_at: Some(t(34)) }));
+    assert_eq!(b.handle_timeout(Instant::from_micros(34_000_000 - 1)), None);
+    assert_eq!(
+        b.try_acquire(Instant::from_micros(34_000_000 - 1)),
+        Err(Rejected { retry_at: Some(t(34)) })
+    );
+    // Exactly at `until`: the first probe.
+    let probe = b.try_acquire(t(34)).expect("inclusive");
+    assert_eq!(b.state(), half(1, 0, Some(t(64))));
+    assert_eq!(b.poll_at(), Some(t(64)));
+    assert_eq!(probe.issued_at(), t(34));
+    let s = b.stats();
+    assert_eq!((s.calls, s.failures, s.rejections, s.state_changes, s.opens), (6, 5, 2, 2, 1));
+    b.cancel(probe, t(34));
+}
+
+#[test]
+fn handle_timeout_reports_open_to_half_open_at_until() {
+    let mut b = tripped_at_4();
+    assert_eq!(b.handle_timeout(t(20)), None);
+    // Polled late: the event still says when it took effect.
+    let tr = b.handle_timeout(t(50)).expect("due");
+    assert_eq!((tr.from, tr.to, tr.at), (open(t(34)), half(0, 0, None), t(34)));
+    assert_eq!(b.poll_at(), None, "no probe outstanding, nothing can hang");
+    assert_eq!(b.handle_timeout(t(50)), None);
+}
+
+#[test]
+fn a_success_ends_the_run_and_ignored_neither_counts_nor_ends_it() {
+    let mut b = consecutive(Config::new());
+    for s in 0..4 {
+        let _ = call(&mut b, t(s), Failure);
+    }
+    assert_eq!(call(&mut b, t(4), Success), None);
+    assert_eq!(b.window().failures(), 0);
+    for s in 5..9 {
+        assert_eq!(call(&mut b, t(s), Failure), None);
+    }
+    assert_eq!(call(&mut b, t(9), Ignored), None);
+    assert_eq!(b.window().failures(), 4);
+    assert_eq!(call(&mut b, t(10), TimedOut).map(|tr| tr.to), Some(open(t(40))));
+    let s = b.stats();
+    assert_eq!((s.successes, s.failures, s.ignored, s.slow_calls), (1, 9, 1, 1));
+}
+
+#[test]
+fn half_open_admits_max_probes_and_closes_after_success_threshold() {
+    let mut b = tripped_at_4();
+    let p1 = b.try_acquire(t(34)).unwrap();
+    let p2 = b.try_acquire(t(35)).unwrap();
+    let p3 = b.try_acquire(t(36)).unwrap();
+    assert_eq!(b.state(), half(3, 0, Some(t(64))), "deadline from the first probe");
+    // All 3 slots taken: come back when the episode is decided at the latest.
+    assert_eq!(b.try_acquire(t(37)), Err(Rejected { retry_at: Some(t(64)) }));
+    assert_eq!(b.record(p1, Success, t(38)), None);
+    assert_eq!(b.state(), half(2, 1, Some(t(64))));
+    // A success keeps its slot: still full.
+    assert_eq!(b.try_acquire(t(38)), Err(Rejected { retry_at: Some(t(64)) }));
+    let tr = b.record(p2, Success, t(39)).expect("closes");
+    assert_eq!((tr.from, tr.to, tr.at), (half(2, 1, Some(t(64))), State::Closed, t(39)));
+    assert_eq!(b.poll_at(), None);
+    // The third probe is from the finished episode: stale.
+    let before = b.stats();
+    assert_eq!(b.record(p3, Failure, t(40)), None);
+    assert_eq!(b.stats(), before);
+    assert_eq!(b.state(), State::Closed);
+    assert_eq!(b.window().failures(), 0);
+}
+
+#[test]
+fn any_probe_failure_reopens_at_once() {
+    let mut b = tripped_at_4();
+    let p1 = b.try_acquire(t(34)).unwrap();
+    let p2 = b.try_acquire(t(34)).unwrap();
+    assert_eq!(b.record(p1, Success, t(35)), None);
+    let tr = b.record(p2, Failure, t(36)).expect("re-opens");
+    assert_eq!(tr.to, open(t(66)));
+    assert_eq!(b.stats().opens, 2);
+}
+
+#[test]
+fn ignored_and_cancelled_probes_return_their_slot() {
+    let mut b = consecutive(Config::new().with_failure_threshold(1).with_probes(1, 1));
+    let _ = call(&mut b, t(0), Failure);
+    let probe = b.try_acquire(t(30)).unwrap();
+    assert_eq!(b.try_acquire(t(30)), Err(Rejected { retry_at: Some(t(60)) }));
+    assert_eq!(b.record(probe, Ignored, t(31)), None);
+    assert_eq!(b.state(), half(0, 0, None), "slot back, deadline cleared");
+    let probe = b.try_acquire(t(40)).unwrap();
+    assert_eq!(b.state(), half(1, 0, Some(t(70))), "a new deadline from this probe");
+    b.cancel(probe, t(41));
+    assert_eq!(b.state(), half(0, 0, None));
+    let probe = b.try_acquire(t(42)).unwrap();
+    assert_eq!(b.record(probe, Success, t(43)).map(|tr| tr.to), Some(State::Closed));
+}
+
+#[test]
+fn a_hung_probe_fails_the_episode_at_its_deadline() {
+    let mut b = tripped_at_4();
+    let hung = b.try_acquire(t(34)).unwrap();
+    let ok = b.try_acquire(t(50)).unwrap();
+    assert_eq!(b.record(ok, Success, t(51)), None);
+    assert_eq!(b.state(), half(1, 1, Some(t(64))));
+    assert_eq!(b.handle_timeout(Instant::from_micros(64_000_000 - 1)), None);
+    let tr = b.handle_timeout(t(64)).expect("hung");
+    assert_eq!((tr.from, tr.to, tr.at), (half(1, 1, Some(t(64))), open(t(94)), t(64)));
+    assert_eq!(b.poll_at(), Some(t(94)));
+    // The hung probe finally answers: stale, changes nothing.
+    let before = b.stats();
+    assert_eq!(b.record(hung, Success, t(70)), None);
+    assert_eq!(b.stats(), before);
+    assert_eq!(b.state(), open(t(94)));
+}
+
+#[test]
+fn try_acquire_applies_the_hung_probe_rule_itself() {
+    let mut b = tripped_at_4();
+    let hung = b.try_acquire(t(34)).unwrap();
+    assert_eq!(b.try_acquire(t(64)), Err(Rejected { retry_at: Some(t(94)) }));
+    assert_eq!(b.state(), open(t(94)));
+    // Much later: hung → Open{94} → HalfOpen, and this call is the probe.
+    b.cancel(hung, t(200));
+    let mut b2 = tripped_at_4();
+    let _hung = b2.try_acquire(t(34)).unwrap();
+    let probe = b2.try_acquire(t(200)).expect("probe");
+    assert_eq!(b2.state(), half(1, 0, Some(t(230))));
+    assert_eq!(b2.stats().state_changes, 4);
+    b2.cancel(probe, t(200));
+}
+
+#[test]
+fn an_outcome_after_the_deadline_applies_the_failed_episode_first() {
+    let mut b = tripped_at_4();
+    let probe = b.try_acquire(t(34)).unwrap();
+    let p2 = b.try_acquire(t(34)).unwrap();
+    let tr = b.record(probe, Success, t(64)).expect("hung episode");
+    assert_eq!(tr.to, open(t(94)));
+    assert_eq!(b.stats().successes, 0, "the late success is stale");
+    // A cancel after the deadline does not rescue the episode either.
+    let mut c = tripped_at_4();
+    let q = c.try_acquire(t(34)).unwrap();
+    c.cancel(q, t(65));
+    assert_eq!(c.state(), half(1, 0, Some(t(64))));
+    assert_eq!(c.handle_timeout(t(65)).map(|tr| tr.to), Some(open(t(94))));
+    b.cancel(p2, t(64));
+}
+
+#[test]
+fn stale_permits_change_nothing() {
+    let mut b = consecutive(Config::new().with_failure_threshold(2));
+    let late = b.try_acquire(t(0)).unwrap();
+    let late_success = b.try_acquire(t(0)).unwrap();
+    let _ = call(&mut b, t(1), Failure);
+    let _ = call(&mut b, t(2), Failure);
+    assert_eq!(b.state(), open(t(32)));
+    let before = (b.state(), b.stats(), b.poll_at());
+    assert_eq!(b.record(late, Failure, t(3)), None);
+    assert_eq!((b.state(), b.stats(), b.poll_at()), before);
+    // A success from the closed generation cannot count toward closing.
+    let probe = b.try_acquire(t(32)).unwrap();
+    assert_eq!(b.record(late_success, Success, t(33)), None);
+    assert_eq!(b.state(), half(1, 0, Some(t(62))));
+    b.cancel(probe, t(33));
+}
+
+#[test]
+fn break_grows_on_repeated_trips_up_to_the_cap_and_resets_on_close() {
+    let config = Config::new()
+        .with_failure_threshold(1)
+        .with_probes(1, 1)
+        .with_break_duration(secs(10))
+        .with_break_growth(2, secs(35));
+    let mut b = consecutive(config);
+    assert_eq!(call(&mut b, t(0), Failure).unwrap().to, open(t(10)));
+    assert_eq!(call(&mut b, t(10), Failure).unwrap().to, open(t(30)));
+    assert_eq!(call(&mut b, t(30), Failure).unwrap().to, open(t(65)), "40 s capped at 35");
+    assert_eq!(call(&mut b, t(65), Failure).unwrap().to, open(t(100)));
+    assert_eq!(b.next_break_duration(), secs(35));
+    assert_eq!(call(&mut b, t(100), Success).unwrap().to, State::Closed);
+    assert_eq!(b.next_break_duration(), secs(10));
+    assert_eq!(call(&mut b, t(101), Failure).unwrap().to, open(t(111)));
+    // A hung episode grows the break too.
+    let _hung = b.try_acquire(t(111)).unwrap();
+    assert_eq!(b.handle_timeout(t(121)).unwrap().to, open(t(141)));
+}
+
+#[test]
+fn growth_saturates_for_huge_multipliers_and_many_opens() {
+    let config = Config::new()
+        .with_failure_threshold(1)
+        .with_probes(1, 1)
+        .with_break_growth(u32::MAX, Duration::MAX);
+    let mut b = consecutive(config);
+    let mut now = t(0);
+    for _ in 0..300 {
+        let _ = call(&mut b, now, Failure);
+        now = b.poll_at().unwrap();
+    }
+    assert_eq!(b.state(), open(Instant::MAX));
+    assert_eq!(b.next_break_duration(), Duration::MAX);
+}
+
+#[test]
+fn count_window_judges_from_minimum_calls_and_trips_on_a_success() {
+    let config = Config::new().with_minimum_calls(5).with_failure_rate_percent(50);
+    let mut b = Breaker::<CountWindow<10>>::new(config).unwrap();
+    for s in 0..4 {
+        assert_eq!(call(&mut b, t(s), Failure), None, "below minimum calls");
+    }
+    // The 5th call reaches the minimum on a success: 4/5 = 80 % ≥ 50 %.
+    let tr = call(&mut b, t(4), Success).expect("trips on a success");
+    assert_eq!(tr.to, open(t(34)));
+}
+
+#[test]
+fn count_window_slides_and_threshold_is_inclusive() {
+    let config = Config::new().with_minimum_calls(4).with_failure_rate_percent(50);
+    let mut b = Breaker::<CountWindow<4>>::new(config).unwrap();
+    for (s, o) in [Failure, Success, Success, Success].into_iter().enumerate() {
+        assert_eq!(call(&mut b, t(s as u64), o), None);
+    }
+    assert_eq!(b.window().counts(), WindowCounts { calls: 4, failures: 1, slow_calls: 0 });
+    assert_eq!(call(&mut b, t(4), Success), None, "evicts the failure");
+    assert_eq!(b.window().counts().failures, 0);
+    assert_eq!(call(&mut b, t(5), Failure), None);
+    assert_eq!(b.window().counts(), WindowCounts { calls: 4, failures: 1, slow_calls: 0 });
+    // 2 of 4 = exactly 50 %: trips.
+    assert_eq!(call(&mut b, t(6), Failure).map(|tr| tr.to), Some(open(t(36))));
+}
+
+#[test]
+fn minimum_calls_above_n_means_a_full_window() {
+    let config = Config::new().with_minimum_calls(100);
+    let mut b = Breaker::<CountWindow<3>>::new(config).unwrap();
+    let _ = call(&mut b, t(0), Failure);
+    let _ = call(&mut b, t(1), Failure);
+    assert!(call(&mut b, t(2), Success).is_some());
+}
+
+#[test]
+fn count_window_over_several_words() {
+    let config = Config::new().with_minimum_calls(100).with_failure_rate_percent(10);
+    let mut b = Breaker::<CountWindow<100, 2>>::new(config).unwrap();
+    for s in 0..89 {
+        assert_eq!(call(&mut b, t(s), Success), None);
+    }
+    for s in 89..99 {
+        assert_eq!(call(&mut b, t(s), Failure), None);
+    }
+    assert_eq!(b.window().counts(), WindowCounts { calls: 99, failures: 10, slow_calls: 0 });
+    // 10/100 = 10 %.
+    assert!(call(&mut b, t(99), Success).is_some());
+}
+
+#[test]
+fn slow_call_rate_trips_on_slow_successes() {
+    let config = Config::new()
+        .with_minimum_calls(4)
+        .with_slow_calls(secs(1), 50);
+    let mut b = Breaker::<CountWindow<8>>::new(config).unwrap();
+    let slow = |b: &mut Breaker<CountWindow<8>>, start: Instant, took: Duration| {
+        let p = b.try_acquire(start).unwrap();
+        b.record(p, Success, start + took)
+    };
+    assert_eq!(slow(&mut b, t(0), secs(1)), None, "exactly the threshold is not slow");
+    assert_eq!(slow(&mut b, t(2), Duration::from_millis(1_001)), None);
+    assert_eq!(slow(&mut b, t(4), Duration::ZERO), None);
+    assert_eq!(b.window().counts(), WindowCounts { calls: 3, failures: 0, slow_calls: 1 });
+    let tr = slow(&mut b, t(6), secs(5)).expect("2 of 4 slow");
+    assert_eq!(tr.to, open(t(41)));
+    assert_eq!(b.stats().slow_calls, 2);
+    assert_eq!(b.stats().failures, 0);
+}
+
+#[test]
+fn timed_out_is_a_failure_and_a_slow_call() {
+    let config = Config::new().with_minimum_calls(2).with_failure_rate_percent(100);
+    let mut b = Breaker::<CountWindow<4>>::new(config).unwrap();
+    let _ = call(&mut b, t(0), TimedOut);
+    assert_eq!(b.window().counts(), WindowCounts { calls: 1, failures: 1, slow_calls: 1 });
+    assert!(call(&mut b, t(0), TimedOut).is_some());
+}
+
+#[test]
+fn time_window_buckets_expire() {
+    let config = Config::new()
+        .with_window_duration(secs(10))
+        .with_minimum_calls(3)
+        .with_failure_rate_percent(60);
+    let mut b = Breaker::<TimeWindow<10>>::new(config).unwrap();
+    assert_eq!(call(&mut b, ms(500), Failure), None);
+    assert_eq!(call(&mut b, ms(1_500), Failure), None);
+    // At 10.0 s the bucket of [0 s, 1 s) has left; [1 s, 2 s) is still in.
+    assert_eq!(call(&mut b, ms(10_000), Success), None);
+    assert_eq!(b.window().counts(), WindowCounts { calls: 2, failures: 1, slow_calls: 0 });
+    assert_eq!(call(&mut b, ms(10_999), Success), None);
+    assert_eq!(b.window().counts(), WindowCounts { calls: 3, failures: 1, slow_calls: 0 });
+    // A long silence empties the whole window.
+    assert_eq!(call(&mut b, t(100), Failure), None);
+    assert_eq!(b.window().counts(), WindowCounts { calls: 1, failures: 1, slow_calls: 0 });
+    assert_eq!(call(&mut b, ms(100_100), Failure), None, "below minimum calls");
+    let tr = call(&mut b, ms(109_999), Success).expect("2/3 = 66 % ≥ 60 %");
+    assert_eq!(tr.to, open(ms(139_999)));
+}
+
+#[test]
+fn time_window_trips_on_a_success_that_reaches_minimum_calls() {
+    let config = Config::new().with_window_duration(secs(10)).with_minimum_calls(3);
+    let mut b = Breaker::<TimeWindow<5>>::new(config).unwrap();
+    let _ = call(&mut b, t(0), Failure);
+    let _ = call(&mut b, t(1), Failure);
+    assert_eq!(call(&mut b, t(9), Success).map(|tr| tr.to), Some(open(t(39))));
+}
+
+#[test]
+fn the_clock_going_backwards_is_read_as_standing_still() {
+    let mut b = consecutive(Config::new().with_failure_threshold(1));
+    assert_eq!(call(&mut b, t(100), Failure).unwrap().to, open(t(130)));
+    assert_eq!(b.try_acquire(t(50)), Err(Rejected { retry_at: Some(t(130)) }));
+    assert_eq!(b.handle_timeout(t(0)), None);
+    let probe = b.try_acquire(t(130)).unwrap();
+    // The clock jumps back: the probe is issued "at 130", never earlier.
+    let p2 = b.try_acquire(t(1)).unwrap();
+    assert_eq!(p2.issued_at(), t(130));
+    assert_eq!(b.record(probe, Success, t(2)), None);
+    assert_eq!(b.record(p2, Success, Instant::ZERO).unwrap().to, State::Closed);
+    assert_eq!(b.stats().slow_calls, 0);
+}
+
+#[test]
+fn near_the_end_of_time_nothing_panics() {
+    let mut b = consecutive(Config::new().with_failure_threshold(1).with_probes(1, 1));
+    let end = Instant::MAX - secs(1);
+    assert_eq!(call(&mut b, end, Failure).unwrap().to, open(Instant::MAX));
+    assert!(b.try_acquire(end).is_err());
+    let probe = b.try_acquire(Instant::MAX).unwrap();
+    assert_eq!(b.state(), half(1, 0, Some(Instant::MAX)));
+    // At MAX the hung-probe deadline is already reached: the episode fails.
+    assert_eq!(b.record(probe, Success, Instant::MAX).unwrap().to, open(Instant::MAX));
+    for _ in 0..4 {
+        let _ = b.handle_timeout(Instant::MAX);
+        let _ = b.try_acquire(Instant::MAX);
+    }
+    let _ = b.reset(Instant::MAX);
+    assert_eq!(call(&mut b, Instant::MAX, Success), None);
+    assert_eq!(b.state(), State::Closed);
+}
+
+#[test]
+fn manual_controls() {
+    let mut b = tripped_at_4();
+    let tr = b.force_open(t(5)).unwrap();
+    assert_eq!((tr.from, tr.to), (open(t(34)), State::ForcedOpen));
+    assert_eq!(b.force_open(t(6)), None);
+    assert_eq!(b.poll_at(), None);
+    assert_eq!(b.handle_timeout(t(1_000)), None);
+    assert_eq!(b.try_acquire(t(1_000)), Err(Rejected { retry_at: None }));
+    let tr = b.disable(t(1_001)).unwrap();
+    assert_eq!((tr.from, tr.to), (State::ForcedOpen, State::Disabled));
+    for s in 0..20 {
+        assert_eq!(call(&mut b, t(1_002 + s), Failure), None);
+    }
+    assert_eq!(b.state().code(), 0);
+    let p = b.try_acquire(t(1_100)).unwrap();
+    let tr = b.reset(t(1_101)).unwrap();
+    assert_eq!((tr.from, tr.to, tr.at), (State::Disabled, State::Closed, t(1_101)));
+    // The permit from the disabled generation is stale after the reset.
+    assert_eq!(b.record(p, Failure, t(1_102)), None);
+    let s = b.stats();
+    assert_eq!((s.failures, s.rejections, s.state_changes, s.opens), (25, 1, 4, 1));
+}
+
+#[test]
+fn reset_clears_the_detector_and_the_growth() {
+    let config = Config::new()
+        .with_failure_threshold(2)
+        .with_probes(1, 1)
+        .with_break_growth(3, secs(1_000));
+    let mut b = consecutive(config);
+    let _ = call(&mut b, t(0), Failure);
+    let _ = call(&mut b, t(0), Failure);
+    let _ = call(&mut b, t(30), Failure);
+    assert_eq!(b.state(), open(t(120)));
+    assert_eq!(b.reset(t(31)).unwrap().to, State::Closed);
+    assert_eq!(b.next_break_duration(), secs(30));
+    let _ = call(&mut b, t(32), Failure);
+    assert_eq!(b.window().failures(), 1);
+    assert_eq!(b.reset(t(33)), None, "already closed: no event, but cleared");
+    assert_eq!(b.window().failures(), 0);
+}
+
+#[test]
+fn take_stats_returns_and_zeroes() {
+    let mut b = tripped_at_4();
+    let s = b.take_stats();
+    assert_eq!((s.calls, s.failures, s.opens), (5, 5, 1));
+    assert_eq!(b.stats(), Stats::ZERO);
+}
+
+#[test]
+fn config_errors_name_the_field() {
+    fn field<W: Window>(c: Config) -> &'static str {
+        Breaker::<W>::new(c).map(|_| "").unwrap_or_else(|e| e.field)
+    }
+    let c = Config::new();
+    assert_eq!(field::<Consecutive>(c), "");
+    assert_eq!(field::<Consecutive>(c.with_failure_threshold(0)), "failure_threshold");
+    assert_eq!(field::<Consecutive>(c.with_break_duration(Duration::ZERO)), "break_duration");
+    assert_eq!(field::<Consecutive>(c.with_break_growth(0, secs(60))), "break_multiplier");
+    assert_eq!(field::<Consecutive>(c.with_break_growth(2, secs(29))), "max_break_duration");
+    assert_eq!(field::<Consecutive>(c.with_probes(0, 0)), "max_probes");
+    assert_eq!(field::<Consecutive>(c.with_probes(3, 0)), "success_threshold");
+    assert_eq!(field::<Consecutive>(c.with_probes(1, 2)), "success_threshold");
+    assert_eq!(field::<Consecutive>(c.with_max_half_open_wait(Duration::ZERO)), "max_half_open_wait");
+    // Window fields are ignored by the consecutive detector...
+    assert_eq!(field::<Consecutive>(c.with_failure_rate_percent(0)), "");
+    // ...and checked for the windows.
+    assert_eq!(field::<CountWindow<8>>(c.with_failure_rate_percent(0)), "failure_rate_percent");
+    assert_eq!(field::<CountWindow<8>>(c.with_failure_rate_percent(101)), "failure_rate_percent");
+    assert_eq!(field::<CountWindow<8>>(c.with_slow_calls(secs(1), 0)), "slow_call_rate_percent");
+    assert_eq!(field::<CountWindow<8>>(c.with_slow_calls(secs(1), 101)), "slow_call_rate_percent");
+    assert_eq!(field::<CountWindow<8>>(c.with_minimum_calls(0)), "minimum_calls");
+    assert_eq!(field::<CountWindow<8>>(c.with_failure_threshold(0)), "");
+    assert_eq!(field::<CountWindow<0>>(c), "CountWindow::N");
+    assert_eq!(field::<CountWindow<65>>(c), "CountWindow::WORDS");
+    assert_eq!(field::<CountWindow<65, 2>>(c), "");
+    assert_eq!(field::<CountWindow<70_000, 2000>>(c), "CountWindow::N");
+    assert_eq!(field::<TimeWindow<0>>(c), "TimeWindow::K");
+    assert_eq!(field::<TimeWindow<4>>(c.with_window_duration(Duration::ZERO)), "window_duration");
+    assert_eq!(
+        field::<TimeWindow<4>>(c.with_window_duration(Duration::from_micros(3))),
+        "window_duration"
+    );
+    assert_eq!(field::<TimeWindow<4>>(c.with_window_duration(Duration::from_micros(4))), "");
+    assert_eq!(field::<TimeWindow<4>>(c.with_minimum_calls(0)), "minimum_calls");
+}
+
+#[test]
+fn display() {
+    extern crate std;
+    use std::format;
+    let tr = Transition {
+        from: half(2, 1, Some(t(64))),
+        to: open(t(94)),
+        at: t(64),
+    };
+    assert_eq!(format!("{tr}"), "t=64s: half-open (2 in flight, 1 ok) -> open until t=94s");
+    assert_eq!(
+        format!("{}", Rejected { retry_at: Some(t(34)) }),
+        "circuit breaker open, retry at t=34s"
+    );
+}

@@ -1,0 +1,478 @@
+//! Failure detectors: what the breaker remembers while closed, and when it trips.
+//!
+//! * [`Consecutive`]: N failures in a row (the seeds' `failure_threshold`; the
+//!   mode Polly v8 dropped and users asked back for).
+//! * [`CountWindow<N>`]: the last `N` calls, two bitsets (failed, slow).
+//! * [`TimeWindow<K>`]: the calls of the last `window_duration`, in `K` buckets.
+//!
+//! Every detector is judged after **every** recorded outcome, success or
+//! failure; ignored outcomes never reach it. Entering `Closed` clears it.
+
+use crate::time::Instant;
+
+use super::config::Config;
+
+pub(crate) mod sealed {
+    use super::{Config, Instant};
+
+    /// Which validation a detector needs, known at compile time so that
+    /// `Breaker::new` can stay a `const fn`.
+    #[derive(Clone, Copy, Debug)]
+    pub enum Kind {
+        Consecutive,
+        Count { len: usize, words: usize },
+        Time { buckets: usize },
+    }
+
+    /// One counted outcome, as the detectors see it.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Sample {
+        pub failure: bool,
+        pub slow: bool,
+    }
+
+    /// The detector's machinery, private to the crate (keeps `Window` sealed).
+    pub trait Detector: Sized {
+        const KIND: Kind;
+        const EMPTY: Self;
+        /// Records one counted outcome; `true` when the breaker must trip.
+        fn record(&mut self, sample: Sample, now: Instant, config: &Config) -> bool;
+        fn clear(&mut self);
+    }
+}
+
+use sealed::{Detector, Kind, Sample};
+
+/// A failure detector a [`Breaker`](super::Breaker) can use: [`Consecutive`],
+/// [`CountWindow`] or [`TimeWindow`] (sealed: the breaker's guarantees rely on
+/// their exact behaviour).
+///
+/// ```
+/// use sturdy::breaker::{Breaker, Config, CountWindow, Window};
+/// use sturdy::outcome::Outcome;
+/// use sturdy::time::Instant;
+///
+/// let mut b = Breaker::<CountWindow<16>>::new(Config::new()).unwrap();
+/// let p = b.try_acquire(Instant::ZERO).unwrap();
+/// let _ = b.record(p, Outcome::Failure, Instant::ZERO);
+/// assert_eq!(b.window().counts().failures, 1);
+/// ```
+pub trait Window: sealed::Detector + Copy + core::fmt::Debug {
+    /// What the detector currently holds (as of the last recorded outcome).
+    ///
+    /// ```
+    /// use sturdy::breaker::{Consecutive, Window, WindowCounts};
+    /// assert_eq!(Consecutive::new().counts(), WindowCounts::default());
+    /// ```
+    fn counts(&self) -> WindowCounts;
+}
+
+/// The calls a detector holds: a snapshot for health endpoints and metrics.
+///
+/// For [`Consecutive`], `calls` and `failures` are both the current run of
+/// failures in a row.
+///
+/// ```
+/// use sturdy::breaker::WindowCounts;
+/// let c = WindowCounts { calls: 10, failures: 4, slow_calls: 1 };
+/// assert_eq!(c.failure_percent(), 40);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct WindowCounts {
+    /// Calls held (successes and failures).
+    pub calls: u32,
+    /// Failures among them (timeouts included).
+    pub failures: u32,
+    /// Slow calls among them.
+    pub slow_calls: u32,
+}
+
+impl WindowCounts {
+    /// `failures × 100 / calls`, truncated; 0 when there are no calls.
+    ///
+    /// ```
+    /// # use sturdy::breaker::WindowCounts;
+    /// assert_eq!(WindowCounts { calls: 3, failures: 1, slow_calls: 0 }.failure_percent(), 33);
+    /// assert_eq!(WindowCounts::default().failure_percent(), 0);
+    /// ```
+    pub const fn failure_percent(&self) -> u32 {
+        percent(self.failures, self.calls)
+    }
+
+    /// `slow_calls × 100 / calls`, truncated; 0 when there are no calls.
+    ///
+    /// ```
+    /// # use sturdy::breaker::WindowCounts;
+    /// assert_eq!(WindowCounts { calls: 4, failures: 0, slow_calls: 1 }.slow_percent(), 25);
+    /// ```
+    pub const fn slow_percent(&self) -> u32 {
+        percent(self.slow_calls, self.calls)
+    }
+}
+
+const fn percent(part: u32, whole: u32) -> u32 {
+    match (part as u64 * 100).checked_div(whole as u64) {
+        Some(p) if p <= u32::MAX as u64 => p as u32,
+        Some(_) => u32::MAX,
+        None => 0,
+    }
+}
+
+/// The rate rule shared by the window detectors: judged only from
+/// `minimum_calls` on, trips when either rate reaches its threshold.
+/// Multiplications in u64 of u32 values cannot overflow.
+fn rates_trip(calls: u64, failures: u64, slow: u64, minimum_calls: u64, config: &Config) -> bool {
+    if calls == 0 || calls < minimum_calls {
+        return false;
+    }
+    failures * 100 >= u64::from(config.failure_rate_percent) * calls
+        || slow * 100 >= u64::from(config.slow_call_rate_percent) * calls
+}
+
+/// Trips after [`Config::failure_threshold`] failures in a row.
+///
+/// A success ends the run; an ignored call neither extends nor ends it; a
+/// timeout is a failure. Slow successes are not judged by this detector (they
+/// are still counted in [`Stats::slow_calls`](super::Stats::slow_calls)).
+///
+/// ```
+/// use sturdy::breaker::{Breaker, Config, Consecutive, State};
+/// use sturdy::outcome::Outcome;
+/// use sturdy::time::Instant;
+///
+/// let mut b: Breaker<Consecutive> = Breaker::new(Config::new().with_failure_threshold(2)).unwrap();
+/// let t = Instant::ZERO;
+/// let p = b.try_acquire(t).unwrap();
+/// assert!(b.record(p, Outcome::Failure, t).is_none());
+/// let p = b.try_acquire(t).unwrap();
+/// assert!(b.record(p, Outcome::Failure, t).is_some());
+/// assert!(matches!(b.state(), State::Open { .. }));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Consecutive {
+    failures: u32,
+}
+
+impl Consecutive {
+    /// An empty detector.
+    ///
+    /// ```
+    /// # use sturdy::breaker::Consecutive;
+    /// assert_eq!(Consecutive::new().failures(), 0);
+    /// ```
+    pub const fn new() -> Self {
+        Self { failures: 0 }
+    }
+
+    /// The current run of failures in a row.
+    ///
+    /// ```
+    /// # use sturdy::breaker::Consecutive;
+    /// assert_eq!(Consecutive::new().failures(), 0);
+    /// ```
+    pub const fn failures(&self) -> u32 {
+        self.failures
+    }
+}
+
+impl Detector for Consecutive {
+    const KIND: Kind = Kind::Consecutive;
+    const EMPTY: Self = Self::new();
+
+    fn record(&mut self, sample: Sample, _now: Instant, config: &Config) -> bool {
+        self.failures = if sample.failure {
+            self.failures.saturating_add(1)
+        } else {
+            0
+        };
+        self.failures >= config.failure_threshold
+    }
+
+    fn clear(&mut self) {
+        self.failures = 0;
+    }
+}
+
+impl Window for Consecutive {
+    fn counts(&self) -> WindowCounts {
+        WindowCounts {
+            calls: self.failures,
+            failures: self.failures,
+            slow_calls: 0,
+        }
+    }
+}
+
+/// The last `N` calls, as two ring bitsets (failed, slow) of `WORDS` × 64 bits.
+///
+/// `WORDS` defaults to 1, enough for `N ≤ 64`; larger windows name it:
+/// `CountWindow<100, 2>` (checked by [`Breaker::new`](super::Breaker::new), which
+/// also rejects `N = 0`). Judged by [`Config::failure_rate_percent`] and
+/// [`Config::slow_call_rate_percent`] once it holds
+/// `min(Config::minimum_calls, N)` calls, after every recorded outcome.
+///
+/// ```
+/// use sturdy::breaker::{Breaker, Config, CountWindow, State};
+/// use sturdy::outcome::Outcome;
+/// use sturdy::time::Instant;
+///
+/// // 4 calls judged, trips at 50 %.
+/// let mut b = Breaker::<CountWindow<4>>::new(Config::new().with_minimum_calls(4)).unwrap();
+/// let t = Instant::ZERO;
+/// for outcome in [Outcome::Failure, Outcome::Failure, Outcome::Success] {
+///     let p = b.try_acquire(t).unwrap();
+///     assert!(b.record(p, outcome, t).is_none());
+/// }
+/// // The 4th call is a success, but 2 of 4 failed: it trips.
+/// let p = b.try_acquire(t).unwrap();
+/// assert!(b.record(p, Outcome::Success, t).is_some());
+/// assert!(matches!(b.state(), State::Open { .. }));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct CountWindow<const N: usize, const WORDS: usize = 1> {
+    failed: [u64; WORDS],
+    slow: [u64; WORDS],
+    /// The slot the next outcome goes to.
+    head: u16,
+    /// Slots filled, ≤ N.
+    len: u16,
+    failures: u16,
+    slow_calls: u16,
+}
+
+impl<const N: usize, const WORDS: usize> CountWindow<N, WORDS> {
+    /// An empty window.
+    ///
+    /// ```
+    /// # use sturdy::breaker::{CountWindow, Window};
+    /// assert_eq!(CountWindow::<64>::new().counts().calls, 0);
+    /// ```
+    pub const fn new() -> Self {
+        Self {
+            failed: [0; WORDS],
+            slow: [0; WORDS],
+            head: 0,
+            len: 0,
+            failures: 0,
+            slow_calls: 0,
+        }
+    }
+}
+
+impl<const N: usize, const WORDS: usize> Default for CountWindow<N, WORDS> {
+    /// [`CountWindow::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Reads bit `index` of a bitset and sets it to `value`; returns the old bit.
+/// Out-of-range indices (impossible after validation) read and write nothing.
+fn swap_bit(words: &mut [u64], index: usize, value: bool) -> bool {
+    let mask = 1u64 << (index % 64);
+    match words.get_mut(index / 64) {
+        Some(word) => {
+            let old = *word & mask != 0;
+            if value {
+                *word |= mask;
+            } else {
+                *word &= !mask;
+            }
+            old
+        }
+        None => false,
+    }
+}
+
+impl<const N: usize, const WORDS: usize> Detector for CountWindow<N, WORDS> {
+    const KIND: Kind = Kind::Count { len: N, words: WORDS };
+    const EMPTY: Self = Self::new();
+
+    fn record(&mut self, sample: Sample, _now: Instant, config: &Config) -> bool {
+        let index = usize::from(self.head);
+        let was_failed = swap_bit(&mut self.failed, index, sample.failure);
+        let was_slow = swap_bit(&mut self.slow, index, sample.slow);
+        if usize::from(self.len) >= N {
+            // Full: the slot held the oldest outcome, now evicted.
+            self.failures = self.failures.saturating_sub(u16::from(was_failed));
+            self.slow_calls = self.slow_calls.saturating_sub(u16::from(was_slow));
+        } else {
+            self.len = self.len.saturating_add(1);
+        }
+        self.failures = self.failures.saturating_add(u16::from(sample.failure));
+        self.slow_calls = self.slow_calls.saturating_add(u16::from(sample.slow));
+        self.head = if index.saturating_add(1) >= N {
+            0
+        } else {
+            self.head.saturating_add(1)
+        };
+        let minimum = u64::from(config.minimum_calls).min(N as u64);
+        rates_trip(
+            u64::from(self.len),
+            u64::from(self.failures),
+            u64::from(self.slow_calls),
+            minimum,
+            config,
+        )
+    }
+
+    fn clear(&mut self) {
+        *self = Self::new();
+    }
+}
+
+impl<const N: usize, const WORDS: usize> Window for CountWindow<N, WORDS> {
+    fn counts(&self) -> WindowCounts {
+        WindowCounts {
+            calls: u32::from(self.len),
+            failures: u32::from(self.failures),
+            slow_calls: u32::from(self.slow_calls),
+        }
+    }
+}
+
+/// One bucket of a [`TimeWindow`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+struct Bucket {
+    calls: u32,
+    failures: u32,
+    slow_calls: u32,
+}
+
+impl Bucket {
+    const EMPTY: Self = Self {
+        calls: 0,
+        failures: 0,
+        slow_calls: 0,
+    };
+}
+
+/// The calls of the last [`Config::window_duration`], in `K` buckets.
+///
+/// Bucket `i` covers the instants `[e·w, (e+1)·w)` with `w = window_duration / K`
+/// (truncated) and `e ≡ i (mod K)`; the window is the current bucket and the
+/// `K − 1` before it, so an outcome counts for between `(K−1)·w` and `K·w`.
+/// Judged like [`CountWindow`] (rates from `minimum_calls` on, after every
+/// recorded outcome). Buckets expire as time passes; the check runs when an
+/// outcome is recorded (an idle closed breaker has nothing to decide).
+///
+/// ```
+/// use sturdy::breaker::{Breaker, Config, TimeWindow, Window};
+/// use sturdy::outcome::Outcome;
+/// use sturdy::time::{Duration, Instant};
+///
+/// let config = Config::new().with_window_duration(Duration::from_secs(10)).with_minimum_calls(5);
+/// let mut b = Breaker::<TimeWindow<10>>::new(config).unwrap(); // 1 s buckets
+/// let p = b.try_acquire(Instant::ZERO).unwrap();
+/// let _ = b.record(p, Outcome::Failure, Instant::ZERO);
+/// // 10 s later the failure has left the window.
+/// let p = b.try_acquire(Instant::from_secs(10)).unwrap();
+/// let _ = b.record(p, Outcome::Success, Instant::from_secs(10));
+/// assert_eq!(b.window().counts().failures, 0);
+/// assert_eq!(b.window().counts().calls, 1);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TimeWindow<const K: usize> {
+    buckets: [Bucket; K],
+    /// Index (`now / w`) of the newest bucket's span.
+    newest: u64,
+}
+
+impl<const K: usize> TimeWindow<K> {
+    /// An empty window.
+    ///
+    /// ```
+    /// # use sturdy::breaker::{TimeWindow, Window};
+    /// assert_eq!(TimeWindow::<10>::new().counts().calls, 0);
+    /// ```
+    pub const fn new() -> Self {
+        Self {
+            buckets: [Bucket::EMPTY; K],
+            newest: 0,
+        }
+    }
+
+    /// Moves the window so that span `epoch` is the newest, emptying the buckets
+    /// that fell out. At most `K` buckets are touched.
+    fn advance(&mut self, epoch: u64) {
+        let gap = epoch.saturating_sub(self.newest);
+        if gap == 0 {
+            return;
+        }
+        if gap >= K as u64 {
+            self.buckets = [Bucket::EMPTY; K];
+        } else {
+            for step in 1..=gap {
+                if let Some(bucket) = self.buckets.get_mut(slot::<K>(self.newest.wrapping_add(step))) {
+                    *bucket = Bucket::EMPTY;
+                }
+            }
+        }
+        self.newest = epoch;
+    }
+}
+
+/// The bucket index of span `epoch` (K ≥ 1 after validation; 0 otherwise).
+fn slot<const K: usize>(epoch: u64) -> usize {
+    // The remainder is < K, so it fits in usize.
+    epoch.checked_rem(K as u64).unwrap_or(0) as usize
+}
+
+impl<const K: usize> Default for TimeWindow<K> {
+    /// [`TimeWindow::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const K: usize> Detector for TimeWindow<K> {
+    const KIND: Kind = Kind::Time { buckets: K };
+    const EMPTY: Self = Self::new();
+
+    fn record(&mut self, sample: Sample, now: Instant, config: &Config) -> bool {
+        let width = config
+            .window_duration
+            .as_micros()
+            .checked_div(K as u64)
+            .unwrap_or(1)
+            .max(1);
+        // Monotone: the breaker never passes an earlier `now` (clock max rule).
+        let epoch = (now.as_micros() / width).max(self.newest);
+        self.advance(epoch);
+        if let Some(bucket) = self.buckets.get_mut(slot::<K>(epoch)) {
+            bucket.calls = bucket.calls.saturating_add(1);
+            bucket.failures = bucket.failures.saturating_add(u32::from(sample.failure));
+            bucket.slow_calls = bucket.slow_calls.saturating_add(u32::from(sample.slow));
+        }
+        let counts = self.counts();
+        rates_trip(
+            u64::from(counts.calls),
+            u64::from(counts.failures),
+            u64::from(counts.slow_calls),
+            u64::from(config.minimum_calls),
+            config,
+        )
+    }
+
+    fn clear(&mut self) {
+        self.buckets = [Bucket::EMPTY; K];
+    }
+}
+
+impl<const K: usize> Window for TimeWindow<K> {
+    fn counts(&self) -> WindowCounts {
+        let mut total = WindowCounts::default();
+        for bucket in &self.buckets {
+            total.calls = total.calls.saturating_add(bucket.calls);
+            total.failures = total.failures.saturating_add(bucket.failures);
+            total.slow_calls = total.slow_calls.saturating_add(bucket.slow_calls);
+        }
+        total
+    }
+}
