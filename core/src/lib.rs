@@ -5,6 +5,9 @@
 #![deny(clippy::float_arithmetic, clippy::float_cmp, clippy::disallowed_types)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod backoff;
+pub mod error;
 pub mod outcome;
 pub mod rng;
+pub mod retry;
 pub mod time;
