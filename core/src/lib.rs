@@ -8,6 +8,6 @@
 pub mod backoff;
 pub mod error;
 pub mod outcome;
-pub mod rng;
 pub mod retry;
+pub mod rng;
 pub mod time;

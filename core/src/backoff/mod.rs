@@ -162,7 +162,11 @@ impl Backoff {
     /// assert_eq!(b.delay(9), Duration::from_secs(3));
     /// # Ok::<(), sturdy::error::ConfigError>(())
     /// ```
-    pub const fn linear(base: Duration, step: Duration, cap: Duration) -> Result<Self, ConfigError> {
+    pub const fn linear(
+        base: Duration,
+        step: Duration,
+        cap: Duration,
+    ) -> Result<Self, ConfigError> {
         Self::new(Kind::Linear { step }, base, cap, Jitter::None)
     }
 
@@ -357,7 +361,11 @@ impl Backoff {
 /// even for `cap = Duration::MAX` (64 for factor 2).
 const fn grow(base: u64, cap: u64, factor: Ratio, steps: u32) -> u64 {
     let num = factor.num() as u128;
-    let den = if factor.den() == 0 { 1 } else { factor.den() as u128 };
+    let den = if factor.den() == 0 {
+        1
+    } else {
+        factor.den() as u128
+    };
     let mut d = base;
     let mut done = 0;
     while done < steps && d < cap {
@@ -416,7 +424,9 @@ mod tests {
         let b = Backoff::exponential(ms(100), Ratio::TWO, Duration::from_secs(60)).unwrap();
         assert_eq!(
             delays(&b, 10),
-            [100, 200, 400, 800, 1_600, 3_200, 6_400, 12_800, 25_600, 51_200]
+            [
+                100, 200, 400, 800, 1_600, 3_200, 6_400, 12_800, 25_600, 51_200
+            ]
         );
         assert_eq!(b.delay(11), Duration::from_secs(60));
         assert_eq!(b.delay(u32::MAX - 1), Duration::from_secs(60));
