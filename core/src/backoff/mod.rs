@@ -214,18 +214,18 @@ impl Backoff {
                 problem: "must not exceed `cap`",
             });
         }
-        if let Kind::Exponential { factor } = self.kind {
-            if let Err(e) = factor.validate() {
-                return Err(e);
-            }
+        if let Kind::Exponential { factor } = self.kind
+            && let Err(e) = factor.validate()
+        {
+            return Err(e);
         }
-        if let Jitter::Proportional { percent } = self.jitter {
-            if percent > 100 {
-                return Err(ConfigError {
-                    field: "jitter",
-                    problem: "proportional percent must be at most 100",
-                });
-            }
+        if let Jitter::Proportional { percent } = self.jitter
+            && percent > 100
+        {
+            return Err(ConfigError {
+                field: "jitter",
+                problem: "proportional percent must be at most 100",
+            });
         }
         Ok(())
     }

@@ -326,10 +326,10 @@ impl Retry {
             None => computed,
         };
         let at = now + delay;
-        if let Some(deadline) = self.deadline {
-            if at >= deadline {
-                return RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass);
-            }
+        if let Some(deadline) = self.deadline
+            && at >= deadline
+        {
+            return RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass);
         }
         if !budget.try_withdraw(now) {
             return RetryDecision::GiveUp(GiveUpReason::BudgetExhausted);
