@@ -5,8 +5,13 @@
 #![deny(clippy::float_arithmetic, clippy::float_cmp, clippy::disallowed_types)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod backoff;
 pub mod breaker;
+pub mod bulkhead;
 pub mod error;
 pub mod outcome;
+pub mod pipeline;
+pub mod retry;
 pub mod rng;
 pub mod time;
+pub mod timeout;

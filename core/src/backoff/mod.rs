@@ -1,0 +1,559 @@
+//! How long to wait before the next retry: constant, linear or exponential
+//! delays, capped, with jitter drawn from an injected [`Rng`].
+//!
+//! A [`Backoff`] is a small `Copy` value validated once; asking it for a delay is
+//! pure arithmetic on integers that never panics, never wraps and does bounded
+//! work for every retry number up to `u32::MAX`.
+//!
+//! Numbering: retry `1` is the first retry (the second attempt) and waits `base`;
+//! retry `0` is treated as retry `1`.
+//!
+//! ```
+//! use sturdy::backoff::{Backoff, Jitter, Kind, Ratio};
+//! use sturdy::rng::SplitMix64;
+//! use sturdy::time::Duration;
+//!
+//! let backoff = Backoff::new(
+//!     Kind::Exponential { factor: Ratio::TWO },
+//!     Duration::from_millis(100),
+//!     Duration::from_secs(1),
+//!     Jitter::None,
+//! )?;
+//! let ms: Vec<u64> = (1..=6).map(|n| backoff.delay(n).as_millis()).collect();
+//! assert_eq!(ms, [100, 200, 400, 800, 1_000, 1_000]);
+//! assert_eq!(backoff.delay(u32::MAX), Duration::from_secs(1));
+//!
+//! // With jitter: never above the cap, and the same seed gives the same delays.
+//! let jittered = backoff.with_jitter(Jitter::Full)?;
+//! let mut rng = SplitMix64::new(7);
+//! let d = jittered.jittered(3, Duration::ZERO, &mut rng);
+//! assert!(d <= Duration::from_millis(400));
+//! # Ok::<(), sturdy::error::ConfigError>(())
+//! ```
+
+mod config;
+
+pub use config::{Jitter, Kind, MAX_RATIO_DENOMINATOR, Ratio};
+
+use crate::error::ConfigError;
+use crate::rng::Rng;
+use crate::time::Duration;
+
+/// A validated backoff policy: a growth [`Kind`], a `base` delay, a `cap`, and a
+/// [`Jitter`].
+///
+/// Order of operations (binding): compute the delay for retry `n` with saturating
+/// integer arithmetic → cap it → jitter within `[.., cap]`. See [`Kind`] and
+/// [`Jitter`] for the exact formulas.
+///
+/// [`Backoff::DEFAULT`] follows the seeds: exponential, base 100 ms (the seeds use
+/// 100 ms–1 s), factor 2, cap 60 s, [`Jitter::Equal`]. Equal rather than full
+/// jitter because it keeps at least half of the computed delay: a retry never fires
+/// right after the failure (full jitter can wait ~0 and hammer a dependency that
+/// just failed), yet clients that failed together are still spread over `[d/2, d]`.
+///
+/// ```
+/// use sturdy::backoff::{Backoff, Jitter, Kind, Ratio};
+/// use sturdy::time::Duration;
+///
+/// // const-constructible: can live in a static on an MCU.
+/// static POLL_SENSOR: Backoff = match Backoff::new(
+///     Kind::Linear { step: Duration::from_millis(10) },
+///     Duration::from_millis(10),
+///     Duration::from_millis(50),
+///     Jitter::None,
+/// ) {
+///     Ok(b) => b,
+///     Err(_) => panic!("bad backoff"), // rejected at compile time
+/// };
+/// assert_eq!(POLL_SENSOR.delay(3), Duration::from_millis(30));
+/// assert_eq!(Backoff::default().cap(), Duration::from_secs(60));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Backoff {
+    kind: Kind,
+    base: Duration,
+    cap: Duration,
+    jitter: Jitter,
+}
+
+impl Default for Backoff {
+    /// [`Backoff::DEFAULT`].
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl Backoff {
+    /// The seeds' defaults: exponential ×2 from 100 ms, capped at 60 s, equal jitter.
+    ///
+    /// ```
+    /// # use sturdy::backoff::{Backoff, Jitter};
+    /// # use sturdy::time::Duration;
+    /// assert_eq!(Backoff::DEFAULT.base(), Duration::from_millis(100));
+    /// assert_eq!(Backoff::DEFAULT.jitter(), Jitter::Equal);
+    /// ```
+    pub const DEFAULT: Self = Self {
+        kind: Kind::Exponential { factor: Ratio::TWO },
+        base: Duration::from_millis(100),
+        cap: Duration::from_secs(60),
+        jitter: Jitter::Equal,
+    };
+
+    /// A validated backoff, or an error naming the field: `base` must not exceed
+    /// `cap`, the factor must be a valid [`Ratio`] (`factor`), a proportional jitter's
+    /// `percent` must be at most 100 (`jitter`).
+    ///
+    /// ```
+    /// use sturdy::backoff::{Backoff, Jitter, Kind};
+    /// use sturdy::time::Duration;
+    ///
+    /// let e = Backoff::new(Kind::Constant, Duration::from_secs(2), Duration::from_secs(1), Jitter::None)
+    ///     .unwrap_err();
+    /// assert_eq!(e.field, "base");
+    /// let e = Backoff::new(Kind::Constant, Duration::from_secs(1), Duration::from_secs(1),
+    ///     Jitter::Proportional { percent: 101 }).unwrap_err();
+    /// assert_eq!(e.field, "jitter");
+    /// ```
+    pub const fn new(
+        kind: Kind,
+        base: Duration,
+        cap: Duration,
+        jitter: Jitter,
+    ) -> Result<Self, ConfigError> {
+        let backoff = Self {
+            kind,
+            base,
+            cap,
+            jitter,
+        };
+        match backoff.validate() {
+            Ok(()) => Ok(backoff),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every retry waits `delay` (no jitter; add one with [`with_jitter`](Self::with_jitter)).
+    ///
+    /// ```
+    /// # use sturdy::backoff::Backoff;
+    /// # use sturdy::time::Duration;
+    /// let b = Backoff::constant(Duration::from_millis(250));
+    /// assert_eq!(b.delay(1), b.delay(1_000));
+    /// ```
+    pub const fn constant(delay: Duration) -> Self {
+        Self {
+            kind: Kind::Constant,
+            base: delay,
+            cap: delay,
+            jitter: Jitter::None,
+        }
+    }
+
+    /// Retry `n` waits `base + step·(n-1)`, capped; no jitter.
+    ///
+    /// ```
+    /// # use sturdy::backoff::Backoff;
+    /// # use sturdy::time::Duration;
+    /// let b = Backoff::linear(Duration::from_secs(1), Duration::from_secs(1), Duration::from_secs(3))?;
+    /// assert_eq!(b.delay(2), Duration::from_secs(2));
+    /// assert_eq!(b.delay(9), Duration::from_secs(3));
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn linear(
+        base: Duration,
+        step: Duration,
+        cap: Duration,
+    ) -> Result<Self, ConfigError> {
+        Self::new(Kind::Linear { step }, base, cap, Jitter::None)
+    }
+
+    /// Retry `n` waits `base·factorⁿ⁻¹` (truncated at each step), capped; no jitter.
+    ///
+    /// ```
+    /// # use sturdy::backoff::{Backoff, Ratio};
+    /// # use sturdy::time::Duration;
+    /// let b = Backoff::exponential(Duration::from_millis(100), Ratio::new(3, 2)?, Duration::from_secs(1))?;
+    /// assert_eq!(b.delay(3), Duration::from_millis(225));
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn exponential(
+        base: Duration,
+        factor: Ratio,
+        cap: Duration,
+    ) -> Result<Self, ConfigError> {
+        Self::new(Kind::Exponential { factor }, base, cap, Jitter::None)
+    }
+
+    /// The same backoff with another jitter (validated: `percent <= 100`).
+    ///
+    /// ```
+    /// # use sturdy::backoff::{Backoff, Jitter};
+    /// # use sturdy::time::Duration;
+    /// let b = Backoff::constant(Duration::from_secs(1)).with_jitter(Jitter::Full)?;
+    /// assert_eq!(b.jitter(), Jitter::Full);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn with_jitter(self, jitter: Jitter) -> Result<Self, ConfigError> {
+        Self::new(self.kind, self.base, self.cap, jitter)
+    }
+
+    /// Checks a backoff that did not come through [`Backoff::new`] (e.g. deserialized).
+    /// An unvalidated backoff never panics either, but its delays are not specified.
+    ///
+    /// ```
+    /// # use sturdy::backoff::Backoff;
+    /// assert!(Backoff::DEFAULT.validate().is_ok());
+    /// ```
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        if self.base.as_micros() > self.cap.as_micros() {
+            return Err(ConfigError {
+                field: "base",
+                problem: "must not exceed `cap`",
+            });
+        }
+        if let Kind::Exponential { factor } = self.kind
+            && let Err(e) = factor.validate()
+        {
+            return Err(e);
+        }
+        if let Jitter::Proportional { percent } = self.jitter
+            && percent > 100
+        {
+            return Err(ConfigError {
+                field: "jitter",
+                problem: "proportional percent must be at most 100",
+            });
+        }
+        Ok(())
+    }
+
+    /// How the delay grows.
+    ///
+    /// ```
+    /// # use sturdy::backoff::{Backoff, Kind};
+    /// # use sturdy::time::Duration;
+    /// assert_eq!(Backoff::constant(Duration::from_secs(1)).kind(), Kind::Constant);
+    /// ```
+    pub const fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The first retry's delay.
+    ///
+    /// ```
+    /// # use sturdy::backoff::Backoff;
+    /// # use sturdy::time::Duration;
+    /// assert_eq!(Backoff::constant(Duration::from_secs(1)).base(), Duration::from_secs(1));
+    /// ```
+    pub const fn base(&self) -> Duration {
+        self.base
+    }
+
+    /// The longest delay ever returned, jitter included.
+    ///
+    /// ```
+    /// # use sturdy::backoff::Backoff;
+    /// # use sturdy::time::Duration;
+    /// assert_eq!(Backoff::constant(Duration::from_secs(1)).cap(), Duration::from_secs(1));
+    /// ```
+    pub const fn cap(&self) -> Duration {
+        self.cap
+    }
+
+    /// The jitter applied by [`jittered`](Self::jittered).
+    ///
+    /// ```
+    /// # use sturdy::backoff::{Backoff, Jitter};
+    /// # use sturdy::time::Duration;
+    /// assert_eq!(Backoff::constant(Duration::from_secs(1)).jitter(), Jitter::None);
+    /// ```
+    pub const fn jitter(&self) -> Jitter {
+        self.jitter
+    }
+
+    /// The exact, capped delay before retry `retry`, without jitter.
+    ///
+    /// Retry 1 waits `base`; retry 0 is treated as 1. Saturates at the cap for every
+    /// `u32`; an exponential stops computing once the cap is reached or the sequence
+    /// stops growing (truncation can pin tiny delays, e.g. 1 µs × 3/2 = 1 µs), so the
+    /// work is bounded by the number of steps to the cap (≤ 64 for factor 2),
+    /// never by `retry`.
+    ///
+    /// ```
+    /// # use sturdy::backoff::{Backoff, Ratio};
+    /// # use sturdy::time::Duration;
+    /// let b = Backoff::exponential(Duration::from_millis(100), Ratio::TWO, Duration::from_secs(60))?;
+    /// assert_eq!(b.delay(0), Duration::from_millis(100));
+    /// assert_eq!(b.delay(1), Duration::from_millis(100));
+    /// assert_eq!(b.delay(4), Duration::from_millis(800));
+    /// assert_eq!(b.delay(u32::MAX), Duration::from_secs(60));
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub const fn delay(&self, retry: u32) -> Duration {
+        let steps = if retry == 0 { 0 } else { retry - 1 };
+        let base = self.base.as_micros();
+        let cap = self.cap.as_micros();
+        let raw = match self.kind {
+            Kind::Constant => base,
+            Kind::Linear { step } => {
+                base.saturating_add(step.as_micros().saturating_mul(steps as u64))
+            }
+            Kind::Exponential { factor } => grow(base, cap, factor, steps),
+        };
+        Duration::from_micros(if raw < cap { raw } else { cap })
+    }
+
+    /// The delay before retry `retry` with this backoff's jitter applied, drawn from
+    /// `rng`; never above the cap.
+    ///
+    /// `previous` is the delay actually used before the previous attempt
+    /// ([`Duration::ZERO`] for the first retry); only [`Jitter::Decorrelated`] reads
+    /// it. [`Jitter::None`] draws nothing from `rng`; the others draw at most one
+    /// number, so the same seed gives the same sequence.
+    ///
+    /// ```
+    /// use sturdy::backoff::{Backoff, Jitter};
+    /// use sturdy::rng::SplitMix64;
+    /// use sturdy::time::Duration;
+    ///
+    /// let b = Backoff::DEFAULT.with_jitter(Jitter::Decorrelated)?;
+    /// let (mut a, mut c) = (SplitMix64::new(1), SplitMix64::new(1));
+    /// let mut prev = Duration::ZERO;
+    /// for n in 1..=20 {
+    ///     let d = b.jittered(n, prev, &mut a);
+    ///     assert_eq!(d, b.jittered(n, prev, &mut c));
+    ///     assert!(d >= b.base() && d <= b.cap());
+    ///     prev = d;
+    /// }
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn jittered(&self, retry: u32, previous: Duration, rng: &mut impl Rng) -> Duration {
+        let cap = self.cap.as_micros();
+        let d = self.delay(retry).as_micros();
+        let micros = match self.jitter {
+            Jitter::None => d,
+            Jitter::Full => rng.between(0, d),
+            Jitter::Equal => rng.between(d / 2, d),
+            Jitter::Decorrelated => {
+                let base = self.base.as_micros().min(cap);
+                let high = previous.as_micros().max(base).saturating_mul(3).min(cap);
+                rng.between(base, high)
+            }
+            Jitter::Proportional { percent } => {
+                let percent = if percent > 100 { 100 } else { percent };
+                // d·percent/100 ≤ d: fits in u64, no overflow in u128.
+                let spread = (u128::from(d) * u128::from(percent) / 100) as u64;
+                rng.between(d - spread, d.saturating_add(spread).min(cap))
+            }
+        };
+        Duration::from_micros(micros.min(cap))
+    }
+}
+
+/// `base` multiplied `steps` times by `factor`, truncated at each step, stopping at
+/// `cap` or at a fixed point. Each loop turn grows `d` strictly, by a factor of at
+/// least `1 + 1/1000` once it grows at all, so the loop ends within ~45 000 turns
+/// even for `cap = Duration::MAX` (64 for factor 2).
+const fn grow(base: u64, cap: u64, factor: Ratio, steps: u32) -> u64 {
+    let num = factor.num() as u128;
+    let den = if factor.den() == 0 {
+        1
+    } else {
+        factor.den() as u128
+    };
+    let mut d = base;
+    let mut done = 0;
+    while done < steps && d < cap {
+        let next = d as u128 * num / den;
+        let next = if next > cap as u128 { cap } else { next as u64 };
+        if next <= d {
+            break; // factor 1, or truncation pins a tiny delay: it stays there
+        }
+        d = next;
+        done += 1;
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+
+    const fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn delays(b: &Backoff, n: u32) -> [u64; 10] {
+        let mut out = [0; 10];
+        let mut i = 0;
+        while i < 10 && i < n as usize {
+            out[i] = b.delay(i as u32 + 1).as_millis();
+            i += 1;
+        }
+        out
+    }
+
+    #[test]
+    fn constant_timeline() {
+        let b = Backoff::constant(ms(250));
+        assert_eq!(delays(&b, 10), [250; 10]);
+        assert_eq!(b.delay(0), ms(250));
+        assert_eq!(b.delay(u32::MAX), ms(250));
+    }
+
+    #[test]
+    fn linear_timeline() {
+        let b = Backoff::linear(ms(100), ms(50), ms(400)).unwrap();
+        assert_eq!(
+            delays(&b, 10),
+            [100, 150, 200, 250, 300, 350, 400, 400, 400, 400]
+        );
+        assert_eq!(b.delay(u32::MAX), ms(400));
+        let b = Backoff::linear(ms(1), Duration::MAX, Duration::MAX).unwrap();
+        assert_eq!(b.delay(2), Duration::MAX);
+    }
+
+    #[test]
+    fn exponential_timeline() {
+        let b = Backoff::exponential(ms(100), Ratio::TWO, Duration::from_secs(60)).unwrap();
+        assert_eq!(
+            delays(&b, 10),
+            [
+                100, 200, 400, 800, 1_600, 3_200, 6_400, 12_800, 25_600, 51_200
+            ]
+        );
+        assert_eq!(b.delay(11), Duration::from_secs(60));
+        assert_eq!(b.delay(u32::MAX - 1), Duration::from_secs(60));
+        assert_eq!(b.delay(u32::MAX), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn exponential_truncates_at_each_step() {
+        // 1000 µs × 3/2 … truncated: 1000, 1500, 2250, 3375, 5062, 7593, 11389
+        let b = Backoff::exponential(
+            Duration::from_micros(1_000),
+            Ratio::new(3, 2).unwrap(),
+            Duration::MAX,
+        )
+        .unwrap();
+        let got: [u64; 7] = core::array::from_fn(|i| b.delay(i as u32 + 1).as_micros());
+        assert_eq!(got, [1_000, 1_500, 2_250, 3_375, 5_062, 7_593, 11_389]);
+        // 1 µs × 3/2 = 1 µs: a fixed point, not a loop.
+        let b = Backoff::exponential(Duration::from_micros(1), Ratio::new(3, 2).unwrap(), ms(1))
+            .unwrap();
+        assert_eq!(b.delay(u32::MAX), Duration::from_micros(1));
+    }
+
+    #[test]
+    fn huge_caps_and_slow_factors_are_bounded_and_saturate() {
+        let b = Backoff::exponential(
+            Duration::from_micros(1_000),
+            Ratio::new(1_001, 1_000).unwrap(),
+            Duration::MAX,
+        )
+        .unwrap();
+        assert_eq!(b.delay(u32::MAX), Duration::MAX);
+        let b = Backoff::exponential(
+            Duration::from_micros(1),
+            Ratio::integer(u32::MAX).unwrap(),
+            Duration::MAX,
+        )
+        .unwrap();
+        assert_eq!(b.delay(2), Duration::from_micros(u64::from(u32::MAX)));
+        let max32 = u64::from(u32::MAX);
+        assert_eq!(b.delay(3), Duration::from_micros(max32 * max32));
+        assert_eq!(b.delay(4), Duration::MAX);
+        let b = Backoff::exponential(ms(100), Ratio::ONE, Duration::MAX).unwrap();
+        assert_eq!(b.delay(u32::MAX), ms(100));
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let e = Backoff::new(Kind::Constant, ms(2), ms(1), Jitter::None).unwrap_err();
+        assert_eq!(e.field, "base");
+        assert_eq!(Ratio::new(0, 0).unwrap_err().field, "factor");
+        assert_eq!(Ratio::new(0, 1).unwrap_err().field, "factor");
+        assert_eq!(Ratio::new(2_002, 2_000), Ratio::new(1_001, 1_000));
+        assert!(Ratio::new(1_001, 1_001).is_ok());
+        let e = Backoff::new(
+            Kind::Constant,
+            ms(1),
+            ms(1),
+            Jitter::Proportional { percent: 101 },
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "jitter");
+        assert!(
+            Backoff::new(
+                Kind::Constant,
+                ms(1),
+                ms(1),
+                Jitter::Proportional { percent: 100 }
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn unvalidated_configs_do_not_panic() {
+        // Bypassing validation (e.g. a deserialized config) must not panic either.
+        let bad = Backoff {
+            kind: Kind::Exponential {
+                factor: Ratio { num: 1, den: 0 },
+            },
+            base: ms(5),
+            cap: ms(1),
+            jitter: Jitter::Proportional { percent: 255 },
+        };
+        let mut rng = SplitMix64::new(3);
+        assert_eq!(bad.delay(u32::MAX), ms(1));
+        assert!(bad.jittered(u32::MAX, Duration::MAX, &mut rng) <= ms(1));
+        let shrinking = Backoff {
+            kind: Kind::Exponential {
+                factor: Ratio { num: 1, den: 2 },
+            },
+            ..bad
+        };
+        assert_eq!(shrinking.delay(9), ms(1));
+        let dec = Backoff {
+            jitter: Jitter::Decorrelated,
+            ..bad
+        };
+        assert_eq!(dec.jittered(1, Duration::ZERO, &mut rng), ms(1));
+    }
+
+    #[test]
+    fn jitter_stays_in_range_at_the_extremes() {
+        struct Fixed(u64);
+        impl Rng for Fixed {
+            fn next_u64(&mut self) -> u64 {
+                self.0
+            }
+        }
+        let b = Backoff::exponential(ms(100), Ratio::TWO, ms(1_000)).unwrap();
+        let with = |j| b.with_jitter(j).unwrap();
+        let (lo, hi) = (&mut Fixed(0), &mut Fixed(u64::MAX));
+        assert_eq!(with(Jitter::Full).jittered(3, ms(0), lo), ms(0));
+        assert_eq!(with(Jitter::Full).jittered(3, ms(0), hi), ms(400));
+        assert_eq!(with(Jitter::Equal).jittered(3, ms(0), lo), ms(200));
+        assert_eq!(with(Jitter::Equal).jittered(3, ms(0), hi), ms(400));
+        let p = with(Jitter::Proportional { percent: 50 });
+        assert_eq!(p.jittered(3, ms(0), lo), ms(200));
+        assert_eq!(p.jittered(3, ms(0), hi), ms(600));
+        // At the cap the upper end is cut *before* sampling: still spread below it.
+        assert_eq!(p.jittered(9, ms(0), lo), ms(500));
+        assert_eq!(p.jittered(9, ms(0), hi), ms(1_000));
+        let d = with(Jitter::Decorrelated);
+        assert_eq!(d.jittered(1, ms(0), lo), ms(100));
+        assert_eq!(d.jittered(1, ms(0), hi), ms(300));
+        assert_eq!(d.jittered(5, ms(300), hi), ms(900));
+        assert_eq!(d.jittered(5, ms(900), hi), ms(1_000));
+        assert_eq!(d.jittered(5, Duration::MAX, lo), ms(100));
+    }
+}

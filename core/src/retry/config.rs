@@ -1,0 +1,207 @@
+//! [`RetryConfig`]: how many attempts, how long between them, which hints and
+//! outcomes to honour.
+
+use crate::backoff::Backoff;
+use crate::error::ConfigError;
+use crate::time::Duration;
+
+/// A validated retry policy, shared by every [`Retry`](super::Retry) it starts.
+///
+/// * `max_attempts` counts **all** attempts including the first (gRPC, AWS,
+///   resilience4j; Polly counts retries only): 3 means one call and at most two
+///   retries; 1 means never retry. The first retry waits the backoff's `base`.
+/// * `backoff`: the delays between attempts ([`Backoff`]).
+/// * `max_retry_after`: the cap on a server's retry-after hint. With a hint the delay
+///   is `min(max(hint, computed), max_retry_after)`: never sooner than the server
+///   asked, never later than this cap. (Note that the cap applies to the combined
+///   value: keep it ≥ the backoff's cap, as the defaults do, if a hint must never
+///   shorten the computed delay.)
+/// * `retry_on_timeout`: whether an attempt that timed out may be retried.
+///
+/// Defaults (the seeds'): 3 attempts, [`Backoff::DEFAULT`] (100 ms ×2, cap 60 s,
+/// equal jitter), `max_retry_after` 60 s, `retry_on_timeout` true.
+///
+/// ```
+/// use sturdy::backoff::Backoff;
+/// use sturdy::retry::RetryConfig;
+/// use sturdy::time::Duration;
+///
+/// // const-constructible, for a static on an MCU
+/// const POLICY: RetryConfig = match RetryConfig::new(5, Backoff::constant(Duration::from_millis(20))) {
+///     Ok(c) => c.with_retry_on_timeout(false),
+///     Err(_) => panic!("bad retry config"),
+/// };
+/// assert_eq!(POLICY.max_attempts(), 5);
+/// assert_eq!(RetryConfig::new(0, Backoff::DEFAULT).unwrap_err().field, "max_attempts");
+/// assert_eq!(RetryConfig::default().max_attempts(), 3);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct RetryConfig {
+    pub(super) max_attempts: u32,
+    backoff: Backoff,
+    max_retry_after: Duration,
+    retry_on_timeout: bool,
+}
+
+impl Default for RetryConfig {
+    /// [`RetryConfig::DEFAULT`].
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl RetryConfig {
+    /// 3 attempts, [`Backoff::DEFAULT`], hints capped at 60 s, timeouts retried.
+    ///
+    /// ```
+    /// # use sturdy::retry::RetryConfig;
+    /// # use sturdy::time::Duration;
+    /// assert_eq!(RetryConfig::DEFAULT.max_retry_after(), Duration::from_secs(60));
+    /// assert!(RetryConfig::DEFAULT.retry_on_timeout());
+    /// ```
+    pub const DEFAULT: Self = Self {
+        max_attempts: 3,
+        backoff: Backoff::DEFAULT,
+        max_retry_after: Duration::from_secs(60),
+        retry_on_timeout: true,
+    };
+
+    /// `max_attempts` (≥ 1, counting the first) with `backoff`, other fields default.
+    ///
+    /// ```
+    /// # use sturdy::backoff::Backoff;
+    /// # use sturdy::retry::RetryConfig;
+    /// let c = RetryConfig::new(1, Backoff::DEFAULT)?; // never retries
+    /// assert_eq!(c.max_attempts(), 1);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn new(max_attempts: u32, backoff: Backoff) -> Result<Self, ConfigError> {
+        let config = Self {
+            max_attempts,
+            backoff,
+            ..Self::DEFAULT
+        };
+        match config.validate() {
+            Ok(()) => Ok(config),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Checks a config that did not come through [`RetryConfig::new`] (e.g. one
+    /// deserialized): `max_attempts >= 1` and a valid backoff. An unvalidated config
+    /// never makes a [`Retry`](super::Retry) panic; `max_attempts = 0` acts as 1.
+    ///
+    /// ```
+    /// # use sturdy::retry::RetryConfig;
+    /// assert!(RetryConfig::DEFAULT.validate().is_ok());
+    /// ```
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_attempts == 0 {
+            return Err(ConfigError {
+                field: "max_attempts",
+                problem: "must be at least 1 (it counts the first attempt)",
+            });
+        }
+        self.backoff.validate()
+    }
+
+    /// The same config with another attempt limit (≥ 1, counting the first).
+    ///
+    /// ```
+    /// # use sturdy::retry::RetryConfig;
+    /// assert_eq!(RetryConfig::DEFAULT.with_max_attempts(10)?.max_attempts(), 10);
+    /// assert!(RetryConfig::DEFAULT.with_max_attempts(0).is_err());
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn with_max_attempts(self, max_attempts: u32) -> Result<Self, ConfigError> {
+        Self::new(max_attempts, self.backoff)
+    }
+
+    /// The same config with another (already validated) backoff.
+    ///
+    /// ```
+    /// # use sturdy::backoff::Backoff;
+    /// # use sturdy::retry::RetryConfig;
+    /// # use sturdy::time::Duration;
+    /// let b = Backoff::constant(Duration::from_secs(1));
+    /// assert_eq!(RetryConfig::DEFAULT.with_backoff(b).backoff(), b);
+    /// ```
+    #[must_use]
+    pub const fn with_backoff(self, backoff: Backoff) -> Self {
+        Self { backoff, ..self }
+    }
+
+    /// The same config with another cap on server retry-after hints.
+    ///
+    /// ```
+    /// # use sturdy::retry::RetryConfig;
+    /// # use sturdy::time::Duration;
+    /// let c = RetryConfig::DEFAULT.with_max_retry_after(Duration::from_secs(120));
+    /// assert_eq!(c.max_retry_after(), Duration::from_secs(120));
+    /// ```
+    #[must_use]
+    pub const fn with_max_retry_after(self, max_retry_after: Duration) -> Self {
+        Self {
+            max_retry_after,
+            ..self
+        }
+    }
+
+    /// The same config, retrying timed-out attempts or not.
+    ///
+    /// ```
+    /// # use sturdy::retry::RetryConfig;
+    /// assert!(!RetryConfig::DEFAULT.with_retry_on_timeout(false).retry_on_timeout());
+    /// ```
+    #[must_use]
+    pub const fn with_retry_on_timeout(self, retry_on_timeout: bool) -> Self {
+        Self {
+            retry_on_timeout,
+            ..self
+        }
+    }
+
+    /// All attempts allowed, the first included.
+    ///
+    /// ```
+    /// # use sturdy::retry::RetryConfig;
+    /// assert_eq!(RetryConfig::DEFAULT.max_attempts(), 3);
+    /// ```
+    pub const fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The delays between attempts.
+    ///
+    /// ```
+    /// # use sturdy::backoff::Backoff;
+    /// # use sturdy::retry::RetryConfig;
+    /// assert_eq!(RetryConfig::DEFAULT.backoff(), Backoff::DEFAULT);
+    /// ```
+    pub const fn backoff(&self) -> Backoff {
+        self.backoff
+    }
+
+    /// The cap on a server's retry-after hint (and on a hinted delay).
+    ///
+    /// ```
+    /// # use sturdy::retry::RetryConfig;
+    /// # use sturdy::time::Duration;
+    /// assert_eq!(RetryConfig::DEFAULT.max_retry_after(), Duration::from_secs(60));
+    /// ```
+    pub const fn max_retry_after(&self) -> Duration {
+        self.max_retry_after
+    }
+
+    /// Whether a timed-out attempt may be retried.
+    ///
+    /// ```
+    /// # use sturdy::retry::RetryConfig;
+    /// assert!(RetryConfig::DEFAULT.retry_on_timeout());
+    /// ```
+    pub const fn retry_on_timeout(&self) -> bool {
+        self.retry_on_timeout
+    }
+}

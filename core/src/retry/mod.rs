@@ -1,0 +1,405 @@
+//! Retrying one call: a per-call machine fed each attempt's [`Verdict`] and
+//! `now`, returning what to do next.
+//!
+//! * [`RetryConfig`]: attempts, backoff, hint cap, whether timeouts are retried.
+//! * [`Retry`]: one call's state (attempts so far, previous delay, total deadline).
+//! * [`RetryDecision`]: `RetryAt { at, attempt, delay }` (the on-retry event),
+//!   `GiveUp(reason)` (the seeds' "retry exhausted"), or `Done`.
+//! * [`Budget`] / [`TokenBucket`] / [`Unlimited`]: shared limits on how many
+//!   retries a dependency may receive ([`RetryBudget`]).
+//!
+//! Which results are retryable is decided by the caller's classifier
+//! ([`Classify`](crate::outcome::Classify)), which turns a result into a
+//! [`Verdict`] without allocating: the seeds' `retryable_exceptions`, `retry_on`
+//! predicates and "status >= 500" rules live there.
+//!
+//! ```
+//! use sturdy::backoff::{Backoff, Ratio};
+//! use sturdy::outcome::Verdict;
+//! use sturdy::retry::{GiveUpReason, Retry, RetryConfig, RetryDecision};
+//! use sturdy::rng::SplitMix64;
+//! use sturdy::time::{Duration, Instant};
+//!
+//! let backoff = Backoff::exponential(Duration::from_millis(100), Ratio::TWO, Duration::from_secs(60))?;
+//! let config = RetryConfig::new(3, backoff)?;
+//! let mut rng = SplitMix64::new(1);
+//! let t0 = Instant::ZERO;
+//! let mut retry = Retry::new(config, t0, None); // attempt 1 starts at t0
+//!
+//! let d = retry.on_outcome(Verdict::failure(), Instant::from_millis(10), &mut rng);
+//! assert_eq!(d, RetryDecision::RetryAt {
+//!     at: Instant::from_millis(110), attempt: 2, delay: Duration::from_millis(100),
+//! });
+//! let d = retry.on_outcome(Verdict::failure(), Instant::from_millis(120), &mut rng);
+//! assert_eq!(d, RetryDecision::RetryAt {
+//!     at: Instant::from_millis(320), attempt: 3, delay: Duration::from_millis(200),
+//! });
+//! let d = retry.on_outcome(Verdict::failure(), Instant::from_millis(330), &mut rng);
+//! assert_eq!(d, RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted { attempts: 3 }));
+//! # Ok::<(), sturdy::error::ConfigError>(())
+//! ```
+
+mod budget;
+mod config;
+
+pub use budget::{Budget, BudgetConfig, BudgetStats, RetryBudget, TokenBucket, Unlimited};
+pub use config::RetryConfig;
+
+use core::fmt;
+
+use crate::outcome::{Outcome, Verdict};
+use crate::rng::Rng;
+use crate::time::{Duration, Instant};
+
+/// Why a [`Retry`] stopped retrying.
+///
+/// ```
+/// use sturdy::retry::GiveUpReason;
+/// let r = GiveUpReason::AttemptsExhausted { attempts: 3 };
+/// assert_eq!(format!("{r}"), "retries exhausted after 3 attempts");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum GiveUpReason {
+    /// The last failure may not be retried (its verdict said so, or it timed out and
+    /// the config does not retry timeouts).
+    NotRetryable,
+    /// `max_attempts` attempts were made (the first included).
+    AttemptsExhausted {
+        /// Attempts made, the first included.
+        attempts: u32,
+    },
+    /// The next attempt would start at or after the total deadline.
+    DeadlineWouldPass,
+    /// The retry budget refused the retry.
+    BudgetExhausted,
+}
+
+impl fmt::Display for GiveUpReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotRetryable => f.write_str("failure is not retryable"),
+            Self::AttemptsExhausted { attempts } => {
+                write!(f, "retries exhausted after {attempts} attempts")
+            }
+            Self::DeadlineWouldPass => f.write_str("next attempt would start past the deadline"),
+            Self::BudgetExhausted => f.write_str("retry budget exhausted"),
+        }
+    }
+}
+
+/// What to do after an attempt.
+///
+/// `RetryAt` is also the on-retry event (attempt number and chosen delay, for logs
+/// and `retry_attempts_total`); `GiveUp` is the seeds' `RetryExhausted` (the caller
+/// keeps the last result; [`Retry::attempts`] says how many attempts were made).
+///
+/// ```
+/// use sturdy::retry::{GiveUpReason, RetryDecision};
+/// use sturdy::time::{Duration, Instant};
+///
+/// let decision = RetryDecision::RetryAt {
+///     at: Instant::from_millis(150), attempt: 2, delay: Duration::from_millis(100),
+/// };
+/// match decision {
+///     RetryDecision::RetryAt { at, attempt, delay } => assert_eq!((attempt, delay.as_millis()), (2, 100)),
+///     RetryDecision::GiveUp(reason) => panic!("{reason}"),
+///     RetryDecision::Done => {}
+/// }
+/// assert!(decision.is_retry());
+/// assert!(RetryDecision::GiveUp(GiveUpReason::BudgetExhausted).is_final());
+/// ```
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum RetryDecision {
+    /// Start attempt number `attempt` at `at` (= the outcome's `now` + `delay`).
+    RetryAt {
+        /// When to start the next attempt.
+        at: Instant,
+        /// The number of the next attempt (2 for the first retry).
+        attempt: u32,
+        /// The delay chosen (backoff, jitter and hint applied).
+        delay: Duration,
+    },
+    /// Stop: return the last failure to the caller.
+    GiveUp(GiveUpReason),
+    /// The last result is final and not a failure (a success, or an ignored outcome
+    /// that is not retryable): return it.
+    Done,
+}
+
+impl RetryDecision {
+    /// Whether this schedules another attempt.
+    ///
+    /// ```
+    /// # use sturdy::retry::RetryDecision;
+    /// assert!(!RetryDecision::Done.is_retry());
+    /// ```
+    pub const fn is_retry(&self) -> bool {
+        matches!(self, Self::RetryAt { .. })
+    }
+
+    /// Whether the call is over (`Done` or `GiveUp`).
+    ///
+    /// ```
+    /// # use sturdy::retry::RetryDecision;
+    /// assert!(RetryDecision::Done.is_final());
+    /// ```
+    pub const fn is_final(&self) -> bool {
+        !self.is_retry()
+    }
+}
+
+/// One call's retry state: feed it each attempt's verdict, it says when (or
+/// whether) to try again. Small and `Copy`; create one per call.
+///
+/// Rules, in the order they are checked on [`on_outcome`](Self::on_outcome):
+///
+/// 1. A [`Outcome::Success`] is [`Done`](RetryDecision::Done). A verdict that is
+///    not retryable (or a timeout when `retry_on_timeout` is false) is
+///    `GiveUp(NotRetryable)` if it is a failure or timeout, else `Done`.
+/// 2. **Attempts**: `max_attempts` counts all attempts including the first; once
+///    that many were made: `GiveUp(AttemptsExhausted { attempts })`.
+/// 3. **Delay**: retry `n` (`n = attempts so far`; the first retry waits `base`)
+///    takes [`Backoff::jittered`](crate::backoff::Backoff::jittered) with the
+///    previous delay used. **Retry-after hint**: with a hint the delay is
+///    `min(max(hint, computed), max_retry_after)` — never sooner than the server
+///    asked, never past our cap.
+/// 4. **Total deadline**: a retry that would start at or after the deadline
+///    (`now + delay >= deadline`) is refused *before* sleeping:
+///    `GiveUp(DeadlineWouldPass)`. Sleeping into a dead deadline wastes the
+///    caller's time (gax).
+/// 5. **Budget** (only with [`on_outcome_with_budget`](Self::on_outcome_with_budget)):
+///    asked last, so a retry refused for another reason spends nothing:
+///    `GiveUp(BudgetExhausted)`.
+///
+/// Then `RetryAt { at: now + delay, attempt, delay }`, and the scheduled attempt
+/// counts as made. After a final decision every further outcome returns the same
+/// decision. A clock that goes backwards is read as the latest `now` seen.
+///
+/// ```
+/// use sturdy::outcome::Verdict;
+/// use sturdy::retry::{GiveUpReason, Retry, RetryConfig, RetryDecision};
+/// use sturdy::rng::SplitMix64;
+/// use sturdy::time::{Duration, Instant};
+///
+/// let mut rng = SplitMix64::new(9);
+/// let deadline = Instant::from_millis(150);
+/// let mut retry = Retry::new(RetryConfig::DEFAULT, Instant::ZERO, Some(deadline));
+/// // the server says "come back in 200 ms": that would start past the deadline
+/// let verdict = Verdict::failure().retry_after(Duration::from_millis(200));
+/// assert_eq!(
+///     retry.on_outcome(verdict, Instant::from_millis(5), &mut rng),
+///     RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass),
+/// );
+/// assert_eq!(retry.attempts(), 1);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Retry {
+    config: RetryConfig,
+    deadline: Option<Instant>,
+    attempts: u32,
+    previous: Duration,
+    last_now: Instant,
+    finished: Option<RetryDecision>,
+}
+
+impl Retry {
+    /// A call whose first attempt starts at `now`, with an optional total deadline
+    /// (`None` = no total deadline).
+    ///
+    /// ```
+    /// # use sturdy::retry::{Retry, RetryConfig};
+    /// # use sturdy::time::Instant;
+    /// let retry = Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None);
+    /// assert_eq!(retry.attempts(), 1);
+    /// ```
+    pub const fn new(config: RetryConfig, now: Instant, total_deadline: Option<Instant>) -> Self {
+        Self {
+            config,
+            deadline: total_deadline,
+            attempts: 1,
+            previous: Duration::ZERO,
+            last_now: now,
+            finished: None,
+        }
+    }
+
+    /// The decision after an attempt ended with `verdict` at `now`; `rng` draws the
+    /// jitter. No budget is consulted (see
+    /// [`on_outcome_with_budget`](Self::on_outcome_with_budget)).
+    ///
+    /// ```
+    /// # use sturdy::outcome::Verdict;
+    /// # use sturdy::retry::{Retry, RetryConfig, RetryDecision};
+    /// # use sturdy::rng::SplitMix64;
+    /// # use sturdy::time::Instant;
+    /// let mut retry = Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None);
+    /// let d = retry.on_outcome(Verdict::success(), Instant::from_millis(3), &mut SplitMix64::new(0));
+    /// assert_eq!(d, RetryDecision::Done);
+    /// ```
+    pub fn on_outcome(
+        &mut self,
+        verdict: Verdict,
+        now: Instant,
+        rng: &mut impl Rng,
+    ) -> RetryDecision {
+        self.on_outcome_with_budget(verdict, now, rng, &mut Unlimited)
+    }
+
+    /// Like [`on_outcome`](Self::on_outcome), and a retry that passes every other
+    /// check must also be granted by `budget` ([`RetryBudget::try_withdraw`]).
+    /// Deposit the call's request in the budget yourself, once, when it starts.
+    ///
+    /// ```
+    /// use sturdy::outcome::Verdict;
+    /// use sturdy::retry::{Budget, BudgetConfig, GiveUpReason, Retry, RetryConfig, RetryDecision};
+    /// use sturdy::rng::SplitMix64;
+    /// use sturdy::time::{Duration, Instant};
+    ///
+    /// // 500 ‰, no floor: two requests buy one retry
+    /// let mut budget: Budget = Budget::new(BudgetConfig::new(500, 0, Duration::from_secs(10))?)?;
+    /// let mut rng = SplitMix64::new(0);
+    /// let t = Instant::ZERO;
+    /// budget.on_request(t);
+    /// let mut retry = Retry::new(RetryConfig::DEFAULT, t, None);
+    /// assert_eq!(
+    ///     retry.on_outcome_with_budget(Verdict::failure(), t, &mut rng, &mut budget),
+    ///     RetryDecision::GiveUp(GiveUpReason::BudgetExhausted),
+    /// );
+    /// budget.on_request(t);
+    /// let mut retry = Retry::new(RetryConfig::DEFAULT, t, None);
+    /// assert!(retry.on_outcome_with_budget(Verdict::failure(), t, &mut rng, &mut budget).is_retry());
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn on_outcome_with_budget(
+        &mut self,
+        verdict: Verdict,
+        now: Instant,
+        rng: &mut impl Rng,
+        budget: &mut impl RetryBudget,
+    ) -> RetryDecision {
+        if let Some(decision) = self.finished {
+            return decision;
+        }
+        let now = now.max(self.last_now);
+        self.last_now = now;
+        let decision = self.decide(verdict, now, rng, budget);
+        if decision.is_final() {
+            self.finished = Some(decision);
+        }
+        decision
+    }
+
+    fn decide(
+        &mut self,
+        verdict: Verdict,
+        now: Instant,
+        rng: &mut impl Rng,
+        budget: &mut impl RetryBudget,
+    ) -> RetryDecision {
+        let timeout_refused =
+            verdict.outcome == Outcome::TimedOut && !self.config.retry_on_timeout();
+        if verdict.outcome == Outcome::Success {
+            return RetryDecision::Done;
+        }
+        if !verdict.retryable || timeout_refused {
+            return if verdict.outcome.is_failure() {
+                RetryDecision::GiveUp(GiveUpReason::NotRetryable)
+            } else {
+                RetryDecision::Done
+            };
+        }
+        if self.attempts >= self.config.max_attempts() {
+            return RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted {
+                attempts: self.attempts,
+            });
+        }
+        let computed = self
+            .config
+            .backoff()
+            .jittered(self.attempts, self.previous, rng);
+        let delay = match verdict.retry_after {
+            Some(hint) => hint.max(computed).min(self.config.max_retry_after()),
+            None => computed,
+        };
+        let at = now + delay;
+        if let Some(deadline) = self.deadline
+            && at >= deadline
+        {
+            return RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass);
+        }
+        if !budget.try_withdraw(now) {
+            return RetryDecision::GiveUp(GiveUpReason::BudgetExhausted);
+        }
+        self.attempts = self.attempts.saturating_add(1);
+        self.previous = delay;
+        RetryDecision::RetryAt {
+            at,
+            attempt: self.attempts,
+            delay,
+        }
+    }
+
+    /// Attempts made so far, the first and any scheduled retry included.
+    ///
+    /// ```
+    /// # use sturdy::retry::{Retry, RetryConfig};
+    /// # use sturdy::time::Instant;
+    /// assert_eq!(Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None).attempts(), 1);
+    /// ```
+    pub const fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The delay chosen before the latest retry ([`Duration::ZERO`] before any).
+    ///
+    /// ```
+    /// # use sturdy::retry::{Retry, RetryConfig};
+    /// # use sturdy::time::{Duration, Instant};
+    /// assert_eq!(Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None).previous_delay(), Duration::ZERO);
+    /// ```
+    pub const fn previous_delay(&self) -> Duration {
+        self.previous
+    }
+
+    /// The total deadline, if any.
+    ///
+    /// ```
+    /// # use sturdy::retry::{Retry, RetryConfig};
+    /// # use sturdy::time::Instant;
+    /// let r = Retry::new(RetryConfig::DEFAULT, Instant::ZERO, Some(Instant::from_secs(5)));
+    /// assert_eq!(r.deadline(), Some(Instant::from_secs(5)));
+    /// ```
+    pub const fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The final decision, once the call is over.
+    ///
+    /// ```
+    /// # use sturdy::retry::{Retry, RetryConfig};
+    /// # use sturdy::time::Instant;
+    /// assert_eq!(Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None).finished(), None);
+    /// ```
+    pub const fn finished(&self) -> Option<RetryDecision> {
+        self.finished
+    }
+
+    /// The config this call runs under.
+    ///
+    /// ```
+    /// # use sturdy::retry::{Retry, RetryConfig};
+    /// # use sturdy::time::Instant;
+    /// let r = Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None);
+    /// assert_eq!(r.config(), RetryConfig::DEFAULT);
+    /// ```
+    pub const fn config(&self) -> RetryConfig {
+        self.config
+    }
+}
+
+#[cfg(test)]
+mod tests;

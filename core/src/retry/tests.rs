@@ -1,0 +1,287 @@
+use super::*;
+use crate::backoff::{Backoff, Jitter, Ratio};
+use crate::rng::SplitMix64;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+fn at(n: u64) -> Instant {
+    Instant::from_millis(n)
+}
+fn exp_config(max_attempts: u32) -> RetryConfig {
+    let backoff = Backoff::exponential(ms(100), Ratio::TWO, ms(1_000)).unwrap();
+    RetryConfig::new(max_attempts, backoff).unwrap()
+}
+fn retry_at(at_ms: u64, attempt: u32, delay_ms: u64) -> RetryDecision {
+    RetryDecision::RetryAt {
+        at: at(at_ms),
+        attempt,
+        delay: ms(delay_ms),
+    }
+}
+
+#[test]
+fn exponential_timeline_until_attempts_run_out() {
+    let mut rng = SplitMix64::new(0);
+    let mut r = Retry::new(exp_config(7), at(0), None);
+    // each attempt fails 10 ms after it started
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), at(10), &mut rng),
+        retry_at(110, 2, 100)
+    );
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), at(120), &mut rng),
+        retry_at(320, 3, 200)
+    );
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), at(330), &mut rng),
+        retry_at(730, 4, 400)
+    );
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), at(740), &mut rng),
+        retry_at(1_540, 5, 800)
+    );
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), at(1_550), &mut rng),
+        retry_at(2_550, 6, 1_000)
+    );
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), at(2_560), &mut rng),
+        retry_at(3_560, 7, 1_000)
+    );
+    let give_up = RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted { attempts: 7 });
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), at(3_570), &mut rng),
+        give_up
+    );
+    assert_eq!(r.attempts(), 7);
+    // final: the same decision again, even for a success
+    assert_eq!(
+        r.on_outcome(Verdict::success(), at(3_580), &mut rng),
+        give_up
+    );
+    assert_eq!(r.finished(), Some(give_up));
+}
+
+#[test]
+fn one_attempt_never_retries() {
+    let mut rng = SplitMix64::new(0);
+    let mut r = Retry::new(exp_config(1), at(0), None);
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), at(1), &mut rng),
+        RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted { attempts: 1 })
+    );
+}
+
+#[test]
+fn success_ignored_and_not_retryable() {
+    let mut rng = SplitMix64::new(0);
+    let c = exp_config(3);
+    let mut r = Retry::new(c, at(0), None);
+    assert_eq!(
+        r.on_outcome(Verdict::success(), at(1), &mut rng),
+        RetryDecision::Done
+    );
+    let mut r = Retry::new(c, at(0), None);
+    assert_eq!(
+        r.on_outcome(Verdict::ignored(), at(1), &mut rng),
+        RetryDecision::Done
+    );
+    let mut r = Retry::new(c, at(0), None);
+    assert_eq!(
+        r.on_outcome(Verdict::failure().not_retryable(), at(1), &mut rng),
+        RetryDecision::GiveUp(GiveUpReason::NotRetryable)
+    );
+    // a success carrying a hint is still a success
+    let mut r = Retry::new(c, at(0), None);
+    assert_eq!(
+        r.on_outcome(Verdict::success().retry_after(ms(5)), at(1), &mut rng),
+        RetryDecision::Done
+    );
+    // an ignored outcome with a hint (429) is retried
+    let mut r = Retry::new(c, at(0), None);
+    assert_eq!(
+        r.on_outcome(Verdict::ignored().retry_after(ms(500)), at(1), &mut rng),
+        retry_at(501, 2, 500)
+    );
+}
+
+#[test]
+fn timeouts_follow_the_config() {
+    let mut rng = SplitMix64::new(0);
+    let mut r = Retry::new(exp_config(3), at(0), None);
+    assert_eq!(
+        r.on_outcome(Verdict::timed_out(), at(50), &mut rng),
+        retry_at(150, 2, 100)
+    );
+    let mut r = Retry::new(exp_config(3).with_retry_on_timeout(false), at(0), None);
+    assert_eq!(
+        r.on_outcome(Verdict::timed_out(), at(50), &mut rng),
+        RetryDecision::GiveUp(GiveUpReason::NotRetryable)
+    );
+}
+
+#[test]
+fn hint_rule_is_min_of_max_hint_computed_and_cap() {
+    let mut rng = SplitMix64::new(0);
+    let c = exp_config(10).with_max_retry_after(ms(5_000));
+    // hint shorter than computed: computed wins (never sooner than our backoff)
+    let mut r = Retry::new(c, at(0), None);
+    assert_eq!(
+        r.on_outcome(Verdict::failure().retry_after(ms(30)), at(0), &mut rng),
+        retry_at(100, 2, 100)
+    );
+    // hint longer than computed: the hint wins (never sooner than the server asked)
+    assert_eq!(
+        r.on_outcome(Verdict::failure().retry_after(ms(3_000)), at(100), &mut rng),
+        retry_at(3_100, 3, 3_000)
+    );
+    // hint past max_retry_after: capped
+    assert_eq!(
+        r.on_outcome(
+            Verdict::failure().retry_after(ms(60_000)),
+            at(3_100),
+            &mut rng
+        ),
+        retry_at(8_100, 4, 5_000)
+    );
+    // the hint's delay is the "previous" of the next retry; exponential ignores it
+    assert_eq!(r.previous_delay(), ms(5_000));
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), at(8_100), &mut rng),
+        retry_at(8_900, 5, 800)
+    );
+}
+
+#[test]
+fn deadline_refuses_before_sleeping() {
+    let mut rng = SplitMix64::new(0);
+    // deadline at 310 ms: retry at 110 ok, retry at 310 (== deadline) refused
+    let mut r = Retry::new(exp_config(5), at(0), Some(at(310)));
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), at(10), &mut rng),
+        retry_at(110, 2, 100)
+    );
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), at(110), &mut rng),
+        RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass)
+    );
+    assert_eq!(r.attempts(), 2);
+    // one microsecond later deadline: allowed
+    let mut r = Retry::new(
+        exp_config(5),
+        at(0),
+        Some(at(310) + Duration::from_micros(1)),
+    );
+    let _ = r.on_outcome(Verdict::failure(), at(10), &mut rng);
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), at(110), &mut rng),
+        retry_at(310, 3, 200)
+    );
+    // an outcome arriving after the deadline
+    let mut r = Retry::new(exp_config(5), at(0), Some(at(50)));
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), at(60), &mut rng),
+        RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass)
+    );
+}
+
+#[test]
+fn clock_going_backwards_is_read_as_latest() {
+    let mut rng = SplitMix64::new(0);
+    let mut r = Retry::new(exp_config(5), at(1_000), None);
+    // an outcome "before" the call started: now = 1000
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), at(0), &mut rng),
+        retry_at(1_100, 2, 100)
+    );
+}
+
+#[test]
+fn attempts_near_u32_max() {
+    let mut rng = SplitMix64::new(0);
+    let c = exp_config(u32::MAX).with_backoff(Backoff::DEFAULT);
+    let mut r = Retry::new(c, Instant::MAX, None);
+    r.attempts = u32::MAX - 2;
+    let d = r.on_outcome(Verdict::failure(), Instant::MAX, &mut rng);
+    let RetryDecision::RetryAt { at, attempt, delay } = d else {
+        panic!("{d:?}")
+    };
+    assert_eq!((at, attempt), (Instant::MAX, u32::MAX - 1));
+    assert!(delay >= Duration::from_secs(30) && delay <= Duration::from_secs(60));
+    assert!(
+        r.on_outcome(Verdict::failure(), Instant::MAX, &mut rng)
+            .is_retry()
+    );
+    assert_eq!(r.attempts(), u32::MAX);
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), Instant::MAX, &mut rng),
+        RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted { attempts: u32::MAX })
+    );
+}
+
+#[test]
+fn unvalidated_zero_attempts_acts_as_one() {
+    let mut rng = SplitMix64::new(0);
+    let mut c = exp_config(3);
+    c.max_attempts = 0;
+    let mut r = Retry::new(c, at(0), None);
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), at(1), &mut rng),
+        RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted { attempts: 1 })
+    );
+}
+
+#[test]
+fn same_seed_same_decisions() {
+    let c = RetryConfig::new(
+        50,
+        Backoff::DEFAULT.with_jitter(Jitter::Decorrelated).unwrap(),
+    )
+    .unwrap();
+    let run = |seed| {
+        let mut rng = SplitMix64::new(seed);
+        let mut r = Retry::new(c, at(0), None);
+        let mut now = at(0);
+        let mut out = [Duration::ZERO; 49];
+        for slot in &mut out {
+            if let RetryDecision::RetryAt { at, delay, .. } =
+                r.on_outcome(Verdict::failure(), now, &mut rng)
+            {
+                *slot = delay;
+                now = at;
+            }
+        }
+        out
+    };
+    assert_eq!(run(42), run(42));
+    assert_ne!(run(42), run(43));
+}
+
+#[test]
+fn budget_timeline_with_retries() {
+    // 200 ‰, no floor, 10 s window in 10 buckets: five calls buy one retry.
+    let mut budget =
+        Budget::<10>::new(BudgetConfig::new(200, 0, Duration::from_secs(10)).unwrap()).unwrap();
+    let mut rng = SplitMix64::new(0);
+    let c = exp_config(3);
+    let mut decisions = [false; 12];
+    for (i, granted) in decisions.iter_mut().enumerate() {
+        let t = at(i as u64 * 100);
+        budget.on_request(t);
+        let mut r = Retry::new(c, t, None);
+        *granted = r
+            .on_outcome_with_budget(Verdict::failure(), t, &mut rng, &mut budget)
+            .is_retry();
+    }
+    // calls 5 and 10 (1-based) find 1000 tokens; every other one is refused
+    let expected: [bool; 12] = core::array::from_fn(|i| (i + 1) % 5 == 0);
+    assert_eq!(decisions, expected);
+    assert_eq!(budget.stats().retries_granted, 2);
+    assert_eq!(budget.stats().retries_refused, 10);
+    // the budget is not touched when the retry is refused for another reason
+    let mut r = Retry::new(exp_config(1), at(0), None);
+    let before = budget.stats();
+    let _ = r.on_outcome_with_budget(Verdict::failure(), at(2_000), &mut rng, &mut budget);
+    assert_eq!(budget.stats(), before);
+}
