@@ -5,6 +5,9 @@
 #![deny(clippy::float_arithmetic, clippy::float_cmp, clippy::disallowed_types)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod bulkhead;
+pub mod error;
 pub mod outcome;
 pub mod rng;
 pub mod time;
+pub mod timeout;
