@@ -888,3 +888,6 @@ impl<const Q: usize> Bulkhead<Q> {
         self.len = self.len.saturating_sub(1);
     }
 }
+
+#[cfg(test)]
+mod tests;
