@@ -338,7 +338,11 @@ impl TimeoutConfig {
     /// assert_eq!(c.attempt_deadline(t(1), Some(Deadline::at(t(2)))), Some(Deadline::at(t(2))));
     /// assert_eq!(TimeoutConfig::NONE.attempt_deadline(t(1), Some(Deadline::at(t(9)))), Some(Deadline::at(t(9))));
     /// ```
-    pub const fn attempt_deadline(&self, now: Instant, total: Option<Deadline>) -> Option<Deadline> {
+    pub const fn attempt_deadline(
+        &self,
+        now: Instant,
+        total: Option<Deadline>,
+    ) -> Option<Deadline> {
         let attempt = match self.attempt {
             Some(attempt) => Some(Deadline::after(now, attempt)),
             None => None,
@@ -377,7 +381,12 @@ mod tests {
         assert!(Deadline::after(t(7), Duration::ZERO).is_expired(t(7)));
         // A deadline in the past is expired too.
         assert!(Deadline::at(t(5)).is_expired(t(7)));
-        assert_eq!(Deadline::at(t(5)).check(t(7)), Err(Elapsed { deadline: Deadline::at(t(5)) }));
+        assert_eq!(
+            Deadline::at(t(5)).check(t(7)),
+            Err(Elapsed {
+                deadline: Deadline::at(t(5))
+            })
+        );
     }
 
     #[test]
@@ -386,8 +395,14 @@ mod tests {
         assert_eq!(d.instant(), Instant::MAX);
         assert!(!d.is_expired(Instant::from_micros(u64::MAX - 1)));
         assert!(d.is_expired(Instant::MAX));
-        assert_eq!(Deadline::at(Instant::ZERO).remaining(Instant::MAX), Duration::ZERO);
-        assert_eq!(Deadline::at(Instant::MAX).remaining(Instant::ZERO), Duration::MAX);
+        assert_eq!(
+            Deadline::at(Instant::ZERO).remaining(Instant::MAX),
+            Duration::ZERO
+        );
+        assert_eq!(
+            Deadline::at(Instant::MAX).remaining(Instant::ZERO),
+            Duration::MAX
+        );
     }
 
     #[test]
@@ -396,21 +411,32 @@ mod tests {
         let total = c.total_deadline(t(0));
         assert_eq!(total, Some(Deadline::at(t(500))));
         assert_eq!(c.attempt_deadline(t(0), total), Some(Deadline::at(t(200))));
-        assert_eq!(c.attempt_deadline(t(250), total), Some(Deadline::at(t(450))));
-        assert_eq!(c.attempt_deadline(t(400), total), Some(Deadline::at(t(500))));
+        assert_eq!(
+            c.attempt_deadline(t(250), total),
+            Some(Deadline::at(t(450)))
+        );
+        assert_eq!(
+            c.attempt_deadline(t(400), total),
+            Some(Deadline::at(t(500)))
+        );
         // Past the total deadline: the attempt is already expired.
         let late = c.attempt_deadline(t(600), total);
         assert!(late.is_some_and(|d| d.is_expired(t(600))));
         // Zero attempt timeout: expired as it starts.
         let zero = TimeoutConfig::new(Some(Duration::ZERO), None);
-        assert!(zero.attempt_deadline(t(3), None).is_some_and(|d| d.is_expired(t(3))));
+        assert!(
+            zero.attempt_deadline(t(3), None)
+                .is_some_and(|d| d.is_expired(t(3)))
+        );
         assert_eq!(TimeoutConfig::NONE.attempt_deadline(t(3), None), None);
         assert_eq!(TimeoutConfig::NONE.total_deadline(t(3)), None);
     }
 
     #[test]
     fn elapsed_is_a_timeout() {
-        let e = Elapsed { deadline: Deadline::at(t(1)) };
+        let e = Elapsed {
+            deadline: Deadline::at(t(1)),
+        };
         assert_eq!(e.outcome(), Outcome::TimedOut);
         assert!(e.outcome().is_failure());
         assert_eq!(e.verdict(), Verdict::timed_out());

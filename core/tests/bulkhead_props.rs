@@ -86,7 +86,8 @@ impl Model {
         let now = now.max(self.last_now);
         self.last_now = now;
         let before = self.queue.len();
-        self.queue.retain(|w| w.granted || now < w.deadline.as_micros());
+        self.queue
+            .retain(|w| w.granted || now < w.deadline.as_micros());
         self.expired += (before - self.queue.len()) as u64;
         now
     }
@@ -118,20 +119,33 @@ impl Harness {
                 let eff = self.m.advance(self.now);
                 let answer = self.b.try_acquire(now);
                 if self.m.in_flight() < self.m.max_concurrent {
-                    assert!(self.m.queue.iter().all(|w| w.granted), "free slot while someone waits");
-                    let Acquire::Permit(p) = answer else { panic!("expected permit, got {answer:?}") };
+                    assert!(
+                        self.m.queue.iter().all(|w| w.granted),
+                        "free slot while someone waits"
+                    );
+                    let Acquire::Permit(p) = answer else {
+                        panic!("expected permit, got {answer:?}")
+                    };
                     self.m.permits += 1;
                     self.m.acquired += 1;
                     self.held.push(p);
                 } else {
                     let deadline = eff.saturating_add(self.m.max_wait);
                     if deadline > eff && self.m.queue.len() < self.m.max_queue {
-                        let Acquire::Queued { ticket, deadline: d } = answer else {
+                        let Acquire::Queued {
+                            ticket,
+                            deadline: d,
+                        } = answer
+                        else {
                             panic!("expected queued, got {answer:?}")
                         };
                         assert_eq!(d.as_micros(), deadline);
                         assert!(!self.tickets.contains(&ticket), "ticket reused");
-                        self.m.queue.push_back(Waiter { ticket, deadline: d, granted: false });
+                        self.m.queue.push_back(Waiter {
+                            ticket,
+                            deadline: d,
+                            granted: false,
+                        });
                         self.m.queued += 1;
                         self.tickets.push(ticket);
                     } else {
@@ -151,7 +165,9 @@ impl Harness {
                 assert_eq!(self.b.release(p, now), expected);
             }
             Op::Claim(i) => {
-                let Some(&ticket) = self.tickets.get(i % self.tickets.len().max(1)) else { return };
+                let Some(&ticket) = self.tickets.get(i % self.tickets.len().max(1)) else {
+                    return;
+                };
                 self.m.advance(self.now);
                 let answer = self.b.claim(ticket, now);
                 match self.m.position(ticket) {
@@ -159,20 +175,29 @@ impl Harness {
                     Some(at) => {
                         let w = self.m.queue[at];
                         if w.granted {
-                            let Claim::Granted(p) = answer else { panic!("expected grant, got {answer:?}") };
+                            let Claim::Granted(p) = answer else {
+                                panic!("expected grant, got {answer:?}")
+                            };
                             self.m.queue.remove(at);
                             self.m.permits += 1;
                             self.m.acquired += 1;
                             self.m.claimed += 1;
                             self.held.push(p);
                         } else {
-                            assert_eq!(answer, Claim::Waiting { deadline: w.deadline });
+                            assert_eq!(
+                                answer,
+                                Claim::Waiting {
+                                    deadline: w.deadline
+                                }
+                            );
                         }
                     }
                 }
             }
             Op::Cancel(i) => {
-                let Some(&ticket) = self.tickets.get(i % self.tickets.len().max(1)) else { return };
+                let Some(&ticket) = self.tickets.get(i % self.tickets.len().max(1)) else {
+                    return;
+                };
                 self.m.advance(self.now);
                 let answer = self.b.cancel(ticket, now);
                 let expected = match self.m.position(ticket) {
@@ -188,7 +213,10 @@ impl Harness {
             Op::HandleTimeout => {
                 let before = self.m.expired;
                 self.m.advance(self.now);
-                assert_eq!(u64::from(self.b.handle_timeout(now)), self.m.expired - before);
+                assert_eq!(
+                    u64::from(self.b.handle_timeout(now)),
+                    self.m.expired - before
+                );
             }
             Op::Reset => {
                 self.b.reset(now);
@@ -226,12 +254,21 @@ impl Harness {
         assert_eq!(b.reserved(), m.reserved(), "reserved");
         assert_eq!(b.queued(), m.waiting(), "waiting");
         // No leak, no double count: every permit the bulkhead counts is in our hands.
-        assert_eq!((b.in_flight() - b.reserved()) as usize, self.held.len(), "permits held");
+        assert_eq!(
+            (b.in_flight() - b.reserved()) as usize,
+            self.held.len(),
+            "permits held"
+        );
         // While anyone waits, no slot is free (FIFO: no overtaking).
         if b.queued() > 0 {
             assert_eq!(b.available(), 0);
         }
-        let expected_poll = m.queue.iter().filter(|w| !w.granted).map(|w| w.deadline).min();
+        let expected_poll = m
+            .queue
+            .iter()
+            .filter(|w| !w.granted)
+            .map(|w| w.deadline)
+            .min();
         assert_eq!(b.poll_at(), expected_poll, "poll_at");
         let s = b.stats();
         assert_eq!(s.in_flight, m.in_flight());
@@ -329,8 +366,10 @@ proptest! {
                     Acquire::Full => {}
                 },
                 2 => if let Some(p) = held.pop() { let _ = b.release(p, now); },
-                3 => if let Some(&t) = tickets.last() {
-                    if let Claim::Granted(p) = b.claim(t, now) { held.push(p); }
+                3 => if let Some(&t) = tickets.last()
+                    && let Claim::Granted(p) = b.claim(t, now)
+                {
+                    held.push(p);
                 },
                 _ => { b.handle_timeout(now); if let Some(&t) = tickets.first() { let _ = b.cancel(t, now); } }
             }

@@ -100,6 +100,25 @@ use crate::time::Instant;
 /// ignored on release. Dropping it without releasing keeps its slot taken
 /// until `reset` (see the [module docs](self) for the limits).
 ///
+/// It cannot be duplicated:
+///
+/// ```compile_fail
+/// # use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+/// # use sturdy::time::Instant;
+/// # let mut pool = Bulkhead::<10>::new(Config::default()).unwrap();
+/// let Acquire::Permit(p) = pool.try_acquire(Instant::ZERO) else { return };
+/// let twice = p.clone(); // error: `Permit` is not `Clone`
+/// ```
+///
+/// ```compile_fail
+/// # use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+/// # use sturdy::time::Instant;
+/// # let mut pool = Bulkhead::<10>::new(Config::default()).unwrap();
+/// let Acquire::Permit(p) = pool.try_acquire(Instant::ZERO) else { return };
+/// let _ = pool.release(p, Instant::ZERO);
+/// let _ = pool.release(p, Instant::ZERO); // error: use of moved value (not `Copy`)
+/// ```
+///
 /// ```
 /// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
 /// use sturdy::time::Instant;
@@ -873,7 +892,11 @@ impl<const Q: usize> Bulkhead<Q> {
             return;
         }
         if index == 0 {
-            self.head = self.head.checked_add(1).and_then(|h| h.checked_rem(Q)).unwrap_or(0);
+            self.head = self
+                .head
+                .checked_add(1)
+                .and_then(|h| h.checked_rem(Q))
+                .unwrap_or(0);
             self.len = self.len.saturating_sub(1);
             return;
         }

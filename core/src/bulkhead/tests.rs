@@ -73,7 +73,15 @@ fn grants_exactly_max_concurrent_then_queues_then_rejects() {
     assert_eq!(b.available(), 2);
     let s = b.stats();
     assert_eq!(
-        (s.acquired, s.claimed, s.queued, s.granted, s.rejected_full, s.released, s.peak),
+        (
+            s.acquired,
+            s.claimed,
+            s.queued,
+            s.granted,
+            s.rejected_full,
+            s.released,
+            s.peak
+        ),
         (4, 2, 2, 2, 1, 4, 2)
     );
     conserved(&b);
@@ -241,9 +249,21 @@ fn foreign_and_stale_permits_cannot_inflate_capacity() {
     let po = permit(other.try_acquire(t(0)));
     assert_eq!(a.release(po, t(1)), None);
     assert_eq!(a.in_flight(), 1);
-    assert_eq!(a.try_acquire(t(1)), Acquire::Queued { ticket: Ticket { pool: a.id(), seq: 0 }, deadline: t(101) });
+    assert_eq!(
+        a.try_acquire(t(1)),
+        Acquire::Queued {
+            ticket: Ticket {
+                pool: a.id(),
+                seq: 0
+            },
+            deadline: t(101)
+        }
+    );
     // A ticket from the other pool names nobody here.
-    let foreign = Ticket { pool: other.id(), seq: 0 };
+    let foreign = Ticket {
+        pool: other.id(),
+        seq: 0,
+    };
     assert_eq!(a.claim(foreign, t(2)), Claim::Expired);
     assert_eq!(a.cancel(foreign, t(2)), None);
     assert_eq!(a.queued(), 1);
@@ -307,11 +327,28 @@ fn near_the_end_of_time() {
 #[test]
 fn config_is_validated_naming_the_field() {
     let err = |r: Result<Bulkhead<2>, ConfigError>| r.err().map(|e| e.field);
-    assert_eq!(err(Bulkhead::new(Config { max_concurrent: 0, ..Config::DEFAULT })), Some("max_concurrent"));
-    assert_eq!(err(Bulkhead::new(Config::DEFAULT)), Some("max_queue"));
-    assert_eq!(err(Bulkhead::new(Config { max_queue: 2, ..Config::DEFAULT })), None);
     assert_eq!(
-        Bulkhead::<0>::new(Config { max_queue: 1, ..Config::DEFAULT }).err().map(|e| e.field),
+        err(Bulkhead::new(Config {
+            max_concurrent: 0,
+            ..Config::DEFAULT
+        })),
+        Some("max_concurrent")
+    );
+    assert_eq!(err(Bulkhead::new(Config::DEFAULT)), Some("max_queue"));
+    assert_eq!(
+        err(Bulkhead::new(Config {
+            max_queue: 2,
+            ..Config::DEFAULT
+        })),
+        None
+    );
+    assert_eq!(
+        Bulkhead::<0>::new(Config {
+            max_queue: 1,
+            ..Config::DEFAULT
+        })
+        .err()
+        .map(|e| e.field),
         Some("max_queue")
     );
     assert!(Config::new(1, u32::MAX, Duration::MAX).is_ok());
