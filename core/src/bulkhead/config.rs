@@ -1,0 +1,158 @@
+//! Bulkhead configuration: how many calls run at once, how many may wait, how long.
+
+use crate::error::ConfigError;
+use crate::time::Duration;
+
+/// How a [`Bulkhead`](super::Bulkhead) admits calls.
+///
+/// * `max_concurrent` — permits out at once (at least 1).
+/// * `max_queue` — callers that may wait for a permit, in FIFO order; must fit the
+///   bulkhead's inline storage (`max_queue <= Q` for a `Bulkhead<Q>`). **`0` means
+///   "reject at once"** when every permit is out, instead of waiting (tower #793).
+/// * `max_wait` — how long a queued caller waits at most; it is turned away when
+///   `now >= queued_at + max_wait` (inclusive). **`Duration::ZERO` also means
+///   "reject at once"**: a wait that ends as it starts is no wait.
+///
+/// Both a queue limit and a max wait, as .NET's `ConcurrencyLimiter` and
+/// resilience4j do: the limit bounds memory, the wait bounds latency.
+///
+/// Defaults ([`Config::DEFAULT`]) follow the seeds: 10 concurrent calls, up to 10
+/// waiting, each for at most 5 s (the seeds' `max_wait: float = 5.0`). A
+/// `Bulkhead<Q>` with `Q < 10` therefore needs a smaller `max_queue`.
+///
+/// ```
+/// use sturdy::bulkhead::Config;
+/// use sturdy::time::Duration;
+///
+/// let default = Config::default();
+/// assert_eq!(default.max_concurrent, 10);
+/// assert_eq!(default.max_queue, 10);
+/// assert_eq!(default.max_wait, Duration::from_secs(5));
+///
+/// // The seeds' background pool: 5 at once, nobody waits.
+/// let background = Config::new(5, 0, Duration::ZERO)?;
+/// assert!(Config::new(0, 0, Duration::ZERO).is_err());
+/// # Ok::<(), sturdy::error::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Config {
+    /// Permits out at once; at least 1.
+    pub max_concurrent: u32,
+    /// Callers that may wait in the FIFO queue; `0` rejects at once. At most the
+    /// bulkhead's storage `Q`.
+    pub max_queue: u32,
+    /// The longest a queued caller waits (expired when `now >= deadline`);
+    /// `Duration::ZERO` rejects at once.
+    pub max_wait: Duration,
+}
+
+impl Config {
+    /// The seed defaults as a constant (for `static`s): 10 concurrent, 10 waiting, 5 s.
+    ///
+    /// ```
+    /// # use sturdy::bulkhead::Config;
+    /// static POOL: Config = Config::DEFAULT;
+    /// assert_eq!(POOL, Config::default());
+    /// ```
+    pub const DEFAULT: Self = Self {
+        max_concurrent: 10,
+        max_queue: 10,
+        max_wait: Duration::from_secs(5),
+    };
+
+    /// A validated configuration. Fails, naming the field, when `max_concurrent`
+    /// is 0. Whether `max_queue` fits the storage is checked by
+    /// [`Bulkhead::new`](super::Bulkhead::new), which knows `Q`.
+    ///
+    /// ```
+    /// use sturdy::bulkhead::Config;
+    /// use sturdy::time::Duration;
+    ///
+    /// let c = Config::new(4, 8, Duration::from_millis(250))?;
+    /// assert_eq!(c.max_queue, 8);
+    /// let err = Config::new(0, 8, Duration::from_millis(250)).unwrap_err();
+    /// assert_eq!(err.field, "max_concurrent");
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn new(
+        max_concurrent: u32,
+        max_queue: u32,
+        max_wait: Duration,
+    ) -> Result<Self, ConfigError> {
+        let config = Self {
+            max_concurrent,
+            max_queue,
+            max_wait,
+        };
+        match config.validate(usize::MAX) {
+            Ok(()) => Ok(config),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Checks this configuration for a bulkhead whose queue storage holds
+    /// `queue_capacity` waiters (the `Q` of `Bulkhead<Q>`).
+    ///
+    /// ```
+    /// use sturdy::bulkhead::Config;
+    ///
+    /// assert!(Config::DEFAULT.validate(10).is_ok());
+    /// let err = Config::DEFAULT.validate(4).unwrap_err();
+    /// assert_eq!(err.field, "max_queue");
+    /// ```
+    pub const fn validate(&self, queue_capacity: usize) -> Result<(), ConfigError> {
+        if self.max_concurrent == 0 {
+            return Err(ConfigError {
+                field: "max_concurrent",
+                problem: "must be at least 1",
+            });
+        }
+        // u32 -> u128 is lossless on every target, as is usize -> u128.
+        if self.max_queue as u128 > queue_capacity as u128 {
+            return Err(ConfigError {
+                field: "max_queue",
+                problem: "exceeds the bulkhead's queue storage Q",
+            });
+        }
+        Ok(())
+    }
+
+    /// A 32-bit fingerprint of this configuration and the storage size, the
+    /// default pool id of a bulkhead (see [`Bulkhead::with_id`](super::Bulkhead::with_id)).
+    ///
+    /// ```
+    /// use sturdy::bulkhead::Config;
+    /// use sturdy::time::Duration;
+    ///
+    /// let critical = Config::new(10, 0, Duration::ZERO)?;
+    /// let background = Config::new(5, 0, Duration::ZERO)?;
+    /// assert_ne!(critical.fingerprint(0), background.fingerprint(0));
+    /// assert_eq!(critical.fingerprint(0), critical.fingerprint(0));
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn fingerprint(&self, queue_capacity: usize) -> u32 {
+        let mut h = mix(self.max_concurrent as u64);
+        h = mix(h ^ self.max_queue as u64);
+        h = mix(h ^ self.max_wait.as_micros());
+        h = mix(h ^ queue_capacity as u64);
+        (h ^ (h >> 32)) as u32
+    }
+}
+
+impl Default for Config {
+    /// [`Config::DEFAULT`]: 10 concurrent, 10 waiting, 5 s max wait.
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// SplitMix64's finaliser: a cheap, well-spread 64-bit mix.
+const fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

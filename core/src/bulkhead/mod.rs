@@ -1,0 +1,916 @@
+//! Bulkhead: at most `max_concurrent` calls at once, and a bounded FIFO queue of
+//! callers waiting at most `max_wait` for a turn.
+//!
+//! A pure machine like every other one here: it reads no clock and wakes no task.
+//! [`Bulkhead::try_acquire`] answers with a [`Permit`] (go), a
+//! [`Ticket`] with a deadline (wait), or [`Acquire::Full`] (rejected).
+//! [`Bulkhead::release`] returns the permit and names the ticket that got the
+//! slot, so the adapter wakes exactly that waiter, which then
+//! [`claim`](Bulkhead::claim)s its permit. A waiter that gives up calls
+//! [`cancel`](Bulkhead::cancel). Separate pools (the seeds' *critical* and
+//! *background* work) are separate bulkheads.
+//!
+//! # Rules
+//!
+//! * **Queue of 0 or max wait of 0 rejects at once** when all permits are out:
+//!   no caller is parked for nothing (tower #793).
+//! * **FIFO grants.** A freed slot goes to the oldest waiter that is still
+//!   waiting; newcomers never overtake a waiter (while anyone waits, no slot is
+//!   free).
+//! * **Expiry is inclusive.** A waiter queued at `t` with `max_wait` `w` is
+//!   expired at `now >= t + w`; it is removed by [`handle_timeout`](Bulkhead::handle_timeout),
+//!   [`try_acquire`](Bulkhead::try_acquire), [`claim`](Bulkhead::claim),
+//!   [`release`](Bulkhead::release) and [`cancel`](Bulkhead::cancel) and never
+//!   granted a slot. [`poll_at`](Bulkhead::poll_at) is the earliest such deadline.
+//! * **A grant is final.** Once [`release`](Bulkhead::release) (or a cancel)
+//!   hands a waiter the slot, the slot is reserved for it: its deadline no
+//!   longer applies, [`claim`](Bulkhead::claim) turns it into a permit even if
+//!   the claim comes late. A granted waiter that [`cancel`](Bulkhead::cancel)s
+//!   passes the slot on to the next waiter (whose ticket `cancel` returns).
+//!   A granted waiter keeps its place in the queue (and counts against
+//!   `max_queue`) until it claims or cancels.
+//! * **Exact accounting.** Every slot is free, held by a permit, or reserved for
+//!   a granted waiter: `in_flight() + available() == max_concurrent` always,
+//!   whatever the order of acquire / release / claim / cancel / timeouts / clock.
+//!   Every queued waiter ends exactly once: claimed, expired or cancelled.
+//! * **Release is idempotent by construction.** [`Permit`] is neither `Clone`
+//!   nor `Copy` and `release` takes it by value, so one permit releases one slot
+//!   once. A permit from an older epoch (before [`reset`](Bulkhead::reset)) or
+//!   from a pool with another id is ignored (counted in
+//!   [`Stats::stale_releases`]), as is any release while no permit is out, so a
+//!   release can never push capacity above `max_concurrent`.
+//! * **Clock going backwards**: every method uses `max(now, highest now seen)`.
+//!
+//! # Limits of permit identity (no alloc, no atomics)
+//!
+//! A bulkhead cannot mint a globally unique id without a shared counter, and
+//! the core has neither alloc nor compare-and-swap (thumbv6m). A permit
+//! therefore carries a 32-bit *pool id* and the bulkhead's *epoch*:
+//!
+//! * the pool id defaults to [`Config::fingerprint`] (config and `Q`), so pools
+//!   configured differently already tell their permits apart; pools with equal
+//!   configs should get distinct ids from [`Bulkhead::with_id`] (an adapter's
+//!   registry can number or hash its names). A permit from another pool that
+//!   happens to share the id **is** accepted: that is a caller bug the core
+//!   cannot see.
+//! * the epoch changes on every [`reset`](Bulkhead::reset); it is 32 bits, so a
+//!   permit kept across 2³² resets would be taken for current.
+//!
+//! A [`Permit`] dropped without `release` cannot tell the bulkhead (there is no
+//! reference back): its slot stays taken until [`reset`](Bulkhead::reset). The
+//! adapters wrap it in a guard that releases on drop. A [`Ticket`] is `Copy`
+//! because the adapter needs it for both `claim` and `cancel`; a second claim or
+//! a claim after cancel finds nothing and answers [`Claim::Expired`], so a copy
+//! can never mint a second permit.
+//!
+//! ```
+//! use sturdy::bulkhead::{Acquire, Bulkhead, Claim, Config};
+//! use sturdy::time::{Duration, Instant};
+//!
+//! let t = Instant::from_millis;
+//! let config = Config::new(1, 4, Duration::from_millis(100))?;
+//! let mut pool = Bulkhead::<4>::new(config)?;
+//!
+//! let Acquire::Permit(first) = pool.try_acquire(t(0)) else { panic!() };
+//! let Acquire::Queued { ticket, deadline } = pool.try_acquire(t(10)) else { panic!() };
+//! assert_eq!(deadline, t(110));
+//! assert_eq!(pool.poll_at(), Some(t(110)));
+//!
+//! // The first call finishes: the slot goes straight to the waiter.
+//! assert_eq!(pool.release(first, t(50)), Some(ticket));
+//! let Claim::Granted(second) = pool.claim(ticket, t(51)) else { panic!() };
+//! assert_eq!(pool.in_flight(), 1);
+//! assert_eq!(pool.release(second, t(60)), None);
+//! assert_eq!(pool.available(), 1);
+//! # Ok::<(), sturdy::error::ConfigError>(())
+//! ```
+
+mod config;
+
+pub use config::Config;
+
+use crate::error::ConfigError;
+use crate::time::Instant;
+
+/// The right to run one call; give it back with [`Bulkhead::release`].
+///
+/// Neither `Clone` nor `Copy`: one permit, one release. It carries the pool id
+/// and epoch of the bulkhead that issued it, so a stale permit (issued before a
+/// [`reset`](Bulkhead::reset)) or one from a differently identified pool is
+/// ignored on release. Dropping it without releasing keeps its slot taken
+/// until `reset` (see the [module docs](self) for the limits).
+///
+/// It cannot be duplicated:
+///
+/// ```compile_fail
+/// # use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+/// # use sturdy::time::Instant;
+/// # let mut pool = Bulkhead::<10>::new(Config::default()).unwrap();
+/// let Acquire::Permit(p) = pool.try_acquire(Instant::ZERO) else { return };
+/// let twice = p.clone(); // error: `Permit` is not `Clone`
+/// ```
+///
+/// ```compile_fail
+/// # use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+/// # use sturdy::time::Instant;
+/// # let mut pool = Bulkhead::<10>::new(Config::default()).unwrap();
+/// let Acquire::Permit(p) = pool.try_acquire(Instant::ZERO) else { return };
+/// let _ = pool.release(p, Instant::ZERO);
+/// let _ = pool.release(p, Instant::ZERO); // error: use of moved value (not `Copy`)
+/// ```
+///
+/// ```
+/// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+/// use sturdy::time::Instant;
+///
+/// let mut pool = Bulkhead::<10>::new(Config::default())?;
+/// if let Acquire::Permit(permit) = pool.try_acquire(Instant::ZERO) {
+///     assert_eq!(permit.pool(), pool.id());
+///     let _ = pool.release(permit, Instant::ZERO);
+/// }
+/// # Ok::<(), sturdy::error::ConfigError>(())
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[must_use = "a permit dropped without `release` keeps its slot taken"]
+pub struct Permit {
+    pool: u32,
+    epoch: u32,
+}
+
+impl Permit {
+    /// The id of the pool that issued this permit.
+    ///
+    /// ```
+    /// # use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+    /// # use sturdy::time::Instant;
+    /// let mut pool = Bulkhead::<10>::with_id(Config::default(), 7)?;
+    /// let Acquire::Permit(p) = pool.try_acquire(Instant::ZERO) else { panic!() };
+    /// assert_eq!(p.pool(), 7);
+    /// # let _ = pool.release(p, Instant::ZERO);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn pool(&self) -> u32 {
+        self.pool
+    }
+}
+
+/// A place in a bulkhead's waiting queue: [`claim`](Bulkhead::claim) it when
+/// woken, [`cancel`](Bulkhead::cancel) it when giving up.
+///
+/// `Copy`, since both calls need it; a ticket that no longer names a waiter
+/// (claimed, cancelled, expired, reset, or from another pool) is answered with
+/// [`Claim::Expired`] / `None`, never with a second permit.
+///
+/// ```
+/// use sturdy::bulkhead::{Acquire, Bulkhead, Claim, Config};
+/// use sturdy::time::{Duration, Instant};
+///
+/// let mut pool = Bulkhead::<2>::new(Config::new(1, 2, Duration::from_secs(1))?)?;
+/// let Acquire::Permit(_busy) = pool.try_acquire(Instant::ZERO) else { panic!() };
+/// let Acquire::Queued { ticket, .. } = pool.try_acquire(Instant::ZERO) else { panic!() };
+/// assert_eq!(pool.cancel(ticket, Instant::ZERO), None);
+/// assert_eq!(pool.claim(ticket, Instant::ZERO), Claim::Expired); // gone
+/// # Ok::<(), sturdy::error::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Ticket {
+    pool: u32,
+    seq: u32,
+}
+
+impl Ticket {
+    /// The ticket's sequence number in its pool (increasing in queue order,
+    /// wrapping after 2³²); handy as a key in an adapter's waker table.
+    ///
+    /// ```
+    /// # use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+    /// # use sturdy::time::{Duration, Instant};
+    /// let mut pool = Bulkhead::<2>::new(Config::new(1, 2, Duration::from_secs(1))?)?;
+    /// let _busy = pool.try_acquire(Instant::ZERO);
+    /// let Acquire::Queued { ticket: a, .. } = pool.try_acquire(Instant::ZERO) else { panic!() };
+    /// let Acquire::Queued { ticket: b, .. } = pool.try_acquire(Instant::ZERO) else { panic!() };
+    /// assert_eq!(b.seq(), a.seq() + 1);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn seq(&self) -> u32 {
+        self.seq
+    }
+}
+
+/// The answer of [`Bulkhead::try_acquire`].
+///
+/// ```
+/// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+/// use sturdy::time::{Duration, Instant};
+///
+/// // One slot, no queue: the second caller is rejected at once.
+/// let mut pool = Bulkhead::<0>::new(Config::new(1, 0, Duration::ZERO)?)?;
+/// let first = pool.try_acquire(Instant::ZERO);
+/// assert!(matches!(first, Acquire::Permit(_)));
+/// assert_eq!(pool.try_acquire(Instant::ZERO), Acquire::Full);
+/// # Ok::<(), sturdy::error::ConfigError>(())
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[must_use = "a permit must be released, a ticket claimed or cancelled"]
+pub enum Acquire {
+    /// A slot was free: run the call, then [`release`](Bulkhead::release) the permit.
+    Permit(Permit),
+    /// Every slot is taken; wait to be woken (by the ticket [`release`](Bulkhead::release)
+    /// or [`cancel`](Bulkhead::cancel) return) or until `deadline`, then
+    /// [`claim`](Bulkhead::claim).
+    Queued {
+        /// Your place in the queue.
+        ticket: Ticket,
+        /// When the wait ends unserved (expired at `now >= deadline`).
+        deadline: Instant,
+    },
+    /// Every slot is taken and the queue is full, of size 0, or `max_wait` is 0.
+    Full,
+}
+
+/// The answer of [`Bulkhead::claim`].
+///
+/// ```
+/// use sturdy::bulkhead::{Acquire, Bulkhead, Claim, Config};
+/// use sturdy::time::{Duration, Instant};
+///
+/// let t = Instant::from_millis;
+/// let mut pool = Bulkhead::<1>::new(Config::new(1, 1, Duration::from_millis(100))?)?;
+/// let Acquire::Permit(_busy) = pool.try_acquire(t(0)) else { panic!() };
+/// let Acquire::Queued { ticket, .. } = pool.try_acquire(t(0)) else { panic!() };
+/// assert_eq!(pool.claim(ticket, t(99)), Claim::Waiting { deadline: t(100) });
+/// assert_eq!(pool.claim(ticket, t(100)), Claim::Expired); // inclusive
+/// # Ok::<(), sturdy::error::ConfigError>(())
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[must_use = "a granted permit must be released"]
+pub enum Claim {
+    /// The slot is yours: run the call, then [`release`](Bulkhead::release).
+    Granted(Permit),
+    /// Still waiting; the wait ends unserved at `deadline`.
+    Waiting {
+        /// When the wait ends (expired at `now >= deadline`).
+        deadline: Instant,
+    },
+    /// The wait ended unserved, or the ticket names no waiter (already claimed,
+    /// cancelled, reset, or from another pool).
+    Expired,
+}
+
+/// Counters and gauges of one bulkhead (the seeds' bulkhead metrics).
+///
+/// Counters saturate at `u64::MAX`. Every queued waiter ends exactly once, so
+/// `queued == claimed + expired + cancelled + waiting + reserved`
+/// holds until a [`reset`](Bulkhead::reset) drops the queue.
+///
+/// ```
+/// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+/// use sturdy::time::Instant;
+///
+/// let mut pool = Bulkhead::<0>::new(sturdy::bulkhead::Config::new(1, 0, Default::default())?)?;
+/// let Acquire::Permit(p) = pool.try_acquire(Instant::ZERO) else { panic!() };
+/// let _ = pool.try_acquire(Instant::ZERO); // Full
+/// let s = pool.stats();
+/// assert_eq!((s.acquired, s.rejected_full, s.in_flight, s.peak), (1, 1, 1, 1));
+/// # let _ = pool.release(p, Instant::ZERO);
+/// # Ok::<(), sturdy::error::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Stats {
+    /// Permits issued (at once by `try_acquire` or to a waiter by `claim`).
+    pub acquired: u64,
+    /// Of those, permits claimed by a waiter after queueing.
+    pub claimed: u64,
+    /// Callers that entered the queue.
+    pub queued: u64,
+    /// Waiters that were handed a slot (by `release` or a granted waiter's `cancel`).
+    pub granted: u64,
+    /// Callers turned away at once: all slots taken and the queue full or disabled.
+    pub rejected_full: u64,
+    /// Waiters whose `max_wait` ran out before a slot freed.
+    pub expired: u64,
+    /// Waiters that cancelled (before or after being granted).
+    pub cancelled: u64,
+    /// Permits released.
+    pub released: u64,
+    /// Releases ignored: stale epoch, other pool, or no permit out.
+    pub stale_releases: u64,
+    /// Slots taken now: permits out plus slots reserved for granted waiters.
+    pub in_flight: u32,
+    /// The highest `in_flight` seen since construction.
+    pub peak: u32,
+    /// Waiters in the queue that have not been granted a slot yet.
+    pub waiting: u32,
+}
+
+/// One waiter in the ring buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+struct Entry {
+    deadline: Instant,
+    seq: u32,
+    granted: bool,
+}
+
+impl Entry {
+    const EMPTY: Self = Self {
+        deadline: Instant::ZERO,
+        seq: 0,
+        granted: false,
+    };
+}
+
+/// A bulkhead with inline storage for `Q` waiters (`Q` may be 0: no queue).
+///
+/// See the [module docs](self) for the rules. Single owner (`&mut self`);
+/// share it behind a mutex or critical section in an adapter.
+///
+/// ```
+/// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+/// use sturdy::time::Instant;
+///
+/// // `new` is const: a bad config fails the build, the pool can live in a static.
+/// const POOL: Bulkhead<10> = match Bulkhead::new(Config::DEFAULT) {
+///     Ok(pool) => pool,
+///     Err(_) => panic!("bad bulkhead config"),
+/// };
+/// let mut pool = POOL;
+/// let mut permits = [const { None }; 10];
+/// for slot in &mut permits {
+///     if let Acquire::Permit(p) = pool.try_acquire(Instant::ZERO) { *slot = Some(p); }
+/// }
+/// assert_eq!(pool.available(), 0);
+/// assert!(matches!(pool.try_acquire(Instant::ZERO), Acquire::Queued { .. }));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Bulkhead<const Q: usize = 10> {
+    config: Config,
+    id: u32,
+    epoch: u32,
+    /// Permits out.
+    permits: u32,
+    /// Slots reserved for granted, unclaimed waiters (entries with `granted`).
+    reserved: u32,
+    next_seq: u32,
+    last_now: Instant,
+    /// Ring buffer: `len` entries from `head`, oldest first.
+    entries: [Entry; Q],
+    head: usize,
+    len: usize,
+    stats: Stats,
+}
+
+impl<const Q: usize> Bulkhead<Q> {
+    /// A bulkhead with every slot free and an empty queue. Fails, naming the
+    /// field, when `config.max_concurrent` is 0 or `config.max_queue > Q`.
+    /// Its pool id is [`Config::fingerprint`]`(Q)`.
+    ///
+    /// ```
+    /// use sturdy::bulkhead::{Bulkhead, Config};
+    ///
+    /// let pool = Bulkhead::<10>::new(Config::default())?;
+    /// assert_eq!(pool.available(), 10);
+    /// let err = Bulkhead::<4>::new(Config::default()).unwrap_err();
+    /// assert_eq!(err.field, "max_queue");
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn new(config: Config) -> Result<Self, ConfigError> {
+        Self::with_id(config, config.fingerprint(Q))
+    }
+
+    /// Like [`new`](Self::new), with an explicit pool id carried by every
+    /// permit and ticket; give pools with equal configs distinct ids so their
+    /// permits cannot be mixed up.
+    ///
+    /// ```
+    /// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+    /// use sturdy::time::Instant;
+    ///
+    /// let mut a = Bulkhead::<10>::with_id(Config::default(), 1)?;
+    /// let mut b = Bulkhead::<10>::with_id(Config::default(), 2)?;
+    /// let Acquire::Permit(from_a) = a.try_acquire(Instant::ZERO) else { panic!() };
+    /// let Acquire::Permit(from_b) = b.try_acquire(Instant::ZERO) else { panic!() };
+    /// let _ = b.release(from_a, Instant::ZERO); // wrong pool: ignored
+    /// assert_eq!(b.in_flight(), 1);
+    /// assert_eq!(b.stats().stale_releases, 1);
+    /// # let _ = b.release(from_b, Instant::ZERO);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn with_id(config: Config, id: u32) -> Result<Self, ConfigError> {
+        if let Err(e) = config.validate(Q) {
+            return Err(e);
+        }
+        Ok(Self {
+            config,
+            id,
+            epoch: 0,
+            permits: 0,
+            reserved: 0,
+            next_seq: 0,
+            last_now: Instant::ZERO,
+            entries: [Entry::EMPTY; Q],
+            head: 0,
+            len: 0,
+            stats: Stats {
+                acquired: 0,
+                claimed: 0,
+                queued: 0,
+                granted: 0,
+                rejected_full: 0,
+                expired: 0,
+                cancelled: 0,
+                released: 0,
+                stale_releases: 0,
+                in_flight: 0,
+                peak: 0,
+                waiting: 0,
+            },
+        })
+    }
+
+    /// Asks for a slot at `now`.
+    ///
+    /// Expired waiters are removed first. Then: a free slot gives a
+    /// [`Permit`]; otherwise, if the queue has room and `max_wait` is not zero,
+    /// the caller is queued with `deadline = now + max_wait` (saturating; a
+    /// deadline that is not after `now`, e.g. at [`Instant::MAX`], rejects);
+    /// otherwise [`Acquire::Full`]. While anyone waits no slot is free, so a
+    /// newcomer never overtakes a waiter.
+    ///
+    /// ```
+    /// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+    /// use sturdy::time::{Duration, Instant};
+    ///
+    /// let t = Instant::from_secs;
+    /// let mut pool = Bulkhead::<1>::new(Config::new(1, 1, Duration::from_secs(5))?)?;
+    /// assert!(matches!(pool.try_acquire(t(0)), Acquire::Permit(_)));
+    /// assert!(matches!(pool.try_acquire(t(1)), Acquire::Queued { deadline, .. } if deadline == t(6)));
+    /// assert_eq!(pool.try_acquire(t(2)), Acquire::Full); // queue of 1 is full
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn try_acquire(&mut self, now: Instant) -> Acquire {
+        let now = self.advance(now);
+        if self.in_flight() < self.config.max_concurrent {
+            self.permits = self.permits.saturating_add(1);
+            self.stats.acquired = self.stats.acquired.saturating_add(1);
+            self.note_in_flight();
+            return Acquire::Permit(self.permit());
+        }
+        let deadline = now.saturating_add(self.config.max_wait);
+        let room = self.len < Q && self.len_u32() < self.config.max_queue;
+        if deadline <= now || !room {
+            self.stats.rejected_full = self.stats.rejected_full.saturating_add(1);
+            return Acquire::Full;
+        }
+        let seq = self.next_seq;
+        let pushed = self.push_back(Entry {
+            deadline,
+            seq,
+            granted: false,
+        });
+        if !pushed {
+            // Unreachable given `room`; rejecting keeps the books exact anyway.
+            self.stats.rejected_full = self.stats.rejected_full.saturating_add(1);
+            return Acquire::Full;
+        }
+        self.next_seq = seq.wrapping_add(1);
+        self.stats.queued = self.stats.queued.saturating_add(1);
+        self.note_waiting();
+        Acquire::Queued {
+            ticket: Ticket { pool: self.id, seq },
+            deadline,
+        }
+    }
+
+    /// Gives a permit's slot back at `now` and returns the ticket of the
+    /// waiter it went to (the adapter wakes it; it then [`claim`](Self::claim)s).
+    ///
+    /// Expired waiters are removed first, so a waiter whose deadline is `now`
+    /// is not granted. With nobody waiting the slot becomes free and the answer
+    /// is `None`. A permit from another epoch or pool, or a release while no
+    /// permit is out, changes nothing (counted in `stale_releases`).
+    ///
+    /// ```
+    /// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+    /// use sturdy::time::{Duration, Instant};
+    ///
+    /// let mut pool = Bulkhead::<10>::new(Config::default())?;
+    /// let Acquire::Permit(p) = pool.try_acquire(Instant::ZERO) else { panic!() };
+    /// assert_eq!(pool.release(p, Instant::from_millis(3)), None);
+    /// assert_eq!(pool.in_flight(), 0);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    #[must_use = "the returned ticket's waiter must be woken to claim its slot"]
+    pub fn release(&mut self, permit: Permit, now: Instant) -> Option<Ticket> {
+        self.advance(now);
+        if permit.pool != self.id || permit.epoch != self.epoch || self.permits == 0 {
+            self.stats.stale_releases = self.stats.stale_releases.saturating_add(1);
+            return None;
+        }
+        self.permits = self.permits.saturating_sub(1);
+        self.stats.released = self.stats.released.saturating_add(1);
+        let next = self.hand_on();
+        self.note_in_flight();
+        next
+    }
+
+    /// Asks, at `now`, whether a queued caller got its slot.
+    ///
+    /// [`Claim::Granted`] turns the reservation into a permit (a grant is final:
+    /// its deadline no longer applies). A waiter not yet granted gets
+    /// [`Claim::Waiting`], or [`Claim::Expired`] (and leaves the queue) once
+    /// `now >= deadline`. A ticket that names no waiter — claimed, cancelled,
+    /// expired, reset, from another pool — is [`Claim::Expired`] too.
+    ///
+    /// ```
+    /// use sturdy::bulkhead::{Acquire, Bulkhead, Claim, Config};
+    /// use sturdy::time::{Duration, Instant};
+    ///
+    /// let t = Instant::from_millis;
+    /// let mut pool = Bulkhead::<1>::new(Config::new(1, 1, Duration::from_millis(10))?)?;
+    /// let Acquire::Permit(p) = pool.try_acquire(t(0)) else { panic!() };
+    /// let Acquire::Queued { ticket, .. } = pool.try_acquire(t(0)) else { panic!() };
+    /// assert_eq!(pool.release(p, t(5)), Some(ticket));
+    /// // Claimed after the deadline: the grant stands.
+    /// let Claim::Granted(p) = pool.claim(ticket, t(50)) else { panic!() };
+    /// assert_eq!(pool.claim(ticket, t(50)), Claim::Expired); // only once
+    /// # let _ = pool.release(p, t(60));
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn claim(&mut self, ticket: Ticket, now: Instant) -> Claim {
+        self.advance(now);
+        let Some(index) = self.find(ticket) else {
+            return Claim::Expired;
+        };
+        let Some(entry) = self.get(index) else {
+            return Claim::Expired;
+        };
+        if !entry.granted {
+            // Expired waiters were removed by `advance`: this one still waits.
+            return Claim::Waiting {
+                deadline: entry.deadline,
+            };
+        }
+        self.remove(index);
+        self.reserved = self.reserved.saturating_sub(1);
+        self.permits = self.permits.saturating_add(1);
+        self.stats.acquired = self.stats.acquired.saturating_add(1);
+        self.stats.claimed = self.stats.claimed.saturating_add(1);
+        self.note_in_flight();
+        Claim::Granted(self.permit())
+    }
+
+    /// A queued caller gives up at `now` (its future was dropped, its own
+    /// timer fired first, …) and leaves the queue.
+    ///
+    /// If it had already been granted a slot, the slot passes to the next
+    /// waiter, whose ticket is returned (wake it); with nobody waiting the slot
+    /// becomes free. A ticket that names no waiter changes nothing.
+    ///
+    /// ```
+    /// use sturdy::bulkhead::{Acquire, Bulkhead, Claim, Config};
+    /// use sturdy::time::{Duration, Instant};
+    ///
+    /// let t = Instant::from_millis;
+    /// let mut pool = Bulkhead::<2>::new(Config::new(1, 2, Duration::from_secs(1))?)?;
+    /// let Acquire::Permit(p) = pool.try_acquire(t(0)) else { panic!() };
+    /// let Acquire::Queued { ticket: a, .. } = pool.try_acquire(t(1)) else { panic!() };
+    /// let Acquire::Queued { ticket: b, .. } = pool.try_acquire(t(2)) else { panic!() };
+    /// assert_eq!(pool.release(p, t(3)), Some(a)); // a is granted…
+    /// assert_eq!(pool.cancel(a, t(4)), Some(b));  // …but gives up: b gets the slot
+    /// assert!(matches!(pool.claim(b, t(5)), Claim::Granted(_)));
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    #[must_use = "the returned ticket's waiter must be woken to claim its slot"]
+    pub fn cancel(&mut self, ticket: Ticket, now: Instant) -> Option<Ticket> {
+        self.advance(now);
+        let index = self.find(ticket)?;
+        let granted = self.get(index)?.granted;
+        self.remove(index);
+        self.stats.cancelled = self.stats.cancelled.saturating_add(1);
+        let next = if granted {
+            self.reserved = self.reserved.saturating_sub(1);
+            self.hand_on()
+        } else {
+            None
+        };
+        self.note_in_flight();
+        self.note_waiting();
+        next
+    }
+
+    /// Removes the waiters whose deadline has come (`now >= deadline`) and
+    /// returns how many. Safe to call early, late or repeatedly; expiry never
+    /// frees or grants a slot (waiters hold none).
+    ///
+    /// ```
+    /// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+    /// use sturdy::time::{Duration, Instant};
+    ///
+    /// let t = Instant::from_millis;
+    /// let mut pool = Bulkhead::<1>::new(Config::new(1, 1, Duration::from_millis(100))?)?;
+    /// let _busy = pool.try_acquire(t(0));
+    /// let _waiter = pool.try_acquire(t(0));
+    /// assert_eq!(pool.handle_timeout(t(99)), 0);
+    /// assert_eq!(pool.handle_timeout(t(100)), 1);
+    /// assert_eq!(pool.queued(), 0);
+    /// assert_eq!(pool.poll_at(), None);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn handle_timeout(&mut self, now: Instant) -> u32 {
+        let before = self.stats.expired;
+        self.advance(now);
+        u32::try_from(self.stats.expired.saturating_sub(before)).unwrap_or(u32::MAX)
+    }
+
+    /// When the next waiter's wait runs out: call
+    /// [`handle_timeout`](Self::handle_timeout) then (or let the waiter
+    /// [`claim`](Self::claim) and see [`Claim::Expired`]). `None` with nobody
+    /// waiting. Granted waiters have no deadline.
+    ///
+    /// ```
+    /// use sturdy::bulkhead::{Bulkhead, Config};
+    /// # use sturdy::time::Instant;
+    ///
+    /// let pool = Bulkhead::<10>::new(Config::default())?;
+    /// assert_eq!(pool.poll_at(), None);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn poll_at(&self) -> Option<Instant> {
+        let mut earliest: Option<Instant> = None;
+        for index in 0..self.len {
+            if let Some(entry) = self.get(index)
+                && !entry.granted
+            {
+                earliest = Some(match earliest {
+                    Some(t) => t.min(entry.deadline),
+                    None => entry.deadline,
+                });
+            }
+        }
+        earliest
+    }
+
+    /// Forgets every permit and waiter: all slots free, queue empty, a new
+    /// epoch (permits issued before are ignored on release; tickets claim
+    /// [`Claim::Expired`]). The escape hatch for permits that were dropped
+    /// without release. Counters are kept.
+    ///
+    /// ```
+    /// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+    /// use sturdy::time::Instant;
+    ///
+    /// let mut pool = Bulkhead::<10>::new(Config::default())?;
+    /// let Acquire::Permit(old) = pool.try_acquire(Instant::ZERO) else { panic!() };
+    /// pool.reset(Instant::ZERO);
+    /// assert_eq!(pool.available(), 10);
+    /// let _ = pool.release(old, Instant::ZERO); // stale: ignored
+    /// assert_eq!(pool.available(), 10);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn reset(&mut self, now: Instant) {
+        self.last_now = now.max(self.last_now);
+        self.epoch = self.epoch.wrapping_add(1);
+        self.permits = 0;
+        self.reserved = 0;
+        self.head = 0;
+        self.len = 0;
+        self.note_in_flight();
+        self.note_waiting();
+    }
+
+    /// Slots taken: permits out plus slots reserved for granted waiters that
+    /// have not claimed yet. `in_flight() + available() == max_concurrent`.
+    ///
+    /// ```
+    /// # use sturdy::bulkhead::{Bulkhead, Config};
+    /// let pool = Bulkhead::<10>::new(Config::default())?;
+    /// assert_eq!(pool.in_flight(), 0);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn in_flight(&self) -> u32 {
+        self.permits.saturating_add(self.reserved)
+    }
+
+    /// Free slots: `max_concurrent - in_flight()`.
+    ///
+    /// ```
+    /// # use sturdy::bulkhead::{Bulkhead, Config};
+    /// let pool = Bulkhead::<10>::new(Config::default())?;
+    /// assert_eq!(pool.available(), 10);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn available(&self) -> u32 {
+        self.config.max_concurrent.saturating_sub(self.in_flight())
+    }
+
+    /// Waiters in the queue not yet granted a slot (as of the last call; call
+    /// [`handle_timeout`](Self::handle_timeout) to drop the expired ones first).
+    ///
+    /// ```
+    /// # use sturdy::bulkhead::{Bulkhead, Config};
+    /// let pool = Bulkhead::<10>::new(Config::default())?;
+    /// assert_eq!(pool.queued(), 0);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn queued(&self) -> u32 {
+        self.len_u32().saturating_sub(self.reserved)
+    }
+
+    /// Slots reserved for granted waiters that have not claimed yet (part of
+    /// [`in_flight`](Self::in_flight)).
+    ///
+    /// ```
+    /// # use sturdy::bulkhead::{Bulkhead, Config};
+    /// let pool = Bulkhead::<10>::new(Config::default())?;
+    /// assert_eq!(pool.reserved(), 0);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn reserved(&self) -> u32 {
+        self.reserved
+    }
+
+    /// Counters and gauges; see [`Stats`].
+    ///
+    /// ```
+    /// # use sturdy::bulkhead::{Bulkhead, Config};
+    /// let pool = Bulkhead::<10>::new(Config::default())?;
+    /// assert_eq!(pool.stats().peak, 0);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The configuration this bulkhead was built with.
+    ///
+    /// ```
+    /// # use sturdy::bulkhead::{Bulkhead, Config};
+    /// let pool = Bulkhead::<10>::new(Config::default())?;
+    /// assert_eq!(pool.config().max_concurrent, 10);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The pool id carried by this bulkhead's permits and tickets.
+    ///
+    /// ```
+    /// # use sturdy::bulkhead::{Bulkhead, Config};
+    /// let pool = Bulkhead::<10>::new(Config::default())?;
+    /// assert_eq!(pool.id(), Config::default().fingerprint(10));
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub const fn id(&self) -> u32 {
+        self.id
+    }
+
+    // ---- internals -------------------------------------------------------
+
+    /// Clamps a backwards clock and drops expired waiters.
+    fn advance(&mut self, now: Instant) -> Instant {
+        let now = now.max(self.last_now);
+        self.last_now = now;
+        let mut kept = 0;
+        let mut expired: u64 = 0;
+        for read in 0..self.len {
+            let Some(entry) = self.get(read) else { break };
+            if entry.granted || now < entry.deadline {
+                if let Some(slot) = self.get_mut(kept) {
+                    *slot = entry;
+                }
+                kept += 1;
+            } else {
+                expired += 1;
+            }
+        }
+        if expired > 0 {
+            self.len = kept;
+            self.stats.expired = self.stats.expired.saturating_add(expired);
+            self.note_waiting();
+        }
+        now
+    }
+
+    /// A freed slot goes to the oldest waiter still waiting, if any.
+    fn hand_on(&mut self) -> Option<Ticket> {
+        for index in 0..self.len {
+            if let Some(entry) = self.get_mut(index)
+                && !entry.granted
+            {
+                entry.granted = true;
+                let seq = entry.seq;
+                self.reserved = self.reserved.saturating_add(1);
+                self.stats.granted = self.stats.granted.saturating_add(1);
+                self.note_waiting();
+                return Some(Ticket { pool: self.id, seq });
+            }
+        }
+        None
+    }
+
+    const fn permit(&self) -> Permit {
+        Permit {
+            pool: self.id,
+            epoch: self.epoch,
+        }
+    }
+
+    fn note_in_flight(&mut self) {
+        let in_flight = self.in_flight();
+        self.stats.in_flight = in_flight;
+        self.stats.peak = self.stats.peak.max(in_flight);
+    }
+
+    fn note_waiting(&mut self) {
+        self.stats.waiting = self.queued();
+    }
+
+    const fn len_u32(&self) -> u32 {
+        if self.len > u32::MAX as usize {
+            u32::MAX
+        } else {
+            self.len as u32
+        }
+    }
+
+    fn find(&self, ticket: Ticket) -> Option<usize> {
+        if ticket.pool != self.id {
+            return None;
+        }
+        (0..self.len).find(|&index| self.get(index).is_some_and(|e| e.seq == ticket.seq))
+    }
+
+    /// Physical index of the `index`-th oldest entry; `None` past the end (and
+    /// always for `Q == 0`).
+    fn physical(&self, index: usize) -> Option<usize> {
+        if index >= self.len {
+            return None;
+        }
+        self.head.checked_add(index)?.checked_rem(Q)
+    }
+
+    fn get(&self, index: usize) -> Option<Entry> {
+        self.entries.get(self.physical(index)?).copied()
+    }
+
+    fn get_mut(&mut self, index: usize) -> Option<&mut Entry> {
+        let physical = self.physical(index)?;
+        self.entries.get_mut(physical)
+    }
+
+    fn push_back(&mut self, entry: Entry) -> bool {
+        if self.len >= Q {
+            return false;
+        }
+        let index = self.len;
+        self.len = self.len.saturating_add(1);
+        match self.get_mut(index) {
+            Some(slot) => {
+                *slot = entry;
+                true
+            }
+            None => {
+                self.len = index;
+                false
+            }
+        }
+    }
+
+    /// Removes the `index`-th oldest entry, keeping the order of the others.
+    fn remove(&mut self, index: usize) {
+        if index >= self.len {
+            return;
+        }
+        if index == 0 {
+            self.head = self
+                .head
+                .checked_add(1)
+                .and_then(|h| h.checked_rem(Q))
+                .unwrap_or(0);
+            self.len = self.len.saturating_sub(1);
+            return;
+        }
+        for at in index..self.len.saturating_sub(1) {
+            let Some(next) = self.get(at.saturating_add(1)) else {
+                break;
+            };
+            if let Some(slot) = self.get_mut(at) {
+                *slot = next;
+            }
+        }
+        self.len = self.len.saturating_sub(1);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,368 @@
+//! Timelines: exact grants, FIFO order, inclusive expiry, exact accounting.
+
+use super::*;
+use crate::time::Duration;
+
+const fn t(ms: u64) -> Instant {
+    Instant::from_millis(ms)
+}
+
+fn pool<const Q: usize>(max_concurrent: u32, max_queue: u32, wait_ms: u64) -> Bulkhead<Q> {
+    match Config::new(max_concurrent, max_queue, Duration::from_millis(wait_ms))
+        .and_then(Bulkhead::new)
+    {
+        Ok(b) => b,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn permit(a: Acquire) -> Permit {
+    match a {
+        Acquire::Permit(p) => p,
+        other => panic!("expected a permit, got {other:?}"),
+    }
+}
+
+fn queued(a: Acquire) -> (Ticket, Instant) {
+    match a {
+        Acquire::Queued { ticket, deadline } => (ticket, deadline),
+        other => panic!("expected a queue place, got {other:?}"),
+    }
+}
+
+fn granted(c: Claim) -> Permit {
+    match c {
+        Claim::Granted(p) => p,
+        other => panic!("expected a grant, got {other:?}"),
+    }
+}
+
+fn conserved<const Q: usize>(b: &Bulkhead<Q>) {
+    assert_eq!(b.in_flight() + b.available(), b.config().max_concurrent);
+    let s = b.stats();
+    assert_eq!(s.in_flight, b.in_flight());
+    assert_eq!(s.waiting, b.queued());
+}
+
+#[test]
+fn grants_exactly_max_concurrent_then_queues_then_rejects() {
+    let mut b = pool::<2>(2, 2, 100);
+    let p1 = permit(b.try_acquire(t(0)));
+    let p2 = permit(b.try_acquire(t(0)));
+    assert_eq!(b.available(), 0);
+    let (w1, d1) = queued(b.try_acquire(t(1)));
+    let (w2, d2) = queued(b.try_acquire(t(2)));
+    assert_eq!((d1, d2), (t(101), t(102)));
+    assert_eq!(b.try_acquire(t(3)), Acquire::Full);
+    assert_eq!(b.queued(), 2);
+    assert_eq!(b.poll_at(), Some(t(101)));
+    conserved(&b);
+
+    // FIFO: the first release goes to w1, the second to w2.
+    assert_eq!(b.release(p2, t(10)), Some(w1));
+    assert_eq!(b.release(p1, t(11)), Some(w2));
+    assert_eq!(b.reserved(), 2);
+    assert_eq!(b.in_flight(), 2);
+    assert_eq!(b.poll_at(), None);
+    conserved(&b);
+    let q1 = granted(b.claim(w1, t(12)));
+    let q2 = granted(b.claim(w2, t(12)));
+    assert_eq!(b.reserved(), 0);
+    assert_eq!(b.release(q1, t(20)), None);
+    assert_eq!(b.release(q2, t(20)), None);
+    assert_eq!(b.available(), 2);
+    let s = b.stats();
+    assert_eq!(
+        (
+            s.acquired,
+            s.claimed,
+            s.queued,
+            s.granted,
+            s.rejected_full,
+            s.released,
+            s.peak
+        ),
+        (4, 2, 2, 2, 1, 4, 2)
+    );
+    conserved(&b);
+}
+
+#[test]
+fn fifo_order_survives_cancels_in_the_middle() {
+    let mut b = pool::<4>(1, 4, 1_000);
+    let p = permit(b.try_acquire(t(0)));
+    let tickets: [Ticket; 4] = core::array::from_fn(|i| queued(b.try_acquire(t(i as u64))).0);
+    assert_eq!(b.cancel(tickets[1], t(5)), None);
+    assert_eq!(b.cancel(tickets[2], t(5)), None);
+    assert_eq!(b.queued(), 2);
+    let next = b.release(p, t(6));
+    assert_eq!(next, Some(tickets[0]));
+    let p = granted(b.claim(tickets[0], t(6)));
+    assert_eq!(b.release(p, t(7)), Some(tickets[3]));
+    assert_eq!(b.stats().cancelled, 2);
+    conserved(&b);
+}
+
+#[test]
+fn ring_buffer_wraps() {
+    let mut b = pool::<3>(1, 3, 1_000);
+    let mut p = permit(b.try_acquire(t(0)));
+    let mut waiting = [queued(b.try_acquire(t(0))).0, queued(b.try_acquire(t(0))).0];
+    for round in 0..20u64 {
+        // Keep two waiting while the head walks round the ring.
+        let (newest, _) = queued(b.try_acquire(t(round)));
+        assert_eq!(b.try_acquire(t(round)), Acquire::Full);
+        assert_eq!(b.release(p, t(round)), Some(waiting[0]));
+        p = granted(b.claim(waiting[0], t(round)));
+        waiting = [waiting[1], newest];
+        conserved(&b);
+    }
+    assert_eq!(b.queued(), 2);
+}
+
+#[test]
+fn expiry_is_inclusive_and_expired_waiters_are_never_granted() {
+    let mut b = pool::<2>(1, 2, 100);
+    let p = permit(b.try_acquire(t(0)));
+    let (w1, d1) = queued(b.try_acquire(t(0)));
+    let (w2, _) = queued(b.try_acquire(t(50)));
+    assert_eq!(d1, t(100));
+    assert_eq!(b.claim(w1, t(99)), Claim::Waiting { deadline: t(100) });
+    // Released exactly at w1's deadline: w1 is expired, w2 gets the slot.
+    assert_eq!(b.release(p, t(100)), Some(w2));
+    assert_eq!(b.claim(w1, t(100)), Claim::Expired);
+    let s = b.stats();
+    assert_eq!((s.expired, s.granted), (1, 1));
+    let p = granted(b.claim(w2, t(500))); // a grant is final, even past w2's deadline
+    assert_eq!(b.release(p, t(501)), None);
+    conserved(&b);
+}
+
+#[test]
+fn handle_timeout_and_poll_at_at_exact_instants() {
+    let mut b = pool::<3>(1, 3, 100);
+    let _busy = permit(b.try_acquire(t(0)));
+    let _ = queued(b.try_acquire(t(10)));
+    let _ = queued(b.try_acquire(t(20)));
+    assert_eq!(b.poll_at(), Some(t(110)));
+    assert_eq!(b.handle_timeout(t(109)), 0);
+    assert_eq!(b.handle_timeout(t(110)), 1);
+    assert_eq!(b.poll_at(), Some(t(120)));
+    assert_eq!(b.handle_timeout(t(500)), 1);
+    assert_eq!(b.poll_at(), None);
+    assert_eq!(b.handle_timeout(t(600)), 0);
+    assert_eq!(b.stats().expired, 2);
+    conserved(&b);
+}
+
+#[test]
+fn try_acquire_removes_expired_waiters_first() {
+    let mut b = pool::<1>(1, 1, 100);
+    let _busy = permit(b.try_acquire(t(0)));
+    let (old, _) = queued(b.try_acquire(t(0)));
+    // The queue of one is full until the waiter expires at t=100.
+    assert_eq!(b.try_acquire(t(99)), Acquire::Full);
+    let (new, d) = queued(b.try_acquire(t(100)));
+    assert_eq!(d, t(200));
+    assert_eq!(b.claim(old, t(100)), Claim::Expired);
+    assert_eq!(b.claim(new, t(100)), Claim::Waiting { deadline: t(200) });
+}
+
+#[test]
+fn queue_of_zero_rejects_at_once() {
+    let mut b = pool::<4>(1, 0, 5_000);
+    let _p = permit(b.try_acquire(t(0)));
+    assert_eq!(b.try_acquire(t(0)), Acquire::Full);
+    assert_eq!(b.queued(), 0);
+    assert_eq!(b.poll_at(), None);
+    let mut b = pool::<0>(2, 0, 0);
+    let _p1 = permit(b.try_acquire(t(0)));
+    let _p2 = permit(b.try_acquire(t(0)));
+    assert_eq!(b.try_acquire(t(0)), Acquire::Full);
+    assert_eq!(b.stats().rejected_full, 1);
+}
+
+#[test]
+fn max_wait_of_zero_rejects_at_once() {
+    let mut b = pool::<4>(1, 4, 0);
+    let _p = permit(b.try_acquire(t(0)));
+    assert_eq!(b.try_acquire(t(0)), Acquire::Full);
+    assert_eq!(b.queued(), 0);
+}
+
+#[test]
+fn cancel_of_a_granted_waiter_passes_the_slot_on() {
+    let mut b = pool::<3>(1, 3, 1_000);
+    let p = permit(b.try_acquire(t(0)));
+    let (a, _) = queued(b.try_acquire(t(1)));
+    let (c, _) = queued(b.try_acquire(t(2)));
+    assert_eq!(b.release(p, t(3)), Some(a));
+    assert_eq!(b.cancel(a, t(4)), Some(c));
+    assert_eq!(b.in_flight(), 1);
+    // Cancelling the last granted waiter frees the slot.
+    assert_eq!(b.cancel(c, t(5)), None);
+    assert_eq!(b.available(), 1);
+    assert_eq!(b.claim(a, t(6)), Claim::Expired);
+    assert_eq!(b.claim(c, t(6)), Claim::Expired);
+    let s = b.stats();
+    assert_eq!((s.cancelled, s.granted, s.claimed), (2, 2, 0));
+    conserved(&b);
+}
+
+#[test]
+fn cancel_skips_expired_waiters_when_passing_on() {
+    let mut b = pool::<3>(1, 3, 100);
+    let p = permit(b.try_acquire(t(0)));
+    let (a, _) = queued(b.try_acquire(t(0)));
+    let (c, _) = queued(b.try_acquire(t(0)));
+    let (d, _) = queued(b.try_acquire(t(50)));
+    assert_eq!(b.release(p, t(10)), Some(a));
+    // At t=100 c has expired: a's slot goes to d.
+    assert_eq!(b.cancel(a, t(100)), Some(d));
+    assert_eq!(b.claim(c, t(100)), Claim::Expired);
+    assert!(matches!(b.claim(d, t(100)), Claim::Granted(_)));
+}
+
+#[test]
+fn tickets_and_permits_are_single_use() {
+    let mut b = pool::<1>(1, 1, 100);
+    let p = permit(b.try_acquire(t(0)));
+    let (w, _) = queued(b.try_acquire(t(0)));
+    assert_eq!(b.release(p, t(1)), Some(w));
+    let p = granted(b.claim(w, t(1)));
+    assert_eq!(b.claim(w, t(1)), Claim::Expired);
+    assert_eq!(b.cancel(w, t(1)), None);
+    assert_eq!(b.in_flight(), 1);
+    assert_eq!(b.release(p, t(2)), None);
+    assert_eq!(b.in_flight(), 0);
+    conserved(&b);
+}
+
+#[test]
+fn foreign_and_stale_permits_cannot_inflate_capacity() {
+    let mut a = pool::<1>(1, 1, 100);
+    let mut other = match Bulkhead::<1>::with_id(*a.config(), a.id().wrapping_add(1)) {
+        Ok(b) => b,
+        Err(e) => panic!("{e}"),
+    };
+    let pa = permit(a.try_acquire(t(0)));
+    let po = permit(other.try_acquire(t(0)));
+    assert_eq!(a.release(po, t(1)), None);
+    assert_eq!(a.in_flight(), 1);
+    assert_eq!(
+        a.try_acquire(t(1)),
+        Acquire::Queued {
+            ticket: Ticket {
+                pool: a.id(),
+                seq: 0
+            },
+            deadline: t(101)
+        }
+    );
+    // A ticket from the other pool names nobody here.
+    let foreign = Ticket {
+        pool: other.id(),
+        seq: 0,
+    };
+    assert_eq!(a.claim(foreign, t(2)), Claim::Expired);
+    assert_eq!(a.cancel(foreign, t(2)), None);
+    assert_eq!(a.queued(), 1);
+
+    // Reset: new epoch, the old permit is stale.
+    a.reset(t(3));
+    assert_eq!((a.in_flight(), a.queued()), (0, 0));
+    assert_eq!(a.release(pa, t(4)), None);
+    assert_eq!(a.available(), 1);
+    assert_eq!(a.stats().stale_releases, 2);
+    conserved(&a);
+
+    // Differently configured pools differ by default.
+    let c = pool::<1>(2, 1, 100);
+    assert_ne!(a.id(), c.id());
+}
+
+#[test]
+fn release_with_no_permit_out_is_ignored() {
+    let mut b = pool::<1>(1, 1, 100);
+    let mut twin = b.clone();
+    let p = permit(twin.try_acquire(t(0))); // same id and epoch: indistinguishable
+    assert_eq!(b.release(p, t(0)), None);
+    assert_eq!(b.available(), 1);
+    assert_eq!(b.stats().stale_releases, 1);
+}
+
+#[test]
+fn clock_going_backwards_is_clamped() {
+    let mut b = pool::<2>(1, 2, 100);
+    let p = permit(b.try_acquire(t(1_000)));
+    let (w, d) = queued(b.try_acquire(t(500))); // behaves as t=1000
+    assert_eq!(d, t(1_100));
+    assert_eq!(b.claim(w, t(0)), Claim::Waiting { deadline: t(1_100) });
+    assert_eq!(b.handle_timeout(t(1_100)), 1);
+    // Going back after expiry does not revive it.
+    assert_eq!(b.claim(w, t(0)), Claim::Expired);
+    assert_eq!(b.release(p, t(0)), None);
+    conserved(&b);
+}
+
+#[test]
+fn near_the_end_of_time() {
+    let end = Instant::MAX;
+    let mut b = pool::<2>(1, 2, 100);
+    let p = permit(b.try_acquire(Instant::from_micros(u64::MAX - 50_000)));
+    // Deadline saturates at MAX.
+    let (w, d) = queued(b.try_acquire(Instant::from_micros(u64::MAX - 50_000)));
+    assert_eq!(d, end);
+    assert_eq!(b.poll_at(), Some(end));
+    assert_eq!(b.handle_timeout(Instant::from_micros(u64::MAX - 1)), 0);
+    // At MAX every wait has ended, and nobody can queue any more.
+    assert_eq!(b.try_acquire(end), Acquire::Full);
+    assert_eq!(b.claim(w, end), Claim::Expired);
+    assert_eq!(b.release(p, end), None);
+    let p = permit(b.try_acquire(end));
+    assert_eq!(b.release(p, end), None);
+    conserved(&b);
+}
+
+#[test]
+fn config_is_validated_naming_the_field() {
+    let err = |r: Result<Bulkhead<2>, ConfigError>| r.err().map(|e| e.field);
+    assert_eq!(
+        err(Bulkhead::new(Config {
+            max_concurrent: 0,
+            ..Config::DEFAULT
+        })),
+        Some("max_concurrent")
+    );
+    assert_eq!(err(Bulkhead::new(Config::DEFAULT)), Some("max_queue"));
+    assert_eq!(
+        err(Bulkhead::new(Config {
+            max_queue: 2,
+            ..Config::DEFAULT
+        })),
+        None
+    );
+    assert_eq!(
+        Bulkhead::<0>::new(Config {
+            max_queue: 1,
+            ..Config::DEFAULT
+        })
+        .err()
+        .map(|e| e.field),
+        Some("max_queue")
+    );
+    assert!(Config::new(1, u32::MAX, Duration::MAX).is_ok());
+}
+
+#[test]
+fn peak_tracks_the_highest_in_flight() {
+    let mut b = pool::<0>(3, 0, 0);
+    let p1 = permit(b.try_acquire(t(0)));
+    let p2 = permit(b.try_acquire(t(0)));
+    let _ = b.release(p1, t(1));
+    let _ = b.release(p2, t(1));
+    let p3 = permit(b.try_acquire(t(2)));
+    assert_eq!(b.stats().peak, 2);
+    assert_eq!(b.stats().in_flight, 1);
+    let _ = b.release(p3, t(3));
+}

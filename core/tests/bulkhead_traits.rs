@@ -1,0 +1,64 @@
+//! Public bulkhead and timeout types are `Send + Sync` (shareable behind a
+//! mutex in any adapter) and `Copy`/`Clone` exactly as intended: decisions and
+//! configs are `Copy`, the machine is `Clone` only (copying state by accident
+//! is a bug), and `Permit` is neither (one permit, one release — the negative
+//! half is a `compile_fail` doctest on `Permit`).
+
+use sturdy::bulkhead::{Acquire, Bulkhead, Claim, Config, Permit, Stats, Ticket};
+use sturdy::error::ConfigError;
+use sturdy::timeout::{Deadline, Elapsed, TimeoutConfig};
+
+fn send_sync<T: Send + Sync + 'static>() {}
+fn copy<T: Copy>() {}
+fn clone<T: Clone>() {}
+fn debug_eq<T: core::fmt::Debug + PartialEq + Eq>() {}
+
+#[test]
+fn send_and_sync() {
+    send_sync::<Bulkhead<0>>();
+    send_sync::<Bulkhead<16>>();
+    send_sync::<Permit>();
+    send_sync::<Ticket>();
+    send_sync::<Acquire>();
+    send_sync::<Claim>();
+    send_sync::<Config>();
+    send_sync::<Stats>();
+    send_sync::<ConfigError>();
+    send_sync::<Deadline>();
+    send_sync::<Elapsed>();
+    send_sync::<TimeoutConfig>();
+}
+
+#[test]
+fn copy_and_clone_as_intended() {
+    copy::<Ticket>();
+    copy::<Config>();
+    copy::<Stats>();
+    copy::<ConfigError>();
+    copy::<Deadline>();
+    copy::<Elapsed>();
+    copy::<TimeoutConfig>();
+    clone::<Bulkhead<4>>();
+    debug_eq::<Permit>();
+    debug_eq::<Acquire>();
+    debug_eq::<Claim>();
+    debug_eq::<Bulkhead<4>>();
+}
+
+#[test]
+fn errors_are_std_errors() {
+    fn error<T: core::error::Error>() {}
+    error::<ConfigError>();
+    error::<Elapsed>();
+}
+
+#[test]
+fn sizes_stay_small() {
+    use core::mem::size_of;
+    assert!(size_of::<Permit>() <= 8);
+    assert!(size_of::<Ticket>() <= 8);
+    assert!(size_of::<Deadline>() == 8);
+    assert!(size_of::<Option<Deadline>>() <= 16);
+    // Inline storage: 16 bytes per waiter.
+    assert_eq!(size_of::<Bulkhead<8>>() - size_of::<Bulkhead<0>>(), 8 * 16);
+}
