@@ -304,7 +304,8 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!(b.next_break_duration(), Duration::from_secs(30));
     /// ```
     pub const fn next_break_duration(&self) -> Duration {
-        let growth = (self.config.break_multiplier as u64).saturating_pow(self.opens_in_a_row as u32);
+        let growth =
+            (self.config.break_multiplier as u64).saturating_pow(self.opens_in_a_row as u32);
         self.config
             .break_duration
             .saturating_mul(growth)
@@ -395,7 +396,9 @@ impl<W: Window> Breaker<W> {
                 successes,
                 deadline,
             } => {
-                if u32::from(probes_in_flight) + u32::from(successes) >= u32::from(self.config.max_probes) {
+                if u32::from(probes_in_flight) + u32::from(successes)
+                    >= u32::from(self.config.max_probes)
+                {
                     return Err(self.reject(deadline));
                 }
                 let deadline = match deadline {
@@ -460,7 +463,9 @@ impl<W: Window> Breaker<W> {
         match outcome {
             Outcome::Ignored => stats.ignored = stats.ignored.saturating_add(1),
             Outcome::Success => stats.successes = stats.successes.saturating_add(1),
-            Outcome::Failure | Outcome::TimedOut => stats.failures = stats.failures.saturating_add(1),
+            Outcome::Failure | Outcome::TimedOut => {
+                stats.failures = stats.failures.saturating_add(1)
+            }
         }
         if slow && !matches!(outcome, Outcome::Ignored) {
             stats.slow_calls = stats.slow_calls.saturating_add(1);

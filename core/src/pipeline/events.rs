@@ -1,0 +1,140 @@
+//! What happened inside a step, for logs, metrics and traces.
+
+use crate::breaker::Transition;
+use crate::bulkhead::Ticket;
+use crate::time::{Duration, Instant};
+
+use super::Failure;
+
+/// Something an adapter may want to log or count. Drained with
+/// [`Call::poll_event`](super::Call::poll_event).
+///
+/// ```
+/// use sturdy::pipeline::Event;
+/// use sturdy::time::{Duration, Instant};
+/// let e = Event::Retry { attempt: 2, delay: Duration::from_millis(100), at: Instant::from_millis(100) };
+/// assert!(matches!(e, Event::Retry { attempt: 2, .. }));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Event {
+    /// The breaker changed state (the seeds' state-change callback and
+    /// `circuit_breaker_state` gauge).
+    Breaker(Transition),
+    /// A retry is scheduled: attempt number `attempt` will start at `at`, after
+    /// `delay` (the seeds' `on_retry` hook, `retry_attempts_total`).
+    Retry {
+        /// The number of the attempt that will run (2 = the first retry).
+        attempt: u32,
+        /// How long the call waits first.
+        delay: Duration,
+        /// When it will start.
+        at: Instant,
+    },
+    /// Attempt number `attempt` hit its deadline (`timeout_errors_total`).
+    TimedOut {
+        /// The attempt's number.
+        attempt: u32,
+    },
+    /// A bulkhead slot was handed to the waiter holding this ticket: wake it.
+    Granted(Ticket),
+    /// The call ended in its fallback (`fallback_invocations_total`).
+    Fallback(Failure),
+}
+
+/// A tiny inline FIFO of [`Event`]s; when full, the oldest is dropped.
+///
+/// ```
+/// use sturdy::pipeline::{Event, Events};
+/// let mut q = Events::new();
+/// for attempt in 0..10 {
+///     q.push(Event::TimedOut { attempt });
+/// }
+/// // Only the newest CAPACITY survive, oldest first.
+/// assert_eq!(q.pop(), Some(Event::TimedOut { attempt: (10 - Events::CAPACITY) as u32 }));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Events {
+    slots: [Option<Event>; Self::CAPACITY],
+    head: u8,
+    len: u8,
+}
+
+impl Events {
+    /// How many undrained events are kept. One step produces at most five.
+    pub const CAPACITY: usize = 6;
+
+    /// An empty queue.
+    ///
+    /// ```
+    /// # use sturdy::pipeline::Events;
+    /// assert!(Events::new().is_empty());
+    /// ```
+    pub const fn new() -> Self {
+        Self {
+            slots: [None; Self::CAPACITY],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    /// `true` when nothing is queued.
+    ///
+    /// ```
+    /// # use sturdy::pipeline::Events;
+    /// assert!(Events::new().is_empty());
+    /// ```
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends `event`, dropping the oldest if full.
+    ///
+    /// ```
+    /// # use sturdy::pipeline::{Event, Events};
+    /// let mut q = Events::new();
+    /// q.push(Event::TimedOut { attempt: 1 });
+    /// assert!(!q.is_empty());
+    /// ```
+    pub fn push(&mut self, event: Event) {
+        let cap = Self::CAPACITY as u8;
+        if self.len == cap {
+            self.head = (self.head + 1) % cap;
+            self.len -= 1;
+        }
+        let tail = usize::from((self.head + self.len) % cap);
+        if let Some(slot) = self.slots.get_mut(tail) {
+            *slot = Some(event);
+            self.len += 1;
+        }
+    }
+
+    /// Removes and returns the oldest event.
+    ///
+    /// ```
+    /// # use sturdy::pipeline::{Event, Events};
+    /// let mut q = Events::new();
+    /// q.push(Event::TimedOut { attempt: 1 });
+    /// assert_eq!(q.pop(), Some(Event::TimedOut { attempt: 1 }));
+    /// assert_eq!(q.pop(), None);
+    /// ```
+    pub fn pop(&mut self) -> Option<Event> {
+        if self.len == 0 {
+            return None;
+        }
+        let event = self
+            .slots
+            .get_mut(usize::from(self.head))
+            .and_then(Option::take);
+        self.head = (self.head + 1) % Self::CAPACITY as u8;
+        self.len -= 1;
+        event
+    }
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self::new()
+    }
+}

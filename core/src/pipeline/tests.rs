@@ -1,0 +1,606 @@
+//! Timelines of the composed pipeline: exact steps at exact instants.
+
+extern crate std;
+
+use super::*;
+use crate::backoff::{Backoff, Ratio};
+use crate::breaker::{Breaker, Config as BreakerConfig, State};
+use crate::bulkhead::{Bulkhead, Config as BulkheadConfig};
+use crate::retry::{Budget, BudgetConfig};
+use crate::rng::SplitMix64;
+use std::vec::Vec;
+
+fn ms(n: u64) -> Instant {
+    Instant::from_millis(n)
+}
+
+fn d(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// 100 ms ×2 capped at 1 s, no jitter, so every delay is exact.
+fn exact_backoff() -> Backoff {
+    match Backoff::exponential(d(100), Ratio::integer(2).unwrap(), d(1_000)) {
+        Ok(b) => b,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn config(attempts: u32, attempt_timeout: Option<u64>, total: Option<u64>) -> PipelineConfig {
+    PipelineConfig::DEFAULT
+        .with_retry(
+            RetryConfig::DEFAULT
+                .with_backoff(exact_backoff())
+                .with_max_attempts(attempts)
+                .unwrap(),
+        )
+        .with_timeout(TimeoutConfig::new(attempt_timeout.map(d), total.map(d)))
+}
+
+fn breaker(failures: u32, open_ms: u64) -> Breaker {
+    Breaker::new(
+        BreakerConfig::new()
+            .with_failure_threshold(failures)
+            .with_break_duration(d(open_ms))
+            .with_probes(1, 1),
+    )
+    .unwrap()
+}
+
+fn drain(call: &mut Call) -> Vec<Event> {
+    core::iter::from_fn(|| call.poll_event()).collect()
+}
+
+#[test]
+fn happy_path_is_one_attempt() {
+    let mut call = Pipeline::new(config(3, Some(500), None)).start(ms(0));
+    let mut shared: Shared = Shared::new();
+    let mut rng = SplitMix64::new(1);
+    assert_eq!(
+        call.next(ms(0), &mut shared),
+        Step::Attempt {
+            attempt: 1,
+            deadline: Some(ms(500))
+        }
+    );
+    assert_eq!(call.poll_at(), Some(ms(500)));
+    let step = call.on_outcome(ms(20), Verdict::success(), &mut shared, &mut rng);
+    assert_eq!(
+        step,
+        Step::Done(Finish::Completed {
+            attempts: 1,
+            outcome: Outcome::Success
+        })
+    );
+    assert!(drain(&mut call).is_empty());
+    // Asking again after the end repeats the end.
+    assert_eq!(call.next(ms(30), &mut shared), step);
+}
+
+#[test]
+fn transient_failures_back_off_exactly() {
+    // t=0 fail → wait 100 ms; t=100 fail → wait 200 ms; t=300 succeeds.
+    let mut call = Pipeline::new(config(3, None, None)).start(ms(0));
+    let mut shared: Shared = Shared::new();
+    let mut rng = SplitMix64::new(1);
+    assert_eq!(
+        call.next(ms(0), &mut shared),
+        Step::Attempt {
+            attempt: 1,
+            deadline: None
+        }
+    );
+    assert_eq!(
+        call.on_outcome(ms(0), Verdict::failure(), &mut shared, &mut rng),
+        Step::Wait { until: ms(100) }
+    );
+    assert_eq!(
+        drain(&mut call),
+        [Event::Retry {
+            attempt: 2,
+            delay: d(100),
+            at: ms(100)
+        }]
+    );
+    // Early wake-ups change nothing.
+    assert_eq!(
+        call.next(ms(50), &mut shared),
+        Step::Wait { until: ms(100) }
+    );
+    assert_eq!(
+        call.next(ms(100), &mut shared),
+        Step::Attempt {
+            attempt: 2,
+            deadline: None
+        }
+    );
+    assert_eq!(
+        call.on_outcome(ms(100), Verdict::failure(), &mut shared, &mut rng),
+        Step::Wait { until: ms(300) }
+    );
+    assert_eq!(
+        call.next(ms(300), &mut shared),
+        Step::Attempt {
+            attempt: 3,
+            deadline: None
+        }
+    );
+    assert_eq!(
+        call.on_outcome(ms(301), Verdict::success(), &mut shared, &mut rng),
+        Step::Done(Finish::Completed {
+            attempts: 3,
+            outcome: Outcome::Success
+        })
+    );
+}
+
+#[test]
+fn attempts_run_out() {
+    let mut call = Pipeline::new(config(2, None, None)).start(ms(0));
+    let mut shared: Shared = Shared::new();
+    let mut rng = SplitMix64::new(1);
+    let _ = call.next(ms(0), &mut shared);
+    let _ = call.on_outcome(ms(0), Verdict::failure(), &mut shared, &mut rng);
+    let _ = call.next(ms(100), &mut shared);
+    assert_eq!(
+        call.on_outcome(ms(100), Verdict::failure(), &mut shared, &mut rng),
+        Step::Done(Finish::Failed(Failure::RetriesExhausted {
+            attempts: 2,
+            last: Outcome::Failure
+        }))
+    );
+}
+
+#[test]
+fn non_retryable_and_ignored_end_at_once() {
+    let mut rng = SplitMix64::new(1);
+    let mut shared: Shared = Shared::new();
+    let mut call = Pipeline::new(config(3, None, None)).start(ms(0));
+    let _ = call.next(ms(0), &mut shared);
+    assert_eq!(
+        call.on_outcome(
+            ms(1),
+            Verdict::failure().not_retryable(),
+            &mut shared,
+            &mut rng
+        ),
+        Step::Done(Finish::Failed(Failure::NotRetryable {
+            attempts: 1,
+            last: Outcome::Failure
+        }))
+    );
+    let mut call = Pipeline::new(config(3, None, None)).start(ms(0));
+    let _ = call.next(ms(0), &mut shared);
+    assert_eq!(
+        call.on_outcome(ms(1), Verdict::ignored(), &mut shared, &mut rng),
+        Step::Done(Finish::Completed {
+            attempts: 1,
+            outcome: Outcome::Ignored
+        })
+    );
+}
+
+#[test]
+fn total_deadline_cuts_retries_short() {
+    // total 250 ms: attempt 1 at t=0 fails, retry at t=100 fails, the next retry
+    // would start at t=300 >= 250: refused before sleeping.
+    let mut call = Pipeline::new(config(5, None, Some(250))).start(ms(0));
+    let mut shared: Shared = Shared::new();
+    let mut rng = SplitMix64::new(1);
+    assert_eq!(
+        call.next(ms(0), &mut shared),
+        Step::Attempt {
+            attempt: 1,
+            deadline: Some(ms(250))
+        }
+    );
+    assert_eq!(
+        call.on_outcome(ms(0), Verdict::failure(), &mut shared, &mut rng),
+        Step::Wait { until: ms(100) }
+    );
+    assert_eq!(
+        call.next(ms(100), &mut shared),
+        Step::Attempt {
+            attempt: 2,
+            deadline: Some(ms(250))
+        }
+    );
+    assert_eq!(
+        call.on_outcome(ms(100), Verdict::failure(), &mut shared, &mut rng),
+        Step::Done(Finish::Failed(Failure::RetriesExhausted {
+            attempts: 2,
+            last: Outcome::Failure
+        }))
+    );
+}
+
+#[test]
+fn attempt_timeout_and_late_results() {
+    // attempt timeout 50 ms; a success reported at t=50 arrived at the deadline:
+    // discarded, recorded as a timeout, retried.
+    let mut call = Pipeline::new(config(2, Some(50), None)).start(ms(0));
+    let mut shared: Shared = Shared::new();
+    let mut rng = SplitMix64::new(1);
+    assert_eq!(
+        call.next(ms(0), &mut shared),
+        Step::Attempt {
+            attempt: 1,
+            deadline: Some(ms(50))
+        }
+    );
+    assert_eq!(
+        call.on_outcome(ms(50), Verdict::success(), &mut shared, &mut rng),
+        Step::Wait { until: ms(150) }
+    );
+    assert_eq!(
+        drain(&mut call),
+        [
+            Event::TimedOut { attempt: 1 },
+            Event::Retry {
+                attempt: 2,
+                delay: d(100),
+                at: ms(150)
+            }
+        ]
+    );
+    assert_eq!(
+        call.next(ms(150), &mut shared),
+        Step::Attempt {
+            attempt: 2,
+            deadline: Some(ms(200))
+        }
+    );
+    // An adapter that forgot its timer: next() past the deadline times it out.
+    assert_eq!(
+        call.next(ms(400), &mut shared),
+        Step::Done(Finish::Failed(Failure::RetriesExhausted {
+            attempts: 2,
+            last: Outcome::TimedOut
+        }))
+    );
+}
+
+#[test]
+fn zero_attempt_timeout_never_runs() {
+    let mut call = Pipeline::new(config(1, Some(0), None)).start(ms(0));
+    let mut shared: Shared = Shared::new();
+    assert_eq!(
+        call.next(ms(0), &mut shared),
+        Step::Done(Finish::Failed(Failure::RetriesExhausted {
+            attempts: 1,
+            last: Outcome::TimedOut
+        }))
+    );
+}
+
+#[test]
+fn total_deadline_passing_during_a_wait_times_out() {
+    let mut call = Pipeline::new(config(3, None, Some(1_000))).start(ms(0));
+    let mut shared: Shared = Shared::new();
+    let mut rng = SplitMix64::new(1);
+    let _ = call.next(ms(0), &mut shared);
+    assert_eq!(
+        call.on_outcome(ms(800), Verdict::failure(), &mut shared, &mut rng),
+        Step::Wait { until: ms(900) }
+    );
+    // The adapter overslept.
+    assert_eq!(
+        call.next(ms(1_000), &mut shared),
+        Step::Done(Finish::Failed(Failure::TimedOut { attempts: 1 }))
+    );
+}
+
+#[test]
+fn outage_trips_breaker_and_calls_fail_fast_without_deadline() {
+    let mut b = breaker(2, 5_000);
+    let mut rng = SplitMix64::new(1);
+    let pipeline = Pipeline::new(config(3, None, None));
+    // Call 1: t=0 fails, t=100 fails → breaker opens (2 in a row) until t=5.1 s.
+    let mut call = pipeline.start(ms(0));
+    let mut shared = Shared::new().with_breaker(&mut b);
+    let _ = call.next(ms(0), &mut shared);
+    let _ = call.on_outcome(ms(0), Verdict::failure(), &mut shared, &mut rng);
+    let _ = call.next(ms(100), &mut shared);
+    let step = call.on_outcome(ms(100), Verdict::failure(), &mut shared, &mut rng);
+    // The retry at t=300 will be refused by the open breaker: no deadline → fail fast.
+    assert_eq!(step, Step::Wait { until: ms(300) });
+    let events = drain(&mut call);
+    assert!(
+        matches!(events[1], Event::Breaker(Transition { to: State::Open { until }, .. }) if until == ms(5_100))
+    );
+    assert_eq!(
+        call.next(ms(300), &mut shared),
+        Step::Done(Finish::Failed(Failure::BreakerOpen {
+            attempts: 2,
+            retry_at: Some(ms(5_100))
+        }))
+    );
+    // Call 2 during the outage never reaches the dependency.
+    let mut call = pipeline.start(ms(1_000));
+    assert_eq!(
+        call.next(ms(1_000), &mut shared),
+        Step::Done(Finish::Failed(Failure::BreakerOpen {
+            attempts: 0,
+            retry_at: Some(ms(5_100))
+        }))
+    );
+    // Recovery: at t=5.1 s exactly, a probe is admitted and closes the breaker.
+    let mut call = pipeline.start(ms(5_100));
+    assert_eq!(
+        call.next(ms(5_100), &mut shared),
+        Step::Attempt {
+            attempt: 1,
+            deadline: None
+        }
+    );
+    let events = drain(&mut call);
+    assert!(matches!(
+        events[..],
+        [Event::Breaker(Transition {
+            to: State::HalfOpen { .. },
+            ..
+        })]
+    ));
+    let step = call.on_outcome(ms(5_110), Verdict::success(), &mut shared, &mut rng);
+    assert_eq!(
+        step,
+        Step::Done(Finish::Completed {
+            attempts: 1,
+            outcome: Outcome::Success
+        })
+    );
+    assert!(matches!(
+        drain(&mut call)[..],
+        [Event::Breaker(Transition {
+            to: State::Closed,
+            ..
+        })]
+    ));
+    assert_eq!(b.state(), State::Closed);
+}
+
+#[test]
+fn rejected_call_waits_for_the_breaker_when_the_deadline_allows() {
+    let mut b = breaker(1, 1_000);
+    let mut rng = SplitMix64::new(1);
+    // Trip it at t=0: open until t=1 s.
+    {
+        let mut call = Pipeline::new(config(1, None, None)).start(ms(0));
+        let mut shared = Shared::new().with_breaker(&mut b);
+        let _ = call.next(ms(0), &mut shared);
+        let _ = call.on_outcome(ms(0), Verdict::failure(), &mut shared, &mut rng);
+    }
+    assert_eq!(b.state(), State::Open { until: ms(1_000) });
+    // A call at t=200 with a 2 s total deadline waits until t=1 s, then probes.
+    let mut call = Pipeline::new(config(3, None, Some(2_000))).start(ms(200));
+    let mut shared = Shared::new().with_breaker(&mut b);
+    assert_eq!(
+        call.next(ms(200), &mut shared),
+        Step::Wait { until: ms(1_000) }
+    );
+    assert_eq!(
+        drain(&mut call),
+        [Event::Retry {
+            attempt: 2,
+            delay: d(800),
+            at: ms(1_000)
+        }]
+    );
+    assert_eq!(
+        call.next(ms(1_000), &mut shared),
+        Step::Attempt {
+            attempt: 2,
+            deadline: Some(ms(2_200))
+        }
+    );
+    let step = call.on_outcome(ms(1_010), Verdict::success(), &mut shared, &mut rng);
+    assert_eq!(
+        step,
+        Step::Done(Finish::Completed {
+            attempts: 1,
+            outcome: Outcome::Success
+        })
+    );
+    // With a deadline before retry_at the same call fails fast.
+    let mut b2 = breaker(1, 1_000);
+    {
+        let mut call = Pipeline::new(config(1, None, None)).start(ms(0));
+        let mut shared = Shared::new().with_breaker(&mut b2);
+        let _ = call.next(ms(0), &mut shared);
+        let _ = call.on_outcome(ms(0), Verdict::failure(), &mut shared, &mut rng);
+    }
+    let mut call = Pipeline::new(config(3, None, Some(500))).start(ms(200));
+    let mut shared = Shared::new().with_breaker(&mut b2);
+    assert_eq!(
+        call.next(ms(200), &mut shared),
+        Step::Done(Finish::Failed(Failure::BreakerOpen {
+            attempts: 0,
+            retry_at: Some(ms(1_000))
+        }))
+    );
+}
+
+#[test]
+fn full_bulkhead_rejects_and_queue_grants_fifo() {
+    let mut pool: Bulkhead<2> = Bulkhead::new(BulkheadConfig::new(1, 1, d(300)).unwrap()).unwrap();
+    let mut rng = SplitMix64::new(1);
+    let pipeline = Pipeline::new(config(1, None, None));
+    let mut a = pipeline.start(ms(0));
+    let mut b = pipeline.start(ms(0));
+    let mut c = pipeline.start(ms(0));
+    let mut shared = Shared::new().with_bulkhead(&mut pool);
+    assert_eq!(
+        a.next(ms(0), &mut shared),
+        Step::Attempt {
+            attempt: 1,
+            deadline: None
+        }
+    );
+    let Step::Queued { ticket, until } = b.next(ms(0), &mut shared) else {
+        panic!("b should queue")
+    };
+    assert_eq!(until, ms(300));
+    assert_eq!(
+        c.next(ms(0), &mut shared),
+        Step::Done(Finish::Failed(Failure::BulkheadFull { attempts: 0 }))
+    );
+    // a finishes at t=50: the slot goes to b's ticket.
+    let _ = a.on_outcome(ms(50), Verdict::success(), &mut shared, &mut rng);
+    assert_eq!(drain(&mut a), [Event::Granted(ticket)]);
+    assert_eq!(
+        b.next(ms(50), &mut shared),
+        Step::Attempt {
+            attempt: 1,
+            deadline: None
+        }
+    );
+    let _ = b.on_outcome(ms(60), Verdict::success(), &mut shared, &mut rng);
+    assert_eq!(pool.in_flight(), 0);
+}
+
+#[test]
+fn queue_wait_expires() {
+    let mut pool: Bulkhead<2> = Bulkhead::new(BulkheadConfig::new(1, 1, d(300)).unwrap()).unwrap();
+    let pipeline = Pipeline::new(config(1, None, None).with_fallback(FallbackOn::Rejection));
+    let mut a = pipeline.start(ms(0));
+    let mut b = pipeline.start(ms(0));
+    let mut shared = Shared::new().with_bulkhead(&mut pool);
+    let _ = a.next(ms(0), &mut shared);
+    assert!(matches!(b.next(ms(0), &mut shared), Step::Queued { .. }));
+    assert_eq!(
+        b.next(ms(300), &mut shared),
+        Step::Done(Finish::Fallback(Failure::BulkheadFull { attempts: 0 }))
+    );
+    assert_eq!(
+        drain(&mut b),
+        [Event::Fallback(Failure::BulkheadFull { attempts: 0 })]
+    );
+    a.abandon(ms(400), &mut shared);
+    assert_eq!(pool.in_flight(), 0);
+    assert_eq!(pool.queued(), 0);
+}
+
+#[test]
+fn abandoning_returns_probe_and_slots() {
+    let mut b = breaker(1, 100);
+    let mut pool: Bulkhead<2> =
+        Bulkhead::new(BulkheadConfig::new(1, 1, d(1_000)).unwrap()).unwrap();
+    let mut rng = SplitMix64::new(1);
+    let pipeline = Pipeline::new(config(1, None, None));
+    let mut shared = Shared::new().with_breaker(&mut b).with_bulkhead(&mut pool);
+    let mut trip = pipeline.start(ms(0));
+    let _ = trip.next(ms(0), &mut shared);
+    let _ = trip.on_outcome(ms(0), Verdict::failure(), &mut shared, &mut rng);
+    // t=100: a probe runs, another call queues behind it; both are dropped.
+    let mut probe = pipeline.start(ms(100));
+    let mut queued = pipeline.start(ms(100));
+    assert!(matches!(
+        probe.next(ms(100), &mut shared),
+        Step::Attempt { .. }
+    ));
+    assert!(matches!(
+        queued.next(ms(100), &mut shared),
+        Step::Done(Finish::Failed(Failure::BreakerOpen { .. }))
+    ));
+    probe.abandon(ms(110), &mut shared);
+    probe.abandon(ms(120), &mut shared); // twice is harmless
+    assert_eq!(probe.finish(), Some(Finish::Cancelled));
+    // The probe slot came back: a new call can probe and close the breaker.
+    let mut again = pipeline.start(ms(130));
+    assert!(matches!(
+        again.next(ms(130), &mut shared),
+        Step::Attempt { .. }
+    ));
+    let _ = again.on_outcome(ms(140), Verdict::success(), &mut shared, &mut rng);
+    assert_eq!(b.state(), State::Closed);
+    assert_eq!(pool.in_flight(), 0);
+}
+
+#[test]
+fn budget_stops_a_retry_storm() {
+    // 100 ‰ and no floor: ten calls buy one retry.
+    let mut budget: Budget =
+        Budget::new(BudgetConfig::new(100, 0, Duration::from_secs(10)).unwrap()).unwrap();
+    let mut rng = SplitMix64::new(1);
+    let pipeline = Pipeline::new(config(3, None, None));
+    let mut retries = 0;
+    for i in 0..10u64 {
+        let mut call = pipeline.start(ms(i));
+        let mut shared = Shared::new().with_budget(&mut budget);
+        let _ = call.next(ms(i), &mut shared);
+        match call.on_outcome(ms(i), Verdict::failure(), &mut shared, &mut rng) {
+            Step::Wait { .. } => retries += 1,
+            Step::Done(Finish::Failed(Failure::RetriesExhausted { attempts: 1, .. })) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(retries, 1);
+}
+
+#[test]
+fn bulkhead_outermost_holds_one_slot_across_retries() {
+    let mut pool: Bulkhead<2> = Bulkhead::new(BulkheadConfig::new(1, 0, d(0)).unwrap()).unwrap();
+    let mut rng = SplitMix64::new(1);
+    let pipeline = Pipeline::new(config(2, None, None).with_order(Order::BulkheadOutermost));
+    let mut a = pipeline.start(ms(0));
+    let mut b = pipeline.start(ms(0));
+    let mut shared = Shared::new().with_bulkhead(&mut pool);
+    let _ = a.next(ms(0), &mut shared);
+    assert_eq!(
+        a.on_outcome(ms(0), Verdict::failure(), &mut shared, &mut rng),
+        Step::Wait { until: ms(100) }
+    );
+    // While a sleeps between attempts, its slot stays taken.
+    assert_eq!(
+        b.next(ms(50), &mut shared),
+        Step::Done(Finish::Failed(Failure::BulkheadFull { attempts: 0 }))
+    );
+    let _ = a.next(ms(100), &mut shared);
+    let _ = a.on_outcome(ms(100), Verdict::success(), &mut shared, &mut rng);
+    assert_eq!(pool.in_flight(), 0);
+}
+
+#[test]
+fn clock_going_backwards_is_read_as_standing_still() {
+    let mut call = Pipeline::new(config(3, Some(100), None)).start(ms(1_000));
+    let mut shared: Shared = Shared::new();
+    let mut rng = SplitMix64::new(1);
+    assert_eq!(
+        call.next(ms(1_000), &mut shared),
+        Step::Attempt {
+            attempt: 1,
+            deadline: Some(ms(1_100))
+        }
+    );
+    assert_eq!(
+        call.on_outcome(ms(10), Verdict::failure(), &mut shared, &mut rng),
+        Step::Wait { until: ms(1_100) }
+    );
+    assert_eq!(
+        call.next(ms(0), &mut shared),
+        Step::Wait { until: ms(1_100) }
+    );
+}
+
+#[test]
+fn near_the_end_of_time() {
+    let end = Instant::MAX;
+    let mut call = Pipeline::new(config(3, Some(100), Some(1_000))).start(end);
+    let mut shared: Shared = Shared::new();
+    let mut rng = SplitMix64::new(1);
+    // Every deadline saturates at MAX, which is already reached.
+    assert_eq!(
+        call.next(end, &mut shared),
+        Step::Done(Finish::Failed(Failure::TimedOut { attempts: 0 }))
+    );
+    let mut call = Pipeline::new(config(3, None, None)).start(Instant::from_micros(u64::MAX - 1));
+    let _ = call.next(end, &mut shared);
+    // The backoff saturates at the end of time, which has come: the retry is due at once.
+    assert_eq!(
+        call.on_outcome(end, Verdict::failure(), &mut shared, &mut rng),
+        Step::Attempt {
+            attempt: 2,
+            deadline: None
+        }
+    );
+}
