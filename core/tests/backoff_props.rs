@@ -9,15 +9,16 @@ use sturdy::rng::SplitMix64;
 use sturdy::time::{Duration, Instant};
 
 fn ratio() -> impl Strategy<Value = Ratio> {
-    (1u32..=1_000, 0u32..=5_000).prop_map(|(den, extra)| {
-        Ratio::new(den.saturating_add(extra), den).unwrap_or(Ratio::TWO)
-    })
+    (1u32..=1_000, 0u32..=5_000)
+        .prop_map(|(den, extra)| Ratio::new(den.saturating_add(extra), den).unwrap_or(Ratio::TWO))
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
     prop_oneof![
         Just(Kind::Constant),
-        (0u64..=u64::MAX).prop_map(|s| Kind::Linear { step: Duration::from_micros(s >> (s % 64)) }),
+        (0u64..=u64::MAX).prop_map(|s| Kind::Linear {
+            step: Duration::from_micros(s >> (s % 64))
+        }),
         ratio().prop_map(|factor| Kind::Exponential { factor }),
     ]
 }
@@ -54,7 +55,10 @@ fn retry_number() -> impl Strategy<Value = u32> {
 /// The reference model: exact per-step truncation, naively iterated.
 fn reference_delay(b: &Backoff, retry: u32) -> Duration {
     let n = u64::from(retry.max(1));
-    let (base, cap) = (u128::from(b.base().as_micros()), u128::from(b.cap().as_micros()));
+    let (base, cap) = (
+        u128::from(b.base().as_micros()),
+        u128::from(b.cap().as_micros()),
+    );
     let raw = match b.kind() {
         Kind::Constant => base,
         Kind::Linear { step } => base + u128::from(step.as_micros()) * u128::from(n - 1),
