@@ -213,7 +213,7 @@ proptest! {
         let mut now = Instant::ZERO;
         let mut log: Vec<(u64, i64)> = Vec::new();
         for (is_request, advance) in events {
-            now = now + Duration::from_micros(advance);
+            now += Duration::from_micros(advance);
             let second = now.as_micros() / 1_000_000;
             if is_request {
                 budget.on_request(now);

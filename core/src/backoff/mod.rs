@@ -72,11 +72,48 @@ use crate::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "Spec", into = "Spec"))]
 pub struct Backoff {
     kind: Kind,
     base: Duration,
     cap: Duration,
     jitter: Jitter,
+    /// Exponential only: after this many steps the delay no longer changes …
+    settled_after: u32,
+    /// … and is this (the cap, or a fixed point of truncation). Precomputed once so
+    /// that any retry number past it costs O(1).
+    settled: Duration,
+}
+
+/// The serialized form of a [`Backoff`]: deserializing goes through
+/// [`Backoff::new`], so a config file cannot bypass validation.
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Spec {
+    kind: Kind,
+    base: Duration,
+    cap: Duration,
+    jitter: Jitter,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<Spec> for Backoff {
+    type Error = ConfigError;
+    fn try_from(s: Spec) -> Result<Self, ConfigError> {
+        Self::new(s.kind, s.base, s.cap, s.jitter)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl From<Backoff> for Spec {
+    fn from(b: Backoff) -> Self {
+        Self {
+            kind: b.kind,
+            base: b.base,
+            cap: b.cap,
+            jitter: b.jitter,
+        }
+    }
 }
 
 impl Default for Backoff {
@@ -95,12 +132,12 @@ impl Backoff {
     /// assert_eq!(Backoff::DEFAULT.base(), Duration::from_millis(100));
     /// assert_eq!(Backoff::DEFAULT.jitter(), Jitter::Equal);
     /// ```
-    pub const DEFAULT: Self = Self {
-        kind: Kind::Exponential { factor: Ratio::TWO },
-        base: Duration::from_millis(100),
-        cap: Duration::from_secs(60),
-        jitter: Jitter::Equal,
-    };
+    pub const DEFAULT: Self = Self::assemble(
+        Kind::Exponential { factor: Ratio::TWO },
+        Duration::from_millis(100),
+        Duration::from_secs(60),
+        Jitter::Equal,
+    );
 
     /// A validated backoff, or an error naming the field: `base` must not exceed
     /// `cap`, the factor must be a valid [`Ratio`] (`factor`), a proportional jitter's
@@ -123,12 +160,7 @@ impl Backoff {
         cap: Duration,
         jitter: Jitter,
     ) -> Result<Self, ConfigError> {
-        let backoff = Self {
-            kind,
-            base,
-            cap,
-            jitter,
-        };
+        let backoff = Self::assemble(kind, base, cap, jitter);
         match backoff.validate() {
             Ok(()) => Ok(backoff),
             Err(e) => Err(e),
@@ -144,11 +176,32 @@ impl Backoff {
     /// assert_eq!(b.delay(1), b.delay(1_000));
     /// ```
     pub const fn constant(delay: Duration) -> Self {
+        Self::assemble(Kind::Constant, delay, delay, Jitter::None)
+    }
+
+    /// Builds without validating, precomputing where an exponential settles. This
+    /// costs one pass to the cap (≤ 64 steps for factor 2; at most ~45 000 for the
+    /// slowest allowed factor 1.001 with a cap of `Duration::MAX`).
+    const fn assemble(kind: Kind, base: Duration, cap: Duration, jitter: Jitter) -> Self {
+        let (settled, settled_after) = match kind {
+            Kind::Exponential { factor } => {
+                let (d, taken) = grow(base.as_micros(), cap.as_micros(), factor, u32::MAX);
+                let d = if d < cap.as_micros() {
+                    d
+                } else {
+                    cap.as_micros()
+                };
+                (Duration::from_micros(d), taken)
+            }
+            Kind::Constant | Kind::Linear { .. } => (cap, u32::MAX),
+        };
         Self {
-            kind: Kind::Constant,
-            base: delay,
-            cap: delay,
-            jitter: Jitter::None,
+            kind,
+            base,
+            cap,
+            jitter,
+            settled_after,
+            settled,
         }
     }
 
@@ -277,10 +330,11 @@ impl Backoff {
     /// The exact, capped delay before retry `retry`, without jitter.
     ///
     /// Retry 1 waits `base`; retry 0 is treated as 1. Saturates at the cap for every
-    /// `u32`; an exponential stops computing once the cap is reached or the sequence
-    /// stops growing (truncation can pin tiny delays, e.g. 1 µs × 3/2 = 1 µs), so the
-    /// work is bounded by the number of steps to the cap (≤ 64 for factor 2),
-    /// never by `retry`.
+    /// `u32`. An exponential steps with per-step truncation until the cap is reached
+    /// or the sequence stops growing (truncation can pin tiny delays, e.g.
+    /// 1 µs × 3/2 = 1 µs); where it settles is precomputed at construction, so a retry
+    /// number past that point costs O(1) and the work is never proportional to
+    /// `retry` beyond the steps to the cap (≤ 64 for factor 2).
     ///
     /// ```
     /// # use sturdy::backoff::{Backoff, Ratio};
@@ -302,7 +356,12 @@ impl Backoff {
             Kind::Linear { step } => {
                 base.saturating_add(step.as_micros().saturating_mul(steps as u64))
             }
-            Kind::Exponential { factor } => grow(base, cap, factor, steps),
+            Kind::Exponential { factor } => {
+                if steps >= self.settled_after {
+                    return self.settled;
+                }
+                grow(base, cap, factor, steps).0
+            }
         };
         Duration::from_micros(if raw < cap { raw } else { cap })
     }
@@ -356,28 +415,41 @@ impl Backoff {
 }
 
 /// `base` multiplied `steps` times by `factor`, truncated at each step, stopping at
-/// `cap` or at a fixed point. Each loop turn grows `d` strictly, by a factor of at
+/// `cap` or at a fixed point; returns the value and the steps actually taken (fewer
+/// than asked once it settled). Each turn grows `d` strictly, by a factor of at
 /// least `1 + 1/1000` once it grows at all, so the loop ends within ~45 000 turns
-/// even for `cap = Duration::MAX` (64 for factor 2).
-const fn grow(base: u64, cap: u64, factor: Ratio, steps: u32) -> u64 {
-    let num = factor.num() as u128;
+/// even for `cap = Duration::MAX` (64 for factor 2). Plain `u64` arithmetic while
+/// the product fits, `u128` beyond.
+const fn grow(base: u64, cap: u64, factor: Ratio, steps: u32) -> (u64, u32) {
+    let num = factor.num() as u64;
     let den = if factor.den() == 0 {
         1
     } else {
-        factor.den() as u128
+        factor.den() as u64
     };
     let mut d = base;
     let mut done = 0;
     while done < steps && d < cap {
-        let next = d as u128 * num / den;
-        let next = if next > cap as u128 { cap } else { next as u64 };
+        let next = match d.checked_mul(num) {
+            Some(product) if den == 1 => product,
+            Some(product) => product / den,
+            None => {
+                let wide = d as u128 * num as u128 / den as u128;
+                if wide > u64::MAX as u128 {
+                    u64::MAX
+                } else {
+                    wide as u64
+                }
+            }
+        };
+        let next = if next > cap { cap } else { next };
         if next <= d {
             break; // factor 1, or truncation pins a tiny delay: it stays there
         }
         d = next;
         done += 1;
     }
-    d
+    (d, done)
 }
 
 #[cfg(test)]
@@ -503,23 +575,25 @@ mod tests {
     #[test]
     fn unvalidated_configs_do_not_panic() {
         // Bypassing validation (e.g. a deserialized config) must not panic either.
-        let bad = Backoff {
-            kind: Kind::Exponential {
+        let bad = Backoff::assemble(
+            Kind::Exponential {
                 factor: Ratio { num: 1, den: 0 },
             },
-            base: ms(5),
-            cap: ms(1),
-            jitter: Jitter::Proportional { percent: 255 },
-        };
+            ms(5),
+            ms(1),
+            Jitter::Proportional { percent: 255 },
+        );
         let mut rng = SplitMix64::new(3);
         assert_eq!(bad.delay(u32::MAX), ms(1));
         assert!(bad.jittered(u32::MAX, Duration::MAX, &mut rng) <= ms(1));
-        let shrinking = Backoff {
-            kind: Kind::Exponential {
+        let shrinking = Backoff::assemble(
+            Kind::Exponential {
                 factor: Ratio { num: 1, den: 2 },
             },
-            ..bad
-        };
+            ms(5),
+            ms(1),
+            Jitter::None,
+        );
         assert_eq!(shrinking.delay(9), ms(1));
         let dec = Backoff {
             jitter: Jitter::Decorrelated,
