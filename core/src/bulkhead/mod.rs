@@ -40,6 +40,9 @@
 //!   [`Stats::stale_releases`]), as is any release while no permit is out, so a
 //!   release can never push capacity above `max_concurrent`.
 //! * **Clock going backwards**: every method uses `max(now, highest now seen)`.
+//! * **Cost**: no allocation; every call is O(1) when nobody waits and at worst
+//!   one scan of the inline queue (O(`Q`)) otherwise. Keep `Q` small on MCUs:
+//!   each waiter costs 16 bytes.
 //!
 //! # Limits of permit identity (no alloc, no atomics)
 //!
