@@ -111,11 +111,11 @@ proptest! {
                     }
                 }
                 Op::Outcome(i, kind) => {
-                    if let Some(slot) = slots[i].as_mut() {
-                        if slot.running {
-                            let step = slot.call.on_outcome(now, verdict(kind), &mut shared, &mut rng);
-                            observe(slot, step, attempts)?;
-                        }
+                    if let Some(slot) = slots[i].as_mut()
+                        && slot.running
+                    {
+                        let step = slot.call.on_outcome(now, verdict(kind), &mut shared, &mut rng);
+                        observe(slot, step, attempts)?;
                     }
                 }
                 Op::Abandon(i) => {
@@ -123,8 +123,8 @@ proptest! {
                         slot.call.abandon(now, &mut shared);
                     }
                 }
-                Op::Advance(us) => now = now + Duration::from_micros(us),
-                Op::Back(us) => now = now - Duration::from_micros(us),
+                Op::Advance(us) => now += Duration::from_micros(us),
+                Op::Back(us) => now -= Duration::from_micros(us),
                 Op::EndOfTime => now = Instant::from_micros(u64::MAX - 1),
             }
             while slots.iter_mut().flatten().any(|s| s.call.poll_event().is_some()) {}
