@@ -1,0 +1,5 @@
+//! sturdy on `std`: the Tokio and blocking drivers of the core's
+//! [`sturdy::pipeline`], shared breakers and bulkheads, and the service-side
+//! pieces (config files, registry, health, metrics, tracing, tower).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
