@@ -18,7 +18,11 @@ pub const CORE_HZ: u32 = 16_000_000;
 
 /// Ends the QEMU run: exit status 0 when `ok`, 1 otherwise.
 pub fn exit(ok: bool) -> ! {
-    debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
+    debug::exit(if ok {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
     #[allow(clippy::empty_loop)]
     loop {}
 }

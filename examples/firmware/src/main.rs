@@ -25,7 +25,9 @@ use {defmt_semihosting as _, panic_probe as _};
 
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
-    let Some(cp) = cortex_m::Peripherals::take() else { board::exit(false) };
+    let Some(cp) = cortex_m::Peripherals::take() else {
+        board::exit(false)
+    };
     time_driver::init(cp.SYST, board::CORE_HZ);
     say!("sturdy firmware on {}", board::NAME);
 
@@ -34,7 +36,12 @@ async fn main(spawner: Spawner) {
         Ok(s) => {
             say!(
                 "PASS: {} ok, {} failed ({} in the outage), {} bus transactions, recovered at {} ms, {} ms",
-                s.ok, s.failed, s.failed_in_outage, s.transactions, s.recovered_ms, s.elapsed_ms
+                s.ok,
+                s.failed,
+                s.failed_in_outage,
+                s.transactions,
+                s.recovered_ms,
+                s.elapsed_ms
             );
             board::exit(true)
         }

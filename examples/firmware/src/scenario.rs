@@ -45,8 +45,11 @@ const BUS_LOG: usize = 64;
 type Sensor = FlakySensor<SplitMix64, BUS_LOG>;
 
 /// The I2C bus with the sensor on it, shared by the tasks that talk to it.
-static BUS: Mutex<CriticalSectionRawMutex, Sensor> =
-    Mutex::new(FlakySensor::new(SplitMix64::new(SEED), Instant::ZERO, PROFILE));
+static BUS: Mutex<CriticalSectionRawMutex, Sensor> = Mutex::new(FlakySensor::new(
+    SplitMix64::new(SEED),
+    Instant::ZERO,
+    PROFILE,
+));
 
 /// Poll results, from the sensor task to [`run`].
 static READINGS: Channel<CriticalSectionRawMutex, Reading, 4> = Channel::new();
@@ -102,7 +105,13 @@ async fn sensor_task() {
     let mut ticker = Ticker::every(clock::to_embassy(PERIOD));
     for n in 0..READS as u32 {
         let result = guarded_read().await;
-        READINGS.send(Reading { n, at: clock::now(), result }).await;
+        READINGS
+            .send(Reading {
+                n,
+                at: clock::now(),
+                result,
+            })
+            .await;
         ticker.next().await;
     }
 }
@@ -125,18 +134,24 @@ pub async fn run(spawner: Spawner) -> Result<Summary, Failure> {
             }
         }
         previous = Some(r.result.is_ok());
-        timeline.push(r).map_err(|_| fail("timeline capacity", READS as u64))?;
+        timeline
+            .push(r)
+            .map_err(|_| fail("timeline capacity", READS as u64))?;
     }
     let elapsed = clock::now().saturating_duration_since(started);
 
-    #[cfg(feature = "fail-demo")]
-    panic!("fail-demo: deliberate panic after {} polls", timeline.len());
+    if cfg!(feature = "fail-demo") {
+        panic!("fail-demo: deliberate panic after {} polls", timeline.len());
+    }
 
     let bus = BUS.lock().await;
     bus.replay(SplitMix64::new(SEED)).map_err(|m| match m {
         Mismatch::LogFull => fail("bus log full", BUS_LOG as u64),
         Mismatch::Answer(n) => fail("replay: answer differs from model at transaction", n as u64),
-        Mismatch::TooFast(n) => fail("replay: transfer shorter than its latency at transaction", n as u64),
+        Mismatch::TooFast(n) => fail(
+            "replay: transfer shorter than its latency at transaction",
+            n as u64,
+        ),
         Mismatch::Backwards(n) => fail("replay: clock went backwards at transaction", n as u64),
     })?;
     check(&timeline, bus.log().len() as u32, elapsed)
@@ -151,7 +166,9 @@ fn check_clock() -> Result<(), Failure> {
     if clock::to_embassy(Duration::from_micros(1_500)) != embassy_time::Duration::from_millis(2) {
         return Err(fail("clock: sturdy -> embassy duration rounds up", 1_500));
     }
-    if clock::deadline_to_embassy(Instant::from_micros(1_001)) != embassy_time::Instant::from_millis(2) {
+    if clock::deadline_to_embassy(Instant::from_micros(1_001))
+        != embassy_time::Instant::from_millis(2)
+    {
         return Err(fail("clock: sturdy -> embassy deadline rounds up", 1_001));
     }
     Ok(())
@@ -160,7 +177,8 @@ fn check_clock() -> Result<(), Failure> {
 /// The timeline's shape. PATTERNS: add breaker/retry/bulkhead expectations here.
 fn check(timeline: &[Reading], transactions: u32, elapsed: Duration) -> Result<Summary, Failure> {
     let since_boot = |r: &Reading| r.at.saturating_duration_since(Instant::ZERO);
-    let in_outage = |r: &Reading| (PROFILE.outage_from..PROFILE.outage_until).contains(&since_boot(r));
+    let in_outage =
+        |r: &Reading| (PROFILE.outage_from..PROFILE.outage_until).contains(&since_boot(r));
     let mut s = Summary {
         ok: 0,
         failed: 0,

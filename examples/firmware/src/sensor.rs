@@ -44,9 +44,15 @@ pub struct Transaction {
 
 impl Transaction {
     /// The answer of a transaction that finishes at `now`.
-    pub fn answer_at(&self, profile: &Profile, powered_at: Instant, now: Instant) -> Result<u16, Nak> {
+    pub fn answer_at(
+        &self,
+        profile: &Profile,
+        powered_at: Instant,
+        now: Instant,
+    ) -> Result<u16, Nak> {
         let since_power_on = now.saturating_duration_since(powered_at);
-        let in_outage = since_power_on >= profile.outage_from && since_power_on < profile.outage_until;
+        let in_outage =
+            since_power_on >= profile.outage_from && since_power_on < profile.outage_until;
         if in_outage || self.roll < profile.nak_per_mille {
             Err(Nak)
         } else {
@@ -90,14 +96,21 @@ pub struct FlakySensor<R, const N: usize> {
 impl<R: Rng, const N: usize> FlakySensor<R, N> {
     /// A sensor powered on at `powered_at`.
     pub const fn new(rng: R, powered_at: Instant, profile: Profile) -> Self {
-        Self { rng, powered_at, profile, log: Vec::new(), log_full: false }
+        Self {
+            rng,
+            powered_at,
+            profile,
+            log: Vec::new(),
+            log_full: false,
+        }
     }
 
     /// Draws the next transaction (latency, NAK roll, reading) without running it.
     pub fn transaction(&mut self) -> Transaction {
-        let latency = self
-            .rng
-            .between(self.profile.min_latency.as_micros(), self.profile.max_latency.as_micros());
+        let latency = self.rng.between(
+            self.profile.min_latency.as_micros(),
+            self.profile.max_latency.as_micros(),
+        );
         Transaction {
             latency: Duration::from_micros(latency),
             roll: self.rng.below(1_000),
@@ -111,7 +124,14 @@ impl<R: Rng, const N: usize> FlakySensor<R, N> {
     pub async fn read(&mut self) -> Result<u16, Nak> {
         let t = self.transaction();
         let slot = self.log.len();
-        if self.log.push(Logged { started: clock::now(), answered: None }).is_err() {
+        if self
+            .log
+            .push(Logged {
+                started: clock::now(),
+                answered: None,
+            })
+            .is_err()
+        {
             self.log_full = true;
         }
         Timer::after(clock::to_embassy(t.latency)).await;

@@ -18,6 +18,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 #[entry]
 fn main() -> ! {
     let input: u64 = black_box(0x0123_4567_89AB_CDEF);
+    #[allow(unused_mut)] // the baseline build has no pattern to fold in
     let mut acc: u64 = 0;
     #[cfg(feature = "time")]
     {
@@ -89,7 +90,11 @@ mod patterns {
             let now = Instant::from_millis(i.saturating_mul(black_box(1_000)));
             match b.try_acquire(now) {
                 Ok(permit) => {
-                    let outcome = if (input >> i) & 1 == 1 { Outcome::Failure } else { Outcome::Success };
+                    let outcome = if (input >> i) & 1 == 1 {
+                        Outcome::Failure
+                    } else {
+                        Outcome::Success
+                    };
                     if let Some(t) = b.record(permit, outcome, now) {
                         acc = acc.wrapping_add(u64::from(t.to.code()));
                     }
@@ -128,7 +133,11 @@ mod patterns {
         let config = black_box(RetryConfig::default());
         let mut rng = SplitMix64::new(input);
         let mut now = Instant::from_micros(black_box(0));
-        let mut retry = Retry::new(&config, now, Some(now.saturating_add(Duration::from_secs(10))));
+        let mut retry = Retry::new(
+            &config,
+            now,
+            Some(now.saturating_add(Duration::from_secs(10))),
+        );
         let mut acc = 0u64;
         for _ in 0..8 {
             match retry.on_outcome(Verdict::failure(), now, &mut rng) {
@@ -146,7 +155,9 @@ mod patterns {
     #[cfg(feature = "bulkhead")]
     pub fn bulkhead(input: u64) -> u64 {
         use sturdy::bulkhead::{Acquire, Bulkhead, Config};
-        let Ok(mut b) = Bulkhead::<4>::new(black_box(Config::default())) else { return 0 };
+        let Ok(mut b) = Bulkhead::<4>::new(black_box(Config::default())) else {
+            return 0;
+        };
         let mut acc = 0u64;
         for i in 0..16u64 {
             let now = Instant::from_millis(i);
