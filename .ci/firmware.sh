@@ -95,7 +95,8 @@ check_no_vfp() {
 lint() {
   (cd "$FW"
     rustfmt --edition 2024 --check src/main.rs build.rs size-m0/src/main.rs size-m0/build.rs
-    for t in "$M0" "$M4"; do cargo clippy --release --locked --workspace --target "$t" -- -D warnings; done
+    # thumbv6m only: the two boards differ in two constants; M0 is the stricter target
+    cargo clippy --release --locked --workspace --target "$M0" -- -D warnings
     cargo clippy --release --locked -p sturdy-firmware --target "$M0" --features defmt -- -D warnings)
 }
 build() {
