@@ -1,0 +1,194 @@
+//! Size probe: each feature links one sturdy pattern, driven with `black_box`ed
+//! inputs so nothing folds away, results folded into one `black_box`ed value.
+//! No `core::fmt` (it would dwarf the patterns). Runs on QEMU `microbit` and exits 0.
+#![no_std]
+#![no_main]
+
+use core::hint::black_box;
+use cortex_m_rt::entry;
+use cortex_m_semihosting::debug;
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    debug::exit(debug::EXIT_FAILURE);
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
+
+#[entry]
+fn main() -> ! {
+    let input: u64 = black_box(0x0123_4567_89AB_CDEF);
+    #[allow(unused_mut)] // the baseline build has no pattern to fold in
+    let mut acc: u64 = 0;
+    #[cfg(feature = "time")]
+    {
+        acc ^= patterns::time(input);
+    }
+    #[cfg(feature = "rng")]
+    {
+        acc ^= patterns::rng(input);
+    }
+    #[cfg(feature = "breaker")]
+    {
+        acc ^= patterns::breaker(input);
+    }
+    #[cfg(feature = "backoff")]
+    {
+        acc ^= patterns::backoff(input);
+    }
+    #[cfg(feature = "retry")]
+    {
+        acc ^= patterns::retry(input);
+    }
+    #[cfg(feature = "bulkhead")]
+    {
+        acc ^= patterns::bulkhead(input);
+    }
+    #[cfg(feature = "timeout")]
+    {
+        acc ^= patterns::timeout(input);
+    }
+    #[cfg(feature = "pipeline")]
+    {
+        acc ^= patterns::pipeline(input);
+    }
+    black_box((input, acc));
+    debug::exit(debug::EXIT_SUCCESS);
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
+
+#[allow(dead_code, unused_imports)]
+mod patterns {
+    use core::hint::black_box;
+    use sturdy::rng::{Rng, SplitMix64};
+    use sturdy::time::{Duration, Instant};
+
+    /// Instant/Duration arithmetic.
+    pub fn time(input: u64) -> u64 {
+        let t0 = Instant::from_micros(input);
+        let t1 = t0.saturating_add(Duration::from_millis(black_box(30_000)));
+        (t1.saturating_duration_since(t0).as_millis()) ^ t1.max(t0).as_micros()
+    }
+
+    /// The bundled PRNG.
+    pub fn rng(input: u64) -> u64 {
+        let mut rng = SplitMix64::new(input);
+        rng.below(black_box(1_000)) ^ rng.between(black_box(10), black_box(20))
+    }
+
+    /// Consecutive-failure breaker through closed → open → half-open → closed.
+    #[cfg(feature = "breaker")]
+    pub fn breaker(input: u64) -> u64 {
+        use sturdy::breaker::{Breaker, Config};
+        use sturdy::outcome::Outcome;
+        let Ok(mut b): Result<Breaker, _> = Breaker::new(black_box(Config::default())) else {
+            return 0;
+        };
+        let mut acc = 0u64;
+        for i in 0..64u64 {
+            let now = Instant::from_millis(i.saturating_mul(black_box(1_000)));
+            match b.try_acquire(now) {
+                Ok(permit) => {
+                    let outcome = if (input >> i) & 1 == 1 {
+                        Outcome::Failure
+                    } else {
+                        Outcome::Success
+                    };
+                    if let Some(t) = b.record(permit, outcome, now) {
+                        acc = acc.wrapping_add(u64::from(t.to.code()));
+                    }
+                }
+                Err(rejected) => acc ^= rejected.retry_at.map_or(1, Instant::as_micros),
+            }
+            if let Some(t) = b.handle_timeout(now) {
+                acc = acc.wrapping_add(u64::from(t.to.code()));
+            }
+            acc ^= b.poll_at().map_or(0, Instant::as_micros);
+        }
+        acc
+    }
+
+    /// Exponential backoff with full jitter.
+    #[cfg(feature = "backoff")]
+    pub fn backoff(input: u64) -> u64 {
+        use sturdy::backoff::Backoff;
+        let b = black_box(Backoff::default());
+        let mut rng = SplitMix64::new(input);
+        let mut previous = Duration::ZERO;
+        let mut acc = 0u64;
+        for retry in 1..=black_box(8u32) {
+            acc ^= b.delay(retry).as_micros();
+            previous = b.jittered(retry, previous, &mut rng);
+            acc ^= previous.as_micros();
+        }
+        acc
+    }
+
+    /// One call's retry machine over failing attempts.
+    #[cfg(feature = "retry")]
+    pub fn retry(input: u64) -> u64 {
+        use sturdy::outcome::Verdict;
+        use sturdy::retry::{Retry, RetryConfig, RetryDecision};
+        let config = black_box(RetryConfig::default());
+        let mut rng = SplitMix64::new(input);
+        let mut now = Instant::from_micros(black_box(0));
+        let mut retry = Retry::new(
+            &config,
+            now,
+            Some(now.saturating_add(Duration::from_secs(10))),
+        );
+        let mut acc = 0u64;
+        for _ in 0..8 {
+            match retry.on_outcome(Verdict::failure(), now, &mut rng) {
+                RetryDecision::RetryAt { at, attempt, .. } => {
+                    now = at;
+                    acc ^= u64::from(attempt);
+                }
+                _ => break,
+            }
+        }
+        acc ^ u64::from(retry.attempts())
+    }
+
+    /// Bulkhead with a small waiting queue.
+    #[cfg(feature = "bulkhead")]
+    pub fn bulkhead(input: u64) -> u64 {
+        use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+        let Ok(mut b) = Bulkhead::<4>::new(black_box(Config::default())) else {
+            return 0;
+        };
+        let mut acc = 0u64;
+        for i in 0..16u64 {
+            let now = Instant::from_millis(i);
+            match b.try_acquire(now) {
+                Acquire::Permit(p) => {
+                    if (input >> i) & 1 == 1 {
+                        acc ^= b.release(p, now).map_or(0, |_| 1);
+                    }
+                }
+                Acquire::Queued { deadline, .. } => acc ^= deadline.as_micros(),
+                Acquire::Full => acc = acc.wrapping_add(1),
+            }
+        }
+        acc ^ b.poll_at().map_or(0, Instant::as_micros)
+    }
+
+    /// Deadlines.
+    #[cfg(feature = "timeout")]
+    pub fn timeout(input: u64) -> u64 {
+        use sturdy::timeout::Deadline;
+        let now = Instant::from_micros(input);
+        let a = Deadline::after(now, Duration::from_millis(black_box(100)));
+        let b = Deadline::at(Instant::from_micros(black_box(input / 2)));
+        let d = a.earliest(b);
+        d.remaining(now).as_micros() ^ u64::from(d.is_expired(now))
+    }
+
+    /// The composed pipeline (API by the lead; fill in when it lands).
+    #[cfg(feature = "pipeline")]
+    pub fn pipeline(input: u64) -> u64 {
+        use sturdy::pipeline as _;
+        input
+    }
+}

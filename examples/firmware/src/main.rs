@@ -1,0 +1,67 @@
+//! sturdy on bare metal: Embassy (executor + SysTick time driver) driving a flaky
+//! simulated I2C sensor, on QEMU `mps2-an386` (Cortex-M4F) or `microbit` (Cortex-M0).
+//! Prints its timeline over semihosting (or defmt), checks it, and exits 0 / 1.
+//!
+//! Layout: [`board`] (per-target constants, exit, fault/panic handlers),
+//! [`time_driver`] (SysTick → embassy-time), [`clock`] (embassy ↔ sturdy time),
+//! [`sensor`] (the seeded flaky device), [`scenario`] (what runs and what is checked).
+#![no_std]
+#![no_main]
+
+#[cfg(feature = "alloc-canary")]
+extern crate alloc;
+
+#[macro_use]
+mod log;
+mod board;
+mod clock;
+mod scenario;
+mod sensor;
+mod time_driver;
+
+use embassy_executor::Spawner;
+#[cfg(feature = "defmt")]
+use {defmt_semihosting as _, panic_probe as _};
+
+#[embassy_executor::main]
+async fn main(spawner: Spawner) {
+    let Some(cp) = cortex_m::Peripherals::take() else {
+        board::exit(false)
+    };
+    time_driver::init(cp.SYST, board::CORE_HZ);
+    say!("sturdy firmware on {}", board::NAME);
+
+    canaries();
+    match scenario::run(spawner).await {
+        Ok(s) => {
+            say!(
+                "PASS: {} ok, {} failed ({} in the outage), {} bus transactions, recovered at {} ms, {} ms",
+                s.ok,
+                s.failed,
+                s.failed_in_outage,
+                s.transactions,
+                s.recovered_ms,
+                s.elapsed_ms
+            );
+            board::exit(true)
+        }
+        Err(f) => {
+            say!("FAIL: {} ({})", f.check, f.detail);
+            board::exit(false)
+        }
+    }
+}
+
+/// Code that must trip CI's guards when its feature is on (see .ci/firmware.sh).
+fn canaries() {
+    #[cfg(feature = "float-canary")]
+    {
+        let f = core::hint::black_box(clock::now().as_micros() as f32) * 1.5;
+        say!("float canary: {}", f as u32);
+    }
+    #[cfg(feature = "alloc-canary")]
+    {
+        let v = alloc::vec![1u8; core::hint::black_box(4)];
+        say!("alloc canary: {}", v.len());
+    }
+}
