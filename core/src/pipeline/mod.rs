@@ -967,9 +967,7 @@ impl Call {
         shared: &mut Shared<'_, W, Q, B>,
     ) -> Step {
         let Phase::Queued {
-            ticket,
-            until,
-            breaker,
+            ticket, breaker, ..
         } = core::mem::replace(&mut self.phase, Phase::Ready)
         else {
             return Step::Wait { until: now };
@@ -991,7 +989,7 @@ impl Call {
                 return self.run(now, breaker, Some(permit), shared);
             }
             Some(Claim::Waiting { deadline }) => {
-                let until = self.within_total(deadline).max(until.min(deadline));
+                let until = self.within_total(deadline);
                 self.phase = Phase::Queued {
                     ticket,
                     until,
