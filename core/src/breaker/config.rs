@@ -276,7 +276,10 @@ impl Config {
     /// ```
     pub const fn validate(&self) -> Result<(), ConfigError> {
         if self.break_duration.is_zero() {
-            return Err(ConfigError::new("break_duration", "must be longer than zero"));
+            return Err(ConfigError::new(
+                "break_duration",
+                "must be longer than zero",
+            ));
         }
         if self.break_multiplier == 0 {
             return Err(ConfigError::new("break_multiplier", "must be at least 1"));
@@ -300,7 +303,10 @@ impl Config {
             ));
         }
         if self.max_half_open_wait.is_zero() {
-            return Err(ConfigError::new("max_half_open_wait", "must be longer than zero"));
+            return Err(ConfigError::new(
+                "max_half_open_wait",
+                "must be longer than zero",
+            ));
         }
         Ok(())
     }
@@ -319,7 +325,10 @@ impl Config {
             }
             Kind::Count { len, words } => {
                 if len == 0 {
-                    return Err(ConfigError::new("CountWindow::N", "window must hold at least 1 call"));
+                    return Err(ConfigError::new(
+                        "CountWindow::N",
+                        "window must hold at least 1 call",
+                    ));
                 }
                 if len > u16::MAX as usize {
                     return Err(ConfigError::new("CountWindow::N", "must be at most 65535"));
@@ -334,10 +343,16 @@ impl Config {
             }
             Kind::Time { buckets } => {
                 if buckets == 0 {
-                    return Err(ConfigError::new("TimeWindow::K", "must have at least 1 bucket"));
+                    return Err(ConfigError::new(
+                        "TimeWindow::K",
+                        "must have at least 1 bucket",
+                    ));
                 }
                 if self.window_duration.is_zero() {
-                    return Err(ConfigError::new("window_duration", "must be longer than zero"));
+                    return Err(ConfigError::new(
+                        "window_duration",
+                        "must be longer than zero",
+                    ));
                 }
                 if self.window_duration.as_micros() < buckets as u64 {
                     return Err(ConfigError::new(
@@ -355,10 +370,16 @@ impl Config {
             return Err(ConfigError::new("minimum_calls", "must be at least 1"));
         }
         if self.failure_rate_percent == 0 || self.failure_rate_percent > 100 {
-            return Err(ConfigError::new("failure_rate_percent", "must be in 1..=100"));
+            return Err(ConfigError::new(
+                "failure_rate_percent",
+                "must be in 1..=100",
+            ));
         }
         if self.slow_call_rate_percent == 0 || self.slow_call_rate_percent > 100 {
-            return Err(ConfigError::new("slow_call_rate_percent", "must be in 1..=100"));
+            return Err(ConfigError::new(
+                "slow_call_rate_percent",
+                "must be in 1..=100",
+            ));
         }
         Ok(())
     }

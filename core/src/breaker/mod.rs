@@ -86,6 +86,14 @@ use window::sealed::Sample;
 /// ).unwrap();
 /// # let _ = (by_count, by_time);
 /// ```
+///
+/// Not `Copy`:
+///
+/// ```compile_fail
+/// # use sturdy::breaker::{Breaker, Config};
+/// fn copy<T: Copy>() {}
+/// copy::<Breaker>(); // error: `Breaker` is not `Copy`
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Breaker<W: Window = Consecutive> {
@@ -123,6 +131,26 @@ pub struct Breaker<W: Window = Consecutive> {
 /// let _ = b.reset(Instant::from_secs(1));
 /// assert!(b.record(late, Outcome::Failure, Instant::from_secs(2)).is_none());
 /// assert_eq!(b.stats().failures, 0); // stale: ignored entirely
+/// ```
+///
+/// Single use: a permit cannot be cloned or copied.
+///
+/// ```compile_fail
+/// # use sturdy::breaker::{Breaker, Config};
+/// # use sturdy::time::Instant;
+/// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+/// let p = b.try_acquire(Instant::ZERO).unwrap();
+/// let twice = p.clone(); // error: `Permit` is not `Clone`
+/// ```
+///
+/// ```compile_fail
+/// # use sturdy::breaker::{Breaker, Config};
+/// # use sturdy::outcome::Outcome;
+/// # use sturdy::time::Instant;
+/// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+/// let p = b.try_acquire(Instant::ZERO).unwrap();
+/// let _ = b.record(p, Outcome::Success, Instant::ZERO);
+/// let _ = b.record(p, Outcome::Success, Instant::ZERO); // error: use of moved value
 /// ```
 #[derive(Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -304,7 +332,8 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!(b.next_break_duration(), Duration::from_secs(30));
     /// ```
     pub const fn next_break_duration(&self) -> Duration {
-        let growth = (self.config.break_multiplier as u64).saturating_pow(self.opens_in_a_row as u32);
+        let growth =
+            (self.config.break_multiplier as u64).saturating_pow(self.opens_in_a_row as u32);
         self.config
             .break_duration
             .saturating_mul(growth)
@@ -395,7 +424,9 @@ impl<W: Window> Breaker<W> {
                 successes,
                 deadline,
             } => {
-                if u32::from(probes_in_flight) + u32::from(successes) >= u32::from(self.config.max_probes) {
+                if u32::from(probes_in_flight) + u32::from(successes)
+                    >= u32::from(self.config.max_probes)
+                {
                     return Err(self.reject(deadline));
                 }
                 let deadline = match deadline {
@@ -460,7 +491,9 @@ impl<W: Window> Breaker<W> {
         match outcome {
             Outcome::Ignored => stats.ignored = stats.ignored.saturating_add(1),
             Outcome::Success => stats.successes = stats.successes.saturating_add(1),
-            Outcome::Failure | Outcome::TimedOut => stats.failures = stats.failures.saturating_add(1),
+            Outcome::Failure | Outcome::TimedOut => {
+                stats.failures = stats.failures.saturating_add(1)
+            }
         }
         if slow && !matches!(outcome, Outcome::Ignored) {
             stats.slow_calls = stats.slow_calls.saturating_add(1);

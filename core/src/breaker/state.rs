@@ -127,7 +127,10 @@ impl fmt::Display for State {
                 probes_in_flight,
                 successes,
                 ..
-            } => write!(f, "half-open ({probes_in_flight} in flight, {successes} ok)"),
+            } => write!(
+                f,
+                "half-open ({probes_in_flight} in flight, {successes} ok)"
+            ),
             Self::ForcedOpen => f.write_str("forced open"),
             Self::Disabled => f.write_str("disabled"),
         }

@@ -53,11 +53,18 @@ fn five_failures_open_for_30s_and_until_is_inclusive() {
     let mut b = tripped_at_4();
     assert_eq!(b.state(), open(t(34)));
     assert_eq!(b.poll_at(), Some(t(34)));
-    assert_eq!(b.try_acquire(t(10)), Err(Rejected { retry_at: Some(t(34)) }));
+    assert_eq!(
+        b.try_acquire(t(10)),
+        Err(Rejected {
+            retry_at: Some(t(34))
+        })
+    );
     assert_eq!(b.handle_timeout(Instant::from_micros(34_000_000 - 1)), None);
     assert_eq!(
         b.try_acquire(Instant::from_micros(34_000_000 - 1)),
-        Err(Rejected { retry_at: Some(t(34)) })
+        Err(Rejected {
+            retry_at: Some(t(34))
+        })
     );
     // Exactly at `until`: the first probe.
     let probe = b.try_acquire(t(34)).expect("inclusive");
@@ -65,7 +72,10 @@ fn five_failures_open_for_30s_and_until_is_inclusive() {
     assert_eq!(b.poll_at(), Some(t(64)));
     assert_eq!(probe.issued_at(), t(34));
     let s = b.stats();
-    assert_eq!((s.calls, s.failures, s.rejections, s.state_changes, s.opens), (6, 5, 2, 2, 1));
+    assert_eq!(
+        (s.calls, s.failures, s.rejections, s.state_changes, s.opens),
+        (6, 5, 2, 2, 1)
+    );
     b.cancel(probe, t(34));
 }
 
@@ -75,7 +85,10 @@ fn handle_timeout_reports_open_to_half_open_at_until() {
     assert_eq!(b.handle_timeout(t(20)), None);
     // Polled late: the event still says when it took effect.
     let tr = b.handle_timeout(t(50)).expect("due");
-    assert_eq!((tr.from, tr.to, tr.at), (open(t(34)), half(0, 0, None), t(34)));
+    assert_eq!(
+        (tr.from, tr.to, tr.at),
+        (open(t(34)), half(0, 0, None), t(34))
+    );
     assert_eq!(b.poll_at(), None, "no probe outstanding, nothing can hang");
     assert_eq!(b.handle_timeout(t(50)), None);
 }
@@ -93,9 +106,15 @@ fn a_success_ends_the_run_and_ignored_neither_counts_nor_ends_it() {
     }
     assert_eq!(call(&mut b, t(9), Ignored), None);
     assert_eq!(b.window().failures(), 4);
-    assert_eq!(call(&mut b, t(10), TimedOut).map(|tr| tr.to), Some(open(t(40))));
+    assert_eq!(
+        call(&mut b, t(10), TimedOut).map(|tr| tr.to),
+        Some(open(t(40)))
+    );
     let s = b.stats();
-    assert_eq!((s.successes, s.failures, s.ignored, s.slow_calls), (1, 9, 1, 1));
+    assert_eq!(
+        (s.successes, s.failures, s.ignored, s.slow_calls),
+        (1, 9, 1, 1)
+    );
 }
 
 #[test]
@@ -104,15 +123,32 @@ fn half_open_admits_max_probes_and_closes_after_success_threshold() {
     let p1 = b.try_acquire(t(34)).unwrap();
     let p2 = b.try_acquire(t(35)).unwrap();
     let p3 = b.try_acquire(t(36)).unwrap();
-    assert_eq!(b.state(), half(3, 0, Some(t(64))), "deadline from the first probe");
+    assert_eq!(
+        b.state(),
+        half(3, 0, Some(t(64))),
+        "deadline from the first probe"
+    );
     // All 3 slots taken: come back when the episode is decided at the latest.
-    assert_eq!(b.try_acquire(t(37)), Err(Rejected { retry_at: Some(t(64)) }));
+    assert_eq!(
+        b.try_acquire(t(37)),
+        Err(Rejected {
+            retry_at: Some(t(64))
+        })
+    );
     assert_eq!(b.record(p1, Success, t(38)), None);
     assert_eq!(b.state(), half(2, 1, Some(t(64))));
     // A success keeps its slot: still full.
-    assert_eq!(b.try_acquire(t(38)), Err(Rejected { retry_at: Some(t(64)) }));
+    assert_eq!(
+        b.try_acquire(t(38)),
+        Err(Rejected {
+            retry_at: Some(t(64))
+        })
+    );
     let tr = b.record(p2, Success, t(39)).expect("closes");
-    assert_eq!((tr.from, tr.to, tr.at), (half(2, 1, Some(t(64))), State::Closed, t(39)));
+    assert_eq!(
+        (tr.from, tr.to, tr.at),
+        (half(2, 1, Some(t(64))), State::Closed, t(39))
+    );
     assert_eq!(b.poll_at(), None);
     // The third probe is from the finished episode: stale.
     let before = b.stats();
@@ -138,15 +174,27 @@ fn ignored_and_cancelled_probes_return_their_slot() {
     let mut b = consecutive(Config::new().with_failure_threshold(1).with_probes(1, 1));
     let _ = call(&mut b, t(0), Failure);
     let probe = b.try_acquire(t(30)).unwrap();
-    assert_eq!(b.try_acquire(t(30)), Err(Rejected { retry_at: Some(t(60)) }));
+    assert_eq!(
+        b.try_acquire(t(30)),
+        Err(Rejected {
+            retry_at: Some(t(60))
+        })
+    );
     assert_eq!(b.record(probe, Ignored, t(31)), None);
     assert_eq!(b.state(), half(0, 0, None), "slot back, deadline cleared");
     let probe = b.try_acquire(t(40)).unwrap();
-    assert_eq!(b.state(), half(1, 0, Some(t(70))), "a new deadline from this probe");
+    assert_eq!(
+        b.state(),
+        half(1, 0, Some(t(70))),
+        "a new deadline from this probe"
+    );
     b.cancel(probe, t(41));
     assert_eq!(b.state(), half(0, 0, None));
     let probe = b.try_acquire(t(42)).unwrap();
-    assert_eq!(b.record(probe, Success, t(43)).map(|tr| tr.to), Some(State::Closed));
+    assert_eq!(
+        b.record(probe, Success, t(43)).map(|tr| tr.to),
+        Some(State::Closed)
+    );
 }
 
 #[test]
@@ -158,7 +206,10 @@ fn a_hung_probe_fails_the_episode_at_its_deadline() {
     assert_eq!(b.state(), half(1, 1, Some(t(64))));
     assert_eq!(b.handle_timeout(Instant::from_micros(64_000_000 - 1)), None);
     let tr = b.handle_timeout(t(64)).expect("hung");
-    assert_eq!((tr.from, tr.to, tr.at), (half(1, 1, Some(t(64))), open(t(94)), t(64)));
+    assert_eq!(
+        (tr.from, tr.to, tr.at),
+        (half(1, 1, Some(t(64))), open(t(94)), t(64))
+    );
     assert_eq!(b.poll_at(), Some(t(94)));
     // The hung probe finally answers: stale, changes nothing.
     let before = b.stats();
@@ -171,7 +222,12 @@ fn a_hung_probe_fails_the_episode_at_its_deadline() {
 fn try_acquire_applies_the_hung_probe_rule_itself() {
     let mut b = tripped_at_4();
     let hung = b.try_acquire(t(34)).unwrap();
-    assert_eq!(b.try_acquire(t(64)), Err(Rejected { retry_at: Some(t(94)) }));
+    assert_eq!(
+        b.try_acquire(t(64)),
+        Err(Rejected {
+            retry_at: Some(t(94))
+        })
+    );
     assert_eq!(b.state(), open(t(94)));
     // Much later: hung → Open{94} → HalfOpen, and this call is the probe.
     b.cancel(hung, t(200));
@@ -228,7 +284,11 @@ fn break_grows_on_repeated_trips_up_to_the_cap_and_resets_on_close() {
     let mut b = consecutive(config);
     assert_eq!(call(&mut b, t(0), Failure).unwrap().to, open(t(10)));
     assert_eq!(call(&mut b, t(10), Failure).unwrap().to, open(t(30)));
-    assert_eq!(call(&mut b, t(30), Failure).unwrap().to, open(t(65)), "40 s capped at 35");
+    assert_eq!(
+        call(&mut b, t(30), Failure).unwrap().to,
+        open(t(65)),
+        "40 s capped at 35"
+    );
     assert_eq!(call(&mut b, t(65), Failure).unwrap().to, open(t(100)));
     assert_eq!(b.next_break_duration(), secs(35));
     assert_eq!(call(&mut b, t(100), Success).unwrap().to, State::Closed);
@@ -257,7 +317,9 @@ fn growth_saturates_for_huge_multipliers_and_many_opens() {
 
 #[test]
 fn count_window_judges_from_minimum_calls_and_trips_on_a_success() {
-    let config = Config::new().with_minimum_calls(5).with_failure_rate_percent(50);
+    let config = Config::new()
+        .with_minimum_calls(5)
+        .with_failure_rate_percent(50);
     let mut b = Breaker::<CountWindow<10>>::new(config).unwrap();
     for s in 0..4 {
         assert_eq!(call(&mut b, t(s), Failure), None, "below minimum calls");
@@ -269,18 +331,37 @@ fn count_window_judges_from_minimum_calls_and_trips_on_a_success() {
 
 #[test]
 fn count_window_slides_and_threshold_is_inclusive() {
-    let config = Config::new().with_minimum_calls(4).with_failure_rate_percent(50);
+    let config = Config::new()
+        .with_minimum_calls(4)
+        .with_failure_rate_percent(50);
     let mut b = Breaker::<CountWindow<4>>::new(config).unwrap();
     for (s, o) in [Failure, Success, Success, Success].into_iter().enumerate() {
         assert_eq!(call(&mut b, t(s as u64), o), None);
     }
-    assert_eq!(b.window().counts(), WindowCounts { calls: 4, failures: 1, slow_calls: 0 });
+    assert_eq!(
+        b.window().counts(),
+        WindowCounts {
+            calls: 4,
+            failures: 1,
+            slow_calls: 0
+        }
+    );
     assert_eq!(call(&mut b, t(4), Success), None, "evicts the failure");
     assert_eq!(b.window().counts().failures, 0);
     assert_eq!(call(&mut b, t(5), Failure), None);
-    assert_eq!(b.window().counts(), WindowCounts { calls: 4, failures: 1, slow_calls: 0 });
+    assert_eq!(
+        b.window().counts(),
+        WindowCounts {
+            calls: 4,
+            failures: 1,
+            slow_calls: 0
+        }
+    );
     // 2 of 4 = exactly 50 %: trips.
-    assert_eq!(call(&mut b, t(6), Failure).map(|tr| tr.to), Some(open(t(36))));
+    assert_eq!(
+        call(&mut b, t(6), Failure).map(|tr| tr.to),
+        Some(open(t(36)))
+    );
 }
 
 #[test]
@@ -294,7 +375,9 @@ fn minimum_calls_above_n_means_a_full_window() {
 
 #[test]
 fn count_window_over_several_words() {
-    let config = Config::new().with_minimum_calls(100).with_failure_rate_percent(10);
+    let config = Config::new()
+        .with_minimum_calls(100)
+        .with_failure_rate_percent(10);
     let mut b = Breaker::<CountWindow<100, 2>>::new(config).unwrap();
     for s in 0..89 {
         assert_eq!(call(&mut b, t(s), Success), None);
@@ -302,7 +385,14 @@ fn count_window_over_several_words() {
     for s in 89..99 {
         assert_eq!(call(&mut b, t(s), Failure), None);
     }
-    assert_eq!(b.window().counts(), WindowCounts { calls: 99, failures: 10, slow_calls: 0 });
+    assert_eq!(
+        b.window().counts(),
+        WindowCounts {
+            calls: 99,
+            failures: 10,
+            slow_calls: 0
+        }
+    );
     // 10/100 = 10 %.
     assert!(call(&mut b, t(99), Success).is_some());
 }
@@ -317,10 +407,21 @@ fn slow_call_rate_trips_on_slow_successes() {
         let p = b.try_acquire(start).unwrap();
         b.record(p, Success, start + took)
     };
-    assert_eq!(slow(&mut b, t(0), secs(1)), None, "exactly the threshold is not slow");
+    assert_eq!(
+        slow(&mut b, t(0), secs(1)),
+        None,
+        "exactly the threshold is not slow"
+    );
     assert_eq!(slow(&mut b, t(2), Duration::from_millis(1_001)), None);
     assert_eq!(slow(&mut b, t(4), Duration::ZERO), None);
-    assert_eq!(b.window().counts(), WindowCounts { calls: 3, failures: 0, slow_calls: 1 });
+    assert_eq!(
+        b.window().counts(),
+        WindowCounts {
+            calls: 3,
+            failures: 0,
+            slow_calls: 1
+        }
+    );
     let tr = slow(&mut b, t(6), secs(5)).expect("2 of 4 slow");
     assert_eq!(tr.to, open(t(41)));
     assert_eq!(b.stats().slow_calls, 2);
@@ -329,10 +430,19 @@ fn slow_call_rate_trips_on_slow_successes() {
 
 #[test]
 fn timed_out_is_a_failure_and_a_slow_call() {
-    let config = Config::new().with_minimum_calls(2).with_failure_rate_percent(100);
+    let config = Config::new()
+        .with_minimum_calls(2)
+        .with_failure_rate_percent(100);
     let mut b = Breaker::<CountWindow<4>>::new(config).unwrap();
     let _ = call(&mut b, t(0), TimedOut);
-    assert_eq!(b.window().counts(), WindowCounts { calls: 1, failures: 1, slow_calls: 1 });
+    assert_eq!(
+        b.window().counts(),
+        WindowCounts {
+            calls: 1,
+            failures: 1,
+            slow_calls: 1
+        }
+    );
     assert!(call(&mut b, t(0), TimedOut).is_some());
 }
 
@@ -347,38 +457,76 @@ fn time_window_buckets_expire() {
     assert_eq!(call(&mut b, ms(1_500), Failure), None);
     // At 10.0 s the bucket of [0 s, 1 s) has left; [1 s, 2 s) is still in.
     assert_eq!(call(&mut b, ms(10_000), Success), None);
-    assert_eq!(b.window().counts(), WindowCounts { calls: 2, failures: 1, slow_calls: 0 });
+    assert_eq!(
+        b.window().counts(),
+        WindowCounts {
+            calls: 2,
+            failures: 1,
+            slow_calls: 0
+        }
+    );
     assert_eq!(call(&mut b, ms(10_999), Success), None);
-    assert_eq!(b.window().counts(), WindowCounts { calls: 3, failures: 1, slow_calls: 0 });
+    assert_eq!(
+        b.window().counts(),
+        WindowCounts {
+            calls: 3,
+            failures: 1,
+            slow_calls: 0
+        }
+    );
     // A long silence empties the whole window.
     assert_eq!(call(&mut b, t(100), Failure), None);
-    assert_eq!(b.window().counts(), WindowCounts { calls: 1, failures: 1, slow_calls: 0 });
-    assert_eq!(call(&mut b, ms(100_100), Failure), None, "below minimum calls");
+    assert_eq!(
+        b.window().counts(),
+        WindowCounts {
+            calls: 1,
+            failures: 1,
+            slow_calls: 0
+        }
+    );
+    assert_eq!(
+        call(&mut b, ms(100_100), Failure),
+        None,
+        "below minimum calls"
+    );
     let tr = call(&mut b, ms(109_999), Success).expect("2/3 = 66 % ≥ 60 %");
     assert_eq!(tr.to, open(ms(139_999)));
 }
 
 #[test]
 fn time_window_trips_on_a_success_that_reaches_minimum_calls() {
-    let config = Config::new().with_window_duration(secs(10)).with_minimum_calls(3);
+    let config = Config::new()
+        .with_window_duration(secs(10))
+        .with_minimum_calls(3);
     let mut b = Breaker::<TimeWindow<5>>::new(config).unwrap();
     let _ = call(&mut b, t(0), Failure);
     let _ = call(&mut b, t(1), Failure);
-    assert_eq!(call(&mut b, t(9), Success).map(|tr| tr.to), Some(open(t(39))));
+    assert_eq!(
+        call(&mut b, t(9), Success).map(|tr| tr.to),
+        Some(open(t(39)))
+    );
 }
 
 #[test]
 fn the_clock_going_backwards_is_read_as_standing_still() {
     let mut b = consecutive(Config::new().with_failure_threshold(1));
     assert_eq!(call(&mut b, t(100), Failure).unwrap().to, open(t(130)));
-    assert_eq!(b.try_acquire(t(50)), Err(Rejected { retry_at: Some(t(130)) }));
+    assert_eq!(
+        b.try_acquire(t(50)),
+        Err(Rejected {
+            retry_at: Some(t(130))
+        })
+    );
     assert_eq!(b.handle_timeout(t(0)), None);
     let probe = b.try_acquire(t(130)).unwrap();
     // The clock jumps back: the probe is issued "at 130", never earlier.
     let p2 = b.try_acquire(t(1)).unwrap();
     assert_eq!(p2.issued_at(), t(130));
     assert_eq!(b.record(probe, Success, t(2)), None);
-    assert_eq!(b.record(p2, Success, Instant::ZERO).unwrap().to, State::Closed);
+    assert_eq!(
+        b.record(p2, Success, Instant::ZERO).unwrap().to,
+        State::Closed
+    );
     assert_eq!(b.stats().slow_calls, 0);
 }
 
@@ -391,7 +539,10 @@ fn near_the_end_of_time_nothing_panics() {
     let probe = b.try_acquire(Instant::MAX).unwrap();
     assert_eq!(b.state(), half(1, 0, Some(Instant::MAX)));
     // At MAX the hung-probe deadline is already reached: the episode fails.
-    assert_eq!(b.record(probe, Success, Instant::MAX).unwrap().to, open(Instant::MAX));
+    assert_eq!(
+        b.record(probe, Success, Instant::MAX).unwrap().to,
+        open(Instant::MAX)
+    );
     for _ in 0..4 {
         let _ = b.handle_timeout(Instant::MAX);
         let _ = b.try_acquire(Instant::MAX);
@@ -418,11 +569,17 @@ fn manual_controls() {
     assert_eq!(b.state().code(), 0);
     let p = b.try_acquire(t(1_100)).unwrap();
     let tr = b.reset(t(1_101)).unwrap();
-    assert_eq!((tr.from, tr.to, tr.at), (State::Disabled, State::Closed, t(1_101)));
+    assert_eq!(
+        (tr.from, tr.to, tr.at),
+        (State::Disabled, State::Closed, t(1_101))
+    );
     // The permit from the disabled generation is stale after the reset.
     assert_eq!(b.record(p, Failure, t(1_102)), None);
     let s = b.stats();
-    assert_eq!((s.failures, s.rejections, s.state_changes, s.opens), (25, 1, 4, 1));
+    assert_eq!(
+        (s.failures, s.rejections, s.state_changes, s.opens),
+        (25, 1, 4, 1)
+    );
 }
 
 #[test]
@@ -440,7 +597,11 @@ fn reset_clears_the_detector_and_the_growth() {
     assert_eq!(b.next_break_duration(), secs(30));
     let _ = call(&mut b, t(32), Failure);
     assert_eq!(b.window().failures(), 1);
-    assert_eq!(b.reset(t(33)), None, "already closed: no event, but cleared");
+    assert_eq!(
+        b.reset(t(33)),
+        None,
+        "already closed: no event, but cleared"
+    );
     assert_eq!(b.window().failures(), 0);
 }
 
@@ -459,35 +620,80 @@ fn config_errors_name_the_field() {
     }
     let c = Config::new();
     assert_eq!(field::<Consecutive>(c), "");
-    assert_eq!(field::<Consecutive>(c.with_failure_threshold(0)), "failure_threshold");
-    assert_eq!(field::<Consecutive>(c.with_break_duration(Duration::ZERO)), "break_duration");
-    assert_eq!(field::<Consecutive>(c.with_break_growth(0, secs(60))), "break_multiplier");
-    assert_eq!(field::<Consecutive>(c.with_break_growth(2, secs(29))), "max_break_duration");
+    assert_eq!(
+        field::<Consecutive>(c.with_failure_threshold(0)),
+        "failure_threshold"
+    );
+    assert_eq!(
+        field::<Consecutive>(c.with_break_duration(Duration::ZERO)),
+        "break_duration"
+    );
+    assert_eq!(
+        field::<Consecutive>(c.with_break_growth(0, secs(60))),
+        "break_multiplier"
+    );
+    assert_eq!(
+        field::<Consecutive>(c.with_break_growth(2, secs(29))),
+        "max_break_duration"
+    );
     assert_eq!(field::<Consecutive>(c.with_probes(0, 0)), "max_probes");
-    assert_eq!(field::<Consecutive>(c.with_probes(3, 0)), "success_threshold");
-    assert_eq!(field::<Consecutive>(c.with_probes(1, 2)), "success_threshold");
-    assert_eq!(field::<Consecutive>(c.with_max_half_open_wait(Duration::ZERO)), "max_half_open_wait");
+    assert_eq!(
+        field::<Consecutive>(c.with_probes(3, 0)),
+        "success_threshold"
+    );
+    assert_eq!(
+        field::<Consecutive>(c.with_probes(1, 2)),
+        "success_threshold"
+    );
+    assert_eq!(
+        field::<Consecutive>(c.with_max_half_open_wait(Duration::ZERO)),
+        "max_half_open_wait"
+    );
     // Window fields are ignored by the consecutive detector...
     assert_eq!(field::<Consecutive>(c.with_failure_rate_percent(0)), "");
     // ...and checked for the windows.
-    assert_eq!(field::<CountWindow<8>>(c.with_failure_rate_percent(0)), "failure_rate_percent");
-    assert_eq!(field::<CountWindow<8>>(c.with_failure_rate_percent(101)), "failure_rate_percent");
-    assert_eq!(field::<CountWindow<8>>(c.with_slow_calls(secs(1), 0)), "slow_call_rate_percent");
-    assert_eq!(field::<CountWindow<8>>(c.with_slow_calls(secs(1), 101)), "slow_call_rate_percent");
-    assert_eq!(field::<CountWindow<8>>(c.with_minimum_calls(0)), "minimum_calls");
+    assert_eq!(
+        field::<CountWindow<8>>(c.with_failure_rate_percent(0)),
+        "failure_rate_percent"
+    );
+    assert_eq!(
+        field::<CountWindow<8>>(c.with_failure_rate_percent(101)),
+        "failure_rate_percent"
+    );
+    assert_eq!(
+        field::<CountWindow<8>>(c.with_slow_calls(secs(1), 0)),
+        "slow_call_rate_percent"
+    );
+    assert_eq!(
+        field::<CountWindow<8>>(c.with_slow_calls(secs(1), 101)),
+        "slow_call_rate_percent"
+    );
+    assert_eq!(
+        field::<CountWindow<8>>(c.with_minimum_calls(0)),
+        "minimum_calls"
+    );
     assert_eq!(field::<CountWindow<8>>(c.with_failure_threshold(0)), "");
     assert_eq!(field::<CountWindow<0>>(c), "CountWindow::N");
     assert_eq!(field::<CountWindow<65>>(c), "CountWindow::WORDS");
     assert_eq!(field::<CountWindow<65, 2>>(c), "");
     assert_eq!(field::<CountWindow<70_000, 2000>>(c), "CountWindow::N");
     assert_eq!(field::<TimeWindow<0>>(c), "TimeWindow::K");
-    assert_eq!(field::<TimeWindow<4>>(c.with_window_duration(Duration::ZERO)), "window_duration");
+    assert_eq!(
+        field::<TimeWindow<4>>(c.with_window_duration(Duration::ZERO)),
+        "window_duration"
+    );
     assert_eq!(
         field::<TimeWindow<4>>(c.with_window_duration(Duration::from_micros(3))),
         "window_duration"
     );
-    assert_eq!(field::<TimeWindow<4>>(c.with_window_duration(Duration::from_micros(4))), "");
-    assert_eq!(field::<TimeWindow<4>>(c.with_minimum_calls(0)), "minimum_calls");
+    assert_eq!(
+        field::<TimeWindow<4>>(c.with_window_duration(Duration::from_micros(4))),
+        ""
+    );
+    assert_eq!(
+        field::<TimeWindow<4>>(c.with_minimum_calls(0)),
+        "minimum_calls"
+    );
 }
 
 #[test]
@@ -499,9 +705,17 @@ fn display() {
         to: open(t(94)),
         at: t(64),
     };
-    assert_eq!(format!("{tr}"), "t=64s: half-open (2 in flight, 1 ok) -> open until t=94s");
     assert_eq!(
-        format!("{}", Rejected { retry_at: Some(t(34)) }),
+        format!("{tr}"),
+        "t=64s: half-open (2 in flight, 1 ok) -> open until t=94s"
+    );
+    assert_eq!(
+        format!(
+            "{}",
+            Rejected {
+                retry_at: Some(t(34))
+            }
+        ),
         "circuit breaker open, retry at t=34s"
     );
 }

@@ -289,7 +289,10 @@ fn swap_bit(words: &mut [u64], index: usize, value: bool) -> bool {
 }
 
 impl<const N: usize, const WORDS: usize> Detector for CountWindow<N, WORDS> {
-    const KIND: Kind = Kind::Count { len: N, words: WORDS };
+    const KIND: Kind = Kind::Count {
+        len: N,
+        words: WORDS,
+    };
     const EMPTY: Self = Self::new();
 
     fn record(&mut self, sample: Sample, _now: Instant, config: &Config) -> bool {
@@ -409,7 +412,10 @@ impl<const K: usize> TimeWindow<K> {
             self.buckets = [Bucket::EMPTY; K];
         } else {
             for step in 1..=gap {
-                if let Some(bucket) = self.buckets.get_mut(slot::<K>(self.newest.wrapping_add(step))) {
+                if let Some(bucket) = self
+                    .buckets
+                    .get_mut(slot::<K>(self.newest.wrapping_add(step)))
+                {
                     *bucket = Bucket::EMPTY;
                 }
             }
