@@ -277,7 +277,7 @@ enum Op {
 
 fn outcome() -> impl Strategy<Value = Outcome> {
     prop_oneof![
-        3 => Just(Outcome::Success),
+        5 => Just(Outcome::Success),
         3 => Just(Outcome::Failure),
         1 => Just(Outcome::Ignored),
         1 => Just(Outcome::TimedOut),
@@ -295,11 +295,11 @@ fn dt() -> impl Strategy<Value = i64> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => dt().prop_map(Op::Acquire),
-        6 => (any::<usize>(), outcome(), dt()).prop_map(|(i, o, d)| Op::Record(i, o, d)),
-        1 => (any::<usize>(), dt()).prop_map(|(i, d)| Op::Cancel(i, d)),
-        2 => dt().prop_map(Op::Timeout),
-        2 => Just(Op::PollAt),
+        24 => dt().prop_map(Op::Acquire),
+        24 => (any::<usize>(), outcome(), dt()).prop_map(|(i, o, d)| Op::Record(i, o, d)),
+        3 => (any::<usize>(), dt()).prop_map(|(i, d)| Op::Cancel(i, d)),
+        6 => dt().prop_map(Op::Timeout),
+        8 => Just(Op::PollAt),
         1 => Just(Op::Reset),
         1 => Just(Op::ForceOpen),
         1 => Just(Op::Disable),
