@@ -373,6 +373,7 @@ impl<W: Window> Breaker<W> {
     /// let t = b.handle_timeout(Instant::from_secs(30)).unwrap();
     /// assert!(matches!(t.to, State::HalfOpen { .. }));
     /// ```
+    #[must_use = "the returned transition is the breaker's event"]
     pub fn handle_timeout(&mut self, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
         self.apply_due(now)
@@ -590,6 +591,7 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!((t.from, t.to), (State::ForcedOpen, State::Closed));
     /// assert_eq!(b.reset(Instant::from_secs(2)), None);
     /// ```
+    #[must_use = "the returned transition is the breaker's event"]
     pub fn reset(&mut self, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
         self.enter(State::Closed, now)
@@ -606,6 +608,7 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!(b.state(), State::ForcedOpen);
     /// assert_eq!(b.try_acquire(Instant::MAX).unwrap_err().retry_at, None);
     /// ```
+    #[must_use = "the returned transition is the breaker's event"]
     pub fn force_open(&mut self, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
         self.enter(State::ForcedOpen, now)
@@ -626,6 +629,7 @@ impl<W: Window> Breaker<W> {
     /// }
     /// assert_eq!((b.state(), b.stats().failures), (State::Disabled, 10));
     /// ```
+    #[must_use = "the returned transition is the breaker's event"]
     pub fn disable(&mut self, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
         self.enter(State::Disabled, now)
