@@ -408,11 +408,13 @@ impl<W: Window> Breaker<W> {
     /// );
     /// # b.cancel(probe, Instant::from_secs(30));
     /// ```
+    #[inline]
     pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejected> {
         let now = self.observe(now);
         // At most HalfOpen → Open → HalfOpen is due at once; the bound is a guard.
+        // The cheap deadline test keeps the hot path free of the event plumbing.
         for _ in 0..3 {
-            if self.apply_due(now).is_none() {
+            if !self.is_due(now) || self.apply_due(now).is_none() {
                 break;
             }
         }
@@ -476,6 +478,7 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!(b.stats().slow_calls, 1); // the timeout
     /// ```
     #[must_use = "the returned transition is the breaker's event"]
+    #[inline]
     pub fn record(&mut self, permit: Permit, outcome: Outcome, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
         if permit.generation != self.generation {
@@ -654,6 +657,14 @@ impl<W: Window> Breaker<W> {
         Rejected { retry_at }
     }
 
+    /// A deadline inside the state has been reached.
+    fn is_due(&self, now: Instant) -> bool {
+        match self.state.deadline() {
+            Some(deadline) => now >= deadline,
+            None => false,
+        }
+    }
+
     /// Half-open with a hung-probe deadline that has passed.
     fn probe_episode_expired(&self, now: Instant) -> bool {
         match self.state {
@@ -666,6 +677,8 @@ impl<W: Window> Breaker<W> {
     }
 
     /// One due time-driven transition, taking effect at its deadline.
+    #[cold]
+    #[inline(never)]
     fn apply_due(&mut self, now: Instant) -> Option<Transition> {
         match self.state {
             State::Open { until } if now >= until => self.enter(
@@ -685,6 +698,8 @@ impl<W: Window> Breaker<W> {
     }
 
     /// Trips or re-opens at `at`, for the current (growing) break.
+    #[cold]
+    #[inline(never)]
     fn open(&mut self, at: Instant) -> Option<Transition> {
         let until = at.saturating_add(self.next_break_duration());
         self.opens_in_a_row = self.opens_in_a_row.saturating_add(1);
