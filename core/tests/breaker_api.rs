@@ -71,7 +71,7 @@ fn sizes() {
         println!("{name:30} {size:4} bytes");
     }
     // Regression guards (64-bit host).
-    assert!(size_of::<Breaker<Consecutive>>() <= 144);
-    assert!(size_of::<Breaker<CountWindow<64>>>() <= 160);
+    assert!(size_of::<Breaker<Consecutive>>() <= 120);
+    assert!(size_of::<Breaker<CountWindow<64>>>() <= 144);
     assert!(size_of::<Permit>() <= 16);
 }

@@ -309,7 +309,7 @@ fn op() -> impl Strategy<Value = Op> {
 fn config() -> impl Strategy<Value = Config> {
     (
         (1u32..5, 1u32..8, 1u8..=100, 1u8..=100, 0u64..4_000),
-        (1u64..20, 1u32..4, 0u64..60, 1u16..4, 0u16..4, 1u64..40),
+        (1u64..20, 1u16..4, 0u64..60, 1u16..4, 0u16..4, 1u64..40),
     )
         .prop_map(
             |((ft, min, rate, slow_rate, slow_ms), (brk, mult, extra, probes, succ, wait))| {
@@ -552,7 +552,7 @@ proptest! {
     #[test]
     fn any_config_either_fails_validation_or_never_panics(
         ft in any::<u32>(), min in any::<u32>(), rate in any::<u8>(), slow_rate in any::<u8>(),
-        brk in any::<u64>(), mult in any::<u32>(), max in any::<u64>(), probes in any::<u16>(),
+        brk in any::<u64>(), mult in any::<u16>(), max in any::<u64>(), probes in any::<u16>(),
         succ in any::<u16>(), wait in any::<u64>(), ops in prop::collection::vec(op(), 0..60),
     ) {
         let cfg = Config::new()

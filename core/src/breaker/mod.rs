@@ -97,7 +97,13 @@ use window::sealed::Sample;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Breaker<W: Window = Consecutive> {
-    state: State,
+    // The state is stored flat (see `Phase`) rather than as a `State`, which
+    // saves 16 bytes of padding; `state()` rebuilds it exactly.
+    phase: Phase,
+    /// `until` when open, the hung-probe deadline when half-open and probing.
+    deadline: Instant,
+    probes_in_flight: u16,
+    probe_successes: u16,
     last_now: Instant,
     /// Bumped on every entry into a state (and on `reset`); permits carry it.
     generation: u32,
@@ -106,6 +112,20 @@ pub struct Breaker<W: Window = Consecutive> {
     stats: Stats,
     window: W,
     config: Config,
+}
+
+/// [`State`]'s variant, stored flat beside its fields in [`Breaker`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum Phase {
+    Closed,
+    Open,
+    /// Half-open, no probe outstanding (no deadline).
+    HalfOpen,
+    /// Half-open with probes outstanding: `deadline` is the hung-probe deadline.
+    Probing,
+    ForcedOpen,
+    Disabled,
 }
 
 /// Permission to make one call, from [`Breaker::try_acquire`].
@@ -248,7 +268,10 @@ impl<W: Window> Breaker<W> {
     pub const fn new(config: Config) -> Result<Self, ConfigError> {
         match config.validate_for(W::KIND) {
             Ok(()) => Ok(Self {
-                state: State::Closed,
+                phase: Phase::Closed,
+                deadline: Instant::ZERO,
+                probes_in_flight: 0,
+                probe_successes: 0,
                 last_now: Instant::ZERO,
                 generation: 0,
                 opens_in_a_row: 0,
@@ -281,7 +304,22 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!(b.state(), State::Closed);
     /// ```
     pub const fn state(&self) -> State {
-        self.state
+        match self.phase {
+            Phase::Closed => State::Closed,
+            Phase::Open => State::Open {
+                until: self.deadline,
+            },
+            Phase::HalfOpen | Phase::Probing => State::HalfOpen {
+                probes_in_flight: self.probes_in_flight,
+                successes: self.probe_successes,
+                deadline: match self.phase {
+                    Phase::Probing => Some(self.deadline),
+                    _ => None,
+                },
+            },
+            Phase::ForcedOpen => State::ForcedOpen,
+            Phase::Disabled => State::Disabled,
+        }
     }
 
     /// The counters so far.
@@ -353,7 +391,10 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!(b.poll_at(), None); // forced open waits for a human
     /// ```
     pub const fn poll_at(&self) -> Option<Instant> {
-        self.state.deadline()
+        match self.phase {
+            Phase::Open | Phase::Probing => Some(self.deadline),
+            _ => None,
+        }
     }
 
     /// Applies **one** due time-driven transition and returns it: `Open → HalfOpen`
@@ -418,7 +459,7 @@ impl<W: Window> Breaker<W> {
                 break;
             }
         }
-        match self.state {
+        match self.state() {
             State::Closed | State::Disabled => Ok(self.issue(now)),
             State::Open { until } => Err(self.reject(Some(until))),
             State::ForcedOpen => Err(self.reject(None)),
@@ -436,11 +477,11 @@ impl<W: Window> Breaker<W> {
                     Some(d) => d,
                     None => now.saturating_add(self.config.max_half_open_wait),
                 };
-                self.state = State::HalfOpen {
+                self.set_state(State::HalfOpen {
                     probes_in_flight: probes_in_flight.saturating_add(1),
                     successes,
                     deadline: Some(deadline),
-                };
+                });
                 Ok(self.issue(now))
             }
         }
@@ -502,7 +543,7 @@ impl<W: Window> Breaker<W> {
         if slow && !matches!(outcome, Outcome::Ignored) {
             stats.slow_calls = stats.slow_calls.saturating_add(1);
         }
-        match self.state {
+        match self.state() {
             State::Closed => {
                 if matches!(outcome, Outcome::Ignored) {
                     return None;
@@ -531,11 +572,11 @@ impl<W: Window> Breaker<W> {
                 if successes >= self.config.success_threshold {
                     return self.enter(State::Closed, now);
                 }
-                self.state = State::HalfOpen {
+                self.set_state(State::HalfOpen {
                     probes_in_flight: in_flight,
                     successes,
                     deadline: if in_flight == 0 { None } else { deadline },
-                };
+                });
                 None
             }
             // No permit is ever issued in these generations.
@@ -570,14 +611,14 @@ impl<W: Window> Breaker<W> {
             probes_in_flight,
             successes,
             deadline,
-        } = self.state
+        } = self.state()
         {
             let in_flight = probes_in_flight.saturating_sub(1);
-            self.state = State::HalfOpen {
+            self.set_state(State::HalfOpen {
                 probes_in_flight: in_flight,
                 successes,
                 deadline: if in_flight == 0 { None } else { deadline },
-            };
+            });
         }
     }
 
@@ -638,6 +679,27 @@ impl<W: Window> Breaker<W> {
         self.enter(State::Disabled, now)
     }
 
+    fn set_state(&mut self, state: State) {
+        (self.phase, self.deadline) = match state {
+            State::Closed => (Phase::Closed, Instant::ZERO),
+            State::Open { until } => (Phase::Open, until),
+            State::HalfOpen {
+                probes_in_flight,
+                successes,
+                deadline,
+            } => {
+                self.probes_in_flight = probes_in_flight;
+                self.probe_successes = successes;
+                match deadline {
+                    Some(deadline) => (Phase::Probing, deadline),
+                    None => (Phase::HalfOpen, Instant::ZERO),
+                }
+            }
+            State::ForcedOpen => (Phase::ForcedOpen, Instant::ZERO),
+            State::Disabled => (Phase::Disabled, Instant::ZERO),
+        };
+    }
+
     /// The clock-max rule: `now` never goes below the highest instant seen.
     fn observe(&mut self, now: Instant) -> Instant {
         self.last_now = self.last_now.max(now);
@@ -659,7 +721,7 @@ impl<W: Window> Breaker<W> {
 
     /// A deadline inside the state has been reached.
     fn is_due(&self, now: Instant) -> bool {
-        match self.state.deadline() {
+        match self.poll_at() {
             Some(deadline) => now >= deadline,
             None => false,
         }
@@ -667,7 +729,7 @@ impl<W: Window> Breaker<W> {
 
     /// Half-open with a hung-probe deadline that has passed.
     fn probe_episode_expired(&self, now: Instant) -> bool {
-        match self.state {
+        match self.state() {
             State::HalfOpen {
                 deadline: Some(deadline),
                 ..
@@ -680,7 +742,7 @@ impl<W: Window> Breaker<W> {
     #[cold]
     #[inline(never)]
     fn apply_due(&mut self, now: Instant) -> Option<Transition> {
-        match self.state {
+        match self.state() {
             State::Open { until } if now >= until => self.enter(
                 State::HalfOpen {
                     probes_in_flight: 0,
@@ -709,8 +771,8 @@ impl<W: Window> Breaker<W> {
     /// Every entry into a state goes through here: new generation, bookkeeping,
     /// and the event when the variant changed.
     fn enter(&mut self, to: State, at: Instant) -> Option<Transition> {
-        let from = self.state;
-        self.state = to;
+        let from = self.state();
+        self.set_state(to);
         self.generation = self.generation.wrapping_add(1);
         match to {
             State::Closed => {
