@@ -75,7 +75,7 @@ pub struct Config {
     /// integer (`break_duration × multiplier^n`, saturating), capped at
     /// [`max_break_duration`](Self::max_break_duration); closing resets it to
     /// `break_duration`. Default 1 (constant breaks); must be ≥ 1.
-    pub break_multiplier: u32,
+    pub break_multiplier: u16,
     /// The cap of a growing break. Default 300 s; must be ≥ `break_duration`.
     pub max_break_duration: Duration,
     /// Half-open admits at most this many probes per episode (a probe that is
@@ -230,7 +230,7 @@ impl Config {
     /// assert_eq!((c.break_multiplier, c.max_break_duration), (2, Duration::from_secs(240)));
     /// ```
     #[must_use]
-    pub const fn with_break_growth(mut self, multiplier: u32, max_break: Duration) -> Self {
+    pub const fn with_break_growth(mut self, multiplier: u16, max_break: Duration) -> Self {
         self.break_multiplier = multiplier;
         self.max_break_duration = max_break;
         self

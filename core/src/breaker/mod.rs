@@ -86,10 +86,24 @@ use window::sealed::Sample;
 /// ).unwrap();
 /// # let _ = (by_count, by_time);
 /// ```
+///
+/// Not `Copy`:
+///
+/// ```compile_fail
+/// # use sturdy::breaker::{Breaker, Config};
+/// fn copy<T: Copy>() {}
+/// copy::<Breaker>(); // error: `Breaker` is not `Copy`
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Breaker<W: Window = Consecutive> {
-    state: State,
+    // The state is stored flat (see `Phase`) rather than as a `State`, which
+    // saves 16 bytes of padding; `state()` rebuilds it exactly.
+    phase: Phase,
+    /// `until` when open, the hung-probe deadline when half-open and probing.
+    deadline: Instant,
+    probes_in_flight: u16,
+    probe_successes: u16,
     last_now: Instant,
     /// Bumped on every entry into a state (and on `reset`); permits carry it.
     generation: u32,
@@ -98,6 +112,20 @@ pub struct Breaker<W: Window = Consecutive> {
     stats: Stats,
     window: W,
     config: Config,
+}
+
+/// [`State`]'s variant, stored flat beside its fields in [`Breaker`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum Phase {
+    Closed,
+    Open,
+    /// Half-open, no probe outstanding (no deadline).
+    HalfOpen,
+    /// Half-open with probes outstanding: `deadline` is the hung-probe deadline.
+    Probing,
+    ForcedOpen,
+    Disabled,
 }
 
 /// Permission to make one call, from [`Breaker::try_acquire`].
@@ -123,6 +151,26 @@ pub struct Breaker<W: Window = Consecutive> {
 /// let _ = b.reset(Instant::from_secs(1));
 /// assert!(b.record(late, Outcome::Failure, Instant::from_secs(2)).is_none());
 /// assert_eq!(b.stats().failures, 0); // stale: ignored entirely
+/// ```
+///
+/// Single use: a permit cannot be cloned or copied.
+///
+/// ```compile_fail
+/// # use sturdy::breaker::{Breaker, Config};
+/// # use sturdy::time::Instant;
+/// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+/// let p = b.try_acquire(Instant::ZERO).unwrap();
+/// let twice = p.clone(); // error: `Permit` is not `Clone`
+/// ```
+///
+/// ```compile_fail
+/// # use sturdy::breaker::{Breaker, Config};
+/// # use sturdy::outcome::Outcome;
+/// # use sturdy::time::Instant;
+/// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+/// let p = b.try_acquire(Instant::ZERO).unwrap();
+/// let _ = b.record(p, Outcome::Success, Instant::ZERO);
+/// let _ = b.record(p, Outcome::Success, Instant::ZERO); // error: use of moved value
 /// ```
 #[derive(Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -220,7 +268,10 @@ impl<W: Window> Breaker<W> {
     pub const fn new(config: Config) -> Result<Self, ConfigError> {
         match config.validate_for(W::KIND) {
             Ok(()) => Ok(Self {
-                state: State::Closed,
+                phase: Phase::Closed,
+                deadline: Instant::ZERO,
+                probes_in_flight: 0,
+                probe_successes: 0,
                 last_now: Instant::ZERO,
                 generation: 0,
                 opens_in_a_row: 0,
@@ -253,7 +304,22 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!(b.state(), State::Closed);
     /// ```
     pub const fn state(&self) -> State {
-        self.state
+        match self.phase {
+            Phase::Closed => State::Closed,
+            Phase::Open => State::Open {
+                until: self.deadline,
+            },
+            Phase::HalfOpen | Phase::Probing => State::HalfOpen {
+                probes_in_flight: self.probes_in_flight,
+                successes: self.probe_successes,
+                deadline: match self.phase {
+                    Phase::Probing => Some(self.deadline),
+                    _ => None,
+                },
+            },
+            Phase::ForcedOpen => State::ForcedOpen,
+            Phase::Disabled => State::Disabled,
+        }
     }
 
     /// The counters so far.
@@ -325,7 +391,10 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!(b.poll_at(), None); // forced open waits for a human
     /// ```
     pub const fn poll_at(&self) -> Option<Instant> {
-        self.state.deadline()
+        match self.phase {
+            Phase::Open | Phase::Probing => Some(self.deadline),
+            _ => None,
+        }
     }
 
     /// Applies **one** due time-driven transition and returns it: `Open → HalfOpen`
@@ -345,6 +414,7 @@ impl<W: Window> Breaker<W> {
     /// let t = b.handle_timeout(Instant::from_secs(30)).unwrap();
     /// assert!(matches!(t.to, State::HalfOpen { .. }));
     /// ```
+    #[must_use = "the returned transition is the breaker's event"]
     pub fn handle_timeout(&mut self, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
         self.apply_due(now)
@@ -379,15 +449,17 @@ impl<W: Window> Breaker<W> {
     /// );
     /// # b.cancel(probe, Instant::from_secs(30));
     /// ```
+    #[inline]
     pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejected> {
         let now = self.observe(now);
         // At most HalfOpen → Open → HalfOpen is due at once; the bound is a guard.
+        // The cheap deadline test keeps the hot path free of the event plumbing.
         for _ in 0..3 {
-            if self.apply_due(now).is_none() {
+            if !self.is_due(now) || self.apply_due(now).is_none() {
                 break;
             }
         }
-        match self.state {
+        match self.state() {
             State::Closed | State::Disabled => Ok(self.issue(now)),
             State::Open { until } => Err(self.reject(Some(until))),
             State::ForcedOpen => Err(self.reject(None)),
@@ -405,11 +477,11 @@ impl<W: Window> Breaker<W> {
                     Some(d) => d,
                     None => now.saturating_add(self.config.max_half_open_wait),
                 };
-                self.state = State::HalfOpen {
+                self.set_state(State::HalfOpen {
                     probes_in_flight: probes_in_flight.saturating_add(1),
                     successes,
                     deadline: Some(deadline),
-                };
+                });
                 Ok(self.issue(now))
             }
         }
@@ -447,6 +519,7 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!(b.stats().slow_calls, 1); // the timeout
     /// ```
     #[must_use = "the returned transition is the breaker's event"]
+    #[inline]
     pub fn record(&mut self, permit: Permit, outcome: Outcome, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
         if permit.generation != self.generation {
@@ -470,7 +543,7 @@ impl<W: Window> Breaker<W> {
         if slow && !matches!(outcome, Outcome::Ignored) {
             stats.slow_calls = stats.slow_calls.saturating_add(1);
         }
-        match self.state {
+        match self.state() {
             State::Closed => {
                 if matches!(outcome, Outcome::Ignored) {
                     return None;
@@ -499,11 +572,11 @@ impl<W: Window> Breaker<W> {
                 if successes >= self.config.success_threshold {
                     return self.enter(State::Closed, now);
                 }
-                self.state = State::HalfOpen {
+                self.set_state(State::HalfOpen {
                     probes_in_flight: in_flight,
                     successes,
                     deadline: if in_flight == 0 { None } else { deadline },
-                };
+                });
                 None
             }
             // No permit is ever issued in these generations.
@@ -538,14 +611,14 @@ impl<W: Window> Breaker<W> {
             probes_in_flight,
             successes,
             deadline,
-        } = self.state
+        } = self.state()
         {
             let in_flight = probes_in_flight.saturating_sub(1);
-            self.state = State::HalfOpen {
+            self.set_state(State::HalfOpen {
                 probes_in_flight: in_flight,
                 successes,
                 deadline: if in_flight == 0 { None } else { deadline },
-            };
+            });
         }
     }
 
@@ -562,6 +635,7 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!((t.from, t.to), (State::ForcedOpen, State::Closed));
     /// assert_eq!(b.reset(Instant::from_secs(2)), None);
     /// ```
+    #[must_use = "the returned transition is the breaker's event"]
     pub fn reset(&mut self, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
         self.enter(State::Closed, now)
@@ -578,6 +652,7 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!(b.state(), State::ForcedOpen);
     /// assert_eq!(b.try_acquire(Instant::MAX).unwrap_err().retry_at, None);
     /// ```
+    #[must_use = "the returned transition is the breaker's event"]
     pub fn force_open(&mut self, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
         self.enter(State::ForcedOpen, now)
@@ -598,9 +673,31 @@ impl<W: Window> Breaker<W> {
     /// }
     /// assert_eq!((b.state(), b.stats().failures), (State::Disabled, 10));
     /// ```
+    #[must_use = "the returned transition is the breaker's event"]
     pub fn disable(&mut self, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
         self.enter(State::Disabled, now)
+    }
+
+    fn set_state(&mut self, state: State) {
+        (self.phase, self.deadline) = match state {
+            State::Closed => (Phase::Closed, Instant::ZERO),
+            State::Open { until } => (Phase::Open, until),
+            State::HalfOpen {
+                probes_in_flight,
+                successes,
+                deadline,
+            } => {
+                self.probes_in_flight = probes_in_flight;
+                self.probe_successes = successes;
+                match deadline {
+                    Some(deadline) => (Phase::Probing, deadline),
+                    None => (Phase::HalfOpen, Instant::ZERO),
+                }
+            }
+            State::ForcedOpen => (Phase::ForcedOpen, Instant::ZERO),
+            State::Disabled => (Phase::Disabled, Instant::ZERO),
+        };
     }
 
     /// The clock-max rule: `now` never goes below the highest instant seen.
@@ -622,9 +719,17 @@ impl<W: Window> Breaker<W> {
         Rejected { retry_at }
     }
 
+    /// A deadline inside the state has been reached.
+    fn is_due(&self, now: Instant) -> bool {
+        match self.poll_at() {
+            Some(deadline) => now >= deadline,
+            None => false,
+        }
+    }
+
     /// Half-open with a hung-probe deadline that has passed.
     fn probe_episode_expired(&self, now: Instant) -> bool {
-        match self.state {
+        match self.state() {
             State::HalfOpen {
                 deadline: Some(deadline),
                 ..
@@ -634,8 +739,10 @@ impl<W: Window> Breaker<W> {
     }
 
     /// One due time-driven transition, taking effect at its deadline.
+    #[cold]
+    #[inline(never)]
     fn apply_due(&mut self, now: Instant) -> Option<Transition> {
-        match self.state {
+        match self.state() {
             State::Open { until } if now >= until => self.enter(
                 State::HalfOpen {
                     probes_in_flight: 0,
@@ -653,6 +760,8 @@ impl<W: Window> Breaker<W> {
     }
 
     /// Trips or re-opens at `at`, for the current (growing) break.
+    #[cold]
+    #[inline(never)]
     fn open(&mut self, at: Instant) -> Option<Transition> {
         let until = at.saturating_add(self.next_break_duration());
         self.opens_in_a_row = self.opens_in_a_row.saturating_add(1);
@@ -662,8 +771,8 @@ impl<W: Window> Breaker<W> {
     /// Every entry into a state goes through here: new generation, bookkeeping,
     /// and the event when the variant changed.
     fn enter(&mut self, to: State, at: Instant) -> Option<Transition> {
-        let from = self.state;
-        self.state = to;
+        let from = self.state();
+        self.set_state(to);
         self.generation = self.generation.wrapping_add(1);
         match to {
             State::Closed => {

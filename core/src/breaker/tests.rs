@@ -304,7 +304,7 @@ fn growth_saturates_for_huge_multipliers_and_many_opens() {
     let config = Config::new()
         .with_failure_threshold(1)
         .with_probes(1, 1)
-        .with_break_growth(u32::MAX, Duration::MAX);
+        .with_break_growth(u16::MAX, Duration::MAX);
     let mut b = consecutive(config);
     let mut now = t(0);
     for _ in 0..300 {

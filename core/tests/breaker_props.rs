@@ -1,0 +1,580 @@
+//! Property tests: the breaker against a small, plainly written reference model.
+//!
+//! Any sequence of operations, any clock (standing still, going backwards, near
+//! `u64::MAX`): no panic, the same decisions, states, deadlines and stats as the
+//! model, stats that add up, probes conserved, never closed without
+//! `success_threshold` successes in the episode, and late permits change nothing.
+
+use std::collections::VecDeque;
+
+use proptest::prelude::*;
+use sturdy::breaker::{
+    Breaker, Config, Consecutive, CountWindow, Permit, Rejected, State, Stats, Transition, Window,
+};
+use sturdy::outcome::Outcome;
+use sturdy::time::{Duration, Instant};
+
+// ---------------------------------------------------------------- the model
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Detect {
+    Consecutive,
+    Count(usize),
+}
+
+#[derive(Clone, Debug)]
+struct Model {
+    cfg: Config,
+    detect: Detect,
+    state: State,
+    /// Generations as u64: the model never wraps.
+    generation: u64,
+    last: u64,
+    opens_in_a_row: u64,
+    run: u64,
+    window: VecDeque<(bool, bool)>,
+    stats: Stats,
+}
+
+fn sat_u32(x: &mut u32) {
+    *x = x.saturating_add(1);
+}
+
+impl Model {
+    fn new(cfg: Config, detect: Detect) -> Self {
+        Self {
+            cfg,
+            detect,
+            state: State::Closed,
+            generation: 0,
+            last: 0,
+            opens_in_a_row: 0,
+            run: 0,
+            window: VecDeque::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    fn now(&mut self, now: u64) -> u64 {
+        self.last = self.last.max(now);
+        self.last
+    }
+
+    fn break_for(&self) -> u64 {
+        let base = u128::from(self.cfg.break_duration.as_micros());
+        let mut d = base;
+        for _ in 0..self.opens_in_a_row {
+            d = d.saturating_mul(u128::from(self.cfg.break_multiplier));
+            if d > u128::from(u64::MAX) {
+                break;
+            }
+        }
+        d.min(u128::from(self.cfg.max_break_duration.as_micros())) as u64
+    }
+
+    fn go(&mut self, to: State, at: u64) -> Option<Transition> {
+        let from = self.state;
+        self.state = to;
+        self.generation += 1;
+        if to == State::Closed {
+            self.run = 0;
+            self.window.clear();
+            self.opens_in_a_row = 0;
+        }
+        if let State::Open { .. } = to {
+            sat_u32(&mut self.stats.opens);
+        }
+        if core::mem::discriminant(&from) == core::mem::discriminant(&to) {
+            return None;
+        }
+        sat_u32(&mut self.stats.state_changes);
+        Some(Transition {
+            from,
+            to,
+            at: Instant::from_micros(at),
+        })
+    }
+
+    fn open(&mut self, at: u64) -> Option<Transition> {
+        let until = at.saturating_add(self.break_for());
+        self.opens_in_a_row += 1;
+        self.go(
+            State::Open {
+                until: Instant::from_micros(until),
+            },
+            at,
+        )
+    }
+
+    fn due(&mut self, now: u64) -> Option<Transition> {
+        match self.state {
+            State::Open { until } if now >= until.as_micros() => self.go(
+                State::HalfOpen {
+                    probes_in_flight: 0,
+                    successes: 0,
+                    deadline: None,
+                },
+                until.as_micros(),
+            ),
+            State::HalfOpen {
+                deadline: Some(d), ..
+            } if now >= d.as_micros() => self.open(d.as_micros()),
+            _ => None,
+        }
+    }
+
+    fn acquire(&mut self, now: u64) -> Result<(u64, u64), Rejected> {
+        let now = self.now(now);
+        while self.due(now).is_some() {}
+        match self.state {
+            State::Closed | State::Disabled => {
+                sat_u32(&mut self.stats.calls);
+                Ok((self.generation, now))
+            }
+            State::Open { until } => {
+                sat_u32(&mut self.stats.rejections);
+                Err(Rejected {
+                    retry_at: Some(until),
+                })
+            }
+            State::ForcedOpen => {
+                sat_u32(&mut self.stats.rejections);
+                Err(Rejected { retry_at: None })
+            }
+            State::HalfOpen {
+                probes_in_flight,
+                successes,
+                deadline,
+            } => {
+                if probes_in_flight + successes >= self.cfg.max_probes {
+                    sat_u32(&mut self.stats.rejections);
+                    return Err(Rejected { retry_at: deadline });
+                }
+                let wait = self.cfg.max_half_open_wait.as_micros();
+                self.state = State::HalfOpen {
+                    probes_in_flight: probes_in_flight + 1,
+                    successes,
+                    deadline: deadline.or(Some(Instant::from_micros(now.saturating_add(wait)))),
+                };
+                sat_u32(&mut self.stats.calls);
+                Ok((self.generation, now))
+            }
+        }
+    }
+
+    fn expired(&self, now: u64) -> bool {
+        matches!(self.state, State::HalfOpen { deadline: Some(d), .. } if now >= d.as_micros())
+    }
+
+    fn judge(&self) -> bool {
+        match self.detect {
+            Detect::Consecutive => self.run >= u64::from(self.cfg.failure_threshold),
+            Detect::Count(n) => {
+                let calls = self.window.len() as u64;
+                let failures = self.window.iter().filter(|(f, _)| *f).count() as u64;
+                let slow = self.window.iter().filter(|(_, s)| *s).count() as u64;
+                let min = u64::from(self.cfg.minimum_calls).min(n as u64);
+                calls >= min
+                    && (failures * 100 >= u64::from(self.cfg.failure_rate_percent) * calls
+                        || slow * 100 >= u64::from(self.cfg.slow_call_rate_percent) * calls)
+            }
+        }
+    }
+
+    fn record(&mut self, permit: (u64, u64), outcome: Outcome, now: u64) -> Option<Transition> {
+        let now = self.now(now);
+        if permit.0 != self.generation {
+            return None;
+        }
+        if self.expired(now) {
+            return self.due(now);
+        }
+        let failure = matches!(outcome, Outcome::Failure | Outcome::TimedOut);
+        let slow = outcome == Outcome::TimedOut
+            || now - permit.1 > self.cfg.slow_call_duration.as_micros();
+        match outcome {
+            Outcome::Success => sat_u32(&mut self.stats.successes),
+            Outcome::Ignored => sat_u32(&mut self.stats.ignored),
+            _ => sat_u32(&mut self.stats.failures),
+        }
+        if slow && outcome != Outcome::Ignored {
+            sat_u32(&mut self.stats.slow_calls);
+        }
+        match self.state {
+            State::Closed if outcome != Outcome::Ignored => {
+                match self.detect {
+                    Detect::Consecutive => self.run = if failure { self.run + 1 } else { 0 },
+                    Detect::Count(n) => {
+                        if self.window.len() == n {
+                            self.window.pop_front();
+                        }
+                        self.window.push_back((failure, slow));
+                    }
+                }
+                if self.judge() { self.open(now) } else { None }
+            }
+            State::HalfOpen {
+                probes_in_flight,
+                successes,
+                deadline,
+            } => {
+                if failure {
+                    return self.open(now);
+                }
+                let successes = successes + u16::from(outcome == Outcome::Success);
+                if successes >= self.cfg.success_threshold {
+                    return self.go(State::Closed, now);
+                }
+                let in_flight = probes_in_flight - 1;
+                self.state = State::HalfOpen {
+                    probes_in_flight: in_flight,
+                    successes,
+                    deadline: if in_flight == 0 { None } else { deadline },
+                };
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn cancel(&mut self, permit: (u64, u64), now: u64) {
+        let now = self.now(now);
+        if permit.0 != self.generation || self.expired(now) {
+            return;
+        }
+        if let State::HalfOpen {
+            probes_in_flight,
+            successes,
+            deadline,
+        } = self.state
+        {
+            let in_flight = probes_in_flight - 1;
+            self.state = State::HalfOpen {
+                probes_in_flight: in_flight,
+                successes,
+                deadline: if in_flight == 0 { None } else { deadline },
+            };
+        }
+    }
+}
+
+// ---------------------------------------------------------------- operations
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// Move the clock (ms, may be negative) then ask for a permit.
+    Acquire(i64),
+    /// Hand back held permit `i % held` with an outcome, after the clock moved.
+    Record(usize, Outcome, i64),
+    Cancel(usize, i64),
+    Timeout(i64),
+    Reset,
+    ForceOpen,
+    Disable,
+    /// Poll exactly at `poll_at()` when there is one.
+    PollAt,
+}
+
+fn outcome() -> impl Strategy<Value = Outcome> {
+    prop_oneof![
+        5 => Just(Outcome::Success),
+        3 => Just(Outcome::Failure),
+        1 => Just(Outcome::Ignored),
+        1 => Just(Outcome::TimedOut),
+    ]
+}
+
+fn dt() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        4 => 0i64..3_000,
+        1 => -5_000i64..0,
+        1 => Just(0i64),
+        1 => 0i64..200_000,
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        24 => dt().prop_map(Op::Acquire),
+        24 => (any::<usize>(), outcome(), dt()).prop_map(|(i, o, d)| Op::Record(i, o, d)),
+        3 => (any::<usize>(), dt()).prop_map(|(i, d)| Op::Cancel(i, d)),
+        6 => dt().prop_map(Op::Timeout),
+        8 => Just(Op::PollAt),
+        1 => Just(Op::Reset),
+        1 => Just(Op::ForceOpen),
+        1 => Just(Op::Disable),
+    ]
+}
+
+fn config() -> impl Strategy<Value = Config> {
+    (
+        (1u32..5, 1u32..8, 1u8..=100, 1u8..=100, 0u64..4_000),
+        (1u64..20, 1u16..4, 0u64..60, 1u16..4, 0u16..4, 1u64..40),
+    )
+        .prop_map(
+            |((ft, min, rate, slow_rate, slow_ms), (brk, mult, extra, probes, succ, wait))| {
+                Config::new()
+                    .with_failure_threshold(ft)
+                    .with_minimum_calls(min)
+                    .with_failure_rate_percent(rate)
+                    .with_slow_calls(Duration::from_millis(slow_ms), slow_rate)
+                    .with_break_duration(Duration::from_secs(brk))
+                    .with_break_growth(mult, Duration::from_secs(brk + extra))
+                    .with_probes(probes, succ.min(probes - 1) + 1)
+                    .with_max_half_open_wait(Duration::from_secs(wait))
+            },
+        )
+}
+
+fn start() -> impl Strategy<Value = u64> {
+    prop_oneof![3 => Just(0u64), 1 => Just(u64::MAX - 60_000_000), 1 => Just(u64::MAX)]
+}
+
+fn shift(now: u64, dt_ms: i64) -> u64 {
+    let micros = dt_ms.unsigned_abs().saturating_mul(1_000);
+    if dt_ms >= 0 {
+        now.saturating_add(micros)
+    } else {
+        now.saturating_sub(micros)
+    }
+}
+
+/// Runs `ops` on a breaker and the model side by side, checking every step.
+fn run<W: Window>(
+    cfg: Config,
+    detect: Detect,
+    start: u64,
+    ops: &[Op],
+) -> Result<(), TestCaseError> {
+    let mut b = Breaker::<W>::new(cfg).expect("valid");
+    let mut m = Model::new(cfg, detect);
+    let mut now = start;
+    // Held permits: the real one and the model's (generation, issued_at).
+    let mut held: Vec<(Permit, (u64, u64))> = Vec::new();
+    // Successes recorded on probes of the current half-open episode.
+    let mut episode_successes: u16 = 0;
+    let mut recorded = 0u64;
+
+    for op in ops {
+        let before = (b.state(), b.stats());
+        match *op {
+            Op::Acquire(d) => {
+                now = shift(now, d);
+                let real = b.try_acquire(Instant::from_micros(now));
+                let model = m.acquire(now);
+                match (real, model) {
+                    (Ok(p), Ok(mp)) => {
+                        prop_assert_eq!(p.issued_at().as_micros(), mp.1);
+                        held.push((p, mp));
+                    }
+                    (Err(r), Err(mr)) => prop_assert_eq!(r, mr),
+                    (r, mr) => prop_assert!(false, "acquire differs: {:?} vs {:?}", r, mr),
+                }
+            }
+            Op::Record(i, o, d) if !held.is_empty() => {
+                now = shift(now, d);
+                let (p, mp) = held.swap_remove(i % held.len());
+                let stale = mp.0 != m.generation;
+                let expired = !stale && m.expired(m.last.max(now));
+                let probe = matches!(m.state, State::HalfOpen { .. }) && !stale && !expired;
+                let real = b.record(p, o, Instant::from_micros(now));
+                let model = m.record(mp, o, now);
+                prop_assert_eq!(real, model);
+                if stale {
+                    prop_assert_eq!(real, None, "late permits change nothing");
+                    prop_assert_eq!(
+                        (b.state(), b.stats()),
+                        before,
+                        "late permits change nothing"
+                    );
+                } else if !expired {
+                    recorded += 1;
+                }
+                if probe && o == Outcome::Success {
+                    episode_successes += 1;
+                }
+                if let Some(Transition {
+                    from: State::HalfOpen { .. },
+                    to: State::Closed,
+                    ..
+                }) = real
+                {
+                    prop_assert!(
+                        episode_successes >= cfg.success_threshold,
+                        "closed after {} successes",
+                        episode_successes
+                    );
+                }
+            }
+            Op::Record(..) | Op::Cancel(..) if held.is_empty() => {}
+            Op::Record(..) => {}
+            Op::Cancel(i, d) => {
+                now = shift(now, d);
+                let (p, mp) = held.swap_remove(i % held.len());
+                let stale = mp.0 != m.generation;
+                b.cancel(p, Instant::from_micros(now));
+                m.cancel(mp, now);
+                if stale {
+                    prop_assert_eq!((b.state(), b.stats()), before);
+                }
+            }
+            Op::Timeout(d) => {
+                now = shift(now, d);
+                prop_assert_eq!(b.handle_timeout(Instant::from_micros(now)), {
+                    let n = m.now(now);
+                    m.due(n)
+                });
+            }
+            Op::PollAt => {
+                if let Some(at) = b.poll_at() {
+                    now = at.as_micros();
+                    prop_assert_eq!(b.handle_timeout(at), {
+                        let n = m.now(now);
+                        m.due(n)
+                    });
+                }
+            }
+            Op::Reset => {
+                prop_assert_eq!(b.reset(Instant::from_micros(now)), {
+                    let n = m.now(now);
+                    m.go(State::Closed, n)
+                });
+            }
+            Op::ForceOpen => {
+                prop_assert_eq!(b.force_open(Instant::from_micros(now)), {
+                    let n = m.now(now);
+                    m.go(State::ForcedOpen, n)
+                });
+            }
+            Op::Disable => {
+                prop_assert_eq!(b.disable(Instant::from_micros(now)), {
+                    let n = m.now(now);
+                    m.go(State::Disabled, n)
+                });
+            }
+        }
+        if !matches!(b.state(), State::HalfOpen { .. }) {
+            episode_successes = 0;
+        }
+        prop_assert_eq!(b.state(), m.state);
+        prop_assert_eq!(b.stats(), m.stats);
+        prop_assert_eq!(b.poll_at(), m.state.deadline());
+        let s = b.stats();
+        prop_assert!(
+            u64::from(s.successes) + u64::from(s.failures) + u64::from(s.ignored)
+                <= u64::from(s.calls)
+        );
+        prop_assert_eq!(
+            u64::from(s.successes) + u64::from(s.failures) + u64::from(s.ignored),
+            recorded
+        );
+        prop_assert!(s.slow_calls <= s.successes + s.failures);
+        prop_assert!(s.opens <= s.state_changes);
+        // Probes conserved: in flight = permits held from this episode.
+        if let State::HalfOpen {
+            probes_in_flight,
+            successes,
+            ..
+        } = b.state()
+        {
+            let live = held.iter().filter(|(_, mp)| mp.0 == m.generation).count();
+            // Once the hung-probe deadline has passed the episode is decided (a
+            // cancel no longer returns a slot); until then every slot is accounted for.
+            if !m.expired(m.last) {
+                prop_assert_eq!(usize::from(probes_in_flight), live);
+            }
+            prop_assert!(probes_in_flight + successes <= cfg.max_probes);
+            prop_assert!(successes < cfg.success_threshold);
+        }
+        let counts = b.window().counts();
+        prop_assert!(counts.failures <= counts.calls);
+    }
+    // Drain: everything handed back, the machine is still coherent.
+    for (p, _) in held {
+        b.cancel(p, Instant::from_micros(now));
+    }
+    for _ in 0..3 {
+        let _ = b.handle_timeout(Instant::MAX);
+    }
+    let _ = b.try_acquire(Instant::MAX);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn consecutive_matches_the_model(cfg in config(), start in start(), ops in prop::collection::vec(op(), 0..120)) {
+        run::<Consecutive>(cfg, Detect::Consecutive, start, &ops)?;
+    }
+
+    #[test]
+    fn count_window_matches_the_model(cfg in config(), start in start(), ops in prop::collection::vec(op(), 0..120)) {
+        run::<CountWindow<5>>(cfg, Detect::Count(5), start, &ops)?;
+    }
+
+    #[test]
+    fn wide_count_window_matches_the_model(cfg in config(), ops in prop::collection::vec(op(), 0..200)) {
+        run::<CountWindow<70, 2>>(cfg, Detect::Count(70), 0, &ops)?;
+    }
+
+    #[test]
+    fn time_window_never_panics(
+        cfg in config(),
+        window_ms in 1u64..20_000,
+        start in start(),
+        ops in prop::collection::vec(op(), 0..150),
+    ) {
+        let cfg = cfg.with_window_duration(Duration::from_millis(window_ms));
+        let mut b = Breaker::<sturdy::breaker::TimeWindow<7>>::new(cfg).expect("valid");
+        let mut now = start;
+        let mut held = Vec::new();
+        for op in ops {
+            match op {
+                Op::Acquire(d) => { now = shift(now, d); if let Ok(p) = b.try_acquire(Instant::from_micros(now)) { held.push(p); } }
+                Op::Record(i, o, d) if !held.is_empty() => { now = shift(now, d); let p = held.swap_remove(i % held.len()); let _ = b.record(p, o, Instant::from_micros(now)); }
+                Op::Cancel(i, d) if !held.is_empty() => { now = shift(now, d); let p = held.swap_remove(i % held.len()); b.cancel(p, Instant::from_micros(now)); }
+                Op::Timeout(d) => { now = shift(now, d); let _ = b.handle_timeout(Instant::from_micros(now)); }
+                Op::PollAt => if let Some(at) = b.poll_at() { let _ = b.handle_timeout(at); },
+                Op::Reset => { let _ = b.reset(Instant::from_micros(now)); }
+                Op::ForceOpen => { let _ = b.force_open(Instant::from_micros(now)); }
+                Op::Disable => { let _ = b.disable(Instant::from_micros(now)); }
+                _ => {}
+            }
+            let c = b.window().counts();
+            prop_assert!(c.failures <= c.calls && c.slow_calls <= c.calls);
+            if let State::HalfOpen { probes_in_flight, successes, .. } = b.state() {
+                prop_assert!(probes_in_flight + successes <= cfg.max_probes);
+            }
+        }
+    }
+
+    #[test]
+    fn any_config_either_fails_validation_or_never_panics(
+        ft in any::<u32>(), min in any::<u32>(), rate in any::<u8>(), slow_rate in any::<u8>(),
+        brk in any::<u64>(), mult in any::<u16>(), max in any::<u64>(), probes in any::<u16>(),
+        succ in any::<u16>(), wait in any::<u64>(), ops in prop::collection::vec(op(), 0..60),
+    ) {
+        let cfg = Config::new()
+            .with_failure_threshold(ft)
+            .with_minimum_calls(min)
+            .with_failure_rate_percent(rate)
+            .with_slow_calls(Duration::from_micros(wait / 3), slow_rate)
+            .with_break_duration(Duration::from_micros(brk))
+            .with_break_growth(mult, Duration::from_micros(max))
+            .with_probes(probes, succ)
+            .with_max_half_open_wait(Duration::from_micros(wait));
+        if let Ok(mut b) = Breaker::<CountWindow<3>>::new(cfg) {
+            let mut now = 0u64;
+            let mut held = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Acquire(d) => { now = shift(now, d.saturating_mul(1_000_000)); if let Ok(p) = b.try_acquire(Instant::from_micros(now)) { held.push(p); } }
+                    Op::Record(i, o, d) if !held.is_empty() => { now = shift(now, d); let p = held.swap_remove(i % held.len()); let _ = b.record(p, o, Instant::from_micros(now)); }
+                    Op::PollAt => if let Some(at) = b.poll_at() { let _ = b.handle_timeout(at); },
+                    _ => {}
+                }
+            }
+        }
+    }
+}
