@@ -120,10 +120,12 @@ impl<E: fmt::Debug> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NotRetryable { attempts, error } => {
-                write!(f, "not retryable after {attempts} attempt(s): {error:?}")
+                write!(f, "not retryable after {attempts} attempt(s)")?;
+                last_error(f, error.as_ref())
             }
             Self::RetriesExhausted { attempts, error } => {
-                write!(f, "gave up after {attempts} attempt(s): {error:?}")
+                write!(f, "gave up after {attempts} attempt(s)")?;
+                last_error(f, error.as_ref())
             }
             Self::BreakerOpen { retry_at, .. } => match retry_at {
                 Some(at) => write!(f, "circuit open until {at}"),
@@ -135,6 +137,13 @@ impl<E: fmt::Debug> fmt::Display for Error<E> {
             }
             Self::Fallback(failure) => write!(f, "fallback for {failure:?}"),
         }
+    }
+}
+
+fn last_error<E: fmt::Debug>(f: &mut fmt::Formatter<'_>, error: Option<&E>) -> fmt::Result {
+    match error {
+        Some(e) => write!(f, ", last: {e:?}"),
+        None => f.write_str(", last: timed out"),
     }
 }
 
