@@ -197,7 +197,7 @@ mod patterns {
         else {
             return 0;
         };
-        let Ok(mut pool) = Bulkhead::<2>::new(black_box(BulkheadConfig::DEFAULT)) else {
+        let Ok(mut pool) = Bulkhead::<10>::new(black_box(BulkheadConfig::DEFAULT)) else {
             return 0;
         };
         let pipeline = Pipeline::new(black_box(PipelineConfig::DEFAULT));
