@@ -669,6 +669,14 @@ enum Phase {
 ///
 /// See the [module docs](self) for the driving loop.
 ///
+/// Neither `Copy` nor `Clone`, so two copies can never both give back the
+/// same permits:
+///
+/// ```compile_fail
+/// fn clone<T: Clone>() {}
+/// clone::<sturdy::pipeline::Call>();
+/// ```
+///
 /// ```
 /// use sturdy::outcome::Verdict;
 /// use sturdy::pipeline::{Pipeline, PipelineConfig, Shared, Step};
