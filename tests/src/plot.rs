@@ -19,6 +19,8 @@ const COLORS: [RGBColor; 3] = [
 const OUTAGE: RGBColor = RGBColor(255, 190, 190);
 const BROWNOUT: RGBColor = RGBColor(255, 230, 160);
 const BURST: RGBColor = RGBColor(215, 200, 255);
+/// The latency axis' floor (ms): instant answers are drawn here.
+const FLOOR_MS: f64 = 0.01;
 const MODEL: RGBColor = RGBColor(120, 120, 120);
 
 type Err = Box<dyn std::error::Error>;
@@ -88,7 +90,13 @@ fn draw(out: &mut String, scenarios: &[&Scenario], reports: &[&Report]) -> Resul
     let x_of = |b: usize| (b as f64 + 0.5) * bucket;
 
     // 1. Breaker state.
-    let mut chart = panel(&panels[0], "Breaker state", 0.0..end, -0.2..2.3)?;
+    let breakerless = scenarios.iter().all(|s| s.policy.breaker.is_none());
+    let caption = if breakerless {
+        "Breaker state (this policy has no breaker)"
+    } else {
+        "Breaker state"
+    };
+    let mut chart = panel(&panels[0], caption, 0.0..end, -0.2..2.3)?;
     chart
         .configure_mesh()
         .y_labels(3)
@@ -157,16 +165,9 @@ fn draw(out: &mut String, scenarios: &[&Scenario], reports: &[&Report]) -> Resul
         .unwrap_or(1)
         .max(1) as f64
         / 1000.0;
-    let low = reports
-        .iter()
-        .flat_map(|r| r.series.latency_p99.iter().copied())
-        .filter(|&v| v > 0)
-        .min()
-        .unwrap_or(1) as f64
-        / 1000.0;
     // A bucket whose calls were all refused at once has a p99 of 0: drawn on
-    // the floor of the axis.
-    let (low, top) = ((low / 2.0).max(0.001), top * 2.0);
+    // the floor of the axis, labelled 0.
+    let (low, top) = (FLOOR_MS, top * 2.0);
     let mut chart = ChartBuilder::on(&panels[2])
         .margin(8)
         .margin_right(24)
@@ -177,10 +178,13 @@ fn draw(out: &mut String, scenarios: &[&Scenario], reports: &[&Report]) -> Resul
     chart
         .configure_mesh()
         .y_desc("ms")
+        .y_labels(8)
         .x_desc("time (s)")
         .x_label_formatter(&|v| format!("{v:.0}"))
         .y_label_formatter(&|v| {
-            if *v >= 1000.0 {
+            if *v <= FLOOR_MS * 1.001 {
+                "0".to_owned()
+            } else if *v >= 1000.0 {
                 format!("{:.0}s", v / 1000.0)
             } else if *v >= 1.0 {
                 format!("{v:.0}")

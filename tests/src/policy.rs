@@ -404,7 +404,15 @@ fn resolve_breaker(name: &str, spec: &BreakerFile) -> Result<BreakerPolicy, Stri
     if let Some(v) = spec.success_threshold {
         config.success_threshold = v;
     }
-    config.validate().map_err(|e| core_err(&path, e))?;
+    // The detector's own fields are checked when a breaker of its type is built.
+    let checked = match detector {
+        Detector::Consecutive => breaker::Breaker::<breaker::Consecutive>::new(config).map(drop),
+        Detector::Count(_) => breaker::Breaker::<breaker::CountWindow<10>>::new(config).map(drop),
+        Detector::Time => {
+            breaker::Breaker::<breaker::TimeWindow<TIME_WINDOW_BUCKETS>>::new(config).map(drop)
+        }
+    };
+    checked.map_err(|e| core_err(&path, e))?;
     Ok(BreakerPolicy {
         name: name.to_owned(),
         detector,
