@@ -133,7 +133,11 @@ enum Kind {
     Client { client: u32 },
     /// The dependency answers the attempt the call in `slot` started in
     /// generation `gen` (stale if the call has moved on: it timed out).
-    Answer { slot: u32, generation: u32, ok: bool },
+    Answer {
+        slot: u32,
+        generation: u32,
+        ok: bool,
+    },
     /// Wake the call in `slot` if it is still in generation `gen`.
     Wake { slot: u32, generation: u32 },
 }
@@ -448,7 +452,9 @@ impl<'a> Sim<'a> {
         }
         match step {
             Step::Attempt { deadline, .. } => {
-                let answer = self.dependency.answer(now, self.in_flight, &mut self.dep_rng);
+                let answer = self
+                    .dependency
+                    .answer(now, self.in_flight, &mut self.dep_rng);
                 self.in_flight += 1;
                 self.tally.peak_in_flight = self.tally.peak_in_flight.max(self.in_flight);
                 self.tally.attempts += 1;
@@ -457,7 +463,8 @@ impl<'a> Sim<'a> {
                 }
                 if let Some(b) = self.bucket(now) {
                     self.series.attempts[b] += 1;
-                    self.series.peak_in_flight[b] = self.series.peak_in_flight[b].max(self.in_flight);
+                    self.series.peak_in_flight[b] =
+                        self.series.peak_in_flight[b].max(self.in_flight);
                 }
                 let done = answer.latency.map(|l| now.saturating_add(l));
                 if let Some(done) = done {

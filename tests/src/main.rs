@@ -46,7 +46,10 @@ fn real_main() -> Result<(), String> {
         .iter()
         .map(|f| Scenario::from_path(f))
         .collect::<Result<Vec<_>, _>>()?;
-    let reports = scenarios.iter().map(run).collect::<Result<Vec<Report>, _>>()?;
+    let reports = scenarios
+        .iter()
+        .map(run)
+        .collect::<Result<Vec<Report>, _>>()?;
     let refs: Vec<&Report> = reports.iter().collect();
     if comparing {
         print!("{}", compare(&refs));
@@ -65,7 +68,10 @@ fn real_main() -> Result<(), String> {
 
 /// `<scenario>.svg` beside the (first) scenario; `a-vs-b.svg` when comparing.
 fn default_svg(files: &[PathBuf]) -> PathBuf {
-    let stem = |p: &Path| p.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let stem = |p: &Path| {
+        p.file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+    };
     let name = match files {
         [one] => stem(one),
         [a, b, ..] => format!("{}-vs-{}", stem(a), stem(b)),

@@ -56,18 +56,32 @@ fn draw(out: &mut String, scenarios: &[&Scenario], reports: &[&Report]) -> Resul
     root.fill(&WHITE)?;
     let (head, body) = root.split_vertically(70);
     let title = if reports.len() == 1 {
-        format!("{} — policy \"{}\", seed {}", first.name, first.policy, first.seed)
+        format!(
+            "{} — policy \"{}\", seed {}",
+            first.name, first.policy, first.seed
+        )
     } else {
         let names: Vec<String> = reports.iter().map(|r| r.name.clone()).collect();
         format!("{} (seed {})", names.join(" vs "), first.seed)
     };
-    head.draw(&Text::new(title, (20, 12), ("sans-serif", 24).into_font().color(&BLACK)))?;
+    head.draw(&Text::new(
+        title,
+        (20, 12),
+        ("sans-serif", 24).into_font().color(&BLACK),
+    ))?;
     let mut legend_x = 20;
     for (i, r) in reports.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        head.draw(&Rectangle::new([(legend_x, 48), (legend_x + 24, 52)], color.filled()))?;
+        head.draw(&Rectangle::new(
+            [(legend_x, 48), (legend_x + 24, 52)],
+            color.filled(),
+        ))?;
         let label = format!("{} ({})", r.name, r.policy);
-        head.draw(&Text::new(label.clone(), (legend_x + 30, 42), ("sans-serif", 15).into_font()))?;
+        head.draw(&Text::new(
+            label.clone(),
+            (legend_x + 30, 42),
+            ("sans-serif", 15).into_font(),
+        ))?;
         legend_x += 60 + 8 * label.chars().count() as i32;
     }
     let present = |s: &Scenario| {
@@ -80,8 +94,15 @@ fn draw(out: &mut String, scenarios: &[&Scenario], reports: &[&Report]) -> Resul
     let shown = scenario.map_or([false; 3], present);
     let windows = [("outage", OUTAGE), ("brownout", BROWNOUT), ("burst", BURST)];
     for (&(label, color), _) in windows.iter().zip(shown).filter(|(_, on)| *on) {
-        head.draw(&Rectangle::new([(legend_x, 42), (legend_x + 18, 58)], color.filled()))?;
-        head.draw(&Text::new(label, (legend_x + 24, 42), ("sans-serif", 15).into_font()))?;
+        head.draw(&Rectangle::new(
+            [(legend_x, 42), (legend_x + 18, 58)],
+            color.filled(),
+        ))?;
+        head.draw(&Text::new(
+            label,
+            (legend_x + 24, 42),
+            ("sans-serif", 15).into_font(),
+        ))?;
         legend_x += 40 + 8 * label.len() as i32;
     }
     let panels = body.split_evenly((4, 1));
@@ -129,7 +150,12 @@ fn draw(out: &mut String, scenarios: &[&Scenario], reports: &[&Report]) -> Resul
     }
 
     // 2. Error rate.
-    let mut chart = panel(&panels[1], "Failed calls (% of calls finishing) · dashed grey: dependency error rate", 0.0..end, 0.0..105.0)?;
+    let mut chart = panel(
+        &panels[1],
+        "Failed calls (% of calls finishing) · dashed grey: dependency error rate",
+        0.0..end,
+        0.0..105.0,
+    )?;
     chart
         .configure_mesh()
         .y_desc("%")
@@ -171,7 +197,10 @@ fn draw(out: &mut String, scenarios: &[&Scenario], reports: &[&Report]) -> Resul
     let mut chart = ChartBuilder::on(&panels[2])
         .margin(8)
         .margin_right(24)
-        .caption("Caller latency p99 per bucket (ms, log scale)", ("sans-serif", 17))
+        .caption(
+            "Caller latency p99 per bucket (ms, log scale)",
+            ("sans-serif", 17),
+        )
         .x_label_area_size(32)
         .y_label_area_size(70)
         .build_cartesian_2d(0.0..end, (low..top).log_scale())?;
@@ -259,7 +288,8 @@ fn draw(out: &mut String, scenarios: &[&Scenario], reports: &[&Report]) -> Resul
     Ok(())
 }
 
-type Chart<'a, 'b, Y> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>;
+type Chart<'a, 'b, Y> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>;
 
 fn panel<'a, 'b>(
     area: &'a DrawingArea<SVGBackend<'b>, Shift>,
@@ -277,7 +307,12 @@ fn panel<'a, 'b>(
 }
 
 /// Shades outage, brownout and burst windows across the panel's height.
-fn shade<Y>(chart: &mut Chart<'_, '_, Y>, scenario: Option<&Scenario>, low: f64, high: f64) -> Result<(), Err>
+fn shade<Y>(
+    chart: &mut Chart<'_, '_, Y>,
+    scenario: Option<&Scenario>,
+    low: f64,
+    high: f64,
+) -> Result<(), Err>
 where
     Y: Ranged<ValueType = f64>,
 {
@@ -289,10 +324,17 @@ where
         .outages
         .iter()
         .map(|o| (o.start, o.end, OUTAGE))
-        .chain(s.dependency.brownouts.iter().map(|b| (b.start, b.end, BROWNOUT)))
+        .chain(
+            s.dependency
+                .brownouts
+                .iter()
+                .map(|b| (b.start, b.end, BROWNOUT)),
+        )
         .chain(s.load.bursts.iter().map(|b| (b.start, b.end, BURST)));
     let rects: Vec<_> = windows
-        .map(|(a, b, color)| Rectangle::new([(secs(a), low), (secs(b), high)], color.mix(0.55).filled()))
+        .map(|(a, b, color)| {
+            Rectangle::new([(secs(a), low), (secs(b), high)], color.mix(0.55).filled())
+        })
         .collect();
     chart.draw_series(rects)?;
     Ok(())

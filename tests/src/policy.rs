@@ -137,7 +137,12 @@ fn core_err(path: &str, e: ConfigError) -> String {
     format!("{path}: {} {}", e.field, e.problem)
 }
 
-fn dur(path: &str, key: &str, value: Option<&String>, default: Duration) -> Result<Duration, String> {
+fn dur(
+    path: &str,
+    key: &str,
+    value: Option<&String>,
+    default: Duration,
+) -> Result<Duration, String> {
     value.map_or(Ok(default), |v| {
         parse_duration(v).map_err(|e| format!("{path}.{key}: {e}"))
     })
@@ -293,7 +298,11 @@ fn resolve_pipeline(
             }
         },
     };
-    let cap = if matches!(kind, Kind::Constant) { base } else { cap };
+    let cap = if matches!(kind, Kind::Constant) {
+        base
+    } else {
+        cap
+    };
     let backoff = Backoff::new(kind, base, cap, jitter).map_err(|e| core_err(path, e))?;
     let mut retry = RetryConfig::new(entry.max_attempts.unwrap_or(3), backoff)
         .map_err(|e| core_err(path, e))?;
@@ -310,7 +319,11 @@ fn resolve_pipeline(
             parse_optional_duration(v).map_err(|e| format!("{path}.{key}: {e}"))
         })
     };
-    let attempt = optional("attempt_timeout", entry.attempt_timeout.as_ref(), default_timeout)?;
+    let attempt = optional(
+        "attempt_timeout",
+        entry.attempt_timeout.as_ref(),
+        default_timeout,
+    )?;
     let total = optional("total_timeout", entry.total_timeout.as_ref(), None)?;
     let order = match entry.order.as_deref() {
         None | Some("standard") => Order::Standard,
@@ -348,7 +361,9 @@ fn resolve_breaker(name: &str, spec: &BreakerFile) -> Result<BreakerPolicy, Stri
                 None => 100,
                 Some(toml::Value::Integer(n)) => usize::try_from(*n).unwrap_or(0),
                 Some(other) => {
-                    return Err(format!("{path}.window: count mode needs a number of calls, got {other}"));
+                    return Err(format!(
+                        "{path}.window: count mode needs a number of calls, got {other}"
+                    ));
                 }
             };
             if !COUNT_WINDOW_SIZES.contains(&n) {
@@ -365,7 +380,9 @@ fn resolve_breaker(name: &str, spec: &BreakerFile) -> Result<BreakerPolicy, Stri
                     parse_duration(s).map_err(|e| format!("{path}.window: {e}"))?
                 }
                 Some(other) => {
-                    return Err(format!("{path}.window: time mode needs a duration like \"60s\", got {other}"));
+                    return Err(format!(
+                        "{path}.window: time mode needs a duration like \"60s\", got {other}"
+                    ));
                 }
             };
             Detector::Time
@@ -388,9 +405,24 @@ fn resolve_breaker(name: &str, spec: &BreakerFile) -> Result<BreakerPolicy, Stri
     if let Some(v) = spec.slow_call_rate {
         config.slow_call_rate_percent = v;
     }
-    config.slow_call_duration = dur(&path, "slow_call_duration", spec.slow_call_duration.as_ref(), Duration::MAX)?;
-    config.break_duration = dur(&path, "break_duration", spec.break_duration.as_ref(), config.break_duration)?;
-    config.max_half_open_wait = dur(&path, "max_half_open_wait", spec.max_half_open_wait.as_ref(), config.break_duration)?;
+    config.slow_call_duration = dur(
+        &path,
+        "slow_call_duration",
+        spec.slow_call_duration.as_ref(),
+        Duration::MAX,
+    )?;
+    config.break_duration = dur(
+        &path,
+        "break_duration",
+        spec.break_duration.as_ref(),
+        config.break_duration,
+    )?;
+    config.max_half_open_wait = dur(
+        &path,
+        "max_half_open_wait",
+        spec.max_half_open_wait.as_ref(),
+        config.break_duration,
+    )?;
     config.break_multiplier = spec.break_multiplier.unwrap_or(config.break_multiplier);
     config.max_break_duration = dur(
         &path,

@@ -139,11 +139,7 @@ pub struct Report {
 }
 
 fn ratio_permille(num: u64, den: u64) -> u64 {
-    if den == 0 {
-        0
-    } else {
-        (num * 1000 + den / 2) / den
-    }
+    (num * 1000 + den / 2).checked_div(den).unwrap_or(0)
 }
 
 /// `1.234×`-style text of a per-mille ratio.
@@ -154,7 +150,7 @@ fn times(permille: u64) -> String {
 
 /// `12.3 %` of a fraction.
 fn percent(num: u64, den: u64) -> String {
-    let tenths = if den == 0 { 0 } else { (num * 1000 + den / 2) / den };
+    let tenths = ratio_permille(num, den);
     format!("{}.{} %", tenths / 10, tenths % 10)
 }
 
@@ -200,15 +196,35 @@ impl Report {
     pub fn rows(&self) -> Vec<(&'static str, String)> {
         let mut rows = vec![
             ("policy", self.policy.clone()),
-            ("seed / duration", format!("{} / {}", self.seed, human(self.duration))),
+            (
+                "seed / duration",
+                format!("{} / {}", self.seed, human(self.duration)),
+            ),
             ("offered calls", self.offered.to_string()),
             (
                 "succeeded",
-                format!("{} ({})", self.succeeded, percent(self.succeeded, self.offered)),
+                format!(
+                    "{} ({})",
+                    self.succeeded,
+                    percent(self.succeeded, self.offered)
+                ),
             ),
-            ("failed", format!("{} ({})", self.failed(), percent(self.failed(), self.offered))),
-            ("  rejected: breaker open", self.breaker_rejected.to_string()),
-            ("  rejected: bulkhead full", self.bulkhead_rejected.to_string()),
+            (
+                "failed",
+                format!(
+                    "{} ({})",
+                    self.failed(),
+                    percent(self.failed(), self.offered)
+                ),
+            ),
+            (
+                "  rejected: breaker open",
+                self.breaker_rejected.to_string(),
+            ),
+            (
+                "  rejected: bulkhead full",
+                self.bulkhead_rejected.to_string(),
+            ),
             ("  total timeout", self.timed_out.to_string()),
             ("  retries exhausted", self.retries_exhausted.to_string()),
             ("  not retryable", self.not_retryable.to_string()),
@@ -216,14 +232,23 @@ impl Report {
             ("unfinished at end", self.unfinished.to_string()),
             (
                 "attempts at dependency",
-                format!("{} ({} offered)", self.attempts, times(self.amplification_permille())),
+                format!(
+                    "{} ({} offered)",
+                    self.attempts,
+                    times(self.amplification_permille())
+                ),
             ),
             ("retries", self.retries.to_string()),
             ("attempt timeouts", self.attempt_timeouts.to_string()),
             ("peak in flight at dep.", self.peak_in_flight.to_string()),
             (
                 "latency p50 / p99 / max",
-                format!("{} / {} / {}", human(self.p50), human(self.p99), human(self.max)),
+                format!(
+                    "{} / {} / {}",
+                    human(self.p50),
+                    human(self.p99),
+                    human(self.max)
+                ),
             ),
             ("breaker opened", format!("{} times", self.breaker_opens)),
         ];
@@ -268,9 +293,10 @@ pub fn compare(reports: &[&Report]) -> String {
 
 fn render(title: &str, reports: &[&Report]) -> String {
     let columns: Vec<Vec<(&'static str, String)>> = reports.iter().map(|r| r.rows()).collect();
-    let labels: Vec<&str> = columns.iter().max_by_key(|c| c.len()).map_or_else(Vec::new, |c| {
-        c.iter().map(|(l, _)| *l).collect()
-    });
+    let labels: Vec<&str> = columns
+        .iter()
+        .max_by_key(|c| c.len())
+        .map_or_else(Vec::new, |c| c.iter().map(|(l, _)| *l).collect());
     let label_width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     let header: Vec<String> = reports.iter().map(|r| r.name.clone()).collect();
     let widths: Vec<usize> = columns

@@ -340,9 +340,7 @@ impl Scenario {
         }
         for (i, b) in load.bursts.iter().enumerate() {
             if b.end <= b.start || !(b.rate >= 0.0 && b.rate.is_finite()) {
-                return Err(format!(
-                    "load.bursts[{i}]: needs start < end and rate ≥ 0"
-                ));
+                return Err(format!("load.bursts[{i}]: needs start < end and rate ≥ 0"));
             }
         }
         if load.rate == 0.0 && load.clients == 0 && load.bursts.is_empty() {
@@ -387,11 +385,11 @@ impl Scenario {
 
     /// Reads and parses a scenario file.
     pub fn from_path(path: &std::path::Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let stem = path
-            .file_stem()
-            .map_or_else(|| "scenario".to_owned(), |s| s.to_string_lossy().into_owned());
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let stem = path.file_stem().map_or_else(
+            || "scenario".to_owned(),
+            |s| s.to_string_lossy().into_owned(),
+        );
         Self::from_toml(&text, &stem).map_err(|e| format!("{}: {e}", path.display()))
     }
 

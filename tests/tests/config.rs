@@ -91,7 +91,10 @@ fn errors_name_the_key() {
 
 #[test]
 fn disabled_means_straight_through() {
-    let s = parse("[policy]\nenabled = false\n[policy.breakers.b]\n[policy.policies.a]\nbreaker = \"b\"\n").unwrap();
+    let s = parse(
+        "[policy]\nenabled = false\n[policy.breakers.b]\n[policy.policies.a]\nbreaker = \"b\"\n",
+    )
+    .unwrap();
     assert!(s.policy.breaker.is_none());
     assert_eq!(s.policy.pipeline.retry.max_attempts(), 1);
 }

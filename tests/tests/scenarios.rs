@@ -22,12 +22,19 @@ fn outage_is_detected_fast_and_the_dependency_is_shielded() {
     let r = report("outage-and-recovery");
     let o = r.outage.as_ref().unwrap();
     // The count window needs 20 calls at 50 % failures: a few tens of ms at 200/s.
-    assert!(o.detect.unwrap() < Duration::from_millis(500), "{:?}", o.detect);
+    assert!(
+        o.detect.unwrap() < Duration::from_millis(500),
+        "{:?}",
+        o.detect
+    );
     // While it is open, almost nothing reaches the dependency.
     assert!(o.amplification_permille() < 50, "{}", r.table());
     // It closes again once the dependency has recovered (15 s ramp, growing breaks).
     let recover = o.recover.unwrap();
-    assert!(recover > Duration::from_secs(5) && recover < Duration::from_secs(40), "{recover:?}");
+    assert!(
+        recover > Duration::from_secs(5) && recover < Duration::from_secs(40),
+        "{recover:?}"
+    );
     assert!(r.breaker_rejected > 0 && r.breaker_opens >= 1);
     assert_eq!(r.unfinished, 0);
     // Outside the outage and its recovery, calls succeed.
@@ -49,7 +56,10 @@ fn with_a_budget_the_dependency_sees_at_most_1_1x_the_offered_load() {
     let r = report("retry-storm-budget");
     let o = r.outage.as_ref().unwrap();
     assert!(o.amplification_permille() <= 1_100, "{}", r.table());
-    assert!(o.attempts >= o.offered, "every offered call still makes its first attempt");
+    assert!(
+        o.attempts >= o.offered,
+        "every offered call still makes its first attempt"
+    );
 }
 
 #[test]
