@@ -3,3 +3,6 @@
 //! pieces (config files, registry, health, metrics, tracing, tower).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+#[cfg(feature = "config")]
+pub mod config;
