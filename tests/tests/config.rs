@@ -75,8 +75,8 @@ fallback = "rejection"
 
 #[test]
 fn errors_name_the_key() {
-    let e = parse("[policy.breakers.kafka]\nfailure_rate = 150\n[policy.policies.a]\nbreaker = \"kafka\"\ndetector = \"count\"\n").unwrap_err();
-    assert!(e.contains("detector"), "{e}");
+    let e = parse("[policy.policies.a]\ndetector = \"count\"\n").unwrap_err();
+    assert!(e.contains("policies.a.detector"), "{e}");
     let e = parse("[policy.breakers.kafka]\nfailure_rate = 150\ndetector = \"count\"\n[policy.policies.a]\nbreaker = \"kafka\"\n").unwrap_err();
     assert!(e.contains("breakers.kafka"), "{e}");
     let e = parse("[policy.policies.a]\nbase_delay = \"1.5s\"\n").unwrap_err();
