@@ -647,6 +647,7 @@ impl<'a> Sim<'a> {
             retries: t.retries,
             attempt_timeouts: t.attempt_timeouts,
             breaker_opens: t.breaker_opens,
+            has_breaker: s.policy.breaker.is_some(),
             p50: Duration::from_micros(p50),
             p99: Duration::from_micros(p99),
             max: Duration::from_micros(max),

@@ -119,6 +119,8 @@ pub struct Report {
     pub attempt_timeouts: u64,
     /// Times the breaker opened.
     pub breaker_opens: u64,
+    /// Whether the policy has a breaker at all.
+    pub has_breaker: bool,
     /// Median latency seen by callers (every finished call).
     pub p50: Duration,
     /// 99th percentile latency seen by callers.
@@ -268,14 +270,13 @@ impl Report {
                     times(o.amplification_permille())
                 ),
             ));
-            rows.push((
-                "  time to detect (open)",
-                o.detect.map_or_else(|| "never".to_owned(), human),
-            ));
-            rows.push((
-                "  time to recover (close)",
-                o.recover.map_or_else(|| "never".to_owned(), human),
-            ));
+            let shown = |d: Option<Duration>| match (d, self.has_breaker) {
+                (Some(d), _) => human(d),
+                (None, true) => "never".to_owned(),
+                (None, false) => "n/a (no breaker)".to_owned(),
+            };
+            rows.push(("  time to detect (open)", shown(o.detect)));
+            rows.push(("  time to recover (close)", shown(o.recover)));
         }
         rows
     }
