@@ -44,3 +44,5 @@ pub use error::Error;
 pub use fallback::Fallback;
 pub use observer::{NoopObserver, Observer};
 pub use policy::{Policy, PolicyBuilder};
+#[cfg(feature = "config")]
+pub mod config;

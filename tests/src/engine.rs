@@ -1,0 +1,696 @@
+//! The discrete-event engine: a virtual clock that jumps from one event to the
+//! next (arrivals, attempt completions, wake-ups at a step's `until`, attempt
+//! deadlines, bulkhead grants), and N concurrent [`Call`]s sharing one breaker,
+//! one bulkhead and one retry budget through [`Shared`].
+//!
+//! The engine decides nothing about resilience: it executes what each call's
+//! [`Step`] says, exactly as the Tokio or Embassy adapters do, and asks the
+//! dependency model how each attempt ends.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+
+use sturdy::breaker::{Breaker, Consecutive, CountWindow, State, TimeWindow};
+use sturdy::bulkhead::Bulkhead;
+use sturdy::outcome::{Outcome, Verdict};
+use sturdy::pipeline::{Call, Event, Failure, Finish, Pipeline, Shared, Step};
+use sturdy::retry::Budget;
+use sturdy::rng::{Rng, SplitMix64};
+use sturdy::time::{Duration, Instant};
+
+use crate::model::{Dependency, Load, Next};
+use crate::policy::{Detector, SimPolicy, TIME_WINDOW_BUCKETS};
+use crate::report::{OutageReport, Report, Series};
+use crate::scenario::Scenario;
+
+/// The bulkhead's queue storage: `max_queue` may not exceed it.
+pub const QUEUE_CAPACITY: usize = 256;
+
+type Pool = Bulkhead<QUEUE_CAPACITY>;
+
+/// The breaker, whatever its detector (each detector is its own type in the
+/// core, so the engine dispatches once per step).
+#[derive(Debug)]
+enum AnyBreaker {
+    None,
+    Consecutive(Breaker<Consecutive>),
+    Count10(Breaker<CountWindow<10>>),
+    Count16(Breaker<CountWindow<16>>),
+    Count20(Breaker<CountWindow<20>>),
+    Count32(Breaker<CountWindow<32>>),
+    Count50(Breaker<CountWindow<50>>),
+    Count64(Breaker<CountWindow<64>>),
+    Count100(Breaker<CountWindow<100, 2>>),
+    Count128(Breaker<CountWindow<128, 2>>),
+    Time(Breaker<TimeWindow<TIME_WINDOW_BUCKETS>>),
+}
+
+/// Runs `$body` with `$shared` bound to a [`Shared`] lending the machines.
+macro_rules! lend {
+    ($machines:expr, $shared:ident => $body:expr) => {{
+        let m = &mut $machines;
+        let bulkhead = m.bulkhead.as_mut();
+        let budget = m.budget.as_mut();
+        macro_rules! arm {
+            ($b:expr) => {{
+                let mut $shared = Shared {
+                    breaker: $b,
+                    bulkhead,
+                    budget,
+                };
+                $body
+            }};
+        }
+        match &mut m.breaker {
+            AnyBreaker::None => arm!(None::<&mut Breaker<Consecutive>>),
+            AnyBreaker::Consecutive(b) => arm!(Some(b)),
+            AnyBreaker::Count10(b) => arm!(Some(b)),
+            AnyBreaker::Count16(b) => arm!(Some(b)),
+            AnyBreaker::Count20(b) => arm!(Some(b)),
+            AnyBreaker::Count32(b) => arm!(Some(b)),
+            AnyBreaker::Count50(b) => arm!(Some(b)),
+            AnyBreaker::Count64(b) => arm!(Some(b)),
+            AnyBreaker::Count100(b) => arm!(Some(b)),
+            AnyBreaker::Count128(b) => arm!(Some(b)),
+            AnyBreaker::Time(b) => arm!(Some(b)),
+        }
+    }};
+}
+
+/// The machines every call shares.
+#[derive(Debug)]
+struct Machines {
+    breaker: AnyBreaker,
+    bulkhead: Option<Pool>,
+    budget: Option<Budget>,
+}
+
+impl Machines {
+    fn new(policy: &SimPolicy) -> Result<Self, String> {
+        let err = |what: &'static str| move |e: sturdy::error::ConfigError| format!("{what}: {e}");
+        let breaker = match &policy.breaker {
+            None => AnyBreaker::None,
+            Some(b) => {
+                let c = b.config;
+                let e = err("breaker");
+                match b.detector {
+                    Detector::Consecutive => AnyBreaker::Consecutive(Breaker::new(c).map_err(e)?),
+                    Detector::Time => AnyBreaker::Time(Breaker::new(c).map_err(e)?),
+                    Detector::Count(10) => AnyBreaker::Count10(Breaker::new(c).map_err(e)?),
+                    Detector::Count(16) => AnyBreaker::Count16(Breaker::new(c).map_err(e)?),
+                    Detector::Count(20) => AnyBreaker::Count20(Breaker::new(c).map_err(e)?),
+                    Detector::Count(32) => AnyBreaker::Count32(Breaker::new(c).map_err(e)?),
+                    Detector::Count(50) => AnyBreaker::Count50(Breaker::new(c).map_err(e)?),
+                    Detector::Count(64) => AnyBreaker::Count64(Breaker::new(c).map_err(e)?),
+                    Detector::Count(100) => AnyBreaker::Count100(Breaker::new(c).map_err(e)?),
+                    Detector::Count(128) => AnyBreaker::Count128(Breaker::new(c).map_err(e)?),
+                    Detector::Count(n) => return Err(format!("breaker: no count window of {n}")),
+                }
+            }
+        };
+        let bulkhead = policy
+            .bulkhead
+            .map(|c| Pool::new(c).map_err(err("bulkhead")))
+            .transpose()?;
+        let budget = policy
+            .budget
+            .map(|c| Budget::new(c).map_err(err("budget")))
+            .transpose()?;
+        Ok(Self {
+            breaker,
+            bulkhead,
+            budget,
+        })
+    }
+}
+
+/// What an event in the queue does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// An open-loop call arrives (`real`), or the load redraws at a rate change.
+    Arrival { real: bool },
+    /// Closed-loop client `client` starts a call.
+    Client { client: u32 },
+    /// The dependency answers the attempt the call in `slot` started in
+    /// generation `gen` (stale if the call has moved on: it timed out).
+    Answer {
+        slot: u32,
+        generation: u32,
+        ok: bool,
+    },
+    /// Wake the call in `slot` if it is still in generation `gen`.
+    Wake { slot: u32, generation: u32 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ev {
+    at: u64,
+    seq: u64,
+    kind: Kind,
+}
+
+impl Ord for Ev {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // A min-heap on (time, insertion order): ties run first-scheduled first,
+        // which makes every run deterministic.
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+impl PartialOrd for Ev {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// One live call.
+#[derive(Debug)]
+struct Slot {
+    call: Call,
+    arrived: Instant,
+    /// Bumped at every step; events of an older generation are stale.
+    generation: u32,
+    /// The closed-loop client that owns it, or `u32::MAX`.
+    client: u32,
+    /// The bulkhead ticket it waits on, if queued.
+    ticket: Option<u32>,
+}
+
+/// A hasher for `u32` keys that are already well spread (ticket numbers).
+#[derive(Default, Clone, Copy, Debug)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdMap = HashMap<u32, u32, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// Everything counted during a run.
+#[derive(Debug, Default)]
+struct Tally {
+    offered: u64,
+    succeeded: u64,
+    fallback: u64,
+    breaker_rejected: u64,
+    bulkhead_rejected: u64,
+    timed_out: u64,
+    retries_exhausted: u64,
+    not_retryable: u64,
+    attempts: u64,
+    retries: u64,
+    attempt_timeouts: u64,
+    breaker_opens: u64,
+    outage_offered: u64,
+    outage_attempts: u64,
+    peak_in_flight: u32,
+    events: u64,
+}
+
+/// A simulation in progress. [`run`] is the usual entry point.
+#[derive(Debug)]
+pub struct Sim<'a> {
+    scenario: &'a Scenario,
+    pipeline: Pipeline,
+    machines: Machines,
+    dependency: Dependency,
+    load: Load,
+    now: Instant,
+    end: Instant,
+    stop: Instant,
+    heap: BinaryHeap<Ev>,
+    seq: u64,
+    slots: Vec<Option<Slot>>,
+    /// Free slots and the generation their next call starts at (past every
+    /// generation of the previous occupant, whose events are then stale).
+    free: Vec<(u32, u32)>,
+    tickets: IdMap,
+    grants: Vec<u32>,
+    in_flight: u32,
+    load_rng: SplitMix64,
+    dep_rng: SplitMix64,
+    jitter_rng: SplitMix64,
+    tally: Tally,
+    latencies: Vec<u64>,
+    series: Series,
+    bucket_us: u64,
+    /// The bucket whose finished-call latencies are in `scratch`.
+    open_bucket: usize,
+    scratch: Vec<u64>,
+    transitions: Vec<(Instant, u8)>,
+    outages: Vec<(Instant, Instant)>,
+}
+
+impl<'a> Sim<'a> {
+    /// Prepares a run of `scenario` (machines built from its policy).
+    pub fn new(scenario: &'a Scenario) -> Result<Self, String> {
+        if let Some(b) = &scenario.policy.bulkhead
+            && b.max_queue as usize > QUEUE_CAPACITY
+        {
+            return Err(format!(
+                "bulkhead: max_queue above the simulator's {QUEUE_CAPACITY}"
+            ));
+        }
+        let machines = Machines::new(&scenario.policy)?;
+        let mut root = SplitMix64::new(scenario.seed);
+        let load_rng = SplitMix64::new(root.next_u64());
+        let dep_rng = SplitMix64::new(root.next_u64());
+        let jitter_rng = SplitMix64::new(root.next_u64());
+        let end = Instant::ZERO + scenario.duration;
+        let bucket_us = scenario.bucket.as_micros().max(1);
+        let buckets = scenario.duration.as_micros().div_ceil(bucket_us) as usize;
+        let expected = (scenario.load.rate * scenario.duration.as_micros() as f64 / 1e6) as usize;
+        let mut sim = Self {
+            scenario,
+            pipeline: Pipeline::new(scenario.policy.pipeline),
+            machines,
+            dependency: Dependency::new(scenario.dependency.clone()),
+            load: Load::new(scenario.load.clone()),
+            now: Instant::ZERO,
+            end,
+            stop: end.saturating_add(scenario.drain),
+            heap: BinaryHeap::with_capacity(1024),
+            seq: 0,
+            slots: Vec::with_capacity(1024),
+            free: Vec::with_capacity(1024),
+            tickets: IdMap::default(),
+            grants: Vec::with_capacity(8),
+            in_flight: 0,
+            load_rng,
+            dep_rng,
+            jitter_rng,
+            tally: Tally::default(),
+            latencies: Vec::with_capacity(expected.saturating_add(expected / 8).min(1 << 26)),
+            series: Series::new(buckets),
+            bucket_us,
+            open_bucket: 0,
+            scratch: Vec::with_capacity(1024),
+            transitions: Vec::new(),
+            outages: scenario
+                .dependency
+                .outages
+                .iter()
+                .map(|o| (o.start, o.end))
+                .collect(),
+        };
+        let mut client_rng = SplitMix64::new(root.next_u64());
+        if scenario.load.rate > 0.0 || !scenario.load.bursts.is_empty() {
+            sim.push(Instant::ZERO, Kind::Arrival { real: false });
+        }
+        let spread = scenario
+            .load
+            .think
+            .max(scenario.dependency.latency_median)
+            .as_micros()
+            .max(1);
+        for client in 0..scenario.load.clients {
+            let at = Instant::from_micros(client_rng.below(spread));
+            sim.push(at, Kind::Client { client });
+        }
+        Ok(sim)
+    }
+
+    fn push(&mut self, at: Instant, kind: Kind) {
+        self.seq += 1;
+        self.heap.push(Ev {
+            at: at.as_micros(),
+            seq: self.seq,
+            kind,
+        });
+    }
+
+    fn bucket(&self, at: Instant) -> Option<usize> {
+        let b = (at.as_micros() / self.bucket_us) as usize;
+        (b < self.series.len()).then_some(b)
+    }
+
+    fn in_outage(&self, at: Instant) -> bool {
+        self.outages.iter().any(|&(s, e)| at >= s && at < e)
+    }
+
+    /// Runs to the end and reports.
+    pub fn run(mut self) -> Report {
+        while let Some(ev) = self.heap.pop() {
+            let at = Instant::from_micros(ev.at);
+            if at > self.stop {
+                break;
+            }
+            self.now = at;
+            self.tally.events += 1;
+            match ev.kind {
+                Kind::Arrival { real } => {
+                    if real {
+                        self.start_call(u32::MAX);
+                    }
+                    match self.load.next(at, self.end, &mut self.load_rng) {
+                        Next::Arrival(t) => self.push(t, Kind::Arrival { real: true }),
+                        Next::Redraw(t) => self.push(t, Kind::Arrival { real: false }),
+                        Next::End => {}
+                    }
+                }
+                Kind::Client { client } => self.start_call(client),
+                Kind::Answer {
+                    slot,
+                    generation,
+                    ok,
+                } => {
+                    self.in_flight = self.in_flight.saturating_sub(1);
+                    if !ok && let Some(b) = self.bucket(at) {
+                        self.series.dependency_failures[b] += 1;
+                    }
+                    let Some(s) = live(&mut self.slots, slot, generation) else {
+                        continue;
+                    };
+                    let verdict = if ok {
+                        Verdict::success()
+                    } else {
+                        Verdict::failure()
+                    };
+                    let step = lend!(self.machines, shared => s.call.on_outcome(at, verdict, &mut shared, &mut self.jitter_rng));
+                    self.after_step(slot, step);
+                }
+                Kind::Wake { slot, generation } => {
+                    let Some(s) = live(&mut self.slots, slot, generation) else {
+                        continue;
+                    };
+                    let step = lend!(self.machines, shared => s.call.next(at, &mut shared));
+                    self.after_step(slot, step);
+                }
+            }
+        }
+        self.finish()
+    }
+
+    fn start_call(&mut self, client: u32) {
+        let at = self.now;
+        self.tally.offered += 1;
+        if self.in_outage(at) {
+            self.tally.outage_offered += 1;
+        }
+        if let Some(b) = self.bucket(at) {
+            self.series.offered[b] += 1;
+        }
+        let (free, generation) = self.free.pop().map_or((None, 0), |(i, g)| (Some(i), g));
+        let slot = Slot {
+            call: self.pipeline.start(at),
+            arrived: at,
+            generation,
+            client,
+            ticket: None,
+        };
+        let index = match free {
+            Some(i) => {
+                self.slots[i as usize] = Some(slot);
+                i
+            }
+            None => {
+                self.slots.push(Some(slot));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let Some(Some(s)) = self.slots.get_mut(index as usize) else {
+            return;
+        };
+        let step = lend!(self.machines, shared => s.call.next(at, &mut shared));
+        self.after_step(index, step);
+    }
+
+    /// Drains the call's events, then does what its step says.
+    fn after_step(&mut self, index: u32, step: Step) {
+        let now = self.now;
+        let Some(Some(s)) = self.slots.get_mut(index as usize) else {
+            return;
+        };
+        s.generation = s.generation.wrapping_add(1);
+        let generation = s.generation;
+        if let Some(t) = s.ticket.take() {
+            self.tickets.remove(&t);
+        }
+        while let Some(event) = s.call.poll_event() {
+            match event {
+                Event::Breaker(t) => {
+                    if matches!(t.to, State::Open { .. }) {
+                        self.tally.breaker_opens += 1;
+                    }
+                    self.transitions.push((t.at, t.to.code()));
+                }
+                Event::Retry { .. } => self.tally.retries += 1,
+                Event::TimedOut { .. } => self.tally.attempt_timeouts += 1,
+                Event::Granted(ticket) => self.grants.push(ticket.seq()),
+                Event::Fallback(_) => {}
+            }
+        }
+        match step {
+            Step::Attempt { deadline, .. } => {
+                let answer = self
+                    .dependency
+                    .answer(now, self.in_flight, &mut self.dep_rng);
+                self.in_flight += 1;
+                self.tally.peak_in_flight = self.tally.peak_in_flight.max(self.in_flight);
+                self.tally.attempts += 1;
+                if self.in_outage(now) {
+                    self.tally.outage_attempts += 1;
+                }
+                if let Some(b) = self.bucket(now) {
+                    self.series.attempts[b] += 1;
+                    self.series.peak_in_flight[b] =
+                        self.series.peak_in_flight[b].max(self.in_flight);
+                }
+                let done = answer.latency.map(|l| now.saturating_add(l));
+                if let Some(done) = done {
+                    self.push(
+                        done,
+                        Kind::Answer {
+                            slot: index,
+                            generation,
+                            ok: answer.ok,
+                        },
+                    );
+                }
+                if let Some(d) = deadline
+                    && done.is_none_or(|done| d < done)
+                {
+                    self.push(
+                        d,
+                        Kind::Wake {
+                            slot: index,
+                            generation,
+                        },
+                    );
+                }
+            }
+            Step::Wait { until } => self.push(
+                until.max(now),
+                Kind::Wake {
+                    slot: index,
+                    generation,
+                },
+            ),
+            Step::Queued { ticket, until } => {
+                if let Some(Some(s)) = self.slots.get_mut(index as usize) {
+                    s.ticket = Some(ticket.seq());
+                }
+                self.tickets.insert(ticket.seq(), index);
+                self.push(
+                    until.max(now),
+                    Kind::Wake {
+                        slot: index,
+                        generation,
+                    },
+                );
+            }
+            Step::Done(finish) => self.finish_call(index, finish),
+        }
+        // Wake every waiter a released slot went to, at once (FIFO by seq).
+        while let Some(ticket) = self.grants.pop() {
+            if let Some(&slot) = self.tickets.get(&ticket)
+                && let Some(Some(s)) = self.slots.get(slot as usize)
+            {
+                let generation = s.generation;
+                self.push(now, Kind::Wake { slot, generation });
+            }
+        }
+    }
+
+    fn finish_call(&mut self, index: u32, finish: Finish) {
+        let now = self.now;
+        let Some(slot) = self.slots.get_mut(index as usize).and_then(Option::take) else {
+            return;
+        };
+        self.free.push((index, slot.generation.wrapping_add(1)));
+        let latency = now.saturating_duration_since(slot.arrived).as_micros();
+        self.latencies.push(latency);
+        let t = &mut self.tally;
+        let (ok, rejected) = match finish {
+            Finish::Completed {
+                outcome: Outcome::Success,
+                ..
+            } => {
+                t.succeeded += 1;
+                (true, false)
+            }
+            Finish::Completed { .. } => {
+                t.not_retryable += 1;
+                (false, false)
+            }
+            Finish::Fallback(f) | Finish::Failed(f) => {
+                if matches!(finish, Finish::Fallback(_)) {
+                    t.fallback += 1;
+                }
+                match f {
+                    Failure::BreakerOpen { .. } => t.breaker_rejected += 1,
+                    Failure::BulkheadFull { .. } => t.bulkhead_rejected += 1,
+                    Failure::TimedOut { .. } => t.timed_out += 1,
+                    Failure::RetriesExhausted { .. } => t.retries_exhausted += 1,
+                    Failure::NotRetryable { .. } => t.not_retryable += 1,
+                }
+                (false, f.is_rejection())
+            }
+            Finish::Cancelled => (false, false),
+        };
+        if let Some(b) = self.bucket(now) {
+            if b != self.open_bucket {
+                self.close_bucket();
+                self.open_bucket = b;
+            }
+            self.scratch.push(latency);
+            let s = &mut self.series;
+            if ok {
+                s.succeeded[b] += 1;
+            } else {
+                s.failed[b] += 1;
+            }
+            if rejected {
+                s.rejected[b] += 1;
+            }
+        }
+        if slot.client != u32::MAX {
+            let next = now.saturating_add(self.scenario.load.think);
+            if next < self.end {
+                self.push(
+                    next,
+                    Kind::Client {
+                        client: slot.client,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Computes the p99 of the calls that finished in the open bucket.
+    fn close_bucket(&mut self) {
+        if let Some(p) = percentile(&mut self.scratch, 99, 100) {
+            self.series.latency_p99[self.open_bucket] = p;
+        }
+        self.scratch.clear();
+    }
+
+    fn finish(mut self) -> Report {
+        self.close_bucket();
+        let unfinished = self.slots.iter().filter(|s| s.is_some()).count() as u64;
+        let p50 = percentile(&mut self.latencies, 50, 100).unwrap_or(0);
+        let p99 = percentile(&mut self.latencies, 99, 100).unwrap_or(0);
+        let max = self.latencies.iter().copied().max().unwrap_or(0);
+        for (b, rate) in self.series.dependency_error_permille.iter_mut().enumerate() {
+            let mid = Instant::from_micros(b as u64 * self.bucket_us + self.bucket_us / 2);
+            let (p, _) = self.dependency.conditions(mid);
+            *rate = (p * 1000.0).round() as u16;
+        }
+        let outage = self.scenario.first_outage().map(|o| {
+            let detect = self
+                .transitions
+                .iter()
+                .find(|&&(at, code)| code == 1 && at >= o.start)
+                .map(|&(at, _)| at - o.start);
+            let recover = self
+                .transitions
+                .iter()
+                .find(|&&(at, code)| code == 0 && at >= o.end)
+                .map(|&(at, _)| at - o.end);
+            OutageReport {
+                start: o.start,
+                end: o.end,
+                offered: self.tally.outage_offered,
+                attempts: self.tally.outage_attempts,
+                detect,
+                recover,
+            }
+        });
+        let t = self.tally;
+        let s = self.scenario;
+        Report {
+            name: s.name.clone(),
+            policy: s.policy.name.clone(),
+            seed: s.seed,
+            duration: s.duration,
+            bucket: s.bucket,
+            offered: t.offered,
+            succeeded: t.succeeded,
+            fallback: t.fallback,
+            breaker_rejected: t.breaker_rejected,
+            bulkhead_rejected: t.bulkhead_rejected,
+            timed_out: t.timed_out,
+            retries_exhausted: t.retries_exhausted,
+            not_retryable: t.not_retryable,
+            unfinished,
+            attempts: t.attempts,
+            retries: t.retries,
+            attempt_timeouts: t.attempt_timeouts,
+            breaker_opens: t.breaker_opens,
+            has_breaker: s.policy.breaker.is_some(),
+            p50: Duration::from_micros(p50),
+            p99: Duration::from_micros(p99),
+            max: Duration::from_micros(max),
+            peak_in_flight: t.peak_in_flight,
+            events: t.events,
+            outage,
+            series: self.series,
+            transitions: self.transitions,
+        }
+    }
+}
+
+/// The call in `slot`, if it is still in `generation`.
+fn live(slots: &mut [Option<Slot>], slot: u32, generation: u32) -> Option<&mut Slot> {
+    match slots.get_mut(slot as usize) {
+        Some(Some(s)) if s.generation == generation => Some(s),
+        _ => None,
+    }
+}
+
+/// The nearest-rank `num/den` percentile (reorders `values`).
+fn percentile(values: &mut [u64], num: usize, den: usize) -> Option<u64> {
+    if values.is_empty() {
+        return None;
+    }
+    let rank = (values.len() * num).div_ceil(den).max(1) - 1;
+    let (_, p, _) = values.select_nth_unstable(rank);
+    Some(*p)
+}
+
+/// Runs `scenario` to the end.
+///
+/// ```
+/// let scenario = sturdy_sim::Scenario::from_toml(r#"
+///     seed = 1
+///     duration = "10s"
+///     [load]
+///     rate = 100
+/// "#, "tiny").unwrap();
+/// let report = sturdy_sim::run(&scenario).unwrap();
+/// assert!(report.offered > 900 && report.offered < 1100);
+/// assert_eq!(report.succeeded, report.offered);
+/// ```
+pub fn run(scenario: &Scenario) -> Result<Report, String> {
+    Sim::new(scenario).map(Sim::run)
+}

@@ -1,0 +1,167 @@
+//! The policy under test, read from a scenario's `[policy]` table in the std
+//! adapter's policy-file format (`CONFIG_SCHEMA.md`) and resolved into the
+//! core's configs.
+//!
+//! Parsing and validation are `sturdy_std::config`'s (one format, one set of
+//! error messages); this module only picks the policy the simulated calls use
+//! and maps the breaker's detector onto the window types the engine runs.
+
+use sturdy::breaker;
+use sturdy::bulkhead;
+use sturdy::pipeline::PipelineConfig;
+use sturdy::retry::{BudgetConfig, RetryConfig};
+use sturdy::timeout::TimeoutConfig;
+use sturdy_std::config::{self, PolicyFile, PolicySpec};
+
+/// Count-window sizes the simulator can run (each is a separate type,
+/// `CountWindow<N>`, in the core).
+pub const COUNT_WINDOW_SIZES: [usize; 8] = [10, 16, 20, 32, 50, 64, 100, 128];
+
+/// Buckets of a time window (`TimeWindow<K>`): each covers `window / K`.
+/// The std adapter's, so a time window judges the same in both.
+pub const TIME_WINDOW_BUCKETS: usize = config::TIME_WINDOW_BUCKETS;
+
+/// How the breaker detects a failing dependency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detector {
+    /// `failure_threshold` failures in a row.
+    Consecutive,
+    /// Failure rate over the last `N` calls (`N` one of [`COUNT_WINDOW_SIZES`]).
+    Count(usize),
+    /// Failure rate over a time window of [`TIME_WINDOW_BUCKETS`] buckets.
+    Time,
+}
+
+/// A breaker entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BreakerPolicy {
+    /// The `[breakers.*]` name.
+    pub name: String,
+    /// Detector.
+    pub detector: Detector,
+    /// Core config.
+    pub config: breaker::Config,
+}
+
+/// A resolved policy: the pipeline and the shared machines its calls use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimPolicy {
+    /// The `[policies.*]` name.
+    pub name: String,
+    /// Retry, timeouts, order, fallback.
+    pub pipeline: PipelineConfig,
+    /// The breaker, if any.
+    pub breaker: Option<BreakerPolicy>,
+    /// The bulkhead, if any.
+    pub bulkhead: Option<bulkhead::Config>,
+    /// The retry budget, if any.
+    pub budget: Option<BudgetConfig>,
+}
+
+impl SimPolicy {
+    /// Resolves the `[policies.<name>]` entry of a policy-file table (the only
+    /// entry when `name` is `None`; a file without policies means the defaults
+    /// with nothing shared). Parsing and validation are `sturdy_std::config`'s,
+    /// so errors name the full key path exactly as the std adapter does.
+    pub fn from_table(table: toml::Table, name: Option<&str>) -> Result<Self, String> {
+        let set = PolicyFile::from_toml_value(toml::Value::Table(table))
+            .and_then(|file| file.validate())
+            .map_err(|e| e.to_string())?;
+        let (name, spec) = match name {
+            Some(n) => (
+                n.to_owned(),
+                set.policies
+                    .get(n)
+                    .cloned()
+                    .ok_or_else(|| format!("policies.{n}: no such entry"))?,
+            ),
+            None => match set.policies.len() {
+                0 => {
+                    let mut spec = PolicySpec::default();
+                    spec.pipeline = spec.pipeline.with_timeout(TimeoutConfig::new(
+                        set.default_timeout,
+                        spec.pipeline.timeout.total,
+                    ));
+                    ("default".to_owned(), spec)
+                }
+                1 => set
+                    .policies
+                    .iter()
+                    .next()
+                    .map(|(n, e)| (n.clone(), e.clone()))
+                    .ok_or("policies: empty")?,
+                _ => return Err("policy_name: the file has several policies; name one".into()),
+            },
+        };
+        if !set.enabled {
+            // The global switch: calls go straight through.
+            let retry = RetryConfig::DEFAULT
+                .with_max_attempts(1)
+                .map_err(|e| format!("enabled: {e}"))?;
+            return Ok(Self {
+                name,
+                pipeline: PipelineConfig::DEFAULT
+                    .with_retry(retry)
+                    .with_timeout(TimeoutConfig::NONE),
+                breaker: None,
+                bulkhead: None,
+                budget: None,
+            });
+        }
+        let breaker = spec
+            .breaker
+            .as_ref()
+            .map(|b| {
+                let entry = set
+                    .breakers
+                    .get(b)
+                    .ok_or_else(|| format!("policies.{name}.breaker: no [breakers.{b}]"))?;
+                let detector = match entry.detector {
+                    config::Detector::Consecutive => Detector::Consecutive,
+                    config::Detector::Time => Detector::Time,
+                    config::Detector::Count { window } => {
+                        let n = usize::from(window);
+                        if !COUNT_WINDOW_SIZES.contains(&n) {
+                            return Err(format!(
+                                "breakers.{b}.window: the simulator runs count windows of {COUNT_WINDOW_SIZES:?} calls, got {n}"
+                            ));
+                        }
+                        Detector::Count(n)
+                    }
+                };
+                Ok(BreakerPolicy {
+                    name: b.clone(),
+                    detector,
+                    config: entry.config,
+                })
+            })
+            .transpose()?;
+        let bulkhead = spec
+            .bulkhead
+            .as_ref()
+            .map(|b| {
+                set.bulkheads
+                    .get(b)
+                    .copied()
+                    .ok_or_else(|| format!("policies.{name}.bulkhead: no [bulkheads.{b}]"))
+            })
+            .transpose()?;
+        let budget = spec
+            .budget
+            .as_ref()
+            .map(|b| {
+                set.budgets
+                    .get(b)
+                    .copied()
+                    .ok_or_else(|| format!("policies.{name}.budget: no [budgets.{b}]"))
+            })
+            .transpose()?;
+        Ok(Self {
+            name,
+            pipeline: spec.pipeline,
+            breaker,
+            bulkhead,
+            budget,
+        })
+    }
+}

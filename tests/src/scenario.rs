@@ -1,0 +1,401 @@
+//! Scenario files: the dependency model, the offered load, how long, which
+//! seed, and the sturdy policy under test (a `[policy]` table in the std
+//! adapter's policy-file format).
+//!
+//! ```toml
+//! name = "outage-and-recovery"
+//! seed = 42
+//! duration = "120s"
+//! bucket = "1s"            # plot resolution (default: duration / 120, at least 1 ms)
+//! drain = "60s"            # how long calls still running at the end may finish (default 60 s)
+//! policy_name = "api"      # the [policy.policies.*] entry the calls use (default: the only one)
+//!
+//! [load]
+//! rate = 200               # open-loop calls per second (default 0)
+//! arrivals = "poisson"     # or "uniform" (evenly spaced)
+//! clients = 0              # closed-loop clients: each starts its next call `think` after the last ended
+//! think = "10ms"
+//! [[load.bursts]]          # the rate is replaced inside each window
+//! start = "30s"
+//! end = "32s"
+//! rate = 2000
+//!
+//! [dependency]
+//! error_rate = 0.01        # base probability that an attempt fails
+//! latency_median = "20ms"  # lognormal through the median and the p99
+//! latency_p99 = "250ms"
+//! latency_max = "30s"      # clamp of a latency draw
+//! fail_latency = "5ms"     # an error answers after at most this
+//! hang = "60s"             # how long a hung attempt takes to fail ("none": never answers)
+//! capacity = 0             # attempts served at once without slowing down (0 = unlimited)
+//! [[dependency.outages]]
+//! start = "30s"
+//! end = "60s"
+//! mode = "fail"            # "fail": every attempt fails fast; "hang": every attempt hangs
+//! recovery = "20s"         # after `end` the error rate ramps linearly from 100 % down to error_rate
+//! [[dependency.brownouts]]
+//! start = "80s"
+//! end = "90s"
+//! latency_factor = 8
+//! error_rate = 0.05        # the error rate inside the brownout, if higher
+//!
+//! [policy]                 # a sturdy policy file (CONFIG_SCHEMA.md)
+//! default_timeout = "1s"
+//! [policy.breakers.api]
+//! failure_threshold = 5
+//! [policy.policies.api]
+//! breaker = "api"
+//! ```
+
+use serde::Deserialize;
+use serde::de::{Deserializer, Error as _};
+use sturdy::time::{Duration, Instant};
+
+use crate::policy::{self, SimPolicy};
+
+/// Parses `"250ms"`, `"30s"`, `"5m"`, `"1h"`, `"1500us"` (integers only).
+///
+/// ```
+/// use sturdy::time::Duration;
+/// assert_eq!(sturdy_sim::scenario::parse_duration("250ms"), Ok(Duration::from_millis(250)));
+/// assert!(sturdy_sim::scenario::parse_duration("1.5s").is_err());
+/// ```
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let value: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like \"250ms\", \"30s\", \"5m\""))?;
+    let micros_per = match unit.trim() {
+        "us" | "µs" => 1,
+        "ms" => 1_000,
+        "s" => 1_000_000,
+        "m" | "min" => 60_000_000,
+        "h" => 3_600_000_000,
+        _ => {
+            return Err(format!(
+                "`{text}`: unit must be one of us, ms, s, m, h (integers only)"
+            ));
+        }
+    };
+    value
+        .checked_mul(micros_per)
+        .map(Duration::from_micros)
+        .ok_or_else(|| format!("`{text}` is too long"))
+}
+
+/// Like [`parse_duration`], with `"none"` for an absent timeout.
+pub fn parse_optional_duration(text: &str) -> Result<Option<Duration>, String> {
+    if text.trim() == "none" {
+        Ok(None)
+    } else {
+        parse_duration(text).map(Some)
+    }
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_duration(&text).map_err(D::Error::custom)
+}
+
+fn de_instant<'de, D: Deserializer<'de>>(d: D) -> Result<Instant, D::Error> {
+    de_duration(d).map(|d| Instant::ZERO + d)
+}
+
+fn de_optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_optional_duration(&text).map_err(D::Error::custom)
+}
+
+/// How an outage treats attempts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutageMode {
+    /// Every attempt fails after `fail_latency` (connection refused, 503).
+    #[default]
+    Fail,
+    /// Every attempt hangs for `hang` (then fails), or forever.
+    Hang,
+}
+
+/// A hard outage window `[start, end)`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outage {
+    /// When it starts.
+    #[serde(deserialize_with = "de_instant")]
+    pub start: Instant,
+    /// When it ends.
+    #[serde(deserialize_with = "de_instant")]
+    pub end: Instant,
+    /// Fail fast or hang.
+    #[serde(default)]
+    pub mode: OutageMode,
+    /// After `end`, the error rate falls linearly from 100 % to the base rate
+    /// over this long (slow recovery). Default 0: back at once.
+    #[serde(default, deserialize_with = "de_duration")]
+    pub recovery: Duration,
+}
+
+/// A brownout window `[start, end)`: slower, maybe more errors.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Brownout {
+    /// When it starts.
+    #[serde(deserialize_with = "de_instant")]
+    pub start: Instant,
+    /// When it ends.
+    #[serde(deserialize_with = "de_instant")]
+    pub end: Instant,
+    /// Latency is multiplied by this.
+    #[serde(default = "one")]
+    pub latency_factor: u32,
+    /// The error rate inside the window, if higher than the base.
+    #[serde(default)]
+    pub error_rate: f64,
+}
+
+const fn one() -> u32 {
+    1
+}
+
+/// The flaky dependency.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DependencySpec {
+    /// Base probability that an attempt fails.
+    pub error_rate: f64,
+    /// Median latency.
+    #[serde(deserialize_with = "de_duration")]
+    pub latency_median: Duration,
+    /// 99th percentile latency (lognormal through both).
+    #[serde(deserialize_with = "de_duration")]
+    pub latency_p99: Duration,
+    /// Upper clamp of a latency draw.
+    #[serde(deserialize_with = "de_duration")]
+    pub latency_max: Duration,
+    /// An error answers after at most this.
+    #[serde(deserialize_with = "de_duration")]
+    pub fail_latency: Duration,
+    /// How long a hung attempt takes to fail; `None`: never answers.
+    #[serde(deserialize_with = "de_optional_duration")]
+    pub hang: Option<Duration>,
+    /// Attempts served at once without slowing down (0 = unlimited).
+    pub capacity: u32,
+    /// Hard outages.
+    pub outages: Vec<Outage>,
+    /// Brownouts.
+    pub brownouts: Vec<Brownout>,
+}
+
+impl Default for DependencySpec {
+    fn default() -> Self {
+        Self {
+            error_rate: 0.0,
+            latency_median: Duration::from_millis(20),
+            latency_p99: Duration::from_millis(100),
+            latency_max: Duration::from_secs(30),
+            fail_latency: Duration::from_millis(5),
+            hang: Some(Duration::from_secs(60)),
+            capacity: 0,
+            outages: Vec::new(),
+            brownouts: Vec::new(),
+        }
+    }
+}
+
+/// A window `[start, end)` where the open-loop rate is `rate`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Burst {
+    /// When it starts.
+    #[serde(deserialize_with = "de_instant")]
+    pub start: Instant,
+    /// When it ends.
+    #[serde(deserialize_with = "de_instant")]
+    pub end: Instant,
+    /// Calls per second inside.
+    pub rate: f64,
+}
+
+/// The offered load.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadSpec {
+    /// Open-loop calls per second.
+    pub rate: f64,
+    /// Poisson (`true`) or evenly spaced arrivals.
+    pub poisson: bool,
+    /// Closed-loop clients.
+    pub clients: u32,
+    /// A closed-loop client's pause between calls.
+    pub think: Duration,
+    /// Rate windows.
+    pub bursts: Vec<Burst>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoadFile {
+    #[serde(default)]
+    rate: f64,
+    #[serde(default)]
+    arrivals: Option<String>,
+    #[serde(default)]
+    clients: u32,
+    #[serde(default)]
+    think: Option<String>,
+    #[serde(default)]
+    bursts: Vec<Burst>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    name: Option<String>,
+    description: Option<String>,
+    seed: u64,
+    duration: String,
+    bucket: Option<String>,
+    drain: Option<String>,
+    policy_name: Option<String>,
+    load: LoadFile,
+    #[serde(default)]
+    dependency: DependencySpec,
+    #[serde(default)]
+    policy: toml::Table,
+}
+
+/// A parsed, validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// A name for tables and plot titles.
+    pub name: String,
+    /// One line about it.
+    pub description: String,
+    /// The seed of every random stream.
+    pub seed: u64,
+    /// Arrivals stop here.
+    pub duration: Duration,
+    /// Width of one time bucket of the plot.
+    pub bucket: Duration,
+    /// Calls still running at `duration` may finish until `duration + drain`.
+    pub drain: Duration,
+    /// The offered load.
+    pub load: LoadSpec,
+    /// The dependency.
+    pub dependency: DependencySpec,
+    /// The policy under test, resolved into core configs.
+    pub policy: SimPolicy,
+}
+
+impl Scenario {
+    /// Parses a scenario from TOML text. `fallback_name` names it when the file
+    /// has no `name` (e.g. the file stem).
+    pub fn from_toml(text: &str, fallback_name: &str) -> Result<Self, String> {
+        let file: ScenarioFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let key = |k: &'static str| move |e: String| format!("{k}: {e}");
+        let duration = parse_duration(&file.duration).map_err(key("duration"))?;
+        if duration.is_zero() {
+            return Err("duration: must be longer than zero".into());
+        }
+        let bucket = match &file.bucket {
+            Some(b) => parse_duration(b).map_err(key("bucket"))?,
+            None => Duration::from_micros((duration.as_micros() / 120).max(1_000)),
+        };
+        if bucket.is_zero() {
+            return Err("bucket: must be longer than zero".into());
+        }
+        if duration.as_micros() / bucket.as_micros() > 100_000 {
+            return Err("bucket: more than 100000 buckets; use a wider bucket".into());
+        }
+        let drain = match &file.drain {
+            Some(d) => parse_duration(d).map_err(key("drain"))?,
+            None => Duration::from_secs(60),
+        };
+        let poisson = match file.load.arrivals.as_deref() {
+            None | Some("poisson") => true,
+            Some("uniform") => false,
+            Some(other) => {
+                return Err(format!(
+                    "load.arrivals: must be \"poisson\" or \"uniform\", got {other:?}"
+                ));
+            }
+        };
+        let think = match &file.load.think {
+            Some(t) => parse_duration(t).map_err(key("load.think"))?,
+            None => Duration::ZERO,
+        };
+        let load = LoadSpec {
+            rate: file.load.rate,
+            poisson,
+            clients: file.load.clients,
+            think,
+            bursts: file.load.bursts,
+        };
+        if !(load.rate >= 0.0 && load.rate.is_finite()) {
+            return Err(format!("load.rate: must be ≥ 0, got {}", load.rate));
+        }
+        for (i, b) in load.bursts.iter().enumerate() {
+            if b.end <= b.start || !(b.rate >= 0.0 && b.rate.is_finite()) {
+                return Err(format!("load.bursts[{i}]: needs start < end and rate ≥ 0"));
+            }
+        }
+        if load.rate == 0.0 && load.clients == 0 && load.bursts.is_empty() {
+            return Err("load: offers nothing (set rate, clients or bursts)".into());
+        }
+        if load.clients > 0 && think.is_zero() && file.dependency.latency_median.is_zero() {
+            return Err("load.think: closed-loop clients need a think time or a latency".into());
+        }
+        let dependency = file.dependency;
+        if !(0.0..=1.0).contains(&dependency.error_rate) {
+            return Err(format!(
+                "dependency.error_rate: must be in 0..=1, got {}",
+                dependency.error_rate
+            ));
+        }
+        for (i, o) in dependency.outages.iter().enumerate() {
+            if o.end <= o.start {
+                return Err(format!("dependency.outages[{i}]: needs start < end"));
+            }
+        }
+        for (i, b) in dependency.brownouts.iter().enumerate() {
+            if b.end <= b.start || !(0.0..=1.0).contains(&b.error_rate) {
+                return Err(format!(
+                    "dependency.brownouts[{i}]: needs start < end and error_rate in 0..=1"
+                ));
+            }
+        }
+        let policy = policy::SimPolicy::from_table(file.policy, file.policy_name.as_deref())
+            .map_err(key("policy"))?;
+        Ok(Self {
+            name: file.name.unwrap_or_else(|| fallback_name.to_owned()),
+            description: file.description.unwrap_or_default(),
+            seed: file.seed,
+            duration,
+            bucket,
+            drain,
+            load,
+            dependency,
+            policy,
+        })
+    }
+
+    /// Reads and parses a scenario file.
+    pub fn from_path(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let stem = path.file_stem().map_or_else(
+            || "scenario".to_owned(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        Self::from_toml(&text, &stem).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The first outage window, if any: what detection and recovery times are
+    /// measured against.
+    pub fn first_outage(&self) -> Option<&Outage> {
+        self.dependency.outages.iter().min_by_key(|o| o.start)
+    }
+}

@@ -1,0 +1,151 @@
+//! The shipped scenarios behave as their files claim, and runs are
+//! reproducible from the seed.
+
+use std::path::PathBuf;
+
+use sturdy::time::{Duration, Instant};
+use sturdy_sim::{Report, Scenario, plot, run};
+
+fn scenario(name: &str) -> Scenario {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{name}.toml"));
+    Scenario::from_path(&path).unwrap()
+}
+
+fn report(name: &str) -> Report {
+    run(&scenario(name)).unwrap()
+}
+
+#[test]
+fn outage_is_detected_fast_and_the_dependency_is_shielded() {
+    let r = report("outage-and-recovery");
+    let o = r.outage.as_ref().unwrap();
+    // The count window needs 20 calls at 50 % failures: a few tens of ms at 200/s.
+    assert!(
+        o.detect.unwrap() < Duration::from_millis(500),
+        "{:?}",
+        o.detect
+    );
+    // While it is open, almost nothing reaches the dependency.
+    assert!(o.amplification_permille() < 50, "{}", r.table());
+    // It closes again once the dependency has recovered (15 s ramp, growing breaks).
+    let recover = o.recover.unwrap();
+    assert!(
+        recover > Duration::from_secs(5) && recover < Duration::from_secs(40),
+        "{recover:?}"
+    );
+    assert!(r.breaker_rejected > 0 && r.breaker_opens >= 1);
+    assert_eq!(r.unfinished, 0);
+    // Outside the outage and its recovery, calls succeed.
+    assert!(r.success_permille() > 500, "{}", r.table());
+    assert_eq!(r.offered, r.succeeded + r.failed());
+}
+
+#[test]
+fn without_a_budget_retries_multiply_the_load_during_an_outage() {
+    let r = report("retry-storm-no-budget");
+    let o = r.outage.as_ref().unwrap();
+    // Four attempts per call, all failing: ~4× the offered load.
+    assert!(o.amplification_permille() >= 3_500, "{}", r.table());
+    assert!(r.amplification_permille() > 2_000);
+}
+
+#[test]
+fn with_a_budget_the_dependency_sees_at_most_1_1x_the_offered_load() {
+    let r = report("retry-storm-budget");
+    let o = r.outage.as_ref().unwrap();
+    assert!(o.amplification_permille() <= 1_100, "{}", r.table());
+    assert!(
+        o.attempts >= o.offered,
+        "every offered call still makes its first attempt"
+    );
+}
+
+#[test]
+fn budget_and_no_budget_see_the_same_offered_load() {
+    // Common random numbers: the load stream does not depend on the policy.
+    let a = report("retry-storm-no-budget");
+    let b = report("retry-storm-budget");
+    assert_eq!(a.offered, b.offered);
+    assert_eq!(a.series.offered, b.series.offered);
+}
+
+#[test]
+fn timeouts_bound_caller_latency_on_a_slow_dependency() {
+    let r = report("slow-dependency");
+    // 3 attempts × 300 ms + backoff (≤ 200 ms each): never more than ~1.3 s.
+    assert!(r.max <= Duration::from_millis(1_300), "{}", r.table());
+    assert!(r.attempt_timeouts > 0);
+    // The slow-call rate trips the breaker during the brownout (30 s..60 s) ...
+    let opened = r.transitions.iter().find(|&&(_, code)| code == 1).unwrap();
+    assert!(opened.0 >= Instant::from_secs(30) && opened.0 < Instant::from_secs(32));
+    // ... and it closes again soon after.
+    let closed = r
+        .transitions
+        .iter()
+        .find(|&&(at, code)| code == 0 && at >= Instant::from_secs(60))
+        .unwrap();
+    assert!(closed.0 < Instant::from_secs(70), "{:?}", closed.0);
+}
+
+#[test]
+fn the_bulkhead_caps_concurrency_under_a_burst() {
+    let s = scenario("bulkhead-burst");
+    let r = run(&s).unwrap();
+    assert!(r.peak_in_flight <= 30, "{}", r.table());
+    assert!(r.bulkhead_rejected > 0);
+    // Callers that get in are not slowed by a pile-up at the dependency.
+    assert!(r.p99 < Duration::from_millis(500), "{}", r.table());
+    // Rejections happen only in or just after the burst (30 s..33 s, 0.5 s buckets).
+    let rejected_outside: u32 = r
+        .series
+        .rejected
+        .iter()
+        .enumerate()
+        .filter(|&(b, _)| !(60..70).contains(&b))
+        .map(|(_, &n)| n)
+        .sum();
+    assert_eq!(rejected_outside, 0);
+}
+
+#[test]
+fn same_seed_same_report_and_svg_byte_for_byte() {
+    for name in [
+        "outage-and-recovery",
+        "slow-dependency",
+        "retry-storm-budget",
+        "bulkhead-burst",
+    ] {
+        let s = scenario(name);
+        let a = run(&s).unwrap();
+        let b = run(&s).unwrap();
+        assert_eq!(a, b, "{name}");
+        assert_eq!(a.table(), b.table());
+        let svg_a = plot::svg(&[&s], &[&a]).unwrap();
+        let svg_b = plot::svg(&[&s], &[&b]).unwrap();
+        assert_eq!(svg_a, svg_b, "{name}");
+        assert!(svg_a.starts_with("<svg") && svg_a.len() > 10_000);
+    }
+}
+
+#[test]
+fn another_seed_gives_another_run() {
+    let mut s = scenario("outage-and-recovery");
+    let a = run(&s).unwrap();
+    s.seed += 1;
+    let b = run(&s).unwrap();
+    assert_ne!(a, b);
+    assert_ne!(a.table(), b.table());
+    assert_ne!(a.series.offered, b.series.offered);
+}
+
+#[test]
+fn compare_renders_both_columns() {
+    let a = report("retry-storm-no-budget");
+    let b = report("retry-storm-budget");
+    let table = sturdy_sim::compare(&[&a, &b]);
+    let header = table.lines().next().unwrap();
+    assert!(header.contains("retry-storm-no-budget") && header.contains("retry-storm-budget"));
+    assert!(table.contains("attempts during outage"));
+}
