@@ -46,3 +46,6 @@ pub use observer::{NoopObserver, Observer};
 pub use policy::{Policy, PolicyBuilder};
 #[cfg(feature = "config")]
 pub mod config;
+pub mod health;
+pub mod observe;
+pub mod registry;

@@ -98,7 +98,7 @@ pub const MAX_COUNT_WINDOW: u32 = 128;
 /// ```
 /// assert_eq!(sturdy_std::config::TIME_WINDOW_BUCKETS, 10);
 /// ```
-pub const TIME_WINDOW_BUCKETS: usize = 10;
+pub const TIME_WINDOW_BUCKETS: usize = crate::breaker::TIME_BUCKETS;
 
 /// The largest count window's storage, used to check a `count` breaker's config.
 type CountStorage = CountWindow<128, 2>;
@@ -957,6 +957,13 @@ fn bulkhead_config(path: &str, e: &BulkheadEntry) -> Result<bulkhead::Config, Co
         Some(n) => int(|| format!("{path}.max_queue"), n, 0u32)?,
         None => d.max_queue,
     };
+    let capacity = crate::bulkhead::QUEUE_CAPACITY;
+    if u64::from(max_queue) > capacity as u64 {
+        return Err(ConfigError::new(
+            format!("{path}.max_queue"),
+            format!("must be at most {capacity} (the adapter's queue storage), got {max_queue}"),
+        ));
+    }
     bulkhead::Config::new(
         max_concurrent,
         max_queue,

@@ -386,6 +386,11 @@ const BAD_TOML: &[(&str, &str, &str)] = &[
         "-1",
     ),
     (
+        "[bulkheads.b]\nmax_queue = 1000",
+        "bulkheads.b.max_queue",
+        "at most 256",
+    ),
+    (
         "[budgets.b]\nwindow = \"0s\"",
         "budgets.b.window",
         "longer than zero",
