@@ -831,7 +831,7 @@ fn breaker_spec(path: &str, e: &BreakerEntry) -> Result<BreakerSpec, ConfigError
         c = c.with_break_duration(d.0);
     }
     if let Some(m) = e.break_multiplier {
-        c.break_multiplier = int(|| key("break_multiplier"), m, 1u32)?;
+        c.break_multiplier = int(|| key("break_multiplier"), m, 1u16)?;
     }
     if let Some(d) = e.max_break_duration {
         if d.0 < c.break_duration {
