@@ -46,7 +46,7 @@ impl Op for SturdyJitter {
         .expect("valid");
         Self(b, SplitMix64::new(1))
     }
-    #[inline]
+    #[inline(always)]
     fn op(&mut self) {
         let b = black_box(&self.0);
         for retry in 1..=RETRIES {
@@ -66,7 +66,7 @@ impl Op for FloorJitter {
     fn new() -> Self {
         Self(floor::SplitMix64(1))
     }
-    #[inline]
+    #[inline(always)]
     fn op(&mut self) {
         let (base, cap) = black_box((BASE_MS * 1_000, CAP_MS * 1_000));
         for retry in 1..=RETRIES {
@@ -96,7 +96,7 @@ impl Op for BackonJitter {
                 .with_jitter_seed(1),
         )
     }
-    #[inline]
+    #[inline(always)]
     fn op(&mut self) {
         for d in black_box(&self.0).build() {
             black_box(d);
@@ -119,7 +119,7 @@ impl Op for ReliakitJitter {
             floor::SplitMix64(1),
         )
     }
-    #[inline]
+    #[inline(always)]
     fn op(&mut self) {
         let b = black_box(&self.0);
         for attempt in 0..RETRIES {

@@ -65,9 +65,9 @@ impl<S: Subject> Op for Closed<S> {
     fn new() -> Self {
         Self(S::closed())
     }
-    #[inline]
+    #[inline(always)]
     fn op(&mut self) {
-        let admitted = self.0.call();
+        let admitted = black_box(&mut self.0).call();
         debug_assert!(admitted);
         black_box(admitted);
     }
@@ -85,9 +85,9 @@ impl<S: Subject> Op for Open<S> {
         assert!(!s.call(), "{} must reject when tripped", S::NAME);
         Self(s)
     }
-    #[inline]
+    #[inline(always)]
     fn op(&mut self) {
-        let admitted = self.0.call();
+        let admitted = black_box(&mut self.0).call();
         debug_assert!(!admitted);
         black_box(admitted);
     }
@@ -123,16 +123,16 @@ impl Subject for SturdyB {
         trip(&mut s.0);
         s
     }
-    #[inline]
+    #[inline(always)]
     fn call(&mut self) -> bool {
         let now = Instant::from_micros(self.1.next());
         match self.0.try_acquire(now) {
             Ok(p) => {
-                black_box(self.0.record(p, Outcome::Success, now));
+                black_box(self.0.record(p, Outcome::Success, now).is_some());
                 true
             }
             Err(rejected) => {
-                black_box(rejected);
+                black_box(rejected.retry_at.is_some());
                 false
             }
         }
@@ -143,7 +143,7 @@ impl Subject for SturdyB {
 #[derive(Debug)]
 pub struct SturdyClockB(Breaker, std::time::Instant);
 impl SturdyClockB {
-    #[inline]
+    #[inline(always)]
     fn now(&self) -> Instant {
         Instant::from_micros(self.1.elapsed().as_micros() as u64)
     }
@@ -162,16 +162,16 @@ impl Subject for SturdyClockB {
         trip(&mut s.0);
         s
     }
-    #[inline]
+    #[inline(always)]
     fn call(&mut self) -> bool {
         let now = self.now();
         match self.0.try_acquire(now) {
             Ok(p) => {
-                black_box(self.0.record(p, Outcome::Success, now));
+                black_box(self.0.record(p, Outcome::Success, now).is_some());
                 true
             }
             Err(rejected) => {
-                black_box(rejected);
+                black_box(rejected.retry_at.is_some());
                 false
             }
         }
@@ -194,7 +194,7 @@ impl Subject for FloorB {
         }
         s
     }
-    #[inline]
+    #[inline(always)]
     fn call(&mut self) -> bool {
         let now = self.1.next();
         if self.0.try_acquire(now) {
@@ -226,7 +226,7 @@ impl Subject for FailsafeB {
         }
         s
     }
-    #[inline]
+    #[inline(always)]
     fn call(&mut self) -> bool {
         black_box(&self.0).call(|| Ok::<(), ()>(())).is_ok()
     }
@@ -251,7 +251,7 @@ impl Subject for ReliakitB {
         }
         s
     }
-    #[inline]
+    #[inline(always)]
     fn call(&mut self) -> bool {
         let now = self.1.next();
         if self.0.allow(now) {
@@ -286,7 +286,7 @@ impl Subject for RecloserB {
         }
         s
     }
-    #[inline]
+    #[inline(always)]
     fn call(&mut self) -> bool {
         black_box(&self.0).call(|| Ok::<(), ()>(())).is_ok()
     }
@@ -306,9 +306,9 @@ impl<S: Subject> Op for WindowClosed<S> {
     fn new() -> Self {
         Self(S::closed())
     }
-    #[inline]
+    #[inline(always)]
     fn op(&mut self) {
-        black_box(self.0.call());
+        black_box(black_box(&mut self.0).call());
     }
 }
 
@@ -329,12 +329,12 @@ impl Subject for SturdyWindow {
         trip(&mut s.0);
         s
     }
-    #[inline]
+    #[inline(always)]
     fn call(&mut self) -> bool {
         let now = Instant::from_micros(self.1.next());
         match self.0.try_acquire(now) {
             Ok(p) => {
-                black_box(self.0.record(p, Outcome::Success, now));
+                black_box(self.0.record(p, Outcome::Success, now).is_some());
                 true
             }
             Err(_) => false,
@@ -361,7 +361,7 @@ impl Subject for ReliakitRolling {
         }
         s
     }
-    #[inline]
+    #[inline(always)]
     fn call(&mut self) -> bool {
         let now = self.1.next();
         if self.0.allow(now) {

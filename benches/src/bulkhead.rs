@@ -22,11 +22,13 @@ pub fn visit<V: Visitor>(v: &mut V) {
 const GROUP: &str = "bulkhead: permit acquire+release (10 slots, uncontended)";
 const SLOTS: u32 = 10;
 
+#[inline(always)]
 fn sturdy_op<const Q: usize>(pool: &mut Bulkhead<Q>, tick: &mut Tick) {
+    let pool = black_box(pool);
     let now = Instant::from_micros(tick.next());
     match pool.try_acquire(now) {
         Acquire::Permit(p) => {
-            black_box(pool.release(p, now));
+            black_box(pool.release(p, now).is_some());
         }
         other => {
             let _ = black_box(other);
@@ -45,7 +47,7 @@ impl Op for SturdyQueue {
         let c = Config::new(SLOTS, 10, Duration::from_secs(5)).expect("valid");
         Self(Bulkhead::new(c).expect("valid"), Tick(0))
     }
-    #[inline]
+    #[inline(always)]
     fn op(&mut self) {
         sturdy_op(&mut self.0, &mut self.1);
     }
@@ -62,7 +64,7 @@ impl Op for SturdyNoQueue {
         let c = Config::new(SLOTS, 0, Duration::ZERO).expect("valid");
         Self(Bulkhead::new(c).expect("valid"), Tick(0))
     }
-    #[inline]
+    #[inline(always)]
     fn op(&mut self) {
         sturdy_op(&mut self.0, &mut self.1);
     }
@@ -81,7 +83,7 @@ impl Op for FloorCounter {
             max: SLOTS,
         })
     }
-    #[inline]
+    #[inline(always)]
     fn op(&mut self) {
         let p = black_box(&mut self.0);
         if p.try_acquire() {
@@ -103,7 +105,7 @@ impl Op for FloorAtomic {
             max: SLOTS,
         })
     }
-    #[inline]
+    #[inline(always)]
     fn op(&mut self) {
         let p = black_box(&self.0);
         if p.try_acquire() {
@@ -122,7 +124,7 @@ impl Op for TokioSemaphore {
     fn new() -> Self {
         Self(tokio::sync::Semaphore::new(SLOTS as usize))
     }
-    #[inline]
+    #[inline(always)]
     fn op(&mut self) {
         black_box(black_box(&self.0).try_acquire().ok());
     }
@@ -138,7 +140,7 @@ impl Op for ReliakitBulkhead {
     fn new() -> Self {
         Self(reliakit::bulkhead::Bulkhead::new(SLOTS as usize))
     }
-    #[inline]
+    #[inline(always)]
     fn op(&mut self) {
         let b = black_box(&mut self.0);
         if b.try_acquire_one() {

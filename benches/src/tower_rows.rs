@@ -68,7 +68,7 @@ impl<S: Stack> Op for Through<S> {
         let _rt = runtime().enter();
         Self(S::build(), 0)
     }
-    #[inline]
+    #[inline(always)]
     fn op(&mut self) {
         let _rt = runtime().enter();
         self.1 = self.1.wrapping_add(1);

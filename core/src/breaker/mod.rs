@@ -379,8 +379,23 @@ impl<W: Window> Breaker<W> {
     /// );
     /// # b.cancel(probe, Instant::from_secs(30));
     /// ```
+    #[inline]
     pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejected> {
         let now = self.observe(now);
+        // Fast paths (nothing can be due): the closed call and the open rejection are
+        // the hot ones, a few instructions each (see BENCHMARKS.md).
+        match self.state {
+            State::Closed | State::Disabled => return Ok(self.issue(now)),
+            State::Open { until } if now < until => return Err(self.reject(Some(until))),
+            State::ForcedOpen => return Err(self.reject(None)),
+            State::Open { .. } | State::HalfOpen { .. } => {}
+        }
+        self.try_acquire_slow(now)
+    }
+
+    /// [`try_acquire`](Self::try_acquire) when a transition may be due or probes are counted.
+    #[inline(never)]
+    fn try_acquire_slow(&mut self, now: Instant) -> Result<Permit, Rejected> {
         // At most HalfOpen → Open → HalfOpen is due at once; the bound is a guard.
         for _ in 0..3 {
             if self.apply_due(now).is_none() {
@@ -447,15 +462,34 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!(b.stats().slow_calls, 1); // the timeout
     /// ```
     #[must_use = "the returned transition is the breaker's event"]
+    #[inline]
     pub fn record(&mut self, permit: Permit, outcome: Outcome, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
         if permit.generation != self.generation {
             return None;
         }
-        if self.probe_episode_expired(now) {
-            // The episode failed at its deadline; this permit is now stale.
-            return self.apply_due(now);
+        if let State::Closed = self.state {
+            // Fast path: the closed call (no deadline can have expired).
+            let slow = self.count(&permit, outcome, now);
+            if matches!(outcome, Outcome::Ignored) {
+                return None;
+            }
+            let sample = Sample {
+                failure: outcome.is_failure(),
+                slow,
+            };
+            return if self.window.record(sample, now, &self.config) {
+                self.open(now)
+            } else {
+                None
+            };
         }
+        self.record_slow(permit, outcome, now)
+    }
+
+    /// Counts an outcome in [`Stats`]; returns whether the call was slow.
+    #[inline]
+    fn count(&mut self, permit: &Permit, outcome: Outcome, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(permit.issued_at);
         let slow = matches!(outcome, Outcome::TimedOut)
             || elapsed.as_micros() > self.config.slow_call_duration.as_micros();
@@ -470,6 +504,17 @@ impl<W: Window> Breaker<W> {
         if slow && !matches!(outcome, Outcome::Ignored) {
             stats.slow_calls = stats.slow_calls.saturating_add(1);
         }
+        slow
+    }
+
+    /// [`record`](Self::record) outside `Closed` (current generation).
+    #[inline(never)]
+    fn record_slow(&mut self, permit: Permit, outcome: Outcome, now: Instant) -> Option<Transition> {
+        if self.probe_episode_expired(now) {
+            // The episode failed at its deadline; this permit is now stale.
+            return self.apply_due(now);
+        }
+        let slow = self.count(&permit, outcome, now);
         match self.state {
             State::Closed => {
                 if matches!(outcome, Outcome::Ignored) {
@@ -604,11 +649,13 @@ impl<W: Window> Breaker<W> {
     }
 
     /// The clock-max rule: `now` never goes below the highest instant seen.
+    #[inline]
     fn observe(&mut self, now: Instant) -> Instant {
         self.last_now = self.last_now.max(now);
         self.last_now
     }
 
+    #[inline]
     fn issue(&mut self, now: Instant) -> Permit {
         self.stats.calls = self.stats.calls.saturating_add(1);
         Permit {
@@ -617,6 +664,7 @@ impl<W: Window> Breaker<W> {
         }
     }
 
+    #[inline]
     fn reject(&mut self, retry_at: Option<Instant>) -> Rejected {
         self.stats.rejections = self.stats.rejections.saturating_add(1);
         Rejected { retry_at }
@@ -652,7 +700,9 @@ impl<W: Window> Breaker<W> {
         }
     }
 
-    /// Trips or re-opens at `at`, for the current (growing) break.
+    /// Trips or re-opens at `at`, for the current (growing) break. Out of line:
+    /// it is rare, and keeps the hot paths small.
+    #[inline(never)]
     fn open(&mut self, at: Instant) -> Option<Transition> {
         let until = at.saturating_add(self.next_break_duration());
         self.opens_in_a_row = self.opens_in_a_row.saturating_add(1);
