@@ -70,7 +70,6 @@ impl<S: Stack> Op for Through<S> {
     }
     #[inline(always)]
     fn op(&mut self) {
-        let _rt = runtime().enter();
         self.1 = self.1.wrapping_add(1);
         let svc = &mut self.0;
         let mut cx = Context::from_waker(Waker::noop());
