@@ -4,6 +4,9 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use sturdy_bench::breaker::{
+    FailsafeShared, FloorShared, RecloserShared, SharedSubject, SturdyShared,
+};
 use sturdy_bench::{Op, Visitor, visit_all};
 
 struct Bench<'a>(&'a mut Criterion);
@@ -27,8 +30,36 @@ impl Visitor for Bench<'_> {
     }
 }
 
+/// Two threads hammer one shared breaker; reported as wall time ÷ calls of both
+/// threads (so perfect scaling would halve the 1-thread figure; contention shows above it).
+fn two_threads<S: SharedSubject>(c: &mut Criterion) {
+    let mut group = c.benchmark_group("breaker/shared (&self), closed call, 2 threads");
+    group.bench_function(S::NAME, |b| {
+        let shared = S::closed();
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            std::thread::scope(|scope| {
+                for _ in 0..2 {
+                    scope.spawn(|| {
+                        for _ in 0..iters {
+                            std::hint::black_box(std::hint::black_box(&shared).call());
+                        }
+                    });
+                }
+            });
+            start.elapsed() / 2
+        });
+    });
+    group.finish();
+}
+
 fn compare(c: &mut Criterion) {
+    let _rt = sturdy_bench::runtime().enter();
     visit_all(&mut Bench(c));
+    two_threads::<SturdyShared>(c);
+    two_threads::<FloorShared>(c);
+    two_threads::<FailsafeShared>(c);
+    two_threads::<RecloserShared>(c);
 }
 
 criterion_group! {

@@ -34,6 +34,10 @@ pub fn visit<V: Visitor>(v: &mut V) {
     v.visit::<Open<FailsafeB>>();
     v.visit::<Open<RecloserB>>();
     v.visit::<Open<ReliakitB>>();
+    v.visit::<Shared<SturdyShared>>();
+    v.visit::<Shared<FloorShared>>();
+    v.visit::<Shared<FailsafeShared>>();
+    v.visit::<Shared<RecloserShared>>();
 }
 
 /// Failures in a row that trip the consecutive breakers (sturdy's default, 5).
@@ -366,6 +370,106 @@ impl Subject for ReliakitRolling {
         let now = self.1.next();
         if self.0.allow(now) {
             self.0.on_success();
+            true
+        } else {
+            false
+        }
+    }
+}
+
+// ---- shared breakers (std adapter), one thread; the 2-thread rows are in benches/compare.rs ----
+
+/// `breaker/shared`: a closed call through a breaker shared by reference (`&self`).
+#[derive(Debug)]
+pub struct Shared<S>(S);
+impl<S: SharedSubject> Op for Shared<S> {
+    const GROUP: &'static str = "breaker/shared (&self), closed call, 1 thread";
+    const NAME: &'static str = S::NAME;
+    const WHO: Who = S::WHO;
+    fn new() -> Self {
+        Self(S::closed())
+    }
+    #[inline(always)]
+    fn op(&mut self) {
+        black_box(black_box(&self.0).call());
+    }
+}
+
+/// A breaker usable from many threads at once through `&self`.
+pub trait SharedSubject: Send + Sync + 'static {
+    /// Its name in the table.
+    const NAME: &'static str;
+    /// Whose it is.
+    const WHO: Who;
+    /// Closed, consecutive detection where the crate has it.
+    fn closed() -> Self;
+    /// One closed call `|| Ok(())`; whether it was admitted.
+    fn call(&self) -> bool;
+}
+
+/// sturdy-std `SharedBreaker::call` (reads the clock itself).
+#[derive(Debug)]
+pub struct SturdyShared(sturdy_std::SharedBreaker);
+impl SharedSubject for SturdyShared {
+    const NAME: &'static str = "sturdy-std SharedBreaker";
+    const WHO: Who = Who::Sturdy;
+    fn closed() -> Self {
+        Self(sturdy_std::SharedBreaker::new("bench", sturdy_config(THRESHOLD)).expect("valid"))
+    }
+    #[inline(always)]
+    fn call(&self) -> bool {
+        self.0.call(|| Ok::<(), ()>(())).is_ok()
+    }
+}
+
+/// failsafe's `StateMachine` is already shared (`Arc` + mutex inside).
+#[derive(Debug)]
+pub struct FailsafeShared(FailsafeMachine);
+impl SharedSubject for FailsafeShared {
+    const NAME: &'static str = "failsafe 1.3";
+    const WHO: Who = Who::Peer;
+    fn closed() -> Self {
+        Self(FailsafeB::closed().0)
+    }
+    #[inline(always)]
+    fn call(&self) -> bool {
+        self.0.call(|| Ok::<(), ()>(())).is_ok()
+    }
+}
+
+/// recloser is lock-free and shared (`&self`).
+#[derive(Debug)]
+pub struct RecloserShared(recloser::Recloser);
+impl SharedSubject for RecloserShared {
+    const NAME: &'static str = "recloser 1.4";
+    const WHO: Who = Who::Peer;
+    fn closed() -> Self {
+        Self(RecloserB::closed().0)
+    }
+    #[inline(always)]
+    fn call(&self) -> bool {
+        self.0.call(|| Ok::<(), ()>(())).is_ok()
+    }
+}
+
+/// The floor for sharing: the enum + counter breaker behind a `std::sync::Mutex`.
+#[derive(Debug)]
+pub struct FloorShared(std::sync::Mutex<FloorBreaker>, std::sync::atomic::AtomicU64);
+impl SharedSubject for FloorShared {
+    const NAME: &'static str = "floor (Mutex<enum + counter>)";
+    const WHO: Who = Who::Floor;
+    fn closed() -> Self {
+        Self(
+            std::sync::Mutex::new(FloorBreaker::new(THRESHOLD, LONG_SECS * 1_000_000)),
+            std::sync::atomic::AtomicU64::new(0),
+        )
+    }
+    #[inline(always)]
+    fn call(&self) -> bool {
+        let now = self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut b = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if b.try_acquire(now) {
+            b.record(false, now);
             true
         } else {
             false

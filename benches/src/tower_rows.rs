@@ -14,12 +14,21 @@ use tower_resilience::circuitbreaker::{
     CircuitBreaker as TrBreaker, CircuitBreakerLayer, DefaultClassifier,
 };
 
+use sturdy::backoff::Backoff;
+use sturdy::pipeline::PipelineConfig;
+use sturdy::retry::RetryConfig;
+use sturdy::timeout::TimeoutConfig;
+use sturdy_std::tower::{PolicyLayer, PolicyService};
+use sturdy_std::{Policy, SharedBreaker, SharedBulkhead};
+
 use crate::{Op, Visitor, Who, ready, runtime};
 
 /// Every tower row.
 pub fn visit<V: Visitor>(v: &mut V) {
     v.visit::<Through<Bare>>();
+    v.visit::<Through<StdCb>>();
     v.visit::<Through<TrCb>>();
+    v.visit::<Through<StdBh>>();
     v.visit::<Through<TrBh>>();
 }
 
@@ -132,5 +141,45 @@ impl Stack for TrBh {
             .build()
             .expect("valid")
             .layer(Echo)
+    }
+}
+
+/// One attempt, no timeout: the policy is only the breaker or the bulkhead.
+fn single_attempt() -> PipelineConfig {
+    PipelineConfig::DEFAULT
+        .with_retry(RetryConfig::new(1, Backoff::DEFAULT).expect("valid"))
+        .with_timeout(TimeoutConfig::new(None, None))
+}
+
+/// sturdy-std's `PolicyLayer` with only a `SharedBreaker` (consecutive, defaults).
+#[derive(Debug)]
+pub struct StdCb;
+impl Stack for StdCb {
+    const NAME: &'static str = "sturdy-std PolicyLayer (breaker)";
+    const GROUP: &'static str = CB_GROUP;
+    const WHO: Who = Who::Sturdy;
+    type Svc = PolicyService<Echo>;
+    fn build() -> Self::Svc {
+        let breaker =
+            SharedBreaker::new("bench", sturdy::breaker::Config::new()).expect("valid");
+        let policy = Policy::builder(single_attempt()).breaker(breaker).build();
+        PolicyLayer::new(policy).layer(Echo)
+    }
+}
+
+/// sturdy-std's `PolicyLayer` with only a `SharedBulkhead` (10, no queue).
+#[derive(Debug)]
+pub struct StdBh;
+impl Stack for StdBh {
+    const NAME: &'static str = "sturdy-std PolicyLayer (bulkhead)";
+    const GROUP: &'static str = BH_GROUP;
+    const WHO: Who = Who::Sturdy;
+    type Svc = PolicyService<Echo>;
+    fn build() -> Self::Svc {
+        let config = sturdy::bulkhead::Config::new(10, 0, sturdy::time::Duration::ZERO)
+            .expect("valid");
+        let bulkhead = SharedBulkhead::new("bench", config).expect("valid");
+        let policy = Policy::builder(single_attempt()).bulkhead(bulkhead).build();
+        PolicyLayer::new(policy).layer(Echo)
     }
 }

@@ -47,6 +47,7 @@ impl Visitor for Run {
 }
 
 fn main() {
+    let _rt = sturdy_bench::runtime().enter();
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("list") => visit_all(&mut List),
