@@ -51,6 +51,16 @@ for g in groups:
         name = f"**{n}**" if w == "sturdy" else n
         print(f"| {g} | {name} | {fmt(t)} | {fmt(ir, 0)} | {fmt(a, 0)} | {fmt(ratio(t, f_ns), 2)} | {fmt(ratio(ir, f_ir), 2)} |")
 
+extra = sorted(k for k in ns if k[0] not in groups)
+if extra:
+    print()
+    print("criterion-only rows (2 threads on one shared breaker: wall time ÷ calls of both threads)")
+    print()
+    print("| row | contender | ns/call |")
+    print("|---|---|---:|")
+    for g, n in extra:
+        print(f"| {g} | {n} | {fmt(ns[(g, n)])} |")
+
 print()
 print("sturdy vs each peer of its row (peer ÷ sturdy: above 1 means sturdy is faster / executes fewer instructions)")
 print()

@@ -120,7 +120,10 @@ impl Subject for SturdyB {
     const NAME: &'static str = "sturdy";
     const WHO: Who = Who::Sturdy;
     fn closed() -> Self {
-        Self(Breaker::new(sturdy_config(THRESHOLD)).expect("valid"), Tick(0))
+        Self(
+            Breaker::new(sturdy_config(THRESHOLD)).expect("valid"),
+            Tick(0),
+        )
     }
     fn tripped() -> Self {
         let mut s = Self::closed();

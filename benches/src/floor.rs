@@ -78,7 +78,11 @@ impl FloorBreaker {
 pub fn shift_delay(base: u64, cap: u64, retry: u32) -> u64 {
     let shift = retry.saturating_sub(1).min(63);
     let d = base.checked_shl(shift).unwrap_or(u64::MAX);
-    if d > cap || d >> shift != base { cap } else { d }
+    if d > cap || d >> shift != base {
+        cap
+    } else {
+        d
+    }
 }
 
 /// Full jitter: uniform in `[0, d]` by a multiply-shift.

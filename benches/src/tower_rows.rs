@@ -160,8 +160,7 @@ impl Stack for StdCb {
     const WHO: Who = Who::Sturdy;
     type Svc = PolicyService<Echo>;
     fn build() -> Self::Svc {
-        let breaker =
-            SharedBreaker::new("bench", sturdy::breaker::Config::new()).expect("valid");
+        let breaker = SharedBreaker::new("bench", sturdy::breaker::Config::new()).expect("valid");
         let policy = Policy::builder(single_attempt()).breaker(breaker).build();
         PolicyLayer::new(policy).layer(Echo)
     }
@@ -176,8 +175,8 @@ impl Stack for StdBh {
     const WHO: Who = Who::Sturdy;
     type Svc = PolicyService<Echo>;
     fn build() -> Self::Svc {
-        let config = sturdy::bulkhead::Config::new(10, 0, sturdy::time::Duration::ZERO)
-            .expect("valid");
+        let config =
+            sturdy::bulkhead::Config::new(10, 0, sturdy::time::Duration::ZERO).expect("valid");
         let bulkhead = SharedBulkhead::new("bench", config).expect("valid");
         let policy = Policy::builder(single_attempt()).bulkhead(bulkhead).build();
         PolicyLayer::new(policy).layer(Echo)

@@ -12,8 +12,14 @@ use sturdy::rng::SplitMix64;
 fn main() {
     let rows: [(&str, usize); 12] = [
         ("Breaker<Consecutive>", size_of::<Breaker<Consecutive>>()),
-        ("Breaker<CountWindow<64>>", size_of::<Breaker<CountWindow<64>>>()),
-        ("Breaker<TimeWindow<10>>", size_of::<Breaker<TimeWindow<10>>>()),
+        (
+            "Breaker<CountWindow<64>>",
+            size_of::<Breaker<CountWindow<64>>>(),
+        ),
+        (
+            "Breaker<TimeWindow<10>>",
+            size_of::<Breaker<TimeWindow<10>>>(),
+        ),
         ("breaker::Permit", size_of::<sturdy::breaker::Permit>()),
         ("Backoff", size_of::<Backoff>()),
         ("Retry", size_of::<Retry>()),

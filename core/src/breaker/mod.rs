@@ -509,7 +509,12 @@ impl<W: Window> Breaker<W> {
 
     /// [`record`](Self::record) outside `Closed` (current generation).
     #[inline(never)]
-    fn record_slow(&mut self, permit: Permit, outcome: Outcome, now: Instant) -> Option<Transition> {
+    fn record_slow(
+        &mut self,
+        permit: Permit,
+        outcome: Outcome,
+        now: Instant,
+    ) -> Option<Transition> {
         if self.probe_episode_expired(now) {
             // The episode failed at its deadline; this permit is now stale.
             return self.apply_due(now);
