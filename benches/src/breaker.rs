@@ -132,7 +132,7 @@ impl Subject for SturdyB {
     }
     #[inline(always)]
     fn call(&mut self) -> bool {
-        let now = Instant::from_micros(self.1.next());
+        let now = Instant::from_micros(self.1.advance());
         match self.0.try_acquire(now) {
             Ok(p) => {
                 black_box(self.0.record(p, Outcome::Success, now).is_some());
@@ -203,7 +203,7 @@ impl Subject for FloorB {
     }
     #[inline(always)]
     fn call(&mut self) -> bool {
-        let now = self.1.next();
+        let now = self.1.advance();
         if self.0.try_acquire(now) {
             self.0.record(false, now);
             true
@@ -260,7 +260,7 @@ impl Subject for ReliakitB {
     }
     #[inline(always)]
     fn call(&mut self) -> bool {
-        let now = self.1.next();
+        let now = self.1.advance();
         if self.0.allow(now) {
             self.0.on_success();
             true
@@ -338,7 +338,7 @@ impl Subject for SturdyWindow {
     }
     #[inline(always)]
     fn call(&mut self) -> bool {
-        let now = Instant::from_micros(self.1.next());
+        let now = Instant::from_micros(self.1.advance());
         match self.0.try_acquire(now) {
             Ok(p) => {
                 black_box(self.0.record(p, Outcome::Success, now).is_some());
@@ -370,7 +370,7 @@ impl Subject for ReliakitRolling {
     }
     #[inline(always)]
     fn call(&mut self) -> bool {
-        let now = self.1.next();
+        let now = self.1.advance();
         if self.0.allow(now) {
             self.0.on_success();
             true

@@ -25,7 +25,7 @@ const SLOTS: u32 = 10;
 #[inline(always)]
 fn sturdy_op<const Q: usize>(pool: &mut Bulkhead<Q>, tick: &mut Tick) {
     let pool = black_box(pool);
-    let now = Instant::from_micros(tick.next());
+    let now = Instant::from_micros(tick.advance());
     match pool.try_acquire(now) {
         Acquire::Permit(p) => {
             black_box(pool.release(p, now).is_some());

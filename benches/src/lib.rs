@@ -112,7 +112,7 @@ pub struct Tick(pub u64);
 impl Tick {
     /// Advances by 1 µs and returns the new time.
     #[inline(always)]
-    pub fn next(&mut self) -> u64 {
+    pub fn advance(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(1);
         std::hint::black_box(self.0)
     }
