@@ -167,7 +167,7 @@ impl SharedBulkhead {
     ///
     /// ```
     /// # let pool = sturdy_std::SharedBulkhead::new("reports", Default::default())?;
-    /// assert_eq!(pool.stats().rejected, 0);
+    /// assert_eq!(pool.stats().rejected_full, 0);
     /// # Ok::<(), sturdy::error::ConfigError>(())
     /// ```
     pub fn stats(&self) -> Stats {
