@@ -1,0 +1,72 @@
+//! sturdy vs the peers vs the floor, same work, same inputs, one run.
+//! `cargo bench -p sturdy-bench --bench compare`; see BENCHMARKS.md.
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use sturdy_bench::breaker::{
+    FailsafeShared, FloorShared, RecloserShared, SharedSubject, SturdyShared,
+};
+use sturdy_bench::{Op, Visitor, visit_all};
+
+struct Bench<'a>(&'a mut Criterion);
+
+impl Visitor for Bench<'_> {
+    fn visit<O: Op>(&mut self) {
+        let mut group = self.0.benchmark_group(O::GROUP);
+        group.bench_function(O::NAME, |b| {
+            let mut o = O::new();
+            // Per logical operation: a 5-delay backoff schedule reports per delay.
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    o.op();
+                }
+                let elapsed = start.elapsed();
+                Duration::from_nanos((elapsed.as_nanos() / u128::from(O::PER_CALL)) as u64)
+            });
+        });
+        group.finish();
+    }
+}
+
+/// Two threads hammer one shared breaker; reported as wall time ÷ calls of both
+/// threads (so perfect scaling would halve the 1-thread figure; contention shows above it).
+fn two_threads<S: SharedSubject>(c: &mut Criterion) {
+    let mut group = c.benchmark_group("breaker/shared (&self), closed call, 2 threads");
+    group.bench_function(S::NAME, |b| {
+        let shared = S::closed();
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            std::thread::scope(|scope| {
+                for _ in 0..2 {
+                    scope.spawn(|| {
+                        for _ in 0..iters {
+                            std::hint::black_box(std::hint::black_box(&shared).call());
+                        }
+                    });
+                }
+            });
+            start.elapsed() / 2
+        });
+    });
+    group.finish();
+}
+
+fn compare(c: &mut Criterion) {
+    let _rt = sturdy_bench::runtime().enter();
+    visit_all(&mut Bench(c));
+    two_threads::<SturdyShared>(c);
+    two_threads::<FloorShared>(c);
+    two_threads::<FailsafeShared>(c);
+    two_threads::<RecloserShared>(c);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = compare
+}
+criterion_main!(benches);

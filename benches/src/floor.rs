@@ -1,0 +1,164 @@
+//! The hand-written floor: the least code that still does each row's job, with
+//! none of sturdy's guarantees (no generations, no half-open probe limit, no
+//! clock-max rule, no stats, no queue). It shows how close to the limit sturdy is.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// An enum + counter breaker: N consecutive failures open it for a fixed time.
+#[derive(Clone, Copy, Debug)]
+pub enum FloorState {
+    /// Counting consecutive failures.
+    Closed {
+        /// Failures in a row so far.
+        failures: u32,
+    },
+    /// Rejecting until `until` (µs).
+    Open {
+        /// When to admit a probe.
+        until: u64,
+    },
+    /// One probe admitted.
+    HalfOpen,
+}
+
+/// The floor breaker.
+#[derive(Clone, Copy, Debug)]
+pub struct FloorBreaker {
+    /// The state.
+    pub state: FloorState,
+    /// Failures in a row that open it.
+    pub threshold: u32,
+    /// How long it stays open, µs.
+    pub open_for: u64,
+}
+
+impl FloorBreaker {
+    /// Closed, opening after `threshold` failures for `open_for` µs.
+    pub const fn new(threshold: u32, open_for: u64) -> Self {
+        Self {
+            state: FloorState::Closed { failures: 0 },
+            threshold,
+            open_for,
+        }
+    }
+
+    /// May a call go ahead at `now`?
+    #[inline]
+    pub fn try_acquire(&mut self, now: u64) -> bool {
+        match self.state {
+            FloorState::Closed { .. } | FloorState::HalfOpen => true,
+            FloorState::Open { until } if now >= until => {
+                self.state = FloorState::HalfOpen;
+                true
+            }
+            FloorState::Open { .. } => false,
+        }
+    }
+
+    /// The call's outcome at `now`.
+    #[inline]
+    pub fn record(&mut self, failure: bool, now: u64) {
+        self.state = match (self.state, failure) {
+            (_, false) => FloorState::Closed { failures: 0 },
+            (FloorState::Closed { failures }, true) if failures + 1 < self.threshold => {
+                FloorState::Closed {
+                    failures: failures + 1,
+                }
+            }
+            (FloorState::Open { until }, true) => FloorState::Open { until },
+            (_, true) => FloorState::Open {
+                until: now + self.open_for,
+            },
+        };
+    }
+}
+
+/// Shift-based exponential backoff, capped: `min(base << (retry - 1), cap)`.
+#[inline]
+pub fn shift_delay(base: u64, cap: u64, retry: u32) -> u64 {
+    let shift = retry.saturating_sub(1).min(63);
+    let d = base.checked_shl(shift).unwrap_or(u64::MAX);
+    if d > cap || d >> shift != base {
+        cap
+    } else {
+        d
+    }
+}
+
+/// Full jitter: uniform in `[0, d]` by a multiply-shift.
+#[inline]
+pub fn full_jitter(d: u64, random: u64) -> u64 {
+    ((u128::from(random) * (u128::from(d) + 1)) >> 64) as u64
+}
+
+/// SplitMix64, identical to `sturdy::rng::SplitMix64` so every backoff row
+/// draws the same random numbers at the same cost.
+#[derive(Clone, Copy, Debug)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    /// The next 64 random bits.
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// A plain counter permit (single owner).
+#[derive(Clone, Copy, Debug)]
+pub struct CounterPermits {
+    /// Taken.
+    pub in_flight: u32,
+    /// Limit.
+    pub max: u32,
+}
+
+impl CounterPermits {
+    /// Takes a permit if one is free.
+    #[inline]
+    pub fn try_acquire(&mut self) -> bool {
+        if self.in_flight < self.max {
+            self.in_flight += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Returns a permit.
+    #[inline]
+    pub fn release(&mut self) {
+        self.in_flight -= 1;
+    }
+}
+
+/// An `AtomicU32` permit (shareable): a CAS loop to take, `fetch_sub` to return.
+#[derive(Debug)]
+pub struct AtomicPermits {
+    /// Taken.
+    pub in_flight: AtomicU32,
+    /// Limit.
+    pub max: u32,
+}
+
+impl AtomicPermits {
+    /// Takes a permit if one is free.
+    #[inline]
+    pub fn try_acquire(&self) -> bool {
+        self.in_flight
+            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Returns a permit.
+    #[inline]
+    pub fn release(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Release);
+    }
+}

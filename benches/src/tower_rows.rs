@@ -1,0 +1,184 @@
+//! Tower rows: one request through a trivial service (`Echo`, an immediately
+//! ready future), bare and behind each crate's circuit-breaker and bulkhead
+//! layer. Driven by `poll_ready`, `call` and one poll with a no-op waker: no
+//! executor cost is measured, only the layer's own.
+
+use std::convert::Infallible;
+use std::future::{Ready, ready as ready_future};
+use std::hint::black_box;
+use std::task::{Context, Poll, Waker};
+
+use tower::{Layer, Service};
+use tower_resilience::bulkhead::{Bulkhead as TrBulkhead, BulkheadLayer};
+use tower_resilience::circuitbreaker::{
+    CircuitBreaker as TrBreaker, CircuitBreakerLayer, DefaultClassifier,
+};
+
+use sturdy::backoff::Backoff;
+use sturdy::pipeline::PipelineConfig;
+use sturdy::retry::RetryConfig;
+use sturdy::timeout::TimeoutConfig;
+use sturdy_std::tower::{PolicyLayer, PolicyService};
+use sturdy_std::{Policy, SharedBreaker, SharedBulkhead};
+
+use crate::{Op, Visitor, Who, ready, runtime};
+
+/// Every tower row.
+pub fn visit<V: Visitor>(v: &mut V) {
+    v.visit::<Through<Bare>>();
+    v.visit::<Through<StdCb>>();
+    v.visit::<Through<TrCb>>();
+    v.visit::<Through<StdBh>>();
+    v.visit::<Through<TrBh>>();
+}
+
+/// The trivial service: answers its request at once.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Echo;
+
+impl Service<u64> for Echo {
+    type Response = u64;
+    type Error = Infallible;
+    type Future = Ready<Result<u64, Infallible>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, req: u64) -> Self::Future {
+        ready_future(Ok(req))
+    }
+}
+
+/// A service stack under test.
+pub trait Stack {
+    /// Its name in the table.
+    const NAME: &'static str;
+    /// Its group.
+    const GROUP: &'static str;
+    /// Whose it is.
+    const WHO: Who;
+    /// The service.
+    type Svc: Service<u64>;
+    /// Builds it (inside the Tokio runtime's context).
+    fn build() -> Self::Svc;
+}
+
+/// One request through `S`: poll_ready, call, poll once.
+pub struct Through<S: Stack>(S::Svc, u64);
+impl<S: Stack> std::fmt::Debug for Through<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(S::NAME)
+    }
+}
+impl<S: Stack> Op for Through<S> {
+    const GROUP: &'static str = S::GROUP;
+    const NAME: &'static str = S::NAME;
+    const WHO: Who = S::WHO;
+    fn new() -> Self {
+        let _rt = runtime().enter();
+        Self(S::build(), 0)
+    }
+    #[inline(always)]
+    fn op(&mut self) {
+        self.1 = self.1.wrapping_add(1);
+        let svc = &mut self.0;
+        let mut cx = Context::from_waker(Waker::noop());
+        match svc.poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => {}
+            _ => panic!("{} not ready", S::NAME),
+        }
+        let fut = svc.call(black_box(self.1));
+        let out = ready(fut);
+        assert!(out.is_ok(), "{} failed a call", S::NAME);
+        black_box(out.ok());
+    }
+}
+
+const CB_GROUP: &str = "tower: circuit breaker layer, closed, 1 request";
+const BH_GROUP: &str = "tower: bulkhead layer (10), 1 request";
+
+/// The bare service: the cost every layer adds to.
+#[derive(Debug)]
+pub struct Bare;
+impl Stack for Bare {
+    const NAME: &'static str = "no layer (Echo alone)";
+    const GROUP: &'static str = CB_GROUP;
+    const WHO: Who = Who::Floor;
+    type Svc = Echo;
+    fn build() -> Echo {
+        Echo
+    }
+}
+
+/// tower-resilience's circuit breaker (count window 100, 50 %).
+#[derive(Debug)]
+pub struct TrCb;
+impl Stack for TrCb {
+    const NAME: &'static str = "tower-resilience 0.13";
+    const GROUP: &'static str = CB_GROUP;
+    const WHO: Who = Who::Peer;
+    type Svc = TrBreaker<Echo, DefaultClassifier>;
+    fn build() -> Self::Svc {
+        CircuitBreakerLayer::builder()
+            .failure_rate_threshold(0.5)
+            .sliding_window_size(100)
+            .build()
+            .expect("valid")
+            .layer(Echo)
+    }
+}
+
+/// tower-resilience's bulkhead (10 concurrent, no wait).
+#[derive(Debug)]
+pub struct TrBh;
+impl Stack for TrBh {
+    const NAME: &'static str = "tower-resilience 0.13";
+    const GROUP: &'static str = BH_GROUP;
+    const WHO: Who = Who::Peer;
+    type Svc = TrBulkhead<Echo>;
+    fn build() -> Self::Svc {
+        BulkheadLayer::builder()
+            .max_concurrent_calls(10)
+            .build()
+            .expect("valid")
+            .layer(Echo)
+    }
+}
+
+/// One attempt, no timeout: the policy is only the breaker or the bulkhead.
+fn single_attempt() -> PipelineConfig {
+    PipelineConfig::DEFAULT
+        .with_retry(RetryConfig::new(1, Backoff::DEFAULT).expect("valid"))
+        .with_timeout(TimeoutConfig::new(None, None))
+}
+
+/// sturdy-std's `PolicyLayer` with only a `SharedBreaker` (consecutive, defaults).
+#[derive(Debug)]
+pub struct StdCb;
+impl Stack for StdCb {
+    const NAME: &'static str = "sturdy-std PolicyLayer (breaker)";
+    const GROUP: &'static str = CB_GROUP;
+    const WHO: Who = Who::Sturdy;
+    type Svc = PolicyService<Echo>;
+    fn build() -> Self::Svc {
+        let breaker = SharedBreaker::new("bench", sturdy::breaker::Config::new()).expect("valid");
+        let policy = Policy::builder(single_attempt()).breaker(breaker).build();
+        PolicyLayer::new(policy).layer(Echo)
+    }
+}
+
+/// sturdy-std's `PolicyLayer` with only a `SharedBulkhead` (10, no queue).
+#[derive(Debug)]
+pub struct StdBh;
+impl Stack for StdBh {
+    const NAME: &'static str = "sturdy-std PolicyLayer (bulkhead)";
+    const GROUP: &'static str = BH_GROUP;
+    const WHO: Who = Who::Sturdy;
+    type Svc = PolicyService<Echo>;
+    fn build() -> Self::Svc {
+        let config =
+            sturdy::bulkhead::Config::new(10, 0, sturdy::time::Duration::ZERO).expect("valid");
+        let bulkhead = SharedBulkhead::new("bench", config).expect("valid");
+        let policy = Policy::builder(single_attempt()).bulkhead(bulkhead).build();
+        PolicyLayer::new(policy).layer(Echo)
+    }
+}
