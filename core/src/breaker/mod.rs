@@ -452,6 +452,20 @@ impl<W: Window> Breaker<W> {
     #[inline]
     pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejected> {
         let now = self.observe(now);
+        // The hot cases decide on the flat phase alone: nothing can be due.
+        match self.phase {
+            Phase::Closed | Phase::Disabled => return Ok(self.issue(now)),
+            Phase::Open if now < self.deadline => return Err(self.reject(Some(self.deadline))),
+            Phase::ForcedOpen => return Err(self.reject(None)),
+            Phase::Open | Phase::HalfOpen | Phase::Probing => {}
+        }
+        self.try_acquire_slow(now)
+    }
+
+    /// [`try_acquire`](Self::try_acquire) when a transition may be due or probes
+    /// are counted.
+    #[inline(never)]
+    fn try_acquire_slow(&mut self, now: Instant) -> Result<Permit, Rejected> {
         // At most HalfOpen → Open → HalfOpen is due at once; the bound is a guard.
         // The cheap deadline test keeps the hot path free of the event plumbing.
         for _ in 0..3 {
@@ -525,10 +539,17 @@ impl<W: Window> Breaker<W> {
         if permit.generation != self.generation {
             return None;
         }
-        if self.probe_episode_expired(now) {
-            // The episode failed at its deadline; this permit is now stale.
-            return self.apply_due(now);
+        // The hot case: a closed breaker only counts and asks its detector.
+        if self.phase == Phase::Closed {
+            let slow = self.count(&permit, outcome, now);
+            return self.judge(outcome, slow, now);
         }
+        self.record_slow(permit, outcome, now)
+    }
+
+    /// Counts one outcome in the stats; returns whether the call was slow.
+    #[inline]
+    fn count(&mut self, permit: &Permit, outcome: Outcome, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(permit.issued_at);
         let slow = matches!(outcome, Outcome::TimedOut)
             || elapsed.as_micros() > self.config.slow_call_duration.as_micros();
@@ -543,21 +564,41 @@ impl<W: Window> Breaker<W> {
         if slow && !matches!(outcome, Outcome::Ignored) {
             stats.slow_calls = stats.slow_calls.saturating_add(1);
         }
+        slow
+    }
+
+    /// Closed: feeds the detector and trips when it says so.
+    #[inline]
+    fn judge(&mut self, outcome: Outcome, slow: bool, now: Instant) -> Option<Transition> {
+        if matches!(outcome, Outcome::Ignored) {
+            return None;
+        }
+        let sample = Sample {
+            failure: outcome.is_failure(),
+            slow,
+        };
+        if self.window.record(sample, now, &self.config) {
+            self.open(now)
+        } else {
+            None
+        }
+    }
+
+    /// [`record`](Self::record) outside `Closed` (current generation).
+    #[inline(never)]
+    fn record_slow(
+        &mut self,
+        permit: Permit,
+        outcome: Outcome,
+        now: Instant,
+    ) -> Option<Transition> {
+        if self.probe_episode_expired(now) {
+            // The episode failed at its deadline; this permit is now stale.
+            return self.apply_due(now);
+        }
+        let slow = self.count(&permit, outcome, now);
         match self.state() {
-            State::Closed => {
-                if matches!(outcome, Outcome::Ignored) {
-                    return None;
-                }
-                let sample = Sample {
-                    failure: outcome.is_failure(),
-                    slow,
-                };
-                if self.window.record(sample, now, &self.config) {
-                    self.open(now)
-                } else {
-                    None
-                }
-            }
+            State::Closed => self.judge(outcome, slow, now),
             State::HalfOpen {
                 probes_in_flight,
                 successes,
