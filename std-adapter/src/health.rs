@@ -30,9 +30,9 @@ use sturdy::time::Instant;
 /// 0 closed, 1 half-open, 2 open. `ForcedOpen` reports 2 (it rejects),
 /// `Disabled` 0 (it admits).
 ///
-/// Note that [`State::code`] orders open and half-open the other way round; the
-/// metric and the health report follow the seeds so existing dashboards and
-/// alerts (`circuit_breaker_state == 2` → open) keep their meaning.
+/// The same encoding as the core's [`State::code`] (severity order), so the
+/// metric, `/health` and firmware logs agree: alerts on
+/// `circuit_breaker_state == 2` mean "open".
 ///
 /// ```
 /// use sturdy::breaker::State;
@@ -46,11 +46,7 @@ use sturdy::time::Instant;
 /// assert_eq!(state_code(&State::Disabled), 0);
 /// ```
 pub const fn state_code(state: &State) -> u8 {
-    match state {
-        State::Closed | State::Disabled => 0,
-        State::HalfOpen { .. } => 1,
-        State::Open { .. } | State::ForcedOpen => 2,
-    }
+    state.code()
 }
 
 /// The overall verdict (the seeds' `status`).

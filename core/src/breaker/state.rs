@@ -14,7 +14,7 @@ use crate::time::Instant;
 /// use sturdy::time::Instant;
 ///
 /// let open = State::Open { until: Instant::from_secs(34) };
-/// assert_eq!(open.code(), 1);
+/// assert_eq!(open.code(), 2);
 /// assert_eq!(open.name(), "open");
 /// assert_eq!(format!("{open}"), "open until t=34s");
 /// ```
@@ -54,20 +54,27 @@ pub enum State {
 }
 
 impl State {
-    /// The seeds' gauge (`circuit_breaker_state`): 0 closed, 1 open, 2 half-open.
-    /// `ForcedOpen` reports 1 (it rejects), `Disabled` 0 (it admits).
+    /// The `circuit_breaker_state` gauge, in order of severity: 0 closed,
+    /// 1 half-open, 2 open, so an alert on `>= 2` means "rejecting calls".
+    /// `ForcedOpen` reports 2 (it rejects), `Disabled` 0 (it admits).
+    ///
+    /// The seeds disagree here (one documents 0/1/2 as closed/half-open/open,
+    /// another as closed/open/half-open); sturdy uses the severity order
+    /// everywhere — this gauge, the std adapter's metrics and its `/health`.
     ///
     /// ```
     /// use sturdy::breaker::State;
+    /// use sturdy::time::Instant;
     /// assert_eq!(State::Closed.code(), 0);
-    /// assert_eq!(State::ForcedOpen.code(), 1);
-    /// assert_eq!(State::HalfOpen { probes_in_flight: 0, successes: 0, deadline: None }.code(), 2);
+    /// assert_eq!(State::HalfOpen { probes_in_flight: 0, successes: 0, deadline: None }.code(), 1);
+    /// assert_eq!(State::Open { until: Instant::ZERO }.code(), 2);
+    /// assert_eq!(State::ForcedOpen.code(), 2);
     /// ```
     pub const fn code(&self) -> u8 {
         match self {
             Self::Closed | Self::Disabled => 0,
-            Self::Open { .. } | Self::ForcedOpen => 1,
-            Self::HalfOpen { .. } => 2,
+            Self::HalfOpen { .. } => 1,
+            Self::Open { .. } | Self::ForcedOpen => 2,
         }
     }
 
