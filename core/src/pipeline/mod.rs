@@ -57,8 +57,10 @@
 //!   is Polly's classic wrap: one bulkhead slot is held for the whole call,
 //!   retries included, and is taken before the breaker is asked.
 //! * **Rejections are not retried blindly.** When the breaker rejects, the call
-//!   waits until the breaker's `retry_at` only if a total deadline is set, the
-//!   wait ends before it, and attempts remain (the refused attempt counts as
+//!   waits until the breaker's `retry_at` only if a total deadline is set, a
+//!   whole attempt timeout still fits between `retry_at` and that deadline (so
+//!   the probe it becomes is not cut short by its own deadline), and attempts
+//!   remain (the refused attempt counts as
 //!   one, so a call never waits more than `max_attempts - 1` times); otherwise
 //!   it ends at once with [`Failure::BreakerOpen`] — without a deadline, failing
 //!   fast is the breaker's whole point. A full bulkhead (or a queue wait that
@@ -591,7 +593,8 @@ pub enum Failure {
         last: Outcome,
     },
     /// The breaker refused the attempt and waiting for it was not possible
-    /// (no total deadline, `retry_at` past it, no attempts left, forced open).
+    /// (no total deadline, no room for a whole attempt between `retry_at` and it,
+    /// no attempts left, forced open).
     BreakerOpen {
         /// Attempts that ran before the rejection.
         attempts: u32,
@@ -1055,6 +1058,24 @@ impl Call {
         self.finish_attempt(now, Verdict::timed_out(), shared, &mut NoJitter)
     }
 
+    /// Whether an attempt starting at `start` would get its whole attempt
+    /// timeout before the total deadline (with no attempt timeout: whether it
+    /// starts before the deadline at all).
+    ///
+    /// Waiting for a breaker is only worth it when this holds. Otherwise the
+    /// calls that waited for `retry_at` — first in line when the breaker turns
+    /// half-open, with almost no time left — become its probes, time out
+    /// against their own deadline, count as failures and re-open the breaker,
+    /// again and again (found by the simulator).
+    fn fits_full_attempt(&self, start: Instant, total: Deadline) -> bool {
+        match self.timeout.attempt {
+            Some(attempt) => {
+                start.saturating_add(attempt) <= total.instant() && start < total.instant()
+            }
+            None => start < total.instant(),
+        }
+    }
+
     /// The breaker refused: wait for `retry_at` when the deadline allows,
     /// otherwise fail fast.
     fn on_breaker_rejected<W: Window, const Q: usize, B: RetryBudget>(
@@ -1068,7 +1089,9 @@ impl Call {
         let (Some(total), Some(at)) = (self.total, retry_at) else {
             return self.fail(fail_fast, shared, now);
         };
-        if at >= total.instant() || self.retry.attempts() >= self.retry.config().max_attempts() {
+        if !self.fits_full_attempt(at, total)
+            || self.retry.attempts() >= self.retry.config().max_attempts()
+        {
             return self.fail(fail_fast, shared, now);
         }
         // The refused attempt counts as one; the wait is the breaker's, not a
@@ -1084,7 +1107,7 @@ impl Call {
                 delay,
             } => {
                 let until = backoff_at.max(at);
-                if until >= total.instant() {
+                if !self.fits_full_attempt(until, total) {
                     return self.fail(fail_fast, shared, now);
                 }
                 self.events.push(Event::Retry {

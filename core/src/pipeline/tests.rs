@@ -604,3 +604,44 @@ fn near_the_end_of_time() {
         }
     );
 }
+
+#[test]
+fn breaker_wait_needs_room_for_a_whole_attempt() {
+    // Open until t=1 s. Attempt timeout 300 ms.
+    let tripped = |rng: &mut SplitMix64| {
+        let mut b = breaker(1, 1_000);
+        let mut call = Pipeline::new(config(1, None, None)).start(ms(0));
+        let mut shared = Shared::new().with_breaker(&mut b);
+        let _ = call.next(ms(0), &mut shared);
+        let _ = call.on_outcome(ms(0), Verdict::failure(), &mut shared, rng);
+        b
+    };
+    let mut rng = SplitMix64::new(1);
+    // Total deadline t=1.3 s: 1 s + 300 ms fits exactly → wait, then a full attempt.
+    let mut b = tripped(&mut rng);
+    let mut call = Pipeline::new(config(3, Some(300), Some(1_100))).start(ms(200));
+    let mut shared = Shared::new().with_breaker(&mut b);
+    assert_eq!(
+        call.next(ms(200), &mut shared),
+        Step::Wait { until: ms(1_000) }
+    );
+    assert_eq!(
+        call.next(ms(1_000), &mut shared),
+        Step::Attempt {
+            attempt: 2,
+            deadline: Some(ms(1_300))
+        }
+    );
+    // Total deadline t=1.29 s: the probe would be cut short by its own deadline
+    // (and, timing out, would re-open the breaker): fail fast instead.
+    let mut b = tripped(&mut rng);
+    let mut call = Pipeline::new(config(3, Some(300), Some(1_090))).start(ms(200));
+    let mut shared = Shared::new().with_breaker(&mut b);
+    assert_eq!(
+        call.next(ms(200), &mut shared),
+        Step::Done(Finish::Failed(Failure::BreakerOpen {
+            attempts: 0,
+            retry_at: Some(ms(1_000))
+        }))
+    );
+}
