@@ -610,7 +610,7 @@ impl<'a> Sim<'a> {
             let detect = self
                 .transitions
                 .iter()
-                .find(|&&(at, code)| code == 1 && at >= o.start)
+                .find(|&&(at, code)| code == 2 && at >= o.start)
                 .map(|&(at, _)| at - o.start);
             let recover = self
                 .transitions

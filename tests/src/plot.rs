@@ -37,13 +37,10 @@ fn secs(t: Instant) -> f64 {
     t.as_micros() as f64 / 1e6
 }
 
-/// The y position of a breaker gauge code: closed 0, half-open 1, open 2.
+/// The y position of a breaker gauge code ([`State::code`](sturdy::breaker::State::code)):
+/// closed 0, half-open 1, open 2 — the code is already the level.
 fn level(code: u8) -> f64 {
-    match code {
-        0 => 0.0,
-        2 => 1.0,
-        _ => 2.0,
-    }
+    f64::from(code.min(2))
 }
 
 fn draw(out: &mut String, scenarios: &[&Scenario], reports: &[&Report]) -> Result<(), Err> {

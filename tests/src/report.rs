@@ -136,7 +136,7 @@ pub struct Report {
     /// Per-bucket series.
     pub series: Series,
     /// Breaker transitions: when, and the new state's gauge code (0 closed,
-    /// 1 open, 2 half-open).
+    /// 1 half-open, 2 open).
     pub transitions: Vec<(Instant, u8)>,
 }
 

@@ -78,7 +78,7 @@ fn timeouts_bound_caller_latency_on_a_slow_dependency() {
     assert!(r.max <= Duration::from_millis(1_300), "{}", r.table());
     assert!(r.attempt_timeouts > 0);
     // The slow-call rate trips the breaker during the brownout (30 s..60 s) ...
-    let opened = r.transitions.iter().find(|&&(_, code)| code == 1).unwrap();
+    let opened = r.transitions.iter().find(|&&(_, code)| code == 2).unwrap();
     assert!(opened.0 >= Instant::from_secs(30) && opened.0 < Instant::from_secs(32));
     // ... and it closes again soon after.
     let closed = r

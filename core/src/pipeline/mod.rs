@@ -1065,8 +1065,8 @@ impl Call {
     /// Waiting for a breaker is only worth it when this holds. Otherwise the
     /// calls that waited for `retry_at` — first in line when the breaker turns
     /// half-open, with almost no time left — become its probes, time out
-    /// against their own deadline, count as failures and re-open the breaker,
-    /// again and again (found by the simulator).
+    /// against their own deadline rather than the dependency's, count as
+    /// failures and re-open the breaker.
     fn fits_full_attempt(&self, start: Instant, total: Deadline) -> bool {
         match self.timeout.attempt {
             Some(attempt) => {
