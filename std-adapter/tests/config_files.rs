@@ -154,3 +154,17 @@ fn a_policy_table_embedded_in_a_scenario_file() {
     let set = scenario.policy.validate().expect("valid");
     assert_eq!(set.breakers.len(), 3);
 }
+
+/// The policy file shown in the README is a valid one.
+#[test]
+fn the_readme_example_is_valid() {
+    let readme = include_str!("../../README.md");
+    let start = readme.find("### Configure it").expect("README section");
+    let block = &readme[start..];
+    let body = &block[block.find("```toml\n").expect("toml block") + 8..];
+    let body = &body[..body.find("```").expect("end of block")];
+    let set = PolicyFile::from_toml_str(body)
+        .and_then(|file| file.validate())
+        .unwrap_or_else(|e| panic!("README config: {e}"));
+    assert!(set.policies.contains_key("kafka"));
+}
