@@ -1,0 +1,2 @@
+//! Contended throughput (placeholder, filled in below).
+fn main() {}

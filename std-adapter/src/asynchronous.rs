@@ -1,0 +1,141 @@
+//! Tokio execution: [`Policy::call`].
+//!
+//! Retry delays and breaker waits sleep with [`tokio::time::sleep_until`];
+//! an attempt runs under [`tokio::time::timeout_at`], which really cancels it
+//! (drops the future) at its deadline. Bulkhead waiters park their task until
+//! their ticket is granted or their wait ends. Every instant comes from
+//! [`crate::time::now`], so `#[tokio::test(start_paused = true)]` runs a
+//! policy deterministically.
+//!
+//! Dropping the future returned by `call` at any `.await` abandons the call
+//! (see [`Call::abandon`](sturdy::pipeline::Call::abandon)): nothing leaks.
+
+use std::future::{Future, poll_fn};
+use std::task::Poll;
+
+use sturdy::outcome::{Classify, Verdict};
+use sturdy::pipeline::Step;
+
+use crate::policy::{Driver, resolve};
+use crate::{Error, Fallback, Policy, time};
+
+impl<C> Policy<C> {
+    /// Runs `op` through the policy on Tokio: `op` is called once per attempt
+    /// and its future cancelled at the attempt's deadline.
+    ///
+    /// ```
+    /// use sturdy::pipeline::PipelineConfig;
+    /// use sturdy_std::{Error, Policy};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() {
+    ///     let policy = Policy::builder(PipelineConfig::default()).build();
+    ///     let mut tries = 0;
+    ///     let answer: Result<u32, Error<&str>> = policy
+    ///         .call(|| {
+    ///             tries += 1;
+    ///             let n = tries;
+    ///             async move { if n < 2 { Err("flaky") } else { Ok(42) } }
+    ///         })
+    ///         .await;
+    ///     assert_eq!(answer.unwrap(), 42);
+    /// }
+    /// ```
+    pub async fn call<T, E, F, Fut>(&self, op: F) -> Result<T, Error<E>>
+    where
+        C: Classify<T, E>,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.call_inner(op, None).await
+    }
+
+    /// Like [`call`](Self::call), answering with `fallback` when the pipeline
+    /// ends in [`Finish::Fallback`](sturdy::pipeline::Finish::Fallback)
+    /// (configure [`PipelineConfig::fallback`](sturdy::pipeline::PipelineConfig::fallback)).
+    ///
+    /// ```
+    /// use sturdy::pipeline::{FallbackOn, PipelineConfig};
+    /// use sturdy_std::{Fallback, Policy, SharedBreaker};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let breaker = SharedBreaker::new("prices", Default::default())?;
+    ///     let _ = breaker.force_open();
+    ///     let policy = Policy::builder(PipelineConfig::default().with_fallback(FallbackOn::Rejection))
+    ///         .breaker(breaker)
+    ///         .build();
+    ///     let cache = Fallback::value(9.99_f32.to_bits());
+    ///     let price = policy.call_with_fallback(&cache, || async { Err::<u32, ()>(()) }).await;
+    ///     assert_eq!(price.unwrap(), 9.99_f32.to_bits()); // served from the cache
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn call_with_fallback<T, E, F, Fut>(
+        &self,
+        fallback: &Fallback<T, E>,
+        op: F,
+    ) -> Result<T, Error<E>>
+    where
+        C: Classify<T, E>,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.call_inner(op, Some(fallback)).await
+    }
+
+    async fn call_inner<T, E, F, Fut>(
+        &self,
+        mut op: F,
+        fallback: Option<&Fallback<T, E>>,
+    ) -> Result<T, Error<E>>
+    where
+        C: Classify<T, E>,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut driver = Driver::start(&self.inner, time::now);
+        let mut last = None;
+        let mut step = driver.next();
+        let finish = loop {
+            step = match step {
+                Step::Attempt { deadline, .. } => {
+                    let attempt = op();
+                    let result = match deadline {
+                        Some(d) => tokio::time::timeout_at(time::to_tokio(d), attempt)
+                            .await
+                            .ok(),
+                        None => Some(attempt.await),
+                    };
+                    let now = driver.now();
+                    let verdict = match &result {
+                        Some(r) => self.classifier.classify(r),
+                        None => Verdict::timed_out(),
+                    };
+                    last = result;
+                    driver.on_outcome(now, verdict)
+                }
+                Step::Wait { until } => {
+                    tokio::time::sleep_until(time::to_tokio(until)).await;
+                    driver.next()
+                }
+                Step::Queued { ticket, until } => {
+                    if let Some(bulkhead) = driver.bulkhead() {
+                        let granted = poll_fn(|cx| {
+                            if bulkhead.poll_granted(ticket, cx) {
+                                Poll::Ready(())
+                            } else {
+                                Poll::Pending
+                            }
+                        });
+                        let _ = tokio::time::timeout_at(time::to_tokio(until), granted).await;
+                    }
+                    driver.next()
+                }
+                Step::Done(finish) => break finish,
+            };
+        };
+        drop(driver);
+        resolve(&self.inner, finish, last, fallback)
+    }
+}

@@ -1,0 +1,106 @@
+//! Blocking execution on plain threads: [`Policy::call_blocking`].
+//!
+//! Same pipeline, same decisions as [`Policy::call`](crate::Policy), on the
+//! `std` clock: waits are `std::thread::sleep`, a queued caller parks its
+//! thread until its ticket is granted or its wait ends.
+//!
+//! **An attempt deadline cannot preempt a blocking closure**: the closure runs
+//! to its end. If it returns at or after its deadline, the pipeline discards
+//! the result and records the attempt as timed out (the gRPC rule), so the
+//! caller sees [`Error::TimedOut`](crate::Error::TimedOut) or a retry — never a
+//! late value. Make the closure itself honour a timeout (socket timeouts) to
+//! bound the time it blocks.
+
+use sturdy::outcome::Classify;
+use sturdy::pipeline::Step;
+
+use crate::policy::{Driver, resolve};
+use crate::{Error, Fallback, Policy, time};
+
+impl<C> Policy<C> {
+    /// Runs `op` through the policy on the current thread.
+    ///
+    /// ```
+    /// use sturdy::pipeline::PipelineConfig;
+    /// use sturdy::retry::RetryConfig;
+    /// use sturdy_std::{Error, Policy};
+    ///
+    /// let config = PipelineConfig::default().with_retry(RetryConfig::default().with_max_attempts(2)?);
+    /// let policy = Policy::builder(config).build();
+    /// let answer: Result<(), Error<&str>> = policy.call_blocking(|| Err("down"));
+    /// assert!(matches!(answer, Err(Error::RetriesExhausted { attempts: 2, last: Some("down") })));
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn call_blocking<T, E>(&self, op: impl FnMut() -> Result<T, E>) -> Result<T, Error<E>>
+    where
+        C: Classify<T, E>,
+    {
+        self.blocking_inner(op, None)
+    }
+
+    /// Like [`call_blocking`](Self::call_blocking), answering with `fallback`
+    /// when the pipeline ends in
+    /// [`Finish::Fallback`](sturdy::pipeline::Finish::Fallback).
+    ///
+    /// ```
+    /// use sturdy::pipeline::{FallbackOn, PipelineConfig};
+    /// use sturdy::retry::RetryConfig;
+    /// use sturdy_std::{Fallback, Policy};
+    ///
+    /// let config = PipelineConfig::default()
+    ///     .with_retry(RetryConfig::default().with_max_attempts(1)?)
+    ///     .with_fallback(FallbackOn::AnyFailure);
+    /// let policy = Policy::builder(config).build();
+    /// let providers = Fallback::from_fn(|_| Err("backup down")).or_else(|_| Ok("third provider"));
+    /// assert_eq!(policy.call_blocking_with_fallback(&providers, || Err("primary down")).unwrap(), "third provider");
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn call_blocking_with_fallback<T, E>(
+        &self,
+        fallback: &Fallback<T, E>,
+        op: impl FnMut() -> Result<T, E>,
+    ) -> Result<T, Error<E>>
+    where
+        C: Classify<T, E>,
+    {
+        self.blocking_inner(op, Some(fallback))
+    }
+
+    fn blocking_inner<T, E>(
+        &self,
+        mut op: impl FnMut() -> Result<T, E>,
+        fallback: Option<&Fallback<T, E>>,
+    ) -> Result<T, Error<E>>
+    where
+        C: Classify<T, E>,
+    {
+        let mut driver = Driver::start(&self.inner, time::now_std);
+        let mut last = None;
+        let mut step = driver.next();
+        let finish = loop {
+            step = match step {
+                Step::Attempt { .. } => {
+                    let result = op();
+                    let now = driver.now();
+                    let verdict = self.classifier.classify(&result);
+                    last = Some(result);
+                    driver.on_outcome(now, verdict)
+                }
+                Step::Wait { until } => {
+                    let now = driver.now();
+                    std::thread::sleep(time::to_std_duration(until.saturating_duration_since(now)));
+                    driver.next()
+                }
+                Step::Queued { ticket, until } => {
+                    if let Some(bulkhead) = driver.bulkhead() {
+                        bulkhead.wait_blocking(ticket, until);
+                    }
+                    driver.next()
+                }
+                Step::Done(finish) => break finish,
+            };
+        };
+        drop(driver);
+        resolve(&self.inner, finish, last, fallback)
+    }
+}

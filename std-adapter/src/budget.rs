@@ -1,0 +1,97 @@
+//! [`SharedBudget`]: one retry budget shared by the calls of many policies.
+
+use std::fmt;
+
+use sturdy::error::ConfigError;
+use sturdy::retry::{Budget, BudgetConfig, BudgetStats};
+
+use crate::sync::{Arc, Mutex, MutexGuard, lock};
+use crate::time;
+
+/// A Finagle-style retry budget (retries allowed as a ratio of requests, plus
+/// a floor per second) shared by every clone of this handle. Exact integer
+/// accounting (tower's `TpsBudget` over-grants, tower #857).
+///
+/// ```
+/// use sturdy::retry::BudgetConfig;
+/// use sturdy_std::SharedBudget;
+/// let budget = SharedBudget::new(BudgetConfig::default())?;
+/// assert!(budget.retries_available() > 0); // the per-second floor
+/// # Ok::<(), sturdy::error::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct SharedBudget {
+    inner: Arc<Mutex<Budget>>,
+}
+
+impl fmt::Debug for SharedBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedBudget")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl SharedBudget {
+    /// A budget with this config (validated when the config was built).
+    ///
+    /// ```
+    /// # use sturdy_std::SharedBudget;
+    /// let b = SharedBudget::new(sturdy::retry::BudgetConfig::default())?;
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn new(config: BudgetConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            inner: Arc::new(Mutex::new(Budget::new(config)?)),
+        })
+    }
+
+    /// Retries the budget would grant now.
+    ///
+    /// ```
+    /// # let b = sturdy_std::SharedBudget::new(Default::default())?;
+    /// assert_eq!(b.retries_available(), 100); // 10/s floor × 10 s window
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn retries_available(&self) -> u64 {
+        lock(&self.inner).retries_available(time::now())
+    }
+
+    /// The counters.
+    ///
+    /// ```
+    /// # let b = sturdy_std::SharedBudget::new(Default::default())?;
+    /// let _ = b.stats();
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn stats(&self) -> BudgetStats {
+        lock(&self.inner).stats()
+    }
+
+    /// Records one original request (a deposit); for drivers outside a
+    /// [`Policy`](crate::Policy), e.g. the tower retry policy.
+    ///
+    /// ```
+    /// # let b = sturdy_std::SharedBudget::new(Default::default())?;
+    /// b.on_request();
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn on_request(&self) {
+        lock(&self.inner).on_request(time::now());
+    }
+
+    /// Takes the cost of one retry if the budget has it.
+    ///
+    /// ```
+    /// # let b = sturdy_std::SharedBudget::new(Default::default())?;
+    /// assert!(b.try_withdraw());
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn try_withdraw(&self) -> bool {
+        lock(&self.inner).try_withdraw(time::now())
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Budget> {
+        lock(&self.inner)
+    }
+}

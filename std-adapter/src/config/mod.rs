@@ -1,0 +1,1216 @@
+//! Policy files: the one format the std adapter, the simulator and the example
+//! service read (TOML or YAML, same keys), with environment overrides in the
+//! seeds' style, validated into the core's configs.
+//!
+//! Needs only the `config` feature (no Tokio): parse with
+//! [`PolicyFile::from_toml_str`], [`PolicyFile::from_yaml_str`],
+//! [`PolicyFile::load`] (by file extension), or embed a [`PolicyFile`] in your
+//! own serde type; apply [`PolicyFile::apply_env`]; then
+//! [`PolicyFile::validate`] gives a [`PolicySet`] of core configs
+//! ([`sturdy::breaker::Config`], [`sturdy::bulkhead::Config`],
+//! [`sturdy::retry::BudgetConfig`], [`sturdy::pipeline::PipelineConfig`]).
+//!
+//! Every error names the full key path (`breakers.kafka.failure_rate`) or the
+//! environment variable (`STURDY_KAFKA_FAILURE_RATE`) it is about.
+//!
+//! ```
+//! use sturdy_std::config::{Detector, PolicyFile};
+//! use sturdy::time::Duration;
+//!
+//! let file = PolicyFile::from_toml_str(r#"
+//!     default_timeout = "10s"
+//!
+//!     [breakers.kafka]
+//!     failure_threshold = 5
+//!     break_duration = "30s"
+//!
+//!     [policies.kafka]
+//!     breaker = "kafka"
+//!     max_attempts = 3
+//!     multiplier = "3/2"
+//! "#)?;
+//! let set = file.validate()?;
+//! let kafka = &set.breakers["kafka"];
+//! assert_eq!(kafka.detector, Detector::Consecutive);
+//! assert_eq!(kafka.config.failure_threshold, 5);
+//! let policy = &set.policies["kafka"];
+//! assert_eq!(policy.breaker.as_deref(), Some("kafka"));
+//! assert_eq!(policy.pipeline.timeout.attempt, Some(Duration::from_secs(10)));
+//!
+//! let err = PolicyFile::from_toml_str("[breakers.kafka]\nfailure_rate = 150\n").unwrap_err();
+//! assert_eq!(err.to_string(), "breakers.kafka.failure_rate: must be 1..=100, got 150 (line 2)");
+//! # Ok::<(), sturdy_std::config::ConfigError>(())
+//! ```
+//!
+//! # Format
+//!
+//! See `CONFIG_SCHEMA.md` of the project; in brief:
+//!
+//! | section | keys |
+//! |---|---|
+//! | top level | `enabled` (false = every policy passes calls straight through), `default_timeout` |
+//! | `[breakers.NAME]` | `detector` (`consecutive`/`count`/`time`), `failure_threshold`, `window` (calls or duration), `minimum_calls`, `failure_rate`, `slow_call_duration`, `slow_call_rate`, `break_duration`, `break_multiplier`, `max_break_duration`, `half_open_probes`, `success_threshold`, `max_half_open_wait` |
+//! | `[bulkheads.NAME]` | `max_concurrent`, `max_queue`, `max_wait` |
+//! | `[budgets.NAME]` | `ratio_permille`, `min_retries_per_sec`, `window` |
+//! | `[policies.NAME]` | `breaker`, `bulkhead`, `budget` (names), `max_attempts`, `backoff`, `base_delay`, `max_delay`, `multiplier`, `jitter`, `attempt_timeout`, `total_timeout`, `retry_on_timeout`, `max_retry_after`, `order`, `fallback` |
+//!
+//! Durations are strings with whole numbers and a unit (`"1500us"`, `"250ms"`,
+//! `"30s"`, `"5m"`, `"1h"`, `"1m30s"`); timeouts may be `"none"`. Multipliers are
+//! integer ratios (`"3/2"`), never floats. Unknown keys are errors. Keys that
+//! the chosen detector or backoff would ignore are errors too (a
+//! `failure_threshold` on a `count` breaker, a `multiplier` on a `constant`
+//! backoff): a setting that does nothing is a mistake waiting to be found.
+//! A `linear` backoff grows by `base_delay` per retry.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+use sturdy::backoff::{Backoff, Kind, Ratio};
+use sturdy::breaker::{self, Breaker, Consecutive, CountWindow, TimeWindow};
+use sturdy::bulkhead;
+use sturdy::pipeline::{FallbackOn, Order, PipelineConfig};
+use sturdy::retry::{BudgetConfig, RetryConfig};
+use sturdy::time::Duration;
+use sturdy::timeout::TimeoutConfig;
+
+mod env;
+mod value;
+
+pub use value::{HumanDuration, JitterSpec, Multiplier, Percent, Timeout, Window};
+
+#[cfg(test)]
+mod tests;
+
+/// The largest `window` of a `count` breaker: the adapter stores the last
+/// calls of a count window inline, in two 64-bit words per kind.
+///
+/// ```
+/// assert_eq!(sturdy_std::config::MAX_COUNT_WINDOW, 128);
+/// ```
+pub const MAX_COUNT_WINDOW: u32 = 128;
+
+/// The number of buckets of a `time` breaker's window (each covers
+/// `window / TIME_WINDOW_BUCKETS`), so a time window must be at least this many
+/// microseconds.
+///
+/// ```
+/// assert_eq!(sturdy_std::config::TIME_WINDOW_BUCKETS, 10);
+/// ```
+pub const TIME_WINDOW_BUCKETS: usize = crate::breaker::TIME_BUCKETS;
+
+/// The largest count window's storage, used to check a `count` breaker's config.
+type CountStorage = CountWindow<128, 2>;
+
+/// The breaker storage the adapter uses for `detector = "time"`.
+///
+/// ```
+/// use sturdy_std::config::TimeStorage;
+/// let b = sturdy::breaker::Breaker::<TimeStorage>::new(Default::default());
+/// assert!(b.is_ok());
+/// ```
+pub type TimeStorage = TimeWindow<TIME_WINDOW_BUCKETS>;
+
+/// A configuration that cannot work, naming the key path (`breakers.kafka.window`)
+/// or environment variable (`STURDY_KAFKA_WINDOW`) it is about.
+///
+/// `Display` is `key: message`, plus ` (line N)` when the file position is known.
+///
+/// ```
+/// use sturdy_std::config::PolicyFile;
+///
+/// let err = PolicyFile::from_toml_str("[policies.api]\nbreaker = \"nope\"\n")?
+///     .validate()
+///     .unwrap_err();
+/// assert_eq!(err.key(), "policies.api.breaker");
+/// assert!(err.message().contains("no [breakers.nope]"), "{err}");
+/// # Ok::<(), sturdy_std::config::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    key: String,
+    message: String,
+    line: Option<u64>,
+}
+
+impl ConfigError {
+    /// An error about `key` (a dotted key path or an environment variable).
+    ///
+    /// ```
+    /// # use sturdy_std::config::ConfigError;
+    /// let e = ConfigError::new("breakers.kafka.window", "must be 1..=128, got 500");
+    /// assert_eq!(e.to_string(), "breakers.kafka.window: must be 1..=128, got 500");
+    /// ```
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+            line: None,
+        }
+    }
+
+    /// The key path or variable name; empty for a syntax error of the whole file.
+    ///
+    /// ```
+    /// # use sturdy_std::config::ConfigError;
+    /// assert_eq!(ConfigError::new("enabled", "x").key(), "enabled");
+    /// ```
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// What is wrong.
+    ///
+    /// ```
+    /// # use sturdy_std::config::ConfigError;
+    /// assert_eq!(ConfigError::new("enabled", "expected true or false").message(), "expected true or false");
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The 1-based line of the file, when known.
+    ///
+    /// ```
+    /// # use sturdy_std::config::PolicyFile;
+    /// let err = PolicyFile::from_yaml_str("breakers:\n  kafka:\n    break_duration: 30\n").unwrap_err();
+    /// assert_eq!(err.line(), Some(3));
+    /// assert_eq!(err.to_string(), "breakers.kafka.break_duration: a duration needs a unit: write \"30s\" or \"30ms\", got 30 (line 3)");
+    /// ```
+    pub fn line(&self) -> Option<u64> {
+        self.line
+    }
+
+    fn at_line(mut self, line: Option<u64>) -> Self {
+        self.line = line;
+        self
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            f.write_str(&self.message)?;
+        } else {
+            write!(f, "{}: {}", self.key, self.message)?;
+        }
+        if let Some(line) = self.line {
+            write!(f, " (line {line})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The format of a policy file.
+///
+/// ```
+/// use sturdy_std::config::Format;
+/// assert_eq!(Format::from_path("conf/resilience.yaml".as_ref()), Some(Format::Yaml));
+/// assert_eq!(Format::from_path("sturdy.toml".as_ref()), Some(Format::Toml));
+/// assert_eq!(Format::from_path("sturdy.ini".as_ref()), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// TOML (`.toml`).
+    Toml,
+    /// YAML (`.yaml`, `.yml`).
+    Yaml,
+}
+
+impl Format {
+    /// The format a file name's extension says.
+    ///
+    /// ```
+    /// # use sturdy_std::config::Format;
+    /// assert_eq!(Format::from_path("a.yml".as_ref()), Some(Format::Yaml));
+    /// ```
+    pub fn from_path(path: &Path) -> Option<Self> {
+        match path.extension()?.to_str()? {
+            "toml" => Some(Self::Toml),
+            "yaml" | "yml" => Some(Self::Yaml),
+            _ => None,
+        }
+    }
+}
+
+/// A policy file as written: every key optional, nothing validated across keys
+/// yet (scalars are checked as they are read). [`validate`](Self::validate) turns
+/// it into a [`PolicySet`].
+///
+/// It is a plain serde type, so another file format can embed it as a table
+/// (the simulator's scenario files do, under `[policy]`); call
+/// [`validate`](Self::validate) afterwards, whose errors name paths relative
+/// to this table.
+///
+/// ```
+/// use serde::Deserialize;
+/// use sturdy_std::config::PolicyFile;
+///
+/// #[derive(Deserialize)]
+/// struct Scenario { seed: u64, policy: PolicyFile }
+///
+/// let scenario: Scenario = toml::from_str(r#"
+///     seed = 7
+///     [policy.breakers.db]
+///     failure_threshold = 3
+/// "#).unwrap();
+/// let set = scenario.policy.validate()?;
+/// assert_eq!(set.breakers["db"].config.failure_threshold, 3);
+/// # Ok::<(), sturdy_std::config::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct PolicyFile {
+    /// The global switch (default true); false makes every policy pass calls
+    /// straight through (the seeds' `RESILIENCE_ENABLED`).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// The attempt timeout of policies that set none (default 30 s; `"none"`).
+    #[serde(default)]
+    pub default_timeout: Option<Timeout>,
+    /// `[breakers.NAME]`.
+    #[serde(default)]
+    pub breakers: BTreeMap<String, BreakerEntry>,
+    /// `[bulkheads.NAME]`.
+    #[serde(default)]
+    pub bulkheads: BTreeMap<String, BulkheadEntry>,
+    /// `[budgets.NAME]`.
+    #[serde(default)]
+    pub budgets: BTreeMap<String, BudgetEntry>,
+    /// `[policies.NAME]`.
+    #[serde(default)]
+    pub policies: BTreeMap<String, PolicyEntry>,
+}
+
+/// How a breaker judges its dependency: the file's `detector`.
+///
+/// ```
+/// use sturdy_std::config::DetectorKind;
+/// assert_eq!(DetectorKind::default(), DetectorKind::Consecutive);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectorKind {
+    /// `failure_threshold` failures in a row.
+    #[default]
+    Consecutive,
+    /// A failure rate over the last `window` calls.
+    Count,
+    /// A failure rate over the calls of the last `window` of time.
+    Time,
+}
+
+/// How retry delays grow: the file's `backoff`.
+///
+/// ```
+/// use sturdy_std::config::BackoffKind;
+/// assert_eq!(BackoffKind::default(), BackoffKind::Exponential);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackoffKind {
+    /// Every retry waits `base_delay`.
+    Constant,
+    /// Retry n waits `n × base_delay`.
+    Linear,
+    /// Retry n waits `base_delay × multiplierⁿ⁻¹`.
+    #[default]
+    Exponential,
+}
+
+/// `[breakers.NAME]` as written. Defaults are the core's (seeds'): 5 failures in
+/// a row, 30 s open, 3 half-open probes, 2 successes to close.
+///
+/// ```
+/// use sturdy_std::config::BreakerEntry;
+/// let mut entry = BreakerEntry::default();
+/// entry.failure_threshold = Some(3);
+/// assert_eq!(entry.detector, None); // consecutive
+/// assert!(sturdy_std::config::PolicyFile::default().validate().is_ok());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+#[allow(missing_docs)] // the keys are documented in the module's table
+pub struct BreakerEntry {
+    #[serde(default)]
+    pub detector: Option<DetectorKind>,
+    #[serde(default)]
+    pub failure_threshold: Option<i64>,
+    #[serde(default)]
+    pub window: Option<Window>,
+    #[serde(default)]
+    pub minimum_calls: Option<i64>,
+    #[serde(default)]
+    pub failure_rate: Option<Percent>,
+    #[serde(default)]
+    pub slow_call_duration: Option<Timeout>,
+    #[serde(default)]
+    pub slow_call_rate: Option<Percent>,
+    #[serde(default)]
+    pub break_duration: Option<HumanDuration>,
+    #[serde(default)]
+    pub break_multiplier: Option<i64>,
+    #[serde(default)]
+    pub max_break_duration: Option<HumanDuration>,
+    #[serde(default)]
+    pub half_open_probes: Option<i64>,
+    #[serde(default)]
+    pub success_threshold: Option<i64>,
+    #[serde(default)]
+    pub max_half_open_wait: Option<HumanDuration>,
+}
+
+/// `[bulkheads.NAME]` as written (defaults: 10 concurrent, 10 waiting, 5 s).
+///
+/// ```
+/// use sturdy_std::config::BulkheadEntry;
+/// let mut entry = BulkheadEntry::default();
+/// entry.max_concurrent = Some(4);
+/// assert_eq!(entry.max_queue, None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub struct BulkheadEntry {
+    #[serde(default)]
+    pub max_concurrent: Option<i64>,
+    #[serde(default)]
+    pub max_queue: Option<i64>,
+    #[serde(default)]
+    pub max_wait: Option<HumanDuration>,
+}
+
+/// `[budgets.NAME]` as written (defaults: 200 ‰, 10 retries/s, 10 s).
+///
+/// ```
+/// use sturdy_std::config::BudgetEntry;
+/// assert_eq!(BudgetEntry::default().ratio_permille, None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub struct BudgetEntry {
+    #[serde(default)]
+    pub ratio_permille: Option<i64>,
+    #[serde(default)]
+    pub min_retries_per_sec: Option<i64>,
+    #[serde(default)]
+    pub window: Option<HumanDuration>,
+}
+
+/// `[policies.NAME]` as written (defaults: the core's
+/// [`PipelineConfig::DEFAULT`], attempt timeout = the file's `default_timeout`).
+///
+/// ```
+/// use sturdy_std::config::PolicyEntry;
+/// assert_eq!(PolicyEntry::default().breaker, None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub struct PolicyEntry {
+    #[serde(default)]
+    pub breaker: Option<String>,
+    #[serde(default)]
+    pub bulkhead: Option<String>,
+    #[serde(default)]
+    pub budget: Option<String>,
+    #[serde(default)]
+    pub max_attempts: Option<i64>,
+    #[serde(default)]
+    pub backoff: Option<BackoffKind>,
+    #[serde(default)]
+    pub base_delay: Option<HumanDuration>,
+    #[serde(default)]
+    pub max_delay: Option<HumanDuration>,
+    #[serde(default)]
+    pub multiplier: Option<Multiplier>,
+    #[serde(default)]
+    pub jitter: Option<JitterSpec>,
+    #[serde(default)]
+    pub attempt_timeout: Option<Timeout>,
+    #[serde(default)]
+    pub total_timeout: Option<Timeout>,
+    #[serde(default)]
+    pub retry_on_timeout: Option<bool>,
+    #[serde(default)]
+    pub max_retry_after: Option<HumanDuration>,
+    #[serde(default)]
+    pub order: Option<Order>,
+    #[serde(default)]
+    pub fallback: Option<FallbackOn>,
+}
+
+/// The detector of a validated breaker, with its window.
+///
+/// ```
+/// use sturdy_std::config::Detector;
+/// assert_ne!(Detector::Consecutive, Detector::Count { window: 100 });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Detector {
+    /// [`sturdy::breaker::Consecutive`].
+    Consecutive,
+    /// A failure rate over the last `window` calls (`1..=MAX_COUNT_WINDOW`).
+    Count {
+        /// Calls in the window.
+        window: u16,
+    },
+    /// [`TimeStorage`] over [`breaker::Config::window_duration`].
+    Time,
+}
+
+/// A validated breaker: its detector and the core config.
+///
+/// ```
+/// use sturdy_std::config::{BreakerSpec, Detector};
+/// let spec = BreakerSpec::default();
+/// assert_eq!(spec.detector, Detector::Consecutive);
+/// assert_eq!(spec.config.failure_threshold, 5);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BreakerSpec {
+    /// How it judges.
+    pub detector: Detector,
+    /// Thresholds and durations, validated for `detector`.
+    pub config: breaker::Config,
+}
+
+impl Default for BreakerSpec {
+    /// Consecutive, [`breaker::Config::DEFAULT`].
+    fn default() -> Self {
+        Self {
+            detector: Detector::Consecutive,
+            config: breaker::Config::DEFAULT,
+        }
+    }
+}
+
+/// A validated policy: the pipeline config and the names of the shared machines
+/// it uses (each known to the same [`PolicySet`]).
+///
+/// ```
+/// use sturdy_std::config::PolicySpec;
+/// let spec = PolicySpec::default();
+/// assert_eq!(spec.pipeline.retry.max_attempts(), 3);
+/// assert!(spec.breaker.is_none());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolicySpec {
+    /// Retry, timeouts, order, fallback.
+    pub pipeline: PipelineConfig,
+    /// A key of [`PolicySet::breakers`].
+    pub breaker: Option<String>,
+    /// A key of [`PolicySet::bulkheads`].
+    pub bulkhead: Option<String>,
+    /// A key of [`PolicySet::budgets`].
+    pub budget: Option<String>,
+}
+
+/// A validated policy file: core configs by name, every reference resolved.
+///
+/// ```
+/// use sturdy_std::config::PolicySet;
+/// let set = PolicySet::default();
+/// assert!(set.enabled && set.policies.is_empty());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PolicySet {
+    /// The global switch: false = every policy passes calls straight through.
+    pub enabled: bool,
+    /// The attempt timeout of policies that set none.
+    pub default_timeout: Option<Duration>,
+    /// Breakers by name.
+    pub breakers: BTreeMap<String, BreakerSpec>,
+    /// Bulkheads by name.
+    pub bulkheads: BTreeMap<String, bulkhead::Config>,
+    /// Retry budgets by name.
+    pub budgets: BTreeMap<String, BudgetConfig>,
+    /// Policies by name.
+    pub policies: BTreeMap<String, PolicySpec>,
+}
+
+impl Default for PolicySet {
+    /// Enabled, 30 s default timeout, nothing named.
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            default_timeout: TimeoutConfig::DEFAULT.attempt,
+            breakers: BTreeMap::new(),
+            bulkheads: BTreeMap::new(),
+            budgets: BTreeMap::new(),
+            policies: BTreeMap::new(),
+        }
+    }
+}
+
+// ---- parsing ---------------------------------------------------------------
+
+/// Turns a path-tracked serde error into a [`ConfigError`]. An unknown field
+/// is reported at its own path (`breakers.kafka.bogus`); some deserializers
+/// record it in the path already, others stop at its parent.
+fn path_error(path: String, message: &str) -> ConfigError {
+    let mut key = if path == "." { String::new() } else { path };
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((field, _)) = rest.split_once('`')
+        && key.rsplit('.').next() != Some(field)
+    {
+        if !key.is_empty() {
+            key.push('.');
+        }
+        key.push_str(field);
+    }
+    ConfigError::new(key, message)
+}
+
+fn line_of(text: &str, offset: usize) -> u64 {
+    let upto = text.get(..offset).unwrap_or(text);
+    u64::try_from(upto.bytes().filter(|&b| b == b'\n').count()).map_or(u64::MAX, |n| n + 1)
+}
+
+impl PolicyFile {
+    /// Parses a TOML policy file.
+    ///
+    /// ```
+    /// use sturdy_std::config::PolicyFile;
+    /// let file = PolicyFile::from_toml_str("enabled = false")?;
+    /// assert_eq!(file.enabled, Some(false));
+    /// let err = PolicyFile::from_toml_str("[breakers.kafka]\nbogus = 1\n").unwrap_err();
+    /// assert_eq!(err.key(), "breakers.kafka.bogus");
+    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// ```
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            ConfigError::new("", format!("TOML syntax: {}", e.message().trim())).at_line(line)
+        })?;
+        serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let line = e.inner().span().map(|s| line_of(text, s.start));
+            path_error(e.path().to_string(), e.inner().message().trim()).at_line(line)
+        })
+    }
+
+    /// Reads a policy file from a TOML value, e.g. a table embedded in another
+    /// document; errors name paths relative to `value`.
+    ///
+    /// ```
+    /// use sturdy_std::config::PolicyFile;
+    /// let doc: toml::Table = toml::from_str("[policy.breakers.db]\nfailure_threshold = 0\n").unwrap();
+    /// let file = PolicyFile::from_toml_value(doc["policy"].clone())?;
+    /// let err = file.validate().unwrap_err();
+    /// assert_eq!(err.key(), "breakers.db.failure_threshold");
+    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// ```
+    pub fn from_toml_value(value: toml::Value) -> Result<Self, ConfigError> {
+        serde_path_to_error::deserialize(value)
+            .map_err(|e| path_error(e.path().to_string(), e.inner().message().trim()))
+    }
+
+    /// Parses a YAML policy file (same keys as TOML).
+    ///
+    /// ```
+    /// use sturdy_std::config::PolicyFile;
+    /// let file = PolicyFile::from_yaml_str("
+    /// breakers:
+    ///   kafka:
+    ///     failure_threshold: 5
+    ///     break_duration: 60s
+    /// ")?;
+    /// assert_eq!(file.breakers["kafka"].failure_threshold, Some(5));
+    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// ```
+    pub fn from_yaml_str(text: &str) -> Result<Self, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        let mut failed_at: Option<String> = None;
+        let result = serde_saphyr::with_deserializer_from_str(text, |de| {
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                failed_at = Some(e.path().to_string());
+                e.into_inner()
+            })
+        });
+        result.map_err(|e| {
+            let line = e.location().map(|l| l.line()).filter(|&l| l > 0);
+            let message = e.without_snippet().to_string();
+            // The line is reported separately.
+            let message = match message.rfind(" at line ") {
+                Some(at) => &message[..at],
+                None => message.as_str(),
+            };
+            match failed_at {
+                Some(path) => path_error(path, message.trim()).at_line(line),
+                None => {
+                    ConfigError::new("", format!("YAML syntax: {}", message.trim())).at_line(line)
+                }
+            }
+        })
+    }
+
+    /// Parses `text` in `format`.
+    ///
+    /// ```
+    /// use sturdy_std::config::{Format, PolicyFile};
+    /// let file = PolicyFile::from_str_as("enabled: true", Format::Yaml)?;
+    /// assert_eq!(file.enabled, Some(true));
+    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// ```
+    pub fn from_str_as(text: &str, format: Format) -> Result<Self, ConfigError> {
+        match format {
+            Format::Toml => Self::from_toml_str(text),
+            Format::Yaml => Self::from_yaml_str(text),
+        }
+    }
+
+    /// Reads a file, in the format its extension says (`.toml`, `.yaml`, `.yml`).
+    ///
+    /// ```
+    /// use sturdy_std::config::PolicyFile;
+    /// let path = std::env::temp_dir().join(format!("sturdy-doc-{}.yaml", std::process::id()));
+    /// std::fs::write(&path, "default_timeout: 5s\n").unwrap();
+    /// let file = PolicyFile::load(&path)?;
+    /// assert_eq!(file.default_timeout.unwrap().to_string(), "5s");
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// ```
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let format = Format::from_path(path).ok_or_else(|| {
+            ConfigError::new(
+                &shown,
+                "unknown file extension (expected .toml, .yaml or .yml)",
+            )
+        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(&shown, format!("cannot read: {e}")))?;
+        Self::from_str_as(&text, format).map_err(|mut e| {
+            e.message = format!("{} (in {shown})", e.message);
+            e
+        })
+    }
+}
+
+// ---- validation ------------------------------------------------------------
+
+/// An integer key in `min..=T::MAX`, or an error naming it with the range.
+fn int<T>(key: impl FnOnce() -> String, value: i64, min: T) -> Result<T, ConfigError>
+where
+    T: TryFrom<i64> + Into<u64> + Copy + num_bounds::Bounded,
+{
+    match T::try_from(value) {
+        Ok(v) if v.into() >= min.into() => Ok(v),
+        _ => {
+            let (lo, hi): (u64, u64) = (min.into(), T::MAX_VALUE.into());
+            debug_assert!(lo <= hi);
+            Err(ConfigError::new(
+                key(),
+                if i128::from(value) < i128::from(lo) {
+                    format!("must be at least {lo}, got {value}")
+                } else {
+                    format!("must be at most {hi}, got {value}")
+                },
+            ))
+        }
+    }
+}
+
+mod num_bounds {
+    /// The largest value of an unsigned integer type.
+    pub(super) trait Bounded {
+        const MAX_VALUE: Self;
+    }
+    impl Bounded for u16 {
+        const MAX_VALUE: Self = Self::MAX;
+    }
+    impl Bounded for u32 {
+        const MAX_VALUE: Self = Self::MAX;
+    }
+}
+
+fn check_name(section: &str, name: &str) -> Result<(), ConfigError> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(ConfigError::new(
+            format!("{section}.{name}"),
+            "names may use only letters, digits, '_' and '-' (they become environment variable names)",
+        ));
+    }
+    Ok(())
+}
+
+/// Maps a core `ConfigError` field of `breaker::Config` to the file's key.
+fn breaker_key(field: &str) -> &str {
+    match field {
+        "failure_rate_percent" => "failure_rate",
+        "slow_call_rate_percent" => "slow_call_rate",
+        "window_duration" | "CountWindow::N" | "TimeWindow::K" => "window",
+        "max_probes" => "half_open_probes",
+        other => other,
+    }
+}
+
+fn breaker_spec(path: &str, e: &BreakerEntry) -> Result<BreakerSpec, ConfigError> {
+    let key = |k: &str| format!("{path}.{k}");
+    let detector_kind = e.detector.unwrap_or_default();
+    let mut c = breaker::Config::DEFAULT;
+
+    let only = |present: bool, k: &str, kind: &str| {
+        if present {
+            Err(ConfigError::new(
+                key(k),
+                format!("only read by detector = \"{kind}\""),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    match detector_kind {
+        DetectorKind::Consecutive => {
+            only(e.window.is_some(), "window", "count\" or \"time")?;
+            only(
+                e.minimum_calls.is_some(),
+                "minimum_calls",
+                "count\" or \"time",
+            )?;
+            only(
+                e.failure_rate.is_some(),
+                "failure_rate",
+                "count\" or \"time",
+            )?;
+            only(
+                e.slow_call_rate.is_some(),
+                "slow_call_rate",
+                "count\" or \"time",
+            )?;
+        }
+        DetectorKind::Count | DetectorKind::Time => {
+            only(
+                e.failure_threshold.is_some(),
+                "failure_threshold",
+                "consecutive",
+            )?;
+        }
+    }
+
+    if let Some(n) = e.failure_threshold {
+        c.failure_threshold = int(|| key("failure_threshold"), n, 1u32)?;
+    }
+    if let Some(n) = e.minimum_calls {
+        c.minimum_calls = int(|| key("minimum_calls"), n, 1u32)?;
+    }
+    if let Some(p) = e.failure_rate {
+        c.failure_rate_percent = p.0;
+    }
+    if let Some(p) = e.slow_call_rate {
+        c.slow_call_rate_percent = p.0;
+    }
+    if let Some(t) = e.slow_call_duration {
+        c.slow_call_duration = t.0.unwrap_or(Duration::MAX);
+    }
+    if let Some(d) = e.break_duration {
+        if d.0.is_zero() {
+            return Err(ConfigError::new(
+                key("break_duration"),
+                "must be longer than zero, got \"0s\"",
+            ));
+        }
+        // Also sets max_half_open_wait (default: the break) and lifts the cap.
+        c = c.with_break_duration(d.0);
+    }
+    if let Some(m) = e.break_multiplier {
+        c.break_multiplier = int(|| key("break_multiplier"), m, 1u32)?;
+    }
+    if let Some(d) = e.max_break_duration {
+        if d.0 < c.break_duration {
+            return Err(ConfigError::new(
+                key("max_break_duration"),
+                format!(
+                    "must not be shorter than break_duration ({}), got \"{d}\"",
+                    HumanDuration(c.break_duration)
+                ),
+            ));
+        }
+        c.max_break_duration = d.0;
+    }
+    if let Some(n) = e.half_open_probes {
+        let n = int(|| key("half_open_probes"), n, 1u16)?;
+        c.max_probes = n;
+        // The default success threshold (2) must not make a single probe invalid.
+        if e.success_threshold.is_none() {
+            c.success_threshold = c.success_threshold.min(n);
+        }
+    }
+    if let Some(n) = e.success_threshold {
+        let n = int(|| key("success_threshold"), n, 1u16)?;
+        if n > c.max_probes {
+            return Err(ConfigError::new(
+                key("success_threshold"),
+                format!(
+                    "must not exceed half_open_probes ({}), or half-open could never close; got {n}",
+                    c.max_probes
+                ),
+            ));
+        }
+        c.success_threshold = n;
+    }
+    if let Some(d) = e.max_half_open_wait {
+        if d.0.is_zero() {
+            return Err(ConfigError::new(
+                key("max_half_open_wait"),
+                "must be longer than zero, got \"0s\"",
+            ));
+        }
+        c.max_half_open_wait = d.0;
+    }
+
+    let detector = match detector_kind {
+        DetectorKind::Consecutive => Detector::Consecutive,
+        DetectorKind::Count => {
+            let window = match e.window {
+                None => 100,
+                Some(Window::Calls(n)) => n,
+                Some(Window::Span(d)) => {
+                    return Err(ConfigError::new(
+                        key("window"),
+                        format!(
+                            "detector = \"count\" takes a number of calls, got \"{}\" (use detector = \"time\" for a duration)",
+                            HumanDuration(d)
+                        ),
+                    ));
+                }
+            };
+            let window = u16::try_from(window)
+                .ok()
+                .filter(|&w| w >= 1 && u32::from(w) <= MAX_COUNT_WINDOW)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        key("window"),
+                        format!(
+                            "must be 1..={MAX_COUNT_WINDOW} calls (the adapter's window storage), got {window}"
+                        ),
+                    )
+                })?;
+            Detector::Count { window }
+        }
+        DetectorKind::Time => {
+            match e.window {
+                None => {}
+                Some(Window::Span(d)) => {
+                    let min = TIME_WINDOW_BUCKETS as u64;
+                    if d.as_micros() < min {
+                        return Err(ConfigError::new(
+                            key("window"),
+                            format!(
+                                "must be at least {min}us ({TIME_WINDOW_BUCKETS} buckets of 1us), got \"{}\"",
+                                HumanDuration(d)
+                            ),
+                        ));
+                    }
+                    c.window_duration = d;
+                }
+                Some(Window::Calls(n)) => {
+                    return Err(ConfigError::new(
+                        key("window"),
+                        format!(
+                            "detector = \"time\" takes a duration such as \"60s\", got {n} (use detector = \"count\" for a number of calls)"
+                        ),
+                    ));
+                }
+            }
+            Detector::Time
+        }
+    };
+
+    // The core's own checks, as a backstop, on the storage the adapter uses.
+    let checked = match detector {
+        Detector::Consecutive => Breaker::<Consecutive>::new(c).map(|_| ()),
+        Detector::Count { .. } => Breaker::<CountStorage>::new(c).map(|_| ()),
+        Detector::Time => Breaker::<TimeStorage>::new(c).map(|_| ()),
+    };
+    checked.map_err(|err| ConfigError::new(key(breaker_key(err.field)), err.problem))?;
+    Ok(BreakerSpec {
+        detector,
+        config: c,
+    })
+}
+
+fn bulkhead_config(path: &str, e: &BulkheadEntry) -> Result<bulkhead::Config, ConfigError> {
+    let d = bulkhead::Config::DEFAULT;
+    let max_concurrent = match e.max_concurrent {
+        Some(n) => int(|| format!("{path}.max_concurrent"), n, 1u32)?,
+        None => d.max_concurrent,
+    };
+    let max_queue = match e.max_queue {
+        Some(n) => int(|| format!("{path}.max_queue"), n, 0u32)?,
+        None => d.max_queue,
+    };
+    let capacity = crate::bulkhead::QUEUE_CAPACITY;
+    if u64::from(max_queue) > capacity as u64 {
+        return Err(ConfigError::new(
+            format!("{path}.max_queue"),
+            format!("must be at most {capacity} (the adapter's queue storage), got {max_queue}"),
+        ));
+    }
+    bulkhead::Config::new(
+        max_concurrent,
+        max_queue,
+        e.max_wait.map_or(d.max_wait, |w| w.0),
+    )
+    .map_err(|err| ConfigError::new(format!("{path}.{}", err.field), err.problem))
+}
+
+fn budget_config(path: &str, e: &BudgetEntry) -> Result<BudgetConfig, ConfigError> {
+    let d = BudgetConfig::DEFAULT;
+    if let Some(w) = e.window
+        && w.0.is_zero()
+    {
+        return Err(ConfigError::new(
+            format!("{path}.window"),
+            "must be longer than zero, got \"0s\"",
+        ));
+    }
+    let ratio = match e.ratio_permille {
+        Some(n) => int(|| format!("{path}.ratio_permille"), n, 0u32)?,
+        None => d.ratio_permille(),
+    };
+    let floor = match e.min_retries_per_sec {
+        Some(n) => int(|| format!("{path}.min_retries_per_sec"), n, 0u32)?,
+        None => d.min_retries_per_sec(),
+    };
+    BudgetConfig::new(ratio, floor, e.window.map_or(d.window(), |w| w.0))
+        .map_err(|err| ConfigError::new(format!("{path}.{}", err.field), err.problem))
+}
+
+fn reference<T>(
+    path: &str,
+    k: &str,
+    section: &str,
+    name: &Option<String>,
+    known: &BTreeMap<String, T>,
+) -> Result<Option<String>, ConfigError> {
+    let Some(name) = name else { return Ok(None) };
+    if known.contains_key(name) {
+        return Ok(Some(name.clone()));
+    }
+    let names: Vec<&str> = known.keys().map(String::as_str).collect();
+    let known = if names.is_empty() {
+        format!("there are no {section}")
+    } else {
+        format!("known: {}", names.join(", "))
+    };
+    Err(ConfigError::new(
+        format!("{path}.{k}"),
+        format!("no [{section}.{name}] entry ({known})"),
+    ))
+}
+
+fn policy_spec(
+    path: &str,
+    e: &PolicyEntry,
+    default_timeout: Option<Duration>,
+    set: &PolicySet,
+) -> Result<PolicySpec, ConfigError> {
+    let key = |k: &str| format!("{path}.{k}");
+    let breaker = reference(path, "breaker", "breakers", &e.breaker, &set.breakers)?;
+    let bulkhead = reference(path, "bulkhead", "bulkheads", &e.bulkhead, &set.bulkheads)?;
+    let budget = reference(path, "budget", "budgets", &e.budget, &set.budgets)?;
+
+    let defaults = Backoff::DEFAULT;
+    let base = e.base_delay.map_or(defaults.base(), |d| d.0);
+    let cap = e.max_delay.map_or(defaults.cap(), |d| d.0);
+    if base > cap {
+        return Err(ConfigError::new(
+            key("base_delay"),
+            format!(
+                "must not exceed max_delay ({}), got \"{}\"",
+                HumanDuration(cap),
+                HumanDuration(base)
+            ),
+        ));
+    }
+    let backoff_kind = e.backoff.unwrap_or_default();
+    if backoff_kind != BackoffKind::Exponential && e.multiplier.is_some() {
+        return Err(ConfigError::new(
+            key("multiplier"),
+            "only read by backoff = \"exponential\"",
+        ));
+    }
+    let kind = match backoff_kind {
+        BackoffKind::Constant => Kind::Constant,
+        BackoffKind::Linear => Kind::Linear { step: base },
+        BackoffKind::Exponential => Kind::Exponential {
+            factor: e.multiplier.map_or(Ratio::TWO, |m| m.0),
+        },
+    };
+    let jitter = e.jitter.map_or(defaults.jitter(), |j| j.0);
+    let backoff = Backoff::new(kind, base, cap, jitter).map_err(|err| {
+        let k = match err.field {
+            "base" => "base_delay",
+            "factor" => "multiplier",
+            "jitter" => "jitter",
+            _ => "backoff",
+        };
+        ConfigError::new(key(k), err.problem)
+    })?;
+    let max_attempts = match e.max_attempts {
+        Some(n) => int(|| key("max_attempts"), n, 1u32)?,
+        None => RetryConfig::DEFAULT.max_attempts(),
+    };
+    let mut retry = RetryConfig::new(max_attempts, backoff)
+        .map_err(|err| ConfigError::new(key(err.field), err.problem))?;
+    if let Some(cap) = e.max_retry_after {
+        retry = retry.with_max_retry_after(cap.0);
+    }
+    if let Some(on) = e.retry_on_timeout {
+        retry = retry.with_retry_on_timeout(on);
+    }
+    let attempt = e.attempt_timeout.map_or(default_timeout, |t| t.0);
+    let total = e.total_timeout.and_then(|t| t.0);
+    let pipeline = PipelineConfig::DEFAULT
+        .with_retry(retry)
+        .with_timeout(TimeoutConfig::new(attempt, total))
+        .with_order(e.order.unwrap_or_default())
+        .with_fallback(e.fallback.unwrap_or_default());
+    Ok(PolicySpec {
+        pipeline,
+        breaker,
+        bulkhead,
+        budget,
+    })
+}
+
+impl PolicyFile {
+    /// Checks every value and reference and builds the core configs. The error
+    /// names the first bad key (sections in the order breakers, bulkheads,
+    /// budgets, policies; names alphabetically).
+    ///
+    /// ```
+    /// use sturdy_std::config::PolicyFile;
+    ///
+    /// let err = PolicyFile::from_toml_str(r#"
+    ///     [breakers.kafka]
+    ///     half_open_probes = 2
+    ///     success_threshold = 3
+    /// "#)?.validate().unwrap_err();
+    /// assert_eq!(err.key(), "breakers.kafka.success_threshold");
+    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// ```
+    pub fn validate(&self) -> Result<PolicySet, ConfigError> {
+        let mut set = PolicySet {
+            enabled: self.enabled.unwrap_or(true),
+            default_timeout: self
+                .default_timeout
+                .map_or(TimeoutConfig::DEFAULT.attempt, |t| t.0),
+            ..PolicySet::default()
+        };
+        for (name, entry) in &self.breakers {
+            check_name("breakers", name)?;
+            let spec = breaker_spec(&format!("breakers.{name}"), entry)?;
+            set.breakers.insert(name.clone(), spec);
+        }
+        for (name, entry) in &self.bulkheads {
+            check_name("bulkheads", name)?;
+            let config = bulkhead_config(&format!("bulkheads.{name}"), entry)?;
+            set.bulkheads.insert(name.clone(), config);
+        }
+        for (name, entry) in &self.budgets {
+            check_name("budgets", name)?;
+            let config = budget_config(&format!("budgets.{name}"), entry)?;
+            set.budgets.insert(name.clone(), config);
+        }
+        for (name, entry) in &self.policies {
+            check_name("policies", name)?;
+            let spec = policy_spec(
+                &format!("policies.{name}"),
+                entry,
+                set.default_timeout,
+                &set,
+            )?;
+            set.policies.insert(name.clone(), spec);
+        }
+        Ok(set)
+    }
+}
+
+impl PolicySet {
+    /// Parses TOML, applies the process environment's `STURDY_*` overrides and
+    /// validates: the usual one-liner of a service.
+    ///
+    /// ```
+    /// use sturdy_std::config::PolicySet;
+    /// let set = PolicySet::from_toml_with_env("[bulkheads.db]\nmax_concurrent = 4\n")?;
+    /// assert_eq!(set.bulkheads["db"].max_concurrent, 4);
+    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// ```
+    pub fn from_toml_with_env(text: &str) -> Result<Self, ConfigError> {
+        let mut file = PolicyFile::from_toml_str(text)?;
+        file.apply_env()?;
+        file.validate()
+    }
+
+    /// Like [`from_toml_with_env`](Self::from_toml_with_env), for YAML.
+    ///
+    /// ```
+    /// use sturdy_std::config::PolicySet;
+    /// let set = PolicySet::from_yaml_with_env("budgets:\n  api:\n    ratio_permille: 100\n")?;
+    /// assert_eq!(set.budgets["api"].ratio_permille(), 100);
+    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// ```
+    pub fn from_yaml_with_env(text: &str) -> Result<Self, ConfigError> {
+        let mut file = PolicyFile::from_yaml_str(text)?;
+        file.apply_env()?;
+        file.validate()
+    }
+
+    /// Reads a file ([`PolicyFile::load`]), applies the environment, validates.
+    ///
+    /// ```
+    /// use sturdy_std::config::PolicySet;
+    /// let path = std::env::temp_dir().join(format!("sturdy-doc-set-{}.toml", std::process::id()));
+    /// std::fs::write(&path, "[policies.api]\nmax_attempts = 2\n").unwrap();
+    /// let set = PolicySet::load_with_env(&path)?;
+    /// assert_eq!(set.policies["api"].pipeline.retry.max_attempts(), 2);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// ```
+    pub fn load_with_env(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let mut file = PolicyFile::load(path)?;
+        file.apply_env()?;
+        file.validate()
+    }
+
+    /// The pipeline config a policy runs with when [`enabled`](Self::enabled) is
+    /// false: one attempt, no timeouts, no fallback — the call passes straight
+    /// through (the registry also leaves out its bulkhead and budget and disables
+    /// its breaker, which then only counts).
+    ///
+    /// ```
+    /// use sturdy_std::config::PolicySet;
+    /// let p = PolicySet::PASS_THROUGH;
+    /// assert_eq!(p.retry.max_attempts(), 1);
+    /// assert_eq!(p.timeout.attempt, None);
+    /// ```
+    pub const PASS_THROUGH: PipelineConfig = {
+        let retry = match RetryConfig::DEFAULT.with_max_attempts(1) {
+            Ok(r) => r,
+            Err(_) => RetryConfig::DEFAULT,
+        };
+        PipelineConfig::DEFAULT
+            .with_retry(retry)
+            .with_timeout(TimeoutConfig::NONE)
+            .with_fallback(FallbackOn::Never)
+    };
+}

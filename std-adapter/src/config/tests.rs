@@ -1,0 +1,820 @@
+use super::*;
+use sturdy::backoff::Jitter;
+
+const FULL_TOML: &str = r#"
+enabled = true
+default_timeout = "30s"
+
+[breakers.kafka]
+detector = "count"
+window = 100
+minimum_calls = 10
+failure_rate = 50
+slow_call_duration = "2s"
+slow_call_rate = 100
+break_duration = "30s"
+break_multiplier = 2
+max_break_duration = "5m"
+half_open_probes = 3
+success_threshold = 2
+max_half_open_wait = "30s"
+
+[breakers.redis]
+failure_threshold = 3
+break_duration = "30s"
+
+[breakers.db]
+detector = "time"
+window = "60s"
+
+[bulkheads.kafka]
+max_concurrent = 10
+max_queue = 10
+max_wait = "5s"
+
+[budgets.kafka]
+ratio_permille = 200
+min_retries_per_sec = 10
+window = "10s"
+
+[policies.kafka]
+breaker = "kafka"
+bulkhead = "kafka"
+budget = "kafka"
+max_attempts = 3
+backoff = "exponential"
+base_delay = "100ms"
+max_delay = "60s"
+multiplier = "3/2"
+jitter = "proportional:10"
+attempt_timeout = "2s"
+total_timeout = "none"
+retry_on_timeout = false
+max_retry_after = "60s"
+order = "bulkhead_outermost"
+fallback = "rejection"
+
+[policies.redis]
+breaker = "redis"
+backoff = "constant"
+base_delay = "50ms"
+"#;
+
+const FULL_YAML: &str = r#"
+enabled: true
+default_timeout: 30s
+breakers:
+  kafka:
+    detector: count
+    window: 100
+    minimum_calls: 10
+    failure_rate: 50
+    slow_call_duration: 2s
+    slow_call_rate: 100
+    break_duration: 30s
+    break_multiplier: 2
+    max_break_duration: 5m
+    half_open_probes: 3
+    success_threshold: 2
+    max_half_open_wait: 30s
+  redis:
+    failure_threshold: 3
+    break_duration: 30s
+  db:
+    detector: time
+    window: 60s
+bulkheads:
+  kafka: { max_concurrent: 10, max_queue: 10, max_wait: 5s }
+budgets:
+  kafka: { ratio_permille: 200, min_retries_per_sec: 10, window: 10s }
+policies:
+  kafka:
+    breaker: kafka
+    bulkhead: kafka
+    budget: kafka
+    max_attempts: 3
+    backoff: exponential
+    base_delay: 100ms
+    max_delay: 60s
+    multiplier: "3/2"
+    jitter: "proportional:10"
+    attempt_timeout: 2s
+    total_timeout: none
+    retry_on_timeout: false
+    max_retry_after: 60s
+    order: bulkhead_outermost
+    fallback: rejection
+  redis:
+    breaker: redis
+    backoff: constant
+    base_delay: 50ms
+"#;
+
+#[test]
+fn toml_and_yaml_read_the_same() {
+    let toml = PolicyFile::from_toml_str(FULL_TOML).unwrap();
+    let yaml = PolicyFile::from_yaml_str(FULL_YAML).unwrap();
+    assert_eq!(toml, yaml);
+    assert_eq!(toml.validate().unwrap(), yaml.validate().unwrap());
+}
+
+#[test]
+fn full_file_maps_to_core_configs() {
+    let set = PolicyFile::from_toml_str(FULL_TOML)
+        .unwrap()
+        .validate()
+        .unwrap();
+    assert!(set.enabled);
+    let kafka = set.breakers["kafka"];
+    assert_eq!(kafka.detector, Detector::Count { window: 100 });
+    let c = kafka.config;
+    assert_eq!(c.minimum_calls, 10);
+    assert_eq!(c.failure_rate_percent, 50);
+    assert_eq!(c.slow_call_duration, Duration::from_secs(2));
+    assert_eq!(c.break_multiplier, 2);
+    assert_eq!(c.max_break_duration, Duration::from_secs(300));
+    assert_eq!((c.max_probes, c.success_threshold), (3, 2));
+    assert_eq!(set.breakers["redis"].detector, Detector::Consecutive);
+    assert_eq!(set.breakers["redis"].config.failure_threshold, 3);
+    assert_eq!(set.breakers["db"].detector, Detector::Time);
+    assert_eq!(
+        set.breakers["db"].config.window_duration,
+        Duration::from_secs(60)
+    );
+
+    let b = set.bulkheads["kafka"];
+    assert_eq!(
+        (b.max_concurrent, b.max_queue, b.max_wait),
+        (10, 10, Duration::from_secs(5))
+    );
+    assert_eq!(set.budgets["kafka"], BudgetConfig::DEFAULT);
+
+    let p = &set.policies["kafka"];
+    assert_eq!(p.breaker.as_deref(), Some("kafka"));
+    assert_eq!(p.bulkhead.as_deref(), Some("kafka"));
+    assert_eq!(p.budget.as_deref(), Some("kafka"));
+    let retry = p.pipeline.retry;
+    assert_eq!(retry.max_attempts(), 3);
+    assert!(!retry.retry_on_timeout());
+    let backoff = retry.backoff();
+    assert_eq!(
+        backoff.kind(),
+        Kind::Exponential {
+            factor: Ratio::new(3, 2).unwrap()
+        }
+    );
+    assert_eq!(backoff.jitter(), Jitter::Proportional { percent: 10 });
+    assert_eq!(backoff.base(), Duration::from_millis(100));
+    assert_eq!(
+        p.pipeline.timeout,
+        TimeoutConfig::new(Some(Duration::from_secs(2)), None)
+    );
+    assert_eq!(p.pipeline.order, Order::BulkheadOutermost);
+    assert_eq!(p.pipeline.fallback, FallbackOn::Rejection);
+
+    let redis = &set.policies["redis"];
+    assert_eq!(redis.pipeline.retry.backoff().kind(), Kind::Constant);
+    // Attempt timeout from default_timeout.
+    assert_eq!(
+        redis.pipeline.timeout.attempt,
+        Some(Duration::from_secs(30))
+    );
+}
+
+#[test]
+fn empty_files_are_defaults() {
+    let set = PolicyFile::from_toml_str("").unwrap().validate().unwrap();
+    assert_eq!(set, PolicySet::default());
+    assert_eq!(
+        PolicyFile::from_yaml_str("  \n").unwrap(),
+        PolicyFile::default()
+    );
+}
+
+#[test]
+fn defaults_follow_the_core() {
+    let set = PolicyFile::from_toml_str("[breakers.a]\n[bulkheads.a]\n[budgets.a]\n[policies.a]\n")
+        .unwrap()
+        .validate()
+        .unwrap();
+    assert_eq!(set.breakers["a"], BreakerSpec::default());
+    assert_eq!(set.bulkheads["a"], bulkhead::Config::DEFAULT);
+    assert_eq!(set.budgets["a"], BudgetConfig::DEFAULT);
+    assert_eq!(set.policies["a"].pipeline, PipelineConfig::DEFAULT);
+    // A single probe lowers the default success threshold instead of failing.
+    let set = PolicyFile::from_toml_str("[breakers.a]\nhalf_open_probes = 1\n")
+        .unwrap()
+        .validate()
+        .unwrap();
+    assert_eq!(set.breakers["a"].config.success_threshold, 1);
+}
+
+/// `(file, key named by the error, fragment of the message)`.
+const BAD_TOML: &[(&str, &str, &str)] = &[
+    (
+        "[breakers.k]\ndetector = \"count\"\nfailure_rate = 0",
+        "breakers.k.failure_rate",
+        "must be 1..=100, got 0",
+    ),
+    (
+        "[breakers.k]\ndetector = \"count\"\nfailure_rate = 150",
+        "breakers.k.failure_rate",
+        "must be 1..=100, got 150",
+    ),
+    (
+        "[breakers.k]\ndetector = \"time\"\nslow_call_rate = 101",
+        "breakers.k.slow_call_rate",
+        "must be 1..=100, got 101",
+    ),
+    (
+        "[breakers.k]\ndetector = \"count\"\nfailure_rate = -5",
+        "breakers.k.failure_rate",
+        "got -5",
+    ),
+    (
+        "[breakers.k]\ndetector = \"count\"\nfailure_rate = 50.5",
+        "breakers.k.failure_rate",
+        "whole number",
+    ),
+    (
+        "[breakers.k]\nbreak_duration = \"30\"",
+        "breakers.k.break_duration",
+        "needs a unit",
+    ),
+    (
+        "[breakers.k]\nbreak_duration = 30",
+        "breakers.k.break_duration",
+        "\"30s\"",
+    ),
+    (
+        "[breakers.k]\nbreak_duration = \"1.5s\"",
+        "breakers.k.break_duration",
+        "\"1500ms\"",
+    ),
+    (
+        "[breakers.k]\nbreak_duration = 1.5",
+        "breakers.k.break_duration",
+        "no decimals",
+    ),
+    (
+        "[breakers.k]\nbreak_duration = \"30 parsecs\"",
+        "breakers.k.break_duration",
+        "unknown unit",
+    ),
+    (
+        "[breakers.k]\nbreak_duration = \"-3s\"",
+        "breakers.k.break_duration",
+        "negative",
+    ),
+    (
+        "[breakers.k]\nbreak_duration = \"0s\"",
+        "breakers.k.break_duration",
+        "longer than zero",
+    ),
+    (
+        "[breakers.k]\nbreak_duration = \"none\"",
+        "breakers.k.break_duration",
+        "\"none\" is not allowed",
+    ),
+    (
+        "[breakers.k]\nbreak_duration = \"99999999999999999h\"",
+        "breakers.k.break_duration",
+        "too long",
+    ),
+    ("[breakers.k]\nbogus = 1", "breakers.k.bogus", "unknown"),
+    ("bogus = 1", "bogus", "unknown"),
+    ("[breaker.k]\nfailure_threshold = 1", "breaker", "unknown"),
+    (
+        "[breakers.k]\nfailure_threshold = 0",
+        "breakers.k.failure_threshold",
+        "at least 1",
+    ),
+    (
+        "[breakers.k]\ndetector = \"count\"\nfailure_threshold = 3",
+        "breakers.k.failure_threshold",
+        "only read by detector = \"consecutive\"",
+    ),
+    (
+        "[breakers.k]\nwindow = 10",
+        "breakers.k.window",
+        "only read by",
+    ),
+    (
+        "[breakers.k]\ndetector = \"count\"\nwindow = 500",
+        "breakers.k.window",
+        "must be 1..=128 calls",
+    ),
+    (
+        "[breakers.k]\ndetector = \"count\"\nwindow = 0",
+        "breakers.k.window",
+        "got 0",
+    ),
+    (
+        "[breakers.k]\ndetector = \"count\"\nwindow = \"60s\"",
+        "breakers.k.window",
+        "takes a number of calls",
+    ),
+    (
+        "[breakers.k]\ndetector = \"time\"\nwindow = 100",
+        "breakers.k.window",
+        "takes a duration",
+    ),
+    (
+        "[breakers.k]\ndetector = \"time\"\nwindow = \"5us\"",
+        "breakers.k.window",
+        "at least 10us",
+    ),
+    (
+        "[breakers.k]\ndetector = \"count\"\nminimum_calls = 0",
+        "breakers.k.minimum_calls",
+        "at least 1",
+    ),
+    (
+        "[breakers.k]\ndetector = \"sliding\"",
+        "breakers.k.detector",
+        "unknown variant",
+    ),
+    (
+        "[breakers.k]\nhalf_open_probes = 2\nsuccess_threshold = 3",
+        "breakers.k.success_threshold",
+        "must not exceed half_open_probes (2)",
+    ),
+    (
+        "[breakers.k]\nhalf_open_probes = 0",
+        "breakers.k.half_open_probes",
+        "at least 1",
+    ),
+    (
+        "[breakers.k]\nhalf_open_probes = 70000",
+        "breakers.k.half_open_probes",
+        "70000",
+    ),
+    (
+        "[breakers.k]\nsuccess_threshold = 0",
+        "breakers.k.success_threshold",
+        "at least 1",
+    ),
+    (
+        "[breakers.k]\nbreak_multiplier = 0",
+        "breakers.k.break_multiplier",
+        "at least 1",
+    ),
+    (
+        "[breakers.k]\nbreak_duration = \"1m\"\nmax_break_duration = \"30s\"",
+        "breakers.k.max_break_duration",
+        "must not be shorter than break_duration (60s)",
+    ),
+    (
+        "[breakers.k]\nmax_half_open_wait = \"0ms\"",
+        "breakers.k.max_half_open_wait",
+        "longer than zero",
+    ),
+    ("[breakers.\"a b\"]", "breakers.a b", "names may use only"),
+    (
+        "[bulkheads.b]\nmax_concurrent = 0",
+        "bulkheads.b.max_concurrent",
+        "at least 1",
+    ),
+    (
+        "[bulkheads.b]\nmax_wait = \"5\"",
+        "bulkheads.b.max_wait",
+        "needs a unit",
+    ),
+    (
+        "[bulkheads.b]\nmax_queue = -1",
+        "bulkheads.b.max_queue",
+        "-1",
+    ),
+    (
+        "[bulkheads.b]\nmax_queue = 1000",
+        "bulkheads.b.max_queue",
+        "at most 256",
+    ),
+    (
+        "[budgets.b]\nwindow = \"0s\"",
+        "budgets.b.window",
+        "longer than zero",
+    ),
+    ("[budgets.b]\nratio = 20", "budgets.b.ratio", "unknown"),
+    (
+        "[policies.p]\nbreaker = \"nope\"",
+        "policies.p.breaker",
+        "no [breakers.nope] entry (there are no breakers)",
+    ),
+    (
+        "[breakers.a]\n[policies.p]\nbreaker = \"nope\"",
+        "policies.p.breaker",
+        "known: a",
+    ),
+    (
+        "[policies.p]\nbulkhead = \"nope\"",
+        "policies.p.bulkhead",
+        "no [bulkheads.nope]",
+    ),
+    (
+        "[policies.p]\nbudget = \"nope\"",
+        "policies.p.budget",
+        "no [budgets.nope]",
+    ),
+    (
+        "[policies.p]\nmultiplier = \"0\"",
+        "policies.p.multiplier",
+        "at least 1",
+    ),
+    (
+        "[policies.p]\nmultiplier = 0",
+        "policies.p.multiplier",
+        "at least 1",
+    ),
+    (
+        "[policies.p]\nmultiplier = \"1/0\"",
+        "policies.p.multiplier",
+        "denominator must not be 0",
+    ),
+    (
+        "[policies.p]\nmultiplier = \"1/2\"",
+        "policies.p.multiplier",
+        "at least 1",
+    ),
+    (
+        "[policies.p]\nmultiplier = \"1.5\"",
+        "policies.p.multiplier",
+        "write \"3/2\"",
+    ),
+    (
+        "[policies.p]\nmultiplier = 1.5",
+        "policies.p.multiplier",
+        "write \"3/2\"",
+    ),
+    (
+        "[policies.p]\nmultiplier = \"2.0\"",
+        "policies.p.multiplier",
+        "write \"2\"",
+    ),
+    (
+        "[policies.p]\nmultiplier = \"10001/10000\"",
+        "policies.p.multiplier",
+        "at most 1000",
+    ),
+    (
+        "[policies.p]\nmultiplier = \"two\"",
+        "policies.p.multiplier",
+        "integer ratio",
+    ),
+    (
+        "[policies.p]\nbackoff = \"constant\"\nmultiplier = \"2\"",
+        "policies.p.multiplier",
+        "only read by backoff = \"exponential\"",
+    ),
+    (
+        "[policies.p]\nbackoff = \"fibonacci\"",
+        "policies.p.backoff",
+        "unknown variant",
+    ),
+    (
+        "[policies.p]\nmax_attempts = 0",
+        "policies.p.max_attempts",
+        "at least 1",
+    ),
+    (
+        "[policies.p]\nbase_delay = \"2m\"\nmax_delay = \"1m\"",
+        "policies.p.base_delay",
+        "must not exceed max_delay (60s)",
+    ),
+    (
+        "[policies.p]\njitter = \"proportional:150\"",
+        "policies.p.jitter",
+        "0..=100",
+    ),
+    (
+        "[policies.p]\njitter = \"random\"",
+        "policies.p.jitter",
+        "expected \"none\"",
+    ),
+    (
+        "[policies.p]\nattempt_timeout = \"0s\"",
+        "policies.p.attempt_timeout",
+        "write \"none\"",
+    ),
+    (
+        "[policies.p]\ntotal_timeout = \"soon\"",
+        "policies.p.total_timeout",
+        "expected a duration",
+    ),
+    (
+        "[policies.p]\norder = \"random\"",
+        "policies.p.order",
+        "unknown variant",
+    ),
+    (
+        "[policies.p]\nfallback = \"always\"",
+        "policies.p.fallback",
+        "unknown variant",
+    ),
+    (
+        "[policies.p]\nretry_on_timeout = \"yes\"",
+        "policies.p.retry_on_timeout",
+        "invalid type",
+    ),
+    (
+        "default_timeout = \"0s\"",
+        "default_timeout",
+        "longer than zero",
+    ),
+    ("enabled = \"maybe\"", "enabled", "invalid"),
+];
+
+fn first_error(text: &str, format: Format) -> ConfigError {
+    match PolicyFile::from_str_as(text, format) {
+        Err(e) => e,
+        Ok(file) => match file.validate() {
+            Err(e) => e,
+            Ok(set) => panic!("accepted: {text:?} -> {set:?}"),
+        },
+    }
+}
+
+#[test]
+fn bad_toml_is_rejected_naming_the_key() {
+    for (text, key, fragment) in BAD_TOML {
+        let err = first_error(text, Format::Toml);
+        assert_eq!(err.key(), *key, "{text:?}: {err}");
+        assert!(err.message().contains(fragment), "{text:?}: {err}");
+    }
+}
+
+/// A TOML line `a = b` becomes YAML `a: b`, so the same table tests YAML.
+fn toml_to_yaml(text: &str) -> Option<String> {
+    // YAML reads a quoted "yes" as a boolean: a TOML-only case.
+    if text.contains("\"yes\"") {
+        return None;
+    }
+    let mut out = String::new();
+    for line in text.lines() {
+        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let (outer, inner) = section.split_once('.')?;
+            if inner.contains('"') {
+                return None;
+            }
+            out.push_str(&format!("{outer}:\n  {inner}: {{}}\n"));
+            continue;
+        }
+        let (k, v) = line.split_once(" = ")?;
+        if out.ends_with(": {}\n") {
+            out.truncate(out.len() - 4);
+            out.push('\n');
+        }
+        if out.is_empty() {
+            out.push_str(&format!("{k}: {v}\n"));
+        } else {
+            out.push_str(&format!("    {k}: {v}\n"));
+        }
+    }
+    Some(out)
+}
+
+#[test]
+fn bad_yaml_is_rejected_naming_the_same_key() {
+    let mut checked = 0;
+    for (text, key, fragment) in BAD_TOML {
+        let Some(yaml) = toml_to_yaml(text) else {
+            continue;
+        };
+        let err = first_error(&yaml, Format::Yaml);
+        assert_eq!(err.key(), *key, "{yaml}: {err}");
+        assert!(err.message().contains(fragment), "{yaml}: {err}");
+        checked += 1;
+    }
+    assert!(checked > 50, "{checked}");
+}
+
+#[test]
+fn yaml_plain_scalars_are_accepted() {
+    let set = PolicyFile::from_yaml_str(
+        "policies:\n  p:\n    multiplier: 3/2\n    jitter: proportional:10\n    attempt_timeout: none\n",
+    )
+    .unwrap()
+    .validate()
+    .unwrap();
+    let p = &set.policies["p"].pipeline;
+    assert_eq!(p.timeout.attempt, None);
+    assert_eq!(
+        p.retry.backoff().jitter(),
+        Jitter::Proportional { percent: 10 }
+    );
+    // YAML null also means "no timeout".
+    let set = PolicyFile::from_yaml_str("policies:\n  p:\n    total_timeout: ~\n")
+        .unwrap()
+        .validate()
+        .unwrap();
+    assert_eq!(set.policies["p"].pipeline.timeout.total, None);
+}
+
+#[test]
+fn errors_carry_lines() {
+    let err = PolicyFile::from_toml_str("\n\n[breakers.k]\nbreak_duration = \"x\"\n").unwrap_err();
+    assert_eq!(err.line(), Some(4), "{err}");
+    let err = PolicyFile::from_toml_str("[breakers.k\n").unwrap_err();
+    assert_eq!(err.key(), "");
+    assert!(err.to_string().starts_with("TOML syntax"), "{err}");
+    let err = PolicyFile::from_yaml_str("breakers: {k: {}\n").unwrap_err();
+    assert!(err.line().is_some(), "{err}");
+}
+
+#[test]
+fn toml_value_embedding() {
+    let doc: toml::Table = toml::from_str("[policy.breakers.k]\nfailure_rate = 150\n").unwrap();
+    let err = PolicyFile::from_toml_value(doc["policy"].clone()).unwrap_err();
+    assert_eq!(err.key(), "breakers.k.failure_rate");
+}
+
+#[test]
+fn durations_parse_exactly() {
+    for (text, micros) in [
+        ("1500us", 1_500),
+        ("1500µs", 1_500),
+        ("250ms", 250_000),
+        ("30s", 30_000_000),
+        ("5m", 300_000_000),
+        ("5min", 300_000_000),
+        ("1h", 3_600_000_000),
+        ("1d", 86_400_000_000),
+        ("1m30s", 90_000_000),
+        ("1h 2m 3s", 3_723_000_000),
+        ("0s", 0),
+    ] {
+        let d: HumanDuration = text.parse().unwrap();
+        assert_eq!(d.0.as_micros(), micros, "{text}");
+        // Display round-trips.
+        assert_eq!(d.to_string().parse::<HumanDuration>().unwrap(), d, "{text}");
+    }
+    for bad in ["", "s", "10", "1.5s", "5ns", "1x", "ms10", "--1s"] {
+        assert!(bad.parse::<HumanDuration>().is_err(), "{bad}");
+    }
+    assert_eq!(HumanDuration(Duration::from_secs(90)).to_string(), "90s");
+    assert_eq!(HumanDuration(Duration::from_secs(300)).to_string(), "5m");
+    assert_eq!(
+        HumanDuration(Duration::from_micros(1_500)).to_string(),
+        "1500us"
+    );
+    assert_eq!(
+        "0.25s".parse::<HumanDuration>().unwrap_err(),
+        "durations are whole numbers with a unit: write \"250ms\" instead of \"0.25s\""
+    );
+}
+
+#[test]
+fn env_overrides_apply_to_every_section_with_the_name() {
+    let mut file = PolicyFile::from_toml_str(FULL_TOML).unwrap();
+    file.apply_env_vars([
+        ("STURDY_ENABLED", "0"),
+        ("STURDY_DEFAULT_TIMEOUT", "10s"),
+        ("STURDY_KAFKA_MINIMUM_CALLS", "20"),
+        ("STURDY_KAFKA_MAX_CONCURRENT", "4"),
+        ("STURDY_KAFKA_MAX_ATTEMPTS", "5"),
+        ("STURDY_KAFKA_MULTIPLIER", "2"),
+        ("STURDY_KAFKA_ORDER", "standard"),
+        ("STURDY_KAFKA_RETRY_ON_TIMEOUT", "true"),
+        ("STURDY_REDIS_DETECTOR", "consecutive"),
+        ("STURDY_REDIS_ATTEMPT_TIMEOUT", "none"),
+        ("PATH", "/bin"),
+    ])
+    .unwrap();
+    let set = file.validate().unwrap();
+    assert!(!set.enabled);
+    assert_eq!(set.default_timeout, Some(Duration::from_secs(10)));
+    assert_eq!(set.breakers["kafka"].config.minimum_calls, 20);
+    assert_eq!(set.bulkheads["kafka"].max_concurrent, 4);
+    let kafka = &set.policies["kafka"].pipeline;
+    assert_eq!(kafka.retry.max_attempts(), 5);
+    assert_eq!(
+        kafka.retry.backoff().kind(),
+        Kind::Exponential { factor: Ratio::TWO }
+    );
+    assert_eq!(kafka.order, Order::Standard);
+    assert!(kafka.retry.retry_on_timeout());
+    assert_eq!(set.policies["redis"].pipeline.timeout.attempt, None);
+
+    // `window` is a key of both breakers and budgets: one variable sets both.
+    let mut file =
+        PolicyFile::from_toml_str("[breakers.x]\ndetector = \"time\"\n[budgets.x]\n").unwrap();
+    file.apply_env_vars([("STURDY_X_WINDOW", "30s")]).unwrap();
+    let set = file.validate().unwrap();
+    assert_eq!(
+        set.breakers["x"].config.window_duration,
+        Duration::from_secs(30)
+    );
+    assert_eq!(set.budgets["x"].window(), Duration::from_secs(30));
+
+    // Dashes in names become underscores.
+    let mut file = PolicyFile::from_toml_str("[breakers.llm-provider]\n").unwrap();
+    file.apply_env_vars([("STURDY_LLM_PROVIDER_FAILURE_THRESHOLD", "2")])
+        .unwrap();
+    assert_eq!(file.breakers["llm-provider"].failure_threshold, Some(2));
+}
+
+#[test]
+fn bad_env_overrides_name_the_variable() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("STURDY_ENABLED", "maybe", "expected true or false"),
+        ("STURDY_DEFAULT_TIMEOUT", "10", "needs a unit"),
+        (
+            "STURDY_KAFKA_FAILURE_RATE",
+            "150",
+            "must be 1..=100, got 150",
+        ),
+        ("STURDY_KAFKA_FAILURE_RATE", "0", "got 0"),
+        ("STURDY_KAFKA_BREAK_DURATION", "1.5s", "\"1500ms\""),
+        ("STURDY_KAFKA_MULTIPLIER", "1.5", "\"3/2\""),
+        ("STURDY_KAFKA_MULTIPLIER", "1/0", "denominator"),
+        ("STURDY_KAFKA_DETECTOR", "sliding", "unknown variant"),
+        ("STURDY_KAFKA_HALF_OPEN_PROBES", "-1", "-1"),
+        ("STURDY_KAFKA_BOGUS", "1", "no such key in"),
+        ("STURDY_NOPE_FAILURE_THRESHOLD", "3", "no entry"),
+        ("STURDY_KAFKA_WINDOW", "60s", "count"),
+    ];
+    for (var, value, fragment) in cases {
+        let mut file = PolicyFile::from_toml_str(FULL_TOML).unwrap();
+        // A value that parses but breaks a cross-key rule is found by `validate`,
+        // naming the key; a bad value names the variable.
+        let err = file
+            .apply_env_vars([(*var, *value)])
+            .and_then(|()| file.validate().map(drop))
+            .unwrap_err();
+        if err.key() == *var {
+            assert!(err.message().contains(fragment), "{var}={value}: {err}");
+        } else {
+            assert!(
+                err.key().starts_with("breakers.kafka"),
+                "{var}={value}: {err}"
+            );
+            assert!(err.message().contains(fragment), "{var}={value}: {err}");
+        }
+    }
+}
+
+#[test]
+fn ambiguous_env_names_are_rejected() {
+    // "a" + "max_wait"? no: the split NAME=A_MAX, KEY=WAIT has no key; NAME=A,
+    // KEY=MAX_WAIT is unique. Build a real clash: entries `a` and `a_max` where
+    // KEY can be read two ways.
+    let mut file = PolicyFile::from_toml_str(
+        "[bulkheads.a]\n[bulkheads.a_max]\n[policies.a_max]\n[policies.a]\n",
+    )
+    .unwrap();
+    // STURDY_A_MAX_DELAY: policies.a.max_delay, or policies.a_max.delay (no such key).
+    file.apply_env_vars([("STURDY_A_MAX_DELAY", "5s")]).unwrap();
+    assert_eq!(
+        file.policies["a"].max_delay.unwrap().0,
+        Duration::from_secs(5)
+    );
+    let mut file = PolicyFile::from_toml_str("[policies.a]\n[policies.a_base]\n").unwrap();
+    // STURDY_A_BASE_DELAY: policies.a.base_delay or policies.a_base.delay → unique.
+    file.apply_env_vars([("STURDY_A_BASE_DELAY", "5s")])
+        .unwrap();
+    let mut file =
+        PolicyFile::from_toml_str("[policies.a]\n[policies.a_max]\n[bulkheads.a_max]\n").unwrap();
+    // STURDY_A_MAX_WAIT: bulkheads.a_max has no key `wait`; policies.a has no `max_wait`.
+    let err = file
+        .apply_env_vars([("STURDY_A_MAX_WAIT", "5s")])
+        .unwrap_err();
+    assert!(err.message().contains("no such key"), "{err}");
+}
+
+#[test]
+fn env_key_lists_match_the_serde_fields() {
+    fn accepts<T: serde::de::DeserializeOwned>(key: &str) -> bool {
+        let text = format!("{key} = \"x\"");
+        match toml::from_str::<T>(&text) {
+            Ok(_) => true,
+            Err(e) => !e.message().contains("unknown field"),
+        }
+    }
+    for key in BreakerEntry::KEYS {
+        assert!(accepts::<BreakerEntry>(key), "{key}");
+    }
+    for key in BulkheadEntry::KEYS {
+        assert!(accepts::<BulkheadEntry>(key), "{key}");
+    }
+    for key in BudgetEntry::KEYS {
+        assert!(accepts::<BudgetEntry>(key), "{key}");
+    }
+    for key in PolicyEntry::KEYS {
+        assert!(accepts::<PolicyEntry>(key), "{key}");
+    }
+    assert!(!accepts::<PolicyEntry>("bogus"));
+    // Every key can be set from the environment.
+    let mut b = BreakerEntry::default();
+    for key in BreakerEntry::KEYS {
+        let _ = b.set(key, "1");
+        assert_ne!(b.set(key, "1"), Err(format!("unknown key `{key}`")));
+    }
+}
+
+#[test]
+fn pass_through_config() {
+    let p = PolicySet::PASS_THROUGH;
+    assert_eq!(p.retry.max_attempts(), 1);
+    assert_eq!(p.timeout, TimeoutConfig::NONE);
+    assert_eq!(p.fallback, FallbackOn::Never);
+}

@@ -1,0 +1,268 @@
+//! A `/health` snapshot of every breaker of a [`Registry`](crate::registry::Registry).
+//!
+//! The JSON (feature `health`) keeps the seeds' shape — an overall `status` and
+//! `circuit_breakers: { name: state }` — and adds the details per breaker:
+//!
+//! ```json
+//! {
+//!   "status": "degraded",
+//!   "enabled": true,
+//!   "circuit_breakers": { "kafka": "open", "redis": "closed" },
+//!   "breakers": [
+//!     { "name": "kafka", "state": "open", "state_code": 2, "retry_in_ms": 29000,
+//!       "calls": 12, "successes": 7, "failures": 5, "ignored": 0, "slow_calls": 0,
+//!       "rejections": 3, "state_changes": 1, "opens": 1 },
+//!     ...
+//!   ]
+//! }
+//! ```
+//!
+//! `retry_in_ms` is how long from the snapshot until an open breaker admits a
+//! probe (0 when due, absent unless open): a relative offset, so no wall clock
+//! is involved.
+
+use std::collections::BTreeMap;
+
+use sturdy::breaker::{State, Stats};
+use sturdy::time::Instant;
+
+/// The `circuit_breaker_state` gauge value, in the seeds' encoding:
+/// 0 closed, 1 half-open, 2 open. `ForcedOpen` reports 2 (it rejects),
+/// `Disabled` 0 (it admits).
+///
+/// Note that [`State::code`] orders open and half-open the other way round; the
+/// metric and the health report follow the seeds so existing dashboards and
+/// alerts (`circuit_breaker_state == 2` → open) keep their meaning.
+///
+/// ```
+/// use sturdy::breaker::State;
+/// use sturdy::time::Instant;
+/// use sturdy_std::health::state_code;
+///
+/// assert_eq!(state_code(&State::Closed), 0);
+/// assert_eq!(state_code(&State::HalfOpen { probes_in_flight: 1, successes: 0, deadline: None }), 1);
+/// assert_eq!(state_code(&State::Open { until: Instant::ZERO }), 2);
+/// assert_eq!(state_code(&State::ForcedOpen), 2);
+/// assert_eq!(state_code(&State::Disabled), 0);
+/// ```
+pub const fn state_code(state: &State) -> u8 {
+    match state {
+        State::Closed | State::Disabled => 0,
+        State::HalfOpen { .. } => 1,
+        State::Open { .. } | State::ForcedOpen => 2,
+    }
+}
+
+/// The overall verdict (the seeds' `status`).
+///
+/// * `Healthy`: no breaker is open (half-open probes and disabled breakers let
+///   traffic through, as in the seeds' example where a half-open `redis` still
+///   reports `healthy`);
+/// * `Degraded`: some breakers, not all, are open or forced open;
+/// * `Unhealthy`: every breaker is open or forced open.
+///
+/// ```
+/// use sturdy_std::health::Status;
+/// assert_eq!(Status::Degraded.as_str(), "degraded");
+/// assert_eq!(Status::Unhealthy.http_status(), 503);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "health", derive(serde::Serialize))]
+#[cfg_attr(feature = "health", serde(rename_all = "snake_case"))]
+pub enum Status {
+    /// No breaker open.
+    Healthy,
+    /// Some breakers open.
+    Degraded,
+    /// All breakers open.
+    Unhealthy,
+}
+
+impl Status {
+    /// `healthy`, `degraded` or `unhealthy`.
+    ///
+    /// ```
+    /// # use sturdy_std::health::Status;
+    /// assert_eq!(Status::Healthy.as_str(), "healthy");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Degraded => "degraded",
+            Self::Unhealthy => "unhealthy",
+        }
+    }
+
+    /// The HTTP status a `/health` endpoint answers with: 200 while the service
+    /// can still serve (healthy or degraded), 503 when unhealthy (ASP.NET's
+    /// health-check convention, which the C# seed uses).
+    ///
+    /// ```
+    /// # use sturdy_std::health::Status;
+    /// assert_eq!(Status::Degraded.http_status(), 200);
+    /// ```
+    pub const fn http_status(self) -> u16 {
+        match self {
+            Self::Healthy | Self::Degraded => 200,
+            Self::Unhealthy => 503,
+        }
+    }
+}
+
+/// One breaker in a [`Health`] snapshot.
+///
+/// ```
+/// use sturdy::breaker::{State, Stats};
+/// use sturdy::time::Instant;
+/// use sturdy_std::health::BreakerHealth;
+///
+/// let h = BreakerHealth::new("kafka", State::Open { until: Instant::from_secs(40) }, Stats::ZERO, Instant::from_secs(10));
+/// assert_eq!((h.state, h.state_code, h.retry_in_ms), ("open", 2, Some(30_000)));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "health", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct BreakerHealth {
+    /// The breaker's name.
+    pub name: String,
+    /// `closed`, `open`, `half_open`, `forced_open` or `disabled`.
+    pub state: &'static str,
+    /// The gauge value ([`state_code`]): 0 closed, 1 half-open, 2 open.
+    pub state_code: u8,
+    /// Milliseconds until an open breaker admits a probe (0 when due); absent
+    /// unless open.
+    #[cfg_attr(feature = "health", serde(skip_serializing_if = "Option::is_none"))]
+    pub retry_in_ms: Option<u64>,
+    /// Permits issued (calls admitted).
+    pub calls: u32,
+    /// Successful outcomes.
+    pub successes: u32,
+    /// Failed (and timed-out) outcomes.
+    pub failures: u32,
+    /// Outcomes classified as ignored.
+    pub ignored: u32,
+    /// Slow outcomes.
+    pub slow_calls: u32,
+    /// Calls refused.
+    pub rejections: u32,
+    /// State changes.
+    pub state_changes: u32,
+    /// Times it opened by itself.
+    pub opens: u32,
+}
+
+impl BreakerHealth {
+    /// The health of a breaker in `state` with `stats`, seen at `now`.
+    ///
+    /// ```
+    /// # use sturdy::breaker::{State, Stats};
+    /// # use sturdy::time::Instant;
+    /// # use sturdy_std::health::BreakerHealth;
+    /// let h = BreakerHealth::new("db", State::Closed, Stats::ZERO, Instant::ZERO);
+    /// assert_eq!(h.retry_in_ms, None);
+    /// ```
+    pub fn new(name: &str, state: State, stats: Stats, now: Instant) -> Self {
+        let retry_in_ms = match state {
+            State::Open { until } => Some(until.saturating_duration_since(now).as_millis()),
+            _ => None,
+        };
+        Self {
+            name: name.to_owned(),
+            state: state.name(),
+            state_code: state_code(&state),
+            retry_in_ms,
+            calls: stats.calls,
+            successes: stats.successes,
+            failures: stats.failures,
+            ignored: stats.ignored,
+            slow_calls: stats.slow_calls,
+            rejections: stats.rejections,
+            state_changes: stats.state_changes,
+            opens: stats.opens,
+        }
+    }
+
+    /// Whether this breaker is refusing calls (open or forced open).
+    ///
+    /// ```
+    /// # use sturdy::breaker::{State, Stats};
+    /// # use sturdy::time::Instant;
+    /// # use sturdy_std::health::BreakerHealth;
+    /// assert!(BreakerHealth::new("db", State::ForcedOpen, Stats::ZERO, Instant::ZERO).is_down());
+    /// ```
+    pub fn is_down(&self) -> bool {
+        self.state_code == 2
+    }
+}
+
+/// A snapshot of every breaker: what a `/health` endpoint returns.
+///
+/// ```
+/// use sturdy::breaker::{State, Stats};
+/// use sturdy::time::Instant;
+/// use sturdy_std::health::{BreakerHealth, Health, Status};
+///
+/// let now = Instant::from_secs(1);
+/// let health = Health::from_breakers(true, vec![
+///     BreakerHealth::new("kafka", State::Open { until: Instant::from_secs(31) }, Stats::ZERO, now),
+///     BreakerHealth::new("redis", State::Closed, Stats::ZERO, now),
+/// ]);
+/// assert_eq!(health.status, Status::Degraded);
+/// assert_eq!(health.circuit_breakers["kafka"], "open");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "health", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Health {
+    /// The overall verdict.
+    pub status: Status,
+    /// The registry's global switch.
+    pub enabled: bool,
+    /// The seeds' summary: breaker name → state name.
+    pub circuit_breakers: BTreeMap<String, &'static str>,
+    /// Every breaker, by name.
+    pub breakers: Vec<BreakerHealth>,
+}
+
+impl Health {
+    /// Aggregates breaker snapshots (sorted by name) into an overall [`Status`].
+    ///
+    /// ```
+    /// # use sturdy_std::health::{Health, Status};
+    /// assert_eq!(Health::from_breakers(true, Vec::new()).status, Status::Healthy);
+    /// ```
+    pub fn from_breakers(enabled: bool, mut breakers: Vec<BreakerHealth>) -> Self {
+        breakers.sort_by(|a, b| a.name.cmp(&b.name));
+        let down = breakers.iter().filter(|b| b.is_down()).count();
+        let status = if down == 0 {
+            Status::Healthy
+        } else if down == breakers.len() {
+            Status::Unhealthy
+        } else {
+            Status::Degraded
+        };
+        let circuit_breakers = breakers.iter().map(|b| (b.name.clone(), b.state)).collect();
+        Self {
+            status,
+            enabled,
+            circuit_breakers,
+            breakers,
+        }
+    }
+
+    /// The snapshot as JSON (feature `health`).
+    ///
+    /// ```
+    /// # use sturdy::breaker::{State, Stats};
+    /// # use sturdy::time::Instant;
+    /// # use sturdy_std::health::{BreakerHealth, Health};
+    /// let h = Health::from_breakers(true, vec![BreakerHealth::new("db", State::Closed, Stats::ZERO, Instant::ZERO)]);
+    /// let json = h.to_json();
+    /// assert!(json.starts_with(r#"{"status":"healthy","enabled":true,"circuit_breakers":{"db":"closed"}"#), "{json}");
+    /// ```
+    #[cfg(feature = "health")]
+    pub fn to_json(&self) -> String {
+        // Serializing plain strings, integers and maps cannot fail.
+        serde_json::to_string(self).unwrap_or_else(|e| format!(r#"{{"error":"{e}"}}"#))
+    }
+}

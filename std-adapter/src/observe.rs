@@ -1,0 +1,261 @@
+//! [`Observer`]s that turn pipeline events into `metrics` (feature `metrics`)
+//! and `tracing` events (feature `tracing`), with the seeds' names.
+//!
+//! | metric | kind | labels | when |
+//! |---|---|---|---|
+//! | `circuit_breaker_state` | gauge | `service` = breaker | every transition (0 closed, 1 half-open, 2 open: [`state_code`]) |
+//! | `circuit_breaker_opened_total` | counter | `service` | the breaker opened (trips, re-opens, forced) |
+//! | `circuit_breaker_rejections_total` | counter | `operation` = policy | a call refused by its breaker |
+//! | `retry_attempts_total` | counter | `operation` | a retry was scheduled |
+//! | `timeout_errors_total` | counter | `operation` | an attempt timed out |
+//! | `fallback_invocations_total` | counter | `operation` | a call was answered by its fallback |
+//! | `bulkhead_rejections_total` | counter | `operation` | a call found its bulkhead full (or its queue wait expired) |
+//!
+//! `tracing` events use the target `sturdy` with the fields `policy`,
+//! `breaker`, `attempt`, `delay_ms`, `from`, `to`: opening and rejections at
+//! `WARN`, timeouts at `WARN`, other transitions, retries and fallbacks at
+//! `INFO`.
+//!
+//! [`Standard`] is both (whichever features are on); pass it to
+//! [`Registry::from_set_with_observer`](crate::registry::Registry::from_set_with_observer)
+//! or [`PolicyBuilder::observer`](crate::PolicyBuilder::observer).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use sturdy::pipeline::PipelineConfig;
+//! use sturdy_std::Policy;
+//! use sturdy_std::observe::Standard;
+//!
+//! let policy = Policy::builder(PipelineConfig::default())
+//!     .name("quotes")
+//!     .observer(Arc::new(Standard))
+//!     .build();
+//! assert_eq!(policy.call_blocking(|| Ok::<_, ()>(1)).unwrap(), 1);
+//! ```
+
+#[cfg(any(feature = "metrics", feature = "tracing"))]
+use sturdy::breaker::State;
+#[cfg(any(feature = "metrics", feature = "tracing"))]
+use sturdy::pipeline::Failure;
+use sturdy::pipeline::{Event, Finish};
+
+pub use crate::health::state_code;
+use crate::observer::Observer;
+
+#[cfg(any(feature = "metrics", feature = "tracing"))]
+fn is_open(state: &State) -> bool {
+    matches!(state, State::Open { .. } | State::ForcedOpen)
+}
+
+/// The failure a finished call was refused with, if it was refused.
+#[cfg(any(feature = "metrics", feature = "tracing"))]
+fn rejection(finish: &Finish) -> Option<&Failure> {
+    match finish {
+        Finish::Failed(f) | Finish::Fallback(f) if f.is_rejection() => Some(f),
+        _ => None,
+    }
+}
+
+/// Counts and gauges with the seeds' names through the `metrics` facade (see
+/// the [module docs](self)); install any recorder, e.g.
+/// `metrics-exporter-prometheus`.
+///
+/// ```
+/// use sturdy::pipeline::Event;
+/// use sturdy_std::Observer;
+/// use sturdy_std::observe::MetricsObserver;
+///
+/// let observer = MetricsObserver::new(); // describes the metrics
+/// observer.on_event("kafka_publish", None, &Event::TimedOut { attempt: 1 });
+/// ```
+#[cfg(feature = "metrics")]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MetricsObserver;
+
+#[cfg(feature = "metrics")]
+impl MetricsObserver {
+    /// The observer; describes every metric to the installed recorder (call it
+    /// after installing one, so the help texts are exported).
+    ///
+    /// ```
+    /// let _ = sturdy_std::observe::MetricsObserver::new();
+    /// ```
+    pub fn new() -> Self {
+        use metrics::{describe_counter, describe_gauge};
+        describe_gauge!(
+            "circuit_breaker_state",
+            "Circuit breaker state (0=closed, 1=half_open, 2=open)"
+        );
+        describe_counter!("circuit_breaker_opened_total", "Circuit breakers opened");
+        describe_counter!(
+            "circuit_breaker_rejections_total",
+            "Calls refused by an open circuit breaker"
+        );
+        describe_counter!("retry_attempts_total", "Retry attempts");
+        describe_counter!("timeout_errors_total", "Attempts that timed out");
+        describe_counter!("fallback_invocations_total", "Calls answered by a fallback");
+        describe_counter!(
+            "bulkhead_rejections_total",
+            "Calls refused by a full bulkhead"
+        );
+        Self
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl Observer for MetricsObserver {
+    fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
+        let operation = policy.to_owned();
+        match event {
+            Event::Breaker(t) => {
+                let service = breaker.unwrap_or(policy).to_owned();
+                metrics::gauge!("circuit_breaker_state", "service" => service.clone())
+                    .set(f64::from(state_code(&t.to)));
+                if is_open(&t.to) && !is_open(&t.from) {
+                    metrics::counter!("circuit_breaker_opened_total", "service" => service)
+                        .increment(1);
+                }
+            }
+            Event::Retry { .. } => {
+                metrics::counter!("retry_attempts_total", "operation" => operation).increment(1);
+            }
+            Event::TimedOut { .. } => {
+                metrics::counter!("timeout_errors_total", "operation" => operation).increment(1);
+            }
+            Event::Fallback(_) => {
+                metrics::counter!("fallback_invocations_total", "operation" => operation)
+                    .increment(1);
+            }
+            Event::Granted(_) => {}
+        }
+    }
+
+    fn on_finish(&self, policy: &str, finish: &Finish) {
+        match rejection(finish) {
+            Some(Failure::BulkheadFull { .. }) => {
+                metrics::counter!("bulkhead_rejections_total", "operation" => policy.to_owned())
+                    .increment(1);
+            }
+            Some(Failure::BreakerOpen { .. }) => {
+                metrics::counter!("circuit_breaker_rejections_total", "operation" => policy.to_owned())
+                    .increment(1);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `tracing` events for every transition, retry, timeout, fallback and
+/// rejection (see the [module docs](self)).
+///
+/// ```
+/// use sturdy::pipeline::Event;
+/// use sturdy::time::Duration;
+/// use sturdy_std::Observer;
+/// use sturdy_std::observe::TracingObserver;
+///
+/// TracingObserver.on_event("kafka_publish", Some("kafka"), &Event::Retry {
+///     attempt: 2,
+///     delay: Duration::from_millis(100),
+///     at: sturdy::time::Instant::from_millis(100),
+/// });
+/// ```
+#[cfg(feature = "tracing")]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TracingObserver;
+
+#[cfg(feature = "tracing")]
+impl Observer for TracingObserver {
+    fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
+        let breaker = breaker.unwrap_or("");
+        match event {
+            Event::Breaker(t) => {
+                let (from, to) = (t.from.name(), t.to.name());
+                if from == to {
+                    tracing::debug!(target: "sturdy", policy, breaker, state = to, "circuit breaker state");
+                } else if is_open(&t.to) {
+                    tracing::warn!(target: "sturdy", policy, breaker, from, to, "circuit breaker opened");
+                } else {
+                    tracing::info!(target: "sturdy", policy, breaker, from, to, "circuit breaker state changed");
+                }
+            }
+            Event::Retry { attempt, delay, .. } => {
+                tracing::info!(target: "sturdy", policy, breaker, attempt, delay_ms = delay.as_millis(), "retrying");
+            }
+            Event::TimedOut { attempt } => {
+                tracing::warn!(target: "sturdy", policy, breaker, attempt, "attempt timed out");
+            }
+            Event::Fallback(failure) => {
+                tracing::info!(target: "sturdy", policy, breaker, failure = ?failure, "fallback invoked");
+            }
+            Event::Granted(_) => {
+                tracing::trace!(target: "sturdy", policy, "bulkhead slot granted");
+            }
+        }
+    }
+
+    fn on_finish(&self, policy: &str, finish: &Finish) {
+        match rejection(finish) {
+            Some(Failure::BreakerOpen { attempts, retry_at }) => {
+                let retry_at_us = retry_at.map(sturdy::time::Instant::as_micros);
+                tracing::warn!(target: "sturdy", policy, attempts, retry_at_us, "rejected: circuit breaker open");
+            }
+            Some(Failure::BulkheadFull { attempts }) => {
+                tracing::warn!(target: "sturdy", policy, attempts, "rejected: bulkhead full");
+            }
+            _ => match finish {
+                Finish::Failed(failure) => {
+                    tracing::info!(target: "sturdy", policy, failure = ?failure, "call failed");
+                }
+                _ => tracing::trace!(target: "sturdy", policy, finish = ?finish, "call finished"),
+            },
+        }
+    }
+}
+
+/// Both observers, whichever of the `metrics` and `tracing` features are on.
+///
+/// ```
+/// use sturdy_std::Observer;
+/// use sturdy_std::observe::Standard;
+/// Standard.on_finish("p", &sturdy::pipeline::Finish::Cancelled);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Standard;
+
+impl Observer for Standard {
+    fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
+        #[cfg(feature = "metrics")]
+        MetricsObserver.on_event(policy, breaker, event);
+        #[cfg(feature = "tracing")]
+        TracingObserver.on_event(policy, breaker, event);
+        let _ = (policy, breaker, event);
+    }
+
+    fn on_finish(&self, policy: &str, finish: &Finish) {
+        #[cfg(feature = "metrics")]
+        MetricsObserver.on_finish(policy, finish);
+        #[cfg(feature = "tracing")]
+        TracingObserver.on_finish(policy, finish);
+        let _ = (policy, finish);
+    }
+}
+
+/// Two observers in turn: `(a, b)` tells `a`, then `b`.
+///
+/// ```
+/// use sturdy_std::{NoopObserver, Observer};
+/// use sturdy_std::observe::Standard;
+/// (Standard, NoopObserver).on_finish("p", &sturdy::pipeline::Finish::Cancelled);
+/// ```
+impl<A: Observer, B: Observer> Observer for (A, B) {
+    fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
+        self.0.on_event(policy, breaker, event);
+        self.1.on_event(policy, breaker, event);
+    }
+
+    fn on_finish(&self, policy: &str, finish: &Finish) {
+        self.0.on_finish(policy, finish);
+        self.1.on_finish(policy, finish);
+    }
+}

@@ -1,0 +1,50 @@
+//! Hooks for logs, metrics and traces: every [`Event`] of every call.
+
+use sturdy::pipeline::{Event, Finish};
+
+/// Receives what the pipeline reports. Called outside every lock, after each
+/// step of a call, from the task or thread running it; keep it cheap.
+///
+/// `breaker` is the name of the policy's breaker, if it has one.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use sturdy::pipeline::{Event, Finish};
+/// use sturdy_std::Observer;
+///
+/// #[derive(Default)]
+/// struct CountRetries(AtomicU32);
+/// impl Observer for CountRetries {
+///     fn on_event(&self, _policy: &str, _breaker: Option<&str>, event: &Event) {
+///         if matches!(event, Event::Retry { .. }) {
+///             self.0.fetch_add(1, Ordering::Relaxed);
+///         }
+///     }
+/// }
+/// let o = CountRetries::default();
+/// o.on_event("p", None, &Event::TimedOut { attempt: 1 });
+/// o.on_finish("p", &Finish::Cancelled);
+/// assert_eq!(o.0.load(Ordering::Relaxed), 0);
+/// ```
+pub trait Observer: Send + Sync {
+    /// One event of a call through policy `policy`.
+    fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
+        let _ = (policy, breaker, event);
+    }
+    /// The call ended (including [`Finish::Cancelled`] when its future was
+    /// dropped).
+    fn on_finish(&self, policy: &str, finish: &Finish) {
+        let _ = (policy, finish);
+    }
+}
+
+/// The default observer: does nothing.
+///
+/// ```
+/// use sturdy_std::{NoopObserver, Observer};
+/// NoopObserver.on_finish("p", &sturdy::pipeline::Finish::Cancelled);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoopObserver;
+
+impl Observer for NoopObserver {}

@@ -1,0 +1,549 @@
+//! [`Policy`]: a named [`Pipeline`] plus the shared machines it lends to each
+//! call, and the driver that executes what the pipeline says.
+//!
+//! The driver is the same for Tokio ([`Policy::call`]) and threads
+//! ([`Policy::call_blocking`]): start a [`Call`], ask it for the next
+//! [`Step`], run/sleep/queue as told, report each attempt's [`Verdict`],
+//! forward every [`Event`] to the [`Observer`]. Each step locks the policy's
+//! breaker, bulkhead and budget (always in that order) for the core's few
+//! instructions and never across an `.await` or user code. If the caller
+//! drops the call midway, a guard calls [`Call::abandon`]: a half-open probe
+//! slot comes back, a bulkhead slot is released or the queue left.
+
+use std::fmt;
+use std::sync::atomic::AtomicU64;
+
+use sturdy::breaker::{Breaker, Consecutive, Window};
+use sturdy::bulkhead::Ticket;
+use sturdy::outcome::{ErrorsFail, Outcome, Verdict};
+use sturdy::pipeline::{Call, Event, Failure, Finish, Pipeline, PipelineConfig, Shared, Step};
+use sturdy::retry::Budget;
+use sturdy::rng::SplitMix64;
+use sturdy::time::Instant;
+
+use crate::breaker::with_breaker;
+use crate::bulkhead::Machine;
+use crate::observer::{NoopObserver, Observer};
+use crate::{Error, Fallback, SharedBreaker, SharedBudget, SharedBulkhead, time};
+
+pub(crate) struct Inner {
+    pub(crate) name: std::sync::Arc<str>,
+    pub(crate) pipeline: Pipeline,
+    pub(crate) breaker: Option<SharedBreaker>,
+    pub(crate) bulkhead: Option<SharedBulkhead>,
+    pub(crate) budget: Option<SharedBudget>,
+    pub(crate) observer: std::sync::Arc<dyn Observer>,
+    seed: u64,
+    calls: AtomicU64,
+}
+
+/// A resilience policy: retry, timeouts, stage order and fallback rule (a
+/// [`PipelineConfig`]), with an optional shared breaker, bulkhead and retry
+/// budget, a classifier `C` and an [`Observer`]. Cheap to clone (an `Arc`);
+/// every clone shares the same machines.
+///
+/// ```
+/// use sturdy::pipeline::PipelineConfig;
+/// use sturdy_std::{Policy, SharedBreaker};
+///
+/// let policy = Policy::builder(PipelineConfig::default())
+///     .name("postgres")
+///     .breaker(SharedBreaker::new("postgres", Default::default())?)
+///     .build();
+/// let rows: Result<u32, sturdy_std::Error<std::io::Error>> = policy.call_blocking(|| Ok(3));
+/// assert_eq!(rows.unwrap(), 3);
+/// # Ok::<(), sturdy::error::ConfigError>(())
+/// ```
+pub struct Policy<C = ErrorsFail> {
+    pub(crate) inner: std::sync::Arc<Inner>,
+    pub(crate) classifier: C,
+}
+
+impl<C: Clone> Clone for Policy<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            classifier: self.classifier.clone(),
+        }
+    }
+}
+
+impl<C> fmt::Debug for Policy<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("name", &self.inner.name)
+            .field("config", self.inner.pipeline.config())
+            .field("breaker", &self.inner.breaker)
+            .field("bulkhead", &self.inner.bulkhead)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Policy`]. See [`Policy::builder`].
+///
+/// ```
+/// use sturdy::pipeline::PipelineConfig;
+/// use sturdy_std::{Policy, SharedBulkhead, SharedBudget};
+/// let policy = Policy::builder(PipelineConfig::default())
+///     .name("reports")
+///     .bulkhead(SharedBulkhead::new("reports", Default::default())?)
+///     .budget(SharedBudget::new(Default::default())?)
+///     .seed(42)
+///     .build();
+/// assert_eq!(policy.name(), "reports");
+/// # Ok::<(), sturdy::error::ConfigError>(())
+/// ```
+pub struct PolicyBuilder<C = ErrorsFail> {
+    name: std::sync::Arc<str>,
+    config: PipelineConfig,
+    breaker: Option<SharedBreaker>,
+    bulkhead: Option<SharedBulkhead>,
+    budget: Option<SharedBudget>,
+    observer: std::sync::Arc<dyn Observer>,
+    classifier: C,
+    seed: u64,
+}
+
+impl<C> fmt::Debug for PolicyBuilder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicyBuilder")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Policy {
+    /// Starts building a policy from a pipeline config (named `"default"`, no
+    /// shared machines, [`ErrorsFail`] classifier, no-op observer).
+    ///
+    /// ```
+    /// let p = sturdy_std::Policy::builder(Default::default()).build();
+    /// assert_eq!(p.name(), "default");
+    /// ```
+    pub fn builder(config: PipelineConfig) -> PolicyBuilder {
+        PolicyBuilder {
+            name: "default".into(),
+            config,
+            breaker: None,
+            bulkhead: None,
+            budget: None,
+            observer: std::sync::Arc::new(NoopObserver),
+            classifier: ErrorsFail,
+            seed: 0x5EED_0F57_0D1E,
+        }
+    }
+}
+
+impl<C> PolicyBuilder<C> {
+    /// The policy's name (in events and metrics).
+    ///
+    /// ```
+    /// let p = sturdy_std::Policy::builder(Default::default()).name("kafka").build();
+    /// assert_eq!(p.name(), "kafka");
+    /// ```
+    #[must_use]
+    pub fn name(mut self, name: impl Into<std::sync::Arc<str>>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Lends this breaker to every call.
+    ///
+    /// ```
+    /// # use sturdy_std::{Policy, SharedBreaker};
+    /// let b = SharedBreaker::new("db", Default::default())?;
+    /// let p = Policy::builder(Default::default()).breaker(b.clone()).build();
+    /// assert_eq!(p.breaker().unwrap().name(), "db");
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn breaker(mut self, breaker: SharedBreaker) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// Lends this bulkhead to every call.
+    ///
+    /// ```
+    /// # use sturdy_std::{Policy, SharedBulkhead};
+    /// let p = Policy::builder(Default::default()).bulkhead(SharedBulkhead::new("pool", Default::default())?).build();
+    /// assert!(p.bulkhead().is_some());
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn bulkhead(mut self, bulkhead: SharedBulkhead) -> Self {
+        self.bulkhead = Some(bulkhead);
+        self
+    }
+
+    /// Lends this retry budget to every call.
+    ///
+    /// ```
+    /// # use sturdy_std::{Policy, SharedBudget};
+    /// let p = Policy::builder(Default::default()).budget(SharedBudget::new(Default::default())?).build();
+    /// assert!(p.budget().is_some());
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn budget(mut self, budget: SharedBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Where events go (default: nowhere).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// let p = sturdy_std::Policy::builder(Default::default()).observer(Arc::new(sturdy_std::NoopObserver)).build();
+    /// # let _ = p;
+    /// ```
+    #[must_use]
+    pub fn observer(mut self, observer: std::sync::Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Seeds the per-call jitter streams (call `n` uses `SplitMix64(seed + n)`),
+    /// for reproducible timelines.
+    ///
+    /// ```
+    /// let p = sturdy_std::Policy::builder(Default::default()).seed(7).build();
+    /// # let _ = p;
+    /// ```
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// How each attempt's `Result` becomes a [`Verdict`] (default
+    /// [`ErrorsFail`]: `Ok` succeeds, `Err` fails and is retried). Any
+    /// `Fn(&Result<T, E>) -> Verdict` works.
+    ///
+    /// ```
+    /// use sturdy::outcome::Verdict;
+    /// let p = sturdy_std::Policy::builder(Default::default())
+    ///     .classifier(|r: &Result<u16, ()>| match r {
+    ///         Ok(s) if *s >= 500 => Verdict::failure(),
+    ///         Ok(_) => Verdict::success(),
+    ///         Err(()) => Verdict::failure(),
+    ///     })
+    ///     .build();
+    /// assert_eq!(p.call_blocking(|| Ok::<u16, ()>(200)).unwrap(), 200);
+    /// ```
+    pub fn classifier<C2>(self, classifier: C2) -> PolicyBuilder<C2> {
+        PolicyBuilder {
+            name: self.name,
+            config: self.config,
+            breaker: self.breaker,
+            bulkhead: self.bulkhead,
+            budget: self.budget,
+            observer: self.observer,
+            classifier,
+            seed: self.seed,
+        }
+    }
+
+    /// The policy.
+    ///
+    /// ```
+    /// let p = sturdy_std::Policy::builder(Default::default()).build();
+    /// # let _ = p;
+    /// ```
+    pub fn build(self) -> Policy<C> {
+        Policy {
+            inner: std::sync::Arc::new(Inner {
+                name: self.name,
+                pipeline: Pipeline::new(self.config),
+                breaker: self.breaker,
+                bulkhead: self.bulkhead,
+                budget: self.budget,
+                observer: self.observer,
+                seed: self.seed,
+                calls: AtomicU64::new(0),
+            }),
+            classifier: self.classifier,
+        }
+    }
+}
+
+impl<C> Policy<C> {
+    /// The policy's name.
+    ///
+    /// ```
+    /// assert_eq!(sturdy_std::Policy::builder(Default::default()).build().name(), "default");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The pipeline config.
+    ///
+    /// ```
+    /// let p = sturdy_std::Policy::builder(Default::default()).build();
+    /// assert_eq!(p.config().retry.max_attempts(), 3);
+    /// ```
+    pub fn config(&self) -> &PipelineConfig {
+        self.inner.pipeline.config()
+    }
+
+    /// The shared breaker, if any.
+    ///
+    /// ```
+    /// assert!(sturdy_std::Policy::builder(Default::default()).build().breaker().is_none());
+    /// ```
+    pub fn breaker(&self) -> Option<&SharedBreaker> {
+        self.inner.breaker.as_ref()
+    }
+
+    /// The shared bulkhead, if any.
+    ///
+    /// ```
+    /// assert!(sturdy_std::Policy::builder(Default::default()).build().bulkhead().is_none());
+    /// ```
+    pub fn bulkhead(&self) -> Option<&SharedBulkhead> {
+        self.inner.bulkhead.as_ref()
+    }
+
+    /// The shared retry budget, if any.
+    ///
+    /// ```
+    /// assert!(sturdy_std::Policy::builder(Default::default()).build().budget().is_none());
+    /// ```
+    pub fn budget(&self) -> Option<&SharedBudget> {
+        self.inner.budget.as_ref()
+    }
+
+    /// The classifier.
+    ///
+    /// ```
+    /// let p = sturdy_std::Policy::builder(Default::default()).build();
+    /// assert_eq!(*p.classifier(), sturdy::outcome::ErrorsFail);
+    /// ```
+    pub fn classifier(&self) -> &C {
+        &self.classifier
+    }
+
+    /// The same policy (same shared machines) with another classifier, e.g.
+    /// for an operation with another result type.
+    ///
+    /// ```
+    /// use sturdy::outcome::Verdict;
+    /// let p = sturdy_std::Policy::builder(Default::default()).build();
+    /// let lenient = p.with_classifier(|_: &Result<(), ()>| Verdict::success());
+    /// assert!(lenient.call_blocking(|| Err::<(), ()>(())).is_err()); // Err is still returned…
+    /// assert_eq!(lenient.config().retry.max_attempts(), 3);
+    /// ```
+    pub fn with_classifier<C2>(&self, classifier: C2) -> Policy<C2> {
+        Policy {
+            inner: self.inner.clone(),
+            classifier,
+        }
+    }
+}
+
+/// What to do with the call at one step.
+enum Op {
+    Next,
+    Outcome(Verdict),
+    Abandon,
+}
+
+fn apply<W: Window>(
+    call: &mut Call,
+    op: &Op,
+    now: Instant,
+    rng: &mut SplitMix64,
+    breaker: Option<&mut Breaker<W>>,
+    bulkhead: Option<&mut Machine>,
+    budget: Option<&mut Budget>,
+) -> Option<Step> {
+    let mut shared = Shared {
+        breaker,
+        bulkhead,
+        budget,
+    };
+    match op {
+        Op::Next => Some(call.next(now, &mut shared)),
+        Op::Outcome(verdict) => Some(call.on_outcome(now, *verdict, &mut shared, rng)),
+        Op::Abandon => {
+            call.abandon(now, &mut shared);
+            None
+        }
+    }
+}
+
+/// One call in flight: the core `Call`, and the guard that abandons it if the
+/// caller goes away before it ends.
+pub(crate) struct Driver<'p> {
+    policy: &'p Inner,
+    call: Call,
+    rng: SplitMix64,
+    clock: fn() -> Instant,
+    /// The bulkhead ticket this call waits on, if queued.
+    ticket: Option<Ticket>,
+    done: bool,
+}
+
+impl<'p> Driver<'p> {
+    pub(crate) fn start(policy: &'p Inner, clock: fn() -> Instant) -> Self {
+        let n = policy
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self {
+            policy,
+            call: policy.pipeline.start(clock()),
+            rng: SplitMix64::new(policy.seed.wrapping_add(n)),
+            clock,
+            ticket: None,
+            done: false,
+        }
+    }
+
+    pub(crate) fn now(&self) -> Instant {
+        (self.clock)()
+    }
+
+    pub(crate) fn next(&mut self) -> Step {
+        let now = self.now();
+        self.step(now, &Op::Next)
+            .unwrap_or(Step::Done(Finish::Cancelled))
+    }
+
+    pub(crate) fn on_outcome(&mut self, now: Instant, verdict: Verdict) -> Step {
+        self.step(now, &Op::Outcome(verdict))
+            .unwrap_or(Step::Done(Finish::Cancelled))
+    }
+
+    pub(crate) fn bulkhead(&self) -> Option<&'p SharedBulkhead> {
+        self.policy.bulkhead.as_ref()
+    }
+
+    fn step(&mut self, now: Instant, op: &Op) -> Option<Step> {
+        let policy = self.policy;
+        let step = {
+            let mut breaker = policy.breaker.as_ref().map(SharedBreaker::lock);
+            let mut bulkhead = policy.bulkhead.as_ref().map(SharedBulkhead::lock);
+            let mut budget = policy.budget.as_ref().map(SharedBudget::lock);
+            let bulkhead = bulkhead.as_deref_mut();
+            let budget = budget.as_deref_mut();
+            let (call, rng) = (&mut self.call, &mut self.rng);
+            match breaker.as_mut().map(|g| g.machine()) {
+                None => apply::<Consecutive>(call, op, now, rng, None, bulkhead, budget),
+                Some(any) => {
+                    with_breaker!(any, b => apply(call, op, now, rng, Some(b), bulkhead, budget))
+                }
+            }
+        };
+        self.after(step);
+        step
+    }
+
+    /// Outside every lock: events to the observer, grants to their waiters.
+    fn after(&mut self, step: Option<Step>) {
+        let policy = self.policy;
+        let breaker_name = policy.breaker.as_ref().map(SharedBreaker::name);
+        while let Some(event) = self.call.poll_event() {
+            if let (Event::Granted(ticket), Some(b)) = (&event, &policy.bulkhead) {
+                b.notify(*ticket);
+            }
+            policy.observer.on_event(&policy.name, breaker_name, &event);
+        }
+        let queued = match step {
+            Some(Step::Queued { ticket, .. }) => Some(ticket),
+            _ => None,
+        };
+        if self.ticket != queued
+            && let (Some(old), Some(b)) = (self.ticket, &policy.bulkhead)
+        {
+            b.forget(old);
+        }
+        self.ticket = queued;
+        if !self.done
+            && let Some(finish) = self.call.finish()
+        {
+            self.done = true;
+            policy.observer.on_finish(&policy.name, &finish);
+        }
+    }
+}
+
+impl Drop for Driver<'_> {
+    fn drop(&mut self) {
+        if !self.call.is_finished() {
+            let now = self.now();
+            let _ = self.step(now, &Op::Abandon);
+        }
+    }
+}
+
+/// Turns how the call ended, and the last attempt's result, into the caller's answer.
+pub(crate) fn resolve<T, E>(
+    policy: &Inner,
+    finish: Finish,
+    last: Option<Result<T, E>>,
+    fallback: Option<&Fallback<T, E>>,
+) -> Result<T, Error<E>> {
+    match finish {
+        Finish::Completed { .. } => match last {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(e)) => Err(Error::Operation(e)),
+            None => Err(Error::TimedOut),
+        },
+        Finish::Failed(failure) => failed(policy, failure, last),
+        Finish::Fallback(failure) => match fallback {
+            Some(fallback) => {
+                let error = match failed(policy, failure, last) {
+                    Ok(_) => Error::RetriesExhausted {
+                        attempts: failure.attempts(),
+                        last: None,
+                    },
+                    Err(e) => e,
+                };
+                fallback.run(error)
+            }
+            None => failed(policy, failure, last),
+        },
+        Finish::Cancelled => Err(Error::TimedOut),
+    }
+}
+
+fn failed<T, E>(
+    policy: &Inner,
+    failure: Failure,
+    last: Option<Result<T, E>>,
+) -> Result<T, Error<E>> {
+    Err(match failure {
+        Failure::NotRetryable {
+            last: Outcome::TimedOut,
+            ..
+        } => Error::TimedOut,
+        Failure::NotRetryable { .. } => match last {
+            // The classifier failed a value and said not to retry: the value
+            // is the operation's answer.
+            Some(Ok(value)) => return Ok(value),
+            Some(Err(e)) => Error::Operation(e),
+            None => Error::TimedOut,
+        },
+        Failure::RetriesExhausted {
+            attempts,
+            last: how,
+        } => Error::RetriesExhausted {
+            attempts,
+            last: match how {
+                Outcome::TimedOut => None,
+                _ => last.and_then(Result::err),
+            },
+        },
+        Failure::BreakerOpen { retry_at, .. } => Error::Rejected {
+            breaker: policy
+                .breaker
+                .as_ref()
+                .map_or_else(|| "breaker".into(), SharedBreaker::name_arc),
+            retry_at: retry_at.map(time::to_std),
+        },
+        Failure::BulkheadFull { .. } => Error::BulkheadFull,
+        Failure::TimedOut { .. } => Error::TimedOut,
+    })
+}

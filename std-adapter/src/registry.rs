@@ -1,0 +1,563 @@
+//! [`Registry`]: breakers, bulkheads, budgets and policies by name (`"kafka"`,
+//! `"postgres"`, `"redis"`), built from a policy file or by hand, with manual
+//! control (`force_open`, `reset`) and a [`Health`] snapshot.
+//!
+//! # The global switch
+//!
+//! A registry built with `enabled = false` (`STURDY_ENABLED=false`, the seeds'
+//! `RESILIENCE_ENABLED`) still has every named breaker, bulkhead, budget and
+//! policy, so code that looks them up does not change, but every policy passes
+//! calls straight through: its pipeline is [`PolicySet::PASS_THROUGH`]-like
+//! (one attempt, no timeouts, no fallback), it has no bulkhead and no budget,
+//! and its breaker is [`disable`](SharedBreaker::disable)d, which admits every
+//! call and only counts — so `/health` reports `"disabled"` and the stats keep
+//! flowing.
+//!
+//! ```
+//! # #[cfg(feature = "config")] {
+//! use sturdy_std::config::PolicySet;
+//! use sturdy_std::registry::Registry;
+//!
+//! let set = PolicySet::from_toml_with_env(r#"
+//!     [breakers.kafka]
+//!     failure_threshold = 2
+//!     [policies.kafka]
+//!     breaker = "kafka"
+//!     max_attempts = 1
+//! "#)?;
+//! let registry = Registry::from_set(&set)?;
+//! let kafka = registry.policy("kafka").unwrap();
+//! for _ in 0..2 {
+//!     let _ = kafka.call_blocking(|| Err::<(), _>("down"));
+//! }
+//! assert_eq!(registry.health().circuit_breakers["kafka"], "open");
+//! registry.reset("kafka")?;
+//! assert_eq!(registry.health().status.as_str(), "healthy");
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use sturdy::breaker::Transition;
+use sturdy::pipeline::Event;
+
+use crate::health::{BreakerHealth, Health};
+use crate::observer::{NoopObserver, Observer};
+use crate::{Policy, SharedBreaker, SharedBudget, SharedBulkhead, time};
+
+#[cfg(feature = "config")]
+use crate::config::{ConfigError, Detector as ConfigDetector, PolicySet};
+
+/// A name the registry does not know.
+///
+/// ```
+/// use sturdy_std::registry::Registry;
+/// let err = Registry::builder().build().force_open("nope").unwrap_err();
+/// assert_eq!(err.to_string(), "no breaker named \"nope\"");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownName(pub String);
+
+impl fmt::Display for UnknownName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no breaker named \"{}\"", self.0)
+    }
+}
+
+impl std::error::Error for UnknownName {}
+
+struct Inner {
+    enabled: bool,
+    breakers: BTreeMap<String, SharedBreaker>,
+    bulkheads: BTreeMap<String, SharedBulkhead>,
+    budgets: BTreeMap<String, SharedBudget>,
+    policies: BTreeMap<String, Policy>,
+    observer: Arc<dyn Observer>,
+}
+
+/// Named breakers, bulkheads, budgets and policies. Cheap to clone (an `Arc`),
+/// so it can be an axum `State`; every clone sees the same machines.
+///
+/// ```
+/// use sturdy_std::registry::Registry;
+/// use sturdy_std::{Policy, SharedBreaker};
+///
+/// let db = SharedBreaker::new("postgres", Default::default())?;
+/// let registry = Registry::builder()
+///     .breaker(db.clone())
+///     .policy(Policy::builder(Default::default()).name("postgres").breaker(db).build())
+///     .build();
+/// assert_eq!(registry.policy("postgres").unwrap().breaker().unwrap().name(), "postgres");
+/// assert!(registry.breaker("redis").is_none());
+/// # Ok::<(), sturdy::error::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("enabled", &self.inner.enabled)
+            .field("breakers", &self.inner.breakers.keys().collect::<Vec<_>>())
+            .field(
+                "bulkheads",
+                &self.inner.bulkheads.keys().collect::<Vec<_>>(),
+            )
+            .field("budgets", &self.inner.budgets.keys().collect::<Vec<_>>())
+            .field("policies", &self.inner.policies.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Builds a [`Registry`] by hand.
+///
+/// ```
+/// use sturdy_std::registry::Registry;
+/// use sturdy_std::SharedBulkhead;
+/// let r = Registry::builder()
+///     .bulkhead(SharedBulkhead::new("pool", Default::default())?)
+///     .build();
+/// assert!(r.bulkhead("pool").is_some());
+/// # Ok::<(), sturdy::error::ConfigError>(())
+/// ```
+#[must_use]
+pub struct RegistryBuilder {
+    enabled: bool,
+    breakers: BTreeMap<String, SharedBreaker>,
+    bulkheads: BTreeMap<String, SharedBulkhead>,
+    budgets: BTreeMap<String, SharedBudget>,
+    policies: BTreeMap<String, Policy>,
+    observer: Arc<dyn Observer>,
+}
+
+impl fmt::Debug for RegistryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryBuilder")
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistryBuilder {
+    /// Registers a breaker under its own name (replacing one of the same name).
+    ///
+    /// ```
+    /// # use sturdy_std::{registry::Registry, SharedBreaker};
+    /// let r = Registry::builder().breaker(SharedBreaker::new("redis", Default::default())?).build();
+    /// assert_eq!(r.breaker_names().collect::<Vec<_>>(), ["redis"]);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn breaker(mut self, breaker: SharedBreaker) -> Self {
+        self.breakers.insert(breaker.name().to_owned(), breaker);
+        self
+    }
+
+    /// Registers a bulkhead under its own name.
+    ///
+    /// ```
+    /// # use sturdy_std::{registry::Registry, SharedBulkhead};
+    /// let r = Registry::builder().bulkhead(SharedBulkhead::new("io", Default::default())?).build();
+    /// assert!(r.bulkhead("io").is_some());
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn bulkhead(mut self, bulkhead: SharedBulkhead) -> Self {
+        self.bulkheads.insert(bulkhead.name().to_owned(), bulkhead);
+        self
+    }
+
+    /// Registers a retry budget under `name`.
+    ///
+    /// ```
+    /// # use sturdy_std::{registry::Registry, SharedBudget};
+    /// let r = Registry::builder().budget("api", SharedBudget::new(Default::default())?).build();
+    /// assert!(r.budget("api").is_some());
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn budget(mut self, name: impl Into<String>, budget: SharedBudget) -> Self {
+        self.budgets.insert(name.into(), budget);
+        self
+    }
+
+    /// Registers a policy under its own name.
+    ///
+    /// ```
+    /// # use sturdy_std::{registry::Registry, Policy};
+    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// assert!(r.policy("api").is_some());
+    /// ```
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policies.insert(policy.name().to_owned(), policy);
+        self
+    }
+
+    /// The global switch, reported by [`Registry::health`] (default true). It
+    /// does not change hand-built policies; [`Registry::from_set`] builds
+    /// pass-through policies when it is off.
+    ///
+    /// ```
+    /// # use sturdy_std::registry::Registry;
+    /// assert!(!Registry::builder().enabled(false).build().enabled());
+    /// ```
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    /// Where the registry reports transitions it causes ([`Registry::force_open`],
+    /// [`Registry::reset`]); give it the same observer as the policies.
+    ///
+    /// ```
+    /// # use sturdy_std::{registry::Registry, NoopObserver};
+    /// let r = Registry::builder().observer(std::sync::Arc::new(NoopObserver)).build();
+    /// assert!(r.enabled());
+    /// ```
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// The registry.
+    ///
+    /// ```
+    /// # use sturdy_std::registry::Registry;
+    /// assert!(Registry::builder().build().policy("x").is_none());
+    /// ```
+    pub fn build(self) -> Registry {
+        Registry {
+            inner: Arc::new(Inner {
+                enabled: self.enabled,
+                breakers: self.breakers,
+                bulkheads: self.bulkheads,
+                budgets: self.budgets,
+                policies: self.policies,
+                observer: self.observer,
+            }),
+        }
+    }
+}
+
+impl Registry {
+    /// An empty builder (enabled, no observer).
+    ///
+    /// ```
+    /// # use sturdy_std::registry::Registry;
+    /// let r = Registry::builder().build();
+    /// assert_eq!(r.breaker_names().count(), 0);
+    /// ```
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder {
+            enabled: true,
+            breakers: BTreeMap::new(),
+            bulkheads: BTreeMap::new(),
+            budgets: BTreeMap::new(),
+            policies: BTreeMap::new(),
+            observer: Arc::new(NoopObserver),
+        }
+    }
+
+    /// Builds every machine and policy of a validated policy file (feature
+    /// `config`), with no observer.
+    ///
+    /// ```
+    /// use sturdy_std::config::PolicyFile;
+    /// use sturdy_std::registry::Registry;
+    ///
+    /// let set = PolicyFile::from_yaml_str("
+    /// bulkheads:
+    ///   db: { max_concurrent: 4 }
+    /// policies:
+    ///   db: { bulkhead: db, max_attempts: 2 }
+    /// ")?.validate()?;
+    /// let registry = Registry::from_set(&set)?;
+    /// assert_eq!(registry.policy("db").unwrap().bulkhead().unwrap().config().max_concurrent, 4);
+    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// ```
+    #[cfg(feature = "config")]
+    pub fn from_set(set: &PolicySet) -> Result<Self, ConfigError> {
+        Self::from_set_with_observer(set, Arc::new(NoopObserver))
+    }
+
+    /// Like [`from_set`](Self::from_set), every policy reporting to `observer`
+    /// (e.g. [`observe::Standard`](crate::observe)). Also sets each breaker's
+    /// starting state through it (a `circuit_breaker_state` gauge exists from
+    /// the start, not from the first transition).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use sturdy_std::config::PolicySet;
+    /// use sturdy_std::registry::Registry;
+    /// use sturdy_std::NoopObserver;
+    ///
+    /// let set = PolicySet::from_toml_with_env("enabled = false\n[breakers.x]\n[policies.x]\nbreaker = \"x\"\n")?;
+    /// let registry = Registry::from_set_with_observer(&set, Arc::new(NoopObserver))?;
+    /// assert!(!registry.enabled());
+    /// assert_eq!(registry.health().circuit_breakers["x"], "disabled");
+    /// assert_eq!(registry.policy("x").unwrap().config().retry.max_attempts(), 1);
+    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// ```
+    #[cfg(feature = "config")]
+    pub fn from_set_with_observer(
+        set: &PolicySet,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Self, ConfigError> {
+        use crate::breaker::{COUNT_WINDOW, Detector};
+        use crate::config::PolicySpec;
+
+        let core_error =
+            |key: String| move |e: sturdy::error::ConfigError| ConfigError::new(key, e.problem);
+        let mut builder = Self::builder()
+            .enabled(set.enabled)
+            .observer(observer.clone());
+        for (name, spec) in &set.breakers {
+            let detector = match spec.detector {
+                ConfigDetector::Consecutive => Detector::Consecutive,
+                ConfigDetector::Time => Detector::TimeWindow,
+                ConfigDetector::Count { window } => {
+                    if usize::from(window) != COUNT_WINDOW {
+                        return Err(ConfigError::new(
+                            format!("breakers.{name}.window"),
+                            format!(
+                                "the shared count-window breaker judges the last {COUNT_WINDOW} calls; other sizes are not supported yet, got {window}"
+                            ),
+                        ));
+                    }
+                    Detector::CountWindow
+                }
+            };
+            let breaker = SharedBreaker::with_detector(name.as_str(), spec.config, detector)
+                .map_err(core_error(format!("breakers.{name}")))?;
+            if !set.enabled {
+                let _ = breaker.disable();
+            }
+            builder = builder.breaker(breaker);
+        }
+        for (name, config) in &set.bulkheads {
+            let bulkhead = SharedBulkhead::new(name.as_str(), *config)
+                .map_err(core_error(format!("bulkheads.{name}")))?;
+            builder = builder.bulkhead(bulkhead);
+        }
+        for (name, config) in &set.budgets {
+            let budget =
+                SharedBudget::new(*config).map_err(core_error(format!("budgets.{name}")))?;
+            builder = builder.budget(name.clone(), budget);
+        }
+        for (name, spec) in &set.policies {
+            let PolicySpec {
+                pipeline,
+                breaker,
+                bulkhead,
+                budget,
+            } = spec;
+            let pipeline = if set.enabled {
+                *pipeline
+            } else {
+                PolicySet::PASS_THROUGH.with_order(pipeline.order)
+            };
+            let mut policy = Policy::builder(pipeline)
+                .name(name.as_str())
+                .observer(observer.clone());
+            // References were resolved by `validate`; a hand-made set may lack them.
+            let missing = |section: &str, what: &str| {
+                ConfigError::new(
+                    format!("policies.{name}.{section}"),
+                    format!("no [{section}s.{what}] entry"),
+                )
+            };
+            if let Some(b) = breaker {
+                let shared = builder
+                    .breakers
+                    .get(b)
+                    .ok_or_else(|| missing("breaker", b))?;
+                policy = policy.breaker(shared.clone());
+            }
+            if set.enabled {
+                if let Some(b) = bulkhead {
+                    let shared = builder
+                        .bulkheads
+                        .get(b)
+                        .ok_or_else(|| missing("bulkhead", b))?;
+                    policy = policy.bulkhead(shared.clone());
+                }
+                if let Some(b) = budget {
+                    let shared = builder.budgets.get(b).ok_or_else(|| missing("budget", b))?;
+                    policy = policy.budget(shared.clone());
+                }
+            }
+            builder = builder.policy(policy.build());
+        }
+        let registry = builder.build();
+        registry.announce_states();
+        Ok(registry)
+    }
+
+    /// Reports every breaker's current state to the observer as a transition
+    /// from itself (so gauges start at the right value).
+    #[cfg(feature = "config")]
+    fn announce_states(&self) {
+        let at = time::now();
+        for (name, breaker) in &self.inner.breakers {
+            let state = breaker.state();
+            let t = Transition {
+                from: state,
+                to: state,
+                at,
+            };
+            self.inner
+                .observer
+                .on_event("", Some(name), &Event::Breaker(t));
+        }
+    }
+
+    /// The global switch.
+    ///
+    /// ```
+    /// # use sturdy_std::registry::Registry;
+    /// assert!(Registry::builder().build().enabled());
+    /// ```
+    pub fn enabled(&self) -> bool {
+        self.inner.enabled
+    }
+
+    /// The policy named `name`.
+    ///
+    /// ```
+    /// # use sturdy_std::{registry::Registry, Policy};
+    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// let answer = r.policy("api").unwrap().call_blocking(|| Ok::<_, ()>(42));
+    /// assert_eq!(answer.unwrap(), 42);
+    /// ```
+    pub fn policy(&self, name: &str) -> Option<&Policy> {
+        self.inner.policies.get(name)
+    }
+
+    /// The breaker named `name`.
+    ///
+    /// ```
+    /// # use sturdy_std::{registry::Registry, SharedBreaker};
+    /// let r = Registry::builder().breaker(SharedBreaker::new("redis", Default::default())?).build();
+    /// assert_eq!(r.breaker("redis").unwrap().state(), sturdy::breaker::State::Closed);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn breaker(&self, name: &str) -> Option<&SharedBreaker> {
+        self.inner.breakers.get(name)
+    }
+
+    /// The bulkhead named `name`.
+    ///
+    /// ```
+    /// # use sturdy_std::registry::Registry;
+    /// assert!(Registry::builder().build().bulkhead("io").is_none());
+    /// ```
+    pub fn bulkhead(&self, name: &str) -> Option<&SharedBulkhead> {
+        self.inner.bulkheads.get(name)
+    }
+
+    /// The retry budget named `name`.
+    ///
+    /// ```
+    /// # use sturdy_std::registry::Registry;
+    /// assert!(Registry::builder().build().budget("api").is_none());
+    /// ```
+    pub fn budget(&self, name: &str) -> Option<&SharedBudget> {
+        self.inner.budgets.get(name)
+    }
+
+    /// Breaker names, sorted.
+    ///
+    /// ```
+    /// # use sturdy_std::{registry::Registry, SharedBreaker};
+    /// let r = Registry::builder()
+    ///     .breaker(SharedBreaker::new("b", Default::default())?)
+    ///     .breaker(SharedBreaker::new("a", Default::default())?)
+    ///     .build();
+    /// assert_eq!(r.breaker_names().collect::<Vec<_>>(), ["a", "b"]);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn breaker_names(&self) -> impl Iterator<Item = &str> {
+        self.inner.breakers.keys().map(String::as_str)
+    }
+
+    /// Policy names, sorted.
+    ///
+    /// ```
+    /// # use sturdy_std::{registry::Registry, Policy};
+    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// assert_eq!(r.policy_names().collect::<Vec<_>>(), ["api"]);
+    /// ```
+    pub fn policy_names(&self) -> impl Iterator<Item = &str> {
+        self.inner.policies.keys().map(String::as_str)
+    }
+
+    fn manual(
+        &self,
+        name: &str,
+        f: impl FnOnce(&SharedBreaker) -> Option<Transition>,
+    ) -> Result<Option<Transition>, UnknownName> {
+        let breaker = self
+            .breaker(name)
+            .ok_or_else(|| UnknownName(name.to_owned()))?;
+        let t = f(breaker);
+        if let Some(t) = t {
+            self.inner
+                .observer
+                .on_event("", Some(name), &Event::Breaker(t));
+        }
+        Ok(t)
+    }
+
+    /// Forces the breaker `name` open: it rejects every call until
+    /// [`reset`](Self::reset). The transition goes to the observer.
+    ///
+    /// ```
+    /// # use sturdy_std::{registry::Registry, SharedBreaker};
+    /// let r = Registry::builder().breaker(SharedBreaker::new("db", Default::default())?).build();
+    /// assert!(r.force_open("db")?.is_some());
+    /// assert_eq!(r.health().circuit_breakers["db"], "forced_open");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn force_open(&self, name: &str) -> Result<Option<Transition>, UnknownName> {
+        self.manual(name, SharedBreaker::force_open)
+    }
+
+    /// Resets the breaker `name` to closed, its run/window cleared (the seeds'
+    /// `breaker.reset()`). The transition goes to the observer.
+    ///
+    /// ```
+    /// # use sturdy_std::{registry::Registry, SharedBreaker};
+    /// let r = Registry::builder().breaker(SharedBreaker::new("db", Default::default())?).build();
+    /// r.force_open("db")?;
+    /// r.reset("db")?;
+    /// assert_eq!(r.health().circuit_breakers["db"], "closed");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reset(&self, name: &str) -> Result<Option<Transition>, UnknownName> {
+        self.manual(name, SharedBreaker::reset)
+    }
+
+    /// A snapshot of every breaker, for a `/health` endpoint (JSON with the
+    /// `health` feature: [`Health::to_json`]).
+    ///
+    /// ```
+    /// # use sturdy_std::{registry::Registry, SharedBreaker};
+    /// let r = Registry::builder().breaker(SharedBreaker::new("db", Default::default())?).build();
+    /// let h = r.health();
+    /// assert_eq!(h.status.as_str(), "healthy");
+    /// assert_eq!(h.breakers[0].name, "db");
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn health(&self) -> Health {
+        let now = time::now();
+        let breakers = self
+            .inner
+            .breakers
+            .iter()
+            .map(|(name, b)| BreakerHealth::new(name, b.state(), b.stats(), now))
+            .collect();
+        Health::from_breakers(self.inner.enabled, breakers)
+    }
+}

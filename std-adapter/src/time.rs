@@ -1,0 +1,135 @@
+//! The one place where `std`/Tokio time meets [`sturdy::time`].
+//!
+//! The core counts microseconds from an epoch of the caller's choosing. Here
+//! that epoch is per process ([`epoch`]): fixed on first use, one hour (or as
+//! much as the monotonic clock allows) *before* that moment, so that a Tokio
+//! runtime with a paused clock — whose clock starts when the runtime is built —
+//! never reads as earlier than the epoch. Every shared breaker, bulkhead and
+//! budget sees the same timeline, whichever policy or thread reads it.
+//!
+//! Conversions saturate: an instant before the epoch reads as
+//! [`Instant::ZERO`], [`Instant::MAX`] converts to a point ~30 years ahead.
+//!
+//! With the `tokio` feature, [`now`] reads [`tokio::time::Instant::now`], so a
+//! paused test clock (`#[tokio::test(start_paused = true)]`) drives every
+//! decision; outside a runtime that is the `std` clock.
+//!
+//! ```
+//! use sturdy_std::time;
+//! let a = time::now();
+//! let b = time::now();
+//! assert!(b >= a);
+//! assert_eq!(time::from_std(time::to_std(a)), a);
+//! ```
+
+use std::sync::OnceLock;
+use std::time::Duration as StdDuration;
+
+use sturdy::time::{Duration, Instant};
+
+static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
+
+/// What [`Instant::MAX`] converts to: far enough never to fire.
+const FAR_FUTURE: StdDuration = StdDuration::from_secs(30 * 365 * 24 * 3600);
+
+/// The process epoch: sturdy's [`Instant::ZERO`].
+///
+/// ```
+/// use sturdy_std::time;
+/// assert_eq!(time::from_std(time::epoch()), sturdy::time::Instant::ZERO);
+/// ```
+pub fn epoch() -> std::time::Instant {
+    *EPOCH.get_or_init(|| {
+        let now = std::time::Instant::now();
+        [3600, 60, 1]
+            .into_iter()
+            .find_map(|secs| now.checked_sub(StdDuration::from_secs(secs)))
+            .unwrap_or(now)
+    })
+}
+
+/// A `std` instant as a sturdy [`Instant`] (µs since [`epoch`], saturating).
+///
+/// ```
+/// use sturdy_std::time;
+/// let t = time::epoch() + std::time::Duration::from_millis(1500);
+/// assert_eq!(time::from_std(t), sturdy::time::Instant::from_millis(1500));
+/// ```
+pub fn from_std(at: std::time::Instant) -> Instant {
+    let since = at.saturating_duration_since(epoch());
+    Instant::from_micros(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// A sturdy [`Instant`] as a `std` instant (saturating to ~30 years ahead).
+///
+/// ```
+/// use sturdy_std::time;
+/// use sturdy::time::Instant;
+/// assert_eq!(time::to_std(Instant::from_secs(2)) - time::epoch(), std::time::Duration::from_secs(2));
+/// ```
+pub fn to_std(at: Instant) -> std::time::Instant {
+    let epoch = epoch();
+    let far = std::time::Instant::now() + FAR_FUTURE;
+    epoch
+        .checked_add(StdDuration::from_micros(at.as_micros()))
+        .map_or(far, |t| t.min(far))
+}
+
+/// A sturdy [`Duration`] as a `std` one.
+///
+/// ```
+/// use sturdy_std::time;
+/// assert_eq!(time::to_std_duration(sturdy::time::Duration::from_millis(3)), std::time::Duration::from_millis(3));
+/// ```
+pub fn to_std_duration(d: Duration) -> StdDuration {
+    StdDuration::from_micros(d.as_micros())
+}
+
+/// A `std` duration as a sturdy [`Duration`] (saturating).
+///
+/// ```
+/// use sturdy_std::time;
+/// assert_eq!(time::from_std_duration(std::time::Duration::from_secs(1)), sturdy::time::Duration::from_secs(1));
+/// ```
+pub fn from_std_duration(d: StdDuration) -> Duration {
+    Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// Now, on the std clock (what blocking calls use).
+///
+/// ```
+/// assert!(sturdy_std::time::now_std() <= sturdy_std::time::now_std());
+/// ```
+pub fn now_std() -> Instant {
+    from_std(std::time::Instant::now())
+}
+
+/// Now: the Tokio clock with the `tokio` feature (paused in tests), else the
+/// std clock.
+///
+/// ```
+/// let t = sturdy_std::time::now();
+/// assert!(t > sturdy::time::Instant::ZERO);
+/// ```
+pub fn now() -> Instant {
+    #[cfg(feature = "tokio")]
+    {
+        from_std(tokio::time::Instant::now().into_std())
+    }
+    #[cfg(not(feature = "tokio"))]
+    {
+        now_std()
+    }
+}
+
+/// A sturdy [`Instant`] as a Tokio instant, for `sleep_until`/`timeout_at`.
+///
+/// ```
+/// use sturdy_std::time;
+/// let t = time::to_tokio(sturdy::time::Instant::from_secs(1));
+/// assert_eq!(t.into_std(), time::to_std(sturdy::time::Instant::from_secs(1)));
+/// ```
+#[cfg(feature = "tokio")]
+pub fn to_tokio(at: Instant) -> tokio::time::Instant {
+    tokio::time::Instant::from_std(to_std(at))
+}
