@@ -167,7 +167,7 @@ impl SharedBulkhead {
     ///
     /// ```
     /// # let pool = sturdy_std::SharedBulkhead::new("reports", Default::default())?;
-    /// assert_eq!(pool.stats().rejected, 0);
+    /// assert_eq!(pool.stats().rejected_full, 0);
     /// # Ok::<(), sturdy::error::ConfigError>(())
     /// ```
     pub fn stats(&self) -> Stats {
@@ -180,17 +180,12 @@ impl SharedBulkhead {
         lock(&self.inner.machine)
     }
 
-    /// Wakes the waiter holding `ticket`, or remembers the grant.
+    /// Records the grant of `ticket` and wakes its waiter if it is parked.
     pub(crate) fn notify(&self, ticket: Ticket) {
         let waiter = {
             let mut w = lock(&self.inner.waiters);
-            match w.parked.remove(&ticket) {
-                Some(waiter) => Some(waiter),
-                None => {
-                    w.granted.insert(ticket);
-                    None
-                }
-            }
+            w.granted.insert(ticket);
+            w.parked.remove(&ticket)
         };
         if let Some(waiter) = waiter {
             waiter.wake();

@@ -13,7 +13,7 @@ use std::sync::Arc;
 /// assert_eq!(e.to_string(), "bulkhead full");
 /// assert!(e.is_rejection());
 /// ```
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error<E> {
     /// The operation's own error: its last attempt failed and was not (or no

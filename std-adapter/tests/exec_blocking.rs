@@ -1,0 +1,132 @@
+//! Blocking execution on plain threads, and the handles' thread-safety.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration as StdDuration;
+
+use sturdy::backoff::Backoff;
+use sturdy::breaker::{Config as BreakerConfig, State};
+use sturdy::bulkhead::Config as BulkheadConfig;
+use sturdy::pipeline::{FallbackOn, PipelineConfig};
+use sturdy::retry::RetryConfig;
+use sturdy::time::Duration;
+use sturdy::timeout::TimeoutConfig;
+use sturdy_std::{Error, Fallback, Policy, SharedBreaker, SharedBudget, SharedBulkhead};
+
+#[test]
+fn handles_are_send_sync_and_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<SharedBreaker>();
+    check::<SharedBulkhead>();
+    check::<SharedBudget>();
+    check::<Policy>();
+    fn send<T: Send>(_: &T) {}
+    let p = Policy::builder(PipelineConfig::default()).build();
+    send(&p.call(|| async { Ok::<_, ()>(()) }));
+    fn is_error<E: std::error::Error>() {}
+    is_error::<Error<std::io::Error>>();
+}
+
+#[test]
+fn blocking_bulkhead_limits_concurrency_and_queues() {
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::new(2, 16, Duration::from_secs(5)).unwrap(),
+    )
+    .unwrap();
+    let policy = Policy::builder(PipelineConfig::default().with_timeout(TimeoutConfig::NONE))
+        .bulkhead(pool.clone())
+        .build();
+    let (now, max) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (policy, now, max) = (policy.clone(), now.clone(), max.clone());
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    policy
+                        .call_blocking(|| {
+                            let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                            max.fetch_max(n, Ordering::SeqCst);
+                            std::thread::sleep(StdDuration::from_millis(2));
+                            now.fetch_sub(1, Ordering::SeqCst);
+                            Ok::<_, ()>(())
+                        })
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(max.load(Ordering::SeqCst) <= 2);
+    assert_eq!((pool.in_flight(), pool.queued()), (0, 0));
+}
+
+#[test]
+fn blocking_late_result_is_discarded_as_timed_out() {
+    let config = PipelineConfig::default()
+        .with_retry(RetryConfig::new(2, Backoff::constant(Duration::from_millis(1))).unwrap())
+        .with_timeout(TimeoutConfig::new(Some(Duration::from_millis(20)), None));
+    let policy = Policy::builder(config).build();
+    let calls = AtomicU32::new(0);
+    let r = policy.call_blocking(|| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(StdDuration::from_millis(30)); // cannot be preempted
+        Ok::<_, ()>(1)
+    });
+    assert!(
+        matches!(
+            r,
+            Err(Error::RetriesExhausted {
+                attempts: 2,
+                last: None
+            })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn blocking_breaker_shared_across_threads_trips_and_recovers() {
+    let breaker = SharedBreaker::new(
+        "db",
+        BreakerConfig::new()
+            .with_failure_threshold(3)
+            .with_break_duration(Duration::from_millis(50))
+            .with_probes(1, 1),
+    )
+    .unwrap();
+    let config = PipelineConfig::default()
+        .with_retry(RetryConfig::default().with_max_attempts(1).unwrap())
+        .with_fallback(FallbackOn::Rejection);
+    let policy = Policy::builder(config).breaker(breaker.clone()).build();
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            let policy = policy.clone();
+            std::thread::spawn(move || {
+                let _ = policy.call_blocking(|| Err::<(), _>("down"));
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(matches!(breaker.state(), State::Open { .. }));
+    let cache: Fallback<&str, &str> = Fallback::value("stale");
+    assert_eq!(
+        policy
+            .call_blocking_with_fallback(&cache, || Ok("fresh"))
+            .unwrap(),
+        "stale"
+    );
+    std::thread::sleep(StdDuration::from_millis(60));
+    assert_eq!(
+        policy
+            .call_blocking_with_fallback(&cache, || Ok("fresh"))
+            .unwrap(),
+        "fresh"
+    );
+    assert_eq!(breaker.state(), State::Closed);
+}

@@ -1,0 +1,230 @@
+//! Cancellation storms: thousands of `Policy::call` futures dropped at every
+//! await point (queued, running, sleeping between retries, waiting for the
+//! breaker) leak no bulkhead permit, no queue entry and no half-open probe
+//! slot, and the breaker can still close afterwards.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sturdy::backoff::Backoff;
+use sturdy::breaker::{Config as BreakerConfig, State};
+use sturdy::bulkhead::Config as BulkheadConfig;
+use sturdy::pipeline::PipelineConfig;
+use sturdy::retry::RetryConfig;
+use sturdy::rng::{Rng, SplitMix64};
+use sturdy::time::Duration;
+use sturdy::timeout::TimeoutConfig;
+use sturdy_std::{Error, Policy, SharedBreaker, SharedBulkhead};
+
+fn ms(n: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(n)
+}
+
+#[tokio::test(start_paused = true)]
+async fn storm_of_dropped_calls_leaks_nothing() {
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::new(3, 32, Duration::from_millis(400)).unwrap(),
+    )
+    .unwrap();
+    let breaker = SharedBreaker::new(
+        "dep",
+        BreakerConfig::new()
+            .with_failure_threshold(5)
+            .with_break_duration(Duration::from_millis(300))
+            .with_probes(2, 2),
+    )
+    .unwrap();
+    let config = PipelineConfig::default()
+        .with_retry(RetryConfig::new(3, Backoff::constant(Duration::from_millis(30))).unwrap())
+        .with_timeout(TimeoutConfig::new(
+            Some(Duration::from_millis(200)),
+            Some(Duration::from_secs(2)),
+        ));
+    let policy = Policy::builder(config)
+        .breaker(breaker.clone())
+        .bulkhead(pool.clone())
+        .build();
+
+    let in_op = Arc::new(AtomicU32::new(0));
+    let max_in_op = Arc::new(AtomicU32::new(0));
+    let mut rng = SplitMix64::new(1);
+    let mut tasks = Vec::new();
+    for i in 0..4_000u64 {
+        let policy = policy.clone();
+        let latency = rng.below(300);
+        let fails = rng.below(3) == 0;
+        let cancel_after = rng.below(500);
+        let start = rng.below(3_000);
+        let (in_op, max_in_op) = (in_op.clone(), max_in_op.clone());
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(ms(start)).await;
+            let call = policy.call(|| {
+                let (in_op, max_in_op) = (in_op.clone(), max_in_op.clone());
+                async move {
+                    let now = in_op.fetch_add(1, Ordering::SeqCst) + 1;
+                    max_in_op.fetch_max(now, Ordering::SeqCst);
+                    // Decrement even when this future is dropped.
+                    struct Leave(Arc<AtomicU32>);
+                    impl Drop for Leave {
+                        fn drop(&mut self) {
+                            self.0.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                    let _leave = Leave(in_op);
+                    tokio::time::sleep(ms(latency)).await;
+                    if fails { Err("boom") } else { Ok(i) }
+                }
+            });
+            // Every third call is dropped at a random point.
+            if i % 3 == 0 {
+                let _ = tokio::time::timeout(ms(cancel_after), call).await;
+            } else {
+                let _ = call.await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(max_in_op.load(Ordering::SeqCst) <= 3, "bulkhead exceeded");
+    assert_eq!(in_op.load(Ordering::SeqCst), 0);
+    assert_eq!(pool.in_flight(), 0, "leaked bulkhead slot");
+    assert_eq!(pool.queued(), 0, "leaked queue entry");
+    assert_eq!(pool.available(), 3);
+
+    // The breaker still works: trip it, then recover through probes.
+    let always_fail = || async { Err::<(), _>("down") };
+    for _ in 0..5 {
+        let _ = policy.call(always_fail).await;
+        if matches!(breaker.state(), State::Open { .. }) {
+            break;
+        }
+    }
+    assert!(matches!(breaker.state(), State::Open { .. }));
+    tokio::time::sleep(ms(400)).await;
+    // A storm of probes that are all cancelled mid-attempt: each returns its slot.
+    for _ in 0..1_000 {
+        let slow = policy.call(|| async {
+            tokio::time::sleep(ms(100)).await;
+            Ok::<_, &str>(())
+        });
+        assert!(tokio::time::timeout(ms(5), slow).await.is_err());
+    }
+    assert!(matches!(
+        breaker.state(),
+        State::HalfOpen {
+            probes_in_flight: 0,
+            ..
+        }
+    ));
+    for _ in 0..2 {
+        policy.call(|| async { Ok::<_, &str>(()) }).await.unwrap();
+    }
+    assert_eq!(breaker.state(), State::Closed);
+    assert_eq!(pool.in_flight(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn queued_waiters_are_served_fifo_and_cancelled_waiters_pass_their_turn() {
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::new(1, 8, Duration::from_secs(10)).unwrap(),
+    )
+    .unwrap();
+    let config = PipelineConfig::default().with_timeout(TimeoutConfig::NONE);
+    let policy = Policy::builder(config).bulkhead(pool.clone()).build();
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for i in 0..6u64 {
+        let (policy, order) = (policy.clone(), order.clone());
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(ms(i)).await; // queue in order 0..6
+            let call = policy.call(|| {
+                let order = order.clone();
+                async move {
+                    order.lock().unwrap().push(i);
+                    tokio::time::sleep(ms(100)).await;
+                    Ok::<_, ()>(i)
+                }
+            });
+            if i == 2 || i == 4 {
+                // Give up while queued.
+                assert!(tokio::time::timeout(ms(150), call).await.is_err());
+            } else {
+                call.await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), vec![0, 1, 3, 5]);
+    assert_eq!((pool.in_flight(), pool.queued()), (0, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn full_bulkhead_and_open_breaker_are_reported() {
+    let pool =
+        SharedBulkhead::new("pool", BulkheadConfig::new(1, 0, Duration::ZERO).unwrap()).unwrap();
+    let policy = Policy::builder(PipelineConfig::default())
+        .bulkhead(pool)
+        .build();
+    let p2 = policy.clone();
+    let busy = tokio::spawn(async move {
+        p2.call(|| async {
+            tokio::time::sleep(ms(50)).await;
+            Ok::<_, ()>(())
+        })
+        .await
+    });
+    tokio::task::yield_now().await;
+    let r = policy.call(|| async { Ok::<_, ()>(()) }).await;
+    assert!(matches!(r, Err(Error::BulkheadFull)));
+    busy.await.unwrap().unwrap();
+
+    let breaker = SharedBreaker::new("db", BreakerConfig::new()).unwrap();
+    let _ = breaker.force_open();
+    let policy = Policy::builder(PipelineConfig::default())
+        .breaker(breaker)
+        .build();
+    let r = policy.call(|| async { Ok::<_, ()>(()) }).await;
+    assert!(
+        matches!(r, Err(Error::Rejected { ref breaker, retry_at: None }) if &**breaker == "db")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempt_deadline_really_cancels() {
+    let config = PipelineConfig::default()
+        .with_retry(RetryConfig::new(2, Backoff::constant(Duration::from_millis(10))).unwrap())
+        .with_timeout(TimeoutConfig::new(Some(Duration::from_millis(100)), None));
+    let policy = Policy::builder(config).build();
+    let dropped = Arc::new(AtomicU32::new(0));
+    let started = tokio::time::Instant::now();
+    let r = policy
+        .call(|| {
+            let dropped = dropped.clone();
+            async move {
+                struct Count(Arc<AtomicU32>);
+                impl Drop for Count {
+                    fn drop(&mut self) {
+                        self.0.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                let _c = Count(dropped);
+                tokio::time::sleep(ms(10_000)).await;
+                Ok::<_, ()>(())
+            }
+        })
+        .await;
+    assert!(matches!(
+        r,
+        Err(Error::RetriesExhausted {
+            attempts: 2,
+            last: None
+        })
+    ));
+    assert_eq!(dropped.load(Ordering::SeqCst), 2);
+    assert_eq!(started.elapsed(), ms(210));
+}

@@ -1,0 +1,185 @@
+//! The Tokio adapter under paused time makes exactly the core's decisions:
+//! the same scenario is driven through the core by hand and through
+//! `Policy::call`, and the sequences of (instant, event) must be equal.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use sturdy::backoff::Backoff;
+use sturdy::breaker::{Breaker, Config as BreakerConfig};
+use sturdy::outcome::Verdict;
+use sturdy::pipeline::{Event, Failure, Finish, Pipeline, PipelineConfig, Shared, Step};
+use sturdy::retry::RetryConfig;
+use sturdy::rng::SplitMix64;
+use sturdy::time::{Duration, Instant};
+use sturdy::timeout::TimeoutConfig;
+use sturdy_std::{Observer, Policy, SharedBreaker};
+
+const SEED: u64 = 99;
+/// When each call starts, in ms.
+const STARTS: [u64; 5] = [0, 10_000, 12_000, 15_000, 30_000];
+/// Every attempt in order: (latency ms, succeeds).
+const SCRIPT: [(u64, bool); 8] = [
+    (100, false),
+    (100, false),
+    (100, false),
+    (1_500, true), // a half-open probe that times out
+    (50, true),    // the probe that closes
+    (10, false),
+    (10, true),
+    (10, true),
+];
+
+fn pipeline_config() -> PipelineConfig {
+    PipelineConfig::default()
+        .with_retry(
+            RetryConfig::new(3, Backoff::constant(Duration::from_millis(200))).expect("retry"),
+        )
+        .with_timeout(TimeoutConfig::new(
+            Some(Duration::from_secs(1)),
+            Some(Duration::from_secs(4)),
+        ))
+}
+
+fn breaker_config() -> BreakerConfig {
+    BreakerConfig::new()
+        .with_failure_threshold(3)
+        .with_break_duration(Duration::from_secs(5))
+        .with_probes(1, 1)
+}
+
+fn norm_event(e: &Event, t0: Instant) -> String {
+    match e {
+        Event::Breaker(t) => format!("breaker {} -> {}", t.from.name(), t.to.name()),
+        Event::Retry { attempt, delay, at } => {
+            format!("retry {attempt} after {delay} at {}", *at - t0)
+        }
+        Event::TimedOut { attempt } => format!("attempt {attempt} timed out"),
+        Event::Granted(_) => "granted".into(),
+        Event::Fallback(f) => format!("fallback {f:?}"),
+    }
+}
+
+fn norm_finish(f: &Finish, t0: Instant) -> String {
+    match f {
+        Finish::Failed(Failure::BreakerOpen { attempts, retry_at }) => format!(
+            "rejected after {attempts} retry at {:?}",
+            retry_at.map(|at| at - t0)
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+type Log = Vec<(Duration, String)>;
+
+fn reference() -> Log {
+    let pipeline = Pipeline::new(pipeline_config());
+    let mut breaker: Breaker = Breaker::new(breaker_config()).expect("breaker");
+    let t0 = Instant::from_secs(1_000);
+    let mut script = SCRIPT.iter();
+    let mut log = Log::new();
+    for (n, start) in STARTS.iter().enumerate() {
+        let mut now = t0 + Duration::from_millis(*start);
+        let mut rng = SplitMix64::new(SEED.wrapping_add(n as u64));
+        let mut call = pipeline.start(now);
+        let mut step = call.next(now, &mut Shared::new().with_breaker(&mut breaker));
+        loop {
+            while let Some(e) = call.poll_event() {
+                log.push((now - t0, norm_event(&e, t0)));
+            }
+            match step {
+                Step::Attempt { deadline, .. } => {
+                    let (latency, ok) = *script.next().expect("script long enough");
+                    let end = now + Duration::from_millis(latency);
+                    let (at, verdict) = match deadline {
+                        Some(d) if end >= d => (d, Verdict::timed_out()),
+                        _ if ok => (end, Verdict::success()),
+                        _ => (end, Verdict::failure()),
+                    };
+                    now = at;
+                    let mut shared = Shared::new().with_breaker(&mut breaker);
+                    step = call.on_outcome(now, verdict, &mut shared, &mut rng);
+                }
+                Step::Wait { until } => {
+                    now = until;
+                    step = call.next(now, &mut Shared::new().with_breaker(&mut breaker));
+                }
+                Step::Queued { .. } => unreachable!("no bulkhead"),
+                Step::Done(finish) => {
+                    log.push((now - t0, norm_finish(&finish, t0)));
+                    break;
+                }
+            }
+        }
+    }
+    log
+}
+
+struct Recorder {
+    t0: Instant,
+    log: Mutex<Log>,
+}
+
+impl Observer for Recorder {
+    fn on_event(&self, _: &str, _: Option<&str>, event: &Event) {
+        let now = sturdy_std::time::now();
+        self.log
+            .lock()
+            .unwrap()
+            .push((now - self.t0, norm_event(event, self.t0)));
+    }
+    fn on_finish(&self, _: &str, finish: &Finish) {
+        let now = sturdy_std::time::now();
+        self.log
+            .lock()
+            .unwrap()
+            .push((now - self.t0, norm_finish(finish, self.t0)));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn tokio_timeline_equals_core_timeline() {
+    let t0 = sturdy_std::time::now();
+    let recorder = Arc::new(Recorder {
+        t0,
+        log: Mutex::new(Log::new()),
+    });
+    let policy = Policy::builder(pipeline_config())
+        .breaker(SharedBreaker::new("dep", breaker_config()).unwrap())
+        .observer(recorder.clone())
+        .seed(SEED)
+        .build();
+    let script = Arc::new(Mutex::new(SCRIPT.into_iter().collect::<VecDeque<_>>()));
+    for start in STARTS {
+        tokio::time::sleep_until(sturdy_std::time::to_tokio(
+            t0 + Duration::from_millis(start),
+        ))
+        .await;
+        let _ = policy
+            .call(|| {
+                let (latency, ok) = script.lock().unwrap().pop_front().expect("script");
+                async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+                    if ok { Ok(()) } else { Err("failed") }
+                }
+            })
+            .await;
+    }
+    let expected = reference();
+    let got = recorder.log.lock().unwrap().clone();
+    for (e, g) in expected.iter().zip(&got) {
+        println!("core {:>10} {:<50} tokio {:>10} {}", e.0, e.1, g.0, g.1);
+    }
+    assert_eq!(got, expected);
+    // The scenario covers what it claims to.
+    let text = format!("{expected:?}");
+    for needle in [
+        "closed -> open",
+        "half_open -> open",
+        "timed out",
+        "rejected",
+        "half_open -> closed",
+    ] {
+        assert!(text.contains(needle), "scenario lacks {needle}");
+    }
+}
