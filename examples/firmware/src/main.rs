@@ -35,14 +35,25 @@ async fn main(spawner: Spawner) {
     match scenario::run(spawner).await {
         Ok(s) => {
             say!(
-                "PASS: {} ok, {} failed ({} in the outage), {} bus transactions, recovered at {} ms, {} ms",
+                "sensor: {} ok, {} failed ({} in the outage, {} rejected by the breaker), {} bus transactions, recovered at {} ms",
                 s.ok,
                 s.failed,
                 s.failed_in_outage,
+                s.rejected,
                 s.transactions,
-                s.recovered_ms,
-                s.elapsed_ms
+                s.recovered_ms
             );
+            say!(
+                "modem: {} ok, {} failed; pipeline: {} retries, {} timeouts, {} opens, {} closes, {} bus waits",
+                s.modem.ok,
+                s.modem.failed,
+                s.counts.retries,
+                s.counts.timeouts,
+                s.counts.opened,
+                s.counts.closed,
+                s.counts.queued
+            );
+            say!("PASS in {} ms", s.elapsed_ms);
             board::exit(true)
         }
         Err(f) => {

@@ -134,7 +134,7 @@ mod patterns {
         let mut rng = SplitMix64::new(input);
         let mut now = Instant::from_micros(black_box(0));
         let mut retry = Retry::new(
-            &config,
+            config,
             now,
             Some(now.saturating_add(Duration::from_secs(10))),
         );
@@ -185,10 +185,56 @@ mod patterns {
         d.remaining(now).as_micros() ^ u64::from(d.is_expired(now))
     }
 
-    /// The composed pipeline (API by the lead; fill in when it lands).
+    /// The composed pipeline: breaker + bulkhead + retry/backoff + timeouts, one
+    /// call driven to its end over a scripted flaky dependency (what an adapter does).
     #[cfg(feature = "pipeline")]
     pub fn pipeline(input: u64) -> u64 {
-        use sturdy::pipeline as _;
-        input
+        use sturdy::breaker::{Breaker, Config as BreakerConfig};
+        use sturdy::bulkhead::{Bulkhead, Config as BulkheadConfig};
+        use sturdy::outcome::Verdict;
+        use sturdy::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+        let Ok(mut breaker): Result<Breaker, _> = Breaker::new(black_box(BreakerConfig::DEFAULT))
+        else {
+            return 0;
+        };
+        let Ok(mut pool) = Bulkhead::<2>::new(black_box(BulkheadConfig::DEFAULT)) else {
+            return 0;
+        };
+        let pipeline = Pipeline::new(black_box(PipelineConfig::DEFAULT));
+        let mut rng = SplitMix64::new(input);
+        let mut acc = 0u64;
+        for call_no in 0..4u64 {
+            let mut now = Instant::from_secs(call_no);
+            let mut call = pipeline.start(now);
+            let mut shared = Shared::new()
+                .with_breaker(&mut breaker)
+                .with_bulkhead(&mut pool);
+            let mut step = call.next(now, &mut shared);
+            for attempt in 0..8u64 {
+                step = match step {
+                    Step::Attempt { .. } => {
+                        let verdict = if (input >> (call_no * 8 + attempt)) & 1 == 1 {
+                            Verdict::failure()
+                        } else {
+                            Verdict::success()
+                        };
+                        call.on_outcome(now, verdict, &mut shared, &mut rng)
+                    }
+                    Step::Wait { until } | Step::Queued { until, .. } => {
+                        now = until;
+                        call.next(now, &mut shared)
+                    }
+                    Step::Done(finish) => {
+                        acc = acc.wrapping_add(u64::from(finish.attempts()));
+                        break;
+                    }
+                };
+            }
+            while let Some(event) = call.poll_event() {
+                acc ^= matches!(event, sturdy::pipeline::Event::Retry { .. }) as u64;
+            }
+            call.abandon(now, &mut shared);
+        }
+        acc ^ u64::from(pool.in_flight())
     }
 }

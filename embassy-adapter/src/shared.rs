@@ -1,0 +1,314 @@
+//! The machines several calls share, each behind an
+//! `embassy_sync::blocking_mutex::Mutex<M, RefCell<_>>`: `const fn new`, so they
+//! live in `static`s; `M = CriticalSectionRawMutex` to share with interrupts,
+//! `ThreadModeRawMutex` or `NoopRawMutex` for one executor. A lock is held only
+//! for the few instructions of one pipeline step, never across an `.await`.
+
+use core::cell::RefCell;
+use core::fmt;
+use core::task::{Context, Poll};
+
+use embassy_sync::blocking_mutex::Mutex;
+use embassy_sync::blocking_mutex::raw::RawMutex;
+use embassy_sync::waitqueue::WakerRegistration;
+use sturdy::breaker::{Breaker, Consecutive, State, Window};
+use sturdy::bulkhead::{Bulkhead, Ticket};
+use sturdy::retry::RetryBudget;
+use sturdy::rng::SplitMix64;
+
+/// A circuit breaker shared by tasks (and interrupts, with `CriticalSectionRawMutex`).
+///
+/// ```
+/// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+/// use sturdy::breaker::{Breaker, Config, State};
+/// use sturdy_embassy::SharedBreaker;
+///
+/// static MODEM: SharedBreaker<CriticalSectionRawMutex> = SharedBreaker::new(match Breaker::new(Config::DEFAULT) {
+///     Ok(b) => b,
+///     Err(_) => panic!("bad breaker config"),
+/// });
+/// assert_eq!(MODEM.state(), State::Closed);
+/// ```
+pub struct SharedBreaker<M: RawMutex, W: Window = Consecutive> {
+    pub(crate) inner: Mutex<M, RefCell<Breaker<W>>>,
+}
+
+impl<M: RawMutex, W: Window> SharedBreaker<M, W> {
+    /// Shares `breaker`.
+    pub const fn new(breaker: Breaker<W>) -> Self {
+        Self {
+            inner: Mutex::new(RefCell::new(breaker)),
+        }
+    }
+
+    /// Runs `f` on the breaker under the lock (stats, `reset`, `force_open`…).
+    /// Keep it short: with `CriticalSectionRawMutex` interrupts wait.
+    ///
+    /// ```
+    /// # use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+    /// # use sturdy::breaker::{Breaker, Config};
+    /// # use sturdy_embassy::SharedBreaker;
+    /// let b: SharedBreaker<NoopRawMutex> = SharedBreaker::new(Breaker::new(Config::DEFAULT)?);
+    /// assert_eq!(b.lock(|b| b.stats().rejections), 0);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn lock<R>(&self, f: impl FnOnce(&mut Breaker<W>) -> R) -> R {
+        self.inner.lock(|cell| f(&mut cell.borrow_mut()))
+    }
+
+    /// The breaker's state.
+    pub fn state(&self) -> State {
+        self.lock(|b| b.state())
+    }
+}
+
+impl<M: RawMutex, W: Window> fmt::Debug for SharedBreaker<M, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedBreaker")
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<M: RawMutex, W: Window> defmt::Format for SharedBreaker<M, W> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "SharedBreaker {{ state: {} }}", self.state());
+    }
+}
+
+/// One queued call's wake-up: its ticket, whether a slot was granted, its waker.
+struct Waiter {
+    ticket: Ticket,
+    granted: bool,
+    waker: WakerRegistration,
+}
+
+/// The bulkhead plus its waker slots.
+pub(crate) struct Pool<const Q: usize> {
+    pub(crate) bulkhead: Bulkhead<Q>,
+    pub(crate) waiters: Waiters<Q>,
+}
+
+/// One waker slot per queue place (`Q`): a grant wakes exactly the task
+/// holding the ticket.
+pub(crate) struct Waiters<const Q: usize> {
+    slots: [Option<Waiter>; Q],
+}
+
+impl<const Q: usize> Waiters<Q> {
+    /// A ticket was handed out: make room for its waker. Called under the same
+    /// lock as the step that queued, so no grant can slip in between. If every
+    /// slot is taken (a waiter that expired in the core but has not polled yet),
+    /// the newcomer has none and wakes at its queue deadline instead — its
+    /// grant, if any, is kept for it by the core.
+    pub(crate) fn enter(&mut self, ticket: Ticket) {
+        if self.slots.iter().flatten().any(|w| w.ticket == ticket) {
+            return;
+        }
+        if let Some(slot) = self.slots.iter_mut().find(|w| w.is_none()) {
+            *slot = Some(Waiter {
+                ticket,
+                granted: false,
+                waker: WakerRegistration::new(),
+            });
+        }
+    }
+
+    /// The slot went to `ticket`: wake its task.
+    pub(crate) fn grant(&mut self, ticket: Ticket) {
+        if let Some(w) = self.slots.iter_mut().flatten().find(|w| w.ticket == ticket) {
+            w.granted = true;
+            w.waker.wake();
+        }
+    }
+
+    /// The call holding `ticket` is no longer queued.
+    pub(crate) fn leave(&mut self, ticket: Ticket) {
+        for slot in &mut self.slots {
+            if slot.as_ref().is_some_and(|w| w.ticket == ticket) {
+                *slot = None;
+            }
+        }
+    }
+
+    /// Ready once `ticket` was granted; registers the task's waker otherwise.
+    pub(crate) fn poll_grant(&mut self, ticket: Ticket, cx: &Context<'_>) -> Poll<()> {
+        match self.slots.iter_mut().flatten().find(|w| w.ticket == ticket) {
+            Some(w) if w.granted => Poll::Ready(()),
+            Some(w) => {
+                w.waker.register(cx.waker());
+                Poll::Pending
+            }
+            None => Poll::Pending,
+        }
+    }
+
+    /// Queued calls with a waker slot.
+    fn waiting(&self) -> usize {
+        self.slots.iter().flatten().count()
+    }
+}
+
+/// A bulkhead shared by tasks, with async waiting: a queued call sleeps until
+/// the slot is handed to it (woken through an embassy-sync
+/// [`WakerRegistration`] per queue place) or its wait ends.
+///
+/// ```
+/// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+/// use sturdy::bulkhead::{Bulkhead, Config};
+/// use sturdy::time::Duration;
+/// use sturdy_embassy::SharedBulkhead;
+///
+/// const BUS: Bulkhead<2> = match Config::new(1, 2, Duration::from_millis(50)) {
+///     Ok(c) => match Bulkhead::new(c) { Ok(b) => b, Err(_) => panic!() },
+///     Err(_) => panic!(),
+/// };
+/// static I2C: SharedBulkhead<CriticalSectionRawMutex, 2> = SharedBulkhead::new(BUS);
+/// assert_eq!(I2C.in_flight(), 0);
+/// ```
+pub struct SharedBulkhead<M: RawMutex, const Q: usize = 10> {
+    pub(crate) inner: Mutex<M, RefCell<Pool<Q>>>,
+}
+
+impl<M: RawMutex, const Q: usize> SharedBulkhead<M, Q> {
+    /// Shares `bulkhead`.
+    pub const fn new(bulkhead: Bulkhead<Q>) -> Self {
+        Self {
+            inner: Mutex::new(RefCell::new(Pool {
+                bulkhead,
+                waiters: Waiters {
+                    slots: [const { None }; Q],
+                },
+            })),
+        }
+    }
+
+    /// Runs `f` on the bulkhead under the lock, to read it (`stats`,
+    /// `in_flight`…). Do not release or claim through it: the pipeline does.
+    ///
+    /// ```
+    /// # use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+    /// # use sturdy::bulkhead::{Bulkhead, Config};
+    /// # use sturdy_embassy::SharedBulkhead;
+    /// let pool: SharedBulkhead<NoopRawMutex> = SharedBulkhead::new(Bulkhead::new(Config::DEFAULT)?);
+    /// assert_eq!(pool.lock(|b| b.stats().acquired), 0);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn lock<R>(&self, f: impl FnOnce(&mut Bulkhead<Q>) -> R) -> R {
+        self.inner.lock(|cell| f(&mut cell.borrow_mut().bulkhead))
+    }
+
+    /// Slots taken (running or reserved for a woken waiter).
+    pub fn in_flight(&self) -> u32 {
+        self.lock(|b| b.in_flight())
+    }
+
+    /// Calls waiting in the queue.
+    pub fn queued(&self) -> u32 {
+        self.lock(|b| b.queued())
+    }
+
+    /// Waker slots in use: equals [`queued`](Self::queued) when nothing leaks.
+    pub fn waiters(&self) -> usize {
+        self.inner.lock(|cell| cell.borrow().waiters.waiting())
+    }
+}
+
+impl<M: RawMutex, const Q: usize> fmt::Debug for SharedBulkhead<M, Q> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedBulkhead")
+            .field("in_flight", &self.in_flight())
+            .field("queued", &self.queued())
+            .finish()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<M: RawMutex, const Q: usize> defmt::Format for SharedBulkhead<M, Q> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "SharedBulkhead {{ in_flight: {}, queued: {} }}",
+            self.in_flight(),
+            self.queued()
+        );
+    }
+}
+
+/// A retry budget shared by the calls of one or more policies.
+///
+/// ```
+/// use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+/// use sturdy::retry::{Budget, BudgetConfig};
+/// use sturdy_embassy::SharedBudget;
+///
+/// let budget: SharedBudget<NoopRawMutex, Budget> = SharedBudget::new(Budget::new(BudgetConfig::default())?);
+/// assert_eq!(budget.lock(|b| b.stats().requests), 0);
+/// # Ok::<(), sturdy::error::ConfigError>(())
+/// ```
+pub struct SharedBudget<M: RawMutex, B: RetryBudget> {
+    pub(crate) inner: Mutex<M, RefCell<B>>,
+}
+
+impl<M: RawMutex, B: RetryBudget> SharedBudget<M, B> {
+    /// Shares `budget`.
+    pub const fn new(budget: B) -> Self {
+        Self {
+            inner: Mutex::new(RefCell::new(budget)),
+        }
+    }
+
+    /// Runs `f` on the budget under the lock.
+    pub fn lock<R>(&self, f: impl FnOnce(&mut B) -> R) -> R {
+        self.inner.lock(|cell| f(&mut cell.borrow_mut()))
+    }
+}
+
+impl<M: RawMutex, B: RetryBudget> fmt::Debug for SharedBudget<M, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedBudget")
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<M: RawMutex, B: RetryBudget> defmt::Format for SharedBudget<M, B> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "SharedBudget");
+    }
+}
+
+/// The seeded random stream that jitters backoff delays. Same seed, same
+/// delays: a firmware's timeline is reproducible.
+///
+/// ```
+/// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+/// use sturdy_embassy::SharedRng;
+/// static JITTER: SharedRng<CriticalSectionRawMutex> = SharedRng::new(0x5EED);
+/// # let _ = &JITTER;
+/// ```
+pub struct SharedRng<M: RawMutex> {
+    pub(crate) inner: Mutex<M, RefCell<SplitMix64>>,
+}
+
+impl<M: RawMutex> SharedRng<M> {
+    /// A stream seeded with `seed`.
+    pub const fn new(seed: u64) -> Self {
+        Self {
+            inner: Mutex::new(RefCell::new(SplitMix64::new(seed))),
+        }
+    }
+}
+
+impl<M: RawMutex> fmt::Debug for SharedRng<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedRng")
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<M: RawMutex> defmt::Format for SharedRng<M> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "SharedRng");
+    }
+}

@@ -1,0 +1,417 @@
+//! The adapter on the host (embassy-time's std driver, real time, short
+//! durations): it makes the core's decisions and nothing else, and a dropped
+//! call future leaks nothing.
+#![allow(missing_docs)]
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration as StdDuration;
+
+use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex as Cs;
+use embassy_time::Timer;
+use sturdy::backoff::Backoff;
+use sturdy::breaker::{self, Breaker, State};
+use sturdy::bulkhead::{self, Bulkhead};
+use sturdy::outcome::Verdict;
+use sturdy::pipeline::{Call, Pipeline, PipelineConfig, Shared, Step};
+use sturdy::retry::RetryConfig;
+use sturdy::rng::SplitMix64;
+use sturdy::time::{Duration, Instant};
+use sturdy::timeout::TimeoutConfig;
+use sturdy_embassy::{Error, Input, Observer, Policy, SharedBreaker, SharedBulkhead, SharedRng};
+
+const SEED: u64 = 0x5EED;
+const fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+// --- a tiny executor: polls a set of futures, parks between wakes ------------------------
+
+struct Unpark(std::thread::Thread);
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// A future being driven by hand; dropping it cancels it.
+struct Task<'a, T> {
+    fut: Option<Pin<Box<dyn Future<Output = T> + 'a>>>,
+    out: Option<T>,
+}
+
+impl<'a, T> Task<'a, T> {
+    fn new(fut: impl Future<Output = T> + 'a) -> Self {
+        Self {
+            fut: Some(Box::pin(fut)),
+            out: None,
+        }
+    }
+    fn poll(&mut self, waker: &Waker) {
+        if let Some(fut) = self.fut.as_mut()
+            && let Poll::Ready(v) = fut.as_mut().poll(&mut Context::from_waker(waker))
+        {
+            self.out = Some(v);
+            self.fut = None;
+        }
+    }
+    fn cancel(&mut self) {
+        self.fut = None;
+    }
+}
+
+/// Polls `tasks` until `done` holds (or 5 s pass: the test then fails).
+fn drive<T>(tasks: &mut [&mut Task<'_, T>], mut done: impl FnMut(&[&mut Task<'_, T>]) -> bool) {
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let give_up = std::time::Instant::now() + StdDuration::from_secs(5);
+    loop {
+        for t in tasks.iter_mut() {
+            t.poll(&waker);
+        }
+        if done(tasks) {
+            return;
+        }
+        assert!(std::time::Instant::now() < give_up, "scenario stuck");
+        std::thread::park_timeout(StdDuration::from_millis(50));
+    }
+}
+
+fn block_on<T>(fut: impl Future<Output = T>) -> T {
+    let mut task = Task::new(fut);
+    drive(&mut [&mut task], |t| t[0].out.is_some());
+    task.out.take().unwrap_or_else(|| unreachable!())
+}
+
+// --- the machines of one scenario ---------------------------------------------------------
+
+fn breaker_config() -> breaker::Config {
+    breaker::Config::new()
+        .with_failure_threshold(2)
+        .with_break_duration(ms(40))
+        .with_probes(1, 1)
+}
+
+fn bulkhead_config() -> bulkhead::Config {
+    bulkhead::Config::new(1, 2, ms(1_000)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn pipeline() -> Pipeline {
+    let retry = RetryConfig::new(3, Backoff::constant(ms(5))).unwrap_or_else(|e| panic!("{e}"));
+    Pipeline::new(
+        PipelineConfig::DEFAULT
+            .with_retry(retry)
+            .with_timeout(TimeoutConfig::new(Some(ms(15)), None)),
+    )
+}
+
+struct Machines {
+    breaker: SharedBreaker<Cs>,
+    bulkhead: SharedBulkhead<Cs, 2>,
+    rng: SharedRng<Cs>,
+}
+
+impl Machines {
+    fn new() -> Self {
+        Self {
+            breaker: SharedBreaker::new(
+                Breaker::new(breaker_config()).unwrap_or_else(|e| panic!("{e}")),
+            ),
+            bulkhead: SharedBulkhead::new(
+                Bulkhead::new(bulkhead_config()).unwrap_or_else(|e| panic!("{e}")),
+            ),
+            rng: SharedRng::new(SEED),
+        }
+    }
+    fn policy(&self) -> Policy<'_, Cs, breaker::Consecutive, 2> {
+        Policy::new(pipeline(), &self.rng)
+            .with_breaker(&self.breaker)
+            .with_bulkhead(&self.bulkhead)
+    }
+    /// Nothing held, nobody queued, no waker slot left behind.
+    fn assert_idle(&self) {
+        assert_eq!(self.bulkhead.in_flight(), 0, "bulkhead slot leaked");
+        assert_eq!(self.bulkhead.queued(), 0, "queue place leaked");
+        assert_eq!(self.bulkhead.waiters(), 0, "waker slot leaked");
+    }
+}
+
+/// Records what the adapter fed the pipeline and what it answered.
+#[derive(Default)]
+struct Trace {
+    started: Option<Instant>,
+    steps: Vec<(Instant, Input, Step)>,
+}
+
+impl Observer for Trace {
+    fn started(&mut self, now: Instant) {
+        self.started = Some(now);
+    }
+    fn step(&mut self, now: Instant, input: Input, step: &Step) {
+        self.steps.push((now, input, *step));
+    }
+}
+
+/// Replays a trace through the core directly, with fresh machines and the same
+/// seed: every step must be the one the adapter got.
+fn replay(trace: &Trace) {
+    let mut breaker: Breaker = Breaker::new(breaker_config()).unwrap_or_else(|e| panic!("{e}"));
+    let mut pool = Bulkhead::<2>::new(bulkhead_config()).unwrap_or_else(|e| panic!("{e}"));
+    let mut rng = SplitMix64::new(SEED);
+    let mut call: Call = pipeline().start(trace.started.unwrap_or(Instant::ZERO));
+    for (now, input, step) in &trace.steps {
+        let mut shared = Shared::new()
+            .with_breaker(&mut breaker)
+            .with_bulkhead(&mut pool);
+        let core = match input {
+            Input::Next => call.next(*now, &mut shared),
+            Input::Outcome(v) => call.on_outcome(*now, *v, &mut shared, &mut rng),
+            Input::Abandon => {
+                call.abandon(*now, &mut shared);
+                Step::Done(sturdy::pipeline::Finish::Cancelled)
+            }
+        };
+        assert_eq!(&core, step, "at {now}: the core decided otherwise");
+    }
+}
+
+/// The kinds of steps, without instants: what a virtual-clock run must match.
+fn kinds(steps: &[Step]) -> Vec<String> {
+    steps
+        .iter()
+        .map(|s| match s {
+            Step::Attempt { attempt, .. } => format!("attempt {attempt}"),
+            Step::Wait { .. } => "wait".into(),
+            Step::Queued { .. } => "queued".into(),
+            Step::Done(f) => {
+                let debug = format!("{f:?}");
+                let variant = debug.split(" {").next().unwrap_or_default();
+                format!("done {variant} after {}", f.attempts())
+            }
+        })
+        .collect()
+}
+
+/// The same call run through the core alone on a virtual clock: each attempt's
+/// script entry says how long it takes and whether it fails (`None` = hangs).
+fn core_run(script: &[(u64, Option<bool>)]) -> Vec<Step> {
+    let mut breaker: Breaker = Breaker::new(breaker_config()).unwrap_or_else(|e| panic!("{e}"));
+    let mut pool = Bulkhead::<2>::new(bulkhead_config()).unwrap_or_else(|e| panic!("{e}"));
+    let mut rng = SplitMix64::new(SEED);
+    let mut now = Instant::from_secs(1);
+    let mut call = pipeline().start(now);
+    let mut steps = Vec::new();
+    let mut script = script.iter();
+    let mut shared = Shared::new()
+        .with_breaker(&mut breaker)
+        .with_bulkhead(&mut pool);
+    let mut step = call.next(now, &mut shared);
+    loop {
+        steps.push(step);
+        step = match step {
+            Step::Attempt { deadline, .. } => {
+                let (took, ok) = script.next().copied().unwrap_or((1, Some(true)));
+                let verdict = match ok {
+                    Some(true) => Verdict::success(),
+                    Some(false) => Verdict::failure(),
+                    None => Verdict::timed_out(),
+                };
+                now = match (ok, deadline) {
+                    (None, Some(d)) => d,
+                    _ => now + ms(took),
+                };
+                call.on_outcome(now, verdict, &mut shared, &mut rng)
+            }
+            Step::Wait { until } | Step::Queued { until, .. } => {
+                now = until;
+                call.next(now, &mut shared)
+            }
+            Step::Done(_) => return steps,
+        };
+    }
+}
+
+// --- same decisions -----------------------------------------------------------------------
+
+#[test]
+fn same_decisions_as_the_core_flaky_then_ok() {
+    let m = Machines::new();
+    let policy = m.policy();
+    let attempts = Cell::new(0u32);
+    let mut trace = Trace::default();
+    let result = block_on(
+        policy.call_with(&sturdy::outcome::ErrorsFail, &mut trace, || {
+            let n = attempts.get() + 1;
+            attempts.set(n);
+            async move {
+                Timer::after_millis(2).await;
+                if n < 2 { Err("nak") } else { Ok(n) }
+            }
+        }),
+    );
+    assert_eq!(result, Ok(2));
+    replay(&trace);
+    let adapter: Vec<Step> = trace.steps.iter().map(|(_, _, s)| *s).collect();
+    assert_eq!(
+        kinds(&adapter),
+        kinds(&core_run(&[(2, Some(false)), (2, Some(true))]))
+    );
+    m.assert_idle();
+}
+
+#[test]
+fn same_decisions_as_the_core_hanging_attempts_open_the_breaker() {
+    let m = Machines::new();
+    let policy = m.policy();
+    let mut trace = Trace::default();
+    let result: Result<(), Error<()>> =
+        block_on(
+            policy.call_with(&sturdy::outcome::ErrorsFail, &mut trace, || async {
+                Timer::after_secs(3_600).await; // a modem that never answers
+                Ok(())
+            }),
+        );
+    // Two timeouts open the breaker; no total deadline, so the third attempt fails fast.
+    assert!(
+        matches!(result, Err(Error::BreakerOpen { attempts: 2, .. })),
+        "{result:?}"
+    );
+    assert_eq!(m.breaker.state().name(), "open");
+    replay(&trace);
+    let adapter: Vec<Step> = trace.steps.iter().map(|(_, _, s)| *s).collect();
+    assert_eq!(kinds(&adapter), kinds(&core_run(&[(0, None), (0, None)])));
+    // The attempt timeout really fired at its deadline, not before.
+    for pair in trace.steps.windows(2) {
+        if let (
+            (
+                _,
+                _,
+                Step::Attempt {
+                    deadline: Some(d), ..
+                },
+            ),
+            (at, Input::Outcome(v), _),
+        ) = (pair[0], pair[1])
+        {
+            assert!(at >= d, "timed out early: {at} < {d}");
+            assert_eq!(v, Verdict::timed_out());
+        }
+    }
+    m.assert_idle();
+}
+
+// --- dropping futures leaks nothing -------------------------------------------------------
+
+#[test]
+fn dropped_mid_attempt_and_mid_queue_leaks_nothing() {
+    let m = Machines::new();
+    let policy = m.policy();
+    let slow = || async {
+        Timer::after_millis(10).await;
+        Ok::<u32, ()>(1)
+    };
+    let mut a = Task::new(policy.call(slow));
+    let mut b = Task::new(policy.call(slow));
+    // A runs (holds the only slot), B queues.
+    drive(&mut [&mut a, &mut b], |_| m.bulkhead.queued() == 1);
+    assert_eq!((m.bulkhead.in_flight(), m.bulkhead.waiters()), (1, 1));
+    b.cancel(); // dropped in the queue
+    assert_eq!((m.bulkhead.queued(), m.bulkhead.waiters()), (0, 0));
+    a.cancel(); // dropped mid-attempt
+    m.assert_idle();
+    // Capacity is intact: a new call runs at once.
+    assert_eq!(block_on(policy.call(slow)), Ok(1));
+    m.assert_idle();
+}
+
+#[test]
+fn a_grant_wakes_the_queued_call_and_a_granted_waiter_passes_it_on() {
+    let m = Machines::new();
+    let policy = m.policy();
+    let op = |d: u64| {
+        move || async move {
+            Timer::after_millis(d).await;
+            Ok::<u64, ()>(d)
+        }
+    };
+    let started = std::time::Instant::now();
+    let mut a = Task::new(policy.call(op(10)));
+    let mut b = Task::new(policy.call(op(1)));
+    let mut c = Task::new(policy.call(op(2)));
+    drive(&mut [&mut a, &mut b, &mut c], |t| {
+        t.iter().all(|t| t.out.is_some())
+    });
+    // Queued for up to 1 s, but woken by the release after ~10 ms.
+    assert!(
+        started.elapsed() < StdDuration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        (a.out, b.out, c.out),
+        (Some(Ok(10)), Some(Ok(1)), Some(Ok(2)))
+    );
+    m.assert_idle();
+
+    // B queued behind A; A's release grants B's place, B is dropped before it
+    // claims: the slot must pass on to C.
+    let mut a = Task::new(policy.call(op(10)));
+    let mut b = Task::new(policy.call(op(1)));
+    let mut c = Task::new(policy.call(op(1)));
+    drive(&mut [&mut a, &mut b, &mut c], |_| m.bulkhead.queued() == 2);
+    drive(&mut [&mut a], |t| t[0].out.is_some()); // B not polled: granted, unclaimed
+    b.cancel();
+    drive(&mut [&mut c], |t| t[0].out.is_some());
+    assert_eq!(c.out, Some(Ok(1)));
+    m.assert_idle();
+}
+
+#[test]
+fn dropped_in_a_retry_delay_leaks_nothing() {
+    let m = Machines::new();
+    let policy = m.policy();
+    let mut a = Task::new(policy.call(|| async { Err::<(), _>("nak") }));
+    // First attempt failed, the call sleeps its 5 ms backoff.
+    drive(&mut [&mut a], |_| {
+        m.breaker.lock(|b| b.stats().failures) == 1
+    });
+    a.cancel();
+    m.assert_idle();
+    assert_eq!(m.breaker.state(), State::Closed);
+}
+
+#[test]
+fn a_dropped_half_open_probe_returns_its_slot() {
+    let m = Machines::new();
+    let policy = m.policy();
+    let fail = || async { Err::<(), _>("nak") };
+    // Two failures in one call (3 attempts max): the breaker opens for 40 ms.
+    let r = block_on(policy.call(fail));
+    assert!(
+        matches!(r, Err(Error::BreakerOpen { attempts: 2, .. })),
+        "{r:?}"
+    );
+    block_on(Timer::after_millis(45));
+    // The next call is the one half-open probe; it hangs and is dropped.
+    let hang = || async {
+        Timer::after_secs(3_600).await;
+        Ok::<u8, &str>(0)
+    };
+    let probing = Cell::new(false);
+    let mut probe = Task::new(policy.call(|| {
+        probing.set(true);
+        hang()
+    }));
+    drive(&mut [&mut probe], |_| probing.get());
+    assert_eq!(m.breaker.state().name(), "half_open");
+    // While the probe runs, nobody else gets in…
+    let r = block_on(policy.call(|| async { Ok::<u8, &str>(1) }));
+    assert!(matches!(r, Err(Error::BreakerOpen { .. })), "{r:?}");
+    probe.cancel();
+    m.assert_idle();
+    // …once it is dropped, its slot is back: the next call probes and closes the breaker.
+    assert_eq!(block_on(policy.call(|| async { Ok::<u8, &str>(7) })), Ok(7));
+    assert_eq!(m.breaker.state(), State::Closed);
+}
