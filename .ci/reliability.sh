@@ -10,7 +10,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 export CARGO_TERM_COLOR=never CARGO_INCREMENTAL=0
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
-FUZZ_TARGETS="breaker bulkhead retry pipeline"
+FUZZ_TARGETS="breaker bulkhead retry pipeline config"
 # Miri: proptest needs getcwd (failure persistence) → isolation off; doctests are left
 # to the normal test run (each would be a separate Miri compile + run).
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}"
@@ -61,13 +61,19 @@ loom() {
     cargo test -p sturdy-std --no-default-features --release --test loom
 }
 
+bad_input() {
+  # Every invalid value/file/env var names its key; RELIABILITY.md's table is current.
+  cargo test -p sturdy-std --features config --test bad_input
+}
+
 step tools tools
+step "bad input table" bad_input
 step "miri (host)" miri
 if [ -z "${SKIP_MIRI_CROSS:-}" ]; then
   step "miri (i686, 32-bit)" miri i686-unknown-linux-gnu
   step "miri (s390x, BE)" miri s390x-unknown-linux-gnu
 fi
-step "fuzz (${FUZZ_SECONDS}s x 4)" fuzz
+step "fuzz (${FUZZ_SECONDS}s x 5)" fuzz
 step loom loom
 
 printf '\n=== reliability: timings\n'
