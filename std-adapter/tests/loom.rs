@@ -21,10 +21,18 @@ use sturdy::time::Duration;
 use sturdy::timeout::TimeoutConfig;
 use sturdy_std::{Policy, SharedBreaker, SharedBulkhead};
 
-fn model(f: impl Fn() + Sync + Send + 'static) {
+/// Runs `f` under every interleaving loom explores and reports how many it ran.
+fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let runs = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = runs.clone();
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(3);
-    builder.check(f);
+    builder.check(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        f();
+    });
+    println!("loom {name}: {} interleavings", runs.load(Ordering::Relaxed));
 }
 
 fn breaker(threshold: u32) -> SharedBreaker {
@@ -34,7 +42,7 @@ fn breaker(threshold: u32) -> SharedBreaker {
 /// One success (fast path) racing one failure (slow path): both are counted.
 #[test]
 fn breaker_success_and_failure_both_counted() {
-    model(|| {
+    model("breaker_success_and_failure_both_counted", || {
         let b = breaker(2);
         let b2 = b.clone();
         let t = thread::spawn(move || b2.try_acquire().unwrap().success());
@@ -49,7 +57,7 @@ fn breaker_success_and_failure_both_counted() {
 /// Two failures racing with threshold 2: neither is lost, the breaker trips once.
 #[test]
 fn breaker_concurrent_failures_trip_exactly_once() {
-    model(|| {
+    model("breaker_concurrent_failures_trip_exactly_once", || {
         let b = breaker(2);
         let b2 = b.clone();
         let t = thread::spawn(move || b2.try_acquire().unwrap().failure());
@@ -66,7 +74,7 @@ fn breaker_concurrent_failures_trip_exactly_once() {
 /// cancel is never counted as an outcome, the failure never lost, nothing twice.
 #[test]
 fn breaker_cancel_races_record() {
-    model(|| {
+    model("breaker_cancel_races_record", || {
         let b = breaker(1);
         let b2 = b.clone();
         let t = thread::spawn(move || b2.try_acquire().map(drop).is_ok());
@@ -85,7 +93,7 @@ fn breaker_cancel_races_record() {
 /// interleaving ends with the slot free, acquired == released, nobody over capacity.
 #[test]
 fn bulkhead_no_leaked_permit_no_double_release() {
-    model(|| {
+    model("bulkhead_no_leaked_permit_no_double_release", || {
         let pool = SharedBulkhead::new("loom", BulkheadConfig::new(1, 0, Duration::from_secs(1)).unwrap()).unwrap();
         let config = PipelineConfig::DEFAULT
             .with_retry(RetryConfig::new(1, sturdy::backoff::Backoff::constant(Duration::ZERO)).unwrap())
@@ -108,5 +116,22 @@ fn bulkhead_no_leaked_permit_no_double_release() {
         assert_eq!(s.acquired, s.released, "double or missing release: {s:?}");
         assert_eq!(s.acquired + s.rejected_full, 2, "{s:?}");
         assert_eq!(s.stale_releases, 0, "{s:?}");
+    });
+}
+
+/// The harness can fail: a deliberately racy load-then-store counter loses an update
+/// in some interleaving, and loom must find it.
+#[test]
+#[should_panic(expected = "lost update")]
+fn canary_racy_counter_is_caught() {
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicU32, Ordering};
+    model("canary_racy_counter_is_caught", || {
+        let n = Arc::new(AtomicU32::new(0));
+        let n2 = n.clone();
+        let t = thread::spawn(move || n2.store(n2.load(Ordering::SeqCst) + 1, Ordering::SeqCst));
+        n.store(n.load(Ordering::SeqCst) + 1, Ordering::SeqCst);
+        t.join().unwrap();
+        assert_eq!(n.load(Ordering::SeqCst), 2, "lost update");
     });
 }
