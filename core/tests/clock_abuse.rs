@@ -31,7 +31,8 @@ struct World {
 
 impl World {
     fn new(attempt_timeout: Option<Duration>, total: Option<Duration>) -> Self {
-        let retry = RetryConfig::new(MAX_ATTEMPTS, Backoff::constant(Duration::from_millis(100))).unwrap();
+        let retry =
+            RetryConfig::new(MAX_ATTEMPTS, Backoff::constant(Duration::from_millis(100))).unwrap();
         Self {
             pipeline: Pipeline::new(
                 PipelineConfig::DEFAULT
@@ -46,8 +47,10 @@ impl World {
                     .with_probes(1, 1),
             )
             .unwrap(),
-            bulkhead: Bulkhead::new(BulkheadConfig::new(1, 2, Duration::from_secs(5)).unwrap()).unwrap(),
-            budget: Budget::new(BudgetConfig::new(1_000, 1, Duration::from_secs(10)).unwrap()).unwrap(),
+            bulkhead: Bulkhead::new(BulkheadConfig::new(1, 2, Duration::from_secs(5)).unwrap())
+                .unwrap(),
+            budget: Budget::new(BudgetConfig::new(1_000, 1, Duration::from_secs(10)).unwrap())
+                .unwrap(),
             rng: SplitMix64::new(7),
         }
     }
@@ -105,23 +108,45 @@ impl World {
 
     /// Nothing is held any more, and the breaker closes again once probed.
     fn assert_clean_and_recoverable(&mut self, now: Instant) {
-        assert_eq!((self.bulkhead.in_flight(), self.bulkhead.queued()), (0, 0), "bulkhead slot leaked");
-        if let State::HalfOpen { probes_in_flight, deadline, .. } = self.breaker.state() {
-            assert!(probes_in_flight == 0 || deadline.is_some_and(|d| d <= now), "probe slot leaked");
+        assert_eq!(
+            (self.bulkhead.in_flight(), self.bulkhead.queued()),
+            (0, 0),
+            "bulkhead slot leaked"
+        );
+        if let State::HalfOpen {
+            probes_in_flight,
+            deadline,
+            ..
+        } = self.breaker.state()
+        {
+            assert!(
+                probes_in_flight == 0 || deadline.is_some_and(|d| d <= now),
+                "probe slot leaked"
+            );
         }
         let later = now.max(self.breaker.poll_at().unwrap_or(now)) + Duration::from_secs(1);
         while self.breaker.handle_timeout(later).is_some() {}
         if self.breaker.state() != State::Closed {
-            let probe = self.breaker.try_acquire(later).expect("a probe after the break");
+            let probe = self
+                .breaker
+                .try_acquire(later)
+                .expect("a probe after the break");
             let _ = self.breaker.record(probe, Outcome::Success, later);
         }
-        assert_eq!(self.breaker.state(), State::Closed, "the breaker cannot close");
+        assert_eq!(
+            self.breaker.state(),
+            State::Closed,
+            "the breaker cannot close"
+        );
     }
 }
 
 fn check(step: &Step, now: Instant) {
     match *step {
-        Step::Wait { until } => assert!(until > now || until == Instant::MAX, "busy wait: {until:?} at {now:?}"),
+        Step::Wait { until } => assert!(
+            until > now || until == Instant::MAX,
+            "busy wait: {until:?} at {now:?}"
+        ),
         Step::Queued { until, .. } => assert!(until > now, "busy queue wait: {until:?} at {now:?}"),
         Step::Attempt { attempt, deadline } => {
             assert!((1..=MAX_ATTEMPTS).contains(&attempt));
@@ -140,7 +165,7 @@ fn ticking(from: Instant, tick: Duration) -> impl FnMut() -> Instant {
     let mut now = from;
     move || {
         let t = now;
-        now = now + tick;
+        now += tick;
         t
     }
 }
@@ -155,23 +180,50 @@ fn clock_standing_still() {
     let mut w = World::new(Some(Duration::from_secs(1)), Some(Duration::from_secs(10)));
     // A success needs no time at all.
     let ok = w.drive(&mut fixed(t), &mut |_| Verdict::success(), 100);
-    assert_eq!(ok, Some(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
+    assert_eq!(
+        ok,
+        Some(Finish::Completed {
+            attempts: 1,
+            outcome: Outcome::Success
+        })
+    );
     // A failure schedules a retry 100 ms ahead; a frozen clock never gets there: the
     // call keeps waiting (same `until`, no busy loop, no state change) until abandoned.
     let mut call = w.pipeline.start(t);
-    assert!(matches!(call.next(t, &mut w.shared()), Step::Attempt { attempt: 1, .. }));
-    let step = call.on_outcome(t, Verdict::failure(), &mut w.shared(), &mut SplitMix64::new(1));
-    assert_eq!(step, Step::Wait { until: t + Duration::from_millis(100) });
+    assert!(matches!(
+        call.next(t, &mut w.shared()),
+        Step::Attempt { attempt: 1, .. }
+    ));
+    let step = call.on_outcome(
+        t,
+        Verdict::failure(),
+        &mut w.shared(),
+        &mut SplitMix64::new(1),
+    );
+    assert_eq!(
+        step,
+        Step::Wait {
+            until: t + Duration::from_millis(100)
+        }
+    );
     for _ in 0..1_000 {
         assert_eq!(call.next(t, &mut w.shared()), step);
     }
     call.abandon(t, &mut w.shared());
     // One success and one failure: 50 % of the minimum 2 calls, so the breaker tripped
     // at the frozen instant and stays open, since it is never "later".
-    assert_eq!(w.breaker.state(), State::Open { until: t + Duration::from_secs(30) });
+    assert_eq!(
+        w.breaker.state(),
+        State::Open {
+            until: t + Duration::from_secs(30)
+        }
+    );
     for _ in 0..100 {
         let f = w.drive(&mut fixed(t), &mut fail, 100);
-        assert!(matches!(f, Some(Finish::Failed(Failure::BreakerOpen { .. }))), "{f:?}");
+        assert!(
+            matches!(f, Some(Finish::Failed(Failure::BreakerOpen { .. }))),
+            "{f:?}"
+        );
     }
     w.assert_clean_and_recoverable(t);
 }
@@ -188,29 +240,71 @@ fn clock_jumping_backwards() {
     };
     // Back to the epoch, then to just before `until`: never re-opened early, and the
     // advertised retry time does not move.
-    for back in [Instant::ZERO, Instant::from_secs(10), until - Duration::from_micros(1)] {
+    for back in [
+        Instant::ZERO,
+        Instant::from_secs(10),
+        until - Duration::from_micros(1),
+    ] {
         let f = w.drive(&mut fixed(back), &mut fail, 100);
-        assert_eq!(f, Some(Finish::Failed(Failure::BreakerOpen { attempts: 0, retry_at: Some(until) })));
+        assert_eq!(
+            f,
+            Some(Finish::Failed(Failure::BreakerOpen {
+                attempts: 0,
+                retry_at: Some(until)
+            }))
+        );
     }
     // A clock that alternates forwards and backwards on every read.
     let mut flip = false;
     let mut zigzag = move || {
         flip = !flip;
-        if flip { until + Duration::from_secs(1) } else { Instant::from_secs(1) }
+        if flip {
+            until + Duration::from_secs(1)
+        } else {
+            Instant::from_secs(1)
+        }
     };
     let f = w.drive(&mut zigzag, &mut |_| Verdict::success(), 100);
-    assert_eq!(f, Some(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
+    assert_eq!(
+        f,
+        Some(Finish::Completed {
+            attempts: 1,
+            outcome: Outcome::Success
+        })
+    );
     assert_eq!(w.breaker.state(), State::Closed);
     // Bulkhead waits do not expire early when the clock goes back.
     let mut holder = w.pipeline.start(until);
-    assert!(matches!(holder.next(until, &mut w.shared()), Step::Attempt { .. }));
+    assert!(matches!(
+        holder.next(until, &mut w.shared()),
+        Step::Attempt { .. }
+    ));
     let mut waiter = w.pipeline.start(until);
     let queued = waiter.next(until, &mut w.shared());
-    let Step::Queued { until: wait_until, .. } = queued else { panic!("{queued:?}") };
-    assert_eq!(waiter.next(Instant::ZERO, &mut w.shared()), Step::Queued { ticket: ticket(&queued), until: wait_until });
+    let Step::Queued {
+        until: wait_until, ..
+    } = queued
+    else {
+        panic!("{queued:?}")
+    };
+    assert_eq!(
+        waiter.next(Instant::ZERO, &mut w.shared()),
+        Step::Queued {
+            ticket: ticket(&queued),
+            until: wait_until
+        }
+    );
     holder.abandon(Instant::ZERO, &mut w.shared());
-    assert!(matches!(waiter.next(Instant::ZERO, &mut w.shared()), Step::Attempt { .. }));
-    let done = waiter.on_outcome(Instant::ZERO, Verdict::success(), &mut w.shared(), &mut SplitMix64::new(1));
+    assert!(matches!(
+        waiter.next(Instant::ZERO, &mut w.shared()),
+        Step::Attempt { .. }
+    ));
+    let done = waiter.on_outcome(
+        Instant::ZERO,
+        Verdict::success(),
+        &mut w.shared(),
+        &mut SplitMix64::new(1),
+    );
     assert!(done.wake_at().is_none() && waiter.is_finished());
     w.assert_clean_and_recoverable(until);
 }
@@ -231,18 +325,30 @@ fn clock_jumping_years_ahead() {
     // Ten years later the break is long over: the next call is the probe, and closes it.
     let later = t0 + YEAR.saturating_mul(10);
     let f = w.drive(&mut fixed(later), &mut |_| Verdict::success(), 100);
-    assert_eq!(f, Some(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
+    assert_eq!(
+        f,
+        Some(Finish::Completed {
+            attempts: 1,
+            outcome: Outcome::Success
+        })
+    );
     assert_eq!(w.breaker.state(), State::Closed);
     // An attempt whose result arrives years after its 1 s timeout counts as timed out,
     // however it says it went; the retry after it runs on the new time.
     let mut now = later;
     let mut leap = || {
         let t = now;
-        now = now + YEAR;
+        now += YEAR;
         t
     };
     let f = w.drive(&mut leap, &mut |_| Verdict::success(), 100);
-    assert_eq!(f, Some(Finish::Failed(Failure::RetriesExhausted { attempts: 3, last: Outcome::TimedOut })));
+    assert_eq!(
+        f,
+        Some(Finish::Failed(Failure::RetriesExhausted {
+            attempts: 3,
+            last: Outcome::TimedOut
+        }))
+    );
     // Budget deposits older than its window are gone, the floor remains.
     assert!(w.budget.retries_available(later + YEAR.saturating_mul(100)) >= 1);
     w.assert_clean_and_recoverable(later + YEAR.saturating_mul(100));
@@ -251,16 +357,27 @@ fn clock_jumping_years_ahead() {
 #[test]
 fn clock_at_the_end_of_time() {
     let end = Instant::from_micros(u64::MAX - 1);
-    for timeouts in [(None, None), (Some(Duration::from_secs(1)), None), (None, Some(Duration::from_secs(10)))] {
+    for timeouts in [
+        (None, None),
+        (Some(Duration::from_secs(1)), None),
+        (None, Some(Duration::from_secs(10))),
+    ] {
         let mut w = World::new(timeouts.0, timeouts.1);
         // Success still works one microsecond before the end.
         let f = w.drive(&mut fixed(end), &mut |_| Verdict::success(), 100);
-        assert_eq!(f, Some(Finish::Completed { attempts: 1, outcome: Outcome::Success }), "{timeouts:?}");
+        assert_eq!(
+            f,
+            Some(Finish::Completed {
+                attempts: 1,
+                outcome: Outcome::Success
+            }),
+            "{timeouts:?}"
+        );
         // Failures: every sum saturates at Instant::MAX, nothing wraps to the past.
         let mut clock = end;
         let mut creep = || {
             let t = clock;
-            clock = clock + Duration::from_micros(1);
+            clock += Duration::from_micros(1);
             t
         };
         let f = w.drive(&mut creep, &mut fail, 100).expect("finishes");
@@ -281,10 +398,20 @@ fn clock_at_the_end_of_time() {
     // closes it again, all at the same frozen instant once the break has passed.
     let mut w = World::new(Some(Duration::from_secs(1)), None);
     let trip_at = end - Duration::from_secs(60);
-    let _ = w.drive(&mut ticking(trip_at, Duration::from_millis(100)), &mut fail, 100);
+    let _ = w.drive(
+        &mut ticking(trip_at, Duration::from_millis(100)),
+        &mut fail,
+        100,
+    );
     assert!(matches!(w.breaker.state(), State::Open { until } if until < end));
     let f = w.drive(&mut fixed(end), &mut |_| Verdict::success(), 100);
-    assert_eq!(f, Some(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
+    assert_eq!(
+        f,
+        Some(Finish::Completed {
+            attempts: 1,
+            outcome: Outcome::Success
+        })
+    );
     assert_eq!(w.breaker.state(), State::Closed);
     // Documented limit: at exactly Instant::MAX every deadline has passed (`now >=
     // deadline` with saturated sums), so a half-open probe can never report in time
@@ -317,11 +444,33 @@ fn abandoned_at_every_step_under_every_clock() {
                 i += 1;
                 read(i)
             };
-            let _ = w.drive(&mut clock, &mut |a| if a % 2 == 0 { Verdict::success() } else { Verdict::failure() }, k);
-            assert_eq!((w.bulkhead.in_flight(), w.bulkhead.queued()), (0, 0), "clock {c}, k {k}");
-            if let State::HalfOpen { probes_in_flight, deadline, .. } = w.breaker.state() {
+            let _ = w.drive(
+                &mut clock,
+                &mut |a| {
+                    if a % 2 == 0 {
+                        Verdict::success()
+                    } else {
+                        Verdict::failure()
+                    }
+                },
+                k,
+            );
+            assert_eq!(
+                (w.bulkhead.in_flight(), w.bulkhead.queued()),
+                (0, 0),
+                "clock {c}, k {k}"
+            );
+            if let State::HalfOpen {
+                probes_in_flight,
+                deadline,
+                ..
+            } = w.breaker.state()
+            {
                 let high = (1..=i).map(read).max().unwrap_or(Instant::ZERO);
-                assert!(probes_in_flight == 0 || deadline.is_some_and(|d| d <= high), "clock {c}, k {k}");
+                assert!(
+                    probes_in_flight == 0 || deadline.is_some_and(|d| d <= high),
+                    "clock {c}, k {k}"
+                );
             }
         }
     }

@@ -56,18 +56,26 @@ struct Caller<'a> {
 fn ten_thousand_callers_dropped_at_every_await_point() {
     let ms = Duration::from_millis;
     let breaker: SharedBreaker<Cs> = SharedBreaker::new(
-        Breaker::new(breaker::Config::new().with_failure_threshold(5).with_break_duration(ms(20)).with_probes(2, 2))
-            .unwrap(),
+        Breaker::new(
+            breaker::Config::new()
+                .with_failure_threshold(5)
+                .with_break_duration(ms(20))
+                .with_probes(2, 2),
+        )
+        .unwrap(),
     );
-    let pool: SharedBulkhead<Cs, 16> =
-        SharedBulkhead::new(Bulkhead::new(bulkhead::Config::new(MAX_CONCURRENT, 16, ms(30)).unwrap()).unwrap());
+    let pool: SharedBulkhead<Cs, 16> = SharedBulkhead::new(
+        Bulkhead::new(bulkhead::Config::new(MAX_CONCURRENT, 16, ms(30)).unwrap()).unwrap(),
+    );
     let rng = SharedRng::new(SEED);
     let pipeline = Pipeline::new(
         PipelineConfig::DEFAULT
             .with_retry(RetryConfig::new(3, Backoff::constant(ms(2))).unwrap())
             .with_timeout(TimeoutConfig::new(Some(ms(15)), Some(ms(200)))),
     );
-    let policy = Policy::new(pipeline, &rng).with_breaker(&breaker).with_bulkhead(&pool);
+    let policy = Policy::new(pipeline, &rng)
+        .with_breaker(&breaker)
+        .with_bulkhead(&pool);
 
     let in_op = Rc::new(Cell::new(0u32));
     let max_in_op = Rc::new(Cell::new(0u32));
@@ -84,14 +92,16 @@ fn ten_thousand_callers_dropped_at_every_await_point() {
             .map(|_| {
                 let latency = seeds.below(8);
                 let failing = outage || seeds.below(6) == 0;
-                let cancel_at = (seeds.below(5) < 2).then(|| start + StdDuration::from_millis(seeds.below(40)));
+                let cancel_at =
+                    (seeds.below(5) < 2).then(|| start + StdDuration::from_millis(seeds.below(40)));
                 let phase = Rc::new(Cell::new(NOT_STARTED));
                 let (p, in_op, max_in_op) = (phase.clone(), in_op.clone(), max_in_op.clone());
                 let policy = &policy;
                 let fut: Fut<'_> = Box::pin(async move {
                     let _ = policy
                         .call(move || {
-                            let (p, in_op, max_in_op) = (p.clone(), in_op.clone(), max_in_op.clone());
+                            let (p, in_op, max_in_op) =
+                                (p.clone(), in_op.clone(), max_in_op.clone());
                             async move {
                                 p.set(IN_OP);
                                 in_op.set(in_op.get() + 1);
@@ -111,7 +121,11 @@ fn ten_thousand_callers_dropped_at_every_await_point() {
                         })
                         .await;
                 });
-                Caller { fut: Some(fut), cancel_at, phase }
+                Caller {
+                    fut: Some(fut),
+                    cancel_at,
+                    phase,
+                }
             })
             .collect();
         while callers.iter().any(|c| c.fut.is_some()) {
@@ -142,13 +156,23 @@ fn ten_thousand_callers_dropped_at_every_await_point() {
         "dropped: before first attempt {}, mid-attempt {}, as probe {}, in retry delay {}",
         census[0], census[1], census[2], census[3]
     );
-    assert!(census.iter().all(|&n| n > 0), "an await point was never hit: {census:?}");
+    assert!(
+        census.iter().all(|&n| n > 0),
+        "an await point was never hit: {census:?}"
+    );
     assert!(max_in_op.get() <= MAX_CONCURRENT, "bulkhead exceeded");
     assert_eq!(in_op.get(), 0);
-    assert_eq!((pool.in_flight(), pool.queued(), pool.waiters()), (0, 0, 0), "bulkhead leaked");
+    assert_eq!(
+        (pool.in_flight(), pool.queued(), pool.waiters()),
+        (0, 0, 0),
+        "bulkhead leaked"
+    );
     let s = pool.lock(|b| b.stats());
     assert_eq!(s.acquired, s.released, "{s:?}");
-    if let State::HalfOpen { probes_in_flight, .. } = breaker.state() {
+    if let State::HalfOpen {
+        probes_in_flight, ..
+    } = breaker.state()
+    {
         assert_eq!(probes_in_flight, 0, "probe slot leaked");
     }
     let b = breaker.lock(|b| b.stats());
@@ -158,7 +182,11 @@ fn ten_thousand_callers_dropped_at_every_await_point() {
     std::thread::sleep(StdDuration::from_millis(250));
     for _ in 0..4 {
         let mut fut = Box::pin(policy.call(|| async { Ok::<_, &str>(()) }));
-        while fut.as_mut().poll(&mut Context::from_waker(&waker)).is_pending() {
+        while fut
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+        {
             std::thread::park_timeout(StdDuration::from_millis(1));
         }
     }

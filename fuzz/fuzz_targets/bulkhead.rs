@@ -67,7 +67,10 @@ fuzz_target!(|data: &[u8]| {
             0 | 1 => clock.step(&mut input),
             2 | 3 => match b.try_acquire(touch(&mut clock, &mut waiters, era)) {
                 Acquire::Permit(permit) => {
-                    assert!(waiters.iter().all(|w| w.era != era || w.granted), "jumped a live queue");
+                    assert!(
+                        waiters.iter().all(|w| w.era != era || w.granted),
+                        "jumped a live queue"
+                    );
                     acquired += 1;
                     held.push(Held { permit, era });
                 }

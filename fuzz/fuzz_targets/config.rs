@@ -9,11 +9,17 @@ use sturdy_std::config::{Detector, Format, PolicyFile, TimeStorage};
 use sturdy_std::{SharedBudget, SharedBulkhead};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, rest)) = data.split_first() else { return };
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
     let text = String::from_utf8_lossy(rest);
     // The file, then `VAR=value` lines after a NUL as environment overrides.
     let (file_text, env_text) = text.split_once('\0').unwrap_or((&text, ""));
-    let format = if selector & 1 == 0 { Format::Toml } else { Format::Yaml };
+    let format = if selector & 1 == 0 {
+        Format::Toml
+    } else {
+        Format::Yaml
+    };
     let mut file = match PolicyFile::from_str_as(file_text, format) {
         Ok(f) => f,
         Err(e) => {
@@ -24,7 +30,12 @@ fuzz_target!(|data: &[u8]| {
     let vars: Vec<(String, String)> = env_text
         .lines()
         .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (format!("STURDY_{}", k.trim_start_matches("STURDY_")), v.to_owned()))
+        .map(|(k, v)| {
+            (
+                format!("STURDY_{}", k.trim_start_matches("STURDY_")),
+                v.to_owned(),
+            )
+        })
         .collect();
     if let Err(e) = file.apply_env_vars(vars) {
         assert!(!e.message().is_empty());
@@ -48,9 +59,11 @@ fuzz_target!(|data: &[u8]| {
         built.unwrap_or_else(|e| panic!("validated breaker {name} refused: {e}"));
     }
     for (name, config) in &set.bulkheads {
-        SharedBulkhead::new(name.as_str(), *config).unwrap_or_else(|e| panic!("validated bulkhead {name} refused: {e}"));
+        SharedBulkhead::new(name.as_str(), *config)
+            .unwrap_or_else(|e| panic!("validated bulkhead {name} refused: {e}"));
     }
     for (name, config) in &set.budgets {
-        SharedBudget::new(*config).unwrap_or_else(|e| panic!("validated budget {name} refused: {e}"));
+        SharedBudget::new(*config)
+            .unwrap_or_else(|e| panic!("validated budget {name} refused: {e}"));
     }
 });

@@ -32,11 +32,18 @@ fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
         counter.fetch_add(1, Ordering::Relaxed);
         f();
     });
-    println!("loom {name}: {} interleavings", runs.load(Ordering::Relaxed));
+    println!(
+        "loom {name}: {} interleavings",
+        runs.load(Ordering::Relaxed)
+    );
 }
 
 fn breaker(threshold: u32) -> SharedBreaker {
-    SharedBreaker::new("loom", BreakerConfig::new().with_failure_threshold(threshold)).unwrap()
+    SharedBreaker::new(
+        "loom",
+        BreakerConfig::new().with_failure_threshold(threshold),
+    )
+    .unwrap()
 }
 
 /// One success (fast path) racing one failure (slow path): both are counted.
@@ -49,7 +56,11 @@ fn breaker_success_and_failure_both_counted() {
         let _ = b.try_acquire().unwrap().failure();
         t.join().unwrap();
         let s = b.stats();
-        assert_eq!((s.calls, s.successes, s.failures), (2, 1, 1), "lost update: {s:?}");
+        assert_eq!(
+            (s.calls, s.successes, s.failures),
+            (2, 1, 1),
+            "lost update: {s:?}"
+        );
         assert_eq!(b.state(), State::Closed);
     });
 }
@@ -63,7 +74,11 @@ fn breaker_concurrent_failures_trip_exactly_once() {
         let t = thread::spawn(move || b2.try_acquire().unwrap().failure());
         let mine = b.try_acquire().unwrap().failure();
         let theirs = t.join().unwrap();
-        assert_eq!(u32::from(mine.is_some()) + u32::from(theirs.is_some()), 1, "one trip");
+        assert_eq!(
+            u32::from(mine.is_some()) + u32::from(theirs.is_some()),
+            1,
+            "one trip"
+        );
         assert!(matches!(b.state(), State::Open { .. }));
         let s = b.stats();
         assert_eq!((s.calls, s.failures, s.opens), (2, 2, 1), "{s:?}");
@@ -84,7 +99,11 @@ fn breaker_cancel_races_record() {
         assert_eq!(s.successes, 0, "{s:?}");
         assert_eq!(s.failures, u32::from(mine.is_ok()), "{s:?}");
         assert_eq!(s.calls + s.rejections, 2, "{s:?}");
-        assert_eq!(s.rejections, u32::from(mine.is_err()) + u32::from(!theirs), "{s:?}");
+        assert_eq!(
+            s.rejections,
+            u32::from(mine.is_err()) + u32::from(!theirs),
+            "{s:?}"
+        );
         assert_eq!(matches!(b.state(), State::Open { .. }), mine.is_ok());
     });
 }
@@ -94,9 +113,15 @@ fn breaker_cancel_races_record() {
 #[test]
 fn bulkhead_no_leaked_permit_no_double_release() {
     model("bulkhead_no_leaked_permit_no_double_release", || {
-        let pool = SharedBulkhead::new("loom", BulkheadConfig::new(1, 0, Duration::from_secs(1)).unwrap()).unwrap();
+        let pool = SharedBulkhead::new(
+            "loom",
+            BulkheadConfig::new(1, 0, Duration::from_secs(1)).unwrap(),
+        )
+        .unwrap();
         let config = PipelineConfig::DEFAULT
-            .with_retry(RetryConfig::new(1, sturdy::backoff::Backoff::constant(Duration::ZERO)).unwrap())
+            .with_retry(
+                RetryConfig::new(1, sturdy::backoff::Backoff::constant(Duration::ZERO)).unwrap(),
+            )
             .with_timeout(TimeoutConfig::NONE);
         let policy = Policy::builder(config).bulkhead(pool.clone()).build();
         let p2 = Policy::builder(config).bulkhead(pool.clone()).build();
@@ -112,7 +137,11 @@ fn bulkhead_no_leaked_permit_no_double_release() {
         let theirs = t.join().unwrap();
         assert!(mine || theirs, "at least one caller gets the slot");
         let s = pool.stats();
-        assert_eq!((pool.in_flight(), pool.queued()), (0, 0), "leaked permit: {s:?}");
+        assert_eq!(
+            (pool.in_flight(), pool.queued()),
+            (0, 0),
+            "leaked permit: {s:?}"
+        );
         assert_eq!(s.acquired, s.released, "double or missing release: {s:?}");
         assert_eq!(s.acquired + s.rejected_full, 2, "{s:?}");
         assert_eq!(s.stale_releases, 0, "{s:?}");

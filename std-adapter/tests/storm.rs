@@ -41,7 +41,11 @@ const OP_RETURNED: u8 = 2;
 
 #[tokio::test(start_paused = true)]
 async fn ten_thousand_callers_dropped_at_every_await_point() {
-    let pool = SharedBulkhead::new("pool", BulkheadConfig::new(4, 16, Duration::from_millis(300)).unwrap()).unwrap();
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::new(4, 16, Duration::from_millis(300)).unwrap(),
+    )
+    .unwrap();
     let breaker = SharedBreaker::new(
         "dep",
         BreakerConfig::new()
@@ -52,8 +56,15 @@ async fn ten_thousand_callers_dropped_at_every_await_point() {
     .unwrap();
     let config = PipelineConfig::default()
         .with_retry(RetryConfig::new(3, Backoff::constant(Duration::from_millis(30))).unwrap())
-        .with_timeout(TimeoutConfig::new(Some(Duration::from_millis(200)), Some(Duration::from_secs(2))));
-    let policy = Policy::builder(config).breaker(breaker.clone()).bulkhead(pool.clone()).seed(SEED).build();
+        .with_timeout(TimeoutConfig::new(
+            Some(Duration::from_millis(200)),
+            Some(Duration::from_secs(2)),
+        ));
+    let policy = Policy::builder(config)
+        .breaker(breaker.clone())
+        .bulkhead(pool.clone())
+        .seed(SEED)
+        .build();
 
     let census = Arc::new(Census::default());
     let in_op = Arc::new(AtomicU32::new(0));
@@ -118,14 +129,27 @@ async fn ten_thousand_callers_dropped_at_every_await_point() {
         c.as_probe.load(Ordering::SeqCst),
         c.in_retry_delay.load(Ordering::SeqCst),
     ];
-    println!("dropped: before first attempt {}, mid-attempt {}, as probe {}, in retry delay {}", counts[0], counts[1], counts[2], counts[3]);
-    assert!(counts.iter().all(|&n| n > 0), "an await point was never hit: {counts:?}");
+    println!(
+        "dropped: before first attempt {}, mid-attempt {}, as probe {}, in retry delay {}",
+        counts[0], counts[1], counts[2], counts[3]
+    );
+    assert!(
+        counts.iter().all(|&n| n > 0),
+        "an await point was never hit: {counts:?}"
+    );
     assert!(max_in_op.load(Ordering::SeqCst) <= 4, "bulkhead exceeded");
     assert_eq!(in_op.load(Ordering::SeqCst), 0);
-    assert_eq!((pool.in_flight(), pool.queued(), pool.available()), (0, 0, 4), "bulkhead leaked");
+    assert_eq!(
+        (pool.in_flight(), pool.queued(), pool.available()),
+        (0, 0, 4),
+        "bulkhead leaked"
+    );
     let s = pool.stats();
     assert_eq!(s.acquired, s.released, "acquired != released: {s:?}");
-    if let State::HalfOpen { probes_in_flight, .. } = breaker.state() {
+    if let State::HalfOpen {
+        probes_in_flight, ..
+    } = breaker.state()
+    {
         assert_eq!(probes_in_flight, 0, "probe slot leaked");
     }
     let b = breaker.stats();
