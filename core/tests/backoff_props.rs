@@ -78,7 +78,7 @@ fn reference_delay(b: &Backoff, retry: u32) -> Duration {
 
 proptest! {
     // Miri runs every case ~1000x slower: a handful still checks for UB on real inputs.
-    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 4 } else { 2_000 }, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 2 } else { 2_000 }, ..ProptestConfig::default() })]
 
     #[test]
     fn delay_matches_the_reference_model(b in backoff(), retry in 0u32..=300) {

@@ -287,7 +287,7 @@ impl Harness {
 proptest! {
     #![proptest_config(ProptestConfig {
         // Miri runs every case ~1000x slower: a handful still checks for UB on real inputs.
-        cases: if cfg!(miri) { 4 } else { 1_000 },
+        cases: if cfg!(miri) { 2 } else { 1_000 },
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
