@@ -1,0 +1,164 @@
+//! The registry built from a policy file: lookups, manual control, the global
+//! switch, the health JSON and the metrics observer.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusBuilder;
+use sturdy::breaker::State;
+use sturdy_std::config::PolicySet;
+use sturdy_std::health::Status;
+use sturdy_std::observe::{MetricsObserver, Standard};
+use sturdy_std::registry::Registry;
+use sturdy_std::{Error, NoopObserver};
+
+const FILE: &str = r#"
+[breakers.kafka]
+failure_threshold = 2
+break_duration = "30s"
+
+[breakers.redis]
+failure_threshold = 1
+
+[bulkheads.kafka]
+max_concurrent = 2
+max_queue = 0
+
+[budgets.kafka]
+ratio_permille = 100
+
+[policies.kafka]
+breaker = "kafka"
+bulkhead = "kafka"
+budget = "kafka"
+max_attempts = 1
+attempt_timeout = "none"
+
+[policies.redis]
+breaker = "redis"
+max_attempts = 1
+"#;
+
+fn registry(text: &str) -> Registry {
+    let set = PolicySet::from_toml_with_env(text).expect("valid");
+    Registry::from_set_with_observer(&set, Arc::new(NoopObserver)).expect("built")
+}
+
+#[test]
+fn lookups_by_name_share_the_machines() {
+    let r = registry(FILE);
+    let kafka = r.policy("kafka").expect("policy");
+    assert_eq!(kafka.breaker().map(|b| b.name()), Some("kafka"));
+    assert_eq!(kafka.bulkhead().map(|b| b.config().max_concurrent), Some(2));
+    assert!(kafka.budget().is_some());
+    assert!(r.policy("nope").is_none());
+    assert_eq!(r.breaker_names().collect::<Vec<_>>(), ["kafka", "redis"]);
+    assert_eq!(r.policy_names().collect::<Vec<_>>(), ["kafka", "redis"]);
+    assert!(r.bulkhead("kafka").is_some() && r.budget("kafka").is_some());
+
+    // The policy's breaker is the registry's breaker.
+    for _ in 0..2 {
+        let _ = kafka.call_blocking(|| Err::<(), _>("down"));
+    }
+    assert!(matches!(
+        r.breaker("kafka").unwrap().state(),
+        State::Open { .. }
+    ));
+    let err = kafka.call_blocking(|| Ok::<_, ()>(1)).unwrap_err();
+    assert!(matches!(err, Error::Rejected { .. }), "{err:?}");
+}
+
+#[test]
+fn health_status_follows_the_breakers() {
+    let r = registry(FILE);
+    let h = r.health();
+    assert_eq!(h.status, Status::Healthy);
+    assert_eq!(h.circuit_breakers["kafka"], "closed");
+
+    let _ = r
+        .policy("redis")
+        .unwrap()
+        .call_blocking(|| Err::<(), _>("down"));
+    let h = r.health();
+    assert_eq!(h.status, Status::Degraded);
+    let redis = h.breakers.iter().find(|b| b.name == "redis").unwrap();
+    assert_eq!((redis.state, redis.state_code), ("open", 2));
+    assert_eq!((redis.calls, redis.failures, redis.opens), (1, 1, 1));
+    let retry_in = redis.retry_in_ms.expect("open breakers say when");
+    assert!(retry_in > 29_000 && retry_in <= 30_000, "{retry_in}");
+
+    r.force_open("kafka").unwrap();
+    let h = r.health();
+    assert_eq!(h.status, Status::Unhealthy);
+    assert_eq!(h.status.http_status(), 503);
+    assert_eq!(h.circuit_breakers["kafka"], "forced_open");
+
+    let json = h.to_json();
+    assert!(json.starts_with(r#"{"status":"unhealthy","enabled":true,"circuit_breakers":{"kafka":"forced_open","redis":"open"},"breakers":[{"name":"kafka","state":"forced_open","state_code":2,"calls":0"#), "{json}");
+
+    r.reset("kafka").unwrap();
+    r.reset("redis").unwrap();
+    assert_eq!(r.health().status, Status::Healthy);
+    assert!(r.reset("nope").is_err());
+}
+
+#[test]
+fn disabled_registry_passes_calls_through() {
+    let r = registry(&format!("enabled = false\n{FILE}"));
+    assert!(!r.enabled());
+    let kafka = r.policy("kafka").unwrap();
+    assert!(kafka.bulkhead().is_none() && kafka.budget().is_none());
+    assert_eq!(kafka.config().retry.max_attempts(), 1);
+    for _ in 0..5 {
+        let err = kafka.call_blocking(|| Err::<(), _>("down")).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Operation("down") | Error::RetriesExhausted { .. }
+            ),
+            "{err:?}"
+        );
+    }
+    let h = r.health();
+    assert_eq!(h.status, Status::Healthy);
+    assert!(!h.enabled);
+    let kafka = h.breakers.iter().find(|b| b.name == "kafka").unwrap();
+    assert_eq!(kafka.state, "disabled");
+    assert_eq!(kafka.failures, 5, "a disabled breaker still counts");
+}
+
+#[test]
+fn metrics_use_the_seeds_names() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        let _ = MetricsObserver::new();
+        let set = PolicySet::from_toml_with_env(FILE).expect("valid");
+        let r = Registry::from_set_with_observer(&set, Arc::new(Standard)).expect("built");
+        let redis = r.policy("redis").unwrap();
+        let _ = redis.call_blocking(|| Err::<(), _>("down"));
+        let _ = redis.call_blocking(|| Ok::<_, &str>(()));
+        let text = handle.render();
+        assert!(
+            text.contains(r#"circuit_breaker_state{service="redis"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"circuit_breaker_state{service="kafka"} 0"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"circuit_breaker_opened_total{service="redis"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"circuit_breaker_rejections_total{operation="redis"} 1"#),
+            "{text}"
+        );
+        r.reset("redis").unwrap();
+        let text = handle.render();
+        assert!(
+            text.contains(r#"circuit_breaker_state{service="redis"} 0"#),
+            "{text}"
+        );
+    });
+}
