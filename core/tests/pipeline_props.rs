@@ -60,11 +60,11 @@ struct Slot {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 8 } else { 512 }))]
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 2 } else { 512 }))]
 
     #[test]
     fn random_use_never_panics_or_leaks(
-        ops in prop::collection::vec(op(), 1..120),
+        ops in prop::collection::vec(op(), 1..if cfg!(miri) { 24 } else { 120 }),
         attempts in 1u32..5,
         attempt_timeout_ms in prop::option::of(0u64..3_000),
         total_ms in prop::option::of(0u64..10_000),

@@ -166,7 +166,7 @@ fn stripe_index() -> usize {
 struct Inner {
     word: AtomicU64,
     stripes: [Stripe; STRIPES],
-    name: Arc<str>,
+    name: std::sync::Arc<str>,
     detector: Detector,
     locked: Mutex<Locked>,
 }
@@ -206,7 +206,7 @@ impl SharedBreaker {
     /// let err = SharedBreaker::new("x", sturdy::breaker::Config::new().with_failure_threshold(0)).unwrap_err();
     /// assert_eq!(err.field, "failure_threshold");
     /// ```
-    pub fn new(name: impl Into<Arc<str>>, config: Config) -> Result<Self, ConfigError> {
+    pub fn new(name: impl Into<std::sync::Arc<str>>, config: Config) -> Result<Self, ConfigError> {
         Self::with_detector(name, config, Detector::Consecutive)
     }
 
@@ -221,7 +221,7 @@ impl SharedBreaker {
     /// # Ok::<(), sturdy::error::ConfigError>(())
     /// ```
     pub fn with_detector(
-        name: impl Into<Arc<str>>,
+        name: impl Into<std::sync::Arc<str>>,
         config: Config,
         detector: Detector,
     ) -> Result<Self, ConfigError> {
@@ -261,7 +261,7 @@ impl SharedBreaker {
         &self.inner.name
     }
 
-    pub(crate) fn name_arc(&self) -> Arc<str> {
+    pub(crate) fn name_arc(&self) -> std::sync::Arc<str> {
         self.inner.name.clone()
     }
 
