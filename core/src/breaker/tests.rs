@@ -1,3 +1,4 @@
+//! (Compiled only under `#[cfg(test)]`, from `mod.rs`.)
 //! Timeline tests: exact states, decisions and `poll_at` at exact instants.
 
 use super::*;
@@ -693,29 +694,5 @@ fn config_errors_name_the_field() {
     assert_eq!(
         field::<TimeWindow<4>>(c.with_minimum_calls(0)),
         "minimum_calls"
-    );
-}
-
-#[test]
-fn display() {
-    extern crate std;
-    use std::format;
-    let tr = Transition {
-        from: half(2, 1, Some(t(64))),
-        to: open(t(94)),
-        at: t(64),
-    };
-    assert_eq!(
-        format!("{tr}"),
-        "t=64s: half-open (2 in flight, 1 ok) -> open until t=94s"
-    );
-    assert_eq!(
-        format!(
-            "{}",
-            Rejected {
-                retry_at: Some(t(34))
-            }
-        ),
-        "circuit breaker open, retry at t=34s"
     );
 }

@@ -1,3 +1,4 @@
+//! (Compiled only under `#[cfg(test)]`, from `mod.rs`.)
 //! Timelines: exact grants, FIFO order, inclusive expiry, exact accounting.
 
 use super::*;

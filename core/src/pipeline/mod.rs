@@ -85,8 +85,6 @@
 //!   bulkhead slot or leaves its queue.
 //! * **Clock.** A clock that goes backwards is read as `max(now, highest now seen)`.
 
-#[cfg(test)]
-use crate::breaker::Transition;
 use crate::breaker::{self, Breaker, Consecutive, Window};
 use crate::bulkhead::{self, Acquire, Bulkhead, Claim, Ticket};
 use crate::outcome::{Outcome, Verdict};
@@ -1350,9 +1348,6 @@ impl Rng for NoJitter {
         u64::MAX / 2
     }
 }
-
-#[cfg(test)]
-mod tests;
 
 /// Keeps `Duration` used in docs of this module's public items.
 const _: Duration = Duration::ZERO;

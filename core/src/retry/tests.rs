@@ -1,3 +1,5 @@
+//! Retry, backoff and budget timelines (compiled only under `#[cfg(test)]`, from `mod.rs`).
+
 use super::*;
 use crate::backoff::{Backoff, Jitter, Ratio};
 use crate::rng::SplitMix64;

@@ -1,14 +1,16 @@
 //! Timelines of the composed pipeline: exact steps at exact instants.
 
-extern crate std;
-
-use super::*;
-use crate::backoff::{Backoff, Ratio};
-use crate::breaker::{Breaker, Config as BreakerConfig, State};
-use crate::bulkhead::{Bulkhead, Config as BulkheadConfig};
-use crate::retry::{Budget, BudgetConfig};
-use crate::rng::SplitMix64;
-use std::vec::Vec;
+use sturdy::backoff::{Backoff, Ratio};
+use sturdy::breaker::{Breaker, Config as BreakerConfig, State, Transition};
+use sturdy::bulkhead::{Bulkhead, Config as BulkheadConfig};
+use sturdy::outcome::{Outcome, Verdict};
+use sturdy::pipeline::{
+    Call, Event, Failure, FallbackOn, Finish, Order, Pipeline, PipelineConfig, Shared, Step,
+};
+use sturdy::retry::{Budget, BudgetConfig, RetryConfig};
+use sturdy::rng::SplitMix64;
+use sturdy::time::{Duration, Instant};
+use sturdy::timeout::TimeoutConfig;
 
 fn ms(n: u64) -> Instant {
     Instant::from_millis(n)
