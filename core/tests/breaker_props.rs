@@ -501,7 +501,7 @@ fn run<W: Window>(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 2 } else { 512 }, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn consecutive_matches_the_model(cfg in config(), start in start(), ops in prop::collection::vec(op(), 0..120)) {
