@@ -41,7 +41,7 @@ fn config(input: &mut Input<'_>) -> Config {
         c = c.with_break_duration(input.duration());
     }
     if input.bool() {
-        c = c.with_break_growth(input.count(), input.duration());
+        c = c.with_break_growth(u16::try_from(input.count()).unwrap_or(u16::MAX), input.duration());
     }
     if input.bool() {
         c = c.with_probes(input.count() as u16, input.count() as u16);
