@@ -53,7 +53,7 @@ use core::task::Poll;
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_time::{Timer, with_deadline};
-use sturdy::breaker::{Consecutive, Window};
+use sturdy::breaker::{Breaker, Consecutive, Window};
 use sturdy::bulkhead::Ticket;
 use sturdy::outcome::{Classify, ErrorsFail, Outcome, Verdict};
 use sturdy::pipeline::{Call, Event, Events, Finish, Pipeline, Shared, Step};
@@ -311,7 +311,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
     /// lends them to `f`, with the bulkhead's waker slots.
     fn locked<R>(
         &self,
-        f: impl FnOnce(&mut Shared<'_, W, Q, B>, Option<&mut shared::Waiters<Q>>) -> R,
+        f: impl FnOnce(&mut Shared<'_, Breaker<W>, Q, B>, Option<&mut shared::Waiters<Q>>) -> R,
     ) -> R {
         lock_opt(self.breaker.map(|b| &b.inner), |breaker| {
             lock_opt(self.bulkhead.map(|b| &b.inner), |pool| {

@@ -2,17 +2,29 @@
 //!
 //! The core [`Breaker`] is the only source of truth; it lives behind a mutex
 //! held for one of its methods at a time. On top of that, a
-//! [`Detector::Consecutive`] breaker (with the default `slow_call_duration`)
-//! publishes one atomic word — `epoch << 1 | clean` — after every locked step,
-//! where `clean` means "closed, no failure in the current run" and `epoch`
-//! counts state changes. While it is clean, [`SharedBreaker::try_acquire`]
-//! admits without the lock or the clock, and a success on such a permit is a
-//! no-op for the core (it would reset a run that is already empty) as long as
-//! the word has not changed: the call is counted in per-thread striped
-//! counters instead. Anything else — a failure, a success after a failure
-//! started a run, a state change — takes the lock and replays the outcome on the
-//! core with a permit of the same generation, or drops it as stale (epoch
-//! changed), exactly as the core drops an outcome on an old permit.
+//! [`Detector::Consecutive`] breaker publishes one atomic word —
+//! `generation << 1 | clean` — after every locked step, where `clean` means
+//! "closed, no failure in the current run" and `generation` is the core's
+//! [`Breaker::generation`]. While it is clean:
+//!
+//! * [`SharedBreaker::try_acquire`] admits without the lock (and without the
+//!   clock unless slow-call detection is on), with a permit of that generation
+//!   ([`Permit::issued`](sturdy::breaker::Permit::issued)) — exactly the permit
+//!   the core would have issued;
+//! * a success that is not slow, on a permit of that generation, is a no-op
+//!   for the core (it would end a failure run that is already empty): it is
+//!   counted without the lock;
+//! * cancelling a permit of that generation is a no-op for the core (only a
+//!   half-open probe has a slot to return).
+//!
+//! Anything else — a failure, a slow call, a state change, a permit of
+//! another generation — takes the lock and goes to the core as is. The
+//! lock-free counts live in per-thread stripes: each of the first
+//! [`STRIPES`](self) threads to use any shared breaker owns a cache line in
+//! every breaker and bumps it with a plain load and store (no atomic
+//! read-modify-write); threads beyond that share one line with `fetch_add`.
+//! Nothing on the clean path writes memory another thread writes, so the
+//! closed breaker scales with threads.
 //!
 //! ```
 //! use sturdy::breaker::{Config, State};
@@ -28,15 +40,15 @@
 //! # Ok::<(), sturdy::error::ConfigError>(())
 //! ```
 
-use std::cell::Cell;
 use std::fmt;
 
 use sturdy::breaker::{
-    self, Breaker, Config, Consecutive, CountWindow, Rejected, State, Stats, TimeWindow, Transition,
+    Breaker, CircuitBreaker, Config, Consecutive, CountWindow, Permit, Rejected, State, Stats,
+    TimeWindow, Transition,
 };
 use sturdy::error::ConfigError;
 use sturdy::outcome::{Classify, ErrorsFail, Outcome};
-use sturdy::time::{Duration, Instant};
+use sturdy::time::Instant;
 
 use crate::Error;
 use crate::sync::{Arc, AtomicU64, Mutex, MutexGuard, Ordering, lock};
@@ -89,26 +101,13 @@ macro_rules! with_breaker {
         }
     };
 }
-pub(crate) use with_breaker;
 
 /// What the mutex protects.
 #[derive(Debug)]
 pub(crate) struct Locked {
     pub(crate) machine: AnyBreaker,
-    /// The state variant last published, and the epoch it was published with.
-    variant: u8,
-    epoch: u64,
+    /// Whether this breaker publishes a clean word at all (consecutive detector).
     fast: bool,
-}
-
-const fn variant(state: &State) -> u8 {
-    match state {
-        State::Closed => 0,
-        State::Open { .. } => 1,
-        State::HalfOpen { .. } => 2,
-        State::ForcedOpen => 3,
-        State::Disabled => 4,
-    }
 }
 
 impl Locked {
@@ -116,56 +115,147 @@ impl Locked {
         with_breaker!(&self.machine, b => b.state())
     }
 
-    /// Recomputes the fast-path word. `bump` forces a new epoch (a reset
-    /// starts a new generation without changing the variant).
-    fn publish(&mut self, word: &AtomicU64, bump: bool) {
-        let state = self.state();
-        let v = variant(&state);
-        if bump || v != self.variant {
-            self.epoch = self.epoch.wrapping_add(1) & (u64::MAX >> 1);
-            self.variant = v;
-        }
-        let clean = self.fast
-            && match &self.machine {
-                AnyBreaker::Consecutive(b) => state == State::Closed && b.window().failures() == 0,
-                _ => false,
-            };
-        word.store(self.epoch << 1 | u64::from(clean), Ordering::Release);
+    /// Recomputes the fast-path word: `generation << 1 | clean`.
+    fn publish(&self, word: &AtomicU64) {
+        let (generation, clean) = match &self.machine {
+            AnyBreaker::Consecutive(b) => (
+                b.generation(),
+                self.fast && b.state() == State::Closed && b.window().failures() == 0,
+            ),
+            AnyBreaker::Count(b) => (b.generation(), false),
+            AnyBreaker::Time(b) => (b.generation(), false),
+        };
+        word.store(
+            u64::from(generation) << 1 | u64::from(clean),
+            Ordering::Release,
+        );
     }
 }
 
-/// Per-thread counters of fast-path calls, one cache line each.
+/// The word a clean breaker publishes in `generation`.
+const fn clean_word(generation: u32) -> u64 {
+    (generation as u64) << 1 | 1
+}
+
+/// Lock-free counts of one thread (or of the overflow threads), one cache line.
 #[derive(Debug, Default)]
 #[repr(align(128))]
 struct Stripe {
-    /// Fast-path calls that ended in a success the core did not need to see.
+    /// Permits issued without the lock (the core counts the ones it issues).
+    calls: AtomicU64,
+    /// Successes recorded without the lock.
     successes: AtomicU64,
-    /// Fast-path calls whose outcome was dropped as stale or cancelled: the
-    /// core would have counted them as calls only.
-    calls_only: AtomicU64,
 }
 
-const STRIPES: usize = 8;
+/// Threads that own a stripe; the stripe after them is shared by the rest.
+const STRIPES: usize = 16;
 
-thread_local! {
-    static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
-}
+/// Which stripe the current thread writes, and whether it owns it.
+#[cfg(not(loom))]
+mod slot {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
-fn stripe_index() -> usize {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    STRIPE.with(|s| {
-        let mut i = s.get();
-        if i == usize::MAX {
-            i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES;
-            s.set(i);
+    /// Free slots, one bit each.
+    static FREE: AtomicU32 = AtomicU32::new((1 << super::STRIPES) - 1);
+
+    /// `OWNED` before this thread claimed a slot.
+    const UNSET: u32 = u32::MAX;
+    /// `OWNED` when no slot was free (or the thread is exiting).
+    const NONE: u32 = u32::MAX - 1;
+
+    std::thread_local! {
+        /// This thread's slot, `UNSET` or `NONE`: const-initialised with no
+        /// destructor, so reading it is one thread-local load.
+        static OWNED: Cell<u32> = const { Cell::new(UNSET) };
+        /// Gives the slot back when the thread exits.
+        static CLAIM: Claim = Claim::new();
+    }
+
+    /// A slot owned by this thread until it exits.
+    struct Claim(Option<u32>);
+
+    impl Claim {
+        fn new() -> Self {
+            let mut free = FREE.load(Ordering::Relaxed);
+            while free != 0 {
+                let i = free.trailing_zeros();
+                match FREE.compare_exchange_weak(
+                    free,
+                    free & !(1 << i),
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return Self(Some(i)),
+                    Err(now) => free = now,
+                }
+            }
+            Self(None)
         }
-        i
-    })
+    }
+
+    impl Drop for Claim {
+        fn drop(&mut self) {
+            // Stop writing the stripe first (a later destructor may still
+            // use a breaker: it takes the shared stripe), then hand it over.
+            // Release: the next owner sees every count this thread stored.
+            let _ = OWNED.try_with(|o| o.set(NONE));
+            if let Some(i) = self.0 {
+                FREE.fetch_or(1 << i, Ordering::Release);
+            }
+        }
+    }
+
+    /// `Some(i)`: this thread is the only writer of stripe `i`.
+    #[inline]
+    pub(super) fn owned() -> Option<usize> {
+        let slot = OWNED.try_with(Cell::get).unwrap_or(NONE);
+        match slot {
+            UNSET => claim(),
+            NONE => None,
+            i => Some(i as usize),
+        }
+    }
+
+    #[cold]
+    fn claim() -> Option<usize> {
+        let slot = CLAIM.try_with(|c| c.0).ok().flatten();
+        let _ = OWNED.try_with(|o| o.set(slot.unwrap_or(NONE)));
+        slot.map(|i| i as usize)
+    }
+}
+
+#[cfg(loom)]
+mod slot {
+    /// Under loom every thread shares the overflow stripe (atomic adds), so
+    /// the model checks the read-modify-write path.
+    pub(super) fn owned() -> Option<usize> {
+        None
+    }
+}
+
+/// Adds one to a stripe counter: a plain load and store when this thread is
+/// its only writer, an atomic add otherwise.
+#[inline]
+fn bump(stripes: &[Stripe; STRIPES + 1], counter: fn(&Stripe) -> &AtomicU64) {
+    match slot::owned().and_then(|i| stripes.get(i)) {
+        Some(own) => {
+            let c = counter(own);
+            c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        }
+        None => {
+            if let Some(shared) = stripes.get(STRIPES) {
+                counter(shared).fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 struct Inner {
     word: AtomicU64,
-    stripes: [Stripe; STRIPES],
+    /// `slow_call_duration` in µs (`u64::MAX`: off): a slower success takes the lock.
+    slow_micros: u64,
+    stripes: [Stripe; STRIPES + 1],
     name: std::sync::Arc<str>,
     detector: Detector,
     locked: Mutex<Locked>,
@@ -230,24 +320,31 @@ impl SharedBreaker {
             Detector::CountWindow => AnyBreaker::Count(Breaker::new(config)?),
             Detector::TimeWindow => AnyBreaker::Time(Breaker::new(config)?),
         };
-        let fast = detector == Detector::Consecutive && config.slow_call_duration == Duration::MAX;
-        let mut locked = Locked {
+        Ok(Self::from_machine(name.into(), detector, config, machine))
+    }
+
+    fn from_machine(
+        name: std::sync::Arc<str>,
+        detector: Detector,
+        config: Config,
+        machine: AnyBreaker,
+    ) -> Self {
+        let locked = Locked {
+            fast: matches!(machine, AnyBreaker::Consecutive(_)),
             machine,
-            variant: 0,
-            epoch: 0,
-            fast,
         };
         let word = AtomicU64::new(0);
-        locked.publish(&word, false);
-        Ok(Self {
+        locked.publish(&word);
+        Self {
             inner: Arc::new(Inner {
                 word,
+                slow_micros: config.slow_call_duration.as_micros(),
                 stripes: Default::default(),
-                name: name.into(),
+                name,
                 detector,
                 locked: Mutex::new(locked),
             }),
-        })
+        }
     }
 
     /// The breaker's name.
@@ -300,7 +397,8 @@ impl SharedBreaker {
         lock(&self.inner.locked).state()
     }
 
-    /// The counters, fast-path calls included.
+    /// The counters, lock-free calls included. `calls` counts permits when
+    /// issued, `successes` when recorded, as the core does.
     ///
     /// ```
     /// # let b = sturdy_std::SharedBreaker::new("db", Default::default())?;
@@ -313,17 +411,14 @@ impl SharedBreaker {
             let locked = lock(&self.inner.locked);
             with_breaker!(&locked.machine, b => b.stats())
         };
-        let (mut successes, mut calls_only) = (0u64, 0u64);
+        let (mut calls, mut successes) = (0u64, 0u64);
         for s in &self.inner.stripes {
+            calls = calls.wrapping_add(s.calls.load(Ordering::Relaxed));
             successes = successes.wrapping_add(s.successes.load(Ordering::Relaxed));
-            calls_only = calls_only.wrapping_add(s.calls_only.load(Ordering::Relaxed));
         }
         let to_u32 = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        stats.calls = stats.calls.saturating_add(to_u32(calls));
         stats.successes = stats.successes.saturating_add(to_u32(successes));
-        stats.calls = stats
-            .calls
-            .saturating_add(to_u32(successes))
-            .saturating_add(to_u32(calls_only));
         stats
     }
 
@@ -349,8 +444,7 @@ impl SharedBreaker {
     /// # Ok::<(), sturdy::error::ConfigError>(())
     /// ```
     pub fn handle_timeout(&self) -> Option<Transition> {
-        let now = time::now();
-        self.with_locked(false, |m| with_breaker!(m, b => b.handle_timeout(now)))
+        self.gate().handle_timeout(time::now())
     }
 
     /// Closes the breaker (see [`Breaker::reset`]); outstanding permits become stale.
@@ -363,7 +457,7 @@ impl SharedBreaker {
     /// ```
     pub fn reset(&self) -> Option<Transition> {
         let now = time::now();
-        self.with_locked(true, |m| with_breaker!(m, b => b.reset(now)))
+        self.with_locked(|m| with_breaker!(m, b => b.reset(now)))
     }
 
     /// Holds the breaker open until [`reset`](Self::reset).
@@ -376,7 +470,7 @@ impl SharedBreaker {
     /// ```
     pub fn force_open(&self) -> Option<Transition> {
         let now = time::now();
-        self.with_locked(true, |m| with_breaker!(m, b => b.force_open(now)))
+        self.with_locked(|m| with_breaker!(m, b => b.force_open(now)))
     }
 
     /// Makes the breaker a pass-through that only counts, until [`reset`](Self::reset).
@@ -389,27 +483,27 @@ impl SharedBreaker {
     /// ```
     pub fn disable(&self) -> Option<Transition> {
         let now = time::now();
-        self.with_locked(true, |m| with_breaker!(m, b => b.disable(now)))
+        self.with_locked(|m| with_breaker!(m, b => b.disable(now)))
     }
 
-    fn with_locked<R>(&self, bump: bool, f: impl FnOnce(&mut AnyBreaker) -> R) -> R {
-        let mut locked = lock(&self.inner.locked);
+    /// Runs `f` on the core breaker under the lock, then republishes the word.
+    fn with_locked<R>(&self, f: impl FnOnce(&mut AnyBreaker) -> R) -> R {
+        let mut locked: MutexGuard<'_, Locked> = lock(&self.inner.locked);
         let r = f(&mut locked.machine);
-        locked.publish(&self.inner.word, bump);
+        locked.publish(&self.inner.word);
         r
     }
 
-    /// Locks the core breaker for one pipeline step; the word is republished
-    /// when the guard drops.
-    pub(crate) fn lock(&self) -> BreakerGuard<'_> {
-        BreakerGuard {
-            guard: lock(&self.inner.locked),
-            word: &self.inner.word,
-        }
+    /// The breaker as the pipeline sees it: a [`CircuitBreaker`] that locks
+    /// the core only off the clean path.
+    #[inline]
+    pub(crate) fn gate(&self) -> Gate<'_> {
+        Gate { breaker: self }
     }
 
-    /// Asks for a permit to make one call: lock- and clock-free while the
-    /// breaker is closed and clean (see the module docs).
+    /// Asks for a permit to make one call: lock-free (and clock-free unless
+    /// slow-call detection is on) while the breaker is closed and clean (see
+    /// the module docs).
     ///
     /// ```
     /// use sturdy::outcome::Outcome;
@@ -421,20 +515,39 @@ impl SharedBreaker {
     /// assert_eq!(b.stats().failures, 1);
     /// # Ok::<(), sturdy::error::ConfigError>(())
     /// ```
+    #[inline]
     pub fn try_acquire(&self) -> Result<BreakerPermit<'_>, Rejected> {
         let word = self.inner.word.load(Ordering::Acquire);
-        if word & 1 == 1 {
-            return Ok(BreakerPermit {
-                breaker: self,
-                kind: Some(PermitKind::Fast { word }),
-            });
-        }
-        let now = time::now();
-        let permit = self.with_locked(false, |m| with_breaker!(m, b => b.try_acquire(now)))?;
+        let permit = if word & 1 == 1 {
+            // Only slow-call timing reads `issued_at`: with it off, no clock.
+            let at = if self.inner.slow_micros == u64::MAX {
+                Instant::ZERO
+            } else {
+                time::now()
+            };
+            self.issue_clean(word, at)
+        } else {
+            let now = time::now();
+            self.with_locked(|m| with_breaker!(m, b => b.try_acquire(now)))?
+        };
         Ok(BreakerPermit {
             breaker: self,
-            kind: Some(PermitKind::Core(permit)),
+            permit: Some(permit),
         })
+    }
+
+    /// The permit the core would issue in the clean generation of `word`,
+    /// counted in this thread's stripe.
+    #[inline]
+    fn issue_clean(&self, word: u64, at: Instant) -> Permit {
+        bump(&self.inner.stripes, |s| &s.calls);
+        #[allow(clippy::cast_possible_truncation)] // the word holds a u32 generation
+        Permit::issued((word >> 1) as u32, at)
+    }
+
+    #[inline]
+    fn is_clean(&self) -> bool {
+        self.inner.word.load(Ordering::Acquire) & 1 == 1
     }
 
     /// Runs `op` if the breaker admits it and records how it ended (`Err` is a
@@ -445,6 +558,7 @@ impl SharedBreaker {
     /// assert_eq!(b.call(|| Ok::<_, ()>(5)).unwrap(), 5);
     /// # Ok::<(), sturdy::error::ConfigError>(())
     /// ```
+    #[inline]
     pub fn call<T, E>(&self, op: impl FnOnce() -> Result<T, E>) -> Result<T, Error<E>> {
         self.call_classified(&ErrorsFail, op)
     }
@@ -460,6 +574,7 @@ impl SharedBreaker {
     /// assert_eq!(b.state(), sturdy::breaker::State::Closed);
     /// # Ok::<(), sturdy::error::ConfigError>(())
     /// ```
+    #[inline]
     pub fn call_classified<T, E, C: Classify<T, E> + ?Sized>(
         &self,
         classifier: &C,
@@ -478,65 +593,67 @@ impl SharedBreaker {
         }
     }
 
-    /// The outcome of a fast-path permit admitted under `word`.
-    fn record_fast(&self, word: u64, outcome: Option<Outcome>) -> Option<Transition> {
-        let stripe = self.inner.stripes.get(stripe_index() % STRIPES);
-        if outcome == Some(Outcome::Success) && self.inner.word.load(Ordering::Acquire) == word {
-            // Closed, same generation, no failure run to end: the core would only
-            // have counted it.
-            if let Some(s) = stripe {
-                s.successes.fetch_add(1, Ordering::Relaxed);
-            }
+    /// Whether `permit`, ending now in `outcome`, changes nothing in the core
+    /// but its success count: a success, not slow, of the clean generation.
+    #[inline]
+    fn is_clean_success(&self, permit: &Permit, outcome: Outcome, now: Instant) -> bool {
+        outcome == Outcome::Success
+            && self.inner.word.load(Ordering::Acquire) == clean_word(permit.generation())
+            && (self.inner.slow_micros == u64::MAX
+                || now
+                    .saturating_duration_since(permit.issued_at())
+                    .as_micros()
+                    <= self.inner.slow_micros)
+    }
+}
+
+/// A [`SharedBreaker`] lent to the pipeline for one step: each call locks the
+/// core only when the clean path cannot decide (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Gate<'a> {
+    breaker: &'a SharedBreaker,
+}
+
+impl CircuitBreaker for Gate<'_> {
+    #[inline]
+    fn handle_timeout(&mut self, now: Instant) -> Option<Transition> {
+        if self.breaker.is_clean() {
+            // Closed: nothing is ever due.
             return None;
         }
-        let now = time::now();
-        let mut locked = lock(&self.inner.locked);
-        let same_epoch = locked.epoch == word >> 1;
-        let transition = match outcome {
-            Some(outcome) if same_epoch => {
-                // Still the closed generation that admitted the call: replay it
-                // on the core (a consecutive detector ignores `issued_at` when
-                // slow calls are off, which the fast path requires).
-                with_breaker!(&mut locked.machine, b => match b.try_acquire(now) {
-                    Ok(p) => b.record(p, outcome, now),
-                    Err(_) => None,
-                })
-            }
-            _ => {
-                // Stale or cancelled: the core counts the call, nothing else.
-                if let Some(s) = stripe {
-                    s.calls_only.fetch_add(1, Ordering::Relaxed);
-                }
-                None
-            }
-        };
-        locked.publish(&self.inner.word, false);
-        transition
+        self.breaker
+            .with_locked(|m| with_breaker!(m, b => b.handle_timeout(now)))
     }
-}
 
-/// The core breaker, locked for one step.
-pub(crate) struct BreakerGuard<'a> {
-    guard: MutexGuard<'a, Locked>,
-    word: &'a AtomicU64,
-}
-
-impl BreakerGuard<'_> {
-    pub(crate) fn machine(&mut self) -> &mut AnyBreaker {
-        &mut self.guard.machine
+    #[inline]
+    fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejected> {
+        let word = self.breaker.inner.word.load(Ordering::Acquire);
+        if word & 1 == 1 {
+            return Ok(self.breaker.issue_clean(word, now));
+        }
+        self.breaker
+            .with_locked(|m| with_breaker!(m, b => b.try_acquire(now)))
     }
-}
 
-impl Drop for BreakerGuard<'_> {
-    fn drop(&mut self) {
-        self.guard.publish(self.word, false);
+    #[inline]
+    fn record(&mut self, permit: Permit, outcome: Outcome, now: Instant) -> Option<Transition> {
+        if self.breaker.is_clean_success(&permit, outcome, now) {
+            bump(&self.breaker.inner.stripes, |s| &s.successes);
+            return None;
+        }
+        self.breaker
+            .with_locked(|m| with_breaker!(m, b => b.record(permit, outcome, now)))
     }
-}
 
-#[derive(Debug)]
-enum PermitKind {
-    Fast { word: u64 },
-    Core(breaker::Permit),
+    #[inline]
+    fn cancel(&mut self, permit: Permit, now: Instant) {
+        if self.breaker.inner.word.load(Ordering::Acquire) == clean_word(permit.generation()) {
+            // Closed in the permit's generation: the core would do nothing.
+            return;
+        }
+        self.breaker
+            .with_locked(|m| with_breaker!(m, b => b.cancel(permit, now)));
+    }
 }
 
 /// Permission to make one call through a [`SharedBreaker`]. Hand it back with
@@ -555,7 +672,7 @@ enum PermitKind {
 #[must_use = "dropping a permit cancels the call"]
 pub struct BreakerPermit<'a> {
     breaker: &'a SharedBreaker,
-    kind: Option<PermitKind>,
+    permit: Option<Permit>,
 }
 
 impl BreakerPermit<'_> {
@@ -568,8 +685,19 @@ impl BreakerPermit<'_> {
     /// assert!(matches!(t.to, sturdy::breaker::State::Open { .. }));
     /// # Ok::<(), sturdy::error::ConfigError>(())
     /// ```
+    #[inline]
     pub fn record(mut self, outcome: Outcome) -> Option<Transition> {
-        self.finish(Some(outcome))
+        let permit = self.permit.take()?;
+        let breaker = self.breaker;
+        if breaker.inner.slow_micros == u64::MAX
+            && outcome == Outcome::Success
+            && breaker.inner.word.load(Ordering::Acquire) == clean_word(permit.generation())
+        {
+            // The clean success needs no time when slow calls are off.
+            bump(&breaker.inner.stripes, |s| &s.successes);
+            return None;
+        }
+        breaker.gate().record(permit, outcome, time::now())
     }
 
     /// Records a success.
@@ -579,6 +707,7 @@ impl BreakerPermit<'_> {
     /// b.try_acquire().unwrap().success();
     /// # Ok::<(), sturdy::error::ConfigError>(())
     /// ```
+    #[inline]
     pub fn success(self) {
         let _ = self.record(Outcome::Success);
     }
@@ -593,28 +722,17 @@ impl BreakerPermit<'_> {
     pub fn failure(self) -> Option<Transition> {
         self.record(Outcome::Failure)
     }
-
-    fn finish(&mut self, outcome: Option<Outcome>) -> Option<Transition> {
-        match self.kind.take()? {
-            PermitKind::Fast { word } => self.breaker.record_fast(word, outcome),
-            PermitKind::Core(permit) => {
-                let now = time::now();
-                self.breaker.with_locked(false, |m| {
-                    with_breaker!(m, b => match outcome {
-                        Some(o) => b.record(permit, o, now),
-                        None => {
-                            b.cancel(permit, now);
-                            None
-                        }
-                    })
-                })
-            }
-        }
-    }
 }
 
 impl Drop for BreakerPermit<'_> {
+    #[inline]
     fn drop(&mut self) {
-        let _ = self.finish(None);
+        if let Some(permit) = self.permit.take() {
+            if self.breaker.inner.word.load(Ordering::Acquire) == clean_word(permit.generation()) {
+                // Closed in the permit's generation: the core would do nothing.
+                return;
+            }
+            self.breaker.gate().cancel(permit, time::now());
+        }
     }
 }

@@ -5,23 +5,26 @@
 //! ([`Policy::call_blocking`]): start a [`Call`], ask it for the next
 //! [`Step`], run/sleep/queue as told, report each attempt's [`Verdict`],
 //! forward every [`Event`] to the [`Observer`]. Each step locks the policy's
-//! breaker, bulkhead and budget (always in that order) for the core's few
-//! instructions and never across an `.await` or user code. If the caller
+//! bulkhead and budget (in that order) for the core's few instructions, never
+//! across an `.await` or user code; the breaker takes its own lock inside
+//! that, last, and only off its lock-free clean path (see
+//! [`SharedBreaker`]). The clock is read once to start a call and once per
+//! attempt outcome or wait; nothing is written to memory shared with other
+//! threads on the happy path unless a bulkhead or budget is lent. If the caller
 //! drops the call midway, a guard calls [`Call::abandon`]: a half-open probe
 //! slot comes back, a bulkhead slot is released or the queue left.
 
 use std::fmt;
 use std::sync::atomic::AtomicU64;
 
-use sturdy::breaker::{Breaker, Consecutive, Window};
+use sturdy::breaker::CircuitBreaker;
 use sturdy::bulkhead::Ticket;
 use sturdy::outcome::{ErrorsFail, Outcome, Verdict};
 use sturdy::pipeline::{Call, Event, Failure, Finish, Pipeline, PipelineConfig, Shared, Step};
 use sturdy::retry::Budget;
-use sturdy::rng::SplitMix64;
+use sturdy::rng::{Rng, SplitMix64};
 use sturdy::time::Instant;
 
-use crate::breaker::with_breaker;
 use crate::bulkhead::Machine;
 use crate::observer::{NoopObserver, Observer};
 use crate::{Error, Fallback, SharedBreaker, SharedBudget, SharedBulkhead, time};
@@ -204,8 +207,10 @@ impl<C> PolicyBuilder<C> {
         self
     }
 
-    /// Seeds the per-call jitter streams (call `n` uses `SplitMix64(seed + n)`),
-    /// for reproducible timelines.
+    /// Seeds the per-call jitter streams, for reproducible timelines: the
+    /// `n`-th call (from 0) that needs a random draw uses
+    /// `SplitMix64(seed + n)`. A call that never draws (no retry with jitter)
+    /// takes no number, so the happy path writes no shared counter.
     ///
     /// ```
     /// let p = sturdy_std::Policy::builder(Default::default()).seed(7).build();
@@ -350,12 +355,12 @@ enum Op {
     Abandon,
 }
 
-fn apply<W: Window>(
+fn apply<G: CircuitBreaker, R: Rng>(
     call: &mut Call,
     op: &Op,
     now: Instant,
-    rng: &mut SplitMix64,
-    breaker: Option<&mut Breaker<W>>,
+    rng: &mut R,
+    breaker: Option<&mut G>,
     bulkhead: Option<&mut Machine>,
     budget: Option<&mut Budget>,
 ) -> Option<Step> {
@@ -374,13 +379,36 @@ fn apply<W: Window>(
     }
 }
 
+/// The call's jitter stream, seeded on its first draw (see
+/// [`PolicyBuilder::seed`]): calls that never draw touch no shared counter.
+struct LazyRng<'a> {
+    rng: &'a mut Option<SplitMix64>,
+    policy: &'a Inner,
+}
+
+impl Rng for LazyRng<'_> {
+    fn next_u64(&mut self) -> u64 {
+        let policy = self.policy;
+        self.rng
+            .get_or_insert_with(|| {
+                let n = policy
+                    .calls
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                SplitMix64::new(policy.seed.wrapping_add(n))
+            })
+            .next_u64()
+    }
+}
+
 /// One call in flight: the core `Call`, and the guard that abandons it if the
 /// caller goes away before it ends.
 pub(crate) struct Driver<'p> {
     policy: &'p Inner,
     call: Call,
-    rng: SplitMix64,
+    rng: Option<SplitMix64>,
     clock: fn() -> Instant,
+    /// The instant the call started, for its first step (one clock read).
+    start: Option<Instant>,
     /// The bulkhead ticket this call waits on, if queued.
     ticket: Option<Ticket>,
     done: bool,
@@ -388,14 +416,13 @@ pub(crate) struct Driver<'p> {
 
 impl<'p> Driver<'p> {
     pub(crate) fn start(policy: &'p Inner, clock: fn() -> Instant) -> Self {
-        let n = policy
-            .calls
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let now = clock();
         Self {
             policy,
-            call: policy.pipeline.start(clock()),
-            rng: SplitMix64::new(policy.seed.wrapping_add(n)),
+            call: policy.pipeline.start(now),
+            rng: None,
             clock,
+            start: Some(now),
             ticket: None,
             done: false,
         }
@@ -406,7 +433,7 @@ impl<'p> Driver<'p> {
     }
 
     pub(crate) fn next(&mut self) -> Step {
-        let now = self.now();
+        let now = self.start.take().unwrap_or_else(self.clock);
         self.step(now, &Op::Next)
             .unwrap_or(Step::Done(Finish::Cancelled))
     }
@@ -423,18 +450,22 @@ impl<'p> Driver<'p> {
     fn step(&mut self, now: Instant, op: &Op) -> Option<Step> {
         let policy = self.policy;
         let step = {
-            let mut breaker = policy.breaker.as_ref().map(SharedBreaker::lock);
             let mut bulkhead = policy.bulkhead.as_ref().map(SharedBulkhead::lock);
             let mut budget = policy.budget.as_ref().map(SharedBudget::lock);
-            let bulkhead = bulkhead.as_deref_mut();
-            let budget = budget.as_deref_mut();
-            let (call, rng) = (&mut self.call, &mut self.rng);
-            match breaker.as_mut().map(|g| g.machine()) {
-                None => apply::<Consecutive>(call, op, now, rng, None, bulkhead, budget),
-                Some(any) => {
-                    with_breaker!(any, b => apply(call, op, now, rng, Some(b), bulkhead, budget))
-                }
-            }
+            let mut gate = policy.breaker.as_ref().map(SharedBreaker::gate);
+            let mut rng = LazyRng {
+                rng: &mut self.rng,
+                policy,
+            };
+            apply(
+                &mut self.call,
+                op,
+                now,
+                &mut rng,
+                gate.as_mut(),
+                bulkhead.as_deref_mut(),
+                budget.as_deref_mut(),
+            )
         };
         self.after(step);
         step

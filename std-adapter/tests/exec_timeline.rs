@@ -10,7 +10,7 @@ use sturdy::breaker::{Breaker, Config as BreakerConfig};
 use sturdy::outcome::Verdict;
 use sturdy::pipeline::{Event, Failure, Finish, Pipeline, PipelineConfig, Shared, Step};
 use sturdy::retry::RetryConfig;
-use sturdy::rng::SplitMix64;
+use sturdy::rng::{Rng, SplitMix64};
 use sturdy::time::{Duration, Instant};
 use sturdy::timeout::TimeoutConfig;
 use sturdy_std::{Observer, Policy, SharedBreaker};
@@ -72,15 +72,38 @@ fn norm_finish(f: &Finish, t0: Instant) -> String {
 
 type Log = Vec<(Duration, String)>;
 
+/// The policy's jitter stream rule: the `n`-th call that draws uses
+/// `SplitMix64(SEED + n)`.
+struct SeededOnFirstDraw<'a> {
+    rng: Option<SplitMix64>,
+    draws: &'a mut u64,
+}
+
+impl Rng for SeededOnFirstDraw<'_> {
+    fn next_u64(&mut self) -> u64 {
+        let draws = &mut *self.draws;
+        self.rng
+            .get_or_insert_with(|| {
+                *draws += 1;
+                SplitMix64::new(SEED.wrapping_add(*draws - 1))
+            })
+            .next_u64()
+    }
+}
+
 fn reference() -> Log {
     let pipeline = Pipeline::new(pipeline_config());
     let mut breaker: Breaker = Breaker::new(breaker_config()).expect("breaker");
     let t0 = Instant::from_secs(1_000);
     let mut script = SCRIPT.iter();
     let mut log = Log::new();
-    for (n, start) in STARTS.iter().enumerate() {
-        let mut now = t0 + Duration::from_millis(*start);
-        let mut rng = SplitMix64::new(SEED.wrapping_add(n as u64));
+    let mut draws = 0;
+    for start in STARTS {
+        let mut now = t0 + Duration::from_millis(start);
+        let mut rng = SeededOnFirstDraw {
+            rng: None,
+            draws: &mut draws,
+        };
         let mut call = pipeline.start(now);
         let mut step = call.next(now, &mut Shared::new().with_breaker(&mut breaker));
         loop {

@@ -212,6 +212,122 @@ impl Permit {
     pub const fn generation(&self) -> u32 {
         self.generation
     }
+
+    /// A permit of `generation` issued at `issued_at`, made outside the
+    /// breaker: for an adapter that admits calls on a breaker's behalf without
+    /// locking it (a lock-free mirror of its closed state, as sturdy-std's
+    /// shared breaker has).
+    ///
+    /// The rule: a breaker takes any permit of its current
+    /// [`generation`](Breaker::generation) as one it issued, and ignores one
+    /// of another generation as stale. So make one only where the breaker
+    /// itself would have issued it (it is closed or disabled in that
+    /// generation), and count the call yourself: [`Stats::calls`] counts only
+    /// the permits the breaker issued.
+    ///
+    /// ```
+    /// use sturdy::breaker::{Breaker, Config, Permit};
+    /// use sturdy::outcome::Outcome;
+    /// use sturdy::time::Instant;
+    ///
+    /// let mut b: Breaker = Breaker::new(Config::new().with_failure_threshold(1)).unwrap();
+    /// let mirrored = Permit::issued(b.generation(), Instant::ZERO);
+    /// assert!(b.record(mirrored, Outcome::Failure, Instant::ZERO).is_some()); // opened
+    /// let stale = Permit::issued(b.generation().wrapping_sub(1), Instant::ZERO);
+    /// assert_eq!(b.record(stale, Outcome::Failure, Instant::ZERO), None); // ignored
+    /// ```
+    pub const fn issued(generation: u32, issued_at: Instant) -> Self {
+        Self {
+            generation,
+            issued_at,
+        }
+    }
+}
+
+/// What the [pipeline](crate::pipeline) asks of a circuit breaker: the four
+/// calls of [`Breaker`]'s permit protocol, with the same contracts. [`Breaker`]
+/// implements it; so can an adapter's shared breaker that locks a
+/// [`Breaker`] only when it must (see [`Permit::issued`]).
+///
+/// ```
+/// use sturdy::breaker::{Breaker, CircuitBreaker, Config};
+/// use sturdy::outcome::Outcome;
+/// use sturdy::time::Instant;
+///
+/// fn one_call(b: &mut impl CircuitBreaker, ok: bool, now: Instant) -> bool {
+///     match b.try_acquire(now) {
+///         Ok(p) => { let _ = b.record(p, if ok { Outcome::Success } else { Outcome::Failure }, now); true }
+///         Err(_) => false,
+///     }
+/// }
+/// let mut b: Breaker = Breaker::new(Config::new().with_failure_threshold(1)).unwrap();
+/// assert!(one_call(&mut b, false, Instant::ZERO));
+/// assert!(!one_call(&mut b, true, Instant::ZERO)); // open now
+/// ```
+pub trait CircuitBreaker {
+    /// See [`Breaker::handle_timeout`].
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, CircuitBreaker, Config};
+    /// # use sturdy::time::Instant;
+    /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// assert_eq!(CircuitBreaker::handle_timeout(&mut b, Instant::ZERO), None);
+    /// ```
+    fn handle_timeout(&mut self, now: Instant) -> Option<Transition>;
+
+    /// See [`Breaker::try_acquire`].
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, CircuitBreaker, Config};
+    /// # use sturdy::time::Instant;
+    /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// let p = CircuitBreaker::try_acquire(&mut b, Instant::ZERO).unwrap();
+    /// CircuitBreaker::cancel(&mut b, p, Instant::ZERO);
+    /// ```
+    fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejected>;
+
+    /// See [`Breaker::record`].
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, CircuitBreaker, Config};
+    /// # use sturdy::outcome::Outcome;
+    /// # use sturdy::time::Instant;
+    /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// let p = CircuitBreaker::try_acquire(&mut b, Instant::ZERO).unwrap();
+    /// assert_eq!(CircuitBreaker::record(&mut b, p, Outcome::Success, Instant::ZERO), None);
+    /// ```
+    fn record(&mut self, permit: Permit, outcome: Outcome, now: Instant) -> Option<Transition>;
+
+    /// See [`Breaker::cancel`].
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, CircuitBreaker, Config};
+    /// # use sturdy::time::Instant;
+    /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// let p = CircuitBreaker::try_acquire(&mut b, Instant::ZERO).unwrap();
+    /// CircuitBreaker::cancel(&mut b, p, Instant::ZERO);
+    /// assert_eq!(b.stats().calls, 1);
+    /// ```
+    fn cancel(&mut self, permit: Permit, now: Instant);
+}
+
+impl<W: Window> CircuitBreaker for Breaker<W> {
+    #[inline]
+    fn handle_timeout(&mut self, now: Instant) -> Option<Transition> {
+        Self::handle_timeout(self, now)
+    }
+    #[inline]
+    fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejected> {
+        Self::try_acquire(self, now)
+    }
+    #[inline]
+    fn record(&mut self, permit: Permit, outcome: Outcome, now: Instant) -> Option<Transition> {
+        Self::record(self, permit, outcome, now)
+    }
+    #[inline]
+    fn cancel(&mut self, permit: Permit, now: Instant) {
+        Self::cancel(self, permit, now);
+    }
 }
 
 /// A call refused by [`Breaker::try_acquire`].
@@ -292,6 +408,21 @@ impl<W: Window> Breaker<W> {
     /// ```
     pub const fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The current generation: bumped on every entry into a state and on
+    /// [`reset`](Self::reset). Permits carry the generation that issued them.
+    ///
+    /// ```
+    /// # use sturdy::breaker::{Breaker, Config};
+    /// # use sturdy::time::Instant;
+    /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// let g = b.generation();
+    /// let _ = b.force_open(Instant::ZERO);
+    /// assert_ne!(b.generation(), g);
+    /// ```
+    pub const fn generation(&self) -> u32 {
+        self.generation
     }
 
     /// The current state, as last updated. Time-driven changes that are due but

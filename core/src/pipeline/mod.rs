@@ -85,7 +85,7 @@
 //!   bulkhead slot or leaves its queue.
 //! * **Clock.** A clock that goes backwards is read as `max(now, highest now seen)`.
 
-use crate::breaker::{self, Breaker, Consecutive, Window};
+use crate::breaker::{self, Breaker, CircuitBreaker, Consecutive};
 use crate::bulkhead::{self, Acquire, Bulkhead, Claim, Ticket};
 use crate::outcome::{Outcome, Verdict};
 use crate::retry::{GiveUpReason, Retry, RetryBudget, RetryConfig, RetryDecision, Unlimited};
@@ -347,16 +347,22 @@ impl Pipeline {
 /// # Ok::<(), sturdy::error::ConfigError>(())
 /// ```
 #[derive(Debug)]
-pub struct Shared<'a, W: Window = Consecutive, const Q: usize = 10, B: RetryBudget = Unlimited> {
-    /// The circuit breaker, if any.
-    pub breaker: Option<&'a mut Breaker<W>>,
+pub struct Shared<
+    'a,
+    G: CircuitBreaker = Breaker<Consecutive>,
+    const Q: usize = 10,
+    B: RetryBudget = Unlimited,
+> {
+    /// The circuit breaker, if any: a core [`Breaker`], or any
+    /// [`CircuitBreaker`] (an adapter's shared breaker).
+    pub breaker: Option<&'a mut G>,
     /// The bulkhead, if any.
     pub bulkhead: Option<&'a mut Bulkhead<Q>>,
     /// The retry budget, if any (none means every retry is allowed).
     pub budget: Option<&'a mut B>,
 }
 
-impl<W: Window, const Q: usize, B: RetryBudget> Default for Shared<'_, W, Q, B> {
+impl<G: CircuitBreaker, const Q: usize, B: RetryBudget> Default for Shared<'_, G, Q, B> {
     fn default() -> Self {
         Self {
             breaker: None,
@@ -384,7 +390,7 @@ impl Shared<'_> {
     }
 }
 
-impl<'a, W: Window, const Q: usize, B: RetryBudget> Shared<'a, W, Q, B> {
+impl<'a, G: CircuitBreaker, const Q: usize, B: RetryBudget> Shared<'a, G, Q, B> {
     /// With a breaker.
     ///
     /// ```
@@ -395,7 +401,7 @@ impl<'a, W: Window, const Q: usize, B: RetryBudget> Shared<'a, W, Q, B> {
     /// # Ok::<(), sturdy::error::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn with_breaker<W2: Window>(self, breaker: &'a mut Breaker<W2>) -> Shared<'a, W2, Q, B> {
+    pub fn with_breaker<G2: CircuitBreaker>(self, breaker: &'a mut G2) -> Shared<'a, G2, Q, B> {
         Shared {
             breaker: Some(breaker),
             bulkhead: self.bulkhead,
@@ -416,7 +422,7 @@ impl<'a, W: Window, const Q: usize, B: RetryBudget> Shared<'a, W, Q, B> {
     pub fn with_bulkhead<const Q2: usize>(
         self,
         bulkhead: &'a mut Bulkhead<Q2>,
-    ) -> Shared<'a, W, Q2, B> {
+    ) -> Shared<'a, G, Q2, B> {
         Shared {
             breaker: self.breaker,
             bulkhead: Some(bulkhead),
@@ -434,7 +440,7 @@ impl<'a, W: Window, const Q: usize, B: RetryBudget> Shared<'a, W, Q, B> {
     /// # Ok::<(), sturdy::error::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn with_budget<B2: RetryBudget>(self, budget: &'a mut B2) -> Shared<'a, W, Q, B2> {
+    pub fn with_budget<B2: RetryBudget>(self, budget: &'a mut B2) -> Shared<'a, G, Q, B2> {
         Shared {
             breaker: self.breaker,
             bulkhead: self.bulkhead,
@@ -833,10 +839,10 @@ impl Call {
     /// let step = call.next(Instant::ZERO, &mut Shared::new());
     /// assert!(matches!(step, Step::Attempt { attempt: 1, deadline: Some(_) }));
     /// ```
-    pub fn next<W: Window, const Q: usize, B: RetryBudget>(
+    pub fn next<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, W, Q, B>,
+        shared: &mut Shared<'_, G, Q, B>,
     ) -> Step {
         let now = self.observe(now);
         if !self.deposited {
@@ -883,10 +889,10 @@ impl Call {
     }
 
     /// Starts the attempt `retry.attempts()` if every stage admits it.
-    fn begin_attempt<W: Window, const Q: usize, B: RetryBudget>(
+    fn begin_attempt<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, W, Q, B>,
+        shared: &mut Shared<'_, G, Q, B>,
     ) -> Step {
         if self.total_expired(now) {
             return self.fail(
@@ -970,10 +976,10 @@ impl Call {
     }
 
     /// Claims a queued ticket.
-    fn poll_queue<W: Window, const Q: usize, B: RetryBudget>(
+    fn poll_queue<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, W, Q, B>,
+        shared: &mut Shared<'_, G, Q, B>,
     ) -> Step {
         let Phase::Queued {
             ticket, breaker, ..
@@ -1023,12 +1029,12 @@ impl Call {
 
     /// Every stage admitted: the attempt runs (or, with a zero/expired
     /// deadline, has already timed out).
-    fn run<W: Window, const Q: usize, B: RetryBudget>(
+    fn run<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
         &mut self,
         now: Instant,
         breaker: Option<breaker::Permit>,
         bulkhead: Option<bulkhead::Permit>,
-        shared: &mut Shared<'_, W, Q, B>,
+        shared: &mut Shared<'_, G, Q, B>,
     ) -> Step {
         let deadline = self.timeout.attempt_deadline(now, self.total);
         self.phase = Phase::Running {
@@ -1046,10 +1052,10 @@ impl Call {
         }
     }
 
-    fn on_timed_out<W: Window, const Q: usize, B: RetryBudget>(
+    fn on_timed_out<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, W, Q, B>,
+        shared: &mut Shared<'_, G, Q, B>,
     ) -> Step {
         // The rng is not needed: a timeout that the total deadline caused ends the
         // call, and any other retry of a timeout draws jitter below.
@@ -1076,11 +1082,11 @@ impl Call {
 
     /// The breaker refused: wait for `retry_at` when the deadline allows,
     /// otherwise fail fast.
-    fn on_breaker_rejected<W: Window, const Q: usize, B: RetryBudget>(
+    fn on_breaker_rejected<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
         &mut self,
         now: Instant,
         retry_at: Option<Instant>,
-        shared: &mut Shared<'_, W, Q, B>,
+        shared: &mut Shared<'_, G, Q, B>,
     ) -> Step {
         let attempts = self.started;
         let fail_fast = Failure::BreakerOpen { attempts, retry_at };
@@ -1139,11 +1145,11 @@ impl Call {
     /// let step = call.on_outcome(Instant::from_millis(5), Verdict::success(), &mut shared, &mut SplitMix64::new(1));
     /// assert_eq!(step, Step::Done(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
     /// ```
-    pub fn on_outcome<W: Window, const Q: usize, B: RetryBudget, R: Rng>(
+    pub fn on_outcome<G: CircuitBreaker, const Q: usize, B: RetryBudget, R: Rng>(
         &mut self,
         now: Instant,
         verdict: Verdict,
-        shared: &mut Shared<'_, W, Q, B>,
+        shared: &mut Shared<'_, G, Q, B>,
         rng: &mut R,
     ) -> Step {
         let now = self.observe(now);
@@ -1153,11 +1159,11 @@ impl Call {
         self.finish_attempt(now, verdict, shared, rng)
     }
 
-    fn finish_attempt<W: Window, const Q: usize, B: RetryBudget, R: Rng>(
+    fn finish_attempt<G: CircuitBreaker, const Q: usize, B: RetryBudget, R: Rng>(
         &mut self,
         now: Instant,
         verdict: Verdict,
-        shared: &mut Shared<'_, W, Q, B>,
+        shared: &mut Shared<'_, G, Q, B>,
         rng: &mut R,
     ) -> Step {
         let Phase::Running {
@@ -1243,10 +1249,10 @@ impl Call {
     /// assert_eq!(pool.in_flight(), 0);
     /// # Ok::<(), sturdy::error::ConfigError>(())
     /// ```
-    pub fn abandon<W: Window, const Q: usize, B: RetryBudget>(
+    pub fn abandon<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, W, Q, B>,
+        shared: &mut Shared<'_, G, Q, B>,
     ) {
         let now = self.observe(now);
         match core::mem::replace(&mut self.phase, Phase::Finished(Finish::Cancelled)) {
@@ -1267,19 +1273,19 @@ impl Call {
         self.release_outer(now, shared);
     }
 
-    fn release_outer<W: Window, const Q: usize, B: RetryBudget>(
+    fn release_outer<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, W, Q, B>,
+        shared: &mut Shared<'_, G, Q, B>,
     ) {
         let outer = self.outer.take();
         give_back(now, shared, None, outer, &mut self.events);
     }
 
-    fn complete<W: Window, const Q: usize, B: RetryBudget>(
+    fn complete<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
         &mut self,
         finish: Finish,
-        shared: &mut Shared<'_, W, Q, B>,
+        shared: &mut Shared<'_, G, Q, B>,
         now: Instant,
     ) -> Step {
         self.release_outer(now, shared);
@@ -1287,10 +1293,10 @@ impl Call {
         Step::Done(finish)
     }
 
-    fn fail<W: Window, const Q: usize, B: RetryBudget>(
+    fn fail<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
         &mut self,
         failure: Failure,
-        shared: &mut Shared<'_, W, Q, B>,
+        shared: &mut Shared<'_, G, Q, B>,
         now: Instant,
     ) -> Step {
         let finish = if self.fallback.covers(&failure) {
@@ -1306,9 +1312,9 @@ impl Call {
 /// Returns what a call held: a breaker permit it will not use (a probe slot
 /// comes back) and a bulkhead slot (passed to the next waiter, reported as
 /// [`Event::Granted`]).
-fn give_back<W: Window, const Q: usize, B: RetryBudget>(
+fn give_back<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
     now: Instant,
-    shared: &mut Shared<'_, W, Q, B>,
+    shared: &mut Shared<'_, G, Q, B>,
     breaker: Option<breaker::Permit>,
     bulkhead: Option<bulkhead::Permit>,
     events: &mut Events,
@@ -1324,9 +1330,9 @@ fn give_back<W: Window, const Q: usize, B: RetryBudget>(
 }
 
 /// Leaves the bulkhead's queue; a slot already granted to `ticket` passes on.
-fn leave_queue<W: Window, const Q: usize, B: RetryBudget>(
+fn leave_queue<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
     now: Instant,
-    shared: &mut Shared<'_, W, Q, B>,
+    shared: &mut Shared<'_, G, Q, B>,
     ticket: Ticket,
     events: &mut Events,
 ) {
