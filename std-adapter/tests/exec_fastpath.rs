@@ -102,3 +102,47 @@ fn contended_fast_path_accounts_every_call() {
     assert!(matches!(trips.state(), State::Open { .. }));
     assert!(trips.try_acquire().is_err());
 }
+
+/// More threads than owned stripes, in waves (exiting threads hand their
+/// stripe to the next wave): every lock-free call and success is still
+/// counted exactly once.
+#[test]
+fn stripes_survive_overflow_and_thread_turnover() {
+    let shared = SharedBreaker::new("b", Config::new().with_failure_threshold(u32::MAX)).unwrap();
+    let mut expected = (0u32, 0u32);
+    for wave in 0..3u32 {
+        let threads: Vec<_> = (0..24u32)
+            .map(|t| {
+                let b = shared.clone();
+                std::thread::spawn(move || {
+                    for i in 0..500u32 {
+                        let p = b.try_acquire().unwrap();
+                        match (i + t + wave) % 7 {
+                            0 => drop(p),
+                            1 => {
+                                let _ = p.failure();
+                            }
+                            _ => p.success(),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        for t in 0..24u32 {
+            for i in 0..500u32 {
+                match (i + t + wave) % 7 {
+                    0 => {}
+                    1 => expected.1 += 1,
+                    _ => expected.0 += 1,
+                }
+            }
+        }
+        let s = shared.stats();
+        assert_eq!(s.calls, (wave + 1) * 24 * 500, "wave {wave}");
+        assert_eq!((s.successes, s.failures), expected, "wave {wave}");
+    }
+    assert_eq!(shared.state(), State::Closed);
+}
