@@ -148,6 +148,34 @@ fn bulkhead_no_leaked_permit_no_double_release() {
     });
 }
 
+/// Two policy calls through one breaker (threshold 1): the pipeline's lock-free gate
+/// admits on the clean word, one call fails and trips it. Every interleaving trips once
+/// and accounts for both calls; a success whose permit outlived the trip is stale and
+/// not counted (the core's rule), never counted twice or as closing the breaker.
+#[test]
+fn policy_gate_success_races_tripping_failure() {
+    model("policy_gate_success_races_tripping_failure", || {
+        let b = breaker(1);
+        let config = PipelineConfig::DEFAULT
+            .with_retry(
+                RetryConfig::new(1, sturdy::backoff::Backoff::constant(Duration::ZERO)).unwrap(),
+            )
+            .with_timeout(TimeoutConfig::NONE);
+        let policy = Policy::builder(config).breaker(b.clone()).build();
+        let p2 = policy.clone();
+        let t = thread::spawn(move || p2.call_blocking(|| Ok::<_, ()>(())).is_ok());
+        let failed = policy.call_blocking(|| Err::<(), _>(())).is_err();
+        let succeeded = t.join().unwrap();
+        assert!(failed);
+        let s = b.stats();
+        assert_eq!(s.failures, 1, "{s:?}");
+        assert_eq!(s.calls + s.rejections, 2, "{s:?}");
+        assert!(s.successes <= u32::from(succeeded), "{s:?}");
+        assert_eq!(s.rejections, u32::from(!succeeded), "{s:?}");
+        assert!(matches!(b.state(), State::Open { .. }), "{:?}", b.state());
+    });
+}
+
 /// The harness can fail: a deliberately racy load-then-store counter loses an update
 /// in some interleaving, and loom must find it.
 #[test]
