@@ -16,38 +16,17 @@ use sturdy::time::Duration;
 use sturdy::timeout::TimeoutConfig;
 use sturdy_std::{Error, Policy, SharedBreaker, SharedBulkhead};
 
-fn ms(n: u64) -> std::time::Duration {
-    std::time::Duration::from_millis(n)
-}
+mod common;
+use common::{Occupancy, Storm, ms};
 
 #[tokio::test(start_paused = true)]
 async fn storm_of_dropped_calls_leaks_nothing() {
-    let pool = SharedBulkhead::new(
-        "pool",
-        BulkheadConfig::new(3, 32, Duration::from_millis(400)).unwrap(),
-    )
-    .unwrap();
-    let breaker = SharedBreaker::new(
-        "dep",
-        BreakerConfig::new()
-            .with_failure_threshold(5)
-            .with_break_duration(Duration::from_millis(300))
-            .with_probes(2, 2),
-    )
-    .unwrap();
-    let config = PipelineConfig::default()
-        .with_retry(RetryConfig::new(3, Backoff::constant(Duration::from_millis(30))).unwrap())
-        .with_timeout(TimeoutConfig::new(
-            Some(Duration::from_millis(200)),
-            Some(Duration::from_secs(2)),
-        ));
-    let policy = Policy::builder(config)
-        .breaker(breaker.clone())
-        .bulkhead(pool.clone())
-        .build();
-
-    let in_op = Arc::new(AtomicU32::new(0));
-    let max_in_op = Arc::new(AtomicU32::new(0));
+    let Storm {
+        pool,
+        breaker,
+        policy,
+    } = Storm::new(3, 32, 400, 300, 0x5EED_0F57_0D1E);
+    let occupancy = Arc::new(Occupancy::default());
     let mut rng = SplitMix64::new(1);
     let mut tasks = Vec::new();
     for i in 0..4_000u64 {
@@ -56,22 +35,14 @@ async fn storm_of_dropped_calls_leaks_nothing() {
         let fails = rng.below(3) == 0;
         let cancel_after = rng.below(500);
         let start = rng.below(3_000);
-        let (in_op, max_in_op) = (in_op.clone(), max_in_op.clone());
+        let occupancy = occupancy.clone();
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(ms(start)).await;
             let call = policy.call(|| {
-                let (in_op, max_in_op) = (in_op.clone(), max_in_op.clone());
+                let occupancy = occupancy.clone();
                 async move {
-                    let now = in_op.fetch_add(1, Ordering::SeqCst) + 1;
-                    max_in_op.fetch_max(now, Ordering::SeqCst);
-                    // Decrement even when this future is dropped.
-                    struct Leave(Arc<AtomicU32>);
-                    impl Drop for Leave {
-                        fn drop(&mut self) {
-                            self.0.fetch_sub(1, Ordering::SeqCst);
-                        }
-                    }
-                    let _leave = Leave(in_op);
+                    // Leaves even when this future is dropped.
+                    let _inside = occupancy.enter();
                     tokio::time::sleep(ms(latency)).await;
                     if fails { Err("boom") } else { Ok(i) }
                 }
@@ -87,8 +58,8 @@ async fn storm_of_dropped_calls_leaks_nothing() {
     for t in tasks {
         t.await.unwrap();
     }
-    assert!(max_in_op.load(Ordering::SeqCst) <= 3, "bulkhead exceeded");
-    assert_eq!(in_op.load(Ordering::SeqCst), 0);
+    assert!(occupancy.max() <= 3, "bulkhead exceeded");
+    assert_eq!(occupancy.now(), 0);
     assert_eq!(pool.in_flight(), 0, "leaked bulkhead slot");
     assert_eq!(pool.queued(), 0, "leaked queue entry");
     assert_eq!(pool.available(), 3);

@@ -9,22 +9,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
-use sturdy::backoff::Backoff;
-use sturdy::breaker::{Config as BreakerConfig, State};
-use sturdy::bulkhead::Config as BulkheadConfig;
-use sturdy::pipeline::PipelineConfig;
-use sturdy::retry::RetryConfig;
+use sturdy::breaker::State;
 use sturdy::rng::{Rng, SplitMix64};
-use sturdy::time::Duration;
-use sturdy::timeout::TimeoutConfig;
-use sturdy_std::{Policy, SharedBreaker, SharedBulkhead};
+
+mod common;
+use common::{Occupancy, Storm, ms};
 
 const CALLERS: u64 = 10_000;
 const SEED: u64 = 0x5707_2024;
-
-fn ms(n: u64) -> std::time::Duration {
-    std::time::Duration::from_millis(n)
-}
 
 /// Where a dropped caller was when it was dropped.
 #[derive(Default)]
@@ -41,34 +33,14 @@ const OP_RETURNED: u8 = 2;
 
 #[tokio::test(start_paused = true)]
 async fn ten_thousand_callers_dropped_at_every_await_point() {
-    let pool = SharedBulkhead::new(
-        "pool",
-        BulkheadConfig::new(4, 16, Duration::from_millis(300)).unwrap(),
-    )
-    .unwrap();
-    let breaker = SharedBreaker::new(
-        "dep",
-        BreakerConfig::new()
-            .with_failure_threshold(5)
-            .with_break_duration(Duration::from_millis(200))
-            .with_probes(2, 2),
-    )
-    .unwrap();
-    let config = PipelineConfig::default()
-        .with_retry(RetryConfig::new(3, Backoff::constant(Duration::from_millis(30))).unwrap())
-        .with_timeout(TimeoutConfig::new(
-            Some(Duration::from_millis(200)),
-            Some(Duration::from_secs(2)),
-        ));
-    let policy = Policy::builder(config)
-        .breaker(breaker.clone())
-        .bulkhead(pool.clone())
-        .seed(SEED)
-        .build();
+    let Storm {
+        pool,
+        breaker,
+        policy,
+    } = Storm::new(4, 16, 300, 200, SEED);
 
     let census = Arc::new(Census::default());
-    let in_op = Arc::new(AtomicU32::new(0));
-    let max_in_op = Arc::new(AtomicU32::new(0));
+    let occupancy = Arc::new(Occupancy::default());
     let mut rng = SplitMix64::new(SEED);
     let mut tasks = Vec::new();
     for i in 0..CALLERS {
@@ -78,25 +50,17 @@ async fn ten_thousand_callers_dropped_at_every_await_point() {
         let latency = rng.below(150);
         let cancel_after = (rng.below(5) < 2).then(|| rng.below(600));
         let (policy, breaker, census) = (policy.clone(), breaker.clone(), census.clone());
-        let (in_op, max_in_op) = (in_op.clone(), max_in_op.clone());
+        let occupancy = occupancy.clone();
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(ms(start)).await;
             let phase = Arc::new(AtomicU8::new(NOT_STARTED));
             let p = phase.clone();
             let call = policy.call(move || {
-                let (p, in_op, max_in_op) = (p.clone(), in_op.clone(), max_in_op.clone());
+                let (p, occupancy) = (p.clone(), occupancy.clone());
                 async move {
                     p.store(IN_OP, Ordering::SeqCst);
-                    let n = in_op.fetch_add(1, Ordering::SeqCst) + 1;
-                    max_in_op.fetch_max(n, Ordering::SeqCst);
                     // Leaves even when this future is dropped mid-attempt.
-                    struct Leave(Arc<AtomicU32>);
-                    impl Drop for Leave {
-                        fn drop(&mut self) {
-                            self.0.fetch_sub(1, Ordering::SeqCst);
-                        }
-                    }
-                    let _leave = Leave(in_op);
+                    let _inside = occupancy.enter();
                     tokio::time::sleep(ms(latency)).await;
                     p.store(OP_RETURNED, Ordering::SeqCst);
                     if failing { Err("boom") } else { Ok(i) }
@@ -137,8 +101,8 @@ async fn ten_thousand_callers_dropped_at_every_await_point() {
         counts.iter().all(|&n| n > 0),
         "an await point was never hit: {counts:?}"
     );
-    assert!(max_in_op.load(Ordering::SeqCst) <= 4, "bulkhead exceeded");
-    assert_eq!(in_op.load(Ordering::SeqCst), 0);
+    assert!(occupancy.max() <= 4, "bulkhead exceeded");
+    assert_eq!(occupancy.now(), 0);
     assert_eq!(
         (pool.in_flight(), pool.queued(), pool.available()),
         (0, 0, 4),
