@@ -1,4 +1,7 @@
-//! Tokio execution: [`Policy::call`].
+//! Tokio execution: [`Policy::call`], and with a fallback:
+//! [`Policy::call_with_fallback`] (synchronous alternatives) or
+//! [`Policy::call_with_async_fallback`] (alternatives that `.await`, e.g. a
+//! second provider behind its own policy).
 //!
 //! Retry delays and breaker waits sleep with [`tokio::time::sleep_until`];
 //! an attempt runs under [`tokio::time::timeout_at`], which really cancels it
@@ -9,15 +12,17 @@
 //!
 //! Dropping the future returned by `call` at any `.await` abandons the call
 //! (see [`Call::abandon`](sturdy::pipeline::Call::abandon)): nothing leaks.
+//! A fallback runs after the pipeline has finished, so dropping the call
+//! while it runs only drops the fallback's own future.
 
 use std::future::{Future, poll_fn};
 use std::task::Poll;
 
 use sturdy::outcome::{Classify, Verdict};
-use sturdy::pipeline::Step;
+use sturdy::pipeline::{self, Step};
 
-use crate::policy::{Driver, resolve};
-use crate::{Error, Fallback, Policy, time};
+use crate::policy::{Driver, fallback_error, resolve};
+use crate::{AsyncFallback, Error, Fallback, Policy, time};
 
 impl<C> Policy<C> {
     /// Runs `op` through the policy on Tokio: `op` is called once per attempt
@@ -84,11 +89,80 @@ impl<C> Policy<C> {
         self.call_inner(op, Some(fallback)).await
     }
 
+    /// Like [`call`](Self::call), answering with the [`AsyncFallback`] chain
+    /// when the pipeline ends in
+    /// [`Finish::Fallback`](sturdy::pipeline::Finish::Fallback) (which
+    /// failures lead there is
+    /// [`PipelineConfig::fallback`](sturdy::pipeline::PipelineConfig::fallback);
+    /// other failures are returned as by `call`, without running it).
+    ///
+    /// The chain runs after the pipeline has finished: the bulkhead slot,
+    /// breaker permit and every lock are already released, and the pipeline's
+    /// [`Event::Fallback`](sturdy::pipeline::Event::Fallback) has been
+    /// observed (it is what `fallback_invocations_total` counts), whether or
+    /// not an alternative answers. Alternatives run in order on this task and
+    /// see the error the call would have returned; if all fail, that error is
+    /// returned. The policy's timeouts do not bound the chain. Dropping this
+    /// future while an alternative runs drops that alternative's future and
+    /// nothing else.
+    ///
+    /// ```
+    /// use sturdy::pipeline::{FallbackOn, PipelineConfig};
+    /// use sturdy_std::{AsyncFallback, Error, Fallback, Policy, SharedBreaker};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let breaker = SharedBreaker::new("prices", Default::default())?;
+    ///     let _ = breaker.force_open();
+    ///     let policy = Policy::builder(PipelineConfig::default().with_fallback(FallbackOn::Rejection))
+    ///         .breaker(breaker)
+    ///         .build();
+    ///     // A local cache miss, then the replica.
+    ///     let chain = AsyncFallback::from(Fallback::from_fn(|_: &Error<()>| Err(())))
+    ///         .or_else(|_| async { Ok::<u32, ()>(999) });
+    ///     let price = policy.call_with_async_fallback(&chain, || async { Err::<u32, ()>(()) }).await;
+    ///     assert_eq!(price.unwrap(), 999); // the primary was never called
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn call_with_async_fallback<T, E, F, Fut>(
+        &self,
+        fallback: &AsyncFallback<T, E>,
+        op: F,
+    ) -> Result<T, Error<E>>
+    where
+        C: Classify<T, E>,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        match self.drive(op).await {
+            (pipeline::Finish::Fallback(failure), last) => {
+                fallback
+                    .run(fallback_error(&self.inner, failure, last))
+                    .await
+            }
+            (finish, last) => resolve(&self.inner, finish, last, None),
+        }
+    }
+
     async fn call_inner<T, E, F, Fut>(
         &self,
-        mut op: F,
+        op: F,
         fallback: Option<&Fallback<T, E>>,
     ) -> Result<T, Error<E>>
+    where
+        C: Classify<T, E>,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let (finish, last) = self.drive(op).await;
+        resolve(&self.inner, finish, last, fallback)
+    }
+
+    /// Runs the pipeline to its end: how it finished, and the last attempt's
+    /// result. The driver is dropped (every lock, permit and slot released)
+    /// before this returns.
+    async fn drive<T, E, F, Fut>(&self, mut op: F) -> (pipeline::Finish, Option<Result<T, E>>)
     where
         C: Classify<T, E>,
         F: FnMut() -> Fut,
@@ -136,6 +210,6 @@ impl<C> Policy<C> {
             };
         };
         drop(driver);
-        resolve(&self.inner, finish, last, fallback)
+        (finish, last)
     }
 }

@@ -41,7 +41,7 @@ pub use breaker::{BreakerPermit, Detector, SharedBreaker};
 pub use budget::SharedBudget;
 pub use bulkhead::SharedBulkhead;
 pub use error::Error;
-pub use fallback::Fallback;
+pub use fallback::{AsyncFallback, Fallback};
 pub use observer::{NoopObserver, Observer};
 pub use policy::{Policy, PolicyBuilder};
 #[cfg(feature = "config")]

@@ -524,19 +524,27 @@ pub(crate) fn resolve<T, E>(
         },
         Finish::Failed(failure) => failed(policy, failure, last),
         Finish::Fallback(failure) => match fallback {
-            Some(fallback) => {
-                let error = match failed(policy, failure, last) {
-                    Ok(_) => Error::RetriesExhausted {
-                        attempts: failure.attempts(),
-                        last: None,
-                    },
-                    Err(e) => e,
-                };
-                fallback.run(error)
-            }
+            Some(fallback) => fallback.run(fallback_error(policy, failure, last)),
             None => failed(policy, failure, last),
         },
         Finish::Cancelled => Err(Error::TimedOut),
+    }
+}
+
+/// The error a fallback sees (and the caller gets if every alternative
+/// fails) for a call that ended in `Finish::Fallback(failure)`.
+pub(crate) fn fallback_error<T, E>(
+    policy: &Inner,
+    failure: Failure,
+    last: Option<Result<T, E>>,
+) -> Error<E> {
+    match failed(policy, failure, last) {
+        // A value the classifier failed is no answer once the fallback runs.
+        Ok(_) => Error::RetriesExhausted {
+            attempts: failure.attempts(),
+            last: None,
+        },
+        Err(e) => e,
     }
 }
 
