@@ -135,7 +135,7 @@ impl<C> Policy<C> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        match self.drive(op).await {
+        match self.drive(op, true).await {
             (pipeline::Finish::Fallback(failure), last) => {
                 fallback
                     .run(fallback_error(&self.inner, failure, last))
@@ -155,20 +155,26 @@ impl<C> Policy<C> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let (finish, last) = self.drive(op).await;
+        let (finish, last) = self.drive(op, fallback.is_some()).await;
         resolve(&self.inner, finish, last, fallback)
     }
 
     /// Runs the pipeline to its end: how it finished, and the last attempt's
     /// result. The driver is dropped (every lock, permit and slot released)
-    /// before this returns.
-    async fn drive<T, E, F, Fut>(&self, mut op: F) -> (pipeline::Finish, Option<Result<T, E>>)
+    /// before this returns. `fallback`: whether a fallback will answer a
+    /// [`Finish::Fallback`](pipeline::Finish::Fallback) (else the observer is
+    /// not told of a fallback that does not run).
+    async fn drive<T, E, F, Fut>(
+        &self,
+        mut op: F,
+        fallback: bool,
+    ) -> (pipeline::Finish, Option<Result<T, E>>)
     where
         C: Classify<T, E>,
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let mut driver = Driver::start(&self.inner, time::now);
+        let mut driver = Driver::start(&self.inner, time::now, fallback);
         let mut last = None;
         let mut step = driver.next();
         let finish = loop {

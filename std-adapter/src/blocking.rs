@@ -74,7 +74,7 @@ impl<C> Policy<C> {
     where
         C: Classify<T, E>,
     {
-        let mut driver = Driver::start(&self.inner, time::now_std);
+        let mut driver = Driver::start(&self.inner, time::now_std, fallback.is_some());
         let mut last = None;
         let mut step = driver.next();
         let finish = loop {

@@ -6,6 +6,9 @@ use sturdy::pipeline::{Event, Finish};
 /// step of a call, from the task or thread running it; keep it cheap.
 ///
 /// `breaker` is the name of the policy's breaker, if it has one.
+/// [`Event::Fallback`] comes only from calls given a fallback (`*_with_fallback`),
+/// when it is about to run; a call without one that ends in
+/// [`Finish::Fallback`] reports only that finish.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU32, Ordering};

@@ -411,11 +411,15 @@ pub(crate) struct Driver<'p> {
     start: Option<Instant>,
     /// The bulkhead ticket this call waits on, if queued.
     ticket: Option<Ticket>,
+    /// Whether a fallback answers `Finish::Fallback`; without one the
+    /// observer hears of no fallback (`fallback_invocations_total` counts
+    /// fallbacks that ran).
+    fallback: bool,
     done: bool,
 }
 
 impl<'p> Driver<'p> {
-    pub(crate) fn start(policy: &'p Inner, clock: fn() -> Instant) -> Self {
+    pub(crate) fn start(policy: &'p Inner, clock: fn() -> Instant, fallback: bool) -> Self {
         let now = clock();
         Self {
             policy,
@@ -424,6 +428,7 @@ impl<'p> Driver<'p> {
             clock,
             start: Some(now),
             ticket: None,
+            fallback,
             done: false,
         }
     }
@@ -476,8 +481,10 @@ impl<'p> Driver<'p> {
         let policy = self.policy;
         let breaker_name = policy.breaker.as_ref().map(SharedBreaker::name);
         while let Some(event) = self.call.poll_event() {
-            if let (Event::Granted(ticket), Some(b)) = (&event, &policy.bulkhead) {
-                b.notify(*ticket);
+            match (&event, &policy.bulkhead) {
+                (Event::Granted(ticket), Some(b)) => b.notify(*ticket),
+                (Event::Fallback(_), _) if !self.fallback => continue,
+                _ => {}
             }
             policy.observer.on_event(&policy.name, breaker_name, &event);
         }

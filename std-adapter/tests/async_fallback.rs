@@ -497,6 +497,12 @@ async fn async_fallbacks_are_observed_like_sync_ones() {
         .await;
     assert_eq!(ok, Ok(0));
     assert_eq!(counts(), (3, 3));
+
+    // Without a fallback nothing is invoked: no fallback event (the finish
+    // still says the pipeline chose the fallback), sync and async alike.
+    assert!(policy.call(down).await.is_err());
+    assert!(policy.call_blocking(|| Err::<u32, _>("down")).is_err());
+    assert_eq!(counts(), (3, 5));
 }
 
 #[cfg(feature = "metrics")]
