@@ -811,10 +811,26 @@ impl<const Q: usize> Bulkhead<Q> {
 
     // ---- internals -------------------------------------------------------
 
+    /// The queue index of the oldest waiter still waiting. Grants go to the
+    /// oldest waiter first and claims or cancels never reorder the queue, so
+    /// the granted entries are the `reserved` oldest ones.
+    fn first_waiting(&self) -> usize {
+        usize::try_from(self.reserved).unwrap_or(usize::MAX)
+    }
+
     /// Clamps a backwards clock and drops expired waiters.
+    ///
+    /// O(1) unless one expires: waiters queue in order of their deadlines
+    /// (`now`, clamped, never decreases and `max_wait` is fixed), so if the
+    /// oldest waiting one has not expired, none has.
     fn advance(&mut self, now: Instant) -> Instant {
         let now = now.max(self.last_now);
         self.last_now = now;
+        match self.get(self.first_waiting()) {
+            None => return now,
+            Some(e) if !e.granted && now < e.deadline => return now,
+            Some(_) => {}
+        }
         let mut kept = 0;
         let mut expired: u64 = 0;
         for read in 0..self.len {
@@ -838,7 +854,15 @@ impl<const Q: usize> Bulkhead<Q> {
 
     /// A freed slot goes to the oldest waiter still waiting, if any.
     fn hand_on(&mut self) -> Option<Ticket> {
-        for index in 0..self.len {
+        // The oldest waiting entry follows the granted ones; the scan is the
+        // fallback should it not.
+        let first = self.first_waiting();
+        let start = if self.get(first).is_some_and(|e| !e.granted) {
+            first
+        } else {
+            0
+        };
+        for index in start..self.len {
             if let Some(entry) = self.get_mut(index)
                 && !entry.granted
             {
