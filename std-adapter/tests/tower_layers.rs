@@ -625,3 +625,38 @@ where
     }
     out
 }
+
+#[test]
+fn stacked_layers_allocate_nothing_per_request() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let _in_runtime = rt.enter(); // timers need a time driver
+    let breaker = SharedBreaker::new("dep", BreakerConfig::new()).unwrap();
+    let pool = SharedBulkhead::new("dep", BulkheadConfig::default()).unwrap();
+    let echo = service_fn(|n: u64| std::future::ready(Ok::<_, ()>(n)));
+    let mut svc = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryConfig::default()).with_classifier(RejectionsIgnored))
+        .layer(BreakerLayer::new(breaker.clone()).with_classifier(RejectionsIgnored))
+        .layer(BulkheadLayer::new(pool.clone()))
+        .layer(TimeoutLayer::new(ms(100)))
+        .service(echo);
+    let mut request = |n: u64| {
+        let mut fut = pin!(svc.call(n));
+        assert!(matches!(poll_once(fut.as_mut()), Poll::Ready(Ok(m)) if m == n));
+    };
+    request(0);
+    let counted = allocation_counter::measure(|| {
+        for n in 1..=10_000 {
+            request(n);
+        }
+    });
+    assert_eq!(
+        counted.count_total, 0,
+        "allocations for 10 000 requests through 4 layers"
+    );
+    assert_eq!(breaker.stats().successes, 10_001);
+    assert_eq!(pool.in_flight(), 0);
+}
