@@ -618,3 +618,26 @@ impl Drop for BreakerPermit<'_> {
         let _ = self.finish(None);
     }
 }
+
+/// A [`BreakerPermit`] out of its borrow, for a future that owns a clone of
+/// the handle (the tower layer); [`SharedBreaker::resume`] puts it back.
+#[cfg(feature = "tower")]
+#[derive(Debug)]
+pub(crate) struct DetachedPermit(Option<PermitKind>);
+
+#[cfg(feature = "tower")]
+impl BreakerPermit<'_> {
+    pub(crate) fn detach(mut self) -> DetachedPermit {
+        DetachedPermit(self.kind.take())
+    }
+}
+
+#[cfg(feature = "tower")]
+impl SharedBreaker {
+    pub(crate) fn resume(&self, permit: DetachedPermit) -> BreakerPermit<'_> {
+        BreakerPermit {
+            breaker: self,
+            kind: permit.0,
+        }
+    }
+}

@@ -6,12 +6,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
-use sturdy::breaker::{self, Rejected};
+use sturdy::breaker::Rejected;
 use sturdy::outcome::{Classify, ErrorsFail, Outcome};
 use tower::{Layer, Service};
 
-use crate::breaker::with_breaker;
-use crate::{Error, SharedBreaker, time};
+use crate::breaker::DetachedPermit;
+use crate::{Error, SharedBreaker};
 
 /// Puts a [`SharedBreaker`] in front of a service: see [`BreakerService`]
 /// for the rules.
@@ -128,7 +128,9 @@ impl<S, C: Clone> Layer<S> for BreakerLayer<C> {
 ///   dropping it before completion cancels the permit — nothing is counted
 ///   as a success or failure, and a half-open probe slot comes back at once.
 /// * **No allocation per request**: a permit is a breaker handle (an `Arc`
-///   clone) and two machine words inside the future.
+///   clone) and a few words inside the future. While the breaker is closed
+///   with no failure run, admission and a success take no lock and read no
+///   clock ([`SharedBreaker`]'s fast path).
 ///
 /// Errors of the inner service, from `poll_ready` or the response, are
 /// [`Error::Operation`].
@@ -237,22 +239,16 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        match acquire(&self.breaker) {
+        match OwnedPermit::acquire(&self.breaker) {
             Ok(permit) => BreakerFuture {
                 inner: Some(self.inner.call(req)),
-                permit: OwnedPermit {
-                    breaker: self.breaker.clone(),
-                    permit: Some(permit),
-                },
+                permit: Some(permit),
                 rejected: None,
                 classifier: self.classifier.clone(),
             },
             Err(rejected) => BreakerFuture {
                 inner: None,
-                permit: OwnedPermit {
-                    breaker: self.breaker.clone(),
-                    permit: None,
-                },
+                permit: None,
                 rejected: Some(self.breaker.rejected(rejected)),
                 classifier: self.classifier.clone(),
             },
@@ -260,36 +256,36 @@ where
     }
 }
 
-/// Asks the core breaker for a permit (the locked path: the permit must
-/// outlive the borrow of the handle, so the lock-free fast path of
-/// [`SharedBreaker::try_acquire`] does not apply).
-fn acquire(breaker: &SharedBreaker) -> Result<breaker::Permit, Rejected> {
-    let now = time::now();
-    let mut guard = breaker.lock();
-    with_breaker!(guard.machine(), b => b.try_acquire(now))
-}
-
-/// A core permit with the handle of the breaker that issued it: recorded
-/// once, or cancelled on drop.
+/// A permit with the handle of the breaker that issued it: recorded once, or
+/// cancelled on drop. Taken through [`SharedBreaker::try_acquire`], so a
+/// closed breaker with no failure run admits and counts a success without a
+/// lock or a clock read (its fast path).
 #[derive(Debug)]
 struct OwnedPermit {
     breaker: SharedBreaker,
-    permit: Option<breaker::Permit>,
+    permit: Option<DetachedPermit>,
 }
 
 impl OwnedPermit {
+    fn acquire(breaker: &SharedBreaker) -> Result<Self, Rejected> {
+        let permit = breaker.try_acquire()?.detach();
+        Ok(Self {
+            breaker: breaker.clone(),
+            permit: Some(permit),
+        })
+    }
+
     fn finish(&mut self, outcome: Option<Outcome>) {
         let Some(permit) = self.permit.take() else {
             return;
         };
-        let now = time::now();
-        let mut guard = self.breaker.lock();
-        with_breaker!(guard.machine(), b => match outcome {
+        let permit = self.breaker.resume(permit);
+        match outcome {
             Some(outcome) => {
-                let _ = b.record(permit, outcome, now);
+                let _ = permit.record(outcome);
             }
-            None => b.cancel(permit, now),
-        });
+            None => drop(permit), // cancels
+        }
     }
 }
 
@@ -327,7 +323,7 @@ pin_project! {
     pub struct BreakerFuture<F, C = ErrorsFail> {
         #[pin]
         inner: Option<F>,
-        permit: OwnedPermit,
+        permit: Option<OwnedPermit>,
         rejected: Option<Error<Infallible>>,
         classifier: C,
     }
@@ -336,8 +332,7 @@ pin_project! {
 impl<F: std::fmt::Debug, C> std::fmt::Debug for BreakerFuture<F, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BreakerFuture")
-            .field("breaker", &self.permit.breaker.name())
-            .field("admitted", &self.permit.permit.is_some())
+            .field("admitted", &self.permit.is_some())
             .field("rejected", &self.rejected)
             .finish_non_exhaustive()
     }
@@ -360,8 +355,9 @@ where
         };
         let result = std::task::ready!(inner.poll(cx));
         this.inner.set(None);
-        this.permit
-            .finish(Some(this.classifier.classify(&result).outcome));
+        if let Some(mut permit) = this.permit.take() {
+            permit.finish(Some(this.classifier.classify(&result).outcome));
+        }
         Poll::Ready(result.map_err(Error::Operation))
     }
 }
