@@ -736,3 +736,26 @@ impl Drop for BreakerPermit<'_> {
         }
     }
 }
+
+/// A [`BreakerPermit`] out of its borrow, for a future that owns a clone of
+/// the handle (the tower layer); [`SharedBreaker::resume`] puts it back.
+#[cfg(feature = "tower")]
+#[derive(Debug)]
+pub(crate) struct DetachedPermit(Option<Permit>);
+
+#[cfg(feature = "tower")]
+impl BreakerPermit<'_> {
+    pub(crate) fn detach(mut self) -> DetachedPermit {
+        DetachedPermit(self.permit.take())
+    }
+}
+
+#[cfg(feature = "tower")]
+impl SharedBreaker {
+    pub(crate) fn resume(&self, permit: DetachedPermit) -> BreakerPermit<'_> {
+        BreakerPermit {
+            breaker: self,
+            permit: permit.0,
+        }
+    }
+}

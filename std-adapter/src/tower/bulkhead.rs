@@ -1,0 +1,378 @@
+//! [`BulkheadLayer`]: a [`SharedBulkhead`] around a service.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+use sturdy::bulkhead::{Acquire, Claim, Permit, Ticket};
+use tower::{Layer, Service};
+
+use crate::{Error, SharedBulkhead, time};
+
+/// Bounds the requests in flight with a [`SharedBulkhead`]: see
+/// [`BulkheadService`] for the rules.
+///
+/// ```
+/// use sturdy::bulkhead::Config;
+/// use sturdy::time::Duration;
+/// use sturdy_std::{Error, SharedBulkhead};
+/// use sturdy_std::tower::BulkheadLayer;
+/// use tower::{Layer, Service, ServiceExt, service_fn};
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     // One slot, no queue.
+///     let pool = SharedBulkhead::new("reports", Config::new(1, 0, Duration::ZERO)?)?;
+///     let mut svc = BulkheadLayer::new(pool.clone())
+///         .layer(service_fn(|_: ()| std::future::pending::<Result<(), ()>>()));
+///     let first = svc.ready().await.unwrap().call(()); // holds the slot
+///     assert_eq!(pool.in_flight(), 1);
+///     assert_eq!(svc.ready().await.unwrap().call(()).await, Err(Error::BulkheadFull));
+///     drop(first); // dropped: the slot comes back
+///     assert_eq!(pool.in_flight(), 0);
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct BulkheadLayer {
+    bulkhead: SharedBulkhead,
+}
+
+impl BulkheadLayer {
+    /// A layer taking slots from `bulkhead` (a handle: every service built
+    /// from this layer, and every other clone, shares its slots and queue).
+    ///
+    /// ```
+    /// # use sturdy_std::{SharedBulkhead, tower::BulkheadLayer};
+    /// let layer = BulkheadLayer::new(SharedBulkhead::new("pool", Default::default())?);
+    /// assert_eq!(layer.bulkhead().available(), 10);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn new(bulkhead: SharedBulkhead) -> Self {
+        Self { bulkhead }
+    }
+
+    /// The bulkhead.
+    ///
+    /// ```
+    /// # use sturdy_std::{SharedBulkhead, tower::BulkheadLayer};
+    /// let layer = BulkheadLayer::new(SharedBulkhead::new("pool", Default::default())?);
+    /// assert_eq!(layer.bulkhead().name(), "pool");
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn bulkhead(&self) -> &SharedBulkhead {
+        &self.bulkhead
+    }
+}
+
+impl<S> Layer<S> for BulkheadLayer {
+    type Service = BulkheadService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BulkheadService {
+            inner,
+            bulkhead: self.bulkhead.clone(),
+        }
+    }
+}
+
+/// A service whose requests hold a [`SharedBulkhead`] slot while they run.
+///
+/// * **Admission in `call`** (`poll_ready` is the inner service's): a free
+///   slot is taken at once and the inner service called. With every slot
+///   taken the request joins the bulkhead's FIFO queue and the inner service
+///   is called only once the slot is granted; a full queue (or a queue of 0,
+///   or a max wait of 0) answers [`Error::BulkheadFull`] at once, and so does
+///   a wait that reaches the bulkhead's `max_wait` (inclusive) unserved.
+///   Waiting requests are never overtaken by newcomers.
+/// * **Release**: the slot is released when the response future completes,
+///   or when it is dropped — whether it was running, queued, or granted and
+///   not yet resumed (a granted slot passes on to the next waiter). Under any
+///   cancellation pattern `in_flight()` returns to 0.
+/// * A queued request keeps the already-ready inner service (`S: Clone`: the
+///   service keeps a clone, as `tower::buffer` and friends do) and its request
+///   until its turn; a request admitted at once clones nothing.
+/// * No allocation per request on the immediate path. (Parking a queued
+///   request's waker uses the bulkhead's waiter table.)
+///
+/// ```
+/// use sturdy_std::SharedBulkhead;
+/// use sturdy_std::tower::BulkheadService;
+/// use tower::{Service, ServiceExt, service_fn};
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let pool = SharedBulkhead::new("pool", Default::default())?;
+///     let mut svc = BulkheadService::new(service_fn(|n: u8| async move { Ok::<_, ()>(n) }), pool.clone());
+///     assert_eq!(svc.ready().await.unwrap().call(9).await, Ok(9));
+///     assert_eq!(pool.stats().released, 1);
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct BulkheadService<S> {
+    inner: S,
+    bulkhead: SharedBulkhead,
+}
+
+impl<S> BulkheadService<S> {
+    /// Wraps `inner`.
+    ///
+    /// ```
+    /// # use sturdy_std::{SharedBulkhead, tower::BulkheadService};
+    /// let svc = BulkheadService::new(7_u8, SharedBulkhead::new("pool", Default::default())?);
+    /// assert_eq!(svc.bulkhead().name(), "pool");
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn new(inner: S, bulkhead: SharedBulkhead) -> Self {
+        Self { inner, bulkhead }
+    }
+
+    /// The bulkhead.
+    ///
+    /// ```
+    /// # use sturdy_std::{SharedBulkhead, tower::BulkheadService};
+    /// let svc = BulkheadService::new(7_u8, SharedBulkhead::new("pool", Default::default())?);
+    /// assert_eq!(svc.bulkhead().in_flight(), 0);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn bulkhead(&self) -> &SharedBulkhead {
+        &self.bulkhead
+    }
+
+    /// The inner service.
+    ///
+    /// ```
+    /// # use sturdy_std::{SharedBulkhead, tower::BulkheadService};
+    /// let svc = BulkheadService::new(7_u8, SharedBulkhead::new("pool", Default::default())?);
+    /// assert_eq!(*svc.get_ref(), 7);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Unwraps the inner service.
+    ///
+    /// ```
+    /// # use sturdy_std::{SharedBulkhead, tower::BulkheadService};
+    /// let svc = BulkheadService::new(7_u8, SharedBulkhead::new("pool", Default::default())?);
+    /// assert_eq!(svc.into_inner(), 7);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, Req> Service<Req> for BulkheadService<S>
+where
+    S: Service<Req> + Clone,
+{
+    type Response = S::Response;
+    type Error = Error<S::Error>;
+    type Future = BulkheadFuture<S, Req>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Error::Operation)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let acquired = self.bulkhead.lock().try_acquire(time::now());
+        let (held, running, queued, sleep) = match acquired {
+            Acquire::Permit(permit) => {
+                (Held::Permit(permit), Some(self.inner.call(req)), None, None)
+            }
+            Acquire::Queued { ticket, deadline } => {
+                // The ready service goes with the request; this one keeps a clone.
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                (
+                    Held::Queued(ticket),
+                    None,
+                    Some((ready, req)),
+                    Some(tokio::time::sleep_until(time::to_tokio(deadline))),
+                )
+            }
+            Acquire::Full => (Held::Nothing, None, None, None),
+        };
+        BulkheadFuture {
+            running,
+            sleep,
+            queued,
+            slot: Slot {
+                bulkhead: self.bulkhead.clone(),
+                held,
+            },
+        }
+    }
+}
+
+/// What a request holds of the bulkhead.
+#[derive(Debug)]
+enum Held {
+    Nothing,
+    Queued(Ticket),
+    Permit(Permit),
+}
+
+/// A request's hold on the bulkhead, given back exactly once: on completion,
+/// or on drop.
+#[derive(Debug)]
+struct Slot {
+    bulkhead: SharedBulkhead,
+    held: Held,
+}
+
+impl Slot {
+    /// Releases the permit or leaves the queue; wakes the waiter the slot
+    /// passes to (outside the machine's lock).
+    fn give_back(&mut self) {
+        let now = time::now();
+        let next = match std::mem::replace(&mut self.held, Held::Nothing) {
+            Held::Nothing => return,
+            Held::Permit(permit) => self.bulkhead.lock().release(permit, now),
+            Held::Queued(ticket) => {
+                let next = self.bulkhead.lock().cancel(ticket, now);
+                self.bulkhead.forget(ticket);
+                next
+            }
+        };
+        if let Some(next) = next {
+            self.bulkhead.notify(next);
+        }
+    }
+
+    /// A queued request's turn: `Some(true)` granted (now holding a permit),
+    /// `Some(false)` expired (holding nothing), `None` still waiting.
+    fn claim(&mut self) -> Option<bool> {
+        let Held::Queued(ticket) = self.held else {
+            return Some(matches!(self.held, Held::Permit(_)));
+        };
+        let claim = self.bulkhead.lock().claim(ticket, time::now());
+        match claim {
+            Claim::Waiting { .. } => None,
+            Claim::Granted(permit) => {
+                self.bulkhead.forget(ticket);
+                self.held = Held::Permit(permit);
+                Some(true)
+            }
+            Claim::Expired => {
+                self.bulkhead.forget(ticket);
+                self.held = Held::Nothing;
+                Some(false)
+            }
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.give_back();
+    }
+}
+
+pin_project! {
+    /// The response future of a [`BulkheadService`]: waiting for a slot
+    /// (queued), then running the inner future under it. Completing or
+    /// dropping it gives the slot (or the queue place) back.
+    ///
+    /// ```
+    /// use sturdy::bulkhead::Config;
+    /// use sturdy::time::Duration;
+    /// use sturdy_std::SharedBulkhead;
+    /// use sturdy_std::tower::{BulkheadFuture, BulkheadService};
+    /// use tower::{Service, service_fn};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let pool = SharedBulkhead::new("pool", Config::new(1, 4, Duration::from_secs(1))?)?;
+    ///     let mut svc = BulkheadService::new(service_fn(|_: ()| std::future::pending::<Result<(), ()>>()), pool.clone());
+    ///     let running = svc.call(());
+    ///     let queued = svc.call(());
+    ///     assert_eq!((pool.in_flight(), pool.queued()), (1, 1));
+    ///     drop(queued);
+    ///     drop(running);
+    ///     assert_eq!((pool.in_flight(), pool.queued()), (0, 0));
+    ///     Ok(())
+    /// }
+    /// # fn _named<S: tower::Service<()> + Clone>(_: BulkheadFuture<S, ()>) {}
+    /// ```
+    #[must_use = "futures do nothing unless polled"]
+    pub struct BulkheadFuture<S, Req>
+    where
+        S: Service<Req>,
+    {
+        #[pin]
+        running: Option<S::Future>,
+        #[pin]
+        sleep: Option<tokio::time::Sleep>,
+        queued: Option<(S, Req)>,
+        slot: Slot,
+    }
+}
+
+impl<S: Service<Req>, Req> std::fmt::Debug for BulkheadFuture<S, Req> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BulkheadFuture")
+            .field("bulkhead", &self.slot.bulkhead.name())
+            .field("held", &self.slot.held)
+            .field("running", &self.running.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, Req> Future for BulkheadFuture<S, Req>
+where
+    S: Service<Req>,
+{
+    type Output = Result<S::Response, Error<S::Error>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if this.running.is_none() {
+            let Held::Queued(ticket) = this.slot.held else {
+                // Rejected at `call` (or polled after completion).
+                return Poll::Ready(Err(Error::BulkheadFull));
+            };
+            // Woken by a grant, or by the end of the wait: either way, claim.
+            let granted = this.slot.bulkhead.poll_granted(ticket, cx);
+            let expired = this
+                .sleep
+                .as_mut()
+                .as_pin_mut()
+                .is_some_and(|sleep| sleep.poll(cx).is_ready());
+            if !granted && !expired {
+                return Poll::Pending;
+            }
+            match this.slot.claim() {
+                None => {
+                    // The timer fired a hair early for the core (never under
+                    // a consistent clock): wait on.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Some(false) => {
+                    this.sleep.set(None);
+                    *this.queued = None;
+                    return Poll::Ready(Err(Error::BulkheadFull));
+                }
+                Some(true) => {
+                    this.sleep.set(None);
+                    let Some((mut service, req)) = this.queued.take() else {
+                        return Poll::Ready(Err(Error::BulkheadFull));
+                    };
+                    this.running.set(Some(service.call(req)));
+                }
+            }
+        }
+        let Some(running) = this.running.as_mut().as_pin_mut() else {
+            return Poll::Ready(Err(Error::BulkheadFull));
+        };
+        let result = std::task::ready!(running.poll(cx));
+        this.running.set(None);
+        this.slot.give_back();
+        Poll::Ready(result.map_err(Error::Operation))
+    }
+}

@@ -1,0 +1,258 @@
+//! tower integration (feature `tower`): one [`Layer`] per pattern, a layer
+//! for the whole pipeline, and a [`tower::retry::Policy`].
+//!
+//! | layer | service | what it does | rejects with |
+//! |---|---|---|---|
+//! | [`BreakerLayer`] | [`BreakerService`] | a [`SharedBreaker`](crate::SharedBreaker) admits or refuses each request, then learns its classified outcome | [`Error::Rejected`] |
+//! | [`BulkheadLayer`] | [`BulkheadService`] | a [`SharedBulkhead`](crate::SharedBulkhead) bounds concurrent requests, with its FIFO queue and max wait | [`Error::BulkheadFull`] |
+//! | [`TimeoutLayer`] | [`TimeoutService`] | a deadline per request on sturdy's clock; the response future is dropped when it passes | [`Error::TimedOut`] |
+//! | [`RetryLayer`] | [`RetryService`] | retries by the core's backoff, attempts, hints and an optional [`SharedBudget`](crate::SharedBudget) | [`Error::RetriesExhausted`] |
+//! | [`PolicyLayer`] | [`PolicyService`] | the whole [`Policy`] pipeline (all of the above, in the core's order, plus fallback rules) | any |
+//!
+//! Compared with tower-resilience's layers:
+//!
+//! * **Nothing allocates per request.** Each service's future is a named,
+//!   pin-projected type; the breaker and timeout layers take no lock beyond the
+//!   breaker's own, and a bulkhead request that gets a slot at once neither
+//!   parks nor clones the inner service.
+//! * **Nothing leaks under cancellation.** A breaker permit and a bulkhead slot
+//!   or queue place live inside the response future: dropping the future at any
+//!   point cancels the permit (a half-open probe slot comes back) and releases
+//!   the slot or leaves the queue (a slot already granted passes to the next
+//!   waiter).
+//! * **Time is sturdy's** ([`crate::time::now`], the Tokio clock): under
+//!   `#[tokio::test(start_paused = true)]` every deadline, queue wait, break
+//!   and backoff is exact and repeatable.
+//! * **Exact rules from the core**: inclusive deadlines, FIFO queue grants, a
+//!   queue of 0 rejecting at once, stale breaker permits ignored, exact retry
+//!   budget accounting, jitter never above the backoff cap.
+//!
+//! # Errors stack
+//!
+//! Every service here answers `Result<S::Response, Error<S::Error>>`: the inner
+//! service's own error is [`Error::Operation`]. Layers therefore stack, each
+//! adding one level (`Error<Error<E>>`); [`Error::flatten`] removes one.
+//! A breaker or retry layer placed *over* other sturdy layers should classify
+//! with [`RejectionsIgnored`], so that an inner bulkhead's `BulkheadFull` does
+//! not count as the dependency failing and an inner timeout counts as a timeout.
+//!
+//! ```
+//! use std::time::Duration;
+//! use sturdy::bulkhead::Config as BulkheadConfig;
+//! use sturdy_std::tower::{BreakerLayer, BulkheadLayer, RejectionsIgnored, TimeoutLayer};
+//! use sturdy_std::{Error, SharedBreaker, SharedBulkhead};
+//! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let breaker = SharedBreaker::new("users", Default::default())?;
+//!     let pool = SharedBulkhead::new("users", BulkheadConfig::new(8, 32, sturdy::time::Duration::from_millis(50))?)?;
+//!     let mut svc = ServiceBuilder::new()
+//!         // outermost: the breaker, judging what the layers below report
+//!         .layer(BreakerLayer::new(breaker.clone()).with_classifier(RejectionsIgnored))
+//!         .layer(BulkheadLayer::new(pool))
+//!         .layer(TimeoutLayer::new(Duration::from_millis(200)))
+//!         .service(service_fn(|id: u32| async move { Ok::<_, std::io::Error>(format!("user {id}")) }));
+//!     // Error<Error<Error<io::Error>>>: flatten twice for one level.
+//!     let answer: Result<String, Error<std::io::Error>> =
+//!         svc.ready().await?.call(7).await.map_err(|e| e.flatten().flatten());
+//!     assert_eq!(answer?, "user 7");
+//!     assert_eq!(breaker.stats().successes, 1);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! [`PolicyLayer`] runs the same patterns as one pipeline, with one error level
+//! and the core's order and retry rules between them (a breaker rejection is
+//! not retried blindly); prefer it when you want all of them.
+
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use sturdy::outcome::{Classify, ErrorsFail, Verdict};
+use tower::{Layer, Service};
+
+use crate::{Error, Policy};
+
+mod breaker;
+mod bulkhead;
+mod retry;
+mod timeout;
+
+pub use breaker::{BreakerFuture, BreakerLayer, BreakerService};
+pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
+pub use retry::{RetryFuture, RetryLayer, RetryPolicy, RetryService};
+pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
+
+/// A classifier for a breaker or retry layer stacked over other sturdy layers
+/// (results of type `Result<T, Error<E>>`):
+///
+/// | result | verdict |
+/// |---|---|
+/// | `Ok(_)` | success |
+/// | `Err(Error::Rejected { .. })`, `Err(Error::BulkheadFull)` | ignored, not retryable: the dependency was not called (a half-open probe gives its slot back) |
+/// | `Err(Error::TimedOut)` | timed out (a failure; retried if the retry config retries timeouts) |
+/// | any other `Err` | failure, retryable |
+///
+/// ```
+/// use sturdy::outcome::{Classify, Outcome, Verdict};
+/// use sturdy_std::Error;
+/// use sturdy_std::tower::RejectionsIgnored;
+///
+/// let full: Result<(), Error<()>> = Err(Error::BulkheadFull);
+/// assert_eq!(RejectionsIgnored.classify(&full).outcome, Outcome::Ignored);
+/// let late: Result<(), Error<()>> = Err(Error::TimedOut);
+/// assert_eq!(RejectionsIgnored.classify(&late), Verdict::timed_out());
+/// assert_eq!(RejectionsIgnored.classify(&Err::<(), _>(Error::Operation(()))), Verdict::failure());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RejectionsIgnored;
+
+impl<T, E> Classify<T, Error<E>> for RejectionsIgnored {
+    fn classify(&self, result: &Result<T, Error<E>>) -> Verdict {
+        match result {
+            Ok(_) => Verdict::success(),
+            Err(Error::Rejected { .. } | Error::BulkheadFull) => Verdict::ignored().not_retryable(),
+            Err(Error::TimedOut) => Verdict::timed_out(),
+            Err(_) => Verdict::failure(),
+        }
+    }
+}
+
+impl<E> Error<Error<E>> {
+    /// Removes one level of nesting, as stacked tower layers produce: the
+    /// inner layer's error replaces `Operation`, and `RetriesExhausted`'s last
+    /// error keeps only an operation error (an inner rejection or timeout as
+    /// the last attempt's error becomes `last: None`).
+    ///
+    /// ```
+    /// use sturdy_std::Error;
+    /// let nested: Error<Error<&str>> = Error::Operation(Error::TimedOut);
+    /// assert_eq!(nested.flatten(), Error::TimedOut);
+    /// let nested: Error<Error<&str>> = Error::Operation(Error::Operation("down"));
+    /// assert_eq!(nested.flatten(), Error::Operation("down"));
+    /// let nested: Error<Error<&str>> = Error::RetriesExhausted { attempts: 3, last: Some(Error::BulkheadFull) };
+    /// assert_eq!(nested.flatten(), Error::RetriesExhausted { attempts: 3, last: None });
+    /// ```
+    pub fn flatten(self) -> Error<E> {
+        match self {
+            Self::Operation(inner) => inner,
+            Self::RetriesExhausted { attempts, last } => Error::RetriesExhausted {
+                attempts,
+                last: last.and_then(Error::into_operation),
+            },
+            Self::Rejected { breaker, retry_at } => Error::Rejected { breaker, retry_at },
+            Self::BulkheadFull => Error::BulkheadFull,
+            Self::TimedOut => Error::TimedOut,
+        }
+    }
+}
+
+/// Wraps a service in a [`Policy`].
+///
+/// ```
+/// use sturdy::pipeline::PipelineConfig;
+/// use sturdy_std::Policy;
+/// use sturdy_std::tower::PolicyLayer;
+/// use tower::{Layer, Service, service_fn};
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     let policy = Policy::builder(PipelineConfig::default()).build();
+///     let mut svc = PolicyLayer::new(policy).layer(service_fn(|n: u32| async move { Ok::<_, ()>(n * 2) }));
+///     assert_eq!(svc.call(21).await.unwrap(), 42);
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct PolicyLayer<C = ErrorsFail> {
+    policy: Policy<C>,
+}
+
+impl<C> PolicyLayer<C> {
+    /// A layer running every request through `policy`.
+    ///
+    /// ```
+    /// let layer = sturdy_std::tower::PolicyLayer::new(sturdy_std::Policy::builder(Default::default()).build());
+    /// # let _ = layer;
+    /// ```
+    pub fn new(policy: Policy<C>) -> Self {
+        Self { policy }
+    }
+}
+
+impl<S, C: Clone> Layer<S> for PolicyLayer<C> {
+    type Service = PolicyService<S, C>;
+    fn layer(&self, inner: S) -> Self::Service {
+        PolicyService {
+            inner,
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+/// A service whose calls go through a [`Policy`]. Requests must be `Clone`
+/// (each attempt sends a clone); the inner service is cloned per call.
+///
+/// ```
+/// use sturdy_std::tower::PolicyService;
+/// use tower::service_fn;
+/// let svc = PolicyService::new(service_fn(|_: ()| async { Ok::<_, ()>(()) }), sturdy_std::Policy::builder(Default::default()).build());
+/// # let _ = svc;
+/// ```
+#[derive(Clone, Debug)]
+pub struct PolicyService<S, C = ErrorsFail> {
+    inner: S,
+    policy: Policy<C>,
+}
+
+impl<S, C> PolicyService<S, C> {
+    /// Wraps `inner`.
+    ///
+    /// ```
+    /// # use sturdy_std::tower::PolicyService;
+    /// # use tower::service_fn;
+    /// let svc = PolicyService::new(service_fn(|_: ()| async { Ok::<_, ()>(()) }), sturdy_std::Policy::builder(Default::default()).build());
+    /// # let _ = svc;
+    /// ```
+    pub fn new(inner: S, policy: Policy<C>) -> Self {
+        Self { inner, policy }
+    }
+}
+
+impl<S, C, Req> Service<Req> for PolicyService<S, C>
+where
+    S: Service<Req> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Response: Send,
+    S::Error: Send,
+    C: Classify<S::Response, S::Error> + Clone + Send + Sync + 'static,
+    Req: Clone + Send + 'static,
+{
+    type Response = S::Response;
+    type Error = Error<S::Error>;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, Error<S::Error>>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Readiness is awaited per attempt, inside the policy (under its
+        // attempt deadline), on a clone of the inner service.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let policy = self.policy.clone();
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            policy
+                .call(move || {
+                    let mut svc = inner.clone();
+                    let req = req.clone();
+                    async move {
+                        poll_fn(|cx| svc.poll_ready(cx)).await?;
+                        svc.call(req).await
+                    }
+                })
+                .await
+        })
+    }
+}

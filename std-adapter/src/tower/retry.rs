@@ -1,0 +1,514 @@
+//! [`RetryLayer`]: retries driven by the core's retry machine, and
+//! [`RetryPolicy`] for `tower::retry::Retry`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+use sturdy::outcome::{Classify, ErrorsFail};
+use sturdy::retry::{GiveUpReason, Retry, RetryConfig, RetryDecision};
+use sturdy::rng::{Rng, SplitMix64};
+use tower::{Layer, Service};
+
+use crate::{Error, SharedBudget, time};
+
+/// What every service built from one [`RetryLayer`] shares.
+#[derive(Debug)]
+struct Shared {
+    config: RetryConfig,
+    budget: Option<SharedBudget>,
+    seed: u64,
+    /// Requests started: request `n` draws its jitter from `SplitMix64(seed + n)`.
+    requests: AtomicU64,
+}
+
+/// Retries failed requests by a [`RetryConfig`]: see [`RetryService`] for
+/// the rules. Unlike `tower::retry::RetryLayer<RetryPolicy>` (also offered:
+/// [`RetryPolicy`]), the error says why the retries stopped
+/// ([`Error::RetriesExhausted`] with the attempt count).
+///
+/// ```
+/// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
+/// use sturdy::retry::RetryConfig;
+/// use sturdy_std::Error;
+/// use sturdy_std::tower::RetryLayer;
+/// use tower::{Layer, Service, ServiceExt, service_fn};
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     tokio::time::pause();
+///     let calls = Arc::new(AtomicU32::new(0));
+///     let c = calls.clone();
+///     let down = service_fn(move |_: ()| {
+///         c.fetch_add(1, Ordering::Relaxed);
+///         async { Err::<(), _>("down") }
+///     });
+///     let mut svc = RetryLayer::new(RetryConfig::default()).layer(down); // 3 attempts
+///     let answer = svc.ready().await.unwrap().call(()).await;
+///     assert_eq!(answer, Err(Error::RetriesExhausted { attempts: 3, last: Some("down") }));
+///     assert_eq!(calls.load(Ordering::Relaxed), 3);
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct RetryLayer<C = ErrorsFail> {
+    shared: Arc<Shared>,
+    classifier: C,
+}
+
+impl RetryLayer {
+    /// Retries by `config`, without a budget, every `Err` a retryable failure.
+    ///
+    /// ```
+    /// let layer = sturdy_std::tower::RetryLayer::new(Default::default());
+    /// assert_eq!(layer.config().max_attempts(), 3);
+    /// ```
+    pub fn new(config: RetryConfig) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                budget: None,
+                seed: 0x7057_E55E,
+                requests: AtomicU64::new(0),
+            }),
+            classifier: ErrorsFail,
+        }
+    }
+}
+
+impl<C> RetryLayer<C> {
+    fn with_shared(self, f: impl FnOnce(&mut Shared)) -> Self {
+        let mut shared = Shared {
+            config: self.shared.config,
+            budget: self.shared.budget.clone(),
+            seed: self.shared.seed,
+            requests: AtomicU64::new(self.shared.requests.load(Ordering::Relaxed)),
+        };
+        f(&mut shared);
+        Self {
+            shared: Arc::new(shared),
+            classifier: self.classifier,
+        }
+    }
+
+    /// Spends retries from `budget` (one deposit per request, one withdrawal
+    /// per retry, exact integers; shared with every other holder of the
+    /// handle).
+    ///
+    /// ```
+    /// use sturdy_std::SharedBudget;
+    /// let layer = sturdy_std::tower::RetryLayer::new(Default::default())
+    ///     .with_budget(SharedBudget::new(Default::default())?);
+    /// assert!(layer.budget().is_some());
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn with_budget(self, budget: SharedBudget) -> Self {
+        self.with_shared(|s| s.budget = Some(budget))
+    }
+
+    /// Seeds the jitter: request `n` (counted from 0 across every service of
+    /// this layer) uses `SplitMix64(seed + n)`, so a run is reproducible.
+    ///
+    /// ```
+    /// let layer = sturdy_std::tower::RetryLayer::new(Default::default()).with_seed(42);
+    /// # let _ = layer;
+    /// ```
+    #[must_use]
+    pub fn with_seed(self, seed: u64) -> Self {
+        self.with_shared(|s| s.seed = seed)
+    }
+
+    /// Decides what is retryable, and server hints, with `classifier`
+    /// (over other sturdy layers: [`RejectionsIgnored`](super::RejectionsIgnored)).
+    ///
+    /// ```
+    /// use sturdy::outcome::Verdict;
+    /// let layer = sturdy_std::tower::RetryLayer::new(Default::default())
+    ///     .with_classifier(|r: &Result<u16, ()>| match r {
+    ///         Ok(503) | Err(()) => Verdict::failure(),
+    ///         Ok(_) => Verdict::success(),
+    ///     });
+    /// # let _ = layer;
+    /// ```
+    pub fn with_classifier<C2>(self, classifier: C2) -> RetryLayer<C2> {
+        RetryLayer {
+            shared: self.shared,
+            classifier,
+        }
+    }
+
+    /// The retry config.
+    ///
+    /// ```
+    /// let layer = sturdy_std::tower::RetryLayer::new(Default::default());
+    /// assert_eq!(layer.config().max_attempts(), 3);
+    /// ```
+    pub fn config(&self) -> RetryConfig {
+        self.shared.config
+    }
+
+    /// The retry budget, if any.
+    ///
+    /// ```
+    /// assert!(sturdy_std::tower::RetryLayer::new(Default::default()).budget().is_none());
+    /// ```
+    pub fn budget(&self) -> Option<&SharedBudget> {
+        self.shared.budget.as_ref()
+    }
+}
+
+impl<S, C: Clone> Layer<S> for RetryLayer<C> {
+    type Service = RetryService<S, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RetryService {
+            inner,
+            shared: self.shared.clone(),
+            classifier: self.classifier.clone(),
+        }
+    }
+}
+
+/// A service that retries failed requests, driven by the core's
+/// [`Retry`] machine.
+///
+/// * Each request is one retry episode: its first attempt is sent at `call`;
+///   each result is classified by `C`; the core decides — retry at an
+///   instant (backoff with jitter, capped; a `Retry-After` hint honoured, up to
+///   the config's cap), or stop. Delays sleep on the Tokio clock, so they are
+///   exact under paused time.
+/// * `Req: Clone` (each attempt sends a clone) and `S: Clone` (the ready
+///   service goes with the request; before each retry the service is polled
+///   ready again).
+/// * Answers: the value (a success, or a value whose verdict is not
+///   retryable); [`Error::Operation`] for an error the classifier does not
+///   retry (or an inner `poll_ready` error); [`Error::RetriesExhausted`]
+///   (`attempts`, the last error) when attempts, the budget, or the deadline
+///   ran out.
+/// * With a [`SharedBudget`]: one deposit per request, one withdrawal per
+///   retry (exact integers, unlike tower's `TpsBudget`, tower #857).
+/// * Dropping the future stops the episode; nothing is held.
+/// * No allocation per request: the future holds the inner future, a timer
+///   entry and the retry machine inline.
+///
+/// ```
+/// use sturdy_std::tower::RetryService;
+/// use tower::{Service, ServiceExt, service_fn};
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     let mut svc = RetryService::new(service_fn(|n: u8| async move { Ok::<_, ()>(n) }), Default::default());
+///     assert_eq!(svc.ready().await.unwrap().call(5).await, Ok(5));
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct RetryService<S, C = ErrorsFail> {
+    inner: S,
+    shared: Arc<Shared>,
+    classifier: C,
+}
+
+impl<S> RetryService<S> {
+    /// Wraps `inner` (every `Err` a retryable failure, no budget).
+    ///
+    /// ```
+    /// let svc = sturdy_std::tower::RetryService::new(7_u8, Default::default());
+    /// assert_eq!(svc.into_inner(), 7);
+    /// ```
+    pub fn new(inner: S, config: RetryConfig) -> Self {
+        RetryLayer::new(config).layer(inner)
+    }
+}
+
+impl<S, C> RetryService<S, C> {
+    /// Unwraps the inner service.
+    ///
+    /// ```
+    /// let svc = sturdy_std::tower::RetryService::new(7_u8, Default::default());
+    /// assert_eq!(svc.into_inner(), 7);
+    /// ```
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, C, Req> Service<Req> for RetryService<S, C>
+where
+    S: Service<Req> + Clone,
+    C: Classify<S::Response, S::Error> + Clone,
+    Req: Clone,
+{
+    type Response = S::Response;
+    type Error = Error<S::Error>;
+    type Future = RetryFuture<S, Req, C>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Error::Operation)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let shared = &self.shared;
+        let n = shared.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(budget) = &shared.budget {
+            budget.on_request();
+        }
+        let clone = self.inner.clone();
+        let mut service = std::mem::replace(&mut self.inner, clone);
+        let attempt = service.call(req.clone());
+        RetryFuture {
+            attempt: Some(attempt),
+            sleep: None,
+            service,
+            req,
+            retry: Retry::new(shared.config, time::now(), None),
+            rng: SplitMix64::new(shared.seed.wrapping_add(n)),
+            budget: shared.budget.clone(),
+            classifier: self.classifier.clone(),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of a [`RetryService`]: the current attempt, or the
+    /// sleep before the next one.
+    ///
+    /// ```
+    /// use sturdy_std::tower::{RetryFuture, RetryService};
+    /// use tower::{Service, service_fn};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() {
+    ///     let mut svc = RetryService::new(service_fn(|_: ()| async { Ok::<_, ()>(1) }), Default::default());
+    ///     assert_eq!(svc.call(()).await, Ok(1));
+    /// }
+    /// # fn _named<S: tower::Service<()> + Clone>(_: RetryFuture<S, ()>) {}
+    /// ```
+    #[must_use = "futures do nothing unless polled"]
+    pub struct RetryFuture<S, Req, C = ErrorsFail>
+    where
+        S: Service<Req>,
+    {
+        #[pin]
+        attempt: Option<S::Future>,
+        #[pin]
+        sleep: Option<tokio::time::Sleep>,
+        service: S,
+        req: Req,
+        retry: Retry,
+        rng: SplitMix64,
+        budget: Option<SharedBudget>,
+        classifier: C,
+    }
+}
+
+impl<S: Service<Req>, Req, C> std::fmt::Debug for RetryFuture<S, Req, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RetryFuture")
+            .field("attempts", &self.retry.attempts())
+            .field("sleeping", &self.sleep.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, Req, C> Future for RetryFuture<S, Req, C>
+where
+    S: Service<Req>,
+    C: Classify<S::Response, S::Error>,
+    Req: Clone,
+{
+    type Output = Result<S::Response, Error<S::Error>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            if let Some(sleep) = this.sleep.as_mut().as_pin_mut() {
+                ready!(sleep.poll(cx));
+                if let Err(e) = ready!(this.service.poll_ready(cx)) {
+                    this.sleep.set(None);
+                    return Poll::Ready(Err(Error::Operation(e)));
+                }
+                this.sleep.set(None);
+                let attempt = this.service.call(this.req.clone());
+                this.attempt.set(Some(attempt));
+            }
+            let Some(attempt) = this.attempt.as_mut().as_pin_mut() else {
+                panic!("RetryFuture polled after completion");
+            };
+            let result = ready!(attempt.poll(cx));
+            this.attempt.set(None);
+            let now = time::now();
+            let verdict = this.classifier.classify(&result);
+            let decision = match this.budget.as_ref() {
+                Some(budget) => {
+                    let mut budget = budget.lock();
+                    this.retry
+                        .on_outcome_with_budget(verdict, now, this.rng, &mut *budget)
+                }
+                None => this.retry.on_outcome(verdict, now, this.rng),
+            };
+            match decision {
+                RetryDecision::RetryAt { at, .. } => {
+                    this.sleep
+                        .set(Some(tokio::time::sleep_until(time::to_tokio(at))));
+                }
+                RetryDecision::Done | RetryDecision::GiveUp(GiveUpReason::NotRetryable) => {
+                    return Poll::Ready(result.map_err(Error::Operation));
+                }
+                RetryDecision::GiveUp(_) => {
+                    return Poll::Ready(Err(Error::RetriesExhausted {
+                        attempts: this.retry.attempts(),
+                        last: result.err(),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// A [`tower::retry::Policy`] backed by the core's retry machine: attempts,
+/// backoff with jitter (capped, never above the cap), `Retry-After` hints via
+/// the classifier, and an optional shared [`SharedBudget`] with exact
+/// accounting (one deposit per original request, one withdrawal per retry).
+///
+/// ```
+/// use sturdy::retry::RetryConfig;
+/// use sturdy_std::tower::RetryPolicy;
+/// use tower::{Service, ServiceExt, retry::RetryLayer, Layer, service_fn};
+/// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     tokio::time::pause();
+///     let calls = Arc::new(AtomicU32::new(0));
+///     let c = calls.clone();
+///     let flaky = service_fn(move |_: ()| {
+///         let n = c.fetch_add(1, Ordering::Relaxed);
+///         async move { if n < 2 { Err("busy") } else { Ok(n) } }
+///     });
+///     let mut svc = RetryLayer::new(RetryPolicy::new(RetryConfig::default())).layer(flaky);
+///     assert_eq!(svc.ready().await.unwrap().call(()).await, Ok(2));
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct RetryPolicy<C = ErrorsFail> {
+    config: RetryConfig,
+    budget: Option<SharedBudget>,
+    classifier: C,
+    seed: u64,
+    /// Per request (tower clones the policy for each request).
+    retry: Option<Retry>,
+    rng: SplitMix64,
+    deposited: bool,
+}
+
+impl RetryPolicy {
+    /// Retries by `config`, without a budget, failing on every `Err`.
+    ///
+    /// ```
+    /// let p = sturdy_std::tower::RetryPolicy::new(Default::default());
+    /// # let _ = p;
+    /// ```
+    pub fn new(config: RetryConfig) -> Self {
+        Self {
+            config,
+            budget: None,
+            classifier: ErrorsFail,
+            seed: 0x7057_E55E,
+            retry: None,
+            rng: SplitMix64::new(0x7057_E55E),
+            deposited: false,
+        }
+    }
+}
+
+impl<C> RetryPolicy<C> {
+    /// Spends retries from `budget`.
+    ///
+    /// ```
+    /// let p = sturdy_std::tower::RetryPolicy::new(Default::default())
+    ///     .with_budget(sturdy_std::SharedBudget::new(Default::default())?);
+    /// # let _ = p;
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn with_budget(mut self, budget: SharedBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Decides what is retryable (and server hints) with `classifier`.
+    ///
+    /// ```
+    /// use sturdy::outcome::Verdict;
+    /// let p = sturdy_std::tower::RetryPolicy::new(Default::default())
+    ///     .with_classifier(|r: &Result<u16, ()>| if matches!(r, Ok(503)) { Verdict::failure() } else { Verdict::success() });
+    /// # let _ = p;
+    /// ```
+    pub fn with_classifier<C2>(self, classifier: C2) -> RetryPolicy<C2> {
+        RetryPolicy {
+            config: self.config,
+            budget: self.budget,
+            classifier,
+            seed: self.seed,
+            retry: None,
+            rng: self.rng,
+            deposited: false,
+        }
+    }
+
+    /// Seeds the jitter.
+    ///
+    /// ```
+    /// let p = sturdy_std::tower::RetryPolicy::new(Default::default()).with_seed(1);
+    /// # let _ = p;
+    /// ```
+    #[must_use]
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self.rng = SplitMix64::new(seed);
+        self
+    }
+}
+
+impl<C, Req, Res, E> tower::retry::Policy<Req, Res, E> for RetryPolicy<C>
+where
+    C: Classify<Res, E>,
+    Req: Clone,
+{
+    type Future = tokio::time::Sleep;
+
+    fn retry(&mut self, _req: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
+        let now = time::now();
+        let verdict = self.classifier.classify(result);
+        let retry = self
+            .retry
+            .get_or_insert_with(|| Retry::new(self.config, now, None));
+        let decision = match &self.budget {
+            Some(budget) => {
+                let mut b = budget.lock();
+                retry.on_outcome_with_budget(verdict, now, &mut self.rng, &mut *b)
+            }
+            None => retry.on_outcome(verdict, now, &mut self.rng),
+        };
+        match decision {
+            RetryDecision::RetryAt { at, .. } => Some(tokio::time::sleep_until(time::to_tokio(at))),
+            RetryDecision::GiveUp(_) | RetryDecision::Done => None,
+        }
+    }
+
+    fn clone_request(&mut self, req: &Req) -> Option<Req> {
+        if !self.deposited {
+            self.deposited = true;
+            // A fresh request: new per-request state, one deposit.
+            self.retry = None;
+            self.rng = SplitMix64::new(self.seed ^ self.rng.next_u64());
+            if let Some(budget) = &self.budget {
+                budget.on_request();
+            }
+        }
+        Some(req.clone())
+    }
+}

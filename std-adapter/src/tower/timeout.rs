@@ -1,0 +1,208 @@
+//! [`TimeoutLayer`]: a deadline per request, on sturdy's clock.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+use sturdy::timeout::Deadline;
+use tower::{Layer, Service};
+
+use crate::{Error, time};
+
+/// Gives every request a deadline: see [`TimeoutService`] for the rules.
+///
+/// ```
+/// use std::time::Duration;
+/// use sturdy_std::Error;
+/// use sturdy_std::tower::TimeoutLayer;
+/// use tower::{Layer, Service, service_fn};
+///
+/// #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// async fn main() {
+///     let slow = service_fn(|_: ()| async {
+///         tokio::time::sleep(Duration::from_secs(5)).await;
+///         Ok::<_, ()>("late")
+///     });
+///     let mut svc = TimeoutLayer::new(Duration::from_secs(1)).layer(slow);
+///     let started = tokio::time::Instant::now();
+///     assert_eq!(svc.call(()).await, Err(Error::TimedOut));
+///     assert_eq!(started.elapsed(), Duration::from_secs(1));
+/// }
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct TimeoutLayer {
+    timeout: sturdy::time::Duration,
+}
+
+impl TimeoutLayer {
+    /// A layer cutting each request off `timeout` after `call` (saturating
+    /// at sturdy's microsecond [`Duration`](sturdy::time::Duration)).
+    ///
+    /// ```
+    /// let layer = sturdy_std::tower::TimeoutLayer::new(std::time::Duration::from_millis(250));
+    /// assert_eq!(layer.timeout(), std::time::Duration::from_millis(250));
+    /// ```
+    pub fn new(timeout: std::time::Duration) -> Self {
+        Self {
+            timeout: time::from_std_duration(timeout),
+        }
+    }
+
+    /// The timeout.
+    ///
+    /// ```
+    /// let layer = sturdy_std::tower::TimeoutLayer::new(std::time::Duration::ZERO);
+    /// assert!(layer.timeout().is_zero());
+    /// ```
+    pub fn timeout(&self) -> std::time::Duration {
+        time::to_std_duration(self.timeout)
+    }
+}
+
+impl<S> Layer<S> for TimeoutLayer {
+    type Service = TimeoutService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TimeoutService {
+            inner,
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// A service whose requests get a deadline.
+///
+/// * The deadline is `now + timeout` at `call`, on [`crate::time::now`] (the
+///   Tokio clock, so paused test time is exact). Waiting in `poll_ready` is
+///   not covered: put the timeout above a layer whose readiness can block if
+///   that wait must count.
+/// * It is **reached when `now >= deadline`** (the core's
+///   [`Deadline`]): the response future is dropped there — which really
+///   cancels the work, and cancels whatever permits a layer below holds — and
+///   the answer is [`Error::TimedOut`]. A response that completes at or after
+///   the deadline is discarded for `TimedOut` as well (gRPC's rule, and the
+///   pipeline's).
+/// * A zero timeout has already expired: the inner service is not called.
+/// * Nothing is allocated per request: the future holds the inner future and
+///   a Tokio timer entry inline.
+///
+/// ```
+/// use std::time::Duration;
+/// use sturdy_std::tower::TimeoutService;
+/// use tower::{Service, service_fn};
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     let mut svc = TimeoutService::new(service_fn(|n: u8| async move { Ok::<_, ()>(n) }), Duration::from_secs(1));
+///     assert_eq!(svc.call(4).await, Ok(4));
+/// }
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct TimeoutService<S> {
+    inner: S,
+    timeout: sturdy::time::Duration,
+}
+
+impl<S> TimeoutService<S> {
+    /// Wraps `inner`.
+    ///
+    /// ```
+    /// let svc = sturdy_std::tower::TimeoutService::new(7_u8, std::time::Duration::from_secs(1));
+    /// assert_eq!(*svc.get_ref(), 7);
+    /// ```
+    pub fn new(inner: S, timeout: std::time::Duration) -> Self {
+        Self {
+            inner,
+            timeout: time::from_std_duration(timeout),
+        }
+    }
+
+    /// The inner service.
+    ///
+    /// ```
+    /// let svc = sturdy_std::tower::TimeoutService::new(7_u8, std::time::Duration::from_secs(1));
+    /// assert_eq!(svc.into_inner(), 7);
+    /// ```
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Unwraps the inner service.
+    ///
+    /// ```
+    /// let svc = sturdy_std::tower::TimeoutService::new(7_u8, std::time::Duration::from_secs(1));
+    /// assert_eq!(svc.into_inner(), 7);
+    /// ```
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, Req> Service<Req> for TimeoutService<S>
+where
+    S: Service<Req>,
+{
+    type Response = S::Response;
+    type Error = Error<S::Error>;
+    type Future = TimeoutFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Error::Operation)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let deadline = Deadline::after(time::now(), self.timeout);
+        let inner = (!self.timeout.is_zero()).then(|| {
+            tokio::time::timeout_at(time::to_tokio(deadline.instant()), self.inner.call(req))
+        });
+        TimeoutFuture { inner, deadline }
+    }
+}
+
+pin_project! {
+    /// The response future of a [`TimeoutService`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sturdy_std::Error;
+    /// use sturdy_std::tower::{TimeoutFuture, TimeoutService};
+    /// use tower::{Service, service_fn};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() {
+    ///     let mut svc = TimeoutService::new(service_fn(|_: ()| std::future::pending::<Result<(), ()>>()), Duration::ZERO);
+    ///     let future: TimeoutFuture<_> = svc.call(());
+    ///     assert_eq!(future.await, Err(Error::TimedOut)); // zero: already expired
+    /// }
+    /// ```
+    #[must_use = "futures do nothing unless polled"]
+    #[derive(Debug)]
+    pub struct TimeoutFuture<F> {
+        #[pin]
+        inner: Option<tokio::time::Timeout<F>>,
+        deadline: Deadline,
+    }
+}
+
+impl<F, T, E> Future for TimeoutFuture<F>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    type Output = Result<T, Error<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
+            return Poll::Ready(Err(Error::TimedOut));
+        };
+        let answer = match std::task::ready!(inner.poll(cx)) {
+            // Completed, but at or after the deadline: discarded (inclusive).
+            Ok(_) if this.deadline.is_expired(time::now()) => Err(Error::TimedOut),
+            Ok(result) => result.map_err(Error::Operation),
+            Err(_elapsed) => Err(Error::TimedOut),
+        };
+        this.inner.set(None);
+        Poll::Ready(answer)
+    }
+}

@@ -1,0 +1,662 @@
+//! The per-pattern tower layers under paused Tokio time: exact counts of
+//! inner calls, exact instants, permits and slots that come back when
+//! futures are dropped, and no allocation per request.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use sturdy::backoff::Backoff;
+use sturdy::breaker::{Config as BreakerConfig, State};
+use sturdy::bulkhead::Config as BulkheadConfig;
+use sturdy::outcome::Verdict;
+use sturdy::retry::{BudgetConfig, RetryConfig};
+use sturdy::rng::{Rng, SplitMix64};
+use sturdy::time::Duration;
+use sturdy_std::tower::{BreakerLayer, BulkheadLayer, RejectionsIgnored, RetryLayer, TimeoutLayer};
+use sturdy_std::{Error, SharedBreaker, SharedBudget, SharedBulkhead, time};
+use tokio::time::Instant;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
+
+// ---- helpers ----
+
+fn ms(n: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(n)
+}
+
+/// A service counting its calls; each answers after `latency` with `answer`.
+#[derive(Clone)]
+struct Dep {
+    calls: Arc<AtomicU32>,
+    latency: std::time::Duration,
+    fail: bool,
+}
+
+impl Dep {
+    fn new(latency_ms: u64, fail: bool) -> Self {
+        Self {
+            calls: Arc::new(AtomicU32::new(0)),
+            latency: ms(latency_ms),
+            fail,
+        }
+    }
+    fn calls(&self) -> u32 {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl Service<u32> for Dep {
+    type Response = u32;
+    type Error = &'static str;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<u32, &'static str>> + Send>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), &'static str>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, req: u32) -> Self::Future {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let (latency, fail) = (self.latency, self.fail);
+        Box::pin(async move {
+            tokio::time::sleep(latency).await;
+            if fail { Err("down") } else { Ok(req) }
+        })
+    }
+}
+
+fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+    f.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+// ---- breaker ----
+
+#[tokio::test(start_paused = true)]
+async fn breaker_opens_after_threshold_then_rejects_without_calling_inner() {
+    let breaker = SharedBreaker::new(
+        "dep",
+        BreakerConfig::new()
+            .with_failure_threshold(3)
+            .with_break_duration(Duration::from_secs(30)),
+    )
+    .unwrap();
+    let dep = Dep::new(10, true);
+    let mut svc = BreakerLayer::new(breaker.clone()).layer(dep.clone());
+
+    for _ in 0..3 {
+        assert_eq!(
+            svc.ready().await.unwrap().call(1).await,
+            Err(Error::Operation("down"))
+        );
+    }
+    let opened_at = time::now();
+    assert_eq!(
+        breaker.state(),
+        State::Open {
+            until: opened_at + Duration::from_secs(30)
+        }
+    );
+    for _ in 0..5 {
+        match svc.ready().await.unwrap().call(1).await {
+            Err(Error::Rejected {
+                breaker: name,
+                retry_at,
+            }) => {
+                assert_eq!(&*name, "dep");
+                assert_eq!(
+                    retry_at,
+                    Some(time::to_std(opened_at + Duration::from_secs(30)))
+                );
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+    assert_eq!(dep.calls(), 3, "rejected requests never reach the service");
+    assert_eq!(breaker.stats().failures, 3);
+
+    // One microsecond early: still refused. At `until` (inclusive): a probe.
+    tokio::time::advance(ms(30_000) - std::time::Duration::from_micros(1) - ms(0)).await;
+    let _ = breaker.handle_timeout();
+    assert!(
+        svc.ready()
+            .await
+            .unwrap()
+            .call(1)
+            .await
+            .unwrap_err()
+            .is_rejection()
+    );
+    assert_eq!(dep.calls(), 3);
+    tokio::time::advance(std::time::Duration::from_micros(1)).await;
+    assert_eq!(
+        svc.ready().await.unwrap().call(1).await,
+        Err(Error::Operation("down"))
+    );
+    assert_eq!(dep.calls(), 4);
+    assert!(
+        matches!(breaker.state(), State::Open { .. }),
+        "a failed probe re-opens"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropped_half_open_probe_returns_its_slot() {
+    let breaker = SharedBreaker::new(
+        "dep",
+        BreakerConfig::new()
+            .with_failure_threshold(1)
+            .with_break_duration(Duration::from_secs(1))
+            .with_probes(1, 1),
+    )
+    .unwrap();
+    let _ = breaker.force_open();
+    let _ = breaker.reset();
+    let dep = Dep::new(100, false);
+    let mut svc = BreakerLayer::new(breaker.clone()).layer(dep.clone());
+    let failing = BreakerLayer::new(breaker.clone()).layer(Dep::new(0, true));
+    assert!(failing.oneshot(0).await.is_err());
+    assert!(matches!(breaker.state(), State::Open { .. }));
+    tokio::time::advance(ms(1_000)).await;
+
+    // The one probe slot is taken by a request that never finishes…
+    let mut probe = Box::pin(svc.ready().await.unwrap().call(1));
+    assert!(poll_once(probe.as_mut()).is_pending());
+    assert!(matches!(breaker.state(), State::HalfOpen { .. }));
+    assert_eq!(dep.calls(), 1);
+    // …so the next is refused…
+    assert!(
+        svc.ready()
+            .await
+            .unwrap()
+            .call(2)
+            .await
+            .unwrap_err()
+            .is_rejection()
+    );
+    assert_eq!(dep.calls(), 1);
+    // …until the probe's future is dropped: the slot comes back at once.
+    drop(probe);
+    assert_eq!(
+        breaker.stats().failures,
+        1,
+        "a cancelled probe is not a failure"
+    );
+    let answer = svc.ready().await.unwrap().call(3).await;
+    assert_eq!(answer, Ok(3));
+    assert_eq!(dep.calls(), 2);
+    assert_eq!(
+        breaker.state(),
+        State::Closed,
+        "the new probe's success closes it"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn breaker_classifier_decides_what_fails() {
+    let breaker =
+        SharedBreaker::new("api", BreakerConfig::new().with_failure_threshold(1)).unwrap();
+    let statuses = service_fn(|status: u16| async move { Ok::<_, ()>(status) });
+    let mut svc = BreakerLayer::new(breaker.clone())
+        .with_classifier(|r: &Result<u16, ()>| match r {
+            Ok(s) if *s >= 500 => Verdict::failure(),
+            Ok(_) => Verdict::success(),
+            Err(()) => Verdict::failure(),
+        })
+        .layer(statuses);
+    assert_eq!(svc.ready().await.unwrap().call(404).await, Ok(404));
+    assert_eq!(breaker.state(), State::Closed);
+    assert_eq!(svc.ready().await.unwrap().call(503).await, Ok(503)); // the value still returns
+    assert!(matches!(breaker.state(), State::Open { .. }));
+}
+
+#[test]
+fn breaker_layer_allocates_nothing_per_request() {
+    let breaker = SharedBreaker::new("dep", BreakerConfig::new()).unwrap();
+    let echo = service_fn(|n: u64| std::future::ready(Ok::<_, ()>(n)));
+    let mut svc = BreakerLayer::new(breaker.clone()).layer(echo);
+    let mut request = |n: u64| {
+        let mut fut = pin!(svc.call(n));
+        assert_eq!(poll_once(fut.as_mut()), Poll::Ready(Ok(n)));
+    };
+    request(0); // warm-up: the clock's epoch, the breaker's first lock
+    let counted = allocation_counter::measure(|| {
+        for n in 1..=10_000 {
+            request(n);
+        }
+    });
+    assert_eq!(counted.count_total, 0, "allocations for 10 000 requests");
+    assert_eq!(breaker.stats().successes, 10_001);
+}
+
+// ---- bulkhead ----
+
+#[tokio::test(start_paused = true)]
+async fn bulkhead_queues_fifo_then_rejects_when_the_queue_is_full() {
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::new(1, 2, Duration::from_secs(10)).unwrap(),
+    )
+    .unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o = order.clone();
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let dep = service_fn(move |n: u32| {
+        c.fetch_add(1, Ordering::SeqCst);
+        o.lock().unwrap().push((n, Instant::now()));
+        async move {
+            tokio::time::sleep(ms(100)).await;
+            Ok::<_, ()>(n)
+        }
+    });
+    let svc = BulkheadLayer::new(pool.clone()).layer(dep);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for n in 0..3 {
+        tasks.push(tokio::spawn(svc.clone().oneshot(n)));
+        tokio::task::yield_now().await;
+    }
+    assert_eq!((pool.in_flight(), pool.queued()), (1, 2));
+    // Slot taken, queue of 2 full: refused at once, never called.
+    assert_eq!(svc.clone().oneshot(3).await, Err(Error::BulkheadFull));
+    assert_eq!(Instant::now(), start);
+    for (n, task) in tasks.into_iter().enumerate() {
+        assert_eq!(task.await.unwrap(), Ok(n as u32));
+    }
+    let order = order.lock().unwrap().clone();
+    assert_eq!(
+        order,
+        vec![(0, start), (1, start + ms(100)), (2, start + ms(200))],
+        "FIFO, each granted the instant the slot is released"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!((pool.in_flight(), pool.queued()), (0, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn bulkhead_queue_wait_ends_exactly_at_max_wait() {
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::new(1, 1, Duration::from_millis(250)).unwrap(),
+    )
+    .unwrap();
+    let dep = Dep::new(10_000, false);
+    let mut svc = BulkheadLayer::new(pool.clone()).layer(dep.clone());
+    let busy = tokio::spawn(svc.ready().await.unwrap().call(0));
+    tokio::task::yield_now().await;
+    let start = Instant::now();
+    assert_eq!(
+        svc.ready().await.unwrap().call(1).await,
+        Err(Error::BulkheadFull)
+    );
+    assert_eq!(start.elapsed(), ms(250));
+    assert_eq!(dep.calls(), 1);
+    assert_eq!((pool.in_flight(), pool.queued()), (1, 0));
+    busy.abort();
+    let _ = busy.await;
+    assert_eq!(
+        pool.in_flight(),
+        0,
+        "an aborted running request releases its slot"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn bulkhead_drop_storm_leaks_nothing() {
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::new(4, 64, Duration::from_millis(300)).unwrap(),
+    )
+    .unwrap();
+    let in_op = Arc::new(AtomicU32::new(0));
+    let max_in_op = Arc::new(AtomicU32::new(0));
+    let (i, m) = (in_op.clone(), max_in_op.clone());
+    let dep = service_fn(move |latency: u32| {
+        let now = i.fetch_add(1, Ordering::SeqCst) + 1;
+        m.fetch_max(now, Ordering::SeqCst);
+        // Leaves when the inner future is dropped, polled or not.
+        let leave = Leave(i.clone());
+        async move {
+            let _leave = leave;
+            tokio::time::sleep(ms(u64::from(latency))).await;
+            Ok::<_, ()>(latency)
+        }
+    });
+    let svc = BulkheadLayer::new(pool.clone()).layer(dep);
+
+    // Synchronously: futures dropped unpolled, queued, and granted-but-not-resumed.
+    let mut held = Vec::new();
+    for n in 0..2_000u32 {
+        let mut fut = Box::pin(svc.clone().call(n % 50));
+        if n % 3 == 0 {
+            let _ = poll_once(fut.as_mut());
+        }
+        held.push(fut);
+        if n % 7 == 0 {
+            // Drop from the front: running ones hand their slot to a waiter.
+            drop(held.remove(0));
+        }
+    }
+    drop(held);
+    assert_eq!((pool.in_flight(), pool.queued()), (0, 0));
+
+    // Spawned: thousands of tasks, aborted at seeded instants.
+    let mut rng = SplitMix64::new(7);
+    let mut tasks = Vec::new();
+    for _ in 0..3_000 {
+        let svc = svc.clone();
+        let latency = rng.below(200) as u32;
+        let start = rng.below(2_000);
+        let abort_after = rng.below(400);
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(ms(start)).await;
+            svc.oneshot(latency).await
+        });
+        tasks.push((task, start + abort_after));
+    }
+    let aborter = tokio::spawn({
+        let handles: Vec<_> = tasks
+            .iter()
+            .map(|(t, at)| (t.abort_handle(), *at))
+            .collect();
+        async move {
+            let mut handles = handles;
+            handles.sort_by_key(|(_, at)| *at);
+            let origin = Instant::now();
+            for (handle, at) in handles {
+                tokio::time::sleep_until(origin + ms(at)).await;
+                handle.abort();
+            }
+        }
+    });
+    let (mut ok, mut full, mut aborted) = (0, 0, 0);
+    for (task, _) in tasks {
+        match task.await {
+            Ok(Ok(_)) => ok += 1,
+            Ok(Err(Error::BulkheadFull)) => full += 1,
+            Ok(Err(e)) => panic!("unexpected {e:?}"),
+            Err(_) => aborted += 1,
+        }
+    }
+    aborter.await.unwrap();
+    assert_eq!(ok + full + aborted, 3_000);
+    assert!(
+        ok > 0 && aborted > 0,
+        "ok {ok}, full {full}, aborted {aborted}"
+    );
+    assert!(
+        max_in_op.load(Ordering::SeqCst) <= 4,
+        "never more than max_concurrent at once"
+    );
+    assert_eq!(in_op.load(Ordering::SeqCst), 0);
+    assert_eq!((pool.in_flight(), pool.queued()), (0, 0));
+    let s = pool.stats();
+    assert_eq!(s.acquired, s.released, "{s:?}");
+    // And the pool still works at full width.
+    assert_eq!(svc.clone().oneshot(1).await, Ok(1));
+}
+
+struct Leave(Arc<AtomicU32>);
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn bulkhead_layer_allocates_nothing_per_immediate_request() {
+    let pool = SharedBulkhead::new("pool", BulkheadConfig::default()).unwrap();
+    let echo = service_fn(|n: u64| std::future::ready(Ok::<_, ()>(n)));
+    let mut svc = BulkheadLayer::new(pool.clone()).layer(echo);
+    let mut request = |n: u64| {
+        let mut fut = pin!(svc.call(n));
+        assert_eq!(poll_once(fut.as_mut()), Poll::Ready(Ok(n)));
+    };
+    request(0);
+    let counted = allocation_counter::measure(|| {
+        for n in 1..=10_000 {
+            request(n);
+        }
+    });
+    assert_eq!(counted.count_total, 0, "allocations for 10 000 requests");
+    assert_eq!(pool.in_flight(), 0);
+}
+
+// ---- timeout ----
+
+#[tokio::test(start_paused = true)]
+async fn timeout_is_exact_and_inclusive_under_paused_time() {
+    let mut svc = TimeoutLayer::new(ms(1_000)).layer(Dep::new(999, false));
+    let start = Instant::now();
+    assert_eq!(svc.ready().await.unwrap().call(1).await, Ok(1));
+    assert_eq!(start.elapsed(), ms(999));
+
+    // Answering exactly at the deadline is too late (inclusive deadline).
+    let at_deadline = Dep::new(1_000, false);
+    let mut svc = TimeoutLayer::new(ms(1_000)).layer(at_deadline.clone());
+    let start = Instant::now();
+    assert_eq!(
+        svc.ready().await.unwrap().call(1).await,
+        Err(Error::TimedOut)
+    );
+    assert_eq!(start.elapsed(), ms(1_000));
+
+    // A slow one is cut off (its future dropped) exactly at the deadline.
+    let dropped = Arc::new(AtomicU32::new(0));
+    let d = dropped.clone();
+    let slow = service_fn(move |_: ()| {
+        let d = d.clone();
+        async move {
+            struct OnDrop(Arc<AtomicU32>);
+            impl Drop for OnDrop {
+                fn drop(&mut self) {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            let _guard = OnDrop(d);
+            tokio::time::sleep(ms(60_000)).await;
+            Ok::<_, ()>(())
+        }
+    });
+    let mut svc = TimeoutLayer::new(ms(250)).layer(slow);
+    let start = Instant::now();
+    assert_eq!(svc.call(()).await, Err(Error::TimedOut));
+    assert_eq!(start.elapsed(), ms(250));
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+
+    // Zero: already expired, the service is not called.
+    let untouched = Dep::new(0, false);
+    let mut svc = TimeoutLayer::new(std::time::Duration::ZERO).layer(untouched.clone());
+    assert_eq!(svc.call(1).await, Err(Error::TimedOut));
+    assert_eq!(untouched.calls(), 0);
+}
+
+// ---- retry ----
+
+#[tokio::test(start_paused = true)]
+async fn retry_layer_follows_the_backoff_and_reports_exhaustion() {
+    let dep = Dep::new(10, true);
+    let config = RetryConfig::new(4, Backoff::constant(Duration::from_millis(100))).unwrap();
+    let mut svc = RetryLayer::new(config).layer(dep.clone());
+    let start = Instant::now();
+    let answer = svc.ready().await.unwrap().call(1).await;
+    assert_eq!(
+        answer,
+        Err(Error::RetriesExhausted {
+            attempts: 4,
+            last: Some("down")
+        })
+    );
+    // 4 attempts of 10 ms and 3 waits of 100 ms.
+    assert_eq!(start.elapsed(), ms(4 * 10 + 3 * 100));
+    assert_eq!(dep.calls(), 4);
+
+    // Not retryable: one call, the operation's error.
+    let once = Dep::new(0, true);
+    let mut svc = RetryLayer::new(config)
+        .with_classifier(|r: &Result<u32, &str>| match r {
+            Ok(_) => Verdict::success(),
+            Err(_) => Verdict::failure().not_retryable(),
+        })
+        .layer(once.clone());
+    assert_eq!(svc.call(1).await, Err(Error::Operation("down")));
+    assert_eq!(once.calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_layer_spends_the_budget_exactly() {
+    // A quarter of a retry per request, no floor: exactly 1 retry per 4 requests.
+    let budget =
+        SharedBudget::new(BudgetConfig::new(250, 0, Duration::from_secs(10)).unwrap()).unwrap();
+    let dep = Dep::new(0, true);
+    let config = RetryConfig::new(2, Backoff::constant(Duration::from_millis(1))).unwrap();
+    let svc = RetryLayer::new(config)
+        .with_budget(budget.clone())
+        .layer(dep.clone());
+    let mut attempts_seen = Vec::new();
+    for _ in 0..100 {
+        match svc.clone().oneshot(1).await {
+            Err(Error::RetriesExhausted {
+                attempts,
+                last: Some("down"),
+            }) => attempts_seen.push(attempts),
+            other => panic!("{other:?}"),
+        }
+    }
+    let stats = budget.stats();
+    assert_eq!(
+        (stats.requests, stats.retries_granted, stats.retries_refused),
+        (100, 25, 75)
+    );
+    assert_eq!(dep.calls(), 125);
+    // Every fourth request is the one that gets its retry.
+    assert!(
+        attempts_seen
+            .iter()
+            .enumerate()
+            .all(|(i, &a)| a == if i % 4 == 3 { 2 } else { 1 }),
+        "{attempts_seen:?}"
+    );
+}
+
+// ---- stacked ----
+
+#[tokio::test(start_paused = true)]
+async fn stacked_layers_time_out_trip_the_breaker_and_release_every_slot() {
+    let breaker = SharedBreaker::new(
+        "dep",
+        BreakerConfig::new()
+            .with_failure_threshold(3)
+            .with_break_duration(Duration::from_secs(5)),
+    )
+    .unwrap();
+    let pool =
+        SharedBulkhead::new("dep", BulkheadConfig::new(2, 0, Duration::ZERO).unwrap()).unwrap();
+    let dep = Dep::new(1_000, false); // slower than the timeout
+    let svc = ServiceBuilder::new()
+        .layer(BreakerLayer::new(breaker.clone()).with_classifier(RejectionsIgnored))
+        .layer(BulkheadLayer::new(pool.clone()))
+        .layer(TimeoutLayer::new(ms(200)))
+        .service(dep.clone());
+
+    // Four at once: two run (and time out), two find the bulkhead full.
+    let start = Instant::now();
+    let answers = futures_join(svc.clone(), [1, 2, 3, 4]).await;
+    let flat: Vec<_> = answers
+        .into_iter()
+        .map(|r| r.map_err(|e| e.flatten().flatten()))
+        .collect();
+    assert_eq!(
+        flat,
+        vec![
+            Err(Error::TimedOut),
+            Err(Error::TimedOut),
+            Err(Error::BulkheadFull),
+            Err(Error::BulkheadFull)
+        ]
+    );
+    assert_eq!(start.elapsed(), ms(200));
+    assert_eq!(dep.calls(), 2);
+    let s = breaker.stats();
+    assert_eq!(
+        (s.failures, s.successes),
+        (2, 0),
+        "rejections by the bulkhead are not failures"
+    );
+    assert_eq!(breaker.state(), State::Closed);
+    assert_eq!(pool.in_flight(), 0);
+
+    // A third timeout trips it; then nothing reaches the bulkhead or the service.
+    let third = svc
+        .clone()
+        .oneshot(5)
+        .await
+        .map_err(|e| e.flatten().flatten());
+    assert_eq!(third, Err(Error::TimedOut));
+    assert!(matches!(breaker.state(), State::Open { .. }));
+    let acquired = pool.stats().acquired;
+    for n in 0..10 {
+        let e = svc.clone().oneshot(n).await.unwrap_err();
+        assert!(matches!(e, Error::Rejected { .. }), "{e:?}");
+    }
+    assert_eq!(dep.calls(), 3);
+    assert_eq!(pool.stats().acquired, acquired);
+    assert_eq!(pool.in_flight(), 0);
+}
+
+/// Starts every request at the same instant and waits for all, in order.
+async fn futures_join<S>(svc: S, requests: [u32; 4]) -> Vec<Result<S::Response, S::Error>>
+where
+    S: Service<u32> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    S::Error: Send + 'static,
+{
+    let mut tasks = Vec::new();
+    for r in requests {
+        let mut svc = svc.clone();
+        // Call now (in order), await later.
+        let fut = svc.call(r);
+        tasks.push(tokio::spawn(fut));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+#[test]
+fn stacked_layers_allocate_nothing_per_request() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let _in_runtime = rt.enter(); // timers need a time driver
+    let breaker = SharedBreaker::new("dep", BreakerConfig::new()).unwrap();
+    let pool = SharedBulkhead::new("dep", BulkheadConfig::default()).unwrap();
+    let echo = service_fn(|n: u64| std::future::ready(Ok::<_, ()>(n)));
+    let mut svc = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryConfig::default()).with_classifier(RejectionsIgnored))
+        .layer(BreakerLayer::new(breaker.clone()).with_classifier(RejectionsIgnored))
+        .layer(BulkheadLayer::new(pool.clone()))
+        .layer(TimeoutLayer::new(ms(100)))
+        .service(echo);
+    let mut request = |n: u64| {
+        let mut fut = pin!(svc.call(n));
+        assert!(matches!(poll_once(fut.as_mut()), Poll::Ready(Ok(m)) if m == n));
+    };
+    request(0);
+    let counted = allocation_counter::measure(|| {
+        for n in 1..=10_000 {
+            request(n);
+        }
+    });
+    assert_eq!(
+        counted.count_total, 0,
+        "allocations for 10 000 requests through 4 layers"
+    );
+    assert_eq!(breaker.stats().successes, 10_001);
+    assert_eq!(pool.in_flight(), 0);
+}
