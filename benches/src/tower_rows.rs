@@ -18,7 +18,10 @@ use sturdy::backoff::Backoff;
 use sturdy::pipeline::PipelineConfig;
 use sturdy::retry::RetryConfig;
 use sturdy::timeout::TimeoutConfig;
-use sturdy_std::tower::{PolicyLayer, PolicyService};
+use sturdy_std::tower::{
+    BreakerLayer as StdBreakerLayerT, BreakerService, BulkheadLayer as StdBulkheadLayerT,
+    BulkheadService, PolicyLayer, PolicyService,
+};
 use sturdy_std::{Policy, SharedBreaker, SharedBulkhead};
 
 use crate::{Op, Visitor, Who, ready, runtime};
@@ -29,6 +32,8 @@ pub fn visit<V: Visitor>(v: &mut V) {
     v.visit::<Through<StdCb>>();
     v.visit::<Through<TrCb>>();
     v.visit::<Through<StdBh>>();
+    v.visit::<Through<StdBreakerLayer>>();
+    v.visit::<Through<StdBulkheadLayer>>();
     v.visit::<Through<TrBh>>();
 }
 
@@ -180,5 +185,36 @@ impl Stack for StdBh {
         let bulkhead = SharedBulkhead::new("bench", config).expect("valid");
         let policy = Policy::builder(single_attempt()).bulkhead(bulkhead).build();
         PolicyLayer::new(policy).layer(Echo)
+    }
+}
+
+/// sturdy-std's per-pattern `BreakerLayer` (consecutive, defaults): the shared
+/// breaker's lock-free clean path, a named future, no allocation.
+#[derive(Debug)]
+pub struct StdBreakerLayer;
+impl Stack for StdBreakerLayer {
+    const NAME: &'static str = "sturdy-std BreakerLayer";
+    const GROUP: &'static str = CB_GROUP;
+    const WHO: Who = Who::Sturdy;
+    type Svc = BreakerService<Echo>;
+    fn build() -> Self::Svc {
+        let breaker = SharedBreaker::new("bench", sturdy::breaker::Config::new()).expect("valid");
+        StdBreakerLayerT::new(breaker).layer(Echo)
+    }
+}
+
+/// sturdy-std's per-pattern `BulkheadLayer` (10, no queue).
+#[derive(Debug)]
+pub struct StdBulkheadLayer;
+impl Stack for StdBulkheadLayer {
+    const NAME: &'static str = "sturdy-std BulkheadLayer";
+    const GROUP: &'static str = BH_GROUP;
+    const WHO: Who = Who::Sturdy;
+    type Svc = BulkheadService<Echo>;
+    fn build() -> Self::Svc {
+        let config =
+            sturdy::bulkhead::Config::new(10, 0, sturdy::time::Duration::ZERO).expect("valid");
+        let bulkhead = SharedBulkhead::new("bench", config).expect("valid");
+        StdBulkheadLayerT::new(bulkhead).layer(Echo)
     }
 }
