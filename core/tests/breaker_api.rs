@@ -73,5 +73,7 @@ fn sizes() {
     // Regression guards (64-bit host).
     assert!(size_of::<Breaker<Consecutive>>() <= 120);
     assert!(size_of::<Breaker<CountWindow<64>>>() <= 144);
+    // The runtime window length shares its `u16`s with the ring position: no growth.
+    assert!(size_of::<Breaker<CountWindow<128, 2>>>() <= 160);
     assert!(size_of::<Permit>() <= 16);
 }

@@ -346,7 +346,17 @@ fn run<W: Window>(
     start: u64,
     ops: &[Op],
 ) -> Result<(), TestCaseError> {
-    let mut b = Breaker::<W>::new(cfg).expect("valid");
+    run_on(Breaker::<W>::new(cfg).expect("valid"), detect, start, ops)
+}
+
+/// [`run`] on a breaker built by the caller (e.g. with a runtime window length).
+fn run_on<W: Window>(
+    mut b: Breaker<W>,
+    detect: Detect,
+    start: u64,
+    ops: &[Op],
+) -> Result<(), TestCaseError> {
+    let cfg = *b.config();
     let mut m = Model::new(cfg, detect);
     let mut now = start;
     // Held permits: the real one and the model's (generation, issued_at).
@@ -500,6 +510,60 @@ fn run<W: Window>(
     Ok(())
 }
 
+// ------------------------------------------- runtime length vs compile time
+
+/// One step of an equivalence run: a call that takes `took_ms`, a wait, a reset.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Call(Outcome, u64),
+    Wait(u64),
+    Reset,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        40 => (outcome(), 0u64..3_000).prop_map(|(o, took_ms)| Step::Call(o, took_ms)),
+        2 => (0u64..90).prop_map(Step::Wait),
+        1 => Just(Step::Reset),
+    ]
+}
+
+/// Drives a `Breaker<W>` (`W` a `CountWindow<n, _>`) and a breaker on
+/// `CountWindow::<128, 2>::with_len(n)` through the same steps: every decision,
+/// event, state, stat and count must be equal.
+fn decides_alike<W: Window>(n: usize, cfg: Config, steps: &[Step]) -> Result<(), TestCaseError> {
+    let mut fixed = Breaker::<W>::new(cfg).expect("valid");
+    let window = CountWindow::<128, 2>::with_len(n).expect("n <= 128");
+    let mut runtime = Breaker::with_window(cfg, window).expect("valid");
+    let mut now = Instant::ZERO;
+    for step in steps {
+        match *step {
+            Step::Call(outcome, took_ms) => {
+                let end = now.saturating_add(Duration::from_millis(took_ms));
+                match (fixed.try_acquire(now), runtime.try_acquire(now)) {
+                    (Ok(p), Ok(q)) => prop_assert_eq!(
+                        fixed.record(p, outcome, end),
+                        runtime.record(q, outcome, end)
+                    ),
+                    (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                    (a, b) => prop_assert!(false, "acquire differs: {:?} vs {:?}", a, b),
+                }
+                now = end;
+            }
+            Step::Wait(secs) => {
+                now = now.saturating_add(Duration::from_secs(secs));
+                prop_assert_eq!(fixed.handle_timeout(now), runtime.handle_timeout(now));
+            }
+            Step::Reset => prop_assert_eq!(fixed.reset(now), runtime.reset(now)),
+        }
+        prop_assert_eq!(fixed.state(), runtime.state());
+        prop_assert_eq!(fixed.stats(), runtime.stats());
+        prop_assert_eq!(fixed.window().counts(), runtime.window().counts());
+        prop_assert_eq!(runtime.window().window_len(), n);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 2 } else { 512 }, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -516,6 +580,50 @@ proptest! {
     #[test]
     fn wide_count_window_matches_the_model(cfg in config(), ops in prop::collection::vec(op(), 0..200)) {
         run::<CountWindow<70, 2>>(cfg, Detect::Count(70), 0, &ops)?;
+    }
+
+    #[test]
+    fn runtime_length_count_window_matches_the_model(
+        cfg in config(),
+        len in 1usize..=12,
+        start in start(),
+        ops in prop::collection::vec(op(), 0..120),
+    ) {
+        let window = CountWindow::<128, 2>::with_len(len).expect("len <= 128");
+        let b = Breaker::with_window(cfg, window).expect("valid");
+        run_on(b, Detect::Count(len), start, &ops)?;
+    }
+
+    #[test]
+    fn wide_runtime_length_count_window_matches_the_model(
+        cfg in config(),
+        len in 60usize..=70,
+        ops in prop::collection::vec(op(), 0..200),
+    ) {
+        let window = CountWindow::<128, 2>::with_len(len).expect("len <= 128");
+        let b = Breaker::with_window(cfg, window).expect("valid");
+        run_on(b, Detect::Count(len), 0, &ops)?;
+    }
+
+    #[test]
+    fn a_runtime_length_decides_exactly_like_the_compile_time_window(
+        n in prop::sample::select(vec![1usize, 10, 50, 63, 64, 65, 100, 127, 128]),
+        cfg in config(),
+        minimum_calls in 1u32..140,
+        steps in prop::collection::vec(step(), 0..600),
+    ) {
+        let cfg = cfg.with_minimum_calls(minimum_calls);
+        match n {
+            1 => decides_alike::<CountWindow<1>>(n, cfg, &steps)?,
+            10 => decides_alike::<CountWindow<10>>(n, cfg, &steps)?,
+            50 => decides_alike::<CountWindow<50>>(n, cfg, &steps)?,
+            63 => decides_alike::<CountWindow<63>>(n, cfg, &steps)?,
+            64 => decides_alike::<CountWindow<64>>(n, cfg, &steps)?,
+            65 => decides_alike::<CountWindow<65, 2>>(n, cfg, &steps)?,
+            100 => decides_alike::<CountWindow<100, 2>>(n, cfg, &steps)?,
+            127 => decides_alike::<CountWindow<127, 2>>(n, cfg, &steps)?,
+            _ => decides_alike::<CountWindow<128, 2>>(n, cfg, &steps)?,
+        }
     }
 
     #[test]

@@ -6,17 +6,28 @@ use libfuzzer_sys::fuzz_target;
 use sturdy::breaker::{
     Breaker, Config, Consecutive, CountWindow, Permit, State, TimeWindow, Window,
 };
+use sturdy::error::ConfigError;
 use sturdy::outcome::Outcome;
 use sturdy_fuzz::{Clock, Input};
 
 fuzz_target!(|data: &[u8]| {
     let mut input = Input::new(data);
     let config = config(&mut input);
-    match input.u8() % 4 {
-        0 => run::<Consecutive>(config, input),
-        1 => run::<CountWindow<5>>(config, input),
-        2 => run::<CountWindow<100, 2>>(config, input),
-        _ => run::<TimeWindow<4>>(config, input),
+    match input.u8() % 5 {
+        0 => run(Breaker::<Consecutive>::new(config), input),
+        1 => run(Breaker::<CountWindow<5>>::new(config), input),
+        2 => run(Breaker::<CountWindow<100, 2>>::new(config), input),
+        3 => {
+            // A length chosen at run time, any byte: out of 1..=128 is refused.
+            let len = usize::from(input.u8());
+            let breaker = CountWindow::<128, 2>::with_len(len)
+                .and_then(|window| Breaker::with_window(config, window));
+            if let Ok(b) = &breaker {
+                assert_eq!(b.window().window_len(), len);
+            }
+            run(breaker, input)
+        }
+        _ => run(Breaker::<TimeWindow<4>>::new(config), input),
     }
 });
 
@@ -41,7 +52,10 @@ fn config(input: &mut Input<'_>) -> Config {
         c = c.with_break_duration(input.duration());
     }
     if input.bool() {
-        c = c.with_break_growth(u16::try_from(input.count()).unwrap_or(u16::MAX), input.duration());
+        c = c.with_break_growth(
+            u16::try_from(input.count()).unwrap_or(u16::MAX),
+            input.duration(),
+        );
     }
     if input.bool() {
         c = c.with_probes(input.count() as u16, input.count() as u16);
@@ -78,14 +92,15 @@ struct Model {
     leaked: Vec<u64>,
 }
 
-fn run<W: Window>(config: Config, mut input: Input<'_>) {
-    let mut b = match Breaker::<W>::new(config) {
+fn run<W: Window>(breaker: Result<Breaker<W>, ConfigError>, mut input: Input<'_>) {
+    let mut b = match breaker {
         Ok(b) => b,
         Err(e) => {
             assert!(!e.field.is_empty() && !e.problem.is_empty());
             return;
         }
     };
+    let config = *b.config();
     let mut clock = Clock::default();
     let mut held: Vec<Held> = Vec::new();
     let mut m = Model {

@@ -53,7 +53,10 @@ fuzz_target!(|data: &[u8]| {
     for (name, spec) in &set.breakers {
         let built = match spec.detector {
             Detector::Consecutive => Breaker::<Consecutive>::new(spec.config).map(drop),
-            Detector::Count { .. } => Breaker::<CountWindow<128, 2>>::new(spec.config).map(drop),
+            // The adapter's storage with the configured length, as the registry builds it.
+            Detector::Count { window } => CountWindow::<128, 2>::with_len(usize::from(window))
+                .and_then(|w| Breaker::with_window(spec.config, w))
+                .map(drop),
             Detector::Time => Breaker::<TimeStorage>::new(spec.config).map(drop),
         };
         built.unwrap_or_else(|e| panic!("validated breaker {name} refused: {e}"));

@@ -69,19 +69,38 @@ pub enum Detector {
     /// lock-free closed-state fast path.
     #[default]
     Consecutive,
-    /// Failure/slow rate over the last [`COUNT_WINDOW`] calls.
+    /// Failure/slow rate over the last [`COUNT_WINDOW`] calls, or over the
+    /// last `1..=`[`MAX_COUNT_WINDOW`] calls chosen with
+    /// [`SharedBreaker::with_count_window`].
     CountWindow,
     /// Failure/slow rate over `window_duration`, in [`TIME_BUCKETS`] buckets.
     TimeWindow,
 }
 
-/// The size of a [`Detector::CountWindow`]: the last 100 calls (resilience4j's default).
+/// The default size of a [`Detector::CountWindow`]: the last 100 calls
+/// (resilience4j's default).
 pub const COUNT_WINDOW: usize = 100;
+/// The longest [`Detector::CountWindow`]: every count window is stored inline
+/// in two 64-bit words per kind (failed, slow), whatever its length.
+///
+/// ```
+/// assert_eq!(sturdy_std::breaker::MAX_COUNT_WINDOW, 128);
+/// ```
+pub const MAX_COUNT_WINDOW: usize = 128;
 /// The buckets of a [`Detector::TimeWindow`].
 pub const TIME_BUCKETS: usize = 10;
 
-pub(crate) type CountBreaker = Breaker<CountWindow<COUNT_WINDOW, 2>>;
+/// The storage of every count window; its length is chosen at run time.
+pub(crate) type CountStorage = CountWindow<MAX_COUNT_WINDOW, 2>;
+pub(crate) type CountBreaker = Breaker<CountStorage>;
 pub(crate) type TimeBreaker = Breaker<TimeWindow<TIME_BUCKETS>>;
+
+/// A closed count-window breaker judging the last `window` calls.
+fn count_breaker(config: Config, window: usize) -> Result<CountBreaker, ConfigError> {
+    let window = CountStorage::with_len(window)
+        .map_err(|_| ConfigError::new("CountWindow::len", "must be in 1..=128 calls"))?;
+    Breaker::with_window(config, window)
+}
 
 /// The core breaker, whichever its detector.
 #[derive(Debug)]
@@ -317,7 +336,7 @@ impl SharedBreaker {
     ) -> Result<Self, ConfigError> {
         let machine = match detector {
             Detector::Consecutive => AnyBreaker::Consecutive(Breaker::new(config)?),
-            Detector::CountWindow => AnyBreaker::Count(Breaker::new(config)?),
+            Detector::CountWindow => AnyBreaker::Count(count_breaker(config, COUNT_WINDOW)?),
             Detector::TimeWindow => AnyBreaker::Time(Breaker::new(config)?),
         };
         Ok(Self::from_machine(name.into(), detector, config, machine))
@@ -347,6 +366,41 @@ impl SharedBreaker {
         }
     }
 
+    /// A [`Detector::CountWindow`] breaker judging the last `window` calls,
+    /// `1 ≤ window ≤ `[`MAX_COUNT_WINDOW`] (the error names
+    /// `CountWindow::len` otherwise). A `minimum_calls` above `window` means
+    /// `window`: a full window is always judged.
+    ///
+    /// ```
+    /// use sturdy::breaker::{Config, State};
+    /// use sturdy_std::{Detector, SharedBreaker};
+    ///
+    /// let config = Config::new().with_minimum_calls(4).with_failure_rate_percent(50);
+    /// let b = SharedBreaker::with_count_window("search", config, 4)?;
+    /// assert_eq!((b.detector(), b.count_window()), (Detector::CountWindow, Some(4)));
+    /// for ok in [true, true, false, false] {
+    ///     let _ = b.call(|| if ok { Ok(()) } else { Err("down") });
+    /// }
+    /// assert!(matches!(b.state(), State::Open { .. })); // 2 of the last 4 failed
+    ///
+    /// let err = SharedBreaker::with_count_window("x", Config::new(), 129).unwrap_err();
+    /// assert_eq!(err.field, "CountWindow::len");
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn with_count_window(
+        name: impl Into<std::sync::Arc<str>>,
+        config: Config,
+        window: usize,
+    ) -> Result<Self, ConfigError> {
+        let machine = AnyBreaker::Count(count_breaker(config, window)?);
+        Ok(Self::from_machine(
+            name.into(),
+            Detector::CountWindow,
+            config,
+            machine,
+        ))
+    }
+
     /// The breaker's name.
     ///
     /// ```
@@ -371,6 +425,23 @@ impl SharedBreaker {
     /// ```
     pub fn detector(&self) -> Detector {
         self.inner.detector
+    }
+
+    /// The length of a [`Detector::CountWindow`] (the calls it judges);
+    /// `None` for the other detectors.
+    ///
+    /// ```
+    /// use sturdy_std::{Detector, SharedBreaker};
+    /// let b = SharedBreaker::with_detector("api", Default::default(), Detector::CountWindow)?;
+    /// assert_eq!(b.count_window(), Some(sturdy_std::breaker::COUNT_WINDOW));
+    /// assert_eq!(SharedBreaker::new("db", Default::default())?.count_window(), None);
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn count_window(&self) -> Option<usize> {
+        match &lock(&self.inner.locked).machine {
+            AnyBreaker::Count(b) => Some(b.window().window_len()),
+            AnyBreaker::Consecutive(_) | AnyBreaker::Time(_) => None,
+        }
     }
 
     /// The validated configuration.

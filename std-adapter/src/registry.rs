@@ -305,7 +305,7 @@ impl Registry {
         set: &PolicySet,
         observer: Arc<dyn Observer>,
     ) -> Result<Self, ConfigError> {
-        use crate::breaker::{COUNT_WINDOW, Detector};
+        use crate::breaker::Detector;
         use crate::config::PolicySpec;
 
         let core_error =
@@ -314,23 +314,26 @@ impl Registry {
             .enabled(set.enabled)
             .observer(observer.clone());
         for (name, spec) in &set.breakers {
-            let detector = match spec.detector {
-                ConfigDetector::Consecutive => Detector::Consecutive,
-                ConfigDetector::Time => Detector::TimeWindow,
-                ConfigDetector::Count { window } => {
-                    if usize::from(window) != COUNT_WINDOW {
-                        return Err(ConfigError::new(
-                            format!("breakers.{name}.window"),
-                            format!(
-                                "the shared count-window breaker judges the last {COUNT_WINDOW} calls; other sizes are not supported yet, got {window}"
-                            ),
-                        ));
-                    }
-                    Detector::CountWindow
+            let config = spec.config;
+            let breaker = match spec.detector {
+                ConfigDetector::Consecutive => {
+                    SharedBreaker::with_detector(name.as_str(), config, Detector::Consecutive)
                 }
-            };
-            let breaker = SharedBreaker::with_detector(name.as_str(), spec.config, detector)
-                .map_err(core_error(format!("breakers.{name}")))?;
+                ConfigDetector::Time => {
+                    SharedBreaker::with_detector(name.as_str(), config, Detector::TimeWindow)
+                }
+                // Any `1..=MAX_COUNT_WINDOW` (as `PolicyFile::validate` checks).
+                ConfigDetector::Count { window } => {
+                    SharedBreaker::with_count_window(name.as_str(), config, usize::from(window))
+                }
+            }
+            .map_err(|e| {
+                let key = match e.field {
+                    "CountWindow::len" => format!("breakers.{name}.window"),
+                    _ => format!("breakers.{name}"),
+                };
+                ConfigError::new(key, e.problem)
+            })?;
             if !set.enabled {
                 let _ = breaker.disable();
             }

@@ -66,6 +66,11 @@ const CASES: &[(&str, &str, &str)] = &[
     ),
     (
         "toml",
+        "[breakers.k]\ndetector = \"count\"\nwindow = 129",
+        "breakers.k.window",
+    ),
+    (
+        "toml",
         "[breakers.k]\ndetector = \"count\"\nwindow = 1000",
         "breakers.k.window",
     ),

@@ -68,6 +68,90 @@ fn lookups_by_name_share_the_machines() {
 }
 
 #[test]
+fn count_windows_of_any_configured_length_are_built_and_judged_at_that_length() {
+    let r = registry(
+        r#"
+[breakers.one]
+detector = "count"
+window = 1
+minimum_calls = 1
+
+[breakers.fifty]
+detector = "count"
+window = 50
+minimum_calls = 500
+failure_rate = 10
+
+[breakers.widest]
+detector = "count"
+window = 128
+failure_rate = 100
+
+[breakers.default]
+detector = "count"
+
+[policies.fifty]
+breaker = "fifty"
+max_attempts = 1
+"#,
+    );
+    let len = |name: &str| r.breaker(name).and_then(|b| b.count_window());
+    assert_eq!(len("one"), Some(1));
+    assert_eq!(len("fifty"), Some(50));
+    assert_eq!(len("widest"), Some(128));
+    assert_eq!(len("default"), Some(sturdy_std::breaker::COUNT_WINDOW));
+
+    // 200 successes, then failures: the window of 50 holds only the last 50
+    // calls, so the 5th failure is 10 % of it (`minimum_calls` above the
+    // window means a full window).
+    let fifty = r.policy("fifty").unwrap();
+    for _ in 0..200 {
+        fifty.call_blocking(|| Ok::<_, ()>(())).unwrap();
+    }
+    for _ in 0..4 {
+        let _ = fifty.call_blocking(|| Err::<(), _>("down"));
+    }
+    assert_eq!(r.breaker("fifty").unwrap().state(), State::Closed);
+    let _ = fifty.call_blocking(|| Err::<(), _>("down"));
+    assert!(matches!(
+        r.breaker("fifty").unwrap().state(),
+        State::Open { .. }
+    ));
+    let h = r.health();
+    assert_eq!(h.circuit_breakers["fifty"], "open");
+    let health = h.breakers.iter().find(|b| b.name == "fifty").unwrap();
+    assert_eq!(
+        (
+            health.calls,
+            health.successes,
+            health.failures,
+            health.opens
+        ),
+        (205, 200, 5, 1)
+    );
+
+    // A window of 1 trips on the first failure.
+    let one = r.breaker("one").unwrap();
+    let _ = one.call(|| Err::<(), _>("down"));
+    assert!(matches!(one.state(), State::Open { .. }));
+}
+
+#[test]
+fn a_hand_built_set_with_a_window_beyond_the_storage_names_the_key() {
+    use sturdy_std::config::{BreakerSpec, Detector};
+    let mut set = PolicySet::default();
+    for window in [0, 129] {
+        let spec = BreakerSpec {
+            detector: Detector::Count { window },
+            ..BreakerSpec::default()
+        };
+        set.breakers.insert("k".into(), spec);
+        let err = Registry::from_set(&set).unwrap_err();
+        assert_eq!(err.key(), "breakers.k.window", "{err}");
+    }
+}
+
+#[test]
 fn health_status_follows_the_breakers() {
     let r = registry(FILE);
     let h = r.health();

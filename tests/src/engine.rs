@@ -29,19 +29,14 @@ pub const QUEUE_CAPACITY: usize = 256;
 type Pool = Bulkhead<QUEUE_CAPACITY>;
 
 /// The breaker, whatever its detector (each detector is its own type in the
-/// core, so the engine dispatches once per step).
+/// core, so the engine dispatches once per step; every count window is one
+/// storage type with its length set at run time).
 #[derive(Debug)]
 enum AnyBreaker {
     None,
     Consecutive(Breaker<Consecutive>),
-    Count10(Breaker<CountWindow<10>>),
-    Count16(Breaker<CountWindow<16>>),
-    Count20(Breaker<CountWindow<20>>),
-    Count32(Breaker<CountWindow<32>>),
-    Count50(Breaker<CountWindow<50>>),
-    Count64(Breaker<CountWindow<64>>),
-    Count100(Breaker<CountWindow<100, 2>>),
-    Count128(Breaker<CountWindow<128, 2>>),
+    /// Any length `1..=128`, chosen at run time.
+    Count(Breaker<CountWindow<128, 2>>),
     Time(Breaker<TimeWindow<TIME_WINDOW_BUCKETS>>),
 }
 
@@ -64,14 +59,7 @@ macro_rules! lend {
         match &mut m.breaker {
             AnyBreaker::None => arm!(None::<&mut Breaker<Consecutive>>),
             AnyBreaker::Consecutive(b) => arm!(Some(b)),
-            AnyBreaker::Count10(b) => arm!(Some(b)),
-            AnyBreaker::Count16(b) => arm!(Some(b)),
-            AnyBreaker::Count20(b) => arm!(Some(b)),
-            AnyBreaker::Count32(b) => arm!(Some(b)),
-            AnyBreaker::Count50(b) => arm!(Some(b)),
-            AnyBreaker::Count64(b) => arm!(Some(b)),
-            AnyBreaker::Count100(b) => arm!(Some(b)),
-            AnyBreaker::Count128(b) => arm!(Some(b)),
+            AnyBreaker::Count(b) => arm!(Some(b)),
             AnyBreaker::Time(b) => arm!(Some(b)),
         }
     }};
@@ -96,15 +84,10 @@ impl Machines {
                 match b.detector {
                     Detector::Consecutive => AnyBreaker::Consecutive(Breaker::new(c).map_err(e)?),
                     Detector::Time => AnyBreaker::Time(Breaker::new(c).map_err(e)?),
-                    Detector::Count(10) => AnyBreaker::Count10(Breaker::new(c).map_err(e)?),
-                    Detector::Count(16) => AnyBreaker::Count16(Breaker::new(c).map_err(e)?),
-                    Detector::Count(20) => AnyBreaker::Count20(Breaker::new(c).map_err(e)?),
-                    Detector::Count(32) => AnyBreaker::Count32(Breaker::new(c).map_err(e)?),
-                    Detector::Count(50) => AnyBreaker::Count50(Breaker::new(c).map_err(e)?),
-                    Detector::Count(64) => AnyBreaker::Count64(Breaker::new(c).map_err(e)?),
-                    Detector::Count(100) => AnyBreaker::Count100(Breaker::new(c).map_err(e)?),
-                    Detector::Count(128) => AnyBreaker::Count128(Breaker::new(c).map_err(e)?),
-                    Detector::Count(n) => return Err(format!("breaker: no count window of {n}")),
+                    Detector::Count(n) => {
+                        let window = CountWindow::with_len(n).map_err(err("breaker"))?;
+                        AnyBreaker::Count(Breaker::with_window(c, window).map_err(e)?)
+                    }
                 }
             }
         };

@@ -13,9 +13,9 @@ use sturdy::retry::{BudgetConfig, RetryConfig};
 use sturdy::timeout::TimeoutConfig;
 use sturdy_std::config::{self, PolicyFile, PolicySpec};
 
-/// Count-window sizes the simulator can run (each is a separate type,
-/// `CountWindow<N>`, in the core).
-pub const COUNT_WINDOW_SIZES: [usize; 8] = [10, 16, 20, 32, 50, 64, 100, 128];
+/// The longest count window the simulator runs: the std adapter's
+/// (`1..=128` calls, any length, as `config` validates).
+pub const MAX_COUNT_WINDOW: usize = sturdy_std::breaker::MAX_COUNT_WINDOW;
 
 /// Buckets of a time window (`TimeWindow<K>`): each covers `window / K`.
 /// The std adapter's, so a time window judges the same in both.
@@ -26,7 +26,7 @@ pub const TIME_WINDOW_BUCKETS: usize = config::TIME_WINDOW_BUCKETS;
 pub enum Detector {
     /// `failure_threshold` failures in a row.
     Consecutive,
-    /// Failure rate over the last `N` calls (`N` one of [`COUNT_WINDOW_SIZES`]).
+    /// Failure rate over the last `N` calls (`1..=`[`MAX_COUNT_WINDOW`]).
     Count(usize),
     /// Failure rate over a time window of [`TIME_WINDOW_BUCKETS`] buckets.
     Time,
@@ -119,17 +119,9 @@ impl SimPolicy {
                 let detector = match entry.detector {
                     config::Detector::Consecutive => Detector::Consecutive,
                     config::Detector::Time => Detector::Time,
-                    config::Detector::Count { window } => {
-                        let n = usize::from(window);
-                        if !COUNT_WINDOW_SIZES.contains(&n) {
-                            return Err(format!(
-                                "breakers.{b}.window: the simulator runs count windows of {COUNT_WINDOW_SIZES:?} calls, got {n}"
-                            ));
-                        }
-                        Detector::Count(n)
-                    }
+                    config::Detector::Count { window } => Detector::Count(usize::from(window)),
                 };
-                Ok(BreakerPolicy {
+                Ok::<_, String>(BreakerPolicy {
                     name: b.clone(),
                     detector,
                     config: entry.config,

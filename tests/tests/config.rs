@@ -123,3 +123,18 @@ max_attempts = 2
     assert_eq!(r.unfinished, 0, "timeouts end every hung call");
     assert!(r.max <= Duration::from_millis(200 * 2 + 200));
 }
+
+#[test]
+fn count_windows_of_any_length_up_to_128_run() {
+    for window in [1usize, 37, 128] {
+        let s = parse(&format!(
+            "[policy.breakers.b]\ndetector = \"count\"\nwindow = {window}\n[policy.policies.a]\nbreaker = \"b\"\n"
+        ))
+        .unwrap();
+        let b = s.policy.breaker.as_ref().unwrap();
+        assert_eq!(b.detector, sturdy_sim::policy::Detector::Count(window));
+        sturdy_sim::run(&s).unwrap();
+    }
+    let e = parse("[policy.breakers.b]\ndetector = \"count\"\nwindow = 129\n[policy.policies.a]\nbreaker = \"b\"\n").unwrap_err();
+    assert!(e.contains("breakers.b.window"), "{e}");
+}

@@ -3,6 +3,7 @@
 use crate::error::ConfigError;
 use crate::time::Duration;
 
+use super::window::MAX_COUNT_LEN;
 use super::window::sealed::Kind;
 
 /// How a [`Breaker`](super::Breaker) judges its dependency and how it recovers.
@@ -42,8 +43,10 @@ pub struct Config {
     pub failure_threshold: u32,
     /// Window detectors only: the window is not judged before it holds this many
     /// calls (successes and failures; ignored calls do not count). For a
-    /// [`CountWindow<N>`](super::CountWindow) a value above `N` means `N`
-    /// (a full window is always judged). Default 10; must be ≥ 1.
+    /// [`CountWindow`](super::CountWindow) a value above the window's length
+    /// (`N`, or the length chosen with
+    /// [`CountWindow::with_len`](super::CountWindow::with_len)) means that
+    /// length: a full window is always judged. Default 10; must be ≥ 1.
     pub minimum_calls: u32,
     /// Window detectors only: the breaker trips when
     /// `failures × 100 ≥ failure_rate_percent × calls` (integer, exact).
@@ -330,8 +333,8 @@ impl Config {
                         "window must hold at least 1 call",
                     ));
                 }
-                if len > u16::MAX as usize {
-                    return Err(ConfigError::new("CountWindow::N", "must be at most 65535"));
+                if len > MAX_COUNT_LEN {
+                    return Err(ConfigError::new("CountWindow::N", "must be at most 32768"));
                 }
                 if len.div_ceil(64) > words {
                     return Err(ConfigError::new(

@@ -19,7 +19,9 @@
 //! ```
 //!
 //! The detector is a type parameter: [`Consecutive`] (the default),
-//! [`CountWindow<N>`] or [`TimeWindow<K>`].
+//! [`CountWindow<N>`] or [`TimeWindow<K>`]. A count window whose length is
+//! known only at run time is a `CountWindow<N, WORDS>` storage built with
+//! [`CountWindow::with_len`] and handed to [`Breaker::with_window`].
 //!
 //! ```
 //! use sturdy::breaker::{Breaker, Config, State};
@@ -397,6 +399,42 @@ impl<W: Window> Breaker<W> {
             }),
             Err(e) => Err(e),
         }
+    }
+
+    /// A closed breaker with the given detector instead of an `N`-sized one:
+    /// how a [`CountWindow`] gets a length chosen at run time
+    /// ([`CountWindow::with_len`]). Validates `config` for `W` exactly as
+    /// [`new`](Self::new) does (so `N` and `WORDS` are checked too). Only the
+    /// detector's shape is taken: it starts empty, whatever it held, and
+    /// [`reset`](Self::reset) and every close empty it again keeping its length.
+    ///
+    /// ```
+    /// use sturdy::breaker::{Breaker, Config, CountWindow, State, Window};
+    /// use sturdy::outcome::Outcome;
+    /// use sturdy::time::Instant;
+    ///
+    /// let window_len = 3; // known at run time
+    /// let window = CountWindow::<128, 2>::with_len(window_len)?;
+    /// let mut b = Breaker::with_window(Config::new().with_minimum_calls(3), window)?;
+    /// for outcome in [Outcome::Failure, Outcome::Success] {
+    ///     let p = b.try_acquire(Instant::ZERO).unwrap();
+    ///     assert!(b.record(p, outcome, Instant::ZERO).is_none());
+    /// }
+    /// // The third call fills the window: 2 of 3 failed, 66 % ≥ 50 %.
+    /// let p = b.try_acquire(Instant::ZERO).unwrap();
+    /// assert!(b.record(p, Outcome::Failure, Instant::ZERO).is_some());
+    /// let _ = b.reset(Instant::ZERO);
+    /// assert_eq!((b.window().counts().calls, b.window().window_len()), (0, 3));
+    ///
+    /// let err = Breaker::with_window(Config::new().with_minimum_calls(0), window).unwrap_err();
+    /// assert_eq!(err.field, "minimum_calls");
+    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// ```
+    pub fn with_window(config: Config, window: W) -> Result<Self, ConfigError> {
+        let mut breaker = Self::new(config)?;
+        breaker.window = window;
+        breaker.window.clear();
+        Ok(breaker)
     }
 
     /// The validated configuration.

@@ -398,6 +398,155 @@ fn count_window_over_several_words() {
     assert!(call(&mut b, t(99), Success).is_some());
 }
 
+/// A `CountWindow<128, 2>` judging the last `len` calls.
+fn runtime_window(config: Config, len: usize) -> Breaker<CountWindow<128, 2>> {
+    let window = CountWindow::with_len(len).expect("valid length");
+    Breaker::with_window(config, window).expect("valid config")
+}
+
+#[test]
+fn a_runtime_length_window_slides_at_its_length() {
+    let config = Config::new()
+        .with_minimum_calls(4)
+        .with_failure_rate_percent(50);
+    let mut b = runtime_window(config, 4);
+    assert_eq!(b.window().window_len(), 4);
+    for (s, o) in [Failure, Success, Success, Success].into_iter().enumerate() {
+        assert_eq!(call(&mut b, t(s as u64), o), None);
+    }
+    let full = WindowCounts {
+        calls: 4,
+        failures: 1,
+        slow_calls: 0,
+    };
+    assert_eq!(b.window().counts(), full);
+    assert_eq!(call(&mut b, t(4), Success), None, "evicts the failure");
+    assert_eq!(b.window().counts().failures, 0);
+    assert_eq!(call(&mut b, t(5), Failure), None);
+    assert_eq!(b.window().counts(), full);
+    // 2 of 4 = exactly 50 %: trips, as a `CountWindow<4>` does.
+    assert_eq!(
+        call(&mut b, t(6), Failure).map(|tr| tr.to),
+        Some(open(t(36)))
+    );
+}
+
+#[test]
+fn a_runtime_length_window_wraps_many_times_over_both_words() {
+    // 100 of 128 slots: the ring crosses the word boundary and wraps at 100.
+    let config = Config::new()
+        .with_minimum_calls(100)
+        .with_failure_rate_percent(10);
+    let mut b = runtime_window(config, 100);
+    for s in 0..1_000 {
+        assert_eq!(call(&mut b, t(s), Success), None);
+    }
+    assert_eq!(b.window().counts().calls, 100);
+    for s in 1_000..1_009 {
+        assert_eq!(call(&mut b, t(s), Failure), None);
+    }
+    // 10/100 = 10 %.
+    assert!(call(&mut b, t(1_009), Failure).is_some());
+}
+
+#[test]
+fn minimum_calls_above_the_runtime_length_means_a_full_window() {
+    let mut b = runtime_window(Config::new().with_minimum_calls(100), 3);
+    let _ = call(&mut b, t(0), Failure);
+    let _ = call(&mut b, t(1), Failure);
+    assert!(call(&mut b, t(2), Success).is_some());
+}
+
+#[test]
+fn closing_and_reset_empty_a_runtime_window_and_keep_its_length() {
+    let config = Config::new().with_minimum_calls(2).with_probes(1, 1);
+    let mut b = runtime_window(config, 2);
+    let _ = call(&mut b, t(0), Failure);
+    assert!(call(&mut b, t(1), Failure).is_some());
+    // Probe at 31 closes: the window is emptied, still 2 long.
+    assert_eq!(
+        call(&mut b, t(31), Success).map(|tr| tr.to),
+        Some(State::Closed)
+    );
+    assert_eq!(b.window().counts(), WindowCounts::default());
+    assert_eq!(b.window().window_len(), 2);
+    let _ = call(&mut b, t(32), Success);
+    let _ = call(&mut b, t(33), Success);
+    let _ = call(&mut b, t(34), Success);
+    assert_eq!(b.window().counts().calls, 2, "slides at 2, not 128");
+    assert_eq!(b.reset(t(35)), None);
+    assert_eq!(b.window().counts(), WindowCounts::default());
+    assert_eq!(b.window().window_len(), 2);
+    let _ = call(&mut b, t(36), Failure);
+    assert!(
+        call(&mut b, t(37), Failure).is_some(),
+        "judged at 2 calls again"
+    );
+}
+
+#[test]
+fn with_window_starts_empty_whatever_the_window_held() {
+    let config = Config::new().with_minimum_calls(100);
+    let mut used = runtime_window(config, 5);
+    for s in 0..3 {
+        let _ = call(&mut used, t(s), Failure);
+    }
+    assert_eq!(used.window().counts().failures, 3);
+    let b = Breaker::with_window(config, *used.window()).unwrap();
+    assert_eq!(b.window().counts(), WindowCounts::default());
+    assert_eq!(b.window().window_len(), 5);
+    // `new` and `Default` keep the storage's length.
+    assert_eq!(CountWindow::<128, 2>::new().window_len(), 128);
+    assert_eq!(CountWindow::<128, 2>::default(), CountWindow::new());
+    assert_eq!(CountWindow::<128, 2>::with_len(128), Ok(CountWindow::new()));
+}
+
+#[test]
+fn runtime_lengths_outside_the_storage_are_rejected_naming_the_field() {
+    let field =
+        |r: Result<CountWindow<128, 2>, ConfigError>| r.map(|_| "").unwrap_or_else(|e| e.field);
+    assert_eq!(field(CountWindow::with_len(0)), "CountWindow::len");
+    assert_eq!(field(CountWindow::with_len(1)), "");
+    assert_eq!(field(CountWindow::with_len(128)), "");
+    assert_eq!(field(CountWindow::with_len(129)), "CountWindow::len");
+    assert_eq!(field(CountWindow::with_len(usize::MAX)), "CountWindow::len");
+    // Storage longer than the longest window: the length is capped too...
+    assert_eq!(
+        CountWindow::<40_000, 625>::with_len(32_769).map(|_| ""),
+        Err(ConfigError::new(
+            "CountWindow::len",
+            "must be at most 32768"
+        ))
+    );
+    // ...and the breaker rejects the storage itself, as `new` does.
+    let w = CountWindow::<40_000, 625>::with_len(10).unwrap();
+    assert_eq!(
+        Breaker::with_window(Config::new(), w).unwrap_err().field,
+        "CountWindow::N"
+    );
+    let w = CountWindow::<65>::with_len(10).unwrap();
+    assert_eq!(
+        Breaker::with_window(Config::new(), w).unwrap_err().field,
+        "CountWindow::WORDS"
+    );
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "65 546 calls; shorter windows run the same wrap logic")]
+fn the_longest_window_wraps_without_overflow() {
+    // `pos` runs up to 2 × 32 768 − 1 = u16::MAX.
+    let config = Config::new().with_minimum_calls(u32::MAX);
+    let mut b = Breaker::<CountWindow<32_768, 512>>::new(config).unwrap();
+    for s in 0..(2 * 32_768 + 10) {
+        assert_eq!(call(&mut b, ms(s), Success), None);
+    }
+    assert_eq!(b.window().counts().calls, 32_768);
+    assert_eq!(
+        Breaker::<CountWindow<32_769, 513>>::new(config).unwrap_err(),
+        ConfigError::new("CountWindow::N", "must be at most 32768")
+    );
+}
+
 #[test]
 fn slow_call_rate_trips_on_slow_successes() {
     let config = Config::new()
@@ -678,6 +827,7 @@ fn config_errors_name_the_field() {
     assert_eq!(field::<CountWindow<65>>(c), "CountWindow::WORDS");
     assert_eq!(field::<CountWindow<65, 2>>(c), "");
     assert_eq!(field::<CountWindow<70_000, 2000>>(c), "CountWindow::N");
+    assert_eq!(field::<CountWindow<32_768, 512>>(c), "");
     assert_eq!(field::<TimeWindow<0>>(c), "TimeWindow::K");
     assert_eq!(
         field::<TimeWindow<4>>(c.with_window_duration(Duration::ZERO)),

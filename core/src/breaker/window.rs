@@ -2,12 +2,14 @@
 //!
 //! * [`Consecutive`]: N failures in a row (the seeds' `failure_threshold`; the
 //!   mode Polly v8 dropped and users asked back for).
-//! * [`CountWindow<N>`]: the last `N` calls, two bitsets (failed, slow).
+//! * [`CountWindow<N>`]: the last `N` calls (or any `1..=N` chosen at run
+//!   time), two bitsets (failed, slow).
 //! * [`TimeWindow<K>`]: the calls of the last `window_duration`, in `K` buckets.
 //!
 //! Every detector is judged after **every** recorded outcome, success or
 //! failure; ignored outcomes never reach it. Entering `Closed` clears it.
 
+use crate::error::ConfigError;
 use crate::time::Instant;
 
 use super::config::Config;
@@ -206,13 +208,26 @@ impl Window for Consecutive {
     }
 }
 
-/// The last `N` calls, as two ring bitsets (failed, slow) of `WORDS` × 64 bits.
+/// The longest window a [`CountWindow`] can judge: 32 768 calls.
 ///
-/// `WORDS` defaults to 1, enough for `N ≤ 64`; larger windows name it:
+/// The ring position counts up to twice the window's length in a `u16` (see
+/// [`CountWindow`]), which keeps the detector at four `u16` counters beside its
+/// bitsets.
+pub(crate) const MAX_COUNT_LEN: usize = 1 << 15;
+
+/// The last `len` calls, as two ring bitsets (failed, slow) of `WORDS` × 64 bits.
+///
+/// `N` is the storage: the longest window this type can hold. `WORDS`
+/// defaults to 1, enough for `N ≤ 64`; larger windows name it:
 /// `CountWindow<100, 2>` (checked by [`Breaker::new`](super::Breaker::new), which
-/// also rejects `N = 0`). Judged by [`Config::failure_rate_percent`] and
-/// [`Config::slow_call_rate_percent`] once it holds
-/// `min(Config::minimum_calls, N)` calls, after every recorded outcome.
+/// also rejects `N = 0` and `N > 32 768`). The window's length `len` is `N`
+/// ([`new`](Self::new), [`Default`]) or any `1..=N` chosen at run time
+/// ([`with_len`](Self::with_len), then
+/// [`Breaker::with_window`](super::Breaker::with_window)): the ring wraps at
+/// `len`, and a `CountWindow<N2, W2>::with_len(n)` decides exactly like a
+/// `CountWindow<n>`. Judged by [`Config::failure_rate_percent`] and
+/// [`Config::slow_call_rate_percent`] once it holds `min(Config::minimum_calls,
+/// len)` calls, after every recorded outcome.
 ///
 /// ```
 /// use sturdy::breaker::{Breaker, Config, CountWindow, State};
@@ -236,29 +251,119 @@ impl Window for Consecutive {
 pub struct CountWindow<const N: usize, const WORDS: usize = 1> {
     failed: [u64; WORDS],
     slow: [u64; WORDS],
-    /// The slot the next outcome goes to.
-    head: u16,
-    /// Slots filled, ≤ N.
+    /// Outcomes recorded since the window was last empty, folded into
+    /// `0..2 × len`: below `len` the window is filling (`pos` slots held, the
+    /// next outcome goes to slot `pos`); from `len` on it is full and the next
+    /// outcome replaces the oldest, in slot `pos − len`. One counter for both
+    /// (instead of a head and a fill level) keeps the window as small as when
+    /// its length was only `N`.
+    pos: u16,
+    /// The window's length: slots `0..len` of the bitsets are the ring.
     len: u16,
     failures: u16,
     slow_calls: u16,
 }
 
+/// `n` as a window length (`MAX_COUNT_LEN` fits in a `u16`; longer storage is
+/// rejected by the breaker's validation).
+const fn len_u16(n: usize) -> u16 {
+    if n > MAX_COUNT_LEN {
+        MAX_COUNT_LEN as u16
+    } else {
+        n as u16
+    }
+}
+
 impl<const N: usize, const WORDS: usize> CountWindow<N, WORDS> {
-    /// An empty window.
+    /// An empty window of length `N`.
     ///
     /// ```
     /// # use sturdy::breaker::{CountWindow, Window};
     /// assert_eq!(CountWindow::<64>::new().counts().calls, 0);
+    /// assert_eq!(CountWindow::<64>::new().window_len(), 64);
     /// ```
     pub const fn new() -> Self {
         Self {
             failed: [0; WORDS],
             slow: [0; WORDS],
-            head: 0,
-            len: 0,
+            pos: 0,
+            len: len_u16(N),
             failures: 0,
             slow_calls: 0,
+        }
+    }
+
+    /// An empty window judging the last `len` calls, `1 ≤ len ≤ N`, for a
+    /// length known only at run time: one storage type (say
+    /// `CountWindow<128, 2>`) serves every length up to `N`, and behaves
+    /// exactly like a `CountWindow<len>`. Hand it to
+    /// [`Breaker::with_window`](super::Breaker::with_window), which checks
+    /// `N` and `WORDS` as [`Breaker::new`](super::Breaker::new) does.
+    ///
+    /// The error names the field `CountWindow::len`: it is 0, above `N`, or
+    /// above 32 768. A [`Config::minimum_calls`] above `len` means `len`
+    /// (a full window is always judged).
+    ///
+    /// ```
+    /// use sturdy::breaker::{Breaker, Config, CountWindow, Window};
+    /// use sturdy::outcome::Outcome;
+    /// use sturdy::time::Instant;
+    ///
+    /// type Storage = CountWindow<128, 2>;
+    /// let window = Storage::with_len(50).unwrap(); // e.g. read from a config file
+    /// let mut b = Breaker::with_window(Config::new(), window).unwrap();
+    /// for _ in 0..60 {
+    ///     let p = b.try_acquire(Instant::ZERO).unwrap();
+    ///     let _ = b.record(p, Outcome::Success, Instant::ZERO);
+    /// }
+    /// assert_eq!(b.window().counts().calls, 50); // the last 50 calls
+    /// assert_eq!(b.window().window_len(), 50);
+    ///
+    /// assert_eq!(Storage::with_len(0).unwrap_err().field, "CountWindow::len");
+    /// assert_eq!(Storage::with_len(129).unwrap_err().field, "CountWindow::len");
+    /// ```
+    pub const fn with_len(len: usize) -> Result<Self, ConfigError> {
+        if len == 0 {
+            return Err(ConfigError::new(
+                "CountWindow::len",
+                "window must hold at least 1 call",
+            ));
+        }
+        if len > N {
+            return Err(ConfigError::new(
+                "CountWindow::len",
+                "must not exceed N (the window's storage)",
+            ));
+        }
+        if len > MAX_COUNT_LEN {
+            return Err(ConfigError::new(
+                "CountWindow::len",
+                "must be at most 32768",
+            ));
+        }
+        let mut window = Self::new();
+        window.len = len_u16(len);
+        Ok(window)
+    }
+
+    /// The window's length: the number of calls it judges (`N`, or the length
+    /// given to [`with_len`](Self::with_len)); it holds at most this many.
+    ///
+    /// ```
+    /// # use sturdy::breaker::CountWindow;
+    /// assert_eq!(CountWindow::<100, 2>::new().window_len(), 100);
+    /// assert_eq!(CountWindow::<100, 2>::with_len(20).unwrap().window_len(), 20);
+    /// ```
+    pub const fn window_len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Slots held: `pos` while filling, `len` once full.
+    const fn filled(&self) -> u16 {
+        if self.pos < self.len {
+            self.pos
+        } else {
+            self.len
         }
     }
 }
@@ -296,26 +401,31 @@ impl<const N: usize, const WORDS: usize> Detector for CountWindow<N, WORDS> {
     const EMPTY: Self = Self::new();
 
     fn record(&mut self, sample: Sample, _now: Instant, config: &Config) -> bool {
-        let index = usize::from(self.head);
+        let full = self.pos >= self.len;
+        let index = usize::from(if full {
+            self.pos.saturating_sub(self.len)
+        } else {
+            self.pos
+        });
         let was_failed = swap_bit(&mut self.failed, index, sample.failure);
         let was_slow = swap_bit(&mut self.slow, index, sample.slow);
-        if usize::from(self.len) >= N {
-            // Full: the slot held the oldest outcome, now evicted.
+        if full {
+            // The slot held the oldest outcome, now evicted.
             self.failures = self.failures.saturating_sub(u16::from(was_failed));
             self.slow_calls = self.slow_calls.saturating_sub(u16::from(was_slow));
-        } else {
-            self.len = self.len.saturating_add(1);
         }
         self.failures = self.failures.saturating_add(u16::from(sample.failure));
         self.slow_calls = self.slow_calls.saturating_add(u16::from(sample.slow));
-        self.head = if index.saturating_add(1) >= N {
-            0
+        // Past the last slot of a full ring: back to slot 0, still full.
+        let next = u32::from(self.pos).saturating_add(1);
+        self.pos = if next >= u32::from(self.len).saturating_mul(2) {
+            self.len
         } else {
-            self.head.saturating_add(1)
+            u16::try_from(next).unwrap_or(self.len)
         };
-        let minimum = u64::from(config.minimum_calls).min(N as u64);
+        let minimum = u64::from(config.minimum_calls).min(u64::from(self.len));
         rates_trip(
-            u64::from(self.len),
+            u64::from(self.filled()),
             u64::from(self.failures),
             u64::from(self.slow_calls),
             minimum,
@@ -324,14 +434,18 @@ impl<const N: usize, const WORDS: usize> Detector for CountWindow<N, WORDS> {
     }
 
     fn clear(&mut self) {
-        *self = Self::new();
+        // Empty, same length.
+        *self = Self {
+            len: self.len,
+            ..Self::new()
+        };
     }
 }
 
 impl<const N: usize, const WORDS: usize> Window for CountWindow<N, WORDS> {
     fn counts(&self) -> WindowCounts {
         WindowCounts {
-            calls: u32::from(self.len),
+            calls: u32::from(self.filled()),
             failures: u32::from(self.failures),
             slow_calls: u32::from(self.slow_calls),
         }

@@ -68,12 +68,14 @@ use std::path::Path;
 
 use serde::Deserialize;
 use sturdy::backoff::{Backoff, Kind, Ratio};
-use sturdy::breaker::{self, Breaker, Consecutive, CountWindow, TimeWindow};
+use sturdy::breaker::{self, Breaker, Consecutive, TimeWindow};
 use sturdy::bulkhead;
 use sturdy::pipeline::{FallbackOn, Order, PipelineConfig};
 use sturdy::retry::{BudgetConfig, RetryConfig};
 use sturdy::time::Duration;
 use sturdy::timeout::TimeoutConfig;
+
+use crate::breaker::CountStorage;
 
 mod env;
 mod value;
@@ -89,7 +91,7 @@ mod tests;
 /// ```
 /// assert_eq!(sturdy_std::config::MAX_COUNT_WINDOW, 128);
 /// ```
-pub const MAX_COUNT_WINDOW: u32 = 128;
+pub const MAX_COUNT_WINDOW: u32 = crate::breaker::MAX_COUNT_WINDOW as u32;
 
 /// The number of buckets of a `time` breaker's window (each covers
 /// `window / TIME_WINDOW_BUCKETS`), so a time window must be at least this many
@@ -99,9 +101,6 @@ pub const MAX_COUNT_WINDOW: u32 = 128;
 /// assert_eq!(sturdy_std::config::TIME_WINDOW_BUCKETS, 10);
 /// ```
 pub const TIME_WINDOW_BUCKETS: usize = crate::breaker::TIME_BUCKETS;
-
-/// The largest count window's storage, used to check a `count` breaker's config.
-type CountStorage = CountWindow<128, 2>;
 
 /// The breaker storage the adapter uses for `detector = "time"`.
 ///
@@ -756,7 +755,7 @@ fn breaker_key(field: &str) -> &str {
     match field {
         "failure_rate_percent" => "failure_rate",
         "slow_call_rate_percent" => "slow_call_rate",
-        "window_duration" | "CountWindow::N" | "TimeWindow::K" => "window",
+        "window_duration" | "CountWindow::N" | "CountWindow::len" | "TimeWindow::K" => "window",
         "max_probes" => "half_open_probes",
         other => other,
     }
@@ -937,7 +936,9 @@ fn breaker_spec(path: &str, e: &BreakerEntry) -> Result<BreakerSpec, ConfigError
     // The core's own checks, as a backstop, on the storage the adapter uses.
     let checked = match detector {
         Detector::Consecutive => Breaker::<Consecutive>::new(c).map(|_| ()),
-        Detector::Count { .. } => Breaker::<CountStorage>::new(c).map(|_| ()),
+        Detector::Count { window } => CountStorage::with_len(usize::from(window))
+            .and_then(|w| Breaker::with_window(c, w))
+            .map(|_| ()),
         Detector::Time => Breaker::<TimeStorage>::new(c).map(|_| ()),
     };
     checked.map_err(|err| ConfigError::new(key(breaker_key(err.field)), err.problem))?;

@@ -209,6 +209,31 @@ fn defaults_follow_the_core() {
     assert_eq!(set.breakers["a"].config.success_threshold, 1);
 }
 
+#[test]
+fn count_windows_of_every_length_up_to_the_storage_are_accepted() {
+    for window in [1u16, 2, 10, 63, 64, 65, 99, 100, 127, 128] {
+        let text =
+            format!("[breakers.k]\ndetector = \"count\"\nwindow = {window}\nminimum_calls = 500\n");
+        let set = PolicyFile::from_toml_str(&text)
+            .unwrap()
+            .validate()
+            .unwrap_or_else(|e| panic!("window = {window}: {e}"));
+        // A minimum above the window is accepted: a full window is judged.
+        assert_eq!(set.breakers["k"].detector, Detector::Count { window });
+        assert_eq!(set.breakers["k"].config.minimum_calls, 500);
+    }
+    let set = PolicyFile::from_toml_str("[breakers.k]\ndetector = \"count\"\n")
+        .unwrap()
+        .validate()
+        .unwrap();
+    assert_eq!(
+        set.breakers["k"].detector,
+        Detector::Count {
+            window: crate::breaker::COUNT_WINDOW as u16
+        }
+    );
+}
+
 /// `(file, key named by the error, fragment of the message)`.
 const BAD_TOML: &[(&str, &str, &str)] = &[
     (
@@ -301,6 +326,11 @@ const BAD_TOML: &[(&str, &str, &str)] = &[
     ),
     (
         "[breakers.k]\ndetector = \"count\"\nwindow = 500",
+        "breakers.k.window",
+        "must be 1..=128 calls",
+    ),
+    (
+        "[breakers.k]\ndetector = \"count\"\nwindow = 129",
         "breakers.k.window",
         "must be 1..=128 calls",
     ),
