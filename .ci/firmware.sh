@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Firmware CI for sturdy (issue 7): both QEMU images built and run with their exit status
+# Firmware CI for steadfast (issue 7): both QEMU images built and run with their exit status
 # checked, the defmt variant decoded by defmt-print, the no-allocator and no-float proofs
 # (each with a canary that must trip it), a panic that must exit 1, and size reports.
 # Callable from anywhere (usually `bash .ci/firmware.sh` from the repo root); installs
@@ -53,13 +53,13 @@ defmt_tool() {
 LLVM_BIN="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin"
 
 # --- helpers -------------------------------------------------------------------------------
-# fw TARGET NAME [cargo args...]: release build of sturdy-firmware, ELF copied to $ELF/NAME.
+# fw TARGET NAME [cargo args...]: release build of steadfast-firmware, ELF copied to $ELF/NAME.
 # Explicit `|| return`: under `expect_fail` (an `if`) bash ignores `set -e` inside functions.
 fw() {
   local target=$1 name=$2; shift 2
   rm -f "$ELF/$name"
-  (cd "$FW" && cargo build --release --locked -p sturdy-firmware --target "$target" "$@") || return 1
-  mkdir -p "$ELF" && cp "$FW/target/$target/release/sturdy-firmware" "$ELF/$name"
+  (cd "$FW" && cargo build --release --locked -p steadfast-firmware --target "$target" "$@") || return 1
+  mkdir -p "$ELF" && cp "$FW/target/$target/release/steadfast-firmware" "$ELF/$name"
 }
 qemu_cmd() {
   case $1 in
@@ -97,14 +97,14 @@ lint() {
     rustfmt --edition 2024 --check src/*.rs build.rs size-m0/src/main.rs size-m0/build.rs
     # thumbv6m only: the two boards differ in two constants; M0 is the stricter target
     cargo clippy --release --locked --workspace --target "$M0" -- -D warnings
-    cargo clippy --release --locked -p sturdy-firmware --target "$M0" --features defmt -- -D warnings)
+    cargo clippy --release --locked -p steadfast-firmware --target "$M0" --features defmt -- -D warnings)
 }
 adapter() {
-  # sturdy-embassy alone, for both targets, plain and defmt (root workspace, its own target dir)
+  # steadfast-embassy alone, for both targets, plain and defmt (root workspace, its own target dir)
   local t
   for t in "$M0" "$M4"; do
-    (cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --locked -p sturdy-embassy --target "$t")
-    (cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --locked -p sturdy-embassy --target "$t" --features defmt)
+    (cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --locked -p steadfast-embassy --target "$t")
+    (cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --locked -p steadfast-embassy --target "$t" --features defmt)
   done
 }
 build() {
@@ -150,7 +150,7 @@ panic_exits_1() {
 }
 no_alloc() {
   # The proof: $ELF/m0 is a thumbv6m `no_main` binary with no #[global_allocator] that links,
-  # so nothing in its dependency graph (sturdy, embassy, heapless, defmt...) uses `alloc`.
+  # so nothing in its dependency graph (steadfast, embassy, heapless, defmt...) uses `alloc`.
   echo "linked without a global allocator: $ELF/m0 $ELF/m4 $ELF/m0-defmt $ELF/m4-defmt"
   # The canary: the same firmware plus `extern crate alloc` + a Vec must fail to link.
   expect_fail fw "$M0" m0-alloc-canary --features alloc-canary
@@ -168,13 +168,13 @@ no_float() {
   cat "$LOG"
 }
 sizes() {
-  local n sturdy_bytes size
-  printf '%-10s %7s %7s %7s %6s %6s  %s\n' image .text .rodata .data .bss flash "bytes in symbols named sturdy::* (inlined code not counted)"
+  local n steadfast_bytes size
+  printf '%-10s %7s %7s %7s %6s %6s  %s\n' image .text .rodata .data .bss flash "bytes in symbols named steadfast::* (inlined code not counted)"
   for n in m0 m4 m0-defmt m4-defmt; do
-    sturdy_bytes=0
-    while read -r size; do sturdy_bytes=$((sturdy_bytes + 16#$size)); done < <(
-      "$LLVM_BIN/llvm-nm" -C -S --defined-only "$ELF/$n" | awk '$4 ~ /sturdy::/ {print $2}')
-    "$LLVM_BIN/llvm-size" -A "$ELF/$n" | awk -v n="$n" -v st="$sturdy_bytes" '
+    steadfast_bytes=0
+    while read -r size; do steadfast_bytes=$((steadfast_bytes + 16#$size)); done < <(
+      "$LLVM_BIN/llvm-nm" -C -S --defined-only "$ELF/$n" | awk '$4 ~ /steadfast::/ {print $2}')
+    "$LLVM_BIN/llvm-size" -A "$ELF/$n" | awk -v n="$n" -v st="$steadfast_bytes" '
       {sz[$1]=$2} END {printf "%-10s %7d %7d %7d %6d %6d  %d\n", n, sz[".text"], sz[".rodata"], sz[".data"], sz[".bss"],
         sz[".vector_table"]+sz[".text"]+sz[".rodata"]+sz[".data"], st}'
   done

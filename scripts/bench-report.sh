@@ -16,7 +16,7 @@ mkdir -p "$OUT"
 cd "$ROOT"
 export CARGO_TERM_COLOR=never
 
-cargo build --release --locked -p sturdy-bench --bins >/dev/null
+cargo build --release --locked -p steadfast-bench --bins >/dev/null
 BIN="$ROOT/target/release"
 
 echo "== machine" >&2
@@ -44,7 +44,7 @@ fi
 echo "== criterion" >&2
 crit_args=()
 [ "${1:-}" = "--quick" ] && crit_args=(--warm-up-time 0.3 --measurement-time 1)
-cargo bench --locked -p sturdy-bench --bench compare -- "${crit_args[@]}" >"$OUT/criterion.log" 2>&1
+cargo bench --locked -p steadfast-bench --bench compare -- "${crit_args[@]}" >"$OUT/criterion.log" 2>&1
 echo "load (1/5/15 min) after criterion: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
 
 echo "== sizes" >&2

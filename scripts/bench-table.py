@@ -48,7 +48,7 @@ for g in groups:
     for _, n, w, a in members:
         t = ns.get((g, n))
         ir = instr.get(f"{g} :: {n}")
-        name = f"**{n}**" if w == "sturdy" else n
+        name = f"**{n}**" if w == "steadfast" else n
         print(f"| {g} | {name} | {fmt(t)} | {fmt(ir, 0)} | {fmt(a, 0)} | {fmt(ratio(t, f_ns), 2)} | {fmt(ratio(ir, f_ir), 2)} |")
 
 extra = sorted(k for k in ns if k[0] not in groups)
@@ -62,14 +62,14 @@ if extra:
         print(f"| {g} | {n} | {fmt(ns[(g, n)])} |")
 
 print()
-print("sturdy vs each peer of its row (peer ÷ sturdy: above 1 means sturdy is faster / executes fewer instructions)")
+print("steadfast vs each peer of its row (peer ÷ steadfast: above 1 means steadfast is faster / executes fewer instructions)")
 print()
-print("| row | sturdy | peer | ns ratio | instr ratio |")
+print("| row | steadfast | peer | ns ratio | instr ratio |")
 print("|---|---|---|---:|---:|")
 for g in groups:
     members = [r for r in rows if r[0] == g]
     for _, s, w, _ in members:
-        if w != "sturdy":
+        if w != "steadfast":
             continue
         for _, p, pw, _ in members:
             if pw != "peer":

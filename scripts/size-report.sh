@@ -34,10 +34,10 @@ builtins() {
 
 # build LABEL FEATURES -> copies the ELF to $OUT/LABEL.elf; returns non-zero if it does not build
 build() {
-  local label=$1 feats=$2 args=(--release --locked -p sturdy-size-m0 --target "$T")
+  local label=$1 feats=$2 args=(--release --locked -p steadfast-size-m0 --target "$T")
   [ -n "$feats" ] && args+=(--features "$feats")
   if (cd "$FW" && cargo build "${args[@]}") >"$OUT/$label.log" 2>&1; then
-    cp "$FW/target/$T/release/sturdy-size-m0" "$OUT/$label.elf"
+    cp "$FW/target/$T/release/steadfast-size-m0" "$OUT/$label.elf"
   else
     return 1
   fi

@@ -1,13 +1,13 @@
-//! sturdy vs the peers vs the floor, same work, same inputs, one run.
-//! `cargo bench -p sturdy-bench --bench compare`; see BENCHMARKS.md.
+//! steadfast vs the peers vs the floor, same work, same inputs, one run.
+//! `cargo bench -p steadfast-bench --bench compare`; see BENCHMARKS.md.
 
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sturdy_bench::breaker::{
-    FailsafeShared, FloorShared, RecloserShared, SharedSubject, SturdyShared,
+use steadfast_bench::breaker::{
+    FailsafeShared, FloorShared, RecloserShared, SharedSubject, SteadfastShared,
 };
-use sturdy_bench::{Op, Visitor, visit_all};
+use steadfast_bench::{Op, Visitor, visit_all};
 
 struct Bench<'a>(&'a mut Criterion);
 
@@ -54,9 +54,9 @@ fn two_threads<S: SharedSubject>(c: &mut Criterion) {
 }
 
 fn compare(c: &mut Criterion) {
-    let _rt = sturdy_bench::runtime().enter();
+    let _rt = steadfast_bench::runtime().enter();
     visit_all(&mut Bench(c));
-    two_threads::<SturdyShared>(c);
+    two_threads::<SteadfastShared>(c);
     two_threads::<FloorShared>(c);
     two_threads::<FailsafeShared>(c);
     two_threads::<RecloserShared>(c);

@@ -1,6 +1,6 @@
 //! A counting global allocator, for the allocations-per-operation column.
 //! Install it in a binary with
-//! `#[global_allocator] static A: sturdy_bench::alloc_count::Counting = Counting;`.
+//! `#[global_allocator] static A: steadfast_bench::alloc_count::Counting = Counting;`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};

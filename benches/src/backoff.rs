@@ -8,16 +8,16 @@ use std::hint::black_box;
 use std::time::Duration as StdDuration;
 
 use backon::BackoffBuilder as _;
-use sturdy::backoff::{Backoff, Jitter, Ratio};
-use sturdy::rng::SplitMix64;
-use sturdy::time::Duration;
+use steadfast::backoff::{Backoff, Jitter, Ratio};
+use steadfast::rng::SplitMix64;
+use steadfast::time::Duration;
 
 use crate::floor;
 use crate::{Op, Visitor, Who};
 
 /// Every backoff row.
 pub fn visit<V: Visitor>(v: &mut V) {
-    v.visit::<SturdyJitter>();
+    v.visit::<SteadfastJitter>();
     v.visit::<FloorJitter>();
     v.visit::<BackonJitter>();
     v.visit::<ReliakitJitter>();
@@ -28,13 +28,13 @@ const RETRIES: u32 = 5;
 const BASE_MS: u64 = 100;
 const CAP_MS: u64 = 60_000;
 
-/// sturdy `Backoff::jittered` with `Jitter::Full`.
+/// steadfast `Backoff::jittered` with `Jitter::Full`.
 #[derive(Debug)]
-pub struct SturdyJitter(Backoff, SplitMix64);
-impl Op for SturdyJitter {
+pub struct SteadfastJitter(Backoff, SplitMix64);
+impl Op for SteadfastJitter {
     const GROUP: &'static str = GROUP;
-    const NAME: &'static str = "sturdy";
-    const WHO: Who = Who::Sturdy;
+    const NAME: &'static str = "steadfast";
+    const WHO: Who = Who::Steadfast;
     const PER_CALL: u32 = RETRIES;
     fn new() -> Self {
         let b = Backoff::exponential(

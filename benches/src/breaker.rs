@@ -2,7 +2,7 @@
 //!
 //! Inputs: the injected-clock contenders get a 1 µs tick per call; the peers that
 //! own a clock read `std::time::Instant` themselves (failsafe and recloser when
-//! open, recloser never when closed). `sturdy + std clock` pays the same clock
+//! open, recloser never when closed). `steadfast + std clock` pays the same clock
 //! read so that difference is visible, not hidden.
 
 use std::hint::black_box;
@@ -11,36 +11,36 @@ use std::time::Duration as StdDuration;
 use failsafe::CircuitBreaker as _;
 use failsafe::backoff::Constant;
 use failsafe::failure_policy::{ConsecutiveFailures, consecutive_failures};
-use sturdy::breaker::{Breaker, Config, CountWindow};
-use sturdy::outcome::Outcome;
-use sturdy::time::{Duration, Instant};
+use steadfast::breaker::{Breaker, Config, CountWindow};
+use steadfast::outcome::Outcome;
+use steadfast::time::{Duration, Instant};
 
 use crate::floor::FloorBreaker;
 use crate::{Op, Tick, Visitor, Who};
 
 /// Every breaker row.
 pub fn visit<V: Visitor>(v: &mut V) {
-    v.visit::<Closed<SturdyB>>();
-    v.visit::<Closed<SturdyClockB>>();
+    v.visit::<Closed<SteadfastB>>();
+    v.visit::<Closed<SteadfastClockB>>();
     v.visit::<Closed<FloorB>>();
     v.visit::<Closed<FailsafeB>>();
     v.visit::<Closed<ReliakitB>>();
-    v.visit::<WindowClosed<SturdyWindow>>();
+    v.visit::<WindowClosed<SteadfastWindow>>();
     v.visit::<WindowClosed<RecloserB>>();
     v.visit::<WindowClosed<ReliakitRolling>>();
-    v.visit::<Open<SturdyB>>();
-    v.visit::<Open<SturdyClockB>>();
+    v.visit::<Open<SteadfastB>>();
+    v.visit::<Open<SteadfastClockB>>();
     v.visit::<Open<FloorB>>();
     v.visit::<Open<FailsafeB>>();
     v.visit::<Open<RecloserB>>();
     v.visit::<Open<ReliakitB>>();
-    v.visit::<Shared<SturdyShared>>();
+    v.visit::<Shared<SteadfastShared>>();
     v.visit::<Shared<FloorShared>>();
     v.visit::<Shared<FailsafeShared>>();
     v.visit::<Shared<RecloserShared>>();
 }
 
-/// Failures in a row that trip the consecutive breakers (sturdy's default, 5).
+/// Failures in a row that trip the consecutive breakers (steadfast's default, 5).
 const THRESHOLD: u32 = 5;
 /// An open period no benchmark outlasts (≈ 11.6 days).
 const LONG_SECS: u64 = 1_000_000;
@@ -97,7 +97,7 @@ impl<S: Subject> Op for Open<S> {
     }
 }
 
-fn sturdy_config(threshold: u32) -> Config {
+fn steadfast_config(threshold: u32) -> Config {
     let long = Duration::from_secs(LONG_SECS);
     Config::new()
         .with_failure_threshold(threshold)
@@ -105,7 +105,7 @@ fn sturdy_config(threshold: u32) -> Config {
         .with_break_growth(1, long)
 }
 
-fn trip<W: sturdy::breaker::Window>(b: &mut Breaker<W>) {
+fn trip<W: steadfast::breaker::Window>(b: &mut Breaker<W>) {
     for _ in 0..100 {
         if let Ok(p) = b.try_acquire(Instant::ZERO) {
             let _ = b.record(p, Outcome::Failure, Instant::ZERO);
@@ -113,15 +113,15 @@ fn trip<W: sturdy::breaker::Window>(b: &mut Breaker<W>) {
     }
 }
 
-/// sturdy, injected clock (a 1 µs tick).
+/// steadfast, injected clock (a 1 µs tick).
 #[derive(Debug)]
-pub struct SturdyB(Breaker, Tick);
-impl Subject for SturdyB {
-    const NAME: &'static str = "sturdy";
-    const WHO: Who = Who::Sturdy;
+pub struct SteadfastB(Breaker, Tick);
+impl Subject for SteadfastB {
+    const NAME: &'static str = "steadfast";
+    const WHO: Who = Who::Steadfast;
     fn closed() -> Self {
         Self(
-            Breaker::new(sturdy_config(THRESHOLD)).expect("valid"),
+            Breaker::new(steadfast_config(THRESHOLD)).expect("valid"),
             Tick(0),
         )
     }
@@ -146,21 +146,21 @@ impl Subject for SturdyB {
     }
 }
 
-/// sturdy, reading `std::time::Instant` per call as an adapter must.
+/// steadfast, reading `std::time::Instant` per call as an adapter must.
 #[derive(Debug)]
-pub struct SturdyClockB(Breaker, std::time::Instant);
-impl SturdyClockB {
+pub struct SteadfastClockB(Breaker, std::time::Instant);
+impl SteadfastClockB {
     #[inline(always)]
     fn now(&self) -> Instant {
         Instant::from_micros(self.1.elapsed().as_micros() as u64)
     }
 }
-impl Subject for SturdyClockB {
-    const NAME: &'static str = "sturdy + std clock read";
-    const WHO: Who = Who::Sturdy;
+impl Subject for SteadfastClockB {
+    const NAME: &'static str = "steadfast + std clock read";
+    const WHO: Who = Who::Steadfast;
     fn closed() -> Self {
         Self(
-            Breaker::new(sturdy_config(THRESHOLD)).expect("valid"),
+            Breaker::new(steadfast_config(THRESHOLD)).expect("valid"),
             std::time::Instant::now(),
         )
     }
@@ -239,7 +239,7 @@ impl Subject for FailsafeB {
     }
 }
 
-/// reliakit: `allow(now)` then `on_success()` (time injected, like sturdy).
+/// reliakit: `allow(now)` then `on_success()` (time injected, like steadfast).
 #[derive(Debug)]
 pub struct ReliakitB(reliakit::circuit::CircuitBreaker, Tick);
 impl Subject for ReliakitB {
@@ -319,14 +319,14 @@ impl<S: Subject> Op for WindowClosed<S> {
     }
 }
 
-/// sturdy `CountWindow<100, 2>` (a 128-bit outcome bitset).
+/// steadfast `CountWindow<100, 2>` (a 128-bit outcome bitset).
 #[derive(Debug)]
-pub struct SturdyWindow(Breaker<CountWindow<WINDOW, 2>>, Tick);
-impl Subject for SturdyWindow {
-    const NAME: &'static str = "sturdy CountWindow<100, 2>";
-    const WHO: Who = Who::Sturdy;
+pub struct SteadfastWindow(Breaker<CountWindow<WINDOW, 2>>, Tick);
+impl Subject for SteadfastWindow {
+    const NAME: &'static str = "steadfast CountWindow<100, 2>";
+    const WHO: Who = Who::Steadfast;
     fn closed() -> Self {
-        let config = sturdy_config(THRESHOLD)
+        let config = steadfast_config(THRESHOLD)
             .with_minimum_calls(WINDOW as u32)
             .with_failure_rate_percent(50);
         Self(Breaker::new(config).expect("valid"), Tick(0))
@@ -410,14 +410,16 @@ pub trait SharedSubject: Send + Sync + 'static {
     fn call(&self) -> bool;
 }
 
-/// sturdy-std `SharedBreaker::call` (reads the clock itself).
+/// steadfast-std `SharedBreaker::call` (reads the clock itself).
 #[derive(Debug)]
-pub struct SturdyShared(sturdy_std::SharedBreaker);
-impl SharedSubject for SturdyShared {
-    const NAME: &'static str = "sturdy-std SharedBreaker";
-    const WHO: Who = Who::Sturdy;
+pub struct SteadfastShared(steadfast_std::SharedBreaker);
+impl SharedSubject for SteadfastShared {
+    const NAME: &'static str = "steadfast-std SharedBreaker";
+    const WHO: Who = Who::Steadfast;
     fn closed() -> Self {
-        Self(sturdy_std::SharedBreaker::new("bench", sturdy_config(THRESHOLD)).expect("valid"))
+        Self(
+            steadfast_std::SharedBreaker::new("bench", steadfast_config(THRESHOLD)).expect("valid"),
+        )
     }
     #[inline(always)]
     fn call(&self) -> bool {

@@ -3,16 +3,16 @@
 use std::hint::black_box;
 use std::sync::atomic::AtomicU32;
 
-use sturdy::bulkhead::{Acquire, Bulkhead, Config};
-use sturdy::time::{Duration, Instant};
+use steadfast::bulkhead::{Acquire, Bulkhead, Config};
+use steadfast::time::{Duration, Instant};
 
 use crate::floor::{AtomicPermits, CounterPermits};
 use crate::{Op, Tick, Visitor, Who};
 
 /// Every bulkhead row.
 pub fn visit<V: Visitor>(v: &mut V) {
-    v.visit::<SturdyQueue>();
-    v.visit::<SturdyNoQueue>();
+    v.visit::<SteadfastQueue>();
+    v.visit::<SteadfastNoQueue>();
     v.visit::<FloorCounter>();
     v.visit::<FloorAtomic>();
     v.visit::<TokioSemaphore>();
@@ -23,7 +23,7 @@ const GROUP: &str = "bulkhead: permit acquire+release (10 slots, uncontended)";
 const SLOTS: u32 = 10;
 
 #[inline(always)]
-fn sturdy_op<const Q: usize>(pool: &mut Bulkhead<Q>, tick: &mut Tick) {
+fn steadfast_op<const Q: usize>(pool: &mut Bulkhead<Q>, tick: &mut Tick) {
     let pool = black_box(pool);
     let now = Instant::from_micros(tick.advance());
     match pool.try_acquire(now) {
@@ -36,37 +36,37 @@ fn sturdy_op<const Q: usize>(pool: &mut Bulkhead<Q>, tick: &mut Tick) {
     }
 }
 
-/// sturdy `Bulkhead<10>`: 10 slots and a 10-waiter queue (5 s max wait).
+/// steadfast `Bulkhead<10>`: 10 slots and a 10-waiter queue (5 s max wait).
 #[derive(Debug)]
-pub struct SturdyQueue(Bulkhead<10>, Tick);
-impl Op for SturdyQueue {
+pub struct SteadfastQueue(Bulkhead<10>, Tick);
+impl Op for SteadfastQueue {
     const GROUP: &'static str = GROUP;
-    const NAME: &'static str = "sturdy Bulkhead<10> (queue 10)";
-    const WHO: Who = Who::Sturdy;
+    const NAME: &'static str = "steadfast Bulkhead<10> (queue 10)";
+    const WHO: Who = Who::Steadfast;
     fn new() -> Self {
         let c = Config::new(SLOTS, 10, Duration::from_secs(5)).expect("valid");
         Self(Bulkhead::new(c).expect("valid"), Tick(0))
     }
     #[inline(always)]
     fn op(&mut self) {
-        sturdy_op(&mut self.0, &mut self.1);
+        steadfast_op(&mut self.0, &mut self.1);
     }
 }
 
-/// sturdy `Bulkhead<0>`: no queue (reject at once when full), like the other rows.
+/// steadfast `Bulkhead<0>`: no queue (reject at once when full), like the other rows.
 #[derive(Debug)]
-pub struct SturdyNoQueue(Bulkhead<0>, Tick);
-impl Op for SturdyNoQueue {
+pub struct SteadfastNoQueue(Bulkhead<0>, Tick);
+impl Op for SteadfastNoQueue {
     const GROUP: &'static str = GROUP;
-    const NAME: &'static str = "sturdy Bulkhead<0> (no queue)";
-    const WHO: Who = Who::Sturdy;
+    const NAME: &'static str = "steadfast Bulkhead<0> (no queue)";
+    const WHO: Who = Who::Steadfast;
     fn new() -> Self {
         let c = Config::new(SLOTS, 0, Duration::ZERO).expect("valid");
         Self(Bulkhead::new(c).expect("valid"), Tick(0))
     }
     #[inline(always)]
     fn op(&mut self) {
-        sturdy_op(&mut self.0, &mut self.1);
+        steadfast_op(&mut self.0, &mut self.1);
     }
 }
 

@@ -1,6 +1,6 @@
 //! The hand-written floor: the least code that still does each row's job, with
-//! none of sturdy's guarantees (no generations, no half-open probe limit, no
-//! clock-max rule, no stats, no queue). It shows how close to the limit sturdy is.
+//! none of steadfast's guarantees (no generations, no half-open probe limit, no
+//! clock-max rule, no stats, no queue). It shows how close to the limit steadfast is.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -91,7 +91,7 @@ pub fn full_jitter(d: u64, random: u64) -> u64 {
     ((u128::from(random) * (u128::from(d) + 1)) >> 64) as u64
 }
 
-/// SplitMix64, identical to `sturdy::rng::SplitMix64` so every backoff row
+/// SplitMix64, identical to `steadfast::rng::SplitMix64` so every backoff row
 /// draws the same random numbers at the same cost.
 #[derive(Clone, Copy, Debug)]
 pub struct SplitMix64(pub u64);

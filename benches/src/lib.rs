@@ -1,4 +1,4 @@
-//! The contenders measured by `sturdy-bench`: sturdy, the crates a user would
+//! The contenders measured by `steadfast-bench`: steadfast, the crates a user would
 //! pick instead, and a hand-written floor, each as an [`Op`] doing the same work
 //! on the same inputs.
 //!
@@ -26,8 +26,8 @@ pub mod tower_rows;
 /// Who a row measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Who {
-    /// The `sturdy` core (or its std adapter).
-    Sturdy,
+    /// The `steadfast` core (or its std adapter).
+    Steadfast,
     /// The hand-written lower bound.
     Floor,
     /// A crate a user would pick instead.
@@ -35,10 +35,10 @@ pub enum Who {
 }
 
 impl Who {
-    /// `sturdy`, `floor` or `peer`.
+    /// `steadfast`, `floor` or `peer`.
     pub const fn name(self) -> &'static str {
         match self {
-            Self::Sturdy => "sturdy",
+            Self::Steadfast => "steadfast",
             Self::Floor => "floor",
             Self::Peer => "peer",
         }
@@ -49,7 +49,7 @@ impl Who {
 pub trait Op {
     /// The row group, e.g. `breaker/closed`.
     const GROUP: &'static str;
-    /// The contender, e.g. `sturdy` or `failsafe 1.3`.
+    /// The contender, e.g. `steadfast` or `failsafe 1.3`.
     const NAME: &'static str;
     /// Whose code it measures.
     const WHO: Who;
@@ -76,7 +76,7 @@ pub fn visit_all<V: Visitor>(v: &mut V) {
     tower_rows::visit(v);
 }
 
-/// `GROUP` + `NAME`, the row's unique id (`breaker/closed :: sturdy`).
+/// `GROUP` + `NAME`, the row's unique id (`breaker/closed :: steadfast`).
 pub fn id<O: Op>() -> String {
     format!("{} :: {}", O::GROUP, O::NAME)
 }
@@ -104,7 +104,7 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// A microsecond tick: the injected clock of the rows that take `now` (sturdy,
+/// A microsecond tick: the injected clock of the rows that take `now` (steadfast,
 /// reliakit, the floor). Advancing it is part of every such row.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Tick(pub u64);

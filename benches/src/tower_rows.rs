@@ -14,15 +14,15 @@ use tower_resilience::circuitbreaker::{
     CircuitBreaker as TrBreaker, CircuitBreakerLayer, DefaultClassifier,
 };
 
-use sturdy::backoff::Backoff;
-use sturdy::pipeline::PipelineConfig;
-use sturdy::retry::RetryConfig;
-use sturdy::timeout::TimeoutConfig;
-use sturdy_std::tower::{
+use steadfast::backoff::Backoff;
+use steadfast::pipeline::PipelineConfig;
+use steadfast::retry::RetryConfig;
+use steadfast::timeout::TimeoutConfig;
+use steadfast_std::tower::{
     BreakerLayer as StdBreakerLayerT, BreakerService, BulkheadLayer as StdBulkheadLayerT,
     BulkheadService, PolicyLayer, PolicyService,
 };
-use sturdy_std::{Policy, SharedBreaker, SharedBulkhead};
+use steadfast_std::{Policy, SharedBreaker, SharedBulkhead};
 
 use crate::{Op, Visitor, Who, ready, runtime};
 
@@ -156,64 +156,66 @@ fn single_attempt() -> PipelineConfig {
         .with_timeout(TimeoutConfig::new(None, None))
 }
 
-/// sturdy-std's `PolicyLayer` with only a `SharedBreaker` (consecutive, defaults).
+/// steadfast-std's `PolicyLayer` with only a `SharedBreaker` (consecutive, defaults).
 #[derive(Debug)]
 pub struct StdCb;
 impl Stack for StdCb {
-    const NAME: &'static str = "sturdy-std PolicyLayer (breaker)";
+    const NAME: &'static str = "steadfast-std PolicyLayer (breaker)";
     const GROUP: &'static str = CB_GROUP;
-    const WHO: Who = Who::Sturdy;
+    const WHO: Who = Who::Steadfast;
     type Svc = PolicyService<Echo>;
     fn build() -> Self::Svc {
-        let breaker = SharedBreaker::new("bench", sturdy::breaker::Config::new()).expect("valid");
+        let breaker =
+            SharedBreaker::new("bench", steadfast::breaker::Config::new()).expect("valid");
         let policy = Policy::builder(single_attempt()).breaker(breaker).build();
         PolicyLayer::new(policy).layer(Echo)
     }
 }
 
-/// sturdy-std's `PolicyLayer` with only a `SharedBulkhead` (10, no queue).
+/// steadfast-std's `PolicyLayer` with only a `SharedBulkhead` (10, no queue).
 #[derive(Debug)]
 pub struct StdBh;
 impl Stack for StdBh {
-    const NAME: &'static str = "sturdy-std PolicyLayer (bulkhead)";
+    const NAME: &'static str = "steadfast-std PolicyLayer (bulkhead)";
     const GROUP: &'static str = BH_GROUP;
-    const WHO: Who = Who::Sturdy;
+    const WHO: Who = Who::Steadfast;
     type Svc = PolicyService<Echo>;
     fn build() -> Self::Svc {
-        let config =
-            sturdy::bulkhead::Config::new(10, 0, sturdy::time::Duration::ZERO).expect("valid");
+        let config = steadfast::bulkhead::Config::new(10, 0, steadfast::time::Duration::ZERO)
+            .expect("valid");
         let bulkhead = SharedBulkhead::new("bench", config).expect("valid");
         let policy = Policy::builder(single_attempt()).bulkhead(bulkhead).build();
         PolicyLayer::new(policy).layer(Echo)
     }
 }
 
-/// sturdy-std's per-pattern `BreakerLayer` (consecutive, defaults): the shared
+/// steadfast-std's per-pattern `BreakerLayer` (consecutive, defaults): the shared
 /// breaker's lock-free clean path, a named future, no allocation.
 #[derive(Debug)]
 pub struct StdBreakerLayer;
 impl Stack for StdBreakerLayer {
-    const NAME: &'static str = "sturdy-std BreakerLayer";
+    const NAME: &'static str = "steadfast-std BreakerLayer";
     const GROUP: &'static str = CB_GROUP;
-    const WHO: Who = Who::Sturdy;
+    const WHO: Who = Who::Steadfast;
     type Svc = BreakerService<Echo>;
     fn build() -> Self::Svc {
-        let breaker = SharedBreaker::new("bench", sturdy::breaker::Config::new()).expect("valid");
+        let breaker =
+            SharedBreaker::new("bench", steadfast::breaker::Config::new()).expect("valid");
         StdBreakerLayerT::new(breaker).layer(Echo)
     }
 }
 
-/// sturdy-std's per-pattern `BulkheadLayer` (10, no queue).
+/// steadfast-std's per-pattern `BulkheadLayer` (10, no queue).
 #[derive(Debug)]
 pub struct StdBulkheadLayer;
 impl Stack for StdBulkheadLayer {
-    const NAME: &'static str = "sturdy-std BulkheadLayer";
+    const NAME: &'static str = "steadfast-std BulkheadLayer";
     const GROUP: &'static str = BH_GROUP;
-    const WHO: Who = Who::Sturdy;
+    const WHO: Who = Who::Steadfast;
     type Svc = BulkheadService<Echo>;
     fn build() -> Self::Svc {
-        let config =
-            sturdy::bulkhead::Config::new(10, 0, sturdy::time::Duration::ZERO).expect("valid");
+        let config = steadfast::bulkhead::Config::new(10, 0, steadfast::time::Duration::ZERO)
+            .expect("valid");
         let bulkhead = SharedBulkhead::new("bench", config).expect("valid");
         StdBulkheadLayerT::new(bulkhead).layer(Echo)
     }

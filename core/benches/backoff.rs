@@ -3,10 +3,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sturdy::backoff::{Backoff, Jitter, Ratio};
-use sturdy::retry::{Budget, BudgetConfig};
-use sturdy::rng::SplitMix64;
-use sturdy::time::{Duration, Instant};
+use steadfast::backoff::{Backoff, Jitter, Ratio};
+use steadfast::retry::{Budget, BudgetConfig};
+use steadfast::rng::SplitMix64;
+use steadfast::time::{Duration, Instant};
 
 fn exp(jitter: Jitter) -> Backoff {
     Backoff::DEFAULT.with_jitter(jitter).expect("valid")

@@ -1,11 +1,11 @@
-//! Hot paths of the breaker: `cargo bench -p sturdy --bench breaker`.
+//! Hot paths of the breaker: `cargo bench -p steadfast --bench breaker`.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sturdy::breaker::{Breaker, Config, Consecutive, CountWindow};
-use sturdy::outcome::Outcome;
-use sturdy::time::{Duration, Instant};
+use steadfast::breaker::{Breaker, Config, Consecutive, CountWindow};
+use steadfast::outcome::Outcome;
+use steadfast::time::{Duration, Instant};
 
 fn closed_acquire_record(c: &mut Criterion) {
     let mut group = c.benchmark_group("closed acquire+record");

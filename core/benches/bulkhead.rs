@@ -4,8 +4,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sturdy::bulkhead::{Acquire, Bulkhead, Claim, Config};
-use sturdy::time::{Duration, Instant};
+use steadfast::bulkhead::{Acquire, Bulkhead, Claim, Config};
+use steadfast::time::{Duration, Instant};
 
 fn config(max_queue: u32) -> Config {
     Config::new(10, max_queue, Duration::from_secs(5)).expect("valid config")
@@ -17,8 +17,8 @@ fn bench(c: &mut Criterion) {
         size_of::<Bulkhead<0>>(),
         size_of::<Bulkhead<10>>(),
         size_of::<Bulkhead<64>>(),
-        size_of::<sturdy::bulkhead::Permit>(),
-        size_of::<sturdy::bulkhead::Ticket>(),
+        size_of::<steadfast::bulkhead::Permit>(),
+        size_of::<steadfast::bulkhead::Ticket>(),
         size_of::<Acquire>(),
         size_of::<Claim>(),
     );

@@ -3,13 +3,13 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
-use sturdy::breaker::{Breaker, Config as BreakerConfig};
-use sturdy::bulkhead::{Bulkhead, Config as BulkheadConfig};
-use sturdy::outcome::Verdict;
-use sturdy::pipeline::{Pipeline, PipelineConfig, Shared, Step};
-use sturdy::retry::{Budget, BudgetConfig};
-use sturdy::rng::SplitMix64;
-use sturdy::time::{Duration, Instant};
+use steadfast::breaker::{Breaker, Config as BreakerConfig};
+use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
+use steadfast::outcome::Verdict;
+use steadfast::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+use steadfast::retry::{Budget, BudgetConfig};
+use steadfast::rng::SplitMix64;
+use steadfast::time::{Duration, Instant};
 
 fn happy_path(c: &mut Criterion) {
     let pipeline = Pipeline::new(PipelineConfig::DEFAULT);

@@ -5,7 +5,7 @@
 //! config file loader can point at the line.
 //!
 //! ```
-//! use sturdy::error::ConfigError;
+//! use steadfast::error::ConfigError;
 //!
 //! let e = ConfigError { field: "failure_threshold", problem: "must be at least 1" };
 //! assert_eq!(format!("{e}"), "invalid `failure_threshold`: must be at least 1");
@@ -16,9 +16,9 @@ use core::fmt;
 /// A configuration that cannot work, naming the field.
 ///
 /// ```
-/// use sturdy::breaker::{Breaker, Config};
+/// use steadfast::breaker::{Breaker, Config};
 ///
-/// let err = Breaker::<sturdy::breaker::Consecutive>::new(Config::new().with_failure_threshold(0)).unwrap_err();
+/// let err = Breaker::<steadfast::breaker::Consecutive>::new(Config::new().with_failure_threshold(0)).unwrap_err();
 /// assert_eq!(err.field, "failure_threshold");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -34,7 +34,7 @@ impl ConfigError {
     /// An error about `field`.
     ///
     /// ```
-    /// # use sturdy::error::ConfigError;
+    /// # use steadfast::error::ConfigError;
     /// const E: ConfigError = ConfigError::new("max_probes", "must be at least 1");
     /// assert_eq!(E.field, "max_probes");
     /// ```

@@ -14,8 +14,8 @@
 //!   pushback), honoured and capped by the retry policy.
 //!
 //! ```
-//! use sturdy::outcome::{Classify, Outcome, Verdict};
-//! use sturdy::time::Duration;
+//! use steadfast::outcome::{Classify, Outcome, Verdict};
+//! use steadfast::time::Duration;
 //!
 //! /// An HTTP-ish classifier: 5xx fail and retry, 429 retries after a hint
 //! /// without blaming the server, 4xx are the caller's fault.
@@ -42,7 +42,7 @@ use crate::time::Duration;
 /// What the breaker counts for one finished call.
 ///
 /// ```
-/// use sturdy::outcome::Outcome;
+/// use steadfast::outcome::Outcome;
 /// assert!(Outcome::Failure.is_failure());
 /// assert!(Outcome::TimedOut.is_failure());
 /// assert!(!Outcome::Ignored.is_failure());
@@ -69,7 +69,7 @@ impl Outcome {
     /// `true` for [`Failure`](Outcome::Failure) and [`TimedOut`](Outcome::TimedOut).
     ///
     /// ```
-    /// # use sturdy::outcome::Outcome;
+    /// # use steadfast::outcome::Outcome;
     /// assert!(!Outcome::Success.is_failure());
     /// ```
     pub const fn is_failure(self) -> bool {
@@ -83,8 +83,8 @@ impl Outcome {
 /// Build one with the constructors, then refine it:
 ///
 /// ```
-/// use sturdy::outcome::{Outcome, Verdict};
-/// use sturdy::time::Duration;
+/// use steadfast::outcome::{Outcome, Verdict};
+/// use steadfast::time::Duration;
 ///
 /// let v = Verdict::failure().retry_after(Duration::from_secs(5));
 /// assert_eq!(v.outcome, Outcome::Failure);
@@ -109,7 +109,7 @@ impl Verdict {
     /// A success: counted as one, never retried.
     ///
     /// ```
-    /// # use sturdy::outcome::{Outcome, Verdict};
+    /// # use steadfast::outcome::{Outcome, Verdict};
     /// assert_eq!(Verdict::success().outcome, Outcome::Success);
     /// ```
     pub const fn success() -> Self {
@@ -123,7 +123,7 @@ impl Verdict {
     /// A failure that may be retried (the common transient error).
     ///
     /// ```
-    /// # use sturdy::outcome::Verdict;
+    /// # use steadfast::outcome::Verdict;
     /// assert!(Verdict::failure().retryable);
     /// ```
     pub const fn failure() -> Self {
@@ -137,7 +137,7 @@ impl Verdict {
     /// A call the breaker does not count and the retry does not repeat.
     ///
     /// ```
-    /// # use sturdy::outcome::Verdict;
+    /// # use steadfast::outcome::Verdict;
     /// assert!(!Verdict::ignored().retryable);
     /// ```
     pub const fn ignored() -> Self {
@@ -152,7 +152,7 @@ impl Verdict {
     /// (the retry config may still refuse to retry timeouts).
     ///
     /// ```
-    /// # use sturdy::outcome::{Outcome, Verdict};
+    /// # use steadfast::outcome::{Outcome, Verdict};
     /// assert_eq!(Verdict::timed_out().outcome, Outcome::TimedOut);
     /// ```
     pub const fn timed_out() -> Self {
@@ -166,7 +166,7 @@ impl Verdict {
     /// The same verdict, but never retried.
     ///
     /// ```
-    /// # use sturdy::outcome::Verdict;
+    /// # use steadfast::outcome::Verdict;
     /// assert!(!Verdict::failure().not_retryable().retryable);
     /// ```
     #[must_use]
@@ -180,8 +180,8 @@ impl Verdict {
     /// The same verdict, retryable, with the server's hint of when.
     ///
     /// ```
-    /// # use sturdy::outcome::Verdict;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::outcome::Verdict;
+    /// # use steadfast::time::Duration;
     /// let v = Verdict::ignored().retry_after(Duration::from_millis(250));
     /// assert!(v.retryable);
     /// ```
@@ -202,7 +202,7 @@ impl Verdict {
 /// failure.
 ///
 /// ```
-/// use sturdy::outcome::{Classify, ErrorsFail, Verdict};
+/// use steadfast::outcome::{Classify, ErrorsFail, Verdict};
 ///
 /// #[derive(Debug)]
 /// enum SensorError { Nak, BadChecksum, NotCalibrated }
@@ -236,7 +236,7 @@ where
 /// The default classifier: `Ok` is a success, every `Err` a retryable failure.
 ///
 /// ```
-/// use sturdy::outcome::{Classify, ErrorsFail, Verdict};
+/// use steadfast::outcome::{Classify, ErrorsFail, Verdict};
 /// assert_eq!(ErrorsFail.classify(&Err::<(), _>("boom")), Verdict::failure());
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 //! Same seed, same sequence, on every target:
 //!
 //! ```
-//! use sturdy::rng::{Rng, SplitMix64};
+//! use steadfast::rng::{Rng, SplitMix64};
 //!
 //! let mut a = SplitMix64::new(42);
 //! let mut b = SplitMix64::new(42);
@@ -25,7 +25,7 @@
 /// is below 2⁻⁶⁴·bound and irrelevant for jitter).
 ///
 /// ```
-/// use sturdy::rng::Rng;
+/// use steadfast::rng::Rng;
 ///
 /// /// Always the same number: handy to pin jitter in a test.
 /// struct Fixed(u64);
@@ -42,7 +42,7 @@ pub trait Rng {
     /// A number in `0..bound`; `0` when `bound` is `0`.
     ///
     /// ```
-    /// # use sturdy::rng::{Rng, SplitMix64};
+    /// # use steadfast::rng::{Rng, SplitMix64};
     /// let mut rng = SplitMix64::new(7);
     /// assert!(rng.below(3) < 3);
     /// assert_eq!(rng.below(0), 0);
@@ -55,7 +55,7 @@ pub trait Rng {
     /// A number in `low..=high`; `low` when `high < low`.
     ///
     /// ```
-    /// # use sturdy::rng::{Rng, SplitMix64};
+    /// # use steadfast::rng::{Rng, SplitMix64};
     /// let mut rng = SplitMix64::new(7);
     /// let x = rng.between(10, 20);
     /// assert!((10..=20).contains(&x));
@@ -83,7 +83,7 @@ impl<R: Rng + ?Sized> Rng for &mut R {
 /// (zero included), passes BigCrush, a handful of integer instructions per call.
 ///
 /// ```
-/// use sturdy::rng::{Rng, SplitMix64};
+/// use steadfast::rng::{Rng, SplitMix64};
 /// static SEEDED: SplitMix64 = SplitMix64::new(0xC0FFEE); // const: can live in a static
 /// let mut rng = SEEDED;
 /// let first = rng.next_u64();
@@ -99,7 +99,7 @@ impl SplitMix64 {
     /// A generator whose sequence is fixed by `seed`.
     ///
     /// ```
-    /// # use sturdy::rng::{Rng, SplitMix64};
+    /// # use steadfast::rng::{Rng, SplitMix64};
     /// assert_eq!(SplitMix64::new(1).next_u64(), SplitMix64::new(1).next_u64());
     /// ```
     pub const fn new(seed: u64) -> Self {

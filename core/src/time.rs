@@ -10,7 +10,7 @@
 //! panic or wrap, whatever the clock does.
 //!
 //! ```
-//! use sturdy::time::{Duration, Instant};
+//! use steadfast::time::{Duration, Instant};
 //!
 //! let t0 = Instant::from_millis(1_000);
 //! let t1 = t0 + Duration::from_secs(30);
@@ -30,7 +30,7 @@ const MICROS_PER_SEC: u64 = 1_000_000;
 /// (boot, the start of a test, the Unix epoch: the core does not care).
 ///
 /// ```
-/// use sturdy::time::Instant;
+/// use steadfast::time::Instant;
 /// let boot = Instant::ZERO;
 /// let later = Instant::from_secs(2);
 /// assert!(later > boot);
@@ -44,7 +44,7 @@ pub struct Instant(u64);
 /// A span of time in microseconds.
 ///
 /// ```
-/// use sturdy::time::Duration;
+/// use steadfast::time::Duration;
 /// let d = Duration::from_millis(1_500);
 /// assert_eq!(d.as_secs(), 1);
 /// assert_eq!(d.saturating_mul(3), Duration::from_millis(4_500));
@@ -64,7 +64,7 @@ impl Instant {
     /// An instant `micros` microseconds after the epoch.
     ///
     /// ```
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::time::Instant;
     /// assert_eq!(Instant::from_micros(5).as_micros(), 5);
     /// ```
     pub const fn from_micros(micros: u64) -> Self {
@@ -74,7 +74,7 @@ impl Instant {
     /// An instant `millis` milliseconds after the epoch (saturating).
     ///
     /// ```
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::time::Instant;
     /// assert_eq!(Instant::from_millis(5).as_micros(), 5_000);
     /// assert_eq!(Instant::from_millis(u64::MAX), Instant::MAX);
     /// ```
@@ -85,7 +85,7 @@ impl Instant {
     /// An instant `secs` seconds after the epoch (saturating).
     ///
     /// ```
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::time::Instant;
     /// assert_eq!(Instant::from_secs(1).as_millis(), 1_000);
     /// ```
     pub const fn from_secs(secs: u64) -> Self {
@@ -95,7 +95,7 @@ impl Instant {
     /// Microseconds since the epoch.
     ///
     /// ```
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::time::Instant;
     /// assert_eq!(Instant::from_secs(3).as_micros(), 3_000_000);
     /// ```
     pub const fn as_micros(self) -> u64 {
@@ -105,7 +105,7 @@ impl Instant {
     /// Whole milliseconds since the epoch (truncated).
     ///
     /// ```
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::time::Instant;
     /// assert_eq!(Instant::from_micros(1_999).as_millis(), 1);
     /// ```
     pub const fn as_millis(self) -> u64 {
@@ -115,7 +115,7 @@ impl Instant {
     /// `self + d`, stopping at [`Instant::MAX`].
     ///
     /// ```
-    /// # use sturdy::time::{Duration, Instant};
+    /// # use steadfast::time::{Duration, Instant};
     /// assert_eq!(Instant::MAX.saturating_add(Duration::from_secs(1)), Instant::MAX);
     /// ```
     #[must_use]
@@ -126,7 +126,7 @@ impl Instant {
     /// `self - d`, stopping at [`Instant::ZERO`].
     ///
     /// ```
-    /// # use sturdy::time::{Duration, Instant};
+    /// # use steadfast::time::{Duration, Instant};
     /// assert_eq!(Instant::from_secs(1).saturating_sub(Duration::from_secs(2)), Instant::ZERO);
     /// ```
     #[must_use]
@@ -137,7 +137,7 @@ impl Instant {
     /// The time from `earlier` to `self`, or [`Duration::ZERO`] if `earlier` is later.
     ///
     /// ```
-    /// # use sturdy::time::{Duration, Instant};
+    /// # use steadfast::time::{Duration, Instant};
     /// let a = Instant::from_secs(1);
     /// let b = Instant::from_secs(3);
     /// assert_eq!(b.saturating_duration_since(a), Duration::from_secs(2));
@@ -152,7 +152,7 @@ impl Instant {
     /// backwards (`now.max(last_seen)`).
     ///
     /// ```
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::time::Instant;
     /// assert_eq!(Instant::from_secs(1).max(Instant::from_secs(2)), Instant::from_secs(2));
     /// ```
     #[must_use]
@@ -163,7 +163,7 @@ impl Instant {
     /// The earlier of two instants.
     ///
     /// ```
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::time::Instant;
     /// assert_eq!(Instant::from_secs(1).min(Instant::from_secs(2)), Instant::from_secs(1));
     /// ```
     #[must_use]
@@ -181,7 +181,7 @@ impl Duration {
     /// `micros` microseconds.
     ///
     /// ```
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::time::Duration;
     /// assert_eq!(Duration::from_micros(7).as_micros(), 7);
     /// ```
     pub const fn from_micros(micros: u64) -> Self {
@@ -191,7 +191,7 @@ impl Duration {
     /// `millis` milliseconds (saturating).
     ///
     /// ```
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::time::Duration;
     /// assert_eq!(Duration::from_millis(100).as_micros(), 100_000);
     /// ```
     pub const fn from_millis(millis: u64) -> Self {
@@ -201,7 +201,7 @@ impl Duration {
     /// `secs` seconds (saturating).
     ///
     /// ```
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::time::Duration;
     /// assert_eq!(Duration::from_secs(60).as_millis(), 60_000);
     /// assert_eq!(Duration::from_secs(u64::MAX), Duration::MAX);
     /// ```
@@ -212,7 +212,7 @@ impl Duration {
     /// Length in microseconds.
     ///
     /// ```
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::time::Duration;
     /// assert_eq!(Duration::from_millis(2).as_micros(), 2_000);
     /// ```
     pub const fn as_micros(self) -> u64 {
@@ -222,7 +222,7 @@ impl Duration {
     /// Length in whole milliseconds (truncated).
     ///
     /// ```
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::time::Duration;
     /// assert_eq!(Duration::from_micros(2_500).as_millis(), 2);
     /// ```
     pub const fn as_millis(self) -> u64 {
@@ -232,7 +232,7 @@ impl Duration {
     /// Length in whole seconds (truncated).
     ///
     /// ```
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::time::Duration;
     /// assert_eq!(Duration::from_millis(2_500).as_secs(), 2);
     /// ```
     pub const fn as_secs(self) -> u64 {
@@ -242,7 +242,7 @@ impl Duration {
     /// Whether this is [`Duration::ZERO`].
     ///
     /// ```
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::time::Duration;
     /// assert!(Duration::ZERO.is_zero());
     /// ```
     pub const fn is_zero(self) -> bool {
@@ -252,7 +252,7 @@ impl Duration {
     /// `self + other`, stopping at [`Duration::MAX`].
     ///
     /// ```
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::time::Duration;
     /// assert_eq!(Duration::MAX.saturating_add(Duration::from_micros(1)), Duration::MAX);
     /// ```
     #[must_use]
@@ -263,7 +263,7 @@ impl Duration {
     /// `self - other`, stopping at [`Duration::ZERO`].
     ///
     /// ```
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::time::Duration;
     /// assert_eq!(Duration::from_secs(1).saturating_sub(Duration::from_secs(2)), Duration::ZERO);
     /// ```
     #[must_use]
@@ -274,7 +274,7 @@ impl Duration {
     /// `self * n`, stopping at [`Duration::MAX`].
     ///
     /// ```
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::time::Duration;
     /// assert_eq!(Duration::from_secs(2).saturating_mul(u64::MAX), Duration::MAX);
     /// ```
     #[must_use]
@@ -285,7 +285,7 @@ impl Duration {
     /// The longer of two durations.
     ///
     /// ```
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::time::Duration;
     /// assert_eq!(Duration::from_secs(1).max(Duration::from_secs(2)), Duration::from_secs(2));
     /// ```
     #[must_use]
@@ -296,7 +296,7 @@ impl Duration {
     /// The shorter of two durations.
     ///
     /// ```
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::time::Duration;
     /// assert_eq!(Duration::from_secs(1).min(Duration::from_secs(2)), Duration::from_secs(1));
     /// ```
     #[must_use]

@@ -27,8 +27,8 @@
 //!   total deadline ([`TimeoutConfig::attempt_deadline`]).
 //!
 //! ```
-//! use sturdy::timeout::{Deadline, TimeoutConfig};
-//! use sturdy::time::{Duration, Instant};
+//! use steadfast::timeout::{Deadline, TimeoutConfig};
+//! use steadfast::time::{Duration, Instant};
 //!
 //! let t = Instant::from_secs;
 //! let config = TimeoutConfig::new(Some(Duration::from_secs(2)), Some(Duration::from_secs(5)));
@@ -50,8 +50,8 @@ use crate::time::{Duration, Instant};
 /// "No deadline" is `Option<Deadline>::None`, never a special value.
 ///
 /// ```
-/// use sturdy::timeout::Deadline;
-/// use sturdy::time::{Duration, Instant};
+/// use steadfast::timeout::Deadline;
+/// use steadfast::time::{Duration, Instant};
 ///
 /// let d = Deadline::after(Instant::from_secs(10), Duration::from_secs(30));
 /// assert_eq!(d.instant(), Instant::from_secs(40));
@@ -68,8 +68,8 @@ impl Deadline {
     /// A deadline at `instant`.
     ///
     /// ```
-    /// # use sturdy::timeout::Deadline;
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::timeout::Deadline;
+    /// # use steadfast::time::Instant;
     /// assert_eq!(Deadline::at(Instant::from_secs(3)).instant(), Instant::from_secs(3));
     /// ```
     pub const fn at(instant: Instant) -> Self {
@@ -80,8 +80,8 @@ impl Deadline {
     /// timeout is already expired at `now`.
     ///
     /// ```
-    /// # use sturdy::timeout::Deadline;
-    /// # use sturdy::time::{Duration, Instant};
+    /// # use steadfast::timeout::Deadline;
+    /// # use steadfast::time::{Duration, Instant};
     /// let now = Instant::from_secs(1);
     /// assert!(Deadline::after(now, Duration::ZERO).is_expired(now));
     /// assert_eq!(Deadline::after(Instant::MAX, Duration::from_secs(1)).instant(), Instant::MAX);
@@ -93,8 +93,8 @@ impl Deadline {
     /// The instant of the deadline.
     ///
     /// ```
-    /// # use sturdy::timeout::Deadline;
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::timeout::Deadline;
+    /// # use steadfast::time::Instant;
     /// assert_eq!(Deadline::at(Instant::ZERO).instant(), Instant::ZERO);
     /// ```
     pub const fn instant(self) -> Instant {
@@ -104,8 +104,8 @@ impl Deadline {
     /// Time left at `now`; [`Duration::ZERO`] once expired (never negative).
     ///
     /// ```
-    /// # use sturdy::timeout::Deadline;
-    /// # use sturdy::time::{Duration, Instant};
+    /// # use steadfast::timeout::Deadline;
+    /// # use steadfast::time::{Duration, Instant};
     /// let d = Deadline::at(Instant::from_millis(500));
     /// assert_eq!(d.remaining(Instant::from_millis(200)), Duration::from_millis(300));
     /// assert_eq!(d.remaining(Instant::from_secs(9)), Duration::ZERO);
@@ -117,8 +117,8 @@ impl Deadline {
     /// Whether the deadline is reached at `now`: `now >= instant` (inclusive).
     ///
     /// ```
-    /// # use sturdy::timeout::Deadline;
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::timeout::Deadline;
+    /// # use steadfast::time::Instant;
     /// let d = Deadline::at(Instant::from_secs(2));
     /// assert!(!d.is_expired(Instant::from_micros(1_999_999)));
     /// assert!(d.is_expired(Instant::from_secs(2)));
@@ -130,8 +130,8 @@ impl Deadline {
     /// The earlier of two deadlines (the one that bites first).
     ///
     /// ```
-    /// # use sturdy::timeout::Deadline;
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::timeout::Deadline;
+    /// # use steadfast::time::Instant;
     /// let a = Deadline::at(Instant::from_secs(2));
     /// let b = Deadline::at(Instant::from_secs(5));
     /// assert_eq!(a.earliest(b), a);
@@ -148,9 +148,9 @@ impl Deadline {
     /// [`Outcome::TimedOut`].
     ///
     /// ```
-    /// use sturdy::outcome::Outcome;
-    /// use sturdy::timeout::Deadline;
-    /// use sturdy::time::{Duration, Instant};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::timeout::Deadline;
+    /// use steadfast::time::{Duration, Instant};
     ///
     /// let d = Deadline::at(Instant::from_secs(2));
     /// assert_eq!(d.check(Instant::from_secs(1)), Ok(Duration::from_secs(1)));
@@ -170,8 +170,8 @@ impl Deadline {
 /// The earliest of two optional deadlines, `None` meaning "no deadline".
 ///
 /// ```
-/// use sturdy::timeout::{earliest, Deadline};
-/// use sturdy::time::Instant;
+/// use steadfast::timeout::{earliest, Deadline};
+/// use steadfast::time::Instant;
 ///
 /// let a = Some(Deadline::at(Instant::from_secs(2)));
 /// assert_eq!(earliest(a, None), a);
@@ -192,9 +192,9 @@ pub const fn earliest(a: Option<Deadline>, b: Option<Deadline>) -> Option<Deadli
 /// slow call) for the breaker, retryable when the retry config allows it.
 ///
 /// ```
-/// use sturdy::outcome::{Outcome, Verdict};
-/// use sturdy::timeout::{Deadline, Elapsed};
-/// use sturdy::time::Instant;
+/// use steadfast::outcome::{Outcome, Verdict};
+/// use steadfast::timeout::{Deadline, Elapsed};
+/// use steadfast::time::Instant;
 ///
 /// let e = Elapsed { deadline: Deadline::at(Instant::from_secs(3)) };
 /// assert_eq!(e.outcome(), Outcome::TimedOut);
@@ -212,9 +212,9 @@ impl Elapsed {
     /// [`Outcome::TimedOut`], what the breaker records.
     ///
     /// ```
-    /// # use sturdy::outcome::Outcome;
-    /// # use sturdy::timeout::{Deadline, Elapsed};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::outcome::Outcome;
+    /// # use steadfast::timeout::{Deadline, Elapsed};
+    /// # use steadfast::time::Instant;
     /// assert_eq!(Elapsed { deadline: Deadline::at(Instant::ZERO) }.outcome(), Outcome::TimedOut);
     /// ```
     pub const fn outcome(self) -> Outcome {
@@ -224,8 +224,8 @@ impl Elapsed {
     /// [`Verdict::timed_out()`], what the pipeline feeds the breaker and retry.
     ///
     /// ```
-    /// # use sturdy::timeout::{Deadline, Elapsed};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::timeout::{Deadline, Elapsed};
+    /// # use steadfast::time::Instant;
     /// assert!(Elapsed { deadline: Deadline::at(Instant::ZERO) }.verdict().retryable);
     /// ```
     pub const fn verdict(self) -> Verdict {
@@ -253,8 +253,8 @@ impl core::error::Error for Elapsed {}
 /// no total deadline.
 ///
 /// ```
-/// use sturdy::timeout::TimeoutConfig;
-/// use sturdy::time::Duration;
+/// use steadfast::timeout::TimeoutConfig;
+/// use steadfast::time::Duration;
 ///
 /// let c = TimeoutConfig::default();
 /// assert_eq!(c.attempt, Some(Duration::from_secs(30)));
@@ -276,7 +276,7 @@ impl TimeoutConfig {
     /// The seed defaults as a constant: 30 s per attempt, no total deadline.
     ///
     /// ```
-    /// # use sturdy::timeout::TimeoutConfig;
+    /// # use steadfast::timeout::TimeoutConfig;
     /// static TIMEOUTS: TimeoutConfig = TimeoutConfig::DEFAULT;
     /// assert_eq!(TIMEOUTS, TimeoutConfig::default());
     /// ```
@@ -288,8 +288,8 @@ impl TimeoutConfig {
     /// No timeout at all (both `None`).
     ///
     /// ```
-    /// # use sturdy::timeout::TimeoutConfig;
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::timeout::TimeoutConfig;
+    /// # use steadfast::time::Instant;
     /// assert_eq!(TimeoutConfig::NONE.attempt_deadline(Instant::ZERO, None), None);
     /// ```
     pub const NONE: Self = Self {
@@ -300,8 +300,8 @@ impl TimeoutConfig {
     /// A config with these timeouts (every value is valid).
     ///
     /// ```
-    /// # use sturdy::timeout::TimeoutConfig;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::timeout::TimeoutConfig;
+    /// # use steadfast::time::Duration;
     /// let c = TimeoutConfig::new(Some(Duration::from_secs(10)), None);
     /// assert_eq!(c.attempt, Some(Duration::from_secs(10)));
     /// ```
@@ -313,8 +313,8 @@ impl TimeoutConfig {
     /// a total timeout.
     ///
     /// ```
-    /// # use sturdy::timeout::{Deadline, TimeoutConfig};
-    /// # use sturdy::time::{Duration, Instant};
+    /// # use steadfast::timeout::{Deadline, TimeoutConfig};
+    /// # use steadfast::time::{Duration, Instant};
     /// let c = TimeoutConfig::new(None, Some(Duration::from_secs(5)));
     /// assert_eq!(c.total_deadline(Instant::from_secs(1)), Some(Deadline::at(Instant::from_secs(6))));
     /// ```
@@ -330,8 +330,8 @@ impl TimeoutConfig {
     /// [`total_deadline`](Self::total_deadline)); `None` when neither exists.
     ///
     /// ```
-    /// # use sturdy::timeout::{Deadline, TimeoutConfig};
-    /// # use sturdy::time::{Duration, Instant};
+    /// # use steadfast::timeout::{Deadline, TimeoutConfig};
+    /// # use steadfast::time::{Duration, Instant};
     /// let t = Instant::from_secs;
     /// let c = TimeoutConfig::new(Some(Duration::from_secs(2)), None);
     /// assert_eq!(c.attempt_deadline(t(1), None), Some(Deadline::at(t(3))));

@@ -2,11 +2,11 @@
 //! its range for every kind and seed; retries and budgets never break their rules.
 
 use proptest::prelude::*;
-use sturdy::backoff::{Backoff, Jitter, Kind, Ratio};
-use sturdy::outcome::{Outcome, Verdict};
-use sturdy::retry::{Budget, BudgetConfig, GiveUpReason, Retry, RetryConfig, RetryDecision};
-use sturdy::rng::SplitMix64;
-use sturdy::time::{Duration, Instant};
+use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
+use steadfast::outcome::{Outcome, Verdict};
+use steadfast::retry::{Budget, BudgetConfig, GiveUpReason, Retry, RetryConfig, RetryDecision};
+use steadfast::rng::SplitMix64;
+use steadfast::time::{Duration, Instant};
 
 fn ratio() -> impl Strategy<Value = Ratio> {
     (1u32..=1_000, 0u32..=5_000)

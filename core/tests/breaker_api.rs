@@ -1,14 +1,14 @@
 //! The public types have the auto traits and derives we promise, and stay small.
 //!
-//! `cargo test -p sturdy --test breaker_api -- --nocapture` prints the sizes.
+//! `cargo test -p steadfast --test breaker_api -- --nocapture` prints the sizes.
 
 use core::mem::size_of;
 
-use sturdy::breaker::{
+use steadfast::breaker::{
     Breaker, Config, Consecutive, CountWindow, Permit, Rejected, State, Stats, TimeWindow,
     Transition, Window, WindowCounts,
 };
-use sturdy::error::ConfigError;
+use steadfast::error::ConfigError;
 
 fn send_sync<T: Send + Sync>() {}
 fn copy<T: Copy>() {}

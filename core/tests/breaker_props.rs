@@ -8,11 +8,11 @@
 use std::collections::VecDeque;
 
 use proptest::prelude::*;
-use sturdy::breaker::{
+use steadfast::breaker::{
     Breaker, Config, Consecutive, CountWindow, Permit, Rejected, State, Stats, Transition, Window,
 };
-use sturdy::outcome::Outcome;
-use sturdy::time::{Duration, Instant};
+use steadfast::outcome::Outcome;
+use steadfast::time::{Duration, Instant};
 
 // ---------------------------------------------------------------- the model
 
@@ -634,7 +634,7 @@ proptest! {
         ops in prop::collection::vec(op(), 0..150),
     ) {
         let cfg = cfg.with_window_duration(Duration::from_millis(window_ms));
-        let mut b = Breaker::<sturdy::breaker::TimeWindow<7>>::new(cfg).expect("valid");
+        let mut b = Breaker::<steadfast::breaker::TimeWindow<7>>::new(cfg).expect("valid");
         let mut now = start;
         let mut held = Vec::new();
         for op in ops {

@@ -7,8 +7,8 @@
 use std::collections::VecDeque;
 
 use proptest::prelude::*;
-use sturdy::bulkhead::{Acquire, Bulkhead, Claim, Config, Permit, Ticket};
-use sturdy::time::{Duration, Instant};
+use steadfast::bulkhead::{Acquire, Bulkhead, Claim, Config, Permit, Ticket};
+use steadfast::time::{Duration, Instant};
 
 const Q: usize = 4;
 

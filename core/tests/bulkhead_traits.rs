@@ -4,9 +4,9 @@
 //! is a bug), and `Permit` is neither (one permit, one release — the negative
 //! half is a `compile_fail` doctest on `Permit`).
 
-use sturdy::bulkhead::{Acquire, Bulkhead, Claim, Config, Permit, Stats, Ticket};
-use sturdy::error::ConfigError;
-use sturdy::timeout::{Deadline, Elapsed, TimeoutConfig};
+use steadfast::bulkhead::{Acquire, Bulkhead, Claim, Config, Permit, Stats, Ticket};
+use steadfast::error::ConfigError;
+use steadfast::timeout::{Deadline, Elapsed, TimeoutConfig};
 
 fn send_sync<T: Send + Sync + 'static>() {}
 fn copy<T: Copy>() {}

@@ -8,15 +8,15 @@
 //! stay within `max_attempts`; and afterwards every bulkhead slot and half-open probe
 //! slot is back and the breaker can still close.
 
-use sturdy::backoff::Backoff;
-use sturdy::breaker::{Breaker, Config as BreakerConfig, CountWindow, State};
-use sturdy::bulkhead::{Bulkhead, Config as BulkheadConfig};
-use sturdy::outcome::{Outcome, Verdict};
-use sturdy::pipeline::{Failure, Finish, Pipeline, PipelineConfig, Shared, Step};
-use sturdy::retry::{Budget, BudgetConfig, RetryConfig};
-use sturdy::rng::SplitMix64;
-use sturdy::time::{Duration, Instant};
-use sturdy::timeout::TimeoutConfig;
+use steadfast::backoff::Backoff;
+use steadfast::breaker::{Breaker, Config as BreakerConfig, CountWindow, State};
+use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
+use steadfast::outcome::{Outcome, Verdict};
+use steadfast::pipeline::{Failure, Finish, Pipeline, PipelineConfig, Shared, Step};
+use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
+use steadfast::rng::SplitMix64;
+use steadfast::time::{Duration, Instant};
+use steadfast::timeout::TimeoutConfig;
 
 const MAX_ATTEMPTS: u32 = 3;
 const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -309,7 +309,7 @@ fn clock_jumping_backwards() {
     w.assert_clean_and_recoverable(until);
 }
 
-fn ticket(step: &Step) -> sturdy::bulkhead::Ticket {
+fn ticket(step: &Step) -> steadfast::bulkhead::Ticket {
     match step {
         Step::Queued { ticket, .. } => *ticket,
         s => panic!("{s:?}"),

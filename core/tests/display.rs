@@ -1,8 +1,8 @@
 //! What `Display` prints for the types people log: durations, instants,
 //! transitions and rejections.
 
-use sturdy::breaker::{Rejected, State, Transition};
-use sturdy::time::{Duration, Instant};
+use steadfast::breaker::{Rejected, State, Transition};
+use steadfast::time::{Duration, Instant};
 
 #[test]
 fn durations_and_instants() {

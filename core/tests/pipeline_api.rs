@@ -3,21 +3,21 @@
 //! call moved across threads), small values `Copy`, and a `Call` — which may
 //! hold permits — neither `Copy` nor `Clone`.
 //!
-//! `cargo test -p sturdy --test pipeline_api -- --nocapture` prints the sizes.
+//! `cargo test -p steadfast --test pipeline_api -- --nocapture` prints the sizes.
 
 use core::mem::size_of;
 
-use sturdy::backoff::{Backoff, Jitter, Kind, Ratio};
-use sturdy::outcome::{ErrorsFail, Outcome, Verdict};
-use sturdy::pipeline::{
+use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
+use steadfast::outcome::{ErrorsFail, Outcome, Verdict};
+use steadfast::pipeline::{
     Call, Event, Events, Failure, FallbackOn, Finish, Order, Pipeline, PipelineConfig, Step,
 };
-use sturdy::retry::{
+use steadfast::retry::{
     Budget, BudgetConfig, GiveUpReason, Retry, RetryConfig, RetryDecision, TokenBucket, Unlimited,
 };
-use sturdy::rng::SplitMix64;
-use sturdy::time::{Duration, Instant};
-use sturdy::timeout::{Deadline, Elapsed, TimeoutConfig};
+use steadfast::rng::SplitMix64;
+use steadfast::time::{Duration, Instant};
+use steadfast::timeout::{Deadline, Elapsed, TimeoutConfig};
 
 fn send_sync<T: Send + Sync>() {}
 fn copy<T: Copy>() {}

@@ -11,14 +11,14 @@
 //!   admits and closes again.
 
 use proptest::prelude::*;
-use sturdy::breaker::{Breaker, Config as BreakerConfig, CountWindow};
-use sturdy::bulkhead::{Bulkhead, Config as BulkheadConfig};
-use sturdy::outcome::Verdict;
-use sturdy::pipeline::{Call, Pipeline, PipelineConfig, Shared, Step};
-use sturdy::retry::{Budget, BudgetConfig, RetryConfig};
-use sturdy::rng::SplitMix64;
-use sturdy::time::{Duration, Instant};
-use sturdy::timeout::TimeoutConfig;
+use steadfast::breaker::{Breaker, Config as BreakerConfig, CountWindow};
+use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
+use steadfast::outcome::Verdict;
+use steadfast::pipeline::{Call, Pipeline, PipelineConfig, Shared, Step};
+use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
+use steadfast::rng::SplitMix64;
+use steadfast::time::{Duration, Instant};
+use steadfast::timeout::TimeoutConfig;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -79,7 +79,7 @@ proptest! {
                 total_ms.map(Duration::from_millis),
             ));
         if outermost {
-            config = config.with_order(sturdy::pipeline::Order::BulkheadOutermost);
+            config = config.with_order(steadfast::pipeline::Order::BulkheadOutermost);
         }
         let pipeline = Pipeline::new(config);
         let mut breaker: Breaker<CountWindow<8>> = Breaker::new(

@@ -1,16 +1,16 @@
 //! Timelines of the composed pipeline: exact steps at exact instants.
 
-use sturdy::backoff::{Backoff, Ratio};
-use sturdy::breaker::{Breaker, Config as BreakerConfig, State, Transition};
-use sturdy::bulkhead::{Bulkhead, Config as BulkheadConfig};
-use sturdy::outcome::{Outcome, Verdict};
-use sturdy::pipeline::{
+use steadfast::backoff::{Backoff, Ratio};
+use steadfast::breaker::{Breaker, Config as BreakerConfig, State, Transition};
+use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
+use steadfast::outcome::{Outcome, Verdict};
+use steadfast::pipeline::{
     Call, Event, Failure, FallbackOn, Finish, Order, Pipeline, PipelineConfig, Shared, Step,
 };
-use sturdy::retry::{Budget, BudgetConfig, RetryConfig};
-use sturdy::rng::SplitMix64;
-use sturdy::time::{Duration, Instant};
-use sturdy::timeout::TimeoutConfig;
+use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
+use steadfast::rng::SplitMix64;
+use steadfast::time::{Duration, Instant};
+use steadfast::timeout::TimeoutConfig;
 
 fn ms(n: u64) -> Instant {
     Instant::from_millis(n)

@@ -3,15 +3,15 @@
 
 use core::fmt;
 
-use sturdy::pipeline::Failure;
-use sturdy::time::Instant;
+use steadfast::pipeline::Failure;
+use steadfast::time::Instant;
 
 /// Why [`Policy::call`](crate::Policy::call) returned no value. Mirrors
 /// [`Failure`]; `error` is the last attempt's own error (`None` when that
 /// attempt timed out, or returned `Ok` that the classifier called a failure).
 ///
 /// ```
-/// use sturdy_embassy::Error;
+/// use steadfast_embassy::Error;
 /// let e: Error<&str> = Error::RetriesExhausted { attempts: 3, error: Some("nak") };
 /// assert_eq!(e.attempts(), 3);
 /// assert_eq!(e.operation_error(), Some(&"nak"));
@@ -41,7 +41,7 @@ pub enum Error<E> {
     BreakerOpen {
         /// Attempts that ran before.
         attempts: u32,
-        /// When the breaker will admit again, if known (sturdy time).
+        /// When the breaker will admit again, if known (steadfast time).
         retry_at: Option<Instant>,
     },
     /// No bulkhead slot, no queue room, or the queue wait ran out
@@ -55,7 +55,7 @@ pub enum Error<E> {
         /// Attempts that ran.
         attempts: u32,
     },
-    /// The policy's [`FallbackOn`](sturdy::pipeline::FallbackOn) covers this
+    /// The policy's [`FallbackOn`](steadfast::pipeline::FallbackOn) covers this
     /// failure: answer with your fallback.
     Fallback(Failure),
 }
@@ -77,7 +77,7 @@ impl<E> Error<E> {
     /// Attempts that ran.
     ///
     /// ```
-    /// # use sturdy_embassy::Error;
+    /// # use steadfast_embassy::Error;
     /// assert_eq!(Error::<()>::BulkheadFull { attempts: 0 }.attempts(), 0);
     /// ```
     pub const fn attempts(&self) -> u32 {
@@ -94,7 +94,7 @@ impl<E> Error<E> {
     /// `true` when the dependency never saw the last try (breaker, bulkhead).
     ///
     /// ```
-    /// # use sturdy_embassy::Error;
+    /// # use steadfast_embassy::Error;
     /// assert!(Error::<()>::BreakerOpen { attempts: 0, retry_at: None }.is_rejection());
     /// ```
     pub const fn is_rejection(&self) -> bool {

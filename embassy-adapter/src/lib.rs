@@ -1,4 +1,4 @@
-//! sturdy on Embassy: a thin driver of the core's [`sturdy::pipeline`].
+//! steadfast on Embassy: a thin driver of the core's [`steadfast::pipeline`].
 //!
 //! A [`Policy`] pairs an immutable [`Pipeline`] with the machines its calls
 //! share — a [`SharedBreaker`], a [`SharedBulkhead`], a [`SharedBudget`] and the
@@ -16,9 +16,9 @@
 //!
 //! ```no_run
 //! use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex as Cs;
-//! use sturdy::breaker::{Breaker, Config};
-//! use sturdy::pipeline::{Pipeline, PipelineConfig};
-//! use sturdy_embassy::{Policy, SharedBreaker, SharedRng};
+//! use steadfast::breaker::{Breaker, Config};
+//! use steadfast::pipeline::{Pipeline, PipelineConfig};
+//! use steadfast_embassy::{Policy, SharedBreaker, SharedRng};
 //!
 //! static BREAKER: SharedBreaker<Cs> = SharedBreaker::new(match Breaker::new(Config::DEFAULT) {
 //!     Ok(b) => b,
@@ -53,12 +53,12 @@ use core::task::Poll;
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_time::{Timer, with_deadline};
-use sturdy::breaker::{Breaker, Consecutive, Window};
-use sturdy::bulkhead::Ticket;
-use sturdy::outcome::{Classify, ErrorsFail, Outcome, Verdict};
-use sturdy::pipeline::{Call, Event, Events, Finish, Pipeline, Shared, Step};
-use sturdy::retry::{RetryBudget, Unlimited};
-use sturdy::time::Instant;
+use steadfast::breaker::{Breaker, Consecutive, Window};
+use steadfast::bulkhead::Ticket;
+use steadfast::outcome::{Classify, ErrorsFail, Outcome, Verdict};
+use steadfast::pipeline::{Call, Event, Events, Finish, Pipeline, Shared, Step};
+use steadfast::retry::{RetryBudget, Unlimited};
+use steadfast::time::Instant;
 
 pub use error::Error;
 pub use shared::{SharedBreaker, SharedBudget, SharedBulkhead, SharedRng};
@@ -66,7 +66,7 @@ pub use shared::{SharedBreaker, SharedBudget, SharedBulkhead, SharedRng};
 /// What the driver fed the pipeline at one step (for an [`Observer`]).
 ///
 /// ```
-/// use sturdy_embassy::Input;
+/// use steadfast_embassy::Input;
 /// assert_ne!(Input::Next, Input::Abandon);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,9 +84,9 @@ pub enum Input {
 /// raised, with the instant the driver used. The unit type watches nothing.
 ///
 /// ```
-/// use sturdy::pipeline::{Event, Step};
-/// use sturdy::time::Instant;
-/// use sturdy_embassy::{Input, Observer};
+/// use steadfast::pipeline::{Event, Step};
+/// use steadfast::time::Instant;
+/// use steadfast_embassy::{Input, Observer};
 ///
 /// /// Counts retries.
 /// struct Retries(u32);
@@ -120,12 +120,12 @@ impl Observer for () {}
 /// so it can be a `static` next to the machines it names.
 ///
 /// `W`, `Q`, `B`: the breaker's window, the bulkhead's queue storage and the
-/// budget type, as in [`sturdy::pipeline::Shared`]; the builders set them.
+/// budget type, as in [`steadfast::pipeline::Shared`]; the builders set them.
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-/// use sturdy::pipeline::{Pipeline, PipelineConfig};
-/// use sturdy_embassy::{Policy, SharedRng};
+/// use steadfast::pipeline::{Pipeline, PipelineConfig};
+/// use steadfast_embassy::{Policy, SharedRng};
 ///
 /// let rng: SharedRng<NoopRawMutex> = SharedRng::new(1);
 /// let policy = Policy::new(Pipeline::new(PipelineConfig::DEFAULT), &rng);
@@ -462,17 +462,17 @@ fn log_event(now: Instant, event: &Event) {
     #[cfg(feature = "defmt")]
     match event {
         Event::Breaker(t) => defmt::info!(
-            "sturdy: breaker {} -> {} at {} us",
+            "steadfast: breaker {} -> {} at {} us",
             t.from,
             t.to,
             t.at.as_micros()
         ),
         Event::Retry { attempt, delay, .. } => defmt::info!(
-            "sturdy: retry, attempt {} in {} us (at {} us)",
+            "steadfast: retry, attempt {} in {} us (at {} us)",
             attempt,
             delay.as_micros(),
             now.as_micros()
         ),
-        other => defmt::debug!("sturdy: {} at {} us", other, now.as_micros()),
+        other => defmt::debug!("steadfast: {} at {} us", other, now.as_micros()),
     }
 }

@@ -11,17 +11,17 @@ use core::task::{Context, Poll};
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_sync::waitqueue::WakerRegistration;
-use sturdy::breaker::{Breaker, Consecutive, State, Window};
-use sturdy::bulkhead::{Bulkhead, Ticket};
-use sturdy::retry::RetryBudget;
-use sturdy::rng::SplitMix64;
+use steadfast::breaker::{Breaker, Consecutive, State, Window};
+use steadfast::bulkhead::{Bulkhead, Ticket};
+use steadfast::retry::RetryBudget;
+use steadfast::rng::SplitMix64;
 
 /// A circuit breaker shared by tasks (and interrupts, with `CriticalSectionRawMutex`).
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
-/// use sturdy::breaker::{Breaker, Config, State};
-/// use sturdy_embassy::SharedBreaker;
+/// use steadfast::breaker::{Breaker, Config, State};
+/// use steadfast_embassy::SharedBreaker;
 ///
 /// static MODEM: SharedBreaker<CriticalSectionRawMutex> = SharedBreaker::new(match Breaker::new(Config::DEFAULT) {
 ///     Ok(b) => b,
@@ -46,11 +46,11 @@ impl<M: RawMutex, W: Window> SharedBreaker<M, W> {
     ///
     /// ```
     /// # use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-    /// # use sturdy::breaker::{Breaker, Config};
-    /// # use sturdy_embassy::SharedBreaker;
+    /// # use steadfast::breaker::{Breaker, Config};
+    /// # use steadfast_embassy::SharedBreaker;
     /// let b: SharedBreaker<NoopRawMutex> = SharedBreaker::new(Breaker::new(Config::DEFAULT)?);
     /// assert_eq!(b.lock(|b| b.stats().rejections), 0);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn lock<R>(&self, f: impl FnOnce(&mut Breaker<W>) -> R) -> R {
         self.inner.lock(|cell| f(&mut cell.borrow_mut()))
@@ -156,9 +156,9 @@ impl<const Q: usize> Waiters<Q> {
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
-/// use sturdy::bulkhead::{Bulkhead, Config};
-/// use sturdy::time::Duration;
-/// use sturdy_embassy::SharedBulkhead;
+/// use steadfast::bulkhead::{Bulkhead, Config};
+/// use steadfast::time::Duration;
+/// use steadfast_embassy::SharedBulkhead;
 ///
 /// const BUS: Bulkhead<2> = match Config::new(1, 2, Duration::from_millis(50)) {
 ///     Ok(c) => match Bulkhead::new(c) { Ok(b) => b, Err(_) => panic!() },
@@ -189,11 +189,11 @@ impl<M: RawMutex, const Q: usize> SharedBulkhead<M, Q> {
     ///
     /// ```
     /// # use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-    /// # use sturdy::bulkhead::{Bulkhead, Config};
-    /// # use sturdy_embassy::SharedBulkhead;
+    /// # use steadfast::bulkhead::{Bulkhead, Config};
+    /// # use steadfast_embassy::SharedBulkhead;
     /// let pool: SharedBulkhead<NoopRawMutex> = SharedBulkhead::new(Bulkhead::new(Config::DEFAULT)?);
     /// assert_eq!(pool.lock(|b| b.stats().acquired), 0);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn lock<R>(&self, f: impl FnOnce(&mut Bulkhead<Q>) -> R) -> R {
         self.inner.lock(|cell| f(&mut cell.borrow_mut().bulkhead))
@@ -240,12 +240,12 @@ impl<M: RawMutex, const Q: usize> defmt::Format for SharedBulkhead<M, Q> {
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-/// use sturdy::retry::{Budget, BudgetConfig};
-/// use sturdy_embassy::SharedBudget;
+/// use steadfast::retry::{Budget, BudgetConfig};
+/// use steadfast_embassy::SharedBudget;
 ///
 /// let budget: SharedBudget<NoopRawMutex, Budget> = SharedBudget::new(Budget::new(BudgetConfig::default())?);
 /// assert_eq!(budget.lock(|b| b.stats().requests), 0);
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 pub struct SharedBudget<M: RawMutex, B: RetryBudget> {
     pub(crate) inner: Mutex<M, RefCell<B>>,
@@ -283,7 +283,7 @@ impl<M: RawMutex, B: RetryBudget> defmt::Format for SharedBudget<M, B> {
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
-/// use sturdy_embassy::SharedRng;
+/// use steadfast_embassy::SharedRng;
 /// static JITTER: SharedRng<CriticalSectionRawMutex> = SharedRng::new(0x5EED);
 /// # let _ = &JITTER;
 /// ```

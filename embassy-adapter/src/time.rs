@@ -1,25 +1,25 @@
-//! embassy-time ↔ sturdy time, in one place.
+//! embassy-time ↔ steadfast time, in one place.
 //!
-//! sturdy counts microseconds; embassy counts ticks of `TICK_HZ`. Towards sturdy
+//! steadfast counts microseconds; embassy counts ticks of `TICK_HZ`. Towards steadfast
 //! the conversion floors to whole microseconds (exact when the tick divides a
 //! microsecond evenly, e.g. 1 kHz or 1 MHz); towards embassy it rounds **up** to
-//! whole ticks, so a timer armed for a sturdy deadline never fires before it:
+//! whole ticks, so a timer armed for a steadfast deadline never fires before it:
 //! when it fires, [`now`] reads at or after the deadline and the pipeline sees it
 //! as reached. Both directions saturate instead of overflowing.
 //!
 //! ```
-//! use sturdy::time::{Duration, Instant};
-//! use sturdy_embassy::time;
+//! use steadfast::time::{Duration, Instant};
+//! use steadfast_embassy::time;
 //!
 //! let e = embassy_time::Instant::from_millis(1_234);
-//! assert_eq!(time::to_sturdy(e), Instant::from_millis(1_234));
+//! assert_eq!(time::to_steadfast(e), Instant::from_millis(1_234));
 //! // 1.5 ms is one and a half ticks at 1 kHz, exact at 1 MHz: never shorter.
 //! assert!(time::to_embassy(Duration::from_micros(1_500)) >= embassy_time::Duration::from_micros(1_500));
 //! assert_eq!(time::to_embassy_instant(Instant::MAX), embassy_time::Instant::MAX);
 //! ```
 
 use embassy_time::TICK_HZ;
-use sturdy::time::{Duration, Instant};
+use steadfast::time::{Duration, Instant};
 
 const MICROS_PER_SEC: u64 = 1_000_000;
 const GCD: u64 = gcd(TICK_HZ, MICROS_PER_SEC);
@@ -69,41 +69,41 @@ const fn ticks_to_micros_floor(ticks: u64) -> u64 {
     }
 }
 
-/// sturdy's view of embassy's clock.
+/// steadfast's view of embassy's clock.
 ///
 /// ```no_run
-/// let now: sturdy::time::Instant = sturdy_embassy::time::now();
+/// let now: steadfast::time::Instant = steadfast_embassy::time::now();
 /// ```
 pub fn now() -> Instant {
-    to_sturdy(embassy_time::Instant::now())
+    to_steadfast(embassy_time::Instant::now())
 }
 
-/// An embassy instant as a sturdy instant (floored to the microsecond).
+/// An embassy instant as a steadfast instant (floored to the microsecond).
 ///
 /// ```
-/// # use sturdy_embassy::time;
-/// assert_eq!(time::to_sturdy(embassy_time::Instant::from_secs(2)), sturdy::time::Instant::from_secs(2));
+/// # use steadfast_embassy::time;
+/// assert_eq!(time::to_steadfast(embassy_time::Instant::from_secs(2)), steadfast::time::Instant::from_secs(2));
 /// ```
-pub const fn to_sturdy(at: embassy_time::Instant) -> Instant {
+pub const fn to_steadfast(at: embassy_time::Instant) -> Instant {
     Instant::from_micros(ticks_to_micros_floor(at.as_ticks()))
 }
 
-/// An embassy duration as a sturdy duration (floored to the microsecond).
+/// An embassy duration as a steadfast duration (floored to the microsecond).
 ///
 /// ```
-/// # use sturdy_embassy::time;
-/// assert_eq!(time::to_sturdy_duration(embassy_time::Duration::from_millis(7)), sturdy::time::Duration::from_millis(7));
+/// # use steadfast_embassy::time;
+/// assert_eq!(time::to_steadfast_duration(embassy_time::Duration::from_millis(7)), steadfast::time::Duration::from_millis(7));
 /// ```
-pub const fn to_sturdy_duration(d: embassy_time::Duration) -> Duration {
+pub const fn to_steadfast_duration(d: embassy_time::Duration) -> Duration {
     Duration::from_micros(ticks_to_micros_floor(d.as_ticks()))
 }
 
-/// A sturdy duration as an embassy one, rounded **up** to whole ticks: a timer
-/// never fires before the duration sturdy asked for has passed.
+/// A steadfast duration as an embassy one, rounded **up** to whole ticks: a timer
+/// never fires before the duration steadfast asked for has passed.
 ///
 /// ```
-/// # use sturdy_embassy::time;
-/// # use sturdy::time::Duration;
+/// # use steadfast_embassy::time;
+/// # use steadfast::time::Duration;
 /// assert_eq!(time::to_embassy(Duration::ZERO), embassy_time::Duration::from_ticks(0));
 /// assert!(time::to_embassy(Duration::from_micros(1)) >= embassy_time::Duration::from_micros(1));
 /// ```
@@ -111,13 +111,13 @@ pub const fn to_embassy(d: Duration) -> embassy_time::Duration {
     embassy_time::Duration::from_ticks(micros_to_ticks_ceil(d.as_micros()))
 }
 
-/// A sturdy instant (a deadline, a backoff's end) as an embassy instant,
+/// A steadfast instant (a deadline, a backoff's end) as an embassy instant,
 /// rounded **up** to whole ticks (never early); [`Instant::MAX`] maps to
 /// `embassy_time::Instant::MAX`.
 ///
 /// ```
-/// # use sturdy_embassy::time;
-/// # use sturdy::time::Instant;
+/// # use steadfast_embassy::time;
+/// # use steadfast::time::Instant;
 /// assert!(time::to_embassy_instant(Instant::from_micros(1_001)) >= embassy_time::Instant::from_micros(1_001));
 /// ```
 pub const fn to_embassy_instant(at: Instant) -> embassy_time::Instant {
@@ -132,10 +132,10 @@ mod tests {
     fn round_trip_never_early() {
         for micros in [0, 1, 999, 1_000, 1_001, 1_500, 123_456_789, u64::MAX / 2] {
             let at = Instant::from_micros(micros);
-            let back = to_sturdy(to_embassy_instant(at));
+            let back = to_steadfast(to_embassy_instant(at));
             assert!(back >= at, "{micros}");
             let d = Duration::from_micros(micros);
-            assert!(to_sturdy_duration(to_embassy(d)) >= d, "{micros}");
+            assert!(to_steadfast_duration(to_embassy(d)) >= d, "{micros}");
         }
         assert_eq!(to_embassy_instant(Instant::MAX).as_ticks(), u64::MAX);
     }

@@ -12,16 +12,16 @@ use std::time::Duration as StdDuration;
 
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex as Cs;
 use embassy_time::Timer;
-use sturdy::backoff::Backoff;
-use sturdy::breaker::{self, Breaker, State};
-use sturdy::bulkhead::{self, Bulkhead};
-use sturdy::outcome::Verdict;
-use sturdy::pipeline::{Call, Pipeline, PipelineConfig, Shared, Step};
-use sturdy::retry::RetryConfig;
-use sturdy::rng::SplitMix64;
-use sturdy::time::{Duration, Instant};
-use sturdy::timeout::TimeoutConfig;
-use sturdy_embassy::{Error, Input, Observer, Policy, SharedBreaker, SharedBulkhead, SharedRng};
+use steadfast::backoff::Backoff;
+use steadfast::breaker::{self, Breaker, State};
+use steadfast::bulkhead::{self, Bulkhead};
+use steadfast::outcome::Verdict;
+use steadfast::pipeline::{Call, Pipeline, PipelineConfig, Shared, Step};
+use steadfast::retry::RetryConfig;
+use steadfast::rng::SplitMix64;
+use steadfast::time::{Duration, Instant};
+use steadfast::timeout::TimeoutConfig;
+use steadfast_embassy::{Error, Input, Observer, Policy, SharedBreaker, SharedBulkhead, SharedRng};
 
 const SEED: u64 = 0x5EED;
 const fn ms(n: u64) -> Duration {
@@ -170,7 +170,7 @@ fn replay(trace: &Trace) {
             Input::Outcome(v) => call.on_outcome(*now, *v, &mut shared, &mut rng),
             Input::Abandon => {
                 call.abandon(*now, &mut shared);
-                Step::Done(sturdy::pipeline::Finish::Cancelled)
+                Step::Done(steadfast::pipeline::Finish::Cancelled)
             }
         };
         assert_eq!(&core, step, "at {now}: the core decided otherwise");
@@ -242,7 +242,7 @@ fn same_decisions_as_the_core_flaky_then_ok() {
     let attempts = Cell::new(0u32);
     let mut trace = Trace::default();
     let result = block_on(
-        policy.call_with(&sturdy::outcome::ErrorsFail, &mut trace, || {
+        policy.call_with(&steadfast::outcome::ErrorsFail, &mut trace, || {
             let n = attempts.get() + 1;
             attempts.set(n);
             async move {
@@ -268,7 +268,7 @@ fn same_decisions_as_the_core_hanging_attempts_open_the_breaker() {
     let mut trace = Trace::default();
     let result: Result<(), Error<()>> =
         block_on(
-            policy.call_with(&sturdy::outcome::ErrorsFail, &mut trace, || async {
+            policy.call_with(&steadfast::outcome::ErrorsFail, &mut trace, || async {
                 Timer::after_secs(3_600).await; // a modem that never answers
                 Ok(())
             }),

@@ -1,12 +1,14 @@
 //! Clock abuse at the Embassy adapter's boundary (issue 10): the std time driver on the
 //! host is monotonic and cannot jump, so what can be abused is the conversion between
-//! embassy-time ticks and sturdy microseconds at the extremes (the core's own suite,
+//! embassy-time ticks and steadfast microseconds at the extremes (the core's own suite,
 //! core/tests/clock_abuse.rs, drives the same pipeline through frozen, backwards,
 //! years-ahead and `u64::MAX - 1` clocks). Nothing may panic, wrap, or wake early.
 #![allow(missing_docs)]
 
-use sturdy::time::{Duration, Instant};
-use sturdy_embassy::time::{to_embassy, to_embassy_instant, to_sturdy, to_sturdy_duration};
+use steadfast::time::{Duration, Instant};
+use steadfast_embassy::time::{
+    to_embassy, to_embassy_instant, to_steadfast, to_steadfast_duration,
+};
 
 #[test]
 fn conversions_saturate_and_never_wake_early() {
@@ -14,24 +16,25 @@ fn conversions_saturate_and_never_wake_early() {
     for &us in &extremes {
         let at = Instant::from_micros(us);
         let e = to_embassy_instant(at);
-        // Back to sturdy: never earlier than asked (a wake-up is never early) unless saturated.
+        // Back to steadfast: never earlier than asked (a wake-up is never early) unless saturated.
         assert!(
-            to_sturdy(e) >= at || e == embassy_time::Instant::MAX,
+            to_steadfast(e) >= at || e == embassy_time::Instant::MAX,
             "{us} µs woke early"
         );
         let d = Duration::from_micros(us);
         assert!(
-            to_sturdy_duration(to_embassy(d)) >= d || to_embassy(d) == embassy_time::Duration::MAX
+            to_steadfast_duration(to_embassy(d)) >= d
+                || to_embassy(d) == embassy_time::Duration::MAX
         );
     }
     for ticks in [0, 1, u64::MAX / 2, u64::MAX - 1, u64::MAX] {
-        let _ = to_sturdy(embassy_time::Instant::from_ticks(ticks));
-        let _ = to_sturdy_duration(embassy_time::Duration::from_ticks(ticks));
+        let _ = to_steadfast(embassy_time::Instant::from_ticks(ticks));
+        let _ = to_steadfast_duration(embassy_time::Duration::from_ticks(ticks));
     }
-    // Monotone: a later embassy instant is never an earlier sturdy one.
+    // Monotone: a later embassy instant is never an earlier steadfast one.
     let mut last = Instant::ZERO;
     for ticks in (0..64).map(|i| 1u64 << i) {
-        let t = to_sturdy(embassy_time::Instant::from_ticks(ticks));
+        let t = to_steadfast(embassy_time::Instant::from_ticks(ticks));
         assert!(t >= last);
         last = t;
     }

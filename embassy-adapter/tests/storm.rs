@@ -18,15 +18,15 @@ use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex as Cs;
 use embassy_time::Timer;
-use sturdy::backoff::Backoff;
-use sturdy::breaker::{self, Breaker, State};
-use sturdy::bulkhead::{self, Bulkhead};
-use sturdy::pipeline::{Pipeline, PipelineConfig};
-use sturdy::retry::RetryConfig;
-use sturdy::rng::{Rng, SplitMix64};
-use sturdy::time::Duration;
-use sturdy::timeout::TimeoutConfig;
-use sturdy_embassy::{Policy, SharedBreaker, SharedBulkhead, SharedRng};
+use steadfast::backoff::Backoff;
+use steadfast::breaker::{self, Breaker, State};
+use steadfast::bulkhead::{self, Bulkhead};
+use steadfast::pipeline::{Pipeline, PipelineConfig};
+use steadfast::retry::RetryConfig;
+use steadfast::rng::{Rng, SplitMix64};
+use steadfast::time::Duration;
+use steadfast::timeout::TimeoutConfig;
+use steadfast_embassy::{Policy, SharedBreaker, SharedBulkhead, SharedRng};
 
 const CALLERS: u64 = 10_000;
 const WAVE: u64 = 100;

@@ -7,7 +7,7 @@ fn main() {
         "thumbv7em-none-eabihf" => "mps2-an386",
         "thumbv6m-none-eabi" => "microbit",
         other => panic!(
-            "sturdy-firmware runs on QEMU mps2-an386 (thumbv7em-none-eabihf) or microbit \
+            "steadfast-firmware runs on QEMU mps2-an386 (thumbv7em-none-eabihf) or microbit \
              (thumbv6m-none-eabi), not on `{other}`; run cargo from examples/firmware/"
         ),
     };

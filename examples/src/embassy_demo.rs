@@ -1,8 +1,8 @@
 //! Embassy on the host: a flaky I2C sensor and a modem that hangs, sharing one bus,
-//! guarded by sturdy through `sturdy-embassy` (breaker, retry with backoff, bulkhead,
+//! guarded by steadfast through `steadfast-embassy` (breaker, retry with backoff, bulkhead,
 //! attempt timeouts). Real time (embassy-time's std driver), about 1.6 s.
 //!
-//!     cargo run -p sturdy-examples --bin embassy-demo
+//!     cargo run -p steadfast-examples --bin embassy-demo
 //!
 //! The same `Policy` statics compile unchanged for a Cortex-M (see examples/firmware).
 use core::cell::RefCell;
@@ -11,16 +11,16 @@ use embassy_executor::Spawner;
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex as Cs;
 use embassy_time::{Ticker, Timer};
-use sturdy::backoff::{Backoff, Jitter, Ratio};
-use sturdy::breaker::{self, Breaker};
-use sturdy::bulkhead::{self, Bulkhead};
-use sturdy::outcome::ErrorsFail;
-use sturdy::pipeline::{Event, Pipeline, PipelineConfig, Step};
-use sturdy::retry::RetryConfig;
-use sturdy::rng::{Rng, SplitMix64};
-use sturdy::time::{Duration, Instant};
-use sturdy::timeout::TimeoutConfig;
-use sturdy_embassy::{Error, Input, Observer, Policy, SharedBreaker, SharedBulkhead, SharedRng};
+use steadfast::backoff::{Backoff, Jitter, Ratio};
+use steadfast::breaker::{self, Breaker};
+use steadfast::bulkhead::{self, Bulkhead};
+use steadfast::outcome::ErrorsFail;
+use steadfast::pipeline::{Event, Pipeline, PipelineConfig, Step};
+use steadfast::retry::RetryConfig;
+use steadfast::rng::{Rng, SplitMix64};
+use steadfast::time::{Duration, Instant};
+use steadfast::timeout::TimeoutConfig;
+use steadfast_embassy::{Error, Input, Observer, Policy, SharedBreaker, SharedBulkhead, SharedRng};
 
 const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -92,7 +92,7 @@ static MODEM: Policy<'static, Cs, breaker::Consecutive, 2> = Policy::new(
 static SENSOR_DICE: Mutex<Cs, RefCell<SplitMix64>> = Mutex::new(RefCell::new(SplitMix64::new(7)));
 
 fn since_boot() -> Duration {
-    sturdy_embassy::time::now().saturating_duration_since(Instant::ZERO)
+    steadfast_embassy::time::now().saturating_duration_since(Instant::ZERO)
 }
 
 #[derive(Debug)]
@@ -179,7 +179,7 @@ async fn sensor_task() {
         let r = SENSOR
             .call_with(&ErrorsFail, &mut Timeline("sensor"), read_sensor)
             .await;
-        let now = sturdy_embassy::time::now();
+        let now = steadfast_embassy::time::now();
         println!("{} sensor #{n:<2} {}", stamp(now), outcome(&r));
         ticker.next().await;
     }
@@ -192,7 +192,7 @@ async fn modem_task() {
         let r = MODEM
             .call_with(&ErrorsFail, &mut Timeline("modem"), modem_ping)
             .await;
-        let now = sturdy_embassy::time::now();
+        let now = steadfast_embassy::time::now();
         println!("{} modem  #{n:<2} {}", stamp(now), outcome(&r));
         ticker.next().await;
     }
@@ -200,11 +200,11 @@ async fn modem_task() {
 
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
-    println!("sturdy + Embassy on the host: a flaky I2C sensor (outage 400-800 ms) and a modem");
+    println!("steadfast + Embassy on the host: a flaky I2C sensor (outage 400-800 ms) and a modem");
     println!("that hangs (300-900 ms) share one bus (bulkhead: 1 transfer, 2 waiting, 60 ms).");
     println!("sensor: 3 tries, backoff 10 ms x2, 20 ms timeout, breaker 3 fails -> open 150 ms");
     println!("modem:  2 tries, 30 ms apart, 80 ms timeout, breaker 2 fails -> open 300 ms\n");
-    let _ = sturdy_embassy::time::now(); // starts the clock: "boot"
+    let _ = steadfast_embassy::time::now(); // starts the clock: "boot"
     spawner.spawn(sensor_task().unwrap_or_else(|e| panic!("{e:?}")));
     spawner.spawn(modem_task().unwrap_or_else(|e| panic!("{e:?}")));
     Timer::after_millis(1_600).await;

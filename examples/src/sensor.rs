@@ -9,10 +9,10 @@
 //! Everything is deterministic: the clock is a number and the faults come from a
 //! seeded `SplitMix64`, so every run prints the same timeline.
 
-use sturdy::breaker::{Breaker, Config, State};
-use sturdy::outcome::Outcome;
-use sturdy::rng::{Rng, SplitMix64};
-use sturdy::time::{Duration, Instant};
+use steadfast::breaker::{Breaker, Config, State};
+use steadfast::outcome::Outcome;
+use steadfast::rng::{Rng, SplitMix64};
+use steadfast::time::{Duration, Instant};
 
 const PERIOD: Duration = Duration::from_secs(1);
 const TIMEOUT: Duration = Duration::from_millis(50);
@@ -59,7 +59,7 @@ fn main() {
     let mut now = Instant::ZERO;
     let mut reads = 0u32;
     println!(
-        "sturdy demo: breaker over a flaky I2C sensor (bus stuck {} .. {})",
+        "steadfast demo: breaker over a flaky I2C sensor (bus stuck {} .. {})",
         OUTAGE.0, OUTAGE.1
     );
     println!(

@@ -1,8 +1,8 @@
 //! An HTTP service calling a flaky in-process dependency through a named
-//! sturdy policy, with `/health` (JSON) and `/metrics` (Prometheus text).
+//! steadfast policy, with `/health` (JSON) and `/metrics` (Prometheus text).
 //!
 //! ```text
-//! cargo run -p sturdy-examples --bin service
+//! cargo run -p steadfast-examples --bin service
 //! curl localhost:3000/quote?symbol=ACME
 //! curl -X POST 'localhost:3000/chaos?outage=true'   # the dependency goes down
 //! curl localhost:3000/quote?symbol=ACME             # retries, then the breaker opens: stale quote
@@ -12,9 +12,9 @@
 //! curl -X POST localhost:3000/breakers/quotes/reset
 //! ```
 //!
-//! The policy comes from the embedded `examples/service.toml`, with `STURDY_*`
-//! environment overrides (`STURDY_QUOTES_FAILURE_THRESHOLD=3`,
-//! `STURDY_ENABLED=false`, ...). The service itself reads:
+//! The policy comes from the embedded `examples/service.toml`, with `STEADFAST_*`
+//! environment overrides (`STEADFAST_QUOTES_FAILURE_THRESHOLD=3`,
+//! `STEADFAST_ENABLED=false`, ...). The service itself reads:
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
@@ -37,11 +37,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::Deserialize;
-use sturdy::rng::{Rng, SplitMix64};
-use sturdy_std::config::{HumanDuration, PolicySet};
-use sturdy_std::observe::{MetricsObserver, Standard};
-use sturdy_std::registry::Registry;
-use sturdy_std::{Error, Fallback};
+use steadfast::rng::{Rng, SplitMix64};
+use steadfast_std::config::{HumanDuration, PolicySet};
+use steadfast_std::observe::{MetricsObserver, Standard};
+use steadfast_std::registry::Registry;
+use steadfast_std::{Error, Fallback};
 
 /// The policy file, compiled in.
 const CONFIG: &str = include_str!("../service.toml");

@@ -185,7 +185,7 @@ fn quotes_outage_breaker_health_metrics_recovery() {
 fn forced_open_and_timeouts() {
     // Attempts slower than the 500 ms attempt timeout; one attempt per call.
     let service = start(&[
-        ("STURDY_QUOTES_MAX_ATTEMPTS", "1"),
+        ("STEADFAST_QUOTES_MAX_ATTEMPTS", "1"),
         ("SERVICE_LATENCY", "700ms"),
     ]);
     let addr = service.addr.as_str();
@@ -216,8 +216,8 @@ fn forced_open_and_timeouts() {
 #[test]
 fn global_switch_passes_calls_straight_through() {
     let service = start(&[
-        ("STURDY_ENABLED", "false"),
-        ("STURDY_QUOTES_FAILURE_THRESHOLD", "1"),
+        ("STEADFAST_ENABLED", "false"),
+        ("STEADFAST_QUOTES_FAILURE_THRESHOLD", "1"),
     ]);
     let addr = service.addr.as_str();
     assert_eq!(request(addr, "POST", "/chaos?outage=true").status, 200);
@@ -251,7 +251,7 @@ fn global_switch_passes_calls_straight_through() {
 fn a_bad_override_stops_the_service_naming_the_variable() {
     let output = Command::new(env!("CARGO_BIN_EXE_service"))
         .env("SERVICE_ADDR", "127.0.0.1:0")
-        .env("STURDY_QUOTES_FAILURE_THRESHOLD", "0")
+        .env("STEADFAST_QUOTES_FAILURE_THRESHOLD", "0")
         .output()
         .expect("run");
     assert!(!output.status.success());

@@ -3,12 +3,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sturdy::breaker::{
+use steadfast::breaker::{
     Breaker, Config, Consecutive, CountWindow, Permit, State, TimeWindow, Window,
 };
-use sturdy::error::ConfigError;
-use sturdy::outcome::Outcome;
-use sturdy_fuzz::{Clock, Input};
+use steadfast::error::ConfigError;
+use steadfast::outcome::Outcome;
+use steadfast_fuzz::{Clock, Input};
 
 fuzz_target!(|data: &[u8]| {
     let mut input = Input::new(data);
@@ -110,7 +110,7 @@ fn run<W: Window>(breaker: Result<Breaker<W>, ConfigError>, mut input: Input<'_>
         manual: 0,
         leaked: Vec::new(),
     };
-    let mut taken = sturdy::breaker::Stats::ZERO; // stats moved out by take_stats, summed
+    let mut taken = steadfast::breaker::Stats::ZERO; // stats moved out by take_stats, summed
     let mut steps = 0;
     while !input.is_empty() && steps < 4_096 {
         steps += 1;
@@ -153,7 +153,7 @@ fn run<W: Window>(breaker: Result<Breaker<W>, ConfigError>, mut input: Input<'_>
                 let _ = b.record(h.permit, outcome, clock.read());
                 let after = b.stats();
                 let delta =
-                    |f: fn(&sturdy::breaker::Stats) -> u32| f(&after).wrapping_sub(f(&before));
+                    |f: fn(&steadfast::breaker::Stats) -> u32| f(&after).wrapping_sub(f(&before));
                 let total = delta(|s| s.successes) + delta(|s| s.failures) + delta(|s| s.ignored);
                 assert!(total <= 1, "one outcome counted more than once");
                 if total == 1 {
@@ -214,7 +214,7 @@ fn run<W: Window>(breaker: Result<Breaker<W>, ConfigError>, mut input: Input<'_>
     }
 }
 
-fn add(total: &mut sturdy::breaker::Stats, s: &sturdy::breaker::Stats) {
+fn add(total: &mut steadfast::breaker::Stats, s: &steadfast::breaker::Stats) {
     total.calls += s.calls;
     total.successes += s.successes;
     total.failures += s.failures;
@@ -225,14 +225,14 @@ fn add(total: &mut sturdy::breaker::Stats, s: &sturdy::breaker::Stats) {
     total.opens += s.opens;
 }
 
-fn marker<W: Window>(b: &Breaker<W>, m: &Model, taken: &sturdy::breaker::Stats) -> u64 {
+fn marker<W: Window>(b: &Breaker<W>, m: &Model, taken: &steadfast::breaker::Stats) -> u64 {
     u64::from(b.stats().state_changes) + u64::from(taken.state_changes) + m.manual
 }
 
 fn check<W: Window>(
     b: &Breaker<W>,
     m: &Model,
-    taken: &sturdy::breaker::Stats,
+    taken: &steadfast::breaker::Stats,
     held: &[Held],
     clock: &Clock,
     config: &Config,
@@ -261,7 +261,7 @@ fn check<W: Window>(
     );
     match state {
         State::Open { until } => {
-            assert!(until <= sturdy::time::Instant::MAX);
+            assert!(until <= steadfast::time::Instant::MAX);
             assert!(b.next_break_duration() <= config.max_break_duration);
         }
         State::HalfOpen {

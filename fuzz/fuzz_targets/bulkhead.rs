@@ -6,9 +6,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sturdy::bulkhead::{Acquire, Bulkhead, Claim, Config, Permit, Ticket};
-use sturdy::time::Instant;
-use sturdy_fuzz::{Clock, Input, trace};
+use steadfast::bulkhead::{Acquire, Bulkhead, Claim, Config, Permit, Ticket};
+use steadfast::time::Instant;
+use steadfast_fuzz::{Clock, Input, trace};
 
 const Q: usize = 6;
 

@@ -4,9 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sturdy::breaker::{Breaker, Consecutive, CountWindow};
-use sturdy_std::config::{Detector, Format, PolicyFile, TimeStorage};
-use sturdy_std::{SharedBudget, SharedBulkhead};
+use steadfast::breaker::{Breaker, Consecutive, CountWindow};
+use steadfast_std::config::{Detector, Format, PolicyFile, TimeStorage};
+use steadfast_std::{SharedBudget, SharedBulkhead};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| {
             (
-                format!("STURDY_{}", k.trim_start_matches("STURDY_")),
+                format!("STEADFAST_{}", k.trim_start_matches("STEADFAST_")),
                 v.to_owned(),
             )
         })

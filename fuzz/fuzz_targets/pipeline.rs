@@ -7,16 +7,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sturdy::backoff::{Backoff, Jitter, Kind, Ratio};
-use sturdy::breaker::{self, Breaker, CountWindow, State};
-use sturdy::bulkhead::{self, Bulkhead};
-use sturdy::outcome::{Outcome, Verdict};
-use sturdy::pipeline::{Call, Event, FallbackOn, Order, Pipeline, PipelineConfig, Shared, Step};
-use sturdy::retry::{Budget, BudgetConfig, RetryConfig};
-use sturdy::rng::SplitMix64;
-use sturdy::time::{Duration, Instant};
-use sturdy::timeout::TimeoutConfig;
-use sturdy_fuzz::{Clock, Input, trace};
+use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
+use steadfast::breaker::{self, Breaker, CountWindow, State};
+use steadfast::bulkhead::{self, Bulkhead};
+use steadfast::outcome::{Outcome, Verdict};
+use steadfast::pipeline::{Call, Event, FallbackOn, Order, Pipeline, PipelineConfig, Shared, Step};
+use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
+use steadfast::rng::SplitMix64;
+use steadfast::time::{Duration, Instant};
+use steadfast::timeout::TimeoutConfig;
+use steadfast_fuzz::{Clock, Input, trace};
 
 type Detector = CountWindow<8>;
 const Q: usize = 4;

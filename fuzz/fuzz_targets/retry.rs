@@ -5,14 +5,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sturdy::backoff::{Backoff, Jitter, Kind, Ratio};
-use sturdy::outcome::{Outcome, Verdict};
-use sturdy::retry::{
+use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
+use steadfast::outcome::{Outcome, Verdict};
+use steadfast::retry::{
     Budget, BudgetConfig, GiveUpReason, Retry, RetryBudget, RetryConfig, RetryDecision, TokenBucket,
 };
-use sturdy::rng::SplitMix64;
-use sturdy::time::{Duration, Instant};
-use sturdy_fuzz::{Clock, Input};
+use steadfast::rng::SplitMix64;
+use steadfast::time::{Duration, Instant};
+use steadfast_fuzz::{Clock, Input};
 
 enum AnyBudget {
     Finagle(Budget<4>),

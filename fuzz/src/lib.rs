@@ -2,7 +2,7 @@
 //! durations and configuration values. Running out of bytes yields zeros, so every
 //! input is a valid (if short) program.
 
-use sturdy::time::{Duration, Instant};
+use steadfast::time::{Duration, Instant};
 
 /// A cursor over the fuzzer's bytes.
 #[derive(Debug)]

@@ -1,10 +1,10 @@
 //! Shared-breaker throughput under contention: 1, 2 and 8 threads calling one
-//! breaker, sturdy against its Rust peers in the same run.
+//! breaker, steadfast against its Rust peers in the same run.
 //!
 //! Each iteration is one call per thread (`Throughput::Elements(threads)`), so
 //! criterion's `elem/s` is the whole machine's calls per second.
 //!
-//! `cargo bench -p sturdy-std --bench contended -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p steadfast-std --bench contended -- --warm-up-time 1 --measurement-time 3`
 #![allow(missing_docs)]
 
 use std::hint::black_box;
@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use failsafe::CircuitBreaker as _;
-use sturdy::pipeline::PipelineConfig;
-use sturdy::retry::RetryConfig;
-use sturdy::timeout::TimeoutConfig;
-use sturdy_std::{Policy, SharedBreaker};
+use steadfast::pipeline::PipelineConfig;
+use steadfast::retry::RetryConfig;
+use steadfast::timeout::TimeoutConfig;
+use steadfast_std::{Policy, SharedBreaker};
 
 /// Runs `call` `iters` times on each of `threads` threads at once.
 fn contended(threads: usize, iters: u64, call: impl Fn() + Sync) -> Duration {
@@ -45,7 +45,7 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Elements(threads as u64));
 
         let breaker = SharedBreaker::new("bench", Default::default()).unwrap();
-        group.bench_function("sturdy SharedBreaker::call", |b| {
+        group.bench_function("steadfast SharedBreaker::call", |b| {
             b.iter_custom(|iters| {
                 contended(threads, iters, || {
                     let _ = black_box(breaker.call(|| Ok::<_, ()>(black_box(1u32))));
@@ -60,7 +60,7 @@ fn bench(c: &mut Criterion) {
         )
         .breaker(SharedBreaker::new("bench", Default::default()).unwrap())
         .build();
-        group.bench_function("sturdy Policy::call_blocking", |b| {
+        group.bench_function("steadfast Policy::call_blocking", |b| {
             b.iter_custom(|iters| {
                 contended(threads, iters, || {
                     let _ = black_box(policy.call_blocking(|| Ok::<_, ()>(black_box(1u32))));

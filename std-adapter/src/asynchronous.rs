@@ -11,15 +11,15 @@
 //! policy deterministically.
 //!
 //! Dropping the future returned by `call` at any `.await` abandons the call
-//! (see [`Call::abandon`](sturdy::pipeline::Call::abandon)): nothing leaks.
+//! (see [`Call::abandon`](steadfast::pipeline::Call::abandon)): nothing leaks.
 //! A fallback runs after the pipeline has finished, so dropping the call
 //! while it runs only drops the fallback's own future.
 
 use std::future::{Future, poll_fn};
 use std::task::Poll;
 
-use sturdy::outcome::{Classify, Verdict};
-use sturdy::pipeline::{self, Step};
+use steadfast::outcome::{Classify, Verdict};
+use steadfast::pipeline::{self, Step};
 
 use crate::policy::{Driver, fallback_error, resolve};
 use crate::{AsyncFallback, Error, Fallback, Policy, time};
@@ -29,8 +29,8 @@ impl<C> Policy<C> {
     /// and its future cancelled at the attempt's deadline.
     ///
     /// ```
-    /// use sturdy::pipeline::PipelineConfig;
-    /// use sturdy_std::{Error, Policy};
+    /// use steadfast::pipeline::PipelineConfig;
+    /// use steadfast_std::{Error, Policy};
     ///
     /// #[tokio::main(flavor = "current_thread")]
     /// async fn main() {
@@ -56,12 +56,12 @@ impl<C> Policy<C> {
     }
 
     /// Like [`call`](Self::call), answering with `fallback` when the pipeline
-    /// ends in [`Finish::Fallback`](sturdy::pipeline::Finish::Fallback)
-    /// (configure [`PipelineConfig::fallback`](sturdy::pipeline::PipelineConfig::fallback)).
+    /// ends in [`Finish::Fallback`](steadfast::pipeline::Finish::Fallback)
+    /// (configure [`PipelineConfig::fallback`](steadfast::pipeline::PipelineConfig::fallback)).
     ///
     /// ```
-    /// use sturdy::pipeline::{FallbackOn, PipelineConfig};
-    /// use sturdy_std::{Fallback, Policy, SharedBreaker};
+    /// use steadfast::pipeline::{FallbackOn, PipelineConfig};
+    /// use steadfast_std::{Fallback, Policy, SharedBreaker};
     ///
     /// #[tokio::main(flavor = "current_thread")]
     /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -91,14 +91,14 @@ impl<C> Policy<C> {
 
     /// Like [`call`](Self::call), answering with the [`AsyncFallback`] chain
     /// when the pipeline ends in
-    /// [`Finish::Fallback`](sturdy::pipeline::Finish::Fallback) (which
+    /// [`Finish::Fallback`](steadfast::pipeline::Finish::Fallback) (which
     /// failures lead there is
-    /// [`PipelineConfig::fallback`](sturdy::pipeline::PipelineConfig::fallback);
+    /// [`PipelineConfig::fallback`](steadfast::pipeline::PipelineConfig::fallback);
     /// other failures are returned as by `call`, without running it).
     ///
     /// The chain runs after the pipeline has finished: the bulkhead slot,
     /// breaker permit and every lock are already released, and the pipeline's
-    /// [`Event::Fallback`](sturdy::pipeline::Event::Fallback) has been
+    /// [`Event::Fallback`](steadfast::pipeline::Event::Fallback) has been
     /// observed (it is what `fallback_invocations_total` counts), whether or
     /// not an alternative answers. Alternatives run in order on this task and
     /// see the error the call would have returned; if all fail, that error is
@@ -107,8 +107,8 @@ impl<C> Policy<C> {
     /// nothing else.
     ///
     /// ```
-    /// use sturdy::pipeline::{FallbackOn, PipelineConfig};
-    /// use sturdy_std::{AsyncFallback, Error, Fallback, Policy, SharedBreaker};
+    /// use steadfast::pipeline::{FallbackOn, PipelineConfig};
+    /// use steadfast_std::{AsyncFallback, Error, Fallback, Policy, SharedBreaker};
     ///
     /// #[tokio::main(flavor = "current_thread")]
     /// async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -11,8 +11,8 @@
 //! late value. Make the closure itself honour a timeout (socket timeouts) to
 //! bound the time it blocks.
 
-use sturdy::outcome::Classify;
-use sturdy::pipeline::Step;
+use steadfast::outcome::Classify;
+use steadfast::pipeline::Step;
 
 use crate::policy::{Driver, resolve};
 use crate::{Error, Fallback, Policy, time};
@@ -21,15 +21,15 @@ impl<C> Policy<C> {
     /// Runs `op` through the policy on the current thread.
     ///
     /// ```
-    /// use sturdy::pipeline::PipelineConfig;
-    /// use sturdy::retry::RetryConfig;
-    /// use sturdy_std::{Error, Policy};
+    /// use steadfast::pipeline::PipelineConfig;
+    /// use steadfast::retry::RetryConfig;
+    /// use steadfast_std::{Error, Policy};
     ///
     /// let config = PipelineConfig::default().with_retry(RetryConfig::default().with_max_attempts(2)?);
     /// let policy = Policy::builder(config).build();
     /// let answer: Result<(), Error<&str>> = policy.call_blocking(|| Err("down"));
     /// assert!(matches!(answer, Err(Error::RetriesExhausted { attempts: 2, last: Some("down") })));
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn call_blocking<T, E>(&self, op: impl FnMut() -> Result<T, E>) -> Result<T, Error<E>>
     where
@@ -40,12 +40,12 @@ impl<C> Policy<C> {
 
     /// Like [`call_blocking`](Self::call_blocking), answering with `fallback`
     /// when the pipeline ends in
-    /// [`Finish::Fallback`](sturdy::pipeline::Finish::Fallback).
+    /// [`Finish::Fallback`](steadfast::pipeline::Finish::Fallback).
     ///
     /// ```
-    /// use sturdy::pipeline::{FallbackOn, PipelineConfig};
-    /// use sturdy::retry::RetryConfig;
-    /// use sturdy_std::{Fallback, Policy};
+    /// use steadfast::pipeline::{FallbackOn, PipelineConfig};
+    /// use steadfast::retry::RetryConfig;
+    /// use steadfast_std::{Fallback, Policy};
     ///
     /// let config = PipelineConfig::default()
     ///     .with_retry(RetryConfig::default().with_max_attempts(1)?)
@@ -53,7 +53,7 @@ impl<C> Policy<C> {
     /// let policy = Policy::builder(config).build();
     /// let providers = Fallback::from_fn(|_| Err("backup down")).or_else(|_| Ok("third provider"));
     /// assert_eq!(policy.call_blocking_with_fallback(&providers, || Err("primary down")).unwrap(), "third provider");
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn call_blocking_with_fallback<T, E>(
         &self,

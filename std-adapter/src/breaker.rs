@@ -9,7 +9,7 @@
 //!
 //! * [`SharedBreaker::try_acquire`] admits without the lock (and without the
 //!   clock unless slow-call detection is on), with a permit of that generation
-//!   ([`Permit::issued`](sturdy::breaker::Permit::issued)) — exactly the permit
+//!   ([`Permit::issued`](steadfast::breaker::Permit::issued)) — exactly the permit
 //!   the core would have issued;
 //! * a success that is not slow, on a permit of that generation, is a no-op
 //!   for the core (it would end a failure run that is already empty): it is
@@ -27,8 +27,8 @@
 //! closed breaker scales with threads.
 //!
 //! ```
-//! use sturdy::breaker::{Config, State};
-//! use sturdy_std::SharedBreaker;
+//! use steadfast::breaker::{Config, State};
+//! use steadfast_std::SharedBreaker;
 //!
 //! let breaker = SharedBreaker::new("db", Config::new().with_failure_threshold(2))?;
 //! let other_thread = breaker.clone(); // the same breaker
@@ -37,18 +37,18 @@
 //! }
 //! assert!(matches!(breaker.state(), State::Open { .. }));
 //! assert!(breaker.call(|| Ok::<_, ()>(1)).unwrap_err().is_rejection());
-//! # Ok::<(), sturdy::error::ConfigError>(())
+//! # Ok::<(), steadfast::error::ConfigError>(())
 //! ```
 
 use std::fmt;
 
-use sturdy::breaker::{
+use steadfast::breaker::{
     Breaker, CircuitBreaker, Config, Consecutive, CountWindow, Permit, Rejected, State, Stats,
     TimeWindow, Transition,
 };
-use sturdy::error::ConfigError;
-use sturdy::outcome::{Classify, ErrorsFail, Outcome};
-use sturdy::time::Instant;
+use steadfast::error::ConfigError;
+use steadfast::outcome::{Classify, ErrorsFail, Outcome};
+use steadfast::time::Instant;
 
 use crate::Error;
 use crate::sync::{Arc, AtomicU64, Mutex, MutexGuard, Ordering, lock};
@@ -57,10 +57,10 @@ use crate::time;
 /// Which failure detector a [`SharedBreaker`] uses.
 ///
 /// ```
-/// use sturdy_std::{Detector, SharedBreaker};
-/// let b = SharedBreaker::with_detector("api", sturdy::breaker::Config::new(), Detector::CountWindow)?;
+/// use steadfast_std::{Detector, SharedBreaker};
+/// let b = SharedBreaker::with_detector("api", steadfast::breaker::Config::new(), Detector::CountWindow)?;
 /// assert_eq!(b.detector(), Detector::CountWindow);
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -84,7 +84,7 @@ pub const COUNT_WINDOW: usize = 100;
 /// in two 64-bit words per kind (failed, slow), whatever its length.
 ///
 /// ```
-/// assert_eq!(sturdy_std::breaker::MAX_COUNT_WINDOW, 128);
+/// assert_eq!(steadfast_std::breaker::MAX_COUNT_WINDOW, 128);
 /// ```
 pub const MAX_COUNT_WINDOW: usize = 128;
 /// The buckets of a [`Detector::TimeWindow`].
@@ -284,12 +284,12 @@ struct Inner {
 /// tasks and threads. See the [module docs](self) for the fast path.
 ///
 /// ```
-/// use sturdy_std::SharedBreaker;
-/// let b = SharedBreaker::new("redis", sturdy::breaker::Config::default())?;
+/// use steadfast_std::SharedBreaker;
+/// let b = SharedBreaker::new("redis", steadfast::breaker::Config::default())?;
 /// let permit = b.try_acquire().expect("closed");
 /// permit.success();
 /// assert_eq!(b.stats().successes, 1);
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct SharedBreaker {
@@ -311,8 +311,8 @@ impl SharedBreaker {
     /// [`Error::Rejected`], events and health reports).
     ///
     /// ```
-    /// use sturdy_std::SharedBreaker;
-    /// let err = SharedBreaker::new("x", sturdy::breaker::Config::new().with_failure_threshold(0)).unwrap_err();
+    /// use steadfast_std::SharedBreaker;
+    /// let err = SharedBreaker::new("x", steadfast::breaker::Config::new().with_failure_threshold(0)).unwrap_err();
     /// assert_eq!(err.field, "failure_threshold");
     /// ```
     pub fn new(name: impl Into<std::sync::Arc<str>>, config: Config) -> Result<Self, ConfigError> {
@@ -322,12 +322,12 @@ impl SharedBreaker {
     /// A breaker with the given failure detector.
     ///
     /// ```
-    /// use sturdy::time::Duration;
-    /// use sturdy_std::{Detector, SharedBreaker};
-    /// let config = sturdy::breaker::Config::new().with_window_duration(Duration::from_secs(30));
+    /// use steadfast::time::Duration;
+    /// use steadfast_std::{Detector, SharedBreaker};
+    /// let config = steadfast::breaker::Config::new().with_window_duration(Duration::from_secs(30));
     /// let b = SharedBreaker::with_detector("kafka", config, Detector::TimeWindow)?;
     /// assert_eq!(b.name(), "kafka");
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn with_detector(
         name: impl Into<std::sync::Arc<str>>,
@@ -372,8 +372,8 @@ impl SharedBreaker {
     /// `window`: a full window is always judged.
     ///
     /// ```
-    /// use sturdy::breaker::{Config, State};
-    /// use sturdy_std::{Detector, SharedBreaker};
+    /// use steadfast::breaker::{Config, State};
+    /// use steadfast_std::{Detector, SharedBreaker};
     ///
     /// let config = Config::new().with_minimum_calls(4).with_failure_rate_percent(50);
     /// let b = SharedBreaker::with_count_window("search", config, 4)?;
@@ -385,7 +385,7 @@ impl SharedBreaker {
     ///
     /// let err = SharedBreaker::with_count_window("x", Config::new(), 129).unwrap_err();
     /// assert_eq!(err.field, "CountWindow::len");
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn with_count_window(
         name: impl Into<std::sync::Arc<str>>,
@@ -404,9 +404,9 @@ impl SharedBreaker {
     /// The breaker's name.
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBreaker::new("db", Default::default())?;
+    /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
     /// assert_eq!(b.name(), "db");
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn name(&self) -> &str {
         &self.inner.name
@@ -419,9 +419,9 @@ impl SharedBreaker {
     /// The failure detector.
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBreaker::new("db", Default::default())?;
-    /// assert_eq!(b.detector(), sturdy_std::Detector::Consecutive);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
+    /// assert_eq!(b.detector(), steadfast_std::Detector::Consecutive);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn detector(&self) -> Detector {
         self.inner.detector
@@ -431,11 +431,11 @@ impl SharedBreaker {
     /// `None` for the other detectors.
     ///
     /// ```
-    /// use sturdy_std::{Detector, SharedBreaker};
+    /// use steadfast_std::{Detector, SharedBreaker};
     /// let b = SharedBreaker::with_detector("api", Default::default(), Detector::CountWindow)?;
-    /// assert_eq!(b.count_window(), Some(sturdy_std::breaker::COUNT_WINDOW));
+    /// assert_eq!(b.count_window(), Some(steadfast_std::breaker::COUNT_WINDOW));
     /// assert_eq!(SharedBreaker::new("db", Default::default())?.count_window(), None);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn count_window(&self) -> Option<usize> {
         match &lock(&self.inner.locked).machine {
@@ -447,9 +447,9 @@ impl SharedBreaker {
     /// The validated configuration.
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBreaker::new("db", Default::default())?;
+    /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
     /// assert_eq!(b.config().failure_threshold, 5);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn config(&self) -> Config {
         let locked = lock(&self.inner.locked);
@@ -460,9 +460,9 @@ impl SharedBreaker {
     /// someone asks for a permit or calls [`handle_timeout`](Self::handle_timeout)).
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBreaker::new("db", Default::default())?;
-    /// assert_eq!(b.state(), sturdy::breaker::State::Closed);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
+    /// assert_eq!(b.state(), steadfast::breaker::State::Closed);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn state(&self) -> State {
         lock(&self.inner.locked).state()
@@ -472,10 +472,10 @@ impl SharedBreaker {
     /// issued, `successes` when recorded, as the core does.
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBreaker::new("db", Default::default())?;
+    /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
     /// let _ = b.call(|| Ok::<_, ()>(()));
     /// assert_eq!((b.stats().calls, b.stats().successes), (1, 1));
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn stats(&self) -> Stats {
         let mut stats = {
@@ -497,9 +497,9 @@ impl SharedBreaker {
     /// probe), if any.
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBreaker::new("db", Default::default())?;
+    /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
     /// assert_eq!(b.poll_at(), None);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn poll_at(&self) -> Option<Instant> {
         let locked = lock(&self.inner.locked);
@@ -510,9 +510,9 @@ impl SharedBreaker {
     /// that want `HalfOpen` to show without traffic).
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBreaker::new("db", Default::default())?;
+    /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
     /// assert_eq!(b.handle_timeout(), None);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn handle_timeout(&self) -> Option<Transition> {
         self.gate().handle_timeout(time::now())
@@ -521,10 +521,10 @@ impl SharedBreaker {
     /// Closes the breaker (see [`Breaker::reset`]); outstanding permits become stale.
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBreaker::new("db", Default::default())?;
+    /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
     /// let _ = b.force_open();
     /// assert!(b.reset().is_some());
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn reset(&self) -> Option<Transition> {
         let now = time::now();
@@ -534,10 +534,10 @@ impl SharedBreaker {
     /// Holds the breaker open until [`reset`](Self::reset).
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBreaker::new("db", Default::default())?;
+    /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
     /// let _ = b.force_open();
     /// assert_eq!(b.try_acquire().unwrap_err().retry_at, None);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn force_open(&self) -> Option<Transition> {
         let now = time::now();
@@ -547,10 +547,10 @@ impl SharedBreaker {
     /// Makes the breaker a pass-through that only counts, until [`reset`](Self::reset).
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBreaker::new("db", Default::default())?;
+    /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
     /// let _ = b.disable();
-    /// assert_eq!(b.state(), sturdy::breaker::State::Disabled);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// assert_eq!(b.state(), steadfast::breaker::State::Disabled);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn disable(&self) -> Option<Transition> {
         let now = time::now();
@@ -577,14 +577,14 @@ impl SharedBreaker {
     /// the module docs).
     ///
     /// ```
-    /// use sturdy::outcome::Outcome;
-    /// # let b = sturdy_std::SharedBreaker::new("db", Default::default())?;
+    /// use steadfast::outcome::Outcome;
+    /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
     /// match b.try_acquire() {
     ///     Ok(permit) => { let _ = permit.record(Outcome::Failure); }
     ///     Err(rejected) => println!("open until {:?}", rejected.retry_at),
     /// }
     /// assert_eq!(b.stats().failures, 1);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[inline]
     pub fn try_acquire(&self) -> Result<BreakerPermit<'_>, Rejected> {
@@ -625,9 +625,9 @@ impl SharedBreaker {
     /// failure).
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBreaker::new("db", Default::default())?;
+    /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
     /// assert_eq!(b.call(|| Ok::<_, ()>(5)).unwrap(), 5);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[inline]
     pub fn call<T, E>(&self, op: impl FnOnce() -> Result<T, E>) -> Result<T, Error<E>> {
@@ -638,12 +638,12 @@ impl SharedBreaker {
     /// failure.
     ///
     /// ```
-    /// use sturdy::outcome::Verdict;
-    /// # let b = sturdy_std::SharedBreaker::new("db", sturdy::breaker::Config::new().with_failure_threshold(1))?;
+    /// use steadfast::outcome::Verdict;
+    /// # let b = steadfast_std::SharedBreaker::new("db", steadfast::breaker::Config::new().with_failure_threshold(1))?;
     /// let not_found_is_fine = |r: &Result<u16, ()>| match r { Ok(404) | Ok(200) => Verdict::success(), _ => Verdict::failure() };
     /// let _ = b.call_classified(&not_found_is_fine, || Ok::<u16, ()>(404));
-    /// assert_eq!(b.state(), sturdy::breaker::State::Closed);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// assert_eq!(b.state(), steadfast::breaker::State::Closed);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[inline]
     pub fn call_classified<T, E, C: Classify<T, E> + ?Sized>(
@@ -733,11 +733,11 @@ impl CircuitBreaker for Gate<'_> {
 /// returns its slot).
 ///
 /// ```
-/// # let b = sturdy_std::SharedBreaker::new("db", Default::default())?;
+/// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
 /// let p = b.try_acquire().unwrap();
 /// drop(p); // cancelled: nothing counted but the call
 /// assert_eq!(b.stats().failures, 0);
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Debug)]
 #[must_use = "dropping a permit cancels the call"]
@@ -750,11 +750,11 @@ impl BreakerPermit<'_> {
     /// Records how the call ended; returns the transition it caused.
     ///
     /// ```
-    /// use sturdy::outcome::Outcome;
-    /// # let b = sturdy_std::SharedBreaker::new("db", sturdy::breaker::Config::new().with_failure_threshold(1))?;
+    /// use steadfast::outcome::Outcome;
+    /// # let b = steadfast_std::SharedBreaker::new("db", steadfast::breaker::Config::new().with_failure_threshold(1))?;
     /// let t = b.try_acquire().unwrap().record(Outcome::Failure).unwrap();
-    /// assert!(matches!(t.to, sturdy::breaker::State::Open { .. }));
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// assert!(matches!(t.to, steadfast::breaker::State::Open { .. }));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[inline]
     pub fn record(mut self, outcome: Outcome) -> Option<Transition> {
@@ -774,9 +774,9 @@ impl BreakerPermit<'_> {
     /// Records a success.
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBreaker::new("db", Default::default())?;
+    /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
     /// b.try_acquire().unwrap().success();
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[inline]
     pub fn success(self) {
@@ -786,9 +786,9 @@ impl BreakerPermit<'_> {
     /// Records a failure; returns the transition it caused.
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBreaker::new("db", Default::default())?;
+    /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
     /// assert_eq!(b.try_acquire().unwrap().failure(), None);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn failure(self) -> Option<Transition> {
         self.record(Outcome::Failure)

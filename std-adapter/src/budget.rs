@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use sturdy::error::ConfigError;
-use sturdy::retry::{Budget, BudgetConfig, BudgetStats};
+use steadfast::error::ConfigError;
+use steadfast::retry::{Budget, BudgetConfig, BudgetStats};
 
 use crate::sync::{Arc, Mutex, MutexGuard, lock};
 use crate::time;
@@ -13,11 +13,11 @@ use crate::time;
 /// accounting (tower's `TpsBudget` over-grants, tower #857).
 ///
 /// ```
-/// use sturdy::retry::BudgetConfig;
-/// use sturdy_std::SharedBudget;
+/// use steadfast::retry::BudgetConfig;
+/// use steadfast_std::SharedBudget;
 /// let budget = SharedBudget::new(BudgetConfig::default())?;
 /// assert!(budget.retries_available() > 0); // the per-second floor
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct SharedBudget {
@@ -36,9 +36,9 @@ impl SharedBudget {
     /// A budget with this config (validated when the config was built).
     ///
     /// ```
-    /// # use sturdy_std::SharedBudget;
-    /// let b = SharedBudget::new(sturdy::retry::BudgetConfig::default())?;
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # use steadfast_std::SharedBudget;
+    /// let b = SharedBudget::new(steadfast::retry::BudgetConfig::default())?;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn new(config: BudgetConfig) -> Result<Self, ConfigError> {
         Ok(Self {
@@ -49,9 +49,9 @@ impl SharedBudget {
     /// Retries the budget would grant now.
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBudget::new(Default::default())?;
+    /// # let b = steadfast_std::SharedBudget::new(Default::default())?;
     /// assert_eq!(b.retries_available(), 100); // 10/s floor × 10 s window
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn retries_available(&self) -> u64 {
         lock(&self.inner).retries_available(time::now())
@@ -60,9 +60,9 @@ impl SharedBudget {
     /// The counters.
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBudget::new(Default::default())?;
+    /// # let b = steadfast_std::SharedBudget::new(Default::default())?;
     /// let _ = b.stats();
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn stats(&self) -> BudgetStats {
         lock(&self.inner).stats()
@@ -72,9 +72,9 @@ impl SharedBudget {
     /// [`Policy`](crate::Policy), e.g. the tower retry policy.
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBudget::new(Default::default())?;
+    /// # let b = steadfast_std::SharedBudget::new(Default::default())?;
     /// b.on_request();
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn on_request(&self) {
         lock(&self.inner).on_request(time::now());
@@ -83,9 +83,9 @@ impl SharedBudget {
     /// Takes the cost of one retry if the budget has it.
     ///
     /// ```
-    /// # let b = sturdy_std::SharedBudget::new(Default::default())?;
+    /// # let b = steadfast_std::SharedBudget::new(Default::default())?;
     /// assert!(b.try_withdraw());
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn try_withdraw(&self) -> bool {
         lock(&self.inner).try_withdraw(time::now())

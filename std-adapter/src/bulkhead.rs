@@ -3,19 +3,19 @@
 //!
 //! The core [`Bulkhead`] decides who gets a slot; this module only parks and
 //! wakes. When a slot is handed to ticket `t` (an
-//! [`Event::Granted`](sturdy::pipeline::Event::Granted) drained from any
+//! [`Event::Granted`](steadfast::pipeline::Event::Granted) drained from any
 //! call), exactly the waiter holding `t` is woken — a Tokio task through its
 //! `Waker`, a thread through `unpark` — and claims its permit on its next step.
 //! A grant that arrives before its waiter parked is remembered, so no wake-up
 //! is lost. A waiter whose future is dropped leaves the queue (and passes on a
-//! slot already granted to it) through [`Call::abandon`](sturdy::pipeline::Call::abandon).
+//! slot already granted to it) through [`Call::abandon`](steadfast::pipeline::Call::abandon).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::AtomicU32;
 
-use sturdy::bulkhead::{Bulkhead, Config, Stats, Ticket};
-use sturdy::error::ConfigError;
+use steadfast::bulkhead::{Bulkhead, Config, Stats, Ticket};
+use steadfast::error::ConfigError;
 
 use crate::sync::{Arc, Mutex, MutexGuard, lock};
 use crate::time;
@@ -60,13 +60,13 @@ struct Inner {
 /// wait) shared by every clone of this handle.
 ///
 /// ```
-/// use sturdy::bulkhead::Config;
-/// use sturdy::time::Duration;
-/// use sturdy_std::SharedBulkhead;
+/// use steadfast::bulkhead::Config;
+/// use steadfast::time::Duration;
+/// use steadfast_std::SharedBulkhead;
 ///
 /// let pool = SharedBulkhead::new("reports", Config::new(4, 16, Duration::from_secs(1))?)?;
 /// assert_eq!((pool.available(), pool.in_flight(), pool.queued()), (4, 0, 0));
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct SharedBulkhead {
@@ -89,11 +89,11 @@ impl SharedBulkhead {
     /// `max_concurrent` is 0 or `max_queue` exceeds [`QUEUE_CAPACITY`].
     ///
     /// ```
-    /// use sturdy::bulkhead::Config;
-    /// use sturdy::time::Duration;
-    /// let err = sturdy_std::SharedBulkhead::new("x", Config::new(1, 1000, Duration::from_secs(1))?).unwrap_err();
+    /// use steadfast::bulkhead::Config;
+    /// use steadfast::time::Duration;
+    /// let err = steadfast_std::SharedBulkhead::new("x", Config::new(1, 1000, Duration::from_secs(1))?).unwrap_err();
     /// assert_eq!(err.field, "max_queue");
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn new(name: impl Into<std::sync::Arc<str>>, config: Config) -> Result<Self, ConfigError> {
         // Distinct pool ids: a permit can never be released into another pool.
@@ -111,9 +111,9 @@ impl SharedBulkhead {
     /// The bulkhead's name.
     ///
     /// ```
-    /// # let pool = sturdy_std::SharedBulkhead::new("reports", Default::default())?;
+    /// # let pool = steadfast_std::SharedBulkhead::new("reports", Default::default())?;
     /// assert_eq!(pool.name(), "reports");
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn name(&self) -> &str {
         &self.inner.name
@@ -122,9 +122,9 @@ impl SharedBulkhead {
     /// The configuration.
     ///
     /// ```
-    /// # let pool = sturdy_std::SharedBulkhead::new("reports", Default::default())?;
+    /// # let pool = steadfast_std::SharedBulkhead::new("reports", Default::default())?;
     /// assert_eq!(pool.config().max_concurrent, 10);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn config(&self) -> Config {
         *lock(&self.inner.machine).config()
@@ -133,9 +133,9 @@ impl SharedBulkhead {
     /// Slots taken (permits out plus slots reserved for granted waiters).
     ///
     /// ```
-    /// # let pool = sturdy_std::SharedBulkhead::new("reports", Default::default())?;
+    /// # let pool = steadfast_std::SharedBulkhead::new("reports", Default::default())?;
     /// assert_eq!(pool.in_flight(), 0);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn in_flight(&self) -> u32 {
         lock(&self.inner.machine).in_flight()
@@ -144,9 +144,9 @@ impl SharedBulkhead {
     /// Free slots.
     ///
     /// ```
-    /// # let pool = sturdy_std::SharedBulkhead::new("reports", Default::default())?;
+    /// # let pool = steadfast_std::SharedBulkhead::new("reports", Default::default())?;
     /// assert_eq!(pool.available(), 10);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn available(&self) -> u32 {
         lock(&self.inner.machine).available()
@@ -155,9 +155,9 @@ impl SharedBulkhead {
     /// Waiters in the queue.
     ///
     /// ```
-    /// # let pool = sturdy_std::SharedBulkhead::new("reports", Default::default())?;
+    /// # let pool = steadfast_std::SharedBulkhead::new("reports", Default::default())?;
     /// assert_eq!(pool.queued(), 0);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn queued(&self) -> u32 {
         lock(&self.inner.machine).queued()
@@ -166,9 +166,9 @@ impl SharedBulkhead {
     /// The counters (after expiring due waiters).
     ///
     /// ```
-    /// # let pool = sturdy_std::SharedBulkhead::new("reports", Default::default())?;
+    /// # let pool = steadfast_std::SharedBulkhead::new("reports", Default::default())?;
     /// assert_eq!(pool.stats().rejected_full, 0);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn stats(&self) -> Stats {
         let mut m = lock(&self.inner.machine);
@@ -212,7 +212,7 @@ impl SharedBulkhead {
 
     /// Blocks the thread until `ticket` is granted or `until` (std clock)
     /// passes.
-    pub(crate) fn wait_blocking(&self, ticket: Ticket, until: sturdy::time::Instant) {
+    pub(crate) fn wait_blocking(&self, ticket: Ticket, until: steadfast::time::Instant) {
         loop {
             {
                 let mut w = lock(&self.inner.waiters);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 /// `E` is the operation's own error type.
 ///
 /// ```
-/// use sturdy_std::Error;
+/// use steadfast_std::Error;
 /// let e: Error<std::io::Error> = Error::BulkheadFull;
 /// assert_eq!(e.to_string(), "bulkhead full");
 /// assert!(e.is_rejection());
@@ -48,7 +48,7 @@ impl<E> Error<E> {
     /// open or bulkhead full.
     ///
     /// ```
-    /// # use sturdy_std::Error;
+    /// # use steadfast_std::Error;
     /// assert!(!Error::Operation(()).is_rejection());
     /// ```
     pub fn is_rejection(&self) -> bool {
@@ -58,7 +58,7 @@ impl<E> Error<E> {
     /// The operation's error, if this error carries one.
     ///
     /// ```
-    /// # use sturdy_std::Error;
+    /// # use steadfast_std::Error;
     /// assert_eq!(Error::Operation(7).into_operation(), Some(7));
     /// assert_eq!(Error::RetriesExhausted { attempts: 3, last: Some(8) }.into_operation(), Some(8));
     /// assert_eq!(Error::<u8>::TimedOut.into_operation(), None);
@@ -74,7 +74,7 @@ impl<E> Error<E> {
     /// Maps the operation's error type.
     ///
     /// ```
-    /// # use sturdy_std::Error;
+    /// # use steadfast_std::Error;
     /// let e = Error::Operation(2).map(|n| n * 10);
     /// assert!(matches!(e, Error::Operation(20)));
     /// ```
@@ -94,7 +94,7 @@ impl<E> Error<E> {
 
 impl<E: fmt::Display> fmt::Display for Error<E> {
     /// ```
-    /// # use sturdy_std::Error;
+    /// # use steadfast_std::Error;
     /// let e: Error<String> = Error::RetriesExhausted { attempts: 3, last: Some("boom".into()) };
     /// assert_eq!(e.to_string(), "retries exhausted after 3 attempts: boom");
     /// let e: Error<String> = Error::Rejected { breaker: "db".into(), retry_at: None };

@@ -1,8 +1,8 @@
 //! Fallbacks: what a call answers when the pipeline ends in
-//! [`Finish::Fallback`](sturdy::pipeline::Finish::Fallback).
+//! [`Finish::Fallback`](steadfast::pipeline::Finish::Fallback).
 //!
 //! The pipeline decides *whether* (set
-//! [`PipelineConfig::fallback`](sturdy::pipeline::PipelineConfig::fallback));
+//! [`PipelineConfig::fallback`](steadfast::pipeline::PipelineConfig::fallback));
 //! a fallback says *what*: a value, a closure, or a chain of alternatives
 //! tried in order (the seeds' cache fallback and multi-provider chain).
 //!
@@ -38,7 +38,7 @@ type Alternative<T, E> = Box<dyn Fn(&Error<E>) -> Result<T, E> + Send + Sync>;
 /// failed. If every alternative fails, the call's original error is returned.
 ///
 /// ```
-/// use sturdy_std::{Error, Fallback};
+/// use steadfast_std::{Error, Fallback};
 ///
 /// let cache = Fallback::value("cached");
 /// assert_eq!(cache.run(Error::<()>::BulkheadFull), Ok("cached"));
@@ -64,7 +64,7 @@ impl<T: Clone + Send + Sync + 'static, E> Fallback<T, E> {
     /// Always answers (a clone of) `value`.
     ///
     /// ```
-    /// # use sturdy_std::{Error, Fallback};
+    /// # use steadfast_std::{Error, Fallback};
     /// assert_eq!(Fallback::value(0).run(Error::<()>::TimedOut), Ok(0));
     /// ```
     pub fn value(value: T) -> Self {
@@ -76,7 +76,7 @@ impl<T, E> Fallback<T, E> {
     /// Answers with `f` (which may fail: then the original error stands).
     ///
     /// ```
-    /// # use sturdy_std::{Error, Fallback};
+    /// # use steadfast_std::{Error, Fallback};
     /// let f: Fallback<u32, ()> = Fallback::from_fn(|e| if e.is_rejection() { Ok(1) } else { Err(()) });
     /// assert_eq!(f.run(Error::BulkheadFull), Ok(1));
     /// ```
@@ -89,7 +89,7 @@ impl<T, E> Fallback<T, E> {
     /// A chain of alternatives, tried in order.
     ///
     /// ```
-    /// # use sturdy_std::{Error, Fallback};
+    /// # use steadfast_std::{Error, Fallback};
     /// let chain: Fallback<u8, ()> = Fallback::chain([
     ///     Box::new(|_: &Error<()>| Err(())) as Box<dyn Fn(&Error<()>) -> Result<u8, ()> + Send + Sync>,
     ///     Box::new(|_: &Error<()>| Ok(2)),
@@ -105,7 +105,7 @@ impl<T, E> Fallback<T, E> {
     /// Adds an alternative tried after the others.
     ///
     /// ```
-    /// # use sturdy_std::{Error, Fallback};
+    /// # use steadfast_std::{Error, Fallback};
     /// let f: Fallback<u8, ()> = Fallback::from_fn(|_| Err(())).or_else(|_| Ok(3));
     /// assert_eq!(f.run(Error::TimedOut), Ok(3));
     /// ```
@@ -121,7 +121,7 @@ impl<T, E> Fallback<T, E> {
     /// Runs the alternatives for a call that failed with `error`.
     ///
     /// ```
-    /// # use sturdy_std::{Error, Fallback};
+    /// # use steadfast_std::{Error, Fallback};
     /// let none: Fallback<u8, ()> = Fallback::chain([]);
     /// assert!(matches!(none.run(Error::TimedOut), Err(Error::TimedOut)));
     /// ```
@@ -168,9 +168,9 @@ enum AnyAlternative<T, E> {
 /// A multi-provider chain, the backup behind its own breaker, then a cache:
 ///
 /// ```
-/// use sturdy::pipeline::{FallbackOn, PipelineConfig};
-/// use sturdy::retry::RetryConfig;
-/// use sturdy_std::{AsyncFallback, Error, Policy, SharedBreaker};
+/// use steadfast::pipeline::{FallbackOn, PipelineConfig};
+/// use steadfast::retry::RetryConfig;
+/// use steadfast_std::{AsyncFallback, Error, Policy, SharedBreaker};
 ///
 /// #[derive(Clone)]
 /// struct Provider { up: bool }
@@ -218,7 +218,7 @@ impl<T: Clone + Send + Sync + 'static, E> AsyncFallback<T, E> {
     /// Always answers (a clone of) `value`, without awaiting.
     ///
     /// ```
-    /// use sturdy_std::{AsyncFallback, Error};
+    /// use steadfast_std::{AsyncFallback, Error};
     ///
     /// #[tokio::main(flavor = "current_thread")]
     /// async fn main() {
@@ -237,7 +237,7 @@ impl<T: 'static, E> AsyncFallback<T, E> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use sturdy_std::{AsyncFallback, Error};
+    /// use steadfast_std::{AsyncFallback, Error};
     ///
     /// #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// async fn main() {
@@ -266,7 +266,7 @@ impl<T: 'static, E> AsyncFallback<T, E> {
     /// Adds an async alternative tried after the others.
     ///
     /// ```
-    /// use sturdy_std::{AsyncFallback, Error};
+    /// use steadfast_std::{AsyncFallback, Error};
     ///
     /// #[tokio::main(flavor = "current_thread")]
     /// async fn main() {
@@ -290,7 +290,7 @@ impl<T: 'static, E> AsyncFallback<T, E> {
     /// inline, without a boxed future).
     ///
     /// ```
-    /// use sturdy_std::{AsyncFallback, Error};
+    /// use steadfast_std::{AsyncFallback, Error};
     ///
     /// #[tokio::main(flavor = "current_thread")]
     /// async fn main() {
@@ -324,7 +324,7 @@ impl<T, E> AsyncFallback<T, E> {
     /// running alternative's future.
     ///
     /// ```
-    /// use sturdy_std::{AsyncFallback, Error, Fallback};
+    /// use steadfast_std::{AsyncFallback, Error, Fallback};
     ///
     /// #[tokio::main(flavor = "current_thread")]
     /// async fn main() {
@@ -350,7 +350,7 @@ impl<T, E> AsyncFallback<T, E> {
 /// same order), so async alternatives can be appended to it.
 ///
 /// ```
-/// use sturdy_std::{AsyncFallback, Error, Fallback};
+/// use steadfast_std::{AsyncFallback, Error, Fallback};
 ///
 /// #[tokio::main(flavor = "current_thread")]
 /// async fn main() {

@@ -23,8 +23,8 @@
 
 use std::collections::BTreeMap;
 
-use sturdy::breaker::{State, Stats};
-use sturdy::time::Instant;
+use steadfast::breaker::{State, Stats};
+use steadfast::time::Instant;
 
 /// The `circuit_breaker_state` gauge value, in the seeds' encoding:
 /// 0 closed, 1 half-open, 2 open. `ForcedOpen` reports 2 (it rejects),
@@ -35,9 +35,9 @@ use sturdy::time::Instant;
 /// `circuit_breaker_state == 2` mean "open".
 ///
 /// ```
-/// use sturdy::breaker::State;
-/// use sturdy::time::Instant;
-/// use sturdy_std::health::state_code;
+/// use steadfast::breaker::State;
+/// use steadfast::time::Instant;
+/// use steadfast_std::health::state_code;
 ///
 /// assert_eq!(state_code(&State::Closed), 0);
 /// assert_eq!(state_code(&State::HalfOpen { probes_in_flight: 1, successes: 0, deadline: None }), 1);
@@ -58,7 +58,7 @@ pub const fn state_code(state: &State) -> u8 {
 /// * `Unhealthy`: every breaker is open or forced open.
 ///
 /// ```
-/// use sturdy_std::health::Status;
+/// use steadfast_std::health::Status;
 /// assert_eq!(Status::Degraded.as_str(), "degraded");
 /// assert_eq!(Status::Unhealthy.http_status(), 503);
 /// ```
@@ -78,7 +78,7 @@ impl Status {
     /// `healthy`, `degraded` or `unhealthy`.
     ///
     /// ```
-    /// # use sturdy_std::health::Status;
+    /// # use steadfast_std::health::Status;
     /// assert_eq!(Status::Healthy.as_str(), "healthy");
     /// ```
     pub const fn as_str(self) -> &'static str {
@@ -94,7 +94,7 @@ impl Status {
     /// health-check convention, which the C# seed uses).
     ///
     /// ```
-    /// # use sturdy_std::health::Status;
+    /// # use steadfast_std::health::Status;
     /// assert_eq!(Status::Degraded.http_status(), 200);
     /// ```
     pub const fn http_status(self) -> u16 {
@@ -108,9 +108,9 @@ impl Status {
 /// One breaker in a [`Health`] snapshot.
 ///
 /// ```
-/// use sturdy::breaker::{State, Stats};
-/// use sturdy::time::Instant;
-/// use sturdy_std::health::BreakerHealth;
+/// use steadfast::breaker::{State, Stats};
+/// use steadfast::time::Instant;
+/// use steadfast_std::health::BreakerHealth;
 ///
 /// let h = BreakerHealth::new("kafka", State::Open { until: Instant::from_secs(40) }, Stats::ZERO, Instant::from_secs(10));
 /// assert_eq!((h.state, h.state_code, h.retry_in_ms), ("open", 2, Some(30_000)));
@@ -151,9 +151,9 @@ impl BreakerHealth {
     /// The health of a breaker in `state` with `stats`, seen at `now`.
     ///
     /// ```
-    /// # use sturdy::breaker::{State, Stats};
-    /// # use sturdy::time::Instant;
-    /// # use sturdy_std::health::BreakerHealth;
+    /// # use steadfast::breaker::{State, Stats};
+    /// # use steadfast::time::Instant;
+    /// # use steadfast_std::health::BreakerHealth;
     /// let h = BreakerHealth::new("db", State::Closed, Stats::ZERO, Instant::ZERO);
     /// assert_eq!(h.retry_in_ms, None);
     /// ```
@@ -181,9 +181,9 @@ impl BreakerHealth {
     /// Whether this breaker is refusing calls (open or forced open).
     ///
     /// ```
-    /// # use sturdy::breaker::{State, Stats};
-    /// # use sturdy::time::Instant;
-    /// # use sturdy_std::health::BreakerHealth;
+    /// # use steadfast::breaker::{State, Stats};
+    /// # use steadfast::time::Instant;
+    /// # use steadfast_std::health::BreakerHealth;
     /// assert!(BreakerHealth::new("db", State::ForcedOpen, Stats::ZERO, Instant::ZERO).is_down());
     /// ```
     pub fn is_down(&self) -> bool {
@@ -194,9 +194,9 @@ impl BreakerHealth {
 /// A snapshot of every breaker: what a `/health` endpoint returns.
 ///
 /// ```
-/// use sturdy::breaker::{State, Stats};
-/// use sturdy::time::Instant;
-/// use sturdy_std::health::{BreakerHealth, Health, Status};
+/// use steadfast::breaker::{State, Stats};
+/// use steadfast::time::Instant;
+/// use steadfast_std::health::{BreakerHealth, Health, Status};
 ///
 /// let now = Instant::from_secs(1);
 /// let health = Health::from_breakers(true, vec![
@@ -224,7 +224,7 @@ impl Health {
     /// Aggregates breaker snapshots (sorted by name) into an overall [`Status`].
     ///
     /// ```
-    /// # use sturdy_std::health::{Health, Status};
+    /// # use steadfast_std::health::{Health, Status};
     /// assert_eq!(Health::from_breakers(true, Vec::new()).status, Status::Healthy);
     /// ```
     pub fn from_breakers(enabled: bool, mut breakers: Vec<BreakerHealth>) -> Self {
@@ -249,9 +249,9 @@ impl Health {
     /// The snapshot as JSON (feature `health`).
     ///
     /// ```
-    /// # use sturdy::breaker::{State, Stats};
-    /// # use sturdy::time::Instant;
-    /// # use sturdy_std::health::{BreakerHealth, Health};
+    /// # use steadfast::breaker::{State, Stats};
+    /// # use steadfast::time::Instant;
+    /// # use steadfast_std::health::{BreakerHealth, Health};
     /// let h = Health::from_breakers(true, vec![BreakerHealth::new("db", State::Closed, Stats::ZERO, Instant::ZERO)]);
     /// let json = h.to_json();
     /// assert!(json.starts_with(r#"{"status":"healthy","enabled":true,"circuit_breakers":{"db":"closed"}"#), "{json}");

@@ -1,10 +1,10 @@
-//! sturdy on `std`: the Tokio and blocking drivers of the core's
-//! [`sturdy::pipeline`], shared breakers and bulkheads, and the service-side
+//! steadfast on `std`: the Tokio and blocking drivers of the core's
+//! [`steadfast::pipeline`], shared breakers and bulkheads, and the service-side
 //! pieces (config files, registry, health, metrics, tracing, tower).
 //!
 //! ```
-//! use sturdy::pipeline::PipelineConfig;
-//! use sturdy_std::{Policy, SharedBreaker, SharedBulkhead};
+//! use steadfast::pipeline::PipelineConfig;
+//! use steadfast_std::{Policy, SharedBreaker, SharedBulkhead};
 //!
 //! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {

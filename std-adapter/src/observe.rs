@@ -11,7 +11,7 @@
 //! | `fallback_invocations_total` | counter | `operation` | a call was answered by its fallback |
 //! | `bulkhead_rejections_total` | counter | `operation` | a call found its bulkhead full (or its queue wait expired) |
 //!
-//! `tracing` events use the target `sturdy` with the fields `policy`,
+//! `tracing` events use the target `steadfast` with the fields `policy`,
 //! `breaker`, `attempt`, `delay_ms`, `from`, `to`: opening and rejections at
 //! `WARN`, timeouts at `WARN`, other transitions, retries and fallbacks at
 //! `INFO`.
@@ -22,9 +22,9 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use sturdy::pipeline::PipelineConfig;
-//! use sturdy_std::Policy;
-//! use sturdy_std::observe::Standard;
+//! use steadfast::pipeline::PipelineConfig;
+//! use steadfast_std::Policy;
+//! use steadfast_std::observe::Standard;
 //!
 //! let policy = Policy::builder(PipelineConfig::default())
 //!     .name("quotes")
@@ -34,10 +34,10 @@
 //! ```
 
 #[cfg(any(feature = "metrics", feature = "tracing"))]
-use sturdy::breaker::State;
+use steadfast::breaker::State;
 #[cfg(any(feature = "metrics", feature = "tracing"))]
-use sturdy::pipeline::Failure;
-use sturdy::pipeline::{Event, Finish};
+use steadfast::pipeline::Failure;
+use steadfast::pipeline::{Event, Finish};
 
 pub use crate::health::state_code;
 use crate::observer::Observer;
@@ -61,9 +61,9 @@ fn rejection(finish: &Finish) -> Option<&Failure> {
 /// `metrics-exporter-prometheus`.
 ///
 /// ```
-/// use sturdy::pipeline::Event;
-/// use sturdy_std::Observer;
-/// use sturdy_std::observe::MetricsObserver;
+/// use steadfast::pipeline::Event;
+/// use steadfast_std::Observer;
+/// use steadfast_std::observe::MetricsObserver;
 ///
 /// let observer = MetricsObserver::new(); // describes the metrics
 /// observer.on_event("kafka_publish", None, &Event::TimedOut { attempt: 1 });
@@ -78,7 +78,7 @@ impl MetricsObserver {
     /// after installing one, so the help texts are exported).
     ///
     /// ```
-    /// let _ = sturdy_std::observe::MetricsObserver::new();
+    /// let _ = steadfast_std::observe::MetricsObserver::new();
     /// ```
     pub fn new() -> Self {
         use metrics::{describe_counter, describe_gauge};
@@ -149,15 +149,15 @@ impl Observer for MetricsObserver {
 /// rejection (see the [module docs](self)).
 ///
 /// ```
-/// use sturdy::pipeline::Event;
-/// use sturdy::time::Duration;
-/// use sturdy_std::Observer;
-/// use sturdy_std::observe::TracingObserver;
+/// use steadfast::pipeline::Event;
+/// use steadfast::time::Duration;
+/// use steadfast_std::Observer;
+/// use steadfast_std::observe::TracingObserver;
 ///
 /// TracingObserver.on_event("kafka_publish", Some("kafka"), &Event::Retry {
 ///     attempt: 2,
 ///     delay: Duration::from_millis(100),
-///     at: sturdy::time::Instant::from_millis(100),
+///     at: steadfast::time::Instant::from_millis(100),
 /// });
 /// ```
 #[cfg(feature = "tracing")]
@@ -172,24 +172,24 @@ impl Observer for TracingObserver {
             Event::Breaker(t) => {
                 let (from, to) = (t.from.name(), t.to.name());
                 if from == to {
-                    tracing::debug!(target: "sturdy", policy, breaker, state = to, "circuit breaker state");
+                    tracing::debug!(target: "steadfast", policy, breaker, state = to, "circuit breaker state");
                 } else if is_open(&t.to) {
-                    tracing::warn!(target: "sturdy", policy, breaker, from, to, "circuit breaker opened");
+                    tracing::warn!(target: "steadfast", policy, breaker, from, to, "circuit breaker opened");
                 } else {
-                    tracing::info!(target: "sturdy", policy, breaker, from, to, "circuit breaker state changed");
+                    tracing::info!(target: "steadfast", policy, breaker, from, to, "circuit breaker state changed");
                 }
             }
             Event::Retry { attempt, delay, .. } => {
-                tracing::info!(target: "sturdy", policy, breaker, attempt, delay_ms = delay.as_millis(), "retrying");
+                tracing::info!(target: "steadfast", policy, breaker, attempt, delay_ms = delay.as_millis(), "retrying");
             }
             Event::TimedOut { attempt } => {
-                tracing::warn!(target: "sturdy", policy, breaker, attempt, "attempt timed out");
+                tracing::warn!(target: "steadfast", policy, breaker, attempt, "attempt timed out");
             }
             Event::Fallback(failure) => {
-                tracing::info!(target: "sturdy", policy, breaker, failure = ?failure, "fallback invoked");
+                tracing::info!(target: "steadfast", policy, breaker, failure = ?failure, "fallback invoked");
             }
             Event::Granted(_) => {
-                tracing::trace!(target: "sturdy", policy, "bulkhead slot granted");
+                tracing::trace!(target: "steadfast", policy, "bulkhead slot granted");
             }
         }
     }
@@ -197,17 +197,19 @@ impl Observer for TracingObserver {
     fn on_finish(&self, policy: &str, finish: &Finish) {
         match rejection(finish) {
             Some(Failure::BreakerOpen { attempts, retry_at }) => {
-                let retry_at_us = retry_at.map(sturdy::time::Instant::as_micros);
-                tracing::warn!(target: "sturdy", policy, attempts, retry_at_us, "rejected: circuit breaker open");
+                let retry_at_us = retry_at.map(steadfast::time::Instant::as_micros);
+                tracing::warn!(target: "steadfast", policy, attempts, retry_at_us, "rejected: circuit breaker open");
             }
             Some(Failure::BulkheadFull { attempts }) => {
-                tracing::warn!(target: "sturdy", policy, attempts, "rejected: bulkhead full");
+                tracing::warn!(target: "steadfast", policy, attempts, "rejected: bulkhead full");
             }
             _ => match finish {
                 Finish::Failed(failure) => {
-                    tracing::info!(target: "sturdy", policy, failure = ?failure, "call failed");
+                    tracing::info!(target: "steadfast", policy, failure = ?failure, "call failed");
                 }
-                _ => tracing::trace!(target: "sturdy", policy, finish = ?finish, "call finished"),
+                _ => {
+                    tracing::trace!(target: "steadfast", policy, finish = ?finish, "call finished")
+                }
             },
         }
     }
@@ -216,9 +218,9 @@ impl Observer for TracingObserver {
 /// Both observers, whichever of the `metrics` and `tracing` features are on.
 ///
 /// ```
-/// use sturdy_std::Observer;
-/// use sturdy_std::observe::Standard;
-/// Standard.on_finish("p", &sturdy::pipeline::Finish::Cancelled);
+/// use steadfast_std::Observer;
+/// use steadfast_std::observe::Standard;
+/// Standard.on_finish("p", &steadfast::pipeline::Finish::Cancelled);
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Standard;
@@ -244,9 +246,9 @@ impl Observer for Standard {
 /// Two observers in turn: `(a, b)` tells `a`, then `b`.
 ///
 /// ```
-/// use sturdy_std::{NoopObserver, Observer};
-/// use sturdy_std::observe::Standard;
-/// (Standard, NoopObserver).on_finish("p", &sturdy::pipeline::Finish::Cancelled);
+/// use steadfast_std::{NoopObserver, Observer};
+/// use steadfast_std::observe::Standard;
+/// (Standard, NoopObserver).on_finish("p", &steadfast::pipeline::Finish::Cancelled);
 /// ```
 impl<A: Observer, B: Observer> Observer for (A, B) {
     fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {

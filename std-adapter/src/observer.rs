@@ -1,6 +1,6 @@
 //! Hooks for logs, metrics and traces: every [`Event`] of every call.
 
-use sturdy::pipeline::{Event, Finish};
+use steadfast::pipeline::{Event, Finish};
 
 /// Receives what the pipeline reports. Called outside every lock, after each
 /// step of a call, from the task or thread running it; keep it cheap.
@@ -12,8 +12,8 @@ use sturdy::pipeline::{Event, Finish};
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU32, Ordering};
-/// use sturdy::pipeline::{Event, Finish};
-/// use sturdy_std::Observer;
+/// use steadfast::pipeline::{Event, Finish};
+/// use steadfast_std::Observer;
 ///
 /// #[derive(Default)]
 /// struct CountRetries(AtomicU32);
@@ -44,8 +44,8 @@ pub trait Observer: Send + Sync {
 /// The default observer: does nothing.
 ///
 /// ```
-/// use sturdy_std::{NoopObserver, Observer};
-/// NoopObserver.on_finish("p", &sturdy::pipeline::Finish::Cancelled);
+/// use steadfast_std::{NoopObserver, Observer};
+/// NoopObserver.on_finish("p", &steadfast::pipeline::Finish::Cancelled);
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoopObserver;

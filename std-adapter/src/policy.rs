@@ -17,13 +17,13 @@
 use std::fmt;
 use std::sync::atomic::AtomicU64;
 
-use sturdy::breaker::CircuitBreaker;
-use sturdy::bulkhead::Ticket;
-use sturdy::outcome::{ErrorsFail, Outcome, Verdict};
-use sturdy::pipeline::{Call, Event, Failure, Finish, Pipeline, PipelineConfig, Shared, Step};
-use sturdy::retry::Budget;
-use sturdy::rng::{Rng, SplitMix64};
-use sturdy::time::Instant;
+use steadfast::breaker::CircuitBreaker;
+use steadfast::bulkhead::Ticket;
+use steadfast::outcome::{ErrorsFail, Outcome, Verdict};
+use steadfast::pipeline::{Call, Event, Failure, Finish, Pipeline, PipelineConfig, Shared, Step};
+use steadfast::retry::Budget;
+use steadfast::rng::{Rng, SplitMix64};
+use steadfast::time::Instant;
 
 use crate::bulkhead::Machine;
 use crate::observer::{NoopObserver, Observer};
@@ -46,16 +46,16 @@ pub(crate) struct Inner {
 /// every clone shares the same machines.
 ///
 /// ```
-/// use sturdy::pipeline::PipelineConfig;
-/// use sturdy_std::{Policy, SharedBreaker};
+/// use steadfast::pipeline::PipelineConfig;
+/// use steadfast_std::{Policy, SharedBreaker};
 ///
 /// let policy = Policy::builder(PipelineConfig::default())
 ///     .name("postgres")
 ///     .breaker(SharedBreaker::new("postgres", Default::default())?)
 ///     .build();
-/// let rows: Result<u32, sturdy_std::Error<std::io::Error>> = policy.call_blocking(|| Ok(3));
+/// let rows: Result<u32, steadfast_std::Error<std::io::Error>> = policy.call_blocking(|| Ok(3));
 /// assert_eq!(rows.unwrap(), 3);
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 pub struct Policy<C = ErrorsFail> {
     pub(crate) inner: std::sync::Arc<Inner>,
@@ -85,8 +85,8 @@ impl<C> fmt::Debug for Policy<C> {
 /// Builds a [`Policy`]. See [`Policy::builder`].
 ///
 /// ```
-/// use sturdy::pipeline::PipelineConfig;
-/// use sturdy_std::{Policy, SharedBulkhead, SharedBudget};
+/// use steadfast::pipeline::PipelineConfig;
+/// use steadfast_std::{Policy, SharedBulkhead, SharedBudget};
 /// let policy = Policy::builder(PipelineConfig::default())
 ///     .name("reports")
 ///     .bulkhead(SharedBulkhead::new("reports", Default::default())?)
@@ -94,7 +94,7 @@ impl<C> fmt::Debug for Policy<C> {
 ///     .seed(42)
 ///     .build();
 /// assert_eq!(policy.name(), "reports");
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 pub struct PolicyBuilder<C = ErrorsFail> {
     name: std::sync::Arc<str>,
@@ -121,7 +121,7 @@ impl Policy {
     /// shared machines, [`ErrorsFail`] classifier, no-op observer).
     ///
     /// ```
-    /// let p = sturdy_std::Policy::builder(Default::default()).build();
+    /// let p = steadfast_std::Policy::builder(Default::default()).build();
     /// assert_eq!(p.name(), "default");
     /// ```
     pub fn builder(config: PipelineConfig) -> PolicyBuilder {
@@ -142,7 +142,7 @@ impl<C> PolicyBuilder<C> {
     /// The policy's name (in events and metrics).
     ///
     /// ```
-    /// let p = sturdy_std::Policy::builder(Default::default()).name("kafka").build();
+    /// let p = steadfast_std::Policy::builder(Default::default()).name("kafka").build();
     /// assert_eq!(p.name(), "kafka");
     /// ```
     #[must_use]
@@ -154,11 +154,11 @@ impl<C> PolicyBuilder<C> {
     /// Lends this breaker to every call.
     ///
     /// ```
-    /// # use sturdy_std::{Policy, SharedBreaker};
+    /// # use steadfast_std::{Policy, SharedBreaker};
     /// let b = SharedBreaker::new("db", Default::default())?;
     /// let p = Policy::builder(Default::default()).breaker(b.clone()).build();
     /// assert_eq!(p.breaker().unwrap().name(), "db");
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub fn breaker(mut self, breaker: SharedBreaker) -> Self {
@@ -169,10 +169,10 @@ impl<C> PolicyBuilder<C> {
     /// Lends this bulkhead to every call.
     ///
     /// ```
-    /// # use sturdy_std::{Policy, SharedBulkhead};
+    /// # use steadfast_std::{Policy, SharedBulkhead};
     /// let p = Policy::builder(Default::default()).bulkhead(SharedBulkhead::new("pool", Default::default())?).build();
     /// assert!(p.bulkhead().is_some());
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub fn bulkhead(mut self, bulkhead: SharedBulkhead) -> Self {
@@ -183,10 +183,10 @@ impl<C> PolicyBuilder<C> {
     /// Lends this retry budget to every call.
     ///
     /// ```
-    /// # use sturdy_std::{Policy, SharedBudget};
+    /// # use steadfast_std::{Policy, SharedBudget};
     /// let p = Policy::builder(Default::default()).budget(SharedBudget::new(Default::default())?).build();
     /// assert!(p.budget().is_some());
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub fn budget(mut self, budget: SharedBudget) -> Self {
@@ -198,7 +198,7 @@ impl<C> PolicyBuilder<C> {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// let p = sturdy_std::Policy::builder(Default::default()).observer(Arc::new(sturdy_std::NoopObserver)).build();
+    /// let p = steadfast_std::Policy::builder(Default::default()).observer(Arc::new(steadfast_std::NoopObserver)).build();
     /// # let _ = p;
     /// ```
     #[must_use]
@@ -213,7 +213,7 @@ impl<C> PolicyBuilder<C> {
     /// takes no number, so the happy path writes no shared counter.
     ///
     /// ```
-    /// let p = sturdy_std::Policy::builder(Default::default()).seed(7).build();
+    /// let p = steadfast_std::Policy::builder(Default::default()).seed(7).build();
     /// # let _ = p;
     /// ```
     #[must_use]
@@ -227,8 +227,8 @@ impl<C> PolicyBuilder<C> {
     /// `Fn(&Result<T, E>) -> Verdict` works.
     ///
     /// ```
-    /// use sturdy::outcome::Verdict;
-    /// let p = sturdy_std::Policy::builder(Default::default())
+    /// use steadfast::outcome::Verdict;
+    /// let p = steadfast_std::Policy::builder(Default::default())
     ///     .classifier(|r: &Result<u16, ()>| match r {
     ///         Ok(s) if *s >= 500 => Verdict::failure(),
     ///         Ok(_) => Verdict::success(),
@@ -253,7 +253,7 @@ impl<C> PolicyBuilder<C> {
     /// The policy.
     ///
     /// ```
-    /// let p = sturdy_std::Policy::builder(Default::default()).build();
+    /// let p = steadfast_std::Policy::builder(Default::default()).build();
     /// # let _ = p;
     /// ```
     pub fn build(self) -> Policy<C> {
@@ -277,7 +277,7 @@ impl<C> Policy<C> {
     /// The policy's name.
     ///
     /// ```
-    /// assert_eq!(sturdy_std::Policy::builder(Default::default()).build().name(), "default");
+    /// assert_eq!(steadfast_std::Policy::builder(Default::default()).build().name(), "default");
     /// ```
     pub fn name(&self) -> &str {
         &self.inner.name
@@ -286,7 +286,7 @@ impl<C> Policy<C> {
     /// The pipeline config.
     ///
     /// ```
-    /// let p = sturdy_std::Policy::builder(Default::default()).build();
+    /// let p = steadfast_std::Policy::builder(Default::default()).build();
     /// assert_eq!(p.config().retry.max_attempts(), 3);
     /// ```
     pub fn config(&self) -> &PipelineConfig {
@@ -296,7 +296,7 @@ impl<C> Policy<C> {
     /// The shared breaker, if any.
     ///
     /// ```
-    /// assert!(sturdy_std::Policy::builder(Default::default()).build().breaker().is_none());
+    /// assert!(steadfast_std::Policy::builder(Default::default()).build().breaker().is_none());
     /// ```
     pub fn breaker(&self) -> Option<&SharedBreaker> {
         self.inner.breaker.as_ref()
@@ -305,7 +305,7 @@ impl<C> Policy<C> {
     /// The shared bulkhead, if any.
     ///
     /// ```
-    /// assert!(sturdy_std::Policy::builder(Default::default()).build().bulkhead().is_none());
+    /// assert!(steadfast_std::Policy::builder(Default::default()).build().bulkhead().is_none());
     /// ```
     pub fn bulkhead(&self) -> Option<&SharedBulkhead> {
         self.inner.bulkhead.as_ref()
@@ -314,7 +314,7 @@ impl<C> Policy<C> {
     /// The shared retry budget, if any.
     ///
     /// ```
-    /// assert!(sturdy_std::Policy::builder(Default::default()).build().budget().is_none());
+    /// assert!(steadfast_std::Policy::builder(Default::default()).build().budget().is_none());
     /// ```
     pub fn budget(&self) -> Option<&SharedBudget> {
         self.inner.budget.as_ref()
@@ -323,8 +323,8 @@ impl<C> Policy<C> {
     /// The classifier.
     ///
     /// ```
-    /// let p = sturdy_std::Policy::builder(Default::default()).build();
-    /// assert_eq!(*p.classifier(), sturdy::outcome::ErrorsFail);
+    /// let p = steadfast_std::Policy::builder(Default::default()).build();
+    /// assert_eq!(*p.classifier(), steadfast::outcome::ErrorsFail);
     /// ```
     pub fn classifier(&self) -> &C {
         &self.classifier
@@ -334,8 +334,8 @@ impl<C> Policy<C> {
     /// for an operation with another result type.
     ///
     /// ```
-    /// use sturdy::outcome::Verdict;
-    /// let p = sturdy_std::Policy::builder(Default::default()).build();
+    /// use steadfast::outcome::Verdict;
+    /// let p = steadfast_std::Policy::builder(Default::default()).build();
     /// let lenient = p.with_classifier(|_: &Result<(), ()>| Verdict::success());
     /// assert!(lenient.call_blocking(|| Err::<(), ()>(())).is_err()); // Err is still returned…
     /// assert_eq!(lenient.config().retry.max_attempts(), 3);

@@ -4,7 +4,7 @@
 //!
 //! # The global switch
 //!
-//! A registry built with `enabled = false` (`STURDY_ENABLED=false`, the seeds'
+//! A registry built with `enabled = false` (`STEADFAST_ENABLED=false`, the seeds'
 //! `RESILIENCE_ENABLED`) still has every named breaker, bulkhead, budget and
 //! policy, so code that looks them up does not change, but every policy passes
 //! calls straight through: its pipeline is [`PolicySet::PASS_THROUGH`]-like
@@ -15,8 +15,8 @@
 //!
 //! ```
 //! # #[cfg(feature = "config")] {
-//! use sturdy_std::config::PolicySet;
-//! use sturdy_std::registry::Registry;
+//! use steadfast_std::config::PolicySet;
+//! use steadfast_std::registry::Registry;
 //!
 //! let set = PolicySet::from_toml_with_env(r#"
 //!     [breakers.kafka]
@@ -41,8 +41,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use sturdy::breaker::Transition;
-use sturdy::pipeline::Event;
+use steadfast::breaker::Transition;
+use steadfast::pipeline::Event;
 
 use crate::health::{BreakerHealth, Health};
 use crate::observer::{NoopObserver, Observer};
@@ -54,7 +54,7 @@ use crate::config::{ConfigError, Detector as ConfigDetector, PolicySet};
 /// A name the registry does not know.
 ///
 /// ```
-/// use sturdy_std::registry::Registry;
+/// use steadfast_std::registry::Registry;
 /// let err = Registry::builder().build().force_open("nope").unwrap_err();
 /// assert_eq!(err.to_string(), "no breaker named \"nope\"");
 /// ```
@@ -82,8 +82,8 @@ struct Inner {
 /// so it can be an axum `State`; every clone sees the same machines.
 ///
 /// ```
-/// use sturdy_std::registry::Registry;
-/// use sturdy_std::{Policy, SharedBreaker};
+/// use steadfast_std::registry::Registry;
+/// use steadfast_std::{Policy, SharedBreaker};
 ///
 /// let db = SharedBreaker::new("postgres", Default::default())?;
 /// let registry = Registry::builder()
@@ -92,7 +92,7 @@ struct Inner {
 ///     .build();
 /// assert_eq!(registry.policy("postgres").unwrap().breaker().unwrap().name(), "postgres");
 /// assert!(registry.breaker("redis").is_none());
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct Registry {
@@ -117,13 +117,13 @@ impl fmt::Debug for Registry {
 /// Builds a [`Registry`] by hand.
 ///
 /// ```
-/// use sturdy_std::registry::Registry;
-/// use sturdy_std::SharedBulkhead;
+/// use steadfast_std::registry::Registry;
+/// use steadfast_std::SharedBulkhead;
 /// let r = Registry::builder()
 ///     .bulkhead(SharedBulkhead::new("pool", Default::default())?)
 ///     .build();
 /// assert!(r.bulkhead("pool").is_some());
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[must_use]
 pub struct RegistryBuilder {
@@ -147,10 +147,10 @@ impl RegistryBuilder {
     /// Registers a breaker under its own name (replacing one of the same name).
     ///
     /// ```
-    /// # use sturdy_std::{registry::Registry, SharedBreaker};
+    /// # use steadfast_std::{registry::Registry, SharedBreaker};
     /// let r = Registry::builder().breaker(SharedBreaker::new("redis", Default::default())?).build();
     /// assert_eq!(r.breaker_names().collect::<Vec<_>>(), ["redis"]);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn breaker(mut self, breaker: SharedBreaker) -> Self {
         self.breakers.insert(breaker.name().to_owned(), breaker);
@@ -160,10 +160,10 @@ impl RegistryBuilder {
     /// Registers a bulkhead under its own name.
     ///
     /// ```
-    /// # use sturdy_std::{registry::Registry, SharedBulkhead};
+    /// # use steadfast_std::{registry::Registry, SharedBulkhead};
     /// let r = Registry::builder().bulkhead(SharedBulkhead::new("io", Default::default())?).build();
     /// assert!(r.bulkhead("io").is_some());
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn bulkhead(mut self, bulkhead: SharedBulkhead) -> Self {
         self.bulkheads.insert(bulkhead.name().to_owned(), bulkhead);
@@ -173,10 +173,10 @@ impl RegistryBuilder {
     /// Registers a retry budget under `name`.
     ///
     /// ```
-    /// # use sturdy_std::{registry::Registry, SharedBudget};
+    /// # use steadfast_std::{registry::Registry, SharedBudget};
     /// let r = Registry::builder().budget("api", SharedBudget::new(Default::default())?).build();
     /// assert!(r.budget("api").is_some());
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn budget(mut self, name: impl Into<String>, budget: SharedBudget) -> Self {
         self.budgets.insert(name.into(), budget);
@@ -186,7 +186,7 @@ impl RegistryBuilder {
     /// Registers a policy under its own name.
     ///
     /// ```
-    /// # use sturdy_std::{registry::Registry, Policy};
+    /// # use steadfast_std::{registry::Registry, Policy};
     /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
     /// assert!(r.policy("api").is_some());
     /// ```
@@ -200,7 +200,7 @@ impl RegistryBuilder {
     /// pass-through policies when it is off.
     ///
     /// ```
-    /// # use sturdy_std::registry::Registry;
+    /// # use steadfast_std::registry::Registry;
     /// assert!(!Registry::builder().enabled(false).build().enabled());
     /// ```
     pub fn enabled(mut self, enabled: bool) -> Self {
@@ -212,7 +212,7 @@ impl RegistryBuilder {
     /// [`Registry::reset`]); give it the same observer as the policies.
     ///
     /// ```
-    /// # use sturdy_std::{registry::Registry, NoopObserver};
+    /// # use steadfast_std::{registry::Registry, NoopObserver};
     /// let r = Registry::builder().observer(std::sync::Arc::new(NoopObserver)).build();
     /// assert!(r.enabled());
     /// ```
@@ -224,7 +224,7 @@ impl RegistryBuilder {
     /// The registry.
     ///
     /// ```
-    /// # use sturdy_std::registry::Registry;
+    /// # use steadfast_std::registry::Registry;
     /// assert!(Registry::builder().build().policy("x").is_none());
     /// ```
     pub fn build(self) -> Registry {
@@ -245,7 +245,7 @@ impl Registry {
     /// An empty builder (enabled, no observer).
     ///
     /// ```
-    /// # use sturdy_std::registry::Registry;
+    /// # use steadfast_std::registry::Registry;
     /// let r = Registry::builder().build();
     /// assert_eq!(r.breaker_names().count(), 0);
     /// ```
@@ -264,8 +264,8 @@ impl Registry {
     /// `config`), with no observer.
     ///
     /// ```
-    /// use sturdy_std::config::PolicyFile;
-    /// use sturdy_std::registry::Registry;
+    /// use steadfast_std::config::PolicyFile;
+    /// use steadfast_std::registry::Registry;
     ///
     /// let set = PolicyFile::from_yaml_str("
     /// bulkheads:
@@ -275,7 +275,7 @@ impl Registry {
     /// ")?.validate()?;
     /// let registry = Registry::from_set(&set)?;
     /// assert_eq!(registry.policy("db").unwrap().bulkhead().unwrap().config().max_concurrent, 4);
-    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     #[cfg(feature = "config")]
     pub fn from_set(set: &PolicySet) -> Result<Self, ConfigError> {
@@ -289,16 +289,16 @@ impl Registry {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use sturdy_std::config::PolicySet;
-    /// use sturdy_std::registry::Registry;
-    /// use sturdy_std::NoopObserver;
+    /// use steadfast_std::config::PolicySet;
+    /// use steadfast_std::registry::Registry;
+    /// use steadfast_std::NoopObserver;
     ///
     /// let set = PolicySet::from_toml_with_env("enabled = false\n[breakers.x]\n[policies.x]\nbreaker = \"x\"\n")?;
     /// let registry = Registry::from_set_with_observer(&set, Arc::new(NoopObserver))?;
     /// assert!(!registry.enabled());
     /// assert_eq!(registry.health().circuit_breakers["x"], "disabled");
     /// assert_eq!(registry.policy("x").unwrap().config().retry.max_attempts(), 1);
-    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     #[cfg(feature = "config")]
     pub fn from_set_with_observer(
@@ -309,7 +309,7 @@ impl Registry {
         use crate::config::PolicySpec;
 
         let core_error =
-            |key: String| move |e: sturdy::error::ConfigError| ConfigError::new(key, e.problem);
+            |key: String| move |e: steadfast::error::ConfigError| ConfigError::new(key, e.problem);
         let mut builder = Self::builder()
             .enabled(set.enabled)
             .observer(observer.clone());
@@ -419,7 +419,7 @@ impl Registry {
     /// The global switch.
     ///
     /// ```
-    /// # use sturdy_std::registry::Registry;
+    /// # use steadfast_std::registry::Registry;
     /// assert!(Registry::builder().build().enabled());
     /// ```
     pub fn enabled(&self) -> bool {
@@ -429,7 +429,7 @@ impl Registry {
     /// The policy named `name`.
     ///
     /// ```
-    /// # use sturdy_std::{registry::Registry, Policy};
+    /// # use steadfast_std::{registry::Registry, Policy};
     /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
     /// let answer = r.policy("api").unwrap().call_blocking(|| Ok::<_, ()>(42));
     /// assert_eq!(answer.unwrap(), 42);
@@ -441,10 +441,10 @@ impl Registry {
     /// The breaker named `name`.
     ///
     /// ```
-    /// # use sturdy_std::{registry::Registry, SharedBreaker};
+    /// # use steadfast_std::{registry::Registry, SharedBreaker};
     /// let r = Registry::builder().breaker(SharedBreaker::new("redis", Default::default())?).build();
-    /// assert_eq!(r.breaker("redis").unwrap().state(), sturdy::breaker::State::Closed);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// assert_eq!(r.breaker("redis").unwrap().state(), steadfast::breaker::State::Closed);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn breaker(&self, name: &str) -> Option<&SharedBreaker> {
         self.inner.breakers.get(name)
@@ -453,7 +453,7 @@ impl Registry {
     /// The bulkhead named `name`.
     ///
     /// ```
-    /// # use sturdy_std::registry::Registry;
+    /// # use steadfast_std::registry::Registry;
     /// assert!(Registry::builder().build().bulkhead("io").is_none());
     /// ```
     pub fn bulkhead(&self, name: &str) -> Option<&SharedBulkhead> {
@@ -463,7 +463,7 @@ impl Registry {
     /// The retry budget named `name`.
     ///
     /// ```
-    /// # use sturdy_std::registry::Registry;
+    /// # use steadfast_std::registry::Registry;
     /// assert!(Registry::builder().build().budget("api").is_none());
     /// ```
     pub fn budget(&self, name: &str) -> Option<&SharedBudget> {
@@ -473,13 +473,13 @@ impl Registry {
     /// Breaker names, sorted.
     ///
     /// ```
-    /// # use sturdy_std::{registry::Registry, SharedBreaker};
+    /// # use steadfast_std::{registry::Registry, SharedBreaker};
     /// let r = Registry::builder()
     ///     .breaker(SharedBreaker::new("b", Default::default())?)
     ///     .breaker(SharedBreaker::new("a", Default::default())?)
     ///     .build();
     /// assert_eq!(r.breaker_names().collect::<Vec<_>>(), ["a", "b"]);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn breaker_names(&self) -> impl Iterator<Item = &str> {
         self.inner.breakers.keys().map(String::as_str)
@@ -488,7 +488,7 @@ impl Registry {
     /// Policy names, sorted.
     ///
     /// ```
-    /// # use sturdy_std::{registry::Registry, Policy};
+    /// # use steadfast_std::{registry::Registry, Policy};
     /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
     /// assert_eq!(r.policy_names().collect::<Vec<_>>(), ["api"]);
     /// ```
@@ -517,7 +517,7 @@ impl Registry {
     /// [`reset`](Self::reset). The transition goes to the observer.
     ///
     /// ```
-    /// # use sturdy_std::{registry::Registry, SharedBreaker};
+    /// # use steadfast_std::{registry::Registry, SharedBreaker};
     /// let r = Registry::builder().breaker(SharedBreaker::new("db", Default::default())?).build();
     /// assert!(r.force_open("db")?.is_some());
     /// assert_eq!(r.health().circuit_breakers["db"], "forced_open");
@@ -531,7 +531,7 @@ impl Registry {
     /// `breaker.reset()`). The transition goes to the observer.
     ///
     /// ```
-    /// # use sturdy_std::{registry::Registry, SharedBreaker};
+    /// # use steadfast_std::{registry::Registry, SharedBreaker};
     /// let r = Registry::builder().breaker(SharedBreaker::new("db", Default::default())?).build();
     /// r.force_open("db")?;
     /// r.reset("db")?;
@@ -546,12 +546,12 @@ impl Registry {
     /// `health` feature: [`Health::to_json`]).
     ///
     /// ```
-    /// # use sturdy_std::{registry::Registry, SharedBreaker};
+    /// # use steadfast_std::{registry::Registry, SharedBreaker};
     /// let r = Registry::builder().breaker(SharedBreaker::new("db", Default::default())?).build();
     /// let h = r.health();
     /// assert_eq!(h.status.as_str(), "healthy");
     /// assert_eq!(h.breakers[0].name, "db");
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn health(&self) -> Health {
         let now = time::now();

@@ -1,4 +1,4 @@
-//! The one place where `std`/Tokio time meets [`sturdy::time`].
+//! The one place where `std`/Tokio time meets [`steadfast::time`].
 //!
 //! The core counts microseconds from an epoch of the caller's choosing. Here
 //! that epoch is per process ([`epoch`]): fixed on first use, one hour (or as
@@ -15,7 +15,7 @@
 //! decision; outside a runtime that is the `std` clock.
 //!
 //! ```
-//! use sturdy_std::time;
+//! use steadfast_std::time;
 //! let a = time::now();
 //! let b = time::now();
 //! assert!(b >= a);
@@ -25,18 +25,18 @@
 use std::sync::OnceLock;
 use std::time::Duration as StdDuration;
 
-use sturdy::time::{Duration, Instant};
+use steadfast::time::{Duration, Instant};
 
 static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
 
 /// What [`Instant::MAX`] converts to: far enough never to fire.
 const FAR_FUTURE: StdDuration = StdDuration::from_secs(30 * 365 * 24 * 3600);
 
-/// The process epoch: sturdy's [`Instant::ZERO`].
+/// The process epoch: steadfast's [`Instant::ZERO`].
 ///
 /// ```
-/// use sturdy_std::time;
-/// assert_eq!(time::from_std(time::epoch()), sturdy::time::Instant::ZERO);
+/// use steadfast_std::time;
+/// assert_eq!(time::from_std(time::epoch()), steadfast::time::Instant::ZERO);
 /// ```
 pub fn epoch() -> std::time::Instant {
     *EPOCH.get_or_init(|| {
@@ -48,23 +48,23 @@ pub fn epoch() -> std::time::Instant {
     })
 }
 
-/// A `std` instant as a sturdy [`Instant`] (µs since [`epoch`], saturating).
+/// A `std` instant as a steadfast [`Instant`] (µs since [`epoch`], saturating).
 ///
 /// ```
-/// use sturdy_std::time;
+/// use steadfast_std::time;
 /// let t = time::epoch() + std::time::Duration::from_millis(1500);
-/// assert_eq!(time::from_std(t), sturdy::time::Instant::from_millis(1500));
+/// assert_eq!(time::from_std(t), steadfast::time::Instant::from_millis(1500));
 /// ```
 pub fn from_std(at: std::time::Instant) -> Instant {
     let since = at.saturating_duration_since(epoch());
     Instant::from_micros(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
 }
 
-/// A sturdy [`Instant`] as a `std` instant (saturating to ~30 years ahead).
+/// A steadfast [`Instant`] as a `std` instant (saturating to ~30 years ahead).
 ///
 /// ```
-/// use sturdy_std::time;
-/// use sturdy::time::Instant;
+/// use steadfast_std::time;
+/// use steadfast::time::Instant;
 /// assert_eq!(time::to_std(Instant::from_secs(2)) - time::epoch(), std::time::Duration::from_secs(2));
 /// ```
 pub fn to_std(at: Instant) -> std::time::Instant {
@@ -75,21 +75,21 @@ pub fn to_std(at: Instant) -> std::time::Instant {
         .map_or(far, |t| t.min(far))
 }
 
-/// A sturdy [`Duration`] as a `std` one.
+/// A steadfast [`Duration`] as a `std` one.
 ///
 /// ```
-/// use sturdy_std::time;
-/// assert_eq!(time::to_std_duration(sturdy::time::Duration::from_millis(3)), std::time::Duration::from_millis(3));
+/// use steadfast_std::time;
+/// assert_eq!(time::to_std_duration(steadfast::time::Duration::from_millis(3)), std::time::Duration::from_millis(3));
 /// ```
 pub fn to_std_duration(d: Duration) -> StdDuration {
     StdDuration::from_micros(d.as_micros())
 }
 
-/// A `std` duration as a sturdy [`Duration`] (saturating).
+/// A `std` duration as a steadfast [`Duration`] (saturating).
 ///
 /// ```
-/// use sturdy_std::time;
-/// assert_eq!(time::from_std_duration(std::time::Duration::from_secs(1)), sturdy::time::Duration::from_secs(1));
+/// use steadfast_std::time;
+/// assert_eq!(time::from_std_duration(std::time::Duration::from_secs(1)), steadfast::time::Duration::from_secs(1));
 /// ```
 pub fn from_std_duration(d: StdDuration) -> Duration {
     Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
@@ -98,7 +98,7 @@ pub fn from_std_duration(d: StdDuration) -> Duration {
 /// Now, on the std clock (what blocking calls use).
 ///
 /// ```
-/// assert!(sturdy_std::time::now_std() <= sturdy_std::time::now_std());
+/// assert!(steadfast_std::time::now_std() <= steadfast_std::time::now_std());
 /// ```
 pub fn now_std() -> Instant {
     from_std(std::time::Instant::now())
@@ -108,8 +108,8 @@ pub fn now_std() -> Instant {
 /// std clock.
 ///
 /// ```
-/// let t = sturdy_std::time::now();
-/// assert!(t > sturdy::time::Instant::ZERO);
+/// let t = steadfast_std::time::now();
+/// assert!(t > steadfast::time::Instant::ZERO);
 /// ```
 pub fn now() -> Instant {
     #[cfg(feature = "tokio")]
@@ -122,12 +122,12 @@ pub fn now() -> Instant {
     }
 }
 
-/// A sturdy [`Instant`] as a Tokio instant, for `sleep_until`/`timeout_at`.
+/// A steadfast [`Instant`] as a Tokio instant, for `sleep_until`/`timeout_at`.
 ///
 /// ```
-/// use sturdy_std::time;
-/// let t = time::to_tokio(sturdy::time::Instant::from_secs(1));
-/// assert_eq!(t.into_std(), time::to_std(sturdy::time::Instant::from_secs(1)));
+/// use steadfast_std::time;
+/// let t = time::to_tokio(steadfast::time::Instant::from_secs(1));
+/// assert_eq!(t.into_std(), time::to_std(steadfast::time::Instant::from_secs(1)));
 /// ```
 #[cfg(feature = "tokio")]
 pub fn to_tokio(at: Instant) -> tokio::time::Instant {

@@ -9,14 +9,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
-use sturdy::backoff::Backoff;
-use sturdy::breaker::{Config as BreakerConfig, State};
-use sturdy::bulkhead::Config as BulkheadConfig;
-use sturdy::pipeline::{Event, FallbackOn, Finish, PipelineConfig};
-use sturdy::retry::RetryConfig;
-use sturdy::time::Duration;
-use sturdy::timeout::TimeoutConfig;
-use sturdy_std::{AsyncFallback, Error, Fallback, Observer, Policy, SharedBreaker, SharedBulkhead};
+use steadfast::backoff::Backoff;
+use steadfast::breaker::{Config as BreakerConfig, State};
+use steadfast::bulkhead::Config as BulkheadConfig;
+use steadfast::pipeline::{Event, FallbackOn, Finish, PipelineConfig};
+use steadfast::retry::RetryConfig;
+use steadfast::time::Duration;
+use steadfast::timeout::TimeoutConfig;
+use steadfast_std::{
+    AsyncFallback, Error, Fallback, Observer, Policy, SharedBreaker, SharedBulkhead,
+};
 use tokio::time::{Instant, sleep};
 
 fn ms(n: u64) -> StdDuration {
@@ -509,7 +511,7 @@ async fn async_fallbacks_are_observed_like_sync_ones() {
 #[test]
 fn fallback_invocations_total_counts_async_fallbacks() {
     use metrics_exporter_prometheus::PrometheusBuilder;
-    use sturdy_std::observe::Standard;
+    use steadfast_std::observe::Standard;
 
     let recorder = PrometheusBuilder::new().build_recorder();
     let handle = recorder.handle();

@@ -1,12 +1,12 @@
 //! Bad input: every invalid config value, file and environment variable is rejected
 //! with an error that names the key (or variable, or file). The table of them in
 //! RELIABILITY.md (between the `bad-input` markers) is generated from this test and
-//! checked by it: `BLESS=1 cargo test -p sturdy-std --features config --test bad_input`
+//! checked by it: `BLESS=1 cargo test -p steadfast-std --features config --test bad_input`
 //! rewrites it after a deliberate change.
 
 use std::fmt::Write as _;
 
-use sturdy_std::config::{ConfigError, Format, PolicyFile};
+use steadfast_std::config::{ConfigError, Format, PolicyFile};
 
 /// `(source, input, key the error must name)`. Sources: `toml`, `yaml`, `env`
 /// (`VAR=value` over a valid file), `file` (a path to load). A syntax error has no
@@ -307,43 +307,47 @@ const CASES: &[(&str, &str, &str)] = &[
     ("toml", "enabled = \"maybe\"", "enabled"),
     ("toml", "default_timeout = \"0s\"", "default_timeout"),
     // --- environment (over a file with breaker, bulkhead, budget and policy `kafka`) --
-    ("env", "STURDY_ENABLED=maybe", "STURDY_ENABLED"),
-    ("env", "STURDY_DEFAULT_TIMEOUT=10", "STURDY_DEFAULT_TIMEOUT"),
+    ("env", "STEADFAST_ENABLED=maybe", "STEADFAST_ENABLED"),
     (
         "env",
-        "STURDY_KAFKA_FAILURE_RATE=150",
-        "STURDY_KAFKA_FAILURE_RATE",
+        "STEADFAST_DEFAULT_TIMEOUT=10",
+        "STEADFAST_DEFAULT_TIMEOUT",
     ),
     (
         "env",
-        "STURDY_KAFKA_BREAK_DURATION=1.5s",
-        "STURDY_KAFKA_BREAK_DURATION",
+        "STEADFAST_KAFKA_FAILURE_RATE=150",
+        "STEADFAST_KAFKA_FAILURE_RATE",
     ),
     (
         "env",
-        "STURDY_KAFKA_MAX_CONCURRENT=0",
+        "STEADFAST_KAFKA_BREAK_DURATION=1.5s",
+        "STEADFAST_KAFKA_BREAK_DURATION",
+    ),
+    (
+        "env",
+        "STEADFAST_KAFKA_MAX_CONCURRENT=0",
         "bulkheads.kafka.max_concurrent",
     ),
     (
         "env",
-        "STURDY_KAFKA_MULTIPLIER=1.5",
-        "STURDY_KAFKA_MULTIPLIER",
+        "STEADFAST_KAFKA_MULTIPLIER=1.5",
+        "STEADFAST_KAFKA_MULTIPLIER",
     ),
     (
         "env",
-        "STURDY_KAFKA_DETECTOR=sliding",
-        "STURDY_KAFKA_DETECTOR",
+        "STEADFAST_KAFKA_DETECTOR=sliding",
+        "STEADFAST_KAFKA_DETECTOR",
     ),
     (
         "env",
-        "STURDY_KAFKA_HALF_OPEN_PROBES=-1",
+        "STEADFAST_KAFKA_HALF_OPEN_PROBES=-1",
         "breakers.kafka.half_open_probes",
     ),
-    ("env", "STURDY_KAFKA_BOGUS=1", "STURDY_KAFKA_BOGUS"),
+    ("env", "STEADFAST_KAFKA_BOGUS=1", "STEADFAST_KAFKA_BOGUS"),
     (
         "env",
-        "STURDY_NOPE_FAILURE_THRESHOLD=3",
-        "STURDY_NOPE_FAILURE_THRESHOLD",
+        "STEADFAST_NOPE_FAILURE_THRESHOLD=3",
+        "STEADFAST_NOPE_FAILURE_THRESHOLD",
     ),
 ];
 

@@ -6,14 +6,14 @@
 
 use std::time::Duration as StdDuration;
 
-use sturdy::backoff::Backoff;
-use sturdy::breaker::{Config as BreakerConfig, State};
-use sturdy::bulkhead::Config as BulkheadConfig;
-use sturdy::pipeline::PipelineConfig;
-use sturdy::retry::RetryConfig;
-use sturdy::time::{Duration, Instant};
-use sturdy::timeout::TimeoutConfig;
-use sturdy_std::{Error, Policy, SharedBreaker, SharedBulkhead, time};
+use steadfast::backoff::Backoff;
+use steadfast::breaker::{Config as BreakerConfig, State};
+use steadfast::bulkhead::Config as BulkheadConfig;
+use steadfast::pipeline::PipelineConfig;
+use steadfast::retry::RetryConfig;
+use steadfast::time::{Duration, Instant};
+use steadfast::timeout::TimeoutConfig;
+use steadfast_std::{Error, Policy, SharedBreaker, SharedBulkhead, time};
 
 const YEAR: StdDuration = StdDuration::from_secs(365 * 24 * 3600);
 

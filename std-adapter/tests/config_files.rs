@@ -3,15 +3,15 @@
 
 use std::path::PathBuf;
 
-use sturdy::time::Duration;
-use sturdy_std::config::{Detector, Format, PolicyFile, PolicySet};
+use steadfast::time::Duration;
+use steadfast_std::config::{Detector, Format, PolicyFile, PolicySet};
 
 /// A file in the temp dir, removed when dropped.
 struct TempFile(PathBuf);
 
 impl TempFile {
     fn new(name: &str, text: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("sturdy-{}-{name}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("steadfast-{}-{name}", std::process::id()));
         std::fs::write(&path, text).expect("write");
         Self(path)
     }
@@ -24,7 +24,7 @@ impl Drop for TempFile {
 }
 
 const SEEDS_TOML: &str = r#"
-# The seeds' resilience.yaml, in sturdy's format.
+# The seeds' resilience.yaml, in steadfast's format.
 [breakers.kafka_producer]
 failure_threshold = 5
 success_threshold = 2
@@ -104,9 +104,9 @@ fn load_names_the_file_and_the_key() {
     );
     assert!(err.to_string().contains("bad.yml"), "{err}");
 
-    let err = PolicyFile::load("/nonexistent/sturdy.ini").unwrap_err();
+    let err = PolicyFile::load("/nonexistent/steadfast.ini").unwrap_err();
     assert!(err.message().contains("extension"), "{err}");
-    let err = PolicyFile::load("/nonexistent/sturdy.toml").unwrap_err();
+    let err = PolicyFile::load("/nonexistent/steadfast.toml").unwrap_err();
     assert!(err.message().contains("cannot read"), "{err}");
 }
 
@@ -114,10 +114,10 @@ fn load_names_the_file_and_the_key() {
 fn env_overrides_in_the_seeds_style() {
     let mut file = PolicyFile::from_str_as(SEEDS_YAML, Format::Yaml).expect("yaml");
     file.apply_env_vars([
-        ("STURDY_REDIS_FAILURE_THRESHOLD", "2"),
-        ("STURDY_KAFKA_PUBLISH_MAX_ATTEMPTS", "2"),
-        ("STURDY_DEFAULT_TIMEOUT", "5s"),
-        ("STURDY_ENABLED", "false"),
+        ("STEADFAST_REDIS_FAILURE_THRESHOLD", "2"),
+        ("STEADFAST_KAFKA_PUBLISH_MAX_ATTEMPTS", "2"),
+        ("STEADFAST_DEFAULT_TIMEOUT", "5s"),
+        ("STEADFAST_ENABLED", "false"),
     ])
     .expect("overrides");
     let set: PolicySet = file.validate().expect("valid");
@@ -130,9 +130,9 @@ fn env_overrides_in_the_seeds_style() {
     );
 
     let err = file
-        .apply_env_vars([("STURDY_MEMCACHED_FAILURE_THRESHOLD", "2")])
+        .apply_env_vars([("STEADFAST_MEMCACHED_FAILURE_THRESHOLD", "2")])
         .unwrap_err();
-    assert_eq!(err.key(), "STURDY_MEMCACHED_FAILURE_THRESHOLD");
+    assert_eq!(err.key(), "STEADFAST_MEMCACHED_FAILURE_THRESHOLD");
 }
 
 #[test]

@@ -4,14 +4,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration as StdDuration;
 
-use sturdy::backoff::Backoff;
-use sturdy::breaker::{Config as BreakerConfig, State};
-use sturdy::bulkhead::Config as BulkheadConfig;
-use sturdy::pipeline::{FallbackOn, PipelineConfig};
-use sturdy::retry::RetryConfig;
-use sturdy::time::Duration;
-use sturdy::timeout::TimeoutConfig;
-use sturdy_std::{Error, Fallback, Policy, SharedBreaker, SharedBudget, SharedBulkhead};
+use steadfast::backoff::Backoff;
+use steadfast::breaker::{Config as BreakerConfig, State};
+use steadfast::bulkhead::Config as BulkheadConfig;
+use steadfast::pipeline::{FallbackOn, PipelineConfig};
+use steadfast::retry::RetryConfig;
+use steadfast::time::Duration;
+use steadfast::timeout::TimeoutConfig;
+use steadfast_std::{Error, Fallback, Policy, SharedBreaker, SharedBudget, SharedBulkhead};
 
 #[test]
 fn handles_are_send_sync_and_clone() {

@@ -6,15 +6,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use sturdy::backoff::Backoff;
-use sturdy::breaker::{Config as BreakerConfig, State};
-use sturdy::bulkhead::Config as BulkheadConfig;
-use sturdy::pipeline::PipelineConfig;
-use sturdy::retry::RetryConfig;
-use sturdy::rng::{Rng, SplitMix64};
-use sturdy::time::Duration;
-use sturdy::timeout::TimeoutConfig;
-use sturdy_std::{Error, Policy, SharedBreaker, SharedBulkhead};
+use steadfast::backoff::Backoff;
+use steadfast::breaker::{Config as BreakerConfig, State};
+use steadfast::bulkhead::Config as BulkheadConfig;
+use steadfast::pipeline::PipelineConfig;
+use steadfast::retry::RetryConfig;
+use steadfast::rng::{Rng, SplitMix64};
+use steadfast::time::Duration;
+use steadfast::timeout::TimeoutConfig;
+use steadfast_std::{Error, Policy, SharedBreaker, SharedBulkhead};
 
 mod common;
 use common::{Occupancy, Storm, ms};

@@ -1,11 +1,11 @@
 //! The lock-free closed-state fast path of `SharedBreaker` decides exactly
 //! like the core breaker it fronts.
 
-use sturdy::breaker::{Breaker, Config, State};
-use sturdy::outcome::Outcome;
-use sturdy::rng::{Rng, SplitMix64};
-use sturdy::time::Instant;
-use sturdy_std::SharedBreaker;
+use steadfast::breaker::{Breaker, Config, State};
+use steadfast::outcome::Outcome;
+use steadfast::rng::{Rng, SplitMix64};
+use steadfast::time::Instant;
+use steadfast_std::SharedBreaker;
 
 /// One thread: any interleaving of acquire/record/cancel on the shared
 /// breaker gives the same states and counters as the core alone.

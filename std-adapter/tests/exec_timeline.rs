@@ -5,15 +5,15 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use sturdy::backoff::Backoff;
-use sturdy::breaker::{Breaker, Config as BreakerConfig};
-use sturdy::outcome::Verdict;
-use sturdy::pipeline::{Event, Failure, Finish, Pipeline, PipelineConfig, Shared, Step};
-use sturdy::retry::RetryConfig;
-use sturdy::rng::{Rng, SplitMix64};
-use sturdy::time::{Duration, Instant};
-use sturdy::timeout::TimeoutConfig;
-use sturdy_std::{Observer, Policy, SharedBreaker};
+use steadfast::backoff::Backoff;
+use steadfast::breaker::{Breaker, Config as BreakerConfig};
+use steadfast::outcome::Verdict;
+use steadfast::pipeline::{Event, Failure, Finish, Pipeline, PipelineConfig, Shared, Step};
+use steadfast::retry::RetryConfig;
+use steadfast::rng::{Rng, SplitMix64};
+use steadfast::time::{Duration, Instant};
+use steadfast::timeout::TimeoutConfig;
+use steadfast_std::{Observer, Policy, SharedBreaker};
 
 const SEED: u64 = 99;
 /// When each call starts, in ms.
@@ -145,14 +145,14 @@ struct Recorder {
 
 impl Observer for Recorder {
     fn on_event(&self, _: &str, _: Option<&str>, event: &Event) {
-        let now = sturdy_std::time::now();
+        let now = steadfast_std::time::now();
         self.log
             .lock()
             .unwrap()
             .push((now - self.t0, norm_event(event, self.t0)));
     }
     fn on_finish(&self, _: &str, finish: &Finish) {
-        let now = sturdy_std::time::now();
+        let now = steadfast_std::time::now();
         self.log
             .lock()
             .unwrap()
@@ -162,7 +162,7 @@ impl Observer for Recorder {
 
 #[tokio::test(start_paused = true)]
 async fn tokio_timeline_equals_core_timeline() {
-    let t0 = sturdy_std::time::now();
+    let t0 = steadfast_std::time::now();
     let recorder = Arc::new(Recorder {
         t0,
         log: Mutex::new(Log::new()),
@@ -174,7 +174,7 @@ async fn tokio_timeline_equals_core_timeline() {
         .build();
     let script = Arc::new(Mutex::new(SCRIPT.into_iter().collect::<VecDeque<_>>()));
     for start in STARTS {
-        tokio::time::sleep_until(sturdy_std::time::to_tokio(
+        tokio::time::sleep_until(steadfast_std::time::to_tokio(
             t0 + Duration::from_millis(start),
         ))
         .await;

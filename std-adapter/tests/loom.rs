@@ -8,18 +8,18 @@
 //!
 //! Run (its own target dir; tokio is left out because `--cfg loom` switches tokio into
 //! its internal loom mode):
-//! `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p sturdy-std --no-default-features --release --test loom`
+//! `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p steadfast-std --no-default-features --release --test loom`
 #![cfg(loom)]
 
 use loom::thread;
-use sturdy::breaker::{Config as BreakerConfig, State};
-use sturdy::bulkhead::Config as BulkheadConfig;
-use sturdy::outcome::Outcome;
-use sturdy::pipeline::PipelineConfig;
-use sturdy::retry::RetryConfig;
-use sturdy::time::Duration;
-use sturdy::timeout::TimeoutConfig;
-use sturdy_std::{Policy, SharedBreaker, SharedBulkhead};
+use steadfast::breaker::{Config as BreakerConfig, State};
+use steadfast::bulkhead::Config as BulkheadConfig;
+use steadfast::outcome::Outcome;
+use steadfast::pipeline::PipelineConfig;
+use steadfast::retry::RetryConfig;
+use steadfast::time::Duration;
+use steadfast::timeout::TimeoutConfig;
+use steadfast_std::{Policy, SharedBreaker, SharedBulkhead};
 
 /// Runs `f` under every interleaving loom explores and reports how many it ran.
 fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
@@ -120,7 +120,7 @@ fn bulkhead_no_leaked_permit_no_double_release() {
         .unwrap();
         let config = PipelineConfig::DEFAULT
             .with_retry(
-                RetryConfig::new(1, sturdy::backoff::Backoff::constant(Duration::ZERO)).unwrap(),
+                RetryConfig::new(1, steadfast::backoff::Backoff::constant(Duration::ZERO)).unwrap(),
             )
             .with_timeout(TimeoutConfig::NONE);
         let policy = Policy::builder(config).bulkhead(pool.clone()).build();
@@ -158,7 +158,7 @@ fn policy_gate_success_races_tripping_failure() {
         let b = breaker(1);
         let config = PipelineConfig::DEFAULT
             .with_retry(
-                RetryConfig::new(1, sturdy::backoff::Backoff::constant(Duration::ZERO)).unwrap(),
+                RetryConfig::new(1, steadfast::backoff::Backoff::constant(Duration::ZERO)).unwrap(),
             )
             .with_timeout(TimeoutConfig::NONE);
         let policy = Policy::builder(config).breaker(b.clone()).build();

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusBuilder;
-use sturdy::breaker::State;
-use sturdy_std::config::PolicySet;
-use sturdy_std::health::Status;
-use sturdy_std::observe::{MetricsObserver, Standard};
-use sturdy_std::registry::Registry;
-use sturdy_std::{Error, NoopObserver};
+use steadfast::breaker::State;
+use steadfast_std::config::PolicySet;
+use steadfast_std::health::Status;
+use steadfast_std::observe::{MetricsObserver, Standard};
+use steadfast_std::registry::Registry;
+use steadfast_std::{Error, NoopObserver};
 
 const FILE: &str = r#"
 [breakers.kafka]
@@ -99,7 +99,7 @@ max_attempts = 1
     assert_eq!(len("one"), Some(1));
     assert_eq!(len("fifty"), Some(50));
     assert_eq!(len("widest"), Some(128));
-    assert_eq!(len("default"), Some(sturdy_std::breaker::COUNT_WINDOW));
+    assert_eq!(len("default"), Some(steadfast_std::breaker::COUNT_WINDOW));
 
     // 200 successes, then failures: the window of 50 holds only the last 50
     // calls, so the 5th failure is 10 % of it (`minimum_calls` above the
@@ -138,7 +138,7 @@ max_attempts = 1
 
 #[test]
 fn a_hand_built_set_with_a_window_beyond_the_storage_names_the_key() {
-    use sturdy_std::config::{BreakerSpec, Detector};
+    use steadfast_std::config::{BreakerSpec, Detector};
     let mut set = PolicySet::default();
     for window in [0, 129] {
         let spec = BreakerSpec {

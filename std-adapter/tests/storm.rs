@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
-use sturdy::breaker::State;
-use sturdy::rng::{Rng, SplitMix64};
+use steadfast::breaker::State;
+use steadfast::rng::{Rng, SplitMix64};
 
 mod common;
 use common::{Occupancy, Storm, ms};

@@ -8,15 +8,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use sturdy::backoff::Backoff;
-use sturdy::breaker::{Config as BreakerConfig, State};
-use sturdy::bulkhead::Config as BulkheadConfig;
-use sturdy::outcome::Verdict;
-use sturdy::retry::{BudgetConfig, RetryConfig};
-use sturdy::rng::{Rng, SplitMix64};
-use sturdy::time::Duration;
-use sturdy_std::tower::{BreakerLayer, BulkheadLayer, RejectionsIgnored, RetryLayer, TimeoutLayer};
-use sturdy_std::{Error, SharedBreaker, SharedBudget, SharedBulkhead, time};
+use steadfast::backoff::Backoff;
+use steadfast::breaker::{Config as BreakerConfig, State};
+use steadfast::bulkhead::Config as BulkheadConfig;
+use steadfast::outcome::Verdict;
+use steadfast::retry::{BudgetConfig, RetryConfig};
+use steadfast::rng::{Rng, SplitMix64};
+use steadfast::time::Duration;
+use steadfast_std::tower::{
+    BreakerLayer, BulkheadLayer, RejectionsIgnored, RetryLayer, TimeoutLayer,
+};
+use steadfast_std::{Error, SharedBreaker, SharedBudget, SharedBulkhead, time};
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 

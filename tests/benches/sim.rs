@@ -3,7 +3,7 @@
 //! outage with slow recovery), and a bulkhead variant with queueing.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sturdy_sim::{Scenario, run};
+use steadfast_sim::{Scenario, run};
 
 const OUTAGE: &str = r#"
 seed = 42

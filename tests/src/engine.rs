@@ -10,13 +10,13 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
-use sturdy::breaker::{Breaker, Consecutive, CountWindow, State, TimeWindow};
-use sturdy::bulkhead::Bulkhead;
-use sturdy::outcome::{Outcome, Verdict};
-use sturdy::pipeline::{Call, Event, Failure, Finish, Pipeline, Shared, Step};
-use sturdy::retry::Budget;
-use sturdy::rng::{Rng, SplitMix64};
-use sturdy::time::{Duration, Instant};
+use steadfast::breaker::{Breaker, Consecutive, CountWindow, State, TimeWindow};
+use steadfast::bulkhead::Bulkhead;
+use steadfast::outcome::{Outcome, Verdict};
+use steadfast::pipeline::{Call, Event, Failure, Finish, Pipeline, Shared, Step};
+use steadfast::retry::Budget;
+use steadfast::rng::{Rng, SplitMix64};
+use steadfast::time::{Duration, Instant};
 
 use crate::model::{Dependency, Load, Next};
 use crate::policy::{Detector, SimPolicy, TIME_WINDOW_BUCKETS};
@@ -75,7 +75,8 @@ struct Machines {
 
 impl Machines {
     fn new(policy: &SimPolicy) -> Result<Self, String> {
-        let err = |what: &'static str| move |e: sturdy::error::ConfigError| format!("{what}: {e}");
+        let err =
+            |what: &'static str| move |e: steadfast::error::ConfigError| format!("{what}: {e}");
         let breaker = match &policy.breaker {
             None => AnyBreaker::None,
             Some(b) => {
@@ -664,13 +665,13 @@ fn percentile(values: &mut [u64], num: usize, den: usize) -> Option<u64> {
 /// Runs `scenario` to the end.
 ///
 /// ```
-/// let scenario = sturdy_sim::Scenario::from_toml(r#"
+/// let scenario = steadfast_sim::Scenario::from_toml(r#"
 ///     seed = 1
 ///     duration = "10s"
 ///     [load]
 ///     rate = 100
 /// "#, "tiny").unwrap();
-/// let report = sturdy_sim::run(&scenario).unwrap();
+/// let report = steadfast_sim::run(&scenario).unwrap();
 /// assert!(report.offered > 900 && report.offered < 1100);
 /// assert_eq!(report.succeeded, report.offered);
 /// ```

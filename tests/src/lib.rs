@@ -1,4 +1,4 @@
-//! `sturdy-sim`: a deterministic discrete-event simulator of sturdy policies.
+//! `steadfast-sim`: a deterministic discrete-event simulator of steadfast policies.
 //!
 //! Ask "what does this breaker config do to my p99 and error rate during a
 //! 30 s outage?" and get a table and an SVG plot in well under a second,
@@ -10,11 +10,11 @@
 //! * [`model`] — the seeded dependency (error rate, long-tailed latency,
 //!   outages, slow recovery, brownouts, capacity) and load (rates, bursts).
 //! * [`engine`] — the virtual clock and the calls. It only executes what each
-//!   [`sturdy::pipeline::Call`] says; the resilience logic is the core's.
+//!   [`steadfast::pipeline::Call`] says; the resilience logic is the core's.
 //! * [`report`] and [`plot`] — the table and the SVG.
 //!
 //! ```
-//! use sturdy_sim::{run, Scenario};
+//! use steadfast_sim::{run, Scenario};
 //!
 //! let scenario = Scenario::from_toml(r#"
 //!     seed = 7
@@ -32,7 +32,7 @@
 //! "#, "doc").unwrap();
 //! let report = run(&scenario).unwrap();
 //! let outage = report.outage.as_ref().unwrap();
-//! assert!(outage.detect.unwrap() < sturdy::time::Duration::from_secs(1));
+//! assert!(outage.detect.unwrap() < steadfast::time::Duration::from_secs(1));
 //! assert!(report.breaker_rejected > 0);
 //! assert_eq!(report, run(&scenario).unwrap()); // same seed, same run
 //! ```

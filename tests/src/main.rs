@@ -1,19 +1,19 @@
-//! `sturdy-sim <scenario.toml> [--svg out.svg]`
-//! `sturdy-sim --compare a.toml b.toml [--svg out.svg]`
+//! `steadfast-sim <scenario.toml> [--svg out.svg]`
+//! `steadfast-sim --compare a.toml b.toml [--svg out.svg]`
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use sturdy_sim::{Report, Scenario, compare, plot, run};
+use steadfast_sim::{Report, Scenario, compare, plot, run};
 
-const USAGE: &str = "usage: sturdy-sim <scenario.toml> [--svg out.svg] [--no-svg]
-       sturdy-sim --compare a.toml b.toml [--svg out.svg] [--no-svg]";
+const USAGE: &str = "usage: steadfast-sim <scenario.toml> [--svg out.svg] [--no-svg]
+       steadfast-sim --compare a.toml b.toml [--svg out.svg] [--no-svg]";
 
 fn main() -> ExitCode {
     match real_main() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sturdy-sim: {e}");
+            eprintln!("steadfast-sim: {e}");
             ExitCode::FAILURE
         }
     }

@@ -5,8 +5,8 @@
 //! goes through [`SplitMix64`] and a fixed quantile table, so a seed fixes the
 //! whole run on a given platform.
 
-use sturdy::rng::{Rng, SplitMix64};
-use sturdy::time::{Duration, Instant};
+use steadfast::rng::{Rng, SplitMix64};
+use steadfast::time::{Duration, Instant};
 
 use crate::scenario::{DependencySpec, LoadSpec, OutageMode};
 

@@ -4,7 +4,7 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use sturdy::time::Instant;
+use steadfast::time::Instant;
 
 use crate::report::Report;
 use crate::scenario::Scenario;
@@ -37,7 +37,7 @@ fn secs(t: Instant) -> f64 {
     t.as_micros() as f64 / 1e6
 }
 
-/// The y position of a breaker gauge code ([`State::code`](sturdy::breaker::State::code)):
+/// The y position of a breaker gauge code ([`State::code`](steadfast::breaker::State::code)):
 /// closed 0, half-open 1, open 2 — the code is already the level.
 fn level(code: u8) -> f64 {
     f64::from(code.min(2))

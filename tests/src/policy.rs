@@ -2,20 +2,20 @@
 //! adapter's policy-file format (`CONFIG_SCHEMA.md`) and resolved into the
 //! core's configs.
 //!
-//! Parsing and validation are `sturdy_std::config`'s (one format, one set of
+//! Parsing and validation are `steadfast_std::config`'s (one format, one set of
 //! error messages); this module only picks the policy the simulated calls use
 //! and maps the breaker's detector onto the window types the engine runs.
 
-use sturdy::breaker;
-use sturdy::bulkhead;
-use sturdy::pipeline::PipelineConfig;
-use sturdy::retry::{BudgetConfig, RetryConfig};
-use sturdy::timeout::TimeoutConfig;
-use sturdy_std::config::{self, PolicyFile, PolicySpec};
+use steadfast::breaker;
+use steadfast::bulkhead;
+use steadfast::pipeline::PipelineConfig;
+use steadfast::retry::{BudgetConfig, RetryConfig};
+use steadfast::timeout::TimeoutConfig;
+use steadfast_std::config::{self, PolicyFile, PolicySpec};
 
 /// The longest count window the simulator runs: the std adapter's
 /// (`1..=128` calls, any length, as `config` validates).
-pub const MAX_COUNT_WINDOW: usize = sturdy_std::breaker::MAX_COUNT_WINDOW;
+pub const MAX_COUNT_WINDOW: usize = steadfast_std::breaker::MAX_COUNT_WINDOW;
 
 /// Buckets of a time window (`TimeWindow<K>`): each covers `window / K`.
 /// The std adapter's, so a time window judges the same in both.
@@ -61,7 +61,7 @@ pub struct SimPolicy {
 impl SimPolicy {
     /// Resolves the `[policies.<name>]` entry of a policy-file table (the only
     /// entry when `name` is `None`; a file without policies means the defaults
-    /// with nothing shared). Parsing and validation are `sturdy_std::config`'s,
+    /// with nothing shared). Parsing and validation are `steadfast_std::config`'s,
     /// so errors name the full key path exactly as the std adapter does.
     pub fn from_table(table: toml::Table, name: Option<&str>) -> Result<Self, String> {
         let set = PolicyFile::from_toml_value(toml::Value::Table(table))

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use sturdy::time::{Duration, Instant};
+use steadfast::time::{Duration, Instant};
 
 /// Per-bucket series (one entry per `bucket` of simulated time).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Scenario files: the dependency model, the offered load, how long, which
-//! seed, and the sturdy policy under test (a `[policy]` table in the std
+//! seed, and the steadfast policy under test (a `[policy]` table in the std
 //! adapter's policy-file format).
 //!
 //! ```toml
@@ -39,7 +39,7 @@
 //! latency_factor = 8
 //! error_rate = 0.05        # the error rate inside the brownout, if higher
 //!
-//! [policy]                 # a sturdy policy file (CONFIG_SCHEMA.md)
+//! [policy]                 # a steadfast policy file (CONFIG_SCHEMA.md)
 //! default_timeout = "1s"
 //! [policy.breakers.api]
 //! failure_threshold = 5
@@ -49,16 +49,16 @@
 
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _};
-use sturdy::time::{Duration, Instant};
+use steadfast::time::{Duration, Instant};
 
 use crate::policy::{self, SimPolicy};
 
 /// Parses `"250ms"`, `"30s"`, `"5m"`, `"1h"`, `"1500us"` (integers only).
 ///
 /// ```
-/// use sturdy::time::Duration;
-/// assert_eq!(sturdy_sim::scenario::parse_duration("250ms"), Ok(Duration::from_millis(250)));
-/// assert!(sturdy_sim::scenario::parse_duration("1.5s").is_err());
+/// use steadfast::time::Duration;
+/// assert_eq!(steadfast_sim::scenario::parse_duration("250ms"), Ok(Duration::from_millis(250)));
+/// assert!(steadfast_sim::scenario::parse_duration("1.5s").is_err());
 /// ```
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();

@@ -1,8 +1,8 @@
 //! Scenario and policy parsing: the std adapter's key names, errors that name
 //! the key.
 
-use sturdy::time::Duration;
-use sturdy_sim::Scenario;
+use steadfast::time::Duration;
+use steadfast_sim::Scenario;
 
 const BASE: &str = r#"
 seed = 1
@@ -70,7 +70,7 @@ fallback = "rejection"
     assert_eq!(b.config.max_probes, 4);
     assert_eq!(p.bulkhead.unwrap().max_queue, 16);
     assert_eq!(p.budget.unwrap().ratio_permille(), 200);
-    sturdy_sim::run(&s).unwrap();
+    steadfast_sim::run(&s).unwrap();
 }
 
 #[test]
@@ -118,7 +118,7 @@ max_attempts = 2
         "t",
     )
     .unwrap();
-    let r = sturdy_sim::run(&s).unwrap();
+    let r = steadfast_sim::run(&s).unwrap();
     assert!(r.attempt_timeouts > 0);
     assert_eq!(r.unfinished, 0, "timeouts end every hung call");
     assert!(r.max <= Duration::from_millis(200 * 2 + 200));
@@ -132,8 +132,8 @@ fn count_windows_of_any_length_up_to_128_run() {
         ))
         .unwrap();
         let b = s.policy.breaker.as_ref().unwrap();
-        assert_eq!(b.detector, sturdy_sim::policy::Detector::Count(window));
-        sturdy_sim::run(&s).unwrap();
+        assert_eq!(b.detector, steadfast_sim::policy::Detector::Count(window));
+        steadfast_sim::run(&s).unwrap();
     }
     let e = parse("[policy.breakers.b]\ndetector = \"count\"\nwindow = 129\n[policy.policies.a]\nbreaker = \"b\"\n").unwrap_err();
     assert!(e.contains("breakers.b.window"), "{e}");

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use sturdy::time::{Duration, Instant};
-use sturdy_sim::{Report, Scenario, plot, run};
+use steadfast::time::{Duration, Instant};
+use steadfast_sim::{Report, Scenario, plot, run};
 
 fn scenario(name: &str) -> Scenario {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -144,7 +144,7 @@ fn another_seed_gives_another_run() {
 fn compare_renders_both_columns() {
     let a = report("retry-storm-no-budget");
     let b = report("retry-storm-budget");
-    let table = sturdy_sim::compare(&[&a, &b]);
+    let table = steadfast_sim::compare(&[&a, &b]);
     let header = table.lines().next().unwrap();
     assert!(header.contains("retry-storm-no-budget") && header.contains("retry-storm-budget"));
     assert!(table.contains("attempts during outage"));

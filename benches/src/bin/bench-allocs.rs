@@ -1,16 +1,16 @@
 //! Allocations per operation for every contender, as tab-separated
-//! `group, name, who, allocs/op`. Exits non-zero if a row of the sturdy core or
+//! `group, name, who, allocs/op`. Exits non-zero if a row of the steadfast core or
 //! of the floor allocates (the std adapter's tower layer boxes its future: tower's
 //! `Service::Future` must be nameable, so one allocation per request is its floor).
 
-use sturdy_bench::alloc_count::{AllocCounter, Counting};
-use sturdy_bench::{Who, visit_all};
+use steadfast_bench::alloc_count::{AllocCounter, Counting};
+use steadfast_bench::{Who, visit_all};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
 fn main() {
-    let _rt = sturdy_bench::runtime().enter();
+    let _rt = steadfast_bench::runtime().enter();
     let mut counter = AllocCounter {
         calls: 10_000,
         rows: Vec::new(),
@@ -19,11 +19,11 @@ fn main() {
     let mut bad = false;
     for r in &counter.rows {
         println!("{}\t{}\t{}\t{}", r.group, r.name, r.who.name(), r.per_op);
-        let core = !r.name.starts_with("sturdy-std");
+        let core = !r.name.starts_with("steadfast-std");
         bad |= r.who != Who::Peer && core && r.per_op != 0.0;
     }
     if bad {
-        eprintln!("bench-allocs: a sturdy core or floor row allocates");
+        eprintln!("bench-allocs: a steadfast core or floor row allocates");
         std::process::exit(1);
     }
 }

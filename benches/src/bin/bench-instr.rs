@@ -10,7 +10,7 @@
 
 use std::hint::black_box;
 
-use sturdy_bench::{Op, Visitor, id, visit_all};
+use steadfast_bench::{Op, Visitor, id, visit_all};
 
 struct List;
 impl Visitor for List {
@@ -47,7 +47,7 @@ impl Visitor for Run {
 }
 
 fn main() {
-    let _rt = sturdy_bench::runtime().enter();
+    let _rt = steadfast_bench::runtime().enter();
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("list") => visit_all(&mut List),

@@ -1,13 +1,13 @@
-//! `size_of` of each sturdy machine, in bytes (host, 64-bit).
+//! `size_of` of each steadfast machine, in bytes (host, 64-bit).
 
 use std::mem::size_of;
 
-use sturdy::backoff::Backoff;
-use sturdy::breaker::{Breaker, Consecutive, CountWindow, TimeWindow};
-use sturdy::bulkhead::Bulkhead;
-use sturdy::pipeline::{Call, Pipeline};
-use sturdy::retry::{Budget, Retry, TokenBucket};
-use sturdy::rng::SplitMix64;
+use steadfast::backoff::Backoff;
+use steadfast::breaker::{Breaker, Consecutive, CountWindow, TimeWindow};
+use steadfast::bulkhead::Bulkhead;
+use steadfast::pipeline::{Call, Pipeline};
+use steadfast::retry::{Budget, Retry, TokenBucket};
+use steadfast::rng::SplitMix64;
 
 fn main() {
     let rows: [(&str, usize); 12] = [
@@ -20,7 +20,7 @@ fn main() {
             "Breaker<TimeWindow<10>>",
             size_of::<Breaker<TimeWindow<10>>>(),
         ),
-        ("breaker::Permit", size_of::<sturdy::breaker::Permit>()),
+        ("breaker::Permit", size_of::<steadfast::breaker::Permit>()),
         ("Backoff", size_of::<Backoff>()),
         ("Retry", size_of::<Retry>()),
         ("Budget<10>", size_of::<Budget<10>>()),

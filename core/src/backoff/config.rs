@@ -18,14 +18,14 @@ pub const MAX_RATIO_DENOMINATOR: u32 = 1_000;
 /// ([`MAX_RATIO_DENOMINATOR`], which bounds the work per delay).
 ///
 /// ```
-/// use sturdy::backoff::Ratio;
+/// use steadfast::backoff::Ratio;
 ///
 /// let one_and_a_half = Ratio::new(15, 10)?; // reduced to 3/2
 /// assert_eq!((one_and_a_half.num(), one_and_a_half.den()), (3, 2));
 /// assert_eq!(Ratio::TWO, Ratio::integer(2)?);
 /// assert!(Ratio::new(1, 2).is_err()); // shrinking
 /// assert!(Ratio::new(3, 0).is_err());
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -53,7 +53,7 @@ impl Ratio {
     /// `num / den`, reduced, or an error naming the field `factor`.
     ///
     /// ```
-    /// # use sturdy::backoff::Ratio;
+    /// # use steadfast::backoff::Ratio;
     /// assert!(Ratio::new(1_001, 1_000).is_ok());
     /// let e = Ratio::new(10_001, 10_000).unwrap_err();
     /// assert_eq!(e.field, "factor");
@@ -86,10 +86,10 @@ impl Ratio {
     /// The whole number `n` as a factor (`n >= 1`).
     ///
     /// ```
-    /// # use sturdy::backoff::Ratio;
+    /// # use steadfast::backoff::Ratio;
     /// assert_eq!(Ratio::integer(3)?.num(), 3);
     /// assert!(Ratio::integer(0).is_err());
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn integer(n: u32) -> Result<Self, ConfigError> {
         Self::new(n, 1)
@@ -98,7 +98,7 @@ impl Ratio {
     /// The numerator.
     ///
     /// ```
-    /// # use sturdy::backoff::Ratio;
+    /// # use steadfast::backoff::Ratio;
     /// assert_eq!(Ratio::TWO.num(), 2);
     /// ```
     pub const fn num(self) -> u32 {
@@ -108,7 +108,7 @@ impl Ratio {
     /// The denominator.
     ///
     /// ```
-    /// # use sturdy::backoff::Ratio;
+    /// # use steadfast::backoff::Ratio;
     /// assert_eq!(Ratio::TWO.den(), 1);
     /// ```
     pub const fn den(self) -> u32 {
@@ -118,7 +118,7 @@ impl Ratio {
     /// Checks a ratio that did not come through [`Ratio::new`] (e.g. deserialized).
     ///
     /// ```
-    /// # use sturdy::backoff::Ratio;
+    /// # use steadfast::backoff::Ratio;
     /// assert!(Ratio::TWO.validate().is_ok());
     /// ```
     pub const fn validate(self) -> Result<(), ConfigError> {
@@ -145,8 +145,8 @@ impl Ratio {
 /// so `delay(u32::MAX)` costs no more than reaching the cap.
 ///
 /// ```
-/// use sturdy::backoff::{Kind, Ratio};
-/// use sturdy::time::Duration;
+/// use steadfast::backoff::{Kind, Ratio};
+/// use steadfast::time::Duration;
 ///
 /// let linear = Kind::Linear { step: Duration::from_millis(50) };
 /// let exponential = Kind::Exponential { factor: Ratio::TWO };
@@ -195,7 +195,7 @@ pub enum Kind {
 /// which piles most samples exactly at the cap (Polly #530).
 ///
 /// ```
-/// use sturdy::backoff::Jitter;
+/// use steadfast::backoff::Jitter;
 /// let j = Jitter::Proportional { percent: 10 }; // ±10 %
 /// assert_ne!(j, Jitter::None);
 /// ```

@@ -9,9 +9,9 @@
 //! retry `0` is treated as retry `1`.
 //!
 //! ```
-//! use sturdy::backoff::{Backoff, Jitter, Kind, Ratio};
-//! use sturdy::rng::SplitMix64;
-//! use sturdy::time::Duration;
+//! use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
+//! use steadfast::rng::SplitMix64;
+//! use steadfast::time::Duration;
 //!
 //! let backoff = Backoff::new(
 //!     Kind::Exponential { factor: Ratio::TWO },
@@ -28,7 +28,7 @@
 //! let mut rng = SplitMix64::new(7);
 //! let d = jittered.jittered(3, Duration::ZERO, &mut rng);
 //! assert!(d <= Duration::from_millis(400));
-//! # Ok::<(), sturdy::error::ConfigError>(())
+//! # Ok::<(), steadfast::error::ConfigError>(())
 //! ```
 
 mod config;
@@ -53,8 +53,8 @@ use crate::time::Duration;
 /// just failed), yet clients that failed together are still spread over `[d/2, d]`.
 ///
 /// ```
-/// use sturdy::backoff::{Backoff, Jitter, Kind, Ratio};
-/// use sturdy::time::Duration;
+/// use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
+/// use steadfast::time::Duration;
 ///
 /// // const-constructible: can live in a static on an MCU.
 /// static POLL_SENSOR: Backoff = match Backoff::new(
@@ -127,8 +127,8 @@ impl Backoff {
     /// The seeds' defaults: exponential ×2 from 100 ms, capped at 60 s, equal jitter.
     ///
     /// ```
-    /// # use sturdy::backoff::{Backoff, Jitter};
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::backoff::{Backoff, Jitter};
+    /// # use steadfast::time::Duration;
     /// assert_eq!(Backoff::DEFAULT.base(), Duration::from_millis(100));
     /// assert_eq!(Backoff::DEFAULT.jitter(), Jitter::Equal);
     /// ```
@@ -144,8 +144,8 @@ impl Backoff {
     /// `percent` must be at most 100 (`jitter`).
     ///
     /// ```
-    /// use sturdy::backoff::{Backoff, Jitter, Kind};
-    /// use sturdy::time::Duration;
+    /// use steadfast::backoff::{Backoff, Jitter, Kind};
+    /// use steadfast::time::Duration;
     ///
     /// let e = Backoff::new(Kind::Constant, Duration::from_secs(2), Duration::from_secs(1), Jitter::None)
     ///     .unwrap_err();
@@ -170,8 +170,8 @@ impl Backoff {
     /// Every retry waits `delay` (no jitter; add one with [`with_jitter`](Self::with_jitter)).
     ///
     /// ```
-    /// # use sturdy::backoff::Backoff;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::backoff::Backoff;
+    /// # use steadfast::time::Duration;
     /// let b = Backoff::constant(Duration::from_millis(250));
     /// assert_eq!(b.delay(1), b.delay(1_000));
     /// ```
@@ -208,12 +208,12 @@ impl Backoff {
     /// Retry `n` waits `base + step·(n-1)`, capped; no jitter.
     ///
     /// ```
-    /// # use sturdy::backoff::Backoff;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::backoff::Backoff;
+    /// # use steadfast::time::Duration;
     /// let b = Backoff::linear(Duration::from_secs(1), Duration::from_secs(1), Duration::from_secs(3))?;
     /// assert_eq!(b.delay(2), Duration::from_secs(2));
     /// assert_eq!(b.delay(9), Duration::from_secs(3));
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn linear(
         base: Duration,
@@ -226,11 +226,11 @@ impl Backoff {
     /// Retry `n` waits `base·factorⁿ⁻¹` (truncated at each step), capped; no jitter.
     ///
     /// ```
-    /// # use sturdy::backoff::{Backoff, Ratio};
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::backoff::{Backoff, Ratio};
+    /// # use steadfast::time::Duration;
     /// let b = Backoff::exponential(Duration::from_millis(100), Ratio::new(3, 2)?, Duration::from_secs(1))?;
     /// assert_eq!(b.delay(3), Duration::from_millis(225));
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn exponential(
         base: Duration,
@@ -243,11 +243,11 @@ impl Backoff {
     /// The same backoff with another jitter (validated: `percent <= 100`).
     ///
     /// ```
-    /// # use sturdy::backoff::{Backoff, Jitter};
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::backoff::{Backoff, Jitter};
+    /// # use steadfast::time::Duration;
     /// let b = Backoff::constant(Duration::from_secs(1)).with_jitter(Jitter::Full)?;
     /// assert_eq!(b.jitter(), Jitter::Full);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn with_jitter(self, jitter: Jitter) -> Result<Self, ConfigError> {
         Self::new(self.kind, self.base, self.cap, jitter)
@@ -257,7 +257,7 @@ impl Backoff {
     /// An unvalidated backoff never panics either, but its delays are not specified.
     ///
     /// ```
-    /// # use sturdy::backoff::Backoff;
+    /// # use steadfast::backoff::Backoff;
     /// assert!(Backoff::DEFAULT.validate().is_ok());
     /// ```
     pub const fn validate(&self) -> Result<(), ConfigError> {
@@ -286,8 +286,8 @@ impl Backoff {
     /// How the delay grows.
     ///
     /// ```
-    /// # use sturdy::backoff::{Backoff, Kind};
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::backoff::{Backoff, Kind};
+    /// # use steadfast::time::Duration;
     /// assert_eq!(Backoff::constant(Duration::from_secs(1)).kind(), Kind::Constant);
     /// ```
     pub const fn kind(&self) -> Kind {
@@ -297,8 +297,8 @@ impl Backoff {
     /// The first retry's delay.
     ///
     /// ```
-    /// # use sturdy::backoff::Backoff;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::backoff::Backoff;
+    /// # use steadfast::time::Duration;
     /// assert_eq!(Backoff::constant(Duration::from_secs(1)).base(), Duration::from_secs(1));
     /// ```
     pub const fn base(&self) -> Duration {
@@ -308,8 +308,8 @@ impl Backoff {
     /// The longest delay ever returned, jitter included.
     ///
     /// ```
-    /// # use sturdy::backoff::Backoff;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::backoff::Backoff;
+    /// # use steadfast::time::Duration;
     /// assert_eq!(Backoff::constant(Duration::from_secs(1)).cap(), Duration::from_secs(1));
     /// ```
     pub const fn cap(&self) -> Duration {
@@ -319,8 +319,8 @@ impl Backoff {
     /// The jitter applied by [`jittered`](Self::jittered).
     ///
     /// ```
-    /// # use sturdy::backoff::{Backoff, Jitter};
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::backoff::{Backoff, Jitter};
+    /// # use steadfast::time::Duration;
     /// assert_eq!(Backoff::constant(Duration::from_secs(1)).jitter(), Jitter::None);
     /// ```
     pub const fn jitter(&self) -> Jitter {
@@ -337,14 +337,14 @@ impl Backoff {
     /// `retry` beyond the steps to the cap (≤ 64 for factor 2).
     ///
     /// ```
-    /// # use sturdy::backoff::{Backoff, Ratio};
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::backoff::{Backoff, Ratio};
+    /// # use steadfast::time::Duration;
     /// let b = Backoff::exponential(Duration::from_millis(100), Ratio::TWO, Duration::from_secs(60))?;
     /// assert_eq!(b.delay(0), Duration::from_millis(100));
     /// assert_eq!(b.delay(1), Duration::from_millis(100));
     /// assert_eq!(b.delay(4), Duration::from_millis(800));
     /// assert_eq!(b.delay(u32::MAX), Duration::from_secs(60));
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub const fn delay(&self, retry: u32) -> Duration {
@@ -375,9 +375,9 @@ impl Backoff {
     /// number, so the same seed gives the same sequence.
     ///
     /// ```
-    /// use sturdy::backoff::{Backoff, Jitter};
-    /// use sturdy::rng::SplitMix64;
-    /// use sturdy::time::Duration;
+    /// use steadfast::backoff::{Backoff, Jitter};
+    /// use steadfast::rng::SplitMix64;
+    /// use steadfast::time::Duration;
     ///
     /// let b = Backoff::DEFAULT.with_jitter(Jitter::Decorrelated)?;
     /// let (mut a, mut c) = (SplitMix64::new(1), SplitMix64::new(1));
@@ -388,7 +388,7 @@ impl Backoff {
     ///     assert!(d >= b.base() && d <= b.cap());
     ///     prev = d;
     /// }
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub fn jittered(&self, retry: u32, previous: Duration, rng: &mut impl Rng) -> Duration {

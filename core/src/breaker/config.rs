@@ -19,8 +19,8 @@ use super::window::sealed::Kind;
 /// judge from 10 calls on and trip at a 50 % failure rate.
 ///
 /// ```
-/// use sturdy::breaker::{Breaker, Config, CountWindow};
-/// use sturdy::time::Duration;
+/// use steadfast::breaker::{Breaker, Config, CountWindow};
+/// use steadfast::time::Duration;
 ///
 /// const CONFIG: Config = Config::new()
 ///     .with_failure_rate_percent(25)
@@ -103,7 +103,7 @@ impl Config {
     /// The defaults, as a constant (see [`Config`]).
     ///
     /// ```
-    /// use sturdy::breaker::Config;
+    /// use steadfast::breaker::Config;
     /// assert_eq!(Config::DEFAULT, Config::default());
     /// assert_eq!(Config::DEFAULT.failure_threshold, 5);
     /// ```
@@ -125,8 +125,8 @@ impl Config {
     /// The defaults; start of a `const` builder chain.
     ///
     /// ```
-    /// use sturdy::breaker::Config;
-    /// use sturdy::time::Duration;
+    /// use steadfast::breaker::Config;
+    /// use steadfast::time::Duration;
     /// const C: Config = Config::new();
     /// assert_eq!(C.break_duration, Duration::from_secs(30));
     /// assert_eq!((C.max_probes, C.success_threshold), (3, 2));
@@ -138,7 +138,7 @@ impl Config {
     /// Sets [`failure_threshold`](Self::failure_threshold).
     ///
     /// ```
-    /// # use sturdy::breaker::Config;
+    /// # use steadfast::breaker::Config;
     /// assert_eq!(Config::new().with_failure_threshold(3).failure_threshold, 3);
     /// ```
     #[must_use]
@@ -150,7 +150,7 @@ impl Config {
     /// Sets [`minimum_calls`](Self::minimum_calls).
     ///
     /// ```
-    /// # use sturdy::breaker::Config;
+    /// # use steadfast::breaker::Config;
     /// assert_eq!(Config::new().with_minimum_calls(20).minimum_calls, 20);
     /// ```
     #[must_use]
@@ -162,7 +162,7 @@ impl Config {
     /// Sets [`failure_rate_percent`](Self::failure_rate_percent).
     ///
     /// ```
-    /// # use sturdy::breaker::Config;
+    /// # use steadfast::breaker::Config;
     /// assert_eq!(Config::new().with_failure_rate_percent(25).failure_rate_percent, 25);
     /// ```
     #[must_use]
@@ -175,8 +175,8 @@ impl Config {
     /// [`slow_call_rate_percent`](Self::slow_call_rate_percent).
     ///
     /// ```
-    /// # use sturdy::breaker::Config;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::breaker::Config;
+    /// # use steadfast::time::Duration;
     /// let c = Config::new().with_slow_calls(Duration::from_secs(2), 60);
     /// assert_eq!((c.slow_call_duration, c.slow_call_rate_percent), (Duration::from_secs(2), 60));
     /// ```
@@ -190,8 +190,8 @@ impl Config {
     /// Sets [`window_duration`](Self::window_duration).
     ///
     /// ```
-    /// # use sturdy::breaker::Config;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::breaker::Config;
+    /// # use steadfast::time::Duration;
     /// let c = Config::new().with_window_duration(Duration::from_secs(10));
     /// assert_eq!(c.window_duration, Duration::from_secs(10));
     /// ```
@@ -209,8 +209,8 @@ impl Config {
     /// set a different hung-probe wait.
     ///
     /// ```
-    /// # use sturdy::breaker::Config;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::breaker::Config;
+    /// # use steadfast::time::Duration;
     /// let c = Config::new().with_break_duration(Duration::from_secs(600));
     /// assert_eq!(c.max_half_open_wait, Duration::from_secs(600));
     /// assert_eq!(c.max_break_duration, Duration::from_secs(600));
@@ -227,8 +227,8 @@ impl Config {
     /// [`max_break_duration`](Self::max_break_duration).
     ///
     /// ```
-    /// # use sturdy::breaker::Config;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::breaker::Config;
+    /// # use steadfast::time::Duration;
     /// let c = Config::new().with_break_growth(2, Duration::from_secs(240));
     /// assert_eq!((c.break_multiplier, c.max_break_duration), (2, Duration::from_secs(240)));
     /// ```
@@ -243,7 +243,7 @@ impl Config {
     /// [`success_threshold`](Self::success_threshold).
     ///
     /// ```
-    /// # use sturdy::breaker::Config;
+    /// # use steadfast::breaker::Config;
     /// let c = Config::new().with_probes(1, 1);
     /// assert_eq!((c.max_probes, c.success_threshold), (1, 1));
     /// ```
@@ -257,8 +257,8 @@ impl Config {
     /// Sets [`max_half_open_wait`](Self::max_half_open_wait).
     ///
     /// ```
-    /// # use sturdy::breaker::Config;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::breaker::Config;
+    /// # use steadfast::time::Duration;
     /// let c = Config::new().with_max_half_open_wait(Duration::from_secs(5));
     /// assert_eq!(c.max_half_open_wait, Duration::from_secs(5));
     /// ```
@@ -272,7 +272,7 @@ impl Config {
     /// its detector reads); the error names the first bad field.
     ///
     /// ```
-    /// # use sturdy::breaker::Config;
+    /// # use steadfast::breaker::Config;
     /// assert!(Config::new().validate().is_ok());
     /// let err = Config::new().with_probes(2, 3).validate().unwrap_err();
     /// assert_eq!(err.field, "success_threshold");

@@ -24,9 +24,9 @@
 //! [`CountWindow::with_len`] and handed to [`Breaker::with_window`].
 //!
 //! ```
-//! use sturdy::breaker::{Breaker, Config, State};
-//! use sturdy::outcome::Outcome;
-//! use sturdy::time::Instant;
+//! use steadfast::breaker::{Breaker, Config, State};
+//! use steadfast::outcome::Outcome;
+//! use steadfast::time::Instant;
 //!
 //! let mut breaker: Breaker = Breaker::new(Config::new()).unwrap(); // 5 failures → 30 s open
 //! for s in 0..5 {
@@ -72,8 +72,8 @@ use window::sealed::Sample;
 /// call order panics.
 ///
 /// ```
-/// use sturdy::breaker::{Breaker, Config, CountWindow, TimeWindow};
-/// use sturdy::time::Duration;
+/// use steadfast::breaker::{Breaker, Config, CountWindow, TimeWindow};
+/// use steadfast::time::Duration;
 ///
 /// // Firmware: a const breaker, ready for a `static` behind a mutex.
 /// const BREAKER: Breaker = match Breaker::new(Config::new().with_failure_threshold(3)) {
@@ -92,7 +92,7 @@ use window::sealed::Sample;
 /// Not `Copy`:
 ///
 /// ```compile_fail
-/// # use sturdy::breaker::{Breaker, Config};
+/// # use steadfast::breaker::{Breaker, Config};
 /// fn copy<T: Copy>() {}
 /// copy::<Breaker>(); // error: `Breaker` is not `Copy`
 /// ```
@@ -143,9 +143,9 @@ enum Phase {
 /// transitions would be mistaken for a fresh one.
 ///
 /// ```
-/// use sturdy::breaker::{Breaker, Config};
-/// use sturdy::outcome::Outcome;
-/// use sturdy::time::Instant;
+/// use steadfast::breaker::{Breaker, Config};
+/// use steadfast::outcome::Outcome;
+/// use steadfast::time::Instant;
 ///
 /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
 /// let late = b.try_acquire(Instant::ZERO).unwrap();
@@ -158,17 +158,17 @@ enum Phase {
 /// Single use: a permit cannot be cloned or copied.
 ///
 /// ```compile_fail
-/// # use sturdy::breaker::{Breaker, Config};
-/// # use sturdy::time::Instant;
+/// # use steadfast::breaker::{Breaker, Config};
+/// # use steadfast::time::Instant;
 /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
 /// let p = b.try_acquire(Instant::ZERO).unwrap();
 /// let twice = p.clone(); // error: `Permit` is not `Clone`
 /// ```
 ///
 /// ```compile_fail
-/// # use sturdy::breaker::{Breaker, Config};
-/// # use sturdy::outcome::Outcome;
-/// # use sturdy::time::Instant;
+/// # use steadfast::breaker::{Breaker, Config};
+/// # use steadfast::outcome::Outcome;
+/// # use steadfast::time::Instant;
 /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
 /// let p = b.try_acquire(Instant::ZERO).unwrap();
 /// let _ = b.record(p, Outcome::Success, Instant::ZERO);
@@ -187,8 +187,8 @@ impl Permit {
     /// detection measures from here.
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, Config};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::breaker::{Breaker, Config};
+    /// # use steadfast::time::Instant;
     /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
     /// let p = b.try_acquire(Instant::from_secs(7)).unwrap();
     /// assert_eq!(p.issued_at(), Instant::from_secs(7));
@@ -201,8 +201,8 @@ impl Permit {
     /// The breaker generation it belongs to.
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, Config};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::breaker::{Breaker, Config};
+    /// # use steadfast::time::Instant;
     /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
     /// let p = b.try_acquire(Instant::ZERO).unwrap();
     /// let _ = b.force_open(Instant::ZERO);
@@ -217,7 +217,7 @@ impl Permit {
 
     /// A permit of `generation` issued at `issued_at`, made outside the
     /// breaker: for an adapter that admits calls on a breaker's behalf without
-    /// locking it (a lock-free mirror of its closed state, as sturdy-std's
+    /// locking it (a lock-free mirror of its closed state, as steadfast-std's
     /// shared breaker has).
     ///
     /// The rule: a breaker takes any permit of its current
@@ -228,9 +228,9 @@ impl Permit {
     /// the permits the breaker issued.
     ///
     /// ```
-    /// use sturdy::breaker::{Breaker, Config, Permit};
-    /// use sturdy::outcome::Outcome;
-    /// use sturdy::time::Instant;
+    /// use steadfast::breaker::{Breaker, Config, Permit};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
     ///
     /// let mut b: Breaker = Breaker::new(Config::new().with_failure_threshold(1)).unwrap();
     /// let mirrored = Permit::issued(b.generation(), Instant::ZERO);
@@ -252,9 +252,9 @@ impl Permit {
 /// [`Breaker`] only when it must (see [`Permit::issued`]).
 ///
 /// ```
-/// use sturdy::breaker::{Breaker, CircuitBreaker, Config};
-/// use sturdy::outcome::Outcome;
-/// use sturdy::time::Instant;
+/// use steadfast::breaker::{Breaker, CircuitBreaker, Config};
+/// use steadfast::outcome::Outcome;
+/// use steadfast::time::Instant;
 ///
 /// fn one_call(b: &mut impl CircuitBreaker, ok: bool, now: Instant) -> bool {
 ///     match b.try_acquire(now) {
@@ -270,8 +270,8 @@ pub trait CircuitBreaker {
     /// See [`Breaker::handle_timeout`].
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, CircuitBreaker, Config};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::breaker::{Breaker, CircuitBreaker, Config};
+    /// # use steadfast::time::Instant;
     /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
     /// assert_eq!(CircuitBreaker::handle_timeout(&mut b, Instant::ZERO), None);
     /// ```
@@ -280,8 +280,8 @@ pub trait CircuitBreaker {
     /// See [`Breaker::try_acquire`].
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, CircuitBreaker, Config};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::breaker::{Breaker, CircuitBreaker, Config};
+    /// # use steadfast::time::Instant;
     /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
     /// let p = CircuitBreaker::try_acquire(&mut b, Instant::ZERO).unwrap();
     /// CircuitBreaker::cancel(&mut b, p, Instant::ZERO);
@@ -291,9 +291,9 @@ pub trait CircuitBreaker {
     /// See [`Breaker::record`].
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, CircuitBreaker, Config};
-    /// # use sturdy::outcome::Outcome;
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::breaker::{Breaker, CircuitBreaker, Config};
+    /// # use steadfast::outcome::Outcome;
+    /// # use steadfast::time::Instant;
     /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
     /// let p = CircuitBreaker::try_acquire(&mut b, Instant::ZERO).unwrap();
     /// assert_eq!(CircuitBreaker::record(&mut b, p, Outcome::Success, Instant::ZERO), None);
@@ -303,8 +303,8 @@ pub trait CircuitBreaker {
     /// See [`Breaker::cancel`].
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, CircuitBreaker, Config};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::breaker::{Breaker, CircuitBreaker, Config};
+    /// # use steadfast::time::Instant;
     /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
     /// let p = CircuitBreaker::try_acquire(&mut b, Instant::ZERO).unwrap();
     /// CircuitBreaker::cancel(&mut b, p, Instant::ZERO);
@@ -340,8 +340,8 @@ impl<W: Window> CircuitBreaker for Breaker<W> {
 /// time).
 ///
 /// ```
-/// use sturdy::breaker::{Breaker, Config};
-/// use sturdy::time::Instant;
+/// use steadfast::breaker::{Breaker, Config};
+/// use steadfast::time::Instant;
 ///
 /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
 /// let _ = b.force_open(Instant::ZERO);
@@ -373,7 +373,7 @@ impl<W: Window> Breaker<W> {
     /// (the error names the first bad field). `const`: usable in a `static`.
     ///
     /// ```
-    /// use sturdy::breaker::{Breaker, Config, CountWindow, State};
+    /// use steadfast::breaker::{Breaker, Config, CountWindow, State};
     ///
     /// let b = Breaker::<CountWindow<32>>::new(Config::new()).unwrap();
     /// assert_eq!(b.state(), State::Closed);
@@ -409,9 +409,9 @@ impl<W: Window> Breaker<W> {
     /// [`reset`](Self::reset) and every close empty it again keeping its length.
     ///
     /// ```
-    /// use sturdy::breaker::{Breaker, Config, CountWindow, State, Window};
-    /// use sturdy::outcome::Outcome;
-    /// use sturdy::time::Instant;
+    /// use steadfast::breaker::{Breaker, Config, CountWindow, State, Window};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
     ///
     /// let window_len = 3; // known at run time
     /// let window = CountWindow::<128, 2>::with_len(window_len)?;
@@ -428,7 +428,7 @@ impl<W: Window> Breaker<W> {
     ///
     /// let err = Breaker::with_window(Config::new().with_minimum_calls(0), window).unwrap_err();
     /// assert_eq!(err.field, "minimum_calls");
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn with_window(config: Config, window: W) -> Result<Self, ConfigError> {
         let mut breaker = Self::new(config)?;
@@ -440,7 +440,7 @@ impl<W: Window> Breaker<W> {
     /// The validated configuration.
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, Config};
+    /// # use steadfast::breaker::{Breaker, Config};
     /// let b: Breaker = Breaker::new(Config::new().with_failure_threshold(3)).unwrap();
     /// assert_eq!(b.config().failure_threshold, 3);
     /// ```
@@ -452,8 +452,8 @@ impl<W: Window> Breaker<W> {
     /// [`reset`](Self::reset). Permits carry the generation that issued them.
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, Config};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::breaker::{Breaker, Config};
+    /// # use steadfast::time::Instant;
     /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
     /// let g = b.generation();
     /// let _ = b.force_open(Instant::ZERO);
@@ -468,7 +468,7 @@ impl<W: Window> Breaker<W> {
     /// [`try_acquire`](Self::try_acquire).
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, Config, State};
+    /// # use steadfast::breaker::{Breaker, Config, State};
     /// let b: Breaker = Breaker::new(Config::new()).unwrap();
     /// assert_eq!(b.state(), State::Closed);
     /// ```
@@ -494,7 +494,7 @@ impl<W: Window> Breaker<W> {
     /// The counters so far.
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, Config, Stats};
+    /// # use steadfast::breaker::{Breaker, Config, Stats};
     /// let b: Breaker = Breaker::new(Config::new()).unwrap();
     /// assert_eq!(b.stats(), Stats::ZERO);
     /// ```
@@ -505,8 +505,8 @@ impl<W: Window> Breaker<W> {
     /// Returns the counters and zeroes them (for exporters that keep 64-bit totals).
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, Config, Stats};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::breaker::{Breaker, Config, Stats};
+    /// # use steadfast::time::Instant;
     /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
     /// let p = b.try_acquire(Instant::ZERO).unwrap();
     /// # b.cancel(p, Instant::ZERO);
@@ -520,7 +520,7 @@ impl<W: Window> Breaker<W> {
     /// The detector, for its [`counts`](Window::counts).
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, Config, Window};
+    /// # use steadfast::breaker::{Breaker, Config, Window};
     /// let b: Breaker = Breaker::new(Config::new()).unwrap();
     /// assert_eq!(b.window().counts().failures, 0);
     /// ```
@@ -533,8 +533,8 @@ impl<W: Window> Breaker<W> {
     /// at `max_break_duration`.
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, Config};
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::breaker::{Breaker, Config};
+    /// # use steadfast::time::Duration;
     /// let b: Breaker = Breaker::new(Config::new()).unwrap();
     /// assert_eq!(b.next_break_duration(), Duration::from_secs(30));
     /// ```
@@ -552,8 +552,8 @@ impl<W: Window> Breaker<W> {
     /// outstanding, otherwise `None`. May be in the past (then call now).
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, Config};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::breaker::{Breaker, Config};
+    /// # use steadfast::time::Instant;
     /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
     /// assert_eq!(b.poll_at(), None);
     /// let _ = b.force_open(Instant::ZERO);
@@ -572,9 +572,9 @@ impl<W: Window> Breaker<W> {
     /// early (returns `None`) or late; call again while it returns `Some`.
     ///
     /// ```
-    /// use sturdy::breaker::{Breaker, Config, State};
-    /// use sturdy::outcome::Outcome;
-    /// use sturdy::time::Instant;
+    /// use steadfast::breaker::{Breaker, Config, State};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
     ///
     /// let mut b: Breaker = Breaker::new(Config::new().with_failure_threshold(1)).unwrap();
     /// let p = b.try_acquire(Instant::ZERO).unwrap();
@@ -603,9 +603,9 @@ impl<W: Window> Breaker<W> {
     /// * `ForcedOpen`: rejected, `retry_at = None`.
     ///
     /// ```
-    /// use sturdy::breaker::{Breaker, Config, State};
-    /// use sturdy::outcome::Outcome;
-    /// use sturdy::time::Instant;
+    /// use steadfast::breaker::{Breaker, Config, State};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
     ///
     /// let mut b: Breaker = Breaker::new(Config::new().with_failure_threshold(1)).unwrap();
     /// let p = b.try_acquire(Instant::ZERO).unwrap();
@@ -688,9 +688,9 @@ impl<W: Window> Breaker<W> {
     /// * `Disabled`: counted in [`Stats`] only.
     ///
     /// ```
-    /// use sturdy::breaker::{Breaker, Config, State};
-    /// use sturdy::outcome::Outcome;
-    /// use sturdy::time::Instant;
+    /// use steadfast::breaker::{Breaker, Config, State};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
     ///
     /// let mut b: Breaker = Breaker::new(Config::new().with_failure_threshold(1).with_probes(1, 1)).unwrap();
     /// let p = b.try_acquire(Instant::ZERO).unwrap();
@@ -800,9 +800,9 @@ impl<W: Window> Breaker<W> {
     /// Stale permits change nothing.
     ///
     /// ```
-    /// use sturdy::breaker::{Breaker, Config, State};
-    /// use sturdy::outcome::Outcome;
-    /// use sturdy::time::Instant;
+    /// use steadfast::breaker::{Breaker, Config, State};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
     ///
     /// let mut b: Breaker = Breaker::new(Config::new().with_failure_threshold(1).with_probes(1, 1)).unwrap();
     /// let p = b.try_acquire(Instant::ZERO).unwrap();
@@ -837,8 +837,8 @@ impl<W: Window> Breaker<W> {
     /// transition unless it was already closed.
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, Config, State};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::breaker::{Breaker, Config, State};
+    /// # use steadfast::time::Instant;
     /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
     /// let _ = b.force_open(Instant::ZERO);
     /// let t = b.reset(Instant::from_secs(1)).unwrap();
@@ -855,8 +855,8 @@ impl<W: Window> Breaker<W> {
     /// [`disable`](Self::disable); every call is rejected with `retry_at: None`.
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, Config, State};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::breaker::{Breaker, Config, State};
+    /// # use steadfast::time::Instant;
     /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
     /// assert!(b.force_open(Instant::ZERO).is_some());
     /// assert_eq!(b.state(), State::ForcedOpen);
@@ -872,9 +872,9 @@ impl<W: Window> Breaker<W> {
     /// trips until [`reset`](Self::reset).
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, Config, State};
-    /// # use sturdy::outcome::Outcome;
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::breaker::{Breaker, Config, State};
+    /// # use steadfast::outcome::Outcome;
+    /// # use steadfast::time::Instant;
     /// let mut b: Breaker = Breaker::new(Config::new().with_failure_threshold(1)).unwrap();
     /// let _ = b.disable(Instant::ZERO);
     /// for _ in 0..10 {

@@ -10,8 +10,8 @@ use crate::time::Instant;
 /// from them.
 ///
 /// ```
-/// use sturdy::breaker::State;
-/// use sturdy::time::Instant;
+/// use steadfast::breaker::State;
+/// use steadfast::time::Instant;
 ///
 /// let open = State::Open { until: Instant::from_secs(34) };
 /// assert_eq!(open.code(), 2);
@@ -59,12 +59,12 @@ impl State {
     /// `ForcedOpen` reports 2 (it rejects), `Disabled` 0 (it admits).
     ///
     /// The seeds disagree here (one documents 0/1/2 as closed/half-open/open,
-    /// another as closed/open/half-open); sturdy uses the severity order
+    /// another as closed/open/half-open); steadfast uses the severity order
     /// everywhere — this gauge, the std adapter's metrics and its `/health`.
     ///
     /// ```
-    /// use sturdy::breaker::State;
-    /// use sturdy::time::Instant;
+    /// use steadfast::breaker::State;
+    /// use steadfast::time::Instant;
     /// assert_eq!(State::Closed.code(), 0);
     /// assert_eq!(State::HalfOpen { probes_in_flight: 0, successes: 0, deadline: None }.code(), 1);
     /// assert_eq!(State::Open { until: Instant::ZERO }.code(), 2);
@@ -81,7 +81,7 @@ impl State {
     /// A stable snake_case name: `closed`, `open`, `half_open`, `forced_open`, `disabled`.
     ///
     /// ```
-    /// # use sturdy::breaker::State;
+    /// # use steadfast::breaker::State;
     /// assert_eq!(State::Disabled.name(), "disabled");
     /// ```
     pub const fn name(&self) -> &'static str {
@@ -98,8 +98,8 @@ impl State {
     /// the hung-probe deadline when half-open.
     ///
     /// ```
-    /// # use sturdy::breaker::State;
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::breaker::State;
+    /// # use steadfast::time::Instant;
     /// assert_eq!(State::Open { until: Instant::from_secs(3) }.deadline(), Some(Instant::from_secs(3)));
     /// assert_eq!(State::Closed.deadline(), None);
     /// ```
@@ -152,8 +152,8 @@ impl fmt::Display for State {
 /// depend on how late the caller polled.
 ///
 /// ```
-/// use sturdy::breaker::{State, Transition};
-/// use sturdy::time::Instant;
+/// use steadfast::breaker::{State, Transition};
+/// use steadfast::time::Instant;
 ///
 /// let t = Transition { from: State::Closed, to: State::Open { until: Instant::from_secs(34) }, at: Instant::from_secs(4) };
 /// assert_eq!(format!("{t}"), "t=4s: closed -> open until t=34s");
@@ -186,9 +186,9 @@ impl fmt::Display for Transition {
 /// not counted anywhere.
 ///
 /// ```
-/// use sturdy::breaker::{Breaker, Config, Consecutive};
-/// use sturdy::outcome::Outcome;
-/// use sturdy::time::Instant;
+/// use steadfast::breaker::{Breaker, Config, Consecutive};
+/// use steadfast::outcome::Outcome;
+/// use steadfast::time::Instant;
 ///
 /// let mut b = Breaker::<Consecutive>::new(Config::new()).unwrap();
 /// let p = b.try_acquire(Instant::ZERO).unwrap();
@@ -224,7 +224,7 @@ impl Stats {
     /// All counters at zero.
     ///
     /// ```
-    /// # use sturdy::breaker::Stats;
+    /// # use steadfast::breaker::Stats;
     /// assert_eq!(Stats::ZERO, Stats::default());
     /// ```
     pub const ZERO: Self = Self {

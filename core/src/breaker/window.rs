@@ -50,9 +50,9 @@ use sealed::{Detector, Kind, Sample};
 /// their exact behaviour).
 ///
 /// ```
-/// use sturdy::breaker::{Breaker, Config, CountWindow, Window};
-/// use sturdy::outcome::Outcome;
-/// use sturdy::time::Instant;
+/// use steadfast::breaker::{Breaker, Config, CountWindow, Window};
+/// use steadfast::outcome::Outcome;
+/// use steadfast::time::Instant;
 ///
 /// let mut b = Breaker::<CountWindow<16>>::new(Config::new()).unwrap();
 /// let p = b.try_acquire(Instant::ZERO).unwrap();
@@ -63,7 +63,7 @@ pub trait Window: sealed::Detector + Copy + core::fmt::Debug {
     /// What the detector currently holds (as of the last recorded outcome).
     ///
     /// ```
-    /// use sturdy::breaker::{Consecutive, Window, WindowCounts};
+    /// use steadfast::breaker::{Consecutive, Window, WindowCounts};
     /// assert_eq!(Consecutive::new().counts(), WindowCounts::default());
     /// ```
     fn counts(&self) -> WindowCounts;
@@ -75,7 +75,7 @@ pub trait Window: sealed::Detector + Copy + core::fmt::Debug {
 /// failures in a row.
 ///
 /// ```
-/// use sturdy::breaker::WindowCounts;
+/// use steadfast::breaker::WindowCounts;
 /// let c = WindowCounts { calls: 10, failures: 4, slow_calls: 1 };
 /// assert_eq!(c.failure_percent(), 40);
 /// ```
@@ -95,7 +95,7 @@ impl WindowCounts {
     /// `failures × 100 / calls`, truncated; 0 when there are no calls.
     ///
     /// ```
-    /// # use sturdy::breaker::WindowCounts;
+    /// # use steadfast::breaker::WindowCounts;
     /// assert_eq!(WindowCounts { calls: 3, failures: 1, slow_calls: 0 }.failure_percent(), 33);
     /// assert_eq!(WindowCounts::default().failure_percent(), 0);
     /// ```
@@ -106,7 +106,7 @@ impl WindowCounts {
     /// `slow_calls × 100 / calls`, truncated; 0 when there are no calls.
     ///
     /// ```
-    /// # use sturdy::breaker::WindowCounts;
+    /// # use steadfast::breaker::WindowCounts;
     /// assert_eq!(WindowCounts { calls: 4, failures: 0, slow_calls: 1 }.slow_percent(), 25);
     /// ```
     pub const fn slow_percent(&self) -> u32 {
@@ -140,9 +140,9 @@ fn rates_trip(calls: u64, failures: u64, slow: u64, minimum_calls: u64, config: 
 /// are still counted in [`Stats::slow_calls`](super::Stats::slow_calls)).
 ///
 /// ```
-/// use sturdy::breaker::{Breaker, Config, Consecutive, State};
-/// use sturdy::outcome::Outcome;
-/// use sturdy::time::Instant;
+/// use steadfast::breaker::{Breaker, Config, Consecutive, State};
+/// use steadfast::outcome::Outcome;
+/// use steadfast::time::Instant;
 ///
 /// let mut b: Breaker<Consecutive> = Breaker::new(Config::new().with_failure_threshold(2)).unwrap();
 /// let t = Instant::ZERO;
@@ -162,7 +162,7 @@ impl Consecutive {
     /// An empty detector.
     ///
     /// ```
-    /// # use sturdy::breaker::Consecutive;
+    /// # use steadfast::breaker::Consecutive;
     /// assert_eq!(Consecutive::new().failures(), 0);
     /// ```
     pub const fn new() -> Self {
@@ -172,7 +172,7 @@ impl Consecutive {
     /// The current run of failures in a row.
     ///
     /// ```
-    /// # use sturdy::breaker::Consecutive;
+    /// # use steadfast::breaker::Consecutive;
     /// assert_eq!(Consecutive::new().failures(), 0);
     /// ```
     pub const fn failures(&self) -> u32 {
@@ -230,9 +230,9 @@ pub(crate) const MAX_COUNT_LEN: usize = 1 << 15;
 /// len)` calls, after every recorded outcome.
 ///
 /// ```
-/// use sturdy::breaker::{Breaker, Config, CountWindow, State};
-/// use sturdy::outcome::Outcome;
-/// use sturdy::time::Instant;
+/// use steadfast::breaker::{Breaker, Config, CountWindow, State};
+/// use steadfast::outcome::Outcome;
+/// use steadfast::time::Instant;
 ///
 /// // 4 calls judged, trips at 50 %.
 /// let mut b = Breaker::<CountWindow<4>>::new(Config::new().with_minimum_calls(4)).unwrap();
@@ -278,7 +278,7 @@ impl<const N: usize, const WORDS: usize> CountWindow<N, WORDS> {
     /// An empty window of length `N`.
     ///
     /// ```
-    /// # use sturdy::breaker::{CountWindow, Window};
+    /// # use steadfast::breaker::{CountWindow, Window};
     /// assert_eq!(CountWindow::<64>::new().counts().calls, 0);
     /// assert_eq!(CountWindow::<64>::new().window_len(), 64);
     /// ```
@@ -305,9 +305,9 @@ impl<const N: usize, const WORDS: usize> CountWindow<N, WORDS> {
     /// (a full window is always judged).
     ///
     /// ```
-    /// use sturdy::breaker::{Breaker, Config, CountWindow, Window};
-    /// use sturdy::outcome::Outcome;
-    /// use sturdy::time::Instant;
+    /// use steadfast::breaker::{Breaker, Config, CountWindow, Window};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
     ///
     /// type Storage = CountWindow<128, 2>;
     /// let window = Storage::with_len(50).unwrap(); // e.g. read from a config file
@@ -350,7 +350,7 @@ impl<const N: usize, const WORDS: usize> CountWindow<N, WORDS> {
     /// given to [`with_len`](Self::with_len)); it holds at most this many.
     ///
     /// ```
-    /// # use sturdy::breaker::CountWindow;
+    /// # use steadfast::breaker::CountWindow;
     /// assert_eq!(CountWindow::<100, 2>::new().window_len(), 100);
     /// assert_eq!(CountWindow::<100, 2>::with_len(20).unwrap().window_len(), 20);
     /// ```
@@ -479,9 +479,9 @@ impl Bucket {
 /// outcome is recorded (an idle closed breaker has nothing to decide).
 ///
 /// ```
-/// use sturdy::breaker::{Breaker, Config, TimeWindow, Window};
-/// use sturdy::outcome::Outcome;
-/// use sturdy::time::{Duration, Instant};
+/// use steadfast::breaker::{Breaker, Config, TimeWindow, Window};
+/// use steadfast::outcome::Outcome;
+/// use steadfast::time::{Duration, Instant};
 ///
 /// let config = Config::new().with_window_duration(Duration::from_secs(10)).with_minimum_calls(5);
 /// let mut b = Breaker::<TimeWindow<10>>::new(config).unwrap(); // 1 s buckets
@@ -505,7 +505,7 @@ impl<const K: usize> TimeWindow<K> {
     /// An empty window.
     ///
     /// ```
-    /// # use sturdy::breaker::{TimeWindow, Window};
+    /// # use steadfast::breaker::{TimeWindow, Window};
     /// assert_eq!(TimeWindow::<10>::new().counts().calls, 0);
     /// ```
     pub const fn new() -> Self {

@@ -21,8 +21,8 @@ use crate::time::Duration;
 /// `Bulkhead<Q>` with `Q < 10` therefore needs a smaller `max_queue`.
 ///
 /// ```
-/// use sturdy::bulkhead::Config;
-/// use sturdy::time::Duration;
+/// use steadfast::bulkhead::Config;
+/// use steadfast::time::Duration;
 ///
 /// let default = Config::default();
 /// assert_eq!(default.max_concurrent, 10);
@@ -32,7 +32,7 @@ use crate::time::Duration;
 /// // The seeds' background pool: 5 at once, nobody waits.
 /// let background = Config::new(5, 0, Duration::ZERO)?;
 /// assert!(Config::new(0, 0, Duration::ZERO).is_err());
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -53,7 +53,7 @@ impl Config {
     /// The seed defaults as a constant (for `static`s): 10 concurrent, 10 waiting, 5 s.
     ///
     /// ```
-    /// # use sturdy::bulkhead::Config;
+    /// # use steadfast::bulkhead::Config;
     /// static POOL: Config = Config::DEFAULT;
     /// assert_eq!(POOL, Config::default());
     /// ```
@@ -68,14 +68,14 @@ impl Config {
     /// [`Bulkhead::new`](super::Bulkhead::new), which knows `Q`.
     ///
     /// ```
-    /// use sturdy::bulkhead::Config;
-    /// use sturdy::time::Duration;
+    /// use steadfast::bulkhead::Config;
+    /// use steadfast::time::Duration;
     ///
     /// let c = Config::new(4, 8, Duration::from_millis(250))?;
     /// assert_eq!(c.max_queue, 8);
     /// let err = Config::new(0, 8, Duration::from_millis(250)).unwrap_err();
     /// assert_eq!(err.field, "max_concurrent");
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn new(
         max_concurrent: u32,
@@ -97,7 +97,7 @@ impl Config {
     /// `queue_capacity` waiters (the `Q` of `Bulkhead<Q>`).
     ///
     /// ```
-    /// use sturdy::bulkhead::Config;
+    /// use steadfast::bulkhead::Config;
     ///
     /// assert!(Config::DEFAULT.validate(10).is_ok());
     /// let err = Config::DEFAULT.validate(4).unwrap_err();
@@ -124,14 +124,14 @@ impl Config {
     /// default pool id of a bulkhead (see [`Bulkhead::with_id`](super::Bulkhead::with_id)).
     ///
     /// ```
-    /// use sturdy::bulkhead::Config;
-    /// use sturdy::time::Duration;
+    /// use steadfast::bulkhead::Config;
+    /// use steadfast::time::Duration;
     ///
     /// let critical = Config::new(10, 0, Duration::ZERO)?;
     /// let background = Config::new(5, 0, Duration::ZERO)?;
     /// assert_ne!(critical.fingerprint(0), background.fingerprint(0));
     /// assert_eq!(critical.fingerprint(0), critical.fingerprint(0));
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn fingerprint(&self, queue_capacity: usize) -> u32 {
         let mut h = mix(self.max_concurrent as u64);

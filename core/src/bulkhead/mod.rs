@@ -67,8 +67,8 @@
 //! can never mint a second permit.
 //!
 //! ```
-//! use sturdy::bulkhead::{Acquire, Bulkhead, Claim, Config};
-//! use sturdy::time::{Duration, Instant};
+//! use steadfast::bulkhead::{Acquire, Bulkhead, Claim, Config};
+//! use steadfast::time::{Duration, Instant};
 //!
 //! let t = Instant::from_millis;
 //! let config = Config::new(1, 4, Duration::from_millis(100))?;
@@ -85,7 +85,7 @@
 //! assert_eq!(pool.in_flight(), 1);
 //! assert_eq!(pool.release(second, t(60)), None);
 //! assert_eq!(pool.available(), 1);
-//! # Ok::<(), sturdy::error::ConfigError>(())
+//! # Ok::<(), steadfast::error::ConfigError>(())
 //! ```
 
 mod config;
@@ -106,16 +106,16 @@ use crate::time::Instant;
 /// It cannot be duplicated:
 ///
 /// ```compile_fail
-/// # use sturdy::bulkhead::{Acquire, Bulkhead, Config};
-/// # use sturdy::time::Instant;
+/// # use steadfast::bulkhead::{Acquire, Bulkhead, Config};
+/// # use steadfast::time::Instant;
 /// # let mut pool = Bulkhead::<10>::new(Config::default()).unwrap();
 /// let Acquire::Permit(p) = pool.try_acquire(Instant::ZERO) else { return };
 /// let twice = p.clone(); // error: `Permit` is not `Clone`
 /// ```
 ///
 /// ```compile_fail
-/// # use sturdy::bulkhead::{Acquire, Bulkhead, Config};
-/// # use sturdy::time::Instant;
+/// # use steadfast::bulkhead::{Acquire, Bulkhead, Config};
+/// # use steadfast::time::Instant;
 /// # let mut pool = Bulkhead::<10>::new(Config::default()).unwrap();
 /// let Acquire::Permit(p) = pool.try_acquire(Instant::ZERO) else { return };
 /// let _ = pool.release(p, Instant::ZERO);
@@ -123,15 +123,15 @@ use crate::time::Instant;
 /// ```
 ///
 /// ```
-/// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
-/// use sturdy::time::Instant;
+/// use steadfast::bulkhead::{Acquire, Bulkhead, Config};
+/// use steadfast::time::Instant;
 ///
 /// let mut pool = Bulkhead::<10>::new(Config::default())?;
 /// if let Acquire::Permit(permit) = pool.try_acquire(Instant::ZERO) {
 ///     assert_eq!(permit.pool(), pool.id());
 ///     let _ = pool.release(permit, Instant::ZERO);
 /// }
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -145,13 +145,13 @@ impl Permit {
     /// The id of the pool that issued this permit.
     ///
     /// ```
-    /// # use sturdy::bulkhead::{Acquire, Bulkhead, Config};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::bulkhead::{Acquire, Bulkhead, Config};
+    /// # use steadfast::time::Instant;
     /// let mut pool = Bulkhead::<10>::with_id(Config::default(), 7)?;
     /// let Acquire::Permit(p) = pool.try_acquire(Instant::ZERO) else { panic!() };
     /// assert_eq!(p.pool(), 7);
     /// # let _ = pool.release(p, Instant::ZERO);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn pool(&self) -> u32 {
         self.pool
@@ -166,15 +166,15 @@ impl Permit {
 /// [`Claim::Expired`] / `None`, never with a second permit.
 ///
 /// ```
-/// use sturdy::bulkhead::{Acquire, Bulkhead, Claim, Config};
-/// use sturdy::time::{Duration, Instant};
+/// use steadfast::bulkhead::{Acquire, Bulkhead, Claim, Config};
+/// use steadfast::time::{Duration, Instant};
 ///
 /// let mut pool = Bulkhead::<2>::new(Config::new(1, 2, Duration::from_secs(1))?)?;
 /// let Acquire::Permit(_busy) = pool.try_acquire(Instant::ZERO) else { panic!() };
 /// let Acquire::Queued { ticket, .. } = pool.try_acquire(Instant::ZERO) else { panic!() };
 /// assert_eq!(pool.cancel(ticket, Instant::ZERO), None);
 /// assert_eq!(pool.claim(ticket, Instant::ZERO), Claim::Expired); // gone
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -188,14 +188,14 @@ impl Ticket {
     /// wrapping after 2³²); handy as a key in an adapter's waker table.
     ///
     /// ```
-    /// # use sturdy::bulkhead::{Acquire, Bulkhead, Config};
-    /// # use sturdy::time::{Duration, Instant};
+    /// # use steadfast::bulkhead::{Acquire, Bulkhead, Config};
+    /// # use steadfast::time::{Duration, Instant};
     /// let mut pool = Bulkhead::<2>::new(Config::new(1, 2, Duration::from_secs(1))?)?;
     /// let _busy = pool.try_acquire(Instant::ZERO);
     /// let Acquire::Queued { ticket: a, .. } = pool.try_acquire(Instant::ZERO) else { panic!() };
     /// let Acquire::Queued { ticket: b, .. } = pool.try_acquire(Instant::ZERO) else { panic!() };
     /// assert_eq!(b.seq(), a.seq() + 1);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn seq(&self) -> u32 {
         self.seq
@@ -205,15 +205,15 @@ impl Ticket {
 /// The answer of [`Bulkhead::try_acquire`].
 ///
 /// ```
-/// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
-/// use sturdy::time::{Duration, Instant};
+/// use steadfast::bulkhead::{Acquire, Bulkhead, Config};
+/// use steadfast::time::{Duration, Instant};
 ///
 /// // One slot, no queue: the second caller is rejected at once.
 /// let mut pool = Bulkhead::<0>::new(Config::new(1, 0, Duration::ZERO)?)?;
 /// let first = pool.try_acquire(Instant::ZERO);
 /// assert!(matches!(first, Acquire::Permit(_)));
 /// assert_eq!(pool.try_acquire(Instant::ZERO), Acquire::Full);
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -237,8 +237,8 @@ pub enum Acquire {
 /// The answer of [`Bulkhead::claim`].
 ///
 /// ```
-/// use sturdy::bulkhead::{Acquire, Bulkhead, Claim, Config};
-/// use sturdy::time::{Duration, Instant};
+/// use steadfast::bulkhead::{Acquire, Bulkhead, Claim, Config};
+/// use steadfast::time::{Duration, Instant};
 ///
 /// let t = Instant::from_millis;
 /// let mut pool = Bulkhead::<1>::new(Config::new(1, 1, Duration::from_millis(100))?)?;
@@ -246,7 +246,7 @@ pub enum Acquire {
 /// let Acquire::Queued { ticket, .. } = pool.try_acquire(t(0)) else { panic!() };
 /// assert_eq!(pool.claim(ticket, t(99)), Claim::Waiting { deadline: t(100) });
 /// assert_eq!(pool.claim(ticket, t(100)), Claim::Expired); // inclusive
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -271,16 +271,16 @@ pub enum Claim {
 /// holds until a [`reset`](Bulkhead::reset) drops the queue.
 ///
 /// ```
-/// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
-/// use sturdy::time::Instant;
+/// use steadfast::bulkhead::{Acquire, Bulkhead, Config};
+/// use steadfast::time::Instant;
 ///
-/// let mut pool = Bulkhead::<0>::new(sturdy::bulkhead::Config::new(1, 0, Default::default())?)?;
+/// let mut pool = Bulkhead::<0>::new(steadfast::bulkhead::Config::new(1, 0, Default::default())?)?;
 /// let Acquire::Permit(p) = pool.try_acquire(Instant::ZERO) else { panic!() };
 /// let _ = pool.try_acquire(Instant::ZERO); // Full
 /// let s = pool.stats();
 /// assert_eq!((s.acquired, s.rejected_full, s.in_flight, s.peak), (1, 1, 1, 1));
 /// # let _ = pool.release(p, Instant::ZERO);
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -336,8 +336,8 @@ impl Entry {
 /// share it behind a mutex or critical section in an adapter.
 ///
 /// ```
-/// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
-/// use sturdy::time::Instant;
+/// use steadfast::bulkhead::{Acquire, Bulkhead, Config};
+/// use steadfast::time::Instant;
 ///
 /// // `new` is const: a bad config fails the build, the pool can live in a static.
 /// const POOL: Bulkhead<10> = match Bulkhead::new(Config::DEFAULT) {
@@ -377,13 +377,13 @@ impl<const Q: usize> Bulkhead<Q> {
     /// Its pool id is [`Config::fingerprint`]`(Q)`.
     ///
     /// ```
-    /// use sturdy::bulkhead::{Bulkhead, Config};
+    /// use steadfast::bulkhead::{Bulkhead, Config};
     ///
     /// let pool = Bulkhead::<10>::new(Config::default())?;
     /// assert_eq!(pool.available(), 10);
     /// let err = Bulkhead::<4>::new(Config::default()).unwrap_err();
     /// assert_eq!(err.field, "max_queue");
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn new(config: Config) -> Result<Self, ConfigError> {
         Self::with_id(config, config.fingerprint(Q))
@@ -394,8 +394,8 @@ impl<const Q: usize> Bulkhead<Q> {
     /// permits cannot be mixed up.
     ///
     /// ```
-    /// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
-    /// use sturdy::time::Instant;
+    /// use steadfast::bulkhead::{Acquire, Bulkhead, Config};
+    /// use steadfast::time::Instant;
     ///
     /// let mut a = Bulkhead::<10>::with_id(Config::default(), 1)?;
     /// let mut b = Bulkhead::<10>::with_id(Config::default(), 2)?;
@@ -405,7 +405,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// assert_eq!(b.in_flight(), 1);
     /// assert_eq!(b.stats().stale_releases, 1);
     /// # let _ = b.release(from_b, Instant::ZERO);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn with_id(config: Config, id: u32) -> Result<Self, ConfigError> {
         if let Err(e) = config.validate(Q) {
@@ -449,15 +449,15 @@ impl<const Q: usize> Bulkhead<Q> {
     /// newcomer never overtakes a waiter.
     ///
     /// ```
-    /// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
-    /// use sturdy::time::{Duration, Instant};
+    /// use steadfast::bulkhead::{Acquire, Bulkhead, Config};
+    /// use steadfast::time::{Duration, Instant};
     ///
     /// let t = Instant::from_secs;
     /// let mut pool = Bulkhead::<1>::new(Config::new(1, 1, Duration::from_secs(5))?)?;
     /// assert!(matches!(pool.try_acquire(t(0)), Acquire::Permit(_)));
     /// assert!(matches!(pool.try_acquire(t(1)), Acquire::Queued { deadline, .. } if deadline == t(6)));
     /// assert_eq!(pool.try_acquire(t(2)), Acquire::Full); // queue of 1 is full
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[inline]
     pub fn try_acquire(&mut self, now: Instant) -> Acquire {
@@ -518,14 +518,14 @@ impl<const Q: usize> Bulkhead<Q> {
     /// permit is out, changes nothing (counted in `stale_releases`).
     ///
     /// ```
-    /// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
-    /// use sturdy::time::{Duration, Instant};
+    /// use steadfast::bulkhead::{Acquire, Bulkhead, Config};
+    /// use steadfast::time::{Duration, Instant};
     ///
     /// let mut pool = Bulkhead::<10>::new(Config::default())?;
     /// let Acquire::Permit(p) = pool.try_acquire(Instant::ZERO) else { panic!() };
     /// assert_eq!(pool.release(p, Instant::from_millis(3)), None);
     /// assert_eq!(pool.in_flight(), 0);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use = "the returned ticket's waiter must be woken to claim its slot"]
     #[inline]
@@ -566,8 +566,8 @@ impl<const Q: usize> Bulkhead<Q> {
     /// expired, reset, from another pool — is [`Claim::Expired`] too.
     ///
     /// ```
-    /// use sturdy::bulkhead::{Acquire, Bulkhead, Claim, Config};
-    /// use sturdy::time::{Duration, Instant};
+    /// use steadfast::bulkhead::{Acquire, Bulkhead, Claim, Config};
+    /// use steadfast::time::{Duration, Instant};
     ///
     /// let t = Instant::from_millis;
     /// let mut pool = Bulkhead::<1>::new(Config::new(1, 1, Duration::from_millis(10))?)?;
@@ -578,7 +578,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// let Claim::Granted(p) = pool.claim(ticket, t(50)) else { panic!() };
     /// assert_eq!(pool.claim(ticket, t(50)), Claim::Expired); // only once
     /// # let _ = pool.release(p, t(60));
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn claim(&mut self, ticket: Ticket, now: Instant) -> Claim {
         self.advance(now);
@@ -611,8 +611,8 @@ impl<const Q: usize> Bulkhead<Q> {
     /// becomes free. A ticket that names no waiter changes nothing.
     ///
     /// ```
-    /// use sturdy::bulkhead::{Acquire, Bulkhead, Claim, Config};
-    /// use sturdy::time::{Duration, Instant};
+    /// use steadfast::bulkhead::{Acquire, Bulkhead, Claim, Config};
+    /// use steadfast::time::{Duration, Instant};
     ///
     /// let t = Instant::from_millis;
     /// let mut pool = Bulkhead::<2>::new(Config::new(1, 2, Duration::from_secs(1))?)?;
@@ -622,7 +622,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// assert_eq!(pool.release(p, t(3)), Some(a)); // a is granted…
     /// assert_eq!(pool.cancel(a, t(4)), Some(b));  // …but gives up: b gets the slot
     /// assert!(matches!(pool.claim(b, t(5)), Claim::Granted(_)));
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use = "the returned ticket's waiter must be woken to claim its slot"]
     pub fn cancel(&mut self, ticket: Ticket, now: Instant) -> Option<Ticket> {
@@ -647,8 +647,8 @@ impl<const Q: usize> Bulkhead<Q> {
     /// frees or grants a slot (waiters hold none).
     ///
     /// ```
-    /// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
-    /// use sturdy::time::{Duration, Instant};
+    /// use steadfast::bulkhead::{Acquire, Bulkhead, Config};
+    /// use steadfast::time::{Duration, Instant};
     ///
     /// let t = Instant::from_millis;
     /// let mut pool = Bulkhead::<1>::new(Config::new(1, 1, Duration::from_millis(100))?)?;
@@ -658,7 +658,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// assert_eq!(pool.handle_timeout(t(100)), 1);
     /// assert_eq!(pool.queued(), 0);
     /// assert_eq!(pool.poll_at(), None);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn handle_timeout(&mut self, now: Instant) -> u32 {
         let before = self.stats.expired;
@@ -672,12 +672,12 @@ impl<const Q: usize> Bulkhead<Q> {
     /// waiting. Granted waiters have no deadline.
     ///
     /// ```
-    /// use sturdy::bulkhead::{Bulkhead, Config};
-    /// # use sturdy::time::Instant;
+    /// use steadfast::bulkhead::{Bulkhead, Config};
+    /// # use steadfast::time::Instant;
     ///
     /// let pool = Bulkhead::<10>::new(Config::default())?;
     /// assert_eq!(pool.poll_at(), None);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn poll_at(&self) -> Option<Instant> {
         let mut earliest: Option<Instant> = None;
@@ -700,8 +700,8 @@ impl<const Q: usize> Bulkhead<Q> {
     /// without release. Counters are kept.
     ///
     /// ```
-    /// use sturdy::bulkhead::{Acquire, Bulkhead, Config};
-    /// use sturdy::time::Instant;
+    /// use steadfast::bulkhead::{Acquire, Bulkhead, Config};
+    /// use steadfast::time::Instant;
     ///
     /// let mut pool = Bulkhead::<10>::new(Config::default())?;
     /// let Acquire::Permit(old) = pool.try_acquire(Instant::ZERO) else { panic!() };
@@ -709,7 +709,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// assert_eq!(pool.available(), 10);
     /// let _ = pool.release(old, Instant::ZERO); // stale: ignored
     /// assert_eq!(pool.available(), 10);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn reset(&mut self, now: Instant) {
         self.last_now = now.max(self.last_now);
@@ -726,10 +726,10 @@ impl<const Q: usize> Bulkhead<Q> {
     /// have not claimed yet. `in_flight() + available() == max_concurrent`.
     ///
     /// ```
-    /// # use sturdy::bulkhead::{Bulkhead, Config};
+    /// # use steadfast::bulkhead::{Bulkhead, Config};
     /// let pool = Bulkhead::<10>::new(Config::default())?;
     /// assert_eq!(pool.in_flight(), 0);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn in_flight(&self) -> u32 {
         self.permits.saturating_add(self.reserved)
@@ -738,10 +738,10 @@ impl<const Q: usize> Bulkhead<Q> {
     /// Free slots: `max_concurrent - in_flight()`.
     ///
     /// ```
-    /// # use sturdy::bulkhead::{Bulkhead, Config};
+    /// # use steadfast::bulkhead::{Bulkhead, Config};
     /// let pool = Bulkhead::<10>::new(Config::default())?;
     /// assert_eq!(pool.available(), 10);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn available(&self) -> u32 {
         self.config.max_concurrent.saturating_sub(self.in_flight())
@@ -751,10 +751,10 @@ impl<const Q: usize> Bulkhead<Q> {
     /// [`handle_timeout`](Self::handle_timeout) to drop the expired ones first).
     ///
     /// ```
-    /// # use sturdy::bulkhead::{Bulkhead, Config};
+    /// # use steadfast::bulkhead::{Bulkhead, Config};
     /// let pool = Bulkhead::<10>::new(Config::default())?;
     /// assert_eq!(pool.queued(), 0);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn queued(&self) -> u32 {
         self.len_u32().saturating_sub(self.reserved)
@@ -764,10 +764,10 @@ impl<const Q: usize> Bulkhead<Q> {
     /// [`in_flight`](Self::in_flight)).
     ///
     /// ```
-    /// # use sturdy::bulkhead::{Bulkhead, Config};
+    /// # use steadfast::bulkhead::{Bulkhead, Config};
     /// let pool = Bulkhead::<10>::new(Config::default())?;
     /// assert_eq!(pool.reserved(), 0);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn reserved(&self) -> u32 {
         self.reserved
@@ -776,10 +776,10 @@ impl<const Q: usize> Bulkhead<Q> {
     /// Counters and gauges; see [`Stats`].
     ///
     /// ```
-    /// # use sturdy::bulkhead::{Bulkhead, Config};
+    /// # use steadfast::bulkhead::{Bulkhead, Config};
     /// let pool = Bulkhead::<10>::new(Config::default())?;
     /// assert_eq!(pool.stats().peak, 0);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn stats(&self) -> Stats {
         self.stats
@@ -788,10 +788,10 @@ impl<const Q: usize> Bulkhead<Q> {
     /// The configuration this bulkhead was built with.
     ///
     /// ```
-    /// # use sturdy::bulkhead::{Bulkhead, Config};
+    /// # use steadfast::bulkhead::{Bulkhead, Config};
     /// let pool = Bulkhead::<10>::new(Config::default())?;
     /// assert_eq!(pool.config().max_concurrent, 10);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn config(&self) -> &Config {
         &self.config
@@ -800,10 +800,10 @@ impl<const Q: usize> Bulkhead<Q> {
     /// The pool id carried by this bulkhead's permits and tickets.
     ///
     /// ```
-    /// # use sturdy::bulkhead::{Bulkhead, Config};
+    /// # use steadfast::bulkhead::{Bulkhead, Config};
     /// let pool = Bulkhead::<10>::new(Config::default())?;
     /// assert_eq!(pool.id(), Config::default().fingerprint(10));
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn id(&self) -> u32 {
         self.id

@@ -10,8 +10,8 @@ use super::Failure;
 /// [`Call::poll_event`](super::Call::poll_event).
 ///
 /// ```
-/// use sturdy::pipeline::Event;
-/// use sturdy::time::{Duration, Instant};
+/// use steadfast::pipeline::Event;
+/// use steadfast::time::{Duration, Instant};
 /// let e = Event::Retry { attempt: 2, delay: Duration::from_millis(100), at: Instant::from_millis(100) };
 /// assert!(matches!(e, Event::Retry { attempt: 2, .. }));
 /// ```
@@ -45,7 +45,7 @@ pub enum Event {
 /// A tiny inline FIFO of [`Event`]s; when full, the oldest is dropped.
 ///
 /// ```
-/// use sturdy::pipeline::{Event, Events};
+/// use steadfast::pipeline::{Event, Events};
 /// let mut q = Events::new();
 /// for attempt in 0..10 {
 ///     q.push(Event::TimedOut { attempt });
@@ -68,7 +68,7 @@ impl Events {
     /// An empty queue.
     ///
     /// ```
-    /// # use sturdy::pipeline::Events;
+    /// # use steadfast::pipeline::Events;
     /// assert!(Events::new().is_empty());
     /// ```
     pub const fn new() -> Self {
@@ -82,7 +82,7 @@ impl Events {
     /// `true` when nothing is queued.
     ///
     /// ```
-    /// # use sturdy::pipeline::Events;
+    /// # use steadfast::pipeline::Events;
     /// assert!(Events::new().is_empty());
     /// ```
     pub const fn is_empty(&self) -> bool {
@@ -92,7 +92,7 @@ impl Events {
     /// Appends `event`, dropping the oldest if full.
     ///
     /// ```
-    /// # use sturdy::pipeline::{Event, Events};
+    /// # use steadfast::pipeline::{Event, Events};
     /// let mut q = Events::new();
     /// q.push(Event::TimedOut { attempt: 1 });
     /// assert!(!q.is_empty());
@@ -113,7 +113,7 @@ impl Events {
     /// Removes and returns the oldest event.
     ///
     /// ```
-    /// # use sturdy::pipeline::{Event, Events};
+    /// # use steadfast::pipeline::{Event, Events};
     /// let mut q = Events::new();
     /// q.push(Event::TimedOut { attempt: 1 });
     /// assert_eq!(q.pop(), Some(Event::TimedOut { attempt: 1 }));

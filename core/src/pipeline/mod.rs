@@ -17,11 +17,11 @@
 //! instructions of one step. The loop is always the same:
 //!
 //! ```
-//! use sturdy::breaker::{Breaker, Config as BreakerConfig};
-//! use sturdy::outcome::Verdict;
-//! use sturdy::pipeline::{Finish, Pipeline, PipelineConfig, Shared, Step};
-//! use sturdy::rng::SplitMix64;
-//! use sturdy::time::Instant;
+//! use steadfast::breaker::{Breaker, Config as BreakerConfig};
+//! use steadfast::outcome::Verdict;
+//! use steadfast::pipeline::{Finish, Pipeline, PipelineConfig, Shared, Step};
+//! use steadfast::rng::SplitMix64;
+//! use steadfast::time::Instant;
 //!
 //! let pipeline = Pipeline::new(PipelineConfig::default());
 //! let mut breaker: Breaker = Breaker::new(BreakerConfig::default())?;
@@ -45,8 +45,8 @@
 //!     }
 //! };
 //! assert_eq!(result, Ok(42));
-//! assert_eq!(call.finish(), Some(Finish::Completed { attempts: 2, outcome: sturdy::outcome::Outcome::Success }));
-//! # Ok::<(), sturdy::error::ConfigError>(())
+//! assert_eq!(call.finish(), Some(Finish::Completed { attempts: 2, outcome: steadfast::outcome::Outcome::Success }));
+//! # Ok::<(), steadfast::error::ConfigError>(())
 //! ```
 //!
 //! # The rules
@@ -99,7 +99,7 @@ pub use events::{Event, Events};
 /// Which stage wraps which. See the [module docs](self).
 ///
 /// ```
-/// use sturdy::pipeline::Order;
+/// use steadfast::pipeline::Order;
 /// assert_eq!(Order::default(), Order::Standard);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -119,10 +119,10 @@ pub enum Order {
 /// When a failed call is answered by the adapter's fallback instead of an error.
 ///
 /// ```
-/// use sturdy::pipeline::{Failure, FallbackOn};
+/// use steadfast::pipeline::{Failure, FallbackOn};
 /// let on = FallbackOn::Rejection;
 /// assert!(on.covers(&Failure::BulkheadFull { attempts: 1 }));
-/// assert!(!on.covers(&Failure::RetriesExhausted { attempts: 3, last: sturdy::outcome::Outcome::Failure }));
+/// assert!(!on.covers(&Failure::RetriesExhausted { attempts: 3, last: steadfast::outcome::Outcome::Failure }));
 /// assert!(FallbackOn::AnyFailure.covers(&Failure::TimedOut { attempts: 1 }));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -146,7 +146,7 @@ impl FallbackOn {
     /// Whether a call that failed this way gets the fallback.
     ///
     /// ```
-    /// # use sturdy::pipeline::{Failure, FallbackOn};
+    /// # use steadfast::pipeline::{Failure, FallbackOn};
     /// assert!(!FallbackOn::Never.covers(&Failure::BulkheadFull { attempts: 1 }));
     /// ```
     pub const fn covers(self, failure: &Failure) -> bool {
@@ -164,9 +164,9 @@ impl FallbackOn {
 /// their own configs, lent to each call through [`Shared`].
 ///
 /// ```
-/// use sturdy::pipeline::{FallbackOn, PipelineConfig};
-/// use sturdy::timeout::TimeoutConfig;
-/// use sturdy::time::Duration;
+/// use steadfast::pipeline::{FallbackOn, PipelineConfig};
+/// use steadfast::timeout::TimeoutConfig;
+/// use steadfast::time::Duration;
 ///
 /// let config = PipelineConfig::default()
 ///     .with_timeout(TimeoutConfig::new(Some(Duration::from_secs(2)), Some(Duration::from_secs(10))))
@@ -200,11 +200,11 @@ impl PipelineConfig {
     /// The same config with another retry policy.
     ///
     /// ```
-    /// # use sturdy::pipeline::PipelineConfig;
-    /// # use sturdy::retry::RetryConfig;
+    /// # use steadfast::pipeline::PipelineConfig;
+    /// # use steadfast::retry::RetryConfig;
     /// let config = PipelineConfig::DEFAULT.with_retry(RetryConfig::DEFAULT.with_max_attempts(1)?);
     /// assert_eq!(config.retry.max_attempts(), 1);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub const fn with_retry(mut self, retry: RetryConfig) -> Self {
@@ -215,8 +215,8 @@ impl PipelineConfig {
     /// The same config with other timeouts.
     ///
     /// ```
-    /// # use sturdy::pipeline::PipelineConfig;
-    /// # use sturdy::timeout::TimeoutConfig;
+    /// # use steadfast::pipeline::PipelineConfig;
+    /// # use steadfast::timeout::TimeoutConfig;
     /// let config = PipelineConfig::DEFAULT.with_timeout(TimeoutConfig::NONE);
     /// assert_eq!(config.timeout.attempt, None);
     /// ```
@@ -229,7 +229,7 @@ impl PipelineConfig {
     /// The same config with another stage order.
     ///
     /// ```
-    /// # use sturdy::pipeline::{Order, PipelineConfig};
+    /// # use steadfast::pipeline::{Order, PipelineConfig};
     /// let config = PipelineConfig::DEFAULT.with_order(Order::BulkheadOutermost);
     /// assert_eq!(config.order, Order::BulkheadOutermost);
     /// ```
@@ -242,7 +242,7 @@ impl PipelineConfig {
     /// The same config with another fallback rule.
     ///
     /// ```
-    /// # use sturdy::pipeline::{FallbackOn, PipelineConfig};
+    /// # use steadfast::pipeline::{FallbackOn, PipelineConfig};
     /// let config = PipelineConfig::DEFAULT.with_fallback(FallbackOn::AnyFailure);
     /// assert_eq!(config.fallback, FallbackOn::AnyFailure);
     /// ```
@@ -262,8 +262,8 @@ impl Default for PipelineConfig {
 /// An immutable, `Copy` policy that starts [`Call`]s. Can live in a `static`.
 ///
 /// ```
-/// use sturdy::pipeline::{Pipeline, PipelineConfig, Shared, Step};
-/// use sturdy::time::Instant;
+/// use steadfast::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+/// use steadfast::time::Instant;
 ///
 /// static POLICY: Pipeline = Pipeline::new(PipelineConfig::DEFAULT);
 /// let mut call = POLICY.start(Instant::ZERO);
@@ -280,7 +280,7 @@ impl Pipeline {
     /// was built, so this cannot fail.
     ///
     /// ```
-    /// # use sturdy::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
     /// let p = Pipeline::new(PipelineConfig::default());
     /// assert_eq!(p.config().retry.max_attempts(), 3);
     /// ```
@@ -291,7 +291,7 @@ impl Pipeline {
     /// The policy.
     ///
     /// ```
-    /// # use sturdy::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
     /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).config(), &PipelineConfig::DEFAULT);
     /// ```
     pub const fn config(&self) -> &PipelineConfig {
@@ -302,9 +302,9 @@ impl Pipeline {
     /// until the first [`Call::next`].
     ///
     /// ```
-    /// # use sturdy::pipeline::{Pipeline, PipelineConfig};
-    /// # use sturdy::timeout::TimeoutConfig;
-    /// # use sturdy::time::{Duration, Instant};
+    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::timeout::TimeoutConfig;
+    /// # use steadfast::time::{Duration, Instant};
     /// let p = Pipeline::new(PipelineConfig::DEFAULT.with_timeout(TimeoutConfig::new(None, Some(Duration::from_secs(5)))));
     /// let call = p.start(Instant::from_secs(1));
     /// assert_eq!(call.deadline(), Some(Instant::from_secs(6)));
@@ -338,13 +338,13 @@ impl Pipeline {
 /// bulkhead cannot claim its ticket from another.
 ///
 /// ```
-/// use sturdy::breaker::{Breaker, Config};
-/// use sturdy::pipeline::Shared;
+/// use steadfast::breaker::{Breaker, Config};
+/// use steadfast::pipeline::Shared;
 ///
 /// let mut breaker: Breaker = Breaker::new(Config::default())?;
 /// let shared = Shared::new().with_breaker(&mut breaker);
 /// assert!(shared.breaker.is_some() && shared.bulkhead.is_none());
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Debug)]
 pub struct Shared<
@@ -377,7 +377,7 @@ impl Shared<'_> {
     /// methods.
     ///
     /// ```
-    /// # use sturdy::pipeline::Shared;
+    /// # use steadfast::pipeline::Shared;
     /// let shared = Shared::new();
     /// assert!(shared.breaker.is_none());
     /// ```
@@ -394,11 +394,11 @@ impl<'a, G: CircuitBreaker, const Q: usize, B: RetryBudget> Shared<'a, G, Q, B> 
     /// With a breaker.
     ///
     /// ```
-    /// # use sturdy::breaker::{Breaker, Config};
-    /// # use sturdy::pipeline::Shared;
+    /// # use steadfast::breaker::{Breaker, Config};
+    /// # use steadfast::pipeline::Shared;
     /// let mut b: Breaker = Breaker::new(Config::default())?;
     /// assert!(Shared::new().with_breaker(&mut b).breaker.is_some());
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub fn with_breaker<G2: CircuitBreaker>(self, breaker: &'a mut G2) -> Shared<'a, G2, Q, B> {
@@ -412,11 +412,11 @@ impl<'a, G: CircuitBreaker, const Q: usize, B: RetryBudget> Shared<'a, G, Q, B> 
     /// With a bulkhead.
     ///
     /// ```
-    /// # use sturdy::bulkhead::{Bulkhead, Config};
-    /// # use sturdy::pipeline::Shared;
+    /// # use steadfast::bulkhead::{Bulkhead, Config};
+    /// # use steadfast::pipeline::Shared;
     /// let mut pool: Bulkhead = Bulkhead::new(Config::default())?;
     /// assert!(Shared::new().with_bulkhead(&mut pool).bulkhead.is_some());
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub fn with_bulkhead<const Q2: usize>(
@@ -433,11 +433,11 @@ impl<'a, G: CircuitBreaker, const Q: usize, B: RetryBudget> Shared<'a, G, Q, B> 
     /// With a retry budget.
     ///
     /// ```
-    /// # use sturdy::pipeline::Shared;
-    /// # use sturdy::retry::{Budget, BudgetConfig};
+    /// # use steadfast::pipeline::Shared;
+    /// # use steadfast::retry::{Budget, BudgetConfig};
     /// let mut budget: Budget = Budget::new(BudgetConfig::default())?;
     /// assert!(Shared::new().with_budget(&mut budget).budget.is_some());
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub fn with_budget<B2: RetryBudget>(self, budget: &'a mut B2) -> Shared<'a, G, Q, B2> {
@@ -453,8 +453,8 @@ impl<'a, G: CircuitBreaker, const Q: usize, B: RetryBudget> Shared<'a, G, Q, B> 
 /// [`Call::on_outcome`].
 ///
 /// ```
-/// use sturdy::pipeline::Step;
-/// use sturdy::time::Instant;
+/// use steadfast::pipeline::Step;
+/// use steadfast::time::Instant;
 /// let step = Step::Wait { until: Instant::from_millis(100) };
 /// assert_eq!(step.wake_at(), Some(Instant::from_millis(100)));
 /// ```
@@ -495,7 +495,7 @@ impl Step {
     /// `Wait`'s `until`, `Queued`'s `until`, an attempt's deadline.
     ///
     /// ```
-    /// # use sturdy::pipeline::Step;
+    /// # use steadfast::pipeline::Step;
     /// assert_eq!(Step::Attempt { attempt: 1, deadline: None }.wake_at(), None);
     /// ```
     pub const fn wake_at(&self) -> Option<Instant> {
@@ -510,8 +510,8 @@ impl Step {
 /// How a call ended.
 ///
 /// ```
-/// use sturdy::outcome::Outcome;
-/// use sturdy::pipeline::{Failure, Finish};
+/// use steadfast::outcome::Outcome;
+/// use steadfast::pipeline::{Failure, Finish};
 /// let f = Finish::Failed(Failure::RetriesExhausted { attempts: 3, last: Outcome::Failure });
 /// assert_eq!(f.attempts(), 3);
 /// assert!(!f.is_success());
@@ -541,7 +541,7 @@ impl Finish {
     /// cancelled).
     ///
     /// ```
-    /// # use sturdy::pipeline::Finish;
+    /// # use steadfast::pipeline::Finish;
     /// assert_eq!(Finish::Cancelled.attempts(), 0);
     /// ```
     pub const fn attempts(&self) -> u32 {
@@ -555,8 +555,8 @@ impl Finish {
     /// `true` for a completed call whose last attempt succeeded.
     ///
     /// ```
-    /// # use sturdy::pipeline::Finish;
-    /// # use sturdy::outcome::Outcome;
+    /// # use steadfast::pipeline::Finish;
+    /// # use steadfast::outcome::Outcome;
     /// assert!(Finish::Completed { attempts: 1, outcome: Outcome::Success }.is_success());
     /// ```
     pub const fn is_success(&self) -> bool {
@@ -573,7 +573,7 @@ impl Finish {
 /// Why a call failed.
 ///
 /// ```
-/// use sturdy::pipeline::Failure;
+/// use steadfast::pipeline::Failure;
 /// assert!(Failure::BreakerOpen { attempts: 0, retry_at: None }.is_rejection());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -621,7 +621,7 @@ impl Failure {
     /// Attempts that ran.
     ///
     /// ```
-    /// # use sturdy::pipeline::Failure;
+    /// # use steadfast::pipeline::Failure;
     /// assert_eq!(Failure::TimedOut { attempts: 2 }.attempts(), 2);
     /// ```
     pub const fn attempts(&self) -> u32 {
@@ -637,7 +637,7 @@ impl Failure {
     /// `true` when the dependency never saw the last try: breaker or bulkhead.
     ///
     /// ```
-    /// # use sturdy::pipeline::Failure;
+    /// # use steadfast::pipeline::Failure;
     /// assert!(Failure::BulkheadFull { attempts: 0 }.is_rejection());
     /// assert!(!Failure::TimedOut { attempts: 0 }.is_rejection());
     /// ```
@@ -681,14 +681,14 @@ enum Phase {
 ///
 /// ```compile_fail
 /// fn clone<T: Clone>() {}
-/// clone::<sturdy::pipeline::Call>();
+/// clone::<steadfast::pipeline::Call>();
 /// ```
 ///
 /// ```
-/// use sturdy::outcome::Verdict;
-/// use sturdy::pipeline::{Pipeline, PipelineConfig, Shared, Step};
-/// use sturdy::rng::SplitMix64;
-/// use sturdy::time::Instant;
+/// use steadfast::outcome::Verdict;
+/// use steadfast::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+/// use steadfast::rng::SplitMix64;
+/// use steadfast::time::Instant;
 ///
 /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
 /// let mut shared: Shared = Shared::new();
@@ -720,8 +720,8 @@ impl Call {
     /// The total deadline, if the policy has a total timeout.
     ///
     /// ```
-    /// # use sturdy::pipeline::{Pipeline, PipelineConfig};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::time::Instant;
     /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).deadline(), None);
     /// ```
     pub const fn deadline(&self) -> Option<Instant> {
@@ -734,8 +734,8 @@ impl Call {
     /// Attempts that have run or are running (0 before the first).
     ///
     /// ```
-    /// # use sturdy::pipeline::{Pipeline, PipelineConfig};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::time::Instant;
     /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).attempts(), 0);
     /// ```
     pub const fn attempts(&self) -> u32 {
@@ -745,8 +745,8 @@ impl Call {
     /// How the call ended, once it has.
     ///
     /// ```
-    /// # use sturdy::pipeline::{Pipeline, PipelineConfig};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::time::Instant;
     /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).finish(), None);
     /// ```
     pub const fn finish(&self) -> Option<Finish> {
@@ -759,8 +759,8 @@ impl Call {
     /// `true` once the call has ended.
     ///
     /// ```
-    /// # use sturdy::pipeline::{Pipeline, PipelineConfig};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::time::Instant;
     /// assert!(!Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).is_finished());
     /// ```
     pub const fn is_finished(&self) -> bool {
@@ -771,8 +771,8 @@ impl Call {
     /// wait, of a queue wait, or a running attempt's deadline.
     ///
     /// ```
-    /// # use sturdy::pipeline::{Pipeline, PipelineConfig};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::time::Instant;
     /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).poll_at(), None);
     /// ```
     pub const fn poll_at(&self) -> Option<Instant> {
@@ -791,10 +791,10 @@ impl Call {
     /// [`Events::CAPACITY`] pile up.
     ///
     /// ```
-    /// use sturdy::outcome::Verdict;
-    /// use sturdy::pipeline::{Event, Pipeline, PipelineConfig, Shared};
-    /// use sturdy::rng::SplitMix64;
-    /// use sturdy::time::Instant;
+    /// use steadfast::outcome::Verdict;
+    /// use steadfast::pipeline::{Event, Pipeline, PipelineConfig, Shared};
+    /// use steadfast::rng::SplitMix64;
+    /// use steadfast::time::Instant;
     ///
     /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
     /// let mut shared: Shared = Shared::new();
@@ -833,8 +833,8 @@ impl Call {
     /// the same [`Step::Done`]).
     ///
     /// ```
-    /// use sturdy::pipeline::{Pipeline, PipelineConfig, Shared, Step};
-    /// use sturdy::time::Instant;
+    /// use steadfast::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+    /// use steadfast::time::Instant;
     /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
     /// let step = call.next(Instant::ZERO, &mut Shared::new());
     /// assert!(matches!(step, Step::Attempt { attempt: 1, deadline: Some(_) }));
@@ -1133,11 +1133,11 @@ impl Call {
     /// or late report) the verdict is ignored and the current step returned.
     ///
     /// ```
-    /// use sturdy::outcome::Verdict;
-    /// use sturdy::pipeline::{Finish, Pipeline, PipelineConfig, Shared, Step};
-    /// use sturdy::rng::SplitMix64;
-    /// use sturdy::time::Instant;
-    /// use sturdy::outcome::Outcome;
+    /// use steadfast::outcome::Verdict;
+    /// use steadfast::pipeline::{Finish, Pipeline, PipelineConfig, Shared, Step};
+    /// use steadfast::rng::SplitMix64;
+    /// use steadfast::time::Instant;
+    /// use steadfast::outcome::Outcome;
     ///
     /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
     /// let mut shared: Shared = Shared::new();
@@ -1236,9 +1236,9 @@ impl Call {
     /// call in any phase, more than once.
     ///
     /// ```
-    /// use sturdy::bulkhead::{Bulkhead, Config};
-    /// use sturdy::pipeline::{Finish, Pipeline, PipelineConfig, Shared, Step};
-    /// use sturdy::time::Instant;
+    /// use steadfast::bulkhead::{Bulkhead, Config};
+    /// use steadfast::pipeline::{Finish, Pipeline, PipelineConfig, Shared, Step};
+    /// use steadfast::time::Instant;
     ///
     /// let mut pool: Bulkhead = Bulkhead::new(Config::default())?;
     /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
@@ -1247,7 +1247,7 @@ impl Call {
     /// call.abandon(Instant::ZERO, &mut shared);
     /// assert_eq!(call.finish(), Some(Finish::Cancelled));
     /// assert_eq!(pool.in_flight(), 0);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn abandon<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
         &mut self,

@@ -16,8 +16,8 @@ const TOKENS_PER_RETRY: i64 = 1_000;
 /// refused-anyway retry never spends budget.
 ///
 /// ```
-/// use sturdy::retry::{RetryBudget, Unlimited};
-/// use sturdy::time::Instant;
+/// use steadfast::retry::{RetryBudget, Unlimited};
+/// use steadfast::time::Instant;
 ///
 /// fn send(budget: &mut impl RetryBudget, now: Instant) -> bool {
 ///     budget.on_request(now);
@@ -35,8 +35,8 @@ pub trait RetryBudget {
 /// No budget: every retry is allowed (the pipeline's default when none is set).
 ///
 /// ```
-/// use sturdy::retry::{RetryBudget, Unlimited};
-/// use sturdy::time::Instant;
+/// use steadfast::retry::{RetryBudget, Unlimited};
+/// use steadfast::time::Instant;
 /// assert!(Unlimited.try_withdraw(Instant::ZERO));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -61,13 +61,13 @@ impl RetryBudget for Unlimited {
 /// Defaults are Finagle's and Linkerd's: 20 %, 10 retries per second, 10 s window.
 ///
 /// ```
-/// use sturdy::retry::BudgetConfig;
-/// use sturdy::time::Duration;
+/// use steadfast::retry::BudgetConfig;
+/// use steadfast::time::Duration;
 ///
 /// let c = BudgetConfig::new(250, 0, Duration::from_secs(10))?;
 /// assert_eq!(c.ratio_permille(), 250);
 /// assert_eq!(BudgetConfig::new(250, 0, Duration::ZERO).unwrap_err().field, "window");
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -89,7 +89,7 @@ impl BudgetConfig {
     /// 200 ‰ (20 %), 10 retries per second, 10 s window (Finagle, Linkerd).
     ///
     /// ```
-    /// # use sturdy::retry::BudgetConfig;
+    /// # use steadfast::retry::BudgetConfig;
     /// assert_eq!(BudgetConfig::DEFAULT.min_retries_per_sec(), 10);
     /// ```
     pub const DEFAULT: Self = Self {
@@ -102,10 +102,10 @@ impl BudgetConfig {
     /// floor is valid and refuses every retry.
     ///
     /// ```
-    /// # use sturdy::retry::BudgetConfig;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::retry::BudgetConfig;
+    /// # use steadfast::time::Duration;
     /// assert!(BudgetConfig::new(1_000, 0, Duration::from_secs(1)).is_ok()); // 1 retry per request
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn new(
         ratio_permille: u32,
@@ -126,7 +126,7 @@ impl BudgetConfig {
     /// Checks a config that did not come through [`BudgetConfig::new`].
     ///
     /// ```
-    /// # use sturdy::retry::BudgetConfig;
+    /// # use steadfast::retry::BudgetConfig;
     /// assert!(BudgetConfig::DEFAULT.validate().is_ok());
     /// ```
     pub const fn validate(&self) -> Result<(), ConfigError> {
@@ -142,7 +142,7 @@ impl BudgetConfig {
     /// Retries allowed per request, in per-mille.
     ///
     /// ```
-    /// # use sturdy::retry::BudgetConfig;
+    /// # use steadfast::retry::BudgetConfig;
     /// assert_eq!(BudgetConfig::DEFAULT.ratio_permille(), 200);
     /// ```
     pub const fn ratio_permille(&self) -> u32 {
@@ -152,7 +152,7 @@ impl BudgetConfig {
     /// The floor of retries per second, averaged over the window.
     ///
     /// ```
-    /// # use sturdy::retry::BudgetConfig;
+    /// # use steadfast::retry::BudgetConfig;
     /// assert_eq!(BudgetConfig::DEFAULT.min_retries_per_sec(), 10);
     /// ```
     pub const fn min_retries_per_sec(&self) -> u32 {
@@ -162,8 +162,8 @@ impl BudgetConfig {
     /// How long deposits and withdrawals count.
     ///
     /// ```
-    /// # use sturdy::retry::BudgetConfig;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::retry::BudgetConfig;
+    /// # use steadfast::time::Duration;
     /// assert_eq!(BudgetConfig::DEFAULT.window(), Duration::from_secs(10));
     /// ```
     pub const fn window(&self) -> Duration {
@@ -174,13 +174,13 @@ impl BudgetConfig {
 /// Counters of a [`Budget`] or [`TokenBucket`] since construction.
 ///
 /// ```
-/// use sturdy::retry::{Budget, BudgetConfig};
-/// use sturdy::time::Instant;
+/// use steadfast::retry::{Budget, BudgetConfig};
+/// use steadfast::time::Instant;
 ///
 /// let mut budget: Budget = Budget::new(BudgetConfig::DEFAULT)?;
 /// budget.on_request(Instant::ZERO);
 /// assert_eq!(budget.stats().requests, 1);
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -212,8 +212,8 @@ pub struct BudgetStats {
 /// [`Retry::on_outcome_with_budget`](super::Retry::on_outcome_with_budget) do it).
 ///
 /// ```
-/// use sturdy::retry::{Budget, BudgetConfig};
-/// use sturdy::time::{Duration, Instant};
+/// use steadfast::retry::{Budget, BudgetConfig};
+/// use steadfast::time::{Duration, Instant};
 ///
 /// let config = BudgetConfig::new(250, 0, Duration::from_secs(10))?;
 /// let mut budget = Budget::<10>::new(config)?;
@@ -223,7 +223,7 @@ pub struct BudgetStats {
 /// budget.on_request(t);
 /// assert!(budget.try_withdraw(t)); // 4 × 250 ‰ = exactly 1
 /// assert!(!budget.try_withdraw(t));
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -247,7 +247,7 @@ impl<const K: usize> Budget<K> {
     /// if `K` is 0.
     ///
     /// ```
-    /// use sturdy::retry::{Budget, BudgetConfig};
+    /// use steadfast::retry::{Budget, BudgetConfig};
     /// // const-constructible: can live in a static (behind the adapter's mutex)
     /// const BUDGET: Budget<4> = match Budget::new(BudgetConfig::DEFAULT) {
     ///     Ok(b) => b,
@@ -297,12 +297,12 @@ impl<const K: usize> Budget<K> {
     /// Deposits `ratio_permille` tokens for one original request.
     ///
     /// ```
-    /// # use sturdy::retry::{Budget, BudgetConfig};
-    /// # use sturdy::time::{Duration, Instant};
+    /// # use steadfast::retry::{Budget, BudgetConfig};
+    /// # use steadfast::time::{Duration, Instant};
     /// let mut b: Budget = Budget::new(BudgetConfig::new(1_000, 0, Duration::from_secs(1))?)?;
     /// b.on_request(Instant::ZERO);
     /// assert_eq!(b.retries_available(Instant::ZERO), 1);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn on_request(&mut self, now: Instant) {
         self.advance(now);
@@ -313,14 +313,14 @@ impl<const K: usize> Budget<K> {
     /// Withdraws one retry's worth of tokens if available; `false` refuses the retry.
     ///
     /// ```
-    /// # use sturdy::retry::{Budget, BudgetConfig};
-    /// # use sturdy::time::{Duration, Instant};
+    /// # use steadfast::retry::{Budget, BudgetConfig};
+    /// # use steadfast::time::{Duration, Instant};
     /// // no deposits, floor 1/s over 2 s: two retries per window
     /// let mut b: Budget = Budget::new(BudgetConfig::new(0, 1, Duration::from_secs(2))?)?;
     /// let t = Instant::ZERO;
     /// assert!(b.try_withdraw(t) && b.try_withdraw(t) && !b.try_withdraw(t));
     /// assert!(b.try_withdraw(t + Duration::from_secs(2))); // withdrawals expired
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn try_withdraw(&mut self, now: Instant) -> bool {
         self.advance(now);
@@ -337,11 +337,11 @@ impl<const K: usize> Budget<K> {
     /// Whole retries available at `now` (floor included).
     ///
     /// ```
-    /// # use sturdy::retry::{Budget, BudgetConfig};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::retry::{Budget, BudgetConfig};
+    /// # use steadfast::time::Instant;
     /// let mut b: Budget = Budget::new(BudgetConfig::DEFAULT)?;
     /// assert_eq!(b.retries_available(Instant::ZERO), 100); // 10/s × 10 s
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn retries_available(&mut self, now: Instant) -> u64 {
         self.advance(now);
@@ -351,10 +351,10 @@ impl<const K: usize> Budget<K> {
     /// The config this budget was built with.
     ///
     /// ```
-    /// # use sturdy::retry::{Budget, BudgetConfig};
+    /// # use steadfast::retry::{Budget, BudgetConfig};
     /// let b: Budget = Budget::new(BudgetConfig::DEFAULT)?;
     /// assert_eq!(b.config(), BudgetConfig::DEFAULT);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn config(&self) -> BudgetConfig {
         self.config
@@ -363,10 +363,10 @@ impl<const K: usize> Budget<K> {
     /// Counters since construction.
     ///
     /// ```
-    /// # use sturdy::retry::{Budget, BudgetConfig};
+    /// # use steadfast::retry::{Budget, BudgetConfig};
     /// let b: Budget = Budget::new(BudgetConfig::DEFAULT)?;
     /// assert_eq!(b.stats().retries_granted, 0);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn stats(&self) -> BudgetStats {
         self.stats
@@ -436,7 +436,7 @@ impl<const K: usize> RetryBudget for Budget<K> {
 /// timeouts more.
 ///
 /// ```
-/// use sturdy::retry::TokenBucket;
+/// use steadfast::retry::TokenBucket;
 ///
 /// let mut quota = TokenBucket::new(10, 5, 1)?;
 /// assert!(quota.try_withdraw_cost(5));
@@ -444,7 +444,7 @@ impl<const K: usize> RetryBudget for Budget<K> {
 /// assert!(!quota.try_withdraw_cost(5)); // drained
 /// quota.on_success();
 /// assert_eq!(quota.tokens(), 1);
-/// # Ok::<(), sturdy::error::ConfigError>(())
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -460,7 +460,7 @@ impl TokenBucket {
     /// The AWS SDK standard retry quota: 500 tokens, 5 per retry, 1 back per success.
     ///
     /// ```
-    /// # use sturdy::retry::TokenBucket;
+    /// # use steadfast::retry::TokenBucket;
     /// assert_eq!(TokenBucket::AWS.tokens(), 500);
     /// ```
     pub const AWS: Self = Self {
@@ -474,7 +474,7 @@ impl TokenBucket {
     /// > 0 and ≤ capacity).
     ///
     /// ```
-    /// # use sturdy::retry::TokenBucket;
+    /// # use steadfast::retry::TokenBucket;
     /// assert_eq!(TokenBucket::new(10, 0, 1).unwrap_err().field, "retry_cost");
     /// ```
     pub const fn new(
@@ -505,7 +505,7 @@ impl TokenBucket {
     /// Takes `cost` tokens if there are that many.
     ///
     /// ```
-    /// # use sturdy::retry::TokenBucket;
+    /// # use steadfast::retry::TokenBucket;
     /// let mut q = TokenBucket::AWS;
     /// assert!(q.try_withdraw_cost(10)); // a timeout costs 10 in AWS standard mode
     /// assert_eq!(q.tokens(), 490);
@@ -523,7 +523,7 @@ impl TokenBucket {
     /// A call succeeded: refill `success_refill` tokens, up to the capacity.
     ///
     /// ```
-    /// # use sturdy::retry::TokenBucket;
+    /// # use steadfast::retry::TokenBucket;
     /// let mut q = TokenBucket::AWS;
     /// q.on_success();
     /// assert_eq!(q.tokens(), 500); // never above the capacity
@@ -538,9 +538,9 @@ impl TokenBucket {
     /// Tokens left.
     ///
     /// ```
-    /// # use sturdy::retry::TokenBucket;
+    /// # use steadfast::retry::TokenBucket;
     /// assert_eq!(TokenBucket::new(7, 1, 1)?.tokens(), 7);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn tokens(&self) -> u32 {
         self.tokens

@@ -22,9 +22,9 @@ use crate::time::Duration;
 /// equal jitter), `max_retry_after` 60 s, `retry_on_timeout` true.
 ///
 /// ```
-/// use sturdy::backoff::Backoff;
-/// use sturdy::retry::RetryConfig;
-/// use sturdy::time::Duration;
+/// use steadfast::backoff::Backoff;
+/// use steadfast::retry::RetryConfig;
+/// use steadfast::time::Duration;
 ///
 /// // const-constructible, for a static on an MCU
 /// const POLICY: RetryConfig = match RetryConfig::new(5, Backoff::constant(Duration::from_millis(20))) {
@@ -56,8 +56,8 @@ impl RetryConfig {
     /// 3 attempts, [`Backoff::DEFAULT`], hints capped at 60 s, timeouts retried.
     ///
     /// ```
-    /// # use sturdy::retry::RetryConfig;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::retry::RetryConfig;
+    /// # use steadfast::time::Duration;
     /// assert_eq!(RetryConfig::DEFAULT.max_retry_after(), Duration::from_secs(60));
     /// assert!(RetryConfig::DEFAULT.retry_on_timeout());
     /// ```
@@ -71,11 +71,11 @@ impl RetryConfig {
     /// `max_attempts` (≥ 1, counting the first) with `backoff`, other fields default.
     ///
     /// ```
-    /// # use sturdy::backoff::Backoff;
-    /// # use sturdy::retry::RetryConfig;
+    /// # use steadfast::backoff::Backoff;
+    /// # use steadfast::retry::RetryConfig;
     /// let c = RetryConfig::new(1, Backoff::DEFAULT)?; // never retries
     /// assert_eq!(c.max_attempts(), 1);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn new(max_attempts: u32, backoff: Backoff) -> Result<Self, ConfigError> {
         let config = Self {
@@ -94,7 +94,7 @@ impl RetryConfig {
     /// never makes a [`Retry`](super::Retry) panic; `max_attempts = 0` acts as 1.
     ///
     /// ```
-    /// # use sturdy::retry::RetryConfig;
+    /// # use steadfast::retry::RetryConfig;
     /// assert!(RetryConfig::DEFAULT.validate().is_ok());
     /// ```
     pub const fn validate(&self) -> Result<(), ConfigError> {
@@ -110,10 +110,10 @@ impl RetryConfig {
     /// The same config with another attempt limit (≥ 1, counting the first).
     ///
     /// ```
-    /// # use sturdy::retry::RetryConfig;
+    /// # use steadfast::retry::RetryConfig;
     /// assert_eq!(RetryConfig::DEFAULT.with_max_attempts(10)?.max_attempts(), 10);
     /// assert!(RetryConfig::DEFAULT.with_max_attempts(0).is_err());
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn with_max_attempts(self, max_attempts: u32) -> Result<Self, ConfigError> {
         Self::new(max_attempts, self.backoff)
@@ -122,9 +122,9 @@ impl RetryConfig {
     /// The same config with another (already validated) backoff.
     ///
     /// ```
-    /// # use sturdy::backoff::Backoff;
-    /// # use sturdy::retry::RetryConfig;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::backoff::Backoff;
+    /// # use steadfast::retry::RetryConfig;
+    /// # use steadfast::time::Duration;
     /// let b = Backoff::constant(Duration::from_secs(1));
     /// assert_eq!(RetryConfig::DEFAULT.with_backoff(b).backoff(), b);
     /// ```
@@ -136,8 +136,8 @@ impl RetryConfig {
     /// The same config with another cap on server retry-after hints.
     ///
     /// ```
-    /// # use sturdy::retry::RetryConfig;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::retry::RetryConfig;
+    /// # use steadfast::time::Duration;
     /// let c = RetryConfig::DEFAULT.with_max_retry_after(Duration::from_secs(120));
     /// assert_eq!(c.max_retry_after(), Duration::from_secs(120));
     /// ```
@@ -152,7 +152,7 @@ impl RetryConfig {
     /// The same config, retrying timed-out attempts or not.
     ///
     /// ```
-    /// # use sturdy::retry::RetryConfig;
+    /// # use steadfast::retry::RetryConfig;
     /// assert!(!RetryConfig::DEFAULT.with_retry_on_timeout(false).retry_on_timeout());
     /// ```
     #[must_use]
@@ -166,7 +166,7 @@ impl RetryConfig {
     /// All attempts allowed, the first included.
     ///
     /// ```
-    /// # use sturdy::retry::RetryConfig;
+    /// # use steadfast::retry::RetryConfig;
     /// assert_eq!(RetryConfig::DEFAULT.max_attempts(), 3);
     /// ```
     pub const fn max_attempts(&self) -> u32 {
@@ -176,8 +176,8 @@ impl RetryConfig {
     /// The delays between attempts.
     ///
     /// ```
-    /// # use sturdy::backoff::Backoff;
-    /// # use sturdy::retry::RetryConfig;
+    /// # use steadfast::backoff::Backoff;
+    /// # use steadfast::retry::RetryConfig;
     /// assert_eq!(RetryConfig::DEFAULT.backoff(), Backoff::DEFAULT);
     /// ```
     pub const fn backoff(&self) -> Backoff {
@@ -187,8 +187,8 @@ impl RetryConfig {
     /// The cap on a server's retry-after hint (and on a hinted delay).
     ///
     /// ```
-    /// # use sturdy::retry::RetryConfig;
-    /// # use sturdy::time::Duration;
+    /// # use steadfast::retry::RetryConfig;
+    /// # use steadfast::time::Duration;
     /// assert_eq!(RetryConfig::DEFAULT.max_retry_after(), Duration::from_secs(60));
     /// ```
     pub const fn max_retry_after(&self) -> Duration {
@@ -198,7 +198,7 @@ impl RetryConfig {
     /// Whether a timed-out attempt may be retried.
     ///
     /// ```
-    /// # use sturdy::retry::RetryConfig;
+    /// # use steadfast::retry::RetryConfig;
     /// assert!(RetryConfig::DEFAULT.retry_on_timeout());
     /// ```
     pub const fn retry_on_timeout(&self) -> bool {

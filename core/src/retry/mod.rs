@@ -14,11 +14,11 @@
 //! predicates and "status >= 500" rules live there.
 //!
 //! ```
-//! use sturdy::backoff::{Backoff, Ratio};
-//! use sturdy::outcome::Verdict;
-//! use sturdy::retry::{GiveUpReason, Retry, RetryConfig, RetryDecision};
-//! use sturdy::rng::SplitMix64;
-//! use sturdy::time::{Duration, Instant};
+//! use steadfast::backoff::{Backoff, Ratio};
+//! use steadfast::outcome::Verdict;
+//! use steadfast::retry::{GiveUpReason, Retry, RetryConfig, RetryDecision};
+//! use steadfast::rng::SplitMix64;
+//! use steadfast::time::{Duration, Instant};
 //!
 //! let backoff = Backoff::exponential(Duration::from_millis(100), Ratio::TWO, Duration::from_secs(60))?;
 //! let config = RetryConfig::new(3, backoff)?;
@@ -36,7 +36,7 @@
 //! });
 //! let d = retry.on_outcome(Verdict::failure(), Instant::from_millis(330), &mut rng);
 //! assert_eq!(d, RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted { attempts: 3 }));
-//! # Ok::<(), sturdy::error::ConfigError>(())
+//! # Ok::<(), steadfast::error::ConfigError>(())
 //! ```
 
 mod budget;
@@ -54,7 +54,7 @@ use crate::time::{Duration, Instant};
 /// Why a [`Retry`] stopped retrying.
 ///
 /// ```
-/// use sturdy::retry::GiveUpReason;
+/// use steadfast::retry::GiveUpReason;
 /// let r = GiveUpReason::AttemptsExhausted { attempts: 3 };
 /// assert_eq!(format!("{r}"), "retries exhausted after 3 attempts");
 /// ```
@@ -95,8 +95,8 @@ impl fmt::Display for GiveUpReason {
 /// keeps the last result; [`Retry::attempts`] says how many attempts were made).
 ///
 /// ```
-/// use sturdy::retry::{GiveUpReason, RetryDecision};
-/// use sturdy::time::{Duration, Instant};
+/// use steadfast::retry::{GiveUpReason, RetryDecision};
+/// use steadfast::time::{Duration, Instant};
 ///
 /// let decision = RetryDecision::RetryAt {
 ///     at: Instant::from_millis(150), attempt: 2, delay: Duration::from_millis(100),
@@ -133,7 +133,7 @@ impl RetryDecision {
     /// Whether this schedules another attempt.
     ///
     /// ```
-    /// # use sturdy::retry::RetryDecision;
+    /// # use steadfast::retry::RetryDecision;
     /// assert!(!RetryDecision::Done.is_retry());
     /// ```
     pub const fn is_retry(&self) -> bool {
@@ -143,7 +143,7 @@ impl RetryDecision {
     /// Whether the call is over (`Done` or `GiveUp`).
     ///
     /// ```
-    /// # use sturdy::retry::RetryDecision;
+    /// # use steadfast::retry::RetryDecision;
     /// assert!(RetryDecision::Done.is_final());
     /// ```
     pub const fn is_final(&self) -> bool {
@@ -179,10 +179,10 @@ impl RetryDecision {
 /// decision. A clock that goes backwards is read as the latest `now` seen.
 ///
 /// ```
-/// use sturdy::outcome::Verdict;
-/// use sturdy::retry::{GiveUpReason, Retry, RetryConfig, RetryDecision};
-/// use sturdy::rng::SplitMix64;
-/// use sturdy::time::{Duration, Instant};
+/// use steadfast::outcome::Verdict;
+/// use steadfast::retry::{GiveUpReason, Retry, RetryConfig, RetryDecision};
+/// use steadfast::rng::SplitMix64;
+/// use steadfast::time::{Duration, Instant};
 ///
 /// let mut rng = SplitMix64::new(9);
 /// let deadline = Instant::from_millis(150);
@@ -211,8 +211,8 @@ impl Retry {
     /// (`None` = no total deadline).
     ///
     /// ```
-    /// # use sturdy::retry::{Retry, RetryConfig};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::retry::{Retry, RetryConfig};
+    /// # use steadfast::time::Instant;
     /// let retry = Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None);
     /// assert_eq!(retry.attempts(), 1);
     /// ```
@@ -232,10 +232,10 @@ impl Retry {
     /// [`on_outcome_with_budget`](Self::on_outcome_with_budget)).
     ///
     /// ```
-    /// # use sturdy::outcome::Verdict;
-    /// # use sturdy::retry::{Retry, RetryConfig, RetryDecision};
-    /// # use sturdy::rng::SplitMix64;
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::outcome::Verdict;
+    /// # use steadfast::retry::{Retry, RetryConfig, RetryDecision};
+    /// # use steadfast::rng::SplitMix64;
+    /// # use steadfast::time::Instant;
     /// let mut retry = Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None);
     /// let d = retry.on_outcome(Verdict::success(), Instant::from_millis(3), &mut SplitMix64::new(0));
     /// assert_eq!(d, RetryDecision::Done);
@@ -254,10 +254,10 @@ impl Retry {
     /// Deposit the call's request in the budget yourself, once, when it starts.
     ///
     /// ```
-    /// use sturdy::outcome::Verdict;
-    /// use sturdy::retry::{Budget, BudgetConfig, GiveUpReason, Retry, RetryConfig, RetryDecision};
-    /// use sturdy::rng::SplitMix64;
-    /// use sturdy::time::{Duration, Instant};
+    /// use steadfast::outcome::Verdict;
+    /// use steadfast::retry::{Budget, BudgetConfig, GiveUpReason, Retry, RetryConfig, RetryDecision};
+    /// use steadfast::rng::SplitMix64;
+    /// use steadfast::time::{Duration, Instant};
     ///
     /// // 500 ‰, no floor: two requests buy one retry
     /// let mut budget: Budget = Budget::new(BudgetConfig::new(500, 0, Duration::from_secs(10))?)?;
@@ -272,7 +272,7 @@ impl Retry {
     /// budget.on_request(t);
     /// let mut retry = Retry::new(RetryConfig::DEFAULT, t, None);
     /// assert!(retry.on_outcome_with_budget(Verdict::failure(), t, &mut rng, &mut budget).is_retry());
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn on_outcome_with_budget(
         &mut self,
@@ -346,8 +346,8 @@ impl Retry {
     /// Attempts made so far, the first and any scheduled retry included.
     ///
     /// ```
-    /// # use sturdy::retry::{Retry, RetryConfig};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::retry::{Retry, RetryConfig};
+    /// # use steadfast::time::Instant;
     /// assert_eq!(Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None).attempts(), 1);
     /// ```
     pub const fn attempts(&self) -> u32 {
@@ -357,8 +357,8 @@ impl Retry {
     /// The delay chosen before the latest retry ([`Duration::ZERO`] before any).
     ///
     /// ```
-    /// # use sturdy::retry::{Retry, RetryConfig};
-    /// # use sturdy::time::{Duration, Instant};
+    /// # use steadfast::retry::{Retry, RetryConfig};
+    /// # use steadfast::time::{Duration, Instant};
     /// assert_eq!(Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None).previous_delay(), Duration::ZERO);
     /// ```
     pub const fn previous_delay(&self) -> Duration {
@@ -368,8 +368,8 @@ impl Retry {
     /// The total deadline, if any.
     ///
     /// ```
-    /// # use sturdy::retry::{Retry, RetryConfig};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::retry::{Retry, RetryConfig};
+    /// # use steadfast::time::Instant;
     /// let r = Retry::new(RetryConfig::DEFAULT, Instant::ZERO, Some(Instant::from_secs(5)));
     /// assert_eq!(r.deadline(), Some(Instant::from_secs(5)));
     /// ```
@@ -380,8 +380,8 @@ impl Retry {
     /// The final decision, once the call is over.
     ///
     /// ```
-    /// # use sturdy::retry::{Retry, RetryConfig};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::retry::{Retry, RetryConfig};
+    /// # use steadfast::time::Instant;
     /// assert_eq!(Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None).finished(), None);
     /// ```
     pub const fn finished(&self) -> Option<RetryDecision> {
@@ -391,8 +391,8 @@ impl Retry {
     /// The config this call runs under.
     ///
     /// ```
-    /// # use sturdy::retry::{Retry, RetryConfig};
-    /// # use sturdy::time::Instant;
+    /// # use steadfast::retry::{Retry, RetryConfig};
+    /// # use steadfast::time::Instant;
     /// let r = Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None);
     /// assert_eq!(r.config(), RetryConfig::DEFAULT);
     /// ```

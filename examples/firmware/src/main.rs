@@ -1,9 +1,9 @@
-//! sturdy on bare metal: Embassy (executor + SysTick time driver) driving a flaky
+//! steadfast on bare metal: Embassy (executor + SysTick time driver) driving a flaky
 //! simulated I2C sensor, on QEMU `mps2-an386` (Cortex-M4F) or `microbit` (Cortex-M0).
 //! Prints its timeline over semihosting (or defmt), checks it, and exits 0 / 1.
 //!
 //! Layout: [`board`] (per-target constants, exit, fault/panic handlers),
-//! [`time_driver`] (SysTick → embassy-time), [`clock`] (embassy ↔ sturdy time),
+//! [`time_driver`] (SysTick → embassy-time), [`clock`] (embassy ↔ steadfast time),
 //! [`sensor`] (the seeded flaky device), [`scenario`] (what runs and what is checked).
 #![no_std]
 #![no_main]
@@ -29,7 +29,7 @@ async fn main(spawner: Spawner) {
         board::exit(false)
     };
     time_driver::init(cp.SYST, board::CORE_HZ);
-    say!("sturdy firmware on {}", board::NAME);
+    say!("steadfast firmware on {}", board::NAME);
 
     canaries();
     match scenario::run(spawner).await {

@@ -1,9 +1,9 @@
-//! The scenario: the one place where the firmware drives sturdy.
+//! The scenario: the one place where the firmware drives steadfast.
 //!
 //! A task polls a flaky I2C temperature sensor every [`PERIOD`]; the sensor NAKs
 //! through an outage from 100 ms to 200 ms after boot and at a seeded 5 % rate
 //! otherwise. A second task pings a modem on the same bus that hangs from 40 ms to
-//! 90 ms. Both go through `sturdy-embassy` policies: the core pipeline decides
+//! 90 ms. Both go through `steadfast-embassy` policies: the core pipeline decides
 //! retries with backoff, attempt timeouts, breaker rejections and who waits for the
 //! bus ([`BUS`], a bulkhead of one transfer); the adapter only executes it.
 //! [`run`] prints the timeline's edges and checks it: the breaker opened in the
@@ -20,16 +20,16 @@ use embassy_sync::mutex::Mutex;
 use embassy_sync::signal::Signal;
 use embassy_time::{Ticker, Timer};
 use heapless::Vec;
-use sturdy::backoff::{Backoff, Jitter, Ratio};
-use sturdy::breaker::{self, Breaker, Consecutive};
-use sturdy::bulkhead::{self, Bulkhead};
-use sturdy::outcome::ErrorsFail;
-use sturdy::pipeline::{Event, Pipeline, PipelineConfig, Step};
-use sturdy::retry::RetryConfig;
-use sturdy::rng::SplitMix64;
-use sturdy::time::{Duration, Instant};
-use sturdy::timeout::TimeoutConfig;
-use sturdy_embassy::{Error, Input, Observer, Policy, SharedBreaker, SharedBulkhead, SharedRng};
+use steadfast::backoff::{Backoff, Jitter, Ratio};
+use steadfast::breaker::{self, Breaker, Consecutive};
+use steadfast::bulkhead::{self, Bulkhead};
+use steadfast::outcome::ErrorsFail;
+use steadfast::pipeline::{Event, Pipeline, PipelineConfig, Step};
+use steadfast::retry::RetryConfig;
+use steadfast::rng::SplitMix64;
+use steadfast::time::{Duration, Instant};
+use steadfast::timeout::TimeoutConfig;
+use steadfast_embassy::{Error, Input, Observer, Policy, SharedBreaker, SharedBulkhead, SharedRng};
 
 use crate::clock;
 use crate::sensor::{FlakySensor, Mismatch, Nak, Profile};
@@ -222,7 +222,7 @@ impl Observer for Tally {
 pub struct Reading {
     /// Poll number, from 0.
     pub n: u32,
-    /// When the poll finished (sturdy time, µs since boot).
+    /// When the poll finished (steadfast time, µs since boot).
     pub at: Instant,
     /// Temperature in centi-degrees Celsius, or why not.
     pub result: Result<u16, Error<Nak>>,
@@ -390,19 +390,19 @@ pub async fn run(spawner: Spawner) -> Result<Summary, Failure> {
     check(&timeline, bus.log().len() as u32, elapsed, counts, modem)
 }
 
-/// sturdy ↔ embassy conversions: exact one way, rounded up (never early) the other.
+/// steadfast ↔ embassy conversions: exact one way, rounded up (never early) the other.
 fn check_clock() -> Result<(), Failure> {
     let e = embassy_time::Instant::from_millis(1_234);
-    if clock::to_sturdy(e) != Instant::from_millis(1_234) {
-        return Err(fail("clock: embassy -> sturdy instant", 1_234));
+    if clock::to_steadfast(e) != Instant::from_millis(1_234) {
+        return Err(fail("clock: embassy -> steadfast instant", 1_234));
     }
     if clock::to_embassy(Duration::from_micros(1_500)) != embassy_time::Duration::from_millis(2) {
-        return Err(fail("clock: sturdy -> embassy duration rounds up", 1_500));
+        return Err(fail("clock: steadfast -> embassy duration rounds up", 1_500));
     }
     if clock::deadline_to_embassy(Instant::from_micros(1_001))
         != embassy_time::Instant::from_millis(2)
     {
-        return Err(fail("clock: sturdy -> embassy deadline rounds up", 1_001));
+        return Err(fail("clock: steadfast -> embassy deadline rounds up", 1_001));
     }
     Ok(())
 }

@@ -8,8 +8,8 @@
 //! firmware checks its own timeline without trusting the code under test.
 use embassy_time::Timer;
 use heapless::Vec;
-use sturdy::rng::Rng;
-use sturdy::time::{Duration, Instant};
+use steadfast::rng::Rng;
+use steadfast::time::{Duration, Instant};
 
 use crate::clock;
 

@@ -1,5 +1,5 @@
-//! Environment overrides in the seeds' style: `STURDY_ENABLED`,
-//! `STURDY_DEFAULT_TIMEOUT`, `STURDY_<NAME>_<KEY>`.
+//! Environment overrides in the seeds' style: `STEADFAST_ENABLED`,
+//! `STEADFAST_DEFAULT_TIMEOUT`, `STEADFAST_<NAME>_<KEY>`.
 
 use std::fmt;
 
@@ -8,7 +8,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor}
 use super::{BreakerEntry, BudgetEntry, BulkheadEntry, ConfigError, PolicyEntry, PolicyFile};
 
 /// The prefix of every variable [`PolicyFile::apply_env`] reads.
-const PREFIX: &str = "STURDY_";
+const PREFIX: &str = "STEADFAST_";
 
 /// A deserialization error from an environment value: just the message.
 #[derive(Debug)]
@@ -238,11 +238,11 @@ impl PolicyFile {
     /// [`apply_env_vars`](Self::apply_env_vars)).
     ///
     /// ```
-    /// use sturdy_std::config::PolicyFile;
+    /// use steadfast_std::config::PolicyFile;
     /// let mut file = PolicyFile::from_toml_str("[breakers.doc_env_example]\n")?;
-    /// file.apply_env()?; // no STURDY_DOC_ENV_EXAMPLE_* set: nothing changes
+    /// file.apply_env()?; // no STEADFAST_DOC_ENV_EXAMPLE_* set: nothing changes
     /// assert_eq!(file.breakers["doc_env_example"].failure_threshold, None);
-    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn apply_env(&mut self) -> Result<(), ConfigError> {
         let mut vars = Vec::new();
@@ -259,12 +259,12 @@ impl PolicyFile {
         self.apply_env_vars(vars)
     }
 
-    /// Applies overrides from `vars` (name, value); names without the `STURDY_`
+    /// Applies overrides from `vars` (name, value); names without the `STEADFAST_`
     /// prefix are skipped, the others applied in sorted order:
     ///
-    /// * `STURDY_ENABLED=false` — the global switch (`true`/`false`/`1`/`0`);
-    /// * `STURDY_DEFAULT_TIMEOUT=10s`;
-    /// * `STURDY_<NAME>_<KEY>=value` — NAME is an entry's name upper-cased with
+    /// * `STEADFAST_ENABLED=false` — the global switch (`true`/`false`/`1`/`0`);
+    /// * `STEADFAST_DEFAULT_TIMEOUT=10s`;
+    /// * `STEADFAST_<NAME>_<KEY>=value` — NAME is an entry's name upper-cased with
     ///   `-` → `_`, KEY a key upper-cased; it sets KEY in **every** section
     ///   (breakers, bulkheads, budgets, policies) that has an entry NAME with
     ///   that key.
@@ -274,7 +274,7 @@ impl PolicyFile {
     /// [`validate`](Self::validate), after the overrides.
     ///
     /// ```
-    /// use sturdy_std::config::PolicyFile;
+    /// use steadfast_std::config::PolicyFile;
     ///
     /// let mut file = PolicyFile::from_toml_str(r#"
     ///     [breakers.kafka-primary]
@@ -283,9 +283,9 @@ impl PolicyFile {
     ///     breaker = "kafka-primary"
     /// "#)?;
     /// file.apply_env_vars([
-    ///     ("STURDY_KAFKA_PRIMARY_FAILURE_THRESHOLD", "3"),
-    ///     ("STURDY_KAFKA_PRIMARY_MAX_ATTEMPTS", "5"),
-    ///     ("STURDY_ENABLED", "false"),
+    ///     ("STEADFAST_KAFKA_PRIMARY_FAILURE_THRESHOLD", "3"),
+    ///     ("STEADFAST_KAFKA_PRIMARY_MAX_ATTEMPTS", "5"),
+    ///     ("STEADFAST_ENABLED", "false"),
     ///     ("HOME", "/root"),
     /// ])?;
     /// let set = file.validate()?;
@@ -293,11 +293,11 @@ impl PolicyFile {
     /// assert_eq!(set.policies["kafka-primary"].pipeline.retry.max_attempts(), 5);
     /// assert!(!set.enabled);
     ///
-    /// let err = file.apply_env_vars([("STURDY_KAFKA_PRIMARY_FAILURE_RATE", "150")]).unwrap_err();
-    /// assert_eq!(err.key(), "STURDY_KAFKA_PRIMARY_FAILURE_RATE");
-    /// let err = file.apply_env_vars([("STURDY_REDIS_FAILURE_THRESHOLD", "3")]).unwrap_err();
-    /// assert_eq!(err.key(), "STURDY_REDIS_FAILURE_THRESHOLD");
-    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// let err = file.apply_env_vars([("STEADFAST_KAFKA_PRIMARY_FAILURE_RATE", "150")]).unwrap_err();
+    /// assert_eq!(err.key(), "STEADFAST_KAFKA_PRIMARY_FAILURE_RATE");
+    /// let err = file.apply_env_vars([("STEADFAST_REDIS_FAILURE_THRESHOLD", "3")]).unwrap_err();
+    /// assert_eq!(err.key(), "STEADFAST_REDIS_FAILURE_THRESHOLD");
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn apply_env_vars<I, K, V>(&mut self, vars: I) -> Result<(), ConfigError>
     where
@@ -367,7 +367,7 @@ impl PolicyFile {
         }
         if targets.is_empty() {
             let message = if names_seen.is_empty() {
-                "no entry of breakers, bulkheads, budgets or policies has this name (expected STURDY_<NAME>_<KEY>, STURDY_ENABLED or STURDY_DEFAULT_TIMEOUT)".to_owned()
+                "no entry of breakers, bulkheads, budgets or policies has this name (expected STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED or STEADFAST_DEFAULT_TIMEOUT)".to_owned()
             } else {
                 format!("no such key in {}", names_seen.join(", "))
             };

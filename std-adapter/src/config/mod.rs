@@ -7,15 +7,15 @@
 //! [`PolicyFile::load`] (by file extension), or embed a [`PolicyFile`] in your
 //! own serde type; apply [`PolicyFile::apply_env`]; then
 //! [`PolicyFile::validate`] gives a [`PolicySet`] of core configs
-//! ([`sturdy::breaker::Config`], [`sturdy::bulkhead::Config`],
-//! [`sturdy::retry::BudgetConfig`], [`sturdy::pipeline::PipelineConfig`]).
+//! ([`steadfast::breaker::Config`], [`steadfast::bulkhead::Config`],
+//! [`steadfast::retry::BudgetConfig`], [`steadfast::pipeline::PipelineConfig`]).
 //!
 //! Every error names the full key path (`breakers.kafka.failure_rate`) or the
-//! environment variable (`STURDY_KAFKA_FAILURE_RATE`) it is about.
+//! environment variable (`STEADFAST_KAFKA_FAILURE_RATE`) it is about.
 //!
 //! ```
-//! use sturdy_std::config::{Detector, PolicyFile};
-//! use sturdy::time::Duration;
+//! use steadfast_std::config::{Detector, PolicyFile};
+//! use steadfast::time::Duration;
 //!
 //! let file = PolicyFile::from_toml_str(r#"
 //!     default_timeout = "10s"
@@ -39,7 +39,7 @@
 //!
 //! let err = PolicyFile::from_toml_str("[breakers.kafka]\nfailure_rate = 150\n").unwrap_err();
 //! assert_eq!(err.to_string(), "breakers.kafka.failure_rate: must be 1..=100, got 150 (line 2)");
-//! # Ok::<(), sturdy_std::config::ConfigError>(())
+//! # Ok::<(), steadfast_std::config::ConfigError>(())
 //! ```
 //!
 //! # Format
@@ -67,13 +67,13 @@ use std::fmt;
 use std::path::Path;
 
 use serde::Deserialize;
-use sturdy::backoff::{Backoff, Kind, Ratio};
-use sturdy::breaker::{self, Breaker, Consecutive, TimeWindow};
-use sturdy::bulkhead;
-use sturdy::pipeline::{FallbackOn, Order, PipelineConfig};
-use sturdy::retry::{BudgetConfig, RetryConfig};
-use sturdy::time::Duration;
-use sturdy::timeout::TimeoutConfig;
+use steadfast::backoff::{Backoff, Kind, Ratio};
+use steadfast::breaker::{self, Breaker, Consecutive, TimeWindow};
+use steadfast::bulkhead;
+use steadfast::pipeline::{FallbackOn, Order, PipelineConfig};
+use steadfast::retry::{BudgetConfig, RetryConfig};
+use steadfast::time::Duration;
+use steadfast::timeout::TimeoutConfig;
 
 use crate::breaker::CountStorage;
 
@@ -89,7 +89,7 @@ mod tests;
 /// calls of a count window inline, in two 64-bit words per kind.
 ///
 /// ```
-/// assert_eq!(sturdy_std::config::MAX_COUNT_WINDOW, 128);
+/// assert_eq!(steadfast_std::config::MAX_COUNT_WINDOW, 128);
 /// ```
 pub const MAX_COUNT_WINDOW: u32 = crate::breaker::MAX_COUNT_WINDOW as u32;
 
@@ -98,33 +98,33 @@ pub const MAX_COUNT_WINDOW: u32 = crate::breaker::MAX_COUNT_WINDOW as u32;
 /// microseconds.
 ///
 /// ```
-/// assert_eq!(sturdy_std::config::TIME_WINDOW_BUCKETS, 10);
+/// assert_eq!(steadfast_std::config::TIME_WINDOW_BUCKETS, 10);
 /// ```
 pub const TIME_WINDOW_BUCKETS: usize = crate::breaker::TIME_BUCKETS;
 
 /// The breaker storage the adapter uses for `detector = "time"`.
 ///
 /// ```
-/// use sturdy_std::config::TimeStorage;
-/// let b = sturdy::breaker::Breaker::<TimeStorage>::new(Default::default());
+/// use steadfast_std::config::TimeStorage;
+/// let b = steadfast::breaker::Breaker::<TimeStorage>::new(Default::default());
 /// assert!(b.is_ok());
 /// ```
 pub type TimeStorage = TimeWindow<TIME_WINDOW_BUCKETS>;
 
 /// A configuration that cannot work, naming the key path (`breakers.kafka.window`)
-/// or environment variable (`STURDY_KAFKA_WINDOW`) it is about.
+/// or environment variable (`STEADFAST_KAFKA_WINDOW`) it is about.
 ///
 /// `Display` is `key: message`, plus ` (line N)` when the file position is known.
 ///
 /// ```
-/// use sturdy_std::config::PolicyFile;
+/// use steadfast_std::config::PolicyFile;
 ///
 /// let err = PolicyFile::from_toml_str("[policies.api]\nbreaker = \"nope\"\n")?
 ///     .validate()
 ///     .unwrap_err();
 /// assert_eq!(err.key(), "policies.api.breaker");
 /// assert!(err.message().contains("no [breakers.nope]"), "{err}");
-/// # Ok::<(), sturdy_std::config::ConfigError>(())
+/// # Ok::<(), steadfast_std::config::ConfigError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
@@ -137,7 +137,7 @@ impl ConfigError {
     /// An error about `key` (a dotted key path or an environment variable).
     ///
     /// ```
-    /// # use sturdy_std::config::ConfigError;
+    /// # use steadfast_std::config::ConfigError;
     /// let e = ConfigError::new("breakers.kafka.window", "must be 1..=128, got 500");
     /// assert_eq!(e.to_string(), "breakers.kafka.window: must be 1..=128, got 500");
     /// ```
@@ -152,7 +152,7 @@ impl ConfigError {
     /// The key path or variable name; empty for a syntax error of the whole file.
     ///
     /// ```
-    /// # use sturdy_std::config::ConfigError;
+    /// # use steadfast_std::config::ConfigError;
     /// assert_eq!(ConfigError::new("enabled", "x").key(), "enabled");
     /// ```
     pub fn key(&self) -> &str {
@@ -162,7 +162,7 @@ impl ConfigError {
     /// What is wrong.
     ///
     /// ```
-    /// # use sturdy_std::config::ConfigError;
+    /// # use steadfast_std::config::ConfigError;
     /// assert_eq!(ConfigError::new("enabled", "expected true or false").message(), "expected true or false");
     /// ```
     pub fn message(&self) -> &str {
@@ -172,7 +172,7 @@ impl ConfigError {
     /// The 1-based line of the file, when known.
     ///
     /// ```
-    /// # use sturdy_std::config::PolicyFile;
+    /// # use steadfast_std::config::PolicyFile;
     /// let err = PolicyFile::from_yaml_str("breakers:\n  kafka:\n    break_duration: 30\n").unwrap_err();
     /// assert_eq!(err.line(), Some(3));
     /// assert_eq!(err.to_string(), "breakers.kafka.break_duration: a duration needs a unit: write \"30s\" or \"30ms\", got 30 (line 3)");
@@ -206,10 +206,10 @@ impl std::error::Error for ConfigError {}
 /// The format of a policy file.
 ///
 /// ```
-/// use sturdy_std::config::Format;
+/// use steadfast_std::config::Format;
 /// assert_eq!(Format::from_path("conf/resilience.yaml".as_ref()), Some(Format::Yaml));
-/// assert_eq!(Format::from_path("sturdy.toml".as_ref()), Some(Format::Toml));
-/// assert_eq!(Format::from_path("sturdy.ini".as_ref()), None);
+/// assert_eq!(Format::from_path("steadfast.toml".as_ref()), Some(Format::Toml));
+/// assert_eq!(Format::from_path("steadfast.ini".as_ref()), None);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -223,7 +223,7 @@ impl Format {
     /// The format a file name's extension says.
     ///
     /// ```
-    /// # use sturdy_std::config::Format;
+    /// # use steadfast_std::config::Format;
     /// assert_eq!(Format::from_path("a.yml".as_ref()), Some(Format::Yaml));
     /// ```
     pub fn from_path(path: &Path) -> Option<Self> {
@@ -246,7 +246,7 @@ impl Format {
 ///
 /// ```
 /// use serde::Deserialize;
-/// use sturdy_std::config::PolicyFile;
+/// use steadfast_std::config::PolicyFile;
 ///
 /// #[derive(Deserialize)]
 /// struct Scenario { seed: u64, policy: PolicyFile }
@@ -258,7 +258,7 @@ impl Format {
 /// "#).unwrap();
 /// let set = scenario.policy.validate()?;
 /// assert_eq!(set.breakers["db"].config.failure_threshold, 3);
-/// # Ok::<(), sturdy_std::config::ConfigError>(())
+/// # Ok::<(), steadfast_std::config::ConfigError>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -288,7 +288,7 @@ pub struct PolicyFile {
 /// How a breaker judges its dependency: the file's `detector`.
 ///
 /// ```
-/// use sturdy_std::config::DetectorKind;
+/// use steadfast_std::config::DetectorKind;
 /// assert_eq!(DetectorKind::default(), DetectorKind::Consecutive);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
@@ -306,7 +306,7 @@ pub enum DetectorKind {
 /// How retry delays grow: the file's `backoff`.
 ///
 /// ```
-/// use sturdy_std::config::BackoffKind;
+/// use steadfast_std::config::BackoffKind;
 /// assert_eq!(BackoffKind::default(), BackoffKind::Exponential);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
@@ -325,11 +325,11 @@ pub enum BackoffKind {
 /// a row, 30 s open, 3 half-open probes, 2 successes to close.
 ///
 /// ```
-/// use sturdy_std::config::BreakerEntry;
+/// use steadfast_std::config::BreakerEntry;
 /// let mut entry = BreakerEntry::default();
 /// entry.failure_threshold = Some(3);
 /// assert_eq!(entry.detector, None); // consecutive
-/// assert!(sturdy_std::config::PolicyFile::default().validate().is_ok());
+/// assert!(steadfast_std::config::PolicyFile::default().validate().is_ok());
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -367,7 +367,7 @@ pub struct BreakerEntry {
 /// `[bulkheads.NAME]` as written (defaults: 10 concurrent, 10 waiting, 5 s).
 ///
 /// ```
-/// use sturdy_std::config::BulkheadEntry;
+/// use steadfast_std::config::BulkheadEntry;
 /// let mut entry = BulkheadEntry::default();
 /// entry.max_concurrent = Some(4);
 /// assert_eq!(entry.max_queue, None);
@@ -388,7 +388,7 @@ pub struct BulkheadEntry {
 /// `[budgets.NAME]` as written (defaults: 200 ‰, 10 retries/s, 10 s).
 ///
 /// ```
-/// use sturdy_std::config::BudgetEntry;
+/// use steadfast_std::config::BudgetEntry;
 /// assert_eq!(BudgetEntry::default().ratio_permille, None);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -408,7 +408,7 @@ pub struct BudgetEntry {
 /// [`PipelineConfig::DEFAULT`], attempt timeout = the file's `default_timeout`).
 ///
 /// ```
-/// use sturdy_std::config::PolicyEntry;
+/// use steadfast_std::config::PolicyEntry;
 /// assert_eq!(PolicyEntry::default().breaker, None);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -451,12 +451,12 @@ pub struct PolicyEntry {
 /// The detector of a validated breaker, with its window.
 ///
 /// ```
-/// use sturdy_std::config::Detector;
+/// use steadfast_std::config::Detector;
 /// assert_ne!(Detector::Consecutive, Detector::Count { window: 100 });
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Detector {
-    /// [`sturdy::breaker::Consecutive`].
+    /// [`steadfast::breaker::Consecutive`].
     Consecutive,
     /// A failure rate over the last `window` calls (`1..=MAX_COUNT_WINDOW`).
     Count {
@@ -470,7 +470,7 @@ pub enum Detector {
 /// A validated breaker: its detector and the core config.
 ///
 /// ```
-/// use sturdy_std::config::{BreakerSpec, Detector};
+/// use steadfast_std::config::{BreakerSpec, Detector};
 /// let spec = BreakerSpec::default();
 /// assert_eq!(spec.detector, Detector::Consecutive);
 /// assert_eq!(spec.config.failure_threshold, 5);
@@ -497,7 +497,7 @@ impl Default for BreakerSpec {
 /// it uses (each known to the same [`PolicySet`]).
 ///
 /// ```
-/// use sturdy_std::config::PolicySpec;
+/// use steadfast_std::config::PolicySpec;
 /// let spec = PolicySpec::default();
 /// assert_eq!(spec.pipeline.retry.max_attempts(), 3);
 /// assert!(spec.breaker.is_none());
@@ -517,7 +517,7 @@ pub struct PolicySpec {
 /// A validated policy file: core configs by name, every reference resolved.
 ///
 /// ```
-/// use sturdy_std::config::PolicySet;
+/// use steadfast_std::config::PolicySet;
 /// let set = PolicySet::default();
 /// assert!(set.enabled && set.policies.is_empty());
 /// ```
@@ -580,12 +580,12 @@ impl PolicyFile {
     /// Parses a TOML policy file.
     ///
     /// ```
-    /// use sturdy_std::config::PolicyFile;
+    /// use steadfast_std::config::PolicyFile;
     /// let file = PolicyFile::from_toml_str("enabled = false")?;
     /// assert_eq!(file.enabled, Some(false));
     /// let err = PolicyFile::from_toml_str("[breakers.kafka]\nbogus = 1\n").unwrap_err();
     /// assert_eq!(err.key(), "breakers.kafka.bogus");
-    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
         let deserializer = toml::Deserializer::parse(text).map_err(|e| {
@@ -602,12 +602,12 @@ impl PolicyFile {
     /// document; errors name paths relative to `value`.
     ///
     /// ```
-    /// use sturdy_std::config::PolicyFile;
+    /// use steadfast_std::config::PolicyFile;
     /// let doc: toml::Table = toml::from_str("[policy.breakers.db]\nfailure_threshold = 0\n").unwrap();
     /// let file = PolicyFile::from_toml_value(doc["policy"].clone())?;
     /// let err = file.validate().unwrap_err();
     /// assert_eq!(err.key(), "breakers.db.failure_threshold");
-    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn from_toml_value(value: toml::Value) -> Result<Self, ConfigError> {
         serde_path_to_error::deserialize(value)
@@ -617,7 +617,7 @@ impl PolicyFile {
     /// Parses a YAML policy file (same keys as TOML).
     ///
     /// ```
-    /// use sturdy_std::config::PolicyFile;
+    /// use steadfast_std::config::PolicyFile;
     /// let file = PolicyFile::from_yaml_str("
     /// breakers:
     ///   kafka:
@@ -625,7 +625,7 @@ impl PolicyFile {
     ///     break_duration: 60s
     /// ")?;
     /// assert_eq!(file.breakers["kafka"].failure_threshold, Some(5));
-    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn from_yaml_str(text: &str) -> Result<Self, ConfigError> {
         if text.trim().is_empty() {
@@ -658,10 +658,10 @@ impl PolicyFile {
     /// Parses `text` in `format`.
     ///
     /// ```
-    /// use sturdy_std::config::{Format, PolicyFile};
+    /// use steadfast_std::config::{Format, PolicyFile};
     /// let file = PolicyFile::from_str_as("enabled: true", Format::Yaml)?;
     /// assert_eq!(file.enabled, Some(true));
-    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn from_str_as(text: &str, format: Format) -> Result<Self, ConfigError> {
         match format {
@@ -673,13 +673,13 @@ impl PolicyFile {
     /// Reads a file, in the format its extension says (`.toml`, `.yaml`, `.yml`).
     ///
     /// ```
-    /// use sturdy_std::config::PolicyFile;
-    /// let path = std::env::temp_dir().join(format!("sturdy-doc-{}.yaml", std::process::id()));
+    /// use steadfast_std::config::PolicyFile;
+    /// let path = std::env::temp_dir().join(format!("steadfast-doc-{}.yaml", std::process::id()));
     /// std::fs::write(&path, "default_timeout: 5s\n").unwrap();
     /// let file = PolicyFile::load(&path)?;
     /// assert_eq!(file.default_timeout.unwrap().to_string(), "5s");
     /// # std::fs::remove_file(&path).unwrap();
-    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
@@ -1099,7 +1099,7 @@ impl PolicyFile {
     /// budgets, policies; names alphabetically).
     ///
     /// ```
-    /// use sturdy_std::config::PolicyFile;
+    /// use steadfast_std::config::PolicyFile;
     ///
     /// let err = PolicyFile::from_toml_str(r#"
     ///     [breakers.kafka]
@@ -1107,7 +1107,7 @@ impl PolicyFile {
     ///     success_threshold = 3
     /// "#)?.validate().unwrap_err();
     /// assert_eq!(err.key(), "breakers.kafka.success_threshold");
-    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn validate(&self) -> Result<PolicySet, ConfigError> {
         let mut set = PolicySet {
@@ -1147,14 +1147,14 @@ impl PolicyFile {
 }
 
 impl PolicySet {
-    /// Parses TOML, applies the process environment's `STURDY_*` overrides and
+    /// Parses TOML, applies the process environment's `STEADFAST_*` overrides and
     /// validates: the usual one-liner of a service.
     ///
     /// ```
-    /// use sturdy_std::config::PolicySet;
+    /// use steadfast_std::config::PolicySet;
     /// let set = PolicySet::from_toml_with_env("[bulkheads.db]\nmax_concurrent = 4\n")?;
     /// assert_eq!(set.bulkheads["db"].max_concurrent, 4);
-    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn from_toml_with_env(text: &str) -> Result<Self, ConfigError> {
         let mut file = PolicyFile::from_toml_str(text)?;
@@ -1165,10 +1165,10 @@ impl PolicySet {
     /// Like [`from_toml_with_env`](Self::from_toml_with_env), for YAML.
     ///
     /// ```
-    /// use sturdy_std::config::PolicySet;
+    /// use steadfast_std::config::PolicySet;
     /// let set = PolicySet::from_yaml_with_env("budgets:\n  api:\n    ratio_permille: 100\n")?;
     /// assert_eq!(set.budgets["api"].ratio_permille(), 100);
-    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn from_yaml_with_env(text: &str) -> Result<Self, ConfigError> {
         let mut file = PolicyFile::from_yaml_str(text)?;
@@ -1179,13 +1179,13 @@ impl PolicySet {
     /// Reads a file ([`PolicyFile::load`]), applies the environment, validates.
     ///
     /// ```
-    /// use sturdy_std::config::PolicySet;
-    /// let path = std::env::temp_dir().join(format!("sturdy-doc-set-{}.toml", std::process::id()));
+    /// use steadfast_std::config::PolicySet;
+    /// let path = std::env::temp_dir().join(format!("steadfast-doc-set-{}.toml", std::process::id()));
     /// std::fs::write(&path, "[policies.api]\nmax_attempts = 2\n").unwrap();
     /// let set = PolicySet::load_with_env(&path)?;
     /// assert_eq!(set.policies["api"].pipeline.retry.max_attempts(), 2);
     /// # std::fs::remove_file(&path).unwrap();
-    /// # Ok::<(), sturdy_std::config::ConfigError>(())
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn load_with_env(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let mut file = PolicyFile::load(path)?;
@@ -1199,7 +1199,7 @@ impl PolicySet {
     /// its breaker, which then only counts).
     ///
     /// ```
-    /// use sturdy_std::config::PolicySet;
+    /// use steadfast_std::config::PolicySet;
     /// let p = PolicySet::PASS_THROUGH;
     /// assert_eq!(p.retry.max_attempts(), 1);
     /// assert_eq!(p.timeout.attempt, None);

@@ -1,5 +1,5 @@
 use super::*;
-use sturdy::backoff::Jitter;
+use steadfast::backoff::Jitter;
 
 const FULL_TOML: &str = r#"
 enabled = true
@@ -697,16 +697,16 @@ fn durations_parse_exactly() {
 fn env_overrides_apply_to_every_section_with_the_name() {
     let mut file = PolicyFile::from_toml_str(FULL_TOML).unwrap();
     file.apply_env_vars([
-        ("STURDY_ENABLED", "0"),
-        ("STURDY_DEFAULT_TIMEOUT", "10s"),
-        ("STURDY_KAFKA_MINIMUM_CALLS", "20"),
-        ("STURDY_KAFKA_MAX_CONCURRENT", "4"),
-        ("STURDY_KAFKA_MAX_ATTEMPTS", "5"),
-        ("STURDY_KAFKA_MULTIPLIER", "2"),
-        ("STURDY_KAFKA_ORDER", "standard"),
-        ("STURDY_KAFKA_RETRY_ON_TIMEOUT", "true"),
-        ("STURDY_REDIS_DETECTOR", "consecutive"),
-        ("STURDY_REDIS_ATTEMPT_TIMEOUT", "none"),
+        ("STEADFAST_ENABLED", "0"),
+        ("STEADFAST_DEFAULT_TIMEOUT", "10s"),
+        ("STEADFAST_KAFKA_MINIMUM_CALLS", "20"),
+        ("STEADFAST_KAFKA_MAX_CONCURRENT", "4"),
+        ("STEADFAST_KAFKA_MAX_ATTEMPTS", "5"),
+        ("STEADFAST_KAFKA_MULTIPLIER", "2"),
+        ("STEADFAST_KAFKA_ORDER", "standard"),
+        ("STEADFAST_KAFKA_RETRY_ON_TIMEOUT", "true"),
+        ("STEADFAST_REDIS_DETECTOR", "consecutive"),
+        ("STEADFAST_REDIS_ATTEMPT_TIMEOUT", "none"),
         ("PATH", "/bin"),
     ])
     .unwrap();
@@ -728,7 +728,8 @@ fn env_overrides_apply_to_every_section_with_the_name() {
     // `window` is a key of both breakers and budgets: one variable sets both.
     let mut file =
         PolicyFile::from_toml_str("[breakers.x]\ndetector = \"time\"\n[budgets.x]\n").unwrap();
-    file.apply_env_vars([("STURDY_X_WINDOW", "30s")]).unwrap();
+    file.apply_env_vars([("STEADFAST_X_WINDOW", "30s")])
+        .unwrap();
     let set = file.validate().unwrap();
     assert_eq!(
         set.breakers["x"].config.window_duration,
@@ -738,7 +739,7 @@ fn env_overrides_apply_to_every_section_with_the_name() {
 
     // Dashes in names become underscores.
     let mut file = PolicyFile::from_toml_str("[breakers.llm-provider]\n").unwrap();
-    file.apply_env_vars([("STURDY_LLM_PROVIDER_FAILURE_THRESHOLD", "2")])
+    file.apply_env_vars([("STEADFAST_LLM_PROVIDER_FAILURE_THRESHOLD", "2")])
         .unwrap();
     assert_eq!(file.breakers["llm-provider"].failure_threshold, Some(2));
 }
@@ -746,22 +747,22 @@ fn env_overrides_apply_to_every_section_with_the_name() {
 #[test]
 fn bad_env_overrides_name_the_variable() {
     let cases: &[(&str, &str, &str)] = &[
-        ("STURDY_ENABLED", "maybe", "expected true or false"),
-        ("STURDY_DEFAULT_TIMEOUT", "10", "needs a unit"),
+        ("STEADFAST_ENABLED", "maybe", "expected true or false"),
+        ("STEADFAST_DEFAULT_TIMEOUT", "10", "needs a unit"),
         (
-            "STURDY_KAFKA_FAILURE_RATE",
+            "STEADFAST_KAFKA_FAILURE_RATE",
             "150",
             "must be 1..=100, got 150",
         ),
-        ("STURDY_KAFKA_FAILURE_RATE", "0", "got 0"),
-        ("STURDY_KAFKA_BREAK_DURATION", "1.5s", "\"1500ms\""),
-        ("STURDY_KAFKA_MULTIPLIER", "1.5", "\"3/2\""),
-        ("STURDY_KAFKA_MULTIPLIER", "1/0", "denominator"),
-        ("STURDY_KAFKA_DETECTOR", "sliding", "unknown variant"),
-        ("STURDY_KAFKA_HALF_OPEN_PROBES", "-1", "-1"),
-        ("STURDY_KAFKA_BOGUS", "1", "no such key in"),
-        ("STURDY_NOPE_FAILURE_THRESHOLD", "3", "no entry"),
-        ("STURDY_KAFKA_WINDOW", "60s", "count"),
+        ("STEADFAST_KAFKA_FAILURE_RATE", "0", "got 0"),
+        ("STEADFAST_KAFKA_BREAK_DURATION", "1.5s", "\"1500ms\""),
+        ("STEADFAST_KAFKA_MULTIPLIER", "1.5", "\"3/2\""),
+        ("STEADFAST_KAFKA_MULTIPLIER", "1/0", "denominator"),
+        ("STEADFAST_KAFKA_DETECTOR", "sliding", "unknown variant"),
+        ("STEADFAST_KAFKA_HALF_OPEN_PROBES", "-1", "-1"),
+        ("STEADFAST_KAFKA_BOGUS", "1", "no such key in"),
+        ("STEADFAST_NOPE_FAILURE_THRESHOLD", "3", "no entry"),
+        ("STEADFAST_KAFKA_WINDOW", "60s", "count"),
     ];
     for (var, value, fragment) in cases {
         let mut file = PolicyFile::from_toml_str(FULL_TOML).unwrap();
@@ -792,21 +793,22 @@ fn ambiguous_env_names_are_rejected() {
         "[bulkheads.a]\n[bulkheads.a_max]\n[policies.a_max]\n[policies.a]\n",
     )
     .unwrap();
-    // STURDY_A_MAX_DELAY: policies.a.max_delay, or policies.a_max.delay (no such key).
-    file.apply_env_vars([("STURDY_A_MAX_DELAY", "5s")]).unwrap();
+    // STEADFAST_A_MAX_DELAY: policies.a.max_delay, or policies.a_max.delay (no such key).
+    file.apply_env_vars([("STEADFAST_A_MAX_DELAY", "5s")])
+        .unwrap();
     assert_eq!(
         file.policies["a"].max_delay.unwrap().0,
         Duration::from_secs(5)
     );
     let mut file = PolicyFile::from_toml_str("[policies.a]\n[policies.a_base]\n").unwrap();
-    // STURDY_A_BASE_DELAY: policies.a.base_delay or policies.a_base.delay → unique.
-    file.apply_env_vars([("STURDY_A_BASE_DELAY", "5s")])
+    // STEADFAST_A_BASE_DELAY: policies.a.base_delay or policies.a_base.delay → unique.
+    file.apply_env_vars([("STEADFAST_A_BASE_DELAY", "5s")])
         .unwrap();
     let mut file =
         PolicyFile::from_toml_str("[policies.a]\n[policies.a_max]\n[bulkheads.a_max]\n").unwrap();
-    // STURDY_A_MAX_WAIT: bulkheads.a_max has no key `wait`; policies.a has no `max_wait`.
+    // STEADFAST_A_MAX_WAIT: bulkheads.a_max has no key `wait`; policies.a has no `max_wait`.
     let err = file
-        .apply_env_vars([("STURDY_A_MAX_WAIT", "5s")])
+        .apply_env_vars([("STEADFAST_A_MAX_WAIT", "5s")])
         .unwrap_err();
     assert!(err.message().contains("no such key"), "{err}");
 }

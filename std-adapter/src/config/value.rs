@@ -6,8 +6,8 @@ use core::fmt;
 use core::str::FromStr;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
-use sturdy::backoff::{Jitter, Ratio};
-use sturdy::time::Duration;
+use steadfast::backoff::{Jitter, Ratio};
+use steadfast::time::Duration;
 
 /// A duration written with a unit and whole numbers only: `"1500us"`, `"250ms"`,
 /// `"30s"`, `"5m"`, `"1h"`, `"1d"`, or several parts such as `"1m30s"`.
@@ -16,8 +16,8 @@ use sturdy::time::Duration;
 /// rejected too (seconds or milliseconds? say which).
 ///
 /// ```
-/// use sturdy_std::config::HumanDuration;
-/// use sturdy::time::Duration;
+/// use steadfast_std::config::HumanDuration;
+/// use steadfast::time::Duration;
 ///
 /// let d: HumanDuration = "1m30s".parse()?;
 /// assert_eq!(d.0, Duration::from_secs(90));
@@ -218,8 +218,8 @@ impl<'de> Deserialize<'de> for HumanDuration {
 /// write `"none"` to switch the timeout off.
 ///
 /// ```
-/// use sturdy_std::config::Timeout;
-/// use sturdy::time::Duration;
+/// use steadfast_std::config::Timeout;
+/// use steadfast::time::Duration;
 ///
 /// assert_eq!("none".parse::<Timeout>()?, Timeout(None));
 /// assert_eq!("2s".parse::<Timeout>()?, Timeout(Some(Duration::from_secs(2))));
@@ -291,7 +291,7 @@ impl<'de> Deserialize<'de> for Timeout {
 /// A whole percentage in `1..=100` (`50`, or `"50%"` from an environment variable).
 ///
 /// ```
-/// use sturdy_std::config::Percent;
+/// use steadfast_std::config::Percent;
 /// assert_eq!("50".parse::<Percent>()?, Percent(50));
 /// assert_eq!("75%".parse::<Percent>()?, Percent(75));
 /// assert_eq!("150".parse::<Percent>().unwrap_err(), "must be 1..=100, got 150");
@@ -356,7 +356,7 @@ impl<'de> Deserialize<'de> for Percent {
 /// at least 1 and its reduced denominator at most 1000 (see [`Ratio`]).
 ///
 /// ```
-/// use sturdy_std::config::Multiplier;
+/// use steadfast_std::config::Multiplier;
 ///
 /// let m: Multiplier = "3/2".parse()?;
 /// assert_eq!((m.0.num(), m.0.den()), (3, 2));
@@ -487,8 +487,8 @@ impl<'de> Deserialize<'de> for Multiplier {
 /// duration (`detector = "time"`).
 ///
 /// ```
-/// use sturdy_std::config::Window;
-/// use sturdy::time::Duration;
+/// use steadfast_std::config::Window;
+/// use steadfast::time::Duration;
 ///
 /// assert_eq!("100".parse::<Window>()?, Window::Calls(100));
 /// assert_eq!("60s".parse::<Window>()?, Window::Span(Duration::from_secs(60)));
@@ -567,8 +567,8 @@ impl<'de> Deserialize<'de> for Window {
 /// `"proportional:10"` (±10 %, at most 100).
 ///
 /// ```
-/// use sturdy_std::config::JitterSpec;
-/// use sturdy::backoff::Jitter;
+/// use steadfast_std::config::JitterSpec;
+/// use steadfast::backoff::Jitter;
 ///
 /// assert_eq!("proportional:10".parse::<JitterSpec>()?.0, Jitter::Proportional { percent: 10 });
 /// assert_eq!("equal".parse::<JitterSpec>()?.0, Jitter::Equal);

@@ -6,8 +6,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
-use sturdy::breaker::Rejected;
-use sturdy::outcome::{Classify, ErrorsFail, Outcome};
+use steadfast::breaker::Rejected;
+use steadfast::outcome::{Classify, ErrorsFail, Outcome};
 use tower::{Layer, Service};
 
 use crate::breaker::DetachedPermit;
@@ -17,9 +17,9 @@ use crate::{Error, SharedBreaker};
 /// for the rules.
 ///
 /// ```
-/// use sturdy::breaker::{Config, State};
-/// use sturdy_std::{Error, SharedBreaker};
-/// use sturdy_std::tower::BreakerLayer;
+/// use steadfast::breaker::{Config, State};
+/// use steadfast_std::{Error, SharedBreaker};
+/// use steadfast_std::tower::BreakerLayer;
 /// use tower::{Layer, Service, ServiceExt, service_fn};
 ///
 /// #[tokio::main(flavor = "current_thread")]
@@ -48,10 +48,10 @@ impl BreakerLayer {
     /// every `Err` is a failure ([`ErrorsFail`]).
     ///
     /// ```
-    /// # use sturdy_std::{SharedBreaker, tower::BreakerLayer};
+    /// # use steadfast_std::{SharedBreaker, tower::BreakerLayer};
     /// let layer = BreakerLayer::new(SharedBreaker::new("db", Default::default())?);
     /// assert_eq!(layer.breaker().name(), "db");
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn new(breaker: SharedBreaker) -> Self {
         Self {
@@ -64,11 +64,11 @@ impl BreakerLayer {
 impl<C> BreakerLayer<C> {
     /// Decides what counts as a failure with `classifier` (any
     /// [`Classify`], e.g. a closure `Fn(&Result<T, E>) -> Verdict`; only the
-    /// verdict's [`outcome`](sturdy::outcome::Verdict::outcome) matters here).
+    /// verdict's [`outcome`](steadfast::outcome::Verdict::outcome) matters here).
     ///
     /// ```
-    /// use sturdy::outcome::Verdict;
-    /// # use sturdy_std::{SharedBreaker, tower::BreakerLayer};
+    /// use steadfast::outcome::Verdict;
+    /// # use steadfast_std::{SharedBreaker, tower::BreakerLayer};
     /// // A 404 is an answer, not an outage.
     /// let layer = BreakerLayer::new(SharedBreaker::new("api", Default::default())?)
     ///     .with_classifier(|r: &Result<u16, std::io::Error>| match r {
@@ -77,7 +77,7 @@ impl<C> BreakerLayer<C> {
     ///         Err(_) => Verdict::failure(),
     ///     });
     /// # let _ = layer;
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn with_classifier<C2>(self, classifier: C2) -> BreakerLayer<C2> {
         BreakerLayer {
@@ -89,10 +89,10 @@ impl<C> BreakerLayer<C> {
     /// The breaker.
     ///
     /// ```
-    /// # use sturdy_std::{SharedBreaker, tower::BreakerLayer};
+    /// # use steadfast_std::{SharedBreaker, tower::BreakerLayer};
     /// let layer = BreakerLayer::new(SharedBreaker::new("db", Default::default())?);
-    /// assert_eq!(layer.breaker().state(), sturdy::breaker::State::Closed);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// assert_eq!(layer.breaker().state(), steadfast::breaker::State::Closed);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn breaker(&self) -> &SharedBreaker {
         &self.breaker
@@ -122,7 +122,7 @@ impl<S, C: Clone> Layer<S> for BreakerLayer<C> {
 ///   classifier `C` turns its result into an [`Outcome`] recorded on the
 ///   permit (success, failure, ignored; a result slower than the breaker's
 ///   `slow_call_duration` counts as slow). The default [`ErrorsFail`] counts
-///   every `Err` as a failure; over other sturdy layers use
+///   every `Err` as a failure; over other steadfast layers use
 ///   [`RejectionsIgnored`](super::RejectionsIgnored).
 /// * **Dropped futures cancel**: the permit lives in the [`BreakerFuture`];
 ///   dropping it before completion cancels the permit — nothing is counted
@@ -136,8 +136,8 @@ impl<S, C: Clone> Layer<S> for BreakerLayer<C> {
 /// [`Error::Operation`].
 ///
 /// ```
-/// use sturdy_std::SharedBreaker;
-/// use sturdy_std::tower::BreakerService;
+/// use steadfast_std::SharedBreaker;
+/// use steadfast_std::tower::BreakerService;
 /// use tower::{Service, ServiceExt, service_fn};
 ///
 /// #[tokio::main(flavor = "current_thread")]
@@ -160,10 +160,10 @@ impl<S> BreakerService<S> {
     /// Wraps `inner` (every `Err` a failure).
     ///
     /// ```
-    /// # use sturdy_std::{SharedBreaker, tower::BreakerService};
+    /// # use steadfast_std::{SharedBreaker, tower::BreakerService};
     /// let svc = BreakerService::new(tower::service_fn(|_: ()| async { Ok::<_, ()>(()) }), SharedBreaker::new("db", Default::default())?);
     /// assert_eq!(svc.breaker().name(), "db");
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn new(inner: S, breaker: SharedBreaker) -> Self {
         Self {
@@ -178,10 +178,10 @@ impl<S, C> BreakerService<S, C> {
     /// The breaker.
     ///
     /// ```
-    /// # use sturdy_std::{SharedBreaker, tower::BreakerService};
+    /// # use steadfast_std::{SharedBreaker, tower::BreakerService};
     /// let svc = BreakerService::new(tower::service_fn(|_: ()| async { Ok::<_, ()>(()) }), SharedBreaker::new("db", Default::default())?);
     /// assert_eq!(svc.breaker().stats().calls, 0);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn breaker(&self) -> &SharedBreaker {
         &self.breaker
@@ -190,10 +190,10 @@ impl<S, C> BreakerService<S, C> {
     /// The inner service.
     ///
     /// ```
-    /// # use sturdy_std::{SharedBreaker, tower::BreakerService};
+    /// # use steadfast_std::{SharedBreaker, tower::BreakerService};
     /// let svc = BreakerService::new(7_u8, SharedBreaker::new("db", Default::default())?);
     /// assert_eq!(*svc.get_ref(), 7);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -202,11 +202,11 @@ impl<S, C> BreakerService<S, C> {
     /// The inner service, mutably.
     ///
     /// ```
-    /// # use sturdy_std::{SharedBreaker, tower::BreakerService};
+    /// # use steadfast_std::{SharedBreaker, tower::BreakerService};
     /// let mut svc = BreakerService::new(7_u8, SharedBreaker::new("db", Default::default())?);
     /// *svc.get_mut() += 1;
     /// assert_eq!(svc.into_inner(), 8);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
@@ -215,10 +215,10 @@ impl<S, C> BreakerService<S, C> {
     /// Unwraps the inner service.
     ///
     /// ```
-    /// # use sturdy_std::{SharedBreaker, tower::BreakerService};
+    /// # use steadfast_std::{SharedBreaker, tower::BreakerService};
     /// let svc = BreakerService::new(7_u8, SharedBreaker::new("db", Default::default())?);
     /// assert_eq!(svc.into_inner(), 7);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn into_inner(self) -> S {
         self.inner
@@ -301,10 +301,10 @@ pin_project! {
     /// outcome; dropping it first cancels the permit.
     ///
     /// ```
-    /// use sturdy::breaker::{Config, State};
-    /// use sturdy::time::Duration;
-    /// use sturdy_std::SharedBreaker;
-    /// use sturdy_std::tower::{BreakerFuture, BreakerService};
+    /// use steadfast::breaker::{Config, State};
+    /// use steadfast::time::Duration;
+    /// use steadfast_std::SharedBreaker;
+    /// use steadfast_std::tower::{BreakerFuture, BreakerService};
     /// use tower::{Service, service_fn};
     ///
     /// #[tokio::main(flavor = "current_thread")]

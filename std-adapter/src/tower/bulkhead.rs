@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
-use sturdy::bulkhead::{Acquire, Claim, Permit, Ticket};
+use steadfast::bulkhead::{Acquire, Claim, Permit, Ticket};
 use tower::{Layer, Service};
 
 use crate::{Error, SharedBulkhead, time};
@@ -14,10 +14,10 @@ use crate::{Error, SharedBulkhead, time};
 /// [`BulkheadService`] for the rules.
 ///
 /// ```
-/// use sturdy::bulkhead::Config;
-/// use sturdy::time::Duration;
-/// use sturdy_std::{Error, SharedBulkhead};
-/// use sturdy_std::tower::BulkheadLayer;
+/// use steadfast::bulkhead::Config;
+/// use steadfast::time::Duration;
+/// use steadfast_std::{Error, SharedBulkhead};
+/// use steadfast_std::tower::BulkheadLayer;
 /// use tower::{Layer, Service, ServiceExt, service_fn};
 ///
 /// #[tokio::main(flavor = "current_thread")]
@@ -44,10 +44,10 @@ impl BulkheadLayer {
     /// from this layer, and every other clone, shares its slots and queue).
     ///
     /// ```
-    /// # use sturdy_std::{SharedBulkhead, tower::BulkheadLayer};
+    /// # use steadfast_std::{SharedBulkhead, tower::BulkheadLayer};
     /// let layer = BulkheadLayer::new(SharedBulkhead::new("pool", Default::default())?);
     /// assert_eq!(layer.bulkhead().available(), 10);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn new(bulkhead: SharedBulkhead) -> Self {
         Self { bulkhead }
@@ -56,10 +56,10 @@ impl BulkheadLayer {
     /// The bulkhead.
     ///
     /// ```
-    /// # use sturdy_std::{SharedBulkhead, tower::BulkheadLayer};
+    /// # use steadfast_std::{SharedBulkhead, tower::BulkheadLayer};
     /// let layer = BulkheadLayer::new(SharedBulkhead::new("pool", Default::default())?);
     /// assert_eq!(layer.bulkhead().name(), "pool");
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn bulkhead(&self) -> &SharedBulkhead {
         &self.bulkhead
@@ -97,8 +97,8 @@ impl<S> Layer<S> for BulkheadLayer {
 ///   request's waker uses the bulkhead's waiter table.)
 ///
 /// ```
-/// use sturdy_std::SharedBulkhead;
-/// use sturdy_std::tower::BulkheadService;
+/// use steadfast_std::SharedBulkhead;
+/// use steadfast_std::tower::BulkheadService;
 /// use tower::{Service, ServiceExt, service_fn};
 ///
 /// #[tokio::main(flavor = "current_thread")]
@@ -120,10 +120,10 @@ impl<S> BulkheadService<S> {
     /// Wraps `inner`.
     ///
     /// ```
-    /// # use sturdy_std::{SharedBulkhead, tower::BulkheadService};
+    /// # use steadfast_std::{SharedBulkhead, tower::BulkheadService};
     /// let svc = BulkheadService::new(7_u8, SharedBulkhead::new("pool", Default::default())?);
     /// assert_eq!(svc.bulkhead().name(), "pool");
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn new(inner: S, bulkhead: SharedBulkhead) -> Self {
         Self { inner, bulkhead }
@@ -132,10 +132,10 @@ impl<S> BulkheadService<S> {
     /// The bulkhead.
     ///
     /// ```
-    /// # use sturdy_std::{SharedBulkhead, tower::BulkheadService};
+    /// # use steadfast_std::{SharedBulkhead, tower::BulkheadService};
     /// let svc = BulkheadService::new(7_u8, SharedBulkhead::new("pool", Default::default())?);
     /// assert_eq!(svc.bulkhead().in_flight(), 0);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn bulkhead(&self) -> &SharedBulkhead {
         &self.bulkhead
@@ -144,10 +144,10 @@ impl<S> BulkheadService<S> {
     /// The inner service.
     ///
     /// ```
-    /// # use sturdy_std::{SharedBulkhead, tower::BulkheadService};
+    /// # use steadfast_std::{SharedBulkhead, tower::BulkheadService};
     /// let svc = BulkheadService::new(7_u8, SharedBulkhead::new("pool", Default::default())?);
     /// assert_eq!(*svc.get_ref(), 7);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -156,10 +156,10 @@ impl<S> BulkheadService<S> {
     /// Unwraps the inner service.
     ///
     /// ```
-    /// # use sturdy_std::{SharedBulkhead, tower::BulkheadService};
+    /// # use steadfast_std::{SharedBulkhead, tower::BulkheadService};
     /// let svc = BulkheadService::new(7_u8, SharedBulkhead::new("pool", Default::default())?);
     /// assert_eq!(svc.into_inner(), 7);
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn into_inner(self) -> S {
         self.inner
@@ -279,10 +279,10 @@ pin_project! {
     /// dropping it gives the slot (or the queue place) back.
     ///
     /// ```
-    /// use sturdy::bulkhead::Config;
-    /// use sturdy::time::Duration;
-    /// use sturdy_std::SharedBulkhead;
-    /// use sturdy_std::tower::{BulkheadFuture, BulkheadService};
+    /// use steadfast::bulkhead::Config;
+    /// use steadfast::time::Duration;
+    /// use steadfast_std::SharedBulkhead;
+    /// use steadfast_std::tower::{BulkheadFuture, BulkheadService};
     /// use tower::{Service, service_fn};
     ///
     /// #[tokio::main(flavor = "current_thread")]

@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | [`BreakerLayer`] | [`BreakerService`] | a [`SharedBreaker`](crate::SharedBreaker) admits or refuses each request, then learns its classified outcome | [`Error::Rejected`] |
 //! | [`BulkheadLayer`] | [`BulkheadService`] | a [`SharedBulkhead`](crate::SharedBulkhead) bounds concurrent requests, with its FIFO queue and max wait | [`Error::BulkheadFull`] |
-//! | [`TimeoutLayer`] | [`TimeoutService`] | a deadline per request on sturdy's clock; the response future is dropped when it passes | [`Error::TimedOut`] |
+//! | [`TimeoutLayer`] | [`TimeoutService`] | a deadline per request on steadfast's clock; the response future is dropped when it passes | [`Error::TimedOut`] |
 //! | [`RetryLayer`] | [`RetryService`] | retries by the core's backoff, attempts, hints and an optional [`SharedBudget`](crate::SharedBudget) | [`Error::RetriesExhausted`] |
 //! | [`PolicyLayer`] | [`PolicyService`] | the whole [`Policy`] pipeline (all of the above, in the core's order, plus fallback rules) | any |
 //!
@@ -20,7 +20,7 @@
 //!   point cancels the permit (a half-open probe slot comes back) and releases
 //!   the slot or leaves the queue (a slot already granted passes to the next
 //!   waiter).
-//! * **Time is sturdy's** ([`crate::time::now`], the Tokio clock): under
+//! * **Time is steadfast's** ([`crate::time::now`], the Tokio clock): under
 //!   `#[tokio::test(start_paused = true)]` every deadline, queue wait, break
 //!   and backoff is exact and repeatable.
 //! * **Exact rules from the core**: inclusive deadlines, FIFO queue grants, a
@@ -32,21 +32,21 @@
 //! Every service here answers `Result<S::Response, Error<S::Error>>`: the inner
 //! service's own error is [`Error::Operation`]. Layers therefore stack, each
 //! adding one level (`Error<Error<E>>`); [`Error::flatten`] removes one.
-//! A breaker or retry layer placed *over* other sturdy layers should classify
+//! A breaker or retry layer placed *over* other steadfast layers should classify
 //! with [`RejectionsIgnored`], so that an inner bulkhead's `BulkheadFull` does
 //! not count as the dependency failing and an inner timeout counts as a timeout.
 //!
 //! ```
 //! use std::time::Duration;
-//! use sturdy::bulkhead::Config as BulkheadConfig;
-//! use sturdy_std::tower::{BreakerLayer, BulkheadLayer, RejectionsIgnored, TimeoutLayer};
-//! use sturdy_std::{Error, SharedBreaker, SharedBulkhead};
+//! use steadfast::bulkhead::Config as BulkheadConfig;
+//! use steadfast_std::tower::{BreakerLayer, BulkheadLayer, RejectionsIgnored, TimeoutLayer};
+//! use steadfast_std::{Error, SharedBreaker, SharedBulkhead};
 //! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 //!
 //! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let breaker = SharedBreaker::new("users", Default::default())?;
-//!     let pool = SharedBulkhead::new("users", BulkheadConfig::new(8, 32, sturdy::time::Duration::from_millis(50))?)?;
+//!     let pool = SharedBulkhead::new("users", BulkheadConfig::new(8, 32, steadfast::time::Duration::from_millis(50))?)?;
 //!     let mut svc = ServiceBuilder::new()
 //!         // outermost: the breaker, judging what the layers below report
 //!         .layer(BreakerLayer::new(breaker.clone()).with_classifier(RejectionsIgnored))
@@ -70,7 +70,7 @@ use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use sturdy::outcome::{Classify, ErrorsFail, Verdict};
+use steadfast::outcome::{Classify, ErrorsFail, Verdict};
 use tower::{Layer, Service};
 
 use crate::{Error, Policy};
@@ -85,7 +85,7 @@ pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
 pub use retry::{RetryFuture, RetryLayer, RetryPolicy, RetryService};
 pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
 
-/// A classifier for a breaker or retry layer stacked over other sturdy layers
+/// A classifier for a breaker or retry layer stacked over other steadfast layers
 /// (results of type `Result<T, Error<E>>`):
 ///
 /// | result | verdict |
@@ -96,9 +96,9 @@ pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
 /// | any other `Err` | failure, retryable |
 ///
 /// ```
-/// use sturdy::outcome::{Classify, Outcome, Verdict};
-/// use sturdy_std::Error;
-/// use sturdy_std::tower::RejectionsIgnored;
+/// use steadfast::outcome::{Classify, Outcome, Verdict};
+/// use steadfast_std::Error;
+/// use steadfast_std::tower::RejectionsIgnored;
 ///
 /// let full: Result<(), Error<()>> = Err(Error::BulkheadFull);
 /// assert_eq!(RejectionsIgnored.classify(&full).outcome, Outcome::Ignored);
@@ -127,7 +127,7 @@ impl<E> Error<Error<E>> {
     /// the last attempt's error becomes `last: None`).
     ///
     /// ```
-    /// use sturdy_std::Error;
+    /// use steadfast_std::Error;
     /// let nested: Error<Error<&str>> = Error::Operation(Error::TimedOut);
     /// assert_eq!(nested.flatten(), Error::TimedOut);
     /// let nested: Error<Error<&str>> = Error::Operation(Error::Operation("down"));
@@ -152,9 +152,9 @@ impl<E> Error<Error<E>> {
 /// Wraps a service in a [`Policy`].
 ///
 /// ```
-/// use sturdy::pipeline::PipelineConfig;
-/// use sturdy_std::Policy;
-/// use sturdy_std::tower::PolicyLayer;
+/// use steadfast::pipeline::PipelineConfig;
+/// use steadfast_std::Policy;
+/// use steadfast_std::tower::PolicyLayer;
 /// use tower::{Layer, Service, service_fn};
 ///
 /// #[tokio::main(flavor = "current_thread")]
@@ -173,7 +173,7 @@ impl<C> PolicyLayer<C> {
     /// A layer running every request through `policy`.
     ///
     /// ```
-    /// let layer = sturdy_std::tower::PolicyLayer::new(sturdy_std::Policy::builder(Default::default()).build());
+    /// let layer = steadfast_std::tower::PolicyLayer::new(steadfast_std::Policy::builder(Default::default()).build());
     /// # let _ = layer;
     /// ```
     pub fn new(policy: Policy<C>) -> Self {
@@ -195,9 +195,9 @@ impl<S, C: Clone> Layer<S> for PolicyLayer<C> {
 /// (each attempt sends a clone); the inner service is cloned per call.
 ///
 /// ```
-/// use sturdy_std::tower::PolicyService;
+/// use steadfast_std::tower::PolicyService;
 /// use tower::service_fn;
-/// let svc = PolicyService::new(service_fn(|_: ()| async { Ok::<_, ()>(()) }), sturdy_std::Policy::builder(Default::default()).build());
+/// let svc = PolicyService::new(service_fn(|_: ()| async { Ok::<_, ()>(()) }), steadfast_std::Policy::builder(Default::default()).build());
 /// # let _ = svc;
 /// ```
 #[derive(Clone, Debug)]
@@ -210,9 +210,9 @@ impl<S, C> PolicyService<S, C> {
     /// Wraps `inner`.
     ///
     /// ```
-    /// # use sturdy_std::tower::PolicyService;
+    /// # use steadfast_std::tower::PolicyService;
     /// # use tower::service_fn;
-    /// let svc = PolicyService::new(service_fn(|_: ()| async { Ok::<_, ()>(()) }), sturdy_std::Policy::builder(Default::default()).build());
+    /// let svc = PolicyService::new(service_fn(|_: ()| async { Ok::<_, ()>(()) }), steadfast_std::Policy::builder(Default::default()).build());
     /// # let _ = svc;
     /// ```
     pub fn new(inner: S, policy: Policy<C>) -> Self {

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
-use sturdy::outcome::{Classify, ErrorsFail};
-use sturdy::retry::{GiveUpReason, Retry, RetryConfig, RetryDecision};
-use sturdy::rng::{Rng, SplitMix64};
+use steadfast::outcome::{Classify, ErrorsFail};
+use steadfast::retry::{GiveUpReason, Retry, RetryConfig, RetryDecision};
+use steadfast::rng::{Rng, SplitMix64};
 use tower::{Layer, Service};
 
 use crate::{Error, SharedBudget, time};
@@ -32,9 +32,9 @@ struct Shared {
 ///
 /// ```
 /// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
-/// use sturdy::retry::RetryConfig;
-/// use sturdy_std::Error;
-/// use sturdy_std::tower::RetryLayer;
+/// use steadfast::retry::RetryConfig;
+/// use steadfast_std::Error;
+/// use steadfast_std::tower::RetryLayer;
 /// use tower::{Layer, Service, ServiceExt, service_fn};
 ///
 /// #[tokio::main(flavor = "current_thread")]
@@ -62,7 +62,7 @@ impl RetryLayer {
     /// Retries by `config`, without a budget, every `Err` a retryable failure.
     ///
     /// ```
-    /// let layer = sturdy_std::tower::RetryLayer::new(Default::default());
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default());
     /// assert_eq!(layer.config().max_attempts(), 3);
     /// ```
     pub fn new(config: RetryConfig) -> Self {
@@ -98,11 +98,11 @@ impl<C> RetryLayer<C> {
     /// handle).
     ///
     /// ```
-    /// use sturdy_std::SharedBudget;
-    /// let layer = sturdy_std::tower::RetryLayer::new(Default::default())
+    /// use steadfast_std::SharedBudget;
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())
     ///     .with_budget(SharedBudget::new(Default::default())?);
     /// assert!(layer.budget().is_some());
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub fn with_budget(self, budget: SharedBudget) -> Self {
@@ -113,7 +113,7 @@ impl<C> RetryLayer<C> {
     /// this layer) uses `SplitMix64(seed + n)`, so a run is reproducible.
     ///
     /// ```
-    /// let layer = sturdy_std::tower::RetryLayer::new(Default::default()).with_seed(42);
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default()).with_seed(42);
     /// # let _ = layer;
     /// ```
     #[must_use]
@@ -122,11 +122,11 @@ impl<C> RetryLayer<C> {
     }
 
     /// Decides what is retryable, and server hints, with `classifier`
-    /// (over other sturdy layers: [`RejectionsIgnored`](super::RejectionsIgnored)).
+    /// (over other steadfast layers: [`RejectionsIgnored`](super::RejectionsIgnored)).
     ///
     /// ```
-    /// use sturdy::outcome::Verdict;
-    /// let layer = sturdy_std::tower::RetryLayer::new(Default::default())
+    /// use steadfast::outcome::Verdict;
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())
     ///     .with_classifier(|r: &Result<u16, ()>| match r {
     ///         Ok(503) | Err(()) => Verdict::failure(),
     ///         Ok(_) => Verdict::success(),
@@ -143,7 +143,7 @@ impl<C> RetryLayer<C> {
     /// The retry config.
     ///
     /// ```
-    /// let layer = sturdy_std::tower::RetryLayer::new(Default::default());
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default());
     /// assert_eq!(layer.config().max_attempts(), 3);
     /// ```
     pub fn config(&self) -> RetryConfig {
@@ -153,7 +153,7 @@ impl<C> RetryLayer<C> {
     /// The retry budget, if any.
     ///
     /// ```
-    /// assert!(sturdy_std::tower::RetryLayer::new(Default::default()).budget().is_none());
+    /// assert!(steadfast_std::tower::RetryLayer::new(Default::default()).budget().is_none());
     /// ```
     pub fn budget(&self) -> Option<&SharedBudget> {
         self.shared.budget.as_ref()
@@ -195,7 +195,7 @@ impl<S, C: Clone> Layer<S> for RetryLayer<C> {
 ///   entry and the retry machine inline.
 ///
 /// ```
-/// use sturdy_std::tower::RetryService;
+/// use steadfast_std::tower::RetryService;
 /// use tower::{Service, ServiceExt, service_fn};
 ///
 /// #[tokio::main(flavor = "current_thread")]
@@ -215,7 +215,7 @@ impl<S> RetryService<S> {
     /// Wraps `inner` (every `Err` a retryable failure, no budget).
     ///
     /// ```
-    /// let svc = sturdy_std::tower::RetryService::new(7_u8, Default::default());
+    /// let svc = steadfast_std::tower::RetryService::new(7_u8, Default::default());
     /// assert_eq!(svc.into_inner(), 7);
     /// ```
     pub fn new(inner: S, config: RetryConfig) -> Self {
@@ -227,7 +227,7 @@ impl<S, C> RetryService<S, C> {
     /// Unwraps the inner service.
     ///
     /// ```
-    /// let svc = sturdy_std::tower::RetryService::new(7_u8, Default::default());
+    /// let svc = steadfast_std::tower::RetryService::new(7_u8, Default::default());
     /// assert_eq!(svc.into_inner(), 7);
     /// ```
     pub fn into_inner(self) -> S {
@@ -276,7 +276,7 @@ pin_project! {
     /// sleep before the next one.
     ///
     /// ```
-    /// use sturdy_std::tower::{RetryFuture, RetryService};
+    /// use steadfast_std::tower::{RetryFuture, RetryService};
     /// use tower::{Service, service_fn};
     ///
     /// #[tokio::main(flavor = "current_thread")]
@@ -374,8 +374,8 @@ where
 /// accounting (one deposit per original request, one withdrawal per retry).
 ///
 /// ```
-/// use sturdy::retry::RetryConfig;
-/// use sturdy_std::tower::RetryPolicy;
+/// use steadfast::retry::RetryConfig;
+/// use steadfast_std::tower::RetryPolicy;
 /// use tower::{Service, ServiceExt, retry::RetryLayer, Layer, service_fn};
 /// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
 ///
@@ -408,7 +408,7 @@ impl RetryPolicy {
     /// Retries by `config`, without a budget, failing on every `Err`.
     ///
     /// ```
-    /// let p = sturdy_std::tower::RetryPolicy::new(Default::default());
+    /// let p = steadfast_std::tower::RetryPolicy::new(Default::default());
     /// # let _ = p;
     /// ```
     pub fn new(config: RetryConfig) -> Self {
@@ -428,10 +428,10 @@ impl<C> RetryPolicy<C> {
     /// Spends retries from `budget`.
     ///
     /// ```
-    /// let p = sturdy_std::tower::RetryPolicy::new(Default::default())
-    ///     .with_budget(sturdy_std::SharedBudget::new(Default::default())?);
+    /// let p = steadfast_std::tower::RetryPolicy::new(Default::default())
+    ///     .with_budget(steadfast_std::SharedBudget::new(Default::default())?);
     /// # let _ = p;
-    /// # Ok::<(), sturdy::error::ConfigError>(())
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub fn with_budget(mut self, budget: SharedBudget) -> Self {
@@ -442,8 +442,8 @@ impl<C> RetryPolicy<C> {
     /// Decides what is retryable (and server hints) with `classifier`.
     ///
     /// ```
-    /// use sturdy::outcome::Verdict;
-    /// let p = sturdy_std::tower::RetryPolicy::new(Default::default())
+    /// use steadfast::outcome::Verdict;
+    /// let p = steadfast_std::tower::RetryPolicy::new(Default::default())
     ///     .with_classifier(|r: &Result<u16, ()>| if matches!(r, Ok(503)) { Verdict::failure() } else { Verdict::success() });
     /// # let _ = p;
     /// ```
@@ -462,7 +462,7 @@ impl<C> RetryPolicy<C> {
     /// Seeds the jitter.
     ///
     /// ```
-    /// let p = sturdy_std::tower::RetryPolicy::new(Default::default()).with_seed(1);
+    /// let p = steadfast_std::tower::RetryPolicy::new(Default::default()).with_seed(1);
     /// # let _ = p;
     /// ```
     #[must_use]

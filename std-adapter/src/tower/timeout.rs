@@ -1,11 +1,11 @@
-//! [`TimeoutLayer`]: a deadline per request, on sturdy's clock.
+//! [`TimeoutLayer`]: a deadline per request, on steadfast's clock.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
-use sturdy::timeout::Deadline;
+use steadfast::timeout::Deadline;
 use tower::{Layer, Service};
 
 use crate::{Error, time};
@@ -14,8 +14,8 @@ use crate::{Error, time};
 ///
 /// ```
 /// use std::time::Duration;
-/// use sturdy_std::Error;
-/// use sturdy_std::tower::TimeoutLayer;
+/// use steadfast_std::Error;
+/// use steadfast_std::tower::TimeoutLayer;
 /// use tower::{Layer, Service, service_fn};
 ///
 /// #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -32,15 +32,15 @@ use crate::{Error, time};
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct TimeoutLayer {
-    timeout: sturdy::time::Duration,
+    timeout: steadfast::time::Duration,
 }
 
 impl TimeoutLayer {
     /// A layer cutting each request off `timeout` after `call` (saturating
-    /// at sturdy's microsecond [`Duration`](sturdy::time::Duration)).
+    /// at steadfast's microsecond [`Duration`](steadfast::time::Duration)).
     ///
     /// ```
-    /// let layer = sturdy_std::tower::TimeoutLayer::new(std::time::Duration::from_millis(250));
+    /// let layer = steadfast_std::tower::TimeoutLayer::new(std::time::Duration::from_millis(250));
     /// assert_eq!(layer.timeout(), std::time::Duration::from_millis(250));
     /// ```
     pub fn new(timeout: std::time::Duration) -> Self {
@@ -52,7 +52,7 @@ impl TimeoutLayer {
     /// The timeout.
     ///
     /// ```
-    /// let layer = sturdy_std::tower::TimeoutLayer::new(std::time::Duration::ZERO);
+    /// let layer = steadfast_std::tower::TimeoutLayer::new(std::time::Duration::ZERO);
     /// assert!(layer.timeout().is_zero());
     /// ```
     pub fn timeout(&self) -> std::time::Duration {
@@ -89,7 +89,7 @@ impl<S> Layer<S> for TimeoutLayer {
 ///
 /// ```
 /// use std::time::Duration;
-/// use sturdy_std::tower::TimeoutService;
+/// use steadfast_std::tower::TimeoutService;
 /// use tower::{Service, service_fn};
 ///
 /// #[tokio::main(flavor = "current_thread")]
@@ -101,14 +101,14 @@ impl<S> Layer<S> for TimeoutLayer {
 #[derive(Clone, Copy, Debug)]
 pub struct TimeoutService<S> {
     inner: S,
-    timeout: sturdy::time::Duration,
+    timeout: steadfast::time::Duration,
 }
 
 impl<S> TimeoutService<S> {
     /// Wraps `inner`.
     ///
     /// ```
-    /// let svc = sturdy_std::tower::TimeoutService::new(7_u8, std::time::Duration::from_secs(1));
+    /// let svc = steadfast_std::tower::TimeoutService::new(7_u8, std::time::Duration::from_secs(1));
     /// assert_eq!(*svc.get_ref(), 7);
     /// ```
     pub fn new(inner: S, timeout: std::time::Duration) -> Self {
@@ -121,7 +121,7 @@ impl<S> TimeoutService<S> {
     /// The inner service.
     ///
     /// ```
-    /// let svc = sturdy_std::tower::TimeoutService::new(7_u8, std::time::Duration::from_secs(1));
+    /// let svc = steadfast_std::tower::TimeoutService::new(7_u8, std::time::Duration::from_secs(1));
     /// assert_eq!(svc.into_inner(), 7);
     /// ```
     pub fn get_ref(&self) -> &S {
@@ -131,7 +131,7 @@ impl<S> TimeoutService<S> {
     /// Unwraps the inner service.
     ///
     /// ```
-    /// let svc = sturdy_std::tower::TimeoutService::new(7_u8, std::time::Duration::from_secs(1));
+    /// let svc = steadfast_std::tower::TimeoutService::new(7_u8, std::time::Duration::from_secs(1));
     /// assert_eq!(svc.into_inner(), 7);
     /// ```
     pub fn into_inner(self) -> S {
@@ -165,8 +165,8 @@ pin_project! {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use sturdy_std::Error;
-    /// use sturdy_std::tower::{TimeoutFuture, TimeoutService};
+    /// use steadfast_std::Error;
+    /// use steadfast_std::tower::{TimeoutFuture, TimeoutService};
     /// use tower::{Service, service_fn};
     ///
     /// #[tokio::main(flavor = "current_thread")]

@@ -5,14 +5,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use sturdy::backoff::Backoff;
-use sturdy::breaker::Config as BreakerConfig;
-use sturdy::bulkhead::Config as BulkheadConfig;
-use sturdy::pipeline::PipelineConfig;
-use sturdy::retry::RetryConfig;
-use sturdy::time::Duration;
-use sturdy::timeout::TimeoutConfig;
-use sturdy_std::{Policy, SharedBreaker, SharedBulkhead};
+use steadfast::backoff::Backoff;
+use steadfast::breaker::Config as BreakerConfig;
+use steadfast::bulkhead::Config as BulkheadConfig;
+use steadfast::pipeline::PipelineConfig;
+use steadfast::retry::RetryConfig;
+use steadfast::time::Duration;
+use steadfast::timeout::TimeoutConfig;
+use steadfast_std::{Policy, SharedBreaker, SharedBulkhead};
 
 /// Milliseconds as a std duration.
 pub(crate) fn ms(n: u64) -> std::time::Duration {

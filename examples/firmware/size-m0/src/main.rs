@@ -1,4 +1,4 @@
-//! Size probe: each feature links one sturdy pattern, driven with `black_box`ed
+//! Size probe: each feature links one steadfast pattern, driven with `black_box`ed
 //! inputs so nothing folds away, results folded into one `black_box`ed value.
 //! No `core::fmt` (it would dwarf the patterns). Runs on QEMU `microbit` and exits 0.
 #![no_std]
@@ -61,8 +61,8 @@ fn main() -> ! {
 #[allow(dead_code, unused_imports)]
 mod patterns {
     use core::hint::black_box;
-    use sturdy::rng::{Rng, SplitMix64};
-    use sturdy::time::{Duration, Instant};
+    use steadfast::rng::{Rng, SplitMix64};
+    use steadfast::time::{Duration, Instant};
 
     /// Instant/Duration arithmetic.
     pub fn time(input: u64) -> u64 {
@@ -80,8 +80,8 @@ mod patterns {
     /// Consecutive-failure breaker through closed → open → half-open → closed.
     #[cfg(feature = "breaker")]
     pub fn breaker(input: u64) -> u64 {
-        use sturdy::breaker::{Breaker, Config};
-        use sturdy::outcome::Outcome;
+        use steadfast::breaker::{Breaker, Config};
+        use steadfast::outcome::Outcome;
         let Ok(mut b): Result<Breaker, _> = Breaker::new(black_box(Config::default())) else {
             return 0;
         };
@@ -112,7 +112,7 @@ mod patterns {
     /// Exponential backoff with full jitter.
     #[cfg(feature = "backoff")]
     pub fn backoff(input: u64) -> u64 {
-        use sturdy::backoff::Backoff;
+        use steadfast::backoff::Backoff;
         let b = black_box(Backoff::default());
         let mut rng = SplitMix64::new(input);
         let mut previous = Duration::ZERO;
@@ -128,8 +128,8 @@ mod patterns {
     /// One call's retry machine over failing attempts.
     #[cfg(feature = "retry")]
     pub fn retry(input: u64) -> u64 {
-        use sturdy::outcome::Verdict;
-        use sturdy::retry::{Retry, RetryConfig, RetryDecision};
+        use steadfast::outcome::Verdict;
+        use steadfast::retry::{Retry, RetryConfig, RetryDecision};
         let config = black_box(RetryConfig::default());
         let mut rng = SplitMix64::new(input);
         let mut now = Instant::from_micros(black_box(0));
@@ -154,7 +154,7 @@ mod patterns {
     /// Bulkhead with a small waiting queue.
     #[cfg(feature = "bulkhead")]
     pub fn bulkhead(input: u64) -> u64 {
-        use sturdy::bulkhead::{Acquire, Bulkhead, Config};
+        use steadfast::bulkhead::{Acquire, Bulkhead, Config};
         let Ok(mut b) = Bulkhead::<4>::new(black_box(Config::default())) else {
             return 0;
         };
@@ -177,7 +177,7 @@ mod patterns {
     /// Deadlines.
     #[cfg(feature = "timeout")]
     pub fn timeout(input: u64) -> u64 {
-        use sturdy::timeout::Deadline;
+        use steadfast::timeout::Deadline;
         let now = Instant::from_micros(input);
         let a = Deadline::after(now, Duration::from_millis(black_box(100)));
         let b = Deadline::at(Instant::from_micros(black_box(input / 2)));
@@ -189,10 +189,10 @@ mod patterns {
     /// call driven to its end over a scripted flaky dependency (what an adapter does).
     #[cfg(feature = "pipeline")]
     pub fn pipeline(input: u64) -> u64 {
-        use sturdy::breaker::{Breaker, Config as BreakerConfig};
-        use sturdy::bulkhead::{Bulkhead, Config as BulkheadConfig};
-        use sturdy::outcome::Verdict;
-        use sturdy::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+        use steadfast::breaker::{Breaker, Config as BreakerConfig};
+        use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
+        use steadfast::outcome::Verdict;
+        use steadfast::pipeline::{Pipeline, PipelineConfig, Shared, Step};
         let Ok(mut breaker): Result<Breaker, _> = Breaker::new(black_box(BreakerConfig::DEFAULT))
         else {
             return 0;
@@ -231,7 +231,7 @@ mod patterns {
                 };
             }
             while let Some(event) = call.poll_event() {
-                acc ^= matches!(event, sturdy::pipeline::Event::Retry { .. }) as u64;
+                acc ^= matches!(event, steadfast::pipeline::Event::Retry { .. }) as u64;
             }
             call.abandon(now, &mut shared);
         }
