@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Firmware CI for steadfast (issue 7): both QEMU images built and run with their exit status
+# Firmware CI for steadfast: both QEMU images built and run with their exit status
 # checked, the defmt variant decoded by defmt-print, the no-allocator and no-float proofs
 # (each with a canary that must trip it), a panic that must exit 1, and size reports.
 # Callable from anywhere (usually `bash .ci/firmware.sh` from the repo root); installs
@@ -9,8 +9,11 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 FW="$ROOT/examples/firmware"
 M4=thumbv7em-none-eabihf   # QEMU mps2-an386, Cortex-M4F
 M0=thumbv6m-none-eabi      # QEMU microbit, Cortex-M0: no FPU, no CAS atomics
-export CARGO_TERM_COLOR=never CARGO_INCREMENTAL=0 CARGO_TARGET_DIR="$FW/target"
-ELF="$FW/target/ci"        # each variant's ELF is copied here under its own name
+# A CARGO_TARGET_DIR from the caller is honoured; otherwise each workspace builds in its own target/.
+ROOT_TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+FW_TARGET="${CARGO_TARGET_DIR:-$FW/target}"
+export CARGO_TERM_COLOR=never CARGO_INCREMENTAL=0 CARGO_TARGET_DIR="$FW_TARGET"
+ELF="$FW_TARGET/ci"        # each variant's ELF is copied here under its own name
 QEMU_TIMEOUT=60
 
 T0=$(date +%s%N)
@@ -59,7 +62,7 @@ fw() {
   local target=$1 name=$2; shift 2
   rm -f "$ELF/$name"
   (cd "$FW" && cargo build --release --locked -p steadfast-firmware --target "$target" "$@") || return 1
-  mkdir -p "$ELF" && cp "$FW/target/$target/release/steadfast-firmware" "$ELF/$name"
+  mkdir -p "$ELF" && cp "$FW_TARGET/$target/release/steadfast-firmware" "$ELF/$name"
 }
 qemu_cmd() {
   case $1 in
@@ -103,8 +106,8 @@ adapter() {
   # steadfast-embassy alone, for both targets, plain and defmt (root workspace, its own target dir)
   local t
   for t in "$M0" "$M4"; do
-    (cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --locked -p steadfast-embassy --target "$t")
-    (cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --locked -p steadfast-embassy --target "$t" --features defmt)
+    (cd "$ROOT" && CARGO_TARGET_DIR="$ROOT_TARGET" cargo build --release --locked -p steadfast-embassy --target "$t")
+    (cd "$ROOT" && CARGO_TARGET_DIR="$ROOT_TARGET" cargo build --release --locked -p steadfast-embassy --target "$t" --features defmt)
   done
 }
 build() {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reliability CI for steadfast (issue 10): Miri on the core (host, 32-bit, big-endian),
+# Reliability CI for steadfast: Miri on the core (host, 32-bit, big-endian),
 # each fuzz target for a short bounded time, loom models of the std adapter's shared
 # handles. Callable from anywhere; installs what it needs only if missing; idempotent.
 # Budget: ~12 min on 2 cores. Longer local runs and figures: RELIABILITY.md.
@@ -40,13 +40,13 @@ tools() {
 # Host: every unit, property (Miri-sized) and clock-abuse test. Cross targets (usize
 # and endianness): the unit tests, clock abuse and trait tests; MIRI_FULL=1 runs all.
 miri() {
-  cargo +nightly miri test -p steadfast --lib --tests
+  cargo +nightly miri test --locked -p steadfast --lib --tests
 }
 miri_cross() {
   if [ -n "${MIRI_FULL:-}" ]; then
-    cargo +nightly miri test -p steadfast --lib --tests --target "$1"
+    cargo +nightly miri test --locked -p steadfast --lib --tests --target "$1"
   else
-    cargo +nightly miri test -p steadfast --lib --test clock_abuse --test bulkhead_traits --target "$1"
+    cargo +nightly miri test --locked -p steadfast --lib --test clock_abuse --test bulkhead_traits --target "$1"
   fi
 }
 
@@ -72,13 +72,13 @@ fuzz() {
 
 loom() {
   # tokio is left out: `--cfg loom` would switch it into its own internal loom mode.
-  RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$ROOT/target/loom" \
-    cargo test -p steadfast-std --no-default-features --release --test loom
+  RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/loom" \
+    cargo test --locked -p steadfast-std --no-default-features --release --test loom
 }
 
 bad_input() {
   # Every invalid value/file/env var names its key; RELIABILITY.md's table is current.
-  cargo test -p steadfast-std --features config --test bad_input
+  cargo test --locked -p steadfast-std --features config --test bad_input
 }
 
 step tools tools

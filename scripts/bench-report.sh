@@ -7,17 +7,22 @@
 #   5. flash per pattern         — scripts/size-report.sh (thumbv6m-none-eabi, opt-level z)
 # and prints the markdown table (ratios to the floor and to each peer of the row group).
 #
-# usage: scripts/bench-report.sh [--quick]      (--quick: shorter criterion runs)
-# Output: target/bench-report/report.md (also printed). Needs valgrind for column 3.
+# usage: scripts/bench-report.sh [--quick | --no-criterion]
+#   --quick:        shorter criterion runs
+#   --no-criterion: skip step 1 (for a loaded machine, where times mean little); the table
+#                   then has no ns columns
+# Instructions: each row runs 20 000 calls under callgrind (ratios come from this one build).
+# Output: $CARGO_TARGET_DIR (default target/)/bench-report/report.md (also printed). Needs valgrind for column 3.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-OUT="$ROOT/target/bench-report"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+OUT="$TARGET/bench-report"
 mkdir -p "$OUT"
 cd "$ROOT"
 export CARGO_TERM_COLOR=never
 
 cargo build --release --locked -p steadfast-bench --bins >/dev/null
-BIN="$ROOT/target/release"
+BIN="$TARGET/release"
 
 echo "== machine" >&2
 {
@@ -41,11 +46,14 @@ if command -v valgrind >/dev/null; then
   done
 fi
 
-echo "== criterion" >&2
-crit_args=()
-[ "${1:-}" = "--quick" ] && crit_args=(--warm-up-time 0.3 --measurement-time 1)
-cargo bench --locked -p steadfast-bench --bench compare -- "${crit_args[@]}" >"$OUT/criterion.log" 2>&1
-echo "load (1/5/15 min) after criterion: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
+rm -f "$OUT/criterion.log"
+if [ "${1:-}" != "--no-criterion" ]; then
+  echo "== criterion" >&2
+  crit_args=()
+  [ "${1:-}" = "--quick" ] && crit_args=(--warm-up-time 0.3 --measurement-time 1)
+  cargo bench --locked -p steadfast-bench --bench compare -- "${crit_args[@]}" >"$OUT/criterion.log" 2>&1
+  echo "load (1/5/15 min) after criterion: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
+fi
 
 echo "== sizes" >&2
 "$BIN/bench-sizes" >"$OUT/sizes.txt"

@@ -19,7 +19,9 @@ if (out / "instr.tsv").exists():
         instr[i] = float(v)
 
 ns = {}
-for bench in (root / "criterion").glob("**/new/benchmark.json"):
+# Times only from a criterion run of this report (bench-report.sh --no-criterion skips it).
+with_ns = (out / "criterion.log").exists()
+for bench in (root / "criterion").glob("**/new/benchmark.json") if with_ns else []:
     b = json.loads(bench.read_text())
     est = json.loads((bench.parent / "estimates.json").read_text())
     ns[(b["group_id"], b["function_id"])] = est["median"]["point_estimate"]
@@ -34,8 +36,12 @@ def ratio(a, b):
 
 
 print((out / "machine.txt").read_text().replace("\n", "  \n"))
-print("| row | contender | ns/op (median) | instr/op | allocs/op | × floor ns | × floor instr |")
-print("|---|---|---:|---:|---:|---:|---:|")
+if with_ns:
+    print("| row | contender | ns/op (median) | instr/op | allocs/op | × floor ns | × floor instr |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+else:
+    print("| row | contender | instr/op | allocs/op | × floor instr |")
+    print("|---|---|---:|---:|---:|")
 groups = []
 for g, n, w, a in rows:
     if g not in groups:
@@ -49,7 +55,10 @@ for g in groups:
         t = ns.get((g, n))
         ir = instr.get(f"{g} :: {n}")
         name = f"**{n}**" if w == "steadfast" else n
-        print(f"| {g} | {name} | {fmt(t)} | {fmt(ir, 0)} | {fmt(a, 0)} | {fmt(ratio(t, f_ns), 2)} | {fmt(ratio(ir, f_ir), 2)} |")
+        if with_ns:
+            print(f"| {g} | {name} | {fmt(t)} | {fmt(ir, 0)} | {fmt(a, 0)} | {fmt(ratio(t, f_ns), 2)} | {fmt(ratio(ir, f_ir), 2)} |")
+        else:
+            print(f"| {g} | {name} | {fmt(ir, 0)} | {fmt(a, 0)} | {fmt(ratio(ir, f_ir), 2)} |")
 
 extra = sorted(k for k in ns if k[0] not in groups)
 if extra:
@@ -62,10 +71,14 @@ if extra:
         print(f"| {g} | {n} | {fmt(ns[(g, n)])} |")
 
 print()
-print("steadfast vs each peer of its row (peer ÷ steadfast: above 1 means steadfast is faster / executes fewer instructions)")
+print("steadfast vs each peer of its row (peer ÷ steadfast: above 1 means steadfast executes fewer instructions" + (" / is faster)" if with_ns else ")"))
 print()
-print("| row | steadfast | peer | ns ratio | instr ratio |")
-print("|---|---|---|---:|---:|")
+if with_ns:
+    print("| row | steadfast | peer | ns ratio | instr ratio |")
+    print("|---|---|---|---:|---:|")
+else:
+    print("| row | steadfast | peer | instr ratio |")
+    print("|---|---|---|---:|")
 for g in groups:
     members = [r for r in rows if r[0] == g]
     for _, s, w, _ in members:
@@ -76,7 +89,10 @@ for g in groups:
                 continue
             rn = ratio(ns.get((g, p)), ns.get((g, s)))
             ri = ratio(instr.get(f"{g} :: {p}"), instr.get(f"{g} :: {s}"))
-            print(f"| {g} | {s} | {p} | {fmt(rn, 2)} | {fmt(ri, 2)} |")
+            if with_ns:
+                print(f"| {g} | {s} | {p} | {fmt(rn, 2)} | {fmt(ri, 2)} |")
+            else:
+                print(f"| {g} | {s} | {p} | {fmt(ri, 2)} |")
 
 print()
 print("size_of (bytes, x86_64):")

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use steadfast_bench::breaker::{
-    FailsafeShared, FloorShared, RecloserShared, SharedSubject, SteadfastShared,
+    FailsafeShared, FloorShared, RecloserShared, SharedSubject, SteadfastShared, call_result,
 };
 use steadfast_bench::{Op, Visitor, visit_all};
 
@@ -42,7 +42,7 @@ fn two_threads<S: SharedSubject>(c: &mut Criterion) {
                 for _ in 0..2 {
                     scope.spawn(|| {
                         for _ in 0..iters {
-                            std::hint::black_box(std::hint::black_box(&shared).call());
+                            std::hint::black_box(std::hint::black_box(&shared).call(call_result()));
                         }
                     });
                 }

@@ -1,7 +1,7 @@
-//! Backoff rows: the jittered delays of retries 1..=5 (exponential, base 100 ms,
+//! Backoff rows: the jittered delays of retries 1..=8 (exponential, base 100 ms,
 //! factor 2, cap 60 s, full jitter), one random draw each from the same
-//! SplitMix64 stream. One call of `op` is a whole 5-delay schedule
-//! (`PER_CALL = 5`): backon can only produce delays by iterating from the first,
+//! SplitMix64 stream. One call of `op` is a whole 8-delay schedule
+//! (`PER_CALL = 8`): backon can only produce delays by iterating from the first,
 //! so a schedule is the unit every contender can do the same way.
 
 use std::hint::black_box;
@@ -24,7 +24,7 @@ pub fn visit<V: Visitor>(v: &mut V) {
 }
 
 const GROUP: &str = "backoff: next delay with jitter (exp 100 ms x2, cap 60 s)";
-const RETRIES: u32 = 5;
+const RETRIES: u32 = 8;
 const BASE_MS: u64 = 100;
 const CAP_MS: u64 = 60_000;
 
@@ -76,7 +76,7 @@ impl Op for FloorJitter {
     }
 }
 
-/// backon: a fresh `ExponentialBuilder::build()` iterator (seeded), 5 × `next()`.
+/// backon: a fresh `ExponentialBuilder::build()` iterator (seeded), 8 × `next()`.
 /// backon's jitter is `d + d·U[0,1)` (f32), not full jitter: same work, its formula.
 #[derive(Debug)]
 pub struct BackonJitter(backon::ExponentialBuilder);

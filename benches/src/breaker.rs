@@ -1,9 +1,19 @@
-//! Breaker rows: a closed call (acquire + record a success) and a rejection while open.
+//! Breaker rows: a closed call (acquire + record the call's result) and a
+//! rejection while open, on the same detector for every contender.
 //!
-//! Inputs: the injected-clock contenders get a 1 µs tick per call; the peers that
-//! own a clock read `std::time::Instant` themselves (failsafe and recloser when
-//! open, recloser never when closed). `steadfast + std clock` pays the same clock
-//! read so that difference is visible, not hidden.
+//! Like for like:
+//!
+//! * **Detector.** The consecutive rows trip after 5 failures in a row for
+//!   everyone (recloser and tower-resilience have no consecutive mode: a count
+//!   window of 5 at a 100 % failure rate is the same rule once 5 calls are held).
+//!   The window rows judge the last 100 calls at 50 % for everyone.
+//! * **Opaque results.** The call's result is `black_box(Ok(()))`: no contender
+//!   can specialise its record path for a success it can see. What each returns
+//!   (a permit, a rejection, a transition, a `Result`) goes into `black_box`.
+//! * **Clock.** The injected-clock contenders (steadfast, reliakit, the floors)
+//!   get a 1 µs tick per call, counted in the row. failsafe and recloser read
+//!   `std::time::Instant` themselves when open (never when closed); the
+//!   `+ std clock read` rows make steadfast and the floor pay that same read.
 
 use std::hint::black_box;
 use std::time::Duration as StdDuration;
@@ -15,7 +25,7 @@ use steadfast::breaker::{Breaker, Config, CountWindow};
 use steadfast::outcome::Outcome;
 use steadfast::time::{Duration, Instant};
 
-use crate::floor::FloorBreaker;
+use crate::floor::{FloorBreaker, FloorWindowBreaker};
 use crate::{Op, Tick, Visitor, Who};
 
 /// Every breaker row.
@@ -24,13 +34,16 @@ pub fn visit<V: Visitor>(v: &mut V) {
     v.visit::<Closed<SteadfastClockB>>();
     v.visit::<Closed<FloorB>>();
     v.visit::<Closed<FailsafeB>>();
+    v.visit::<Closed<RecloserB>>();
     v.visit::<Closed<ReliakitB>>();
     v.visit::<WindowClosed<SteadfastWindow>>();
-    v.visit::<WindowClosed<RecloserB>>();
+    v.visit::<WindowClosed<FloorWindow>>();
+    v.visit::<WindowClosed<RecloserWindow>>();
     v.visit::<WindowClosed<ReliakitRolling>>();
     v.visit::<Open<SteadfastB>>();
     v.visit::<Open<SteadfastClockB>>();
     v.visit::<Open<FloorB>>();
+    v.visit::<Open<FloorClockB>>();
     v.visit::<Open<FailsafeB>>();
     v.visit::<Open<RecloserB>>();
     v.visit::<Open<ReliakitB>>();
@@ -41,25 +54,52 @@ pub fn visit<V: Visitor>(v: &mut V) {
 }
 
 /// Failures in a row that trip the consecutive breakers (steadfast's default, 5).
-const THRESHOLD: u32 = 5;
+pub const THRESHOLD: u32 = 5;
 /// An open period no benchmark outlasts (≈ 11.6 days).
-const LONG_SECS: u64 = 1_000_000;
+pub const LONG_SECS: u64 = 1_000_000;
+/// The count windows' length.
+pub const WINDOW: usize = 100;
+/// The count windows' failure rate that trips, percent.
+pub const WINDOW_RATE_PERCENT: u8 = 50;
 
-/// A breaker under test: admit a call, report a success; or be rejected.
+/// The error of a benchmarked call (never returned, but no contender knows that).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallError;
+
+/// What every benchmarked call returns.
+pub type CallResult = Result<(), CallError>;
+
+/// The result every contender's call returns and records: `Ok(())`, through
+/// `black_box` so that no contender sees it is always a success.
+#[inline(always)]
+pub fn call_result() -> CallResult {
+    black_box(Ok(()))
+}
+
+/// steadfast's outcome for a call's result.
+#[inline(always)]
+fn outcome(result: CallResult) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Success,
+        Err(CallError) => Outcome::Failure,
+    }
+}
+
+/// A breaker under test: admit a call, record its result; or be rejected.
 pub trait Subject {
     /// Its name in the table.
     const NAME: &'static str;
     /// Whose it is.
     const WHO: Who;
-    /// Closed, consecutive-failure detection with [`THRESHOLD`].
+    /// Closed, with the detector of its row group.
     fn closed() -> Self;
     /// Tripped open for [`LONG_SECS`].
     fn tripped() -> Self;
-    /// Acquire and (if admitted) record a success. Returns whether admitted.
-    fn call(&mut self) -> bool;
+    /// Acquire and (if admitted) record `result`. Returns whether admitted.
+    fn call(&mut self, result: CallResult) -> bool;
 }
 
-/// `breaker/closed`: acquire + record success, consecutive detector.
+/// `breaker/closed`: acquire + record, consecutive detector.
 #[derive(Debug)]
 pub struct Closed<S>(S);
 impl<S: Subject> Op for Closed<S> {
@@ -71,7 +111,7 @@ impl<S: Subject> Op for Closed<S> {
     }
     #[inline(always)]
     fn op(&mut self) {
-        let admitted = black_box(&mut self.0).call();
+        let admitted = black_box(&mut self.0).call(call_result());
         debug_assert!(admitted);
         black_box(admitted);
     }
@@ -86,29 +126,48 @@ impl<S: Subject> Op for Open<S> {
     const WHO: Who = S::WHO;
     fn new() -> Self {
         let mut s = S::tripped();
-        assert!(!s.call(), "{} must reject when tripped", S::NAME);
+        assert!(!s.call(Ok(())), "{} must reject when tripped", S::NAME);
         Self(s)
     }
     #[inline(always)]
     fn op(&mut self) {
-        let admitted = black_box(&mut self.0).call();
+        let admitted = black_box(&mut self.0).call(call_result());
         debug_assert!(!admitted);
         black_box(admitted);
     }
 }
 
-fn steadfast_config(threshold: u32) -> Config {
+fn steadfast_config() -> Config {
     let long = Duration::from_secs(LONG_SECS);
     Config::new()
-        .with_failure_threshold(threshold)
+        .with_failure_threshold(THRESHOLD)
         .with_break_duration(long)
         .with_break_growth(1, long)
 }
 
 fn trip<W: steadfast::breaker::Window>(b: &mut Breaker<W>) {
-    for _ in 0..100 {
+    for _ in 0..=WINDOW {
         if let Ok(p) = b.try_acquire(Instant::ZERO) {
             let _ = b.record(p, Outcome::Failure, Instant::ZERO);
+        }
+    }
+}
+
+/// One steadfast call at `now`: acquire, record, everything returned into `black_box`.
+#[inline(always)]
+fn steadfast_call<W: steadfast::breaker::Window>(
+    b: &mut Breaker<W>,
+    result: CallResult,
+    now: Instant,
+) -> bool {
+    match b.try_acquire(now) {
+        Ok(permit) => {
+            black_box(&b.record(permit, outcome(result), now));
+            true
+        }
+        Err(rejected) => {
+            black_box(rejected);
+            false
         }
     }
 }
@@ -120,10 +179,7 @@ impl Subject for SteadfastB {
     const NAME: &'static str = "steadfast";
     const WHO: Who = Who::Steadfast;
     fn closed() -> Self {
-        Self(
-            Breaker::new(steadfast_config(THRESHOLD)).expect("valid"),
-            Tick(0),
-        )
+        Self(Breaker::new(steadfast_config()).expect("valid"), Tick(0))
     }
     fn tripped() -> Self {
         let mut s = Self::closed();
@@ -131,36 +187,27 @@ impl Subject for SteadfastB {
         s
     }
     #[inline(always)]
-    fn call(&mut self) -> bool {
+    fn call(&mut self, result: CallResult) -> bool {
         let now = Instant::from_micros(self.1.advance());
-        match self.0.try_acquire(now) {
-            Ok(p) => {
-                black_box(self.0.record(p, Outcome::Success, now).is_some());
-                true
-            }
-            Err(rejected) => {
-                black_box(rejected.retry_at.is_some());
-                false
-            }
-        }
+        steadfast_call(&mut self.0, result, now)
     }
+}
+
+/// A `std::time::Instant` read as µs since `origin`: what an adapter pays per call.
+#[inline(always)]
+fn std_micros(origin: std::time::Instant) -> u64 {
+    origin.elapsed().as_micros() as u64
 }
 
 /// steadfast, reading `std::time::Instant` per call as an adapter must.
 #[derive(Debug)]
 pub struct SteadfastClockB(Breaker, std::time::Instant);
-impl SteadfastClockB {
-    #[inline(always)]
-    fn now(&self) -> Instant {
-        Instant::from_micros(self.1.elapsed().as_micros() as u64)
-    }
-}
 impl Subject for SteadfastClockB {
     const NAME: &'static str = "steadfast + std clock read";
     const WHO: Who = Who::Steadfast;
     fn closed() -> Self {
         Self(
-            Breaker::new(steadfast_config(THRESHOLD)).expect("valid"),
+            Breaker::new(steadfast_config()).expect("valid"),
             std::time::Instant::now(),
         )
     }
@@ -170,18 +217,9 @@ impl Subject for SteadfastClockB {
         s
     }
     #[inline(always)]
-    fn call(&mut self) -> bool {
-        let now = self.now();
-        match self.0.try_acquire(now) {
-            Ok(p) => {
-                black_box(self.0.record(p, Outcome::Success, now).is_some());
-                true
-            }
-            Err(rejected) => {
-                black_box(rejected.retry_at.is_some());
-                false
-            }
-        }
+    fn call(&mut self, result: CallResult) -> bool {
+        let now = Instant::from_micros(std_micros(self.1));
+        steadfast_call(&mut self.0, result, now)
     }
 }
 
@@ -202,10 +240,41 @@ impl Subject for FloorB {
         s
     }
     #[inline(always)]
-    fn call(&mut self) -> bool {
+    fn call(&mut self, result: CallResult) -> bool {
         let now = self.1.advance();
         if self.0.try_acquire(now) {
-            self.0.record(false, now);
+            self.0.record(result.is_err(), now);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The floor reading `std::time::Instant` per call, like failsafe and recloser when open.
+#[derive(Debug)]
+pub struct FloorClockB(FloorBreaker, std::time::Instant);
+impl Subject for FloorClockB {
+    const NAME: &'static str = "floor + std clock read";
+    const WHO: Who = Who::Floor;
+    fn closed() -> Self {
+        Self(
+            FloorBreaker::new(THRESHOLD, LONG_SECS * 1_000_000),
+            std::time::Instant::now(),
+        )
+    }
+    fn tripped() -> Self {
+        let mut s = Self::closed();
+        for _ in 0..THRESHOLD {
+            s.0.record(true, 0);
+        }
+        s
+    }
+    #[inline(always)]
+    fn call(&mut self, result: CallResult) -> bool {
+        let now = std_micros(self.1);
+        if self.0.try_acquire(now) {
+            self.0.record(result.is_err(), now);
             true
         } else {
             false
@@ -215,31 +284,38 @@ impl Subject for FloorB {
 
 type FailsafeMachine = failsafe::StateMachine<ConsecutiveFailures<Constant>, ()>;
 
-/// failsafe: `call(|| Ok(()))` (a `parking_lot` mutex; reads the clock when open).
+fn failsafe_consecutive() -> FailsafeMachine {
+    let backoff = failsafe::backoff::constant(StdDuration::from_secs(LONG_SECS));
+    let policy = consecutive_failures(THRESHOLD, backoff);
+    failsafe::Config::new().failure_policy(policy).build()
+}
+
+/// failsafe: `call(|| result)` (a `parking_lot` mutex; reads the clock when open).
 #[derive(Debug)]
 pub struct FailsafeB(FailsafeMachine);
 impl Subject for FailsafeB {
     const NAME: &'static str = "failsafe 1.3";
     const WHO: Who = Who::Peer;
     fn closed() -> Self {
-        let backoff = failsafe::backoff::constant(StdDuration::from_secs(LONG_SECS));
-        let policy = consecutive_failures(THRESHOLD, backoff);
-        Self(failsafe::Config::new().failure_policy(policy).build())
+        Self(failsafe_consecutive())
     }
     fn tripped() -> Self {
         let s = Self::closed();
         for _ in 0..THRESHOLD {
-            let _ = s.0.call(|| Err::<(), ()>(()));
+            let _ = s.0.call(|| Err::<(), CallError>(CallError));
         }
         s
     }
     #[inline(always)]
-    fn call(&mut self) -> bool {
-        black_box(&self.0).call(|| Ok::<(), ()>(())).is_ok()
+    fn call(&mut self, result: CallResult) -> bool {
+        let out = black_box(&self.0).call(|| result);
+        let admitted = !matches!(out, Err(failsafe::Error::Rejected));
+        let _ = black_box(out);
+        admitted
     }
 }
 
-/// reliakit: `allow(now)` then `on_success()` (time injected, like steadfast).
+/// reliakit: `allow(now)` then `on_success()` / `on_failure(now)` (time injected, like steadfast).
 #[derive(Debug)]
 pub struct ReliakitB(reliakit::circuit::CircuitBreaker, Tick);
 impl Subject for ReliakitB {
@@ -259,10 +335,13 @@ impl Subject for ReliakitB {
         s
     }
     #[inline(always)]
-    fn call(&mut self) -> bool {
+    fn call(&mut self, result: CallResult) -> bool {
         let now = self.1.advance();
         if self.0.allow(now) {
-            self.0.on_success();
+            match result {
+                Ok(()) => self.0.on_success(),
+                Err(CallError) => self.0.on_failure(now),
+            }
             true
         } else {
             false
@@ -270,40 +349,60 @@ impl Subject for ReliakitB {
     }
 }
 
-/// recloser: `call(|| Ok(()))` (crossbeam-epoch atomics; count ring; reads the clock when open).
+/// recloser as a consecutive-5 breaker: a ring of 5 that trips at a 100 %
+/// failure rate (5 failures in a row).
+fn recloser_consecutive() -> recloser::Recloser {
+    recloser::Recloser::custom()
+        .error_rate(1.0)
+        .closed_len(THRESHOLD as usize)
+        .open_wait(StdDuration::from_secs(LONG_SECS))
+        .build()
+}
+
+/// recloser over the last [`WINDOW`] calls at 50 %.
+fn recloser_window() -> recloser::Recloser {
+    recloser::Recloser::custom()
+        .error_rate(f32::from(WINDOW_RATE_PERCENT) / 100.0)
+        .closed_len(WINDOW)
+        .open_wait(StdDuration::from_secs(LONG_SECS))
+        .build()
+}
+
+/// One recloser call: `call(|| result)`, its `Result` into `black_box`.
+#[inline(always)]
+fn recloser_call(r: &recloser::Recloser, result: CallResult) -> bool {
+    let out = black_box(r).call(|| result);
+    let admitted = !matches!(out, Err(recloser::Error::Rejected));
+    let _ = black_box(out);
+    admitted
+}
+
+/// recloser: `call(|| result)` (crossbeam-epoch atomics; reads the clock when open).
 #[derive(Debug)]
 pub struct RecloserB(recloser::Recloser);
 impl Subject for RecloserB {
-    const NAME: &'static str = "recloser 1.4";
+    const NAME: &'static str = "recloser 1.4 (ring of 5 at 100 %)";
     const WHO: Who = Who::Peer;
     fn closed() -> Self {
-        Self(
-            recloser::Recloser::custom()
-                .error_rate(0.5)
-                .closed_len(WINDOW)
-                .open_wait(StdDuration::from_secs(LONG_SECS))
-                .build(),
-        )
+        Self(recloser_consecutive())
     }
     fn tripped() -> Self {
         let s = Self::closed();
-        // recloser judges only once its ring is full: WINDOW + 1 outcomes.
-        for _ in 0..=WINDOW {
-            let _ = s.0.call(|| Err::<(), ()>(()));
+        // recloser judges only once its ring is full: THRESHOLD + 1 outcomes.
+        for _ in 0..=THRESHOLD {
+            let _ = s.0.call(|| Err::<(), CallError>(CallError));
         }
         s
     }
     #[inline(always)]
-    fn call(&mut self) -> bool {
-        black_box(&self.0).call(|| Ok::<(), ()>(())).is_ok()
+    fn call(&mut self, result: CallResult) -> bool {
+        recloser_call(&self.0, result)
     }
 }
 
-// ---- count windows (100 outcomes, trip at 50 % failures) --------------------------------
+// ---- count windows (the last 100 calls, trip at 50 % failures) ---------------------------
 
-const WINDOW: usize = 100;
-
-/// `breaker/closed (count window)`: acquire + record success on a 100-outcome window.
+/// `breaker/closed (count window)`: acquire + record on a 100-call window.
 #[derive(Debug)]
 pub struct WindowClosed<S>(S);
 impl<S: Subject> Op for WindowClosed<S> {
@@ -315,20 +414,22 @@ impl<S: Subject> Op for WindowClosed<S> {
     }
     #[inline(always)]
     fn op(&mut self) {
-        black_box(black_box(&mut self.0).call());
+        let admitted = black_box(&mut self.0).call(call_result());
+        debug_assert!(admitted);
+        black_box(admitted);
     }
 }
 
-/// steadfast `CountWindow<100, 2>` (a 128-bit outcome bitset).
+/// steadfast `CountWindow<100, 2>` (failed + slow bitsets), judged from 100 calls on.
 #[derive(Debug)]
 pub struct SteadfastWindow(Breaker<CountWindow<WINDOW, 2>>, Tick);
 impl Subject for SteadfastWindow {
     const NAME: &'static str = "steadfast CountWindow<100, 2>";
     const WHO: Who = Who::Steadfast;
     fn closed() -> Self {
-        let config = steadfast_config(THRESHOLD)
+        let config = steadfast_config()
             .with_minimum_calls(WINDOW as u32)
-            .with_failure_rate_percent(50);
+            .with_failure_rate_percent(WINDOW_RATE_PERCENT);
         Self(Breaker::new(config).expect("valid"), Tick(0))
     }
     fn tripped() -> Self {
@@ -337,27 +438,79 @@ impl Subject for SteadfastWindow {
         s
     }
     #[inline(always)]
-    fn call(&mut self) -> bool {
+    fn call(&mut self, result: CallResult) -> bool {
         let now = Instant::from_micros(self.1.advance());
-        match self.0.try_acquire(now) {
-            Ok(p) => {
-                black_box(self.0.record(p, Outcome::Success, now).is_some());
-                true
-            }
-            Err(_) => false,
+        steadfast_call(&mut self.0, result, now)
+    }
+}
+
+/// The floor: a 128-bit ring of the last 100 results and a failure count.
+#[derive(Debug)]
+pub struct FloorWindow(FloorWindowBreaker, Tick);
+impl Subject for FloorWindow {
+    const NAME: &'static str = "floor (u128 ring + count)";
+    const WHO: Who = Who::Floor;
+    fn closed() -> Self {
+        Self(
+            FloorWindowBreaker::new(
+                WINDOW as u32,
+                u32::from(WINDOW_RATE_PERCENT),
+                LONG_SECS * 1_000_000,
+            ),
+            Tick(0),
+        )
+    }
+    fn tripped() -> Self {
+        let mut s = Self::closed();
+        for _ in 0..WINDOW {
+            s.0.record(true, 0);
+        }
+        s
+    }
+    #[inline(always)]
+    fn call(&mut self, result: CallResult) -> bool {
+        let now = self.1.advance();
+        if self.0.try_acquire(now) {
+            self.0.record(result.is_err(), now);
+            true
+        } else {
+            false
         }
     }
 }
 
-/// reliakit `RollingBreaker<100>` (a `[bool; 100]` ring).
+/// recloser `closed_len(100)`, `error_rate(0.5)`.
+#[derive(Debug)]
+pub struct RecloserWindow(recloser::Recloser);
+impl Subject for RecloserWindow {
+    const NAME: &'static str = "recloser 1.4";
+    const WHO: Who = Who::Peer;
+    fn closed() -> Self {
+        Self(recloser_window())
+    }
+    fn tripped() -> Self {
+        let s = Self::closed();
+        for _ in 0..=WINDOW {
+            let _ = s.0.call(|| Err::<(), CallError>(CallError));
+        }
+        s
+    }
+    #[inline(always)]
+    fn call(&mut self, result: CallResult) -> bool {
+        recloser_call(&self.0, result)
+    }
+}
+
+/// reliakit `RollingBreaker<100>` (a `[bool; 100]` ring), tripping at 50 failures.
 #[derive(Debug)]
 pub struct ReliakitRolling(reliakit::circuit::RollingBreaker<WINDOW>, Tick);
 impl Subject for ReliakitRolling {
     const NAME: &'static str = "reliakit 1.1 RollingBreaker<100>";
     const WHO: Who = Who::Peer;
     fn closed() -> Self {
+        let failures = WINDOW as u32 * u32::from(WINDOW_RATE_PERCENT) / 100;
         Self(
-            reliakit::circuit::RollingBreaker::new(WINDOW as u32 / 2, LONG_SECS * 1_000_000),
+            reliakit::circuit::RollingBreaker::new(failures, LONG_SECS * 1_000_000),
             Tick(0),
         )
     }
@@ -369,10 +522,13 @@ impl Subject for ReliakitRolling {
         s
     }
     #[inline(always)]
-    fn call(&mut self) -> bool {
+    fn call(&mut self, result: CallResult) -> bool {
         let now = self.1.advance();
         if self.0.allow(now) {
-            self.0.on_success();
+            match result {
+                Ok(()) => self.0.on_success(),
+                Err(CallError) => self.0.on_failure(now),
+            }
             true
         } else {
             false
@@ -394,7 +550,7 @@ impl<S: SharedSubject> Op for Shared<S> {
     }
     #[inline(always)]
     fn op(&mut self) {
-        black_box(black_box(&self.0).call());
+        black_box(black_box(&self.0).call(call_result()));
     }
 }
 
@@ -404,10 +560,10 @@ pub trait SharedSubject: Send + Sync + 'static {
     const NAME: &'static str;
     /// Whose it is.
     const WHO: Who;
-    /// Closed, consecutive detection where the crate has it.
+    /// Closed, consecutive-5 detection (or its equivalent).
     fn closed() -> Self;
-    /// One closed call `|| Ok(())`; whether it was admitted.
-    fn call(&self) -> bool;
+    /// One call `|| result`, everything it returns into `black_box`; whether it was admitted.
+    fn call(&self, result: CallResult) -> bool;
 }
 
 /// steadfast-std `SharedBreaker::call` (reads the clock itself).
@@ -417,13 +573,17 @@ impl SharedSubject for SteadfastShared {
     const NAME: &'static str = "steadfast-std SharedBreaker";
     const WHO: Who = Who::Steadfast;
     fn closed() -> Self {
-        Self(
-            steadfast_std::SharedBreaker::new("bench", steadfast_config(THRESHOLD)).expect("valid"),
-        )
+        Self(steadfast_std::SharedBreaker::new("bench", steadfast_config()).expect("valid"))
     }
     #[inline(always)]
-    fn call(&self) -> bool {
-        self.0.call(|| Ok::<(), ()>(())).is_ok()
+    fn call(&self, result: CallResult) -> bool {
+        let out = self.0.call(|| result);
+        let admitted = !matches!(
+            &out,
+            Err(e) if matches!(e.reason(), steadfast::pipeline::Reason::BreakerOpen { .. })
+        );
+        let _ = black_box(out);
+        admitted
     }
 }
 
@@ -434,11 +594,14 @@ impl SharedSubject for FailsafeShared {
     const NAME: &'static str = "failsafe 1.3";
     const WHO: Who = Who::Peer;
     fn closed() -> Self {
-        Self(FailsafeB::closed().0)
+        Self(failsafe_consecutive())
     }
     #[inline(always)]
-    fn call(&self) -> bool {
-        self.0.call(|| Ok::<(), ()>(())).is_ok()
+    fn call(&self, result: CallResult) -> bool {
+        let out = self.0.call(|| result);
+        let admitted = !matches!(out, Err(failsafe::Error::Rejected));
+        let _ = black_box(out);
+        admitted
     }
 }
 
@@ -446,14 +609,14 @@ impl SharedSubject for FailsafeShared {
 #[derive(Debug)]
 pub struct RecloserShared(recloser::Recloser);
 impl SharedSubject for RecloserShared {
-    const NAME: &'static str = "recloser 1.4";
+    const NAME: &'static str = "recloser 1.4 (ring of 5 at 100 %)";
     const WHO: Who = Who::Peer;
     fn closed() -> Self {
-        Self(RecloserB::closed().0)
+        Self(recloser_consecutive())
     }
     #[inline(always)]
-    fn call(&self) -> bool {
-        self.0.call(|| Ok::<(), ()>(())).is_ok()
+    fn call(&self, result: CallResult) -> bool {
+        recloser_call(&self.0, result)
     }
 }
 
@@ -470,11 +633,11 @@ impl SharedSubject for FloorShared {
         )
     }
     #[inline(always)]
-    fn call(&self) -> bool {
+    fn call(&self, result: CallResult) -> bool {
         let now = self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut b = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if b.try_acquire(now) {
-            b.record(false, now);
+            b.record(result.is_err(), now);
             true
         } else {
             false

@@ -73,6 +73,89 @@ impl FloorBreaker {
     }
 }
 
+/// A count-window floor breaker: the last `len` (≤ 128) results in a `u128`
+/// ring and a failure count; once `len` results are held, trips at
+/// `failures × 100 ≥ rate_percent × len`; open for a fixed time, then one probe.
+#[derive(Clone, Copy, Debug)]
+pub struct FloorWindowBreaker {
+    /// Failed results, one bit per slot of the ring.
+    pub failed: u128,
+    /// The next slot to write.
+    pub pos: u32,
+    /// Results held, up to `len`.
+    pub held: u32,
+    /// Failures among them.
+    pub failures: u32,
+    /// The ring's length.
+    pub len: u32,
+    /// `rate_percent × len`: the trip level of `failures × 100`.
+    pub trip_at: u32,
+    /// Rejecting until this time (µs) when `open`.
+    pub until: u64,
+    /// Open (or half-open once `until` passed).
+    pub open: bool,
+    /// How long it stays open, µs.
+    pub open_for: u64,
+}
+
+impl FloorWindowBreaker {
+    /// Closed and empty.
+    pub const fn new(len: u32, rate_percent: u32, open_for: u64) -> Self {
+        Self {
+            failed: 0,
+            pos: 0,
+            held: 0,
+            failures: 0,
+            len,
+            trip_at: rate_percent * len,
+            until: 0,
+            open: false,
+            open_for,
+        }
+    }
+
+    /// May a call go ahead at `now`?
+    #[inline]
+    pub fn try_acquire(&mut self, now: u64) -> bool {
+        !self.open || now >= self.until
+    }
+
+    /// The call's outcome at `now`.
+    #[inline]
+    pub fn record(&mut self, failure: bool, now: u64) {
+        if self.open {
+            // The probe decides.
+            if failure {
+                self.until = now + self.open_for;
+            } else {
+                *self = Self::new(self.len, self.trip_at / self.len, self.open_for);
+            }
+            return;
+        }
+        let bit = 1u128 << self.pos;
+        if self.held == self.len {
+            self.failures -= u32::from(self.failed & bit != 0);
+        } else {
+            self.held += 1;
+        }
+        if failure {
+            self.failed |= bit;
+            self.failures += 1;
+        } else {
+            self.failed &= !bit;
+        }
+        self.pos = if self.pos + 1 == self.len {
+            0
+        } else {
+            self.pos + 1
+        };
+        if self.held == self.len && self.failures * 100 >= self.trip_at {
+            self.open = true;
+            self.until = now + self.open_for;
+        }
+    }
+}
+
 /// Shift-based exponential backoff, capped: `min(base << (retry - 1), cap)`.
 #[inline]
 pub fn shift_delay(base: u64, cap: u64, retry: u32) -> u64 {

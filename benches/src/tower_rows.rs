@@ -3,7 +3,6 @@
 //! layer. Driven by `poll_ready`, `call` and one poll with a no-op waker: no
 //! executor cost is measured, only the layer's own.
 
-use std::convert::Infallible;
 use std::future::{Ready, ready as ready_future};
 use std::hint::black_box;
 use std::task::{Context, Poll, Waker};
@@ -37,19 +36,32 @@ pub fn visit<V: Visitor>(v: &mut V) {
     v.visit::<Through<TrBh>>();
 }
 
-/// The trivial service: answers its request at once.
+/// The trivial service: answers its request at once, with a result no layer
+/// can see is always `Ok` (`black_box`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Echo;
 
+/// [`Echo`]'s error type (never returned, but no layer knows that).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EchoError;
+
+impl std::fmt::Display for EchoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("echo failed")
+    }
+}
+
+impl std::error::Error for EchoError {}
+
 impl Service<u64> for Echo {
     type Response = u64;
-    type Error = Infallible;
-    type Future = Ready<Result<u64, Infallible>>;
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+    type Error = EchoError;
+    type Future = Ready<Result<u64, EchoError>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), EchoError>> {
         Poll::Ready(Ok(()))
     }
     fn call(&mut self, req: u64) -> Self::Future {
-        ready_future(Ok(req))
+        ready_future(black_box(Ok(req)))
     }
 }
 
@@ -94,7 +106,7 @@ impl<S: Stack> Op for Through<S> {
         let fut = svc.call(black_box(self.1));
         let out = ready(fut);
         assert!(out.is_ok(), "{} failed a call", S::NAME);
-        black_box(out.ok());
+        let _ = black_box(out);
     }
 }
 
@@ -114,7 +126,8 @@ impl Stack for Bare {
     }
 }
 
-/// tower-resilience's circuit breaker (count window 100, 50 %).
+/// tower-resilience's circuit breaker as a consecutive-5 breaker (a count window
+/// of 5, judged from 5 calls, tripping at a 100 % failure rate), 30 s open.
 #[derive(Debug)]
 pub struct TrCb;
 impl Stack for TrCb {
@@ -124,8 +137,10 @@ impl Stack for TrCb {
     type Svc = TrBreaker<Echo, DefaultClassifier>;
     fn build() -> Self::Svc {
         CircuitBreakerLayer::builder()
-            .failure_rate_threshold(0.5)
-            .sliding_window_size(100)
+            .failure_rate_threshold(1.0)
+            .sliding_window_size(5)
+            .minimum_number_of_calls(5)
+            .wait_duration_in_open(std::time::Duration::from_secs(30))
             .build()
             .expect("valid")
             .layer(Echo)

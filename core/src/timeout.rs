@@ -362,7 +362,7 @@ impl Default for TimeoutConfig {
 mod tests {
     use super::*;
 
-    const fn t(ms: u64) -> Instant {
+    const fn at_ms(ms: u64) -> Instant {
         Instant::from_millis(ms)
     }
 
@@ -372,19 +372,19 @@ mod tests {
 
     #[test]
     fn expiry_is_inclusive_and_zero_is_expired() {
-        let d = Deadline::after(t(100), ms(50));
-        assert!(!d.is_expired(t(149)));
-        assert!(d.is_expired(t(150)));
-        assert!(d.is_expired(t(151)));
-        assert_eq!(d.remaining(t(100)), ms(50));
-        assert_eq!(d.remaining(t(150)), Duration::ZERO);
-        assert!(Deadline::after(t(7), Duration::ZERO).is_expired(t(7)));
+        let d = Deadline::after(at_ms(100), ms(50));
+        assert!(!d.is_expired(at_ms(149)));
+        assert!(d.is_expired(at_ms(150)));
+        assert!(d.is_expired(at_ms(151)));
+        assert_eq!(d.remaining(at_ms(100)), ms(50));
+        assert_eq!(d.remaining(at_ms(150)), Duration::ZERO);
+        assert!(Deadline::after(at_ms(7), Duration::ZERO).is_expired(at_ms(7)));
         // A deadline in the past is expired too.
-        assert!(Deadline::at(t(5)).is_expired(t(7)));
+        assert!(Deadline::at(at_ms(5)).is_expired(at_ms(7)));
         assert_eq!(
-            Deadline::at(t(5)).check(t(7)),
+            Deadline::at(at_ms(5)).check(at_ms(7)),
             Err(Elapsed {
-                deadline: Deadline::at(t(5))
+                deadline: Deadline::at(at_ms(5))
             })
         );
     }
@@ -408,34 +408,37 @@ mod tests {
     #[test]
     fn attempt_deadline_is_the_earliest() {
         let c = TimeoutConfig::new(Some(ms(200)), Some(ms(500)));
-        let total = c.total_deadline(t(0));
-        assert_eq!(total, Some(Deadline::at(t(500))));
-        assert_eq!(c.attempt_deadline(t(0), total), Some(Deadline::at(t(200))));
+        let total = c.total_deadline(at_ms(0));
+        assert_eq!(total, Some(Deadline::at(at_ms(500))));
         assert_eq!(
-            c.attempt_deadline(t(250), total),
-            Some(Deadline::at(t(450)))
+            c.attempt_deadline(at_ms(0), total),
+            Some(Deadline::at(at_ms(200)))
         );
         assert_eq!(
-            c.attempt_deadline(t(400), total),
-            Some(Deadline::at(t(500)))
+            c.attempt_deadline(at_ms(250), total),
+            Some(Deadline::at(at_ms(450)))
+        );
+        assert_eq!(
+            c.attempt_deadline(at_ms(400), total),
+            Some(Deadline::at(at_ms(500)))
         );
         // Past the total deadline: the attempt is already expired.
-        let late = c.attempt_deadline(t(600), total);
-        assert!(late.is_some_and(|d| d.is_expired(t(600))));
+        let late = c.attempt_deadline(at_ms(600), total);
+        assert!(late.is_some_and(|d| d.is_expired(at_ms(600))));
         // Zero attempt timeout: expired as it starts.
         let zero = TimeoutConfig::new(Some(Duration::ZERO), None);
         assert!(
-            zero.attempt_deadline(t(3), None)
-                .is_some_and(|d| d.is_expired(t(3)))
+            zero.attempt_deadline(at_ms(3), None)
+                .is_some_and(|d| d.is_expired(at_ms(3)))
         );
-        assert_eq!(TimeoutConfig::NONE.attempt_deadline(t(3), None), None);
-        assert_eq!(TimeoutConfig::NONE.total_deadline(t(3)), None);
+        assert_eq!(TimeoutConfig::NONE.attempt_deadline(at_ms(3), None), None);
+        assert_eq!(TimeoutConfig::NONE.total_deadline(at_ms(3)), None);
     }
 
     #[test]
     fn elapsed_is_a_timeout() {
         let e = Elapsed {
-            deadline: Deadline::at(t(1)),
+            deadline: Deadline::at(at_ms(1)),
         };
         assert_eq!(e.outcome(), Outcome::TimedOut);
         assert!(e.outcome().is_failure());

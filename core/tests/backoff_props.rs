@@ -76,6 +76,39 @@ fn reference_delay(b: &Backoff, retry: u32) -> Duration {
     Duration::from_micros(raw.min(cap) as u64)
 }
 
+/// Exponential backoffs whose factor is a power of two, `2^1..=2^31` (delays grow
+/// by shifts), over bases and caps of every magnitude.
+fn power_of_two_backoff() -> impl Strategy<Value = Backoff> {
+    (1u32..=31, duration(), duration(), jitter()).prop_map(|(k, a, b, jitter)| {
+        let factor = Ratio::integer(1 << k).expect("a power of two is a valid factor");
+        Backoff::new(Kind::Exponential { factor }, a.min(b), a.max(b), jitter)
+            .expect("valid by construction")
+    })
+}
+
+/// A power-of-two backoff whose cap sits at, just below or just above
+/// `base << (k × (retry − 1))`, with that retry: where a shift and a multiply
+/// loop could disagree by one.
+fn power_of_two_edge() -> impl Strategy<Value = (Backoff, u32)> {
+    (1u32..=31, 1u64..=1 << 40, 1u32..=64, -1i64..=1).prop_filter_map(
+        "the shifted base must fit in a u64",
+        |(k, base, retry, nudge)| {
+            let shift = k.checked_mul(retry - 1).filter(|s| *s < 64)?;
+            let exact = base.checked_shl(shift).filter(|v| v >> shift == base)?;
+            let cap = exact.checked_add_signed(nudge)?.max(base);
+            let factor = Ratio::integer(1 << k).ok()?;
+            let b = Backoff::new(
+                Kind::Exponential { factor },
+                Duration::from_micros(base),
+                Duration::from_micros(cap),
+                Jitter::None,
+            )
+            .ok()?;
+            Some((b, retry))
+        },
+    )
+}
+
 proptest! {
     // Miri runs every case ~1000x slower: a handful still checks for UB on real inputs.
     #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 2 } else { 2_000 }, ..ProptestConfig::default() })]
@@ -83,6 +116,32 @@ proptest! {
     #[test]
     fn delay_matches_the_reference_model(b in backoff(), retry in 0u32..=300) {
         prop_assert_eq!(b.delay(retry), reference_delay(&b, retry));
+    }
+
+    #[test]
+    fn power_of_two_factors_shift_exactly_like_the_multiply_loop(
+        b in power_of_two_backoff(), retry in 0u32..=300
+    ) {
+        prop_assert_eq!(b.delay(retry), reference_delay(&b, retry));
+    }
+
+    #[test]
+    fn power_of_two_factors_agree_at_the_cap(edge in power_of_two_edge()) {
+        let (b, retry) = edge;
+        for n in retry.saturating_sub(1)..=retry.saturating_add(1) {
+            prop_assert_eq!(b.delay(n), reference_delay(&b, n));
+        }
+    }
+
+    #[test]
+    fn power_of_two_factors_settle_for_any_retry(b in power_of_two_backoff(), retry in any::<u32>()) {
+        // Past 64 doublings every positive base is at the cap; 0 stays 0.
+        let base = b.base().as_micros();
+        let settled = if base == 0 { b.base() } else { b.cap() };
+        if retry > 65 {
+            prop_assert_eq!(b.delay(retry), settled);
+        }
+        prop_assert!(b.delay(retry) <= b.cap());
     }
 
     #[test]

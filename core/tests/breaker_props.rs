@@ -685,4 +685,81 @@ proptest! {
             }
         }
     }
+
+    /// A closed time window asked at any later `now` holds exactly the outcomes
+    /// whose span is one of the `K` spans ending at `now`'s span, whether or
+    /// not anything was recorded since (model: a plain list of outcomes).
+    #[test]
+    fn time_window_counts_as_of_now_match_a_list_of_outcomes(
+        window_ms in 7u64..5_000,
+        outcomes in prop::collection::vec((0u64..3_000, any::<bool>()), 0..60),
+        asks in prop::collection::vec(0u64..12_000, 1..20),
+    ) {
+        let cfg = Config::new()
+            .with_window_duration(Duration::from_millis(window_ms))
+            .with_minimum_calls(u32::MAX);
+        let mut b = Breaker::<steadfast::breaker::TimeWindow<7>>::new(cfg).expect("valid");
+        let width = window_ms * 1_000 / 7;
+        let mut now = 0u64;
+        let mut held: Vec<(u64, bool)> = Vec::new();
+        for (step_ms, failed) in outcomes {
+            now += step_ms * 1_000;
+            let at = Instant::from_micros(now);
+            let p = b.try_acquire(at).expect("closed");
+            let o = if failed { Outcome::Failure } else { Outcome::Success };
+            prop_assert_eq!(b.record(p, o, at), None);
+            held.push((now / width, failed));
+        }
+        for ask_ms in asks {
+            let ask = (now + ask_ms * 1_000).max(now);
+            let span = ask / width;
+            let live: Vec<_> = held.iter().filter(|(s, _)| s + 7 > span).collect();
+            let c = b.counts(Instant::from_micros(ask));
+            prop_assert_eq!(c.calls as usize, live.len());
+            prop_assert_eq!(c.failures as usize, live.iter().filter(|(_, f)| *f).count());
+            // An earlier `now` reads as the latest seen: what was held at the last record.
+            let at_last = held.iter().filter(|(s, _)| s + 7 > now / width).count();
+            prop_assert_eq!(b.counts(Instant::ZERO).calls as usize, at_last);
+        }
+    }
+
+    /// A metrics-only breaker fed the same calls as a live one (plus the calls
+    /// the live one refused) reports the same transitions, states and
+    /// rejections, and never refuses.
+    #[test]
+    fn a_metrics_only_breaker_shadows_the_live_one_exactly(
+        cfg in config(),
+        calls in prop::collection::vec((0u64..20_000, 0u8..4, 0u64..3_000, any::<bool>()), 0..200),
+    ) {
+        let mut live = Breaker::<CountWindow<8>>::new(cfg.with_minimum_calls(4)).expect("valid");
+        let mut shadow = Breaker::<CountWindow<8>>::new(cfg.with_minimum_calls(4).with_metrics_only(true)).expect("valid");
+        let mut now = Instant::ZERO;
+        for (gap_ms, o, took_ms, cancel) in calls {
+            now += Duration::from_millis(gap_ms);
+            prop_assert_eq!(live.handle_timeout(now), shadow.handle_timeout(now));
+            let outcome = match o { 0 => Outcome::Success, 1 => Outcome::Failure, 2 => Outcome::Ignored, _ => Outcome::TimedOut };
+            let end = now + Duration::from_millis(took_ms);
+            let admitted = live.try_acquire(now);
+            let shadowed = shadow.try_acquire(now);
+            prop_assert!(shadowed.is_ok(), "a metrics-only breaker never rejects");
+            let shadowed = shadowed.expect("checked");
+            prop_assert_eq!(shadowed.is_shadow(), admitted.is_err());
+            match admitted {
+                Ok(p) if cancel => {
+                    live.cancel(p, end);
+                    shadow.cancel(shadowed, end);
+                }
+                Ok(p) => {
+                    let (lt, st) = (live.record(p, outcome, end), shadow.record(shadowed, outcome, end));
+                    prop_assert_eq!(lt, st);
+                }
+                Err(_) => prop_assert_eq!(shadow.record(shadowed, outcome, end), None),
+            }
+            now = end;
+            prop_assert_eq!(live.state(), shadow.state());
+            prop_assert_eq!(live.stats().rejections, shadow.stats().rejections);
+            prop_assert_eq!(live.stats().opens, shadow.stats().opens);
+            prop_assert_eq!(live.stats().failures, shadow.stats().failures);
+        }
+    }
 }

@@ -12,7 +12,7 @@ use steadfast::backoff::Backoff;
 use steadfast::breaker::{Breaker, Config as BreakerConfig, CountWindow, State};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::{Outcome, Verdict};
-use steadfast::pipeline::{Failure, Finish, Pipeline, PipelineConfig, Shared, Step};
+use steadfast::pipeline::{Failure, Finish, Pipeline, PipelineConfig, Reason, Shared, Step};
 use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
@@ -221,7 +221,13 @@ fn clock_standing_still() {
     for _ in 0..100 {
         let f = w.drive(&mut fixed(t), &mut fail, 100);
         assert!(
-            matches!(f, Some(Finish::Failed(Failure::BreakerOpen { .. }))),
+            matches!(
+                f,
+                Some(Finish::Failed(Failure {
+                    reason: Reason::BreakerOpen { .. },
+                    ..
+                }))
+            ),
             "{f:?}"
         );
     }
@@ -248,10 +254,12 @@ fn clock_jumping_backwards() {
         let f = w.drive(&mut fixed(back), &mut fail, 100);
         assert_eq!(
             f,
-            Some(Finish::Failed(Failure::BreakerOpen {
-                attempts: 0,
-                retry_at: Some(until)
-            }))
+            Some(Finish::Failed(Failure::new(
+                Reason::BreakerOpen {
+                    retry_at: Some(until)
+                },
+                0
+            )))
         );
     }
     // A clock that alternates forwards and backwards on every read.
@@ -344,10 +352,7 @@ fn clock_jumping_years_ahead() {
     let f = w.drive(&mut leap, &mut |_| Verdict::success(), 100);
     assert_eq!(
         f,
-        Some(Finish::Failed(Failure::RetriesExhausted {
-            attempts: 3,
-            last: Outcome::TimedOut
-        }))
+        Some(Finish::Failed(Failure::new(Reason::AttemptTimedOut, 3)))
     );
     // Budget deposits older than its window are gone, the floor remains.
     assert!(w.budget.retries_available(later + YEAR.saturating_mul(100)) >= 1);

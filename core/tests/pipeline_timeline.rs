@@ -5,7 +5,7 @@ use steadfast::breaker::{Breaker, Config as BreakerConfig, State, Transition};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::{Outcome, Verdict};
 use steadfast::pipeline::{
-    Call, Event, Failure, FallbackOn, Finish, Order, Pipeline, PipelineConfig, Shared, Step,
+    Call, Event, Failure, FallbackOn, Finish, Order, Pipeline, PipelineConfig, Reason, Shared, Step,
 };
 use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
 use steadfast::rng::SplitMix64;
@@ -146,10 +146,7 @@ fn attempts_run_out() {
     let _ = call.next(ms(100), &mut shared);
     assert_eq!(
         call.on_outcome(ms(100), Verdict::failure(), &mut shared, &mut rng),
-        Step::Done(Finish::Failed(Failure::RetriesExhausted {
-            attempts: 2,
-            last: Outcome::Failure
-        }))
+        Step::Done(Finish::Failed(Failure::new(Reason::RetriesExhausted, 2)))
     );
 }
 
@@ -166,10 +163,7 @@ fn non_retryable_and_ignored_end_at_once() {
             &mut shared,
             &mut rng
         ),
-        Step::Done(Finish::Failed(Failure::NotRetryable {
-            attempts: 1,
-            last: Outcome::Failure
-        }))
+        Step::Done(Finish::Failed(Failure::new(Reason::Operation, 1)))
     );
     let mut call = Pipeline::new(config(3, None, None)).start(ms(0));
     let _ = call.next(ms(0), &mut shared);
@@ -209,10 +203,7 @@ fn total_deadline_cuts_retries_short() {
     );
     assert_eq!(
         call.on_outcome(ms(100), Verdict::failure(), &mut shared, &mut rng),
-        Step::Done(Finish::Failed(Failure::RetriesExhausted {
-            attempts: 2,
-            last: Outcome::Failure
-        }))
+        Step::Done(Finish::Failed(Failure::new(Reason::DeadlineWouldPass, 2)))
     );
 }
 
@@ -255,10 +246,7 @@ fn attempt_timeout_and_late_results() {
     // An adapter that forgot its timer: next() past the deadline times it out.
     assert_eq!(
         call.next(ms(400), &mut shared),
-        Step::Done(Finish::Failed(Failure::RetriesExhausted {
-            attempts: 2,
-            last: Outcome::TimedOut
-        }))
+        Step::Done(Finish::Failed(Failure::new(Reason::AttemptTimedOut, 2)))
     );
 }
 
@@ -268,10 +256,7 @@ fn zero_attempt_timeout_never_runs() {
     let mut shared: Shared = Shared::new();
     assert_eq!(
         call.next(ms(0), &mut shared),
-        Step::Done(Finish::Failed(Failure::RetriesExhausted {
-            attempts: 1,
-            last: Outcome::TimedOut
-        }))
+        Step::Done(Finish::Failed(Failure::new(Reason::AttemptTimedOut, 1)))
     );
 }
 
@@ -288,7 +273,7 @@ fn total_deadline_passing_during_a_wait_times_out() {
     // The adapter overslept.
     assert_eq!(
         call.next(ms(1_000), &mut shared),
-        Step::Done(Finish::Failed(Failure::TimedOut { attempts: 1 }))
+        Step::Done(Finish::Failed(Failure::new(Reason::DeadlineExceeded, 1)))
     );
 }
 
@@ -312,19 +297,23 @@ fn outage_trips_breaker_and_calls_fail_fast_without_deadline() {
     );
     assert_eq!(
         call.next(ms(300), &mut shared),
-        Step::Done(Finish::Failed(Failure::BreakerOpen {
-            attempts: 2,
-            retry_at: Some(ms(5_100))
-        }))
+        Step::Done(Finish::Failed(Failure::new(
+            Reason::BreakerOpen {
+                retry_at: Some(ms(5_100))
+            },
+            2
+        )))
     );
     // Call 2 during the outage never reaches the dependency.
     let mut call = pipeline.start(ms(1_000));
     assert_eq!(
         call.next(ms(1_000), &mut shared),
-        Step::Done(Finish::Failed(Failure::BreakerOpen {
-            attempts: 0,
-            retry_at: Some(ms(5_100))
-        }))
+        Step::Done(Finish::Failed(Failure::new(
+            Reason::BreakerOpen {
+                retry_at: Some(ms(5_100))
+            },
+            0
+        )))
     );
     // Recovery: at t=5.1 s exactly, a probe is admitted and closes the breaker.
     let mut call = pipeline.start(ms(5_100));
@@ -415,10 +404,12 @@ fn rejected_call_waits_for_the_breaker_when_the_deadline_allows() {
     let mut shared = Shared::new().with_breaker(&mut b2);
     assert_eq!(
         call.next(ms(200), &mut shared),
-        Step::Done(Finish::Failed(Failure::BreakerOpen {
-            attempts: 0,
-            retry_at: Some(ms(1_000))
-        }))
+        Step::Done(Finish::Failed(Failure::new(
+            Reason::BreakerOpen {
+                retry_at: Some(ms(1_000))
+            },
+            0
+        )))
     );
 }
 
@@ -444,7 +435,7 @@ fn full_bulkhead_rejects_and_queue_grants_fifo() {
     assert_eq!(until, ms(300));
     assert_eq!(
         c.next(ms(0), &mut shared),
-        Step::Done(Finish::Failed(Failure::BulkheadFull { attempts: 0 }))
+        Step::Done(Finish::Failed(Failure::new(Reason::BulkheadFull, 0)))
     );
     // a finishes at t=50: the slot goes to b's ticket.
     let _ = a.on_outcome(ms(50), Verdict::success(), &mut shared, &mut rng);
@@ -465,17 +456,17 @@ fn queue_wait_expires() {
     let mut pool: Bulkhead<2> = Bulkhead::new(BulkheadConfig::new(1, 1, d(300)).unwrap()).unwrap();
     let pipeline = Pipeline::new(config(1, None, None).with_fallback(FallbackOn::Rejection));
     let mut a = pipeline.start(ms(0));
-    let mut b = pipeline.start(ms(0));
+    let mut b = pipeline.start(ms(0)).with_fallback(true);
     let mut shared = Shared::new().with_bulkhead(&mut pool);
     let _ = a.next(ms(0), &mut shared);
     assert!(matches!(b.next(ms(0), &mut shared), Step::Queued { .. }));
     assert_eq!(
         b.next(ms(300), &mut shared),
-        Step::Done(Finish::Fallback(Failure::BulkheadFull { attempts: 0 }))
+        Step::Done(Finish::Fallback(Failure::new(Reason::QueueTimeout, 0)))
     );
     assert_eq!(
         drain(&mut b),
-        [Event::Fallback(Failure::BulkheadFull { attempts: 0 })]
+        [Event::Fallback(Failure::new(Reason::QueueTimeout, 0))]
     );
     a.abandon(ms(400), &mut shared);
     assert_eq!(pool.in_flight(), 0);
@@ -502,11 +493,17 @@ fn abandoning_returns_probe_and_slots() {
     ));
     assert!(matches!(
         queued.next(ms(100), &mut shared),
-        Step::Done(Finish::Failed(Failure::BreakerOpen { .. }))
+        Step::Done(Finish::Failed(Failure {
+            reason: Reason::BreakerOpen { .. },
+            ..
+        }))
     ));
     probe.abandon(ms(110), &mut shared);
     probe.abandon(ms(120), &mut shared); // twice is harmless
-    assert_eq!(probe.finish(), Some(Finish::Cancelled));
+    assert_eq!(
+        probe.finish(),
+        Some(Finish::Failed(Failure::new(Reason::Cancelled, 1)))
+    );
     // The probe slot came back: a new call can probe and close the breaker.
     let mut again = pipeline.start(ms(130));
     assert!(matches!(
@@ -532,7 +529,10 @@ fn budget_stops_a_retry_storm() {
         let _ = call.next(ms(i), &mut shared);
         match call.on_outcome(ms(i), Verdict::failure(), &mut shared, &mut rng) {
             Step::Wait { .. } => retries += 1,
-            Step::Done(Finish::Failed(Failure::RetriesExhausted { attempts: 1, .. })) => {}
+            Step::Done(Finish::Failed(Failure {
+                reason: Reason::BudgetExhausted,
+                attempts: 1,
+            })) => {}
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -555,7 +555,7 @@ fn bulkhead_outermost_holds_one_slot_across_retries() {
     // While a sleeps between attempts, its slot stays taken.
     assert_eq!(
         b.next(ms(50), &mut shared),
-        Step::Done(Finish::Failed(Failure::BulkheadFull { attempts: 0 }))
+        Step::Done(Finish::Failed(Failure::new(Reason::BulkheadFull, 0)))
     );
     let _ = a.next(ms(100), &mut shared);
     let _ = a.on_outcome(ms(100), Verdict::success(), &mut shared, &mut rng);
@@ -593,7 +593,7 @@ fn near_the_end_of_time() {
     // Every deadline saturates at MAX, which is already reached.
     assert_eq!(
         call.next(end, &mut shared),
-        Step::Done(Finish::Failed(Failure::TimedOut { attempts: 0 }))
+        Step::Done(Finish::Failed(Failure::new(Reason::DeadlineExceeded, 0)))
     );
     let mut call = Pipeline::new(config(3, None, None)).start(Instant::from_micros(u64::MAX - 1));
     let _ = call.next(end, &mut shared);
@@ -641,9 +641,11 @@ fn breaker_wait_needs_room_for_a_whole_attempt() {
     let mut shared = Shared::new().with_breaker(&mut b);
     assert_eq!(
         call.next(ms(200), &mut shared),
-        Step::Done(Finish::Failed(Failure::BreakerOpen {
-            attempts: 0,
-            retry_at: Some(ms(1_000))
-        }))
+        Step::Done(Finish::Failed(Failure::new(
+            Reason::BreakerOpen {
+                retry_at: Some(ms(1_000))
+            },
+            0
+        )))
     );
 }

@@ -1,47 +1,9 @@
-//! steadfast on Embassy: a thin driver of the core's [`steadfast::pipeline`].
-//!
-//! A [`Policy`] pairs an immutable [`Pipeline`] with the machines its calls
-//! share — a [`SharedBreaker`], a [`SharedBulkhead`], a [`SharedBudget`] and the
-//! jitter's [`SharedRng`], each behind an embassy-sync blocking mutex and usable
-//! from a `static`. [`Policy::call`] runs one call: it asks the pipeline what to
-//! do, and does exactly that — run the attempt under
-//! [`embassy_time::with_deadline`], sleep with [`embassy_time::Timer::at`], wait
-//! in the bulkhead's queue until woken — and reports each outcome back. No
-//! resilience decision is made here.
-//!
-//! Dropping the call's future (a `select`, a timeout around it, a cancelled
-//! task) is safe at any `.await`: a guard calls [`Call::abandon`] under the
-//! locks, which returns a half-open probe slot, releases the bulkhead slot or
-//! leaves its queue (passing a granted slot on to the next waiter).
-//!
-//! ```no_run
-//! use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex as Cs;
-//! use steadfast::breaker::{Breaker, Config};
-//! use steadfast::pipeline::{Pipeline, PipelineConfig};
-//! use steadfast_embassy::{Policy, SharedBreaker, SharedRng};
-//!
-//! static BREAKER: SharedBreaker<Cs> = SharedBreaker::new(match Breaker::new(Config::DEFAULT) {
-//!     Ok(b) => b,
-//!     Err(_) => panic!(),
-//! });
-//! static RNG: SharedRng<Cs> = SharedRng::new(7);
-//! static SENSOR: Policy<'static, Cs> =
-//!     Policy::new(Pipeline::new(PipelineConfig::DEFAULT), &RNG).with_breaker(&BREAKER);
-//!
-//! async fn read_sensor() -> Result<u16, ()> { Ok(2_100) }
-//!
-//! async fn task() {
-//!     match SENSOR.call(|| read_sensor()).await {
-//!         Ok(centi_celsius) => { /* use it */ let _ = centi_celsius; }
-//!         Err(e) => { /* breaker open, retries exhausted, timed out… */ let _ = e; }
-//!     }
-//! }
-//! ```
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod error;
 mod shared;
 pub mod time;
 
@@ -55,66 +17,21 @@ use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_time::{Timer, with_deadline};
 use steadfast::breaker::{Breaker, Consecutive, Window};
 use steadfast::bulkhead::Ticket;
-use steadfast::outcome::{Classify, ErrorsFail, Outcome, Verdict};
-use steadfast::pipeline::{Call, Event, Events, Finish, Pipeline, Shared, Step};
+use steadfast::outcome::{Classify, ErrorsFail, Verdict};
+use steadfast::pipeline::{Answer, Call, Event, Events, Finish, Pipeline, Shared, Step};
 use steadfast::retry::{RetryBudget, Unlimited};
 use steadfast::time::Instant;
 
-pub use error::Error;
 pub use shared::{SharedBreaker, SharedBudget, SharedBulkhead, SharedRng};
-
-/// What the driver fed the pipeline at one step (for an [`Observer`]).
-///
-/// ```
-/// use steadfast_embassy::Input;
-/// assert_ne!(Input::Next, Input::Abandon);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Input {
-    /// [`Call::next`]: a wait ended, or the call started.
-    Next,
-    /// [`Call::on_outcome`]: an attempt ended with this verdict.
-    Outcome(Verdict),
-    /// [`Call::abandon`]: the call's future was dropped.
-    Abandon,
-}
-
-/// Watches one call: every step the pipeline answered and every event it
-/// raised, with the instant the driver used. The unit type watches nothing.
-///
-/// ```
-/// use steadfast::pipeline::{Event, Step};
-/// use steadfast::time::Instant;
-/// use steadfast_embassy::{Input, Observer};
-///
-/// /// Counts retries.
-/// struct Retries(u32);
-/// impl Observer for Retries {
-///     fn event(&mut self, _now: Instant, event: &Event) {
-///         if matches!(event, Event::Retry { .. }) { self.0 += 1; }
-///     }
-/// }
-/// let mut r = Retries(0);
-/// r.step(Instant::ZERO, Input::Next, &Step::Wait { until: Instant::ZERO });
-/// assert_eq!(r.0, 0);
-/// ```
-pub trait Observer {
-    /// The call started at `now` ([`Pipeline::start`]).
-    fn started(&mut self, now: Instant) {
-        let _ = now;
-    }
-    /// The pipeline answered `step` to `input` at `now`.
-    fn step(&mut self, now: Instant, input: Input, step: &Step) {
-        let _ = (now, input, step);
-    }
-    /// The pipeline raised `event` during the step at `now`.
-    fn event(&mut self, now: Instant, event: &Event) {
-        let _ = (now, event);
-    }
-}
-
-impl Observer for () {}
+/// Why a call returned no value: the core's [`steadfast::pipeline::Error`]
+/// itself (its [`Reason`](steadfast::pipeline::Reason), the attempts that ran,
+/// the last attempt's own error). An MCU has no names to add to it.
+pub use steadfast::pipeline::Error;
+/// What the driver feeds the pipeline at one step: the core's.
+pub use steadfast::pipeline::Input;
+/// Watches one call's steps, events and end: the core's
+/// [`steadfast::pipeline::Observer`]; `()` watches nothing.
+pub use steadfast::pipeline::Observer;
 
 /// A pipeline and the shared machines its calls use. `Copy`, `const`-built,
 /// so it can be a `static` next to the machines it names.
@@ -263,7 +180,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
         &self,
         classify: &C,
         observer: &mut O,
-        mut op: F,
+        op: F,
     ) -> Result<T, Error<E>>
     where
         F: FnMut() -> Fut,
@@ -271,38 +188,83 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
         C: Classify<T, E> + ?Sized,
         O: Observer + ?Sized,
     {
+        self.drive(classify, observer, false, op)
+            .await
+            .into_result()
+    }
+
+    /// Like [`call_with`](Self::call_with), answering with `fallback` when the
+    /// pipeline ends in [`Finish::Fallback`] (which failures lead there is
+    /// [`PipelineConfig::fallback`](steadfast::pipeline::PipelineConfig::fallback)).
+    /// The fallback runs after the pipeline has finished (no lock, slot or
+    /// probe held) and sees the error the call would have returned; if it
+    /// fails too, that error is returned.
+    pub async fn call_with_fallback<T, E, F, Fut, C, O>(
+        &self,
+        classify: &C,
+        observer: &mut O,
+        fallback: impl FnOnce(&Error<E>) -> Result<T, E>,
+        op: F,
+    ) -> Result<T, Error<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        C: Classify<T, E> + ?Sized,
+        O: Observer + ?Sized,
+    {
+        match self.drive(classify, observer, true, op).await {
+            Answer::Fallback(error) => fallback(&error).map_err(|_| error),
+            other => other.into_result(),
+        }
+    }
+
+    /// Runs the pipeline to its end and returns the caller's answer
+    /// ([`Finish::answer`]).
+    async fn drive<T, E, F, Fut, C, O>(
+        &self,
+        classify: &C,
+        observer: &mut O,
+        has_fallback: bool,
+        mut op: F,
+    ) -> Answer<T, Error<E>>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        C: Classify<T, E> + ?Sized,
+        O: Observer + ?Sized,
+    {
         let now = time::now();
-        observer.started(now);
         let mut run = Run {
             policy: *self,
-            call: self.pipeline.start(now),
+            call: self.pipeline.start(now).with_fallback(has_fallback),
+            start: Some(now),
             queued: None,
+            observer,
         };
-        let mut step = run.step(Input::Next, observer);
-        let mut last: Option<Result<T, E>> = None;
+        let (mut input, mut last) = (Input::Next, None);
         loop {
-            match step {
+            match run.step(input) {
                 Step::Attempt { deadline, .. } => {
                     let result = match deadline {
                         Some(d) => with_deadline(time::to_embassy_instant(d), op()).await.ok(),
                         None => Some(op().await),
                     };
-                    let verdict = match &result {
-                        Some(r) => classify.classify(r),
-                        None => Verdict::timed_out(),
-                    };
+                    input = Input::Outcome(
+                        result
+                            .as_ref()
+                            .map_or_else(Verdict::timed_out, |r| classify.classify(r)),
+                    );
                     last = result;
-                    step = run.step(Input::Outcome(verdict), observer);
                 }
                 Step::Wait { until } => {
                     Timer::at(time::to_embassy_instant(until)).await;
-                    step = run.step(Input::Next, observer);
+                    input = Input::Next;
                 }
                 Step::Queued { ticket, until } => {
                     run.wait_in_queue(ticket, until).await;
-                    step = run.step(Input::Next, observer);
+                    input = Input::Next;
                 }
-                Step::Done(finish) => return answer(finish, last),
+                Step::Done(finish) => return finish.answer(last),
             }
         }
     }
@@ -343,60 +305,55 @@ fn lock_opt<M: RawMutex, T, R>(
     }
 }
 
-/// The call's result from how the pipeline says it ended and the last
-/// attempt's result.
-fn answer<T, E>(finish: Finish, last: Option<Result<T, E>>) -> Result<T, Error<E>> {
-    let error = |last: Option<Result<T, E>>| last.and_then(Result::err);
-    match finish {
-        Finish::Completed { attempts, outcome } => match last {
-            Some(Ok(value)) => Ok(value),
-            Some(Err(e)) => Err(Error::NotRetryable {
-                attempts,
-                error: Some(e),
-            }),
-            None if outcome == Outcome::TimedOut => Err(Error::TimedOut { attempts }),
-            None => Err(Error::NotRetryable {
-                attempts,
-                error: None,
-            }),
-        },
-        Finish::Failed(failure) => Err(Error::from_failure(failure, error(last))),
-        Finish::Fallback(failure) => Err(Error::Fallback(failure)),
-        // Only `abandon` cancels, and it runs when the future is dropped.
-        Finish::Cancelled => Err(Error::TimedOut {
-            attempts: finish.attempts(),
-        }),
+/// Collects a step's events under the locks: wakes the waiters that were
+/// granted a slot, keeps the events and the finish for the observer, which
+/// runs after unlocking.
+struct Collect<'w, const Q: usize> {
+    waiters: Option<&'w mut shared::Waiters<Q>>,
+    events: Events,
+    finish: Option<Finish>,
+}
+
+impl<const Q: usize> Observer for Collect<'_, Q> {
+    fn on_event(&mut self, _now: Instant, event: &Event) {
+        if let (Event::Granted(t), Some(w)) = (event, self.waiters.as_deref_mut()) {
+            w.grant(*t);
+        }
+        self.events.push(*event);
+    }
+
+    fn on_finish(&mut self, _now: Instant, finish: &Finish) {
+        self.finish = Some(*finish);
     }
 }
 
 /// One call in flight: the pipeline's `Call` and where it queues. Dropping it
 /// before the call finished abandons the call under the locks.
-struct Run<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> {
+struct Run<'a, 'o, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?Sized> {
     policy: Policy<'a, M, W, Q, B>,
     call: Call,
+    /// The instant the call started, for its first step (one clock read).
+    start: Option<Instant>,
     /// The ticket whose waker slot this call holds.
     queued: Option<Ticket>,
+    /// Hears every step, event and the finish, a cancelled call's included.
+    observer: &'o mut O,
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Run<'_, M, W, Q, B> {
+impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?Sized>
+    Run<'_, '_, M, W, Q, B, O>
+{
     /// Feeds `input` to the pipeline at `now` under the locks; wakes the waiters
-    /// it granted slots to; reports step and events to `observer` after unlocking.
-    fn step<O: Observer + ?Sized>(&mut self, input: Input, observer: &mut O) -> Step {
-        let now = time::now();
-        let mut events = Events::new();
+    /// it granted slots to; reports step, events and finish to `observer`
+    /// after unlocking.
+    fn step(&mut self, input: Input) -> Step {
+        let now = self.start.take().unwrap_or_else(time::now);
         let (policy, call, queued) = (self.policy, &mut self.call, &mut self.queued);
-        let step = policy.locked(|shared, mut waiters| {
-            let step = match input {
-                Input::Next => call.next(now, shared),
-                Input::Outcome(verdict) => policy
-                    .rng
-                    .inner
-                    .lock(|rng| call.on_outcome(now, verdict, shared, &mut *rng.borrow_mut())),
-                Input::Abandon => {
-                    call.abandon(now, shared);
-                    Step::Done(Finish::Cancelled)
-                }
-            };
+        let (step, mut collected) = policy.locked(|shared, mut waiters| {
+            let step = policy
+                .rng
+                .inner
+                .lock(|rng| call.handle(now, input, shared, &mut *rng.borrow_mut()));
             let ticket = match step {
                 Step::Queued { ticket, .. } => Some(ticket),
                 _ => None,
@@ -412,18 +369,22 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Run<'_, M, W, Q, B>
                 }
             }
             *queued = ticket;
-            while let Some(event) = call.poll_event() {
-                if let (Event::Granted(t), Some(w)) = (event, waiters.as_deref_mut()) {
-                    w.grant(t);
-                }
-                events.push(event);
-            }
-            step
+            let mut collected = Collect {
+                waiters,
+                events: Events::new(),
+                finish: None,
+            };
+            call.drain(now, &mut collected);
+            (step, (collected.events, collected.finish))
         });
-        observer.step(now, input, &step);
-        while let Some(event) = events.pop() {
+        let observer = &mut *self.observer;
+        observer.on_step(now, input, &step);
+        while let Some(event) = collected.0.pop() {
             log_event(now, &event);
-            observer.event(now, &event);
+            observer.on_event(now, &event);
+        }
+        if let Some(finish) = collected.1 {
+            observer.on_finish(now, &finish);
         }
         step
     }
@@ -447,10 +408,12 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Run<'_, M, W, Q, B>
     }
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Drop for Run<'_, M, W, Q, B> {
+impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?Sized> Drop
+    for Run<'_, '_, M, W, Q, B, O>
+{
     fn drop(&mut self) {
         if !self.call.is_finished() {
-            let _ = self.step(Input::Abandon, &mut ());
+            let _ = self.step(Input::Abandon);
         }
     }
 }

@@ -16,7 +16,7 @@ use steadfast::backoff::Backoff;
 use steadfast::breaker::{self, Breaker, State};
 use steadfast::bulkhead::{self, Bulkhead};
 use steadfast::outcome::Verdict;
-use steadfast::pipeline::{Call, Pipeline, PipelineConfig, Shared, Step};
+use steadfast::pipeline::{Call, Pipeline, PipelineConfig, Reason, Shared, Step};
 use steadfast::retry::RetryConfig;
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
@@ -141,15 +141,11 @@ impl Machines {
 /// Records what the adapter fed the pipeline and what it answered.
 #[derive(Default)]
 struct Trace {
-    started: Option<Instant>,
     steps: Vec<(Instant, Input, Step)>,
 }
 
 impl Observer for Trace {
-    fn started(&mut self, now: Instant) {
-        self.started = Some(now);
-    }
-    fn step(&mut self, now: Instant, input: Input, step: &Step) {
+    fn on_step(&mut self, now: Instant, input: Input, step: &Step) {
         self.steps.push((now, input, *step));
     }
 }
@@ -160,19 +156,13 @@ fn replay(trace: &Trace) {
     let mut breaker: Breaker = Breaker::new(breaker_config()).unwrap_or_else(|e| panic!("{e}"));
     let mut pool = Bulkhead::<2>::new(bulkhead_config()).unwrap_or_else(|e| panic!("{e}"));
     let mut rng = SplitMix64::new(SEED);
-    let mut call: Call = pipeline().start(trace.started.unwrap_or(Instant::ZERO));
+    let started = trace.steps.first().map_or(Instant::ZERO, |s| s.0);
+    let mut call: Call = pipeline().start(started);
     for (now, input, step) in &trace.steps {
         let mut shared = Shared::new()
             .with_breaker(&mut breaker)
             .with_bulkhead(&mut pool);
-        let core = match input {
-            Input::Next => call.next(*now, &mut shared),
-            Input::Outcome(v) => call.on_outcome(*now, *v, &mut shared, &mut rng),
-            Input::Abandon => {
-                call.abandon(*now, &mut shared);
-                Step::Done(steadfast::pipeline::Finish::Cancelled)
-            }
-        };
+        let core = call.handle(*now, *input, &mut shared, &mut rng);
         assert_eq!(&core, step, "at {now}: the core decided otherwise");
     }
 }
@@ -186,9 +176,9 @@ fn kinds(steps: &[Step]) -> Vec<String> {
             Step::Wait { .. } => "wait".into(),
             Step::Queued { .. } => "queued".into(),
             Step::Done(f) => {
-                let debug = format!("{f:?}");
-                let variant = debug.split(" {").next().unwrap_or_default();
-                format!("done {variant} after {}", f.attempts())
+                let debug = f.failure().map(|f| format!("{:?}", f.reason));
+                let reason = debug.as_deref().map(|d| d.split(" {").next().unwrap_or(d));
+                format!("done {reason:?} after {}", f.attempts())
             }
         })
         .collect()
@@ -275,7 +265,14 @@ fn same_decisions_as_the_core_hanging_attempts_open_the_breaker() {
         );
     // Two timeouts open the breaker; no total deadline, so the third attempt fails fast.
     assert!(
-        matches!(result, Err(Error::BreakerOpen { attempts: 2, .. })),
+        matches!(
+            result,
+            Err(Error {
+                reason: Reason::BreakerOpen { .. },
+                attempts: 2,
+                ..
+            })
+        ),
         "{result:?}"
     );
     assert_eq!(m.breaker.state().name(), "open");
@@ -390,7 +387,14 @@ fn a_dropped_half_open_probe_returns_its_slot() {
     // Two failures in one call (3 attempts max): the breaker opens for 40 ms.
     let r = block_on(policy.call(fail));
     assert!(
-        matches!(r, Err(Error::BreakerOpen { attempts: 2, .. })),
+        matches!(
+            r,
+            Err(Error {
+                reason: Reason::BreakerOpen { .. },
+                attempts: 2,
+                ..
+            })
+        ),
         "{r:?}"
     );
     block_on(Timer::after_millis(45));
@@ -408,7 +412,16 @@ fn a_dropped_half_open_probe_returns_its_slot() {
     assert_eq!(m.breaker.state().name(), "half_open");
     // While the probe runs, nobody else gets in…
     let r = block_on(policy.call(|| async { Ok::<u8, &str>(1) }));
-    assert!(matches!(r, Err(Error::BreakerOpen { .. })), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(Error {
+                reason: Reason::BreakerOpen { .. },
+                ..
+            })
+        ),
+        "{r:?}"
+    );
     probe.cancel();
     m.assert_idle();
     // …once it is dropped, its slot is back: the next call probes and closes the breaker.

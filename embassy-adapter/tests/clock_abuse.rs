@@ -1,4 +1,4 @@
-//! Clock abuse at the Embassy adapter's boundary (issue 10): the std time driver on the
+//! Clock abuse at the Embassy adapter's boundary: the std time driver on the
 //! host is monotonic and cannot jump, so what can be abused is the conversion between
 //! embassy-time ticks and steadfast microseconds at the extremes (the core's own suite,
 //! core/tests/clock_abuse.rs, drives the same pipeline through frozen, backwards,

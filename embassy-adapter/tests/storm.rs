@@ -1,4 +1,4 @@
-//! The 10 000-caller cancellation storm (issue 10) through the Embassy adapter on the
+//! The 10 000-caller cancellation storm through the Embassy adapter on the
 //! host (embassy-time's std driver, real time, millisecond durations): callers run in
 //! waves of 100 on a hand-rolled executor, and a seeded random subset is dropped at a
 //! random instant, which lands them at every await point: waiting in the bulkhead

@@ -15,7 +15,7 @@ use steadfast::backoff::{Backoff, Jitter, Ratio};
 use steadfast::breaker::{self, Breaker};
 use steadfast::bulkhead::{self, Bulkhead};
 use steadfast::outcome::ErrorsFail;
-use steadfast::pipeline::{Event, Pipeline, PipelineConfig, Step};
+use steadfast::pipeline::{Event, Pipeline, PipelineConfig, Reason, Step};
 use steadfast::retry::RetryConfig;
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::{Duration, Instant};
@@ -140,7 +140,7 @@ fn stamp(now: Instant) -> String {
 }
 
 impl Observer for Timeline {
-    fn step(&mut self, now: Instant, _input: Input, step: &Step) {
+    fn on_step(&mut self, now: Instant, _input: Input, step: &Step) {
         if let Step::Queued { until, .. } = step {
             println!(
                 "{} {:<6} bus busy: queued (gives up at {} ms)",
@@ -150,7 +150,7 @@ impl Observer for Timeline {
             );
         }
     }
-    fn event(&mut self, now: Instant, event: &Event) {
+    fn on_event(&mut self, now: Instant, event: &Event) {
         let line = match event {
             Event::Breaker(t) => format!("breaker {} -> {}", t.from, t.to),
             Event::Retry { attempt, delay, .. } => {
@@ -166,9 +166,15 @@ impl Observer for Timeline {
 fn outcome<T: core::fmt::Debug, E: core::fmt::Debug>(r: &Result<T, Error<E>>) -> String {
     match r {
         Ok(v) => format!("ok {v:?}"),
-        Err(Error::BreakerOpen { .. }) => "rejected: breaker open".into(),
-        Err(Error::BulkheadFull { .. }) => "rejected: bus busy".into(),
-        Err(e) => format!("failed: {e}"),
+        Err(Error {
+            reason: Reason::BreakerOpen { .. },
+            ..
+        }) => "rejected: breaker open".into(),
+        Err(Error {
+            reason: Reason::BulkheadFull | Reason::QueueTimeout,
+            ..
+        }) => "rejected: bus busy".into(),
+        Err(e) => format!("failed: {e:?}"),
     }
 }
 

@@ -37,11 +37,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::Deserialize;
+use steadfast::pipeline::Reason;
 use steadfast::rng::{Rng, SplitMix64};
+use steadfast_std::Fallback;
 use steadfast_std::config::{HumanDuration, PolicySet};
 use steadfast_std::observe::{MetricsObserver, Standard};
 use steadfast_std::registry::Registry;
-use steadfast_std::{Error, Fallback};
 
 /// The policy file, compiled in.
 const CONFIG: &str = include_str!("../service.toml");
@@ -184,19 +185,13 @@ async fn quote(State(app): State<App>, Query(q): Query<QuoteQuery>) -> Response 
             json(StatusCode::OK, quote.json())
         }
         Err(err) => {
-            let status = match &err {
-                Error::Rejected { .. } | Error::BulkheadFull => StatusCode::SERVICE_UNAVAILABLE,
-                // Out of time, or every attempt timed out (no error to show).
-                Error::TimedOut | Error::RetriesExhausted { last: None, .. } => {
-                    StatusCode::GATEWAY_TIMEOUT
-                }
+            let status = match err.reason() {
+                reason if reason.is_rejection() => StatusCode::SERVICE_UNAVAILABLE,
+                Reason::AttemptTimedOut | Reason::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
                 _ => StatusCode::BAD_GATEWAY,
             };
             let mut response = error_json(status, &err.to_string());
-            if let Error::Rejected {
-                retry_at: Some(at), ..
-            } = &err
-            {
+            if let Some(at) = err.retry_at() {
                 let secs = at
                     .saturating_duration_since(std::time::Instant::now())
                     .as_secs()

@@ -104,10 +104,10 @@ impl World {
             .ok()?
             .with_retry_on_timeout(input.bool());
         let timeout = TimeoutConfig::new(input.opt_duration(), input.opt_duration());
-        let order = if input.bool() {
-            Order::Standard
-        } else {
-            Order::BulkheadOutermost
+        let order = match input.u8() % 3 {
+            0 => Order::Standard,
+            1 => Order::BulkheadOutermost,
+            _ => Order::BreakerOutermost,
         };
         let fallback = match input.u8() % 3 {
             0 => FallbackOn::Never,

@@ -8,7 +8,8 @@ use libfuzzer_sys::fuzz_target;
 use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
 use steadfast::outcome::{Outcome, Verdict};
 use steadfast::retry::{
-    Budget, BudgetConfig, GiveUpReason, Retry, RetryBudget, RetryConfig, RetryDecision, TokenBucket,
+    Budget, BudgetConfig, GiveUpReason, Retry, RetryBudget, RetryConfig, RetryDecision,
+    TokenBucket, Unlimited, Withdrawal,
 };
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
@@ -28,11 +29,25 @@ impl RetryBudget for AnyBudget {
             Self::Unlimited => {}
         }
     }
-    fn try_withdraw(&mut self, now: Instant) -> bool {
+    fn withdraw(&mut self, after: Outcome, now: Instant) -> Option<Withdrawal> {
         match self {
-            Self::Finagle(b) => b.try_withdraw(now),
-            Self::Bucket(b) => RetryBudget::try_withdraw(b, now),
-            Self::Unlimited => true,
+            Self::Finagle(b) => b.withdraw(after, now),
+            Self::Bucket(b) => b.withdraw(after, now),
+            Self::Unlimited => Unlimited.withdraw(after, now),
+        }
+    }
+    fn give_back(&mut self, withdrawal: Withdrawal, now: Instant) {
+        match self {
+            Self::Finagle(b) => b.give_back(withdrawal, now),
+            Self::Bucket(b) => b.give_back(withdrawal, now),
+            Self::Unlimited => {}
+        }
+    }
+    fn on_success(&mut self, retry: Option<Withdrawal>, now: Instant) {
+        match self {
+            Self::Finagle(b) => b.on_success(retry, now),
+            Self::Bucket(b) => b.on_success(retry, now),
+            Self::Unlimited => {}
         }
     }
 }
@@ -114,10 +129,14 @@ fuzz_target!(|data: &[u8]| {
                 return;
             }
         },
-        1 => match TokenBucket::new(input.count(), input.count(), input.count()) {
+        1 => match TokenBucket::new(input.count(), input.count(), input.count(), input.count()) {
             Ok(b) => AnyBudget::Bucket(b),
             Err(e) => {
-                assert!(e.field == "capacity" || e.field == "retry_cost");
+                assert!(
+                    e.field == "capacity"
+                        || e.field == "retry_cost"
+                        || e.field == "timeout_retry_cost"
+                );
                 return;
             }
         },
@@ -203,7 +222,16 @@ fuzz_target!(|data: &[u8]| {
                 }
                 assert_eq!(retry.finished().is_some(), d.is_final());
             }
-            6 => budget.on_request(clock.read()),
+            6 if input.bool() => budget.on_request(clock.read()),
+            6 => {
+                // The scheduled retry never runs: its withdrawal comes back once.
+                let held = retry.withdrawal();
+                retry.give_back(clock.read(), &mut budget);
+                assert_eq!(retry.withdrawal(), None);
+                if let (AnyBudget::Bucket(b), Some(w)) = (&budget, held) {
+                    assert!(w.cost() > 0 && b.tokens() >= w.cost().min(capacity));
+                }
+            }
             _ if input.bool() => {
                 if let AnyBudget::Finagle(b) = &mut budget {
                     let before = b.retries_available(clock.read());

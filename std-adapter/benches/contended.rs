@@ -4,6 +4,12 @@
 //! Each iteration is one call per thread (`Throughput::Elements(threads)`), so
 //! criterion's `elem/s` is the whole machine's calls per second.
 //!
+//! Like for like: every contender is a consecutive-5 breaker open for 30 s
+//! (steadfast's default config; failsafe `consecutive_failures(5, constant(30 s))`;
+//! recloser, which has only rate windows, a ring of 5 tripping at a 100 %
+//! failure rate), and every call's result is `black_box(Ok(1))`, so no
+//! contender sees that it always succeeds.
+//!
 //! `cargo bench -p steadfast-std --bench contended -- --warm-up-time 1 --measurement-time 3`
 #![allow(missing_docs)]
 
@@ -12,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use failsafe::CircuitBreaker as _;
+use steadfast::breaker::Config;
 use steadfast::pipeline::PipelineConfig;
 use steadfast::retry::RetryConfig;
 use steadfast::timeout::TimeoutConfig;
@@ -39,16 +46,36 @@ fn contended(threads: usize, iters: u64, call: impl Fn() + Sync) -> Duration {
         .map_or(Duration::ZERO, |t| t.elapsed())
 }
 
+/// Failures in a row that trip every contender.
+const THRESHOLD: u32 = 5;
+/// How long every contender stays open.
+const OPEN_FOR: Duration = Duration::from_secs(30);
+
+/// The call every contender makes: a result the compiler cannot see through.
+#[inline(always)]
+fn op() -> Result<u32, ()> {
+    black_box(Ok(1))
+}
+
+/// Consecutive 5, a constant 30 s open period (no growth), like the peers.
+fn steadfast_config() -> Config {
+    let open_for = steadfast::time::Duration::from_secs(OPEN_FOR.as_secs());
+    Config::new()
+        .with_failure_threshold(THRESHOLD)
+        .with_break_duration(open_for)
+        .with_break_growth(1, open_for)
+}
+
 fn bench(c: &mut Criterion) {
     for threads in [1usize, 2, 8] {
         let mut group = c.benchmark_group(format!("contended/{threads}"));
         group.throughput(Throughput::Elements(threads as u64));
 
-        let breaker = SharedBreaker::new("bench", Default::default()).unwrap();
+        let breaker = SharedBreaker::new("bench", steadfast_config()).unwrap();
         group.bench_function("steadfast SharedBreaker::call", |b| {
             b.iter_custom(|iters| {
                 contended(threads, iters, || {
-                    let _ = black_box(breaker.call(|| Ok::<_, ()>(black_box(1u32))));
+                    let _ = black_box(breaker.call(op));
                 })
             })
         });
@@ -58,30 +85,39 @@ fn bench(c: &mut Criterion) {
                 .with_retry(RetryConfig::default().with_max_attempts(1).unwrap())
                 .with_timeout(TimeoutConfig::NONE),
         )
-        .breaker(SharedBreaker::new("bench", Default::default()).unwrap())
+        .breaker(SharedBreaker::new("bench", steadfast_config()).unwrap())
         .build();
         group.bench_function("steadfast Policy::call_blocking", |b| {
             b.iter_custom(|iters| {
                 contended(threads, iters, || {
-                    let _ = black_box(policy.call_blocking(|| Ok::<_, ()>(black_box(1u32))));
+                    let _ = black_box(policy.call_blocking(op));
                 })
             })
         });
 
-        let failsafe = failsafe::Config::new().build();
-        group.bench_function("failsafe call", |b| {
+        let failsafe = failsafe::Config::new()
+            .failure_policy(failsafe::failure_policy::consecutive_failures(
+                THRESHOLD,
+                failsafe::backoff::constant(OPEN_FOR),
+            ))
+            .build();
+        group.bench_function("failsafe call (consecutive 5)", |b| {
             b.iter_custom(|iters| {
                 contended(threads, iters, || {
-                    let _ = black_box(failsafe.call(|| Ok::<_, ()>(black_box(1u32))));
+                    let _ = black_box(failsafe.call(op));
                 })
             })
         });
 
-        let recloser = recloser::Recloser::default();
-        group.bench_function("recloser call", |b| {
+        let recloser = recloser::Recloser::custom()
+            .error_rate(1.0)
+            .closed_len(THRESHOLD as usize)
+            .open_wait(OPEN_FOR)
+            .build();
+        group.bench_function("recloser call (ring of 5 at 100 %)", |b| {
             b.iter_custom(|iters| {
                 contended(threads, iters, || {
-                    let _ = black_box(recloser.call(|| Ok::<_, ()>(black_box(1u32))));
+                    let _ = black_box(recloser.call(op));
                 })
             })
         });

@@ -19,9 +19,9 @@ use std::future::{Future, poll_fn};
 use std::task::Poll;
 
 use steadfast::outcome::{Classify, Verdict};
-use steadfast::pipeline::{self, Step};
+use steadfast::pipeline::{Answer, Input, Step};
 
-use crate::policy::{Driver, fallback_error, resolve};
+use crate::policy::{Driver, answer};
 use crate::{AsyncFallback, Error, Fallback, Policy, time};
 
 impl<C> Policy<C> {
@@ -136,12 +136,8 @@ impl<C> Policy<C> {
         Fut: Future<Output = Result<T, E>>,
     {
         match self.drive(op, true).await {
-            (pipeline::Finish::Fallback(failure), last) => {
-                fallback
-                    .run(fallback_error(&self.inner, failure, last))
-                    .await
-            }
-            (finish, last) => resolve(&self.inner, finish, last, None),
+            Answer::Fallback(error) => fallback.run(error).await,
+            other => other.into_result(),
         }
     }
 
@@ -155,30 +151,27 @@ impl<C> Policy<C> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let (finish, last) = self.drive(op, fallback.is_some()).await;
-        resolve(&self.inner, finish, last, fallback)
+        match (self.drive(op, fallback.is_some()).await, fallback) {
+            (Answer::Fallback(error), Some(fallback)) => fallback.run(error),
+            (other, _) => other.into_result(),
+        }
     }
 
-    /// Runs the pipeline to its end: how it finished, and the last attempt's
-    /// result. The driver is dropped (every lock, permit and slot released)
-    /// before this returns. `fallback`: whether a fallback will answer a
-    /// [`Finish::Fallback`](pipeline::Finish::Fallback) (else the observer is
-    /// not told of a fallback that does not run).
-    async fn drive<T, E, F, Fut>(
-        &self,
-        mut op: F,
-        fallback: bool,
-    ) -> (pipeline::Finish, Option<Result<T, E>>)
+    /// Runs the pipeline to its end and returns the caller's answer. The
+    /// driver is dropped (every lock, permit and slot released) before this
+    /// returns. `has_fallback`: whether a fallback answers
+    /// [`Answer::Fallback`] (an input to the call, see
+    /// [`Call::with_fallback`](steadfast::pipeline::Call::with_fallback)).
+    async fn drive<T, E, F, Fut>(&self, mut op: F, has_fallback: bool) -> Answer<T, Error<E>>
     where
         C: Classify<T, E>,
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let mut driver = Driver::start(&self.inner, time::now, fallback);
-        let mut last = None;
-        let mut step = driver.next();
+        let mut driver = Driver::start(&self.inner, time::now, has_fallback);
+        let (mut input, mut last) = (Input::Next, None);
         let finish = loop {
-            step = match step {
+            match driver.step(input) {
                 Step::Attempt { deadline, .. } => {
                     let attempt = op();
                     let result = match deadline {
@@ -187,17 +180,16 @@ impl<C> Policy<C> {
                             .ok(),
                         None => Some(attempt.await),
                     };
-                    let now = driver.now();
-                    let verdict = match &result {
-                        Some(r) => self.classifier.classify(r),
-                        None => Verdict::timed_out(),
-                    };
+                    input = Input::Outcome(
+                        result
+                            .as_ref()
+                            .map_or_else(Verdict::timed_out, |r| self.classifier.classify(r)),
+                    );
                     last = result;
-                    driver.on_outcome(now, verdict)
                 }
                 Step::Wait { until } => {
                     tokio::time::sleep_until(time::to_tokio(until)).await;
-                    driver.next()
+                    input = Input::Next;
                 }
                 Step::Queued { ticket, until } => {
                     if let Some(bulkhead) = driver.bulkhead() {
@@ -210,12 +202,12 @@ impl<C> Policy<C> {
                         });
                         let _ = tokio::time::timeout_at(time::to_tokio(until), granted).await;
                     }
-                    driver.next()
+                    input = Input::Next;
                 }
                 Step::Done(finish) => break finish,
-            };
+            }
         };
         drop(driver);
-        (finish, last)
+        answer(&self.inner, finish, last)
     }
 }

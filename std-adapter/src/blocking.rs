@@ -7,14 +7,14 @@
 //! **An attempt deadline cannot preempt a blocking closure**: the closure runs
 //! to its end. If it returns at or after its deadline, the pipeline discards
 //! the result and records the attempt as timed out (the gRPC rule), so the
-//! caller sees [`Error::TimedOut`](crate::Error::TimedOut) or a retry — never a
+//! caller sees a [`Reason::AttemptTimedOut`](steadfast::pipeline::Reason::AttemptTimedOut) error or a retry — never a
 //! late value. Make the closure itself honour a timeout (socket timeouts) to
 //! bound the time it blocks.
 
 use steadfast::outcome::Classify;
-use steadfast::pipeline::Step;
+use steadfast::pipeline::{Answer, Input, Step};
 
-use crate::policy::{Driver, resolve};
+use crate::policy::{Driver, answer};
 use crate::{Error, Fallback, Policy, time};
 
 impl<C> Policy<C> {
@@ -28,7 +28,7 @@ impl<C> Policy<C> {
     /// let config = PipelineConfig::default().with_retry(RetryConfig::default().with_max_attempts(2)?);
     /// let policy = Policy::builder(config).build();
     /// let answer: Result<(), Error<&str>> = policy.call_blocking(|| Err("down"));
-    /// assert!(matches!(answer, Err(Error::RetriesExhausted { attempts: 2, last: Some("down") })));
+    /// assert_eq!(answer, Err(Error::retries_exhausted(2, Some("down"))));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn call_blocking<T, E>(&self, op: impl FnMut() -> Result<T, E>) -> Result<T, Error<E>>
@@ -75,32 +75,32 @@ impl<C> Policy<C> {
         C: Classify<T, E>,
     {
         let mut driver = Driver::start(&self.inner, time::now_std, fallback.is_some());
-        let mut last = None;
-        let mut step = driver.next();
+        let (mut input, mut last) = (Input::Next, None);
         let finish = loop {
-            step = match step {
+            match driver.step(input) {
                 Step::Attempt { .. } => {
                     let result = op();
-                    let now = driver.now();
-                    let verdict = self.classifier.classify(&result);
+                    input = Input::Outcome(self.classifier.classify(&result));
                     last = Some(result);
-                    driver.on_outcome(now, verdict)
                 }
                 Step::Wait { until } => {
                     let now = driver.now();
                     std::thread::sleep(time::to_std_duration(until.saturating_duration_since(now)));
-                    driver.next()
+                    input = Input::Next;
                 }
                 Step::Queued { ticket, until } => {
                     if let Some(bulkhead) = driver.bulkhead() {
                         bulkhead.wait_blocking(ticket, until);
                     }
-                    driver.next()
+                    input = Input::Next;
                 }
                 Step::Done(finish) => break finish,
-            };
+            }
         };
         drop(driver);
-        resolve(&self.inner, finish, last, fallback)
+        match (answer(&self.inner, finish, last), fallback) {
+            (Answer::Fallback(error), Some(fallback)) => fallback.run(error),
+            (other, _) => other.into_result(),
+        }
     }
 }

@@ -44,7 +44,7 @@ use std::fmt;
 
 use steadfast::breaker::{
     Breaker, CircuitBreaker, Config, Consecutive, CountWindow, Permit, Rejected, State, Stats,
-    TimeWindow, Transition,
+    TimeWindow, Transition, WindowCounts,
 };
 use steadfast::error::ConfigError;
 use steadfast::outcome::{Classify, ErrorsFail, Outcome};
@@ -308,7 +308,7 @@ impl fmt::Debug for SharedBreaker {
 
 impl SharedBreaker {
     /// A consecutive-failures breaker named `name` (the name appears in
-    /// [`Error::Rejected`], events and health reports).
+    /// [`Error::rejected`], events and health reports).
     ///
     /// ```
     /// use steadfast_std::SharedBreaker;
@@ -493,6 +493,27 @@ impl SharedBreaker {
         stats
     }
 
+    /// The calls its detector holds now, with their rates (see
+    /// [`Breaker::counts`]): a time window's buckets expire by time, so this
+    /// never shows a failure older than `window_duration`, even after a
+    /// silence.
+    ///
+    /// ```
+    /// use steadfast_std::{Detector, SharedBreaker};
+    /// let b = SharedBreaker::with_detector("api", Default::default(), Detector::TimeWindow)?;
+    /// let _ = b.call(|| Err::<(), _>("down"));
+    /// assert_eq!((b.counts().calls, b.counts().failure_percent()), (1, 100));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn counts(&self) -> WindowCounts {
+        self.counts_at(time::now())
+    }
+
+    pub(crate) fn counts_at(&self, now: Instant) -> WindowCounts {
+        let locked = lock(&self.inner.locked);
+        with_breaker!(&locked.machine, b => b.counts(now))
+    }
+
     /// When a deadline inside the breaker expires (end of the break, hung
     /// probe), if any.
     ///
@@ -654,14 +675,11 @@ impl SharedBreaker {
         let permit = self.try_acquire().map_err(|r| self.rejected(r))?;
         let result = op();
         let _ = permit.record(classifier.classify(&result).outcome);
-        result.map_err(Error::Operation)
+        result.map_err(Error::operation)
     }
 
     pub(crate) fn rejected<E>(&self, r: Rejected) -> Error<E> {
-        Error::Rejected {
-            breaker: self.name_arc(),
-            retry_at: r.retry_at.map(time::to_std),
-        }
+        Error::rejected(self.name_arc(), r.retry_at)
     }
 
     /// Whether `permit`, ending now in `outcome`, changes nothing in the core

@@ -18,7 +18,7 @@
 //! added, each only if every earlier one failed, and the first `Ok` is the
 //! call's answer. Every alternative sees the same error: the one the call
 //! would have returned without a fallback (a value the classifier failed
-//! shows as `RetriesExhausted { last: None }`). If every alternative fails,
+//! shows as an error with no `last` operation error). If every alternative fails,
 //! that error is returned; the alternatives' own errors are discarded. A
 //! fallback runs after the pipeline has finished, so no lock, bulkhead slot
 //! or half-open probe is held while it runs, the policy's timeouts do not
@@ -41,12 +41,12 @@ type Alternative<T, E> = Box<dyn Fn(&Error<E>) -> Result<T, E> + Send + Sync>;
 /// use steadfast_std::{Error, Fallback};
 ///
 /// let cache = Fallback::value("cached");
-/// assert_eq!(cache.run(Error::<()>::BulkheadFull), Ok("cached"));
+/// assert_eq!(cache.run(Error::<()>::bulkhead_full()), Ok("cached"));
 ///
 /// let providers: Fallback<&str, &str> = Fallback::from_fn(|_| Err("secondary down"))
 ///     .or_else(|e| if e.is_rejection() { Ok("tertiary") } else { Err("no") });
-/// assert_eq!(providers.run(Error::BulkheadFull), Ok("tertiary"));
-/// assert!(matches!(providers.run(Error::TimedOut), Err(Error::TimedOut)));
+/// assert_eq!(providers.run(Error::bulkhead_full()), Ok("tertiary"));
+/// assert_eq!(providers.run(Error::timed_out()), Err(Error::timed_out()));
 /// ```
 pub struct Fallback<T, E> {
     alternatives: Vec<Alternative<T, E>>,
@@ -65,7 +65,7 @@ impl<T: Clone + Send + Sync + 'static, E> Fallback<T, E> {
     ///
     /// ```
     /// # use steadfast_std::{Error, Fallback};
-    /// assert_eq!(Fallback::value(0).run(Error::<()>::TimedOut), Ok(0));
+    /// assert_eq!(Fallback::value(0).run(Error::<()>::timed_out()), Ok(0));
     /// ```
     pub fn value(value: T) -> Self {
         Self::from_fn(move |_| Ok(value.clone()))
@@ -78,7 +78,7 @@ impl<T, E> Fallback<T, E> {
     /// ```
     /// # use steadfast_std::{Error, Fallback};
     /// let f: Fallback<u32, ()> = Fallback::from_fn(|e| if e.is_rejection() { Ok(1) } else { Err(()) });
-    /// assert_eq!(f.run(Error::BulkheadFull), Ok(1));
+    /// assert_eq!(f.run(Error::bulkhead_full()), Ok(1));
     /// ```
     pub fn from_fn(f: impl Fn(&Error<E>) -> Result<T, E> + Send + Sync + 'static) -> Self {
         Self {
@@ -94,7 +94,7 @@ impl<T, E> Fallback<T, E> {
     ///     Box::new(|_: &Error<()>| Err(())) as Box<dyn Fn(&Error<()>) -> Result<u8, ()> + Send + Sync>,
     ///     Box::new(|_: &Error<()>| Ok(2)),
     /// ]);
-    /// assert_eq!(chain.run(Error::TimedOut), Ok(2));
+    /// assert_eq!(chain.run(Error::timed_out()), Ok(2));
     /// ```
     pub fn chain(alternatives: impl IntoIterator<Item = Alternative<T, E>>) -> Self {
         Self {
@@ -107,7 +107,7 @@ impl<T, E> Fallback<T, E> {
     /// ```
     /// # use steadfast_std::{Error, Fallback};
     /// let f: Fallback<u8, ()> = Fallback::from_fn(|_| Err(())).or_else(|_| Ok(3));
-    /// assert_eq!(f.run(Error::TimedOut), Ok(3));
+    /// assert_eq!(f.run(Error::timed_out()), Ok(3));
     /// ```
     #[must_use]
     pub fn or_else(
@@ -123,7 +123,7 @@ impl<T, E> Fallback<T, E> {
     /// ```
     /// # use steadfast_std::{Error, Fallback};
     /// let none: Fallback<u8, ()> = Fallback::chain([]);
-    /// assert!(matches!(none.run(Error::TimedOut), Err(Error::TimedOut)));
+    /// assert_eq!(none.run(Error::timed_out()), Err(Error::timed_out()));
     /// ```
     pub fn run(&self, error: Error<E>) -> Result<T, Error<E>> {
         for alternative in &self.alternatives {
@@ -223,7 +223,7 @@ impl<T: Clone + Send + Sync + 'static, E> AsyncFallback<T, E> {
     /// #[tokio::main(flavor = "current_thread")]
     /// async fn main() {
     ///     let cache = AsyncFallback::value("cached");
-    ///     assert_eq!(cache.run(Error::<()>::BulkheadFull).await, Ok("cached"));
+    ///     assert_eq!(cache.run(Error::<()>::bulkhead_full()).await, Ok("cached"));
     /// }
     /// ```
     pub fn value(value: T) -> Self {
@@ -249,8 +249,8 @@ impl<T: 'static, E> AsyncFallback<T, E> {
     ///             if rejected { Ok(7) } else { Err("secondary down") }
     ///         }
     ///     });
-    ///     assert_eq!(secondary.run(Error::BulkheadFull).await, Ok(7));
-    ///     assert_eq!(secondary.run(Error::TimedOut).await, Err(Error::TimedOut));
+    ///     assert_eq!(secondary.run(Error::bulkhead_full()).await, Ok(7));
+    ///     assert_eq!(secondary.run(Error::timed_out()).await, Err(Error::timed_out()));
     /// }
     /// ```
     pub fn from_fn<F, Fut, X>(f: F) -> Self
@@ -272,7 +272,7 @@ impl<T: 'static, E> AsyncFallback<T, E> {
     /// async fn main() {
     ///     let chain = AsyncFallback::from_fn(|_: &Error<()>| async { Err::<u8, _>("second down") })
     ///         .or_else(|_| async { Ok::<_, ()>(3) });
-    ///     assert_eq!(chain.run(Error::TimedOut).await, Ok(3));
+    ///     assert_eq!(chain.run(Error::timed_out()).await, Ok(3));
     /// }
     /// ```
     #[must_use]
@@ -296,8 +296,8 @@ impl<T: 'static, E> AsyncFallback<T, E> {
     /// async fn main() {
     ///     let chain = AsyncFallback::from_fn(|_: &Error<()>| async { Err::<u8, _>("down") })
     ///         .or_else_sync(|e| if e.is_rejection() { Ok(1) } else { Err("no cache") });
-    ///     assert_eq!(chain.run(Error::BulkheadFull).await, Ok(1));
-    ///     assert_eq!(chain.run(Error::TimedOut).await, Err(Error::TimedOut));
+    ///     assert_eq!(chain.run(Error::bulkhead_full()).await, Ok(1));
+    ///     assert_eq!(chain.run(Error::timed_out()).await, Err(Error::timed_out()));
     /// }
     /// ```
     #[must_use]
@@ -329,7 +329,7 @@ impl<T, E> AsyncFallback<T, E> {
     /// #[tokio::main(flavor = "current_thread")]
     /// async fn main() {
     ///     let none = AsyncFallback::from(Fallback::<u8, ()>::chain([]));
-    ///     assert!(matches!(none.run(Error::TimedOut).await, Err(Error::TimedOut)));
+    ///     assert_eq!(none.run(Error::timed_out()).await, Err(Error::timed_out()));
     /// }
     /// ```
     pub async fn run(&self, error: Error<E>) -> Result<T, Error<E>> {
@@ -356,7 +356,7 @@ impl<T, E> AsyncFallback<T, E> {
 /// async fn main() {
 ///     let local: Fallback<&str, ()> = Fallback::from_fn(|_| Err(()));
 ///     let chain = AsyncFallback::from(local).or_else(|_| async { Ok::<_, ()>("remote cache") });
-///     assert_eq!(chain.run(Error::TimedOut).await, Ok("remote cache"));
+///     assert_eq!(chain.run(Error::timed_out()).await, Ok("remote cache"));
 /// }
 /// ```
 impl<T: 'static, E: 'static> From<Fallback<T, E>> for AsyncFallback<T, E> {

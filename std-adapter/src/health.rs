@@ -11,7 +11,10 @@
 //!   "breakers": [
 //!     { "name": "kafka", "state": "open", "state_code": 2, "retry_in_ms": 29000,
 //!       "calls": 12, "successes": 7, "failures": 5, "ignored": 0, "slow_calls": 0,
-//!       "rejections": 3, "state_changes": 1, "opens": 1 },
+//!       "rejections": 3, "state_changes": 1, "opens": 1,
+//!       "window": { "calls": 10, "failures": 5, "slow_calls": 0, "failure_percent": 50,
+//!                   "slow_percent": 0 },
+//!       "metrics_only": false },
 //!     ...
 //!   ]
 //! }
@@ -19,11 +22,16 @@
 //!
 //! `retry_in_ms` is how long from the snapshot until an open breaker admits a
 //! probe (0 when due, absent unless open): a relative offset, so no wall clock
-//! is involved.
+//! is involved. The counters (`calls` … `opens`) are totals since the breaker
+//! was built; `window` is what its detector judges, as of the snapshot
+//! ([`Breaker::counts`](steadfast::breaker::Breaker::counts)): a time window
+//! never shows a failure older than its `window_duration`. A `metrics_only`
+//! breaker reports the state it judged but never refuses a call, so it never
+//! makes the status `degraded` or `unhealthy`.
 
 use std::collections::BTreeMap;
 
-use steadfast::breaker::{State, Stats};
+use steadfast::breaker::{State, Stats, WindowCounts};
 use steadfast::time::Instant;
 
 /// The `circuit_breaker_state` gauge value, in the seeds' encoding:
@@ -51,9 +59,9 @@ pub const fn state_code(state: &State) -> u8 {
 
 /// The overall verdict (the seeds' `status`).
 ///
-/// * `Healthy`: no breaker is open (half-open probes and disabled breakers let
-///   traffic through, as in the seeds' example where a half-open `redis` still
-///   reports `healthy`);
+/// * `Healthy`: no breaker is open (half-open probes, disabled and
+///   metrics-only breakers let traffic through, as in the seeds' example where
+///   a half-open `redis` still reports `healthy`);
 /// * `Degraded`: some breakers, not all, are open or forced open;
 /// * `Unhealthy`: every breaker is open or forced open.
 ///
@@ -145,6 +153,50 @@ pub struct BreakerHealth {
     pub state_changes: u32,
     /// Times it opened by itself.
     pub opens: u32,
+    /// What the detector holds as of the snapshot (empty unless set with
+    /// [`with_window`](Self::with_window)).
+    pub window: WindowHealth,
+    /// A [metrics-only](steadfast::breaker::Config::metrics_only) breaker:
+    /// its state is what it judged, but it never refuses a call, so it is
+    /// never [down](Self::is_down).
+    pub metrics_only: bool,
+}
+
+/// A detector's counts and rates in a [`BreakerHealth`], as of the snapshot.
+///
+/// ```
+/// use steadfast::breaker::WindowCounts;
+/// use steadfast_std::health::WindowHealth;
+///
+/// let w = WindowHealth::from(WindowCounts { calls: 4, failures: 1, slow_calls: 2 });
+/// assert_eq!((w.failure_percent, w.slow_percent), (25, 50));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "health", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct WindowHealth {
+    /// Calls held (successes and failures).
+    pub calls: u32,
+    /// Failures among them.
+    pub failures: u32,
+    /// Slow calls among them.
+    pub slow_calls: u32,
+    /// `failures × 100 / calls`, truncated (0 without calls).
+    pub failure_percent: u32,
+    /// `slow_calls × 100 / calls`, truncated (0 without calls).
+    pub slow_percent: u32,
+}
+
+impl From<WindowCounts> for WindowHealth {
+    fn from(c: WindowCounts) -> Self {
+        Self {
+            calls: c.calls,
+            failures: c.failures,
+            slow_calls: c.slow_calls,
+            failure_percent: c.failure_percent(),
+            slow_percent: c.slow_percent(),
+        }
+    }
 }
 
 impl BreakerHealth {
@@ -175,10 +227,47 @@ impl BreakerHealth {
             rejections: stats.rejections,
             state_changes: stats.state_changes,
             opens: stats.opens,
+            window: WindowHealth::default(),
+            metrics_only: false,
         }
     }
 
-    /// Whether this breaker is refusing calls (open or forced open).
+    /// The same snapshot of a breaker that is
+    /// [metrics-only](steadfast::breaker::Config::metrics_only) or not.
+    ///
+    /// ```
+    /// # use steadfast::breaker::{State, Stats};
+    /// # use steadfast::time::Instant;
+    /// # use steadfast_std::health::BreakerHealth;
+    /// let h = BreakerHealth::new("db", State::ForcedOpen, Stats::ZERO, Instant::ZERO).with_metrics_only(true);
+    /// assert_eq!(h.state, "forced_open");
+    /// assert!(!h.is_down()); // it still admits every call
+    /// ```
+    #[must_use]
+    pub fn with_metrics_only(mut self, metrics_only: bool) -> Self {
+        self.metrics_only = metrics_only;
+        self
+    }
+
+    /// The same snapshot with the detector's counts as of the snapshot
+    /// (see [`Breaker::counts`](steadfast::breaker::Breaker::counts)).
+    ///
+    /// ```
+    /// # use steadfast::breaker::{State, Stats, WindowCounts};
+    /// # use steadfast::time::Instant;
+    /// # use steadfast_std::health::BreakerHealth;
+    /// let counts = WindowCounts { calls: 10, failures: 3, slow_calls: 0 };
+    /// let h = BreakerHealth::new("db", State::Closed, Stats::ZERO, Instant::ZERO).with_window(counts);
+    /// assert_eq!(h.window.failure_percent, 30);
+    /// ```
+    #[must_use]
+    pub fn with_window(mut self, counts: WindowCounts) -> Self {
+        self.window = WindowHealth::from(counts);
+        self
+    }
+
+    /// Whether this breaker is refusing calls: open or forced open, and not
+    /// [metrics-only](Self::metrics_only).
     ///
     /// ```
     /// # use steadfast::breaker::{State, Stats};
@@ -187,7 +276,7 @@ impl BreakerHealth {
     /// assert!(BreakerHealth::new("db", State::ForcedOpen, Stats::ZERO, Instant::ZERO).is_down());
     /// ```
     pub fn is_down(&self) -> bool {
-        self.state_code == 2
+        self.state_code == 2 && !self.metrics_only
     }
 }
 

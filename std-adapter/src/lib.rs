@@ -1,23 +1,5 @@
-//! steadfast on `std`: the Tokio and blocking drivers of the core's
-//! [`steadfast::pipeline`], shared breakers and bulkheads, and the service-side
-//! pieces (config files, registry, health, metrics, tracing, tower).
-//!
-//! ```
-//! use steadfast::pipeline::PipelineConfig;
-//! use steadfast_std::{Policy, SharedBreaker, SharedBulkhead};
-//!
-//! #[tokio::main(flavor = "current_thread")]
-//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let policy = Policy::builder(PipelineConfig::default())
-//!         .name("inventory")
-//!         .breaker(SharedBreaker::new("inventory", Default::default())?)
-//!         .bulkhead(SharedBulkhead::new("inventory", Default::default())?)
-//!         .build();
-//!     let stock = policy.call(|| async { Ok::<u32, std::io::Error>(7) }).await?;
-//!     assert_eq!(stock, 7);
-//!     Ok(())
-//! }
-//! ```
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

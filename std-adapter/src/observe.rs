@@ -17,7 +17,7 @@
 //! `INFO`.
 //!
 //! [`Standard`] is both (whichever features are on); pass it to
-//! [`Registry::from_set_with_observer`](crate::registry::Registry::from_set_with_observer)
+//! `Registry::from_set_with_observer` (feature `config`)
 //! or [`PolicyBuilder::observer`](crate::PolicyBuilder::observer).
 //!
 //! ```
@@ -35,9 +35,9 @@
 
 #[cfg(any(feature = "metrics", feature = "tracing"))]
 use steadfast::breaker::State;
-#[cfg(any(feature = "metrics", feature = "tracing"))]
-use steadfast::pipeline::Failure;
 use steadfast::pipeline::{Event, Finish};
+#[cfg(any(feature = "metrics", feature = "tracing"))]
+use steadfast::pipeline::{Failure, Reason};
 
 pub use crate::health::state_code;
 use crate::observer::Observer;
@@ -132,11 +132,17 @@ impl Observer for MetricsObserver {
 
     fn on_finish(&self, policy: &str, finish: &Finish) {
         match rejection(finish) {
-            Some(Failure::BulkheadFull { .. }) => {
+            Some(Failure {
+                reason: Reason::BulkheadFull | Reason::QueueTimeout,
+                ..
+            }) => {
                 metrics::counter!("bulkhead_rejections_total", "operation" => policy.to_owned())
                     .increment(1);
             }
-            Some(Failure::BreakerOpen { .. }) => {
+            Some(Failure {
+                reason: Reason::BreakerOpen { .. },
+                ..
+            }) => {
                 metrics::counter!("circuit_breaker_rejections_total", "operation" => policy.to_owned())
                     .increment(1);
             }
@@ -196,12 +202,19 @@ impl Observer for TracingObserver {
 
     fn on_finish(&self, policy: &str, finish: &Finish) {
         match rejection(finish) {
-            Some(Failure::BreakerOpen { attempts, retry_at }) => {
+            Some(Failure {
+                reason: Reason::BreakerOpen { retry_at },
+                attempts,
+            }) => {
                 let retry_at_us = retry_at.map(steadfast::time::Instant::as_micros);
                 tracing::warn!(target: "steadfast", policy, attempts, retry_at_us, "rejected: circuit breaker open");
             }
-            Some(Failure::BulkheadFull { attempts }) => {
-                tracing::warn!(target: "steadfast", policy, attempts, "rejected: bulkhead full");
+            Some(Failure {
+                reason: reason @ (Reason::BulkheadFull | Reason::QueueTimeout),
+                attempts,
+            }) => {
+                let reason = reason.to_string();
+                tracing::warn!(target: "steadfast", policy, attempts, reason, "rejected: bulkhead full");
             }
             _ => match finish {
                 Finish::Failed(failure) => {
@@ -220,7 +233,7 @@ impl Observer for TracingObserver {
 /// ```
 /// use steadfast_std::Observer;
 /// use steadfast_std::observe::Standard;
-/// Standard.on_finish("p", &steadfast::pipeline::Finish::Cancelled);
+/// Standard.on_finish("p", &steadfast::pipeline::Finish::Failed(steadfast::pipeline::Failure::new(steadfast::pipeline::Reason::Cancelled, 0)));
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Standard;
@@ -248,7 +261,7 @@ impl Observer for Standard {
 /// ```
 /// use steadfast_std::{NoopObserver, Observer};
 /// use steadfast_std::observe::Standard;
-/// (Standard, NoopObserver).on_finish("p", &steadfast::pipeline::Finish::Cancelled);
+/// (Standard, NoopObserver).on_finish("p", &steadfast::pipeline::Finish::Failed(steadfast::pipeline::Failure::new(steadfast::pipeline::Reason::Cancelled, 0)));
 /// ```
 impl<A: Observer, B: Observer> Observer for (A, B) {
     fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {

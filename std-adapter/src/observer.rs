@@ -5,14 +5,15 @@ use steadfast::pipeline::{Event, Finish};
 /// Receives what the pipeline reports. Called outside every lock, after each
 /// step of a call, from the task or thread running it; keep it cheap.
 ///
+/// The events and finishes are the core's, in the core's order
+/// ([`steadfast::pipeline::Observer`] is the same shape without the names);
 /// `breaker` is the name of the policy's breaker, if it has one.
 /// [`Event::Fallback`] comes only from calls given a fallback (`*_with_fallback`),
-/// when it is about to run; a call without one that ends in
-/// [`Finish::Fallback`] reports only that finish.
+/// when it is about to run: the core raises it only for a caller that has one.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU32, Ordering};
-/// use steadfast::pipeline::{Event, Finish};
+/// use steadfast::pipeline::{Event, Failure, Finish, Reason};
 /// use steadfast_std::Observer;
 ///
 /// #[derive(Default)]
@@ -26,7 +27,7 @@ use steadfast::pipeline::{Event, Finish};
 /// }
 /// let o = CountRetries::default();
 /// o.on_event("p", None, &Event::TimedOut { attempt: 1 });
-/// o.on_finish("p", &Finish::Cancelled);
+/// o.on_finish("p", &Finish::Failed(Failure::new(Reason::Cancelled, 0)));
 /// assert_eq!(o.0.load(Ordering::Relaxed), 0);
 /// ```
 pub trait Observer: Send + Sync {
@@ -34,8 +35,8 @@ pub trait Observer: Send + Sync {
     fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
         let _ = (policy, breaker, event);
     }
-    /// The call ended (including [`Finish::Cancelled`] when its future was
-    /// dropped).
+    /// The call ended (a dropped call future ends with
+    /// [`Reason::Cancelled`](steadfast::pipeline::Reason::Cancelled)).
     fn on_finish(&self, policy: &str, finish: &Finish) {
         let _ = (policy, finish);
     }
@@ -45,7 +46,7 @@ pub trait Observer: Send + Sync {
 ///
 /// ```
 /// use steadfast_std::{NoopObserver, Observer};
-/// NoopObserver.on_finish("p", &steadfast::pipeline::Finish::Cancelled);
+/// NoopObserver.on_finish("p", &steadfast::pipeline::Finish::Failed(steadfast::pipeline::Failure::new(steadfast::pipeline::Reason::Cancelled, 0)));
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoopObserver;

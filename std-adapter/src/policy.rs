@@ -1,33 +1,33 @@
 //! [`Policy`]: a named [`Pipeline`] plus the shared machines it lends to each
 //! call, and the driver that executes what the pipeline says.
 //!
-//! The driver is the same for Tokio ([`Policy::call`]) and threads
-//! ([`Policy::call_blocking`]): start a [`Call`], ask it for the next
-//! [`Step`], run/sleep/queue as told, report each attempt's [`Verdict`],
-//! forward every [`Event`] to the [`Observer`]. Each step locks the policy's
+//! The driver is the same for Tokio (`Policy::call`, feature `tokio`) and threads
+//! ([`Policy::call_blocking`]): start a [`Call`], feed it one [`Input`] per
+//! step through [`Call::handle`], run/sleep/queue as the [`Step`] says,
+//! forward every [`Event`] to the [`Observer`], and answer the caller with the
+//! core's [`Finish::answer`]. Each step locks the policy's
 //! bulkhead and budget (in that order) for the core's few instructions, never
 //! across an `.await` or user code; the breaker takes its own lock inside
 //! that, last, and only off its lock-free clean path (see
 //! [`SharedBreaker`]). The clock is read once to start a call and once per
 //! attempt outcome or wait; nothing is written to memory shared with other
 //! threads on the happy path unless a bulkhead or budget is lent. If the caller
-//! drops the call midway, a guard calls [`Call::abandon`]: a half-open probe
+//! drops the call midway, a guard feeds [`Input::Abandon`]: a half-open probe
 //! slot comes back, a bulkhead slot is released or the queue left.
 
 use std::fmt;
 use std::sync::atomic::AtomicU64;
 
-use steadfast::breaker::CircuitBreaker;
 use steadfast::bulkhead::Ticket;
-use steadfast::outcome::{ErrorsFail, Outcome, Verdict};
-use steadfast::pipeline::{Call, Event, Failure, Finish, Pipeline, PipelineConfig, Shared, Step};
-use steadfast::retry::Budget;
+use steadfast::outcome::ErrorsFail;
+use steadfast::pipeline::{
+    self, Answer, Call, Event, Finish, Input, Pipeline, PipelineConfig, Shared, Step,
+};
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::Instant;
 
-use crate::bulkhead::Machine;
 use crate::observer::{NoopObserver, Observer};
-use crate::{Error, Fallback, SharedBreaker, SharedBudget, SharedBulkhead, time};
+use crate::{Error, SharedBreaker, SharedBudget, SharedBulkhead};
 
 pub(crate) struct Inner {
     pub(crate) name: std::sync::Arc<str>,
@@ -222,7 +222,7 @@ impl<C> PolicyBuilder<C> {
         self
     }
 
-    /// How each attempt's `Result` becomes a [`Verdict`] (default
+    /// How each attempt's `Result` becomes a [`Verdict`](steadfast::outcome::Verdict) (default
     /// [`ErrorsFail`]: `Ok` succeeds, `Err` fails and is retried). Any
     /// `Fn(&Result<T, E>) -> Verdict` works.
     ///
@@ -348,37 +348,6 @@ impl<C> Policy<C> {
     }
 }
 
-/// What to do with the call at one step.
-enum Op {
-    Next,
-    Outcome(Verdict),
-    Abandon,
-}
-
-fn apply<G: CircuitBreaker, R: Rng>(
-    call: &mut Call,
-    op: &Op,
-    now: Instant,
-    rng: &mut R,
-    breaker: Option<&mut G>,
-    bulkhead: Option<&mut Machine>,
-    budget: Option<&mut Budget>,
-) -> Option<Step> {
-    let mut shared = Shared {
-        breaker,
-        bulkhead,
-        budget,
-    };
-    match op {
-        Op::Next => Some(call.next(now, &mut shared)),
-        Op::Outcome(verdict) => Some(call.on_outcome(now, *verdict, &mut shared, rng)),
-        Op::Abandon => {
-            call.abandon(now, &mut shared);
-            None
-        }
-    }
-}
-
 /// The call's jitter stream, seeded on its first draw (see
 /// [`PolicyBuilder::seed`]): calls that never draw touch no shared counter.
 struct LazyRng<'a> {
@@ -400,8 +369,27 @@ impl Rng for LazyRng<'_> {
     }
 }
 
-/// One call in flight: the core `Call`, and the guard that abandons it if the
-/// caller goes away before it ends.
+/// Hands a call's events to the policy's [`Observer`] with its names, and
+/// wakes the bulkhead waiters the call's releases granted slots to.
+struct Relay<'a>(&'a Inner);
+
+impl pipeline::Observer for Relay<'_> {
+    fn on_event(&mut self, _now: Instant, event: &Event) {
+        let policy = self.0;
+        if let (Event::Granted(ticket), Some(b)) = (event, &policy.bulkhead) {
+            b.notify(*ticket);
+        }
+        let breaker = policy.breaker.as_ref().map(SharedBreaker::name);
+        policy.observer.on_event(&policy.name, breaker, event);
+    }
+
+    fn on_finish(&mut self, _now: Instant, finish: &Finish) {
+        self.0.observer.on_finish(&self.0.name, finish);
+    }
+}
+
+/// One call in flight: the core `Call`, fed one [`Input`] per step under the
+/// policy's locks; dropping it before the call ended feeds [`Input::Abandon`].
 pub(crate) struct Driver<'p> {
     policy: &'p Inner,
     call: Call,
@@ -411,25 +399,18 @@ pub(crate) struct Driver<'p> {
     start: Option<Instant>,
     /// The bulkhead ticket this call waits on, if queued.
     ticket: Option<Ticket>,
-    /// Whether a fallback answers `Finish::Fallback`; without one the
-    /// observer hears of no fallback (`fallback_invocations_total` counts
-    /// fallbacks that ran).
-    fallback: bool,
-    done: bool,
 }
 
 impl<'p> Driver<'p> {
-    pub(crate) fn start(policy: &'p Inner, clock: fn() -> Instant, fallback: bool) -> Self {
+    pub(crate) fn start(policy: &'p Inner, clock: fn() -> Instant, has_fallback: bool) -> Self {
         let now = clock();
         Self {
             policy,
-            call: policy.pipeline.start(now),
+            call: policy.pipeline.start(now).with_fallback(has_fallback),
             rng: None,
             clock,
             start: Some(now),
             ticket: None,
-            fallback,
-            done: false,
         }
     }
 
@@ -437,159 +418,65 @@ impl<'p> Driver<'p> {
         (self.clock)()
     }
 
-    pub(crate) fn next(&mut self) -> Step {
-        let now = self.start.take().unwrap_or_else(self.clock);
-        self.step(now, &Op::Next)
-            .unwrap_or(Step::Done(Finish::Cancelled))
-    }
-
-    pub(crate) fn on_outcome(&mut self, now: Instant, verdict: Verdict) -> Step {
-        self.step(now, &Op::Outcome(verdict))
-            .unwrap_or(Step::Done(Finish::Cancelled))
-    }
-
     pub(crate) fn bulkhead(&self) -> Option<&'p SharedBulkhead> {
         self.policy.bulkhead.as_ref()
     }
 
-    fn step(&mut self, now: Instant, op: &Op) -> Option<Step> {
+    /// Feeds `input` at the current time; returns the next step.
+    pub(crate) fn step(&mut self, input: Input) -> Step {
+        let now = self.start.take().unwrap_or_else(self.clock);
         let policy = self.policy;
         let step = {
             let mut bulkhead = policy.bulkhead.as_ref().map(SharedBulkhead::lock);
             let mut budget = policy.budget.as_ref().map(SharedBudget::lock);
             let mut gate = policy.breaker.as_ref().map(SharedBreaker::gate);
+            let mut shared = Shared {
+                breaker: gate.as_mut(),
+                bulkhead: bulkhead.as_deref_mut(),
+                budget: budget.as_deref_mut(),
+            };
             let mut rng = LazyRng {
                 rng: &mut self.rng,
                 policy,
             };
-            apply(
-                &mut self.call,
-                op,
-                now,
-                &mut rng,
-                gate.as_mut(),
-                bulkhead.as_deref_mut(),
-                budget.as_deref_mut(),
-            )
+            self.call.handle(now, input, &mut shared, &mut rng)
         };
-        self.after(step);
-        step
-    }
-
-    /// Outside every lock: events to the observer, grants to their waiters.
-    fn after(&mut self, step: Option<Step>) {
-        let policy = self.policy;
-        let breaker_name = policy.breaker.as_ref().map(SharedBreaker::name);
-        while let Some(event) = self.call.poll_event() {
-            match (&event, &policy.bulkhead) {
-                (Event::Granted(ticket), Some(b)) => b.notify(*ticket),
-                (Event::Fallback(_), _) if !self.fallback => continue,
-                _ => {}
-            }
-            policy.observer.on_event(&policy.name, breaker_name, &event);
-        }
+        self.call.drain(now, &mut Relay(policy));
         let queued = match step {
-            Some(Step::Queued { ticket, .. }) => Some(ticket),
+            Step::Queued { ticket, .. } => Some(ticket),
             _ => None,
         };
-        if self.ticket != queued
-            && let (Some(old), Some(b)) = (self.ticket, &policy.bulkhead)
+        if let (Some(old), Some(b)) = (self.ticket, &policy.bulkhead)
+            && self.ticket != queued
         {
             b.forget(old);
         }
         self.ticket = queued;
-        if !self.done
-            && let Some(finish) = self.call.finish()
-        {
-            self.done = true;
-            policy.observer.on_finish(&policy.name, &finish);
-        }
+        step
     }
 }
 
 impl Drop for Driver<'_> {
     fn drop(&mut self) {
         if !self.call.is_finished() {
-            let now = self.now();
-            let _ = self.step(now, &Op::Abandon);
+            let _ = self.step(Input::Abandon);
         }
     }
 }
 
-/// Turns how the call ended, and the last attempt's result, into the caller's answer.
-pub(crate) fn resolve<T, E>(
+/// The caller's answer (the core's [`Finish::answer`]), its error naming the
+/// policy's breaker.
+pub(crate) fn answer<T, E>(
     policy: &Inner,
     finish: Finish,
     last: Option<Result<T, E>>,
-    fallback: Option<&Fallback<T, E>>,
-) -> Result<T, Error<E>> {
-    match finish {
-        Finish::Completed { .. } => match last {
-            Some(Ok(value)) => Ok(value),
-            Some(Err(e)) => Err(Error::Operation(e)),
-            None => Err(Error::TimedOut),
-        },
-        Finish::Failed(failure) => failed(policy, failure, last),
-        Finish::Fallback(failure) => match fallback {
-            Some(fallback) => fallback.run(fallback_error(policy, failure, last)),
-            None => failed(policy, failure, last),
-        },
-        Finish::Cancelled => Err(Error::TimedOut),
-    }
-}
-
-/// The error a fallback sees (and the caller gets if every alternative
-/// fails) for a call that ended in `Finish::Fallback(failure)`.
-pub(crate) fn fallback_error<T, E>(
-    policy: &Inner,
-    failure: Failure,
-    last: Option<Result<T, E>>,
-) -> Error<E> {
-    match failed(policy, failure, last) {
-        // A value the classifier failed is no answer once the fallback runs.
-        Ok(_) => Error::RetriesExhausted {
-            attempts: failure.attempts(),
-            last: None,
-        },
-        Err(e) => e,
-    }
-}
-
-fn failed<T, E>(
-    policy: &Inner,
-    failure: Failure,
-    last: Option<Result<T, E>>,
-) -> Result<T, Error<E>> {
-    Err(match failure {
-        Failure::NotRetryable {
-            last: Outcome::TimedOut,
-            ..
-        } => Error::TimedOut,
-        Failure::NotRetryable { .. } => match last {
-            // The classifier failed a value and said not to retry: the value
-            // is the operation's answer.
-            Some(Ok(value)) => return Ok(value),
-            Some(Err(e)) => Error::Operation(e),
-            None => Error::TimedOut,
-        },
-        Failure::RetriesExhausted {
-            attempts,
-            last: how,
-        } => Error::RetriesExhausted {
-            attempts,
-            last: match how {
-                Outcome::TimedOut => None,
-                _ => last.and_then(Result::err),
-            },
-        },
-        Failure::BreakerOpen { retry_at, .. } => Error::Rejected {
-            breaker: policy
-                .breaker
-                .as_ref()
-                .map_or_else(|| "breaker".into(), SharedBreaker::name_arc),
-            retry_at: retry_at.map(time::to_std),
-        },
-        Failure::BulkheadFull { .. } => Error::BulkheadFull,
-        Failure::TimedOut { .. } => Error::TimedOut,
+) -> Answer<T, Error<E>> {
+    let breaker = policy.breaker.as_ref().map(SharedBreaker::name_arc);
+    finish.answer(last).map_err(|e| {
+        let e = Error::new(e);
+        match breaker {
+            Some(name) => e.with_breaker(name),
+            None => e,
+        }
     })
 }

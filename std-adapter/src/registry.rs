@@ -7,7 +7,7 @@
 //! A registry built with `enabled = false` (`STEADFAST_ENABLED=false`, the seeds'
 //! `RESILIENCE_ENABLED`) still has every named breaker, bulkhead, budget and
 //! policy, so code that looks them up does not change, but every policy passes
-//! calls straight through: its pipeline is [`PolicySet::PASS_THROUGH`]-like
+//! calls straight through: its pipeline is `PolicySet::PASS_THROUGH`-like
 //! (one attempt, no timeouts, no fallback), it has no bulkhead and no budget,
 //! and its breaker is [`disable`](SharedBreaker::disable)d, which admits every
 //! call and only counts — so `/health` reports `"disabled"` and the stats keep
@@ -196,7 +196,7 @@ impl RegistryBuilder {
     }
 
     /// The global switch, reported by [`Registry::health`] (default true). It
-    /// does not change hand-built policies; [`Registry::from_set`] builds
+    /// does not change hand-built policies; `Registry::from_set` (feature `config`) builds
     /// pass-through policies when it is off.
     ///
     /// ```
@@ -543,7 +543,7 @@ impl Registry {
     }
 
     /// A snapshot of every breaker, for a `/health` endpoint (JSON with the
-    /// `health` feature: [`Health::to_json`]).
+    /// `health` feature: `Health::to_json`).
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, SharedBreaker};
@@ -559,7 +559,11 @@ impl Registry {
             .inner
             .breakers
             .iter()
-            .map(|(name, b)| BreakerHealth::new(name, b.state(), b.stats(), now))
+            .map(|(name, b)| {
+                BreakerHealth::new(name, b.state(), b.stats(), now)
+                    .with_window(b.counts_at(now))
+                    .with_metrics_only(b.config().metrics_only)
+            })
             .collect();
         Health::from_breakers(self.inner.enabled, breakers)
     }

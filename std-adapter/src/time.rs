@@ -10,7 +10,7 @@
 //! Conversions saturate: an instant before the epoch reads as
 //! [`Instant::ZERO`], [`Instant::MAX`] converts to a point ~30 years ahead.
 //!
-//! With the `tokio` feature, [`now`] reads [`tokio::time::Instant::now`], so a
+//! With the `tokio` feature, [`now`] reads `tokio::time::Instant::now`, so a
 //! paused test clock (`#[tokio::test(start_paused = true)]`) drives every
 //! decision; outside a runtime that is the `std` clock.
 //!

@@ -12,7 +12,7 @@ use std::time::Duration as StdDuration;
 use steadfast::backoff::Backoff;
 use steadfast::breaker::{Config as BreakerConfig, State};
 use steadfast::bulkhead::Config as BulkheadConfig;
-use steadfast::pipeline::{Event, FallbackOn, Finish, PipelineConfig};
+use steadfast::pipeline::{Event, FallbackOn, Finish, PipelineConfig, Reason};
 use steadfast::retry::RetryConfig;
 use steadfast::time::Duration;
 use steadfast::timeout::TimeoutConfig;
@@ -86,10 +86,7 @@ async fn alternatives_run_in_order_and_all_failing_return_the_original_error() {
     // The original error, not the last alternative's.
     assert_eq!(
         answer,
-        Err(Error::RetriesExhausted {
-            attempts: 1,
-            last: Some("primary down")
-        })
+        Err(Error::retries_exhausted(1, Some("primary down")))
     );
     assert_eq!(log.take(), ["b", "c", "d"]);
     // One after the other, never concurrently.
@@ -168,7 +165,13 @@ async fn sync_and_async_alternatives_mix_in_one_order() {
 fn witness(seen: &Arc<Mutex<Vec<String>>>, answer: u32) -> AsyncFallback<u32, &'static str> {
     let seen = seen.clone();
     AsyncFallback::from_fn(move |e: &Error<&'static str>| {
-        seen.lock().unwrap().push(format!("{e:?}"));
+        seen.lock().unwrap().push(format!(
+            "{:?} after {} {:?} {:?}",
+            e.reason(),
+            e.attempts(),
+            e.operation_error(),
+            e.breaker()
+        ));
         async move { Ok::<_, ()>(answer) }
     })
 }
@@ -190,7 +193,7 @@ async fn breaker_rejection_falls_back_under_rejection_and_any_failure_but_not_ne
     }
     assert_eq!(
         *seen.lock().unwrap(),
-        [r#"Rejected { breaker: "dep", retry_at: None }"#; 2]
+        [r#"BreakerOpen { retry_at: None } after 0 None Some("dep")"#; 2]
     );
 
     let breaker = SharedBreaker::new("dep", BreakerConfig::default()).unwrap();
@@ -199,10 +202,8 @@ async fn breaker_rejection_falls_back_under_rejection_and_any_failure_but_not_ne
         .breaker(breaker)
         .build();
     let answer = policy.call_with_async_fallback(&chain, op).await;
-    assert!(matches!(
-        answer,
-        Err(Error::Rejected { retry_at: None, .. })
-    ));
+    let error = answer.unwrap_err();
+    assert_eq!(error.reason(), Reason::BreakerOpen { retry_at: None });
     assert_eq!(seen.lock().unwrap().len(), 2, "FallbackOn::Never: not run");
     assert_eq!(op_calls.load(Ordering::SeqCst), 0, "rejected: never called");
 }
@@ -232,7 +233,7 @@ async fn a_full_bulkhead_falls_back_on_rejection() {
         .call_with_async_fallback(&witness(&seen, 5), down)
         .await;
     assert_eq!(answer, Ok(5));
-    assert_eq!(*seen.lock().unwrap(), ["BulkheadFull"]);
+    assert_eq!(*seen.lock().unwrap(), ["BulkheadFull after 0 None None"]);
     assert_eq!(holder.await.unwrap(), Ok(1));
     assert_eq!(pool.in_flight(), 0);
 }
@@ -256,13 +257,19 @@ async fn a_total_timeout_falls_back_on_any_failure_only() {
     let policy = Policy::builder(config(FallbackOn::AnyFailure)).build();
     assert_eq!(policy.call_with_async_fallback(&chain, hang).await, Ok(3));
     assert_eq!(start.elapsed(), ms(500));
-    assert_eq!(*seen.lock().unwrap(), ["TimedOut"]);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["DeadlineExceeded after 1 None None"]
+    );
 
     // A timeout is not a rejection.
     let policy = Policy::builder(config(FallbackOn::Rejection)).build();
     assert_eq!(
-        policy.call_with_async_fallback(&chain, hang).await,
-        Err(Error::TimedOut)
+        policy
+            .call_with_async_fallback(&chain, hang)
+            .await
+            .map_err(|e| (e.reason(), e.attempts())),
+        Err((Reason::DeadlineExceeded, 1))
     );
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
@@ -290,7 +297,7 @@ async fn exhausted_retries_fall_back_on_any_failure_after_the_last_backoff() {
     assert_eq!(start.elapsed(), ms(200), "two backoffs, then the fallback");
     assert_eq!(
         *seen.lock().unwrap(),
-        [r#"RetriesExhausted { attempts: 3, last: Some("primary down") }"#]
+        [r#"RetriesExhausted after 3 Some("primary down") None"#]
     );
 
     // Exhausted retries are not a rejection.
@@ -302,10 +309,7 @@ async fn exhausted_retries_fall_back_on_any_failure_after_the_last_backoff() {
     .build();
     assert_eq!(
         policy.call_with_async_fallback(&chain, op).await,
-        Err(Error::RetriesExhausted {
-            attempts: 3,
-            last: Some("primary down")
-        })
+        Err(Error::retries_exhausted(3, Some("primary down")))
     );
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
@@ -500,11 +504,11 @@ async fn async_fallbacks_are_observed_like_sync_ones() {
     assert_eq!(ok, Ok(0));
     assert_eq!(counts(), (3, 3));
 
-    // Without a fallback nothing is invoked: no fallback event (the finish
-    // still says the pipeline chose the fallback), sync and async alike.
+    // Without a fallback nothing is invoked: no fallback event, and the call
+    // ends failed rather than in a fallback, sync and async alike.
     assert!(policy.call(down).await.is_err());
     assert!(policy.call_blocking(|| Err::<u32, _>("down")).is_err());
-    assert_eq!(counts(), (3, 5));
+    assert_eq!(counts(), (3, 3));
 }
 
 #[cfg(feature = "metrics")]

@@ -184,6 +184,11 @@ const CASES: &[(&str, &str, &str)] = &[
         "breakers:\n  k:\n    failure_rate: 150\n    detector: count",
         "breakers.k.failure_rate",
     ),
+    (
+        "toml",
+        "[breakers.k]\nmetrics_only = \"yes\"",
+        "breakers.k.metrics_only",
+    ),
     // --- bulkheads -----------------------------------------------------------------
     (
         "toml",
@@ -303,6 +308,21 @@ const CASES: &[(&str, &str, &str)] = &[
         "[policies.p]\nfallback = \"always\"",
         "policies.p.fallback",
     ),
+    (
+        "toml",
+        "[policies.p]\nmax_attempts = \"forever\"",
+        "policies.p.max_attempts",
+    ),
+    (
+        "toml",
+        "[policies.p]\nmax_attempts = \"unlimited\"",
+        "policies.p.max_attempts",
+    ),
+    (
+        "toml",
+        "[policies.p]\nmax_attempts = 2.5",
+        "policies.p.max_attempts",
+    ),
     // --- top level -----------------------------------------------------------------
     ("toml", "enabled = \"maybe\"", "enabled"),
     ("toml", "default_timeout = \"0s\"", "default_timeout"),
@@ -337,6 +357,11 @@ const CASES: &[(&str, &str, &str)] = &[
         "env",
         "STEADFAST_KAFKA_DETECTOR=sliding",
         "STEADFAST_KAFKA_DETECTOR",
+    ),
+    (
+        "env",
+        "STEADFAST_KAFKA_METRICS_ONLY=maybe",
+        "STEADFAST_KAFKA_METRICS_ONLY",
     ),
     (
         "env",

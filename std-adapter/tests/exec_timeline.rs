@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use steadfast::backoff::Backoff;
 use steadfast::breaker::{Breaker, Config as BreakerConfig};
 use steadfast::outcome::Verdict;
-use steadfast::pipeline::{Event, Failure, Finish, Pipeline, PipelineConfig, Shared, Step};
+use steadfast::pipeline::{Event, Failure, Finish, Pipeline, PipelineConfig, Reason, Shared, Step};
 use steadfast::retry::RetryConfig;
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::{Duration, Instant};
@@ -62,7 +62,10 @@ fn norm_event(e: &Event, t0: Instant) -> String {
 
 fn norm_finish(f: &Finish, t0: Instant) -> String {
     match f {
-        Finish::Failed(Failure::BreakerOpen { attempts, retry_at }) => format!(
+        Finish::Failed(Failure {
+            reason: Reason::BreakerOpen { retry_at },
+            attempts,
+        }) => format!(
             "rejected after {attempts} retry at {:?}",
             retry_at.map(|at| at - t0)
         ),

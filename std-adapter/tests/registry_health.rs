@@ -2,14 +2,15 @@
 //! switch, the health JSON and the metrics observer.
 
 use std::sync::Arc;
+use steadfast::pipeline::Reason;
 
 use metrics_exporter_prometheus::PrometheusBuilder;
 use steadfast::breaker::State;
+use steadfast_std::NoopObserver;
 use steadfast_std::config::PolicySet;
 use steadfast_std::health::Status;
 use steadfast_std::observe::{MetricsObserver, Standard};
 use steadfast_std::registry::Registry;
-use steadfast_std::{Error, NoopObserver};
 
 const FILE: &str = r#"
 [breakers.kafka]
@@ -64,7 +65,10 @@ fn lookups_by_name_share_the_machines() {
         State::Open { .. }
     ));
     let err = kafka.call_blocking(|| Ok::<_, ()>(1)).unwrap_err();
-    assert!(matches!(err, Error::Rejected { .. }), "{err:?}");
+    assert!(
+        matches!(err.reason(), Reason::BreakerOpen { .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -195,10 +199,7 @@ fn disabled_registry_passes_calls_through() {
     for _ in 0..5 {
         let err = kafka.call_blocking(|| Err::<(), _>("down")).unwrap_err();
         assert!(
-            matches!(
-                err,
-                Error::Operation("down") | Error::RetriesExhausted { .. }
-            ),
+            matches!(err.reason(), Reason::Operation | Reason::RetriesExhausted),
             "{err:?}"
         );
     }
@@ -245,4 +246,98 @@ fn metrics_use_the_seeds_names() {
             "{text}"
         );
     });
+}
+
+#[tokio::test(start_paused = true)]
+async fn health_shows_a_time_window_as_of_the_snapshot_even_after_a_silence() {
+    let r = registry(
+        r#"
+[breakers.search]
+detector = "time"
+window = "10s"
+minimum_calls = 100
+
+[policies.search]
+breaker = "search"
+max_attempts = 1
+"#,
+    );
+    let search = r.policy("search").unwrap();
+    for ok in [false, false, true, false] {
+        let _ = search
+            .call(|| async move { if ok { Ok(()) } else { Err("down") } })
+            .await;
+    }
+    let window = |r: &Registry| r.health().breakers[0].window;
+    assert_eq!((window(&r).calls, window(&r).failures), (4, 3));
+    assert_eq!(window(&r).failure_percent, 75);
+    assert!(r.health().to_json().contains(
+        r#""window":{"calls":4,"failures":3,"slow_calls":0,"failure_percent":75,"slow_percent":0}"#
+    ));
+
+    // No call for 11 s: the failures have left the window, the totals stay.
+    tokio::time::advance(std::time::Duration::from_secs(11)).await;
+    assert_eq!(window(&r).calls, 0);
+    assert_eq!(window(&r).failure_percent, 0);
+    assert_eq!(r.health().breakers[0].failures, 3);
+    assert_eq!(r.breaker("search").unwrap().counts().failures, 0);
+}
+
+#[test]
+fn a_metrics_only_breaker_reports_open_but_never_rejects_nor_counts_as_down() {
+    let r = registry(
+        r#"
+[breakers.shadow]
+failure_threshold = 2
+metrics_only = true
+
+[policies.shadow]
+breaker = "shadow"
+max_attempts = 1
+"#,
+    );
+    let shadow = r.policy("shadow").unwrap();
+    for _ in 0..2 {
+        let _ = shadow.call_blocking(|| Err::<(), _>("down"));
+    }
+    let breaker = r.breaker("shadow").unwrap();
+    assert!(matches!(breaker.state(), State::Open { .. }));
+    // Open, yet every call runs.
+    for _ in 0..3 {
+        assert_eq!(shadow.call_blocking(|| Ok::<_, ()>(7)).unwrap(), 7);
+    }
+    let h = r.health();
+    assert_eq!(h.circuit_breakers["shadow"], "open");
+    assert_eq!(h.status, Status::Healthy);
+    let b = &h.breakers[0];
+    assert!(b.metrics_only && !b.is_down());
+    assert_eq!((b.calls, b.rejections, b.opens), (5, 3, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn unlimited_attempts_retry_until_the_total_timeout() {
+    let r = registry(
+        r#"
+[policies.forever]
+max_attempts = "unlimited"
+total_timeout = "1s"
+backoff = "constant"
+base_delay = "100ms"
+jitter = "none"
+attempt_timeout = "none"
+"#,
+    );
+    let policy = r.policy("forever").unwrap();
+    let start = tokio::time::Instant::now();
+    let mut tries = 0u32;
+    let result = policy
+        .call(|| {
+            tries += 1;
+            async { Err::<(), _>("down") }
+        })
+        .await;
+    assert!(result.is_err());
+    // Attempts at 0, 100, …, 900 ms; a retry at 1 000 ms would start at the deadline.
+    assert_eq!(tries, 10);
+    assert!(start.elapsed() <= std::time::Duration::from_secs(1));
 }

@@ -1,4 +1,4 @@
-//! The 10 000-caller cancellation storm (issue 10), on Tokio with paused time: a
+//! The 10 000-caller cancellation storm, on Tokio with paused time: a
 //! seeded random subset of callers is dropped at a random instant, which lands them
 //! at every await point — waiting in the bulkhead queue (or for the breaker),
 //! mid-attempt, as a half-open probe, and in a retry delay; each kind is counted and

@@ -7,6 +7,7 @@ use std::pin::pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+use steadfast::pipeline::Reason;
 
 use steadfast::backoff::Backoff;
 use steadfast::breaker::{Config as BreakerConfig, State};
@@ -87,7 +88,7 @@ async fn breaker_opens_after_threshold_then_rejects_without_calling_inner() {
     for _ in 0..3 {
         assert_eq!(
             svc.ready().await.unwrap().call(1).await,
-            Err(Error::Operation("down"))
+            Err(Error::operation("down"))
         );
     }
     let opened_at = time::now();
@@ -99,13 +100,10 @@ async fn breaker_opens_after_threshold_then_rejects_without_calling_inner() {
     );
     for _ in 0..5 {
         match svc.ready().await.unwrap().call(1).await {
-            Err(Error::Rejected {
-                breaker: name,
-                retry_at,
-            }) => {
-                assert_eq!(&*name, "dep");
+            Err(e) if matches!(e.reason(), Reason::BreakerOpen { .. }) => {
+                assert_eq!(e.breaker(), Some("dep"));
                 assert_eq!(
-                    retry_at,
+                    e.retry_at(),
                     Some(time::to_std(opened_at + Duration::from_secs(30)))
                 );
             }
@@ -131,7 +129,7 @@ async fn breaker_opens_after_threshold_then_rejects_without_calling_inner() {
     tokio::time::advance(std::time::Duration::from_micros(1)).await;
     assert_eq!(
         svc.ready().await.unwrap().call(1).await,
-        Err(Error::Operation("down"))
+        Err(Error::operation("down"))
     );
     assert_eq!(dep.calls(), 4);
     assert!(
@@ -259,7 +257,7 @@ async fn bulkhead_queues_fifo_then_rejects_when_the_queue_is_full() {
     }
     assert_eq!((pool.in_flight(), pool.queued()), (1, 2));
     // Slot taken, queue of 2 full: refused at once, never called.
-    assert_eq!(svc.clone().oneshot(3).await, Err(Error::BulkheadFull));
+    assert_eq!(svc.clone().oneshot(3).await, Err(Error::bulkhead_full()));
     assert_eq!(Instant::now(), start);
     for (n, task) in tasks.into_iter().enumerate() {
         assert_eq!(task.await.unwrap(), Ok(n as u32));
@@ -288,7 +286,7 @@ async fn bulkhead_queue_wait_ends_exactly_at_max_wait() {
     let start = Instant::now();
     assert_eq!(
         svc.ready().await.unwrap().call(1).await,
-        Err(Error::BulkheadFull)
+        Err(Error::bulkhead_full())
     );
     assert_eq!(start.elapsed(), ms(250));
     assert_eq!(dep.calls(), 1);
@@ -374,7 +372,7 @@ async fn bulkhead_drop_storm_leaks_nothing() {
     for (task, _) in tasks {
         match task.await {
             Ok(Ok(_)) => ok += 1,
-            Ok(Err(Error::BulkheadFull)) => full += 1,
+            Ok(Err(e)) if e.reason() == Reason::BulkheadFull => full += 1,
             Ok(Err(e)) => panic!("unexpected {e:?}"),
             Err(_) => aborted += 1,
         }
@@ -439,7 +437,7 @@ async fn timeout_is_exact_and_inclusive_under_paused_time() {
     let start = Instant::now();
     assert_eq!(
         svc.ready().await.unwrap().call(1).await,
-        Err(Error::TimedOut)
+        Err(Error::timed_out())
     );
     assert_eq!(start.elapsed(), ms(1_000));
 
@@ -462,14 +460,14 @@ async fn timeout_is_exact_and_inclusive_under_paused_time() {
     });
     let mut svc = TimeoutLayer::new(ms(250)).layer(slow);
     let start = Instant::now();
-    assert_eq!(svc.call(()).await, Err(Error::TimedOut));
+    assert_eq!(svc.call(()).await, Err(Error::timed_out()));
     assert_eq!(start.elapsed(), ms(250));
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
 
     // Zero: already expired, the service is not called.
     let untouched = Dep::new(0, false);
     let mut svc = TimeoutLayer::new(std::time::Duration::ZERO).layer(untouched.clone());
-    assert_eq!(svc.call(1).await, Err(Error::TimedOut));
+    assert_eq!(svc.call(1).await, Err(Error::timed_out()));
     assert_eq!(untouched.calls(), 0);
 }
 
@@ -482,13 +480,7 @@ async fn retry_layer_follows_the_backoff_and_reports_exhaustion() {
     let mut svc = RetryLayer::new(config).layer(dep.clone());
     let start = Instant::now();
     let answer = svc.ready().await.unwrap().call(1).await;
-    assert_eq!(
-        answer,
-        Err(Error::RetriesExhausted {
-            attempts: 4,
-            last: Some("down")
-        })
-    );
+    assert_eq!(answer, Err(Error::retries_exhausted(4, Some("down"))));
     // 4 attempts of 10 ms and 3 waits of 100 ms.
     assert_eq!(start.elapsed(), ms(4 * 10 + 3 * 100));
     assert_eq!(dep.calls(), 4);
@@ -501,7 +493,7 @@ async fn retry_layer_follows_the_backoff_and_reports_exhaustion() {
             Err(_) => Verdict::failure().not_retryable(),
         })
         .layer(once.clone());
-    assert_eq!(svc.call(1).await, Err(Error::Operation("down")));
+    assert_eq!(svc.call(1).await, Err(Error::operation("down")));
     assert_eq!(once.calls(), 1);
 }
 
@@ -518,10 +510,12 @@ async fn retry_layer_spends_the_budget_exactly() {
     let mut attempts_seen = Vec::new();
     for _ in 0..100 {
         match svc.clone().oneshot(1).await {
-            Err(Error::RetriesExhausted {
-                attempts,
-                last: Some("down"),
-            }) => attempts_seen.push(attempts),
+            Err(e)
+                if e.reason() == Reason::RetriesExhausted
+                    && e.operation_error() == Some(&"down") =>
+            {
+                attempts_seen.push(e.attempts())
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -571,10 +565,10 @@ async fn stacked_layers_time_out_trip_the_breaker_and_release_every_slot() {
     assert_eq!(
         flat,
         vec![
-            Err(Error::TimedOut),
-            Err(Error::TimedOut),
-            Err(Error::BulkheadFull),
-            Err(Error::BulkheadFull)
+            Err(Error::timed_out()),
+            Err(Error::timed_out()),
+            Err(Error::bulkhead_full()),
+            Err(Error::bulkhead_full())
         ]
     );
     assert_eq!(start.elapsed(), ms(200));
@@ -594,12 +588,12 @@ async fn stacked_layers_time_out_trip_the_breaker_and_release_every_slot() {
         .oneshot(5)
         .await
         .map_err(|e| e.flatten().flatten());
-    assert_eq!(third, Err(Error::TimedOut));
+    assert_eq!(third, Err(Error::timed_out()));
     assert!(matches!(breaker.state(), State::Open { .. }));
     let acquired = pool.stats().acquired;
     for n in 0..10 {
         let e = svc.clone().oneshot(n).await.unwrap_err();
-        assert!(matches!(e, Error::Rejected { .. }), "{e:?}");
+        assert!(matches!(e.reason(), Reason::BreakerOpen { .. }), "{e:?}");
     }
     assert_eq!(dep.calls(), 3);
     assert_eq!(pool.stats().acquired, acquired);

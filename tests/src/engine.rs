@@ -13,15 +13,16 @@ use std::collections::{BinaryHeap, HashMap};
 use steadfast::breaker::{Breaker, Consecutive, CountWindow, State, TimeWindow};
 use steadfast::bulkhead::Bulkhead;
 use steadfast::outcome::{Outcome, Verdict};
-use steadfast::pipeline::{Call, Event, Failure, Finish, Pipeline, Shared, Step};
+use steadfast::pipeline::{Call, Event, Finish, Input, Observer, Pipeline, Reason, Shared, Step};
 use steadfast::retry::Budget;
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::{Duration, Instant};
 
-use crate::model::{Dependency, Load, Next};
+use crate::model::{Dependency, Load, Next, Sampler};
 use crate::policy::{Detector, SimPolicy, TIME_WINDOW_BUCKETS};
 use crate::report::{OutageReport, Report, Series};
 use crate::scenario::Scenario;
+use crate::stats::{Accounting, Refusal, faults};
 
 /// The bulkhead's queue storage: `max_queue` may not exceed it.
 pub const QUEUE_CAPACITY: usize = 256;
@@ -124,6 +125,8 @@ enum Kind {
     },
     /// Wake the call in `slot` if it is still in generation `gen`.
     Wake { slot: u32, generation: u32 },
+    /// The caller of call number `serial` (in `slot`) gives up, if it still waits.
+    Abandon { slot: u32, serial: u64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,6 +161,12 @@ struct Slot {
     client: u32,
     /// The bulkhead ticket it waits on, if queued.
     ticket: Option<u32>,
+    /// When it joined the bulkhead's queue (meaningful while `ticket` is set).
+    queued_at: Instant,
+    /// Its last step ended a wait in the bulkhead's queue.
+    left_queue: bool,
+    /// The call's number (its place in the offered sequence).
+    serial: u64,
 }
 
 /// A hasher for `u32` keys that are already well spread (ticket numbers).
@@ -186,8 +195,6 @@ struct Tally {
     offered: u64,
     succeeded: u64,
     fallback: u64,
-    breaker_rejected: u64,
-    bulkhead_rejected: u64,
     timed_out: u64,
     retries_exhausted: u64,
     not_retryable: u64,
@@ -199,6 +206,40 @@ struct Tally {
     outage_attempts: u64,
     peak_in_flight: u32,
     events: u64,
+}
+
+/// Counts the events of one step (the engine's [`Observer`]).
+struct Counter<'a> {
+    tally: &'a mut Tally,
+    transitions: &'a mut Vec<(Instant, u8)>,
+    grants: &'a mut Vec<u32>,
+    acc: &'a mut Accounting,
+    series: &'a mut Series,
+    bucket_us: u64,
+}
+
+impl Observer for Counter<'_> {
+    fn on_event(&mut self, now: Instant, event: &Event) {
+        match event {
+            Event::Breaker(t) => {
+                if matches!(t.to, State::Open { .. }) {
+                    self.tally.breaker_opens += 1;
+                }
+                self.acc.on_transition(t.from.code(), t.to.code());
+                self.transitions.push((t.at, t.to.code()));
+            }
+            Event::Retry { .. } => {
+                self.tally.retries += 1;
+                let b = (now.as_micros() / self.bucket_us) as usize;
+                if let Some(n) = self.series.retries.get_mut(b) {
+                    *n += 1;
+                }
+            }
+            Event::TimedOut { .. } => self.tally.attempt_timeouts += 1,
+            Event::Granted(ticket) => self.grants.push(ticket.seq()),
+            Event::Fallback(_) => {}
+        }
+    }
 }
 
 /// A simulation in progress. [`run`] is the usual entry point.
@@ -225,12 +266,13 @@ pub struct Sim<'a> {
     dep_rng: SplitMix64,
     jitter_rng: SplitMix64,
     tally: Tally,
-    latencies: Vec<u64>,
+    acc: Accounting,
+    patience: Option<Sampler>,
+    patience_rng: SplitMix64,
     series: Series,
     bucket_us: u64,
-    /// The bucket whose finished-call latencies are in `scratch`.
+    /// The bucket whose finished-call latencies are being collected.
     open_bucket: usize,
-    scratch: Vec<u64>,
     transitions: Vec<(Instant, u8)>,
     outages: Vec<(Instant, Instant)>,
 }
@@ -253,7 +295,6 @@ impl<'a> Sim<'a> {
         let end = Instant::ZERO + scenario.duration;
         let bucket_us = scenario.bucket.as_micros().max(1);
         let buckets = scenario.duration.as_micros().div_ceil(bucket_us) as usize;
-        let expected = (scenario.load.rate * scenario.duration.as_micros() as f64 / 1e6) as usize;
         let mut sim = Self {
             scenario,
             pipeline: Pipeline::new(scenario.policy.pipeline),
@@ -274,11 +315,16 @@ impl<'a> Sim<'a> {
             dep_rng,
             jitter_rng,
             tally: Tally::default(),
-            latencies: Vec::with_capacity(expected.saturating_add(expected / 8).min(1 << 26)),
+            acc: Accounting::new(scenario.policy.bulkhead.is_some()),
+            patience: scenario
+                .load
+                .patience
+                .as_ref()
+                .map(|p| Sampler::new(p, Duration::MAX)),
+            patience_rng: SplitMix64::new(0),
             series: Series::new(buckets),
             bucket_us,
             open_bucket: 0,
-            scratch: Vec::with_capacity(1024),
             transitions: Vec::new(),
             outages: scenario
                 .dependency
@@ -288,6 +334,7 @@ impl<'a> Sim<'a> {
                 .collect(),
         };
         let mut client_rng = SplitMix64::new(root.next_u64());
+        sim.patience_rng = SplitMix64::new(root.next_u64());
         if scenario.load.rate > 0.0 || !scenario.load.bursts.is_empty() {
             sim.push(Instant::ZERO, Kind::Arrival { real: false });
         }
@@ -352,22 +399,22 @@ impl<'a> Sim<'a> {
                     if !ok && let Some(b) = self.bucket(at) {
                         self.series.dependency_failures[b] += 1;
                     }
-                    let Some(s) = live(&mut self.slots, slot, generation) else {
-                        continue;
-                    };
                     let verdict = if ok {
                         Verdict::success()
                     } else {
                         Verdict::failure()
                     };
-                    let step = lend!(self.machines, shared => s.call.on_outcome(at, verdict, &mut shared, &mut self.jitter_rng));
-                    self.after_step(slot, step);
+                    self.feed(slot, generation, Input::Outcome(verdict));
                 }
-                Kind::Wake { slot, generation } => {
-                    let Some(s) = live(&mut self.slots, slot, generation) else {
+                Kind::Wake { slot, generation } => self.feed(slot, generation, Input::Next),
+                Kind::Abandon { slot, serial } => {
+                    let Some(Some(s)) = self.slots.get_mut(slot as usize) else {
                         continue;
                     };
-                    let step = lend!(self.machines, shared => s.call.next(at, &mut shared));
+                    if s.serial != serial {
+                        continue;
+                    }
+                    let step = lend!(self.machines, shared => s.call.handle(at, Input::Abandon, &mut shared, &mut self.jitter_rng));
                     self.after_step(slot, step);
                 }
             }
@@ -385,12 +432,16 @@ impl<'a> Sim<'a> {
             self.series.offered[b] += 1;
         }
         let (free, generation) = self.free.pop().map_or((None, 0), |(i, g)| (Some(i), g));
+        let serial = self.tally.offered;
         let slot = Slot {
-            call: self.pipeline.start(at),
+            call: self.pipeline.start(at).with_fallback(true),
             arrived: at,
             generation,
             client,
             ticket: None,
+            queued_at: at,
+            left_queue: false,
+            serial,
         };
         let index = match free {
             Some(i) => {
@@ -402,11 +453,30 @@ impl<'a> Sim<'a> {
                 (self.slots.len() - 1) as u32
             }
         };
-        let Some(Some(s)) = self.slots.get_mut(index as usize) else {
+        if let Some(patience) = &self.patience {
+            let gives_up = at.saturating_add(Duration::from_micros(
+                patience.sample(&mut self.patience_rng),
+            ));
+            self.push(
+                gives_up,
+                Kind::Abandon {
+                    slot: index,
+                    serial,
+                },
+            );
+        }
+        self.feed(index, generation, Input::Next);
+    }
+
+    /// Feeds `input` to the call in `slot` if it is still in `generation`,
+    /// then does what its step says.
+    fn feed(&mut self, slot: u32, generation: u32, input: Input) {
+        let at = self.now;
+        let Some(s) = live(&mut self.slots, slot, generation) else {
             return;
         };
-        let step = lend!(self.machines, shared => s.call.next(at, &mut shared));
-        self.after_step(index, step);
+        let step = lend!(self.machines, shared => s.call.handle(at, input, &mut shared, &mut self.jitter_rng));
+        self.after_step(slot, step);
     }
 
     /// Drains the call's events, then does what its step says.
@@ -417,23 +487,25 @@ impl<'a> Sim<'a> {
         };
         s.generation = s.generation.wrapping_add(1);
         let generation = s.generation;
+        s.left_queue = false;
         if let Some(t) = s.ticket.take() {
             self.tickets.remove(&t);
+            s.left_queue = true;
+            self.acc
+                .on_left_queue(now.saturating_duration_since(s.queued_at));
         }
-        while let Some(event) = s.call.poll_event() {
-            match event {
-                Event::Breaker(t) => {
-                    if matches!(t.to, State::Open { .. }) {
-                        self.tally.breaker_opens += 1;
-                    }
-                    self.transitions.push((t.at, t.to.code()));
-                }
-                Event::Retry { .. } => self.tally.retries += 1,
-                Event::TimedOut { .. } => self.tally.attempt_timeouts += 1,
-                Event::Granted(ticket) => self.grants.push(ticket.seq()),
-                Event::Fallback(_) => {}
-            }
-        }
+        let left_queue = s.left_queue;
+        s.call.drain(
+            now,
+            &mut Counter {
+                tally: &mut self.tally,
+                transitions: &mut self.transitions,
+                grants: &mut self.grants,
+                acc: &mut self.acc,
+                series: &mut self.series,
+                bucket_us: self.bucket_us,
+            },
+        );
         match step {
             Step::Attempt { deadline, .. } => {
                 let answer = self
@@ -442,6 +514,7 @@ impl<'a> Sim<'a> {
                 self.in_flight += 1;
                 self.tally.peak_in_flight = self.tally.peak_in_flight.max(self.in_flight);
                 self.tally.attempts += 1;
+                self.acc.on_attempt(left_queue);
                 if self.in_outage(now) {
                     self.tally.outage_attempts += 1;
                 }
@@ -483,7 +556,9 @@ impl<'a> Sim<'a> {
             Step::Queued { ticket, until } => {
                 if let Some(Some(s)) = self.slots.get_mut(index as usize) {
                     s.ticket = Some(ticket.seq());
+                    s.queued_at = now;
                 }
+                self.acc.on_queued();
                 self.tickets.insert(ticket.seq(), index);
                 self.push(
                     until.max(now),
@@ -504,6 +579,20 @@ impl<'a> Sim<'a> {
                 self.push(now, Kind::Wake { slot, generation });
             }
         }
+        self.sample_bulkhead();
+    }
+
+    /// Keeps the bucket's peak bulkhead occupancy and queue length.
+    fn sample_bulkhead(&mut self) {
+        let Some(pool) = &self.machines.bulkhead else {
+            return;
+        };
+        let (permits, queued) = (pool.in_flight(), pool.queued());
+        if let Some(b) = self.bucket(self.now) {
+            let s = &mut self.series;
+            s.peak_permits[b] = s.peak_permits[b].max(permits);
+            s.peak_queue[b] = s.peak_queue[b].max(queued);
+        }
     }
 
     fn finish_call(&mut self, index: u32, finish: Finish) {
@@ -513,7 +602,7 @@ impl<'a> Sim<'a> {
         };
         self.free.push((index, slot.generation.wrapping_add(1)));
         let latency = now.saturating_duration_since(slot.arrived).as_micros();
-        self.latencies.push(latency);
+        let mut refusal = None;
         let t = &mut self.tally;
         let (ok, rejected) = match finish {
             Finish::Completed {
@@ -531,23 +620,33 @@ impl<'a> Sim<'a> {
                 if matches!(finish, Finish::Fallback(_)) {
                     t.fallback += 1;
                 }
-                match f {
-                    Failure::BreakerOpen { .. } => t.breaker_rejected += 1,
-                    Failure::BulkheadFull { .. } => t.bulkhead_rejected += 1,
-                    Failure::TimedOut { .. } => t.timed_out += 1,
-                    Failure::RetriesExhausted { .. } => t.retries_exhausted += 1,
-                    Failure::NotRetryable { .. } => t.not_retryable += 1,
+                match f.reason {
+                    Reason::BreakerOpen { .. } => refusal = Some(Refusal::BreakerOpen),
+                    Reason::BulkheadFull => refusal = Some(self.acc.on_queue_full()),
+                    Reason::QueueTimeout => refusal = Some(Refusal::QueueWaitExpired),
+                    Reason::BudgetExhausted => refusal = Some(Refusal::Budget),
+                    Reason::DeadlineExceeded => t.timed_out += 1,
+                    Reason::AttemptTimedOut
+                    | Reason::RetriesExhausted
+                    | Reason::DeadlineWouldPass => t.retries_exhausted += 1,
+                    Reason::Operation => t.not_retryable += 1,
+                    Reason::Cancelled => self.acc.abandoned += 1,
                 }
                 (false, f.is_rejection())
             }
-            Finish::Cancelled => (false, false),
         };
-        if let Some(b) = self.bucket(now) {
-            if b != self.open_bucket {
-                self.close_bucket();
-                self.open_bucket = b;
-            }
-            self.scratch.push(latency);
+        let bucket = self.bucket(now);
+        if let Some(r) = refusal {
+            self.acc.refuse(r, bucket, &mut self.series);
+        }
+        if let Some(b) = bucket
+            && b != self.open_bucket
+        {
+            self.close_bucket();
+            self.open_bucket = b;
+        }
+        self.acc.on_finish(latency, ok, bucket.is_some());
+        if let Some(b) = bucket {
             let s = &mut self.series;
             if ok {
                 s.succeeded[b] += 1;
@@ -571,20 +670,16 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// Computes the p99 of the calls that finished in the open bucket.
+    /// Computes the percentiles and means of the calls that finished in the
+    /// open bucket.
     fn close_bucket(&mut self) {
-        if let Some(p) = percentile(&mut self.scratch, 99, 100) {
-            self.series.latency_p99[self.open_bucket] = p;
-        }
-        self.scratch.clear();
+        self.acc.close_bucket(self.open_bucket, &mut self.series);
     }
 
     fn finish(mut self) -> Report {
         self.close_bucket();
         let unfinished = self.slots.iter().filter(|s| s.is_some()).count() as u64;
-        let p50 = percentile(&mut self.latencies, 50, 100).unwrap_or(0);
-        let p99 = percentile(&mut self.latencies, 99, 100).unwrap_or(0);
-        let max = self.latencies.iter().copied().max().unwrap_or(0);
+        let latency = self.acc.all.summary();
         for (b, rate) in self.series.dependency_error_permille.iter_mut().enumerate() {
             let mid = Instant::from_micros(b as u64 * self.bucket_us + self.bucket_us / 2);
             let (p, _) = self.dependency.conditions(mid);
@@ -610,10 +705,25 @@ impl<'a> Sim<'a> {
                 recover,
             }
         });
-        let t = self.tally;
         let s = self.scenario;
+        let windows: Vec<_> = s
+            .dependency
+            .outages
+            .iter()
+            .map(|o| ("outage", o.start, o.end, o.recovery))
+            .chain(
+                s.dependency
+                    .brownouts
+                    .iter()
+                    .map(|b| ("brownout", b.start, b.end, Duration::ZERO)),
+            )
+            .collect();
+        let faults = faults(&windows, &self.transitions);
+        let t = self.tally;
+        let acc = self.acc;
         Report {
             name: s.name.clone(),
+            description: s.description.clone(),
             policy: s.policy.name.clone(),
             seed: s.seed,
             duration: s.duration,
@@ -621,23 +731,26 @@ impl<'a> Sim<'a> {
             offered: t.offered,
             succeeded: t.succeeded,
             fallback: t.fallback,
-            breaker_rejected: t.breaker_rejected,
-            bulkhead_rejected: t.bulkhead_rejected,
+            refusals: acc.refusals,
             timed_out: t.timed_out,
             retries_exhausted: t.retries_exhausted,
             not_retryable: t.not_retryable,
+            abandoned: acc.abandoned,
             unfinished,
             attempts: t.attempts,
             retries: t.retries,
             attempt_timeouts: t.attempt_timeouts,
             breaker_opens: t.breaker_opens,
             has_breaker: s.policy.breaker.is_some(),
-            p50: Duration::from_micros(p50),
-            p99: Duration::from_micros(p99),
-            max: Duration::from_micros(max),
+            has_bulkhead: s.policy.bulkhead.is_some(),
+            latency,
+            success_latency: acc.succeeded.summary(),
+            queue: s.policy.bulkhead.is_some().then(|| acc.queue()),
+            trips: acc.trips,
             peak_in_flight: t.peak_in_flight,
             events: t.events,
             outage,
+            faults,
             series: self.series,
             transitions: self.transitions,
         }
@@ -650,16 +763,6 @@ fn live(slots: &mut [Option<Slot>], slot: u32, generation: u32) -> Option<&mut S
         Some(Some(s)) if s.generation == generation => Some(s),
         _ => None,
     }
-}
-
-/// The nearest-rank `num/den` percentile (reorders `values`).
-fn percentile(values: &mut [u64], num: usize, den: usize) -> Option<u64> {
-    if values.is_empty() {
-        return None;
-    }
-    let rank = (values.len() * num).div_ceil(den).max(1) - 1;
-    let (_, p, _) = values.select_nth_unstable(rank);
-    Some(*p)
 }
 
 /// Runs `scenario` to the end.

@@ -7,11 +7,15 @@
 //! * [`scenario`] — the TOML scenario: dependency model, offered load,
 //!   duration, seed, and the policy under test (a `[policy]` table in the std
 //!   adapter's policy-file format).
-//! * [`model`] — the seeded dependency (error rate, long-tailed latency,
-//!   outages, slow recovery, brownouts, capacity) and load (rates, bursts).
+//! * [`model`] — the seeded dependency (error rate, service-time
+//!   distributions, outages, slow recovery, brownouts, capacity, a latency that
+//!   grows with concurrency) and load (rates, bursts, caller patience).
 //! * [`engine`] — the virtual clock and the calls. It only executes what each
 //!   [`steadfast::pipeline::Call`] says; the resilience logic is the core's.
-//! * [`report`] and [`plot`] — the table and the SVG.
+//! * [`stats`] — streaming latency histograms with a stated precision, refusals
+//!   by reason, queue waits, calls until the breaker trips, every fault's
+//!   detection.
+//! * [`report`], [`plot`] and [`export`] — the table, the SVG, and JSON or CSV.
 //!
 //! ```
 //! use steadfast_sim::{run, Scenario};
@@ -33,7 +37,7 @@
 //! let report = run(&scenario).unwrap();
 //! let outage = report.outage.as_ref().unwrap();
 //! assert!(outage.detect.unwrap() < steadfast::time::Duration::from_secs(1));
-//! assert!(report.breaker_rejected > 0);
+//! assert!(report.refusals.breaker_open > 0);
 //! assert_eq!(report, run(&scenario).unwrap()); // same seed, same run
 //! ```
 #![forbid(unsafe_code)]
@@ -42,11 +46,13 @@
 #![allow(clippy::float_arithmetic, clippy::float_cmp)]
 
 pub mod engine;
+pub mod export;
 pub mod model;
 pub mod plot;
 pub mod policy;
 pub mod report;
 pub mod scenario;
+pub mod stats;
 
 pub use engine::run;
 pub use report::{Report, compare};

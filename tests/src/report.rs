@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 
 use steadfast::time::{Duration, Instant};
 
+use crate::stats::{FaultReport, QueueReport, Refusals, Summary, TripStats};
+
 /// Per-bucket series (one entry per `bucket` of simulated time).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Series {
@@ -25,6 +27,26 @@ pub struct Series {
     pub peak_in_flight: Vec<u32>,
     /// p99 latency (µs) of the calls that finished in the bucket; 0 if none.
     pub latency_p99: Vec<u64>,
+    /// Mean latency (µs) of the calls that finished in the bucket; 0 if none.
+    pub latency_mean: Vec<u64>,
+    /// p99 latency (µs) of the calls that succeeded in the bucket; 0 if none.
+    pub success_p99: Vec<u64>,
+    /// Mean latency (µs) of the calls that succeeded in the bucket; 0 if none.
+    pub success_mean: Vec<u64>,
+    /// Retries scheduled (granted by the budget, if any).
+    pub retries: Vec<u32>,
+    /// Calls refused by an open breaker.
+    pub refused_breaker: Vec<u32>,
+    /// Calls refused by a full bulkhead queue.
+    pub refused_queue_full: Vec<u32>,
+    /// Calls whose bulkhead queue wait expired.
+    pub refused_queue_wait: Vec<u32>,
+    /// Calls whose retry the budget refused.
+    pub refused_budget: Vec<u32>,
+    /// Most bulkhead slots in use at once.
+    pub peak_permits: Vec<u32>,
+    /// Longest bulkhead queue.
+    pub peak_queue: Vec<u32>,
     /// The model's error rate at the bucket's middle, per mille.
     pub dependency_error_permille: Vec<u16>,
 }
@@ -41,6 +63,16 @@ impl Series {
             dependency_failures: vec![0; buckets],
             peak_in_flight: vec![0; buckets],
             latency_p99: vec![0; buckets],
+            latency_mean: vec![0; buckets],
+            success_p99: vec![0; buckets],
+            success_mean: vec![0; buckets],
+            retries: vec![0; buckets],
+            refused_breaker: vec![0; buckets],
+            refused_queue_full: vec![0; buckets],
+            refused_queue_wait: vec![0; buckets],
+            refused_budget: vec![0; buckets],
+            peak_permits: vec![0; buckets],
+            peak_queue: vec![0; buckets],
             dependency_error_permille: vec![0; buckets],
         }
     }
@@ -85,6 +117,8 @@ impl OutageReport {
 pub struct Report {
     /// Scenario name.
     pub name: String,
+    /// The scenario's one-line description (may be empty).
+    pub description: String,
     /// Policy entry name.
     pub policy: String,
     /// Seed.
@@ -99,16 +133,17 @@ pub struct Report {
     pub succeeded: u64,
     /// Failed calls the fallback answered (also counted by reason below).
     pub fallback: u64,
-    /// Calls refused by an open breaker.
-    pub breaker_rejected: u64,
-    /// Calls refused by a full bulkhead (or whose queue wait expired).
-    pub bulkhead_rejected: u64,
+    /// Calls refused, by reason.
+    pub refusals: Refusals,
     /// Calls whose total deadline passed.
     pub timed_out: u64,
-    /// Calls whose retries ran out (attempts, deadline or budget).
+    /// Calls whose attempts ran out, or whose next retry would have passed the
+    /// total deadline (budget refusals are in `refusals`).
     pub retries_exhausted: u64,
     /// Calls that failed without retry.
     pub not_retryable: u64,
+    /// Calls whose caller gave up (`load.patience`).
+    pub abandoned: u64,
     /// Calls still running when the drain period ended.
     pub unfinished: u64,
     /// Attempts that reached the dependency.
@@ -121,18 +156,24 @@ pub struct Report {
     pub breaker_opens: u64,
     /// Whether the policy has a breaker at all.
     pub has_breaker: bool,
-    /// Median latency seen by callers (every finished call).
-    pub p50: Duration,
-    /// 99th percentile latency seen by callers.
-    pub p99: Duration,
-    /// Slowest call.
-    pub max: Duration,
+    /// Whether the policy has a bulkhead.
+    pub has_bulkhead: bool,
+    /// Latency seen by callers, every finished call (refusals included).
+    pub latency: Summary,
+    /// Latency of the calls that succeeded.
+    pub success_latency: Summary,
+    /// The bulkhead's queue, if the policy has a bulkhead.
+    pub queue: Option<QueueReport>,
+    /// Attempts the closed breaker let through before each opening.
+    pub trips: TripStats,
     /// Most attempts in flight at the dependency at once.
     pub peak_in_flight: u32,
     /// Events the engine processed.
     pub events: u64,
     /// The first outage, if the scenario has one.
     pub outage: Option<OutageReport>,
+    /// Every outage and brownout: time to open and to close again.
+    pub faults: Vec<FaultReport>,
     /// Per-bucket series.
     pub series: Series,
     /// Breaker transitions: when, and the new state's gauge code (0 closed,
@@ -175,13 +216,13 @@ pub fn human(d: Duration) -> String {
 }
 
 impl Report {
-    /// Failed calls, whatever the reason.
+    /// Failed calls, whatever the reason (refusals and abandoned calls included).
     pub fn failed(&self) -> u64 {
-        self.breaker_rejected
-            + self.bulkhead_rejected
+        self.refusals.total()
             + self.timed_out
             + self.retries_exhausted
             + self.not_retryable
+            + self.abandoned
     }
 
     /// Attempts per offered call, in thousandths (load amplification).
@@ -194,8 +235,23 @@ impl Report {
         ratio_permille(self.succeeded, self.offered)
     }
 
+    /// Breaker openings and half-open visits.
+    pub fn half_open_visits(&self) -> usize {
+        self.transitions.iter().filter(|&&(_, c)| c == 1).count()
+    }
+
     /// The table's rows: label, value.
     pub fn rows(&self) -> Vec<(&'static str, String)> {
+        let summary = |l: &Summary| {
+            format!(
+                "{} / {} / {} / {}",
+                human(l.mean),
+                human(l.p50),
+                human(l.p99),
+                human(l.max)
+            )
+        };
+        let r = &self.refusals;
         let mut rows = vec![
             ("policy", self.policy.clone()),
             (
@@ -219,17 +275,18 @@ impl Report {
                     percent(self.failed(), self.offered)
                 ),
             ),
+            ("  rejected: breaker open", r.breaker_open.to_string()),
+            ("  rejected: queue full", r.queue_full.to_string()),
             (
-                "  rejected: breaker open",
-                self.breaker_rejected.to_string(),
+                "  rejected: queue wait expired",
+                r.queue_wait_expired.to_string(),
             ),
-            (
-                "  rejected: bulkhead full",
-                self.bulkhead_rejected.to_string(),
-            ),
+            ("  rejected: retry budget", r.budget.to_string()),
+            ("  rejected: rate limit", r.rate_limit.to_string()),
             ("  total timeout", self.timed_out.to_string()),
             ("  retries exhausted", self.retries_exhausted.to_string()),
             ("  not retryable", self.not_retryable.to_string()),
+            ("  caller gave up", self.abandoned.to_string()),
             ("served by fallback", self.fallback.to_string()),
             ("unfinished at end", self.unfinished.to_string()),
             (
@@ -243,26 +300,47 @@ impl Report {
             ("retries", self.retries.to_string()),
             ("attempt timeouts", self.attempt_timeouts.to_string()),
             ("peak in flight at dep.", self.peak_in_flight.to_string()),
-            (
-                "latency p50 / p99 / max",
+            ("latency mean/p50/p99/max", summary(&self.latency)),
+            ("  of successful calls", summary(&self.success_latency)),
+        ];
+        if let Some(q) = &self.queue {
+            let ppm = q.wait_probability_ppm();
+            rows.push((
+                "bulkhead: waited",
+                format!(
+                    "{} of {} ({}.{:02} %)",
+                    q.waited,
+                    q.requests,
+                    ppm / 10_000,
+                    ppm % 10_000 / 100
+                ),
+            ));
+            rows.push((
+                "  queue wait mean/p99/max",
                 format!(
                     "{} / {} / {}",
-                    human(self.p50),
-                    human(self.p99),
-                    human(self.max)
+                    human(q.wait.mean),
+                    human(q.wait.p99),
+                    human(q.wait.max)
                 ),
-            ),
-            ("breaker opened", format!("{} times", self.breaker_opens)),
-        ];
-        if let Some(o) = &self.outage {
-            let window = format!(
-                "{}..{}",
-                human(o.start - Instant::ZERO),
-                human(o.end - Instant::ZERO)
-            );
-            rows.push(("outage window", window));
+            ));
+        }
+        if self.has_breaker {
             rows.push((
-                "  attempts during outage",
+                "breaker opened",
+                format!(
+                    "{} times, {} half-open visits",
+                    self.breaker_opens,
+                    self.half_open_visits()
+                ),
+            ));
+            if let Some(mean) = self.trips.mean() {
+                rows.push(("  attempts before opening", format!("{mean:.1} (mean)")));
+            }
+        }
+        if let Some(o) = &self.outage {
+            rows.push((
+                "attempts during outages",
                 format!(
                     "{} for {} offered ({})",
                     o.attempts,
@@ -270,13 +348,29 @@ impl Report {
                     times(o.amplification_permille())
                 ),
             ));
-            let shown = |d: Option<Duration>| match (d, self.has_breaker) {
-                (Some(d), _) => human(d),
-                (None, true) => "never".to_owned(),
-                (None, false) => "n/a (no breaker)".to_owned(),
+        }
+        for f in &self.faults {
+            let label = if f.kind == "outage" {
+                "outage"
+            } else {
+                "brownout"
             };
-            rows.push(("  time to detect (open)", shown(o.detect)));
-            rows.push(("  time to recover (close)", shown(o.recover)));
+            let window = format!(
+                "{}..{}",
+                human(f.start - Instant::ZERO),
+                human(f.end - Instant::ZERO)
+            );
+            let what = match (f.detect, f.recover) {
+                (Some(open), Some(close)) => format!(
+                    "opened after {}, closed {} after its end",
+                    human(open),
+                    human(close)
+                ),
+                (Some(open), None) => format!("opened after {}, never closed", human(open)),
+                (None, _) if self.has_breaker => "the breaker did not open".to_owned(),
+                (None, _) => "n/a (no breaker)".to_owned(),
+            };
+            rows.push((label, format!("{window}: {what}")));
         }
         rows
     }
@@ -322,6 +416,13 @@ fn render(title: &str, reports: &[&Report]) -> String {
     }
     out = out.trim_end().to_owned();
     out.push('\n');
+    for r in reports.iter().filter(|r| !r.description.is_empty()) {
+        if reports.len() > 1 {
+            let _ = write!(out, "{}: ", r.name);
+        }
+        out.push_str(&r.description);
+        out.push('\n');
+    }
     let total: usize = label_width + widths.iter().map(|w| w + 2).sum::<usize>();
     out.push_str(&"─".repeat(total));
     out.push('\n');

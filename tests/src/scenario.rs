@@ -15,6 +15,7 @@
 //! arrivals = "poisson"     # or "uniform" (evenly spaced)
 //! clients = 0              # closed-loop clients: each starts its next call `think` after the last ended
 //! think = "10ms"
+//! patience = { distribution = "exponential", mean = "2s" }  # a caller gives up after a draw (default: never)
 //! [[load.bursts]]          # the rate is replaced inside each window
 //! start = "30s"
 //! end = "32s"
@@ -22,12 +23,19 @@
 //!
 //! [dependency]
 //! error_rate = 0.01        # base probability that an attempt fails
-//! latency_median = "20ms"  # lognormal through the median and the p99
+//! latency_median = "20ms"  # lognormal through the median and the p99 ...
 //! latency_p99 = "250ms"
+//! # ... or any other service-time distribution (replaces latency_median/latency_p99):
+//! # latency = { distribution = "exponential", mean = "50ms" }
+//! # latency = { distribution = "fixed", value = "20ms" }
+//! # latency = { distribution = "pareto", min = "5ms", alpha = 1.5 }      # heavy tail
+//! # latency = { distribution = "bimodal", fast = "10ms", slow = "400ms", slow_fraction = 0.05 }
+//! # latency = { distribution = "lognormal", median = "20ms", p99 = "250ms" }
 //! latency_max = "30s"      # clamp of a latency draw
 //! fail_latency = "5ms"     # an error answers after at most this
 //! hang = "60s"             # how long a hung attempt takes to fail ("none": never answers)
 //! capacity = 0             # attempts served at once without slowing down (0 = unlimited)
+//! concurrency_slowdown = 0.0  # each attempt already in flight adds this fraction to a latency
 //! [[dependency.outages]]
 //! start = "30s"
 //! end = "60s"
@@ -162,6 +170,113 @@ const fn one() -> u32 {
     1
 }
 
+/// A distribution of durations: service times (`dependency.latency`) and
+/// caller patience (`load.patience`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "distribution", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Distribution {
+    /// Lognormal through its median and its 99th percentile.
+    Lognormal {
+        /// Median.
+        #[serde(deserialize_with = "de_duration")]
+        median: Duration,
+        /// 99th percentile (at least the median).
+        #[serde(deserialize_with = "de_duration")]
+        p99: Duration,
+    },
+    /// Exponential (memoryless, as in M/M/c queues).
+    Exponential {
+        /// Mean.
+        #[serde(deserialize_with = "de_duration")]
+        mean: Duration,
+    },
+    /// Always the same.
+    Fixed {
+        /// The one value.
+        #[serde(deserialize_with = "de_duration")]
+        value: Duration,
+    },
+    /// Pareto (heavy tail): `P(X > x) = (min / x)^alpha` for `x ≥ min`. The mean
+    /// is `alpha·min/(alpha − 1)` for `alpha > 1`; the variance is infinite for
+    /// `alpha ≤ 2`.
+    Pareto {
+        /// Scale: the smallest value.
+        #[serde(deserialize_with = "de_duration")]
+        min: Duration,
+        /// Shape, > 0.
+        alpha: f64,
+    },
+    /// Two modes: with probability `slow_fraction` around `slow`, otherwise
+    /// around `fast`; each mode lognormal with its p99 at twice its median.
+    Bimodal {
+        /// The usual mode's median.
+        #[serde(deserialize_with = "de_duration")]
+        fast: Duration,
+        /// The rare mode's median.
+        #[serde(deserialize_with = "de_duration")]
+        slow: Duration,
+        /// Probability of the slow mode, in 0..=1.
+        slow_fraction: f64,
+    },
+}
+
+impl Distribution {
+    /// The mean, where it is finite (bimodal and lognormal in closed form).
+    pub fn mean_micros(&self) -> Option<f64> {
+        let us = |d: &Duration| d.as_micros() as f64;
+        // Lognormal with p99/median = r: sigma = ln(r)/z99, mean = median·e^(sigma²/2).
+        let lognormal = |median: f64, ratio: f64| {
+            let sigma = ratio.max(1.0).ln() / Z99;
+            median * (sigma * sigma / 2.0).exp()
+        };
+        match self {
+            Self::Lognormal { median, p99 } => {
+                Some(lognormal(us(median), us(p99) / us(median).max(1.0)))
+            }
+            Self::Exponential { mean } => Some(us(mean)),
+            Self::Fixed { value } => Some(us(value)),
+            Self::Pareto { min, alpha } => (*alpha > 1.0).then(|| alpha * us(min) / (alpha - 1.0)),
+            Self::Bimodal {
+                fast,
+                slow,
+                slow_fraction,
+            } => Some(
+                (1.0 - slow_fraction) * lognormal(us(fast), 2.0)
+                    + slow_fraction * lognormal(us(slow), 2.0),
+            ),
+        }
+    }
+
+    /// A representative value (median-like), used to spread closed-loop clients.
+    pub fn typical(&self) -> Duration {
+        match self {
+            Self::Lognormal { median, .. } => *median,
+            Self::Exponential { mean } => *mean,
+            Self::Fixed { value } => *value,
+            Self::Pareto { min, .. } => *min,
+            Self::Bimodal { fast, .. } => *fast,
+        }
+    }
+
+    fn validate(&self, key: &str) -> Result<(), String> {
+        match self {
+            Self::Lognormal { median, p99 } if p99 < median => {
+                Err(format!("{key}: p99 must be at least the median"))
+            }
+            Self::Pareto { alpha, .. } if !(*alpha > 0.0 && alpha.is_finite()) => {
+                Err(format!("{key}: alpha must be > 0, got {alpha}"))
+            }
+            Self::Bimodal { slow_fraction, .. } if !(0.0..=1.0).contains(slow_fraction) => Err(
+                format!("{key}: slow_fraction must be in 0..=1, got {slow_fraction}"),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// z(0.99) of the standard normal.
+pub(crate) const Z99: f64 = 2.326_347_874_040_841;
+
 /// The flaky dependency.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -183,8 +298,14 @@ pub struct DependencySpec {
     /// How long a hung attempt takes to fail; `None`: never answers.
     #[serde(deserialize_with = "de_optional_duration")]
     pub hang: Option<Duration>,
+    /// The service-time distribution; `None`: lognormal through
+    /// `latency_median` and `latency_p99`.
+    pub latency: Option<Distribution>,
     /// Attempts served at once without slowing down (0 = unlimited).
     pub capacity: u32,
+    /// Each attempt already in flight adds this fraction to a new attempt's
+    /// latency (`latency × (1 + concurrency_slowdown × in_flight)`).
+    pub concurrency_slowdown: f64,
     /// Hard outages.
     pub outages: Vec<Outage>,
     /// Brownouts.
@@ -200,7 +321,9 @@ impl Default for DependencySpec {
             latency_max: Duration::from_secs(30),
             fail_latency: Duration::from_millis(5),
             hang: Some(Duration::from_secs(60)),
+            latency: None,
             capacity: 0,
+            concurrency_slowdown: 0.0,
             outages: Vec::new(),
             brownouts: Vec::new(),
         }
@@ -232,6 +355,9 @@ pub struct LoadSpec {
     pub clients: u32,
     /// A closed-loop client's pause between calls.
     pub think: Duration,
+    /// How long a caller waits before giving up on its call (`None`: until
+    /// the policy ends it).
+    pub patience: Option<Distribution>,
     /// Rate windows.
     pub bursts: Vec<Burst>,
 }
@@ -247,6 +373,8 @@ struct LoadFile {
     clients: u32,
     #[serde(default)]
     think: Option<String>,
+    #[serde(default)]
+    patience: Option<Distribution>,
     #[serde(default)]
     bursts: Vec<Burst>,
 }
@@ -275,6 +403,8 @@ pub struct Scenario {
     pub name: String,
     /// One line about it.
     pub description: String,
+    /// The file it was read from (empty when parsed from text).
+    pub file: String,
     /// The seed of every random stream.
     pub seed: u64,
     /// Arrivals stop here.
@@ -333,8 +463,12 @@ impl Scenario {
             poisson,
             clients: file.load.clients,
             think,
+            patience: file.load.patience,
             bursts: file.load.bursts,
         };
+        if let Some(p) = &load.patience {
+            p.validate("load.patience")?;
+        }
         if !(load.rate >= 0.0 && load.rate.is_finite()) {
             return Err(format!("load.rate: must be ≥ 0, got {}", load.rate));
         }
@@ -350,6 +484,16 @@ impl Scenario {
             return Err("load.think: closed-loop clients need a think time or a latency".into());
         }
         let dependency = file.dependency;
+        if let Some(l) = &dependency.latency {
+            l.validate("dependency.latency")?;
+        }
+        if !(dependency.concurrency_slowdown >= 0.0 && dependency.concurrency_slowdown.is_finite())
+        {
+            return Err(format!(
+                "dependency.concurrency_slowdown: must be ≥ 0, got {}",
+                dependency.concurrency_slowdown
+            ));
+        }
         if !(0.0..=1.0).contains(&dependency.error_rate) {
             return Err(format!(
                 "dependency.error_rate: must be in 0..=1, got {}",
@@ -373,6 +517,7 @@ impl Scenario {
         Ok(Self {
             name: file.name.unwrap_or_else(|| fallback_name.to_owned()),
             description: file.description.unwrap_or_default(),
+            file: String::new(),
             seed: file.seed,
             duration,
             bucket,
@@ -390,7 +535,24 @@ impl Scenario {
             || "scenario".to_owned(),
             |s| s.to_string_lossy().into_owned(),
         );
-        Self::from_toml(&text, &stem).map_err(|e| format!("{}: {e}", path.display()))
+        let mut scenario =
+            Self::from_toml(&text, &stem).map_err(|e| format!("{}: {e}", path.display()))?;
+        scenario.file = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |f| f.to_string_lossy().into_owned(),
+        );
+        Ok(scenario)
+    }
+
+    /// The service-time distribution the dependency draws from.
+    pub fn service(&self) -> Distribution {
+        self.dependency
+            .latency
+            .clone()
+            .unwrap_or(Distribution::Lognormal {
+                median: self.dependency.latency_median,
+                p99: self.dependency.latency_p99,
+            })
     }
 
     /// The first outage window, if any: what detection and recovery times are

@@ -121,7 +121,7 @@ max_attempts = 2
     let r = steadfast_sim::run(&s).unwrap();
     assert!(r.attempt_timeouts > 0);
     assert_eq!(r.unfinished, 0, "timeouts end every hung call");
-    assert!(r.max <= Duration::from_millis(200 * 2 + 200));
+    assert!(r.latency.max <= Duration::from_millis(200 * 2 + 200));
 }
 
 #[test]

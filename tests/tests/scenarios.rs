@@ -35,7 +35,7 @@ fn outage_is_detected_fast_and_the_dependency_is_shielded() {
         recover > Duration::from_secs(5) && recover < Duration::from_secs(40),
         "{recover:?}"
     );
-    assert!(r.breaker_rejected > 0 && r.breaker_opens >= 1);
+    assert!(r.refusals.breaker_open > 0 && r.breaker_opens >= 1);
     assert_eq!(r.unfinished, 0);
     // Outside the outage and its recovery, calls succeed.
     assert!(r.success_permille() > 500, "{}", r.table());
@@ -75,7 +75,11 @@ fn budget_and_no_budget_see_the_same_offered_load() {
 fn timeouts_bound_caller_latency_on_a_slow_dependency() {
     let r = report("slow-dependency");
     // 3 attempts × 300 ms + backoff (≤ 200 ms each): never more than ~1.3 s.
-    assert!(r.max <= Duration::from_millis(1_300), "{}", r.table());
+    assert!(
+        r.latency.max <= Duration::from_millis(1_300),
+        "{}",
+        r.table()
+    );
     assert!(r.attempt_timeouts > 0);
     // The slow-call rate trips the breaker during the brownout (30 s..60 s) ...
     let opened = r.transitions.iter().find(|&&(_, code)| code == 2).unwrap();
@@ -94,9 +98,9 @@ fn the_bulkhead_caps_concurrency_under_a_burst() {
     let s = scenario("bulkhead-burst");
     let r = run(&s).unwrap();
     assert!(r.peak_in_flight <= 30, "{}", r.table());
-    assert!(r.bulkhead_rejected > 0);
+    assert!(r.refusals.bulkhead() > 0);
     // Callers that get in are not slowed by a pile-up at the dependency.
-    assert!(r.p99 < Duration::from_millis(500), "{}", r.table());
+    assert!(r.latency.p99 < Duration::from_millis(500), "{}", r.table());
     // Rejections happen only in or just after the burst (30 s..33 s, 0.5 s buckets).
     let rejected_outside: u32 = r
         .series
@@ -116,6 +120,7 @@ fn same_seed_same_report_and_svg_byte_for_byte() {
         "slow-dependency",
         "retry-storm-budget",
         "bulkhead-burst",
+        "heavy-tail-impatient",
     ] {
         let s = scenario(name);
         let a = run(&s).unwrap();
@@ -148,4 +153,73 @@ fn compare_renders_both_columns() {
     let header = table.lines().next().unwrap();
     assert!(header.contains("retry-storm-no-budget") && header.contains("retry-storm-budget"));
     assert!(table.contains("attempts during outage"));
+}
+
+#[test]
+fn plots_show_only_the_panels_the_policy_has() {
+    let svg_of = |name: &str| {
+        let s = scenario(name);
+        let r = run(&s).unwrap();
+        plot::svg(&[&s], &[&r]).unwrap()
+    };
+    let breaker_only = svg_of("outage-and-recovery");
+    assert!(breaker_only.contains("Breaker state"));
+    assert!(
+        breaker_only.contains("opened 4×"),
+        "openings counted in the caption"
+    );
+    assert!(!breaker_only.contains("Bulkhead:"));
+    assert!(breaker_only.contains("recovery ramp"));
+    let latency = breaker_only.find("Latency of successful calls").unwrap();
+    let load = breaker_only.find("Load: attempts").unwrap();
+    assert!(
+        breaker_only[latency..load].contains(">\n0\n</text>"),
+        "the latency floor is labelled 0"
+    );
+    let bulkhead_only = svg_of("bulkhead-burst");
+    assert!(!bulkhead_only.contains("Breaker state"));
+    assert!(bulkhead_only.contains("Bulkhead:"));
+    assert!(bulkhead_only.contains("queue full"));
+}
+
+#[test]
+fn compare_legend_names_both_files_and_the_offered_load() {
+    let a = scenario("retry-storm-no-budget");
+    let b = scenario("retry-storm-budget");
+    let (ra, rb) = (run(&a).unwrap(), run(&b).unwrap());
+    let svg = plot::svg(&[&a, &b], &[&ra, &rb]).unwrap();
+    assert!(svg.contains("retry-storm-no-budget.toml: "));
+    assert!(svg.contains("retry-storm-budget.toml: "));
+    assert!(
+        svg.contains("calls offered"),
+        "the offered load has a legend entry"
+    );
+}
+
+#[test]
+fn impatient_callers_and_a_heavy_tail_during_a_brownout() {
+    let s = scenario("heavy-tail-impatient");
+    let r = run(&s).unwrap();
+    assert!(
+        r.abandoned > 0 && r.refusals.queue_full > 0,
+        "{}",
+        r.table()
+    );
+    // The slow-call breaker opens within a few seconds of the brownout.
+    let brownout = &r.faults[0];
+    assert_eq!(brownout.kind, "brownout");
+    assert!(
+        brownout.detect.unwrap() < Duration::from_secs(3),
+        "{}",
+        r.table()
+    );
+    // The bulkhead never hands out more than its 20 slots or queues more than 40.
+    assert!(r.series.peak_permits.iter().all(|&n| n <= 20));
+    assert!(r.series.peak_queue.iter().all(|&n| n <= 40));
+    // A caller who gives up frees its slot while the dependency keeps working
+    // on the abandoned attempt: the dependency may see more than 20.
+    assert!(r.peak_in_flight >= 20);
+    let q = r.queue.unwrap();
+    assert!(q.waited > 0 && q.wait.max <= Duration::from_millis(200));
+    assert_eq!(r.offered, r.succeeded + r.failed());
 }

@@ -83,6 +83,10 @@ pub struct Backoff {
     /// … and is this (the cap, or a fixed point of truncation). Precomputed once so
     /// that any retry number past it costs O(1).
     settled: Duration,
+    /// Exponential by a factor of `2^shift` (`shift ≥ 1`) with `0 < base < cap`:
+    /// each step is a shift, so a delay is one shift and one comparison. 0 for
+    /// every other backoff.
+    shift: u8,
 }
 
 /// The serialized form of a [`Backoff`]: deserializing goes through
@@ -195,6 +199,18 @@ impl Backoff {
             }
             Kind::Constant | Kind::Linear { .. } => (cap, u32::MAX),
         };
+        // The shift path serves `0 < base < cap`; the loop settles at once otherwise.
+        let shift = match kind {
+            Kind::Exponential { factor }
+                if factor.den() == 1
+                    && factor.num().is_power_of_two()
+                    && base.as_micros() > 0
+                    && base.as_micros() < cap.as_micros() =>
+            {
+                factor.num().trailing_zeros() as u8
+            }
+            _ => 0,
+        };
         Self {
             kind,
             base,
@@ -202,6 +218,7 @@ impl Backoff {
             jitter,
             settled_after,
             settled,
+            shift,
         }
     }
 
@@ -347,10 +364,16 @@ impl Backoff {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
+    #[inline]
     pub const fn delay(&self, retry: u32) -> Duration {
         let steps = if retry == 0 { 0 } else { retry - 1 };
         let base = self.base.as_micros();
         let cap = self.cap.as_micros();
+        // Only an exponential by a power of two has a shift; it is exact for every
+        // retry number, so it needs neither the kind nor the settled point.
+        if self.shift != 0 {
+            return Duration::from_micros(grow_by_shift(base, cap, self.shift, steps));
+        }
         let raw = match self.kind {
             Kind::Constant => base,
             Kind::Linear { step } => {
@@ -391,8 +414,10 @@ impl Backoff {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
+    #[inline(always)]
     pub fn jittered(&self, retry: u32, previous: Duration, rng: &mut impl Rng) -> Duration {
         let cap = self.cap.as_micros();
+        // `delay` never exceeds the cap, so neither does a draw in `[.., d]`.
         let d = self.delay(retry).as_micros();
         let micros = match self.jitter {
             Jitter::None => d,
@@ -401,16 +426,30 @@ impl Backoff {
             Jitter::Decorrelated => {
                 let base = self.base.as_micros().min(cap);
                 let high = previous.as_micros().max(base).saturating_mul(3).min(cap);
-                rng.between(base, high)
+                rng.between(base, high).min(cap)
             }
             Jitter::Proportional { percent } => {
                 let percent = if percent > 100 { 100 } else { percent };
                 // d·percent/100 ≤ d: fits in u64, no overflow in u128.
                 let spread = (u128::from(d) * u128::from(percent) / 100) as u64;
                 rng.between(d - spread, d.saturating_add(spread).min(cap))
+                    .min(cap)
             }
         };
-        Duration::from_micros(micros.min(cap))
+        Duration::from_micros(micros)
+    }
+}
+
+/// What [`grow`] returns for the factor `2^shift` and `0 < base < cap`:
+/// `min(base << (shift × steps), cap)`. A shifted value overflows exactly when it
+/// exceeds the cap, since the cap fits in a `u64`: `base << s > cap ⟺ base > cap >> s`.
+#[inline]
+const fn grow_by_shift(base: u64, cap: u64, shift: u8, steps: u32) -> u64 {
+    let total = shift as u64 * steps as u64;
+    if total >= 64 || base > cap >> total {
+        cap
+    } else {
+        base << total
     }
 }
 
@@ -419,7 +458,9 @@ impl Backoff {
 /// than asked once it settled). Each turn grows `d` strictly, by a factor of at
 /// least `1 + 1/1000` once it grows at all, so the loop ends within ~45 000 turns
 /// even for `cap = Duration::MAX` (64 for factor 2). Plain `u64` arithmetic while
-/// the product fits, `u128` beyond.
+/// the product fits, `u128` beyond. Out of line: the loop is the slow path of
+/// [`Backoff::delay`].
+#[inline(never)]
 const fn grow(base: u64, cap: u64, factor: Ratio, steps: u32) -> (u64, u32) {
     let num = factor.num() as u64;
     let den = if factor.den() == 0 {

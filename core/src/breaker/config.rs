@@ -97,6 +97,17 @@ pub struct Config {
     /// duration (30 s; [`with_break_duration`](Self::with_break_duration) sets
     /// both); must be longer than zero.
     pub max_half_open_wait: Duration,
+    /// Metrics-only (shadow) mode, resilience4j's `METRICS_ONLY`, for rolling a
+    /// breaker out safely: it judges, trips, probes and closes exactly as a
+    /// live breaker fed the same calls would, and returns the same
+    /// [`Transition`](super::Transition)s, but
+    /// [`try_acquire`](super::Breaker::try_acquire) never rejects. A call a live
+    /// breaker would have refused (open, forced open, half-open with every probe
+    /// slot taken) is admitted with a permit whose outcome changes nothing (the
+    /// live breaker never saw that call), and is counted in
+    /// [`Stats::rejections`](super::Stats::rejections) as well as
+    /// [`Stats::calls`](super::Stats::calls). Default `false`.
+    pub metrics_only: bool,
 }
 
 impl Config {
@@ -120,6 +131,7 @@ impl Config {
         max_probes: 3,
         success_threshold: 2,
         max_half_open_wait: Duration::from_secs(30),
+        metrics_only: false,
     };
 
     /// The defaults; start of a `const` builder chain.
@@ -265,6 +277,28 @@ impl Config {
     #[must_use]
     pub const fn with_max_half_open_wait(mut self, wait: Duration) -> Self {
         self.max_half_open_wait = wait;
+        self
+    }
+
+    /// Sets [`metrics_only`](Self::metrics_only): judge and report, never reject.
+    ///
+    /// ```
+    /// use steadfast::breaker::{Breaker, Config, State};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
+    ///
+    /// let config = Config::new().with_failure_threshold(1).with_metrics_only(true);
+    /// let mut shadow: Breaker = Breaker::new(config).unwrap();
+    /// let p = shadow.try_acquire(Instant::ZERO).unwrap();
+    /// assert!(shadow.record(p, Outcome::Failure, Instant::ZERO).is_some()); // would trip
+    /// assert!(matches!(shadow.state(), State::Open { .. }));
+    /// let p = shadow.try_acquire(Instant::from_secs(1)).unwrap(); // but admits
+    /// assert_eq!(shadow.stats().rejections, 1); // a call a live breaker refuses
+    /// # shadow.cancel(p, Instant::from_secs(1));
+    /// ```
+    #[must_use]
+    pub const fn with_metrics_only(mut self, metrics_only: bool) -> Self {
+        self.metrics_only = metrics_only;
         self
     }
 

@@ -18,6 +18,10 @@
 //!   reset() from anywhere;  force_open() → ForcedOpen;  disable() → Disabled
 //! ```
 //!
+//! [`Config::metrics_only`] runs a breaker in shadow: it judges and reports its
+//! transitions exactly as it would live, and never rejects a call.
+//! [`Breaker::counts`] says what its detector holds as of `now`.
+//!
 //! The detector is a type parameter: [`Consecutive`] (the default),
 //! [`CountWindow<N>`] or [`TimeWindow<K>`]. A count window whose length is
 //! known only at run time is a `CountWindow<N, WORDS>` storage built with
@@ -117,17 +121,21 @@ pub struct Breaker<W: Window = Consecutive> {
 }
 
 /// [`State`]'s variant, stored flat beside its fields in [`Breaker`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// The two phases that admit every call come first, so that the hot path tests
+/// them with one comparison (`phase <= Disabled`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
 enum Phase {
     Closed,
+    Disabled,
     Open,
     /// Half-open, no probe outstanding (no deadline).
     HalfOpen,
     /// Half-open with probes outstanding: `deadline` is the hung-probe deadline.
     Probing,
     ForcedOpen,
-    Disabled,
 }
 
 /// Permission to make one call, from [`Breaker::try_acquire`].
@@ -180,6 +188,8 @@ enum Phase {
 pub struct Permit {
     generation: u32,
     issued_at: Instant,
+    /// Admitted by a metrics-only breaker that would have refused the call.
+    shadow: bool,
 }
 
 impl Permit {
@@ -242,7 +252,30 @@ impl Permit {
         Self {
             generation,
             issued_at,
+            shadow: false,
         }
+    }
+
+    /// Whether a [metrics-only](Config::metrics_only) breaker admitted this
+    /// call although a live breaker would have refused it (counted in
+    /// [`Stats::rejections`]): an adapter can report the would-be rejection.
+    /// Its outcome changes nothing.
+    ///
+    /// ```
+    /// use steadfast::breaker::{Breaker, Config};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
+    ///
+    /// let mut b: Breaker = Breaker::new(Config::new().with_failure_threshold(1).with_metrics_only(true)).unwrap();
+    /// let p = b.try_acquire(Instant::ZERO).unwrap();
+    /// assert!(!p.is_shadow());
+    /// let _ = b.record(p, Outcome::Failure, Instant::ZERO); // would trip
+    /// let p = b.try_acquire(Instant::ZERO).unwrap();
+    /// assert!(p.is_shadow()); // a live breaker would have refused it
+    /// # b.cancel(p, Instant::ZERO);
+    /// ```
+    pub const fn is_shadow(&self) -> bool {
+        self.shadow
     }
 }
 
@@ -528,6 +561,30 @@ impl<W: Window> Breaker<W> {
         &self.window
     }
 
+    /// The calls the detector holds **as of `now`** (read as
+    /// `max(now, the highest now seen)`), with their rates
+    /// ([`WindowCounts::failure_percent`], [`WindowCounts::slow_percent`]):
+    /// what a health endpoint or a metric should show. A [`TimeWindow`]'s
+    /// buckets expire by time, so failures older than `window_duration` are
+    /// never counted, even when no call was recorded since; [`Consecutive`]
+    /// and [`CountWindow`] do not depend on time. Changes nothing.
+    ///
+    /// ```
+    /// use steadfast::breaker::{Breaker, Config, TimeWindow};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::{Duration, Instant};
+    ///
+    /// let config = Config::new().with_window_duration(Duration::from_secs(10));
+    /// let mut b = Breaker::<TimeWindow<10>>::new(config).unwrap();
+    /// let p = b.try_acquire(Instant::ZERO).unwrap();
+    /// let _ = b.record(p, Outcome::Failure, Instant::ZERO);
+    /// assert_eq!(b.counts(Instant::from_secs(9)).failure_percent(), 100);
+    /// assert_eq!(b.counts(Instant::from_secs(10)).failures, 0); // left the window
+    /// ```
+    pub fn counts(&self, now: Instant) -> WindowCounts {
+        self.window.counts_at(now.max(self.last_now), &self.config)
+    }
+
     /// How long the next open period lasts:
     /// `break_duration × break_multiplier^(opens since the last close)`, capped
     /// at `max_break_duration`.
@@ -601,6 +658,9 @@ impl<W: Window> Breaker<W> {
     ///   (outstanding probes plus successes of this episode); otherwise rejected.
     ///   The first probe with none outstanding starts the hung-probe deadline.
     /// * `ForcedOpen`: rejected, `retry_at = None`.
+    /// * [`Config::metrics_only`]: never rejected; a call that would have been
+    ///   is admitted with a permit whose outcome changes nothing, and counted
+    ///   in [`Stats::rejections`].
     ///
     /// ```
     /// use steadfast::breaker::{Breaker, Config, State};
@@ -622,19 +682,45 @@ impl<W: Window> Breaker<W> {
     pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejected> {
         let now = self.observe(now);
         // The hot cases decide on the flat phase alone: nothing can be due.
-        match self.phase {
-            Phase::Closed | Phase::Disabled => return Ok(self.issue(now)),
-            Phase::Open if now < self.deadline => return Err(self.reject(Some(self.deadline))),
-            Phase::ForcedOpen => return Err(self.reject(None)),
-            Phase::Open | Phase::HalfOpen | Phase::Probing => {}
+        if self.phase <= Phase::Disabled {
+            return Ok(self.issue(now));
         }
-        self.try_acquire_slow(now)
+        let decision = if self.phase == Phase::Open && now < self.deadline {
+            Err(self.reject(Some(self.deadline)))
+        } else {
+            // The permit is built here, not in the slow path: a result that fits in
+            // two registers keeps the caller's hot path free of stack traffic.
+            self.try_acquire_slow(now).map(|()| Permit {
+                generation: self.generation,
+                issued_at: now,
+                shadow: false,
+            })
+        };
+        match decision {
+            Err(_) if self.config.metrics_only => Ok(self.shadow_permit(now)),
+            decision => decision,
+        }
     }
 
-    /// [`try_acquire`](Self::try_acquire) when a transition may be due or probes
-    /// are counted.
+    /// Metrics-only mode: admits a call the live breaker refused (already
+    /// counted as a rejection) with a permit of the previous generation, so its
+    /// outcome or cancellation changes nothing.
+    #[cold]
+    fn shadow_permit(&mut self, now: Instant) -> Permit {
+        self.stats.calls = self.stats.calls.saturating_add(1);
+        Permit {
+            generation: self.generation.wrapping_sub(1),
+            issued_at: now,
+            shadow: true,
+        }
+    }
+
+    /// [`try_acquire`](Self::try_acquire) when a transition may be due, probes
+    /// are counted, or the breaker is forced open. Counts an admitted call as
+    /// [`issue`](Self::issue) does; the caller makes its permit.
+    #[cold]
     #[inline(never)]
-    fn try_acquire_slow(&mut self, now: Instant) -> Result<Permit, Rejected> {
+    fn try_acquire_slow(&mut self, now: Instant) -> Result<(), Rejected> {
         // At most HalfOpen → Open → HalfOpen is due at once; the bound is a guard.
         // The cheap deadline test keeps the hot path free of the event plumbing.
         for _ in 0..3 {
@@ -643,7 +729,10 @@ impl<W: Window> Breaker<W> {
             }
         }
         match self.state() {
-            State::Closed | State::Disabled => Ok(self.issue(now)),
+            State::Closed | State::Disabled => {
+                self.count_call();
+                Ok(())
+            }
             State::Open { until } => Err(self.reject(Some(until))),
             State::ForcedOpen => Err(self.reject(None)),
             State::HalfOpen {
@@ -665,7 +754,8 @@ impl<W: Window> Breaker<W> {
                     successes,
                     deadline: Some(deadline),
                 });
-                Ok(self.issue(now))
+                self.count_call();
+                Ok(())
             }
         }
     }
@@ -702,7 +792,7 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!(b.stats().slow_calls, 1); // the timeout
     /// ```
     #[must_use = "the returned transition is the breaker's event"]
-    #[inline]
+    #[inline(always)]
     pub fn record(&mut self, permit: Permit, outcome: Outcome, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
         if permit.generation != self.generation {
@@ -717,11 +807,15 @@ impl<W: Window> Breaker<W> {
     }
 
     /// Counts one outcome in the stats; returns whether the call was slow.
-    #[inline]
+    #[inline(always)]
     fn count(&mut self, permit: &Permit, outcome: Outcome, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(permit.issued_at);
+        // `now − issued_at > slow_call_duration`, without the subtraction:
+        // past `Instant::MAX` nothing is slow, and before `issued_at` neither.
         let slow = matches!(outcome, Outcome::TimedOut)
-            || elapsed.as_micros() > self.config.slow_call_duration.as_micros();
+            || now
+                > permit
+                    .issued_at
+                    .saturating_add(self.config.slow_call_duration);
         let stats = &mut self.stats;
         match outcome {
             Outcome::Ignored => stats.ignored = stats.ignored.saturating_add(1),
@@ -737,7 +831,7 @@ impl<W: Window> Breaker<W> {
     }
 
     /// Closed: feeds the detector and trips when it says so.
-    #[inline]
+    #[inline(always)]
     fn judge(&mut self, outcome: Outcome, slow: bool, now: Instant) -> Option<Transition> {
         if matches!(outcome, Outcome::Ignored) {
             return None;
@@ -754,6 +848,7 @@ impl<W: Window> Breaker<W> {
     }
 
     /// [`record`](Self::record) outside `Closed` (current generation).
+    #[cold]
     #[inline(never)]
     fn record_slow(
         &mut self,
@@ -911,19 +1006,28 @@ impl<W: Window> Breaker<W> {
     }
 
     /// The clock-max rule: `now` never goes below the highest instant seen.
+    #[inline(always)]
     fn observe(&mut self, now: Instant) -> Instant {
         self.last_now = self.last_now.max(now);
         self.last_now
     }
 
-    fn issue(&mut self, now: Instant) -> Permit {
+    #[inline(always)]
+    fn count_call(&mut self) {
         self.stats.calls = self.stats.calls.saturating_add(1);
+    }
+
+    #[inline(always)]
+    fn issue(&mut self, now: Instant) -> Permit {
+        self.count_call();
         Permit {
             generation: self.generation,
             issued_at: now,
+            shadow: false,
         }
     }
 
+    #[inline(always)]
     fn reject(&mut self, retry_at: Option<Instant>) -> Rejected {
         self.stats.rejections = self.stats.rejections.saturating_add(1);
         Rejected { retry_at }

@@ -212,7 +212,9 @@ pub struct Stats {
     pub ignored: u32,
     /// Counted outcomes (successes and failures) that were slow.
     pub slow_calls: u32,
-    /// Calls refused by [`try_acquire`](super::Breaker::try_acquire).
+    /// Calls refused by [`try_acquire`](super::Breaker::try_acquire); in
+    /// [metrics-only mode](super::Config::metrics_only), the calls it would
+    /// have refused (admitted anyway, so also in `calls`).
     pub rejections: u32,
     /// Changes of state variant (every [`Transition`]).
     pub state_changes: u32,

@@ -846,3 +846,136 @@ fn config_errors_name_the_field() {
         "minimum_calls"
     );
 }
+
+#[test]
+fn time_window_counts_are_as_of_now_without_a_new_record() {
+    // 10 s window of 1 s buckets; nobody records anything after t=1.5 s.
+    let config = Config::new()
+        .with_window_duration(secs(10))
+        .with_minimum_calls(20);
+    let mut b = Breaker::<TimeWindow<10>>::new(config).unwrap();
+    assert_eq!(call(&mut b, ms(500), Failure), None);
+    assert_eq!(call(&mut b, ms(1_500), Failure), None);
+    assert_eq!(call(&mut b, ms(1_700), Success), None);
+    let all = WindowCounts {
+        calls: 3,
+        failures: 2,
+        slow_calls: 0,
+    };
+    assert_eq!(b.counts(ms(1_700)), all);
+    assert_eq!(b.counts(ms(9_999)), all);
+    // At 10.0 s the bucket [0 s, 1 s) has left the window.
+    let one_left = WindowCounts {
+        calls: 2,
+        failures: 1,
+        slow_calls: 0,
+    };
+    assert_eq!(b.counts(t(10)), one_left);
+    assert_eq!(b.counts(t(10)).failure_percent(), 50);
+    assert_eq!(b.counts(ms(10_999)), one_left);
+    // At 11.0 s nothing is left: an idle breaker shows no old failures.
+    assert_eq!(b.counts(t(11)), WindowCounts::default());
+    assert_eq!(b.counts(t(1_000_000)), WindowCounts::default());
+    // Asking changes nothing, and an earlier `now` reads as the latest seen.
+    assert_eq!(b.counts(ms(1_700)), all);
+    let _ = b.handle_timeout(t(11));
+    assert_eq!(b.counts(ms(1_700)), WindowCounts::default());
+    // A record after the silence starts from an empty window.
+    assert_eq!(call(&mut b, t(11), Failure), None);
+    assert_eq!(
+        b.counts(t(11)),
+        WindowCounts {
+            calls: 1,
+            failures: 1,
+            slow_calls: 0
+        }
+    );
+}
+
+#[test]
+fn count_detectors_do_not_expire_by_time() {
+    let mut b = Breaker::<CountWindow<4>>::new(Config::new()).unwrap();
+    let _ = call(&mut b, t(0), Failure);
+    assert_eq!(b.counts(t(1_000_000)).failures, 1);
+    let mut c = consecutive(Config::new());
+    let _ = call(&mut c, t(0), Failure);
+    assert_eq!(b.counts(t(1_000_000)), c.counts(Instant::MAX));
+}
+
+#[test]
+fn metrics_only_judges_and_transitions_like_a_live_breaker_but_never_rejects() {
+    let config = Config::new()
+        .with_failure_threshold(2)
+        .with_probes(1, 1)
+        .with_metrics_only(true);
+    let mut shadow = consecutive(config);
+    assert_eq!(call(&mut shadow, t(0), Failure), None);
+    let tr = call(&mut shadow, t(1), Failure).expect("trips as a live breaker would");
+    assert_eq!((tr.from, tr.to, tr.at), (State::Closed, open(t(31)), t(1)));
+    assert_eq!(shadow.poll_at(), Some(t(31)));
+
+    // Open: admitted anyway; the outcome is not judged (a live breaker never
+    // saw that call) and the would-be rejection is counted.
+    let p = shadow.try_acquire(t(5)).expect("never rejects");
+    assert!(p.is_shadow());
+    assert_eq!(shadow.record(p, Success, t(5)), None);
+    assert_eq!(shadow.state(), open(t(31)));
+    let p = shadow.try_acquire(t(6)).expect("never rejects");
+    shadow.cancel(p, t(6));
+    let s = shadow.stats();
+    assert_eq!((s.calls, s.successes, s.rejections), (4, 0, 2));
+
+    // At `until` the next call is the probe, exactly as live; the others in
+    // the episode are admitted beyond `max_probes` and change nothing.
+    let probe = shadow.try_acquire(t(31)).expect("probe");
+    assert!(!probe.is_shadow());
+    assert_eq!(shadow.state(), half(1, 0, Some(t(61))));
+    let extra = shadow.try_acquire(t(32)).expect("never rejects");
+    assert_eq!(shadow.record(extra, Failure, t(32)), None);
+    assert_eq!(shadow.state(), half(1, 0, Some(t(61))));
+    let tr = shadow.record(probe, Success, t(33)).expect("closes");
+    assert_eq!((tr.from.name(), tr.to), ("half_open", State::Closed));
+    assert_eq!(shadow.stats().rejections, 3);
+    assert_eq!(shadow.stats().state_changes, 3);
+
+    // Forced open never rejects either.
+    let _ = shadow.force_open(t(40));
+    let p = shadow.try_acquire(t(40)).expect("never rejects");
+    assert_eq!(shadow.record(p, Failure, t(40)), None);
+    assert_eq!(shadow.state(), State::ForcedOpen);
+}
+
+#[test]
+fn metrics_only_reports_the_same_transitions_as_the_live_breaker() {
+    let live_config = Config::new()
+        .with_failure_rate_percent(50)
+        .with_minimum_calls(4)
+        .with_break_duration(secs(10))
+        .with_probes(2, 2);
+    let mut live = Breaker::<CountWindow<8>>::new(live_config).unwrap();
+    let mut shadow = Breaker::<CountWindow<8>>::new(live_config.with_metrics_only(true)).unwrap();
+    let outcomes = [
+        Failure, Success, Failure, Failure, Success, Failure, Success, Success,
+    ];
+    for step in 0..60u64 {
+        let now = t(step);
+        let outcome = outcomes[(step % 8) as usize];
+        let (lt, st) = (live.handle_timeout(now), shadow.handle_timeout(now));
+        assert_eq!(lt, st, "at {now}");
+        let admitted = match live.try_acquire(now) {
+            Ok(p) => Some(p),
+            Err(rejected) => {
+                assert_eq!(Some(rejected.retry_at), Some(live.state().deadline()));
+                None
+            }
+        };
+        let shadowed = shadow.try_acquire(now).expect("never rejects");
+        let lt = admitted.map(|p| live.record(p, outcome, now));
+        let st = shadow.record(shadowed, outcome, now);
+        assert_eq!(lt.flatten(), st, "at {now}");
+        assert_eq!(live.state(), shadow.state(), "at {now}");
+    }
+    assert_eq!(live.stats().rejections, shadow.stats().rejections);
+    assert!(live.stats().opens >= 2, "the timeline opens and re-opens");
+    assert_eq!(live.stats().opens, shadow.stats().opens);
+}

@@ -39,6 +39,9 @@ pub(crate) mod sealed {
         const EMPTY: Self;
         /// Records one counted outcome; `true` when the breaker must trip.
         fn record(&mut self, sample: Sample, now: Instant, config: &Config) -> bool;
+        /// The counts as of `now` (not before the newest instant recorded),
+        /// without changing anything.
+        fn counts_at(&self, now: Instant, config: &Config) -> super::WindowCounts;
         fn clear(&mut self);
     }
 }
@@ -60,7 +63,10 @@ use sealed::{Detector, Kind, Sample};
 /// assert_eq!(b.window().counts().failures, 1);
 /// ```
 pub trait Window: sealed::Detector + Copy + core::fmt::Debug {
-    /// What the detector currently holds (as of the last recorded outcome).
+    /// What the detector holds as of the last outcome recorded into it. For a
+    /// [`TimeWindow`] that may include buckets that have expired since:
+    /// health endpoints and metrics ask [`Breaker::counts`](super::Breaker::counts)
+    /// with `now` instead.
     ///
     /// ```
     /// use steadfast::breaker::{Consecutive, Window, WindowCounts};
@@ -184,13 +190,19 @@ impl Detector for Consecutive {
     const KIND: Kind = Kind::Consecutive;
     const EMPTY: Self = Self::new();
 
+    #[inline]
     fn record(&mut self, sample: Sample, _now: Instant, config: &Config) -> bool {
-        self.failures = if sample.failure {
-            self.failures.saturating_add(1)
-        } else {
-            0
-        };
+        if !sample.failure {
+            // A success ends the run; a run of 0 never trips (threshold ≥ 1).
+            self.failures = 0;
+            return false;
+        }
+        self.failures = self.failures.saturating_add(1);
         self.failures >= config.failure_threshold
+    }
+
+    fn counts_at(&self, _now: Instant, _config: &Config) -> WindowCounts {
+        self.counts()
     }
 
     fn clear(&mut self) {
@@ -377,6 +389,7 @@ impl<const N: usize, const WORDS: usize> Default for CountWindow<N, WORDS> {
 
 /// Reads bit `index` of a bitset and sets it to `value`; returns the old bit.
 /// Out-of-range indices (impossible after validation) read and write nothing.
+#[inline(always)]
 fn swap_bit(words: &mut [u64], index: usize, value: bool) -> bool {
     let mask = 1u64 << (index % 64);
     match words.get_mut(index / 64) {
@@ -393,6 +406,19 @@ fn swap_bit(words: &mut [u64], index: usize, value: bool) -> bool {
     }
 }
 
+/// The ring position after `pos` in a window of length `len`: past the last
+/// slot of a full ring, back to slot 0, still full. `pos < 2 × len ≤ 65 536`, so
+/// `next` fits in a u32 and, below `2 × len`, in a u16.
+#[inline(always)]
+const fn next_pos(pos: u16, len: u16) -> u16 {
+    let next = pos as u32 + 1;
+    if next >= 2 * len as u32 {
+        len
+    } else {
+        next as u16
+    }
+}
+
 impl<const N: usize, const WORDS: usize> Detector for CountWindow<N, WORDS> {
     const KIND: Kind = Kind::Count {
         len: N,
@@ -400,37 +426,55 @@ impl<const N: usize, const WORDS: usize> Detector for CountWindow<N, WORDS> {
     };
     const EMPTY: Self = Self::new();
 
+    #[inline]
     fn record(&mut self, sample: Sample, _now: Instant, config: &Config) -> bool {
-        let full = self.pos >= self.len;
+        let len = self.len;
+        let full = self.pos >= len;
+        if full && !sample.failure && !sample.slow {
+            // The steady state: a fast success replaces the oldest outcome. The
+            // full ring judged the previous outcome on the same `len` calls and
+            // did not trip (a trip leaves `Closed`, and re-entering it empties
+            // the window); a fast success cannot raise either rate, so it
+            // cannot trip.
+            let index = usize::from(self.pos.wrapping_sub(len));
+            let was_failed = swap_bit(&mut self.failed, index, false);
+            let was_slow = swap_bit(&mut self.slow, index, false);
+            self.failures = self.failures.wrapping_sub(u16::from(was_failed));
+            self.slow_calls = self.slow_calls.wrapping_sub(u16::from(was_slow));
+            self.pos = next_pos(self.pos, len);
+            return false;
+        }
         let index = usize::from(if full {
-            self.pos.saturating_sub(self.len)
+            self.pos.wrapping_sub(len)
         } else {
             self.pos
         });
         let was_failed = swap_bit(&mut self.failed, index, sample.failure);
         let was_slow = swap_bit(&mut self.slow, index, sample.slow);
-        if full {
-            // The slot held the oldest outcome, now evicted.
-            self.failures = self.failures.saturating_sub(u16::from(was_failed));
-            self.slow_calls = self.slow_calls.saturating_sub(u16::from(was_slow));
+        // The counts are the set bits of the ring (at most `len` ≤ 32 768), so
+        // these neither overflow nor underflow.
+        let evicted = u16::from(full);
+        self.failures = self
+            .failures
+            .wrapping_sub(evicted & u16::from(was_failed))
+            .wrapping_add(u16::from(sample.failure));
+        self.slow_calls = self
+            .slow_calls
+            .wrapping_sub(evicted & u16::from(was_slow))
+            .wrapping_add(u16::from(sample.slow));
+        self.pos = next_pos(self.pos, len);
+        // Judged from `min(minimum_calls, len)` calls on (both ≥ 1 after
+        // validation); the products of u16 counts and percents ≤ 100 fit in a u32.
+        let calls = u32::from(self.filled());
+        if calls < config.minimum_calls.min(u32::from(len)) {
+            return false;
         }
-        self.failures = self.failures.saturating_add(u16::from(sample.failure));
-        self.slow_calls = self.slow_calls.saturating_add(u16::from(sample.slow));
-        // Past the last slot of a full ring: back to slot 0, still full.
-        let next = u32::from(self.pos).saturating_add(1);
-        self.pos = if next >= u32::from(self.len).saturating_mul(2) {
-            self.len
-        } else {
-            u16::try_from(next).unwrap_or(self.len)
-        };
-        let minimum = u64::from(config.minimum_calls).min(u64::from(self.len));
-        rates_trip(
-            u64::from(self.filled()),
-            u64::from(self.failures),
-            u64::from(self.slow_calls),
-            minimum,
-            config,
-        )
+        u32::from(self.failures) * 100 >= u32::from(config.failure_rate_percent) * calls
+            || u32::from(self.slow_calls) * 100 >= u32::from(config.slow_call_rate_percent) * calls
+    }
+
+    fn counts_at(&self, _now: Instant, _config: &Config) -> WindowCounts {
+        self.counts()
     }
 
     fn clear(&mut self) {
@@ -475,8 +519,15 @@ impl Bucket {
 /// (truncated) and `e ≡ i (mod K)`; the window is the current bucket and the
 /// `K − 1` before it, so an outcome counts for between `(K−1)·w` and `K·w`.
 /// Judged like [`CountWindow`] (rates from `minimum_calls` on, after every
-/// recorded outcome). Buckets expire as time passes; the check runs when an
-/// outcome is recorded (an idle closed breaker has nothing to decide).
+/// recorded outcome; an idle closed breaker has nothing to decide, and expiry
+/// alone can only lower the rates).
+///
+/// Buckets expire by time, not only when the next outcome is recorded:
+/// [`Breaker::counts`](super::Breaker::counts)`(now)` holds exactly the buckets
+/// of the window ending at `now`, so a health endpoint or a metric never shows
+/// a failure older than the window, even if no call came since. (The
+/// [`Window::counts`] of the detector itself is as of its last recorded
+/// outcome.)
 ///
 /// ```
 /// use steadfast::breaker::{Breaker, Config, TimeWindow, Window};
@@ -492,6 +543,8 @@ impl Bucket {
 /// let _ = b.record(p, Outcome::Success, Instant::from_secs(10));
 /// assert_eq!(b.window().counts().failures, 0);
 /// assert_eq!(b.window().counts().calls, 1);
+/// // Another 10 s without a call: asked at `now`, the window is empty.
+/// assert_eq!(b.counts(Instant::from_secs(20)).calls, 0);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -551,19 +604,25 @@ impl<const K: usize> Default for TimeWindow<K> {
     }
 }
 
-impl<const K: usize> Detector for TimeWindow<K> {
-    const KIND: Kind = Kind::Time { buckets: K };
-    const EMPTY: Self = Self::new();
-
-    fn record(&mut self, sample: Sample, now: Instant, config: &Config) -> bool {
+impl<const K: usize> TimeWindow<K> {
+    /// The span index of `now` (never before the newest span: the clock-max rule).
+    fn epoch(&self, now: Instant, config: &Config) -> u64 {
         let width = config
             .window_duration
             .as_micros()
             .checked_div(K as u64)
             .unwrap_or(1)
             .max(1);
-        // Monotone: the breaker never passes an earlier `now` (clock max rule).
-        let epoch = (now.as_micros() / width).max(self.newest);
+        (now.as_micros() / width).max(self.newest)
+    }
+}
+
+impl<const K: usize> Detector for TimeWindow<K> {
+    const KIND: Kind = Kind::Time { buckets: K };
+    const EMPTY: Self = Self::new();
+
+    fn record(&mut self, sample: Sample, now: Instant, config: &Config) -> bool {
+        let epoch = self.epoch(now, config);
         self.advance(epoch);
         if let Some(bucket) = self.buckets.get_mut(slot::<K>(epoch)) {
             bucket.calls = bucket.calls.saturating_add(1);
@@ -578,6 +637,25 @@ impl<const K: usize> Detector for TimeWindow<K> {
             u64::from(config.minimum_calls),
             config,
         )
+    }
+
+    fn counts_at(&self, now: Instant, config: &Config) -> WindowCounts {
+        // Spans `newest − K + 1 ..= newest` are held; those before
+        // `epoch − K + 1` have left the window by `now`.
+        // Spans before 0 never held anything.
+        let gap = self.epoch(now, config).saturating_sub(self.newest);
+        let held = (K as u64)
+            .saturating_sub(gap)
+            .min(self.newest.saturating_add(1));
+        let mut total = WindowCounts::default();
+        for age in 0..held {
+            if let Some(bucket) = self.buckets.get(slot::<K>(self.newest.saturating_sub(age))) {
+                total.calls = total.calls.saturating_add(bucket.calls);
+                total.failures = total.failures.saturating_add(bucket.failures);
+                total.slow_calls = total.slow_calls.saturating_add(bucket.slow_calls);
+            }
+        }
+        total
     }
 
     fn clear(&mut self) {

@@ -459,21 +459,27 @@ impl<const Q: usize> Bulkhead<Q> {
     /// assert_eq!(pool.try_acquire(t(2)), Acquire::Full); // queue of 1 is full
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn try_acquire(&mut self, now: Instant) -> Acquire {
         // Fast path: nobody waits (so nothing can expire) and a slot is free.
         // Same effect as the general path, without its queue code (BENCHMARKS.md).
-        if self.len == 0 && self.in_flight() < self.config.max_concurrent {
+        let in_flight = self.in_flight();
+        if self.len == 0 && in_flight < self.config.max_concurrent {
             self.last_now = now.max(self.last_now);
-            self.permits = self.permits.saturating_add(1);
+            // Below `max_concurrent` (a u32), `permits + reserved` is exact and
+            // one more fits: neither count can overflow here.
+            self.permits = self.permits.wrapping_add(1);
             self.stats.acquired = self.stats.acquired.saturating_add(1);
-            self.note_in_flight();
+            let in_flight = in_flight.wrapping_add(1);
+            self.stats.in_flight = in_flight;
+            self.stats.peak = self.stats.peak.max(in_flight);
             return Acquire::Permit(self.permit());
         }
         self.try_acquire_slow(now)
     }
 
     /// [`try_acquire`](Self::try_acquire) with waiters queued or no slot free.
+    #[cold]
     #[inline(never)]
     fn try_acquire_slow(&mut self, now: Instant) -> Acquire {
         let now = self.advance(now);
@@ -528,7 +534,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use = "the returned ticket's waiter must be woken to claim its slot"]
-    #[inline]
+    #[inline(always)]
     pub fn release(&mut self, permit: Permit, now: Instant) -> Option<Ticket> {
         // Fast path: nobody waits, so no slot is handed on and nothing expires.
         if self.len == 0 && permit.pool == self.id && permit.epoch == self.epoch && self.permits > 0
@@ -543,6 +549,7 @@ impl<const Q: usize> Bulkhead<Q> {
     }
 
     /// [`release`](Self::release) with waiters queued, or a stale permit.
+    #[cold]
     #[inline(never)]
     fn release_slow(&mut self, permit: Permit, now: Instant) -> Option<Ticket> {
         self.advance(now);

@@ -4,7 +4,7 @@
 use super::*;
 use crate::time::Duration;
 
-const fn t(ms: u64) -> Instant {
+const fn at_ms(ms: u64) -> Instant {
     Instant::from_millis(ms)
 }
 
@@ -48,29 +48,29 @@ fn conserved<const Q: usize>(b: &Bulkhead<Q>) {
 #[test]
 fn grants_exactly_max_concurrent_then_queues_then_rejects() {
     let mut b = pool::<2>(2, 2, 100);
-    let p1 = permit(b.try_acquire(t(0)));
-    let p2 = permit(b.try_acquire(t(0)));
+    let p1 = permit(b.try_acquire(at_ms(0)));
+    let p2 = permit(b.try_acquire(at_ms(0)));
     assert_eq!(b.available(), 0);
-    let (w1, d1) = queued(b.try_acquire(t(1)));
-    let (w2, d2) = queued(b.try_acquire(t(2)));
-    assert_eq!((d1, d2), (t(101), t(102)));
-    assert_eq!(b.try_acquire(t(3)), Acquire::Full);
+    let (w1, d1) = queued(b.try_acquire(at_ms(1)));
+    let (w2, d2) = queued(b.try_acquire(at_ms(2)));
+    assert_eq!((d1, d2), (at_ms(101), at_ms(102)));
+    assert_eq!(b.try_acquire(at_ms(3)), Acquire::Full);
     assert_eq!(b.queued(), 2);
-    assert_eq!(b.poll_at(), Some(t(101)));
+    assert_eq!(b.poll_at(), Some(at_ms(101)));
     conserved(&b);
 
     // FIFO: the first release goes to w1, the second to w2.
-    assert_eq!(b.release(p2, t(10)), Some(w1));
-    assert_eq!(b.release(p1, t(11)), Some(w2));
+    assert_eq!(b.release(p2, at_ms(10)), Some(w1));
+    assert_eq!(b.release(p1, at_ms(11)), Some(w2));
     assert_eq!(b.reserved(), 2);
     assert_eq!(b.in_flight(), 2);
     assert_eq!(b.poll_at(), None);
     conserved(&b);
-    let q1 = granted(b.claim(w1, t(12)));
-    let q2 = granted(b.claim(w2, t(12)));
+    let q1 = granted(b.claim(w1, at_ms(12)));
+    let q2 = granted(b.claim(w2, at_ms(12)));
     assert_eq!(b.reserved(), 0);
-    assert_eq!(b.release(q1, t(20)), None);
-    assert_eq!(b.release(q2, t(20)), None);
+    assert_eq!(b.release(q1, at_ms(20)), None);
+    assert_eq!(b.release(q2, at_ms(20)), None);
     assert_eq!(b.available(), 2);
     let s = b.stats();
     assert_eq!(
@@ -91,15 +91,15 @@ fn grants_exactly_max_concurrent_then_queues_then_rejects() {
 #[test]
 fn fifo_order_survives_cancels_in_the_middle() {
     let mut b = pool::<4>(1, 4, 1_000);
-    let p = permit(b.try_acquire(t(0)));
-    let tickets: [Ticket; 4] = core::array::from_fn(|i| queued(b.try_acquire(t(i as u64))).0);
-    assert_eq!(b.cancel(tickets[1], t(5)), None);
-    assert_eq!(b.cancel(tickets[2], t(5)), None);
+    let p = permit(b.try_acquire(at_ms(0)));
+    let tickets: [Ticket; 4] = core::array::from_fn(|i| queued(b.try_acquire(at_ms(i as u64))).0);
+    assert_eq!(b.cancel(tickets[1], at_ms(5)), None);
+    assert_eq!(b.cancel(tickets[2], at_ms(5)), None);
     assert_eq!(b.queued(), 2);
-    let next = b.release(p, t(6));
+    let next = b.release(p, at_ms(6));
     assert_eq!(next, Some(tickets[0]));
-    let p = granted(b.claim(tickets[0], t(6)));
-    assert_eq!(b.release(p, t(7)), Some(tickets[3]));
+    let p = granted(b.claim(tickets[0], at_ms(6)));
+    assert_eq!(b.release(p, at_ms(7)), Some(tickets[3]));
     assert_eq!(b.stats().cancelled, 2);
     conserved(&b);
 }
@@ -107,14 +107,17 @@ fn fifo_order_survives_cancels_in_the_middle() {
 #[test]
 fn ring_buffer_wraps() {
     let mut b = pool::<3>(1, 3, 1_000);
-    let mut p = permit(b.try_acquire(t(0)));
-    let mut waiting = [queued(b.try_acquire(t(0))).0, queued(b.try_acquire(t(0))).0];
+    let mut p = permit(b.try_acquire(at_ms(0)));
+    let mut waiting = [
+        queued(b.try_acquire(at_ms(0))).0,
+        queued(b.try_acquire(at_ms(0))).0,
+    ];
     for round in 0..20u64 {
         // Keep two waiting while the head walks round the ring.
-        let (newest, _) = queued(b.try_acquire(t(round)));
-        assert_eq!(b.try_acquire(t(round)), Acquire::Full);
-        assert_eq!(b.release(p, t(round)), Some(waiting[0]));
-        p = granted(b.claim(waiting[0], t(round)));
+        let (newest, _) = queued(b.try_acquire(at_ms(round)));
+        assert_eq!(b.try_acquire(at_ms(round)), Acquire::Full);
+        assert_eq!(b.release(p, at_ms(round)), Some(waiting[0]));
+        p = granted(b.claim(waiting[0], at_ms(round)));
         waiting = [waiting[1], newest];
         conserved(&b);
     }
@@ -124,34 +127,39 @@ fn ring_buffer_wraps() {
 #[test]
 fn expiry_is_inclusive_and_expired_waiters_are_never_granted() {
     let mut b = pool::<2>(1, 2, 100);
-    let p = permit(b.try_acquire(t(0)));
-    let (w1, d1) = queued(b.try_acquire(t(0)));
-    let (w2, _) = queued(b.try_acquire(t(50)));
-    assert_eq!(d1, t(100));
-    assert_eq!(b.claim(w1, t(99)), Claim::Waiting { deadline: t(100) });
+    let p = permit(b.try_acquire(at_ms(0)));
+    let (w1, d1) = queued(b.try_acquire(at_ms(0)));
+    let (w2, _) = queued(b.try_acquire(at_ms(50)));
+    assert_eq!(d1, at_ms(100));
+    assert_eq!(
+        b.claim(w1, at_ms(99)),
+        Claim::Waiting {
+            deadline: at_ms(100)
+        }
+    );
     // Released exactly at w1's deadline: w1 is expired, w2 gets the slot.
-    assert_eq!(b.release(p, t(100)), Some(w2));
-    assert_eq!(b.claim(w1, t(100)), Claim::Expired);
+    assert_eq!(b.release(p, at_ms(100)), Some(w2));
+    assert_eq!(b.claim(w1, at_ms(100)), Claim::Expired);
     let s = b.stats();
     assert_eq!((s.expired, s.granted), (1, 1));
-    let p = granted(b.claim(w2, t(500))); // a grant is final, even past w2's deadline
-    assert_eq!(b.release(p, t(501)), None);
+    let p = granted(b.claim(w2, at_ms(500))); // a grant is final, even past w2's deadline
+    assert_eq!(b.release(p, at_ms(501)), None);
     conserved(&b);
 }
 
 #[test]
 fn handle_timeout_and_poll_at_at_exact_instants() {
     let mut b = pool::<3>(1, 3, 100);
-    let _busy = permit(b.try_acquire(t(0)));
-    let _ = queued(b.try_acquire(t(10)));
-    let _ = queued(b.try_acquire(t(20)));
-    assert_eq!(b.poll_at(), Some(t(110)));
-    assert_eq!(b.handle_timeout(t(109)), 0);
-    assert_eq!(b.handle_timeout(t(110)), 1);
-    assert_eq!(b.poll_at(), Some(t(120)));
-    assert_eq!(b.handle_timeout(t(500)), 1);
+    let _busy = permit(b.try_acquire(at_ms(0)));
+    let _ = queued(b.try_acquire(at_ms(10)));
+    let _ = queued(b.try_acquire(at_ms(20)));
+    assert_eq!(b.poll_at(), Some(at_ms(110)));
+    assert_eq!(b.handle_timeout(at_ms(109)), 0);
+    assert_eq!(b.handle_timeout(at_ms(110)), 1);
+    assert_eq!(b.poll_at(), Some(at_ms(120)));
+    assert_eq!(b.handle_timeout(at_ms(500)), 1);
     assert_eq!(b.poll_at(), None);
-    assert_eq!(b.handle_timeout(t(600)), 0);
+    assert_eq!(b.handle_timeout(at_ms(600)), 0);
     assert_eq!(b.stats().expired, 2);
     conserved(&b);
 }
@@ -159,52 +167,57 @@ fn handle_timeout_and_poll_at_at_exact_instants() {
 #[test]
 fn try_acquire_removes_expired_waiters_first() {
     let mut b = pool::<1>(1, 1, 100);
-    let _busy = permit(b.try_acquire(t(0)));
-    let (old, _) = queued(b.try_acquire(t(0)));
+    let _busy = permit(b.try_acquire(at_ms(0)));
+    let (old, _) = queued(b.try_acquire(at_ms(0)));
     // The queue of one is full until the waiter expires at t=100.
-    assert_eq!(b.try_acquire(t(99)), Acquire::Full);
-    let (new, d) = queued(b.try_acquire(t(100)));
-    assert_eq!(d, t(200));
-    assert_eq!(b.claim(old, t(100)), Claim::Expired);
-    assert_eq!(b.claim(new, t(100)), Claim::Waiting { deadline: t(200) });
+    assert_eq!(b.try_acquire(at_ms(99)), Acquire::Full);
+    let (new, d) = queued(b.try_acquire(at_ms(100)));
+    assert_eq!(d, at_ms(200));
+    assert_eq!(b.claim(old, at_ms(100)), Claim::Expired);
+    assert_eq!(
+        b.claim(new, at_ms(100)),
+        Claim::Waiting {
+            deadline: at_ms(200)
+        }
+    );
 }
 
 #[test]
 fn queue_of_zero_rejects_at_once() {
     let mut b = pool::<4>(1, 0, 5_000);
-    let _p = permit(b.try_acquire(t(0)));
-    assert_eq!(b.try_acquire(t(0)), Acquire::Full);
+    let _p = permit(b.try_acquire(at_ms(0)));
+    assert_eq!(b.try_acquire(at_ms(0)), Acquire::Full);
     assert_eq!(b.queued(), 0);
     assert_eq!(b.poll_at(), None);
     let mut b = pool::<0>(2, 0, 0);
-    let _p1 = permit(b.try_acquire(t(0)));
-    let _p2 = permit(b.try_acquire(t(0)));
-    assert_eq!(b.try_acquire(t(0)), Acquire::Full);
+    let _p1 = permit(b.try_acquire(at_ms(0)));
+    let _p2 = permit(b.try_acquire(at_ms(0)));
+    assert_eq!(b.try_acquire(at_ms(0)), Acquire::Full);
     assert_eq!(b.stats().rejected_full, 1);
 }
 
 #[test]
 fn max_wait_of_zero_rejects_at_once() {
     let mut b = pool::<4>(1, 4, 0);
-    let _p = permit(b.try_acquire(t(0)));
-    assert_eq!(b.try_acquire(t(0)), Acquire::Full);
+    let _p = permit(b.try_acquire(at_ms(0)));
+    assert_eq!(b.try_acquire(at_ms(0)), Acquire::Full);
     assert_eq!(b.queued(), 0);
 }
 
 #[test]
 fn cancel_of_a_granted_waiter_passes_the_slot_on() {
     let mut b = pool::<3>(1, 3, 1_000);
-    let p = permit(b.try_acquire(t(0)));
-    let (a, _) = queued(b.try_acquire(t(1)));
-    let (c, _) = queued(b.try_acquire(t(2)));
-    assert_eq!(b.release(p, t(3)), Some(a));
-    assert_eq!(b.cancel(a, t(4)), Some(c));
+    let p = permit(b.try_acquire(at_ms(0)));
+    let (a, _) = queued(b.try_acquire(at_ms(1)));
+    let (c, _) = queued(b.try_acquire(at_ms(2)));
+    assert_eq!(b.release(p, at_ms(3)), Some(a));
+    assert_eq!(b.cancel(a, at_ms(4)), Some(c));
     assert_eq!(b.in_flight(), 1);
     // Cancelling the last granted waiter frees the slot.
-    assert_eq!(b.cancel(c, t(5)), None);
+    assert_eq!(b.cancel(c, at_ms(5)), None);
     assert_eq!(b.available(), 1);
-    assert_eq!(b.claim(a, t(6)), Claim::Expired);
-    assert_eq!(b.claim(c, t(6)), Claim::Expired);
+    assert_eq!(b.claim(a, at_ms(6)), Claim::Expired);
+    assert_eq!(b.claim(c, at_ms(6)), Claim::Expired);
     let s = b.stats();
     assert_eq!((s.cancelled, s.granted, s.claimed), (2, 2, 0));
     conserved(&b);
@@ -213,28 +226,28 @@ fn cancel_of_a_granted_waiter_passes_the_slot_on() {
 #[test]
 fn cancel_skips_expired_waiters_when_passing_on() {
     let mut b = pool::<3>(1, 3, 100);
-    let p = permit(b.try_acquire(t(0)));
-    let (a, _) = queued(b.try_acquire(t(0)));
-    let (c, _) = queued(b.try_acquire(t(0)));
-    let (d, _) = queued(b.try_acquire(t(50)));
-    assert_eq!(b.release(p, t(10)), Some(a));
+    let p = permit(b.try_acquire(at_ms(0)));
+    let (a, _) = queued(b.try_acquire(at_ms(0)));
+    let (c, _) = queued(b.try_acquire(at_ms(0)));
+    let (d, _) = queued(b.try_acquire(at_ms(50)));
+    assert_eq!(b.release(p, at_ms(10)), Some(a));
     // At t=100 c has expired: a's slot goes to d.
-    assert_eq!(b.cancel(a, t(100)), Some(d));
-    assert_eq!(b.claim(c, t(100)), Claim::Expired);
-    assert!(matches!(b.claim(d, t(100)), Claim::Granted(_)));
+    assert_eq!(b.cancel(a, at_ms(100)), Some(d));
+    assert_eq!(b.claim(c, at_ms(100)), Claim::Expired);
+    assert!(matches!(b.claim(d, at_ms(100)), Claim::Granted(_)));
 }
 
 #[test]
 fn tickets_and_permits_are_single_use() {
     let mut b = pool::<1>(1, 1, 100);
-    let p = permit(b.try_acquire(t(0)));
-    let (w, _) = queued(b.try_acquire(t(0)));
-    assert_eq!(b.release(p, t(1)), Some(w));
-    let p = granted(b.claim(w, t(1)));
-    assert_eq!(b.claim(w, t(1)), Claim::Expired);
-    assert_eq!(b.cancel(w, t(1)), None);
+    let p = permit(b.try_acquire(at_ms(0)));
+    let (w, _) = queued(b.try_acquire(at_ms(0)));
+    assert_eq!(b.release(p, at_ms(1)), Some(w));
+    let p = granted(b.claim(w, at_ms(1)));
+    assert_eq!(b.claim(w, at_ms(1)), Claim::Expired);
+    assert_eq!(b.cancel(w, at_ms(1)), None);
     assert_eq!(b.in_flight(), 1);
-    assert_eq!(b.release(p, t(2)), None);
+    assert_eq!(b.release(p, at_ms(2)), None);
     assert_eq!(b.in_flight(), 0);
     conserved(&b);
 }
@@ -246,18 +259,18 @@ fn foreign_and_stale_permits_cannot_inflate_capacity() {
         Ok(b) => b,
         Err(e) => panic!("{e}"),
     };
-    let pa = permit(a.try_acquire(t(0)));
-    let po = permit(other.try_acquire(t(0)));
-    assert_eq!(a.release(po, t(1)), None);
+    let pa = permit(a.try_acquire(at_ms(0)));
+    let po = permit(other.try_acquire(at_ms(0)));
+    assert_eq!(a.release(po, at_ms(1)), None);
     assert_eq!(a.in_flight(), 1);
     assert_eq!(
-        a.try_acquire(t(1)),
+        a.try_acquire(at_ms(1)),
         Acquire::Queued {
             ticket: Ticket {
                 pool: a.id(),
                 seq: 0
             },
-            deadline: t(101)
+            deadline: at_ms(101)
         }
     );
     // A ticket from the other pool names nobody here.
@@ -265,14 +278,14 @@ fn foreign_and_stale_permits_cannot_inflate_capacity() {
         pool: other.id(),
         seq: 0,
     };
-    assert_eq!(a.claim(foreign, t(2)), Claim::Expired);
-    assert_eq!(a.cancel(foreign, t(2)), None);
+    assert_eq!(a.claim(foreign, at_ms(2)), Claim::Expired);
+    assert_eq!(a.cancel(foreign, at_ms(2)), None);
     assert_eq!(a.queued(), 1);
 
     // Reset: new epoch, the old permit is stale.
-    a.reset(t(3));
+    a.reset(at_ms(3));
     assert_eq!((a.in_flight(), a.queued()), (0, 0));
-    assert_eq!(a.release(pa, t(4)), None);
+    assert_eq!(a.release(pa, at_ms(4)), None);
     assert_eq!(a.available(), 1);
     assert_eq!(a.stats().stale_releases, 2);
     conserved(&a);
@@ -286,8 +299,8 @@ fn foreign_and_stale_permits_cannot_inflate_capacity() {
 fn release_with_no_permit_out_is_ignored() {
     let mut b = pool::<1>(1, 1, 100);
     let mut twin = b.clone();
-    let p = permit(twin.try_acquire(t(0))); // same id and epoch: indistinguishable
-    assert_eq!(b.release(p, t(0)), None);
+    let p = permit(twin.try_acquire(at_ms(0))); // same id and epoch: indistinguishable
+    assert_eq!(b.release(p, at_ms(0)), None);
     assert_eq!(b.available(), 1);
     assert_eq!(b.stats().stale_releases, 1);
 }
@@ -295,14 +308,19 @@ fn release_with_no_permit_out_is_ignored() {
 #[test]
 fn clock_going_backwards_is_clamped() {
     let mut b = pool::<2>(1, 2, 100);
-    let p = permit(b.try_acquire(t(1_000)));
-    let (w, d) = queued(b.try_acquire(t(500))); // behaves as t=1000
-    assert_eq!(d, t(1_100));
-    assert_eq!(b.claim(w, t(0)), Claim::Waiting { deadline: t(1_100) });
-    assert_eq!(b.handle_timeout(t(1_100)), 1);
+    let p = permit(b.try_acquire(at_ms(1_000)));
+    let (w, d) = queued(b.try_acquire(at_ms(500))); // behaves as t=1000
+    assert_eq!(d, at_ms(1_100));
+    assert_eq!(
+        b.claim(w, at_ms(0)),
+        Claim::Waiting {
+            deadline: at_ms(1_100)
+        }
+    );
+    assert_eq!(b.handle_timeout(at_ms(1_100)), 1);
     // Going back after expiry does not revive it.
-    assert_eq!(b.claim(w, t(0)), Claim::Expired);
-    assert_eq!(b.release(p, t(0)), None);
+    assert_eq!(b.claim(w, at_ms(0)), Claim::Expired);
+    assert_eq!(b.release(p, at_ms(0)), None);
     conserved(&b);
 }
 
@@ -358,12 +376,12 @@ fn config_is_validated_naming_the_field() {
 #[test]
 fn peak_tracks_the_highest_in_flight() {
     let mut b = pool::<0>(3, 0, 0);
-    let p1 = permit(b.try_acquire(t(0)));
-    let p2 = permit(b.try_acquire(t(0)));
-    let _ = b.release(p1, t(1));
-    let _ = b.release(p2, t(1));
-    let p3 = permit(b.try_acquire(t(2)));
+    let p1 = permit(b.try_acquire(at_ms(0)));
+    let p2 = permit(b.try_acquire(at_ms(0)));
+    let _ = b.release(p1, at_ms(1));
+    let _ = b.release(p2, at_ms(1));
+    let p3 = permit(b.try_acquire(at_ms(2)));
     assert_eq!(b.stats().peak, 2);
     assert_eq!(b.stats().in_flight, 1);
-    let _ = b.release(p3, t(3));
+    let _ = b.release(p3, at_ms(3));
 }

@@ -4,7 +4,7 @@ use crate::breaker::Transition;
 use crate::bulkhead::Ticket;
 use crate::time::{Duration, Instant};
 
-use super::Failure;
+use super::{Failure, Finish, Input, Step};
 
 /// Something an adapter may want to log or count. Drained with
 /// [`Call::poll_event`](super::Call::poll_event).
@@ -38,9 +38,49 @@ pub enum Event {
     },
     /// A bulkhead slot was handed to the waiter holding this ticket: wake it.
     Granted(Ticket),
-    /// The call ended in its fallback (`fallback_invocations_total`).
+    /// The call ended in its fallback (`fallback_invocations_total`). Raised
+    /// only for a caller that has one ([`Call::with_fallback`](super::Call::with_fallback)).
     Fallback(Failure),
 }
+
+/// Watches calls: every step a driver took (the [`Input`] it fed and the
+/// [`Step`] it got), every [`Event`] a call raised and how it ended, with the
+/// instant of the step. The one shape every driver reports through (steps by
+/// the driver, events and the finish through
+/// [`Call::drain`](super::Call::drain)); steadfast-std's observer adds the
+/// policy's and breaker's names. `()` watches nothing.
+///
+/// ```
+/// use steadfast::pipeline::{Event, Observer};
+/// use steadfast::time::Instant;
+///
+/// /// Counts retries.
+/// struct Retries(u32);
+/// impl Observer for Retries {
+///     fn on_event(&mut self, _now: Instant, event: &Event) {
+///         if matches!(event, Event::Retry { .. }) { self.0 += 1; }
+///     }
+/// }
+/// let mut r = Retries(0);
+/// r.on_event(Instant::ZERO, &Event::TimedOut { attempt: 1 });
+/// assert_eq!(r.0, 0);
+/// ```
+pub trait Observer {
+    /// The driver fed `input` at `now` and the call answered `step`.
+    fn on_step(&mut self, now: Instant, input: Input, step: &Step) {
+        let _ = (now, input, step);
+    }
+    /// The call raised `event` during the step at `now`.
+    fn on_event(&mut self, now: Instant, event: &Event) {
+        let _ = (now, event);
+    }
+    /// The call ended at `now`, cancelled calls included.
+    fn on_finish(&mut self, now: Instant, finish: &Finish) {
+        let _ = (now, finish);
+    }
+}
+
+impl Observer for () {}
 
 /// A tiny inline FIFO of [`Event`]s; when full, the oldest is dropped.
 ///

@@ -2,6 +2,7 @@
 //! so that a fleet of clients cannot multiply an outage's load.
 
 use crate::error::ConfigError;
+use crate::outcome::Outcome;
 use crate::time::{Duration, Instant};
 
 /// Tokens one retry costs; a request deposits `ratio_permille` of them. Scaling by
@@ -9,11 +10,78 @@ use crate::time::{Duration, Instant};
 /// requests, 100 ‰ one per ten (tower's float budget over-grants these, tower #857).
 const TOKENS_PER_RETRY: i64 = 1_000;
 
+/// What a retry took from a [`RetryBudget`]: its cost and when. The
+/// [`Retry`](super::Retry) machine holds it while the retry is scheduled, so
+/// that a retry that never runs gives it back
+/// ([`Retry::give_back`](super::Retry::give_back)) and one that succeeds can be
+/// refunded ([`RetryBudget::on_success`], the AWS SDKs' standard mode).
+///
+/// ```
+/// use steadfast::outcome::Outcome;
+/// use steadfast::retry::{RetryBudget, TokenBucket};
+/// use steadfast::time::Instant;
+///
+/// let mut quota = TokenBucket::AWS;
+/// let w = quota.withdraw(Outcome::TimedOut, Instant::ZERO).unwrap();
+/// assert_eq!((w.cost(), w.at()), (10, Instant::ZERO));
+/// quota.give_back(w, Instant::ZERO); // the retry never ran
+/// assert_eq!(quota.tokens(), 500);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[must_use = "a withdrawal is given back or refunded through its budget"]
+pub struct Withdrawal {
+    cost: u32,
+    at: Instant,
+}
+
+impl Withdrawal {
+    /// A withdrawal of `cost` budget units at `at`, for a [`RetryBudget`]
+    /// implemented outside this crate.
+    ///
+    /// ```
+    /// # use steadfast::retry::Withdrawal;
+    /// # use steadfast::time::Instant;
+    /// assert_eq!(Withdrawal::new(5, Instant::ZERO).cost(), 5);
+    /// ```
+    pub const fn new(cost: u32, at: Instant) -> Self {
+        Self { cost, at }
+    }
+
+    /// What the retry cost, in the budget's units (tokens of a
+    /// [`TokenBucket`], thousandths of a retry for a [`Budget`], 0 for
+    /// [`Unlimited`]).
+    ///
+    /// ```
+    /// # use steadfast::retry::Withdrawal;
+    /// # use steadfast::time::Instant;
+    /// assert_eq!(Withdrawal::new(1_000, Instant::ZERO).cost(), 1_000);
+    /// ```
+    pub const fn cost(&self) -> u32 {
+        self.cost
+    }
+
+    /// When it was taken (after the budget's clock-max rule).
+    ///
+    /// ```
+    /// # use steadfast::retry::Withdrawal;
+    /// # use steadfast::time::Instant;
+    /// assert_eq!(Withdrawal::new(5, Instant::from_secs(2)).at(), Instant::from_secs(2));
+    /// ```
+    pub const fn at(&self) -> Instant {
+        self.at
+    }
+}
+
 /// Something that may refuse a retry: [`Budget`], [`TokenBucket`] or [`Unlimited`].
 ///
-/// [`Retry::on_outcome_with_budget`](super::Retry::on_outcome_with_budget) asks it
-/// only once a retry has passed every other check (attempts, deadline), so a
-/// refused-anyway retry never spends budget.
+/// [`Retry::on_outcome_with_budget`](super::Retry::on_outcome_with_budget) drives
+/// it: it [withdraws](Self::withdraw) only once a retry has passed every other
+/// check (attempts, deadline), so a refused-anyway retry never spends budget;
+/// it reports the call's success ([`on_success`](Self::on_success)) with the
+/// withdrawal of the retry that succeeded, if any; and
+/// [`Retry::give_back`](super::Retry::give_back) returns the withdrawal of a
+/// retry that never ran ([`give_back`](Self::give_back)).
 ///
 /// ```
 /// use steadfast::retry::{RetryBudget, Unlimited};
@@ -28,8 +96,25 @@ const TOKENS_PER_RETRY: i64 = 1_000;
 pub trait RetryBudget {
     /// An original request (not a retry) was sent.
     fn on_request(&mut self, now: Instant);
-    /// Takes the cost of one retry if the budget has it; `false` refuses the retry.
-    fn try_withdraw(&mut self, now: Instant) -> bool;
+
+    /// Takes the cost of one retry after an attempt that ended in `after` (a
+    /// failure or a timeout) if the budget has it; `None` refuses the retry.
+    fn withdraw(&mut self, after: Outcome, now: Instant) -> Option<Withdrawal>;
+
+    /// Returns a withdrawal whose retry never ran (the call was cancelled
+    /// during the backoff, or the breaker or bulkhead refused the retry
+    /// locally): the budget is as if it had never been taken, as far as its
+    /// accounting still remembers it. Give each withdrawal back at most once.
+    fn give_back(&mut self, withdrawal: Withdrawal, now: Instant);
+
+    /// The call succeeded: `retry` is the withdrawal of the retry that
+    /// succeeded, `None` when its first attempt did.
+    fn on_success(&mut self, retry: Option<Withdrawal>, now: Instant);
+
+    /// Takes the cost of one retry after a failure; `false` refuses it.
+    fn try_withdraw(&mut self, now: Instant) -> bool {
+        self.withdraw(Outcome::Failure, now).is_some()
+    }
 }
 
 /// No budget: every retry is allowed (the pipeline's default when none is set).
@@ -45,9 +130,11 @@ pub struct Unlimited;
 
 impl RetryBudget for Unlimited {
     fn on_request(&mut self, _now: Instant) {}
-    fn try_withdraw(&mut self, _now: Instant) -> bool {
-        true
+    fn withdraw(&mut self, _after: Outcome, now: Instant) -> Option<Withdrawal> {
+        Some(Withdrawal::new(0, now))
     }
+    fn give_back(&mut self, _withdrawal: Withdrawal, _now: Instant) {}
+    fn on_success(&mut self, _retry: Option<Withdrawal>, _now: Instant) {}
 }
 
 /// The settings of a Finagle-style [`Budget`].
@@ -192,6 +279,9 @@ pub struct BudgetStats {
     pub retries_granted: u64,
     /// Retries refused for lack of budget.
     pub retries_refused: u64,
+    /// Granted retries given back unused ([`RetryBudget::give_back`]) while
+    /// the budget still held them (also counted in `retries_granted`).
+    pub retries_returned: u64,
 }
 
 /// A Finagle-style retry budget, shared by every call to one dependency: each
@@ -210,6 +300,30 @@ pub struct BudgetStats {
 /// original request with [`on_request`](Self::on_request); ask
 /// [`try_withdraw`](Self::try_withdraw) before each retry (or let
 /// [`Retry::on_outcome_with_budget`](super::Retry::on_outcome_with_budget) do it).
+///
+/// # In a retry storm
+///
+/// This is Finagle's algorithm (`RetryBudget.apply` over
+/// `com.twitter.util.TokenBucket.newLeakyBucket`: a windowed sum of deposits and
+/// withdrawals plus a constant reserve, `tryGet` only when the sum covers a whole
+/// retry), with the same two consequences, both deliberate:
+///
+/// * **Whole retries per window.** When every request fails and wants a retry,
+///   a window grants `⌊ratio × requests in the window + min × window⌋` retries:
+///   the deposits and withdrawals that count are those of one window, and a
+///   fraction of a retry is never granted (granting it is tower's over-grant,
+///   tower #857). The unspent fraction expires with the deposits it came from,
+///   so it is not carried into the next window either: against
+///   `ratio × rate + min` per window, a storm gets the fractional part fewer,
+///   about half a retry per window on average, none when the product is whole.
+/// * **The floor comes in bursts.** `min_retries_per_sec × window` is a reserve
+///   available at any instant — it is what lets a client that has just started,
+///   or sends little traffic, retry at all. A storm spends it at once; those
+///   withdrawals expire together one window later, so the floor's retries go
+///   through in one burst per window (at 0, 10, 20 s … with a 10 s window),
+///   while the ratio's retries follow the requests evenly. To spread retries
+///   over time, use no floor (retries then track traffic) or a smaller floor
+///   with a shorter window.
 ///
 /// ```
 /// use steadfast::retry::{Budget, BudgetConfig};
@@ -290,6 +404,7 @@ impl<const K: usize> Budget<K> {
                 requests: 0,
                 retries_granted: 0,
                 retries_refused: 0,
+                retries_returned: 0,
             },
         })
     }
@@ -331,6 +446,40 @@ impl<const K: usize> Budget<K> {
         } else {
             self.stats.retries_refused = self.stats.retries_refused.saturating_add(1);
             false
+        }
+    }
+
+    /// Gives back a withdrawal whose retry never ran: its tokens return to the
+    /// time bucket they were taken from, if that bucket is still in the window
+    /// (an expired withdrawal is already forgotten: giving it back again would
+    /// over-grant). Counted in [`BudgetStats::retries_returned`].
+    ///
+    /// ```
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::retry::{Budget, BudgetConfig, RetryBudget};
+    /// use steadfast::time::{Duration, Instant};
+    ///
+    /// // floor 1/s over 1 s: one retry per window
+    /// let mut b: Budget = Budget::new(BudgetConfig::new(0, 1, Duration::from_secs(1))?)?;
+    /// let w = b.withdraw(Outcome::Failure, Instant::ZERO).unwrap();
+    /// assert_eq!(b.retries_available(Instant::ZERO), 0);
+    /// b.give_back(w, Instant::from_millis(300)); // cancelled during its backoff
+    /// assert_eq!(b.retries_available(Instant::from_millis(300)), 1);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn give_back(&mut self, withdrawal: Withdrawal, now: Instant) {
+        self.advance(now);
+        let slice = withdrawal.at.as_micros() / self.slice.max(1);
+        if slice > self.current || self.current - slice >= K as u64 {
+            return;
+        }
+        let index = slice.checked_rem(K as u64).unwrap_or(0);
+        if let Some(bucket) = usize::try_from(index)
+            .ok()
+            .and_then(|i| self.buckets.get_mut(i))
+        {
+            *bucket = bucket.saturating_add(i64::from(withdrawal.cost));
+            self.stats.retries_returned = self.stats.retries_returned.saturating_add(1);
         }
     }
 
@@ -420,31 +569,66 @@ impl<const K: usize> RetryBudget for Budget<K> {
     fn on_request(&mut self, now: Instant) {
         Self::on_request(self, now);
     }
+    /// One retry's worth (1000 tokens) whatever the failure.
+    fn withdraw(&mut self, _after: Outcome, now: Instant) -> Option<Withdrawal> {
+        if Self::try_withdraw(self, now) {
+            Some(Withdrawal::new(TOKENS_PER_RETRY as u32, self.last_now))
+        } else {
+            None
+        }
+    }
+    fn give_back(&mut self, withdrawal: Withdrawal, now: Instant) {
+        Self::give_back(self, withdrawal, now);
+    }
+    /// Nothing: a Finagle budget is paid by requests, not refunded by successes.
+    fn on_success(&mut self, _retry: Option<Withdrawal>, _now: Instant) {}
     fn try_withdraw(&mut self, now: Instant) -> bool {
         Self::try_withdraw(self, now)
     }
 }
 
-/// The AWS SDKs' retry quota (an alternative to [`Budget`]): a bucket of
-/// `capacity` tokens; a retry costs `retry_cost`; a success refills
-/// `success_refill` up to the capacity. No time window: it drains during an
+/// The AWS SDKs' retry quota, "standard" retry mode (an alternative to
+/// [`Budget`]): a bucket of tokens with no time window. It drains during an
 /// outage and refills as calls succeed again.
 ///
-/// AWS "standard" mode uses capacity 500, cost 5 (10 for timeouts), refill 1:
-/// [`TokenBucket::AWS`]. Pass the timeout cost as the `retry_cost` of a second
-/// bucket, or use [`try_withdraw_cost`](Self::try_withdraw_cost), to charge
-/// timeouts more.
+/// The rules, exactly as the AWS SDKs' standard mode (AWS SDKs and Tools
+/// Reference Guide, "Retry behavior",
+/// <https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html>;
+/// the constants and the release rule as in aws-sdk-js-v3
+/// `middleware-retry`: `constants.ts`, `defaultRetryQuota.ts`,
+/// `StandardRetryStrategy.ts`):
+///
+/// * the bucket starts full: `INITIAL_RETRY_TOKENS` = 500, which is also its
+///   capacity;
+/// * a retry takes `RETRY_COST` = 5 tokens, or `TIMEOUT_RETRY_COST` = 10 when
+///   the attempt it retries timed out ([`Outcome::TimedOut`]); with fewer
+///   tokens than that the retry is refused and nothing is taken;
+/// * when the call succeeds, the bucket gets back the cost of the retry that
+///   succeeded (the last one; the costs of earlier retries, which failed, stay
+///   spent), or `NO_RETRY_INCREMENT` = 1 when the first attempt succeeded;
+///   never above the capacity;
+/// * a call that fails for good gives nothing back.
+///
+/// [`Retry::on_outcome_with_budget`](super::Retry::on_outcome_with_budget)
+/// applies all of this: it withdraws with the attempt's outcome and reports the
+/// success with the withdrawal it holds. One addition of steadfast's: the cost
+/// of a retry that never ran comes back in full
+/// ([`Retry::give_back`](super::Retry::give_back)).
 ///
 /// ```
-/// use steadfast::retry::TokenBucket;
+/// use steadfast::outcome::Verdict;
+/// use steadfast::retry::{Retry, RetryConfig, TokenBucket};
+/// use steadfast::rng::SplitMix64;
+/// use steadfast::time::Instant;
 ///
-/// let mut quota = TokenBucket::new(10, 5, 1)?;
-/// assert!(quota.try_withdraw_cost(5));
-/// assert!(quota.try_withdraw_cost(5));
-/// assert!(!quota.try_withdraw_cost(5)); // drained
-/// quota.on_success();
-/// assert_eq!(quota.tokens(), 1);
-/// # Ok::<(), steadfast::error::ConfigError>(())
+/// let mut quota = TokenBucket::AWS;
+/// let mut rng = SplitMix64::new(0);
+/// let t = Instant::ZERO;
+/// let mut call = Retry::new(RetryConfig::DEFAULT, t, None);
+/// assert!(call.on_outcome_with_budget(Verdict::timed_out(), t, &mut rng, &mut quota).is_retry());
+/// assert_eq!(quota.tokens(), 490); // a timeout's retry costs 10
+/// let _ = call.on_outcome_with_budget(Verdict::success(), t, &mut rng, &mut quota);
+/// assert_eq!(quota.tokens(), 500); // refunded: the retry succeeded
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -453,34 +637,44 @@ pub struct TokenBucket {
     capacity: u32,
     tokens: u32,
     retry_cost: u32,
-    success_refill: u32,
+    timeout_retry_cost: u32,
+    no_retry_increment: u32,
 }
 
 impl TokenBucket {
-    /// The AWS SDK standard retry quota: 500 tokens, 5 per retry, 1 back per success.
+    /// The AWS SDKs' standard mode: 500 tokens, a retry costs 5 (10 after a
+    /// timeout), a first-attempt success adds 1.
     ///
     /// ```
     /// # use steadfast::retry::TokenBucket;
     /// assert_eq!(TokenBucket::AWS.tokens(), 500);
+    /// assert_eq!(TokenBucket::AWS, TokenBucket::new(500, 5, 10, 1)?);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const AWS: Self = Self {
         capacity: 500,
         tokens: 500,
         retry_cost: 5,
-        success_refill: 1,
+        timeout_retry_cost: 10,
+        no_retry_increment: 1,
     };
 
-    /// A full bucket; errors name `capacity` (must be > 0) or `retry_cost` (must be
-    /// > 0 and ≤ capacity).
+    /// A full bucket of `capacity` tokens; a retry costs `retry_cost`, or
+    /// `timeout_retry_cost` after a timeout; a call whose first attempt
+    /// succeeds adds `no_retry_increment` (0: only refunds refill it). Errors
+    /// name `capacity` (must be > 0), `retry_cost` or `timeout_retry_cost`
+    /// (each must be between 1 and `capacity`).
     ///
     /// ```
     /// # use steadfast::retry::TokenBucket;
-    /// assert_eq!(TokenBucket::new(10, 0, 1).unwrap_err().field, "retry_cost");
+    /// assert_eq!(TokenBucket::new(10, 0, 10, 1).unwrap_err().field, "retry_cost");
+    /// assert_eq!(TokenBucket::new(10, 5, 11, 1).unwrap_err().field, "timeout_retry_cost");
     /// ```
     pub const fn new(
         capacity: u32,
         retry_cost: u32,
-        success_refill: u32,
+        timeout_retry_cost: u32,
+        no_retry_increment: u32,
     ) -> Result<Self, ConfigError> {
         if capacity == 0 {
             return Err(ConfigError {
@@ -494,11 +688,18 @@ impl TokenBucket {
                 problem: "must be between 1 and `capacity`",
             });
         }
+        if timeout_retry_cost == 0 || timeout_retry_cost > capacity {
+            return Err(ConfigError {
+                field: "timeout_retry_cost",
+                problem: "must be between 1 and `capacity`",
+            });
+        }
         Ok(Self {
             capacity,
             tokens: capacity,
             retry_cost,
-            success_refill,
+            timeout_retry_cost,
+            no_retry_increment,
         })
     }
 
@@ -506,9 +707,10 @@ impl TokenBucket {
     ///
     /// ```
     /// # use steadfast::retry::TokenBucket;
-    /// let mut q = TokenBucket::AWS;
-    /// assert!(q.try_withdraw_cost(10)); // a timeout costs 10 in AWS standard mode
-    /// assert_eq!(q.tokens(), 490);
+    /// let mut q = TokenBucket::new(10, 5, 10, 1)?;
+    /// assert!(q.try_withdraw_cost(10));
+    /// assert!(!q.try_withdraw_cost(1)); // drained
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn try_withdraw_cost(&mut self, cost: u32) -> bool {
         match self.tokens.checked_sub(cost) {
@@ -520,38 +722,70 @@ impl TokenBucket {
         }
     }
 
-    /// A call succeeded: refill `success_refill` tokens, up to the capacity.
+    /// What a retry after `after` costs: `timeout_retry_cost` after a timeout,
+    /// `retry_cost` otherwise.
     ///
     /// ```
+    /// # use steadfast::outcome::Outcome;
     /// # use steadfast::retry::TokenBucket;
-    /// let mut q = TokenBucket::AWS;
-    /// q.on_success();
-    /// assert_eq!(q.tokens(), 500); // never above the capacity
+    /// assert_eq!(TokenBucket::AWS.retry_cost(Outcome::TimedOut), 10);
+    /// assert_eq!(TokenBucket::AWS.retry_cost(Outcome::Failure), 5);
     /// ```
-    pub fn on_success(&mut self) {
-        self.tokens = self
-            .tokens
-            .saturating_add(self.success_refill)
-            .min(self.capacity);
+    pub const fn retry_cost(&self, after: Outcome) -> u32 {
+        match after {
+            Outcome::TimedOut => self.timeout_retry_cost,
+            Outcome::Success | Outcome::Failure | Outcome::Ignored => self.retry_cost,
+        }
     }
 
     /// Tokens left.
     ///
     /// ```
     /// # use steadfast::retry::TokenBucket;
-    /// assert_eq!(TokenBucket::new(7, 1, 1)?.tokens(), 7);
+    /// assert_eq!(TokenBucket::new(7, 1, 1, 1)?.tokens(), 7);
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn tokens(&self) -> u32 {
         self.tokens
     }
+
+    /// Adds `tokens`, never above the capacity.
+    fn refill(&mut self, tokens: u32) {
+        self.tokens = self.tokens.saturating_add(tokens).min(self.capacity);
+    }
 }
 
 impl RetryBudget for TokenBucket {
-    /// Requests deposit nothing: the bucket refills on [`TokenBucket::on_success`].
+    /// Requests deposit nothing: the bucket refills on successes.
     fn on_request(&mut self, _now: Instant) {}
-    fn try_withdraw(&mut self, _now: Instant) -> bool {
-        self.try_withdraw_cost(self.retry_cost)
+    /// [`retry_cost(after)`](TokenBucket::retry_cost) tokens, if there are that many.
+    fn withdraw(&mut self, after: Outcome, now: Instant) -> Option<Withdrawal> {
+        let cost = self.retry_cost(after);
+        if self.try_withdraw_cost(cost) {
+            Some(Withdrawal::new(cost, now))
+        } else {
+            None
+        }
+    }
+    /// The whole cost comes back (up to the capacity).
+    fn give_back(&mut self, withdrawal: Withdrawal, _now: Instant) {
+        self.refill(withdrawal.cost);
+    }
+    /// Refunds the succeeded retry's cost, or adds `no_retry_increment` after a
+    /// first-attempt success (up to the capacity).
+    ///
+    /// ```
+    /// use steadfast::retry::{RetryBudget, TokenBucket};
+    /// use steadfast::time::Instant;
+    ///
+    /// let mut q = TokenBucket::new(10, 5, 10, 1)?;
+    /// assert!(q.try_withdraw_cost(5));
+    /// q.on_success(None, Instant::ZERO);
+    /// assert_eq!(q.tokens(), 6);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    fn on_success(&mut self, retry: Option<Withdrawal>, _now: Instant) {
+        self.refill(retry.map_or(self.no_retry_increment, |w| w.cost));
     }
 }
 
@@ -628,5 +862,65 @@ mod tests {
             b.on_request(Instant::from_micros(i * 7));
         }
         assert_eq!(b.retries_available(Instant::MAX), 0);
+    }
+
+    /// A retry storm against a Finagle budget: a request every `1 s / rate`,
+    /// each wanting up to `demand` retries at once. Returns the retries granted
+    /// in each second of the first `secs` seconds.
+    fn storm(config: BudgetConfig, rate: u64, demand: u32, secs: usize) -> [u64; 60] {
+        let mut b = Budget::<10>::new(config).unwrap();
+        let mut per_sec = [0u64; 60];
+        let step = 1_000_000 / rate;
+        let mut t = 0u64;
+        while t < secs as u64 * 1_000_000 {
+            let now = Instant::from_micros(t);
+            b.on_request(now);
+            for _ in 0..demand {
+                if !b.try_withdraw(now) {
+                    break;
+                }
+                per_sec[(t / 1_000_000) as usize] += 1;
+            }
+            t += step;
+        }
+        per_sec
+    }
+
+    fn per_window(per_sec: &[u64; 60]) -> [u64; 6] {
+        let mut w = [0u64; 6];
+        for (s, n) in per_sec.iter().enumerate() {
+            w[s / 10] += n;
+        }
+        w
+    }
+
+    #[test]
+    fn a_storm_gets_the_whole_part_of_ratio_times_requests_plus_floor_per_window() {
+        // 250 ‰ of 70 requests per 10 s window is 17.5 retries: 17 each window,
+        // never 18 (the half would be an over-grant), and the half is not
+        // carried over: it expires with its deposits.
+        let config = BudgetConfig::new(250, 0, Duration::from_secs(10)).unwrap();
+        assert_eq!(per_window(&storm(config, 7, 100, 60)), [17; 6]);
+        // A whole product loses nothing: 200 ‰ of 100 requests is exactly 20.
+        let config = BudgetConfig::new(200, 0, Duration::from_secs(10)).unwrap();
+        assert_eq!(per_window(&storm(config, 10, 100, 60)), [20; 6]);
+        // With a floor: 100 ‰ of 130 requests + 1/s × 10 s = 23 exactly.
+        let config = BudgetConfig::new(100, 1, Duration::from_secs(10)).unwrap();
+        assert_eq!(per_window(&storm(config, 13, 1, 60)), [23; 6]);
+    }
+
+    #[test]
+    fn the_floor_is_spent_in_one_burst_per_window_and_the_ratio_follows_the_requests() {
+        // Defaults: 200 ‰, 10/s floor, 10 s window; 10 requests/s, all failing.
+        let per_sec = storm(BudgetConfig::DEFAULT, 10, 100, 60);
+        let mut expected = [2u64; 60];
+        for burst in [0, 10, 20, 30, 40, 50] {
+            // The floor's 100 retries at once, again when they expire.
+            expected[burst] = 102;
+        }
+        assert_eq!(per_sec, expected);
+        // Without a floor the retries follow the traffic evenly.
+        let config = BudgetConfig::new(200, 0, Duration::from_secs(10)).unwrap();
+        assert_eq!(storm(config, 10, 100, 60), [2u64; 60]);
     }
 }

@@ -10,6 +10,10 @@ use crate::time::Duration;
 /// * `max_attempts` counts **all** attempts including the first (gRPC, AWS,
 ///   resilience4j; Polly counts retries only): 3 means one call and at most two
 ///   retries; 1 means never retry. The first retry waits the backoff's `base`.
+///   [`UNLIMITED_ATTEMPTS`](Self::UNLIMITED_ATTEMPTS) (`u32::MAX`,
+///   [`with_unlimited_attempts`](Self::with_unlimited_attempts)) removes the
+///   limit: only the total deadline (give the call one), the budget or a
+///   non-retryable outcome end the retries.
 /// * `backoff`: the delays between attempts ([`Backoff`]).
 /// * `max_retry_after`: the cap on a server's retry-after hint. With a hint the delay
 ///   is `min(max(hint, computed), max_retry_after)`: never sooner than the server
@@ -68,7 +72,25 @@ impl RetryConfig {
         retry_on_timeout: true,
     };
 
-    /// `max_attempts` (≥ 1, counting the first) with `backoff`, other fields default.
+    /// The `max_attempts` that means no limit on attempts (`u32::MAX`): a
+    /// [`Retry`](super::Retry) never gives up for its attempt count, which
+    /// saturates at `u32::MAX` (attempts past that are all numbered
+    /// `u32::MAX`). Bound such a call by a total deadline; without one (and
+    /// without a budget) it retries every retryable failure forever.
+    ///
+    /// ```
+    /// use steadfast::backoff::Backoff;
+    /// use steadfast::retry::RetryConfig;
+    ///
+    /// let forever = RetryConfig::new(RetryConfig::UNLIMITED_ATTEMPTS, Backoff::DEFAULT)?;
+    /// assert_eq!(forever.attempt_limit(), None);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub const UNLIMITED_ATTEMPTS: u32 = u32::MAX;
+
+    /// `max_attempts` (≥ 1, counting the first, or
+    /// [`UNLIMITED_ATTEMPTS`](Self::UNLIMITED_ATTEMPTS)) with `backoff`, other
+    /// fields default.
     ///
     /// ```
     /// # use steadfast::backoff::Backoff;
@@ -119,6 +141,23 @@ impl RetryConfig {
         Self::new(max_attempts, self.backoff)
     }
 
+    /// The same config with no limit on attempts
+    /// ([`UNLIMITED_ATTEMPTS`](Self::UNLIMITED_ATTEMPTS)): bounded only by the
+    /// total deadline, the budget and the outcomes.
+    ///
+    /// ```
+    /// # use steadfast::retry::RetryConfig;
+    /// const FOREVER: RetryConfig = RetryConfig::DEFAULT.with_unlimited_attempts();
+    /// assert_eq!(FOREVER.max_attempts(), RetryConfig::UNLIMITED_ATTEMPTS);
+    /// ```
+    #[must_use]
+    pub const fn with_unlimited_attempts(self) -> Self {
+        Self {
+            max_attempts: Self::UNLIMITED_ATTEMPTS,
+            ..self
+        }
+    }
+
     /// The same config with another (already validated) backoff.
     ///
     /// ```
@@ -163,7 +202,8 @@ impl RetryConfig {
         }
     }
 
-    /// All attempts allowed, the first included.
+    /// All attempts allowed, the first included
+    /// ([`UNLIMITED_ATTEMPTS`](Self::UNLIMITED_ATTEMPTS) for no limit).
     ///
     /// ```
     /// # use steadfast::retry::RetryConfig;
@@ -171,6 +211,20 @@ impl RetryConfig {
     /// ```
     pub const fn max_attempts(&self) -> u32 {
         self.max_attempts
+    }
+
+    /// The limit on attempts, the first included; `None` when unlimited.
+    ///
+    /// ```
+    /// # use steadfast::retry::RetryConfig;
+    /// assert_eq!(RetryConfig::DEFAULT.attempt_limit(), Some(3));
+    /// assert_eq!(RetryConfig::DEFAULT.with_unlimited_attempts().attempt_limit(), None);
+    /// ```
+    pub const fn attempt_limit(&self) -> Option<u32> {
+        match self.max_attempts {
+            Self::UNLIMITED_ATTEMPTS => None,
+            limit => Some(limit),
+        }
     }
 
     /// The delays between attempts.

@@ -42,7 +42,9 @@
 mod budget;
 mod config;
 
-pub use budget::{Budget, BudgetConfig, BudgetStats, RetryBudget, TokenBucket, Unlimited};
+pub use budget::{
+    Budget, BudgetConfig, BudgetStats, RetryBudget, TokenBucket, Unlimited, Withdrawal,
+};
 pub use config::RetryConfig;
 
 use core::fmt;
@@ -160,7 +162,9 @@ impl RetryDecision {
 ///    not retryable (or a timeout when `retry_on_timeout` is false) is
 ///    `GiveUp(NotRetryable)` if it is a failure or timeout, else `Done`.
 /// 2. **Attempts**: `max_attempts` counts all attempts including the first; once
-///    that many were made: `GiveUp(AttemptsExhausted { attempts })`.
+///    that many were made: `GiveUp(AttemptsExhausted { attempts })`. With
+///    [`RetryConfig::UNLIMITED_ATTEMPTS`] there is no such limit and the count
+///    saturates at `u32::MAX`.
 /// 3. **Delay**: retry `n` (`n = attempts so far`; the first retry waits `base`)
 ///    takes [`Backoff::jittered`](crate::backoff::Backoff::jittered) with the
 ///    previous delay used. **Retry-after hint**: with a hint the delay is
@@ -172,7 +176,11 @@ impl RetryDecision {
 ///    caller's time (gax).
 /// 5. **Budget** (only with [`on_outcome_with_budget`](Self::on_outcome_with_budget)):
 ///    asked last, so a retry refused for another reason spends nothing:
-///    `GiveUp(BudgetExhausted)`.
+///    `GiveUp(BudgetExhausted)`. The retry's [`Withdrawal`] is held until the
+///    retried attempt's outcome: a success reports it to the budget
+///    ([`RetryBudget::on_success`]; a first-attempt success reports `None`),
+///    which is how the AWS [`TokenBucket`] refunds a successful retry; a retry
+///    that never runs gives it back ([`give_back`](Self::give_back)).
 ///
 /// Then `RetryAt { at: now + delay, attempt, delay }`, and the scheduled attempt
 /// counts as made. After a final decision every further outcome returns the same
@@ -204,6 +212,8 @@ pub struct Retry {
     previous: Duration,
     last_now: Instant,
     finished: Option<RetryDecision>,
+    /// What the scheduled retry took from the budget, until its outcome.
+    scheduled: Option<Withdrawal>,
 }
 
 impl Retry {
@@ -224,6 +234,7 @@ impl Retry {
             previous: Duration::ZERO,
             last_now: now,
             finished: None,
+            scheduled: None,
         }
     }
 
@@ -300,9 +311,17 @@ impl Retry {
         rng: &mut impl Rng,
         budget: &mut impl RetryBudget,
     ) -> RetryDecision {
+        // The scheduled retry (if any) has run: this is its outcome.
+        let ran = self.scheduled.take();
         let timeout_refused =
             verdict.outcome == Outcome::TimedOut && !self.config.retry_on_timeout();
         if verdict.outcome == Outcome::Success {
+            match ran {
+                Some(retry) => budget.on_success(Some(retry), now),
+                None if self.attempts == 1 => budget.on_success(None, now),
+                // Its withdrawal was given back: nothing left to refund.
+                None => {}
+            }
             return RetryDecision::Done;
         }
         if !verdict.retryable || timeout_refused {
@@ -312,7 +331,9 @@ impl Retry {
                 RetryDecision::Done
             };
         }
-        if self.attempts >= self.config.max_attempts() {
+        if let Some(limit) = self.config.attempt_limit()
+            && self.attempts >= limit
+        {
             return RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted {
                 attempts: self.attempts,
             });
@@ -331,9 +352,10 @@ impl Retry {
         {
             return RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass);
         }
-        if !budget.try_withdraw(now) {
+        let Some(withdrawal) = budget.withdraw(verdict.outcome, now) else {
             return RetryDecision::GiveUp(GiveUpReason::BudgetExhausted);
-        }
+        };
+        self.scheduled = Some(withdrawal);
         self.attempts = self.attempts.saturating_add(1);
         self.previous = delay;
         RetryDecision::RetryAt {
@@ -341,6 +363,49 @@ impl Retry {
             attempt: self.attempts,
             delay,
         }
+    }
+
+    /// The scheduled retry will not run — the call was cancelled during its
+    /// backoff, or the breaker or bulkhead refused it locally — so what it
+    /// withdrew from `budget` goes back ([`RetryBudget::give_back`]): a
+    /// cancelled storm does not drain the budget for nothing.
+    ///
+    /// Call it before feeding the refused attempt's outcome (any outcome means
+    /// the retry ran). Safe to call at any time and more than once: it gives
+    /// back only a withdrawal still held for a scheduled retry, and only once.
+    ///
+    /// ```
+    /// use steadfast::outcome::Verdict;
+    /// use steadfast::retry::{Retry, RetryConfig, TokenBucket};
+    /// use steadfast::rng::SplitMix64;
+    /// use steadfast::time::Instant;
+    ///
+    /// let mut quota = TokenBucket::AWS;
+    /// let t = Instant::ZERO;
+    /// let mut call = Retry::new(RetryConfig::DEFAULT, t, None);
+    /// let d = call.on_outcome_with_budget(Verdict::failure(), t, &mut SplitMix64::new(0), &mut quota);
+    /// assert!(d.is_retry());
+    /// assert_eq!(quota.tokens(), 495);
+    /// call.give_back(t, &mut quota); // the caller went away during the backoff
+    /// call.give_back(t, &mut quota); // nothing more
+    /// assert_eq!(quota.tokens(), 500);
+    /// ```
+    pub fn give_back(&mut self, now: Instant, budget: &mut impl RetryBudget) {
+        if let Some(withdrawal) = self.scheduled.take() {
+            budget.give_back(withdrawal, now.max(self.last_now));
+        }
+    }
+
+    /// What the scheduled retry withdrew from the budget, until its outcome
+    /// is fed or it is [given back](Self::give_back).
+    ///
+    /// ```
+    /// # use steadfast::retry::{Retry, RetryConfig};
+    /// # use steadfast::time::Instant;
+    /// assert_eq!(Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None).withdrawal(), None);
+    /// ```
+    pub const fn withdrawal(&self) -> Option<Withdrawal> {
+        self.scheduled
     }
 
     /// Attempts made so far, the first and any scheduled retry included.

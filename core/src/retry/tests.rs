@@ -202,24 +202,75 @@ fn clock_going_backwards_is_read_as_latest() {
 #[test]
 fn attempts_near_u32_max() {
     let mut rng = SplitMix64::new(0);
-    let c = exp_config(u32::MAX).with_backoff(Backoff::DEFAULT);
+    let c = exp_config(u32::MAX - 1).with_backoff(Backoff::DEFAULT);
     let mut r = Retry::new(c, Instant::MAX, None);
-    r.attempts = u32::MAX - 2;
+    r.attempts = u32::MAX - 3;
     let d = r.on_outcome(Verdict::failure(), Instant::MAX, &mut rng);
     let RetryDecision::RetryAt { at, attempt, delay } = d else {
         panic!("{d:?}")
     };
-    assert_eq!((at, attempt), (Instant::MAX, u32::MAX - 1));
+    assert_eq!((at, attempt), (Instant::MAX, u32::MAX - 2));
     assert!(delay >= Duration::from_secs(30) && delay <= Duration::from_secs(60));
     assert!(
         r.on_outcome(Verdict::failure(), Instant::MAX, &mut rng)
             .is_retry()
     );
-    assert_eq!(r.attempts(), u32::MAX);
+    assert_eq!(r.attempts(), u32::MAX - 1);
     assert_eq!(
         r.on_outcome(Verdict::failure(), Instant::MAX, &mut rng),
-        RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted { attempts: u32::MAX })
+        RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted {
+            attempts: u32::MAX - 1
+        })
     );
+}
+
+#[test]
+fn unlimited_attempts_are_bounded_only_by_the_total_deadline() {
+    let mut rng = SplitMix64::new(0);
+    let c = RetryConfig::DEFAULT
+        .with_backoff(Backoff::constant(ms(100)))
+        .with_unlimited_attempts();
+    assert_eq!(c.attempt_limit(), None);
+    assert_eq!(c.max_attempts(), RetryConfig::UNLIMITED_ATTEMPTS);
+    // Attempt n starts at (n − 1) × 110 ms and fails 10 ms later.
+    let mut r = Retry::new(c, at(0), Some(at(1_000)));
+    for n in 1..10u64 {
+        assert_eq!(
+            r.on_outcome(Verdict::failure(), at((n - 1) * 110 + 10), &mut rng),
+            retry_at(n * 110, n as u32 + 1, 100),
+        );
+    }
+    // Attempt 10 fails at 1 000 ms: a retry at 1 100 ms would pass the deadline.
+    assert_eq!(
+        r.on_outcome(Verdict::failure(), at(1_000), &mut rng),
+        RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass)
+    );
+    assert_eq!(r.attempts(), 10);
+}
+
+#[test]
+fn unlimited_attempts_never_overflow_the_attempt_counter() {
+    let mut rng = SplitMix64::new(0);
+    let c = RetryConfig::new(RetryConfig::UNLIMITED_ATTEMPTS, Backoff::constant(ms(1))).unwrap();
+    assert_eq!(
+        c,
+        RetryConfig::DEFAULT
+            .with_backoff(Backoff::constant(ms(1)))
+            .with_unlimited_attempts()
+    );
+    let mut r = Retry::new(c, at(0), None);
+    r.attempts = u32::MAX - 1;
+    for _ in 0..3 {
+        let d = r.on_outcome(Verdict::failure(), at(0), &mut rng);
+        assert_eq!(
+            d,
+            retry_at(1, u32::MAX, 1),
+            "the count saturates, the retries go on"
+        );
+    }
+    assert_eq!(r.attempts(), u32::MAX);
+    // Any limit below it is a limit.
+    assert_eq!(RetryConfig::DEFAULT.attempt_limit(), Some(3));
 }
 
 #[test]
@@ -286,4 +337,138 @@ fn budget_timeline_with_retries() {
     let before = budget.stats();
     let _ = r.on_outcome_with_budget(Verdict::failure(), at(2_000), &mut rng, &mut budget);
     assert_eq!(budget.stats(), before);
+}
+
+/// One call through a retry machine and an AWS bucket: `outcomes` are its
+/// attempts' verdicts, 10 ms apart; returns the final decision.
+fn aws_call(bucket: &mut TokenBucket, outcomes: &[Verdict]) -> RetryDecision {
+    let mut rng = SplitMix64::new(0);
+    let config = exp_config(RetryConfig::DEFAULT.max_attempts());
+    let mut r = Retry::new(config, at(0), None);
+    let mut decision = RetryDecision::Done;
+    for (i, v) in outcomes.iter().enumerate() {
+        decision = r.on_outcome_with_budget(*v, at(10 * i as u64), &mut rng, bucket);
+    }
+    decision
+}
+
+#[test]
+fn aws_standard_mode_refunds_the_last_retry_on_success_and_pays_one_for_a_first_try() {
+    let mut bucket = TokenBucket::AWS;
+    assert_eq!(bucket.tokens(), 500);
+    // Fails once, the retry succeeds: the retry's 5 come back.
+    let d = aws_call(&mut bucket, &[Verdict::failure(), Verdict::success()]);
+    assert_eq!(d, RetryDecision::Done);
+    assert_eq!(bucket.tokens(), 500);
+    // Times out twice, the second retry succeeds: 10 + 10 withdrawn, only the
+    // last retry's 10 refunded (the first retry failed: its cost stays spent).
+    let d = aws_call(
+        &mut bucket,
+        &[
+            Verdict::timed_out(),
+            Verdict::timed_out(),
+            Verdict::success(),
+        ],
+    );
+    assert_eq!(d, RetryDecision::Done);
+    assert_eq!(bucket.tokens(), 490);
+    // Three failures: 5 + 5 withdrawn, nothing back.
+    let d = aws_call(&mut bucket, &[Verdict::failure(); 3]);
+    assert!(matches!(d, RetryDecision::GiveUp(_)));
+    assert_eq!(bucket.tokens(), 480);
+    // A first attempt that succeeds adds NO_RETRY_INCREMENT (1), up to 500.
+    for expected in 481..=500 {
+        assert_eq!(
+            aws_call(&mut bucket, &[Verdict::success()]),
+            RetryDecision::Done
+        );
+        assert_eq!(bucket.tokens(), expected);
+    }
+    assert_eq!(
+        aws_call(&mut bucket, &[Verdict::success()]),
+        RetryDecision::Done
+    );
+    assert_eq!(bucket.tokens(), 500, "never above the capacity");
+    // A final decision repeated pays nothing twice.
+    let mut rng = SplitMix64::new(0);
+    let mut r = Retry::new(RetryConfig::DEFAULT, at(0), None);
+    let mut drained = TokenBucket::new(10, 5, 10, 1).unwrap();
+    assert!(
+        r.on_outcome_with_budget(Verdict::failure(), at(0), &mut rng, &mut drained)
+            .is_retry()
+    );
+    for _ in 0..3 {
+        let _ = r.on_outcome_with_budget(Verdict::success(), at(1), &mut rng, &mut drained);
+    }
+    assert_eq!(drained.tokens(), 10);
+}
+
+#[test]
+fn aws_bucket_refuses_a_retry_it_cannot_pay_for() {
+    let mut bucket = TokenBucket::new(14, 5, 10, 1).unwrap();
+    // A timeout costs 10: 4 left; a plain failure then costs 5: refused.
+    assert!(aws_call(&mut bucket, &[Verdict::timed_out()]).is_retry());
+    assert_eq!(bucket.tokens(), 4);
+    assert_eq!(
+        aws_call(&mut bucket, &[Verdict::failure()]),
+        RetryDecision::GiveUp(GiveUpReason::BudgetExhausted)
+    );
+    assert_eq!(bucket.tokens(), 4, "a refused retry takes nothing");
+}
+
+#[test]
+fn a_retry_that_never_ran_gives_its_withdrawal_back_once() {
+    let mut rng = SplitMix64::new(0);
+    // AWS bucket: the retry's cost comes back in full.
+    let mut bucket = TokenBucket::AWS;
+    let mut r = Retry::new(exp_config(3), at(0), None);
+    assert!(
+        r.on_outcome_with_budget(Verdict::timed_out(), at(5), &mut rng, &mut bucket)
+            .is_retry()
+    );
+    assert_eq!(bucket.tokens(), 490);
+    assert_eq!(r.withdrawal().map(|w| w.cost()), Some(10));
+    r.give_back(at(50), &mut bucket);
+    assert_eq!(bucket.tokens(), 500);
+    assert_eq!(r.withdrawal(), None);
+    r.give_back(at(60), &mut bucket);
+    assert_eq!(bucket.tokens(), 500, "a second give-back gives nothing");
+    // The attempt after a given-back retry succeeds: nothing more is refunded
+    // and it is no first attempt, so no increment either.
+    let mut drained = TokenBucket::new(10, 5, 10, 1).unwrap();
+    let mut r = Retry::new(exp_config(3), at(0), None);
+    assert!(
+        r.on_outcome_with_budget(Verdict::failure(), at(5), &mut rng, &mut drained)
+            .is_retry()
+    );
+    r.give_back(at(6), &mut drained);
+    assert_eq!(drained.tokens(), 10);
+    assert_eq!(
+        r.on_outcome_with_budget(Verdict::success(), at(200), &mut rng, &mut drained),
+        RetryDecision::Done
+    );
+    assert_eq!(drained.tokens(), 10);
+
+    // Finagle budget: the retry comes back to the bucket it was taken from.
+    let config = BudgetConfig::new(0, 1, Duration::from_secs(1)).unwrap();
+    let mut budget = Budget::<4>::new(config).unwrap();
+    let mut r = Retry::new(exp_config(3), at(0), None);
+    assert!(
+        r.on_outcome_with_budget(Verdict::failure(), at(0), &mut rng, &mut budget)
+            .is_retry()
+    );
+    assert_eq!(budget.retries_available(at(0)), 0);
+    r.give_back(at(100), &mut budget);
+    assert_eq!(budget.retries_available(at(100)), 1);
+    assert_eq!(budget.stats().retries_returned, 1);
+    // Given back after its bucket expired: it was already forgotten, so
+    // nothing is added (no over-grant).
+    let mut r = Retry::new(exp_config(3), at(2_000), None);
+    assert!(
+        r.on_outcome_with_budget(Verdict::failure(), at(2_000), &mut rng, &mut budget)
+            .is_retry()
+    );
+    assert_eq!(budget.retries_available(at(3_000)), 1);
+    r.give_back(at(3_000), &mut budget);
+    assert_eq!(budget.retries_available(at(3_000)), 1);
 }

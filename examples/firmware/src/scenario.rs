@@ -24,7 +24,7 @@ use steadfast::backoff::{Backoff, Jitter, Ratio};
 use steadfast::breaker::{self, Breaker, Consecutive};
 use steadfast::bulkhead::{self, Bulkhead};
 use steadfast::outcome::ErrorsFail;
-use steadfast::pipeline::{Event, Pipeline, PipelineConfig, Step};
+use steadfast::pipeline::{Event, Pipeline, PipelineConfig, Reason, Step};
 use steadfast::retry::RetryConfig;
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
@@ -180,13 +180,13 @@ impl Tally {
 }
 
 impl Observer for Tally {
-    fn step(&mut self, now: Instant, _input: Input, step: &Step) {
+    fn on_step(&mut self, now: Instant, _input: Input, step: &Step) {
         if let Step::Queued { .. } = step {
             say!("[{} ms] {} waits for the bus", now.as_millis(), self.who);
             self.bump(|c| c.queued += 1);
         }
     }
-    fn event(&mut self, now: Instant, event: &Event) {
+    fn on_event(&mut self, now: Instant, event: &Event) {
         match event {
             Event::Retry { .. } => self.bump(|c| c.retries += 1),
             Event::TimedOut { attempt } => {
@@ -397,12 +397,18 @@ fn check_clock() -> Result<(), Failure> {
         return Err(fail("clock: embassy -> steadfast instant", 1_234));
     }
     if clock::to_embassy(Duration::from_micros(1_500)) != embassy_time::Duration::from_millis(2) {
-        return Err(fail("clock: steadfast -> embassy duration rounds up", 1_500));
+        return Err(fail(
+            "clock: steadfast -> embassy duration rounds up",
+            1_500,
+        ));
     }
     if clock::deadline_to_embassy(Instant::from_micros(1_001))
         != embassy_time::Instant::from_millis(2)
     {
-        return Err(fail("clock: steadfast -> embassy deadline rounds up", 1_001));
+        return Err(fail(
+            "clock: steadfast -> embassy deadline rounds up",
+            1_001,
+        ));
     }
     Ok(())
 }
@@ -452,7 +458,7 @@ fn check(
             Err(e) => {
                 s.failed += 1;
                 attempts += e.attempts();
-                if matches!(e, Error::BreakerOpen { .. }) {
+                if matches!(e.reason, Reason::BreakerOpen { .. }) {
                     s.rejected += 1;
                 }
             }

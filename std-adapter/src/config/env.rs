@@ -92,7 +92,7 @@ fn flag(raw: &str) -> Result<bool, String> {
 
 impl BreakerEntry {
     /// Every key of `[breakers.NAME]`.
-    pub(super) const KEYS: [&'static str; 13] = [
+    pub(super) const KEYS: [&'static str; 14] = [
         "detector",
         "failure_threshold",
         "window",
@@ -106,6 +106,7 @@ impl BreakerEntry {
         "half_open_probes",
         "success_threshold",
         "max_half_open_wait",
+        "metrics_only",
     ];
 
     pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
@@ -123,6 +124,7 @@ impl BreakerEntry {
             "half_open_probes" => self.half_open_probes = Some(parse(raw)?),
             "success_threshold" => self.success_threshold = Some(parse(raw)?),
             "max_half_open_wait" => self.max_half_open_wait = Some(parse(raw)?),
+            "metrics_only" => self.metrics_only = Some(flag(raw)?),
             _ => return Err(format!("unknown key `{key}`")),
         }
         Ok(())

@@ -44,15 +44,16 @@
 //!
 //! # Format
 //!
-//! See `CONFIG_SCHEMA.md` of the project; in brief:
+//! Every key, with its default, range and environment variable, is in the
+//! project's `CONFIG_SCHEMA.md` (a test checks it against this module); in brief:
 //!
 //! | section | keys |
 //! |---|---|
 //! | top level | `enabled` (false = every policy passes calls straight through), `default_timeout` |
-//! | `[breakers.NAME]` | `detector` (`consecutive`/`count`/`time`), `failure_threshold`, `window` (calls or duration), `minimum_calls`, `failure_rate`, `slow_call_duration`, `slow_call_rate`, `break_duration`, `break_multiplier`, `max_break_duration`, `half_open_probes`, `success_threshold`, `max_half_open_wait` |
+//! | `[breakers.NAME]` | `detector` (`consecutive`/`count`/`time`), `failure_threshold`, `window` (calls or duration), `minimum_calls`, `failure_rate`, `slow_call_duration`, `slow_call_rate`, `break_duration`, `break_multiplier`, `max_break_duration`, `half_open_probes`, `success_threshold`, `max_half_open_wait`, `metrics_only` (true = judge and report, never reject) |
 //! | `[bulkheads.NAME]` | `max_concurrent`, `max_queue`, `max_wait` |
 //! | `[budgets.NAME]` | `ratio_permille`, `min_retries_per_sec`, `window` |
-//! | `[policies.NAME]` | `breaker`, `bulkhead`, `budget` (names), `max_attempts`, `backoff`, `base_delay`, `max_delay`, `multiplier`, `jitter`, `attempt_timeout`, `total_timeout`, `retry_on_timeout`, `max_retry_after`, `order`, `fallback` |
+//! | `[policies.NAME]` | `breaker`, `bulkhead`, `budget` (names), `max_attempts` (≥ 1, or `"unlimited"` with a `total_timeout`), `backoff`, `base_delay`, `max_delay`, `multiplier`, `jitter`, `attempt_timeout`, `total_timeout`, `retry_on_timeout`, `max_retry_after`, `order`, `fallback` |
 //!
 //! Durations are strings with whole numbers and a unit (`"1500us"`, `"250ms"`,
 //! `"30s"`, `"5m"`, `"1h"`, `"1m30s"`); timeouts may be `"none"`. Multipliers are
@@ -61,6 +62,11 @@
 //! `failure_threshold` on a `count` breaker, a `multiplier` on a `constant`
 //! backoff): a setting that does nothing is a mistake waiting to be found.
 //! A `linear` backoff grows by `base_delay` per retry.
+//!
+//! `metrics_only = true` rolls a breaker out in shadow
+//! ([`breaker::Config::metrics_only`]): it judges, trips and closes as it would
+//! live and reports every transition (metrics, tracing, `/health`), but never
+//! rejects a call; `/health` never counts it as down.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -80,8 +86,10 @@ use crate::breaker::CountStorage;
 mod env;
 mod value;
 
-pub use value::{HumanDuration, JitterSpec, Multiplier, Percent, Timeout, Window};
+pub use value::{Attempts, HumanDuration, JitterSpec, Multiplier, Percent, Timeout, Window};
 
+#[cfg(test)]
+mod schema_tests;
 #[cfg(test)]
 mod tests;
 
@@ -362,6 +370,8 @@ pub struct BreakerEntry {
     pub success_threshold: Option<i64>,
     #[serde(default)]
     pub max_half_open_wait: Option<HumanDuration>,
+    #[serde(default)]
+    pub metrics_only: Option<bool>,
 }
 
 /// `[bulkheads.NAME]` as written (defaults: 10 concurrent, 10 waiting, 5 s).
@@ -423,7 +433,7 @@ pub struct PolicyEntry {
     #[serde(default)]
     pub budget: Option<String>,
     #[serde(default)]
-    pub max_attempts: Option<i64>,
+    pub max_attempts: Option<Attempts>,
     #[serde(default)]
     pub backoff: Option<BackoffKind>,
     #[serde(default)]
@@ -874,6 +884,9 @@ fn breaker_spec(path: &str, e: &BreakerEntry) -> Result<BreakerSpec, ConfigError
         }
         c.max_half_open_wait = d.0;
     }
+    if let Some(on) = e.metrics_only {
+        c = c.with_metrics_only(on);
+    }
 
     let detector = match detector_kind {
         DetectorKind::Consecutive => Detector::Consecutive,
@@ -1033,14 +1046,25 @@ fn policy_spec(
     let base = e.base_delay.map_or(defaults.base(), |d| d.0);
     let cap = e.max_delay.map_or(defaults.cap(), |d| d.0);
     if base > cap {
-        return Err(ConfigError::new(
-            key("base_delay"),
-            format!(
-                "must not exceed max_delay ({}), got \"{}\"",
-                HumanDuration(cap),
-                HumanDuration(base)
+        // Name the key the user wrote: a lone `max_delay` below the default base is its own mistake.
+        return Err(match e.base_delay {
+            Some(_) => ConfigError::new(
+                key("base_delay"),
+                format!(
+                    "must not exceed max_delay ({}), got \"{}\"",
+                    HumanDuration(cap),
+                    HumanDuration(base)
+                ),
             ),
-        ));
+            None => ConfigError::new(
+                key("max_delay"),
+                format!(
+                    "must not be shorter than base_delay ({}), got \"{}\"",
+                    HumanDuration(base),
+                    HumanDuration(cap)
+                ),
+            ),
+        });
     }
     let backoff_kind = e.backoff.unwrap_or_default();
     if backoff_kind != BackoffKind::Exponential && e.multiplier.is_some() {
@@ -1067,7 +1091,8 @@ fn policy_spec(
         ConfigError::new(key(k), err.problem)
     })?;
     let max_attempts = match e.max_attempts {
-        Some(n) => int(|| key("max_attempts"), n, 1u32)?,
+        Some(Attempts::Limit(n)) => int(|| key("max_attempts"), n, 1u32)?,
+        Some(Attempts::Unlimited) => RetryConfig::UNLIMITED_ATTEMPTS,
         None => RetryConfig::DEFAULT.max_attempts(),
     };
     let mut retry = RetryConfig::new(max_attempts, backoff)
@@ -1080,6 +1105,12 @@ fn policy_spec(
     }
     let attempt = e.attempt_timeout.map_or(default_timeout, |t| t.0);
     let total = e.total_timeout.and_then(|t| t.0);
+    if retry.attempt_limit().is_none() && total.is_none() {
+        return Err(ConfigError::new(
+            key("max_attempts"),
+            "\"unlimited\" needs a total_timeout: it is the only bound on the retries",
+        ));
+    }
     let pipeline = PipelineConfig::DEFAULT
         .with_retry(retry)
         .with_timeout(TimeoutConfig::new(attempt, total))

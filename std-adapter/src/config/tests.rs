@@ -850,3 +850,57 @@ fn pass_through_config() {
     assert_eq!(p.timeout, TimeoutConfig::NONE);
     assert_eq!(p.fallback, FallbackOn::Never);
 }
+
+#[test]
+fn metrics_only_is_read_from_files_and_the_environment() {
+    let set = PolicyFile::from_toml_str("[breakers.a]\nmetrics_only = true\n[breakers.b]\n")
+        .unwrap()
+        .validate()
+        .unwrap();
+    assert!(set.breakers["a"].config.metrics_only);
+    assert!(!set.breakers["b"].config.metrics_only, "live by default");
+    let yaml = PolicyFile::from_yaml_str("breakers:\n  a:\n    metrics_only: true\n")
+        .unwrap()
+        .validate()
+        .unwrap();
+    assert!(yaml.breakers["a"].config.metrics_only);
+    let mut file = PolicyFile::from_toml_str("[breakers.a]\nmetrics_only = true\n").unwrap();
+    file.apply_env_vars([("STEADFAST_A_METRICS_ONLY", "off")])
+        .unwrap();
+    assert!(!file.validate().unwrap().breakers["a"].config.metrics_only);
+}
+
+#[test]
+fn unlimited_attempts_need_a_total_timeout() {
+    let text = "[policies.p]\nmax_attempts = \"unlimited\"\ntotal_timeout = \"30s\"\n";
+    let set = PolicyFile::from_toml_str(text).unwrap().validate().unwrap();
+    let p = &set.policies["p"].pipeline;
+    assert_eq!(p.retry.attempt_limit(), None);
+    assert_eq!(p.timeout.total, Some(Duration::from_secs(30)));
+    let yaml = "policies:\n  p:\n    max_attempts: unlimited\n    total_timeout: 30s\n";
+    let set = PolicyFile::from_yaml_str(yaml).unwrap().validate().unwrap();
+    assert_eq!(set.policies["p"].pipeline.retry.attempt_limit(), None);
+
+    for text in [
+        "[policies.p]\nmax_attempts = \"unlimited\"\n",
+        "[policies.p]\nmax_attempts = \"unlimited\"\ntotal_timeout = \"none\"\n",
+    ] {
+        let err = PolicyFile::from_toml_str(text)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.key(), "policies.p.max_attempts", "{err}");
+        assert!(err.to_string().contains("total_timeout"), "{err}");
+    }
+
+    let mut file = PolicyFile::from_toml_str("[policies.p]\ntotal_timeout = \"1m\"\n").unwrap();
+    file.apply_env_vars([("STEADFAST_P_MAX_ATTEMPTS", "unlimited")])
+        .unwrap();
+    let set = file.validate().unwrap();
+    assert_eq!(set.policies["p"].pipeline.retry.attempt_limit(), None);
+    let mut file = PolicyFile::from_toml_str("[policies.p]\n").unwrap();
+    file.apply_env_vars([("STEADFAST_P_MAX_ATTEMPTS", "7")])
+        .unwrap();
+    let set = file.validate().unwrap();
+    assert_eq!(set.policies["p"].pipeline.retry.attempt_limit(), Some(7));
+}

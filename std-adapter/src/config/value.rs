@@ -636,3 +636,75 @@ impl<'de> Deserialize<'de> for JitterSpec {
         deserializer.deserialize_str(V)
     }
 }
+
+/// A policy's `max_attempts`: a whole number (checked against `1..` when the
+/// policy is validated), or `"unlimited"` — no limit on attempts, which the
+/// policy must bound with a `total_timeout`.
+///
+/// ```
+/// use steadfast_std::config::Attempts;
+/// assert_eq!("5".parse::<Attempts>()?, Attempts::Limit(5));
+/// assert_eq!("unlimited".parse::<Attempts>()?, Attempts::Unlimited);
+/// assert!("forever".parse::<Attempts>().is_err());
+/// # Ok::<(), String>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Attempts {
+    /// At most this many attempts, the first included.
+    Limit(i64),
+    /// No limit: only the total timeout (required), the budget and the
+    /// outcomes end the retries.
+    Unlimited,
+}
+
+impl FromStr for Attempts {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("unlimited") {
+            return Ok(Self::Unlimited);
+        }
+        t.parse::<i64>().map(Self::Limit).map_err(|_| {
+            format!("expected a whole number of attempts or \"unlimited\", got \"{t}\"")
+        })
+    }
+}
+
+impl fmt::Display for Attempts {
+    /// `3` or `unlimited`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Limit(n) => write!(f, "{n}"),
+            Self::Unlimited => f.write_str("unlimited"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Attempts {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Attempts;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole number of attempts (3) or \"unlimited\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Attempts, E> {
+                Ok(Attempts::Limit(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Attempts, E> {
+                Ok(Attempts::Limit(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Attempts, E> {
+                Err(E::custom(format!(
+                    "must be a whole number of attempts or \"unlimited\", got {}",
+                    float_text(v)
+                )))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Attempts, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}

@@ -28,7 +28,7 @@ use crate::{Error, SharedBreaker};
 ///     let down = service_fn(|_: ()| async { Err::<(), _>("503") });
 ///     let mut svc = BreakerLayer::new(breaker.clone()).layer(down);
 ///     for _ in 0..2 {
-///         assert_eq!(svc.ready().await.unwrap().call(()).await, Err(Error::Operation("503")));
+///         assert_eq!(svc.ready().await.unwrap().call(()).await, Err(Error::operation("503")));
 ///     }
 ///     assert!(matches!(breaker.state(), State::Open { .. }));
 ///     // Open: refused without calling the service.
@@ -115,7 +115,7 @@ impl<S, C: Clone> Layer<S> for BreakerLayer<C> {
 ///
 /// * **Admission in `call`**, like tower-resilience's breaker: `poll_ready`
 ///   is the inner service's; `call` asks the breaker for a permit and, if it
-///   is refused, answers [`Error::Rejected`] (with the breaker's name and
+///   is refused, answers [`Error::rejected`] (with the breaker's name and
 ///   `retry_at`) without calling the inner service. A readiness the inner
 ///   service reserved is then kept for the next request.
 /// * **Outcome at completion**: when the response future completes, the
@@ -133,7 +133,7 @@ impl<S, C: Clone> Layer<S> for BreakerLayer<C> {
 ///   clock ([`SharedBreaker`]'s fast path).
 ///
 /// Errors of the inner service, from `poll_ready` or the response, are
-/// [`Error::Operation`].
+/// [`Error::operation`].
 ///
 /// ```
 /// use steadfast_std::SharedBreaker;
@@ -235,7 +235,7 @@ where
     type Future = BreakerFuture<S::Future, C>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Error::Operation)
+        self.inner.poll_ready(cx).map_err(Error::operation)
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
@@ -358,6 +358,6 @@ where
         if let Some(mut permit) = this.permit.take() {
             permit.finish(Some(this.classifier.classify(&result).outcome));
         }
-        Poll::Ready(result.map_err(Error::Operation))
+        Poll::Ready(result.map_err(Error::operation))
     }
 }

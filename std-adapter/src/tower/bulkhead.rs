@@ -28,7 +28,7 @@ use crate::{Error, SharedBulkhead, time};
 ///         .layer(service_fn(|_: ()| std::future::pending::<Result<(), ()>>()));
 ///     let first = svc.ready().await.unwrap().call(()); // holds the slot
 ///     assert_eq!(pool.in_flight(), 1);
-///     assert_eq!(svc.ready().await.unwrap().call(()).await, Err(Error::BulkheadFull));
+///     assert_eq!(svc.ready().await.unwrap().call(()).await, Err(Error::bulkhead_full()));
 ///     drop(first); // dropped: the slot comes back
 ///     assert_eq!(pool.in_flight(), 0);
 ///     Ok(())
@@ -83,7 +83,7 @@ impl<S> Layer<S> for BulkheadLayer {
 ///   slot is taken at once and the inner service called. With every slot
 ///   taken the request joins the bulkhead's FIFO queue and the inner service
 ///   is called only once the slot is granted; a full queue (or a queue of 0,
-///   or a max wait of 0) answers [`Error::BulkheadFull`] at once, and so does
+///   or a max wait of 0) answers [`Error::bulkhead_full()`] at once, and so does
 ///   a wait that reaches the bulkhead's `max_wait` (inclusive) unserved.
 ///   Waiting requests are never overtaken by newcomers.
 /// * **Release**: the slot is released when the response future completes,
@@ -175,7 +175,7 @@ where
     type Future = BulkheadFuture<S, Req>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Error::Operation)
+        self.inner.poll_ready(cx).map_err(Error::operation)
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
@@ -334,7 +334,7 @@ where
         if this.running.is_none() {
             let Held::Queued(ticket) = this.slot.held else {
                 // Rejected at `call` (or polled after completion).
-                return Poll::Ready(Err(Error::BulkheadFull));
+                return Poll::Ready(Err(Error::bulkhead_full()));
             };
             // Woken by a grant, or by the end of the wait: either way, claim.
             let granted = this.slot.bulkhead.poll_granted(ticket, cx);
@@ -356,23 +356,23 @@ where
                 Some(false) => {
                     this.sleep.set(None);
                     *this.queued = None;
-                    return Poll::Ready(Err(Error::BulkheadFull));
+                    return Poll::Ready(Err(Error::bulkhead_full()));
                 }
                 Some(true) => {
                     this.sleep.set(None);
                     let Some((mut service, req)) = this.queued.take() else {
-                        return Poll::Ready(Err(Error::BulkheadFull));
+                        return Poll::Ready(Err(Error::bulkhead_full()));
                     };
                     this.running.set(Some(service.call(req)));
                 }
             }
         }
         let Some(running) = this.running.as_mut().as_pin_mut() else {
-            return Poll::Ready(Err(Error::BulkheadFull));
+            return Poll::Ready(Err(Error::bulkhead_full()));
         };
         let result = std::task::ready!(running.poll(cx));
         this.running.set(None);
         this.slot.give_back();
-        Poll::Ready(result.map_err(Error::Operation))
+        Poll::Ready(result.map_err(Error::operation))
     }
 }

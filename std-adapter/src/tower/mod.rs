@@ -3,10 +3,10 @@
 //!
 //! | layer | service | what it does | rejects with |
 //! |---|---|---|---|
-//! | [`BreakerLayer`] | [`BreakerService`] | a [`SharedBreaker`](crate::SharedBreaker) admits or refuses each request, then learns its classified outcome | [`Error::Rejected`] |
-//! | [`BulkheadLayer`] | [`BulkheadService`] | a [`SharedBulkhead`](crate::SharedBulkhead) bounds concurrent requests, with its FIFO queue and max wait | [`Error::BulkheadFull`] |
-//! | [`TimeoutLayer`] | [`TimeoutService`] | a deadline per request on steadfast's clock; the response future is dropped when it passes | [`Error::TimedOut`] |
-//! | [`RetryLayer`] | [`RetryService`] | retries by the core's backoff, attempts, hints and an optional [`SharedBudget`](crate::SharedBudget) | [`Error::RetriesExhausted`] |
+//! | [`BreakerLayer`] | [`BreakerService`] | a [`SharedBreaker`](crate::SharedBreaker) admits or refuses each request, then learns its classified outcome | [`Error::rejected`] |
+//! | [`BulkheadLayer`] | [`BulkheadService`] | a [`SharedBulkhead`](crate::SharedBulkhead) bounds concurrent requests, with its FIFO queue and max wait | [`Error::bulkhead_full()`] |
+//! | [`TimeoutLayer`] | [`TimeoutService`] | a deadline per request on steadfast's clock; the response future is dropped when it passes | [`Error::timed_out()`] |
+//! | [`RetryLayer`] | [`RetryService`] | retries by the core's backoff, attempts, hints and an optional [`SharedBudget`](crate::SharedBudget) | [`Error::retries_exhausted`] |
 //! | [`PolicyLayer`] | [`PolicyService`] | the whole [`Policy`] pipeline (all of the above, in the core's order, plus fallback rules) | any |
 //!
 //! Compared with tower-resilience's layers:
@@ -30,7 +30,7 @@
 //! # Errors stack
 //!
 //! Every service here answers `Result<S::Response, Error<S::Error>>`: the inner
-//! service's own error is [`Error::Operation`]. Layers therefore stack, each
+//! service's own error is [`Error::operation`]. Layers therefore stack, each
 //! adding one level (`Error<Error<E>>`); [`Error::flatten`] removes one.
 //! A breaker or retry layer placed *over* other steadfast layers should classify
 //! with [`RejectionsIgnored`], so that an inner bulkhead's `BulkheadFull` does
@@ -68,9 +68,11 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use steadfast::outcome::{Classify, ErrorsFail, Verdict};
+use steadfast::pipeline::{self, Reason};
 use tower::{Layer, Service};
 
 use crate::{Error, Policy};
@@ -91,8 +93,8 @@ pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
 /// | result | verdict |
 /// |---|---|
 /// | `Ok(_)` | success |
-/// | `Err(Error::Rejected { .. })`, `Err(Error::BulkheadFull)` | ignored, not retryable: the dependency was not called (a half-open probe gives its slot back) |
-/// | `Err(Error::TimedOut)` | timed out (a failure; retried if the retry config retries timeouts) |
+/// | `Err(e)` with `e.is_rejection()` (breaker open, bulkhead full, queue wait expired) | ignored, not retryable: the dependency was not called (a half-open probe gives its slot back) |
+/// | `Err(e)` with reason `AttemptTimedOut` | timed out (a failure; retried if the retry config retries timeouts) |
 /// | any other `Err` | failure, retryable |
 ///
 /// ```
@@ -100,11 +102,11 @@ pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
 /// use steadfast_std::Error;
 /// use steadfast_std::tower::RejectionsIgnored;
 ///
-/// let full: Result<(), Error<()>> = Err(Error::BulkheadFull);
+/// let full: Result<(), Error<()>> = Err(Error::bulkhead_full());
 /// assert_eq!(RejectionsIgnored.classify(&full).outcome, Outcome::Ignored);
-/// let late: Result<(), Error<()>> = Err(Error::TimedOut);
+/// let late: Result<(), Error<()>> = Err(Error::timed_out());
 /// assert_eq!(RejectionsIgnored.classify(&late), Verdict::timed_out());
-/// assert_eq!(RejectionsIgnored.classify(&Err::<(), _>(Error::Operation(()))), Verdict::failure());
+/// assert_eq!(RejectionsIgnored.classify(&Err::<(), _>(Error::operation(()))), Verdict::failure());
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RejectionsIgnored;
@@ -113,8 +115,8 @@ impl<T, E> Classify<T, Error<E>> for RejectionsIgnored {
     fn classify(&self, result: &Result<T, Error<E>>) -> Verdict {
         match result {
             Ok(_) => Verdict::success(),
-            Err(Error::Rejected { .. } | Error::BulkheadFull) => Verdict::ignored().not_retryable(),
-            Err(Error::TimedOut) => Verdict::timed_out(),
+            Err(e) if e.is_rejection() => Verdict::ignored().not_retryable(),
+            Err(e) if e.reason() == Reason::AttemptTimedOut => Verdict::timed_out(),
             Err(_) => Verdict::failure(),
         }
     }
@@ -128,23 +130,27 @@ impl<E> Error<Error<E>> {
     ///
     /// ```
     /// use steadfast_std::Error;
-    /// let nested: Error<Error<&str>> = Error::Operation(Error::TimedOut);
-    /// assert_eq!(nested.flatten(), Error::TimedOut);
-    /// let nested: Error<Error<&str>> = Error::Operation(Error::Operation("down"));
-    /// assert_eq!(nested.flatten(), Error::Operation("down"));
-    /// let nested: Error<Error<&str>> = Error::RetriesExhausted { attempts: 3, last: Some(Error::BulkheadFull) };
-    /// assert_eq!(nested.flatten(), Error::RetriesExhausted { attempts: 3, last: None });
+    /// let nested: Error<Error<&str>> = Error::operation(Error::timed_out());
+    /// assert_eq!(nested.flatten(), Error::timed_out());
+    /// let nested: Error<Error<&str>> = Error::operation(Error::operation("down"));
+    /// assert_eq!(nested.flatten(), Error::operation("down"));
+    /// let nested: Error<Error<&str>> = Error::retries_exhausted(3, Some(Error::bulkhead_full()));
+    /// assert_eq!(nested.flatten(), Error::retries_exhausted(3, None));
     /// ```
     pub fn flatten(self) -> Error<E> {
-        match self {
-            Self::Operation(inner) => inner,
-            Self::RetriesExhausted { attempts, last } => Error::RetriesExhausted {
-                attempts,
-                last: last.and_then(Error::into_operation),
-            },
-            Self::Rejected { breaker, retry_at } => Error::Rejected { breaker, retry_at },
-            Self::BulkheadFull => Error::BulkheadFull,
-            Self::TimedOut => Error::TimedOut,
+        let breaker = self.breaker().map(Arc::from);
+        let error = self.into_inner();
+        let flat = match (error.reason, error.last) {
+            (Reason::Operation, Some(inner)) => return inner,
+            (reason, last) => Error::new(pipeline::Error::new(
+                reason,
+                error.attempts,
+                last.and_then(Error::into_operation),
+            )),
+        };
+        match breaker {
+            Some(name) => flat.with_breaker(name),
+            None => flat,
         }
     }
 }

@@ -9,6 +9,7 @@ use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 use steadfast::outcome::{Classify, ErrorsFail};
+use steadfast::pipeline::{self, Reason};
 use steadfast::retry::{GiveUpReason, Retry, RetryConfig, RetryDecision};
 use steadfast::rng::{Rng, SplitMix64};
 use tower::{Layer, Service};
@@ -28,7 +29,7 @@ struct Shared {
 /// Retries failed requests by a [`RetryConfig`]: see [`RetryService`] for
 /// the rules. Unlike `tower::retry::RetryLayer<RetryPolicy>` (also offered:
 /// [`RetryPolicy`]), the error says why the retries stopped
-/// ([`Error::RetriesExhausted`] with the attempt count).
+/// ([`Error::retries_exhausted`] with the attempt count).
 ///
 /// ```
 /// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
@@ -48,7 +49,7 @@ struct Shared {
 ///     });
 ///     let mut svc = RetryLayer::new(RetryConfig::default()).layer(down); // 3 attempts
 ///     let answer = svc.ready().await.unwrap().call(()).await;
-///     assert_eq!(answer, Err(Error::RetriesExhausted { attempts: 3, last: Some("down") }));
+///     assert_eq!(answer, Err(Error::retries_exhausted(3, Some("down"))));
 ///     assert_eq!(calls.load(Ordering::Relaxed), 3);
 /// }
 /// ```
@@ -184,8 +185,8 @@ impl<S, C: Clone> Layer<S> for RetryLayer<C> {
 ///   service goes with the request; before each retry the service is polled
 ///   ready again).
 /// * Answers: the value (a success, or a value whose verdict is not
-///   retryable); [`Error::Operation`] for an error the classifier does not
-///   retry (or an inner `poll_ready` error); [`Error::RetriesExhausted`]
+///   retryable); [`Error::operation`] for an error the classifier does not
+///   retry (or an inner `poll_ready` error); [`Error::retries_exhausted`]
 ///   (`attempts`, the last error) when attempts, the budget, or the deadline
 ///   ran out.
 /// * With a [`SharedBudget`]: one deposit per request, one withdrawal per
@@ -246,7 +247,7 @@ where
     type Future = RetryFuture<S, Req, C>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Error::Operation)
+        self.inner.poll_ready(cx).map_err(Error::operation)
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
@@ -328,7 +329,7 @@ where
                 ready!(sleep.poll(cx));
                 if let Err(e) = ready!(this.service.poll_ready(cx)) {
                     this.sleep.set(None);
-                    return Poll::Ready(Err(Error::Operation(e)));
+                    return Poll::Ready(Err(Error::operation(e)));
                 }
                 this.sleep.set(None);
                 let attempt = this.service.call(this.req.clone());
@@ -355,13 +356,16 @@ where
                         .set(Some(tokio::time::sleep_until(time::to_tokio(at))));
                 }
                 RetryDecision::Done | RetryDecision::GiveUp(GiveUpReason::NotRetryable) => {
-                    return Poll::Ready(result.map_err(Error::Operation));
+                    let attempts = this.retry.attempts();
+                    return Poll::Ready(result.map_err(|e| {
+                        Error::new(pipeline::Error::new(Reason::Operation, attempts, Some(e)))
+                    }));
                 }
                 RetryDecision::GiveUp(_) => {
-                    return Poll::Ready(Err(Error::RetriesExhausted {
-                        attempts: this.retry.attempts(),
-                        last: result.err(),
-                    }));
+                    return Poll::Ready(Err(Error::retries_exhausted(
+                        this.retry.attempts(),
+                        result.err(),
+                    )));
                 }
             }
         }

@@ -26,7 +26,7 @@ use crate::{Error, time};
 ///     });
 ///     let mut svc = TimeoutLayer::new(Duration::from_secs(1)).layer(slow);
 ///     let started = tokio::time::Instant::now();
-///     assert_eq!(svc.call(()).await, Err(Error::TimedOut));
+///     assert_eq!(svc.call(()).await, Err(Error::timed_out()));
 ///     assert_eq!(started.elapsed(), Duration::from_secs(1));
 /// }
 /// ```
@@ -80,7 +80,7 @@ impl<S> Layer<S> for TimeoutLayer {
 /// * It is **reached when `now >= deadline`** (the core's
 ///   [`Deadline`]): the response future is dropped there — which really
 ///   cancels the work, and cancels whatever permits a layer below holds — and
-///   the answer is [`Error::TimedOut`]. A response that completes at or after
+///   the answer is [`Error::timed_out()`]. A response that completes at or after
 ///   the deadline is discarded for `TimedOut` as well (gRPC's rule, and the
 ///   pipeline's).
 /// * A zero timeout has already expired: the inner service is not called.
@@ -148,7 +148,7 @@ where
     type Future = TimeoutFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Error::Operation)
+        self.inner.poll_ready(cx).map_err(Error::operation)
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
@@ -173,7 +173,7 @@ pin_project! {
     /// async fn main() {
     ///     let mut svc = TimeoutService::new(service_fn(|_: ()| std::future::pending::<Result<(), ()>>()), Duration::ZERO);
     ///     let future: TimeoutFuture<_> = svc.call(());
-    ///     assert_eq!(future.await, Err(Error::TimedOut)); // zero: already expired
+    ///     assert_eq!(future.await, Err(Error::timed_out())); // zero: already expired
     /// }
     /// ```
     #[must_use = "futures do nothing unless polled"]
@@ -194,13 +194,13 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let Some(inner) = this.inner.as_mut().as_pin_mut() else {
-            return Poll::Ready(Err(Error::TimedOut));
+            return Poll::Ready(Err(Error::timed_out()));
         };
         let answer = match std::task::ready!(inner.poll(cx)) {
             // Completed, but at or after the deadline: discarded (inclusive).
-            Ok(_) if this.deadline.is_expired(time::now()) => Err(Error::TimedOut),
-            Ok(result) => result.map_err(Error::Operation),
-            Err(_elapsed) => Err(Error::TimedOut),
+            Ok(_) if this.deadline.is_expired(time::now()) => Err(Error::timed_out()),
+            Ok(result) => result.map_err(Error::operation),
+            Err(_elapsed) => Err(Error::timed_out()),
         };
         this.inner.set(None);
         Poll::Ready(answer)

@@ -1,0 +1,912 @@
+//! The call machine: one call's retry state, deadlines and the permits it
+//! holds, driven one [`Input`] at a time.
+
+use crate::breaker::{self, CircuitBreaker};
+use crate::bulkhead::{self, Acquire, Claim, Ticket};
+use crate::outcome::{Outcome, Verdict};
+use crate::retry::{GiveUpReason, Retry, RetryBudget, RetryDecision, Withdrawal};
+use crate::rng::Rng;
+use crate::time::Instant;
+use crate::timeout::{Deadline, TimeoutConfig};
+
+use super::shared::{give_back, leave_queue};
+use super::{
+    Event, Events, Failure, FallbackOn, Finish, Input, Observer, Order, Reason, Shared, Step,
+};
+
+/// Where a call is. Deadlines live in the variants.
+#[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum Phase {
+    /// About to start attempt `retry.attempts()`.
+    Ready,
+    /// Sleeping until `until` (backoff or breaker wait).
+    Waiting { until: Instant },
+    /// In the bulkhead's queue. `breaker` is the breaker permit taken before
+    /// queueing (standard order); `outer` marks the outermost-order queue.
+    Queued {
+        ticket: Ticket,
+        until: Instant,
+        breaker: Option<breaker::Permit>,
+    },
+    /// An attempt is running. `cut_by_caller`: its deadline is the total
+    /// deadline, which comes before its own attempt timeout.
+    Running {
+        deadline: Option<Deadline>,
+        cut_by_caller: bool,
+        breaker: Option<breaker::Permit>,
+        bulkhead: Option<bulkhead::Permit>,
+    },
+    /// Over.
+    Finished(Finish),
+}
+
+/// The permit an outermost stage holds for the whole call: the bulkhead slot
+/// of [`Order::BulkheadOutermost`], the breaker permit of
+/// [`Order::BreakerOutermost`] (the breaker admitted the call).
+#[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum Outer {
+    None,
+    Bulkhead(bulkhead::Permit),
+    Breaker(breaker::Permit),
+}
+
+/// One call going through the pipeline: its retry state, deadlines, and the
+/// permits it holds. Not `Clone`: it may hold permits.
+///
+/// See the [module docs](super) for the driving loop.
+///
+/// Neither `Copy` nor `Clone`, so two copies can never both give back the
+/// same permits:
+///
+/// ```compile_fail
+/// fn clone<T: Clone>() {}
+/// clone::<steadfast::pipeline::Call>();
+/// ```
+///
+/// ```
+/// use steadfast::outcome::Verdict;
+/// use steadfast::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+/// use steadfast::rng::SplitMix64;
+/// use steadfast::time::Instant;
+///
+/// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+/// let mut shared: Shared = Shared::new();
+/// let t0 = Instant::ZERO;
+/// assert!(matches!(call.next(t0, &mut shared), Step::Attempt { attempt: 1, .. }));
+/// let step = call.on_outcome(t0, Verdict::failure(), &mut shared, &mut SplitMix64::new(1));
+/// assert!(matches!(step, Step::Wait { .. }));
+/// assert_eq!(call.attempts(), 1);
+/// ```
+#[derive(Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Call {
+    retry: Retry,
+    timeout: TimeoutConfig,
+    order: Order,
+    fallback: FallbackOn,
+    /// Whether the caller has a fallback to answer [`Finish::Fallback`].
+    has_fallback: bool,
+    total: Option<Deadline>,
+    phase: Phase,
+    /// The whole-call permit of an outermost stage.
+    outer: Outer,
+    /// Attempts that ran (were handed to the adapter), the running one included.
+    started: u32,
+    deposited: bool,
+    /// The budget withdrawal of the scheduled retry, until that retry runs.
+    withdrawn: Option<Withdrawal>,
+    /// Whether [`Call::drain`] has reported the finish.
+    reported: bool,
+    last_now: Instant,
+    events: Events,
+}
+
+impl Call {
+    pub(super) const fn new(
+        retry: Retry,
+        timeout: TimeoutConfig,
+        order: Order,
+        fallback: FallbackOn,
+        total: Option<Deadline>,
+        now: Instant,
+    ) -> Self {
+        Self {
+            retry,
+            timeout,
+            order,
+            fallback,
+            has_fallback: false,
+            total,
+            phase: Phase::Ready,
+            outer: Outer::None,
+            started: 0,
+            deposited: false,
+            withdrawn: None,
+            reported: false,
+            last_now: now,
+            events: Events::new(),
+        }
+    }
+
+    /// The same call, for a caller that has a fallback: a failure
+    /// [`PipelineConfig::fallback`](super::PipelineConfig::fallback) covers
+    /// ends in [`Finish::Fallback`] and raises [`Event::Fallback`]. Without
+    /// one (the default) the call ends in [`Finish::Failed`] and no fallback
+    /// event is raised: a fallback that cannot run is neither counted nor
+    /// reported.
+    ///
+    /// ```
+    /// use steadfast::pipeline::{Event, Finish, FallbackOn, Input, Pipeline, PipelineConfig, Reason, Shared};
+    /// use steadfast::outcome::Verdict;
+    /// use steadfast::retry::RetryConfig;
+    /// use steadfast::rng::SplitMix64;
+    /// use steadfast::time::Instant;
+    ///
+    /// let p = Pipeline::new(PipelineConfig::DEFAULT
+    ///     .with_retry(RetryConfig::DEFAULT.with_max_attempts(1)?)
+    ///     .with_fallback(FallbackOn::AnyFailure));
+    /// for has_fallback in [false, true] {
+    ///     let mut call = p.start(Instant::ZERO).with_fallback(has_fallback);
+    ///     let (mut shared, mut rng) = (Shared::new(), SplitMix64::new(1));
+    ///     let _ = call.handle(Instant::ZERO, Input::Next, &mut shared, &mut rng);
+    ///     let _ = call.handle(Instant::ZERO, Input::Outcome(Verdict::failure()), &mut shared, &mut rng);
+    ///     assert_eq!(matches!(call.finish(), Some(Finish::Fallback(_))), has_fallback);
+    ///     assert_eq!(matches!(call.poll_event(), Some(Event::Fallback(_))), has_fallback);
+    /// }
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub const fn with_fallback(mut self, has_fallback: bool) -> Self {
+        self.has_fallback = has_fallback;
+        self
+    }
+
+    /// The driver's one entry point: feeds `input` at `now`, lending the shared
+    /// machines and the jitter source for this step, and returns what to do
+    /// next. Drain the events it raised with [`poll_event`](Self::poll_event)
+    /// or [`drain`](Self::drain) afterwards.
+    ///
+    /// ```
+    /// use steadfast::outcome::Verdict;
+    /// use steadfast::pipeline::{Finish, Input, Pipeline, PipelineConfig, Shared, Step};
+    /// use steadfast::rng::SplitMix64;
+    /// use steadfast::time::Instant;
+    /// use steadfast::outcome::Outcome;
+    ///
+    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let (mut shared, mut rng): (Shared, _) = (Shared::new(), SplitMix64::new(1));
+    /// assert!(matches!(call.handle(Instant::ZERO, Input::Next, &mut shared, &mut rng), Step::Attempt { attempt: 1, .. }));
+    /// let step = call.handle(Instant::from_millis(5), Input::Outcome(Verdict::success()), &mut shared, &mut rng);
+    /// assert_eq!(step, Step::Done(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
+    /// ```
+    pub fn handle<G: CircuitBreaker, const Q: usize, B: RetryBudget, R: Rng>(
+        &mut self,
+        now: Instant,
+        input: Input,
+        shared: &mut Shared<'_, G, Q, B>,
+        rng: &mut R,
+    ) -> Step {
+        match input {
+            Input::Next => self.next(now, shared),
+            Input::Outcome(verdict) => self.on_outcome(now, verdict, shared, rng),
+            Input::Abandon => {
+                self.abandon(now, shared);
+                self.next(now, shared)
+            }
+        }
+    }
+
+    /// Hands every event raised so far to `observer`, oldest first, then the
+    /// finish, once, when the call has ended. Call it after each step, outside
+    /// any lock the observer must not run under.
+    ///
+    /// ```
+    /// use steadfast::pipeline::{Event, Finish, Input, Observer, Pipeline, PipelineConfig, Shared};
+    /// use steadfast::rng::SplitMix64;
+    /// use steadfast::time::Instant;
+    ///
+    /// #[derive(Default)]
+    /// struct Ends(u32);
+    /// impl Observer for Ends {
+    ///     fn on_finish(&mut self, _now: Instant, _finish: &Finish) { self.0 += 1; }
+    /// }
+    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let (mut shared, mut rng): (Shared, _) = (Shared::new(), SplitMix64::new(1));
+    /// let _ = call.handle(Instant::ZERO, Input::Abandon, &mut shared, &mut rng);
+    /// let mut ends = Ends::default();
+    /// call.drain(Instant::ZERO, &mut ends);
+    /// call.drain(Instant::ZERO, &mut ends);
+    /// assert_eq!(ends.0, 1);
+    /// ```
+    pub fn drain<O: Observer + ?Sized>(&mut self, now: Instant, observer: &mut O) {
+        while let Some(event) = self.events.pop() {
+            observer.on_event(now, &event);
+        }
+        if !self.reported
+            && let Phase::Finished(finish) = self.phase
+        {
+            self.reported = true;
+            observer.on_finish(now, &finish);
+        }
+    }
+
+    /// The total deadline, if the policy has a total timeout.
+    ///
+    /// ```
+    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::time::Instant;
+    /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).deadline(), None);
+    /// ```
+    pub const fn deadline(&self) -> Option<Instant> {
+        match self.total {
+            Some(d) => Some(d.instant()),
+            None => None,
+        }
+    }
+
+    /// Attempts that have run or are running (0 before the first).
+    ///
+    /// ```
+    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::time::Instant;
+    /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).attempts(), 0);
+    /// ```
+    pub const fn attempts(&self) -> u32 {
+        self.started
+    }
+
+    /// How the call ended, once it has.
+    ///
+    /// ```
+    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::time::Instant;
+    /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).finish(), None);
+    /// ```
+    pub const fn finish(&self) -> Option<Finish> {
+        match self.phase {
+            Phase::Finished(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// `true` once the call has ended.
+    ///
+    /// ```
+    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::time::Instant;
+    /// assert!(!Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).is_finished());
+    /// ```
+    pub const fn is_finished(&self) -> bool {
+        matches!(self.phase, Phase::Finished(_))
+    }
+
+    /// When the call next needs attention without being woken: the end of a
+    /// wait, of a queue wait, or a running attempt's deadline.
+    ///
+    /// ```
+    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::time::Instant;
+    /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).poll_at(), None);
+    /// ```
+    pub const fn poll_at(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Waiting { until } | Phase::Queued { until, .. } => Some(*until),
+            Phase::Running {
+                deadline: Some(d), ..
+            } => Some(d.instant()),
+            _ => None,
+        }
+    }
+
+    /// The next event (breaker transition, retry scheduled, timeout, bulkhead
+    /// grant, fallback), oldest first. Drain after every step to log or count
+    /// them; undrained events are dropped oldest-first when more than
+    /// [`Events::CAPACITY`] pile up.
+    ///
+    /// ```
+    /// use steadfast::outcome::Verdict;
+    /// use steadfast::pipeline::{Event, Pipeline, PipelineConfig, Shared};
+    /// use steadfast::rng::SplitMix64;
+    /// use steadfast::time::Instant;
+    ///
+    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let mut shared: Shared = Shared::new();
+    /// let _ = call.next(Instant::ZERO, &mut shared);
+    /// let _ = call.on_outcome(Instant::ZERO, Verdict::failure(), &mut shared, &mut SplitMix64::new(1));
+    /// assert!(matches!(call.poll_event(), Some(Event::Retry { attempt: 2, .. })));
+    /// assert_eq!(call.poll_event(), None);
+    /// ```
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop()
+    }
+
+    fn observe(&mut self, now: Instant) -> Instant {
+        let now = now.max(self.last_now);
+        self.last_now = now;
+        now
+    }
+
+    fn total_expired(&self, now: Instant) -> bool {
+        match self.total {
+            Some(d) => d.is_expired(now),
+            None => false,
+        }
+    }
+
+    /// Caps an instant at the total deadline.
+    fn within_total(&self, at: Instant) -> Instant {
+        match self.total {
+            Some(d) => at.min(d.instant()),
+            None => at,
+        }
+    }
+
+    /// What to do next at `now`. Safe to call at any time, any number of times:
+    /// early (returns the same wait), late, or after the call ended (returns
+    /// the same [`Step::Done`]).
+    ///
+    /// ```
+    /// use steadfast::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+    /// use steadfast::time::Instant;
+    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let step = call.next(Instant::ZERO, &mut Shared::new());
+    /// assert!(matches!(step, Step::Attempt { attempt: 1, deadline: Some(_) }));
+    /// ```
+    pub fn next<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+        &mut self,
+        now: Instant,
+        shared: &mut Shared<'_, G, Q, B>,
+    ) -> Step {
+        let now = self.observe(now);
+        if !self.deposited {
+            self.deposited = true;
+            if let Some(budget) = shared.budget.as_deref_mut() {
+                budget.on_request(now);
+            }
+        }
+        // A few rounds at most: Waiting → Ready → Attempt; the bound keeps the
+        // loop obviously finite.
+        for _ in 0..4 {
+            match &self.phase {
+                Phase::Finished(finish) => return Step::Done(*finish),
+                Phase::Running { deadline, .. } => {
+                    return match deadline {
+                        Some(d) if d.is_expired(now) => self.on_timed_out(now, shared),
+                        Some(d) => Step::Wait { until: d.instant() },
+                        None => Step::Wait {
+                            until: Instant::MAX,
+                        },
+                    };
+                }
+                Phase::Waiting { until } => {
+                    let until = *until;
+                    if self.total_expired(now) {
+                        return self.fail(
+                            Failure::new(Reason::DeadlineExceeded, self.started),
+                            shared,
+                            now,
+                        );
+                    }
+                    if now < until {
+                        return Step::Wait { until };
+                    }
+                    self.phase = Phase::Ready;
+                }
+                Phase::Queued { .. } => return self.poll_queue(now, shared),
+                Phase::Ready => return self.begin_attempt(now, shared),
+            }
+        }
+        Step::Wait { until: now }
+    }
+
+    /// Starts the attempt `retry.attempts()` if every stage admits it.
+    fn begin_attempt<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+        &mut self,
+        now: Instant,
+        shared: &mut Shared<'_, G, Q, B>,
+    ) -> Step {
+        if self.total_expired(now) {
+            return self.fail(
+                Failure::new(Reason::DeadlineExceeded, self.started),
+                shared,
+                now,
+            );
+        }
+        if self.order == Order::BulkheadOutermost
+            && self.outer == Outer::None
+            && let Some(bulkhead) = shared.bulkhead.as_deref_mut()
+        {
+            match bulkhead.try_acquire(now) {
+                Acquire::Permit(permit) => self.outer = Outer::Bulkhead(permit),
+                Acquire::Queued { ticket, deadline } => {
+                    let until = self.within_total(deadline);
+                    self.phase = Phase::Queued {
+                        ticket,
+                        until,
+                        breaker: None,
+                    };
+                    return Step::Queued { ticket, until };
+                }
+                Acquire::Full => {
+                    return self.fail(
+                        Failure::new(Reason::BulkheadFull, self.started),
+                        shared,
+                        now,
+                    );
+                }
+            }
+        }
+        let breaker_permit = match shared.breaker.as_deref_mut() {
+            Some(_) if matches!(self.outer, Outer::Breaker(_)) => None,
+            None => None,
+            Some(breaker) => {
+                if let Some(t) = breaker.handle_timeout(now) {
+                    self.events.push(Event::Breaker(t));
+                }
+                match breaker.try_acquire(now) {
+                    Ok(permit) if self.order == Order::BreakerOutermost => {
+                        self.outer = Outer::Breaker(permit);
+                        None
+                    }
+                    Ok(permit) => Some(permit),
+                    Err(rejected) => {
+                        return self.on_breaker_rejected(now, rejected.retry_at, shared);
+                    }
+                }
+            }
+        };
+        let bulkhead_permit = if self.order != Order::BulkheadOutermost {
+            match shared.bulkhead.as_deref_mut() {
+                None => None,
+                Some(bulkhead) => match bulkhead.try_acquire(now) {
+                    Acquire::Permit(permit) => Some(permit),
+                    Acquire::Queued { ticket, deadline } => {
+                        let until = self.within_total(deadline);
+                        self.phase = Phase::Queued {
+                            ticket,
+                            until,
+                            breaker: breaker_permit,
+                        };
+                        return Step::Queued { ticket, until };
+                    }
+                    Acquire::Full => {
+                        give_back(now, shared, breaker_permit, None, &mut self.events);
+                        return self.fail(
+                            Failure::new(Reason::BulkheadFull, self.started),
+                            shared,
+                            now,
+                        );
+                    }
+                },
+            }
+        } else {
+            None
+        };
+        self.run(now, breaker_permit, bulkhead_permit, shared)
+    }
+
+    /// Claims a queued ticket.
+    fn poll_queue<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+        &mut self,
+        now: Instant,
+        shared: &mut Shared<'_, G, Q, B>,
+    ) -> Step {
+        let Phase::Queued {
+            ticket, breaker, ..
+        } = core::mem::replace(&mut self.phase, Phase::Ready)
+        else {
+            return Step::Wait { until: now };
+        };
+        let claim = match shared.bulkhead.as_deref_mut() {
+            Some(_) if self.total_expired(now) => {
+                leave_queue(now, shared, ticket, &mut self.events);
+                None
+            }
+            Some(bulkhead) => Some(bulkhead.claim(ticket, now)),
+            None => None,
+        };
+        let failure = match claim {
+            Some(Claim::Granted(permit)) => {
+                if breaker.is_none() && self.order == Order::BulkheadOutermost {
+                    self.outer = Outer::Bulkhead(permit);
+                    return self.begin_attempt(now, shared);
+                }
+                return self.run(now, breaker, Some(permit), shared);
+            }
+            Some(Claim::Waiting { deadline }) => {
+                let until = self.within_total(deadline);
+                self.phase = Phase::Queued {
+                    ticket,
+                    until,
+                    breaker,
+                };
+                return Step::Queued { ticket, until };
+            }
+            Some(Claim::Expired) => Failure::new(Reason::QueueTimeout, self.started),
+            None if self.total_expired(now) => Failure::new(Reason::DeadlineExceeded, self.started),
+            // The bulkhead was not lent: nothing to claim from.
+            None => Failure::new(Reason::BulkheadFull, self.started),
+        };
+        give_back(now, shared, breaker, None, &mut self.events);
+        self.fail(failure, shared, now)
+    }
+
+    /// Every stage admitted: the attempt runs (or, with a zero/expired
+    /// deadline, has already timed out).
+    fn run<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+        &mut self,
+        now: Instant,
+        breaker: Option<breaker::Permit>,
+        bulkhead: Option<bulkhead::Permit>,
+        shared: &mut Shared<'_, G, Q, B>,
+    ) -> Step {
+        let deadline = self.timeout.attempt_deadline(now, self.total);
+        let cut_by_caller = match (self.total, self.timeout.attempt) {
+            (Some(total), Some(own)) => total.instant() < now.saturating_add(own),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        self.phase = Phase::Running {
+            deadline,
+            cut_by_caller,
+            breaker,
+            bulkhead,
+        };
+        self.withdrawn = None;
+        self.started = self.started.saturating_add(1);
+        match deadline {
+            Some(d) if d.is_expired(now) => self.on_timed_out(now, shared),
+            _ => Step::Attempt {
+                attempt: self.retry.attempts(),
+                deadline: deadline.map(Deadline::instant),
+            },
+        }
+    }
+
+    fn on_timed_out<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+        &mut self,
+        now: Instant,
+        shared: &mut Shared<'_, G, Q, B>,
+    ) -> Step {
+        // The rng is not needed: a timeout that the total deadline caused ends the
+        // call, and any other retry of a timeout draws jitter below.
+        self.finish_attempt(now, Verdict::timed_out(), shared, &mut NoJitter)
+    }
+
+    /// Whether an attempt starting at `start` would get its whole attempt
+    /// timeout before the total deadline (with no attempt timeout: whether it
+    /// starts before the deadline at all).
+    ///
+    /// Waiting for a breaker is only worth it when this holds. Otherwise the
+    /// calls that waited for `retry_at` — first in line when the breaker turns
+    /// half-open, with almost no time left — become its probes, time out
+    /// against their own deadline rather than the dependency's, count as
+    /// failures and re-open the breaker.
+    fn fits_full_attempt(&self, start: Instant, total: Deadline) -> bool {
+        match self.timeout.attempt {
+            Some(attempt) => {
+                start.saturating_add(attempt) <= total.instant() && start < total.instant()
+            }
+            None => start < total.instant(),
+        }
+    }
+
+    /// The breaker refused: wait for `retry_at` when the deadline allows,
+    /// otherwise fail fast.
+    fn on_breaker_rejected<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+        &mut self,
+        now: Instant,
+        retry_at: Option<Instant>,
+        shared: &mut Shared<'_, G, Q, B>,
+    ) -> Step {
+        let attempts = self.started;
+        let fail_fast = Failure::new(Reason::BreakerOpen { retry_at }, attempts);
+        let (Some(total), Some(at)) = (self.total, retry_at) else {
+            return self.fail(fail_fast, shared, now);
+        };
+        if !self.fits_full_attempt(at, total)
+            || self.retry.attempts() >= self.retry.config().max_attempts()
+        {
+            return self.fail(fail_fast, shared, now);
+        }
+        // The refused attempt counts as one; the wait is the breaker's, not a
+        // backoff, and spends no budget (nothing reached the dependency).
+        let hint = at.saturating_duration_since(now);
+        match self
+            .retry
+            .on_outcome(Verdict::ignored().retry_after(hint), now, &mut NoJitter)
+        {
+            RetryDecision::RetryAt {
+                at: backoff_at,
+                attempt,
+                delay,
+            } => {
+                let until = backoff_at.max(at);
+                if !self.fits_full_attempt(until, total) {
+                    return self.fail(fail_fast, shared, now);
+                }
+                self.events.push(Event::Retry {
+                    attempt,
+                    delay: until.saturating_duration_since(now).max(delay),
+                    at: until,
+                });
+                self.phase = Phase::Waiting { until };
+                Step::Wait { until }
+            }
+            _ => self.fail(fail_fast, shared, now),
+        }
+    }
+
+    /// Reports how the running attempt ended, at `now`; returns the next step.
+    ///
+    /// A verdict reported at or after the attempt's deadline is discarded and
+    /// recorded as [`Outcome::TimedOut`]. Outside a running attempt (a duplicate
+    /// or late report) the verdict is ignored and the current step returned.
+    ///
+    /// ```
+    /// use steadfast::outcome::Verdict;
+    /// use steadfast::pipeline::{Finish, Pipeline, PipelineConfig, Shared, Step};
+    /// use steadfast::rng::SplitMix64;
+    /// use steadfast::time::Instant;
+    /// use steadfast::outcome::Outcome;
+    ///
+    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let mut shared: Shared = Shared::new();
+    /// let _ = call.next(Instant::ZERO, &mut shared);
+    /// let step = call.on_outcome(Instant::from_millis(5), Verdict::success(), &mut shared, &mut SplitMix64::new(1));
+    /// assert_eq!(step, Step::Done(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
+    /// ```
+    pub fn on_outcome<G: CircuitBreaker, const Q: usize, B: RetryBudget, R: Rng>(
+        &mut self,
+        now: Instant,
+        verdict: Verdict,
+        shared: &mut Shared<'_, G, Q, B>,
+        rng: &mut R,
+    ) -> Step {
+        let now = self.observe(now);
+        if !matches!(self.phase, Phase::Running { .. }) {
+            return self.next(now, shared);
+        }
+        self.finish_attempt(now, verdict, shared, rng)
+    }
+
+    fn finish_attempt<G: CircuitBreaker, const Q: usize, B: RetryBudget, R: Rng>(
+        &mut self,
+        now: Instant,
+        verdict: Verdict,
+        shared: &mut Shared<'_, G, Q, B>,
+        rng: &mut R,
+    ) -> Step {
+        let Phase::Running {
+            deadline,
+            cut_by_caller,
+            breaker,
+            bulkhead,
+        } = core::mem::replace(&mut self.phase, Phase::Ready)
+        else {
+            return self.next(now, shared);
+        };
+        let late = matches!(deadline, Some(d) if d.is_expired(now));
+        if late && cut_by_caller {
+            // The caller's impatience, not the dependency's failure: the
+            // breaker sees a cancellation (a probe returns its slot).
+            give_back(now, shared, breaker, bulkhead, &mut self.events);
+            return self.fail(
+                Failure::new(Reason::DeadlineExceeded, self.started),
+                shared,
+                now,
+            );
+        }
+        let verdict = if late && verdict.outcome != Outcome::TimedOut {
+            Verdict::timed_out()
+        } else {
+            verdict
+        };
+        let attempt = self.started;
+        if verdict.outcome == Outcome::TimedOut {
+            self.events.push(Event::TimedOut { attempt });
+        }
+        if let (Some(permit), Some(b)) = (breaker, shared.breaker.as_deref_mut())
+            && let Some(t) = b.record(permit, verdict.outcome, now)
+        {
+            self.events.push(Event::Breaker(t));
+        }
+        give_back(now, shared, None, bulkhead, &mut self.events);
+        let decision = match shared.budget.as_deref_mut() {
+            Some(budget) => self.retry.on_outcome_with_budget(verdict, now, rng, budget),
+            None => self.retry.on_outcome(verdict, now, rng),
+        };
+        let timed_out = verdict.outcome == Outcome::TimedOut;
+        let reason = match decision {
+            RetryDecision::Done => {
+                return self.complete(
+                    Finish::Completed {
+                        attempts: attempt,
+                        outcome: verdict.outcome,
+                    },
+                    shared,
+                    now,
+                );
+            }
+            RetryDecision::GiveUp(GiveUpReason::NotRetryable) if timed_out => {
+                Reason::AttemptTimedOut
+            }
+            RetryDecision::GiveUp(GiveUpReason::NotRetryable) => Reason::Operation,
+            RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted { .. }) if timed_out => {
+                Reason::AttemptTimedOut
+            }
+            RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted { .. }) => {
+                Reason::RetriesExhausted
+            }
+            RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass) if self.total_expired(now) => {
+                Reason::DeadlineExceeded
+            }
+            RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass) => Reason::DeadlineWouldPass,
+            RetryDecision::GiveUp(GiveUpReason::BudgetExhausted) => Reason::BudgetExhausted,
+            RetryDecision::RetryAt { at, attempt, delay } => {
+                if shared.budget.is_some() {
+                    self.withdrawn = self.retry.withdrawal();
+                }
+                self.events.push(Event::Retry { attempt, delay, at });
+                self.phase = Phase::Waiting { until: at };
+                return self.next(now, shared);
+            }
+        };
+        self.fail(Failure::new(reason, attempt), shared, now)
+    }
+
+    /// Gives up the call now (the caller's future was dropped, a shutdown):
+    /// returns the breaker probe slot, releases or leaves the bulkhead. Safe to
+    /// call in any phase, more than once. The caller's impatience is not the
+    /// dependency's failure: a running attempt is a cancellation for the
+    /// breaker — unless it had already reached its own attempt timeout, which
+    /// is recorded as the timeout it was.
+    ///
+    /// ```
+    /// use steadfast::bulkhead::{Bulkhead, Config};
+    /// use steadfast::pipeline::{Failure, Finish, Pipeline, PipelineConfig, Reason, Shared, Step};
+    /// use steadfast::time::Instant;
+    ///
+    /// let mut pool: Bulkhead = Bulkhead::new(Config::default())?;
+    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let mut shared = Shared::new().with_bulkhead(&mut pool);
+    /// assert!(matches!(call.next(Instant::ZERO, &mut shared), Step::Attempt { .. }));
+    /// call.abandon(Instant::ZERO, &mut shared);
+    /// assert_eq!(call.finish(), Some(Finish::Failed(Failure::new(Reason::Cancelled, 1))));
+    /// assert_eq!(pool.in_flight(), 0);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn abandon<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+        &mut self,
+        now: Instant,
+        shared: &mut Shared<'_, G, Q, B>,
+    ) {
+        let now = self.observe(now);
+        let cancelled = Finish::Failed(Failure::new(Reason::Cancelled, self.started));
+        match core::mem::replace(&mut self.phase, Phase::Finished(cancelled)) {
+            Phase::Running {
+                deadline,
+                cut_by_caller,
+                breaker,
+                bulkhead,
+            } => {
+                // An attempt that already reached its own timeout failed,
+                // whether or not the driver got to report it.
+                let timed_out = !cut_by_caller && matches!(deadline, Some(d) if d.is_expired(now));
+                let breaker = match (breaker, shared.breaker.as_deref_mut()) {
+                    (Some(permit), Some(b)) if timed_out => {
+                        self.events.push(Event::TimedOut {
+                            attempt: self.started,
+                        });
+                        if let Some(t) = b.record(permit, Outcome::TimedOut, now) {
+                            self.events.push(Event::Breaker(t));
+                        }
+                        None
+                    }
+                    (breaker, _) => breaker,
+                };
+                give_back(now, shared, breaker, bulkhead, &mut self.events);
+            }
+            Phase::Queued {
+                ticket, breaker, ..
+            } => {
+                give_back(now, shared, breaker, None, &mut self.events);
+                leave_queue(now, shared, ticket, &mut self.events);
+            }
+            Phase::Finished(f) => self.phase = Phase::Finished(f),
+            Phase::Ready | Phase::Waiting { .. } => {}
+        }
+        self.release_outer(now, shared);
+    }
+
+    /// Returns what the call holds beyond its current attempt: the
+    /// whole-call bulkhead slot, and the budget token of a retry that was
+    /// scheduled but never ran (cancelled during its backoff, or refused
+    /// locally by the breaker or the bulkhead).
+    fn release_outer<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+        &mut self,
+        now: Instant,
+        shared: &mut Shared<'_, G, Q, B>,
+    ) {
+        match core::mem::replace(&mut self.outer, Outer::None) {
+            Outer::Bulkhead(permit) => give_back(now, shared, None, Some(permit), &mut self.events),
+            Outer::Breaker(permit) => give_back(now, shared, Some(permit), None, &mut self.events),
+            Outer::None => {}
+        }
+        if let (Some(withdrawal), Some(budget)) =
+            (self.withdrawn.take(), shared.budget.as_deref_mut())
+        {
+            budget.give_back(withdrawal, now);
+        }
+    }
+
+    fn complete<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+        &mut self,
+        finish: Finish,
+        shared: &mut Shared<'_, G, Q, B>,
+        now: Instant,
+    ) -> Step {
+        if let Some(outcome) = call_outcome(&finish)
+            && matches!(self.outer, Outer::Breaker(_))
+            && let Outer::Breaker(permit) = core::mem::replace(&mut self.outer, Outer::None)
+            && let Some(b) = shared.breaker.as_deref_mut()
+            && let Some(t) = b.record(permit, outcome, now)
+        {
+            self.events.push(Event::Breaker(t));
+        }
+        self.release_outer(now, shared);
+        self.phase = Phase::Finished(finish);
+        Step::Done(finish)
+    }
+
+    fn fail<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+        &mut self,
+        failure: Failure,
+        shared: &mut Shared<'_, G, Q, B>,
+        now: Instant,
+    ) -> Step {
+        let finish = if self.has_fallback && self.fallback.covers(&failure) {
+            self.events.push(Event::Fallback(failure));
+            Finish::Fallback(failure)
+        } else {
+            Finish::Failed(failure)
+        };
+        self.complete(finish, shared, now)
+    }
+}
+
+/// What the breaker of [`Order::BreakerOutermost`] learns from a whole call:
+/// its last attempt's outcome, or nothing (the permit is cancelled) when the
+/// dependency did nothing wrong — a local rejection, the caller's deadline or
+/// a cancellation.
+const fn call_outcome(finish: &Finish) -> Option<Outcome> {
+    match finish {
+        Finish::Completed { outcome, .. } => Some(*outcome),
+        Finish::Failed(f) | Finish::Fallback(f) => match f.reason {
+            Reason::AttemptTimedOut => Some(Outcome::TimedOut),
+            Reason::Operation
+            | Reason::RetriesExhausted
+            | Reason::BudgetExhausted
+            | Reason::DeadlineWouldPass => Some(Outcome::Failure),
+            Reason::DeadlineExceeded
+            | Reason::BreakerOpen { .. }
+            | Reason::BulkheadFull
+            | Reason::QueueTimeout
+            | Reason::Cancelled => None,
+        },
+    }
+}
+
+/// Stands in for the rng where no jitter can be drawn that matters (a retry
+/// scheduled by a breaker's `retry_at` or a timeout's bookkeeping): always the
+/// middle of the range, so decisions stay deterministic without consuming the
+/// caller's random stream.
+struct NoJitter;
+
+impl Rng for NoJitter {
+    fn next_u64(&mut self) -> u64 {
+        u64::MAX / 2
+    }
+}

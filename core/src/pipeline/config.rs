@@ -1,0 +1,178 @@
+//! The policy of a pipeline: stage order, fallback rule, retry and timeouts.
+
+use crate::retry::RetryConfig;
+use crate::timeout::TimeoutConfig;
+
+use super::Failure;
+
+/// Which stage wraps which. See the [module docs](super).
+///
+/// ```
+/// use steadfast::pipeline::Order;
+/// assert_eq!(Order::default(), Order::Standard);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Order {
+    /// TotalTimeout → Retry → Breaker → Bulkhead → AttemptTimeout → operation.
+    /// A bulkhead slot is held only while an attempt runs.
+    #[default]
+    Standard,
+    /// Bulkhead → TotalTimeout → Retry → Breaker → AttemptTimeout → operation
+    /// (Polly's classic wrap): one slot for the whole call, waits included.
+    BulkheadOutermost,
+    /// TotalTimeout → Breaker → Retry → Bulkhead → AttemptTimeout → operation
+    /// (Polly and resilience4j allow it): one breaker decision per call. The
+    /// breaker admits the call once, before its first attempt; retries do not
+    /// ask it again, and the call's end is recorded once — the last attempt's
+    /// outcome, or a cancellation when the call ended without the dependency
+    /// failing (local rejection, total deadline, caller gone). A bulkhead
+    /// slot is held per attempt, as in `Standard`.
+    BreakerOutermost,
+}
+
+/// When a failed call is answered by the adapter's fallback instead of an error.
+///
+/// ```
+/// use steadfast::pipeline::{Failure, FallbackOn, Reason};
+/// let on = FallbackOn::Rejection;
+/// assert!(on.covers(&Failure::new(Reason::BulkheadFull, 1)));
+/// assert!(!on.covers(&Failure::new(Reason::RetriesExhausted, 3)));
+/// assert!(FallbackOn::AnyFailure.covers(&Failure::new(Reason::DeadlineExceeded, 1)));
+/// assert!(!FallbackOn::AnyFailure.covers(&Failure::new(Reason::Cancelled, 1)));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum FallbackOn {
+    /// Never: failures reach the caller.
+    #[default]
+    Never,
+    /// Only when the call was refused without an answer from the dependency:
+    /// breaker open, bulkhead full or its queue wait expired (the seeds'
+    /// "serve from cache when the circuit is open").
+    Rejection,
+    /// Every way a call can fail: rejections, timeouts, exhausted retries,
+    /// non-retryable failures. Not a cancelled call: nobody waits for its answer.
+    AnyFailure,
+}
+
+impl FallbackOn {
+    /// Whether a call that failed this way gets the fallback.
+    ///
+    /// ```
+    /// # use steadfast::pipeline::{Failure, FallbackOn, Reason};
+    /// assert!(!FallbackOn::Never.covers(&Failure::new(Reason::BulkheadFull, 1)));
+    /// ```
+    pub const fn covers(self, failure: &Failure) -> bool {
+        match self {
+            Self::Never => false,
+            Self::Rejection => failure.is_rejection(),
+            Self::AnyFailure => !matches!(failure.reason, super::Reason::Cancelled),
+        }
+    }
+}
+
+/// The policy of a [`Pipeline`](super::Pipeline): retry, timeouts, order and fallback.
+///
+/// Breaker, bulkhead and budget are not here: they are shared machines with
+/// their own configs, lent to each call through [`Shared`](super::Shared).
+///
+/// ```
+/// use steadfast::pipeline::{FallbackOn, PipelineConfig};
+/// use steadfast::timeout::TimeoutConfig;
+/// use steadfast::time::Duration;
+///
+/// let config = PipelineConfig::default()
+///     .with_timeout(TimeoutConfig::new(Some(Duration::from_secs(2)), Some(Duration::from_secs(10))))
+///     .with_fallback(FallbackOn::Rejection);
+/// assert_eq!(config.retry.max_attempts(), 3);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct PipelineConfig {
+    /// Attempts, backoff, retry-after cap, whether timeouts are retried.
+    pub retry: RetryConfig,
+    /// Per-attempt and total timeouts (`None` = no timeout).
+    pub timeout: TimeoutConfig,
+    /// Which stage wraps which.
+    pub order: Order,
+    /// When the adapter's fallback answers instead of an error.
+    pub fallback: FallbackOn,
+}
+
+impl PipelineConfig {
+    /// The seeds' defaults: 3 attempts with jittered exponential backoff, a 30 s
+    /// attempt timeout, no total timeout, standard order, no fallback.
+    pub const DEFAULT: Self = Self {
+        retry: RetryConfig::DEFAULT,
+        timeout: TimeoutConfig::DEFAULT,
+        order: Order::Standard,
+        fallback: FallbackOn::Never,
+    };
+
+    /// The same config with another retry policy.
+    ///
+    /// ```
+    /// # use steadfast::pipeline::PipelineConfig;
+    /// # use steadfast::retry::RetryConfig;
+    /// let config = PipelineConfig::DEFAULT.with_retry(RetryConfig::DEFAULT.with_max_attempts(1)?);
+    /// assert_eq!(config.retry.max_attempts(), 1);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub const fn with_retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The same config with other timeouts.
+    ///
+    /// ```
+    /// # use steadfast::pipeline::PipelineConfig;
+    /// # use steadfast::timeout::TimeoutConfig;
+    /// let config = PipelineConfig::DEFAULT.with_timeout(TimeoutConfig::NONE);
+    /// assert_eq!(config.timeout.attempt, None);
+    /// ```
+    #[must_use]
+    pub const fn with_timeout(mut self, timeout: TimeoutConfig) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The same config with another stage order.
+    ///
+    /// ```
+    /// # use steadfast::pipeline::{Order, PipelineConfig};
+    /// let config = PipelineConfig::DEFAULT.with_order(Order::BulkheadOutermost);
+    /// assert_eq!(config.order, Order::BulkheadOutermost);
+    /// ```
+    #[must_use]
+    pub const fn with_order(mut self, order: Order) -> Self {
+        self.order = order;
+        self
+    }
+
+    /// The same config with another fallback rule.
+    ///
+    /// ```
+    /// # use steadfast::pipeline::{FallbackOn, PipelineConfig};
+    /// let config = PipelineConfig::DEFAULT.with_fallback(FallbackOn::AnyFailure);
+    /// assert_eq!(config.fallback, FallbackOn::AnyFailure);
+    /// ```
+    #[must_use]
+    pub const fn with_fallback(mut self, fallback: FallbackOn) -> Self {
+        self.fallback = fallback;
+        self
+    }
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}

@@ -1,0 +1,1 @@
+//! See `tests/cross_runtime.rs`.
