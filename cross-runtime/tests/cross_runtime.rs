@@ -1,6 +1,7 @@
 //! One scripted dependency (a table of answers and latencies) run through every
 //! driver of the pipeline — the core directly on a virtual clock, steadfast-std
-//! on paused Tokio, steadfast-embassy on embassy-time's mock driver — must give
+//! on paused Tokio, steadfast-embassy on embassy-time's mock driver, the
+//! simulator's discrete-event engine — must give
 //! the same results, the same events in the same order, and the same attempt
 //! times, for scripts that between them end calls with every [`Reason`].
 #![allow(missing_docs)]
@@ -798,6 +799,81 @@ impl std::task::Wake for Woken {
     }
 }
 
+// --- the simulator's engine ------------------------------------------------------------------------
+
+fn sim_run(s: &Script) -> Record {
+    use steadfast_sim::policy::{BreakerPolicy, Detector, SimPolicy};
+    use steadfast_sim::script::{self, Entry};
+
+    let policy = SimPolicy {
+        name: s.name.to_owned(),
+        pipeline: s.config,
+        breaker: s.breaker.map(|config| BreakerPolicy {
+            name: "b".to_owned(),
+            detector: Detector::Consecutive,
+            config,
+        }),
+        bulkhead: s.bulkhead,
+        budget: s.budget,
+    };
+    let answer = |a: Answer| match a {
+        Fine => script::Answer::Ok,
+        Fail => script::Answer::Fail,
+        Reject => script::Answer::Reject,
+        Hang => script::Answer::Hang,
+    };
+    let calls = s
+        .calls
+        .iter()
+        .map(|p| script::Call {
+            start: ms(p.start),
+            attempts: p
+                .attempts
+                .iter()
+                .map(|&(l, a)| (ms(l), answer(a)))
+                .collect(),
+            cancel_at: p.cancel_at.map(ms),
+        })
+        .collect();
+    let script = script::Script {
+        calls,
+        fallback: s.has_fallback,
+        jitter_seed: 1,
+    };
+    let trace = script::replay(&policy, &script).unwrap();
+    let epoch = Instant::ZERO;
+    let mut record = Record {
+        results: vec![None; s.calls.len()],
+        ..Record::default()
+    };
+    for (now, entry) in &trace.entries {
+        let line = match entry {
+            Entry::Attempt { call, attempt } => format!("call {call} attempt {attempt}"),
+            Entry::Event(e) => event(e, epoch),
+            Entry::Finish { finish: f, .. } => finish(f, epoch),
+        };
+        record.push(*now, epoch, line);
+    }
+    for (i, end) in trace.ends.iter().enumerate() {
+        let Some(end) = end.filter(|e| !e.abandoned) else {
+            continue;
+        };
+        let last = end.last.map(|a| match a {
+            script::Answer::Ok => Ok(u32::try_from(i).unwrap_or(0)),
+            script::Answer::Fail => Err(Dep::Fail),
+            script::Answer::Reject | script::Answer::Hang => Err(Dep::Reject),
+        });
+        record.results[i] = result(
+            match end.finish.answer(last) {
+                steadfast::pipeline::Answer::Fallback(e) => fallback(&e).map_err(|_| e),
+                other => other.into_result(),
+            },
+            epoch,
+        );
+    }
+    record
+}
+
 // --- the proof -----------------------------------------------------------------------------------
 
 #[test]
@@ -816,6 +892,13 @@ fn every_driver_makes_the_same_calls() {
         assert_eq!(
             on_embassy, direct,
             "{}: steadfast-embassy on the mock driver differs from the core",
+            s.name
+        );
+        let in_sim = sim_run(&s);
+        let direct = core_run(&s, Instant::ZERO);
+        assert_eq!(
+            in_sim, direct,
+            "{}: the simulator's engine differs from the core",
             s.name
         );
         for line in &direct.log {

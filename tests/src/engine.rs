@@ -22,6 +22,7 @@ use crate::model::{Dependency, Load, Next, Sampler};
 use crate::policy::{Detector, SimPolicy, TIME_WINDOW_BUCKETS};
 use crate::report::{OutageReport, Report, Series};
 use crate::scenario::Scenario;
+use crate::script::{self, Entry, Script, Trace};
 use crate::stats::{Accounting, Refusal, faults};
 
 /// The bulkhead's queue storage: `max_queue` may not exceed it.
@@ -116,12 +117,14 @@ enum Kind {
     Arrival { real: bool },
     /// Closed-loop client `client` starts a call.
     Client { client: u32 },
+    /// Call `call` of the script starts.
+    Scripted { call: u32 },
     /// The dependency answers the attempt the call in `slot` started in
     /// generation `gen` (stale if the call has moved on: it timed out).
     Answer {
         slot: u32,
         generation: u32,
-        ok: bool,
+        verdict: Verdict,
     },
     /// Wake the call in `slot` if it is still in generation `gen`.
     Wake { slot: u32, generation: u32 },
@@ -167,6 +170,12 @@ struct Slot {
     left_queue: bool,
     /// The call's number (its place in the offered sequence).
     serial: u64,
+    /// Its index in the script, or `u32::MAX`.
+    scripted: u32,
+    /// Attempts started so far.
+    attempts: u32,
+    /// The answer of the last attempt whose outcome the call received.
+    last: Option<script::Answer>,
 }
 
 /// A hasher for `u32` keys that are already well spread (ticket numbers).
@@ -211,6 +220,8 @@ struct Tally {
 /// Counts the events of one step (the engine's [`Observer`]).
 struct Counter<'a> {
     tally: &'a mut Tally,
+    trace: Option<&'a mut Trace>,
+    scripted: u32,
     transitions: &'a mut Vec<(Instant, u8)>,
     grants: &'a mut Vec<u32>,
     acc: &'a mut Accounting,
@@ -238,6 +249,21 @@ impl Observer for Counter<'_> {
             Event::TimedOut { .. } => self.tally.attempt_timeouts += 1,
             Event::Granted(ticket) => self.grants.push(ticket.seq()),
             Event::Fallback(_) => {}
+        }
+        if let Some(trace) = self.trace.as_deref_mut() {
+            trace.entries.push((now, Entry::Event(*event)));
+        }
+    }
+
+    fn on_finish(&mut self, now: Instant, finish: &Finish) {
+        if let Some(trace) = self.trace.as_deref_mut() {
+            trace.entries.push((
+                now,
+                Entry::Finish {
+                    call: self.scripted,
+                    finish: *finish,
+                },
+            ));
         }
     }
 }
@@ -275,6 +301,12 @@ pub struct Sim<'a> {
     open_bucket: usize,
     transitions: Vec<(Instant, u8)>,
     outages: Vec<(Instant, Instant)>,
+    /// Whether callers have a fallback.
+    fallback: bool,
+    /// The script whose calls and answers replace the load and dependency models.
+    script: Option<&'a Script>,
+    /// Every step of a scripted run.
+    trace: Option<Trace>,
 }
 
 impl<'a> Sim<'a> {
@@ -332,6 +364,9 @@ impl<'a> Sim<'a> {
                 .iter()
                 .map(|o| (o.start, o.end))
                 .collect(),
+            fallback: true,
+            script: None,
+            trace: None,
         };
         let mut client_rng = SplitMix64::new(root.next_u64());
         sim.patience_rng = SplitMix64::new(root.next_u64());
@@ -349,6 +384,32 @@ impl<'a> Sim<'a> {
             sim.push(at, Kind::Client { client });
         }
         Ok(sim)
+    }
+
+    /// Replaces the scenario's arrivals and answers with `script`'s, and traces
+    /// every step ([`Sim::take_trace`]).
+    #[must_use]
+    pub fn with_script(mut self, script: &'a Script) -> Self {
+        for (call, c) in script.calls.iter().enumerate() {
+            let call = u32::try_from(call).unwrap_or(u32::MAX - 1);
+            self.push(
+                Instant::ZERO.saturating_add(c.start),
+                Kind::Scripted { call },
+            );
+        }
+        self.jitter_rng = SplitMix64::new(script.jitter_seed);
+        self.fallback = script.fallback;
+        self.trace = Some(Trace {
+            entries: Vec::new(),
+            ends: vec![None; script.calls.len()],
+        });
+        self.script = Some(script);
+        self
+    }
+
+    /// What a scripted run did so far (empty for a scenario's run).
+    pub fn take_trace(&mut self) -> Trace {
+        self.trace.take().unwrap_or_default()
     }
 
     fn push(&mut self, at: Instant, kind: Kind) {
@@ -371,6 +432,12 @@ impl<'a> Sim<'a> {
 
     /// Runs to the end and reports.
     pub fn run(mut self) -> Report {
+        self.run_events();
+        self.finish()
+    }
+
+    /// Runs every event due up to the end of the drain.
+    pub fn run_events(&mut self) {
         while let Some(ev) = self.heap.pop() {
             let at = Instant::from_micros(ev.at);
             if at > self.stop {
@@ -381,7 +448,7 @@ impl<'a> Sim<'a> {
             match ev.kind {
                 Kind::Arrival { real } => {
                     if real {
-                        self.start_call(u32::MAX);
+                        self.start_call(u32::MAX, u32::MAX);
                     }
                     match self.load.next(at, self.end, &mut self.load_rng) {
                         Next::Arrival(t) => self.push(t, Kind::Arrival { real: true }),
@@ -389,21 +456,19 @@ impl<'a> Sim<'a> {
                         Next::End => {}
                     }
                 }
-                Kind::Client { client } => self.start_call(client),
+                Kind::Client { client } => self.start_call(client, u32::MAX),
+                Kind::Scripted { call } => self.start_call(u32::MAX, call),
                 Kind::Answer {
                     slot,
                     generation,
-                    ok,
+                    verdict,
                 } => {
                     self.in_flight = self.in_flight.saturating_sub(1);
-                    if !ok && let Some(b) = self.bucket(at) {
+                    if verdict.outcome != Outcome::Success
+                        && let Some(b) = self.bucket(at)
+                    {
                         self.series.dependency_failures[b] += 1;
                     }
-                    let verdict = if ok {
-                        Verdict::success()
-                    } else {
-                        Verdict::failure()
-                    };
                     self.feed(slot, generation, Input::Outcome(verdict));
                 }
                 Kind::Wake { slot, generation } => self.feed(slot, generation, Input::Next),
@@ -414,15 +479,22 @@ impl<'a> Sim<'a> {
                     if s.serial != serial {
                         continue;
                     }
+                    let scripted = s.scripted as usize;
                     let step = lend!(self.machines, shared => s.call.handle(at, Input::Abandon, &mut shared, &mut self.jitter_rng));
                     self.after_step(slot, step);
+                    if let Some(trace) = &mut self.trace
+                        && let Some(Some(end)) = trace.ends.get_mut(scripted)
+                    {
+                        end.abandoned = true;
+                    }
                 }
             }
         }
-        self.finish()
     }
 
-    fn start_call(&mut self, client: u32) {
+    /// Starts a call for closed-loop client `client` (or `u32::MAX`), or for
+    /// call `scripted` of the script (or `u32::MAX`).
+    fn start_call(&mut self, client: u32, scripted: u32) {
         let at = self.now;
         self.tally.offered += 1;
         if self.in_outage(at) {
@@ -434,7 +506,7 @@ impl<'a> Sim<'a> {
         let (free, generation) = self.free.pop().map_or((None, 0), |(i, g)| (Some(i), g));
         let serial = self.tally.offered;
         let slot = Slot {
-            call: self.pipeline.start(at).with_fallback(true),
+            call: self.pipeline.start(at).with_fallback(self.fallback),
             arrived: at,
             generation,
             client,
@@ -442,6 +514,9 @@ impl<'a> Sim<'a> {
             queued_at: at,
             left_queue: false,
             serial,
+            scripted,
+            attempts: 0,
+            last: None,
         };
         let index = match free {
             Some(i) => {
@@ -453,6 +528,18 @@ impl<'a> Sim<'a> {
                 (self.slots.len() - 1) as u32
             }
         };
+        let cancel_at = self
+            .script
+            .and_then(|script| script.calls.get(scripted as usize)?.cancel_at);
+        if let Some(cancel_at) = cancel_at {
+            self.push(
+                Instant::ZERO.saturating_add(cancel_at),
+                Kind::Abandon {
+                    slot: index,
+                    serial,
+                },
+            );
+        }
         if let Some(patience) = &self.patience {
             let gives_up = at.saturating_add(Duration::from_micros(
                 patience.sample(&mut self.patience_rng),
@@ -475,6 +562,11 @@ impl<'a> Sim<'a> {
         let Some(s) = live(&mut self.slots, slot, generation) else {
             return;
         };
+        if let (Input::Outcome(_), Some(script)) = (input, self.script)
+            && let Some(call) = script.calls.get(s.scripted as usize)
+        {
+            s.last = Some(call.attempt(s.attempts.saturating_sub(1)).1);
+        }
         let step = lend!(self.machines, shared => s.call.handle(at, input, &mut shared, &mut self.jitter_rng));
         self.after_step(slot, step);
     }
@@ -495,9 +587,16 @@ impl<'a> Sim<'a> {
                 .on_left_queue(now.saturating_duration_since(s.queued_at));
         }
         let left_queue = s.left_queue;
+        if matches!(step, Step::Attempt { .. }) {
+            s.attempts = s.attempts.saturating_add(1);
+            s.last = None;
+        }
+        let (scripted, attempt) = (s.scripted, s.attempts);
         s.call.drain(
             now,
             &mut Counter {
+                trace: self.trace.as_mut(),
+                scripted,
                 tally: &mut self.tally,
                 transitions: &mut self.transitions,
                 grants: &mut self.grants,
@@ -508,9 +607,40 @@ impl<'a> Sim<'a> {
         );
         match step {
             Step::Attempt { deadline, .. } => {
-                let answer = self
-                    .dependency
-                    .answer(now, self.in_flight, &mut self.dep_rng);
+                let (latency, verdict) = match self.script {
+                    Some(script) => {
+                        if let Some(trace) = &mut self.trace {
+                            trace.entries.push((
+                                now,
+                                Entry::Attempt {
+                                    call: scripted,
+                                    attempt,
+                                },
+                            ));
+                        }
+                        let (latency, answer) = script
+                            .calls
+                            .get(scripted as usize)
+                            .map_or((Duration::from_millis(1), script::Answer::Ok), |c| {
+                                c.attempt(attempt.saturating_sub(1))
+                            });
+                        match answer.verdict() {
+                            Some(verdict) => (Some(latency), verdict),
+                            None => (None, Verdict::failure()),
+                        }
+                    }
+                    None => {
+                        let answer = self
+                            .dependency
+                            .answer(now, self.in_flight, &mut self.dep_rng);
+                        let verdict = if answer.ok {
+                            Verdict::success()
+                        } else {
+                            Verdict::failure()
+                        };
+                        (answer.latency, verdict)
+                    }
+                };
                 self.in_flight += 1;
                 self.tally.peak_in_flight = self.tally.peak_in_flight.max(self.in_flight);
                 self.tally.attempts += 1;
@@ -523,14 +653,14 @@ impl<'a> Sim<'a> {
                     self.series.peak_in_flight[b] =
                         self.series.peak_in_flight[b].max(self.in_flight);
                 }
-                let done = answer.latency.map(|l| now.saturating_add(l));
+                let done = latency.map(|l| now.saturating_add(l));
                 if let Some(done) = done {
                     self.push(
                         done,
                         Kind::Answer {
                             slot: index,
                             generation,
-                            ok: answer.ok,
+                            verdict,
                         },
                     );
                 }
@@ -601,6 +731,15 @@ impl<'a> Sim<'a> {
             return;
         };
         self.free.push((index, slot.generation.wrapping_add(1)));
+        if let Some(trace) = &mut self.trace
+            && let Some(end) = trace.ends.get_mut(slot.scripted as usize)
+        {
+            *end = Some(script::End {
+                finish,
+                last: slot.last,
+                abandoned: false,
+            });
+        }
         let latency = now.saturating_duration_since(slot.arrived).as_micros();
         let mut refusal = None;
         let t = &mut self.tally;

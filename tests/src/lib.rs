@@ -16,6 +16,8 @@
 //!   by reason, queue waits, calls until the breaker trips, every fault's
 //!   detection.
 //! * [`report`], [`plot`] and [`export`] — the table, the SVG, and JSON or CSV.
+//! * [`script`] — scripted runs: fixed arrivals and answers, traced step by
+//!   step, to replay an incident or compare with another driver.
 //!
 //! ```
 //! use steadfast_sim::{run, Scenario};
@@ -52,6 +54,7 @@ pub mod plot;
 pub mod policy;
 pub mod report;
 pub mod scenario;
+pub mod script;
 pub mod stats;
 
 pub use engine::run;
