@@ -8,8 +8,8 @@ use libfuzzer_sys::fuzz_target;
 use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
 use steadfast::outcome::{Outcome, Verdict};
 use steadfast::retry::{
-    Budget, BudgetConfig, GiveUpReason, Retry, RetryBudget, RetryConfig, RetryDecision,
-    TokenBucket, Unlimited, Withdrawal,
+    Budget, BudgetConfig, GiveUpReason, GrpcThrottle, Retry, RetryBudget, RetryConfig,
+    RetryDecision, TokenBucket, Unlimited, Withdrawal,
 };
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use steadfast_fuzz::{Clock, Input};
 enum AnyBudget {
     Finagle(Budget<4>),
     Bucket(TokenBucket),
+    Grpc(GrpcThrottle),
     Unlimited,
 }
 
@@ -26,6 +27,15 @@ impl RetryBudget for AnyBudget {
         match self {
             Self::Finagle(b) => b.on_request(now),
             Self::Bucket(b) => RetryBudget::on_request(b, now),
+            Self::Grpc(b) => b.on_request(now),
+            Self::Unlimited => {}
+        }
+    }
+    fn on_retryable_failure(&mut self, after: Outcome, now: Instant) {
+        match self {
+            Self::Finagle(b) => b.on_retryable_failure(after, now),
+            Self::Bucket(b) => b.on_retryable_failure(after, now),
+            Self::Grpc(b) => b.on_retryable_failure(after, now),
             Self::Unlimited => {}
         }
     }
@@ -33,6 +43,7 @@ impl RetryBudget for AnyBudget {
         match self {
             Self::Finagle(b) => b.withdraw(after, now),
             Self::Bucket(b) => b.withdraw(after, now),
+            Self::Grpc(b) => b.withdraw(after, now),
             Self::Unlimited => Unlimited.withdraw(after, now),
         }
     }
@@ -40,6 +51,7 @@ impl RetryBudget for AnyBudget {
         match self {
             Self::Finagle(b) => b.give_back(withdrawal, now),
             Self::Bucket(b) => b.give_back(withdrawal, now),
+            Self::Grpc(b) => b.give_back(withdrawal, now),
             Self::Unlimited => {}
         }
     }
@@ -47,6 +59,7 @@ impl RetryBudget for AnyBudget {
         match self {
             Self::Finagle(b) => b.on_success(retry, now),
             Self::Bucket(b) => b.on_success(retry, now),
+            Self::Grpc(b) => b.on_success(retry, now),
             Self::Unlimited => {}
         }
     }
@@ -119,7 +132,7 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let mut budget = match input.u8() % 3 {
+    let mut budget = match input.u8() % 4 {
         0 => match BudgetConfig::new(input.count(), input.count(), input.duration())
             .and_then(Budget::<4>::new)
         {
@@ -137,6 +150,13 @@ fuzz_target!(|data: &[u8]| {
                         || e.field == "retry_cost"
                         || e.field == "timeout_retry_cost"
                 );
+                return;
+            }
+        },
+        2 => match GrpcThrottle::new(input.count(), input.count()) {
+            Ok(b) => AnyBudget::Grpc(b),
+            Err(e) => {
+                assert!(e.field == "max_tokens" || e.field == "token_ratio");
                 return;
             }
         },
@@ -171,11 +191,39 @@ fuzz_target!(|data: &[u8]| {
                 let v = verdict(&mut input);
                 let attempts = retry.attempts();
                 let was = retry.finished();
+                let grpc_before = match &budget {
+                    AnyBudget::Grpc(b) => Some(b.milli_tokens()),
+                    _ => None,
+                };
+                let held = retry.withdrawal();
                 let d = retry.on_outcome_with_budget(v, clock.read(), &mut rng, &mut budget);
                 retry_high = retry_high.max(clock.read());
                 if let Some(was) = was {
                     assert_eq!(d, was, "a final decision changed");
                     continue;
+                }
+                if let (Some(before), AnyBudget::Grpc(b)) = (grpc_before, &budget) {
+                    // A retryable failure takes a token whatever is decided; a success
+                    // that ends the call gives `token_ratio` back; nothing else moves it.
+                    let retryable_failure = v.retryable
+                        && v.outcome.is_failure()
+                        && (v.outcome != Outcome::TimedOut || config.retry_on_timeout());
+                    let expected = if retryable_failure {
+                        before.saturating_sub(1_000)
+                    } else if v.outcome == Outcome::Success && (held.is_some() || attempts == 1) {
+                        before
+                            .saturating_add(b.token_ratio_milli())
+                            .min(b.max_tokens() * 1_000)
+                    } else {
+                        before
+                    };
+                    assert_eq!(b.milli_tokens(), expected, "gRPC token accounting");
+                    if let RetryDecision::RetryAt { .. } = d {
+                        assert!(
+                            b.milli_tokens() > b.max_tokens() * 500,
+                            "retry at or below half the tokens"
+                        );
+                    }
                 }
                 match d {
                     RetryDecision::RetryAt { at, attempt, delay } => {
@@ -268,6 +316,7 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!((s.retries_granted, s.retries_refused), (granted, refused));
             }
             AnyBudget::Bucket(b) => assert!(b.tokens() <= capacity),
+            AnyBudget::Grpc(b) => assert!(b.milli_tokens() <= b.max_tokens() * 1_000),
             AnyBudget::Unlimited => assert_eq!(refused, 0),
         }
     }

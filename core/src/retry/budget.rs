@@ -111,6 +111,14 @@ pub trait RetryBudget {
     /// succeeded, `None` when its first attempt did.
     fn on_success(&mut self, retry: Option<Withdrawal>, now: Instant);
 
+    /// An attempt ended in `after` (a failure or a timeout) that the policy
+    /// retries, reported before the attempt limit, the deadline or this budget
+    /// is consulted: every retryable failure, the last attempt's included.
+    /// Nothing by default; [`GrpcThrottle`](super::GrpcThrottle) counts them.
+    fn on_retryable_failure(&mut self, after: Outcome, now: Instant) {
+        let _ = (after, now);
+    }
+
     /// Takes the cost of one retry after a failure; `false` refuses it.
     fn try_withdraw(&mut self, now: Instant) -> bool {
         self.withdraw(Outcome::Failure, now).is_some()

@@ -41,11 +41,13 @@
 
 mod budget;
 mod config;
+mod grpc;
 
 pub use budget::{
     Budget, BudgetConfig, BudgetStats, RetryBudget, TokenBucket, Unlimited, Withdrawal,
 };
 pub use config::RetryConfig;
+pub use grpc::GrpcThrottle;
 
 use core::fmt;
 
@@ -331,6 +333,7 @@ impl Retry {
                 RetryDecision::Done
             };
         }
+        budget.on_retryable_failure(verdict.outcome, now);
         if let Some(limit) = self.config.attempt_limit()
             && self.attempts >= limit
         {

@@ -1,0 +1,428 @@
+//! Rate limiter: the generic cell rate algorithm (GCRA), exact in integers.
+//!
+//! A limiter admits `count` calls per `period` on average and up to `burst`
+//! calls at once after a quiet spell. It keeps one instant, the *theoretical
+//! arrival time* (TAT): the moment the limiter would be empty again if calls
+//! kept arriving at exactly the rate. A call at `now` is admitted when
+//! `max(TAT, now) + T ≤ now + burst × T`, where `T = period / count` is the
+//! emission interval; admitting it moves the TAT on by `T`. A refusal says when
+//! to come back: the first instant at which the same call would be admitted.
+//!
+//! `T` need not be a whole number of microseconds (3 per second is 333 333⅓ µs):
+//! the TAT is kept as microseconds plus a fraction in `count`ths, so a caller
+//! that keeps the limiter busy gets exactly `count` calls per `period` over any
+//! span, never drifting by rounding. A caller that arrives after the TAT
+//! restarts the schedule from its own arrival, as in every GCRA. No division on
+//! the path that checks a call. Instants saturate at [`Instant::MAX`].
+//!
+//! * **Bursty** (the default, as in governor): `burst = count`, so a limiter
+//!   idle for a period admits a whole period's calls at once.
+//! * **Smooth**: [`Config::smooth`] (`burst = 1`) spaces calls `T` apart.
+//!
+//! ```
+//! use steadfast::ratelimit::{Config, RateLimiter};
+//! use steadfast::time::{Duration, Instant};
+//!
+//! // 2 calls per second, a burst of 2.
+//! let mut limiter = RateLimiter::new(Config::per_second(2))?;
+//! let t0 = Instant::ZERO;
+//! assert!(limiter.check(t0).is_ok());
+//! assert!(limiter.check(t0).is_ok());
+//! let refused = limiter.check(t0).unwrap_err();
+//! assert_eq!(refused.retry_at, Some(Instant::from_millis(500))); // one cell back every 500 ms
+//! assert!(limiter.check(Instant::from_millis(499)).is_err());
+//! assert!(limiter.check(Instant::from_millis(500)).is_ok());
+//! # Ok::<(), steadfast::error::ConfigError>(())
+//! ```
+
+use core::fmt;
+
+use crate::error::ConfigError;
+use crate::time::{Duration, Instant};
+
+/// The settings of a [`RateLimiter`]: `count` calls per `period`, bursts of up
+/// to `burst` calls.
+///
+/// ```
+/// use steadfast::ratelimit::Config;
+/// use steadfast::time::Duration;
+///
+/// const API: Config = Config::per_second(100).with_burst(20);
+/// assert_eq!(API.count(), 100);
+/// assert_eq!(API.period(), Duration::from_secs(1));
+/// assert_eq!(API.burst(), 20);
+/// assert_eq!(Config::per_minute(6).smooth().burst(), 1);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Config {
+    count: u32,
+    period: Duration,
+    burst: u32,
+}
+
+impl Config {
+    /// `count` calls per `period`, with bursts of `count` calls.
+    pub const fn new(count: u32, period: Duration) -> Self {
+        Self {
+            count,
+            period,
+            burst: count,
+        }
+    }
+
+    /// `count` calls per second, with bursts of `count` calls.
+    pub const fn per_second(count: u32) -> Self {
+        Self::new(count, Duration::from_secs(1))
+    }
+
+    /// `count` calls per minute, with bursts of `count` calls.
+    pub const fn per_minute(count: u32) -> Self {
+        Self::new(count, Duration::from_secs(60))
+    }
+
+    /// Up to `burst` calls at once after a quiet spell (at least 1).
+    #[must_use]
+    pub const fn with_burst(mut self, burst: u32) -> Self {
+        self.burst = burst;
+        self
+    }
+
+    /// No bursts: calls are admitted at most one per `period / count`.
+    #[must_use]
+    pub const fn smooth(self) -> Self {
+        self.with_burst(1)
+    }
+
+    /// Calls per period.
+    pub const fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The period.
+    pub const fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// The largest burst.
+    pub const fn burst(&self) -> u32 {
+        self.burst
+    }
+
+    /// Checks the settings: `count` and `burst` at least 1, and a `period` of
+    /// at least `count` microseconds (at most one call per microsecond).
+    ///
+    /// ```
+    /// use steadfast::ratelimit::Config;
+    /// use steadfast::time::Duration;
+    ///
+    /// assert_eq!(Config::per_second(0).validate().unwrap_err().field, "count");
+    /// assert_eq!(Config::per_second(5).with_burst(0).validate().unwrap_err().field, "burst");
+    /// assert_eq!(Config::new(10, Duration::from_micros(9)).validate().unwrap_err().field, "period");
+    /// assert!(Config::new(10, Duration::from_micros(10)).validate().is_ok());
+    /// ```
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        if self.count == 0 {
+            return Err(ConfigError::new("count", "must be at least 1"));
+        }
+        if self.burst == 0 {
+            return Err(ConfigError::new("burst", "must be at least 1"));
+        }
+        if self.period.as_micros() < self.count as u64 {
+            return Err(ConfigError::new(
+                "period",
+                "must allow at most one call per microsecond",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for Config {
+    /// 100 calls per second, bursts of 100.
+    fn default() -> Self {
+        Self::per_second(100)
+    }
+}
+
+/// An instant or a span kept as whole microseconds plus `frac / count` of one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+struct Tick {
+    us: u64,
+    /// Always below the limiter's `count`.
+    frac: u32,
+}
+
+impl Tick {
+    const MAX: Self = Self {
+        us: u64::MAX,
+        frac: 0,
+    };
+
+    const fn whole(us: u64) -> Self {
+        Self { us, frac: 0 }
+    }
+
+    /// `self + other`, saturating at [`Tick::MAX`]; `count` is the fraction's base.
+    const fn add(self, other: Self, count: u32) -> Self {
+        let frac = self.frac as u64 + other.frac as u64;
+        let (carry, frac) = if frac >= count as u64 {
+            (1, frac - count as u64)
+        } else {
+            (0, frac)
+        };
+        match self.us.checked_add(other.us) {
+            Some(us) => match us.checked_add(carry) {
+                Some(us) => Self {
+                    us,
+                    frac: frac as u32,
+                },
+                None => Self::MAX,
+            },
+            None => Self::MAX,
+        }
+    }
+
+    /// `self - other` for `other ≤ self`; `count` is the fraction's base.
+    const fn sub(self, other: Self, count: u32) -> Self {
+        let (borrow, frac) = if self.frac >= other.frac {
+            (0, self.frac - other.frac)
+        } else {
+            (1, self.frac + count - other.frac)
+        };
+        Self {
+            us: self.us.saturating_sub(other.us).saturating_sub(borrow),
+            frac,
+        }
+    }
+
+    /// The first whole microsecond at or after this point.
+    const fn ceil(self) -> u64 {
+        if self.frac == 0 {
+            self.us
+        } else {
+            self.us.saturating_add(1)
+        }
+    }
+
+    /// `span × n` for a span `q + r / count`; `count` is the fraction's base.
+    const fn times(q: u64, r: u32, n: u32, count: u32) -> Self {
+        let whole = match q.checked_mul(n as u64) {
+            Some(w) => w,
+            None => return Self::MAX,
+        };
+        let parts = r as u64 * n as u64;
+        let us = match whole.checked_add(parts / count as u64) {
+            Some(us) => us,
+            None => return Self::MAX,
+        };
+        Self {
+            us,
+            frac: (parts % count as u64) as u32,
+        }
+    }
+}
+
+/// A refused call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Refused {
+    /// The first instant at which the same call would be admitted; `None` when
+    /// it never can be (it asks for more cells than the burst).
+    pub retry_at: Option<Instant>,
+}
+
+impl fmt::Display for Refused {
+    /// `rate limited, retry at t=1.5s` or `rate limited: more than the burst`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.retry_at {
+            Some(at) => write!(f, "rate limited, retry at {at}"),
+            None => f.write_str("rate limited: more than the burst"),
+        }
+    }
+}
+
+impl core::error::Error for Refused {}
+
+/// A GCRA rate limiter (see the [module](self) documentation).
+///
+/// No allocation, no float, no division when checking a call.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RateLimiter {
+    /// The emission interval `T = period / count`.
+    interval: Tick,
+    /// `burst × T`: how far ahead of `now` the TAT may run.
+    limit: Tick,
+    count: u32,
+    burst: u32,
+    /// The theoretical arrival time.
+    tat: Tick,
+    /// The latest `now` seen.
+    seen: Instant,
+}
+
+impl RateLimiter {
+    /// A limiter with no calls made yet: a full burst is available.
+    ///
+    /// # Errors
+    ///
+    /// When [`Config::validate`] refuses `config`.
+    pub const fn new(config: Config) -> Result<Self, ConfigError> {
+        if let Err(e) = config.validate() {
+            return Err(e);
+        }
+        let period = config.period.as_micros();
+        let count = config.count;
+        let q = period / count as u64;
+        let r = (period % count as u64) as u32;
+        Ok(Self {
+            interval: Tick { us: q, frac: r },
+            limit: Tick::times(q, r, config.burst, count),
+            count,
+            burst: config.burst,
+            tat: Tick::whole(0),
+            seen: Instant::ZERO,
+        })
+    }
+
+    /// The settings it was built from.
+    pub const fn config(&self) -> Config {
+        let period = match self.interval.us.checked_mul(self.count as u64) {
+            Some(us) => us.saturating_add(self.interval.frac as u64),
+            None => u64::MAX,
+        };
+        Config {
+            count: self.count,
+            period: Duration::from_micros(period),
+            burst: self.burst,
+        }
+    }
+
+    fn observe(&mut self, now: Instant) -> Tick {
+        self.seen = self.seen.max(now);
+        Tick::whole(self.seen.as_micros())
+    }
+
+    /// Admits one call at `now`, or says when to come back.
+    ///
+    /// ```
+    /// use steadfast::ratelimit::{Config, RateLimiter};
+    /// use steadfast::time::Instant;
+    ///
+    /// // Smooth: 10 per second, one every 100 ms.
+    /// let mut limiter = RateLimiter::new(Config::per_second(10).smooth())?;
+    /// assert!(limiter.check(Instant::from_millis(0)).is_ok());
+    /// let refused = limiter.check(Instant::from_millis(30)).unwrap_err();
+    /// assert_eq!(refused.retry_at, Some(Instant::from_millis(100)));
+    /// assert!(limiter.check(Instant::from_millis(100)).is_ok());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Refused`] with the instant at which a call would be admitted.
+    #[inline]
+    pub fn check(&mut self, now: Instant) -> Result<(), Refused> {
+        let t = self.observe(now);
+        let tat = if self.tat > t { self.tat } else { t };
+        let next = tat.add(self.interval, self.count);
+        let horizon = t.add(self.limit, self.count);
+        if next > horizon {
+            return Err(self.refusal(next));
+        }
+        self.tat = next;
+        Ok(())
+    }
+
+    /// Admits `n` calls at once at `now` (all or none), or says when to come back.
+    ///
+    /// ```
+    /// use steadfast::ratelimit::{Config, RateLimiter};
+    /// use steadfast::time::Instant;
+    ///
+    /// let mut limiter = RateLimiter::new(Config::per_second(4))?;
+    /// assert!(limiter.check_n(3, Instant::ZERO).is_ok());
+    /// // 1 cell left; 2 more come back after 250 ms each.
+    /// assert_eq!(limiter.check_n(3, Instant::ZERO).unwrap_err().retry_at, Some(Instant::from_millis(500)));
+    /// assert_eq!(limiter.check_n(5, Instant::ZERO).unwrap_err().retry_at, None); // above the burst
+    /// assert!(limiter.check_n(0, Instant::ZERO).is_ok());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Refused`]: with the instant at which the `n` calls would be admitted, or
+    /// with none when `n` is more than the burst.
+    pub fn check_n(&mut self, n: u32, now: Instant) -> Result<(), Refused> {
+        let t = self.observe(now);
+        if n > self.burst {
+            return Err(Refused { retry_at: None });
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let tat = if self.tat > t { self.tat } else { t };
+        let cost = Tick::times(self.interval.us, self.interval.frac, n, self.count);
+        let next = tat.add(cost, self.count);
+        let horizon = t.add(self.limit, self.count);
+        if next > horizon {
+            return Err(self.refusal(next));
+        }
+        self.tat = next;
+        Ok(())
+    }
+
+    /// The refusal of a call that would move the TAT to `next`: it is admitted
+    /// once `now + limit ≥ next`.
+    #[cold]
+    fn refusal(&self, next: Tick) -> Refused {
+        Refused {
+            retry_at: Some(Instant::from_micros(
+                next.sub(self.limit, self.count).ceil(),
+            )),
+        }
+    }
+
+    /// How many calls it would admit at `now`, one by one, without waiting.
+    ///
+    /// ```
+    /// use steadfast::ratelimit::{Config, RateLimiter};
+    /// use steadfast::time::Instant;
+    ///
+    /// let mut limiter = RateLimiter::new(Config::per_second(4))?;
+    /// assert_eq!(limiter.available(Instant::ZERO), 4);
+    /// limiter.check_n(3, Instant::ZERO).unwrap();
+    /// assert_eq!(limiter.available(Instant::ZERO), 1);
+    /// assert_eq!(limiter.available(Instant::from_millis(250)), 2);
+    /// assert_eq!(limiter.available(Instant::from_secs(10)), 4);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn available(&self, now: Instant) -> u32 {
+        let t = Tick::whole(self.seen.max(now).as_micros());
+        let tat = if self.tat > t { self.tat } else { t };
+        let horizon = t.add(self.limit, self.count);
+        if tat >= horizon {
+            return 0;
+        }
+        let room = horizon.sub(tat, self.count);
+        // In `count`ths of a microsecond, the interval is the period.
+        let period = self.interval.us * u64::from(self.count) + u64::from(self.interval.frac);
+        let scaled = room
+            .us
+            .checked_mul(u64::from(self.count))
+            .and_then(|s| s.checked_add(u64::from(room.frac)));
+        match scaled {
+            Some(s) if period > 0 => {
+                u32::try_from(s / period).map_or(self.burst, |n| n.min(self.burst))
+            }
+            _ => self.burst,
+        }
+    }
+
+    /// Forgets every call: a full burst is available again.
+    pub fn reset(&mut self) {
+        self.tat = Tick::whole(0);
+    }
+}
