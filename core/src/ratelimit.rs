@@ -197,15 +197,6 @@ impl Tick {
         }
     }
 
-    /// The first whole microsecond at or after this point.
-    const fn ceil(self) -> u64 {
-        if self.frac == 0 {
-            self.us
-        } else {
-            self.us.saturating_add(1)
-        }
-    }
-
     /// `span × n` for a span `q + r / count`; `count` is the fraction's base.
     const fn times(q: u64, r: u32, n: u32, count: u32) -> Self {
         let whole = match q.checked_mul(n as u64) {
@@ -325,11 +316,26 @@ impl RateLimiter {
     /// [`Refused`] with the instant at which a call would be admitted.
     #[inline]
     pub fn check(&mut self, now: Instant) -> Result<(), Refused> {
-        let t = self.observe(now);
-        let tat = if self.tat > t { self.tat } else { t };
-        let next = tat.add(self.interval, self.count);
-        let horizon = t.add(self.limit, self.count);
-        if next > horizon {
+        if now > self.seen {
+            self.seen = now;
+        }
+        let t = self.seen.as_micros();
+        // max(TAT, t) + T; `t` has no fraction, and both fractions are below `count`.
+        let (us, frac) = if self.tat.us >= t {
+            (self.tat.us, self.tat.frac)
+        } else {
+            (t, 0)
+        };
+        let frac = u64::from(frac) + u64::from(self.interval.frac);
+        let carry = u64::from(frac >= u64::from(self.count));
+        // A carry only comes with `count > 1`, when `T < u64::MAX / 2`: no overflow.
+        let next = Tick {
+            us: us.saturating_add(self.interval.us + carry),
+            frac: (frac - carry * u64::from(self.count)) as u32,
+        };
+        // Admitted when next ≤ t + burst × T, i.e. next − t ≤ limit (next ≥ t).
+        let ahead = next.us - t;
+        if ahead > self.limit.us || (ahead == self.limit.us && next.frac > self.limit.frac) {
             return Err(self.refusal(next));
         }
         self.tat = next;
@@ -376,11 +382,15 @@ impl RateLimiter {
 
     /// The refusal of a call that would move the TAT to `next`: it is admitted
     /// once `now + limit ≥ next`.
-    #[cold]
+    /// `next` is at least `limit` past some `now`, so nothing underflows; the
+    /// fraction of `next − limit` is non-zero exactly when the two differ.
+    #[inline]
     fn refusal(&self, next: Tick) -> Refused {
+        let borrow = u64::from(next.frac < self.limit.frac);
+        let round_up = u64::from(next.frac != self.limit.frac);
         Refused {
             retry_at: Some(Instant::from_micros(
-                next.sub(self.limit, self.count).ceil(),
+                (next.us - self.limit.us - borrow).saturating_add(round_up),
             )),
         }
     }
