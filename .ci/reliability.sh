@@ -11,7 +11,7 @@ cd "$ROOT"
 export CARGO_TERM_COLOR=never CARGO_INCREMENTAL=0
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 FUZZ_FLAGS="-O -a -s none"
-FUZZ_TARGETS="breaker bulkhead retry pipeline config"
+FUZZ_TARGETS="breaker bulkhead retry pipeline config admission"
 # Miri: proptest needs getcwd (failure persistence) → isolation off; doctests are left
 # to the normal test run (each would be a separate Miri compile + run).
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}"
@@ -88,7 +88,7 @@ if [ -z "${SKIP_MIRI_CROSS:-}" ]; then
   step "miri (i686, 32-bit)" miri_cross i686-unknown-linux-gnu
   step "miri (s390x, BE)" miri_cross s390x-unknown-linux-gnu
 fi
-step "fuzz (${FUZZ_SECONDS}s x 5)" fuzz
+step "fuzz (${FUZZ_SECONDS}s x $(wc -w <<<"$FUZZ_TARGETS"))" fuzz
 step loom loom
 
 printf '\n=== reliability: timings\n'

@@ -189,7 +189,10 @@ impl Tick {
         let (borrow, frac) = if self.frac >= other.frac {
             (0, self.frac - other.frac)
         } else {
-            (1, self.frac + count - other.frac)
+            (
+                1,
+                (self.frac as u64 + count as u64 - other.frac as u64) as u32,
+            )
         };
         Self {
             us: self.us.saturating_sub(other.us).saturating_sub(borrow),
@@ -319,26 +322,44 @@ impl RateLimiter {
         if now > self.seen {
             self.seen = now;
         }
-        let t = self.seen.as_micros();
-        // max(TAT, t) + T; `t` has no fraction, and both fractions are below `count`.
+        self.admit(self.seen.as_micros(), self.interval)
+    }
+
+    /// Moves the TAT on by `cost` from `max(TAT, t)` if it stays within `limit`
+    /// of `t`; otherwise says when it would.
+    #[inline(always)]
+    fn admit(&mut self, t: u64, cost: Tick) -> Result<(), Refused> {
+        // `t` has no fraction, and both fractions are below `count`.
         let (us, frac) = if self.tat.us >= t {
             (self.tat.us, self.tat.frac)
         } else {
             (t, 0)
         };
-        let frac = u64::from(frac) + u64::from(self.interval.frac);
+        let frac = u64::from(frac) + u64::from(cost.frac);
         let carry = u64::from(frac >= u64::from(self.count));
-        // A carry only comes with `count > 1`, when `T < u64::MAX / 2`: no overflow.
-        let next = Tick {
-            us: us.saturating_add(self.interval.us + carry),
-            frac: (frac - carry * u64::from(self.count)) as u32,
+        let frac = (frac - carry * u64::from(self.count)) as u32;
+        // How far past `t` the TAT would move; admitted when that is at most `limit`.
+        let Some(ahead) = (us - t)
+            .checked_add(cost.us)
+            .and_then(|a| a.checked_add(carry))
+        else {
+            return Err(Refused {
+                retry_at: Some(Instant::MAX),
+            });
         };
-        // Admitted when next ≤ t + burst × T, i.e. next − t ≤ limit (next ≥ t).
-        let ahead = next.us - t;
-        if ahead > self.limit.us || (ahead == self.limit.us && next.frac > self.limit.frac) {
-            return Err(self.refusal(next));
+        if ahead > self.limit.us || (ahead == self.limit.us && frac > self.limit.frac) {
+            // Admitted `ahead − limit` later, rounded up to a whole microsecond.
+            let borrow = u64::from(frac < self.limit.frac);
+            let round_up = u64::from(frac != self.limit.frac);
+            let wait = ahead - self.limit.us - borrow + round_up;
+            return Err(Refused {
+                retry_at: Some(Instant::from_micros(t.saturating_add(wait))),
+            });
         }
-        self.tat = next;
+        self.tat = Tick {
+            us: t.saturating_add(ahead),
+            frac,
+        };
         Ok(())
     }
 
@@ -369,30 +390,8 @@ impl RateLimiter {
         if n == 0 {
             return Ok(());
         }
-        let tat = if self.tat > t { self.tat } else { t };
         let cost = Tick::times(self.interval.us, self.interval.frac, n, self.count);
-        let next = tat.add(cost, self.count);
-        let horizon = t.add(self.limit, self.count);
-        if next > horizon {
-            return Err(self.refusal(next));
-        }
-        self.tat = next;
-        Ok(())
-    }
-
-    /// The refusal of a call that would move the TAT to `next`: it is admitted
-    /// once `now + limit ≥ next`.
-    /// `next` is at least `limit` past some `now`, so nothing underflows; the
-    /// fraction of `next − limit` is non-zero exactly when the two differ.
-    #[inline]
-    fn refusal(&self, next: Tick) -> Refused {
-        let borrow = u64::from(next.frac < self.limit.frac);
-        let round_up = u64::from(next.frac != self.limit.frac);
-        Refused {
-            retry_at: Some(Instant::from_micros(
-                (next.us - self.limit.us - borrow).saturating_add(round_up),
-            )),
-        }
+        self.admit(t.us, cost)
     }
 
     /// How many calls it would admit at `now`, one by one, without waiting.

@@ -248,7 +248,8 @@ impl<const B: usize> AdaptiveThrottle<B> {
         self.seen = self.seen.max(now);
         let t = self.seen.as_micros();
         let mut moved = 0;
-        while t >= self.head_end {
+        // The last bucket before the end of time runs up to and including it.
+        while t >= self.head_end && self.head_end != u64::MAX {
             if moved == B {
                 // Everything expired: start afresh in the bucket that holds `t`
                 // (buckets stay on the grid of `width`-long slots from zero).
@@ -266,9 +267,6 @@ impl<const B: usize> AdaptiveThrottle<B> {
             }
             self.head_end = self.head_end.saturating_add(self.width);
             moved += 1;
-            if self.head_end == u64::MAX {
-                break;
-            }
         }
     }
 

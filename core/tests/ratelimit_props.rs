@@ -122,6 +122,10 @@ proptest! {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "long timeline; the model property covers it under Miri"
+)]
 fn three_per_second_is_exact_over_any_span() {
     // T = 333 333⅓ µs. A caller that keeps a limiter with some slack busy (burst 2),
     // polling every millisecond for 100 s, gets call n + 1 at the first millisecond
@@ -143,6 +147,10 @@ fn three_per_second_is_exact_over_any_span() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "long timeline; the model property covers it under Miri"
+)]
 fn a_smooth_limiter_spaces_calls_at_least_the_interval_apart() {
     // A late caller restarts the schedule from its own arrival (GCRA): never
     // two calls closer than T.

@@ -133,11 +133,19 @@ fn run(config: Config, secs: u64, accepts: impl Fn(u64) -> bool) -> (u64, u64) {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "long timeline; the model property covers it under Miri"
+)]
 fn a_healthy_backend_is_never_throttled() {
     assert_eq!(run(Config::new(), 300, |_| true), (0, 150_000));
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "long timeline; the model property covers it under Miri"
+)]
 fn a_backend_that_accepts_more_than_one_in_k_is_barely_throttled() {
     // K = 2 and 60 % accepted: requests − 2 × accepts stays below zero.
     let (refused, sent) = run(Config::new(), 300, |n| n % 5 < 3);
@@ -145,6 +153,10 @@ fn a_backend_that_accepts_more_than_one_in_k_is_barely_throttled() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "long timeline; the model property covers it under Miri"
+)]
 fn a_dead_backend_sees_a_trickle() {
     let (refused, sent) = run(Config::new(), 300, |_| false);
     assert!(
@@ -154,6 +166,10 @@ fn a_dead_backend_sees_a_trickle() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "long timeline; the model property covers it under Miri"
+)]
 fn the_cap_keeps_a_share_of_calls_going() {
     // At most 90 % refused: about a tenth of the calls still probe a dead backend.
     let (refused, sent) = run(Config::new().with_max_reject_permille(900), 300, |_| false);
@@ -162,6 +178,10 @@ fn the_cap_keeps_a_share_of_calls_going() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "long timeline; the model property covers it under Miri"
+)]
 fn recovery_is_seen_once_the_window_forgets() {
     let mut throttle: AdaptiveThrottle = AdaptiveThrottle::new(Config::new()).unwrap();
     let mut rng = SplitMix64::new(1);

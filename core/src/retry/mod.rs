@@ -333,7 +333,9 @@ impl Retry {
                 RetryDecision::Done
             };
         }
-        budget.on_retryable_failure(verdict.outcome, now);
+        if verdict.outcome.is_failure() {
+            budget.on_retryable_failure(verdict.outcome, now);
+        }
         if let Some(limit) = self.config.attempt_limit()
             && self.attempts >= limit
         {
