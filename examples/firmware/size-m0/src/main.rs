@@ -30,7 +30,11 @@ fn main() -> ! {
     }
     #[cfg(feature = "breaker")]
     {
-        acc ^= patterns::breaker(input);
+        acc ^= patterns::breaker::<steadfast::breaker::Consecutive>(input);
+    }
+    #[cfg(feature = "breaker-window")]
+    {
+        acc ^= patterns::breaker::<steadfast::breaker::CountWindow<64>>(input);
     }
     #[cfg(feature = "backoff")]
     {
@@ -51,6 +55,15 @@ fn main() -> ! {
     #[cfg(feature = "pipeline")]
     {
         acc ^= patterns::pipeline(input);
+    }
+    #[cfg(feature = "pipeline-breaker")]
+    {
+        acc ^= patterns::pipeline_breaker(input);
+    }
+    #[cfg(feature = "panic-canary")]
+    {
+        let table = black_box([1u64, 2, 3]);
+        acc ^= table[black_box(input as usize)];
     }
     black_box((input, acc));
     debug::exit(debug::EXIT_SUCCESS);
@@ -77,12 +90,13 @@ mod patterns {
         rng.below(black_box(1_000)) ^ rng.between(black_box(10), black_box(20))
     }
 
-    /// Consecutive-failure breaker through closed → open → half-open → closed.
-    #[cfg(feature = "breaker")]
-    pub fn breaker(input: u64) -> u64 {
+    /// A breaker with the failure detector `W` through closed → open →
+    /// half-open → closed.
+    #[cfg(any(feature = "breaker", feature = "breaker-window"))]
+    pub fn breaker<W: steadfast::breaker::Window>(input: u64) -> u64 {
         use steadfast::breaker::{Breaker, Config};
         use steadfast::outcome::Outcome;
-        let Ok(mut b): Result<Breaker, _> = Breaker::new(black_box(Config::default())) else {
+        let Ok(mut b) = Breaker::<W>::new(black_box(Config::default())) else {
             return 0;
         };
         let mut acc = 0u64;
@@ -185,14 +199,12 @@ mod patterns {
         d.remaining(now).as_micros() ^ u64::from(d.is_expired(now))
     }
 
-    /// The composed pipeline: breaker + bulkhead + retry/backoff + timeouts, one
-    /// call driven to its end over a scripted flaky dependency (what an adapter does).
+    /// The composed pipeline: breaker + bulkhead + retry/backoff + timeouts.
     #[cfg(feature = "pipeline")]
     pub fn pipeline(input: u64) -> u64 {
         use steadfast::breaker::{Breaker, Config as BreakerConfig};
         use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
-        use steadfast::outcome::Verdict;
-        use steadfast::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+        use steadfast::pipeline::Shared;
         let Ok(mut breaker): Result<Breaker, _> = Breaker::new(black_box(BreakerConfig::DEFAULT))
         else {
             return 0;
@@ -200,16 +212,43 @@ mod patterns {
         let Ok(mut pool) = Bulkhead::<10>::new(black_box(BulkheadConfig::DEFAULT)) else {
             return 0;
         };
+        let acc = calls(
+            input,
+            &mut Shared::new()
+                .with_breaker(&mut breaker)
+                .with_bulkhead(&mut pool),
+        );
+        acc ^ u64::from(pool.in_flight())
+    }
+
+    /// The pipeline with a breaker only: breaker + retry/backoff + timeouts.
+    #[cfg(feature = "pipeline-breaker")]
+    pub fn pipeline_breaker(input: u64) -> u64 {
+        use steadfast::breaker::{Breaker, Config as BreakerConfig};
+        use steadfast::pipeline::Shared;
+        let Ok(mut breaker): Result<Breaker, _> = Breaker::new(black_box(BreakerConfig::DEFAULT))
+        else {
+            return 0;
+        };
+        calls(input, &mut Shared::new().with_breaker(&mut breaker))
+    }
+
+    /// Four calls driven to their end over a scripted flaky dependency (what
+    /// an adapter does).
+    #[cfg(any(feature = "pipeline", feature = "pipeline-breaker"))]
+    fn calls<G: steadfast::breaker::CircuitBreaker, const Q: usize>(
+        input: u64,
+        shared: &mut steadfast::pipeline::Shared<'_, G, Q>,
+    ) -> u64 {
+        use steadfast::outcome::Verdict;
+        use steadfast::pipeline::{Pipeline, PipelineConfig, Step};
         let pipeline = Pipeline::new(black_box(PipelineConfig::DEFAULT));
         let mut rng = SplitMix64::new(input);
         let mut acc = 0u64;
         for call_no in 0..4u64 {
             let mut now = Instant::from_secs(call_no);
             let mut call = pipeline.start(now);
-            let mut shared = Shared::new()
-                .with_breaker(&mut breaker)
-                .with_bulkhead(&mut pool);
-            let mut step = call.next(now, &mut shared);
+            let mut step = call.next(now, shared);
             for attempt in 0..8u64 {
                 step = match step {
                     Step::Attempt { .. } => {
@@ -218,11 +257,11 @@ mod patterns {
                         } else {
                             Verdict::success()
                         };
-                        call.on_outcome(now, verdict, &mut shared, &mut rng)
+                        call.on_outcome(now, verdict, shared, &mut rng)
                     }
                     Step::Wait { until } | Step::Queued { until, .. } => {
                         now = until;
-                        call.next(now, &mut shared)
+                        call.next(now, shared)
                     }
                     Step::Done(finish) => {
                         acc = acc.wrapping_add(u64::from(finish.attempts()));
@@ -233,8 +272,39 @@ mod patterns {
             while let Some(event) = call.poll_event() {
                 acc ^= matches!(event, steadfast::pipeline::Event::Retry { .. }) as u64;
             }
-            call.abandon(now, &mut shared);
+            call.abandon(now, shared);
         }
-        acc ^ u64::from(pool.in_flight())
+        acc
+    }
+}
+
+/// `size_of` on this target of each machine, as symbol sizes: `llvm-nm -S`
+/// reads them from the ELF (scripts/size-report.sh). Zero-filled, never read.
+#[cfg(feature = "ram")]
+#[allow(non_upper_case_globals)]
+mod ram {
+    use core::mem::size_of;
+    use steadfast::breaker::{Breaker, Consecutive, CountWindow};
+    use steadfast::bulkhead::Bulkhead;
+    use steadfast::pipeline::{Call, Events, Pipeline};
+    use steadfast::retry::{Budget, Retry};
+
+    macro_rules! size_symbols {
+        ($($name:ident: $t:ty),* $(,)?) => {$(
+            #[used]
+            #[unsafe(no_mangle)]
+            static $name: [u8; size_of::<$t>()] = [0; size_of::<$t>()];
+        )*};
+    }
+
+    size_symbols! {
+        SIZE_OF_Breaker_Consecutive: Breaker<Consecutive>,
+        SIZE_OF_Breaker_CountWindow_64: Breaker<CountWindow<64>>,
+        SIZE_OF_Bulkhead_4: Bulkhead<4>,
+        SIZE_OF_Budget: Budget,
+        SIZE_OF_Retry: Retry,
+        SIZE_OF_Pipeline: Pipeline,
+        SIZE_OF_Call: Call,
+        SIZE_OF_Events: Events,
     }
 }
