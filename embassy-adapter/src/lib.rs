@@ -10,7 +10,7 @@ pub mod time;
 use core::cell::RefCell;
 use core::future::{Future, poll_fn};
 use core::pin::Pin;
-use core::task::Poll;
+use core::task::{Poll, Waker};
 
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
@@ -243,7 +243,13 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
         };
         let (mut input, mut last) = (Input::Next, None);
         loop {
-            match run.step(input) {
+            let Some(step) = run.step(input) else {
+                // A machine is borrowed: this call is being driven from inside
+                // a `lock` of its own machine. Yield, then feed the same input.
+                yield_once().await;
+                continue;
+            };
+            match step {
                 Step::Attempt { deadline, .. } => {
                     let result = match deadline {
                         Some(d) => with_deadline(time::to_embassy_instant(d), op()).await.ok(),
@@ -270,11 +276,12 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
     }
 
     /// Locks the shared machines (breaker, then bulkhead, then budget) and
-    /// lends them to `f`, with the bulkhead's waker slots.
+    /// lends them to `f`, with the bulkhead's waker slots; `None` if one of
+    /// them is already borrowed (a call driven from inside a `lock` of it).
     fn locked<R>(
         &self,
         f: impl FnOnce(&mut Shared<'_, Breaker<W>, Q, B>, Option<&mut shared::Waiters<Q>>) -> R,
-    ) -> R {
+    ) -> Option<R> {
         lock_opt(self.breaker.map(|b| &b.inner), |breaker| {
             lock_opt(self.bulkhead.map(|b| &b.inner), |pool| {
                 lock_opt(self.budget.map(|b| &b.inner), |budget| {
@@ -287,37 +294,58 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
                         bulkhead,
                         budget,
                     };
-                    f(&mut shared, waiters)
+                    Some(f(&mut shared, waiters))
                 })
             })
         })
     }
 }
 
-/// Runs `f` on the value behind an optional shared machine's lock.
+/// Runs `f` on the value behind an optional shared machine's lock; `None`
+/// without running it if the value is already borrowed.
 fn lock_opt<M: RawMutex, T, R>(
     mutex: Option<&Mutex<M, RefCell<T>>>,
-    f: impl FnOnce(Option<&mut T>) -> R,
-) -> R {
+    f: impl FnOnce(Option<&mut T>) -> Option<R>,
+) -> Option<R> {
     match mutex {
-        Some(mutex) => mutex.lock(|cell| f(Some(&mut cell.borrow_mut()))),
+        Some(mutex) => mutex.lock(|cell| f(Some(&mut *cell.try_borrow_mut().ok()?))),
         None => f(None),
     }
 }
 
-/// Collects a step's events under the locks: wakes the waiters that were
-/// granted a slot, keeps the events and the finish for the observer, which
-/// runs after unlocking.
+/// Pending once, with the task woken at once: lets the executor run others.
+/// A `poll_fn`, not an `async fn`: no resumed-after-completion panic path.
+fn yield_once() -> impl Future<Output = ()> {
+    let mut yielded = false;
+    poll_fn(move |cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+}
+
+/// Collects a step's events under the locks: marks the waiters that were
+/// granted a slot and keeps their wakers, the events and the finish: wakers
+/// and observer run after unlocking.
 struct Collect<'w, const Q: usize> {
     waiters: Option<&'w mut shared::Waiters<Q>>,
+    wake: [Option<Waker>; Events::CAPACITY],
     events: Events,
     finish: Option<Finish>,
 }
 
 impl<const Q: usize> Observer for Collect<'_, Q> {
     fn on_event(&mut self, _now: Instant, event: &Event) {
-        if let (Event::Granted(t), Some(w)) = (event, self.waiters.as_deref_mut()) {
-            w.grant(*t);
+        if let (Event::Granted(t), Some(w)) = (event, self.waiters.as_deref_mut())
+            && let Some(waker) = w.grant(*t)
+        {
+            match self.wake.iter_mut().find(|slot| slot.is_none()) {
+                Some(slot) => *slot = Some(waker),
+                None => waker.wake(),
+            }
         }
         self.events.push(*event);
     }
@@ -340,20 +368,24 @@ struct Run<'a, 'o, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Ob
     observer: &'o mut O,
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?Sized>
-    Run<'_, '_, M, W, Q, B, O>
+impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?Sized>
+    Run<'a, '_, M, W, Q, B, O>
 {
-    /// Feeds `input` to the pipeline at `now` under the locks; wakes the waiters
-    /// it granted slots to; reports step, events and finish to `observer`
-    /// after unlocking.
-    fn step(&mut self, input: Input) -> Step {
-        let now = self.start.take().unwrap_or_else(time::now);
+    /// Feeds `input` to the pipeline at `now` under the locks; after
+    /// unlocking, wakes the waiters it granted slots to and reports step,
+    /// events and finish to `observer`. `None`, with nothing fed, if a shared
+    /// machine is already borrowed (a call driven from inside a `lock` of it).
+    fn step(&mut self, input: Input) -> Option<Step> {
+        let now = match self.start {
+            Some(start) => start,
+            None => time::now(),
+        };
         let (policy, call, queued) = (self.policy, &mut self.call, &mut self.queued);
-        let (step, mut collected) = policy.locked(|shared, mut waiters| {
-            let step = policy
-                .rng
-                .inner
-                .lock(|rng| call.handle(now, input, shared, &mut *rng.borrow_mut()));
+        let (step, wake, mut collected) = policy.locked(|shared, mut waiters| {
+            let step = policy.rng.inner.lock(|rng| {
+                let mut rng = rng.try_borrow_mut().ok()?;
+                Some(call.handle(now, input, shared, &mut *rng))
+            })?;
             let ticket = match step {
                 Step::Queued { ticket, .. } => Some(ticket),
                 _ => None,
@@ -371,12 +403,15 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?Size
             *queued = ticket;
             let mut collected = Collect {
                 waiters,
+                wake: [const { None }; Events::CAPACITY],
                 events: Events::new(),
                 finish: None,
             };
             call.drain(now, &mut collected);
-            (step, (collected.events, collected.finish))
-        });
+            Some((step, collected.wake, (collected.events, collected.finish)))
+        })??;
+        self.start = None;
+        wake.into_iter().flatten().for_each(Waker::wake);
         let observer = &mut *self.observer;
         observer.on_step(now, input, &step);
         while let Some(event) = collected.0.pop() {
@@ -386,31 +421,43 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?Size
         if let Some(finish) = collected.1 {
             observer.on_finish(now, &finish);
         }
-        step
+        Some(step)
     }
 
     /// Sleeps until the bulkhead hands this call its slot, or until `until`.
-    async fn wait_in_queue(&self, ticket: Ticket, until: Instant) {
+    /// A `poll_fn`, not an `async fn`: no resumed-after-completion panic path.
+    fn wait_in_queue(
+        &self,
+        ticket: Ticket,
+        until: Instant,
+    ) -> impl Future<Output = ()> + use<'a, M, W, Q, B, O> {
         let mut timer = Timer::at(time::to_embassy_instant(until));
         let pool = self.policy.bulkhead;
-        poll_fn(|cx| {
+        poll_fn(move |cx| {
             if Pin::new(&mut timer).poll(cx).is_ready() {
                 return Poll::Ready(());
             }
             match pool {
-                Some(pool) => pool
-                    .inner
-                    .lock(|cell| cell.borrow_mut().waiters.poll_grant(ticket, cx)),
+                Some(pool) => pool.inner.lock(|cell| match cell.try_borrow_mut() {
+                    Ok(mut pool) => pool.waiters.poll_grant(ticket, cx),
+                    // Borrowed by a `lock` this poll runs inside: look again soon.
+                    Err(_) => {
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    }
+                }),
                 None => Poll::Ready(()),
             }
         })
-        .await;
     }
 }
 
 impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?Sized> Drop
     for Run<'_, '_, M, W, Q, B, O>
 {
+    /// Abandons the call under the locks. A call dropped from inside a
+    /// `lock` of one of its own machines cannot take them, and keeps what it
+    /// held.
     fn drop(&mut self) {
         if !self.call.is_finished() {
             let _ = self.step(Input::Abandon);

@@ -6,11 +6,10 @@
 
 use core::cell::RefCell;
 use core::fmt;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
-use embassy_sync::waitqueue::WakerRegistration;
 use steadfast::breaker::{Breaker, Consecutive, State, Window};
 use steadfast::bulkhead::{Bulkhead, Ticket};
 use steadfast::retry::RetryBudget;
@@ -43,6 +42,10 @@ impl<M: RawMutex, W: Window> SharedBreaker<M, W> {
 
     /// Runs `f` on the breaker under the lock (stats, `reset`, `force_open`…).
     /// Keep it short: with `CriticalSectionRawMutex` interrupts wait.
+    ///
+    /// # Panics
+    ///
+    /// If `f` locks this same breaker again (through this method or a getter).
     ///
     /// ```
     /// # use embassy_sync::blocking_mutex::raw::NoopRawMutex;
@@ -81,7 +84,7 @@ impl<M: RawMutex, W: Window> defmt::Format for SharedBreaker<M, W> {
 struct Waiter {
     ticket: Ticket,
     granted: bool,
-    waker: WakerRegistration,
+    waker: Option<Waker>,
 }
 
 /// The bulkhead plus its waker slots.
@@ -110,17 +113,22 @@ impl<const Q: usize> Waiters<Q> {
             *slot = Some(Waiter {
                 ticket,
                 granted: false,
-                waker: WakerRegistration::new(),
+                waker: None,
             });
         }
     }
 
-    /// The slot went to `ticket`: wake its task.
-    pub(crate) fn grant(&mut self, ticket: Ticket) {
-        if let Some(w) = self.slots.iter_mut().flatten().find(|w| w.ticket == ticket) {
-            w.granted = true;
-            w.waker.wake();
-        }
+    /// The slot went to `ticket`: returns the waker of its task, for the
+    /// caller to wake once it has unlocked (a waker runs foreign code, which
+    /// must never run while a machine is borrowed).
+    pub(crate) fn grant(&mut self, ticket: Ticket) -> Option<Waker> {
+        let w = self
+            .slots
+            .iter_mut()
+            .flatten()
+            .find(|w| w.ticket == ticket)?;
+        w.granted = true;
+        w.waker.take()
     }
 
     /// The call holding `ticket` is no longer queued.
@@ -137,7 +145,10 @@ impl<const Q: usize> Waiters<Q> {
         match self.slots.iter_mut().flatten().find(|w| w.ticket == ticket) {
             Some(w) if w.granted => Poll::Ready(()),
             Some(w) => {
-                w.waker.register(cx.waker());
+                match &mut w.waker {
+                    Some(waker) => waker.clone_from(cx.waker()),
+                    None => w.waker = Some(cx.waker().clone()),
+                }
                 Poll::Pending
             }
             None => Poll::Pending,
@@ -151,8 +162,8 @@ impl<const Q: usize> Waiters<Q> {
 }
 
 /// A bulkhead shared by tasks, with async waiting: a queued call sleeps until
-/// the slot is handed to it (woken through an embassy-sync
-/// [`WakerRegistration`] per queue place) or its wait ends.
+/// the slot is handed to it (woken through one waker slot per queue place)
+/// or its wait ends.
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
@@ -186,6 +197,10 @@ impl<M: RawMutex, const Q: usize> SharedBulkhead<M, Q> {
 
     /// Runs `f` on the bulkhead under the lock, to read it (`stats`,
     /// `in_flight`…). Do not release or claim through it: the pipeline does.
+    ///
+    /// # Panics
+    ///
+    /// If `f` locks this same bulkhead again (through this method or a getter).
     ///
     /// ```
     /// # use embassy_sync::blocking_mutex::raw::NoopRawMutex;
@@ -260,6 +275,10 @@ impl<M: RawMutex, B: RetryBudget> SharedBudget<M, B> {
     }
 
     /// Runs `f` on the budget under the lock.
+    ///
+    /// # Panics
+    ///
+    /// If `f` locks this same budget again.
     pub fn lock<R>(&self, f: impl FnOnce(&mut B) -> R) -> R {
         self.inner.lock(|cell| f(&mut cell.borrow_mut()))
     }

@@ -428,3 +428,26 @@ fn a_dropped_half_open_probe_returns_its_slot() {
     assert_eq!(block_on(policy.call(|| async { Ok::<u8, &str>(7) })), Ok(7));
     assert_eq!(m.breaker.state(), State::Closed);
 }
+
+#[test]
+fn a_call_polled_inside_a_lock_of_its_breaker_waits_for_the_lock() {
+    let m = Machines::new();
+    let policy = m.policy();
+    let calls = Cell::new(0u32);
+    let op = || {
+        calls.set(calls.get() + 1);
+        async { Ok::<u32, ()>(7) }
+    };
+    let mut task = Task::new(policy.call(op));
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    // The breaker is borrowed: the call can take no step and runs nothing yet.
+    m.breaker.lock(|_| task.poll(&waker));
+    assert!(task.out.is_none());
+    assert_eq!(calls.get(), 0);
+    // Once unlocked it runs as usual, with the breaker's state untouched.
+    drive(&mut [&mut task], |t| t[0].out.is_some());
+    assert_eq!(task.out, Some(Ok(7)));
+    assert_eq!(calls.get(), 1);
+    assert_eq!(m.breaker.state(), State::Closed);
+    assert_eq!(m.bulkhead.in_flight(), 0);
+}
