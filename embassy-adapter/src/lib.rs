@@ -4,24 +4,26 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod drive;
 mod shared;
 pub mod time;
 
 use core::cell::RefCell;
-use core::future::{Future, poll_fn};
+use core::future::Future;
 use core::pin::Pin;
-use core::task::{Poll, Waker};
+use core::task::{Context, Poll, Waker};
 
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
-use embassy_time::{Timer, with_deadline};
+use embassy_time::Timer;
 use steadfast::breaker::{Breaker, Consecutive, Window};
 use steadfast::bulkhead::Ticket;
-use steadfast::outcome::{Classify, ErrorsFail, Verdict};
+use steadfast::outcome::{Classify, ErrorsFail};
 use steadfast::pipeline::{Answer, Call, Event, Events, Finish, Pipeline, Shared, Step};
 use steadfast::retry::{RetryBudget, Unlimited};
 use steadfast::time::Instant;
 
+use drive::{Drive, Driver, Forward, Then};
 pub use shared::{SharedBreaker, SharedBudget, SharedBulkhead, SharedRng};
 /// Why a call returned no value: the core's [`steadfast::pipeline::Error`]
 /// itself (its [`Reason`](steadfast::pipeline::Reason), the attempts that ran,
@@ -166,31 +168,35 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
     ///
     /// Cancel-safe: dropping the returned future at any point gives back every
     /// permit and queue place the call held.
-    pub async fn call<T, E, F, Fut>(&self, op: F) -> Result<T, Error<E>>
+    pub fn call<T, E, F, Fut>(
+        &self,
+        op: F,
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, M, W, Q, B, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.call_with(&ErrorsFail, &mut (), op).await
+        Then::new(self.drive(&ErrorsFail, (), false, op), Answer::into_result)
     }
 
     /// Runs `op` under the policy, with a classifier (which results fail, which
     /// retry, server hints) and an [`Observer`] of every step.
-    pub async fn call_with<T, E, F, Fut, C, O>(
+    pub fn call_with<'c, 'o, T, E, F, Fut, C, O>(
         &self,
-        classify: &C,
-        observer: &mut O,
+        classify: &'c C,
+        observer: &'o mut O,
         op: F,
-    ) -> Result<T, Error<E>>
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 'c, 'o, M, W, Q, B, T, E, F, Fut, C, O>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E> + ?Sized,
         O: Observer + ?Sized,
     {
-        self.drive(classify, observer, false, op)
-            .await
-            .into_result()
+        Then::new(
+            self.drive(classify, Forward(observer), false, op),
+            Answer::into_result,
+        )
     }
 
     /// Like [`call_with`](Self::call_with), answering with `fallback` when the
@@ -199,80 +205,56 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
     /// The fallback runs after the pipeline has finished (no lock, slot or
     /// probe held) and sees the error the call would have returned; if it
     /// fails too, that error is returned.
-    pub async fn call_with_fallback<T, E, F, Fut, C, O>(
+    pub fn call_with_fallback<'c, 'o, T, E, F, Fut, C, O, G>(
         &self,
-        classify: &C,
-        observer: &mut O,
-        fallback: impl FnOnce(&Error<E>) -> Result<T, E>,
+        classify: &'c C,
+        observer: &'o mut O,
+        fallback: G,
         op: F,
-    ) -> Result<T, Error<E>>
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 'c, 'o, M, W, Q, B, T, E, F, Fut, C, O, G>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E> + ?Sized,
         O: Observer + ?Sized,
+        G: FnOnce(&Error<E>) -> Result<T, E>,
     {
-        match self.drive(classify, observer, true, op).await {
-            Answer::Fallback(error) => fallback(&error).map_err(|_| error),
-            other => other.into_result(),
-        }
+        Then::new(
+            self.drive(classify, Forward(observer), true, op),
+            move |answer| match answer {
+                Answer::Fallback(error) => fallback(&error).map_err(|_| error),
+                other => other.into_result(),
+            },
+        )
     }
 
-    /// Runs the pipeline to its end and returns the caller's answer
-    /// ([`Finish::answer`]).
-    async fn drive<T, E, F, Fut, C, O>(
+    /// The future that runs the pipeline to its end and answers with
+    /// [`Finish::answer`].
+    fn drive<'c, T, E, F, Fut, C, O>(
         &self,
-        classify: &C,
-        observer: &mut O,
+        classify: &'c C,
+        observer: O,
         has_fallback: bool,
-        mut op: F,
-    ) -> Answer<T, Error<E>>
+        op: F,
+    ) -> Drive<'c, Run<'a, M, W, Q, B, O>, C, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E> + ?Sized,
-        O: Observer + ?Sized,
+        O: Observer,
     {
         let now = time::now();
-        let mut run = Run {
-            policy: *self,
-            call: self.pipeline.start(now).with_fallback(has_fallback),
-            start: Some(now),
-            queued: None,
-            observer,
-        };
-        let (mut input, mut last) = (Input::Next, None);
-        loop {
-            let Some(step) = run.step(input) else {
-                // A machine is borrowed: this call is being driven from inside
-                // a `lock` of its own machine. Yield, then feed the same input.
-                yield_once().await;
-                continue;
-            };
-            match step {
-                Step::Attempt { deadline, .. } => {
-                    let result = match deadline {
-                        Some(d) => with_deadline(time::to_embassy_instant(d), op()).await.ok(),
-                        None => Some(op().await),
-                    };
-                    input = Input::Outcome(
-                        result
-                            .as_ref()
-                            .map_or_else(Verdict::timed_out, |r| classify.classify(r)),
-                    );
-                    last = result;
-                }
-                Step::Wait { until } => {
-                    Timer::at(time::to_embassy_instant(until)).await;
-                    input = Input::Next;
-                }
-                Step::Queued { ticket, until } => {
-                    run.wait_in_queue(ticket, until).await;
-                    input = Input::Next;
-                }
-                Step::Done(finish) => return finish.answer(last),
-            }
-        }
+        Drive::new(
+            Run {
+                policy: *self,
+                call: self.pipeline.start(now).with_fallback(has_fallback),
+                start: Some(now),
+                queued: None,
+                observer,
+            },
+            classify,
+            op,
+        )
     }
 
     /// Locks the shared machines (breaker, then bulkhead, then budget) and
@@ -313,20 +295,6 @@ fn lock_opt<M: RawMutex, T, R>(
     }
 }
 
-/// Pending once, with the task woken at once: lets the executor run others.
-/// A `poll_fn`, not an `async fn`: no resumed-after-completion panic path.
-fn yield_once() -> impl Future<Output = ()> {
-    let mut yielded = false;
-    poll_fn(move |cx| {
-        if yielded {
-            return Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    })
-}
-
 /// Collects a step's events under the locks: marks the waiters that were
 /// granted a slot and keeps their wakers, the events and the finish: wakers
 /// and observer run after unlocking.
@@ -357,7 +325,7 @@ impl<const Q: usize> Observer for Collect<'_, Q> {
 
 /// One call in flight: the pipeline's `Call` and where it queues. Dropping it
 /// before the call finished abandons the call under the locks.
-struct Run<'a, 'o, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?Sized> {
+struct Run<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> {
     policy: Policy<'a, M, W, Q, B>,
     call: Call,
     /// The instant the call started, for its first step (one clock read).
@@ -365,11 +333,11 @@ struct Run<'a, 'o, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Ob
     /// The ticket whose waker slot this call holds.
     queued: Option<Ticket>,
     /// Hears every step, event and the finish, a cancelled call's included.
-    observer: &'o mut O,
+    observer: O,
 }
 
-impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?Sized>
-    Run<'a, '_, M, W, Q, B, O>
+impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> Driver
+    for Run<'_, M, W, Q, B, O>
 {
     /// Feeds `input` to the pipeline at `now` under the locks; after
     /// unlocking, wakes the waiters it granted slots to and reports step,
@@ -412,7 +380,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?
         })??;
         self.start = None;
         wake.into_iter().flatten().for_each(Waker::wake);
-        let observer = &mut *self.observer;
+        let observer = &mut self.observer;
         observer.on_step(now, input, &step);
         while let Some(event) = collected.0.pop() {
             log_event(now, &event);
@@ -424,36 +392,28 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?
         Some(step)
     }
 
-    /// Sleeps until the bulkhead hands this call its slot, or until `until`.
-    /// A `poll_fn`, not an `async fn`: no resumed-after-completion panic path.
-    fn wait_in_queue(
-        &self,
-        ticket: Ticket,
-        until: Instant,
-    ) -> impl Future<Output = ()> + use<'a, M, W, Q, B, O> {
-        let mut timer = Timer::at(time::to_embassy_instant(until));
-        let pool = self.policy.bulkhead;
-        poll_fn(move |cx| {
-            if Pin::new(&mut timer).poll(cx).is_ready() {
-                return Poll::Ready(());
-            }
-            match pool {
-                Some(pool) => pool.inner.lock(|cell| match cell.try_borrow_mut() {
-                    Ok(mut pool) => pool.waiters.poll_grant(ticket, cx),
-                    // Borrowed by a `lock` this poll runs inside: look again soon.
-                    Err(_) => {
-                        cx.waker().wake_by_ref();
-                        Poll::Pending
-                    }
-                }),
-                None => Poll::Ready(()),
-            }
-        })
+    /// Ready once `timer` fires or the bulkhead has handed this call the
+    /// slot of `ticket`.
+    fn poll_queue(&self, ticket: Ticket, timer: &mut Timer, cx: &mut Context<'_>) -> Poll<()> {
+        if Pin::new(timer).poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        match self.policy.bulkhead {
+            Some(pool) => pool.inner.lock(|cell| match cell.try_borrow_mut() {
+                Ok(mut pool) => pool.waiters.poll_grant(ticket, cx),
+                // Borrowed by a `lock` this poll runs inside: look again soon.
+                Err(_) => {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+            }),
+            None => Poll::Ready(()),
+        }
     }
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?Sized> Drop
-    for Run<'_, '_, M, W, Q, B, O>
+impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> Drop
+    for Run<'_, M, W, Q, B, O>
 {
     /// Abandons the call under the locks. A call dropped from inside a
     /// `lock` of one of its own machines cannot take them, and keeps what it

@@ -451,3 +451,25 @@ fn a_call_polled_inside_a_lock_of_its_breaker_waits_for_the_lock() {
     assert_eq!(m.breaker.state(), State::Closed);
     assert_eq!(m.bulkhead.in_flight(), 0);
 }
+
+#[test]
+fn a_call_polled_after_its_answer_stays_pending() {
+    let m = Machines::new();
+    let policy = m.policy();
+    let mut call = Box::pin(policy.call(|| async { Ok::<u32, ()>(7) }));
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let give_up = std::time::Instant::now() + StdDuration::from_secs(5);
+    let answer = loop {
+        if let Poll::Ready(answer) = call.as_mut().poll(&mut cx) {
+            break answer;
+        }
+        assert!(std::time::Instant::now() < give_up, "call stuck");
+        std::thread::park_timeout(StdDuration::from_millis(5));
+    };
+    assert_eq!(answer, Ok(7));
+    // A contract breach by the executor: no second answer, and no panic.
+    assert!(call.as_mut().poll(&mut cx).is_pending());
+    drop(call);
+    m.assert_idle();
+}
