@@ -8,7 +8,6 @@ mod drive;
 mod shared;
 pub mod time;
 
-use core::cell::RefCell;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
@@ -24,6 +23,7 @@ use steadfast::retry::{RetryBudget, Unlimited};
 use steadfast::time::Instant;
 
 use drive::{Drive, Driver, Forward, Then};
+use shared::{Held, View};
 pub use shared::{SharedBreaker, SharedBudget, SharedBulkhead, SharedRng};
 /// Why a call returned no value: the core's [`steadfast::pipeline::Error`]
 /// itself (its [`Reason`](steadfast::pipeline::Reason), the attempts that ran,
@@ -283,14 +283,14 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
     }
 }
 
-/// Runs `f` on the value behind an optional shared machine's lock; `None`
-/// without running it if the value is already borrowed.
-fn lock_opt<M: RawMutex, T, R>(
-    mutex: Option<&Mutex<M, RefCell<T>>>,
+/// Runs `f` on the machine behind an optional shared machine's lock; `None`
+/// without running it if the machine is already lent out.
+fn lock_opt<M: RawMutex, T: View<V>, V: Copy, R>(
+    mutex: Option<&Mutex<M, Held<T, V>>>,
     f: impl FnOnce(Option<&mut T>) -> Option<R>,
 ) -> Option<R> {
     match mutex {
-        Some(mutex) => mutex.lock(|cell| f(Some(&mut *cell.try_borrow_mut().ok()?))),
+        Some(mutex) => mutex.lock(|held| held.lend(|machine| f(Some(machine))))?,
         None => f(None),
     }
 }
@@ -350,10 +350,10 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> Driver
         };
         let (policy, call, queued) = (self.policy, &mut self.call, &mut self.queued);
         let (step, wake, mut collected) = policy.locked(|shared, mut waiters| {
-            let step = policy.rng.inner.lock(|rng| {
-                let mut rng = rng.try_borrow_mut().ok()?;
-                Some(call.handle(now, input, shared, &mut *rng))
-            })?;
+            let step = policy
+                .rng
+                .inner
+                .lock(|rng| rng.lend(|rng| call.handle(now, input, shared, rng)))?;
             let ticket = match step {
                 Step::Queued { ticket, .. } => Some(ticket),
                 _ => None,
@@ -399,14 +399,14 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> Driver
             return Poll::Ready(());
         }
         match self.policy.bulkhead {
-            Some(pool) => pool.inner.lock(|cell| match cell.try_borrow_mut() {
-                Ok(mut pool) => pool.waiters.poll_grant(ticket, cx),
-                // Borrowed by a `lock` this poll runs inside: look again soon.
-                Err(_) => {
+            Some(pool) => pool
+                .inner
+                .lock(|held| held.lend(|pool| pool.waiters.poll_grant(ticket, cx)))
+                .unwrap_or_else(|| {
+                    // Lent to a `lock` this poll runs inside: look again soon.
                     cx.waker().wake_by_ref();
                     Poll::Pending
-                }
-            }),
+                }),
             None => Poll::Ready(()),
         }
     }
