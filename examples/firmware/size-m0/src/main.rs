@@ -60,6 +60,10 @@ fn main() -> ! {
     {
         acc ^= patterns::pipeline_breaker(input);
     }
+    #[cfg(feature = "embassy")]
+    {
+        acc ^= adapter::embassy(input);
+    }
     #[cfg(feature = "panic-canary")]
     {
         let table = black_box([1u64, 2, 3]);
@@ -306,5 +310,122 @@ mod ram {
         SIZE_OF_Pipeline: Pipeline,
         SIZE_OF_Call: Call,
         SIZE_OF_Events: Events,
+    }
+}
+
+/// steadfast-embassy: what a firmware links for `Policy::call`.
+#[cfg(feature = "embassy")]
+mod adapter {
+    use core::future::Future;
+    use core::hint::black_box;
+    use core::pin::pin;
+    use core::sync::atomic::{AtomicU32, Ordering};
+    use core::task::{Context, Poll, Waker};
+    use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+    use steadfast::breaker::{Breaker, Config};
+    use steadfast::pipeline::{Pipeline, PipelineConfig};
+    use steadfast_embassy::{Policy, SharedBreaker, SharedRng};
+
+    /// A clock that moves 1 ms per reading; a timer wakes its task at once,
+    /// so the busy poll below reaches every deadline.
+    struct ProbeClock;
+
+    static TICKS: AtomicU32 = AtomicU32::new(0);
+
+    impl embassy_time_driver::Driver for ProbeClock {
+        fn now(&self) -> u64 {
+            // load + store: thumbv6m has no atomic read-modify-write; one core
+            let t = TICKS.load(Ordering::Relaxed).wrapping_add(1_000);
+            TICKS.store(t, Ordering::Relaxed);
+            u64::from(t)
+        }
+
+        fn schedule_wake(&self, _at: u64, waker: &Waker) {
+            waker.wake_by_ref();
+        }
+    }
+
+    embassy_time_driver::time_driver_impl!(static DRIVER: ProbeClock = ProbeClock);
+
+    /// An operation that answers at once (`core::future::Ready` would link
+    /// its own polled-after-completion panic: the user's, not the adapter's).
+    struct Reply(Result<u64, u64>);
+
+    impl Future for Reply {
+        type Output = Result<u64, u64>;
+
+        fn poll(self: core::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+            Poll::Ready(self.0)
+        }
+    }
+
+    /// Four calls through a breaker, failing as `input`'s bits say.
+    pub fn embassy(input: u64) -> u64 {
+        let Ok(breaker) = Breaker::new(black_box(Config::DEFAULT)) else {
+            return 0;
+        };
+        let breaker: SharedBreaker<NoopRawMutex> = SharedBreaker::new(breaker);
+        let rng = SharedRng::new(input);
+        let policy = Policy::new(Pipeline::new(black_box(PipelineConfig::DEFAULT)), &rng)
+            .with_breaker(&breaker);
+        let mut acc = 0u64;
+        for i in 0..4u64 {
+            let fail = (input >> i) & 1 == 1;
+            let op = || Reply(if fail { Err(i) } else { Ok(i) });
+            #[cfg(feature = "ram")]
+            report::future_sizes(&op(), &policy.call(op));
+            let mut call = pin!(policy.call(op));
+            let mut cx = Context::from_waker(Waker::noop());
+            let answer = loop {
+                if let Poll::Ready(answer) = call.as_mut().poll(&mut cx) {
+                    break answer;
+                }
+            };
+            acc ^= answer.map_or(1, |v| v);
+        }
+        acc
+    }
+
+    /// The sizes of a call's future and of the operation's own future, printed
+    /// over semihosting (no `core::fmt`): `call-future <bytes> op-future <bytes>`.
+    #[cfg(feature = "ram")]
+    mod report {
+        use core::mem::size_of_val;
+        use cortex_m_semihosting::hio;
+
+        pub(super) fn future_sizes<A, B>(op: &A, call: &B) {
+            let Ok(mut out) = hio::hstdout() else {
+                return;
+            };
+            let mut line = [0u8; 64];
+            let mut len = 0;
+            for (label, n) in [
+                ("call-future ", size_of_val(call)),
+                (" op-future ", size_of_val(op)),
+            ] {
+                for &b in label.as_bytes() {
+                    line[len] = b;
+                    len += 1;
+                }
+                let mut digits = [0u8; 10];
+                let mut d = 0;
+                let mut n = n;
+                loop {
+                    digits[d] = b'0' + (n % 10) as u8;
+                    d += 1;
+                    n /= 10;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                while d > 0 {
+                    d -= 1;
+                    line[len] = digits[d];
+                    len += 1;
+                }
+            }
+            line[len] = b'\n';
+            let _ = out.write_all(&line[..=len]);
+        }
     }
 }
