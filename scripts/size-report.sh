@@ -32,18 +32,18 @@ full_run=0
 # A goal of "-" is a ceiling only.
 #   name                        goal  ceiling   what
 BUDGETS=(
-  "flash:breaker                1024     4064   Breaker<Consecutive>, .text+.rodata over the baseline"
-  "flash:breaker-window         1024     4656   Breaker<CountWindow<64>>"
-  "flash:retry                  1024     6716   Retry + Backoff (one call's retries, jittered)"
-  "flash:bulkhead               1024     2980   Bulkhead<4>"
-  "flash:timeout                 300      300   Deadline"
-  "flash:pipeline-breaker       4096    17844   pipeline: breaker + retry + timeouts"
-  "flash:together               8192    27452   every pattern + pipeline"
-  "ram:Breaker_Consecutive        32      128   size_of::<Breaker<Consecutive>>()"
-  "ram:Breaker_CountWindow_64     64      152   size_of::<Breaker<CountWindow<64>>>()"
-  "ram:Call                      128      656   size_of::<pipeline::Call>()"
-  "flash:embassy                   -    20996   steadfast-embassy Policy::call with a breaker (embassy-time included)"
-  "ram:embassy_call_beyond_op    256      888   a Policy::call future minus the operation's own future"
+  'flash:breaker                1024     4064   `Breaker<Consecutive>`, .text+.rodata over the baseline'
+  'flash:breaker-window         1024     4656   `Breaker<CountWindow<64>>`'
+  'flash:retry                  1024     6716   `Retry` + `Backoff` (the retries of one call, jittered)'
+  'flash:bulkhead               1024     2980   `Bulkhead<4>`'
+  'flash:timeout                 300      300   `Deadline`'
+  'flash:pipeline-breaker       4096    17844   pipeline: breaker + retry + timeouts'
+  'flash:together               8192    27452   every pattern + pipeline'
+  'ram:Breaker_Consecutive        32      128   `size_of::<Breaker<Consecutive>>()`'
+  'ram:Breaker_CountWindow_64     64      152   `size_of::<Breaker<CountWindow<64>>>()`'
+  'ram:Call                      128      656   `size_of::<pipeline::Call>()`'
+  'flash:embassy                   -    20996   steadfast-embassy `Policy::call` with a breaker (embassy-time included)'
+  'ram:embassy_call_beyond_op    256      888   a `Policy::call` future minus the future of the operation itself'
 )
 
 # section NAME ELF -> size in bytes (0 if absent)

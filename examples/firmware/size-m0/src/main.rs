@@ -288,10 +288,12 @@ mod patterns {
 #[allow(non_upper_case_globals)]
 mod ram {
     use core::mem::size_of;
+    use steadfast::backoff::Backoff;
     use steadfast::breaker::{Breaker, Consecutive, CountWindow};
     use steadfast::bulkhead::Bulkhead;
     use steadfast::pipeline::{Call, Events, Pipeline};
     use steadfast::retry::{Budget, Retry};
+    use steadfast::timeout::Deadline;
 
     macro_rules! size_symbols {
         ($($name:ident: $t:ty),* $(,)?) => {$(
@@ -310,6 +312,8 @@ mod ram {
         SIZE_OF_Pipeline: Pipeline,
         SIZE_OF_Call: Call,
         SIZE_OF_Events: Events,
+        SIZE_OF_Backoff: Backoff,
+        SIZE_OF_Deadline: Deadline,
     }
 }
 
