@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Firmware CI for steadfast: both QEMU images built and run with their exit status
-# checked, the defmt variant decoded by defmt-print, the no-allocator and no-float proofs
-# (each with a canary that must trip it), a panic that must exit 1, and size reports.
+# checked, the defmt variant decoded by defmt-print, the no-allocator, no-float and no-panic
+# proofs (each with a canary that must trip it), a panic that must exit 1, and size reports
+# checked against their budgets.
 # Callable from anywhere (usually `bash .ci/firmware.sh` from the repo root); installs
 # what it needs only if missing. Recipe and measurements: ../shared/EMBEDDED.md.
 set -euo pipefail
@@ -170,6 +171,35 @@ no_float() {
   expect_fail check_no_vfp "$ELF/m4-float-canary"
   cat "$LOG"
 }
+# panic_callers ELF -> "caller -> callee" for every function outside `core` that calls into the
+# panic machinery, directly or through `core` functions that can panic (`RefCell::borrow_mut`...)
+panic_callers() {
+  "$LLVM_BIN/llvm-objdump" -d -C --no-show-raw-insn "$1" | awk '
+    /^[0-9a-f]+ <.*>:$/ { fn = $0; sub(/^[0-9a-f]+ </, "", fn); sub(/>:$/, "", fn); next }
+    /\tbl?\t.*</ { callee = $0; sub(/.*</, "", callee); sub(/>.*/, "", callee); sub(/\+0x[0-9a-f]+$/, "", callee)
+                   if (callee != fn) edge[fn " -> " callee] = 1 }
+    END {
+      for (e in edge) { split(e, p, " -> "); if (p[2] ~ /^(core::panicking::|core::cell::panic_already|core::option::(unwrap|expect)_failed|core::result::unwrap_failed|core::slice::index::)/) bad[p[2]] = 1 }
+      do { grew = 0
+        for (e in edge) { split(e, p, " -> ")
+          if ((p[2] in bad) && !(p[1] in bad) && p[1] ~ /^(core::|_\$LT\$core\.\.|<core::)/) { bad[p[1]] = 1; grew = 1 } }
+      } while (grew)
+      for (e in edge) { split(e, p, " -> "); if ((p[2] in bad) && !(p[1] in bad)) print e }
+    }' | sort -u
+}
+no_panic() {
+  # The proof proper is in size-report (sizes step): every size-m0 probe, each pattern, the
+  # pipeline and steadfast-embassy's Policy::call, links no panic symbol at all (a canary must
+  # trip it). The full firmware links panics of its own (the executor's async tasks, its time
+  # driver's RefCell, its async bus mutex): here no function of steadfast's may call into them.
+  local n hits bad=0
+  for n in m0 m4 m0-defmt m4-defmt; do
+    hits=$(panic_callers "$ELF/$n" | grep -E '^(steadfast(_embassy)?::|_\$LT\$steadfast(_embassy)?\.\.)' || true)
+    if [ -n "$hits" ]; then echo "PANIC PATH from steadfast in $n:"; echo "$hits"; bad=1
+    else echo "no steadfast function calls a panic in $n ($(panic_callers "$ELF/$n" | wc -l) calls from elsewhere)"; fi
+  done
+  return $bad
+}
 sizes() {
   local n steadfast_bytes size
   printf '%-10s %7s %7s %7s %6s %6s  %s\n' image .text .rodata .data .bss flash "bytes in symbols named steadfast::* (inlined code not counted)"
@@ -197,6 +227,7 @@ step defmt defmt_run
 step panic panic_exits_1
 step no-alloc no_alloc
 step no-float no_float
+step no-panic no_panic
 step sizes sizes
 
 printf '\n=== firmware: timings\n'

@@ -4,24 +4,26 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod drive;
 mod shared;
 pub mod time;
 
-use core::cell::RefCell;
-use core::future::{Future, poll_fn};
+use core::future::Future;
 use core::pin::Pin;
-use core::task::Poll;
+use core::task::{Context, Poll, Waker};
 
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
-use embassy_time::{Timer, with_deadline};
+use embassy_time::Timer;
 use steadfast::breaker::{Breaker, Consecutive, Window};
 use steadfast::bulkhead::Ticket;
-use steadfast::outcome::{Classify, ErrorsFail, Verdict};
+use steadfast::outcome::{Classify, ErrorsFail};
 use steadfast::pipeline::{Answer, Call, Event, Events, Finish, Pipeline, Shared, Step};
 use steadfast::retry::{RetryBudget, Unlimited};
 use steadfast::time::Instant;
 
+use drive::{Drive, Driver, Forward, Then};
+use shared::{Held, View};
 pub use shared::{SharedBreaker, SharedBudget, SharedBulkhead, SharedRng};
 /// Why a call returned no value: the core's [`steadfast::pipeline::Error`]
 /// itself (its [`Reason`](steadfast::pipeline::Reason), the attempts that ran,
@@ -166,31 +168,35 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
     ///
     /// Cancel-safe: dropping the returned future at any point gives back every
     /// permit and queue place the call held.
-    pub async fn call<T, E, F, Fut>(&self, op: F) -> Result<T, Error<E>>
+    pub fn call<T, E, F, Fut>(
+        &self,
+        op: F,
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, M, W, Q, B, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.call_with(&ErrorsFail, &mut (), op).await
+        Then::new(self.drive(&ErrorsFail, (), false, op), Answer::into_result)
     }
 
     /// Runs `op` under the policy, with a classifier (which results fail, which
     /// retry, server hints) and an [`Observer`] of every step.
-    pub async fn call_with<T, E, F, Fut, C, O>(
+    pub fn call_with<'c, 'o, T, E, F, Fut, C, O>(
         &self,
-        classify: &C,
-        observer: &mut O,
+        classify: &'c C,
+        observer: &'o mut O,
         op: F,
-    ) -> Result<T, Error<E>>
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 'c, 'o, M, W, Q, B, T, E, F, Fut, C, O>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E> + ?Sized,
         O: Observer + ?Sized,
     {
-        self.drive(classify, observer, false, op)
-            .await
-            .into_result()
+        Then::new(
+            self.drive(classify, Forward(observer), false, op),
+            Answer::into_result,
+        )
     }
 
     /// Like [`call_with`](Self::call_with), answering with `fallback` when the
@@ -199,82 +205,65 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
     /// The fallback runs after the pipeline has finished (no lock, slot or
     /// probe held) and sees the error the call would have returned; if it
     /// fails too, that error is returned.
-    pub async fn call_with_fallback<T, E, F, Fut, C, O>(
+    pub fn call_with_fallback<'c, 'o, T, E, F, Fut, C, O, G>(
         &self,
-        classify: &C,
-        observer: &mut O,
-        fallback: impl FnOnce(&Error<E>) -> Result<T, E>,
+        classify: &'c C,
+        observer: &'o mut O,
+        fallback: G,
         op: F,
-    ) -> Result<T, Error<E>>
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 'c, 'o, M, W, Q, B, T, E, F, Fut, C, O, G>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E> + ?Sized,
         O: Observer + ?Sized,
+        G: FnOnce(&Error<E>) -> Result<T, E>,
     {
-        match self.drive(classify, observer, true, op).await {
-            Answer::Fallback(error) => fallback(&error).map_err(|_| error),
-            other => other.into_result(),
-        }
+        Then::new(
+            self.drive(classify, Forward(observer), true, op),
+            move |answer| match answer {
+                Answer::Fallback(error) => fallback(&error).map_err(|_| error),
+                other => other.into_result(),
+            },
+        )
     }
 
-    /// Runs the pipeline to its end and returns the caller's answer
-    /// ([`Finish::answer`]).
-    async fn drive<T, E, F, Fut, C, O>(
+    /// The future that runs the pipeline to its end and answers with
+    /// [`Finish::answer`].
+    fn drive<'c, T, E, F, Fut, C, O>(
         &self,
-        classify: &C,
-        observer: &mut O,
+        classify: &'c C,
+        observer: O,
         has_fallback: bool,
-        mut op: F,
-    ) -> Answer<T, Error<E>>
+        op: F,
+    ) -> Drive<'c, Run<'a, M, W, Q, B, O>, C, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E> + ?Sized,
-        O: Observer + ?Sized,
+        O: Observer,
     {
         let now = time::now();
-        let mut run = Run {
-            policy: *self,
-            call: self.pipeline.start(now).with_fallback(has_fallback),
-            start: Some(now),
-            queued: None,
-            observer,
-        };
-        let (mut input, mut last) = (Input::Next, None);
-        loop {
-            match run.step(input) {
-                Step::Attempt { deadline, .. } => {
-                    let result = match deadline {
-                        Some(d) => with_deadline(time::to_embassy_instant(d), op()).await.ok(),
-                        None => Some(op().await),
-                    };
-                    input = Input::Outcome(
-                        result
-                            .as_ref()
-                            .map_or_else(Verdict::timed_out, |r| classify.classify(r)),
-                    );
-                    last = result;
-                }
-                Step::Wait { until } => {
-                    Timer::at(time::to_embassy_instant(until)).await;
-                    input = Input::Next;
-                }
-                Step::Queued { ticket, until } => {
-                    run.wait_in_queue(ticket, until).await;
-                    input = Input::Next;
-                }
-                Step::Done(finish) => return finish.answer(last),
-            }
-        }
+        Drive::new(
+            Run {
+                policy: *self,
+                call: self.pipeline.start(now).with_fallback(has_fallback),
+                start: Some(now),
+                queued: None,
+                observer,
+            },
+            classify,
+            op,
+        )
     }
 
     /// Locks the shared machines (breaker, then bulkhead, then budget) and
-    /// lends them to `f`, with the bulkhead's waker slots.
+    /// lends them to `f`, with the bulkhead's waker slots; `None` if one of
+    /// them is already borrowed (a call driven from inside a `lock` of it).
     fn locked<R>(
         &self,
         f: impl FnOnce(&mut Shared<'_, Breaker<W>, Q, B>, Option<&mut shared::Waiters<Q>>) -> R,
-    ) -> R {
+    ) -> Option<R> {
         lock_opt(self.breaker.map(|b| &b.inner), |breaker| {
             lock_opt(self.bulkhead.map(|b| &b.inner), |pool| {
                 lock_opt(self.budget.map(|b| &b.inner), |budget| {
@@ -287,37 +276,44 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
                         bulkhead,
                         budget,
                     };
-                    f(&mut shared, waiters)
+                    Some(f(&mut shared, waiters))
                 })
             })
         })
     }
 }
 
-/// Runs `f` on the value behind an optional shared machine's lock.
-fn lock_opt<M: RawMutex, T, R>(
-    mutex: Option<&Mutex<M, RefCell<T>>>,
-    f: impl FnOnce(Option<&mut T>) -> R,
-) -> R {
+/// Runs `f` on the machine behind an optional shared machine's lock; `None`
+/// without running it if the machine is already lent out.
+fn lock_opt<M: RawMutex, T: View<V>, V: Copy, R>(
+    mutex: Option<&Mutex<M, Held<T, V>>>,
+    f: impl FnOnce(Option<&mut T>) -> Option<R>,
+) -> Option<R> {
     match mutex {
-        Some(mutex) => mutex.lock(|cell| f(Some(&mut cell.borrow_mut()))),
+        Some(mutex) => mutex.lock(|held| held.lend(|machine| f(Some(machine))))?,
         None => f(None),
     }
 }
 
-/// Collects a step's events under the locks: wakes the waiters that were
-/// granted a slot, keeps the events and the finish for the observer, which
-/// runs after unlocking.
+/// Collects a step's events under the locks: marks the waiters that were
+/// granted a slot and keeps their wakers, the events and the finish: wakers
+/// and observer run after unlocking.
 struct Collect<'w, const Q: usize> {
     waiters: Option<&'w mut shared::Waiters<Q>>,
+    wake: [Option<Waker>; Events::CAPACITY],
     events: Events,
     finish: Option<Finish>,
 }
 
 impl<const Q: usize> Observer for Collect<'_, Q> {
     fn on_event(&mut self, _now: Instant, event: &Event) {
-        if let (Event::Granted(t), Some(w)) = (event, self.waiters.as_deref_mut()) {
-            w.grant(*t);
+        if let (Event::Granted(t), Some(w)) = (event, self.waiters.as_deref_mut())
+            && let Some(waker) = w.grant(*t)
+        {
+            match self.wake.iter_mut().find(|slot| slot.is_none()) {
+                Some(slot) => *slot = Some(waker),
+                None => waker.wake(),
+            }
         }
         self.events.push(*event);
     }
@@ -329,7 +325,7 @@ impl<const Q: usize> Observer for Collect<'_, Q> {
 
 /// One call in flight: the pipeline's `Call` and where it queues. Dropping it
 /// before the call finished abandons the call under the locks.
-struct Run<'a, 'o, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?Sized> {
+struct Run<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> {
     policy: Policy<'a, M, W, Q, B>,
     call: Call,
     /// The instant the call started, for its first step (one clock read).
@@ -337,23 +333,27 @@ struct Run<'a, 'o, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Ob
     /// The ticket whose waker slot this call holds.
     queued: Option<Ticket>,
     /// Hears every step, event and the finish, a cancelled call's included.
-    observer: &'o mut O,
+    observer: O,
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?Sized>
-    Run<'_, '_, M, W, Q, B, O>
+impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> Driver
+    for Run<'_, M, W, Q, B, O>
 {
-    /// Feeds `input` to the pipeline at `now` under the locks; wakes the waiters
-    /// it granted slots to; reports step, events and finish to `observer`
-    /// after unlocking.
-    fn step(&mut self, input: Input) -> Step {
-        let now = self.start.take().unwrap_or_else(time::now);
+    /// Feeds `input` to the pipeline at `now` under the locks; after
+    /// unlocking, wakes the waiters it granted slots to and reports step,
+    /// events and finish to `observer`. `None`, with nothing fed, if a shared
+    /// machine is already borrowed (a call driven from inside a `lock` of it).
+    fn step(&mut self, input: Input) -> Option<Step> {
+        let now = match self.start {
+            Some(start) => start,
+            None => time::now(),
+        };
         let (policy, call, queued) = (self.policy, &mut self.call, &mut self.queued);
-        let (step, mut collected) = policy.locked(|shared, mut waiters| {
+        let (step, wake, mut collected) = policy.locked(|shared, mut waiters| {
             let step = policy
                 .rng
                 .inner
-                .lock(|rng| call.handle(now, input, shared, &mut *rng.borrow_mut()));
+                .lock(|rng| rng.lend(|rng| call.handle(now, input, shared, rng)))?;
             let ticket = match step {
                 Step::Queued { ticket, .. } => Some(ticket),
                 _ => None,
@@ -371,13 +371,16 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?Size
             *queued = ticket;
             let mut collected = Collect {
                 waiters,
+                wake: [const { None }; Events::CAPACITY],
                 events: Events::new(),
                 finish: None,
             };
             call.drain(now, &mut collected);
-            (step, (collected.events, collected.finish))
-        });
-        let observer = &mut *self.observer;
+            Some((step, collected.wake, (collected.events, collected.finish)))
+        })??;
+        self.start = None;
+        wake.into_iter().flatten().for_each(Waker::wake);
+        let observer = &mut self.observer;
         observer.on_step(now, input, &step);
         while let Some(event) = collected.0.pop() {
             log_event(now, &event);
@@ -386,31 +389,35 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?Size
         if let Some(finish) = collected.1 {
             observer.on_finish(now, &finish);
         }
-        step
+        Some(step)
     }
 
-    /// Sleeps until the bulkhead hands this call its slot, or until `until`.
-    async fn wait_in_queue(&self, ticket: Ticket, until: Instant) {
-        let mut timer = Timer::at(time::to_embassy_instant(until));
-        let pool = self.policy.bulkhead;
-        poll_fn(|cx| {
-            if Pin::new(&mut timer).poll(cx).is_ready() {
-                return Poll::Ready(());
-            }
-            match pool {
-                Some(pool) => pool
-                    .inner
-                    .lock(|cell| cell.borrow_mut().waiters.poll_grant(ticket, cx)),
-                None => Poll::Ready(()),
-            }
-        })
-        .await;
+    /// Ready once `timer` fires or the bulkhead has handed this call the
+    /// slot of `ticket`.
+    fn poll_queue(&self, ticket: Ticket, timer: &mut Timer, cx: &mut Context<'_>) -> Poll<()> {
+        if Pin::new(timer).poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        match self.policy.bulkhead {
+            Some(pool) => pool
+                .inner
+                .lock(|held| held.lend(|pool| pool.waiters.poll_grant(ticket, cx)))
+                .unwrap_or_else(|| {
+                    // Lent to a `lock` this poll runs inside: look again soon.
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }),
+            None => Poll::Ready(()),
+        }
     }
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer + ?Sized> Drop
-    for Run<'_, '_, M, W, Q, B, O>
+impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> Drop
+    for Run<'_, M, W, Q, B, O>
 {
+    /// Abandons the call under the locks. A call dropped from inside a
+    /// `lock` of one of its own machines cannot take them, and keeps what it
+    /// held.
     fn drop(&mut self) {
         if !self.call.is_finished() {
             let _ = self.step(Input::Abandon);

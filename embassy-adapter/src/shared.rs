@@ -1,20 +1,72 @@
 //! The machines several calls share, each behind an
-//! `embassy_sync::blocking_mutex::Mutex<M, RefCell<_>>`: `const fn new`, so they
+//! `embassy_sync::blocking_mutex::Mutex<M, _>`: `const fn new`, so they
 //! live in `static`s; `M = CriticalSectionRawMutex` to share with interrupts,
 //! `ThreadModeRawMutex` or `NoopRawMutex` for one executor. A lock is held only
 //! for the few instructions of one pipeline step, never across an `.await`.
+//!
+//! Nothing here panics: a machine already lent out (a `lock` closure locking
+//! it again) is reported as `None`, and getters read figures kept beside the
+//! machine instead of borrowing it.
 
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::fmt;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
-use embassy_sync::waitqueue::WakerRegistration;
 use steadfast::breaker::{Breaker, Consecutive, State, Window};
 use steadfast::bulkhead::{Bulkhead, Ticket};
 use steadfast::retry::RetryBudget;
 use steadfast::rng::SplitMix64;
+
+/// A machine behind its lock and the figures its getters read (`V`). The
+/// machine is lent to one borrower at a time (a pipeline step or a `lock`
+/// closure) and `view` is refreshed each time it is given back, so a getter
+/// never borrows and never meets a borrow in progress.
+pub(crate) struct Held<T, V> {
+    machine: RefCell<T>,
+    view: Cell<V>,
+}
+
+/// The figures `V` of a machine that its getters read.
+pub(crate) trait View<V> {
+    fn view(&self) -> V;
+}
+
+impl<T> View<()> for T {
+    fn view(&self) {}
+}
+
+impl<W: Window> View<State> for Breaker<W> {
+    fn view(&self) -> State {
+        self.state()
+    }
+}
+
+impl<T: View<V>, V: Copy> Held<T, V> {
+    /// `view` must be `machine`'s view.
+    const fn new(machine: T, view: V) -> Self {
+        Self {
+            machine: RefCell::new(machine),
+            view: Cell::new(view),
+        }
+    }
+
+    /// Lends the machine to `f`, then refreshes the view; `None`, without
+    /// running `f`, if the machine is already lent (`f` of a `lock` locking it
+    /// again).
+    pub(crate) fn lend<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let mut machine = self.machine.try_borrow_mut().ok()?;
+        let result = f(&mut machine);
+        self.view.set(View::<V>::view(&*machine));
+        Some(result)
+    }
+
+    /// The figures as of the last time the machine was given back.
+    pub(crate) fn view(&self) -> V {
+        self.view.get()
+    }
+}
 
 /// A circuit breaker shared by tasks (and interrupts, with `CriticalSectionRawMutex`).
 ///
@@ -30,35 +82,52 @@ use steadfast::rng::SplitMix64;
 /// assert_eq!(MODEM.state(), State::Closed);
 /// ```
 pub struct SharedBreaker<M: RawMutex, W: Window = Consecutive> {
-    pub(crate) inner: Mutex<M, RefCell<Breaker<W>>>,
+    pub(crate) inner: Mutex<M, Held<Breaker<W>, State>>,
 }
 
 impl<M: RawMutex, W: Window> SharedBreaker<M, W> {
     /// Shares `breaker`.
     pub const fn new(breaker: Breaker<W>) -> Self {
         Self {
-            inner: Mutex::new(RefCell::new(breaker)),
+            inner: Mutex::new({
+                let state = breaker.state();
+                Held::new(breaker, state)
+            }),
         }
     }
 
-    /// Runs `f` on the breaker under the lock (stats, `reset`, `force_open`…).
-    /// Keep it short: with `CriticalSectionRawMutex` interrupts wait.
+    /// Runs `f` on the breaker under the lock (stats, `reset`, `force_open`…);
+    /// `None`, without running `f`, if the breaker is already lent out: when
+    /// `f` of another `lock` of it locks it again. Keep it short: with
+    /// `CriticalSectionRawMutex` interrupts wait.
     ///
     /// ```
     /// # use embassy_sync::blocking_mutex::raw::NoopRawMutex;
     /// # use steadfast::breaker::{Breaker, Config};
     /// # use steadfast_embassy::SharedBreaker;
     /// let b: SharedBreaker<NoopRawMutex> = SharedBreaker::new(Breaker::new(Config::DEFAULT)?);
-    /// assert_eq!(b.lock(|b| b.stats().rejections), 0);
+    /// assert_eq!(b.lock(|b| b.stats().rejections), Some(0));
+    /// assert_eq!(b.lock(|_| b.lock(|b| b.stats().rejections)), Some(None));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn lock<R>(&self, f: impl FnOnce(&mut Breaker<W>) -> R) -> R {
-        self.inner.lock(|cell| f(&mut cell.borrow_mut()))
+    pub fn lock<R>(&self, f: impl FnOnce(&mut Breaker<W>) -> R) -> Option<R> {
+        self.inner.lock(|held| held.lend(f))
     }
 
-    /// The breaker's state.
+    /// The breaker's state, as the last step or `lock` left it.
+    ///
+    /// ```
+    /// # use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+    /// # use steadfast::breaker::{Breaker, Config, State};
+    /// # use steadfast::time::Instant;
+    /// # use steadfast_embassy::SharedBreaker;
+    /// let b: SharedBreaker<NoopRawMutex> = SharedBreaker::new(Breaker::new(Config::DEFAULT)?);
+    /// let _ = b.lock(|b| b.force_open(Instant::ZERO));
+    /// assert_eq!(b.state(), State::ForcedOpen);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
     pub fn state(&self) -> State {
-        self.lock(|b| b.state())
+        self.inner.lock(Held::view)
     }
 }
 
@@ -81,13 +150,31 @@ impl<M: RawMutex, W: Window> defmt::Format for SharedBreaker<M, W> {
 struct Waiter {
     ticket: Ticket,
     granted: bool,
-    waker: WakerRegistration,
+    waker: Option<Waker>,
 }
 
 /// The bulkhead plus its waker slots.
 pub(crate) struct Pool<const Q: usize> {
     pub(crate) bulkhead: Bulkhead<Q>,
     pub(crate) waiters: Waiters<Q>,
+}
+
+/// What a [`SharedBulkhead`]'s getters read.
+#[derive(Clone, Copy)]
+pub(crate) struct PoolView {
+    in_flight: u32,
+    queued: u32,
+    waiters: usize,
+}
+
+impl<const Q: usize> View<PoolView> for Pool<Q> {
+    fn view(&self) -> PoolView {
+        PoolView {
+            in_flight: self.bulkhead.in_flight(),
+            queued: self.bulkhead.queued(),
+            waiters: self.waiters.waiting(),
+        }
+    }
 }
 
 /// One waker slot per queue place (`Q`): a grant wakes exactly the task
@@ -110,17 +197,22 @@ impl<const Q: usize> Waiters<Q> {
             *slot = Some(Waiter {
                 ticket,
                 granted: false,
-                waker: WakerRegistration::new(),
+                waker: None,
             });
         }
     }
 
-    /// The slot went to `ticket`: wake its task.
-    pub(crate) fn grant(&mut self, ticket: Ticket) {
-        if let Some(w) = self.slots.iter_mut().flatten().find(|w| w.ticket == ticket) {
-            w.granted = true;
-            w.waker.wake();
-        }
+    /// The slot went to `ticket`: returns the waker of its task, for the
+    /// caller to wake once it has unlocked (a waker runs foreign code, which
+    /// must never run while a machine is borrowed).
+    pub(crate) fn grant(&mut self, ticket: Ticket) -> Option<Waker> {
+        let w = self
+            .slots
+            .iter_mut()
+            .flatten()
+            .find(|w| w.ticket == ticket)?;
+        w.granted = true;
+        w.waker.take()
     }
 
     /// The call holding `ticket` is no longer queued.
@@ -137,7 +229,10 @@ impl<const Q: usize> Waiters<Q> {
         match self.slots.iter_mut().flatten().find(|w| w.ticket == ticket) {
             Some(w) if w.granted => Poll::Ready(()),
             Some(w) => {
-                w.waker.register(cx.waker());
+                match &mut w.waker {
+                    Some(waker) => waker.clone_from(cx.waker()),
+                    None => w.waker = Some(cx.waker().clone()),
+                }
                 Poll::Pending
             }
             None => Poll::Pending,
@@ -151,8 +246,8 @@ impl<const Q: usize> Waiters<Q> {
 }
 
 /// A bulkhead shared by tasks, with async waiting: a queued call sleeps until
-/// the slot is handed to it (woken through an embassy-sync
-/// [`WakerRegistration`] per queue place) or its wait ends.
+/// the slot is handed to it (woken through one waker slot per queue place)
+/// or its wait ends.
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
@@ -168,50 +263,59 @@ impl<const Q: usize> Waiters<Q> {
 /// assert_eq!(I2C.in_flight(), 0);
 /// ```
 pub struct SharedBulkhead<M: RawMutex, const Q: usize = 10> {
-    pub(crate) inner: Mutex<M, RefCell<Pool<Q>>>,
+    pub(crate) inner: Mutex<M, Held<Pool<Q>, PoolView>>,
 }
 
 impl<M: RawMutex, const Q: usize> SharedBulkhead<M, Q> {
     /// Shares `bulkhead`.
     pub const fn new(bulkhead: Bulkhead<Q>) -> Self {
         Self {
-            inner: Mutex::new(RefCell::new(Pool {
-                bulkhead,
-                waiters: Waiters {
+            inner: Mutex::new({
+                let view = PoolView {
+                    in_flight: bulkhead.in_flight(),
+                    queued: bulkhead.queued(),
+                    waiters: 0,
+                };
+                let waiters = Waiters {
                     slots: [const { None }; Q],
-                },
-            })),
+                };
+                Held::new(Pool { bulkhead, waiters }, view)
+            }),
         }
     }
 
     /// Runs `f` on the bulkhead under the lock, to read it (`stats`,
-    /// `in_flight`…). Do not release or claim through it: the pipeline does.
+    /// `in_flight`…); `None`, without running `f`, if the bulkhead is already
+    /// lent out (`f` of another `lock` of it locking it again). Do not
+    /// release or claim through it: the pipeline does.
     ///
     /// ```
     /// # use embassy_sync::blocking_mutex::raw::NoopRawMutex;
     /// # use steadfast::bulkhead::{Bulkhead, Config};
     /// # use steadfast_embassy::SharedBulkhead;
     /// let pool: SharedBulkhead<NoopRawMutex> = SharedBulkhead::new(Bulkhead::new(Config::DEFAULT)?);
-    /// assert_eq!(pool.lock(|b| b.stats().acquired), 0);
+    /// assert_eq!(pool.lock(|b| b.stats().acquired), Some(0));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn lock<R>(&self, f: impl FnOnce(&mut Bulkhead<Q>) -> R) -> R {
-        self.inner.lock(|cell| f(&mut cell.borrow_mut().bulkhead))
+    pub fn lock<R>(&self, f: impl FnOnce(&mut Bulkhead<Q>) -> R) -> Option<R> {
+        self.inner
+            .lock(|held| held.lend(|pool| f(&mut pool.bulkhead)))
     }
 
-    /// Slots taken (running or reserved for a woken waiter).
+    /// Slots taken (running or reserved for a woken waiter), as the last step
+    /// or `lock` left them.
     pub fn in_flight(&self) -> u32 {
-        self.lock(|b| b.in_flight())
+        self.inner.lock(Held::view).in_flight
     }
 
-    /// Calls waiting in the queue.
+    /// Calls waiting in the queue, as the last step or `lock` left them.
     pub fn queued(&self) -> u32 {
-        self.lock(|b| b.queued())
+        self.inner.lock(Held::view).queued
     }
 
     /// Waker slots in use: equals [`queued`](Self::queued) when nothing leaks.
     pub fn waiters(&self) -> usize {
-        self.inner.lock(|cell| cell.borrow().waiters.waiting())
+        self.inner.lock(Held::view).waiters
     }
 }
 
@@ -244,24 +348,26 @@ impl<M: RawMutex, const Q: usize> defmt::Format for SharedBulkhead<M, Q> {
 /// use steadfast_embassy::SharedBudget;
 ///
 /// let budget: SharedBudget<NoopRawMutex, Budget> = SharedBudget::new(Budget::new(BudgetConfig::default())?);
-/// assert_eq!(budget.lock(|b| b.stats().requests), 0);
+/// assert_eq!(budget.lock(|b| b.stats().requests), Some(0));
 /// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 pub struct SharedBudget<M: RawMutex, B: RetryBudget> {
-    pub(crate) inner: Mutex<M, RefCell<B>>,
+    pub(crate) inner: Mutex<M, Held<B, ()>>,
 }
 
 impl<M: RawMutex, B: RetryBudget> SharedBudget<M, B> {
     /// Shares `budget`.
     pub const fn new(budget: B) -> Self {
         Self {
-            inner: Mutex::new(RefCell::new(budget)),
+            inner: Mutex::new(Held::new(budget, ())),
         }
     }
 
-    /// Runs `f` on the budget under the lock.
-    pub fn lock<R>(&self, f: impl FnOnce(&mut B) -> R) -> R {
-        self.inner.lock(|cell| f(&mut cell.borrow_mut()))
+    /// Runs `f` on the budget under the lock; `None`, without running `f`,
+    /// if the budget is already lent out (`f` of another `lock` of it locking
+    /// it again).
+    pub fn lock<R>(&self, f: impl FnOnce(&mut B) -> R) -> Option<R> {
+        self.inner.lock(|held| held.lend(f))
     }
 }
 
@@ -288,14 +394,14 @@ impl<M: RawMutex, B: RetryBudget> defmt::Format for SharedBudget<M, B> {
 /// # let _ = &JITTER;
 /// ```
 pub struct SharedRng<M: RawMutex> {
-    pub(crate) inner: Mutex<M, RefCell<SplitMix64>>,
+    pub(crate) inner: Mutex<M, Held<SplitMix64, ()>>,
 }
 
 impl<M: RawMutex> SharedRng<M> {
     /// A stream seeded with `seed`.
     pub const fn new(seed: u64) -> Self {
         Self {
-            inner: Mutex::new(RefCell::new(SplitMix64::new(seed))),
+            inner: Mutex::new(Held::new(SplitMix64::new(seed), ())),
         }
     }
 }

@@ -372,7 +372,7 @@ fn dropped_in_a_retry_delay_leaks_nothing() {
     let mut a = Task::new(policy.call(|| async { Err::<(), _>("nak") }));
     // First attempt failed, the call sleeps its 5 ms backoff.
     drive(&mut [&mut a], |_| {
-        m.breaker.lock(|b| b.stats().failures) == 1
+        m.breaker.lock(|b| b.stats().failures) == Some(1)
     });
     a.cancel();
     m.assert_idle();
@@ -427,4 +427,49 @@ fn a_dropped_half_open_probe_returns_its_slot() {
     // …once it is dropped, its slot is back: the next call probes and closes the breaker.
     assert_eq!(block_on(policy.call(|| async { Ok::<u8, &str>(7) })), Ok(7));
     assert_eq!(m.breaker.state(), State::Closed);
+}
+
+#[test]
+fn a_call_polled_inside_a_lock_of_its_breaker_waits_for_the_lock() {
+    let m = Machines::new();
+    let policy = m.policy();
+    let calls = Cell::new(0u32);
+    let op = || {
+        calls.set(calls.get() + 1);
+        async { Ok::<u32, ()>(7) }
+    };
+    let mut task = Task::new(policy.call(op));
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    // The breaker is borrowed: the call can take no step and runs nothing yet.
+    assert_eq!(m.breaker.lock(|_| task.poll(&waker)), Some(()));
+    assert!(task.out.is_none());
+    assert_eq!(calls.get(), 0);
+    // Once unlocked it runs as usual, with the breaker's state untouched.
+    drive(&mut [&mut task], |t| t[0].out.is_some());
+    assert_eq!(task.out, Some(Ok(7)));
+    assert_eq!(calls.get(), 1);
+    assert_eq!(m.breaker.state(), State::Closed);
+    assert_eq!(m.bulkhead.in_flight(), 0);
+}
+
+#[test]
+fn a_call_polled_after_its_answer_stays_pending() {
+    let m = Machines::new();
+    let policy = m.policy();
+    let mut call = Box::pin(policy.call(|| async { Ok::<u32, ()>(7) }));
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let give_up = std::time::Instant::now() + StdDuration::from_secs(5);
+    let answer = loop {
+        if let Poll::Ready(answer) = call.as_mut().poll(&mut cx) {
+            break answer;
+        }
+        assert!(std::time::Instant::now() < give_up, "call stuck");
+        std::thread::park_timeout(StdDuration::from_millis(5));
+    };
+    assert_eq!(answer, Ok(7));
+    // A contract breach by the executor: no second answer, and no panic.
+    assert!(call.as_mut().poll(&mut cx).is_pending());
+    drop(call);
+    m.assert_idle();
 }

@@ -167,7 +167,7 @@ fn ten_thousand_callers_dropped_at_every_await_point() {
         (0, 0, 0),
         "bulkhead leaked"
     );
-    let s = pool.lock(|b| b.stats());
+    let s = pool.lock(|b| b.stats()).expect("no lock is held here");
     assert_eq!(s.acquired, s.released, "{s:?}");
     if let State::HalfOpen {
         probes_in_flight, ..
@@ -175,7 +175,7 @@ fn ten_thousand_callers_dropped_at_every_await_point() {
     {
         assert_eq!(probes_in_flight, 0, "probe slot leaked");
     }
-    let b = breaker.lock(|b| b.stats());
+    let b = breaker.lock(|b| b.stats()).expect("no lock is held here");
     assert!(b.opens > 0, "the storm never tripped the breaker");
     assert!(b.successes + b.failures + b.ignored <= b.calls, "{b:?}");
     // The breaker can still close.

@@ -214,9 +214,13 @@ async fn main(spawner: Spawner) {
     spawner.spawn(sensor_task().unwrap_or_else(|e| panic!("{e:?}")));
     spawner.spawn(modem_task().unwrap_or_else(|e| panic!("{e:?}")));
     Timer::after_millis(1_600).await;
-    let s = SENSOR_BREAKER.lock(|b| b.stats());
-    let m = MODEM_BREAKER.lock(|b| b.stats());
-    let bus = BUS.lock(|b| b.stats());
+    let s = SENSOR_BREAKER
+        .lock(|b| b.stats())
+        .expect("no lock is held here");
+    let m = MODEM_BREAKER
+        .lock(|b| b.stats())
+        .expect("no lock is held here");
+    let bus = BUS.lock(|b| b.stats()).expect("no lock is held here");
     println!(
         "\nsensor breaker: {} calls, {} failures, {} rejected, opened {}x, now {}",
         s.calls,

@@ -30,7 +30,11 @@ fn main() -> ! {
     }
     #[cfg(feature = "breaker")]
     {
-        acc ^= patterns::breaker(input);
+        acc ^= patterns::breaker::<steadfast::breaker::Consecutive>(input);
+    }
+    #[cfg(feature = "breaker-window")]
+    {
+        acc ^= patterns::breaker::<steadfast::breaker::CountWindow<64>>(input);
     }
     #[cfg(feature = "backoff")]
     {
@@ -51,6 +55,19 @@ fn main() -> ! {
     #[cfg(feature = "pipeline")]
     {
         acc ^= patterns::pipeline(input);
+    }
+    #[cfg(feature = "pipeline-breaker")]
+    {
+        acc ^= patterns::pipeline_breaker(input);
+    }
+    #[cfg(feature = "embassy")]
+    {
+        acc ^= adapter::embassy(input);
+    }
+    #[cfg(feature = "panic-canary")]
+    {
+        let table = black_box([1u64, 2, 3]);
+        acc ^= table[black_box(input as usize)];
     }
     black_box((input, acc));
     debug::exit(debug::EXIT_SUCCESS);
@@ -77,12 +94,13 @@ mod patterns {
         rng.below(black_box(1_000)) ^ rng.between(black_box(10), black_box(20))
     }
 
-    /// Consecutive-failure breaker through closed → open → half-open → closed.
-    #[cfg(feature = "breaker")]
-    pub fn breaker(input: u64) -> u64 {
+    /// A breaker with the failure detector `W` through closed → open →
+    /// half-open → closed.
+    #[cfg(any(feature = "breaker", feature = "breaker-window"))]
+    pub fn breaker<W: steadfast::breaker::Window>(input: u64) -> u64 {
         use steadfast::breaker::{Breaker, Config};
         use steadfast::outcome::Outcome;
-        let Ok(mut b): Result<Breaker, _> = Breaker::new(black_box(Config::default())) else {
+        let Ok(mut b) = Breaker::<W>::new(black_box(Config::default())) else {
             return 0;
         };
         let mut acc = 0u64;
@@ -185,14 +203,12 @@ mod patterns {
         d.remaining(now).as_micros() ^ u64::from(d.is_expired(now))
     }
 
-    /// The composed pipeline: breaker + bulkhead + retry/backoff + timeouts, one
-    /// call driven to its end over a scripted flaky dependency (what an adapter does).
+    /// The composed pipeline: breaker + bulkhead + retry/backoff + timeouts.
     #[cfg(feature = "pipeline")]
     pub fn pipeline(input: u64) -> u64 {
         use steadfast::breaker::{Breaker, Config as BreakerConfig};
         use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
-        use steadfast::outcome::Verdict;
-        use steadfast::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+        use steadfast::pipeline::Shared;
         let Ok(mut breaker): Result<Breaker, _> = Breaker::new(black_box(BreakerConfig::DEFAULT))
         else {
             return 0;
@@ -200,16 +216,43 @@ mod patterns {
         let Ok(mut pool) = Bulkhead::<10>::new(black_box(BulkheadConfig::DEFAULT)) else {
             return 0;
         };
+        let acc = calls(
+            input,
+            &mut Shared::new()
+                .with_breaker(&mut breaker)
+                .with_bulkhead(&mut pool),
+        );
+        acc ^ u64::from(pool.in_flight())
+    }
+
+    /// The pipeline with a breaker only: breaker + retry/backoff + timeouts.
+    #[cfg(feature = "pipeline-breaker")]
+    pub fn pipeline_breaker(input: u64) -> u64 {
+        use steadfast::breaker::{Breaker, Config as BreakerConfig};
+        use steadfast::pipeline::Shared;
+        let Ok(mut breaker): Result<Breaker, _> = Breaker::new(black_box(BreakerConfig::DEFAULT))
+        else {
+            return 0;
+        };
+        calls(input, &mut Shared::new().with_breaker(&mut breaker))
+    }
+
+    /// Four calls driven to their end over a scripted flaky dependency (what
+    /// an adapter does).
+    #[cfg(any(feature = "pipeline", feature = "pipeline-breaker"))]
+    fn calls<G: steadfast::breaker::CircuitBreaker, const Q: usize>(
+        input: u64,
+        shared: &mut steadfast::pipeline::Shared<'_, G, Q>,
+    ) -> u64 {
+        use steadfast::outcome::Verdict;
+        use steadfast::pipeline::{Pipeline, PipelineConfig, Step};
         let pipeline = Pipeline::new(black_box(PipelineConfig::DEFAULT));
         let mut rng = SplitMix64::new(input);
         let mut acc = 0u64;
         for call_no in 0..4u64 {
             let mut now = Instant::from_secs(call_no);
             let mut call = pipeline.start(now);
-            let mut shared = Shared::new()
-                .with_breaker(&mut breaker)
-                .with_bulkhead(&mut pool);
-            let mut step = call.next(now, &mut shared);
+            let mut step = call.next(now, shared);
             for attempt in 0..8u64 {
                 step = match step {
                     Step::Attempt { .. } => {
@@ -218,11 +261,11 @@ mod patterns {
                         } else {
                             Verdict::success()
                         };
-                        call.on_outcome(now, verdict, &mut shared, &mut rng)
+                        call.on_outcome(now, verdict, shared, &mut rng)
                     }
                     Step::Wait { until } | Step::Queued { until, .. } => {
                         now = until;
-                        call.next(now, &mut shared)
+                        call.next(now, shared)
                     }
                     Step::Done(finish) => {
                         acc = acc.wrapping_add(u64::from(finish.attempts()));
@@ -233,8 +276,160 @@ mod patterns {
             while let Some(event) = call.poll_event() {
                 acc ^= matches!(event, steadfast::pipeline::Event::Retry { .. }) as u64;
             }
-            call.abandon(now, &mut shared);
+            call.abandon(now, shared);
         }
-        acc ^ u64::from(pool.in_flight())
+        acc
+    }
+}
+
+/// `size_of` on this target of each machine, as symbol sizes: `llvm-nm -S`
+/// reads them from the ELF (scripts/size-report.sh). Zero-filled, never read.
+#[cfg(feature = "ram")]
+#[allow(non_upper_case_globals)]
+mod ram {
+    use core::mem::size_of;
+    use steadfast::backoff::Backoff;
+    use steadfast::breaker::{Breaker, Consecutive, CountWindow};
+    use steadfast::bulkhead::Bulkhead;
+    use steadfast::pipeline::{Call, Events, Pipeline};
+    use steadfast::retry::{Budget, Retry};
+    use steadfast::timeout::Deadline;
+
+    macro_rules! size_symbols {
+        ($($name:ident: $t:ty),* $(,)?) => {$(
+            #[used]
+            #[unsafe(no_mangle)]
+            static $name: [u8; size_of::<$t>()] = [0; size_of::<$t>()];
+        )*};
+    }
+
+    size_symbols! {
+        SIZE_OF_Breaker_Consecutive: Breaker<Consecutive>,
+        SIZE_OF_Breaker_CountWindow_64: Breaker<CountWindow<64>>,
+        SIZE_OF_Bulkhead_4: Bulkhead<4>,
+        SIZE_OF_Budget: Budget,
+        SIZE_OF_Retry: Retry,
+        SIZE_OF_Pipeline: Pipeline,
+        SIZE_OF_Call: Call,
+        SIZE_OF_Events: Events,
+        SIZE_OF_Backoff: Backoff,
+        SIZE_OF_Deadline: Deadline,
+    }
+}
+
+/// steadfast-embassy: what a firmware links for `Policy::call`.
+#[cfg(feature = "embassy")]
+mod adapter {
+    use core::future::Future;
+    use core::hint::black_box;
+    use core::pin::pin;
+    use core::sync::atomic::{AtomicU32, Ordering};
+    use core::task::{Context, Poll, Waker};
+    use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+    use steadfast::breaker::{Breaker, Config};
+    use steadfast::pipeline::{Pipeline, PipelineConfig};
+    use steadfast_embassy::{Policy, SharedBreaker, SharedRng};
+
+    /// A clock that moves 1 ms per reading; a timer wakes its task at once,
+    /// so the busy poll below reaches every deadline.
+    struct ProbeClock;
+
+    static TICKS: AtomicU32 = AtomicU32::new(0);
+
+    impl embassy_time_driver::Driver for ProbeClock {
+        fn now(&self) -> u64 {
+            // load + store: thumbv6m has no atomic read-modify-write; one core
+            let t = TICKS.load(Ordering::Relaxed).wrapping_add(1_000);
+            TICKS.store(t, Ordering::Relaxed);
+            u64::from(t)
+        }
+
+        fn schedule_wake(&self, _at: u64, waker: &Waker) {
+            waker.wake_by_ref();
+        }
+    }
+
+    embassy_time_driver::time_driver_impl!(static DRIVER: ProbeClock = ProbeClock);
+
+    /// An operation that answers at once (`core::future::Ready` would link
+    /// its own polled-after-completion panic: the user's, not the adapter's).
+    struct Reply(Result<u64, u64>);
+
+    impl Future for Reply {
+        type Output = Result<u64, u64>;
+
+        fn poll(self: core::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+            Poll::Ready(self.0)
+        }
+    }
+
+    /// Four calls through a breaker, failing as `input`'s bits say.
+    pub fn embassy(input: u64) -> u64 {
+        let Ok(breaker) = Breaker::new(black_box(Config::DEFAULT)) else {
+            return 0;
+        };
+        let breaker: SharedBreaker<NoopRawMutex> = SharedBreaker::new(breaker);
+        let rng = SharedRng::new(input);
+        let policy = Policy::new(Pipeline::new(black_box(PipelineConfig::DEFAULT)), &rng)
+            .with_breaker(&breaker);
+        let mut acc = 0u64;
+        for i in 0..4u64 {
+            let fail = (input >> i) & 1 == 1;
+            let op = || Reply(if fail { Err(i) } else { Ok(i) });
+            #[cfg(feature = "ram")]
+            report::future_sizes(&op(), &policy.call(op));
+            let mut call = pin!(policy.call(op));
+            let mut cx = Context::from_waker(Waker::noop());
+            let answer = loop {
+                if let Poll::Ready(answer) = call.as_mut().poll(&mut cx) {
+                    break answer;
+                }
+            };
+            acc ^= answer.map_or(1, |v| v);
+        }
+        acc
+    }
+
+    /// The sizes of a call's future and of the operation's own future, printed
+    /// over semihosting (no `core::fmt`): `call-future <bytes> op-future <bytes>`.
+    #[cfg(feature = "ram")]
+    mod report {
+        use core::mem::size_of_val;
+        use cortex_m_semihosting::hio;
+
+        pub(super) fn future_sizes<A, B>(op: &A, call: &B) {
+            let Ok(mut out) = hio::hstdout() else {
+                return;
+            };
+            let mut line = [0u8; 64];
+            let mut len = 0;
+            for (label, n) in [
+                ("call-future ", size_of_val(call)),
+                (" op-future ", size_of_val(op)),
+            ] {
+                for &b in label.as_bytes() {
+                    line[len] = b;
+                    len += 1;
+                }
+                let mut digits = [0u8; 10];
+                let mut d = 0;
+                let mut n = n;
+                loop {
+                    digits[d] = b'0' + (n % 10) as u8;
+                    d += 1;
+                    n /= 10;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                while d > 0 {
+                    d -= 1;
+                    line[len] = digits[d];
+                    len += 1;
+                }
+            }
+            line[len] = b'\n';
+            let _ = out.write_all(&line[..=len]);
+        }
     }
 }
