@@ -222,6 +222,7 @@ const CASES: &[(&str, &str, &str)] = &[
         "budgets.r.min_retries_per_sec",
     ),
     ("toml", "[budgets.r]\nwindow = \"0s\"", "budgets.r.window"),
+    ("toml", "[budgets.r]\nwindow = \"5us\"", "budgets.r.window"),
     // --- policies ------------------------------------------------------------------
     (
         "toml",

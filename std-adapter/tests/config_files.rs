@@ -168,3 +168,38 @@ fn the_readme_example_is_valid() {
         .unwrap_or_else(|e| panic!("README config: {e}"));
     assert!(set.policies.contains_key("kafka"));
 }
+
+/// The config fuzz target's seed inputs (`fuzz/corpus/config/`), read as it reads
+/// them: the first byte picks the format (even: TOML, odd: YAML), the rest is the
+/// file. Whatever validates must build.
+#[test]
+fn the_config_fuzz_corpus_validates_only_what_the_machines_build() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/config");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).expect("fuzz/corpus/config") {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let Some((&selector, rest)) = bytes.split_first() else {
+            continue;
+        };
+        seen += 1;
+        let text = String::from_utf8_lossy(rest);
+        let format = if selector & 1 == 0 {
+            Format::Toml
+        } else {
+            Format::Yaml
+        };
+        let Ok(file) = PolicyFile::from_str_as(&text, format) else {
+            continue;
+        };
+        let Ok(set) = file.validate() else { continue };
+        for (name, config) in &set.budgets {
+            steadfast_std::SharedBudget::new(*config)
+                .unwrap_or_else(|e| panic!("{text:?}: validated budget {name} refused: {e}"));
+        }
+        for (name, config) in &set.bulkheads {
+            steadfast_std::SharedBulkhead::new(name.as_str(), *config)
+                .unwrap_or_else(|e| panic!("{text:?}: validated bulkhead {name} refused: {e}"));
+        }
+    }
+    assert!(seen > 0, "no corpus inputs in {dir}");
+}

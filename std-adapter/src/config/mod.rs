@@ -988,12 +988,13 @@ fn bulkhead_config(path: &str, e: &BulkheadEntry) -> Result<bulkhead::Config, Co
 
 fn budget_config(path: &str, e: &BudgetEntry) -> Result<BudgetConfig, ConfigError> {
     let d = BudgetConfig::DEFAULT;
+    let min = crate::budget::BUDGET_BUCKETS as u64;
     if let Some(w) = e.window
-        && w.0.is_zero()
+        && w.0.as_micros() < min
     {
         return Err(ConfigError::new(
             format!("{path}.window"),
-            "must be longer than zero, got \"0s\"",
+            format!("must be at least {min}us ({min} time buckets of at least 1us each), got \"{w}\""),
         ));
     }
     let ratio = match e.ratio_permille {

@@ -904,3 +904,22 @@ fn unlimited_attempts_need_a_total_timeout() {
     let set = file.validate().unwrap();
     assert_eq!(set.policies["p"].pipeline.retry.attempt_limit(), Some(7));
 }
+
+#[test]
+fn every_budget_window_validation_accepts_the_shared_budget_accepts() {
+    for micros in 1..=25u64 {
+        let text = format!("[budgets.r]\nwindow = \"{micros}us\"\n");
+        let validated = PolicyFile::from_toml_str(&text).unwrap().validate();
+        match validated {
+            Ok(set) => {
+                crate::SharedBudget::new(set.budgets["r"])
+                    .unwrap_or_else(|e| panic!("{micros}us validated, then refused: {e}"));
+            }
+            Err(e) => {
+                assert_eq!(e.key(), "budgets.r.window", "{e}");
+                assert!(e.message().contains("at least 10us"), "{e}");
+                assert!(micros < 10, "{micros}us refused: {e}");
+            }
+        }
+    }
+}
