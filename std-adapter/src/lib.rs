@@ -15,6 +15,7 @@ pub mod error;
 pub mod fallback;
 pub mod observer;
 pub mod policy;
+pub mod seed;
 pub mod time;
 #[cfg(feature = "tower")]
 pub mod tower;

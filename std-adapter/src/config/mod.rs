@@ -86,6 +86,7 @@ use crate::breaker::CountStorage;
 mod env;
 mod value;
 
+pub use env::{EnvReport, UnknownVars};
 pub use value::{Attempts, HumanDuration, JitterSpec, Multiplier, Percent, Timeout, Window};
 
 #[cfg(test)]
@@ -279,6 +280,10 @@ pub struct PolicyFile {
     /// The attempt timeout of policies that set none (default 30 s; `"none"`).
     #[serde(default)]
     pub default_timeout: Option<Timeout>,
+    /// The seed of the jitter streams of policies that set none (default: a
+    /// fresh seed from the operating system in every process).
+    #[serde(default, deserialize_with = "value::seed")]
+    pub seed: Option<u64>,
     /// `[breakers.NAME]`.
     #[serde(default)]
     pub breakers: BTreeMap<String, BreakerEntry>,
@@ -346,11 +351,11 @@ pub enum BackoffKind {
 pub struct BreakerEntry {
     #[serde(default)]
     pub detector: Option<DetectorKind>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub failure_threshold: Option<i64>,
     #[serde(default)]
     pub window: Option<Window>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub minimum_calls: Option<i64>,
     #[serde(default)]
     pub failure_rate: Option<Percent>,
@@ -360,13 +365,13 @@ pub struct BreakerEntry {
     pub slow_call_rate: Option<Percent>,
     #[serde(default)]
     pub break_duration: Option<HumanDuration>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub break_multiplier: Option<i64>,
     #[serde(default)]
     pub max_break_duration: Option<HumanDuration>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub half_open_probes: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub success_threshold: Option<i64>,
     #[serde(default)]
     pub max_half_open_wait: Option<HumanDuration>,
@@ -387,9 +392,9 @@ pub struct BreakerEntry {
 #[non_exhaustive]
 #[allow(missing_docs)]
 pub struct BulkheadEntry {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub max_concurrent: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub max_queue: Option<i64>,
     #[serde(default)]
     pub max_wait: Option<HumanDuration>,
@@ -406,9 +411,9 @@ pub struct BulkheadEntry {
 #[non_exhaustive]
 #[allow(missing_docs)]
 pub struct BudgetEntry {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub ratio_permille: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub min_retries_per_sec: Option<i64>,
     #[serde(default)]
     pub window: Option<HumanDuration>,
@@ -456,6 +461,8 @@ pub struct PolicyEntry {
     pub order: Option<Order>,
     #[serde(default)]
     pub fallback: Option<FallbackOn>,
+    #[serde(default, deserialize_with = "value::seed")]
+    pub seed: Option<u64>,
 }
 
 /// The detector of a validated breaker, with its window.
@@ -522,6 +529,10 @@ pub struct PolicySpec {
     pub bulkhead: Option<String>,
     /// A key of [`PolicySet::budgets`].
     pub budget: Option<String>,
+    /// The seed of the policy's jitter streams: the policy's `seed`, else the
+    /// file's; `None` = a fresh seed from the operating system when the policy
+    /// is built ([`seed::from_os`](crate::seed::from_os)).
+    pub seed: Option<u64>,
 }
 
 /// A validated policy file: core configs by name, every reference resolved.
@@ -546,6 +557,10 @@ pub struct PolicySet {
     pub budgets: BTreeMap<String, BudgetConfig>,
     /// Policies by name.
     pub policies: BTreeMap<String, PolicySpec>,
+    /// What the `*_with_env` constructors skipped: `STEADFAST_` variables that
+    /// name no entry ([`EnvReport::warnings`]), worth a log line at start-up
+    /// (with the `tracing` feature they are also `tracing::warn!` events).
+    pub warnings: Vec<ConfigError>,
 }
 
 impl Default for PolicySet {
@@ -558,6 +573,7 @@ impl Default for PolicySet {
             bulkheads: BTreeMap::new(),
             budgets: BTreeMap::new(),
             policies: BTreeMap::new(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -994,7 +1010,9 @@ fn budget_config(path: &str, e: &BudgetEntry) -> Result<BudgetConfig, ConfigErro
     {
         return Err(ConfigError::new(
             format!("{path}.window"),
-            format!("must be at least {min}us ({min} time buckets of at least 1us each), got \"{w}\""),
+            format!(
+                "must be at least {min}us ({min} time buckets of at least 1us each), got \"{w}\""
+            ),
         ));
     }
     let ratio = match e.ratio_permille {
@@ -1036,6 +1054,7 @@ fn policy_spec(
     path: &str,
     e: &PolicyEntry,
     default_timeout: Option<Duration>,
+    default_seed: Option<u64>,
     set: &PolicySet,
 ) -> Result<PolicySpec, ConfigError> {
     let key = |k: &str| format!("{path}.{k}");
@@ -1122,6 +1141,7 @@ fn policy_spec(
         breaker,
         bulkhead,
         budget,
+        seed: e.seed.or(default_seed),
     })
 }
 
@@ -1170,6 +1190,7 @@ impl PolicyFile {
                 &format!("policies.{name}"),
                 entry,
                 set.default_timeout,
+                self.seed,
                 &set,
             )?;
             set.policies.insert(name.clone(), spec);
@@ -1190,8 +1211,8 @@ impl PolicySet {
     /// ```
     pub fn from_toml_with_env(text: &str) -> Result<Self, ConfigError> {
         let mut file = PolicyFile::from_toml_str(text)?;
-        file.apply_env()?;
-        file.validate()
+        let report = file.apply_env()?;
+        Self::with_warnings(file.validate()?, report)
     }
 
     /// Like [`from_toml_with_env`](Self::from_toml_with_env), for YAML.
@@ -1204,8 +1225,8 @@ impl PolicySet {
     /// ```
     pub fn from_yaml_with_env(text: &str) -> Result<Self, ConfigError> {
         let mut file = PolicyFile::from_yaml_str(text)?;
-        file.apply_env()?;
-        file.validate()
+        let report = file.apply_env()?;
+        Self::with_warnings(file.validate()?, report)
     }
 
     /// Reads a file ([`PolicyFile::load`]), applies the environment, validates.
@@ -1221,8 +1242,17 @@ impl PolicySet {
     /// ```
     pub fn load_with_env(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let mut file = PolicyFile::load(path)?;
-        file.apply_env()?;
-        file.validate()
+        let report = file.apply_env()?;
+        Self::with_warnings(file.validate()?, report)
+    }
+
+    fn with_warnings(mut self, report: EnvReport) -> Result<Self, ConfigError> {
+        #[cfg(feature = "tracing")]
+        for warning in &report.warnings {
+            tracing::warn!(target: "steadfast", "ignored environment variable: {warning}");
+        }
+        self.warnings = report.warnings;
+        Ok(self)
     }
 
     /// The pipeline config a policy runs with when [`enabled`](Self::enabled) is
