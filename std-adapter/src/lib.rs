@@ -5,6 +5,10 @@
 
 pub(crate) mod sync;
 
+/// The core crate, [`steadfast`]: machines, configs, time and outcomes, so that
+/// one dependency is enough (`steadfast_std::core::pipeline::PipelineConfig`).
+pub use steadfast as core;
+
 #[cfg(feature = "tokio")]
 mod asynchronous;
 mod blocking;

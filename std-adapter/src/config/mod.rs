@@ -135,7 +135,16 @@ pub type TimeStorage = TimeWindow<TIME_WINDOW_BUCKETS>;
 /// assert!(err.message().contains("no [breakers.nope]"), "{err}");
 /// # Ok::<(), steadfast_std::config::ConfigError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` is the `Display` text too, so that `fn main() -> Result<(), ConfigError>`
+/// prints a readable line:
+///
+/// ```
+/// # use steadfast_std::config::ConfigError;
+/// let e = ConfigError::new("enabled", "expected true or false");
+/// assert_eq!(format!("{e:?}"), "enabled: expected true or false");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConfigError {
     key: String,
     message: String,
@@ -153,7 +162,7 @@ impl ConfigError {
     pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             key: key.into(),
-            message: message.into(),
+            message: clip_quoted(message.into()),
             line: None,
         }
     }
@@ -210,7 +219,34 @@ impl fmt::Display for ConfigError {
     }
 }
 
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 impl std::error::Error for ConfigError {}
+
+/// `message` with every quoted or backticked part longer than 60 characters
+/// clipped, so that a huge value is not echoed whole.
+fn clip_quoted(message: String) -> String {
+    if message.len() <= 120 {
+        return message;
+    }
+    let mut out = String::with_capacity(message.len().min(4096));
+    let mut rest = message.as_str();
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = &rest[open..=open];
+        out.push_str(&rest[..=open]);
+        rest = &rest[open + 1..];
+        let Some(close) = rest.find(quote) else { break };
+        out.push_str(&value::clip(&rest[..close]));
+        out.push_str(quote);
+        rest = &rest[close + 1..];
+    }
+    out.push_str(&value::clip_long(rest));
+    out
+}
 
 /// The format of a policy file.
 ///
@@ -672,6 +708,22 @@ impl PolicyFile {
                 Some(at) => &message[..at],
                 None => message.as_str(),
             };
+            if let Some(rest) = message.trim().strip_prefix("duplicate mapping key: ") {
+                let name = rest
+                    .split(", set DuplicateKeyPolicy")
+                    .next()
+                    .unwrap_or(rest);
+                let parent = failed_at
+                    .as_deref()
+                    .map(|p| p.trim_end_matches('?').trim_end_matches('.'))
+                    .filter(|p| !p.is_empty() && *p != ".");
+                let key = match parent {
+                    Some(p) => format!("{p}.{name}"),
+                    None => name.to_owned(),
+                };
+                return ConfigError::new(key, "is written twice in the same table: keep one")
+                    .at_line(line);
+            }
             match failed_at {
                 Some(path) => path_error(path, message.trim()).at_line(line),
                 None => {

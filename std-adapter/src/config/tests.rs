@@ -1023,3 +1023,41 @@ fn every_budget_window_validation_accepts_the_shared_budget_accepts() {
         }
     }
 }
+
+#[test]
+fn error_messages_read_as_words() {
+    let err = |text: &str| {
+        PolicyFile::from_toml_str(text)
+            .and_then(|f| f.validate().map(drop))
+            .unwrap_err()
+            .to_string()
+    };
+    let file = PolicyFile::from_toml_str("[breakers.k]\nbreak_duration = \"30 s\"\n").unwrap();
+    assert_eq!(
+        file.validate().unwrap().breakers["k"].config.break_duration,
+        Duration::from_secs(30)
+    );
+    assert_eq!(
+        err("[breakers.k]\nbreak_duration = \"1m30\""),
+        "breakers.k.break_duration: the last number of \"1m30\" has no unit: write \"1m30s\" (units: us, ms, s, m, h, d) (line 2)"
+    );
+    assert_eq!(
+        err("[breakers.k]\nbreak_duration = \"1 fortnight\""),
+        "breakers.k.break_duration: unknown unit \"fortnight\" in \"1 fortnight\" (use us, ms, s, m, h or d) (line 2)"
+    );
+    assert!(err("[breakers.k]\nfailure_rate = inf").contains("got inf (infinity)"));
+    assert!(err("[policies.p]\nmax_attempts = nan").contains("got nan (not a number)"));
+
+    let huge = "x".repeat(5_000);
+    let message = err(&format!("[breakers.k]\nbreak_duration = \"{huge}\""));
+    assert!(message.len() < 300, "{message}");
+    assert!(message.contains("xxx…\""), "{message}");
+
+    let yaml = "breakers:\n  k:\n    failure_threshold: 3\n    failure_threshold: 4\n";
+    let e = PolicyFile::from_yaml_str(yaml).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "breakers.k.failure_threshold: is written twice in the same table: keep one (line 4)"
+    );
+    assert_eq!(format!("{e:?}"), e.to_string());
+}

@@ -105,6 +105,15 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
             ));
         }
         let (number, tail) = rest.split_at(digits);
+        // "30 s" reads as "30s".
+        let tail = tail.trim_start();
+        if tail.is_empty() && total > 0 {
+            return Err(format!(
+                "the last number of \"{}\" has no unit: write \"{}s\" (units: us, ms, s, m, h, d)",
+                clip(s),
+                clip(s)
+            ));
+        }
         let unit_len = tail
             .find(|c: char| c.is_ascii_digit() || c.is_whitespace())
             .unwrap_or(tail.len());
@@ -118,7 +127,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
             Some(m) => m,
             None => {
                 return Err(format!(
-                    "unknown unit \"{unit}\" in \"{s}\" (use us, ms, s, m, h or d)"
+                    "unknown unit \"{}\" in \"{}\" (use us, ms, s, m, h or d)",
+                    clip(unit),
+                    clip(s)
                 ));
             }
         };
@@ -177,6 +188,17 @@ fn duration_number_error<E: de::Error>(n: impl fmt::Display) -> E {
 }
 
 fn float_text(v: f64) -> String {
+    if v.is_nan() {
+        return "nan (not a number)".to_owned();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 {
+            "inf (infinity)"
+        } else {
+            "-inf (infinity)"
+        }
+        .to_owned();
+    }
     let mut t = format!("{v}");
     if !t.contains('.') {
         t.push_str(".0");
@@ -802,5 +824,13 @@ pub(super) fn clip(value: &str) -> std::borrow::Cow<'_, str> {
     match value.char_indices().nth(CLIP) {
         None => value.into(),
         Some((end, _)) => format!("{}…", &value[..end]).into(),
+    }
+}
+
+/// The tail of a message, clipped to a few hundred characters.
+pub(super) fn clip_long(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(4 * CLIP) {
+        None => text.into(),
+        Some((end, _)) => format!("{}…", &text[..end]).into(),
     }
 }
