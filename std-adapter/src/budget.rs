@@ -21,8 +21,12 @@ use crate::time;
 /// ```
 #[derive(Clone)]
 pub struct SharedBudget {
-    inner: Arc<Mutex<Budget>>,
+    inner: Arc<Mutex<Budget<BUDGET_BUCKETS>>>,
 }
+
+/// The time buckets of a [`SharedBudget`]'s window: each covers `window / 10`, so
+/// a window must be at least this many microseconds.
+pub(crate) const BUDGET_BUCKETS: usize = 10;
 
 impl fmt::Debug for SharedBudget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -40,9 +44,28 @@ impl SharedBudget {
     /// let b = SharedBudget::new(steadfast::retry::BudgetConfig::default())?;
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
+    ///
+    /// A `window` shorter than 10 µs is refused: the window is kept in 10 time
+    /// buckets of at least a microsecond each.
+    ///
+    /// ```
+    /// # use steadfast_std::SharedBudget;
+    /// use steadfast::{retry::BudgetConfig, time::Duration};
+    /// let short = BudgetConfig::new(200, 10, Duration::from_micros(5))?;
+    /// let err = SharedBudget::new(short).unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid `window`: must be at least 10us (10 time buckets of at least 1us each)");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
     pub fn new(config: BudgetConfig) -> Result<Self, ConfigError> {
+        let budget = Budget::new(config).map_err(|e| match e.field {
+            "window" => ConfigError {
+                field: "window",
+                problem: "must be at least 10us (10 time buckets of at least 1us each)",
+            },
+            _ => e,
+        })?;
         Ok(Self {
-            inner: Arc::new(Mutex::new(Budget::new(config)?)),
+            inner: Arc::new(Mutex::new(budget)),
         })
     }
 

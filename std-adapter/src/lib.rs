@@ -5,6 +5,10 @@
 
 pub(crate) mod sync;
 
+/// The core crate, [`steadfast`]: machines, configs, time and outcomes, so that
+/// one dependency is enough (`steadfast_std::core::pipeline::PipelineConfig`).
+pub use steadfast as core;
+
 #[cfg(feature = "tokio")]
 mod asynchronous;
 mod blocking;
@@ -15,6 +19,7 @@ pub mod error;
 pub mod fallback;
 pub mod observer;
 pub mod policy;
+pub mod seed;
 pub mod time;
 #[cfg(feature = "tower")]
 pub mod tower;

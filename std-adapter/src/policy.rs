@@ -133,7 +133,7 @@ impl Policy {
             budget: None,
             observer: std::sync::Arc::new(NoopObserver),
             classifier: ErrorsFail,
-            seed: 0x5EED_0F57_0D1E,
+            seed: crate::seed::from_os(),
         }
     }
 }
@@ -212,9 +212,14 @@ impl<C> PolicyBuilder<C> {
     /// `SplitMix64(seed + n)`. A call that never draws (no retry with jitter)
     /// takes no number, so the happy path writes no shared counter.
     ///
+    /// Without it the seed comes from the operating system
+    /// ([`seed::from_os`](crate::seed::from_os)), so replicas of a service do
+    /// not retry in lockstep; [`Policy::seed`] tells which one a policy drew, to
+    /// replay a run.
+    ///
     /// ```
     /// let p = steadfast_std::Policy::builder(Default::default()).seed(7).build();
-    /// # let _ = p;
+    /// assert_eq!(p.seed(), 7);
     /// ```
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
@@ -281,6 +286,17 @@ impl<C> Policy<C> {
     /// ```
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    /// The seed of the policy's jitter streams (see [`PolicyBuilder::seed`]).
+    ///
+    /// ```
+    /// let a = steadfast_std::Policy::builder(Default::default()).build();
+    /// let b = steadfast_std::Policy::builder(Default::default()).build();
+    /// assert_ne!(a.seed(), b.seed()); // drawn from the OS
+    /// ```
+    pub fn seed(&self) -> u64 {
+        self.inner.seed
     }
 
     /// The pipeline config.

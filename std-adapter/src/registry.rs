@@ -355,6 +355,7 @@ impl Registry {
                 breaker,
                 bulkhead,
                 budget,
+                seed,
             } = spec;
             let pipeline = if set.enabled {
                 *pipeline
@@ -364,6 +365,9 @@ impl Registry {
             let mut policy = Policy::builder(pipeline)
                 .name(name.as_str())
                 .observer(observer.clone());
+            if let Some(seed) = seed {
+                policy = policy.seed(*seed);
+            }
             // References were resolved by `validate`; a hand-made set may lack them.
             let missing = |section: &str, what: &str| {
                 ConfigError::new(

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use steadfast_std::config::{ConfigError, Format, PolicyFile};
+use steadfast_std::config::{ConfigError, Format, PolicyFile, UnknownVars};
 
 /// `(source, input, key the error must name)`. Sources: `toml`, `yaml`, `env`
 /// (`VAR=value` over a valid file), `file` (a path to load). A syntax error has no
@@ -222,6 +222,7 @@ const CASES: &[(&str, &str, &str)] = &[
         "budgets.r.min_retries_per_sec",
     ),
     ("toml", "[budgets.r]\nwindow = \"0s\"", "budgets.r.window"),
+    ("toml", "[budgets.r]\nwindow = \"5us\"", "budgets.r.window"),
     // --- policies ------------------------------------------------------------------
     (
         "toml",
@@ -374,6 +375,14 @@ const CASES: &[(&str, &str, &str)] = &[
         "STEADFAST_NOPE_FAILURE_THRESHOLD=3",
         "STEADFAST_NOPE_FAILURE_THRESHOLD",
     ),
+    ("env", "STEADFAST_KAFKA_WINDOW=50", "STEADFAST_KAFKA_WINDOW"),
+    ("env", "STEADFAST_SEED=-1", "STEADFAST_SEED"),
+    ("toml", "seed = \"7\"", "seed"),
+    (
+        "toml",
+        "[breakers.k]\nfailure_threshold = \"3\"",
+        "breakers.k.failure_threshold",
+    ),
 ];
 
 const BASE: &str = "[breakers.kafka]\ndetector = \"count\"\n[bulkheads.kafka]\n[budgets.kafka]\n[policies.kafka]\nbreaker = \"kafka\"\n";
@@ -386,7 +395,8 @@ fn error_for(source: &str, input: &str) -> ConfigError {
         "env" => {
             let mut file = PolicyFile::from_toml_str(BASE).expect("base file");
             let (var, value) = input.split_once('=').expect("VAR=value");
-            file.apply_env_vars([(var, value)]).map(|()| file)
+            file.apply_env_vars_with([(var, value)], UnknownVars::Deny)
+                .map(|_| file)
         }
         _ => unreachable!("source {source}"),
     };

@@ -129,10 +129,13 @@ fn env_overrides_in_the_seeds_style() {
         2
     );
 
-    let err = file
+    let report = file
         .apply_env_vars([("STEADFAST_MEMCACHED_FAILURE_THRESHOLD", "2")])
-        .unwrap_err();
-    assert_eq!(err.key(), "STEADFAST_MEMCACHED_FAILURE_THRESHOLD");
+        .unwrap();
+    assert_eq!(
+        report.warnings[0].key(),
+        "STEADFAST_MEMCACHED_FAILURE_THRESHOLD"
+    );
 }
 
 #[test]
@@ -167,4 +170,100 @@ fn the_readme_example_is_valid() {
         .and_then(|file| file.validate())
         .unwrap_or_else(|e| panic!("README config: {e}"));
     assert!(set.policies.contains_key("kafka"));
+}
+
+/// The config fuzz target's seed inputs (`fuzz/corpus/config/`), read as it reads
+/// them: the first byte picks the format (even: TOML, odd: YAML), the rest is the
+/// file. Whatever validates must build.
+#[test]
+fn the_config_fuzz_corpus_validates_only_what_the_machines_build() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/config");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).expect("fuzz/corpus/config") {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let Some((&selector, rest)) = bytes.split_first() else {
+            continue;
+        };
+        seen += 1;
+        let text = String::from_utf8_lossy(rest);
+        let format = if selector & 1 == 0 {
+            Format::Toml
+        } else {
+            Format::Yaml
+        };
+        let Ok(file) = PolicyFile::from_str_as(&text, format) else {
+            continue;
+        };
+        let Ok(set) = file.validate() else { continue };
+        for (name, config) in &set.budgets {
+            steadfast_std::SharedBudget::new(*config)
+                .unwrap_or_else(|e| panic!("{text:?}: validated budget {name} refused: {e}"));
+        }
+        for (name, config) in &set.bulkheads {
+            steadfast_std::SharedBulkhead::new(name.as_str(), *config)
+                .unwrap_or_else(|e| panic!("{text:?}: validated bulkhead {name} refused: {e}"));
+        }
+    }
+    assert!(seen > 0, "no corpus inputs in {dir}");
+}
+
+/// The retry delays one always-failing call draws through policy `p` of a
+/// registry built from `text` (a fresh registry: one replica of a service).
+#[cfg(feature = "tokio")]
+async fn replica_delays(text: &str) -> Vec<Duration> {
+    use std::sync::{Arc, Mutex};
+    use steadfast::pipeline::Event;
+    use steadfast_std::Observer;
+    use steadfast_std::registry::Registry;
+
+    #[derive(Default)]
+    struct Delays(Mutex<Vec<Duration>>);
+    impl Observer for Delays {
+        fn on_event(&self, _: &str, _: Option<&str>, event: &Event) {
+            if let Event::Retry { delay, .. } = event {
+                self.0.lock().unwrap().push(*delay);
+            }
+        }
+    }
+    let set = PolicySet::from_toml_with_env(text).expect("valid file");
+    let delays = Arc::new(Delays::default());
+    let registry = Registry::from_set_with_observer(&set, delays.clone()).unwrap();
+    let policy = registry.policy("p").unwrap();
+    let _ = policy.call(|| async { Err::<(), _>("down") }).await;
+    let drawn = delays.0.lock().unwrap().clone();
+    assert_eq!(drawn.len(), 4, "{drawn:?}");
+    drawn
+}
+
+const REPLICA: &str =
+    "[policies.p]\nmax_attempts = 5\nbase_delay = \"1s\"\nmax_delay = \"60s\"\njitter = \"full\"\n";
+
+#[cfg(feature = "tokio")]
+#[tokio::test(start_paused = true)]
+async fn replicas_built_from_one_file_draw_different_jitter() {
+    let a = replica_delays(REPLICA).await;
+    let b = replica_delays(REPLICA).await;
+    assert_ne!(a, b, "two replicas retry in lockstep");
+}
+
+#[cfg(feature = "tokio")]
+#[tokio::test(start_paused = true)]
+async fn a_seed_in_the_file_replays_the_same_jitter() {
+    let top = format!("seed = 7\n{REPLICA}");
+    assert_eq!(replica_delays(&top).await, replica_delays(&top).await);
+    let own = format!("{REPLICA}seed = 7\n");
+    assert_eq!(replica_delays(&own).await, replica_delays(&top).await);
+    let other = format!("seed = 7\n{REPLICA}seed = 8\n");
+    assert_ne!(replica_delays(&other).await, replica_delays(&top).await);
+
+    let err = PolicyFile::from_toml_str("seed = -1\n").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "seed: must be a whole number from 0 to 18446744073709551615, got -1 (line 1)"
+    );
+    let err = PolicyFile::from_toml_str("[policies.p]\nseed = \"7\"\n").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "policies.p.seed: expected a whole number, got the text \"7\" (write 7 without quotes) (line 2)"
+    );
 }

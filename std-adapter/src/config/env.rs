@@ -1,6 +1,8 @@
-//! Environment overrides in the seeds' style: `STEADFAST_ENABLED`,
-//! `STEADFAST_DEFAULT_TIMEOUT`, `STEADFAST_<NAME>_<KEY>`.
+//! Environment overrides: `STEADFAST_ENABLED`, `STEADFAST_DEFAULT_TIMEOUT`,
+//! `STEADFAST_SEED`, `STEADFAST_<SECTION>_<NAME>_<KEY>` and, where it is
+//! unique, `STEADFAST_<NAME>_<KEY>`.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
@@ -74,6 +76,20 @@ fn parse<T: DeserializeOwned>(raw: &str) -> Result<T, String> {
     T::deserialize(EnvValue(raw)).map_err(|e| e.0)
 }
 
+/// An integer key, read as the file reads it (range checks come in `validate`).
+fn whole(raw: &str) -> Result<i64, String> {
+    super::value::whole(EnvValue(raw))
+        .map_err(|e| e.0)?
+        .ok_or_else(|| "expected a whole number, got \"\"".to_owned())
+}
+
+/// A `seed`, read as the file reads it.
+fn seed(raw: &str) -> Result<u64, String> {
+    super::value::seed(EnvValue(raw))
+        .map_err(|e| e.0)?
+        .ok_or_else(|| "expected a whole number, got \"\"".to_owned())
+}
+
 fn name(raw: &str) -> Result<String, String> {
     let t = raw.trim();
     if t.is_empty() {
@@ -112,20 +128,20 @@ impl BreakerEntry {
     pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
         match key {
             "detector" => self.detector = Some(parse(raw)?),
-            "failure_threshold" => self.failure_threshold = Some(parse(raw)?),
+            "failure_threshold" => self.failure_threshold = Some(whole(raw)?),
             "window" => self.window = Some(parse(raw)?),
-            "minimum_calls" => self.minimum_calls = Some(parse(raw)?),
+            "minimum_calls" => self.minimum_calls = Some(whole(raw)?),
             "failure_rate" => self.failure_rate = Some(parse(raw)?),
             "slow_call_duration" => self.slow_call_duration = Some(parse(raw)?),
             "slow_call_rate" => self.slow_call_rate = Some(parse(raw)?),
             "break_duration" => self.break_duration = Some(parse(raw)?),
-            "break_multiplier" => self.break_multiplier = Some(parse(raw)?),
+            "break_multiplier" => self.break_multiplier = Some(whole(raw)?),
             "max_break_duration" => self.max_break_duration = Some(parse(raw)?),
-            "half_open_probes" => self.half_open_probes = Some(parse(raw)?),
-            "success_threshold" => self.success_threshold = Some(parse(raw)?),
+            "half_open_probes" => self.half_open_probes = Some(whole(raw)?),
+            "success_threshold" => self.success_threshold = Some(whole(raw)?),
             "max_half_open_wait" => self.max_half_open_wait = Some(parse(raw)?),
             "metrics_only" => self.metrics_only = Some(flag(raw)?),
-            _ => return Err(format!("unknown key `{key}`")),
+            _ => return Err(format!("no key `{key}` here")),
         }
         Ok(())
     }
@@ -137,10 +153,10 @@ impl BulkheadEntry {
 
     pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
         match key {
-            "max_concurrent" => self.max_concurrent = Some(parse(raw)?),
-            "max_queue" => self.max_queue = Some(parse(raw)?),
+            "max_concurrent" => self.max_concurrent = Some(whole(raw)?),
+            "max_queue" => self.max_queue = Some(whole(raw)?),
             "max_wait" => self.max_wait = Some(parse(raw)?),
-            _ => return Err(format!("unknown key `{key}`")),
+            _ => return Err(format!("no key `{key}` here")),
         }
         Ok(())
     }
@@ -152,10 +168,10 @@ impl BudgetEntry {
 
     pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
         match key {
-            "ratio_permille" => self.ratio_permille = Some(parse(raw)?),
-            "min_retries_per_sec" => self.min_retries_per_sec = Some(parse(raw)?),
+            "ratio_permille" => self.ratio_permille = Some(whole(raw)?),
+            "min_retries_per_sec" => self.min_retries_per_sec = Some(whole(raw)?),
             "window" => self.window = Some(parse(raw)?),
-            _ => return Err(format!("unknown key `{key}`")),
+            _ => return Err(format!("no key `{key}` here")),
         }
         Ok(())
     }
@@ -163,7 +179,7 @@ impl BudgetEntry {
 
 impl PolicyEntry {
     /// Every key of `[policies.NAME]`.
-    pub(super) const KEYS: [&'static str; 15] = [
+    pub(super) const KEYS: [&'static str; 16] = [
         "breaker",
         "bulkhead",
         "budget",
@@ -179,6 +195,7 @@ impl PolicyEntry {
         "max_retry_after",
         "order",
         "fallback",
+        "seed",
     ];
 
     pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
@@ -198,7 +215,8 @@ impl PolicyEntry {
             "max_retry_after" => self.max_retry_after = Some(parse(raw)?),
             "order" => self.order = Some(parse(raw)?),
             "fallback" => self.fallback = Some(parse(raw)?),
-            _ => return Err(format!("unknown key `{key}`")),
+            "seed" => self.seed = Some(seed(raw)?),
+            _ => return Err(format!("no key `{key}` here")),
         }
         Ok(())
     }
@@ -209,35 +227,197 @@ fn env_name(name: &str) -> String {
     name.to_ascii_uppercase().replace('-', "_")
 }
 
-/// The sections an override can reach, as `(section, entry names, keys)`.
-fn sections(file: &PolicyFile) -> [(&'static str, Vec<&str>, &'static [&'static str]); 4] {
-    [
-        (
-            "breakers",
+/// The sections an override can reach: `(section, its variable word, keys)`.
+const SECTIONS: [(&str, &str, &[&str]); 4] = [
+    ("breakers", "BREAKERS", &BreakerEntry::KEYS),
+    ("bulkheads", "BULKHEADS", &BulkheadEntry::KEYS),
+    ("budgets", "BUDGETS", &BudgetEntry::KEYS),
+    ("policies", "POLICIES", &PolicyEntry::KEYS),
+];
+
+/// What [`PolicyFile::apply_env_vars_with`] does with a `STEADFAST_` variable
+/// that names no entry (`STEADFAST_LOG`, or an entry the file does not have).
+///
+/// ```
+/// use steadfast_std::config::{PolicyFile, UnknownVars};
+/// let mut file = PolicyFile::from_toml_str("[breakers.db]\n")?;
+/// let report = file.apply_env_vars_with([("STEADFAST_LOG", "debug")], UnknownVars::Warn)?;
+/// assert_eq!(report.warnings[0].key(), "STEADFAST_LOG");
+/// let err = file.apply_env_vars_with([("STEADFAST_LOG", "debug")], UnknownVars::Deny).unwrap_err();
+/// assert_eq!(err.key(), "STEADFAST_LOG");
+/// # Ok::<(), steadfast_std::config::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum UnknownVars {
+    /// Skip it and list it in [`EnvReport::warnings`] (the default: other
+    /// software may use the prefix too).
+    #[default]
+    Warn,
+    /// Refuse it: strict mode, for deployments where every `STEADFAST_`
+    /// variable is ours and a typo must stop the start.
+    Deny,
+}
+
+/// What the environment changed.
+///
+/// ```
+/// use steadfast_std::config::PolicyFile;
+/// let mut file = PolicyFile::from_toml_str("[breakers.db]\n")?;
+/// let report = file.apply_env_vars([("STEADFAST_DB_FAILURE_THRESHOLD", "3")])?;
+/// assert_eq!(report.applied, [("STEADFAST_DB_FAILURE_THRESHOLD".to_owned(), "breakers.db.failure_threshold".to_owned())]);
+/// assert!(report.warnings.is_empty());
+/// # Ok::<(), steadfast_std::config::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EnvReport {
+    /// `(variable, key path it set)`, in the order applied.
+    pub applied: Vec<(String, String)>,
+    /// Variables with the prefix that set nothing, each with the reason (worth
+    /// a log line at start-up).
+    pub warnings: Vec<ConfigError>,
+}
+
+/// Entries by section and variable name (`KAFKA_PRIMARY`): built once per
+/// batch of variables, so each variable costs a few lookups, whatever the size
+/// of the file.
+struct Index<'a> {
+    by_name: [HashMap<String, Vec<&'a str>>; 4],
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Entry-name lookups and comparisons, counted for the cost test.
+    pub(super) static LOOKUPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one entry-name lookup (tests only).
+fn looked_up() {
+    #[cfg(test)]
+    LOOKUPS.with(|n| n.set(n.get() + 1));
+}
+
+/// An override's target: `(section index, entry name, key)`.
+type Target<'a> = (usize, &'a str, &'static str);
+
+impl<'a> Index<'a> {
+    fn new(file: &'a PolicyFile) -> Self {
+        let mut by_name: [HashMap<String, Vec<&'a str>>; 4] = Default::default();
+        let names: [Vec<&'a str>; 4] = [
             file.breakers.keys().map(String::as_str).collect(),
-            &BreakerEntry::KEYS,
-        ),
-        (
-            "bulkheads",
             file.bulkheads.keys().map(String::as_str).collect(),
-            &BulkheadEntry::KEYS,
-        ),
-        (
-            "budgets",
             file.budgets.keys().map(String::as_str).collect(),
-            &BudgetEntry::KEYS,
-        ),
-        (
-            "policies",
             file.policies.keys().map(String::as_str).collect(),
-            &PolicyEntry::KEYS,
-        ),
-    ]
+        ];
+        for (map, names) in by_name.iter_mut().zip(names) {
+            for name in names {
+                looked_up();
+                map.entry(env_name(name)).or_default().push(name);
+            }
+        }
+        Self { by_name }
+    }
+
+    /// Every reading of `rest` as `NAME_KEY` in section `s`: pushes the targets
+    /// (erring if two entries share the variable name) and reports whether some
+    /// `NAME` matched at all.
+    fn readings(
+        &self,
+        var: &str,
+        s: usize,
+        rest: &str,
+        targets: &mut Vec<Target<'a>>,
+    ) -> Result<bool, ConfigError> {
+        let (section, _, keys) = SECTIONS[s];
+        let mut named = false;
+        for (at, _) in rest.match_indices('_') {
+            looked_up();
+            let Some(entries) = self.by_name[s].get(&rest[..at]) else {
+                continue;
+            };
+            named = true;
+            let key = rest[at + 1..].to_ascii_lowercase();
+            let Some(key) = keys.iter().copied().find(|k| *k == key) else {
+                continue;
+            };
+            if let [first, second, ..] = entries.as_slice() {
+                return Err(ConfigError::new(
+                    var,
+                    format!(
+                        "[{section}.{first}] and [{section}.{second}] have the same variable name: rename one of them"
+                    ),
+                ));
+            }
+            targets.push((s, entries[0], key));
+        }
+        Ok(named)
+    }
+
+    /// The one entry key `suffix` (the variable without `STEADFAST_`) sets,
+    /// `Ok(None)` if it names no entry.
+    fn resolve(&self, var: &str, suffix: &str) -> Result<Option<Target<'a>>, ConfigError> {
+        let mut targets = Vec::new();
+        let mut named = Vec::new();
+        for (s, (section, word, _)) in SECTIONS.iter().enumerate() {
+            if let Some(rest) = suffix.strip_prefix(word).and_then(|r| r.strip_prefix('_'))
+                && self.readings(var, s, rest, &mut targets)?
+            {
+                named.push(*section);
+            }
+        }
+        for (s, (section, _, _)) in SECTIONS.iter().enumerate() {
+            if self.readings(var, s, suffix, &mut targets)? {
+                named.push(*section);
+            }
+        }
+        targets.sort_unstable();
+        targets.dedup();
+        match targets.as_slice() {
+            [] if named.is_empty() => Ok(None),
+            [] => {
+                named.dedup();
+                Err(ConfigError::new(
+                    var,
+                    format!(
+                        "names an entry of {}, but no key of it",
+                        named.join(" and ")
+                    ),
+                ))
+            }
+            [one] => Ok(Some(*one)),
+            many => {
+                let paths: Vec<String> = many
+                    .iter()
+                    .map(|(s, n, k)| format!("{}.{n}.{k}", SECTIONS[*s].0))
+                    .collect();
+                let qualified: Vec<String> = many
+                    .iter()
+                    .map(|(s, n, k)| {
+                        format!(
+                            "{PREFIX}{}_{}_{}",
+                            SECTIONS[*s].1,
+                            env_name(n),
+                            k.to_ascii_uppercase()
+                        )
+                    })
+                    .collect();
+                Err(ConfigError::new(
+                    var,
+                    format!(
+                        "ambiguous: could set {}; use {} instead",
+                        paths.join(" or "),
+                        qualified.join(" or ")
+                    ),
+                ))
+            }
+        }
+    }
 }
 
 impl PolicyFile {
     /// Applies the process environment's overrides (see
-    /// [`apply_env_vars`](Self::apply_env_vars)).
+    /// [`apply_env_vars`](Self::apply_env_vars)); unknown `STEADFAST_`
+    /// variables are warnings.
     ///
     /// ```
     /// use steadfast_std::config::PolicyFile;
@@ -246,7 +426,20 @@ impl PolicyFile {
     /// assert_eq!(file.breakers["doc_env_example"].failure_threshold, None);
     /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
-    pub fn apply_env(&mut self) -> Result<(), ConfigError> {
+    pub fn apply_env(&mut self) -> Result<EnvReport, ConfigError> {
+        self.apply_env_with(UnknownVars::Warn)
+    }
+
+    /// [`apply_env`](Self::apply_env) with a choice about unknown variables
+    /// ([`UnknownVars::Deny`]: strict mode).
+    ///
+    /// ```
+    /// use steadfast_std::config::{PolicyFile, UnknownVars};
+    /// let mut file = PolicyFile::from_toml_str("[breakers.doc_env_strict]\n")?;
+    /// file.apply_env_with(UnknownVars::Warn)?;
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
+    /// ```
+    pub fn apply_env_with(&mut self, unknown: UnknownVars) -> Result<EnvReport, ConfigError> {
         let mut vars = Vec::new();
         for (key, value) in std::env::vars_os() {
             let Some(key) = key.to_str() else { continue };
@@ -258,22 +451,12 @@ impl PolicyFile {
             };
             vars.push((key.to_owned(), value.to_owned()));
         }
-        self.apply_env_vars(vars)
+        self.apply_env_vars_with(vars, unknown)
     }
 
-    /// Applies overrides from `vars` (name, value); names without the `STEADFAST_`
-    /// prefix are skipped, the others applied in sorted order:
-    ///
-    /// * `STEADFAST_ENABLED=false` — the global switch (`true`/`false`/`1`/`0`);
-    /// * `STEADFAST_DEFAULT_TIMEOUT=10s`;
-    /// * `STEADFAST_<NAME>_<KEY>=value` — NAME is an entry's name upper-cased with
-    ///   `-` → `_`, KEY a key upper-cased; it sets KEY in **every** section
-    ///   (breakers, bulkheads, budgets, policies) that has an entry NAME with
-    ///   that key.
-    ///
-    /// A variable that matches no entry and key, or whose value is invalid, is an
-    /// error naming the variable. Cross-key checks happen in
-    /// [`validate`](Self::validate), after the overrides.
+    /// Applies overrides from `vars` (name, value), unknown `STEADFAST_`
+    /// variables as warnings: [`apply_env_vars_with`](Self::apply_env_vars_with)
+    /// with [`UnknownVars::Warn`].
     ///
     /// ```
     /// use steadfast_std::config::PolicyFile;
@@ -284,12 +467,14 @@ impl PolicyFile {
     ///     [policies.kafka-primary]
     ///     breaker = "kafka-primary"
     /// "#)?;
-    /// file.apply_env_vars([
+    /// let report = file.apply_env_vars([
     ///     ("STEADFAST_KAFKA_PRIMARY_FAILURE_THRESHOLD", "3"),
-    ///     ("STEADFAST_KAFKA_PRIMARY_MAX_ATTEMPTS", "5"),
+    ///     ("STEADFAST_POLICIES_KAFKA_PRIMARY_MAX_ATTEMPTS", "5"),
     ///     ("STEADFAST_ENABLED", "false"),
+    ///     ("STEADFAST_LOG", "debug"),
     ///     ("HOME", "/root"),
     /// ])?;
+    /// assert_eq!(report.warnings.len(), 1); // STEADFAST_LOG
     /// let set = file.validate()?;
     /// assert_eq!(set.breakers["kafka-primary"].config.failure_threshold, 3);
     /// assert_eq!(set.policies["kafka-primary"].pipeline.retry.max_attempts(), 5);
@@ -297,11 +482,64 @@ impl PolicyFile {
     ///
     /// let err = file.apply_env_vars([("STEADFAST_KAFKA_PRIMARY_FAILURE_RATE", "150")]).unwrap_err();
     /// assert_eq!(err.key(), "STEADFAST_KAFKA_PRIMARY_FAILURE_RATE");
-    /// let err = file.apply_env_vars([("STEADFAST_REDIS_FAILURE_THRESHOLD", "3")]).unwrap_err();
-    /// assert_eq!(err.key(), "STEADFAST_REDIS_FAILURE_THRESHOLD");
     /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
-    pub fn apply_env_vars<I, K, V>(&mut self, vars: I) -> Result<(), ConfigError>
+    pub fn apply_env_vars<I, K, V>(&mut self, vars: I) -> Result<EnvReport, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        self.apply_env_vars_with(vars, UnknownVars::Warn)
+    }
+
+    /// Applies overrides from `vars` (name, value); names without the
+    /// `STEADFAST_` prefix are skipped, the others applied in sorted order:
+    ///
+    /// * `STEADFAST_ENABLED=false` — the global switch (`true`/`false`/`1`/`0`);
+    /// * `STEADFAST_DEFAULT_TIMEOUT=10s`, `STEADFAST_SEED=42`;
+    /// * `STEADFAST_<SECTION>_<NAME>_<KEY>=value` — SECTION is `BREAKERS`,
+    ///   `BULKHEADS`, `BUDGETS` or `POLICIES`, NAME an entry's name upper-cased
+    ///   with `-` → `_`, KEY a key upper-cased;
+    /// * `STEADFAST_<NAME>_<KEY>=value` — the short form, when exactly one
+    ///   entry key fits (a breaker and a budget both named `api` both have a
+    ///   `window`: `STEADFAST_API_WINDOW` is an error that names both and the
+    ///   section-qualified variables to use).
+    ///
+    /// Errors name the variable: an invalid value; a variable that could set
+    /// two keys; two entries of one section whose names give the same variable
+    /// (`kafka-primary`, `KAFKA_PRIMARY`); two variables setting one key; a
+    /// variable naming an entry but none of its keys (a typo). A variable that
+    /// names no entry at all (`STEADFAST_LOG`) is a warning in the report, or
+    /// an error with [`UnknownVars::Deny`]. Cross-key checks happen in
+    /// [`validate`](Self::validate), after the overrides.
+    ///
+    /// Each variable costs a few hash lookups (one per `_` in it), whatever the
+    /// size of the file.
+    ///
+    /// ```
+    /// use steadfast_std::config::{PolicyFile, UnknownVars};
+    ///
+    /// let mut file = PolicyFile::from_toml_str(r#"
+    ///     [breakers.api]
+    ///     detector = "count"
+    ///     [budgets.api]
+    /// "#)?;
+    /// let err = file.apply_env_vars([("STEADFAST_API_WINDOW", "50")]).unwrap_err();
+    /// assert!(err.message().contains("STEADFAST_BREAKERS_API_WINDOW or STEADFAST_BUDGETS_API_WINDOW"), "{err}");
+    /// file.apply_env_vars_with([
+    ///     ("STEADFAST_BREAKERS_API_WINDOW", "50"),
+    ///     ("STEADFAST_BUDGETS_API_WINDOW", "50s"),
+    /// ], UnknownVars::Deny)?;
+    /// let set = file.validate()?;
+    /// assert_eq!(set.budgets["api"].window(), steadfast::time::Duration::from_secs(50));
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
+    /// ```
+    pub fn apply_env_vars_with<I, K, V>(
+        &mut self,
+        vars: I,
+        unknown: UnknownVars,
+    ) -> Result<EnvReport, ConfigError>
     where
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<str>,
@@ -313,74 +551,62 @@ impl PolicyFile {
             .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
             .collect();
         vars.sort();
-        for (var, raw) in &vars {
-            self.apply_one(var, raw)?;
-        }
-        Ok(())
-    }
-
-    fn apply_one(&mut self, var: &str, raw: &str) -> Result<(), ConfigError> {
-        let suffix = var.strip_prefix(PREFIX).unwrap_or(var);
-        match suffix {
-            "ENABLED" => {
-                self.enabled = Some(flag(raw).map_err(|m| ConfigError::new(var, m))?);
-                return Ok(());
-            }
-            "DEFAULT_TIMEOUT" => {
-                self.default_timeout = Some(parse(raw).map_err(|m| ConfigError::new(var, m))?);
-                return Ok(());
-            }
-            _ => {}
-        }
-
-        // Every (name, key) split of the suffix that reaches at least one entry.
-        let mut targets: Vec<(&'static str, String, &'static str)> = Vec::new();
-        let mut names_seen: Vec<String> = Vec::new();
-        for (section, names, keys) in sections(self) {
-            for name in names {
-                let upper = env_name(name);
-                let Some(rest) = suffix
-                    .strip_prefix(upper.as_str())
-                    .and_then(|r| r.strip_prefix('_'))
-                else {
+        let mut report = EnvReport::default();
+        let mut planned: Vec<(String, usize, String, &'static str, String)> = Vec::new();
+        {
+            let index = Index::new(self);
+            let mut set_by: HashMap<Target<'_>, &str> = HashMap::new();
+            for (var, raw) in &vars {
+                let suffix = &var[PREFIX.len()..];
+                if matches!(suffix, "ENABLED" | "DEFAULT_TIMEOUT" | "SEED") {
                     continue;
-                };
-                names_seen.push(format!("{section}.{name}"));
-                let key = rest.to_ascii_lowercase();
-                if let Some(k) = keys.iter().find(|k| **k == key) {
-                    targets.push((section, name.to_owned(), k));
+                }
+                match index.resolve(var, suffix)? {
+                    Some(target) => {
+                        if let Some(other) = set_by.insert(target, var) {
+                            let (s, n, k) = target;
+                            return Err(ConfigError::new(
+                                var.as_str(),
+                                format!(
+                                    "{other} sets {}.{n}.{k} too: keep one of them",
+                                    SECTIONS[s].0
+                                ),
+                            ));
+                        }
+                        let (s, n, k) = target;
+                        planned.push((var.clone(), s, n.to_owned(), k, raw.clone()));
+                    }
+                    None => {
+                        let warning = ConfigError::new(
+                            var.as_str(),
+                            "names no entry of breakers, bulkheads, budgets or policies (expected STEADFAST_<SECTION>_<NAME>_<KEY>, STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED, STEADFAST_DEFAULT_TIMEOUT or STEADFAST_SEED)",
+                        );
+                        match unknown {
+                            UnknownVars::Warn => report.warnings.push(warning),
+                            UnknownVars::Deny => return Err(warning),
+                        }
+                    }
                 }
             }
         }
-        // Entries of different sections share a split when NAME and KEY agree.
-        let mut splits: Vec<(String, &str)> =
-            targets.iter().map(|(_, n, k)| (env_name(n), *k)).collect();
-        splits.sort();
-        splits.dedup();
-        if splits.len() > 1 {
-            let list: Vec<String> = targets
-                .iter()
-                .map(|(s, n, k)| format!("{s}.{n}.{k}"))
-                .collect();
-            return Err(ConfigError::new(
-                var,
-                format!("ambiguous: could set any of {}", list.join(", ")),
-            ));
+        for (var, raw) in &vars {
+            let at = |m: String| ConfigError::new(var.as_str(), m);
+            match &var[PREFIX.len()..] {
+                "ENABLED" => self.enabled = Some(flag(raw).map_err(at)?),
+                "DEFAULT_TIMEOUT" => self.default_timeout = Some(parse(raw).map_err(at)?),
+                "SEED" => self.seed = Some(seed(raw).map_err(at)?),
+                _ => continue,
+            }
+            let key = var[PREFIX.len()..].to_ascii_lowercase();
+            report.applied.push((var.clone(), key));
         }
-        if targets.is_empty() {
-            let message = if names_seen.is_empty() {
-                "no entry of breakers, bulkheads, budgets or policies has this name (expected STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED or STEADFAST_DEFAULT_TIMEOUT)".to_owned()
-            } else {
-                format!("no such key in {}", names_seen.join(", "))
-            };
-            return Err(ConfigError::new(var, message));
-        }
-        for (section, name, key) in targets {
-            let result = match section {
-                "breakers" => self.breakers.get_mut(&name).map(|e| e.set(key, raw)),
-                "bulkheads" => self.bulkheads.get_mut(&name).map(|e| e.set(key, raw)),
-                "budgets" => self.budgets.get_mut(&name).map(|e| e.set(key, raw)),
-                _ => self.policies.get_mut(&name).map(|e| e.set(key, raw)),
+        for (var, s, name, key, raw) in planned {
+            let section = SECTIONS[s].0;
+            let result = match s {
+                0 => self.breakers.get_mut(&name).map(|e| e.set(key, &raw)),
+                1 => self.bulkheads.get_mut(&name).map(|e| e.set(key, &raw)),
+                2 => self.budgets.get_mut(&name).map(|e| e.set(key, &raw)),
+                _ => self.policies.get_mut(&name).map(|e| e.set(key, &raw)),
             };
             if let Some(Err(message)) = result {
                 return Err(ConfigError::new(
@@ -388,7 +614,10 @@ impl PolicyFile {
                     format!("{message} (overriding {section}.{name}.{key})"),
                 ));
             }
+            report
+                .applied
+                .push((var, format!("{section}.{name}.{key}")));
         }
-        Ok(())
+        Ok(report)
     }
 }

@@ -86,6 +86,7 @@ use crate::breaker::CountStorage;
 mod env;
 mod value;
 
+pub use env::{EnvReport, UnknownVars};
 pub use value::{Attempts, HumanDuration, JitterSpec, Multiplier, Percent, Timeout, Window};
 
 #[cfg(test)]
@@ -134,7 +135,16 @@ pub type TimeStorage = TimeWindow<TIME_WINDOW_BUCKETS>;
 /// assert!(err.message().contains("no [breakers.nope]"), "{err}");
 /// # Ok::<(), steadfast_std::config::ConfigError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` is the `Display` text too, so that `fn main() -> Result<(), ConfigError>`
+/// prints a readable line:
+///
+/// ```
+/// # use steadfast_std::config::ConfigError;
+/// let e = ConfigError::new("enabled", "expected true or false");
+/// assert_eq!(format!("{e:?}"), "enabled: expected true or false");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConfigError {
     key: String,
     message: String,
@@ -152,7 +162,7 @@ impl ConfigError {
     pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             key: key.into(),
-            message: message.into(),
+            message: clip_quoted(message.into()),
             line: None,
         }
     }
@@ -209,7 +219,34 @@ impl fmt::Display for ConfigError {
     }
 }
 
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 impl std::error::Error for ConfigError {}
+
+/// `message` with every quoted or backticked part longer than 60 characters
+/// clipped, so that a huge value is not echoed whole.
+fn clip_quoted(message: String) -> String {
+    if message.len() <= 120 {
+        return message;
+    }
+    let mut out = String::with_capacity(message.len().min(4096));
+    let mut rest = message.as_str();
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = &rest[open..=open];
+        out.push_str(&rest[..=open]);
+        rest = &rest[open + 1..];
+        let Some(close) = rest.find(quote) else { break };
+        out.push_str(&value::clip(&rest[..close]));
+        out.push_str(quote);
+        rest = &rest[close + 1..];
+    }
+    out.push_str(&value::clip_long(rest));
+    out
+}
 
 /// The format of a policy file.
 ///
@@ -279,6 +316,10 @@ pub struct PolicyFile {
     /// The attempt timeout of policies that set none (default 30 s; `"none"`).
     #[serde(default)]
     pub default_timeout: Option<Timeout>,
+    /// The seed of the jitter streams of policies that set none (default: a
+    /// fresh seed from the operating system in every process).
+    #[serde(default, deserialize_with = "value::seed")]
+    pub seed: Option<u64>,
     /// `[breakers.NAME]`.
     #[serde(default)]
     pub breakers: BTreeMap<String, BreakerEntry>,
@@ -346,11 +387,11 @@ pub enum BackoffKind {
 pub struct BreakerEntry {
     #[serde(default)]
     pub detector: Option<DetectorKind>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub failure_threshold: Option<i64>,
     #[serde(default)]
     pub window: Option<Window>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub minimum_calls: Option<i64>,
     #[serde(default)]
     pub failure_rate: Option<Percent>,
@@ -360,13 +401,13 @@ pub struct BreakerEntry {
     pub slow_call_rate: Option<Percent>,
     #[serde(default)]
     pub break_duration: Option<HumanDuration>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub break_multiplier: Option<i64>,
     #[serde(default)]
     pub max_break_duration: Option<HumanDuration>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub half_open_probes: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub success_threshold: Option<i64>,
     #[serde(default)]
     pub max_half_open_wait: Option<HumanDuration>,
@@ -387,9 +428,9 @@ pub struct BreakerEntry {
 #[non_exhaustive]
 #[allow(missing_docs)]
 pub struct BulkheadEntry {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub max_concurrent: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub max_queue: Option<i64>,
     #[serde(default)]
     pub max_wait: Option<HumanDuration>,
@@ -406,9 +447,9 @@ pub struct BulkheadEntry {
 #[non_exhaustive]
 #[allow(missing_docs)]
 pub struct BudgetEntry {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub ratio_permille: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "value::whole")]
     pub min_retries_per_sec: Option<i64>,
     #[serde(default)]
     pub window: Option<HumanDuration>,
@@ -456,6 +497,8 @@ pub struct PolicyEntry {
     pub order: Option<Order>,
     #[serde(default)]
     pub fallback: Option<FallbackOn>,
+    #[serde(default, deserialize_with = "value::seed")]
+    pub seed: Option<u64>,
 }
 
 /// The detector of a validated breaker, with its window.
@@ -522,6 +565,10 @@ pub struct PolicySpec {
     pub bulkhead: Option<String>,
     /// A key of [`PolicySet::budgets`].
     pub budget: Option<String>,
+    /// The seed of the policy's jitter streams: the policy's `seed`, else the
+    /// file's; `None` = a fresh seed from the operating system when the policy
+    /// is built ([`seed::from_os`](crate::seed::from_os)).
+    pub seed: Option<u64>,
 }
 
 /// A validated policy file: core configs by name, every reference resolved.
@@ -546,6 +593,10 @@ pub struct PolicySet {
     pub budgets: BTreeMap<String, BudgetConfig>,
     /// Policies by name.
     pub policies: BTreeMap<String, PolicySpec>,
+    /// What the `*_with_env` constructors skipped: `STEADFAST_` variables that
+    /// name no entry ([`EnvReport::warnings`]), worth a log line at start-up
+    /// (with the `tracing` feature they are also `tracing::warn!` events).
+    pub warnings: Vec<ConfigError>,
 }
 
 impl Default for PolicySet {
@@ -558,6 +609,7 @@ impl Default for PolicySet {
             bulkheads: BTreeMap::new(),
             budgets: BTreeMap::new(),
             policies: BTreeMap::new(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -656,6 +708,22 @@ impl PolicyFile {
                 Some(at) => &message[..at],
                 None => message.as_str(),
             };
+            if let Some(rest) = message.trim().strip_prefix("duplicate mapping key: ") {
+                let name = rest
+                    .split(", set DuplicateKeyPolicy")
+                    .next()
+                    .unwrap_or(rest);
+                let parent = failed_at
+                    .as_deref()
+                    .map(|p| p.trim_end_matches('?').trim_end_matches('.'))
+                    .filter(|p| !p.is_empty() && *p != ".");
+                let key = match parent {
+                    Some(p) => format!("{p}.{name}"),
+                    None => name.to_owned(),
+                };
+                return ConfigError::new(key, "is written twice in the same table: keep one")
+                    .at_line(line);
+            }
             match failed_at {
                 Some(path) => path_error(path, message.trim()).at_line(line),
                 None => {
@@ -988,12 +1056,15 @@ fn bulkhead_config(path: &str, e: &BulkheadEntry) -> Result<bulkhead::Config, Co
 
 fn budget_config(path: &str, e: &BudgetEntry) -> Result<BudgetConfig, ConfigError> {
     let d = BudgetConfig::DEFAULT;
+    let min = crate::budget::BUDGET_BUCKETS as u64;
     if let Some(w) = e.window
-        && w.0.is_zero()
+        && w.0.as_micros() < min
     {
         return Err(ConfigError::new(
             format!("{path}.window"),
-            "must be longer than zero, got \"0s\"",
+            format!(
+                "must be at least {min}us ({min} time buckets of at least 1us each), got \"{w}\""
+            ),
         ));
     }
     let ratio = match e.ratio_permille {
@@ -1035,6 +1106,7 @@ fn policy_spec(
     path: &str,
     e: &PolicyEntry,
     default_timeout: Option<Duration>,
+    default_seed: Option<u64>,
     set: &PolicySet,
 ) -> Result<PolicySpec, ConfigError> {
     let key = |k: &str| format!("{path}.{k}");
@@ -1121,6 +1193,7 @@ fn policy_spec(
         breaker,
         bulkhead,
         budget,
+        seed: e.seed.or(default_seed),
     })
 }
 
@@ -1169,6 +1242,7 @@ impl PolicyFile {
                 &format!("policies.{name}"),
                 entry,
                 set.default_timeout,
+                self.seed,
                 &set,
             )?;
             set.policies.insert(name.clone(), spec);
@@ -1189,8 +1263,8 @@ impl PolicySet {
     /// ```
     pub fn from_toml_with_env(text: &str) -> Result<Self, ConfigError> {
         let mut file = PolicyFile::from_toml_str(text)?;
-        file.apply_env()?;
-        file.validate()
+        let report = file.apply_env()?;
+        Self::with_warnings(file.validate()?, report)
     }
 
     /// Like [`from_toml_with_env`](Self::from_toml_with_env), for YAML.
@@ -1203,8 +1277,8 @@ impl PolicySet {
     /// ```
     pub fn from_yaml_with_env(text: &str) -> Result<Self, ConfigError> {
         let mut file = PolicyFile::from_yaml_str(text)?;
-        file.apply_env()?;
-        file.validate()
+        let report = file.apply_env()?;
+        Self::with_warnings(file.validate()?, report)
     }
 
     /// Reads a file ([`PolicyFile::load`]), applies the environment, validates.
@@ -1220,8 +1294,17 @@ impl PolicySet {
     /// ```
     pub fn load_with_env(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let mut file = PolicyFile::load(path)?;
-        file.apply_env()?;
-        file.validate()
+        let report = file.apply_env()?;
+        Self::with_warnings(file.validate()?, report)
+    }
+
+    fn with_warnings(mut self, report: EnvReport) -> Result<Self, ConfigError> {
+        #[cfg(feature = "tracing")]
+        for warning in &report.warnings {
+            tracing::warn!(target: "steadfast", "ignored environment variable: {warning}");
+        }
+        self.warnings = report.warnings;
+        Ok(self)
     }
 
     /// The pipeline config a policy runs with when [`enabled`](Self::enabled) is

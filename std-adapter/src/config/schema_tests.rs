@@ -109,7 +109,7 @@ fn every_section_lists_exactly_the_keys_the_code_reads() {
             .collect()
     };
     let code: [(Option<&str>, BTreeSet<&str>); 5] = [
-        (None, ["enabled", "default_timeout"].into()),
+        (None, ["enabled", "default_timeout", "seed"].into()),
         (Some("breakers"), BreakerEntry::KEYS.into()),
         (Some("bulkheads"), BulkheadEntry::KEYS.into()),
         (Some("budgets"), BudgetEntry::KEYS.into()),
@@ -188,7 +188,7 @@ fn every_key_names_its_environment_variable() {
     for row in rows() {
         let key = row.key.to_ascii_uppercase();
         let expected = match row.section {
-            Some(_) => format!("STEADFAST_<NAME>_{key}"),
+            Some(section) => format!("STEADFAST_{}_<NAME>_{key}", section.to_ascii_uppercase()),
             None => format!("STEADFAST_{key}"),
         };
         assert_eq!(row.environment, expected, "{}", path(&row));

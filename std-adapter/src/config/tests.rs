@@ -423,7 +423,7 @@ const BAD_TOML: &[(&str, &str, &str)] = &[
     (
         "[budgets.b]\nwindow = \"0s\"",
         "budgets.b.window",
-        "longer than zero",
+        "at least 10us",
     ),
     ("[budgets.b]\nratio = 20", "budgets.b.ratio", "unknown"),
     (
@@ -694,7 +694,7 @@ fn durations_parse_exactly() {
 }
 
 #[test]
-fn env_overrides_apply_to_every_section_with_the_name() {
+fn env_overrides_in_the_short_form_where_unique() {
     let mut file = PolicyFile::from_toml_str(FULL_TOML).unwrap();
     file.apply_env_vars([
         ("STEADFAST_ENABLED", "0"),
@@ -725,18 +725,6 @@ fn env_overrides_apply_to_every_section_with_the_name() {
     assert!(kafka.retry.retry_on_timeout());
     assert_eq!(set.policies["redis"].pipeline.timeout.attempt, None);
 
-    // `window` is a key of both breakers and budgets: one variable sets both.
-    let mut file =
-        PolicyFile::from_toml_str("[breakers.x]\ndetector = \"time\"\n[budgets.x]\n").unwrap();
-    file.apply_env_vars([("STEADFAST_X_WINDOW", "30s")])
-        .unwrap();
-    let set = file.validate().unwrap();
-    assert_eq!(
-        set.breakers["x"].config.window_duration,
-        Duration::from_secs(30)
-    );
-    assert_eq!(set.budgets["x"].window(), Duration::from_secs(30));
-
     // Dashes in names become underscores.
     let mut file = PolicyFile::from_toml_str("[breakers.llm-provider]\n").unwrap();
     file.apply_env_vars([("STEADFAST_LLM_PROVIDER_FAILURE_THRESHOLD", "2")])
@@ -760,9 +748,10 @@ fn bad_env_overrides_name_the_variable() {
         ("STEADFAST_KAFKA_MULTIPLIER", "1/0", "denominator"),
         ("STEADFAST_KAFKA_DETECTOR", "sliding", "unknown variant"),
         ("STEADFAST_KAFKA_HALF_OPEN_PROBES", "-1", "-1"),
-        ("STEADFAST_KAFKA_BOGUS", "1", "no such key in"),
-        ("STEADFAST_NOPE_FAILURE_THRESHOLD", "3", "no entry"),
-        ("STEADFAST_KAFKA_WINDOW", "60s", "count"),
+        ("STEADFAST_KAFKA_BOGUS", "1", "but no key of it"),
+        ("STEADFAST_BREAKERS_KAFKA_BOGUS", "1", "but no key of it"),
+        ("STEADFAST_BREAKERS_KAFKA_WINDOW", "60s", "count"),
+        ("STEADFAST_KAFKA_WINDOW", "60s", "ambiguous"),
     ];
     for (var, value, fragment) in cases {
         let mut file = PolicyFile::from_toml_str(FULL_TOML).unwrap();
@@ -770,7 +759,7 @@ fn bad_env_overrides_name_the_variable() {
         // naming the key; a bad value names the variable.
         let err = file
             .apply_env_vars([(*var, *value)])
-            .and_then(|()| file.validate().map(drop))
+            .and_then(|_| file.validate().map(drop))
             .unwrap_err();
         if err.key() == *var {
             assert!(err.message().contains(fragment), "{var}={value}: {err}");
@@ -810,7 +799,118 @@ fn ambiguous_env_names_are_rejected() {
     let err = file
         .apply_env_vars([("STEADFAST_A_MAX_WAIT", "5s")])
         .unwrap_err();
-    assert!(err.message().contains("no such key"), "{err}");
+    assert!(err.message().contains("but no key of it"), "{err}");
+}
+
+/// A count breaker and a budget sharing a name (one name per dependency across
+/// sections, as a service's own config has it): each `window` is reachable.
+#[test]
+fn a_key_two_sections_share_is_set_by_the_section_qualified_variable() {
+    let text = "[breakers.quotes]\ndetector = \"count\"\n[budgets.quotes]\n";
+    let mut file = PolicyFile::from_toml_str(text).unwrap();
+    let err = file
+        .apply_env_vars([("STEADFAST_QUOTES_WINDOW", "50")])
+        .unwrap_err();
+    assert_eq!(err.key(), "STEADFAST_QUOTES_WINDOW");
+    assert_eq!(
+        err.message(),
+        "ambiguous: could set breakers.quotes.window or budgets.quotes.window; use STEADFAST_BREAKERS_QUOTES_WINDOW or STEADFAST_BUDGETS_QUOTES_WINDOW instead"
+    );
+    file.apply_env_vars([
+        ("STEADFAST_BREAKERS_QUOTES_WINDOW", "50"),
+        ("STEADFAST_BUDGETS_QUOTES_WINDOW", "50s"),
+        ("STEADFAST_QUOTES_MINIMUM_CALLS", "20"),
+    ])
+    .unwrap();
+    let set = file.validate().unwrap();
+    assert_eq!(
+        set.breakers["quotes"].detector,
+        Detector::Count { window: 50 }
+    );
+    assert_eq!(set.breakers["quotes"].config.minimum_calls, 20);
+    assert_eq!(set.budgets["quotes"].window(), Duration::from_secs(50));
+
+    // Both forms for one key: which wins would depend on sort order.
+    let err = file
+        .apply_env_vars([
+            ("STEADFAST_BREAKERS_QUOTES_MINIMUM_CALLS", "5"),
+            ("STEADFAST_QUOTES_MINIMUM_CALLS", "6"),
+        ])
+        .unwrap_err();
+    assert!(
+        err.message()
+            .contains("sets breakers.quotes.minimum_calls too"),
+        "{err}"
+    );
+}
+
+#[test]
+fn entries_whose_names_give_one_variable_are_a_collision() {
+    let text = "[breakers.kafka-primary]\n[breakers.KAFKA_PRIMARY]\n";
+    let mut file = PolicyFile::from_toml_str(text).unwrap();
+    let err = file
+        .apply_env_vars([("STEADFAST_KAFKA_PRIMARY_FAILURE_THRESHOLD", "3")])
+        .unwrap_err();
+    assert_eq!(err.key(), "STEADFAST_KAFKA_PRIMARY_FAILURE_THRESHOLD");
+    assert_eq!(
+        err.message(),
+        "[breakers.KAFKA_PRIMARY] and [breakers.kafka-primary] have the same variable name: rename one of them"
+    );
+    assert_eq!(file.breakers["kafka-primary"].failure_threshold, None);
+    assert_eq!(file.breakers["KAFKA_PRIMARY"].failure_threshold, None);
+}
+
+#[test]
+fn unrelated_prefixed_variables_are_warnings_unless_strict() {
+    let mut file = PolicyFile::from_toml_str(FULL_TOML).unwrap();
+    let report = file
+        .apply_env_vars([
+            ("STEADFAST_LOG", "debug"),
+            ("STEADFAST_KAFKA_MAX_ATTEMPTS", "4"),
+        ])
+        .unwrap();
+    assert_eq!(report.warnings.len(), 1);
+    assert_eq!(report.warnings[0].key(), "STEADFAST_LOG");
+    assert_eq!(
+        report.applied,
+        [(
+            "STEADFAST_KAFKA_MAX_ATTEMPTS".to_owned(),
+            "policies.kafka.max_attempts".to_owned()
+        )]
+    );
+    let err = file
+        .apply_env_vars_with(
+            [("STEADFAST_LOG", "debug")],
+            crate::config::UnknownVars::Deny,
+        )
+        .unwrap_err();
+    assert_eq!(err.key(), "STEADFAST_LOG");
+}
+
+/// 1 000 overrides over a 50 000-entry file: each variable is a few lookups, not
+/// a scan of the file (counted, not timed).
+#[test]
+fn env_overrides_cost_a_few_lookups_each_whatever_the_file_size() {
+    let mut file = PolicyFile::default();
+    for i in 0..50_000 {
+        file.breakers
+            .insert(format!("dependency-{i}"), BreakerEntry::default());
+    }
+    let vars: Vec<(String, String)> = (0..1_000)
+        .map(|i| {
+            (
+                format!("STEADFAST_DEPENDENCY_{}_FAILURE_THRESHOLD", i * 50),
+                "3".to_owned(),
+            )
+        })
+        .collect();
+    super::env::LOOKUPS.with(|n| n.set(0));
+    file.apply_env_vars_with(vars, crate::config::UnknownVars::Deny)
+        .unwrap();
+    let lookups = super::env::LOOKUPS.with(std::cell::Cell::get);
+    assert_eq!(file.breakers["dependency-49950"].failure_threshold, Some(3));
+    // 5 section readings × 4 underscores per variable, plus one per entry indexed.
+    assert!(lookups <= 50_000 + 1_000 * 40, "{lookups} name lookups");
 }
 
 #[test]
@@ -903,4 +1003,61 @@ fn unlimited_attempts_need_a_total_timeout() {
         .unwrap();
     let set = file.validate().unwrap();
     assert_eq!(set.policies["p"].pipeline.retry.attempt_limit(), Some(7));
+}
+
+#[test]
+fn every_budget_window_validation_accepts_the_shared_budget_accepts() {
+    for micros in 1..=25u64 {
+        let text = format!("[budgets.r]\nwindow = \"{micros}us\"\n");
+        let validated = PolicyFile::from_toml_str(&text).unwrap().validate();
+        match validated {
+            Ok(set) => {
+                crate::SharedBudget::new(set.budgets["r"])
+                    .unwrap_or_else(|e| panic!("{micros}us validated, then refused: {e}"));
+            }
+            Err(e) => {
+                assert_eq!(e.key(), "budgets.r.window", "{e}");
+                assert!(e.message().contains("at least 10us"), "{e}");
+                assert!(micros < 10, "{micros}us refused: {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn error_messages_read_as_words() {
+    let err = |text: &str| {
+        PolicyFile::from_toml_str(text)
+            .and_then(|f| f.validate().map(drop))
+            .unwrap_err()
+            .to_string()
+    };
+    let file = PolicyFile::from_toml_str("[breakers.k]\nbreak_duration = \"30 s\"\n").unwrap();
+    assert_eq!(
+        file.validate().unwrap().breakers["k"].config.break_duration,
+        Duration::from_secs(30)
+    );
+    assert_eq!(
+        err("[breakers.k]\nbreak_duration = \"1m30\""),
+        "breakers.k.break_duration: the last number of \"1m30\" has no unit: write \"1m30s\" (units: us, ms, s, m, h, d) (line 2)"
+    );
+    assert_eq!(
+        err("[breakers.k]\nbreak_duration = \"1 fortnight\""),
+        "breakers.k.break_duration: unknown unit \"fortnight\" in \"1 fortnight\" (use us, ms, s, m, h or d) (line 2)"
+    );
+    assert!(err("[breakers.k]\nfailure_rate = inf").contains("got inf (infinity)"));
+    assert!(err("[policies.p]\nmax_attempts = nan").contains("got nan (not a number)"));
+
+    let huge = "x".repeat(5_000);
+    let message = err(&format!("[breakers.k]\nbreak_duration = \"{huge}\""));
+    assert!(message.len() < 300, "{message}");
+    assert!(message.contains("xxx…\""), "{message}");
+
+    let yaml = "breakers:\n  k:\n    failure_threshold: 3\n    failure_threshold: 4\n";
+    let e = PolicyFile::from_yaml_str(yaml).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "breakers.k.failure_threshold: is written twice in the same table: keep one (line 4)"
+    );
+    assert_eq!(format!("{e:?}"), e.to_string());
 }

@@ -105,6 +105,15 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
             ));
         }
         let (number, tail) = rest.split_at(digits);
+        // "30 s" reads as "30s".
+        let tail = tail.trim_start();
+        if tail.is_empty() && total > 0 {
+            return Err(format!(
+                "the last number of \"{}\" has no unit: write \"{}s\" (units: us, ms, s, m, h, d)",
+                clip(s),
+                clip(s)
+            ));
+        }
         let unit_len = tail
             .find(|c: char| c.is_ascii_digit() || c.is_whitespace())
             .unwrap_or(tail.len());
@@ -118,7 +127,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
             Some(m) => m,
             None => {
                 return Err(format!(
-                    "unknown unit \"{unit}\" in \"{s}\" (use us, ms, s, m, h or d)"
+                    "unknown unit \"{}\" in \"{}\" (use us, ms, s, m, h or d)",
+                    clip(unit),
+                    clip(s)
                 ));
             }
         };
@@ -177,6 +188,17 @@ fn duration_number_error<E: de::Error>(n: impl fmt::Display) -> E {
 }
 
 fn float_text(v: f64) -> String {
+    if v.is_nan() {
+        return "nan (not a number)".to_owned();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 {
+            "inf (infinity)"
+        } else {
+            "-inf (infinity)"
+        }
+        .to_owned();
+    }
     let mut t = format!("{v}");
     if !t.contains('.') {
         t.push_str(".0");
@@ -706,5 +728,109 @@ impl<'de> Deserialize<'de> for Attempts {
             }
         }
         deserializer.deserialize_any(V)
+    }
+}
+
+/// Reads an optional whole number within `lo..=hi` (the file's integer keys and
+/// `seed`), with messages in words: `expected a whole number, got "3"`.
+struct WholeVisitor {
+    lo: i128,
+    hi: i128,
+}
+
+impl WholeVisitor {
+    fn check<E: de::Error>(&self, v: i128) -> Result<Option<i128>, E> {
+        if (self.lo..=self.hi).contains(&v) {
+            Ok(Some(v))
+        } else {
+            Err(E::custom(format!(
+                "must be a whole number from {} to {}, got {v}",
+                self.lo, self.hi
+            )))
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for WholeVisitor {
+    type Value = Option<i128>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a whole number")
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        self.check(i128::from(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        self.check(i128::from(v))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Self::Value, E> {
+        self.check(v)
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Self::Value, E> {
+        self.check(i128::try_from(v).unwrap_or(i128::MAX))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Err(E::custom(format!(
+            "expected a whole number, got {}",
+            float_text(v)
+        )))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        match v.trim().parse::<i128>() {
+            Ok(n) => Err(E::custom(format!(
+                "expected a whole number, got the text \"{}\" (write {n} without quotes)",
+                clip(v)
+            ))),
+            Err(_) => Err(E::custom(format!(
+                "expected a whole number, got \"{}\"",
+                clip(v)
+            ))),
+        }
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// `seed`: a whole number from 0 to 2⁶⁴ − 1.
+pub(super) fn seed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = d.deserialize_option(WholeVisitor {
+        lo: 0,
+        hi: i128::from(u64::MAX),
+    })?;
+    Ok(v.map(|n| u64::try_from(n).unwrap_or(u64::MAX)))
+}
+
+/// An integer key (its range is checked by `validate`, which names it).
+pub(super) fn whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let v = d.deserialize_option(WholeVisitor {
+        lo: i128::from(i64::MIN),
+        hi: i128::from(i64::MAX),
+    })?;
+    Ok(v.map(|n| i64::try_from(n).unwrap_or(i64::MAX)))
+}
+
+/// The longest echo of a value in a message, in characters.
+const CLIP: usize = 60;
+
+/// `value`, or its first [`CLIP`] characters and `…`: a message quotes what was
+/// written without repeating a huge value whole.
+pub(super) fn clip(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(CLIP) {
+        None => value.into(),
+        Some((end, _)) => format!("{}…", &value[..end]).into(),
+    }
+}
+
+/// The tail of a message, clipped to a few hundred characters.
+pub(super) fn clip_long(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(4 * CLIP) {
+        None => text.into(),
+        Some((end, _)) => format!("{}…", &text[..end]).into(),
     }
 }

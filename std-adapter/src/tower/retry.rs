@@ -71,7 +71,7 @@ impl RetryLayer {
             shared: Arc::new(Shared {
                 config,
                 budget: None,
-                seed: 0x7057_E55E,
+                seed: crate::seed::from_os(),
                 requests: AtomicU64::new(0),
             }),
             classifier: ErrorsFail,
@@ -112,6 +112,9 @@ impl<C> RetryLayer<C> {
 
     /// Seeds the jitter: request `n` (counted from 0 across every service of
     /// this layer) uses `SplitMix64(seed + n)`, so a run is reproducible.
+    /// Without it the seed comes from the operating system
+    /// ([`seed::from_os`](crate::seed::from_os)), so replicas do not retry in
+    /// lockstep.
     ///
     /// ```
     /// let layer = steadfast_std::tower::RetryLayer::new(Default::default()).with_seed(42);
@@ -416,13 +419,14 @@ impl RetryPolicy {
     /// # let _ = p;
     /// ```
     pub fn new(config: RetryConfig) -> Self {
+        let seed = crate::seed::from_os();
         Self {
             config,
             budget: None,
             classifier: ErrorsFail,
-            seed: 0x7057_E55E,
+            seed,
             retry: None,
-            rng: SplitMix64::new(0x7057_E55E),
+            rng: SplitMix64::new(seed),
             deposited: false,
         }
     }
@@ -463,7 +467,8 @@ impl<C> RetryPolicy<C> {
         }
     }
 
-    /// Seeds the jitter.
+    /// Seeds the jitter, for a reproducible run (default: a seed from the
+    /// operating system, [`seed::from_os`](crate::seed::from_os)).
     ///
     /// ```
     /// let p = steadfast_std::tower::RetryPolicy::new(Default::default()).with_seed(1);
