@@ -121,12 +121,97 @@ macro_rules! with_breaker {
     };
 }
 
+/// A [`SharedBreaker`]'s counters since it was built: the core's [`Stats`]
+/// in 64 bits, so they keep counting for as long as a service runs
+/// (`u32` runs out after about five days at 10 000 calls a second).
+///
+/// The meaning of each counter is the core's ([`Stats`]).
+///
+/// ```
+/// use steadfast::breaker::Stats;
+/// use steadfast_std::breaker::Totals;
+///
+/// let mut t = Totals::ZERO;
+/// t.add(Stats::ZERO);
+/// assert_eq!(t, Totals::from(Stats::ZERO));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Totals {
+    /// Permits issued (calls admitted), probes included.
+    pub calls: u64,
+    /// Outcomes recorded as successes.
+    pub successes: u64,
+    /// Outcomes recorded as failures or timeouts.
+    pub failures: u64,
+    /// Outcomes recorded as ignored.
+    pub ignored: u64,
+    /// Counted outcomes that were slow.
+    pub slow_calls: u64,
+    /// Calls refused (in metrics-only mode: that would have been refused).
+    pub rejections: u64,
+    /// Changes of state variant.
+    pub state_changes: u64,
+    /// Times the breaker opened by itself (`ForcedOpen` not included).
+    pub opens: u64,
+}
+
+impl Totals {
+    /// All counters at zero.
+    ///
+    /// ```
+    /// assert_eq!(steadfast_std::breaker::Totals::ZERO.calls, 0);
+    /// ```
+    pub const ZERO: Self = Self {
+        calls: 0,
+        successes: 0,
+        failures: 0,
+        ignored: 0,
+        slow_calls: 0,
+        rejections: 0,
+        state_changes: 0,
+        opens: 0,
+    };
+
+    /// Adds the core's counts (wrapping, which at 64 bits never happens).
+    ///
+    /// ```
+    /// use steadfast_std::breaker::Totals;
+    /// let mut t = Totals::ZERO;
+    /// t.add(steadfast::breaker::Stats::ZERO);
+    /// assert_eq!(t, Totals::ZERO);
+    /// ```
+    pub fn add(&mut self, stats: Stats) {
+        self.calls = self.calls.wrapping_add(u64::from(stats.calls));
+        self.successes = self.successes.wrapping_add(u64::from(stats.successes));
+        self.failures = self.failures.wrapping_add(u64::from(stats.failures));
+        self.ignored = self.ignored.wrapping_add(u64::from(stats.ignored));
+        self.slow_calls = self.slow_calls.wrapping_add(u64::from(stats.slow_calls));
+        self.rejections = self.rejections.wrapping_add(u64::from(stats.rejections));
+        self.state_changes = self
+            .state_changes
+            .wrapping_add(u64::from(stats.state_changes));
+        self.opens = self.opens.wrapping_add(u64::from(stats.opens));
+    }
+}
+
+impl From<Stats> for Totals {
+    fn from(stats: Stats) -> Self {
+        let mut t = Self::ZERO;
+        t.add(stats);
+        t
+    }
+}
+
 /// What the mutex protects.
 #[derive(Debug)]
 pub(crate) struct Locked {
     pub(crate) machine: AnyBreaker,
     /// Whether this breaker publishes a clean word at all (consecutive detector).
     fast: bool,
+    /// What the core counted, moved here after every locked step so that the
+    /// core's `u32` counters never fill up.
+    totals: Totals,
 }
 
 impl Locked {
@@ -351,6 +436,7 @@ impl SharedBreaker {
         let locked = Locked {
             fast: matches!(machine, AnyBreaker::Consecutive(_)),
             machine,
+            totals: Totals::ZERO,
         };
         let word = AtomicU64::new(0);
         locked.publish(&word);
@@ -468,8 +554,9 @@ impl SharedBreaker {
         lock(&self.inner.locked).state()
     }
 
-    /// The counters, lock-free calls included. `calls` counts permits when
-    /// issued, `successes` when recorded, as the core does.
+    /// The counters since the breaker was built, lock-free calls included,
+    /// in 64 bits ([`Totals`]). `calls` counts permits when issued,
+    /// `successes` when recorded, as the core does.
     ///
     /// ```
     /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
@@ -477,20 +564,15 @@ impl SharedBreaker {
     /// assert_eq!((b.stats().calls, b.stats().successes), (1, 1));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn stats(&self) -> Stats {
-        let mut stats = {
-            let locked = lock(&self.inner.locked);
-            with_breaker!(&locked.machine, b => b.stats())
-        };
-        let (mut calls, mut successes) = (0u64, 0u64);
+    pub fn stats(&self) -> Totals {
+        let mut totals = lock(&self.inner.locked).totals;
         for s in &self.inner.stripes {
-            calls = calls.wrapping_add(s.calls.load(Ordering::Relaxed));
-            successes = successes.wrapping_add(s.successes.load(Ordering::Relaxed));
+            totals.calls = totals.calls.wrapping_add(s.calls.load(Ordering::Relaxed));
+            totals.successes = totals
+                .successes
+                .wrapping_add(s.successes.load(Ordering::Relaxed));
         }
-        let to_u32 = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
-        stats.calls = stats.calls.saturating_add(to_u32(calls));
-        stats.successes = stats.successes.saturating_add(to_u32(successes));
-        stats
+        totals
     }
 
     /// The calls its detector holds now, with their rates (see
@@ -582,6 +664,8 @@ impl SharedBreaker {
     fn with_locked<R>(&self, f: impl FnOnce(&mut AnyBreaker) -> R) -> R {
         let mut locked: MutexGuard<'_, Locked> = lock(&self.inner.locked);
         let r = f(&mut locked.machine);
+        let counted = with_breaker!(&mut locked.machine, b => b.take_stats());
+        locked.totals.add(counted);
         locked.publish(&self.inner.word);
         r
     }
@@ -846,5 +930,39 @@ impl SharedBreaker {
             breaker: self,
             permit: permit.0,
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Puts `n` lock-free calls and successes into the shared stripe, as if
+    /// that many had already gone through.
+    fn seed_lock_free(b: &SharedBreaker, n: u64) {
+        let shared = &b.inner.stripes[STRIPES];
+        shared.calls.store(n, Ordering::Relaxed);
+        shared.successes.store(n, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn counters_run_past_u32_max() {
+        let b = SharedBreaker::new("db", Config::new().with_failure_threshold(1)).unwrap();
+        let near = u64::from(u32::MAX) - 1;
+        seed_lock_free(&b, near);
+        for _ in 0..3 {
+            b.try_acquire().unwrap().success();
+        }
+        let s = b.stats();
+        assert_eq!((s.calls, s.successes), (near + 3, near + 3));
+        // Through the lock: what the core counts moves into the 64-bit totals.
+        lock(&b.inner.locked).totals.failures = u64::from(u32::MAX);
+        let _ = b.try_acquire().unwrap().failure();
+        assert!(b.try_acquire().is_err());
+        let s = b.stats();
+        assert_eq!(
+            (s.calls, s.failures, s.rejections, s.opens),
+            (near + 4, u64::from(u32::MAX) + 1, 1, 1)
+        );
     }
 }

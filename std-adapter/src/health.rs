@@ -31,7 +31,9 @@
 
 use std::collections::BTreeMap;
 
-use steadfast::breaker::{State, Stats, WindowCounts};
+use steadfast::breaker::{State, WindowCounts};
+
+use crate::breaker::Totals;
 use steadfast::time::Instant;
 
 /// The `circuit_breaker_state` gauge value, in the seeds' encoding:
@@ -138,21 +140,21 @@ pub struct BreakerHealth {
     #[cfg_attr(feature = "health", serde(skip_serializing_if = "Option::is_none"))]
     pub retry_in_ms: Option<u64>,
     /// Permits issued (calls admitted).
-    pub calls: u32,
+    pub calls: u64,
     /// Successful outcomes.
-    pub successes: u32,
+    pub successes: u64,
     /// Failed (and timed-out) outcomes.
-    pub failures: u32,
+    pub failures: u64,
     /// Outcomes classified as ignored.
-    pub ignored: u32,
+    pub ignored: u64,
     /// Slow outcomes.
-    pub slow_calls: u32,
+    pub slow_calls: u64,
     /// Calls refused.
-    pub rejections: u32,
+    pub rejections: u64,
     /// State changes.
-    pub state_changes: u32,
+    pub state_changes: u64,
     /// Times it opened by itself.
-    pub opens: u32,
+    pub opens: u64,
     /// What the detector holds as of the snapshot (empty unless set with
     /// [`with_window`](Self::with_window)).
     pub window: WindowHealth,
@@ -200,7 +202,9 @@ impl From<WindowCounts> for WindowHealth {
 }
 
 impl BreakerHealth {
-    /// The health of a breaker in `state` with `stats`, seen at `now`.
+    /// The health of a breaker in `state` with `stats` (a
+    /// [`SharedBreaker::stats`](crate::SharedBreaker::stats), or a core
+    /// [`Stats`](steadfast::breaker::Stats)), seen at `now`.
     ///
     /// ```
     /// # use steadfast::breaker::{State, Stats};
@@ -209,7 +213,8 @@ impl BreakerHealth {
     /// let h = BreakerHealth::new("db", State::Closed, Stats::ZERO, Instant::ZERO);
     /// assert_eq!(h.retry_in_ms, None);
     /// ```
-    pub fn new(name: &str, state: State, stats: Stats, now: Instant) -> Self {
+    pub fn new(name: &str, state: State, stats: impl Into<Totals>, now: Instant) -> Self {
+        let stats = stats.into();
         let retry_in_ms = match state {
             State::Open { until } => Some(until.saturating_duration_since(now).as_millis()),
             _ => None,

@@ -24,7 +24,7 @@ pub mod time;
 #[cfg(feature = "tower")]
 pub mod tower;
 
-pub use breaker::{BreakerPermit, Detector, SharedBreaker};
+pub use breaker::{BreakerPermit, Detector, SharedBreaker, Totals};
 pub use budget::SharedBudget;
 pub use bulkhead::SharedBulkhead;
 pub use error::Error;

@@ -508,6 +508,11 @@ impl Registry {
         let breaker = self
             .breaker(name)
             .ok_or_else(|| UnknownName(name.to_owned()))?;
+        if !self.inner.enabled {
+            // The switch says every call passes straight through; a manual
+            // command must not re-arm a breaker behind its back.
+            return Ok(None);
+        }
         let t = f(breaker);
         if let Some(t) = t {
             self.inner
@@ -518,7 +523,9 @@ impl Registry {
     }
 
     /// Forces the breaker `name` open: it rejects every call until
-    /// [`reset`](Self::reset). The transition goes to the observer.
+    /// [`reset`](Self::reset). The transition goes to the observer. On a
+    /// disabled registry (`enabled = false`) nothing changes and the answer
+    /// is `Ok(None)`: every call keeps passing straight through.
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, SharedBreaker};
@@ -532,7 +539,9 @@ impl Registry {
     }
 
     /// Resets the breaker `name` to closed, its run/window cleared (the seeds'
-    /// `breaker.reset()`). The transition goes to the observer.
+    /// `breaker.reset()`). The transition goes to the observer. On a disabled
+    /// registry (`enabled = false`) nothing changes and the answer is
+    /// `Ok(None)`: the breaker stays disabled.
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, SharedBreaker};

@@ -57,7 +57,7 @@ fn sequential_fast_path_matches_core() {
         for b in core_held {
             core.cancel(b, Instant::ZERO);
         }
-        let (s, c) = (shared.stats(), core.stats());
+        let (s, c) = (shared.stats(), steadfast_std::Totals::from(core.stats()));
         assert_eq!(
             (s.calls, s.successes, s.failures, s.ignored, s.opens),
             (c.calls, c.successes, c.failures, c.ignored, c.opens),
@@ -141,8 +141,12 @@ fn stripes_survive_overflow_and_thread_turnover() {
             }
         }
         let s = shared.stats();
-        assert_eq!(s.calls, (wave + 1) * 24 * 500, "wave {wave}");
-        assert_eq!((s.successes, s.failures), expected, "wave {wave}");
+        assert_eq!(s.calls, u64::from((wave + 1) * 24 * 500), "wave {wave}");
+        assert_eq!(
+            (s.successes, s.failures),
+            (u64::from(expected.0), u64::from(expected.1)),
+            "wave {wave}"
+        );
     }
     assert_eq!(shared.state(), State::Closed);
 }

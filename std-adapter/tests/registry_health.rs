@@ -212,6 +212,25 @@ fn disabled_registry_passes_calls_through() {
 }
 
 #[test]
+fn manual_control_of_a_disabled_registry_keeps_every_call_passing() {
+    let r = registry(&format!("enabled = false\n{FILE}"));
+    let kafka = r.policy("kafka").unwrap();
+    assert_eq!(r.reset("kafka").unwrap(), None);
+    assert_eq!(r.force_open("redis").unwrap(), None);
+    for name in ["kafka", "redis"] {
+        assert_eq!(r.breaker(name).unwrap().state(), State::Disabled, "{name}");
+    }
+    // Well past kafka's failure threshold of 2: still straight through.
+    for _ in 0..5 {
+        let err = kafka.call_blocking(|| Err::<(), _>("down")).unwrap_err();
+        assert!(!err.is_rejection(), "{err:?}");
+    }
+    let redis = r.policy("redis").unwrap();
+    assert_eq!(redis.call_blocking(|| Ok::<_, ()>(7)).unwrap(), 7);
+    assert_eq!(r.health().circuit_breakers["kafka"], "disabled");
+}
+
+#[test]
 fn metrics_use_the_seeds_names() {
     let recorder = PrometheusBuilder::new().build_recorder();
     let handle = recorder.handle();

@@ -129,7 +129,8 @@ impl RetryConfig {
         self.backoff.validate()
     }
 
-    /// The same config with another attempt limit (≥ 1, counting the first).
+    /// The same config with another attempt limit (≥ 1, counting the first);
+    /// every other field is kept.
     ///
     /// ```
     /// # use steadfast::retry::RetryConfig;
@@ -138,7 +139,14 @@ impl RetryConfig {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn with_max_attempts(self, max_attempts: u32) -> Result<Self, ConfigError> {
-        Self::new(max_attempts, self.backoff)
+        let config = Self {
+            max_attempts,
+            ..self
+        };
+        match config.validate() {
+            Ok(()) => Ok(config),
+            Err(e) => Err(e),
+        }
     }
 
     /// The same config with no limit on attempts

@@ -472,3 +472,18 @@ fn a_retry_that_never_ran_gives_its_withdrawal_back_once() {
     r.give_back(at(3_000), &mut budget);
     assert_eq!(budget.retries_available(at(3_000)), 1);
 }
+
+#[test]
+fn with_max_attempts_keeps_every_other_field() {
+    let backoff = Backoff::constant(Duration::from_millis(20));
+    let tuned = RetryConfig::DEFAULT
+        .with_backoff(backoff)
+        .with_max_retry_after(Duration::from_secs(5))
+        .with_retry_on_timeout(false)
+        .with_max_attempts(7)
+        .unwrap();
+    assert_eq!(tuned.max_attempts(), 7);
+    assert_eq!(tuned.backoff(), backoff);
+    assert_eq!(tuned.max_retry_after(), Duration::from_secs(5));
+    assert!(!tuned.retry_on_timeout());
+}
