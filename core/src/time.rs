@@ -398,6 +398,39 @@ impl fmt::Display for Instant {
     }
 }
 
+/// `std::time::Duration` (which is `core::time::Duration`, so no feature is
+/// needed) in microseconds, saturating; sub-microsecond parts are dropped.
+///
+/// ```
+/// use steadfast::time::Duration;
+/// let d: Duration = std::time::Duration::from_millis(250).into();
+/// assert_eq!(d, Duration::from_millis(250));
+/// assert_eq!(Duration::from(std::time::Duration::MAX), Duration::MAX);
+/// ```
+impl From<core::time::Duration> for Duration {
+    fn from(d: core::time::Duration) -> Self {
+        let micros = d.as_micros();
+        Self::from_micros(if micros > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            micros as u64
+        })
+    }
+}
+
+/// A steadfast [`Duration`] as a `core`/`std` one.
+///
+/// ```
+/// use steadfast::time::Duration;
+/// let d: std::time::Duration = Duration::from_secs(2).into();
+/// assert_eq!(d, std::time::Duration::from_secs(2));
+/// ```
+impl From<Duration> for core::time::Duration {
+    fn from(d: Duration) -> Self {
+        Self::from_micros(d.as_micros())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,8 @@
 //! [`steadfast::retry::BudgetConfig`], [`steadfast::pipeline::PipelineConfig`]).
 //!
 //! Every error names the full key path (`breakers.kafka.failure_rate`) or the
-//! environment variable (`STEADFAST_KAFKA_FAILURE_RATE`) it is about.
+//! environment variable (`STEADFAST_BREAKERS_KAFKA_FAILURE_RATE`, or the short
+//! `STEADFAST_KAFKA_FAILURE_RATE` where unique) it is about.
 //!
 //! ```
 //! use steadfast_std::config::{Detector, PolicyFile};
@@ -49,11 +50,11 @@
 //!
 //! | section | keys |
 //! |---|---|
-//! | top level | `enabled` (false = every policy passes calls straight through), `default_timeout` |
+//! | top level | `enabled` (false = every policy passes calls straight through), `default_timeout`, `seed` (jitter seed; default from the OS) |
 //! | `[breakers.NAME]` | `detector` (`consecutive`/`count`/`time`), `failure_threshold`, `window` (calls or duration), `minimum_calls`, `failure_rate`, `slow_call_duration`, `slow_call_rate`, `break_duration`, `break_multiplier`, `max_break_duration`, `half_open_probes`, `success_threshold`, `max_half_open_wait`, `metrics_only` (true = judge and report, never reject) |
 //! | `[bulkheads.NAME]` | `max_concurrent`, `max_queue`, `max_wait` |
 //! | `[budgets.NAME]` | `ratio_permille`, `min_retries_per_sec`, `window` |
-//! | `[policies.NAME]` | `breaker`, `bulkhead`, `budget` (names), `max_attempts` (≥ 1, or `"unlimited"` with a `total_timeout`), `backoff`, `base_delay`, `max_delay`, `multiplier`, `jitter`, `attempt_timeout`, `total_timeout`, `retry_on_timeout`, `max_retry_after`, `order`, `fallback` |
+//! | `[policies.NAME]` | `breaker`, `bulkhead`, `budget` (names), `max_attempts` (≥ 1, or `"unlimited"` with a `total_timeout`), `backoff`, `base_delay`, `max_delay`, `multiplier`, `jitter`, `attempt_timeout`, `total_timeout`, `retry_on_timeout`, `max_retry_after`, `order`, `fallback`, `seed` |
 //!
 //! Durations are strings with whole numbers and a unit (`"1500us"`, `"250ms"`,
 //! `"30s"`, `"5m"`, `"1h"`, `"1m30s"`); timeouts may be `"none"`. Multipliers are
