@@ -668,7 +668,13 @@ fn fails_every_other_call() -> (
     let c = calls.clone();
     let svc = service_fn(move |n: u32| {
         let k = c.fetch_add(1, Ordering::Relaxed);
-        async move { if k % 2 == 0 { Err("down") } else { Ok(n) } }
+        async move {
+            if k.is_multiple_of(2) {
+                Err("down")
+            } else {
+                Ok(n)
+            }
+        }
     });
     (svc, calls)
 }
@@ -703,9 +709,9 @@ async fn retry_policy_draws_fresh_jitter_for_every_request() {
     let (dep, _) = fails_every_other_call();
     let mut svc = tower::retry::RetryLayer::new(RetryPolicy::new(config)).layer(dep);
     let mut delays = std::collections::BTreeSet::new();
-    for n in 0..8 {
+    for n in 0..8u32 {
         let started = Instant::now();
-        let answer = if n % 2 == 0 {
+        let answer = if n.is_multiple_of(2) {
             svc.clone().oneshot(n).await
         } else {
             svc.ready().await.unwrap().call(n).await
