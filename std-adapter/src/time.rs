@@ -68,9 +68,14 @@ pub fn from_std(at: std::time::Instant) -> Instant {
 /// assert_eq!(time::to_std(Instant::from_secs(2)) - time::epoch(), std::time::Duration::from_secs(2));
 /// ```
 pub fn to_std(at: Instant) -> std::time::Instant {
-    let epoch = epoch();
-    let far = std::time::Instant::now() + FAR_FUTURE;
-    epoch
+    clamped(at, std::time::Instant::now())
+}
+
+/// `at` on the std clock, at most [`FAR_FUTURE`] after `now` (the clock the
+/// result will be compared with).
+fn clamped(at: Instant, now: std::time::Instant) -> std::time::Instant {
+    let far = now + FAR_FUTURE;
+    epoch()
         .checked_add(StdDuration::from_micros(at.as_micros()))
         .map_or(far, |t| t.min(far))
 }
@@ -122,7 +127,9 @@ pub fn now() -> Instant {
     }
 }
 
-/// A steadfast [`Instant`] as a Tokio instant, for `sleep_until`/`timeout_at`.
+/// A steadfast [`Instant`] as a Tokio instant, for `sleep_until`/`timeout_at`:
+/// exact, saturating at ~30 years after Tokio's own now (a paused clock may
+/// be decades ahead of the real one).
 ///
 /// ```
 /// use steadfast_std::time;
@@ -131,5 +138,5 @@ pub fn now() -> Instant {
 /// ```
 #[cfg(feature = "tokio")]
 pub fn to_tokio(at: Instant) -> tokio::time::Instant {
-    tokio::time::Instant::from_std(to_std(at))
+    tokio::time::Instant::from_std(clamped(at, tokio::time::Instant::now().into_std()))
 }

@@ -150,3 +150,34 @@ fn conversions_saturate_at_both_ends() {
     assert!(time::to_std(end) > std::time::Instant::now() + YEAR * 29);
     assert!(time::from_std(far) > Instant::ZERO);
 }
+
+/// Past 30 years of paused time, a wait of 100 ms still lies 100 ms ahead on
+/// Tokio's clock (a deadline converted into the virtual past would make every
+/// sleep return at once and the driver spin).
+#[tokio::test(start_paused = true)]
+async fn deadlines_beyond_thirty_years_of_paused_time_stay_in_the_future() {
+    tokio::time::advance(31 * YEAR).await;
+    let now = time::now();
+    let at = time::to_tokio(now + Duration::from_millis(100));
+    assert!(at > tokio::time::Instant::now());
+    assert_eq!(
+        time::from_std(at.into_std()),
+        now + Duration::from_millis(100)
+    );
+    assert!(time::to_tokio(Instant::MAX) > tokio::time::Instant::now() + 20 * YEAR);
+
+    // The whole policy: two failures 100 ms apart open the breaker, which
+    // refuses the third attempt after the second backoff.
+    let (policy, _, _) = policy();
+    let started = tokio::time::Instant::now();
+    let mut attempts = 0;
+    let answer = policy
+        .call(|| {
+            attempts += 1;
+            async { Err::<(), _>("down") }
+        })
+        .await;
+    assert!(answer.unwrap_err().is_rejection());
+    assert_eq!(attempts, 2);
+    assert_eq!(started.elapsed(), StdDuration::from_millis(200));
+}

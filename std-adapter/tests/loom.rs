@@ -97,11 +97,11 @@ fn breaker_cancel_races_record() {
         let theirs = t.join().unwrap();
         let s = b.stats();
         assert_eq!(s.successes, 0, "{s:?}");
-        assert_eq!(s.failures, u32::from(mine.is_ok()), "{s:?}");
+        assert_eq!(s.failures, u64::from(mine.is_ok()), "{s:?}");
         assert_eq!(s.calls + s.rejections, 2, "{s:?}");
         assert_eq!(
             s.rejections,
-            u32::from(mine.is_err()) + u32::from(!theirs),
+            u64::from(mine.is_err()) + u64::from(!theirs),
             "{s:?}"
         );
         assert_eq!(matches!(b.state(), State::Open { .. }), mine.is_ok());
@@ -170,8 +170,8 @@ fn policy_gate_success_races_tripping_failure() {
         let s = b.stats();
         assert_eq!(s.failures, 1, "{s:?}");
         assert_eq!(s.calls + s.rejections, 2, "{s:?}");
-        assert!(s.successes <= u32::from(succeeded), "{s:?}");
-        assert_eq!(s.rejections, u32::from(!succeeded), "{s:?}");
+        assert!(s.successes <= u64::from(succeeded), "{s:?}");
+        assert_eq!(s.rejections, u64::from(!succeeded), "{s:?}");
         assert!(matches!(b.state(), State::Open { .. }), "{:?}", b.state());
     });
 }

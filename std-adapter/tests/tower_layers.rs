@@ -17,7 +17,7 @@ use steadfast::retry::{BudgetConfig, RetryConfig};
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::Duration;
 use steadfast_std::tower::{
-    BreakerLayer, BulkheadLayer, RejectionsIgnored, RetryLayer, TimeoutLayer,
+    BreakerLayer, BulkheadLayer, RejectionsIgnored, RetryLayer, RetryPolicy, TimeoutLayer,
 };
 use steadfast_std::{Error, SharedBreaker, SharedBudget, SharedBulkhead, time};
 use tokio::time::Instant;
@@ -655,4 +655,70 @@ fn stacked_layers_allocate_nothing_per_request() {
     );
     assert_eq!(breaker.stats().successes, 10_001);
     assert_eq!(pool.in_flight(), 0);
+}
+
+// ---- tower::retry::Retry with RetryPolicy ----
+
+/// A dependency whose every odd call (the first, third, …) fails.
+fn fails_every_other_call() -> (
+    impl Service<u32, Response = u32, Error = &'static str, Future = impl Send> + Clone + Send,
+    Arc<AtomicU32>,
+) {
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let svc = service_fn(move |n: u32| {
+        let k = c.fetch_add(1, Ordering::Relaxed);
+        async move {
+            if k.is_multiple_of(2) {
+                Err("down")
+            } else {
+                Ok(n)
+            }
+        }
+    });
+    (svc, calls)
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_policy_deposits_once_per_request_through_one_service() {
+    // One retry per request, no floor: each request's own deposit pays its retry.
+    let budget =
+        SharedBudget::new(BudgetConfig::new(1_000, 0, Duration::from_secs(10)).unwrap()).unwrap();
+    let (dep, calls) = fails_every_other_call();
+    let config = RetryConfig::new(2, Backoff::constant(Duration::from_millis(1))).unwrap();
+    let mut svc =
+        tower::retry::RetryLayer::new(RetryPolicy::new(config).with_budget(budget.clone()))
+            .layer(dep);
+    for n in 0..10 {
+        assert_eq!(svc.ready().await.unwrap().call(n).await, Ok(n));
+    }
+    let stats = budget.stats();
+    assert_eq!(
+        (stats.requests, stats.retries_granted, stats.retries_refused),
+        (10, 10, 0)
+    );
+    assert_eq!(calls.load(Ordering::Relaxed), 20);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_policy_draws_fresh_jitter_for_every_request() {
+    let backoff = Backoff::constant(Duration::from_millis(100))
+        .with_jitter(steadfast::backoff::Jitter::Full)
+        .unwrap();
+    let config = RetryConfig::new(2, backoff).unwrap();
+    let (dep, _) = fails_every_other_call();
+    let mut svc = tower::retry::RetryLayer::new(RetryPolicy::new(config)).layer(dep);
+    let mut delays = std::collections::BTreeSet::new();
+    for n in 0..8u32 {
+        let started = Instant::now();
+        let answer = if n.is_multiple_of(2) {
+            svc.clone().oneshot(n).await
+        } else {
+            svc.ready().await.unwrap().call(n).await
+        };
+        assert_eq!(answer, Ok(n));
+        delays.insert(started.elapsed());
+    }
+    // Eight draws from [0, 100 ms] in µs: equal ones would mean a copied stream.
+    assert!(delays.len() >= 7, "{delays:?}");
 }

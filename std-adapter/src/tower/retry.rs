@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 use steadfast::outcome::{Classify, ErrorsFail};
 use steadfast::pipeline::{self, Reason};
 use steadfast::retry::{GiveUpReason, Retry, RetryConfig, RetryDecision};
-use steadfast::rng::{Rng, SplitMix64};
+use steadfast::rng::SplitMix64;
 use tower::{Layer, Service};
 
 use crate::{Error, SharedBudget, time};
@@ -405,10 +405,15 @@ pub struct RetryPolicy<C = ErrorsFail> {
     budget: Option<SharedBudget>,
     classifier: C,
     seed: u64,
-    /// Per request (tower clones the policy for each request).
+    /// Requests started, shared by every clone: request `n` draws its jitter
+    /// from `SplitMix64(seed + n)`.
+    requests: Arc<AtomicU64>,
+    /// The request's episode, once its first result came back. tower clones
+    /// the service's policy into each response future, so the service's own
+    /// policy never has one: a `clone_request` without an episode is a new
+    /// request, one with an episode a retry.
     retry: Option<Retry>,
     rng: SplitMix64,
-    deposited: bool,
 }
 
 impl RetryPolicy {
@@ -425,9 +430,9 @@ impl RetryPolicy {
             budget: None,
             classifier: ErrorsFail,
             seed,
+            requests: Arc::new(AtomicU64::new(0)),
             retry: None,
             rng: SplitMix64::new(seed),
-            deposited: false,
         }
     }
 }
@@ -461,14 +466,16 @@ impl<C> RetryPolicy<C> {
             budget: self.budget,
             classifier,
             seed: self.seed,
+            requests: self.requests,
             retry: None,
             rng: self.rng,
-            deposited: false,
         }
     }
 
     /// Seeds the jitter, for a reproducible run (default: a seed from the
-    /// operating system, [`seed::from_os`](crate::seed::from_os)).
+    /// operating system, [`seed::from_os`](crate::seed::from_os)): request `n`
+    /// (counted from 0 across every clone of this policy, so across clones of
+    /// the service too) uses `SplitMix64(seed + n)`.
     ///
     /// ```
     /// let p = steadfast_std::tower::RetryPolicy::new(Default::default()).with_seed(1);
@@ -509,11 +516,11 @@ where
     }
 
     fn clone_request(&mut self, req: &Req) -> Option<Req> {
-        if !self.deposited {
-            self.deposited = true;
-            // A fresh request: new per-request state, one deposit.
-            self.retry = None;
-            self.rng = SplitMix64::new(self.seed ^ self.rng.next_u64());
+        if self.retry.is_none() {
+            // A new request (see the `retry` field): its own jitter stream,
+            // one deposit. The response future gets a clone of this state.
+            let n = self.requests.fetch_add(1, Ordering::Relaxed);
+            self.rng = SplitMix64::new(self.seed.wrapping_add(n));
             if let Some(budget) = &self.budget {
                 budget.on_request();
             }
