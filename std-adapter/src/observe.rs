@@ -6,15 +6,21 @@
 //! | `circuit_breaker_state` | gauge | `service` = breaker | every transition (0 closed, 1 half-open, 2 open: [`state_code`]) |
 //! | `circuit_breaker_opened_total` | counter | `service` | the breaker opened (trips, re-opens, forced) |
 //! | `circuit_breaker_rejections_total` | counter | `operation` = policy | a call refused by its breaker |
-//! | `retry_attempts_total` | counter | `operation` | a retry was scheduled |
+//! | `retry_attempts_total` | counter | `operation` | a retry was scheduled (attempts after the first; a call that succeeds at once adds nothing) |
 //! | `timeout_errors_total` | counter | `operation` | an attempt timed out |
 //! | `fallback_invocations_total` | counter | `operation` | a call was answered by its fallback |
 //! | `bulkhead_rejections_total` | counter | `operation` | a call found its bulkhead full (or its queue wait expired) |
 //!
+//! Every counter of a policy, and its breaker's `circuit_breaker_opened_total`,
+//! exists at 0 as soon as the policy is built ([`Observer::on_register`]); a
+//! `Registry` also sets every breaker's `circuit_breaker_state` at start-up.
+//!
 //! `tracing` events use the target `steadfast` with the fields `policy`,
-//! `breaker`, `attempt`, `delay_ms`, `from`, `to`: opening and rejections at
-//! `WARN`, timeouts at `WARN`, other transitions, retries and fallbacks at
-//! `INFO`.
+//! `breaker`, `attempt`, `delay`, `from`, `to`, `retry_in`, `reason`, durations
+//! written as people read them (`1.5s`, `250ms`): a breaker opening and attempt
+//! timeouts at `WARN`; other transitions, retries, fallbacks and calls that fail
+//! at `INFO`; each refused call (breaker open, bulkhead full) at `DEBUG` — an
+//! outage refuses thousands of calls, and its transitions already say why.
 //!
 //! [`Standard`] is both (whichever features are on); pass it to
 //! `Registry::from_set_with_observer` (feature `config`)
@@ -91,7 +97,10 @@ impl MetricsObserver {
             "circuit_breaker_rejections_total",
             "Calls refused by an open circuit breaker"
         );
-        describe_counter!("retry_attempts_total", "Retry attempts");
+        describe_counter!(
+            "retry_attempts_total",
+            "Retries scheduled: attempts after the first"
+        );
         describe_counter!("timeout_errors_total", "Attempts that timed out");
         describe_counter!("fallback_invocations_total", "Calls answered by a fallback");
         describe_counter!(
@@ -104,6 +113,22 @@ impl MetricsObserver {
 
 #[cfg(feature = "metrics")]
 impl Observer for MetricsObserver {
+    fn on_register(&self, policy: &str, breaker: Option<&str>) {
+        for name in [
+            "circuit_breaker_rejections_total",
+            "retry_attempts_total",
+            "timeout_errors_total",
+            "fallback_invocations_total",
+            "bulkhead_rejections_total",
+        ] {
+            metrics::counter!(name, "operation" => policy.to_owned()).increment(0);
+        }
+        if let Some(breaker) = breaker {
+            metrics::counter!("circuit_breaker_opened_total", "service" => breaker.to_owned())
+                .increment(0);
+        }
+    }
+
     fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
         let operation = policy.to_owned();
         match event {
@@ -186,13 +211,16 @@ impl Observer for TracingObserver {
                 }
             }
             Event::Retry { attempt, delay, .. } => {
-                tracing::info!(target: "steadfast", policy, breaker, attempt, delay_ms = delay.as_millis(), "retrying");
+                let delay = human(*delay);
+                tracing::info!(target: "steadfast", policy, breaker, attempt, %delay, "retrying");
             }
             Event::TimedOut { attempt } => {
                 tracing::warn!(target: "steadfast", policy, breaker, attempt, "attempt timed out");
             }
             Event::Fallback(failure) => {
-                tracing::info!(target: "steadfast", policy, breaker, failure = ?failure, "fallback invoked");
+                let reason = failure.reason.to_string();
+                let attempts = failure.attempts;
+                tracing::info!(target: "steadfast", policy, breaker, reason, attempts, "fallback invoked");
             }
             Event::Granted(_) => {
                 tracing::trace!(target: "steadfast", policy, "bulkhead slot granted");
@@ -206,24 +234,53 @@ impl Observer for TracingObserver {
                 reason: Reason::BreakerOpen { retry_at },
                 attempts,
             }) => {
-                let retry_at_us = retry_at.map(steadfast::time::Instant::as_micros);
-                tracing::warn!(target: "steadfast", policy, attempts, retry_at_us, "rejected: circuit breaker open");
+                let retry_in = retry_at
+                    .map(|at| human(at.saturating_duration_since(crate::time::now())))
+                    .unwrap_or_else(|| "unknown".to_owned());
+                tracing::debug!(target: "steadfast", policy, attempts, %retry_in, "refused: circuit breaker open");
             }
             Some(Failure {
                 reason: reason @ (Reason::BulkheadFull | Reason::QueueTimeout),
                 attempts,
             }) => {
                 let reason = reason.to_string();
-                tracing::warn!(target: "steadfast", policy, attempts, reason, "rejected: bulkhead full");
+                tracing::debug!(target: "steadfast", policy, attempts, reason, "refused: bulkhead full");
             }
             _ => match finish {
                 Finish::Failed(failure) => {
-                    tracing::info!(target: "steadfast", policy, failure = ?failure, "call failed");
+                    let reason = failure.reason.to_string();
+                    let attempts = failure.attempts;
+                    tracing::info!(target: "steadfast", policy, reason, attempts, "call failed");
                 }
                 _ => {
                     tracing::trace!(target: "steadfast", policy, finish = ?finish, "call finished")
                 }
             },
+        }
+    }
+}
+
+/// A duration as people write it: `250ms`, `1.5s`, `2m30s`.
+#[cfg(feature = "tracing")]
+fn human(d: steadfast::time::Duration) -> String {
+    let ms = d.as_millis();
+    match ms {
+        0 if d.as_micros() > 0 => format!("{}us", d.as_micros()),
+        0..1_000 => format!("{ms}ms"),
+        1_000..60_000 if ms.is_multiple_of(1_000) => format!("{}s", ms / 1_000),
+        1_000..60_000 => {
+            let fraction = format!("{:03}", ms % 1_000);
+            format!("{}.{}s", ms / 1_000, fraction.trim_end_matches('0'))
+        }
+        _ => {
+            let s = ms / 1_000;
+            match (s / 3_600, s % 3_600 / 60, s % 60) {
+                (0, m, 0) => format!("{m}m"),
+                (0, m, s) => format!("{m}m{s}s"),
+                (h, 0, 0) => format!("{h}h"),
+                (h, m, 0) => format!("{h}h{m}m"),
+                (h, m, s) => format!("{h}h{m}m{s}s"),
+            }
         }
     }
 }
@@ -239,6 +296,12 @@ impl Observer for TracingObserver {
 pub struct Standard;
 
 impl Observer for Standard {
+    fn on_register(&self, policy: &str, breaker: Option<&str>) {
+        #[cfg(feature = "metrics")]
+        MetricsObserver.on_register(policy, breaker);
+        let _ = (policy, breaker);
+    }
+
     fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
         #[cfg(feature = "metrics")]
         MetricsObserver.on_event(policy, breaker, event);
@@ -264,6 +327,11 @@ impl Observer for Standard {
 /// (Standard, NoopObserver).on_finish("p", &steadfast::pipeline::Finish::Failed(steadfast::pipeline::Failure::new(steadfast::pipeline::Reason::Cancelled, 0)));
 /// ```
 impl<A: Observer, B: Observer> Observer for (A, B) {
+    fn on_register(&self, policy: &str, breaker: Option<&str>) {
+        self.0.on_register(policy, breaker);
+        self.1.on_register(policy, breaker);
+    }
+
     fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
         self.0.on_event(policy, breaker, event);
         self.1.on_event(policy, breaker, event);
@@ -272,5 +340,31 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn on_finish(&self, policy: &str, finish: &Finish) {
         self.0.on_finish(policy, finish);
         self.1.on_finish(policy, finish);
+    }
+}
+
+#[cfg(all(test, feature = "tracing"))]
+mod tests {
+    use super::human;
+    use steadfast::time::Duration;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        let cases = [
+            (Duration::from_micros(250), "250us"),
+            (Duration::ZERO, "0ms"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_millis(1_500), "1.5s"),
+            (Duration::from_millis(1_250), "1.25s"),
+            (Duration::from_secs(30), "30s"),
+            (Duration::from_secs(60), "1m"),
+            (Duration::from_secs(150), "2m30s"),
+            (Duration::from_secs(3_600), "1h"),
+            (Duration::from_secs(3_720), "1h2m"),
+            (Duration::from_secs(3_723), "1h2m3s"),
+        ];
+        for (d, text) in cases {
+            assert_eq!(human(d), text);
+        }
     }
 }

@@ -31,6 +31,12 @@ use steadfast::pipeline::{Event, Finish};
 /// assert_eq!(o.0.load(Ordering::Relaxed), 0);
 /// ```
 pub trait Observer: Send + Sync {
+    /// Policy `policy`, using breaker `breaker` if any, was built: an observer
+    /// that exports series creates them here, so that every series exists (at
+    /// zero) from start-up rather than from its first event.
+    fn on_register(&self, policy: &str, breaker: Option<&str>) {
+        let _ = (policy, breaker);
+    }
     /// One event of a call through policy `policy`.
     fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
         let _ = (policy, breaker, event);

@@ -262,6 +262,8 @@ impl<C> PolicyBuilder<C> {
     /// # let _ = p;
     /// ```
     pub fn build(self) -> Policy<C> {
+        self.observer
+            .on_register(&self.name, self.breaker.as_ref().map(SharedBreaker::name));
         Policy {
             inner: std::sync::Arc::new(Inner {
                 name: self.name,

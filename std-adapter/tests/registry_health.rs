@@ -238,6 +238,22 @@ fn metrics_use_the_seeds_names() {
         let _ = MetricsObserver::new();
         let set = PolicySet::from_toml_with_env(FILE).expect("valid");
         let r = Registry::from_set_with_observer(&set, Arc::new(Standard)).expect("built");
+        // Before any call, every series exists at 0.
+        let text = handle.render();
+        for series in [
+            r#"circuit_breaker_state{service="redis"} 0"#,
+            r#"circuit_breaker_opened_total{service="redis"} 0"#,
+            r#"circuit_breaker_rejections_total{operation="redis"} 0"#,
+            r#"retry_attempts_total{operation="redis"} 0"#,
+            r#"timeout_errors_total{operation="redis"} 0"#,
+            r#"fallback_invocations_total{operation="redis"} 0"#,
+            r#"bulkhead_rejections_total{operation="redis"} 0"#,
+        ] {
+            assert!(
+                text.contains(series),
+                "{series} missing at start-up:\n{text}"
+            );
+        }
         let redis = r.policy("redis").unwrap();
         let _ = redis.call_blocking(|| Err::<(), _>("down"));
         let _ = redis.call_blocking(|| Ok::<_, &str>(()));
