@@ -721,8 +721,10 @@ impl SharedBreaker {
         Permit::issued((word >> 1) as u32, at)
     }
 
+    /// Closed with no failure in the current run: its calls take the
+    /// lock-free path and no time-driven transition can be due.
     #[inline]
-    fn is_clean(&self) -> bool {
+    pub(crate) fn is_clean(&self) -> bool {
         self.inner.word.load(Ordering::Acquire) & 1 == 1
     }
 

@@ -454,6 +454,23 @@ impl Registry {
         self.inner.breakers.get(name)
     }
 
+    /// A tower layer for the breaker named `name`, reporting its transitions
+    /// and refusals to the registry's observer (feature `tower`): the gauges
+    /// and counters show the tower path as they show the policies'.
+    ///
+    /// ```
+    /// # use steadfast_std::{registry::Registry, SharedBreaker};
+    /// let r = Registry::builder().breaker(SharedBreaker::new("search", Default::default())?).build();
+    /// let layer = r.breaker_layer("search").unwrap();
+    /// assert_eq!(layer.breaker().name(), "search");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn breaker_layer(&self, name: &str) -> Option<crate::tower::BreakerLayer> {
+        let breaker = self.inner.breakers.get(name)?.clone();
+        Some(crate::tower::BreakerLayer::new(breaker).with_observer(self.inner.observer.clone()))
+    }
+
     /// The bulkhead named `name`.
     ///
     /// ```

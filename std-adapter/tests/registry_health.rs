@@ -376,3 +376,57 @@ attempt_timeout = "none"
     assert_eq!(tries, 10);
     assert!(start.elapsed() <= std::time::Duration::from_secs(1));
 }
+
+#[cfg(feature = "tower")]
+#[tokio::test(start_paused = true)]
+async fn the_tower_path_reports_to_the_registry_observer_as_policies_do() {
+    use tower::{Layer, ServiceExt, service_fn};
+
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let _ = MetricsObserver::new();
+    let set = PolicySet::from_toml_with_env(FILE).expect("valid");
+    let r = Registry::from_set_with_observer(&set, Arc::new(Standard)).expect("built");
+    // kafka: 2 failures in a row open it for 30 s.
+    let svc = r
+        .breaker_layer("kafka")
+        .expect("a kafka breaker")
+        .layer(service_fn(|fail: bool| async move {
+            if fail { Err("down") } else { Ok(()) }
+        }));
+    for _ in 0..2 {
+        let _ = svc.clone().oneshot(true).await;
+    }
+    assert!(matches!(
+        r.breaker("kafka").unwrap().state(),
+        State::Open { .. }
+    ));
+    let refused = svc.clone().oneshot(false).await.unwrap_err();
+    assert!(refused.is_rejection());
+    let text = handle.render();
+    for series in [
+        r#"circuit_breaker_state{service="kafka"} 2"#,
+        r#"circuit_breaker_opened_total{service="kafka"} 1"#,
+        r#"circuit_breaker_rejections_total{operation="kafka"} 1"#,
+    ] {
+        assert!(text.contains(series), "{series} missing:\n{text}");
+    }
+    // After the break, the probe's half-open and its success's close are seen too.
+    tokio::time::advance(std::time::Duration::from_secs(30)).await;
+    svc.clone().oneshot(false).await.unwrap();
+    let text = handle.render();
+    assert!(
+        text.contains(r#"circuit_breaker_state{service="kafka"} "#),
+        "{text}"
+    );
+    let state = r.breaker("kafka").unwrap().state();
+    let code = steadfast_std::observe::state_code(&state);
+    assert!(
+        text.contains(&format!(
+            r#"circuit_breaker_state{{service="kafka"}} {code}"#
+        )),
+        "gauge not {code} ({state:?}):\n{text}"
+    );
+    assert_ne!(code, 2, "still open after a successful probe");
+}

@@ -3,15 +3,46 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
-use steadfast::breaker::Rejected;
+use steadfast::breaker::{Rejected, Transition};
 use steadfast::outcome::{Classify, ErrorsFail, Outcome};
+use steadfast::pipeline::{Event, Failure, Finish, Reason};
 use tower::{Layer, Service};
 
 use crate::breaker::DetachedPermit;
-use crate::{Error, SharedBreaker};
+use crate::{Error, Observer, SharedBreaker};
+
+/// Where a breaker layer reports: the breaker's transitions as
+/// [`Event::Breaker`] and each refused call as a finished call with
+/// [`Reason::BreakerOpen`], under the breaker's name (as policy and breaker).
+#[derive(Clone)]
+struct Report(Arc<dyn Observer>);
+
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Report(..)")
+    }
+}
+
+impl Report {
+    fn transition(&self, breaker: &SharedBreaker, t: Transition) {
+        let name = breaker.name();
+        self.0.on_event(name, Some(name), &Event::Breaker(t));
+    }
+
+    fn refused(&self, breaker: &SharedBreaker, r: Rejected) {
+        let failure = Failure::new(
+            Reason::BreakerOpen {
+                retry_at: r.retry_at,
+            },
+            0,
+        );
+        self.0.on_finish(breaker.name(), &Finish::Failed(failure));
+    }
+}
 
 /// Puts a [`SharedBreaker`] in front of a service: see [`BreakerService`]
 /// for the rules.
@@ -40,6 +71,7 @@ use crate::{Error, SharedBreaker};
 pub struct BreakerLayer<C = ErrorsFail> {
     breaker: SharedBreaker,
     classifier: C,
+    report: Option<Report>,
 }
 
 impl BreakerLayer {
@@ -57,6 +89,7 @@ impl BreakerLayer {
         Self {
             breaker,
             classifier: ErrorsFail,
+            report: None,
         }
     }
 }
@@ -83,7 +116,33 @@ impl<C> BreakerLayer<C> {
         BreakerLayer {
             breaker: self.breaker,
             classifier,
+            report: self.report,
         }
+    }
+
+    /// Reports to `observer`, under the breaker's name (as both the policy and
+    /// the breaker): every transition the services see (a due
+    /// open → half-open before a call, and whatever a recorded outcome
+    /// changes) and every call the breaker refuses — so the `metrics` and
+    /// `tracing` observers ([`observe`](crate::observe)) show the tower path
+    /// as they show [`Policy`](crate::Policy)'s. Registers the breaker's series
+    /// at once ([`Observer::on_register`]). `Registry::breaker_layer` gives a
+    /// layer reporting to the registry's observer.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// # use steadfast_std::{SharedBreaker, tower::BreakerLayer};
+    /// let layer = BreakerLayer::new(SharedBreaker::new("db", Default::default())?)
+    ///     .with_observer(Arc::new(steadfast_std::observe::Standard));
+    /// # let _ = layer;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        let name = self.breaker.name();
+        observer.on_register(name, Some(name));
+        self.report = Some(Report(observer));
+        self
     }
 
     /// The breaker.
@@ -107,6 +166,7 @@ impl<S, C: Clone> Layer<S> for BreakerLayer<C> {
             inner,
             breaker: self.breaker.clone(),
             classifier: self.classifier.clone(),
+            report: self.report.clone(),
         }
     }
 }
@@ -154,6 +214,7 @@ pub struct BreakerService<S, C = ErrorsFail> {
     inner: S,
     breaker: SharedBreaker,
     classifier: C,
+    report: Option<Report>,
 }
 
 impl<S> BreakerService<S> {
@@ -170,6 +231,7 @@ impl<S> BreakerService<S> {
             inner,
             breaker,
             classifier: ErrorsFail,
+            report: None,
         }
     }
 }
@@ -239,7 +301,13 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        match OwnedPermit::acquire(&self.breaker) {
+        if let Some(report) = &self.report
+            && !self.breaker.is_clean()
+            && let Some(t) = self.breaker.handle_timeout()
+        {
+            report.transition(&self.breaker, t);
+        }
+        match OwnedPermit::acquire(&self.breaker, self.report.clone()) {
             Ok(permit) => BreakerFuture {
                 inner: Some(self.inner.call(req)),
                 permit: Some(permit),
@@ -249,7 +317,12 @@ where
             Err(rejected) => BreakerFuture {
                 inner: None,
                 permit: None,
-                rejected: Some(self.breaker.rejected(rejected)),
+                rejected: Some({
+                    if let Some(report) = &self.report {
+                        report.refused(&self.breaker, rejected);
+                    }
+                    self.breaker.rejected(rejected)
+                }),
                 classifier: self.classifier.clone(),
             },
         }
@@ -264,14 +337,16 @@ where
 struct OwnedPermit {
     breaker: SharedBreaker,
     permit: Option<DetachedPermit>,
+    report: Option<Report>,
 }
 
 impl OwnedPermit {
-    fn acquire(breaker: &SharedBreaker) -> Result<Self, Rejected> {
+    fn acquire(breaker: &SharedBreaker, report: Option<Report>) -> Result<Self, Rejected> {
         let permit = breaker.try_acquire()?.detach();
         Ok(Self {
             breaker: breaker.clone(),
             permit: Some(permit),
+            report,
         })
     }
 
@@ -282,7 +357,11 @@ impl OwnedPermit {
         let permit = self.breaker.resume(permit);
         match outcome {
             Some(outcome) => {
-                let _ = permit.record(outcome);
+                if let Some(t) = permit.record(outcome)
+                    && let Some(report) = &self.report
+                {
+                    report.transition(&self.breaker, t);
+                }
             }
             None => drop(permit), // cancels
         }
