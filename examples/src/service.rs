@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run -p steadfast-examples --bin service
 //! curl localhost:3000/quote?symbol=ACME
+//! curl localhost:3000/quote/tower?symbol=ACME       # the same dependency through a tower BreakerLayer
 //! curl -X POST 'localhost:3000/chaos?outage=true'   # the dependency goes down
 //! curl localhost:3000/quote?symbol=ACME             # retries, then the breaker opens: stale quote
 //! curl localhost:3000/health                        # {"status":"unhealthy",...,"circuit_breakers":{"quotes":"open"}}
@@ -43,6 +44,8 @@ use steadfast_std::Fallback;
 use steadfast_std::config::{HumanDuration, PolicySet};
 use steadfast_std::observe::{MetricsObserver, Standard};
 use steadfast_std::registry::Registry;
+use steadfast_std::tower::BreakerLayer;
+use tower::{Layer as _, ServiceExt as _, service_fn};
 
 /// The policy file, compiled in.
 const CONFIG: &str = include_str!("../service.toml");
@@ -137,6 +140,8 @@ struct App {
     dependency: Arc<Dependency>,
     prometheus: PrometheusHandle,
     last_quote: Arc<Mutex<Option<Quote>>>,
+    /// The quotes breaker as a tower layer, reporting to the registry's observer.
+    tower_breaker: BreakerLayer,
 }
 
 fn json(status: StatusCode, body: String) -> Response {
@@ -202,6 +207,24 @@ async fn quote(State(app): State<App>, Query(q): Query<QuoteQuery>) -> Response 
             }
             response
         }
+    }
+}
+
+/// The dependency behind the quotes breaker alone, as a tower service: no
+/// retry, no fallback; refused at once while the breaker is open.
+async fn quote_tower(State(app): State<App>, Query(q): Query<QuoteQuery>) -> Response {
+    let symbol = q.symbol.unwrap_or_else(|| "ACME".to_owned());
+    let dependency = app.dependency.clone();
+    let service = app.tower_breaker.layer(service_fn(move |symbol: String| {
+        let dependency = dependency.clone();
+        async move { dependency.fetch(&symbol).await }
+    }));
+    match service.oneshot(symbol).await {
+        Ok(quote) => json(StatusCode::OK, quote.json()),
+        Err(err) if err.is_rejection() => {
+            error_json(StatusCode::SERVICE_UNAVAILABLE, &err.to_string())
+        }
+        Err(err) => error_json(StatusCode::BAD_GATEWAY, &err.to_string()),
     }
 }
 
@@ -329,7 +352,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         started: tokio::time::Instant::now(),
     });
 
+    let tower_breaker = registry
+        .breaker_layer(POLICY)
+        .ok_or("the policy file has no quotes breaker")?;
     let app = App {
+        tower_breaker,
         registry,
         dependency,
         prometheus,
@@ -337,6 +364,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     let router = Router::new()
         .route("/quote", get(quote))
+        .route("/quote/tower", get(quote_tower))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/chaos", post(chaos))

@@ -267,3 +267,37 @@ fn a_bad_override_stops_the_service_naming_the_variable() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_tower_route_opens_the_breaker_and_metrics_show_it() {
+    let service = start(&[]);
+    let addr = service.addr.as_str();
+    let quote = request(addr, "GET", "/quote/tower?symbol=ACME");
+    assert_eq!(quote.status, 200, "{}", quote.body);
+
+    assert_eq!(request(addr, "POST", "/chaos?outage=true").status, 200);
+    let mut refused = None;
+    for _ in 0..10 {
+        let r = request(addr, "GET", "/quote/tower?symbol=ACME");
+        if r.status == 503 {
+            refused = Some(r);
+            break;
+        }
+        assert_eq!(r.status, 502, "{}", r.body);
+    }
+    let refused = refused.expect("the breaker opened on the tower path");
+    assert!(refused.body.contains("circuit breaker"), "{}", refused.body);
+
+    let metrics = request(addr, "GET", "/metrics");
+    for line in [
+        r#"circuit_breaker_state{service="quotes"} 2"#,
+        r#"circuit_breaker_opened_total{service="quotes"} 1"#,
+        r#"circuit_breaker_rejections_total{operation="quotes"} 1"#,
+    ] {
+        assert!(
+            metrics.body.contains(line),
+            "missing {line:?} in\n{}",
+            metrics.body
+        );
+    }
+}
