@@ -722,3 +722,37 @@ async fn retry_policy_draws_fresh_jitter_for_every_request() {
     // Eight draws from [0, 100 ms] in µs: equal ones would mean a copied stream.
     assert!(delays.len() >= 7, "{delays:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_past_the_total_timeout_ends_the_request_at_once() {
+    // The server asks to be retried in a minute; by default the layer starts no
+    // retry 10 s or more after the first attempt, so the request ends now.
+    let answer = |_: &Result<(), &str>| Verdict::failure().retry_after(Duration::from_secs(60));
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let busy = service_fn(move |_: ()| {
+        c.fetch_add(1, Ordering::Relaxed);
+        async { Err::<(), _>("429") }
+    });
+    let start = Instant::now();
+    let svc = RetryLayer::new(RetryConfig::default())
+        .with_classifier(answer)
+        .layer(busy);
+    let err = svc.clone().oneshot(()).await.unwrap_err();
+    assert_eq!(err.attempts(), 1);
+    assert_eq!(calls.load(Ordering::Relaxed), 1);
+    assert_eq!(start.elapsed(), std::time::Duration::ZERO);
+    // Without a total timeout the same request waits the minute out.
+    let c = calls.clone();
+    let busy = service_fn(move |_: ()| {
+        c.fetch_add(1, Ordering::Relaxed);
+        async { Err::<(), _>("429") }
+    });
+    let svc = RetryLayer::new(RetryConfig::default())
+        .with_total_timeout(None)
+        .with_classifier(answer)
+        .layer(busy);
+    let start = Instant::now();
+    let _ = svc.oneshot(()).await;
+    assert_eq!(start.elapsed(), std::time::Duration::from_secs(120));
+}

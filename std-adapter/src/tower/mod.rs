@@ -84,7 +84,7 @@ mod timeout;
 
 pub use breaker::{BreakerFuture, BreakerLayer, BreakerService};
 pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
-pub use retry::{RetryFuture, RetryLayer, RetryPolicy, RetryService};
+pub use retry::{DEFAULT_TOTAL_TIMEOUT, RetryFuture, RetryLayer, RetryPolicy, RetryService};
 pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
 
 /// A classifier for a breaker or retry layer stacked over other steadfast layers

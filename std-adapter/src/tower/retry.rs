@@ -24,10 +24,20 @@ struct Shared {
     seed: u64,
     /// Requests started: request `n` draws its jitter from `SplitMix64(seed + n)`.
     requests: AtomicU64,
+    /// No retry starts this long after the request's first attempt.
+    total: Option<steadfast::time::Duration>,
 }
 
+/// How long after a request's first attempt a [`RetryLayer`] still starts a
+/// retry, unless [`RetryLayer::with_total_timeout`] says otherwise.
+pub const DEFAULT_TOTAL_TIMEOUT: steadfast::time::Duration =
+    steadfast::time::Duration::from_secs(10);
+
 /// Retries failed requests by a [`RetryConfig`]: see [`RetryService`] for
-/// the rules. Unlike `tower::retry::RetryLayer<RetryPolicy>` (also offered:
+/// the rules. Defaults a service can live with: the config's (3 attempts,
+/// exponential backoff from 100 ms, capped at 60 s, `Retry-After` honoured up
+/// to 60 s) and no retry starting 10 s or more after the first attempt
+/// ([`DEFAULT_TOTAL_TIMEOUT`], [`with_total_timeout`](RetryLayer::with_total_timeout)). Unlike `tower::retry::RetryLayer<RetryPolicy>` (also offered:
 /// [`RetryPolicy`]), the error says why the retries stopped
 /// ([`Error::retries_exhausted`] with the attempt count).
 ///
@@ -73,6 +83,7 @@ impl RetryLayer {
                 budget: None,
                 seed: crate::seed::from_os(),
                 requests: AtomicU64::new(0),
+                total: Some(DEFAULT_TOTAL_TIMEOUT),
             }),
             classifier: ErrorsFail,
         }
@@ -86,6 +97,7 @@ impl<C> RetryLayer<C> {
             budget: self.shared.budget.clone(),
             seed: self.shared.seed,
             requests: AtomicU64::new(self.shared.requests.load(Ordering::Relaxed)),
+            total: self.shared.total,
         };
         f(&mut shared);
         Self {
@@ -123,6 +135,24 @@ impl<C> RetryLayer<C> {
     #[must_use]
     pub fn with_seed(self, seed: u64) -> Self {
         self.with_shared(|s| s.seed = seed)
+    }
+
+    /// No retry starts `total` or more after the request's first attempt
+    /// (`None`: only the attempts, the budget and the classifier end the
+    /// retries). The default is [`DEFAULT_TOTAL_TIMEOUT`], 10 s: a server
+    /// asking to be retried in a minute (`Retry-After`, honoured up to the
+    /// config's `max_retry_after`, 60 s by default) ends the request at once
+    /// instead of holding it for a minute.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())
+    ///     .with_total_timeout(Some(Duration::from_secs(2).into()));
+    /// # let _ = layer;
+    /// ```
+    #[must_use]
+    pub fn with_total_timeout(self, total: Option<steadfast::time::Duration>) -> Self {
+        self.with_shared(|s| s.total = total)
     }
 
     /// Decides what is retryable, and server hints, with `classifier`
@@ -267,7 +297,14 @@ where
             sleep: None,
             service,
             req,
-            retry: Retry::new(shared.config, time::now(), None),
+            retry: {
+                let now = time::now();
+                Retry::new(
+                    shared.config,
+                    now,
+                    shared.total.map(|t| now.saturating_add(t)),
+                )
+            },
             rng: SplitMix64::new(shared.seed.wrapping_add(n)),
             budget: shared.budget.clone(),
             classifier: self.classifier.clone(),
