@@ -50,6 +50,19 @@ struct Waiters {
     granted: HashSet<Ticket>,
 }
 
+/// The waiter a grant went to, to wake once the locks are released.
+#[derive(Debug, Default)]
+#[must_use = "wake it once the locks are released"]
+pub(crate) struct Wake(Option<Waiter>);
+
+impl Wake {
+    pub(crate) fn wake(self) {
+        if let Some(waiter) = self.0 {
+            waiter.wake();
+        }
+    }
+}
+
 struct Inner {
     name: std::sync::Arc<str>,
     machine: Mutex<Machine>,
@@ -180,19 +193,26 @@ impl SharedBulkhead {
         lock(&self.inner.machine)
     }
 
-    /// Records the grant of `ticket` and wakes its waiter if it is parked.
-    pub(crate) fn notify(&self, ticket: Ticket) {
-        let waiter = {
-            let mut w = lock(&self.inner.waiters);
-            w.granted.insert(ticket);
-            w.parked.remove(&ticket)
-        };
-        if let Some(waiter) = waiter {
-            waiter.wake();
-        }
+    /// Records the grant of `ticket`. Call it with the machine's lock held —
+    /// the lock the grant was made under — so that a waiter leaving the queue
+    /// (which [`forget`](Self::forget)s its ticket under the same lock) sees
+    /// either no grant or a recorded one, never a grant recorded after it
+    /// left. Wake what it returns once the locks are released.
+    pub(crate) fn record_grant(&self, ticket: Ticket) -> Wake {
+        let mut w = lock(&self.inner.waiters);
+        w.granted.insert(ticket);
+        Wake(w.parked.remove(&ticket))
     }
 
-    /// Forgets everything about `ticket` (its call left the queue).
+    /// Tickets granted or parked that no call has collected or forgotten yet.
+    #[cfg(test)]
+    pub(crate) fn waiter_records(&self) -> usize {
+        let w = lock(&self.inner.waiters);
+        w.granted.len() + w.parked.len()
+    }
+
+    /// Forgets everything about `ticket` (its call left the queue). Call it
+    /// with the machine's lock held (see [`record_grant`](Self::record_grant)).
     pub(crate) fn forget(&self, ticket: Ticket) {
         let mut w = lock(&self.inner.waiters);
         w.parked.remove(&ticket);
@@ -228,5 +248,92 @@ impl SharedBulkhead {
             }
             std::thread::park_timeout(time::to_std_duration(until.saturating_duration_since(now)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::{Receiver, Sender, channel};
+
+    use steadfast::breaker::{Config as BreakerConfig, State};
+    use steadfast::bulkhead::Config;
+    use steadfast::pipeline::{Event, PipelineConfig};
+    use steadfast::retry::RetryConfig;
+    use steadfast::time::Duration;
+
+    use crate::sync::{Arc, Mutex, lock};
+    use crate::{Observer, Policy, SharedBreaker, SharedBulkhead};
+
+    /// Says when the breaker opens, then holds the caller that reported it
+    /// until told to go on.
+    struct HoldOnOpen {
+        opened: Mutex<Option<Sender<()>>>,
+        go_on: Mutex<Option<Receiver<()>>>,
+    }
+
+    impl Observer for HoldOnOpen {
+        fn on_event(&self, _policy: &str, _breaker: Option<&str>, event: &Event) {
+            if let Event::Breaker(t) = event
+                && matches!(t.to, State::Open { .. })
+            {
+                if let Some(opened) = lock(&self.opened).take() {
+                    let _ = opened.send(());
+                }
+                let go_on = lock(&self.go_on).take();
+                if let Some(go_on) = go_on {
+                    let _ = go_on.recv();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_grant_is_never_kept_for_a_waiter_that_already_took_its_slot() {
+        // A holds the only slot and fails: the breaker opens and A's release grants
+        // the slot to B, queued behind it. A's observer holds A right after that
+        // step, before anything else of A runs; B meanwhile takes its slot (woken,
+        // or at its own deadline), runs and ends. Then A goes on. Nothing about
+        // B's ticket may be left behind.
+        let bulkhead =
+            SharedBulkhead::new("db", Config::new(1, 1, Duration::from_millis(50)).unwrap())
+                .unwrap();
+        let breaker =
+            SharedBreaker::new("db", BreakerConfig::new().with_failure_threshold(1)).unwrap();
+        let (opened, a_reported) = channel();
+        let (go_on, a_may_go_on) = channel();
+        let one_attempt = RetryConfig::DEFAULT.with_max_attempts(1).unwrap();
+        let policy = Policy::builder(PipelineConfig::DEFAULT.with_retry(one_attempt))
+            .name("db")
+            .breaker(breaker)
+            .bulkhead(bulkhead.clone())
+            .observer(Arc::new(HoldOnOpen {
+                opened: Mutex::new(Some(opened)),
+                go_on: Mutex::new(Some(a_may_go_on)),
+            }))
+            .build();
+        let (a_running, a_is_running) = channel();
+        let (b_queued, a_may_fail) = channel::<()>();
+        std::thread::scope(|s| {
+            let policy_a = &policy;
+            let a = s.spawn(move || {
+                policy_a.call_blocking(|| {
+                    a_running.send(()).unwrap();
+                    a_may_fail.recv().unwrap();
+                    Err::<(), _>("down")
+                })
+            });
+            a_is_running.recv().unwrap();
+            let b = s.spawn(|| policy.call_blocking(|| Ok::<_, &str>(())));
+            while bulkhead.queued() == 0 {
+                std::thread::yield_now();
+            }
+            b_queued.send(()).unwrap();
+            a_reported.recv().unwrap();
+            assert_eq!(b.join().unwrap(), Ok(()));
+            go_on.send(()).unwrap();
+            assert!(a.join().unwrap().is_err());
+        });
+        assert_eq!((bulkhead.in_flight(), bulkhead.queued()), (0, 0));
+        assert_eq!(bulkhead.waiter_records(), 0, "a grant outlived its waiter");
     }
 }

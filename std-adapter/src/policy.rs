@@ -21,11 +21,12 @@ use std::sync::atomic::AtomicU64;
 use steadfast::bulkhead::Ticket;
 use steadfast::outcome::ErrorsFail;
 use steadfast::pipeline::{
-    self, Answer, Call, Event, Finish, Input, Pipeline, PipelineConfig, Shared, Step,
+    self, Answer, Call, Event, Events, Finish, Input, Pipeline, PipelineConfig, Shared, Step,
 };
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::Instant;
 
+use crate::bulkhead::Wake;
 use crate::observer::{NoopObserver, Observer};
 use crate::{Error, SharedBreaker, SharedBudget, SharedBulkhead};
 
@@ -387,16 +388,12 @@ impl Rng for LazyRng<'_> {
     }
 }
 
-/// Hands a call's events to the policy's [`Observer`] with its names, and
-/// wakes the bulkhead waiters the call's releases granted slots to.
+/// Hands a call's events to the policy's [`Observer`] with its names.
 struct Relay<'a>(&'a Inner);
 
 impl pipeline::Observer for Relay<'_> {
     fn on_event(&mut self, _now: Instant, event: &Event) {
         let policy = self.0;
-        if let (Event::Granted(ticket), Some(b)) = (event, &policy.bulkhead) {
-            b.notify(*ticket);
-        }
         let breaker = policy.breaker.as_ref().map(SharedBreaker::name);
         policy.observer.on_event(&policy.name, breaker, event);
     }
@@ -444,6 +441,8 @@ impl<'p> Driver<'p> {
     pub(crate) fn step(&mut self, input: Input) -> Step {
         let now = self.start.take().unwrap_or_else(self.clock);
         let policy = self.policy;
+        let mut events = [None; Events::CAPACITY];
+        let mut wakes: [Option<Wake>; Events::CAPACITY] = Default::default();
         let step = {
             let mut bulkhead = policy.bulkhead.as_ref().map(SharedBulkhead::lock);
             let mut budget = policy.budget.as_ref().map(SharedBudget::lock);
@@ -457,19 +456,39 @@ impl<'p> Driver<'p> {
                 rng: &mut self.rng,
                 policy,
             };
-            self.call.handle(now, input, &mut shared, &mut rng)
+            let step = self.call.handle(now, input, &mut shared, &mut rng);
+            // Grants are recorded, and a ticket left behind forgotten, under the
+            // bulkhead's lock: a waiter leaving the queue meanwhile cannot miss
+            // a grant or have one recorded after it left.
+            for (slot, wake) in events.iter_mut().zip(wakes.iter_mut()) {
+                let Some(event) = self.call.poll_event() else {
+                    break;
+                };
+                if let (Event::Granted(ticket), Some(b)) = (event, &policy.bulkhead) {
+                    *wake = Some(b.record_grant(ticket));
+                }
+                *slot = Some(event);
+            }
+            let queued = match step {
+                Step::Queued { ticket, .. } => Some(ticket),
+                _ => None,
+            };
+            if let (Some(old), Some(b)) = (self.ticket, &policy.bulkhead)
+                && self.ticket != queued
+            {
+                b.forget(old);
+            }
+            self.ticket = queued;
+            step
         };
-        self.call.drain(now, &mut Relay(policy));
-        let queued = match step {
-            Step::Queued { ticket, .. } => Some(ticket),
-            _ => None,
-        };
-        if let (Some(old), Some(b)) = (self.ticket, &policy.bulkhead)
-            && self.ticket != queued
-        {
-            b.forget(old);
+        for wake in wakes.into_iter().flatten() {
+            wake.wake();
         }
-        self.ticket = queued;
+        let mut relay = Relay(policy);
+        for event in events.into_iter().flatten() {
+            pipeline::Observer::on_event(&mut relay, now, &event);
+        }
+        self.call.drain(now, &mut relay);
         step
     }
 }

@@ -230,17 +230,21 @@ impl Slot {
     /// passes to (outside the machine's lock).
     fn give_back(&mut self) {
         let now = time::now();
-        let next = match std::mem::replace(&mut self.held, Held::Nothing) {
-            Held::Nothing => return,
-            Held::Permit(permit) => self.bulkhead.lock().release(permit, now),
-            Held::Queued(ticket) => {
-                let next = self.bulkhead.lock().cancel(ticket, now);
-                self.bulkhead.forget(ticket);
-                next
-            }
+        let wake = {
+            let mut machine = self.bulkhead.lock();
+            let next = match std::mem::replace(&mut self.held, Held::Nothing) {
+                Held::Nothing => return,
+                Held::Permit(permit) => machine.release(permit, now),
+                Held::Queued(ticket) => {
+                    let next = machine.cancel(ticket, now);
+                    self.bulkhead.forget(ticket);
+                    next
+                }
+            };
+            next.map(|next| self.bulkhead.record_grant(next))
         };
-        if let Some(next) = next {
-            self.bulkhead.notify(next);
+        if let Some(wake) = wake {
+            wake.wake();
         }
     }
 
@@ -250,8 +254,8 @@ impl Slot {
         let Held::Queued(ticket) = self.held else {
             return Some(matches!(self.held, Held::Permit(_)));
         };
-        let claim = self.bulkhead.lock().claim(ticket, time::now());
-        match claim {
+        let mut machine = self.bulkhead.lock();
+        match machine.claim(ticket, time::now()) {
             Claim::Waiting { .. } => None,
             Claim::Granted(permit) => {
                 self.bulkhead.forget(ticket);
