@@ -27,22 +27,24 @@ full_run=0
 [ ${#features[@]} -gt 0 ] || { features=("${FEATURES[@]}"); full_run=1; }
 
 # Budgets, bytes. `goal` is the target; `ceiling` is what CI enforces: the goal where it is met,
-# otherwise the value measured when the ceiling was set (so nothing grows while the goal is open).
-# Lower a ceiling whenever a change shrinks its figure.
+# otherwise the flash figure measured when the ceiling was set plus 64 bytes (so nothing grows
+# while the goal is open: the 64 bytes absorb link-order padding, which moves a figure by a few
+# bytes when an unrelated crate of the workspace changes), or the RAM figure itself (size_of is
+# exact). Lower a ceiling whenever a change shrinks its figure.
 # A goal of "-" is a ceiling only.
 #   name                        goal  ceiling   what
 BUDGETS=(
-  'flash:breaker                1024     4064   `Breaker<Consecutive>`, .text+.rodata over the baseline'
-  'flash:breaker-window         1024     4656   `Breaker<CountWindow<64>>`'
-  'flash:retry                  1024     6716   `Retry` + `Backoff` (the retries of one call, jittered)'
-  'flash:bulkhead               1024     2980   `Bulkhead<4>`'
+  'flash:breaker                1024     4128   `Breaker<Consecutive>`, .text+.rodata over the baseline'
+  'flash:breaker-window         1024     4720   `Breaker<CountWindow<64>>`'
+  'flash:retry                  1024     6780   `Retry` + `Backoff` (the retries of one call, jittered)'
+  'flash:bulkhead               1024     3044   `Bulkhead<4>`'
   'flash:timeout                 300      300   `Deadline`'
-  'flash:pipeline-breaker       4096    17844   pipeline: breaker + retry + timeouts'
-  'flash:together               8192    27452   every pattern + pipeline'
+  'flash:pipeline-breaker       4096    17908   pipeline: breaker + retry + timeouts'
+  'flash:together               8192    27516   every pattern + pipeline'
   'ram:Breaker_Consecutive        32      128   `size_of::<Breaker<Consecutive>>()`'
   'ram:Breaker_CountWindow_64     64      152   `size_of::<Breaker<CountWindow<64>>>()`'
   'ram:Call                      128      656   `size_of::<pipeline::Call>()`'
-  'flash:embassy                   -    20996   steadfast-embassy `Policy::call` with a breaker (embassy-time included)'
+  'flash:embassy                   -    21060   steadfast-embassy `Policy::call` with a breaker (embassy-time included)'
   'ram:embassy_call_beyond_op    256      888   a `Policy::call` future minus the future of the operation itself'
 )
 
