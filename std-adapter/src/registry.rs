@@ -37,13 +37,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
 use steadfast::breaker::Transition;
 use steadfast::pipeline::Event;
 
+use crate::checks::HealthChecks;
 use crate::health::{BreakerHealth, Health};
 use crate::observer::{NoopObserver, Observer};
 use crate::{Policy, SharedBreaker, SharedBudget, SharedBulkhead, time};
@@ -76,6 +77,8 @@ struct Inner {
     budgets: BTreeMap<String, SharedBudget>,
     policies: BTreeMap<String, Policy>,
     observer: Arc<dyn Observer>,
+    critical: BTreeSet<String>,
+    checks: HealthChecks,
 }
 
 /// Named breakers, bulkheads, budgets and policies. Cheap to clone (an `Arc`),
@@ -133,6 +136,8 @@ pub struct RegistryBuilder {
     budgets: BTreeMap<String, SharedBudget>,
     policies: BTreeMap<String, Policy>,
     observer: Arc<dyn Observer>,
+    critical: BTreeSet<String>,
+    checks: HealthChecks,
 }
 
 impl fmt::Debug for RegistryBuilder {
@@ -221,6 +226,48 @@ impl RegistryBuilder {
         self
     }
 
+    /// Marks breaker `name` critical: no fallback stands in for it, so while it
+    /// is down [`Registry::health`] says [`Unhealthy`](crate::health::Status::Unhealthy)
+    /// (HTTP 503, out of rotation) rather than
+    /// [`Degraded`](crate::health::Status::Degraded). The config key is
+    /// `critical = true` in the breaker's section.
+    ///
+    /// ```
+    /// # use steadfast_std::{registry::Registry, SharedBreaker};
+    /// use steadfast_std::health::Status;
+    /// let r = Registry::builder()
+    ///     .breaker(SharedBreaker::new("payments", Default::default())?)
+    ///     .breaker(SharedBreaker::new("recommendations", Default::default())?)
+    ///     .critical("payments")
+    ///     .build();
+    /// r.force_open("recommendations")?;
+    /// assert_eq!(r.health().status, Status::Degraded);
+    /// r.force_open("payments")?;
+    /// assert_eq!(r.health().status, Status::Unhealthy);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn critical(mut self, name: impl Into<String>) -> Self {
+        self.critical.insert(name.into());
+        self
+    }
+
+    /// Dependency checks to report beside the breakers (default: an empty
+    /// set, to which [`Registry::health_checks`] can add).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use steadfast_std::checks::HealthChecks;
+    /// # use steadfast_std::registry::Registry;
+    /// let checks = HealthChecks::new();
+    /// let r = Registry::builder().health_checks(checks.clone()).build();
+    /// checks.report("db", Ok::<(), &str>(()), Duration::ZERO);
+    /// assert_eq!(r.health().checks[0].name, "db");
+    /// ```
+    pub fn health_checks(mut self, checks: HealthChecks) -> Self {
+        self.checks = checks;
+        self
+    }
+
     /// The registry.
     ///
     /// ```
@@ -236,6 +283,8 @@ impl RegistryBuilder {
                 budgets: self.budgets,
                 policies: self.policies,
                 observer: self.observer,
+                critical: self.critical,
+                checks: self.checks,
             }),
         }
     }
@@ -257,6 +306,8 @@ impl Registry {
             budgets: BTreeMap::new(),
             policies: BTreeMap::new(),
             observer: Arc::new(NoopObserver),
+            critical: BTreeSet::new(),
+            checks: HealthChecks::new(),
         }
     }
 
@@ -336,6 +387,9 @@ impl Registry {
             })?;
             if !set.enabled {
                 let _ = breaker.disable();
+            }
+            if spec.critical {
+                builder = builder.critical(name.clone());
             }
             builder = builder.breaker(breaker);
         }
@@ -572,8 +626,10 @@ impl Registry {
         self.manual(name, SharedBreaker::reset)
     }
 
-    /// A snapshot of every breaker, for a `/health` endpoint (JSON with the
-    /// `health` feature: `Health::to_json`).
+    /// Readiness: a snapshot of every breaker and dependency check, for
+    /// `/health/ready` or `/health` (JSON with the `health` feature:
+    /// `Health::to_json`). Anything down degrades it; a critical breaker or
+    /// check down makes it unhealthy (see [`health`](crate::health)).
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, SharedBreaker};
@@ -593,8 +649,46 @@ impl Registry {
                 BreakerHealth::new(name, b.state(), b.stats(), now)
                     .with_window(b.counts_at(now))
                     .with_metrics_only(b.config().metrics_only)
+                    .with_critical(self.inner.critical.contains(name))
             })
             .collect();
-        Health::from_breakers(self.inner.enabled, breakers)
+        Health::new(self.inner.enabled, breakers, self.inner.checks.snapshot())
+    }
+
+    /// Liveness, for `/health/live`: only the checks tagged `live`, never a
+    /// breaker (see [`health`](crate::health)).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use steadfast_std::health::Status;
+    /// # use steadfast_std::{registry::Registry, SharedBreaker};
+    /// let r = Registry::builder()
+    ///     .breaker(SharedBreaker::new("db", Default::default())?)
+    ///     .critical("db")
+    ///     .build();
+    /// r.force_open("db")?;
+    /// assert_eq!(r.health().status, Status::Unhealthy); // not ready
+    /// assert_eq!(r.liveness().status, Status::Healthy); // but alive
+    /// r.health_checks().report("event-loop", Err("stalled for 30s"), Duration::ZERO);
+    /// r.health_checks().register("worker", &["live"]);
+    /// r.health_checks().report("worker", Err("panicked"), Duration::ZERO);
+    /// assert_eq!(r.liveness().status, Status::Unhealthy);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn liveness(&self) -> Health {
+        Health::liveness(self.inner.enabled, self.inner.checks.snapshot())
+    }
+
+    /// The dependency checks reported by [`Registry::health`]; add to them at
+    /// any time (every clone of the registry sees the same checks).
+    ///
+    /// ```
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().build();
+    /// r.health_checks().register("db", &["critical"]);
+    /// assert_eq!(r.clone().health().checks.len(), 1);
+    /// ```
+    pub fn health_checks(&self) -> &HealthChecks {
+        &self.inner.checks
     }
 }

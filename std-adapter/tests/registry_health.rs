@@ -7,7 +7,7 @@ use steadfast::pipeline::Reason;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use steadfast::breaker::State;
 use steadfast_std::NoopObserver;
-use steadfast_std::config::PolicySet;
+use steadfast_std::config::{PolicyFile, PolicySet};
 use steadfast_std::health::Status;
 use steadfast_std::observe::{MetricsObserver, Standard};
 use steadfast_std::registry::Registry;
@@ -157,7 +157,8 @@ fn a_hand_built_set_with_a_window_beyond_the_storage_names_the_key() {
 
 #[test]
 fn health_status_follows_the_breakers() {
-    let r = registry(FILE);
+    // kafka has no fallback: while it is down the instance is not ready.
+    let r = registry(&FILE.replace("[breakers.kafka]", "[breakers.kafka]\ncritical = true"));
     let h = r.health();
     assert_eq!(h.status, Status::Healthy);
     assert_eq!(h.circuit_breakers["kafka"], "closed");
@@ -187,6 +188,36 @@ fn health_status_follows_the_breakers() {
     r.reset("redis").unwrap();
     assert_eq!(r.health().status, Status::Healthy);
     assert!(r.reset("nope").is_err());
+}
+
+#[test]
+fn every_breaker_down_but_none_critical_is_degraded_not_unhealthy() {
+    // A fallback stands in for each: readiness stays 200 and the instance in
+    // rotation; liveness never looks at breakers.
+    let r = registry(FILE);
+    r.force_open("kafka").unwrap();
+    r.force_open("redis").unwrap();
+    let h = r.health();
+    assert_eq!((h.status, h.status.http_status()), (Status::Degraded, 200));
+    assert!(h.breakers.iter().all(|b| b.is_down() && !b.critical));
+    assert_eq!(r.liveness().status, Status::Healthy);
+    assert!(r.liveness().breakers.is_empty());
+}
+
+#[test]
+fn critical_is_read_from_files_and_the_environment() {
+    let file = FILE.replace("[breakers.redis]", "[breakers.redis]\ncritical = true");
+    let set = PolicyFile::from_toml_str(&file)
+        .unwrap()
+        .validate()
+        .unwrap();
+    assert!(set.breakers["redis"].critical && !set.breakers["kafka"].critical);
+    let mut file = PolicyFile::from_toml_str(FILE).unwrap();
+    file.apply_env_vars([("STEADFAST_BREAKERS_KAFKA_CRITICAL", "true")])
+        .unwrap();
+    assert!(file.validate().unwrap().breakers["kafka"].critical);
+    let err = PolicyFile::from_toml_str("[breakers.k]\ncritical = \"yes\"\n").unwrap_err();
+    assert_eq!(err.key(), "breakers.k.critical", "{err}");
 }
 
 #[test]

@@ -51,7 +51,7 @@
 //! | section | keys |
 //! |---|---|
 //! | top level | `enabled` (false = every policy passes calls straight through), `default_timeout`, `seed` (jitter seed; default from the OS) |
-//! | `[breakers.NAME]` | `detector` (`consecutive`/`count`/`time`), `failure_threshold`, `window` (calls or duration), `minimum_calls`, `failure_rate`, `slow_call_duration`, `slow_call_rate`, `break_duration`, `break_multiplier`, `max_break_duration`, `half_open_probes`, `success_threshold`, `max_half_open_wait`, `metrics_only` (true = judge and report, never reject) |
+//! | `[breakers.NAME]` | `detector` (`consecutive`/`count`/`time`), `failure_threshold`, `window` (calls or duration), `minimum_calls`, `failure_rate`, `slow_call_duration`, `slow_call_rate`, `break_duration`, `break_multiplier`, `max_break_duration`, `half_open_probes`, `success_threshold`, `max_half_open_wait`, `metrics_only` (true = judge and report, never reject), `critical` (true = no fallback stands in for it: while it is down, readiness is unhealthy rather than degraded) |
 //! | `[bulkheads.NAME]` | `max_concurrent`, `max_queue`, `max_wait` |
 //! | `[budgets.NAME]` | `ratio_permille`, `min_retries_per_sec`, `window` |
 //! | `[policies.NAME]` | `breaker`, `bulkhead`, `budget` (names), `max_attempts` (≥ 1, or `"unlimited"` with a `total_timeout`), `backoff`, `base_delay`, `max_delay`, `multiplier`, `jitter`, `attempt_timeout`, `total_timeout`, `retry_on_timeout`, `max_retry_after`, `order`, `fallback`, `seed` |
@@ -414,6 +414,8 @@ pub struct BreakerEntry {
     pub max_half_open_wait: Option<HumanDuration>,
     #[serde(default)]
     pub metrics_only: Option<bool>,
+    #[serde(default)]
+    pub critical: Option<bool>,
 }
 
 /// `[bulkheads.NAME]` as written (defaults: 10 concurrent, 10 waiting, 5 s).
@@ -535,6 +537,10 @@ pub struct BreakerSpec {
     pub detector: Detector,
     /// Thresholds and durations, validated for `detector`.
     pub config: breaker::Config,
+    /// No fallback stands in for it: while it is down, readiness is
+    /// unhealthy rather than degraded
+    /// ([`RegistryBuilder::critical`](crate::registry::RegistryBuilder::critical)).
+    pub critical: bool,
 }
 
 impl Default for BreakerSpec {
@@ -543,6 +549,7 @@ impl Default for BreakerSpec {
         Self {
             detector: Detector::Consecutive,
             config: breaker::Config::DEFAULT,
+            critical: false,
         }
     }
 }
@@ -1027,6 +1034,7 @@ fn breaker_spec(path: &str, e: &BreakerEntry) -> Result<BreakerSpec, ConfigError
     Ok(BreakerSpec {
         detector,
         config: c,
+        critical: e.critical.unwrap_or(false),
     })
 }
 
