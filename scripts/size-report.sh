@@ -36,16 +36,16 @@ full_run=0
 BUDGETS=(
   'flash:breaker                1024     4128   `Breaker<Consecutive>`, .text+.rodata over the baseline'
   'flash:breaker-window         1024     4720   `Breaker<CountWindow<64>>`'
-  'flash:retry                  1024     6780   `Retry` + `Backoff` (the retries of one call, jittered)'
+  'flash:retry                  1024     4784   `Retry` + `Backoff` (the retries of one call, jittered)'
   'flash:bulkhead               1024     3044   `Bulkhead<4>`'
   'flash:timeout                 300      300   `Deadline`'
-  'flash:pipeline-breaker       4096    17908   pipeline: breaker + retry + timeouts'
-  'flash:together               8192    27516   every pattern + pipeline'
+  'flash:pipeline-breaker       4096    10636   pipeline: breaker + retry + timeouts'
+  'flash:together               8192    26856   every pattern + pipeline'
   'ram:Breaker_Consecutive        32      128   `size_of::<Breaker<Consecutive>>()`'
   'ram:Breaker_CountWindow_64     64      152   `size_of::<Breaker<CountWindow<64>>>()`'
-  'ram:Call                      128      656   `size_of::<pipeline::Call>()`'
-  'flash:embassy                   -    21060   steadfast-embassy `Policy::call` with a breaker (embassy-time included)'
-  'ram:embassy_call_beyond_op    256      888   a `Policy::call` future minus the future of the operation itself'
+  'ram:Call                      128      640   `size_of::<pipeline::Call>()`'
+  'flash:embassy                   -    16880   steadfast-embassy `Policy::call` with a breaker (embassy-time included)'
+  'ram:embassy_call_beyond_op    256      872   a `Policy::call` future minus the future of the operation itself'
 )
 
 # section NAME ELF -> size in bytes (0 if absent)

@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod breaker;
 pub mod bulkhead;
+mod div;
 pub mod error;
 pub mod outcome;
 pub mod pipeline;

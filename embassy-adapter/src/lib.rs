@@ -16,7 +16,7 @@ use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_time::Timer;
 use steadfast::breaker::{Breaker, Consecutive, Window};
-use steadfast::bulkhead::Ticket;
+use steadfast::bulkhead::{Bulkhead, Ticket};
 use steadfast::outcome::{Classify, ErrorsFail};
 use steadfast::pipeline::{Answer, Call, Event, Events, Finish, Pipeline, Shared, Step};
 use steadfast::retry::{RetryBudget, Unlimited};
@@ -262,7 +262,10 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
     /// them is already borrowed (a call driven from inside a `lock` of it).
     fn locked<R>(
         &self,
-        f: impl FnOnce(&mut Shared<'_, Breaker<W>, Q, B>, Option<&mut shared::Waiters<Q>>) -> R,
+        f: impl FnOnce(
+            &mut Shared<'_, Breaker<W>, Bulkhead<Q>, B>,
+            Option<&mut shared::Waiters<Q>>,
+        ) -> R,
     ) -> Option<R> {
         lock_opt(self.breaker.map(|b| &b.inner), |breaker| {
             lock_opt(self.bulkhead.map(|b| &b.inner), |pool| {
