@@ -325,7 +325,8 @@ impl Retry {
         decision
     }
 
-    #[inline]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     fn decide(
         &mut self,
         verdict: Verdict,
