@@ -45,8 +45,8 @@ BUDGETS=(
   'ram:Breaker_Consecutive        32      128   `size_of::<Breaker<Consecutive>>()`'
   'ram:Breaker_CountWindow_64     64      152   `size_of::<Breaker<CountWindow<64>>>()`'
   'ram:Call                      128      640   `size_of::<pipeline::Call>()`'
-  'flash:embassy                   -    16880   steadfast-embassy `Policy::call` with a breaker (embassy-time included)'
-  'ram:embassy_call_beyond_op    256      872   a `Policy::call` future minus the future of the operation itself'
+  'flash:embassy                   -    16732   steadfast-embassy `Policy::call` with a breaker (embassy-time included)'
+  'ram:embassy_call_beyond_op    256      768   a `Policy::call` future minus the future of the operation itself'
 )
 
 # The footprint table (README): what each pattern costs. flash: a measured row or "-";
