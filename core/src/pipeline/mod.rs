@@ -115,7 +115,7 @@ mod step;
 pub use call::Call;
 pub use config::{FallbackOn, Order, PipelineConfig};
 pub use events::{Event, Events, Observer};
-pub use shared::Shared;
+pub use shared::{NoBreaker, NoBulkhead, Pool, Shared};
 pub use step::{Answer, Error, Failure, Finish, Input, Reason, Step};
 
 /// An immutable, `Copy` policy that starts [`Call`]s. Can live in a `static`.
