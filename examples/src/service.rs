@@ -8,7 +8,7 @@
 //! curl -X POST 'localhost:3000/chaos?outage=true'   # the dependency goes down
 //! curl localhost:3000/quote?symbol=ACME             # retries, then the breaker opens: stale quote
 //! curl localhost:3000/health                        # {"status":"unhealthy",...,"circuit_breakers":{"quotes":"open"}}
-//! curl localhost:3000/metrics                       # circuit_breaker_state{service="quotes"} 2, retry_attempts_total, ...
+//! curl localhost:3000/metrics                       # circuit_breaker_state{name="quotes"} 2, retry_attempts_total, ...
 //! curl -X POST 'localhost:3000/chaos?outage=false'
 //! curl -X POST localhost:3000/breakers/quotes/reset
 //! ```

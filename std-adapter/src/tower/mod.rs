@@ -79,6 +79,7 @@ use crate::{Error, Policy};
 
 mod breaker;
 mod bulkhead;
+mod report;
 mod retry;
 mod timeout;
 
