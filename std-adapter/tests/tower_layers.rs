@@ -756,3 +756,59 @@ async fn a_retry_after_past_the_total_timeout_ends_the_request_at_once() {
     let _ = svc.oneshot(()).await;
     assert_eq!(start.elapsed(), std::time::Duration::from_secs(120));
 }
+
+/// A request that cannot be cloned (as `reqwest::Request`).
+struct Upload(&'static str);
+
+#[tokio::test(start_paused = true)]
+async fn a_request_that_cannot_be_cloned_goes_once_through_a_one_attempt_policy() {
+    use steadfast::pipeline::PipelineConfig;
+    use steadfast_std::Policy;
+    use steadfast_std::tower::PolicyLayer;
+
+    let breaker =
+        SharedBreaker::new("upload", BreakerConfig::new().with_failure_threshold(1)).unwrap();
+    let once =
+        PipelineConfig::default().with_retry(RetryConfig::default().with_max_attempts(1).unwrap());
+    let policy = steadfast_std::Policy::builder(once)
+        .name("upload")
+        .breaker(breaker.clone())
+        .build();
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let svc = ServiceBuilder::new()
+        .layer(PolicyLayer::once(policy).expect("one attempt"))
+        .service(service_fn(move |req: Upload| {
+            c.fetch_add(1, Ordering::Relaxed);
+            async move {
+                if req.0 == "bad" {
+                    Err("rejected upstream")
+                } else {
+                    Ok(req.0.len())
+                }
+            }
+        }));
+    assert_eq!(svc.clone().oneshot(Upload("data")).await, Ok(4));
+    let failed = svc.clone().oneshot(Upload("bad")).await.unwrap_err();
+    assert_eq!(
+        (failed.reason(), failed.attempts(), failed.operation_error()),
+        (Reason::RetriesExhausted, 1, Some(&"rejected upstream"))
+    );
+    assert!(matches!(breaker.state(), State::Open { .. }));
+    // Open: refused without sending.
+    assert!(
+        svc.clone()
+            .oneshot(Upload("data"))
+            .await
+            .unwrap_err()
+            .is_rejection()
+    );
+    assert_eq!(calls.load(Ordering::Relaxed), 2);
+
+    // A policy that retries cannot take requests it could not resend.
+    let retrying = Policy::builder(PipelineConfig::default()).build();
+    assert_eq!(
+        PolicyLayer::once(retrying).unwrap_err().field,
+        "max_attempts"
+    );
+}
