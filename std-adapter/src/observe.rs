@@ -305,6 +305,10 @@ impl Observer for MetricsObserver {
         metrics::histogram!(self.names.latency.clone(), LABEL => policy.to_owned()).record(seconds);
     }
 
+    fn watches_bulkheads(&self) -> bool {
+        true
+    }
+
     fn on_bulkhead(&self, bulkhead: &str, in_flight: u32, queued: u32) {
         let n = &self.names;
         metrics::gauge!(n.in_flight.clone(), LABEL => bulkhead.to_owned())
@@ -466,6 +470,10 @@ impl Observer for Standard {
         MetricsObserver::UNPREFIXED.on_bulkhead(bulkhead, in_flight, queued);
         let _ = (bulkhead, in_flight, queued);
     }
+
+    fn watches_bulkheads(&self) -> bool {
+        cfg!(feature = "metrics")
+    }
 }
 
 /// Two observers in turn: `(a, b)` tells `a`, then `b`.
@@ -499,6 +507,10 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn on_bulkhead(&self, bulkhead: &str, in_flight: u32, queued: u32) {
         self.0.on_bulkhead(bulkhead, in_flight, queued);
         self.1.on_bulkhead(bulkhead, in_flight, queued);
+    }
+
+    fn watches_bulkheads(&self) -> bool {
+        self.0.watches_bulkheads() || self.1.watches_bulkheads()
     }
 }
 

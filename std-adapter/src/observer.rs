@@ -31,6 +31,7 @@ use steadfast::time::Duration;
 /// o.on_finish("p", &Finish::Failed(Failure::new(Reason::Cancelled, 0)));
 /// o.on_latency("p", steadfast::time::Duration::from_millis(3));
 /// o.on_bulkhead("pool", 1, 0);
+/// assert!(!o.watches_bulkheads());
 /// assert_eq!(o.0.load(Ordering::Relaxed), 0);
 /// ```
 pub trait Observer: Send + Sync {
@@ -56,9 +57,16 @@ pub trait Observer: Send + Sync {
         let _ = (policy, latency);
     }
     /// Bulkhead `bulkhead` now has `in_flight` slots taken and `queued`
-    /// waiters: reported after each step that changed either.
+    /// waiters: reported after each step that changed either, to an observer
+    /// that [`watches_bulkheads`](Self::watches_bulkheads).
     fn on_bulkhead(&self, bulkhead: &str, in_flight: u32, queued: u32) {
         let _ = (bulkhead, in_flight, queued);
+    }
+    /// Whether to call [`on_bulkhead`](Self::on_bulkhead) (default `false`):
+    /// asked once, when a policy or layer is built, so that a call through an
+    /// observer that does not watch them reads no occupancy.
+    fn watches_bulkheads(&self) -> bool {
+        false
     }
 }
 

@@ -37,6 +37,8 @@ pub(crate) struct Inner {
     pub(crate) bulkhead: Option<SharedBulkhead>,
     pub(crate) budget: Option<SharedBudget>,
     pub(crate) observer: std::sync::Arc<dyn Observer>,
+    /// The observer's [`Observer::watches_bulkheads`], asked once.
+    watches_bulkhead: bool,
     seed: u64,
     calls: AtomicU64,
 }
@@ -272,6 +274,7 @@ impl<C> PolicyBuilder<C> {
                 breaker: self.breaker,
                 bulkhead: self.bulkhead,
                 budget: self.budget,
+                watches_bulkhead: self.observer.watches_bulkheads(),
                 observer: self.observer,
                 seed: self.seed,
                 calls: AtomicU64::new(0),
@@ -453,7 +456,8 @@ impl<'p> Driver<'p> {
         let mut occupancy = None;
         let step = {
             let mut bulkhead = policy.bulkhead.as_ref().map(SharedBulkhead::lock);
-            let before = bulkhead.as_deref().map(|m| (m.in_flight(), m.queued()));
+            let watched = bulkhead.as_deref().filter(|_| policy.watches_bulkhead);
+            let before = watched.map(|m| (m.in_flight(), m.queued()));
             let mut budget = policy.budget.as_ref().map(SharedBudget::lock);
             let mut gate = policy.breaker.as_ref().map(SharedBreaker::gate);
             let mut shared = Shared {
@@ -488,7 +492,10 @@ impl<'p> Driver<'p> {
                 b.forget(old);
             }
             self.ticket = queued;
-            let after = bulkhead.as_deref().map(|m| (m.in_flight(), m.queued()));
+            let after = bulkhead
+                .as_deref()
+                .filter(|_| policy.watches_bulkhead)
+                .map(|m| (m.in_flight(), m.queued()));
             if after != before {
                 occupancy = after;
             }
@@ -497,8 +504,8 @@ impl<'p> Driver<'p> {
         for wake in wakes.into_iter().flatten() {
             wake.wake();
         }
-        if let (Some((in_flight, queued)), Some(b)) = (occupancy, &policy.bulkhead) {
-            policy.observer.on_bulkhead(b.name(), in_flight, queued);
+        if let Some(occupancy) = occupancy {
+            report_occupancy(policy, occupancy);
         }
         let mut relay = Relay(policy, self.started);
         for event in events.into_iter().flatten() {
@@ -506,6 +513,15 @@ impl<'p> Driver<'p> {
         }
         self.call.drain(now, &mut relay);
         step
+    }
+}
+
+/// Tells the policy's observer its bulkhead's (in flight, queued): out of
+/// line, so that [`Driver::step`]'s own code stays as tight as without it.
+#[inline(never)]
+fn report_occupancy(policy: &Inner, (in_flight, queued): (u32, u32)) {
+    if let Some(b) = &policy.bulkhead {
+        policy.observer.on_bulkhead(b.name(), in_flight, queued);
     }
 }
 

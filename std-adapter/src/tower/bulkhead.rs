@@ -17,7 +17,9 @@ use crate::{Error, Observer, SharedBulkhead, time};
 /// The bulkhead's (in flight, queued), read under its lock, when there is an
 /// observer to report them to (once the lock is released).
 fn occupancy(report: Option<&Report>, machine: &Machine) -> Option<(u32, u32)> {
-    report.map(|_| (machine.in_flight(), machine.queued()))
+    report
+        .filter(|r| r.watches_bulkhead())
+        .map(|_| (machine.in_flight(), machine.queued()))
 }
 
 fn report_occupancy(report: Option<&Report>, occupancy: Option<(u32, u32)>) {
@@ -292,6 +294,7 @@ struct Slot {
 impl Slot {
     /// Releases the permit or leaves the queue; wakes the waiter the slot
     /// passes to (outside the machine's lock).
+    #[inline]
     fn give_back(&mut self) {
         let now = time::now();
         let (wake, now_held) = {
