@@ -26,7 +26,8 @@
 //!
 //! Every counter of a policy, and its breaker's `circuit_breaker_opened_total`,
 //! exists at 0 as soon as the policy is built ([`Observer::on_register`]); a
-//! `Registry` also sets every breaker's `circuit_breaker_state` at start-up.
+//! `Registry` also sets every breaker's `circuit_breaker_state`, and every
+//! bulkhead's `bulkhead_in_flight` and `bulkhead_queued`, at start-up.
 //!
 //! `tracing` events use the target `steadfast` with the fields `policy`,
 //! `breaker`, `attempt`, `delay`, `from`, `to`, `retry_in`, `reason`, durations

@@ -403,7 +403,8 @@ impl Registry {
     }
 
     /// Reports every breaker's current state to the observer as a transition
-    /// from itself (so gauges start at the right value).
+    /// from itself, and every bulkhead's occupancy to an observer that
+    /// watches them (so gauges start at the right value).
     #[cfg(feature = "config")]
     fn announce_states(&self) {
         let at = time::now();
@@ -417,6 +418,13 @@ impl Registry {
             self.inner
                 .observer
                 .on_event("", Some(name), &Event::Breaker(t));
+        }
+        if self.inner.observer.watches_bulkheads() {
+            for (name, bulkhead) in &self.inner.bulkheads {
+                self.inner
+                    .observer
+                    .on_bulkhead(name, bulkhead.in_flight(), bulkhead.queued());
+            }
         }
     }
 

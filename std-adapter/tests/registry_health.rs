@@ -248,6 +248,8 @@ fn metrics_use_the_seeds_names() {
             r#"timeout_errors_total{name="redis"} 0"#,
             r#"fallback_invocations_total{name="redis"} 0"#,
             r#"bulkhead_rejections_total{name="redis"} 0"#,
+            r#"bulkhead_in_flight{name="kafka"} 0"#,
+            r#"bulkhead_queued{name="kafka"} 0"#,
         ] {
             assert!(
                 text.contains(series),
