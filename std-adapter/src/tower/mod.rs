@@ -9,6 +9,13 @@
 //! | [`RetryLayer`] | [`RetryService`] | retries by the core's backoff, attempts, hints and an optional [`SharedBudget`](crate::SharedBudget) | [`Error::retries_exhausted`] |
 //! | [`PolicyLayer`] | [`PolicyService`] | the whole [`Policy`] pipeline (all of the above, in the core's order, plus fallback rules) | any |
 //!
+//! Every layer reports to an [`Observer`](crate::Observer) given with its
+//! `with_observer` (transitions, refusals, retries, timeouts, latencies and
+//! bulkhead occupancy, as a [`Policy`] reports them, so the `metrics` and
+//! `tracing` observers of [`observe`](crate::observe) cover the tower path);
+//! a `Registry` hands out layers already wired to its observer
+//! (`breaker_layer`, `bulkhead_layer`, `retry_layer`, `timeout_layer`).
+//!
 //! Compared with tower-resilience's layers:
 //!
 //! * **Nothing allocates per request.** Each service's future is a named,
