@@ -10,7 +10,7 @@
 //! curl localhost:3000/quote?symbol=ACME             # retries, then the breaker opens: stale quote
 //! curl -i localhost:3000/health/ready                # 200 {"status":"degraded",...,"circuit_breakers":{"quotes":"open"}}: the fallback serves
 //! curl -i localhost:3000/health/live                 # 200 {"status":"healthy",...}: a dependency's outage is no reason to restart
-//! curl localhost:3000/metrics                       # circuit_breaker_state{service="quotes"} 2, retry_attempts_total, ...
+//! curl localhost:3000/metrics                       # circuit_breaker_state{name="quotes"} 2, retry_attempts_total, ...
 //! curl -X POST 'localhost:3000/chaos?outage=false'
 //! curl -X POST localhost:3000/breakers/quotes/reset
 //! ```

@@ -172,12 +172,12 @@ fn quotes_outage_breaker_health_metrics_recovery() {
         metrics.headers
     );
     for line in [
-        r#"circuit_breaker_state{service="quotes"} 2"#,
-        r#"circuit_breaker_opened_total{service="quotes"} 1"#,
+        r#"circuit_breaker_state{name="quotes"} 2"#,
+        r#"circuit_breaker_opened_total{name="quotes"} 1"#,
         "# TYPE retry_attempts_total counter",
-        r#"retry_attempts_total{operation="quotes"}"#,
-        r#"fallback_invocations_total{operation="quotes"}"#,
-        r#"circuit_breaker_rejections_total{operation="quotes"}"#,
+        r#"retry_attempts_total{name="quotes"}"#,
+        r#"fallback_invocations_total{name="quotes"}"#,
+        r#"circuit_breaker_rejections_total{name="quotes"}"#,
     ] {
         assert!(
             metrics.body.contains(line),
@@ -204,7 +204,7 @@ fn quotes_outage_breaker_health_metrics_recovery() {
     assert!(
         metrics
             .body
-            .contains(r#"circuit_breaker_state{service="quotes"} 0"#),
+            .contains(r#"circuit_breaker_state{name="quotes"} 0"#),
         "{}",
         metrics.body
     );
@@ -226,7 +226,7 @@ fn forced_open_and_timeouts() {
     assert!(
         metrics
             .body
-            .contains(r#"timeout_errors_total{operation="quotes"} 1"#),
+            .contains(r#"timeout_errors_total{name="quotes"} 1"#),
         "{}",
         metrics.body
     );
@@ -321,9 +321,9 @@ fn the_tower_route_opens_the_breaker_and_metrics_show_it() {
 
     let metrics = request(addr, "GET", "/metrics");
     for line in [
-        r#"circuit_breaker_state{service="quotes"} 2"#,
-        r#"circuit_breaker_opened_total{service="quotes"} 1"#,
-        r#"circuit_breaker_rejections_total{operation="quotes"} 1"#,
+        r#"circuit_breaker_state{name="quotes"} 2"#,
+        r#"circuit_breaker_opened_total{name="quotes"} 1"#,
+        r#"circuit_breaker_rejections_total{name="quotes"} 1"#,
     ] {
         assert!(
             metrics.body.contains(line),

@@ -457,7 +457,8 @@ impl Registry {
     }
 
     /// Reports every breaker's current state to the observer as a transition
-    /// from itself (so gauges start at the right value).
+    /// from itself, and every bulkhead's occupancy to an observer that
+    /// watches them (so gauges start at the right value).
     #[cfg(feature = "config")]
     fn announce_states(&self) {
         let at = time::now();
@@ -471,6 +472,13 @@ impl Registry {
             self.inner
                 .observer
                 .on_event("", Some(name), &Event::Breaker(t));
+        }
+        if self.inner.observer.watches_bulkheads() {
+            for (name, bulkhead) in &self.inner.bulkheads {
+                self.inner
+                    .observer
+                    .on_bulkhead(name, bulkhead.in_flight(), bulkhead.queued());
+            }
         }
     }
 
@@ -523,6 +531,72 @@ impl Registry {
     pub fn breaker_layer(&self, name: &str) -> Option<crate::tower::BreakerLayer> {
         let breaker = self.inner.breakers.get(name)?.clone();
         Some(crate::tower::BreakerLayer::new(breaker).with_observer(self.inner.observer.clone()))
+    }
+
+    /// A tower layer for the bulkhead named `name`, reporting its refusals
+    /// and its slots in flight and waiters queued to the registry's observer
+    /// (feature `tower`). A disabled registry's bulkheads still bound the
+    /// layers built from them: leave the layer out when
+    /// [`enabled`](Self::enabled) is `false` if the switch must cover it.
+    ///
+    /// ```
+    /// # use steadfast_std::{registry::Registry, SharedBulkhead};
+    /// let r = Registry::builder().bulkhead(SharedBulkhead::new("pool", Default::default())?).build();
+    /// let layer = r.bulkhead_layer("pool").unwrap();
+    /// assert_eq!(layer.bulkhead().name(), "pool");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn bulkhead_layer(&self, name: &str) -> Option<crate::tower::BulkheadLayer> {
+        let bulkhead = self.inner.bulkheads.get(name)?.clone();
+        Some(crate::tower::BulkheadLayer::new(bulkhead).with_observer(self.inner.observer.clone()))
+    }
+
+    /// A tower layer retrying by the policy named `policy`: its retry config,
+    /// its budget if it has one, its total timeout if it has one (else the
+    /// layer's [`DEFAULT_TOTAL_TIMEOUT`](crate::tower::DEFAULT_TOTAL_TIMEOUT)),
+    /// reporting retries, ends and latencies to the registry's observer under
+    /// the policy's name (feature `tower`). On a disabled registry the policy
+    /// makes one attempt, and so does the layer.
+    ///
+    /// ```
+    /// # use steadfast_std::{registry::Registry, Policy};
+    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// let layer = r.retry_layer("api").unwrap();
+    /// assert_eq!((layer.name(), layer.config().max_attempts()), (Some("api"), 3));
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn retry_layer(&self, policy: &str) -> Option<crate::tower::RetryLayer> {
+        let policy = self.inner.policies.get(policy)?;
+        let config = policy.config();
+        let mut layer = crate::tower::RetryLayer::new(config.retry);
+        if let Some(budget) = policy.budget() {
+            layer = layer.with_budget(budget.clone());
+        }
+        if let Some(total) = config.timeout.total {
+            layer = layer.with_total_timeout(Some(total));
+        }
+        Some(layer.with_observer(policy.name(), self.inner.observer.clone()))
+    }
+
+    /// A tower layer cutting requests off at the attempt timeout of the
+    /// policy named `policy`, reporting each timeout to the registry's
+    /// observer under the policy's name (feature `tower`). `None` when there
+    /// is no such policy or it has no attempt timeout (as on a disabled
+    /// registry).
+    ///
+    /// ```
+    /// # use steadfast_std::{registry::Registry, Policy};
+    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// let layer = r.timeout_layer("api").unwrap(); // the default: 30 s an attempt
+    /// assert_eq!(layer.timeout(), std::time::Duration::from_secs(30));
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn timeout_layer(&self, policy: &str) -> Option<crate::tower::TimeoutLayer> {
+        let policy = self.inner.policies.get(policy)?;
+        let attempt = policy.config().timeout.attempt?;
+        let layer = crate::tower::TimeoutLayer::new(time::to_std_duration(attempt));
+        Some(layer.with_observer(policy.name(), self.inner.observer.clone()))
     }
 
     /// The bulkhead named `name`.

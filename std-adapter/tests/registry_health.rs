@@ -272,13 +272,15 @@ fn metrics_use_the_seeds_names() {
         // Before any call, every series exists at 0.
         let text = handle.render();
         for series in [
-            r#"circuit_breaker_state{service="redis"} 0"#,
-            r#"circuit_breaker_opened_total{service="redis"} 0"#,
-            r#"circuit_breaker_rejections_total{operation="redis"} 0"#,
-            r#"retry_attempts_total{operation="redis"} 0"#,
-            r#"timeout_errors_total{operation="redis"} 0"#,
-            r#"fallback_invocations_total{operation="redis"} 0"#,
-            r#"bulkhead_rejections_total{operation="redis"} 0"#,
+            r#"circuit_breaker_state{name="redis"} 0"#,
+            r#"circuit_breaker_opened_total{name="redis"} 0"#,
+            r#"circuit_breaker_rejections_total{name="redis"} 0"#,
+            r#"retry_attempts_total{name="redis"} 0"#,
+            r#"timeout_errors_total{name="redis"} 0"#,
+            r#"fallback_invocations_total{name="redis"} 0"#,
+            r#"bulkhead_rejections_total{name="redis"} 0"#,
+            r#"bulkhead_in_flight{name="kafka"} 0"#,
+            r#"bulkhead_queued{name="kafka"} 0"#,
         ] {
             assert!(
                 text.contains(series),
@@ -290,25 +292,25 @@ fn metrics_use_the_seeds_names() {
         let _ = redis.call_blocking(|| Ok::<_, &str>(()));
         let text = handle.render();
         assert!(
-            text.contains(r#"circuit_breaker_state{service="redis"} 2"#),
+            text.contains(r#"circuit_breaker_state{name="redis"} 2"#),
             "{text}"
         );
         assert!(
-            text.contains(r#"circuit_breaker_state{service="kafka"} 0"#),
+            text.contains(r#"circuit_breaker_state{name="kafka"} 0"#),
             "{text}"
         );
         assert!(
-            text.contains(r#"circuit_breaker_opened_total{service="redis"} 1"#),
+            text.contains(r#"circuit_breaker_opened_total{name="redis"} 1"#),
             "{text}"
         );
         assert!(
-            text.contains(r#"circuit_breaker_rejections_total{operation="redis"} 1"#),
+            text.contains(r#"circuit_breaker_rejections_total{name="redis"} 1"#),
             "{text}"
         );
         r.reset("redis").unwrap();
         let text = handle.render();
         assert!(
-            text.contains(r#"circuit_breaker_state{service="redis"} 0"#),
+            text.contains(r#"circuit_breaker_state{name="redis"} 0"#),
             "{text}"
         );
     });
@@ -437,9 +439,9 @@ async fn the_tower_path_reports_to_the_registry_observer_as_policies_do() {
     assert!(refused.is_rejection());
     let text = handle.render();
     for series in [
-        r#"circuit_breaker_state{service="kafka"} 2"#,
-        r#"circuit_breaker_opened_total{service="kafka"} 1"#,
-        r#"circuit_breaker_rejections_total{operation="kafka"} 1"#,
+        r#"circuit_breaker_state{name="kafka"} 2"#,
+        r#"circuit_breaker_opened_total{name="kafka"} 1"#,
+        r#"circuit_breaker_rejections_total{name="kafka"} 1"#,
     ] {
         assert!(text.contains(series), "{series} missing:\n{text}");
     }
@@ -448,16 +450,142 @@ async fn the_tower_path_reports_to_the_registry_observer_as_policies_do() {
     svc.clone().oneshot(false).await.unwrap();
     let text = handle.render();
     assert!(
-        text.contains(r#"circuit_breaker_state{service="kafka"} "#),
+        text.contains(r#"circuit_breaker_state{name="kafka"} "#),
         "{text}"
     );
     let state = r.breaker("kafka").unwrap().state();
     let code = steadfast_std::observe::state_code(&state);
     assert!(
-        text.contains(&format!(
-            r#"circuit_breaker_state{{service="kafka"}} {code}"#
-        )),
+        text.contains(&format!(r#"circuit_breaker_state{{name="kafka"}} {code}"#)),
         "gauge not {code} ({state:?}):\n{text}"
     );
     assert_ne!(code, 2, "still open after a successful probe");
+}
+
+#[cfg(feature = "tower")]
+#[tokio::test(start_paused = true)]
+async fn retry_bulkhead_and_timeout_layers_report_to_the_registry_observer() {
+    use std::time::Duration;
+    use tower::{Layer, ServiceExt, service_fn};
+
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let set = PolicySet::from_toml_with_env(
+        r#"
+[bulkheads.pool]
+max_concurrent = 1
+max_queue = 0
+
+[policies.search]
+max_attempts = 3
+base_delay = "100ms"
+jitter = "none"
+attempt_timeout = "1s"
+"#,
+    )
+    .expect("valid");
+    let r = Registry::from_set_with_observer(&set, Arc::new(Standard)).expect("built");
+    let retry = r.retry_layer("search").expect("a search policy");
+    let timeout = r.timeout_layer("search").expect("an attempt timeout");
+    let pool = r.bulkhead_layer("pool").expect("a pool bulkhead");
+    assert_eq!(timeout.timeout(), Duration::from_secs(1));
+
+    // Series exist from the layers' construction.
+    let text = handle.render();
+    for series in [
+        r#"retry_attempts_total{name="search"} 0"#,
+        r#"timeout_errors_total{name="search"} 0"#,
+        r#"bulkhead_rejections_total{name="pool"} 0"#,
+    ] {
+        assert!(text.contains(series), "{series} missing:\n{text}");
+    }
+
+    // Retry: 3 attempts, 2 retries, one latency sample of 300 ms (100 + 200 ms backoff).
+    let down = retry.layer(service_fn(|_: ()| async { Err::<(), _>("down") }));
+    assert!(down.oneshot(()).await.is_err());
+    // Timeout: a hung dependency is cut off at 1 s.
+    let hung = timeout.layer(service_fn(|_: ()| std::future::pending::<Result<(), ()>>()));
+    assert!(hung.oneshot(()).await.unwrap_err().reason() == Reason::AttemptTimedOut);
+    // Bulkhead: one slot held, the next request refused; gauges follow.
+    let svc = pool.layer(service_fn(|_: ()| std::future::pending::<Result<(), ()>>()));
+    let held = svc.clone().oneshot(());
+    let mut held = Box::pin(held);
+    assert!(futures_poll_once(held.as_mut()).await.is_none());
+    assert!(svc.clone().oneshot(()).await.unwrap_err().is_rejection());
+    let text = handle.render();
+    for series in [
+        r#"retry_attempts_total{name="search"} 2"#,
+        r#"call_duration_seconds_count{name="search"} 1"#,
+        r#"call_duration_seconds_sum{name="search"} 0.3"#,
+        r#"timeout_errors_total{name="search"} 1"#,
+        r#"bulkhead_rejections_total{name="pool"} 1"#,
+        r#"bulkhead_in_flight{name="pool"} 1"#,
+        r#"bulkhead_queued{name="pool"} 0"#,
+    ] {
+        assert!(text.contains(series), "{series} missing:\n{text}");
+    }
+    drop(held);
+    assert!(
+        handle
+            .render()
+            .contains(r#"bulkhead_in_flight{name="pool"} 0"#),
+        "{}",
+        handle.render()
+    );
+}
+
+/// Polls `f` once: its output if it was ready.
+#[cfg(feature = "tower")]
+async fn futures_poll_once<F: std::future::Future + Unpin>(f: F) -> Option<F::Output> {
+    let mut f = f;
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut f).poll(cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn policies_report_latency_and_bulkhead_occupancy() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let r = Registry::from_set_with_observer(
+        &PolicySet::from_toml_with_env(FILE).expect("valid"),
+        Arc::new(Standard),
+    )
+    .expect("built");
+    let kafka = r.policy("kafka").unwrap();
+    let running = tokio::spawn({
+        let kafka = kafka.clone();
+        async move {
+            kafka
+                .call(|| async {
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                    Ok::<_, ()>(())
+                })
+                .await
+        }
+    });
+    tokio::task::yield_now().await;
+    assert!(
+        handle
+            .render()
+            .contains(r#"bulkhead_in_flight{name="kafka"} 1"#),
+        "{}",
+        handle.render()
+    );
+    running.await.unwrap().unwrap();
+    let text = handle.render();
+    for series in [
+        r#"bulkhead_in_flight{name="kafka"} 0"#,
+        r#"bulkhead_queued{name="kafka"} 0"#,
+        r#"call_duration_seconds_count{name="kafka"} 1"#,
+        r#"call_duration_seconds_sum{name="kafka"} 0.25"#,
+    ] {
+        assert!(text.contains(series), "{series} missing:\n{text}");
+    }
 }
