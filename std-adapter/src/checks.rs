@@ -193,7 +193,8 @@ impl HealthChecks {
     }
 
     /// Records a run of check `name` that took `took` (registering it,
-    /// untagged, if unknown).
+    /// untagged, if unknown). With the `metrics` feature a failed run counts in
+    /// `health_check_failures_total{name="…"}`.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -228,7 +229,7 @@ impl HealthChecks {
         drop(checks);
         #[cfg(feature = "metrics")]
         if failed {
-            metrics::counter!("health_check_failures_total", "check_name" => name.to_owned())
+            metrics::counter!("health_check_failures_total", crate::observe::LABEL => name.to_owned())
                 .increment(1);
         }
         #[cfg(not(feature = "metrics"))]
@@ -302,7 +303,7 @@ impl HealthChecks {
         let name = check.name.clone();
         let task = tokio::spawn(async move {
             loop {
-                let started = tokio::time::Instant::now();
+                let started = time::now();
                 let result = match tokio::time::timeout(check.timeout, run()).await {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(e)) => Err(reason(&e)),
@@ -312,7 +313,8 @@ impl HealthChecks {
                     )),
                 };
                 let Some(inner) = weak.upgrade() else { return };
-                Self { inner }.report(&name, result, started.elapsed());
+                let took = time::now().saturating_duration_since(started);
+                Self { inner }.report(&name, result, Duration::from_micros(took.as_micros()));
                 tokio::time::sleep(check.interval).await;
             }
         });
