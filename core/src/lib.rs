@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod breaker;
 pub mod bulkhead;
+pub mod cache;
 pub mod chaos;
 mod div;
 pub mod error;
