@@ -19,7 +19,7 @@ use std::future::{Future, poll_fn};
 use std::task::Poll;
 
 use steadfast::outcome::{Classify, Verdict};
-use steadfast::pipeline::{Answer, Input, Step};
+use steadfast::pipeline::{Answer, Finish, Input, Step};
 
 use crate::policy::{Driver, answer};
 use crate::{AsyncFallback, Error, Fallback, Policy, time};
@@ -162,13 +162,32 @@ impl<C> Policy<C> {
     /// returns. `has_fallback`: whether a fallback answers
     /// [`Answer::Fallback`] (an input to the call, see
     /// [`Call::with_fallback`](steadfast::pipeline::Call::with_fallback)).
-    async fn drive<T, E, F, Fut>(&self, mut op: F, has_fallback: bool) -> Answer<T, Error<E>>
+    async fn drive<T, E, F, Fut>(&self, op: F, has_fallback: bool) -> Answer<T, Error<E>>
     where
         C: Classify<T, E>,
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let mut driver = Driver::start(&self.inner, time::now, has_fallback);
+        let (finish, last) = self.run(op, has_fallback, None).await;
+        answer(&self.inner, finish, last)
+    }
+
+    /// Runs the pipeline to its end: how it finished and the last attempt's
+    /// result. `fallback_name`: the name the call's fallback is reported
+    /// under ([`Observer::on_fallback`](crate::Observer::on_fallback)).
+    pub(crate) async fn run<T, E, F, Fut>(
+        &self,
+        mut op: F,
+        has_fallback: bool,
+        fallback_name: Option<&str>,
+    ) -> (Finish, Option<Result<T, E>>)
+    where
+        C: Classify<T, E>,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut driver =
+            Driver::start(&self.inner, time::now, has_fallback).with_fallback_name(fallback_name);
         let (mut input, mut last) = (Input::Next, None);
         let finish = loop {
             match driver.step(input) {
@@ -208,6 +227,6 @@ impl<C> Policy<C> {
             }
         };
         drop(driver);
-        answer(&self.inner, finish, last)
+        (finish, last)
     }
 }

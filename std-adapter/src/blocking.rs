@@ -12,7 +12,7 @@
 //! bound the time it blocks.
 
 use steadfast::outcome::Classify;
-use steadfast::pipeline::{Answer, Input, Step};
+use steadfast::pipeline::{Answer, Finish, Input, Step};
 
 use crate::policy::{Driver, answer};
 use crate::{Error, Fallback, Policy, time};
@@ -68,13 +68,33 @@ impl<C> Policy<C> {
 
     fn blocking_inner<T, E>(
         &self,
-        mut op: impl FnMut() -> Result<T, E>,
+        op: impl FnMut() -> Result<T, E>,
         fallback: Option<&Fallback<T, E>>,
     ) -> Result<T, Error<E>>
     where
         C: Classify<T, E>,
     {
-        let mut driver = Driver::start(&self.inner, time::now_std, fallback.is_some());
+        let (finish, last) = self.run_blocking(op, fallback.is_some(), None);
+        match (answer(&self.inner, finish, last), fallback) {
+            (Answer::Fallback(error), Some(fallback)) => fallback.run(error),
+            (other, _) => other.into_result(),
+        }
+    }
+
+    /// Runs the pipeline to its end on this thread: how it finished and the
+    /// last attempt's result. `fallback_name`: the name the call's fallback
+    /// is reported under ([`Observer::on_fallback`](crate::Observer::on_fallback)).
+    pub(crate) fn run_blocking<T, E>(
+        &self,
+        mut op: impl FnMut() -> Result<T, E>,
+        has_fallback: bool,
+        fallback_name: Option<&str>,
+    ) -> (Finish, Option<Result<T, E>>)
+    where
+        C: Classify<T, E>,
+    {
+        let mut driver = Driver::start(&self.inner, time::now_std, has_fallback)
+            .with_fallback_name(fallback_name);
         let (mut input, mut last) = (Input::Next, None);
         let finish = loop {
             match driver.step(input) {
@@ -98,9 +118,6 @@ impl<C> Policy<C> {
             }
         };
         drop(driver);
-        match (answer(&self.inner, finish, last), fallback) {
-            (Answer::Fallback(error), Some(fallback)) => fallback.run(error),
-            (other, _) => other.into_result(),
-        }
+        (finish, last)
     }
 }

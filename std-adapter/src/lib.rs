@@ -15,6 +15,8 @@ mod blocking;
 pub mod breaker;
 pub mod budget;
 pub mod bulkhead;
+#[cfg(feature = "cache")]
+pub mod cache;
 pub mod checks;
 pub mod error;
 pub mod fallback;

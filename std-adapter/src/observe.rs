@@ -12,7 +12,7 @@
 //! | `circuit_breaker_rejections_total` | counter | the policy | a call refused by its breaker |
 //! | `retry_attempts_total` | counter | the policy | a retry was scheduled (attempts after the first; a call that succeeds at once adds nothing) |
 //! | `timeout_errors_total` | counter | the policy | an attempt timed out |
-//! | `fallback_invocations_total` | counter | the policy | a call was answered by its fallback |
+//! | `fallback_invocations_total` | counter | the policy, or the named fallback (a [`LastGood`](crate::cache::LastGood) cache) | a call was answered by its fallback |
 //! | `bulkhead_rejections_total` | counter | the policy | a call found its bulkhead full (or its queue wait expired) |
 //! | `call_duration_seconds` | histogram | the policy | a call ended: start to answer, queueing, every attempt and backoff included |
 //! | `bulkhead_in_flight` | gauge | the bulkhead | slots taken, after each step that changed it |
@@ -55,9 +55,9 @@
 
 #[cfg(any(feature = "metrics", feature = "tracing"))]
 use steadfast::breaker::State;
-use steadfast::pipeline::{Event, Finish};
 #[cfg(any(feature = "metrics", feature = "tracing"))]
-use steadfast::pipeline::{Failure, Reason};
+use steadfast::pipeline::Reason;
+use steadfast::pipeline::{Event, Failure, Finish};
 use steadfast::time::Duration;
 
 pub use crate::health::state_code;
@@ -285,6 +285,10 @@ impl Observer for MetricsObserver {
         }
     }
 
+    fn on_fallback(&self, _policy: &str, _breaker: Option<&str>, fallback: &str, _: &Failure) {
+        metrics::counter!(self.names.fallbacks.clone(), LABEL => fallback.to_owned()).increment(1);
+    }
+
     fn on_finish(&self, policy: &str, finish: &Finish) {
         let n = &self.names;
         let counter = match rejection(finish) {
@@ -370,6 +374,13 @@ impl Observer for TracingObserver {
         }
     }
 
+    fn on_fallback(&self, policy: &str, breaker: Option<&str>, fallback: &str, failure: &Failure) {
+        let breaker = breaker.unwrap_or("");
+        let reason = failure.reason.to_string();
+        let attempts = failure.attempts;
+        tracing::info!(target: "steadfast", policy, breaker, fallback, reason, attempts, "fallback invoked");
+    }
+
     fn on_finish(&self, policy: &str, finish: &Finish) {
         match rejection(finish) {
             Some(Failure {
@@ -452,6 +463,14 @@ impl Observer for Standard {
         let _ = (policy, breaker, event);
     }
 
+    fn on_fallback(&self, policy: &str, breaker: Option<&str>, fallback: &str, failure: &Failure) {
+        #[cfg(feature = "metrics")]
+        MetricsObserver::UNPREFIXED.on_fallback(policy, breaker, fallback, failure);
+        #[cfg(feature = "tracing")]
+        TracingObserver.on_fallback(policy, breaker, fallback, failure);
+        let _ = (policy, breaker, fallback, failure);
+    }
+
     fn on_finish(&self, policy: &str, finish: &Finish) {
         #[cfg(feature = "metrics")]
         MetricsObserver::UNPREFIXED.on_finish(policy, finish);
@@ -493,6 +512,11 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
         self.0.on_event(policy, breaker, event);
         self.1.on_event(policy, breaker, event);
+    }
+
+    fn on_fallback(&self, policy: &str, breaker: Option<&str>, fallback: &str, failure: &Failure) {
+        self.0.on_fallback(policy, breaker, fallback, failure);
+        self.1.on_fallback(policy, breaker, fallback, failure);
     }
 
     fn on_finish(&self, policy: &str, finish: &Finish) {

@@ -1,6 +1,6 @@
 //! Hooks for logs, metrics and traces: every [`Event`] of every call.
 
-use steadfast::pipeline::{Event, Finish};
+use steadfast::pipeline::{Event, Failure, Finish};
 use steadfast::time::Duration;
 
 /// Receives what the pipeline reports. Called outside every lock, after each
@@ -10,7 +10,9 @@ use steadfast::time::Duration;
 /// ([`steadfast::pipeline::Observer`] is the same shape without the names);
 /// `breaker` is the name of the policy's breaker, if it has one.
 /// [`Event::Fallback`] comes only from calls given a fallback (`*_with_fallback`),
-/// when it is about to run: the core raises it only for a caller that has one.
+/// when it is about to run: the core raises it only for a caller that has one;
+/// a named fallback's (a cache's) comes to [`on_fallback`](Self::on_fallback)
+/// instead.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU32, Ordering};
@@ -44,6 +46,34 @@ pub trait Observer: Send + Sync {
     /// One event of a call through policy `policy`.
     fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
         let _ = (policy, breaker, event);
+    }
+    /// The pipeline decided that the fallback named `fallback` answers a call
+    /// through policy `policy` (a named fallback, such as a
+    /// [`cache::LastGood`](crate::cache::LastGood) serving the last good value):
+    /// that call's [`Event::Fallback`] comes here instead of to
+    /// [`on_event`](Self::on_event). By default it is handed to `on_event`
+    /// unchanged, so an observer that does not tell fallbacks apart counts it
+    /// under the policy.
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use steadfast::pipeline::{Failure, Reason};
+    /// use steadfast_std::Observer;
+    ///
+    /// #[derive(Default)]
+    /// struct Served(Mutex<Vec<String>>);
+    /// impl Observer for Served {
+    ///     fn on_fallback(&self, _policy: &str, _breaker: Option<&str>, fallback: &str, _failure: &Failure) {
+    ///         self.0.lock().unwrap().push(fallback.to_owned());
+    ///     }
+    /// }
+    /// let o = Served::default();
+    /// o.on_fallback("prices", Some("pricing"), "prices-cache", &Failure::new(Reason::BreakerOpen { retry_at: None }, 0));
+    /// assert_eq!(*o.0.lock().unwrap(), ["prices-cache"]);
+    /// ```
+    fn on_fallback(&self, policy: &str, breaker: Option<&str>, fallback: &str, failure: &Failure) {
+        let _ = fallback;
+        self.on_event(policy, breaker, &Event::Fallback(*failure));
     }
     /// The call ended (a dropped call future ends with
     /// [`Reason::Cancelled`](steadfast::pipeline::Reason::Cancelled)).

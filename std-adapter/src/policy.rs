@@ -392,14 +392,22 @@ impl Rng for LazyRng<'_> {
 }
 
 /// Hands a call's events to the policy's [`Observer`] with its names; the
-/// instant the call started, for its latency.
-struct Relay<'a>(&'a Inner, Instant);
+/// instant the call started, for its latency; the name of the call's
+/// fallback, if it has a named one.
+struct Relay<'a>(&'a Inner, Instant, Option<&'a str>);
 
 impl pipeline::Observer for Relay<'_> {
     fn on_event(&mut self, _now: Instant, event: &Event) {
         let policy = self.0;
         let breaker = policy.breaker.as_ref().map(SharedBreaker::name);
-        policy.observer.on_event(&policy.name, breaker, event);
+        match (event, self.2) {
+            (Event::Fallback(failure), Some(fallback)) => {
+                policy
+                    .observer
+                    .on_fallback(&policy.name, breaker, fallback, failure);
+            }
+            _ => policy.observer.on_event(&policy.name, breaker, event),
+        }
     }
 
     fn on_finish(&mut self, now: Instant, finish: &Finish) {
@@ -422,6 +430,8 @@ pub(crate) struct Driver<'p> {
     started: Instant,
     /// The bulkhead ticket this call waits on, if queued.
     ticket: Option<Ticket>,
+    /// The name of the call's fallback, if it has a named one.
+    fallback: Option<&'p str>,
 }
 
 impl<'p> Driver<'p> {
@@ -435,7 +445,15 @@ impl<'p> Driver<'p> {
             start: Some(now),
             started: now,
             ticket: None,
+            fallback: None,
         }
+    }
+
+    /// The same call, its fallback reported under `name`
+    /// ([`Observer::on_fallback`]).
+    pub(crate) fn with_fallback_name(mut self, name: Option<&'p str>) -> Self {
+        self.fallback = name;
+        self
     }
 
     pub(crate) fn now(&self) -> Instant {
@@ -507,7 +525,7 @@ impl<'p> Driver<'p> {
         if let Some(occupancy) = occupancy {
             report_occupancy(policy, occupancy);
         }
-        let mut relay = Relay(policy, self.started);
+        let mut relay = Relay(policy, self.started, self.fallback);
         for event in events.into_iter().flatten() {
             pipeline::Observer::on_event(&mut relay, now, &event);
         }
