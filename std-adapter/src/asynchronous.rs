@@ -19,7 +19,7 @@ use std::future::{Future, poll_fn};
 use std::task::Poll;
 
 use steadfast::outcome::{Classify, Verdict};
-use steadfast::pipeline::{Answer, Finish, Input, Step};
+use steadfast::pipeline::{Answer, Input, Step};
 
 use crate::policy::{Driver, answer};
 use crate::{AsyncFallback, Error, Fallback, Policy, time};
@@ -180,7 +180,7 @@ impl<C> Policy<C> {
         mut op: F,
         has_fallback: bool,
         fallback_name: Option<&str>,
-    ) -> (Finish, Option<Result<T, E>>)
+    ) -> (steadfast::pipeline::Finish, Option<Result<T, E>>)
     where
         C: Classify<T, E>,
         F: FnMut() -> Fut,

@@ -12,7 +12,7 @@
 //! bound the time it blocks.
 
 use steadfast::outcome::Classify;
-use steadfast::pipeline::{Answer, Finish, Input, Step};
+use steadfast::pipeline::{Answer, Input, Step};
 
 use crate::policy::{Driver, answer};
 use crate::{Error, Fallback, Policy, time};
@@ -89,7 +89,7 @@ impl<C> Policy<C> {
         mut op: impl FnMut() -> Result<T, E>,
         has_fallback: bool,
         fallback_name: Option<&str>,
-    ) -> (Finish, Option<Result<T, E>>)
+    ) -> (steadfast::pipeline::Finish, Option<Result<T, E>>)
     where
         C: Classify<T, E>,
     {
