@@ -302,3 +302,31 @@ fn fallback_invocations_total_counts_cache_fallbacks_under_the_cache_name() {
         );
     });
 }
+
+/// Sees only `on_event`: a named fallback reaches it by the default route.
+#[derive(Default)]
+struct EventsOnly(AtomicU32);
+
+impl Observer for EventsOnly {
+    fn on_event(&self, _policy: &str, _breaker: Option<&str>, event: &Event) {
+        if matches!(event, Event::Fallback(_)) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_observer_without_on_fallback_still_sees_the_fallback_event() {
+    let observer = Arc::new(EventsOnly::default());
+    let policy = Policy::builder(once(FallbackOn::AnyFailure))
+        .observer(observer.clone())
+        .build();
+    let events = cache();
+    let _ = policy
+        .call_cached(&events, "a", || async { Ok::<u32, ()>(1) })
+        .await;
+    assert_eq!(observer.0.load(Ordering::SeqCst), 0);
+    let served = policy.call_cached(&events, "a", || async { Err(()) }).await;
+    assert!(served.unwrap().stale);
+    assert_eq!(observer.0.load(Ordering::SeqCst), 1);
+}
