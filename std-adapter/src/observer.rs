@@ -68,6 +68,12 @@ pub trait Observer: Send + Sync {
     fn watches_bulkheads(&self) -> bool {
         false
     }
+    /// A fault was injected on purpose into a request through `name` (a
+    /// [`ChaosLayer`](crate::tower::ChaosLayer)): `kind` is `error`, `hang`,
+    /// `outcome` or `latency` (the metric `chaos_injections_total`).
+    fn on_injection(&self, name: &str, kind: &'static str) {
+        let _ = (name, kind);
+    }
 }
 
 /// The default observer: does nothing.
