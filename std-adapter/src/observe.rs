@@ -12,11 +12,12 @@
 //! | `circuit_breaker_rejections_total` | counter | the policy | a call refused by its breaker |
 //! | `retry_attempts_total` | counter | the policy | a retry was scheduled (attempts after the first; a call that succeeds at once adds nothing) |
 //! | `timeout_errors_total` | counter | the policy | an attempt timed out |
-//! | `fallback_invocations_total` | counter | the policy, or the named fallback (a [`LastGood`](crate::cache::LastGood) cache) | a call was answered by its fallback |
+//! | `fallback_invocations_total` | counter | the policy, or the named fallback (a `cache::LastGood`, feature `cache`) | a call was answered by its fallback |
 //! | `bulkhead_rejections_total` | counter | the policy | a call found its bulkhead full (or its queue wait expired) |
 //! | `call_duration_seconds` | histogram | the policy | a call ended: start to answer, queueing, every attempt and backoff included |
 //! | `bulkhead_in_flight` | gauge | the bulkhead | slots taken, after each step that changed it |
 //! | `bulkhead_queued` | gauge | the bulkhead | calls waiting for a slot, after each step that changed it |
+//! | `chaos_injections_total` | counter (also labelled `kind`: `error`, `hang`, `outcome`, `latency`) | the chaos layer | a fault was injected on purpose (`ChaosLayer`); a fault with latency counts once for each |
 //!
 //! On the tower path, a layer given an observer reports under its own name:
 //! a `BreakerLayer` under its breaker's, a `BulkheadLayer` under its
@@ -32,8 +33,8 @@
 //! `tracing` events use the target `steadfast` with the fields `policy`,
 //! `breaker`, `attempt`, `delay`, `from`, `to`, `retry_in`, `reason`, durations
 //! written as people read them (`1.5s`, `250ms`): a breaker opening and attempt
-//! timeouts at `WARN`; other transitions, retries, fallbacks and calls that fail
-//! at `INFO`; each refused call (breaker open, bulkhead full) at `DEBUG` — an
+//! timeouts at `WARN`; other transitions, retries, fallbacks, calls that fail
+//! and injected faults at `INFO`; each refused call (breaker open, bulkhead full) at `DEBUG` — an
 //! outage refuses thousands of calls, and its transitions already say why.
 //!
 //! [`Standard`] is both (whichever features are on); pass it to
@@ -100,6 +101,7 @@ struct Names {
     latency: metrics::SharedString,
     in_flight: metrics::SharedString,
     queued: metrics::SharedString,
+    injections: metrics::SharedString,
 }
 
 #[cfg(feature = "metrics")]
@@ -115,6 +117,7 @@ impl Names {
         latency: metrics::SharedString::const_str("call_duration_seconds"),
         in_flight: metrics::SharedString::const_str("bulkhead_in_flight"),
         queued: metrics::SharedString::const_str("bulkhead_queued"),
+        injections: metrics::SharedString::const_str("chaos_injections_total"),
     };
 
     fn prefixed(prefix: &str) -> Self {
@@ -136,6 +139,7 @@ impl Names {
             latency: name(&plain.latency),
             in_flight: name(&plain.in_flight),
             queued: name(&plain.queued),
+            injections: name(&plain.injections),
         }
     }
 
@@ -155,6 +159,10 @@ impl Names {
             "Retries scheduled: attempts after the first"
         );
         describe_counter!(self.timeouts.clone(), "Attempts that timed out");
+        describe_counter!(
+            self.injections.clone(),
+            "Faults injected on purpose (chaos), by kind"
+        );
         describe_counter!(self.fallbacks.clone(), "Calls answered by a fallback");
         describe_counter!(
             self.bulkhead_rejections.clone(),
@@ -320,6 +328,11 @@ impl Observer for MetricsObserver {
             .set(f64::from(in_flight));
         metrics::gauge!(n.queued.clone(), LABEL => bulkhead.to_owned()).set(f64::from(queued));
     }
+
+    fn on_injection(&self, name: &str, kind: &'static str) {
+        metrics::counter!(self.names.injections.clone(), LABEL => name.to_owned(), "kind" => kind)
+            .increment(1);
+    }
 }
 
 /// `tracing` events for every transition, retry, timeout, fallback and
@@ -343,6 +356,10 @@ pub struct TracingObserver;
 
 #[cfg(feature = "tracing")]
 impl Observer for TracingObserver {
+    fn on_injection(&self, name: &str, kind: &'static str) {
+        tracing::info!(target: "steadfast", policy = name, kind, "chaos: fault injected");
+    }
+
     fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
         let breaker = breaker.unwrap_or("");
         match event {
@@ -491,6 +508,14 @@ impl Observer for Standard {
         let _ = (bulkhead, in_flight, queued);
     }
 
+    fn on_injection(&self, name: &str, kind: &'static str) {
+        #[cfg(feature = "metrics")]
+        MetricsObserver::UNPREFIXED.on_injection(name, kind);
+        #[cfg(feature = "tracing")]
+        TracingObserver.on_injection(name, kind);
+        let _ = (name, kind);
+    }
+
     fn watches_bulkheads(&self) -> bool {
         cfg!(feature = "metrics")
     }
@@ -532,6 +557,11 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn on_bulkhead(&self, bulkhead: &str, in_flight: u32, queued: u32) {
         self.0.on_bulkhead(bulkhead, in_flight, queued);
         self.1.on_bulkhead(bulkhead, in_flight, queued);
+    }
+
+    fn on_injection(&self, name: &str, kind: &'static str) {
+        self.0.on_injection(name, kind);
+        self.1.on_injection(name, kind);
     }
 
     fn watches_bulkheads(&self) -> bool {

@@ -49,7 +49,7 @@ pub trait Observer: Send + Sync {
     }
     /// The pipeline decided that the fallback named `fallback` answers a call
     /// through policy `policy` (a named fallback, such as a
-    /// [`cache::LastGood`](crate::cache::LastGood) serving the last good value):
+    /// `cache::LastGood` (feature `cache`) serving the last good value):
     /// that call's [`Event::Fallback`] comes here instead of to
     /// [`on_event`](Self::on_event). By default it is handed to `on_event`
     /// unchanged, so an observer that does not tell fallbacks apart counts it
@@ -97,6 +97,12 @@ pub trait Observer: Send + Sync {
     /// observer that does not watch them reads no occupancy.
     fn watches_bulkheads(&self) -> bool {
         false
+    }
+    /// A fault was injected on purpose into a request through `name` (a
+    /// `ChaosLayer` of the `tower` feature): `kind` is `error`, `hang`,
+    /// `outcome` or `latency` (the metric `chaos_injections_total`).
+    fn on_injection(&self, name: &str, kind: &'static str) {
+        let _ = (name, kind);
     }
 }
 

@@ -42,6 +42,22 @@ impl Report {
         }))
     }
 
+    /// Reports under `name` without registering any series (a layer whose
+    /// only reports are [`Report::injection`]s).
+    pub(crate) fn unregistered(observer: Arc<dyn Observer>, name: Arc<str>) -> Self {
+        Self(Arc::new(Inner {
+            watches_bulkhead: false,
+            observer,
+            name,
+            breaker: false,
+        }))
+    }
+
+    /// A fault of `kind` injected on purpose.
+    pub(crate) fn injection(&self, kind: &'static str) {
+        self.0.observer.on_injection(&self.0.name, kind);
+    }
+
     pub(crate) fn name(&self) -> &str {
         &self.0.name
     }
