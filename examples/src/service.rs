@@ -50,7 +50,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::Deserialize;
 use steadfast::pipeline::Reason;
 use steadfast::rng::{Rng, SplitMix64};
-use steadfast_std::Fallback;
+use steadfast_std::cache::{Cached, LastGood};
 use steadfast_std::checks::Check;
 use steadfast_std::config::{HumanDuration, PolicySet};
 use steadfast_std::observe::{MetricsObserver, Standard};
@@ -63,6 +63,8 @@ use tower::{Layer as _, ServiceExt as _, service_fn};
 const CONFIG: &str = include_str!("../service.toml");
 /// The policy (and breaker) every quote goes through.
 const POLICY: &str = "quotes";
+/// The oldest a cached quote may be and still be served.
+const MAX_STALENESS: steadfast::time::Duration = steadfast::time::Duration::from_secs(300);
 
 /// Why the dependency failed.
 #[derive(Clone, Debug)]
@@ -71,8 +73,6 @@ enum DependencyError {
     Outage,
     /// A random failure (`error_rate`).
     Flaky,
-    /// The fallback had nothing cached.
-    NoCache,
 }
 
 impl fmt::Display for DependencyError {
@@ -80,7 +80,6 @@ impl fmt::Display for DependencyError {
         f.write_str(match self {
             Self::Outage => "quote provider is down",
             Self::Flaky => "quote provider failed",
-            Self::NoCache => "no cached quote",
         })
     }
 }
@@ -140,7 +139,6 @@ impl Dependency {
         Ok(Quote {
             symbol: symbol.to_owned(),
             price_cents: cents,
-            stale: false,
         })
     }
 }
@@ -149,16 +147,18 @@ impl Dependency {
 struct Quote {
     symbol: String,
     price_cents: u64,
-    stale: bool,
 }
 
-impl Quote {
-    fn json(&self) -> String {
-        format!(
-            r#"{{"symbol":"{}","price_cents":{},"stale":{}}}"#,
-            self.symbol, self.price_cents, self.stale
-        )
-    }
+/// A quote as served: fresh, or the symbol's last good quote (`stale`, the
+/// seeds' `IsFromCache`) with its age.
+fn quote_json(quote: &Cached<Quote>) -> String {
+    format!(
+        r#"{{"symbol":"{}","price_cents":{},"stale":{},"age_ms":{}}}"#,
+        quote.value.symbol,
+        quote.value.price_cents,
+        quote.stale,
+        quote.age.as_millis()
+    )
 }
 
 #[derive(Clone)]
@@ -166,7 +166,8 @@ struct App {
     registry: Registry,
     dependency: Arc<Dependency>,
     prometheus: PrometheusHandle,
-    last_quote: Arc<Mutex<Option<Quote>>>,
+    /// Each symbol's last good quote, served while the provider fails.
+    last_quotes: LastGood<String, Quote>,
     /// The quotes breaker as a tower layer, reporting to the registry's observer.
     tower_breaker: BreakerLayer,
 }
@@ -189,33 +190,18 @@ async fn quote(State(app): State<App>, Query(q): Query<QuoteQuery>) -> Response 
         return error_json(StatusCode::INTERNAL_SERVER_ERROR, "no quotes policy");
     };
     let symbol = q.symbol.unwrap_or_else(|| "ACME".to_owned());
-    // The seeds' cache fallback: while the breaker is open, the last quote, marked stale.
-    let cached = app.last_quote.clone();
-    let fallback = Fallback::from_fn(move |_| {
-        let last = cached
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        last.map(|q| Quote { stale: true, ..q })
-            .ok_or(DependencyError::NoCache)
-    });
+    // The seeds' cache fallback: when the provider fails or the breaker is
+    // open, the symbol's last good quote (at most `MAX_STALENESS` old), marked stale.
     let dependency = app.dependency.clone();
     let result = policy
-        .call_with_fallback(&fallback, || {
+        .call_cached(&app.last_quotes, symbol.clone(), || {
             let dependency = dependency.clone();
             let symbol = symbol.clone();
             async move { dependency.fetch(&symbol).await }
         })
         .await;
     match result {
-        Ok(quote) => {
-            if !quote.stale {
-                *app.last_quote
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(quote.clone());
-            }
-            json(StatusCode::OK, quote.json())
-        }
+        Ok(quote) => json(StatusCode::OK, quote_json(&quote)),
         Err(err) => {
             let status = match err.reason() {
                 reason if reason.is_rejection() => StatusCode::SERVICE_UNAVAILABLE,
@@ -247,7 +233,7 @@ async fn quote_tower(State(app): State<App>, Query(q): Query<QuoteQuery>) -> Res
         async move { dependency.fetch(&symbol).await }
     }));
     match service.oneshot(symbol).await {
-        Ok(quote) => json(StatusCode::OK, quote.json()),
+        Ok(quote) => json(StatusCode::OK, quote_json(&Cached::fresh(quote))),
         Err(err) if err.is_rejection() => {
             error_json(StatusCode::SERVICE_UNAVAILABLE, &err.to_string())
         }
@@ -429,7 +415,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         registry,
         dependency,
         prometheus,
-        last_quote: Arc::new(Mutex::new(None)),
+        last_quotes: LastGood::new("quotes-cache", 10_000, MAX_STALENESS)?,
     };
     let router = Router::new()
         .route("/quote", get(quote))

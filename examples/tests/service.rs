@@ -115,6 +115,15 @@ fn quotes_outage_breaker_health_metrics_recovery() {
     }
     let stale = stale.expect("the breaker opened and the fallback answered");
     assert_eq!(stale.status, 200);
+    assert!(
+        stale.body.contains(r#""symbol":"ACME""#) && stale.body.contains(r#""age_ms":"#),
+        "{}",
+        stale.body
+    );
+    // The cache is per symbol: one never quoted has nothing to serve, and
+    // the open breaker's refusal is the answer.
+    let never = request(addr, "GET", "/quote?symbol=INITECH");
+    assert_eq!(never.status, 503, "{}", never.body);
 
     // Readiness: degraded, not unhealthy: the fallback serves, so the
     // instance stays in rotation. Liveness: alive.
