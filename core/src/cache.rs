@@ -28,7 +28,80 @@
 //! assert!(last.get(&7, t(61), Duration::from_secs(60)).is_none());
 //! ```
 
+use crate::pipeline::{Answer, Error, Finish};
 use crate::time::{Duration, Instant};
+
+/// What a driver does with the end of a call whose key has a cache, from
+/// [`settle`].
+///
+/// ```
+/// use steadfast::cache::{Settled, settle};
+/// use steadfast::outcome::Outcome;
+/// use steadfast::pipeline::{Failure, Finish, Reason};
+///
+/// let ok = Finish::Completed { attempts: 1, outcome: Outcome::Success };
+/// assert_eq!(settle(ok, Some(Ok::<u8, ()>(7))), Settled::Fresh(7));
+/// let refused = Finish::Fallback(Failure::new(Reason::BulkheadFull, 0));
+/// assert!(matches!(settle(refused, None::<Result<u8, ()>>), Settled::Fallback(_)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Settled<T, X> {
+    /// The call succeeded: store the value for the key and answer it fresh.
+    Fresh(T),
+    /// The call answered a value the classifier did not call a success (an
+    /// ignored outcome, or a failure the fallback rule does not cover):
+    /// answer it fresh, do not store it.
+    Unstored(T),
+    /// The pipeline decided that the fallback answers: serve the key's value
+    /// if it may still be served, else answer this error.
+    Fallback(X),
+    /// The call failed and no fallback answers: answer this error.
+    Failed(X),
+}
+
+impl<T, X> Settled<T, X> {
+    /// The same decision with the error converted (an adapter adding
+    /// context, such as the breaker's name).
+    ///
+    /// ```
+    /// # use steadfast::cache::Settled;
+    /// assert_eq!(Settled::<u8, u8>::Failed(1).map_err(u16::from), Settled::Failed(1u16));
+    /// ```
+    pub fn map_err<Y>(self, f: impl FnOnce(X) -> Y) -> Settled<T, Y> {
+        match self {
+            Self::Fresh(v) => Settled::Fresh(v),
+            Self::Unstored(v) => Settled::Unstored(v),
+            Self::Fallback(e) => Settled::Fallback(f(e)),
+            Self::Failed(e) => Settled::Failed(f(e)),
+        }
+    }
+}
+
+/// How to settle a call that ended in `finish` with `last` as its last
+/// attempt's result: [`Finish::answer`], with a value stored only when the
+/// call succeeded ([`Finish::is_success`]).
+///
+/// ```
+/// use steadfast::cache::{Settled, settle};
+/// use steadfast::outcome::Outcome;
+/// use steadfast::pipeline::{Failure, Finish, Reason};
+///
+/// // A value the classifier marked ignored is the answer, but not a good one to keep.
+/// let ignored = Finish::Completed { attempts: 1, outcome: Outcome::Ignored };
+/// assert_eq!(settle(ignored, Some(Ok::<u8, ()>(4))), Settled::Unstored(4));
+/// let failed = Finish::Failed(Failure::new(Reason::RetriesExhausted, 3));
+/// assert!(matches!(settle(failed, Some(Err::<u8, _>(()))), Settled::Failed(_)));
+/// ```
+pub fn settle<T, E>(finish: Finish, last: Option<Result<T, E>>) -> Settled<T, Error<E>> {
+    let success = finish.is_success();
+    match finish.answer(last) {
+        Answer::Value(value) if success => Settled::Fresh(value),
+        Answer::Value(value) => Settled::Unstored(value),
+        Answer::Fallback(error) => Settled::Fallback(error),
+        Answer::Failed(error) => Settled::Failed(error),
+    }
+}
 
 /// An answer and where it came from: fresh from the call, or the last good
 /// value from a cache (the seeds' `IsFromCache`).

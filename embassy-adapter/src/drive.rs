@@ -10,10 +10,10 @@ use embassy_time::Timer;
 use pin_project_lite::pin_project;
 use steadfast::bulkhead::Ticket;
 use steadfast::outcome::{Classify, Verdict};
-use steadfast::pipeline::{Answer, Event, Finish, Input, Observer, Step};
+use steadfast::pipeline::{Event, Finish, Input, Observer, Step};
 use steadfast::time::Instant;
 
-use crate::{Error, time};
+use crate::time;
 
 /// What a [`Drive`] asks of the call it drives: the adapter's `Run`.
 pub(crate) trait Driver {
@@ -45,8 +45,9 @@ pin_project! {
 
 pin_project! {
     /// Drives one call of a [`Policy`](crate::Policy): feeds the pipeline,
-    /// runs the attempts and sleeps its delays, answers with
-    /// [`Finish::answer`]. Dropped before the end, it abandons the call.
+    /// runs the attempts and sleeps its delays, answers with how the call
+    /// finished and its last attempt's result (for [`Finish::answer`]).
+    /// Dropped before the end, it abandons the call.
     pub(crate) struct Drive<'c, R, C: ?Sized, T, E, F, Fut> {
         // Declared first, dropped first: the attempt in flight goes before
         // the call is abandoned.
@@ -86,7 +87,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    type Output = Answer<T, Error<E>>;
+    type Output = (Finish, Option<Result<T, E>>);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -115,7 +116,7 @@ where
                         },
                         Step::Done(finish) => {
                             this.phase.set(Phase::Done);
-                            return Poll::Ready(finish.answer(this.last.take()));
+                            return Poll::Ready((finish, this.last.take()));
                         }
                     }
                 }

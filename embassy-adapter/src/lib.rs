@@ -17,10 +17,11 @@ use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_time::Timer;
 use steadfast::breaker::{Breaker, Consecutive, Window};
 use steadfast::bulkhead::{Bulkhead, Ticket};
+use steadfast::cache::{Cached, LastGood, Settled, settle};
 use steadfast::outcome::{Classify, ErrorsFail};
 use steadfast::pipeline::{Answer, Call, Event, Events, Finish, Pipeline, Shared, Step};
 use steadfast::retry::{RetryBudget, Unlimited};
-use steadfast::time::Instant;
+use steadfast::time::{Duration, Instant};
 
 use drive::{Drive, Driver, Forward, Then};
 use shared::{Held, View};
@@ -176,7 +177,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        Then::new(self.drive(&ErrorsFail, (), false, op), Answer::into_result)
+        Then::new(self.drive(&ErrorsFail, (), false, op), answered)
     }
 
     /// Runs `op` under the policy, with a classifier (which results fail, which
@@ -193,10 +194,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
         C: Classify<T, E> + ?Sized,
         O: Observer + ?Sized,
     {
-        Then::new(
-            self.drive(classify, Forward(observer), false, op),
-            Answer::into_result,
-        )
+        Then::new(self.drive(classify, Forward(observer), false, op), answered)
     }
 
     /// Like [`call_with`](Self::call_with), answering with `fallback` when the
@@ -221,9 +219,74 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
     {
         Then::new(
             self.drive(classify, Forward(observer), true, op),
-            move |answer| match answer {
+            move |(finish, last): (Finish, Option<Result<T, E>>)| match finish.answer(last) {
                 Answer::Fallback(error) => fallback(&error).map_err(|_| error),
                 other => other.into_result(),
+            },
+        )
+    }
+
+    /// Like [`call_with`](Self::call_with), with `cache` as the fallback for
+    /// `key`: a fresh success is stored (at [`time::now`]) and answered with
+    /// `stale: false`; when the pipeline ends in [`Finish::Fallback`] the
+    /// key's last good value, if at most `max_age` old, is the answer
+    /// (`stale: true`, with its age); otherwise the call's error is returned.
+    /// A value the classifier does not call a success is answered, not
+    /// stored. The pipeline is told the call has a fallback only when the
+    /// key holds a servable value as the call starts. The future borrows
+    /// `cache` until it ends.
+    ///
+    /// ```
+    /// use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+    /// use steadfast::cache::LastGood;
+    /// use steadfast::outcome::ErrorsFail;
+    /// use steadfast::time::Duration;
+    /// use steadfast_embassy::{Policy, SharedBreaker};
+    ///
+    /// // A task reading sensor 7 through a policy with a breaker.
+    /// # #[allow(dead_code)]
+    /// async fn read_sensor(policy: Policy<'_, NoopRawMutex>, breaker: &SharedBreaker<NoopRawMutex>) {
+    /// let mut readings: LastGood<u8, u16, 4> = LastGood::new();
+    /// let max_age = Duration::from_secs(60);
+    /// let fresh = policy.call_cached(&ErrorsFail, &mut (), &mut readings, max_age, 7, || async { Ok::<u16, ()>(215) }).await;
+    /// assert!(!fresh.unwrap().stale);
+    /// let _ = breaker.lock(|b| b.force_open(steadfast_embassy::time::now()));
+    /// let served = policy.call_cached(&ErrorsFail, &mut (), &mut readings, max_age, 7, || async { Err(()) }).await;
+    /// assert_eq!(served.unwrap().value, 215); // the last good reading, marked stale
+    /// }
+    /// ```
+    pub fn call_cached<'c, 'o, 'k, T, E, F, Fut, C, O, K, const N: usize>(
+        &self,
+        classify: &'c C,
+        observer: &'o mut O,
+        cache: &'k mut LastGood<K, T, N>,
+        max_age: Duration,
+        key: K,
+        op: F,
+    ) -> impl Future<Output = Result<Cached<T>, Error<E>>>
+    + use<'a, 'c, 'o, 'k, M, W, Q, B, T, E, F, Fut, C, O, K, N>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        C: Classify<T, E> + ?Sized,
+        O: Observer + ?Sized,
+        K: PartialEq,
+        T: Clone,
+    {
+        let has_fallback = cache.get(&key, time::now(), max_age).is_some();
+        Then::new(
+            self.drive(classify, Forward(observer), has_fallback, op),
+            move |(finish, last): (Finish, Option<Result<T, E>>)| match settle(finish, last) {
+                Settled::Fresh(value) => {
+                    let _ = cache.store(key, value.clone(), time::now());
+                    Ok(Cached::fresh(value))
+                }
+                Settled::Unstored(value) => Ok(Cached::fresh(value)),
+                Settled::Fallback(error) => cache
+                    .get(&key, time::now(), max_age)
+                    .map(|served| served.map(T::clone))
+                    .ok_or(error),
+                Settled::Failed(error) => Err(error),
             },
         )
     }
@@ -261,6 +324,11 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
             op,
         )
     }
+}
+
+/// The caller's answer of a call without a fallback.
+fn answered<T, E>((finish, last): (Finish, Option<Result<T, E>>)) -> Result<T, Error<E>> {
+    finish.answer(last).into_result()
 }
 
 /// What a running call needs of its policy: the shared machines (the

@@ -473,3 +473,59 @@ fn a_call_polled_after_its_answer_stays_pending() {
     drop(call);
     m.assert_idle();
 }
+
+// --- cached fallbacks ----------------------------------------------------------------------
+
+#[test]
+fn call_cached_serves_the_last_good_value_while_refused_and_never_over_a_success() {
+    use steadfast::cache::{Cached, LastGood};
+    use steadfast::outcome::ErrorsFail;
+    use steadfast::pipeline::FallbackOn;
+
+    let m = Machines::new();
+    let config = PipelineConfig::DEFAULT
+        .with_retry(RetryConfig::new(1, Backoff::constant(ms(5))).unwrap_or_else(|e| panic!("{e}")))
+        .with_fallback(FallbackOn::Rejection);
+    let policy = Policy::new(Pipeline::new(config), &m.rng).with_breaker(&m.breaker);
+    let mut readings: LastGood<u8, u16, 2> = LastGood::new();
+    let max_age = Duration::from_secs(60);
+    let down = || async { Err::<u16, &str>("i2c nack") };
+
+    // Nothing cached and the breaker closed: the failure is the answer.
+    let first = block_on(policy.call_cached(&ErrorsFail, &mut (), &mut readings, max_age, 7, down));
+    assert_eq!(first.unwrap_err().reason, Reason::RetriesExhausted);
+
+    // A success is stored and answered fresh.
+    let fresh =
+        block_on(
+            policy.call_cached(&ErrorsFail, &mut (), &mut readings, max_age, 7, || async {
+                Ok::<u16, &str>(215)
+            }),
+        );
+    assert_eq!(fresh, Ok(Cached::fresh(215)));
+
+    // An operation failure is not covered by `FallbackOn::Rejection`.
+    let failed =
+        block_on(policy.call_cached(&ErrorsFail, &mut (), &mut readings, max_age, 7, down));
+    assert!(failed.is_err());
+
+    // Refused by the open breaker: the last good reading, marked stale.
+    let _ = m
+        .breaker
+        .lock(|b| b.force_open(steadfast_embassy::time::now()));
+    let served =
+        block_on(policy.call_cached(&ErrorsFail, &mut (), &mut readings, max_age, 7, down))
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((served.value, served.stale), (215, true));
+    assert!(served.age < max_age);
+    // Another sensor has no reading: the refusal is the answer.
+    let other = block_on(policy.call_cached(&ErrorsFail, &mut (), &mut readings, max_age, 8, down));
+    assert!(matches!(
+        other.unwrap_err().reason,
+        Reason::BreakerOpen { .. }
+    ));
+    // With a maximum age of zero, a reading a few microseconds old is too old.
+    let too_old =
+        block_on(policy.call_cached(&ErrorsFail, &mut (), &mut readings, Duration::ZERO, 7, down));
+    assert!(too_old.is_err());
+}

@@ -69,13 +69,13 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 pub use steadfast::cache::Cached;
-use steadfast::cache::servable_age;
+use steadfast::cache::{Settled, servable_age, settle};
 use steadfast::error::ConfigError;
 use steadfast::outcome::Classify;
-use steadfast::pipeline::{Answer, Finish};
+use steadfast::pipeline::Finish;
 use steadfast::time::{Duration, Instant};
 
-use crate::policy::answer;
+use crate::policy::with_breaker;
 use crate::{Error, Policy, time};
 
 /// The last good value of each key, up to `capacity` keys, served for at
@@ -287,15 +287,14 @@ impl<K: Eq + Hash + Clone, V: Clone> LastGood<K, V> {
         finish: Finish,
         last: Option<Result<V, E>>,
     ) -> Result<Cached<V>, Error<E>> {
-        let success = finish.is_success();
-        match answer(policy, finish, last) {
-            Answer::Value(value) if success => {
+        match settle(finish, last).map_err(|e| with_breaker(policy, e)) {
+            Settled::Fresh(value) => {
                 self.store(key, value.clone());
                 Ok(Cached::fresh(value))
             }
-            Answer::Value(value) => Ok(Cached::fresh(value)),
-            Answer::Fallback(error) => self.get(&key).ok_or(error),
-            Answer::Failed(error) => Err(error),
+            Settled::Unstored(value) => Ok(Cached::fresh(value)),
+            Settled::Fallback(error) => self.get(&key).ok_or(error),
+            Settled::Failed(error) => Err(error),
         }
     }
 }

@@ -558,12 +558,14 @@ pub(crate) fn answer<T, E>(
     finish: Finish,
     last: Option<Result<T, E>>,
 ) -> Answer<T, Error<E>> {
-    let breaker = policy.breaker.as_ref().map(SharedBreaker::name_arc);
-    finish.answer(last).map_err(|e| {
-        let e = Error::new(e);
-        match breaker {
-            Some(name) => e.with_breaker(name),
-            None => e,
-        }
-    })
+    finish.answer(last).map_err(|e| with_breaker(policy, e))
+}
+
+/// The core's error, naming the policy's breaker.
+pub(crate) fn with_breaker<E>(policy: &Inner, error: steadfast::pipeline::Error<E>) -> Error<E> {
+    let error = Error::new(error);
+    match &policy.breaker {
+        Some(breaker) => error.with_breaker(breaker.name_arc()),
+        None => error,
+    }
 }
