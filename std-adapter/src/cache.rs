@@ -14,9 +14,8 @@
 //!   the classifier does not call a success (an ignored outcome, or one it
 //!   failed while [`PipelineConfig::fallback`](steadfast::pipeline::PipelineConfig::fallback)
 //!   does not cover it) is answered as the call returned it, and not stored.
-//! * **Served from the cache**: the pipeline ends in
-//!   [`Finish::Fallback`] (the call
-//!   failed, or was refused by the breaker or bulkhead, in a way
+//! * **Served from the cache**: the pipeline ends in [`Finish::Fallback`]
+//!   (the call failed, or was refused by the breaker or bulkhead, in a way
 //!   [`PipelineConfig::fallback`](steadfast::pipeline::PipelineConfig::fallback)
 //!   covers) and the key has a value at most
 //!   [`max_staleness`](LastGood::max_staleness) old: that value is the
@@ -342,10 +341,9 @@ impl<C> Policy<C> {
     /// Runs `op` through the policy on Tokio (as [`call`](Self::call)), with
     /// `cache` as its fallback for `key`: a fresh success is stored and
     /// answered (`stale: false`); when the pipeline ends in
-    /// [`Finish::Fallback`] the key's
-    /// last good value, if at most [`max_staleness`](LastGood::max_staleness)
-    /// old, is the answer (`stale: true`, with its age); otherwise the call's
-    /// error is returned. See the [module docs](crate::cache) for the rules.
+    /// [`Finish::Fallback`] the key's last good value, if at most
+    /// [`max_staleness`](LastGood::max_staleness) old, is the answer
+    /// (`stale: true`, with its age); otherwise the call's error is returned. See the [module docs](crate::cache) for the rules.
     ///
     /// ```
     /// use steadfast::pipeline::{FallbackOn, PipelineConfig};
