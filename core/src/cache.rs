@@ -4,7 +4,7 @@
 //! A call that succeeds stores its value with the instant it arrived
 //! ([`LastGood::store`]). When a later call for the same key fails, or is
 //! refused (breaker open, bulkhead full), and the pipeline decides that a
-//! fallback answers ([`Finish::Fallback`](crate::pipeline::Finish::Fallback)),
+//! fallback answers ([`Finish::Fallback`]),
 //! the driver asks [`LastGood::get`] for that key: a value at most `max_age`
 //! old is the answer, marked [`stale`](Cached::stale) with its
 //! [`age`](Cached::age); an older one is never served and the call's error
