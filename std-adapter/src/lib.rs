@@ -20,6 +20,7 @@ pub mod error;
 pub mod fallback;
 pub mod observer;
 pub mod policy;
+pub mod ratelimit;
 #[cfg(feature = "tokio")]
 pub mod recovery;
 pub mod seed;

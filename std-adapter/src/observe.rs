@@ -17,6 +17,7 @@
 //! | `call_duration_seconds` | histogram | the policy | a call ended: start to answer, queueing, every attempt and backoff included |
 //! | `bulkhead_in_flight` | gauge | the bulkhead | slots taken, after each step that changed it |
 //! | `bulkhead_queued` | gauge | the bulkhead | calls waiting for a slot, after each step that changed it |
+//! | `rate_limit_rejections_total` | counter | the rate limiter | a call refused by a rate limiter (`RateLimitLayer`, `KeyedRateLimitLayer`) |
 //! | `chaos_injections_total` | counter (also labelled `kind`: `error`, `hang`, `outcome`, `latency`) | the chaos layer | a fault was injected on purpose (`ChaosLayer`); a fault with latency counts once for each |
 //!
 //! On the tower path, a layer given an observer reports under its own name:
@@ -102,6 +103,7 @@ struct Names {
     in_flight: metrics::SharedString,
     queued: metrics::SharedString,
     injections: metrics::SharedString,
+    rate_limited: metrics::SharedString,
 }
 
 #[cfg(feature = "metrics")]
@@ -118,6 +120,7 @@ impl Names {
         in_flight: metrics::SharedString::const_str("bulkhead_in_flight"),
         queued: metrics::SharedString::const_str("bulkhead_queued"),
         injections: metrics::SharedString::const_str("chaos_injections_total"),
+        rate_limited: metrics::SharedString::const_str("rate_limit_rejections_total"),
     };
 
     fn prefixed(prefix: &str) -> Self {
@@ -140,6 +143,7 @@ impl Names {
             in_flight: name(&plain.in_flight),
             queued: name(&plain.queued),
             injections: name(&plain.injections),
+            rate_limited: name(&plain.rate_limited),
         }
     }
 
@@ -159,6 +163,7 @@ impl Names {
             "Retries scheduled: attempts after the first"
         );
         describe_counter!(self.timeouts.clone(), "Attempts that timed out");
+        describe_counter!(self.rate_limited.clone(), "Calls refused by a rate limiter");
         describe_counter!(
             self.injections.clone(),
             "Faults injected on purpose (chaos), by kind"
@@ -304,6 +309,10 @@ impl Observer for MetricsObserver {
                 reason: Reason::BreakerOpen { .. },
                 ..
             }) => &n.breaker_rejections,
+            Some(Failure {
+                reason: Reason::RateLimited { .. },
+                ..
+            }) => &n.rate_limited,
             _ => return,
         };
         metrics::counter!(counter.clone(), LABEL => policy.to_owned()).increment(1);
@@ -397,6 +406,15 @@ impl Observer for TracingObserver {
                     .map(|at| human(at.saturating_duration_since(crate::time::now())))
                     .unwrap_or_else(|| "unknown".to_owned());
                 tracing::debug!(target: "steadfast", policy, attempts, %retry_in, "refused: circuit breaker open");
+            }
+            Some(Failure {
+                reason: Reason::RateLimited { retry_at },
+                ..
+            }) => {
+                let retry_in = retry_at
+                    .map(|at| human(at.saturating_duration_since(crate::time::now())))
+                    .unwrap_or_else(|| "never".to_owned());
+                tracing::debug!(target: "steadfast", policy, %retry_in, "refused: rate limited");
             }
             Some(Failure {
                 reason: reason @ (Reason::BulkheadFull | Reason::QueueTimeout),

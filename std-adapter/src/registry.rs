@@ -47,6 +47,7 @@ use steadfast::pipeline::Event;
 use crate::checks::HealthChecks;
 use crate::health::{BreakerHealth, Health};
 use crate::observer::{NoopObserver, Observer};
+use crate::ratelimit::SharedRateLimiter;
 use crate::{Policy, SharedBreaker, SharedBudget, SharedBulkhead, time};
 
 #[cfg(feature = "config")]
@@ -80,6 +81,7 @@ struct Inner {
     critical: BTreeSet<String>,
     checks: HealthChecks,
     chaos: BTreeMap<String, Drill>,
+    rate_limiters: BTreeMap<String, SharedRateLimiter>,
 }
 
 /// A named fault-injection drill: its settings and the switch every layer
@@ -149,6 +151,7 @@ pub struct RegistryBuilder {
     critical: BTreeSet<String>,
     checks: HealthChecks,
     chaos: BTreeMap<String, Drill>,
+    rate_limiters: BTreeMap<String, SharedRateLimiter>,
 }
 
 impl fmt::Debug for RegistryBuilder {
@@ -262,6 +265,22 @@ impl RegistryBuilder {
         self
     }
 
+    /// Registers a rate limiter under its own name.
+    ///
+    /// ```
+    /// use steadfast::ratelimit::Config;
+    /// use steadfast_std::ratelimit::SharedRateLimiter;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().rate_limiter(SharedRateLimiter::new("api", Config::per_second(50))?).build();
+    /// assert_eq!(r.rate_limiter("api").unwrap().config().count(), 50);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn rate_limiter(mut self, limiter: SharedRateLimiter) -> Self {
+        self.rate_limiters
+            .insert(limiter.name().to_owned(), limiter);
+        self
+    }
+
     /// Registers a fault-injection drill under `name`, for
     /// `Registry::chaos_layer` (feature `tower`). It injects only when
     /// `config` is enabled and the registry's global switch is on.
@@ -313,6 +332,7 @@ impl RegistryBuilder {
                 critical: self.critical,
                 checks: self.checks,
                 chaos: self.chaos,
+                rate_limiters: self.rate_limiters,
             }),
         }
     }
@@ -337,6 +357,7 @@ impl Registry {
             critical: BTreeSet::new(),
             checks: HealthChecks::new(),
             chaos: BTreeMap::new(),
+            rate_limiters: BTreeMap::new(),
         }
     }
 
@@ -431,6 +452,11 @@ impl Registry {
             let budget =
                 SharedBudget::new(*config).map_err(core_error(format!("budgets.{name}")))?;
             builder = builder.budget(name.clone(), budget);
+        }
+        for (name, config) in &set.ratelimits {
+            let limiter = SharedRateLimiter::new(name.as_str(), *config)
+                .map_err(core_error(format!("ratelimits.{name}")))?;
+            builder = builder.rate_limiter(limiter);
         }
         for (name, config) in &set.chaos {
             // The global switch off turns every drill off too.
@@ -550,6 +576,36 @@ impl Registry {
     /// ```
     pub fn breaker(&self, name: &str) -> Option<&SharedBreaker> {
         self.inner.breakers.get(name)
+    }
+
+    /// The rate limiter named `name`.
+    pub fn rate_limiter(&self, name: &str) -> Option<&SharedRateLimiter> {
+        self.inner.rate_limiters.get(name)
+    }
+
+    /// A tower [`RateLimitLayer`](crate::tower::RateLimitLayer) for the
+    /// limiter named `name` (`[ratelimits.NAME]`), reporting refusals to the
+    /// registry's observer (`rate_limit_rejections_total`). A disabled
+    /// registry's layer admits every request. Feature `tower`.
+    ///
+    /// ```
+    /// use steadfast::ratelimit::Config;
+    /// use steadfast_std::ratelimit::SharedRateLimiter;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().rate_limiter(SharedRateLimiter::new("api", Config::per_second(50))?).build();
+    /// assert_eq!(r.rate_limit_layer("api").unwrap().limiter().name(), "api");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn rate_limit_layer(&self, name: &str) -> Option<crate::tower::RateLimitLayer> {
+        let limiter = self.inner.rate_limiters.get(name)?.clone();
+        let layer =
+            crate::tower::RateLimitLayer::new(limiter).with_observer(self.inner.observer.clone());
+        Some(if self.inner.enabled {
+            layer
+        } else {
+            layer.passing()
+        })
     }
 
     /// The names of the fault-injection drills.

@@ -764,6 +764,7 @@ impl<'a> Sim<'a> {
                     Reason::BulkheadFull => refusal = Some(self.acc.on_queue_full()),
                     Reason::QueueTimeout => refusal = Some(Refusal::QueueWaitExpired),
                     Reason::BudgetExhausted => refusal = Some(Refusal::Budget),
+                    Reason::RateLimited { .. } => refusal = Some(Refusal::RateLimited),
                     Reason::DeadlineExceeded => t.timed_out += 1,
                     Reason::AttemptTimedOut
                     | Reason::RetriesExhausted

@@ -902,6 +902,7 @@ const fn call_outcome(finish: &Finish) -> Option<Outcome> {
             | Reason::BreakerOpen { .. }
             | Reason::BulkheadFull
             | Reason::QueueTimeout
+            | Reason::RateLimited { .. }
             | Reason::Cancelled => None,
         },
     }

@@ -54,6 +54,7 @@
 //! | `[breakers.NAME]` | `detector` (`consecutive`/`count`/`time`), `failure_threshold`, `window` (calls or duration), `minimum_calls`, `failure_rate`, `slow_call_duration`, `slow_call_rate`, `break_duration`, `break_multiplier`, `max_break_duration`, `half_open_probes`, `success_threshold`, `max_half_open_wait`, `metrics_only` (true = judge and report, never reject), `critical` (true = no fallback stands in for it: while it is down, readiness is unhealthy rather than degraded) |
 //! | `[bulkheads.NAME]` | `max_concurrent`, `max_queue`, `max_wait` |
 //! | `[budgets.NAME]` | `ratio_permille`, `min_retries_per_sec`, `window` |
+//! | `[ratelimits.NAME]` | `count` (calls per `period`), `period`, `burst` (calls at once after a quiet spell; default `count`) |
 //! | `[chaos.NAME]` | `enabled` (default false: nothing is injected unless a file or `STEADFAST_CHAOS_<NAME>_ENABLED` says true), `fault`, `hang`, `outcome`, `latency` (percentages up to four decimals: `"0.5%"`), `delay`, `start`, `every` and `active` (inject during the first `active` of every `every`) |
 //! | `[policies.NAME]` | `breaker`, `bulkhead`, `budget` (names), `max_attempts` (≥ 1, or `"unlimited"` with a `total_timeout`), `backoff`, `base_delay`, `max_delay`, `multiplier`, `jitter`, `attempt_timeout`, `total_timeout`, `retry_on_timeout`, `max_retry_after`, `order`, `fallback`, `seed` |
 //!
@@ -337,6 +338,9 @@ pub struct PolicyFile {
     /// `[chaos.NAME]`: fault injection for drills, off unless `enabled = true`.
     #[serde(default)]
     pub chaos: BTreeMap<String, ChaosEntry>,
+    /// `[ratelimits.NAME]`.
+    #[serde(default)]
+    pub ratelimits: BTreeMap<String, RateLimitEntry>,
 }
 
 /// How a breaker judges its dependency: the file's `detector`.
@@ -460,6 +464,26 @@ pub struct BudgetEntry {
     pub min_retries_per_sec: Option<i64>,
     #[serde(default)]
     pub window: Option<HumanDuration>,
+}
+
+/// `[ratelimits.NAME]` as written: `count` calls per `period`, bursts of
+/// `burst` (defaults: 100 per second, bursts of `count`).
+///
+/// ```
+/// use steadfast_std::config::RateLimitEntry;
+/// assert_eq!(RateLimitEntry::default().count, None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub struct RateLimitEntry {
+    #[serde(default, deserialize_with = "value::whole")]
+    pub count: Option<i64>,
+    #[serde(default)]
+    pub period: Option<HumanDuration>,
+    #[serde(default, deserialize_with = "value::whole")]
+    pub burst: Option<i64>,
 }
 
 /// `[chaos.NAME]` as written: fault injection for a drill. Nothing is
@@ -640,6 +664,8 @@ pub struct PolicySet {
     pub policies: BTreeMap<String, PolicySpec>,
     /// Fault-injection drills by name (each off unless enabled).
     pub chaos: BTreeMap<String, steadfast::chaos::Config>,
+    /// Rate limiters by name.
+    pub ratelimits: BTreeMap<String, steadfast::ratelimit::Config>,
     /// What the `*_with_env` constructors skipped: `STEADFAST_` variables that
     /// name no entry ([`EnvReport::warnings`]), worth a log line at start-up
     /// (with the `tracing` feature they are also `tracing::warn!` events).
@@ -657,6 +683,7 @@ impl Default for PolicySet {
             budgets: BTreeMap::new(),
             policies: BTreeMap::new(),
             chaos: BTreeMap::new(),
+            ratelimits: BTreeMap::new(),
             warnings: Vec::new(),
         }
     }
@@ -1235,6 +1262,30 @@ fn bulkhead_config(path: &str, e: &BulkheadEntry) -> Result<bulkhead::Config, Co
     .map_err(|err| ConfigError::new(format!("{path}.{}", err.field), err.problem))
 }
 
+fn ratelimit_config(
+    path: &str,
+    e: &RateLimitEntry,
+) -> Result<steadfast::ratelimit::Config, ConfigError> {
+    let d = steadfast::ratelimit::Config::default();
+    let count = match e.count {
+        Some(n) => int(|| format!("{path}.count"), n, 1u32)?,
+        None => d.count(),
+    };
+    let period = e.period.map_or(d.period(), |p| p.0);
+    let mut c = steadfast::ratelimit::Config::new(count, period);
+    if let Some(n) = e.burst {
+        c = c.with_burst(int(|| format!("{path}.burst"), n, 1u32)?);
+    }
+    c.validate().map_err(|err| {
+        let problem = match err.field {
+            "period" => "must be at least one microsecond per call (`count` calls in it)",
+            _ => err.problem,
+        };
+        ConfigError::new(format!("{path}.{}", err.field), problem)
+    })?;
+    Ok(c)
+}
+
 fn chaos_config(path: &str, e: &ChaosEntry) -> Result<steadfast::chaos::Config, ConfigError> {
     let rate = |r: Option<Rate>| r.map_or(0, |r| r.0);
     let mut c = steadfast::chaos::Config::DEFAULT
@@ -1475,6 +1526,11 @@ impl PolicyFile {
                 &set,
             )?;
             set.policies.insert(name.clone(), spec);
+        }
+        for (name, entry) in &self.ratelimits {
+            check_name("ratelimits", name)?;
+            let config = ratelimit_config(&format!("ratelimits.{name}"), entry)?;
+            set.ratelimits.insert(name.clone(), config);
         }
         for (name, entry) in &self.chaos {
             check_name("chaos", name)?;

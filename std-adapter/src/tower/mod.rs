@@ -7,6 +7,8 @@
 //! | [`BulkheadLayer`] | [`BulkheadService`] | a [`SharedBulkhead`](crate::SharedBulkhead) bounds concurrent requests, with its FIFO queue and max wait | [`Error::bulkhead_full()`] |
 //! | [`TimeoutLayer`] | [`TimeoutService`] | a deadline per request on steadfast's clock; the response future is dropped when it passes | [`Error::timed_out()`] |
 //! | [`RetryLayer`] | [`RetryService`] | retries by the core's backoff, attempts, hints and an optional [`SharedBudget`](crate::SharedBudget) | [`Error::retries_exhausted`] |
+//! | [`RateLimitLayer`] | [`RateLimitService`] | a [`SharedRateLimiter`](crate::ratelimit::SharedRateLimiter) (GCRA) admits or refuses each request | [`Error::rate_limited`] |
+//! | [`KeyedRateLimitLayer`] | [`KeyedRateLimitService`] | a limit per key taken from the request (tenant, client), memory bounded | [`Error::rate_limited`] |
 //! | [`ChaosLayer`] | [`ChaosService`] | injects faults (errors, hangs, replaced outcomes, latency) for failure drills, as the core's [`Chaos`](steadfast::chaos::Chaos) machine decides; off unless enabled; innermost | the inner service's own (injected) |
 //! | [`PolicyLayer`] | [`PolicyService`] | the whole [`Policy`] pipeline (all of the above, in the core's order, plus fallback rules) | any |
 //!
@@ -89,6 +91,7 @@ use crate::{Error, Policy};
 mod breaker;
 mod bulkhead;
 mod chaos;
+mod ratelimit;
 mod report;
 mod retry;
 mod timeout;
@@ -96,6 +99,9 @@ mod timeout;
 pub use breaker::{BreakerFuture, BreakerLayer, BreakerService};
 pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
 pub use chaos::{ChaosFuture, ChaosLayer, ChaosService, ChaosSwitch};
+pub use ratelimit::{
+    KeyedRateLimitLayer, KeyedRateLimitService, RateLimitFuture, RateLimitLayer, RateLimitService,
+};
 pub use retry::{DEFAULT_TOTAL_TIMEOUT, RetryFuture, RetryLayer, RetryPolicy, RetryService};
 pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
 
