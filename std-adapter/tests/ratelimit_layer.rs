@@ -2,6 +2,8 @@
 //! `retry_at`, refused requests never reach the service, refusals counted in
 //! `rate_limit_rejections_total`, limiters from the policy file.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -13,22 +15,13 @@ use steadfast_std::observe::MetricsObserver;
 use steadfast_std::ratelimit::{KeyedRateLimiter, SharedRateLimiter};
 use steadfast_std::registry::Registry;
 use steadfast_std::tower::{KeyedRateLimitLayer, RateLimitLayer};
-use tower::{Layer, Service, ServiceExt, service_fn};
-
-fn counting(
-    calls: Arc<AtomicU32>,
-) -> impl Service<u32, Response = u32, Error = &'static str, Future: Send> + Clone {
-    service_fn(move |n: u32| {
-        calls.fetch_add(1, Ordering::SeqCst);
-        async move { Ok::<_, &'static str>(n) }
-    })
-}
+use tower::{Layer, Service, ServiceExt};
 
 #[tokio::test(start_paused = true)]
 async fn a_smooth_limiter_admits_one_call_per_interval_and_says_when() {
     let calls = Arc::new(AtomicU32::new(0));
     let limiter = SharedRateLimiter::new("api", Config::per_second(10).smooth()).unwrap();
-    let mut svc = RateLimitLayer::new(limiter).layer(counting(calls.clone()));
+    let mut svc = RateLimitLayer::new(limiter).layer(common::counting(calls.clone()));
     let t0 = steadfast_std::time::now();
     assert_eq!(svc.ready().await.unwrap().call(1).await, Ok(1));
     let refused = svc.ready().await.unwrap().call(2).await.unwrap_err();
@@ -57,7 +50,7 @@ async fn each_key_has_its_own_limit() {
     let calls = Arc::new(AtomicU32::new(0));
     let tenants = Arc::new(KeyedRateLimiter::new("tenants", Config::per_second(2), 100).unwrap());
     let layer = KeyedRateLimitLayer::new(tenants.clone(), |n: &u32| n % 3);
-    let mut svc = layer.layer(counting(calls.clone()));
+    let mut svc = layer.layer(common::counting(calls.clone()));
     let mut admitted = [0u32; 3];
     for n in 0..30 {
         if svc.ready().await.unwrap().call(n).await.is_ok() {
@@ -89,7 +82,7 @@ async fn limiters_come_from_the_file_and_refusals_are_counted() {
     let mut svc = registry
         .rate_limit_layer("api")
         .unwrap()
-        .layer(counting(calls.clone()));
+        .layer(common::counting(calls.clone()));
     assert!(svc.ready().await.unwrap().call(1).await.is_ok());
     assert!(
         svc.ready()
@@ -126,7 +119,7 @@ async fn a_disabled_registry_admits_everything() {
     let mut svc = registry
         .rate_limit_layer("api")
         .unwrap()
-        .layer(counting(calls.clone()));
+        .layer(common::counting(calls.clone()));
     for n in 0..50 {
         assert_eq!(svc.ready().await.unwrap().call(n).await, Ok(n));
     }

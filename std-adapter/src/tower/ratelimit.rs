@@ -109,13 +109,12 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        if self.layer.off {
-            return RateLimitFuture::admitted(self.inner.call(req));
-        }
-        match self.layer.limiter.check() {
-            Ok(()) => RateLimitFuture::admitted(self.inner.call(req)),
-            Err(refused) => RateLimitFuture::refused(refused, self.layer.report.as_ref()),
-        }
+        let admission = if self.layer.off {
+            Ok(())
+        } else {
+            self.layer.limiter.check()
+        };
+        RateLimitFuture::new(admission, &mut self.inner, req, self.layer.report.as_ref())
     }
 }
 
@@ -232,11 +231,8 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        let key = (self.layer.key)(&req);
-        match self.layer.limiter.check(&key) {
-            Ok(()) => RateLimitFuture::admitted(self.inner.call(req)),
-            Err(refused) => RateLimitFuture::refused(refused, self.layer.report.as_ref()),
-        }
+        let admission = self.layer.limiter.check(&(self.layer.key)(&req));
+        RateLimitFuture::new(admission, &mut self.inner, req, self.layer.report.as_ref())
     }
 }
 
@@ -253,22 +249,32 @@ pin_project! {
 }
 
 impl<F> RateLimitFuture<F> {
-    fn admitted(inner: F) -> Self {
-        Self {
-            inner: Some(inner),
-            refused: None,
-        }
-    }
-
-    fn refused(refused: Refused, report: Option<&Report>) -> Self {
-        if let Some(r) = report {
-            r.refused(Reason::RateLimited {
-                retry_at: refused.retry_at,
-            });
-        }
-        Self {
-            inner: None,
-            refused: Some(refused),
+    /// Calls `inner` if admitted; otherwise reports the refusal and answers it.
+    fn new<S, Req>(
+        admission: Result<(), Refused>,
+        inner: &mut S,
+        req: Req,
+        report: Option<&Report>,
+    ) -> Self
+    where
+        S: Service<Req, Future = F>,
+    {
+        match admission {
+            Ok(()) => Self {
+                inner: Some(inner.call(req)),
+                refused: None,
+            },
+            Err(refused) => {
+                if let Some(r) = report {
+                    r.refused(Reason::RateLimited {
+                        retry_at: refused.retry_at,
+                    });
+                }
+                Self {
+                    inner: None,
+                    refused: Some(refused),
+                }
+            }
         }
     }
 }

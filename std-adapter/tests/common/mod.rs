@@ -97,3 +97,14 @@ impl Occupancy {
         self.max.load(Ordering::SeqCst)
     }
 }
+
+/// A dependency that always answers its request at once and counts its calls.
+#[cfg(feature = "tower")]
+pub(crate) fn counting(
+    calls: Arc<AtomicU32>,
+) -> impl tower::Service<u32, Response = u32, Error = &'static str, Future: Send> + Clone {
+    tower::service_fn(move |n: u32| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        async move { Ok::<_, &'static str>(n) }
+    })
+}
