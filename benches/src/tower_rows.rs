@@ -14,9 +14,9 @@ use tower_resilience::circuitbreaker::{
 };
 
 use steadfast::backoff::Backoff;
-use steadfast::pipeline::PipelineConfig;
-use steadfast::retry::RetryConfig;
-use steadfast::timeout::TimeoutConfig;
+use steadfast::pipeline;
+use steadfast::retry;
+use steadfast::timeout;
 use steadfast_std::tower::{
     BreakerLayer as StdBreakerLayerT, BreakerService, BulkheadLayer as StdBulkheadLayerT,
     BulkheadService, PolicyLayer, PolicyService,
@@ -165,10 +165,10 @@ impl Stack for TrBh {
 }
 
 /// One attempt, no timeout: the policy is only the breaker or the bulkhead.
-fn single_attempt() -> PipelineConfig {
-    PipelineConfig::DEFAULT
-        .with_retry(RetryConfig::new(1, Backoff::DEFAULT).expect("valid"))
-        .with_timeout(TimeoutConfig::new(None, None))
+fn single_attempt() -> pipeline::Config {
+    pipeline::Config::DEFAULT
+        .with_retry(retry::Config::new(1, Backoff::DEFAULT).expect("valid"))
+        .with_timeout(timeout::Config::new(None, None))
 }
 
 /// steadfast-std's `PolicyLayer` with only a `SharedBreaker` (consecutive, defaults).

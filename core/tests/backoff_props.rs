@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
 use steadfast::outcome::{Outcome, Verdict};
-use steadfast::retry::{Budget, BudgetConfig, GiveUpReason, Retry, RetryConfig, RetryDecision};
+use steadfast::retry::{self, Budget, BudgetConfig, GiveUpReason, Retry, RetryDecision};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
 
@@ -201,7 +201,7 @@ proptest! {
         steps in proptest::collection::vec((0u8..6, 0u64..=5_000_000, proptest::option::of(duration())), 1..if cfg!(miri) { 10 } else { 40 }),
         seed in any::<u64>(),
     ) {
-        let config = RetryConfig::new(max_attempts, b).unwrap()
+        let config = retry::Config::new(max_attempts, b).unwrap()
             .with_retry_on_timeout(retry_on_timeout)
             .with_max_retry_after(max_retry_after);
         let deadline = deadline.map(Instant::from_micros);

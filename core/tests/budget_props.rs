@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use steadfast::backoff::Backoff;
 use steadfast::outcome::Verdict;
-use steadfast::retry::{Retry, RetryConfig, TokenBucket};
+use steadfast::retry::{self, Retry, TokenBucket};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
 
@@ -96,7 +96,7 @@ proptest! {
                 Model { capacity, available: capacity, retry_cost, timeout_cost, no_retry_increment },
             )
         };
-        let config = RetryConfig::new(max_attempts, Backoff::constant(Duration::from_millis(10))).expect("valid");
+        let config = retry::Config::new(max_attempts, Backoff::constant(Duration::from_millis(10))).expect("valid");
         let mut rng = SplitMix64::new(7);
         let mut now = Instant::ZERO;
         for steps in calls {

@@ -12,11 +12,11 @@ use steadfast::backoff::Backoff;
 use steadfast::breaker::{Breaker, Config as BreakerConfig, CountWindow, State};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::{Outcome, Verdict};
-use steadfast::pipeline::{Failure, Finish, Pipeline, PipelineConfig, Reason, Shared, Step};
-use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
+use steadfast::pipeline::{self, Failure, Finish, Pipeline, Reason, Shared, Step};
+use steadfast::retry::{self, Budget, BudgetConfig};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 
 const MAX_ATTEMPTS: u32 = 3;
 const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -31,13 +31,13 @@ struct World {
 
 impl World {
     fn new(attempt_timeout: Option<Duration>, total: Option<Duration>) -> Self {
-        let retry =
-            RetryConfig::new(MAX_ATTEMPTS, Backoff::constant(Duration::from_millis(100))).unwrap();
+        let retry = retry::Config::new(MAX_ATTEMPTS, Backoff::constant(Duration::from_millis(100)))
+            .unwrap();
         Self {
             pipeline: Pipeline::new(
-                PipelineConfig::DEFAULT
+                pipeline::Config::DEFAULT
                     .with_retry(retry)
-                    .with_timeout(TimeoutConfig::new(attempt_timeout, total)),
+                    .with_timeout(timeout::Config::new(attempt_timeout, total)),
             ),
             breaker: Breaker::new(
                 BreakerConfig::new()

@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use steadfast::backoff::Backoff;
 use steadfast::outcome::Verdict;
-use steadfast::retry::{GiveUpReason, GrpcThrottle, Retry, RetryConfig, RetryDecision};
+use steadfast::retry::{self, GiveUpReason, GrpcThrottle, Retry, RetryDecision};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
 
@@ -49,7 +49,7 @@ proptest! {
     ) {
         let mut throttle = GrpcThrottle::new(max_tokens, ratio).unwrap();
         let mut model = Model { max_milli: i64::from(max_tokens) * 1_000, ratio_milli: i64::from(ratio), milli: i64::from(max_tokens) * 1_000 };
-        let config = RetryConfig::DEFAULT
+        let config = retry::Config::DEFAULT
             .with_backoff(Backoff::constant(Duration::from_millis(1)))
             .with_max_attempts(max_attempts)
             .unwrap();
@@ -88,7 +88,7 @@ proptest! {
 #[test]
 fn the_last_failure_of_a_call_costs_a_token_too() {
     let mut throttle = GrpcThrottle::new(10, 100).unwrap();
-    let config = RetryConfig::DEFAULT.with_max_attempts(3).unwrap();
+    let config = retry::Config::DEFAULT.with_max_attempts(3).unwrap();
     let mut rng = SplitMix64::new(0);
     let t = Instant::ZERO;
     let mut retry = Retry::new(config, t, None);
@@ -110,7 +110,7 @@ fn the_last_failure_of_a_call_costs_a_token_too() {
 fn an_outage_throttles_retries_until_successes_refill() {
     // 10 tokens: retries stop once 5 or fewer are left; 0.5 back per success.
     let mut throttle = GrpcThrottle::new(10, 500).unwrap();
-    let config = RetryConfig::DEFAULT.with_max_attempts(2).unwrap();
+    let config = retry::Config::DEFAULT.with_max_attempts(2).unwrap();
     let mut rng = SplitMix64::new(0);
     let t = Instant::ZERO;
     let mut retried = 0;

@@ -14,11 +14,11 @@ use proptest::prelude::*;
 use steadfast::breaker::{Breaker, Config as BreakerConfig, CountWindow};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::Verdict;
-use steadfast::pipeline::{Call, Pipeline, PipelineConfig, Shared, Step};
-use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
+use steadfast::pipeline::{self, Call, Pipeline, Shared, Step};
+use steadfast::retry::{self, Budget, BudgetConfig};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -71,10 +71,10 @@ proptest! {
         max_queue in 0u32..3,
         outermost in any::<bool>(),
     ) {
-        let retry = RetryConfig::DEFAULT.with_max_attempts(attempts).unwrap();
-        let mut config = PipelineConfig::DEFAULT
+        let retry = retry::Config::DEFAULT.with_max_attempts(attempts).unwrap();
+        let mut config = pipeline::Config::DEFAULT
             .with_retry(retry)
-            .with_timeout(TimeoutConfig::new(
+            .with_timeout(timeout::Config::new(
                 attempt_timeout_ms.map(Duration::from_millis),
                 total_ms.map(Duration::from_millis),
             ));
@@ -143,7 +143,7 @@ proptest! {
         if now < Instant::from_secs(1_000_000) {
             // Far enough for any break; probes must all be free again.
             let later = now + Duration::from_secs(3_600);
-            let mut fresh = Pipeline::new(PipelineConfig::DEFAULT.with_timeout(TimeoutConfig::NONE)).start(later);
+            let mut fresh = Pipeline::new(pipeline::Config::DEFAULT.with_timeout(timeout::Config::NONE)).start(later);
             let mut shared = Shared::new().with_breaker(&mut breaker).with_bulkhead(&mut pool);
             let step = fresh.next(later, &mut shared);
             prop_assert!(matches!(step, Step::Attempt { .. }), "breaker wedged: {:?} in {:?}", step, breaker.state());

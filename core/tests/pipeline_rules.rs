@@ -5,12 +5,12 @@ use steadfast::backoff::Backoff;
 use steadfast::breaker::{Breaker, Config as BreakerConfig, State};
 use steadfast::outcome::Verdict;
 use steadfast::pipeline::{
-    Error, Failure, Finish, Input, Order, Pipeline, PipelineConfig, Reason, Shared, Step,
+    self, Error, Failure, Finish, Input, Order, Pipeline, Reason, Shared, Step,
 };
-use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
+use steadfast::retry::{self, Budget, BudgetConfig};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 
 fn ms(n: u64) -> Instant {
     Instant::from_millis(n)
@@ -20,15 +20,15 @@ fn d(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn config(attempts: u32, attempt_timeout: Option<u64>, total: Option<u64>) -> PipelineConfig {
-    PipelineConfig::DEFAULT
+fn config(attempts: u32, attempt_timeout: Option<u64>, total: Option<u64>) -> pipeline::Config {
+    pipeline::Config::DEFAULT
         .with_retry(
-            RetryConfig::DEFAULT
+            retry::Config::DEFAULT
                 .with_backoff(Backoff::constant(d(100)))
                 .with_max_attempts(attempts)
                 .unwrap(),
         )
-        .with_timeout(TimeoutConfig::new(attempt_timeout.map(d), total.map(d)))
+        .with_timeout(timeout::Config::new(attempt_timeout.map(d), total.map(d)))
 }
 
 fn breaker(failures: u32) -> Breaker {

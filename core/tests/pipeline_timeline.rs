@@ -5,12 +5,12 @@ use steadfast::breaker::{Breaker, Config as BreakerConfig, State, Transition};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::{Outcome, Verdict};
 use steadfast::pipeline::{
-    Call, Event, Failure, FallbackOn, Finish, Order, Pipeline, PipelineConfig, Reason, Shared, Step,
+    self, Call, Event, Failure, FallbackOn, Finish, Order, Pipeline, Reason, Shared, Step,
 };
-use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
+use steadfast::retry::{self, Budget, BudgetConfig};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 
 fn ms(n: u64) -> Instant {
     Instant::from_millis(n)
@@ -28,15 +28,15 @@ fn exact_backoff() -> Backoff {
     }
 }
 
-fn config(attempts: u32, attempt_timeout: Option<u64>, total: Option<u64>) -> PipelineConfig {
-    PipelineConfig::DEFAULT
+fn config(attempts: u32, attempt_timeout: Option<u64>, total: Option<u64>) -> pipeline::Config {
+    pipeline::Config::DEFAULT
         .with_retry(
-            RetryConfig::DEFAULT
+            retry::Config::DEFAULT
                 .with_backoff(exact_backoff())
                 .with_max_attempts(attempts)
                 .unwrap(),
         )
-        .with_timeout(TimeoutConfig::new(attempt_timeout.map(d), total.map(d)))
+        .with_timeout(timeout::Config::new(attempt_timeout.map(d), total.map(d)))
 }
 
 fn breaker(failures: u32, open_ms: u64) -> Breaker {

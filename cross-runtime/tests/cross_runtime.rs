@@ -21,12 +21,12 @@ use steadfast::breaker::{Breaker, Config as BreakerConfig, Consecutive};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::{Classify, Verdict};
 use steadfast::pipeline::{
-    Event, FallbackOn, Finish, Input, Observer, Pipeline, PipelineConfig, Reason, Shared, Step,
+    self, Event, FallbackOn, Finish, Input, Observer, Pipeline, Reason, Shared, Step,
 };
-use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
+use steadfast::retry::{self, Budget, BudgetConfig};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 
 // --- the scripts -------------------------------------------------------------------------------
 
@@ -83,7 +83,7 @@ const fn call(start: u64, attempts: &'static [(u64, Answer)]) -> Plan {
 #[derive(Clone)]
 struct Script {
     name: &'static str,
-    config: PipelineConfig,
+    config: pipeline::Config,
     breaker: Option<BreakerConfig>,
     bulkhead: Option<BulkheadConfig>,
     budget: Option<BudgetConfig>,
@@ -95,15 +95,15 @@ const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn config(attempts: u32, attempt_timeout: Option<u64>, total: Option<u64>) -> PipelineConfig {
-    PipelineConfig::DEFAULT
+fn config(attempts: u32, attempt_timeout: Option<u64>, total: Option<u64>) -> pipeline::Config {
+    pipeline::Config::DEFAULT
         .with_retry(
-            RetryConfig::DEFAULT
+            retry::Config::DEFAULT
                 .with_backoff(Backoff::constant(ms(100)))
                 .with_max_attempts(attempts)
                 .unwrap(),
         )
-        .with_timeout(TimeoutConfig::new(attempt_timeout.map(ms), total.map(ms)))
+        .with_timeout(timeout::Config::new(attempt_timeout.map(ms), total.map(ms)))
 }
 
 fn breaker(failures: u32) -> Option<BreakerConfig> {
@@ -115,7 +115,11 @@ fn breaker(failures: u32) -> Option<BreakerConfig> {
     )
 }
 
-fn script<const N: usize>(name: &'static str, config: PipelineConfig, calls: [Plan; N]) -> Script {
+fn script<const N: usize>(
+    name: &'static str,
+    config: pipeline::Config,
+    calls: [Plan; N],
+) -> Script {
     Script {
         name,
         config,

@@ -16,11 +16,11 @@ use steadfast::backoff::Backoff;
 use steadfast::breaker::{self, Breaker, State};
 use steadfast::bulkhead::{self, Bulkhead};
 use steadfast::outcome::Verdict;
-use steadfast::pipeline::{Call, Pipeline, PipelineConfig, Reason, Shared, Step};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Call, Pipeline, Reason, Shared, Step};
+use steadfast::retry;
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_embassy::{Error, Input, Observer, Policy, SharedBreaker, SharedBulkhead, SharedRng};
 
 const SEED: u64 = 0x5EED;
@@ -99,11 +99,11 @@ fn bulkhead_config() -> bulkhead::Config {
 }
 
 fn pipeline() -> Pipeline {
-    let retry = RetryConfig::new(3, Backoff::constant(ms(5))).unwrap_or_else(|e| panic!("{e}"));
+    let retry = retry::Config::new(3, Backoff::constant(ms(5))).unwrap_or_else(|e| panic!("{e}"));
     Pipeline::new(
-        PipelineConfig::DEFAULT
+        pipeline::Config::DEFAULT
             .with_retry(retry)
-            .with_timeout(TimeoutConfig::new(Some(ms(15)), None)),
+            .with_timeout(timeout::Config::new(Some(ms(15)), None)),
     )
 }
 

@@ -21,11 +21,11 @@ use embassy_time::Timer;
 use steadfast::backoff::Backoff;
 use steadfast::breaker::{self, Breaker, State};
 use steadfast::bulkhead::{self, Bulkhead};
-use steadfast::pipeline::{Pipeline, PipelineConfig};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Pipeline};
+use steadfast::retry;
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::Duration;
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_embassy::{Policy, SharedBreaker, SharedBulkhead, SharedRng};
 
 const CALLERS: u64 = 10_000;
@@ -69,9 +69,9 @@ fn ten_thousand_callers_dropped_at_every_await_point() {
     );
     let rng = SharedRng::new(SEED);
     let pipeline = Pipeline::new(
-        PipelineConfig::DEFAULT
-            .with_retry(RetryConfig::new(3, Backoff::constant(ms(2))).unwrap())
-            .with_timeout(TimeoutConfig::new(Some(ms(15)), Some(ms(200)))),
+        pipeline::Config::DEFAULT
+            .with_retry(retry::Config::new(3, Backoff::constant(ms(2))).unwrap())
+            .with_timeout(timeout::Config::new(Some(ms(15)), Some(ms(200)))),
     );
     let policy = Policy::new(pipeline, &rng)
         .with_breaker(&breaker)

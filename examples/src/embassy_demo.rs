@@ -15,11 +15,11 @@ use steadfast::backoff::{Backoff, Jitter, Ratio};
 use steadfast::breaker::{self, Breaker};
 use steadfast::bulkhead::{self, Bulkhead};
 use steadfast::outcome::ErrorsFail;
-use steadfast::pipeline::{Event, Pipeline, PipelineConfig, Reason, Step};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Event, Pipeline, Reason, Step};
+use steadfast::retry;
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_embassy::{Error, Input, Observer, Policy, SharedBreaker, SharedBulkhead, SharedRng};
 
 const fn ms(n: u64) -> Duration {
@@ -61,13 +61,13 @@ static JITTER: SharedRng<Cs> = SharedRng::new(0x5EED);
 /// 20 ms per attempt.
 static SENSOR: Policy<'static, Cs, breaker::Consecutive, 2> = Policy::new(
     Pipeline::new(
-        PipelineConfig::DEFAULT
-            .with_retry(ok!(RetryConfig::new(
+        pipeline::Config::DEFAULT
+            .with_retry(ok!(retry::Config::new(
                 3,
                 ok!(ok!(Backoff::exponential(ms(10), Ratio::TWO, ms(80)))
                     .with_jitter(Jitter::Equal))
             )))
-            .with_timeout(TimeoutConfig::new(Some(ms(20)), None)),
+            .with_timeout(timeout::Config::new(Some(ms(20)), None)),
     ),
     &JITTER,
 )
@@ -77,9 +77,9 @@ static SENSOR: Policy<'static, Cs, breaker::Consecutive, 2> = Policy::new(
 /// Modem: 2 attempts 30 ms apart, 80 ms per attempt (it hangs; the timeout cancels it).
 static MODEM: Policy<'static, Cs, breaker::Consecutive, 2> = Policy::new(
     Pipeline::new(
-        PipelineConfig::DEFAULT
-            .with_retry(ok!(RetryConfig::new(2, Backoff::constant(ms(30)))))
-            .with_timeout(TimeoutConfig::new(Some(ms(80)), None)),
+        pipeline::Config::DEFAULT
+            .with_retry(ok!(retry::Config::new(2, Backoff::constant(ms(30)))))
+            .with_timeout(timeout::Config::new(Some(ms(80)), None)),
     ),
     &JITTER,
 )

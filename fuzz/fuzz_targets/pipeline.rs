@@ -11,11 +11,11 @@ use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
 use steadfast::breaker::{self, Breaker, CountWindow, State};
 use steadfast::bulkhead::{self, Bulkhead};
 use steadfast::outcome::{Outcome, Verdict};
-use steadfast::pipeline::{Call, Event, FallbackOn, Order, Pipeline, PipelineConfig, Shared, Step};
-use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
+use steadfast::pipeline::{self, Call, Event, FallbackOn, Order, Pipeline, Shared, Step};
+use steadfast::retry::{self, Budget, BudgetConfig};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_fuzz::{Clock, Input, trace};
 
 type Detector = CountWindow<8>;
@@ -100,10 +100,10 @@ impl World {
         )
         .ok()?;
         let max_attempts = 1 + input.count() % 5;
-        let retry = RetryConfig::new(max_attempts, backoff)
+        let retry = retry::Config::new(max_attempts, backoff)
             .ok()?
             .with_retry_on_timeout(input.bool());
-        let timeout = TimeoutConfig::new(input.opt_duration(), input.opt_duration());
+        let timeout = timeout::Config::new(input.opt_duration(), input.opt_duration());
         let order = match input.u8() % 3 {
             0 => Order::Standard,
             1 => Order::BulkheadOutermost,
@@ -114,7 +114,7 @@ impl World {
             1 => FallbackOn::Rejection,
             _ => FallbackOn::AnyFailure,
         };
-        let config = PipelineConfig::DEFAULT
+        let config = pipeline::Config::DEFAULT
             .with_retry(retry)
             .with_timeout(timeout)
             .with_order(order)

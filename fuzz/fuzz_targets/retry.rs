@@ -8,8 +8,8 @@ use libfuzzer_sys::fuzz_target;
 use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
 use steadfast::outcome::{Outcome, Verdict};
 use steadfast::retry::{
-    Budget, BudgetConfig, GiveUpReason, GrpcThrottle, Retry, RetryBudget, RetryConfig,
-    RetryDecision, TokenBucket, Unlimited, Withdrawal,
+    self, Budget, BudgetConfig, GiveUpReason, GrpcThrottle, Retry, RetryBudget, RetryDecision,
+    TokenBucket, Unlimited, Withdrawal,
 };
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
@@ -123,7 +123,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(backoff) = backoff(&mut input) else {
         return;
     };
-    let config = match RetryConfig::new(input.count(), backoff) {
+    let config = match retry::Config::new(input.count(), backoff) {
         Ok(c) => c
             .with_max_retry_after(input.duration())
             .with_retry_on_timeout(input.bool()),

@@ -257,8 +257,8 @@ mod tests {
 
     use steadfast::breaker::{Config as BreakerConfig, State};
     use steadfast::bulkhead::Config;
-    use steadfast::pipeline::{Event, PipelineConfig};
-    use steadfast::retry::RetryConfig;
+    use steadfast::pipeline::{self, Event};
+    use steadfast::retry;
     use steadfast::time::Duration;
 
     use crate::sync::{Arc, Mutex, lock};
@@ -301,8 +301,8 @@ mod tests {
             SharedBreaker::new("db", BreakerConfig::new().with_failure_threshold(1)).unwrap();
         let (opened, a_reported) = channel();
         let (go_on, a_may_go_on) = channel();
-        let one_attempt = RetryConfig::DEFAULT.with_max_attempts(1).unwrap();
-        let policy = Policy::builder(PipelineConfig::DEFAULT.with_retry(one_attempt))
+        let one_attempt = retry::Config::DEFAULT.with_max_attempts(1).unwrap();
+        let policy = Policy::builder(pipeline::Config::DEFAULT.with_retry(one_attempt))
             .name("db")
             .breaker(breaker)
             .bulkhead(bulkhead.clone())

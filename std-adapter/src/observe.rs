@@ -28,11 +28,11 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use steadfast::pipeline::PipelineConfig;
+//! use steadfast::pipeline;
 //! use steadfast_std::Policy;
 //! use steadfast_std::observe::Standard;
 //!
-//! let policy = Policy::builder(PipelineConfig::default())
+//! let policy = Policy::builder(pipeline::Config::default())
 //!     .name("quotes")
 //!     .observer(Arc::new(Standard))
 //!     .build();

@@ -21,7 +21,7 @@ use std::sync::atomic::AtomicU64;
 use steadfast::bulkhead::Ticket;
 use steadfast::outcome::ErrorsFail;
 use steadfast::pipeline::{
-    self, Answer, Call, Event, Events, Finish, Input, Pipeline, PipelineConfig, Shared, Step,
+    self, Answer, Call, Event, Events, Finish, Input, Pipeline, Shared, Step,
 };
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::Instant;
@@ -42,15 +42,15 @@ pub(crate) struct Inner {
 }
 
 /// A resilience policy: retry, timeouts, stage order and fallback rule (a
-/// [`PipelineConfig`]), with an optional shared breaker, bulkhead and retry
+/// [`pipeline::Config`]), with an optional shared breaker, bulkhead and retry
 /// budget, a classifier `C` and an [`Observer`]. Cheap to clone (an `Arc`);
 /// every clone shares the same machines.
 ///
 /// ```
-/// use steadfast::pipeline::PipelineConfig;
+/// use steadfast::pipeline;
 /// use steadfast_std::{Policy, SharedBreaker};
 ///
-/// let policy = Policy::builder(PipelineConfig::default())
+/// let policy = Policy::builder(pipeline::Config::default())
 ///     .name("postgres")
 ///     .breaker(SharedBreaker::new("postgres", Default::default())?)
 ///     .build();
@@ -86,9 +86,9 @@ impl<C> fmt::Debug for Policy<C> {
 /// Builds a [`Policy`]. See [`Policy::builder`].
 ///
 /// ```
-/// use steadfast::pipeline::PipelineConfig;
+/// use steadfast::pipeline;
 /// use steadfast_std::{Policy, SharedBulkhead, SharedBudget};
-/// let policy = Policy::builder(PipelineConfig::default())
+/// let policy = Policy::builder(pipeline::Config::default())
 ///     .name("reports")
 ///     .bulkhead(SharedBulkhead::new("reports", Default::default())?)
 ///     .budget(SharedBudget::new(Default::default())?)
@@ -99,7 +99,7 @@ impl<C> fmt::Debug for Policy<C> {
 /// ```
 pub struct PolicyBuilder<C = ErrorsFail> {
     name: std::sync::Arc<str>,
-    config: PipelineConfig,
+    config: pipeline::Config,
     breaker: Option<SharedBreaker>,
     bulkhead: Option<SharedBulkhead>,
     budget: Option<SharedBudget>,
@@ -125,7 +125,7 @@ impl Policy {
     /// let p = steadfast_std::Policy::builder(Default::default()).build();
     /// assert_eq!(p.name(), "default");
     /// ```
-    pub fn builder(config: PipelineConfig) -> PolicyBuilder {
+    pub fn builder(config: pipeline::Config) -> PolicyBuilder {
         PolicyBuilder {
             name: "default".into(),
             config,
@@ -308,7 +308,7 @@ impl<C> Policy<C> {
     /// let p = steadfast_std::Policy::builder(Default::default()).build();
     /// assert_eq!(p.config().retry.max_attempts(), 3);
     /// ```
-    pub fn config(&self) -> &PipelineConfig {
+    pub fn config(&self) -> &pipeline::Config {
         self.inner.pipeline.config()
     }
 

@@ -12,10 +12,10 @@ use std::time::Duration as StdDuration;
 use steadfast::backoff::Backoff;
 use steadfast::breaker::{Config as BreakerConfig, State};
 use steadfast::bulkhead::Config as BulkheadConfig;
-use steadfast::pipeline::{Event, FallbackOn, Finish, PipelineConfig, Reason};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Event, FallbackOn, Finish, Reason};
+use steadfast::retry;
 use steadfast::time::Duration;
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_std::{
     AsyncFallback, Error, Fallback, Observer, Policy, SharedBreaker, SharedBulkhead,
 };
@@ -26,9 +26,9 @@ fn ms(n: u64) -> StdDuration {
 }
 
 /// No retries: one attempt, so a failing op ends the pipeline at once.
-fn once(fallback: FallbackOn) -> PipelineConfig {
-    PipelineConfig::default()
-        .with_retry(RetryConfig::default().with_max_attempts(1).unwrap())
+fn once(fallback: FallbackOn) -> pipeline::Config {
+    pipeline::Config::default()
+        .with_retry(retry::Config::default().with_max_attempts(1).unwrap())
         .with_fallback(fallback)
 }
 
@@ -246,9 +246,9 @@ async fn a_total_timeout_falls_back_on_any_failure_only() {
     };
     // Retries allowed, but the total deadline ends the first attempt.
     let config = |on| {
-        PipelineConfig::default()
+        pipeline::Config::default()
             .with_fallback(on)
-            .with_timeout(TimeoutConfig::new(None, Some(Duration::from_millis(500))))
+            .with_timeout(timeout::Config::new(None, Some(Duration::from_millis(500))))
     };
     let seen = Arc::new(Mutex::new(Vec::new()));
     let chain = witness(&seen, 3);
@@ -276,7 +276,7 @@ async fn a_total_timeout_falls_back_on_any_failure_only() {
 
 #[tokio::test(start_paused = true)]
 async fn exhausted_retries_fall_back_on_any_failure_after_the_last_backoff() {
-    let retry = RetryConfig::new(3, Backoff::constant(Duration::from_millis(100))).unwrap();
+    let retry = retry::Config::new(3, Backoff::constant(Duration::from_millis(100))).unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let chain = witness(&seen, 8);
     let attempts = AtomicU32::new(0);
@@ -287,7 +287,7 @@ async fn exhausted_retries_fall_back_on_any_failure_after_the_last_backoff() {
 
     let start = Instant::now();
     let policy = Policy::builder(
-        PipelineConfig::default()
+        pipeline::Config::default()
             .with_retry(retry)
             .with_fallback(FallbackOn::AnyFailure),
     )
@@ -302,7 +302,7 @@ async fn exhausted_retries_fall_back_on_any_failure_after_the_last_backoff() {
 
     // Exhausted retries are not a rejection.
     let policy = Policy::builder(
-        PipelineConfig::default()
+        pipeline::Config::default()
             .with_retry(retry)
             .with_fallback(FallbackOn::Rejection),
     )
@@ -317,7 +317,7 @@ async fn exhausted_retries_fall_back_on_any_failure_after_the_last_backoff() {
 #[tokio::test(start_paused = true)]
 async fn a_sleeping_fallback_takes_exactly_its_time_outside_the_policy_deadlines() {
     // Attempt deadline 200 ms, total 300 ms: neither bounds the fallback.
-    let config = once(FallbackOn::AnyFailure).with_timeout(TimeoutConfig::new(
+    let config = once(FallbackOn::AnyFailure).with_timeout(timeout::Config::new(
         Some(Duration::from_millis(200)),
         Some(Duration::from_millis(300)),
     ));

@@ -9,10 +9,10 @@ use std::time::Duration as StdDuration;
 use steadfast::backoff::Backoff;
 use steadfast::breaker::{Config as BreakerConfig, State};
 use steadfast::bulkhead::Config as BulkheadConfig;
-use steadfast::pipeline::{PipelineConfig, Reason};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Reason};
+use steadfast::retry;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_std::{Policy, SharedBreaker, SharedBulkhead, time};
 
 const YEAR: StdDuration = StdDuration::from_secs(365 * 24 * 3600);
@@ -31,9 +31,9 @@ fn policy() -> (Policy, SharedBreaker, SharedBulkhead) {
         BulkheadConfig::new(1, 4, Duration::from_secs(5)).unwrap(),
     )
     .unwrap();
-    let config = PipelineConfig::default()
-        .with_retry(RetryConfig::new(3, Backoff::constant(Duration::from_millis(100))).unwrap())
-        .with_timeout(TimeoutConfig::new(Some(Duration::from_secs(1)), None));
+    let config = pipeline::Config::default()
+        .with_retry(retry::Config::new(3, Backoff::constant(Duration::from_millis(100))).unwrap())
+        .with_timeout(timeout::Config::new(Some(Duration::from_secs(1)), None));
     let policy = Policy::builder(config)
         .breaker(breaker.clone())
         .bulkhead(pool.clone())

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use steadfast::backoff::Backoff;
 use steadfast::breaker::{Config as BreakerConfig, State};
 use steadfast::bulkhead::Config as BulkheadConfig;
-use steadfast::pipeline::{PipelineConfig, Reason};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Reason};
+use steadfast::retry;
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::Duration;
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_std::{Policy, SharedBreaker, SharedBulkhead};
 
 mod common;
@@ -103,7 +103,7 @@ async fn queued_waiters_are_served_fifo_and_cancelled_waiters_pass_their_turn() 
         BulkheadConfig::new(1, 8, Duration::from_secs(10)).unwrap(),
     )
     .unwrap();
-    let config = PipelineConfig::default().with_timeout(TimeoutConfig::NONE);
+    let config = pipeline::Config::default().with_timeout(timeout::Config::NONE);
     let policy = Policy::builder(config).bulkhead(pool.clone()).build();
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
@@ -138,7 +138,7 @@ async fn queued_waiters_are_served_fifo_and_cancelled_waiters_pass_their_turn() 
 async fn full_bulkhead_and_open_breaker_are_reported() {
     let pool =
         SharedBulkhead::new("pool", BulkheadConfig::new(1, 0, Duration::ZERO).unwrap()).unwrap();
-    let policy = Policy::builder(PipelineConfig::default())
+    let policy = Policy::builder(pipeline::Config::default())
         .bulkhead(pool)
         .build();
     let p2 = policy.clone();
@@ -156,7 +156,7 @@ async fn full_bulkhead_and_open_breaker_are_reported() {
 
     let breaker = SharedBreaker::new("db", BreakerConfig::new()).unwrap();
     let _ = breaker.force_open();
-    let policy = Policy::builder(PipelineConfig::default())
+    let policy = Policy::builder(pipeline::Config::default())
         .breaker(breaker)
         .build();
     let r = policy.call(|| async { Ok::<_, ()>(()) }).await;
@@ -167,9 +167,9 @@ async fn full_bulkhead_and_open_breaker_are_reported() {
 
 #[tokio::test(start_paused = true)]
 async fn attempt_deadline_really_cancels() {
-    let config = PipelineConfig::default()
-        .with_retry(RetryConfig::new(2, Backoff::constant(Duration::from_millis(10))).unwrap())
-        .with_timeout(TimeoutConfig::new(Some(Duration::from_millis(100)), None));
+    let config = pipeline::Config::default()
+        .with_retry(retry::Config::new(2, Backoff::constant(Duration::from_millis(10))).unwrap())
+        .with_timeout(timeout::Config::new(Some(Duration::from_millis(100)), None));
     let policy = Policy::builder(config).build();
     let dropped = Arc::new(AtomicU32::new(0));
     let started = tokio::time::Instant::now();

@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use steadfast::backoff::Backoff;
 use steadfast::breaker::{Breaker, Config as BreakerConfig};
 use steadfast::outcome::Verdict;
-use steadfast::pipeline::{Event, Failure, Finish, Pipeline, PipelineConfig, Reason, Shared, Step};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Event, Failure, Finish, Pipeline, Reason, Shared, Step};
+use steadfast::retry;
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_std::{Observer, Policy, SharedBreaker};
 
 const SEED: u64 = 99;
@@ -30,12 +30,12 @@ const SCRIPT: [(u64, bool); 8] = [
     (10, true),
 ];
 
-fn pipeline_config() -> PipelineConfig {
-    PipelineConfig::default()
+fn pipeline_config() -> pipeline::Config {
+    pipeline::Config::default()
         .with_retry(
-            RetryConfig::new(3, Backoff::constant(Duration::from_millis(200))).expect("retry"),
+            retry::Config::new(3, Backoff::constant(Duration::from_millis(200))).expect("retry"),
         )
-        .with_timeout(TimeoutConfig::new(
+        .with_timeout(timeout::Config::new(
             Some(Duration::from_secs(1)),
             Some(Duration::from_secs(4)),
         ))

@@ -13,7 +13,7 @@ use steadfast::backoff::Backoff;
 use steadfast::breaker::{Config as BreakerConfig, State};
 use steadfast::bulkhead::Config as BulkheadConfig;
 use steadfast::outcome::Verdict;
-use steadfast::retry::{BudgetConfig, RetryConfig};
+use steadfast::retry::{self, BudgetConfig};
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::Duration;
 use steadfast_std::tower::{
@@ -476,7 +476,7 @@ async fn timeout_is_exact_and_inclusive_under_paused_time() {
 #[tokio::test(start_paused = true)]
 async fn retry_layer_follows_the_backoff_and_reports_exhaustion() {
     let dep = Dep::new(10, true);
-    let config = RetryConfig::new(4, Backoff::constant(Duration::from_millis(100))).unwrap();
+    let config = retry::Config::new(4, Backoff::constant(Duration::from_millis(100))).unwrap();
     let mut svc = RetryLayer::new(config).layer(dep.clone());
     let start = Instant::now();
     let answer = svc.ready().await.unwrap().call(1).await;
@@ -503,7 +503,7 @@ async fn retry_layer_spends_the_budget_exactly() {
     let budget =
         SharedBudget::new(BudgetConfig::new(250, 0, Duration::from_secs(10)).unwrap()).unwrap();
     let dep = Dep::new(0, true);
-    let config = RetryConfig::new(2, Backoff::constant(Duration::from_millis(1))).unwrap();
+    let config = retry::Config::new(2, Backoff::constant(Duration::from_millis(1))).unwrap();
     let svc = RetryLayer::new(config)
         .with_budget(budget.clone())
         .layer(dep.clone());
@@ -634,7 +634,7 @@ fn stacked_layers_allocate_nothing_per_request() {
     let pool = SharedBulkhead::new("dep", BulkheadConfig::default()).unwrap();
     let echo = service_fn(|n: u64| std::future::ready(Ok::<_, ()>(n)));
     let mut svc = ServiceBuilder::new()
-        .layer(RetryLayer::new(RetryConfig::default()).with_classifier(RejectionsIgnored))
+        .layer(RetryLayer::new(retry::Config::default()).with_classifier(RejectionsIgnored))
         .layer(BreakerLayer::new(breaker.clone()).with_classifier(RejectionsIgnored))
         .layer(BulkheadLayer::new(pool.clone()))
         .layer(TimeoutLayer::new(ms(100)))
@@ -685,7 +685,7 @@ async fn retry_policy_deposits_once_per_request_through_one_service() {
     let budget =
         SharedBudget::new(BudgetConfig::new(1_000, 0, Duration::from_secs(10)).unwrap()).unwrap();
     let (dep, calls) = fails_every_other_call();
-    let config = RetryConfig::new(2, Backoff::constant(Duration::from_millis(1))).unwrap();
+    let config = retry::Config::new(2, Backoff::constant(Duration::from_millis(1))).unwrap();
     let mut svc =
         tower::retry::RetryLayer::new(RetryPolicy::new(config).with_budget(budget.clone()))
             .layer(dep);
@@ -705,7 +705,7 @@ async fn retry_policy_draws_fresh_jitter_for_every_request() {
     let backoff = Backoff::constant(Duration::from_millis(100))
         .with_jitter(steadfast::backoff::Jitter::Full)
         .unwrap();
-    let config = RetryConfig::new(2, backoff).unwrap();
+    let config = retry::Config::new(2, backoff).unwrap();
     let (dep, _) = fails_every_other_call();
     let mut svc = tower::retry::RetryLayer::new(RetryPolicy::new(config)).layer(dep);
     let mut delays = std::collections::BTreeSet::new();
@@ -735,7 +735,7 @@ async fn a_retry_after_past_the_total_timeout_ends_the_request_at_once() {
         async { Err::<(), _>("429") }
     });
     let start = Instant::now();
-    let svc = RetryLayer::new(RetryConfig::default())
+    let svc = RetryLayer::new(retry::Config::default())
         .with_classifier(answer)
         .layer(busy);
     let err = svc.clone().oneshot(()).await.unwrap_err();
@@ -748,7 +748,7 @@ async fn a_retry_after_past_the_total_timeout_ends_the_request_at_once() {
         c.fetch_add(1, Ordering::Relaxed);
         async { Err::<(), _>("429") }
     });
-    let svc = RetryLayer::new(RetryConfig::default())
+    let svc = RetryLayer::new(retry::Config::default())
         .with_total_timeout(None)
         .with_classifier(answer)
         .layer(busy);

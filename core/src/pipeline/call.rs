@@ -7,7 +7,7 @@ use crate::outcome::{Outcome, Verdict};
 use crate::retry::{GiveUpReason, Retry, RetryBudget, RetryDecision, Withdrawal};
 use crate::rng::Rng;
 use crate::time::Instant;
-use crate::timeout::{Deadline, TimeoutConfig};
+use crate::timeout::{self, Deadline};
 
 use super::shared::{give_back, leave_queue};
 use super::{
@@ -67,11 +67,11 @@ enum Outer {
 ///
 /// ```
 /// use steadfast::outcome::Verdict;
-/// use steadfast::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+/// use steadfast::pipeline::{self, Pipeline, Shared, Step};
 /// use steadfast::rng::SplitMix64;
 /// use steadfast::time::Instant;
 ///
-/// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+/// let mut call = Pipeline::new(pipeline::Config::DEFAULT).start(Instant::ZERO);
 /// let mut shared: Shared = Shared::new();
 /// let t0 = Instant::ZERO;
 /// assert!(matches!(call.next(t0, &mut shared), Step::Attempt { attempt: 1, .. }));
@@ -83,7 +83,7 @@ enum Outer {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Call {
     retry: Retry,
-    timeout: TimeoutConfig,
+    timeout: timeout::Config,
     order: Order,
     fallback: FallbackOn,
     /// Whether the caller has a fallback to answer [`Finish::Fallback`].
@@ -106,7 +106,7 @@ pub struct Call {
 impl Call {
     pub(super) const fn new(
         retry: Retry,
-        timeout: TimeoutConfig,
+        timeout: timeout::Config,
         order: Order,
         fallback: FallbackOn,
         total: Option<Deadline>,
@@ -131,21 +131,21 @@ impl Call {
     }
 
     /// The same call, for a caller that has a fallback: a failure
-    /// [`PipelineConfig::fallback`](super::PipelineConfig::fallback) covers
+    /// [`pipeline::Config::fallback`](super::Config::fallback) covers
     /// ends in [`Finish::Fallback`] and raises [`Event::Fallback`]. Without
     /// one (the default) the call ends in [`Finish::Failed`] and no fallback
     /// event is raised: a fallback that cannot run is neither counted nor
     /// reported.
     ///
     /// ```
-    /// use steadfast::pipeline::{Event, Finish, FallbackOn, Input, Pipeline, PipelineConfig, Reason, Shared};
+    /// use steadfast::pipeline::{self, Event, Finish, FallbackOn, Input, Pipeline, Reason, Shared};
     /// use steadfast::outcome::Verdict;
-    /// use steadfast::retry::RetryConfig;
+    /// use steadfast::retry;
     /// use steadfast::rng::SplitMix64;
     /// use steadfast::time::Instant;
     ///
-    /// let p = Pipeline::new(PipelineConfig::DEFAULT
-    ///     .with_retry(RetryConfig::DEFAULT.with_max_attempts(1)?)
+    /// let p = Pipeline::new(pipeline::Config::DEFAULT
+    ///     .with_retry(retry::Config::DEFAULT.with_max_attempts(1)?)
     ///     .with_fallback(FallbackOn::AnyFailure));
     /// for has_fallback in [false, true] {
     ///     let mut call = p.start(Instant::ZERO).with_fallback(has_fallback);
@@ -170,12 +170,12 @@ impl Call {
     ///
     /// ```
     /// use steadfast::outcome::Verdict;
-    /// use steadfast::pipeline::{Finish, Input, Pipeline, PipelineConfig, Shared, Step};
+    /// use steadfast::pipeline::{self, Finish, Input, Pipeline, Shared, Step};
     /// use steadfast::rng::SplitMix64;
     /// use steadfast::time::Instant;
     /// use steadfast::outcome::Outcome;
     ///
-    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT).start(Instant::ZERO);
     /// let (mut shared, mut rng): (Shared, _) = (Shared::new(), SplitMix64::new(1));
     /// assert!(matches!(call.handle(Instant::ZERO, Input::Next, &mut shared, &mut rng), Step::Attempt { attempt: 1, .. }));
     /// let step = call.handle(Instant::from_millis(5), Input::Outcome(Verdict::success()), &mut shared, &mut rng);
@@ -203,7 +203,7 @@ impl Call {
     /// any lock the observer must not run under.
     ///
     /// ```
-    /// use steadfast::pipeline::{Event, Finish, Input, Observer, Pipeline, PipelineConfig, Shared};
+    /// use steadfast::pipeline::{self, Event, Finish, Input, Observer, Pipeline, Shared};
     /// use steadfast::rng::SplitMix64;
     /// use steadfast::time::Instant;
     ///
@@ -212,7 +212,7 @@ impl Call {
     /// impl Observer for Ends {
     ///     fn on_finish(&mut self, _now: Instant, _finish: &Finish) { self.0 += 1; }
     /// }
-    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT).start(Instant::ZERO);
     /// let (mut shared, mut rng): (Shared, _) = (Shared::new(), SplitMix64::new(1));
     /// let _ = call.handle(Instant::ZERO, Input::Abandon, &mut shared, &mut rng);
     /// let mut ends = Ends::default();
@@ -235,9 +235,9 @@ impl Call {
     /// The total deadline, if the policy has a total timeout.
     ///
     /// ```
-    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::pipeline::{self, Pipeline};
     /// # use steadfast::time::Instant;
-    /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).deadline(), None);
+    /// assert_eq!(Pipeline::new(pipeline::Config::DEFAULT).start(Instant::ZERO).deadline(), None);
     /// ```
     pub const fn deadline(&self) -> Option<Instant> {
         match self.total {
@@ -249,9 +249,9 @@ impl Call {
     /// Attempts that have run or are running (0 before the first).
     ///
     /// ```
-    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::pipeline::{self, Pipeline};
     /// # use steadfast::time::Instant;
-    /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).attempts(), 0);
+    /// assert_eq!(Pipeline::new(pipeline::Config::DEFAULT).start(Instant::ZERO).attempts(), 0);
     /// ```
     pub const fn attempts(&self) -> u32 {
         self.started
@@ -260,9 +260,9 @@ impl Call {
     /// How the call ended, once it has.
     ///
     /// ```
-    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::pipeline::{self, Pipeline};
     /// # use steadfast::time::Instant;
-    /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).finish(), None);
+    /// assert_eq!(Pipeline::new(pipeline::Config::DEFAULT).start(Instant::ZERO).finish(), None);
     /// ```
     pub const fn finish(&self) -> Option<Finish> {
         match self.phase {
@@ -274,9 +274,9 @@ impl Call {
     /// `true` once the call has ended.
     ///
     /// ```
-    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::pipeline::{self, Pipeline};
     /// # use steadfast::time::Instant;
-    /// assert!(!Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).is_finished());
+    /// assert!(!Pipeline::new(pipeline::Config::DEFAULT).start(Instant::ZERO).is_finished());
     /// ```
     pub const fn is_finished(&self) -> bool {
         matches!(self.phase, Phase::Finished(_))
@@ -286,9 +286,9 @@ impl Call {
     /// wait, of a queue wait, or a running attempt's deadline.
     ///
     /// ```
-    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::pipeline::{self, Pipeline};
     /// # use steadfast::time::Instant;
-    /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).poll_at(), None);
+    /// assert_eq!(Pipeline::new(pipeline::Config::DEFAULT).start(Instant::ZERO).poll_at(), None);
     /// ```
     pub const fn poll_at(&self) -> Option<Instant> {
         match &self.phase {
@@ -307,11 +307,11 @@ impl Call {
     ///
     /// ```
     /// use steadfast::outcome::Verdict;
-    /// use steadfast::pipeline::{Event, Pipeline, PipelineConfig, Shared};
+    /// use steadfast::pipeline::{self, Event, Pipeline, Shared};
     /// use steadfast::rng::SplitMix64;
     /// use steadfast::time::Instant;
     ///
-    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT).start(Instant::ZERO);
     /// let mut shared: Shared = Shared::new();
     /// let _ = call.next(Instant::ZERO, &mut shared);
     /// let _ = call.on_outcome(Instant::ZERO, Verdict::failure(), &mut shared, &mut SplitMix64::new(1));
@@ -348,9 +348,9 @@ impl Call {
     /// the same [`Step::Done`]).
     ///
     /// ```
-    /// use steadfast::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+    /// use steadfast::pipeline::{self, Pipeline, Shared, Step};
     /// use steadfast::time::Instant;
-    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT).start(Instant::ZERO);
     /// let step = call.next(Instant::ZERO, &mut Shared::new());
     /// assert!(matches!(step, Step::Attempt { attempt: 1, deadline: Some(_) }));
     /// ```
@@ -647,12 +647,12 @@ impl Call {
     ///
     /// ```
     /// use steadfast::outcome::Verdict;
-    /// use steadfast::pipeline::{Finish, Pipeline, PipelineConfig, Shared, Step};
+    /// use steadfast::pipeline::{self, Finish, Pipeline, Shared, Step};
     /// use steadfast::rng::SplitMix64;
     /// use steadfast::time::Instant;
     /// use steadfast::outcome::Outcome;
     ///
-    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT).start(Instant::ZERO);
     /// let mut shared: Shared = Shared::new();
     /// let _ = call.next(Instant::ZERO, &mut shared);
     /// let step = call.on_outcome(Instant::from_millis(5), Verdict::success(), &mut shared, &mut SplitMix64::new(1));
@@ -766,11 +766,11 @@ impl Call {
     ///
     /// ```
     /// use steadfast::bulkhead::{Bulkhead, Config};
-    /// use steadfast::pipeline::{Failure, Finish, Pipeline, PipelineConfig, Reason, Shared, Step};
+    /// use steadfast::pipeline::{self, Failure, Finish, Pipeline, Reason, Shared, Step};
     /// use steadfast::time::Instant;
     ///
     /// let mut pool: Bulkhead = Bulkhead::new(Config::default())?;
-    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT).start(Instant::ZERO);
     /// let mut shared = Shared::new().with_bulkhead(&mut pool);
     /// assert!(matches!(call.next(Instant::ZERO, &mut shared), Step::Attempt { .. }));
     /// call.abandon(Instant::ZERO, &mut shared);

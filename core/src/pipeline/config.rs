@@ -1,7 +1,7 @@
 //! The policy of a pipeline: stage order, fallback rule, retry and timeouts.
 
-use crate::retry::RetryConfig;
-use crate::timeout::TimeoutConfig;
+use crate::retry;
+use crate::timeout;
 
 use super::Failure;
 
@@ -82,35 +82,35 @@ impl FallbackOn {
 /// their own configs, lent to each call through [`Shared`](super::Shared).
 ///
 /// ```
-/// use steadfast::pipeline::{FallbackOn, PipelineConfig};
-/// use steadfast::timeout::TimeoutConfig;
+/// use steadfast::pipeline::{self, FallbackOn};
+/// use steadfast::timeout;
 /// use steadfast::time::Duration;
 ///
-/// let config = PipelineConfig::default()
-///     .with_timeout(TimeoutConfig::new(Some(Duration::from_secs(2)), Some(Duration::from_secs(10))))
+/// let config = pipeline::Config::default()
+///     .with_timeout(timeout::Config::new(Some(Duration::from_secs(2)), Some(Duration::from_secs(10))))
 ///     .with_fallback(FallbackOn::Rejection);
 /// assert_eq!(config.retry.max_attempts(), 3);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct PipelineConfig {
+pub struct Config {
     /// Attempts, backoff, retry-after cap, whether timeouts are retried.
-    pub retry: RetryConfig,
+    pub retry: retry::Config,
     /// Per-attempt and total timeouts (`None` = no timeout).
-    pub timeout: TimeoutConfig,
+    pub timeout: timeout::Config,
     /// Which stage wraps which.
     pub order: Order,
     /// When the adapter's fallback answers instead of an error.
     pub fallback: FallbackOn,
 }
 
-impl PipelineConfig {
+impl Config {
     /// The seeds' defaults: 3 attempts with jittered exponential backoff, a 30 s
     /// attempt timeout, no total timeout, standard order, no fallback.
     pub const DEFAULT: Self = Self {
-        retry: RetryConfig::DEFAULT,
-        timeout: TimeoutConfig::DEFAULT,
+        retry: retry::Config::DEFAULT,
+        timeout: timeout::Config::DEFAULT,
         order: Order::Standard,
         fallback: FallbackOn::Never,
     };
@@ -118,14 +118,14 @@ impl PipelineConfig {
     /// The same config with another retry policy.
     ///
     /// ```
-    /// # use steadfast::pipeline::PipelineConfig;
-    /// # use steadfast::retry::RetryConfig;
-    /// let config = PipelineConfig::DEFAULT.with_retry(RetryConfig::DEFAULT.with_max_attempts(1)?);
+    /// # use steadfast::pipeline;
+    /// # use steadfast::retry;
+    /// let config = pipeline::Config::DEFAULT.with_retry(retry::Config::DEFAULT.with_max_attempts(1)?);
     /// assert_eq!(config.retry.max_attempts(), 1);
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
-    pub const fn with_retry(mut self, retry: RetryConfig) -> Self {
+    pub const fn with_retry(mut self, retry: retry::Config) -> Self {
         self.retry = retry;
         self
     }
@@ -133,13 +133,13 @@ impl PipelineConfig {
     /// The same config with other timeouts.
     ///
     /// ```
-    /// # use steadfast::pipeline::PipelineConfig;
-    /// # use steadfast::timeout::TimeoutConfig;
-    /// let config = PipelineConfig::DEFAULT.with_timeout(TimeoutConfig::NONE);
+    /// # use steadfast::pipeline;
+    /// # use steadfast::timeout;
+    /// let config = pipeline::Config::DEFAULT.with_timeout(timeout::Config::NONE);
     /// assert_eq!(config.timeout.attempt, None);
     /// ```
     #[must_use]
-    pub const fn with_timeout(mut self, timeout: TimeoutConfig) -> Self {
+    pub const fn with_timeout(mut self, timeout: timeout::Config) -> Self {
         self.timeout = timeout;
         self
     }
@@ -147,8 +147,8 @@ impl PipelineConfig {
     /// The same config with another stage order.
     ///
     /// ```
-    /// # use steadfast::pipeline::{Order, PipelineConfig};
-    /// let config = PipelineConfig::DEFAULT.with_order(Order::BulkheadOutermost);
+    /// # use steadfast::pipeline::{self, Order};
+    /// let config = pipeline::Config::DEFAULT.with_order(Order::BulkheadOutermost);
     /// assert_eq!(config.order, Order::BulkheadOutermost);
     /// ```
     #[must_use]
@@ -160,8 +160,8 @@ impl PipelineConfig {
     /// The same config with another fallback rule.
     ///
     /// ```
-    /// # use steadfast::pipeline::{FallbackOn, PipelineConfig};
-    /// let config = PipelineConfig::DEFAULT.with_fallback(FallbackOn::AnyFailure);
+    /// # use steadfast::pipeline::{self, FallbackOn};
+    /// let config = pipeline::Config::DEFAULT.with_fallback(FallbackOn::AnyFailure);
     /// assert_eq!(config.fallback, FallbackOn::AnyFailure);
     /// ```
     #[must_use]
@@ -171,7 +171,7 @@ impl PipelineConfig {
     }
 }
 
-impl Default for PipelineConfig {
+impl Default for Config {
     fn default() -> Self {
         Self::DEFAULT
     }

@@ -27,11 +27,11 @@
 //! ```
 //! use steadfast::breaker::{Breaker, Config as BreakerConfig};
 //! use steadfast::outcome::Verdict;
-//! use steadfast::pipeline::{Input, Pipeline, PipelineConfig, Shared, Step};
+//! use steadfast::pipeline::{self, Input, Pipeline, Shared, Step};
 //! use steadfast::rng::SplitMix64;
 //! use steadfast::time::Instant;
 //!
-//! let pipeline = Pipeline::new(PipelineConfig::default());
+//! let pipeline = Pipeline::new(pipeline::Config::default());
 //! let mut breaker: Breaker = Breaker::new(BreakerConfig::default())?;
 //! let mut rng = SplitMix64::new(7);
 //! let mut now = Instant::ZERO;
@@ -92,7 +92,7 @@
 //!   starts; only a retry that passes attempts and deadline spends budget.
 //!   Waiting for a breaker does not (nothing reaches the dependency).
 //! * **Fallback** is a decision, not a closure: when the caller has a fallback
-//!   ([`Call::with_fallback`]) and [`PipelineConfig::fallback`] covers how the
+//!   ([`Call::with_fallback`]) and [`pipeline::Config::fallback`](crate::pipeline::Config::fallback) covers how the
 //!   call failed, it ends with [`Finish::Fallback`] and raises
 //!   [`Event::Fallback`]; the driver runs the fallback it was given. Without a
 //!   fallback the same call ends in [`Finish::Failed`], with no fallback event.
@@ -113,7 +113,7 @@ mod shared;
 mod step;
 
 pub use call::Call;
-pub use config::{FallbackOn, Order, PipelineConfig};
+pub use config::{Config, FallbackOn, Order};
 pub use events::{Event, Events, Observer};
 pub use shared::Shared;
 pub use step::{Answer, Error, Failure, Finish, Input, Reason, Step};
@@ -121,17 +121,17 @@ pub use step::{Answer, Error, Failure, Finish, Input, Reason, Step};
 /// An immutable, `Copy` policy that starts [`Call`]s. Can live in a `static`.
 ///
 /// ```
-/// use steadfast::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+/// use steadfast::pipeline::{self, Pipeline, Shared, Step};
 /// use steadfast::time::Instant;
 ///
-/// static POLICY: Pipeline = Pipeline::new(PipelineConfig::DEFAULT);
+/// static POLICY: Pipeline = Pipeline::new(pipeline::Config::DEFAULT);
 /// let mut call = POLICY.start(Instant::ZERO);
 /// assert!(matches!(call.next(Instant::ZERO, &mut Shared::new()), Step::Attempt { attempt: 1, .. }));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Pipeline {
-    config: PipelineConfig,
+    config: Config,
 }
 
 impl Pipeline {
@@ -139,21 +139,21 @@ impl Pipeline {
     /// was built, so this cannot fail.
     ///
     /// ```
-    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
-    /// let p = Pipeline::new(PipelineConfig::default());
+    /// # use steadfast::pipeline::{self, Pipeline};
+    /// let p = Pipeline::new(pipeline::Config::default());
     /// assert_eq!(p.config().retry.max_attempts(), 3);
     /// ```
-    pub const fn new(config: PipelineConfig) -> Self {
+    pub const fn new(config: Config) -> Self {
         Self { config }
     }
 
     /// The policy.
     ///
     /// ```
-    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
-    /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).config(), &PipelineConfig::DEFAULT);
+    /// # use steadfast::pipeline::{self, Pipeline};
+    /// assert_eq!(Pipeline::new(pipeline::Config::DEFAULT).config(), &pipeline::Config::DEFAULT);
     /// ```
-    pub const fn config(&self) -> &PipelineConfig {
+    pub const fn config(&self) -> &Config {
         &self.config
     }
 
@@ -161,10 +161,10 @@ impl Pipeline {
     /// until the first [`Call::next`].
     ///
     /// ```
-    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
-    /// # use steadfast::timeout::TimeoutConfig;
+    /// # use steadfast::pipeline::{self, Pipeline};
+    /// # use steadfast::timeout;
     /// # use steadfast::time::{Duration, Instant};
-    /// let p = Pipeline::new(PipelineConfig::DEFAULT.with_timeout(TimeoutConfig::new(None, Some(Duration::from_secs(5)))));
+    /// let p = Pipeline::new(pipeline::Config::DEFAULT.with_timeout(timeout::Config::new(None, Some(Duration::from_secs(5)))));
     /// let call = p.start(Instant::from_secs(1));
     /// assert_eq!(call.deadline(), Some(Instant::from_secs(6)));
     /// ```

@@ -625,14 +625,14 @@ impl<const K: usize> RetryBudget for Budget<K> {
 ///
 /// ```
 /// use steadfast::outcome::Verdict;
-/// use steadfast::retry::{Retry, RetryConfig, TokenBucket};
+/// use steadfast::retry::{self, Retry, TokenBucket};
 /// use steadfast::rng::SplitMix64;
 /// use steadfast::time::Instant;
 ///
 /// let mut quota = TokenBucket::AWS;
 /// let mut rng = SplitMix64::new(0);
 /// let t = Instant::ZERO;
-/// let mut call = Retry::new(RetryConfig::DEFAULT, t, None);
+/// let mut call = Retry::new(retry::Config::DEFAULT, t, None);
 /// assert!(call.on_outcome_with_budget(Verdict::timed_out(), t, &mut rng, &mut quota).is_retry());
 /// assert_eq!(quota.tokens(), 490); // a timeout's retry costs 10
 /// let _ = call.on_outcome_with_budget(Verdict::success(), t, &mut rng, &mut quota);

@@ -10,9 +10,9 @@ fn ms(n: u64) -> Duration {
 fn at(n: u64) -> Instant {
     Instant::from_millis(n)
 }
-fn exp_config(max_attempts: u32) -> RetryConfig {
+fn exp_config(max_attempts: u32) -> Config {
     let backoff = Backoff::exponential(ms(100), Ratio::TWO, ms(1_000)).unwrap();
-    RetryConfig::new(max_attempts, backoff).unwrap()
+    Config::new(max_attempts, backoff).unwrap()
 }
 fn retry_at(at_ms: u64, attempt: u32, delay_ms: u64) -> RetryDecision {
     RetryDecision::RetryAt {
@@ -227,11 +227,11 @@ fn attempts_near_u32_max() {
 #[test]
 fn unlimited_attempts_are_bounded_only_by_the_total_deadline() {
     let mut rng = SplitMix64::new(0);
-    let c = RetryConfig::DEFAULT
+    let c = Config::DEFAULT
         .with_backoff(Backoff::constant(ms(100)))
         .with_unlimited_attempts();
     assert_eq!(c.attempt_limit(), None);
-    assert_eq!(c.max_attempts(), RetryConfig::UNLIMITED_ATTEMPTS);
+    assert_eq!(c.max_attempts(), Config::UNLIMITED_ATTEMPTS);
     // Attempt n starts at (n − 1) × 110 ms and fails 10 ms later.
     let mut r = Retry::new(c, at(0), Some(at(1_000)));
     for n in 1..10u64 {
@@ -251,10 +251,10 @@ fn unlimited_attempts_are_bounded_only_by_the_total_deadline() {
 #[test]
 fn unlimited_attempts_never_overflow_the_attempt_counter() {
     let mut rng = SplitMix64::new(0);
-    let c = RetryConfig::new(RetryConfig::UNLIMITED_ATTEMPTS, Backoff::constant(ms(1))).unwrap();
+    let c = Config::new(Config::UNLIMITED_ATTEMPTS, Backoff::constant(ms(1))).unwrap();
     assert_eq!(
         c,
-        RetryConfig::DEFAULT
+        Config::DEFAULT
             .with_backoff(Backoff::constant(ms(1)))
             .with_unlimited_attempts()
     );
@@ -270,7 +270,7 @@ fn unlimited_attempts_never_overflow_the_attempt_counter() {
     }
     assert_eq!(r.attempts(), u32::MAX);
     // Any limit below it is a limit.
-    assert_eq!(RetryConfig::DEFAULT.attempt_limit(), Some(3));
+    assert_eq!(Config::DEFAULT.attempt_limit(), Some(3));
 }
 
 #[test]
@@ -287,7 +287,7 @@ fn unvalidated_zero_attempts_acts_as_one() {
 
 #[test]
 fn same_seed_same_decisions() {
-    let c = RetryConfig::new(
+    let c = Config::new(
         50,
         Backoff::DEFAULT.with_jitter(Jitter::Decorrelated).unwrap(),
     )
@@ -343,7 +343,7 @@ fn budget_timeline_with_retries() {
 /// attempts' verdicts, 10 ms apart; returns the final decision.
 fn aws_call(bucket: &mut TokenBucket, outcomes: &[Verdict]) -> RetryDecision {
     let mut rng = SplitMix64::new(0);
-    let config = exp_config(RetryConfig::DEFAULT.max_attempts());
+    let config = exp_config(Config::DEFAULT.max_attempts());
     let mut r = Retry::new(config, at(0), None);
     let mut decision = RetryDecision::Done;
     for (i, v) in outcomes.iter().enumerate() {
@@ -391,7 +391,7 @@ fn aws_standard_mode_refunds_the_last_retry_on_success_and_pays_one_for_a_first_
     assert_eq!(bucket.tokens(), 500, "never above the capacity");
     // A final decision repeated pays nothing twice.
     let mut rng = SplitMix64::new(0);
-    let mut r = Retry::new(RetryConfig::DEFAULT, at(0), None);
+    let mut r = Retry::new(Config::DEFAULT, at(0), None);
     let mut drained = TokenBucket::new(10, 5, 10, 1).unwrap();
     assert!(
         r.on_outcome_with_budget(Verdict::failure(), at(0), &mut rng, &mut drained)
@@ -476,7 +476,7 @@ fn a_retry_that_never_ran_gives_its_withdrawal_back_once() {
 #[test]
 fn with_max_attempts_keeps_every_other_field() {
     let backoff = Backoff::constant(Duration::from_millis(20));
-    let tuned = RetryConfig::DEFAULT
+    let tuned = Config::DEFAULT
         .with_backoff(backoff)
         .with_max_retry_after(Duration::from_secs(5))
         .with_retry_on_timeout(false)

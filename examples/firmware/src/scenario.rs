@@ -24,11 +24,11 @@ use steadfast::backoff::{Backoff, Jitter, Ratio};
 use steadfast::breaker::{self, Breaker, Consecutive};
 use steadfast::bulkhead::{self, Bulkhead};
 use steadfast::outcome::ErrorsFail;
-use steadfast::pipeline::{Event, Pipeline, PipelineConfig, Reason, Step};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Event, Pipeline, Reason, Step};
+use steadfast::retry;
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_embassy::{Error, Input, Observer, Policy, SharedBreaker, SharedBulkhead, SharedRng};
 
 use crate::clock;
@@ -96,12 +96,12 @@ type Guard = Policy<'static, Cs, Consecutive, 2>;
 /// 5 ms per attempt, breaker, bus bulkhead.
 static SENSOR_POLICY: Guard = Policy::new(
     Pipeline::new(
-        PipelineConfig::DEFAULT
-            .with_retry(ok!(RetryConfig::new(
+        pipeline::Config::DEFAULT
+            .with_retry(ok!(retry::Config::new(
                 3,
                 ok!(ok!(Backoff::exponential(ms(2), Ratio::TWO, ms(8))).with_jitter(Jitter::Equal))
             )))
-            .with_timeout(TimeoutConfig::new(Some(ms(5)), None)),
+            .with_timeout(timeout::Config::new(Some(ms(5)), None)),
     ),
     &JITTER,
 )
@@ -111,9 +111,9 @@ static SENSOR_POLICY: Guard = Policy::new(
 /// Modem pings: 2 attempts 5 ms apart, 15 ms per attempt, breaker, bus bulkhead.
 static MODEM_POLICY: Guard = Policy::new(
     Pipeline::new(
-        PipelineConfig::DEFAULT
-            .with_retry(ok!(RetryConfig::new(2, Backoff::constant(ms(5)))))
-            .with_timeout(TimeoutConfig::new(Some(ms(15)), None)),
+        pipeline::Config::DEFAULT
+            .with_retry(ok!(retry::Config::new(2, Backoff::constant(ms(5)))))
+            .with_timeout(timeout::Config::new(Some(ms(15)), None)),
     ),
     &JITTER,
 )

@@ -8,7 +8,7 @@
 //! own serde type; apply [`PolicyFile::apply_env`]; then
 //! [`PolicyFile::validate`] gives a [`PolicySet`] of core configs
 //! ([`steadfast::breaker::Config`], [`steadfast::bulkhead::Config`],
-//! [`steadfast::retry::BudgetConfig`], [`steadfast::pipeline::PipelineConfig`]).
+//! [`steadfast::retry::BudgetConfig`], [`steadfast::pipeline::Config`]).
 //!
 //! Every error names the full key path (`breakers.kafka.failure_rate`) or the
 //! environment variable (`STEADFAST_BREAKERS_KAFKA_FAILURE_RATE`, or the short
@@ -77,10 +77,10 @@ use serde::Deserialize;
 use steadfast::backoff::{Backoff, Kind, Ratio};
 use steadfast::breaker::{self, Breaker, Consecutive, TimeWindow};
 use steadfast::bulkhead;
-use steadfast::pipeline::{FallbackOn, Order, PipelineConfig};
-use steadfast::retry::{BudgetConfig, RetryConfig};
+use steadfast::pipeline::{self, FallbackOn, Order};
+use steadfast::retry::{self, BudgetConfig};
 use steadfast::time::Duration;
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 
 use crate::breaker::CountStorage;
 
@@ -457,7 +457,7 @@ pub struct BudgetEntry {
 }
 
 /// `[policies.NAME]` as written (defaults: the core's
-/// [`PipelineConfig::DEFAULT`], attempt timeout = the file's `default_timeout`).
+/// [`pipeline::Config::DEFAULT`], attempt timeout = the file's `default_timeout`).
 ///
 /// ```
 /// use steadfast_std::config::PolicyEntry;
@@ -559,7 +559,7 @@ impl Default for BreakerSpec {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PolicySpec {
     /// Retry, timeouts, order, fallback.
-    pub pipeline: PipelineConfig,
+    pub pipeline: pipeline::Config,
     /// A key of [`PolicySet::breakers`].
     pub breaker: Option<String>,
     /// A key of [`PolicySet::bulkheads`].
@@ -605,7 +605,7 @@ impl Default for PolicySet {
     fn default() -> Self {
         Self {
             enabled: true,
-            default_timeout: TimeoutConfig::DEFAULT.attempt,
+            default_timeout: timeout::Config::DEFAULT.attempt,
             breakers: BTreeMap::new(),
             bulkheads: BTreeMap::new(),
             budgets: BTreeMap::new(),
@@ -1165,10 +1165,10 @@ fn policy_spec(
     })?;
     let max_attempts = match e.max_attempts {
         Some(Attempts::Limit(n)) => int(|| key("max_attempts"), n, 1u32)?,
-        Some(Attempts::Unlimited) => RetryConfig::UNLIMITED_ATTEMPTS,
-        None => RetryConfig::DEFAULT.max_attempts(),
+        Some(Attempts::Unlimited) => retry::Config::UNLIMITED_ATTEMPTS,
+        None => retry::Config::DEFAULT.max_attempts(),
     };
-    let mut retry = RetryConfig::new(max_attempts, backoff)
+    let mut retry = retry::Config::new(max_attempts, backoff)
         .map_err(|err| ConfigError::new(key(err.field), err.problem))?;
     if let Some(cap) = e.max_retry_after {
         retry = retry.with_max_retry_after(cap.0);
@@ -1184,9 +1184,9 @@ fn policy_spec(
             "\"unlimited\" needs a total_timeout: it is the only bound on the retries",
         ));
     }
-    let pipeline = PipelineConfig::DEFAULT
+    let pipeline = pipeline::Config::DEFAULT
         .with_retry(retry)
-        .with_timeout(TimeoutConfig::new(attempt, total))
+        .with_timeout(timeout::Config::new(attempt, total))
         .with_order(e.order.unwrap_or_default())
         .with_fallback(e.fallback.unwrap_or_default());
     Ok(PolicySpec {
@@ -1219,7 +1219,7 @@ impl PolicyFile {
             enabled: self.enabled.unwrap_or(true),
             default_timeout: self
                 .default_timeout
-                .map_or(TimeoutConfig::DEFAULT.attempt, |t| t.0),
+                .map_or(timeout::Config::DEFAULT.attempt, |t| t.0),
             ..PolicySet::default()
         };
         for (name, entry) in &self.breakers {
@@ -1319,14 +1319,14 @@ impl PolicySet {
     /// assert_eq!(p.retry.max_attempts(), 1);
     /// assert_eq!(p.timeout.attempt, None);
     /// ```
-    pub const PASS_THROUGH: PipelineConfig = {
-        let retry = match RetryConfig::DEFAULT.with_max_attempts(1) {
+    pub const PASS_THROUGH: pipeline::Config = {
+        let retry = match retry::Config::DEFAULT.with_max_attempts(1) {
             Ok(r) => r,
-            Err(_) => RetryConfig::DEFAULT,
+            Err(_) => retry::Config::DEFAULT,
         };
-        PipelineConfig::DEFAULT
+        pipeline::Config::DEFAULT
             .with_retry(retry)
-            .with_timeout(TimeoutConfig::NONE)
+            .with_timeout(timeout::Config::NONE)
             .with_fallback(FallbackOn::Never)
     };
 }

@@ -167,7 +167,7 @@ fn full_file_maps_to_core_configs() {
     assert_eq!(backoff.base(), Duration::from_millis(100));
     assert_eq!(
         p.pipeline.timeout,
-        TimeoutConfig::new(Some(Duration::from_secs(2)), None)
+        timeout::Config::new(Some(Duration::from_secs(2)), None)
     );
     assert_eq!(p.pipeline.order, Order::BulkheadOutermost);
     assert_eq!(p.pipeline.fallback, FallbackOn::Rejection);
@@ -200,7 +200,7 @@ fn defaults_follow_the_core() {
     assert_eq!(set.breakers["a"], BreakerSpec::default());
     assert_eq!(set.bulkheads["a"], bulkhead::Config::DEFAULT);
     assert_eq!(set.budgets["a"], BudgetConfig::DEFAULT);
-    assert_eq!(set.policies["a"].pipeline, PipelineConfig::DEFAULT);
+    assert_eq!(set.policies["a"].pipeline, pipeline::Config::DEFAULT);
     // A single probe lowers the default success threshold instead of failing.
     let set = PolicyFile::from_toml_str("[breakers.a]\nhalf_open_probes = 1\n")
         .unwrap()
@@ -947,7 +947,7 @@ fn env_key_lists_match_the_serde_fields() {
 fn pass_through_config() {
     let p = PolicySet::PASS_THROUGH;
     assert_eq!(p.retry.max_attempts(), 1);
-    assert_eq!(p.timeout, TimeoutConfig::NONE);
+    assert_eq!(p.timeout, timeout::Config::NONE);
     assert_eq!(p.fallback, FallbackOn::Never);
 }
 

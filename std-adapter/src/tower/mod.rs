@@ -158,14 +158,14 @@ impl<E> Error<Error<E>> {
 /// Wraps a service in a [`Policy`].
 ///
 /// ```
-/// use steadfast::pipeline::PipelineConfig;
+/// use steadfast::pipeline;
 /// use steadfast_std::Policy;
 /// use steadfast_std::tower::PolicyLayer;
 /// use tower::{Layer, Service, service_fn};
 ///
 /// #[tokio::main(flavor = "current_thread")]
 /// async fn main() {
-///     let policy = Policy::builder(PipelineConfig::default()).build();
+///     let policy = Policy::builder(pipeline::Config::default()).build();
 ///     let mut svc = PolicyLayer::new(policy).layer(service_fn(|n: u32| async move { Ok::<_, ()>(n * 2) }));
 ///     assert_eq!(svc.call(21).await.unwrap(), 42);
 /// }

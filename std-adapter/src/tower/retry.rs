@@ -10,7 +10,7 @@ use std::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 use steadfast::outcome::{Classify, ErrorsFail};
 use steadfast::pipeline::{self, Reason};
-use steadfast::retry::{GiveUpReason, Retry, RetryConfig, RetryDecision};
+use steadfast::retry::{self, GiveUpReason, Retry, RetryDecision};
 use steadfast::rng::SplitMix64;
 use tower::{Layer, Service};
 
@@ -19,7 +19,7 @@ use crate::{Error, SharedBudget, time};
 /// What every service built from one [`RetryLayer`] shares.
 #[derive(Debug)]
 struct Shared {
-    config: RetryConfig,
+    config: retry::Config,
     budget: Option<SharedBudget>,
     seed: u64,
     /// Requests started: request `n` draws its jitter from `SplitMix64(seed + n)`.
@@ -33,7 +33,7 @@ struct Shared {
 pub const DEFAULT_TOTAL_TIMEOUT: steadfast::time::Duration =
     steadfast::time::Duration::from_secs(10);
 
-/// Retries failed requests by a [`RetryConfig`]: see [`RetryService`] for
+/// Retries failed requests by a [`retry::Config`]: see [`RetryService`] for
 /// the rules. Defaults a service can live with: the config's (3 attempts,
 /// exponential backoff from 100 ms, capped at 60 s, `Retry-After` honoured up
 /// to 60 s) and no retry starting 10 s or more after the first attempt
@@ -43,7 +43,7 @@ pub const DEFAULT_TOTAL_TIMEOUT: steadfast::time::Duration =
 ///
 /// ```
 /// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
-/// use steadfast::retry::RetryConfig;
+/// use steadfast::retry;
 /// use steadfast_std::Error;
 /// use steadfast_std::tower::RetryLayer;
 /// use tower::{Layer, Service, ServiceExt, service_fn};
@@ -57,7 +57,7 @@ pub const DEFAULT_TOTAL_TIMEOUT: steadfast::time::Duration =
 ///         c.fetch_add(1, Ordering::Relaxed);
 ///         async { Err::<(), _>("down") }
 ///     });
-///     let mut svc = RetryLayer::new(RetryConfig::default()).layer(down); // 3 attempts
+///     let mut svc = RetryLayer::new(retry::Config::default()).layer(down); // 3 attempts
 ///     let answer = svc.ready().await.unwrap().call(()).await;
 ///     assert_eq!(answer, Err(Error::retries_exhausted(3, Some("down"))));
 ///     assert_eq!(calls.load(Ordering::Relaxed), 3);
@@ -76,7 +76,7 @@ impl RetryLayer {
     /// let layer = steadfast_std::tower::RetryLayer::new(Default::default());
     /// assert_eq!(layer.config().max_attempts(), 3);
     /// ```
-    pub fn new(config: RetryConfig) -> Self {
+    pub fn new(config: retry::Config) -> Self {
         Self {
             shared: Arc::new(Shared {
                 config,
@@ -180,7 +180,7 @@ impl<C> RetryLayer<C> {
     /// let layer = steadfast_std::tower::RetryLayer::new(Default::default());
     /// assert_eq!(layer.config().max_attempts(), 3);
     /// ```
-    pub fn config(&self) -> RetryConfig {
+    pub fn config(&self) -> retry::Config {
         self.shared.config
     }
 
@@ -252,7 +252,7 @@ impl<S> RetryService<S> {
     /// let svc = steadfast_std::tower::RetryService::new(7_u8, Default::default());
     /// assert_eq!(svc.into_inner(), 7);
     /// ```
-    pub fn new(inner: S, config: RetryConfig) -> Self {
+    pub fn new(inner: S, config: retry::Config) -> Self {
         RetryLayer::new(config).layer(inner)
     }
 }
@@ -418,7 +418,7 @@ where
 /// accounting (one deposit per original request, one withdrawal per retry).
 ///
 /// ```
-/// use steadfast::retry::RetryConfig;
+/// use steadfast::retry;
 /// use steadfast_std::tower::RetryPolicy;
 /// use tower::{Service, ServiceExt, retry::RetryLayer, Layer, service_fn};
 /// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
@@ -432,13 +432,13 @@ where
 ///         let n = c.fetch_add(1, Ordering::Relaxed);
 ///         async move { if n < 2 { Err("busy") } else { Ok(n) } }
 ///     });
-///     let mut svc = RetryLayer::new(RetryPolicy::new(RetryConfig::default())).layer(flaky);
+///     let mut svc = RetryLayer::new(RetryPolicy::new(retry::Config::default())).layer(flaky);
 ///     assert_eq!(svc.ready().await.unwrap().call(()).await, Ok(2));
 /// }
 /// ```
 #[derive(Clone, Debug)]
 pub struct RetryPolicy<C = ErrorsFail> {
-    config: RetryConfig,
+    config: retry::Config,
     budget: Option<SharedBudget>,
     classifier: C,
     seed: u64,
@@ -460,7 +460,7 @@ impl RetryPolicy {
     /// let p = steadfast_std::tower::RetryPolicy::new(Default::default());
     /// # let _ = p;
     /// ```
-    pub fn new(config: RetryConfig) -> Self {
+    pub fn new(config: retry::Config) -> Self {
         let seed = crate::seed::from_os();
         Self {
             config,

@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use steadfast::backoff::Backoff;
 use steadfast::breaker::Config as BreakerConfig;
 use steadfast::bulkhead::Config as BulkheadConfig;
-use steadfast::pipeline::PipelineConfig;
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline;
+use steadfast::retry;
 use steadfast::time::Duration;
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_std::{Policy, SharedBreaker, SharedBulkhead};
 
 /// Milliseconds as a std duration.
@@ -44,9 +44,11 @@ impl Storm {
                 .with_probes(2, 2),
         )
         .unwrap();
-        let config = PipelineConfig::default()
-            .with_retry(RetryConfig::new(3, Backoff::constant(Duration::from_millis(30))).unwrap())
-            .with_timeout(TimeoutConfig::new(
+        let config = pipeline::Config::default()
+            .with_retry(
+                retry::Config::new(3, Backoff::constant(Duration::from_millis(30))).unwrap(),
+            )
+            .with_timeout(timeout::Config::new(
                 Some(Duration::from_millis(200)),
                 Some(Duration::from_secs(2)),
             ));
