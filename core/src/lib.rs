@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod breaker;
 pub mod bulkhead;
+pub mod chaos;
 pub mod error;
 pub mod outcome;
 pub mod pipeline;
