@@ -96,7 +96,7 @@ proptest! {
                 Model { capacity, available: capacity, retry_cost, timeout_cost, no_retry_increment },
             )
         };
-        let config = retry::Config::new(max_attempts, Backoff::constant(Duration::from_millis(10))).expect("valid");
+        let config = retry::Config::DEFAULT.with_max_attempts(max_attempts).with_backoff(Backoff::constant(Duration::from_millis(10)));
         let mut rng = SplitMix64::new(7);
         let mut now = Instant::ZERO;
         for steps in calls {

@@ -51,8 +51,7 @@ proptest! {
         let mut model = Model { max_milli: i64::from(max_tokens) * 1_000, ratio_milli: i64::from(ratio), milli: i64::from(max_tokens) * 1_000 };
         let config = retry::Config::DEFAULT
             .with_backoff(Backoff::constant(Duration::from_millis(1)))
-            .with_max_attempts(max_attempts)
-            .unwrap();
+            .with_max_attempts(max_attempts);
         let mut rng = SplitMix64::new(0);
         let t = Instant::ZERO;
         for answers in calls {
@@ -88,7 +87,7 @@ proptest! {
 #[test]
 fn the_last_failure_of_a_call_costs_a_token_too() {
     let mut throttle = GrpcThrottle::new(10, 100).unwrap();
-    let config = retry::Config::DEFAULT.with_max_attempts(3).unwrap();
+    let config = retry::Config::DEFAULT.with_max_attempts(3);
     let mut rng = SplitMix64::new(0);
     let t = Instant::ZERO;
     let mut retry = Retry::new(config, t, None);
@@ -110,7 +109,7 @@ fn the_last_failure_of_a_call_costs_a_token_too() {
 fn an_outage_throttles_retries_until_successes_refill() {
     // 10 tokens: retries stop once 5 or fewer are left; 0.5 back per success.
     let mut throttle = GrpcThrottle::new(10, 500).unwrap();
-    let config = retry::Config::DEFAULT.with_max_attempts(2).unwrap();
+    let config = retry::Config::DEFAULT.with_max_attempts(2);
     let mut rng = SplitMix64::new(0);
     let t = Instant::ZERO;
     let mut retried = 0;

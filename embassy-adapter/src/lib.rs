@@ -47,8 +47,9 @@ pub use steadfast::pipeline::Observer;
 /// use steadfast_embassy::{Policy, SharedRng};
 ///
 /// let rng: SharedRng<NoopRawMutex> = SharedRng::new(1);
-/// let policy = Policy::new(Pipeline::new(pipeline::Config::DEFAULT), &rng);
-/// assert_eq!(policy.pipeline().config().retry.max_attempts(), 3);
+/// let policy = Policy::new(Pipeline::new(pipeline::Config::DEFAULT)?, &rng);
+/// assert_eq!(policy.pipeline().config().retry().max_attempts(), 3);
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 pub struct Policy<
     'a,
@@ -353,7 +354,7 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> Driver
             let step = policy
                 .rng
                 .inner
-                .lock(|rng| rng.lend(|rng| call.handle(now, input, shared, rng)))?;
+                .lock(|rng| rng.lend(|rng| call.handle(input, now, shared, rng)))?;
             let ticket = match step {
                 Step::Queued { ticket, .. } => Some(ticket),
                 _ => None,

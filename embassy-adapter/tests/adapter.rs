@@ -95,16 +95,22 @@ fn breaker_config() -> breaker::Config {
 }
 
 fn bulkhead_config() -> bulkhead::Config {
-    bulkhead::Config::new(1, 2, ms(1_000)).unwrap_or_else(|e| panic!("{e}"))
+    bulkhead::Config::DEFAULT
+        .with_max_concurrent(1)
+        .with_max_queue(2)
+        .with_max_wait(ms(1_000))
 }
 
 fn pipeline() -> Pipeline {
-    let retry = retry::Config::new(3, Backoff::constant(ms(5))).unwrap_or_else(|e| panic!("{e}"));
+    let retry = retry::Config::DEFAULT
+        .with_max_attempts(3)
+        .with_backoff(Backoff::constant(ms(5)));
     Pipeline::new(
         pipeline::Config::DEFAULT
             .with_retry(retry)
-            .with_timeout(timeout::Config::new(Some(ms(15)), None)),
+            .with_timeout(timeout::Config::NONE.with_attempt(ms(15))),
     )
+    .unwrap()
 }
 
 struct Machines {
@@ -162,7 +168,7 @@ fn replay(trace: &Trace) {
         let mut shared = Shared::new()
             .with_breaker(&mut breaker)
             .with_bulkhead(&mut pool);
-        let core = call.handle(*now, *input, &mut shared, &mut rng);
+        let core = call.handle(*input, *now, &mut shared, &mut rng);
         assert_eq!(&core, step, "at {now}: the core decided otherwise");
     }
 }
@@ -212,7 +218,7 @@ fn core_run(script: &[(u64, Option<bool>)]) -> Vec<Step> {
                     (None, Some(d)) => d,
                     _ => now + ms(took),
                 };
-                call.on_outcome(now, verdict, &mut shared, &mut rng)
+                call.on_outcome(verdict, now, &mut shared, &mut rng)
             }
             Step::Wait { until } | Step::Queued { until, .. } => {
                 now = until;

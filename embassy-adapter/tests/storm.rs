@@ -65,14 +65,29 @@ fn ten_thousand_callers_dropped_at_every_await_point() {
         .unwrap(),
     );
     let pool: SharedBulkhead<Cs, 16> = SharedBulkhead::new(
-        Bulkhead::new(bulkhead::Config::new(MAX_CONCURRENT, 16, ms(30)).unwrap()).unwrap(),
+        Bulkhead::new(
+            bulkhead::Config::DEFAULT
+                .with_max_concurrent(MAX_CONCURRENT)
+                .with_max_queue(16)
+                .with_max_wait(ms(30)),
+        )
+        .unwrap(),
     );
     let rng = SharedRng::new(SEED);
     let pipeline = Pipeline::new(
         pipeline::Config::DEFAULT
-            .with_retry(retry::Config::new(3, Backoff::constant(ms(2))).unwrap())
-            .with_timeout(timeout::Config::new(Some(ms(15)), Some(ms(200)))),
-    );
+            .with_retry(
+                retry::Config::DEFAULT
+                    .with_max_attempts(3)
+                    .with_backoff(Backoff::constant(ms(2))),
+            )
+            .with_timeout(
+                timeout::Config::NONE
+                    .with_attempt(ms(15))
+                    .with_total(ms(200)),
+            ),
+    )
+    .unwrap();
     let policy = Policy::new(pipeline, &rng)
         .with_breaker(&breaker)
         .with_bulkhead(&pool);

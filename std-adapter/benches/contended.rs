@@ -82,9 +82,10 @@ fn bench(c: &mut Criterion) {
 
         let policy = Policy::builder(
             pipeline::Config::default()
-                .with_retry(retry::Config::default().with_max_attempts(1).unwrap())
+                .with_retry(retry::Config::default().with_max_attempts(1))
                 .with_timeout(timeout::Config::NONE),
         )
+        .unwrap()
         .breaker(SharedBreaker::new("bench", steadfast_config()).unwrap())
         .build();
         group.bench_function("steadfast Policy::call_blocking", |b| {

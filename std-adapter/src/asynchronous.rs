@@ -34,7 +34,7 @@ impl<C> Policy<C> {
     ///
     /// #[tokio::main(flavor = "current_thread")]
     /// async fn main() {
-    ///     let policy = Policy::builder(pipeline::Config::default()).build();
+    ///     let policy = Policy::builder(pipeline::Config::default()).expect("a valid config").build();
     ///     let mut tries = 0;
     ///     let answer: Result<u32, Error<&str>> = policy
     ///         .call(|| {
@@ -67,7 +67,7 @@ impl<C> Policy<C> {
     /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ///     let breaker = SharedBreaker::new("prices", Default::default())?;
     ///     let _ = breaker.force_open();
-    ///     let policy = Policy::builder(pipeline::Config::default().with_fallback(FallbackOn::Rejection))
+    ///     let policy = Policy::builder(pipeline::Config::default().with_fallback(FallbackOn::Rejection)).expect("a valid config")
     ///         .breaker(breaker)
     ///         .build();
     ///     let cache = Fallback::value(9.99_f32.to_bits());
@@ -114,7 +114,7 @@ impl<C> Policy<C> {
     /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ///     let breaker = SharedBreaker::new("prices", Default::default())?;
     ///     let _ = breaker.force_open();
-    ///     let policy = Policy::builder(pipeline::Config::default().with_fallback(FallbackOn::Rejection))
+    ///     let policy = Policy::builder(pipeline::Config::default().with_fallback(FallbackOn::Rejection)).expect("a valid config")
     ///         .breaker(breaker)
     ///         .build();
     ///     // A local cache miss, then the replica.

@@ -443,7 +443,7 @@ impl SharedBreaker {
         Self {
             inner: Arc::new(Inner {
                 word,
-                slow_micros: config.slow_call_duration.as_micros(),
+                slow_micros: config.slow_call_duration().as_micros(),
                 stripes: Default::default(),
                 name,
                 detector,
@@ -534,7 +534,7 @@ impl SharedBreaker {
     ///
     /// ```
     /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
-    /// assert_eq!(b.config().failure_threshold, 5);
+    /// assert_eq!(b.config().failure_threshold(), 5);
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn config(&self) -> Config {

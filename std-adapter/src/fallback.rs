@@ -183,7 +183,7 @@ enum AnyAlternative<T, E> {
 /// #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let (primary, backup) = (Provider { up: false }, Provider { up: true });
-///     let backup_policy = Policy::builder(pipeline::Config::default())
+///     let backup_policy = Policy::builder(pipeline::Config::default()).expect("a valid config")
 ///         .name("backup")
 ///         .breaker(SharedBreaker::new("backup", Default::default())?)
 ///         .build();
@@ -194,9 +194,9 @@ enum AnyAlternative<T, E> {
 ///     .or_else_sync(|_| Ok::<_, ()>(100)); // last resort: yesterday's quote
 ///
 ///     let config = pipeline::Config::default()
-///         .with_retry(retry::Config::default().with_max_attempts(2)?)
+///         .with_retry(retry::Config::default().with_max_attempts(2))
 ///         .with_fallback(FallbackOn::AnyFailure);
-///     let policy = Policy::builder(config).name("primary").build();
+///     let policy = Policy::builder(config).expect("a valid config").name("primary").build();
 ///     let quote = policy.call_with_async_fallback(&chain, || primary.quote()).await;
 ///     assert_eq!(quote.unwrap(), 120); // from the backup provider
 ///     Ok(())

@@ -32,11 +32,12 @@
 //! use steadfast_std::Policy;
 //! use steadfast_std::observe::Standard;
 //!
-//! let policy = Policy::builder(pipeline::Config::default())
+//! let policy = Policy::builder(pipeline::Config::default())?
 //!     .name("quotes")
 //!     .observer(Arc::new(Standard))
 //!     .build();
 //! assert_eq!(policy.call_blocking(|| Ok::<_, ()>(1)).unwrap(), 1);
+//! # Ok::<(), steadfast::error::ConfigError>(())
 //! ```
 
 #[cfg(any(feature = "metrics", feature = "tracing"))]

@@ -88,7 +88,7 @@ struct Inner {
 /// let db = SharedBreaker::new("postgres", Default::default())?;
 /// let registry = Registry::builder()
 ///     .breaker(db.clone())
-///     .policy(Policy::builder(Default::default()).name("postgres").breaker(db).build())
+///     .policy(Policy::builder(Default::default())?.name("postgres").breaker(db).build())
 ///     .build();
 /// assert_eq!(registry.policy("postgres").unwrap().breaker().unwrap().name(), "postgres");
 /// assert!(registry.breaker("redis").is_none());
@@ -187,8 +187,9 @@ impl RegistryBuilder {
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, Policy};
-    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// let r = Registry::builder().policy(Policy::builder(Default::default())?.name("api").build()).build();
     /// assert!(r.policy("api").is_some());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policies.insert(policy.name().to_owned(), policy);
@@ -274,7 +275,7 @@ impl Registry {
     ///   db: { bulkhead: db, max_attempts: 2 }
     /// ")?.validate()?;
     /// let registry = Registry::from_set(&set)?;
-    /// assert_eq!(registry.policy("db").unwrap().bulkhead().unwrap().config().max_concurrent, 4);
+    /// assert_eq!(registry.policy("db").unwrap().bulkhead().unwrap().config().max_concurrent(), 4);
     /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     #[cfg(feature = "config")]
@@ -297,7 +298,7 @@ impl Registry {
     /// let registry = Registry::from_set_with_observer(&set, Arc::new(NoopObserver))?;
     /// assert!(!registry.enabled());
     /// assert_eq!(registry.health().circuit_breakers["x"], "disabled");
-    /// assert_eq!(registry.policy("x").unwrap().config().retry.max_attempts(), 1);
+    /// assert_eq!(registry.policy("x").unwrap().config().retry().max_attempts(), 1);
     /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     #[cfg(feature = "config")]
@@ -360,9 +361,10 @@ impl Registry {
             let pipeline = if set.enabled {
                 *pipeline
             } else {
-                PolicySet::PASS_THROUGH.with_order(pipeline.order)
+                PolicySet::PASS_THROUGH.with_order(pipeline.order())
             };
             let mut policy = Policy::builder(pipeline)
+                .map_err(core_error(format!("policies.{name}")))?
                 .name(name.as_str())
                 .observer(observer.clone());
             if let Some(seed) = seed {
@@ -434,9 +436,10 @@ impl Registry {
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, Policy};
-    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// let r = Registry::builder().policy(Policy::builder(Default::default())?.name("api").build()).build();
     /// let answer = r.policy("api").unwrap().call_blocking(|| Ok::<_, ()>(42));
     /// assert_eq!(answer.unwrap(), 42);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn policy(&self, name: &str) -> Option<&Policy> {
         self.inner.policies.get(name)
@@ -510,8 +513,9 @@ impl Registry {
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, Policy};
-    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// let r = Registry::builder().policy(Policy::builder(Default::default())?.name("api").build()).build();
     /// assert_eq!(r.policy_names().collect::<Vec<_>>(), ["api"]);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn policy_names(&self) -> impl Iterator<Item = &str> {
         self.inner.policies.keys().map(String::as_str)
@@ -592,7 +596,7 @@ impl Registry {
             .map(|(name, b)| {
                 BreakerHealth::new(name, b.state(), b.stats(), now)
                     .with_window(b.counts_at(now))
-                    .with_metrics_only(b.config().metrics_only)
+                    .with_metrics_only(b.config().metrics_only())
             })
             .collect();
         Health::from_breakers(self.inner.enabled, breakers)

@@ -28,13 +28,21 @@ fn policy() -> (Policy, SharedBreaker, SharedBulkhead) {
     .unwrap();
     let pool = SharedBulkhead::new(
         "pool",
-        BulkheadConfig::new(1, 4, Duration::from_secs(5)).unwrap(),
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(4)
+            .with_max_wait(Duration::from_secs(5)),
     )
     .unwrap();
     let config = pipeline::Config::default()
-        .with_retry(retry::Config::new(3, Backoff::constant(Duration::from_millis(100))).unwrap())
-        .with_timeout(timeout::Config::new(Some(Duration::from_secs(1)), None));
+        .with_retry(
+            retry::Config::DEFAULT
+                .with_max_attempts(3)
+                .with_backoff(Backoff::constant(Duration::from_millis(100))),
+        )
+        .with_timeout(timeout::Config::NONE.with_attempt(Duration::from_secs(1)));
     let policy = Policy::builder(config)
+        .unwrap()
         .breaker(breaker.clone())
         .bulkhead(pool.clone())
         .build();

@@ -233,7 +233,10 @@ fn breaker_layer_allocates_nothing_per_request() {
 async fn bulkhead_queues_fifo_then_rejects_when_the_queue_is_full() {
     let pool = SharedBulkhead::new(
         "pool",
-        BulkheadConfig::new(1, 2, Duration::from_secs(10)).unwrap(),
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(2)
+            .with_max_wait(Duration::from_secs(10)),
     )
     .unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
@@ -276,7 +279,10 @@ async fn bulkhead_queues_fifo_then_rejects_when_the_queue_is_full() {
 async fn bulkhead_queue_wait_ends_exactly_at_max_wait() {
     let pool = SharedBulkhead::new(
         "pool",
-        BulkheadConfig::new(1, 1, Duration::from_millis(250)).unwrap(),
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(1)
+            .with_max_wait(Duration::from_millis(250)),
     )
     .unwrap();
     let dep = Dep::new(10_000, false);
@@ -304,7 +310,10 @@ async fn bulkhead_queue_wait_ends_exactly_at_max_wait() {
 async fn bulkhead_drop_storm_leaks_nothing() {
     let pool = SharedBulkhead::new(
         "pool",
-        BulkheadConfig::new(4, 64, Duration::from_millis(300)).unwrap(),
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(4)
+            .with_max_queue(64)
+            .with_max_wait(Duration::from_millis(300)),
     )
     .unwrap();
     let in_op = Arc::new(AtomicU32::new(0));
@@ -476,7 +485,9 @@ async fn timeout_is_exact_and_inclusive_under_paused_time() {
 #[tokio::test(start_paused = true)]
 async fn retry_layer_follows_the_backoff_and_reports_exhaustion() {
     let dep = Dep::new(10, true);
-    let config = retry::Config::new(4, Backoff::constant(Duration::from_millis(100))).unwrap();
+    let config = retry::Config::DEFAULT
+        .with_max_attempts(4)
+        .with_backoff(Backoff::constant(Duration::from_millis(100)));
     let mut svc = RetryLayer::new(config).layer(dep.clone());
     let start = Instant::now();
     let answer = svc.ready().await.unwrap().call(1).await;
@@ -500,10 +511,17 @@ async fn retry_layer_follows_the_backoff_and_reports_exhaustion() {
 #[tokio::test(start_paused = true)]
 async fn retry_layer_spends_the_budget_exactly() {
     // A quarter of a retry per request, no floor: exactly 1 retry per 4 requests.
-    let budget =
-        SharedBudget::new(BudgetConfig::new(250, 0, Duration::from_secs(10)).unwrap()).unwrap();
+    let budget = SharedBudget::new(
+        BudgetConfig::DEFAULT
+            .with_ratio_permille(250)
+            .with_min_retries_per_sec(0)
+            .with_window(Duration::from_secs(10)),
+    )
+    .unwrap();
     let dep = Dep::new(0, true);
-    let config = retry::Config::new(2, Backoff::constant(Duration::from_millis(1))).unwrap();
+    let config = retry::Config::DEFAULT
+        .with_max_attempts(2)
+        .with_backoff(Backoff::constant(Duration::from_millis(1)));
     let svc = RetryLayer::new(config)
         .with_budget(budget.clone())
         .layer(dep.clone());
@@ -546,8 +564,14 @@ async fn stacked_layers_time_out_trip_the_breaker_and_release_every_slot() {
             .with_break_duration(Duration::from_secs(5)),
     )
     .unwrap();
-    let pool =
-        SharedBulkhead::new("dep", BulkheadConfig::new(2, 0, Duration::ZERO).unwrap()).unwrap();
+    let pool = SharedBulkhead::new(
+        "dep",
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(2)
+            .with_max_queue(0)
+            .with_max_wait(Duration::ZERO),
+    )
+    .unwrap();
     let dep = Dep::new(1_000, false); // slower than the timeout
     let svc = ServiceBuilder::new()
         .layer(BreakerLayer::new(breaker.clone()).with_classifier(RejectionsIgnored))
@@ -682,10 +706,17 @@ fn fails_every_other_call() -> (
 #[tokio::test(start_paused = true)]
 async fn retry_policy_deposits_once_per_request_through_one_service() {
     // One retry per request, no floor: each request's own deposit pays its retry.
-    let budget =
-        SharedBudget::new(BudgetConfig::new(1_000, 0, Duration::from_secs(10)).unwrap()).unwrap();
+    let budget = SharedBudget::new(
+        BudgetConfig::DEFAULT
+            .with_ratio_permille(1_000)
+            .with_min_retries_per_sec(0)
+            .with_window(Duration::from_secs(10)),
+    )
+    .unwrap();
     let (dep, calls) = fails_every_other_call();
-    let config = retry::Config::new(2, Backoff::constant(Duration::from_millis(1))).unwrap();
+    let config = retry::Config::DEFAULT
+        .with_max_attempts(2)
+        .with_backoff(Backoff::constant(Duration::from_millis(1)));
     let mut svc =
         tower::retry::RetryLayer::new(RetryPolicy::new(config).with_budget(budget.clone()))
             .layer(dep);
@@ -702,10 +733,11 @@ async fn retry_policy_deposits_once_per_request_through_one_service() {
 
 #[tokio::test(start_paused = true)]
 async fn retry_policy_draws_fresh_jitter_for_every_request() {
-    let backoff = Backoff::constant(Duration::from_millis(100))
-        .with_jitter(steadfast::backoff::Jitter::Full)
-        .unwrap();
-    let config = retry::Config::new(2, backoff).unwrap();
+    let backoff =
+        Backoff::constant(Duration::from_millis(100)).with_jitter(steadfast::backoff::Jitter::Full);
+    let config = retry::Config::DEFAULT
+        .with_max_attempts(2)
+        .with_backoff(backoff);
     let (dep, _) = fails_every_other_call();
     let mut svc = tower::retry::RetryLayer::new(RetryPolicy::new(config)).layer(dep);
     let mut delays = std::collections::BTreeSet::new();

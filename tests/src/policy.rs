@@ -10,6 +10,7 @@ use steadfast::breaker;
 use steadfast::bulkhead;
 use steadfast::pipeline;
 use steadfast::retry::{self, BudgetConfig};
+use steadfast::time::Duration;
 use steadfast::timeout;
 use steadfast_std::config::{self, PolicyFile, PolicySpec};
 
@@ -78,9 +79,9 @@ impl SimPolicy {
             None => match set.policies.len() {
                 0 => {
                     let mut spec = PolicySpec::default();
-                    spec.pipeline = spec.pipeline.with_timeout(timeout::Config::new(
+                    spec.pipeline = spec.pipeline.with_timeout(timeouts(
                         set.default_timeout,
-                        spec.pipeline.timeout.total,
+                        spec.pipeline.timeout().total(),
                     ));
                     ("default".to_owned(), spec)
                 }
@@ -95,9 +96,7 @@ impl SimPolicy {
         };
         if !set.enabled {
             // The global switch: calls go straight through.
-            let retry = retry::Config::DEFAULT
-                .with_max_attempts(1)
-                .map_err(|e| format!("enabled: {e}"))?;
+            let retry = retry::Config::DEFAULT.with_max_attempts(1);
             return Ok(Self {
                 name,
                 pipeline: pipeline::Config::DEFAULT
@@ -156,4 +155,16 @@ impl SimPolicy {
             budget,
         })
     }
+}
+
+/// Timeouts from optional values: each `Some` sets one, `None` leaves it unset.
+fn timeouts(attempt: Option<Duration>, total: Option<Duration>) -> timeout::Config {
+    let mut config = timeout::Config::NONE;
+    if let Some(attempt) = attempt {
+        config = config.with_attempt(attempt);
+    }
+    if let Some(total) = total {
+        config = config.with_total(total);
+    }
+    config
 }

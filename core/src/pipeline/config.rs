@@ -1,5 +1,6 @@
 //! The policy of a pipeline: stage order, fallback rule, retry and timeouts.
 
+use crate::error::ConfigError;
 use crate::retry;
 use crate::timeout;
 
@@ -86,23 +87,23 @@ impl FallbackOn {
 /// use steadfast::timeout;
 /// use steadfast::time::Duration;
 ///
-/// let config = pipeline::Config::default()
-///     .with_timeout(timeout::Config::new(Some(Duration::from_secs(2)), Some(Duration::from_secs(10))))
+/// const CONFIG: pipeline::Config = pipeline::Config::DEFAULT
+///     .with_timeout(timeout::Config::DEFAULT.with_attempt(Duration::from_secs(2)).with_total(Duration::from_secs(10)))
 ///     .with_fallback(FallbackOn::Rejection);
-/// assert_eq!(config.retry.max_attempts(), 3);
+/// assert_eq!(CONFIG.retry().max_attempts(), 3);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
     /// Attempts, backoff, retry-after cap, whether timeouts are retried.
-    pub retry: retry::Config,
+    pub(crate) retry: retry::Config,
     /// Per-attempt and total timeouts (`None` = no timeout).
-    pub timeout: timeout::Config,
+    pub(crate) timeout: timeout::Config,
     /// Which stage wraps which.
-    pub order: Order,
+    pub(crate) order: Order,
     /// When the adapter's fallback answers instead of an error.
-    pub fallback: FallbackOn,
+    pub(crate) fallback: FallbackOn,
 }
 
 impl Config {
@@ -120,9 +121,8 @@ impl Config {
     /// ```
     /// # use steadfast::pipeline;
     /// # use steadfast::retry;
-    /// let config = pipeline::Config::DEFAULT.with_retry(retry::Config::DEFAULT.with_max_attempts(1)?);
-    /// assert_eq!(config.retry.max_attempts(), 1);
-    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// let config = pipeline::Config::DEFAULT.with_retry(retry::Config::DEFAULT.with_max_attempts(1));
+    /// assert_eq!(config.retry().max_attempts(), 1);
     /// ```
     #[must_use]
     pub const fn with_retry(mut self, retry: retry::Config) -> Self {
@@ -136,7 +136,7 @@ impl Config {
     /// # use steadfast::pipeline;
     /// # use steadfast::timeout;
     /// let config = pipeline::Config::DEFAULT.with_timeout(timeout::Config::NONE);
-    /// assert_eq!(config.timeout.attempt, None);
+    /// assert_eq!(config.timeout().attempt(), None);
     /// ```
     #[must_use]
     pub const fn with_timeout(mut self, timeout: timeout::Config) -> Self {
@@ -149,7 +149,7 @@ impl Config {
     /// ```
     /// # use steadfast::pipeline::{self, Order};
     /// let config = pipeline::Config::DEFAULT.with_order(Order::BulkheadOutermost);
-    /// assert_eq!(config.order, Order::BulkheadOutermost);
+    /// assert_eq!(config.order(), Order::BulkheadOutermost);
     /// ```
     #[must_use]
     pub const fn with_order(mut self, order: Order) -> Self {
@@ -162,12 +162,79 @@ impl Config {
     /// ```
     /// # use steadfast::pipeline::{self, FallbackOn};
     /// let config = pipeline::Config::DEFAULT.with_fallback(FallbackOn::AnyFailure);
-    /// assert_eq!(config.fallback, FallbackOn::AnyFailure);
+    /// assert_eq!(config.fallback(), FallbackOn::AnyFailure);
     /// ```
     #[must_use]
     pub const fn with_fallback(mut self, fallback: FallbackOn) -> Self {
         self.fallback = fallback;
         self
+    }
+}
+
+impl Config {
+    /// The defaults; start of a `const` builder chain (same as [`Config::DEFAULT`]).
+    ///
+    /// ```
+    /// # use steadfast::pipeline;
+    /// assert_eq!(pipeline::Config::new(), pipeline::Config::DEFAULT);
+    /// ```
+    pub const fn new() -> Self {
+        Self::DEFAULT
+    }
+
+    /// The one check of this config, run by [`Pipeline::new`](super::Pipeline::new):
+    /// the retry policy's ([`retry::Config::validate`]) and the timeouts'.
+    ///
+    /// ```
+    /// # use steadfast::{pipeline, retry};
+    /// let bad = pipeline::Config::DEFAULT.with_retry(retry::Config::DEFAULT.with_max_attempts(0));
+    /// assert_eq!(bad.validate().unwrap_err().field, "max_attempts");
+    /// ```
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        if let Err(e) = self.retry.validate() {
+            return Err(e);
+        }
+        self.timeout.validate()
+    }
+
+    /// Attempts, backoff, retry-after cap, whether timeouts are retried.
+    ///
+    /// ```
+    /// # use steadfast::pipeline;
+    /// assert_eq!(pipeline::Config::DEFAULT.retry().max_attempts(), 3);
+    /// ```
+    pub const fn retry(&self) -> retry::Config {
+        self.retry
+    }
+
+    /// Per-attempt and total timeouts.
+    ///
+    /// ```
+    /// # use steadfast::pipeline;
+    /// assert_eq!(pipeline::Config::DEFAULT.timeout().total(), None);
+    /// ```
+    pub const fn timeout(&self) -> timeout::Config {
+        self.timeout
+    }
+
+    /// Which stage wraps which.
+    ///
+    /// ```
+    /// # use steadfast::pipeline::{self, Order};
+    /// assert_eq!(pipeline::Config::DEFAULT.order(), Order::Standard);
+    /// ```
+    pub const fn order(&self) -> Order {
+        self.order
+    }
+
+    /// When the adapter's fallback answers instead of an error.
+    ///
+    /// ```
+    /// # use steadfast::pipeline::{self, FallbackOn};
+    /// assert_eq!(pipeline::Config::DEFAULT.fallback(), FallbackOn::Never);
+    /// ```
+    pub const fn fallback(&self) -> FallbackOn {
+        self.fallback
     }
 }
 

@@ -31,7 +31,7 @@
 //! use steadfast::rng::SplitMix64;
 //! use steadfast::time::Instant;
 //!
-//! let pipeline = Pipeline::new(pipeline::Config::default());
+//! let pipeline = Pipeline::new(pipeline::Config::default())?;
 //! let mut breaker: Breaker = Breaker::new(BreakerConfig::default())?;
 //! let mut rng = SplitMix64::new(7);
 //! let mut now = Instant::ZERO;
@@ -41,7 +41,7 @@
 //! let mut shared = Shared::new().with_breaker(&mut breaker);
 //! let (mut input, mut last) = (Input::Next, None);
 //! let finish = loop {
-//!     match call.handle(now, input, &mut shared, &mut rng) {
+//!     match call.handle(input, now, &mut shared, &mut rng) {
 //!         Step::Attempt { .. } => {
 //!             let result = flaky.next().unwrap_or(Ok(0));
 //!             let verdict = if result.is_ok() { Verdict::success() } else { Verdict::failure() };
@@ -103,6 +103,7 @@
 //!   [`Reason::Cancelled`].
 //! * **Clock.** A clock that goes backwards is read as `max(now, highest now seen)`.
 
+use crate::error::ConfigError;
 use crate::retry::Retry;
 use crate::time::Instant;
 
@@ -124,7 +125,7 @@ pub use step::{Answer, Error, Failure, Finish, Input, Reason, Step};
 /// use steadfast::pipeline::{self, Pipeline, Shared, Step};
 /// use steadfast::time::Instant;
 ///
-/// static POLICY: Pipeline = Pipeline::new(pipeline::Config::DEFAULT);
+/// static POLICY: Pipeline = steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT));
 /// let mut call = POLICY.start(Instant::ZERO);
 /// assert!(matches!(call.next(Instant::ZERO, &mut Shared::new()), Step::Attempt { attempt: 1, .. }));
 /// ```
@@ -135,23 +136,33 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline with this policy. Every part of `config` was validated when it
-    /// was built, so this cannot fail.
+    /// A pipeline with this policy, or the error of
+    /// [`Config::validate`], naming the field (`const`: in a `static`, write
+    /// `valid!(Pipeline::new(CONFIG))` to check it at compile time, see
+    /// [`valid!`](crate::valid)).
     ///
     /// ```
-    /// # use steadfast::pipeline::{self, Pipeline};
-    /// let p = Pipeline::new(pipeline::Config::default());
-    /// assert_eq!(p.config().retry.max_attempts(), 3);
+    /// # use steadfast::{pipeline, retry};
+    /// # use steadfast::pipeline::Pipeline;
+    /// let p = Pipeline::new(pipeline::Config::default())?;
+    /// assert_eq!(p.config().retry().max_attempts(), 3);
+    /// let bad = pipeline::Config::DEFAULT.with_retry(retry::Config::DEFAULT.with_max_attempts(0));
+    /// assert_eq!(Pipeline::new(bad).unwrap_err().field, "max_attempts");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub const fn new(config: Config) -> Self {
-        Self { config }
+    pub const fn new(config: Config) -> Result<Self, ConfigError> {
+        match config.validate() {
+            Ok(()) => Ok(Self { config }),
+            Err(e) => Err(e),
+        }
     }
 
     /// The policy.
     ///
     /// ```
     /// # use steadfast::pipeline::{self, Pipeline};
-    /// assert_eq!(Pipeline::new(pipeline::Config::DEFAULT).config(), &pipeline::Config::DEFAULT);
+    /// assert_eq!(Pipeline::new(pipeline::Config::DEFAULT)?.config(), &pipeline::Config::DEFAULT);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn config(&self) -> &Config {
         &self.config
@@ -164,9 +175,10 @@ impl Pipeline {
     /// # use steadfast::pipeline::{self, Pipeline};
     /// # use steadfast::timeout;
     /// # use steadfast::time::{Duration, Instant};
-    /// let p = Pipeline::new(pipeline::Config::DEFAULT.with_timeout(timeout::Config::new(None, Some(Duration::from_secs(5)))));
+    /// let p = Pipeline::new(pipeline::Config::DEFAULT.with_timeout(timeout::Config::NONE.with_total(Duration::from_secs(5))))?;
     /// let call = p.start(Instant::from_secs(1));
     /// assert_eq!(call.deadline(), Some(Instant::from_secs(6)));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn start(&self, now: Instant) -> Call {
         let total = self.config.timeout.total_deadline(now);

@@ -5,7 +5,7 @@ use crate::backoff::Backoff;
 use crate::error::ConfigError;
 use crate::time::Duration;
 
-/// A validated retry policy, shared by every [`Retry`](super::Retry) it starts.
+/// A retry policy, shared by every [`Retry`](super::Retry) it starts.
 ///
 /// * `max_attempts` counts **all** attempts including the first (gRPC, AWS,
 ///   resilience4j; Polly counts retries only): 3 means one call and at most two
@@ -30,13 +30,13 @@ use crate::time::Duration;
 /// use steadfast::retry;
 /// use steadfast::time::Duration;
 ///
-/// // const-constructible, for a static on an MCU
-/// const POLICY: retry::Config = match retry::Config::new(5, Backoff::constant(Duration::from_millis(20))) {
-///     Ok(c) => c.with_retry_on_timeout(false),
-///     Err(_) => panic!("bad retry config"),
-/// };
+/// // a `const` builder chain, for a static on an MCU
+/// const POLICY: retry::Config = retry::Config::DEFAULT
+///     .with_max_attempts(5)
+///     .with_backoff(Backoff::constant(Duration::from_millis(20)))
+///     .with_retry_on_timeout(false);
 /// assert_eq!(POLICY.max_attempts(), 5);
-/// assert_eq!(retry::Config::new(0, Backoff::DEFAULT).unwrap_err().field, "max_attempts");
+/// assert_eq!(retry::Config::DEFAULT.with_max_attempts(0).validate().unwrap_err().field, "max_attempts");
 /// assert_eq!(retry::Config::default().max_attempts(), 3);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -82,42 +82,31 @@ impl Config {
     /// use steadfast::backoff::Backoff;
     /// use steadfast::retry;
     ///
-    /// let forever = retry::Config::new(retry::Config::UNLIMITED_ATTEMPTS, Backoff::DEFAULT)?;
+    /// let forever = retry::Config::DEFAULT.with_max_attempts(retry::Config::UNLIMITED_ATTEMPTS);
     /// assert_eq!(forever.attempt_limit(), None);
-    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const UNLIMITED_ATTEMPTS: u32 = u32::MAX;
 
-    /// `max_attempts` (≥ 1, counting the first, or
-    /// [`UNLIMITED_ATTEMPTS`](Self::UNLIMITED_ATTEMPTS)) with `backoff`, other
-    /// fields default.
+    /// The defaults; start of a `const` builder chain (same as [`Config::DEFAULT`]).
     ///
     /// ```
-    /// # use steadfast::backoff::Backoff;
     /// # use steadfast::retry;
-    /// let c = retry::Config::new(1, Backoff::DEFAULT)?; // never retries
-    /// assert_eq!(c.max_attempts(), 1);
-    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// assert_eq!(retry::Config::new(), retry::Config::DEFAULT);
     /// ```
-    pub const fn new(max_attempts: u32, backoff: Backoff) -> Result<Self, ConfigError> {
-        let config = Self {
-            max_attempts,
-            backoff,
-            ..Self::DEFAULT
-        };
-        match config.validate() {
-            Ok(()) => Ok(config),
-            Err(e) => Err(e),
-        }
+    pub const fn new() -> Self {
+        Self::DEFAULT
     }
 
-    /// Checks a config that did not come through [`retry::Config::new`](crate::retry::Config::new) (e.g. one
-    /// deserialized): `max_attempts >= 1` and a valid backoff. An unvalidated config
-    /// never makes a [`Retry`](super::Retry) panic; `max_attempts = 0` acts as 1.
+    /// The one check of this config, run by
+    /// [`Pipeline::new`](crate::pipeline::Pipeline::new) (and by adapters that
+    /// start [`Retry`](super::Retry)s themselves): `max_attempts >= 1` and a
+    /// valid backoff. A [`Retry`](super::Retry) started from an unchecked config
+    /// never panics; `max_attempts = 0` acts as 1.
     ///
     /// ```
     /// # use steadfast::retry;
     /// assert!(retry::Config::DEFAULT.validate().is_ok());
+    /// assert_eq!(retry::Config::DEFAULT.with_max_attempts(0).validate().unwrap_err().field, "max_attempts");
     /// ```
     pub const fn validate(&self) -> Result<(), ConfigError> {
         if self.max_attempts == 0 {
@@ -129,23 +118,18 @@ impl Config {
         self.backoff.validate()
     }
 
-    /// The same config with another attempt limit (≥ 1, counting the first);
-    /// every other field is kept.
+    /// Sets the attempt limit (≥ 1, counting the first; or
+    /// [`UNLIMITED_ATTEMPTS`](Self::UNLIMITED_ATTEMPTS)); every other field is kept.
     ///
     /// ```
     /// # use steadfast::retry;
-    /// assert_eq!(retry::Config::DEFAULT.with_max_attempts(10)?.max_attempts(), 10);
-    /// assert!(retry::Config::DEFAULT.with_max_attempts(0).is_err());
-    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// assert_eq!(retry::Config::DEFAULT.with_max_attempts(10).max_attempts(), 10);
     /// ```
-    pub const fn with_max_attempts(self, max_attempts: u32) -> Result<Self, ConfigError> {
-        let config = Self {
+    #[must_use]
+    pub const fn with_max_attempts(self, max_attempts: u32) -> Self {
+        Self {
             max_attempts,
             ..self
-        };
-        match config.validate() {
-            Ok(()) => Ok(config),
-            Err(e) => Err(e),
         }
     }
 
@@ -166,7 +150,8 @@ impl Config {
         }
     }
 
-    /// The same config with another (already validated) backoff.
+    /// The same config with another backoff (checked with the rest by
+    /// [`validate`](Self::validate)).
     ///
     /// ```
     /// # use steadfast::backoff::Backoff;

@@ -20,8 +20,8 @@
 //! use steadfast::rng::SplitMix64;
 //! use steadfast::time::{Duration, Instant};
 //!
-//! let backoff = Backoff::exponential(Duration::from_millis(100), Ratio::TWO, Duration::from_secs(60))?;
-//! let config = retry::Config::new(3, backoff)?;
+//! let backoff = Backoff::exponential(Duration::from_millis(100), Ratio::TWO, Duration::from_secs(60));
+//! let config = retry::Config::DEFAULT.with_max_attempts(3).with_backoff(backoff);
 //! let mut rng = SplitMix64::new(1);
 //! let t0 = Instant::ZERO;
 //! let mut retry = Retry::new(config, t0, None); // attempt 1 starts at t0
@@ -273,7 +273,7 @@ impl Retry {
     /// use steadfast::time::{Duration, Instant};
     ///
     /// // 500 ‰, no floor: two requests buy one retry
-    /// let mut budget: Budget = Budget::new(BudgetConfig::new(500, 0, Duration::from_secs(10))?)?;
+    /// let mut budget: Budget = Budget::new(BudgetConfig::DEFAULT.with_ratio_permille(500).with_min_retries_per_sec(0).with_window(Duration::from_secs(10)))?;
     /// let mut rng = SplitMix64::new(0);
     /// let t = Instant::ZERO;
     /// budget.on_request(t);

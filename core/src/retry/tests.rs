@@ -11,8 +11,10 @@ fn at(n: u64) -> Instant {
     Instant::from_millis(n)
 }
 fn exp_config(max_attempts: u32) -> Config {
-    let backoff = Backoff::exponential(ms(100), Ratio::TWO, ms(1_000)).unwrap();
-    Config::new(max_attempts, backoff).unwrap()
+    let backoff = Backoff::exponential(ms(100), Ratio::TWO, ms(1_000));
+    Config::DEFAULT
+        .with_max_attempts(max_attempts)
+        .with_backoff(backoff)
 }
 fn retry_at(at_ms: u64, attempt: u32, delay_ms: u64) -> RetryDecision {
     RetryDecision::RetryAt {
@@ -251,7 +253,9 @@ fn unlimited_attempts_are_bounded_only_by_the_total_deadline() {
 #[test]
 fn unlimited_attempts_never_overflow_the_attempt_counter() {
     let mut rng = SplitMix64::new(0);
-    let c = Config::new(Config::UNLIMITED_ATTEMPTS, Backoff::constant(ms(1))).unwrap();
+    let c = Config::DEFAULT
+        .with_max_attempts(Config::UNLIMITED_ATTEMPTS)
+        .with_backoff(Backoff::constant(ms(1)));
     assert_eq!(
         c,
         Config::DEFAULT
@@ -287,11 +291,9 @@ fn unvalidated_zero_attempts_acts_as_one() {
 
 #[test]
 fn same_seed_same_decisions() {
-    let c = Config::new(
-        50,
-        Backoff::DEFAULT.with_jitter(Jitter::Decorrelated).unwrap(),
-    )
-    .unwrap();
+    let c = Config::DEFAULT
+        .with_max_attempts(50)
+        .with_backoff(Backoff::DEFAULT.with_jitter(Jitter::Decorrelated));
     let run = |seed| {
         let mut rng = SplitMix64::new(seed);
         let mut r = Retry::new(c, at(0), None);
@@ -314,8 +316,13 @@ fn same_seed_same_decisions() {
 #[test]
 fn budget_timeline_with_retries() {
     // 200 ‰, no floor, 10 s window in 10 buckets: five calls buy one retry.
-    let mut budget =
-        Budget::<10>::new(BudgetConfig::new(200, 0, Duration::from_secs(10)).unwrap()).unwrap();
+    let mut budget = Budget::<10>::new(
+        BudgetConfig::DEFAULT
+            .with_ratio_permille(200)
+            .with_min_retries_per_sec(0)
+            .with_window(Duration::from_secs(10)),
+    )
+    .unwrap();
     let mut rng = SplitMix64::new(0);
     let c = exp_config(3);
     let mut decisions = [false; 12];
@@ -450,7 +457,10 @@ fn a_retry_that_never_ran_gives_its_withdrawal_back_once() {
     assert_eq!(drained.tokens(), 10);
 
     // Finagle budget: the retry comes back to the bucket it was taken from.
-    let config = BudgetConfig::new(0, 1, Duration::from_secs(1)).unwrap();
+    let config = BudgetConfig::DEFAULT
+        .with_ratio_permille(0)
+        .with_min_retries_per_sec(1)
+        .with_window(Duration::from_secs(1));
     let mut budget = Budget::<4>::new(config).unwrap();
     let mut r = Retry::new(exp_config(3), at(0), None);
     assert!(
@@ -480,8 +490,7 @@ fn with_max_attempts_keeps_every_other_field() {
         .with_backoff(backoff)
         .with_max_retry_after(Duration::from_secs(5))
         .with_retry_on_timeout(false)
-        .with_max_attempts(7)
-        .unwrap();
+        .with_max_attempts(7);
     assert_eq!(tuned.max_attempts(), 7);
     assert_eq!(tuned.backoff(), backoff);
     assert_eq!(tuned.max_retry_after(), Duration::from_secs(5));

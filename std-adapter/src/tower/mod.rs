@@ -46,7 +46,7 @@
 //! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let breaker = SharedBreaker::new("users", Default::default())?;
-//!     let pool = SharedBulkhead::new("users", BulkheadConfig::new(8, 32, steadfast::time::Duration::from_millis(50))?)?;
+//!     let pool = SharedBulkhead::new("users", BulkheadConfig::DEFAULT.with_max_concurrent(8).with_max_queue(32).with_max_wait(steadfast::time::Duration::from_millis(50)))?;
 //!     let mut svc = ServiceBuilder::new()
 //!         // outermost: the breaker, judging what the layers below report
 //!         .layer(BreakerLayer::new(breaker.clone()).with_classifier(RejectionsIgnored))
@@ -165,7 +165,7 @@ impl<E> Error<Error<E>> {
 ///
 /// #[tokio::main(flavor = "current_thread")]
 /// async fn main() {
-///     let policy = Policy::builder(pipeline::Config::default()).build();
+///     let policy = Policy::builder(pipeline::Config::default()).expect("a valid config").build();
 ///     let mut svc = PolicyLayer::new(policy).layer(service_fn(|n: u32| async move { Ok::<_, ()>(n * 2) }));
 ///     assert_eq!(svc.call(21).await.unwrap(), 42);
 /// }
@@ -179,8 +179,9 @@ impl<C> PolicyLayer<C> {
     /// A layer running every request through `policy`.
     ///
     /// ```
-    /// let layer = steadfast_std::tower::PolicyLayer::new(steadfast_std::Policy::builder(Default::default()).build());
+    /// let layer = steadfast_std::tower::PolicyLayer::new(steadfast_std::Policy::builder(Default::default())?.build());
     /// # let _ = layer;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn new(policy: Policy<C>) -> Self {
         Self { policy }
@@ -203,8 +204,9 @@ impl<S, C: Clone> Layer<S> for PolicyLayer<C> {
 /// ```
 /// use steadfast_std::tower::PolicyService;
 /// use tower::service_fn;
-/// let svc = PolicyService::new(service_fn(|_: ()| async { Ok::<_, ()>(()) }), steadfast_std::Policy::builder(Default::default()).build());
+/// let svc = PolicyService::new(service_fn(|_: ()| async { Ok::<_, ()>(()) }), steadfast_std::Policy::builder(Default::default())?.build());
 /// # let _ = svc;
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct PolicyService<S, C = ErrorsFail> {
@@ -218,8 +220,9 @@ impl<S, C> PolicyService<S, C> {
     /// ```
     /// # use steadfast_std::tower::PolicyService;
     /// # use tower::service_fn;
-    /// let svc = PolicyService::new(service_fn(|_: ()| async { Ok::<_, ()>(()) }), steadfast_std::Policy::builder(Default::default()).build());
+    /// let svc = PolicyService::new(service_fn(|_: ()| async { Ok::<_, ()>(()) }), steadfast_std::Policy::builder(Default::default())?.build());
     /// # let _ = svc;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn new(inner: S, policy: Policy<C>) -> Self {
         Self { inner, policy }

@@ -33,7 +33,10 @@ impl Storm {
     pub(crate) fn new(slots: u32, queue: u32, max_wait_ms: u64, break_ms: u64, seed: u64) -> Self {
         let pool = SharedBulkhead::new(
             "pool",
-            BulkheadConfig::new(slots, queue, Duration::from_millis(max_wait_ms)).unwrap(),
+            BulkheadConfig::DEFAULT
+                .with_max_concurrent(slots)
+                .with_max_queue(queue)
+                .with_max_wait(Duration::from_millis(max_wait_ms)),
         )
         .unwrap();
         let breaker = SharedBreaker::new(
@@ -46,13 +49,17 @@ impl Storm {
         .unwrap();
         let config = pipeline::Config::default()
             .with_retry(
-                retry::Config::new(3, Backoff::constant(Duration::from_millis(30))).unwrap(),
+                retry::Config::DEFAULT
+                    .with_max_attempts(3)
+                    .with_backoff(Backoff::constant(Duration::from_millis(30))),
             )
-            .with_timeout(timeout::Config::new(
-                Some(Duration::from_millis(200)),
-                Some(Duration::from_secs(2)),
-            ));
+            .with_timeout(
+                timeout::Config::NONE
+                    .with_attempt(Duration::from_millis(200))
+                    .with_total(Duration::from_secs(2)),
+            );
         let policy = Policy::builder(config)
+            .unwrap()
             .breaker(breaker.clone())
             .bulkhead(pool.clone())
             .seed(seed)

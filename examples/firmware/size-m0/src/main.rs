@@ -246,7 +246,7 @@ mod patterns {
     ) -> u64 {
         use steadfast::outcome::Verdict;
         use steadfast::pipeline::{self, Pipeline, Step};
-        let pipeline = Pipeline::new(black_box(pipeline::Config::DEFAULT));
+        let pipeline = black_box(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT)));
         let mut rng = SplitMix64::new(input);
         let mut acc = 0u64;
         for call_no in 0..4u64 {
@@ -261,7 +261,7 @@ mod patterns {
                         } else {
                             Verdict::success()
                         };
-                        call.on_outcome(now, verdict, shared, &mut rng)
+                        call.on_outcome(verdict, now, shared, &mut rng)
                     }
                     Step::Wait { until } | Step::Queued { until, .. } => {
                         now = until;
@@ -370,8 +370,11 @@ mod adapter {
         };
         let breaker: SharedBreaker<NoopRawMutex> = SharedBreaker::new(breaker);
         let rng = SharedRng::new(input);
-        let policy = Policy::new(Pipeline::new(black_box(pipeline::Config::DEFAULT)), &rng)
-            .with_breaker(&breaker);
+        let policy = Policy::new(
+            black_box(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT))),
+            &rng,
+        )
+        .with_breaker(&breaker);
         let mut acc = 0u64;
         for i in 0..4u64 {
             let fail = (input >> i) & 1 == 1;
