@@ -488,7 +488,7 @@ async fn retry_layer_follows_the_backoff_and_reports_exhaustion() {
     let config = retry::Config::DEFAULT
         .with_max_attempts(4)
         .with_backoff(Backoff::constant(Duration::from_millis(100)));
-    let mut svc = RetryLayer::new(config).layer(dep.clone());
+    let mut svc = RetryLayer::new(config).unwrap().layer(dep.clone());
     let start = Instant::now();
     let answer = svc.ready().await.unwrap().call(1).await;
     assert_eq!(answer, Err(Error::retries_exhausted(4, Some("down"))));
@@ -499,6 +499,7 @@ async fn retry_layer_follows_the_backoff_and_reports_exhaustion() {
     // Not retryable: one call, the operation's error.
     let once = Dep::new(0, true);
     let mut svc = RetryLayer::new(config)
+        .unwrap()
         .with_classifier(|r: &Result<u32, &str>| match r {
             Ok(_) => Verdict::success(),
             Err(_) => Verdict::failure().not_retryable(),
@@ -523,6 +524,7 @@ async fn retry_layer_spends_the_budget_exactly() {
         .with_max_attempts(2)
         .with_backoff(Backoff::constant(Duration::from_millis(1)));
     let svc = RetryLayer::new(config)
+        .unwrap()
         .with_budget(budget.clone())
         .layer(dep.clone());
     let mut attempts_seen = Vec::new();
@@ -658,7 +660,11 @@ fn stacked_layers_allocate_nothing_per_request() {
     let pool = SharedBulkhead::new("dep", BulkheadConfig::default()).unwrap();
     let echo = service_fn(|n: u64| std::future::ready(Ok::<_, ()>(n)));
     let mut svc = ServiceBuilder::new()
-        .layer(RetryLayer::new(retry::Config::default()).with_classifier(RejectionsIgnored))
+        .layer(
+            RetryLayer::new(retry::Config::default())
+                .unwrap()
+                .with_classifier(RejectionsIgnored),
+        )
         .layer(BreakerLayer::new(breaker.clone()).with_classifier(RejectionsIgnored))
         .layer(BulkheadLayer::new(pool.clone()))
         .layer(TimeoutLayer::new(ms(100)))
@@ -717,9 +723,12 @@ async fn retry_policy_deposits_once_per_request_through_one_service() {
     let config = retry::Config::DEFAULT
         .with_max_attempts(2)
         .with_backoff(Backoff::constant(Duration::from_millis(1)));
-    let mut svc =
-        tower::retry::RetryLayer::new(RetryPolicy::new(config).with_budget(budget.clone()))
-            .layer(dep);
+    let mut svc = tower::retry::RetryLayer::new(
+        RetryPolicy::new(config)
+            .unwrap()
+            .with_budget(budget.clone()),
+    )
+    .layer(dep);
     for n in 0..10 {
         assert_eq!(svc.ready().await.unwrap().call(n).await, Ok(n));
     }
@@ -739,7 +748,7 @@ async fn retry_policy_draws_fresh_jitter_for_every_request() {
         .with_max_attempts(2)
         .with_backoff(backoff);
     let (dep, _) = fails_every_other_call();
-    let mut svc = tower::retry::RetryLayer::new(RetryPolicy::new(config)).layer(dep);
+    let mut svc = tower::retry::RetryLayer::new(RetryPolicy::new(config).unwrap()).layer(dep);
     let mut delays = std::collections::BTreeSet::new();
     for n in 0..8u32 {
         let started = Instant::now();
@@ -768,6 +777,7 @@ async fn a_retry_after_past_the_total_timeout_ends_the_request_at_once() {
     });
     let start = Instant::now();
     let svc = RetryLayer::new(retry::Config::default())
+        .unwrap()
         .with_classifier(answer)
         .layer(busy);
     let err = svc.clone().oneshot(()).await.unwrap_err();
@@ -781,6 +791,7 @@ async fn a_retry_after_past_the_total_timeout_ends_the_request_at_once() {
         async { Err::<(), _>("429") }
     });
     let svc = RetryLayer::new(retry::Config::default())
+        .unwrap()
         .with_total_timeout(None)
         .with_classifier(answer)
         .layer(busy);

@@ -319,6 +319,8 @@ impl<'a> Sim<'a> {
                 "bulkhead: max_queue above the simulator's {QUEUE_CAPACITY}"
             ));
         }
+        let pipeline =
+            Pipeline::new(scenario.policy.pipeline).map_err(|e| format!("pipeline: {e}"))?;
         let machines = Machines::new(&scenario.policy)?;
         let mut root = SplitMix64::new(scenario.seed);
         let load_rng = SplitMix64::new(root.next_u64());
@@ -329,7 +331,7 @@ impl<'a> Sim<'a> {
         let buckets = scenario.duration.as_micros().div_ceil(bucket_us) as usize;
         let mut sim = Self {
             scenario,
-            pipeline: Pipeline::new(scenario.policy.pipeline).unwrap(),
+            pipeline,
             machines,
             dependency: Dependency::new(scenario.dependency.clone()),
             load: Load::new(scenario.load.clone()),
