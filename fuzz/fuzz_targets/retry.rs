@@ -8,8 +8,8 @@ use libfuzzer_sys::fuzz_target;
 use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
 use steadfast::outcome::{Outcome, Verdict};
 use steadfast::retry::{
-    self, Budget, BudgetConfig, GiveUpReason, GrpcThrottle, Retry, RetryBudget, RetryDecision,
-    TokenBucket, Unlimited, Withdrawal,
+    self, Budget, BudgetConfig, GiveUpReason, GrpcThrottle, GrpcThrottleConfig, Retry, RetryBudget,
+    RetryDecision, TokenBucket, TokenBucketConfig, Unlimited, Withdrawal,
 };
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
@@ -154,7 +154,13 @@ fuzz_target!(|data: &[u8]| {
                 return;
             }
         },
-        1 => match TokenBucket::new(input.count(), input.count(), input.count(), input.count()) {
+        1 => match TokenBucket::new(
+            TokenBucketConfig::DEFAULT
+                .with_capacity(input.count())
+                .with_retry_cost(input.count())
+                .with_timeout_retry_cost(input.count())
+                .with_no_retry_increment(input.count()),
+        ) {
             Ok(b) => AnyBudget::Bucket(b),
             Err(e) => {
                 assert!(
@@ -165,7 +171,11 @@ fuzz_target!(|data: &[u8]| {
                 return;
             }
         },
-        2 => match GrpcThrottle::new(input.count(), input.count()) {
+        2 => match GrpcThrottle::new(
+            GrpcThrottleConfig::DEFAULT
+                .with_max_tokens(input.count())
+                .with_token_ratio_milli(input.count()),
+        ) {
             Ok(b) => AnyBudget::Grpc(b),
             Err(e) => {
                 assert!(e.field == "max_tokens" || e.field == "token_ratio");

@@ -18,7 +18,7 @@ const TOKENS_PER_RETRY: i64 = 1_000;
 ///
 /// ```
 /// use steadfast::outcome::Outcome;
-/// use steadfast::retry::{RetryBudget, TokenBucket};
+/// use steadfast::retry::{RetryBudget, TokenBucket, TokenBucketConfig};
 /// use steadfast::time::Instant;
 ///
 /// let mut quota = TokenBucket::AWS;
@@ -618,6 +618,183 @@ impl<const K: usize> RetryBudget for Budget<K> {
     }
 }
 
+/// The settings of a [`TokenBucket`]: its `capacity` (it starts full), what a
+/// retry costs (`retry_cost`, or `timeout_retry_cost` after a timeout; each
+/// between 1 and the capacity) and what a first-attempt success adds
+/// (`no_retry_increment`; 0: only refunds refill it).
+///
+/// Defaults: the AWS SDKs' standard mode (500, 5, 10, 1).
+///
+/// ```
+/// use steadfast::retry::TokenBucketConfig;
+///
+/// const C: TokenBucketConfig = TokenBucketConfig::DEFAULT.with_capacity(100).with_no_retry_increment(0);
+/// assert_eq!((C.capacity(), C.retry_cost(), C.no_retry_increment()), (100, 5, 0));
+/// assert_eq!(C.with_retry_cost(0).validate().unwrap_err().field, "retry_cost");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TokenBucketConfig {
+    capacity: u32,
+    retry_cost: u32,
+    timeout_retry_cost: u32,
+    no_retry_increment: u32,
+}
+
+impl TokenBucketConfig {
+    /// The AWS SDKs' standard mode: 500 tokens, a retry costs 5 (10 after a
+    /// timeout), a first-attempt success adds 1.
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.capacity(), 500);
+    /// ```
+    pub const DEFAULT: Self = Self {
+        capacity: 500,
+        retry_cost: 5,
+        timeout_retry_cost: 10,
+        no_retry_increment: 1,
+    };
+
+    /// The defaults; start of a `const` builder chain (same as
+    /// [`TokenBucketConfig::DEFAULT`]).
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::new(), TokenBucketConfig::DEFAULT);
+    /// ```
+    pub const fn new() -> Self {
+        Self::DEFAULT
+    }
+
+    /// Sets the capacity (more than zero); the bucket starts full.
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.with_capacity(50).capacity(), 50);
+    /// ```
+    #[must_use]
+    pub const fn with_capacity(mut self, capacity: u32) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// Sets what a retry costs (between 1 and the capacity).
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.with_retry_cost(2).retry_cost(), 2);
+    /// ```
+    #[must_use]
+    pub const fn with_retry_cost(mut self, retry_cost: u32) -> Self {
+        self.retry_cost = retry_cost;
+        self
+    }
+
+    /// Sets what a retry after a timeout costs (between 1 and the capacity).
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.with_timeout_retry_cost(20).timeout_retry_cost(), 20);
+    /// ```
+    #[must_use]
+    pub const fn with_timeout_retry_cost(mut self, timeout_retry_cost: u32) -> Self {
+        self.timeout_retry_cost = timeout_retry_cost;
+        self
+    }
+
+    /// Sets what a call whose first attempt succeeds adds (0: nothing).
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.with_no_retry_increment(0).no_retry_increment(), 0);
+    /// ```
+    #[must_use]
+    pub const fn with_no_retry_increment(mut self, no_retry_increment: u32) -> Self {
+        self.no_retry_increment = no_retry_increment;
+        self
+    }
+
+    /// The capacity.
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.capacity(), 500);
+    /// ```
+    pub const fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// What a retry costs.
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.retry_cost(), 5);
+    /// ```
+    pub const fn retry_cost(&self) -> u32 {
+        self.retry_cost
+    }
+
+    /// What a retry after a timeout costs.
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.timeout_retry_cost(), 10);
+    /// ```
+    pub const fn timeout_retry_cost(&self) -> u32 {
+        self.timeout_retry_cost
+    }
+
+    /// What a first-attempt success adds.
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.no_retry_increment(), 1);
+    /// ```
+    pub const fn no_retry_increment(&self) -> u32 {
+        self.no_retry_increment
+    }
+
+    /// The one check of this config, run by [`TokenBucket::new`]: `capacity`
+    /// more than zero, `retry_cost` and `timeout_retry_cost` between 1 and
+    /// the capacity.
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert!(TokenBucketConfig::DEFAULT.validate().is_ok());
+    /// assert_eq!(TokenBucketConfig::DEFAULT.with_capacity(0).validate().unwrap_err().field, "capacity");
+    /// ```
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        if self.capacity == 0 {
+            return Err(ConfigError {
+                field: "capacity",
+                problem: "must be greater than zero",
+            });
+        }
+        if self.retry_cost == 0 || self.retry_cost > self.capacity {
+            return Err(ConfigError {
+                field: "retry_cost",
+                problem: "must be between 1 and `capacity`",
+            });
+        }
+        if self.timeout_retry_cost == 0 || self.timeout_retry_cost > self.capacity {
+            return Err(ConfigError {
+                field: "timeout_retry_cost",
+                problem: "must be between 1 and `capacity`",
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for TokenBucketConfig {
+    /// [`TokenBucketConfig::DEFAULT`].
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
 /// The AWS SDKs' retry quota, "standard" retry mode (an alternative to
 /// [`Budget`]): a bucket of tokens with no time window. It drains during an
 /// outage and refills as calls succeed again.
@@ -677,9 +854,9 @@ impl TokenBucket {
     /// timeout), a first-attempt success adds 1.
     ///
     /// ```
-    /// # use steadfast::retry::TokenBucket;
+    /// # use steadfast::retry::{TokenBucket, TokenBucketConfig};
     /// assert_eq!(TokenBucket::AWS.tokens(), 500);
-    /// assert_eq!(TokenBucket::AWS, TokenBucket::new(500, 5, 10, 1)?);
+    /// assert_eq!(TokenBucket::AWS, TokenBucket::new(TokenBucketConfig::DEFAULT)?);
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const AWS: Self = Self {
@@ -690,55 +867,35 @@ impl TokenBucket {
         no_retry_increment: 1,
     };
 
-    /// A full bucket of `capacity` tokens; a retry costs `retry_cost`, or
-    /// `timeout_retry_cost` after a timeout; a call whose first attempt
-    /// succeeds adds `no_retry_increment` (0: only refunds refill it). Errors
-    /// name `capacity` (must be > 0), `retry_cost` or `timeout_retry_cost`
-    /// (each must be between 1 and `capacity`).
+    /// A full bucket, or the error of [`TokenBucketConfig::validate`],
+    /// naming the field.
     ///
     /// ```
-    /// # use steadfast::retry::TokenBucket;
-    /// assert_eq!(TokenBucket::new(10, 0, 10, 1).unwrap_err().field, "retry_cost");
-    /// assert_eq!(TokenBucket::new(10, 5, 11, 1).unwrap_err().field, "timeout_retry_cost");
+    /// # use steadfast::retry::{TokenBucket, TokenBucketConfig};
+    /// let bucket = TokenBucket::new(TokenBucketConfig::DEFAULT.with_capacity(10))?;
+    /// assert_eq!(bucket.tokens(), 10);
+    /// let bad = TokenBucketConfig::DEFAULT.with_capacity(10).with_timeout_retry_cost(11);
+    /// assert_eq!(TokenBucket::new(bad).unwrap_err().field, "timeout_retry_cost");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub const fn new(
-        capacity: u32,
-        retry_cost: u32,
-        timeout_retry_cost: u32,
-        no_retry_increment: u32,
-    ) -> Result<Self, ConfigError> {
-        if capacity == 0 {
-            return Err(ConfigError {
-                field: "capacity",
-                problem: "must be greater than zero",
-            });
-        }
-        if retry_cost == 0 || retry_cost > capacity {
-            return Err(ConfigError {
-                field: "retry_cost",
-                problem: "must be between 1 and `capacity`",
-            });
-        }
-        if timeout_retry_cost == 0 || timeout_retry_cost > capacity {
-            return Err(ConfigError {
-                field: "timeout_retry_cost",
-                problem: "must be between 1 and `capacity`",
-            });
+    pub const fn new(config: TokenBucketConfig) -> Result<Self, ConfigError> {
+        if let Err(e) = config.validate() {
+            return Err(e);
         }
         Ok(Self {
-            capacity,
-            tokens: capacity,
-            retry_cost,
-            timeout_retry_cost,
-            no_retry_increment,
+            capacity: config.capacity,
+            tokens: config.capacity,
+            retry_cost: config.retry_cost,
+            timeout_retry_cost: config.timeout_retry_cost,
+            no_retry_increment: config.no_retry_increment,
         })
     }
 
     /// Takes `cost` tokens if there are that many.
     ///
     /// ```
-    /// # use steadfast::retry::TokenBucket;
-    /// let mut q = TokenBucket::new(10, 5, 10, 1)?;
+    /// # use steadfast::retry::{TokenBucket, TokenBucketConfig};
+    /// let mut q = TokenBucket::new(TokenBucketConfig::DEFAULT.with_capacity(10))?;
     /// assert!(q.try_withdraw_cost(10));
     /// assert!(!q.try_withdraw_cost(1)); // drained
     /// # Ok::<(), steadfast::error::ConfigError>(())
@@ -772,8 +929,8 @@ impl TokenBucket {
     /// Tokens left.
     ///
     /// ```
-    /// # use steadfast::retry::TokenBucket;
-    /// assert_eq!(TokenBucket::new(7, 1, 1, 1)?.tokens(), 7);
+    /// # use steadfast::retry::{TokenBucket, TokenBucketConfig};
+    /// assert_eq!(TokenBucket::new(TokenBucketConfig::DEFAULT.with_capacity(7).with_retry_cost(1).with_timeout_retry_cost(1).with_no_retry_increment(1))?.tokens(), 7);
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn tokens(&self) -> u32 {
@@ -806,10 +963,10 @@ impl RetryBudget for TokenBucket {
     /// first-attempt success (up to the capacity).
     ///
     /// ```
-    /// use steadfast::retry::{RetryBudget, TokenBucket};
+    /// use steadfast::retry::{RetryBudget, TokenBucket, TokenBucketConfig};
     /// use steadfast::time::Instant;
     ///
-    /// let mut q = TokenBucket::new(10, 5, 10, 1)?;
+    /// let mut q = TokenBucket::new(TokenBucketConfig::DEFAULT.with_capacity(10))?;
     /// assert!(q.try_withdraw_cost(5));
     /// q.on_success(None, Instant::ZERO);
     /// assert_eq!(q.tokens(), 6);

@@ -44,10 +44,11 @@ mod config;
 mod grpc;
 
 pub use budget::{
-    Budget, BudgetConfig, BudgetStats, RetryBudget, TokenBucket, Unlimited, Withdrawal,
+    Budget, BudgetConfig, BudgetStats, RetryBudget, TokenBucket, TokenBucketConfig, Unlimited,
+    Withdrawal,
 };
 pub use config::Config;
-pub use grpc::GrpcThrottle;
+pub use grpc::{GrpcThrottle, GrpcThrottleConfig};
 
 use core::fmt;
 

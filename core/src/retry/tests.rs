@@ -399,7 +399,14 @@ fn aws_standard_mode_refunds_the_last_retry_on_success_and_pays_one_for_a_first_
     // A final decision repeated pays nothing twice.
     let mut rng = SplitMix64::new(0);
     let mut r = Retry::new(Config::DEFAULT, at(0), None);
-    let mut drained = TokenBucket::new(10, 5, 10, 1).unwrap();
+    let mut drained = TokenBucket::new(
+        TokenBucketConfig::DEFAULT
+            .with_capacity(10)
+            .with_retry_cost(5)
+            .with_timeout_retry_cost(10)
+            .with_no_retry_increment(1),
+    )
+    .unwrap();
     assert!(
         r.on_outcome_with_budget(Verdict::failure(), at(0), &mut rng, &mut drained)
             .is_retry()
@@ -412,7 +419,14 @@ fn aws_standard_mode_refunds_the_last_retry_on_success_and_pays_one_for_a_first_
 
 #[test]
 fn aws_bucket_refuses_a_retry_it_cannot_pay_for() {
-    let mut bucket = TokenBucket::new(14, 5, 10, 1).unwrap();
+    let mut bucket = TokenBucket::new(
+        TokenBucketConfig::DEFAULT
+            .with_capacity(14)
+            .with_retry_cost(5)
+            .with_timeout_retry_cost(10)
+            .with_no_retry_increment(1),
+    )
+    .unwrap();
     // A timeout costs 10: 4 left; a plain failure then costs 5: refused.
     assert!(aws_call(&mut bucket, &[Verdict::timed_out()]).is_retry());
     assert_eq!(bucket.tokens(), 4);
@@ -442,7 +456,14 @@ fn a_retry_that_never_ran_gives_its_withdrawal_back_once() {
     assert_eq!(bucket.tokens(), 500, "a second give-back gives nothing");
     // The attempt after a given-back retry succeeds: nothing more is refunded
     // and it is no first attempt, so no increment either.
-    let mut drained = TokenBucket::new(10, 5, 10, 1).unwrap();
+    let mut drained = TokenBucket::new(
+        TokenBucketConfig::DEFAULT
+            .with_capacity(10)
+            .with_retry_cost(5)
+            .with_timeout_retry_cost(10)
+            .with_no_retry_increment(1),
+    )
+    .unwrap();
     let mut r = Retry::new(exp_config(3), at(0), None);
     assert!(
         r.on_outcome_with_budget(Verdict::failure(), at(5), &mut rng, &mut drained)
