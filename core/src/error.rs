@@ -99,7 +99,9 @@ macro_rules! valid {
 
 impl ConfigError {
     /// Stops a compile-time evaluation with this error; what [`valid!`] calls
-    /// for a rejected configuration. The compiler's message names the field.
+    /// for a rejected configuration. The compiler's message is the error's
+    /// `Display`: "evaluation panicked: invalid `success_threshold`: must not
+    /// exceed max_probes (half-open could never close)".
     ///
     /// It panics, so call it only where the panic is a compile error: in a
     /// `const` item or a `const { .. }` block (as [`valid!`] does).
@@ -110,8 +112,33 @@ impl ConfigError {
     /// ```
     #[track_caller]
     pub const fn reject(self) -> ! {
-        // A const panic message takes one `&str` argument: the field, which is
-        // what the user has to change.
-        panic!("{}", self.field)
+        // A const panic takes one `&str` argument, so the message is assembled
+        // first: "invalid `{field}`: {problem}", as `Display` writes it.
+        const CAPACITY: usize = 256;
+        let mut buffer = [0u8; CAPACITY];
+        let mut len = 0;
+        let parts: [&[u8]; 4] = [
+            b"invalid `",
+            self.field.as_bytes(),
+            b"`: ",
+            self.problem.as_bytes(),
+        ];
+        let mut part = 0;
+        while part < parts.len() {
+            let bytes = parts[part];
+            let mut i = 0;
+            while i < bytes.len() && len < CAPACITY {
+                buffer[len] = bytes[i];
+                len += 1;
+                i += 1;
+            }
+            part += 1;
+        }
+        let (message, _) = buffer.split_at(len);
+        match core::str::from_utf8(message) {
+            Ok(message) => panic!("{}", message),
+            // Cut inside a character: the field alone still says what to fix.
+            Err(_) => panic!("{}", self.field),
+        }
     }
 }
