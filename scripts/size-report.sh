@@ -11,7 +11,8 @@
 #        (default: every feature in FEATURES and ADAPTERS below; budgets are checked only for a
 #        full run; `together` is every feature of FEATURES in one image)
 # Environment: SIZE_REPORT_STRICT=1 makes a feature that does not build an error (otherwise "n/a").
-#              SIZE_REPORT_MARKDOWN=FILE also writes the footprint table as Markdown to FILE.
+#              SIZE_REPORT_MARKDOWN=FILE also writes, as Markdown, the footprint table (README.md)
+#              and the budget table (BENCHMARKS.md) to FILE.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 FW="$ROOT/examples/firmware"
@@ -36,16 +37,33 @@ full_run=0
 BUDGETS=(
   'flash:breaker                1024     4128   `Breaker<Consecutive>`, .text+.rodata over the baseline'
   'flash:breaker-window         1024     4720   `Breaker<CountWindow<64>>`'
-  'flash:retry                  1024     6780   `Retry` + `Backoff` (the retries of one call, jittered)'
+  'flash:retry                  1024     4784   `Retry` + `Backoff` (the retries of one call, jittered)'
   'flash:bulkhead               1024     3044   `Bulkhead<4>`'
   'flash:timeout                 300      300   `Deadline`'
-  'flash:pipeline-breaker       4096    17908   pipeline: breaker + retry + timeouts'
-  'flash:together               8192    27516   every pattern + pipeline'
+  'flash:pipeline-breaker       4096    10636   pipeline: breaker + retry + timeouts'
+  'flash:together               8192    26856   every pattern + pipeline'
   'ram:Breaker_Consecutive        32      128   `size_of::<Breaker<Consecutive>>()`'
   'ram:Breaker_CountWindow_64     64      152   `size_of::<Breaker<CountWindow<64>>>()`'
-  'ram:Call                      128      656   `size_of::<pipeline::Call>()`'
-  'flash:embassy                   -    21152   steadfast-embassy `Policy::call` with a breaker (embassy-time included)'
-  'ram:embassy_call_beyond_op    256      888   a `Policy::call` future minus the future of the operation itself'
+  'ram:Call                      128      640   `size_of::<pipeline::Call>()`'
+  'flash:embassy                   -    16732   steadfast-embassy `Policy::call` with a breaker (embassy-time included)'
+  'ram:embassy_call_beyond_op    256      768   a `Policy::call` future minus the future of the operation itself'
+)
+
+# The footprint table (README): what each pattern costs. flash: a measured row or "-";
+# ram: `;`-separated `label=ram:NAME` (label empty: the pattern's own type).
+#   flash row             ram                                   pattern
+FOOTPRINT=(
+  'breaker               =ram:Breaker_Consecutive               `Breaker<Consecutive>`'
+  'breaker-window        =ram:Breaker_CountWindow_64            `Breaker<CountWindow<64>>`'
+  'backoff               =ram:Backoff                           `Backoff` (delays with jitter)'
+  'retry                 Retry=ram:Retry                        `Retry` + `Backoff` (the retries of one call, jittered)'
+  'bulkhead              =ram:Bulkhead_4                        `Bulkhead<4>`'
+  '-                     =ram:Budget                            `Budget` (retry budget)'
+  'timeout               =ram:Deadline                          `Deadline`'
+  'pipeline-breaker      Call=ram:Call;Pipeline=ram:Pipeline    pipeline: breaker + retry + timeouts'
+  'pipeline              Call=ram:Call                          pipeline: breaker + bulkhead + retry + timeouts'
+  'together              -                                      every pattern + pipeline'
+  'embassy               future=ram:embassy_call_beyond_op      steadfast-embassy `Policy::call` with a breaker (embassy-time included)'
 )
 
 # section NAME ELF -> size in bytes (0 if absent)
@@ -180,7 +198,27 @@ for b in "${BUDGETS[@]}"; do
   printf '%-28s %9d %9d %7s  %s\n' "$name" "$m" "$ceiling" "$goal" "$status"
   md+=$'\n'"| \`$name\` | $what | $m | $ceiling | $goal | $met |"
 done
-[ -z "${SIZE_REPORT_MARKDOWN:-}" ] || echo "$md" >"$SIZE_REPORT_MARKDOWN"
+# bytes N -> "1 234 B"
+bytes() { printf '%s B' "$(printf '%d' "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\| \)/\1 \2\3/;ta')"; }
+fp="| pattern | flash | RAM |"$'\n'"|---|---:|---:|"
+for f in "${FOOTPRINT[@]}"; do
+  read -r row ram what <<<"$f"
+  flash=-; [ "$row" = - ] || flash=$(bytes "${MEASURED["flash:$row"]}")
+  cells=()
+  if [ "$ram" != - ]; then
+    IFS=';' read -ra parts <<<"$ram"
+    for part in "${parts[@]}"; do
+      label=${part%%=*}; value=$(bytes "${MEASURED[${part#*=}]}")
+      case $label in
+        '') cells+=("$value") ;;
+        future) cells+=("call future: the operation's own + $value") ;;
+        *) cells+=("\`$label\` $value") ;;
+      esac
+    done
+  fi
+  fp+=$'\n'"| $what | $flash | $(IFS=,; echo "${cells[*]:-}" | sed 's/,/, /g') |"
+done
+[ -z "${SIZE_REPORT_MARKDOWN:-}" ] || printf '%s\n\n%s\n' "$fp" "$md" >"$SIZE_REPORT_MARKDOWN"
 [ $failed = 0 ] && echo "size-report: every figure within its ceiling, no panic path linked" ||
   echo "size-report: FAILED"
 exit $failed

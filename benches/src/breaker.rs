@@ -51,6 +51,10 @@ pub fn visit<V: Visitor>(v: &mut V) {
     v.visit::<Shared<FloorShared>>();
     v.visit::<Shared<FailsafeShared>>();
     v.visit::<Shared<RecloserShared>>();
+    v.visit::<SharedOpen<SteadfastShared>>();
+    v.visit::<SharedOpen<FloorShared>>();
+    v.visit::<SharedOpen<FailsafeShared>>();
+    v.visit::<SharedOpen<RecloserShared>>();
 }
 
 /// Failures in a row that trip the consecutive breakers (steadfast's default, 5).
@@ -551,6 +555,33 @@ impl<S: SharedSubject> Op for Shared<S> {
     #[inline(always)]
     fn op(&mut self) {
         black_box(black_box(&self.0).call(call_result()));
+    }
+}
+
+/// `breaker/shared open`: a call refused by an open breaker shared by
+/// reference, tripped by [`THRESHOLD`] failures (each contender reads the
+/// clock once to know it is still open).
+#[derive(Debug)]
+pub struct SharedOpen<S>(S);
+impl<S: SharedSubject> Op for SharedOpen<S> {
+    const GROUP: &'static str = "breaker/shared (&self), open call, 1 thread";
+    const NAME: &'static str = S::NAME;
+    const WHO: Who = S::WHO;
+    fn new() -> Self {
+        let s = S::closed();
+        // THRESHOLD failures trip the consecutive breakers; recloser judges
+        // once its ring is full, at THRESHOLD + 1 outcomes.
+        for _ in 0..=THRESHOLD {
+            let _ = s.call(Err(CallError));
+        }
+        assert!(!s.call(Ok(())), "{} must reject when tripped", S::NAME);
+        Self(s)
+    }
+    #[inline(always)]
+    fn op(&mut self) {
+        let admitted = black_box(&self.0).call(call_result());
+        debug_assert!(!admitted);
+        black_box(admitted);
     }
 }
 

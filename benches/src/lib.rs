@@ -21,6 +21,7 @@ pub mod backoff;
 pub mod breaker;
 pub mod bulkhead;
 pub mod floor;
+pub mod pipeline;
 pub mod ratelimit;
 pub mod tower_rows;
 
@@ -74,6 +75,7 @@ pub fn visit_all<V: Visitor>(v: &mut V) {
     breaker::visit(v);
     backoff::visit(v);
     bulkhead::visit(v);
+    pipeline::visit(v);
     ratelimit::visit(v);
     tower_rows::visit(v);
 }

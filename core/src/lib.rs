@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod breaker;
 pub mod bulkhead;
 pub mod chaos;
+mod div;
 pub mod error;
 pub mod outcome;
 pub mod pipeline;

@@ -20,6 +20,7 @@
 //! assert_eq!(Instant::MAX + Duration::from_secs(1), Instant::MAX);
 //! ```
 
+use crate::div::div_rem;
 use core::fmt;
 use core::ops::{Add, AddAssign, Sub, SubAssign};
 
@@ -109,7 +110,7 @@ impl Instant {
     /// assert_eq!(Instant::from_micros(1_999).as_millis(), 1);
     /// ```
     pub const fn as_millis(self) -> u64 {
-        self.0 / MICROS_PER_MILLI
+        div_rem(self.0, MICROS_PER_MILLI).0
     }
 
     /// `self + d`, stopping at [`Instant::MAX`].
@@ -226,7 +227,7 @@ impl Duration {
     /// assert_eq!(Duration::from_micros(2_500).as_millis(), 2);
     /// ```
     pub const fn as_millis(self) -> u64 {
-        self.0 / MICROS_PER_MILLI
+        div_rem(self.0, MICROS_PER_MILLI).0
     }
 
     /// Length in whole seconds (truncated).
@@ -236,7 +237,7 @@ impl Duration {
     /// assert_eq!(Duration::from_millis(2_500).as_secs(), 2);
     /// ```
     pub const fn as_secs(self) -> u64 {
-        self.0 / MICROS_PER_SEC
+        div_rem(self.0, MICROS_PER_SEC).0
     }
 
     /// Whether this is [`Duration::ZERO`].

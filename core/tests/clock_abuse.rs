@@ -67,7 +67,7 @@ impl World {
         }
     }
 
-    fn shared(&mut self) -> Shared<'_, Breaker<CountWindow<4>>, 2, Budget<4>> {
+    fn shared(&mut self) -> Shared<'_, Breaker<CountWindow<4>>, Bulkhead<2>, Budget<4>> {
         Shared::new()
             .with_breaker(&mut self.breaker)
             .with_bulkhead(&mut self.bulkhead)

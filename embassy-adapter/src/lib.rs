@@ -16,7 +16,7 @@ use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_time::Timer;
 use steadfast::breaker::{Breaker, Consecutive, Window};
-use steadfast::bulkhead::Ticket;
+use steadfast::bulkhead::{Bulkhead, Ticket};
 use steadfast::outcome::{Classify, ErrorsFail};
 use steadfast::pipeline::{Answer, Call, Event, Events, Finish, Pipeline, Shared, Step};
 use steadfast::retry::{RetryBudget, Unlimited};
@@ -247,7 +247,12 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
         let now = time::now();
         Drive::new(
             Run {
-                policy: *self,
+                policy: Lent {
+                    rng: self.rng,
+                    breaker: self.breaker,
+                    bulkhead: self.bulkhead,
+                    budget: self.budget,
+                },
                 call: self.pipeline.start(now).with_fallback(has_fallback),
                 start: Some(now),
                 queued: None,
@@ -257,13 +262,36 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
             op,
         )
     }
+}
 
+/// What a running call needs of its policy: the shared machines (the
+/// pipeline itself is only needed to start the call), so a call's future does
+/// not carry a copy of the policy.
+struct Lent<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> {
+    rng: &'a SharedRng<M>,
+    breaker: Option<&'a SharedBreaker<M, W>>,
+    bulkhead: Option<&'a SharedBulkhead<M, Q>>,
+    budget: Option<&'a SharedBudget<M, B>>,
+}
+
+impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Clone for Lent<'_, M, W, Q, B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Copy for Lent<'_, M, W, Q, B> {}
+
+impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Lent<'_, M, W, Q, B> {
     /// Locks the shared machines (breaker, then bulkhead, then budget) and
     /// lends them to `f`, with the bulkhead's waker slots; `None` if one of
     /// them is already borrowed (a call driven from inside a `lock` of it).
     fn locked<R>(
         &self,
-        f: impl FnOnce(&mut Shared<'_, Breaker<W>, Q, B>, Option<&mut shared::Waiters<Q>>) -> R,
+        f: impl FnOnce(
+            &mut Shared<'_, Breaker<W>, Bulkhead<Q>, B>,
+            Option<&mut shared::Waiters<Q>>,
+        ) -> R,
     ) -> Option<R> {
         lock_opt(self.breaker.map(|b| &b.inner), |breaker| {
             lock_opt(self.bulkhead.map(|b| &b.inner), |pool| {
@@ -327,7 +355,7 @@ impl<const Q: usize> Observer for Collect<'_, Q> {
 /// One call in flight: the pipeline's `Call` and where it queues. Dropping it
 /// before the call finished abandons the call under the locks.
 struct Run<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> {
-    policy: Policy<'a, M, W, Q, B>,
+    policy: Lent<'a, M, W, Q, B>,
     call: Call,
     /// The instant the call started, for its first step (one clock read).
     start: Option<Instant>,

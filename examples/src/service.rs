@@ -1,5 +1,6 @@
 //! An HTTP service calling a flaky in-process dependency through a named
-//! steadfast policy, with `/health` (JSON) and `/metrics` (Prometheus text).
+//! steadfast policy, with health (JSON: `/health/ready`, `/health/live`) and
+//! `/metrics` (Prometheus text).
 //!
 //! ```text
 //! cargo run -p steadfast-examples --bin service
@@ -7,8 +8,9 @@
 //! curl localhost:3000/quote/tower?symbol=ACME       # the same dependency through a tower BreakerLayer
 //! curl -X POST 'localhost:3000/chaos?outage=true'   # the dependency goes down
 //! curl localhost:3000/quote?symbol=ACME             # retries, then the breaker opens: stale quote
-//! curl localhost:3000/health                        # {"status":"unhealthy",...,"circuit_breakers":{"quotes":"open"}}
-//! curl localhost:3000/metrics                       # circuit_breaker_state{service="quotes"} 2, retry_attempts_total, ...
+//! curl -i localhost:3000/health/ready                # 200 {"status":"degraded",...,"circuit_breakers":{"quotes":"open"}}: the fallback serves
+//! curl -i localhost:3000/health/live                 # 200 {"status":"healthy",...}: a dependency's outage is no reason to restart
+//! curl localhost:3000/metrics                       # circuit_breaker_state{name="quotes"} 2, retry_attempts_total, ...
 //! curl -X POST 'localhost:3000/chaos?outage=false'
 //! curl -X POST localhost:3000/breakers/quotes/reset
 //! ```
@@ -24,6 +26,14 @@
 //! | `SERVICE_ERROR_RATE` | `5` | percent of dependency calls that fail |
 //! | `SERVICE_LATENCY` | `5ms` | the dependency's latency |
 //! | `SERVICE_OUTAGE_AT`, `SERVICE_OUTAGE_FOR` | unset | a scheduled outage, e.g. `30s` and `20s` after start |
+//! | `SERVICE_CHECK_INTERVAL` | `5s` | how often the health check pings the dependency |
+//!
+//! Health: the quotes breaker is not critical (a stale quote stands in for
+//! it), so its outage makes readiness `degraded` (HTTP 200), as does the
+//! `quote-provider` check that pings the dependency; `/health/live` only asks
+//! whether the runtime still runs its tasks (the `runtime` check, tagged
+//! `live`). When the breaker opens, a recovery hook resets the dependency's
+//! connection pool (counted in `pool_resets`, shown by `POST /chaos`).
 
 use std::fmt;
 use std::io::Write as _;
@@ -41,8 +51,10 @@ use serde::Deserialize;
 use steadfast::pipeline::Reason;
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast_std::Fallback;
+use steadfast_std::checks::Check;
 use steadfast_std::config::{HumanDuration, PolicySet};
 use steadfast_std::observe::{MetricsObserver, Standard};
+use steadfast_std::recovery::Recovery;
 use steadfast_std::registry::Registry;
 use steadfast_std::tower::BreakerLayer;
 use tower::{Layer as _, ServiceExt as _, service_fn};
@@ -80,6 +92,8 @@ struct Dependency {
     error_rate: AtomicU32,
     latency_ms: AtomicU64,
     outage: AtomicBool,
+    /// Times the recovery hook reset the connection pool.
+    pool_resets: AtomicU64,
     /// `(from, until)` after start, if scheduled.
     schedule: Option<(Duration, Duration)>,
     started: tokio::time::Instant,
@@ -93,6 +107,19 @@ impl Dependency {
         let elapsed = self.started.elapsed();
         self.schedule
             .is_some_and(|(from, until)| elapsed >= from && elapsed < until)
+    }
+
+    /// What the health check asks: is the provider up?
+    async fn ping(&self) -> Result<(), DependencyError> {
+        tokio::time::sleep(Duration::from_millis(
+            self.latency_ms.load(Ordering::Relaxed),
+        ))
+        .await;
+        if self.down() {
+            Err(DependencyError::Outage)
+        } else {
+            Ok(())
+        }
     }
 
     async fn fetch(&self, symbol: &str) -> Result<Quote, DependencyError> {
@@ -229,7 +256,14 @@ async fn quote_tower(State(app): State<App>, Query(q): Query<QuoteQuery>) -> Res
 }
 
 async fn health(State(app): State<App>) -> Response {
-    let health = app.registry.health();
+    respond(app.registry.health())
+}
+
+async fn liveness(State(app): State<App>) -> Response {
+    respond(app.registry.liveness())
+}
+
+fn respond(health: steadfast_std::health::Health) -> Response {
     let status = StatusCode::from_u16(health.status.http_status())
         .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     json(status, health.to_json())
@@ -264,10 +298,11 @@ async fn chaos(State(app): State<App>, Query(c): Query<Chaos>) -> Response {
     json(
         StatusCode::OK,
         format!(
-            r#"{{"outage":{},"error_rate":{},"latency_ms":{}}}"#,
+            r#"{{"outage":{},"error_rate":{},"latency_ms":{},"pool_resets":{}}}"#,
             d.outage.load(Ordering::Relaxed),
             d.error_rate.load(Ordering::Relaxed),
-            d.latency_ms.load(Ordering::Relaxed)
+            d.latency_ms.load(Ordering::Relaxed),
+            d.pool_resets.load(Ordering::Relaxed)
         ),
     )
 }
@@ -331,7 +366,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let _ = MetricsObserver::new(); // describe the metrics to the recorder
 
     let set = PolicySet::from_toml_with_env(CONFIG)?;
-    let registry = Registry::from_set_with_observer(&set, Arc::new(Standard))?;
 
     let schedule = match (
         env_duration("SERVICE_OUTAGE_AT")?,
@@ -348,9 +382,44 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         error_rate: AtomicU32::new(error_rate),
         latency_ms: AtomicU64::new(u64::try_from(latency.as_millis())?),
         outage: AtomicBool::new(false),
+        pool_resets: AtomicU64::new(0),
         schedule,
         started: tokio::time::Instant::now(),
     });
+
+    // Recovery: when the quotes breaker opens, reset the provider's
+    // connection pool, in a task of its own (the failing call goes on at once).
+    let pool = dependency.clone();
+    let recovery = Recovery::new().on_open(POLICY, move |transition| {
+        let pool = pool.clone();
+        async move {
+            tracing::warn!(%transition, "quotes breaker opened: resetting the provider's connection pool");
+            pool.pool_resets.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    let registry = Registry::from_set_with_observer(&set, Arc::new((Standard, recovery)))?;
+
+    // Health checks beside the breaker: the provider (not critical: a stale
+    // quote stands in for it), and the runtime itself for liveness.
+    let interval = env_duration("SERVICE_CHECK_INTERVAL")?.unwrap_or(Duration::from_secs(5));
+    let provider = dependency.clone();
+    registry.health_checks().spawn(
+        Check::new("quote-provider")
+            .with_tags(["dependency"])
+            .with_interval(interval)
+            .with_timeout(Duration::from_secs(1)),
+        move || {
+            let provider = provider.clone();
+            async move { provider.ping().await }
+        },
+    );
+    registry.health_checks().spawn(
+        Check::new("runtime")
+            .with_tags(["live"])
+            .with_interval(interval)
+            .with_timeout(Duration::from_secs(2)),
+        || async { Ok::<(), String>(()) },
+    );
 
     let tower_breaker = registry
         .breaker_layer(POLICY)
@@ -366,6 +435,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .route("/quote", get(quote))
         .route("/quote/tower", get(quote_tower))
         .route("/health", get(health))
+        .route("/health/ready", get(health))
+        .route("/health/live", get(liveness))
         .route("/metrics", get(metrics))
         .route("/chaos", post(chaos))
         .route("/breakers/{name}/{action}", post(breaker_action))

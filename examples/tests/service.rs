@@ -27,6 +27,7 @@ fn start(env: &[(&str, &str)]) -> Service {
         .env("SERVICE_ERROR_RATE", "0")
         .env("SERVICE_SEED", "7")
         .env("RUST_LOG", "warn")
+        .env("SERVICE_CHECK_INTERVAL", "100ms")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     for (k, v) in env {
@@ -115,10 +116,12 @@ fn quotes_outage_breaker_health_metrics_recovery() {
     let stale = stale.expect("the breaker opened and the fallback answered");
     assert_eq!(stale.status, 200);
 
-    let health = request(addr, "GET", "/health");
-    assert_eq!(health.status, 503, "{}", health.body);
+    // Readiness: degraded, not unhealthy: the fallback serves, so the
+    // instance stays in rotation. Liveness: alive.
+    let health = request(addr, "GET", "/health/ready");
+    assert_eq!(health.status, 200, "{}", health.body);
     assert!(
-        health.body.contains(r#""status":"unhealthy""#),
+        health.body.contains(r#""status":"degraded""#),
         "{}",
         health.body
     );
@@ -129,6 +132,34 @@ fn quotes_outage_breaker_health_metrics_recovery() {
         "{}",
         health.body
     );
+    let same = request(addr, "GET", "/health");
+    assert_eq!(same.status, 200, "{}", same.body);
+    assert!(
+        same.body.contains(r#""status":"degraded""#),
+        "{}",
+        same.body
+    );
+    let live = request(addr, "GET", "/health/live");
+    assert_eq!(live.status, 200, "{}", live.body);
+    assert!(live.body.contains(r#""status":"healthy""#), "{}", live.body);
+    assert!(live.body.contains(r#""name":"runtime""#), "{}", live.body);
+    assert!(!live.body.contains("quote-provider"), "{}", live.body);
+    // The provider's check notices the outage within its interval.
+    let failing = (0..50).find_map(|_| {
+        let r = request(addr, "GET", "/health/ready");
+        let found = r.body.contains(r#""name":"quote-provider""#)
+            && r.body
+                .contains(r#""state":"failing","reason":"quote provider is down""#);
+        if !found {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        found.then_some(r)
+    });
+    let failing = failing.expect("the quote-provider check fails during the outage");
+    assert_eq!(failing.status, 200, "{}", failing.body);
+    // The recovery hook reset the provider's pool once, when the breaker opened.
+    let state = request(addr, "POST", "/chaos");
+    assert!(state.body.contains(r#""pool_resets":1"#), "{}", state.body);
     assert!(health.body.contains(r#""state_code":2"#), "{}", health.body);
     assert!(health.body.contains(r#""retry_in_ms":"#), "{}", health.body);
     assert!(health.body.contains(r#""opens":1"#), "{}", health.body);
@@ -141,12 +172,12 @@ fn quotes_outage_breaker_health_metrics_recovery() {
         metrics.headers
     );
     for line in [
-        r#"circuit_breaker_state{service="quotes"} 2"#,
-        r#"circuit_breaker_opened_total{service="quotes"} 1"#,
+        r#"circuit_breaker_state{name="quotes"} 2"#,
+        r#"circuit_breaker_opened_total{name="quotes"} 1"#,
         "# TYPE retry_attempts_total counter",
-        r#"retry_attempts_total{operation="quotes"}"#,
-        r#"fallback_invocations_total{operation="quotes"}"#,
-        r#"circuit_breaker_rejections_total{operation="quotes"}"#,
+        r#"retry_attempts_total{name="quotes"}"#,
+        r#"fallback_invocations_total{name="quotes"}"#,
+        r#"circuit_breaker_rejections_total{name="quotes"}"#,
     ] {
         assert!(
             metrics.body.contains(line),
@@ -173,7 +204,7 @@ fn quotes_outage_breaker_health_metrics_recovery() {
     assert!(
         metrics
             .body
-            .contains(r#"circuit_breaker_state{service="quotes"} 0"#),
+            .contains(r#"circuit_breaker_state{name="quotes"} 0"#),
         "{}",
         metrics.body
     );
@@ -195,7 +226,7 @@ fn forced_open_and_timeouts() {
     assert!(
         metrics
             .body
-            .contains(r#"timeout_errors_total{operation="quotes"} 1"#),
+            .contains(r#"timeout_errors_total{name="quotes"} 1"#),
         "{}",
         metrics.body
     );
@@ -290,9 +321,9 @@ fn the_tower_route_opens_the_breaker_and_metrics_show_it() {
 
     let metrics = request(addr, "GET", "/metrics");
     for line in [
-        r#"circuit_breaker_state{service="quotes"} 2"#,
-        r#"circuit_breaker_opened_total{service="quotes"} 1"#,
-        r#"circuit_breaker_rejections_total{operation="quotes"} 1"#,
+        r#"circuit_breaker_state{name="quotes"} 2"#,
+        r#"circuit_breaker_opened_total{name="quotes"} 1"#,
+        r#"circuit_breaker_rejections_total{name="quotes"} 1"#,
     ] {
         assert!(
             metrics.body.contains(line),

@@ -17,6 +17,11 @@
 //! * cancelling a permit of that generation is a no-op for the core (only a
 //!   half-open probe has a slot to return).
 //!
+//! While it is open, the breaker also publishes the end of its open period
+//! (not for a metrics-only breaker, which never refuses): a call before it
+//! is refused without the lock, with that `retry_at`, exactly as the core
+//! would refuse it; from that instant on the core decides.
+//!
 //! Anything else — a failure, a slow call, a state change, a permit of
 //! another generation — takes the lock and goes to the core as is. The
 //! lock-free counts live in per-thread stripes: each of the first
@@ -220,7 +225,10 @@ impl Locked {
     }
 
     /// Recomputes the fast-path word: `generation << 1 | clean`.
-    fn publish(&self, word: &AtomicU64) {
+    /// Publishes what lock-free readers decide on: the clean word, and the
+    /// end of an open period (0 when not open, or when a metrics-only
+    /// breaker never rejects).
+    fn publish(&self, word: &AtomicU64, open_until: &AtomicU64) {
         let (generation, clean) = match &self.machine {
             AnyBreaker::Consecutive(b) => (
                 b.generation(),
@@ -229,6 +237,12 @@ impl Locked {
             AnyBreaker::Count(b) => (b.generation(), false),
             AnyBreaker::Time(b) => (b.generation(), false),
         };
+        let until = match with_breaker!(&self.machine, b => (b.state(), b.config().metrics_only()))
+        {
+            (State::Open { until }, false) => until.as_micros(),
+            _ => 0,
+        };
+        open_until.store(until, Ordering::Release);
         word.store(
             u64::from(generation) << 1 | u64::from(clean),
             Ordering::Release,
@@ -249,6 +263,8 @@ struct Stripe {
     calls: AtomicU64,
     /// Successes recorded without the lock.
     successes: AtomicU64,
+    /// Calls refused without the lock (open, before the open period ends).
+    rejections: AtomicU64,
 }
 
 /// Threads that own a stripe; the stripe after them is shared by the rest.
@@ -338,25 +354,41 @@ mod slot {
     }
 }
 
-/// Adds one to a stripe counter: a plain load and store when this thread is
-/// its only writer, an atomic add otherwise.
-#[inline]
-fn bump(stripes: &[Stripe; STRIPES + 1], counter: fn(&Stripe) -> &AtomicU64) {
+/// The stripe this thread writes, and whether it is its only writer.
+#[inline(always)]
+fn stripe(stripes: &[Stripe; STRIPES + 1]) -> (&Stripe, bool) {
     match slot::owned().and_then(|i| stripes.get(i)) {
-        Some(own) => {
-            let c = counter(own);
-            c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
-        }
-        None => {
-            if let Some(shared) = stripes.get(STRIPES) {
-                counter(shared).fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        Some(own) => (own, true),
+        None => (&stripes[STRIPES], false),
     }
+}
+
+/// Adds one to a counter of a [`stripe`]: a plain load and store when this
+/// thread is its only writer, an atomic add otherwise.
+#[inline(always)]
+fn add_one(counter: &AtomicU64, owned: bool) {
+    if owned {
+        counter.store(
+            counter.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+    } else {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Adds one to a stripe counter of this thread.
+#[inline(always)]
+fn bump(stripes: &[Stripe; STRIPES + 1], counter: fn(&Stripe) -> &AtomicU64) {
+    let (stripe, owned) = stripe(stripes);
+    add_one(counter(stripe), owned);
 }
 
 struct Inner {
     word: AtomicU64,
+    /// While open: the end of the open period in µs, before which a call is
+    /// refused without the lock (0 otherwise).
+    open_until: AtomicU64,
     /// `slow_call_duration` in µs (`u64::MAX`: off): a slower success takes the lock.
     slow_micros: u64,
     stripes: [Stripe; STRIPES + 1],
@@ -439,10 +471,12 @@ impl SharedBreaker {
             totals: Totals::ZERO,
         };
         let word = AtomicU64::new(0);
-        locked.publish(&word);
+        let open_until = AtomicU64::new(0);
+        locked.publish(&word, &open_until);
         Self {
             inner: Arc::new(Inner {
                 word,
+                open_until,
                 slow_micros: config.slow_call_duration().as_micros(),
                 stripes: Default::default(),
                 name,
@@ -571,6 +605,9 @@ impl SharedBreaker {
             totals.successes = totals
                 .successes
                 .wrapping_add(s.successes.load(Ordering::Relaxed));
+            totals.rejections = totals
+                .rejections
+                .wrapping_add(s.rejections.load(Ordering::Relaxed));
         }
         totals
     }
@@ -661,12 +698,13 @@ impl SharedBreaker {
     }
 
     /// Runs `f` on the core breaker under the lock, then republishes the word.
+    #[cold]
     fn with_locked<R>(&self, f: impl FnOnce(&mut AnyBreaker) -> R) -> R {
         let mut locked: MutexGuard<'_, Locked> = lock(&self.inner.locked);
         let r = f(&mut locked.machine);
         let counted = with_breaker!(&mut locked.machine, b => b.take_stats());
         locked.totals.add(counted);
-        locked.publish(&self.inner.word);
+        locked.publish(&self.inner.word, &self.inner.open_until);
         r
     }
 
@@ -704,6 +742,7 @@ impl SharedBreaker {
             self.issue_clean(word, at)
         } else {
             let now = time::now();
+            self.refuse_while_open(now)?;
             self.with_locked(|m| with_breaker!(m, b => b.try_acquire(now)))?
         };
         Ok(BreakerPermit {
@@ -719,6 +758,22 @@ impl SharedBreaker {
         bump(&self.inner.stripes, |s| &s.calls);
         #[allow(clippy::cast_possible_truncation)] // the word holds a u32 generation
         Permit::issued((word >> 1) as u32, at)
+    }
+
+    /// Open, and `now` before the end of the open period: refused without
+    /// the lock, as the core would refuse it (counted in this thread's
+    /// stripe). A breaker that may change state at `now` answers `Ok` and
+    /// the core decides.
+    #[inline]
+    fn refuse_while_open(&self, now: Instant) -> Result<(), Rejected> {
+        let until = self.inner.open_until.load(Ordering::Acquire);
+        if now.as_micros() < until {
+            bump(&self.inner.stripes, |s| &s.rejections);
+            return Err(Rejected {
+                retry_at: Some(Instant::from_micros(until)),
+            });
+        }
+        Ok(())
     }
 
     /// Closed with no failure in the current run: its calls take the
@@ -758,12 +813,45 @@ impl SharedBreaker {
         classifier: &C,
         op: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, Error<E>> {
+        let word = self.inner.word.load(Ordering::Acquire);
+        if word & 1 == 1 && self.inner.slow_micros == u64::MAX {
+            // Clean, no slow-call timing: no lock and no clock, and this
+            // thread's stripe is looked up once for the call and its success.
+            let (stripe, owned) = stripe(&self.inner.stripes);
+            add_one(&stripe.calls, owned);
+            #[allow(clippy::cast_possible_truncation)] // the word holds a u32 generation
+            let mut permit = BreakerPermit {
+                breaker: self,
+                permit: Some(Permit::issued((word >> 1) as u32, Instant::ZERO)),
+            };
+            let result = op();
+            let outcome = classifier.classify(&result).outcome;
+            if outcome == Outcome::Success && self.inner.word.load(Ordering::Acquire) == word {
+                permit.permit = None;
+                add_one(&stripe.successes, owned);
+            } else {
+                let _ = permit.record(outcome);
+            }
+            return result.map_err(Error::operation);
+        }
+        self.call_timed(classifier, op)
+    }
+
+    /// [`call_classified`](Self::call_classified) off the clean path, or
+    /// with slow-call timing on.
+    #[inline(never)]
+    fn call_timed<T, E, C: Classify<T, E> + ?Sized>(
+        &self,
+        classifier: &C,
+        op: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, Error<E>> {
         let permit = self.try_acquire().map_err(|r| self.rejected(r))?;
         let result = op();
         let _ = permit.record(classifier.classify(&result).outcome);
         result.map_err(Error::operation)
     }
 
+    #[cold]
     pub(crate) fn rejected<E>(&self, r: Rejected) -> Error<E> {
         Error::rejected(self.name_arc(), r.retry_at)
     }
@@ -806,6 +894,7 @@ impl CircuitBreaker for Gate<'_> {
         if word & 1 == 1 {
             return Ok(self.breaker.issue_clean(word, now));
         }
+        self.breaker.refuse_while_open(now)?;
         self.breaker
             .with_locked(|m| with_breaker!(m, b => b.try_acquire(now)))
     }
@@ -966,5 +1055,56 @@ mod tests {
             (s.calls, s.failures, s.rejections, s.opens),
             (near + 4, u64::from(u32::MAX) + 1, 1, 1)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_open_breaker_refuses_without_the_lock_until_its_period_ends() {
+        let b = SharedBreaker::new("db", Config::new().with_failure_threshold(1)).unwrap();
+        let _ = b.call(|| Err::<(), _>("down"));
+        let State::Open { until } = b.state() else {
+            panic!("not open: {:?}", b.state());
+        };
+        assert_eq!(
+            b.inner.open_until.load(Ordering::Relaxed),
+            until.as_micros()
+        );
+        // Refused while the lock is held elsewhere: no lock taken.
+        {
+            let _held = lock(&b.inner.locked);
+            for _ in 0..3 {
+                let rejected = b.try_acquire().unwrap_err();
+                assert_eq!(rejected.retry_at, Some(until));
+            }
+        }
+        let err = b.call(|| Ok::<_, ()>(())).unwrap_err();
+        assert!(err.is_rejection());
+        assert_eq!(b.stats().rejections, 4);
+        // At the end of the period the core decides: a half-open probe.
+        tokio::time::advance(std::time::Duration::from_micros(
+            until.saturating_duration_since(time::now()).as_micros(),
+        ))
+        .await;
+        assert_eq!(b.call(|| Ok::<_, ()>(1)), Ok(1));
+        assert!(
+            matches!(b.state(), State::HalfOpen { .. }),
+            "{:?}",
+            b.state()
+        );
+        assert_eq!(b.inner.open_until.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_metrics_only_breaker_publishes_no_open_period() {
+        let b = SharedBreaker::new(
+            "db",
+            Config::new()
+                .with_failure_threshold(1)
+                .with_metrics_only(true),
+        )
+        .unwrap();
+        let _ = b.call(|| Err::<(), _>("down"));
+        assert!(matches!(b.state(), State::Open { .. }));
+        assert_eq!(b.inner.open_until.load(Ordering::Relaxed), 0);
+        assert_eq!(b.call(|| Ok::<_, ()>(2)), Ok(2));
     }
 }

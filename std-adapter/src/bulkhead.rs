@@ -189,6 +189,11 @@ impl SharedBulkhead {
         m.stats()
     }
 
+    #[cfg(feature = "tower")]
+    pub(crate) fn name_arc(&self) -> Arc<str> {
+        self.inner.name.clone()
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, Machine> {
         lock(&self.inner.machine)
     }

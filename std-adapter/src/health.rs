@@ -1,7 +1,31 @@
-//! A `/health` snapshot of every breaker of a [`Registry`](crate::registry::Registry).
+//! A `/health` snapshot of every breaker and dependency check of a
+//! [`Registry`](crate::registry::Registry), as readiness and as liveness.
+//!
+//! # Readiness and liveness are different answers
+//!
+//! * **Readiness** ([`Registry::health`](crate::registry::Registry::health),
+//!   for `/health/ready` and `/health`): should this instance take traffic?
+//!   Every breaker and every check counts. Something *down* (an open or forced
+//!   open breaker that is not metrics-only, a failing check) makes the service
+//!   [`Degraded`](Status::Degraded) — it still answers, perhaps from a fallback
+//!   — unless that something is **critical**: a breaker marked critical
+//!   (config key `critical`, [`RegistryBuilder::critical`](crate::registry::RegistryBuilder::critical)),
+//!   meaning no fallback can stand in for it, or a check tagged `critical`.
+//!   A critical one down makes it [`Unhealthy`](Status::Unhealthy), HTTP 503:
+//!   take the instance out of rotation. A critical check that has not answered
+//!   yet counts as down (not ready before it is known to work).
+//! * **Liveness** ([`Registry::liveness`](crate::registry::Registry::liveness),
+//!   for `/health/live`): should this process be restarted? Only checks tagged
+//!   `live` count, never a breaker: a dependency's outage is no reason to
+//!   restart the instances that depend on it.
+//!
+//! Checks are registered with [`HealthChecks`](crate::checks::HealthChecks)
+//! (async functions run on an interval with a timeout, or results reported by
+//! hand).
 //!
 //! The JSON (feature `health`) keeps the seeds' shape — an overall `status` and
-//! `circuit_breakers: { name: state }` — and adds the details per breaker:
+//! `circuit_breakers: { name: state }` — and adds the details per breaker and
+//! per check:
 //!
 //! ```json
 //! {
@@ -16,6 +40,10 @@
 //!                   "slow_percent": 0 },
 //!       "metrics_only": false },
 //!     ...
+//!   ],
+//!   "checks": [
+//!     { "name": "postgres", "tags": ["critical"], "critical": true, "state": "passing",
+//!       "consecutive_failures": 0, "checked_ms_ago": 1200, "duration_ms": 3 }
 //!   ]
 //! }
 //! ```
@@ -59,28 +87,29 @@ pub const fn state_code(state: &State) -> u8 {
     state.code()
 }
 
-/// The overall verdict (the seeds' `status`).
+/// The overall verdict (the seeds' `status`), the worst of every component.
 ///
-/// * `Healthy`: no breaker is open (half-open probes, disabled and
-///   metrics-only breakers let traffic through, as in the seeds' example where
-///   a half-open `redis` still reports `healthy`);
-/// * `Degraded`: some breakers, not all, are open or forced open;
-/// * `Unhealthy`: every breaker is open or forced open.
+/// * `Healthy`: nothing is down (half-open probes, disabled and metrics-only
+///   breakers let traffic through, as in the seeds' example where a half-open
+///   `redis` still reports `healthy`);
+/// * `Degraded`: something is down, nothing critical (an open breaker whose
+///   fallback serves, a failing non-critical check);
+/// * `Unhealthy`: something critical is down.
 ///
 /// ```
 /// use steadfast_std::health::Status;
 /// assert_eq!(Status::Degraded.as_str(), "degraded");
 /// assert_eq!(Status::Unhealthy.http_status(), 503);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "health", derive(serde::Serialize))]
 #[cfg_attr(feature = "health", serde(rename_all = "snake_case"))]
 pub enum Status {
-    /// No breaker open.
+    /// Nothing down.
     Healthy,
-    /// Some breakers open.
+    /// Something down, nothing critical.
     Degraded,
-    /// All breakers open.
+    /// Something critical down.
     Unhealthy,
 }
 
@@ -162,6 +191,10 @@ pub struct BreakerHealth {
     /// its state is what it judged, but it never refuses a call, so it is
     /// never [down](Self::is_down).
     pub metrics_only: bool,
+    /// No fallback can stand in for it: down, it makes the service
+    /// [`Unhealthy`](Status::Unhealthy) rather than
+    /// [`Degraded`](Status::Degraded).
+    pub critical: bool,
 }
 
 /// A detector's counts and rates in a [`BreakerHealth`], as of the snapshot.
@@ -234,7 +267,26 @@ impl BreakerHealth {
             opens: stats.opens,
             window: WindowHealth::default(),
             metrics_only: false,
+            critical: false,
         }
+    }
+
+    /// The same snapshot of a breaker that is critical or not.
+    ///
+    /// ```
+    /// # use steadfast::breaker::{State, Stats};
+    /// # use steadfast::time::Instant;
+    /// # use steadfast_std::health::{BreakerHealth, Health, Status};
+    /// let open = State::Open { until: Instant::from_secs(30) };
+    /// let h = BreakerHealth::new("db", open, Stats::ZERO, Instant::ZERO);
+    /// assert_eq!(Health::from_breakers(true, vec![h.clone()]).status, Status::Degraded);
+    /// let h = h.with_critical(true);
+    /// assert_eq!(Health::from_breakers(true, vec![h]).status, Status::Unhealthy);
+    /// ```
+    #[must_use]
+    pub fn with_critical(mut self, critical: bool) -> Self {
+        self.critical = critical;
+        self
     }
 
     /// The same snapshot of a breaker that is
@@ -285,20 +337,127 @@ impl BreakerHealth {
     }
 }
 
-/// A snapshot of every breaker: what a `/health` endpoint returns.
+/// How a dependency check stands.
+///
+/// ```
+/// use steadfast_std::health::CheckState;
+/// assert_eq!(CheckState::Failing("timed out after 2s".into()).as_str(), "failing");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckState {
+    /// It has not answered yet.
+    Pending,
+    /// Its last run succeeded.
+    Passing,
+    /// Its last run failed or timed out, for this reason.
+    Failing(String),
+}
+
+impl CheckState {
+    /// `pending`, `passing` or `failing`.
+    ///
+    /// ```
+    /// # use steadfast_std::health::CheckState;
+    /// assert_eq!(CheckState::Pending.as_str(), "pending");
+    /// ```
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Passing => "passing",
+            Self::Failing(_) => "failing",
+        }
+    }
+}
+
+/// One dependency check in a [`Health`] snapshot.
+///
+/// ```
+/// use steadfast_std::health::{CheckHealth, CheckState};
+///
+/// let c = CheckHealth::new("postgres", &["critical", "database"], CheckState::Passing);
+/// assert!(c.critical && !c.live && !c.is_down());
+/// let c = CheckHealth::new("cache", &[], CheckState::Failing("refused".into()));
+/// assert!(c.is_down() && !c.critical);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "health", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct CheckHealth {
+    /// The check's name.
+    pub name: String,
+    /// Its tags, as registered.
+    pub tags: Vec<String>,
+    /// Tagged `critical`: failing, it makes the service
+    /// [`Unhealthy`](Status::Unhealthy); not yet answered, it counts as failing.
+    pub critical: bool,
+    /// Tagged `live`: it also decides liveness.
+    #[cfg_attr(feature = "health", serde(skip))]
+    pub live: bool,
+    /// `pending`, `passing` or `failing`.
+    pub state: &'static str,
+    /// Why it fails (absent unless failing).
+    #[cfg_attr(feature = "health", serde(skip_serializing_if = "Option::is_none"))]
+    pub reason: Option<String>,
+    /// Failed runs in a row.
+    pub consecutive_failures: u64,
+    /// Milliseconds since its last answer (absent while pending).
+    #[cfg_attr(feature = "health", serde(skip_serializing_if = "Option::is_none"))]
+    pub checked_ms_ago: Option<u64>,
+    /// How long its last run took, in milliseconds (absent while pending).
+    #[cfg_attr(feature = "health", serde(skip_serializing_if = "Option::is_none"))]
+    pub duration_ms: Option<u64>,
+}
+
+impl CheckHealth {
+    /// A check named `name` with `tags`, in `state`.
+    pub fn new(name: &str, tags: &[&str], state: CheckState) -> Self {
+        let (state, reason) = match state {
+            CheckState::Failing(reason) => ("failing", Some(reason)),
+            other => (other.as_str(), None),
+        };
+        Self {
+            name: name.to_owned(),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            critical: tags.contains(&"critical"),
+            live: tags.contains(&"live"),
+            state,
+            reason,
+            consecutive_failures: 0,
+            checked_ms_ago: None,
+            duration_ms: None,
+        }
+    }
+
+    /// Whether it counts as down: failing, or pending and critical.
+    ///
+    /// ```
+    /// # use steadfast_std::health::{CheckHealth, CheckState};
+    /// assert!(CheckHealth::new("db", &["critical"], CheckState::Pending).is_down());
+    /// assert!(!CheckHealth::new("cache", &[], CheckState::Pending).is_down());
+    /// ```
+    pub fn is_down(&self) -> bool {
+        self.state == "failing" || (self.state == "pending" && self.critical)
+    }
+}
+
+/// A snapshot of every breaker and check: what a health endpoint returns.
 ///
 /// ```
 /// use steadfast::breaker::{State, Stats};
 /// use steadfast::time::Instant;
-/// use steadfast_std::health::{BreakerHealth, Health, Status};
+/// use steadfast_std::health::{BreakerHealth, CheckHealth, CheckState, Health, Status};
 ///
 /// let now = Instant::from_secs(1);
-/// let health = Health::from_breakers(true, vec![
+/// let breakers = vec![
 ///     BreakerHealth::new("kafka", State::Open { until: Instant::from_secs(31) }, Stats::ZERO, now),
 ///     BreakerHealth::new("redis", State::Closed, Stats::ZERO, now),
-/// ]);
+/// ];
+/// let health = Health::from_breakers(true, breakers.clone());
 /// assert_eq!(health.status, Status::Degraded);
 /// assert_eq!(health.circuit_breakers["kafka"], "open");
+///
+/// let db = CheckHealth::new("postgres", &["critical"], CheckState::Failing("refused".into()));
+/// assert_eq!(Health::new(true, breakers, vec![db]).status, Status::Unhealthy);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "health", derive(serde::Serialize))]
@@ -312,32 +471,88 @@ pub struct Health {
     pub circuit_breakers: BTreeMap<String, &'static str>,
     /// Every breaker, by name.
     pub breakers: Vec<BreakerHealth>,
+    /// Every dependency check, by name.
+    pub checks: Vec<CheckHealth>,
 }
 
 impl Health {
-    /// Aggregates breaker snapshots (sorted by name) into an overall [`Status`].
+    /// Aggregates breaker and check snapshots (each sorted by name) into an
+    /// overall [`Status`]: [`Unhealthy`](Status::Unhealthy) when a critical
+    /// one is down, [`Degraded`](Status::Degraded) when any is,
+    /// [`Healthy`](Status::Healthy) otherwise.
     ///
     /// ```
-    /// # use steadfast_std::health::{Health, Status};
-    /// assert_eq!(Health::from_breakers(true, Vec::new()).status, Status::Healthy);
+    /// # use steadfast_std::health::{CheckHealth, CheckState, Health, Status};
+    /// let cache = CheckHealth::new("cache", &[], CheckState::Failing("refused".into()));
+    /// assert_eq!(Health::new(true, Vec::new(), vec![cache]).status, Status::Degraded);
+    /// assert_eq!(Health::new(true, Vec::new(), Vec::new()).status, Status::Healthy);
     /// ```
-    pub fn from_breakers(enabled: bool, mut breakers: Vec<BreakerHealth>) -> Self {
+    pub fn new(
+        enabled: bool,
+        mut breakers: Vec<BreakerHealth>,
+        mut checks: Vec<CheckHealth>,
+    ) -> Self {
         breakers.sort_by(|a, b| a.name.cmp(&b.name));
-        let down = breakers.iter().filter(|b| b.is_down()).count();
-        let status = if down == 0 {
-            Status::Healthy
-        } else if down == breakers.len() {
-            Status::Unhealthy
-        } else {
-            Status::Degraded
-        };
+        checks.sort_by(|a, b| a.name.cmp(&b.name));
+        let down = breakers
+            .iter()
+            .filter(|b| b.is_down())
+            .map(|b| b.critical)
+            .chain(checks.iter().filter(|c| c.is_down()).map(|c| c.critical));
+        let status = down.fold(Status::Healthy, |worst, critical| {
+            worst.max(if critical {
+                Status::Unhealthy
+            } else {
+                Status::Degraded
+            })
+        });
         let circuit_breakers = breakers.iter().map(|b| (b.name.clone(), b.state)).collect();
         Self {
             status,
             enabled,
             circuit_breakers,
             breakers,
+            checks,
         }
+    }
+
+    /// Aggregates breaker snapshots alone ([`Health::new`] without checks).
+    ///
+    /// ```
+    /// # use steadfast_std::health::{Health, Status};
+    /// assert_eq!(Health::from_breakers(true, Vec::new()).status, Status::Healthy);
+    /// ```
+    pub fn from_breakers(enabled: bool, breakers: Vec<BreakerHealth>) -> Self {
+        Self::new(enabled, breakers, Vec::new())
+    }
+
+    /// Liveness: only the checks tagged `live` (no breaker). One failing makes
+    /// the process [`Unhealthy`](Status::Unhealthy), critical or not; one that
+    /// has not answered yet does not count (a process is not restarted before
+    /// its check has run).
+    ///
+    /// ```
+    /// # use steadfast_std::health::{CheckHealth, CheckState, Health, Status};
+    /// let db = CheckHealth::new("db", &["critical"], CheckState::Failing("refused".into()));
+    /// let event_loop = CheckHealth::new("event-loop", &["live"], CheckState::Passing);
+    /// let live = Health::liveness(true, vec![db, event_loop]);
+    /// assert_eq!(live.status, Status::Healthy);
+    /// assert_eq!(live.checks.len(), 1);
+    /// let stuck = CheckHealth::new("event-loop", &["live"], CheckState::Failing("stalled".into()));
+    /// assert_eq!(Health::liveness(true, vec![stuck]).status, Status::Unhealthy);
+    /// let starting = CheckHealth::new("event-loop", &["live", "critical"], CheckState::Pending);
+    /// assert_eq!(Health::liveness(true, vec![starting]).status, Status::Healthy);
+    /// ```
+    pub fn liveness(enabled: bool, checks: Vec<CheckHealth>) -> Self {
+        let checks: Vec<CheckHealth> = checks.into_iter().filter(|c| c.live).collect();
+        let failing = checks.iter().any(|c| c.state == "failing");
+        let mut health = Self::new(enabled, Vec::new(), checks);
+        health.status = if failing {
+            Status::Unhealthy
+        } else {
+            Status::Healthy
+        };
+        health
     }
 
     /// The snapshot as JSON (feature `health`).

@@ -15,10 +15,13 @@ mod blocking;
 pub mod breaker;
 pub mod budget;
 pub mod bulkhead;
+pub mod checks;
 pub mod error;
 pub mod fallback;
 pub mod observer;
 pub mod policy;
+#[cfg(feature = "tokio")]
+pub mod recovery;
 pub mod seed;
 pub mod time;
 #[cfg(feature = "tower")]

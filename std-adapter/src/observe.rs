@@ -1,25 +1,40 @@
 //! [`Observer`]s that turn pipeline events into `metrics` (feature `metrics`)
 //! and `tracing` events (feature `tracing`), with the seeds' names.
 //!
-//! | metric | kind | labels | when |
+//! Every metric has one label, [`LABEL`] (`name`): the name of the breaker,
+//! bulkhead or policy it counts. `MetricsObserver::with_prefix` puts a
+//! prefix before every metric name.
+//!
+//! | metric | kind | `name` is | when |
 //! |---|---|---|---|
-//! | `circuit_breaker_state` | gauge | `service` = breaker | every transition (0 closed, 1 half-open, 2 open: [`state_code`]) |
-//! | `circuit_breaker_opened_total` | counter | `service` | the breaker opened (trips, re-opens, forced) |
-//! | `circuit_breaker_rejections_total` | counter | `operation` = policy | a call refused by its breaker |
-//! | `retry_attempts_total` | counter | `operation` | a retry was scheduled (attempts after the first; a call that succeeds at once adds nothing) |
-//! | `timeout_errors_total` | counter | `operation` | an attempt timed out |
-//! | `fallback_invocations_total` | counter | `operation` | a call was answered by its fallback |
-//! | `bulkhead_rejections_total` | counter | `operation` | a call found its bulkhead full (or its queue wait expired) |
+//! | `circuit_breaker_state` | gauge | the breaker | every transition (0 closed, 1 half-open, 2 open: [`state_code`]) |
+//! | `circuit_breaker_opened_total` | counter | the breaker | the breaker opened (trips, re-opens, forced) |
+//! | `circuit_breaker_rejections_total` | counter | the policy | a call refused by its breaker |
+//! | `retry_attempts_total` | counter | the policy | a retry was scheduled (attempts after the first; a call that succeeds at once adds nothing) |
+//! | `timeout_errors_total` | counter | the policy | an attempt timed out |
+//! | `fallback_invocations_total` | counter | the policy | a call was answered by its fallback |
+//! | `bulkhead_rejections_total` | counter | the policy | a call found its bulkhead full (or its queue wait expired) |
+//! | `call_duration_seconds` | histogram | the policy | a call ended: start to answer, queueing, every attempt and backoff included |
+//! | `bulkhead_in_flight` | gauge | the bulkhead | slots taken, after each step that changed it |
+//! | `bulkhead_queued` | gauge | the bulkhead | calls waiting for a slot, after each step that changed it |
+//! | `chaos_injections_total` | counter (also labelled `kind`: `error`, `hang`, `outcome`, `latency`) | the chaos layer | a fault was injected on purpose (`ChaosLayer`); a fault with latency counts once for each |
+//!
+//! On the tower path, a layer given an observer reports under its own name:
+//! a `BreakerLayer` under its breaker's, a `BulkheadLayer` under its
+//! bulkhead's, a `RetryLayer` or `TimeoutLayer` under the name it was given
+//! (a `Registry`'s layers: the policy's). `call_duration_seconds` comes from
+//! policies and retry layers, one sample per call.
 //!
 //! Every counter of a policy, and its breaker's `circuit_breaker_opened_total`,
 //! exists at 0 as soon as the policy is built ([`Observer::on_register`]); a
-//! `Registry` also sets every breaker's `circuit_breaker_state` at start-up.
+//! `Registry` also sets every breaker's `circuit_breaker_state`, and every
+//! bulkhead's `bulkhead_in_flight` and `bulkhead_queued`, at start-up.
 //!
 //! `tracing` events use the target `steadfast` with the fields `policy`,
 //! `breaker`, `attempt`, `delay`, `from`, `to`, `retry_in`, `reason`, durations
 //! written as people read them (`1.5s`, `250ms`): a breaker opening and attempt
-//! timeouts at `WARN`; other transitions, retries, fallbacks and calls that fail
-//! at `INFO`; each refused call (breaker open, bulkhead full) at `DEBUG` — an
+//! timeouts at `WARN`; other transitions, retries, fallbacks, calls that fail
+//! and injected faults at `INFO`; each refused call (breaker open, bulkhead full) at `DEBUG` — an
 //! outage refuses thousands of calls, and its transitions already say why.
 //!
 //! [`Standard`] is both (whichever features are on); pass it to
@@ -45,6 +60,7 @@ use steadfast::breaker::State;
 use steadfast::pipeline::{Event, Finish};
 #[cfg(any(feature = "metrics", feature = "tracing"))]
 use steadfast::pipeline::{Failure, Reason};
+use steadfast::time::Duration;
 
 pub use crate::health::state_code;
 use crate::observer::Observer;
@@ -63,9 +79,109 @@ fn rejection(finish: &Finish) -> Option<&Failure> {
     }
 }
 
-/// Counts and gauges with the seeds' names through the `metrics` facade (see
-/// the [module docs](self)); install any recorder, e.g.
-/// `metrics-exporter-prometheus`.
+/// The one label every metric carries: the name of the policy, breaker or
+/// bulkhead it counts (`circuit_breaker_state{name="kafka"}`,
+/// `retry_attempts_total{name="kafka"}`).
+///
+/// ```
+/// assert_eq!(steadfast_std::observe::LABEL, "name");
+/// ```
+pub const LABEL: &str = "name";
+
+/// The metric names, with the observer's prefix.
+#[cfg(feature = "metrics")]
+#[derive(Clone, Debug)]
+struct Names {
+    state: metrics::SharedString,
+    opened: metrics::SharedString,
+    breaker_rejections: metrics::SharedString,
+    retries: metrics::SharedString,
+    timeouts: metrics::SharedString,
+    fallbacks: metrics::SharedString,
+    bulkhead_rejections: metrics::SharedString,
+    latency: metrics::SharedString,
+    in_flight: metrics::SharedString,
+    queued: metrics::SharedString,
+    injections: metrics::SharedString,
+}
+
+#[cfg(feature = "metrics")]
+impl Names {
+    const UNPREFIXED: Self = Self {
+        state: metrics::SharedString::const_str("circuit_breaker_state"),
+        opened: metrics::SharedString::const_str("circuit_breaker_opened_total"),
+        breaker_rejections: metrics::SharedString::const_str("circuit_breaker_rejections_total"),
+        retries: metrics::SharedString::const_str("retry_attempts_total"),
+        timeouts: metrics::SharedString::const_str("timeout_errors_total"),
+        fallbacks: metrics::SharedString::const_str("fallback_invocations_total"),
+        bulkhead_rejections: metrics::SharedString::const_str("bulkhead_rejections_total"),
+        latency: metrics::SharedString::const_str("call_duration_seconds"),
+        in_flight: metrics::SharedString::const_str("bulkhead_in_flight"),
+        queued: metrics::SharedString::const_str("bulkhead_queued"),
+        injections: metrics::SharedString::const_str("chaos_injections_total"),
+    };
+
+    fn prefixed(prefix: &str) -> Self {
+        let name = |plain: &metrics::SharedString| {
+            metrics::SharedString::from(std::sync::Arc::<str>::from(format!(
+                "{prefix}{}",
+                &**plain
+            )))
+        };
+        let plain = Self::UNPREFIXED;
+        Self {
+            state: name(&plain.state),
+            opened: name(&plain.opened),
+            breaker_rejections: name(&plain.breaker_rejections),
+            retries: name(&plain.retries),
+            timeouts: name(&plain.timeouts),
+            fallbacks: name(&plain.fallbacks),
+            bulkhead_rejections: name(&plain.bulkhead_rejections),
+            latency: name(&plain.latency),
+            in_flight: name(&plain.in_flight),
+            queued: name(&plain.queued),
+            injections: name(&plain.injections),
+        }
+    }
+
+    fn describe(&self) {
+        use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+        describe_gauge!(
+            self.state.clone(),
+            "Circuit breaker state (0=closed, 1=half_open, 2=open)"
+        );
+        describe_counter!(self.opened.clone(), "Circuit breakers opened");
+        describe_counter!(
+            self.breaker_rejections.clone(),
+            "Calls refused by an open circuit breaker"
+        );
+        describe_counter!(
+            self.retries.clone(),
+            "Retries scheduled: attempts after the first"
+        );
+        describe_counter!(self.timeouts.clone(), "Attempts that timed out");
+        describe_counter!(
+            self.injections.clone(),
+            "Faults injected on purpose (chaos), by kind"
+        );
+        describe_counter!(self.fallbacks.clone(), "Calls answered by a fallback");
+        describe_counter!(
+            self.bulkhead_rejections.clone(),
+            "Calls refused by a full bulkhead"
+        );
+        describe_histogram!(
+            self.latency.clone(),
+            Unit::Seconds,
+            "Call duration, start to answer: queueing, attempts and backoff included"
+        );
+        describe_gauge!(self.in_flight.clone(), "Bulkhead slots taken");
+        describe_gauge!(self.queued.clone(), "Calls waiting in a bulkhead's queue");
+    }
+}
+
+/// Counts, gauges and a latency histogram with the seeds' names through the
+/// `metrics` facade (see the [module docs](self)), each labelled [`LABEL`];
+/// install any recorder, e.g. `metrics-exporter-prometheus`.
 ///
 /// ```
 /// use steadfast::pipeline::Event;
@@ -76,11 +192,25 @@ fn rejection(finish: &Finish) -> Option<&Failure> {
 /// observer.on_event("kafka_publish", None, &Event::TimedOut { attempt: 1 });
 /// ```
 #[cfg(feature = "metrics")]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct MetricsObserver;
+#[derive(Clone, Debug)]
+pub struct MetricsObserver {
+    names: Names,
+}
+
+#[cfg(feature = "metrics")]
+impl Default for MetricsObserver {
+    /// The observer without a prefix, describing nothing.
+    fn default() -> Self {
+        Self::UNPREFIXED
+    }
+}
 
 #[cfg(feature = "metrics")]
 impl MetricsObserver {
+    const UNPREFIXED: Self = Self {
+        names: Names::UNPREFIXED,
+    };
+
     /// The observer; describes every metric to the installed recorder (call it
     /// after installing one, so the help texts are exported).
     ///
@@ -88,92 +218,118 @@ impl MetricsObserver {
     /// let _ = steadfast_std::observe::MetricsObserver::new();
     /// ```
     pub fn new() -> Self {
-        use metrics::{describe_counter, describe_gauge};
-        describe_gauge!(
-            "circuit_breaker_state",
-            "Circuit breaker state (0=closed, 1=half_open, 2=open)"
-        );
-        describe_counter!("circuit_breaker_opened_total", "Circuit breakers opened");
-        describe_counter!(
-            "circuit_breaker_rejections_total",
-            "Calls refused by an open circuit breaker"
-        );
-        describe_counter!(
-            "retry_attempts_total",
-            "Retries scheduled: attempts after the first"
-        );
-        describe_counter!("timeout_errors_total", "Attempts that timed out");
-        describe_counter!("fallback_invocations_total", "Calls answered by a fallback");
-        describe_counter!(
-            "bulkhead_rejections_total",
-            "Calls refused by a full bulkhead"
-        );
-        Self
+        Self::UNPREFIXED.names.describe();
+        Self::UNPREFIXED
+    }
+
+    /// The observer with every metric name starting with `prefix`
+    /// (`"shop_"`: `shop_circuit_breaker_state`), described to the installed
+    /// recorder. Pair it with [`TracingObserver`] as `(metrics, TracingObserver)`
+    /// for what [`Standard`] does.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use steadfast_std::observe::{MetricsObserver, TracingObserver};
+    /// let observer = Arc::new((MetricsObserver::with_prefix("shop_"), TracingObserver));
+    /// let policy = steadfast_std::Policy::builder(Default::default())?.observer(observer).build();
+    /// # let _ = policy;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn with_prefix(prefix: &str) -> Self {
+        let names = Names::prefixed(prefix);
+        names.describe();
+        Self { names }
+    }
+
+    /// The name of the gauge of breaker states, with the prefix.
+    ///
+    /// ```
+    /// use steadfast_std::observe::MetricsObserver;
+    /// assert_eq!(MetricsObserver::with_prefix("shop_").state_gauge(), "shop_circuit_breaker_state");
+    /// ```
+    pub fn state_gauge(&self) -> &str {
+        &self.names.state
     }
 }
 
 #[cfg(feature = "metrics")]
 impl Observer for MetricsObserver {
     fn on_register(&self, policy: &str, breaker: Option<&str>) {
+        let n = &self.names;
         for name in [
-            "circuit_breaker_rejections_total",
-            "retry_attempts_total",
-            "timeout_errors_total",
-            "fallback_invocations_total",
-            "bulkhead_rejections_total",
+            &n.breaker_rejections,
+            &n.retries,
+            &n.timeouts,
+            &n.fallbacks,
+            &n.bulkhead_rejections,
         ] {
-            metrics::counter!(name, "operation" => policy.to_owned()).increment(0);
+            metrics::counter!(name.clone(), LABEL => policy.to_owned()).increment(0);
         }
         if let Some(breaker) = breaker {
-            metrics::counter!("circuit_breaker_opened_total", "service" => breaker.to_owned())
-                .increment(0);
+            metrics::counter!(n.opened.clone(), LABEL => breaker.to_owned()).increment(0);
         }
     }
 
     fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
-        let operation = policy.to_owned();
+        let n = &self.names;
+        let name = policy.to_owned();
         match event {
             Event::Breaker(t) => {
-                let service = breaker.unwrap_or(policy).to_owned();
-                metrics::gauge!("circuit_breaker_state", "service" => service.clone())
+                let breaker = breaker.unwrap_or(policy).to_owned();
+                metrics::gauge!(n.state.clone(), LABEL => breaker.clone())
                     .set(f64::from(state_code(&t.to)));
                 if is_open(&t.to) && !is_open(&t.from) {
-                    metrics::counter!("circuit_breaker_opened_total", "service" => service)
-                        .increment(1);
+                    metrics::counter!(n.opened.clone(), LABEL => breaker).increment(1);
                 }
             }
             Event::Retry { .. } => {
-                metrics::counter!("retry_attempts_total", "operation" => operation).increment(1);
+                metrics::counter!(n.retries.clone(), LABEL => name).increment(1);
             }
             Event::TimedOut { .. } => {
-                metrics::counter!("timeout_errors_total", "operation" => operation).increment(1);
+                metrics::counter!(n.timeouts.clone(), LABEL => name).increment(1);
             }
             Event::Fallback(_) => {
-                metrics::counter!("fallback_invocations_total", "operation" => operation)
-                    .increment(1);
+                metrics::counter!(n.fallbacks.clone(), LABEL => name).increment(1);
             }
             Event::Granted(_) => {}
         }
     }
 
     fn on_finish(&self, policy: &str, finish: &Finish) {
-        match rejection(finish) {
+        let n = &self.names;
+        let counter = match rejection(finish) {
             Some(Failure {
                 reason: Reason::BulkheadFull | Reason::QueueTimeout,
                 ..
-            }) => {
-                metrics::counter!("bulkhead_rejections_total", "operation" => policy.to_owned())
-                    .increment(1);
-            }
+            }) => &n.bulkhead_rejections,
             Some(Failure {
                 reason: Reason::BreakerOpen { .. },
                 ..
-            }) => {
-                metrics::counter!("circuit_breaker_rejections_total", "operation" => policy.to_owned())
-                    .increment(1);
-            }
-            _ => {}
-        }
+            }) => &n.breaker_rejections,
+            _ => return,
+        };
+        metrics::counter!(counter.clone(), LABEL => policy.to_owned()).increment(1);
+    }
+
+    fn on_latency(&self, policy: &str, latency: Duration) {
+        let seconds = std::time::Duration::from_micros(latency.as_micros()).as_secs_f64();
+        metrics::histogram!(self.names.latency.clone(), LABEL => policy.to_owned()).record(seconds);
+    }
+
+    fn watches_bulkheads(&self) -> bool {
+        true
+    }
+
+    fn on_bulkhead(&self, bulkhead: &str, in_flight: u32, queued: u32) {
+        let n = &self.names;
+        metrics::gauge!(n.in_flight.clone(), LABEL => bulkhead.to_owned())
+            .set(f64::from(in_flight));
+        metrics::gauge!(n.queued.clone(), LABEL => bulkhead.to_owned()).set(f64::from(queued));
+    }
+
+    fn on_injection(&self, name: &str, kind: &'static str) {
+        metrics::counter!(self.names.injections.clone(), LABEL => name.to_owned(), "kind" => kind)
+            .increment(1);
     }
 }
 
@@ -198,6 +354,10 @@ pub struct TracingObserver;
 
 #[cfg(feature = "tracing")]
 impl Observer for TracingObserver {
+    fn on_injection(&self, name: &str, kind: &'static str) {
+        tracing::info!(target: "steadfast", policy = name, kind, "chaos: fault injected");
+    }
+
     fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
         let breaker = breaker.unwrap_or("");
         match event {
@@ -299,13 +459,13 @@ pub struct Standard;
 impl Observer for Standard {
     fn on_register(&self, policy: &str, breaker: Option<&str>) {
         #[cfg(feature = "metrics")]
-        MetricsObserver.on_register(policy, breaker);
+        MetricsObserver::UNPREFIXED.on_register(policy, breaker);
         let _ = (policy, breaker);
     }
 
     fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
         #[cfg(feature = "metrics")]
-        MetricsObserver.on_event(policy, breaker, event);
+        MetricsObserver::UNPREFIXED.on_event(policy, breaker, event);
         #[cfg(feature = "tracing")]
         TracingObserver.on_event(policy, breaker, event);
         let _ = (policy, breaker, event);
@@ -313,10 +473,34 @@ impl Observer for Standard {
 
     fn on_finish(&self, policy: &str, finish: &Finish) {
         #[cfg(feature = "metrics")]
-        MetricsObserver.on_finish(policy, finish);
+        MetricsObserver::UNPREFIXED.on_finish(policy, finish);
         #[cfg(feature = "tracing")]
         TracingObserver.on_finish(policy, finish);
         let _ = (policy, finish);
+    }
+
+    fn on_latency(&self, policy: &str, latency: Duration) {
+        #[cfg(feature = "metrics")]
+        MetricsObserver::UNPREFIXED.on_latency(policy, latency);
+        let _ = (policy, latency);
+    }
+
+    fn on_bulkhead(&self, bulkhead: &str, in_flight: u32, queued: u32) {
+        #[cfg(feature = "metrics")]
+        MetricsObserver::UNPREFIXED.on_bulkhead(bulkhead, in_flight, queued);
+        let _ = (bulkhead, in_flight, queued);
+    }
+
+    fn on_injection(&self, name: &str, kind: &'static str) {
+        #[cfg(feature = "metrics")]
+        MetricsObserver::UNPREFIXED.on_injection(name, kind);
+        #[cfg(feature = "tracing")]
+        TracingObserver.on_injection(name, kind);
+        let _ = (name, kind);
+    }
+
+    fn watches_bulkheads(&self) -> bool {
+        cfg!(feature = "metrics")
     }
 }
 
@@ -341,6 +525,25 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn on_finish(&self, policy: &str, finish: &Finish) {
         self.0.on_finish(policy, finish);
         self.1.on_finish(policy, finish);
+    }
+
+    fn on_latency(&self, policy: &str, latency: Duration) {
+        self.0.on_latency(policy, latency);
+        self.1.on_latency(policy, latency);
+    }
+
+    fn on_bulkhead(&self, bulkhead: &str, in_flight: u32, queued: u32) {
+        self.0.on_bulkhead(bulkhead, in_flight, queued);
+        self.1.on_bulkhead(bulkhead, in_flight, queued);
+    }
+
+    fn on_injection(&self, name: &str, kind: &'static str) {
+        self.0.on_injection(name, kind);
+        self.1.on_injection(name, kind);
+    }
+
+    fn watches_bulkheads(&self) -> bool {
+        self.0.watches_bulkheads() || self.1.watches_bulkheads()
     }
 }
 

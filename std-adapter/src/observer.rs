@@ -1,6 +1,7 @@
 //! Hooks for logs, metrics and traces: every [`Event`] of every call.
 
 use steadfast::pipeline::{Event, Finish};
+use steadfast::time::Duration;
 
 /// Receives what the pipeline reports. Called outside every lock, after each
 /// step of a call, from the task or thread running it; keep it cheap.
@@ -28,6 +29,9 @@ use steadfast::pipeline::{Event, Finish};
 /// let o = CountRetries::default();
 /// o.on_event("p", None, &Event::TimedOut { attempt: 1 });
 /// o.on_finish("p", &Finish::Failed(Failure::new(Reason::Cancelled, 0)));
+/// o.on_latency("p", steadfast::time::Duration::from_millis(3));
+/// o.on_bulkhead("pool", 1, 0);
+/// assert!(!o.watches_bulkheads());
 /// assert_eq!(o.0.load(Ordering::Relaxed), 0);
 /// ```
 pub trait Observer: Send + Sync {
@@ -45,6 +49,30 @@ pub trait Observer: Send + Sync {
     /// [`Reason::Cancelled`](steadfast::pipeline::Reason::Cancelled)).
     fn on_finish(&self, policy: &str, finish: &Finish) {
         let _ = (policy, finish);
+    }
+    /// A call through policy `policy` took `latency`, from its start to its
+    /// finish (right after [`on_finish`](Self::on_finish)): queueing, every
+    /// attempt and every backoff included.
+    fn on_latency(&self, policy: &str, latency: Duration) {
+        let _ = (policy, latency);
+    }
+    /// Bulkhead `bulkhead` now has `in_flight` slots taken and `queued`
+    /// waiters: reported after each step that changed either, to an observer
+    /// that [`watches_bulkheads`](Self::watches_bulkheads).
+    fn on_bulkhead(&self, bulkhead: &str, in_flight: u32, queued: u32) {
+        let _ = (bulkhead, in_flight, queued);
+    }
+    /// Whether to call [`on_bulkhead`](Self::on_bulkhead) (default `false`):
+    /// asked once, when a policy or layer is built, so that a call through an
+    /// observer that does not watch them reads no occupancy.
+    fn watches_bulkheads(&self) -> bool {
+        false
+    }
+    /// A fault was injected on purpose into a request through `name` (a
+    /// [`ChaosLayer`](crate::tower::ChaosLayer)): `kind` is `error`, `hang`,
+    /// `outcome` or `latency` (the metric `chaos_injections_total`).
+    fn on_injection(&self, name: &str, kind: &'static str) {
+        let _ = (name, kind);
     }
 }
 

@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     pub(crate) bulkhead: Option<SharedBulkhead>,
     pub(crate) budget: Option<SharedBudget>,
     pub(crate) observer: std::sync::Arc<dyn Observer>,
+    /// The observer's [`Observer::watches_bulkheads`], asked once.
+    watches_bulkhead: bool,
     seed: u64,
     calls: AtomicU64,
 }
@@ -284,6 +286,7 @@ impl<C> PolicyBuilder<C> {
                 breaker: self.breaker,
                 bulkhead: self.bulkhead,
                 budget: self.budget,
+                watches_bulkhead: self.observer.watches_bulkheads(),
                 observer: self.observer,
                 seed: self.seed,
                 calls: AtomicU64::new(0),
@@ -408,8 +411,9 @@ impl Rng for LazyRng<'_> {
     }
 }
 
-/// Hands a call's events to the policy's [`Observer`] with its names.
-struct Relay<'a>(&'a Inner);
+/// Hands a call's events to the policy's [`Observer`] with its names; the
+/// instant the call started, for its latency.
+struct Relay<'a>(&'a Inner, Instant);
 
 impl pipeline::Observer for Relay<'_> {
     fn on_event(&mut self, _now: Instant, event: &Event) {
@@ -418,8 +422,10 @@ impl pipeline::Observer for Relay<'_> {
         policy.observer.on_event(&policy.name, breaker, event);
     }
 
-    fn on_finish(&mut self, _now: Instant, finish: &Finish) {
-        self.0.observer.on_finish(&self.0.name, finish);
+    fn on_finish(&mut self, now: Instant, finish: &Finish) {
+        let observer = &self.0.observer;
+        observer.on_finish(&self.0.name, finish);
+        observer.on_latency(&self.0.name, now.saturating_duration_since(self.1));
     }
 }
 
@@ -432,6 +438,8 @@ pub(crate) struct Driver<'p> {
     clock: fn() -> Instant,
     /// The instant the call started, for its first step (one clock read).
     start: Option<Instant>,
+    /// The instant the call started, for its latency.
+    started: Instant,
     /// The bulkhead ticket this call waits on, if queued.
     ticket: Option<Ticket>,
 }
@@ -445,6 +453,7 @@ impl<'p> Driver<'p> {
             rng: None,
             clock,
             start: Some(now),
+            started: now,
             ticket: None,
         }
     }
@@ -463,8 +472,12 @@ impl<'p> Driver<'p> {
         let policy = self.policy;
         let mut events = [None; Events::CAPACITY];
         let mut wakes: [Option<Wake>; Events::CAPACITY] = Default::default();
+        // The bulkhead's (in flight, queued) after the step, when the step changed them.
+        let mut occupancy = None;
         let step = {
             let mut bulkhead = policy.bulkhead.as_ref().map(SharedBulkhead::lock);
+            let watched = bulkhead.as_deref().filter(|_| policy.watches_bulkhead);
+            let before = watched.map(|m| (m.in_flight(), m.queued()));
             let mut budget = policy.budget.as_ref().map(SharedBudget::lock);
             let mut gate = policy.breaker.as_ref().map(SharedBreaker::gate);
             let mut shared = Shared {
@@ -499,17 +512,36 @@ impl<'p> Driver<'p> {
                 b.forget(old);
             }
             self.ticket = queued;
+            let after = bulkhead
+                .as_deref()
+                .filter(|_| policy.watches_bulkhead)
+                .map(|m| (m.in_flight(), m.queued()));
+            if after != before {
+                occupancy = after;
+            }
             step
         };
         for wake in wakes.into_iter().flatten() {
             wake.wake();
         }
-        let mut relay = Relay(policy);
+        if let Some(occupancy) = occupancy {
+            report_occupancy(policy, occupancy);
+        }
+        let mut relay = Relay(policy, self.started);
         for event in events.into_iter().flatten() {
             pipeline::Observer::on_event(&mut relay, now, &event);
         }
         self.call.drain(now, &mut relay);
         step
+    }
+}
+
+/// Tells the policy's observer its bulkhead's (in flight, queued): out of
+/// line, so that [`Driver::step`]'s own code stays as tight as without it.
+#[inline(never)]
+fn report_occupancy(policy: &Inner, (in_flight, queued): (u32, u32)) {
+    if let Some(b) = &policy.bulkhead {
+        policy.observer.on_bulkhead(b.name(), in_flight, queued);
     }
 }
 

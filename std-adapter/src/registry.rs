@@ -37,13 +37,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
 use steadfast::breaker::Transition;
 use steadfast::pipeline::Event;
 
+use crate::checks::HealthChecks;
 use crate::health::{BreakerHealth, Health};
 use crate::observer::{NoopObserver, Observer};
 use crate::{Policy, SharedBreaker, SharedBudget, SharedBulkhead, time};
@@ -76,6 +77,8 @@ struct Inner {
     budgets: BTreeMap<String, SharedBudget>,
     policies: BTreeMap<String, Policy>,
     observer: Arc<dyn Observer>,
+    critical: BTreeSet<String>,
+    checks: HealthChecks,
 }
 
 /// Named breakers, bulkheads, budgets and policies. Cheap to clone (an `Arc`),
@@ -133,6 +136,8 @@ pub struct RegistryBuilder {
     budgets: BTreeMap<String, SharedBudget>,
     policies: BTreeMap<String, Policy>,
     observer: Arc<dyn Observer>,
+    critical: BTreeSet<String>,
+    checks: HealthChecks,
 }
 
 impl fmt::Debug for RegistryBuilder {
@@ -222,6 +227,48 @@ impl RegistryBuilder {
         self
     }
 
+    /// Marks breaker `name` critical: no fallback stands in for it, so while it
+    /// is down [`Registry::health`] says [`Unhealthy`](crate::health::Status::Unhealthy)
+    /// (HTTP 503, out of rotation) rather than
+    /// [`Degraded`](crate::health::Status::Degraded). The config key is
+    /// `critical = true` in the breaker's section.
+    ///
+    /// ```
+    /// # use steadfast_std::{registry::Registry, SharedBreaker};
+    /// use steadfast_std::health::Status;
+    /// let r = Registry::builder()
+    ///     .breaker(SharedBreaker::new("payments", Default::default())?)
+    ///     .breaker(SharedBreaker::new("recommendations", Default::default())?)
+    ///     .critical("payments")
+    ///     .build();
+    /// r.force_open("recommendations")?;
+    /// assert_eq!(r.health().status, Status::Degraded);
+    /// r.force_open("payments")?;
+    /// assert_eq!(r.health().status, Status::Unhealthy);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn critical(mut self, name: impl Into<String>) -> Self {
+        self.critical.insert(name.into());
+        self
+    }
+
+    /// Dependency checks to report beside the breakers (default: an empty
+    /// set, to which [`Registry::health_checks`] can add).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use steadfast_std::checks::HealthChecks;
+    /// # use steadfast_std::registry::Registry;
+    /// let checks = HealthChecks::new();
+    /// let r = Registry::builder().health_checks(checks.clone()).build();
+    /// checks.report("db", Ok::<(), &str>(()), Duration::ZERO);
+    /// assert_eq!(r.health().checks[0].name, "db");
+    /// ```
+    pub fn health_checks(mut self, checks: HealthChecks) -> Self {
+        self.checks = checks;
+        self
+    }
+
     /// The registry.
     ///
     /// ```
@@ -237,6 +284,8 @@ impl RegistryBuilder {
                 budgets: self.budgets,
                 policies: self.policies,
                 observer: self.observer,
+                critical: self.critical,
+                checks: self.checks,
             }),
         }
     }
@@ -258,6 +307,8 @@ impl Registry {
             budgets: BTreeMap::new(),
             policies: BTreeMap::new(),
             observer: Arc::new(NoopObserver),
+            critical: BTreeSet::new(),
+            checks: HealthChecks::new(),
         }
     }
 
@@ -338,6 +389,9 @@ impl Registry {
             if !set.enabled {
                 let _ = breaker.disable();
             }
+            if spec.critical {
+                builder = builder.critical(name.clone());
+            }
             builder = builder.breaker(breaker);
         }
         for (name, config) in &set.bulkheads {
@@ -405,7 +459,8 @@ impl Registry {
     }
 
     /// Reports every breaker's current state to the observer as a transition
-    /// from itself (so gauges start at the right value).
+    /// from itself, and every bulkhead's occupancy to an observer that
+    /// watches them (so gauges start at the right value).
     #[cfg(feature = "config")]
     fn announce_states(&self) {
         let at = time::now();
@@ -419,6 +474,13 @@ impl Registry {
             self.inner
                 .observer
                 .on_event("", Some(name), &Event::Breaker(t));
+        }
+        if self.inner.observer.watches_bulkheads() {
+            for (name, bulkhead) in &self.inner.bulkheads {
+                self.inner
+                    .observer
+                    .on_bulkhead(name, bulkhead.in_flight(), bulkhead.queued());
+            }
         }
     }
 
@@ -472,6 +534,75 @@ impl Registry {
     pub fn breaker_layer(&self, name: &str) -> Option<crate::tower::BreakerLayer> {
         let breaker = self.inner.breakers.get(name)?.clone();
         Some(crate::tower::BreakerLayer::new(breaker).with_observer(self.inner.observer.clone()))
+    }
+
+    /// A tower layer for the bulkhead named `name`, reporting its refusals
+    /// and its slots in flight and waiters queued to the registry's observer
+    /// (feature `tower`). A disabled registry's bulkheads still bound the
+    /// layers built from them: leave the layer out when
+    /// [`enabled`](Self::enabled) is `false` if the switch must cover it.
+    ///
+    /// ```
+    /// # use steadfast_std::{registry::Registry, SharedBulkhead};
+    /// let r = Registry::builder().bulkhead(SharedBulkhead::new("pool", Default::default())?).build();
+    /// let layer = r.bulkhead_layer("pool").unwrap();
+    /// assert_eq!(layer.bulkhead().name(), "pool");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn bulkhead_layer(&self, name: &str) -> Option<crate::tower::BulkheadLayer> {
+        let bulkhead = self.inner.bulkheads.get(name)?.clone();
+        Some(crate::tower::BulkheadLayer::new(bulkhead).with_observer(self.inner.observer.clone()))
+    }
+
+    /// A tower layer retrying by the policy named `policy`: its retry config,
+    /// its budget if it has one, its total timeout if it has one (else the
+    /// layer's [`DEFAULT_TOTAL_TIMEOUT`](crate::tower::DEFAULT_TOTAL_TIMEOUT)),
+    /// reporting retries, ends and latencies to the registry's observer under
+    /// the policy's name (feature `tower`). On a disabled registry the policy
+    /// makes one attempt, and so does the layer.
+    ///
+    /// ```
+    /// # use steadfast_std::{registry::Registry, Policy};
+    /// let r = Registry::builder().policy(Policy::builder(Default::default())?.name("api").build()).build();
+    /// let layer = r.retry_layer("api").unwrap();
+    /// assert_eq!((layer.name(), layer.config().max_attempts()), (Some("api"), 3));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn retry_layer(&self, policy: &str) -> Option<crate::tower::RetryLayer> {
+        let policy = self.inner.policies.get(policy)?;
+        let config = policy.config();
+        // The policy's config passed the same check when the policy was built.
+        let mut layer = crate::tower::RetryLayer::new(config.retry()).ok()?;
+        if let Some(budget) = policy.budget() {
+            layer = layer.with_budget(budget.clone());
+        }
+        if let Some(total) = config.timeout().total() {
+            layer = layer.with_total_timeout(Some(total));
+        }
+        Some(layer.with_observer(policy.name(), self.inner.observer.clone()))
+    }
+
+    /// A tower layer cutting requests off at the attempt timeout of the
+    /// policy named `policy`, reporting each timeout to the registry's
+    /// observer under the policy's name (feature `tower`). `None` when there
+    /// is no such policy or it has no attempt timeout (as on a disabled
+    /// registry).
+    ///
+    /// ```
+    /// # use steadfast_std::{registry::Registry, Policy};
+    /// let r = Registry::builder().policy(Policy::builder(Default::default())?.name("api").build()).build();
+    /// let layer = r.timeout_layer("api").unwrap(); // the default: 30 s an attempt
+    /// assert_eq!(layer.timeout(), std::time::Duration::from_secs(30));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn timeout_layer(&self, policy: &str) -> Option<crate::tower::TimeoutLayer> {
+        let policy = self.inner.policies.get(policy)?;
+        let attempt = policy.config().timeout().attempt()?;
+        let layer = crate::tower::TimeoutLayer::new(time::to_std_duration(attempt));
+        Some(layer.with_observer(policy.name(), self.inner.observer.clone()))
     }
 
     /// The bulkhead named `name`.
@@ -576,8 +707,10 @@ impl Registry {
         self.manual(name, SharedBreaker::reset)
     }
 
-    /// A snapshot of every breaker, for a `/health` endpoint (JSON with the
-    /// `health` feature: `Health::to_json`).
+    /// Readiness: a snapshot of every breaker and dependency check, for
+    /// `/health/ready` or `/health` (JSON with the `health` feature:
+    /// `Health::to_json`). Anything down degrades it; a critical breaker or
+    /// check down makes it unhealthy (see [`health`](crate::health)).
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, SharedBreaker};
@@ -597,8 +730,46 @@ impl Registry {
                 BreakerHealth::new(name, b.state(), b.stats(), now)
                     .with_window(b.counts_at(now))
                     .with_metrics_only(b.config().metrics_only())
+                    .with_critical(self.inner.critical.contains(name))
             })
             .collect();
-        Health::from_breakers(self.inner.enabled, breakers)
+        Health::new(self.inner.enabled, breakers, self.inner.checks.snapshot())
+    }
+
+    /// Liveness, for `/health/live`: only the checks tagged `live`, never a
+    /// breaker (see [`health`](crate::health)).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use steadfast_std::health::Status;
+    /// # use steadfast_std::{registry::Registry, SharedBreaker};
+    /// let r = Registry::builder()
+    ///     .breaker(SharedBreaker::new("db", Default::default())?)
+    ///     .critical("db")
+    ///     .build();
+    /// r.force_open("db")?;
+    /// assert_eq!(r.health().status, Status::Unhealthy); // not ready
+    /// assert_eq!(r.liveness().status, Status::Healthy); // but alive
+    /// r.health_checks().report("event-loop", Err("stalled for 30s"), Duration::ZERO);
+    /// r.health_checks().register("worker", &["live"]);
+    /// r.health_checks().report("worker", Err("panicked"), Duration::ZERO);
+    /// assert_eq!(r.liveness().status, Status::Unhealthy);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn liveness(&self) -> Health {
+        Health::liveness(self.inner.enabled, self.inner.checks.snapshot())
+    }
+
+    /// The dependency checks reported by [`Registry::health`]; add to them at
+    /// any time (every clone of the registry sees the same checks).
+    ///
+    /// ```
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().build();
+    /// r.health_checks().register("db", &["critical"]);
+    /// assert_eq!(r.clone().health().checks.len(), 1);
+    /// ```
+    pub fn health_checks(&self) -> &HealthChecks {
+        &self.inner.checks
     }
 }

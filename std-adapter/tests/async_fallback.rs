@@ -573,7 +573,7 @@ fn fallback_invocations_total_counts_async_fallbacks() {
         });
         let text = handle.render();
         assert!(
-            text.contains(r#"fallback_invocations_total{operation="quotes"} 3"#),
+            text.contains(r#"fallback_invocations_total{name="quotes"} 3"#),
             "{text}"
         );
     });

@@ -261,6 +261,21 @@ const CASES: &[(&str, &str, &str)] = &[
     ),
     (
         "toml",
+        "[policies.p]\nmultiplier = 0.0000001",
+        "policies.p.multiplier",
+    ),
+    (
+        "toml",
+        "[policies.p]\nmultiplier = 1.0000001",
+        "policies.p.multiplier",
+    ),
+    (
+        "toml",
+        "[policies.p]\nbase_delay = 1979-05-27T07:32:00Z",
+        "policies.p.base_delay",
+    ),
+    (
+        "toml",
         "[policies.p]\nmultiplier = \"1/0\"",
         "policies.p.multiplier",
     ),

@@ -7,7 +7,7 @@ use steadfast::pipeline::Reason;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use steadfast::breaker::State;
 use steadfast_std::NoopObserver;
-use steadfast_std::config::PolicySet;
+use steadfast_std::config::{PolicyFile, PolicySet};
 use steadfast_std::health::Status;
 use steadfast_std::observe::{MetricsObserver, Standard};
 use steadfast_std::registry::Registry;
@@ -160,7 +160,8 @@ fn a_hand_built_set_with_a_window_beyond_the_storage_names_the_key() {
 
 #[test]
 fn health_status_follows_the_breakers() {
-    let r = registry(FILE);
+    // kafka has no fallback: while it is down the instance is not ready.
+    let r = registry(&FILE.replace("[breakers.kafka]", "[breakers.kafka]\ncritical = true"));
     let h = r.health();
     assert_eq!(h.status, Status::Healthy);
     assert_eq!(h.circuit_breakers["kafka"], "closed");
@@ -190,6 +191,36 @@ fn health_status_follows_the_breakers() {
     r.reset("redis").unwrap();
     assert_eq!(r.health().status, Status::Healthy);
     assert!(r.reset("nope").is_err());
+}
+
+#[test]
+fn every_breaker_down_but_none_critical_is_degraded_not_unhealthy() {
+    // A fallback stands in for each: readiness stays 200 and the instance in
+    // rotation; liveness never looks at breakers.
+    let r = registry(FILE);
+    r.force_open("kafka").unwrap();
+    r.force_open("redis").unwrap();
+    let h = r.health();
+    assert_eq!((h.status, h.status.http_status()), (Status::Degraded, 200));
+    assert!(h.breakers.iter().all(|b| b.is_down() && !b.critical));
+    assert_eq!(r.liveness().status, Status::Healthy);
+    assert!(r.liveness().breakers.is_empty());
+}
+
+#[test]
+fn critical_is_read_from_files_and_the_environment() {
+    let file = FILE.replace("[breakers.redis]", "[breakers.redis]\ncritical = true");
+    let set = PolicyFile::from_toml_str(&file)
+        .unwrap()
+        .validate()
+        .unwrap();
+    assert!(set.breakers["redis"].critical && !set.breakers["kafka"].critical);
+    let mut file = PolicyFile::from_toml_str(FILE).unwrap();
+    file.apply_env_vars([("STEADFAST_BREAKERS_KAFKA_CRITICAL", "true")])
+        .unwrap();
+    assert!(file.validate().unwrap().breakers["kafka"].critical);
+    let err = PolicyFile::from_toml_str("[breakers.k]\ncritical = \"yes\"\n").unwrap_err();
+    assert_eq!(err.key(), "breakers.k.critical", "{err}");
 }
 
 #[test]
@@ -244,13 +275,15 @@ fn metrics_use_the_seeds_names() {
         // Before any call, every series exists at 0.
         let text = handle.render();
         for series in [
-            r#"circuit_breaker_state{service="redis"} 0"#,
-            r#"circuit_breaker_opened_total{service="redis"} 0"#,
-            r#"circuit_breaker_rejections_total{operation="redis"} 0"#,
-            r#"retry_attempts_total{operation="redis"} 0"#,
-            r#"timeout_errors_total{operation="redis"} 0"#,
-            r#"fallback_invocations_total{operation="redis"} 0"#,
-            r#"bulkhead_rejections_total{operation="redis"} 0"#,
+            r#"circuit_breaker_state{name="redis"} 0"#,
+            r#"circuit_breaker_opened_total{name="redis"} 0"#,
+            r#"circuit_breaker_rejections_total{name="redis"} 0"#,
+            r#"retry_attempts_total{name="redis"} 0"#,
+            r#"timeout_errors_total{name="redis"} 0"#,
+            r#"fallback_invocations_total{name="redis"} 0"#,
+            r#"bulkhead_rejections_total{name="redis"} 0"#,
+            r#"bulkhead_in_flight{name="kafka"} 0"#,
+            r#"bulkhead_queued{name="kafka"} 0"#,
         ] {
             assert!(
                 text.contains(series),
@@ -262,25 +295,25 @@ fn metrics_use_the_seeds_names() {
         let _ = redis.call_blocking(|| Ok::<_, &str>(()));
         let text = handle.render();
         assert!(
-            text.contains(r#"circuit_breaker_state{service="redis"} 2"#),
+            text.contains(r#"circuit_breaker_state{name="redis"} 2"#),
             "{text}"
         );
         assert!(
-            text.contains(r#"circuit_breaker_state{service="kafka"} 0"#),
+            text.contains(r#"circuit_breaker_state{name="kafka"} 0"#),
             "{text}"
         );
         assert!(
-            text.contains(r#"circuit_breaker_opened_total{service="redis"} 1"#),
+            text.contains(r#"circuit_breaker_opened_total{name="redis"} 1"#),
             "{text}"
         );
         assert!(
-            text.contains(r#"circuit_breaker_rejections_total{operation="redis"} 1"#),
+            text.contains(r#"circuit_breaker_rejections_total{name="redis"} 1"#),
             "{text}"
         );
         r.reset("redis").unwrap();
         let text = handle.render();
         assert!(
-            text.contains(r#"circuit_breaker_state{service="redis"} 0"#),
+            text.contains(r#"circuit_breaker_state{name="redis"} 0"#),
             "{text}"
         );
     });
@@ -409,9 +442,9 @@ async fn the_tower_path_reports_to_the_registry_observer_as_policies_do() {
     assert!(refused.is_rejection());
     let text = handle.render();
     for series in [
-        r#"circuit_breaker_state{service="kafka"} 2"#,
-        r#"circuit_breaker_opened_total{service="kafka"} 1"#,
-        r#"circuit_breaker_rejections_total{operation="kafka"} 1"#,
+        r#"circuit_breaker_state{name="kafka"} 2"#,
+        r#"circuit_breaker_opened_total{name="kafka"} 1"#,
+        r#"circuit_breaker_rejections_total{name="kafka"} 1"#,
     ] {
         assert!(text.contains(series), "{series} missing:\n{text}");
     }
@@ -420,16 +453,142 @@ async fn the_tower_path_reports_to_the_registry_observer_as_policies_do() {
     svc.clone().oneshot(false).await.unwrap();
     let text = handle.render();
     assert!(
-        text.contains(r#"circuit_breaker_state{service="kafka"} "#),
+        text.contains(r#"circuit_breaker_state{name="kafka"} "#),
         "{text}"
     );
     let state = r.breaker("kafka").unwrap().state();
     let code = steadfast_std::observe::state_code(&state);
     assert!(
-        text.contains(&format!(
-            r#"circuit_breaker_state{{service="kafka"}} {code}"#
-        )),
+        text.contains(&format!(r#"circuit_breaker_state{{name="kafka"}} {code}"#)),
         "gauge not {code} ({state:?}):\n{text}"
     );
     assert_ne!(code, 2, "still open after a successful probe");
+}
+
+#[cfg(feature = "tower")]
+#[tokio::test(start_paused = true)]
+async fn retry_bulkhead_and_timeout_layers_report_to_the_registry_observer() {
+    use std::time::Duration;
+    use tower::{Layer, ServiceExt, service_fn};
+
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let set = PolicySet::from_toml_with_env(
+        r#"
+[bulkheads.pool]
+max_concurrent = 1
+max_queue = 0
+
+[policies.search]
+max_attempts = 3
+base_delay = "100ms"
+jitter = "none"
+attempt_timeout = "1s"
+"#,
+    )
+    .expect("valid");
+    let r = Registry::from_set_with_observer(&set, Arc::new(Standard)).expect("built");
+    let retry = r.retry_layer("search").expect("a search policy");
+    let timeout = r.timeout_layer("search").expect("an attempt timeout");
+    let pool = r.bulkhead_layer("pool").expect("a pool bulkhead");
+    assert_eq!(timeout.timeout(), Duration::from_secs(1));
+
+    // Series exist from the layers' construction.
+    let text = handle.render();
+    for series in [
+        r#"retry_attempts_total{name="search"} 0"#,
+        r#"timeout_errors_total{name="search"} 0"#,
+        r#"bulkhead_rejections_total{name="pool"} 0"#,
+    ] {
+        assert!(text.contains(series), "{series} missing:\n{text}");
+    }
+
+    // Retry: 3 attempts, 2 retries, one latency sample of 300 ms (100 + 200 ms backoff).
+    let down = retry.layer(service_fn(|_: ()| async { Err::<(), _>("down") }));
+    assert!(down.oneshot(()).await.is_err());
+    // Timeout: a hung dependency is cut off at 1 s.
+    let hung = timeout.layer(service_fn(|_: ()| std::future::pending::<Result<(), ()>>()));
+    assert!(hung.oneshot(()).await.unwrap_err().reason() == Reason::AttemptTimedOut);
+    // Bulkhead: one slot held, the next request refused; gauges follow.
+    let svc = pool.layer(service_fn(|_: ()| std::future::pending::<Result<(), ()>>()));
+    let held = svc.clone().oneshot(());
+    let mut held = Box::pin(held);
+    assert!(futures_poll_once(held.as_mut()).await.is_none());
+    assert!(svc.clone().oneshot(()).await.unwrap_err().is_rejection());
+    let text = handle.render();
+    for series in [
+        r#"retry_attempts_total{name="search"} 2"#,
+        r#"call_duration_seconds_count{name="search"} 1"#,
+        r#"call_duration_seconds_sum{name="search"} 0.3"#,
+        r#"timeout_errors_total{name="search"} 1"#,
+        r#"bulkhead_rejections_total{name="pool"} 1"#,
+        r#"bulkhead_in_flight{name="pool"} 1"#,
+        r#"bulkhead_queued{name="pool"} 0"#,
+    ] {
+        assert!(text.contains(series), "{series} missing:\n{text}");
+    }
+    drop(held);
+    assert!(
+        handle
+            .render()
+            .contains(r#"bulkhead_in_flight{name="pool"} 0"#),
+        "{}",
+        handle.render()
+    );
+}
+
+/// Polls `f` once: its output if it was ready.
+#[cfg(feature = "tower")]
+async fn futures_poll_once<F: std::future::Future + Unpin>(f: F) -> Option<F::Output> {
+    let mut f = f;
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut f).poll(cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn policies_report_latency_and_bulkhead_occupancy() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let r = Registry::from_set_with_observer(
+        &PolicySet::from_toml_with_env(FILE).expect("valid"),
+        Arc::new(Standard),
+    )
+    .expect("built");
+    let kafka = r.policy("kafka").unwrap();
+    let running = tokio::spawn({
+        let kafka = kafka.clone();
+        async move {
+            kafka
+                .call(|| async {
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                    Ok::<_, ()>(())
+                })
+                .await
+        }
+    });
+    tokio::task::yield_now().await;
+    assert!(
+        handle
+            .render()
+            .contains(r#"bulkhead_in_flight{name="kafka"} 1"#),
+        "{}",
+        handle.render()
+    );
+    running.await.unwrap().unwrap();
+    let text = handle.render();
+    for series in [
+        r#"bulkhead_in_flight{name="kafka"} 0"#,
+        r#"bulkhead_queued{name="kafka"} 0"#,
+        r#"call_duration_seconds_count{name="kafka"} 1"#,
+        r#"call_duration_seconds_sum{name="kafka"} 0.25"#,
+    ] {
+        assert!(text.contains(series), "{series} missing:\n{text}");
+    }
 }

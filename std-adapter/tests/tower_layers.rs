@@ -799,3 +799,156 @@ async fn a_retry_after_past_the_total_timeout_ends_the_request_at_once() {
     let _ = svc.oneshot(()).await;
     assert_eq!(start.elapsed(), std::time::Duration::from_secs(120));
 }
+
+/// A request that cannot be cloned (as `reqwest::Request`).
+struct Upload(&'static str);
+
+#[tokio::test(start_paused = true)]
+async fn a_request_that_cannot_be_cloned_goes_once_through_a_one_attempt_policy() {
+    use steadfast::pipeline;
+    use steadfast_std::Policy;
+    use steadfast_std::tower::PolicyLayer;
+
+    let breaker =
+        SharedBreaker::new("upload", BreakerConfig::new().with_failure_threshold(1)).unwrap();
+    let once =
+        pipeline::Config::default().with_retry(retry::Config::default().with_max_attempts(1));
+    let policy = steadfast_std::Policy::builder(once)
+        .unwrap()
+        .name("upload")
+        .breaker(breaker.clone())
+        .build();
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let svc = ServiceBuilder::new()
+        .layer(PolicyLayer::once(policy).expect("one attempt"))
+        .service(service_fn(move |req: Upload| {
+            c.fetch_add(1, Ordering::Relaxed);
+            async move {
+                if req.0 == "bad" {
+                    Err("rejected upstream")
+                } else {
+                    Ok(req.0.len())
+                }
+            }
+        }));
+    assert_eq!(svc.clone().oneshot(Upload("data")).await, Ok(4));
+    let failed = svc.clone().oneshot(Upload("bad")).await.unwrap_err();
+    assert_eq!(
+        (failed.reason(), failed.attempts(), failed.operation_error()),
+        (Reason::RetriesExhausted, 1, Some(&"rejected upstream"))
+    );
+    assert!(matches!(breaker.state(), State::Open { .. }));
+    // Open: refused without sending.
+    assert!(
+        svc.clone()
+            .oneshot(Upload("data"))
+            .await
+            .unwrap_err()
+            .is_rejection()
+    );
+    assert_eq!(calls.load(Ordering::Relaxed), 2);
+
+    // A policy that retries cannot take requests it could not resend.
+    let retrying = Policy::builder(pipeline::Config::default())
+        .unwrap()
+        .build();
+    assert_eq!(
+        PolicyLayer::once(retrying).unwrap_err().field,
+        "max_attempts"
+    );
+}
+
+/// What a layer told its observer, in order.
+#[derive(Default)]
+struct Recorded(Mutex<Vec<String>>);
+
+impl steadfast_std::Observer for Recorded {
+    fn on_register(&self, policy: &str, breaker: Option<&str>) {
+        self.push(format!("register {policy} {breaker:?}"));
+    }
+    fn on_event(&self, policy: &str, _breaker: Option<&str>, event: &steadfast::pipeline::Event) {
+        let text = match event {
+            steadfast::pipeline::Event::Retry { attempt, delay, .. } => {
+                format!("retry {attempt} after {}ms", delay.as_millis())
+            }
+            steadfast::pipeline::Event::TimedOut { attempt } => format!("timed out {attempt}"),
+            other => format!("{other:?}"),
+        };
+        self.push(format!("{policy}: {text}"));
+    }
+    fn on_finish(&self, policy: &str, finish: &steadfast::pipeline::Finish) {
+        let text = match finish {
+            steadfast::pipeline::Finish::Failed(f) => {
+                format!("failed {:?} after {}", f.reason, f.attempts)
+            }
+            steadfast::pipeline::Finish::Completed { attempts, .. } => {
+                format!("completed after {attempts}")
+            }
+            other => format!("{other:?}"),
+        };
+        self.push(format!("{policy}: {text}"));
+    }
+    fn on_latency(&self, policy: &str, latency: Duration) {
+        self.push(format!("{policy}: latency {}ms", latency.as_millis()));
+    }
+}
+
+impl Recorded {
+    fn push(&self, line: String) {
+        self.0.lock().unwrap().push(line);
+    }
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_layer_reports_each_retry_and_how_each_request_ended() {
+    let seen = Arc::new(Recorded::default());
+    let config = retry::Config::DEFAULT
+        .with_max_attempts(3)
+        .with_backoff(Backoff::constant(Duration::from_millis(100)));
+    let layer = RetryLayer::new(config)
+        .unwrap()
+        .with_observer("search", seen.clone());
+    assert_eq!(seen.take(), ["register search None"]);
+
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let flaky = layer.layer(service_fn(move |_: ()| {
+        let n = c.fetch_add(1, Ordering::Relaxed);
+        async move { if n == 0 { Err("busy") } else { Ok(n) } }
+    }));
+    assert_eq!(flaky.oneshot(()).await, Ok(1));
+    assert_eq!(
+        seen.take(),
+        [
+            "search: retry 2 after 100ms",
+            "search: completed after 2",
+            "search: latency 100ms",
+        ]
+    );
+
+    let down = layer.layer(service_fn(|_: ()| async { Err::<(), _>("down") }));
+    assert!(down.oneshot(()).await.is_err());
+    assert_eq!(
+        seen.take(),
+        [
+            "search: retry 2 after 100ms",
+            "search: retry 3 after 100ms",
+            "search: failed RetriesExhausted after 3",
+            "search: latency 200ms",
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_layer_reports_each_timeout() {
+    let seen = Arc::new(Recorded::default());
+    let layer = TimeoutLayer::new(std::time::Duration::from_millis(50))
+        .with_observer("search", seen.clone());
+    let hung = layer.layer(service_fn(|_: ()| std::future::pending::<Result<(), ()>>()));
+    assert_eq!(hung.oneshot(()).await, Err(Error::timed_out()));
+    assert_eq!(seen.take(), ["register search None", "search: timed out 1"]);
+}

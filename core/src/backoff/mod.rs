@@ -31,6 +31,7 @@ mod config;
 
 pub use config::{Jitter, Kind, MAX_RATIO_DENOMINATOR, Ratio};
 
+use crate::div::div_rem;
 use crate::error::ConfigError;
 use crate::rng::Rng;
 use crate::time::Duration;
@@ -488,9 +489,10 @@ const fn grow_by_shift(base: u64, cap: u64, shift: u8, steps: u32) -> u64 {
 /// `cap` or at a fixed point; returns the value and the steps actually taken (fewer
 /// than asked once it settled). Each turn grows `d` strictly, by a factor of at
 /// least `1 + 1/1000` once it grows at all, so the loop ends within ~45 000 turns
-/// even for `cap = Duration::MAX` (64 for factor 2). Plain `u64` arithmetic while
-/// the product fits, `u128` beyond. Out of line: the loop is the slow path of
-/// [`Backoff::delay`].
+/// even for `cap = Duration::MAX` (64 for factor 2). `⌊d·num/den⌋` is computed as
+/// `⌊d/den⌋·num + ⌊(d mod den)·num/den⌋` (exact: `d = ⌊d/den⌋·den + d mod den`),
+/// whose second product stays below `2^42`, so no 128-bit arithmetic is needed.
+/// Out of line: the loop is the slow path of [`Backoff::delay`].
 #[inline(never)]
 const fn grow(base: u64, cap: u64, factor: Ratio, steps: u32) -> (u64, u32) {
     let num = factor.num() as u64;
@@ -502,17 +504,12 @@ const fn grow(base: u64, cap: u64, factor: Ratio, steps: u32) -> (u64, u32) {
     let mut d = base;
     let mut done = 0;
     while done < steps && d < cap {
-        let next = match d.checked_mul(num) {
-            Some(product) if den == 1 => product,
-            Some(product) => product / den,
-            None => {
-                let wide = d as u128 * num as u128 / den as u128;
-                if wide > u64::MAX as u128 {
-                    u64::MAX
-                } else {
-                    wide as u64
-                }
-            }
+        let next = if den == 1 {
+            d.saturating_mul(num)
+        } else {
+            let (whole, rest) = div_rem(d, den);
+            let (part, _) = div_rem(rest * num, den);
+            whole.saturating_mul(num).saturating_add(part)
         };
         let next = if next > cap { cap } else { next };
         if next <= d {

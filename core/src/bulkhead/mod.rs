@@ -920,7 +920,17 @@ impl<const Q: usize> Bulkhead<Q> {
         if index >= self.len {
             return None;
         }
-        self.head.checked_add(index)?.checked_rem(Q)
+        // head < Q and index < len <= Q: a mask (Q a power of two) or one
+        // subtraction wraps; no `%`, a division routine on a core without a
+        // divider.
+        let at = self.head.checked_add(index)?;
+        Some(if Q.is_power_of_two() {
+            at & (Q - 1)
+        } else if at >= Q {
+            at - Q
+        } else {
+            at
+        })
     }
 
     fn get(&self, index: usize) -> Option<Entry> {
@@ -956,11 +966,10 @@ impl<const Q: usize> Bulkhead<Q> {
             return;
         }
         if index == 0 {
-            self.head = self
-                .head
-                .checked_add(1)
-                .and_then(|h| h.checked_rem(Q))
-                .unwrap_or(0);
+            self.head = match self.head.checked_add(1) {
+                Some(next) if next < Q => next,
+                _ => 0,
+            };
             self.len = self.len.saturating_sub(1);
             return;
         }

@@ -4,14 +4,14 @@
 use crate::breaker::{self, CircuitBreaker};
 use crate::bulkhead::{self, Acquire, Claim, Ticket};
 use crate::outcome::{Outcome, Verdict};
-use crate::retry::{GiveUpReason, Retry, RetryBudget, RetryDecision, Withdrawal};
+use crate::retry::{Draw, GiveUpReason, Retry, RetryBudget, RetryDecision, Unlimited, Withdrawal};
 use crate::rng::Rng;
 use crate::time::Instant;
 use crate::timeout::{self, Deadline};
 
 use super::shared::{give_back, leave_queue};
 use super::{
-    Event, Events, Failure, FallbackOn, Finish, Input, Observer, Order, Reason, Shared, Step,
+    Event, Events, Failure, FallbackOn, Finish, Input, Observer, Order, Pool, Reason, Shared, Step,
 };
 
 /// Where a call is. Deadlines live in the variants.
@@ -184,11 +184,11 @@ impl Call {
     /// assert_eq!(step, Step::Done(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn handle<G: CircuitBreaker, const Q: usize, B: RetryBudget, R: Rng>(
+    pub fn handle<G: CircuitBreaker, K: Pool, B: RetryBudget, R: Rng>(
         &mut self,
         input: Input,
         now: Instant,
-        shared: &mut Shared<'_, G, Q, B>,
+        shared: &mut Shared<'_, G, K, B>,
         rng: &mut R,
     ) -> Step {
         match input {
@@ -365,10 +365,10 @@ impl Call {
     /// assert!(matches!(step, Step::Attempt { attempt: 1, deadline: Some(_) }));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn next<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+    pub fn next<G: CircuitBreaker, K: Pool, B: RetryBudget>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, Q, B>,
+        shared: &mut Shared<'_, G, K, B>,
     ) -> Step {
         let now = self.observe(now);
         if !self.deposited {
@@ -413,10 +413,10 @@ impl Call {
     }
 
     /// Starts the attempt `retry.attempts()` if every stage admits it.
-    fn begin_attempt<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+    fn begin_attempt<G: CircuitBreaker, K: Pool, B: RetryBudget>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, Q, B>,
+        shared: &mut Shared<'_, G, K, B>,
     ) -> Step {
         if self.total_expired(now) {
             return self.fail(
@@ -499,10 +499,10 @@ impl Call {
     }
 
     /// Claims a queued ticket.
-    fn poll_queue<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+    fn poll_queue<G: CircuitBreaker, K: Pool, B: RetryBudget>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, Q, B>,
+        shared: &mut Shared<'_, G, K, B>,
     ) -> Step {
         let Phase::Queued {
             ticket, breaker, ..
@@ -546,12 +546,12 @@ impl Call {
 
     /// Every stage admitted: the attempt runs (or, with a zero/expired
     /// deadline, has already timed out).
-    fn run<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+    fn run<G: CircuitBreaker, K: Pool, B: RetryBudget>(
         &mut self,
         now: Instant,
         breaker: Option<breaker::Permit>,
         bulkhead: Option<bulkhead::Permit>,
-        shared: &mut Shared<'_, G, Q, B>,
+        shared: &mut Shared<'_, G, K, B>,
     ) -> Step {
         let deadline = self.timeout.attempt_deadline(now, self.total);
         let cut_by_caller = match (self.total, self.timeout.attempt) {
@@ -576,10 +576,10 @@ impl Call {
         }
     }
 
-    fn on_timed_out<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+    fn on_timed_out<G: CircuitBreaker, K: Pool, B: RetryBudget>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, Q, B>,
+        shared: &mut Shared<'_, G, K, B>,
     ) -> Step {
         // The rng is not needed: a timeout that the total deadline caused ends the
         // call, and any other retry of a timeout draws jitter below.
@@ -606,11 +606,11 @@ impl Call {
 
     /// The breaker refused: wait for `retry_at` when the deadline allows,
     /// otherwise fail fast.
-    fn on_breaker_rejected<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+    fn on_breaker_rejected<G: CircuitBreaker, K: Pool, B: RetryBudget>(
         &mut self,
         now: Instant,
         retry_at: Option<Instant>,
-        shared: &mut Shared<'_, G, Q, B>,
+        shared: &mut Shared<'_, G, K, B>,
     ) -> Step {
         let attempts = self.started;
         let fail_fast = Failure::new(Reason::BreakerOpen { retry_at }, attempts);
@@ -670,11 +670,11 @@ impl Call {
     /// assert_eq!(step, Step::Done(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn on_outcome<G: CircuitBreaker, const Q: usize, B: RetryBudget, R: Rng>(
+    pub fn on_outcome<G: CircuitBreaker, K: Pool, B: RetryBudget, R: Rng>(
         &mut self,
         verdict: Verdict,
         now: Instant,
-        shared: &mut Shared<'_, G, Q, B>,
+        shared: &mut Shared<'_, G, K, B>,
         rng: &mut R,
     ) -> Step {
         let now = self.observe(now);
@@ -684,12 +684,16 @@ impl Call {
         self.finish_attempt(now, verdict, shared, rng)
     }
 
-    fn finish_attempt<G: CircuitBreaker, const Q: usize, B: RetryBudget, R: Rng>(
+    // Inlined on 64-bit hosts, where speed matters more than code size; only
+    // a hint on 32-bit targets, where its two callers share one copy.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
+    fn finish_attempt<G: CircuitBreaker, K: Pool, B: RetryBudget>(
         &mut self,
         now: Instant,
         verdict: Verdict,
-        shared: &mut Shared<'_, G, Q, B>,
-        rng: &mut R,
+        shared: &mut Shared<'_, G, K, B>,
+        rng: &mut dyn Draw,
     ) -> Step {
         let Phase::Running {
             deadline,
@@ -727,8 +731,10 @@ impl Call {
         }
         give_back(now, shared, None, bulkhead, &mut self.events);
         let decision = match shared.budget.as_deref_mut() {
-            Some(budget) => self.retry.on_outcome_with_budget(verdict, now, rng, budget),
-            None => self.retry.on_outcome(verdict, now, rng),
+            Some(budget) => self.retry.on_outcome_drawn(verdict, now, rng, budget),
+            None => self
+                .retry
+                .on_outcome_drawn(verdict, now, rng, &mut Unlimited),
         };
         let timed_out = verdict.outcome == Outcome::TimedOut;
         let reason = match decision {
@@ -790,10 +796,10 @@ impl Call {
     /// assert_eq!(pool.in_flight(), 0);
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn abandon<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+    pub fn abandon<G: CircuitBreaker, K: Pool, B: RetryBudget>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, Q, B>,
+        shared: &mut Shared<'_, G, K, B>,
     ) {
         let now = self.observe(now);
         let cancelled = Finish::Failed(Failure::new(Reason::Cancelled, self.started));
@@ -837,10 +843,10 @@ impl Call {
     /// whole-call bulkhead slot, and the budget token of a retry that was
     /// scheduled but never ran (cancelled during its backoff, or refused
     /// locally by the breaker or the bulkhead).
-    fn release_outer<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+    fn release_outer<G: CircuitBreaker, K: Pool, B: RetryBudget>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, Q, B>,
+        shared: &mut Shared<'_, G, K, B>,
     ) {
         match core::mem::replace(&mut self.outer, Outer::None) {
             Outer::Bulkhead(permit) => give_back(now, shared, None, Some(permit), &mut self.events),
@@ -854,10 +860,12 @@ impl Call {
         }
     }
 
-    fn complete<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+    // Inlined on 64-bit hosts; one copy for its many callers on 32-bit targets.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    fn complete<G: CircuitBreaker, K: Pool, B: RetryBudget>(
         &mut self,
         finish: Finish,
-        shared: &mut Shared<'_, G, Q, B>,
+        shared: &mut Shared<'_, G, K, B>,
         now: Instant,
     ) -> Step {
         if let Some(outcome) = call_outcome(&finish)
@@ -873,10 +881,10 @@ impl Call {
         Step::Done(finish)
     }
 
-    fn fail<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+    fn fail<G: CircuitBreaker, K: Pool, B: RetryBudget>(
         &mut self,
         failure: Failure,
-        shared: &mut Shared<'_, G, Q, B>,
+        shared: &mut Shared<'_, G, K, B>,
         now: Instant,
     ) -> Step {
         let finish = if self.has_fallback && self.fallback.covers(&failure) {
@@ -920,5 +928,57 @@ struct NoJitter;
 impl Rng for NoJitter {
     fn next_u64(&mut self) -> u64 {
         u64::MAX / 2
+    }
+
+    /// What the provided `between` computes from `next_u64` above, without its
+    /// 128-bit product: `below(n) = ⌊(2^63 - 1)·n / 2^64⌋ = ⌊n/2 - n/2^64⌋`,
+    /// which is `⌊(n - 1) / 2⌋`, one less for an odd `n` above `2^63`.
+    fn between(&mut self, low: u64, high: u64) -> u64 {
+        if high <= low {
+            return low;
+        }
+        let span = high - low;
+        if span == u64::MAX {
+            return self.next_u64();
+        }
+        // n = span + 1: odd when span is even.
+        low + span / 2 - u64::from(span.is_multiple_of(2) && span >= 1 << 63)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NoJitter;
+    use crate::rng::{Rng, SplitMix64};
+
+    /// `next_u64` alone, so `between` is the trait's provided one.
+    struct Middle;
+    impl Rng for Middle {
+        fn next_u64(&mut self) -> u64 {
+            u64::MAX / 2
+        }
+    }
+
+    #[test]
+    fn no_jitter_draws_what_the_provided_between_draws() {
+        let mut rng = SplitMix64::new(9);
+        let edges = [0, 1, 2, 3, u64::MAX / 2, u64::MAX - 1, u64::MAX];
+        for low in edges {
+            for high in edges {
+                assert_eq!(
+                    NoJitter.between(low, high),
+                    Middle.between(low, high),
+                    "{low}..={high}"
+                );
+            }
+        }
+        for _ in 0..10_000 {
+            let (a, b) = (rng.next_u64() >> (rng.next_u64() % 64), rng.next_u64());
+            assert_eq!(NoJitter.between(a, b), Middle.between(a, b), "{a}..={b}");
+            assert_eq!(
+                NoJitter.between(a, a.saturating_add(b % 1000)),
+                Middle.between(a, a.saturating_add(b % 1000))
+            );
+        }
     }
 }

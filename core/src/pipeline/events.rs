@@ -140,13 +140,25 @@ impl Events {
     pub fn push(&mut self, event: Event) {
         let cap = Self::CAPACITY as u8;
         if self.len == cap {
-            self.head = (self.head + 1) % cap;
+            self.head = Self::after(self.head);
             self.len -= 1;
         }
-        let tail = usize::from((self.head + self.len) % cap);
+        // head < cap and len < cap: one subtraction wraps the sum (no `%`,
+        // which costs a division routine on a core without a divider).
+        let tail = self.head + self.len;
+        let tail = usize::from(if tail >= cap { tail - cap } else { tail });
         if let Some(slot) = self.slots.get_mut(tail) {
             *slot = Some(event);
             self.len += 1;
+        }
+    }
+
+    /// The slot after `index`, wrapping.
+    const fn after(index: u8) -> u8 {
+        if index + 1 >= Self::CAPACITY as u8 {
+            0
+        } else {
+            index + 1
         }
     }
 
@@ -167,7 +179,7 @@ impl Events {
             .slots
             .get_mut(usize::from(self.head))
             .and_then(Option::take);
-        self.head = (self.head + 1) % Self::CAPACITY as u8;
+        self.head = Self::after(self.head);
         self.len -= 1;
         event
     }

@@ -116,7 +116,7 @@ mod step;
 pub use call::Call;
 pub use config::{Config, FallbackOn, Order};
 pub use events::{Event, Events, Observer};
-pub use shared::Shared;
+pub use shared::{NoBreaker, NoBulkhead, Pool, Shared};
 pub use step::{Answer, Error, Failure, Finish, Input, Reason, Step};
 
 /// An immutable, `Copy` policy that starts [`Call`]s. Can live in a `static`.

@@ -1,7 +1,8 @@
 //! The machines shared between calls, lent to a call for one step.
 
-use crate::breaker::{self, Breaker, CircuitBreaker, Consecutive};
-use crate::bulkhead::{self, Bulkhead, Ticket};
+use crate::breaker::{self, CircuitBreaker, Permit, Rejected, Transition};
+use crate::bulkhead::{self, Acquire, Bulkhead, Claim, Ticket};
+use crate::outcome::Outcome;
 use crate::retry::{RetryBudget, Unlimited};
 use crate::time::Instant;
 
@@ -9,6 +10,11 @@ use super::{Event, Events};
 
 /// The shared machines lent to a call for one step. Every field is optional:
 /// a pipeline without a breaker simply has none.
+///
+/// A machine a pipeline never has is a type, not a run-time `None`: the
+/// defaults [`NoBreaker`] and [`NoBulkhead`] have no value and cannot be lent,
+/// so a call built without them links none of their code (a firmware whose
+/// pipeline has only a breaker carries no bulkhead code).
 ///
 /// Always lend the same machines to the same call: a call queued in one
 /// bulkhead cannot claim its ticket from another.
@@ -25,20 +31,20 @@ use super::{Event, Events};
 #[derive(Debug)]
 pub struct Shared<
     'a,
-    G: CircuitBreaker = Breaker<Consecutive>,
-    const Q: usize = 10,
+    G: CircuitBreaker = NoBreaker,
+    K: Pool = NoBulkhead,
     B: RetryBudget = Unlimited,
 > {
-    /// The circuit breaker, if any: a core [`Breaker`], or any
+    /// The circuit breaker, if any: a core [`Breaker`](crate::breaker::Breaker), or any
     /// [`CircuitBreaker`] (an adapter's shared breaker).
     pub breaker: Option<&'a mut G>,
-    /// The bulkhead, if any.
-    pub bulkhead: Option<&'a mut Bulkhead<Q>>,
+    /// The bulkhead, if any: a [`Bulkhead`].
+    pub bulkhead: Option<&'a mut K>,
     /// The retry budget, if any (none means every retry is allowed).
     pub budget: Option<&'a mut B>,
 }
 
-impl<G: CircuitBreaker, const Q: usize, B: RetryBudget> Default for Shared<'_, G, Q, B> {
+impl<G: CircuitBreaker, K: Pool, B: RetryBudget> Default for Shared<'_, G, K, B> {
     fn default() -> Self {
         Self {
             breaker: None,
@@ -66,7 +72,7 @@ impl Shared<'_> {
     }
 }
 
-impl<'a, G: CircuitBreaker, const Q: usize, B: RetryBudget> Shared<'a, G, Q, B> {
+impl<'a, G: CircuitBreaker, K: Pool, B: RetryBudget> Shared<'a, G, K, B> {
     /// With a breaker.
     ///
     /// ```
@@ -77,7 +83,7 @@ impl<'a, G: CircuitBreaker, const Q: usize, B: RetryBudget> Shared<'a, G, Q, B> 
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn with_breaker<G2: CircuitBreaker>(self, breaker: &'a mut G2) -> Shared<'a, G2, Q, B> {
+    pub fn with_breaker<G2: CircuitBreaker>(self, breaker: &'a mut G2) -> Shared<'a, G2, K, B> {
         Shared {
             breaker: Some(breaker),
             bulkhead: self.bulkhead,
@@ -98,7 +104,7 @@ impl<'a, G: CircuitBreaker, const Q: usize, B: RetryBudget> Shared<'a, G, Q, B> 
     pub fn with_bulkhead<const Q2: usize>(
         self,
         bulkhead: &'a mut Bulkhead<Q2>,
-    ) -> Shared<'a, G, Q2, B> {
+    ) -> Shared<'a, G, Bulkhead<Q2>, B> {
         Shared {
             breaker: self.breaker,
             bulkhead: Some(bulkhead),
@@ -116,7 +122,7 @@ impl<'a, G: CircuitBreaker, const Q: usize, B: RetryBudget> Shared<'a, G, Q, B> 
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn with_budget<B2: RetryBudget>(self, budget: &'a mut B2) -> Shared<'a, G, Q, B2> {
+    pub fn with_budget<B2: RetryBudget>(self, budget: &'a mut B2) -> Shared<'a, G, K, B2> {
         Shared {
             breaker: self.breaker,
             bulkhead: self.bulkhead,
@@ -125,12 +131,114 @@ impl<'a, G: CircuitBreaker, const Q: usize, B: RetryBudget> Shared<'a, G, Q, B> 
     }
 }
 
+/// The breaker type of a [`Shared`] without a breaker. It has no value, so
+/// `Shared::breaker` is always `None` and a call links no breaker code.
+///
+/// ```
+/// use steadfast::pipeline::{NoBreaker, Shared};
+/// let shared: Shared<'_, NoBreaker> = Shared::new();
+/// assert!(shared.breaker.is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoBreaker {}
+
+impl CircuitBreaker for NoBreaker {
+    fn handle_timeout(&mut self, _now: Instant) -> Option<Transition> {
+        match *self {}
+    }
+    fn try_acquire(&mut self, _now: Instant) -> Result<Permit, Rejected> {
+        match *self {}
+    }
+    fn record(&mut self, _permit: Permit, _outcome: Outcome, _now: Instant) -> Option<Transition> {
+        match *self {}
+    }
+    fn cancel(&mut self, _permit: Permit, _now: Instant) {
+        match *self {}
+    }
+}
+
+/// The bulkhead type of a [`Shared`] without a bulkhead. It has no value, so
+/// `Shared::bulkhead` is always `None` and a call links no bulkhead code.
+///
+/// ```
+/// use steadfast::pipeline::{NoBreaker, NoBulkhead, Shared};
+/// let shared: Shared<'_, NoBreaker, NoBulkhead> = Shared::new();
+/// assert!(shared.bulkhead.is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoBulkhead {}
+
+/// What a call needs of a bulkhead: a [`Bulkhead`], or [`NoBulkhead`]. Sealed.
+///
+/// ```
+/// use steadfast::bulkhead::{Acquire, Bulkhead, Config};
+/// use steadfast::pipeline::Pool;
+/// use steadfast::time::Instant;
+///
+/// fn admit(pool: &mut impl Pool) -> bool {
+///     matches!(pool.try_acquire(Instant::ZERO), Acquire::Permit(_))
+/// }
+/// let mut pool: Bulkhead = Bulkhead::new(Config::default())?;
+/// assert!(admit(&mut pool));
+/// # Ok::<(), steadfast::error::ConfigError>(())
+/// ```
+pub trait Pool: sealed::Sealed {
+    /// See [`Bulkhead::try_acquire`].
+    fn try_acquire(&mut self, now: Instant) -> Acquire;
+    /// See [`Bulkhead::claim`].
+    fn claim(&mut self, ticket: Ticket, now: Instant) -> Claim;
+    /// See [`Bulkhead::release`].
+    fn release(&mut self, permit: bulkhead::Permit, now: Instant) -> Option<Ticket>;
+    /// See [`Bulkhead::cancel`].
+    fn cancel(&mut self, ticket: Ticket, now: Instant) -> Option<Ticket>;
+}
+
+impl<const Q: usize> Pool for Bulkhead<Q> {
+    #[inline]
+    fn try_acquire(&mut self, now: Instant) -> Acquire {
+        Self::try_acquire(self, now)
+    }
+    #[inline]
+    fn claim(&mut self, ticket: Ticket, now: Instant) -> Claim {
+        Self::claim(self, ticket, now)
+    }
+    #[inline]
+    fn release(&mut self, permit: bulkhead::Permit, now: Instant) -> Option<Ticket> {
+        Self::release(self, permit, now)
+    }
+    #[inline]
+    fn cancel(&mut self, ticket: Ticket, now: Instant) -> Option<Ticket> {
+        Self::cancel(self, ticket, now)
+    }
+}
+
+impl Pool for NoBulkhead {
+    fn try_acquire(&mut self, _now: Instant) -> Acquire {
+        match *self {}
+    }
+    fn claim(&mut self, _ticket: Ticket, _now: Instant) -> Claim {
+        match *self {}
+    }
+    fn release(&mut self, _permit: bulkhead::Permit, _now: Instant) -> Option<Ticket> {
+        match *self {}
+    }
+    fn cancel(&mut self, _ticket: Ticket, _now: Instant) -> Option<Ticket> {
+        match *self {}
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<const Q: usize> Sealed for crate::bulkhead::Bulkhead<Q> {}
+    impl Sealed for super::NoBulkhead {}
+}
+
 /// Returns what a call held: a breaker permit it will not use (a probe slot
 /// comes back) and a bulkhead slot (passed to the next waiter, reported as
 /// [`Event::Granted`]).
-pub(super) fn give_back<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+pub(super) fn give_back<G: CircuitBreaker, K: Pool, B: RetryBudget>(
     now: Instant,
-    shared: &mut Shared<'_, G, Q, B>,
+    shared: &mut Shared<'_, G, K, B>,
     breaker: Option<breaker::Permit>,
     bulkhead: Option<bulkhead::Permit>,
     events: &mut Events,
@@ -146,9 +254,9 @@ pub(super) fn give_back<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
 }
 
 /// Leaves the bulkhead's queue; a slot already granted to `ticket` passes on.
-pub(super) fn leave_queue<G: CircuitBreaker, const Q: usize, B: RetryBudget>(
+pub(super) fn leave_queue<G: CircuitBreaker, K: Pool, B: RetryBudget>(
     now: Instant,
-    shared: &mut Shared<'_, G, Q, B>,
+    shared: &mut Shared<'_, G, K, B>,
     ticket: Ticket,
     events: &mut Events,
 ) {

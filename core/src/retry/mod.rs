@@ -214,7 +214,9 @@ pub struct Retry {
     attempts: u32,
     previous: Duration,
     last_now: Instant,
-    finished: Option<RetryDecision>,
+    /// The final decision, once made: `Done` or a give-up reason (8 bytes,
+    /// where an `Option<RetryDecision>` would take 32).
+    finished: Option<Final>,
     /// What the scheduled retry took from the budget, until its outcome.
     scheduled: Option<Withdrawal>,
 }
@@ -295,24 +297,43 @@ impl Retry {
         rng: &mut impl Rng,
         budget: &mut impl RetryBudget,
     ) -> RetryDecision {
+        self.on_outcome_drawn(verdict, now, rng, budget)
+    }
+
+    /// The decision behind every entry point, once in the image whatever the
+    /// rng and budget types: the jitter draw and the budget are a few calls
+    /// per retry, the decision is most of the retry's code.
+    // Inlined on 64-bit hosts (and devirtualized there); only a hint on 32-bit
+    // targets, where code size matters more (one copy for every caller).
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
+    pub(crate) fn on_outcome_drawn(
+        &mut self,
+        verdict: Verdict,
+        now: Instant,
+        rng: &mut dyn Draw,
+        budget: &mut dyn RetryBudget,
+    ) -> RetryDecision {
         if let Some(decision) = self.finished {
-            return decision;
+            return decision.decision();
         }
         let now = now.max(self.last_now);
         self.last_now = now;
         let decision = self.decide(verdict, now, rng, budget);
         if decision.is_final() {
-            self.finished = Some(decision);
+            self.finished = Final::of(decision);
         }
         decision
     }
 
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     fn decide(
         &mut self,
         verdict: Verdict,
         now: Instant,
-        rng: &mut impl Rng,
-        budget: &mut impl RetryBudget,
+        rng: &mut dyn Draw,
+        budget: &mut dyn RetryBudget,
     ) -> RetryDecision {
         // The scheduled retry (if any) has run: this is its outcome.
         let ran = self.scheduled.take();
@@ -344,10 +365,10 @@ impl Retry {
                 attempts: self.attempts,
             });
         }
-        let computed = self
-            .config
-            .backoff()
-            .jittered(self.attempts, self.previous, rng);
+        let computed =
+            self.config
+                .backoff()
+                .jittered(self.attempts, self.previous, &mut Drawn(rng));
         let delay = match verdict.retry_after {
             Some(hint) => hint.max(computed).min(self.config.max_retry_after()),
             None => computed,
@@ -456,7 +477,10 @@ impl Retry {
     /// assert_eq!(Retry::new(retry::Config::DEFAULT, Instant::ZERO, None).finished(), None);
     /// ```
     pub const fn finished(&self) -> Option<RetryDecision> {
-        self.finished
+        match self.finished {
+            Some(f) => Some(f.decision()),
+            None => None,
+        }
     }
 
     /// The config this call runs under.
@@ -469,6 +493,58 @@ impl Retry {
     /// ```
     pub const fn config(&self) -> Config {
         self.config
+    }
+}
+
+/// The one thing a retry draws: a number in a range, by the caller's own
+/// [`Rng::between`]. A `dyn Draw` has that one method in its vtable (a
+/// `dyn Rng` would carry `below` and `between` for every rng type, linked
+/// whether called or not).
+pub(crate) trait Draw {
+    fn between(&mut self, low: u64, high: u64) -> u64;
+}
+
+impl<R: Rng> Draw for R {
+    #[inline]
+    fn between(&mut self, low: u64, high: u64) -> u64 {
+        Rng::between(self, low, high)
+    }
+}
+
+/// A [`Draw`] seen as the [`Rng`] the backoff takes.
+struct Drawn<'a>(&'a mut dyn Draw);
+
+impl Rng for Drawn<'_> {
+    fn next_u64(&mut self) -> u64 {
+        self.0.between(0, u64::MAX)
+    }
+    fn between(&mut self, low: u64, high: u64) -> u64 {
+        self.0.between(low, high)
+    }
+}
+
+/// A final [`RetryDecision`], without the room of `RetryAt`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum Final {
+    Done,
+    GiveUp(GiveUpReason),
+}
+
+impl Final {
+    const fn of(decision: RetryDecision) -> Option<Self> {
+        match decision {
+            RetryDecision::Done => Some(Self::Done),
+            RetryDecision::GiveUp(reason) => Some(Self::GiveUp(reason)),
+            RetryDecision::RetryAt { .. } => None,
+        }
+    }
+
+    const fn decision(self) -> RetryDecision {
+        match self {
+            Self::Done => RetryDecision::Done,
+            Self::GiveUp(reason) => RetryDecision::GiveUp(reason),
+        }
     }
 }
 

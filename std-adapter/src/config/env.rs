@@ -108,7 +108,7 @@ fn flag(raw: &str) -> Result<bool, String> {
 
 impl BreakerEntry {
     /// Every key of `[breakers.NAME]`.
-    pub(super) const KEYS: [&'static str; 14] = [
+    pub(super) const KEYS: [&'static str; 15] = [
         "detector",
         "failure_threshold",
         "window",
@@ -123,6 +123,7 @@ impl BreakerEntry {
         "success_threshold",
         "max_half_open_wait",
         "metrics_only",
+        "critical",
     ];
 
     pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
@@ -141,6 +142,7 @@ impl BreakerEntry {
             "success_threshold" => self.success_threshold = Some(whole(raw)?),
             "max_half_open_wait" => self.max_half_open_wait = Some(parse(raw)?),
             "metrics_only" => self.metrics_only = Some(flag(raw)?),
+            "critical" => self.critical = Some(flag(raw)?),
             _ => return Err(format!("no key `{key}` here")),
         }
         Ok(())

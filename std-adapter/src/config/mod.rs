@@ -51,7 +51,7 @@
 //! | section | keys |
 //! |---|---|
 //! | top level | `enabled` (false = every policy passes calls straight through), `default_timeout`, `seed` (jitter seed; default from the OS) |
-//! | `[breakers.NAME]` | `detector` (`consecutive`/`count`/`time`), `failure_threshold`, `window` (calls or duration), `minimum_calls`, `failure_rate`, `slow_call_duration`, `slow_call_rate`, `break_duration`, `break_multiplier`, `max_break_duration`, `half_open_probes`, `success_threshold`, `max_half_open_wait`, `metrics_only` (true = judge and report, never reject) |
+//! | `[breakers.NAME]` | `detector` (`consecutive`/`count`/`time`), `failure_threshold`, `window` (calls or duration), `minimum_calls`, `failure_rate`, `slow_call_duration`, `slow_call_rate`, `break_duration`, `break_multiplier`, `max_break_duration`, `half_open_probes`, `success_threshold`, `max_half_open_wait`, `metrics_only` (true = judge and report, never reject), `critical` (true = no fallback stands in for it: while it is down, readiness is unhealthy rather than degraded) |
 //! | `[bulkheads.NAME]` | `max_concurrent`, `max_queue`, `max_wait` |
 //! | `[budgets.NAME]` | `ratio_permille`, `min_retries_per_sec`, `window` |
 //! | `[policies.NAME]` | `breaker`, `bulkhead`, `budget` (names), `max_attempts` (≥ 1, or `"unlimited"` with a `total_timeout`), `backoff`, `base_delay`, `max_delay`, `multiplier`, `jitter`, `attempt_timeout`, `total_timeout`, `retry_on_timeout`, `max_retry_after`, `order`, `fallback`, `seed` |
@@ -414,6 +414,8 @@ pub struct BreakerEntry {
     pub max_half_open_wait: Option<HumanDuration>,
     #[serde(default)]
     pub metrics_only: Option<bool>,
+    #[serde(default)]
+    pub critical: Option<bool>,
 }
 
 /// `[bulkheads.NAME]` as written (defaults: 10 concurrent, 10 waiting, 5 s).
@@ -535,6 +537,10 @@ pub struct BreakerSpec {
     pub detector: Detector,
     /// Thresholds and durations, validated for `detector`.
     pub config: breaker::Config,
+    /// No fallback stands in for it: while it is down, readiness is
+    /// unhealthy rather than degraded
+    /// ([`RegistryBuilder::critical`](crate::registry::RegistryBuilder::critical)).
+    pub critical: bool,
 }
 
 impl Default for BreakerSpec {
@@ -543,6 +549,7 @@ impl Default for BreakerSpec {
         Self {
             detector: Detector::Consecutive,
             config: breaker::Config::DEFAULT,
+            critical: false,
         }
     }
 }
@@ -620,7 +627,48 @@ impl Default for PolicySet {
 /// Turns a path-tracked serde error into a [`ConfigError`]. An unknown field
 /// is reported at its own path (`breakers.kafka.bogus`); some deserializers
 /// record it in the path already, others stop at its parent.
+/// serde's `invalid type: boolean `true`, expected a whole number` as
+/// people say it: `expected a whole number, got true`, with no Rust type
+/// names (`struct BreakerEntry`).
+fn plain_type_error(message: &str) -> Option<String> {
+    match message {
+        "expected mapping start" => {
+            return Some("expected a table of keys (key: value)".to_owned());
+        }
+        "expected string scalar" => return Some("expected a string".to_owned()),
+        "invalid boolean" => return Some("expected a boolean (true or false)".to_owned()),
+        _ => {}
+    }
+    let (got, expected) = message
+        .strip_prefix("invalid type: ")?
+        .split_once(", expected ")?;
+    let got = match got.split_once(' ') {
+        Some(("boolean", value)) => value.trim_matches('`').to_owned(),
+        Some(("integer" | "floating", value)) => {
+            let value = value.trim_start_matches("point ").trim_matches('`');
+            format!("the number {value}")
+        }
+        Some(("string", value)) => format!("the text {value}"),
+        _ => match got {
+            "map" => "a table".to_owned(),
+            "sequence" => "a list".to_owned(),
+            "unit value" | "null" => "nothing".to_owned(),
+            other => other.to_owned(),
+        },
+    };
+    let expected = if expected.starts_with("struct ") {
+        "a table of settings"
+    } else if expected == "a map" {
+        "a table of named entries"
+    } else {
+        expected
+    };
+    Some(format!("expected {expected}, got {got}"))
+}
+
 fn path_error(path: String, message: &str) -> ConfigError {
+    let plain = plain_type_error(message);
+    let message = plain.as_deref().unwrap_or(message);
     let mut key = if path == "." { String::new() } else { path };
     if let Some(rest) = message.strip_prefix("unknown field `")
         && let Some((field, _)) = rest.split_once('`')
@@ -632,6 +680,88 @@ fn path_error(path: String, message: &str) -> ConfigError {
         key.push_str(field);
     }
     ConfigError::new(key, message)
+}
+
+/// A TOML date or time where another type was expected, in words: the
+/// deserializer sees a date-time as a map (`invalid type: map, expected …`).
+fn toml_datetime_message(message: &str, value: Option<&str>) -> Option<String> {
+    let expected = message.strip_prefix("invalid type: map, expected ")?;
+    let value = value?.trim();
+    let is_datetime = value.starts_with(|c: char| c.is_ascii_digit())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.' | '+' | ' '));
+    if !is_datetime {
+        return None;
+    }
+    let what = match (value.contains('-'), value.contains(':')) {
+        (true, true) => "a date and time",
+        (true, false) => "a date",
+        _ => "a time of day",
+    };
+    let quote = if expected == "a string" {
+        " (a name is written in quotes)"
+    } else {
+        ""
+    };
+    Some(format!("expected {expected}, got {what}, {value}{quote}"))
+}
+
+/// Limits on what a YAML file may make the parser do, sized by the file: a
+/// file of `n` bytes holds at most about `n` values, so an ordinary file of
+/// any size reads, and the work stays linear in its size. One anchor reused
+/// by many entries is ordinary in a config file, so the alias-to-anchor
+/// ratio is not checked; what aliases expand to stays capped by the
+/// parser's limit on recorded anchor events.
+fn yaml_options(text: &str) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = budget.max_nodes.max(text.len());
+    budget.max_events = budget.max_events.max(text.len().saturating_mul(2));
+    budget.enforce_alias_anchor_ratio = false;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
+/// A YAML limit the file went over, in words.
+fn yaml_budget_problem(e: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach as B;
+    let mut e = e.without_snippet();
+    while let serde_saphyr::Error::AliasError { error, .. } = e {
+        e = error.without_snippet();
+    }
+    let serde_saphyr::Error::Budget { breach, .. } = e else {
+        return None;
+    };
+    let what = match breach {
+        B::Nodes { nodes } => format!("more than {} values", nodes.saturating_sub(1)),
+        B::Events { events } => format!("more than {} parser events", events.saturating_sub(1)),
+        B::Aliases { aliases } => format!(
+            "more than {} uses of anchors (*name)",
+            aliases.saturating_sub(1)
+        ),
+        B::Anchors { anchors } => {
+            format!("more than {} anchors (&name)", anchors.saturating_sub(1))
+        }
+        B::Depth { depth } => format!(
+            "values nested more than {} levels deep",
+            depth.saturating_sub(1)
+        ),
+        B::RecordedAnchorEvents { .. } | B::RecordedAnchorBytes { .. } => {
+            "anchors (&name) that expand to too much when used (*name)".to_owned()
+        }
+        B::ScalarBytes { .. } => "more than 64 MiB of text".to_owned(),
+        B::Documents { documents } => {
+            format!("more than {} documents (---)", documents.saturating_sub(1))
+        }
+        B::MergeKeys { merge_keys } => {
+            format!("more than {} merge keys (<<)", merge_keys.saturating_sub(1))
+        }
+        other => format!("{other:?}"),
+    };
+    Some(format!(
+        "the YAML file is refused as unsafe to read: it has {what}"
+    ))
 }
 
 fn line_of(text: &str, offset: usize) -> u64 {
@@ -656,8 +786,13 @@ impl PolicyFile {
             ConfigError::new("", format!("TOML syntax: {}", e.message().trim())).at_line(line)
         })?;
         serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let line = e.inner().span().map(|s| line_of(text, s.start));
-            path_error(e.path().to_string(), e.inner().message().trim()).at_line(line)
+            let span = e.inner().span();
+            let line = span.clone().map(|s| line_of(text, s.start));
+            let message = e.inner().message().trim();
+            let value = span.and_then(|s| text.get(s));
+            let message =
+                toml_datetime_message(message, value).unwrap_or_else(|| message.to_owned());
+            path_error(e.path().to_string(), &message).at_line(line)
         })
     }
 
@@ -695,14 +830,18 @@ impl PolicyFile {
             return Ok(Self::default());
         }
         let mut failed_at: Option<String> = None;
-        let result = serde_saphyr::with_deserializer_from_str(text, |de| {
-            serde_path_to_error::deserialize(de).map_err(|e| {
-                failed_at = Some(e.path().to_string());
-                e.into_inner()
-            })
-        });
+        let result =
+            serde_saphyr::with_deserializer_from_str_with_options(text, yaml_options(text), |de| {
+                serde_path_to_error::deserialize(de).map_err(|e| {
+                    failed_at = Some(e.path().to_string());
+                    e.into_inner()
+                })
+            });
         result.map_err(|e| {
             let line = e.location().map(|l| l.line()).filter(|&l| l > 0);
+            if let Some(problem) = yaml_budget_problem(&e) {
+                return ConfigError::new("", problem).at_line(line);
+            }
             let message = e.without_snippet().to_string();
             // The line is reported separately.
             let message = match message.rfind(" at line ") {
@@ -1027,6 +1166,7 @@ fn breaker_spec(path: &str, e: &BreakerEntry) -> Result<BreakerSpec, ConfigError
     Ok(BreakerSpec {
         detector,
         config: c,
+        critical: e.critical.unwrap_or(false),
     })
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use std::fmt::Write as _;
 use steadfast::backoff::Jitter;
 
 const FULL_TOML: &str = r#"
@@ -544,14 +545,14 @@ const BAD_TOML: &[(&str, &str, &str)] = &[
     (
         "[policies.p]\nretry_on_timeout = \"yes\"",
         "policies.p.retry_on_timeout",
-        "invalid type",
+        "expected a boolean, got the text \"yes\"",
     ),
     (
         "default_timeout = \"0s\"",
         "default_timeout",
         "longer than zero",
     ),
-    ("enabled = \"maybe\"", "enabled", "invalid"),
+    ("enabled = \"maybe\"", "enabled", "expected a boolean"),
 ];
 
 fn first_error(text: &str, format: Format) -> ConfigError {
@@ -1062,4 +1063,56 @@ fn error_messages_read_as_words() {
         "breakers.k.failure_threshold: is written twice in the same table: keep one (line 4)"
     );
     assert_eq!(format!("{e:?}"), e.to_string());
+}
+
+#[test]
+fn a_toml_date_where_a_value_belongs_reads_in_words() {
+    let err = |text: &str| PolicyFile::from_toml_str(text).unwrap_err().to_string();
+    assert_eq!(
+        err("[policies.p]\nbase_delay = 1979-05-27T07:32:00Z"),
+        "policies.p.base_delay: expected a duration string such as \"250ms\" or \"30s\", got a date and time, 1979-05-27T07:32:00Z (line 2)"
+    );
+    assert_eq!(
+        err("[breakers.k]\nmetrics_only = 07:32:00"),
+        "breakers.k.metrics_only: expected a boolean, got a time of day, 07:32:00 (line 2)"
+    );
+    assert_eq!(
+        err("[policies.p]\nbreaker = 1979-05-27"),
+        "policies.p.breaker: expected a string, got a date, 1979-05-27 (a name is written in quotes) (line 2)"
+    );
+}
+
+#[test]
+fn long_yaml_files_and_reused_anchors_read() {
+    // 2 values a line, 300 000 values in all: over a fixed 250 000-value limit.
+    let mut text = String::from("breakers:\n");
+    for i in 0..150_000 {
+        writeln!(text, "  b{i}: {{}}").unwrap();
+    }
+    assert_eq!(
+        PolicyFile::from_yaml_str(&text).unwrap().breakers.len(),
+        150_000
+    );
+
+    // One anchor used by 200 entries.
+    let mut text = String::from("breakers:\n  base: &base\n    failure_threshold: 3\n");
+    for i in 0..200 {
+        writeln!(text, "  b{i}: *base").unwrap();
+    }
+    let file = PolicyFile::from_yaml_str(&text).unwrap();
+    assert_eq!(file.breakers.len(), 201);
+    assert_eq!(file.breakers["b199"].failure_threshold, Some(3));
+}
+
+#[test]
+fn a_yaml_file_past_the_parser_limits_is_refused_in_words() {
+    let mut text = String::from("breakers:\n  a: &a {failure_threshold: 3}\n");
+    for i in 0..50_001 {
+        writeln!(text, "  b{i}: *a").unwrap();
+    }
+    let err = PolicyFile::from_yaml_str(&text).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the YAML file is refused as unsafe to read: it has more than 50000 uses of anchors (*name) (line 50003)"
+    );
 }

@@ -391,35 +391,54 @@ impl<'de> Deserialize<'de> for Percent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Multiplier(pub Ratio);
 
-fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
+/// What a decimal multiplier should be written as.
+#[derive(Debug, PartialEq, Eq)]
+enum RatioHint {
+    /// The same value as an accepted ratio.
+    Exact(String),
+    /// No accepted ratio is the same value (its denominator is over 1000):
+    /// the nearest thousandths, accepted.
+    Nearest(String),
+    /// Below 1: no multiplier is accepted.
+    BelowOne,
 }
 
-fn ratio_hint(decimal: &str) -> Option<String> {
+/// `num/den` reduced, as text, if it is an accepted [`Ratio`].
+fn accepted(num: u128, den: u128) -> Option<String> {
+    let (n, d) = (u32::try_from(num).ok()?, u32::try_from(den).ok()?);
+    let ratio = Ratio::new(n, d).ok()?;
+    Some(if ratio.den() == 1 {
+        format!("{}", ratio.num())
+    } else {
+        format!("{}/{}", ratio.num(), ratio.den())
+    })
+}
+
+/// The hint for a decimal multiplier (`1.5` → `3/2`); only ever an accepted
+/// value. `None` when the decimal cannot be read or is too large.
+fn ratio_hint(decimal: &str) -> Option<RatioHint> {
     let (whole, fraction) = decimal.split_once('.')?;
     let digits = u32::try_from(fraction.len()).ok()?;
-    let den = 10u64.checked_pow(digits)?;
-    let whole: u64 = if whole.is_empty() {
+    let den = 10u128.checked_pow(digits)?;
+    let whole: u128 = if whole.is_empty() {
         0
     } else {
         whole.parse().ok()?
     };
-    let fraction: u64 = if fraction.is_empty() {
+    let fraction: u128 = if fraction.is_empty() {
         0
     } else {
         fraction.parse().ok()?
     };
     let num = whole.checked_mul(den)?.checked_add(fraction)?;
-    let g = gcd(num, den).max(1);
-    let (num, den) = (num / g, den / g);
-    Some(if den == 1 {
-        format!("{num}")
-    } else {
-        format!("{num}/{den}")
-    })
+    if num < den {
+        return Some(RatioHint::BelowOne);
+    }
+    if let Some(exact) = accepted(num, den) {
+        return Some(RatioHint::Exact(exact));
+    }
+    let thousandths = num.checked_mul(1000)?.checked_add(den / 2)? / den;
+    accepted(thousandths, 1000).map(RatioHint::Nearest)
 }
 
 impl Multiplier {
@@ -429,6 +448,12 @@ impl Multiplier {
                 "numerator and denominator must fit in 32 bits, got \"{text}\""
             ));
         };
+        if d != 0 && n < d {
+            return Err(format!(
+                "multipliers are at least 1 (each retry waits at least as long as the one \
+                 before), got \"{text}\""
+            ));
+        }
         Ratio::new(n, d)
             .map(Self)
             .map_err(|e| format!("{}, got \"{text}\"", e.problem))
@@ -437,8 +462,16 @@ impl Multiplier {
     /// `raw` is the decimal (`1.5`), `shown` how the user wrote it (`"1.5"` or `1.5`).
     fn decimal_error(raw: &str, shown: &str) -> String {
         match ratio_hint(raw) {
-            Some(hint) => format!(
+            Some(RatioHint::Exact(hint)) => format!(
                 "multipliers are integer ratios (no floats): write \"{hint}\" instead of {shown}"
+            ),
+            Some(RatioHint::Nearest(hint)) => format!(
+                "multipliers are integer ratios with a denominator of at most 1000 (no floats): \
+                 write \"{hint}\", the nearest, instead of {shown}"
+            ),
+            Some(RatioHint::BelowOne) => format!(
+                "multipliers are at least 1 (each retry waits at least as long as the one \
+                 before), got {shown}"
             ),
             None => {
                 format!("multipliers are integer ratios such as \"3/2\" (no floats), got {shown}")
@@ -832,5 +865,49 @@ pub(super) fn clip_long(text: &str) -> std::borrow::Cow<'_, str> {
     match text.char_indices().nth(4 * CLIP) {
         None => text.into(),
         Some((end, _)) => format!("{}…", &text[..end]).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Multiplier;
+
+    /// Every hint a multiplier error gives is itself accepted.
+    #[test]
+    fn multiplier_hints_suggest_only_accepted_values() {
+        for decimal in [
+            "1.5",
+            "2.25",
+            "1.001",
+            "1.0005",
+            "1.0000001",
+            "3.14159265358979",
+            "0.5",
+            "0.0000001",
+            ".5",
+            "1.",
+            "4294967295.5",
+            "99999999999999999999.5",
+        ] {
+            let err = decimal.parse::<Multiplier>().unwrap_err();
+            if let Some((_, rest)) = err.split_once("write \"") {
+                let hint = rest.split('"').next().unwrap();
+                assert!(
+                    hint.parse::<Multiplier>().is_ok(),
+                    "{decimal}: the hint {hint:?} is refused ({err})"
+                );
+            } else {
+                assert!(
+                    err.contains("at least 1") || err.contains("integer ratios such as"),
+                    "{decimal}: {err}"
+                );
+            }
+        }
+        let err = "0.0000001".parse::<Multiplier>().unwrap_err();
+        assert!(err.contains("at least 1"), "{err}");
+        let err = "1.0000001".parse::<Multiplier>().unwrap_err();
+        assert!(err.contains("write \"1\", the nearest"), "{err}");
+        let err = "1.0005".parse::<Multiplier>().unwrap_err();
+        assert!(err.contains("write \"1001/1000\", the nearest"), "{err}");
     }
 }

@@ -7,42 +7,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
-use steadfast::breaker::{Rejected, Transition};
+use steadfast::breaker::Rejected;
 use steadfast::outcome::{Classify, ErrorsFail, Outcome};
-use steadfast::pipeline::{Event, Failure, Finish, Reason};
+use steadfast::pipeline::{Event, Reason};
 use tower::{Layer, Service};
 
+use super::report::Report;
 use crate::breaker::DetachedPermit;
 use crate::{Error, Observer, SharedBreaker};
-
-/// Where a breaker layer reports: the breaker's transitions as
-/// [`Event::Breaker`] and each refused call as a finished call with
-/// [`Reason::BreakerOpen`], under the breaker's name (as policy and breaker).
-#[derive(Clone)]
-struct Report(Arc<dyn Observer>);
-
-impl std::fmt::Debug for Report {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Report(..)")
-    }
-}
-
-impl Report {
-    fn transition(&self, breaker: &SharedBreaker, t: Transition) {
-        let name = breaker.name();
-        self.0.on_event(name, Some(name), &Event::Breaker(t));
-    }
-
-    fn refused(&self, breaker: &SharedBreaker, r: Rejected) {
-        let failure = Failure::new(
-            Reason::BreakerOpen {
-                retry_at: r.retry_at,
-            },
-            0,
-        );
-        self.0.on_finish(breaker.name(), &Finish::Failed(failure));
-    }
-}
 
 /// Puts a [`SharedBreaker`] in front of a service: see [`BreakerService`]
 /// for the rules.
@@ -139,9 +111,8 @@ impl<C> BreakerLayer<C> {
     /// ```
     #[must_use]
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        let name = self.breaker.name();
-        observer.on_register(name, Some(name));
-        self.report = Some(Report(observer));
+        let name = self.breaker.name_arc();
+        self.report = Some(Report::new(observer, name, true));
         self
     }
 
@@ -305,7 +276,7 @@ where
             && !self.breaker.is_clean()
             && let Some(t) = self.breaker.handle_timeout()
         {
-            report.transition(&self.breaker, t);
+            report.event(&Event::Breaker(t));
         }
         match OwnedPermit::acquire(&self.breaker, self.report.clone()) {
             Ok(permit) => BreakerFuture {
@@ -319,7 +290,9 @@ where
                 permit: None,
                 rejected: Some({
                     if let Some(report) = &self.report {
-                        report.refused(&self.breaker, rejected);
+                        report.refused(Reason::BreakerOpen {
+                            retry_at: rejected.retry_at,
+                        });
                     }
                     self.breaker.rejected(rejected)
                 }),
@@ -360,7 +333,7 @@ impl OwnedPermit {
                 if let Some(t) = permit.record(outcome)
                     && let Some(report) = &self.report
                 {
-                    report.transition(&self.breaker, t);
+                    report.event(&Event::Breaker(t));
                 }
             }
             None => drop(permit), // cancels

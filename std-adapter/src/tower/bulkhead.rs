@@ -2,13 +2,31 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 use steadfast::bulkhead::{Acquire, Claim, Permit, Ticket};
+use steadfast::pipeline::Reason;
 use tower::{Layer, Service};
 
-use crate::{Error, SharedBulkhead, time};
+use super::report::Report;
+use crate::bulkhead::Machine;
+use crate::{Error, Observer, SharedBulkhead, time};
+
+/// The bulkhead's (in flight, queued), read under its lock, when there is an
+/// observer to report them to (once the lock is released).
+fn occupancy(report: Option<&Report>, machine: &Machine) -> Option<(u32, u32)> {
+    report
+        .filter(|r| r.watches_bulkhead())
+        .map(|_| (machine.in_flight(), machine.queued()))
+}
+
+fn report_occupancy(report: Option<&Report>, occupancy: Option<(u32, u32)>) {
+    if let (Some(report), Some((in_flight, queued))) = (report, occupancy) {
+        report.bulkhead(in_flight, queued);
+    }
+}
 
 /// Bounds the requests in flight with a [`SharedBulkhead`]: see
 /// [`BulkheadService`] for the rules.
@@ -37,6 +55,7 @@ use crate::{Error, SharedBulkhead, time};
 #[derive(Clone, Debug)]
 pub struct BulkheadLayer {
     bulkhead: SharedBulkhead,
+    report: Option<Report>,
 }
 
 impl BulkheadLayer {
@@ -50,7 +69,36 @@ impl BulkheadLayer {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn new(bulkhead: SharedBulkhead) -> Self {
-        Self { bulkhead }
+        Self {
+            bulkhead,
+            report: None,
+        }
+    }
+
+    /// Reports to `observer`, under the bulkhead's name (as the policy name
+    /// the observer sees): every request the bulkhead refuses (full at once,
+    /// or its queue wait expired: `bulkhead_rejections_total`, a `DEBUG`
+    /// line), and the slots in flight and waiters queued after each request
+    /// takes, waits for or gives back a slot ([`Observer::on_bulkhead`]) — so
+    /// the `metrics` and `tracing` observers ([`observe`](crate::observe))
+    /// show the tower path as they show [`Policy`](crate::Policy)'s. Registers
+    /// the series at once ([`Observer::on_register`]).
+    /// `Registry::bulkhead_layer` gives a layer reporting to the registry's
+    /// observer.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// # use steadfast_std::{SharedBulkhead, tower::BulkheadLayer};
+    /// let layer = BulkheadLayer::new(SharedBulkhead::new("pool", Default::default())?)
+    ///     .with_observer(Arc::new(steadfast_std::observe::Standard));
+    /// # let _ = layer;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        let name = self.bulkhead.name_arc();
+        self.report = Some(Report::new(observer, name, false));
+        self
     }
 
     /// The bulkhead.
@@ -73,6 +121,7 @@ impl<S> Layer<S> for BulkheadLayer {
         BulkheadService {
             inner,
             bulkhead: self.bulkhead.clone(),
+            report: self.report.clone(),
         }
     }
 }
@@ -114,6 +163,7 @@ impl<S> Layer<S> for BulkheadLayer {
 pub struct BulkheadService<S> {
     inner: S,
     bulkhead: SharedBulkhead,
+    report: Option<Report>,
 }
 
 impl<S> BulkheadService<S> {
@@ -126,7 +176,11 @@ impl<S> BulkheadService<S> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn new(inner: S, bulkhead: SharedBulkhead) -> Self {
-        Self { inner, bulkhead }
+        Self {
+            inner,
+            bulkhead,
+            report: None,
+        }
     }
 
     /// The bulkhead.
@@ -179,7 +233,12 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        let acquired = self.bulkhead.lock().try_acquire(time::now());
+        let (acquired, now_held) = {
+            let mut machine = self.bulkhead.lock();
+            let acquired = machine.try_acquire(time::now());
+            (acquired, occupancy(self.report.as_ref(), &machine))
+        };
+        report_occupancy(self.report.as_ref(), now_held);
         let (held, running, queued, sleep) = match acquired {
             Acquire::Permit(permit) => {
                 (Held::Permit(permit), Some(self.inner.call(req)), None, None)
@@ -195,7 +254,12 @@ where
                     Some(tokio::time::sleep_until(time::to_tokio(deadline))),
                 )
             }
-            Acquire::Full => (Held::Nothing, None, None, None),
+            Acquire::Full => {
+                if let Some(report) = &self.report {
+                    report.refused(Reason::BulkheadFull);
+                }
+                (Held::Nothing, None, None, None)
+            }
         };
         BulkheadFuture {
             running,
@@ -204,6 +268,7 @@ where
             slot: Slot {
                 bulkhead: self.bulkhead.clone(),
                 held,
+                report: self.report.clone(),
             },
         }
     }
@@ -223,14 +288,16 @@ enum Held {
 struct Slot {
     bulkhead: SharedBulkhead,
     held: Held,
+    report: Option<Report>,
 }
 
 impl Slot {
     /// Releases the permit or leaves the queue; wakes the waiter the slot
     /// passes to (outside the machine's lock).
+    #[inline]
     fn give_back(&mut self) {
         let now = time::now();
-        let wake = {
+        let (wake, now_held) = {
             let mut machine = self.bulkhead.lock();
             let next = match std::mem::replace(&mut self.held, Held::Nothing) {
                 Held::Nothing => return,
@@ -241,8 +308,10 @@ impl Slot {
                     next
                 }
             };
-            next.map(|next| self.bulkhead.record_grant(next))
+            let now_held = occupancy(self.report.as_ref(), &machine);
+            (next.map(|next| self.bulkhead.record_grant(next)), now_held)
         };
+        report_occupancy(self.report.as_ref(), now_held);
         if let Some(wake) = wake {
             wake.wake();
         }
@@ -255,19 +324,25 @@ impl Slot {
             return Some(matches!(self.held, Held::Permit(_)));
         };
         let mut machine = self.bulkhead.lock();
-        match machine.claim(ticket, time::now()) {
-            Claim::Waiting { .. } => None,
+        let granted = match machine.claim(ticket, time::now()) {
+            Claim::Waiting { .. } => return None,
             Claim::Granted(permit) => {
-                self.bulkhead.forget(ticket);
                 self.held = Held::Permit(permit);
-                Some(true)
+                true
             }
             Claim::Expired => {
-                self.bulkhead.forget(ticket);
                 self.held = Held::Nothing;
-                Some(false)
+                false
             }
+        };
+        self.bulkhead.forget(ticket);
+        let now_held = occupancy(self.report.as_ref(), &machine);
+        drop(machine);
+        report_occupancy(self.report.as_ref(), now_held);
+        if let (false, Some(report)) = (granted, &self.report) {
+            report.refused(Reason::QueueTimeout);
         }
+        Some(granted)
     }
 }
 

@@ -7,7 +7,15 @@
 //! | [`BulkheadLayer`] | [`BulkheadService`] | a [`SharedBulkhead`](crate::SharedBulkhead) bounds concurrent requests, with its FIFO queue and max wait | [`Error::bulkhead_full()`] |
 //! | [`TimeoutLayer`] | [`TimeoutService`] | a deadline per request on steadfast's clock; the response future is dropped when it passes | [`Error::timed_out()`] |
 //! | [`RetryLayer`] | [`RetryService`] | retries by the core's backoff, attempts, hints and an optional [`SharedBudget`](crate::SharedBudget) | [`Error::retries_exhausted`] |
+//! | [`ChaosLayer`] | [`ChaosService`] | injects faults (errors, hangs, replaced outcomes, latency) for failure drills, as the core's [`Chaos`](steadfast::chaos::Chaos) machine decides; off unless enabled; innermost | the inner service's own (injected) |
 //! | [`PolicyLayer`] | [`PolicyService`] | the whole [`Policy`] pipeline (all of the above, in the core's order, plus fallback rules) | any |
+//!
+//! Every layer reports to an [`Observer`](crate::Observer) given with its
+//! `with_observer` (transitions, refusals, retries, timeouts, latencies and
+//! bulkhead occupancy, as a [`Policy`] reports them, so the `metrics` and
+//! `tracing` observers of [`observe`](crate::observe) cover the tower path);
+//! a `Registry` hands out layers already wired to its observer
+//! (`breaker_layer`, `bulkhead_layer`, `retry_layer`, `timeout_layer`).
 //!
 //! Compared with tower-resilience's layers:
 //!
@@ -67,6 +75,7 @@
 //! not retried blindly); prefer it when you want all of them.
 
 use std::future::{Future, poll_fn};
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -79,11 +88,14 @@ use crate::{Error, Policy};
 
 mod breaker;
 mod bulkhead;
+mod chaos;
+mod report;
 mod retry;
 mod timeout;
 
 pub use breaker::{BreakerFuture, BreakerLayer, BreakerService};
 pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
+pub use chaos::{ChaosFuture, ChaosLayer, ChaosService, ChaosSwitch};
 pub use retry::{DEFAULT_TOTAL_TIMEOUT, RetryFuture, RetryLayer, RetryPolicy, RetryService};
 pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
 
@@ -155,6 +167,55 @@ impl<E> Error<Error<E>> {
     }
 }
 
+/// How a [`PolicyService`] sends a request to each attempt.
+///
+/// * [`Cloned`] (the default): every attempt sends a clone (`Req: Clone`).
+/// * [`Once`]: the request itself goes to the one attempt there is — for a
+///   request that cannot be cloned (`reqwest::Request`, a request with a
+///   streaming body), under a policy that makes one attempt
+///   ([`PolicyLayer::once`] checks it): the breaker, bulkhead, timeouts and
+///   fallback rules still apply. To retry such requests, put the policy over a
+///   request *description* that is `Clone` and build the request below it
+///   (`ServiceBuilder::new().layer(PolicyLayer::new(policy)).map_request(build)`,
+///   as the crate's README shows).
+pub trait RequestMode: sealed::Sealed {}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Every attempt sends a clone of the request (see [`RequestMode`]).
+///
+/// ```
+/// let layer: steadfast_std::tower::PolicyLayer<_, steadfast_std::tower::Cloned> =
+///     steadfast_std::tower::PolicyLayer::new(steadfast_std::Policy::builder(Default::default())?.build());
+/// # let _ = layer;
+/// # Ok::<(), steadfast::error::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cloned;
+
+/// The request itself goes to the policy's one attempt (see [`RequestMode`]).
+///
+/// ```
+/// use steadfast::pipeline;
+/// use steadfast::retry;
+/// let policy = steadfast_std::Policy::builder(
+///     pipeline::Config::default().with_retry(retry::Config::default().with_max_attempts(1)),
+/// )?.build();
+/// let layer: steadfast_std::tower::PolicyLayer<_, steadfast_std::tower::Once> =
+///     steadfast_std::tower::PolicyLayer::once(policy)?;
+/// # let _ = layer;
+/// # Ok::<(), steadfast::error::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Once;
+
+impl sealed::Sealed for Cloned {}
+impl sealed::Sealed for Once {}
+impl RequestMode for Cloned {}
+impl RequestMode for Once {}
+
 /// Wraps a service in a [`Policy`].
 ///
 /// ```
@@ -171,12 +232,14 @@ impl<E> Error<Error<E>> {
 /// }
 /// ```
 #[derive(Clone, Debug)]
-pub struct PolicyLayer<C = ErrorsFail> {
+pub struct PolicyLayer<C = ErrorsFail, R = Cloned> {
     policy: Policy<C>,
+    send: PhantomData<R>,
 }
 
 impl<C> PolicyLayer<C> {
-    /// A layer running every request through `policy`.
+    /// A layer running every request through `policy`, each attempt sending
+    /// a clone of the request ([`Cloned`]).
     ///
     /// ```
     /// let layer = steadfast_std::tower::PolicyLayer::new(steadfast_std::Policy::builder(Default::default())?.build());
@@ -184,22 +247,54 @@ impl<C> PolicyLayer<C> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn new(policy: Policy<C>) -> Self {
-        Self { policy }
-    }
-}
-
-impl<S, C: Clone> Layer<S> for PolicyLayer<C> {
-    type Service = PolicyService<S, C>;
-    fn layer(&self, inner: S) -> Self::Service {
-        PolicyService {
-            inner,
-            policy: self.policy.clone(),
+        Self {
+            policy,
+            send: PhantomData,
         }
     }
 }
 
-/// A service whose calls go through a [`Policy`]. Requests must be `Clone`
-/// (each attempt sends a clone); the inner service is cloned per call.
+impl<C> PolicyLayer<C, Once> {
+    /// A layer for requests that cannot be cloned ([`Once`]): `policy` must
+    /// make one attempt (`max_attempts = 1`), so the request itself goes to
+    /// it; refused, naming `max_attempts`, otherwise.
+    ///
+    /// ```
+    /// use steadfast_std::tower::PolicyLayer;
+    /// let retrying = steadfast_std::Policy::builder(Default::default())?.build(); // 3 attempts
+    /// let err = PolicyLayer::once(retrying).unwrap_err();
+    /// assert_eq!(err.field, "max_attempts");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn once(policy: Policy<C>) -> Result<Self, steadfast::error::ConfigError> {
+        if policy.config().retry().max_attempts() != 1 {
+            return Err(steadfast::error::ConfigError {
+                field: "max_attempts",
+                problem: "a request that cannot be cloned is sent once: the policy must make one attempt",
+            });
+        }
+        Ok(Self {
+            policy,
+            send: PhantomData,
+        })
+    }
+}
+
+impl<S, C: Clone, R: RequestMode> Layer<S> for PolicyLayer<C, R> {
+    type Service = PolicyService<S, C, R>;
+    fn layer(&self, inner: S) -> Self::Service {
+        PolicyService {
+            inner,
+            policy: self.policy.clone(),
+            send: PhantomData,
+        }
+    }
+}
+
+/// A service whose calls go through a [`Policy`]. With [`Cloned`] (the
+/// default) requests must be `Clone` (each attempt sends a clone); with
+/// [`Once`] ([`PolicyLayer::once`]) any request goes, itself, to the policy's
+/// one attempt. The inner service is cloned per call.
 ///
 /// ```
 /// use steadfast_std::tower::PolicyService;
@@ -209,9 +304,10 @@ impl<S, C: Clone> Layer<S> for PolicyLayer<C> {
 /// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct PolicyService<S, C = ErrorsFail> {
+pub struct PolicyService<S, C = ErrorsFail, R = Cloned> {
     inner: S,
     policy: Policy<C>,
+    send: PhantomData<R>,
 }
 
 impl<S, C> PolicyService<S, C> {
@@ -225,11 +321,15 @@ impl<S, C> PolicyService<S, C> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn new(inner: S, policy: Policy<C>) -> Self {
-        Self { inner, policy }
+        Self {
+            inner,
+            policy,
+            send: PhantomData,
+        }
     }
 }
 
-impl<S, C, Req> Service<Req> for PolicyService<S, C>
+impl<S, C, Req> Service<Req> for PolicyService<S, C, Cloned>
 where
     S: Service<Req> + Clone + Send + 'static,
     S::Future: Send,
@@ -259,6 +359,51 @@ where
                     async move {
                         poll_fn(|cx| svc.poll_ready(cx)).await?;
                         svc.call(req).await
+                    }
+                })
+                .await
+        })
+    }
+}
+
+impl<S, C, Req> Service<Req> for PolicyService<S, C, Once>
+where
+    S: Service<Req> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Response: Send,
+    S::Error: Send,
+    C: Classify<S::Response, S::Error> + Clone + Send + Sync + 'static,
+    Req: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = Error<S::Error>;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, Error<S::Error>>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // As with `Cloned`: readiness is awaited inside the policy.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let policy = self.policy.clone();
+        let inner = self.inner.clone();
+        let mut req = Some(req);
+        Box::pin(async move {
+            policy
+                .call(move || {
+                    let mut svc = inner.clone();
+                    let req = req.take();
+                    async move {
+                        match req {
+                            Some(req) => {
+                                poll_fn(|cx| svc.poll_ready(cx)).await?;
+                                svc.call(req).await
+                            }
+                            // `PolicyLayer::once` admits only policies making one
+                            // attempt, and a policy's config never changes: there is
+                            // no second attempt to send nothing to.
+                            None => std::future::pending().await,
+                        }
                     }
                 })
                 .await

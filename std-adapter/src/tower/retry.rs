@@ -9,13 +9,15 @@ use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 use steadfast::error::ConfigError;
+use steadfast::outcome::Outcome;
 use steadfast::outcome::{Classify, ErrorsFail};
-use steadfast::pipeline::{self, Reason};
+use steadfast::pipeline::{self, Event, Failure, Finish, Reason};
 use steadfast::retry::{self, GiveUpReason, Retry, RetryDecision};
 use steadfast::rng::SplitMix64;
 use tower::{Layer, Service};
 
-use crate::{Error, SharedBudget, time};
+use super::report::Report;
+use crate::{Error, Observer, SharedBudget, time};
 
 /// What every service built from one [`RetryLayer`] shares.
 #[derive(Debug)]
@@ -27,6 +29,7 @@ struct Shared {
     requests: AtomicU64,
     /// No retry starts this long after the request's first attempt.
     total: Option<steadfast::time::Duration>,
+    report: Option<Report>,
 }
 
 /// How long after a request's first attempt a [`RetryLayer`] still starts a
@@ -92,6 +95,7 @@ impl RetryLayer {
                 seed: crate::seed::from_os(),
                 requests: AtomicU64::new(0),
                 total: Some(DEFAULT_TOTAL_TIMEOUT),
+                report: None,
             }),
             classifier: ErrorsFail,
         })
@@ -106,6 +110,7 @@ impl<C> RetryLayer<C> {
             seed: self.shared.seed,
             requests: AtomicU64::new(self.shared.requests.load(Ordering::Relaxed)),
             total: self.shared.total,
+            report: self.shared.report.clone(),
         };
         f(&mut shared);
         Self {
@@ -163,6 +168,41 @@ impl<C> RetryLayer<C> {
     #[must_use]
     pub fn with_total_timeout(self, total: Option<steadfast::time::Duration>) -> Self {
         self.with_shared(|s| s.total = total)
+    }
+
+    /// Reports to `observer` under the name `operation` (the policy name the
+    /// observer sees): each retry scheduled ([`Event::Retry`]), how each
+    /// request ended ([`Observer::on_finish`]: completed, or failed with why
+    /// the retries stopped) and its latency, first attempt to answer
+    /// ([`Observer::on_latency`]) — so the `metrics` and `tracing` observers
+    /// ([`observe`](crate::observe)) show the tower path as they show
+    /// [`Policy`](crate::Policy)'s. Registers the series at once
+    /// ([`Observer::on_register`]). `Registry::retry_layer` gives a layer
+    /// with a policy's retry config, budget and seed, reporting to the
+    /// registry's observer. A request whose future is dropped before its
+    /// answer reports nothing.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())?
+    ///     .with_observer("quotes", Arc::new(steadfast_std::observe::Standard));
+    /// assert_eq!(layer.name(), Some("quotes"));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn with_observer(self, operation: &str, observer: Arc<dyn Observer>) -> Self {
+        let report = Report::new(observer, Arc::from(operation), false);
+        self.with_shared(|s| s.report = Some(report))
+    }
+
+    /// The name the layer reports under, if it was given an observer.
+    ///
+    /// ```
+    /// assert_eq!(steadfast_std::tower::RetryLayer::new(Default::default())?.name(), None);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.shared.report.as_ref().map(Report::name)
     }
 
     /// Decides what is retryable, and server hints, with `classifier`
@@ -308,22 +348,22 @@ where
         let clone = self.inner.clone();
         let mut service = std::mem::replace(&mut self.inner, clone);
         let attempt = service.call(req.clone());
+        let now = time::now();
         RetryFuture {
             attempt: Some(attempt),
             sleep: None,
             service,
             req,
-            retry: {
-                let now = time::now();
-                Retry::new(
-                    shared.config,
-                    now,
-                    shared.total.map(|t| now.saturating_add(t)),
-                )
-            },
+            retry: Retry::new(
+                shared.config,
+                now,
+                shared.total.map(|t| now.saturating_add(t)),
+            ),
             rng: SplitMix64::new(shared.seed.wrapping_add(n)),
             budget: shared.budget.clone(),
             classifier: self.classifier.clone(),
+            report: shared.report.clone(),
+            started: now,
         }
     }
 }
@@ -358,6 +398,8 @@ pin_project! {
         rng: SplitMix64,
         budget: Option<SharedBudget>,
         classifier: C,
+        report: Option<Report>,
+        started: steadfast::time::Instant,
     }
 }
 
@@ -406,26 +448,63 @@ where
                 }
                 None => this.retry.on_outcome(verdict, now, this.rng),
             };
+            let attempts = this.retry.attempts();
+            if let Some(report) = this.report.as_ref() {
+                report_decision(report, &decision, verdict.outcome, attempts, *this.started);
+            }
             match decision {
                 RetryDecision::RetryAt { at, .. } => {
                     this.sleep
                         .set(Some(tokio::time::sleep_until(time::to_tokio(at))));
                 }
                 RetryDecision::Done | RetryDecision::GiveUp(GiveUpReason::NotRetryable) => {
-                    let attempts = this.retry.attempts();
                     return Poll::Ready(result.map_err(|e| {
                         Error::new(pipeline::Error::new(Reason::Operation, attempts, Some(e)))
                     }));
                 }
                 RetryDecision::GiveUp(_) => {
-                    return Poll::Ready(Err(Error::retries_exhausted(
-                        this.retry.attempts(),
-                        result.err(),
-                    )));
+                    return Poll::Ready(Err(Error::retries_exhausted(attempts, result.err())));
                 }
             }
         }
     }
+}
+
+/// Tells `report` what a retry decision means for the observer: a retry
+/// scheduled, or the request's end (as [`Policy`](crate::Policy) reports it)
+/// and its latency.
+fn report_decision(
+    report: &Report,
+    decision: &RetryDecision,
+    outcome: Outcome,
+    attempts: u32,
+    started: steadfast::time::Instant,
+) {
+    let reason = match *decision {
+        RetryDecision::RetryAt { at, attempt, delay } => {
+            report.event(&Event::Retry { attempt, delay, at });
+            return;
+        }
+        RetryDecision::Done => {
+            report.finish(&Finish::Completed { attempts, outcome });
+            report.latency(started);
+            return;
+        }
+        RetryDecision::GiveUp(GiveUpReason::NotRetryable) if outcome == Outcome::TimedOut => {
+            Reason::AttemptTimedOut
+        }
+        RetryDecision::GiveUp(GiveUpReason::NotRetryable) if !outcome.is_failure() => {
+            report.finish(&Finish::Completed { attempts, outcome });
+            report.latency(started);
+            return;
+        }
+        RetryDecision::GiveUp(GiveUpReason::NotRetryable) => Reason::Operation,
+        RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted { .. }) => Reason::RetriesExhausted,
+        RetryDecision::GiveUp(GiveUpReason::BudgetExhausted) => Reason::BudgetExhausted,
+        RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass) => Reason::DeadlineWouldPass,
+    };
+    report.finish(&Finish::Failed(Failure::new(reason, attempts)));
+    report.latency(started);
 }
 
 /// A [`tower::retry::Policy`] backed by the core's retry machine: attempts,

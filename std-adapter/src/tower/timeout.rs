@@ -5,10 +5,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
+use std::sync::Arc;
+
+use steadfast::pipeline::Event;
 use steadfast::timeout::Deadline;
 use tower::{Layer, Service};
 
-use crate::{Error, time};
+use super::report::Report;
+use crate::{Error, Observer, time};
 
 /// Gives every request a deadline: see [`TimeoutService`] for the rules.
 ///
@@ -30,9 +34,10 @@ use crate::{Error, time};
 ///     assert_eq!(started.elapsed(), Duration::from_secs(1));
 /// }
 /// ```
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct TimeoutLayer {
     timeout: steadfast::time::Duration,
+    report: Option<Report>,
 }
 
 impl TimeoutLayer {
@@ -46,7 +51,40 @@ impl TimeoutLayer {
     pub fn new(timeout: std::time::Duration) -> Self {
         Self {
             timeout: time::from_std_duration(timeout),
+            report: None,
         }
+    }
+
+    /// Reports to `observer` under the name `operation` (the policy name the
+    /// observer sees): each request cut off at its deadline, as
+    /// [`Event::TimedOut`] (`timeout_errors_total`, a `WARN` line) — so the
+    /// `metrics` and `tracing` observers ([`observe`](crate::observe)) show the
+    /// tower path as they show [`Policy`](crate::Policy)'s. Registers the
+    /// series at once ([`Observer::on_register`]). `Registry::timeout_layer`
+    /// gives a layer with a policy's attempt timeout, reporting to the
+    /// registry's observer.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// let layer = steadfast_std::tower::TimeoutLayer::new(Duration::from_secs(1))
+    ///     .with_observer("quotes", Arc::new(steadfast_std::observe::Standard));
+    /// assert_eq!(layer.name(), Some("quotes"));
+    /// ```
+    #[must_use]
+    pub fn with_observer(mut self, operation: &str, observer: Arc<dyn Observer>) -> Self {
+        self.report = Some(Report::new(observer, Arc::from(operation), false));
+        self
+    }
+
+    /// The name the layer reports under, if it was given an observer.
+    ///
+    /// ```
+    /// let layer = steadfast_std::tower::TimeoutLayer::new(std::time::Duration::ZERO);
+    /// assert_eq!(layer.name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.report.as_ref().map(Report::name)
     }
 
     /// The timeout.
@@ -67,6 +105,7 @@ impl<S> Layer<S> for TimeoutLayer {
         TimeoutService {
             inner,
             timeout: self.timeout,
+            report: self.report.clone(),
         }
     }
 }
@@ -98,10 +137,11 @@ impl<S> Layer<S> for TimeoutLayer {
 ///     assert_eq!(svc.call(4).await, Ok(4));
 /// }
 /// ```
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct TimeoutService<S> {
     inner: S,
     timeout: steadfast::time::Duration,
+    report: Option<Report>,
 }
 
 impl<S> TimeoutService<S> {
@@ -115,6 +155,7 @@ impl<S> TimeoutService<S> {
         Self {
             inner,
             timeout: time::from_std_duration(timeout),
+            report: None,
         }
     }
 
@@ -156,7 +197,11 @@ where
         let inner = (!self.timeout.is_zero()).then(|| {
             tokio::time::timeout_at(time::to_tokio(deadline.instant()), self.inner.call(req))
         });
-        TimeoutFuture { inner, deadline }
+        TimeoutFuture {
+            inner,
+            deadline,
+            report: self.report.clone(),
+        }
     }
 }
 
@@ -182,6 +227,7 @@ pin_project! {
         #[pin]
         inner: Option<tokio::time::Timeout<F>>,
         deadline: Deadline,
+        report: Option<Report>,
     }
 }
 
@@ -193,16 +239,21 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
-            return Poll::Ready(Err(Error::timed_out()));
-        };
-        let answer = match std::task::ready!(inner.poll(cx)) {
-            // Completed, but at or after the deadline: discarded (inclusive).
-            Ok(_) if this.deadline.is_expired(time::now()) => Err(Error::timed_out()),
-            Ok(result) => result.map_err(Error::operation),
-            Err(_elapsed) => Err(Error::timed_out()),
+        let answer = match this.inner.as_mut().as_pin_mut() {
+            None => None,
+            Some(inner) => match std::task::ready!(inner.poll(cx)) {
+                // Completed, but at or after the deadline: discarded (inclusive).
+                Ok(_) if this.deadline.is_expired(time::now()) => None,
+                Ok(result) => Some(result.map_err(Error::operation)),
+                Err(_elapsed) => None,
+            },
         };
         this.inner.set(None);
-        Poll::Ready(answer)
+        Poll::Ready(answer.unwrap_or_else(|| {
+            if let Some(report) = this.report.take() {
+                report.event(&Event::TimedOut { attempt: 1 });
+            }
+            Err(Error::timed_out())
+        }))
     }
 }

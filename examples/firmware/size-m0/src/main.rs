@@ -240,9 +240,9 @@ mod patterns {
     /// Four calls driven to their end over a scripted flaky dependency (what
     /// an adapter does).
     #[cfg(any(feature = "pipeline", feature = "pipeline-breaker"))]
-    fn calls<G: steadfast::breaker::CircuitBreaker, const Q: usize>(
+    fn calls<G: steadfast::breaker::CircuitBreaker, K: steadfast::pipeline::Pool>(
         input: u64,
-        shared: &mut steadfast::pipeline::Shared<'_, G, Q>,
+        shared: &mut steadfast::pipeline::Shared<'_, G, K>,
     ) -> u64 {
         use steadfast::outcome::Verdict;
         use steadfast::pipeline::{self, Pipeline, Step};

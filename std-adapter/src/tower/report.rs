@@ -1,0 +1,93 @@
+//! Where a tower layer given an observer reports, under one name.
+
+use std::sync::Arc;
+
+use steadfast::pipeline::{Event, Failure, Finish, Reason};
+use steadfast::time::Instant;
+
+use crate::Observer;
+
+/// An observer and the name a layer reports under (the policy name the
+/// observer sees; a breaker layer's events also name the breaker). One
+/// pointer, so that a response future without an observer stays small.
+#[derive(Clone)]
+pub(crate) struct Report(Arc<Inner>);
+
+struct Inner {
+    observer: Arc<dyn Observer>,
+    name: Arc<str>,
+    breaker: bool,
+    /// The observer's [`Observer::watches_bulkheads`], asked once.
+    watches_bulkhead: bool,
+}
+
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Report")
+            .field("name", &self.0.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Report {
+    /// Reports under `name`, as a breaker too when `breaker`; registers the
+    /// series at once ([`Observer::on_register`]).
+    pub(crate) fn new(observer: Arc<dyn Observer>, name: Arc<str>, breaker: bool) -> Self {
+        observer.on_register(&name, breaker.then_some(&*name));
+        Self(Arc::new(Inner {
+            watches_bulkhead: observer.watches_bulkheads(),
+            observer,
+            name,
+            breaker,
+        }))
+    }
+
+    /// Reports under `name` without registering any series (a layer whose
+    /// only reports are [`Report::injection`]s).
+    pub(crate) fn unregistered(observer: Arc<dyn Observer>, name: Arc<str>) -> Self {
+        Self(Arc::new(Inner {
+            watches_bulkhead: false,
+            observer,
+            name,
+            breaker: false,
+        }))
+    }
+
+    /// A fault of `kind` injected on purpose.
+    pub(crate) fn injection(&self, kind: &'static str) {
+        self.0.observer.on_injection(&self.0.name, kind);
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    pub(crate) fn event(&self, event: &Event) {
+        let r = &*self.0;
+        r.observer
+            .on_event(&r.name, r.breaker.then_some(&*r.name), event);
+    }
+
+    pub(crate) fn finish(&self, finish: &Finish) {
+        self.0.observer.on_finish(&self.0.name, finish);
+    }
+
+    /// A request refused (nothing called) for `reason`.
+    pub(crate) fn refused(&self, reason: Reason) {
+        self.finish(&Finish::Failed(Failure::new(reason, 0)));
+    }
+
+    /// The request that started at `started` ended now.
+    pub(crate) fn latency(&self, started: Instant) {
+        let latency = crate::time::now().saturating_duration_since(started);
+        self.0.observer.on_latency(&self.0.name, latency);
+    }
+
+    pub(crate) fn watches_bulkhead(&self) -> bool {
+        self.0.watches_bulkhead
+    }
+
+    pub(crate) fn bulkhead(&self, in_flight: u32, queued: u32) {
+        self.0.observer.on_bulkhead(&self.0.name, in_flight, queued);
+    }
+}

@@ -1,0 +1,167 @@
+//! The chaos layer under paused Tokio time: injected faults reach the layers
+//! above as real ones (the breaker opens, the timeout fires), latency is
+//! exact, a seed replays a drill, and a switched-off layer changes nothing.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use steadfast::breaker::Config as BreakerConfig;
+use steadfast::chaos::{Config, PER_MILLION};
+use steadfast_std::tower::{BreakerLayer, ChaosLayer, TimeoutLayer};
+use steadfast_std::{Error, Observer, SharedBreaker};
+use tokio::time::Instant;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
+
+fn ms(n: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(n)
+}
+
+/// A dependency that always works and counts its calls.
+fn healthy(
+    calls: Arc<AtomicU32>,
+) -> impl Service<u32, Response = u32, Error = &'static str, Future: Send> + Clone {
+    service_fn(move |n: u32| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        async move { Ok::<_, &'static str>(n) }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn injected_errors_open_the_breaker_above_and_the_dependency_is_never_called() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let breaker = SharedBreaker::new("db", BreakerConfig::new().with_failure_threshold(3)).unwrap();
+    let chaos = ChaosLayer::new(
+        Config::DEFAULT.with_enabled(true).with_fault(PER_MILLION),
+        || "injected",
+    )
+    .unwrap();
+    let mut svc = ServiceBuilder::new()
+        .layer(BreakerLayer::new(breaker.clone()))
+        .layer(chaos)
+        .service(healthy(calls.clone()));
+    for _ in 0..3 {
+        let err = svc.ready().await.unwrap().call(1).await.unwrap_err();
+        assert_eq!(err, Error::operation("injected"));
+    }
+    let refused = svc.ready().await.unwrap().call(1).await.unwrap_err();
+    assert!(refused.is_rejection(), "{refused:?}");
+    assert_eq!(breaker.state().name(), "open");
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_injected_hang_is_ended_by_the_timeout_above() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let chaos = ChaosLayer::new(
+        Config::DEFAULT.with_enabled(true).with_hang(PER_MILLION),
+        || "unused",
+    )
+    .unwrap();
+    let mut svc = TimeoutLayer::new(ms(250)).layer(chaos.layer(healthy(calls.clone())));
+    let started = Instant::now();
+    let err = svc.ready().await.unwrap().call(1).await.unwrap_err();
+    assert_eq!(err, Error::timed_out());
+    assert_eq!(started.elapsed(), ms(250));
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn injected_latency_delays_the_request_exactly_and_then_it_runs() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let chaos = ChaosLayer::new(
+        Config::DEFAULT
+            .with_enabled(true)
+            .with_latency(PER_MILLION, steadfast::time::Duration::from_millis(300)),
+        || "unused",
+    )
+    .unwrap();
+    let mut svc = chaos.layer(healthy(calls.clone()));
+    let started = Instant::now();
+    assert_eq!(svc.ready().await.unwrap().call(7).await, Ok(7));
+    assert_eq!(started.elapsed(), ms(300));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // Past a timeout shorter than the delay, the request is cut off.
+    let mut svc = TimeoutLayer::new(ms(100)).layer(svc);
+    assert_eq!(
+        svc.ready().await.unwrap().call(7).await,
+        Err(Error::timed_out())
+    );
+}
+
+/// Which requests (by index) fail in a drill of `n` requests seeded with `seed`.
+async fn drill(seed: u64, n: u32) -> Vec<u32> {
+    let chaos = ChaosLayer::new(
+        Config::DEFAULT.with_enabled(true).with_fault(300_000),
+        || "injected",
+    )
+    .unwrap()
+    .with_seed(seed);
+    let mut svc = chaos.layer(healthy(Arc::new(AtomicU32::new(0))));
+    let mut failed = Vec::new();
+    for i in 0..n {
+        if svc.ready().await.unwrap().call(i).await.is_err() {
+            failed.push(i);
+        }
+    }
+    failed
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_same_seed_replays_the_same_drill() {
+    let a = drill(42, 200).await;
+    assert_eq!(a, drill(42, 200).await);
+    assert_ne!(a, drill(43, 200).await);
+    // About 30 % of 200.
+    assert!((35..=85).contains(&a.len()), "{}", a.len());
+}
+
+#[derive(Default)]
+struct Injections(Mutex<Vec<(String, &'static str)>>);
+
+impl Observer for Injections {
+    fn on_injection(&self, name: &str, kind: &'static str) {
+        self.0.lock().unwrap().push((name.to_owned(), kind));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_injection_is_reported_by_kind_and_a_switched_off_layer_injects_nothing() {
+    let seen = Arc::new(Injections::default());
+    let calls = Arc::new(AtomicU32::new(0));
+    let chaos = ChaosLayer::new(
+        Config::DEFAULT
+            .with_enabled(true)
+            .with_outcome(PER_MILLION)
+            .with_latency(PER_MILLION, steadfast::time::Duration::from_millis(5)),
+        || "injected",
+    )
+    .unwrap()
+    .with_outcome(|| Ok(99))
+    .with_observer("db", seen.clone());
+    let mut svc = chaos.layer(healthy(calls.clone()));
+    assert_eq!(svc.ready().await.unwrap().call(1).await, Ok(99));
+    assert_eq!(
+        *seen.0.lock().unwrap(),
+        [("db".to_owned(), "latency"), ("db".to_owned(), "outcome")]
+    );
+    chaos.switch().set(false);
+    assert_eq!(svc.ready().await.unwrap().call(1).await, Ok(1));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(seen.0.lock().unwrap().len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_default_config_never_injects() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let chaos = ChaosLayer::new(
+        Config::DEFAULT.with_fault(PER_MILLION).with_hang(0),
+        || "injected",
+    )
+    .unwrap();
+    assert!(!chaos.switch().get());
+    let mut svc = chaos.layer(healthy(calls.clone()));
+    for i in 0..100 {
+        assert_eq!(svc.ready().await.unwrap().call(i).await, Ok(i));
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 100);
+}
