@@ -69,7 +69,7 @@ pub trait Observer: Send + Sync {
         false
     }
     /// A fault was injected on purpose into a request through `name` (a
-    /// [`ChaosLayer`](crate::tower::ChaosLayer)): `kind` is `error`, `hang`,
+    /// `ChaosLayer` of the `tower` feature): `kind` is `error`, `hang`,
     /// `outcome` or `latency` (the metric `chaos_injections_total`).
     fn on_injection(&self, name: &str, kind: &'static str) {
         let _ = (name, kind);

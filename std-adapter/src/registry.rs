@@ -79,6 +79,16 @@ struct Inner {
     observer: Arc<dyn Observer>,
     critical: BTreeSet<String>,
     checks: HealthChecks,
+    chaos: BTreeMap<String, Drill>,
+}
+
+/// A named fault-injection drill: its settings and the switch every layer
+/// handed out for it shares.
+#[derive(Clone, Debug)]
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
+struct Drill {
+    config: steadfast::chaos::Config,
+    enabled: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Named breakers, bulkheads, budgets and policies. Cheap to clone (an `Arc`),
@@ -138,6 +148,7 @@ pub struct RegistryBuilder {
     observer: Arc<dyn Observer>,
     critical: BTreeSet<String>,
     checks: HealthChecks,
+    chaos: BTreeMap<String, Drill>,
 }
 
 impl fmt::Debug for RegistryBuilder {
@@ -252,6 +263,22 @@ impl RegistryBuilder {
         self
     }
 
+    /// Registers a fault-injection drill under `name`, for
+    /// `Registry::chaos_layer` (feature `tower`). It injects only when
+    /// `config` is enabled and the registry's global switch is on.
+    ///
+    /// ```
+    /// use steadfast::chaos::Config;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().chaos("db-drill", Config::DEFAULT).build();
+    /// assert_eq!(r.chaos_names().collect::<Vec<_>>(), ["db-drill"]);
+    /// ```
+    pub fn chaos(mut self, name: impl Into<String>, config: steadfast::chaos::Config) -> Self {
+        let enabled = Arc::new(std::sync::atomic::AtomicBool::new(config.enabled()));
+        self.chaos.insert(name.into(), Drill { config, enabled });
+        self
+    }
+
     /// Dependency checks to report beside the breakers (default: an empty
     /// set, to which [`Registry::health_checks`] can add).
     ///
@@ -286,6 +313,7 @@ impl RegistryBuilder {
                 observer: self.observer,
                 critical: self.critical,
                 checks: self.checks,
+                chaos: self.chaos,
             }),
         }
     }
@@ -309,6 +337,7 @@ impl Registry {
             observer: Arc::new(NoopObserver),
             critical: BTreeSet::new(),
             checks: HealthChecks::new(),
+            chaos: BTreeMap::new(),
         }
     }
 
@@ -403,6 +432,13 @@ impl Registry {
             let budget =
                 SharedBudget::new(*config).map_err(core_error(format!("budgets.{name}")))?;
             builder = builder.budget(name.clone(), budget);
+        }
+        for (name, config) in &set.chaos {
+            // The global switch off turns every drill off too.
+            builder = builder.chaos(
+                name.clone(),
+                config.with_enabled(set.enabled && config.enabled()),
+            );
         }
         for (name, spec) in &set.policies {
             let PolicySpec {
@@ -517,6 +553,57 @@ impl Registry {
     /// ```
     pub fn breaker(&self, name: &str) -> Option<&SharedBreaker> {
         self.inner.breakers.get(name)
+    }
+
+    /// The names of the fault-injection drills.
+    ///
+    /// ```
+    /// # use steadfast_std::registry::Registry;
+    /// assert_eq!(Registry::builder().build().chaos_names().count(), 0);
+    /// ```
+    pub fn chaos_names(&self) -> impl Iterator<Item = &str> {
+        self.inner.chaos.keys().map(String::as_str)
+    }
+
+    /// A tower [`ChaosLayer`](crate::tower::ChaosLayer) for the drill named
+    /// `name` (`[chaos.NAME]`), failing requests with errors made by `fault`,
+    /// reporting its injections to the registry's observer
+    /// (`chaos_injections_total`). Every layer of one name shares one switch
+    /// ([`ChaosLayer::switch`](crate::tower::ChaosLayer::switch)). Feature
+    /// `tower`.
+    ///
+    /// ```
+    /// use steadfast::chaos::{Config, PER_MILLION};
+    /// use steadfast_std::registry::Registry;
+    /// use tower::{Layer, Service, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // From a file: `[chaos.db]`, `enabled = true`, `fault = "100%"`.
+    /// let drill = Config::DEFAULT.with_enabled(true).with_fault(PER_MILLION);
+    /// let registry = Registry::builder().chaos("db", drill).build();
+    /// let layer = registry.chaos_layer("db", || "injected").unwrap();
+    /// let mut svc = layer.layer(service_fn(|_: ()| async { Ok::<_, &str>("rows") }));
+    /// assert_eq!(svc.ready().await?.call(()).await, Err("injected"));
+    /// // Any layer of the drill turns them all off.
+    /// registry.chaos_layer::<&str, &str>("db", || "x").unwrap().switch().set(false);
+    /// assert_eq!(svc.ready().await?.call(()).await, Ok("rows"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn chaos_layer<T, E>(
+        &self,
+        name: &str,
+        fault: impl Fn() -> E + Send + Sync + 'static,
+    ) -> Option<crate::tower::ChaosLayer<T, E>> {
+        let drill = self.inner.chaos.get(name)?;
+        let layer = crate::tower::ChaosLayer::new(drill.config, fault).ok()?;
+        Some(
+            layer
+                .sharing(drill.enabled.clone())
+                .with_observer(name, self.inner.observer.clone()),
+        )
     }
 
     /// A tower layer for the breaker named `name`, reporting its transitions

@@ -165,3 +165,87 @@ async fn the_default_config_never_injects() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 100);
 }
+
+#[cfg(feature = "config")]
+mod from_files {
+    use super::*;
+    use steadfast_std::config::{PolicyFile, PolicySet};
+    use steadfast_std::registry::Registry;
+
+    const FILE: &str = r#"
+        [chaos.db]
+        enabled = true
+        fault = "2.5%"
+        hang = "0.0001%"
+        latency = "10%"
+        delay = "300ms"
+        every = "10m"
+        active = "1m"
+
+        [chaos.off]
+        fault = "100%"
+    "#;
+
+    #[test]
+    fn a_drill_is_read_in_parts_per_million_and_is_off_unless_enabled() {
+        let set = PolicySet::from_toml_with_env(FILE).unwrap();
+        let db = set.chaos["db"];
+        assert!(db.enabled());
+        assert_eq!((db.fault(), db.hang(), db.latency()), (25_000, 1, 100_000));
+        assert_eq!(db.delay(), steadfast::time::Duration::from_millis(300));
+        assert_eq!(
+            db.window(),
+            Some((
+                steadfast::time::Duration::from_secs(600),
+                steadfast::time::Duration::from_secs(60)
+            ))
+        );
+        assert!(!set.chaos["off"].enabled());
+    }
+
+    #[test]
+    fn the_environment_switches_a_drill_on() {
+        let mut file = PolicyFile::from_toml_str(FILE).unwrap();
+        file.apply_env_vars([("STEADFAST_CHAOS_OFF_ENABLED", "true")])
+            .unwrap();
+        assert!(file.validate().unwrap().chaos["off"].enabled());
+    }
+
+    #[test]
+    fn bad_drills_name_their_key() {
+        let key = |text: &str| {
+            PolicySet::from_toml_with_env(text)
+                .unwrap_err()
+                .key()
+                .to_owned()
+        };
+        assert_eq!(
+            key("[chaos.d]\nfault = \"60%\"\nhang = \"50%\"\n"),
+            "chaos.d.hang"
+        );
+        assert_eq!(key("[chaos.d]\nlatency = \"1%\"\n"), "chaos.d.delay");
+        assert_eq!(key("[chaos.d]\nevery = \"1m\"\n"), "chaos.d.active");
+        assert_eq!(key("[chaos.d]\nactive = \"1m\"\n"), "chaos.d.every");
+        assert_eq!(
+            key("[chaos.d]\nevery = \"1m\"\nactive = \"2m\"\n"),
+            "chaos.d.active"
+        );
+        assert_eq!(key("[chaos.d]\nfault = 0.5\n"), "chaos.d.fault");
+        assert_eq!(key("[chaos.d]\nfault = \"101%\"\n"), "chaos.d.fault");
+        let err = PolicySet::from_toml_with_env("[chaos.d]\nfault = 0.5\n").unwrap_err();
+        assert!(err.to_string().contains("\"0.5%\""), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_disabled_registry_injects_nothing_even_from_an_enabled_drill() {
+        let set = PolicySet::from_toml_with_env(&format!("enabled = false\n{FILE}")).unwrap();
+        let registry = Registry::from_set(&set).unwrap();
+        let layer = registry.chaos_layer("db", || "injected").unwrap();
+        assert!(!layer.switch().get());
+        let calls = Arc::new(AtomicU32::new(0));
+        let mut svc = layer.layer(healthy(calls.clone()));
+        for i in 0..200 {
+            assert_eq!(svc.ready().await.unwrap().call(i).await, Ok(i));
+        }
+    }
+}

@@ -952,3 +952,26 @@ async fn a_timeout_layer_reports_each_timeout() {
     assert_eq!(hung.oneshot(()).await, Err(Error::timed_out()));
     assert_eq!(seen.take(), ["register search None", "search: timed out 1"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_breaker_future_polled_after_its_answer_stays_pending() {
+    let breaker = SharedBreaker::new("db", BreakerConfig::default()).unwrap();
+    let mut svc = BreakerLayer::new(breaker.clone())
+        .layer(service_fn(|n: u32| async move { Ok::<_, ()>(n) }));
+    let mut future = pin!(svc.ready().await.unwrap().call(5));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert_eq!(future.as_mut().poll(&mut cx), Poll::Ready(Ok(5)));
+    assert_eq!(future.as_mut().poll(&mut cx), Poll::Pending);
+    assert_eq!(breaker.stats().calls, 1);
+    assert_eq!(breaker.stats().successes, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_future_polled_after_its_answer_stays_pending() {
+    let mut svc =
+        TimeoutLayer::new(ms(100)).layer(service_fn(|n: u32| async move { Ok::<_, ()>(n) }));
+    let mut future = pin!(svc.ready().await.unwrap().call(5));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert_eq!(future.as_mut().poll(&mut cx), Poll::Ready(Ok(5)));
+    assert_eq!(future.as_mut().poll(&mut cx), Poll::Pending);
+}

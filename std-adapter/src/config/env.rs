@@ -7,7 +7,9 @@ use std::fmt;
 
 use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
 
-use super::{BreakerEntry, BudgetEntry, BulkheadEntry, ConfigError, PolicyEntry, PolicyFile};
+use super::{
+    BreakerEntry, BudgetEntry, BulkheadEntry, ChaosEntry, ConfigError, PolicyEntry, PolicyFile,
+};
 
 /// The prefix of every variable [`PolicyFile::apply_env`] reads.
 const PREFIX: &str = "STEADFAST_";
@@ -179,6 +181,29 @@ impl BudgetEntry {
     }
 }
 
+impl ChaosEntry {
+    /// Every key of `[chaos.NAME]`.
+    pub(super) const KEYS: [&'static str; 9] = [
+        "enabled", "fault", "hang", "outcome", "latency", "delay", "start", "every", "active",
+    ];
+
+    pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
+        match key {
+            "enabled" => self.enabled = Some(flag(raw)?),
+            "fault" => self.fault = Some(parse(raw)?),
+            "hang" => self.hang = Some(parse(raw)?),
+            "outcome" => self.outcome = Some(parse(raw)?),
+            "latency" => self.latency = Some(parse(raw)?),
+            "delay" => self.delay = Some(parse(raw)?),
+            "start" => self.start = Some(parse(raw)?),
+            "every" => self.every = Some(parse(raw)?),
+            "active" => self.active = Some(parse(raw)?),
+            _ => return Err(format!("no key `{key}` here")),
+        }
+        Ok(())
+    }
+}
+
 impl PolicyEntry {
     /// Every key of `[policies.NAME]`.
     pub(super) const KEYS: [&'static str; 16] = [
@@ -230,11 +255,12 @@ fn env_name(name: &str) -> String {
 }
 
 /// The sections an override can reach: `(section, its variable word, keys)`.
-const SECTIONS: [(&str, &str, &[&str]); 4] = [
+const SECTIONS: [(&str, &str, &[&str]); 5] = [
     ("breakers", "BREAKERS", &BreakerEntry::KEYS),
     ("bulkheads", "BULKHEADS", &BulkheadEntry::KEYS),
     ("budgets", "BUDGETS", &BudgetEntry::KEYS),
     ("policies", "POLICIES", &PolicyEntry::KEYS),
+    ("chaos", "CHAOS", &ChaosEntry::KEYS),
 ];
 
 /// What [`PolicyFile::apply_env_vars_with`] does with a `STEADFAST_` variable
@@ -284,7 +310,7 @@ pub struct EnvReport {
 /// batch of variables, so each variable costs a few lookups, whatever the size
 /// of the file.
 struct Index<'a> {
-    by_name: [HashMap<String, Vec<&'a str>>; 4],
+    by_name: [HashMap<String, Vec<&'a str>>; 5],
 }
 
 #[cfg(test)]
@@ -304,12 +330,13 @@ type Target<'a> = (usize, &'a str, &'static str);
 
 impl<'a> Index<'a> {
     fn new(file: &'a PolicyFile) -> Self {
-        let mut by_name: [HashMap<String, Vec<&'a str>>; 4] = Default::default();
-        let names: [Vec<&'a str>; 4] = [
+        let mut by_name: [HashMap<String, Vec<&'a str>>; 5] = Default::default();
+        let names: [Vec<&'a str>; 5] = [
             file.breakers.keys().map(String::as_str).collect(),
             file.bulkheads.keys().map(String::as_str).collect(),
             file.budgets.keys().map(String::as_str).collect(),
             file.policies.keys().map(String::as_str).collect(),
+            file.chaos.keys().map(String::as_str).collect(),
         ];
         for (map, names) in by_name.iter_mut().zip(names) {
             for name in names {
@@ -581,7 +608,7 @@ impl PolicyFile {
                     None => {
                         let warning = ConfigError::new(
                             var.as_str(),
-                            "names no entry of breakers, bulkheads, budgets or policies (expected STEADFAST_<SECTION>_<NAME>_<KEY>, STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED, STEADFAST_DEFAULT_TIMEOUT or STEADFAST_SEED)",
+                            "names no entry of breakers, bulkheads, budgets, policies or chaos (expected STEADFAST_<SECTION>_<NAME>_<KEY>, STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED, STEADFAST_DEFAULT_TIMEOUT or STEADFAST_SEED)",
                         );
                         match unknown {
                             UnknownVars::Warn => report.warnings.push(warning),
@@ -608,7 +635,8 @@ impl PolicyFile {
                 0 => self.breakers.get_mut(&name).map(|e| e.set(key, &raw)),
                 1 => self.bulkheads.get_mut(&name).map(|e| e.set(key, &raw)),
                 2 => self.budgets.get_mut(&name).map(|e| e.set(key, &raw)),
-                _ => self.policies.get_mut(&name).map(|e| e.set(key, &raw)),
+                3 => self.policies.get_mut(&name).map(|e| e.set(key, &raw)),
+                _ => self.chaos.get_mut(&name).map(|e| e.set(key, &raw)),
             };
             if let Some(Err(message)) = result {
                 return Err(ConfigError::new(

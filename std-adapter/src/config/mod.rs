@@ -54,6 +54,7 @@
 //! | `[breakers.NAME]` | `detector` (`consecutive`/`count`/`time`), `failure_threshold`, `window` (calls or duration), `minimum_calls`, `failure_rate`, `slow_call_duration`, `slow_call_rate`, `break_duration`, `break_multiplier`, `max_break_duration`, `half_open_probes`, `success_threshold`, `max_half_open_wait`, `metrics_only` (true = judge and report, never reject), `critical` (true = no fallback stands in for it: while it is down, readiness is unhealthy rather than degraded) |
 //! | `[bulkheads.NAME]` | `max_concurrent`, `max_queue`, `max_wait` |
 //! | `[budgets.NAME]` | `ratio_permille`, `min_retries_per_sec`, `window` |
+//! | `[chaos.NAME]` | `enabled` (default false: nothing is injected unless a file or `STEADFAST_CHAOS_<NAME>_ENABLED` says true), `fault`, `hang`, `outcome`, `latency` (percentages up to four decimals: `"0.5%"`), `delay`, `start`, `every` and `active` (inject during the first `active` of every `every`) |
 //! | `[policies.NAME]` | `breaker`, `bulkhead`, `budget` (names), `max_attempts` (≥ 1, or `"unlimited"` with a `total_timeout`), `backoff`, `base_delay`, `max_delay`, `multiplier`, `jitter`, `attempt_timeout`, `total_timeout`, `retry_on_timeout`, `max_retry_after`, `order`, `fallback`, `seed` |
 //!
 //! Durations are strings with whole numbers and a unit (`"1500us"`, `"250ms"`,
@@ -88,7 +89,7 @@ mod env;
 mod value;
 
 pub use env::{EnvReport, UnknownVars};
-pub use value::{Attempts, HumanDuration, JitterSpec, Multiplier, Percent, Timeout, Window};
+pub use value::{Attempts, HumanDuration, JitterSpec, Multiplier, Percent, Rate, Timeout, Window};
 
 #[cfg(test)]
 mod schema_tests;
@@ -333,6 +334,9 @@ pub struct PolicyFile {
     /// `[policies.NAME]`.
     #[serde(default)]
     pub policies: BTreeMap<String, PolicyEntry>,
+    /// `[chaos.NAME]`: fault injection for drills, off unless `enabled = true`.
+    #[serde(default)]
+    pub chaos: BTreeMap<String, ChaosEntry>,
 }
 
 /// How a breaker judges its dependency: the file's `detector`.
@@ -456,6 +460,39 @@ pub struct BudgetEntry {
     pub min_retries_per_sec: Option<i64>,
     #[serde(default)]
     pub window: Option<HumanDuration>,
+}
+
+/// `[chaos.NAME]` as written: fault injection for a drill. Nothing is
+/// injected unless `enabled = true` (in the file or from
+/// `STEADFAST_CHAOS_<NAME>_ENABLED`); every rate defaults to 0 %.
+///
+/// ```
+/// use steadfast_std::config::ChaosEntry;
+/// assert_eq!(ChaosEntry::default().enabled, None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub struct ChaosEntry {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub fault: Option<Rate>,
+    #[serde(default)]
+    pub hang: Option<Rate>,
+    #[serde(default)]
+    pub outcome: Option<Rate>,
+    #[serde(default)]
+    pub latency: Option<Rate>,
+    #[serde(default)]
+    pub delay: Option<HumanDuration>,
+    #[serde(default)]
+    pub start: Option<HumanDuration>,
+    #[serde(default)]
+    pub every: Option<HumanDuration>,
+    #[serde(default)]
+    pub active: Option<HumanDuration>,
 }
 
 /// `[policies.NAME]` as written (defaults: the core's
@@ -601,6 +638,8 @@ pub struct PolicySet {
     pub budgets: BTreeMap<String, BudgetConfig>,
     /// Policies by name.
     pub policies: BTreeMap<String, PolicySpec>,
+    /// Fault-injection drills by name (each off unless enabled).
+    pub chaos: BTreeMap<String, steadfast::chaos::Config>,
     /// What the `*_with_env` constructors skipped: `STEADFAST_` variables that
     /// name no entry ([`EnvReport::warnings`]), worth a log line at start-up
     /// (with the `tracing` feature they are also `tracing::warn!` events).
@@ -617,6 +656,7 @@ impl Default for PolicySet {
             bulkheads: BTreeMap::new(),
             budgets: BTreeMap::new(),
             policies: BTreeMap::new(),
+            chaos: BTreeMap::new(),
             warnings: Vec::new(),
         }
     }
@@ -1197,6 +1237,54 @@ fn bulkhead_config(path: &str, e: &BulkheadEntry) -> Result<bulkhead::Config, Co
         .map_err(|err| ConfigError::new(format!("{path}.{}", err.field), err.problem))
 }
 
+fn chaos_config(path: &str, e: &ChaosEntry) -> Result<steadfast::chaos::Config, ConfigError> {
+    let rate = |r: Option<Rate>| r.map_or(0, |r| r.0);
+    let mut c = steadfast::chaos::Config::DEFAULT
+        .with_enabled(e.enabled.unwrap_or(false))
+        .with_fault(rate(e.fault))
+        .with_hang(rate(e.hang))
+        .with_outcome(rate(e.outcome))
+        .with_latency(
+            rate(e.latency),
+            e.delay.map_or(steadfast::time::Duration::ZERO, |d| d.0),
+        );
+    if let Some(start) = e.start {
+        c = c.with_start(start.0);
+    }
+    match (e.every, e.active) {
+        (Some(every), Some(active)) => c = c.with_window(every.0, active.0),
+        (None, None) => {}
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                format!("{path}.active"),
+                "is needed with `every`: how long each window injects",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                format!("{path}.every"),
+                "is needed with `active`: how often a window opens",
+            ));
+        }
+    }
+    c.validate().map_err(|err| {
+        let key = match err.field {
+            "window" => "active",
+            other => other,
+        };
+        let problem = match err.field {
+            "fault" | "hang" | "outcome" | "latency" if err.problem.starts_with("together") => {
+                "together with the other faults (`fault`, `hang`, `outcome`) must be at most 100%"
+            }
+            "window" => "must be longer than zero and at most `every`",
+            "delay" => "is needed when `latency` is above 0%: how long an attempt waits",
+            _ => err.problem,
+        };
+        ConfigError::new(format!("{path}.{key}"), problem)
+    })?;
+    Ok(c)
+}
+
 fn budget_config(path: &str, e: &BudgetEntry) -> Result<BudgetConfig, ConfigError> {
     let d = BudgetConfig::DEFAULT;
     let min = crate::budget::BUDGET_BUCKETS as u64;
@@ -1404,6 +1492,11 @@ impl PolicyFile {
                 &set,
             )?;
             set.policies.insert(name.clone(), spec);
+        }
+        for (name, entry) in &self.chaos {
+            check_name("chaos", name)?;
+            let config = chaos_config(&format!("chaos.{name}"), entry)?;
+            set.chaos.insert(name.clone(), config);
         }
         Ok(set)
     }

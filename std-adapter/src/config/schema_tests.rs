@@ -43,6 +43,7 @@ fn rows() -> Vec<Row> {
                 "[bulkheads.NAME]" => Some("bulkheads"),
                 "[budgets.NAME]" => Some("budgets"),
                 "[policies.NAME]" => Some("policies"),
+                "[chaos.NAME]" => Some("chaos"),
                 _ => None,
             };
             continue;
@@ -108,12 +109,13 @@ fn every_section_lists_exactly_the_keys_the_code_reads() {
             .map(|r| r.key.as_str())
             .collect()
     };
-    let code: [(Option<&str>, BTreeSet<&str>); 5] = [
+    let code: [(Option<&str>, BTreeSet<&str>); 6] = [
         (None, ["enabled", "default_timeout", "seed"].into()),
         (Some("breakers"), BreakerEntry::KEYS.into()),
         (Some("bulkheads"), BulkheadEntry::KEYS.into()),
         (Some("budgets"), BudgetEntry::KEYS.into()),
         (Some("policies"), PolicyEntry::KEYS.into()),
+        (Some("chaos"), ChaosEntry::KEYS.into()),
     ];
     for (section, keys) in code {
         assert_eq!(documented(section), keys, "section {section:?}");

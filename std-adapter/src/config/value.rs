@@ -372,6 +372,82 @@ impl<'de> Deserialize<'de> for Percent {
     }
 }
 
+/// A rate of injected faults, as a percentage with up to four decimals
+/// (`2`, `"2%"`, `"0.5%"`, `"0.0001%"`: one in a million), kept in parts per
+/// million.
+///
+/// ```
+/// use steadfast_std::config::Rate;
+/// assert_eq!("2%".parse::<Rate>()?, Rate(20_000));
+/// assert_eq!("0.0001%".parse::<Rate>()?, Rate(1));
+/// assert_eq!("100".parse::<Rate>()?, Rate(1_000_000));
+/// assert_eq!("0.00001%".parse::<Rate>().unwrap_err(), "at most four decimals (0.0001% is one in a million), got \"0.00001%\"");
+/// assert_eq!("101%".parse::<Rate>().unwrap_err(), "must be 0% to 100%, got \"101%\"");
+/// # Ok::<(), String>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Rate(pub u32);
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let digits = t.strip_suffix('%').unwrap_or(t).trim();
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        let number = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+        if !number(whole) || !(fraction.is_empty() || number(fraction)) {
+            return Err(format!(
+                "must be a percentage such as \"2%\" or \"0.5%\", got \"{}\"",
+                clip(t)
+            ));
+        }
+        if fraction.len() > 4 {
+            return Err(format!(
+                "at most four decimals (0.0001% is one in a million), got \"{}\"",
+                clip(t)
+            ));
+        }
+        let whole: u64 = whole.parse().unwrap_or(u64::MAX);
+        let fraction: u64 = format!("{fraction:0<4}").parse().unwrap_or(0);
+        match whole
+            .checked_mul(10_000)
+            .and_then(|w| w.checked_add(fraction))
+        {
+            Some(ppm) if ppm <= 1_000_000 => Ok(Self(ppm as u32)),
+            _ => Err(format!("must be 0% to 100%, got \"{}\"", clip(t))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Rate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a percentage such as \"2%\" or \"0.5%\"")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Rate, E> {
+                v.to_string().parse().map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Rate, E> {
+                v.to_string().parse().map_err(E::custom)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Rate, E> {
+                Err(E::custom(format!(
+                    "write a percentage as text, such as \"{}%\"",
+                    float_text(v)
+                )))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Rate, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
 /// A backoff multiplier as an integer ratio: `2`, `"2"` or `"3/2"` (no floats).
 ///
 /// `"1.5"` (or `1.5`) is rejected with the hint to write `"3/2"`. The ratio must be

@@ -402,8 +402,10 @@ where
         if let Some(rejected) = this.rejected.take() {
             return Poll::Ready(Err(rejected.map(|never| match never {})));
         }
+        // Answered already: stays pending (polling a finished future is a
+        // caller's mistake, and a resilience layer does not panic for it).
         let Some(inner) = this.inner.as_mut().as_pin_mut() else {
-            panic!("BreakerFuture polled after completion");
+            return Poll::Pending;
         };
         let result = std::task::ready!(inner.poll(cx));
         this.inner.set(None);

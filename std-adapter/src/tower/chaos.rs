@@ -190,6 +190,12 @@ impl<T, E> ChaosLayer<T, E> {
         self
     }
 
+    /// The same layer switched by `enabled` (a registry's switch for its drill).
+    pub(crate) fn sharing(mut self, enabled: Arc<AtomicBool>) -> Self {
+        self.enabled = ChaosSwitch(enabled);
+        self
+    }
+
     /// The switch shared by this layer, its clones and their services.
     pub fn switch(&self) -> ChaosSwitch {
         self.enabled.clone()

@@ -201,6 +201,7 @@ where
             inner,
             deadline,
             report: self.report.clone(),
+            answered: false,
         }
     }
 }
@@ -228,6 +229,7 @@ pin_project! {
         inner: Option<tokio::time::Timeout<F>>,
         deadline: Deadline,
         report: Option<Report>,
+        answered: bool,
     }
 }
 
@@ -239,6 +241,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        // Answered already: stays pending, and reports nothing twice.
+        if *this.answered {
+            return Poll::Pending;
+        }
         let answer = match this.inner.as_mut().as_pin_mut() {
             None => None,
             Some(inner) => match std::task::ready!(inner.poll(cx)) {
@@ -249,6 +255,7 @@ where
             },
         };
         this.inner.set(None);
+        *this.answered = true;
         Poll::Ready(answer.unwrap_or_else(|| {
             if let Some(report) = this.report.take() {
                 report.event(&Event::TimedOut { attempt: 1 });
