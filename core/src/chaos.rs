@@ -118,6 +118,16 @@ impl Config {
         window: None,
     };
 
+    /// The defaults; start of a `const` builder chain (same as [`Config::DEFAULT`]).
+    ///
+    /// ```
+    /// # use steadfast::chaos::Config;
+    /// assert_eq!(Config::new(), Config::DEFAULT);
+    /// ```
+    pub const fn new() -> Self {
+        Self::DEFAULT
+    }
+
     /// Whether anything is injected at all.
     #[must_use]
     pub const fn with_enabled(mut self, enabled: bool) -> Self {

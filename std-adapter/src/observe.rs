@@ -44,15 +44,16 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use steadfast::pipeline::PipelineConfig;
+//! use steadfast::pipeline;
 //! use steadfast_std::Policy;
 //! use steadfast_std::observe::Standard;
 //!
-//! let policy = Policy::builder(PipelineConfig::default())
+//! let policy = Policy::builder(pipeline::Config::default())?
 //!     .name("quotes")
 //!     .observer(Arc::new(Standard))
 //!     .build();
 //! assert_eq!(policy.call_blocking(|| Ok::<_, ()>(1)).unwrap(), 1);
+//! # Ok::<(), steadfast::error::ConfigError>(())
 //! ```
 
 #[cfg(any(feature = "metrics", feature = "tracing"))]
@@ -235,8 +236,9 @@ impl MetricsObserver {
     /// use std::sync::Arc;
     /// use steadfast_std::observe::{MetricsObserver, TracingObserver};
     /// let observer = Arc::new((MetricsObserver::with_prefix("shop_"), TracingObserver));
-    /// let policy = steadfast_std::Policy::builder(Default::default()).observer(observer).build();
+    /// let policy = steadfast_std::Policy::builder(Default::default())?.observer(observer).build();
     /// # let _ = policy;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn with_prefix(prefix: &str) -> Self {
         let names = Names::prefixed(prefix);

@@ -103,7 +103,7 @@ struct Drill {
 /// let db = SharedBreaker::new("postgres", Default::default())?;
 /// let registry = Registry::builder()
 ///     .breaker(db.clone())
-///     .policy(Policy::builder(Default::default()).name("postgres").breaker(db).build())
+///     .policy(Policy::builder(Default::default())?.name("postgres").breaker(db).build())
 ///     .build();
 /// assert_eq!(registry.policy("postgres").unwrap().breaker().unwrap().name(), "postgres");
 /// assert!(registry.breaker("redis").is_none());
@@ -206,8 +206,9 @@ impl RegistryBuilder {
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, Policy};
-    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// let r = Registry::builder().policy(Policy::builder(Default::default())?.name("api").build()).build();
     /// assert!(r.policy("api").is_some());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policies.insert(policy.name().to_owned(), policy);
@@ -375,7 +376,7 @@ impl Registry {
     ///   db: { bulkhead: db, max_attempts: 2 }
     /// ")?.validate()?;
     /// let registry = Registry::from_set(&set)?;
-    /// assert_eq!(registry.policy("db").unwrap().bulkhead().unwrap().config().max_concurrent, 4);
+    /// assert_eq!(registry.policy("db").unwrap().bulkhead().unwrap().config().max_concurrent(), 4);
     /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     #[cfg(feature = "config")]
@@ -398,7 +399,7 @@ impl Registry {
     /// let registry = Registry::from_set_with_observer(&set, Arc::new(NoopObserver))?;
     /// assert!(!registry.enabled());
     /// assert_eq!(registry.health().circuit_breakers["x"], "disabled");
-    /// assert_eq!(registry.policy("x").unwrap().config().retry.max_attempts(), 1);
+    /// assert_eq!(registry.policy("x").unwrap().config().retry().max_attempts(), 1);
     /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     #[cfg(feature = "config")]
@@ -476,9 +477,10 @@ impl Registry {
             let pipeline = if set.enabled {
                 *pipeline
             } else {
-                PolicySet::PASS_THROUGH.with_order(pipeline.order)
+                PolicySet::PASS_THROUGH.with_order(pipeline.order())
             };
             let mut policy = Policy::builder(pipeline)
+                .map_err(core_error(format!("policies.{name}")))?
                 .name(name.as_str())
                 .observer(observer.clone());
             if let Some(seed) = seed {
@@ -558,9 +560,10 @@ impl Registry {
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, Policy};
-    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// let r = Registry::builder().policy(Policy::builder(Default::default())?.name("api").build()).build();
     /// let answer = r.policy("api").unwrap().call_blocking(|| Ok::<_, ()>(42));
     /// assert_eq!(answer.unwrap(), 42);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn policy(&self, name: &str) -> Option<&Policy> {
         self.inner.policies.get(name)
@@ -704,19 +707,21 @@ impl Registry {
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, Policy};
-    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// let r = Registry::builder().policy(Policy::builder(Default::default())?.name("api").build()).build();
     /// let layer = r.retry_layer("api").unwrap();
     /// assert_eq!((layer.name(), layer.config().max_attempts()), (Some("api"), 3));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[cfg(feature = "tower")]
     pub fn retry_layer(&self, policy: &str) -> Option<crate::tower::RetryLayer> {
         let policy = self.inner.policies.get(policy)?;
         let config = policy.config();
-        let mut layer = crate::tower::RetryLayer::new(config.retry);
+        // The policy's config passed the same check when the policy was built.
+        let mut layer = crate::tower::RetryLayer::new(config.retry()).ok()?;
         if let Some(budget) = policy.budget() {
             layer = layer.with_budget(budget.clone());
         }
-        if let Some(total) = config.timeout.total {
+        if let Some(total) = config.timeout().total() {
             layer = layer.with_total_timeout(Some(total));
         }
         Some(layer.with_observer(policy.name(), self.inner.observer.clone()))
@@ -730,14 +735,15 @@ impl Registry {
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, Policy};
-    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// let r = Registry::builder().policy(Policy::builder(Default::default())?.name("api").build()).build();
     /// let layer = r.timeout_layer("api").unwrap(); // the default: 30 s an attempt
     /// assert_eq!(layer.timeout(), std::time::Duration::from_secs(30));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[cfg(feature = "tower")]
     pub fn timeout_layer(&self, policy: &str) -> Option<crate::tower::TimeoutLayer> {
         let policy = self.inner.policies.get(policy)?;
-        let attempt = policy.config().timeout.attempt?;
+        let attempt = policy.config().timeout().attempt()?;
         let layer = crate::tower::TimeoutLayer::new(time::to_std_duration(attempt));
         Some(layer.with_observer(policy.name(), self.inner.observer.clone()))
     }
@@ -781,8 +787,9 @@ impl Registry {
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, Policy};
-    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// let r = Registry::builder().policy(Policy::builder(Default::default())?.name("api").build()).build();
     /// assert_eq!(r.policy_names().collect::<Vec<_>>(), ["api"]);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn policy_names(&self) -> impl Iterator<Item = &str> {
         self.inner.policies.keys().map(String::as_str)
@@ -865,7 +872,7 @@ impl Registry {
             .map(|(name, b)| {
                 BreakerHealth::new(name, b.state(), b.stats(), now)
                     .with_window(b.counts_at(now))
-                    .with_metrics_only(b.config().metrics_only)
+                    .with_metrics_only(b.config().metrics_only())
                     .with_critical(self.inner.critical.contains(name))
             })
             .collect();

@@ -245,7 +245,7 @@ pub enum Finish {
     },
     /// The call failed; the caller gets the [`Error`].
     Failed(Failure),
-    /// The call failed in a way [`PipelineConfig::fallback`](super::PipelineConfig::fallback)
+    /// The call failed in a way [`pipeline::Config::fallback`](super::Config::fallback)
     /// covers, and the caller has a fallback
     /// ([`Call::with_fallback`](super::Call::with_fallback)): it answers.
     Fallback(Failure),

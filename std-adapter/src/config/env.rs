@@ -523,8 +523,8 @@ impl PolicyFile {
     /// ])?;
     /// assert_eq!(report.warnings.len(), 1); // STEADFAST_LOG
     /// let set = file.validate()?;
-    /// assert_eq!(set.breakers["kafka-primary"].config.failure_threshold, 3);
-    /// assert_eq!(set.policies["kafka-primary"].pipeline.retry.max_attempts(), 5);
+    /// assert_eq!(set.breakers["kafka-primary"].config.failure_threshold(), 3);
+    /// assert_eq!(set.policies["kafka-primary"].pipeline.retry().max_attempts(), 5);
     /// assert!(!set.enabled);
     ///
     /// let err = file.apply_env_vars([("STEADFAST_KAFKA_PRIMARY_FAILURE_RATE", "150")]).unwrap_err();

@@ -8,7 +8,7 @@
 //! own serde type; apply [`PolicyFile::apply_env`]; then
 //! [`PolicyFile::validate`] gives a [`PolicySet`] of core configs
 //! ([`steadfast::breaker::Config`], [`steadfast::bulkhead::Config`],
-//! [`steadfast::retry::BudgetConfig`], [`steadfast::pipeline::PipelineConfig`]).
+//! [`steadfast::retry::BudgetConfig`], [`steadfast::pipeline::Config`]).
 //!
 //! Every error names the full key path (`breakers.kafka.failure_rate`) or the
 //! environment variable (`STEADFAST_BREAKERS_KAFKA_FAILURE_RATE`, or the short
@@ -33,10 +33,10 @@
 //! let set = file.validate()?;
 //! let kafka = &set.breakers["kafka"];
 //! assert_eq!(kafka.detector, Detector::Consecutive);
-//! assert_eq!(kafka.config.failure_threshold, 5);
+//! assert_eq!(kafka.config.failure_threshold(), 5);
 //! let policy = &set.policies["kafka"];
 //! assert_eq!(policy.breaker.as_deref(), Some("kafka"));
-//! assert_eq!(policy.pipeline.timeout.attempt, Some(Duration::from_secs(10)));
+//! assert_eq!(policy.pipeline.timeout().attempt(), Some(Duration::from_secs(10)));
 //!
 //! let err = PolicyFile::from_toml_str("[breakers.kafka]\nfailure_rate = 150\n").unwrap_err();
 //! assert_eq!(err.to_string(), "breakers.kafka.failure_rate: must be 1..=100, got 150 (line 2)");
@@ -79,10 +79,10 @@ use serde::Deserialize;
 use steadfast::backoff::{Backoff, Kind, Ratio};
 use steadfast::breaker::{self, Breaker, Consecutive, TimeWindow};
 use steadfast::bulkhead;
-use steadfast::pipeline::{FallbackOn, Order, PipelineConfig};
-use steadfast::retry::{BudgetConfig, RetryConfig};
+use steadfast::pipeline::{self, FallbackOn, Order};
+use steadfast::retry::{self, BudgetConfig};
 use steadfast::time::Duration;
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 
 use crate::breaker::CountStorage;
 
@@ -305,7 +305,7 @@ impl Format {
 ///     failure_threshold = 3
 /// "#).unwrap();
 /// let set = scenario.policy.validate()?;
-/// assert_eq!(set.breakers["db"].config.failure_threshold, 3);
+/// assert_eq!(set.breakers["db"].config.failure_threshold(), 3);
 /// # Ok::<(), steadfast_std::config::ConfigError>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -520,7 +520,7 @@ pub struct ChaosEntry {
 }
 
 /// `[policies.NAME]` as written (defaults: the core's
-/// [`PipelineConfig::DEFAULT`], attempt timeout = the file's `default_timeout`).
+/// [`pipeline::Config::DEFAULT`], attempt timeout = the file's `default_timeout`).
 ///
 /// ```
 /// use steadfast_std::config::PolicyEntry;
@@ -590,7 +590,7 @@ pub enum Detector {
 /// use steadfast_std::config::{BreakerSpec, Detector};
 /// let spec = BreakerSpec::default();
 /// assert_eq!(spec.detector, Detector::Consecutive);
-/// assert_eq!(spec.config.failure_threshold, 5);
+/// assert_eq!(spec.config.failure_threshold(), 5);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BreakerSpec {
@@ -621,13 +621,13 @@ impl Default for BreakerSpec {
 /// ```
 /// use steadfast_std::config::PolicySpec;
 /// let spec = PolicySpec::default();
-/// assert_eq!(spec.pipeline.retry.max_attempts(), 3);
+/// assert_eq!(spec.pipeline.retry().max_attempts(), 3);
 /// assert!(spec.breaker.is_none());
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PolicySpec {
     /// Retry, timeouts, order, fallback.
-    pub pipeline: PipelineConfig,
+    pub pipeline: pipeline::Config,
     /// A key of [`PolicySet::breakers`].
     pub breaker: Option<String>,
     /// A key of [`PolicySet::bulkheads`].
@@ -677,7 +677,7 @@ impl Default for PolicySet {
     fn default() -> Self {
         Self {
             enabled: true,
-            default_timeout: TimeoutConfig::DEFAULT.attempt,
+            default_timeout: timeout::Config::DEFAULT.attempt(),
             breakers: BTreeMap::new(),
             bulkheads: BTreeMap::new(),
             budgets: BTreeMap::new(),
@@ -1090,19 +1090,19 @@ fn breaker_spec(path: &str, e: &BreakerEntry) -> Result<BreakerSpec, ConfigError
     }
 
     if let Some(n) = e.failure_threshold {
-        c.failure_threshold = int(|| key("failure_threshold"), n, 1u32)?;
+        c = c.with_failure_threshold(int(|| key("failure_threshold"), n, 1u32)?);
     }
     if let Some(n) = e.minimum_calls {
-        c.minimum_calls = int(|| key("minimum_calls"), n, 1u32)?;
+        c = c.with_minimum_calls(int(|| key("minimum_calls"), n, 1u32)?);
     }
     if let Some(p) = e.failure_rate {
-        c.failure_rate_percent = p.0;
+        c = c.with_failure_rate_percent(p.0);
     }
     if let Some(p) = e.slow_call_rate {
-        c.slow_call_rate_percent = p.0;
+        c = c.with_slow_call_rate_percent(p.0);
     }
     if let Some(t) = e.slow_call_duration {
-        c.slow_call_duration = t.0.unwrap_or(Duration::MAX);
+        c = c.with_slow_call_duration(t.0.unwrap_or(Duration::MAX));
     }
     if let Some(d) = e.break_duration {
         if d.0.is_zero() {
@@ -1115,40 +1115,40 @@ fn breaker_spec(path: &str, e: &BreakerEntry) -> Result<BreakerSpec, ConfigError
         c = c.with_break_duration(d.0);
     }
     if let Some(m) = e.break_multiplier {
-        c.break_multiplier = int(|| key("break_multiplier"), m, 1u16)?;
+        c = c.with_break_multiplier(int(|| key("break_multiplier"), m, 1u16)?);
     }
     if let Some(d) = e.max_break_duration {
-        if d.0 < c.break_duration {
+        if d.0 < c.break_duration() {
             return Err(ConfigError::new(
                 key("max_break_duration"),
                 format!(
                     "must not be shorter than break_duration ({}), got \"{d}\"",
-                    HumanDuration(c.break_duration)
+                    HumanDuration(c.break_duration())
                 ),
             ));
         }
-        c.max_break_duration = d.0;
+        c = c.with_max_break_duration(d.0);
     }
     if let Some(n) = e.half_open_probes {
         let n = int(|| key("half_open_probes"), n, 1u16)?;
-        c.max_probes = n;
+        c = c.with_max_probes(n);
         // The default success threshold (2) must not make a single probe invalid.
         if e.success_threshold.is_none() {
-            c.success_threshold = c.success_threshold.min(n);
+            c = c.with_success_threshold(c.success_threshold().min(n));
         }
     }
     if let Some(n) = e.success_threshold {
         let n = int(|| key("success_threshold"), n, 1u16)?;
-        if n > c.max_probes {
+        if n > c.max_probes() {
             return Err(ConfigError::new(
                 key("success_threshold"),
                 format!(
                     "must not exceed half_open_probes ({}), or half-open could never close; got {n}",
-                    c.max_probes
+                    c.max_probes()
                 ),
             ));
         }
-        c.success_threshold = n;
+        c = c.with_success_threshold(n);
     }
     if let Some(d) = e.max_half_open_wait {
         if d.0.is_zero() {
@@ -1157,7 +1157,7 @@ fn breaker_spec(path: &str, e: &BreakerEntry) -> Result<BreakerSpec, ConfigError
                 "must be longer than zero, got \"0s\"",
             ));
         }
-        c.max_half_open_wait = d.0;
+        c = c.with_max_half_open_wait(d.0);
     }
     if let Some(on) = e.metrics_only {
         c = c.with_metrics_only(on);
@@ -1206,7 +1206,7 @@ fn breaker_spec(path: &str, e: &BreakerEntry) -> Result<BreakerSpec, ConfigError
                             ),
                         ));
                     }
-                    c.window_duration = d;
+                    c = c.with_window_duration(d);
                 }
                 Some(Window::Calls(n)) => {
                     return Err(ConfigError::new(
@@ -1241,11 +1241,11 @@ fn bulkhead_config(path: &str, e: &BulkheadEntry) -> Result<bulkhead::Config, Co
     let d = bulkhead::Config::DEFAULT;
     let max_concurrent = match e.max_concurrent {
         Some(n) => int(|| format!("{path}.max_concurrent"), n, 1u32)?,
-        None => d.max_concurrent,
+        None => d.max_concurrent(),
     };
     let max_queue = match e.max_queue {
         Some(n) => int(|| format!("{path}.max_queue"), n, 0u32)?,
-        None => d.max_queue,
+        None => d.max_queue(),
     };
     let capacity = crate::bulkhead::QUEUE_CAPACITY;
     if u64::from(max_queue) > capacity as u64 {
@@ -1254,12 +1254,14 @@ fn bulkhead_config(path: &str, e: &BulkheadEntry) -> Result<bulkhead::Config, Co
             format!("must be at most {capacity} (the adapter's queue storage), got {max_queue}"),
         ));
     }
-    bulkhead::Config::new(
-        max_concurrent,
-        max_queue,
-        e.max_wait.map_or(d.max_wait, |w| w.0),
-    )
-    .map_err(|err| ConfigError::new(format!("{path}.{}", err.field), err.problem))
+    let config = bulkhead::Config::DEFAULT
+        .with_max_concurrent(max_concurrent)
+        .with_max_queue(max_queue)
+        .with_max_wait(e.max_wait.map_or(d.max_wait(), |w| w.0));
+    config
+        .validate(capacity)
+        .map(|()| config)
+        .map_err(|err| ConfigError::new(format!("{path}.{}", err.field), err.problem))
 }
 
 fn ratelimit_config(
@@ -1355,7 +1357,13 @@ fn budget_config(path: &str, e: &BudgetEntry) -> Result<BudgetConfig, ConfigErro
         Some(n) => int(|| format!("{path}.min_retries_per_sec"), n, 0u32)?,
         None => d.min_retries_per_sec(),
     };
-    BudgetConfig::new(ratio, floor, e.window.map_or(d.window(), |w| w.0))
+    let config = BudgetConfig::DEFAULT
+        .with_ratio_permille(ratio)
+        .with_min_retries_per_sec(floor)
+        .with_window(e.window.map_or(d.window(), |w| w.0));
+    config
+        .validate()
+        .map(|()| config)
         .map_err(|err| ConfigError::new(format!("{path}.{}", err.field), err.problem))
 }
 
@@ -1433,7 +1441,12 @@ fn policy_spec(
         },
     };
     let jitter = e.jitter.map_or(defaults.jitter(), |j| j.0);
-    let backoff = Backoff::new(kind, base, cap, jitter).map_err(|err| {
+    let backoff = Backoff::DEFAULT
+        .with_kind(kind)
+        .with_base(base)
+        .with_cap(cap)
+        .with_jitter(jitter);
+    backoff.validate().map_err(|err| {
         let k = match err.field {
             "base" => "base_delay",
             "factor" => "multiplier",
@@ -1444,10 +1457,14 @@ fn policy_spec(
     })?;
     let max_attempts = match e.max_attempts {
         Some(Attempts::Limit(n)) => int(|| key("max_attempts"), n, 1u32)?,
-        Some(Attempts::Unlimited) => RetryConfig::UNLIMITED_ATTEMPTS,
-        None => RetryConfig::DEFAULT.max_attempts(),
+        Some(Attempts::Unlimited) => retry::Config::UNLIMITED_ATTEMPTS,
+        None => retry::Config::DEFAULT.max_attempts(),
     };
-    let mut retry = RetryConfig::new(max_attempts, backoff)
+    let mut retry = retry::Config::DEFAULT
+        .with_max_attempts(max_attempts)
+        .with_backoff(backoff);
+    retry
+        .validate()
         .map_err(|err| ConfigError::new(key(err.field), err.problem))?;
     if let Some(cap) = e.max_retry_after {
         retry = retry.with_max_retry_after(cap.0);
@@ -1463,9 +1480,9 @@ fn policy_spec(
             "\"unlimited\" needs a total_timeout: it is the only bound on the retries",
         ));
     }
-    let pipeline = PipelineConfig::DEFAULT
+    let pipeline = pipeline::Config::DEFAULT
         .with_retry(retry)
-        .with_timeout(TimeoutConfig::new(attempt, total))
+        .with_timeout(timeouts(attempt, total))
         .with_order(e.order.unwrap_or_default())
         .with_fallback(e.fallback.unwrap_or_default());
     Ok(PolicySpec {
@@ -1498,7 +1515,7 @@ impl PolicyFile {
             enabled: self.enabled.unwrap_or(true),
             default_timeout: self
                 .default_timeout
-                .map_or(TimeoutConfig::DEFAULT.attempt, |t| t.0),
+                .map_or(timeout::Config::DEFAULT.attempt(), |t| t.0),
             ..PolicySet::default()
         };
         for (name, entry) in &self.breakers {
@@ -1548,7 +1565,7 @@ impl PolicySet {
     /// ```
     /// use steadfast_std::config::PolicySet;
     /// let set = PolicySet::from_toml_with_env("[bulkheads.db]\nmax_concurrent = 4\n")?;
-    /// assert_eq!(set.bulkheads["db"].max_concurrent, 4);
+    /// assert_eq!(set.bulkheads["db"].max_concurrent(), 4);
     /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn from_toml_with_env(text: &str) -> Result<Self, ConfigError> {
@@ -1578,7 +1595,7 @@ impl PolicySet {
     /// let path = std::env::temp_dir().join(format!("steadfast-doc-set-{}.toml", std::process::id()));
     /// std::fs::write(&path, "[policies.api]\nmax_attempts = 2\n").unwrap();
     /// let set = PolicySet::load_with_env(&path)?;
-    /// assert_eq!(set.policies["api"].pipeline.retry.max_attempts(), 2);
+    /// assert_eq!(set.policies["api"].pipeline.retry().max_attempts(), 2);
     /// # std::fs::remove_file(&path).unwrap();
     /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
@@ -1605,17 +1622,23 @@ impl PolicySet {
     /// ```
     /// use steadfast_std::config::PolicySet;
     /// let p = PolicySet::PASS_THROUGH;
-    /// assert_eq!(p.retry.max_attempts(), 1);
-    /// assert_eq!(p.timeout.attempt, None);
+    /// assert_eq!(p.retry().max_attempts(), 1);
+    /// assert_eq!(p.timeout().attempt(), None);
     /// ```
-    pub const PASS_THROUGH: PipelineConfig = {
-        let retry = match RetryConfig::DEFAULT.with_max_attempts(1) {
-            Ok(r) => r,
-            Err(_) => RetryConfig::DEFAULT,
-        };
-        PipelineConfig::DEFAULT
-            .with_retry(retry)
-            .with_timeout(TimeoutConfig::NONE)
-            .with_fallback(FallbackOn::Never)
-    };
+    pub const PASS_THROUGH: pipeline::Config = pipeline::Config::DEFAULT
+        .with_retry(retry::Config::DEFAULT.with_max_attempts(1))
+        .with_timeout(timeout::Config::NONE)
+        .with_fallback(FallbackOn::Never);
+}
+
+/// Timeouts from optional values: each `Some` sets one, `None` leaves it unset.
+fn timeouts(attempt: Option<Duration>, total: Option<Duration>) -> timeout::Config {
+    let mut config = timeout::Config::NONE;
+    if let Some(attempt) = attempt {
+        config = config.with_attempt(attempt);
+    }
+    if let Some(total) = total {
+        config = config.with_total(total);
+    }
+    config
 }
