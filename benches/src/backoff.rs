@@ -42,8 +42,7 @@ impl Op for SteadfastJitter {
             Ratio::TWO,
             Duration::from_millis(CAP_MS),
         )
-        .and_then(|b| b.with_jitter(Jitter::Full))
-        .expect("valid");
+        .with_jitter(Jitter::Full);
         Self(b, SplitMix64::new(1))
     }
     #[inline(always)]

@@ -44,7 +44,10 @@ impl Op for SteadfastQueue {
     const NAME: &'static str = "steadfast Bulkhead<10> (queue 10)";
     const WHO: Who = Who::Steadfast;
     fn new() -> Self {
-        let c = Config::new(SLOTS, 10, Duration::from_secs(5)).expect("valid");
+        let c = Config::DEFAULT
+            .with_max_concurrent(SLOTS)
+            .with_max_queue(10)
+            .with_max_wait(Duration::from_secs(5));
         Self(Bulkhead::new(c).expect("valid"), Tick(0))
     }
     #[inline(always)]
@@ -61,7 +64,10 @@ impl Op for SteadfastNoQueue {
     const NAME: &'static str = "steadfast Bulkhead<0> (no queue)";
     const WHO: Who = Who::Steadfast;
     fn new() -> Self {
-        let c = Config::new(SLOTS, 0, Duration::ZERO).expect("valid");
+        let c = Config::DEFAULT
+            .with_max_concurrent(SLOTS)
+            .with_max_queue(0)
+            .with_max_wait(Duration::ZERO);
         Self(Bulkhead::new(c).expect("valid"), Tick(0))
     }
     #[inline(always)]

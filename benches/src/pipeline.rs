@@ -7,7 +7,7 @@ use std::hint::black_box;
 use steadfast::breaker::{Breaker, Config as BreakerConfig};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::Verdict;
-use steadfast::pipeline::{Input, Pipeline, PipelineConfig, Shared, Step};
+use steadfast::pipeline::{self, Input, Pipeline, Shared, Step};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
 
@@ -32,7 +32,7 @@ fn drive(
     let mut input = Input::Next;
     let mut attempt = 0;
     loop {
-        match call.handle(*now, input, shared, rng) {
+        match call.handle(input, *now, shared, rng) {
             Step::Attempt { .. } => {
                 let verdict = verdicts.get(attempt).copied().unwrap_or(Verdict::success());
                 attempt += 1;
@@ -67,7 +67,7 @@ pub struct Machines {
 impl Machines {
     fn new() -> Self {
         Self {
-            pipeline: Pipeline::new(PipelineConfig::DEFAULT),
+            pipeline: Pipeline::new(pipeline::Config::DEFAULT).expect("valid"),
             breaker: Breaker::new(BreakerConfig::DEFAULT).expect("valid"),
             bulkhead: Bulkhead::new(BulkheadConfig::DEFAULT).expect("valid"),
             rng: SplitMix64::new(1),
@@ -97,7 +97,7 @@ impl Op for Succeeds {
         let mut call = pipeline.start(m.now);
         let mut input = Input::Next;
         loop {
-            match call.handle(m.now, input, &mut shared, &mut m.rng) {
+            match call.handle(input, m.now, &mut shared, &mut m.rng) {
                 Step::Attempt { .. } => input = Input::Outcome(black_box(Verdict::success())),
                 Step::Wait { until } | Step::Queued { until, .. } => {
                     m.now = until;

@@ -14,9 +14,9 @@ use tower_resilience::circuitbreaker::{
 };
 
 use steadfast::backoff::Backoff;
-use steadfast::pipeline::PipelineConfig;
-use steadfast::retry::RetryConfig;
-use steadfast::timeout::TimeoutConfig;
+use steadfast::pipeline;
+use steadfast::retry;
+use steadfast::timeout;
 use steadfast_std::tower::{
     BreakerLayer as StdBreakerLayerT, BreakerService, BulkheadLayer as StdBulkheadLayerT,
     BulkheadService, PolicyLayer, PolicyService,
@@ -165,10 +165,14 @@ impl Stack for TrBh {
 }
 
 /// One attempt, no timeout: the policy is only the breaker or the bulkhead.
-fn single_attempt() -> PipelineConfig {
-    PipelineConfig::DEFAULT
-        .with_retry(RetryConfig::new(1, Backoff::DEFAULT).expect("valid"))
-        .with_timeout(TimeoutConfig::new(None, None))
+fn single_attempt() -> pipeline::Config {
+    pipeline::Config::DEFAULT
+        .with_retry(
+            retry::Config::DEFAULT
+                .with_max_attempts(1)
+                .with_backoff(Backoff::DEFAULT),
+        )
+        .with_timeout(timeout::Config::NONE)
 }
 
 /// steadfast-std's `PolicyLayer` with only a `SharedBreaker` (consecutive, defaults).
@@ -182,7 +186,10 @@ impl Stack for StdCb {
     fn build() -> Self::Svc {
         let breaker =
             SharedBreaker::new("bench", steadfast::breaker::Config::new()).expect("valid");
-        let policy = Policy::builder(single_attempt()).breaker(breaker).build();
+        let policy = Policy::builder(single_attempt())
+            .unwrap()
+            .breaker(breaker)
+            .build();
         PolicyLayer::new(policy).layer(Echo)
     }
 }
@@ -196,10 +203,15 @@ impl Stack for StdBh {
     const WHO: Who = Who::Steadfast;
     type Svc = PolicyService<Echo>;
     fn build() -> Self::Svc {
-        let config = steadfast::bulkhead::Config::new(10, 0, steadfast::time::Duration::ZERO)
-            .expect("valid");
+        let config = steadfast::bulkhead::Config::DEFAULT
+            .with_max_concurrent(10)
+            .with_max_queue(0)
+            .with_max_wait(steadfast::time::Duration::ZERO);
         let bulkhead = SharedBulkhead::new("bench", config).expect("valid");
-        let policy = Policy::builder(single_attempt()).bulkhead(bulkhead).build();
+        let policy = Policy::builder(single_attempt())
+            .unwrap()
+            .bulkhead(bulkhead)
+            .build();
         PolicyLayer::new(policy).layer(Echo)
     }
 }
@@ -229,8 +241,10 @@ impl Stack for StdBulkheadLayer {
     const WHO: Who = Who::Steadfast;
     type Svc = BulkheadService<Echo>;
     fn build() -> Self::Svc {
-        let config = steadfast::bulkhead::Config::new(10, 0, steadfast::time::Duration::ZERO)
-            .expect("valid");
+        let config = steadfast::bulkhead::Config::DEFAULT
+            .with_max_concurrent(10)
+            .with_max_queue(0)
+            .with_max_wait(steadfast::time::Duration::ZERO);
         let bulkhead = SharedBulkhead::new("bench", config).expect("valid");
         StdBulkheadLayerT::new(bulkhead).layer(Echo)
     }

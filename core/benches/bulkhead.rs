@@ -8,7 +8,10 @@ use steadfast::bulkhead::{Acquire, Bulkhead, Claim, Config};
 use steadfast::time::{Duration, Instant};
 
 fn config(max_queue: u32) -> Config {
-    Config::new(10, max_queue, Duration::from_secs(5)).expect("valid config")
+    Config::DEFAULT
+        .with_max_concurrent(10)
+        .with_max_queue(max_queue)
+        .with_max_wait(Duration::from_secs(5))
 }
 
 fn bench(c: &mut Criterion) {

@@ -6,13 +6,13 @@ use std::hint::black_box;
 use steadfast::breaker::{Breaker, Config as BreakerConfig};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::Verdict;
-use steadfast::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+use steadfast::pipeline::{self, Pipeline, Shared, Step};
 use steadfast::retry::{Budget, BudgetConfig};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
 
 fn happy_path(c: &mut Criterion) {
-    let pipeline = Pipeline::new(PipelineConfig::DEFAULT);
+    let pipeline = Pipeline::new(pipeline::Config::DEFAULT).unwrap();
     let mut rng = SplitMix64::new(1);
     let mut group = c.benchmark_group("pipeline");
 
@@ -24,7 +24,7 @@ fn happy_path(c: &mut Criterion) {
             let mut call = pipeline.start(now);
             let step = call.next(now, &mut shared);
             debug_assert!(matches!(step, Step::Attempt { .. }));
-            black_box(call.on_outcome(now, black_box(Verdict::success()), &mut shared, &mut rng))
+            black_box(call.on_outcome(black_box(Verdict::success()), now, &mut shared, &mut rng))
         })
     });
 
@@ -42,7 +42,7 @@ fn happy_path(c: &mut Criterion) {
             let mut call = pipeline.start(now);
             let step = call.next(now, &mut shared);
             debug_assert!(matches!(step, Step::Attempt { .. }));
-            black_box(call.on_outcome(now, black_box(Verdict::success()), &mut shared, &mut rng))
+            black_box(call.on_outcome(black_box(Verdict::success()), now, &mut shared, &mut rng))
         })
     });
     group.finish();

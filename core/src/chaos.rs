@@ -118,6 +118,16 @@ impl Config {
         window: None,
     };
 
+    /// The defaults; start of a `const` builder chain (same as [`Config::DEFAULT`]).
+    ///
+    /// ```
+    /// # use steadfast::chaos::Config;
+    /// assert_eq!(Config::new(), Config::DEFAULT);
+    /// ```
+    pub const fn new() -> Self {
+        Self::DEFAULT
+    }
+
     /// Whether anything is injected at all.
     #[must_use]
     pub const fn with_enabled(mut self, enabled: bool) -> Self {
@@ -562,6 +572,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // twenty thousand decisions
     fn a_full_rate_always_and_a_zero_rate_never_injects() {
         let mut rng = SplitMix64::new(11);
         let always = Chaos::new(enabled().with_outcome(PER_MILLION)).unwrap();
@@ -631,6 +642,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // a million draws: minutes under Miri
     fn each_rate_is_honoured_and_the_draws_are_independent() {
         let chaos = Chaos::new(
             enabled()

@@ -51,3 +51,94 @@ impl fmt::Display for ConfigError {
 }
 
 impl core::error::Error for ConfigError {}
+
+/// The value of a `const` constructor that returns `Result<T, ConfigError>`,
+/// checked **at compile time**: `valid!(Breaker::new(CONFIG))` is a `T`, usable
+/// in a `static` or `const` item (or anywhere, as an inline `const` block), and
+/// a configuration that the constructor rejects is a compile error that names
+/// the offending field. Nothing is left to check at run time, so no panic path
+/// is linked into the program.
+///
+/// The expression is evaluated in a `const { .. }` block: it may use constants
+/// and `const fn`s only, not local variables. For a configuration read at run
+/// time, call the constructor and handle its `Result`.
+///
+/// ```
+/// use steadfast::breaker::{self, Breaker};
+/// use steadfast::pipeline::{self, Pipeline};
+/// use steadfast::time::Duration;
+/// use steadfast::valid;
+///
+/// const BREAKER: breaker::Config = breaker::Config::DEFAULT
+///     .with_failure_threshold(3)
+///     .with_break_duration(Duration::from_secs(10));
+/// static POLICY: Pipeline = valid!(Pipeline::new(pipeline::Config::DEFAULT));
+/// let breaker: Breaker = valid!(Breaker::new(BREAKER));
+/// assert_eq!(breaker.config().failure_threshold(), 3);
+/// assert_eq!(POLICY.config().retry().max_attempts(), 3);
+/// # Ok::<(), steadfast::error::ConfigError>(())
+/// ```
+///
+/// An invalid configuration does not compile:
+///
+/// ```compile_fail
+/// use steadfast::breaker::{self, Breaker};
+/// static B: Breaker = steadfast::valid!(Breaker::new(breaker::Config::DEFAULT.with_failure_threshold(0)));
+/// ```
+#[macro_export]
+macro_rules! valid {
+    ($constructor:expr) => {
+        const {
+            match $constructor {
+                ::core::result::Result::Ok(value) => value,
+                ::core::result::Result::Err(error) => $crate::error::ConfigError::reject(error),
+            }
+        }
+    };
+}
+
+impl ConfigError {
+    /// Stops a compile-time evaluation with this error; what [`valid!`] calls
+    /// for a rejected configuration. The compiler's message is the error's
+    /// `Display`: "evaluation panicked: invalid `success_threshold`: must not
+    /// exceed max_probes (half-open could never close)".
+    ///
+    /// It panics, so call it only where the panic is a compile error: in a
+    /// `const` item or a `const { .. }` block (as [`valid!`] does).
+    ///
+    /// ```compile_fail
+    /// use steadfast::error::ConfigError;
+    /// const NEVER: () = ConfigError::new("max_probes", "must be at least 1").reject();
+    /// ```
+    #[track_caller]
+    pub const fn reject(self) -> ! {
+        // A const panic takes one `&str` argument, so the message is assembled
+        // first: "invalid `{field}`: {problem}", as `Display` writes it.
+        const CAPACITY: usize = 256;
+        let mut buffer = [0u8; CAPACITY];
+        let mut len = 0;
+        let parts: [&[u8]; 4] = [
+            b"invalid `",
+            self.field.as_bytes(),
+            b"`: ",
+            self.problem.as_bytes(),
+        ];
+        let mut part = 0;
+        while part < parts.len() {
+            let bytes = parts[part];
+            let mut i = 0;
+            while i < bytes.len() && len < CAPACITY {
+                buffer[len] = bytes[i];
+                len += 1;
+                i += 1;
+            }
+            part += 1;
+        }
+        let (message, _) = buffer.split_at(len);
+        match core::str::from_utf8(message) {
+            Ok(message) => panic!("{}", message),
+            // Cut inside a character: the field alone still says what to fix.
+            Err(_) => panic!("{}", self.field),
+        }
+    }
+}

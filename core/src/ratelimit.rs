@@ -62,23 +62,67 @@ pub struct Config {
 }
 
 impl Config {
-    /// `count` calls per `period`, with bursts of `count` calls.
-    pub const fn new(count: u32, period: Duration) -> Self {
-        Self {
-            count,
-            period,
-            burst: count,
-        }
+    /// 100 calls per second, bursts of 100.
+    ///
+    /// ```
+    /// # use steadfast::ratelimit::Config;
+    /// assert_eq!(Config::DEFAULT, Config::per_second(100));
+    /// ```
+    pub const DEFAULT: Self = Self {
+        count: 100,
+        period: Duration::from_secs(1),
+        burst: 100,
+    };
+
+    /// The defaults; start of a `const` builder chain (same as [`Config::DEFAULT`]).
+    ///
+    /// ```
+    /// # use steadfast::ratelimit::Config;
+    /// assert_eq!(Config::new(), Config::DEFAULT);
+    /// ```
+    pub const fn new() -> Self {
+        Self::DEFAULT
     }
 
-    /// `count` calls per second, with bursts of `count` calls.
+    /// Sets the rate, `count` calls per `period` (at least one, at most one
+    /// per microsecond), **and** the burst to `count`; call
+    /// [`with_burst`](Self::with_burst) afterwards for another burst.
+    ///
+    /// ```
+    /// # use steadfast::ratelimit::Config;
+    /// # use steadfast::time::Duration;
+    /// let c = Config::DEFAULT.with_rate(3, Duration::from_secs(10));
+    /// assert_eq!((c.count(), c.period(), c.burst()), (3, Duration::from_secs(10), 3));
+    /// ```
+    #[must_use]
+    pub const fn with_rate(mut self, count: u32, period: Duration) -> Self {
+        self.count = count;
+        self.period = period;
+        self.burst = count;
+        self
+    }
+
+    /// `count` calls per second, with bursts of `count` calls: the default
+    /// with [`with_rate`](Self::with_rate)`(count, 1 s)`.
+    ///
+    /// ```
+    /// # use steadfast::ratelimit::Config;
+    /// assert_eq!(Config::per_second(5).count(), 5);
+    /// ```
     pub const fn per_second(count: u32) -> Self {
-        Self::new(count, Duration::from_secs(1))
+        Self::DEFAULT.with_rate(count, Duration::from_secs(1))
     }
 
-    /// `count` calls per minute, with bursts of `count` calls.
+    /// `count` calls per minute, with bursts of `count` calls: the default
+    /// with [`with_rate`](Self::with_rate)`(count, 60 s)`.
+    ///
+    /// ```
+    /// # use steadfast::ratelimit::Config;
+    /// # use steadfast::time::Duration;
+    /// assert_eq!(Config::per_minute(5).period(), Duration::from_secs(60));
+    /// ```
     pub const fn per_minute(count: u32) -> Self {
-        Self::new(count, Duration::from_secs(60))
+        Self::DEFAULT.with_rate(count, Duration::from_secs(60))
     }
 
     /// Up to `burst` calls at once after a quiet spell (at least 1).
@@ -118,8 +162,8 @@ impl Config {
     ///
     /// assert_eq!(Config::per_second(0).validate().unwrap_err().field, "count");
     /// assert_eq!(Config::per_second(5).with_burst(0).validate().unwrap_err().field, "burst");
-    /// assert_eq!(Config::new(10, Duration::from_micros(9)).validate().unwrap_err().field, "period");
-    /// assert!(Config::new(10, Duration::from_micros(10)).validate().is_ok());
+    /// assert_eq!(Config::DEFAULT.with_rate(10, Duration::from_micros(9)).validate().unwrap_err().field, "period");
+    /// assert!(Config::DEFAULT.with_rate(10, Duration::from_micros(10)).validate().is_ok());
     /// ```
     pub const fn validate(&self) -> Result<(), ConfigError> {
         if self.count == 0 {
@@ -139,9 +183,9 @@ impl Config {
 }
 
 impl Default for Config {
-    /// 100 calls per second, bursts of 100.
+    /// [`Config::DEFAULT`]: 100 calls per second, bursts of 100.
     fn default() -> Self {
-        Self::per_second(100)
+        Self::DEFAULT
     }
 }
 

@@ -69,12 +69,25 @@ pub struct Config {
 
 impl Config {
     /// `K = 2`, a two-minute window, no cap.
+    ///
+    /// ```
+    /// # use steadfast::throttle::Config;
+    /// assert_eq!(Config::DEFAULT.k_permille(), 2_000);
+    /// ```
+    pub const DEFAULT: Self = Self {
+        k_permille: 2_000,
+        window: Duration::from_secs(120),
+        max_reject_permille: 1_000,
+    };
+
+    /// The defaults; start of a `const` builder chain (same as [`Config::DEFAULT`]).
+    ///
+    /// ```
+    /// # use steadfast::throttle::Config;
+    /// assert_eq!(Config::new(), Config::DEFAULT);
+    /// ```
     pub const fn new() -> Self {
-        Self {
-            k_permille: 2_000,
-            window: Duration::from_secs(120),
-            max_reject_permille: 1_000,
-        }
+        Self::DEFAULT
     }
 
     /// `K` in thousandths: the backend is let see `K` times the calls it
@@ -157,8 +170,9 @@ impl Config {
 }
 
 impl Default for Config {
+    /// [`Config::DEFAULT`].
     fn default() -> Self {
-        Self::new()
+        Self::DEFAULT
     }
 }
 

@@ -11,7 +11,7 @@
 //!   is expired at `now`; nothing is started against it (gRPC; Polly reads zero
 //!   as "no timeout" — we do not).
 //! * **"No timeout" is an explicit `None`** (`Option<Deadline>`,
-//!   `TimeoutConfig { attempt: None, .. }`), never a magic zero. A deadline at
+//!   `timeout::Config { attempt: None, .. }`), never a magic zero. A deadline at
 //!   [`Instant::MAX`] is reached only when the clock reads `MAX`.
 //! * **A result arriving after its timeout is discarded.** Once
 //!   [`Deadline::is_expired`] holds, the attempt *is* a timeout, whatever comes
@@ -24,14 +24,14 @@
 //!   it when its config says timeouts are retryable (`retry_on_timeout`,
 //!   default true), within attempts and the total deadline.
 //! * **An attempt's deadline is the earliest of** `now + attempt` and the
-//!   total deadline ([`TimeoutConfig::attempt_deadline`]).
+//!   total deadline ([`timeout::Config::attempt_deadline`](crate::timeout::Config::attempt_deadline)).
 //!
 //! ```
-//! use steadfast::timeout::{Deadline, TimeoutConfig};
+//! use steadfast::timeout::{self, Deadline};
 //! use steadfast::time::{Duration, Instant};
 //!
 //! let t = Instant::from_secs;
-//! let config = TimeoutConfig::new(Some(Duration::from_secs(2)), Some(Duration::from_secs(5)));
+//! let config = timeout::Config::NONE.with_attempt(Duration::from_secs(2)).with_total(Duration::from_secs(5));
 //! let total = config.total_deadline(t(0));            // t=5s
 //! let first = config.attempt_deadline(t(0), total);   // min(t=2s, t=5s)
 //! assert_eq!(first, Some(Deadline::at(t(2))));
@@ -42,6 +42,7 @@
 
 use core::fmt;
 
+use crate::error::ConfigError;
 use crate::outcome::{Outcome, Verdict};
 use crate::time::{Duration, Instant};
 
@@ -245,40 +246,45 @@ impl core::error::Error for Elapsed {}
 /// Per-attempt and total timeouts. `None` means no timeout; `Some(ZERO)`
 /// means already expired (nothing starts).
 ///
-/// Every value is valid (there is nothing to reject), so [`TimeoutConfig::new`]
+/// Every value is valid (there is nothing to reject), so [`timeout::Config::new`](crate::timeout::Config::new)
 /// returns the config itself. An `attempt` longer than `total` is harmless: the
 /// earliest deadline wins.
 ///
-/// The default follows the seeds: 30 s per attempt (`TimeoutConfig.timeout: float = 30.0`),
+/// The default follows the seeds: 30 s per attempt (`timeout::Config.timeout: float = 30.0`),
 /// no total deadline.
 ///
 /// ```
-/// use steadfast::timeout::TimeoutConfig;
+/// use steadfast::timeout;
 /// use steadfast::time::Duration;
 ///
-/// let c = TimeoutConfig::default();
-/// assert_eq!(c.attempt, Some(Duration::from_secs(30)));
-/// assert_eq!(c.total, None);
+/// let c = timeout::Config::default();
+/// assert_eq!(c.attempt(), Some(Duration::from_secs(30)));
+/// assert_eq!(c.total(), None);
+/// const BOTH: timeout::Config = timeout::Config::DEFAULT
+///     .with_attempt(Duration::from_secs(2))
+///     .with_total(Duration::from_secs(10));
+/// assert_eq!(BOTH.total(), Some(Duration::from_secs(10)));
+/// assert_eq!(timeout::Config::DEFAULT.without_attempt(), timeout::Config::NONE);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct TimeoutConfig {
+pub struct Config {
     /// Time allowed for one attempt, from its start; `None` = unlimited.
-    pub attempt: Option<Duration>,
+    pub(crate) attempt: Option<Duration>,
     /// Time allowed for the whole call, retries and waits included, from its
     /// start; `None` = unlimited.
-    pub total: Option<Duration>,
+    pub(crate) total: Option<Duration>,
 }
 
-impl TimeoutConfig {
+impl Config {
     /// The seed defaults as a constant: 30 s per attempt, no total deadline.
     ///
     /// ```
-    /// # use steadfast::timeout::TimeoutConfig;
-    /// static TIMEOUTS: TimeoutConfig = TimeoutConfig::DEFAULT;
-    /// assert_eq!(TIMEOUTS, TimeoutConfig::default());
+    /// # use steadfast::timeout;
+    /// static TIMEOUTS: timeout::Config = timeout::Config::DEFAULT;
+    /// assert_eq!(TIMEOUTS, timeout::Config::default());
     /// ```
     pub const DEFAULT: Self = Self {
         attempt: Some(Duration::from_secs(30)),
@@ -288,34 +294,119 @@ impl TimeoutConfig {
     /// No timeout at all (both `None`).
     ///
     /// ```
-    /// # use steadfast::timeout::TimeoutConfig;
+    /// # use steadfast::timeout;
     /// # use steadfast::time::Instant;
-    /// assert_eq!(TimeoutConfig::NONE.attempt_deadline(Instant::ZERO, None), None);
+    /// assert_eq!(timeout::Config::NONE.attempt_deadline(Instant::ZERO, None), None);
     /// ```
     pub const NONE: Self = Self {
         attempt: None,
         total: None,
     };
 
-    /// A config with these timeouts (every value is valid).
+    /// The defaults; start of a `const` builder chain (same as [`Config::DEFAULT`]).
     ///
     /// ```
-    /// # use steadfast::timeout::TimeoutConfig;
-    /// # use steadfast::time::Duration;
-    /// let c = TimeoutConfig::new(Some(Duration::from_secs(10)), None);
-    /// assert_eq!(c.attempt, Some(Duration::from_secs(10)));
+    /// # use steadfast::timeout;
+    /// assert_eq!(timeout::Config::new(), timeout::Config::DEFAULT);
     /// ```
-    pub const fn new(attempt: Option<Duration>, total: Option<Duration>) -> Self {
-        Self { attempt, total }
+    pub const fn new() -> Self {
+        Self::DEFAULT
+    }
+
+    /// Sets the time allowed for one attempt, from its start.
+    ///
+    /// ```
+    /// # use steadfast::timeout;
+    /// # use steadfast::time::Duration;
+    /// let c = timeout::Config::NONE.with_attempt(Duration::from_secs(10));
+    /// assert_eq!(c.attempt(), Some(Duration::from_secs(10)));
+    /// ```
+    #[must_use]
+    pub const fn with_attempt(mut self, attempt: Duration) -> Self {
+        self.attempt = Some(attempt);
+        self
+    }
+
+    /// Removes the attempt timeout: an attempt runs until the total deadline,
+    /// if any.
+    ///
+    /// ```
+    /// # use steadfast::timeout;
+    /// assert_eq!(timeout::Config::DEFAULT.without_attempt().attempt(), None);
+    /// ```
+    #[must_use]
+    pub const fn without_attempt(mut self) -> Self {
+        self.attempt = None;
+        self
+    }
+
+    /// Sets the time allowed for the whole call, retries and waits included,
+    /// from its start.
+    ///
+    /// ```
+    /// # use steadfast::timeout;
+    /// # use steadfast::time::Duration;
+    /// let c = timeout::Config::DEFAULT.with_total(Duration::from_secs(60));
+    /// assert_eq!(c.total(), Some(Duration::from_secs(60)));
+    /// ```
+    #[must_use]
+    pub const fn with_total(mut self, total: Duration) -> Self {
+        self.total = Some(total);
+        self
+    }
+
+    /// Removes the total timeout.
+    ///
+    /// ```
+    /// # use steadfast::timeout;
+    /// # use steadfast::time::Duration;
+    /// let c = timeout::Config::DEFAULT.with_total(Duration::from_secs(1)).without_total();
+    /// assert_eq!(c, timeout::Config::DEFAULT);
+    /// ```
+    #[must_use]
+    pub const fn without_total(mut self) -> Self {
+        self.total = None;
+        self
+    }
+
+    /// Time allowed for one attempt; `None` when unlimited.
+    ///
+    /// ```
+    /// # use steadfast::timeout;
+    /// # use steadfast::time::Duration;
+    /// assert_eq!(timeout::Config::DEFAULT.attempt(), Some(Duration::from_secs(30)));
+    /// ```
+    pub const fn attempt(&self) -> Option<Duration> {
+        self.attempt
+    }
+
+    /// Time allowed for the whole call; `None` when unlimited.
+    ///
+    /// ```
+    /// # use steadfast::timeout;
+    /// assert_eq!(timeout::Config::DEFAULT.total(), None);
+    /// ```
+    pub const fn total(&self) -> Option<Duration> {
+        self.total
+    }
+
+    /// The check every config has; a timeout config has nothing to reject.
+    ///
+    /// ```
+    /// # use steadfast::timeout;
+    /// assert!(timeout::Config::NONE.validate().is_ok());
+    /// ```
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        Ok(())
     }
 
     /// The whole call's deadline for a call starting at `start`; `None` without
     /// a total timeout.
     ///
     /// ```
-    /// # use steadfast::timeout::{Deadline, TimeoutConfig};
+    /// # use steadfast::timeout::{self, Deadline};
     /// # use steadfast::time::{Duration, Instant};
-    /// let c = TimeoutConfig::new(None, Some(Duration::from_secs(5)));
+    /// let c = timeout::Config::NONE.with_total(Duration::from_secs(5));
     /// assert_eq!(c.total_deadline(Instant::from_secs(1)), Some(Deadline::at(Instant::from_secs(6))));
     /// ```
     pub const fn total_deadline(&self, start: Instant) -> Option<Deadline> {
@@ -330,13 +421,13 @@ impl TimeoutConfig {
     /// [`total_deadline`](Self::total_deadline)); `None` when neither exists.
     ///
     /// ```
-    /// # use steadfast::timeout::{Deadline, TimeoutConfig};
+    /// # use steadfast::timeout::{self, Deadline};
     /// # use steadfast::time::{Duration, Instant};
     /// let t = Instant::from_secs;
-    /// let c = TimeoutConfig::new(Some(Duration::from_secs(2)), None);
+    /// let c = timeout::Config::NONE.with_attempt(Duration::from_secs(2));
     /// assert_eq!(c.attempt_deadline(t(1), None), Some(Deadline::at(t(3))));
     /// assert_eq!(c.attempt_deadline(t(1), Some(Deadline::at(t(2)))), Some(Deadline::at(t(2))));
-    /// assert_eq!(TimeoutConfig::NONE.attempt_deadline(t(1), Some(Deadline::at(t(9)))), Some(Deadline::at(t(9))));
+    /// assert_eq!(timeout::Config::NONE.attempt_deadline(t(1), Some(Deadline::at(t(9)))), Some(Deadline::at(t(9))));
     /// ```
     pub const fn attempt_deadline(
         &self,
@@ -351,8 +442,8 @@ impl TimeoutConfig {
     }
 }
 
-impl Default for TimeoutConfig {
-    /// [`TimeoutConfig::DEFAULT`]: 30 s per attempt, no total deadline.
+impl Default for Config {
+    /// [`timeout::Config::DEFAULT`](crate::timeout::Config::DEFAULT): 30 s per attempt, no total deadline.
     fn default() -> Self {
         Self::DEFAULT
     }
@@ -407,7 +498,7 @@ mod tests {
 
     #[test]
     fn attempt_deadline_is_the_earliest() {
-        let c = TimeoutConfig::new(Some(ms(200)), Some(ms(500)));
+        let c = Config::NONE.with_attempt(ms(200)).with_total(ms(500));
         let total = c.total_deadline(at_ms(0));
         assert_eq!(total, Some(Deadline::at(at_ms(500))));
         assert_eq!(
@@ -426,13 +517,13 @@ mod tests {
         let late = c.attempt_deadline(at_ms(600), total);
         assert!(late.is_some_and(|d| d.is_expired(at_ms(600))));
         // Zero attempt timeout: expired as it starts.
-        let zero = TimeoutConfig::new(Some(Duration::ZERO), None);
+        let zero = Config::NONE.with_attempt(Duration::ZERO);
         assert!(
             zero.attempt_deadline(at_ms(3), None)
                 .is_some_and(|d| d.is_expired(at_ms(3)))
         );
-        assert_eq!(TimeoutConfig::NONE.attempt_deadline(at_ms(3), None), None);
-        assert_eq!(TimeoutConfig::NONE.total_deadline(at_ms(3)), None);
+        assert_eq!(Config::NONE.attempt_deadline(at_ms(3), None), None);
+        assert_eq!(Config::NONE.total_deadline(at_ms(3)), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
 use steadfast::outcome::{Outcome, Verdict};
-use steadfast::retry::{Budget, BudgetConfig, GiveUpReason, Retry, RetryConfig, RetryDecision};
+use steadfast::retry::{self, Budget, BudgetConfig, GiveUpReason, Retry, RetryDecision};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
 
@@ -44,7 +44,13 @@ fn duration() -> impl Strategy<Value = Duration> {
 
 fn backoff() -> impl Strategy<Value = Backoff> {
     (kind(), duration(), duration(), jitter()).prop_map(|(kind, a, b, jitter)| {
-        Backoff::new(kind, a.min(b), a.max(b), jitter).expect("valid by construction")
+        Backoff::DEFAULT
+            .with_kind(kind)
+            .with_base(a.min(b))
+            .with_cap(a.max(b))
+            .with_jitter(jitter)
+            .checked()
+            .expect("valid by construction")
     })
 }
 
@@ -81,7 +87,12 @@ fn reference_delay(b: &Backoff, retry: u32) -> Duration {
 fn power_of_two_backoff() -> impl Strategy<Value = Backoff> {
     (1u32..=31, duration(), duration(), jitter()).prop_map(|(k, a, b, jitter)| {
         let factor = Ratio::integer(1 << k).expect("a power of two is a valid factor");
-        Backoff::new(Kind::Exponential { factor }, a.min(b), a.max(b), jitter)
+        Backoff::DEFAULT
+            .with_kind(Kind::Exponential { factor })
+            .with_base(a.min(b))
+            .with_cap(a.max(b))
+            .with_jitter(jitter)
+            .checked()
             .expect("valid by construction")
     })
 }
@@ -97,13 +108,13 @@ fn power_of_two_edge() -> impl Strategy<Value = (Backoff, u32)> {
             let exact = base.checked_shl(shift).filter(|v| v >> shift == base)?;
             let cap = exact.checked_add_signed(nudge)?.max(base);
             let factor = Ratio::integer(1 << k).ok()?;
-            let b = Backoff::new(
-                Kind::Exponential { factor },
-                Duration::from_micros(base),
-                Duration::from_micros(cap),
-                Jitter::None,
-            )
-            .ok()?;
+            let b = Backoff::DEFAULT
+                .with_kind(Kind::Exponential { factor })
+                .with_base(Duration::from_micros(base))
+                .with_cap(Duration::from_micros(cap))
+                .with_jitter(Jitter::None)
+                .checked()
+                .ok()?;
             Some((b, retry))
         },
     )
@@ -201,7 +212,7 @@ proptest! {
         steps in proptest::collection::vec((0u8..6, 0u64..=5_000_000, proptest::option::of(duration())), 1..if cfg!(miri) { 10 } else { 40 }),
         seed in any::<u64>(),
     ) {
-        let config = RetryConfig::new(max_attempts, b).unwrap()
+        let config = retry::Config::DEFAULT.with_max_attempts(max_attempts).with_backoff(b)
             .with_retry_on_timeout(retry_on_timeout)
             .with_max_retry_after(max_retry_after);
         let deadline = deadline.map(Instant::from_micros);
@@ -249,7 +260,7 @@ proptest! {
         permille in 0u32..=3_000, floor in 0u32..=20, requests in 0u64..200, secs in 1u64..=60,
     ) {
         // everything within one bucket: nothing expires
-        let config = BudgetConfig::new(permille, floor, Duration::from_secs(secs)).unwrap();
+        let config = BudgetConfig::DEFAULT.with_ratio_permille(permille).with_min_retries_per_sec(floor).with_window(Duration::from_secs(secs));
         let mut budget = Budget::<10>::new(config).unwrap();
         let t = Instant::from_secs(1_000);
         for _ in 0..requests { budget.on_request(t); }
@@ -268,7 +279,7 @@ proptest! {
         // window 10 s in 10 buckets of 1 s: an entry made in second s counts while
         // the current second is < s + 10.
         let window = Duration::from_secs(10);
-        let mut budget = Budget::<10>::new(BudgetConfig::new(permille, floor, window).unwrap()).unwrap();
+        let mut budget = Budget::<10>::new(BudgetConfig::DEFAULT.with_ratio_permille(permille).with_min_retries_per_sec(floor).with_window(window)).unwrap();
         let reserve = i64::from(floor) * 10 * 1_000;
         let mut now = Instant::ZERO;
         let mut log: Vec<(u64, i64)> = Vec::new();

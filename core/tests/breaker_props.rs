@@ -61,15 +61,15 @@ impl Model {
     }
 
     fn break_for(&self) -> u64 {
-        let base = u128::from(self.cfg.break_duration.as_micros());
+        let base = u128::from(self.cfg.break_duration().as_micros());
         let mut d = base;
         for _ in 0..self.opens_in_a_row {
-            d = d.saturating_mul(u128::from(self.cfg.break_multiplier));
+            d = d.saturating_mul(u128::from(self.cfg.break_multiplier()));
             if d > u128::from(u64::MAX) {
                 break;
             }
         }
-        d.min(u128::from(self.cfg.max_break_duration.as_micros())) as u64
+        d.min(u128::from(self.cfg.max_break_duration().as_micros())) as u64
     }
 
     fn go(&mut self, to: State, at: u64) -> Option<Transition> {
@@ -146,11 +146,11 @@ impl Model {
                 successes,
                 deadline,
             } => {
-                if probes_in_flight + successes >= self.cfg.max_probes {
+                if probes_in_flight + successes >= self.cfg.max_probes() {
                     sat_u32(&mut self.stats.rejections);
                     return Err(Rejected { retry_at: deadline });
                 }
-                let wait = self.cfg.max_half_open_wait.as_micros();
+                let wait = self.cfg.max_half_open_wait().as_micros();
                 self.state = State::HalfOpen {
                     probes_in_flight: probes_in_flight + 1,
                     successes,
@@ -168,15 +168,15 @@ impl Model {
 
     fn judge(&self) -> bool {
         match self.detect {
-            Detect::Consecutive => self.run >= u64::from(self.cfg.failure_threshold),
+            Detect::Consecutive => self.run >= u64::from(self.cfg.failure_threshold()),
             Detect::Count(n) => {
                 let calls = self.window.len() as u64;
                 let failures = self.window.iter().filter(|(f, _)| *f).count() as u64;
                 let slow = self.window.iter().filter(|(_, s)| *s).count() as u64;
-                let min = u64::from(self.cfg.minimum_calls).min(n as u64);
+                let min = u64::from(self.cfg.minimum_calls()).min(n as u64);
                 calls >= min
-                    && (failures * 100 >= u64::from(self.cfg.failure_rate_percent) * calls
-                        || slow * 100 >= u64::from(self.cfg.slow_call_rate_percent) * calls)
+                    && (failures * 100 >= u64::from(self.cfg.failure_rate_percent()) * calls
+                        || slow * 100 >= u64::from(self.cfg.slow_call_rate_percent()) * calls)
             }
         }
     }
@@ -191,7 +191,7 @@ impl Model {
         }
         let failure = matches!(outcome, Outcome::Failure | Outcome::TimedOut);
         let slow = outcome == Outcome::TimedOut
-            || now - permit.1 > self.cfg.slow_call_duration.as_micros();
+            || now - permit.1 > self.cfg.slow_call_duration().as_micros();
         match outcome {
             Outcome::Success => sat_u32(&mut self.stats.successes),
             Outcome::Ignored => sat_u32(&mut self.stats.ignored),
@@ -222,7 +222,7 @@ impl Model {
                     return self.open(now);
                 }
                 let successes = successes + u16::from(outcome == Outcome::Success);
-                if successes >= self.cfg.success_threshold {
+                if successes >= self.cfg.success_threshold() {
                     return self.go(State::Closed, now);
                 }
                 let in_flight = probes_in_flight - 1;
@@ -410,7 +410,7 @@ fn run_on<W: Window>(
                 }) = real
                 {
                     prop_assert!(
-                        episode_successes >= cfg.success_threshold,
+                        episode_successes >= cfg.success_threshold(),
                         "closed after {} successes",
                         episode_successes
                     );
@@ -493,8 +493,8 @@ fn run_on<W: Window>(
             if !m.expired(m.last) {
                 prop_assert_eq!(usize::from(probes_in_flight), live);
             }
-            prop_assert!(probes_in_flight + successes <= cfg.max_probes);
-            prop_assert!(successes < cfg.success_threshold);
+            prop_assert!(probes_in_flight + successes <= cfg.max_probes());
+            prop_assert!(successes < cfg.success_threshold());
         }
         let counts = b.window().counts();
         prop_assert!(counts.failures <= counts.calls);
@@ -652,7 +652,7 @@ proptest! {
             let c = b.window().counts();
             prop_assert!(c.failures <= c.calls && c.slow_calls <= c.calls);
             if let State::HalfOpen { probes_in_flight, successes, .. } = b.state() {
-                prop_assert!(probes_in_flight + successes <= cfg.max_probes);
+                prop_assert!(probes_in_flight + successes <= cfg.max_probes());
             }
         }
     }

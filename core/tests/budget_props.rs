@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use steadfast::backoff::Backoff;
 use steadfast::outcome::Verdict;
-use steadfast::retry::{Retry, RetryConfig, TokenBucket};
+use steadfast::retry::{self, Retry, TokenBucket, TokenBucketConfig};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
 
@@ -92,11 +92,11 @@ proptest! {
             (TokenBucket::AWS, Model { capacity: 500, available: 500, retry_cost: 5, timeout_cost: 10, no_retry_increment: 1 })
         } else {
             (
-                TokenBucket::new(capacity, retry_cost, timeout_cost, no_retry_increment).expect("valid"),
+                TokenBucket::new(TokenBucketConfig::DEFAULT.with_capacity(capacity).with_retry_cost(retry_cost).with_timeout_retry_cost(timeout_cost).with_no_retry_increment(no_retry_increment)).expect("valid"),
                 Model { capacity, available: capacity, retry_cost, timeout_cost, no_retry_increment },
             )
         };
-        let config = RetryConfig::new(max_attempts, Backoff::constant(Duration::from_millis(10))).expect("valid");
+        let config = retry::Config::DEFAULT.with_max_attempts(max_attempts).with_backoff(Backoff::constant(Duration::from_millis(10)));
         let mut rng = SplitMix64::new(7);
         let mut now = Instant::ZERO;
         for steps in calls {

@@ -6,7 +6,7 @@
 
 use steadfast::bulkhead::{Acquire, Bulkhead, Claim, Config, Permit, Stats, Ticket};
 use steadfast::error::ConfigError;
-use steadfast::timeout::{Deadline, Elapsed, TimeoutConfig};
+use steadfast::timeout::{self, Deadline, Elapsed};
 
 fn send_sync<T: Send + Sync + 'static>() {}
 fn copy<T: Copy>() {}
@@ -26,7 +26,7 @@ fn send_and_sync() {
     send_sync::<ConfigError>();
     send_sync::<Deadline>();
     send_sync::<Elapsed>();
-    send_sync::<TimeoutConfig>();
+    send_sync::<timeout::Config>();
 }
 
 #[test]
@@ -37,7 +37,7 @@ fn copy_and_clone_as_intended() {
     copy::<ConfigError>();
     copy::<Deadline>();
     copy::<Elapsed>();
-    copy::<TimeoutConfig>();
+    copy::<timeout::Config>();
     clone::<Bulkhead<4>>();
     debug_eq::<Permit>();
     debug_eq::<Acquire>();

@@ -12,11 +12,11 @@ use steadfast::backoff::Backoff;
 use steadfast::breaker::{Breaker, Config as BreakerConfig, CountWindow, State};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::{Outcome, Verdict};
-use steadfast::pipeline::{Failure, Finish, Pipeline, PipelineConfig, Reason, Shared, Step};
-use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
+use steadfast::pipeline::{self, Failure, Finish, Pipeline, Reason, Shared, Step};
+use steadfast::retry::{self, Budget, BudgetConfig};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 
 const MAX_ATTEMPTS: u32 = 3;
 const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -31,14 +31,16 @@ struct World {
 
 impl World {
     fn new(attempt_timeout: Option<Duration>, total: Option<Duration>) -> Self {
-        let retry =
-            RetryConfig::new(MAX_ATTEMPTS, Backoff::constant(Duration::from_millis(100))).unwrap();
+        let retry = retry::Config::DEFAULT
+            .with_max_attempts(MAX_ATTEMPTS)
+            .with_backoff(Backoff::constant(Duration::from_millis(100)));
         Self {
             pipeline: Pipeline::new(
-                PipelineConfig::DEFAULT
+                pipeline::Config::DEFAULT
                     .with_retry(retry)
-                    .with_timeout(TimeoutConfig::new(attempt_timeout, total)),
-            ),
+                    .with_timeout(timeouts(attempt_timeout, total)),
+            )
+            .unwrap(),
             breaker: Breaker::new(
                 BreakerConfig::new()
                     .with_minimum_calls(2)
@@ -47,10 +49,20 @@ impl World {
                     .with_probes(1, 1),
             )
             .unwrap(),
-            bulkhead: Bulkhead::new(BulkheadConfig::new(1, 2, Duration::from_secs(5)).unwrap())
-                .unwrap(),
-            budget: Budget::new(BudgetConfig::new(1_000, 1, Duration::from_secs(10)).unwrap())
-                .unwrap(),
+            bulkhead: Bulkhead::new(
+                BulkheadConfig::DEFAULT
+                    .with_max_concurrent(1)
+                    .with_max_queue(2)
+                    .with_max_wait(Duration::from_secs(5)),
+            )
+            .unwrap(),
+            budget: Budget::new(
+                BudgetConfig::DEFAULT
+                    .with_ratio_permille(1_000)
+                    .with_min_retries_per_sec(1)
+                    .with_window(Duration::from_secs(10)),
+            )
+            .unwrap(),
             rng: SplitMix64::new(7),
         }
     }
@@ -91,7 +103,7 @@ impl World {
                         .with_breaker(&mut self.breaker)
                         .with_bulkhead(&mut self.bulkhead)
                         .with_budget(&mut self.budget);
-                    step = call.on_outcome(now, verdict, &mut shared, &mut self.rng);
+                    step = call.on_outcome(verdict, now, &mut shared, &mut self.rng);
                 }
                 Step::Wait { .. } | Step::Queued { .. } => {
                     let now = clock();
@@ -195,8 +207,8 @@ fn clock_standing_still() {
         Step::Attempt { attempt: 1, .. }
     ));
     let step = call.on_outcome(
-        t,
         Verdict::failure(),
+        t,
         &mut w.shared(),
         &mut SplitMix64::new(1),
     );
@@ -308,8 +320,8 @@ fn clock_jumping_backwards() {
         Step::Attempt { .. }
     ));
     let done = waiter.on_outcome(
-        Instant::ZERO,
         Verdict::success(),
+        Instant::ZERO,
         &mut w.shared(),
         &mut SplitMix64::new(1),
     );
@@ -479,4 +491,16 @@ fn abandoned_at_every_step_under_every_clock() {
             }
         }
     }
+}
+
+/// Timeouts from optional values: each `Some` sets one, `None` leaves it unset.
+fn timeouts(attempt: Option<Duration>, total: Option<Duration>) -> timeout::Config {
+    let mut config = timeout::Config::NONE;
+    if let Some(attempt) = attempt {
+        config = config.with_attempt(attempt);
+    }
+    if let Some(total) = total {
+        config = config.with_total(total);
+    }
+    config
 }

@@ -6,7 +6,9 @@
 use proptest::prelude::*;
 use steadfast::backoff::Backoff;
 use steadfast::outcome::Verdict;
-use steadfast::retry::{GiveUpReason, GrpcThrottle, Retry, RetryConfig, RetryDecision};
+use steadfast::retry::{
+    self, GiveUpReason, GrpcThrottle, GrpcThrottleConfig, Retry, RetryDecision,
+};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
 
@@ -47,12 +49,11 @@ proptest! {
         max_attempts in 1u32..6,
         calls in prop::collection::vec(prop::collection::vec(answer(), 1..8), 1..if cfg!(miri) { 5 } else { 60 }),
     ) {
-        let mut throttle = GrpcThrottle::new(max_tokens, ratio).unwrap();
+        let mut throttle = GrpcThrottle::new(GrpcThrottleConfig::DEFAULT.with_max_tokens(max_tokens).with_token_ratio_milli(ratio)).unwrap();
         let mut model = Model { max_milli: i64::from(max_tokens) * 1_000, ratio_milli: i64::from(ratio), milli: i64::from(max_tokens) * 1_000 };
-        let config = RetryConfig::DEFAULT
+        let config = retry::Config::DEFAULT
             .with_backoff(Backoff::constant(Duration::from_millis(1)))
-            .with_max_attempts(max_attempts)
-            .unwrap();
+            .with_max_attempts(max_attempts);
         let mut rng = SplitMix64::new(0);
         let t = Instant::ZERO;
         for answers in calls {
@@ -87,8 +88,13 @@ proptest! {
 
 #[test]
 fn the_last_failure_of_a_call_costs_a_token_too() {
-    let mut throttle = GrpcThrottle::new(10, 100).unwrap();
-    let config = RetryConfig::DEFAULT.with_max_attempts(3).unwrap();
+    let mut throttle = GrpcThrottle::new(
+        GrpcThrottleConfig::DEFAULT
+            .with_max_tokens(10)
+            .with_token_ratio_milli(100),
+    )
+    .unwrap();
+    let config = retry::Config::DEFAULT.with_max_attempts(3);
     let mut rng = SplitMix64::new(0);
     let t = Instant::ZERO;
     let mut retry = Retry::new(config, t, None);
@@ -109,8 +115,13 @@ fn the_last_failure_of_a_call_costs_a_token_too() {
 #[test]
 fn an_outage_throttles_retries_until_successes_refill() {
     // 10 tokens: retries stop once 5 or fewer are left; 0.5 back per success.
-    let mut throttle = GrpcThrottle::new(10, 500).unwrap();
-    let config = RetryConfig::DEFAULT.with_max_attempts(2).unwrap();
+    let mut throttle = GrpcThrottle::new(
+        GrpcThrottleConfig::DEFAULT
+            .with_max_tokens(10)
+            .with_token_ratio_milli(500),
+    )
+    .unwrap();
+    let config = retry::Config::DEFAULT.with_max_attempts(2);
     let mut rng = SplitMix64::new(0);
     let t = Instant::ZERO;
     let mut retried = 0;

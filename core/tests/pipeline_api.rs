@@ -10,14 +10,14 @@ use core::mem::size_of;
 use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
 use steadfast::outcome::{ErrorsFail, Outcome, Verdict};
 use steadfast::pipeline::{
-    Call, Event, Events, Failure, FallbackOn, Finish, Order, Pipeline, PipelineConfig, Step,
+    self, Call, Event, Events, Failure, FallbackOn, Finish, Order, Pipeline, Step,
 };
 use steadfast::retry::{
-    Budget, BudgetConfig, GiveUpReason, Retry, RetryConfig, RetryDecision, TokenBucket, Unlimited,
+    self, Budget, BudgetConfig, GiveUpReason, Retry, RetryDecision, TokenBucket, Unlimited,
 };
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::{Deadline, Elapsed, TimeoutConfig};
+use steadfast::timeout::{self, Deadline, Elapsed};
 
 fn send_sync<T: Send + Sync>() {}
 fn copy<T: Copy>() {}
@@ -29,7 +29,7 @@ fn auto_traits_and_derives() {
     send_sync::<Budget>();
     send_sync::<TokenBucket>();
     copy::<Pipeline>();
-    copy::<PipelineConfig>();
+    copy::<pipeline::Config>();
     copy::<Step>();
     copy::<Finish>();
     copy::<Failure>();
@@ -42,14 +42,14 @@ fn auto_traits_and_derives() {
     copy::<Kind>();
     copy::<Ratio>();
     copy::<Retry>();
-    copy::<RetryConfig>();
+    copy::<retry::Config>();
     copy::<RetryDecision>();
     copy::<GiveUpReason>();
     copy::<BudgetConfig>();
     copy::<Unlimited>();
     copy::<Deadline>();
     copy::<Elapsed>();
-    copy::<TimeoutConfig>();
+    copy::<timeout::Config>();
     copy::<Outcome>();
     copy::<Verdict>();
     copy::<ErrorsFail>();

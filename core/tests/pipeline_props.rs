@@ -14,11 +14,11 @@ use proptest::prelude::*;
 use steadfast::breaker::{Breaker, Config as BreakerConfig, CountWindow};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::Verdict;
-use steadfast::pipeline::{Call, Pipeline, PipelineConfig, Shared, Step};
-use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
+use steadfast::pipeline::{self, Call, Pipeline, Shared, Step};
+use steadfast::retry::{self, Budget, BudgetConfig};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -71,17 +71,17 @@ proptest! {
         max_queue in 0u32..3,
         outermost in any::<bool>(),
     ) {
-        let retry = RetryConfig::DEFAULT.with_max_attempts(attempts).unwrap();
-        let mut config = PipelineConfig::DEFAULT
+        let retry = retry::Config::DEFAULT.with_max_attempts(attempts);
+        let mut config = pipeline::Config::DEFAULT
             .with_retry(retry)
-            .with_timeout(TimeoutConfig::new(
+            .with_timeout(timeouts(
                 attempt_timeout_ms.map(Duration::from_millis),
                 total_ms.map(Duration::from_millis),
             ));
         if outermost {
             config = config.with_order(steadfast::pipeline::Order::BulkheadOutermost);
         }
-        let pipeline = Pipeline::new(config);
+        let pipeline = Pipeline::new(config).unwrap();
         let mut breaker: Breaker<CountWindow<8>> = Breaker::new(
             BreakerConfig::new()
                 .with_minimum_calls(2)
@@ -90,8 +90,8 @@ proptest! {
                 .with_probes(2, 1),
         ).unwrap();
         let mut pool: Bulkhead<4> =
-            Bulkhead::new(BulkheadConfig::new(2, max_queue, Duration::from_millis(700)).unwrap()).unwrap();
-        let mut budget: Budget = Budget::new(BudgetConfig::new(200, 1, Duration::from_secs(10)).unwrap()).unwrap();
+            Bulkhead::new(BulkheadConfig::DEFAULT.with_max_concurrent(2).with_max_queue(max_queue).with_max_wait(Duration::from_millis(700))).unwrap();
+        let mut budget: Budget = Budget::new(BudgetConfig::DEFAULT.with_ratio_permille(200).with_min_retries_per_sec(1).with_window(Duration::from_secs(10))).unwrap();
         let mut rng = SplitMix64::new(3);
         let mut now = Instant::ZERO;
         let mut slots: Vec<Option<Slot>> = (0..6).map(|_| None).collect();
@@ -114,7 +114,7 @@ proptest! {
                     if let Some(slot) = slots[i].as_mut()
                         && slot.running
                     {
-                        let step = slot.call.on_outcome(now, verdict(kind), &mut shared, &mut rng);
+                        let step = slot.call.on_outcome(verdict(kind), now, &mut shared, &mut rng);
                         observe(slot, step, attempts)?;
                     }
                 }
@@ -143,13 +143,13 @@ proptest! {
         if now < Instant::from_secs(1_000_000) {
             // Far enough for any break; probes must all be free again.
             let later = now + Duration::from_secs(3_600);
-            let mut fresh = Pipeline::new(PipelineConfig::DEFAULT.with_timeout(TimeoutConfig::NONE)).start(later);
+            let mut fresh = Pipeline::new(pipeline::Config::DEFAULT.with_timeout(timeout::Config::NONE)).unwrap().start(later);
             let mut shared = Shared::new().with_breaker(&mut breaker).with_bulkhead(&mut pool);
             let step = fresh.next(later, &mut shared);
             prop_assert!(matches!(step, Step::Attempt { .. }), "breaker wedged: {:?} in {:?}", step, breaker.state());
             // (A success may still trip a rate window that just reached its minimum:
             // that is the rule. What matters is that the probe slot is returned.)
-            let _ = fresh.on_outcome(later, Verdict::success(), &mut Shared::new().with_breaker(&mut breaker).with_bulkhead(&mut pool), &mut rng);
+            let _ = fresh.on_outcome(Verdict::success(), later, &mut Shared::new().with_breaker(&mut breaker).with_bulkhead(&mut pool), &mut rng);
             prop_assert_eq!(pool.in_flight(), 0);
         }
     }
@@ -178,4 +178,16 @@ fn observe(slot: &mut Slot, step: Step, max_attempts: u32) -> Result<(), TestCas
         Step::Wait { .. } | Step::Queued { .. } => slot.running = false,
     }
     Ok(())
+}
+
+/// Timeouts from optional values: each `Some` sets one, `None` leaves it unset.
+fn timeouts(attempt: Option<Duration>, total: Option<Duration>) -> timeout::Config {
+    let mut config = timeout::Config::NONE;
+    if let Some(attempt) = attempt {
+        config = config.with_attempt(attempt);
+    }
+    if let Some(total) = total {
+        config = config.with_total(total);
+    }
+    config
 }

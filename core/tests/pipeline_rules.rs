@@ -5,12 +5,12 @@ use steadfast::backoff::Backoff;
 use steadfast::breaker::{Breaker, Config as BreakerConfig, State};
 use steadfast::outcome::Verdict;
 use steadfast::pipeline::{
-    Error, Failure, Finish, Input, Order, Pipeline, PipelineConfig, Reason, Shared, Step,
+    self, Error, Failure, Finish, Input, Order, Pipeline, Reason, Shared, Step,
 };
-use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
+use steadfast::retry::{self, Budget, BudgetConfig};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 
 fn ms(n: u64) -> Instant {
     Instant::from_millis(n)
@@ -20,15 +20,14 @@ fn d(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn config(attempts: u32, attempt_timeout: Option<u64>, total: Option<u64>) -> PipelineConfig {
-    PipelineConfig::DEFAULT
+fn config(attempts: u32, attempt_timeout: Option<u64>, total: Option<u64>) -> pipeline::Config {
+    pipeline::Config::DEFAULT
         .with_retry(
-            RetryConfig::DEFAULT
+            retry::Config::DEFAULT
                 .with_backoff(Backoff::constant(d(100)))
-                .with_max_attempts(attempts)
-                .unwrap(),
+                .with_max_attempts(attempts),
         )
-        .with_timeout(TimeoutConfig::new(attempt_timeout.map(d), total.map(d)))
+        .with_timeout(timeouts(attempt_timeout.map(d), total.map(d)))
 }
 
 fn breaker(failures: u32) -> Breaker {
@@ -48,9 +47,9 @@ const LATE: Input = Input::Outcome(Verdict::timed_out());
 fn a_last_attempt_that_trips_its_own_breaker_reports_its_error() {
     let mut b = breaker(2);
     let mut rng = SplitMix64::new(1);
-    let mut call = Pipeline::new(config(3, None, None)).start(ms(0));
+    let mut call = Pipeline::new(config(3, None, None)).unwrap().start(ms(0));
     let mut shared = Shared::new().with_breaker(&mut b);
-    let mut at = |t, input| call.handle(ms(t), input, &mut shared, &mut rng);
+    let mut at = |t, input| call.handle(input, ms(t), &mut shared, &mut rng);
     assert!(matches!(
         at(0, Input::Next),
         Step::Attempt { attempt: 1, .. }
@@ -79,9 +78,11 @@ fn a_last_attempt_that_trips_its_own_breaker_reports_its_error() {
 #[test]
 fn attempts_that_end_on_their_own_timeout_report_a_timeout_with_the_count() {
     let mut rng = SplitMix64::new(1);
-    let mut call = Pipeline::new(config(3, Some(50), None)).start(ms(0));
+    let mut call = Pipeline::new(config(3, Some(50), None))
+        .unwrap()
+        .start(ms(0));
     let mut shared: Shared = Shared::new();
-    let mut at = |t, input| call.handle(ms(t), input, &mut shared, &mut rng);
+    let mut at = |t, input| call.handle(input, ms(t), &mut shared, &mut rng);
     assert!(matches!(
         at(0, Input::Next),
         Step::Attempt { attempt: 1, .. }
@@ -115,17 +116,19 @@ fn an_attempt_cut_short_by_the_total_deadline_is_a_cancellation_for_the_breaker(
     let mut b = breaker(1);
     let mut rng = SplitMix64::new(1);
     // Own timeout 2 s, total 1 s: the total deadline ends the attempt first.
-    let mut call = Pipeline::new(config(3, Some(2_000), Some(1_000))).start(ms(0));
+    let mut call = Pipeline::new(config(3, Some(2_000), Some(1_000)))
+        .unwrap()
+        .start(ms(0));
     let mut shared = Shared::new().with_breaker(&mut b);
     assert_eq!(
-        call.handle(ms(0), Input::Next, &mut shared, &mut rng),
+        call.handle(Input::Next, ms(0), &mut shared, &mut rng),
         Step::Attempt {
             attempt: 1,
             deadline: Some(ms(1_000))
         }
     );
     assert_eq!(
-        call.handle(ms(1_000), LATE, &mut shared, &mut rng),
+        call.handle(LATE, ms(1_000), &mut shared, &mut rng),
         Step::Done(Finish::Failed(Failure::new(Reason::DeadlineExceeded, 1)))
     );
     // The dependency did nothing wrong: no failure recorded, still closed.
@@ -137,17 +140,19 @@ fn an_attempt_cut_short_by_the_total_deadline_is_a_cancellation_for_the_breaker(
 fn an_attempt_that_reaches_its_own_timeout_stays_a_failure() {
     let mut b = breaker(1);
     let mut rng = SplitMix64::new(1);
-    let mut call = Pipeline::new(config(1, Some(500), Some(1_000))).start(ms(0));
+    let mut call = Pipeline::new(config(1, Some(500), Some(1_000)))
+        .unwrap()
+        .start(ms(0));
     let mut shared = Shared::new().with_breaker(&mut b);
     assert!(matches!(
-        call.handle(ms(0), Input::Next, &mut shared, &mut rng),
+        call.handle(Input::Next, ms(0), &mut shared, &mut rng),
         Step::Attempt {
             deadline: Some(_),
             ..
         }
     ));
     assert_eq!(
-        call.handle(ms(500), LATE, &mut shared, &mut rng),
+        call.handle(LATE, ms(500), &mut shared, &mut rng),
         Step::Done(Finish::Failed(Failure::new(Reason::AttemptTimedOut, 1)))
     );
     assert_eq!(b.stats().failures, 1);
@@ -161,18 +166,18 @@ fn a_half_open_probe_cut_short_by_the_total_deadline_gives_its_slot_back() {
     // Open the breaker (one failure), then let it turn half-open at 5 s.
     let permit = b.try_acquire(ms(0)).unwrap();
     let _ = b.record(permit, steadfast::outcome::Outcome::Failure, ms(0));
-    let pipeline = Pipeline::new(config(1, Some(2_000), Some(1_000)));
+    let pipeline = Pipeline::new(config(1, Some(2_000), Some(1_000))).unwrap();
     let mut probe = pipeline.start(ms(5_000));
     let mut shared = Shared::new().with_breaker(&mut b);
     assert!(matches!(
-        probe.handle(ms(5_000), Input::Next, &mut shared, &mut rng),
+        probe.handle(Input::Next, ms(5_000), &mut shared, &mut rng),
         Step::Attempt { .. }
     ));
-    let _ = probe.handle(ms(6_000), LATE, &mut shared, &mut rng);
+    let _ = probe.handle(LATE, ms(6_000), &mut shared, &mut rng);
     // The probe slot is free again: the next call becomes the probe.
     let mut next = pipeline.start(ms(6_000));
     assert!(matches!(
-        next.handle(ms(6_000), Input::Next, &mut shared, &mut rng),
+        next.handle(Input::Next, ms(6_000), &mut shared, &mut rng),
         Step::Attempt { .. }
     ));
     assert_eq!(b.state().name(), "half_open");
@@ -180,25 +185,31 @@ fn a_half_open_probe_cut_short_by_the_total_deadline_gives_its_slot_back() {
 
 fn one_retry_budget() -> Budget {
     // No floor, one retry per request (1000 ‰): each call's deposit pays for exactly one retry.
-    Budget::new(BudgetConfig::new(1_000, 0, Duration::from_secs(10)).unwrap()).unwrap()
+    Budget::new(
+        BudgetConfig::DEFAULT
+            .with_ratio_permille(1_000)
+            .with_min_retries_per_sec(0)
+            .with_window(Duration::from_secs(10)),
+    )
+    .unwrap()
 }
 
 #[test]
 fn a_retry_cancelled_during_its_backoff_gives_its_token_back() {
     let mut budget = one_retry_budget();
     let mut rng = SplitMix64::new(1);
-    let pipeline = Pipeline::new(config(3, None, None));
+    let pipeline = Pipeline::new(config(3, None, None)).unwrap();
     let mut first = pipeline.start(ms(0));
     let mut shared = Shared::new().with_budget(&mut budget);
-    let _ = first.handle(ms(0), Input::Next, &mut shared, &mut rng);
+    let _ = first.handle(Input::Next, ms(0), &mut shared, &mut rng);
     assert_eq!(
-        first.handle(ms(0), FAIL, &mut shared, &mut rng),
+        first.handle(FAIL, ms(0), &mut shared, &mut rng),
         Step::Wait { until: ms(100) }
     );
     assert_eq!(budget.retries_available(ms(0)), 0);
     // The caller gives up during the backoff: the retry never ran.
     let mut shared = Shared::new().with_budget(&mut budget);
-    let _ = first.handle(ms(50), Input::Abandon, &mut shared, &mut rng);
+    let _ = first.handle(Input::Abandon, ms(50), &mut shared, &mut rng);
     assert_eq!(budget.retries_available(ms(50)), 1);
 }
 
@@ -207,18 +218,18 @@ fn a_retry_refused_locally_by_the_breaker_gives_its_token_back() {
     let mut b = breaker(1);
     let mut budget = one_retry_budget();
     let mut rng = SplitMix64::new(1);
-    let pipeline = Pipeline::new(config(3, None, None));
+    let pipeline = Pipeline::new(config(3, None, None)).unwrap();
     let mut call = pipeline.start(ms(0));
     let mut shared = Shared::new().with_breaker(&mut b).with_budget(&mut budget);
-    let _ = call.handle(ms(0), Input::Next, &mut shared, &mut rng);
+    let _ = call.handle(Input::Next, ms(0), &mut shared, &mut rng);
     // The failure opens the breaker and schedules a retry (token withdrawn)…
     assert_eq!(
-        call.handle(ms(0), FAIL, &mut shared, &mut rng),
+        call.handle(FAIL, ms(0), &mut shared, &mut rng),
         Step::Wait { until: ms(100) }
     );
     // …which the open breaker refuses: it never reached the dependency.
     assert!(matches!(
-        call.handle(ms(100), Input::Next, &mut shared, &mut rng),
+        call.handle(Input::Next, ms(100), &mut shared, &mut rng),
         Step::Done(Finish::Failed(Failure {
             reason: Reason::BreakerOpen { .. },
             attempts: 1
@@ -231,15 +242,15 @@ fn a_retry_refused_locally_by_the_breaker_gives_its_token_back() {
 fn a_retry_that_runs_keeps_its_token_spent() {
     let mut budget = one_retry_budget();
     let mut rng = SplitMix64::new(1);
-    let mut call = Pipeline::new(config(3, None, None)).start(ms(0));
+    let mut call = Pipeline::new(config(3, None, None)).unwrap().start(ms(0));
     let mut shared = Shared::new().with_budget(&mut budget);
-    let _ = call.handle(ms(0), Input::Next, &mut shared, &mut rng);
-    let _ = call.handle(ms(0), FAIL, &mut shared, &mut rng);
+    let _ = call.handle(Input::Next, ms(0), &mut shared, &mut rng);
+    let _ = call.handle(FAIL, ms(0), &mut shared, &mut rng);
     assert!(matches!(
-        call.handle(ms(100), Input::Next, &mut shared, &mut rng),
+        call.handle(Input::Next, ms(100), &mut shared, &mut rng),
         Step::Attempt { attempt: 2, .. }
     ));
-    let _ = call.handle(ms(100), Input::Abandon, &mut shared, &mut rng);
+    let _ = call.handle(Input::Abandon, ms(100), &mut shared, &mut rng);
     assert_eq!(budget.retries_available(ms(100)), 0);
 }
 
@@ -247,20 +258,21 @@ fn a_retry_that_runs_keeps_its_token_spent() {
 fn breaker_outermost_decides_once_per_call() {
     let mut b = breaker(2);
     let mut rng = SplitMix64::new(1);
-    let pipeline = Pipeline::new(config(3, None, None).with_order(Order::BreakerOutermost));
+    let pipeline =
+        Pipeline::new(config(3, None, None).with_order(Order::BreakerOutermost)).unwrap();
     let mut run = |b: &mut Breaker, start: u64, answers: &[Input]| {
         let mut call = pipeline.start(ms(start));
         let mut shared = Shared::new().with_breaker(b);
         let mut now = start;
-        let mut step = call.handle(ms(now), Input::Next, &mut shared, &mut rng);
+        let mut step = call.handle(Input::Next, ms(now), &mut shared, &mut rng);
         for answer in answers {
             step = match step {
-                Step::Attempt { .. } => call.handle(ms(now), *answer, &mut shared, &mut rng),
+                Step::Attempt { .. } => call.handle(*answer, ms(now), &mut shared, &mut rng),
                 other => return other,
             };
             if let Step::Wait { until } = step {
                 now = until.as_millis();
-                step = call.handle(until, Input::Next, &mut shared, &mut rng);
+                step = call.handle(Input::Next, until, &mut shared, &mut rng);
             }
         }
         step
@@ -295,15 +307,31 @@ fn breaker_outermost_decides_once_per_call() {
 fn a_call_dropped_after_its_attempt_reached_its_own_timeout_still_records_the_failure() {
     let mut b = breaker(1);
     let mut rng = SplitMix64::new(1);
-    let mut call = Pipeline::new(config(3, Some(500), None)).start(ms(0));
+    let mut call = Pipeline::new(config(3, Some(500), None))
+        .unwrap()
+        .start(ms(0));
     let mut shared = Shared::new().with_breaker(&mut b);
-    let _ = call.handle(ms(0), Input::Next, &mut shared, &mut rng);
+    let _ = call.handle(Input::Next, ms(0), &mut shared, &mut rng);
     // Dropped before its deadline: a cancellation.
-    let mut early = Pipeline::new(config(3, Some(500), None)).start(ms(0));
-    let _ = early.handle(ms(0), Input::Next, &mut shared, &mut rng);
-    let _ = early.handle(ms(100), Input::Abandon, &mut shared, &mut rng);
+    let mut early = Pipeline::new(config(3, Some(500), None))
+        .unwrap()
+        .start(ms(0));
+    let _ = early.handle(Input::Next, ms(0), &mut shared, &mut rng);
+    let _ = early.handle(Input::Abandon, ms(100), &mut shared, &mut rng);
     // Dropped at its own deadline, before the driver reported it: a timeout.
-    let _ = call.handle(ms(500), Input::Abandon, &mut shared, &mut rng);
+    let _ = call.handle(Input::Abandon, ms(500), &mut shared, &mut rng);
     assert_eq!(b.stats().failures, 1);
     assert!(matches!(b.state(), State::Open { .. }));
+}
+
+/// Timeouts from optional values: each `Some` sets one, `None` leaves it unset.
+fn timeouts(attempt: Option<Duration>, total: Option<Duration>) -> timeout::Config {
+    let mut config = timeout::Config::NONE;
+    if let Some(attempt) = attempt {
+        config = config.with_attempt(attempt);
+    }
+    if let Some(total) = total {
+        config = config.with_total(total);
+    }
+    config
 }

@@ -5,12 +5,12 @@ use steadfast::breaker::{Breaker, Config as BreakerConfig, State, Transition};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::{Outcome, Verdict};
 use steadfast::pipeline::{
-    Call, Event, Failure, FallbackOn, Finish, Order, Pipeline, PipelineConfig, Reason, Shared, Step,
+    self, Call, Event, Failure, FallbackOn, Finish, Order, Pipeline, Reason, Shared, Step,
 };
-use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
+use steadfast::retry::{self, Budget, BudgetConfig};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 
 fn ms(n: u64) -> Instant {
     Instant::from_millis(n)
@@ -22,21 +22,17 @@ fn d(n: u64) -> Duration {
 
 /// 100 ms ×2 capped at 1 s, no jitter, so every delay is exact.
 fn exact_backoff() -> Backoff {
-    match Backoff::exponential(d(100), Ratio::integer(2).unwrap(), d(1_000)) {
-        Ok(b) => b,
-        Err(e) => panic!("{e}"),
-    }
+    Backoff::exponential(d(100), Ratio::TWO, d(1_000))
 }
 
-fn config(attempts: u32, attempt_timeout: Option<u64>, total: Option<u64>) -> PipelineConfig {
-    PipelineConfig::DEFAULT
+fn config(attempts: u32, attempt_timeout: Option<u64>, total: Option<u64>) -> pipeline::Config {
+    pipeline::Config::DEFAULT
         .with_retry(
-            RetryConfig::DEFAULT
+            retry::Config::DEFAULT
                 .with_backoff(exact_backoff())
-                .with_max_attempts(attempts)
-                .unwrap(),
+                .with_max_attempts(attempts),
         )
-        .with_timeout(TimeoutConfig::new(attempt_timeout.map(d), total.map(d)))
+        .with_timeout(timeouts(attempt_timeout.map(d), total.map(d)))
 }
 
 fn breaker(failures: u32, open_ms: u64) -> Breaker {
@@ -55,7 +51,9 @@ fn drain(call: &mut Call) -> Vec<Event> {
 
 #[test]
 fn happy_path_is_one_attempt() {
-    let mut call = Pipeline::new(config(3, Some(500), None)).start(ms(0));
+    let mut call = Pipeline::new(config(3, Some(500), None))
+        .unwrap()
+        .start(ms(0));
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     assert_eq!(
@@ -66,7 +64,7 @@ fn happy_path_is_one_attempt() {
         }
     );
     assert_eq!(call.poll_at(), Some(ms(500)));
-    let step = call.on_outcome(ms(20), Verdict::success(), &mut shared, &mut rng);
+    let step = call.on_outcome(Verdict::success(), ms(20), &mut shared, &mut rng);
     assert_eq!(
         step,
         Step::Done(Finish::Completed {
@@ -82,7 +80,7 @@ fn happy_path_is_one_attempt() {
 #[test]
 fn transient_failures_back_off_exactly() {
     // t=0 fail → wait 100 ms; t=100 fail → wait 200 ms; t=300 succeeds.
-    let mut call = Pipeline::new(config(3, None, None)).start(ms(0));
+    let mut call = Pipeline::new(config(3, None, None)).unwrap().start(ms(0));
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     assert_eq!(
@@ -93,7 +91,7 @@ fn transient_failures_back_off_exactly() {
         }
     );
     assert_eq!(
-        call.on_outcome(ms(0), Verdict::failure(), &mut shared, &mut rng),
+        call.on_outcome(Verdict::failure(), ms(0), &mut shared, &mut rng),
         Step::Wait { until: ms(100) }
     );
     assert_eq!(
@@ -117,7 +115,7 @@ fn transient_failures_back_off_exactly() {
         }
     );
     assert_eq!(
-        call.on_outcome(ms(100), Verdict::failure(), &mut shared, &mut rng),
+        call.on_outcome(Verdict::failure(), ms(100), &mut shared, &mut rng),
         Step::Wait { until: ms(300) }
     );
     assert_eq!(
@@ -128,7 +126,7 @@ fn transient_failures_back_off_exactly() {
         }
     );
     assert_eq!(
-        call.on_outcome(ms(301), Verdict::success(), &mut shared, &mut rng),
+        call.on_outcome(Verdict::success(), ms(301), &mut shared, &mut rng),
         Step::Done(Finish::Completed {
             attempts: 3,
             outcome: Outcome::Success
@@ -138,14 +136,14 @@ fn transient_failures_back_off_exactly() {
 
 #[test]
 fn attempts_run_out() {
-    let mut call = Pipeline::new(config(2, None, None)).start(ms(0));
+    let mut call = Pipeline::new(config(2, None, None)).unwrap().start(ms(0));
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     let _ = call.next(ms(0), &mut shared);
-    let _ = call.on_outcome(ms(0), Verdict::failure(), &mut shared, &mut rng);
+    let _ = call.on_outcome(Verdict::failure(), ms(0), &mut shared, &mut rng);
     let _ = call.next(ms(100), &mut shared);
     assert_eq!(
-        call.on_outcome(ms(100), Verdict::failure(), &mut shared, &mut rng),
+        call.on_outcome(Verdict::failure(), ms(100), &mut shared, &mut rng),
         Step::Done(Finish::Failed(Failure::new(Reason::RetriesExhausted, 2)))
     );
 }
@@ -154,21 +152,21 @@ fn attempts_run_out() {
 fn non_retryable_and_ignored_end_at_once() {
     let mut rng = SplitMix64::new(1);
     let mut shared: Shared = Shared::new();
-    let mut call = Pipeline::new(config(3, None, None)).start(ms(0));
+    let mut call = Pipeline::new(config(3, None, None)).unwrap().start(ms(0));
     let _ = call.next(ms(0), &mut shared);
     assert_eq!(
         call.on_outcome(
-            ms(1),
             Verdict::failure().not_retryable(),
+            ms(1),
             &mut shared,
             &mut rng
         ),
         Step::Done(Finish::Failed(Failure::new(Reason::Operation, 1)))
     );
-    let mut call = Pipeline::new(config(3, None, None)).start(ms(0));
+    let mut call = Pipeline::new(config(3, None, None)).unwrap().start(ms(0));
     let _ = call.next(ms(0), &mut shared);
     assert_eq!(
-        call.on_outcome(ms(1), Verdict::ignored(), &mut shared, &mut rng),
+        call.on_outcome(Verdict::ignored(), ms(1), &mut shared, &mut rng),
         Step::Done(Finish::Completed {
             attempts: 1,
             outcome: Outcome::Ignored
@@ -180,7 +178,9 @@ fn non_retryable_and_ignored_end_at_once() {
 fn total_deadline_cuts_retries_short() {
     // total 250 ms: attempt 1 at t=0 fails, retry at t=100 fails, the next retry
     // would start at t=300 >= 250: refused before sleeping.
-    let mut call = Pipeline::new(config(5, None, Some(250))).start(ms(0));
+    let mut call = Pipeline::new(config(5, None, Some(250)))
+        .unwrap()
+        .start(ms(0));
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     assert_eq!(
@@ -191,7 +191,7 @@ fn total_deadline_cuts_retries_short() {
         }
     );
     assert_eq!(
-        call.on_outcome(ms(0), Verdict::failure(), &mut shared, &mut rng),
+        call.on_outcome(Verdict::failure(), ms(0), &mut shared, &mut rng),
         Step::Wait { until: ms(100) }
     );
     assert_eq!(
@@ -202,7 +202,7 @@ fn total_deadline_cuts_retries_short() {
         }
     );
     assert_eq!(
-        call.on_outcome(ms(100), Verdict::failure(), &mut shared, &mut rng),
+        call.on_outcome(Verdict::failure(), ms(100), &mut shared, &mut rng),
         Step::Done(Finish::Failed(Failure::new(Reason::DeadlineWouldPass, 2)))
     );
 }
@@ -211,7 +211,9 @@ fn total_deadline_cuts_retries_short() {
 fn attempt_timeout_and_late_results() {
     // attempt timeout 50 ms; a success reported at t=50 arrived at the deadline:
     // discarded, recorded as a timeout, retried.
-    let mut call = Pipeline::new(config(2, Some(50), None)).start(ms(0));
+    let mut call = Pipeline::new(config(2, Some(50), None))
+        .unwrap()
+        .start(ms(0));
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     assert_eq!(
@@ -222,7 +224,7 @@ fn attempt_timeout_and_late_results() {
         }
     );
     assert_eq!(
-        call.on_outcome(ms(50), Verdict::success(), &mut shared, &mut rng),
+        call.on_outcome(Verdict::success(), ms(50), &mut shared, &mut rng),
         Step::Wait { until: ms(150) }
     );
     assert_eq!(
@@ -252,7 +254,9 @@ fn attempt_timeout_and_late_results() {
 
 #[test]
 fn zero_attempt_timeout_never_runs() {
-    let mut call = Pipeline::new(config(1, Some(0), None)).start(ms(0));
+    let mut call = Pipeline::new(config(1, Some(0), None))
+        .unwrap()
+        .start(ms(0));
     let mut shared: Shared = Shared::new();
     assert_eq!(
         call.next(ms(0), &mut shared),
@@ -262,12 +266,14 @@ fn zero_attempt_timeout_never_runs() {
 
 #[test]
 fn total_deadline_passing_during_a_wait_times_out() {
-    let mut call = Pipeline::new(config(3, None, Some(1_000))).start(ms(0));
+    let mut call = Pipeline::new(config(3, None, Some(1_000)))
+        .unwrap()
+        .start(ms(0));
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     let _ = call.next(ms(0), &mut shared);
     assert_eq!(
-        call.on_outcome(ms(800), Verdict::failure(), &mut shared, &mut rng),
+        call.on_outcome(Verdict::failure(), ms(800), &mut shared, &mut rng),
         Step::Wait { until: ms(900) }
     );
     // The adapter overslept.
@@ -281,14 +287,14 @@ fn total_deadline_passing_during_a_wait_times_out() {
 fn outage_trips_breaker_and_calls_fail_fast_without_deadline() {
     let mut b = breaker(2, 5_000);
     let mut rng = SplitMix64::new(1);
-    let pipeline = Pipeline::new(config(3, None, None));
+    let pipeline = Pipeline::new(config(3, None, None)).unwrap();
     // Call 1: t=0 fails, t=100 fails → breaker opens (2 in a row) until t=5.1 s.
     let mut call = pipeline.start(ms(0));
     let mut shared = Shared::new().with_breaker(&mut b);
     let _ = call.next(ms(0), &mut shared);
-    let _ = call.on_outcome(ms(0), Verdict::failure(), &mut shared, &mut rng);
+    let _ = call.on_outcome(Verdict::failure(), ms(0), &mut shared, &mut rng);
     let _ = call.next(ms(100), &mut shared);
-    let step = call.on_outcome(ms(100), Verdict::failure(), &mut shared, &mut rng);
+    let step = call.on_outcome(Verdict::failure(), ms(100), &mut shared, &mut rng);
     // The retry at t=300 will be refused by the open breaker: no deadline → fail fast.
     assert_eq!(step, Step::Wait { until: ms(300) });
     let events = drain(&mut call);
@@ -332,7 +338,7 @@ fn outage_trips_breaker_and_calls_fail_fast_without_deadline() {
             ..
         })]
     ));
-    let step = call.on_outcome(ms(5_110), Verdict::success(), &mut shared, &mut rng);
+    let step = call.on_outcome(Verdict::success(), ms(5_110), &mut shared, &mut rng);
     assert_eq!(
         step,
         Step::Done(Finish::Completed {
@@ -356,14 +362,16 @@ fn rejected_call_waits_for_the_breaker_when_the_deadline_allows() {
     let mut rng = SplitMix64::new(1);
     // Trip it at t=0: open until t=1 s.
     {
-        let mut call = Pipeline::new(config(1, None, None)).start(ms(0));
+        let mut call = Pipeline::new(config(1, None, None)).unwrap().start(ms(0));
         let mut shared = Shared::new().with_breaker(&mut b);
         let _ = call.next(ms(0), &mut shared);
-        let _ = call.on_outcome(ms(0), Verdict::failure(), &mut shared, &mut rng);
+        let _ = call.on_outcome(Verdict::failure(), ms(0), &mut shared, &mut rng);
     }
     assert_eq!(b.state(), State::Open { until: ms(1_000) });
     // A call at t=200 with a 2 s total deadline waits until t=1 s, then probes.
-    let mut call = Pipeline::new(config(3, None, Some(2_000))).start(ms(200));
+    let mut call = Pipeline::new(config(3, None, Some(2_000)))
+        .unwrap()
+        .start(ms(200));
     let mut shared = Shared::new().with_breaker(&mut b);
     assert_eq!(
         call.next(ms(200), &mut shared),
@@ -384,7 +392,7 @@ fn rejected_call_waits_for_the_breaker_when_the_deadline_allows() {
             deadline: Some(ms(2_200))
         }
     );
-    let step = call.on_outcome(ms(1_010), Verdict::success(), &mut shared, &mut rng);
+    let step = call.on_outcome(Verdict::success(), ms(1_010), &mut shared, &mut rng);
     assert_eq!(
         step,
         Step::Done(Finish::Completed {
@@ -395,12 +403,14 @@ fn rejected_call_waits_for_the_breaker_when_the_deadline_allows() {
     // With a deadline before retry_at the same call fails fast.
     let mut b2 = breaker(1, 1_000);
     {
-        let mut call = Pipeline::new(config(1, None, None)).start(ms(0));
+        let mut call = Pipeline::new(config(1, None, None)).unwrap().start(ms(0));
         let mut shared = Shared::new().with_breaker(&mut b2);
         let _ = call.next(ms(0), &mut shared);
-        let _ = call.on_outcome(ms(0), Verdict::failure(), &mut shared, &mut rng);
+        let _ = call.on_outcome(Verdict::failure(), ms(0), &mut shared, &mut rng);
     }
-    let mut call = Pipeline::new(config(3, None, Some(500))).start(ms(200));
+    let mut call = Pipeline::new(config(3, None, Some(500)))
+        .unwrap()
+        .start(ms(200));
     let mut shared = Shared::new().with_breaker(&mut b2);
     assert_eq!(
         call.next(ms(200), &mut shared),
@@ -415,9 +425,15 @@ fn rejected_call_waits_for_the_breaker_when_the_deadline_allows() {
 
 #[test]
 fn full_bulkhead_rejects_and_queue_grants_fifo() {
-    let mut pool: Bulkhead<2> = Bulkhead::new(BulkheadConfig::new(1, 1, d(300)).unwrap()).unwrap();
+    let mut pool: Bulkhead<2> = Bulkhead::new(
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(1)
+            .with_max_wait(d(300)),
+    )
+    .unwrap();
     let mut rng = SplitMix64::new(1);
-    let pipeline = Pipeline::new(config(1, None, None));
+    let pipeline = Pipeline::new(config(1, None, None)).unwrap();
     let mut a = pipeline.start(ms(0));
     let mut b = pipeline.start(ms(0));
     let mut c = pipeline.start(ms(0));
@@ -438,7 +454,7 @@ fn full_bulkhead_rejects_and_queue_grants_fifo() {
         Step::Done(Finish::Failed(Failure::new(Reason::BulkheadFull, 0)))
     );
     // a finishes at t=50: the slot goes to b's ticket.
-    let _ = a.on_outcome(ms(50), Verdict::success(), &mut shared, &mut rng);
+    let _ = a.on_outcome(Verdict::success(), ms(50), &mut shared, &mut rng);
     assert_eq!(drain(&mut a), [Event::Granted(ticket)]);
     assert_eq!(
         b.next(ms(50), &mut shared),
@@ -447,14 +463,21 @@ fn full_bulkhead_rejects_and_queue_grants_fifo() {
             deadline: None
         }
     );
-    let _ = b.on_outcome(ms(60), Verdict::success(), &mut shared, &mut rng);
+    let _ = b.on_outcome(Verdict::success(), ms(60), &mut shared, &mut rng);
     assert_eq!(pool.in_flight(), 0);
 }
 
 #[test]
 fn queue_wait_expires() {
-    let mut pool: Bulkhead<2> = Bulkhead::new(BulkheadConfig::new(1, 1, d(300)).unwrap()).unwrap();
-    let pipeline = Pipeline::new(config(1, None, None).with_fallback(FallbackOn::Rejection));
+    let mut pool: Bulkhead<2> = Bulkhead::new(
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(1)
+            .with_max_wait(d(300)),
+    )
+    .unwrap();
+    let pipeline =
+        Pipeline::new(config(1, None, None).with_fallback(FallbackOn::Rejection)).unwrap();
     let mut a = pipeline.start(ms(0));
     let mut b = pipeline.start(ms(0)).with_fallback(true);
     let mut shared = Shared::new().with_bulkhead(&mut pool);
@@ -476,14 +499,19 @@ fn queue_wait_expires() {
 #[test]
 fn abandoning_returns_probe_and_slots() {
     let mut b = breaker(1, 100);
-    let mut pool: Bulkhead<2> =
-        Bulkhead::new(BulkheadConfig::new(1, 1, d(1_000)).unwrap()).unwrap();
+    let mut pool: Bulkhead<2> = Bulkhead::new(
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(1)
+            .with_max_wait(d(1_000)),
+    )
+    .unwrap();
     let mut rng = SplitMix64::new(1);
-    let pipeline = Pipeline::new(config(1, None, None));
+    let pipeline = Pipeline::new(config(1, None, None)).unwrap();
     let mut shared = Shared::new().with_breaker(&mut b).with_bulkhead(&mut pool);
     let mut trip = pipeline.start(ms(0));
     let _ = trip.next(ms(0), &mut shared);
-    let _ = trip.on_outcome(ms(0), Verdict::failure(), &mut shared, &mut rng);
+    let _ = trip.on_outcome(Verdict::failure(), ms(0), &mut shared, &mut rng);
     // t=100: a probe runs, another call queues behind it; both are dropped.
     let mut probe = pipeline.start(ms(100));
     let mut queued = pipeline.start(ms(100));
@@ -510,7 +538,7 @@ fn abandoning_returns_probe_and_slots() {
         again.next(ms(130), &mut shared),
         Step::Attempt { .. }
     ));
-    let _ = again.on_outcome(ms(140), Verdict::success(), &mut shared, &mut rng);
+    let _ = again.on_outcome(Verdict::success(), ms(140), &mut shared, &mut rng);
     assert_eq!(b.state(), State::Closed);
     assert_eq!(pool.in_flight(), 0);
 }
@@ -518,16 +546,21 @@ fn abandoning_returns_probe_and_slots() {
 #[test]
 fn budget_stops_a_retry_storm() {
     // 100 ‰ and no floor: ten calls buy one retry.
-    let mut budget: Budget =
-        Budget::new(BudgetConfig::new(100, 0, Duration::from_secs(10)).unwrap()).unwrap();
+    let mut budget: Budget = Budget::new(
+        BudgetConfig::DEFAULT
+            .with_ratio_permille(100)
+            .with_min_retries_per_sec(0)
+            .with_window(Duration::from_secs(10)),
+    )
+    .unwrap();
     let mut rng = SplitMix64::new(1);
-    let pipeline = Pipeline::new(config(3, None, None));
+    let pipeline = Pipeline::new(config(3, None, None)).unwrap();
     let mut retries = 0;
     for i in 0..10u64 {
         let mut call = pipeline.start(ms(i));
         let mut shared = Shared::new().with_budget(&mut budget);
         let _ = call.next(ms(i), &mut shared);
-        match call.on_outcome(ms(i), Verdict::failure(), &mut shared, &mut rng) {
+        match call.on_outcome(Verdict::failure(), ms(i), &mut shared, &mut rng) {
             Step::Wait { .. } => retries += 1,
             Step::Done(Finish::Failed(Failure {
                 reason: Reason::BudgetExhausted,
@@ -541,15 +574,22 @@ fn budget_stops_a_retry_storm() {
 
 #[test]
 fn bulkhead_outermost_holds_one_slot_across_retries() {
-    let mut pool: Bulkhead<2> = Bulkhead::new(BulkheadConfig::new(1, 0, d(0)).unwrap()).unwrap();
+    let mut pool: Bulkhead<2> = Bulkhead::new(
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(0)
+            .with_max_wait(d(0)),
+    )
+    .unwrap();
     let mut rng = SplitMix64::new(1);
-    let pipeline = Pipeline::new(config(2, None, None).with_order(Order::BulkheadOutermost));
+    let pipeline =
+        Pipeline::new(config(2, None, None).with_order(Order::BulkheadOutermost)).unwrap();
     let mut a = pipeline.start(ms(0));
     let mut b = pipeline.start(ms(0));
     let mut shared = Shared::new().with_bulkhead(&mut pool);
     let _ = a.next(ms(0), &mut shared);
     assert_eq!(
-        a.on_outcome(ms(0), Verdict::failure(), &mut shared, &mut rng),
+        a.on_outcome(Verdict::failure(), ms(0), &mut shared, &mut rng),
         Step::Wait { until: ms(100) }
     );
     // While a sleeps between attempts, its slot stays taken.
@@ -558,13 +598,15 @@ fn bulkhead_outermost_holds_one_slot_across_retries() {
         Step::Done(Finish::Failed(Failure::new(Reason::BulkheadFull, 0)))
     );
     let _ = a.next(ms(100), &mut shared);
-    let _ = a.on_outcome(ms(100), Verdict::success(), &mut shared, &mut rng);
+    let _ = a.on_outcome(Verdict::success(), ms(100), &mut shared, &mut rng);
     assert_eq!(pool.in_flight(), 0);
 }
 
 #[test]
 fn clock_going_backwards_is_read_as_standing_still() {
-    let mut call = Pipeline::new(config(3, Some(100), None)).start(ms(1_000));
+    let mut call = Pipeline::new(config(3, Some(100), None))
+        .unwrap()
+        .start(ms(1_000));
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     assert_eq!(
@@ -575,7 +617,7 @@ fn clock_going_backwards_is_read_as_standing_still() {
         }
     );
     assert_eq!(
-        call.on_outcome(ms(10), Verdict::failure(), &mut shared, &mut rng),
+        call.on_outcome(Verdict::failure(), ms(10), &mut shared, &mut rng),
         Step::Wait { until: ms(1_100) }
     );
     assert_eq!(
@@ -587,7 +629,9 @@ fn clock_going_backwards_is_read_as_standing_still() {
 #[test]
 fn near_the_end_of_time() {
     let end = Instant::MAX;
-    let mut call = Pipeline::new(config(3, Some(100), Some(1_000))).start(end);
+    let mut call = Pipeline::new(config(3, Some(100), Some(1_000)))
+        .unwrap()
+        .start(end);
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     // Every deadline saturates at MAX, which is already reached.
@@ -595,11 +639,13 @@ fn near_the_end_of_time() {
         call.next(end, &mut shared),
         Step::Done(Finish::Failed(Failure::new(Reason::DeadlineExceeded, 0)))
     );
-    let mut call = Pipeline::new(config(3, None, None)).start(Instant::from_micros(u64::MAX - 1));
+    let mut call = Pipeline::new(config(3, None, None))
+        .unwrap()
+        .start(Instant::from_micros(u64::MAX - 1));
     let _ = call.next(end, &mut shared);
     // The backoff saturates at the end of time, which has come: the retry is due at once.
     assert_eq!(
-        call.on_outcome(end, Verdict::failure(), &mut shared, &mut rng),
+        call.on_outcome(Verdict::failure(), end, &mut shared, &mut rng),
         Step::Attempt {
             attempt: 2,
             deadline: None
@@ -612,16 +658,18 @@ fn breaker_wait_needs_room_for_a_whole_attempt() {
     // Open until t=1 s. Attempt timeout 300 ms.
     let tripped = |rng: &mut SplitMix64| {
         let mut b = breaker(1, 1_000);
-        let mut call = Pipeline::new(config(1, None, None)).start(ms(0));
+        let mut call = Pipeline::new(config(1, None, None)).unwrap().start(ms(0));
         let mut shared = Shared::new().with_breaker(&mut b);
         let _ = call.next(ms(0), &mut shared);
-        let _ = call.on_outcome(ms(0), Verdict::failure(), &mut shared, rng);
+        let _ = call.on_outcome(Verdict::failure(), ms(0), &mut shared, rng);
         b
     };
     let mut rng = SplitMix64::new(1);
     // Total deadline t=1.3 s: 1 s + 300 ms fits exactly → wait, then a full attempt.
     let mut b = tripped(&mut rng);
-    let mut call = Pipeline::new(config(3, Some(300), Some(1_100))).start(ms(200));
+    let mut call = Pipeline::new(config(3, Some(300), Some(1_100)))
+        .unwrap()
+        .start(ms(200));
     let mut shared = Shared::new().with_breaker(&mut b);
     assert_eq!(
         call.next(ms(200), &mut shared),
@@ -637,7 +685,9 @@ fn breaker_wait_needs_room_for_a_whole_attempt() {
     // Total deadline t=1.29 s: the probe would be cut short by its own deadline
     // (and, timing out, would re-open the breaker): fail fast instead.
     let mut b = tripped(&mut rng);
-    let mut call = Pipeline::new(config(3, Some(300), Some(1_090))).start(ms(200));
+    let mut call = Pipeline::new(config(3, Some(300), Some(1_090)))
+        .unwrap()
+        .start(ms(200));
     let mut shared = Shared::new().with_breaker(&mut b);
     assert_eq!(
         call.next(ms(200), &mut shared),
@@ -648,4 +698,16 @@ fn breaker_wait_needs_room_for_a_whole_attempt() {
             0
         )))
     );
+}
+
+/// Timeouts from optional values: each `Some` sets one, `None` leaves it unset.
+fn timeouts(attempt: Option<Duration>, total: Option<Duration>) -> timeout::Config {
+    let mut config = timeout::Config::NONE;
+    if let Some(attempt) = attempt {
+        config = config.with_attempt(attempt);
+    }
+    if let Some(total) = total {
+        config = config.with_total(total);
+    }
+    config
 }

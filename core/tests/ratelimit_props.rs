@@ -58,7 +58,9 @@ impl Model {
 
 fn config() -> impl Strategy<Value = Config> {
     (1u32..=50, 1u64..=3_000_000, 1u32..=20).prop_filter_map("valid", |(count, period, burst)| {
-        let c = Config::new(count, Duration::from_micros(period)).with_burst(burst);
+        let c = Config::DEFAULT
+            .with_rate(count, Duration::from_micros(period))
+            .with_burst(burst);
         c.validate().ok().map(|()| c)
     })
 }
@@ -207,7 +209,7 @@ fn far_future_instants_keep_their_arithmetic() {
     assert!(limiter.check_n(1_000_000, t).is_ok());
     assert!(limiter.check(t).is_err());
     // At the end of representable time the arithmetic saturates without a panic.
-    let mut limiter = RateLimiter::new(Config::new(1, Duration::MAX)).unwrap();
+    let mut limiter = RateLimiter::new(Config::DEFAULT.with_rate(1, Duration::MAX)).unwrap();
     let _ = limiter.check(Instant::MAX);
     let _ = limiter.check_n(1, Instant::MAX);
     let _ = limiter.available(Instant::MAX);
@@ -218,7 +220,9 @@ fn config_round_trips() {
     for c in [
         Config::per_second(3),
         Config::per_minute(7).smooth(),
-        Config::new(9, Duration::from_micros(10)).with_burst(2),
+        Config::DEFAULT
+            .with_rate(9, Duration::from_micros(10))
+            .with_burst(2),
     ] {
         assert_eq!(RateLimiter::new(c).unwrap().config(), c);
     }

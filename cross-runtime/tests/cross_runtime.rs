@@ -21,12 +21,12 @@ use steadfast::breaker::{Breaker, Config as BreakerConfig, Consecutive};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::{Classify, Verdict};
 use steadfast::pipeline::{
-    Event, FallbackOn, Finish, Input, Observer, Pipeline, PipelineConfig, Reason, Shared, Step,
+    self, Event, FallbackOn, Finish, Input, Observer, Pipeline, Reason, Shared, Step,
 };
-use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
+use steadfast::retry::{self, Budget, BudgetConfig};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 
 // --- the scripts -------------------------------------------------------------------------------
 
@@ -83,7 +83,7 @@ const fn call(start: u64, attempts: &'static [(u64, Answer)]) -> Plan {
 #[derive(Clone)]
 struct Script {
     name: &'static str,
-    config: PipelineConfig,
+    config: pipeline::Config,
     breaker: Option<BreakerConfig>,
     bulkhead: Option<BulkheadConfig>,
     budget: Option<BudgetConfig>,
@@ -95,15 +95,14 @@ const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn config(attempts: u32, attempt_timeout: Option<u64>, total: Option<u64>) -> PipelineConfig {
-    PipelineConfig::DEFAULT
+fn config(attempts: u32, attempt_timeout: Option<u64>, total: Option<u64>) -> pipeline::Config {
+    pipeline::Config::DEFAULT
         .with_retry(
-            RetryConfig::DEFAULT
+            retry::Config::DEFAULT
                 .with_backoff(Backoff::constant(ms(100)))
-                .with_max_attempts(attempts)
-                .unwrap(),
+                .with_max_attempts(attempts),
         )
-        .with_timeout(TimeoutConfig::new(attempt_timeout.map(ms), total.map(ms)))
+        .with_timeout(timeouts(attempt_timeout.map(ms), total.map(ms)))
 }
 
 fn breaker(failures: u32) -> Option<BreakerConfig> {
@@ -115,7 +114,11 @@ fn breaker(failures: u32) -> Option<BreakerConfig> {
     )
 }
 
-fn script<const N: usize>(name: &'static str, config: PipelineConfig, calls: [Plan; N]) -> Script {
+fn script<const N: usize>(
+    name: &'static str,
+    config: pipeline::Config,
+    calls: [Plan; N],
+) -> Script {
     Script {
         name,
         config,
@@ -182,7 +185,12 @@ fn scripts() -> Vec<Script> {
         },
         // Reason::BulkheadFull: one slot, no queue.
         Script {
-            bulkhead: Some(BulkheadConfig::new(1, 0, ms(0)).unwrap()),
+            bulkhead: Some(
+                BulkheadConfig::DEFAULT
+                    .with_max_concurrent(1)
+                    .with_max_queue(0)
+                    .with_max_wait(ms(0)),
+            ),
             ..script(
                 "bulkhead full",
                 config(1, Some(500), None),
@@ -191,7 +199,12 @@ fn scripts() -> Vec<Script> {
         },
         // Reason::QueueTimeout, and a queued call granted its slot.
         Script {
-            bulkhead: Some(BulkheadConfig::new(1, 2, ms(50)).unwrap()),
+            bulkhead: Some(
+                BulkheadConfig::DEFAULT
+                    .with_max_concurrent(1)
+                    .with_max_queue(2)
+                    .with_max_wait(ms(50)),
+            ),
             ..script(
                 "queue wait",
                 config(1, Some(500), None),
@@ -205,7 +218,12 @@ fn scripts() -> Vec<Script> {
         },
         // Reason::BudgetExhausted: a budget of one retry.
         Script {
-            budget: Some(BudgetConfig::new(1_000, 0, Duration::from_secs(10)).unwrap()),
+            budget: Some(
+                BudgetConfig::DEFAULT
+                    .with_ratio_permille(1_000)
+                    .with_min_retries_per_sec(0)
+                    .with_window(Duration::from_secs(10)),
+            ),
             ..script(
                 "budget",
                 config(3, Some(500), None),
@@ -356,7 +374,7 @@ fn core_run(s: &Script, epoch: Instant) -> Record {
         results: vec![None; s.calls.len()],
         ..Record::default()
     };
-    let pipeline = Pipeline::new(s.config);
+    let pipeline = Pipeline::new(s.config).unwrap();
     let mut b = s.breaker.map(|c| Breaker::<Consecutive>::new(c).unwrap());
     let mut pool = s.bulkhead.map(|c| Bulkhead::<16>::new(c).unwrap());
     let mut budget = s.budget.map(|c| Budget::<10>::new(c).unwrap());
@@ -401,7 +419,7 @@ fn core_run(s: &Script, epoch: Instant) -> Record {
             bulkhead: pool.as_mut(),
             budget: budget.as_mut(),
         };
-        let step = l.call.handle(now, input, &mut shared, &mut rng);
+        let step = l.call.handle(input, now, &mut shared, &mut rng);
         let mut granted = Vec::new();
         struct Tee<'a, 'b> {
             log: Log<'a>,
@@ -529,10 +547,12 @@ fn std_run(s: &Script) -> (Record, Instant) {
             results: vec![None; s.calls.len()],
             ..Record::default()
         }));
-        let mut builder = steadfast_std::Policy::builder(s.config).observer(Arc::new(StdLog {
-            record: record.clone(),
-            epoch,
-        }));
+        let mut builder = steadfast_std::Policy::builder(s.config)
+            .unwrap()
+            .observer(Arc::new(StdLog {
+                record: record.clone(),
+                epoch,
+            }));
         if let Some(c) = s.breaker {
             builder = builder.breaker(steadfast_std::SharedBreaker::new("dep", c).unwrap());
         }
@@ -673,7 +693,7 @@ fn embassy_run(s: &Script) -> (Record, Instant) {
         SharedBulkhead::new(Bulkhead::new(s.bulkhead.unwrap_or_default()).unwrap());
     let budget: SharedBudget<Cs, Budget> =
         SharedBudget::new(Budget::new(s.budget.unwrap_or_default()).unwrap());
-    let base = Policy::new(Pipeline::new(s.config), &rng);
+    let base = Policy::new(Pipeline::new(s.config).unwrap(), &rng);
     let with_breaker = base.with_breaker(&b);
     let with_bulkhead = base.with_bulkhead(&pool);
     let with_budget = base.with_budget(&budget);
@@ -927,4 +947,16 @@ fn every_driver_makes_the_same_calls() {
     ] {
         assert!(reasons.contains(r), "no script ends with {r}: {reasons:?}");
     }
+}
+
+/// Timeouts from optional values: each `Some` sets one, `None` leaves it unset.
+fn timeouts(attempt: Option<Duration>, total: Option<Duration>) -> timeout::Config {
+    let mut config = timeout::Config::NONE;
+    if let Some(attempt) = attempt {
+        config = config.with_attempt(attempt);
+    }
+    if let Some(total) = total {
+        config = config.with_total(total);
+    }
+    config
 }

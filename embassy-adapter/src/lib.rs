@@ -44,12 +44,13 @@ pub use steadfast::pipeline::Observer;
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-/// use steadfast::pipeline::{Pipeline, PipelineConfig};
+/// use steadfast::pipeline::{self, Pipeline};
 /// use steadfast_embassy::{Policy, SharedRng};
 ///
 /// let rng: SharedRng<NoopRawMutex> = SharedRng::new(1);
-/// let policy = Policy::new(Pipeline::new(PipelineConfig::DEFAULT), &rng);
-/// assert_eq!(policy.pipeline().config().retry.max_attempts(), 3);
+/// let policy = Policy::new(Pipeline::new(pipeline::Config::DEFAULT)?, &rng);
+/// assert_eq!(policy.pipeline().config().retry().max_attempts(), 3);
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 pub struct Policy<
     'a,
@@ -199,7 +200,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
 
     /// Like [`call_with`](Self::call_with), answering with `fallback` when the
     /// pipeline ends in [`Finish::Fallback`] (which failures lead there is
-    /// [`PipelineConfig::fallback`](steadfast::pipeline::PipelineConfig::fallback)).
+    /// [`pipeline::Config::fallback`](steadfast::pipeline::Config::fallback)).
     /// The fallback runs after the pipeline has finished (no lock, slot or
     /// probe held) and sees the error the call would have returned; if it
     /// fails too, that error is returned.
@@ -449,7 +450,7 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> Driver
             let step = policy
                 .rng
                 .inner
-                .lock(|rng| rng.lend(|rng| call.handle(now, input, shared, rng)))?;
+                .lock(|rng| rng.lend(|rng| call.handle(input, now, shared, rng)))?;
             let ticket = match step {
                 Step::Queued { ticket, .. } => Some(ticket),
                 _ => None,

@@ -75,10 +75,8 @@ impl<T: View<V>, V: Copy> Held<T, V> {
 /// use steadfast::breaker::{Breaker, Config, State};
 /// use steadfast_embassy::SharedBreaker;
 ///
-/// static MODEM: SharedBreaker<CriticalSectionRawMutex> = SharedBreaker::new(match Breaker::new(Config::DEFAULT) {
-///     Ok(b) => b,
-///     Err(_) => panic!("bad breaker config"),
-/// });
+/// static MODEM: SharedBreaker<CriticalSectionRawMutex> =
+///     SharedBreaker::new(steadfast::valid!(Breaker::new(Config::DEFAULT)));
 /// assert_eq!(MODEM.state(), State::Closed);
 /// ```
 pub struct SharedBreaker<M: RawMutex, W: Window = Consecutive> {
@@ -255,10 +253,9 @@ impl<const Q: usize> Waiters<Q> {
 /// use steadfast::time::Duration;
 /// use steadfast_embassy::SharedBulkhead;
 ///
-/// const BUS: Bulkhead<2> = match Config::new(1, 2, Duration::from_millis(50)) {
-///     Ok(c) => match Bulkhead::new(c) { Ok(b) => b, Err(_) => panic!() },
-///     Err(_) => panic!(),
-/// };
+/// const BUS: Bulkhead<2> = steadfast::valid!(Bulkhead::new(
+///     Config::DEFAULT.with_max_concurrent(1).with_max_queue(2).with_max_wait(Duration::from_millis(50))
+/// ));
 /// static I2C: SharedBulkhead<CriticalSectionRawMutex, 2> = SharedBulkhead::new(BUS);
 /// assert_eq!(I2C.in_flight(), 0);
 /// ```

@@ -16,11 +16,11 @@ use steadfast::backoff::Backoff;
 use steadfast::breaker::{self, Breaker, State};
 use steadfast::bulkhead::{self, Bulkhead};
 use steadfast::outcome::Verdict;
-use steadfast::pipeline::{Call, Pipeline, PipelineConfig, Reason, Shared, Step};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Call, Pipeline, Reason, Shared, Step};
+use steadfast::retry;
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_embassy::{Error, Input, Observer, Policy, SharedBreaker, SharedBulkhead, SharedRng};
 
 const SEED: u64 = 0x5EED;
@@ -95,16 +95,22 @@ fn breaker_config() -> breaker::Config {
 }
 
 fn bulkhead_config() -> bulkhead::Config {
-    bulkhead::Config::new(1, 2, ms(1_000)).unwrap_or_else(|e| panic!("{e}"))
+    bulkhead::Config::DEFAULT
+        .with_max_concurrent(1)
+        .with_max_queue(2)
+        .with_max_wait(ms(1_000))
 }
 
 fn pipeline() -> Pipeline {
-    let retry = RetryConfig::new(3, Backoff::constant(ms(5))).unwrap_or_else(|e| panic!("{e}"));
+    let retry = retry::Config::DEFAULT
+        .with_max_attempts(3)
+        .with_backoff(Backoff::constant(ms(5)));
     Pipeline::new(
-        PipelineConfig::DEFAULT
+        pipeline::Config::DEFAULT
             .with_retry(retry)
-            .with_timeout(TimeoutConfig::new(Some(ms(15)), None)),
+            .with_timeout(timeout::Config::NONE.with_attempt(ms(15))),
     )
+    .unwrap()
 }
 
 struct Machines {
@@ -162,7 +168,7 @@ fn replay(trace: &Trace) {
         let mut shared = Shared::new()
             .with_breaker(&mut breaker)
             .with_bulkhead(&mut pool);
-        let core = call.handle(*now, *input, &mut shared, &mut rng);
+        let core = call.handle(*input, *now, &mut shared, &mut rng);
         assert_eq!(&core, step, "at {now}: the core decided otherwise");
     }
 }
@@ -212,7 +218,7 @@ fn core_run(script: &[(u64, Option<bool>)]) -> Vec<Step> {
                     (None, Some(d)) => d,
                     _ => now + ms(took),
                 };
-                call.on_outcome(now, verdict, &mut shared, &mut rng)
+                call.on_outcome(verdict, now, &mut shared, &mut rng)
             }
             Step::Wait { until } | Step::Queued { until, .. } => {
                 now = until;
@@ -483,10 +489,10 @@ fn call_cached_serves_the_last_good_value_while_refused_and_never_over_a_success
     use steadfast::pipeline::FallbackOn;
 
     let m = Machines::new();
-    let config = PipelineConfig::DEFAULT
-        .with_retry(RetryConfig::new(1, Backoff::constant(ms(5))).unwrap_or_else(|e| panic!("{e}")))
+    let config = pipeline::Config::DEFAULT
+        .with_retry(retry::Config::DEFAULT.with_max_attempts(1))
         .with_fallback(FallbackOn::Rejection);
-    let policy = Policy::new(Pipeline::new(config), &m.rng).with_breaker(&m.breaker);
+    let policy = Policy::new(Pipeline::new(config).unwrap(), &m.rng).with_breaker(&m.breaker);
     let mut readings: LastGood<u8, u16, 2> = LastGood::new();
     let max_age = Duration::from_secs(60);
     let down = || async { Err::<u16, &str>("i2c nack") };

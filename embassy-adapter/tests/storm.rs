@@ -21,11 +21,11 @@ use embassy_time::Timer;
 use steadfast::backoff::Backoff;
 use steadfast::breaker::{self, Breaker, State};
 use steadfast::bulkhead::{self, Bulkhead};
-use steadfast::pipeline::{Pipeline, PipelineConfig};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Pipeline};
+use steadfast::retry;
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::Duration;
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_embassy::{Policy, SharedBreaker, SharedBulkhead, SharedRng};
 
 const CALLERS: u64 = 10_000;
@@ -65,14 +65,29 @@ fn ten_thousand_callers_dropped_at_every_await_point() {
         .unwrap(),
     );
     let pool: SharedBulkhead<Cs, 16> = SharedBulkhead::new(
-        Bulkhead::new(bulkhead::Config::new(MAX_CONCURRENT, 16, ms(30)).unwrap()).unwrap(),
+        Bulkhead::new(
+            bulkhead::Config::DEFAULT
+                .with_max_concurrent(MAX_CONCURRENT)
+                .with_max_queue(16)
+                .with_max_wait(ms(30)),
+        )
+        .unwrap(),
     );
     let rng = SharedRng::new(SEED);
     let pipeline = Pipeline::new(
-        PipelineConfig::DEFAULT
-            .with_retry(RetryConfig::new(3, Backoff::constant(ms(2))).unwrap())
-            .with_timeout(TimeoutConfig::new(Some(ms(15)), Some(ms(200)))),
-    );
+        pipeline::Config::DEFAULT
+            .with_retry(
+                retry::Config::DEFAULT
+                    .with_max_attempts(3)
+                    .with_backoff(Backoff::constant(ms(2))),
+            )
+            .with_timeout(
+                timeout::Config::NONE
+                    .with_attempt(ms(15))
+                    .with_total(ms(200)),
+            ),
+    )
+    .unwrap();
     let policy = Policy::new(pipeline, &rng)
         .with_breaker(&breaker)
         .with_bulkhead(&pool);

@@ -15,42 +15,37 @@ use steadfast::backoff::{Backoff, Jitter, Ratio};
 use steadfast::breaker::{self, Breaker};
 use steadfast::bulkhead::{self, Bulkhead};
 use steadfast::outcome::ErrorsFail;
-use steadfast::pipeline::{Event, Pipeline, PipelineConfig, Reason, Step};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Event, Pipeline, Reason, Step};
+use steadfast::retry;
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::{timeout, valid};
 use steadfast_embassy::{Error, Input, Observer, Policy, SharedBreaker, SharedBulkhead, SharedRng};
 
 const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// Unwraps a config in a `const`: a bad one fails the build.
-macro_rules! ok {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(_) => panic!("bad config"),
-        }
-    };
-}
-
 // --- the shared machines and the two policies ---------------------------------------------
+// `valid!` checks each config at compile time: a bad one fails the build.
 
 /// One bus for both devices: one transfer at a time, two may wait up to 60 ms.
-static BUS: SharedBulkhead<Cs, 2> =
-    SharedBulkhead::new(ok!(Bulkhead::new(ok!(bulkhead::Config::new(1, 2, ms(60))))));
+static BUS: SharedBulkhead<Cs, 2> = SharedBulkhead::new(valid!(Bulkhead::new(
+    bulkhead::Config::DEFAULT
+        .with_max_concurrent(1)
+        .with_max_queue(2)
+        .with_max_wait(ms(60))
+)));
 /// The sensor's breaker: 3 failures in a row open it for 150 ms, one probe.
-static SENSOR_BREAKER: SharedBreaker<Cs> = SharedBreaker::new(ok!(Breaker::new(
-    breaker::Config::new()
+static SENSOR_BREAKER: SharedBreaker<Cs> = SharedBreaker::new(valid!(Breaker::new(
+    breaker::Config::DEFAULT
         .with_failure_threshold(3)
         .with_break_duration(ms(150))
         .with_probes(1, 1)
 )));
 /// The modem's breaker: 2 timeouts open it for 300 ms.
-static MODEM_BREAKER: SharedBreaker<Cs> = SharedBreaker::new(ok!(Breaker::new(
-    breaker::Config::new()
+static MODEM_BREAKER: SharedBreaker<Cs> = SharedBreaker::new(valid!(Breaker::new(
+    breaker::Config::DEFAULT
         .with_failure_threshold(2)
         .with_break_duration(ms(300))
         .with_probes(1, 1)
@@ -60,15 +55,13 @@ static JITTER: SharedRng<Cs> = SharedRng::new(0x5EED);
 /// Sensor: 3 attempts, exponential backoff 10 ms ×2 (equal jitter, cap 80 ms),
 /// 20 ms per attempt.
 static SENSOR: Policy<'static, Cs, breaker::Consecutive, 2> = Policy::new(
-    Pipeline::new(
-        PipelineConfig::DEFAULT
-            .with_retry(ok!(RetryConfig::new(
-                3,
-                ok!(ok!(Backoff::exponential(ms(10), Ratio::TWO, ms(80)))
-                    .with_jitter(Jitter::Equal))
-            )))
-            .with_timeout(TimeoutConfig::new(Some(ms(20)), None)),
-    ),
+    valid!(Pipeline::new(
+        pipeline::Config::DEFAULT
+            .with_retry(retry::Config::DEFAULT.with_max_attempts(3).with_backoff(
+                Backoff::exponential(ms(10), Ratio::TWO, ms(80)).with_jitter(Jitter::Equal)
+            ))
+            .with_timeout(timeout::Config::NONE.with_attempt(ms(20)))
+    )),
     &JITTER,
 )
 .with_breaker(&SENSOR_BREAKER)
@@ -76,11 +69,15 @@ static SENSOR: Policy<'static, Cs, breaker::Consecutive, 2> = Policy::new(
 
 /// Modem: 2 attempts 30 ms apart, 80 ms per attempt (it hangs; the timeout cancels it).
 static MODEM: Policy<'static, Cs, breaker::Consecutive, 2> = Policy::new(
-    Pipeline::new(
-        PipelineConfig::DEFAULT
-            .with_retry(ok!(RetryConfig::new(2, Backoff::constant(ms(30)))))
-            .with_timeout(TimeoutConfig::new(Some(ms(80)), None)),
-    ),
+    valid!(Pipeline::new(
+        pipeline::Config::DEFAULT
+            .with_retry(
+                retry::Config::DEFAULT
+                    .with_max_attempts(2)
+                    .with_backoff(Backoff::constant(ms(30)))
+            )
+            .with_timeout(timeout::Config::NONE.with_attempt(ms(80)))
+    )),
     &JITTER,
 )
 .with_breaker(&MODEM_BREAKER)

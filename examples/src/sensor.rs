@@ -64,10 +64,10 @@ fn main() {
     );
     println!(
         "config: {} failures -> open {}, x{} per failed probe, cap {}\n",
-        BREAKER.failure_threshold,
-        BREAKER.break_duration,
-        BREAKER.break_multiplier,
-        BREAKER.max_break_duration
+        BREAKER.failure_threshold(),
+        BREAKER.break_duration(),
+        BREAKER.break_multiplier(),
+        BREAKER.max_break_duration()
     );
 
     while now < RUN_UNTIL {

@@ -14,7 +14,9 @@ use steadfast_fuzz::{Clock, Input, trace};
 
 fuzz_target!(|data: &[u8]| {
     let mut input = Input::new(data);
-    let config = Config::new(input.count(), input.duration()).with_burst(input.count());
+    let config = Config::DEFAULT
+        .with_rate(input.count(), input.duration())
+        .with_burst(input.count());
     trace!("{config:?}");
     let mut limiter = match RateLimiter::new(config) {
         Ok(l) => l,

@@ -262,7 +262,7 @@ fn check<W: Window>(
     match state {
         State::Open { until } => {
             assert!(until <= steadfast::time::Instant::MAX);
-            assert!(b.next_break_duration() <= config.max_break_duration);
+            assert!(b.next_break_duration() <= config.max_break_duration());
         }
         State::HalfOpen {
             probes_in_flight,
@@ -270,9 +270,10 @@ fn check<W: Window>(
             deadline,
         } => {
             assert!(
-                u32::from(probes_in_flight) + u32::from(successes) <= u32::from(config.max_probes)
+                u32::from(probes_in_flight) + u32::from(successes)
+                    <= u32::from(config.max_probes())
             );
-            assert!(successes < config.success_threshold, "should have closed");
+            assert!(successes < config.success_threshold(), "should have closed");
             // Never wedged: an outstanding probe always has a deadline.
             assert_eq!(probes_in_flight > 0, deadline.is_some(), "{state:?}");
             let due = deadline.is_some_and(|d| d <= clock.high);

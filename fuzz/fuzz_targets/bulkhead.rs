@@ -29,18 +29,18 @@ struct Waiter {
 fuzz_target!(|data: &[u8]| {
     let mut input = Input::new(data);
     let (max_concurrent, max_queue, max_wait) = (input.count(), input.count(), input.duration());
-    let config = match Config::new(max_concurrent, max_queue, max_wait) {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(e.field == "max_concurrent" || e.field == "max_queue", "{e}");
-            return;
-        }
-    };
+    let config = Config::DEFAULT
+        .with_max_concurrent(max_concurrent)
+        .with_max_queue(max_queue)
+        .with_max_wait(max_wait);
     let mut b = match Bulkhead::<Q>::new(config) {
         Ok(b) => b,
         Err(e) => {
-            assert_eq!(e.field, "max_queue");
-            assert!(max_queue as usize > Q);
+            match e.field {
+                "max_concurrent" => assert_eq!(max_concurrent, 0),
+                "max_queue" => assert!(max_queue as usize > Q),
+                _ => panic!("{e}"),
+            }
             return;
         }
     };
@@ -76,7 +76,7 @@ fuzz_target!(|data: &[u8]| {
                 }
                 Acquire::Queued { ticket, deadline } => {
                     assert!(deadline > clock.high, "queued with a deadline already past");
-                    assert!(deadline <= clock.high + config.max_wait);
+                    assert!(deadline <= clock.high + config.max_wait());
                     waiters.push(Waiter {
                         ticket,
                         deadline,
@@ -179,13 +179,13 @@ fuzz_target!(|data: &[u8]| {
             holding + reserved,
             "in_flight == held + reserved"
         );
-        assert!(b.in_flight() <= config.max_concurrent, "over capacity");
+        assert!(b.in_flight() <= config.max_concurrent(), "over capacity");
         assert_eq!(
             b.in_flight() + b.available(),
-            config.max_concurrent,
+            config.max_concurrent(),
             "permits conserved"
         );
-        assert!(queued + reserved <= config.max_queue.min(Q as u32));
+        assert!(queued + reserved <= config.max_queue().min(Q as u32));
         if b.available() > 0 {
             assert_eq!(queued, 0, "a waiter waits while a slot is free");
         }
@@ -197,7 +197,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(s.stale_releases >= stale);
         assert_eq!(s.in_flight, b.in_flight());
         assert_eq!(s.waiting, queued);
-        assert!(s.peak >= s.in_flight && s.peak <= config.max_concurrent);
+        assert!(s.peak >= s.in_flight && s.peak <= config.max_concurrent());
     }
 });
 

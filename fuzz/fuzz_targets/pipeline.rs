@@ -11,11 +11,11 @@ use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
 use steadfast::breaker::{self, Breaker, CountWindow, State};
 use steadfast::bulkhead::{self, Bulkhead};
 use steadfast::outcome::{Outcome, Verdict};
-use steadfast::pipeline::{Call, Event, FallbackOn, Order, Pipeline, PipelineConfig, Shared, Step};
-use steadfast::retry::{Budget, BudgetConfig, RetryConfig};
+use steadfast::pipeline::{self, Call, Event, FallbackOn, Order, Pipeline, Shared, Step};
+use steadfast::retry::{self, Budget, BudgetConfig};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_fuzz::{Clock, Input, trace};
 
 type Detector = CountWindow<8>;
@@ -78,12 +78,16 @@ impl World {
             .with_probes(1 + u16::from(input.u8() % 3), 1)
             .with_max_half_open_wait(input.duration());
         let breaker = Breaker::<Detector>::new(breaker).ok()?;
-        let bulkhead =
-            bulkhead::Config::new(1 + input.count() % 3, input.count() % 5, input.duration())
-                .ok()?;
+        let bulkhead = bulkhead::Config::DEFAULT
+            .with_max_concurrent(1 + input.count() % 3)
+            .with_max_queue(input.count() % 5)
+            .with_max_wait(input.duration());
         let bulkhead = Bulkhead::<Q>::new(bulkhead).ok()?;
         let budget = Budget::<4>::new(
-            BudgetConfig::new(input.count(), input.count() % 4, input.duration()).ok()?,
+            BudgetConfig::DEFAULT
+                .with_ratio_permille(input.count())
+                .with_min_retries_per_sec(input.count() % 4)
+                .with_window(input.duration()),
         )
         .ok()?;
         let factor = Ratio::new(1 + input.count() % 4, 1).ok()?;
@@ -92,18 +96,19 @@ impl World {
         } else {
             Jitter::None
         };
-        let backoff = Backoff::new(
-            Kind::Exponential { factor },
-            input.duration(),
-            input.duration(),
-            jitter,
-        )
-        .ok()?;
+        let backoff = Backoff::DEFAULT
+            .with_kind(Kind::Exponential { factor })
+            .with_base(input.duration())
+            .with_cap(input.duration())
+            .with_jitter(jitter)
+            .checked()
+            .ok()?;
         let max_attempts = 1 + input.count() % 5;
-        let retry = RetryConfig::new(max_attempts, backoff)
-            .ok()?
+        let retry = retry::Config::DEFAULT
+            .with_max_attempts(max_attempts)
+            .with_backoff(backoff)
             .with_retry_on_timeout(input.bool());
-        let timeout = TimeoutConfig::new(input.opt_duration(), input.opt_duration());
+        let timeout = timeouts(input.opt_duration(), input.opt_duration());
         let order = match input.u8() % 3 {
             0 => Order::Standard,
             1 => Order::BulkheadOutermost,
@@ -114,13 +119,13 @@ impl World {
             1 => FallbackOn::Rejection,
             _ => FallbackOn::AnyFailure,
         };
-        let config = PipelineConfig::DEFAULT
+        let config = pipeline::Config::DEFAULT
             .with_retry(retry)
             .with_timeout(timeout)
             .with_order(order)
             .with_fallback(fallback);
         Some(Self {
-            pipeline: Pipeline::new(config),
+            pipeline: Pipeline::new(config).ok()?,
             max_attempts,
             breaker,
             bulkhead,
@@ -178,7 +183,7 @@ impl World {
                 if let Some(mut slot) = self.slots[i].take() {
                     let step = slot
                         .call
-                        .on_outcome(now, v, &mut shared!(self), &mut self.rng);
+                        .on_outcome(v, now, &mut shared!(self), &mut self.rng);
                     check_step(&mut slot, step, now, self.max_attempts);
                     self.slots[i] = Some(slot);
                 }
@@ -219,7 +224,7 @@ impl World {
 
     fn check(&self) {
         let b = &self.bulkhead;
-        let max = b.config().max_concurrent;
+        let max = b.config().max_concurrent();
         assert!(b.in_flight() <= max, "bulkhead over capacity");
         assert_eq!(b.in_flight() + b.available(), max, "permits conserved");
         let unfinished = self
@@ -295,10 +300,10 @@ impl World {
         }
         let c = *self.breaker.config();
         let later = self.clock.high
-            + c.max_break_duration
-            + c.max_half_open_wait
+            + c.max_break_duration()
+            + c.max_half_open_wait()
             + Duration::from_micros(1);
-        if later.saturating_add(c.max_half_open_wait) == Instant::MAX {
+        if later.saturating_add(c.max_half_open_wait()) == Instant::MAX {
             return; // at the end of time every deadline has passed: nothing can close
         }
         for _ in 0..4 {
@@ -342,4 +347,16 @@ fn check_step(slot: &mut Slot, step: Step, now: Instant, max_attempts: u32) {
             assert!(f.attempts() <= max_attempts);
         }
     }
+}
+
+/// Timeouts from optional values: each `Some` sets one, `None` leaves it unset.
+fn timeouts(attempt: Option<Duration>, total: Option<Duration>) -> timeout::Config {
+    let mut config = timeout::Config::NONE;
+    if let Some(attempt) = attempt {
+        config = config.with_attempt(attempt);
+    }
+    if let Some(total) = total {
+        config = config.with_total(total);
+    }
+    config
 }

@@ -8,8 +8,8 @@ use libfuzzer_sys::fuzz_target;
 use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
 use steadfast::outcome::{Outcome, Verdict};
 use steadfast::retry::{
-    Budget, BudgetConfig, GiveUpReason, GrpcThrottle, Retry, RetryBudget, RetryConfig,
-    RetryDecision, TokenBucket, Unlimited, Withdrawal,
+    self, Budget, BudgetConfig, GiveUpReason, GrpcThrottle, GrpcThrottleConfig, Retry, RetryBudget,
+    RetryDecision, TokenBucket, TokenBucketConfig, Unlimited, Withdrawal,
 };
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
@@ -92,7 +92,13 @@ fn backoff(input: &mut Input<'_>) -> Option<Backoff> {
         },
     };
     let (base, cap) = (input.duration(), input.duration());
-    match Backoff::new(kind, base, cap, jitter) {
+    match Backoff::DEFAULT
+        .with_kind(kind)
+        .with_base(base)
+        .with_cap(cap)
+        .with_jitter(jitter)
+        .checked()
+    {
         Ok(b) => Some(b),
         Err(e) => {
             assert!(e.field == "base" || e.field == "jitter", "{e}");
@@ -123,8 +129,11 @@ fuzz_target!(|data: &[u8]| {
     let Some(backoff) = backoff(&mut input) else {
         return;
     };
-    let config = match RetryConfig::new(input.count(), backoff) {
-        Ok(c) => c
+    let config = retry::Config::DEFAULT
+        .with_max_attempts(input.count())
+        .with_backoff(backoff);
+    let config = match config.validate() {
+        Ok(()) => config
             .with_max_retry_after(input.duration())
             .with_retry_on_timeout(input.bool()),
         Err(e) => {
@@ -133,16 +142,25 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     let mut budget = match input.u8() % 4 {
-        0 => match BudgetConfig::new(input.count(), input.count(), input.duration())
-            .and_then(Budget::<4>::new)
-        {
+        0 => match Budget::<4>::new(
+            BudgetConfig::DEFAULT
+                .with_ratio_permille(input.count())
+                .with_min_retries_per_sec(input.count())
+                .with_window(input.duration()),
+        ) {
             Ok(b) => AnyBudget::Finagle(b),
             Err(e) => {
                 assert_eq!(e.field, "window");
                 return;
             }
         },
-        1 => match TokenBucket::new(input.count(), input.count(), input.count(), input.count()) {
+        1 => match TokenBucket::new(
+            TokenBucketConfig::DEFAULT
+                .with_capacity(input.count())
+                .with_retry_cost(input.count())
+                .with_timeout_retry_cost(input.count())
+                .with_no_retry_increment(input.count()),
+        ) {
             Ok(b) => AnyBudget::Bucket(b),
             Err(e) => {
                 assert!(
@@ -153,7 +171,11 @@ fuzz_target!(|data: &[u8]| {
                 return;
             }
         },
-        2 => match GrpcThrottle::new(input.count(), input.count()) {
+        2 => match GrpcThrottle::new(
+            GrpcThrottleConfig::DEFAULT
+                .with_max_tokens(input.count())
+                .with_token_ratio_milli(input.count()),
+        ) {
             Ok(b) => AnyBudget::Grpc(b),
             Err(e) => {
                 assert!(e.field == "max_tokens" || e.field == "token_ratio");

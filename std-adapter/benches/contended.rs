@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use failsafe::CircuitBreaker as _;
 use steadfast::breaker::Config;
-use steadfast::pipeline::PipelineConfig;
-use steadfast::retry::RetryConfig;
-use steadfast::timeout::TimeoutConfig;
+use steadfast::pipeline;
+use steadfast::retry;
+use steadfast::timeout;
 use steadfast_std::{Policy, SharedBreaker};
 
 /// Runs `call` `iters` times on each of `threads` threads at once.
@@ -81,10 +81,11 @@ fn bench(c: &mut Criterion) {
         });
 
         let policy = Policy::builder(
-            PipelineConfig::default()
-                .with_retry(RetryConfig::default().with_max_attempts(1).unwrap())
-                .with_timeout(TimeoutConfig::NONE),
+            pipeline::Config::default()
+                .with_retry(retry::Config::default().with_max_attempts(1))
+                .with_timeout(timeout::Config::NONE),
         )
+        .unwrap()
         .breaker(SharedBreaker::new("bench", steadfast_config()).unwrap())
         .build();
         group.bench_function("steadfast Policy::call_blocking", |b| {

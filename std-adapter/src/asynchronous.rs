@@ -29,12 +29,12 @@ impl<C> Policy<C> {
     /// and its future cancelled at the attempt's deadline.
     ///
     /// ```
-    /// use steadfast::pipeline::PipelineConfig;
+    /// use steadfast::pipeline;
     /// use steadfast_std::{Error, Policy};
     ///
     /// #[tokio::main(flavor = "current_thread")]
     /// async fn main() {
-    ///     let policy = Policy::builder(PipelineConfig::default()).build();
+    ///     let policy = Policy::builder(pipeline::Config::default()).expect("a valid config").build();
     ///     let mut tries = 0;
     ///     let answer: Result<u32, Error<&str>> = policy
     ///         .call(|| {
@@ -57,17 +57,17 @@ impl<C> Policy<C> {
 
     /// Like [`call`](Self::call), answering with `fallback` when the pipeline
     /// ends in [`Finish::Fallback`](steadfast::pipeline::Finish::Fallback)
-    /// (configure [`PipelineConfig::fallback`](steadfast::pipeline::PipelineConfig::fallback)).
+    /// (configure [`pipeline::Config::fallback`](steadfast::pipeline::Config::fallback)).
     ///
     /// ```
-    /// use steadfast::pipeline::{FallbackOn, PipelineConfig};
+    /// use steadfast::pipeline::{self, FallbackOn};
     /// use steadfast_std::{Fallback, Policy, SharedBreaker};
     ///
     /// #[tokio::main(flavor = "current_thread")]
     /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ///     let breaker = SharedBreaker::new("prices", Default::default())?;
     ///     let _ = breaker.force_open();
-    ///     let policy = Policy::builder(PipelineConfig::default().with_fallback(FallbackOn::Rejection))
+    ///     let policy = Policy::builder(pipeline::Config::default().with_fallback(FallbackOn::Rejection)).expect("a valid config")
     ///         .breaker(breaker)
     ///         .build();
     ///     let cache = Fallback::value(9.99_f32.to_bits());
@@ -93,7 +93,7 @@ impl<C> Policy<C> {
     /// when the pipeline ends in
     /// [`Finish::Fallback`](steadfast::pipeline::Finish::Fallback) (which
     /// failures lead there is
-    /// [`PipelineConfig::fallback`](steadfast::pipeline::PipelineConfig::fallback);
+    /// [`pipeline::Config::fallback`](steadfast::pipeline::Config::fallback);
     /// other failures are returned as by `call`, without running it).
     ///
     /// The chain runs after the pipeline has finished: the bulkhead slot,
@@ -107,14 +107,14 @@ impl<C> Policy<C> {
     /// nothing else.
     ///
     /// ```
-    /// use steadfast::pipeline::{FallbackOn, PipelineConfig};
+    /// use steadfast::pipeline::{self, FallbackOn};
     /// use steadfast_std::{AsyncFallback, Error, Fallback, Policy, SharedBreaker};
     ///
     /// #[tokio::main(flavor = "current_thread")]
     /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ///     let breaker = SharedBreaker::new("prices", Default::default())?;
     ///     let _ = breaker.force_open();
-    ///     let policy = Policy::builder(PipelineConfig::default().with_fallback(FallbackOn::Rejection))
+    ///     let policy = Policy::builder(pipeline::Config::default().with_fallback(FallbackOn::Rejection)).expect("a valid config")
     ///         .breaker(breaker)
     ///         .build();
     ///     // A local cache miss, then the replica.

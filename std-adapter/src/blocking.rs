@@ -21,12 +21,12 @@ impl<C> Policy<C> {
     /// Runs `op` through the policy on the current thread.
     ///
     /// ```
-    /// use steadfast::pipeline::PipelineConfig;
-    /// use steadfast::retry::RetryConfig;
+    /// use steadfast::pipeline;
+    /// use steadfast::retry;
     /// use steadfast_std::{Error, Policy};
     ///
-    /// let config = PipelineConfig::default().with_retry(RetryConfig::default().with_max_attempts(2)?);
-    /// let policy = Policy::builder(config).build();
+    /// let config = pipeline::Config::default().with_retry(retry::Config::default().with_max_attempts(2));
+    /// let policy = Policy::builder(config)?.build();
     /// let answer: Result<(), Error<&str>> = policy.call_blocking(|| Err("down"));
     /// assert_eq!(answer, Err(Error::retries_exhausted(2, Some("down"))));
     /// # Ok::<(), steadfast::error::ConfigError>(())
@@ -43,14 +43,14 @@ impl<C> Policy<C> {
     /// [`Finish::Fallback`](steadfast::pipeline::Finish::Fallback).
     ///
     /// ```
-    /// use steadfast::pipeline::{FallbackOn, PipelineConfig};
-    /// use steadfast::retry::RetryConfig;
+    /// use steadfast::pipeline::{self, FallbackOn};
+    /// use steadfast::retry;
     /// use steadfast_std::{Fallback, Policy};
     ///
-    /// let config = PipelineConfig::default()
-    ///     .with_retry(RetryConfig::default().with_max_attempts(1)?)
+    /// let config = pipeline::Config::default()
+    ///     .with_retry(retry::Config::default().with_max_attempts(1))
     ///     .with_fallback(FallbackOn::AnyFailure);
-    /// let policy = Policy::builder(config).build();
+    /// let policy = Policy::builder(config)?.build();
     /// let providers = Fallback::from_fn(|_| Err("backup down")).or_else(|_| Ok("third provider"));
     /// assert_eq!(policy.call_blocking_with_fallback(&providers, || Err("primary down")).unwrap(), "third provider");
     /// # Ok::<(), steadfast::error::ConfigError>(())

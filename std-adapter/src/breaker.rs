@@ -237,7 +237,8 @@ impl Locked {
             AnyBreaker::Count(b) => (b.generation(), false),
             AnyBreaker::Time(b) => (b.generation(), false),
         };
-        let until = match with_breaker!(&self.machine, b => (b.state(), b.config().metrics_only)) {
+        let until = match with_breaker!(&self.machine, b => (b.state(), b.config().metrics_only()))
+        {
             (State::Open { until }, false) => until.as_micros(),
             _ => 0,
         };
@@ -476,7 +477,7 @@ impl SharedBreaker {
             inner: Arc::new(Inner {
                 word,
                 open_until,
-                slow_micros: config.slow_call_duration.as_micros(),
+                slow_micros: config.slow_call_duration().as_micros(),
                 stripes: Default::default(),
                 name,
                 detector,
@@ -567,7 +568,7 @@ impl SharedBreaker {
     ///
     /// ```
     /// # let b = steadfast_std::SharedBreaker::new("db", Default::default())?;
-    /// assert_eq!(b.config().failure_threshold, 5);
+    /// assert_eq!(b.config().failure_threshold(), 5);
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn config(&self) -> Config {

@@ -51,7 +51,7 @@ impl SharedBudget {
     /// ```
     /// # use steadfast_std::SharedBudget;
     /// use steadfast::{retry::BudgetConfig, time::Duration};
-    /// let short = BudgetConfig::new(200, 10, Duration::from_micros(5))?;
+    /// let short = BudgetConfig::DEFAULT.with_ratio_permille(200).with_min_retries_per_sec(10).with_window(Duration::from_micros(5));
     /// let err = SharedBudget::new(short).unwrap_err();
     /// assert_eq!(err.to_string(), "invalid `window`: must be at least 10us (10 time buckets of at least 1us each)");
     /// # Ok::<(), steadfast::error::ConfigError>(())

@@ -77,7 +77,7 @@ struct Inner {
 /// use steadfast::time::Duration;
 /// use steadfast_std::SharedBulkhead;
 ///
-/// let pool = SharedBulkhead::new("reports", Config::new(4, 16, Duration::from_secs(1))?)?;
+/// let pool = SharedBulkhead::new("reports", Config::DEFAULT.with_max_concurrent(4).with_max_queue(16).with_max_wait(Duration::from_secs(1)))?;
 /// assert_eq!((pool.available(), pool.in_flight(), pool.queued()), (4, 0, 0));
 /// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
@@ -104,7 +104,7 @@ impl SharedBulkhead {
     /// ```
     /// use steadfast::bulkhead::Config;
     /// use steadfast::time::Duration;
-    /// let err = steadfast_std::SharedBulkhead::new("x", Config::new(1, 1000, Duration::from_secs(1))?).unwrap_err();
+    /// let err = steadfast_std::SharedBulkhead::new("x", Config::DEFAULT.with_max_concurrent(1).with_max_queue(1000).with_max_wait(Duration::from_secs(1))).unwrap_err();
     /// assert_eq!(err.field, "max_queue");
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
@@ -136,7 +136,7 @@ impl SharedBulkhead {
     ///
     /// ```
     /// # let pool = steadfast_std::SharedBulkhead::new("reports", Default::default())?;
-    /// assert_eq!(pool.config().max_concurrent, 10);
+    /// assert_eq!(pool.config().max_concurrent(), 10);
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn config(&self) -> Config {
@@ -262,8 +262,8 @@ mod tests {
 
     use steadfast::breaker::{Config as BreakerConfig, State};
     use steadfast::bulkhead::Config;
-    use steadfast::pipeline::{Event, PipelineConfig};
-    use steadfast::retry::RetryConfig;
+    use steadfast::pipeline::{self, Event};
+    use steadfast::retry;
     use steadfast::time::Duration;
 
     use crate::sync::{Arc, Mutex, lock};
@@ -299,15 +299,21 @@ mod tests {
         // step, before anything else of A runs; B meanwhile takes its slot (woken,
         // or at its own deadline), runs and ends. Then A goes on. Nothing about
         // B's ticket may be left behind.
-        let bulkhead =
-            SharedBulkhead::new("db", Config::new(1, 1, Duration::from_millis(50)).unwrap())
-                .unwrap();
+        let bulkhead = SharedBulkhead::new(
+            "db",
+            Config::DEFAULT
+                .with_max_concurrent(1)
+                .with_max_queue(1)
+                .with_max_wait(Duration::from_millis(50)),
+        )
+        .unwrap();
         let breaker =
             SharedBreaker::new("db", BreakerConfig::new().with_failure_threshold(1)).unwrap();
         let (opened, a_reported) = channel();
         let (go_on, a_may_go_on) = channel();
-        let one_attempt = RetryConfig::DEFAULT.with_max_attempts(1).unwrap();
-        let policy = Policy::builder(PipelineConfig::DEFAULT.with_retry(one_attempt))
+        let one_attempt = retry::Config::DEFAULT.with_max_attempts(1);
+        let policy = Policy::builder(pipeline::Config::DEFAULT.with_retry(one_attempt))
+            .unwrap()
             .name("db")
             .breaker(breaker)
             .bulkhead(bulkhead.clone())

@@ -12,11 +12,11 @@
 //!   success). The value is stored for the key and answered with
 //!   `stale: false`; a cached value is never served instead of it. A value
 //!   the classifier does not call a success (an ignored outcome, or one it
-//!   failed while [`PipelineConfig::fallback`](steadfast::pipeline::PipelineConfig::fallback)
+//!   failed while [`pipeline::Config::fallback`](steadfast::pipeline::Config::fallback)
 //!   does not cover it) is answered as the call returned it, and not stored.
 //! * **Served from the cache**: the pipeline ends in [`Finish::Fallback`]
 //!   (the call failed, or was refused by the breaker or bulkhead, in a way
-//!   [`PipelineConfig::fallback`](steadfast::pipeline::PipelineConfig::fallback)
+//!   [`pipeline::Config::fallback`](steadfast::pipeline::Config::fallback)
 //!   covers) and the key has a value at most
 //!   [`max_staleness`](LastGood::max_staleness) old: that value is the
 //!   answer, with `stale: true` and its [`age`](Cached::age).
@@ -32,7 +32,7 @@
 //! that ages past the limit while the call retries is counted yet not served.
 //!
 //! ```
-//! use steadfast::pipeline::{FallbackOn, PipelineConfig};
+//! use steadfast::pipeline::{self, FallbackOn};
 //! use steadfast::time::Duration;
 //! use steadfast_std::cache::LastGood;
 //! use steadfast_std::{Policy, SharedBreaker};
@@ -40,7 +40,7 @@
 //! #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let breaker = SharedBreaker::new("catalog", Default::default())?;
-//!     let policy = Policy::builder(PipelineConfig::default().with_fallback(FallbackOn::AnyFailure))
+//!     let policy = Policy::builder(pipeline::Config::default().with_fallback(FallbackOn::AnyFailure))?
 //!         .name("catalog")
 //!         .breaker(breaker.clone())
 //!         .build();
@@ -346,18 +346,18 @@ impl<C> Policy<C> {
     /// (`stale: true`, with its age); otherwise the call's error is returned. See the [module docs](crate::cache) for the rules.
     ///
     /// ```
-    /// use steadfast::pipeline::{FallbackOn, PipelineConfig};
-    /// use steadfast::retry::RetryConfig;
+    /// use steadfast::pipeline::{self, FallbackOn};
+    /// use steadfast::retry;
     /// use steadfast::time::Duration;
     /// use steadfast_std::Policy;
     /// use steadfast_std::cache::LastGood;
     ///
     /// #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    ///     let config = PipelineConfig::default()
-    ///         .with_retry(RetryConfig::default().with_max_attempts(1)?)
+    ///     let config = pipeline::Config::default()
+    ///         .with_retry(retry::Config::default().with_max_attempts(1))
     ///         .with_fallback(FallbackOn::AnyFailure);
-    ///     let policy = Policy::builder(config).build();
+    ///     let policy = Policy::builder(config)?.build();
     ///     let rates = LastGood::new("rates-cache", 16, Duration::from_secs(600))?;
     ///     let up = policy.call_cached(&rates, "EUR", || async { Ok::<u32, &str>(108) }).await.unwrap();
     ///     assert_eq!((up.value, up.stale), (108, false));
@@ -389,13 +389,13 @@ impl<C> Policy<C> {
     /// [`call_blocking`](Self::call_blocking)).
     ///
     /// ```
-    /// use steadfast::pipeline::{FallbackOn, PipelineConfig};
+    /// use steadfast::pipeline::{self, FallbackOn};
     /// use steadfast::time::Duration;
     /// use steadfast_std::{Policy, SharedBreaker};
     /// use steadfast_std::cache::LastGood;
     ///
     /// let breaker = SharedBreaker::new("geo", Default::default())?;
-    /// let policy = Policy::builder(PipelineConfig::default().with_fallback(FallbackOn::Rejection))
+    /// let policy = Policy::builder(pipeline::Config::default().with_fallback(FallbackOn::Rejection))?
     ///     .breaker(breaker.clone())
     ///     .build();
     /// let cities = LastGood::new("geo-cache", 100, Duration::from_secs(3600))?;

@@ -83,6 +83,23 @@ impl<E> Error<E> {
         .with_breaker(breaker)
     }
 
+    /// A rate limiter refused the call, before any attempt ran; `retry_at`
+    /// says when it admits the same call (never, for more than a burst).
+    ///
+    /// ```
+    /// # use steadfast_std::Error;
+    /// let e = Error::<()>::rate_limited(None);
+    /// assert!(e.is_rejection());
+    /// assert_eq!(e.retry_at(), None);
+    /// ```
+    pub const fn rate_limited(retry_at: Option<Instant>) -> Self {
+        Self::new(pipeline::Error::new(
+            Reason::RateLimited { retry_at },
+            0,
+            None,
+        ))
+    }
+
     /// The bulkhead had no slot and no queue room, before any attempt ran.
     ///
     /// ```

@@ -2,7 +2,7 @@
 //! [`Finish::Fallback`](steadfast::pipeline::Finish::Fallback).
 //!
 //! The pipeline decides *whether* (set
-//! [`PipelineConfig::fallback`](steadfast::pipeline::PipelineConfig::fallback));
+//! [`pipeline::Config::fallback`](steadfast::pipeline::Config::fallback));
 //! a fallback says *what*: a value, a closure, or a chain of alternatives
 //! tried in order (the seeds' cache fallback and multi-provider chain).
 //!
@@ -168,8 +168,8 @@ enum AnyAlternative<T, E> {
 /// A multi-provider chain, the backup behind its own breaker, then a cache:
 ///
 /// ```
-/// use steadfast::pipeline::{FallbackOn, PipelineConfig};
-/// use steadfast::retry::RetryConfig;
+/// use steadfast::pipeline::{self, FallbackOn};
+/// use steadfast::retry;
 /// use steadfast_std::{AsyncFallback, Error, Policy, SharedBreaker};
 ///
 /// #[derive(Clone)]
@@ -183,7 +183,7 @@ enum AnyAlternative<T, E> {
 /// #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let (primary, backup) = (Provider { up: false }, Provider { up: true });
-///     let backup_policy = Policy::builder(PipelineConfig::default())
+///     let backup_policy = Policy::builder(pipeline::Config::default()).expect("a valid config")
 ///         .name("backup")
 ///         .breaker(SharedBreaker::new("backup", Default::default())?)
 ///         .build();
@@ -193,10 +193,10 @@ enum AnyAlternative<T, E> {
 ///     })
 ///     .or_else_sync(|_| Ok::<_, ()>(100)); // last resort: yesterday's quote
 ///
-///     let config = PipelineConfig::default()
-///         .with_retry(RetryConfig::default().with_max_attempts(2)?)
+///     let config = pipeline::Config::default()
+///         .with_retry(retry::Config::default().with_max_attempts(2))
 ///         .with_fallback(FallbackOn::AnyFailure);
-///     let policy = Policy::builder(config).name("primary").build();
+///     let policy = Policy::builder(config).expect("a valid config").name("primary").build();
 ///     let quote = policy.call_with_async_fallback(&chain, || primary.quote()).await;
 ///     assert_eq!(quote.unwrap(), 120); // from the backup provider
 ///     Ok(())

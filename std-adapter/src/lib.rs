@@ -6,7 +6,7 @@
 pub(crate) mod sync;
 
 /// The core crate, [`steadfast`]: machines, configs, time and outcomes, so that
-/// one dependency is enough (`steadfast_std::core::pipeline::PipelineConfig`).
+/// one dependency is enough (`steadfast_std::core::pipeline::Config`).
 pub use steadfast as core;
 
 #[cfg(feature = "tokio")]
@@ -22,6 +22,7 @@ pub mod error;
 pub mod fallback;
 pub mod observer;
 pub mod policy;
+pub mod ratelimit;
 #[cfg(feature = "tokio")]
 pub mod recovery;
 pub mod seed;

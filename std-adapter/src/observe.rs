@@ -17,6 +17,7 @@
 //! | `call_duration_seconds` | histogram | the policy | a call ended: start to answer, queueing, every attempt and backoff included |
 //! | `bulkhead_in_flight` | gauge | the bulkhead | slots taken, after each step that changed it |
 //! | `bulkhead_queued` | gauge | the bulkhead | calls waiting for a slot, after each step that changed it |
+//! | `rate_limit_rejections_total` | counter | the rate limiter | a call refused by a rate limiter (`RateLimitLayer`, `KeyedRateLimitLayer`) |
 //! | `chaos_injections_total` | counter (also labelled `kind`: `error`, `hang`, `outcome`, `latency`) | the chaos layer | a fault was injected on purpose (`ChaosLayer`); a fault with latency counts once for each |
 //!
 //! On the tower path, a layer given an observer reports under its own name:
@@ -43,15 +44,16 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use steadfast::pipeline::PipelineConfig;
+//! use steadfast::pipeline;
 //! use steadfast_std::Policy;
 //! use steadfast_std::observe::Standard;
 //!
-//! let policy = Policy::builder(PipelineConfig::default())
+//! let policy = Policy::builder(pipeline::Config::default())?
 //!     .name("quotes")
 //!     .observer(Arc::new(Standard))
 //!     .build();
 //! assert_eq!(policy.call_blocking(|| Ok::<_, ()>(1)).unwrap(), 1);
+//! # Ok::<(), steadfast::error::ConfigError>(())
 //! ```
 
 #[cfg(any(feature = "metrics", feature = "tracing"))]
@@ -102,6 +104,7 @@ struct Names {
     in_flight: metrics::SharedString,
     queued: metrics::SharedString,
     injections: metrics::SharedString,
+    rate_limited: metrics::SharedString,
 }
 
 #[cfg(feature = "metrics")]
@@ -118,6 +121,7 @@ impl Names {
         in_flight: metrics::SharedString::const_str("bulkhead_in_flight"),
         queued: metrics::SharedString::const_str("bulkhead_queued"),
         injections: metrics::SharedString::const_str("chaos_injections_total"),
+        rate_limited: metrics::SharedString::const_str("rate_limit_rejections_total"),
     };
 
     fn prefixed(prefix: &str) -> Self {
@@ -140,6 +144,7 @@ impl Names {
             in_flight: name(&plain.in_flight),
             queued: name(&plain.queued),
             injections: name(&plain.injections),
+            rate_limited: name(&plain.rate_limited),
         }
     }
 
@@ -159,6 +164,7 @@ impl Names {
             "Retries scheduled: attempts after the first"
         );
         describe_counter!(self.timeouts.clone(), "Attempts that timed out");
+        describe_counter!(self.rate_limited.clone(), "Calls refused by a rate limiter");
         describe_counter!(
             self.injections.clone(),
             "Faults injected on purpose (chaos), by kind"
@@ -230,8 +236,9 @@ impl MetricsObserver {
     /// use std::sync::Arc;
     /// use steadfast_std::observe::{MetricsObserver, TracingObserver};
     /// let observer = Arc::new((MetricsObserver::with_prefix("shop_"), TracingObserver));
-    /// let policy = steadfast_std::Policy::builder(Default::default()).observer(observer).build();
+    /// let policy = steadfast_std::Policy::builder(Default::default())?.observer(observer).build();
     /// # let _ = policy;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn with_prefix(prefix: &str) -> Self {
         let names = Names::prefixed(prefix);
@@ -308,6 +315,10 @@ impl Observer for MetricsObserver {
                 reason: Reason::BreakerOpen { .. },
                 ..
             }) => &n.breaker_rejections,
+            Some(Failure {
+                reason: Reason::RateLimited { .. },
+                ..
+            }) => &n.rate_limited,
             _ => return,
         };
         metrics::counter!(counter.clone(), LABEL => policy.to_owned()).increment(1);
@@ -408,6 +419,15 @@ impl Observer for TracingObserver {
                     .map(|at| human(at.saturating_duration_since(crate::time::now())))
                     .unwrap_or_else(|| "unknown".to_owned());
                 tracing::debug!(target: "steadfast", policy, attempts, %retry_in, "refused: circuit breaker open");
+            }
+            Some(Failure {
+                reason: Reason::RateLimited { retry_at },
+                ..
+            }) => {
+                let retry_in = retry_at
+                    .map(|at| human(at.saturating_duration_since(crate::time::now())))
+                    .unwrap_or_else(|| "never".to_owned());
+                tracing::debug!(target: "steadfast", policy, %retry_in, "refused: rate limited");
             }
             Some(Failure {
                 reason: reason @ (Reason::BulkheadFull | Reason::QueueTimeout),

@@ -19,9 +19,10 @@ use std::fmt;
 use std::sync::atomic::AtomicU64;
 
 use steadfast::bulkhead::Ticket;
+use steadfast::error::ConfigError;
 use steadfast::outcome::ErrorsFail;
 use steadfast::pipeline::{
-    self, Answer, Call, Event, Events, Finish, Input, Pipeline, PipelineConfig, Shared, Step,
+    self, Answer, Call, Event, Events, Finish, Input, Pipeline, Shared, Step,
 };
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::Instant;
@@ -44,15 +45,15 @@ pub(crate) struct Inner {
 }
 
 /// A resilience policy: retry, timeouts, stage order and fallback rule (a
-/// [`PipelineConfig`]), with an optional shared breaker, bulkhead and retry
+/// [`pipeline::Config`]), with an optional shared breaker, bulkhead and retry
 /// budget, a classifier `C` and an [`Observer`]. Cheap to clone (an `Arc`);
 /// every clone shares the same machines.
 ///
 /// ```
-/// use steadfast::pipeline::PipelineConfig;
+/// use steadfast::pipeline;
 /// use steadfast_std::{Policy, SharedBreaker};
 ///
-/// let policy = Policy::builder(PipelineConfig::default())
+/// let policy = Policy::builder(pipeline::Config::default())?
 ///     .name("postgres")
 ///     .breaker(SharedBreaker::new("postgres", Default::default())?)
 ///     .build();
@@ -88,9 +89,9 @@ impl<C> fmt::Debug for Policy<C> {
 /// Builds a [`Policy`]. See [`Policy::builder`].
 ///
 /// ```
-/// use steadfast::pipeline::PipelineConfig;
+/// use steadfast::pipeline;
 /// use steadfast_std::{Policy, SharedBulkhead, SharedBudget};
-/// let policy = Policy::builder(PipelineConfig::default())
+/// let policy = Policy::builder(pipeline::Config::default())?
 ///     .name("reports")
 ///     .bulkhead(SharedBulkhead::new("reports", Default::default())?)
 ///     .budget(SharedBudget::new(Default::default())?)
@@ -101,7 +102,7 @@ impl<C> fmt::Debug for Policy<C> {
 /// ```
 pub struct PolicyBuilder<C = ErrorsFail> {
     name: std::sync::Arc<str>,
-    config: PipelineConfig,
+    pipeline: Pipeline,
     breaker: Option<SharedBreaker>,
     bulkhead: Option<SharedBulkhead>,
     budget: Option<SharedBudget>,
@@ -114,30 +115,36 @@ impl<C> fmt::Debug for PolicyBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PolicyBuilder")
             .field("name", &self.name)
-            .field("config", &self.config)
+            .field("config", self.pipeline.config())
             .finish_non_exhaustive()
     }
 }
 
 impl Policy {
     /// Starts building a policy from a pipeline config (named `"default"`, no
-    /// shared machines, [`ErrorsFail`] classifier, no-op observer).
+    /// shared machines, [`ErrorsFail`] classifier, no-op observer), or the
+    /// error of [`pipeline::Config::validate`], naming the field.
     ///
     /// ```
-    /// let p = steadfast_std::Policy::builder(Default::default()).build();
+    /// use steadfast::{pipeline, retry};
+    ///
+    /// let p = steadfast_std::Policy::builder(Default::default())?.build();
     /// assert_eq!(p.name(), "default");
+    /// let bad = pipeline::Config::DEFAULT.with_retry(retry::Config::DEFAULT.with_max_attempts(0));
+    /// assert_eq!(steadfast_std::Policy::builder(bad).unwrap_err().field, "max_attempts");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn builder(config: PipelineConfig) -> PolicyBuilder {
-        PolicyBuilder {
+    pub fn builder(config: pipeline::Config) -> Result<PolicyBuilder, ConfigError> {
+        Ok(PolicyBuilder {
             name: "default".into(),
-            config,
+            pipeline: Pipeline::new(config)?,
             breaker: None,
             bulkhead: None,
             budget: None,
             observer: std::sync::Arc::new(NoopObserver),
             classifier: ErrorsFail,
             seed: crate::seed::from_os(),
-        }
+        })
     }
 }
 
@@ -145,8 +152,9 @@ impl<C> PolicyBuilder<C> {
     /// The policy's name (in events and metrics).
     ///
     /// ```
-    /// let p = steadfast_std::Policy::builder(Default::default()).name("kafka").build();
+    /// let p = steadfast_std::Policy::builder(Default::default())?.name("kafka").build();
     /// assert_eq!(p.name(), "kafka");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub fn name(mut self, name: impl Into<std::sync::Arc<str>>) -> Self {
@@ -159,7 +167,7 @@ impl<C> PolicyBuilder<C> {
     /// ```
     /// # use steadfast_std::{Policy, SharedBreaker};
     /// let b = SharedBreaker::new("db", Default::default())?;
-    /// let p = Policy::builder(Default::default()).breaker(b.clone()).build();
+    /// let p = Policy::builder(Default::default())?.breaker(b.clone()).build();
     /// assert_eq!(p.breaker().unwrap().name(), "db");
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
@@ -173,7 +181,7 @@ impl<C> PolicyBuilder<C> {
     ///
     /// ```
     /// # use steadfast_std::{Policy, SharedBulkhead};
-    /// let p = Policy::builder(Default::default()).bulkhead(SharedBulkhead::new("pool", Default::default())?).build();
+    /// let p = Policy::builder(Default::default())?.bulkhead(SharedBulkhead::new("pool", Default::default())?).build();
     /// assert!(p.bulkhead().is_some());
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
@@ -187,7 +195,7 @@ impl<C> PolicyBuilder<C> {
     ///
     /// ```
     /// # use steadfast_std::{Policy, SharedBudget};
-    /// let p = Policy::builder(Default::default()).budget(SharedBudget::new(Default::default())?).build();
+    /// let p = Policy::builder(Default::default())?.budget(SharedBudget::new(Default::default())?).build();
     /// assert!(p.budget().is_some());
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
@@ -201,8 +209,9 @@ impl<C> PolicyBuilder<C> {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// let p = steadfast_std::Policy::builder(Default::default()).observer(Arc::new(steadfast_std::NoopObserver)).build();
+    /// let p = steadfast_std::Policy::builder(Default::default())?.observer(Arc::new(steadfast_std::NoopObserver)).build();
     /// # let _ = p;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub fn observer(mut self, observer: std::sync::Arc<dyn Observer>) -> Self {
@@ -221,8 +230,9 @@ impl<C> PolicyBuilder<C> {
     /// replay a run.
     ///
     /// ```
-    /// let p = steadfast_std::Policy::builder(Default::default()).seed(7).build();
+    /// let p = steadfast_std::Policy::builder(Default::default())?.seed(7).build();
     /// assert_eq!(p.seed(), 7);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
@@ -236,7 +246,7 @@ impl<C> PolicyBuilder<C> {
     ///
     /// ```
     /// use steadfast::outcome::Verdict;
-    /// let p = steadfast_std::Policy::builder(Default::default())
+    /// let p = steadfast_std::Policy::builder(Default::default())?
     ///     .classifier(|r: &Result<u16, ()>| match r {
     ///         Ok(s) if *s >= 500 => Verdict::failure(),
     ///         Ok(_) => Verdict::success(),
@@ -244,11 +254,12 @@ impl<C> PolicyBuilder<C> {
     ///     })
     ///     .build();
     /// assert_eq!(p.call_blocking(|| Ok::<u16, ()>(200)).unwrap(), 200);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn classifier<C2>(self, classifier: C2) -> PolicyBuilder<C2> {
         PolicyBuilder {
             name: self.name,
-            config: self.config,
+            pipeline: self.pipeline,
             breaker: self.breaker,
             bulkhead: self.bulkhead,
             budget: self.budget,
@@ -261,8 +272,9 @@ impl<C> PolicyBuilder<C> {
     /// The policy.
     ///
     /// ```
-    /// let p = steadfast_std::Policy::builder(Default::default()).build();
+    /// let p = steadfast_std::Policy::builder(Default::default())?.build();
     /// # let _ = p;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn build(self) -> Policy<C> {
         self.observer
@@ -270,7 +282,7 @@ impl<C> PolicyBuilder<C> {
         Policy {
             inner: std::sync::Arc::new(Inner {
                 name: self.name,
-                pipeline: Pipeline::new(self.config),
+                pipeline: self.pipeline,
                 breaker: self.breaker,
                 bulkhead: self.bulkhead,
                 budget: self.budget,
@@ -288,7 +300,8 @@ impl<C> Policy<C> {
     /// The policy's name.
     ///
     /// ```
-    /// assert_eq!(steadfast_std::Policy::builder(Default::default()).build().name(), "default");
+    /// assert_eq!(steadfast_std::Policy::builder(Default::default())?.build().name(), "default");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn name(&self) -> &str {
         &self.inner.name
@@ -297,9 +310,10 @@ impl<C> Policy<C> {
     /// The seed of the policy's jitter streams (see [`PolicyBuilder::seed`]).
     ///
     /// ```
-    /// let a = steadfast_std::Policy::builder(Default::default()).build();
-    /// let b = steadfast_std::Policy::builder(Default::default()).build();
+    /// let a = steadfast_std::Policy::builder(Default::default())?.build();
+    /// let b = steadfast_std::Policy::builder(Default::default())?.build();
     /// assert_ne!(a.seed(), b.seed()); // drawn from the OS
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn seed(&self) -> u64 {
         self.inner.seed
@@ -308,17 +322,19 @@ impl<C> Policy<C> {
     /// The pipeline config.
     ///
     /// ```
-    /// let p = steadfast_std::Policy::builder(Default::default()).build();
-    /// assert_eq!(p.config().retry.max_attempts(), 3);
+    /// let p = steadfast_std::Policy::builder(Default::default())?.build();
+    /// assert_eq!(p.config().retry().max_attempts(), 3);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn config(&self) -> &PipelineConfig {
+    pub fn config(&self) -> &pipeline::Config {
         self.inner.pipeline.config()
     }
 
     /// The shared breaker, if any.
     ///
     /// ```
-    /// assert!(steadfast_std::Policy::builder(Default::default()).build().breaker().is_none());
+    /// assert!(steadfast_std::Policy::builder(Default::default())?.build().breaker().is_none());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn breaker(&self) -> Option<&SharedBreaker> {
         self.inner.breaker.as_ref()
@@ -327,7 +343,8 @@ impl<C> Policy<C> {
     /// The shared bulkhead, if any.
     ///
     /// ```
-    /// assert!(steadfast_std::Policy::builder(Default::default()).build().bulkhead().is_none());
+    /// assert!(steadfast_std::Policy::builder(Default::default())?.build().bulkhead().is_none());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn bulkhead(&self) -> Option<&SharedBulkhead> {
         self.inner.bulkhead.as_ref()
@@ -336,7 +353,8 @@ impl<C> Policy<C> {
     /// The shared retry budget, if any.
     ///
     /// ```
-    /// assert!(steadfast_std::Policy::builder(Default::default()).build().budget().is_none());
+    /// assert!(steadfast_std::Policy::builder(Default::default())?.build().budget().is_none());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn budget(&self) -> Option<&SharedBudget> {
         self.inner.budget.as_ref()
@@ -345,8 +363,9 @@ impl<C> Policy<C> {
     /// The classifier.
     ///
     /// ```
-    /// let p = steadfast_std::Policy::builder(Default::default()).build();
+    /// let p = steadfast_std::Policy::builder(Default::default())?.build();
     /// assert_eq!(*p.classifier(), steadfast::outcome::ErrorsFail);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn classifier(&self) -> &C {
         &self.classifier
@@ -357,10 +376,11 @@ impl<C> Policy<C> {
     ///
     /// ```
     /// use steadfast::outcome::Verdict;
-    /// let p = steadfast_std::Policy::builder(Default::default()).build();
+    /// let p = steadfast_std::Policy::builder(Default::default())?.build();
     /// let lenient = p.with_classifier(|_: &Result<(), ()>| Verdict::success());
     /// assert!(lenient.call_blocking(|| Err::<(), ()>(())).is_err()); // Err is still returned…
-    /// assert_eq!(lenient.config().retry.max_attempts(), 3);
+    /// assert_eq!(lenient.config().retry().max_attempts(), 3);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn with_classifier<C2>(&self, classifier: C2) -> Policy<C2> {
         Policy {
@@ -487,7 +507,7 @@ impl<'p> Driver<'p> {
                 rng: &mut self.rng,
                 policy,
             };
-            let step = self.call.handle(now, input, &mut shared, &mut rng);
+            let step = self.call.handle(input, now, &mut shared, &mut rng);
             // Grants are recorded, and a ticket left behind forgotten, under the
             // bulkhead's lock: a waiter leaving the queue meanwhile cannot miss
             // a grant or have one recorded after it left.

@@ -47,6 +47,7 @@ use steadfast::pipeline::Event;
 use crate::checks::HealthChecks;
 use crate::health::{BreakerHealth, Health};
 use crate::observer::{NoopObserver, Observer};
+use crate::ratelimit::SharedRateLimiter;
 use crate::{Policy, SharedBreaker, SharedBudget, SharedBulkhead, time};
 
 #[cfg(feature = "config")]
@@ -80,6 +81,7 @@ struct Inner {
     critical: BTreeSet<String>,
     checks: HealthChecks,
     chaos: BTreeMap<String, Drill>,
+    rate_limiters: BTreeMap<String, SharedRateLimiter>,
 }
 
 /// A named fault-injection drill: its settings and the switch every layer
@@ -101,7 +103,7 @@ struct Drill {
 /// let db = SharedBreaker::new("postgres", Default::default())?;
 /// let registry = Registry::builder()
 ///     .breaker(db.clone())
-///     .policy(Policy::builder(Default::default()).name("postgres").breaker(db).build())
+///     .policy(Policy::builder(Default::default())?.name("postgres").breaker(db).build())
 ///     .build();
 /// assert_eq!(registry.policy("postgres").unwrap().breaker().unwrap().name(), "postgres");
 /// assert!(registry.breaker("redis").is_none());
@@ -149,6 +151,7 @@ pub struct RegistryBuilder {
     critical: BTreeSet<String>,
     checks: HealthChecks,
     chaos: BTreeMap<String, Drill>,
+    rate_limiters: BTreeMap<String, SharedRateLimiter>,
 }
 
 impl fmt::Debug for RegistryBuilder {
@@ -203,8 +206,9 @@ impl RegistryBuilder {
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, Policy};
-    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// let r = Registry::builder().policy(Policy::builder(Default::default())?.name("api").build()).build();
     /// assert!(r.policy("api").is_some());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policies.insert(policy.name().to_owned(), policy);
@@ -262,6 +266,22 @@ impl RegistryBuilder {
         self
     }
 
+    /// Registers a rate limiter under its own name.
+    ///
+    /// ```
+    /// use steadfast::ratelimit::Config;
+    /// use steadfast_std::ratelimit::SharedRateLimiter;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().rate_limiter(SharedRateLimiter::new("api", Config::per_second(50))?).build();
+    /// assert_eq!(r.rate_limiter("api").unwrap().config().count(), 50);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn rate_limiter(mut self, limiter: SharedRateLimiter) -> Self {
+        self.rate_limiters
+            .insert(limiter.name().to_owned(), limiter);
+        self
+    }
+
     /// Registers a fault-injection drill under `name`, for
     /// `Registry::chaos_layer` (feature `tower`). It injects only when
     /// `config` is enabled and the registry's global switch is on.
@@ -313,6 +333,7 @@ impl RegistryBuilder {
                 critical: self.critical,
                 checks: self.checks,
                 chaos: self.chaos,
+                rate_limiters: self.rate_limiters,
             }),
         }
     }
@@ -337,6 +358,7 @@ impl Registry {
             critical: BTreeSet::new(),
             checks: HealthChecks::new(),
             chaos: BTreeMap::new(),
+            rate_limiters: BTreeMap::new(),
         }
     }
 
@@ -354,7 +376,7 @@ impl Registry {
     ///   db: { bulkhead: db, max_attempts: 2 }
     /// ")?.validate()?;
     /// let registry = Registry::from_set(&set)?;
-    /// assert_eq!(registry.policy("db").unwrap().bulkhead().unwrap().config().max_concurrent, 4);
+    /// assert_eq!(registry.policy("db").unwrap().bulkhead().unwrap().config().max_concurrent(), 4);
     /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     #[cfg(feature = "config")]
@@ -377,7 +399,7 @@ impl Registry {
     /// let registry = Registry::from_set_with_observer(&set, Arc::new(NoopObserver))?;
     /// assert!(!registry.enabled());
     /// assert_eq!(registry.health().circuit_breakers["x"], "disabled");
-    /// assert_eq!(registry.policy("x").unwrap().config().retry.max_attempts(), 1);
+    /// assert_eq!(registry.policy("x").unwrap().config().retry().max_attempts(), 1);
     /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     #[cfg(feature = "config")]
@@ -432,6 +454,11 @@ impl Registry {
                 SharedBudget::new(*config).map_err(core_error(format!("budgets.{name}")))?;
             builder = builder.budget(name.clone(), budget);
         }
+        for (name, config) in &set.ratelimits {
+            let limiter = SharedRateLimiter::new(name.as_str(), *config)
+                .map_err(core_error(format!("ratelimits.{name}")))?;
+            builder = builder.rate_limiter(limiter);
+        }
         for (name, config) in &set.chaos {
             // The global switch off turns every drill off too.
             builder = builder.chaos(
@@ -450,9 +477,10 @@ impl Registry {
             let pipeline = if set.enabled {
                 *pipeline
             } else {
-                PolicySet::PASS_THROUGH.with_order(pipeline.order)
+                PolicySet::PASS_THROUGH.with_order(pipeline.order())
             };
             let mut policy = Policy::builder(pipeline)
+                .map_err(core_error(format!("policies.{name}")))?
                 .name(name.as_str())
                 .observer(observer.clone());
             if let Some(seed) = seed {
@@ -532,9 +560,10 @@ impl Registry {
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, Policy};
-    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// let r = Registry::builder().policy(Policy::builder(Default::default())?.name("api").build()).build();
     /// let answer = r.policy("api").unwrap().call_blocking(|| Ok::<_, ()>(42));
     /// assert_eq!(answer.unwrap(), 42);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn policy(&self, name: &str) -> Option<&Policy> {
         self.inner.policies.get(name)
@@ -550,6 +579,36 @@ impl Registry {
     /// ```
     pub fn breaker(&self, name: &str) -> Option<&SharedBreaker> {
         self.inner.breakers.get(name)
+    }
+
+    /// The rate limiter named `name`.
+    pub fn rate_limiter(&self, name: &str) -> Option<&SharedRateLimiter> {
+        self.inner.rate_limiters.get(name)
+    }
+
+    /// A tower [`RateLimitLayer`](crate::tower::RateLimitLayer) for the
+    /// limiter named `name` (`[ratelimits.NAME]`), reporting refusals to the
+    /// registry's observer (`rate_limit_rejections_total`). A disabled
+    /// registry's layer admits every request. Feature `tower`.
+    ///
+    /// ```
+    /// use steadfast::ratelimit::Config;
+    /// use steadfast_std::ratelimit::SharedRateLimiter;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().rate_limiter(SharedRateLimiter::new("api", Config::per_second(50))?).build();
+    /// assert_eq!(r.rate_limit_layer("api").unwrap().limiter().name(), "api");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn rate_limit_layer(&self, name: &str) -> Option<crate::tower::RateLimitLayer> {
+        let limiter = self.inner.rate_limiters.get(name)?.clone();
+        let layer =
+            crate::tower::RateLimitLayer::new(limiter).with_observer(self.inner.observer.clone());
+        Some(if self.inner.enabled {
+            layer
+        } else {
+            layer.passing()
+        })
     }
 
     /// The names of the fault-injection drills.
@@ -648,19 +707,21 @@ impl Registry {
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, Policy};
-    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// let r = Registry::builder().policy(Policy::builder(Default::default())?.name("api").build()).build();
     /// let layer = r.retry_layer("api").unwrap();
     /// assert_eq!((layer.name(), layer.config().max_attempts()), (Some("api"), 3));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[cfg(feature = "tower")]
     pub fn retry_layer(&self, policy: &str) -> Option<crate::tower::RetryLayer> {
         let policy = self.inner.policies.get(policy)?;
         let config = policy.config();
-        let mut layer = crate::tower::RetryLayer::new(config.retry);
+        // The policy's config passed the same check when the policy was built.
+        let mut layer = crate::tower::RetryLayer::new(config.retry()).ok()?;
         if let Some(budget) = policy.budget() {
             layer = layer.with_budget(budget.clone());
         }
-        if let Some(total) = config.timeout.total {
+        if let Some(total) = config.timeout().total() {
             layer = layer.with_total_timeout(Some(total));
         }
         Some(layer.with_observer(policy.name(), self.inner.observer.clone()))
@@ -674,14 +735,15 @@ impl Registry {
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, Policy};
-    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// let r = Registry::builder().policy(Policy::builder(Default::default())?.name("api").build()).build();
     /// let layer = r.timeout_layer("api").unwrap(); // the default: 30 s an attempt
     /// assert_eq!(layer.timeout(), std::time::Duration::from_secs(30));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[cfg(feature = "tower")]
     pub fn timeout_layer(&self, policy: &str) -> Option<crate::tower::TimeoutLayer> {
         let policy = self.inner.policies.get(policy)?;
-        let attempt = policy.config().timeout.attempt?;
+        let attempt = policy.config().timeout().attempt()?;
         let layer = crate::tower::TimeoutLayer::new(time::to_std_duration(attempt));
         Some(layer.with_observer(policy.name(), self.inner.observer.clone()))
     }
@@ -725,8 +787,9 @@ impl Registry {
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, Policy};
-    /// let r = Registry::builder().policy(Policy::builder(Default::default()).name("api").build()).build();
+    /// let r = Registry::builder().policy(Policy::builder(Default::default())?.name("api").build()).build();
     /// assert_eq!(r.policy_names().collect::<Vec<_>>(), ["api"]);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn policy_names(&self) -> impl Iterator<Item = &str> {
         self.inner.policies.keys().map(String::as_str)
@@ -809,7 +872,7 @@ impl Registry {
             .map(|(name, b)| {
                 BreakerHealth::new(name, b.state(), b.stats(), now)
                     .with_window(b.counts_at(now))
-                    .with_metrics_only(b.config().metrics_only)
+                    .with_metrics_only(b.config().metrics_only())
                     .with_critical(self.inner.critical.contains(name))
             })
             .collect();

@@ -12,10 +12,10 @@ use std::time::Duration as StdDuration;
 use steadfast::backoff::Backoff;
 use steadfast::breaker::{Config as BreakerConfig, State};
 use steadfast::bulkhead::Config as BulkheadConfig;
-use steadfast::pipeline::{Event, FallbackOn, Finish, PipelineConfig, Reason};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Event, FallbackOn, Finish, Reason};
+use steadfast::retry;
 use steadfast::time::Duration;
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_std::{
     AsyncFallback, Error, Fallback, Observer, Policy, SharedBreaker, SharedBulkhead,
 };
@@ -26,14 +26,17 @@ fn ms(n: u64) -> StdDuration {
 }
 
 /// No retries: one attempt, so a failing op ends the pipeline at once.
-fn once(fallback: FallbackOn) -> PipelineConfig {
-    PipelineConfig::default()
-        .with_retry(RetryConfig::default().with_max_attempts(1).unwrap())
+fn once(fallback: FallbackOn) -> pipeline::Config {
+    pipeline::Config::default()
+        .with_retry(retry::Config::default().with_max_attempts(1))
         .with_fallback(fallback)
 }
 
 fn policy(fallback: FallbackOn) -> Policy {
-    Policy::builder(once(fallback)).name("primary").build()
+    Policy::builder(once(fallback))
+        .unwrap()
+        .name("primary")
+        .build()
 }
 
 async fn down() -> Result<u32, &'static str> {
@@ -188,7 +191,7 @@ async fn breaker_rejection_falls_back_under_rejection_and_any_failure_but_not_ne
     for on in [FallbackOn::Rejection, FallbackOn::AnyFailure] {
         let breaker = SharedBreaker::new("dep", BreakerConfig::default()).unwrap();
         let _ = breaker.force_open();
-        let policy = Policy::builder(once(on)).breaker(breaker).build();
+        let policy = Policy::builder(once(on)).unwrap().breaker(breaker).build();
         assert_eq!(policy.call_with_async_fallback(&chain, op).await, Ok(9));
     }
     assert_eq!(
@@ -199,6 +202,7 @@ async fn breaker_rejection_falls_back_under_rejection_and_any_failure_but_not_ne
     let breaker = SharedBreaker::new("dep", BreakerConfig::default()).unwrap();
     let _ = breaker.force_open();
     let policy = Policy::builder(once(FallbackOn::Never))
+        .unwrap()
         .breaker(breaker)
         .build();
     let answer = policy.call_with_async_fallback(&chain, op).await;
@@ -210,9 +214,16 @@ async fn breaker_rejection_falls_back_under_rejection_and_any_failure_but_not_ne
 
 #[tokio::test(start_paused = true)]
 async fn a_full_bulkhead_falls_back_on_rejection() {
-    let pool =
-        SharedBulkhead::new("pool", BulkheadConfig::new(1, 0, Duration::ZERO).unwrap()).unwrap();
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(0)
+            .with_max_wait(Duration::ZERO),
+    )
+    .unwrap();
     let policy = Policy::builder(once(FallbackOn::Rejection))
+        .unwrap()
         .bulkhead(pool.clone())
         .build();
     let holder = tokio::spawn({
@@ -246,15 +257,17 @@ async fn a_total_timeout_falls_back_on_any_failure_only() {
     };
     // Retries allowed, but the total deadline ends the first attempt.
     let config = |on| {
-        PipelineConfig::default()
+        pipeline::Config::default()
             .with_fallback(on)
-            .with_timeout(TimeoutConfig::new(None, Some(Duration::from_millis(500))))
+            .with_timeout(timeout::Config::NONE.with_total(Duration::from_millis(500)))
     };
     let seen = Arc::new(Mutex::new(Vec::new()));
     let chain = witness(&seen, 3);
 
     let start = Instant::now();
-    let policy = Policy::builder(config(FallbackOn::AnyFailure)).build();
+    let policy = Policy::builder(config(FallbackOn::AnyFailure))
+        .unwrap()
+        .build();
     assert_eq!(policy.call_with_async_fallback(&chain, hang).await, Ok(3));
     assert_eq!(start.elapsed(), ms(500));
     assert_eq!(
@@ -263,7 +276,9 @@ async fn a_total_timeout_falls_back_on_any_failure_only() {
     );
 
     // A timeout is not a rejection.
-    let policy = Policy::builder(config(FallbackOn::Rejection)).build();
+    let policy = Policy::builder(config(FallbackOn::Rejection))
+        .unwrap()
+        .build();
     assert_eq!(
         policy
             .call_with_async_fallback(&chain, hang)
@@ -276,7 +291,9 @@ async fn a_total_timeout_falls_back_on_any_failure_only() {
 
 #[tokio::test(start_paused = true)]
 async fn exhausted_retries_fall_back_on_any_failure_after_the_last_backoff() {
-    let retry = RetryConfig::new(3, Backoff::constant(Duration::from_millis(100))).unwrap();
+    let retry = retry::Config::DEFAULT
+        .with_max_attempts(3)
+        .with_backoff(Backoff::constant(Duration::from_millis(100)));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let chain = witness(&seen, 8);
     let attempts = AtomicU32::new(0);
@@ -287,10 +304,11 @@ async fn exhausted_retries_fall_back_on_any_failure_after_the_last_backoff() {
 
     let start = Instant::now();
     let policy = Policy::builder(
-        PipelineConfig::default()
+        pipeline::Config::default()
             .with_retry(retry)
             .with_fallback(FallbackOn::AnyFailure),
     )
+    .unwrap()
     .build();
     assert_eq!(policy.call_with_async_fallback(&chain, op).await, Ok(8));
     assert_eq!(attempts.load(Ordering::SeqCst), 3);
@@ -302,10 +320,11 @@ async fn exhausted_retries_fall_back_on_any_failure_after_the_last_backoff() {
 
     // Exhausted retries are not a rejection.
     let policy = Policy::builder(
-        PipelineConfig::default()
+        pipeline::Config::default()
             .with_retry(retry)
             .with_fallback(FallbackOn::Rejection),
     )
+    .unwrap()
     .build();
     assert_eq!(
         policy.call_with_async_fallback(&chain, op).await,
@@ -317,11 +336,12 @@ async fn exhausted_retries_fall_back_on_any_failure_after_the_last_backoff() {
 #[tokio::test(start_paused = true)]
 async fn a_sleeping_fallback_takes_exactly_its_time_outside_the_policy_deadlines() {
     // Attempt deadline 200 ms, total 300 ms: neither bounds the fallback.
-    let config = once(FallbackOn::AnyFailure).with_timeout(TimeoutConfig::new(
-        Some(Duration::from_millis(200)),
-        Some(Duration::from_millis(300)),
-    ));
-    let policy = Policy::builder(config).build();
+    let config = once(FallbackOn::AnyFailure).with_timeout(
+        timeout::Config::NONE
+            .with_attempt(Duration::from_millis(200))
+            .with_total(Duration::from_millis(300)),
+    );
+    let policy = Policy::builder(config).unwrap().build();
     let log = Log::default();
     let chain = AsyncFallback::from_fn(alternative(&log, "slow", 1_000, Err("slow down")))
         .or_else(alternative(&log, "slower", 1_500, Ok(11)));
@@ -339,10 +359,17 @@ async fn a_sleeping_fallback_takes_exactly_its_time_outside_the_policy_deadlines
 #[tokio::test(start_paused = true)]
 async fn the_fallback_runs_with_every_permit_released() {
     // One slot, no queue: a second call is refused while the first holds it.
-    let pool =
-        SharedBulkhead::new("pool", BulkheadConfig::new(1, 0, Duration::ZERO).unwrap()).unwrap();
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(0)
+            .with_max_wait(Duration::ZERO),
+    )
+    .unwrap();
     let breaker = SharedBreaker::new("dep", BreakerConfig::default()).unwrap();
     let policy = Policy::builder(once(FallbackOn::AnyFailure))
+        .unwrap()
         .bulkhead(pool.clone())
         .breaker(breaker.clone())
         .build();
@@ -380,7 +407,10 @@ impl Drop for DropFlag {
 async fn dropping_the_call_during_the_fallback_leaks_nothing() {
     let pool = SharedBulkhead::new(
         "pool",
-        BulkheadConfig::new(1, 4, Duration::from_secs(5)).unwrap(),
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(4)
+            .with_max_wait(Duration::from_secs(5)),
     )
     .unwrap();
     // One half-open probe, closing on its first success: a leaked probe
@@ -394,6 +424,7 @@ async fn dropping_the_call_during_the_fallback_leaks_nothing() {
     )
     .unwrap();
     let policy = Policy::builder(once(FallbackOn::AnyFailure))
+        .unwrap()
         .bulkhead(pool.clone())
         .breaker(breaker.clone())
         .build();
@@ -475,6 +506,7 @@ impl Observer for CountFallbacks {
 async fn async_fallbacks_are_observed_like_sync_ones() {
     let observer = Arc::new(CountFallbacks::default());
     let policy = Policy::builder(once(FallbackOn::AnyFailure))
+        .unwrap()
         .observer(observer.clone())
         .build();
     let counts = || {
@@ -527,6 +559,7 @@ fn fallback_invocations_total_counts_async_fallbacks() {
             .unwrap();
         runtime.block_on(async {
             let policy = Policy::builder(once(FallbackOn::AnyFailure))
+                .unwrap()
                 .name("quotes")
                 .observer(Arc::new(Standard))
                 .build();
@@ -558,6 +591,7 @@ async fn a_multi_provider_chain_with_its_own_breaker_ends_at_the_cache() {
     )
     .unwrap();
     let backup_policy = Policy::builder(once(FallbackOn::Never))
+        .unwrap()
         .name("backup")
         .breaker(backup_breaker.clone())
         .build();

@@ -11,8 +11,8 @@ use std::time::Duration as StdDuration;
 
 use steadfast::breaker::{Config as BreakerConfig, State};
 use steadfast::outcome::Verdict;
-use steadfast::pipeline::{Event, Failure, FallbackOn, PipelineConfig, Reason};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Event, Failure, FallbackOn, Reason};
+use steadfast::retry;
 use steadfast::time::Duration;
 use steadfast_std::cache::{Cached, LastGood};
 use steadfast_std::{Observer, Policy, SharedBreaker};
@@ -25,9 +25,9 @@ fn secs(n: u64) -> StdDuration {
 }
 
 /// One attempt per call, so a failure ends the pipeline at once.
-fn once(fallback: FallbackOn) -> PipelineConfig {
-    PipelineConfig::default()
-        .with_retry(RetryConfig::default().with_max_attempts(1).unwrap())
+fn once(fallback: FallbackOn) -> pipeline::Config {
+    pipeline::Config::default()
+        .with_retry(retry::Config::default().with_max_attempts(1))
         .with_fallback(fallback)
 }
 
@@ -64,6 +64,7 @@ async fn stored_at_t_served_stale_while_open_refused_past_max_staleness() {
     )
     .unwrap();
     let policy = Policy::builder(once(FallbackOn::AnyFailure))
+        .unwrap()
         .name("catalog")
         .breaker(breaker.clone())
         .build();
@@ -114,7 +115,9 @@ async fn stored_at_t_served_stale_while_open_refused_past_max_staleness() {
 
 #[tokio::test(start_paused = true)]
 async fn a_success_is_always_fresh_and_refreshes_the_cache() {
-    let policy = Policy::builder(once(FallbackOn::AnyFailure)).build();
+    let policy = Policy::builder(once(FallbackOn::AnyFailure))
+        .unwrap()
+        .build();
     let prices = cache();
     prices.store("AAPL", 1);
     advance(secs(100)).await;
@@ -137,6 +140,7 @@ async fn a_success_is_always_fresh_and_refreshes_the_cache() {
 async fn the_fallback_rule_decides_which_failures_are_served() {
     let breaker = SharedBreaker::new("geo", BreakerConfig::new()).unwrap();
     let policy = Policy::builder(once(FallbackOn::Rejection))
+        .unwrap()
         .breaker(breaker.clone())
         .build();
     let cities = cache();
@@ -171,6 +175,7 @@ async fn a_value_the_classifier_fails_is_answered_but_never_stored() {
         Ok(_) => Verdict::success(),
     };
     let policy = Policy::builder(once(FallbackOn::Rejection))
+        .unwrap()
         .classifier(classify)
         .build();
     let statuses: LastGood<&str, u32> = cache();
@@ -195,6 +200,7 @@ async fn a_value_the_classifier_fails_is_answered_but_never_stored() {
 async fn fallbacks_are_reported_under_the_cache_name_only_when_one_can_be_served() {
     let observer = Arc::new(Fallbacks::default());
     let policy = Policy::builder(once(FallbackOn::AnyFailure))
+        .unwrap()
         .name("catalog")
         .observer(observer.clone())
         .build();
@@ -236,6 +242,7 @@ async fn fallbacks_are_reported_under_the_cache_name_only_when_one_can_be_served
 fn the_blocking_variant_follows_the_same_rules() {
     let breaker = SharedBreaker::new("rates", BreakerConfig::new()).unwrap();
     let policy = Policy::builder(once(FallbackOn::AnyFailure))
+        .unwrap()
         .breaker(breaker.clone())
         .build();
     let rates: LastGood<&str, u32> = LastGood::new("rates-cache", 8, MAX_STALENESS).unwrap();
@@ -280,6 +287,7 @@ fn fallback_invocations_total_counts_cache_fallbacks_under_the_cache_name() {
             .unwrap();
         runtime.block_on(async {
             let policy = Policy::builder(once(FallbackOn::AnyFailure))
+                .unwrap()
                 .name("catalog")
                 .observer(Arc::new(Standard))
                 .build();
@@ -319,6 +327,7 @@ impl Observer for EventsOnly {
 async fn an_observer_without_on_fallback_still_sees_the_fallback_event() {
     let observer = Arc::new(EventsOnly::default());
     let policy = Policy::builder(once(FallbackOn::AnyFailure))
+        .unwrap()
         .observer(observer.clone())
         .build();
     let events = cache();

@@ -2,6 +2,8 @@
 //! above as real ones (the breaker opens, the timeout fires), latency is
 //! exact, a seed replays a drill, and a switched-off layer changes nothing.
 
+mod common;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -10,20 +12,10 @@ use steadfast::chaos::{Config, PER_MILLION};
 use steadfast_std::tower::{BreakerLayer, ChaosLayer, TimeoutLayer};
 use steadfast_std::{Error, Observer, SharedBreaker};
 use tokio::time::Instant;
-use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
 fn ms(n: u64) -> std::time::Duration {
     std::time::Duration::from_millis(n)
-}
-
-/// A dependency that always works and counts its calls.
-fn healthy(
-    calls: Arc<AtomicU32>,
-) -> impl Service<u32, Response = u32, Error = &'static str, Future: Send> + Clone {
-    service_fn(move |n: u32| {
-        calls.fetch_add(1, Ordering::SeqCst);
-        async move { Ok::<_, &'static str>(n) }
-    })
 }
 
 #[tokio::test(start_paused = true)]
@@ -38,7 +30,7 @@ async fn injected_errors_open_the_breaker_above_and_the_dependency_is_never_call
     let mut svc = ServiceBuilder::new()
         .layer(BreakerLayer::new(breaker.clone()))
         .layer(chaos)
-        .service(healthy(calls.clone()));
+        .service(common::counting(calls.clone()));
     for _ in 0..3 {
         let err = svc.ready().await.unwrap().call(1).await.unwrap_err();
         assert_eq!(err, Error::operation("injected"));
@@ -57,7 +49,7 @@ async fn an_injected_hang_is_ended_by_the_timeout_above() {
         || "unused",
     )
     .unwrap();
-    let mut svc = TimeoutLayer::new(ms(250)).layer(chaos.layer(healthy(calls.clone())));
+    let mut svc = TimeoutLayer::new(ms(250)).layer(chaos.layer(common::counting(calls.clone())));
     let started = Instant::now();
     let err = svc.ready().await.unwrap().call(1).await.unwrap_err();
     assert_eq!(err, Error::timed_out());
@@ -75,7 +67,7 @@ async fn injected_latency_delays_the_request_exactly_and_then_it_runs() {
         || "unused",
     )
     .unwrap();
-    let mut svc = chaos.layer(healthy(calls.clone()));
+    let mut svc = chaos.layer(common::counting(calls.clone()));
     let started = Instant::now();
     assert_eq!(svc.ready().await.unwrap().call(7).await, Ok(7));
     assert_eq!(started.elapsed(), ms(300));
@@ -96,7 +88,7 @@ async fn drill(seed: u64, n: u32) -> Vec<u32> {
     )
     .unwrap()
     .with_seed(seed);
-    let mut svc = chaos.layer(healthy(Arc::new(AtomicU32::new(0))));
+    let mut svc = chaos.layer(common::counting(Arc::new(AtomicU32::new(0))));
     let mut failed = Vec::new();
     for i in 0..n {
         if svc.ready().await.unwrap().call(i).await.is_err() {
@@ -138,7 +130,7 @@ async fn every_injection_is_reported_by_kind_and_a_switched_off_layer_injects_no
     .unwrap()
     .with_outcome(|| Ok(99))
     .with_observer("db", seen.clone());
-    let mut svc = chaos.layer(healthy(calls.clone()));
+    let mut svc = chaos.layer(common::counting(calls.clone()));
     assert_eq!(svc.ready().await.unwrap().call(1).await, Ok(99));
     assert_eq!(
         *seen.0.lock().unwrap(),
@@ -159,7 +151,7 @@ async fn the_default_config_never_injects() {
     )
     .unwrap();
     assert!(!chaos.switch().get());
-    let mut svc = chaos.layer(healthy(calls.clone()));
+    let mut svc = chaos.layer(common::counting(calls.clone()));
     for i in 0..100 {
         assert_eq!(svc.ready().await.unwrap().call(i).await, Ok(i));
     }
@@ -243,7 +235,7 @@ mod from_files {
         let layer = registry.chaos_layer("db", || "injected").unwrap();
         assert!(!layer.switch().get());
         let calls = Arc::new(AtomicU32::new(0));
-        let mut svc = layer.layer(healthy(calls.clone()));
+        let mut svc = layer.layer(common::counting(calls.clone()));
         for i in 0..200 {
             assert_eq!(svc.ready().await.unwrap().call(i).await, Ok(i));
         }

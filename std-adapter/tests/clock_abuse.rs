@@ -9,10 +9,10 @@ use std::time::Duration as StdDuration;
 use steadfast::backoff::Backoff;
 use steadfast::breaker::{Config as BreakerConfig, State};
 use steadfast::bulkhead::Config as BulkheadConfig;
-use steadfast::pipeline::{PipelineConfig, Reason};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Reason};
+use steadfast::retry;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_std::{Policy, SharedBreaker, SharedBulkhead, time};
 
 const YEAR: StdDuration = StdDuration::from_secs(365 * 24 * 3600);
@@ -28,13 +28,21 @@ fn policy() -> (Policy, SharedBreaker, SharedBulkhead) {
     .unwrap();
     let pool = SharedBulkhead::new(
         "pool",
-        BulkheadConfig::new(1, 4, Duration::from_secs(5)).unwrap(),
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(4)
+            .with_max_wait(Duration::from_secs(5)),
     )
     .unwrap();
-    let config = PipelineConfig::default()
-        .with_retry(RetryConfig::new(3, Backoff::constant(Duration::from_millis(100))).unwrap())
-        .with_timeout(TimeoutConfig::new(Some(Duration::from_secs(1)), None));
+    let config = pipeline::Config::default()
+        .with_retry(
+            retry::Config::DEFAULT
+                .with_max_attempts(3)
+                .with_backoff(Backoff::constant(Duration::from_millis(100))),
+        )
+        .with_timeout(timeout::Config::NONE.with_attempt(Duration::from_secs(1)));
     let policy = Policy::builder(config)
+        .unwrap()
         .breaker(breaker.clone())
         .bulkhead(pool.clone())
         .build();

@@ -80,12 +80,12 @@ fn the_same_file_in_toml_and_yaml_loads_the_same() {
 
     let redis = from_toml.breakers["redis"];
     assert_eq!(redis.detector, Detector::Consecutive);
-    assert_eq!(redis.config.failure_threshold, 3);
-    assert_eq!(redis.config.break_duration, Duration::from_secs(30));
+    assert_eq!(redis.config.failure_threshold(), 3);
+    assert_eq!(redis.config.break_duration(), Duration::from_secs(30));
     let publish = &from_toml.policies["kafka_publish"].pipeline;
-    assert_eq!(publish.retry.max_attempts(), 4);
-    assert_eq!(publish.retry.backoff().base(), Duration::from_secs(1));
-    assert_eq!(publish.retry.backoff().cap(), Duration::from_secs(30));
+    assert_eq!(publish.retry().max_attempts(), 4);
+    assert_eq!(publish.retry().backoff().base(), Duration::from_secs(1));
+    assert_eq!(publish.retry().backoff().cap(), Duration::from_secs(30));
 }
 
 #[test]
@@ -123,9 +123,12 @@ fn env_overrides_in_the_seeds_style() {
     let set: PolicySet = file.validate().expect("valid");
     assert!(!set.enabled);
     assert_eq!(set.default_timeout, Some(Duration::from_secs(5)));
-    assert_eq!(set.breakers["redis"].config.failure_threshold, 2);
+    assert_eq!(set.breakers["redis"].config.failure_threshold(), 2);
     assert_eq!(
-        set.policies["kafka_publish"].pipeline.retry.max_attempts(),
+        set.policies["kafka_publish"]
+            .pipeline
+            .retry()
+            .max_attempts(),
         2
     );
 

@@ -7,10 +7,10 @@ use std::time::Duration as StdDuration;
 use steadfast::backoff::Backoff;
 use steadfast::breaker::{Config as BreakerConfig, State};
 use steadfast::bulkhead::Config as BulkheadConfig;
-use steadfast::pipeline::{self, FallbackOn, PipelineConfig, Reason};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, FallbackOn, Reason};
+use steadfast::retry;
 use steadfast::time::Duration;
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_std::{Error, Fallback, Policy, SharedBreaker, SharedBudget, SharedBulkhead};
 
 #[test]
@@ -21,7 +21,9 @@ fn handles_are_send_sync_and_clone() {
     check::<SharedBudget>();
     check::<Policy>();
     fn send<T: Send>(_: &T) {}
-    let p = Policy::builder(PipelineConfig::default()).build();
+    let p = Policy::builder(pipeline::Config::default())
+        .unwrap()
+        .build();
     send(&p.call(|| async { Ok::<_, ()>(()) }));
     fn is_error<E: std::error::Error>() {}
     is_error::<Error<std::io::Error>>();
@@ -31,10 +33,14 @@ fn handles_are_send_sync_and_clone() {
 fn blocking_bulkhead_limits_concurrency_and_queues() {
     let pool = SharedBulkhead::new(
         "pool",
-        BulkheadConfig::new(2, 16, Duration::from_secs(5)).unwrap(),
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(2)
+            .with_max_queue(16)
+            .with_max_wait(Duration::from_secs(5)),
     )
     .unwrap();
-    let policy = Policy::builder(PipelineConfig::default().with_timeout(TimeoutConfig::NONE))
+    let policy = Policy::builder(pipeline::Config::default().with_timeout(timeout::Config::NONE))
+        .unwrap()
         .bulkhead(pool.clone())
         .build();
     let (now, max) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
@@ -65,10 +71,14 @@ fn blocking_bulkhead_limits_concurrency_and_queues() {
 
 #[test]
 fn blocking_late_result_is_discarded_as_timed_out() {
-    let config = PipelineConfig::default()
-        .with_retry(RetryConfig::new(2, Backoff::constant(Duration::from_millis(1))).unwrap())
-        .with_timeout(TimeoutConfig::new(Some(Duration::from_millis(20)), None));
-    let policy = Policy::builder(config).build();
+    let config = pipeline::Config::default()
+        .with_retry(
+            retry::Config::DEFAULT
+                .with_max_attempts(2)
+                .with_backoff(Backoff::constant(Duration::from_millis(1))),
+        )
+        .with_timeout(timeout::Config::NONE.with_attempt(Duration::from_millis(20)));
+    let policy = Policy::builder(config).unwrap().build();
     let calls = AtomicU32::new(0);
     let r = policy.call_blocking(|| {
         calls.fetch_add(1, Ordering::SeqCst);
@@ -96,10 +106,13 @@ fn blocking_breaker_shared_across_threads_trips_and_recovers() {
             .with_probes(1, 1),
     )
     .unwrap();
-    let config = PipelineConfig::default()
-        .with_retry(RetryConfig::default().with_max_attempts(1).unwrap())
+    let config = pipeline::Config::default()
+        .with_retry(retry::Config::default().with_max_attempts(1))
         .with_fallback(FallbackOn::Rejection);
-    let policy = Policy::builder(config).breaker(breaker.clone()).build();
+    let policy = Policy::builder(config)
+        .unwrap()
+        .breaker(breaker.clone())
+        .build();
     let threads: Vec<_> = (0..3)
         .map(|_| {
             let policy = policy.clone();

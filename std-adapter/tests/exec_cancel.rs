@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use steadfast::backoff::Backoff;
 use steadfast::breaker::{Config as BreakerConfig, State};
 use steadfast::bulkhead::Config as BulkheadConfig;
-use steadfast::pipeline::{PipelineConfig, Reason};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Reason};
+use steadfast::retry;
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::Duration;
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_std::{Policy, SharedBreaker, SharedBulkhead};
 
 mod common;
@@ -100,11 +100,17 @@ async fn storm_of_dropped_calls_leaks_nothing() {
 async fn queued_waiters_are_served_fifo_and_cancelled_waiters_pass_their_turn() {
     let pool = SharedBulkhead::new(
         "pool",
-        BulkheadConfig::new(1, 8, Duration::from_secs(10)).unwrap(),
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(8)
+            .with_max_wait(Duration::from_secs(10)),
     )
     .unwrap();
-    let config = PipelineConfig::default().with_timeout(TimeoutConfig::NONE);
-    let policy = Policy::builder(config).bulkhead(pool.clone()).build();
+    let config = pipeline::Config::default().with_timeout(timeout::Config::NONE);
+    let policy = Policy::builder(config)
+        .unwrap()
+        .bulkhead(pool.clone())
+        .build();
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for i in 0..6u64 {
@@ -136,9 +142,16 @@ async fn queued_waiters_are_served_fifo_and_cancelled_waiters_pass_their_turn() 
 
 #[tokio::test(start_paused = true)]
 async fn full_bulkhead_and_open_breaker_are_reported() {
-    let pool =
-        SharedBulkhead::new("pool", BulkheadConfig::new(1, 0, Duration::ZERO).unwrap()).unwrap();
-    let policy = Policy::builder(PipelineConfig::default())
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(0)
+            .with_max_wait(Duration::ZERO),
+    )
+    .unwrap();
+    let policy = Policy::builder(pipeline::Config::default())
+        .unwrap()
         .bulkhead(pool)
         .build();
     let p2 = policy.clone();
@@ -156,7 +169,8 @@ async fn full_bulkhead_and_open_breaker_are_reported() {
 
     let breaker = SharedBreaker::new("db", BreakerConfig::new()).unwrap();
     let _ = breaker.force_open();
-    let policy = Policy::builder(PipelineConfig::default())
+    let policy = Policy::builder(pipeline::Config::default())
+        .unwrap()
         .breaker(breaker)
         .build();
     let r = policy.call(|| async { Ok::<_, ()>(()) }).await;
@@ -167,10 +181,14 @@ async fn full_bulkhead_and_open_breaker_are_reported() {
 
 #[tokio::test(start_paused = true)]
 async fn attempt_deadline_really_cancels() {
-    let config = PipelineConfig::default()
-        .with_retry(RetryConfig::new(2, Backoff::constant(Duration::from_millis(10))).unwrap())
-        .with_timeout(TimeoutConfig::new(Some(Duration::from_millis(100)), None));
-    let policy = Policy::builder(config).build();
+    let config = pipeline::Config::default()
+        .with_retry(
+            retry::Config::DEFAULT
+                .with_max_attempts(2)
+                .with_backoff(Backoff::constant(Duration::from_millis(10))),
+        )
+        .with_timeout(timeout::Config::NONE.with_attempt(Duration::from_millis(100)));
+    let policy = Policy::builder(config).unwrap().build();
     let dropped = Arc::new(AtomicU32::new(0));
     let started = tokio::time::Instant::now();
     let r = policy

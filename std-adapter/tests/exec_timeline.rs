@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use steadfast::backoff::Backoff;
 use steadfast::breaker::{Breaker, Config as BreakerConfig};
 use steadfast::outcome::Verdict;
-use steadfast::pipeline::{Event, Failure, Finish, Pipeline, PipelineConfig, Reason, Shared, Step};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Event, Failure, Finish, Pipeline, Reason, Shared, Step};
+use steadfast::retry;
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_std::{Observer, Policy, SharedBreaker};
 
 const SEED: u64 = 99;
@@ -30,15 +30,18 @@ const SCRIPT: [(u64, bool); 8] = [
     (10, true),
 ];
 
-fn pipeline_config() -> PipelineConfig {
-    PipelineConfig::default()
+fn pipeline_config() -> pipeline::Config {
+    pipeline::Config::default()
         .with_retry(
-            RetryConfig::new(3, Backoff::constant(Duration::from_millis(200))).expect("retry"),
+            retry::Config::DEFAULT
+                .with_max_attempts(3)
+                .with_backoff(Backoff::constant(Duration::from_millis(200))),
         )
-        .with_timeout(TimeoutConfig::new(
-            Some(Duration::from_secs(1)),
-            Some(Duration::from_secs(4)),
-        ))
+        .with_timeout(
+            timeout::Config::NONE
+                .with_attempt(Duration::from_secs(1))
+                .with_total(Duration::from_secs(4)),
+        )
 }
 
 fn breaker_config() -> BreakerConfig {
@@ -95,7 +98,7 @@ impl Rng for SeededOnFirstDraw<'_> {
 }
 
 fn reference() -> Log {
-    let pipeline = Pipeline::new(pipeline_config());
+    let pipeline = Pipeline::new(pipeline_config()).unwrap();
     let mut breaker: Breaker = Breaker::new(breaker_config()).expect("breaker");
     let t0 = Instant::from_secs(1_000);
     let mut script = SCRIPT.iter();
@@ -124,7 +127,7 @@ fn reference() -> Log {
                     };
                     now = at;
                     let mut shared = Shared::new().with_breaker(&mut breaker);
-                    step = call.on_outcome(now, verdict, &mut shared, &mut rng);
+                    step = call.on_outcome(verdict, now, &mut shared, &mut rng);
                 }
                 Step::Wait { until } => {
                     now = until;
@@ -171,6 +174,7 @@ async fn tokio_timeline_equals_core_timeline() {
         log: Mutex::new(Log::new()),
     });
     let policy = Policy::builder(pipeline_config())
+        .unwrap()
         .breaker(SharedBreaker::new("dep", breaker_config()).unwrap())
         .observer(recorder.clone())
         .seed(SEED)

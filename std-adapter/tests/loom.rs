@@ -15,10 +15,10 @@ use loom::thread;
 use steadfast::breaker::{Config as BreakerConfig, State};
 use steadfast::bulkhead::Config as BulkheadConfig;
 use steadfast::outcome::Outcome;
-use steadfast::pipeline::PipelineConfig;
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline;
+use steadfast::retry;
 use steadfast::time::Duration;
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_std::{Policy, SharedBreaker, SharedBulkhead};
 
 /// Runs `f` under every interleaving loom explores and reports how many it ran.
@@ -115,16 +115,27 @@ fn bulkhead_no_leaked_permit_no_double_release() {
     model("bulkhead_no_leaked_permit_no_double_release", || {
         let pool = SharedBulkhead::new(
             "loom",
-            BulkheadConfig::new(1, 0, Duration::from_secs(1)).unwrap(),
+            BulkheadConfig::DEFAULT
+                .with_max_concurrent(1)
+                .with_max_queue(0)
+                .with_max_wait(Duration::from_secs(1)),
         )
         .unwrap();
-        let config = PipelineConfig::DEFAULT
+        let config = pipeline::Config::DEFAULT
             .with_retry(
-                RetryConfig::new(1, steadfast::backoff::Backoff::constant(Duration::ZERO)).unwrap(),
+                retry::Config::DEFAULT
+                    .with_max_attempts(1)
+                    .with_backoff(steadfast::backoff::Backoff::constant(Duration::ZERO)),
             )
-            .with_timeout(TimeoutConfig::NONE);
-        let policy = Policy::builder(config).bulkhead(pool.clone()).build();
-        let p2 = Policy::builder(config).bulkhead(pool.clone()).build();
+            .with_timeout(timeout::Config::NONE);
+        let policy = Policy::builder(config)
+            .unwrap()
+            .bulkhead(pool.clone())
+            .build();
+        let p2 = Policy::builder(config)
+            .unwrap()
+            .bulkhead(pool.clone())
+            .build();
         let probe = pool.clone();
         let t = thread::spawn(move || {
             p2.call_blocking(|| {
@@ -156,12 +167,14 @@ fn bulkhead_no_leaked_permit_no_double_release() {
 fn policy_gate_success_races_tripping_failure() {
     model("policy_gate_success_races_tripping_failure", || {
         let b = breaker(1);
-        let config = PipelineConfig::DEFAULT
+        let config = pipeline::Config::DEFAULT
             .with_retry(
-                RetryConfig::new(1, steadfast::backoff::Backoff::constant(Duration::ZERO)).unwrap(),
+                retry::Config::DEFAULT
+                    .with_max_attempts(1)
+                    .with_backoff(steadfast::backoff::Backoff::constant(Duration::ZERO)),
             )
-            .with_timeout(TimeoutConfig::NONE);
-        let policy = Policy::builder(config).breaker(b.clone()).build();
+            .with_timeout(timeout::Config::NONE);
+        let policy = Policy::builder(config).unwrap().breaker(b.clone()).build();
         let p2 = policy.clone();
         let t = thread::spawn(move || p2.call_blocking(|| Ok::<_, ()>(())).is_ok());
         let failed = policy.call_blocking(|| Err::<(), _>(())).is_err();

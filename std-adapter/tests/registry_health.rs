@@ -49,7 +49,10 @@ fn lookups_by_name_share_the_machines() {
     let r = registry(FILE);
     let kafka = r.policy("kafka").expect("policy");
     assert_eq!(kafka.breaker().map(|b| b.name()), Some("kafka"));
-    assert_eq!(kafka.bulkhead().map(|b| b.config().max_concurrent), Some(2));
+    assert_eq!(
+        kafka.bulkhead().map(|b| b.config().max_concurrent()),
+        Some(2)
+    );
     assert!(kafka.budget().is_some());
     assert!(r.policy("nope").is_none());
     assert_eq!(r.breaker_names().collect::<Vec<_>>(), ["kafka", "redis"]);
@@ -226,7 +229,7 @@ fn disabled_registry_passes_calls_through() {
     assert!(!r.enabled());
     let kafka = r.policy("kafka").unwrap();
     assert!(kafka.bulkhead().is_none() && kafka.budget().is_none());
-    assert_eq!(kafka.config().retry.max_attempts(), 1);
+    assert_eq!(kafka.config().retry().max_attempts(), 1);
     for _ in 0..5 {
         let err = kafka.call_blocking(|| Err::<(), _>("down")).unwrap_err();
         assert!(

@@ -13,7 +13,7 @@ use steadfast::backoff::Backoff;
 use steadfast::breaker::{Config as BreakerConfig, State};
 use steadfast::bulkhead::Config as BulkheadConfig;
 use steadfast::outcome::Verdict;
-use steadfast::retry::{BudgetConfig, RetryConfig};
+use steadfast::retry::{self, BudgetConfig};
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::Duration;
 use steadfast_std::tower::{
@@ -233,7 +233,10 @@ fn breaker_layer_allocates_nothing_per_request() {
 async fn bulkhead_queues_fifo_then_rejects_when_the_queue_is_full() {
     let pool = SharedBulkhead::new(
         "pool",
-        BulkheadConfig::new(1, 2, Duration::from_secs(10)).unwrap(),
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(2)
+            .with_max_wait(Duration::from_secs(10)),
     )
     .unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
@@ -276,7 +279,10 @@ async fn bulkhead_queues_fifo_then_rejects_when_the_queue_is_full() {
 async fn bulkhead_queue_wait_ends_exactly_at_max_wait() {
     let pool = SharedBulkhead::new(
         "pool",
-        BulkheadConfig::new(1, 1, Duration::from_millis(250)).unwrap(),
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(1)
+            .with_max_wait(Duration::from_millis(250)),
     )
     .unwrap();
     let dep = Dep::new(10_000, false);
@@ -304,7 +310,10 @@ async fn bulkhead_queue_wait_ends_exactly_at_max_wait() {
 async fn bulkhead_drop_storm_leaks_nothing() {
     let pool = SharedBulkhead::new(
         "pool",
-        BulkheadConfig::new(4, 64, Duration::from_millis(300)).unwrap(),
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(4)
+            .with_max_queue(64)
+            .with_max_wait(Duration::from_millis(300)),
     )
     .unwrap();
     let in_op = Arc::new(AtomicU32::new(0));
@@ -476,8 +485,10 @@ async fn timeout_is_exact_and_inclusive_under_paused_time() {
 #[tokio::test(start_paused = true)]
 async fn retry_layer_follows_the_backoff_and_reports_exhaustion() {
     let dep = Dep::new(10, true);
-    let config = RetryConfig::new(4, Backoff::constant(Duration::from_millis(100))).unwrap();
-    let mut svc = RetryLayer::new(config).layer(dep.clone());
+    let config = retry::Config::DEFAULT
+        .with_max_attempts(4)
+        .with_backoff(Backoff::constant(Duration::from_millis(100)));
+    let mut svc = RetryLayer::new(config).unwrap().layer(dep.clone());
     let start = Instant::now();
     let answer = svc.ready().await.unwrap().call(1).await;
     assert_eq!(answer, Err(Error::retries_exhausted(4, Some("down"))));
@@ -488,6 +499,7 @@ async fn retry_layer_follows_the_backoff_and_reports_exhaustion() {
     // Not retryable: one call, the operation's error.
     let once = Dep::new(0, true);
     let mut svc = RetryLayer::new(config)
+        .unwrap()
         .with_classifier(|r: &Result<u32, &str>| match r {
             Ok(_) => Verdict::success(),
             Err(_) => Verdict::failure().not_retryable(),
@@ -500,11 +512,19 @@ async fn retry_layer_follows_the_backoff_and_reports_exhaustion() {
 #[tokio::test(start_paused = true)]
 async fn retry_layer_spends_the_budget_exactly() {
     // A quarter of a retry per request, no floor: exactly 1 retry per 4 requests.
-    let budget =
-        SharedBudget::new(BudgetConfig::new(250, 0, Duration::from_secs(10)).unwrap()).unwrap();
+    let budget = SharedBudget::new(
+        BudgetConfig::DEFAULT
+            .with_ratio_permille(250)
+            .with_min_retries_per_sec(0)
+            .with_window(Duration::from_secs(10)),
+    )
+    .unwrap();
     let dep = Dep::new(0, true);
-    let config = RetryConfig::new(2, Backoff::constant(Duration::from_millis(1))).unwrap();
+    let config = retry::Config::DEFAULT
+        .with_max_attempts(2)
+        .with_backoff(Backoff::constant(Duration::from_millis(1)));
     let svc = RetryLayer::new(config)
+        .unwrap()
         .with_budget(budget.clone())
         .layer(dep.clone());
     let mut attempts_seen = Vec::new();
@@ -546,8 +566,14 @@ async fn stacked_layers_time_out_trip_the_breaker_and_release_every_slot() {
             .with_break_duration(Duration::from_secs(5)),
     )
     .unwrap();
-    let pool =
-        SharedBulkhead::new("dep", BulkheadConfig::new(2, 0, Duration::ZERO).unwrap()).unwrap();
+    let pool = SharedBulkhead::new(
+        "dep",
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(2)
+            .with_max_queue(0)
+            .with_max_wait(Duration::ZERO),
+    )
+    .unwrap();
     let dep = Dep::new(1_000, false); // slower than the timeout
     let svc = ServiceBuilder::new()
         .layer(BreakerLayer::new(breaker.clone()).with_classifier(RejectionsIgnored))
@@ -634,7 +660,11 @@ fn stacked_layers_allocate_nothing_per_request() {
     let pool = SharedBulkhead::new("dep", BulkheadConfig::default()).unwrap();
     let echo = service_fn(|n: u64| std::future::ready(Ok::<_, ()>(n)));
     let mut svc = ServiceBuilder::new()
-        .layer(RetryLayer::new(RetryConfig::default()).with_classifier(RejectionsIgnored))
+        .layer(
+            RetryLayer::new(retry::Config::default())
+                .unwrap()
+                .with_classifier(RejectionsIgnored),
+        )
         .layer(BreakerLayer::new(breaker.clone()).with_classifier(RejectionsIgnored))
         .layer(BulkheadLayer::new(pool.clone()))
         .layer(TimeoutLayer::new(ms(100)))
@@ -682,13 +712,23 @@ fn fails_every_other_call() -> (
 #[tokio::test(start_paused = true)]
 async fn retry_policy_deposits_once_per_request_through_one_service() {
     // One retry per request, no floor: each request's own deposit pays its retry.
-    let budget =
-        SharedBudget::new(BudgetConfig::new(1_000, 0, Duration::from_secs(10)).unwrap()).unwrap();
+    let budget = SharedBudget::new(
+        BudgetConfig::DEFAULT
+            .with_ratio_permille(1_000)
+            .with_min_retries_per_sec(0)
+            .with_window(Duration::from_secs(10)),
+    )
+    .unwrap();
     let (dep, calls) = fails_every_other_call();
-    let config = RetryConfig::new(2, Backoff::constant(Duration::from_millis(1))).unwrap();
-    let mut svc =
-        tower::retry::RetryLayer::new(RetryPolicy::new(config).with_budget(budget.clone()))
-            .layer(dep);
+    let config = retry::Config::DEFAULT
+        .with_max_attempts(2)
+        .with_backoff(Backoff::constant(Duration::from_millis(1)));
+    let mut svc = tower::retry::RetryLayer::new(
+        RetryPolicy::new(config)
+            .unwrap()
+            .with_budget(budget.clone()),
+    )
+    .layer(dep);
     for n in 0..10 {
         assert_eq!(svc.ready().await.unwrap().call(n).await, Ok(n));
     }
@@ -702,12 +742,13 @@ async fn retry_policy_deposits_once_per_request_through_one_service() {
 
 #[tokio::test(start_paused = true)]
 async fn retry_policy_draws_fresh_jitter_for_every_request() {
-    let backoff = Backoff::constant(Duration::from_millis(100))
-        .with_jitter(steadfast::backoff::Jitter::Full)
-        .unwrap();
-    let config = RetryConfig::new(2, backoff).unwrap();
+    let backoff =
+        Backoff::constant(Duration::from_millis(100)).with_jitter(steadfast::backoff::Jitter::Full);
+    let config = retry::Config::DEFAULT
+        .with_max_attempts(2)
+        .with_backoff(backoff);
     let (dep, _) = fails_every_other_call();
-    let mut svc = tower::retry::RetryLayer::new(RetryPolicy::new(config)).layer(dep);
+    let mut svc = tower::retry::RetryLayer::new(RetryPolicy::new(config).unwrap()).layer(dep);
     let mut delays = std::collections::BTreeSet::new();
     for n in 0..8u32 {
         let started = Instant::now();
@@ -735,7 +776,8 @@ async fn a_retry_after_past_the_total_timeout_ends_the_request_at_once() {
         async { Err::<(), _>("429") }
     });
     let start = Instant::now();
-    let svc = RetryLayer::new(RetryConfig::default())
+    let svc = RetryLayer::new(retry::Config::default())
+        .unwrap()
         .with_classifier(answer)
         .layer(busy);
     let err = svc.clone().oneshot(()).await.unwrap_err();
@@ -748,7 +790,8 @@ async fn a_retry_after_past_the_total_timeout_ends_the_request_at_once() {
         c.fetch_add(1, Ordering::Relaxed);
         async { Err::<(), _>("429") }
     });
-    let svc = RetryLayer::new(RetryConfig::default())
+    let svc = RetryLayer::new(retry::Config::default())
+        .unwrap()
         .with_total_timeout(None)
         .with_classifier(answer)
         .layer(busy);
@@ -762,15 +805,16 @@ struct Upload(&'static str);
 
 #[tokio::test(start_paused = true)]
 async fn a_request_that_cannot_be_cloned_goes_once_through_a_one_attempt_policy() {
-    use steadfast::pipeline::PipelineConfig;
+    use steadfast::pipeline;
     use steadfast_std::Policy;
     use steadfast_std::tower::PolicyLayer;
 
     let breaker =
         SharedBreaker::new("upload", BreakerConfig::new().with_failure_threshold(1)).unwrap();
     let once =
-        PipelineConfig::default().with_retry(RetryConfig::default().with_max_attempts(1).unwrap());
+        pipeline::Config::default().with_retry(retry::Config::default().with_max_attempts(1));
     let policy = steadfast_std::Policy::builder(once)
+        .unwrap()
         .name("upload")
         .breaker(breaker.clone())
         .build();
@@ -806,7 +850,9 @@ async fn a_request_that_cannot_be_cloned_goes_once_through_a_one_attempt_policy(
     assert_eq!(calls.load(Ordering::Relaxed), 2);
 
     // A policy that retries cannot take requests it could not resend.
-    let retrying = Policy::builder(PipelineConfig::default()).build();
+    let retrying = Policy::builder(pipeline::Config::default())
+        .unwrap()
+        .build();
     assert_eq!(
         PolicyLayer::once(retrying).unwrap_err().field,
         "max_attempts"
@@ -860,8 +906,12 @@ impl Recorded {
 #[tokio::test(start_paused = true)]
 async fn a_retry_layer_reports_each_retry_and_how_each_request_ended() {
     let seen = Arc::new(Recorded::default());
-    let config = RetryConfig::new(3, Backoff::constant(Duration::from_millis(100))).unwrap();
-    let layer = RetryLayer::new(config).with_observer("search", seen.clone());
+    let config = retry::Config::DEFAULT
+        .with_max_attempts(3)
+        .with_backoff(Backoff::constant(Duration::from_millis(100)));
+    let layer = RetryLayer::new(config)
+        .unwrap()
+        .with_observer("search", seen.clone());
     assert_eq!(seen.take(), ["register search None"]);
 
     let calls = Arc::new(AtomicU32::new(0));

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use steadfast::breaker::Config as BreakerConfig;
 use steadfast::bulkhead::Config as BulkheadConfig;
-use steadfast::pipeline::PipelineConfig;
+use steadfast::pipeline;
 use steadfast::time::Duration;
 use steadfast_std::observe::TracingObserver;
 use steadfast_std::{Policy, SharedBreaker, SharedBulkhead};
@@ -59,12 +59,8 @@ fn take(lines: &Lines) -> Vec<(Level, String)> {
     std::mem::take(&mut *lines.lock().unwrap())
 }
 
-fn one_attempt() -> PipelineConfig {
-    PipelineConfig::default().with_retry(
-        steadfast::retry::RetryConfig::default()
-            .with_max_attempts(1)
-            .unwrap(),
-    )
+fn one_attempt() -> pipeline::Config {
+    pipeline::Config::default().with_retry(steadfast::retry::Config::default().with_max_attempts(1))
 }
 
 #[tokio::test(start_paused = true)]
@@ -73,6 +69,7 @@ async fn a_refused_call_logs_one_debug_line_and_an_opening_a_warning() {
     let breaker =
         SharedBreaker::new("kafka", BreakerConfig::new().with_failure_threshold(2)).unwrap();
     let policy = Policy::builder(one_attempt())
+        .unwrap()
         .name("kafka")
         .breaker(breaker)
         .observer(Arc::new(TracingObserver))
@@ -119,9 +116,16 @@ async fn a_refused_call_logs_one_debug_line_and_an_opening_a_warning() {
 #[tokio::test(start_paused = true)]
 async fn a_full_bulkhead_refuses_at_debug() {
     let (lines, _guard) = capture();
-    let pool =
-        SharedBulkhead::new("pool", BulkheadConfig::new(1, 0, Duration::ZERO).unwrap()).unwrap();
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(0)
+            .with_max_wait(Duration::ZERO),
+    )
+    .unwrap();
     let policy = Policy::builder(one_attempt())
+        .unwrap()
         .name("reports")
         .bulkhead(pool.clone())
         .observer(Arc::new(TracingObserver))

@@ -313,12 +313,14 @@ impl<'a> Sim<'a> {
     /// Prepares a run of `scenario` (machines built from its policy).
     pub fn new(scenario: &'a Scenario) -> Result<Self, String> {
         if let Some(b) = &scenario.policy.bulkhead
-            && b.max_queue as usize > QUEUE_CAPACITY
+            && b.max_queue() as usize > QUEUE_CAPACITY
         {
             return Err(format!(
                 "bulkhead: max_queue above the simulator's {QUEUE_CAPACITY}"
             ));
         }
+        let pipeline =
+            Pipeline::new(scenario.policy.pipeline).map_err(|e| format!("pipeline: {e}"))?;
         let machines = Machines::new(&scenario.policy)?;
         let mut root = SplitMix64::new(scenario.seed);
         let load_rng = SplitMix64::new(root.next_u64());
@@ -329,7 +331,7 @@ impl<'a> Sim<'a> {
         let buckets = scenario.duration.as_micros().div_ceil(bucket_us) as usize;
         let mut sim = Self {
             scenario,
-            pipeline: Pipeline::new(scenario.policy.pipeline),
+            pipeline,
             machines,
             dependency: Dependency::new(scenario.dependency.clone()),
             load: Load::new(scenario.load.clone()),
@@ -480,7 +482,7 @@ impl<'a> Sim<'a> {
                         continue;
                     }
                     let scripted = s.scripted as usize;
-                    let step = lend!(self.machines, shared => s.call.handle(at, Input::Abandon, &mut shared, &mut self.jitter_rng));
+                    let step = lend!(self.machines, shared => s.call.handle(Input::Abandon, at, &mut shared, &mut self.jitter_rng));
                     self.after_step(slot, step);
                     if let Some(trace) = &mut self.trace
                         && let Some(Some(end)) = trace.ends.get_mut(scripted)
@@ -567,7 +569,7 @@ impl<'a> Sim<'a> {
         {
             s.last = Some(call.attempt(s.attempts.saturating_sub(1)).1);
         }
-        let step = lend!(self.machines, shared => s.call.handle(at, input, &mut shared, &mut self.jitter_rng));
+        let step = lend!(self.machines, shared => s.call.handle(input, at, &mut shared, &mut self.jitter_rng));
         self.after_step(slot, step);
     }
 
@@ -764,6 +766,7 @@ impl<'a> Sim<'a> {
                     Reason::BulkheadFull => refusal = Some(self.acc.on_queue_full()),
                     Reason::QueueTimeout => refusal = Some(Refusal::QueueWaitExpired),
                     Reason::BudgetExhausted => refusal = Some(Refusal::Budget),
+                    Reason::RateLimited { .. } => refusal = Some(Refusal::RateLimited),
                     Reason::DeadlineExceeded => t.timed_out += 1,
                     Reason::AttemptTimedOut
                     | Reason::RetriesExhausted

@@ -504,7 +504,11 @@ fn load(area: &Area<'_>, ctx: &Context<'_>) -> Result<(), Err> {
 fn bulkhead(area: &Area<'_>, ctx: &Context<'_>, scenarios: &[&Scenario]) -> Result<(), Err> {
     let limits: Vec<(u32, u32)> = scenarios
         .iter()
-        .filter_map(|s| s.policy.bulkhead.map(|b| (b.max_concurrent, b.max_queue)))
+        .filter_map(|s| {
+            s.policy
+                .bulkhead
+                .map(|b| (b.max_concurrent(), b.max_queue()))
+        })
         .collect();
     let top = ctx
         .reports

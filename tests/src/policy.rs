@@ -8,9 +8,10 @@
 
 use steadfast::breaker;
 use steadfast::bulkhead;
-use steadfast::pipeline::PipelineConfig;
-use steadfast::retry::{BudgetConfig, RetryConfig};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::pipeline;
+use steadfast::retry::{self, BudgetConfig};
+use steadfast::time::Duration;
+use steadfast::timeout;
 use steadfast_std::config::{self, PolicyFile, PolicySpec};
 
 /// The longest count window the simulator runs: the std adapter's
@@ -49,7 +50,7 @@ pub struct SimPolicy {
     /// The `[policies.*]` name.
     pub name: String,
     /// Retry, timeouts, order, fallback.
-    pub pipeline: PipelineConfig,
+    pub pipeline: pipeline::Config,
     /// The breaker, if any.
     pub breaker: Option<BreakerPolicy>,
     /// The bulkhead, if any.
@@ -78,9 +79,9 @@ impl SimPolicy {
             None => match set.policies.len() {
                 0 => {
                     let mut spec = PolicySpec::default();
-                    spec.pipeline = spec.pipeline.with_timeout(TimeoutConfig::new(
+                    spec.pipeline = spec.pipeline.with_timeout(timeouts(
                         set.default_timeout,
-                        spec.pipeline.timeout.total,
+                        spec.pipeline.timeout().total(),
                     ));
                     ("default".to_owned(), spec)
                 }
@@ -95,14 +96,12 @@ impl SimPolicy {
         };
         if !set.enabled {
             // The global switch: calls go straight through.
-            let retry = RetryConfig::DEFAULT
-                .with_max_attempts(1)
-                .map_err(|e| format!("enabled: {e}"))?;
+            let retry = retry::Config::DEFAULT.with_max_attempts(1);
             return Ok(Self {
                 name,
-                pipeline: PipelineConfig::DEFAULT
+                pipeline: pipeline::Config::DEFAULT
                     .with_retry(retry)
-                    .with_timeout(TimeoutConfig::NONE),
+                    .with_timeout(timeout::Config::NONE),
                 breaker: None,
                 bulkhead: None,
                 budget: None,
@@ -156,4 +155,16 @@ impl SimPolicy {
             budget,
         })
     }
+}
+
+/// Timeouts from optional values: each `Some` sets one, `None` leaves it unset.
+fn timeouts(attempt: Option<Duration>, total: Option<Duration>) -> timeout::Config {
+    let mut config = timeout::Config::NONE;
+    if let Some(attempt) = attempt {
+        config = config.with_attempt(attempt);
+    }
+    if let Some(total) = total {
+        config = config.with_total(total);
+    }
+    config
 }

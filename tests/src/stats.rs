@@ -135,6 +135,8 @@ pub enum Refusal {
     QueueWaitExpired,
     /// The retry budget refused the retry.
     Budget,
+    /// A rate limiter refused the call.
+    RateLimited,
 }
 
 /// Calls refused, by reason.
@@ -148,7 +150,8 @@ pub struct Refusals {
     pub queue_wait_expired: u64,
     /// The retry budget refused a retry (the call ends with the last failure).
     pub budget: u64,
-    /// A rate limiter refused the call: 0, the policy format has no limiter yet.
+    /// A rate limiter refused the call (the simulator's policy format has no
+    /// limiter yet, so its runs count 0).
     pub rate_limit: u64,
 }
 
@@ -173,6 +176,7 @@ impl Refusals {
             Refusal::QueueFull => self.queue_full += 1,
             Refusal::QueueWaitExpired => self.queue_wait_expired += 1,
             Refusal::Budget => self.budget += 1,
+            Refusal::RateLimited => self.rate_limit += 1,
         }
     }
 }
@@ -311,6 +315,8 @@ impl Accounting {
                 Refusal::QueueFull => &mut series.refused_queue_full,
                 Refusal::QueueWaitExpired => &mut series.refused_queue_wait,
                 Refusal::Budget => &mut series.refused_budget,
+                // Counted in the totals; the series has no column for it.
+                Refusal::RateLimited => return,
             };
             column[b] += 1;
         }

@@ -62,13 +62,13 @@ fallback = "rejection"
     .unwrap();
     let p = &s.policy;
     assert_eq!(p.name, "kafka");
-    assert_eq!(p.pipeline.retry.max_attempts(), 5);
-    assert_eq!(p.pipeline.timeout.attempt, Some(Duration::from_secs(2)));
-    assert_eq!(p.pipeline.timeout.total, Some(Duration::from_secs(30)));
+    assert_eq!(p.pipeline.retry().max_attempts(), 5);
+    assert_eq!(p.pipeline.timeout().attempt(), Some(Duration::from_secs(2)));
+    assert_eq!(p.pipeline.timeout().total(), Some(Duration::from_secs(30)));
     let b = p.breaker.as_ref().unwrap();
-    assert_eq!(b.config.window_duration, Duration::from_secs(20));
-    assert_eq!(b.config.max_probes, 4);
-    assert_eq!(p.bulkhead.unwrap().max_queue, 16);
+    assert_eq!(b.config.window_duration(), Duration::from_secs(20));
+    assert_eq!(b.config.max_probes(), 4);
+    assert_eq!(p.bulkhead.unwrap().max_queue(), 16);
     assert_eq!(p.budget.unwrap().ratio_permille(), 200);
     steadfast_sim::run(&s).unwrap();
 }
@@ -96,7 +96,7 @@ fn disabled_means_straight_through() {
     )
     .unwrap();
     assert!(s.policy.breaker.is_none());
-    assert_eq!(s.policy.pipeline.retry.max_attempts(), 1);
+    assert_eq!(s.policy.pipeline.retry().max_attempts(), 1);
 }
 
 #[test]

@@ -9,22 +9,18 @@
 //! retry `0` is treated as retry `1`.
 //!
 //! ```
-//! use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
+//! use steadfast::backoff::{Backoff, Jitter, Ratio};
 //! use steadfast::rng::SplitMix64;
 //! use steadfast::time::Duration;
 //!
-//! let backoff = Backoff::new(
-//!     Kind::Exponential { factor: Ratio::TWO },
-//!     Duration::from_millis(100),
-//!     Duration::from_secs(1),
-//!     Jitter::None,
-//! )?;
+//! let backoff = Backoff::exponential(Duration::from_millis(100), Ratio::TWO, Duration::from_secs(1))
+//!     .checked()?;
 //! let ms: Vec<u64> = (1..=6).map(|n| backoff.delay(n).as_millis()).collect();
 //! assert_eq!(ms, [100, 200, 400, 800, 1_000, 1_000]);
 //! assert_eq!(backoff.delay(u32::MAX), Duration::from_secs(1));
 //!
 //! // With jitter: never above the cap, and the same seed gives the same delays.
-//! let jittered = backoff.with_jitter(Jitter::Full)?;
+//! let jittered = backoff.with_jitter(Jitter::Full);
 //! let mut rng = SplitMix64::new(7);
 //! let d = jittered.jittered(3, Duration::ZERO, &mut rng);
 //! assert!(d <= Duration::from_millis(400));
@@ -40,7 +36,7 @@ use crate::error::ConfigError;
 use crate::rng::Rng;
 use crate::time::Duration;
 
-/// A validated backoff policy: a growth [`Kind`], a `base` delay, a `cap`, and a
+/// A backoff policy: a growth [`Kind`], a `base` delay, a `cap`, and a
 /// [`Jitter`].
 ///
 /// Order of operations (binding): compute the delay for retry `n` with saturating
@@ -58,15 +54,9 @@ use crate::time::Duration;
 /// use steadfast::time::Duration;
 ///
 /// // const-constructible: can live in a static on an MCU.
-/// static POLL_SENSOR: Backoff = match Backoff::new(
-///     Kind::Linear { step: Duration::from_millis(10) },
-///     Duration::from_millis(10),
-///     Duration::from_millis(50),
-///     Jitter::None,
-/// ) {
-///     Ok(b) => b,
-///     Err(_) => panic!("bad backoff"), // rejected at compile time
-/// };
+/// static POLL_SENSOR: Backoff = steadfast::valid!(
+///     Backoff::linear(Duration::from_millis(10), Duration::from_millis(10), Duration::from_millis(50)).checked()
+/// ); // a bad backoff is rejected at compile time
 /// assert_eq!(POLL_SENSOR.delay(3), Duration::from_millis(30));
 /// assert_eq!(Backoff::default().cap(), Duration::from_secs(60));
 /// ```
@@ -91,7 +81,7 @@ pub struct Backoff {
 }
 
 /// The serialized form of a [`Backoff`]: deserializing goes through
-/// [`Backoff::new`], so a config file cannot bypass validation.
+/// [`Backoff::validate`], so a config file cannot bypass validation.
 #[cfg(feature = "serde")]
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Spec {
@@ -105,7 +95,7 @@ struct Spec {
 impl TryFrom<Spec> for Backoff {
     type Error = ConfigError;
     fn try_from(s: Spec) -> Result<Self, ConfigError> {
-        Self::new(s.kind, s.base, s.cap, s.jitter)
+        Self::assemble(s.kind, s.base, s.cap, s.jitter).checked()
     }
 }
 
@@ -144,32 +134,14 @@ impl Backoff {
         Jitter::Equal,
     );
 
-    /// A validated backoff, or an error naming the field: `base` must not exceed
-    /// `cap`, the factor must be a valid [`Ratio`] (`factor`), a proportional jitter's
-    /// `percent` must be at most 100 (`jitter`).
+    /// The defaults; start of a `const` builder chain (same as [`Backoff::DEFAULT`]).
     ///
     /// ```
-    /// use steadfast::backoff::{Backoff, Jitter, Kind};
-    /// use steadfast::time::Duration;
-    ///
-    /// let e = Backoff::new(Kind::Constant, Duration::from_secs(2), Duration::from_secs(1), Jitter::None)
-    ///     .unwrap_err();
-    /// assert_eq!(e.field, "base");
-    /// let e = Backoff::new(Kind::Constant, Duration::from_secs(1), Duration::from_secs(1),
-    ///     Jitter::Proportional { percent: 101 }).unwrap_err();
-    /// assert_eq!(e.field, "jitter");
+    /// # use steadfast::backoff::Backoff;
+    /// assert_eq!(Backoff::new(), Backoff::DEFAULT);
     /// ```
-    pub const fn new(
-        kind: Kind,
-        base: Duration,
-        cap: Duration,
-        jitter: Jitter,
-    ) -> Result<Self, ConfigError> {
-        let backoff = Self::assemble(kind, base, cap, jitter);
-        match backoff.validate() {
-            Ok(()) => Ok(backoff),
-            Err(e) => Err(e),
-        }
+    pub const fn new() -> Self {
+        Self::DEFAULT
     }
 
     /// Every retry waits `delay` (no jitter; add one with [`with_jitter`](Self::with_jitter)).
@@ -228,17 +200,12 @@ impl Backoff {
     /// ```
     /// # use steadfast::backoff::Backoff;
     /// # use steadfast::time::Duration;
-    /// let b = Backoff::linear(Duration::from_secs(1), Duration::from_secs(1), Duration::from_secs(3))?;
-    /// assert_eq!(b.delay(2), Duration::from_secs(2));
-    /// assert_eq!(b.delay(9), Duration::from_secs(3));
-    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// const B: Backoff = Backoff::linear(Duration::from_secs(1), Duration::from_secs(1), Duration::from_secs(3));
+    /// assert_eq!(B.delay(2), Duration::from_secs(2));
+    /// assert_eq!(B.delay(9), Duration::from_secs(3));
     /// ```
-    pub const fn linear(
-        base: Duration,
-        step: Duration,
-        cap: Duration,
-    ) -> Result<Self, ConfigError> {
-        Self::new(Kind::Linear { step }, base, cap, Jitter::None)
+    pub const fn linear(base: Duration, step: Duration, cap: Duration) -> Self {
+        Self::assemble(Kind::Linear { step }, base, cap, Jitter::None)
     }
 
     /// Retry `n` waits `base·factorⁿ⁻¹` (truncated at each step), capped; no jitter.
@@ -246,37 +213,82 @@ impl Backoff {
     /// ```
     /// # use steadfast::backoff::{Backoff, Ratio};
     /// # use steadfast::time::Duration;
-    /// let b = Backoff::exponential(Duration::from_millis(100), Ratio::new(3, 2)?, Duration::from_secs(1))?;
+    /// let b = Backoff::exponential(Duration::from_millis(100), Ratio::new(3, 2)?, Duration::from_secs(1));
     /// assert_eq!(b.delay(3), Duration::from_millis(225));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub const fn exponential(
-        base: Duration,
-        factor: Ratio,
-        cap: Duration,
-    ) -> Result<Self, ConfigError> {
-        Self::new(Kind::Exponential { factor }, base, cap, Jitter::None)
+    pub const fn exponential(base: Duration, factor: Ratio, cap: Duration) -> Self {
+        Self::assemble(Kind::Exponential { factor }, base, cap, Jitter::None)
     }
 
-    /// The same backoff with another jitter (validated: `percent <= 100`).
+    /// The same backoff with another growth (`Kind`); base, cap and jitter are kept.
+    ///
+    /// ```
+    /// # use steadfast::backoff::{Backoff, Kind};
+    /// assert_eq!(Backoff::DEFAULT.with_kind(Kind::Constant).kind(), Kind::Constant);
+    /// ```
+    #[must_use]
+    pub const fn with_kind(self, kind: Kind) -> Self {
+        Self::assemble(kind, self.base, self.cap, self.jitter)
+    }
+
+    /// The same backoff with another first delay (at most the cap).
+    ///
+    /// ```
+    /// # use steadfast::backoff::Backoff;
+    /// # use steadfast::time::Duration;
+    /// let b = Backoff::DEFAULT.with_base(Duration::from_millis(10));
+    /// assert_eq!(b.base(), Duration::from_millis(10));
+    /// ```
+    #[must_use]
+    pub const fn with_base(self, base: Duration) -> Self {
+        Self::assemble(self.kind, base, self.cap, self.jitter)
+    }
+
+    /// The same backoff with another cap (at least the base).
+    ///
+    /// ```
+    /// # use steadfast::backoff::Backoff;
+    /// # use steadfast::time::Duration;
+    /// let b = Backoff::DEFAULT.with_cap(Duration::from_secs(5));
+    /// assert_eq!(b.cap(), Duration::from_secs(5));
+    /// ```
+    #[must_use]
+    pub const fn with_cap(self, cap: Duration) -> Self {
+        Self::assemble(self.kind, self.base, cap, self.jitter)
+    }
+
+    /// The same backoff with another jitter (a proportional one: `percent <= 100`).
     ///
     /// ```
     /// # use steadfast::backoff::{Backoff, Jitter};
     /// # use steadfast::time::Duration;
-    /// let b = Backoff::constant(Duration::from_secs(1)).with_jitter(Jitter::Full)?;
+    /// let b = Backoff::constant(Duration::from_secs(1)).with_jitter(Jitter::Full);
     /// assert_eq!(b.jitter(), Jitter::Full);
-    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub const fn with_jitter(self, jitter: Jitter) -> Result<Self, ConfigError> {
-        Self::new(self.kind, self.base, self.cap, jitter)
+    #[must_use]
+    pub const fn with_jitter(self, jitter: Jitter) -> Self {
+        Self::assemble(self.kind, self.base, self.cap, jitter)
     }
 
-    /// Checks a backoff that did not come through [`Backoff::new`] (e.g. deserialized).
-    /// An unvalidated backoff never panics either, but its delays are not specified.
+    /// The one check of a backoff, run with its retry policy's
+    /// ([`retry::Config::validate`](crate::retry::Config::validate), which
+    /// [`Pipeline::new`](crate::pipeline::Pipeline::new) runs): `base` must not
+    /// exceed `cap`, the factor must be a valid [`Ratio`] (`factor`), a
+    /// proportional jitter's `percent` must be at most 100 (`jitter`). An
+    /// unchecked backoff never panics either, but its delays are not specified;
+    /// use [`valid!`](crate::valid) with [`checked`](Self::checked) for a
+    /// standalone backoff in a `const`.
     ///
     /// ```
-    /// # use steadfast::backoff::Backoff;
+    /// use steadfast::backoff::{Backoff, Jitter};
+    /// use steadfast::time::Duration;
+    ///
     /// assert!(Backoff::DEFAULT.validate().is_ok());
+    /// let e = Backoff::constant(Duration::from_secs(1)).with_base(Duration::from_secs(2)).validate().unwrap_err();
+    /// assert_eq!(e.field, "base");
+    /// let e = Backoff::DEFAULT.with_jitter(Jitter::Proportional { percent: 101 }).validate().unwrap_err();
+    /// assert_eq!(e.field, "jitter");
     /// ```
     pub const fn validate(&self) -> Result<(), ConfigError> {
         if self.base.as_micros() > self.cap.as_micros() {
@@ -299,6 +311,25 @@ impl Backoff {
             });
         }
         Ok(())
+    }
+
+    /// This backoff if [`validate`](Self::validate) accepts it, for a
+    /// standalone backoff (one given to a retry policy is checked with it).
+    ///
+    /// ```
+    /// use steadfast::backoff::{Backoff, Jitter};
+    /// use steadfast::time::Duration;
+    /// use steadfast::valid;
+    ///
+    /// static POLL: Backoff = valid!(Backoff::constant(Duration::from_millis(10)).checked());
+    /// assert_eq!(POLL.delay(3), Duration::from_millis(10));
+    /// assert!(Backoff::DEFAULT.with_jitter(Jitter::Proportional { percent: 101 }).checked().is_err());
+    /// ```
+    pub const fn checked(self) -> Result<Self, ConfigError> {
+        match self.validate() {
+            Ok(()) => Ok(self),
+            Err(e) => Err(e),
+        }
     }
 
     /// How the delay grows.
@@ -357,7 +388,7 @@ impl Backoff {
     /// ```
     /// # use steadfast::backoff::{Backoff, Ratio};
     /// # use steadfast::time::Duration;
-    /// let b = Backoff::exponential(Duration::from_millis(100), Ratio::TWO, Duration::from_secs(60))?;
+    /// let b = Backoff::exponential(Duration::from_millis(100), Ratio::TWO, Duration::from_secs(60));
     /// assert_eq!(b.delay(0), Duration::from_millis(100));
     /// assert_eq!(b.delay(1), Duration::from_millis(100));
     /// assert_eq!(b.delay(4), Duration::from_millis(800));
@@ -403,7 +434,7 @@ impl Backoff {
     /// use steadfast::rng::SplitMix64;
     /// use steadfast::time::Duration;
     ///
-    /// let b = Backoff::DEFAULT.with_jitter(Jitter::Decorrelated)?;
+    /// let b = Backoff::DEFAULT.with_jitter(Jitter::Decorrelated);
     /// let (mut a, mut c) = (SplitMix64::new(1), SplitMix64::new(1));
     /// let mut prev = Duration::ZERO;
     /// for n in 1..=20 {
@@ -519,19 +550,19 @@ mod tests {
 
     #[test]
     fn linear_timeline() {
-        let b = Backoff::linear(ms(100), ms(50), ms(400)).unwrap();
+        let b = Backoff::linear(ms(100), ms(50), ms(400));
         assert_eq!(
             delays(&b, 10),
             [100, 150, 200, 250, 300, 350, 400, 400, 400, 400]
         );
         assert_eq!(b.delay(u32::MAX), ms(400));
-        let b = Backoff::linear(ms(1), Duration::MAX, Duration::MAX).unwrap();
+        let b = Backoff::linear(ms(1), Duration::MAX, Duration::MAX);
         assert_eq!(b.delay(2), Duration::MAX);
     }
 
     #[test]
     fn exponential_timeline() {
-        let b = Backoff::exponential(ms(100), Ratio::TWO, Duration::from_secs(60)).unwrap();
+        let b = Backoff::exponential(ms(100), Ratio::TWO, Duration::from_secs(60));
         assert_eq!(
             delays(&b, 10),
             [
@@ -550,13 +581,11 @@ mod tests {
             Duration::from_micros(1_000),
             Ratio::new(3, 2).unwrap(),
             Duration::MAX,
-        )
-        .unwrap();
+        );
         let got: [u64; 7] = core::array::from_fn(|i| b.delay(i as u32 + 1).as_micros());
         assert_eq!(got, [1_000, 1_500, 2_250, 3_375, 5_062, 7_593, 11_389]);
         // 1 µs × 3/2 = 1 µs: a fixed point, not a loop.
-        let b = Backoff::exponential(Duration::from_micros(1), Ratio::new(3, 2).unwrap(), ms(1))
-            .unwrap();
+        let b = Backoff::exponential(Duration::from_micros(1), Ratio::new(3, 2).unwrap(), ms(1));
         assert_eq!(b.delay(u32::MAX), Duration::from_micros(1));
     }
 
@@ -566,47 +595,51 @@ mod tests {
             Duration::from_micros(1_000),
             Ratio::new(1_001, 1_000).unwrap(),
             Duration::MAX,
-        )
-        .unwrap();
+        );
         assert_eq!(b.delay(u32::MAX), Duration::MAX);
         let b = Backoff::exponential(
             Duration::from_micros(1),
             Ratio::integer(u32::MAX).unwrap(),
             Duration::MAX,
-        )
-        .unwrap();
+        );
         assert_eq!(b.delay(2), Duration::from_micros(u64::from(u32::MAX)));
         let max32 = u64::from(u32::MAX);
         assert_eq!(b.delay(3), Duration::from_micros(max32 * max32));
         assert_eq!(b.delay(4), Duration::MAX);
-        let b = Backoff::exponential(ms(100), Ratio::ONE, Duration::MAX).unwrap();
+        let b = Backoff::exponential(ms(100), Ratio::ONE, Duration::MAX);
         assert_eq!(b.delay(u32::MAX), ms(100));
     }
 
     #[test]
     fn validation_names_the_field() {
-        let e = Backoff::new(Kind::Constant, ms(2), ms(1), Jitter::None).unwrap_err();
+        let e = Backoff::DEFAULT
+            .with_kind(Kind::Constant)
+            .with_base(ms(2))
+            .with_cap(ms(1))
+            .with_jitter(Jitter::None)
+            .checked()
+            .unwrap_err();
         assert_eq!(e.field, "base");
         assert_eq!(Ratio::new(0, 0).unwrap_err().field, "factor");
         assert_eq!(Ratio::new(0, 1).unwrap_err().field, "factor");
         assert_eq!(Ratio::new(2_002, 2_000), Ratio::new(1_001, 1_000));
         assert!(Ratio::new(1_001, 1_001).is_ok());
-        let e = Backoff::new(
-            Kind::Constant,
-            ms(1),
-            ms(1),
-            Jitter::Proportional { percent: 101 },
-        )
-        .unwrap_err();
+        let e = Backoff::DEFAULT
+            .with_kind(Kind::Constant)
+            .with_base(ms(1))
+            .with_cap(ms(1))
+            .with_jitter(Jitter::Proportional { percent: 101 })
+            .checked()
+            .unwrap_err();
         assert_eq!(e.field, "jitter");
         assert!(
-            Backoff::new(
-                Kind::Constant,
-                ms(1),
-                ms(1),
-                Jitter::Proportional { percent: 100 }
-            )
-            .is_ok()
+            Backoff::DEFAULT
+                .with_kind(Kind::Constant)
+                .with_base(ms(1))
+                .with_cap(ms(1))
+                .with_jitter(Jitter::Proportional { percent: 100 })
+                .checked()
+                .is_ok()
         );
     }
 
@@ -648,8 +681,8 @@ mod tests {
                 self.0
             }
         }
-        let b = Backoff::exponential(ms(100), Ratio::TWO, ms(1_000)).unwrap();
-        let with = |j| b.with_jitter(j).unwrap();
+        let b = Backoff::exponential(ms(100), Ratio::TWO, ms(1_000));
+        let with = |j| b.with_jitter(j);
         let (lo, hi) = (&mut Fixed(0), &mut Fixed(u64::MAX));
         assert_eq!(with(Jitter::Full).jittered(3, ms(0), lo), ms(0));
         assert_eq!(with(Jitter::Full).jittered(3, ms(0), hi), ms(400));

@@ -29,7 +29,7 @@ use super::window::sealed::Kind;
 ///     .with_break_duration(Duration::from_secs(10))
 ///     .with_break_growth(2, Duration::from_secs(160));
 /// let breaker = Breaker::<CountWindow<64>>::new(CONFIG).unwrap();
-/// assert_eq!(breaker.config().break_duration, Duration::from_secs(10));
+/// assert_eq!(breaker.config().break_duration(), Duration::from_secs(10));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -37,77 +37,32 @@ use super::window::sealed::Kind;
 #[cfg_attr(feature = "serde", serde(default))]
 #[non_exhaustive]
 pub struct Config {
-    /// [`Consecutive`](super::Consecutive) only: this many failures in a row
-    /// (a timeout counts as a failure; an ignored call neither counts nor breaks
-    /// the run; a success ends it) open the breaker. Default 5; must be ≥ 1.
-    pub failure_threshold: u32,
-    /// Window detectors only: the window is not judged before it holds this many
-    /// calls (successes and failures; ignored calls do not count). For a
-    /// [`CountWindow`](super::CountWindow) a value above the window's length
-    /// (`N`, or the length chosen with
-    /// [`CountWindow::with_len`](super::CountWindow::with_len)) means that
-    /// length: a full window is always judged. Default 10; must be ≥ 1.
-    pub minimum_calls: u32,
-    /// Window detectors only: the breaker trips when
-    /// `failures × 100 ≥ failure_rate_percent × calls` (integer, exact).
-    /// The check runs after **every** recorded outcome, success or failure, so a
-    /// window that reaches `minimum_calls` on a success still trips.
-    /// Default 50; must be in `1..=100`.
-    pub failure_rate_percent: u8,
-    /// Window detectors only: the breaker also trips when
-    /// `slow calls × 100 ≥ slow_call_rate_percent × calls`, checked like
-    /// [`failure_rate_percent`](Self::failure_rate_percent).
-    /// Default 100; must be in `1..=100`.
-    pub slow_call_rate_percent: u8,
-    /// A call whose permit was issued more than this long before its outcome was
-    /// recorded (strictly longer) is slow; a [`TimedOut`](crate::outcome::Outcome::TimedOut)
-    /// call is always slow. Slow calls are counted in [`Stats`](super::Stats) by
-    /// every detector and judged by the window detectors.
-    /// Default [`Duration::MAX`]: only timeouts are slow.
-    pub slow_call_duration: Duration,
-    /// [`TimeWindow<K>`](super::TimeWindow) only: the span the `K` buckets cover
-    /// together; each bucket covers `window_duration / K` (truncated, at least
-    /// 1 µs, so it must be ≥ `K` µs). Default 60 s.
-    pub window_duration: Duration,
-    /// How long the breaker stays open after its first trip. When it reaches the
-    /// end, `Open { until }` admits a probe at `now >= until` (inclusive: a caller
-    /// who comes back exactly at the advertised `retry_at` gets in).
-    /// Default 30 s; must be longer than zero.
-    pub break_duration: Duration,
-    /// Each re-open without closing in between multiplies the break by this
-    /// integer (`break_duration × multiplier^n`, saturating), capped at
-    /// [`max_break_duration`](Self::max_break_duration); closing resets it to
-    /// `break_duration`. Default 1 (constant breaks); must be ≥ 1.
-    pub break_multiplier: u16,
-    /// The cap of a growing break. Default 300 s; must be ≥ `break_duration`.
-    pub max_break_duration: Duration,
-    /// Half-open admits at most this many probes per episode (a probe that is
-    /// cancelled or ends [`Ignored`](crate::outcome::Outcome::Ignored) gives its
-    /// slot back; a probe that succeeded keeps it). Default 3; must be ≥ 1.
-    pub max_probes: u16,
-    /// Half-open closes after this many successful probes in the same episode;
-    /// any failed probe re-opens at once. Default 2; must be in `1..=max_probes`.
-    pub success_threshold: u16,
-    /// A hung-probe guard: when a probe is issued while no other probe is
-    /// outstanding, a deadline of `now + max_half_open_wait` starts; if it passes
-    /// while any probe of the episode is still outstanding, the episode counts as
-    /// failed and the breaker re-opens (with a grown break) from the deadline.
-    /// When every outstanding probe has reported, the deadline is cleared, so a
-    /// slow trickle of callers is never punished. Default: the base break
-    /// duration (30 s; [`with_break_duration`](Self::with_break_duration) sets
-    /// both); must be longer than zero.
-    pub max_half_open_wait: Duration,
-    /// Metrics-only (shadow) mode, resilience4j's `METRICS_ONLY`, for rolling a
-    /// breaker out safely: it judges, trips, probes and closes exactly as a
-    /// live breaker fed the same calls would, and returns the same
-    /// [`Transition`](super::Transition)s, but
-    /// [`try_acquire`](super::Breaker::try_acquire) never rejects. A call a live
-    /// breaker would have refused (open, forced open, half-open with every probe
-    /// slot taken) is admitted with a permit whose outcome changes nothing (the
-    /// live breaker never saw that call), and is counted in
-    /// [`Stats::rejections`](super::Stats::rejections) as well as
-    /// [`Stats::calls`](super::Stats::calls). Default `false`.
-    pub metrics_only: bool,
+    /// See [`failure_threshold`](Self::failure_threshold).
+    pub(crate) failure_threshold: u32,
+    /// See [`minimum_calls`](Self::minimum_calls).
+    pub(crate) minimum_calls: u32,
+    /// See [`failure_rate_percent`](Self::failure_rate_percent).
+    pub(crate) failure_rate_percent: u8,
+    /// See [`slow_call_rate_percent`](Self::slow_call_rate_percent).
+    pub(crate) slow_call_rate_percent: u8,
+    /// See [`slow_call_duration`](Self::slow_call_duration).
+    pub(crate) slow_call_duration: Duration,
+    /// See [`window_duration`](Self::window_duration).
+    pub(crate) window_duration: Duration,
+    /// See [`break_duration`](Self::break_duration).
+    pub(crate) break_duration: Duration,
+    /// See [`break_multiplier`](Self::break_multiplier).
+    pub(crate) break_multiplier: u16,
+    /// See [`max_break_duration`](Self::max_break_duration).
+    pub(crate) max_break_duration: Duration,
+    /// See [`max_probes`](Self::max_probes).
+    pub(crate) max_probes: u16,
+    /// See [`success_threshold`](Self::success_threshold).
+    pub(crate) success_threshold: u16,
+    /// See [`max_half_open_wait`](Self::max_half_open_wait).
+    pub(crate) max_half_open_wait: Duration,
+    /// See [`metrics_only`](Self::metrics_only).
+    pub(crate) metrics_only: bool,
 }
 
 impl Config {
@@ -116,7 +71,7 @@ impl Config {
     /// ```
     /// use steadfast::breaker::Config;
     /// assert_eq!(Config::DEFAULT, Config::default());
-    /// assert_eq!(Config::DEFAULT.failure_threshold, 5);
+    /// assert_eq!(Config::DEFAULT.failure_threshold(), 5);
     /// ```
     pub const DEFAULT: Self = Self {
         failure_threshold: 5,
@@ -140,8 +95,8 @@ impl Config {
     /// use steadfast::breaker::Config;
     /// use steadfast::time::Duration;
     /// const C: Config = Config::new();
-    /// assert_eq!(C.break_duration, Duration::from_secs(30));
-    /// assert_eq!((C.max_probes, C.success_threshold), (3, 2));
+    /// assert_eq!(C.break_duration(), Duration::from_secs(30));
+    /// assert_eq!((C.max_probes(), C.success_threshold()), (3, 2));
     /// ```
     pub const fn new() -> Self {
         Self::DEFAULT
@@ -151,7 +106,7 @@ impl Config {
     ///
     /// ```
     /// # use steadfast::breaker::Config;
-    /// assert_eq!(Config::new().with_failure_threshold(3).failure_threshold, 3);
+    /// assert_eq!(Config::new().with_failure_threshold(3).failure_threshold(), 3);
     /// ```
     #[must_use]
     pub const fn with_failure_threshold(mut self, failures: u32) -> Self {
@@ -163,7 +118,7 @@ impl Config {
     ///
     /// ```
     /// # use steadfast::breaker::Config;
-    /// assert_eq!(Config::new().with_minimum_calls(20).minimum_calls, 20);
+    /// assert_eq!(Config::new().with_minimum_calls(20).minimum_calls(), 20);
     /// ```
     #[must_use]
     pub const fn with_minimum_calls(mut self, calls: u32) -> Self {
@@ -175,7 +130,7 @@ impl Config {
     ///
     /// ```
     /// # use steadfast::breaker::Config;
-    /// assert_eq!(Config::new().with_failure_rate_percent(25).failure_rate_percent, 25);
+    /// assert_eq!(Config::new().with_failure_rate_percent(25).failure_rate_percent(), 25);
     /// ```
     #[must_use]
     pub const fn with_failure_rate_percent(mut self, percent: u8) -> Self {
@@ -190,7 +145,7 @@ impl Config {
     /// # use steadfast::breaker::Config;
     /// # use steadfast::time::Duration;
     /// let c = Config::new().with_slow_calls(Duration::from_secs(2), 60);
-    /// assert_eq!((c.slow_call_duration, c.slow_call_rate_percent), (Duration::from_secs(2), 60));
+    /// assert_eq!((c.slow_call_duration(), c.slow_call_rate_percent()), (Duration::from_secs(2), 60));
     /// ```
     #[must_use]
     pub const fn with_slow_calls(mut self, slower_than: Duration, rate_percent: u8) -> Self {
@@ -205,7 +160,7 @@ impl Config {
     /// # use steadfast::breaker::Config;
     /// # use steadfast::time::Duration;
     /// let c = Config::new().with_window_duration(Duration::from_secs(10));
-    /// assert_eq!(c.window_duration, Duration::from_secs(10));
+    /// assert_eq!(c.window_duration(), Duration::from_secs(10));
     /// ```
     #[must_use]
     pub const fn with_window_duration(mut self, window: Duration) -> Self {
@@ -224,8 +179,8 @@ impl Config {
     /// # use steadfast::breaker::Config;
     /// # use steadfast::time::Duration;
     /// let c = Config::new().with_break_duration(Duration::from_secs(600));
-    /// assert_eq!(c.max_half_open_wait, Duration::from_secs(600));
-    /// assert_eq!(c.max_break_duration, Duration::from_secs(600));
+    /// assert_eq!(c.max_half_open_wait(), Duration::from_secs(600));
+    /// assert_eq!(c.max_break_duration(), Duration::from_secs(600));
     /// ```
     #[must_use]
     pub const fn with_break_duration(mut self, open_for: Duration) -> Self {
@@ -242,7 +197,7 @@ impl Config {
     /// # use steadfast::breaker::Config;
     /// # use steadfast::time::Duration;
     /// let c = Config::new().with_break_growth(2, Duration::from_secs(240));
-    /// assert_eq!((c.break_multiplier, c.max_break_duration), (2, Duration::from_secs(240)));
+    /// assert_eq!((c.break_multiplier(), c.max_break_duration()), (2, Duration::from_secs(240)));
     /// ```
     #[must_use]
     pub const fn with_break_growth(mut self, multiplier: u16, max_break: Duration) -> Self {
@@ -257,7 +212,7 @@ impl Config {
     /// ```
     /// # use steadfast::breaker::Config;
     /// let c = Config::new().with_probes(1, 1);
-    /// assert_eq!((c.max_probes, c.success_threshold), (1, 1));
+    /// assert_eq!((c.max_probes(), c.success_threshold()), (1, 1));
     /// ```
     #[must_use]
     pub const fn with_probes(mut self, max_probes: u16, success_threshold: u16) -> Self {
@@ -272,7 +227,7 @@ impl Config {
     /// # use steadfast::breaker::Config;
     /// # use steadfast::time::Duration;
     /// let c = Config::new().with_max_half_open_wait(Duration::from_secs(5));
-    /// assert_eq!(c.max_half_open_wait, Duration::from_secs(5));
+    /// assert_eq!(c.max_half_open_wait(), Duration::from_secs(5));
     /// ```
     #[must_use]
     pub const fn with_max_half_open_wait(mut self, wait: Duration) -> Self {
@@ -300,6 +255,260 @@ impl Config {
     pub const fn with_metrics_only(mut self, metrics_only: bool) -> Self {
         self.metrics_only = metrics_only;
         self
+    }
+
+    /// Sets [`slow_call_rate_percent`](Self::slow_call_rate_percent).
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// assert_eq!(Config::new().with_slow_call_rate_percent(80).slow_call_rate_percent(), 80);
+    /// ```
+    #[must_use]
+    pub const fn with_slow_call_rate_percent(mut self, percent: u8) -> Self {
+        self.slow_call_rate_percent = percent;
+        self
+    }
+
+    /// Sets [`slow_call_duration`](Self::slow_call_duration).
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// # use steadfast::time::Duration;
+    /// assert_eq!(Config::new().with_slow_call_duration(Duration::from_secs(2)).slow_call_duration(), Duration::from_secs(2));
+    /// ```
+    #[must_use]
+    pub const fn with_slow_call_duration(mut self, slower_than: Duration) -> Self {
+        self.slow_call_duration = slower_than;
+        self
+    }
+
+    /// Sets [`break_multiplier`](Self::break_multiplier).
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// assert_eq!(Config::new().with_break_multiplier(2).break_multiplier(), 2);
+    /// ```
+    #[must_use]
+    pub const fn with_break_multiplier(mut self, multiplier: u16) -> Self {
+        self.break_multiplier = multiplier;
+        self
+    }
+
+    /// Sets [`max_break_duration`](Self::max_break_duration).
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// # use steadfast::time::Duration;
+    /// assert_eq!(Config::new().with_max_break_duration(Duration::from_secs(240)).max_break_duration(), Duration::from_secs(240));
+    /// ```
+    #[must_use]
+    pub const fn with_max_break_duration(mut self, max_break: Duration) -> Self {
+        self.max_break_duration = max_break;
+        self
+    }
+
+    /// Sets [`max_probes`](Self::max_probes).
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// assert_eq!(Config::new().with_max_probes(5).max_probes(), 5);
+    /// ```
+    #[must_use]
+    pub const fn with_max_probes(mut self, max_probes: u16) -> Self {
+        self.max_probes = max_probes;
+        self
+    }
+
+    /// Sets [`success_threshold`](Self::success_threshold).
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// assert_eq!(Config::new().with_success_threshold(1).success_threshold(), 1);
+    /// ```
+    #[must_use]
+    pub const fn with_success_threshold(mut self, successes: u16) -> Self {
+        self.success_threshold = successes;
+        self
+    }
+
+    /// [`Consecutive`](super::Consecutive) only: this many failures in a row
+    /// (a timeout counts as a failure; an ignored call neither counts nor breaks
+    /// the run; a success ends it) open the breaker. Default 5; must be ≥ 1.
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// assert_eq!(Config::DEFAULT.failure_threshold(), 5);
+    /// ```
+    pub const fn failure_threshold(&self) -> u32 {
+        self.failure_threshold
+    }
+
+    /// Window detectors only: the window is not judged before it holds this many
+    /// calls (successes and failures; ignored calls do not count). For a
+    /// [`CountWindow`](super::CountWindow) a value above the window's length
+    /// (`N`, or the length chosen with
+    /// [`CountWindow::with_len`](super::CountWindow::with_len)) means that
+    /// length: a full window is always judged. Default 10; must be ≥ 1.
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// assert_eq!(Config::DEFAULT.minimum_calls(), 10);
+    /// ```
+    pub const fn minimum_calls(&self) -> u32 {
+        self.minimum_calls
+    }
+
+    /// Window detectors only: the breaker trips when
+    /// `failures × 100 ≥ failure_rate_percent × calls` (integer, exact).
+    /// The check runs after **every** recorded outcome, success or failure, so a
+    /// window that reaches `minimum_calls` on a success still trips.
+    /// Default 50; must be in `1..=100`.
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// assert_eq!(Config::DEFAULT.failure_rate_percent(), 50);
+    /// ```
+    pub const fn failure_rate_percent(&self) -> u8 {
+        self.failure_rate_percent
+    }
+
+    /// Window detectors only: the breaker also trips when
+    /// `slow calls × 100 ≥ slow_call_rate_percent × calls`, checked like
+    /// [`failure_rate_percent`](Self::failure_rate_percent).
+    /// Default 100; must be in `1..=100`.
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// assert_eq!(Config::DEFAULT.slow_call_rate_percent(), 100);
+    /// ```
+    pub const fn slow_call_rate_percent(&self) -> u8 {
+        self.slow_call_rate_percent
+    }
+
+    /// A call whose permit was issued more than this long before its outcome was
+    /// recorded (strictly longer) is slow; a [`TimedOut`](crate::outcome::Outcome::TimedOut)
+    /// call is always slow. Slow calls are counted in [`Stats`](super::Stats) by
+    /// every detector and judged by the window detectors.
+    /// Default [`Duration::MAX`]: only timeouts are slow.
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// # use steadfast::time::Duration;
+    /// assert_eq!(Config::DEFAULT.slow_call_duration(), Duration::MAX);
+    /// ```
+    pub const fn slow_call_duration(&self) -> Duration {
+        self.slow_call_duration
+    }
+
+    /// [`TimeWindow<K>`](super::TimeWindow) only: the span the `K` buckets cover
+    /// together; each bucket covers `window_duration / K` (truncated, at least
+    /// 1 µs, so it must be ≥ `K` µs). Default 60 s.
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// # use steadfast::time::Duration;
+    /// assert_eq!(Config::DEFAULT.window_duration(), Duration::from_secs(60));
+    /// ```
+    pub const fn window_duration(&self) -> Duration {
+        self.window_duration
+    }
+
+    /// How long the breaker stays open after its first trip. When it reaches the
+    /// end, `Open { until }` admits a probe at `now >= until` (inclusive: a caller
+    /// who comes back exactly at the advertised `retry_at` gets in).
+    /// Default 30 s; must be longer than zero.
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// # use steadfast::time::Duration;
+    /// assert_eq!(Config::DEFAULT.break_duration(), Duration::from_secs(30));
+    /// ```
+    pub const fn break_duration(&self) -> Duration {
+        self.break_duration
+    }
+
+    /// Each re-open without closing in between multiplies the break by this
+    /// integer (`break_duration × multiplier^n`, saturating), capped at
+    /// [`max_break_duration`](Self::max_break_duration); closing resets it to
+    /// `break_duration`. Default 1 (constant breaks); must be ≥ 1.
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// assert_eq!(Config::DEFAULT.break_multiplier(), 1);
+    /// ```
+    pub const fn break_multiplier(&self) -> u16 {
+        self.break_multiplier
+    }
+
+    /// The cap of a growing break. Default 300 s; must be ≥ `break_duration`.
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// # use steadfast::time::Duration;
+    /// assert_eq!(Config::DEFAULT.max_break_duration(), Duration::from_secs(300));
+    /// ```
+    pub const fn max_break_duration(&self) -> Duration {
+        self.max_break_duration
+    }
+
+    /// Half-open admits at most this many probes per episode (a probe that is
+    /// cancelled or ends [`Ignored`](crate::outcome::Outcome::Ignored) gives its
+    /// slot back; a probe that succeeded keeps it). Default 3; must be ≥ 1.
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// assert_eq!(Config::DEFAULT.max_probes(), 3);
+    /// ```
+    pub const fn max_probes(&self) -> u16 {
+        self.max_probes
+    }
+
+    /// Half-open closes after this many successful probes in the same episode;
+    /// any failed probe re-opens at once. Default 2; must be in `1..=max_probes`.
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// assert_eq!(Config::DEFAULT.success_threshold(), 2);
+    /// ```
+    pub const fn success_threshold(&self) -> u16 {
+        self.success_threshold
+    }
+
+    /// A hung-probe guard: when a probe is issued while no other probe is
+    /// outstanding, a deadline of `now + max_half_open_wait` starts; if it passes
+    /// while any probe of the episode is still outstanding, the episode counts as
+    /// failed and the breaker re-opens (with a grown break) from the deadline.
+    /// When every outstanding probe has reported, the deadline is cleared, so a
+    /// slow trickle of callers is never punished. Default: the base break
+    /// duration (30 s; [`with_break_duration`](Self::with_break_duration) sets
+    /// both); must be longer than zero.
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// # use steadfast::time::Duration;
+    /// assert_eq!(Config::DEFAULT.max_half_open_wait(), Duration::from_secs(30));
+    /// ```
+    pub const fn max_half_open_wait(&self) -> Duration {
+        self.max_half_open_wait
+    }
+
+    /// Metrics-only (shadow) mode, resilience4j's `METRICS_ONLY`, for rolling a
+    /// breaker out safely: it judges, trips, probes and closes exactly as a
+    /// live breaker fed the same calls would, and returns the same
+    /// [`Transition`](super::Transition)s, but
+    /// [`try_acquire`](super::Breaker::try_acquire) never rejects. A call a live
+    /// breaker would have refused (open, forced open, half-open with every probe
+    /// slot taken) is admitted with a permit whose outcome changes nothing (the
+    /// live breaker never saw that call), and is counted in
+    /// [`Stats::rejections`](super::Stats::rejections) as well as
+    /// [`Stats::calls`](super::Stats::calls). Default `false`.
+    ///
+    /// ```
+    /// # use steadfast::breaker::Config;
+    /// assert_eq!(Config::DEFAULT.metrics_only(), false);
+    /// ```
+    pub const fn metrics_only(&self) -> bool {
+        self.metrics_only
     }
 
     /// Checks the fields every detector reads (the breaker also checks the ones

@@ -80,10 +80,8 @@ use window::sealed::Sample;
 /// use steadfast::time::Duration;
 ///
 /// // Firmware: a const breaker, ready for a `static` behind a mutex.
-/// const BREAKER: Breaker = match Breaker::new(Config::new().with_failure_threshold(3)) {
-///     Ok(b) => b,
-///     Err(_) => panic!("bad breaker config"), // a compile-time error, never at run time
-/// };
+/// // A bad config is a compile-time error, never a run-time one.
+/// const BREAKER: Breaker = steadfast::valid!(Breaker::new(Config::new().with_failure_threshold(3)));
 /// # let _ = BREAKER;
 /// // Services: rate windows.
 /// let by_count = Breaker::<CountWindow<100, 2>>::new(Config::new()).unwrap();
@@ -475,7 +473,7 @@ impl<W: Window> Breaker<W> {
     /// ```
     /// # use steadfast::breaker::{Breaker, Config};
     /// let b: Breaker = Breaker::new(Config::new().with_failure_threshold(3)).unwrap();
-    /// assert_eq!(b.config().failure_threshold, 3);
+    /// assert_eq!(b.config().failure_threshold(), 3);
     /// ```
     pub const fn config(&self) -> &Config {
         &self.config

@@ -25,14 +25,14 @@ use crate::time::Duration;
 /// use steadfast::time::Duration;
 ///
 /// let default = Config::default();
-/// assert_eq!(default.max_concurrent, 10);
-/// assert_eq!(default.max_queue, 10);
-/// assert_eq!(default.max_wait, Duration::from_secs(5));
+/// assert_eq!(default.max_concurrent(), 10);
+/// assert_eq!(default.max_queue(), 10);
+/// assert_eq!(default.max_wait(), Duration::from_secs(5));
 ///
 /// // The seeds' background pool: 5 at once, nobody waits.
-/// let background = Config::new(5, 0, Duration::ZERO)?;
-/// assert!(Config::new(0, 0, Duration::ZERO).is_err());
-/// # Ok::<(), steadfast::error::ConfigError>(())
+/// const BACKGROUND: Config = Config::DEFAULT.with_max_concurrent(5).with_max_queue(0);
+/// assert!(BACKGROUND.validate(0).is_ok());
+/// assert_eq!(Config::DEFAULT.with_max_concurrent(0).validate(10).unwrap_err().field, "max_concurrent");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -40,13 +40,13 @@ use crate::time::Duration;
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Config {
     /// Permits out at once; at least 1.
-    pub max_concurrent: u32,
+    pub(crate) max_concurrent: u32,
     /// Callers that may wait in the FIFO queue; `0` rejects at once. At most the
     /// bulkhead's storage `Q`.
-    pub max_queue: u32,
+    pub(crate) max_queue: u32,
     /// The longest a queued caller waits (expired when `now >= deadline`);
     /// `Duration::ZERO` rejects at once.
-    pub max_wait: Duration,
+    pub(crate) max_wait: Duration,
 }
 
 impl Config {
@@ -63,38 +63,90 @@ impl Config {
         max_wait: Duration::from_secs(5),
     };
 
-    /// A validated configuration. Fails, naming the field, when `max_concurrent`
-    /// is 0. Whether `max_queue` fits the storage is checked by
-    /// [`Bulkhead::new`](super::Bulkhead::new), which knows `Q`.
+    /// The defaults; start of a `const` builder chain (same as [`Config::DEFAULT`]).
     ///
     /// ```
-    /// use steadfast::bulkhead::Config;
-    /// use steadfast::time::Duration;
-    ///
-    /// let c = Config::new(4, 8, Duration::from_millis(250))?;
-    /// assert_eq!(c.max_queue, 8);
-    /// let err = Config::new(0, 8, Duration::from_millis(250)).unwrap_err();
-    /// assert_eq!(err.field, "max_concurrent");
-    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// # use steadfast::bulkhead::Config;
+    /// assert_eq!(Config::new(), Config::DEFAULT);
     /// ```
-    pub const fn new(
-        max_concurrent: u32,
-        max_queue: u32,
-        max_wait: Duration,
-    ) -> Result<Self, ConfigError> {
-        let config = Self {
-            max_concurrent,
-            max_queue,
-            max_wait,
-        };
-        match config.validate(usize::MAX) {
-            Ok(()) => Ok(config),
-            Err(e) => Err(e),
-        }
+    pub const fn new() -> Self {
+        Self::DEFAULT
+    }
+
+    /// Sets [`max_concurrent`](Self::max_concurrent): permits out at once (at least 1).
+    ///
+    /// ```
+    /// # use steadfast::bulkhead::Config;
+    /// assert_eq!(Config::DEFAULT.with_max_concurrent(4).max_concurrent(), 4);
+    /// ```
+    #[must_use]
+    pub const fn with_max_concurrent(mut self, max_concurrent: u32) -> Self {
+        self.max_concurrent = max_concurrent;
+        self
+    }
+
+    /// Sets [`max_queue`](Self::max_queue): callers that may wait (`0` rejects
+    /// at once; at most the bulkhead's storage `Q`).
+    ///
+    /// ```
+    /// # use steadfast::bulkhead::Config;
+    /// assert_eq!(Config::DEFAULT.with_max_queue(0).max_queue(), 0);
+    /// ```
+    #[must_use]
+    pub const fn with_max_queue(mut self, max_queue: u32) -> Self {
+        self.max_queue = max_queue;
+        self
+    }
+
+    /// Sets [`max_wait`](Self::max_wait): the longest a queued caller waits
+    /// (`Duration::ZERO` rejects at once).
+    ///
+    /// ```
+    /// # use steadfast::bulkhead::Config;
+    /// # use steadfast::time::Duration;
+    /// let c = Config::DEFAULT.with_max_wait(Duration::from_millis(250));
+    /// assert_eq!(c.max_wait(), Duration::from_millis(250));
+    /// ```
+    #[must_use]
+    pub const fn with_max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = max_wait;
+        self
+    }
+
+    /// Permits out at once.
+    ///
+    /// ```
+    /// # use steadfast::bulkhead::Config;
+    /// assert_eq!(Config::DEFAULT.max_concurrent(), 10);
+    /// ```
+    pub const fn max_concurrent(&self) -> u32 {
+        self.max_concurrent
+    }
+
+    /// Callers that may wait in the FIFO queue.
+    ///
+    /// ```
+    /// # use steadfast::bulkhead::Config;
+    /// assert_eq!(Config::DEFAULT.max_queue(), 10);
+    /// ```
+    pub const fn max_queue(&self) -> u32 {
+        self.max_queue
+    }
+
+    /// The longest a queued caller waits.
+    ///
+    /// ```
+    /// # use steadfast::bulkhead::Config;
+    /// # use steadfast::time::Duration;
+    /// assert_eq!(Config::DEFAULT.max_wait(), Duration::from_secs(5));
+    /// ```
+    pub const fn max_wait(&self) -> Duration {
+        self.max_wait
     }
 
     /// Checks this configuration for a bulkhead whose queue storage holds
-    /// `queue_capacity` waiters (the `Q` of `Bulkhead<Q>`).
+    /// `queue_capacity` waiters (the `Q` of `Bulkhead<Q>`): the one check, which
+    /// [`Bulkhead::new`](super::Bulkhead::new) runs.
     ///
     /// ```
     /// use steadfast::bulkhead::Config;
@@ -127,11 +179,10 @@ impl Config {
     /// use steadfast::bulkhead::Config;
     /// use steadfast::time::Duration;
     ///
-    /// let critical = Config::new(10, 0, Duration::ZERO)?;
-    /// let background = Config::new(5, 0, Duration::ZERO)?;
+    /// let critical = Config::DEFAULT.with_max_queue(0).with_max_wait(Duration::ZERO);
+    /// let background = critical.with_max_concurrent(5);
     /// assert_ne!(critical.fingerprint(0), background.fingerprint(0));
     /// assert_eq!(critical.fingerprint(0), critical.fingerprint(0));
-    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn fingerprint(&self, queue_capacity: usize) -> u32 {
         let mut h = mix(self.max_concurrent as u64);

@@ -71,7 +71,7 @@
 //! use steadfast::time::{Duration, Instant};
 //!
 //! let t = Instant::from_millis;
-//! let config = Config::new(1, 4, Duration::from_millis(100))?;
+//! let config = Config::DEFAULT.with_max_concurrent(1).with_max_queue(4).with_max_wait(Duration::from_millis(100));
 //! let mut pool = Bulkhead::<4>::new(config)?;
 //!
 //! let Acquire::Permit(first) = pool.try_acquire(t(0)) else { panic!() };
@@ -169,7 +169,7 @@ impl Permit {
 /// use steadfast::bulkhead::{Acquire, Bulkhead, Claim, Config};
 /// use steadfast::time::{Duration, Instant};
 ///
-/// let mut pool = Bulkhead::<2>::new(Config::new(1, 2, Duration::from_secs(1))?)?;
+/// let mut pool = Bulkhead::<2>::new(Config::DEFAULT.with_max_concurrent(1).with_max_queue(2).with_max_wait(Duration::from_secs(1)))?;
 /// let Acquire::Permit(_busy) = pool.try_acquire(Instant::ZERO) else { panic!() };
 /// let Acquire::Queued { ticket, .. } = pool.try_acquire(Instant::ZERO) else { panic!() };
 /// assert_eq!(pool.cancel(ticket, Instant::ZERO), None);
@@ -190,7 +190,7 @@ impl Ticket {
     /// ```
     /// # use steadfast::bulkhead::{Acquire, Bulkhead, Config};
     /// # use steadfast::time::{Duration, Instant};
-    /// let mut pool = Bulkhead::<2>::new(Config::new(1, 2, Duration::from_secs(1))?)?;
+    /// let mut pool = Bulkhead::<2>::new(Config::DEFAULT.with_max_concurrent(1).with_max_queue(2).with_max_wait(Duration::from_secs(1)))?;
     /// let _busy = pool.try_acquire(Instant::ZERO);
     /// let Acquire::Queued { ticket: a, .. } = pool.try_acquire(Instant::ZERO) else { panic!() };
     /// let Acquire::Queued { ticket: b, .. } = pool.try_acquire(Instant::ZERO) else { panic!() };
@@ -209,7 +209,7 @@ impl Ticket {
 /// use steadfast::time::{Duration, Instant};
 ///
 /// // One slot, no queue: the second caller is rejected at once.
-/// let mut pool = Bulkhead::<0>::new(Config::new(1, 0, Duration::ZERO)?)?;
+/// let mut pool = Bulkhead::<0>::new(Config::DEFAULT.with_max_concurrent(1).with_max_queue(0).with_max_wait(Duration::ZERO))?;
 /// let first = pool.try_acquire(Instant::ZERO);
 /// assert!(matches!(first, Acquire::Permit(_)));
 /// assert_eq!(pool.try_acquire(Instant::ZERO), Acquire::Full);
@@ -241,7 +241,7 @@ pub enum Acquire {
 /// use steadfast::time::{Duration, Instant};
 ///
 /// let t = Instant::from_millis;
-/// let mut pool = Bulkhead::<1>::new(Config::new(1, 1, Duration::from_millis(100))?)?;
+/// let mut pool = Bulkhead::<1>::new(Config::DEFAULT.with_max_concurrent(1).with_max_queue(1).with_max_wait(Duration::from_millis(100)))?;
 /// let Acquire::Permit(_busy) = pool.try_acquire(t(0)) else { panic!() };
 /// let Acquire::Queued { ticket, .. } = pool.try_acquire(t(0)) else { panic!() };
 /// assert_eq!(pool.claim(ticket, t(99)), Claim::Waiting { deadline: t(100) });
@@ -274,7 +274,7 @@ pub enum Claim {
 /// use steadfast::bulkhead::{Acquire, Bulkhead, Config};
 /// use steadfast::time::Instant;
 ///
-/// let mut pool = Bulkhead::<0>::new(steadfast::bulkhead::Config::new(1, 0, Default::default())?)?;
+/// let mut pool = Bulkhead::<0>::new(steadfast::bulkhead::Config::DEFAULT.with_max_concurrent(1).with_max_queue(0).with_max_wait(Default::default()))?;
 /// let Acquire::Permit(p) = pool.try_acquire(Instant::ZERO) else { panic!() };
 /// let _ = pool.try_acquire(Instant::ZERO); // Full
 /// let s = pool.stats();
@@ -340,10 +340,7 @@ impl Entry {
 /// use steadfast::time::Instant;
 ///
 /// // `new` is const: a bad config fails the build, the pool can live in a static.
-/// const POOL: Bulkhead<10> = match Bulkhead::new(Config::DEFAULT) {
-///     Ok(pool) => pool,
-///     Err(_) => panic!("bad bulkhead config"),
-/// };
+/// const POOL: Bulkhead<10> = steadfast::valid!(Bulkhead::new(Config::DEFAULT));
 /// let mut pool = POOL;
 /// let mut permits = [const { None }; 10];
 /// for slot in &mut permits {
@@ -453,7 +450,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// use steadfast::time::{Duration, Instant};
     ///
     /// let t = Instant::from_secs;
-    /// let mut pool = Bulkhead::<1>::new(Config::new(1, 1, Duration::from_secs(5))?)?;
+    /// let mut pool = Bulkhead::<1>::new(Config::DEFAULT.with_max_concurrent(1).with_max_queue(1).with_max_wait(Duration::from_secs(5)))?;
     /// assert!(matches!(pool.try_acquire(t(0)), Acquire::Permit(_)));
     /// assert!(matches!(pool.try_acquire(t(1)), Acquire::Queued { deadline, .. } if deadline == t(6)));
     /// assert_eq!(pool.try_acquire(t(2)), Acquire::Full); // queue of 1 is full
@@ -577,7 +574,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// use steadfast::time::{Duration, Instant};
     ///
     /// let t = Instant::from_millis;
-    /// let mut pool = Bulkhead::<1>::new(Config::new(1, 1, Duration::from_millis(10))?)?;
+    /// let mut pool = Bulkhead::<1>::new(Config::DEFAULT.with_max_concurrent(1).with_max_queue(1).with_max_wait(Duration::from_millis(10)))?;
     /// let Acquire::Permit(p) = pool.try_acquire(t(0)) else { panic!() };
     /// let Acquire::Queued { ticket, .. } = pool.try_acquire(t(0)) else { panic!() };
     /// assert_eq!(pool.release(p, t(5)), Some(ticket));
@@ -622,7 +619,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// use steadfast::time::{Duration, Instant};
     ///
     /// let t = Instant::from_millis;
-    /// let mut pool = Bulkhead::<2>::new(Config::new(1, 2, Duration::from_secs(1))?)?;
+    /// let mut pool = Bulkhead::<2>::new(Config::DEFAULT.with_max_concurrent(1).with_max_queue(2).with_max_wait(Duration::from_secs(1)))?;
     /// let Acquire::Permit(p) = pool.try_acquire(t(0)) else { panic!() };
     /// let Acquire::Queued { ticket: a, .. } = pool.try_acquire(t(1)) else { panic!() };
     /// let Acquire::Queued { ticket: b, .. } = pool.try_acquire(t(2)) else { panic!() };
@@ -658,7 +655,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// use steadfast::time::{Duration, Instant};
     ///
     /// let t = Instant::from_millis;
-    /// let mut pool = Bulkhead::<1>::new(Config::new(1, 1, Duration::from_millis(100))?)?;
+    /// let mut pool = Bulkhead::<1>::new(Config::DEFAULT.with_max_concurrent(1).with_max_queue(1).with_max_wait(Duration::from_millis(100)))?;
     /// let _busy = pool.try_acquire(t(0));
     /// let _waiter = pool.try_acquire(t(0));
     /// assert_eq!(pool.handle_timeout(t(99)), 0);
@@ -797,7 +794,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// ```
     /// # use steadfast::bulkhead::{Bulkhead, Config};
     /// let pool = Bulkhead::<10>::new(Config::default())?;
-    /// assert_eq!(pool.config().max_concurrent, 10);
+    /// assert_eq!(pool.config().max_concurrent(), 10);
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn config(&self) -> &Config {

@@ -9,9 +9,12 @@ const fn at_ms(ms: u64) -> Instant {
 }
 
 fn pool<const Q: usize>(max_concurrent: u32, max_queue: u32, wait_ms: u64) -> Bulkhead<Q> {
-    match Config::new(max_concurrent, max_queue, Duration::from_millis(wait_ms))
-        .and_then(Bulkhead::new)
-    {
+    match Bulkhead::new(
+        Config::DEFAULT
+            .with_max_concurrent(max_concurrent)
+            .with_max_queue(max_queue)
+            .with_max_wait(Duration::from_millis(wait_ms)),
+    ) {
         Ok(b) => b,
         Err(e) => panic!("{e}"),
     }
@@ -370,7 +373,11 @@ fn config_is_validated_naming_the_field() {
         .map(|e| e.field),
         Some("max_queue")
     );
-    assert!(Config::new(1, u32::MAX, Duration::MAX).is_ok());
+    let widest = Config::DEFAULT
+        .with_max_concurrent(1)
+        .with_max_queue(u32::MAX)
+        .with_max_wait(Duration::MAX);
+    assert!(widest.validate(usize::MAX).is_ok());
 }
 
 #[test]

@@ -7,7 +7,7 @@ use crate::outcome::{Outcome, Verdict};
 use crate::retry::{Draw, GiveUpReason, Retry, RetryBudget, RetryDecision, Unlimited, Withdrawal};
 use crate::rng::Rng;
 use crate::time::Instant;
-use crate::timeout::{Deadline, TimeoutConfig};
+use crate::timeout::{self, Deadline};
 
 use super::shared::{give_back, leave_queue};
 use super::{
@@ -67,23 +67,24 @@ enum Outer {
 ///
 /// ```
 /// use steadfast::outcome::Verdict;
-/// use steadfast::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+/// use steadfast::pipeline::{self, Pipeline, Shared, Step};
 /// use steadfast::rng::SplitMix64;
 /// use steadfast::time::Instant;
 ///
-/// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+/// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
 /// let mut shared: Shared = Shared::new();
 /// let t0 = Instant::ZERO;
 /// assert!(matches!(call.next(t0, &mut shared), Step::Attempt { attempt: 1, .. }));
-/// let step = call.on_outcome(t0, Verdict::failure(), &mut shared, &mut SplitMix64::new(1));
+/// let step = call.on_outcome(Verdict::failure(), t0, &mut shared, &mut SplitMix64::new(1));
 /// assert!(matches!(step, Step::Wait { .. }));
 /// assert_eq!(call.attempts(), 1);
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Call {
     retry: Retry,
-    timeout: TimeoutConfig,
+    timeout: timeout::Config,
     order: Order,
     fallback: FallbackOn,
     /// Whether the caller has a fallback to answer [`Finish::Fallback`].
@@ -106,7 +107,7 @@ pub struct Call {
 impl Call {
     pub(super) const fn new(
         retry: Retry,
-        timeout: TimeoutConfig,
+        timeout: timeout::Config,
         order: Order,
         fallback: FallbackOn,
         total: Option<Deadline>,
@@ -131,27 +132,27 @@ impl Call {
     }
 
     /// The same call, for a caller that has a fallback: a failure
-    /// [`PipelineConfig::fallback`](super::PipelineConfig::fallback) covers
+    /// [`pipeline::Config::fallback`](super::Config::fallback) covers
     /// ends in [`Finish::Fallback`] and raises [`Event::Fallback`]. Without
     /// one (the default) the call ends in [`Finish::Failed`] and no fallback
     /// event is raised: a fallback that cannot run is neither counted nor
     /// reported.
     ///
     /// ```
-    /// use steadfast::pipeline::{Event, Finish, FallbackOn, Input, Pipeline, PipelineConfig, Reason, Shared};
+    /// use steadfast::pipeline::{self, Event, Finish, FallbackOn, Input, Pipeline, Reason, Shared};
     /// use steadfast::outcome::Verdict;
-    /// use steadfast::retry::RetryConfig;
+    /// use steadfast::retry;
     /// use steadfast::rng::SplitMix64;
     /// use steadfast::time::Instant;
     ///
-    /// let p = Pipeline::new(PipelineConfig::DEFAULT
-    ///     .with_retry(RetryConfig::DEFAULT.with_max_attempts(1)?)
-    ///     .with_fallback(FallbackOn::AnyFailure));
+    /// let p = Pipeline::new(pipeline::Config::DEFAULT
+    ///     .with_retry(retry::Config::DEFAULT.with_max_attempts(1))
+    ///     .with_fallback(FallbackOn::AnyFailure))?;
     /// for has_fallback in [false, true] {
     ///     let mut call = p.start(Instant::ZERO).with_fallback(has_fallback);
     ///     let (mut shared, mut rng) = (Shared::new(), SplitMix64::new(1));
-    ///     let _ = call.handle(Instant::ZERO, Input::Next, &mut shared, &mut rng);
-    ///     let _ = call.handle(Instant::ZERO, Input::Outcome(Verdict::failure()), &mut shared, &mut rng);
+    ///     let _ = call.handle(Input::Next, Instant::ZERO, &mut shared, &mut rng);
+    ///     let _ = call.handle(Input::Outcome(Verdict::failure()), Instant::ZERO, &mut shared, &mut rng);
     ///     assert_eq!(matches!(call.finish(), Some(Finish::Fallback(_))), has_fallback);
     ///     assert_eq!(matches!(call.poll_event(), Some(Event::Fallback(_))), has_fallback);
     /// }
@@ -163,34 +164,36 @@ impl Call {
         self
     }
 
-    /// The driver's one entry point: feeds `input` at `now`, lending the shared
+    /// The driver's one entry point: feeds `input` at `now` (the order of
+    /// every machine's inputs: what happened, then when), lending the shared
     /// machines and the jitter source for this step, and returns what to do
     /// next. Drain the events it raised with [`poll_event`](Self::poll_event)
     /// or [`drain`](Self::drain) afterwards.
     ///
     /// ```
     /// use steadfast::outcome::Verdict;
-    /// use steadfast::pipeline::{Finish, Input, Pipeline, PipelineConfig, Shared, Step};
+    /// use steadfast::pipeline::{self, Finish, Input, Pipeline, Shared, Step};
     /// use steadfast::rng::SplitMix64;
     /// use steadfast::time::Instant;
     /// use steadfast::outcome::Outcome;
     ///
-    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
     /// let (mut shared, mut rng): (Shared, _) = (Shared::new(), SplitMix64::new(1));
-    /// assert!(matches!(call.handle(Instant::ZERO, Input::Next, &mut shared, &mut rng), Step::Attempt { attempt: 1, .. }));
-    /// let step = call.handle(Instant::from_millis(5), Input::Outcome(Verdict::success()), &mut shared, &mut rng);
+    /// assert!(matches!(call.handle(Input::Next, Instant::ZERO, &mut shared, &mut rng), Step::Attempt { attempt: 1, .. }));
+    /// let step = call.handle(Input::Outcome(Verdict::success()), Instant::from_millis(5), &mut shared, &mut rng);
     /// assert_eq!(step, Step::Done(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn handle<G: CircuitBreaker, K: Pool, B: RetryBudget, R: Rng>(
         &mut self,
-        now: Instant,
         input: Input,
+        now: Instant,
         shared: &mut Shared<'_, G, K, B>,
         rng: &mut R,
     ) -> Step {
         match input {
             Input::Next => self.next(now, shared),
-            Input::Outcome(verdict) => self.on_outcome(now, verdict, shared, rng),
+            Input::Outcome(verdict) => self.on_outcome(verdict, now, shared, rng),
             Input::Abandon => {
                 self.abandon(now, shared);
                 self.next(now, shared)
@@ -203,7 +206,7 @@ impl Call {
     /// any lock the observer must not run under.
     ///
     /// ```
-    /// use steadfast::pipeline::{Event, Finish, Input, Observer, Pipeline, PipelineConfig, Shared};
+    /// use steadfast::pipeline::{self, Event, Finish, Input, Observer, Pipeline, Shared};
     /// use steadfast::rng::SplitMix64;
     /// use steadfast::time::Instant;
     ///
@@ -212,13 +215,14 @@ impl Call {
     /// impl Observer for Ends {
     ///     fn on_finish(&mut self, _now: Instant, _finish: &Finish) { self.0 += 1; }
     /// }
-    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
     /// let (mut shared, mut rng): (Shared, _) = (Shared::new(), SplitMix64::new(1));
-    /// let _ = call.handle(Instant::ZERO, Input::Abandon, &mut shared, &mut rng);
+    /// let _ = call.handle(Input::Abandon, Instant::ZERO, &mut shared, &mut rng);
     /// let mut ends = Ends::default();
     /// call.drain(Instant::ZERO, &mut ends);
     /// call.drain(Instant::ZERO, &mut ends);
     /// assert_eq!(ends.0, 1);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn drain<O: Observer + ?Sized>(&mut self, now: Instant, observer: &mut O) {
         while let Some(event) = self.events.pop() {
@@ -235,9 +239,10 @@ impl Call {
     /// The total deadline, if the policy has a total timeout.
     ///
     /// ```
-    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::pipeline::{self, Pipeline};
     /// # use steadfast::time::Instant;
-    /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).deadline(), None);
+    /// assert_eq!(Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO).deadline(), None);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn deadline(&self) -> Option<Instant> {
         match self.total {
@@ -249,9 +254,10 @@ impl Call {
     /// Attempts that have run or are running (0 before the first).
     ///
     /// ```
-    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::pipeline::{self, Pipeline};
     /// # use steadfast::time::Instant;
-    /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).attempts(), 0);
+    /// assert_eq!(Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO).attempts(), 0);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn attempts(&self) -> u32 {
         self.started
@@ -260,9 +266,10 @@ impl Call {
     /// How the call ended, once it has.
     ///
     /// ```
-    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::pipeline::{self, Pipeline};
     /// # use steadfast::time::Instant;
-    /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).finish(), None);
+    /// assert_eq!(Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO).finish(), None);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn finish(&self) -> Option<Finish> {
         match self.phase {
@@ -274,9 +281,10 @@ impl Call {
     /// `true` once the call has ended.
     ///
     /// ```
-    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::pipeline::{self, Pipeline};
     /// # use steadfast::time::Instant;
-    /// assert!(!Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).is_finished());
+    /// assert!(!Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO).is_finished());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn is_finished(&self) -> bool {
         matches!(self.phase, Phase::Finished(_))
@@ -286,9 +294,10 @@ impl Call {
     /// wait, of a queue wait, or a running attempt's deadline.
     ///
     /// ```
-    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
+    /// # use steadfast::pipeline::{self, Pipeline};
     /// # use steadfast::time::Instant;
-    /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO).poll_at(), None);
+    /// assert_eq!(Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO).poll_at(), None);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn poll_at(&self) -> Option<Instant> {
         match &self.phase {
@@ -307,16 +316,17 @@ impl Call {
     ///
     /// ```
     /// use steadfast::outcome::Verdict;
-    /// use steadfast::pipeline::{Event, Pipeline, PipelineConfig, Shared};
+    /// use steadfast::pipeline::{self, Event, Pipeline, Shared};
     /// use steadfast::rng::SplitMix64;
     /// use steadfast::time::Instant;
     ///
-    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
     /// let mut shared: Shared = Shared::new();
     /// let _ = call.next(Instant::ZERO, &mut shared);
-    /// let _ = call.on_outcome(Instant::ZERO, Verdict::failure(), &mut shared, &mut SplitMix64::new(1));
+    /// let _ = call.on_outcome(Verdict::failure(), Instant::ZERO, &mut shared, &mut SplitMix64::new(1));
     /// assert!(matches!(call.poll_event(), Some(Event::Retry { attempt: 2, .. })));
     /// assert_eq!(call.poll_event(), None);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop()
@@ -348,11 +358,12 @@ impl Call {
     /// the same [`Step::Done`]).
     ///
     /// ```
-    /// use steadfast::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+    /// use steadfast::pipeline::{self, Pipeline, Shared, Step};
     /// use steadfast::time::Instant;
-    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
     /// let step = call.next(Instant::ZERO, &mut Shared::new());
     /// assert!(matches!(step, Step::Attempt { attempt: 1, deadline: Some(_) }));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn next<G: CircuitBreaker, K: Pool, B: RetryBudget>(
         &mut self,
@@ -639,7 +650,7 @@ impl Call {
         }
     }
 
-    /// Reports how the running attempt ended, at `now`; returns the next step.
+    /// Reports how the running attempt ended (`verdict`), at `now`; returns the next step.
     ///
     /// A verdict reported at or after the attempt's deadline is discarded and
     /// recorded as [`Outcome::TimedOut`]. Outside a running attempt (a duplicate
@@ -647,21 +658,22 @@ impl Call {
     ///
     /// ```
     /// use steadfast::outcome::Verdict;
-    /// use steadfast::pipeline::{Finish, Pipeline, PipelineConfig, Shared, Step};
+    /// use steadfast::pipeline::{self, Finish, Pipeline, Shared, Step};
     /// use steadfast::rng::SplitMix64;
     /// use steadfast::time::Instant;
     /// use steadfast::outcome::Outcome;
     ///
-    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
     /// let mut shared: Shared = Shared::new();
     /// let _ = call.next(Instant::ZERO, &mut shared);
-    /// let step = call.on_outcome(Instant::from_millis(5), Verdict::success(), &mut shared, &mut SplitMix64::new(1));
+    /// let step = call.on_outcome(Verdict::success(), Instant::from_millis(5), &mut shared, &mut SplitMix64::new(1));
     /// assert_eq!(step, Step::Done(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn on_outcome<G: CircuitBreaker, K: Pool, B: RetryBudget, R: Rng>(
         &mut self,
-        now: Instant,
         verdict: Verdict,
+        now: Instant,
         shared: &mut Shared<'_, G, K, B>,
         rng: &mut R,
     ) -> Step {
@@ -772,11 +784,11 @@ impl Call {
     ///
     /// ```
     /// use steadfast::bulkhead::{Bulkhead, Config};
-    /// use steadfast::pipeline::{Failure, Finish, Pipeline, PipelineConfig, Reason, Shared, Step};
+    /// use steadfast::pipeline::{self, Failure, Finish, Pipeline, Reason, Shared, Step};
     /// use steadfast::time::Instant;
     ///
     /// let mut pool: Bulkhead = Bulkhead::new(Config::default())?;
-    /// let mut call = Pipeline::new(PipelineConfig::DEFAULT).start(Instant::ZERO);
+    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
     /// let mut shared = Shared::new().with_bulkhead(&mut pool);
     /// assert!(matches!(call.next(Instant::ZERO, &mut shared), Step::Attempt { .. }));
     /// call.abandon(Instant::ZERO, &mut shared);
@@ -902,6 +914,7 @@ const fn call_outcome(finish: &Finish) -> Option<Outcome> {
             | Reason::BreakerOpen { .. }
             | Reason::BulkheadFull
             | Reason::QueueTimeout
+            | Reason::RateLimited { .. }
             | Reason::Cancelled => None,
         },
     }

@@ -1,7 +1,8 @@
 //! The policy of a pipeline: stage order, fallback rule, retry and timeouts.
 
-use crate::retry::RetryConfig;
-use crate::timeout::TimeoutConfig;
+use crate::error::ConfigError;
+use crate::retry;
+use crate::timeout;
 
 use super::Failure;
 
@@ -82,35 +83,35 @@ impl FallbackOn {
 /// their own configs, lent to each call through [`Shared`](super::Shared).
 ///
 /// ```
-/// use steadfast::pipeline::{FallbackOn, PipelineConfig};
-/// use steadfast::timeout::TimeoutConfig;
+/// use steadfast::pipeline::{self, FallbackOn};
+/// use steadfast::timeout;
 /// use steadfast::time::Duration;
 ///
-/// let config = PipelineConfig::default()
-///     .with_timeout(TimeoutConfig::new(Some(Duration::from_secs(2)), Some(Duration::from_secs(10))))
+/// const CONFIG: pipeline::Config = pipeline::Config::DEFAULT
+///     .with_timeout(timeout::Config::DEFAULT.with_attempt(Duration::from_secs(2)).with_total(Duration::from_secs(10)))
 ///     .with_fallback(FallbackOn::Rejection);
-/// assert_eq!(config.retry.max_attempts(), 3);
+/// assert_eq!(CONFIG.retry().max_attempts(), 3);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct PipelineConfig {
+pub struct Config {
     /// Attempts, backoff, retry-after cap, whether timeouts are retried.
-    pub retry: RetryConfig,
+    pub(crate) retry: retry::Config,
     /// Per-attempt and total timeouts (`None` = no timeout).
-    pub timeout: TimeoutConfig,
+    pub(crate) timeout: timeout::Config,
     /// Which stage wraps which.
-    pub order: Order,
+    pub(crate) order: Order,
     /// When the adapter's fallback answers instead of an error.
-    pub fallback: FallbackOn,
+    pub(crate) fallback: FallbackOn,
 }
 
-impl PipelineConfig {
+impl Config {
     /// The seeds' defaults: 3 attempts with jittered exponential backoff, a 30 s
     /// attempt timeout, no total timeout, standard order, no fallback.
     pub const DEFAULT: Self = Self {
-        retry: RetryConfig::DEFAULT,
-        timeout: TimeoutConfig::DEFAULT,
+        retry: retry::Config::DEFAULT,
+        timeout: timeout::Config::DEFAULT,
         order: Order::Standard,
         fallback: FallbackOn::Never,
     };
@@ -118,14 +119,13 @@ impl PipelineConfig {
     /// The same config with another retry policy.
     ///
     /// ```
-    /// # use steadfast::pipeline::PipelineConfig;
-    /// # use steadfast::retry::RetryConfig;
-    /// let config = PipelineConfig::DEFAULT.with_retry(RetryConfig::DEFAULT.with_max_attempts(1)?);
-    /// assert_eq!(config.retry.max_attempts(), 1);
-    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// # use steadfast::pipeline;
+    /// # use steadfast::retry;
+    /// let config = pipeline::Config::DEFAULT.with_retry(retry::Config::DEFAULT.with_max_attempts(1));
+    /// assert_eq!(config.retry().max_attempts(), 1);
     /// ```
     #[must_use]
-    pub const fn with_retry(mut self, retry: RetryConfig) -> Self {
+    pub const fn with_retry(mut self, retry: retry::Config) -> Self {
         self.retry = retry;
         self
     }
@@ -133,13 +133,13 @@ impl PipelineConfig {
     /// The same config with other timeouts.
     ///
     /// ```
-    /// # use steadfast::pipeline::PipelineConfig;
-    /// # use steadfast::timeout::TimeoutConfig;
-    /// let config = PipelineConfig::DEFAULT.with_timeout(TimeoutConfig::NONE);
-    /// assert_eq!(config.timeout.attempt, None);
+    /// # use steadfast::pipeline;
+    /// # use steadfast::timeout;
+    /// let config = pipeline::Config::DEFAULT.with_timeout(timeout::Config::NONE);
+    /// assert_eq!(config.timeout().attempt(), None);
     /// ```
     #[must_use]
-    pub const fn with_timeout(mut self, timeout: TimeoutConfig) -> Self {
+    pub const fn with_timeout(mut self, timeout: timeout::Config) -> Self {
         self.timeout = timeout;
         self
     }
@@ -147,9 +147,9 @@ impl PipelineConfig {
     /// The same config with another stage order.
     ///
     /// ```
-    /// # use steadfast::pipeline::{Order, PipelineConfig};
-    /// let config = PipelineConfig::DEFAULT.with_order(Order::BulkheadOutermost);
-    /// assert_eq!(config.order, Order::BulkheadOutermost);
+    /// # use steadfast::pipeline::{self, Order};
+    /// let config = pipeline::Config::DEFAULT.with_order(Order::BulkheadOutermost);
+    /// assert_eq!(config.order(), Order::BulkheadOutermost);
     /// ```
     #[must_use]
     pub const fn with_order(mut self, order: Order) -> Self {
@@ -160,9 +160,9 @@ impl PipelineConfig {
     /// The same config with another fallback rule.
     ///
     /// ```
-    /// # use steadfast::pipeline::{FallbackOn, PipelineConfig};
-    /// let config = PipelineConfig::DEFAULT.with_fallback(FallbackOn::AnyFailure);
-    /// assert_eq!(config.fallback, FallbackOn::AnyFailure);
+    /// # use steadfast::pipeline::{self, FallbackOn};
+    /// let config = pipeline::Config::DEFAULT.with_fallback(FallbackOn::AnyFailure);
+    /// assert_eq!(config.fallback(), FallbackOn::AnyFailure);
     /// ```
     #[must_use]
     pub const fn with_fallback(mut self, fallback: FallbackOn) -> Self {
@@ -171,7 +171,74 @@ impl PipelineConfig {
     }
 }
 
-impl Default for PipelineConfig {
+impl Config {
+    /// The defaults; start of a `const` builder chain (same as [`Config::DEFAULT`]).
+    ///
+    /// ```
+    /// # use steadfast::pipeline;
+    /// assert_eq!(pipeline::Config::new(), pipeline::Config::DEFAULT);
+    /// ```
+    pub const fn new() -> Self {
+        Self::DEFAULT
+    }
+
+    /// The one check of this config, run by [`Pipeline::new`](super::Pipeline::new):
+    /// the retry policy's ([`retry::Config::validate`]) and the timeouts'.
+    ///
+    /// ```
+    /// # use steadfast::{pipeline, retry};
+    /// let bad = pipeline::Config::DEFAULT.with_retry(retry::Config::DEFAULT.with_max_attempts(0));
+    /// assert_eq!(bad.validate().unwrap_err().field, "max_attempts");
+    /// ```
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        if let Err(e) = self.retry.validate() {
+            return Err(e);
+        }
+        self.timeout.validate()
+    }
+
+    /// Attempts, backoff, retry-after cap, whether timeouts are retried.
+    ///
+    /// ```
+    /// # use steadfast::pipeline;
+    /// assert_eq!(pipeline::Config::DEFAULT.retry().max_attempts(), 3);
+    /// ```
+    pub const fn retry(&self) -> retry::Config {
+        self.retry
+    }
+
+    /// Per-attempt and total timeouts.
+    ///
+    /// ```
+    /// # use steadfast::pipeline;
+    /// assert_eq!(pipeline::Config::DEFAULT.timeout().total(), None);
+    /// ```
+    pub const fn timeout(&self) -> timeout::Config {
+        self.timeout
+    }
+
+    /// Which stage wraps which.
+    ///
+    /// ```
+    /// # use steadfast::pipeline::{self, Order};
+    /// assert_eq!(pipeline::Config::DEFAULT.order(), Order::Standard);
+    /// ```
+    pub const fn order(&self) -> Order {
+        self.order
+    }
+
+    /// When the adapter's fallback answers instead of an error.
+    ///
+    /// ```
+    /// # use steadfast::pipeline::{self, FallbackOn};
+    /// assert_eq!(pipeline::Config::DEFAULT.fallback(), FallbackOn::Never);
+    /// ```
+    pub const fn fallback(&self) -> FallbackOn {
+        self.fallback
+    }
+}
+
+impl Default for Config {
     fn default() -> Self {
         Self::DEFAULT
     }

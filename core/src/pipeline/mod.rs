@@ -27,11 +27,11 @@
 //! ```
 //! use steadfast::breaker::{Breaker, Config as BreakerConfig};
 //! use steadfast::outcome::Verdict;
-//! use steadfast::pipeline::{Input, Pipeline, PipelineConfig, Shared, Step};
+//! use steadfast::pipeline::{self, Input, Pipeline, Shared, Step};
 //! use steadfast::rng::SplitMix64;
 //! use steadfast::time::Instant;
 //!
-//! let pipeline = Pipeline::new(PipelineConfig::default());
+//! let pipeline = Pipeline::new(pipeline::Config::default())?;
 //! let mut breaker: Breaker = Breaker::new(BreakerConfig::default())?;
 //! let mut rng = SplitMix64::new(7);
 //! let mut now = Instant::ZERO;
@@ -41,7 +41,7 @@
 //! let mut shared = Shared::new().with_breaker(&mut breaker);
 //! let (mut input, mut last) = (Input::Next, None);
 //! let finish = loop {
-//!     match call.handle(now, input, &mut shared, &mut rng) {
+//!     match call.handle(input, now, &mut shared, &mut rng) {
 //!         Step::Attempt { .. } => {
 //!             let result = flaky.next().unwrap_or(Ok(0));
 //!             let verdict = if result.is_ok() { Verdict::success() } else { Verdict::failure() };
@@ -92,7 +92,7 @@
 //!   starts; only a retry that passes attempts and deadline spends budget.
 //!   Waiting for a breaker does not (nothing reaches the dependency).
 //! * **Fallback** is a decision, not a closure: when the caller has a fallback
-//!   ([`Call::with_fallback`]) and [`PipelineConfig::fallback`] covers how the
+//!   ([`Call::with_fallback`]) and [`pipeline::Config::fallback`](crate::pipeline::Config::fallback) covers how the
 //!   call failed, it ends with [`Finish::Fallback`] and raises
 //!   [`Event::Fallback`]; the driver runs the fallback it was given. Without a
 //!   fallback the same call ends in [`Finish::Failed`], with no fallback event.
@@ -103,6 +103,7 @@
 //!   [`Reason::Cancelled`].
 //! * **Clock.** A clock that goes backwards is read as `max(now, highest now seen)`.
 
+use crate::error::ConfigError;
 use crate::retry::Retry;
 use crate::time::Instant;
 
@@ -113,7 +114,7 @@ mod shared;
 mod step;
 
 pub use call::Call;
-pub use config::{FallbackOn, Order, PipelineConfig};
+pub use config::{Config, FallbackOn, Order};
 pub use events::{Event, Events, Observer};
 pub use shared::{NoBreaker, NoBulkhead, Pool, Shared};
 pub use step::{Answer, Error, Failure, Finish, Input, Reason, Step};
@@ -121,39 +122,49 @@ pub use step::{Answer, Error, Failure, Finish, Input, Reason, Step};
 /// An immutable, `Copy` policy that starts [`Call`]s. Can live in a `static`.
 ///
 /// ```
-/// use steadfast::pipeline::{Pipeline, PipelineConfig, Shared, Step};
+/// use steadfast::pipeline::{self, Pipeline, Shared, Step};
 /// use steadfast::time::Instant;
 ///
-/// static POLICY: Pipeline = Pipeline::new(PipelineConfig::DEFAULT);
+/// static POLICY: Pipeline = steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT));
 /// let mut call = POLICY.start(Instant::ZERO);
 /// assert!(matches!(call.next(Instant::ZERO, &mut Shared::new()), Step::Attempt { attempt: 1, .. }));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Pipeline {
-    config: PipelineConfig,
+    config: Config,
 }
 
 impl Pipeline {
-    /// A pipeline with this policy. Every part of `config` was validated when it
-    /// was built, so this cannot fail.
+    /// A pipeline with this policy, or the error of
+    /// [`Config::validate`], naming the field (`const`: in a `static`, write
+    /// `valid!(Pipeline::new(CONFIG))` to check it at compile time, see
+    /// [`valid!`](crate::valid)).
     ///
     /// ```
-    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
-    /// let p = Pipeline::new(PipelineConfig::default());
-    /// assert_eq!(p.config().retry.max_attempts(), 3);
+    /// # use steadfast::{pipeline, retry};
+    /// # use steadfast::pipeline::Pipeline;
+    /// let p = Pipeline::new(pipeline::Config::default())?;
+    /// assert_eq!(p.config().retry().max_attempts(), 3);
+    /// let bad = pipeline::Config::DEFAULT.with_retry(retry::Config::DEFAULT.with_max_attempts(0));
+    /// assert_eq!(Pipeline::new(bad).unwrap_err().field, "max_attempts");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub const fn new(config: PipelineConfig) -> Self {
-        Self { config }
+    pub const fn new(config: Config) -> Result<Self, ConfigError> {
+        match config.validate() {
+            Ok(()) => Ok(Self { config }),
+            Err(e) => Err(e),
+        }
     }
 
     /// The policy.
     ///
     /// ```
-    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
-    /// assert_eq!(Pipeline::new(PipelineConfig::DEFAULT).config(), &PipelineConfig::DEFAULT);
+    /// # use steadfast::pipeline::{self, Pipeline};
+    /// assert_eq!(Pipeline::new(pipeline::Config::DEFAULT)?.config(), &pipeline::Config::DEFAULT);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub const fn config(&self) -> &PipelineConfig {
+    pub const fn config(&self) -> &Config {
         &self.config
     }
 
@@ -161,12 +172,13 @@ impl Pipeline {
     /// until the first [`Call::next`].
     ///
     /// ```
-    /// # use steadfast::pipeline::{Pipeline, PipelineConfig};
-    /// # use steadfast::timeout::TimeoutConfig;
+    /// # use steadfast::pipeline::{self, Pipeline};
+    /// # use steadfast::timeout;
     /// # use steadfast::time::{Duration, Instant};
-    /// let p = Pipeline::new(PipelineConfig::DEFAULT.with_timeout(TimeoutConfig::new(None, Some(Duration::from_secs(5)))));
+    /// let p = Pipeline::new(pipeline::Config::DEFAULT.with_timeout(timeout::Config::NONE.with_total(Duration::from_secs(5))))?;
     /// let call = p.start(Instant::from_secs(1));
     /// assert_eq!(call.deadline(), Some(Instant::from_secs(6)));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn start(&self, now: Instant) -> Call {
         let total = self.config.timeout.total_deadline(now);

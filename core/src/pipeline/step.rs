@@ -122,6 +122,12 @@ pub enum Reason {
     DeadlineWouldPass,
     /// The caller gave up ([`Input::Abandon`]).
     Cancelled,
+    /// A rate limiter refused the call (a [`RateLimiter`](crate::ratelimit::RateLimiter)
+    /// in front of it, e.g. a tower rate-limit layer).
+    RateLimited {
+        /// When the limiter admits the same call, if ever.
+        retry_at: Option<Instant>,
+    },
 }
 
 impl Reason {
@@ -132,11 +138,15 @@ impl Reason {
     /// # use steadfast::pipeline::Reason;
     /// assert!(Reason::BreakerOpen { retry_at: None }.is_rejection());
     /// assert!(Reason::QueueTimeout.is_rejection());
+    /// assert!(Reason::RateLimited { retry_at: None }.is_rejection());
     /// ```
     pub const fn is_rejection(&self) -> bool {
         matches!(
             self,
-            Self::BreakerOpen { .. } | Self::BulkheadFull | Self::QueueTimeout
+            Self::BreakerOpen { .. }
+                | Self::BulkheadFull
+                | Self::QueueTimeout
+                | Self::RateLimited { .. }
         )
     }
 }
@@ -158,6 +168,7 @@ impl fmt::Display for Reason {
             Self::BudgetExhausted => "retry budget exhausted",
             Self::DeadlineWouldPass => "next retry would pass the total deadline",
             Self::Cancelled => "cancelled",
+            Self::RateLimited { .. } => "rate limited",
         })
     }
 }
@@ -234,7 +245,7 @@ pub enum Finish {
     },
     /// The call failed; the caller gets the [`Error`].
     Failed(Failure),
-    /// The call failed in a way [`PipelineConfig::fallback`](super::PipelineConfig::fallback)
+    /// The call failed in a way [`pipeline::Config::fallback`](super::Config::fallback)
     /// covers, and the caller has a fallback
     /// ([`Call::with_fallback`](super::Call::with_fallback)): it answers.
     Fallback(Failure),
@@ -454,7 +465,7 @@ impl<E> Error<E> {
     /// ```
     pub const fn retry_at(&self) -> Option<Instant> {
         match self.reason {
-            Reason::BreakerOpen { retry_at } => retry_at,
+            Reason::BreakerOpen { retry_at } | Reason::RateLimited { retry_at } => retry_at,
             _ => None,
         }
     }

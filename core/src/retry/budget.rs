@@ -18,7 +18,7 @@ const TOKENS_PER_RETRY: i64 = 1_000;
 ///
 /// ```
 /// use steadfast::outcome::Outcome;
-/// use steadfast::retry::{RetryBudget, TokenBucket};
+/// use steadfast::retry::{RetryBudget, TokenBucket, TokenBucketConfig};
 /// use steadfast::time::Instant;
 ///
 /// let mut quota = TokenBucket::AWS;
@@ -159,10 +159,9 @@ impl RetryBudget for Unlimited {
 /// use steadfast::retry::BudgetConfig;
 /// use steadfast::time::Duration;
 ///
-/// let c = BudgetConfig::new(250, 0, Duration::from_secs(10))?;
-/// assert_eq!(c.ratio_permille(), 250);
-/// assert_eq!(BudgetConfig::new(250, 0, Duration::ZERO).unwrap_err().field, "window");
-/// # Ok::<(), steadfast::error::ConfigError>(())
+/// const C: BudgetConfig = BudgetConfig::DEFAULT.with_ratio_permille(250).with_min_retries_per_sec(0);
+/// assert_eq!(C.ratio_permille(), 250);
+/// assert_eq!(C.window(), Duration::from_secs(10));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -193,36 +192,63 @@ impl BudgetConfig {
         window: Duration::from_secs(10),
     };
 
-    /// A validated budget config; the `window` must not be zero. A ratio of 0 with no
-    /// floor is valid and refuses every retry.
+    /// The defaults; start of a `const` builder chain (same as [`BudgetConfig::DEFAULT`]).
+    ///
+    /// ```
+    /// # use steadfast::retry::BudgetConfig;
+    /// assert_eq!(BudgetConfig::new(), BudgetConfig::DEFAULT);
+    /// ```
+    pub const fn new() -> Self {
+        Self::DEFAULT
+    }
+
+    /// Sets the retries allowed per request, in ‰ (200: one retry per five
+    /// requests). 0 with no floor is valid and refuses every retry.
+    ///
+    /// ```
+    /// # use steadfast::retry::BudgetConfig;
+    /// assert_eq!(BudgetConfig::DEFAULT.with_ratio_permille(1_000).ratio_permille(), 1_000);
+    /// ```
+    #[must_use]
+    pub const fn with_ratio_permille(mut self, ratio_permille: u32) -> Self {
+        self.ratio_permille = ratio_permille;
+        self
+    }
+
+    /// Sets the floor of retries per second, averaged over the window.
+    ///
+    /// ```
+    /// # use steadfast::retry::BudgetConfig;
+    /// assert_eq!(BudgetConfig::DEFAULT.with_min_retries_per_sec(0).min_retries_per_sec(), 0);
+    /// ```
+    #[must_use]
+    pub const fn with_min_retries_per_sec(mut self, min_retries_per_sec: u32) -> Self {
+        self.min_retries_per_sec = min_retries_per_sec;
+        self
+    }
+
+    /// Sets how long deposits and withdrawals count (longer than zero).
     ///
     /// ```
     /// # use steadfast::retry::BudgetConfig;
     /// # use steadfast::time::Duration;
-    /// assert!(BudgetConfig::new(1_000, 0, Duration::from_secs(1)).is_ok()); // 1 retry per request
-    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// let c = BudgetConfig::DEFAULT.with_window(Duration::from_secs(60));
+    /// assert_eq!(c.window(), Duration::from_secs(60));
     /// ```
-    pub const fn new(
-        ratio_permille: u32,
-        min_retries_per_sec: u32,
-        window: Duration,
-    ) -> Result<Self, ConfigError> {
-        let config = Self {
-            ratio_permille,
-            min_retries_per_sec,
-            window,
-        };
-        match config.validate() {
-            Ok(()) => Ok(config),
-            Err(e) => Err(e),
-        }
+    #[must_use]
+    pub const fn with_window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
     }
 
-    /// Checks a config that did not come through [`BudgetConfig::new`].
+    /// The one check of this config, run by [`Budget::new`]: the `window`
+    /// must not be zero.
     ///
     /// ```
     /// # use steadfast::retry::BudgetConfig;
+    /// # use steadfast::time::Duration;
     /// assert!(BudgetConfig::DEFAULT.validate().is_ok());
+    /// assert_eq!(BudgetConfig::DEFAULT.with_window(Duration::ZERO).validate().unwrap_err().field, "window");
     /// ```
     pub const fn validate(&self) -> Result<(), ConfigError> {
         if self.window.is_zero() {
@@ -337,7 +363,7 @@ pub struct BudgetStats {
 /// use steadfast::retry::{Budget, BudgetConfig};
 /// use steadfast::time::{Duration, Instant};
 ///
-/// let config = BudgetConfig::new(250, 0, Duration::from_secs(10))?;
+/// let config = BudgetConfig::DEFAULT.with_ratio_permille(250).with_min_retries_per_sec(0).with_window(Duration::from_secs(10));
 /// let mut budget = Budget::<10>::new(config)?;
 /// let t = Instant::from_secs(1);
 /// for _ in 0..3 { budget.on_request(t); }
@@ -371,10 +397,7 @@ impl<const K: usize> Budget<K> {
     /// ```
     /// use steadfast::retry::{Budget, BudgetConfig};
     /// // const-constructible: can live in a static (behind the adapter's mutex)
-    /// const BUDGET: Budget<4> = match Budget::new(BudgetConfig::DEFAULT) {
-    ///     Ok(b) => b,
-    ///     Err(_) => panic!(),
-    /// };
+    /// const BUDGET: Budget<4> = steadfast::valid!(Budget::new(BudgetConfig::DEFAULT));
     /// assert!(Budget::<0>::new(BudgetConfig::DEFAULT).is_err());
     /// ```
     pub const fn new(config: BudgetConfig) -> Result<Self, ConfigError> {
@@ -422,7 +445,7 @@ impl<const K: usize> Budget<K> {
     /// ```
     /// # use steadfast::retry::{Budget, BudgetConfig};
     /// # use steadfast::time::{Duration, Instant};
-    /// let mut b: Budget = Budget::new(BudgetConfig::new(1_000, 0, Duration::from_secs(1))?)?;
+    /// let mut b: Budget = Budget::new(BudgetConfig::DEFAULT.with_ratio_permille(1_000).with_min_retries_per_sec(0).with_window(Duration::from_secs(1)))?;
     /// b.on_request(Instant::ZERO);
     /// assert_eq!(b.retries_available(Instant::ZERO), 1);
     /// # Ok::<(), steadfast::error::ConfigError>(())
@@ -439,7 +462,7 @@ impl<const K: usize> Budget<K> {
     /// # use steadfast::retry::{Budget, BudgetConfig};
     /// # use steadfast::time::{Duration, Instant};
     /// // no deposits, floor 1/s over 2 s: two retries per window
-    /// let mut b: Budget = Budget::new(BudgetConfig::new(0, 1, Duration::from_secs(2))?)?;
+    /// let mut b: Budget = Budget::new(BudgetConfig::DEFAULT.with_ratio_permille(0).with_min_retries_per_sec(1).with_window(Duration::from_secs(2)))?;
     /// let t = Instant::ZERO;
     /// assert!(b.try_withdraw(t) && b.try_withdraw(t) && !b.try_withdraw(t));
     /// assert!(b.try_withdraw(t + Duration::from_secs(2))); // withdrawals expired
@@ -468,7 +491,7 @@ impl<const K: usize> Budget<K> {
     /// use steadfast::time::{Duration, Instant};
     ///
     /// // floor 1/s over 1 s: one retry per window
-    /// let mut b: Budget = Budget::new(BudgetConfig::new(0, 1, Duration::from_secs(1))?)?;
+    /// let mut b: Budget = Budget::new(BudgetConfig::DEFAULT.with_ratio_permille(0).with_min_retries_per_sec(1).with_window(Duration::from_secs(1)))?;
     /// let w = b.withdraw(Outcome::Failure, Instant::ZERO).unwrap();
     /// assert_eq!(b.retries_available(Instant::ZERO), 0);
     /// b.give_back(w, Instant::from_millis(300)); // cancelled during its backoff
@@ -595,6 +618,183 @@ impl<const K: usize> RetryBudget for Budget<K> {
     }
 }
 
+/// The settings of a [`TokenBucket`]: its `capacity` (it starts full), what a
+/// retry costs (`retry_cost`, or `timeout_retry_cost` after a timeout; each
+/// between 1 and the capacity) and what a first-attempt success adds
+/// (`no_retry_increment`; 0: only refunds refill it).
+///
+/// Defaults: the AWS SDKs' standard mode (500, 5, 10, 1).
+///
+/// ```
+/// use steadfast::retry::TokenBucketConfig;
+///
+/// const C: TokenBucketConfig = TokenBucketConfig::DEFAULT.with_capacity(100).with_no_retry_increment(0);
+/// assert_eq!((C.capacity(), C.retry_cost(), C.no_retry_increment()), (100, 5, 0));
+/// assert_eq!(C.with_retry_cost(0).validate().unwrap_err().field, "retry_cost");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TokenBucketConfig {
+    capacity: u32,
+    retry_cost: u32,
+    timeout_retry_cost: u32,
+    no_retry_increment: u32,
+}
+
+impl TokenBucketConfig {
+    /// The AWS SDKs' standard mode: 500 tokens, a retry costs 5 (10 after a
+    /// timeout), a first-attempt success adds 1.
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.capacity(), 500);
+    /// ```
+    pub const DEFAULT: Self = Self {
+        capacity: 500,
+        retry_cost: 5,
+        timeout_retry_cost: 10,
+        no_retry_increment: 1,
+    };
+
+    /// The defaults; start of a `const` builder chain (same as
+    /// [`TokenBucketConfig::DEFAULT`]).
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::new(), TokenBucketConfig::DEFAULT);
+    /// ```
+    pub const fn new() -> Self {
+        Self::DEFAULT
+    }
+
+    /// Sets the capacity (more than zero); the bucket starts full.
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.with_capacity(50).capacity(), 50);
+    /// ```
+    #[must_use]
+    pub const fn with_capacity(mut self, capacity: u32) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// Sets what a retry costs (between 1 and the capacity).
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.with_retry_cost(2).retry_cost(), 2);
+    /// ```
+    #[must_use]
+    pub const fn with_retry_cost(mut self, retry_cost: u32) -> Self {
+        self.retry_cost = retry_cost;
+        self
+    }
+
+    /// Sets what a retry after a timeout costs (between 1 and the capacity).
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.with_timeout_retry_cost(20).timeout_retry_cost(), 20);
+    /// ```
+    #[must_use]
+    pub const fn with_timeout_retry_cost(mut self, timeout_retry_cost: u32) -> Self {
+        self.timeout_retry_cost = timeout_retry_cost;
+        self
+    }
+
+    /// Sets what a call whose first attempt succeeds adds (0: nothing).
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.with_no_retry_increment(0).no_retry_increment(), 0);
+    /// ```
+    #[must_use]
+    pub const fn with_no_retry_increment(mut self, no_retry_increment: u32) -> Self {
+        self.no_retry_increment = no_retry_increment;
+        self
+    }
+
+    /// The capacity.
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.capacity(), 500);
+    /// ```
+    pub const fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// What a retry costs.
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.retry_cost(), 5);
+    /// ```
+    pub const fn retry_cost(&self) -> u32 {
+        self.retry_cost
+    }
+
+    /// What a retry after a timeout costs.
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.timeout_retry_cost(), 10);
+    /// ```
+    pub const fn timeout_retry_cost(&self) -> u32 {
+        self.timeout_retry_cost
+    }
+
+    /// What a first-attempt success adds.
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert_eq!(TokenBucketConfig::DEFAULT.no_retry_increment(), 1);
+    /// ```
+    pub const fn no_retry_increment(&self) -> u32 {
+        self.no_retry_increment
+    }
+
+    /// The one check of this config, run by [`TokenBucket::new`]: `capacity`
+    /// more than zero, `retry_cost` and `timeout_retry_cost` between 1 and
+    /// the capacity.
+    ///
+    /// ```
+    /// # use steadfast::retry::TokenBucketConfig;
+    /// assert!(TokenBucketConfig::DEFAULT.validate().is_ok());
+    /// assert_eq!(TokenBucketConfig::DEFAULT.with_capacity(0).validate().unwrap_err().field, "capacity");
+    /// ```
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        if self.capacity == 0 {
+            return Err(ConfigError {
+                field: "capacity",
+                problem: "must be greater than zero",
+            });
+        }
+        if self.retry_cost == 0 || self.retry_cost > self.capacity {
+            return Err(ConfigError {
+                field: "retry_cost",
+                problem: "must be between 1 and `capacity`",
+            });
+        }
+        if self.timeout_retry_cost == 0 || self.timeout_retry_cost > self.capacity {
+            return Err(ConfigError {
+                field: "timeout_retry_cost",
+                problem: "must be between 1 and `capacity`",
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for TokenBucketConfig {
+    /// [`TokenBucketConfig::DEFAULT`].
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
 /// The AWS SDKs' retry quota, "standard" retry mode (an alternative to
 /// [`Budget`]): a bucket of tokens with no time window. It drains during an
 /// outage and refills as calls succeed again.
@@ -625,14 +825,14 @@ impl<const K: usize> RetryBudget for Budget<K> {
 ///
 /// ```
 /// use steadfast::outcome::Verdict;
-/// use steadfast::retry::{Retry, RetryConfig, TokenBucket};
+/// use steadfast::retry::{self, Retry, TokenBucket};
 /// use steadfast::rng::SplitMix64;
 /// use steadfast::time::Instant;
 ///
 /// let mut quota = TokenBucket::AWS;
 /// let mut rng = SplitMix64::new(0);
 /// let t = Instant::ZERO;
-/// let mut call = Retry::new(RetryConfig::DEFAULT, t, None);
+/// let mut call = Retry::new(retry::Config::DEFAULT, t, None);
 /// assert!(call.on_outcome_with_budget(Verdict::timed_out(), t, &mut rng, &mut quota).is_retry());
 /// assert_eq!(quota.tokens(), 490); // a timeout's retry costs 10
 /// let _ = call.on_outcome_with_budget(Verdict::success(), t, &mut rng, &mut quota);
@@ -654,9 +854,9 @@ impl TokenBucket {
     /// timeout), a first-attempt success adds 1.
     ///
     /// ```
-    /// # use steadfast::retry::TokenBucket;
+    /// # use steadfast::retry::{TokenBucket, TokenBucketConfig};
     /// assert_eq!(TokenBucket::AWS.tokens(), 500);
-    /// assert_eq!(TokenBucket::AWS, TokenBucket::new(500, 5, 10, 1)?);
+    /// assert_eq!(TokenBucket::AWS, TokenBucket::new(TokenBucketConfig::DEFAULT)?);
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const AWS: Self = Self {
@@ -667,55 +867,35 @@ impl TokenBucket {
         no_retry_increment: 1,
     };
 
-    /// A full bucket of `capacity` tokens; a retry costs `retry_cost`, or
-    /// `timeout_retry_cost` after a timeout; a call whose first attempt
-    /// succeeds adds `no_retry_increment` (0: only refunds refill it). Errors
-    /// name `capacity` (must be > 0), `retry_cost` or `timeout_retry_cost`
-    /// (each must be between 1 and `capacity`).
+    /// A full bucket, or the error of [`TokenBucketConfig::validate`],
+    /// naming the field.
     ///
     /// ```
-    /// # use steadfast::retry::TokenBucket;
-    /// assert_eq!(TokenBucket::new(10, 0, 10, 1).unwrap_err().field, "retry_cost");
-    /// assert_eq!(TokenBucket::new(10, 5, 11, 1).unwrap_err().field, "timeout_retry_cost");
+    /// # use steadfast::retry::{TokenBucket, TokenBucketConfig};
+    /// let bucket = TokenBucket::new(TokenBucketConfig::DEFAULT.with_capacity(10))?;
+    /// assert_eq!(bucket.tokens(), 10);
+    /// let bad = TokenBucketConfig::DEFAULT.with_capacity(10).with_timeout_retry_cost(11);
+    /// assert_eq!(TokenBucket::new(bad).unwrap_err().field, "timeout_retry_cost");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub const fn new(
-        capacity: u32,
-        retry_cost: u32,
-        timeout_retry_cost: u32,
-        no_retry_increment: u32,
-    ) -> Result<Self, ConfigError> {
-        if capacity == 0 {
-            return Err(ConfigError {
-                field: "capacity",
-                problem: "must be greater than zero",
-            });
-        }
-        if retry_cost == 0 || retry_cost > capacity {
-            return Err(ConfigError {
-                field: "retry_cost",
-                problem: "must be between 1 and `capacity`",
-            });
-        }
-        if timeout_retry_cost == 0 || timeout_retry_cost > capacity {
-            return Err(ConfigError {
-                field: "timeout_retry_cost",
-                problem: "must be between 1 and `capacity`",
-            });
+    pub const fn new(config: TokenBucketConfig) -> Result<Self, ConfigError> {
+        if let Err(e) = config.validate() {
+            return Err(e);
         }
         Ok(Self {
-            capacity,
-            tokens: capacity,
-            retry_cost,
-            timeout_retry_cost,
-            no_retry_increment,
+            capacity: config.capacity,
+            tokens: config.capacity,
+            retry_cost: config.retry_cost,
+            timeout_retry_cost: config.timeout_retry_cost,
+            no_retry_increment: config.no_retry_increment,
         })
     }
 
     /// Takes `cost` tokens if there are that many.
     ///
     /// ```
-    /// # use steadfast::retry::TokenBucket;
-    /// let mut q = TokenBucket::new(10, 5, 10, 1)?;
+    /// # use steadfast::retry::{TokenBucket, TokenBucketConfig};
+    /// let mut q = TokenBucket::new(TokenBucketConfig::DEFAULT.with_capacity(10))?;
     /// assert!(q.try_withdraw_cost(10));
     /// assert!(!q.try_withdraw_cost(1)); // drained
     /// # Ok::<(), steadfast::error::ConfigError>(())
@@ -749,8 +929,8 @@ impl TokenBucket {
     /// Tokens left.
     ///
     /// ```
-    /// # use steadfast::retry::TokenBucket;
-    /// assert_eq!(TokenBucket::new(7, 1, 1, 1)?.tokens(), 7);
+    /// # use steadfast::retry::{TokenBucket, TokenBucketConfig};
+    /// assert_eq!(TokenBucket::new(TokenBucketConfig::DEFAULT.with_capacity(7).with_retry_cost(1).with_timeout_retry_cost(1).with_no_retry_increment(1))?.tokens(), 7);
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn tokens(&self) -> u32 {
@@ -783,10 +963,10 @@ impl RetryBudget for TokenBucket {
     /// first-attempt success (up to the capacity).
     ///
     /// ```
-    /// use steadfast::retry::{RetryBudget, TokenBucket};
+    /// use steadfast::retry::{RetryBudget, TokenBucket, TokenBucketConfig};
     /// use steadfast::time::Instant;
     ///
-    /// let mut q = TokenBucket::new(10, 5, 10, 1)?;
+    /// let mut q = TokenBucket::new(TokenBucketConfig::DEFAULT.with_capacity(10))?;
     /// assert!(q.try_withdraw_cost(5));
     /// q.on_success(None, Instant::ZERO);
     /// assert_eq!(q.tokens(), 6);
@@ -808,7 +988,10 @@ mod tests {
     #[test]
     fn fractional_ratios_are_exact() {
         for (permille, per_retry) in [(250, 4), (100, 10), (200, 5), (1_000, 1), (333, 4)] {
-            let config = BudgetConfig::new(permille, 0, Duration::from_secs(10)).unwrap();
+            let config = BudgetConfig::DEFAULT
+                .with_ratio_permille(permille)
+                .with_min_retries_per_sec(0)
+                .with_window(Duration::from_secs(10));
             let mut b = Budget::<10>::new(config).unwrap();
             // 40 requests in the same instant, then drain.
             for _ in 0..40 {
@@ -826,7 +1009,10 @@ mod tests {
     #[test]
     fn deposits_expire_with_the_window_timeline() {
         // 10 s window, 10 buckets of 1 s, 500 ‰, no floor.
-        let config = BudgetConfig::new(500, 0, Duration::from_secs(10)).unwrap();
+        let config = BudgetConfig::DEFAULT
+            .with_ratio_permille(500)
+            .with_min_retries_per_sec(0)
+            .with_window(Duration::from_secs(10));
         let mut b = Budget::<10>::new(config).unwrap();
         b.on_request(at(0));
         b.on_request(at(500)); // same bucket [0 s, 1 s)
@@ -845,7 +1031,10 @@ mod tests {
     #[test]
     fn withdrawals_expire_too_and_floor_holds() {
         // floor 2/s over a 1 s window: 2 retries per window without any request
-        let config = BudgetConfig::new(0, 2, Duration::from_secs(1)).unwrap();
+        let config = BudgetConfig::DEFAULT
+            .with_ratio_permille(0)
+            .with_min_retries_per_sec(2)
+            .with_window(Duration::from_secs(1));
         let mut b = Budget::<4>::new(config).unwrap();
         assert!(b.try_withdraw(at(0)));
         assert!(b.try_withdraw(at(300)));
@@ -858,11 +1047,17 @@ mod tests {
 
     #[test]
     fn huge_gaps_and_extremes_do_not_panic() {
-        let config = BudgetConfig::new(u32::MAX, u32::MAX, Duration::MAX).unwrap();
+        let config = BudgetConfig::DEFAULT
+            .with_ratio_permille(u32::MAX)
+            .with_min_retries_per_sec(u32::MAX)
+            .with_window(Duration::MAX);
         let mut b = Budget::<3>::new(config).unwrap();
         b.on_request(Instant::MAX);
         assert!(b.try_withdraw(Instant::ZERO));
-        let tiny = BudgetConfig::new(1, 0, Duration::from_micros(3)).unwrap();
+        let tiny = BudgetConfig::DEFAULT
+            .with_ratio_permille(1)
+            .with_min_retries_per_sec(0)
+            .with_window(Duration::from_micros(3));
         assert!(Budget::<3>::new(tiny).is_ok());
         assert_eq!(Budget::<4>::new(tiny).unwrap_err().field, "window");
         let mut b = Budget::<3>::new(tiny).unwrap();
@@ -907,13 +1102,22 @@ mod tests {
         // 250 ‰ of 70 requests per 10 s window is 17.5 retries: 17 each window,
         // never 18 (the half would be an over-grant), and the half is not
         // carried over: it expires with its deposits.
-        let config = BudgetConfig::new(250, 0, Duration::from_secs(10)).unwrap();
+        let config = BudgetConfig::DEFAULT
+            .with_ratio_permille(250)
+            .with_min_retries_per_sec(0)
+            .with_window(Duration::from_secs(10));
         assert_eq!(per_window(&storm(config, 7, 100, 60)), [17; 6]);
         // A whole product loses nothing: 200 ‰ of 100 requests is exactly 20.
-        let config = BudgetConfig::new(200, 0, Duration::from_secs(10)).unwrap();
+        let config = BudgetConfig::DEFAULT
+            .with_ratio_permille(200)
+            .with_min_retries_per_sec(0)
+            .with_window(Duration::from_secs(10));
         assert_eq!(per_window(&storm(config, 10, 100, 60)), [20; 6]);
         // With a floor: 100 ‰ of 130 requests + 1/s × 10 s = 23 exactly.
-        let config = BudgetConfig::new(100, 1, Duration::from_secs(10)).unwrap();
+        let config = BudgetConfig::DEFAULT
+            .with_ratio_permille(100)
+            .with_min_retries_per_sec(1)
+            .with_window(Duration::from_secs(10));
         assert_eq!(per_window(&storm(config, 13, 1, 60)), [23; 6]);
     }
 
@@ -928,7 +1132,10 @@ mod tests {
         }
         assert_eq!(per_sec, expected);
         // Without a floor the retries follow the traffic evenly.
-        let config = BudgetConfig::new(200, 0, Duration::from_secs(10)).unwrap();
+        let config = BudgetConfig::DEFAULT
+            .with_ratio_permille(200)
+            .with_min_retries_per_sec(0)
+            .with_window(Duration::from_secs(10));
         assert_eq!(storm(config, 10, 100, 60), [2u64; 60]);
     }
 }

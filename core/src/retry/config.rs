@@ -1,11 +1,11 @@
-//! [`RetryConfig`]: how many attempts, how long between them, which hints and
+//! [`retry::Config`](crate::retry::Config): how many attempts, how long between them, which hints and
 //! outcomes to honour.
 
 use crate::backoff::Backoff;
 use crate::error::ConfigError;
 use crate::time::Duration;
 
-/// A validated retry policy, shared by every [`Retry`](super::Retry) it starts.
+/// A retry policy, shared by every [`Retry`](super::Retry) it starts.
 ///
 /// * `max_attempts` counts **all** attempts including the first (gRPC, AWS,
 ///   resilience4j; Polly counts retries only): 3 means one call and at most two
@@ -27,43 +27,43 @@ use crate::time::Duration;
 ///
 /// ```
 /// use steadfast::backoff::Backoff;
-/// use steadfast::retry::RetryConfig;
+/// use steadfast::retry;
 /// use steadfast::time::Duration;
 ///
-/// // const-constructible, for a static on an MCU
-/// const POLICY: RetryConfig = match RetryConfig::new(5, Backoff::constant(Duration::from_millis(20))) {
-///     Ok(c) => c.with_retry_on_timeout(false),
-///     Err(_) => panic!("bad retry config"),
-/// };
+/// // a `const` builder chain, for a static on an MCU
+/// const POLICY: retry::Config = retry::Config::DEFAULT
+///     .with_max_attempts(5)
+///     .with_backoff(Backoff::constant(Duration::from_millis(20)))
+///     .with_retry_on_timeout(false);
 /// assert_eq!(POLICY.max_attempts(), 5);
-/// assert_eq!(RetryConfig::new(0, Backoff::DEFAULT).unwrap_err().field, "max_attempts");
-/// assert_eq!(RetryConfig::default().max_attempts(), 3);
+/// assert_eq!(retry::Config::DEFAULT.with_max_attempts(0).validate().unwrap_err().field, "max_attempts");
+/// assert_eq!(retry::Config::default().max_attempts(), 3);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct RetryConfig {
+pub struct Config {
     pub(super) max_attempts: u32,
     backoff: Backoff,
     max_retry_after: Duration,
     retry_on_timeout: bool,
 }
 
-impl Default for RetryConfig {
-    /// [`RetryConfig::DEFAULT`].
+impl Default for Config {
+    /// [`retry::Config::DEFAULT`](crate::retry::Config::DEFAULT).
     fn default() -> Self {
         Self::DEFAULT
     }
 }
 
-impl RetryConfig {
+impl Config {
     /// 3 attempts, [`Backoff::DEFAULT`], hints capped at 60 s, timeouts retried.
     ///
     /// ```
-    /// # use steadfast::retry::RetryConfig;
+    /// # use steadfast::retry;
     /// # use steadfast::time::Duration;
-    /// assert_eq!(RetryConfig::DEFAULT.max_retry_after(), Duration::from_secs(60));
-    /// assert!(RetryConfig::DEFAULT.retry_on_timeout());
+    /// assert_eq!(retry::Config::DEFAULT.max_retry_after(), Duration::from_secs(60));
+    /// assert!(retry::Config::DEFAULT.retry_on_timeout());
     /// ```
     pub const DEFAULT: Self = Self {
         max_attempts: 3,
@@ -80,44 +80,33 @@ impl RetryConfig {
     ///
     /// ```
     /// use steadfast::backoff::Backoff;
-    /// use steadfast::retry::RetryConfig;
+    /// use steadfast::retry;
     ///
-    /// let forever = RetryConfig::new(RetryConfig::UNLIMITED_ATTEMPTS, Backoff::DEFAULT)?;
+    /// let forever = retry::Config::DEFAULT.with_max_attempts(retry::Config::UNLIMITED_ATTEMPTS);
     /// assert_eq!(forever.attempt_limit(), None);
-    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const UNLIMITED_ATTEMPTS: u32 = u32::MAX;
 
-    /// `max_attempts` (≥ 1, counting the first, or
-    /// [`UNLIMITED_ATTEMPTS`](Self::UNLIMITED_ATTEMPTS)) with `backoff`, other
-    /// fields default.
+    /// The defaults; start of a `const` builder chain (same as [`Config::DEFAULT`]).
     ///
     /// ```
-    /// # use steadfast::backoff::Backoff;
-    /// # use steadfast::retry::RetryConfig;
-    /// let c = RetryConfig::new(1, Backoff::DEFAULT)?; // never retries
-    /// assert_eq!(c.max_attempts(), 1);
-    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// # use steadfast::retry;
+    /// assert_eq!(retry::Config::new(), retry::Config::DEFAULT);
     /// ```
-    pub const fn new(max_attempts: u32, backoff: Backoff) -> Result<Self, ConfigError> {
-        let config = Self {
-            max_attempts,
-            backoff,
-            ..Self::DEFAULT
-        };
-        match config.validate() {
-            Ok(()) => Ok(config),
-            Err(e) => Err(e),
-        }
+    pub const fn new() -> Self {
+        Self::DEFAULT
     }
 
-    /// Checks a config that did not come through [`RetryConfig::new`] (e.g. one
-    /// deserialized): `max_attempts >= 1` and a valid backoff. An unvalidated config
-    /// never makes a [`Retry`](super::Retry) panic; `max_attempts = 0` acts as 1.
+    /// The one check of this config, run by
+    /// [`Pipeline::new`](crate::pipeline::Pipeline::new) (and by adapters that
+    /// start [`Retry`](super::Retry)s themselves): `max_attempts >= 1` and a
+    /// valid backoff. A [`Retry`](super::Retry) started from an unchecked config
+    /// never panics; `max_attempts = 0` acts as 1.
     ///
     /// ```
-    /// # use steadfast::retry::RetryConfig;
-    /// assert!(RetryConfig::DEFAULT.validate().is_ok());
+    /// # use steadfast::retry;
+    /// assert!(retry::Config::DEFAULT.validate().is_ok());
+    /// assert_eq!(retry::Config::DEFAULT.with_max_attempts(0).validate().unwrap_err().field, "max_attempts");
     /// ```
     pub const fn validate(&self) -> Result<(), ConfigError> {
         if self.max_attempts == 0 {
@@ -129,23 +118,18 @@ impl RetryConfig {
         self.backoff.validate()
     }
 
-    /// The same config with another attempt limit (≥ 1, counting the first);
-    /// every other field is kept.
+    /// Sets the attempt limit (≥ 1, counting the first; or
+    /// [`UNLIMITED_ATTEMPTS`](Self::UNLIMITED_ATTEMPTS)); every other field is kept.
     ///
     /// ```
-    /// # use steadfast::retry::RetryConfig;
-    /// assert_eq!(RetryConfig::DEFAULT.with_max_attempts(10)?.max_attempts(), 10);
-    /// assert!(RetryConfig::DEFAULT.with_max_attempts(0).is_err());
-    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// # use steadfast::retry;
+    /// assert_eq!(retry::Config::DEFAULT.with_max_attempts(10).max_attempts(), 10);
     /// ```
-    pub const fn with_max_attempts(self, max_attempts: u32) -> Result<Self, ConfigError> {
-        let config = Self {
+    #[must_use]
+    pub const fn with_max_attempts(self, max_attempts: u32) -> Self {
+        Self {
             max_attempts,
             ..self
-        };
-        match config.validate() {
-            Ok(()) => Ok(config),
-            Err(e) => Err(e),
         }
     }
 
@@ -154,9 +138,9 @@ impl RetryConfig {
     /// total deadline, the budget and the outcomes.
     ///
     /// ```
-    /// # use steadfast::retry::RetryConfig;
-    /// const FOREVER: RetryConfig = RetryConfig::DEFAULT.with_unlimited_attempts();
-    /// assert_eq!(FOREVER.max_attempts(), RetryConfig::UNLIMITED_ATTEMPTS);
+    /// # use steadfast::retry;
+    /// const FOREVER: retry::Config = retry::Config::DEFAULT.with_unlimited_attempts();
+    /// assert_eq!(FOREVER.max_attempts(), retry::Config::UNLIMITED_ATTEMPTS);
     /// ```
     #[must_use]
     pub const fn with_unlimited_attempts(self) -> Self {
@@ -166,14 +150,15 @@ impl RetryConfig {
         }
     }
 
-    /// The same config with another (already validated) backoff.
+    /// The same config with another backoff (checked with the rest by
+    /// [`validate`](Self::validate)).
     ///
     /// ```
     /// # use steadfast::backoff::Backoff;
-    /// # use steadfast::retry::RetryConfig;
+    /// # use steadfast::retry;
     /// # use steadfast::time::Duration;
     /// let b = Backoff::constant(Duration::from_secs(1));
-    /// assert_eq!(RetryConfig::DEFAULT.with_backoff(b).backoff(), b);
+    /// assert_eq!(retry::Config::DEFAULT.with_backoff(b).backoff(), b);
     /// ```
     #[must_use]
     pub const fn with_backoff(self, backoff: Backoff) -> Self {
@@ -183,9 +168,9 @@ impl RetryConfig {
     /// The same config with another cap on server retry-after hints.
     ///
     /// ```
-    /// # use steadfast::retry::RetryConfig;
+    /// # use steadfast::retry;
     /// # use steadfast::time::Duration;
-    /// let c = RetryConfig::DEFAULT.with_max_retry_after(Duration::from_secs(120));
+    /// let c = retry::Config::DEFAULT.with_max_retry_after(Duration::from_secs(120));
     /// assert_eq!(c.max_retry_after(), Duration::from_secs(120));
     /// ```
     #[must_use]
@@ -199,8 +184,8 @@ impl RetryConfig {
     /// The same config, retrying timed-out attempts or not.
     ///
     /// ```
-    /// # use steadfast::retry::RetryConfig;
-    /// assert!(!RetryConfig::DEFAULT.with_retry_on_timeout(false).retry_on_timeout());
+    /// # use steadfast::retry;
+    /// assert!(!retry::Config::DEFAULT.with_retry_on_timeout(false).retry_on_timeout());
     /// ```
     #[must_use]
     pub const fn with_retry_on_timeout(self, retry_on_timeout: bool) -> Self {
@@ -214,8 +199,8 @@ impl RetryConfig {
     /// ([`UNLIMITED_ATTEMPTS`](Self::UNLIMITED_ATTEMPTS) for no limit).
     ///
     /// ```
-    /// # use steadfast::retry::RetryConfig;
-    /// assert_eq!(RetryConfig::DEFAULT.max_attempts(), 3);
+    /// # use steadfast::retry;
+    /// assert_eq!(retry::Config::DEFAULT.max_attempts(), 3);
     /// ```
     pub const fn max_attempts(&self) -> u32 {
         self.max_attempts
@@ -224,9 +209,9 @@ impl RetryConfig {
     /// The limit on attempts, the first included; `None` when unlimited.
     ///
     /// ```
-    /// # use steadfast::retry::RetryConfig;
-    /// assert_eq!(RetryConfig::DEFAULT.attempt_limit(), Some(3));
-    /// assert_eq!(RetryConfig::DEFAULT.with_unlimited_attempts().attempt_limit(), None);
+    /// # use steadfast::retry;
+    /// assert_eq!(retry::Config::DEFAULT.attempt_limit(), Some(3));
+    /// assert_eq!(retry::Config::DEFAULT.with_unlimited_attempts().attempt_limit(), None);
     /// ```
     pub const fn attempt_limit(&self) -> Option<u32> {
         match self.max_attempts {
@@ -239,8 +224,8 @@ impl RetryConfig {
     ///
     /// ```
     /// # use steadfast::backoff::Backoff;
-    /// # use steadfast::retry::RetryConfig;
-    /// assert_eq!(RetryConfig::DEFAULT.backoff(), Backoff::DEFAULT);
+    /// # use steadfast::retry;
+    /// assert_eq!(retry::Config::DEFAULT.backoff(), Backoff::DEFAULT);
     /// ```
     pub const fn backoff(&self) -> Backoff {
         self.backoff
@@ -249,9 +234,9 @@ impl RetryConfig {
     /// The cap on a server's retry-after hint (and on a hinted delay).
     ///
     /// ```
-    /// # use steadfast::retry::RetryConfig;
+    /// # use steadfast::retry;
     /// # use steadfast::time::Duration;
-    /// assert_eq!(RetryConfig::DEFAULT.max_retry_after(), Duration::from_secs(60));
+    /// assert_eq!(retry::Config::DEFAULT.max_retry_after(), Duration::from_secs(60));
     /// ```
     pub const fn max_retry_after(&self) -> Duration {
         self.max_retry_after
@@ -260,8 +245,8 @@ impl RetryConfig {
     /// Whether a timed-out attempt may be retried.
     ///
     /// ```
-    /// # use steadfast::retry::RetryConfig;
-    /// assert!(RetryConfig::DEFAULT.retry_on_timeout());
+    /// # use steadfast::retry;
+    /// assert!(retry::Config::DEFAULT.retry_on_timeout());
     /// ```
     pub const fn retry_on_timeout(&self) -> bool {
         self.retry_on_timeout

@@ -1,7 +1,7 @@
 //! Retrying one call: a per-call machine fed each attempt's [`Verdict`] and
 //! `now`, returning what to do next.
 //!
-//! * [`RetryConfig`]: attempts, backoff, hint cap, whether timeouts are retried.
+//! * [`retry::Config`](crate::retry::Config): attempts, backoff, hint cap, whether timeouts are retried.
 //! * [`Retry`]: one call's state (attempts so far, previous delay, total deadline).
 //! * [`RetryDecision`]: `RetryAt { at, attempt, delay }` (the on-retry event),
 //!   `GiveUp(reason)` (the seeds' "retry exhausted"), or `Done`.
@@ -16,12 +16,12 @@
 //! ```
 //! use steadfast::backoff::{Backoff, Ratio};
 //! use steadfast::outcome::Verdict;
-//! use steadfast::retry::{GiveUpReason, Retry, RetryConfig, RetryDecision};
+//! use steadfast::retry::{self, GiveUpReason, Retry, RetryDecision};
 //! use steadfast::rng::SplitMix64;
 //! use steadfast::time::{Duration, Instant};
 //!
-//! let backoff = Backoff::exponential(Duration::from_millis(100), Ratio::TWO, Duration::from_secs(60))?;
-//! let config = RetryConfig::new(3, backoff)?;
+//! let backoff = Backoff::exponential(Duration::from_millis(100), Ratio::TWO, Duration::from_secs(60));
+//! let config = retry::Config::DEFAULT.with_max_attempts(3).with_backoff(backoff);
 //! let mut rng = SplitMix64::new(1);
 //! let t0 = Instant::ZERO;
 //! let mut retry = Retry::new(config, t0, None); // attempt 1 starts at t0
@@ -44,10 +44,11 @@ mod config;
 mod grpc;
 
 pub use budget::{
-    Budget, BudgetConfig, BudgetStats, RetryBudget, TokenBucket, Unlimited, Withdrawal,
+    Budget, BudgetConfig, BudgetStats, RetryBudget, TokenBucket, TokenBucketConfig, Unlimited,
+    Withdrawal,
 };
-pub use config::RetryConfig;
-pub use grpc::GrpcThrottle;
+pub use config::Config;
+pub use grpc::{GrpcThrottle, GrpcThrottleConfig};
 
 use core::fmt;
 
@@ -165,7 +166,7 @@ impl RetryDecision {
 ///    `GiveUp(NotRetryable)` if it is a failure or timeout, else `Done`.
 /// 2. **Attempts**: `max_attempts` counts all attempts including the first; once
 ///    that many were made: `GiveUp(AttemptsExhausted { attempts })`. With
-///    [`RetryConfig::UNLIMITED_ATTEMPTS`] there is no such limit and the count
+///    [`retry::Config::UNLIMITED_ATTEMPTS`](crate::retry::Config::UNLIMITED_ATTEMPTS) there is no such limit and the count
 ///    saturates at `u32::MAX`.
 /// 3. **Delay**: retry `n` (`n = attempts so far`; the first retry waits `base`)
 ///    takes [`Backoff::jittered`](crate::backoff::Backoff::jittered) with the
@@ -190,13 +191,13 @@ impl RetryDecision {
 ///
 /// ```
 /// use steadfast::outcome::Verdict;
-/// use steadfast::retry::{GiveUpReason, Retry, RetryConfig, RetryDecision};
+/// use steadfast::retry::{self, GiveUpReason, Retry, RetryDecision};
 /// use steadfast::rng::SplitMix64;
 /// use steadfast::time::{Duration, Instant};
 ///
 /// let mut rng = SplitMix64::new(9);
 /// let deadline = Instant::from_millis(150);
-/// let mut retry = Retry::new(RetryConfig::DEFAULT, Instant::ZERO, Some(deadline));
+/// let mut retry = Retry::new(retry::Config::DEFAULT, Instant::ZERO, Some(deadline));
 /// // the server says "come back in 200 ms": that would start past the deadline
 /// let verdict = Verdict::failure().retry_after(Duration::from_millis(200));
 /// assert_eq!(
@@ -208,7 +209,7 @@ impl RetryDecision {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Retry {
-    config: RetryConfig,
+    config: Config,
     deadline: Option<Instant>,
     attempts: u32,
     previous: Duration,
@@ -225,12 +226,12 @@ impl Retry {
     /// (`None` = no total deadline).
     ///
     /// ```
-    /// # use steadfast::retry::{Retry, RetryConfig};
+    /// # use steadfast::retry::{self, Retry};
     /// # use steadfast::time::Instant;
-    /// let retry = Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None);
+    /// let retry = Retry::new(retry::Config::DEFAULT, Instant::ZERO, None);
     /// assert_eq!(retry.attempts(), 1);
     /// ```
-    pub const fn new(config: RetryConfig, now: Instant, total_deadline: Option<Instant>) -> Self {
+    pub const fn new(config: Config, now: Instant, total_deadline: Option<Instant>) -> Self {
         Self {
             config,
             deadline: total_deadline,
@@ -248,10 +249,10 @@ impl Retry {
     ///
     /// ```
     /// # use steadfast::outcome::Verdict;
-    /// # use steadfast::retry::{Retry, RetryConfig, RetryDecision};
+    /// # use steadfast::retry::{self, Retry, RetryDecision};
     /// # use steadfast::rng::SplitMix64;
     /// # use steadfast::time::Instant;
-    /// let mut retry = Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None);
+    /// let mut retry = Retry::new(retry::Config::DEFAULT, Instant::ZERO, None);
     /// let d = retry.on_outcome(Verdict::success(), Instant::from_millis(3), &mut SplitMix64::new(0));
     /// assert_eq!(d, RetryDecision::Done);
     /// ```
@@ -270,22 +271,22 @@ impl Retry {
     ///
     /// ```
     /// use steadfast::outcome::Verdict;
-    /// use steadfast::retry::{Budget, BudgetConfig, GiveUpReason, Retry, RetryConfig, RetryDecision};
+    /// use steadfast::retry::{self, Budget, BudgetConfig, GiveUpReason, Retry, RetryDecision};
     /// use steadfast::rng::SplitMix64;
     /// use steadfast::time::{Duration, Instant};
     ///
     /// // 500 ‰, no floor: two requests buy one retry
-    /// let mut budget: Budget = Budget::new(BudgetConfig::new(500, 0, Duration::from_secs(10))?)?;
+    /// let mut budget: Budget = Budget::new(BudgetConfig::DEFAULT.with_ratio_permille(500).with_min_retries_per_sec(0).with_window(Duration::from_secs(10)))?;
     /// let mut rng = SplitMix64::new(0);
     /// let t = Instant::ZERO;
     /// budget.on_request(t);
-    /// let mut retry = Retry::new(RetryConfig::DEFAULT, t, None);
+    /// let mut retry = Retry::new(retry::Config::DEFAULT, t, None);
     /// assert_eq!(
     ///     retry.on_outcome_with_budget(Verdict::failure(), t, &mut rng, &mut budget),
     ///     RetryDecision::GiveUp(GiveUpReason::BudgetExhausted),
     /// );
     /// budget.on_request(t);
-    /// let mut retry = Retry::new(RetryConfig::DEFAULT, t, None);
+    /// let mut retry = Retry::new(retry::Config::DEFAULT, t, None);
     /// assert!(retry.on_outcome_with_budget(Verdict::failure(), t, &mut rng, &mut budget).is_retry());
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
@@ -402,13 +403,13 @@ impl Retry {
     ///
     /// ```
     /// use steadfast::outcome::Verdict;
-    /// use steadfast::retry::{Retry, RetryConfig, TokenBucket};
+    /// use steadfast::retry::{self, Retry, TokenBucket};
     /// use steadfast::rng::SplitMix64;
     /// use steadfast::time::Instant;
     ///
     /// let mut quota = TokenBucket::AWS;
     /// let t = Instant::ZERO;
-    /// let mut call = Retry::new(RetryConfig::DEFAULT, t, None);
+    /// let mut call = Retry::new(retry::Config::DEFAULT, t, None);
     /// let d = call.on_outcome_with_budget(Verdict::failure(), t, &mut SplitMix64::new(0), &mut quota);
     /// assert!(d.is_retry());
     /// assert_eq!(quota.tokens(), 495);
@@ -426,9 +427,9 @@ impl Retry {
     /// is fed or it is [given back](Self::give_back).
     ///
     /// ```
-    /// # use steadfast::retry::{Retry, RetryConfig};
+    /// # use steadfast::retry::{self, Retry};
     /// # use steadfast::time::Instant;
-    /// assert_eq!(Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None).withdrawal(), None);
+    /// assert_eq!(Retry::new(retry::Config::DEFAULT, Instant::ZERO, None).withdrawal(), None);
     /// ```
     pub const fn withdrawal(&self) -> Option<Withdrawal> {
         self.scheduled
@@ -437,9 +438,9 @@ impl Retry {
     /// Attempts made so far, the first and any scheduled retry included.
     ///
     /// ```
-    /// # use steadfast::retry::{Retry, RetryConfig};
+    /// # use steadfast::retry::{self, Retry};
     /// # use steadfast::time::Instant;
-    /// assert_eq!(Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None).attempts(), 1);
+    /// assert_eq!(Retry::new(retry::Config::DEFAULT, Instant::ZERO, None).attempts(), 1);
     /// ```
     pub const fn attempts(&self) -> u32 {
         self.attempts
@@ -448,9 +449,9 @@ impl Retry {
     /// The delay chosen before the latest retry ([`Duration::ZERO`] before any).
     ///
     /// ```
-    /// # use steadfast::retry::{Retry, RetryConfig};
+    /// # use steadfast::retry::{self, Retry};
     /// # use steadfast::time::{Duration, Instant};
-    /// assert_eq!(Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None).previous_delay(), Duration::ZERO);
+    /// assert_eq!(Retry::new(retry::Config::DEFAULT, Instant::ZERO, None).previous_delay(), Duration::ZERO);
     /// ```
     pub const fn previous_delay(&self) -> Duration {
         self.previous
@@ -459,9 +460,9 @@ impl Retry {
     /// The total deadline, if any.
     ///
     /// ```
-    /// # use steadfast::retry::{Retry, RetryConfig};
+    /// # use steadfast::retry::{self, Retry};
     /// # use steadfast::time::Instant;
-    /// let r = Retry::new(RetryConfig::DEFAULT, Instant::ZERO, Some(Instant::from_secs(5)));
+    /// let r = Retry::new(retry::Config::DEFAULT, Instant::ZERO, Some(Instant::from_secs(5)));
     /// assert_eq!(r.deadline(), Some(Instant::from_secs(5)));
     /// ```
     pub const fn deadline(&self) -> Option<Instant> {
@@ -471,9 +472,9 @@ impl Retry {
     /// The final decision, once the call is over.
     ///
     /// ```
-    /// # use steadfast::retry::{Retry, RetryConfig};
+    /// # use steadfast::retry::{self, Retry};
     /// # use steadfast::time::Instant;
-    /// assert_eq!(Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None).finished(), None);
+    /// assert_eq!(Retry::new(retry::Config::DEFAULT, Instant::ZERO, None).finished(), None);
     /// ```
     pub const fn finished(&self) -> Option<RetryDecision> {
         match self.finished {
@@ -485,12 +486,12 @@ impl Retry {
     /// The config this call runs under.
     ///
     /// ```
-    /// # use steadfast::retry::{Retry, RetryConfig};
+    /// # use steadfast::retry::{self, Retry};
     /// # use steadfast::time::Instant;
-    /// let r = Retry::new(RetryConfig::DEFAULT, Instant::ZERO, None);
-    /// assert_eq!(r.config(), RetryConfig::DEFAULT);
+    /// let r = Retry::new(retry::Config::DEFAULT, Instant::ZERO, None);
+    /// assert_eq!(r.config(), retry::Config::DEFAULT);
     /// ```
-    pub const fn config(&self) -> RetryConfig {
+    pub const fn config(&self) -> Config {
         self.config
     }
 }

@@ -10,9 +10,11 @@ fn ms(n: u64) -> Duration {
 fn at(n: u64) -> Instant {
     Instant::from_millis(n)
 }
-fn exp_config(max_attempts: u32) -> RetryConfig {
-    let backoff = Backoff::exponential(ms(100), Ratio::TWO, ms(1_000)).unwrap();
-    RetryConfig::new(max_attempts, backoff).unwrap()
+fn exp_config(max_attempts: u32) -> Config {
+    let backoff = Backoff::exponential(ms(100), Ratio::TWO, ms(1_000));
+    Config::DEFAULT
+        .with_max_attempts(max_attempts)
+        .with_backoff(backoff)
 }
 fn retry_at(at_ms: u64, attempt: u32, delay_ms: u64) -> RetryDecision {
     RetryDecision::RetryAt {
@@ -227,11 +229,11 @@ fn attempts_near_u32_max() {
 #[test]
 fn unlimited_attempts_are_bounded_only_by_the_total_deadline() {
     let mut rng = SplitMix64::new(0);
-    let c = RetryConfig::DEFAULT
+    let c = Config::DEFAULT
         .with_backoff(Backoff::constant(ms(100)))
         .with_unlimited_attempts();
     assert_eq!(c.attempt_limit(), None);
-    assert_eq!(c.max_attempts(), RetryConfig::UNLIMITED_ATTEMPTS);
+    assert_eq!(c.max_attempts(), Config::UNLIMITED_ATTEMPTS);
     // Attempt n starts at (n − 1) × 110 ms and fails 10 ms later.
     let mut r = Retry::new(c, at(0), Some(at(1_000)));
     for n in 1..10u64 {
@@ -251,10 +253,12 @@ fn unlimited_attempts_are_bounded_only_by_the_total_deadline() {
 #[test]
 fn unlimited_attempts_never_overflow_the_attempt_counter() {
     let mut rng = SplitMix64::new(0);
-    let c = RetryConfig::new(RetryConfig::UNLIMITED_ATTEMPTS, Backoff::constant(ms(1))).unwrap();
+    let c = Config::DEFAULT
+        .with_max_attempts(Config::UNLIMITED_ATTEMPTS)
+        .with_backoff(Backoff::constant(ms(1)));
     assert_eq!(
         c,
-        RetryConfig::DEFAULT
+        Config::DEFAULT
             .with_backoff(Backoff::constant(ms(1)))
             .with_unlimited_attempts()
     );
@@ -270,7 +274,7 @@ fn unlimited_attempts_never_overflow_the_attempt_counter() {
     }
     assert_eq!(r.attempts(), u32::MAX);
     // Any limit below it is a limit.
-    assert_eq!(RetryConfig::DEFAULT.attempt_limit(), Some(3));
+    assert_eq!(Config::DEFAULT.attempt_limit(), Some(3));
 }
 
 #[test]
@@ -287,11 +291,9 @@ fn unvalidated_zero_attempts_acts_as_one() {
 
 #[test]
 fn same_seed_same_decisions() {
-    let c = RetryConfig::new(
-        50,
-        Backoff::DEFAULT.with_jitter(Jitter::Decorrelated).unwrap(),
-    )
-    .unwrap();
+    let c = Config::DEFAULT
+        .with_max_attempts(50)
+        .with_backoff(Backoff::DEFAULT.with_jitter(Jitter::Decorrelated));
     let run = |seed| {
         let mut rng = SplitMix64::new(seed);
         let mut r = Retry::new(c, at(0), None);
@@ -314,8 +316,13 @@ fn same_seed_same_decisions() {
 #[test]
 fn budget_timeline_with_retries() {
     // 200 ‰, no floor, 10 s window in 10 buckets: five calls buy one retry.
-    let mut budget =
-        Budget::<10>::new(BudgetConfig::new(200, 0, Duration::from_secs(10)).unwrap()).unwrap();
+    let mut budget = Budget::<10>::new(
+        BudgetConfig::DEFAULT
+            .with_ratio_permille(200)
+            .with_min_retries_per_sec(0)
+            .with_window(Duration::from_secs(10)),
+    )
+    .unwrap();
     let mut rng = SplitMix64::new(0);
     let c = exp_config(3);
     let mut decisions = [false; 12];
@@ -343,7 +350,7 @@ fn budget_timeline_with_retries() {
 /// attempts' verdicts, 10 ms apart; returns the final decision.
 fn aws_call(bucket: &mut TokenBucket, outcomes: &[Verdict]) -> RetryDecision {
     let mut rng = SplitMix64::new(0);
-    let config = exp_config(RetryConfig::DEFAULT.max_attempts());
+    let config = exp_config(Config::DEFAULT.max_attempts());
     let mut r = Retry::new(config, at(0), None);
     let mut decision = RetryDecision::Done;
     for (i, v) in outcomes.iter().enumerate() {
@@ -391,8 +398,15 @@ fn aws_standard_mode_refunds_the_last_retry_on_success_and_pays_one_for_a_first_
     assert_eq!(bucket.tokens(), 500, "never above the capacity");
     // A final decision repeated pays nothing twice.
     let mut rng = SplitMix64::new(0);
-    let mut r = Retry::new(RetryConfig::DEFAULT, at(0), None);
-    let mut drained = TokenBucket::new(10, 5, 10, 1).unwrap();
+    let mut r = Retry::new(Config::DEFAULT, at(0), None);
+    let mut drained = TokenBucket::new(
+        TokenBucketConfig::DEFAULT
+            .with_capacity(10)
+            .with_retry_cost(5)
+            .with_timeout_retry_cost(10)
+            .with_no_retry_increment(1),
+    )
+    .unwrap();
     assert!(
         r.on_outcome_with_budget(Verdict::failure(), at(0), &mut rng, &mut drained)
             .is_retry()
@@ -405,7 +419,14 @@ fn aws_standard_mode_refunds_the_last_retry_on_success_and_pays_one_for_a_first_
 
 #[test]
 fn aws_bucket_refuses_a_retry_it_cannot_pay_for() {
-    let mut bucket = TokenBucket::new(14, 5, 10, 1).unwrap();
+    let mut bucket = TokenBucket::new(
+        TokenBucketConfig::DEFAULT
+            .with_capacity(14)
+            .with_retry_cost(5)
+            .with_timeout_retry_cost(10)
+            .with_no_retry_increment(1),
+    )
+    .unwrap();
     // A timeout costs 10: 4 left; a plain failure then costs 5: refused.
     assert!(aws_call(&mut bucket, &[Verdict::timed_out()]).is_retry());
     assert_eq!(bucket.tokens(), 4);
@@ -435,7 +456,14 @@ fn a_retry_that_never_ran_gives_its_withdrawal_back_once() {
     assert_eq!(bucket.tokens(), 500, "a second give-back gives nothing");
     // The attempt after a given-back retry succeeds: nothing more is refunded
     // and it is no first attempt, so no increment either.
-    let mut drained = TokenBucket::new(10, 5, 10, 1).unwrap();
+    let mut drained = TokenBucket::new(
+        TokenBucketConfig::DEFAULT
+            .with_capacity(10)
+            .with_retry_cost(5)
+            .with_timeout_retry_cost(10)
+            .with_no_retry_increment(1),
+    )
+    .unwrap();
     let mut r = Retry::new(exp_config(3), at(0), None);
     assert!(
         r.on_outcome_with_budget(Verdict::failure(), at(5), &mut rng, &mut drained)
@@ -450,7 +478,10 @@ fn a_retry_that_never_ran_gives_its_withdrawal_back_once() {
     assert_eq!(drained.tokens(), 10);
 
     // Finagle budget: the retry comes back to the bucket it was taken from.
-    let config = BudgetConfig::new(0, 1, Duration::from_secs(1)).unwrap();
+    let config = BudgetConfig::DEFAULT
+        .with_ratio_permille(0)
+        .with_min_retries_per_sec(1)
+        .with_window(Duration::from_secs(1));
     let mut budget = Budget::<4>::new(config).unwrap();
     let mut r = Retry::new(exp_config(3), at(0), None);
     assert!(
@@ -476,12 +507,11 @@ fn a_retry_that_never_ran_gives_its_withdrawal_back_once() {
 #[test]
 fn with_max_attempts_keeps_every_other_field() {
     let backoff = Backoff::constant(Duration::from_millis(20));
-    let tuned = RetryConfig::DEFAULT
+    let tuned = Config::DEFAULT
         .with_backoff(backoff)
         .with_max_retry_after(Duration::from_secs(5))
         .with_retry_on_timeout(false)
-        .with_max_attempts(7)
-        .unwrap();
+        .with_max_attempts(7);
     assert_eq!(tuned.max_attempts(), 7);
     assert_eq!(tuned.backoff(), backoff);
     assert_eq!(tuned.max_retry_after(), Duration::from_secs(5));

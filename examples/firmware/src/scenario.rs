@@ -24,11 +24,11 @@ use steadfast::backoff::{Backoff, Jitter, Ratio};
 use steadfast::breaker::{self, Breaker, Consecutive};
 use steadfast::bulkhead::{self, Bulkhead};
 use steadfast::outcome::ErrorsFail;
-use steadfast::pipeline::{Event, Pipeline, PipelineConfig, Reason, Step};
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline::{self, Event, Pipeline, Reason, Step};
+use steadfast::retry;
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
-use steadfast::timeout::TimeoutConfig;
+use steadfast::{timeout, valid};
 use steadfast_embassy::{Error, Input, Observer, Policy, SharedBreaker, SharedBulkhead, SharedRng};
 
 use crate::clock;
@@ -60,29 +60,26 @@ const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// Unwraps a config at compile time: a bad one fails the build.
-macro_rules! ok {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(_) => panic!("bad config"),
-        }
-    };
-}
+// `valid!` checks each config at compile time: a bad one fails the build, and no
+// panic path is linked.
 
 /// The bus: one transfer at a time, two callers may wait up to 20 ms.
-static BUS: SharedBulkhead<Cs, 2> =
-    SharedBulkhead::new(ok!(Bulkhead::new(ok!(bulkhead::Config::new(1, 2, ms(20))))));
+static BUS: SharedBulkhead<Cs, 2> = SharedBulkhead::new(valid!(Bulkhead::new(
+    bulkhead::Config::DEFAULT
+        .with_max_concurrent(1)
+        .with_max_queue(2)
+        .with_max_wait(ms(20))
+)));
 /// The sensor's breaker: 3 failures in a row open it for 30 ms; one probe.
-static SENSOR_BREAKER: SharedBreaker<Cs> = SharedBreaker::new(ok!(Breaker::new(
-    breaker::Config::new()
+static SENSOR_BREAKER: SharedBreaker<Cs> = SharedBreaker::new(valid!(Breaker::new(
+    breaker::Config::DEFAULT
         .with_failure_threshold(3)
         .with_break_duration(ms(30))
         .with_probes(1, 1)
 )));
 /// The modem's breaker: 2 failures in a row open it for 30 ms.
-static MODEM_BREAKER: SharedBreaker<Cs> = SharedBreaker::new(ok!(Breaker::new(
-    breaker::Config::new()
+static MODEM_BREAKER: SharedBreaker<Cs> = SharedBreaker::new(valid!(Breaker::new(
+    breaker::Config::DEFAULT
         .with_failure_threshold(2)
         .with_break_duration(ms(30))
         .with_probes(1, 1)
@@ -95,14 +92,13 @@ type Guard = Policy<'static, Cs, Consecutive, 2>;
 /// Sensor reads: 3 attempts, exponential backoff 2 ms ×2 (equal jitter, cap 8 ms),
 /// 5 ms per attempt, breaker, bus bulkhead.
 static SENSOR_POLICY: Guard = Policy::new(
-    Pipeline::new(
-        PipelineConfig::DEFAULT
-            .with_retry(ok!(RetryConfig::new(
-                3,
-                ok!(ok!(Backoff::exponential(ms(2), Ratio::TWO, ms(8))).with_jitter(Jitter::Equal))
-            )))
-            .with_timeout(TimeoutConfig::new(Some(ms(5)), None)),
-    ),
+    valid!(Pipeline::new(
+        pipeline::Config::DEFAULT
+            .with_retry(retry::Config::DEFAULT.with_max_attempts(3).with_backoff(
+                Backoff::exponential(ms(2), Ratio::TWO, ms(8)).with_jitter(Jitter::Equal)
+            ))
+            .with_timeout(timeout::Config::NONE.with_attempt(ms(5)))
+    )),
     &JITTER,
 )
 .with_breaker(&SENSOR_BREAKER)
@@ -110,11 +106,15 @@ static SENSOR_POLICY: Guard = Policy::new(
 
 /// Modem pings: 2 attempts 5 ms apart, 15 ms per attempt, breaker, bus bulkhead.
 static MODEM_POLICY: Guard = Policy::new(
-    Pipeline::new(
-        PipelineConfig::DEFAULT
-            .with_retry(ok!(RetryConfig::new(2, Backoff::constant(ms(5)))))
-            .with_timeout(TimeoutConfig::new(Some(ms(15)), None)),
-    ),
+    valid!(Pipeline::new(
+        pipeline::Config::DEFAULT
+            .with_retry(
+                retry::Config::DEFAULT
+                    .with_max_attempts(2)
+                    .with_backoff(Backoff::constant(ms(5)))
+            )
+            .with_timeout(timeout::Config::NONE.with_attempt(ms(15)))
+    )),
     &JITTER,
 )
 .with_breaker(&MODEM_BREAKER)

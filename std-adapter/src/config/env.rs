@@ -9,6 +9,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor}
 
 use super::{
     BreakerEntry, BudgetEntry, BulkheadEntry, ChaosEntry, ConfigError, PolicyEntry, PolicyFile,
+    RateLimitEntry,
 };
 
 /// The prefix of every variable [`PolicyFile::apply_env`] reads.
@@ -181,6 +182,21 @@ impl BudgetEntry {
     }
 }
 
+impl RateLimitEntry {
+    /// Every key of `[ratelimits.NAME]`.
+    pub(super) const KEYS: [&'static str; 3] = ["count", "period", "burst"];
+
+    pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
+        match key {
+            "count" => self.count = Some(whole(raw)?),
+            "period" => self.period = Some(parse(raw)?),
+            "burst" => self.burst = Some(whole(raw)?),
+            _ => return Err(format!("no key `{key}` here")),
+        }
+        Ok(())
+    }
+}
+
 impl ChaosEntry {
     /// Every key of `[chaos.NAME]`.
     pub(super) const KEYS: [&'static str; 9] = [
@@ -255,12 +271,13 @@ fn env_name(name: &str) -> String {
 }
 
 /// The sections an override can reach: `(section, its variable word, keys)`.
-const SECTIONS: [(&str, &str, &[&str]); 5] = [
+const SECTIONS: [(&str, &str, &[&str]); 6] = [
     ("breakers", "BREAKERS", &BreakerEntry::KEYS),
     ("bulkheads", "BULKHEADS", &BulkheadEntry::KEYS),
     ("budgets", "BUDGETS", &BudgetEntry::KEYS),
     ("policies", "POLICIES", &PolicyEntry::KEYS),
     ("chaos", "CHAOS", &ChaosEntry::KEYS),
+    ("ratelimits", "RATELIMITS", &RateLimitEntry::KEYS),
 ];
 
 /// What [`PolicyFile::apply_env_vars_with`] does with a `STEADFAST_` variable
@@ -310,7 +327,7 @@ pub struct EnvReport {
 /// batch of variables, so each variable costs a few lookups, whatever the size
 /// of the file.
 struct Index<'a> {
-    by_name: [HashMap<String, Vec<&'a str>>; 5],
+    by_name: [HashMap<String, Vec<&'a str>>; 6],
 }
 
 #[cfg(test)]
@@ -330,13 +347,14 @@ type Target<'a> = (usize, &'a str, &'static str);
 
 impl<'a> Index<'a> {
     fn new(file: &'a PolicyFile) -> Self {
-        let mut by_name: [HashMap<String, Vec<&'a str>>; 5] = Default::default();
-        let names: [Vec<&'a str>; 5] = [
+        let mut by_name: [HashMap<String, Vec<&'a str>>; 6] = Default::default();
+        let names: [Vec<&'a str>; 6] = [
             file.breakers.keys().map(String::as_str).collect(),
             file.bulkheads.keys().map(String::as_str).collect(),
             file.budgets.keys().map(String::as_str).collect(),
             file.policies.keys().map(String::as_str).collect(),
             file.chaos.keys().map(String::as_str).collect(),
+            file.ratelimits.keys().map(String::as_str).collect(),
         ];
         for (map, names) in by_name.iter_mut().zip(names) {
             for name in names {
@@ -505,8 +523,8 @@ impl PolicyFile {
     /// ])?;
     /// assert_eq!(report.warnings.len(), 1); // STEADFAST_LOG
     /// let set = file.validate()?;
-    /// assert_eq!(set.breakers["kafka-primary"].config.failure_threshold, 3);
-    /// assert_eq!(set.policies["kafka-primary"].pipeline.retry.max_attempts(), 5);
+    /// assert_eq!(set.breakers["kafka-primary"].config.failure_threshold(), 3);
+    /// assert_eq!(set.policies["kafka-primary"].pipeline.retry().max_attempts(), 5);
     /// assert!(!set.enabled);
     ///
     /// let err = file.apply_env_vars([("STEADFAST_KAFKA_PRIMARY_FAILURE_RATE", "150")]).unwrap_err();
@@ -608,7 +626,7 @@ impl PolicyFile {
                     None => {
                         let warning = ConfigError::new(
                             var.as_str(),
-                            "names no entry of breakers, bulkheads, budgets, policies or chaos (expected STEADFAST_<SECTION>_<NAME>_<KEY>, STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED, STEADFAST_DEFAULT_TIMEOUT or STEADFAST_SEED)",
+                            "names no entry of breakers, bulkheads, budgets, policies, chaos or ratelimits (expected STEADFAST_<SECTION>_<NAME>_<KEY>, STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED, STEADFAST_DEFAULT_TIMEOUT or STEADFAST_SEED)",
                         );
                         match unknown {
                             UnknownVars::Warn => report.warnings.push(warning),
@@ -636,7 +654,8 @@ impl PolicyFile {
                 1 => self.bulkheads.get_mut(&name).map(|e| e.set(key, &raw)),
                 2 => self.budgets.get_mut(&name).map(|e| e.set(key, &raw)),
                 3 => self.policies.get_mut(&name).map(|e| e.set(key, &raw)),
-                _ => self.chaos.get_mut(&name).map(|e| e.set(key, &raw)),
+                4 => self.chaos.get_mut(&name).map(|e| e.set(key, &raw)),
+                _ => self.ratelimits.get_mut(&name).map(|e| e.set(key, &raw)),
             };
             if let Some(Err(message)) = result {
                 return Err(ConfigError::new(

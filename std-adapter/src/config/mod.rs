@@ -8,7 +8,7 @@
 //! own serde type; apply [`PolicyFile::apply_env`]; then
 //! [`PolicyFile::validate`] gives a [`PolicySet`] of core configs
 //! ([`steadfast::breaker::Config`], [`steadfast::bulkhead::Config`],
-//! [`steadfast::retry::BudgetConfig`], [`steadfast::pipeline::PipelineConfig`]).
+//! [`steadfast::retry::BudgetConfig`], [`steadfast::pipeline::Config`]).
 //!
 //! Every error names the full key path (`breakers.kafka.failure_rate`) or the
 //! environment variable (`STEADFAST_BREAKERS_KAFKA_FAILURE_RATE`, or the short
@@ -33,10 +33,10 @@
 //! let set = file.validate()?;
 //! let kafka = &set.breakers["kafka"];
 //! assert_eq!(kafka.detector, Detector::Consecutive);
-//! assert_eq!(kafka.config.failure_threshold, 5);
+//! assert_eq!(kafka.config.failure_threshold(), 5);
 //! let policy = &set.policies["kafka"];
 //! assert_eq!(policy.breaker.as_deref(), Some("kafka"));
-//! assert_eq!(policy.pipeline.timeout.attempt, Some(Duration::from_secs(10)));
+//! assert_eq!(policy.pipeline.timeout().attempt(), Some(Duration::from_secs(10)));
 //!
 //! let err = PolicyFile::from_toml_str("[breakers.kafka]\nfailure_rate = 150\n").unwrap_err();
 //! assert_eq!(err.to_string(), "breakers.kafka.failure_rate: must be 1..=100, got 150 (line 2)");
@@ -54,6 +54,7 @@
 //! | `[breakers.NAME]` | `detector` (`consecutive`/`count`/`time`), `failure_threshold`, `window` (calls or duration), `minimum_calls`, `failure_rate`, `slow_call_duration`, `slow_call_rate`, `break_duration`, `break_multiplier`, `max_break_duration`, `half_open_probes`, `success_threshold`, `max_half_open_wait`, `metrics_only` (true = judge and report, never reject), `critical` (true = no fallback stands in for it: while it is down, readiness is unhealthy rather than degraded) |
 //! | `[bulkheads.NAME]` | `max_concurrent`, `max_queue`, `max_wait` |
 //! | `[budgets.NAME]` | `ratio_permille`, `min_retries_per_sec`, `window` |
+//! | `[ratelimits.NAME]` | `count` (calls per `period`), `period`, `burst` (calls at once after a quiet spell; default `count`) |
 //! | `[chaos.NAME]` | `enabled` (default false: nothing is injected unless a file or `STEADFAST_CHAOS_<NAME>_ENABLED` says true), `fault`, `hang`, `outcome`, `latency` (percentages up to four decimals: `"0.5%"`), `delay`, `start`, `every` and `active` (inject during the first `active` of every `every`) |
 //! | `[policies.NAME]` | `breaker`, `bulkhead`, `budget` (names), `max_attempts` (≥ 1, or `"unlimited"` with a `total_timeout`), `backoff`, `base_delay`, `max_delay`, `multiplier`, `jitter`, `attempt_timeout`, `total_timeout`, `retry_on_timeout`, `max_retry_after`, `order`, `fallback`, `seed` |
 //!
@@ -78,10 +79,10 @@ use serde::Deserialize;
 use steadfast::backoff::{Backoff, Kind, Ratio};
 use steadfast::breaker::{self, Breaker, Consecutive, TimeWindow};
 use steadfast::bulkhead;
-use steadfast::pipeline::{FallbackOn, Order, PipelineConfig};
-use steadfast::retry::{BudgetConfig, RetryConfig};
+use steadfast::pipeline::{self, FallbackOn, Order};
+use steadfast::retry::{self, BudgetConfig};
 use steadfast::time::Duration;
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 
 use crate::breaker::CountStorage;
 
@@ -304,7 +305,7 @@ impl Format {
 ///     failure_threshold = 3
 /// "#).unwrap();
 /// let set = scenario.policy.validate()?;
-/// assert_eq!(set.breakers["db"].config.failure_threshold, 3);
+/// assert_eq!(set.breakers["db"].config.failure_threshold(), 3);
 /// # Ok::<(), steadfast_std::config::ConfigError>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -337,6 +338,9 @@ pub struct PolicyFile {
     /// `[chaos.NAME]`: fault injection for drills, off unless `enabled = true`.
     #[serde(default)]
     pub chaos: BTreeMap<String, ChaosEntry>,
+    /// `[ratelimits.NAME]`.
+    #[serde(default)]
+    pub ratelimits: BTreeMap<String, RateLimitEntry>,
 }
 
 /// How a breaker judges its dependency: the file's `detector`.
@@ -462,6 +466,26 @@ pub struct BudgetEntry {
     pub window: Option<HumanDuration>,
 }
 
+/// `[ratelimits.NAME]` as written: `count` calls per `period`, bursts of
+/// `burst` (defaults: 100 per second, bursts of `count`).
+///
+/// ```
+/// use steadfast_std::config::RateLimitEntry;
+/// assert_eq!(RateLimitEntry::default().count, None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub struct RateLimitEntry {
+    #[serde(default, deserialize_with = "value::whole")]
+    pub count: Option<i64>,
+    #[serde(default)]
+    pub period: Option<HumanDuration>,
+    #[serde(default, deserialize_with = "value::whole")]
+    pub burst: Option<i64>,
+}
+
 /// `[chaos.NAME]` as written: fault injection for a drill. Nothing is
 /// injected unless `enabled = true` (in the file or from
 /// `STEADFAST_CHAOS_<NAME>_ENABLED`); every rate defaults to 0 %.
@@ -496,7 +520,7 @@ pub struct ChaosEntry {
 }
 
 /// `[policies.NAME]` as written (defaults: the core's
-/// [`PipelineConfig::DEFAULT`], attempt timeout = the file's `default_timeout`).
+/// [`pipeline::Config::DEFAULT`], attempt timeout = the file's `default_timeout`).
 ///
 /// ```
 /// use steadfast_std::config::PolicyEntry;
@@ -566,7 +590,7 @@ pub enum Detector {
 /// use steadfast_std::config::{BreakerSpec, Detector};
 /// let spec = BreakerSpec::default();
 /// assert_eq!(spec.detector, Detector::Consecutive);
-/// assert_eq!(spec.config.failure_threshold, 5);
+/// assert_eq!(spec.config.failure_threshold(), 5);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BreakerSpec {
@@ -597,13 +621,13 @@ impl Default for BreakerSpec {
 /// ```
 /// use steadfast_std::config::PolicySpec;
 /// let spec = PolicySpec::default();
-/// assert_eq!(spec.pipeline.retry.max_attempts(), 3);
+/// assert_eq!(spec.pipeline.retry().max_attempts(), 3);
 /// assert!(spec.breaker.is_none());
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PolicySpec {
     /// Retry, timeouts, order, fallback.
-    pub pipeline: PipelineConfig,
+    pub pipeline: pipeline::Config,
     /// A key of [`PolicySet::breakers`].
     pub breaker: Option<String>,
     /// A key of [`PolicySet::bulkheads`].
@@ -640,6 +664,8 @@ pub struct PolicySet {
     pub policies: BTreeMap<String, PolicySpec>,
     /// Fault-injection drills by name (each off unless enabled).
     pub chaos: BTreeMap<String, steadfast::chaos::Config>,
+    /// Rate limiters by name.
+    pub ratelimits: BTreeMap<String, steadfast::ratelimit::Config>,
     /// What the `*_with_env` constructors skipped: `STEADFAST_` variables that
     /// name no entry ([`EnvReport::warnings`]), worth a log line at start-up
     /// (with the `tracing` feature they are also `tracing::warn!` events).
@@ -651,12 +677,13 @@ impl Default for PolicySet {
     fn default() -> Self {
         Self {
             enabled: true,
-            default_timeout: TimeoutConfig::DEFAULT.attempt,
+            default_timeout: timeout::Config::DEFAULT.attempt(),
             breakers: BTreeMap::new(),
             bulkheads: BTreeMap::new(),
             budgets: BTreeMap::new(),
             policies: BTreeMap::new(),
             chaos: BTreeMap::new(),
+            ratelimits: BTreeMap::new(),
             warnings: Vec::new(),
         }
     }
@@ -1063,19 +1090,19 @@ fn breaker_spec(path: &str, e: &BreakerEntry) -> Result<BreakerSpec, ConfigError
     }
 
     if let Some(n) = e.failure_threshold {
-        c.failure_threshold = int(|| key("failure_threshold"), n, 1u32)?;
+        c = c.with_failure_threshold(int(|| key("failure_threshold"), n, 1u32)?);
     }
     if let Some(n) = e.minimum_calls {
-        c.minimum_calls = int(|| key("minimum_calls"), n, 1u32)?;
+        c = c.with_minimum_calls(int(|| key("minimum_calls"), n, 1u32)?);
     }
     if let Some(p) = e.failure_rate {
-        c.failure_rate_percent = p.0;
+        c = c.with_failure_rate_percent(p.0);
     }
     if let Some(p) = e.slow_call_rate {
-        c.slow_call_rate_percent = p.0;
+        c = c.with_slow_call_rate_percent(p.0);
     }
     if let Some(t) = e.slow_call_duration {
-        c.slow_call_duration = t.0.unwrap_or(Duration::MAX);
+        c = c.with_slow_call_duration(t.0.unwrap_or(Duration::MAX));
     }
     if let Some(d) = e.break_duration {
         if d.0.is_zero() {
@@ -1088,40 +1115,40 @@ fn breaker_spec(path: &str, e: &BreakerEntry) -> Result<BreakerSpec, ConfigError
         c = c.with_break_duration(d.0);
     }
     if let Some(m) = e.break_multiplier {
-        c.break_multiplier = int(|| key("break_multiplier"), m, 1u16)?;
+        c = c.with_break_multiplier(int(|| key("break_multiplier"), m, 1u16)?);
     }
     if let Some(d) = e.max_break_duration {
-        if d.0 < c.break_duration {
+        if d.0 < c.break_duration() {
             return Err(ConfigError::new(
                 key("max_break_duration"),
                 format!(
                     "must not be shorter than break_duration ({}), got \"{d}\"",
-                    HumanDuration(c.break_duration)
+                    HumanDuration(c.break_duration())
                 ),
             ));
         }
-        c.max_break_duration = d.0;
+        c = c.with_max_break_duration(d.0);
     }
     if let Some(n) = e.half_open_probes {
         let n = int(|| key("half_open_probes"), n, 1u16)?;
-        c.max_probes = n;
+        c = c.with_max_probes(n);
         // The default success threshold (2) must not make a single probe invalid.
         if e.success_threshold.is_none() {
-            c.success_threshold = c.success_threshold.min(n);
+            c = c.with_success_threshold(c.success_threshold().min(n));
         }
     }
     if let Some(n) = e.success_threshold {
         let n = int(|| key("success_threshold"), n, 1u16)?;
-        if n > c.max_probes {
+        if n > c.max_probes() {
             return Err(ConfigError::new(
                 key("success_threshold"),
                 format!(
                     "must not exceed half_open_probes ({}), or half-open could never close; got {n}",
-                    c.max_probes
+                    c.max_probes()
                 ),
             ));
         }
-        c.success_threshold = n;
+        c = c.with_success_threshold(n);
     }
     if let Some(d) = e.max_half_open_wait {
         if d.0.is_zero() {
@@ -1130,7 +1157,7 @@ fn breaker_spec(path: &str, e: &BreakerEntry) -> Result<BreakerSpec, ConfigError
                 "must be longer than zero, got \"0s\"",
             ));
         }
-        c.max_half_open_wait = d.0;
+        c = c.with_max_half_open_wait(d.0);
     }
     if let Some(on) = e.metrics_only {
         c = c.with_metrics_only(on);
@@ -1179,7 +1206,7 @@ fn breaker_spec(path: &str, e: &BreakerEntry) -> Result<BreakerSpec, ConfigError
                             ),
                         ));
                     }
-                    c.window_duration = d;
+                    c = c.with_window_duration(d);
                 }
                 Some(Window::Calls(n)) => {
                     return Err(ConfigError::new(
@@ -1214,11 +1241,11 @@ fn bulkhead_config(path: &str, e: &BulkheadEntry) -> Result<bulkhead::Config, Co
     let d = bulkhead::Config::DEFAULT;
     let max_concurrent = match e.max_concurrent {
         Some(n) => int(|| format!("{path}.max_concurrent"), n, 1u32)?,
-        None => d.max_concurrent,
+        None => d.max_concurrent(),
     };
     let max_queue = match e.max_queue {
         Some(n) => int(|| format!("{path}.max_queue"), n, 0u32)?,
-        None => d.max_queue,
+        None => d.max_queue(),
     };
     let capacity = crate::bulkhead::QUEUE_CAPACITY;
     if u64::from(max_queue) > capacity as u64 {
@@ -1227,12 +1254,38 @@ fn bulkhead_config(path: &str, e: &BulkheadEntry) -> Result<bulkhead::Config, Co
             format!("must be at most {capacity} (the adapter's queue storage), got {max_queue}"),
         ));
     }
-    bulkhead::Config::new(
-        max_concurrent,
-        max_queue,
-        e.max_wait.map_or(d.max_wait, |w| w.0),
-    )
-    .map_err(|err| ConfigError::new(format!("{path}.{}", err.field), err.problem))
+    let config = bulkhead::Config::DEFAULT
+        .with_max_concurrent(max_concurrent)
+        .with_max_queue(max_queue)
+        .with_max_wait(e.max_wait.map_or(d.max_wait(), |w| w.0));
+    config
+        .validate(capacity)
+        .map(|()| config)
+        .map_err(|err| ConfigError::new(format!("{path}.{}", err.field), err.problem))
+}
+
+fn ratelimit_config(
+    path: &str,
+    e: &RateLimitEntry,
+) -> Result<steadfast::ratelimit::Config, ConfigError> {
+    let d = steadfast::ratelimit::Config::default();
+    let count = match e.count {
+        Some(n) => int(|| format!("{path}.count"), n, 1u32)?,
+        None => d.count(),
+    };
+    let period = e.period.map_or(d.period(), |p| p.0);
+    let mut c = steadfast::ratelimit::Config::DEFAULT.with_rate(count, period);
+    if let Some(n) = e.burst {
+        c = c.with_burst(int(|| format!("{path}.burst"), n, 1u32)?);
+    }
+    c.validate().map_err(|err| {
+        let problem = match err.field {
+            "period" => "must be at least one microsecond per call (`count` calls in it)",
+            _ => err.problem,
+        };
+        ConfigError::new(format!("{path}.{}", err.field), problem)
+    })?;
+    Ok(c)
 }
 
 fn chaos_config(path: &str, e: &ChaosEntry) -> Result<steadfast::chaos::Config, ConfigError> {
@@ -1304,7 +1357,13 @@ fn budget_config(path: &str, e: &BudgetEntry) -> Result<BudgetConfig, ConfigErro
         Some(n) => int(|| format!("{path}.min_retries_per_sec"), n, 0u32)?,
         None => d.min_retries_per_sec(),
     };
-    BudgetConfig::new(ratio, floor, e.window.map_or(d.window(), |w| w.0))
+    let config = BudgetConfig::DEFAULT
+        .with_ratio_permille(ratio)
+        .with_min_retries_per_sec(floor)
+        .with_window(e.window.map_or(d.window(), |w| w.0));
+    config
+        .validate()
+        .map(|()| config)
         .map_err(|err| ConfigError::new(format!("{path}.{}", err.field), err.problem))
 }
 
@@ -1382,7 +1441,12 @@ fn policy_spec(
         },
     };
     let jitter = e.jitter.map_or(defaults.jitter(), |j| j.0);
-    let backoff = Backoff::new(kind, base, cap, jitter).map_err(|err| {
+    let backoff = Backoff::DEFAULT
+        .with_kind(kind)
+        .with_base(base)
+        .with_cap(cap)
+        .with_jitter(jitter);
+    backoff.validate().map_err(|err| {
         let k = match err.field {
             "base" => "base_delay",
             "factor" => "multiplier",
@@ -1393,10 +1457,14 @@ fn policy_spec(
     })?;
     let max_attempts = match e.max_attempts {
         Some(Attempts::Limit(n)) => int(|| key("max_attempts"), n, 1u32)?,
-        Some(Attempts::Unlimited) => RetryConfig::UNLIMITED_ATTEMPTS,
-        None => RetryConfig::DEFAULT.max_attempts(),
+        Some(Attempts::Unlimited) => retry::Config::UNLIMITED_ATTEMPTS,
+        None => retry::Config::DEFAULT.max_attempts(),
     };
-    let mut retry = RetryConfig::new(max_attempts, backoff)
+    let mut retry = retry::Config::DEFAULT
+        .with_max_attempts(max_attempts)
+        .with_backoff(backoff);
+    retry
+        .validate()
         .map_err(|err| ConfigError::new(key(err.field), err.problem))?;
     if let Some(cap) = e.max_retry_after {
         retry = retry.with_max_retry_after(cap.0);
@@ -1412,9 +1480,9 @@ fn policy_spec(
             "\"unlimited\" needs a total_timeout: it is the only bound on the retries",
         ));
     }
-    let pipeline = PipelineConfig::DEFAULT
+    let pipeline = pipeline::Config::DEFAULT
         .with_retry(retry)
-        .with_timeout(TimeoutConfig::new(attempt, total))
+        .with_timeout(timeouts(attempt, total))
         .with_order(e.order.unwrap_or_default())
         .with_fallback(e.fallback.unwrap_or_default());
     Ok(PolicySpec {
@@ -1447,7 +1515,7 @@ impl PolicyFile {
             enabled: self.enabled.unwrap_or(true),
             default_timeout: self
                 .default_timeout
-                .map_or(TimeoutConfig::DEFAULT.attempt, |t| t.0),
+                .map_or(timeout::Config::DEFAULT.attempt(), |t| t.0),
             ..PolicySet::default()
         };
         for (name, entry) in &self.breakers {
@@ -1476,6 +1544,11 @@ impl PolicyFile {
             )?;
             set.policies.insert(name.clone(), spec);
         }
+        for (name, entry) in &self.ratelimits {
+            check_name("ratelimits", name)?;
+            let config = ratelimit_config(&format!("ratelimits.{name}"), entry)?;
+            set.ratelimits.insert(name.clone(), config);
+        }
         for (name, entry) in &self.chaos {
             check_name("chaos", name)?;
             let config = chaos_config(&format!("chaos.{name}"), entry)?;
@@ -1492,7 +1565,7 @@ impl PolicySet {
     /// ```
     /// use steadfast_std::config::PolicySet;
     /// let set = PolicySet::from_toml_with_env("[bulkheads.db]\nmax_concurrent = 4\n")?;
-    /// assert_eq!(set.bulkheads["db"].max_concurrent, 4);
+    /// assert_eq!(set.bulkheads["db"].max_concurrent(), 4);
     /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn from_toml_with_env(text: &str) -> Result<Self, ConfigError> {
@@ -1522,7 +1595,7 @@ impl PolicySet {
     /// let path = std::env::temp_dir().join(format!("steadfast-doc-set-{}.toml", std::process::id()));
     /// std::fs::write(&path, "[policies.api]\nmax_attempts = 2\n").unwrap();
     /// let set = PolicySet::load_with_env(&path)?;
-    /// assert_eq!(set.policies["api"].pipeline.retry.max_attempts(), 2);
+    /// assert_eq!(set.policies["api"].pipeline.retry().max_attempts(), 2);
     /// # std::fs::remove_file(&path).unwrap();
     /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
@@ -1549,17 +1622,23 @@ impl PolicySet {
     /// ```
     /// use steadfast_std::config::PolicySet;
     /// let p = PolicySet::PASS_THROUGH;
-    /// assert_eq!(p.retry.max_attempts(), 1);
-    /// assert_eq!(p.timeout.attempt, None);
+    /// assert_eq!(p.retry().max_attempts(), 1);
+    /// assert_eq!(p.timeout().attempt(), None);
     /// ```
-    pub const PASS_THROUGH: PipelineConfig = {
-        let retry = match RetryConfig::DEFAULT.with_max_attempts(1) {
-            Ok(r) => r,
-            Err(_) => RetryConfig::DEFAULT,
-        };
-        PipelineConfig::DEFAULT
-            .with_retry(retry)
-            .with_timeout(TimeoutConfig::NONE)
-            .with_fallback(FallbackOn::Never)
-    };
+    pub const PASS_THROUGH: pipeline::Config = pipeline::Config::DEFAULT
+        .with_retry(retry::Config::DEFAULT.with_max_attempts(1))
+        .with_timeout(timeout::Config::NONE)
+        .with_fallback(FallbackOn::Never);
+}
+
+/// Timeouts from optional values: each `Some` sets one, `None` leaves it unset.
+fn timeouts(attempt: Option<Duration>, total: Option<Duration>) -> timeout::Config {
+    let mut config = timeout::Config::NONE;
+    if let Some(attempt) = attempt {
+        config = config.with_attempt(attempt);
+    }
+    if let Some(total) = total {
+        config = config.with_total(total);
+    }
+    config
 }

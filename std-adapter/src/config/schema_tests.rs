@@ -44,6 +44,7 @@ fn rows() -> Vec<Row> {
                 "[budgets.NAME]" => Some("budgets"),
                 "[policies.NAME]" => Some("policies"),
                 "[chaos.NAME]" => Some("chaos"),
+                "[ratelimits.NAME]" => Some("ratelimits"),
                 _ => None,
             };
             continue;
@@ -109,13 +110,14 @@ fn every_section_lists_exactly_the_keys_the_code_reads() {
             .map(|r| r.key.as_str())
             .collect()
     };
-    let code: [(Option<&str>, BTreeSet<&str>); 6] = [
+    let code: [(Option<&str>, BTreeSet<&str>); 7] = [
         (None, ["enabled", "default_timeout", "seed"].into()),
         (Some("breakers"), BreakerEntry::KEYS.into()),
         (Some("bulkheads"), BulkheadEntry::KEYS.into()),
         (Some("budgets"), BudgetEntry::KEYS.into()),
         (Some("policies"), PolicyEntry::KEYS.into()),
         (Some("chaos"), ChaosEntry::KEYS.into()),
+        (Some("ratelimits"), RateLimitEntry::KEYS.into()),
     ];
     for (section, keys) in code {
         assert_eq!(documented(section), keys, "section {section:?}");

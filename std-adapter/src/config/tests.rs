@@ -129,23 +129,23 @@ fn full_file_maps_to_core_configs() {
     let kafka = set.breakers["kafka"];
     assert_eq!(kafka.detector, Detector::Count { window: 100 });
     let c = kafka.config;
-    assert_eq!(c.minimum_calls, 10);
-    assert_eq!(c.failure_rate_percent, 50);
-    assert_eq!(c.slow_call_duration, Duration::from_secs(2));
-    assert_eq!(c.break_multiplier, 2);
-    assert_eq!(c.max_break_duration, Duration::from_secs(300));
-    assert_eq!((c.max_probes, c.success_threshold), (3, 2));
+    assert_eq!(c.minimum_calls(), 10);
+    assert_eq!(c.failure_rate_percent(), 50);
+    assert_eq!(c.slow_call_duration(), Duration::from_secs(2));
+    assert_eq!(c.break_multiplier(), 2);
+    assert_eq!(c.max_break_duration(), Duration::from_secs(300));
+    assert_eq!((c.max_probes(), c.success_threshold()), (3, 2));
     assert_eq!(set.breakers["redis"].detector, Detector::Consecutive);
-    assert_eq!(set.breakers["redis"].config.failure_threshold, 3);
+    assert_eq!(set.breakers["redis"].config.failure_threshold(), 3);
     assert_eq!(set.breakers["db"].detector, Detector::Time);
     assert_eq!(
-        set.breakers["db"].config.window_duration,
+        set.breakers["db"].config.window_duration(),
         Duration::from_secs(60)
     );
 
     let b = set.bulkheads["kafka"];
     assert_eq!(
-        (b.max_concurrent, b.max_queue, b.max_wait),
+        (b.max_concurrent(), b.max_queue(), b.max_wait()),
         (10, 10, Duration::from_secs(5))
     );
     assert_eq!(set.budgets["kafka"], BudgetConfig::DEFAULT);
@@ -154,7 +154,7 @@ fn full_file_maps_to_core_configs() {
     assert_eq!(p.breaker.as_deref(), Some("kafka"));
     assert_eq!(p.bulkhead.as_deref(), Some("kafka"));
     assert_eq!(p.budget.as_deref(), Some("kafka"));
-    let retry = p.pipeline.retry;
+    let retry = p.pipeline.retry();
     assert_eq!(retry.max_attempts(), 3);
     assert!(!retry.retry_on_timeout());
     let backoff = retry.backoff();
@@ -167,17 +167,17 @@ fn full_file_maps_to_core_configs() {
     assert_eq!(backoff.jitter(), Jitter::Proportional { percent: 10 });
     assert_eq!(backoff.base(), Duration::from_millis(100));
     assert_eq!(
-        p.pipeline.timeout,
-        TimeoutConfig::new(Some(Duration::from_secs(2)), None)
+        p.pipeline.timeout(),
+        timeout::Config::NONE.with_attempt(Duration::from_secs(2))
     );
-    assert_eq!(p.pipeline.order, Order::BulkheadOutermost);
-    assert_eq!(p.pipeline.fallback, FallbackOn::Rejection);
+    assert_eq!(p.pipeline.order(), Order::BulkheadOutermost);
+    assert_eq!(p.pipeline.fallback(), FallbackOn::Rejection);
 
     let redis = &set.policies["redis"];
-    assert_eq!(redis.pipeline.retry.backoff().kind(), Kind::Constant);
+    assert_eq!(redis.pipeline.retry().backoff().kind(), Kind::Constant);
     // Attempt timeout from default_timeout.
     assert_eq!(
-        redis.pipeline.timeout.attempt,
+        redis.pipeline.timeout().attempt(),
         Some(Duration::from_secs(30))
     );
 }
@@ -201,13 +201,13 @@ fn defaults_follow_the_core() {
     assert_eq!(set.breakers["a"], BreakerSpec::default());
     assert_eq!(set.bulkheads["a"], bulkhead::Config::DEFAULT);
     assert_eq!(set.budgets["a"], BudgetConfig::DEFAULT);
-    assert_eq!(set.policies["a"].pipeline, PipelineConfig::DEFAULT);
+    assert_eq!(set.policies["a"].pipeline, pipeline::Config::DEFAULT);
     // A single probe lowers the default success threshold instead of failing.
     let set = PolicyFile::from_toml_str("[breakers.a]\nhalf_open_probes = 1\n")
         .unwrap()
         .validate()
         .unwrap();
-    assert_eq!(set.breakers["a"].config.success_threshold, 1);
+    assert_eq!(set.breakers["a"].config.success_threshold(), 1);
 }
 
 #[test]
@@ -221,7 +221,7 @@ fn count_windows_of_every_length_up_to_the_storage_are_accepted() {
             .unwrap_or_else(|e| panic!("window = {window}: {e}"));
         // A minimum above the window is accepted: a full window is judged.
         assert_eq!(set.breakers["k"].detector, Detector::Count { window });
-        assert_eq!(set.breakers["k"].config.minimum_calls, 500);
+        assert_eq!(set.breakers["k"].config.minimum_calls(), 500);
     }
     let set = PolicyFile::from_toml_str("[breakers.k]\ndetector = \"count\"\n")
         .unwrap()
@@ -628,9 +628,9 @@ fn yaml_plain_scalars_are_accepted() {
     .validate()
     .unwrap();
     let p = &set.policies["p"].pipeline;
-    assert_eq!(p.timeout.attempt, None);
+    assert_eq!(p.timeout().attempt(), None);
     assert_eq!(
-        p.retry.backoff().jitter(),
+        p.retry().backoff().jitter(),
         Jitter::Proportional { percent: 10 }
     );
     // YAML null also means "no timeout".
@@ -638,7 +638,7 @@ fn yaml_plain_scalars_are_accepted() {
         .unwrap()
         .validate()
         .unwrap();
-    assert_eq!(set.policies["p"].pipeline.timeout.total, None);
+    assert_eq!(set.policies["p"].pipeline.timeout().total(), None);
 }
 
 #[test]
@@ -714,17 +714,17 @@ fn env_overrides_in_the_short_form_where_unique() {
     let set = file.validate().unwrap();
     assert!(!set.enabled);
     assert_eq!(set.default_timeout, Some(Duration::from_secs(10)));
-    assert_eq!(set.breakers["kafka"].config.minimum_calls, 20);
-    assert_eq!(set.bulkheads["kafka"].max_concurrent, 4);
+    assert_eq!(set.breakers["kafka"].config.minimum_calls(), 20);
+    assert_eq!(set.bulkheads["kafka"].max_concurrent(), 4);
     let kafka = &set.policies["kafka"].pipeline;
-    assert_eq!(kafka.retry.max_attempts(), 5);
+    assert_eq!(kafka.retry().max_attempts(), 5);
     assert_eq!(
-        kafka.retry.backoff().kind(),
+        kafka.retry().backoff().kind(),
         Kind::Exponential { factor: Ratio::TWO }
     );
-    assert_eq!(kafka.order, Order::Standard);
-    assert!(kafka.retry.retry_on_timeout());
-    assert_eq!(set.policies["redis"].pipeline.timeout.attempt, None);
+    assert_eq!(kafka.order(), Order::Standard);
+    assert!(kafka.retry().retry_on_timeout());
+    assert_eq!(set.policies["redis"].pipeline.timeout().attempt(), None);
 
     // Dashes in names become underscores.
     let mut file = PolicyFile::from_toml_str("[breakers.llm-provider]\n").unwrap();
@@ -828,7 +828,7 @@ fn a_key_two_sections_share_is_set_by_the_section_qualified_variable() {
         set.breakers["quotes"].detector,
         Detector::Count { window: 50 }
     );
-    assert_eq!(set.breakers["quotes"].config.minimum_calls, 20);
+    assert_eq!(set.breakers["quotes"].config.minimum_calls(), 20);
     assert_eq!(set.budgets["quotes"].window(), Duration::from_secs(50));
 
     // Both forms for one key: which wins would depend on sort order.
@@ -947,9 +947,9 @@ fn env_key_lists_match_the_serde_fields() {
 #[test]
 fn pass_through_config() {
     let p = PolicySet::PASS_THROUGH;
-    assert_eq!(p.retry.max_attempts(), 1);
-    assert_eq!(p.timeout, TimeoutConfig::NONE);
-    assert_eq!(p.fallback, FallbackOn::Never);
+    assert_eq!(p.retry().max_attempts(), 1);
+    assert_eq!(p.timeout(), timeout::Config::NONE);
+    assert_eq!(p.fallback(), FallbackOn::Never);
 }
 
 #[test]
@@ -958,17 +958,17 @@ fn metrics_only_is_read_from_files_and_the_environment() {
         .unwrap()
         .validate()
         .unwrap();
-    assert!(set.breakers["a"].config.metrics_only);
-    assert!(!set.breakers["b"].config.metrics_only, "live by default");
+    assert!(set.breakers["a"].config.metrics_only());
+    assert!(!set.breakers["b"].config.metrics_only(), "live by default");
     let yaml = PolicyFile::from_yaml_str("breakers:\n  a:\n    metrics_only: true\n")
         .unwrap()
         .validate()
         .unwrap();
-    assert!(yaml.breakers["a"].config.metrics_only);
+    assert!(yaml.breakers["a"].config.metrics_only());
     let mut file = PolicyFile::from_toml_str("[breakers.a]\nmetrics_only = true\n").unwrap();
     file.apply_env_vars([("STEADFAST_A_METRICS_ONLY", "off")])
         .unwrap();
-    assert!(!file.validate().unwrap().breakers["a"].config.metrics_only);
+    assert!(!file.validate().unwrap().breakers["a"].config.metrics_only());
 }
 
 #[test]
@@ -976,11 +976,11 @@ fn unlimited_attempts_need_a_total_timeout() {
     let text = "[policies.p]\nmax_attempts = \"unlimited\"\ntotal_timeout = \"30s\"\n";
     let set = PolicyFile::from_toml_str(text).unwrap().validate().unwrap();
     let p = &set.policies["p"].pipeline;
-    assert_eq!(p.retry.attempt_limit(), None);
-    assert_eq!(p.timeout.total, Some(Duration::from_secs(30)));
+    assert_eq!(p.retry().attempt_limit(), None);
+    assert_eq!(p.timeout().total(), Some(Duration::from_secs(30)));
     let yaml = "policies:\n  p:\n    max_attempts: unlimited\n    total_timeout: 30s\n";
     let set = PolicyFile::from_yaml_str(yaml).unwrap().validate().unwrap();
-    assert_eq!(set.policies["p"].pipeline.retry.attempt_limit(), None);
+    assert_eq!(set.policies["p"].pipeline.retry().attempt_limit(), None);
 
     for text in [
         "[policies.p]\nmax_attempts = \"unlimited\"\n",
@@ -998,12 +998,12 @@ fn unlimited_attempts_need_a_total_timeout() {
     file.apply_env_vars([("STEADFAST_P_MAX_ATTEMPTS", "unlimited")])
         .unwrap();
     let set = file.validate().unwrap();
-    assert_eq!(set.policies["p"].pipeline.retry.attempt_limit(), None);
+    assert_eq!(set.policies["p"].pipeline.retry().attempt_limit(), None);
     let mut file = PolicyFile::from_toml_str("[policies.p]\n").unwrap();
     file.apply_env_vars([("STEADFAST_P_MAX_ATTEMPTS", "7")])
         .unwrap();
     let set = file.validate().unwrap();
-    assert_eq!(set.policies["p"].pipeline.retry.attempt_limit(), Some(7));
+    assert_eq!(set.policies["p"].pipeline.retry().attempt_limit(), Some(7));
 }
 
 #[test]
@@ -1035,7 +1035,9 @@ fn error_messages_read_as_words() {
     };
     let file = PolicyFile::from_toml_str("[breakers.k]\nbreak_duration = \"30 s\"\n").unwrap();
     assert_eq!(
-        file.validate().unwrap().breakers["k"].config.break_duration,
+        file.validate().unwrap().breakers["k"]
+            .config
+            .break_duration(),
         Duration::from_secs(30)
     );
     assert_eq!(

@@ -41,7 +41,7 @@ fn report_occupancy(report: Option<&Report>, occupancy: Option<(u32, u32)>) {
 /// #[tokio::main(flavor = "current_thread")]
 /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     // One slot, no queue.
-///     let pool = SharedBulkhead::new("reports", Config::new(1, 0, Duration::ZERO)?)?;
+///     let pool = SharedBulkhead::new("reports", Config::DEFAULT.with_max_concurrent(1).with_max_queue(0).with_max_wait(Duration::ZERO))?;
 ///     let mut svc = BulkheadLayer::new(pool.clone())
 ///         .layer(service_fn(|_: ()| std::future::pending::<Result<(), ()>>()));
 ///     let first = svc.ready().await.unwrap().call(()); // holds the slot
@@ -366,7 +366,7 @@ pin_project! {
     ///
     /// #[tokio::main(flavor = "current_thread")]
     /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    ///     let pool = SharedBulkhead::new("pool", Config::new(1, 4, Duration::from_secs(1))?)?;
+    ///     let pool = SharedBulkhead::new("pool", Config::DEFAULT.with_max_concurrent(1).with_max_queue(4).with_max_wait(Duration::from_secs(1)))?;
     ///     let mut svc = BulkheadService::new(service_fn(|_: ()| std::future::pending::<Result<(), ()>>()), pool.clone());
     ///     let running = svc.call(());
     ///     let queued = svc.call(());

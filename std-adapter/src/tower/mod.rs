@@ -7,6 +7,8 @@
 //! | [`BulkheadLayer`] | [`BulkheadService`] | a [`SharedBulkhead`](crate::SharedBulkhead) bounds concurrent requests, with its FIFO queue and max wait | [`Error::bulkhead_full()`] |
 //! | [`TimeoutLayer`] | [`TimeoutService`] | a deadline per request on steadfast's clock; the response future is dropped when it passes | [`Error::timed_out()`] |
 //! | [`RetryLayer`] | [`RetryService`] | retries by the core's backoff, attempts, hints and an optional [`SharedBudget`](crate::SharedBudget) | [`Error::retries_exhausted`] |
+//! | [`RateLimitLayer`] | [`RateLimitService`] | a [`SharedRateLimiter`](crate::ratelimit::SharedRateLimiter) (GCRA) admits or refuses each request | [`Error::rate_limited`] |
+//! | [`KeyedRateLimitLayer`] | [`KeyedRateLimitService`] | a limit per key taken from the request (tenant, client), memory bounded | [`Error::rate_limited`] |
 //! | [`ChaosLayer`] | [`ChaosService`] | injects faults (errors, hangs, replaced outcomes, latency) for failure drills, as the core's [`Chaos`](steadfast::chaos::Chaos) machine decides; off unless enabled; innermost | the inner service's own (injected) |
 //! | [`PolicyLayer`] | [`PolicyService`] | the whole [`Policy`] pipeline (all of the above, in the core's order, plus fallback rules) | any |
 //!
@@ -54,7 +56,7 @@
 //! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let breaker = SharedBreaker::new("users", Default::default())?;
-//!     let pool = SharedBulkhead::new("users", BulkheadConfig::new(8, 32, steadfast::time::Duration::from_millis(50))?)?;
+//!     let pool = SharedBulkhead::new("users", BulkheadConfig::DEFAULT.with_max_concurrent(8).with_max_queue(32).with_max_wait(steadfast::time::Duration::from_millis(50)))?;
 //!     let mut svc = ServiceBuilder::new()
 //!         // outermost: the breaker, judging what the layers below report
 //!         .layer(BreakerLayer::new(breaker.clone()).with_classifier(RejectionsIgnored))
@@ -89,6 +91,7 @@ use crate::{Error, Policy};
 mod breaker;
 mod bulkhead;
 mod chaos;
+mod ratelimit;
 mod report;
 mod retry;
 mod timeout;
@@ -96,6 +99,9 @@ mod timeout;
 pub use breaker::{BreakerFuture, BreakerLayer, BreakerService};
 pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
 pub use chaos::{ChaosFuture, ChaosLayer, ChaosService, ChaosSwitch};
+pub use ratelimit::{
+    KeyedRateLimitLayer, KeyedRateLimitService, RateLimitFuture, RateLimitLayer, RateLimitService,
+};
 pub use retry::{DEFAULT_TOTAL_TIMEOUT, RetryFuture, RetryLayer, RetryPolicy, RetryService};
 pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
 
@@ -188,8 +194,9 @@ mod sealed {
 ///
 /// ```
 /// let layer: steadfast_std::tower::PolicyLayer<_, steadfast_std::tower::Cloned> =
-///     steadfast_std::tower::PolicyLayer::new(steadfast_std::Policy::builder(Default::default()).build());
+///     steadfast_std::tower::PolicyLayer::new(steadfast_std::Policy::builder(Default::default())?.build());
 /// # let _ = layer;
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Cloned;
@@ -197,11 +204,11 @@ pub struct Cloned;
 /// The request itself goes to the policy's one attempt (see [`RequestMode`]).
 ///
 /// ```
-/// use steadfast::pipeline::PipelineConfig;
-/// use steadfast::retry::RetryConfig;
+/// use steadfast::pipeline;
+/// use steadfast::retry;
 /// let policy = steadfast_std::Policy::builder(
-///     PipelineConfig::default().with_retry(RetryConfig::default().with_max_attempts(1)?),
-/// ).build();
+///     pipeline::Config::default().with_retry(retry::Config::default().with_max_attempts(1)),
+/// )?.build();
 /// let layer: steadfast_std::tower::PolicyLayer<_, steadfast_std::tower::Once> =
 ///     steadfast_std::tower::PolicyLayer::once(policy)?;
 /// # let _ = layer;
@@ -218,14 +225,14 @@ impl RequestMode for Once {}
 /// Wraps a service in a [`Policy`].
 ///
 /// ```
-/// use steadfast::pipeline::PipelineConfig;
+/// use steadfast::pipeline;
 /// use steadfast_std::Policy;
 /// use steadfast_std::tower::PolicyLayer;
 /// use tower::{Layer, Service, service_fn};
 ///
 /// #[tokio::main(flavor = "current_thread")]
 /// async fn main() {
-///     let policy = Policy::builder(PipelineConfig::default()).build();
+///     let policy = Policy::builder(pipeline::Config::default()).expect("a valid config").build();
 ///     let mut svc = PolicyLayer::new(policy).layer(service_fn(|n: u32| async move { Ok::<_, ()>(n * 2) }));
 ///     assert_eq!(svc.call(21).await.unwrap(), 42);
 /// }
@@ -241,8 +248,9 @@ impl<C> PolicyLayer<C> {
     /// a clone of the request ([`Cloned`]).
     ///
     /// ```
-    /// let layer = steadfast_std::tower::PolicyLayer::new(steadfast_std::Policy::builder(Default::default()).build());
+    /// let layer = steadfast_std::tower::PolicyLayer::new(steadfast_std::Policy::builder(Default::default())?.build());
     /// # let _ = layer;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn new(policy: Policy<C>) -> Self {
         Self {
@@ -259,12 +267,13 @@ impl<C> PolicyLayer<C, Once> {
     ///
     /// ```
     /// use steadfast_std::tower::PolicyLayer;
-    /// let retrying = steadfast_std::Policy::builder(Default::default()).build(); // 3 attempts
+    /// let retrying = steadfast_std::Policy::builder(Default::default())?.build(); // 3 attempts
     /// let err = PolicyLayer::once(retrying).unwrap_err();
     /// assert_eq!(err.field, "max_attempts");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn once(policy: Policy<C>) -> Result<Self, steadfast::error::ConfigError> {
-        if policy.config().retry.max_attempts() != 1 {
+        if policy.config().retry().max_attempts() != 1 {
             return Err(steadfast::error::ConfigError {
                 field: "max_attempts",
                 problem: "a request that cannot be cloned is sent once: the policy must make one attempt",
@@ -296,8 +305,9 @@ impl<S, C: Clone, R: RequestMode> Layer<S> for PolicyLayer<C, R> {
 /// ```
 /// use steadfast_std::tower::PolicyService;
 /// use tower::service_fn;
-/// let svc = PolicyService::new(service_fn(|_: ()| async { Ok::<_, ()>(()) }), steadfast_std::Policy::builder(Default::default()).build());
+/// let svc = PolicyService::new(service_fn(|_: ()| async { Ok::<_, ()>(()) }), steadfast_std::Policy::builder(Default::default())?.build());
 /// # let _ = svc;
+/// # Ok::<(), steadfast::error::ConfigError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct PolicyService<S, C = ErrorsFail, R = Cloned> {
@@ -312,8 +322,9 @@ impl<S, C> PolicyService<S, C> {
     /// ```
     /// # use steadfast_std::tower::PolicyService;
     /// # use tower::service_fn;
-    /// let svc = PolicyService::new(service_fn(|_: ()| async { Ok::<_, ()>(()) }), steadfast_std::Policy::builder(Default::default()).build());
+    /// let svc = PolicyService::new(service_fn(|_: ()| async { Ok::<_, ()>(()) }), steadfast_std::Policy::builder(Default::default())?.build());
     /// # let _ = svc;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn new(inner: S, policy: Policy<C>) -> Self {
         Self {

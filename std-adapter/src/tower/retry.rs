@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
+use steadfast::error::ConfigError;
 use steadfast::outcome::Outcome;
 use steadfast::outcome::{Classify, ErrorsFail};
 use steadfast::pipeline::{self, Event, Failure, Finish, Reason};
-use steadfast::retry::{GiveUpReason, Retry, RetryConfig, RetryDecision};
+use steadfast::retry::{self, GiveUpReason, Retry, RetryDecision};
 use steadfast::rng::SplitMix64;
 use tower::{Layer, Service};
 
@@ -21,7 +22,7 @@ use crate::{Error, Observer, SharedBudget, time};
 /// What every service built from one [`RetryLayer`] shares.
 #[derive(Debug)]
 struct Shared {
-    config: RetryConfig,
+    config: retry::Config,
     budget: Option<SharedBudget>,
     seed: u64,
     /// Requests started: request `n` draws its jitter from `SplitMix64(seed + n)`.
@@ -36,7 +37,7 @@ struct Shared {
 pub const DEFAULT_TOTAL_TIMEOUT: steadfast::time::Duration =
     steadfast::time::Duration::from_secs(10);
 
-/// Retries failed requests by a [`RetryConfig`]: see [`RetryService`] for
+/// Retries failed requests by a [`retry::Config`]: see [`RetryService`] for
 /// the rules. Defaults a service can live with: the config's (3 attempts,
 /// exponential backoff from 100 ms, capped at 60 s, `Retry-After` honoured up
 /// to 60 s) and no retry starting 10 s or more after the first attempt
@@ -46,7 +47,7 @@ pub const DEFAULT_TOTAL_TIMEOUT: steadfast::time::Duration =
 ///
 /// ```
 /// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
-/// use steadfast::retry::RetryConfig;
+/// use steadfast::retry;
 /// use steadfast_std::Error;
 /// use steadfast_std::tower::RetryLayer;
 /// use tower::{Layer, Service, ServiceExt, service_fn};
@@ -60,7 +61,7 @@ pub const DEFAULT_TOTAL_TIMEOUT: steadfast::time::Duration =
 ///         c.fetch_add(1, Ordering::Relaxed);
 ///         async { Err::<(), _>("down") }
 ///     });
-///     let mut svc = RetryLayer::new(RetryConfig::default()).layer(down); // 3 attempts
+///     let mut svc = RetryLayer::new(retry::Config::default()).expect("a valid config").layer(down); // 3 attempts
 ///     let answer = svc.ready().await.unwrap().call(()).await;
 ///     assert_eq!(answer, Err(Error::retries_exhausted(3, Some("down"))));
 ///     assert_eq!(calls.load(Ordering::Relaxed), 3);
@@ -73,14 +74,21 @@ pub struct RetryLayer<C = ErrorsFail> {
 }
 
 impl RetryLayer {
-    /// Retries by `config`, without a budget, every `Err` a retryable failure.
+    /// Retries by `config`, without a budget, every `Err` a retryable failure;
+    /// or the error of [`retry::Config::validate`], naming the field.
     ///
     /// ```
-    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default());
+    /// use steadfast::retry;
+    ///
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())?;
     /// assert_eq!(layer.config().max_attempts(), 3);
+    /// let bad = retry::Config::DEFAULT.with_max_attempts(0);
+    /// assert_eq!(steadfast_std::tower::RetryLayer::new(bad).unwrap_err().field, "max_attempts");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn new(config: RetryConfig) -> Self {
-        Self {
+    pub fn new(config: retry::Config) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 budget: None,
@@ -90,7 +98,7 @@ impl RetryLayer {
                 report: None,
             }),
             classifier: ErrorsFail,
-        }
+        })
     }
 }
 
@@ -117,7 +125,7 @@ impl<C> RetryLayer<C> {
     ///
     /// ```
     /// use steadfast_std::SharedBudget;
-    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())?
     ///     .with_budget(SharedBudget::new(Default::default())?);
     /// assert!(layer.budget().is_some());
     /// # Ok::<(), steadfast::error::ConfigError>(())
@@ -134,8 +142,9 @@ impl<C> RetryLayer<C> {
     /// lockstep.
     ///
     /// ```
-    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default()).with_seed(42);
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())?.with_seed(42);
     /// # let _ = layer;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub fn with_seed(self, seed: u64) -> Self {
@@ -151,9 +160,10 @@ impl<C> RetryLayer<C> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())?
     ///     .with_total_timeout(Some(Duration::from_secs(2).into()));
     /// # let _ = layer;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub fn with_total_timeout(self, total: Option<steadfast::time::Duration>) -> Self {
@@ -174,9 +184,10 @@ impl<C> RetryLayer<C> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())?
     ///     .with_observer("quotes", Arc::new(steadfast_std::observe::Standard));
     /// assert_eq!(layer.name(), Some("quotes"));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub fn with_observer(self, operation: &str, observer: Arc<dyn Observer>) -> Self {
@@ -187,7 +198,8 @@ impl<C> RetryLayer<C> {
     /// The name the layer reports under, if it was given an observer.
     ///
     /// ```
-    /// assert_eq!(steadfast_std::tower::RetryLayer::new(Default::default()).name(), None);
+    /// assert_eq!(steadfast_std::tower::RetryLayer::new(Default::default())?.name(), None);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn name(&self) -> Option<&str> {
         self.shared.report.as_ref().map(Report::name)
@@ -198,12 +210,13 @@ impl<C> RetryLayer<C> {
     ///
     /// ```
     /// use steadfast::outcome::Verdict;
-    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())?
     ///     .with_classifier(|r: &Result<u16, ()>| match r {
     ///         Ok(503) | Err(()) => Verdict::failure(),
     ///         Ok(_) => Verdict::success(),
     ///     });
     /// # let _ = layer;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn with_classifier<C2>(self, classifier: C2) -> RetryLayer<C2> {
         RetryLayer {
@@ -215,17 +228,19 @@ impl<C> RetryLayer<C> {
     /// The retry config.
     ///
     /// ```
-    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default());
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())?;
     /// assert_eq!(layer.config().max_attempts(), 3);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn config(&self) -> RetryConfig {
+    pub fn config(&self) -> retry::Config {
         self.shared.config
     }
 
     /// The retry budget, if any.
     ///
     /// ```
-    /// assert!(steadfast_std::tower::RetryLayer::new(Default::default()).budget().is_none());
+    /// assert!(steadfast_std::tower::RetryLayer::new(Default::default())?.budget().is_none());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn budget(&self) -> Option<&SharedBudget> {
         self.shared.budget.as_ref()
@@ -272,7 +287,7 @@ impl<S, C: Clone> Layer<S> for RetryLayer<C> {
 ///
 /// #[tokio::main(flavor = "current_thread")]
 /// async fn main() {
-///     let mut svc = RetryService::new(service_fn(|n: u8| async move { Ok::<_, ()>(n) }), Default::default());
+///     let mut svc = RetryService::new(service_fn(|n: u8| async move { Ok::<_, ()>(n) }), Default::default()).expect("a valid config");
 ///     assert_eq!(svc.ready().await.unwrap().call(5).await, Ok(5));
 /// }
 /// ```
@@ -284,14 +299,16 @@ pub struct RetryService<S, C = ErrorsFail> {
 }
 
 impl<S> RetryService<S> {
-    /// Wraps `inner` (every `Err` a retryable failure, no budget).
+    /// Wraps `inner` (every `Err` a retryable failure, no budget); or the
+    /// error of [`retry::Config::validate`], naming the field.
     ///
     /// ```
-    /// let svc = steadfast_std::tower::RetryService::new(7_u8, Default::default());
+    /// let svc = steadfast_std::tower::RetryService::new(7_u8, Default::default())?;
     /// assert_eq!(svc.into_inner(), 7);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn new(inner: S, config: RetryConfig) -> Self {
-        RetryLayer::new(config).layer(inner)
+    pub fn new(inner: S, config: retry::Config) -> Result<Self, ConfigError> {
+        Ok(RetryLayer::new(config)?.layer(inner))
     }
 }
 
@@ -299,8 +316,9 @@ impl<S, C> RetryService<S, C> {
     /// Unwraps the inner service.
     ///
     /// ```
-    /// let svc = steadfast_std::tower::RetryService::new(7_u8, Default::default());
+    /// let svc = steadfast_std::tower::RetryService::new(7_u8, Default::default())?;
     /// assert_eq!(svc.into_inner(), 7);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn into_inner(self) -> S {
         self.inner
@@ -360,7 +378,7 @@ pin_project! {
     ///
     /// #[tokio::main(flavor = "current_thread")]
     /// async fn main() {
-    ///     let mut svc = RetryService::new(service_fn(|_: ()| async { Ok::<_, ()>(1) }), Default::default());
+    ///     let mut svc = RetryService::new(service_fn(|_: ()| async { Ok::<_, ()>(1) }), Default::default()).expect("a valid config");
     ///     assert_eq!(svc.call(()).await, Ok(1));
     /// }
     /// # fn _named<S: tower::Service<()> + Clone>(_: RetryFuture<S, ()>) {}
@@ -495,7 +513,7 @@ fn report_decision(
 /// accounting (one deposit per original request, one withdrawal per retry).
 ///
 /// ```
-/// use steadfast::retry::RetryConfig;
+/// use steadfast::retry;
 /// use steadfast_std::tower::RetryPolicy;
 /// use tower::{Service, ServiceExt, retry::RetryLayer, Layer, service_fn};
 /// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
@@ -509,13 +527,13 @@ fn report_decision(
 ///         let n = c.fetch_add(1, Ordering::Relaxed);
 ///         async move { if n < 2 { Err("busy") } else { Ok(n) } }
 ///     });
-///     let mut svc = RetryLayer::new(RetryPolicy::new(RetryConfig::default())).layer(flaky);
+///     let mut svc = RetryLayer::new(RetryPolicy::new(retry::Config::default()).expect("a valid config")).layer(flaky);
 ///     assert_eq!(svc.ready().await.unwrap().call(()).await, Ok(2));
 /// }
 /// ```
 #[derive(Clone, Debug)]
 pub struct RetryPolicy<C = ErrorsFail> {
-    config: RetryConfig,
+    config: retry::Config,
     budget: Option<SharedBudget>,
     classifier: C,
     seed: u64,
@@ -531,15 +549,18 @@ pub struct RetryPolicy<C = ErrorsFail> {
 }
 
 impl RetryPolicy {
-    /// Retries by `config`, without a budget, failing on every `Err`.
+    /// Retries by `config`, without a budget, failing on every `Err`; or the
+    /// error of [`retry::Config::validate`], naming the field.
     ///
     /// ```
-    /// let p = steadfast_std::tower::RetryPolicy::new(Default::default());
+    /// let p = steadfast_std::tower::RetryPolicy::new(Default::default())?;
     /// # let _ = p;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn new(config: RetryConfig) -> Self {
+    pub fn new(config: retry::Config) -> Result<Self, ConfigError> {
+        config.validate()?;
         let seed = crate::seed::from_os();
-        Self {
+        Ok(Self {
             config,
             budget: None,
             classifier: ErrorsFail,
@@ -547,7 +568,7 @@ impl RetryPolicy {
             requests: Arc::new(AtomicU64::new(0)),
             retry: None,
             rng: SplitMix64::new(seed),
-        }
+        })
     }
 }
 
@@ -555,7 +576,7 @@ impl<C> RetryPolicy<C> {
     /// Spends retries from `budget`.
     ///
     /// ```
-    /// let p = steadfast_std::tower::RetryPolicy::new(Default::default())
+    /// let p = steadfast_std::tower::RetryPolicy::new(Default::default())?
     ///     .with_budget(steadfast_std::SharedBudget::new(Default::default())?);
     /// # let _ = p;
     /// # Ok::<(), steadfast::error::ConfigError>(())
@@ -570,9 +591,10 @@ impl<C> RetryPolicy<C> {
     ///
     /// ```
     /// use steadfast::outcome::Verdict;
-    /// let p = steadfast_std::tower::RetryPolicy::new(Default::default())
+    /// let p = steadfast_std::tower::RetryPolicy::new(Default::default())?
     ///     .with_classifier(|r: &Result<u16, ()>| if matches!(r, Ok(503)) { Verdict::failure() } else { Verdict::success() });
     /// # let _ = p;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn with_classifier<C2>(self, classifier: C2) -> RetryPolicy<C2> {
         RetryPolicy {
@@ -592,8 +614,9 @@ impl<C> RetryPolicy<C> {
     /// the service too) uses `SplitMix64(seed + n)`.
     ///
     /// ```
-    /// let p = steadfast_std::tower::RetryPolicy::new(Default::default()).with_seed(1);
+    /// let p = steadfast_std::tower::RetryPolicy::new(Default::default())?.with_seed(1);
     /// # let _ = p;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
     pub fn with_seed(mut self, seed: u64) -> Self {

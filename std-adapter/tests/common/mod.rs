@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use steadfast::backoff::Backoff;
 use steadfast::breaker::Config as BreakerConfig;
 use steadfast::bulkhead::Config as BulkheadConfig;
-use steadfast::pipeline::PipelineConfig;
-use steadfast::retry::RetryConfig;
+use steadfast::pipeline;
+use steadfast::retry;
 use steadfast::time::Duration;
-use steadfast::timeout::TimeoutConfig;
+use steadfast::timeout;
 use steadfast_std::{Policy, SharedBreaker, SharedBulkhead};
 
 /// Milliseconds as a std duration.
@@ -33,7 +33,10 @@ impl Storm {
     pub(crate) fn new(slots: u32, queue: u32, max_wait_ms: u64, break_ms: u64, seed: u64) -> Self {
         let pool = SharedBulkhead::new(
             "pool",
-            BulkheadConfig::new(slots, queue, Duration::from_millis(max_wait_ms)).unwrap(),
+            BulkheadConfig::DEFAULT
+                .with_max_concurrent(slots)
+                .with_max_queue(queue)
+                .with_max_wait(Duration::from_millis(max_wait_ms)),
         )
         .unwrap();
         let breaker = SharedBreaker::new(
@@ -44,13 +47,19 @@ impl Storm {
                 .with_probes(2, 2),
         )
         .unwrap();
-        let config = PipelineConfig::default()
-            .with_retry(RetryConfig::new(3, Backoff::constant(Duration::from_millis(30))).unwrap())
-            .with_timeout(TimeoutConfig::new(
-                Some(Duration::from_millis(200)),
-                Some(Duration::from_secs(2)),
-            ));
+        let config = pipeline::Config::default()
+            .with_retry(
+                retry::Config::DEFAULT
+                    .with_max_attempts(3)
+                    .with_backoff(Backoff::constant(Duration::from_millis(30))),
+            )
+            .with_timeout(
+                timeout::Config::NONE
+                    .with_attempt(Duration::from_millis(200))
+                    .with_total(Duration::from_secs(2)),
+            );
         let policy = Policy::builder(config)
+            .unwrap()
             .breaker(breaker.clone())
             .bulkhead(pool.clone())
             .seed(seed)
@@ -96,4 +105,15 @@ impl Occupancy {
     pub(crate) fn max(&self) -> u32 {
         self.max.load(Ordering::SeqCst)
     }
+}
+
+/// A dependency that always answers its request at once and counts its calls.
+#[cfg(feature = "tower")]
+pub(crate) fn counting(
+    calls: Arc<AtomicU32>,
+) -> impl tower::Service<u32, Response = u32, Error = &'static str, Future: Send> + Clone {
+    tower::service_fn(move |n: u32| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        async move { Ok::<_, &'static str>(n) }
+    })
 }

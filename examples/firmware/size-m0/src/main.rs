@@ -147,8 +147,8 @@ mod patterns {
     #[cfg(feature = "retry")]
     pub fn retry(input: u64) -> u64 {
         use steadfast::outcome::Verdict;
-        use steadfast::retry::{Retry, RetryConfig, RetryDecision};
-        let config = black_box(RetryConfig::default());
+        use steadfast::retry::{self, Retry, RetryDecision};
+        let config = black_box(retry::Config::default());
         let mut rng = SplitMix64::new(input);
         let mut now = Instant::from_micros(black_box(0));
         let mut retry = Retry::new(
@@ -245,8 +245,8 @@ mod patterns {
         shared: &mut steadfast::pipeline::Shared<'_, G, K>,
     ) -> u64 {
         use steadfast::outcome::Verdict;
-        use steadfast::pipeline::{Pipeline, PipelineConfig, Step};
-        let pipeline = Pipeline::new(black_box(PipelineConfig::DEFAULT));
+        use steadfast::pipeline::{self, Pipeline, Step};
+        let pipeline = black_box(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT)));
         let mut rng = SplitMix64::new(input);
         let mut acc = 0u64;
         for call_no in 0..4u64 {
@@ -261,7 +261,7 @@ mod patterns {
                         } else {
                             Verdict::success()
                         };
-                        call.on_outcome(now, verdict, shared, &mut rng)
+                        call.on_outcome(verdict, now, shared, &mut rng)
                     }
                     Step::Wait { until } | Step::Queued { until, .. } => {
                         now = until;
@@ -327,7 +327,7 @@ mod adapter {
     use core::task::{Context, Poll, Waker};
     use embassy_sync::blocking_mutex::raw::NoopRawMutex;
     use steadfast::breaker::{Breaker, Config};
-    use steadfast::pipeline::{Pipeline, PipelineConfig};
+    use steadfast::pipeline::{self, Pipeline};
     use steadfast_embassy::{Policy, SharedBreaker, SharedRng};
 
     /// A clock that moves 1 ms per reading; a timer wakes its task at once,
@@ -370,8 +370,11 @@ mod adapter {
         };
         let breaker: SharedBreaker<NoopRawMutex> = SharedBreaker::new(breaker);
         let rng = SharedRng::new(input);
-        let policy = Policy::new(Pipeline::new(black_box(PipelineConfig::DEFAULT)), &rng)
-            .with_breaker(&breaker);
+        let policy = Policy::new(
+            black_box(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT))),
+            &rng,
+        )
+        .with_breaker(&breaker);
         let mut acc = 0u64;
         for i in 0..4u64 {
             let fail = (input >> i) & 1 == 1;

@@ -1,0 +1,289 @@
+//! Rate limiters shared between threads and tasks: the core's GCRA
+//! [`RateLimiter`] behind a lock, one per name ([`SharedRateLimiter`]) or
+//! one per key, such as a tenant ([`KeyedRateLimiter`]), on the adapter's
+//! clock ([`time::now`]).
+//!
+//! A refusal says when the same call would be admitted
+//! ([`Refused::retry_at`], an instant of [`steadfast::time`]; convert it with
+//! [`time::to_std`]). The tower layers
+//! (`RateLimitLayer`, `KeyedRateLimitLayer`, feature `tower`) answer a refused
+//! request with [`Reason::RateLimited`](steadfast::pipeline::Reason::RateLimited)
+//! and count it in `rate_limit_rejections_total`.
+//!
+//! ```
+//! use steadfast::ratelimit::Config;
+//! use steadfast_std::ratelimit::{KeyedRateLimiter, SharedRateLimiter};
+//!
+//! let api = SharedRateLimiter::new("api", Config::per_second(2))?;
+//! assert!(api.check().is_ok() && api.check().is_ok());
+//! assert!(api.check().unwrap_err().retry_at.is_some());
+//!
+//! // 1 call per second per tenant, at most 10 000 tenants remembered.
+//! let tenants = KeyedRateLimiter::new("tenants", Config::per_second(1), 10_000)?;
+//! assert!(tenants.check(&"acme").is_ok());
+//! assert!(tenants.check(&"acme").is_err());
+//! assert!(tenants.check(&"globex").is_ok()); // a limit of its own
+//! # Ok::<(), steadfast::error::ConfigError>(())
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use steadfast::error::ConfigError;
+use steadfast::ratelimit::{Config, RateLimiter, Refused};
+
+use crate::time;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The machines hold plain data: a panic elsewhere leaves them usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One GCRA limiter shared by every clone (an `Arc`): `count` calls per
+/// `period`, bursts of `burst`.
+#[derive(Clone)]
+pub struct SharedRateLimiter {
+    name: Arc<str>,
+    limiter: Arc<Mutex<RateLimiter>>,
+}
+
+impl fmt::Debug for SharedRateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedRateLimiter")
+            .field("name", &self.name)
+            .field("config", &self.config())
+            .finish()
+    }
+}
+
+impl SharedRateLimiter {
+    /// A limiter named `name` (its metric label) with a full burst available.
+    ///
+    /// # Errors
+    ///
+    /// When [`Config::validate`] refuses `config`.
+    pub fn new(name: impl Into<Arc<str>>, config: Config) -> Result<Self, ConfigError> {
+        Ok(Self {
+            name: name.into(),
+            limiter: Arc::new(Mutex::new(RateLimiter::new(config)?)),
+        })
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn name_arc(&self) -> Arc<str> {
+        self.name.clone()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> Config {
+        lock(&self.limiter).config()
+    }
+
+    /// Admits one call now, or says when to come back.
+    ///
+    /// # Errors
+    ///
+    /// [`Refused`] with the instant at which a call would be admitted.
+    pub fn check(&self) -> Result<(), Refused> {
+        let now = time::now();
+        lock(&self.limiter).check(now)
+    }
+
+    /// Admits `n` calls at once (all or none).
+    ///
+    /// ```
+    /// # use steadfast::ratelimit::Config;
+    /// # use steadfast_std::ratelimit::SharedRateLimiter;
+    /// let batch = SharedRateLimiter::new("batch", Config::per_second(10))?;
+    /// assert!(batch.check_n(10).is_ok());
+    /// assert!(batch.check_n(1).is_err());
+    /// assert_eq!(batch.check_n(11).unwrap_err().retry_at, None); // more than a burst
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Refused`]: when to come back, or never for more than a burst.
+    pub fn check_n(&self, n: u32) -> Result<(), Refused> {
+        let now = time::now();
+        lock(&self.limiter).check_n(n, now)
+    }
+
+    /// Calls it would admit now, one by one.
+    pub fn available(&self) -> u32 {
+        let now = time::now();
+        lock(&self.limiter).available(now)
+    }
+}
+
+/// A limiter per key (per tenant, per client address), all with the same
+/// settings, remembering at most `capacity` keys.
+///
+/// A key whose limiter is full again (idle for a whole burst) is forgotten
+/// at no cost: a fresh limiter behaves the same. When `capacity` keys are
+/// all busy and a new one arrives, the key closest to idle is forgotten: it
+/// may get a fresh burst early, never more than one burst. Memory stays
+/// bounded whatever the callers send.
+pub struct KeyedRateLimiter<K> {
+    name: Arc<str>,
+    config: Config,
+    capacity: usize,
+    limiters: Mutex<HashMap<K, RateLimiter>>,
+}
+
+impl<K> fmt::Debug for KeyedRateLimiter<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedRateLimiter")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .field("capacity", &self.capacity)
+            .field("keys", &lock(&self.limiters).len())
+            .finish()
+    }
+}
+
+impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
+    /// Limiters with `config` for up to `capacity` keys.
+    ///
+    /// ```
+    /// # use steadfast::ratelimit::Config;
+    /// # use steadfast_std::ratelimit::KeyedRateLimiter;
+    /// let err = KeyedRateLimiter::<u32>::new("t", Config::per_second(1), 0).unwrap_err();
+    /// assert_eq!(err.field, "capacity");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When [`Config::validate`] refuses `config`, or `capacity` is 0.
+    pub fn new(
+        name: impl Into<Arc<str>>,
+        config: Config,
+        capacity: usize,
+    ) -> Result<Self, ConfigError> {
+        RateLimiter::new(config)?;
+        if capacity == 0 {
+            return Err(ConfigError::new("capacity", "must be at least 1 key"));
+        }
+        Ok(Self {
+            name: name.into(),
+            config,
+            capacity,
+            limiters: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn name_arc(&self) -> Arc<str> {
+        self.name.clone()
+    }
+
+    /// Keys remembered now.
+    pub fn len(&self) -> usize {
+        lock(&self.limiters).len()
+    }
+
+    /// Whether no key is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Admits one call for `key` now, or says when to come back.
+    ///
+    /// ```
+    /// # use steadfast::ratelimit::Config;
+    /// # use steadfast_std::ratelimit::KeyedRateLimiter;
+    /// // Two keys at most: a third forgets the one closest to idle.
+    /// let per_ip = KeyedRateLimiter::new("ip", Config::per_minute(1), 2)?;
+    /// for ip in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
+    ///     assert!(per_ip.check(&ip).is_ok());
+    /// }
+    /// assert_eq!(per_ip.len(), 2);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Refused`] with the instant at which `key`'s next call is admitted.
+    pub fn check(&self, key: &K) -> Result<(), Refused> {
+        let now = time::now();
+        let mut limiters = lock(&self.limiters);
+        if let Some(limiter) = limiters.get_mut(key) {
+            return limiter.check(now);
+        }
+        if limiters.len() >= self.capacity {
+            let burst = self.config.burst();
+            limiters.retain(|_, l| l.available(now) < burst);
+            if limiters.len() >= self.capacity
+                && let Some(idlest) = limiters
+                    .iter()
+                    .max_by_key(|(_, l)| l.available(now))
+                    .map(|(k, _)| k.clone())
+            {
+                limiters.remove(&idlest);
+            }
+        }
+        // Validated in `new`, so this cannot fail; a refusal stands in if it did.
+        let Ok(mut limiter) = RateLimiter::new(self.config) else {
+            return Err(Refused { retry_at: None });
+        };
+        let answer = limiter.check(now);
+        limiters.insert(key.clone(), limiter);
+        answer
+    }
+}
+
+#[cfg(all(test, feature = "tokio"))]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tenant_gets_its_rate_and_a_refusal_says_when_to_return() {
+        let tenants = KeyedRateLimiter::new("t", Config::per_second(4).smooth(), 100).unwrap();
+        assert!(tenants.check(&1).is_ok());
+        let refused = tenants.check(&1).unwrap_err();
+        let wait = refused
+            .retry_at
+            .unwrap()
+            .saturating_duration_since(time::now());
+        assert_eq!(wait, steadfast::time::Duration::from_millis(250));
+        tokio::time::sleep(std::time::Duration::from_millis(249)).await;
+        assert!(tenants.check(&1).is_err());
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        assert!(tenants.check(&1).is_ok());
+        assert!(tenants.check(&2).is_ok(), "another key has its own limit");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn memory_stays_bounded_and_idle_keys_go_first() {
+        let keyed = KeyedRateLimiter::new("t", Config::per_second(1), 3).unwrap();
+        for k in 0..3 {
+            keyed.check(&k).unwrap();
+        }
+        // 0 becomes idle again; 1 and 2 are refilled later.
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        keyed.check(&1).unwrap_err();
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        keyed.check(&1).unwrap();
+        keyed.check(&2).unwrap();
+        // Key 0 has been idle for a whole burst: a new key replaces it, and
+        // the busy keys keep their state.
+        keyed.check(&3).unwrap();
+        assert_eq!(keyed.len(), 3);
+        assert!(keyed.check(&1).is_err(), "1 kept its state");
+        assert!(keyed.check(&2).is_err(), "2 kept its state");
+        for k in 4..1_000 {
+            let _ = keyed.check(&k);
+            assert!(keyed.len() <= 3);
+        }
+    }
+}
