@@ -12,6 +12,7 @@ pub mod bulkhead;
 pub mod chaos;
 mod div;
 pub mod error;
+pub mod hedge;
 pub mod outcome;
 pub mod pipeline;
 pub mod ratelimit;
