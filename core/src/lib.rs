@@ -5,6 +5,7 @@
 #![deny(clippy::float_arithmetic, clippy::float_cmp, clippy::disallowed_types)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod adaptive;
 pub mod backoff;
 pub mod breaker;
 pub mod bulkhead;
@@ -12,6 +13,7 @@ pub mod cache;
 pub mod chaos;
 mod div;
 pub mod error;
+pub mod hedge;
 pub mod outcome;
 pub mod pipeline;
 pub mod ratelimit;

@@ -1274,7 +1274,7 @@ fn ratelimit_config(
         None => d.count(),
     };
     let period = e.period.map_or(d.period(), |p| p.0);
-    let mut c = steadfast::ratelimit::Config::DEFAULT.with_rate(count, period);
+    let mut c = steadfast::ratelimit::Config::new().with_rate(count, period);
     if let Some(n) = e.burst {
         c = c.with_burst(int(|| format!("{path}.burst"), n, 1u32)?);
     }
