@@ -11,7 +11,7 @@ cd "$ROOT"
 export CARGO_TERM_COLOR=never CARGO_INCREMENTAL=0
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 FUZZ_FLAGS="-O -a -s none"
-FUZZ_TARGETS="breaker bulkhead retry pipeline config admission"
+FUZZ_TARGETS="breaker bulkhead retry pipeline config admission latency"
 # Miri: proptest needs getcwd (failure persistence) → isolation off; doctests are left
 # to the normal test run (each would be a separate Miri compile + run).
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}"

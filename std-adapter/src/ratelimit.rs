@@ -76,6 +76,7 @@ impl SharedRateLimiter {
         &self.name
     }
 
+    #[cfg(feature = "tower")]
     pub(crate) fn name_arc(&self) -> Arc<str> {
         self.name.clone()
     }
@@ -183,6 +184,7 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
         &self.name
     }
 
+    #[cfg(feature = "tower")]
     pub(crate) fn name_arc(&self) -> Arc<str> {
         self.name.clone()
     }
