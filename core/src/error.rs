@@ -91,29 +91,32 @@ macro_rules! valid {
         const {
             match $constructor {
                 ::core::result::Result::Ok(value) => value,
-                ::core::result::Result::Err(error) => $crate::error::ConfigError::reject(error),
+                ::core::result::Result::Err(error) => {
+                    // Inside `const { .. }` only: a rejected config stops the
+                    // build with the error's message; nothing runs at run time.
+                    let (buffer, len) = error.message_bytes();
+                    let (message, _) = buffer.split_at(len);
+                    match ::core::str::from_utf8(message) {
+                        ::core::result::Result::Ok(message) => ::core::panic!("{}", message),
+                        ::core::result::Result::Err(_) => ::core::panic!("{}", error.field),
+                    }
+                }
             }
         }
     };
 }
 
 impl ConfigError {
-    /// Stops a compile-time evaluation with this error; what [`valid!`] calls
-    /// for a rejected configuration. The compiler's message is the error's
-    /// `Display`: "evaluation panicked: invalid `success_threshold`: must not
-    /// exceed max_probes (half-open could never close)".
+    /// The error as its `Display` writes it ("invalid `{field}`: {problem}"),
+    /// in a fixed buffer and its length (cut at 256 bytes), built in a `const`
+    /// context: what [`valid!`] stops a build with.
     ///
-    /// It panics, so call it only where the panic is a compile error: in a
-    /// `const` item or a `const { .. }` block (as [`valid!`] does).
-    ///
-    /// ```compile_fail
-    /// use steadfast::error::ConfigError;
-    /// const NEVER: () = ConfigError::new("max_probes", "must be at least 1").reject();
     /// ```
-    #[track_caller]
-    pub const fn reject(self) -> ! {
-        // A const panic takes one `&str` argument, so the message is assembled
-        // first: "invalid `{field}`: {problem}", as `Display` writes it.
+    /// use steadfast::error::ConfigError;
+    /// const M: ([u8; 256], usize) = ConfigError::new("max_probes", "must be at least 1").message_bytes();
+    /// assert_eq!(&M.0[..M.1], b"invalid `max_probes`: must be at least 1");
+    /// ```
+    pub const fn message_bytes(&self) -> ([u8; 256], usize) {
         const CAPACITY: usize = 256;
         let mut buffer = [0u8; CAPACITY];
         let mut len = 0;
@@ -134,11 +137,6 @@ impl ConfigError {
             }
             part += 1;
         }
-        let (message, _) = buffer.split_at(len);
-        match core::str::from_utf8(message) {
-            Ok(message) => panic!("{}", message),
-            // Cut inside a character: the field alone still says what to fix.
-            Err(_) => panic!("{}", self.field),
-        }
+        (buffer, len)
     }
 }

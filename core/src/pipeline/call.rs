@@ -736,7 +736,6 @@ impl Call {
                 .retry
                 .on_outcome_drawn(verdict, now, rng, &mut Unlimited),
         };
-        let timed_out = verdict.outcome == Outcome::TimedOut;
         let reason = match decision {
             RetryDecision::Done => {
                 return self.complete(
@@ -748,21 +747,10 @@ impl Call {
                     now,
                 );
             }
-            RetryDecision::GiveUp(GiveUpReason::NotRetryable) if timed_out => {
-                Reason::AttemptTimedOut
-            }
-            RetryDecision::GiveUp(GiveUpReason::NotRetryable) => Reason::Operation,
-            RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted { .. }) if timed_out => {
-                Reason::AttemptTimedOut
-            }
-            RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted { .. }) => {
-                Reason::RetriesExhausted
-            }
             RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass) if self.total_expired(now) => {
                 Reason::DeadlineExceeded
             }
-            RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass) => Reason::DeadlineWouldPass,
-            RetryDecision::GiveUp(GiveUpReason::BudgetExhausted) => Reason::BudgetExhausted,
+            RetryDecision::GiveUp(give_up) => Reason::after_give_up(give_up, verdict.outcome),
             RetryDecision::RetryAt { at, attempt, delay } => {
                 if shared.budget.is_some() {
                     self.withdrawn = self.retry.withdrawal();

@@ -6,6 +6,7 @@ use core::fmt;
 
 use crate::bulkhead::Ticket;
 use crate::outcome::{Outcome, Verdict};
+use crate::retry::GiveUpReason;
 use crate::time::Instant;
 
 /// What a driver feeds a call through [`Call::handle`](super::Call::handle).
@@ -148,6 +149,39 @@ impl Reason {
                 | Self::QueueTimeout
                 | Self::RateLimited { .. }
         )
+    }
+}
+
+impl Reason {
+    /// Why a call ends when the retry machine gives up after an attempt that
+    /// ended in `outcome`: the one mapping every driver reports with. An
+    /// attempt that timed out and is not retried is [`Reason::AttemptTimedOut`]
+    /// (whether the timeout was not retryable or the attempts ran out); any
+    /// other not-retryable failure is [`Reason::Operation`]. (A call whose
+    /// total deadline has already passed ends with
+    /// [`Reason::DeadlineExceeded`] instead: the pipeline checks that first.)
+    ///
+    /// ```
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::pipeline::Reason;
+    /// use steadfast::retry::GiveUpReason;
+    ///
+    /// let exhausted = GiveUpReason::AttemptsExhausted { attempts: 3 };
+    /// assert_eq!(Reason::after_give_up(exhausted, Outcome::Failure), Reason::RetriesExhausted);
+    /// assert_eq!(Reason::after_give_up(exhausted, Outcome::TimedOut), Reason::AttemptTimedOut);
+    /// assert_eq!(Reason::after_give_up(GiveUpReason::NotRetryable, Outcome::Failure), Reason::Operation);
+    /// ```
+    pub const fn after_give_up(give_up: GiveUpReason, outcome: Outcome) -> Self {
+        let timed_out = matches!(outcome, Outcome::TimedOut);
+        match give_up {
+            GiveUpReason::NotRetryable | GiveUpReason::AttemptsExhausted { .. } if timed_out => {
+                Self::AttemptTimedOut
+            }
+            GiveUpReason::NotRetryable => Self::Operation,
+            GiveUpReason::AttemptsExhausted { .. } => Self::RetriesExhausted,
+            GiveUpReason::DeadlineWouldPass => Self::DeadlineWouldPass,
+            GiveUpReason::BudgetExhausted => Self::BudgetExhausted,
+        }
     }
 }
 

@@ -490,18 +490,12 @@ fn report_decision(
             report.latency(started);
             return;
         }
-        RetryDecision::GiveUp(GiveUpReason::NotRetryable) if outcome == Outcome::TimedOut => {
-            Reason::AttemptTimedOut
-        }
         RetryDecision::GiveUp(GiveUpReason::NotRetryable) if !outcome.is_failure() => {
             report.finish(&Finish::Completed { attempts, outcome });
             report.latency(started);
             return;
         }
-        RetryDecision::GiveUp(GiveUpReason::NotRetryable) => Reason::Operation,
-        RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted { .. }) => Reason::RetriesExhausted,
-        RetryDecision::GiveUp(GiveUpReason::BudgetExhausted) => Reason::BudgetExhausted,
-        RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass) => Reason::DeadlineWouldPass,
+        RetryDecision::GiveUp(give_up) => Reason::after_give_up(give_up, outcome),
     };
     report.finish(&Finish::Failed(Failure::new(reason, attempts)));
     report.latency(started);
