@@ -37,19 +37,22 @@
 //!   queue of 0 rejecting at once, stale breaker permits ignored, exact retry
 //!   budget accounting, jitter never above the backoff cap.
 //!
-//! # Errors stack
+//! # One error type for a stack
 //!
-//! Every service here answers `Result<S::Response, Error<S::Error>>`: the inner
-//! service's own error is [`Error::operation`]. Layers therefore stack, each
-//! adding one level (`Error<Error<E>>`); [`Error::flatten`] removes one.
-//! A breaker or retry layer placed *over* other steadfast layers should classify
-//! with [`RejectionsIgnored`], so that an inner bulkhead's `BulkheadFull` does
-//! not count as the dependency failing and an inner timeout counts as a timeout.
+//! A layer built with `new` wraps the dependency itself and answers
+//! `Error<E>`, the dependency's error as [`Error::operation`]. A layer *over*
+//! other steadfast layers is built with `stacked()` ([`Stacked`]): the inner
+//! layer's `Error<E>` passes through unchanged and its own refusals,
+//! timeouts and give-ups join it — so the whole stack answers `Error<E>`,
+//! with `E` the dependency's error, and [`Error::reason`] says which layer
+//! ended the request. A stacked breaker or retry layer judges results with
+//! [`RejectionsIgnored`]: an inner bulkhead's refusal is not the dependency
+//! failing (and is not retried), an inner timeout counts as a timeout.
 //!
 //! ```
 //! use std::time::Duration;
 //! use steadfast::bulkhead::Config as BulkheadConfig;
-//! use steadfast_std::tower::{BreakerLayer, BulkheadLayer, RejectionsIgnored, TimeoutLayer};
+//! use steadfast_std::tower::{BreakerLayer, BulkheadLayer, RetryLayer, TimeoutLayer};
 //! use steadfast_std::{Error, SharedBreaker, SharedBulkhead};
 //! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 //!
@@ -58,19 +61,23 @@
 //!     let breaker = SharedBreaker::new("users", Default::default())?;
 //!     let pool = SharedBulkhead::new("users", BulkheadConfig::DEFAULT.with_max_concurrent(8).with_max_queue(32).with_max_wait(steadfast::time::Duration::from_millis(50)))?;
 //!     let mut svc = ServiceBuilder::new()
-//!         // outermost: the breaker, judging what the layers below report
-//!         .layer(BreakerLayer::new(breaker.clone()).with_classifier(RejectionsIgnored))
-//!         .layer(BulkheadLayer::new(pool))
+//!         // outermost: retries, then the breaker judging what the layers below report
+//!         .layer(RetryLayer::new(Default::default())?.stacked())
+//!         .layer(BreakerLayer::new(breaker.clone()).stacked())
+//!         .layer(BulkheadLayer::new(pool).stacked())
+//!         // innermost: wraps the dependency
 //!         .layer(TimeoutLayer::new(Duration::from_millis(200)))
 //!         .service(service_fn(|id: u32| async move { Ok::<_, std::io::Error>(format!("user {id}")) }));
-//!     // Error<Error<Error<io::Error>>>: flatten twice for one level.
-//!     let answer: Result<String, Error<std::io::Error>> =
-//!         svc.ready().await?.call(7).await.map_err(|e| e.flatten().flatten());
+//!     // One level, whatever the depth.
+//!     let answer: Result<String, Error<std::io::Error>> = svc.ready().await?.call(7).await;
 //!     assert_eq!(answer?, "user 7");
 //!     assert_eq!(breaker.stats().successes, 1);
 //!     Ok(())
 //! }
 //! ```
+//!
+//! Layers built with `new` still stack (`Error<Error<E>>`, one level each);
+//! [`Error::flatten`] removes one level.
 //!
 //! [`PolicyLayer`] runs the same patterns as one pipeline, with one error level
 //! and the core's order and retry rules between them (a breaker rejection is
@@ -94,6 +101,7 @@ mod chaos;
 mod ratelimit;
 mod report;
 mod retry;
+mod stack;
 mod timeout;
 
 pub use breaker::{BreakerFuture, BreakerLayer, BreakerService};
@@ -103,6 +111,7 @@ pub use ratelimit::{
     KeyedRateLimitLayer, KeyedRateLimitService, RateLimitFuture, RateLimitLayer, RateLimitService,
 };
 pub use retry::{DEFAULT_TOTAL_TIMEOUT, RetryFuture, RetryLayer, RetryPolicy, RetryService};
+pub use stack::{Direct, Stacked, Stacking};
 pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
 
 /// A classifier for a breaker or retry layer stacked over other steadfast layers
