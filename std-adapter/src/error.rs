@@ -251,6 +251,7 @@ impl<E> Error<E> {
 
     /// The same error, saying `attempts` attempts ran (what a retry layer
     /// answers for the attempts it sent).
+    #[cfg(feature = "tower")]
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
         self.error.attempts = attempts;
         self

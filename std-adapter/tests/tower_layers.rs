@@ -856,7 +856,7 @@ async fn a_retry_after_past_the_total_timeout_ends_the_request_at_once() {
     });
     let svc = RetryLayer::new(retry::Config::default())
         .unwrap()
-        .with_total_timeout(None)
+        .without_total_timeout()
         .with_classifier(answer)
         .layer(busy);
     let start = Instant::now();
@@ -921,6 +921,79 @@ async fn a_request_that_cannot_be_cloned_goes_once_through_a_one_attempt_policy(
         PolicyLayer::once(retrying).unwrap_err().field,
         "max_attempts"
     );
+}
+
+/// A request that can be copied unless its body is a stream, as
+/// `reqwest::Request::try_clone`.
+struct Streamable {
+    body: Option<&'static str>,
+    copies: Arc<AtomicU32>,
+}
+
+impl Streamable {
+    fn try_clone(&self) -> Option<Self> {
+        self.copies.fetch_add(1, Ordering::Relaxed);
+        Some(Self {
+            body: Some(self.body?),
+            copies: self.copies.clone(),
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn policy_layer_retries_requests_that_copy_and_sends_the_rest_once() {
+    use steadfast::pipeline;
+    use steadfast_std::Policy;
+    use steadfast_std::tower::PolicyLayer;
+
+    let breaker =
+        SharedBreaker::new("upload", BreakerConfig::new().with_failure_threshold(5)).unwrap();
+    let policy = Policy::builder(
+        pipeline::Config::default().with_retry(
+            retry::Config::DEFAULT
+                .with_max_attempts(3)
+                .with_backoff(Backoff::constant(Duration::from_millis(10))),
+        ),
+    )
+    .unwrap()
+    .breaker(breaker.clone())
+    .build();
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let s = sent.clone();
+    let svc = ServiceBuilder::new()
+        .layer(PolicyLayer::try_clone(policy, Streamable::try_clone))
+        .service(service_fn(move |req: Streamable| {
+            s.lock().unwrap().push(req.body);
+            async { Err::<(), _>("503") }
+        }));
+    let copies = Arc::new(AtomicU32::new(0));
+
+    // In memory: every attempt gets a copy (made before it is sent).
+    let request = Streamable {
+        body: Some("{}"),
+        copies: copies.clone(),
+    };
+    let failed = svc.clone().oneshot(request).await.unwrap_err();
+    assert_eq!(
+        (failed.reason(), failed.attempts()),
+        (Reason::RetriesExhausted, 3)
+    );
+    assert_eq!(
+        std::mem::take(&mut *sent.lock().unwrap()),
+        vec![Some("{}"); 3]
+    );
+    assert_eq!(copies.swap(0, Ordering::Relaxed), 3);
+
+    // A stream: the request itself, once, through the same breaker.
+    let request = Streamable {
+        body: None,
+        copies: copies.clone(),
+    };
+    let failed = svc.clone().oneshot(request).await.unwrap_err();
+    assert_eq!(failed.attempts(), 1);
+    assert_eq!(std::mem::take(&mut *sent.lock().unwrap()), vec![None]);
+    assert_eq!(copies.load(Ordering::Relaxed), 1);
+    assert_eq!(breaker.stats().failures, 4);
 }
 
 /// What a layer told its observer, in order.

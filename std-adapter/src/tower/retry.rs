@@ -36,8 +36,7 @@ struct Shared {
 
 /// How long after a request's first attempt a [`RetryLayer`] still starts a
 /// retry, unless [`RetryLayer::with_total_timeout`] says otherwise.
-pub const DEFAULT_TOTAL_TIMEOUT: steadfast::time::Duration =
-    steadfast::time::Duration::from_secs(10);
+pub const DEFAULT_TOTAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Retries failed requests by a [`retry::Config`]: see [`RetryService`] for
 /// the rules. Defaults a service can live with: the config's (3 attempts,
@@ -97,7 +96,7 @@ impl RetryLayer {
                 budget: None,
                 seed: crate::seed::from_os(),
                 requests: AtomicU64::new(0),
-                total: Some(DEFAULT_TOTAL_TIMEOUT),
+                total: Some(time::from_std_duration(DEFAULT_TOTAL_TIMEOUT)),
                 report: None,
             }),
             classifier: ErrorsFail,
@@ -199,22 +198,48 @@ impl<C, M> RetryLayer<C, M> {
     }
 
     /// No retry starts `total` or more after the request's first attempt
-    /// (`None`: only the attempts, the budget and the classifier end the
-    /// retries). The default is [`DEFAULT_TOTAL_TIMEOUT`], 10 s: a server
-    /// asking to be retried in a minute (`Retry-After`, honoured up to the
-    /// config's `max_retry_after`, 60 s by default) ends the request at once
-    /// instead of holding it for a minute.
+    /// (a `std::time::Duration` or a steadfast one). The default is
+    /// [`DEFAULT_TOTAL_TIMEOUT`], 10 s: a server asking to be retried in a
+    /// minute (`Retry-After`, honoured up to the config's `max_retry_after`,
+    /// 60 s by default) ends the request at once instead of holding it for a
+    /// minute.
     ///
     /// ```
     /// use std::time::Duration;
     /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())?
-    ///     .with_total_timeout(Some(Duration::from_secs(2).into()));
-    /// # let _ = layer;
+    ///     .with_total_timeout(Duration::from_secs(2));
+    /// assert_eq!(layer.total_timeout(), Some(Duration::from_secs(2)));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn with_total_timeout(self, total: Option<steadfast::time::Duration>) -> Self {
-        self.with_shared(|s| s.total = total)
+    pub fn with_total_timeout(self, total: impl Into<steadfast::time::Duration>) -> Self {
+        let total = total.into();
+        self.with_shared(|s| s.total = Some(total))
+    }
+
+    /// No total limit: only the attempts, the budget and the classifier end
+    /// the retries.
+    ///
+    /// ```
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())?.without_total_timeout();
+    /// assert_eq!(layer.total_timeout(), None);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn without_total_timeout(self) -> Self {
+        self.with_shared(|s| s.total = None)
+    }
+
+    /// How long after a request's first attempt a retry may still start, if
+    /// limited.
+    ///
+    /// ```
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())?;
+    /// assert_eq!(layer.total_timeout(), Some(steadfast_std::tower::DEFAULT_TOTAL_TIMEOUT));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn total_timeout(&self) -> Option<std::time::Duration> {
+        self.shared.total.map(time::to_std_duration)
     }
 
     /// Reports to `observer` under the name `operation` (the policy name the
