@@ -13,10 +13,15 @@ use std::collections::{BinaryHeap, HashMap};
 use steadfast::breaker::{Breaker, Consecutive, CountWindow, State, TimeWindow};
 use steadfast::bulkhead::Bulkhead;
 use steadfast::outcome::{Outcome, Verdict};
-use steadfast::pipeline::{Call, Event, Finish, Input, Observer, Pipeline, Reason, Shared, Step};
+use steadfast::pipeline::{
+    Call, Event, Failure, Finish, Input, Observer, Pipeline, Reason, Shared, Step,
+};
+use steadfast::ratelimit::RateLimiter;
 use steadfast::retry::Budget;
 use steadfast::rng::{Rng, SplitMix64};
+use steadfast::throttle::AdaptiveThrottle;
 use steadfast::time::{Duration, Instant};
+use steadfast_std::throttle::THROTTLE_BUCKETS;
 
 use crate::model::{Dependency, Load, Next, Sampler};
 use crate::policy::{Detector, SimPolicy, TIME_WINDOW_BUCKETS};
@@ -73,6 +78,10 @@ struct Machines {
     breaker: AnyBreaker,
     bulkhead: Option<Pool>,
     budget: Option<Budget>,
+    /// Client-side admission before a call's pipeline: the rate limiter, then
+    /// the adaptive throttle (steadfast-std's bucket count).
+    limiter: Option<RateLimiter>,
+    throttle: Option<AdaptiveThrottle<THROTTLE_BUCKETS>>,
 }
 
 impl Machines {
@@ -102,10 +111,20 @@ impl Machines {
             .budget
             .map(|c| Budget::new(c).map_err(err("budget")))
             .transpose()?;
+        let limiter = policy
+            .rate_limit
+            .map(|c| RateLimiter::new(c).map_err(err("rate_limit")))
+            .transpose()?;
+        let throttle = policy
+            .throttle
+            .map(|c| AdaptiveThrottle::new(c).map_err(err("throttle")))
+            .transpose()?;
         Ok(Self {
             breaker,
             bulkhead,
             budget,
+            limiter,
+            throttle,
         })
     }
 }
@@ -176,6 +195,8 @@ struct Slot {
     attempts: u32,
     /// The answer of the last attempt whose outcome the call received.
     last: Option<script::Answer>,
+    /// The adaptive throttle refused its last attempt: the call ended there.
+    throttled: bool,
 }
 
 /// A hasher for `u32` keys that are already well spread (ticket numbers).
@@ -295,6 +316,8 @@ pub struct Sim<'a> {
     acc: Accounting,
     patience: Option<Sampler>,
     patience_rng: SplitMix64,
+    /// The adaptive throttle's draws.
+    admission_rng: SplitMix64,
     series: Series,
     bucket_us: u64,
     /// The bucket whose finished-call latencies are being collected.
@@ -356,6 +379,7 @@ impl<'a> Sim<'a> {
                 .as_ref()
                 .map(|p| Sampler::new(p, Duration::MAX)),
             patience_rng: SplitMix64::new(0),
+            admission_rng: SplitMix64::new(0),
             series: Series::new(buckets),
             bucket_us,
             open_bucket: 0,
@@ -372,6 +396,7 @@ impl<'a> Sim<'a> {
         };
         let mut client_rng = SplitMix64::new(root.next_u64());
         sim.patience_rng = SplitMix64::new(root.next_u64());
+        sim.admission_rng = SplitMix64::new(root.next_u64());
         if scenario.load.rate > 0.0 || !scenario.load.bursts.is_empty() {
             sim.push(Instant::ZERO, Kind::Arrival { real: false });
         }
@@ -471,6 +496,9 @@ impl<'a> Sim<'a> {
                     {
                         self.series.dependency_failures[b] += 1;
                     }
+                    if let Some(throttle) = &mut self.machines.throttle {
+                        throttle.record(verdict.outcome == Outcome::Success, at);
+                    }
                     self.feed(slot, generation, Input::Outcome(verdict));
                 }
                 Kind::Wake { slot, generation } => self.feed(slot, generation, Input::Next),
@@ -505,6 +533,7 @@ impl<'a> Sim<'a> {
         if let Some(b) = self.bucket(at) {
             self.series.offered[b] += 1;
         }
+        let admission = self.admit(at);
         let (free, generation) = self.free.pop().map_or((None, 0), |(i, g)| (Some(i), g));
         let serial = self.tally.offered;
         let slot = Slot {
@@ -519,6 +548,7 @@ impl<'a> Sim<'a> {
             scripted,
             attempts: 0,
             last: None,
+            throttled: false,
         };
         let index = match free {
             Some(i) => {
@@ -530,6 +560,10 @@ impl<'a> Sim<'a> {
                 (self.slots.len() - 1) as u32
             }
         };
+        if let Err(reason) = admission {
+            self.finish_call(index, Finish::Failed(Failure::new(reason, 0)));
+            return;
+        }
         let cancel_at = self
             .script
             .and_then(|script| script.calls.get(scripted as usize)?.cancel_at);
@@ -555,6 +589,16 @@ impl<'a> Sim<'a> {
             );
         }
         self.feed(index, generation, Input::Next);
+    }
+
+    /// Client-side admission of a call arriving at `at`: the rate limiter.
+    fn admit(&mut self, at: Instant) -> Result<(), Reason> {
+        match &mut self.machines.limiter {
+            Some(limiter) => limiter.check(at).map_err(|refused| Reason::RateLimited {
+                retry_at: refused.retry_at,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Feeds `input` to the call in `slot` if it is still in `generation`,
@@ -609,6 +653,19 @@ impl<'a> Sim<'a> {
         );
         match step {
             Step::Attempt { deadline, .. } => {
+                if let Some(throttle) = &mut self.machines.throttle
+                    && throttle.admit(now, &mut self.admission_rng).is_err()
+                {
+                    // Refused locally, as a throttle layer under the retries
+                    // refuses a request: not sent, not retried, the call ends.
+                    s.throttled = true;
+                    self.feed(
+                        index,
+                        generation,
+                        Input::Outcome(Verdict::ignored().not_retryable()),
+                    );
+                    return;
+                }
                 let (latency, verdict) = match self.script {
                     Some(script) => {
                         if let Some(trace) = &mut self.trace {
@@ -746,6 +803,12 @@ impl<'a> Sim<'a> {
         let mut refusal = None;
         let t = &mut self.tally;
         let (ok, rejected) = match finish {
+            // Its attempt was refused by the throttle: a local refusal, not
+            // an answer of the dependency.
+            _ if slot.throttled => {
+                refusal = Some(Refusal::Throttled);
+                (false, true)
+            }
             Finish::Completed {
                 outcome: Outcome::Success,
                 ..
@@ -767,6 +830,7 @@ impl<'a> Sim<'a> {
                     Reason::QueueTimeout => refusal = Some(Refusal::QueueWaitExpired),
                     Reason::BudgetExhausted => refusal = Some(Refusal::Budget),
                     Reason::RateLimited { .. } => refusal = Some(Refusal::RateLimited),
+                    Reason::Throttled => refusal = Some(Refusal::Throttled),
                     Reason::DeadlineExceeded => t.timed_out += 1,
                     Reason::AttemptTimedOut
                     | Reason::RetriesExhausted

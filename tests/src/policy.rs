@@ -9,7 +9,9 @@
 use steadfast::breaker;
 use steadfast::bulkhead;
 use steadfast::pipeline;
+use steadfast::ratelimit;
 use steadfast::retry::{self, BudgetConfig};
+use steadfast::throttle;
 use steadfast::time::Duration;
 use steadfast::timeout;
 use steadfast_std::config::{self, PolicyFile, PolicySpec};
@@ -57,6 +59,11 @@ pub struct SimPolicy {
     pub bulkhead: Option<bulkhead::Config>,
     /// The retry budget, if any.
     pub budget: Option<BudgetConfig>,
+    /// The rate limiter a call passes before its pipeline starts, if any.
+    pub rate_limit: Option<ratelimit::Config>,
+    /// The adaptive throttle each attempt passes (a refused attempt ends its
+    /// call, as a throttle layer under the retries does), if any.
+    pub throttle: Option<throttle::Config>,
 }
 
 impl SimPolicy {
@@ -105,6 +112,8 @@ impl SimPolicy {
                 breaker: None,
                 bulkhead: None,
                 budget: None,
+                rate_limit: None,
+                throttle: None,
             });
         }
         let breaker = spec
@@ -153,7 +162,42 @@ impl SimPolicy {
             breaker,
             bulkhead,
             budget,
+            rate_limit: None,
+            throttle: None,
         })
+    }
+
+    /// Client-side admission from a policy-file table: the rate limiter
+    /// `[ratelimits.<rate_limit>]` every call passes before its pipeline
+    /// starts, and the adaptive throttle `[throttles.<throttle>]` every
+    /// attempt passes (both off when the file's `enabled` is false).
+    pub fn with_admission(
+        mut self,
+        table: toml::Table,
+        rate_limit: Option<&str>,
+        throttle: Option<&str>,
+    ) -> Result<Self, String> {
+        if rate_limit.is_none() && throttle.is_none() {
+            return Ok(self);
+        }
+        let set = PolicyFile::from_toml_value(toml::Value::Table(table))
+            .and_then(|file| file.validate())
+            .map_err(|e| e.to_string())?;
+        if let Some(name) = rate_limit {
+            let config = set
+                .ratelimits
+                .get(name)
+                .ok_or_else(|| format!("rate_limit: no [policy.ratelimits.{name}]"))?;
+            self.rate_limit = set.enabled.then_some(*config);
+        }
+        if let Some(name) = throttle {
+            let config = set
+                .throttles
+                .get(name)
+                .ok_or_else(|| format!("throttle: no [policy.throttles.{name}]"))?;
+            self.throttle = set.enabled.then_some(*config);
+        }
+        Ok(self)
     }
 }
 

@@ -43,6 +43,10 @@ pub struct Series {
     pub refused_queue_wait: Vec<u32>,
     /// Calls whose retry the budget refused.
     pub refused_budget: Vec<u32>,
+    /// Calls the rate limiter refused.
+    pub refused_rate_limit: Vec<u32>,
+    /// Calls the adaptive throttle refused.
+    pub refused_throttle: Vec<u32>,
     /// Most bulkhead slots in use at once.
     pub peak_permits: Vec<u32>,
     /// Longest bulkhead queue.
@@ -71,6 +75,8 @@ impl Series {
             refused_queue_full: vec![0; buckets],
             refused_queue_wait: vec![0; buckets],
             refused_budget: vec![0; buckets],
+            refused_rate_limit: vec![0; buckets],
+            refused_throttle: vec![0; buckets],
             peak_permits: vec![0; buckets],
             peak_queue: vec![0; buckets],
             dependency_error_permille: vec![0; buckets],
@@ -283,6 +289,7 @@ impl Report {
             ),
             ("  rejected: retry budget", r.budget.to_string()),
             ("  rejected: rate limit", r.rate_limit.to_string()),
+            ("  rejected: throttled", r.throttle.to_string()),
             ("  total timeout", self.timed_out.to_string()),
             ("  retries exhausted", self.retries_exhausted.to_string()),
             ("  not retryable", self.not_retryable.to_string()),
