@@ -12,6 +12,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use steadfast::breaker::{Breaker, Consecutive, CountWindow, State, TimeWindow};
 use steadfast::bulkhead::Bulkhead;
+use steadfast::chaos::{Chaos, Fault};
 use steadfast::outcome::{Outcome, Verdict};
 use steadfast::pipeline::{
     Call, Event, Failure, Finish, Input, Observer, Pipeline, Reason, Shared, Step,
@@ -82,6 +83,8 @@ struct Machines {
     /// the adaptive throttle (steadfast-std's bucket count).
     limiter: Option<RateLimiter>,
     throttle: Option<AdaptiveThrottle<THROTTLE_BUCKETS>>,
+    /// Fault injection before each attempt.
+    chaos: Option<Chaos>,
 }
 
 impl Machines {
@@ -119,12 +122,17 @@ impl Machines {
             .throttle
             .map(|c| AdaptiveThrottle::new(c).map_err(err("throttle")))
             .transpose()?;
+        let chaos = policy
+            .chaos
+            .map(|c| Chaos::new(c).map_err(err("chaos")))
+            .transpose()?;
         Ok(Self {
             breaker,
             bulkhead,
             budget,
             limiter,
             throttle,
+            chaos,
         })
     }
 }
@@ -141,6 +149,13 @@ enum Kind {
     /// The dependency answers the attempt the call in `slot` started in
     /// generation `gen` (stale if the call has moved on: it timed out).
     Answer {
+        slot: u32,
+        generation: u32,
+        verdict: Verdict,
+    },
+    /// An injected fault answers the attempt the call in `slot` started in
+    /// generation `gen` (the dependency never saw it).
+    Injected {
         slot: u32,
         generation: u32,
         verdict: Verdict,
@@ -231,6 +246,8 @@ struct Tally {
     attempts: u64,
     retries: u64,
     attempt_timeouts: u64,
+    /// Attempts the fault injection changed (a fault, latency, or both).
+    injected: u64,
     breaker_opens: u64,
     outage_offered: u64,
     outage_attempts: u64,
@@ -318,6 +335,8 @@ pub struct Sim<'a> {
     patience_rng: SplitMix64,
     /// The adaptive throttle's draws.
     admission_rng: SplitMix64,
+    /// The fault injection's draws.
+    chaos_rng: SplitMix64,
     series: Series,
     bucket_us: u64,
     /// The bucket whose finished-call latencies are being collected.
@@ -380,6 +399,7 @@ impl<'a> Sim<'a> {
                 .map(|p| Sampler::new(p, Duration::MAX)),
             patience_rng: SplitMix64::new(0),
             admission_rng: SplitMix64::new(0),
+            chaos_rng: SplitMix64::new(0),
             series: Series::new(buckets),
             bucket_us,
             open_bucket: 0,
@@ -397,6 +417,7 @@ impl<'a> Sim<'a> {
         let mut client_rng = SplitMix64::new(root.next_u64());
         sim.patience_rng = SplitMix64::new(root.next_u64());
         sim.admission_rng = SplitMix64::new(root.next_u64());
+        sim.chaos_rng = SplitMix64::new(root.next_u64());
         if scenario.load.rate > 0.0 || !scenario.load.bursts.is_empty() {
             sim.push(Instant::ZERO, Kind::Arrival { real: false });
         }
@@ -501,6 +522,11 @@ impl<'a> Sim<'a> {
                     }
                     self.feed(slot, generation, Input::Outcome(verdict));
                 }
+                Kind::Injected {
+                    slot,
+                    generation,
+                    verdict,
+                } => self.feed(slot, generation, Input::Outcome(verdict)),
                 Kind::Wake { slot, generation } => self.feed(slot, generation, Input::Next),
                 Kind::Abandon { slot, serial } => {
                     let Some(Some(s)) = self.slots.get_mut(slot as usize) else {
@@ -589,6 +615,35 @@ impl<'a> Sim<'a> {
             );
         }
         self.feed(index, generation, Input::Next);
+    }
+
+    /// Schedules the answer of an attempt the fault injection replaced
+    /// (`None`: a hang, which only its deadline ends).
+    fn push_injected(
+        &mut self,
+        slot: u32,
+        generation: u32,
+        now: Instant,
+        latency: Option<Duration>,
+        verdict: Verdict,
+        deadline: Option<Instant>,
+    ) {
+        let done = latency.map(|l| now.saturating_add(l));
+        if let Some(done) = done {
+            self.push(
+                done,
+                Kind::Injected {
+                    slot,
+                    generation,
+                    verdict,
+                },
+            );
+        }
+        if let Some(d) = deadline
+            && done.is_none_or(|done| d < done)
+        {
+            self.push(d, Kind::Wake { slot, generation });
+        }
     }
 
     /// Client-side admission of a call arriving at `at`: the rate limiter.
@@ -689,15 +744,53 @@ impl<'a> Sim<'a> {
                         }
                     }
                     None => {
-                        let answer = self
-                            .dependency
-                            .answer(now, self.in_flight, &mut self.dep_rng);
-                        let verdict = if answer.ok {
-                            Verdict::success()
+                        let injection = self
+                            .machines
+                            .chaos
+                            .as_ref()
+                            .map(|c| c.decide(now, &mut self.chaos_rng))
+                            .filter(|i| i.delay.is_some() || i.fault.is_some());
+                        if let Some(injection) = injection {
+                            self.tally.injected += 1;
+                            let delay = injection.delay.unwrap_or(Duration::ZERO);
+                            let injected = match injection.fault {
+                                // Fails without reaching the dependency.
+                                Some(Fault::Error) => Some((Some(delay), Verdict::failure())),
+                                // Never answers: its deadline ends it.
+                                Some(Fault::Hang) => Some((None, Verdict::failure())),
+                                // The dependency's own failure, after the delay.
+                                Some(Fault::Outcome) => Some((
+                                    Some(delay.saturating_add(self.dependency.spec().fail_latency)),
+                                    Verdict::failure(),
+                                )),
+                                None => None,
+                            };
+                            if let Some((latency, verdict)) = injected {
+                                self.push_injected(
+                                    index, generation, now, latency, verdict, deadline,
+                                );
+                                return;
+                            }
+                            let answer =
+                                self.dependency
+                                    .answer(now, self.in_flight, &mut self.dep_rng);
+                            let verdict = if answer.ok {
+                                Verdict::success()
+                            } else {
+                                Verdict::failure()
+                            };
+                            (answer.latency.map(|l| l.saturating_add(delay)), verdict)
                         } else {
-                            Verdict::failure()
-                        };
-                        (answer.latency, verdict)
+                            let answer =
+                                self.dependency
+                                    .answer(now, self.in_flight, &mut self.dep_rng);
+                            let verdict = if answer.ok {
+                                Verdict::success()
+                            } else {
+                                Verdict::failure()
+                            };
+                            (answer.latency, verdict)
+                        }
                     }
                 };
                 self.in_flight += 1;
@@ -946,6 +1039,7 @@ impl<'a> Sim<'a> {
             attempts: t.attempts,
             retries: t.retries,
             attempt_timeouts: t.attempt_timeouts,
+            injected: t.injected,
             breaker_opens: t.breaker_opens,
             has_breaker: s.policy.breaker.is_some(),
             has_bulkhead: s.policy.bulkhead.is_some(),

@@ -151,6 +151,7 @@ pub fn totals(r: &Report) -> Vec<(&'static str, String)> {
         ("attempts", r.attempts.to_string()),
         ("retries", r.retries.to_string()),
         ("attempt_timeouts", r.attempt_timeouts.to_string()),
+        ("faults_injected", r.injected.to_string()),
         ("breaker_opens", r.breaker_opens.to_string()),
         ("half_open_visits", r.half_open_visits().to_string()),
         ("peak_in_flight", r.peak_in_flight.to_string()),

@@ -8,6 +8,7 @@
 
 use steadfast::breaker;
 use steadfast::bulkhead;
+use steadfast::chaos;
 use steadfast::pipeline;
 use steadfast::ratelimit;
 use steadfast::retry::{self, BudgetConfig};
@@ -64,6 +65,8 @@ pub struct SimPolicy {
     /// The adaptive throttle each attempt passes (a refused attempt ends its
     /// call, as a throttle layer under the retries does), if any.
     pub throttle: Option<throttle::Config>,
+    /// The fault-injection drill each attempt passes, if any.
+    pub chaos: Option<chaos::Config>,
 }
 
 impl SimPolicy {
@@ -114,6 +117,7 @@ impl SimPolicy {
                 budget: None,
                 rate_limit: None,
                 throttle: None,
+                chaos: None,
             });
         }
         let breaker = spec
@@ -164,6 +168,7 @@ impl SimPolicy {
             budget,
             rate_limit: None,
             throttle: None,
+            chaos: None,
         })
     }
 
@@ -197,6 +202,25 @@ impl SimPolicy {
                 .ok_or_else(|| format!("throttle: no [policy.throttles.{name}]"))?;
             self.throttle = set.enabled.then_some(*config);
         }
+        Ok(self)
+    }
+
+    /// The fault-injection drill `[chaos.<name>]` of a policy-file table,
+    /// decided before each attempt by the core's [`Chaos`](steadfast::chaos::Chaos)
+    /// machine: it injects only when its entry says `enabled = true` and the
+    /// file's `enabled` is not false, as in steadfast-std.
+    pub fn with_chaos(mut self, table: toml::Table, name: Option<&str>) -> Result<Self, String> {
+        let Some(name) = name else {
+            return Ok(self);
+        };
+        let set = PolicyFile::from_toml_value(toml::Value::Table(table))
+            .and_then(|file| file.validate())
+            .map_err(|e| e.to_string())?;
+        let config = set
+            .chaos
+            .get(name)
+            .ok_or_else(|| format!("chaos: no [policy.chaos.{name}]"))?;
+        self.chaos = Some(config.with_enabled(set.enabled && config.enabled()));
         Ok(self)
     }
 }

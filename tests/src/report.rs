@@ -158,6 +158,8 @@ pub struct Report {
     pub retries: u64,
     /// Attempts that hit their deadline.
     pub attempt_timeouts: u64,
+    /// Attempts the fault injection changed (the scenario's `chaos`).
+    pub injected: u64,
     /// Times the breaker opened.
     pub breaker_opens: u64,
     /// Whether the policy has a breaker at all.
@@ -306,6 +308,7 @@ impl Report {
             ),
             ("retries", self.retries.to_string()),
             ("attempt timeouts", self.attempt_timeouts.to_string()),
+            ("faults injected", self.injected.to_string()),
             ("peak in flight at dep.", self.peak_in_flight.to_string()),
             ("latency mean/p50/p99/max", summary(&self.latency)),
             ("  of successful calls", summary(&self.success_latency)),

@@ -11,6 +11,8 @@
 //! policy_name = "api"      # the [policy.policies.*] entry the calls use (default: the only one)
 //! rate_limit = "api"       # client-side admission: a [policy.ratelimits.*] entry before each call ...
 //! throttle = "api"         # ... and a [policy.throttles.*] entry before each attempt (refused: the call ends)
+//! chaos = "drill"          # a [policy.chaos.*] entry deciding before each attempt: an error (no call to the
+//!                          # dependency), a hang, a replaced outcome (the dependency's failure) and/or latency
 //!
 //! [load]
 //! rate = 200               # open-loop calls per second (default 0)
@@ -403,6 +405,7 @@ struct ScenarioFile {
     policy_name: Option<String>,
     rate_limit: Option<String>,
     throttle: Option<String>,
+    chaos: Option<String>,
     load: LoadFile,
     #[serde(default)]
     dependency: DependencySpec,
@@ -530,10 +533,11 @@ impl Scenario {
         let policy = policy::SimPolicy::from_table(file.policy, file.policy_name.as_deref())
             .map_err(key("policy"))?
             .with_admission(
-                admission,
+                admission.clone(),
                 file.rate_limit.as_deref(),
                 file.throttle.as_deref(),
-            )?;
+            )?
+            .with_chaos(admission, file.chaos.as_deref())?;
         Ok(Self {
             name: file.name.unwrap_or_else(|| fallback_name.to_owned()),
             description: file.description.unwrap_or_default(),

@@ -121,6 +121,8 @@ fn same_seed_same_report_and_svg_byte_for_byte() {
         "retry-storm-budget",
         "bulkhead-burst",
         "heavy-tail-impatient",
+        "chaos-drill",
+        "overload-adaptive-throttle",
     ] {
         let s = scenario(name);
         let a = run(&s).unwrap();
@@ -293,4 +295,49 @@ fn in_an_overload_each_admission_control_spares_the_dependency_its_own_way() {
     assert!(none.attempts * 10 > none.offered * 15);
     assert!(limited.attempts < limited.offered);
     assert!(budgeted.attempts * 100 < budgeted.offered * 110);
+}
+
+#[test]
+fn a_chaos_drill_trips_the_breaker_on_a_healthy_dependency_and_only_while_it_runs() {
+    let r = report("chaos-drill");
+    assert!(r.injected > 0, "{}", r.table());
+    // The dependency itself never failed: every failure was injected.
+    assert!(r.series.dependency_failures.iter().all(|&n| n == 0));
+    // Opened within half a second of the drill's start (20 s), not before;
+    // closed for good within a break (2 s) of its end (40 s).
+    let first_open = r
+        .transitions
+        .iter()
+        .find(|&&(_, code)| code == 2)
+        .unwrap()
+        .0;
+    assert!(
+        first_open >= Instant::from_secs(20) && first_open < Instant::from_millis(20_500),
+        "{first_open:?}"
+    );
+    let last_close = r
+        .transitions
+        .iter()
+        .rev()
+        .find(|&&(_, code)| code == 0)
+        .unwrap()
+        .0;
+    assert!(
+        last_close > Instant::from_secs(40) && last_close <= Instant::from_secs(42),
+        "{last_close:?}"
+    );
+    // Buckets of 500 ms: nothing refused before the drill or after the close.
+    let refused = &r.series.refused_breaker;
+    assert!(refused[..40].iter().all(|&n| n == 0));
+    assert!(refused[84..].iter().all(|&n| n == 0));
+
+    // The same drill switched off injects nothing and nothing trips.
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/chaos-drill.toml"),
+    )
+    .unwrap()
+    .replace("enabled = true", "enabled = false");
+    let off = run(&Scenario::from_toml(&text, "chaos-drill-off").unwrap()).unwrap();
+    assert_eq!((off.injected, off.breaker_opens), (0, 0), "{}", off.table());
+    assert_eq!(off.succeeded, off.offered);
 }
