@@ -18,7 +18,7 @@ use steadfast::pipeline::{
     Call, Event, Failure, Finish, Input, Observer, Pipeline, Reason, Shared, Step,
 };
 use steadfast::ratelimit::RateLimiter;
-use steadfast::retry::Budget;
+use steadfast::retry::AnyBudget;
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::throttle::AdaptiveThrottle;
 use steadfast::time::{Duration, Instant};
@@ -78,7 +78,7 @@ macro_rules! lend {
 struct Machines {
     breaker: AnyBreaker,
     bulkhead: Option<Pool>,
-    budget: Option<Budget>,
+    budget: Option<AnyBudget>,
     /// Client-side admission before a call's pipeline: the rate limiter, then
     /// the adaptive throttle (steadfast-std's bucket count).
     limiter: Option<RateLimiter>,
@@ -112,7 +112,7 @@ impl Machines {
             .transpose()?;
         let budget = policy
             .budget
-            .map(|c| Budget::new(c).map_err(err("budget")))
+            .map(|c| AnyBudget::new(c).map_err(err("budget")))
             .transpose()?;
         let limiter = policy
             .rate_limit

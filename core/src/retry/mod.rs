@@ -39,10 +39,12 @@
 //! # Ok::<(), steadfast::error::ConfigError>(())
 //! ```
 
+mod any;
 mod budget;
 mod config;
 mod grpc;
 
+pub use any::{AnyBudget, AnyBudgetConfig};
 pub use budget::{
     Budget, BudgetConfig, BudgetStats, RetryBudget, TokenBucket, TokenBucketConfig, Unlimited,
     Withdrawal,
