@@ -1,13 +1,13 @@
 //! Timelines of the composed pipeline: exact steps at exact instants.
 
 use steadfast::backoff::{Backoff, Ratio};
-use steadfast::breaker::{Breaker, Config as BreakerConfig, State, Transition};
+use steadfast::breaker::{Breaker, CircuitBreaker, Config as BreakerConfig, State, Transition};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::{Outcome, Verdict};
 use steadfast::pipeline::{
-    self, Call, Event, Failure, FallbackOn, Finish, Order, Pipeline, Reason, Shared, Step,
+    self, Event, Events, Failure, FallbackOn, Finish, Order, Pipeline, Pool, Reason, Shared, Step,
 };
-use steadfast::retry::{self, Budget, BudgetConfig};
+use steadfast::retry::{self, Budget, BudgetConfig, RetryBudget};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
 use steadfast::timeout;
@@ -45,8 +45,12 @@ fn breaker(failures: u32, open_ms: u64) -> Breaker {
     .unwrap()
 }
 
-fn drain(call: &mut Call) -> Vec<Event> {
-    core::iter::from_fn(|| call.poll_event()).collect()
+/// The events the steps so far raised, oldest first.
+fn drain<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    shared: &mut Shared<'_, G, K, B, Events>,
+) -> Vec<Event> {
+    let events = shared.observer.as_deref_mut().expect("an observer is lent");
+    core::iter::from_fn(|| events.pop()).collect()
 }
 
 #[test]
@@ -54,7 +58,8 @@ fn happy_path_is_one_attempt() {
     let mut call = Pipeline::new(config(3, Some(500), None))
         .unwrap()
         .start(ms(0));
-    let mut shared: Shared = Shared::new();
+    let mut events = Events::new();
+    let mut shared = Shared::new().with_observer(&mut events);
     let mut rng = SplitMix64::new(1);
     assert_eq!(
         call.next(ms(0), &mut shared),
@@ -72,7 +77,7 @@ fn happy_path_is_one_attempt() {
             outcome: Outcome::Success
         })
     );
-    assert!(drain(&mut call).is_empty());
+    assert!(drain(&mut shared).is_empty());
     // Asking again after the end repeats the end.
     assert_eq!(call.next(ms(30), &mut shared), step);
 }
@@ -81,7 +86,8 @@ fn happy_path_is_one_attempt() {
 fn transient_failures_back_off_exactly() {
     // t=0 fail → wait 100 ms; t=100 fail → wait 200 ms; t=300 succeeds.
     let mut call = Pipeline::new(config(3, None, None)).unwrap().start(ms(0));
-    let mut shared: Shared = Shared::new();
+    let mut events = Events::new();
+    let mut shared = Shared::new().with_observer(&mut events);
     let mut rng = SplitMix64::new(1);
     assert_eq!(
         call.next(ms(0), &mut shared),
@@ -95,7 +101,7 @@ fn transient_failures_back_off_exactly() {
         Step::Wait { until: ms(100) }
     );
     assert_eq!(
-        drain(&mut call),
+        drain(&mut shared),
         [Event::Retry {
             attempt: 2,
             delay: d(100),
@@ -214,7 +220,8 @@ fn attempt_timeout_and_late_results() {
     let mut call = Pipeline::new(config(2, Some(50), None))
         .unwrap()
         .start(ms(0));
-    let mut shared: Shared = Shared::new();
+    let mut events = Events::new();
+    let mut shared = Shared::new().with_observer(&mut events);
     let mut rng = SplitMix64::new(1);
     assert_eq!(
         call.next(ms(0), &mut shared),
@@ -228,7 +235,7 @@ fn attempt_timeout_and_late_results() {
         Step::Wait { until: ms(150) }
     );
     assert_eq!(
-        drain(&mut call),
+        drain(&mut shared),
         [
             Event::TimedOut { attempt: 1 },
             Event::Retry {
@@ -290,14 +297,17 @@ fn outage_trips_breaker_and_calls_fail_fast_without_deadline() {
     let pipeline = Pipeline::new(config(3, None, None)).unwrap();
     // Call 1: t=0 fails, t=100 fails → breaker opens (2 in a row) until t=5.1 s.
     let mut call = pipeline.start(ms(0));
-    let mut shared = Shared::new().with_breaker(&mut b);
+    let mut events = Events::new();
+    let mut shared = Shared::new()
+        .with_breaker(&mut b)
+        .with_observer(&mut events);
     let _ = call.next(ms(0), &mut shared);
     let _ = call.on_outcome(Verdict::failure(), ms(0), &mut shared, &mut rng);
     let _ = call.next(ms(100), &mut shared);
     let step = call.on_outcome(Verdict::failure(), ms(100), &mut shared, &mut rng);
     // The retry at t=300 will be refused by the open breaker: no deadline → fail fast.
     assert_eq!(step, Step::Wait { until: ms(300) });
-    let events = drain(&mut call);
+    let events = drain(&mut shared);
     assert!(
         matches!(events[1], Event::Breaker(Transition { to: State::Open { until }, .. }) if until == ms(5_100))
     );
@@ -330,7 +340,7 @@ fn outage_trips_breaker_and_calls_fail_fast_without_deadline() {
             deadline: None
         }
     );
-    let events = drain(&mut call);
+    let events = drain(&mut shared);
     assert!(matches!(
         events[..],
         [Event::Breaker(Transition {
@@ -347,7 +357,7 @@ fn outage_trips_breaker_and_calls_fail_fast_without_deadline() {
         })
     );
     assert!(matches!(
-        drain(&mut call)[..],
+        drain(&mut shared)[..],
         [Event::Breaker(Transition {
             to: State::Closed,
             ..
@@ -363,7 +373,10 @@ fn rejected_call_waits_for_the_breaker_when_the_deadline_allows() {
     // Trip it at t=0: open until t=1 s.
     {
         let mut call = Pipeline::new(config(1, None, None)).unwrap().start(ms(0));
-        let mut shared = Shared::new().with_breaker(&mut b);
+        let mut events = Events::new();
+        let mut shared = Shared::new()
+            .with_breaker(&mut b)
+            .with_observer(&mut events);
         let _ = call.next(ms(0), &mut shared);
         let _ = call.on_outcome(Verdict::failure(), ms(0), &mut shared, &mut rng);
     }
@@ -372,13 +385,16 @@ fn rejected_call_waits_for_the_breaker_when_the_deadline_allows() {
     let mut call = Pipeline::new(config(3, None, Some(2_000)))
         .unwrap()
         .start(ms(200));
-    let mut shared = Shared::new().with_breaker(&mut b);
+    let mut events = Events::new();
+    let mut shared = Shared::new()
+        .with_breaker(&mut b)
+        .with_observer(&mut events);
     assert_eq!(
         call.next(ms(200), &mut shared),
         Step::Wait { until: ms(1_000) }
     );
     assert_eq!(
-        drain(&mut call),
+        drain(&mut shared),
         [Event::Retry {
             attempt: 2,
             delay: d(800),
@@ -404,14 +420,20 @@ fn rejected_call_waits_for_the_breaker_when_the_deadline_allows() {
     let mut b2 = breaker(1, 1_000);
     {
         let mut call = Pipeline::new(config(1, None, None)).unwrap().start(ms(0));
-        let mut shared = Shared::new().with_breaker(&mut b2);
+        let mut events = Events::new();
+        let mut shared = Shared::new()
+            .with_breaker(&mut b2)
+            .with_observer(&mut events);
         let _ = call.next(ms(0), &mut shared);
         let _ = call.on_outcome(Verdict::failure(), ms(0), &mut shared, &mut rng);
     }
     let mut call = Pipeline::new(config(3, None, Some(500)))
         .unwrap()
         .start(ms(200));
-    let mut shared = Shared::new().with_breaker(&mut b2);
+    let mut events = Events::new();
+    let mut shared = Shared::new()
+        .with_breaker(&mut b2)
+        .with_observer(&mut events);
     assert_eq!(
         call.next(ms(200), &mut shared),
         Step::Done(Finish::Failed(Failure::new(
@@ -437,7 +459,10 @@ fn full_bulkhead_rejects_and_queue_grants_fifo() {
     let mut a = pipeline.start(ms(0));
     let mut b = pipeline.start(ms(0));
     let mut c = pipeline.start(ms(0));
-    let mut shared = Shared::new().with_bulkhead(&mut pool);
+    let mut events = Events::new();
+    let mut shared = Shared::new()
+        .with_bulkhead(&mut pool)
+        .with_observer(&mut events);
     assert_eq!(
         a.next(ms(0), &mut shared),
         Step::Attempt {
@@ -455,7 +480,7 @@ fn full_bulkhead_rejects_and_queue_grants_fifo() {
     );
     // a finishes at t=50: the slot goes to b's ticket.
     let _ = a.on_outcome(Verdict::success(), ms(50), &mut shared, &mut rng);
-    assert_eq!(drain(&mut a), [Event::Granted(ticket)]);
+    assert_eq!(drain(&mut shared), [Event::Granted(ticket)]);
     assert_eq!(
         b.next(ms(50), &mut shared),
         Step::Attempt {
@@ -480,7 +505,10 @@ fn queue_wait_expires() {
         Pipeline::new(config(1, None, None).with_fallback(FallbackOn::Rejection)).unwrap();
     let mut a = pipeline.start(ms(0));
     let mut b = pipeline.start(ms(0)).with_fallback(true);
-    let mut shared = Shared::new().with_bulkhead(&mut pool);
+    let mut events = Events::new();
+    let mut shared = Shared::new()
+        .with_bulkhead(&mut pool)
+        .with_observer(&mut events);
     let _ = a.next(ms(0), &mut shared);
     assert!(matches!(b.next(ms(0), &mut shared), Step::Queued { .. }));
     assert_eq!(
@@ -488,7 +516,7 @@ fn queue_wait_expires() {
         Step::Done(Finish::Fallback(Failure::new(Reason::QueueTimeout, 0)))
     );
     assert_eq!(
-        drain(&mut b),
+        drain(&mut shared),
         [Event::Fallback(Failure::new(Reason::QueueTimeout, 0))]
     );
     a.abandon(ms(400), &mut shared);

@@ -372,6 +372,7 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Lent<'_, M, W, Q, B
                         breaker,
                         bulkhead,
                         budget,
+                        observer: None,
                     };
                     Some(f(&mut shared, waiters))
                 })
@@ -446,16 +447,28 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> Driver
             None => time::now(),
         };
         let (policy, call, queued) = (self.policy, &mut self.call, &mut self.queued);
-        let (step, wake, mut collected) = policy.locked(|shared, mut waiters| {
+        let (step, wake, mut collected) = policy.locked(|shared, waiters| {
+            let mut collected = Collect {
+                waiters,
+                wake: [const { None }; Events::CAPACITY],
+                events: Events::new(),
+                finish: None,
+            };
+            let mut shared = Shared {
+                breaker: shared.breaker.as_deref_mut(),
+                bulkhead: shared.bulkhead.as_deref_mut(),
+                budget: shared.budget.as_deref_mut(),
+                observer: Some(&mut collected),
+            };
             let step = policy
                 .rng
                 .inner
-                .lock(|rng| rng.lend(|rng| call.handle(input, now, shared, rng)))?;
+                .lock(|rng| rng.lend(|rng| call.handle(input, now, &mut shared, rng)))?;
             let ticket = match step {
                 Step::Queued { ticket, .. } => Some(ticket),
                 _ => None,
             };
-            if let Some(w) = waiters.as_deref_mut() {
+            if let Some(w) = collected.waiters.as_deref_mut() {
                 if let Some(old) = *queued
                     && Some(old) != ticket
                 {
@@ -466,12 +479,6 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> Driver
                 }
             }
             *queued = ticket;
-            let mut collected = Collect {
-                waiters,
-                wake: [const { None }; Events::CAPACITY],
-                events: Events::new(),
-                finish: None,
-            };
             call.drain(now, &mut collected);
             Some((step, collected.wake, (collected.events, collected.finish)))
         })??;

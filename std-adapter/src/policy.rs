@@ -488,6 +488,7 @@ impl<'p> Driver<'p> {
     pub(crate) fn step(&mut self, input: Input) -> Step {
         let now = self.start.take().unwrap_or_else(self.clock);
         let policy = self.policy;
+        let mut raised = Events::new();
         let mut events = [None; Events::CAPACITY];
         let mut wakes: [Option<Wake>; Events::CAPACITY] = Default::default();
         // The bulkhead's (in flight, queued) after the step, when the step changed them.
@@ -502,6 +503,7 @@ impl<'p> Driver<'p> {
                 breaker: gate.as_mut(),
                 bulkhead: bulkhead.as_deref_mut(),
                 budget: budget.as_deref_mut(),
+                observer: Some(&mut raised),
             };
             let mut rng = LazyRng {
                 rng: &mut self.rng,
@@ -512,7 +514,7 @@ impl<'p> Driver<'p> {
             // bulkhead's lock: a waiter leaving the queue meanwhile cannot miss
             // a grant or have one recorded after it left.
             for (slot, wake) in events.iter_mut().zip(wakes.iter_mut()) {
-                let Some(event) = self.call.poll_event() else {
+                let Some(event) = raised.pop() else {
                     break;
                 };
                 if let (Event::Granted(ticket), Some(b)) = (event, &policy.bulkhead) {

@@ -13,7 +13,9 @@ use std::collections::{BinaryHeap, HashMap};
 use steadfast::breaker::{Breaker, Consecutive, CountWindow, State, TimeWindow};
 use steadfast::bulkhead::Bulkhead;
 use steadfast::outcome::{Outcome, Verdict};
-use steadfast::pipeline::{Call, Event, Finish, Input, Observer, Pipeline, Reason, Shared, Step};
+use steadfast::pipeline::{
+    Call, Event, Events, Finish, Input, Observer, Pipeline, Reason, Shared, Step,
+};
 use steadfast::retry::Budget;
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::{Duration, Instant};
@@ -44,8 +46,9 @@ enum AnyBreaker {
 
 /// Runs `$body` with `$shared` bound to a [`Shared`] lending the machines.
 macro_rules! lend {
-    ($machines:expr, $shared:ident => $body:expr) => {{
+    ($machines:expr, $raised:expr, $shared:ident => $body:expr) => {{
         let m = &mut $machines;
+        let raised = &mut $raised;
         let bulkhead = m.bulkhead.as_mut();
         let budget = m.budget.as_mut();
         macro_rules! arm {
@@ -54,6 +57,7 @@ macro_rules! lend {
                     breaker: $b,
                     bulkhead,
                     budget,
+                    observer: Some(raised),
                 };
                 $body
             }};
@@ -291,6 +295,8 @@ pub struct Sim<'a> {
     load_rng: SplitMix64,
     dep_rng: SplitMix64,
     jitter_rng: SplitMix64,
+    /// The events of the step being taken, handed on after it.
+    raised: Events,
     tally: Tally,
     acc: Accounting,
     patience: Option<Sampler>,
@@ -348,6 +354,7 @@ impl<'a> Sim<'a> {
             load_rng,
             dep_rng,
             jitter_rng,
+            raised: Events::new(),
             tally: Tally::default(),
             acc: Accounting::new(scenario.policy.bulkhead.is_some()),
             patience: scenario
@@ -482,7 +489,7 @@ impl<'a> Sim<'a> {
                         continue;
                     }
                     let scripted = s.scripted as usize;
-                    let step = lend!(self.machines, shared => s.call.handle(Input::Abandon, at, &mut shared, &mut self.jitter_rng));
+                    let step = lend!(self.machines, self.raised, shared => s.call.handle(Input::Abandon, at, &mut shared, &mut self.jitter_rng));
                     self.after_step(slot, step);
                     if let Some(trace) = &mut self.trace
                         && let Some(Some(end)) = trace.ends.get_mut(scripted)
@@ -569,7 +576,7 @@ impl<'a> Sim<'a> {
         {
             s.last = Some(call.attempt(s.attempts.saturating_sub(1)).1);
         }
-        let step = lend!(self.machines, shared => s.call.handle(input, at, &mut shared, &mut self.jitter_rng));
+        let step = lend!(self.machines, self.raised, shared => s.call.handle(input, at, &mut shared, &mut self.jitter_rng));
         self.after_step(slot, step);
     }
 
@@ -594,19 +601,20 @@ impl<'a> Sim<'a> {
             s.last = None;
         }
         let (scripted, attempt) = (s.scripted, s.attempts);
-        s.call.drain(
-            now,
-            &mut Counter {
-                trace: self.trace.as_mut(),
-                scripted,
-                tally: &mut self.tally,
-                transitions: &mut self.transitions,
-                grants: &mut self.grants,
-                acc: &mut self.acc,
-                series: &mut self.series,
-                bucket_us: self.bucket_us,
-            },
-        );
+        let mut counter = Counter {
+            trace: self.trace.as_mut(),
+            scripted,
+            tally: &mut self.tally,
+            transitions: &mut self.transitions,
+            grants: &mut self.grants,
+            acc: &mut self.acc,
+            series: &mut self.series,
+            bucket_us: self.bucket_us,
+        };
+        while let Some(event) = self.raised.pop() {
+            counter.on_event(now, &event);
+        }
+        s.call.drain(now, &mut counter);
         match step {
             Step::Attempt { deadline, .. } => {
                 let (latency, verdict) = match self.script {

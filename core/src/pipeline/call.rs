@@ -9,9 +9,9 @@ use crate::rng::Rng;
 use crate::time::Instant;
 use crate::timeout::{self, Deadline};
 
-use super::shared::{give_back, leave_queue};
+use super::shared::{emit, give_back, leave_queue};
 use super::{
-    Event, Events, Failure, FallbackOn, Finish, Input, Observer, Order, Pool, Reason, Shared, Step,
+    Event, Failure, FallbackOn, Finish, Input, Observer, Order, Pool, Reason, Shared, Step,
 };
 
 /// Where a call is. Deadlines live in the variants.
@@ -101,7 +101,6 @@ pub struct Call {
     /// Whether [`Call::drain`] has reported the finish.
     reported: bool,
     last_now: Instant,
-    events: Events,
 }
 
 impl Call {
@@ -127,7 +126,6 @@ impl Call {
             withdrawn: None,
             reported: false,
             last_now: now,
-            events: Events::new(),
         }
     }
 
@@ -139,7 +137,7 @@ impl Call {
     /// reported.
     ///
     /// ```
-    /// use steadfast::pipeline::{self, Event, Finish, FallbackOn, Input, Pipeline, Reason, Shared};
+    /// use steadfast::pipeline::{self, Event, Events, Finish, FallbackOn, Input, Pipeline, Reason, Shared};
     /// use steadfast::outcome::Verdict;
     /// use steadfast::retry;
     /// use steadfast::rng::SplitMix64;
@@ -150,11 +148,12 @@ impl Call {
     ///     .with_fallback(FallbackOn::AnyFailure))?;
     /// for has_fallback in [false, true] {
     ///     let mut call = p.start(Instant::ZERO).with_fallback(has_fallback);
-    ///     let (mut shared, mut rng) = (Shared::new(), SplitMix64::new(1));
+    ///     let mut events = Events::new();
+    ///     let (mut shared, mut rng) = (Shared::new().with_observer(&mut events), SplitMix64::new(1));
     ///     let _ = call.handle(Input::Next, Instant::ZERO, &mut shared, &mut rng);
     ///     let _ = call.handle(Input::Outcome(Verdict::failure()), Instant::ZERO, &mut shared, &mut rng);
     ///     assert_eq!(matches!(call.finish(), Some(Finish::Fallback(_))), has_fallback);
-    ///     assert_eq!(matches!(call.poll_event(), Some(Event::Fallback(_))), has_fallback);
+    ///     assert_eq!(matches!(events.pop(), Some(Event::Fallback(_))), has_fallback);
     /// }
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
@@ -166,9 +165,10 @@ impl Call {
 
     /// The driver's one entry point: feeds `input` at `now` (the order of
     /// every machine's inputs: what happened, then when), lending the shared
-    /// machines and the jitter source for this step, and returns what to do
-    /// next. Drain the events it raised with [`poll_event`](Self::poll_event)
-    /// or [`drain`](Self::drain) afterwards.
+    /// machines, the observer and the jitter source for this step, and returns
+    /// what to do next. The events the step raises go to the observer lent in
+    /// `shared` ([`Shared::with_observer`]) as they happen; report the finish
+    /// with [`drain`](Self::drain) afterwards.
     ///
     /// ```
     /// use steadfast::outcome::Verdict;
@@ -184,11 +184,11 @@ impl Call {
     /// assert_eq!(step, Step::Done(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn handle<G: CircuitBreaker, K: Pool, B: RetryBudget, R: Rng>(
+    pub fn handle<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, R: Rng>(
         &mut self,
         input: Input,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
         rng: &mut R,
     ) -> Step {
         match input {
@@ -201,9 +201,9 @@ impl Call {
         }
     }
 
-    /// Hands every event raised so far to `observer`, oldest first, then the
-    /// finish, once, when the call has ended. Call it after each step, outside
-    /// any lock the observer must not run under.
+    /// Hands the finish to `observer`, once, when the call has ended (the
+    /// events went to the observer lent in [`Shared`] during each step). Call
+    /// it after each step, outside any lock the observer must not run under.
     ///
     /// ```
     /// use steadfast::pipeline::{self, Event, Finish, Input, Observer, Pipeline, Shared};
@@ -225,9 +225,6 @@ impl Call {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn drain<O: Observer + ?Sized>(&mut self, now: Instant, observer: &mut O) {
-        while let Some(event) = self.events.pop() {
-            observer.on_event(now, &event);
-        }
         if !self.reported
             && let Phase::Finished(finish) = self.phase
         {
@@ -309,29 +306,6 @@ impl Call {
         }
     }
 
-    /// The next event (breaker transition, retry scheduled, timeout, bulkhead
-    /// grant, fallback), oldest first. Drain after every step to log or count
-    /// them; undrained events are dropped oldest-first when more than
-    /// [`Events::CAPACITY`] pile up.
-    ///
-    /// ```
-    /// use steadfast::outcome::Verdict;
-    /// use steadfast::pipeline::{self, Event, Pipeline, Shared};
-    /// use steadfast::rng::SplitMix64;
-    /// use steadfast::time::Instant;
-    ///
-    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
-    /// let mut shared: Shared = Shared::new();
-    /// let _ = call.next(Instant::ZERO, &mut shared);
-    /// let _ = call.on_outcome(Verdict::failure(), Instant::ZERO, &mut shared, &mut SplitMix64::new(1));
-    /// assert!(matches!(call.poll_event(), Some(Event::Retry { attempt: 2, .. })));
-    /// assert_eq!(call.poll_event(), None);
-    /// # Ok::<(), steadfast::error::ConfigError>(())
-    /// ```
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop()
-    }
-
     fn observe(&mut self, now: Instant) -> Instant {
         let now = now.max(self.last_now);
         self.last_now = now;
@@ -365,10 +339,10 @@ impl Call {
     /// assert!(matches!(step, Step::Attempt { attempt: 1, deadline: Some(_) }));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn next<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    pub fn next<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
     ) -> Step {
         let now = self.observe(now);
         if !self.deposited {
@@ -413,10 +387,10 @@ impl Call {
     }
 
     /// Starts the attempt `retry.attempts()` if every stage admits it.
-    fn begin_attempt<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn begin_attempt<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
     ) -> Step {
         if self.total_expired(now) {
             return self.fail(
@@ -454,7 +428,7 @@ impl Call {
             None => None,
             Some(breaker) => {
                 if let Some(t) = breaker.handle_timeout(now) {
-                    self.events.push(Event::Breaker(t));
+                    emit(&mut shared.observer, now, Event::Breaker(t));
                 }
                 match breaker.try_acquire(now) {
                     Ok(permit) if self.order == Order::BreakerOutermost => {
@@ -483,7 +457,7 @@ impl Call {
                         return Step::Queued { ticket, until };
                     }
                     Acquire::Full => {
-                        give_back(now, shared, breaker_permit, None, &mut self.events);
+                        give_back(now, shared, breaker_permit, None);
                         return self.fail(
                             Failure::new(Reason::BulkheadFull, self.started),
                             shared,
@@ -499,10 +473,10 @@ impl Call {
     }
 
     /// Claims a queued ticket.
-    fn poll_queue<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn poll_queue<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
     ) -> Step {
         let Phase::Queued {
             ticket, breaker, ..
@@ -512,7 +486,7 @@ impl Call {
         };
         let claim = match shared.bulkhead.as_deref_mut() {
             Some(_) if self.total_expired(now) => {
-                leave_queue(now, shared, ticket, &mut self.events);
+                leave_queue(now, shared, ticket);
                 None
             }
             Some(bulkhead) => Some(bulkhead.claim(ticket, now)),
@@ -540,18 +514,18 @@ impl Call {
             // The bulkhead was not lent: nothing to claim from.
             None => Failure::new(Reason::BulkheadFull, self.started),
         };
-        give_back(now, shared, breaker, None, &mut self.events);
+        give_back(now, shared, breaker, None);
         self.fail(failure, shared, now)
     }
 
     /// Every stage admitted: the attempt runs (or, with a zero/expired
     /// deadline, has already timed out).
-    fn run<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn run<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
         breaker: Option<breaker::Permit>,
         bulkhead: Option<bulkhead::Permit>,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
     ) -> Step {
         let deadline = self.timeout.attempt_deadline(now, self.total);
         let cut_by_caller = match (self.total, self.timeout.attempt) {
@@ -576,10 +550,10 @@ impl Call {
         }
     }
 
-    fn on_timed_out<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn on_timed_out<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
     ) -> Step {
         // The rng is not needed: a timeout that the total deadline caused ends the
         // call, and any other retry of a timeout draws jitter below.
@@ -606,11 +580,11 @@ impl Call {
 
     /// The breaker refused: wait for `retry_at` when the deadline allows,
     /// otherwise fail fast.
-    fn on_breaker_rejected<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn on_breaker_rejected<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
         retry_at: Option<Instant>,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
     ) -> Step {
         let attempts = self.started;
         let fail_fast = Failure::new(Reason::BreakerOpen { retry_at }, attempts);
@@ -638,11 +612,15 @@ impl Call {
                 if !self.fits_full_attempt(until, total) {
                     return self.fail(fail_fast, shared, now);
                 }
-                self.events.push(Event::Retry {
-                    attempt,
-                    delay: until.saturating_duration_since(now).max(delay),
-                    at: until,
-                });
+                emit(
+                    &mut shared.observer,
+                    now,
+                    Event::Retry {
+                        attempt,
+                        delay: until.saturating_duration_since(now).max(delay),
+                        at: until,
+                    },
+                );
                 self.phase = Phase::Waiting { until };
                 Step::Wait { until }
             }
@@ -670,11 +648,11 @@ impl Call {
     /// assert_eq!(step, Step::Done(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn on_outcome<G: CircuitBreaker, K: Pool, B: RetryBudget, R: Rng>(
+    pub fn on_outcome<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, R: Rng>(
         &mut self,
         verdict: Verdict,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
         rng: &mut R,
     ) -> Step {
         let now = self.observe(now);
@@ -688,11 +666,11 @@ impl Call {
     // a hint on 32-bit targets, where its two callers share one copy.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     #[cfg_attr(not(target_pointer_width = "64"), inline)]
-    fn finish_attempt<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn finish_attempt<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
         verdict: Verdict,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
         rng: &mut dyn Draw,
     ) -> Step {
         let Phase::Running {
@@ -708,7 +686,7 @@ impl Call {
         if late && cut_by_caller {
             // The caller's impatience, not the dependency's failure: the
             // breaker sees a cancellation (a probe returns its slot).
-            give_back(now, shared, breaker, bulkhead, &mut self.events);
+            give_back(now, shared, breaker, bulkhead);
             return self.fail(
                 Failure::new(Reason::DeadlineExceeded, self.started),
                 shared,
@@ -722,14 +700,14 @@ impl Call {
         };
         let attempt = self.started;
         if verdict.outcome == Outcome::TimedOut {
-            self.events.push(Event::TimedOut { attempt });
+            emit(&mut shared.observer, now, Event::TimedOut { attempt });
         }
         if let (Some(permit), Some(b)) = (breaker, shared.breaker.as_deref_mut())
             && let Some(t) = b.record(permit, verdict.outcome, now)
         {
-            self.events.push(Event::Breaker(t));
+            emit(&mut shared.observer, now, Event::Breaker(t));
         }
-        give_back(now, shared, None, bulkhead, &mut self.events);
+        give_back(now, shared, None, bulkhead);
         let decision = match shared.budget.as_deref_mut() {
             Some(budget) => self.retry.on_outcome_drawn(verdict, now, rng, budget),
             None => self
@@ -755,7 +733,11 @@ impl Call {
                 if shared.budget.is_some() {
                     self.withdrawn = self.retry.withdrawal();
                 }
-                self.events.push(Event::Retry { attempt, delay, at });
+                emit(
+                    &mut shared.observer,
+                    now,
+                    Event::Retry { attempt, delay, at },
+                );
                 self.phase = Phase::Waiting { until: at };
                 return self.next(now, shared);
             }
@@ -784,10 +766,10 @@ impl Call {
     /// assert_eq!(pool.in_flight(), 0);
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn abandon<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    pub fn abandon<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
     ) {
         let now = self.observe(now);
         let cancelled = Finish::Failed(Failure::new(Reason::Cancelled, self.started));
@@ -803,23 +785,27 @@ impl Call {
                 let timed_out = !cut_by_caller && matches!(deadline, Some(d) if d.is_expired(now));
                 let breaker = match (breaker, shared.breaker.as_deref_mut()) {
                     (Some(permit), Some(b)) if timed_out => {
-                        self.events.push(Event::TimedOut {
-                            attempt: self.started,
-                        });
+                        emit(
+                            &mut shared.observer,
+                            now,
+                            Event::TimedOut {
+                                attempt: self.started,
+                            },
+                        );
                         if let Some(t) = b.record(permit, Outcome::TimedOut, now) {
-                            self.events.push(Event::Breaker(t));
+                            emit(&mut shared.observer, now, Event::Breaker(t));
                         }
                         None
                     }
                     (breaker, _) => breaker,
                 };
-                give_back(now, shared, breaker, bulkhead, &mut self.events);
+                give_back(now, shared, breaker, bulkhead);
             }
             Phase::Queued {
                 ticket, breaker, ..
             } => {
-                give_back(now, shared, breaker, None, &mut self.events);
-                leave_queue(now, shared, ticket, &mut self.events);
+                give_back(now, shared, breaker, None);
+                leave_queue(now, shared, ticket);
             }
             Phase::Finished(f) => self.phase = Phase::Finished(f),
             Phase::Ready | Phase::Waiting { .. } => {}
@@ -831,14 +817,14 @@ impl Call {
     /// whole-call bulkhead slot, and the budget token of a retry that was
     /// scheduled but never ran (cancelled during its backoff, or refused
     /// locally by the breaker or the bulkhead).
-    fn release_outer<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn release_outer<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
     ) {
         match core::mem::replace(&mut self.outer, Outer::None) {
-            Outer::Bulkhead(permit) => give_back(now, shared, None, Some(permit), &mut self.events),
-            Outer::Breaker(permit) => give_back(now, shared, Some(permit), None, &mut self.events),
+            Outer::Bulkhead(permit) => give_back(now, shared, None, Some(permit)),
+            Outer::Breaker(permit) => give_back(now, shared, Some(permit), None),
             Outer::None => {}
         }
         if let (Some(withdrawal), Some(budget)) =
@@ -850,10 +836,10 @@ impl Call {
 
     // Inlined on 64-bit hosts; one copy for its many callers on 32-bit targets.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    fn complete<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn complete<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         finish: Finish,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
         now: Instant,
     ) -> Step {
         if let Some(outcome) = call_outcome(&finish)
@@ -862,21 +848,21 @@ impl Call {
             && let Some(b) = shared.breaker.as_deref_mut()
             && let Some(t) = b.record(permit, outcome, now)
         {
-            self.events.push(Event::Breaker(t));
+            emit(&mut shared.observer, now, Event::Breaker(t));
         }
         self.release_outer(now, shared);
         self.phase = Phase::Finished(finish);
         Step::Done(finish)
     }
 
-    fn fail<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn fail<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         failure: Failure,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
         now: Instant,
     ) -> Step {
         let finish = if self.has_fallback && self.fallback.covers(&failure) {
-            self.events.push(Event::Fallback(failure));
+            emit(&mut shared.observer, now, Event::Fallback(failure));
             Finish::Fallback(failure)
         } else {
             Finish::Failed(failure)

@@ -20,8 +20,9 @@
 //! [`Input`], do what the returned [`Step`] says, feed the next input. When
 //! the call is done, [`Finish::answer`] turns how it ended and the last
 //! attempt's result into the caller's [`Answer`] — a value, an [`Error`]
-//! that says exactly why, or "run your fallback". Events go to an
-//! [`Observer`] through [`Call::drain`]. steadfast-std, steadfast-embassy and
+//! that says exactly why, or "run your fallback". Events go, as each step
+//! raises them, to the [`Observer`] lent in [`Shared`] (none by default: an
+//! unwatched call pays nothing for them), the finish through [`Call::drain`]. steadfast-std, steadfast-embassy and
 //! the simulator are this loop with a clock:
 //!
 //! ```
