@@ -55,9 +55,8 @@ fn drain<G: CircuitBreaker, K: Pool, B: RetryBudget>(
 
 #[test]
 fn happy_path_is_one_attempt() {
-    let mut call = Pipeline::new(config(3, Some(500), None))
-        .unwrap()
-        .start(ms(0));
+    let pipeline = Pipeline::new(config(3, Some(500), None)).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut events = Events::new();
     let mut shared = Shared::new().with_observer(&mut events);
     let mut rng = SplitMix64::new(1);
@@ -85,7 +84,8 @@ fn happy_path_is_one_attempt() {
 #[test]
 fn transient_failures_back_off_exactly() {
     // t=0 fail → wait 100 ms; t=100 fail → wait 200 ms; t=300 succeeds.
-    let mut call = Pipeline::new(config(3, None, None)).unwrap().start(ms(0));
+    let pipeline = Pipeline::new(config(3, None, None)).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut events = Events::new();
     let mut shared = Shared::new().with_observer(&mut events);
     let mut rng = SplitMix64::new(1);
@@ -142,7 +142,8 @@ fn transient_failures_back_off_exactly() {
 
 #[test]
 fn attempts_run_out() {
-    let mut call = Pipeline::new(config(2, None, None)).unwrap().start(ms(0));
+    let pipeline = Pipeline::new(config(2, None, None)).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     let _ = call.next(ms(0), &mut shared);
@@ -158,7 +159,8 @@ fn attempts_run_out() {
 fn non_retryable_and_ignored_end_at_once() {
     let mut rng = SplitMix64::new(1);
     let mut shared: Shared = Shared::new();
-    let mut call = Pipeline::new(config(3, None, None)).unwrap().start(ms(0));
+    let pipeline = Pipeline::new(config(3, None, None)).unwrap();
+    let mut call = pipeline.start(ms(0));
     let _ = call.next(ms(0), &mut shared);
     assert_eq!(
         call.on_outcome(
@@ -169,7 +171,8 @@ fn non_retryable_and_ignored_end_at_once() {
         ),
         Step::Done(Finish::Failed(Failure::new(Reason::Operation, 1)))
     );
-    let mut call = Pipeline::new(config(3, None, None)).unwrap().start(ms(0));
+    let pipeline = Pipeline::new(config(3, None, None)).unwrap();
+    let mut call = pipeline.start(ms(0));
     let _ = call.next(ms(0), &mut shared);
     assert_eq!(
         call.on_outcome(Verdict::ignored(), ms(1), &mut shared, &mut rng),
@@ -184,9 +187,8 @@ fn non_retryable_and_ignored_end_at_once() {
 fn total_deadline_cuts_retries_short() {
     // total 250 ms: attempt 1 at t=0 fails, retry at t=100 fails, the next retry
     // would start at t=300 >= 250: refused before sleeping.
-    let mut call = Pipeline::new(config(5, None, Some(250)))
-        .unwrap()
-        .start(ms(0));
+    let pipeline = Pipeline::new(config(5, None, Some(250))).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     assert_eq!(
@@ -217,9 +219,8 @@ fn total_deadline_cuts_retries_short() {
 fn attempt_timeout_and_late_results() {
     // attempt timeout 50 ms; a success reported at t=50 arrived at the deadline:
     // discarded, recorded as a timeout, retried.
-    let mut call = Pipeline::new(config(2, Some(50), None))
-        .unwrap()
-        .start(ms(0));
+    let pipeline = Pipeline::new(config(2, Some(50), None)).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut events = Events::new();
     let mut shared = Shared::new().with_observer(&mut events);
     let mut rng = SplitMix64::new(1);
@@ -261,9 +262,8 @@ fn attempt_timeout_and_late_results() {
 
 #[test]
 fn zero_attempt_timeout_never_runs() {
-    let mut call = Pipeline::new(config(1, Some(0), None))
-        .unwrap()
-        .start(ms(0));
+    let pipeline = Pipeline::new(config(1, Some(0), None)).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut shared: Shared = Shared::new();
     assert_eq!(
         call.next(ms(0), &mut shared),
@@ -273,9 +273,8 @@ fn zero_attempt_timeout_never_runs() {
 
 #[test]
 fn total_deadline_passing_during_a_wait_times_out() {
-    let mut call = Pipeline::new(config(3, None, Some(1_000)))
-        .unwrap()
-        .start(ms(0));
+    let pipeline = Pipeline::new(config(3, None, Some(1_000))).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     let _ = call.next(ms(0), &mut shared);
@@ -372,7 +371,8 @@ fn rejected_call_waits_for_the_breaker_when_the_deadline_allows() {
     let mut rng = SplitMix64::new(1);
     // Trip it at t=0: open until t=1 s.
     {
-        let mut call = Pipeline::new(config(1, None, None)).unwrap().start(ms(0));
+        let pipeline = Pipeline::new(config(1, None, None)).unwrap();
+        let mut call = pipeline.start(ms(0));
         let mut events = Events::new();
         let mut shared = Shared::new()
             .with_breaker(&mut b)
@@ -382,9 +382,8 @@ fn rejected_call_waits_for_the_breaker_when_the_deadline_allows() {
     }
     assert_eq!(b.state(), State::Open { until: ms(1_000) });
     // A call at t=200 with a 2 s total deadline waits until t=1 s, then probes.
-    let mut call = Pipeline::new(config(3, None, Some(2_000)))
-        .unwrap()
-        .start(ms(200));
+    let pipeline = Pipeline::new(config(3, None, Some(2_000))).unwrap();
+    let mut call = pipeline.start(ms(200));
     let mut events = Events::new();
     let mut shared = Shared::new()
         .with_breaker(&mut b)
@@ -419,7 +418,8 @@ fn rejected_call_waits_for_the_breaker_when_the_deadline_allows() {
     // With a deadline before retry_at the same call fails fast.
     let mut b2 = breaker(1, 1_000);
     {
-        let mut call = Pipeline::new(config(1, None, None)).unwrap().start(ms(0));
+        let pipeline = Pipeline::new(config(1, None, None)).unwrap();
+        let mut call = pipeline.start(ms(0));
         let mut events = Events::new();
         let mut shared = Shared::new()
             .with_breaker(&mut b2)
@@ -427,9 +427,8 @@ fn rejected_call_waits_for_the_breaker_when_the_deadline_allows() {
         let _ = call.next(ms(0), &mut shared);
         let _ = call.on_outcome(Verdict::failure(), ms(0), &mut shared, &mut rng);
     }
-    let mut call = Pipeline::new(config(3, None, Some(500)))
-        .unwrap()
-        .start(ms(200));
+    let pipeline = Pipeline::new(config(3, None, Some(500))).unwrap();
+    let mut call = pipeline.start(ms(200));
     let mut events = Events::new();
     let mut shared = Shared::new()
         .with_breaker(&mut b2)
@@ -632,9 +631,8 @@ fn bulkhead_outermost_holds_one_slot_across_retries() {
 
 #[test]
 fn clock_going_backwards_is_read_as_standing_still() {
-    let mut call = Pipeline::new(config(3, Some(100), None))
-        .unwrap()
-        .start(ms(1_000));
+    let pipeline = Pipeline::new(config(3, Some(100), None)).unwrap();
+    let mut call = pipeline.start(ms(1_000));
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     assert_eq!(
@@ -657,9 +655,8 @@ fn clock_going_backwards_is_read_as_standing_still() {
 #[test]
 fn near_the_end_of_time() {
     let end = Instant::MAX;
-    let mut call = Pipeline::new(config(3, Some(100), Some(1_000)))
-        .unwrap()
-        .start(end);
+    let pipeline = Pipeline::new(config(3, Some(100), Some(1_000))).unwrap();
+    let mut call = pipeline.start(end);
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     // Every deadline saturates at MAX, which is already reached.
@@ -667,9 +664,8 @@ fn near_the_end_of_time() {
         call.next(end, &mut shared),
         Step::Done(Finish::Failed(Failure::new(Reason::DeadlineExceeded, 0)))
     );
-    let mut call = Pipeline::new(config(3, None, None))
-        .unwrap()
-        .start(Instant::from_micros(u64::MAX - 1));
+    let pipeline = Pipeline::new(config(3, None, None)).unwrap();
+    let mut call = pipeline.start(Instant::from_micros(u64::MAX - 1));
     let _ = call.next(end, &mut shared);
     // The backoff saturates at the end of time, which has come: the retry is due at once.
     assert_eq!(
@@ -686,7 +682,8 @@ fn breaker_wait_needs_room_for_a_whole_attempt() {
     // Open until t=1 s. Attempt timeout 300 ms.
     let tripped = |rng: &mut SplitMix64| {
         let mut b = breaker(1, 1_000);
-        let mut call = Pipeline::new(config(1, None, None)).unwrap().start(ms(0));
+        let pipeline = Pipeline::new(config(1, None, None)).unwrap();
+        let mut call = pipeline.start(ms(0));
         let mut shared = Shared::new().with_breaker(&mut b);
         let _ = call.next(ms(0), &mut shared);
         let _ = call.on_outcome(Verdict::failure(), ms(0), &mut shared, rng);
@@ -695,9 +692,8 @@ fn breaker_wait_needs_room_for_a_whole_attempt() {
     let mut rng = SplitMix64::new(1);
     // Total deadline t=1.3 s: 1 s + 300 ms fits exactly → wait, then a full attempt.
     let mut b = tripped(&mut rng);
-    let mut call = Pipeline::new(config(3, Some(300), Some(1_100)))
-        .unwrap()
-        .start(ms(200));
+    let pipeline = Pipeline::new(config(3, Some(300), Some(1_100))).unwrap();
+    let mut call = pipeline.start(ms(200));
     let mut shared = Shared::new().with_breaker(&mut b);
     assert_eq!(
         call.next(ms(200), &mut shared),
@@ -713,9 +709,8 @@ fn breaker_wait_needs_room_for_a_whole_attempt() {
     // Total deadline t=1.29 s: the probe would be cut short by its own deadline
     // (and, timing out, would re-open the breaker): fail fast instead.
     let mut b = tripped(&mut rng);
-    let mut call = Pipeline::new(config(3, Some(300), Some(1_090)))
-        .unwrap()
-        .start(ms(200));
+    let pipeline = Pipeline::new(config(3, Some(300), Some(1_090))).unwrap();
+    let mut call = pipeline.start(ms(200));
     let mut shared = Shared::new().with_breaker(&mut b);
     assert_eq!(
         call.next(ms(200), &mut shared),

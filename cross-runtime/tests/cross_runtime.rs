@@ -360,8 +360,8 @@ impl Observer for Log<'_> {
 }
 
 /// One call's state in the core harness.
-struct Live {
-    call: steadfast::pipeline::Call,
+struct Live<'p> {
+    call: steadfast::pipeline::Call<'p>,
     /// The next input and when it is due.
     due: Option<(Instant, Input)>,
     attempt: usize,
@@ -379,7 +379,7 @@ fn core_run(s: &Script, epoch: Instant) -> Record {
     let mut pool = s.bulkhead.map(|c| Bulkhead::<16>::new(c).unwrap());
     let mut budget = s.budget.map(|c| Budget::<10>::new(c).unwrap());
     let mut rng = SplitMix64::new(1);
-    let mut live: Vec<Option<Live>> = (0..s.calls.len()).map(|_| None).collect();
+    let mut live: Vec<Option<Live<'_>>> = (0..s.calls.len()).map(|_| None).collect();
     let mut started = vec![false; s.calls.len()];
     loop {
         // The earliest thing due: a call starting, or an input to a live call.

@@ -22,15 +22,16 @@ type Detector = CountWindow<8>;
 const Q: usize = 4;
 const SLOTS: usize = 6;
 
-struct Slot {
-    call: Call,
+struct Slot<'p> {
+    call: Call<'p>,
     /// The call's own clock-max (it may have started after the clock went back).
     seen: Instant,
 }
 
 fuzz_target!(|data: &[u8]| {
     let mut input = Input::new(data);
-    let Some(mut world) = World::new(&mut input) else {
+    let mut pipeline = None;
+    let Some(mut world) = World::new(&mut input, &mut pipeline) else {
         return;
     };
     let mut steps = 0;
@@ -42,8 +43,8 @@ fuzz_target!(|data: &[u8]| {
     world.finish();
 });
 
-struct World {
-    pipeline: Pipeline,
+struct World<'p> {
+    pipeline: &'p Pipeline,
     max_attempts: u32,
     breaker: Breaker<Detector>,
     bulkhead: Bulkhead<Q>,
@@ -51,7 +52,7 @@ struct World {
     use_budget: bool,
     rng: SplitMix64,
     clock: Clock,
-    slots: [Option<Slot>; SLOTS],
+    slots: [Option<Slot<'p>>; SLOTS],
     watch: Watch,
 }
 
@@ -84,8 +85,9 @@ macro_rules! shared {
     };
 }
 
-impl World {
-    fn new(input: &mut Input<'_>) -> Option<Self> {
+impl<'p> World<'p> {
+    /// A world read from `input`; its pipeline is kept in `pipeline`, which its calls borrow.
+    fn new(input: &mut Input<'_>, pipeline: &'p mut Option<Pipeline>) -> Option<Self> {
         let breaker = breaker::Config::new()
             .with_failure_threshold(1 + u32::from(input.u8() % 4))
             .with_minimum_calls(1 + u32::from(input.u8() % 8))
@@ -141,7 +143,7 @@ impl World {
             .with_order(order)
             .with_fallback(fallback);
         Some(Self {
-            pipeline: Pipeline::new(config).ok()?,
+            pipeline: pipeline.insert(Pipeline::new(config).ok()?),
             max_attempts,
             breaker,
             bulkhead,
@@ -330,7 +332,7 @@ impl World {
     }
 }
 
-fn check_step(slot: &mut Slot, step: Step, now: Instant, max_attempts: u32) {
+fn check_step(slot: &mut Slot<'_>, step: Step, now: Instant, max_attempts: u32) {
     trace!("  -> {step:?}");
     slot.seen = slot.seen.max(now);
     let seen = slot.seen;

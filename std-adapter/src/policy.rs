@@ -441,7 +441,7 @@ impl pipeline::Observer for Relay<'_> {
 /// policy's locks; dropping it before the call ended feeds [`Input::Abandon`].
 pub(crate) struct Driver<'p> {
     policy: &'p Inner,
-    call: Call,
+    call: Call<'p>,
     rng: Option<SplitMix64>,
     clock: fn() -> Instant,
     /// The instant the call started, for its first step (one clock read).

@@ -159,8 +159,8 @@ impl PartialOrd for Ev {
 
 /// One live call.
 #[derive(Debug)]
-struct Slot {
-    call: Call,
+struct Slot<'a> {
+    call: Call<'a>,
     arrived: Instant,
     /// Bumped at every step; events of an older generation are stale.
     generation: u32,
@@ -276,7 +276,7 @@ impl Observer for Counter<'_> {
 #[derive(Debug)]
 pub struct Sim<'a> {
     scenario: &'a Scenario,
-    pipeline: Pipeline,
+    pipeline: &'a Pipeline,
     machines: Machines,
     dependency: Dependency,
     load: Load,
@@ -285,7 +285,7 @@ pub struct Sim<'a> {
     stop: Instant,
     heap: BinaryHeap<Ev>,
     seq: u64,
-    slots: Vec<Option<Slot>>,
+    slots: Vec<Option<Slot<'a>>>,
     /// Free slots and the generation their next call starts at (past every
     /// generation of the previous occupant, whose events are then stale).
     free: Vec<(u32, u32)>,
@@ -316,8 +316,15 @@ pub struct Sim<'a> {
 }
 
 impl<'a> Sim<'a> {
-    /// Prepares a run of `scenario` (machines built from its policy).
-    pub fn new(scenario: &'a Scenario) -> Result<Self, String> {
+    /// The pipeline of `scenario`'s policy, which [`new`](Self::new) lends to
+    /// every call of the run.
+    pub fn pipeline(scenario: &Scenario) -> Result<Pipeline, String> {
+        Pipeline::new(scenario.policy.pipeline).map_err(|e| format!("pipeline: {e}"))
+    }
+
+    /// Prepares a run of `scenario` (machines built from its policy) whose
+    /// calls follow `pipeline` ([`Sim::pipeline`]).
+    pub fn new(scenario: &'a Scenario, pipeline: &'a Pipeline) -> Result<Self, String> {
         if let Some(b) = &scenario.policy.bulkhead
             && b.max_queue() as usize > QUEUE_CAPACITY
         {
@@ -325,8 +332,6 @@ impl<'a> Sim<'a> {
                 "bulkhead: max_queue above the simulator's {QUEUE_CAPACITY}"
             ));
         }
-        let pipeline =
-            Pipeline::new(scenario.policy.pipeline).map_err(|e| format!("pipeline: {e}"))?;
         let machines = Machines::new(&scenario.policy)?;
         let mut root = SplitMix64::new(scenario.seed);
         let load_rng = SplitMix64::new(root.next_u64());
@@ -908,7 +913,11 @@ impl<'a> Sim<'a> {
 }
 
 /// The call in `slot`, if it is still in `generation`.
-fn live(slots: &mut [Option<Slot>], slot: u32, generation: u32) -> Option<&mut Slot> {
+fn live<'s, 'a>(
+    slots: &'s mut [Option<Slot<'a>>],
+    slot: u32,
+    generation: u32,
+) -> Option<&'s mut Slot<'a>> {
     match slots.get_mut(slot as usize) {
         Some(Some(s)) if s.generation == generation => Some(s),
         _ => None,
@@ -929,5 +938,6 @@ fn live(slots: &mut [Option<Slot>], slot: u32, generation: u32) -> Option<&mut S
 /// assert_eq!(report.succeeded, report.offered);
 /// ```
 pub fn run(scenario: &Scenario) -> Result<Report, String> {
-    Sim::new(scenario).map(Sim::run)
+    let pipeline = Sim::pipeline(scenario)?;
+    Sim::new(scenario, &pipeline).map(Sim::run)
 }

@@ -4,15 +4,15 @@
 use crate::breaker::{self, CircuitBreaker};
 use crate::bulkhead::{self, Acquire, Claim, Ticket};
 use crate::outcome::{Outcome, Verdict};
-use crate::retry::{Draw, GiveUpReason, Retry, RetryBudget, RetryDecision, Unlimited, Withdrawal};
+use crate::retry::{
+    Draw, GiveUpReason, Lent, Progress, RetryBudget, RetryDecision, Unlimited, Withdrawal,
+};
 use crate::rng::Rng;
 use crate::time::Instant;
-use crate::timeout::{self, Deadline};
+use crate::timeout::Deadline;
 
 use super::shared::{emit, give_back, leave_queue};
-use super::{
-    Event, Failure, FallbackOn, Finish, Input, Observer, Order, Pool, Reason, Shared, Step,
-};
+use super::{Config, Event, Failure, Finish, Input, Observer, Order, Pool, Reason, Shared, Step};
 
 /// Where a call is. Deadlines live in the variants.
 #[derive(Debug, PartialEq, Eq)]
@@ -71,7 +71,8 @@ enum Outer {
 /// use steadfast::rng::SplitMix64;
 /// use steadfast::time::Instant;
 ///
-/// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
+/// let pipeline = Pipeline::new(pipeline::Config::DEFAULT)?;
+/// let mut call = pipeline.start(Instant::ZERO);
 /// let mut shared: Shared = Shared::new();
 /// let t0 = Instant::ZERO;
 /// assert!(matches!(call.next(t0, &mut shared), Step::Attempt { attempt: 1, .. }));
@@ -82,11 +83,10 @@ enum Outer {
 /// ```
 #[derive(Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Call {
-    retry: Retry,
-    timeout: timeout::Config,
-    order: Order,
-    fallback: FallbackOn,
+pub struct Call<'a> {
+    /// The policy, borrowed from the [`Pipeline`](super::Pipeline) that started the call.
+    config: &'a Config,
+    retry: Progress,
     /// Whether the caller has a fallback to answer [`Finish::Fallback`].
     has_fallback: bool,
     total: Option<Deadline>,
@@ -103,20 +103,11 @@ pub struct Call {
     last_now: Instant,
 }
 
-impl Call {
-    pub(super) const fn new(
-        retry: Retry,
-        timeout: timeout::Config,
-        order: Order,
-        fallback: FallbackOn,
-        total: Option<Deadline>,
-        now: Instant,
-    ) -> Self {
+impl<'a> Call<'a> {
+    pub(super) const fn new(config: &'a Config, total: Option<Deadline>, now: Instant) -> Self {
         Self {
-            retry,
-            timeout,
-            order,
-            fallback,
+            config,
+            retry: Progress::new(),
             has_fallback: false,
             total,
             phase: Phase::Ready,
@@ -177,7 +168,8 @@ impl Call {
     /// use steadfast::time::Instant;
     /// use steadfast::outcome::Outcome;
     ///
-    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
+    /// let pipeline = Pipeline::new(pipeline::Config::DEFAULT)?;
+    /// let mut call = pipeline.start(Instant::ZERO);
     /// let (mut shared, mut rng): (Shared, _) = (Shared::new(), SplitMix64::new(1));
     /// assert!(matches!(call.handle(Input::Next, Instant::ZERO, &mut shared, &mut rng), Step::Attempt { attempt: 1, .. }));
     /// let step = call.handle(Input::Outcome(Verdict::success()), Instant::from_millis(5), &mut shared, &mut rng);
@@ -215,7 +207,8 @@ impl Call {
     /// impl Observer for Ends {
     ///     fn on_finish(&mut self, _now: Instant, _finish: &Finish) { self.0 += 1; }
     /// }
-    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
+    /// let pipeline = Pipeline::new(pipeline::Config::DEFAULT)?;
+    /// let mut call = pipeline.start(Instant::ZERO);
     /// let (mut shared, mut rng): (Shared, _) = (Shared::new(), SplitMix64::new(1));
     /// let _ = call.handle(Input::Abandon, Instant::ZERO, &mut shared, &mut rng);
     /// let mut ends = Ends::default();
@@ -334,7 +327,8 @@ impl Call {
     /// ```
     /// use steadfast::pipeline::{self, Pipeline, Shared, Step};
     /// use steadfast::time::Instant;
-    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
+    /// let pipeline = Pipeline::new(pipeline::Config::DEFAULT)?;
+    /// let mut call = pipeline.start(Instant::ZERO);
     /// let step = call.next(Instant::ZERO, &mut Shared::new());
     /// assert!(matches!(step, Step::Attempt { attempt: 1, deadline: Some(_) }));
     /// # Ok::<(), steadfast::error::ConfigError>(())
@@ -399,7 +393,7 @@ impl Call {
                 now,
             );
         }
-        if self.order == Order::BulkheadOutermost
+        if self.config.order == Order::BulkheadOutermost
             && self.outer == Outer::None
             && let Some(bulkhead) = shared.bulkhead.as_deref_mut()
         {
@@ -431,7 +425,7 @@ impl Call {
                     emit(&mut shared.observer, now, Event::Breaker(t));
                 }
                 match breaker.try_acquire(now) {
-                    Ok(permit) if self.order == Order::BreakerOutermost => {
+                    Ok(permit) if self.config.order == Order::BreakerOutermost => {
                         self.outer = Outer::Breaker(permit);
                         None
                     }
@@ -442,7 +436,7 @@ impl Call {
                 }
             }
         };
-        let bulkhead_permit = if self.order != Order::BulkheadOutermost {
+        let bulkhead_permit = if self.config.order != Order::BulkheadOutermost {
             match shared.bulkhead.as_deref_mut() {
                 None => None,
                 Some(bulkhead) => match bulkhead.try_acquire(now) {
@@ -494,7 +488,7 @@ impl Call {
         };
         let failure = match claim {
             Some(Claim::Granted(permit)) => {
-                if breaker.is_none() && self.order == Order::BulkheadOutermost {
+                if breaker.is_none() && self.config.order == Order::BulkheadOutermost {
                     self.outer = Outer::Bulkhead(permit);
                     return self.begin_attempt(now, shared);
                 }
@@ -527,8 +521,8 @@ impl Call {
         bulkhead: Option<bulkhead::Permit>,
         shared: &mut Shared<'_, G, K, B, O>,
     ) -> Step {
-        let deadline = self.timeout.attempt_deadline(now, self.total);
-        let cut_by_caller = match (self.total, self.timeout.attempt) {
+        let deadline = self.config.timeout.attempt_deadline(now, self.total);
+        let cut_by_caller = match (self.total, self.config.timeout.attempt) {
             (Some(total), Some(own)) => total.instant() < now.saturating_add(own),
             (Some(_), None) => true,
             (None, _) => false,
@@ -570,7 +564,7 @@ impl Call {
     /// against their own deadline rather than the dependency's, count as
     /// failures and re-open the breaker.
     fn fits_full_attempt(&self, start: Instant, total: Deadline) -> bool {
-        match self.timeout.attempt {
+        match self.config.timeout.attempt {
             Some(attempt) => {
                 start.saturating_add(attempt) <= total.instant() && start < total.instant()
             }
@@ -592,17 +586,25 @@ impl Call {
             return self.fail(fail_fast, shared, now);
         };
         if !self.fits_full_attempt(at, total)
-            || self.retry.attempts() >= self.retry.config().max_attempts()
+            || self.retry.attempts() >= self.config.retry.max_attempts()
         {
             return self.fail(fail_fast, shared, now);
         }
         // The refused attempt counts as one; the wait is the breaker's, not a
         // backoff, and spends no budget (nothing reached the dependency).
         let hint = at.saturating_duration_since(now);
-        match self
-            .retry
-            .on_outcome(Verdict::ignored().retry_after(hint), now, &mut NoJitter)
-        {
+        let lent = Lent {
+            config: &self.config.retry,
+            deadline: self.deadline(),
+            last_now: &mut self.last_now,
+        };
+        match self.retry.on_outcome_drawn(
+            lent,
+            Verdict::ignored().retry_after(hint),
+            now,
+            &mut NoJitter,
+            &mut Unlimited,
+        ) {
             RetryDecision::RetryAt {
                 at: backoff_at,
                 attempt,
@@ -641,7 +643,8 @@ impl Call {
     /// use steadfast::time::Instant;
     /// use steadfast::outcome::Outcome;
     ///
-    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
+    /// let pipeline = Pipeline::new(pipeline::Config::DEFAULT)?;
+    /// let mut call = pipeline.start(Instant::ZERO);
     /// let mut shared: Shared = Shared::new();
     /// let _ = call.next(Instant::ZERO, &mut shared);
     /// let step = call.on_outcome(Verdict::success(), Instant::from_millis(5), &mut shared, &mut SplitMix64::new(1));
@@ -708,11 +711,16 @@ impl Call {
             emit(&mut shared.observer, now, Event::Breaker(t));
         }
         give_back(now, shared, None, bulkhead);
+        let lent = Lent {
+            config: &self.config.retry,
+            deadline: self.deadline(),
+            last_now: &mut self.last_now,
+        };
         let decision = match shared.budget.as_deref_mut() {
-            Some(budget) => self.retry.on_outcome_drawn(verdict, now, rng, budget),
+            Some(budget) => self.retry.on_outcome_drawn(lent, verdict, now, rng, budget),
             None => self
                 .retry
-                .on_outcome_drawn(verdict, now, rng, &mut Unlimited),
+                .on_outcome_drawn(lent, verdict, now, rng, &mut Unlimited),
         };
         let reason = match decision {
             RetryDecision::Done => {
@@ -758,7 +766,8 @@ impl Call {
     /// use steadfast::time::Instant;
     ///
     /// let mut pool: Bulkhead = Bulkhead::new(Config::default())?;
-    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
+    /// let pipeline = Pipeline::new(pipeline::Config::DEFAULT)?;
+    /// let mut call = pipeline.start(Instant::ZERO);
     /// let mut shared = Shared::new().with_bulkhead(&mut pool);
     /// assert!(matches!(call.next(Instant::ZERO, &mut shared), Step::Attempt { .. }));
     /// call.abandon(Instant::ZERO, &mut shared);
@@ -861,7 +870,7 @@ impl Call {
         shared: &mut Shared<'_, G, K, B, O>,
         now: Instant,
     ) -> Step {
-        let finish = if self.has_fallback && self.fallback.covers(&failure) {
+        let finish = if self.has_fallback && self.config.fallback.covers(&failure) {
             emit(&mut shared.observer, now, Event::Fallback(failure));
             Finish::Fallback(failure)
         } else {

@@ -105,7 +105,6 @@
 //! * **Clock.** A clock that goes backwards is read as `max(now, highest now seen)`.
 
 use crate::error::ConfigError;
-use crate::retry::Retry;
 use crate::time::Instant;
 
 mod call;
@@ -181,19 +180,7 @@ impl Pipeline {
     /// assert_eq!(call.deadline(), Some(Instant::from_secs(6)));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub const fn start(&self, now: Instant) -> Call {
-        let total = self.config.timeout.total_deadline(now);
-        let total_instant = match total {
-            Some(d) => Some(d.instant()),
-            None => None,
-        };
-        Call::new(
-            Retry::new(self.config.retry, now, total_instant),
-            self.config.timeout,
-            self.config.order,
-            self.config.fallback,
-            total,
-            now,
-        )
+    pub const fn start(&self, now: Instant) -> Call<'_> {
+        Call::new(&self.config, self.config.timeout.total_deadline(now), now)
     }
 }

@@ -158,7 +158,8 @@ impl<'a, G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized> Share
     /// use steadfast::rng::SplitMix64;
     /// use steadfast::time::Instant;
     ///
-    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
+    /// let pipeline = Pipeline::new(pipeline::Config::DEFAULT)?;
+    /// let mut call = pipeline.start(Instant::ZERO);
     /// let mut events = Events::new();
     /// let mut shared = Shared::new().with_observer(&mut events);
     /// let _ = call.next(Instant::ZERO, &mut shared);
