@@ -838,6 +838,9 @@ fn sim_run(s: &Script) -> Record {
         }),
         bulkhead: s.bulkhead,
         budget: s.budget,
+        rate_limit: None,
+        throttle: None,
+        chaos: None,
     };
     let answer = |a: Answer| match a {
         Fine => script::Answer::Ok,

@@ -18,6 +18,7 @@
 //! | `bulkhead_in_flight` | gauge | the bulkhead | slots taken, after each step that changed it |
 //! | `bulkhead_queued` | gauge | the bulkhead | calls waiting for a slot, after each step that changed it |
 //! | `rate_limit_rejections_total` | counter | the rate limiter | a call refused by a rate limiter (`RateLimitLayer`, `KeyedRateLimitLayer`) |
+//! | `throttle_rejections_total` | counter | the throttle | a call refused locally by an adaptive throttle (`ThrottleLayer`) |
 //! | `chaos_injections_total` | counter (also labelled `kind`: `error`, `hang`, `outcome`, `latency`) | the chaos layer | a fault was injected on purpose (`ChaosLayer`); a fault with latency counts once for each |
 //!
 //! On the tower path, a layer given an observer reports under its own name:
@@ -105,6 +106,7 @@ struct Names {
     queued: metrics::SharedString,
     injections: metrics::SharedString,
     rate_limited: metrics::SharedString,
+    throttled: metrics::SharedString,
 }
 
 #[cfg(feature = "metrics")]
@@ -122,6 +124,7 @@ impl Names {
         queued: metrics::SharedString::const_str("bulkhead_queued"),
         injections: metrics::SharedString::const_str("chaos_injections_total"),
         rate_limited: metrics::SharedString::const_str("rate_limit_rejections_total"),
+        throttled: metrics::SharedString::const_str("throttle_rejections_total"),
     };
 
     fn prefixed(prefix: &str) -> Self {
@@ -145,6 +148,7 @@ impl Names {
             queued: name(&plain.queued),
             injections: name(&plain.injections),
             rate_limited: name(&plain.rate_limited),
+            throttled: name(&plain.throttled),
         }
     }
 
@@ -165,6 +169,10 @@ impl Names {
         );
         describe_counter!(self.timeouts.clone(), "Attempts that timed out");
         describe_counter!(self.rate_limited.clone(), "Calls refused by a rate limiter");
+        describe_counter!(
+            self.throttled.clone(),
+            "Calls refused locally by an adaptive throttle"
+        );
         describe_counter!(
             self.injections.clone(),
             "Faults injected on purpose (chaos), by kind"
@@ -319,6 +327,10 @@ impl Observer for MetricsObserver {
                 reason: Reason::RateLimited { .. },
                 ..
             }) => &n.rate_limited,
+            Some(Failure {
+                reason: Reason::Throttled,
+                ..
+            }) => &n.throttled,
             _ => return,
         };
         metrics::counter!(counter.clone(), LABEL => policy.to_owned()).increment(1);
@@ -428,6 +440,12 @@ impl Observer for TracingObserver {
                     .map(|at| human(at.saturating_duration_since(crate::time::now())))
                     .unwrap_or_else(|| "never".to_owned());
                 tracing::debug!(target: "steadfast", policy, %retry_in, "refused: rate limited");
+            }
+            Some(Failure {
+                reason: Reason::Throttled,
+                ..
+            }) => {
+                tracing::debug!(target: "steadfast", policy, "refused: throttled locally");
             }
             Some(Failure {
                 reason: reason @ (Reason::BulkheadFull | Reason::QueueTimeout),

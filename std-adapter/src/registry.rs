@@ -48,6 +48,7 @@ use crate::checks::HealthChecks;
 use crate::health::{BreakerHealth, Health};
 use crate::observer::{NoopObserver, Observer};
 use crate::ratelimit::SharedRateLimiter;
+use crate::throttle::SharedThrottle;
 use crate::{Policy, SharedBreaker, SharedBudget, SharedBulkhead, time};
 
 #[cfg(feature = "config")]
@@ -82,6 +83,7 @@ struct Inner {
     checks: HealthChecks,
     chaos: BTreeMap<String, Drill>,
     rate_limiters: BTreeMap<String, SharedRateLimiter>,
+    throttles: BTreeMap<String, SharedThrottle>,
 }
 
 /// A named fault-injection drill: its settings and the switch every layer
@@ -152,6 +154,7 @@ pub struct RegistryBuilder {
     checks: HealthChecks,
     chaos: BTreeMap<String, Drill>,
     rate_limiters: BTreeMap<String, SharedRateLimiter>,
+    throttles: BTreeMap<String, SharedThrottle>,
 }
 
 impl fmt::Debug for RegistryBuilder {
@@ -282,6 +285,20 @@ impl RegistryBuilder {
         self
     }
 
+    /// Registers an adaptive throttle under its own name.
+    ///
+    /// ```
+    /// use steadfast_std::throttle::SharedThrottle;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().throttle(SharedThrottle::new("api", Default::default())?).build();
+    /// assert_eq!(r.throttle("api").unwrap().config().k_permille(), 2_000);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn throttle(mut self, throttle: SharedThrottle) -> Self {
+        self.throttles.insert(throttle.name().to_owned(), throttle);
+        self
+    }
+
     /// Registers a fault-injection drill under `name`, for
     /// `Registry::chaos_layer` (feature `tower`). It injects only when
     /// `config` is enabled and the registry's global switch is on.
@@ -334,6 +351,7 @@ impl RegistryBuilder {
                 checks: self.checks,
                 chaos: self.chaos,
                 rate_limiters: self.rate_limiters,
+                throttles: self.throttles,
             }),
         }
     }
@@ -359,6 +377,7 @@ impl Registry {
             checks: HealthChecks::new(),
             chaos: BTreeMap::new(),
             rate_limiters: BTreeMap::new(),
+            throttles: BTreeMap::new(),
         }
     }
 
@@ -458,6 +477,11 @@ impl Registry {
             let limiter = SharedRateLimiter::new(name.as_str(), *config)
                 .map_err(core_error(format!("ratelimits.{name}")))?;
             builder = builder.rate_limiter(limiter);
+        }
+        for (name, config) in &set.throttles {
+            let throttle = SharedThrottle::new(name.as_str(), *config)
+                .map_err(core_error(format!("throttles.{name}")))?;
+            builder = builder.throttle(throttle);
         }
         for (name, config) in &set.chaos {
             // The global switch off turns every drill off too.
@@ -611,6 +635,40 @@ impl Registry {
         })
     }
 
+    /// The adaptive throttle named `name`.
+    ///
+    /// ```
+    /// # use steadfast_std::registry::Registry;
+    /// assert!(Registry::builder().build().throttle("api").is_none());
+    /// ```
+    pub fn throttle(&self, name: &str) -> Option<&SharedThrottle> {
+        self.inner.throttles.get(name)
+    }
+
+    /// A tower [`ThrottleLayer`](crate::tower::ThrottleLayer) for the
+    /// throttle named `name` (`[throttles.NAME]`), reporting refusals to the
+    /// registry's observer (`throttle_rejections_total`). A disabled
+    /// registry's layer admits every request. Feature `tower`.
+    ///
+    /// ```
+    /// use steadfast_std::throttle::SharedThrottle;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().throttle(SharedThrottle::new("api", Default::default())?).build();
+    /// assert_eq!(r.throttle_layer("api").unwrap().throttle().name(), "api");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn throttle_layer(&self, name: &str) -> Option<crate::tower::ThrottleLayer> {
+        let throttle = self.inner.throttles.get(name)?.clone();
+        let layer =
+            crate::tower::ThrottleLayer::new(throttle).with_observer(self.inner.observer.clone());
+        Some(if self.inner.enabled {
+            layer
+        } else {
+            layer.passing()
+        })
+    }
+
     /// The names of the fault-injection drills.
     ///
     /// ```
@@ -722,7 +780,7 @@ impl Registry {
             layer = layer.with_budget(budget.clone());
         }
         if let Some(total) = config.timeout().total() {
-            layer = layer.with_total_timeout(Some(total));
+            layer = layer.with_total_timeout(total);
         }
         Some(layer.with_observer(policy.name(), self.inner.observer.clone()))
     }

@@ -9,7 +9,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor}
 
 use super::{
     BreakerEntry, BudgetEntry, BulkheadEntry, ChaosEntry, ConfigError, PolicyEntry, PolicyFile,
-    RateLimitEntry,
+    RateLimitEntry, ThrottleEntry,
 };
 
 /// The prefix of every variable [`PolicyFile::apply_env`] reads.
@@ -197,6 +197,21 @@ impl RateLimitEntry {
     }
 }
 
+impl ThrottleEntry {
+    /// Every key of `[throttles.NAME]`.
+    pub(super) const KEYS: [&'static str; 3] = ["k", "window", "max_reject"];
+
+    pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
+        match key {
+            "k" => self.k = Some(parse(raw)?),
+            "window" => self.window = Some(parse(raw)?),
+            "max_reject" => self.max_reject = Some(parse(raw)?),
+            _ => return Err(format!("no key `{key}` here")),
+        }
+        Ok(())
+    }
+}
+
 impl ChaosEntry {
     /// Every key of `[chaos.NAME]`.
     pub(super) const KEYS: [&'static str; 9] = [
@@ -271,13 +286,14 @@ fn env_name(name: &str) -> String {
 }
 
 /// The sections an override can reach: `(section, its variable word, keys)`.
-const SECTIONS: [(&str, &str, &[&str]); 6] = [
+const SECTIONS: [(&str, &str, &[&str]); 7] = [
     ("breakers", "BREAKERS", &BreakerEntry::KEYS),
     ("bulkheads", "BULKHEADS", &BulkheadEntry::KEYS),
     ("budgets", "BUDGETS", &BudgetEntry::KEYS),
     ("policies", "POLICIES", &PolicyEntry::KEYS),
     ("chaos", "CHAOS", &ChaosEntry::KEYS),
     ("ratelimits", "RATELIMITS", &RateLimitEntry::KEYS),
+    ("throttles", "THROTTLES", &ThrottleEntry::KEYS),
 ];
 
 /// What [`PolicyFile::apply_env_vars_with`] does with a `STEADFAST_` variable
@@ -327,7 +343,7 @@ pub struct EnvReport {
 /// batch of variables, so each variable costs a few lookups, whatever the size
 /// of the file.
 struct Index<'a> {
-    by_name: [HashMap<String, Vec<&'a str>>; 6],
+    by_name: [HashMap<String, Vec<&'a str>>; 7],
 }
 
 #[cfg(test)]
@@ -347,14 +363,15 @@ type Target<'a> = (usize, &'a str, &'static str);
 
 impl<'a> Index<'a> {
     fn new(file: &'a PolicyFile) -> Self {
-        let mut by_name: [HashMap<String, Vec<&'a str>>; 6] = Default::default();
-        let names: [Vec<&'a str>; 6] = [
+        let mut by_name: [HashMap<String, Vec<&'a str>>; 7] = Default::default();
+        let names: [Vec<&'a str>; 7] = [
             file.breakers.keys().map(String::as_str).collect(),
             file.bulkheads.keys().map(String::as_str).collect(),
             file.budgets.keys().map(String::as_str).collect(),
             file.policies.keys().map(String::as_str).collect(),
             file.chaos.keys().map(String::as_str).collect(),
             file.ratelimits.keys().map(String::as_str).collect(),
+            file.throttles.keys().map(String::as_str).collect(),
         ];
         for (map, names) in by_name.iter_mut().zip(names) {
             for name in names {
@@ -626,7 +643,7 @@ impl PolicyFile {
                     None => {
                         let warning = ConfigError::new(
                             var.as_str(),
-                            "names no entry of breakers, bulkheads, budgets, policies, chaos or ratelimits (expected STEADFAST_<SECTION>_<NAME>_<KEY>, STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED, STEADFAST_DEFAULT_TIMEOUT or STEADFAST_SEED)",
+                            "names no entry of breakers, bulkheads, budgets, policies, chaos, ratelimits or throttles (expected STEADFAST_<SECTION>_<NAME>_<KEY>, STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED, STEADFAST_DEFAULT_TIMEOUT or STEADFAST_SEED)",
                         );
                         match unknown {
                             UnknownVars::Warn => report.warnings.push(warning),
@@ -655,7 +672,8 @@ impl PolicyFile {
                 2 => self.budgets.get_mut(&name).map(|e| e.set(key, &raw)),
                 3 => self.policies.get_mut(&name).map(|e| e.set(key, &raw)),
                 4 => self.chaos.get_mut(&name).map(|e| e.set(key, &raw)),
-                _ => self.ratelimits.get_mut(&name).map(|e| e.set(key, &raw)),
+                5 => self.ratelimits.get_mut(&name).map(|e| e.set(key, &raw)),
+                _ => self.throttles.get_mut(&name).map(|e| e.set(key, &raw)),
             };
             if let Some(Err(message)) = result {
                 return Err(ConfigError::new(
