@@ -22,8 +22,9 @@
 //! attempt's result into the caller's [`Answer`] — a value, an [`Error`]
 //! that says exactly why, or "run your fallback". Events go, as each step
 //! raises them, to the [`Observer`] lent in [`Shared`] (none by default: an
-//! unwatched call pays nothing for them), the finish through [`Call::drain`]. steadfast-std, steadfast-embassy and
-//! the simulator are this loop with a clock:
+//! unwatched call pays nothing for them), the finish through
+//! [`Call::drain`]. steadfast-std, steadfast-embassy and the simulator are
+//! this loop with a clock:
 //!
 //! ```
 //! use steadfast::breaker::{Breaker, Config as BreakerConfig};
