@@ -739,9 +739,8 @@ impl Registry {
 
     /// A tower layer for the bulkhead named `name`, reporting its refusals
     /// and its slots in flight and waiters queued to the registry's observer
-    /// (feature `tower`). A disabled registry's bulkheads still bound the
-    /// layers built from them: leave the layer out when
-    /// [`enabled`](Self::enabled) is `false` if the switch must cover it.
+    /// (feature `tower`). A disabled registry's layer lets every request
+    /// through without taking a slot, as its policies do.
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, SharedBulkhead};
@@ -753,7 +752,13 @@ impl Registry {
     #[cfg(feature = "tower")]
     pub fn bulkhead_layer(&self, name: &str) -> Option<crate::tower::BulkheadLayer> {
         let bulkhead = self.inner.bulkheads.get(name)?.clone();
-        Some(crate::tower::BulkheadLayer::new(bulkhead).with_observer(self.inner.observer.clone()))
+        let layer =
+            crate::tower::BulkheadLayer::new(bulkhead).with_observer(self.inner.observer.clone());
+        Some(if self.inner.enabled {
+            layer
+        } else {
+            layer.passing()
+        })
     }
 
     /// A tower layer retrying by the policy named `policy`: its retry config,

@@ -690,6 +690,31 @@ async fn retry_future_polled_after_its_answer_stays_pending() {
     assert!(poll_once(future.as_mut()).is_pending());
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_disabled_registrys_bulkhead_layer_lets_every_request_through() {
+    let text = "enabled = false\n[bulkheads.pool]\nmax_concurrent = 1\nmax_queue = 0\n";
+    let set = steadfast_std::config::PolicySet::from_toml_with_env(text).unwrap();
+    let registry = steadfast_std::registry::Registry::from_set(&set).unwrap();
+    let dep = Dep::new(100, false);
+    let svc = registry.bulkhead_layer("pool").unwrap().layer(dep.clone());
+    let answers = futures_join(svc, [1, 2, 3, 4]).await;
+    assert_eq!(answers, vec![Ok(1), Ok(2), Ok(3), Ok(4)]);
+    assert_eq!(dep.calls(), 4);
+    let pool = registry.bulkhead("pool").unwrap();
+    assert_eq!((pool.in_flight(), pool.stats().acquired), (0, 0));
+
+    // Enabled, the same layer admits one at a time.
+    let set = steadfast_std::config::PolicySet::from_toml_with_env(&text[16..]).unwrap();
+    let registry = steadfast_std::registry::Registry::from_set(&set).unwrap();
+    let svc = registry.bulkhead_layer("pool").unwrap().layer(dep.clone());
+    let answers = futures_join(svc, [1, 2, 3, 4]).await;
+    assert_eq!(
+        answers.iter().filter(|a| a.is_ok()).count(),
+        1,
+        "{answers:?}"
+    );
+}
+
 /// Starts every request at the same instant and waits for all, in order.
 async fn futures_join<S>(svc: S, requests: [u32; 4]) -> Vec<Result<S::Response, S::Error>>
 where
