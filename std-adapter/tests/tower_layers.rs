@@ -1106,6 +1106,44 @@ async fn a_retry_layer_reports_each_retry_and_how_each_request_ended() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_request_dropped_during_its_backoff_gives_the_retry_back_and_reports_it_cancelled() {
+    let seen = Arc::new(Recorded::default());
+    let budget = SharedBudget::new(
+        BudgetConfig::DEFAULT
+            .with_ratio_permille(0)
+            .with_min_retries_per_sec(1)
+            .with_window(Duration::from_secs(10)),
+    )
+    .unwrap();
+    let config = retry::Config::DEFAULT
+        .with_max_attempts(3)
+        .with_backoff(Backoff::constant(Duration::from_secs(1)));
+    let layer = RetryLayer::new(config)
+        .unwrap()
+        .with_budget(budget.clone())
+        .with_observer("search", seen.clone());
+    seen.take();
+    let before = budget.retries_available();
+    let mut down = layer.layer(service_fn(|_: ()| async { Err::<(), _>("down") }));
+    let mut future = Box::pin(down.ready().await.unwrap().call(()));
+    // The first attempt fails: a retry is scheduled a second later, paid.
+    assert!(poll_once(future.as_mut()).is_pending());
+    assert_eq!(budget.retries_available(), before - 1);
+    tokio::time::advance(ms(300)).await;
+    drop(future); // the caller goes away during the backoff
+    assert_eq!(budget.retries_available(), before);
+    assert_eq!(budget.stats().retries_returned, 1);
+    assert_eq!(
+        seen.take(),
+        [
+            "search: retry 2 after 1000ms",
+            "search: failed Cancelled after 1",
+            "search: latency 300ms",
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_timeout_layer_reports_each_timeout() {
     let seen = Arc::new(Recorded::default());
     let layer = TimeoutLayer::new(std::time::Duration::from_millis(50))
