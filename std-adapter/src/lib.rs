@@ -9,6 +9,7 @@ pub(crate) mod sync;
 /// one dependency is enough (`steadfast_std::core::pipeline::Config`).
 pub use steadfast as core;
 
+pub mod adaptive;
 #[cfg(feature = "tokio")]
 mod asynchronous;
 mod blocking;

@@ -44,6 +44,7 @@ use std::sync::Arc;
 use steadfast::breaker::Transition;
 use steadfast::pipeline::Event;
 
+use crate::adaptive::SharedAdaptiveLimit;
 use crate::checks::HealthChecks;
 use crate::health::{BreakerHealth, Health};
 use crate::observer::{NoopObserver, Observer};
@@ -82,6 +83,7 @@ struct Inner {
     checks: HealthChecks,
     chaos: BTreeMap<String, Drill>,
     rate_limiters: BTreeMap<String, SharedRateLimiter>,
+    adaptive_limits: BTreeMap<String, SharedAdaptiveLimit>,
 }
 
 /// A named fault-injection drill: its settings and the switch every layer
@@ -152,6 +154,7 @@ pub struct RegistryBuilder {
     checks: HealthChecks,
     chaos: BTreeMap<String, Drill>,
     rate_limiters: BTreeMap<String, SharedRateLimiter>,
+    adaptive_limits: BTreeMap<String, SharedAdaptiveLimit>,
 }
 
 impl fmt::Debug for RegistryBuilder {
@@ -282,6 +285,23 @@ impl RegistryBuilder {
         self
     }
 
+    /// Registers an adaptive concurrency limit under its own name. Give it
+    /// the registry's observer yourself
+    /// ([`SharedAdaptiveLimit::with_observer`]); a registry built from a
+    /// file does.
+    ///
+    /// ```
+    /// use steadfast_std::adaptive::SharedAdaptiveLimit;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().adaptive_limit(SharedAdaptiveLimit::new("db", Default::default())?).build();
+    /// assert_eq!(r.adaptive_limit("db").unwrap().limit(), 20);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn adaptive_limit(mut self, limit: SharedAdaptiveLimit) -> Self {
+        self.adaptive_limits.insert(limit.name().to_owned(), limit);
+        self
+    }
+
     /// Registers a fault-injection drill under `name`, for
     /// `Registry::chaos_layer` (feature `tower`). It injects only when
     /// `config` is enabled and the registry's global switch is on.
@@ -334,6 +354,7 @@ impl RegistryBuilder {
                 checks: self.checks,
                 chaos: self.chaos,
                 rate_limiters: self.rate_limiters,
+                adaptive_limits: self.adaptive_limits,
             }),
         }
     }
@@ -359,6 +380,7 @@ impl Registry {
             checks: HealthChecks::new(),
             chaos: BTreeMap::new(),
             rate_limiters: BTreeMap::new(),
+            adaptive_limits: BTreeMap::new(),
         }
     }
 
@@ -458,6 +480,12 @@ impl Registry {
             let limiter = SharedRateLimiter::new(name.as_str(), *config)
                 .map_err(core_error(format!("ratelimits.{name}")))?;
             builder = builder.rate_limiter(limiter);
+        }
+        for (name, config) in &set.adaptive_limits {
+            let limit = SharedAdaptiveLimit::new(name.as_str(), *config)
+                .map_err(core_error(format!("adaptive_limits.{name}")))?
+                .with_observer(observer.clone());
+            builder = builder.adaptive_limit(limit);
         }
         for (name, config) in &set.chaos {
             // The global switch off turns every drill off too.
@@ -604,6 +632,43 @@ impl Registry {
         let limiter = self.inner.rate_limiters.get(name)?.clone();
         let layer =
             crate::tower::RateLimitLayer::new(limiter).with_observer(self.inner.observer.clone());
+        Some(if self.inner.enabled {
+            layer
+        } else {
+            layer.passing()
+        })
+    }
+
+    /// The adaptive concurrency limit named `name`.
+    ///
+    /// ```
+    /// use steadfast_std::config::PolicySet;
+    /// # use steadfast_std::registry::Registry;
+    /// let set = PolicySet::from_toml_with_env("[adaptive_limits.db]\nalgorithm = \"vegas\"\ninitial = 8\n")?;
+    /// let r = Registry::from_set(&set)?;
+    /// assert_eq!(r.adaptive_limit("db").unwrap().limit(), 8);
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
+    /// ```
+    pub fn adaptive_limit(&self, name: &str) -> Option<&SharedAdaptiveLimit> {
+        self.inner.adaptive_limits.get(name)
+    }
+
+    /// A tower [`AdaptiveLimitLayer`](crate::tower::AdaptiveLimitLayer) for
+    /// the limit named `name` (`[adaptive_limits.NAME]`). A disabled
+    /// registry's layer admits every request. Feature `tower`.
+    ///
+    /// ```
+    /// use steadfast_std::adaptive::SharedAdaptiveLimit;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().adaptive_limit(SharedAdaptiveLimit::new("db", Default::default())?).build();
+    /// assert_eq!(r.adaptive_limit_layer("db").unwrap().limit().name(), "db");
+    /// assert!(r.adaptive_limit_layer("cache").is_none());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn adaptive_limit_layer(&self, name: &str) -> Option<crate::tower::AdaptiveLimitLayer> {
+        let layer =
+            crate::tower::AdaptiveLimitLayer::new(self.inner.adaptive_limits.get(name)?.clone());
         Some(if self.inner.enabled {
             layer
         } else {

@@ -8,8 +8,8 @@ use std::fmt;
 use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
 
 use super::{
-    BreakerEntry, BudgetEntry, BulkheadEntry, ChaosEntry, ConfigError, PolicyEntry, PolicyFile,
-    RateLimitEntry,
+    AdaptiveLimitEntry, BreakerEntry, BudgetEntry, BulkheadEntry, ChaosEntry, ConfigError,
+    HedgeEntry, PolicyEntry, PolicyFile, RateLimitEntry,
 };
 
 /// The prefix of every variable [`PolicyFile::apply_env`] reads.
@@ -265,19 +265,58 @@ impl PolicyEntry {
     }
 }
 
+impl AdaptiveLimitEntry {
+    pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
+        match key {
+            "algorithm" => self.algorithm = Some(parse(raw)?),
+            "initial" => self.initial = Some(whole(raw)?),
+            "min" => self.min = Some(whole(raw)?),
+            "max" => self.max = Some(whole(raw)?),
+            "backoff_permille" => self.backoff_permille = Some(whole(raw)?),
+            "timeout" => self.timeout = Some(parse(raw)?),
+            "alpha" => self.alpha = Some(whole(raw)?),
+            "beta" => self.beta = Some(whole(raw)?),
+            "smoothing_permille" => self.smoothing_permille = Some(whole(raw)?),
+            _ => return Err(format!("no key `{key}` here")),
+        }
+        Ok(())
+    }
+}
+
+impl HedgeEntry {
+    pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
+        match key {
+            "delay" => self.delay = Some(parse(raw)?),
+            "percentile" => self.percentile = Some(whole(raw)?),
+            "min_samples" => self.min_samples = Some(whole(raw)?),
+            "fallback" => self.fallback = Some(parse(raw)?),
+            "max_hedges" => self.max_hedges = Some(whole(raw)?),
+            "budget" => self.budget = Some(name(raw)?),
+            _ => return Err(format!("no key `{key}` here")),
+        }
+        Ok(())
+    }
+}
+
 /// `kafka-primary` → `KAFKA_PRIMARY`.
 fn env_name(name: &str) -> String {
     name.to_ascii_uppercase().replace('-', "_")
 }
 
 /// The sections an override can reach: `(section, its variable word, keys)`.
-const SECTIONS: [(&str, &str, &[&str]); 6] = [
+const SECTIONS: [(&str, &str, &[&str]); 8] = [
     ("breakers", "BREAKERS", &BreakerEntry::KEYS),
     ("bulkheads", "BULKHEADS", &BulkheadEntry::KEYS),
     ("budgets", "BUDGETS", &BudgetEntry::KEYS),
     ("policies", "POLICIES", &PolicyEntry::KEYS),
     ("chaos", "CHAOS", &ChaosEntry::KEYS),
     ("ratelimits", "RATELIMITS", &RateLimitEntry::KEYS),
+    (
+        "adaptive_limits",
+        "ADAPTIVE_LIMITS",
+        &AdaptiveLimitEntry::KEYS,
+    ),
+    ("hedges", "HEDGES", &HedgeEntry::KEYS),
 ];
 
 /// What [`PolicyFile::apply_env_vars_with`] does with a `STEADFAST_` variable
@@ -327,7 +366,7 @@ pub struct EnvReport {
 /// batch of variables, so each variable costs a few lookups, whatever the size
 /// of the file.
 struct Index<'a> {
-    by_name: [HashMap<String, Vec<&'a str>>; 6],
+    by_name: [HashMap<String, Vec<&'a str>>; 8],
 }
 
 #[cfg(test)]
@@ -347,14 +386,16 @@ type Target<'a> = (usize, &'a str, &'static str);
 
 impl<'a> Index<'a> {
     fn new(file: &'a PolicyFile) -> Self {
-        let mut by_name: [HashMap<String, Vec<&'a str>>; 6] = Default::default();
-        let names: [Vec<&'a str>; 6] = [
+        let mut by_name: [HashMap<String, Vec<&'a str>>; 8] = Default::default();
+        let names: [Vec<&'a str>; 8] = [
             file.breakers.keys().map(String::as_str).collect(),
             file.bulkheads.keys().map(String::as_str).collect(),
             file.budgets.keys().map(String::as_str).collect(),
             file.policies.keys().map(String::as_str).collect(),
             file.chaos.keys().map(String::as_str).collect(),
             file.ratelimits.keys().map(String::as_str).collect(),
+            file.adaptive_limits.keys().map(String::as_str).collect(),
+            file.hedges.keys().map(String::as_str).collect(),
         ];
         for (map, names) in by_name.iter_mut().zip(names) {
             for name in names {
@@ -626,7 +667,7 @@ impl PolicyFile {
                     None => {
                         let warning = ConfigError::new(
                             var.as_str(),
-                            "names no entry of breakers, bulkheads, budgets, policies, chaos or ratelimits (expected STEADFAST_<SECTION>_<NAME>_<KEY>, STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED, STEADFAST_DEFAULT_TIMEOUT or STEADFAST_SEED)",
+                            "names no entry of breakers, bulkheads, budgets, policies, chaos, ratelimits, adaptive_limits or hedges (expected STEADFAST_<SECTION>_<NAME>_<KEY>, STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED, STEADFAST_DEFAULT_TIMEOUT or STEADFAST_SEED)",
                         );
                         match unknown {
                             UnknownVars::Warn => report.warnings.push(warning),
@@ -655,7 +696,12 @@ impl PolicyFile {
                 2 => self.budgets.get_mut(&name).map(|e| e.set(key, &raw)),
                 3 => self.policies.get_mut(&name).map(|e| e.set(key, &raw)),
                 4 => self.chaos.get_mut(&name).map(|e| e.set(key, &raw)),
-                _ => self.ratelimits.get_mut(&name).map(|e| e.set(key, &raw)),
+                5 => self.ratelimits.get_mut(&name).map(|e| e.set(key, &raw)),
+                6 => self
+                    .adaptive_limits
+                    .get_mut(&name)
+                    .map(|e| e.set(key, &raw)),
+                _ => self.hedges.get_mut(&name).map(|e| e.set(key, &raw)),
             };
             if let Some(Err(message)) = result {
                 return Err(ConfigError::new(

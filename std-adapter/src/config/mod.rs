@@ -56,6 +56,8 @@
 //! | `[budgets.NAME]` | `ratio_permille`, `min_retries_per_sec`, `window` |
 //! | `[ratelimits.NAME]` | `count` (calls per `period`), `period`, `burst` (calls at once after a quiet spell; default `count`) |
 //! | `[chaos.NAME]` | `enabled` (default false: nothing is injected unless a file or `STEADFAST_CHAOS_<NAME>_ENABLED` says true), `fault`, `hang`, `outcome`, `latency` (percentages up to four decimals: `"0.5%"`), `delay`, `start`, `every` and `active` (inject during the first `active` of every `every`) |
+//! | `[adaptive_limits.NAME]` | `algorithm` (`aimd`/`vegas`), `initial`, `min`, `max`, `backoff_permille`, `timeout` (aimd), `alpha` and `beta` (vegas), `smoothing_permille` |
+//! | `[hedges.NAME]` | `delay` (fixed), or `percentile` (per mille), `min_samples` and `fallback`; `max_hedges`, `budget` (a name) |
 //! | `[policies.NAME]` | `breaker`, `bulkhead`, `budget` (names), `max_attempts` (≥ 1, or `"unlimited"` with a `total_timeout`), `backoff`, `base_delay`, `max_delay`, `multiplier`, `jitter`, `attempt_timeout`, `total_timeout`, `retry_on_timeout`, `max_retry_after`, `order`, `fallback`, `seed` |
 //!
 //! Durations are strings with whole numbers and a unit (`"1500us"`, `"250ms"`,
@@ -87,9 +89,11 @@ use steadfast::timeout;
 use crate::breaker::CountStorage;
 
 mod env;
+mod latency;
 mod value;
 
 pub use env::{EnvReport, UnknownVars};
+pub use latency::{AdaptiveLimitEntry, AlgorithmKind, HedgeEntry, HedgeSpec};
 pub use value::{Attempts, HumanDuration, JitterSpec, Multiplier, Percent, Rate, Timeout, Window};
 
 #[cfg(test)]
@@ -341,6 +345,12 @@ pub struct PolicyFile {
     /// `[ratelimits.NAME]`.
     #[serde(default)]
     pub ratelimits: BTreeMap<String, RateLimitEntry>,
+    /// `[adaptive_limits.NAME]`.
+    #[serde(default)]
+    pub adaptive_limits: BTreeMap<String, AdaptiveLimitEntry>,
+    /// `[hedges.NAME]`.
+    #[serde(default)]
+    pub hedges: BTreeMap<String, HedgeEntry>,
 }
 
 /// How a breaker judges its dependency: the file's `detector`.
@@ -666,6 +676,10 @@ pub struct PolicySet {
     pub chaos: BTreeMap<String, steadfast::chaos::Config>,
     /// Rate limiters by name.
     pub ratelimits: BTreeMap<String, steadfast::ratelimit::Config>,
+    /// Adaptive concurrency limits by name.
+    pub adaptive_limits: BTreeMap<String, steadfast::adaptive::Config>,
+    /// Hedging rules by name.
+    pub hedges: BTreeMap<String, HedgeSpec>,
     /// What the `*_with_env` constructors skipped: `STEADFAST_` variables that
     /// name no entry ([`EnvReport::warnings`]), worth a log line at start-up
     /// (with the `tracing` feature they are also `tracing::warn!` events).
@@ -684,6 +698,8 @@ impl Default for PolicySet {
             policies: BTreeMap::new(),
             chaos: BTreeMap::new(),
             ratelimits: BTreeMap::new(),
+            adaptive_limits: BTreeMap::new(),
+            hedges: BTreeMap::new(),
             warnings: Vec::new(),
         }
     }
@@ -1012,6 +1028,9 @@ mod num_bounds {
     /// The largest value of an unsigned integer type.
     pub(super) trait Bounded {
         const MAX_VALUE: Self;
+    }
+    impl Bounded for u8 {
+        const MAX_VALUE: Self = Self::MAX;
     }
     impl Bounded for u16 {
         const MAX_VALUE: Self = Self::MAX;
@@ -1553,6 +1572,17 @@ impl PolicyFile {
             check_name("chaos", name)?;
             let config = chaos_config(&format!("chaos.{name}"), entry)?;
             set.chaos.insert(name.clone(), config);
+        }
+        for (name, entry) in &self.adaptive_limits {
+            check_name("adaptive_limits", name)?;
+            let path = format!("adaptive_limits.{name}");
+            let config = latency::adaptive_config(&path, entry)?;
+            set.adaptive_limits.insert(name.clone(), config);
+        }
+        for (name, entry) in &self.hedges {
+            check_name("hedges", name)?;
+            let spec = latency::hedge_spec(&format!("hedges.{name}"), entry, &set.budgets)?;
+            set.hedges.insert(name.clone(), spec);
         }
         Ok(set)
     }

@@ -5,6 +5,7 @@
 //! |---|---|---|---|
 //! | [`BreakerLayer`] | [`BreakerService`] | a [`SharedBreaker`](crate::SharedBreaker) admits or refuses each request, then learns its classified outcome | [`Error::rejected`] |
 //! | [`BulkheadLayer`] | [`BulkheadService`] | a [`SharedBulkhead`](crate::SharedBulkhead) bounds concurrent requests, with its FIFO queue and max wait | [`Error::bulkhead_full()`] |
+//! | [`AdaptiveLimitLayer`] | [`AdaptiveLimitService`] | a [`SharedAdaptiveLimit`](crate::adaptive::SharedAdaptiveLimit) bounds concurrent requests by a limit that follows the dependency's latency and drops (AIMD, Vegas); no queue | [`Error::bulkhead_full()`] |
 //! | [`TimeoutLayer`] | [`TimeoutService`] | a deadline per request on steadfast's clock; the response future is dropped when it passes | [`Error::timed_out()`] |
 //! | [`RetryLayer`] | [`RetryService`] | retries by the core's backoff, attempts, hints and an optional [`SharedBudget`](crate::SharedBudget) | [`Error::retries_exhausted`] |
 //! | [`RateLimitLayer`] | [`RateLimitService`] | a [`SharedRateLimiter`](crate::ratelimit::SharedRateLimiter) (GCRA) admits or refuses each request | [`Error::rate_limited`] |
@@ -94,6 +95,7 @@ use tower::{Layer, Service};
 
 use crate::{Error, Policy};
 
+mod adaptive;
 mod breaker;
 mod bulkhead;
 mod chaos;
@@ -103,6 +105,7 @@ mod retry;
 mod stack;
 mod timeout;
 
+pub use adaptive::{AdaptiveLimitFuture, AdaptiveLimitLayer, AdaptiveLimitService};
 pub use breaker::{BreakerFuture, BreakerLayer, BreakerService};
 pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
 pub use chaos::{ChaosFuture, ChaosLayer, ChaosService, ChaosSwitch};

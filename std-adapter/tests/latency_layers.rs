@@ -1,0 +1,280 @@
+//! Adaptive concurrency limits and hedged requests on the tower path, under
+//! paused Tokio time: exact instants, permits that come back however a
+//! request ends, losers that are cancelled, and what the observer is told.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use steadfast::adaptive::{Algorithm, Config as AdaptiveConfig};
+use steadfast::pipeline::Reason;
+use steadfast::rng::{Rng, SplitMix64};
+use steadfast_std::adaptive::SharedAdaptiveLimit;
+use steadfast_std::tower::AdaptiveLimitLayer;
+use steadfast_std::{Error, Observer};
+use tokio::time::Instant;
+use tower::{Layer, Service, ServiceExt, service_fn};
+
+fn ms(n: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(n)
+}
+
+fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+    f.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// Decrements its counter when dropped: observes an inner future's end,
+/// completed or cancelled.
+struct Leave(Arc<AtomicU32>);
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Everything an observer is told about adaptive limits and hedges.
+#[derive(Default)]
+struct Recorder {
+    limits: Mutex<Vec<(String, u32, u32)>>,
+    rejections: Mutex<Vec<(String, u32)>>,
+    hedges: Mutex<Vec<(String, u8)>>,
+    wins: Mutex<Vec<(String, u8)>>,
+}
+
+impl Observer for Recorder {
+    fn on_adaptive_limit(&self, name: &str, limit: u32, in_flight: u32) {
+        self.limits
+            .lock()
+            .unwrap()
+            .push((name.to_owned(), limit, in_flight));
+    }
+    fn on_adaptive_rejection(&self, name: &str, limit: u32) {
+        self.rejections
+            .lock()
+            .unwrap()
+            .push((name.to_owned(), limit));
+    }
+    fn on_hedge_started(&self, name: &str, number: u8) {
+        self.hedges.lock().unwrap().push((name.to_owned(), number));
+    }
+    fn on_hedge_won(&self, name: &str, number: u8) {
+        self.wins.lock().unwrap().push((name.to_owned(), number));
+    }
+}
+
+// ---- adaptive limit ----
+
+#[tokio::test(start_paused = true)]
+async fn adaptive_layer_refuses_at_the_limit_and_learns_from_each_answer() {
+    let recorder = Arc::new(Recorder::default());
+    let limit = SharedAdaptiveLimit::new("db", AdaptiveConfig::new().with_limits(2, 1, 10))
+        .unwrap()
+        .with_observer(recorder.clone());
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let svc = AdaptiveLimitLayer::new(limit.clone()).layer(service_fn(move |fail: bool| {
+        c.fetch_add(1, Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(ms(10)).await;
+            if fail { Err("down") } else { Ok(()) }
+        }
+    }));
+    let a = tokio::spawn(svc.clone().oneshot(false));
+    let b = tokio::spawn(svc.clone().oneshot(false));
+    tokio::task::yield_now().await;
+    assert_eq!(limit.in_flight(), 2);
+    let refused = svc.clone().oneshot(false).await.unwrap_err();
+    assert_eq!(refused.reason(), Reason::BulkheadFull);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "a refusal never reaches the dependency"
+    );
+    assert_eq!(*recorder.rejections.lock().unwrap(), [("db".to_owned(), 2)]);
+    a.await.unwrap().unwrap();
+    b.await.unwrap().unwrap();
+    // Both found the limit in use (1 × 2 ≥ 2, 2 × 2 ≥ 2): +1 each.
+    assert_eq!((limit.limit(), limit.in_flight()), (4, 0));
+    // A failure is a drop: × 0.9, rounded down.
+    assert_eq!(
+        svc.clone().oneshot(true).await,
+        Err(Error::operation("down"))
+    );
+    assert_eq!(limit.limit(), 3);
+    let limits = recorder.limits.lock().unwrap();
+    assert_eq!(
+        limits.first(),
+        Some(&("db".to_owned(), 2, 0)),
+        "reported at start"
+    );
+    assert_eq!(limits.last(), Some(&("db".to_owned(), 3, 0)));
+    assert!(limits.contains(&("db".to_owned(), 2, 2)), "{limits:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn adaptive_layer_over_a_timeout_counts_the_timeout_as_a_drop_and_a_slow_call_too() {
+    let aimd = Algorithm::Aimd {
+        backoff_permille: 500,
+        timeout: steadfast::time::Duration::from_millis(100),
+    };
+    let limit = SharedAdaptiveLimit::new(
+        "api",
+        AdaptiveConfig::new()
+            .with_limits(8, 1, 8)
+            .with_algorithm(aimd),
+    )
+    .unwrap();
+    let svc = AdaptiveLimitLayer::new(limit.clone()).stacked().layer(
+        steadfast_std::tower::TimeoutLayer::new(ms(300)).layer(service_fn(
+            |latency: u64| async move {
+                tokio::time::sleep(ms(latency)).await;
+                Ok::<_, ()>(latency)
+            },
+        )),
+    );
+    let start = Instant::now();
+    // 150 ms: answered, but slower than the AIMD timeout: a drop.
+    assert_eq!(svc.clone().oneshot(150).await, Ok(150));
+    assert_eq!(limit.limit(), 4);
+    // The inner timeout ends it at 300 ms: a drop.
+    let late = svc.clone().oneshot(1_000).await.unwrap_err();
+    assert_eq!(late.reason(), Reason::AttemptTimedOut);
+    assert_eq!(start.elapsed(), ms(450));
+    assert_eq!((limit.limit(), limit.in_flight()), (2, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn adaptive_drop_storm_leaks_nothing() {
+    let limit =
+        SharedAdaptiveLimit::new("pool", AdaptiveConfig::new().with_limits(4, 2, 6)).unwrap();
+    let in_op = Arc::new(AtomicU32::new(0));
+    let max_in_op = Arc::new(AtomicU32::new(0));
+    let (i, m) = (in_op.clone(), max_in_op.clone());
+    let dep = service_fn(move |latency: u32| {
+        let now = i.fetch_add(1, Ordering::SeqCst) + 1;
+        m.fetch_max(now, Ordering::SeqCst);
+        let leave = Leave(i.clone());
+        async move {
+            let _leave = leave;
+            tokio::time::sleep(ms(u64::from(latency))).await;
+            if latency.is_multiple_of(5) {
+                Err(())
+            } else {
+                Ok(latency)
+            }
+        }
+    });
+    let svc = AdaptiveLimitLayer::new(limit.clone()).layer(dep);
+
+    // Synchronously: futures dropped unpolled, polled once, or refused.
+    let mut held = Vec::new();
+    for n in 0..2_000u32 {
+        let mut fut = Box::pin(svc.clone().call(n % 50));
+        if n % 3 == 0 {
+            let _ = poll_once(fut.as_mut());
+        }
+        held.push(fut);
+        if n % 7 == 0 {
+            drop(held.remove(0));
+        }
+    }
+    drop(held);
+    assert_eq!(limit.in_flight(), 0);
+    assert_eq!(in_op.load(Ordering::SeqCst), 0);
+
+    // Spawned: thousands of tasks, aborted at seeded instants.
+    let mut rng = SplitMix64::new(11);
+    let mut tasks = Vec::new();
+    for _ in 0..3_000 {
+        let svc = svc.clone();
+        let latency = rng.below(200) as u32;
+        let start = rng.below(2_000);
+        let abort_after = rng.below(400);
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(ms(start)).await;
+            svc.oneshot(latency).await
+        });
+        tasks.push((task.abort_handle(), start + abort_after, task));
+    }
+    let origin = Instant::now();
+    let mut aborts: Vec<_> = tasks.iter().map(|(h, at, _)| (h.clone(), *at)).collect();
+    aborts.sort_by_key(|(_, at)| *at);
+    let aborter = tokio::spawn(async move {
+        for (handle, at) in aborts {
+            tokio::time::sleep_until(origin + ms(at)).await;
+            handle.abort();
+        }
+    });
+    let (mut ok, mut failed, mut full, mut aborted) = (0, 0, 0, 0);
+    for (_, _, task) in tasks {
+        match task.await {
+            Ok(Ok(_)) => ok += 1,
+            Ok(Err(e)) if e.reason() == Reason::BulkheadFull => full += 1,
+            Ok(Err(_)) => failed += 1,
+            Err(_) => aborted += 1,
+        }
+    }
+    aborter.await.unwrap();
+    assert_eq!(ok + failed + full + aborted, 3_000);
+    assert!(
+        ok > 0 && failed > 0 && full > 0 && aborted > 0,
+        "ok {ok}, failed {failed}, full {full}, aborted {aborted}"
+    );
+    assert!(max_in_op.load(Ordering::SeqCst) <= 6, "never above max");
+    assert_eq!(limit.in_flight(), 0, "every permit came back");
+    assert_eq!(in_op.load(Ordering::SeqCst), 0);
+    assert!((2..=6).contains(&limit.limit()));
+}
+
+#[cfg(feature = "config")]
+#[tokio::test(start_paused = true)]
+async fn a_registry_builds_adaptive_limits_from_a_file_with_env_overrides() {
+    use steadfast_std::config::{PolicyFile, PolicySet};
+    use steadfast_std::registry::Registry;
+
+    let mut file = PolicyFile::from_toml_str(
+        "[adaptive_limits.db]\nalgorithm = \"vegas\"\ninitial = 4\nmax = 50\n",
+    )
+    .unwrap();
+    file.apply_env_vars([("STEADFAST_ADAPTIVE_LIMITS_DB_MIN", "2")])
+        .unwrap();
+    let set = file.validate().unwrap();
+    assert_eq!(set.adaptive_limits["db"].min(), 2);
+    assert_eq!(set.adaptive_limits["db"].algorithm(), Algorithm::vegas());
+    let recorder = Arc::new(Recorder::default());
+    let registry = Registry::from_set_with_observer(&set, recorder.clone()).unwrap();
+    let svc = registry
+        .adaptive_limit_layer("db")
+        .unwrap()
+        .layer(service_fn(|()| async { Ok::<_, ()>(()) }));
+    svc.oneshot(()).await.unwrap();
+    let db = |limit, in_flight| ("db".to_owned(), limit, in_flight);
+    assert_eq!(
+        *recorder.limits.lock().unwrap(),
+        [db(4, 0), db(4, 1), db(4, 0)],
+        "Vegas: an idle limiter does not grow"
+    );
+
+    // A key the algorithm ignores is refused, naming it.
+    let err = PolicySet::from_toml_with_env(
+        "[adaptive_limits.db]\nalgorithm = \"vegas\"\ntimeout = \"1s\"\n",
+    )
+    .unwrap_err();
+    assert_eq!(err.key(), "adaptive_limits.db.timeout");
+    assert!(err.to_string().contains("aimd"), "{err}");
+
+    // A disabled registry's layer admits everything.
+    let set = PolicySet::from_toml_with_env(
+        "enabled = false\n[adaptive_limits.db]\ninitial = 1\nmin = 1\n",
+    )
+    .unwrap();
+    let registry = Registry::from_set(&set).unwrap();
+    let layer = registry.adaptive_limit_layer("db").unwrap();
+    let mut svc = layer.layer(service_fn(|()| std::future::pending::<Result<(), ()>>()));
+    let _first = svc.call(());
+    let mut second = Box::pin(svc.call(()));
+    assert!(poll_once(second.as_mut()).is_pending(), "not refused");
+    assert_eq!(registry.adaptive_limit("db").unwrap().in_flight(), 0);
+}
