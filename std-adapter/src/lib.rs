@@ -41,5 +41,6 @@ pub use policy::{Policy, PolicyBuilder};
 #[cfg(feature = "config")]
 pub mod config;
 pub mod health;
+pub mod hedge;
 pub mod observe;
 pub mod registry;

@@ -47,6 +47,7 @@ use steadfast::pipeline::Event;
 use crate::adaptive::SharedAdaptiveLimit;
 use crate::checks::HealthChecks;
 use crate::health::{BreakerHealth, Health};
+use crate::hedge::SharedHedger;
 use crate::observer::{NoopObserver, Observer};
 use crate::ratelimit::SharedRateLimiter;
 use crate::{Policy, SharedBreaker, SharedBudget, SharedBulkhead, time};
@@ -84,6 +85,8 @@ struct Inner {
     chaos: BTreeMap<String, Drill>,
     rate_limiters: BTreeMap<String, SharedRateLimiter>,
     adaptive_limits: BTreeMap<String, SharedAdaptiveLimit>,
+    /// Each hedger with the budget its hedges spend from.
+    hedgers: BTreeMap<String, (SharedHedger, Option<SharedBudget>)>,
 }
 
 /// A named fault-injection drill: its settings and the switch every layer
@@ -155,6 +158,8 @@ pub struct RegistryBuilder {
     chaos: BTreeMap<String, Drill>,
     rate_limiters: BTreeMap<String, SharedRateLimiter>,
     adaptive_limits: BTreeMap<String, SharedAdaptiveLimit>,
+    /// Each hedger with the budget its hedges spend from.
+    hedgers: BTreeMap<String, (SharedHedger, Option<SharedBudget>)>,
 }
 
 impl fmt::Debug for RegistryBuilder {
@@ -302,6 +307,22 @@ impl RegistryBuilder {
         self
     }
 
+    /// Registers a hedger under its own name, its hedges spending from
+    /// `budget` if given (for `Registry::hedge_layer`, feature `tower`).
+    ///
+    /// ```
+    /// use steadfast_std::hedge::SharedHedger;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().hedger(SharedHedger::new("search", Default::default())?, None).build();
+    /// assert_eq!(r.hedger("search").unwrap().config().max_hedges(), 1);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn hedger(mut self, hedger: SharedHedger, budget: Option<SharedBudget>) -> Self {
+        self.hedgers
+            .insert(hedger.name().to_owned(), (hedger, budget));
+        self
+    }
+
     /// Registers a fault-injection drill under `name`, for
     /// `Registry::chaos_layer` (feature `tower`). It injects only when
     /// `config` is enabled and the registry's global switch is on.
@@ -355,6 +376,7 @@ impl RegistryBuilder {
                 chaos: self.chaos,
                 rate_limiters: self.rate_limiters,
                 adaptive_limits: self.adaptive_limits,
+                hedgers: self.hedgers,
             }),
         }
     }
@@ -381,6 +403,7 @@ impl Registry {
             chaos: BTreeMap::new(),
             rate_limiters: BTreeMap::new(),
             adaptive_limits: BTreeMap::new(),
+            hedgers: BTreeMap::new(),
         }
     }
 
@@ -486,6 +509,17 @@ impl Registry {
                 .map_err(core_error(format!("adaptive_limits.{name}")))?
                 .with_observer(observer.clone());
             builder = builder.adaptive_limit(limit);
+        }
+        for (name, spec) in &set.hedges {
+            let hedger = SharedHedger::new(name.as_str(), spec.config)
+                .map_err(core_error(format!("hedges.{name}")))?
+                .with_observer(observer.clone());
+            // Validation checked that the budget exists.
+            let budget = spec
+                .budget
+                .as_ref()
+                .and_then(|b| builder.budgets.get(b).cloned());
+            builder = builder.hedger(hedger, budget);
         }
         for (name, config) in &set.chaos {
             // The global switch off turns every drill off too.
@@ -669,6 +703,46 @@ impl Registry {
     pub fn adaptive_limit_layer(&self, name: &str) -> Option<crate::tower::AdaptiveLimitLayer> {
         let layer =
             crate::tower::AdaptiveLimitLayer::new(self.inner.adaptive_limits.get(name)?.clone());
+        Some(if self.inner.enabled {
+            layer
+        } else {
+            layer.passing()
+        })
+    }
+
+    /// The hedger named `name`.
+    ///
+    /// ```
+    /// use steadfast_std::config::PolicySet;
+    /// # use steadfast_std::registry::Registry;
+    /// let set = PolicySet::from_toml_with_env("[hedges.search]\ndelay = \"40ms\"\nmax_hedges = 2\n")?;
+    /// let r = Registry::from_set(&set)?;
+    /// assert_eq!(r.hedger("search").unwrap().config().max_hedges(), 2);
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
+    /// ```
+    pub fn hedger(&self, name: &str) -> Option<&SharedHedger> {
+        self.inner.hedgers.get(name).map(|(h, _)| h)
+    }
+
+    /// A tower [`HedgeLayer`](crate::tower::HedgeLayer) for the hedger
+    /// named `name` (`[hedges.NAME]`), with its budget. A disabled
+    /// registry's layer runs the first attempt only. Feature `tower`.
+    ///
+    /// ```
+    /// use steadfast_std::hedge::SharedHedger;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().hedger(SharedHedger::new("search", Default::default())?, None).build();
+    /// assert_eq!(r.hedge_layer("search").unwrap().hedger().name(), "search");
+    /// assert!(r.hedge_layer("db").is_none());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn hedge_layer(&self, name: &str) -> Option<crate::tower::HedgeLayer> {
+        let (hedger, budget) = self.inner.hedgers.get(name)?;
+        let mut layer = crate::tower::HedgeLayer::new(hedger.clone());
+        if let Some(budget) = budget {
+            layer = layer.with_budget(budget.clone());
+        }
         Some(if self.inner.enabled {
             layer
         } else {

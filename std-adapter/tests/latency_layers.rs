@@ -278,3 +278,302 @@ async fn a_registry_builds_adaptive_limits_from_a_file_with_env_overrides() {
     assert!(poll_once(second.as_mut()).is_pending(), "not refused");
     assert_eq!(registry.adaptive_limit("db").unwrap().in_flight(), 0);
 }
+
+// ---- hedging ----
+
+/// A dependency whose `n`-th attempt takes `script[n]` (ms) and answers
+/// `Ok(n)`, or `Err(n)` when the latency is odd. Records when each attempt
+/// started, and counts attempts still running (cancelled ones leave too).
+#[derive(Clone)]
+struct Scripted {
+    script: Arc<Vec<u64>>,
+    started: Arc<Mutex<Vec<std::time::Duration>>>,
+    running: Arc<AtomicU32>,
+    origin: Instant,
+}
+
+impl Scripted {
+    fn new(script: &[u64]) -> Self {
+        Self {
+            script: Arc::new(script.to_vec()),
+            started: Arc::default(),
+            running: Arc::default(),
+            origin: Instant::now(),
+        }
+    }
+
+    fn started_ms(&self) -> Vec<u64> {
+        let started = self.started.lock().unwrap();
+        started.iter().map(|d| d.as_millis() as u64).collect()
+    }
+
+    fn service(
+        &self,
+    ) -> impl Service<
+        &'static str,
+        Response = usize,
+        Error = usize,
+        Future = impl Future<Output = Result<usize, usize>> + use<>,
+    > + Clone
+    + use<> {
+        let this = self.clone();
+        service_fn(move |_q: &'static str| {
+            let n = {
+                let mut started = this.started.lock().unwrap();
+                started.push(this.origin.elapsed());
+                started.len() - 1
+            };
+            let latency = this.script.get(n).copied().unwrap_or(1_000);
+            this.running.fetch_add(1, Ordering::SeqCst);
+            let leave = Leave(this.running.clone());
+            async move {
+                let _leave = leave;
+                tokio::time::sleep(ms(latency)).await;
+                if latency % 2 == 1 { Err(n) } else { Ok(n) }
+            }
+        })
+    }
+}
+
+fn fixed(delay_ms: u64, max_hedges: u8) -> steadfast::hedge::Config {
+    steadfast::hedge::Config::new()
+        .with_delay(steadfast::hedge::Delay::Fixed(
+            steadfast::time::Duration::from_millis(delay_ms),
+        ))
+        .with_max_hedges(max_hedges)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hedge_starts_exactly_at_the_delay_wins_and_the_loser_is_cancelled() {
+    use steadfast_std::hedge::SharedHedger;
+    use steadfast_std::tower::HedgeLayer;
+
+    let recorder = Arc::new(Recorder::default());
+    let hedger = SharedHedger::new("search", fixed(50, 1))
+        .unwrap()
+        .with_observer(recorder.clone());
+    let dep = Scripted::new(&[200, 30]);
+    let svc = HedgeLayer::new(hedger).layer(dep.service());
+    let start = Instant::now();
+    assert_eq!(svc.oneshot("q").await, Ok(1), "the hedge answered first");
+    assert_eq!(start.elapsed(), ms(80));
+    assert_eq!(
+        dep.started_ms(),
+        [0, 50],
+        "the hedge started exactly at the delay"
+    );
+    assert_eq!(
+        dep.running.load(Ordering::SeqCst),
+        0,
+        "the first attempt was dropped at once"
+    );
+    assert_eq!(*recorder.hedges.lock().unwrap(), [("search".to_owned(), 1)]);
+    assert_eq!(*recorder.wins.lock().unwrap(), [("search".to_owned(), 1)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answer_before_the_delay_starts_no_hedge() {
+    use steadfast_std::hedge::SharedHedger;
+    use steadfast_std::tower::HedgeLayer;
+
+    let dep = Scripted::new(&[50]);
+    let svc = HedgeLayer::new(SharedHedger::new("s", fixed(50, 1)).unwrap()).layer(dep.service());
+    let start = Instant::now();
+    // Answered at the instant the hedge would be due: the answer is polled
+    // first, so no hedge starts.
+    assert_eq!(svc.oneshot("q").await, Ok(0));
+    assert_eq!(start.elapsed(), ms(50));
+    assert_eq!(dep.started_ms(), [0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn hedges_are_spaced_by_the_delay_capped_and_all_cancelled_when_one_wins() {
+    use steadfast_std::hedge::SharedHedger;
+    use steadfast_std::tower::HedgeLayer;
+
+    let recorder = Arc::new(Recorder::default());
+    let hedger = SharedHedger::new("s", fixed(40, 3))
+        .unwrap()
+        .with_observer(recorder.clone());
+    // First 300 ms; hedges 500, 500, 100 ms.
+    let dep = Scripted::new(&[300, 500, 500, 100]);
+    let svc = HedgeLayer::new(hedger).layer(dep.service());
+    let start = Instant::now();
+    assert_eq!(svc.oneshot("q").await, Ok(3));
+    assert_eq!(
+        start.elapsed(),
+        ms(220),
+        "hedge 3 started at 120, answered at 220"
+    );
+    assert_eq!(dep.started_ms(), [0, 40, 80, 120]);
+    assert_eq!(
+        dep.running.load(Ordering::SeqCst),
+        0,
+        "three losers dropped"
+    );
+    let numbers: Vec<u8> = recorder
+        .hedges
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|h| h.1)
+        .collect();
+    assert_eq!(numbers, [1, 2, 3]);
+    assert_eq!(*recorder.wins.lock().unwrap(), [("s".to_owned(), 3)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_waits_for_the_running_hedge_and_the_last_failure_is_the_answer() {
+    use steadfast_std::hedge::SharedHedger;
+    use steadfast_std::tower::HedgeLayer;
+
+    // The first fails at 61 ms, after the hedge started (50 ms): the hedge
+    // answers at 80 ms.
+    let dep = Scripted::new(&[61, 30]);
+    let svc = HedgeLayer::new(SharedHedger::new("s", fixed(50, 1)).unwrap()).layer(dep.service());
+    let start = Instant::now();
+    assert_eq!(svc.oneshot("q").await, Ok(1));
+    assert_eq!(start.elapsed(), ms(80));
+
+    // Both fail: the one answering last is the answer, at 121 ms.
+    let dep = Scripted::new(&[61, 71]);
+    let svc = HedgeLayer::new(SharedHedger::new("s", fixed(50, 1)).unwrap()).layer(dep.service());
+    let start = Instant::now();
+    assert_eq!(svc.oneshot("q").await, Err(Error::operation(1)));
+    assert_eq!(start.elapsed(), ms(121));
+
+    // A failure with nothing else running ends the call before the delay.
+    let dep = Scripted::new(&[11]);
+    let svc = HedgeLayer::new(SharedHedger::new("s", fixed(50, 1)).unwrap()).layer(dep.service());
+    let start = Instant::now();
+    assert_eq!(svc.oneshot("q").await, Err(Error::operation(0)));
+    assert_eq!((start.elapsed(), dep.started_ms()), (ms(11), vec![0]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_budget_refusal_stops_hedging() {
+    use steadfast::retry::BudgetConfig;
+    use steadfast_std::SharedBudget;
+    use steadfast_std::hedge::SharedHedger;
+    use steadfast_std::tower::HedgeLayer;
+
+    // 500 ‰ of requests, no floor: two requests pay for one hedge.
+    let budget = SharedBudget::new(
+        BudgetConfig::new()
+            .with_ratio_permille(500)
+            .with_min_retries_per_sec(0),
+    )
+    .unwrap();
+    let dep = Scripted::new(&[200, 200, 500]);
+    let svc = HedgeLayer::new(SharedHedger::new("s", fixed(50, 2)).unwrap())
+        .with_budget(budget.clone())
+        .layer(dep.service());
+    let start = Instant::now();
+    // One deposit: half a retry, refused at 50 ms: no hedge at all.
+    assert_eq!(svc.clone().oneshot("q").await, Ok(0));
+    assert_eq!((start.elapsed(), dep.started_ms()), (ms(200), vec![0]));
+    // A second deposit: one hedge paid, at 250 ms; the second (300 ms) is refused.
+    assert_eq!(
+        svc.oneshot("q").await,
+        Ok(1),
+        "the first attempt (200 ms) won"
+    );
+    assert_eq!(start.elapsed(), ms(400));
+    assert_eq!(dep.started_ms(), [0, 200, 250]);
+    assert_eq!(budget.retries_available(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_percentile_delay_follows_the_recorded_latencies() {
+    use steadfast::hedge::{Config, Delay};
+    use steadfast_std::hedge::SharedHedger;
+    use steadfast_std::tower::HedgeLayer;
+
+    let p50 = Delay::Percentile {
+        permille: 500,
+        min_samples: 4,
+        fallback: steadfast::time::Duration::from_millis(300),
+    };
+    let hedger = SharedHedger::new("s", Config::new().with_delay(p50)).unwrap();
+    // Four fast calls (10 ms), then one whose first attempt hangs.
+    let dep = Scripted::new(&[10, 10, 10, 10, 5_000, 20]);
+    let svc = HedgeLayer::new(hedger.clone()).layer(dep.service());
+    for n in 0..4 {
+        assert_eq!(
+            hedger.delay(),
+            steadfast::time::Duration::from_millis(300),
+            "fallback"
+        );
+        assert_eq!(svc.clone().oneshot("q").await, Ok(n));
+    }
+    // 10 ms lies in [8.192, 16.384) ms: the estimate is the upper edge.
+    assert_eq!(
+        hedger.delay(),
+        steadfast::time::Duration::from_micros(16_384)
+    );
+    let start = Instant::now();
+    let origin = dep.origin.elapsed();
+    assert_eq!(svc.oneshot("q").await, Ok(5));
+    // Tokio's timer fires on whole milliseconds: the hedge starts at the
+    // first tick at or after 16.384 ms, and answers 20 ms later.
+    let hedge_at = dep.started.lock().unwrap()[5] - origin;
+    assert_eq!(hedge_at, ms(17));
+    assert_eq!(start.elapsed(), ms(37));
+}
+
+#[cfg(feature = "config")]
+#[tokio::test(start_paused = true)]
+async fn a_registry_builds_hedge_layers_from_a_file_with_their_budget() {
+    use steadfast_std::config::PolicySet;
+    use steadfast_std::registry::Registry;
+
+    let set = PolicySet::from_toml_with_env(
+        "[budgets.b]\nratio_permille = 500\nmin_retries_per_sec = 0\n[hedges.search]\ndelay = \"50ms\"\nmax_hedges = 2\nbudget = \"b\"\n",
+    )
+    .unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let registry = Registry::from_set_with_observer(&set, recorder.clone()).unwrap();
+    let dep = Scripted::new(&[200, 500]);
+    let svc = registry.hedge_layer("search").unwrap().layer(dep.service());
+    assert_eq!(svc.oneshot("q").await, Ok(0));
+    assert_eq!(dep.started_ms(), [0], "the budget refused the hedge");
+    assert!(recorder.hedges.lock().unwrap().is_empty());
+
+    // Percentile keys beside a fixed delay are refused, naming the key.
+    let err = PolicySet::from_toml_with_env("[hedges.s]\ndelay = \"5ms\"\npercentile = 990\n")
+        .unwrap_err();
+    assert_eq!(err.key(), "hedges.s.percentile");
+
+    // A disabled registry's layer runs the first attempt only.
+    let set =
+        PolicySet::from_toml_with_env("enabled = false\n[hedges.s]\ndelay = \"5ms\"\n").unwrap();
+    let registry = Registry::from_set(&set).unwrap();
+    let dep = Scripted::new(&[100, 10]);
+    let svc = registry.hedge_layer("s").unwrap().layer(dep.service());
+    assert_eq!(svc.oneshot("q").await, Ok(0));
+    assert_eq!(dep.started_ms(), [0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_a_hedged_request_cancels_every_attempt() {
+    use steadfast_std::hedge::SharedHedger;
+    use steadfast_std::tower::HedgeLayer;
+
+    let dep = Scripted::new(&[1_000, 1_000, 1_000, 1_000, 1_000]);
+    let svc = HedgeLayer::new(SharedHedger::new("s", fixed(10, 4)).unwrap()).layer(dep.service());
+    let mut tasks = Vec::new();
+    for abort_at in [1, 5, 15, 35, 60] {
+        let task = tokio::spawn(svc.clone().oneshot("q"));
+        tokio::time::sleep(ms(abort_at)).await;
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+        assert_eq!(
+            dep.running.load(Ordering::SeqCst),
+            0,
+            "aborted at {abort_at} ms"
+        );
+        tasks.push(dep.started_ms().len());
+    }
+    // 1 + 0, 1 + 0, 1 + 1, 1 + 3, 1 + 4 attempts started in turn.
+    assert_eq!(tasks, [1, 2, 4, 8, 13]);
+}

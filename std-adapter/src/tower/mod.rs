@@ -6,6 +6,7 @@
 //! | [`BreakerLayer`] | [`BreakerService`] | a [`SharedBreaker`](crate::SharedBreaker) admits or refuses each request, then learns its classified outcome | [`Error::rejected`] |
 //! | [`BulkheadLayer`] | [`BulkheadService`] | a [`SharedBulkhead`](crate::SharedBulkhead) bounds concurrent requests, with its FIFO queue and max wait | [`Error::bulkhead_full()`] |
 //! | [`AdaptiveLimitLayer`] | [`AdaptiveLimitService`] | a [`SharedAdaptiveLimit`](crate::adaptive::SharedAdaptiveLimit) bounds concurrent requests by a limit that follows the dependency's latency and drops (AIMD, Vegas); no queue | [`Error::bulkhead_full()`] |
+//! | [`HedgeLayer`] | [`HedgeService`] | hedged requests, for operations safe to repeat: after a [`SharedHedger`](crate::hedge::SharedHedger)'s delay (fixed or a latency percentile) another attempt starts beside the first, up to the cap, paid by an optional [`SharedBudget`](crate::SharedBudget); the first success wins, the others are cancelled | the last failed attempt's own |
 //! | [`TimeoutLayer`] | [`TimeoutService`] | a deadline per request on steadfast's clock; the response future is dropped when it passes | [`Error::timed_out()`] |
 //! | [`RetryLayer`] | [`RetryService`] | retries by the core's backoff, attempts, hints and an optional [`SharedBudget`](crate::SharedBudget) | [`Error::retries_exhausted`] |
 //! | [`RateLimitLayer`] | [`RateLimitService`] | a [`SharedRateLimiter`](crate::ratelimit::SharedRateLimiter) (GCRA) admits or refuses each request | [`Error::rate_limited`] |
@@ -99,6 +100,7 @@ mod adaptive;
 mod breaker;
 mod bulkhead;
 mod chaos;
+mod hedge;
 mod ratelimit;
 mod report;
 mod retry;
@@ -109,6 +111,7 @@ pub use adaptive::{AdaptiveLimitFuture, AdaptiveLimitLayer, AdaptiveLimitService
 pub use breaker::{BreakerFuture, BreakerLayer, BreakerService};
 pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
 pub use chaos::{ChaosFuture, ChaosLayer, ChaosService, ChaosSwitch};
+pub use hedge::{HedgeFuture, HedgeLayer, HedgeService};
 pub use ratelimit::{
     KeyedRateLimitLayer, KeyedRateLimitService, RateLimitFuture, RateLimitLayer, RateLimitService,
 };
