@@ -27,6 +27,7 @@ pub mod ratelimit;
 #[cfg(feature = "tokio")]
 pub mod recovery;
 pub mod seed;
+pub mod throttle;
 pub mod time;
 #[cfg(feature = "tower")]
 pub mod tower;

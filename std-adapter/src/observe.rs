@@ -18,6 +18,7 @@
 //! | `bulkhead_in_flight` | gauge | the bulkhead | slots taken, after each step that changed it |
 //! | `bulkhead_queued` | gauge | the bulkhead | calls waiting for a slot, after each step that changed it |
 //! | `rate_limit_rejections_total` | counter | the rate limiter | a call refused by a rate limiter (`RateLimitLayer`, `KeyedRateLimitLayer`) |
+//! | `throttle_rejections_total` | counter | the throttle | a call refused locally by an adaptive throttle (`ThrottleLayer`) |
 //! | `adaptive_limit` | gauge | the adaptive limit | calls it admits at once now, after each step that changed it (`SharedAdaptiveLimit` given an observer) |
 //! | `adaptive_limit_in_flight` | gauge | the adaptive limit | its permits out, after each step that changed them |
 //! | `adaptive_limit_rejections_total` | counter | the adaptive limit | a call refused at the limit |
@@ -110,6 +111,7 @@ struct Names {
     queued: metrics::SharedString,
     injections: metrics::SharedString,
     rate_limited: metrics::SharedString,
+    throttled: metrics::SharedString,
     adaptive_limit: metrics::SharedString,
     adaptive_in_flight: metrics::SharedString,
     adaptive_rejections: metrics::SharedString,
@@ -132,6 +134,7 @@ impl Names {
         queued: metrics::SharedString::const_str("bulkhead_queued"),
         injections: metrics::SharedString::const_str("chaos_injections_total"),
         rate_limited: metrics::SharedString::const_str("rate_limit_rejections_total"),
+        throttled: metrics::SharedString::const_str("throttle_rejections_total"),
         adaptive_limit: metrics::SharedString::const_str("adaptive_limit"),
         adaptive_in_flight: metrics::SharedString::const_str("adaptive_limit_in_flight"),
         adaptive_rejections: metrics::SharedString::const_str("adaptive_limit_rejections_total"),
@@ -160,6 +163,7 @@ impl Names {
             queued: name(&plain.queued),
             injections: name(&plain.injections),
             rate_limited: name(&plain.rate_limited),
+            throttled: name(&plain.throttled),
             adaptive_limit: name(&plain.adaptive_limit),
             adaptive_in_flight: name(&plain.adaptive_in_flight),
             adaptive_rejections: name(&plain.adaptive_rejections),
@@ -185,6 +189,10 @@ impl Names {
         );
         describe_counter!(self.timeouts.clone(), "Attempts that timed out");
         describe_counter!(self.rate_limited.clone(), "Calls refused by a rate limiter");
+        describe_counter!(
+            self.throttled.clone(),
+            "Calls refused locally by an adaptive throttle"
+        );
         describe_counter!(
             self.injections.clone(),
             "Faults injected on purpose (chaos), by kind"
@@ -356,6 +364,10 @@ impl Observer for MetricsObserver {
                 reason: Reason::RateLimited { .. },
                 ..
             }) => &n.rate_limited,
+            Some(Failure {
+                reason: Reason::Throttled,
+                ..
+            }) => &n.throttled,
             _ => return,
         };
         metrics::counter!(counter.clone(), LABEL => policy.to_owned()).increment(1);
@@ -493,6 +505,12 @@ impl Observer for TracingObserver {
                     .map(|at| human(at.saturating_duration_since(crate::time::now())))
                     .unwrap_or_else(|| "never".to_owned());
                 tracing::debug!(target: "steadfast", policy, %retry_in, "refused: rate limited");
+            }
+            Some(Failure {
+                reason: Reason::Throttled,
+                ..
+            }) => {
+                tracing::debug!(target: "steadfast", policy, "refused: throttled locally");
             }
             Some(Failure {
                 reason: reason @ (Reason::BulkheadFull | Reason::QueueTimeout),

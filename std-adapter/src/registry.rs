@@ -50,6 +50,7 @@ use crate::health::{BreakerHealth, Health};
 use crate::hedge::SharedHedger;
 use crate::observer::{NoopObserver, Observer};
 use crate::ratelimit::SharedRateLimiter;
+use crate::throttle::SharedThrottle;
 use crate::{Policy, SharedBreaker, SharedBudget, SharedBulkhead, time};
 
 #[cfg(feature = "config")]
@@ -84,6 +85,7 @@ struct Inner {
     checks: HealthChecks,
     chaos: BTreeMap<String, Drill>,
     rate_limiters: BTreeMap<String, SharedRateLimiter>,
+    throttles: BTreeMap<String, SharedThrottle>,
     adaptive_limits: BTreeMap<String, SharedAdaptiveLimit>,
     /// Each hedger with the budget its hedges spend from.
     hedgers: BTreeMap<String, (SharedHedger, Option<SharedBudget>)>,
@@ -157,6 +159,7 @@ pub struct RegistryBuilder {
     checks: HealthChecks,
     chaos: BTreeMap<String, Drill>,
     rate_limiters: BTreeMap<String, SharedRateLimiter>,
+    throttles: BTreeMap<String, SharedThrottle>,
     adaptive_limits: BTreeMap<String, SharedAdaptiveLimit>,
     /// Each hedger with the budget its hedges spend from.
     hedgers: BTreeMap<String, (SharedHedger, Option<SharedBudget>)>,
@@ -290,6 +293,20 @@ impl RegistryBuilder {
         self
     }
 
+    /// Registers an adaptive throttle under its own name.
+    ///
+    /// ```
+    /// use steadfast_std::throttle::SharedThrottle;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().throttle(SharedThrottle::new("api", Default::default())?).build();
+    /// assert_eq!(r.throttle("api").unwrap().config().k_permille(), 2_000);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn throttle(mut self, throttle: SharedThrottle) -> Self {
+        self.throttles.insert(throttle.name().to_owned(), throttle);
+        self
+    }
+
     /// Registers an adaptive concurrency limit under its own name. Give it
     /// the registry's observer yourself
     /// ([`SharedAdaptiveLimit::with_observer`]); a registry built from a
@@ -375,6 +392,7 @@ impl RegistryBuilder {
                 checks: self.checks,
                 chaos: self.chaos,
                 rate_limiters: self.rate_limiters,
+                throttles: self.throttles,
                 adaptive_limits: self.adaptive_limits,
                 hedgers: self.hedgers,
             }),
@@ -402,6 +420,7 @@ impl Registry {
             checks: HealthChecks::new(),
             chaos: BTreeMap::new(),
             rate_limiters: BTreeMap::new(),
+            throttles: BTreeMap::new(),
             adaptive_limits: BTreeMap::new(),
             hedgers: BTreeMap::new(),
         }
@@ -503,6 +522,11 @@ impl Registry {
             let limiter = SharedRateLimiter::new(name.as_str(), *config)
                 .map_err(core_error(format!("ratelimits.{name}")))?;
             builder = builder.rate_limiter(limiter);
+        }
+        for (name, config) in &set.throttles {
+            let throttle = SharedThrottle::new(name.as_str(), *config)
+                .map_err(core_error(format!("throttles.{name}")))?;
+            builder = builder.throttle(throttle);
         }
         for (name, config) in &set.adaptive_limits {
             let limit = SharedAdaptiveLimit::new(name.as_str(), *config)
@@ -666,6 +690,40 @@ impl Registry {
         let limiter = self.inner.rate_limiters.get(name)?.clone();
         let layer =
             crate::tower::RateLimitLayer::new(limiter).with_observer(self.inner.observer.clone());
+        Some(if self.inner.enabled {
+            layer
+        } else {
+            layer.passing()
+        })
+    }
+
+    /// The adaptive throttle named `name`.
+    ///
+    /// ```
+    /// # use steadfast_std::registry::Registry;
+    /// assert!(Registry::builder().build().throttle("api").is_none());
+    /// ```
+    pub fn throttle(&self, name: &str) -> Option<&SharedThrottle> {
+        self.inner.throttles.get(name)
+    }
+
+    /// A tower [`ThrottleLayer`](crate::tower::ThrottleLayer) for the
+    /// throttle named `name` (`[throttles.NAME]`), reporting refusals to the
+    /// registry's observer (`throttle_rejections_total`). A disabled
+    /// registry's layer admits every request. Feature `tower`.
+    ///
+    /// ```
+    /// use steadfast_std::throttle::SharedThrottle;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().throttle(SharedThrottle::new("api", Default::default())?).build();
+    /// assert_eq!(r.throttle_layer("api").unwrap().throttle().name(), "api");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn throttle_layer(&self, name: &str) -> Option<crate::tower::ThrottleLayer> {
+        let throttle = self.inner.throttles.get(name)?.clone();
+        let layer =
+            crate::tower::ThrottleLayer::new(throttle).with_observer(self.inner.observer.clone());
         Some(if self.inner.enabled {
             layer
         } else {

@@ -12,11 +12,17 @@ use std::collections::{BinaryHeap, HashMap};
 
 use steadfast::breaker::{Breaker, Consecutive, CountWindow, State, TimeWindow};
 use steadfast::bulkhead::Bulkhead;
+use steadfast::chaos::{Chaos, Fault};
 use steadfast::outcome::{Outcome, Verdict};
-use steadfast::pipeline::{Call, Event, Finish, Input, Observer, Pipeline, Reason, Shared, Step};
+use steadfast::pipeline::{
+    Call, Event, Failure, Finish, Input, Observer, Pipeline, Reason, Shared, Step,
+};
+use steadfast::ratelimit::RateLimiter;
 use steadfast::retry::Budget;
 use steadfast::rng::{Rng, SplitMix64};
+use steadfast::throttle::AdaptiveThrottle;
 use steadfast::time::{Duration, Instant};
+use steadfast_std::throttle::THROTTLE_BUCKETS;
 
 use crate::model::{Dependency, Load, Next, Sampler};
 use crate::policy::{Detector, SimPolicy, TIME_WINDOW_BUCKETS};
@@ -73,6 +79,12 @@ struct Machines {
     breaker: AnyBreaker,
     bulkhead: Option<Pool>,
     budget: Option<Budget>,
+    /// Client-side admission before a call's pipeline: the rate limiter, then
+    /// the adaptive throttle (steadfast-std's bucket count).
+    limiter: Option<RateLimiter>,
+    throttle: Option<AdaptiveThrottle<THROTTLE_BUCKETS>>,
+    /// Fault injection before each attempt.
+    chaos: Option<Chaos>,
 }
 
 impl Machines {
@@ -102,10 +114,25 @@ impl Machines {
             .budget
             .map(|c| Budget::new(c).map_err(err("budget")))
             .transpose()?;
+        let limiter = policy
+            .rate_limit
+            .map(|c| RateLimiter::new(c).map_err(err("rate_limit")))
+            .transpose()?;
+        let throttle = policy
+            .throttle
+            .map(|c| AdaptiveThrottle::new(c).map_err(err("throttle")))
+            .transpose()?;
+        let chaos = policy
+            .chaos
+            .map(|c| Chaos::new(c).map_err(err("chaos")))
+            .transpose()?;
         Ok(Self {
             breaker,
             bulkhead,
             budget,
+            limiter,
+            throttle,
+            chaos,
         })
     }
 }
@@ -122,6 +149,13 @@ enum Kind {
     /// The dependency answers the attempt the call in `slot` started in
     /// generation `gen` (stale if the call has moved on: it timed out).
     Answer {
+        slot: u32,
+        generation: u32,
+        verdict: Verdict,
+    },
+    /// An injected fault answers the attempt the call in `slot` started in
+    /// generation `gen` (the dependency never saw it).
+    Injected {
         slot: u32,
         generation: u32,
         verdict: Verdict,
@@ -176,6 +210,8 @@ struct Slot {
     attempts: u32,
     /// The answer of the last attempt whose outcome the call received.
     last: Option<script::Answer>,
+    /// The adaptive throttle refused its last attempt: the call ended there.
+    throttled: bool,
 }
 
 /// A hasher for `u32` keys that are already well spread (ticket numbers).
@@ -210,6 +246,8 @@ struct Tally {
     attempts: u64,
     retries: u64,
     attempt_timeouts: u64,
+    /// Attempts the fault injection changed (a fault, latency, or both).
+    injected: u64,
     breaker_opens: u64,
     outage_offered: u64,
     outage_attempts: u64,
@@ -295,6 +333,10 @@ pub struct Sim<'a> {
     acc: Accounting,
     patience: Option<Sampler>,
     patience_rng: SplitMix64,
+    /// The adaptive throttle's draws.
+    admission_rng: SplitMix64,
+    /// The fault injection's draws.
+    chaos_rng: SplitMix64,
     series: Series,
     bucket_us: u64,
     /// The bucket whose finished-call latencies are being collected.
@@ -356,6 +398,8 @@ impl<'a> Sim<'a> {
                 .as_ref()
                 .map(|p| Sampler::new(p, Duration::MAX)),
             patience_rng: SplitMix64::new(0),
+            admission_rng: SplitMix64::new(0),
+            chaos_rng: SplitMix64::new(0),
             series: Series::new(buckets),
             bucket_us,
             open_bucket: 0,
@@ -372,6 +416,8 @@ impl<'a> Sim<'a> {
         };
         let mut client_rng = SplitMix64::new(root.next_u64());
         sim.patience_rng = SplitMix64::new(root.next_u64());
+        sim.admission_rng = SplitMix64::new(root.next_u64());
+        sim.chaos_rng = SplitMix64::new(root.next_u64());
         if scenario.load.rate > 0.0 || !scenario.load.bursts.is_empty() {
             sim.push(Instant::ZERO, Kind::Arrival { real: false });
         }
@@ -471,8 +517,16 @@ impl<'a> Sim<'a> {
                     {
                         self.series.dependency_failures[b] += 1;
                     }
+                    if let Some(throttle) = &mut self.machines.throttle {
+                        throttle.record(verdict.outcome == Outcome::Success, at);
+                    }
                     self.feed(slot, generation, Input::Outcome(verdict));
                 }
+                Kind::Injected {
+                    slot,
+                    generation,
+                    verdict,
+                } => self.feed(slot, generation, Input::Outcome(verdict)),
                 Kind::Wake { slot, generation } => self.feed(slot, generation, Input::Next),
                 Kind::Abandon { slot, serial } => {
                     let Some(Some(s)) = self.slots.get_mut(slot as usize) else {
@@ -505,6 +559,7 @@ impl<'a> Sim<'a> {
         if let Some(b) = self.bucket(at) {
             self.series.offered[b] += 1;
         }
+        let admission = self.admit(at);
         let (free, generation) = self.free.pop().map_or((None, 0), |(i, g)| (Some(i), g));
         let serial = self.tally.offered;
         let slot = Slot {
@@ -519,6 +574,7 @@ impl<'a> Sim<'a> {
             scripted,
             attempts: 0,
             last: None,
+            throttled: false,
         };
         let index = match free {
             Some(i) => {
@@ -530,6 +586,10 @@ impl<'a> Sim<'a> {
                 (self.slots.len() - 1) as u32
             }
         };
+        if let Err(reason) = admission {
+            self.finish_call(index, Finish::Failed(Failure::new(reason, 0)));
+            return;
+        }
         let cancel_at = self
             .script
             .and_then(|script| script.calls.get(scripted as usize)?.cancel_at);
@@ -555,6 +615,45 @@ impl<'a> Sim<'a> {
             );
         }
         self.feed(index, generation, Input::Next);
+    }
+
+    /// Schedules the answer of an attempt the fault injection replaced
+    /// (`None`: a hang, which only its deadline ends).
+    fn push_injected(
+        &mut self,
+        slot: u32,
+        generation: u32,
+        now: Instant,
+        latency: Option<Duration>,
+        verdict: Verdict,
+        deadline: Option<Instant>,
+    ) {
+        let done = latency.map(|l| now.saturating_add(l));
+        if let Some(done) = done {
+            self.push(
+                done,
+                Kind::Injected {
+                    slot,
+                    generation,
+                    verdict,
+                },
+            );
+        }
+        if let Some(d) = deadline
+            && done.is_none_or(|done| d < done)
+        {
+            self.push(d, Kind::Wake { slot, generation });
+        }
+    }
+
+    /// Client-side admission of a call arriving at `at`: the rate limiter.
+    fn admit(&mut self, at: Instant) -> Result<(), Reason> {
+        match &mut self.machines.limiter {
+            Some(limiter) => limiter.check(at).map_err(|refused| Reason::RateLimited {
+                retry_at: refused.retry_at,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Feeds `input` to the call in `slot` if it is still in `generation`,
@@ -609,6 +708,19 @@ impl<'a> Sim<'a> {
         );
         match step {
             Step::Attempt { deadline, .. } => {
+                if let Some(throttle) = &mut self.machines.throttle
+                    && throttle.admit(now, &mut self.admission_rng).is_err()
+                {
+                    // Refused locally, as a throttle layer under the retries
+                    // refuses a request: not sent, not retried, the call ends.
+                    s.throttled = true;
+                    self.feed(
+                        index,
+                        generation,
+                        Input::Outcome(Verdict::ignored().not_retryable()),
+                    );
+                    return;
+                }
                 let (latency, verdict) = match self.script {
                     Some(script) => {
                         if let Some(trace) = &mut self.trace {
@@ -632,15 +744,53 @@ impl<'a> Sim<'a> {
                         }
                     }
                     None => {
-                        let answer = self
-                            .dependency
-                            .answer(now, self.in_flight, &mut self.dep_rng);
-                        let verdict = if answer.ok {
-                            Verdict::success()
+                        let injection = self
+                            .machines
+                            .chaos
+                            .as_ref()
+                            .map(|c| c.decide(now, &mut self.chaos_rng))
+                            .filter(|i| i.delay.is_some() || i.fault.is_some());
+                        if let Some(injection) = injection {
+                            self.tally.injected += 1;
+                            let delay = injection.delay.unwrap_or(Duration::ZERO);
+                            let injected = match injection.fault {
+                                // Fails without reaching the dependency.
+                                Some(Fault::Error) => Some((Some(delay), Verdict::failure())),
+                                // Never answers: its deadline ends it.
+                                Some(Fault::Hang) => Some((None, Verdict::failure())),
+                                // The dependency's own failure, after the delay.
+                                Some(Fault::Outcome) => Some((
+                                    Some(delay.saturating_add(self.dependency.spec().fail_latency)),
+                                    Verdict::failure(),
+                                )),
+                                None => None,
+                            };
+                            if let Some((latency, verdict)) = injected {
+                                self.push_injected(
+                                    index, generation, now, latency, verdict, deadline,
+                                );
+                                return;
+                            }
+                            let answer =
+                                self.dependency
+                                    .answer(now, self.in_flight, &mut self.dep_rng);
+                            let verdict = if answer.ok {
+                                Verdict::success()
+                            } else {
+                                Verdict::failure()
+                            };
+                            (answer.latency.map(|l| l.saturating_add(delay)), verdict)
                         } else {
-                            Verdict::failure()
-                        };
-                        (answer.latency, verdict)
+                            let answer =
+                                self.dependency
+                                    .answer(now, self.in_flight, &mut self.dep_rng);
+                            let verdict = if answer.ok {
+                                Verdict::success()
+                            } else {
+                                Verdict::failure()
+                            };
+                            (answer.latency, verdict)
+                        }
                     }
                 };
                 self.in_flight += 1;
@@ -746,6 +896,12 @@ impl<'a> Sim<'a> {
         let mut refusal = None;
         let t = &mut self.tally;
         let (ok, rejected) = match finish {
+            // Its attempt was refused by the throttle: a local refusal, not
+            // an answer of the dependency.
+            _ if slot.throttled => {
+                refusal = Some(Refusal::Throttled);
+                (false, true)
+            }
             Finish::Completed {
                 outcome: Outcome::Success,
                 ..
@@ -767,6 +923,7 @@ impl<'a> Sim<'a> {
                     Reason::QueueTimeout => refusal = Some(Refusal::QueueWaitExpired),
                     Reason::BudgetExhausted => refusal = Some(Refusal::Budget),
                     Reason::RateLimited { .. } => refusal = Some(Refusal::RateLimited),
+                    Reason::Throttled => refusal = Some(Refusal::Throttled),
                     Reason::DeadlineExceeded => t.timed_out += 1,
                     Reason::AttemptTimedOut
                     | Reason::RetriesExhausted
@@ -882,6 +1039,7 @@ impl<'a> Sim<'a> {
             attempts: t.attempts,
             retries: t.retries,
             attempt_timeouts: t.attempt_timeouts,
+            injected: t.injected,
             breaker_opens: t.breaker_opens,
             has_breaker: s.policy.breaker.is_some(),
             has_bulkhead: s.policy.bulkhead.is_some(),

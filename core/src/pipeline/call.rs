@@ -903,6 +903,7 @@ const fn call_outcome(finish: &Finish) -> Option<Outcome> {
             | Reason::BulkheadFull
             | Reason::QueueTimeout
             | Reason::RateLimited { .. }
+            | Reason::Throttled
             | Reason::Cancelled => None,
         },
     }

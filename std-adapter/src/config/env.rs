@@ -9,7 +9,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor}
 
 use super::{
     AdaptiveLimitEntry, BreakerEntry, BudgetEntry, BulkheadEntry, ChaosEntry, ConfigError,
-    HedgeEntry, PolicyEntry, PolicyFile, RateLimitEntry,
+    HedgeEntry, PolicyEntry, PolicyFile, RateLimitEntry, ThrottleEntry,
 };
 
 /// The prefix of every variable [`PolicyFile::apply_env`] reads.
@@ -197,6 +197,21 @@ impl RateLimitEntry {
     }
 }
 
+impl ThrottleEntry {
+    /// Every key of `[throttles.NAME]`.
+    pub(super) const KEYS: [&'static str; 3] = ["k", "window", "max_reject"];
+
+    pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
+        match key {
+            "k" => self.k = Some(parse(raw)?),
+            "window" => self.window = Some(parse(raw)?),
+            "max_reject" => self.max_reject = Some(parse(raw)?),
+            _ => return Err(format!("no key `{key}` here")),
+        }
+        Ok(())
+    }
+}
+
 impl ChaosEntry {
     /// Every key of `[chaos.NAME]`.
     pub(super) const KEYS: [&'static str; 9] = [
@@ -304,13 +319,14 @@ fn env_name(name: &str) -> String {
 }
 
 /// The sections an override can reach: `(section, its variable word, keys)`.
-const SECTIONS: [(&str, &str, &[&str]); 8] = [
+const SECTIONS: [(&str, &str, &[&str]); 9] = [
     ("breakers", "BREAKERS", &BreakerEntry::KEYS),
     ("bulkheads", "BULKHEADS", &BulkheadEntry::KEYS),
     ("budgets", "BUDGETS", &BudgetEntry::KEYS),
     ("policies", "POLICIES", &PolicyEntry::KEYS),
     ("chaos", "CHAOS", &ChaosEntry::KEYS),
     ("ratelimits", "RATELIMITS", &RateLimitEntry::KEYS),
+    ("throttles", "THROTTLES", &ThrottleEntry::KEYS),
     (
         "adaptive_limits",
         "ADAPTIVE_LIMITS",
@@ -366,7 +382,7 @@ pub struct EnvReport {
 /// batch of variables, so each variable costs a few lookups, whatever the size
 /// of the file.
 struct Index<'a> {
-    by_name: [HashMap<String, Vec<&'a str>>; 8],
+    by_name: [HashMap<String, Vec<&'a str>>; 9],
 }
 
 #[cfg(test)]
@@ -386,14 +402,15 @@ type Target<'a> = (usize, &'a str, &'static str);
 
 impl<'a> Index<'a> {
     fn new(file: &'a PolicyFile) -> Self {
-        let mut by_name: [HashMap<String, Vec<&'a str>>; 8] = Default::default();
-        let names: [Vec<&'a str>; 8] = [
+        let mut by_name: [HashMap<String, Vec<&'a str>>; 9] = Default::default();
+        let names: [Vec<&'a str>; 9] = [
             file.breakers.keys().map(String::as_str).collect(),
             file.bulkheads.keys().map(String::as_str).collect(),
             file.budgets.keys().map(String::as_str).collect(),
             file.policies.keys().map(String::as_str).collect(),
             file.chaos.keys().map(String::as_str).collect(),
             file.ratelimits.keys().map(String::as_str).collect(),
+            file.throttles.keys().map(String::as_str).collect(),
             file.adaptive_limits.keys().map(String::as_str).collect(),
             file.hedges.keys().map(String::as_str).collect(),
         ];
@@ -667,7 +684,7 @@ impl PolicyFile {
                     None => {
                         let warning = ConfigError::new(
                             var.as_str(),
-                            "names no entry of breakers, bulkheads, budgets, policies, chaos, ratelimits, adaptive_limits or hedges (expected STEADFAST_<SECTION>_<NAME>_<KEY>, STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED, STEADFAST_DEFAULT_TIMEOUT or STEADFAST_SEED)",
+                            "names no entry of breakers, bulkheads, budgets, policies, chaos, ratelimits, throttles, adaptive_limits or hedges (expected STEADFAST_<SECTION>_<NAME>_<KEY>, STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED, STEADFAST_DEFAULT_TIMEOUT or STEADFAST_SEED)",
                         );
                         match unknown {
                             UnknownVars::Warn => report.warnings.push(warning),
@@ -697,7 +714,8 @@ impl PolicyFile {
                 3 => self.policies.get_mut(&name).map(|e| e.set(key, &raw)),
                 4 => self.chaos.get_mut(&name).map(|e| e.set(key, &raw)),
                 5 => self.ratelimits.get_mut(&name).map(|e| e.set(key, &raw)),
-                6 => self
+                6 => self.throttles.get_mut(&name).map(|e| e.set(key, &raw)),
+                7 => self
                     .adaptive_limits
                     .get_mut(&name)
                     .map(|e| e.set(key, &raw)),

@@ -55,6 +55,7 @@
 //! | `[bulkheads.NAME]` | `max_concurrent`, `max_queue`, `max_wait` |
 //! | `[budgets.NAME]` | `ratio_permille`, `min_retries_per_sec`, `window` |
 //! | `[ratelimits.NAME]` | `count` (calls per `period`), `period`, `burst` (calls at once after a quiet spell; default `count`) |
+//! | `[throttles.NAME]` | client-side adaptive throttling: `k` (the backend sees about `k` × what it accepts; default 2), `window` (default 2 min), `max_reject` (a cap on the refusal probability, a percentage; default 100%) |
 //! | `[chaos.NAME]` | `enabled` (default false: nothing is injected unless a file or `STEADFAST_CHAOS_<NAME>_ENABLED` says true), `fault`, `hang`, `outcome`, `latency` (percentages up to four decimals: `"0.5%"`), `delay`, `start`, `every` and `active` (inject during the first `active` of every `every`) |
 //! | `[adaptive_limits.NAME]` | `algorithm` (`aimd`/`vegas`), `initial`, `min`, `max`, `backoff_permille`, `timeout` (aimd), `alpha` and `beta` (vegas), `smoothing_permille` |
 //! | `[hedges.NAME]` | `delay` (fixed), or `percentile` (per mille), `min_samples` and `fallback`; `max_hedges`, `budget` (a name) |
@@ -94,7 +95,9 @@ mod value;
 
 pub use env::{EnvReport, UnknownVars};
 pub use latency::{AdaptiveLimitEntry, AlgorithmKind, HedgeEntry, HedgeSpec};
-pub use value::{Attempts, HumanDuration, JitterSpec, Multiplier, Percent, Rate, Timeout, Window};
+pub use value::{
+    Attempts, HumanDuration, JitterSpec, Multiplier, Percent, Rate, Thousandths, Timeout, Window,
+};
 
 #[cfg(test)]
 mod schema_tests;
@@ -345,6 +348,9 @@ pub struct PolicyFile {
     /// `[ratelimits.NAME]`.
     #[serde(default)]
     pub ratelimits: BTreeMap<String, RateLimitEntry>,
+    /// `[throttles.NAME]`.
+    #[serde(default)]
+    pub throttles: BTreeMap<String, ThrottleEntry>,
     /// `[adaptive_limits.NAME]`.
     #[serde(default)]
     pub adaptive_limits: BTreeMap<String, AdaptiveLimitEntry>,
@@ -494,6 +500,27 @@ pub struct RateLimitEntry {
     pub period: Option<HumanDuration>,
     #[serde(default, deserialize_with = "value::whole")]
     pub burst: Option<i64>,
+}
+
+/// `[throttles.NAME]` as written: client-side adaptive throttling (defaults:
+/// the SRE book's `k = 2` over two minutes, no cap on the refusal
+/// probability).
+///
+/// ```
+/// use steadfast_std::config::ThrottleEntry;
+/// assert_eq!(ThrottleEntry::default().k, None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub struct ThrottleEntry {
+    #[serde(default)]
+    pub k: Option<Thousandths>,
+    #[serde(default)]
+    pub window: Option<HumanDuration>,
+    #[serde(default)]
+    pub max_reject: Option<Rate>,
 }
 
 /// `[chaos.NAME]` as written: fault injection for a drill. Nothing is
@@ -676,6 +703,8 @@ pub struct PolicySet {
     pub chaos: BTreeMap<String, steadfast::chaos::Config>,
     /// Rate limiters by name.
     pub ratelimits: BTreeMap<String, steadfast::ratelimit::Config>,
+    /// Adaptive throttles by name.
+    pub throttles: BTreeMap<String, steadfast::throttle::Config>,
     /// Adaptive concurrency limits by name.
     pub adaptive_limits: BTreeMap<String, steadfast::adaptive::Config>,
     /// Hedging rules by name.
@@ -698,6 +727,7 @@ impl Default for PolicySet {
             policies: BTreeMap::new(),
             chaos: BTreeMap::new(),
             ratelimits: BTreeMap::new(),
+            throttles: BTreeMap::new(),
             adaptive_limits: BTreeMap::new(),
             hedges: BTreeMap::new(),
             warnings: Vec::new(),
@@ -1307,6 +1337,43 @@ fn ratelimit_config(
     Ok(c)
 }
 
+use crate::throttle::THROTTLE_BUCKETS;
+
+fn throttle_config(
+    path: &str,
+    e: &ThrottleEntry,
+) -> Result<steadfast::throttle::Config, ConfigError> {
+    let mut c = steadfast::throttle::Config::new();
+    if let Some(k) = e.k {
+        c = c.with_k_permille(k.0);
+    }
+    if let Some(window) = e.window {
+        c = c.with_window(window.0);
+    }
+    if let Some(max) = e.max_reject {
+        if max.0 % 1_000 != 0 {
+            return Err(ConfigError::new(
+                format!("{path}.max_reject"),
+                "at most one decimal (0.1%)",
+            ));
+        }
+        c = c.with_max_reject_permille(max.0 / 1_000);
+    }
+    c.validate(THROTTLE_BUCKETS).map_err(|err| {
+        let (key, problem) = match err.field {
+            "k_permille" => ("k", "must be at least 1"),
+            "window" => (
+                "window",
+                "must be at least 12 microseconds (12 time buckets)",
+            ),
+            "max_reject_permille" => ("max_reject", "must be at most 100%"),
+            other => (other, err.problem),
+        };
+        ConfigError::new(format!("{path}.{key}"), problem)
+    })?;
+    Ok(c)
+}
+
 fn chaos_config(path: &str, e: &ChaosEntry) -> Result<steadfast::chaos::Config, ConfigError> {
     let rate = |r: Option<Rate>| r.map_or(0, |r| r.0);
     let mut c = steadfast::chaos::Config::DEFAULT
@@ -1567,6 +1634,11 @@ impl PolicyFile {
             check_name("ratelimits", name)?;
             let config = ratelimit_config(&format!("ratelimits.{name}"), entry)?;
             set.ratelimits.insert(name.clone(), config);
+        }
+        for (name, entry) in &self.throttles {
+            check_name("throttles", name)?;
+            let config = throttle_config(&format!("throttles.{name}"), entry)?;
+            set.throttles.insert(name.clone(), config);
         }
         for (name, entry) in &self.chaos {
             check_name("chaos", name)?;

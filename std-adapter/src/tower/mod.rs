@@ -11,6 +11,7 @@
 //! | [`RetryLayer`] | [`RetryService`] | retries by the core's backoff, attempts, hints and an optional [`SharedBudget`](crate::SharedBudget) | [`Error::retries_exhausted`] |
 //! | [`RateLimitLayer`] | [`RateLimitService`] | a [`SharedRateLimiter`](crate::ratelimit::SharedRateLimiter) (GCRA) admits or refuses each request | [`Error::rate_limited`] |
 //! | [`KeyedRateLimitLayer`] | [`KeyedRateLimitService`] | a limit per key taken from the request (tenant, client), memory bounded | [`Error::rate_limited`] |
+//! | [`ThrottleLayer`] | [`ThrottleService`] | a [`SharedThrottle`](crate::throttle::SharedThrottle) refuses requests locally while the dependency refuses work (the SRE book's adaptive throttling) | [`Error::throttled`] |
 //! | [`ChaosLayer`] | [`ChaosService`] | injects faults (errors, hangs, replaced outcomes, latency) for failure drills, as the core's [`Chaos`](steadfast::chaos::Chaos) machine decides; off unless enabled; innermost | the inner service's own (injected) |
 //! | [`PolicyLayer`] | [`PolicyService`] | the whole [`Policy`] pipeline (all of the above, in the core's order, plus fallback rules) | any |
 //!
@@ -105,6 +106,7 @@ mod ratelimit;
 mod report;
 mod retry;
 mod stack;
+mod throttle;
 mod timeout;
 
 pub use adaptive::{AdaptiveLimitFuture, AdaptiveLimitLayer, AdaptiveLimitService};
@@ -117,6 +119,7 @@ pub use ratelimit::{
 };
 pub use retry::{DEFAULT_TOTAL_TIMEOUT, RetryFuture, RetryLayer, RetryPolicy, RetryService};
 pub use stack::{Direct, Stacked, Stacking};
+pub use throttle::{ThrottleFuture, ThrottleLayer, ThrottleService};
 pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
 
 /// A classifier for a breaker or retry layer stacked over other steadfast layers
