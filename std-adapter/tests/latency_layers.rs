@@ -577,3 +577,28 @@ async fn dropping_a_hedged_request_cancels_every_attempt() {
     // 1 + 0, 1 + 0, 1 + 1, 1 + 3, 1 + 4 attempts started in turn.
     assert_eq!(tasks, [1, 2, 4, 8, 13]);
 }
+
+#[test]
+fn immediate_requests_allocate_nothing_through_the_adaptive_and_hedge_layers() {
+    use steadfast_std::hedge::SharedHedger;
+    use steadfast_std::tower::HedgeLayer;
+
+    let limit = SharedAdaptiveLimit::new("db", AdaptiveConfig::DEFAULT).unwrap();
+    let hedger = SharedHedger::new("search", fixed(50, 2)).unwrap();
+    let echo = service_fn(|n: u64| std::future::ready(Ok::<_, ()>(n)));
+    let mut svc = HedgeLayer::new(hedger)
+        .stacked()
+        .layer(AdaptiveLimitLayer::new(limit.clone()).layer(echo));
+    let mut request = |n: u64| {
+        let mut fut = std::pin::pin!(svc.call(n));
+        assert_eq!(poll_once(fut.as_mut()), Poll::Ready(Ok(n)));
+    };
+    request(0);
+    let counted = allocation_counter::measure(|| {
+        for n in 1..=10_000 {
+            request(n);
+        }
+    });
+    assert_eq!(counted.count_total, 0, "allocations for 10 000 requests");
+    assert_eq!(limit.in_flight(), 0);
+}

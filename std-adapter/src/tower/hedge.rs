@@ -417,13 +417,15 @@ where
                         continue;
                     };
                     let now = time::now();
-                    this.hedger.started(hedge.number);
                     match ready {
-                        Ok(()) => this.hedges.push(Running {
-                            number: hedge.number,
-                            started: now,
-                            future: Box::pin(this.service.call(this.request.clone())),
-                        }),
+                        Ok(()) => {
+                            this.hedger.started(hedge.number);
+                            this.hedges.push(Running {
+                                number: hedge.number,
+                                started: now,
+                                future: Box::pin(this.service.call(this.request.clone())),
+                            });
+                        }
                         // The service cannot take it: that is this
                         // attempt's answer, judged as any other.
                         Err(e) => {

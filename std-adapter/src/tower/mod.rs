@@ -20,19 +20,22 @@
 //! bulkhead occupancy, as a [`Policy`] reports them, so the `metrics` and
 //! `tracing` observers of [`observe`](crate::observe) cover the tower path);
 //! a `Registry` hands out layers already wired to its observer
-//! (`breaker_layer`, `bulkhead_layer`, `retry_layer`, `timeout_layer`).
+//! (`breaker_layer`, `bulkhead_layer`, `retry_layer`, `timeout_layer`,
+//! `adaptive_limit_layer`, `hedge_layer`, ...).
 //!
 //! Compared with tower-resilience's layers:
 //!
 //! * **Nothing allocates per request.** Each service's future is a named,
 //!   pin-projected type; the breaker and timeout layers take no lock beyond the
 //!   breaker's own, and a bulkhead request that gets a slot at once neither
-//!   parks nor clones the inner service.
+//!   parks nor clones the inner service. (A `HedgeLayer` boxes each hedge it
+//!   starts; a request answered before its hedge delay allocates nothing.)
 //! * **Nothing leaks under cancellation.** A breaker permit and a bulkhead slot
 //!   or queue place live inside the response future: dropping the future at any
 //!   point cancels the permit (a half-open probe slot comes back) and releases
 //!   the slot or leaves the queue (a slot already granted passes to the next
-//!   waiter).
+//!   waiter); an adaptive limit's permit is cancelled (its slot comes back,
+//!   nothing is learnt), and a hedged request's attempts are all dropped.
 //! * **Time is steadfast's** ([`crate::time::now`], the Tokio clock): under
 //!   `#[tokio::test(start_paused = true)]` every deadline, queue wait, break
 //!   and backoff is exact and repeatable.
