@@ -602,3 +602,49 @@ fn immediate_requests_allocate_nothing_through_the_adaptive_and_hedge_layers() {
     assert_eq!(counted.count_total, 0, "allocations for 10 000 requests");
     assert_eq!(limit.in_flight(), 0);
 }
+
+/// Ready for its first request only: afterwards `poll_ready` fails.
+#[derive(Clone)]
+struct ReadyOnce {
+    used: bool,
+}
+
+impl Service<u64> for ReadyOnce {
+    type Response = u64;
+    type Error = &'static str;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<u64, &'static str>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(if self.used { Err("closed") } else { Ok(()) })
+    }
+
+    fn call(&mut self, latency: u64) -> Self::Future {
+        self.used = true;
+        Box::pin(async move {
+            tokio::time::sleep(ms(latency)).await;
+            Ok(latency)
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_that_cannot_take_the_hedge_counts_as_a_failed_attempt() {
+    use steadfast_std::hedge::SharedHedger;
+    use steadfast_std::tower::HedgeLayer;
+
+    let recorder = Arc::new(Recorder::default());
+    let hedger = SharedHedger::new("s", fixed(50, 1))
+        .unwrap()
+        .with_observer(recorder.clone());
+    let svc = HedgeLayer::new(hedger.clone()).layer(ReadyOnce { used: false });
+    let start = Instant::now();
+    // The hedge's readiness fails at 50 ms: a failure while the first runs,
+    // so the call waits for the first.
+    assert_eq!(svc.clone().oneshot(200).await, Ok(200));
+    assert_eq!(start.elapsed(), ms(200));
+    assert!(
+        recorder.hedges.lock().unwrap().is_empty(),
+        "no hedge started"
+    );
+    assert!(recorder.wins.lock().unwrap().is_empty());
+}
