@@ -648,3 +648,42 @@ async fn a_service_that_cannot_take_the_hedge_counts_as_a_failed_attempt() {
     );
     assert!(recorder.wins.lock().unwrap().is_empty());
 }
+
+#[cfg(all(feature = "config", feature = "metrics"))]
+#[tokio::test(start_paused = true)]
+async fn the_metrics_observer_exports_limits_rejections_hedges_and_wins() {
+    use metrics_exporter_prometheus::PrometheusBuilder;
+    use steadfast_std::config::PolicySet;
+    use steadfast_std::observe::MetricsObserver;
+    use steadfast_std::registry::Registry;
+
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let set = PolicySet::from_toml_with_env(
+        "[adaptive_limits.db]\ninitial = 1\n[hedges.search]\ndelay = \"10ms\"\n",
+    )
+    .unwrap();
+    let registry =
+        Registry::from_set_with_observer(&set, Arc::new(MetricsObserver::new())).unwrap();
+    let mut limited = registry
+        .adaptive_limit_layer("db")
+        .unwrap()
+        .layer(service_fn(|()| std::future::pending::<Result<(), ()>>()));
+    let held = limited.call(());
+    assert!(limited.call(()).await.unwrap_err().is_rejection());
+    drop(held);
+    let dep = Scripted::new(&[100, 10]);
+    let hedged = registry.hedge_layer("search").unwrap().layer(dep.service());
+    assert_eq!(hedged.oneshot("q").await, Ok(1));
+    let text = handle.render();
+    for line in [
+        r#"adaptive_limit{name="db"} 1"#,
+        r#"adaptive_limit_in_flight{name="db"} 0"#,
+        r#"adaptive_limit_rejections_total{name="db"} 1"#,
+        r#"hedges_started_total{name="search"} 1"#,
+        r#"hedge_wins_total{name="search"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+}
