@@ -515,7 +515,7 @@ impl Registry {
         }
         for (name, config) in &set.budgets {
             let budget =
-                SharedBudget::new(*config).map_err(core_error(format!("budgets.{name}")))?;
+                SharedBudget::of(*config).map_err(core_error(format!("budgets.{name}")))?;
             builder = builder.budget(name.clone(), budget);
         }
         for (name, config) in &set.ratelimits {

@@ -180,7 +180,7 @@ fn bad_settings_name_their_key_and_the_environment_overrides() {
     let error = |text: &str| PolicySet::from_toml_with_env(text).unwrap_err().to_string();
     assert_eq!(
         error("[throttles.t]\nk = 0.5\n"),
-        "throttles.t.k: must be at least 1, got \"0.5\" (line 2)"
+        "throttles.t.k: must be at least 1"
     );
     assert!(
         error("[throttles.t]\nwindow = \"5us\"\n")

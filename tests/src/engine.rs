@@ -15,10 +15,10 @@ use steadfast::bulkhead::Bulkhead;
 use steadfast::chaos::{Chaos, Fault};
 use steadfast::outcome::{Outcome, Verdict};
 use steadfast::pipeline::{
-    Call, Event, Failure, Finish, Input, Observer, Pipeline, Reason, Shared, Step,
+    Call, Event, Events, Failure, Finish, Input, Observer, Pipeline, Reason, Shared, Step,
 };
 use steadfast::ratelimit::RateLimiter;
-use steadfast::retry::Budget;
+use steadfast::retry::AnyBudget;
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::throttle::AdaptiveThrottle;
 use steadfast::time::{Duration, Instant};
@@ -50,8 +50,9 @@ enum AnyBreaker {
 
 /// Runs `$body` with `$shared` bound to a [`Shared`] lending the machines.
 macro_rules! lend {
-    ($machines:expr, $shared:ident => $body:expr) => {{
+    ($machines:expr, $raised:expr, $shared:ident => $body:expr) => {{
         let m = &mut $machines;
+        let raised = &mut $raised;
         let bulkhead = m.bulkhead.as_mut();
         let budget = m.budget.as_mut();
         macro_rules! arm {
@@ -60,6 +61,7 @@ macro_rules! lend {
                     breaker: $b,
                     bulkhead,
                     budget,
+                    observer: Some(raised),
                 };
                 $body
             }};
@@ -78,7 +80,7 @@ macro_rules! lend {
 struct Machines {
     breaker: AnyBreaker,
     bulkhead: Option<Pool>,
-    budget: Option<Budget>,
+    budget: Option<AnyBudget>,
     /// Client-side admission before a call's pipeline: the rate limiter, then
     /// the adaptive throttle (steadfast-std's bucket count).
     limiter: Option<RateLimiter>,
@@ -112,7 +114,7 @@ impl Machines {
             .transpose()?;
         let budget = policy
             .budget
-            .map(|c| Budget::new(c).map_err(err("budget")))
+            .map(|c| AnyBudget::new(c).map_err(err("budget")))
             .transpose()?;
         let limiter = policy
             .rate_limit
@@ -189,8 +191,8 @@ impl PartialOrd for Ev {
 
 /// One live call.
 #[derive(Debug)]
-struct Slot {
-    call: Call,
+struct Slot<'a> {
+    call: Call<'a>,
     arrived: Instant,
     /// Bumped at every step; events of an older generation are stale.
     generation: u32,
@@ -310,7 +312,7 @@ impl Observer for Counter<'_> {
 #[derive(Debug)]
 pub struct Sim<'a> {
     scenario: &'a Scenario,
-    pipeline: Pipeline,
+    pipeline: &'a Pipeline,
     machines: Machines,
     dependency: Dependency,
     load: Load,
@@ -319,7 +321,7 @@ pub struct Sim<'a> {
     stop: Instant,
     heap: BinaryHeap<Ev>,
     seq: u64,
-    slots: Vec<Option<Slot>>,
+    slots: Vec<Option<Slot<'a>>>,
     /// Free slots and the generation their next call starts at (past every
     /// generation of the previous occupant, whose events are then stale).
     free: Vec<(u32, u32)>,
@@ -329,6 +331,8 @@ pub struct Sim<'a> {
     load_rng: SplitMix64,
     dep_rng: SplitMix64,
     jitter_rng: SplitMix64,
+    /// The events of the step being taken, handed on after it.
+    raised: Events,
     tally: Tally,
     acc: Accounting,
     patience: Option<Sampler>,
@@ -352,8 +356,15 @@ pub struct Sim<'a> {
 }
 
 impl<'a> Sim<'a> {
-    /// Prepares a run of `scenario` (machines built from its policy).
-    pub fn new(scenario: &'a Scenario) -> Result<Self, String> {
+    /// The pipeline of `scenario`'s policy, which [`new`](Self::new) lends to
+    /// every call of the run.
+    pub fn pipeline(scenario: &Scenario) -> Result<Pipeline, String> {
+        Pipeline::new(scenario.policy.pipeline).map_err(|e| format!("pipeline: {e}"))
+    }
+
+    /// Prepares a run of `scenario` (machines built from its policy) whose
+    /// calls follow `pipeline` ([`Sim::pipeline`]).
+    pub fn new(scenario: &'a Scenario, pipeline: &'a Pipeline) -> Result<Self, String> {
         if let Some(b) = &scenario.policy.bulkhead
             && b.max_queue() as usize > QUEUE_CAPACITY
         {
@@ -361,8 +372,6 @@ impl<'a> Sim<'a> {
                 "bulkhead: max_queue above the simulator's {QUEUE_CAPACITY}"
             ));
         }
-        let pipeline =
-            Pipeline::new(scenario.policy.pipeline).map_err(|e| format!("pipeline: {e}"))?;
         let machines = Machines::new(&scenario.policy)?;
         let mut root = SplitMix64::new(scenario.seed);
         let load_rng = SplitMix64::new(root.next_u64());
@@ -390,6 +399,7 @@ impl<'a> Sim<'a> {
             load_rng,
             dep_rng,
             jitter_rng,
+            raised: Events::new(),
             tally: Tally::default(),
             acc: Accounting::new(scenario.policy.bulkhead.is_some()),
             patience: scenario
@@ -536,7 +546,7 @@ impl<'a> Sim<'a> {
                         continue;
                     }
                     let scripted = s.scripted as usize;
-                    let step = lend!(self.machines, shared => s.call.handle(Input::Abandon, at, &mut shared, &mut self.jitter_rng));
+                    let step = lend!(self.machines, self.raised, shared => s.call.handle(Input::Abandon, at, &mut shared, &mut self.jitter_rng));
                     self.after_step(slot, step);
                     if let Some(trace) = &mut self.trace
                         && let Some(Some(end)) = trace.ends.get_mut(scripted)
@@ -668,7 +678,7 @@ impl<'a> Sim<'a> {
         {
             s.last = Some(call.attempt(s.attempts.saturating_sub(1)).1);
         }
-        let step = lend!(self.machines, shared => s.call.handle(input, at, &mut shared, &mut self.jitter_rng));
+        let step = lend!(self.machines, self.raised, shared => s.call.handle(input, at, &mut shared, &mut self.jitter_rng));
         self.after_step(slot, step);
     }
 
@@ -693,19 +703,20 @@ impl<'a> Sim<'a> {
             s.last = None;
         }
         let (scripted, attempt) = (s.scripted, s.attempts);
-        s.call.drain(
-            now,
-            &mut Counter {
-                trace: self.trace.as_mut(),
-                scripted,
-                tally: &mut self.tally,
-                transitions: &mut self.transitions,
-                grants: &mut self.grants,
-                acc: &mut self.acc,
-                series: &mut self.series,
-                bucket_us: self.bucket_us,
-            },
-        );
+        let mut counter = Counter {
+            trace: self.trace.as_mut(),
+            scripted,
+            tally: &mut self.tally,
+            transitions: &mut self.transitions,
+            grants: &mut self.grants,
+            acc: &mut self.acc,
+            series: &mut self.series,
+            bucket_us: self.bucket_us,
+        };
+        while let Some(event) = self.raised.pop() {
+            counter.on_event(now, &event);
+        }
+        s.call.drain(now, &mut counter);
         match step {
             Step::Attempt { deadline, .. } => {
                 if let Some(throttle) = &mut self.machines.throttle
@@ -1058,7 +1069,11 @@ impl<'a> Sim<'a> {
 }
 
 /// The call in `slot`, if it is still in `generation`.
-fn live(slots: &mut [Option<Slot>], slot: u32, generation: u32) -> Option<&mut Slot> {
+fn live<'s, 'a>(
+    slots: &'s mut [Option<Slot<'a>>],
+    slot: u32,
+    generation: u32,
+) -> Option<&'s mut Slot<'a>> {
     match slots.get_mut(slot as usize) {
         Some(Some(s)) if s.generation == generation => Some(s),
         _ => None,
@@ -1079,5 +1094,6 @@ fn live(slots: &mut [Option<Slot>], slot: u32, generation: u32) -> Option<&mut S
 /// assert_eq!(report.succeeded, report.offered);
 /// ```
 pub fn run(scenario: &Scenario) -> Result<Report, String> {
-    Sim::new(scenario).map(Sim::run)
+    let pipeline = Sim::pipeline(scenario)?;
+    Sim::new(scenario, &pipeline).map(Sim::run)
 }

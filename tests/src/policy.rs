@@ -11,7 +11,7 @@ use steadfast::bulkhead;
 use steadfast::chaos;
 use steadfast::pipeline;
 use steadfast::ratelimit;
-use steadfast::retry::{self, BudgetConfig};
+use steadfast::retry::{self, AnyBudgetConfig};
 use steadfast::throttle;
 use steadfast::time::Duration;
 use steadfast::timeout;
@@ -59,7 +59,7 @@ pub struct SimPolicy {
     /// The bulkhead, if any.
     pub bulkhead: Option<bulkhead::Config>,
     /// The retry budget, if any.
-    pub budget: Option<BudgetConfig>,
+    pub budget: Option<AnyBudgetConfig>,
     /// The rate limiter a call passes before its pipeline starts, if any.
     pub rate_limit: Option<ratelimit::Config>,
     /// The adaptive throttle each attempt passes (a refused attempt ends its

@@ -169,10 +169,28 @@ impl BulkheadEntry {
 
 impl BudgetEntry {
     /// Every key of `[budgets.NAME]`.
-    pub(super) const KEYS: [&'static str; 3] = ["ratio_permille", "min_retries_per_sec", "window"];
+    pub(super) const KEYS: [&'static str; 10] = [
+        "kind",
+        "ratio_permille",
+        "min_retries_per_sec",
+        "window",
+        "capacity",
+        "retry_cost",
+        "timeout_retry_cost",
+        "success_increment",
+        "max_tokens",
+        "token_ratio",
+    ];
 
     pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
         match key {
+            "kind" => self.kind = Some(parse(raw)?),
+            "capacity" => self.capacity = Some(whole(raw)?),
+            "retry_cost" => self.retry_cost = Some(whole(raw)?),
+            "timeout_retry_cost" => self.timeout_retry_cost = Some(whole(raw)?),
+            "success_increment" => self.success_increment = Some(whole(raw)?),
+            "max_tokens" => self.max_tokens = Some(whole(raw)?),
+            "token_ratio" => self.token_ratio = Some(parse(raw)?),
             "ratio_permille" => self.ratio_permille = Some(whole(raw)?),
             "min_retries_per_sec" => self.min_retries_per_sec = Some(whole(raw)?),
             "window" => self.window = Some(parse(raw)?),
@@ -637,7 +655,9 @@ impl PolicyFile {
     ///     ("STEADFAST_BUDGETS_API_WINDOW", "50s"),
     /// ], UnknownVars::Deny)?;
     /// let set = file.validate()?;
-    /// assert_eq!(set.budgets["api"].window(), steadfast::time::Duration::from_secs(50));
+    /// use steadfast::retry::{AnyBudgetConfig, BudgetConfig};
+    /// let fifty = BudgetConfig::DEFAULT.with_window(steadfast::time::Duration::from_secs(50));
+    /// assert_eq!(set.budgets["api"], AnyBudgetConfig::Ratio(fifty));
     /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn apply_env_vars_with<I, K, V>(

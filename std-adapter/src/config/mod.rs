@@ -53,7 +53,7 @@
 //! | top level | `enabled` (false = every policy passes calls straight through), `default_timeout`, `seed` (jitter seed; default from the OS) |
 //! | `[breakers.NAME]` | `detector` (`consecutive`/`count`/`time`), `failure_threshold`, `window` (calls or duration), `minimum_calls`, `failure_rate`, `slow_call_duration`, `slow_call_rate`, `break_duration`, `break_multiplier`, `max_break_duration`, `half_open_probes`, `success_threshold`, `max_half_open_wait`, `metrics_only` (true = judge and report, never reject), `critical` (true = no fallback stands in for it: while it is down, readiness is unhealthy rather than degraded) |
 //! | `[bulkheads.NAME]` | `max_concurrent`, `max_queue`, `max_wait` |
-//! | `[budgets.NAME]` | `ratio_permille`, `min_retries_per_sec`, `window` |
+//! | `[budgets.NAME]` | `kind` (`ratio`, `token_bucket` or `grpc`); for `ratio`: `ratio_permille`, `min_retries_per_sec`, `window`; for `token_bucket`: `capacity`, `retry_cost`, `timeout_retry_cost`, `success_increment`; for `grpc`: `max_tokens`, `token_ratio` |
 //! | `[ratelimits.NAME]` | `count` (calls per `period`), `period`, `burst` (calls at once after a quiet spell; default `count`) |
 //! | `[throttles.NAME]` | client-side adaptive throttling: `k` (the backend sees about `k` × what it accepts; default 2), `window` (default 2 min), `max_reject` (a cap on the refusal probability, a percentage; default 100%) |
 //! | `[chaos.NAME]` | `enabled` (default false: nothing is injected unless a file or `STEADFAST_CHAOS_<NAME>_ENABLED` says true), `fault`, `hang`, `outcome`, `latency` (percentages up to four decimals: `"0.5%"`), `delay`, `start`, `every` and `active` (inject during the first `active` of every `every`) |
@@ -83,7 +83,9 @@ use steadfast::backoff::{Backoff, Kind, Ratio};
 use steadfast::breaker::{self, Breaker, Consecutive, TimeWindow};
 use steadfast::bulkhead;
 use steadfast::pipeline::{self, FallbackOn, Order};
-use steadfast::retry::{self, BudgetConfig};
+use steadfast::retry::{
+    self, AnyBudgetConfig, BudgetConfig, GrpcThrottleConfig, TokenBucketConfig,
+};
 use steadfast::time::Duration;
 use steadfast::timeout;
 
@@ -463,7 +465,28 @@ pub struct BulkheadEntry {
     pub max_wait: Option<HumanDuration>,
 }
 
-/// `[budgets.NAME]` as written (defaults: 200 ‰, 10 retries/s, 10 s).
+/// Which retry budget a `[budgets.NAME]` entry is: the file's `kind`.
+///
+/// ```
+/// use steadfast_std::config::BudgetKind;
+/// assert_eq!(BudgetKind::default(), BudgetKind::Ratio);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetKind {
+    /// Finagle-style: retries as a share of requests, plus a floor per second.
+    #[default]
+    Ratio,
+    /// The AWS SDKs' retry token bucket.
+    TokenBucket,
+    /// gRPC's retry throttling.
+    Grpc,
+}
+
+/// `[budgets.NAME]` as written (defaults: a `ratio` budget of 200 ‰, 10
+/// retries/s, 10 s; a `token_bucket` of 500 tokens, a retry costs 5, 10 after
+/// a timeout, a first-attempt success adds 1; `grpc` with 10 tokens, 0.1 back
+/// per success).
 ///
 /// ```
 /// use steadfast_std::config::BudgetEntry;
@@ -474,12 +497,26 @@ pub struct BulkheadEntry {
 #[non_exhaustive]
 #[allow(missing_docs)]
 pub struct BudgetEntry {
+    #[serde(default)]
+    pub kind: Option<BudgetKind>,
     #[serde(default, deserialize_with = "value::whole")]
     pub ratio_permille: Option<i64>,
     #[serde(default, deserialize_with = "value::whole")]
     pub min_retries_per_sec: Option<i64>,
     #[serde(default)]
     pub window: Option<HumanDuration>,
+    #[serde(default, deserialize_with = "value::whole")]
+    pub capacity: Option<i64>,
+    #[serde(default, deserialize_with = "value::whole")]
+    pub retry_cost: Option<i64>,
+    #[serde(default, deserialize_with = "value::whole")]
+    pub timeout_retry_cost: Option<i64>,
+    #[serde(default, deserialize_with = "value::whole")]
+    pub success_increment: Option<i64>,
+    #[serde(default, deserialize_with = "value::whole")]
+    pub max_tokens: Option<i64>,
+    #[serde(default)]
+    pub token_ratio: Option<Thousandths>,
 }
 
 /// `[ratelimits.NAME]` as written: `count` calls per `period`, bursts of
@@ -696,7 +733,7 @@ pub struct PolicySet {
     /// Bulkheads by name.
     pub bulkheads: BTreeMap<String, bulkhead::Config>,
     /// Retry budgets by name.
-    pub budgets: BTreeMap<String, BudgetConfig>,
+    pub budgets: BTreeMap<String, AnyBudgetConfig>,
     /// Policies by name.
     pub policies: BTreeMap<String, PolicySpec>,
     /// Fault-injection drills by name (each off unless enabled).
@@ -1422,7 +1459,99 @@ fn chaos_config(path: &str, e: &ChaosEntry) -> Result<steadfast::chaos::Config, 
     Ok(c)
 }
 
-fn budget_config(path: &str, e: &BudgetEntry) -> Result<BudgetConfig, ConfigError> {
+fn budget_config(path: &str, e: &BudgetEntry) -> Result<AnyBudgetConfig, ConfigError> {
+    let kind = e.kind.unwrap_or_default();
+    let only = |present: bool, k: &str, kind: &str| {
+        if present {
+            Err(ConfigError::new(
+                format!("{path}.{k}"),
+                format!("only read by kind = \"{kind}\""),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let window = e.window.is_some();
+    let bucket_keys = [
+        ("capacity", e.capacity.is_some()),
+        ("retry_cost", e.retry_cost.is_some()),
+        ("timeout_retry_cost", e.timeout_retry_cost.is_some()),
+        ("success_increment", e.success_increment.is_some()),
+    ];
+    let grpc_keys = [
+        ("max_tokens", e.max_tokens.is_some()),
+        ("token_ratio", e.token_ratio.is_some()),
+    ];
+    if kind != BudgetKind::Ratio {
+        only(e.ratio_permille.is_some(), "ratio_permille", "ratio")?;
+        only(
+            e.min_retries_per_sec.is_some(),
+            "min_retries_per_sec",
+            "ratio",
+        )?;
+        only(window, "window", "ratio")?;
+    }
+    if kind != BudgetKind::TokenBucket {
+        for (k, present) in bucket_keys {
+            only(present, k, "token_bucket")?;
+        }
+    }
+    if kind != BudgetKind::Grpc {
+        for (k, present) in grpc_keys {
+            only(present, k, "grpc")?;
+        }
+    }
+    let field = |err: steadfast::error::ConfigError| {
+        ConfigError::new(format!("{path}.{}", err.field), err.problem)
+    };
+    match kind {
+        BudgetKind::Ratio => ratio_budget_config(path, e).map(AnyBudgetConfig::Ratio),
+        BudgetKind::TokenBucket => {
+            let d = TokenBucketConfig::DEFAULT;
+            let n = |v: Option<i64>, k: &str, default: u32, min: u32| match v {
+                Some(n) => int(|| format!("{path}.{k}"), n, min),
+                None => Ok(default),
+            };
+            let config = TokenBucketConfig::DEFAULT
+                .with_capacity(n(e.capacity, "capacity", d.capacity(), 1)?)
+                .with_retry_cost(n(e.retry_cost, "retry_cost", d.retry_cost(), 1)?)
+                .with_timeout_retry_cost(n(
+                    e.timeout_retry_cost,
+                    "timeout_retry_cost",
+                    d.timeout_retry_cost(),
+                    1,
+                )?)
+                .with_no_retry_increment(n(
+                    e.success_increment,
+                    "success_increment",
+                    d.no_retry_increment(),
+                    0,
+                )?);
+            config.validate().map_err(field)?;
+            Ok(AnyBudgetConfig::TokenBucket(config))
+        }
+        BudgetKind::Grpc => {
+            let d = GrpcThrottleConfig::DEFAULT;
+            let max = match e.max_tokens {
+                Some(n) => int(|| format!("{path}.max_tokens"), n, 1u32)?,
+                None => d.max_tokens(),
+            };
+            let config = GrpcThrottleConfig::DEFAULT
+                .with_max_tokens(max)
+                .with_token_ratio_milli(e.token_ratio.map_or(d.token_ratio_milli(), |r| r.0));
+            config.validate().map_err(|err| {
+                let key = match err.field {
+                    "token_ratio_milli" => "token_ratio",
+                    other => other,
+                };
+                ConfigError::new(format!("{path}.{key}"), err.problem)
+            })?;
+            Ok(AnyBudgetConfig::Grpc(config))
+        }
+    }
+}
+
+fn ratio_budget_config(path: &str, e: &BudgetEntry) -> Result<BudgetConfig, ConfigError> {
     let d = BudgetConfig::DEFAULT;
     let min = crate::budget::BUDGET_BUCKETS as u64;
     if let Some(w) = e.window
@@ -1681,7 +1810,7 @@ impl PolicySet {
     /// ```
     /// use steadfast_std::config::PolicySet;
     /// let set = PolicySet::from_yaml_with_env("budgets:\n  api:\n    ratio_permille: 100\n")?;
-    /// assert_eq!(set.budgets["api"].ratio_permille(), 100);
+    /// assert_eq!(set.budgets["api"], steadfast::retry::AnyBudgetConfig::Ratio(steadfast::retry::BudgetConfig::DEFAULT.with_ratio_permille(100)));
     /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn from_yaml_with_env(text: &str) -> Result<Self, ConfigError> {

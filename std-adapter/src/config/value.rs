@@ -448,15 +448,15 @@ impl<'de> Deserialize<'de> for Rate {
     }
 }
 
-/// A factor of at least 1 with up to three decimals (`2`, `"1.5"`, `1.25`),
-/// kept in thousandths: an adaptive throttle's `K`.
+/// A number with up to three decimals (`2`, `"1.5"`, `0.25`, at most 1000),
+/// kept in thousandths: an adaptive throttle's `K`, a gRPC `token_ratio`.
 ///
 /// ```
 /// use steadfast_std::config::Thousandths;
 /// assert_eq!("2".parse::<Thousandths>()?, Thousandths(2_000));
 /// assert_eq!("1.25".parse::<Thousandths>()?, Thousandths(1_250));
+/// assert_eq!("0.1".parse::<Thousandths>()?, Thousandths(100));
 /// assert_eq!("1.2345".parse::<Thousandths>().unwrap_err(), "at most three decimals, got \"1.2345\"");
-/// assert_eq!("0.5".parse::<Thousandths>().unwrap_err(), "must be at least 1, got \"0.5\"");
 /// # Ok::<(), String>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -484,7 +484,6 @@ impl FromStr for Thousandths {
             .checked_mul(1_000)
             .and_then(|w| w.checked_add(fraction))
         {
-            Some(n) if n < 1_000 => Err(format!("must be at least 1, got \"{}\"", clip(t))),
             Some(n) if n <= 1_000_000 => Ok(Self(n as u32)),
             _ => Err(format!("must be at most 1000, got \"{}\"", clip(t))),
         }
