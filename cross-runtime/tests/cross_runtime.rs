@@ -837,7 +837,7 @@ fn sim_run(s: &Script) -> Record {
             config,
         }),
         bulkhead: s.bulkhead,
-        budget: s.budget,
+        budget: s.budget.map(retry::AnyBudgetConfig::Ratio),
         rate_limit: None,
         throttle: None,
         chaos: None,
