@@ -57,6 +57,8 @@
 //! | `[ratelimits.NAME]` | `count` (calls per `period`), `period`, `burst` (calls at once after a quiet spell; default `count`) |
 //! | `[throttles.NAME]` | client-side adaptive throttling: `k` (the backend sees about `k` × what it accepts; default 2), `window` (default 2 min), `max_reject` (a cap on the refusal probability, a percentage; default 100%) |
 //! | `[chaos.NAME]` | `enabled` (default false: nothing is injected unless a file or `STEADFAST_CHAOS_<NAME>_ENABLED` says true), `fault`, `hang`, `outcome`, `latency` (percentages up to four decimals: `"0.5%"`), `delay`, `start`, `every` and `active` (inject during the first `active` of every `every`) |
+//! | `[adaptive_limits.NAME]` | `algorithm` (`aimd`/`vegas`), `initial`, `min`, `max`, `backoff_permille`, `timeout` (aimd), `alpha` and `beta` (vegas), `smoothing_permille` |
+//! | `[hedges.NAME]` | `delay` (fixed), or `percentile` (per mille), `min_samples` and `fallback`; `max_hedges`, `budget` (a name) |
 //! | `[policies.NAME]` | `breaker`, `bulkhead`, `budget` (names), `max_attempts` (≥ 1, or `"unlimited"` with a `total_timeout`), `backoff`, `base_delay`, `max_delay`, `multiplier`, `jitter`, `attempt_timeout`, `total_timeout`, `retry_on_timeout`, `max_retry_after`, `order`, `fallback`, `seed` |
 //!
 //! Durations are strings with whole numbers and a unit (`"1500us"`, `"250ms"`,
@@ -90,9 +92,11 @@ use steadfast::timeout;
 use crate::breaker::CountStorage;
 
 mod env;
+mod latency;
 mod value;
 
 pub use env::{EnvReport, UnknownVars};
+pub use latency::{AdaptiveLimitEntry, AlgorithmKind, HedgeEntry, HedgeSpec};
 pub use value::{
     Attempts, HumanDuration, JitterSpec, Multiplier, Percent, Rate, Thousandths, Timeout, Window,
 };
@@ -349,6 +353,12 @@ pub struct PolicyFile {
     /// `[throttles.NAME]`.
     #[serde(default)]
     pub throttles: BTreeMap<String, ThrottleEntry>,
+    /// `[adaptive_limits.NAME]`.
+    #[serde(default)]
+    pub adaptive_limits: BTreeMap<String, AdaptiveLimitEntry>,
+    /// `[hedges.NAME]`.
+    #[serde(default)]
+    pub hedges: BTreeMap<String, HedgeEntry>,
 }
 
 /// How a breaker judges its dependency: the file's `detector`.
@@ -732,6 +742,10 @@ pub struct PolicySet {
     pub ratelimits: BTreeMap<String, steadfast::ratelimit::Config>,
     /// Adaptive throttles by name.
     pub throttles: BTreeMap<String, steadfast::throttle::Config>,
+    /// Adaptive concurrency limits by name.
+    pub adaptive_limits: BTreeMap<String, steadfast::adaptive::Config>,
+    /// Hedging rules by name.
+    pub hedges: BTreeMap<String, HedgeSpec>,
     /// What the `*_with_env` constructors skipped: `STEADFAST_` variables that
     /// name no entry ([`EnvReport::warnings`]), worth a log line at start-up
     /// (with the `tracing` feature they are also `tracing::warn!` events).
@@ -751,6 +765,8 @@ impl Default for PolicySet {
             chaos: BTreeMap::new(),
             ratelimits: BTreeMap::new(),
             throttles: BTreeMap::new(),
+            adaptive_limits: BTreeMap::new(),
+            hedges: BTreeMap::new(),
             warnings: Vec::new(),
         }
     }
@@ -1079,6 +1095,9 @@ mod num_bounds {
     /// The largest value of an unsigned integer type.
     pub(super) trait Bounded {
         const MAX_VALUE: Self;
+    }
+    impl Bounded for u8 {
+        const MAX_VALUE: Self = Self::MAX;
     }
     impl Bounded for u16 {
         const MAX_VALUE: Self = Self::MAX;
@@ -1754,6 +1773,17 @@ impl PolicyFile {
             check_name("chaos", name)?;
             let config = chaos_config(&format!("chaos.{name}"), entry)?;
             set.chaos.insert(name.clone(), config);
+        }
+        for (name, entry) in &self.adaptive_limits {
+            check_name("adaptive_limits", name)?;
+            let path = format!("adaptive_limits.{name}");
+            let config = latency::adaptive_config(&path, entry)?;
+            set.adaptive_limits.insert(name.clone(), config);
+        }
+        for (name, entry) in &self.hedges {
+            check_name("hedges", name)?;
+            let spec = latency::hedge_spec(&format!("hedges.{name}"), entry, &set.budgets)?;
+            set.hedges.insert(name.clone(), spec);
         }
         Ok(set)
     }

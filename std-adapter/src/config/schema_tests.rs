@@ -46,6 +46,8 @@ fn rows() -> Vec<Row> {
                 "[chaos.NAME]" => Some("chaos"),
                 "[ratelimits.NAME]" => Some("ratelimits"),
                 "[throttles.NAME]" => Some("throttles"),
+                "[adaptive_limits.NAME]" => Some("adaptive_limits"),
+                "[hedges.NAME]" => Some("hedges"),
                 _ => None,
             };
             continue;
@@ -111,7 +113,7 @@ fn every_section_lists_exactly_the_keys_the_code_reads() {
             .map(|r| r.key.as_str())
             .collect()
     };
-    let code: [(Option<&str>, BTreeSet<&str>); 8] = [
+    let code: [(Option<&str>, BTreeSet<&str>); 10] = [
         (None, ["enabled", "default_timeout", "seed"].into()),
         (Some("breakers"), BreakerEntry::KEYS.into()),
         (Some("bulkheads"), BulkheadEntry::KEYS.into()),
@@ -120,6 +122,8 @@ fn every_section_lists_exactly_the_keys_the_code_reads() {
         (Some("chaos"), ChaosEntry::KEYS.into()),
         (Some("ratelimits"), RateLimitEntry::KEYS.into()),
         (Some("throttles"), ThrottleEntry::KEYS.into()),
+        (Some("adaptive_limits"), AdaptiveLimitEntry::KEYS.into()),
+        (Some("hedges"), HedgeEntry::KEYS.into()),
     ];
     for (section, keys) in code {
         assert_eq!(documented(section), keys, "section {section:?}");
