@@ -780,8 +780,7 @@ impl SharedBreaker {
             };
             self.issue_closed(word, at)
         } else {
-            let now = time::now();
-            self.refuse_while_open(now)?;
+            let now = self.refuse_until_open_ends()?;
             self.with_locked(|m| with_breaker!(m, b => b.try_acquire(now)))?
         };
         Ok(BreakerPermit {
@@ -812,6 +811,23 @@ impl SharedBreaker {
             });
         }
         Ok(())
+    }
+
+    /// [`refuse_while_open`](Self::refuse_while_open) at [`time::now`], read
+    /// once; `Ok(now)` when the core decides. The refusal compares on the
+    /// std clock ([`time::before`]) and converts no reading.
+    #[inline]
+    fn refuse_until_open_ends(&self) -> Result<Instant, Rejected> {
+        let until = self.inner.open_until.load(Ordering::Acquire);
+        if until == 0 {
+            return Ok(time::now());
+        }
+        time::before(Instant::from_micros(until)).map_or_else(Ok, |()| {
+            bump(&self.inner.stripes, |s| &s.rejections);
+            Err(Rejected {
+                retry_at: Some(Instant::from_micros(until)),
+            })
+        })
     }
 
     /// Closed with no failure in the current run: its calls take the
@@ -1220,5 +1236,46 @@ mod tests {
             locked.totals.failures + u64::from(in_core.failures),
             s.failures
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn open_periods_end_to_the_microsecond_whichever_breaker_a_thread_asked_last() {
+        // Two breakers opened 1 ms apart; the refusal compares on the std
+        // clock with a per-thread cached deadline: asking about one breaker
+        // must never answer for the other.
+        let config = Config::new().with_failure_threshold(1);
+        let (a, b) = (
+            SharedBreaker::new("a", config).unwrap(),
+            SharedBreaker::new("b", config).unwrap(),
+        );
+        let _ = a.call(|| Err::<(), _>("down"));
+        tokio::time::advance(std::time::Duration::from_millis(1)).await;
+        let _ = b.call(|| Err::<(), _>("down"));
+        let (State::Open { until: a_until }, State::Open { until: b_until }) =
+            (a.state(), b.state())
+        else {
+            panic!("not open: {:?} {:?}", a.state(), b.state());
+        };
+        assert_eq!(
+            b_until,
+            a_until.saturating_add(steadfast::time::Duration::from_millis(1))
+        );
+        let to = |t: Instant| {
+            std::time::Duration::from_micros(t.saturating_duration_since(time::now()).as_micros())
+        };
+        tokio::time::advance(to(a_until) - std::time::Duration::from_micros(1)).await;
+        for _ in 0..2 {
+            assert_eq!(b.try_acquire().unwrap_err().retry_at, Some(b_until));
+            assert_eq!(a.try_acquire().unwrap_err().retry_at, Some(a_until));
+            assert_eq!(b.try_acquire().unwrap_err().retry_at, Some(b_until));
+        }
+        // The thread last asked about b (the later deadline).
+        tokio::time::advance(std::time::Duration::from_micros(1)).await;
+        assert!(a.try_acquire().is_ok(), "a's period ended: a probe");
+        assert_eq!(b.try_acquire().unwrap_err().retry_at, Some(b_until));
+        tokio::time::advance(to(b_until) - std::time::Duration::from_micros(1)).await;
+        assert_eq!(b.try_acquire().unwrap_err().retry_at, Some(b_until));
+        tokio::time::advance(std::time::Duration::from_micros(1)).await;
+        assert!(b.try_acquire().is_ok(), "b's period ended: a probe");
     }
 }
