@@ -144,23 +144,29 @@ impl<K: Eq + Hash + Clone, V: Clone> LastGood<K, V> {
     /// to `capacity` keys, serving a value for at most `max_staleness` after
     /// it was stored.
     ///
+    /// `max_staleness` is a `std::time::Duration` or a steadfast one.
+    ///
     /// # Errors
     ///
     /// `capacity` 0, which could hold nothing (`invalid `capacity`: must be
     /// at least 1`).
     ///
     /// ```
-    /// use steadfast::time::Duration;
+    /// use std::time::Duration;
     /// use steadfast_std::cache::LastGood;
     ///
+    /// let quotes = LastGood::<String, u64>::new("quotes", 1000, Duration::from_secs(300))?;
+    /// assert_eq!(quotes.max_staleness(), steadfast::time::Duration::from_secs(300));
     /// let err = LastGood::<u8, u8>::new("c", 0, Duration::from_secs(1)).unwrap_err();
     /// assert_eq!(err.to_string(), "invalid `capacity`: must be at least 1");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn new(
         name: impl Into<Arc<str>>,
         capacity: usize,
-        max_staleness: Duration,
+        max_staleness: impl Into<Duration>,
     ) -> Result<Self, ConfigError> {
+        let max_staleness = max_staleness.into();
         if capacity == 0 {
             return Err(ConfigError::new("capacity", "must be at least 1"));
         }

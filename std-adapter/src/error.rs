@@ -248,6 +248,14 @@ impl<E> Error<E> {
             breaker: self.breaker,
         }
     }
+
+    /// The same error, saying `attempts` attempts ran (what a retry layer
+    /// answers for the attempts it sent).
+    #[cfg(feature = "tower")]
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        self.error.attempts = attempts;
+        self
+    }
 }
 
 impl<E> From<pipeline::Error<E>> for Error<E> {

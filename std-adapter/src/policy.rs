@@ -296,6 +296,37 @@ impl<C> PolicyBuilder<C> {
     }
 }
 
+impl<C: Clone> Policy<C> {
+    /// The same policy making one attempt: the same name, breaker, bulkhead,
+    /// budget, observer, timeouts and fallback rule, for a request that can
+    /// be sent only once.
+    #[cfg(feature = "tower")]
+    pub(crate) fn single_attempt(&self) -> Self {
+        let config = *self.inner.pipeline.config();
+        let config = config.with_retry(config.retry().with_max_attempts(1));
+        // The config passed validation when the policy was built, and one
+        // attempt is always a valid count: the policy itself is never the answer.
+        let Ok(pipeline) = Pipeline::new(config) else {
+            return self.clone();
+        };
+        let inner = &self.inner;
+        Self {
+            inner: std::sync::Arc::new(Inner {
+                name: inner.name.clone(),
+                pipeline,
+                breaker: inner.breaker.clone(),
+                bulkhead: inner.bulkhead.clone(),
+                budget: inner.budget.clone(),
+                observer: inner.observer.clone(),
+                watches_bulkhead: inner.watches_bulkhead,
+                seed: inner.seed,
+                calls: AtomicU64::new(0),
+            }),
+            classifier: self.classifier.clone(),
+        }
+    }
+}
+
 impl<C> Policy<C> {
     /// The policy's name.
     ///

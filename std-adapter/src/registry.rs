@@ -722,7 +722,7 @@ impl Registry {
             layer = layer.with_budget(budget.clone());
         }
         if let Some(total) = config.timeout().total() {
-            layer = layer.with_total_timeout(Some(total));
+            layer = layer.with_total_timeout(total);
         }
         Some(layer.with_observer(policy.name(), self.inner.observer.clone()))
     }

@@ -292,7 +292,7 @@ async fn bulkhead_queue_wait_ends_exactly_at_max_wait() {
     let start = Instant::now();
     assert_eq!(
         svc.ready().await.unwrap().call(1).await,
-        Err(Error::bulkhead_full())
+        Err(Error::queue_timeout())
     );
     assert_eq!(start.elapsed(), ms(250));
     assert_eq!(dep.calls(), 1);
@@ -330,7 +330,7 @@ async fn bulkhead_queue_wait_counts_from_the_queued_request_after_clock_free_adm
     let start = Instant::now();
     assert_eq!(
         svc.ready().await.unwrap().call(4).await,
-        Err(Error::bulkhead_full())
+        Err(Error::queue_timeout())
     );
     assert_eq!(start.elapsed(), ms(250));
     assert_eq!(busy.await.unwrap(), Ok(3));
@@ -412,7 +412,9 @@ async fn bulkhead_drop_storm_leaks_nothing() {
     for (task, _) in tasks {
         match task.await {
             Ok(Ok(_)) => ok += 1,
-            Ok(Err(e)) if e.reason() == Reason::BulkheadFull => full += 1,
+            Ok(Err(e)) if matches!(e.reason(), Reason::BulkheadFull | Reason::QueueTimeout) => {
+                full += 1
+            }
             Ok(Err(e)) => panic!("unexpected {e:?}"),
             Err(_) => aborted += 1,
         }
@@ -561,9 +563,15 @@ async fn retry_layer_spends_the_budget_exactly() {
     let mut attempts_seen = Vec::new();
     for _ in 0..100 {
         match svc.clone().oneshot(1).await {
+            // Refused a retry: the budget says why; else the attempts ran out.
             Err(e)
-                if e.reason() == Reason::RetriesExhausted
-                    && e.operation_error() == Some(&"down") =>
+                if e.operation_error() == Some(&"down")
+                    && e.reason()
+                        == if e.attempts() == 2 {
+                            Reason::RetriesExhausted
+                        } else {
+                            Reason::BudgetExhausted
+                        } =>
             {
                 attempts_seen.push(e.attempts())
             }
@@ -607,20 +615,17 @@ async fn stacked_layers_time_out_trip_the_breaker_and_release_every_slot() {
     .unwrap();
     let dep = Dep::new(1_000, false); // slower than the timeout
     let svc = ServiceBuilder::new()
-        .layer(BreakerLayer::new(breaker.clone()).with_classifier(RejectionsIgnored))
-        .layer(BulkheadLayer::new(pool.clone()))
+        .layer(BreakerLayer::new(breaker.clone()).stacked())
+        .layer(BulkheadLayer::new(pool.clone()).stacked())
         .layer(TimeoutLayer::new(ms(200)))
         .service(dep.clone());
 
     // Four at once: two run (and time out), two find the bulkhead full.
     let start = Instant::now();
-    let answers = futures_join(svc.clone(), [1, 2, 3, 4]).await;
-    let flat: Vec<_> = answers
-        .into_iter()
-        .map(|r| r.map_err(|e| e.flatten().flatten()))
-        .collect();
+    let answers: Vec<Result<u32, Error<&'static str>>> =
+        futures_join(svc.clone(), [1, 2, 3, 4]).await;
     assert_eq!(
-        flat,
+        answers,
         vec![
             Err(Error::timed_out()),
             Err(Error::timed_out()),
@@ -640,11 +645,7 @@ async fn stacked_layers_time_out_trip_the_breaker_and_release_every_slot() {
     assert_eq!(pool.in_flight(), 0);
 
     // A third timeout trips it; then nothing reaches the bulkhead or the service.
-    let third = svc
-        .clone()
-        .oneshot(5)
-        .await
-        .map_err(|e| e.flatten().flatten());
+    let third = svc.clone().oneshot(5).await;
     assert_eq!(third, Err(Error::timed_out()));
     assert!(matches!(breaker.state(), State::Open { .. }));
     let acquired = pool.stats().acquired;
@@ -655,6 +656,69 @@ async fn stacked_layers_time_out_trip_the_breaker_and_release_every_slot() {
     assert_eq!(dep.calls(), 3);
     assert_eq!(pool.stats().acquired, acquired);
     assert_eq!(pool.in_flight(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stacked_retry_answers_one_error_type_with_the_pipelines_reasons() {
+    let config = retry::Config::DEFAULT
+        .with_max_attempts(3)
+        .with_backoff(Backoff::constant(Duration::from_millis(10)));
+    let stack = |config: retry::Config, dep: Dep, breaker: SharedBreaker| {
+        ServiceBuilder::new()
+            .layer(RetryLayer::new(config).unwrap().with_seed(1).stacked())
+            .layer(BreakerLayer::new(breaker).stacked())
+            .layer(TimeoutLayer::new(ms(100)))
+            .service(dep)
+    };
+    let breaker =
+        || SharedBreaker::new("dep", BreakerConfig::new().with_failure_threshold(10)).unwrap();
+
+    // Every attempt times out: the last one says so, as the pipeline does.
+    let (slow, b) = (Dep::new(1_000, false), breaker());
+    let start = Instant::now();
+    let answer: Result<u32, Error<&'static str>> =
+        stack(config, slow.clone(), b.clone()).oneshot(1).await;
+    let e = answer.unwrap_err();
+    assert_eq!((e.reason(), e.attempts()), (Reason::AttemptTimedOut, 3));
+    assert_eq!(start.elapsed(), ms(100 * 3 + 10 * 2));
+    assert_eq!((slow.calls(), b.stats().failures), (3, 3));
+
+    // Timeouts not retried: the first one ends the call.
+    let (slow, b) = (Dep::new(1_000, false), breaker());
+    let e = stack(config.with_retry_on_timeout(false), slow.clone(), b)
+        .oneshot(1)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.reason(), e.attempts(), slow.calls()),
+        (Reason::AttemptTimedOut, 1, 1)
+    );
+
+    // Fast failures: the attempts run out, the dependency's last error kept.
+    let (down, b) = (Dep::new(0, true), breaker());
+    let e = stack(config, down.clone(), b).oneshot(1).await.unwrap_err();
+    assert_eq!(e, Error::retries_exhausted(3, Some("down")));
+    assert_eq!(down.calls(), 3);
+
+    // An open breaker below: refused, not retried, named.
+    let (down, b) = (Dep::new(0, true), breaker());
+    b.force_open();
+    let e = stack(config, down.clone(), b).oneshot(1).await.unwrap_err();
+    assert!(e.is_rejection(), "{e:?}");
+    assert_eq!(
+        (e.breaker(), e.attempts(), down.calls()),
+        (Some("dep"), 1, 0)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_future_polled_after_its_answer_stays_pending() {
+    let mut svc = RetryLayer::new(retry::Config::DEFAULT)
+        .unwrap()
+        .layer(Dep::new(0, false));
+    let mut future = pin!(svc.ready().await.unwrap().call(4));
+    assert_eq!((&mut future).await, Ok(4));
+    assert!(poll_once(future.as_mut()).is_pending());
 }
 
 /// Starts every request at the same instant and waits for all, in order.
@@ -823,7 +887,7 @@ async fn a_retry_after_past_the_total_timeout_ends_the_request_at_once() {
     });
     let svc = RetryLayer::new(retry::Config::default())
         .unwrap()
-        .with_total_timeout(None)
+        .without_total_timeout()
         .with_classifier(answer)
         .layer(busy);
     let start = Instant::now();
@@ -888,6 +952,79 @@ async fn a_request_that_cannot_be_cloned_goes_once_through_a_one_attempt_policy(
         PolicyLayer::once(retrying).unwrap_err().field,
         "max_attempts"
     );
+}
+
+/// A request that can be copied unless its body is a stream, as
+/// `reqwest::Request::try_clone`.
+struct Streamable {
+    body: Option<&'static str>,
+    copies: Arc<AtomicU32>,
+}
+
+impl Streamable {
+    fn try_clone(&self) -> Option<Self> {
+        self.copies.fetch_add(1, Ordering::Relaxed);
+        Some(Self {
+            body: Some(self.body?),
+            copies: self.copies.clone(),
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn policy_layer_retries_requests_that_copy_and_sends_the_rest_once() {
+    use steadfast::pipeline;
+    use steadfast_std::Policy;
+    use steadfast_std::tower::PolicyLayer;
+
+    let breaker =
+        SharedBreaker::new("upload", BreakerConfig::new().with_failure_threshold(5)).unwrap();
+    let policy = Policy::builder(
+        pipeline::Config::default().with_retry(
+            retry::Config::DEFAULT
+                .with_max_attempts(3)
+                .with_backoff(Backoff::constant(Duration::from_millis(10))),
+        ),
+    )
+    .unwrap()
+    .breaker(breaker.clone())
+    .build();
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let s = sent.clone();
+    let svc = ServiceBuilder::new()
+        .layer(PolicyLayer::try_clone(policy, Streamable::try_clone))
+        .service(service_fn(move |req: Streamable| {
+            s.lock().unwrap().push(req.body);
+            async { Err::<(), _>("503") }
+        }));
+    let copies = Arc::new(AtomicU32::new(0));
+
+    // In memory: every attempt gets a copy (made before it is sent).
+    let request = Streamable {
+        body: Some("{}"),
+        copies: copies.clone(),
+    };
+    let failed = svc.clone().oneshot(request).await.unwrap_err();
+    assert_eq!(
+        (failed.reason(), failed.attempts()),
+        (Reason::RetriesExhausted, 3)
+    );
+    assert_eq!(
+        std::mem::take(&mut *sent.lock().unwrap()),
+        vec![Some("{}"); 3]
+    );
+    assert_eq!(copies.swap(0, Ordering::Relaxed), 3);
+
+    // A stream: the request itself, once, through the same breaker.
+    let request = Streamable {
+        body: None,
+        copies: copies.clone(),
+    };
+    let failed = svc.clone().oneshot(request).await.unwrap_err();
+    assert_eq!(failed.attempts(), 1);
+    assert_eq!(std::mem::take(&mut *sent.lock().unwrap()), vec![None]);
+    assert_eq!(copies.load(Ordering::Relaxed), 1);
+    assert_eq!(breaker.stats().failures, 4);
 }
 
 /// What a layer told its observer, in order.

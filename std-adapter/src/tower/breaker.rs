@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -13,6 +14,7 @@ use steadfast::pipeline::{Event, Reason};
 use tower::{Layer, Service};
 
 use super::report::Report;
+use super::{Direct, RejectionsIgnored, Stacked, Stacking};
 use crate::breaker::DetachedPermit;
 use crate::{Error, Observer, SharedBreaker};
 
@@ -40,10 +42,11 @@ use crate::{Error, Observer, SharedBreaker};
 /// }
 /// ```
 #[derive(Clone, Debug)]
-pub struct BreakerLayer<C = ErrorsFail> {
+pub struct BreakerLayer<C = ErrorsFail, M = Direct> {
     breaker: SharedBreaker,
     classifier: C,
     report: Option<Report>,
+    mode: PhantomData<fn() -> M>,
 }
 
 impl BreakerLayer {
@@ -62,11 +65,51 @@ impl BreakerLayer {
             breaker,
             classifier: ErrorsFail,
             report: None,
+            mode: PhantomData,
+        }
+    }
+
+    /// For a breaker over other steadfast layers: their [`Error`] passes
+    /// through unchanged and a refusal joins it as [`Error::rejected`], so
+    /// the stack answers one error type ([`Stacking`]); outcomes are judged
+    /// by [`RejectionsIgnored`] (an inner bulkhead's refusal is not the
+    /// dependency failing, an inner timeout is a timeout), unless
+    /// [`with_classifier`](Self::with_classifier) says otherwise.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::breaker::{Config, State};
+    /// use steadfast_std::{Error, SharedBreaker};
+    /// use steadfast_std::tower::{BreakerLayer, TimeoutLayer};
+    /// use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     tokio::time::pause();
+    ///     let breaker = SharedBreaker::new("users", Config::new().with_failure_threshold(1))?;
+    ///     let mut svc = ServiceBuilder::new()
+    ///         .layer(BreakerLayer::new(breaker.clone()).stacked())
+    ///         .layer(TimeoutLayer::new(Duration::from_millis(50)))
+    ///         .service(service_fn(|_: ()| std::future::pending::<Result<(), std::io::Error>>()));
+    ///     let late: Result<(), Error<std::io::Error>> = svc.ready().await?.call(()).await;
+    ///     assert_eq!(late.unwrap_err().reason(), steadfast::pipeline::Reason::AttemptTimedOut);
+    ///     assert!(matches!(breaker.state(), State::Open { .. }));
+    ///     assert!(svc.ready().await?.call(()).await.unwrap_err().is_rejection());
+    ///     Ok(())
+    /// }
+    /// ```
+    #[must_use]
+    pub fn stacked(self) -> BreakerLayer<RejectionsIgnored, Stacked> {
+        BreakerLayer {
+            breaker: self.breaker,
+            classifier: RejectionsIgnored,
+            report: self.report,
+            mode: PhantomData,
         }
     }
 }
 
-impl<C> BreakerLayer<C> {
+impl<C, M> BreakerLayer<C, M> {
     /// Decides what counts as a failure with `classifier` (any
     /// [`Classify`], e.g. a closure `Fn(&Result<T, E>) -> Verdict`; only the
     /// verdict's [`outcome`](steadfast::outcome::Verdict::outcome) matters here).
@@ -84,11 +127,12 @@ impl<C> BreakerLayer<C> {
     /// # let _ = layer;
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn with_classifier<C2>(self, classifier: C2) -> BreakerLayer<C2> {
+    pub fn with_classifier<C2>(self, classifier: C2) -> BreakerLayer<C2, M> {
         BreakerLayer {
             breaker: self.breaker,
             classifier,
             report: self.report,
+            mode: PhantomData,
         }
     }
 
@@ -129,8 +173,8 @@ impl<C> BreakerLayer<C> {
     }
 }
 
-impl<S, C: Clone> Layer<S> for BreakerLayer<C> {
-    type Service = BreakerService<S, C>;
+impl<S, C: Clone, M> Layer<S> for BreakerLayer<C, M> {
+    type Service = BreakerService<S, C, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         BreakerService {
@@ -138,6 +182,7 @@ impl<S, C: Clone> Layer<S> for BreakerLayer<C> {
             breaker: self.breaker.clone(),
             classifier: self.classifier.clone(),
             report: self.report.clone(),
+            mode: PhantomData,
         }
     }
 }
@@ -181,11 +226,12 @@ impl<S, C: Clone> Layer<S> for BreakerLayer<C> {
 /// }
 /// ```
 #[derive(Clone, Debug)]
-pub struct BreakerService<S, C = ErrorsFail> {
+pub struct BreakerService<S, C = ErrorsFail, M = Direct> {
     inner: S,
     breaker: SharedBreaker,
     classifier: C,
     report: Option<Report>,
+    mode: PhantomData<fn() -> M>,
 }
 
 impl<S> BreakerService<S> {
@@ -203,11 +249,12 @@ impl<S> BreakerService<S> {
             breaker,
             classifier: ErrorsFail,
             report: None,
+            mode: PhantomData,
         }
     }
 }
 
-impl<S, C> BreakerService<S, C> {
+impl<S, C, M> BreakerService<S, C, M> {
     /// The breaker.
     ///
     /// ```
@@ -258,17 +305,18 @@ impl<S, C> BreakerService<S, C> {
     }
 }
 
-impl<S, C, Req> Service<Req> for BreakerService<S, C>
+impl<S, C, M, Req> Service<Req> for BreakerService<S, C, M>
 where
     S: Service<Req>,
     C: Classify<S::Response, S::Error> + Clone,
+    M: Stacking<S::Error>,
 {
     type Response = S::Response;
-    type Error = Error<S::Error>;
-    type Future = BreakerFuture<S::Future, C>;
+    type Error = Error<M::Operation>;
+    type Future = BreakerFuture<S::Future, C, M>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Error::operation)
+        self.inner.poll_ready(cx).map_err(M::lift)
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
@@ -284,6 +332,7 @@ where
                 permit: Some(permit),
                 rejected: None,
                 classifier: self.classifier.clone(),
+                mode: PhantomData,
             },
             Err(rejected) => BreakerFuture {
                 inner: None,
@@ -297,6 +346,7 @@ where
                     self.breaker.rejected(rejected)
                 }),
                 classifier: self.classifier.clone(),
+                mode: PhantomData,
             },
         }
     }
@@ -372,16 +422,17 @@ pin_project! {
     /// # fn _named(_: BreakerFuture<std::future::Ready<Result<(), ()>>>) {}
     /// ```
     #[must_use = "futures do nothing unless polled"]
-    pub struct BreakerFuture<F, C = ErrorsFail> {
+    pub struct BreakerFuture<F, C = ErrorsFail, M = Direct> {
         #[pin]
         inner: Option<F>,
         permit: Option<OwnedPermit>,
         rejected: Option<Error<Infallible>>,
         classifier: C,
+        mode: PhantomData<fn() -> M>,
     }
 }
 
-impl<F: std::fmt::Debug, C> std::fmt::Debug for BreakerFuture<F, C> {
+impl<F: std::fmt::Debug, C, M> std::fmt::Debug for BreakerFuture<F, C, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BreakerFuture")
             .field("admitted", &self.permit.is_some())
@@ -390,12 +441,13 @@ impl<F: std::fmt::Debug, C> std::fmt::Debug for BreakerFuture<F, C> {
     }
 }
 
-impl<F, C, T, E> Future for BreakerFuture<F, C>
+impl<F, C, M, T, E> Future for BreakerFuture<F, C, M>
 where
     F: Future<Output = Result<T, E>>,
     C: Classify<T, E>,
+    M: Stacking<E>,
 {
-    type Output = Result<T, Error<E>>;
+    type Output = Result<T, Error<M::Operation>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -412,6 +464,6 @@ where
         if let Some(mut permit) = this.permit.take() {
             permit.finish(Some(this.classifier.classify(&result).outcome));
         }
-        Poll::Ready(result.map_err(Error::operation))
+        Poll::Ready(result.map_err(M::lift))
     }
 }

@@ -1,6 +1,7 @@
 //! [`BulkheadLayer`]: a [`SharedBulkhead`] around a service.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -12,6 +13,7 @@ use steadfast::time::Instant;
 use tower::{Layer, Service};
 
 use super::report::Report;
+use super::{Direct, Stacked, Stacking};
 use crate::bulkhead::Machine;
 use crate::{Error, Observer, SharedBulkhead, time};
 
@@ -72,9 +74,10 @@ fn report_occupancy(report: Option<&Report>, occupancy: Option<(u32, u32)>) {
 /// }
 /// ```
 #[derive(Clone, Debug)]
-pub struct BulkheadLayer {
+pub struct BulkheadLayer<M = Direct> {
     bulkhead: SharedBulkhead,
     report: Option<Report>,
+    mode: PhantomData<fn() -> M>,
 }
 
 impl BulkheadLayer {
@@ -91,9 +94,45 @@ impl BulkheadLayer {
         Self {
             bulkhead,
             report: None,
+            mode: PhantomData,
         }
     }
 
+    /// For a bulkhead over other steadfast layers: their [`Error`] passes
+    /// through unchanged and a refusal joins it ([`Error::bulkhead_full`],
+    /// [`Error::queue_timeout`]), so the stack answers one error type
+    /// ([`Stacking`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast_std::{Error, SharedBulkhead};
+    /// use steadfast_std::tower::{BulkheadLayer, TimeoutLayer};
+    /// use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     tokio::time::pause();
+    ///     let pool = SharedBulkhead::new("db", Default::default())?;
+    ///     let mut svc = ServiceBuilder::new()
+    ///         .layer(BulkheadLayer::new(pool).stacked())
+    ///         .layer(TimeoutLayer::new(Duration::from_millis(20)))
+    ///         .service(service_fn(|_: ()| std::future::pending::<Result<(), std::io::Error>>()));
+    ///     let answer: Result<(), Error<std::io::Error>> = svc.ready().await?.call(()).await;
+    ///     assert_eq!(answer.unwrap_err().reason(), steadfast::pipeline::Reason::AttemptTimedOut);
+    ///     Ok(())
+    /// }
+    /// ```
+    #[must_use]
+    pub fn stacked(self) -> BulkheadLayer<Stacked> {
+        BulkheadLayer {
+            bulkhead: self.bulkhead,
+            report: self.report,
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M> BulkheadLayer<M> {
     /// Reports to `observer`, under the bulkhead's name (as the policy name
     /// the observer sees): every request the bulkhead refuses (full at once,
     /// or its queue wait expired: `bulkhead_rejections_total`, a `DEBUG`
@@ -133,14 +172,15 @@ impl BulkheadLayer {
     }
 }
 
-impl<S> Layer<S> for BulkheadLayer {
-    type Service = BulkheadService<S>;
+impl<S, M> Layer<S> for BulkheadLayer<M> {
+    type Service = BulkheadService<S, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         BulkheadService {
             inner,
             bulkhead: self.bulkhead.clone(),
             report: self.report.clone(),
+            mode: PhantomData,
         }
     }
 }
@@ -179,10 +219,11 @@ impl<S> Layer<S> for BulkheadLayer {
 /// }
 /// ```
 #[derive(Clone, Debug)]
-pub struct BulkheadService<S> {
+pub struct BulkheadService<S, M = Direct> {
     inner: S,
     bulkhead: SharedBulkhead,
     report: Option<Report>,
+    mode: PhantomData<fn() -> M>,
 }
 
 impl<S> BulkheadService<S> {
@@ -199,9 +240,12 @@ impl<S> BulkheadService<S> {
             inner,
             bulkhead,
             report: None,
+            mode: PhantomData,
         }
     }
+}
 
+impl<S, M> BulkheadService<S, M> {
     /// The bulkhead.
     ///
     /// ```
@@ -239,16 +283,17 @@ impl<S> BulkheadService<S> {
     }
 }
 
-impl<S, Req> Service<Req> for BulkheadService<S>
+impl<S, M, Req> Service<Req> for BulkheadService<S, M>
 where
     S: Service<Req> + Clone,
+    M: Stacking<S::Error>,
 {
     type Response = S::Response;
-    type Error = Error<S::Error>;
-    type Future = BulkheadFuture<S, Req>;
+    type Error = Error<M::Operation>;
+    type Future = BulkheadFuture<S, Req, M>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Error::operation)
+        self.inner.poll_ready(cx).map_err(M::lift)
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
@@ -292,6 +337,7 @@ where
                 held,
                 report: self.report.clone(),
             },
+            mode: PhantomData,
         }
     }
 }
@@ -404,7 +450,7 @@ pin_project! {
     /// # fn _named<S: tower::Service<()> + Clone>(_: BulkheadFuture<S, ()>) {}
     /// ```
     #[must_use = "futures do nothing unless polled"]
-    pub struct BulkheadFuture<S, Req>
+    pub struct BulkheadFuture<S, Req, M = Direct>
     where
         S: Service<Req>,
     {
@@ -413,10 +459,11 @@ pin_project! {
         sleep: Option<Pin<Box<tokio::time::Sleep>>>,
         queued: Option<(S, Req)>,
         slot: Slot,
+        mode: PhantomData<fn() -> M>,
     }
 }
 
-impl<S: Service<Req>, Req> std::fmt::Debug for BulkheadFuture<S, Req> {
+impl<S: Service<Req>, Req, M> std::fmt::Debug for BulkheadFuture<S, Req, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BulkheadFuture")
             .field("bulkhead", &self.slot.bulkhead.name())
@@ -426,11 +473,12 @@ impl<S: Service<Req>, Req> std::fmt::Debug for BulkheadFuture<S, Req> {
     }
 }
 
-impl<S, Req> Future for BulkheadFuture<S, Req>
+impl<S, Req, M> Future for BulkheadFuture<S, Req, M>
 where
     S: Service<Req>,
+    M: Stacking<S::Error>,
 {
-    type Output = Result<S::Response, Error<S::Error>>;
+    type Output = Result<S::Response, Error<M::Operation>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -458,7 +506,7 @@ where
                 Some(false) => {
                     *this.sleep = None;
                     *this.queued = None;
-                    return Poll::Ready(Err(Error::bulkhead_full()));
+                    return Poll::Ready(Err(Error::queue_timeout()));
                 }
                 Some(true) => {
                     *this.sleep = None;
@@ -475,6 +523,6 @@ where
         let result = std::task::ready!(running.poll(cx));
         this.running.set(None);
         this.slot.give_back();
-        Poll::Ready(result.map_err(Error::operation))
+        Poll::Ready(result.map_err(M::lift))
     }
 }

@@ -37,19 +37,22 @@
 //!   queue of 0 rejecting at once, stale breaker permits ignored, exact retry
 //!   budget accounting, jitter never above the backoff cap.
 //!
-//! # Errors stack
+//! # One error type for a stack
 //!
-//! Every service here answers `Result<S::Response, Error<S::Error>>`: the inner
-//! service's own error is [`Error::operation`]. Layers therefore stack, each
-//! adding one level (`Error<Error<E>>`); [`Error::flatten`] removes one.
-//! A breaker or retry layer placed *over* other steadfast layers should classify
-//! with [`RejectionsIgnored`], so that an inner bulkhead's `BulkheadFull` does
-//! not count as the dependency failing and an inner timeout counts as a timeout.
+//! A layer built with `new` wraps the dependency itself and answers
+//! `Error<E>`, the dependency's error as [`Error::operation`]. A layer *over*
+//! other steadfast layers is built with `stacked()` ([`Stacked`]): the inner
+//! layer's `Error<E>` passes through unchanged and its own refusals,
+//! timeouts and give-ups join it — so the whole stack answers `Error<E>`,
+//! with `E` the dependency's error, and [`Error::reason`] says which layer
+//! ended the request. A stacked breaker or retry layer judges results with
+//! [`RejectionsIgnored`]: an inner bulkhead's refusal is not the dependency
+//! failing (and is not retried), an inner timeout counts as a timeout.
 //!
 //! ```
 //! use std::time::Duration;
 //! use steadfast::bulkhead::Config as BulkheadConfig;
-//! use steadfast_std::tower::{BreakerLayer, BulkheadLayer, RejectionsIgnored, TimeoutLayer};
+//! use steadfast_std::tower::{BreakerLayer, BulkheadLayer, RetryLayer, TimeoutLayer};
 //! use steadfast_std::{Error, SharedBreaker, SharedBulkhead};
 //! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 //!
@@ -58,26 +61,29 @@
 //!     let breaker = SharedBreaker::new("users", Default::default())?;
 //!     let pool = SharedBulkhead::new("users", BulkheadConfig::DEFAULT.with_max_concurrent(8).with_max_queue(32).with_max_wait(steadfast::time::Duration::from_millis(50)))?;
 //!     let mut svc = ServiceBuilder::new()
-//!         // outermost: the breaker, judging what the layers below report
-//!         .layer(BreakerLayer::new(breaker.clone()).with_classifier(RejectionsIgnored))
-//!         .layer(BulkheadLayer::new(pool))
+//!         // outermost: retries, then the breaker judging what the layers below report
+//!         .layer(RetryLayer::new(Default::default())?.stacked())
+//!         .layer(BreakerLayer::new(breaker.clone()).stacked())
+//!         .layer(BulkheadLayer::new(pool).stacked())
+//!         // innermost: wraps the dependency
 //!         .layer(TimeoutLayer::new(Duration::from_millis(200)))
 //!         .service(service_fn(|id: u32| async move { Ok::<_, std::io::Error>(format!("user {id}")) }));
-//!     // Error<Error<Error<io::Error>>>: flatten twice for one level.
-//!     let answer: Result<String, Error<std::io::Error>> =
-//!         svc.ready().await?.call(7).await.map_err(|e| e.flatten().flatten());
+//!     // One level, whatever the depth.
+//!     let answer: Result<String, Error<std::io::Error>> = svc.ready().await?.call(7).await;
 //!     assert_eq!(answer?, "user 7");
 //!     assert_eq!(breaker.stats().successes, 1);
 //!     Ok(())
 //! }
 //! ```
 //!
+//! Layers built with `new` still stack (`Error<Error<E>>`, one level each);
+//! [`Error::flatten`] removes one level.
+//!
 //! [`PolicyLayer`] runs the same patterns as one pipeline, with one error level
 //! and the core's order and retry rules between them (a breaker rejection is
 //! not retried blindly); prefer it when you want all of them.
 
 use std::future::{Future, poll_fn};
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -94,6 +100,7 @@ mod chaos;
 mod ratelimit;
 mod report;
 mod retry;
+mod stack;
 mod timeout;
 
 pub use breaker::{BreakerFuture, BreakerLayer, BreakerService};
@@ -103,6 +110,7 @@ pub use ratelimit::{
     KeyedRateLimitLayer, KeyedRateLimitService, RateLimitFuture, RateLimitLayer, RateLimitService,
 };
 pub use retry::{DEFAULT_TOTAL_TIMEOUT, RetryFuture, RetryLayer, RetryPolicy, RetryService};
+pub use stack::{Direct, Stacked, Stacking};
 pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
 
 /// A classifier for a breaker or retry layer stacked over other steadfast layers
@@ -180,10 +188,16 @@ impl<E> Error<Error<E>> {
 ///   request that cannot be cloned (`reqwest::Request`, a request with a
 ///   streaming body), under a policy that makes one attempt
 ///   ([`PolicyLayer::once`] checks it): the breaker, bulkhead, timeouts and
-///   fallback rules still apply. To retry such requests, put the policy over a
-///   request *description* that is `Clone` and build the request below it
-///   (`ServiceBuilder::new().layer(PolicyLayer::new(policy)).map_request(build)`,
-///   as the crate's README shows).
+///   fallback rules still apply.
+/// * [`TryCloned`]: every attempt sends a copy made by a function that may
+///   fail (`reqwest::Request::try_clone`, which cannot copy a streaming
+///   body); a request that cannot be copied goes, itself, to one attempt
+///   ([`PolicyLayer::try_clone`]).
+///
+/// A request that can only be *re-created* needs no mode of its own: put the
+/// policy over a request *description* that is `Clone` and build the request
+/// below it (`ServiceBuilder::new().layer(PolicyLayer::new(policy)).map_request(build)`,
+/// as the crate's README shows).
 pub trait RequestMode: sealed::Sealed {}
 
 mod sealed {
@@ -217,10 +231,27 @@ pub struct Cloned;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Once;
 
+/// Every attempt sends a copy made by a function that may fail (see
+/// [`RequestMode`] and [`PolicyLayer::try_clone`]).
+#[derive(Clone)]
+pub struct TryCloned<F, C = ErrorsFail> {
+    copy: F,
+    /// The same policy making one attempt, for a request that cannot be copied.
+    single: Policy<C>,
+}
+
+impl<F, C> std::fmt::Debug for TryCloned<F, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TryCloned").finish_non_exhaustive()
+    }
+}
+
 impl sealed::Sealed for Cloned {}
 impl sealed::Sealed for Once {}
+impl<F, C> sealed::Sealed for TryCloned<F, C> {}
 impl RequestMode for Cloned {}
 impl RequestMode for Once {}
+impl<F, C> RequestMode for TryCloned<F, C> {}
 
 /// Wraps a service in a [`Policy`].
 ///
@@ -240,7 +271,7 @@ impl RequestMode for Once {}
 #[derive(Clone, Debug)]
 pub struct PolicyLayer<C = ErrorsFail, R = Cloned> {
     policy: Policy<C>,
-    send: PhantomData<R>,
+    send: R,
 }
 
 impl<C> PolicyLayer<C> {
@@ -255,7 +286,65 @@ impl<C> PolicyLayer<C> {
     pub fn new(policy: Policy<C>) -> Self {
         Self {
             policy,
-            send: PhantomData,
+            send: Cloned,
+        }
+    }
+}
+
+impl<C: Clone> PolicyLayer<C> {
+    /// A layer for requests that can be copied only sometimes
+    /// ([`TryCloned`]), as `reqwest::Request::try_clone` copies a request
+    /// unless its body is a stream: each attempt sends a copy made by
+    /// `copy`, keeping the request for the next one. A request whose first
+    /// copy fails goes, itself, to one attempt under the same breaker,
+    /// bulkhead, timeouts, budget and observer (there is nothing to retry
+    /// with). `copy` is expected to answer the same way for one request every
+    /// time; should a later copy fail, the request itself goes to that
+    /// attempt, and an attempt after it would find nothing to send and wait
+    /// for its attempt timeout.
+    ///
+    /// ```
+    /// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
+    /// use steadfast_std::tower::PolicyLayer;
+    /// use tower::{Layer, Service, ServiceExt, service_fn};
+    ///
+    /// /// A request whose body may be a stream (as `reqwest::Request`).
+    /// struct Request { body: Option<String> }
+    /// impl Request {
+    ///     fn try_clone(&self) -> Option<Request> { Some(Request { body: Some(self.body.clone()?) }) }
+    /// }
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     tokio::time::pause();
+    ///     let sent = Arc::new(AtomicU32::new(0));
+    ///     let s = sent.clone();
+    ///     let down = service_fn(move |_: Request| {
+    ///         s.fetch_add(1, Ordering::Relaxed);
+    ///         async { Err::<(), _>(std::io::Error::other("503")) }
+    ///     });
+    ///     let policy = steadfast_std::Policy::builder(Default::default())?.build(); // 3 attempts
+    ///     let mut svc = PolicyLayer::try_clone(policy, Request::try_clone).layer(down);
+    ///     // A body in memory: copied for every attempt.
+    ///     let _ = svc.ready().await?.call(Request { body: Some("{}".into()) }).await;
+    ///     assert_eq!(sent.swap(0, Ordering::Relaxed), 3);
+    ///     // A streaming body: sent once.
+    ///     let answer = svc.ready().await?.call(Request { body: None }).await;
+    ///     assert_eq!(answer.unwrap_err().attempts(), 1);
+    ///     assert_eq!(sent.load(Ordering::Relaxed), 1);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn try_clone<F, Req>(policy: Policy<C>, copy: F) -> PolicyLayer<C, TryCloned<F, C>>
+    where
+        F: Fn(&Req) -> Option<Req>,
+    {
+        PolicyLayer {
+            send: TryCloned {
+                copy,
+                single: policy.single_attempt(),
+            },
+            policy,
         }
     }
 }
@@ -279,20 +368,17 @@ impl<C> PolicyLayer<C, Once> {
                 problem: "a request that cannot be cloned is sent once: the policy must make one attempt",
             });
         }
-        Ok(Self {
-            policy,
-            send: PhantomData,
-        })
+        Ok(Self { policy, send: Once })
     }
 }
 
-impl<S, C: Clone, R: RequestMode> Layer<S> for PolicyLayer<C, R> {
+impl<S, C: Clone, R: RequestMode + Clone> Layer<S> for PolicyLayer<C, R> {
     type Service = PolicyService<S, C, R>;
     fn layer(&self, inner: S) -> Self::Service {
         PolicyService {
             inner,
             policy: self.policy.clone(),
-            send: PhantomData,
+            send: self.send.clone(),
         }
     }
 }
@@ -300,7 +386,8 @@ impl<S, C: Clone, R: RequestMode> Layer<S> for PolicyLayer<C, R> {
 /// A service whose calls go through a [`Policy`]. With [`Cloned`] (the
 /// default) requests must be `Clone` (each attempt sends a clone); with
 /// [`Once`] ([`PolicyLayer::once`]) any request goes, itself, to the policy's
-/// one attempt. The inner service is cloned per call.
+/// one attempt; with [`TryCloned`] ([`PolicyLayer::try_clone`]) each attempt
+/// sends a copy while one can be made. The inner service is cloned per call.
 ///
 /// ```
 /// use steadfast_std::tower::PolicyService;
@@ -313,7 +400,7 @@ impl<S, C: Clone, R: RequestMode> Layer<S> for PolicyLayer<C, R> {
 pub struct PolicyService<S, C = ErrorsFail, R = Cloned> {
     inner: S,
     policy: Policy<C>,
-    send: PhantomData<R>,
+    send: R,
 }
 
 impl<S, C> PolicyService<S, C> {
@@ -330,7 +417,7 @@ impl<S, C> PolicyService<S, C> {
         Self {
             inner,
             policy,
-            send: PhantomData,
+            send: Cloned,
         }
     }
 }
@@ -396,23 +483,68 @@ where
         let mut req = Some(req);
         Box::pin(async move {
             policy
+                // `PolicyLayer::once` admits only policies making one attempt,
+                // and a policy's config never changes: no attempt finds `None`.
+                .call(move || send(inner.clone(), req.take()))
+                .await
+        })
+    }
+}
+
+impl<S, C, F, Req> Service<Req> for PolicyService<S, C, TryCloned<F, C>>
+where
+    S: Service<Req> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Response: Send,
+    S::Error: Send,
+    C: Classify<S::Response, S::Error> + Clone + Send + Sync + 'static,
+    F: Fn(&Req) -> Option<Req> + Clone + Send + 'static,
+    Req: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = Error<S::Error>;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, Error<S::Error>>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // As with `Cloned`: readiness is awaited inside the policy.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let inner = self.inner.clone();
+        let Some(first) = (self.send.copy)(&req) else {
+            // Cannot be copied: the request itself, to one attempt.
+            let policy = self.send.single.clone();
+            let mut req = Some(req);
+            return Box::pin(
+                async move { policy.call(move || send(inner.clone(), req.take())).await },
+            );
+        };
+        let policy = self.policy.clone();
+        let copy = self.send.copy.clone();
+        let (mut first, mut original) = (Some(first), Some(req));
+        Box::pin(async move {
+            policy
                 .call(move || {
-                    let mut svc = inner.clone();
-                    let req = req.take();
-                    async move {
-                        match req {
-                            Some(req) => {
-                                poll_fn(|cx| svc.poll_ready(cx)).await?;
-                                svc.call(req).await
-                            }
-                            // `PolicyLayer::once` admits only policies making one
-                            // attempt, and a policy's config never changes: there is
-                            // no second attempt to send nothing to.
-                            None => std::future::pending().await,
-                        }
-                    }
+                    let this = first
+                        .take()
+                        .or_else(|| original.as_ref().and_then(&copy))
+                        .or_else(|| original.take());
+                    send(inner.clone(), this)
                 })
                 .await
         })
+    }
+}
+
+/// One attempt: `req` to `svc` once it is ready; with no request, an attempt
+/// that never answers (its attempt timeout ends it).
+async fn send<S: Service<Req>, Req>(mut svc: S, req: Option<Req>) -> Result<S::Response, S::Error> {
+    match req {
+        Some(req) => {
+            poll_fn(|cx| svc.poll_ready(cx)).await?;
+            svc.call(req).await
+        }
+        None => std::future::pending().await,
     }
 }

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -14,6 +15,7 @@ use steadfast::ratelimit::Refused;
 use tower::{Layer, Service};
 
 use super::report::Report;
+use super::{Direct, Stacked, Stacking};
 use crate::ratelimit::{KeyedRateLimiter, SharedRateLimiter};
 use crate::{Error, Observer};
 
@@ -40,11 +42,12 @@ use crate::{Error, Observer};
 /// # }
 /// ```
 #[derive(Clone, Debug)]
-pub struct RateLimitLayer {
+pub struct RateLimitLayer<M = Direct> {
     limiter: SharedRateLimiter,
     report: Option<Report>,
     /// Off: every request passes (a disabled registry's layers).
     off: bool,
+    mode: PhantomData<fn() -> M>,
 }
 
 impl RateLimitLayer {
@@ -54,9 +57,47 @@ impl RateLimitLayer {
             limiter,
             report: None,
             off: false,
+            mode: PhantomData,
         }
     }
 
+    /// For a limiter over other steadfast layers: their [`Error`] passes
+    /// through unchanged and a refusal joins it as [`Error::rate_limited`],
+    /// so the stack answers one error type ([`Stacking`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::ratelimit;
+    /// use steadfast_std::Error;
+    /// use steadfast_std::ratelimit::SharedRateLimiter;
+    /// use steadfast_std::tower::{RateLimitLayer, TimeoutLayer};
+    /// use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let limiter = SharedRateLimiter::new("api", ratelimit::Config::per_second(1))?;
+    ///     let mut svc = ServiceBuilder::new()
+    ///         .layer(RateLimitLayer::new(limiter).stacked())
+    ///         .layer(TimeoutLayer::new(Duration::from_secs(1)))
+    ///         .service(service_fn(|_: ()| async { Ok::<_, std::io::Error>(7) }));
+    ///     assert_eq!(svc.ready().await?.call(()).await?, 7);
+    ///     let refused: Result<u8, Error<std::io::Error>> = svc.ready().await?.call(()).await;
+    ///     assert!(refused.unwrap_err().is_rejection());
+    ///     Ok(())
+    /// }
+    /// ```
+    #[must_use]
+    pub fn stacked(self) -> RateLimitLayer<Stacked> {
+        RateLimitLayer {
+            limiter: self.limiter,
+            report: self.report,
+            off: self.off,
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M> RateLimitLayer<M> {
     /// The same layer admitting every request without asking the limiter
     /// (what a disabled registry hands out).
     pub(crate) fn passing(mut self) -> Self {
@@ -78,8 +119,8 @@ impl RateLimitLayer {
     }
 }
 
-impl<S> Layer<S> for RateLimitLayer {
-    type Service = RateLimitService<S>;
+impl<S, M: Clone> Layer<S> for RateLimitLayer<M> {
+    type Service = RateLimitService<S, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         RateLimitService {
@@ -91,21 +132,22 @@ impl<S> Layer<S> for RateLimitLayer {
 
 /// A service behind a [`RateLimitLayer`].
 #[derive(Clone, Debug)]
-pub struct RateLimitService<S> {
+pub struct RateLimitService<S, M = Direct> {
     inner: S,
-    layer: RateLimitLayer,
+    layer: RateLimitLayer<M>,
 }
 
-impl<S, Req> Service<Req> for RateLimitService<S>
+impl<S, M, Req> Service<Req> for RateLimitService<S, M>
 where
     S: Service<Req>,
+    M: Stacking<S::Error>,
 {
     type Response = S::Response;
-    type Error = Error<S::Error>;
-    type Future = RateLimitFuture<S::Future>;
+    type Error = Error<M::Operation>;
+    type Future = RateLimitFuture<S::Future, M>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Error::operation)
+        self.inner.poll_ready(cx).map_err(M::lift)
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
@@ -140,23 +182,25 @@ where
 /// # Ok(())
 /// # }
 /// ```
-pub struct KeyedRateLimitLayer<K, F> {
+pub struct KeyedRateLimitLayer<K, F, M = Direct> {
     limiter: Arc<KeyedRateLimiter<K>>,
     key: F,
     report: Option<Report>,
+    mode: PhantomData<fn() -> M>,
 }
 
-impl<K, F: Clone> Clone for KeyedRateLimitLayer<K, F> {
+impl<K, F: Clone, M> Clone for KeyedRateLimitLayer<K, F, M> {
     fn clone(&self) -> Self {
         Self {
             limiter: self.limiter.clone(),
             key: self.key.clone(),
             report: self.report.clone(),
+            mode: PhantomData,
         }
     }
 }
 
-impl<K, F> fmt::Debug for KeyedRateLimitLayer<K, F> {
+impl<K, F, M> fmt::Debug for KeyedRateLimitLayer<K, F, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyedRateLimitLayer")
             .field("limiter", &self.limiter)
@@ -171,9 +215,36 @@ impl<K: Hash + Eq + Clone, F> KeyedRateLimitLayer<K, F> {
             limiter,
             key,
             report: None,
+            mode: PhantomData,
         }
     }
 
+    /// For a limiter over other steadfast layers: their [`Error`] passes
+    /// through unchanged and a refusal joins it as [`Error::rate_limited`]
+    /// ([`Stacking`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use steadfast::ratelimit;
+    /// use steadfast_std::ratelimit::KeyedRateLimiter;
+    /// use steadfast_std::tower::KeyedRateLimitLayer;
+    /// let limiter = Arc::new(KeyedRateLimiter::<String>::new("tenants", ratelimit::Config::per_second(10), 1000)?);
+    /// let layer = KeyedRateLimitLayer::new(limiter, |tenant: &String| tenant.clone()).stacked();
+    /// # let _ = layer;
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn stacked(self) -> KeyedRateLimitLayer<K, F, Stacked> {
+        KeyedRateLimitLayer {
+            limiter: self.limiter,
+            key: self.key,
+            report: self.report,
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, F, M> KeyedRateLimitLayer<K, F, M> {
     /// Reports each refusal to `observer` under the limiter's name.
     #[must_use]
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
@@ -182,8 +253,8 @@ impl<K: Hash + Eq + Clone, F> KeyedRateLimitLayer<K, F> {
     }
 }
 
-impl<S, K, F: Clone> Layer<S> for KeyedRateLimitLayer<K, F> {
-    type Service = KeyedRateLimitService<S, K, F>;
+impl<S, K, F: Clone, M> Layer<S> for KeyedRateLimitLayer<K, F, M> {
+    type Service = KeyedRateLimitService<S, K, F, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         KeyedRateLimitService {
@@ -194,12 +265,12 @@ impl<S, K, F: Clone> Layer<S> for KeyedRateLimitLayer<K, F> {
 }
 
 /// A service behind a [`KeyedRateLimitLayer`].
-pub struct KeyedRateLimitService<S, K, F> {
+pub struct KeyedRateLimitService<S, K, F, M = Direct> {
     inner: S,
-    layer: KeyedRateLimitLayer<K, F>,
+    layer: KeyedRateLimitLayer<K, F, M>,
 }
 
-impl<S: Clone, K, F: Clone> Clone for KeyedRateLimitService<S, K, F> {
+impl<S: Clone, K, F: Clone, M> Clone for KeyedRateLimitService<S, K, F, M> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -208,7 +279,7 @@ impl<S: Clone, K, F: Clone> Clone for KeyedRateLimitService<S, K, F> {
     }
 }
 
-impl<S: fmt::Debug, K, F> fmt::Debug for KeyedRateLimitService<S, K, F> {
+impl<S: fmt::Debug, K, F, M> fmt::Debug for KeyedRateLimitService<S, K, F, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyedRateLimitService")
             .field("inner", &self.inner)
@@ -216,18 +287,19 @@ impl<S: fmt::Debug, K, F> fmt::Debug for KeyedRateLimitService<S, K, F> {
     }
 }
 
-impl<S, K, F, Req> Service<Req> for KeyedRateLimitService<S, K, F>
+impl<S, K, F, M, Req> Service<Req> for KeyedRateLimitService<S, K, F, M>
 where
     S: Service<Req>,
     K: Hash + Eq + Clone,
     F: Fn(&Req) -> K,
+    M: Stacking<S::Error>,
 {
     type Response = S::Response;
-    type Error = Error<S::Error>;
-    type Future = RateLimitFuture<S::Future>;
+    type Error = Error<M::Operation>;
+    type Future = RateLimitFuture<S::Future, M>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Error::operation)
+        self.inner.poll_ready(cx).map_err(M::lift)
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
@@ -241,14 +313,15 @@ pin_project! {
     /// the refusal.
     #[must_use = "futures do nothing unless polled"]
     #[derive(Debug)]
-    pub struct RateLimitFuture<F> {
+    pub struct RateLimitFuture<F, M = Direct> {
         #[pin]
         inner: Option<F>,
         refused: Option<Refused>,
+        mode: PhantomData<fn() -> M>,
     }
 }
 
-impl<F> RateLimitFuture<F> {
+impl<F, M> RateLimitFuture<F, M> {
     /// Calls `inner` if admitted; otherwise reports the refusal and answers it.
     fn new<S, Req>(
         admission: Result<(), Refused>,
@@ -263,6 +336,7 @@ impl<F> RateLimitFuture<F> {
             Ok(()) => Self {
                 inner: Some(inner.call(req)),
                 refused: None,
+                mode: PhantomData,
             },
             Err(refused) => {
                 if let Some(r) = report {
@@ -273,17 +347,19 @@ impl<F> RateLimitFuture<F> {
                 Self {
                     inner: None,
                     refused: Some(refused),
+                    mode: PhantomData,
                 }
             }
         }
     }
 }
 
-impl<F, T, E> Future for RateLimitFuture<F>
+impl<F, M, T, E> Future for RateLimitFuture<F, M>
 where
     F: Future<Output = Result<T, E>>,
+    M: Stacking<E>,
 {
-    type Output = Result<T, Error<E>>;
+    type Output = Result<T, Error<M::Operation>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -294,7 +370,7 @@ where
             Some(inner) => {
                 let result = std::task::ready!(inner.poll(cx));
                 this.inner.set(None);
-                Poll::Ready(result.map_err(Error::operation))
+                Poll::Ready(result.map_err(M::lift))
             }
             // Answered already: stays pending.
             None => Poll::Pending,

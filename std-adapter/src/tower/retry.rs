@@ -2,6 +2,7 @@
 //! [`RetryPolicy`] for `tower::retry::Retry`.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +18,7 @@ use steadfast::rng::SplitMix64;
 use tower::{Layer, Service};
 
 use super::report::Report;
+use super::{Direct, RejectionsIgnored, Stacked, Stacking};
 use crate::{Error, Observer, SharedBudget, time};
 
 /// What every service built from one [`RetryLayer`] shares.
@@ -34,8 +36,7 @@ struct Shared {
 
 /// How long after a request's first attempt a [`RetryLayer`] still starts a
 /// retry, unless [`RetryLayer::with_total_timeout`] says otherwise.
-pub const DEFAULT_TOTAL_TIMEOUT: steadfast::time::Duration =
-    steadfast::time::Duration::from_secs(10);
+pub const DEFAULT_TOTAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Retries failed requests by a [`retry::Config`]: see [`RetryService`] for
 /// the rules. Defaults a service can live with: the config's (3 attempts,
@@ -68,9 +69,10 @@ pub const DEFAULT_TOTAL_TIMEOUT: steadfast::time::Duration =
 /// }
 /// ```
 #[derive(Clone, Debug)]
-pub struct RetryLayer<C = ErrorsFail> {
+pub struct RetryLayer<C = ErrorsFail, M = Direct> {
     shared: Arc<Shared>,
     classifier: C,
+    mode: PhantomData<fn() -> M>,
 }
 
 impl RetryLayer {
@@ -94,15 +96,58 @@ impl RetryLayer {
                 budget: None,
                 seed: crate::seed::from_os(),
                 requests: AtomicU64::new(0),
-                total: Some(DEFAULT_TOTAL_TIMEOUT),
+                total: Some(time::from_std_duration(DEFAULT_TOTAL_TIMEOUT)),
                 report: None,
             }),
             classifier: ErrorsFail,
+            mode: PhantomData,
         })
+    }
+
+    /// For retries over other steadfast layers: their [`Error`] passes
+    /// through unchanged (an inner refusal, not retried, answers as it is) and
+    /// a give-up joins it (the last attempt's dependency error kept), so the
+    /// stack answers one error type ([`Stacking`]); results are judged by
+    /// [`RejectionsIgnored`] (an inner refusal is not retried, an inner
+    /// timeout is a timeout, retried as the config's `retry_on_timeout`
+    /// says), unless [`with_classifier`](Self::with_classifier) says
+    /// otherwise.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::breaker::Config;
+    /// use steadfast_std::{Error, SharedBreaker};
+    /// use steadfast_std::tower::{BreakerLayer, RetryLayer};
+    /// use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     tokio::time::pause();
+    ///     let breaker = SharedBreaker::new("users", Config::new().with_failure_threshold(2))?;
+    ///     let mut svc = ServiceBuilder::new()
+    ///         .layer(RetryLayer::new(Default::default())?.stacked())
+    ///         .layer(BreakerLayer::new(breaker))
+    ///         .service(service_fn(|_: ()| async { Err::<(), _>("down") }));
+    ///     // Two failures open the breaker; the third attempt is refused, and a
+    ///     // refusal is not retried: the answer says so, in one error level.
+    ///     let answer: Result<(), Error<&str>> = svc.ready().await.expect("ready").call(()).await;
+    ///     let error = answer.unwrap_err();
+    ///     assert!(error.is_rejection());
+    ///     assert_eq!((error.breaker(), error.attempts()), (Some("users"), 3));
+    ///     Ok(())
+    /// }
+    /// ```
+    #[must_use]
+    pub fn stacked(self) -> RetryLayer<RejectionsIgnored, Stacked> {
+        RetryLayer {
+            shared: self.shared,
+            classifier: RejectionsIgnored,
+            mode: PhantomData,
+        }
     }
 }
 
-impl<C> RetryLayer<C> {
+impl<C, M> RetryLayer<C, M> {
     fn with_shared(self, f: impl FnOnce(&mut Shared)) -> Self {
         let mut shared = Shared {
             config: self.shared.config,
@@ -116,6 +161,7 @@ impl<C> RetryLayer<C> {
         Self {
             shared: Arc::new(shared),
             classifier: self.classifier,
+            mode: PhantomData,
         }
     }
 
@@ -152,22 +198,48 @@ impl<C> RetryLayer<C> {
     }
 
     /// No retry starts `total` or more after the request's first attempt
-    /// (`None`: only the attempts, the budget and the classifier end the
-    /// retries). The default is [`DEFAULT_TOTAL_TIMEOUT`], 10 s: a server
-    /// asking to be retried in a minute (`Retry-After`, honoured up to the
-    /// config's `max_retry_after`, 60 s by default) ends the request at once
-    /// instead of holding it for a minute.
+    /// (a `std::time::Duration` or a steadfast one). The default is
+    /// [`DEFAULT_TOTAL_TIMEOUT`], 10 s: a server asking to be retried in a
+    /// minute (`Retry-After`, honoured up to the config's `max_retry_after`,
+    /// 60 s by default) ends the request at once instead of holding it for a
+    /// minute.
     ///
     /// ```
     /// use std::time::Duration;
     /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())?
-    ///     .with_total_timeout(Some(Duration::from_secs(2).into()));
-    /// # let _ = layer;
+    ///     .with_total_timeout(Duration::from_secs(2));
+    /// assert_eq!(layer.total_timeout(), Some(Duration::from_secs(2)));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn with_total_timeout(self, total: Option<steadfast::time::Duration>) -> Self {
-        self.with_shared(|s| s.total = total)
+    pub fn with_total_timeout(self, total: impl Into<steadfast::time::Duration>) -> Self {
+        let total = total.into();
+        self.with_shared(|s| s.total = Some(total))
+    }
+
+    /// No total limit: only the attempts, the budget and the classifier end
+    /// the retries.
+    ///
+    /// ```
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())?.without_total_timeout();
+    /// assert_eq!(layer.total_timeout(), None);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn without_total_timeout(self) -> Self {
+        self.with_shared(|s| s.total = None)
+    }
+
+    /// How long after a request's first attempt a retry may still start, if
+    /// limited.
+    ///
+    /// ```
+    /// let layer = steadfast_std::tower::RetryLayer::new(Default::default())?;
+    /// assert_eq!(layer.total_timeout(), Some(steadfast_std::tower::DEFAULT_TOTAL_TIMEOUT));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn total_timeout(&self) -> Option<std::time::Duration> {
+        self.shared.total.map(time::to_std_duration)
     }
 
     /// Reports to `observer` under the name `operation` (the policy name the
@@ -218,10 +290,11 @@ impl<C> RetryLayer<C> {
     /// # let _ = layer;
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn with_classifier<C2>(self, classifier: C2) -> RetryLayer<C2> {
+    pub fn with_classifier<C2>(self, classifier: C2) -> RetryLayer<C2, M> {
         RetryLayer {
             shared: self.shared,
             classifier,
+            mode: PhantomData,
         }
     }
 
@@ -247,14 +320,15 @@ impl<C> RetryLayer<C> {
     }
 }
 
-impl<S, C: Clone> Layer<S> for RetryLayer<C> {
-    type Service = RetryService<S, C>;
+impl<S, C: Clone, M> Layer<S> for RetryLayer<C, M> {
+    type Service = RetryService<S, C, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         RetryService {
             inner,
             shared: self.shared.clone(),
             classifier: self.classifier.clone(),
+            mode: PhantomData,
         }
     }
 }
@@ -292,10 +366,11 @@ impl<S, C: Clone> Layer<S> for RetryLayer<C> {
 /// }
 /// ```
 #[derive(Clone, Debug)]
-pub struct RetryService<S, C = ErrorsFail> {
+pub struct RetryService<S, C = ErrorsFail, M = Direct> {
     inner: S,
     shared: Arc<Shared>,
     classifier: C,
+    mode: PhantomData<fn() -> M>,
 }
 
 impl<S> RetryService<S> {
@@ -312,7 +387,7 @@ impl<S> RetryService<S> {
     }
 }
 
-impl<S, C> RetryService<S, C> {
+impl<S, C, M> RetryService<S, C, M> {
     /// Unwraps the inner service.
     ///
     /// ```
@@ -325,18 +400,19 @@ impl<S, C> RetryService<S, C> {
     }
 }
 
-impl<S, C, Req> Service<Req> for RetryService<S, C>
+impl<S, C, M, Req> Service<Req> for RetryService<S, C, M>
 where
     S: Service<Req> + Clone,
     C: Classify<S::Response, S::Error> + Clone,
+    M: Stacking<S::Error>,
     Req: Clone,
 {
     type Response = S::Response;
-    type Error = Error<S::Error>;
-    type Future = RetryFuture<S, Req, C>;
+    type Error = Error<M::Operation>;
+    type Future = RetryFuture<S, Req, C, M>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Error::operation)
+        self.inner.poll_ready(cx).map_err(M::lift)
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
@@ -364,6 +440,7 @@ where
             classifier: self.classifier.clone(),
             report: shared.report.clone(),
             started: now,
+            mode: PhantomData,
         }
     }
 }
@@ -384,7 +461,7 @@ pin_project! {
     /// # fn _named<S: tower::Service<()> + Clone>(_: RetryFuture<S, ()>) {}
     /// ```
     #[must_use = "futures do nothing unless polled"]
-    pub struct RetryFuture<S, Req, C = ErrorsFail>
+    pub struct RetryFuture<S, Req, C = ErrorsFail, M = Direct>
     where
         S: Service<Req>,
     {
@@ -400,10 +477,11 @@ pin_project! {
         classifier: C,
         report: Option<Report>,
         started: steadfast::time::Instant,
+        mode: PhantomData<fn() -> M>,
     }
 }
 
-impl<S: Service<Req>, Req, C> std::fmt::Debug for RetryFuture<S, Req, C> {
+impl<S: Service<Req>, Req, C, M> std::fmt::Debug for RetryFuture<S, Req, C, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RetryFuture")
             .field("attempts", &self.retry.attempts())
@@ -412,13 +490,14 @@ impl<S: Service<Req>, Req, C> std::fmt::Debug for RetryFuture<S, Req, C> {
     }
 }
 
-impl<S, Req, C> Future for RetryFuture<S, Req, C>
+impl<S, Req, C, M> Future for RetryFuture<S, Req, C, M>
 where
     S: Service<Req>,
     C: Classify<S::Response, S::Error>,
+    M: Stacking<S::Error>,
     Req: Clone,
 {
-    type Output = Result<S::Response, Error<S::Error>>;
+    type Output = Result<S::Response, Error<M::Operation>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -427,14 +506,16 @@ where
                 ready!(sleep.poll(cx));
                 if let Err(e) = ready!(this.service.poll_ready(cx)) {
                     this.sleep.set(None);
-                    return Poll::Ready(Err(Error::operation(e)));
+                    return Poll::Ready(Err(M::lift(e).with_attempts(this.retry.attempts())));
                 }
                 this.sleep.set(None);
                 let attempt = this.service.call(this.req.clone());
                 this.attempt.set(Some(attempt));
             }
+            // Answered already: stays pending (polling a finished future is a
+            // caller's mistake, and a resilience layer does not panic for it).
             let Some(attempt) = this.attempt.as_mut().as_pin_mut() else {
-                panic!("RetryFuture polled after completion");
+                return Poll::Pending;
             };
             let result = ready!(attempt.poll(cx));
             this.attempt.set(None);
@@ -457,13 +538,21 @@ where
                     this.sleep
                         .set(Some(tokio::time::sleep_until(time::to_tokio(at))));
                 }
-                RetryDecision::Done | RetryDecision::GiveUp(GiveUpReason::NotRetryable) => {
-                    return Poll::Ready(result.map_err(|e| {
-                        Error::new(pipeline::Error::new(Reason::Operation, attempts, Some(e)))
-                    }));
+                RetryDecision::Done => {
+                    return Poll::Ready(result.map_err(|e| M::lift(e).with_attempts(attempts)));
                 }
-                RetryDecision::GiveUp(_) => {
-                    return Poll::Ready(Err(Error::retries_exhausted(attempts, result.err())));
+                RetryDecision::GiveUp(give_up) => {
+                    let reason = Reason::after_give_up(give_up, verdict.outcome);
+                    return Poll::Ready(match result {
+                        Ok(value) if reason == Reason::Operation => Ok(value),
+                        Err(e) if reason == Reason::Operation => {
+                            Err(M::lift(e).with_attempts(attempts))
+                        }
+                        result => {
+                            let last = result.err().and_then(|e| M::lift(e).into_operation());
+                            Err(Error::new(pipeline::Error::new(reason, attempts, last)))
+                        }
+                    });
                 }
             }
         }

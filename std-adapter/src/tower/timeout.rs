@@ -1,6 +1,7 @@
 //! [`TimeoutLayer`]: a deadline per request, on steadfast's clock.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -12,6 +13,7 @@ use steadfast::timeout::Deadline;
 use tower::{Layer, Service};
 
 use super::report::Report;
+use super::{Direct, Stacked, Stacking};
 use crate::{Error, Observer, time};
 
 /// Gives every request a deadline: see [`TimeoutService`] for the rules.
@@ -35,9 +37,10 @@ use crate::{Error, Observer, time};
 /// }
 /// ```
 #[derive(Clone, Debug)]
-pub struct TimeoutLayer {
+pub struct TimeoutLayer<M = Direct> {
     timeout: steadfast::time::Duration,
     report: Option<Report>,
+    mode: PhantomData<fn() -> M>,
 }
 
 impl TimeoutLayer {
@@ -52,9 +55,43 @@ impl TimeoutLayer {
         Self {
             timeout: time::from_std_duration(timeout),
             report: None,
+            mode: PhantomData,
         }
     }
 
+    /// For a layer over other steadfast layers: their [`Error`] passes
+    /// through unchanged and a timeout joins it as [`Error::timed_out`], so
+    /// the stack answers one error type ([`Stacking`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast_std::Error;
+    /// use steadfast_std::tower::{BulkheadLayer, TimeoutLayer};
+    /// use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let pool = steadfast_std::SharedBulkhead::new("db", Default::default())?;
+    ///     let mut svc = ServiceBuilder::new()
+    ///         .layer(TimeoutLayer::new(Duration::from_secs(1)).stacked())
+    ///         .layer(BulkheadLayer::new(pool))
+    ///         .service(service_fn(|_: ()| async { Err::<(), _>("down") }));
+    ///     let answer: Result<(), Error<&str>> = svc.ready().await.expect("ready").call(()).await;
+    ///     assert_eq!(answer, Err(Error::operation("down")));
+    ///     Ok(())
+    /// }
+    /// ```
+    #[must_use]
+    pub fn stacked(self) -> TimeoutLayer<Stacked> {
+        TimeoutLayer {
+            timeout: self.timeout,
+            report: self.report,
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M> TimeoutLayer<M> {
     /// Reports to `observer` under the name `operation` (the policy name the
     /// observer sees): each request cut off at its deadline, as
     /// [`Event::TimedOut`] (`timeout_errors_total`, a `WARN` line) — so the
@@ -98,14 +135,15 @@ impl TimeoutLayer {
     }
 }
 
-impl<S> Layer<S> for TimeoutLayer {
-    type Service = TimeoutService<S>;
+impl<S, M> Layer<S> for TimeoutLayer<M> {
+    type Service = TimeoutService<S, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         TimeoutService {
             inner,
             timeout: self.timeout,
             report: self.report.clone(),
+            mode: PhantomData,
         }
     }
 }
@@ -138,10 +176,11 @@ impl<S> Layer<S> for TimeoutLayer {
 /// }
 /// ```
 #[derive(Clone, Debug)]
-pub struct TimeoutService<S> {
+pub struct TimeoutService<S, M = Direct> {
     inner: S,
     timeout: steadfast::time::Duration,
     report: Option<Report>,
+    mode: PhantomData<fn() -> M>,
 }
 
 impl<S> TimeoutService<S> {
@@ -156,9 +195,12 @@ impl<S> TimeoutService<S> {
             inner,
             timeout: time::from_std_duration(timeout),
             report: None,
+            mode: PhantomData,
         }
     }
+}
 
+impl<S, M> TimeoutService<S, M> {
     /// The inner service.
     ///
     /// ```
@@ -180,16 +222,17 @@ impl<S> TimeoutService<S> {
     }
 }
 
-impl<S, Req> Service<Req> for TimeoutService<S>
+impl<S, M, Req> Service<Req> for TimeoutService<S, M>
 where
     S: Service<Req>,
+    M: Stacking<S::Error>,
 {
     type Response = S::Response;
-    type Error = Error<S::Error>;
-    type Future = TimeoutFuture<S::Future>;
+    type Error = Error<M::Operation>;
+    type Future = TimeoutFuture<S::Future, M>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Error::operation)
+        self.inner.poll_ready(cx).map_err(M::lift)
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
@@ -202,6 +245,7 @@ where
             deadline,
             report: self.report.clone(),
             answered: false,
+            mode: PhantomData,
         }
     }
 }
@@ -224,20 +268,22 @@ pin_project! {
     /// ```
     #[must_use = "futures do nothing unless polled"]
     #[derive(Debug)]
-    pub struct TimeoutFuture<F> {
+    pub struct TimeoutFuture<F, M = Direct> {
         #[pin]
         inner: Option<tokio::time::Timeout<F>>,
         deadline: Deadline,
         report: Option<Report>,
         answered: bool,
+        mode: PhantomData<fn() -> M>,
     }
 }
 
-impl<F, T, E> Future for TimeoutFuture<F>
+impl<F, M, T, E> Future for TimeoutFuture<F, M>
 where
     F: Future<Output = Result<T, E>>,
+    M: Stacking<E>,
 {
-    type Output = Result<T, Error<E>>;
+    type Output = Result<T, Error<M::Operation>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -250,7 +296,7 @@ where
             Some(inner) => match std::task::ready!(inner.poll(cx)) {
                 // Completed, but at or after the deadline: discarded (inclusive).
                 Ok(_) if this.deadline.is_expired(time::now()) => None,
-                Ok(result) => Some(result.map_err(Error::operation)),
+                Ok(result) => Some(result.map_err(M::lift)),
                 Err(_elapsed) => None,
             },
         };
