@@ -238,24 +238,23 @@ impl Locked {
     /// end of an open period (0 when not open, or when a metrics-only
     /// breaker never rejects).
     fn publish(&self, word: &AtomicU64, open_until: &AtomicU64) {
-        let (generation, clean) = match &self.machine {
-            AnyBreaker::Consecutive(b) => (
-                b.generation(),
-                self.fast && b.state() == State::Closed && b.window().failures() == 0,
-            ),
-            AnyBreaker::Count(b) => (b.generation(), false),
-            AnyBreaker::Time(b) => (b.generation(), false),
-        };
-        let closed = self.state() == State::Closed;
-        let until = match with_breaker!(&self.machine, b => (b.state(), b.config().metrics_only()))
-        {
-            (State::Open { until }, false) => until.as_micros(),
+        // The state once: building it from the core's phase is most of the cost.
+        let (generation, state, metrics_only) = with_breaker!(
+            &self.machine,
+            b => (b.generation(), b.state(), b.config().metrics_only())
+        );
+        let closed = state == State::Closed;
+        let clean = closed
+            && self.fast
+            && matches!(&self.machine, AnyBreaker::Consecutive(b) if b.window().failures() == 0);
+        let until = match state {
+            State::Open { until } if !metrics_only => until.as_micros(),
             _ => 0,
         };
         open_until.store(until, Ordering::Release);
         word.store(
             (u64::from(generation) << 2)
-                | (u64::from(closed || clean) * CLOSED)
+                | (u64::from(closed) * CLOSED)
                 | (u64::from(clean) * CLEAN),
             Ordering::Release,
         );
