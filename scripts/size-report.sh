@@ -37,16 +37,16 @@ full_run=0
 BUDGETS=(
   'flash:breaker                1024     4128   `Breaker<Consecutive>`, .text+.rodata over the baseline'
   'flash:breaker-window         1024     4720   `Breaker<CountWindow<64>>`'
-  'flash:retry                  1024     4784   `Retry` + `Backoff` (the retries of one call, jittered)'
+  'flash:retry                  1024     4772   `Retry` + `Backoff` (the retries of one call, jittered)'
   'flash:bulkhead               1024     3044   `Bulkhead<4>`'
   'flash:timeout                 300      300   `Deadline`'
-  'flash:pipeline-breaker       4096    10636   pipeline: breaker + retry + timeouts'
-  'flash:together               8192    26856   every pattern + pipeline'
+  'flash:pipeline-breaker       4096     9936   pipeline: breaker + retry + timeouts'
+  'flash:together               8192    25768   every pattern + pipeline'
   'ram:Breaker_Consecutive        32      128   `size_of::<Breaker<Consecutive>>()`'
   'ram:Breaker_CountWindow_64     64      152   `size_of::<Breaker<CountWindow<64>>>()`'
-  'ram:Call                      128      640   `size_of::<pipeline::Call>()`'
-  'flash:embassy                   -    16732   steadfast-embassy `Policy::call` with a breaker (embassy-time included)'
-  'ram:embassy_call_beyond_op    256      768   a `Policy::call` future minus the future of the operation itself'
+  'ram:Call                      128      176   `size_of::<pipeline::Call>()`'
+  'flash:embassy                   -    16124   steadfast-embassy `Policy::call` with a breaker (embassy-time included)'
+  'ram:embassy_call_beyond_op    256      304   a `Policy::call` future minus the future of the operation itself'
 )
 
 # The footprint table (README): what each pattern costs. flash: a measured row or "-";

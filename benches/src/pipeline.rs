@@ -1,5 +1,5 @@
 //! The composed pipeline driven by hand, as an adapter drives it: one call from
-//! `Pipeline::start` to its `Step::Done`, events drained. steadfast only (no
+//! `Pipeline::start` to its `Step::Done`, every event heard. steadfast only (no
 //! peer composes these stages as one machine).
 
 use std::hint::black_box;
@@ -7,7 +7,8 @@ use std::hint::black_box;
 use steadfast::breaker::{Breaker, Config as BreakerConfig};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::Verdict;
-use steadfast::pipeline::{self, Input, Pipeline, Shared, Step};
+use steadfast::pipeline::{self, Event, Input, Observer, Pipeline, Shared, Step};
+use steadfast::retry::Unlimited;
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
 
@@ -19,12 +20,22 @@ pub fn visit<V: Visitor>(v: &mut V) {
     v.visit::<RetriesOnce>();
 }
 
+/// Hears every event, as an adapter's observer does.
+#[derive(Debug)]
+struct Sink;
+
+impl Observer for Sink {
+    fn on_event(&mut self, now: Instant, event: &Event) {
+        black_box((now, event));
+    }
+}
+
 /// Drives one call: each attempt's verdict comes from `verdicts` (success once
 /// it runs out); waits are slept through by moving the clock.
 fn drive(
     pipeline: &Pipeline,
     now: &mut Instant,
-    shared: &mut Shared<'_, Breaker, Bulkhead>,
+    shared: &mut Shared<'_, Breaker, Bulkhead, Unlimited, Sink>,
     rng: &mut SplitMix64,
     verdicts: &[Verdict],
 ) {
@@ -46,9 +57,6 @@ fn drive(
                 black_box(finish);
                 break;
             }
-        }
-        while let Some(event) = call.poll_event() {
-            black_box(event);
         }
     }
     *now = now.saturating_add(Duration::from_micros(1));
@@ -92,7 +100,10 @@ impl Op for Succeeds {
     #[inline(always)]
     fn op(&mut self) {
         let m = &mut self.0;
-        let mut shared = Shared::new().with_breaker(&mut m.breaker);
+        let mut sink = Sink;
+        let mut shared = Shared::new()
+            .with_breaker(&mut m.breaker)
+            .with_observer(&mut sink);
         let pipeline = black_box(&m.pipeline);
         let mut call = pipeline.start(m.now);
         let mut input = Input::Next;
@@ -107,9 +118,6 @@ impl Op for Succeeds {
                     black_box(finish);
                     break;
                 }
-            }
-            while let Some(event) = call.poll_event() {
-                black_box(event);
             }
         }
         m.now = m.now.saturating_add(Duration::from_micros(1));
@@ -129,9 +137,11 @@ impl Op for RetriesOnce {
     #[inline(always)]
     fn op(&mut self) {
         let m = &mut self.0;
+        let mut sink = Sink;
         let mut shared = Shared::new()
             .with_breaker(&mut m.breaker)
-            .with_bulkhead(&mut m.bulkhead);
+            .with_bulkhead(&mut m.bulkhead)
+            .with_observer(&mut sink);
         drive(
             black_box(&m.pipeline),
             &mut m.now,

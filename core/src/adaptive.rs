@@ -50,6 +50,7 @@
 use core::fmt;
 
 use crate::error::ConfigError;
+use crate::outcome::Outcome;
 use crate::time::{Duration, Instant};
 
 /// How the limit learns from samples.
@@ -427,6 +428,34 @@ impl AdaptiveLimit {
         self.in_flight = self.in_flight.saturating_sub(1);
     }
 
+    /// Gives `permit` back at `now` with its call's classified `outcome`: a
+    /// success is a sample, a failure or a timeout a dropped sample (as
+    /// [`release`](Self::release)), and an ignored outcome (the dependency
+    /// was not judged, e.g. a layer further in refused the call) teaches
+    /// nothing (as [`cancel`](Self::cancel)).
+    ///
+    /// ```
+    /// use steadfast::adaptive::{AdaptiveLimit, Config};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::{Duration, Instant};
+    ///
+    /// let mut limit = AdaptiveLimit::new(Config::new().with_limits(10, 1, 100))?;
+    /// let p = limit.try_acquire(Instant::ZERO).unwrap();
+    /// limit.record(p, Outcome::Ignored, Instant::from_millis(5));
+    /// assert_eq!(limit.limit(), 10); // nothing learnt
+    /// let p = limit.try_acquire(Instant::ZERO).unwrap();
+    /// limit.record(p, Outcome::TimedOut, Instant::from_millis(5));
+    /// assert_eq!((limit.limit(), limit.in_flight()), (9, 0)); // a drop: × 0.9
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn record(&mut self, permit: Permit, outcome: Outcome, now: Instant) {
+        match outcome {
+            Outcome::Success => self.release(permit, false, now),
+            Outcome::Failure | Outcome::TimedOut => self.release(permit, true, now),
+            Outcome::Ignored => self.cancel(permit),
+        }
+    }
+
     /// `smoothing` of the way from the limit to `target`, at least one step.
     fn smooth(&self, target: u32) -> u32 {
         let s = u64::from(self.config.smoothing_permille);
@@ -554,6 +583,24 @@ mod tests {
         l.release(p, false, at(1));
         assert_eq!(l.limit(), 3, "at least one step");
         l.cancel(q);
+    }
+
+    #[test]
+    fn record_maps_each_outcome_to_a_sample_a_drop_or_nothing() {
+        let mut l = AdaptiveLimit::new(Config::new().with_limits(2, 1, 10)).unwrap();
+        // Both out: in use, so a success grows the limit.
+        let a = l.try_acquire(at(0)).unwrap();
+        let b = l.try_acquire(at(0)).unwrap();
+        l.record(b, Outcome::Success, at(1));
+        assert_eq!((l.limit(), l.in_flight()), (3, 1));
+        l.record(a, Outcome::Ignored, at(1));
+        assert_eq!((l.limit(), l.in_flight()), (3, 0));
+        let p = l.try_acquire(at(2)).unwrap();
+        l.record(p, Outcome::Failure, at(3));
+        assert_eq!(l.limit(), 2);
+        let p = l.try_acquire(at(4)).unwrap();
+        l.record(p, Outcome::TimedOut, at(5));
+        assert_eq!((l.limit(), l.in_flight()), (1, 0));
     }
 
     #[test]

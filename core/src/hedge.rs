@@ -288,6 +288,18 @@ pub struct Hedge {
     pub number: u8,
 }
 
+/// What an attempt's answer means for its call ([`Plan::on_answer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Answer {
+    /// It is the call's answer: cancel every other attempt.
+    Win,
+    /// Drop it and wait for the attempts still running.
+    Wait,
+    /// It is the call's answer, a failure: no attempt is left.
+    Fail,
+}
+
 /// One call's hedges: when the next is due, and what they took from the
 /// budget.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -345,6 +357,34 @@ impl Plan {
         self.left -= 1;
         self.next = Some(now.saturating_add(self.delay));
         Some(Hedge { number })
+    }
+
+    /// What an attempt's answer means for the call, the attempt having
+    /// ended with `outcome` while `running` other attempts are still in
+    /// flight: a success wins ([`Answer::Win`]: cancel the others); a
+    /// failure waits for the others while any runs ([`Answer::Wait`]: drop
+    /// this attempt), and is the call's answer when none does
+    /// ([`Answer::Fail`]). A failure starts no hedge early: hedges answer
+    /// slowness; a failed call is the retry's to repeat.
+    ///
+    /// ```
+    /// use steadfast::hedge::{Answer, Config, Hedger};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
+    ///
+    /// let hedger: Hedger = Hedger::new(Config::DEFAULT)?;
+    /// let plan = hedger.start(Instant::ZERO);
+    /// assert_eq!(plan.on_answer(Outcome::Success, 1), Answer::Win);
+    /// assert_eq!(plan.on_answer(Outcome::Failure, 1), Answer::Wait);
+    /// assert_eq!(plan.on_answer(Outcome::TimedOut, 0), Answer::Fail);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub const fn on_answer(&self, outcome: Outcome, running: u8) -> Answer {
+        match outcome {
+            Outcome::Success => Answer::Win,
+            _ if running > 0 => Answer::Wait,
+            _ => Answer::Fail,
+        }
     }
 
     /// Hedges started so far.
@@ -479,6 +519,19 @@ mod tests {
         assert_eq!(hedges, 1);
         assert_eq!(plan.next_at(), None, "refused: no more hedges");
         plan.finish(Some(1), Instant::from_millis(200), &mut budget);
+    }
+
+    #[test]
+    fn a_success_wins_and_a_failure_waits_while_another_attempt_runs() {
+        let h: Hedger = Hedger::new(Config::DEFAULT).unwrap();
+        let plan = h.start(Instant::ZERO);
+        for running in [0, 1, 4] {
+            assert_eq!(plan.on_answer(Outcome::Success, running), Answer::Win);
+        }
+        for outcome in [Outcome::Failure, Outcome::TimedOut, Outcome::Ignored] {
+            assert_eq!(plan.on_answer(outcome, 2), Answer::Wait);
+            assert_eq!(plan.on_answer(outcome, 0), Answer::Fail);
+        }
     }
 
     #[test]

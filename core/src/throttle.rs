@@ -3,8 +3,9 @@
 //! itself, before they cost the backend anything.
 //!
 //! Over a sliding window the throttle counts `requests` (every call the
-//! application asked for, refused locally or not) and `accepts` (calls the
-//! backend served). A new call is refused locally with probability
+//! application asked for, refused locally or not, counted when it ended) and
+//! `accepts` (calls the backend served). A new call is refused locally with
+//! probability
 //!
 //! ```text
 //! max(0, (requests − K × accepts) / (requests + 1))
@@ -294,8 +295,11 @@ impl<const B: usize> AdaptiveThrottle<B> {
         (excess.min(cap), den)
     }
 
-    /// Decides whether the call at `now` goes to the backend, and counts it as
-    /// a request either way.
+    /// Decides whether the call at `now` goes to the backend. A refused call
+    /// is counted as a request at once; an admitted one when it ends
+    /// ([`record`](Self::record)), so calls still in flight never count as
+    /// requests without accepts (a client that has just started, with its
+    /// first calls out, refuses nothing).
     ///
     /// # Errors
     ///
@@ -303,12 +307,8 @@ impl<const B: usize> AdaptiveThrottle<B> {
     pub fn admit(&mut self, now: Instant, rng: &mut impl Rng) -> Result<(), Throttled> {
         self.advance(now);
         let (num, den) = self.odds();
-        let refused = num > 0 && rng.below(den) < num;
-        if let Some(bucket) = self.buckets.get_mut(self.head) {
-            bucket.requests = bucket.requests.saturating_add(1);
-        }
-        self.total.requests = self.total.requests.saturating_add(1);
-        if refused {
+        if num > 0 && rng.below(den) < num {
+            self.count_request();
             return Err(Throttled {
                 reject_permille: permille(num, den),
             });
@@ -316,11 +316,21 @@ impl<const B: usize> AdaptiveThrottle<B> {
         Ok(())
     }
 
-    /// The backend answered a call admitted earlier: `accepted` when it served
-    /// it (any answer that is not an overload refusal or a timeout, as the
-    /// caller classifies it).
+    fn count_request(&mut self) {
+        if let Some(bucket) = self.buckets.get_mut(self.head) {
+            bucket.requests = bucket.requests.saturating_add(1);
+        }
+        self.total.requests = self.total.requests.saturating_add(1);
+    }
+
+    /// A call admitted earlier ended: a request, and an accept when
+    /// `accepted` (the backend served it: any answer that is not an overload
+    /// refusal or a timeout, as the caller classifies it). A call that never
+    /// ends (cancelled, hung past its deadline) is recorded as not accepted
+    /// by whoever gave up on it.
     pub fn record(&mut self, accepted: bool, now: Instant) {
         self.advance(now);
+        self.count_request();
         if accepted {
             if let Some(bucket) = self.buckets.get_mut(self.head) {
                 bucket.accepts = bucket.accepts.saturating_add(1);

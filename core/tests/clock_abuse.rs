@@ -85,7 +85,8 @@ impl World {
         max_steps: usize,
     ) -> Option<Finish> {
         let start = clock();
-        let mut call = self.pipeline.start(start);
+        let pipeline = self.pipeline;
+        let mut call = pipeline.start(start);
         let mut seen = start;
         let mut step = call.next(start, &mut self.shared());
         for _ in 0..max_steps {
@@ -201,7 +202,8 @@ fn clock_standing_still() {
     );
     // A failure schedules a retry 100 ms ahead; a frozen clock never gets there: the
     // call keeps waiting (same `until`, no busy loop, no state change) until abandoned.
-    let mut call = w.pipeline.start(t);
+    let pipeline = w.pipeline;
+    let mut call = pipeline.start(t);
     assert!(matches!(
         call.next(t, &mut w.shared()),
         Step::Attempt { attempt: 1, .. }
@@ -294,12 +296,13 @@ fn clock_jumping_backwards() {
     );
     assert_eq!(w.breaker.state(), State::Closed);
     // Bulkhead waits do not expire early when the clock goes back.
-    let mut holder = w.pipeline.start(until);
+    let pipeline = w.pipeline;
+    let mut holder = pipeline.start(until);
     assert!(matches!(
         holder.next(until, &mut w.shared()),
         Step::Attempt { .. }
     ));
-    let mut waiter = w.pipeline.start(until);
+    let mut waiter = pipeline.start(until);
     let queued = waiter.next(until, &mut w.shared());
     let Step::Queued {
         until: wait_until, ..

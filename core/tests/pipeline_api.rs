@@ -73,7 +73,7 @@ fn sizes() {
     }
     // A call lives in every in-flight future, on an MCU too: keep it bounded.
     assert!(
-        size_of::<Call>() <= 656,
+        size_of::<Call>() <= 176,
         "Call grew to {} bytes",
         size_of::<Call>()
     );

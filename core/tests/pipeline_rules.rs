@@ -47,7 +47,8 @@ const LATE: Input = Input::Outcome(Verdict::timed_out());
 fn a_last_attempt_that_trips_its_own_breaker_reports_its_error() {
     let mut b = breaker(2);
     let mut rng = SplitMix64::new(1);
-    let mut call = Pipeline::new(config(3, None, None)).unwrap().start(ms(0));
+    let pipeline = Pipeline::new(config(3, None, None)).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut shared = Shared::new().with_breaker(&mut b);
     let mut at = |t, input| call.handle(input, ms(t), &mut shared, &mut rng);
     assert!(matches!(
@@ -78,9 +79,8 @@ fn a_last_attempt_that_trips_its_own_breaker_reports_its_error() {
 #[test]
 fn attempts_that_end_on_their_own_timeout_report_a_timeout_with_the_count() {
     let mut rng = SplitMix64::new(1);
-    let mut call = Pipeline::new(config(3, Some(50), None))
-        .unwrap()
-        .start(ms(0));
+    let pipeline = Pipeline::new(config(3, Some(50), None)).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut shared: Shared = Shared::new();
     let mut at = |t, input| call.handle(input, ms(t), &mut shared, &mut rng);
     assert!(matches!(
@@ -116,9 +116,8 @@ fn an_attempt_cut_short_by_the_total_deadline_is_a_cancellation_for_the_breaker(
     let mut b = breaker(1);
     let mut rng = SplitMix64::new(1);
     // Own timeout 2 s, total 1 s: the total deadline ends the attempt first.
-    let mut call = Pipeline::new(config(3, Some(2_000), Some(1_000)))
-        .unwrap()
-        .start(ms(0));
+    let pipeline = Pipeline::new(config(3, Some(2_000), Some(1_000))).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut shared = Shared::new().with_breaker(&mut b);
     assert_eq!(
         call.handle(Input::Next, ms(0), &mut shared, &mut rng),
@@ -140,9 +139,8 @@ fn an_attempt_cut_short_by_the_total_deadline_is_a_cancellation_for_the_breaker(
 fn an_attempt_that_reaches_its_own_timeout_stays_a_failure() {
     let mut b = breaker(1);
     let mut rng = SplitMix64::new(1);
-    let mut call = Pipeline::new(config(1, Some(500), Some(1_000)))
-        .unwrap()
-        .start(ms(0));
+    let pipeline = Pipeline::new(config(1, Some(500), Some(1_000))).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut shared = Shared::new().with_breaker(&mut b);
     assert!(matches!(
         call.handle(Input::Next, ms(0), &mut shared, &mut rng),
@@ -242,7 +240,8 @@ fn a_retry_refused_locally_by_the_breaker_gives_its_token_back() {
 fn a_retry_that_runs_keeps_its_token_spent() {
     let mut budget = one_retry_budget();
     let mut rng = SplitMix64::new(1);
-    let mut call = Pipeline::new(config(3, None, None)).unwrap().start(ms(0));
+    let pipeline = Pipeline::new(config(3, None, None)).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut shared = Shared::new().with_budget(&mut budget);
     let _ = call.handle(Input::Next, ms(0), &mut shared, &mut rng);
     let _ = call.handle(FAIL, ms(0), &mut shared, &mut rng);
@@ -307,15 +306,13 @@ fn breaker_outermost_decides_once_per_call() {
 fn a_call_dropped_after_its_attempt_reached_its_own_timeout_still_records_the_failure() {
     let mut b = breaker(1);
     let mut rng = SplitMix64::new(1);
-    let mut call = Pipeline::new(config(3, Some(500), None))
-        .unwrap()
-        .start(ms(0));
+    let pipeline = Pipeline::new(config(3, Some(500), None)).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut shared = Shared::new().with_breaker(&mut b);
     let _ = call.handle(Input::Next, ms(0), &mut shared, &mut rng);
     // Dropped before its deadline: a cancellation.
-    let mut early = Pipeline::new(config(3, Some(500), None))
-        .unwrap()
-        .start(ms(0));
+    let pipeline = Pipeline::new(config(3, Some(500), None)).unwrap();
+    let mut early = pipeline.start(ms(0));
     let _ = early.handle(Input::Next, ms(0), &mut shared, &mut rng);
     let _ = early.handle(Input::Abandon, ms(100), &mut shared, &mut rng);
     // Dropped at its own deadline, before the driver reported it: a timeout.

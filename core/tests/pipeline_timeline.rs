@@ -1,13 +1,13 @@
 //! Timelines of the composed pipeline: exact steps at exact instants.
 
 use steadfast::backoff::{Backoff, Ratio};
-use steadfast::breaker::{Breaker, Config as BreakerConfig, State, Transition};
+use steadfast::breaker::{Breaker, CircuitBreaker, Config as BreakerConfig, State, Transition};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::{Outcome, Verdict};
 use steadfast::pipeline::{
-    self, Call, Event, Failure, FallbackOn, Finish, Order, Pipeline, Reason, Shared, Step,
+    self, Event, Events, Failure, FallbackOn, Finish, Order, Pipeline, Pool, Reason, Shared, Step,
 };
-use steadfast::retry::{self, Budget, BudgetConfig};
+use steadfast::retry::{self, Budget, BudgetConfig, RetryBudget};
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
 use steadfast::timeout;
@@ -45,16 +45,20 @@ fn breaker(failures: u32, open_ms: u64) -> Breaker {
     .unwrap()
 }
 
-fn drain(call: &mut Call) -> Vec<Event> {
-    core::iter::from_fn(|| call.poll_event()).collect()
+/// The events the steps so far raised, oldest first.
+fn drain<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    shared: &mut Shared<'_, G, K, B, Events>,
+) -> Vec<Event> {
+    let events = shared.observer.as_deref_mut().expect("an observer is lent");
+    core::iter::from_fn(|| events.pop()).collect()
 }
 
 #[test]
 fn happy_path_is_one_attempt() {
-    let mut call = Pipeline::new(config(3, Some(500), None))
-        .unwrap()
-        .start(ms(0));
-    let mut shared: Shared = Shared::new();
+    let pipeline = Pipeline::new(config(3, Some(500), None)).unwrap();
+    let mut call = pipeline.start(ms(0));
+    let mut events = Events::new();
+    let mut shared = Shared::new().with_observer(&mut events);
     let mut rng = SplitMix64::new(1);
     assert_eq!(
         call.next(ms(0), &mut shared),
@@ -72,7 +76,7 @@ fn happy_path_is_one_attempt() {
             outcome: Outcome::Success
         })
     );
-    assert!(drain(&mut call).is_empty());
+    assert!(drain(&mut shared).is_empty());
     // Asking again after the end repeats the end.
     assert_eq!(call.next(ms(30), &mut shared), step);
 }
@@ -80,8 +84,10 @@ fn happy_path_is_one_attempt() {
 #[test]
 fn transient_failures_back_off_exactly() {
     // t=0 fail → wait 100 ms; t=100 fail → wait 200 ms; t=300 succeeds.
-    let mut call = Pipeline::new(config(3, None, None)).unwrap().start(ms(0));
-    let mut shared: Shared = Shared::new();
+    let pipeline = Pipeline::new(config(3, None, None)).unwrap();
+    let mut call = pipeline.start(ms(0));
+    let mut events = Events::new();
+    let mut shared = Shared::new().with_observer(&mut events);
     let mut rng = SplitMix64::new(1);
     assert_eq!(
         call.next(ms(0), &mut shared),
@@ -95,7 +101,7 @@ fn transient_failures_back_off_exactly() {
         Step::Wait { until: ms(100) }
     );
     assert_eq!(
-        drain(&mut call),
+        drain(&mut shared),
         [Event::Retry {
             attempt: 2,
             delay: d(100),
@@ -136,7 +142,8 @@ fn transient_failures_back_off_exactly() {
 
 #[test]
 fn attempts_run_out() {
-    let mut call = Pipeline::new(config(2, None, None)).unwrap().start(ms(0));
+    let pipeline = Pipeline::new(config(2, None, None)).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     let _ = call.next(ms(0), &mut shared);
@@ -152,7 +159,8 @@ fn attempts_run_out() {
 fn non_retryable_and_ignored_end_at_once() {
     let mut rng = SplitMix64::new(1);
     let mut shared: Shared = Shared::new();
-    let mut call = Pipeline::new(config(3, None, None)).unwrap().start(ms(0));
+    let pipeline = Pipeline::new(config(3, None, None)).unwrap();
+    let mut call = pipeline.start(ms(0));
     let _ = call.next(ms(0), &mut shared);
     assert_eq!(
         call.on_outcome(
@@ -163,7 +171,8 @@ fn non_retryable_and_ignored_end_at_once() {
         ),
         Step::Done(Finish::Failed(Failure::new(Reason::Operation, 1)))
     );
-    let mut call = Pipeline::new(config(3, None, None)).unwrap().start(ms(0));
+    let pipeline = Pipeline::new(config(3, None, None)).unwrap();
+    let mut call = pipeline.start(ms(0));
     let _ = call.next(ms(0), &mut shared);
     assert_eq!(
         call.on_outcome(Verdict::ignored(), ms(1), &mut shared, &mut rng),
@@ -178,9 +187,8 @@ fn non_retryable_and_ignored_end_at_once() {
 fn total_deadline_cuts_retries_short() {
     // total 250 ms: attempt 1 at t=0 fails, retry at t=100 fails, the next retry
     // would start at t=300 >= 250: refused before sleeping.
-    let mut call = Pipeline::new(config(5, None, Some(250)))
-        .unwrap()
-        .start(ms(0));
+    let pipeline = Pipeline::new(config(5, None, Some(250))).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     assert_eq!(
@@ -211,10 +219,10 @@ fn total_deadline_cuts_retries_short() {
 fn attempt_timeout_and_late_results() {
     // attempt timeout 50 ms; a success reported at t=50 arrived at the deadline:
     // discarded, recorded as a timeout, retried.
-    let mut call = Pipeline::new(config(2, Some(50), None))
-        .unwrap()
-        .start(ms(0));
-    let mut shared: Shared = Shared::new();
+    let pipeline = Pipeline::new(config(2, Some(50), None)).unwrap();
+    let mut call = pipeline.start(ms(0));
+    let mut events = Events::new();
+    let mut shared = Shared::new().with_observer(&mut events);
     let mut rng = SplitMix64::new(1);
     assert_eq!(
         call.next(ms(0), &mut shared),
@@ -228,7 +236,7 @@ fn attempt_timeout_and_late_results() {
         Step::Wait { until: ms(150) }
     );
     assert_eq!(
-        drain(&mut call),
+        drain(&mut shared),
         [
             Event::TimedOut { attempt: 1 },
             Event::Retry {
@@ -254,9 +262,8 @@ fn attempt_timeout_and_late_results() {
 
 #[test]
 fn zero_attempt_timeout_never_runs() {
-    let mut call = Pipeline::new(config(1, Some(0), None))
-        .unwrap()
-        .start(ms(0));
+    let pipeline = Pipeline::new(config(1, Some(0), None)).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut shared: Shared = Shared::new();
     assert_eq!(
         call.next(ms(0), &mut shared),
@@ -266,9 +273,8 @@ fn zero_attempt_timeout_never_runs() {
 
 #[test]
 fn total_deadline_passing_during_a_wait_times_out() {
-    let mut call = Pipeline::new(config(3, None, Some(1_000)))
-        .unwrap()
-        .start(ms(0));
+    let pipeline = Pipeline::new(config(3, None, Some(1_000))).unwrap();
+    let mut call = pipeline.start(ms(0));
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     let _ = call.next(ms(0), &mut shared);
@@ -290,14 +296,17 @@ fn outage_trips_breaker_and_calls_fail_fast_without_deadline() {
     let pipeline = Pipeline::new(config(3, None, None)).unwrap();
     // Call 1: t=0 fails, t=100 fails → breaker opens (2 in a row) until t=5.1 s.
     let mut call = pipeline.start(ms(0));
-    let mut shared = Shared::new().with_breaker(&mut b);
+    let mut events = Events::new();
+    let mut shared = Shared::new()
+        .with_breaker(&mut b)
+        .with_observer(&mut events);
     let _ = call.next(ms(0), &mut shared);
     let _ = call.on_outcome(Verdict::failure(), ms(0), &mut shared, &mut rng);
     let _ = call.next(ms(100), &mut shared);
     let step = call.on_outcome(Verdict::failure(), ms(100), &mut shared, &mut rng);
     // The retry at t=300 will be refused by the open breaker: no deadline → fail fast.
     assert_eq!(step, Step::Wait { until: ms(300) });
-    let events = drain(&mut call);
+    let events = drain(&mut shared);
     assert!(
         matches!(events[1], Event::Breaker(Transition { to: State::Open { until }, .. }) if until == ms(5_100))
     );
@@ -330,7 +339,7 @@ fn outage_trips_breaker_and_calls_fail_fast_without_deadline() {
             deadline: None
         }
     );
-    let events = drain(&mut call);
+    let events = drain(&mut shared);
     assert!(matches!(
         events[..],
         [Event::Breaker(Transition {
@@ -347,7 +356,7 @@ fn outage_trips_breaker_and_calls_fail_fast_without_deadline() {
         })
     );
     assert!(matches!(
-        drain(&mut call)[..],
+        drain(&mut shared)[..],
         [Event::Breaker(Transition {
             to: State::Closed,
             ..
@@ -362,23 +371,29 @@ fn rejected_call_waits_for_the_breaker_when_the_deadline_allows() {
     let mut rng = SplitMix64::new(1);
     // Trip it at t=0: open until t=1 s.
     {
-        let mut call = Pipeline::new(config(1, None, None)).unwrap().start(ms(0));
-        let mut shared = Shared::new().with_breaker(&mut b);
+        let pipeline = Pipeline::new(config(1, None, None)).unwrap();
+        let mut call = pipeline.start(ms(0));
+        let mut events = Events::new();
+        let mut shared = Shared::new()
+            .with_breaker(&mut b)
+            .with_observer(&mut events);
         let _ = call.next(ms(0), &mut shared);
         let _ = call.on_outcome(Verdict::failure(), ms(0), &mut shared, &mut rng);
     }
     assert_eq!(b.state(), State::Open { until: ms(1_000) });
     // A call at t=200 with a 2 s total deadline waits until t=1 s, then probes.
-    let mut call = Pipeline::new(config(3, None, Some(2_000)))
-        .unwrap()
-        .start(ms(200));
-    let mut shared = Shared::new().with_breaker(&mut b);
+    let pipeline = Pipeline::new(config(3, None, Some(2_000))).unwrap();
+    let mut call = pipeline.start(ms(200));
+    let mut events = Events::new();
+    let mut shared = Shared::new()
+        .with_breaker(&mut b)
+        .with_observer(&mut events);
     assert_eq!(
         call.next(ms(200), &mut shared),
         Step::Wait { until: ms(1_000) }
     );
     assert_eq!(
-        drain(&mut call),
+        drain(&mut shared),
         [Event::Retry {
             attempt: 2,
             delay: d(800),
@@ -403,15 +418,21 @@ fn rejected_call_waits_for_the_breaker_when_the_deadline_allows() {
     // With a deadline before retry_at the same call fails fast.
     let mut b2 = breaker(1, 1_000);
     {
-        let mut call = Pipeline::new(config(1, None, None)).unwrap().start(ms(0));
-        let mut shared = Shared::new().with_breaker(&mut b2);
+        let pipeline = Pipeline::new(config(1, None, None)).unwrap();
+        let mut call = pipeline.start(ms(0));
+        let mut events = Events::new();
+        let mut shared = Shared::new()
+            .with_breaker(&mut b2)
+            .with_observer(&mut events);
         let _ = call.next(ms(0), &mut shared);
         let _ = call.on_outcome(Verdict::failure(), ms(0), &mut shared, &mut rng);
     }
-    let mut call = Pipeline::new(config(3, None, Some(500)))
-        .unwrap()
-        .start(ms(200));
-    let mut shared = Shared::new().with_breaker(&mut b2);
+    let pipeline = Pipeline::new(config(3, None, Some(500))).unwrap();
+    let mut call = pipeline.start(ms(200));
+    let mut events = Events::new();
+    let mut shared = Shared::new()
+        .with_breaker(&mut b2)
+        .with_observer(&mut events);
     assert_eq!(
         call.next(ms(200), &mut shared),
         Step::Done(Finish::Failed(Failure::new(
@@ -437,7 +458,10 @@ fn full_bulkhead_rejects_and_queue_grants_fifo() {
     let mut a = pipeline.start(ms(0));
     let mut b = pipeline.start(ms(0));
     let mut c = pipeline.start(ms(0));
-    let mut shared = Shared::new().with_bulkhead(&mut pool);
+    let mut events = Events::new();
+    let mut shared = Shared::new()
+        .with_bulkhead(&mut pool)
+        .with_observer(&mut events);
     assert_eq!(
         a.next(ms(0), &mut shared),
         Step::Attempt {
@@ -455,7 +479,7 @@ fn full_bulkhead_rejects_and_queue_grants_fifo() {
     );
     // a finishes at t=50: the slot goes to b's ticket.
     let _ = a.on_outcome(Verdict::success(), ms(50), &mut shared, &mut rng);
-    assert_eq!(drain(&mut a), [Event::Granted(ticket)]);
+    assert_eq!(drain(&mut shared), [Event::Granted(ticket)]);
     assert_eq!(
         b.next(ms(50), &mut shared),
         Step::Attempt {
@@ -480,7 +504,10 @@ fn queue_wait_expires() {
         Pipeline::new(config(1, None, None).with_fallback(FallbackOn::Rejection)).unwrap();
     let mut a = pipeline.start(ms(0));
     let mut b = pipeline.start(ms(0)).with_fallback(true);
-    let mut shared = Shared::new().with_bulkhead(&mut pool);
+    let mut events = Events::new();
+    let mut shared = Shared::new()
+        .with_bulkhead(&mut pool)
+        .with_observer(&mut events);
     let _ = a.next(ms(0), &mut shared);
     assert!(matches!(b.next(ms(0), &mut shared), Step::Queued { .. }));
     assert_eq!(
@@ -488,7 +515,7 @@ fn queue_wait_expires() {
         Step::Done(Finish::Fallback(Failure::new(Reason::QueueTimeout, 0)))
     );
     assert_eq!(
-        drain(&mut b),
+        drain(&mut shared),
         [Event::Fallback(Failure::new(Reason::QueueTimeout, 0))]
     );
     a.abandon(ms(400), &mut shared);
@@ -604,9 +631,8 @@ fn bulkhead_outermost_holds_one_slot_across_retries() {
 
 #[test]
 fn clock_going_backwards_is_read_as_standing_still() {
-    let mut call = Pipeline::new(config(3, Some(100), None))
-        .unwrap()
-        .start(ms(1_000));
+    let pipeline = Pipeline::new(config(3, Some(100), None)).unwrap();
+    let mut call = pipeline.start(ms(1_000));
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     assert_eq!(
@@ -629,9 +655,8 @@ fn clock_going_backwards_is_read_as_standing_still() {
 #[test]
 fn near_the_end_of_time() {
     let end = Instant::MAX;
-    let mut call = Pipeline::new(config(3, Some(100), Some(1_000)))
-        .unwrap()
-        .start(end);
+    let pipeline = Pipeline::new(config(3, Some(100), Some(1_000))).unwrap();
+    let mut call = pipeline.start(end);
     let mut shared: Shared = Shared::new();
     let mut rng = SplitMix64::new(1);
     // Every deadline saturates at MAX, which is already reached.
@@ -639,9 +664,8 @@ fn near_the_end_of_time() {
         call.next(end, &mut shared),
         Step::Done(Finish::Failed(Failure::new(Reason::DeadlineExceeded, 0)))
     );
-    let mut call = Pipeline::new(config(3, None, None))
-        .unwrap()
-        .start(Instant::from_micros(u64::MAX - 1));
+    let pipeline = Pipeline::new(config(3, None, None)).unwrap();
+    let mut call = pipeline.start(Instant::from_micros(u64::MAX - 1));
     let _ = call.next(end, &mut shared);
     // The backoff saturates at the end of time, which has come: the retry is due at once.
     assert_eq!(
@@ -658,7 +682,8 @@ fn breaker_wait_needs_room_for_a_whole_attempt() {
     // Open until t=1 s. Attempt timeout 300 ms.
     let tripped = |rng: &mut SplitMix64| {
         let mut b = breaker(1, 1_000);
-        let mut call = Pipeline::new(config(1, None, None)).unwrap().start(ms(0));
+        let pipeline = Pipeline::new(config(1, None, None)).unwrap();
+        let mut call = pipeline.start(ms(0));
         let mut shared = Shared::new().with_breaker(&mut b);
         let _ = call.next(ms(0), &mut shared);
         let _ = call.on_outcome(Verdict::failure(), ms(0), &mut shared, rng);
@@ -667,9 +692,8 @@ fn breaker_wait_needs_room_for_a_whole_attempt() {
     let mut rng = SplitMix64::new(1);
     // Total deadline t=1.3 s: 1 s + 300 ms fits exactly → wait, then a full attempt.
     let mut b = tripped(&mut rng);
-    let mut call = Pipeline::new(config(3, Some(300), Some(1_100)))
-        .unwrap()
-        .start(ms(200));
+    let pipeline = Pipeline::new(config(3, Some(300), Some(1_100))).unwrap();
+    let mut call = pipeline.start(ms(200));
     let mut shared = Shared::new().with_breaker(&mut b);
     assert_eq!(
         call.next(ms(200), &mut shared),
@@ -685,9 +709,8 @@ fn breaker_wait_needs_room_for_a_whole_attempt() {
     // Total deadline t=1.29 s: the probe would be cut short by its own deadline
     // (and, timing out, would re-open the breaker): fail fast instead.
     let mut b = tripped(&mut rng);
-    let mut call = Pipeline::new(config(3, Some(300), Some(1_090)))
-        .unwrap()
-        .start(ms(200));
+    let pipeline = Pipeline::new(config(3, Some(300), Some(1_090))).unwrap();
+    let mut call = pipeline.start(ms(200));
     let mut shared = Shared::new().with_breaker(&mut b);
     assert_eq!(
         call.next(ms(200), &mut shared),

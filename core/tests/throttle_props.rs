@@ -36,8 +36,8 @@ impl Model {
             .saturating_sub(u128::from(self.config.k_permille()) * u128::from(accepts));
         let cap = u128::from(requests + 1) * u128::from(self.config.max_reject_permille());
         let num = excess.min(cap);
-        self.events.push((self.seen, false));
         if num > 0 && u128::from(rng.below(u64::try_from(den).unwrap())) < num {
+            self.events.push((self.seen, false));
             return Err(Throttled {
                 reject_permille: u32::try_from(num * 1_000 / den).unwrap(),
             });
@@ -47,6 +47,7 @@ impl Model {
 
     fn record(&mut self, accepted: bool, now: u64) {
         self.seen = self.seen.max(now);
+        self.events.push((self.seen, false));
         if accepted {
             self.events.push((self.seen, true));
         }
@@ -204,4 +205,21 @@ fn display_says_the_probability() {
     };
     assert_eq!(t.to_string(), "throttled locally (p = 0.731)");
     let _ = SplitMix64::new(0).next_u64();
+}
+
+#[test]
+fn calls_still_in_flight_are_not_requests_without_accepts() {
+    // A client that has just started sends 100 calls before the first answer:
+    // none is refused (counted when they end, not when they leave).
+    let mut throttle: AdaptiveThrottle = AdaptiveThrottle::new(Config::new()).unwrap();
+    let mut rng = SplitMix64::new(3);
+    let t = Instant::from_millis(1);
+    for _ in 0..100 {
+        assert!(throttle.admit(t, &mut rng).is_ok());
+    }
+    assert_eq!(throttle.counts(t), (0, 0));
+    for _ in 0..100 {
+        throttle.record(true, t + Duration::from_millis(20));
+    }
+    assert_eq!(throttle.counts(t + Duration::from_millis(20)), (100, 100));
 }

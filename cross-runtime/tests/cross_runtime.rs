@@ -21,7 +21,7 @@ use steadfast::breaker::{Breaker, Config as BreakerConfig, Consecutive};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::{Classify, Verdict};
 use steadfast::pipeline::{
-    self, Event, FallbackOn, Finish, Input, Observer, Pipeline, Reason, Shared, Step,
+    self, Event, Events, FallbackOn, Finish, Input, Observer, Pipeline, Reason, Shared, Step,
 };
 use steadfast::retry::{self, Budget, BudgetConfig};
 use steadfast::rng::SplitMix64;
@@ -360,8 +360,8 @@ impl Observer for Log<'_> {
 }
 
 /// One call's state in the core harness.
-struct Live {
-    call: steadfast::pipeline::Call,
+struct Live<'p> {
+    call: steadfast::pipeline::Call<'p>,
     /// The next input and when it is due.
     due: Option<(Instant, Input)>,
     attempt: usize,
@@ -379,7 +379,7 @@ fn core_run(s: &Script, epoch: Instant) -> Record {
     let mut pool = s.bulkhead.map(|c| Bulkhead::<16>::new(c).unwrap());
     let mut budget = s.budget.map(|c| Budget::<10>::new(c).unwrap());
     let mut rng = SplitMix64::new(1);
-    let mut live: Vec<Option<Live>> = (0..s.calls.len()).map(|_| None).collect();
+    let mut live: Vec<Option<Live<'_>>> = (0..s.calls.len()).map(|_| None).collect();
     let mut started = vec![false; s.calls.len()];
     loop {
         // The earliest thing due: a call starting, or an input to a live call.
@@ -414,10 +414,12 @@ fn core_run(s: &Script, epoch: Instant) -> Record {
         }
         let input = input.unwrap_or(Input::Next);
         let Some(l) = live[i].as_mut() else { continue };
+        let mut raised = Events::new();
         let mut shared = Shared {
             breaker: b.as_mut(),
             bulkhead: pool.as_mut(),
             budget: budget.as_mut(),
+            observer: Some(&mut raised),
         };
         let step = l.call.handle(input, now, &mut shared, &mut rng);
         let mut granted = Vec::new();
@@ -436,16 +438,17 @@ fn core_run(s: &Script, epoch: Instant) -> Record {
                 self.log.on_finish(now, f);
             }
         }
-        l.call.drain(
-            now,
-            &mut Tee {
-                log: Log {
-                    record: &mut record,
-                    epoch,
-                },
-                granted: &mut granted,
+        let mut tee = Tee {
+            log: Log {
+                record: &mut record,
+                epoch,
             },
-        );
+            granted: &mut granted,
+        };
+        while let Some(event) = raised.pop() {
+            tee.on_event(now, &event);
+        }
+        l.call.drain(now, &mut tee);
         l.queued = None;
         l.due = match step {
             Step::Attempt { deadline, .. } => {
@@ -834,7 +837,10 @@ fn sim_run(s: &Script) -> Record {
             config,
         }),
         bulkhead: s.bulkhead,
-        budget: s.budget,
+        budget: s.budget.map(retry::AnyBudgetConfig::Ratio),
+        rate_limit: None,
+        throttle: None,
+        chaos: None,
     };
     let answer = |a: Answer| match a {
         Fine => script::Answer::Ok,

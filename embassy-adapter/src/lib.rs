@@ -170,10 +170,10 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
     ///
     /// Cancel-safe: dropping the returned future at any point gives back every
     /// permit and queue place the call held.
-    pub fn call<T, E, F, Fut>(
-        &self,
+    pub fn call<'s, T, E, F, Fut>(
+        &'s self,
         op: F,
-    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, M, W, Q, B, T, E, F, Fut>
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, M, W, Q, B, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -183,12 +183,12 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
 
     /// Runs `op` under the policy, with a classifier (which results fail, which
     /// retry, server hints) and an [`Observer`] of every step.
-    pub fn call_with<'c, 'o, T, E, F, Fut, C, O>(
-        &self,
+    pub fn call_with<'s, 'c, 'o, T, E, F, Fut, C, O>(
+        &'s self,
         classify: &'c C,
         observer: &'o mut O,
         op: F,
-    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 'c, 'o, M, W, Q, B, T, E, F, Fut, C, O>
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, 'c, 'o, M, W, Q, B, T, E, F, Fut, C, O>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -204,13 +204,13 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
     /// The fallback runs after the pipeline has finished (no lock, slot or
     /// probe held) and sees the error the call would have returned; if it
     /// fails too, that error is returned.
-    pub fn call_with_fallback<'c, 'o, T, E, F, Fut, C, O, G>(
-        &self,
+    pub fn call_with_fallback<'s, 'c, 'o, T, E, F, Fut, C, O, G>(
+        &'s self,
         classify: &'c C,
         observer: &'o mut O,
         fallback: G,
         op: F,
-    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 'c, 'o, M, W, Q, B, T, E, F, Fut, C, O, G>
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, 'c, 'o, M, W, Q, B, T, E, F, Fut, C, O, G>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -256,8 +256,8 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
     /// assert_eq!(served.unwrap().value, 215); // the last good reading, marked stale
     /// }
     /// ```
-    pub fn call_cached<'c, 'o, 'k, T, E, F, Fut, C, O, K, const N: usize>(
-        &self,
+    pub fn call_cached<'s, 'c, 'o, 'k, T, E, F, Fut, C, O, K, const N: usize>(
+        &'s self,
         classify: &'c C,
         observer: &'o mut O,
         cache: &'k mut LastGood<K, T, N>,
@@ -265,7 +265,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
         key: K,
         op: F,
     ) -> impl Future<Output = Result<Cached<T>, Error<E>>>
-    + use<'a, 'c, 'o, 'k, M, W, Q, B, T, E, F, Fut, C, O, K, N>
+    + use<'a, 's, 'c, 'o, 'k, M, W, Q, B, T, E, F, Fut, C, O, K, N>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -294,13 +294,13 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
 
     /// The future that runs the pipeline to its end and answers with
     /// [`Finish::answer`].
-    fn drive<'c, T, E, F, Fut, C, O>(
-        &self,
+    fn drive<'s, 'c, T, E, F, Fut, C, O>(
+        &'s self,
         classify: &'c C,
         observer: O,
         has_fallback: bool,
         op: F,
-    ) -> Drive<'c, Run<'a, M, W, Q, B, O>, C, T, E, F, Fut>
+    ) -> Drive<'c, Run<'s, M, W, Q, B, O>, C, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -372,6 +372,7 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Lent<'_, M, W, Q, B
                         breaker,
                         bulkhead,
                         budget,
+                        observer: None,
                     };
                     Some(f(&mut shared, waiters))
                 })
@@ -424,7 +425,7 @@ impl<const Q: usize> Observer for Collect<'_, Q> {
 /// before the call finished abandons the call under the locks.
 struct Run<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> {
     policy: Lent<'a, M, W, Q, B>,
-    call: Call,
+    call: Call<'a>,
     /// The instant the call started, for its first step (one clock read).
     start: Option<Instant>,
     /// The ticket whose waker slot this call holds.
@@ -446,16 +447,28 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> Driver
             None => time::now(),
         };
         let (policy, call, queued) = (self.policy, &mut self.call, &mut self.queued);
-        let (step, wake, mut collected) = policy.locked(|shared, mut waiters| {
+        let (step, wake, mut collected) = policy.locked(|shared, waiters| {
+            let mut collected = Collect {
+                waiters,
+                wake: [const { None }; Events::CAPACITY],
+                events: Events::new(),
+                finish: None,
+            };
+            let mut shared = Shared {
+                breaker: shared.breaker.as_deref_mut(),
+                bulkhead: shared.bulkhead.as_deref_mut(),
+                budget: shared.budget.as_deref_mut(),
+                observer: Some(&mut collected),
+            };
             let step = policy
                 .rng
                 .inner
-                .lock(|rng| rng.lend(|rng| call.handle(input, now, shared, rng)))?;
+                .lock(|rng| rng.lend(|rng| call.handle(input, now, &mut shared, rng)))?;
             let ticket = match step {
                 Step::Queued { ticket, .. } => Some(ticket),
                 _ => None,
             };
-            if let Some(w) = waiters.as_deref_mut() {
+            if let Some(w) = collected.waiters.as_deref_mut() {
                 if let Some(old) = *queued
                     && Some(old) != ticket
                 {
@@ -466,12 +479,6 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> Driver
                 }
             }
             *queued = ticket;
-            let mut collected = Collect {
-                waiters,
-                wake: [const { None }; Events::CAPACITY],
-                events: Events::new(),
-                finish: None,
-            };
             call.drain(now, &mut collected);
             Some((step, collected.wake, (collected.events, collected.finish)))
         })??;

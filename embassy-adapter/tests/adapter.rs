@@ -163,7 +163,8 @@ fn replay(trace: &Trace) {
     let mut pool = Bulkhead::<2>::new(bulkhead_config()).unwrap_or_else(|e| panic!("{e}"));
     let mut rng = SplitMix64::new(SEED);
     let started = trace.steps.first().map_or(Instant::ZERO, |s| s.0);
-    let mut call: Call = pipeline().start(started);
+    let pipeline = pipeline();
+    let mut call: Call = pipeline.start(started);
     for (now, input, step) in &trace.steps {
         let mut shared = Shared::new()
             .with_breaker(&mut breaker)
@@ -197,7 +198,8 @@ fn core_run(script: &[(u64, Option<bool>)]) -> Vec<Step> {
     let mut pool = Bulkhead::<2>::new(bulkhead_config()).unwrap_or_else(|e| panic!("{e}"));
     let mut rng = SplitMix64::new(SEED);
     let mut now = Instant::from_secs(1);
-    let mut call = pipeline().start(now);
+    let pipeline = pipeline();
+    let mut call = pipeline.start(now);
     let mut steps = Vec::new();
     let mut script = script.iter();
     let mut shared = Shared::new()

@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
             .unwrap_or_else(|e| panic!("validated bulkhead {name} refused: {e}"));
     }
     for (name, config) in &set.budgets {
-        SharedBudget::new(*config)
+        SharedBudget::of(*config)
             .unwrap_or_else(|e| panic!("validated budget {name} refused: {e}"));
     }
 });

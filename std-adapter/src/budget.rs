@@ -3,14 +3,20 @@
 use std::fmt;
 
 use steadfast::error::ConfigError;
-use steadfast::retry::{Budget, BudgetConfig, BudgetStats};
+use steadfast::retry::{
+    AnyBudget, AnyBudgetConfig, BudgetConfig, BudgetStats, GrpcThrottleConfig, RetryBudget,
+    TokenBucketConfig,
+};
 
 use crate::sync::{Arc, Mutex, MutexGuard, lock};
 use crate::time;
 
-/// A Finagle-style retry budget (retries allowed as a ratio of requests, plus
-/// a floor per second) shared by every clone of this handle. Exact integer
-/// accounting (tower's `TpsBudget` over-grants, tower #857).
+/// A retry budget shared by every clone of this handle: Finagle-style
+/// (retries allowed as a ratio of requests, plus a floor per second;
+/// [`new`](Self::new)), the AWS SDKs' token bucket
+/// ([`token_bucket`](Self::token_bucket)) or gRPC's retry throttling
+/// ([`grpc`](Self::grpc)). Exact integer accounting (tower's `TpsBudget`
+/// over-grants, tower #857).
 ///
 /// ```
 /// use steadfast::retry::BudgetConfig;
@@ -21,7 +27,7 @@ use crate::time;
 /// ```
 #[derive(Clone)]
 pub struct SharedBudget {
-    inner: Arc<Mutex<Budget<BUDGET_BUCKETS>>>,
+    inner: Arc<Mutex<AnyBudget<BUDGET_BUCKETS>>>,
 }
 
 /// The time buckets of a [`SharedBudget`]'s window: each covers `window / 10`, so
@@ -57,7 +63,48 @@ impl SharedBudget {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn new(config: BudgetConfig) -> Result<Self, ConfigError> {
-        let budget = Budget::new(config).map_err(|e| match e.field {
+        Self::of(AnyBudgetConfig::Ratio(config))
+    }
+
+    /// The AWS SDKs' retry token bucket: a retry costs `retry_cost` tokens
+    /// (`timeout_retry_cost` after a timeout), a first-attempt success adds
+    /// a token back.
+    ///
+    /// ```
+    /// use steadfast::retry::TokenBucketConfig;
+    /// let b = steadfast_std::SharedBudget::token_bucket(TokenBucketConfig::DEFAULT)?;
+    /// assert_eq!(b.retries_available(), 100); // 500 tokens, 5 a retry
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn token_bucket(config: TokenBucketConfig) -> Result<Self, ConfigError> {
+        Self::of(AnyBudgetConfig::TokenBucket(config))
+    }
+
+    /// gRPC's retry throttling: every retryable failure takes a token, every
+    /// success gives `token_ratio` back, retries only while more than half
+    /// of `max_tokens` are left.
+    ///
+    /// ```
+    /// use steadfast::retry::GrpcThrottleConfig;
+    /// let b = steadfast_std::SharedBudget::grpc(GrpcThrottleConfig::DEFAULT.with_max_tokens(10))?;
+    /// assert_eq!(b.retries_available(), 4); // 10 tokens: retries while above 5
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn grpc(config: GrpcThrottleConfig) -> Result<Self, ConfigError> {
+        Self::of(AnyBudgetConfig::Grpc(config))
+    }
+
+    /// A budget of the kind `config` names (what a config file's
+    /// `[budgets.NAME]` builds).
+    ///
+    /// ```
+    /// use steadfast::retry::{AnyBudgetConfig, BudgetConfig};
+    /// let b = steadfast_std::SharedBudget::of(AnyBudgetConfig::Ratio(BudgetConfig::DEFAULT))?;
+    /// assert_eq!(b.stats().requests, 0);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn of(config: AnyBudgetConfig) -> Result<Self, ConfigError> {
+        let budget = AnyBudget::new(config).map_err(|e| match e.field {
             "window" => ConfigError {
                 field: "window",
                 problem: "must be at least 10us (10 time buckets of at least 1us each)",
@@ -114,7 +161,7 @@ impl SharedBudget {
         lock(&self.inner).try_withdraw(time::now())
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Budget> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, AnyBudget<BUDGET_BUCKETS>> {
         lock(&self.inner)
     }
 }

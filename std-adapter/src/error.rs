@@ -100,6 +100,19 @@ impl<E> Error<E> {
         ))
     }
 
+    /// An adaptive throttle refused the call locally, before any attempt ran:
+    /// the dependency has been refusing work.
+    ///
+    /// ```
+    /// # use steadfast_std::Error;
+    /// let e = Error::<()>::throttled();
+    /// assert!(e.is_rejection());
+    /// assert_eq!(e.reason(), steadfast::pipeline::Reason::Throttled);
+    /// ```
+    pub const fn throttled() -> Self {
+        Self::new(pipeline::Error::new(Reason::Throttled, 0, None))
+    }
+
     /// The bulkhead had no slot and no queue room, before any attempt ran.
     ///
     /// ```

@@ -9,6 +9,7 @@ pub(crate) mod sync;
 /// one dependency is enough (`steadfast_std::core::pipeline::Config`).
 pub use steadfast as core;
 
+pub mod adaptive;
 #[cfg(feature = "tokio")]
 mod asynchronous;
 mod blocking;
@@ -26,6 +27,7 @@ pub mod ratelimit;
 #[cfg(feature = "tokio")]
 pub mod recovery;
 pub mod seed;
+pub mod throttle;
 pub mod time;
 #[cfg(feature = "tower")]
 pub mod tower;
@@ -40,5 +42,6 @@ pub use policy::{Policy, PolicyBuilder};
 #[cfg(feature = "config")]
 pub mod config;
 pub mod health;
+pub mod hedge;
 pub mod observe;
 pub mod registry;

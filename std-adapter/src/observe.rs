@@ -18,6 +18,12 @@
 //! | `bulkhead_in_flight` | gauge | the bulkhead | slots taken, after each step that changed it |
 //! | `bulkhead_queued` | gauge | the bulkhead | calls waiting for a slot, after each step that changed it |
 //! | `rate_limit_rejections_total` | counter | the rate limiter | a call refused by a rate limiter (`RateLimitLayer`, `KeyedRateLimitLayer`) |
+//! | `throttle_rejections_total` | counter | the throttle | a call refused locally by an adaptive throttle (`ThrottleLayer`) |
+//! | `adaptive_limit` | gauge | the adaptive limit | calls it admits at once now, after each step that changed it (`SharedAdaptiveLimit` given an observer) |
+//! | `adaptive_limit_in_flight` | gauge | the adaptive limit | its permits out, after each step that changed them |
+//! | `adaptive_limit_rejections_total` | counter | the adaptive limit | a call refused at the limit |
+//! | `hedges_started_total` | counter | the hedge layer | a hedge (an attempt beside the first) started (`HedgeLayer`) |
+//! | `hedge_wins_total` | counter | the hedge layer | a hedge's answer won its call |
 //! | `chaos_injections_total` | counter (also labelled `kind`: `error`, `hang`, `outcome`, `latency`) | the chaos layer | a fault was injected on purpose (`ChaosLayer`); a fault with latency counts once for each |
 //!
 //! On the tower path, a layer given an observer reports under its own name:
@@ -105,6 +111,12 @@ struct Names {
     queued: metrics::SharedString,
     injections: metrics::SharedString,
     rate_limited: metrics::SharedString,
+    throttled: metrics::SharedString,
+    adaptive_limit: metrics::SharedString,
+    adaptive_in_flight: metrics::SharedString,
+    adaptive_rejections: metrics::SharedString,
+    hedges_started: metrics::SharedString,
+    hedge_wins: metrics::SharedString,
 }
 
 #[cfg(feature = "metrics")]
@@ -122,6 +134,12 @@ impl Names {
         queued: metrics::SharedString::const_str("bulkhead_queued"),
         injections: metrics::SharedString::const_str("chaos_injections_total"),
         rate_limited: metrics::SharedString::const_str("rate_limit_rejections_total"),
+        throttled: metrics::SharedString::const_str("throttle_rejections_total"),
+        adaptive_limit: metrics::SharedString::const_str("adaptive_limit"),
+        adaptive_in_flight: metrics::SharedString::const_str("adaptive_limit_in_flight"),
+        adaptive_rejections: metrics::SharedString::const_str("adaptive_limit_rejections_total"),
+        hedges_started: metrics::SharedString::const_str("hedges_started_total"),
+        hedge_wins: metrics::SharedString::const_str("hedge_wins_total"),
     };
 
     fn prefixed(prefix: &str) -> Self {
@@ -145,6 +163,12 @@ impl Names {
             queued: name(&plain.queued),
             injections: name(&plain.injections),
             rate_limited: name(&plain.rate_limited),
+            throttled: name(&plain.throttled),
+            adaptive_limit: name(&plain.adaptive_limit),
+            adaptive_in_flight: name(&plain.adaptive_in_flight),
+            adaptive_rejections: name(&plain.adaptive_rejections),
+            hedges_started: name(&plain.hedges_started),
+            hedge_wins: name(&plain.hedge_wins),
         }
     }
 
@@ -166,6 +190,10 @@ impl Names {
         describe_counter!(self.timeouts.clone(), "Attempts that timed out");
         describe_counter!(self.rate_limited.clone(), "Calls refused by a rate limiter");
         describe_counter!(
+            self.throttled.clone(),
+            "Calls refused locally by an adaptive throttle"
+        );
+        describe_counter!(
             self.injections.clone(),
             "Faults injected on purpose (chaos), by kind"
         );
@@ -181,6 +209,23 @@ impl Names {
         );
         describe_gauge!(self.in_flight.clone(), "Bulkhead slots taken");
         describe_gauge!(self.queued.clone(), "Calls waiting in a bulkhead's queue");
+        describe_gauge!(
+            self.adaptive_limit.clone(),
+            "Calls an adaptive concurrency limit admits at once"
+        );
+        describe_gauge!(
+            self.adaptive_in_flight.clone(),
+            "Calls holding a slot of an adaptive concurrency limit"
+        );
+        describe_counter!(
+            self.adaptive_rejections.clone(),
+            "Calls refused by an adaptive concurrency limit"
+        );
+        describe_counter!(
+            self.hedges_started.clone(),
+            "Hedges started: attempts beside a call's first"
+        );
+        describe_counter!(self.hedge_wins.clone(), "Calls answered by a hedge");
     }
 }
 
@@ -319,6 +364,10 @@ impl Observer for MetricsObserver {
                 reason: Reason::RateLimited { .. },
                 ..
             }) => &n.rate_limited,
+            Some(Failure {
+                reason: Reason::Throttled,
+                ..
+            }) => &n.throttled,
             _ => return,
         };
         metrics::counter!(counter.clone(), LABEL => policy.to_owned()).increment(1);
@@ -343,6 +392,26 @@ impl Observer for MetricsObserver {
     fn on_injection(&self, name: &str, kind: &'static str) {
         metrics::counter!(self.names.injections.clone(), LABEL => name.to_owned(), "kind" => kind)
             .increment(1);
+    }
+
+    fn on_adaptive_limit(&self, name: &str, limit: u32, in_flight: u32) {
+        let n = &self.names;
+        metrics::gauge!(n.adaptive_limit.clone(), LABEL => name.to_owned()).set(f64::from(limit));
+        metrics::gauge!(n.adaptive_in_flight.clone(), LABEL => name.to_owned())
+            .set(f64::from(in_flight));
+    }
+
+    fn on_adaptive_rejection(&self, name: &str, _limit: u32) {
+        metrics::counter!(self.names.adaptive_rejections.clone(), LABEL => name.to_owned())
+            .increment(1);
+    }
+
+    fn on_hedge_started(&self, name: &str, _number: u8) {
+        metrics::counter!(self.names.hedges_started.clone(), LABEL => name.to_owned()).increment(1);
+    }
+
+    fn on_hedge_won(&self, name: &str, _number: u8) {
+        metrics::counter!(self.names.hedge_wins.clone(), LABEL => name.to_owned()).increment(1);
     }
 }
 
@@ -369,6 +438,14 @@ pub struct TracingObserver;
 impl Observer for TracingObserver {
     fn on_injection(&self, name: &str, kind: &'static str) {
         tracing::info!(target: "steadfast", policy = name, kind, "chaos: fault injected");
+    }
+
+    fn on_adaptive_rejection(&self, name: &str, limit: u32) {
+        tracing::debug!(target: "steadfast", policy = name, limit, "refused: adaptive limit reached");
+    }
+
+    fn on_hedge_started(&self, name: &str, number: u8) {
+        tracing::debug!(target: "steadfast", policy = name, hedge = number, "hedge started");
     }
 
     fn on_event(&self, policy: &str, breaker: Option<&str>, event: &Event) {
@@ -428,6 +505,12 @@ impl Observer for TracingObserver {
                     .map(|at| human(at.saturating_duration_since(crate::time::now())))
                     .unwrap_or_else(|| "never".to_owned());
                 tracing::debug!(target: "steadfast", policy, %retry_in, "refused: rate limited");
+            }
+            Some(Failure {
+                reason: Reason::Throttled,
+                ..
+            }) => {
+                tracing::debug!(target: "steadfast", policy, "refused: throttled locally");
             }
             Some(Failure {
                 reason: reason @ (Reason::BulkheadFull | Reason::QueueTimeout),
@@ -536,6 +619,34 @@ impl Observer for Standard {
         let _ = (name, kind);
     }
 
+    fn on_adaptive_limit(&self, name: &str, limit: u32, in_flight: u32) {
+        #[cfg(feature = "metrics")]
+        MetricsObserver::UNPREFIXED.on_adaptive_limit(name, limit, in_flight);
+        let _ = (name, limit, in_flight);
+    }
+
+    fn on_adaptive_rejection(&self, name: &str, limit: u32) {
+        #[cfg(feature = "metrics")]
+        MetricsObserver::UNPREFIXED.on_adaptive_rejection(name, limit);
+        #[cfg(feature = "tracing")]
+        TracingObserver.on_adaptive_rejection(name, limit);
+        let _ = (name, limit);
+    }
+
+    fn on_hedge_started(&self, name: &str, number: u8) {
+        #[cfg(feature = "metrics")]
+        MetricsObserver::UNPREFIXED.on_hedge_started(name, number);
+        #[cfg(feature = "tracing")]
+        TracingObserver.on_hedge_started(name, number);
+        let _ = (name, number);
+    }
+
+    fn on_hedge_won(&self, name: &str, number: u8) {
+        #[cfg(feature = "metrics")]
+        MetricsObserver::UNPREFIXED.on_hedge_won(name, number);
+        let _ = (name, number);
+    }
+
     fn watches_bulkheads(&self) -> bool {
         cfg!(feature = "metrics")
     }
@@ -582,6 +693,26 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn on_injection(&self, name: &str, kind: &'static str) {
         self.0.on_injection(name, kind);
         self.1.on_injection(name, kind);
+    }
+
+    fn on_adaptive_limit(&self, name: &str, limit: u32, in_flight: u32) {
+        self.0.on_adaptive_limit(name, limit, in_flight);
+        self.1.on_adaptive_limit(name, limit, in_flight);
+    }
+
+    fn on_adaptive_rejection(&self, name: &str, limit: u32) {
+        self.0.on_adaptive_rejection(name, limit);
+        self.1.on_adaptive_rejection(name, limit);
+    }
+
+    fn on_hedge_started(&self, name: &str, number: u8) {
+        self.0.on_hedge_started(name, number);
+        self.1.on_hedge_started(name, number);
+    }
+
+    fn on_hedge_won(&self, name: &str, number: u8) {
+        self.0.on_hedge_won(name, number);
+        self.1.on_hedge_won(name, number);
     }
 
     fn watches_bulkheads(&self) -> bool {

@@ -33,6 +33,8 @@ use steadfast::time::Duration;
 /// o.on_finish("p", &Finish::Failed(Failure::new(Reason::Cancelled, 0)));
 /// o.on_latency("p", steadfast::time::Duration::from_millis(3));
 /// o.on_bulkhead("pool", 1, 0);
+/// o.on_adaptive_limit("db", 20, 3);
+/// o.on_hedge_started("search", 1);
 /// assert!(!o.watches_bulkheads());
 /// assert_eq!(o.0.load(Ordering::Relaxed), 0);
 /// ```
@@ -103,6 +105,28 @@ pub trait Observer: Send + Sync {
     /// `outcome` or `latency` (the metric `chaos_injections_total`).
     fn on_injection(&self, name: &str, kind: &'static str) {
         let _ = (name, kind);
+    }
+    /// Adaptive limit `name` now admits `limit` calls at once and has
+    /// `in_flight` out: reported after each step that changed either, by a
+    /// `SharedAdaptiveLimit` given this observer (the gauges
+    /// `adaptive_limit` and `adaptive_limit_in_flight`).
+    fn on_adaptive_limit(&self, name: &str, limit: u32, in_flight: u32) {
+        let _ = (name, limit, in_flight);
+    }
+    /// Adaptive limit `name` refused a call at `limit`
+    /// (`adaptive_limit_rejections_total`).
+    fn on_adaptive_rejection(&self, name: &str, limit: u32) {
+        let _ = (name, limit);
+    }
+    /// Hedge `number` (1 for the first) of a call through hedge layer
+    /// `name` started (`hedges_started_total`).
+    fn on_hedge_started(&self, name: &str, number: u8) {
+        let _ = (name, number);
+    }
+    /// The answer of hedge `number` won a call through hedge layer `name`:
+    /// the hedge saved the wait for a slower attempt (`hedge_wins_total`).
+    fn on_hedge_won(&self, name: &str, number: u8) {
+        let _ = (name, number);
     }
 }
 

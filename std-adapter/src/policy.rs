@@ -472,7 +472,7 @@ impl pipeline::Observer for Relay<'_> {
 /// policy's locks; dropping it before the call ended feeds [`Input::Abandon`].
 pub(crate) struct Driver<'p> {
     policy: &'p Inner,
-    call: Call,
+    call: Call<'p>,
     rng: Option<SplitMix64>,
     clock: fn() -> Instant,
     /// The instant the call started, for its first step (one clock read).
@@ -519,6 +519,7 @@ impl<'p> Driver<'p> {
     pub(crate) fn step(&mut self, input: Input) -> Step {
         let now = self.start.take().unwrap_or_else(self.clock);
         let policy = self.policy;
+        let mut raised = Events::new();
         let mut events = [None; Events::CAPACITY];
         let mut wakes: [Option<Wake>; Events::CAPACITY] = Default::default();
         // The bulkhead's (in flight, queued) after the step, when the step changed them.
@@ -533,6 +534,7 @@ impl<'p> Driver<'p> {
                 breaker: gate.as_mut(),
                 bulkhead: bulkhead.as_deref_mut(),
                 budget: budget.as_deref_mut(),
+                observer: Some(&mut raised),
             };
             let mut rng = LazyRng {
                 rng: &mut self.rng,
@@ -543,7 +545,7 @@ impl<'p> Driver<'p> {
             // bulkhead's lock: a waiter leaving the queue meanwhile cannot miss
             // a grant or have one recorded after it left.
             for (slot, wake) in events.iter_mut().zip(wakes.iter_mut()) {
-                let Some(event) = self.call.poll_event() else {
+                let Some(event) = raised.pop() else {
                     break;
                 };
                 if let (Event::Granted(ticket), Some(b)) = (event, &policy.bulkhead) {

@@ -44,10 +44,13 @@ use std::sync::Arc;
 use steadfast::breaker::Transition;
 use steadfast::pipeline::Event;
 
+use crate::adaptive::SharedAdaptiveLimit;
 use crate::checks::HealthChecks;
 use crate::health::{BreakerHealth, Health};
+use crate::hedge::SharedHedger;
 use crate::observer::{NoopObserver, Observer};
 use crate::ratelimit::SharedRateLimiter;
+use crate::throttle::SharedThrottle;
 use crate::{Policy, SharedBreaker, SharedBudget, SharedBulkhead, time};
 
 #[cfg(feature = "config")]
@@ -82,6 +85,10 @@ struct Inner {
     checks: HealthChecks,
     chaos: BTreeMap<String, Drill>,
     rate_limiters: BTreeMap<String, SharedRateLimiter>,
+    throttles: BTreeMap<String, SharedThrottle>,
+    adaptive_limits: BTreeMap<String, SharedAdaptiveLimit>,
+    /// Each hedger with the budget its hedges spend from.
+    hedgers: BTreeMap<String, (SharedHedger, Option<SharedBudget>)>,
 }
 
 /// A named fault-injection drill: its settings and the switch every layer
@@ -152,6 +159,10 @@ pub struct RegistryBuilder {
     checks: HealthChecks,
     chaos: BTreeMap<String, Drill>,
     rate_limiters: BTreeMap<String, SharedRateLimiter>,
+    throttles: BTreeMap<String, SharedThrottle>,
+    adaptive_limits: BTreeMap<String, SharedAdaptiveLimit>,
+    /// Each hedger with the budget its hedges spend from.
+    hedgers: BTreeMap<String, (SharedHedger, Option<SharedBudget>)>,
 }
 
 impl fmt::Debug for RegistryBuilder {
@@ -282,6 +293,53 @@ impl RegistryBuilder {
         self
     }
 
+    /// Registers an adaptive throttle under its own name.
+    ///
+    /// ```
+    /// use steadfast_std::throttle::SharedThrottle;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().throttle(SharedThrottle::new("api", Default::default())?).build();
+    /// assert_eq!(r.throttle("api").unwrap().config().k_permille(), 2_000);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn throttle(mut self, throttle: SharedThrottle) -> Self {
+        self.throttles.insert(throttle.name().to_owned(), throttle);
+        self
+    }
+
+    /// Registers an adaptive concurrency limit under its own name. Give it
+    /// the registry's observer yourself
+    /// ([`SharedAdaptiveLimit::with_observer`]); a registry built from a
+    /// file does.
+    ///
+    /// ```
+    /// use steadfast_std::adaptive::SharedAdaptiveLimit;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().adaptive_limit(SharedAdaptiveLimit::new("db", Default::default())?).build();
+    /// assert_eq!(r.adaptive_limit("db").unwrap().limit(), 20);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn adaptive_limit(mut self, limit: SharedAdaptiveLimit) -> Self {
+        self.adaptive_limits.insert(limit.name().to_owned(), limit);
+        self
+    }
+
+    /// Registers a hedger under its own name, its hedges spending from
+    /// `budget` if given (for `Registry::hedge_layer`, feature `tower`).
+    ///
+    /// ```
+    /// use steadfast_std::hedge::SharedHedger;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().hedger(SharedHedger::new("search", Default::default())?, None).build();
+    /// assert_eq!(r.hedger("search").unwrap().config().max_hedges(), 1);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn hedger(mut self, hedger: SharedHedger, budget: Option<SharedBudget>) -> Self {
+        self.hedgers
+            .insert(hedger.name().to_owned(), (hedger, budget));
+        self
+    }
+
     /// Registers a fault-injection drill under `name`, for
     /// `Registry::chaos_layer` (feature `tower`). It injects only when
     /// `config` is enabled and the registry's global switch is on.
@@ -334,6 +392,9 @@ impl RegistryBuilder {
                 checks: self.checks,
                 chaos: self.chaos,
                 rate_limiters: self.rate_limiters,
+                throttles: self.throttles,
+                adaptive_limits: self.adaptive_limits,
+                hedgers: self.hedgers,
             }),
         }
     }
@@ -359,6 +420,9 @@ impl Registry {
             checks: HealthChecks::new(),
             chaos: BTreeMap::new(),
             rate_limiters: BTreeMap::new(),
+            throttles: BTreeMap::new(),
+            adaptive_limits: BTreeMap::new(),
+            hedgers: BTreeMap::new(),
         }
     }
 
@@ -451,13 +515,35 @@ impl Registry {
         }
         for (name, config) in &set.budgets {
             let budget =
-                SharedBudget::new(*config).map_err(core_error(format!("budgets.{name}")))?;
+                SharedBudget::of(*config).map_err(core_error(format!("budgets.{name}")))?;
             builder = builder.budget(name.clone(), budget);
         }
         for (name, config) in &set.ratelimits {
             let limiter = SharedRateLimiter::new(name.as_str(), *config)
                 .map_err(core_error(format!("ratelimits.{name}")))?;
             builder = builder.rate_limiter(limiter);
+        }
+        for (name, config) in &set.throttles {
+            let throttle = SharedThrottle::new(name.as_str(), *config)
+                .map_err(core_error(format!("throttles.{name}")))?;
+            builder = builder.throttle(throttle);
+        }
+        for (name, config) in &set.adaptive_limits {
+            let limit = SharedAdaptiveLimit::new(name.as_str(), *config)
+                .map_err(core_error(format!("adaptive_limits.{name}")))?
+                .with_observer(observer.clone());
+            builder = builder.adaptive_limit(limit);
+        }
+        for (name, spec) in &set.hedges {
+            let hedger = SharedHedger::new(name.as_str(), spec.config)
+                .map_err(core_error(format!("hedges.{name}")))?
+                .with_observer(observer.clone());
+            // Validation checked that the budget exists.
+            let budget = spec
+                .budget
+                .as_ref()
+                .and_then(|b| builder.budgets.get(b).cloned());
+            builder = builder.hedger(hedger, budget);
         }
         for (name, config) in &set.chaos {
             // The global switch off turns every drill off too.
@@ -611,6 +697,117 @@ impl Registry {
         })
     }
 
+    /// The adaptive throttle named `name`.
+    ///
+    /// ```
+    /// # use steadfast_std::registry::Registry;
+    /// assert!(Registry::builder().build().throttle("api").is_none());
+    /// ```
+    pub fn throttle(&self, name: &str) -> Option<&SharedThrottle> {
+        self.inner.throttles.get(name)
+    }
+
+    /// A tower [`ThrottleLayer`](crate::tower::ThrottleLayer) for the
+    /// throttle named `name` (`[throttles.NAME]`), reporting refusals to the
+    /// registry's observer (`throttle_rejections_total`). A disabled
+    /// registry's layer admits every request. Feature `tower`.
+    ///
+    /// ```
+    /// use steadfast_std::throttle::SharedThrottle;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().throttle(SharedThrottle::new("api", Default::default())?).build();
+    /// assert_eq!(r.throttle_layer("api").unwrap().throttle().name(), "api");
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn throttle_layer(&self, name: &str) -> Option<crate::tower::ThrottleLayer> {
+        let throttle = self.inner.throttles.get(name)?.clone();
+        let layer =
+            crate::tower::ThrottleLayer::new(throttle).with_observer(self.inner.observer.clone());
+        Some(if self.inner.enabled {
+            layer
+        } else {
+            layer.passing()
+        })
+    }
+
+    /// The adaptive concurrency limit named `name`.
+    ///
+    /// ```
+    /// use steadfast_std::config::PolicySet;
+    /// # use steadfast_std::registry::Registry;
+    /// let set = PolicySet::from_toml_with_env("[adaptive_limits.db]\nalgorithm = \"vegas\"\ninitial = 8\n")?;
+    /// let r = Registry::from_set(&set)?;
+    /// assert_eq!(r.adaptive_limit("db").unwrap().limit(), 8);
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
+    /// ```
+    pub fn adaptive_limit(&self, name: &str) -> Option<&SharedAdaptiveLimit> {
+        self.inner.adaptive_limits.get(name)
+    }
+
+    /// A tower [`AdaptiveLimitLayer`](crate::tower::AdaptiveLimitLayer) for
+    /// the limit named `name` (`[adaptive_limits.NAME]`). A disabled
+    /// registry's layer admits every request. Feature `tower`.
+    ///
+    /// ```
+    /// use steadfast_std::adaptive::SharedAdaptiveLimit;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().adaptive_limit(SharedAdaptiveLimit::new("db", Default::default())?).build();
+    /// assert_eq!(r.adaptive_limit_layer("db").unwrap().limit().name(), "db");
+    /// assert!(r.adaptive_limit_layer("cache").is_none());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn adaptive_limit_layer(&self, name: &str) -> Option<crate::tower::AdaptiveLimitLayer> {
+        let layer =
+            crate::tower::AdaptiveLimitLayer::new(self.inner.adaptive_limits.get(name)?.clone());
+        Some(if self.inner.enabled {
+            layer
+        } else {
+            layer.passing()
+        })
+    }
+
+    /// The hedger named `name`.
+    ///
+    /// ```
+    /// use steadfast_std::config::PolicySet;
+    /// # use steadfast_std::registry::Registry;
+    /// let set = PolicySet::from_toml_with_env("[hedges.search]\ndelay = \"40ms\"\nmax_hedges = 2\n")?;
+    /// let r = Registry::from_set(&set)?;
+    /// assert_eq!(r.hedger("search").unwrap().config().max_hedges(), 2);
+    /// # Ok::<(), steadfast_std::config::ConfigError>(())
+    /// ```
+    pub fn hedger(&self, name: &str) -> Option<&SharedHedger> {
+        self.inner.hedgers.get(name).map(|(h, _)| h)
+    }
+
+    /// A tower [`HedgeLayer`](crate::tower::HedgeLayer) for the hedger
+    /// named `name` (`[hedges.NAME]`), with its budget. A disabled
+    /// registry's layer runs the first attempt only. Feature `tower`.
+    ///
+    /// ```
+    /// use steadfast_std::hedge::SharedHedger;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().hedger(SharedHedger::new("search", Default::default())?, None).build();
+    /// assert_eq!(r.hedge_layer("search").unwrap().hedger().name(), "search");
+    /// assert!(r.hedge_layer("db").is_none());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn hedge_layer(&self, name: &str) -> Option<crate::tower::HedgeLayer> {
+        let (hedger, budget) = self.inner.hedgers.get(name)?;
+        let mut layer = crate::tower::HedgeLayer::new(hedger.clone());
+        if let Some(budget) = budget {
+            layer = layer.with_budget(budget.clone());
+        }
+        Some(if self.inner.enabled {
+            layer
+        } else {
+            layer.passing()
+        })
+    }
+
     /// The names of the fault-injection drills.
     ///
     /// ```
@@ -681,9 +878,8 @@ impl Registry {
 
     /// A tower layer for the bulkhead named `name`, reporting its refusals
     /// and its slots in flight and waiters queued to the registry's observer
-    /// (feature `tower`). A disabled registry's bulkheads still bound the
-    /// layers built from them: leave the layer out when
-    /// [`enabled`](Self::enabled) is `false` if the switch must cover it.
+    /// (feature `tower`). A disabled registry's layer lets every request
+    /// through without taking a slot, as its policies do.
     ///
     /// ```
     /// # use steadfast_std::{registry::Registry, SharedBulkhead};
@@ -695,7 +891,13 @@ impl Registry {
     #[cfg(feature = "tower")]
     pub fn bulkhead_layer(&self, name: &str) -> Option<crate::tower::BulkheadLayer> {
         let bulkhead = self.inner.bulkheads.get(name)?.clone();
-        Some(crate::tower::BulkheadLayer::new(bulkhead).with_observer(self.inner.observer.clone()))
+        let layer =
+            crate::tower::BulkheadLayer::new(bulkhead).with_observer(self.inner.observer.clone());
+        Some(if self.inner.enabled {
+            layer
+        } else {
+            layer.passing()
+        })
     }
 
     /// A tower layer retrying by the policy named `policy`: its retry config,

@@ -199,7 +199,7 @@ fn the_config_fuzz_corpus_validates_only_what_the_machines_build() {
         };
         let Ok(set) = file.validate() else { continue };
         for (name, config) in &set.budgets {
-            steadfast_std::SharedBudget::new(*config)
+            steadfast_std::SharedBudget::of(*config)
                 .unwrap_or_else(|e| panic!("{text:?}: validated budget {name} refused: {e}"));
         }
         for (name, config) in &set.bulkheads {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use steadfast::backoff::Backoff;
 use steadfast::breaker::{Breaker, Config as BreakerConfig};
 use steadfast::outcome::Verdict;
-use steadfast::pipeline::{self, Event, Failure, Finish, Pipeline, Reason, Shared, Step};
+use steadfast::pipeline::{self, Event, Events, Failure, Finish, Pipeline, Reason, Shared, Step};
 use steadfast::retry;
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::{Duration, Instant};
@@ -111,9 +111,15 @@ fn reference() -> Log {
             draws: &mut draws,
         };
         let mut call = pipeline.start(now);
-        let mut step = call.next(now, &mut Shared::new().with_breaker(&mut breaker));
+        let mut events = Events::new();
+        let mut step = call.next(
+            now,
+            &mut Shared::new()
+                .with_breaker(&mut breaker)
+                .with_observer(&mut events),
+        );
         loop {
-            while let Some(e) = call.poll_event() {
+            while let Some(e) = events.pop() {
                 log.push((now - t0, norm_event(&e, t0)));
             }
             match step {
@@ -126,12 +132,19 @@ fn reference() -> Log {
                         _ => (end, Verdict::failure()),
                     };
                     now = at;
-                    let mut shared = Shared::new().with_breaker(&mut breaker);
+                    let mut shared = Shared::new()
+                        .with_breaker(&mut breaker)
+                        .with_observer(&mut events);
                     step = call.on_outcome(verdict, now, &mut shared, &mut rng);
                 }
                 Step::Wait { until } => {
                     now = until;
-                    step = call.next(now, &mut Shared::new().with_breaker(&mut breaker));
+                    step = call.next(
+                        now,
+                        &mut Shared::new()
+                            .with_breaker(&mut breaker)
+                            .with_observer(&mut events),
+                    );
                 }
                 Step::Queued { .. } => unreachable!("no bulkhead"),
                 Step::Done(finish) => {

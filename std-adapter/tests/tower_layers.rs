@@ -721,6 +721,31 @@ async fn retry_future_polled_after_its_answer_stays_pending() {
     assert!(poll_once(future.as_mut()).is_pending());
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_disabled_registrys_bulkhead_layer_lets_every_request_through() {
+    let text = "enabled = false\n[bulkheads.pool]\nmax_concurrent = 1\nmax_queue = 0\n";
+    let set = steadfast_std::config::PolicySet::from_toml_with_env(text).unwrap();
+    let registry = steadfast_std::registry::Registry::from_set(&set).unwrap();
+    let dep = Dep::new(100, false);
+    let svc = registry.bulkhead_layer("pool").unwrap().layer(dep.clone());
+    let answers = futures_join(svc, [1, 2, 3, 4]).await;
+    assert_eq!(answers, vec![Ok(1), Ok(2), Ok(3), Ok(4)]);
+    assert_eq!(dep.calls(), 4);
+    let pool = registry.bulkhead("pool").unwrap();
+    assert_eq!((pool.in_flight(), pool.stats().acquired), (0, 0));
+
+    // Enabled, the same layer admits one at a time.
+    let set = steadfast_std::config::PolicySet::from_toml_with_env(&text[16..]).unwrap();
+    let registry = steadfast_std::registry::Registry::from_set(&set).unwrap();
+    let svc = registry.bulkhead_layer("pool").unwrap().layer(dep.clone());
+    let answers = futures_join(svc, [1, 2, 3, 4]).await;
+    assert_eq!(
+        answers.iter().filter(|a| a.is_ok()).count(),
+        1,
+        "{answers:?}"
+    );
+}
+
 /// Starts every request at the same instant and waits for all, in order.
 async fn futures_join<S>(svc: S, requests: [u32; 4]) -> Vec<Result<S::Response, S::Error>>
 where
@@ -1107,6 +1132,44 @@ async fn a_retry_layer_reports_each_retry_and_how_each_request_ended() {
             "search: retry 3 after 100ms",
             "search: failed RetriesExhausted after 3",
             "search: latency 200ms",
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_dropped_during_its_backoff_gives_the_retry_back_and_reports_it_cancelled() {
+    let seen = Arc::new(Recorded::default());
+    let budget = SharedBudget::new(
+        BudgetConfig::DEFAULT
+            .with_ratio_permille(0)
+            .with_min_retries_per_sec(1)
+            .with_window(Duration::from_secs(10)),
+    )
+    .unwrap();
+    let config = retry::Config::DEFAULT
+        .with_max_attempts(3)
+        .with_backoff(Backoff::constant(Duration::from_secs(1)));
+    let layer = RetryLayer::new(config)
+        .unwrap()
+        .with_budget(budget.clone())
+        .with_observer("search", seen.clone());
+    seen.take();
+    let before = budget.retries_available();
+    let mut down = layer.layer(service_fn(|_: ()| async { Err::<(), _>("down") }));
+    let mut future = Box::pin(down.ready().await.unwrap().call(()));
+    // The first attempt fails: a retry is scheduled a second later, paid.
+    assert!(poll_once(future.as_mut()).is_pending());
+    assert_eq!(budget.retries_available(), before - 1);
+    tokio::time::advance(ms(300)).await;
+    drop(future); // the caller goes away during the backoff
+    assert_eq!(budget.retries_available(), before);
+    assert_eq!(budget.stats().retries_returned, 1);
+    assert_eq!(
+        seen.take(),
+        [
+            "search: retry 2 after 1000ms",
+            "search: failed Cancelled after 1",
+            "search: latency 300ms",
         ]
     );
 }

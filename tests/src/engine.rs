@@ -12,11 +12,17 @@ use std::collections::{BinaryHeap, HashMap};
 
 use steadfast::breaker::{Breaker, Consecutive, CountWindow, State, TimeWindow};
 use steadfast::bulkhead::Bulkhead;
+use steadfast::chaos::{Chaos, Fault};
 use steadfast::outcome::{Outcome, Verdict};
-use steadfast::pipeline::{Call, Event, Finish, Input, Observer, Pipeline, Reason, Shared, Step};
-use steadfast::retry::Budget;
+use steadfast::pipeline::{
+    Call, Event, Events, Failure, Finish, Input, Observer, Pipeline, Reason, Shared, Step,
+};
+use steadfast::ratelimit::RateLimiter;
+use steadfast::retry::AnyBudget;
 use steadfast::rng::{Rng, SplitMix64};
+use steadfast::throttle::AdaptiveThrottle;
 use steadfast::time::{Duration, Instant};
+use steadfast_std::throttle::THROTTLE_BUCKETS;
 
 use crate::model::{Dependency, Load, Next, Sampler};
 use crate::policy::{Detector, SimPolicy, TIME_WINDOW_BUCKETS};
@@ -44,8 +50,9 @@ enum AnyBreaker {
 
 /// Runs `$body` with `$shared` bound to a [`Shared`] lending the machines.
 macro_rules! lend {
-    ($machines:expr, $shared:ident => $body:expr) => {{
+    ($machines:expr, $raised:expr, $shared:ident => $body:expr) => {{
         let m = &mut $machines;
+        let raised = &mut $raised;
         let bulkhead = m.bulkhead.as_mut();
         let budget = m.budget.as_mut();
         macro_rules! arm {
@@ -54,6 +61,7 @@ macro_rules! lend {
                     breaker: $b,
                     bulkhead,
                     budget,
+                    observer: Some(raised),
                 };
                 $body
             }};
@@ -72,7 +80,13 @@ macro_rules! lend {
 struct Machines {
     breaker: AnyBreaker,
     bulkhead: Option<Pool>,
-    budget: Option<Budget>,
+    budget: Option<AnyBudget>,
+    /// Client-side admission before a call's pipeline: the rate limiter, then
+    /// the adaptive throttle (steadfast-std's bucket count).
+    limiter: Option<RateLimiter>,
+    throttle: Option<AdaptiveThrottle<THROTTLE_BUCKETS>>,
+    /// Fault injection before each attempt.
+    chaos: Option<Chaos>,
 }
 
 impl Machines {
@@ -100,12 +114,27 @@ impl Machines {
             .transpose()?;
         let budget = policy
             .budget
-            .map(|c| Budget::new(c).map_err(err("budget")))
+            .map(|c| AnyBudget::new(c).map_err(err("budget")))
+            .transpose()?;
+        let limiter = policy
+            .rate_limit
+            .map(|c| RateLimiter::new(c).map_err(err("rate_limit")))
+            .transpose()?;
+        let throttle = policy
+            .throttle
+            .map(|c| AdaptiveThrottle::new(c).map_err(err("throttle")))
+            .transpose()?;
+        let chaos = policy
+            .chaos
+            .map(|c| Chaos::new(c).map_err(err("chaos")))
             .transpose()?;
         Ok(Self {
             breaker,
             bulkhead,
             budget,
+            limiter,
+            throttle,
+            chaos,
         })
     }
 }
@@ -122,6 +151,13 @@ enum Kind {
     /// The dependency answers the attempt the call in `slot` started in
     /// generation `gen` (stale if the call has moved on: it timed out).
     Answer {
+        slot: u32,
+        generation: u32,
+        verdict: Verdict,
+    },
+    /// An injected fault answers the attempt the call in `slot` started in
+    /// generation `gen` (the dependency never saw it).
+    Injected {
         slot: u32,
         generation: u32,
         verdict: Verdict,
@@ -155,8 +191,8 @@ impl PartialOrd for Ev {
 
 /// One live call.
 #[derive(Debug)]
-struct Slot {
-    call: Call,
+struct Slot<'a> {
+    call: Call<'a>,
     arrived: Instant,
     /// Bumped at every step; events of an older generation are stale.
     generation: u32,
@@ -176,6 +212,8 @@ struct Slot {
     attempts: u32,
     /// The answer of the last attempt whose outcome the call received.
     last: Option<script::Answer>,
+    /// The adaptive throttle refused its last attempt: the call ended there.
+    throttled: bool,
 }
 
 /// A hasher for `u32` keys that are already well spread (ticket numbers).
@@ -210,6 +248,8 @@ struct Tally {
     attempts: u64,
     retries: u64,
     attempt_timeouts: u64,
+    /// Attempts the fault injection changed (a fault, latency, or both).
+    injected: u64,
     breaker_opens: u64,
     outage_offered: u64,
     outage_attempts: u64,
@@ -272,7 +312,7 @@ impl Observer for Counter<'_> {
 #[derive(Debug)]
 pub struct Sim<'a> {
     scenario: &'a Scenario,
-    pipeline: Pipeline,
+    pipeline: &'a Pipeline,
     machines: Machines,
     dependency: Dependency,
     load: Load,
@@ -281,7 +321,7 @@ pub struct Sim<'a> {
     stop: Instant,
     heap: BinaryHeap<Ev>,
     seq: u64,
-    slots: Vec<Option<Slot>>,
+    slots: Vec<Option<Slot<'a>>>,
     /// Free slots and the generation their next call starts at (past every
     /// generation of the previous occupant, whose events are then stale).
     free: Vec<(u32, u32)>,
@@ -291,10 +331,16 @@ pub struct Sim<'a> {
     load_rng: SplitMix64,
     dep_rng: SplitMix64,
     jitter_rng: SplitMix64,
+    /// The events of the step being taken, handed on after it.
+    raised: Events,
     tally: Tally,
     acc: Accounting,
     patience: Option<Sampler>,
     patience_rng: SplitMix64,
+    /// The adaptive throttle's draws.
+    admission_rng: SplitMix64,
+    /// The fault injection's draws.
+    chaos_rng: SplitMix64,
     series: Series,
     bucket_us: u64,
     /// The bucket whose finished-call latencies are being collected.
@@ -310,8 +356,15 @@ pub struct Sim<'a> {
 }
 
 impl<'a> Sim<'a> {
-    /// Prepares a run of `scenario` (machines built from its policy).
-    pub fn new(scenario: &'a Scenario) -> Result<Self, String> {
+    /// The pipeline of `scenario`'s policy, which [`new`](Self::new) lends to
+    /// every call of the run.
+    pub fn pipeline(scenario: &Scenario) -> Result<Pipeline, String> {
+        Pipeline::new(scenario.policy.pipeline).map_err(|e| format!("pipeline: {e}"))
+    }
+
+    /// Prepares a run of `scenario` (machines built from its policy) whose
+    /// calls follow `pipeline` ([`Sim::pipeline`]).
+    pub fn new(scenario: &'a Scenario, pipeline: &'a Pipeline) -> Result<Self, String> {
         if let Some(b) = &scenario.policy.bulkhead
             && b.max_queue() as usize > QUEUE_CAPACITY
         {
@@ -319,8 +372,6 @@ impl<'a> Sim<'a> {
                 "bulkhead: max_queue above the simulator's {QUEUE_CAPACITY}"
             ));
         }
-        let pipeline =
-            Pipeline::new(scenario.policy.pipeline).map_err(|e| format!("pipeline: {e}"))?;
         let machines = Machines::new(&scenario.policy)?;
         let mut root = SplitMix64::new(scenario.seed);
         let load_rng = SplitMix64::new(root.next_u64());
@@ -348,6 +399,7 @@ impl<'a> Sim<'a> {
             load_rng,
             dep_rng,
             jitter_rng,
+            raised: Events::new(),
             tally: Tally::default(),
             acc: Accounting::new(scenario.policy.bulkhead.is_some()),
             patience: scenario
@@ -356,6 +408,8 @@ impl<'a> Sim<'a> {
                 .as_ref()
                 .map(|p| Sampler::new(p, Duration::MAX)),
             patience_rng: SplitMix64::new(0),
+            admission_rng: SplitMix64::new(0),
+            chaos_rng: SplitMix64::new(0),
             series: Series::new(buckets),
             bucket_us,
             open_bucket: 0,
@@ -372,6 +426,8 @@ impl<'a> Sim<'a> {
         };
         let mut client_rng = SplitMix64::new(root.next_u64());
         sim.patience_rng = SplitMix64::new(root.next_u64());
+        sim.admission_rng = SplitMix64::new(root.next_u64());
+        sim.chaos_rng = SplitMix64::new(root.next_u64());
         if scenario.load.rate > 0.0 || !scenario.load.bursts.is_empty() {
             sim.push(Instant::ZERO, Kind::Arrival { real: false });
         }
@@ -471,8 +527,16 @@ impl<'a> Sim<'a> {
                     {
                         self.series.dependency_failures[b] += 1;
                     }
+                    if let Some(throttle) = &mut self.machines.throttle {
+                        throttle.record(verdict.outcome == Outcome::Success, at);
+                    }
                     self.feed(slot, generation, Input::Outcome(verdict));
                 }
+                Kind::Injected {
+                    slot,
+                    generation,
+                    verdict,
+                } => self.feed(slot, generation, Input::Outcome(verdict)),
                 Kind::Wake { slot, generation } => self.feed(slot, generation, Input::Next),
                 Kind::Abandon { slot, serial } => {
                     let Some(Some(s)) = self.slots.get_mut(slot as usize) else {
@@ -482,7 +546,7 @@ impl<'a> Sim<'a> {
                         continue;
                     }
                     let scripted = s.scripted as usize;
-                    let step = lend!(self.machines, shared => s.call.handle(Input::Abandon, at, &mut shared, &mut self.jitter_rng));
+                    let step = lend!(self.machines, self.raised, shared => s.call.handle(Input::Abandon, at, &mut shared, &mut self.jitter_rng));
                     self.after_step(slot, step);
                     if let Some(trace) = &mut self.trace
                         && let Some(Some(end)) = trace.ends.get_mut(scripted)
@@ -505,6 +569,7 @@ impl<'a> Sim<'a> {
         if let Some(b) = self.bucket(at) {
             self.series.offered[b] += 1;
         }
+        let admission = self.admit(at);
         let (free, generation) = self.free.pop().map_or((None, 0), |(i, g)| (Some(i), g));
         let serial = self.tally.offered;
         let slot = Slot {
@@ -519,6 +584,7 @@ impl<'a> Sim<'a> {
             scripted,
             attempts: 0,
             last: None,
+            throttled: false,
         };
         let index = match free {
             Some(i) => {
@@ -530,6 +596,10 @@ impl<'a> Sim<'a> {
                 (self.slots.len() - 1) as u32
             }
         };
+        if let Err(reason) = admission {
+            self.finish_call(index, Finish::Failed(Failure::new(reason, 0)));
+            return;
+        }
         let cancel_at = self
             .script
             .and_then(|script| script.calls.get(scripted as usize)?.cancel_at);
@@ -557,6 +627,45 @@ impl<'a> Sim<'a> {
         self.feed(index, generation, Input::Next);
     }
 
+    /// Schedules the answer of an attempt the fault injection replaced
+    /// (`None`: a hang, which only its deadline ends).
+    fn push_injected(
+        &mut self,
+        slot: u32,
+        generation: u32,
+        now: Instant,
+        latency: Option<Duration>,
+        verdict: Verdict,
+        deadline: Option<Instant>,
+    ) {
+        let done = latency.map(|l| now.saturating_add(l));
+        if let Some(done) = done {
+            self.push(
+                done,
+                Kind::Injected {
+                    slot,
+                    generation,
+                    verdict,
+                },
+            );
+        }
+        if let Some(d) = deadline
+            && done.is_none_or(|done| d < done)
+        {
+            self.push(d, Kind::Wake { slot, generation });
+        }
+    }
+
+    /// Client-side admission of a call arriving at `at`: the rate limiter.
+    fn admit(&mut self, at: Instant) -> Result<(), Reason> {
+        match &mut self.machines.limiter {
+            Some(limiter) => limiter.check(at).map_err(|refused| Reason::RateLimited {
+                retry_at: refused.retry_at,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Feeds `input` to the call in `slot` if it is still in `generation`,
     /// then does what its step says.
     fn feed(&mut self, slot: u32, generation: u32, input: Input) {
@@ -569,7 +678,7 @@ impl<'a> Sim<'a> {
         {
             s.last = Some(call.attempt(s.attempts.saturating_sub(1)).1);
         }
-        let step = lend!(self.machines, shared => s.call.handle(input, at, &mut shared, &mut self.jitter_rng));
+        let step = lend!(self.machines, self.raised, shared => s.call.handle(input, at, &mut shared, &mut self.jitter_rng));
         self.after_step(slot, step);
     }
 
@@ -594,21 +703,35 @@ impl<'a> Sim<'a> {
             s.last = None;
         }
         let (scripted, attempt) = (s.scripted, s.attempts);
-        s.call.drain(
-            now,
-            &mut Counter {
-                trace: self.trace.as_mut(),
-                scripted,
-                tally: &mut self.tally,
-                transitions: &mut self.transitions,
-                grants: &mut self.grants,
-                acc: &mut self.acc,
-                series: &mut self.series,
-                bucket_us: self.bucket_us,
-            },
-        );
+        let mut counter = Counter {
+            trace: self.trace.as_mut(),
+            scripted,
+            tally: &mut self.tally,
+            transitions: &mut self.transitions,
+            grants: &mut self.grants,
+            acc: &mut self.acc,
+            series: &mut self.series,
+            bucket_us: self.bucket_us,
+        };
+        while let Some(event) = self.raised.pop() {
+            counter.on_event(now, &event);
+        }
+        s.call.drain(now, &mut counter);
         match step {
             Step::Attempt { deadline, .. } => {
+                if let Some(throttle) = &mut self.machines.throttle
+                    && throttle.admit(now, &mut self.admission_rng).is_err()
+                {
+                    // Refused locally, as a throttle layer under the retries
+                    // refuses a request: not sent, not retried, the call ends.
+                    s.throttled = true;
+                    self.feed(
+                        index,
+                        generation,
+                        Input::Outcome(Verdict::ignored().not_retryable()),
+                    );
+                    return;
+                }
                 let (latency, verdict) = match self.script {
                     Some(script) => {
                         if let Some(trace) = &mut self.trace {
@@ -632,15 +755,53 @@ impl<'a> Sim<'a> {
                         }
                     }
                     None => {
-                        let answer = self
-                            .dependency
-                            .answer(now, self.in_flight, &mut self.dep_rng);
-                        let verdict = if answer.ok {
-                            Verdict::success()
+                        let injection = self
+                            .machines
+                            .chaos
+                            .as_ref()
+                            .map(|c| c.decide(now, &mut self.chaos_rng))
+                            .filter(|i| i.delay.is_some() || i.fault.is_some());
+                        if let Some(injection) = injection {
+                            self.tally.injected += 1;
+                            let delay = injection.delay.unwrap_or(Duration::ZERO);
+                            let injected = match injection.fault {
+                                // Fails without reaching the dependency.
+                                Some(Fault::Error) => Some((Some(delay), Verdict::failure())),
+                                // Never answers: its deadline ends it.
+                                Some(Fault::Hang) => Some((None, Verdict::failure())),
+                                // The dependency's own failure, after the delay.
+                                Some(Fault::Outcome) => Some((
+                                    Some(delay.saturating_add(self.dependency.spec().fail_latency)),
+                                    Verdict::failure(),
+                                )),
+                                None => None,
+                            };
+                            if let Some((latency, verdict)) = injected {
+                                self.push_injected(
+                                    index, generation, now, latency, verdict, deadline,
+                                );
+                                return;
+                            }
+                            let answer =
+                                self.dependency
+                                    .answer(now, self.in_flight, &mut self.dep_rng);
+                            let verdict = if answer.ok {
+                                Verdict::success()
+                            } else {
+                                Verdict::failure()
+                            };
+                            (answer.latency.map(|l| l.saturating_add(delay)), verdict)
                         } else {
-                            Verdict::failure()
-                        };
-                        (answer.latency, verdict)
+                            let answer =
+                                self.dependency
+                                    .answer(now, self.in_flight, &mut self.dep_rng);
+                            let verdict = if answer.ok {
+                                Verdict::success()
+                            } else {
+                                Verdict::failure()
+                            };
+                            (answer.latency, verdict)
+                        }
                     }
                 };
                 self.in_flight += 1;
@@ -746,6 +907,12 @@ impl<'a> Sim<'a> {
         let mut refusal = None;
         let t = &mut self.tally;
         let (ok, rejected) = match finish {
+            // Its attempt was refused by the throttle: a local refusal, not
+            // an answer of the dependency.
+            _ if slot.throttled => {
+                refusal = Some(Refusal::Throttled);
+                (false, true)
+            }
             Finish::Completed {
                 outcome: Outcome::Success,
                 ..
@@ -767,6 +934,7 @@ impl<'a> Sim<'a> {
                     Reason::QueueTimeout => refusal = Some(Refusal::QueueWaitExpired),
                     Reason::BudgetExhausted => refusal = Some(Refusal::Budget),
                     Reason::RateLimited { .. } => refusal = Some(Refusal::RateLimited),
+                    Reason::Throttled => refusal = Some(Refusal::Throttled),
                     Reason::DeadlineExceeded => t.timed_out += 1,
                     Reason::AttemptTimedOut
                     | Reason::RetriesExhausted
@@ -882,6 +1050,7 @@ impl<'a> Sim<'a> {
             attempts: t.attempts,
             retries: t.retries,
             attempt_timeouts: t.attempt_timeouts,
+            injected: t.injected,
             breaker_opens: t.breaker_opens,
             has_breaker: s.policy.breaker.is_some(),
             has_bulkhead: s.policy.bulkhead.is_some(),
@@ -900,7 +1069,11 @@ impl<'a> Sim<'a> {
 }
 
 /// The call in `slot`, if it is still in `generation`.
-fn live(slots: &mut [Option<Slot>], slot: u32, generation: u32) -> Option<&mut Slot> {
+fn live<'s, 'a>(
+    slots: &'s mut [Option<Slot<'a>>],
+    slot: u32,
+    generation: u32,
+) -> Option<&'s mut Slot<'a>> {
     match slots.get_mut(slot as usize) {
         Some(Some(s)) if s.generation == generation => Some(s),
         _ => None,
@@ -921,5 +1094,6 @@ fn live(slots: &mut [Option<Slot>], slot: u32, generation: u32) -> Option<&mut S
 /// assert_eq!(report.succeeded, report.offered);
 /// ```
 pub fn run(scenario: &Scenario) -> Result<Report, String> {
-    Sim::new(scenario).map(Sim::run)
+    let pipeline = Sim::pipeline(scenario)?;
+    Sim::new(scenario, &pipeline).map(Sim::run)
 }

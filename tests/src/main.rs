@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use steadfast_sim::{Report, Scenario, compare, export, plot, run};
 
 const USAGE: &str = "usage: steadfast-sim <scenario.toml> [options]
-       steadfast-sim --compare a.toml b.toml [options]
+       steadfast-sim --compare a.toml b.toml [more.toml ...] [options]
 options:
   --svg out.svg    where to write the plot (default: beside the scenario)
   --no-svg         no plot
@@ -47,8 +47,12 @@ fn real_main() -> Result<(), String> {
             _ => files.push(PathBuf::from(arg)),
         }
     }
-    let expected = if comparing { 2 } else { 1 };
-    if files.len() != expected {
+    let wrong = if comparing {
+        files.len() < 2
+    } else {
+        files.len() != 1
+    };
+    if wrong {
         return Err(USAGE.to_owned());
     }
     let scenarios = files

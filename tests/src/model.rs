@@ -143,8 +143,8 @@ fn unit_open_low(rng: &mut SplitMix64) -> f64 {
 /// The flaky dependency: base error rate, a service-time distribution
 /// (lognormal by default), outage windows that fail or hang every attempt, a
 /// linear recovery ramp after each outage, brownouts that multiply latency, a
-/// capacity above which latency grows with the load, and a latency that grows
-/// with every attempt in flight.
+/// capacity above which latency grows with the load, a latency that grows
+/// with every attempt in flight, and a limit above which it sheds load.
 #[derive(Clone, Debug)]
 pub struct Dependency {
     spec: DependencySpec,
@@ -208,6 +208,14 @@ impl Dependency {
                     },
                 };
             }
+        }
+        let shed = self.spec.shed_above;
+        if shed > 0 && in_flight >= shed {
+            // Shedding load: refused at once, the draws left untouched.
+            return Answer {
+                ok: false,
+                latency: Some(self.spec.fail_latency),
+            };
         }
         let (error, factor) = self.conditions(at);
         let ok = !chance(rng, error);

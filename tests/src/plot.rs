@@ -15,10 +15,11 @@ use crate::scenario::Scenario;
 
 const WIDTH: u32 = 1200;
 const PANEL_HEIGHT: u32 = 250;
-const COLORS: [RGBColor; 3] = [
+const COLORS: [RGBColor; 4] = [
     RGBColor(31, 119, 180),
     RGBColor(230, 110, 20),
     RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
 ];
 const OUTAGE: RGBColor = RGBColor(255, 190, 190);
 const RECOVERY: RGBColor = RGBColor(255, 225, 225);
@@ -29,11 +30,13 @@ const BURST: RGBColor = RGBColor(215, 200, 255);
 const FLOOR_MS: f64 = 0.01;
 const MODEL: RGBColor = RGBColor(60, 60, 60);
 /// Refusal reasons: label, colour.
-const REASONS: [(&str, RGBColor); 4] = [
+const REASONS: [(&str, RGBColor); 6] = [
     ("breaker open", RGBColor(214, 39, 40)),
     ("queue full", RGBColor(148, 103, 189)),
     ("queue wait expired", RGBColor(140, 86, 75)),
     ("retry budget", RGBColor(23, 190, 207)),
+    ("rate limited", RGBColor(188, 189, 34)),
+    ("throttled", RGBColor(227, 119, 194)),
 ];
 
 type Err = Box<dyn std::error::Error>;
@@ -581,6 +584,8 @@ fn refusals(area: &Area<'_>, ctx: &Context<'_>) -> Result<(), Err> {
             s.refused_queue_full.clone(),
             s.refused_queue_wait.clone(),
             s.refused_budget.clone(),
+            s.refused_rate_limit.clone(),
+            s.refused_throttle.clone(),
         ]
     };
     let top = ctx
@@ -592,7 +597,7 @@ fn refusals(area: &Area<'_>, ctx: &Context<'_>) -> Result<(), Err> {
         .max(1.0)
         * 1.35;
     let caption = if ctx.reports.len() > 1 {
-        "Refused calls per second, by reason (solid: first run, dashed: second)"
+        "Refused calls per second, by reason (solid: first run, dashed: the others)"
     } else {
         "Refused calls per second, by reason"
     };

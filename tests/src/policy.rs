@@ -8,8 +8,11 @@
 
 use steadfast::breaker;
 use steadfast::bulkhead;
+use steadfast::chaos;
 use steadfast::pipeline;
-use steadfast::retry::{self, BudgetConfig};
+use steadfast::ratelimit;
+use steadfast::retry::{self, AnyBudgetConfig};
+use steadfast::throttle;
 use steadfast::time::Duration;
 use steadfast::timeout;
 use steadfast_std::config::{self, PolicyFile, PolicySpec};
@@ -56,7 +59,14 @@ pub struct SimPolicy {
     /// The bulkhead, if any.
     pub bulkhead: Option<bulkhead::Config>,
     /// The retry budget, if any.
-    pub budget: Option<BudgetConfig>,
+    pub budget: Option<AnyBudgetConfig>,
+    /// The rate limiter a call passes before its pipeline starts, if any.
+    pub rate_limit: Option<ratelimit::Config>,
+    /// The adaptive throttle each attempt passes (a refused attempt ends its
+    /// call, as a throttle layer under the retries does), if any.
+    pub throttle: Option<throttle::Config>,
+    /// The fault-injection drill each attempt passes, if any.
+    pub chaos: Option<chaos::Config>,
 }
 
 impl SimPolicy {
@@ -105,6 +115,9 @@ impl SimPolicy {
                 breaker: None,
                 bulkhead: None,
                 budget: None,
+                rate_limit: None,
+                throttle: None,
+                chaos: None,
             });
         }
         let breaker = spec
@@ -153,7 +166,62 @@ impl SimPolicy {
             breaker,
             bulkhead,
             budget,
+            rate_limit: None,
+            throttle: None,
+            chaos: None,
         })
+    }
+
+    /// Client-side admission from a policy-file table: the rate limiter
+    /// `[ratelimits.<rate_limit>]` every call passes before its pipeline
+    /// starts, and the adaptive throttle `[throttles.<throttle>]` every
+    /// attempt passes (both off when the file's `enabled` is false).
+    pub fn with_admission(
+        mut self,
+        table: toml::Table,
+        rate_limit: Option<&str>,
+        throttle: Option<&str>,
+    ) -> Result<Self, String> {
+        if rate_limit.is_none() && throttle.is_none() {
+            return Ok(self);
+        }
+        let set = PolicyFile::from_toml_value(toml::Value::Table(table))
+            .and_then(|file| file.validate())
+            .map_err(|e| e.to_string())?;
+        if let Some(name) = rate_limit {
+            let config = set
+                .ratelimits
+                .get(name)
+                .ok_or_else(|| format!("rate_limit: no [policy.ratelimits.{name}]"))?;
+            self.rate_limit = set.enabled.then_some(*config);
+        }
+        if let Some(name) = throttle {
+            let config = set
+                .throttles
+                .get(name)
+                .ok_or_else(|| format!("throttle: no [policy.throttles.{name}]"))?;
+            self.throttle = set.enabled.then_some(*config);
+        }
+        Ok(self)
+    }
+
+    /// The fault-injection drill `[chaos.<name>]` of a policy-file table,
+    /// decided before each attempt by the core's [`Chaos`](steadfast::chaos::Chaos)
+    /// machine: it injects only when its entry says `enabled = true` and the
+    /// file's `enabled` is not false, as in steadfast-std.
+    pub fn with_chaos(mut self, table: toml::Table, name: Option<&str>) -> Result<Self, String> {
+        let Some(name) = name else {
+            return Ok(self);
+        };
+        let set = PolicyFile::from_toml_value(toml::Value::Table(table))
+            .and_then(|file| file.validate())
+            .map_err(|e| e.to_string())?;
+        let config = set
+            .chaos
+            .get(name)
+            .ok_or_else(|| format!("chaos: no [policy.chaos.{name}]"))?;
+        self.chaos = Some(config.with_enabled(set.enabled && config.enabled()));
+        Ok(self)
     }
 }
 

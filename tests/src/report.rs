@@ -43,6 +43,10 @@ pub struct Series {
     pub refused_queue_wait: Vec<u32>,
     /// Calls whose retry the budget refused.
     pub refused_budget: Vec<u32>,
+    /// Calls the rate limiter refused.
+    pub refused_rate_limit: Vec<u32>,
+    /// Calls the adaptive throttle refused.
+    pub refused_throttle: Vec<u32>,
     /// Most bulkhead slots in use at once.
     pub peak_permits: Vec<u32>,
     /// Longest bulkhead queue.
@@ -71,6 +75,8 @@ impl Series {
             refused_queue_full: vec![0; buckets],
             refused_queue_wait: vec![0; buckets],
             refused_budget: vec![0; buckets],
+            refused_rate_limit: vec![0; buckets],
+            refused_throttle: vec![0; buckets],
             peak_permits: vec![0; buckets],
             peak_queue: vec![0; buckets],
             dependency_error_permille: vec![0; buckets],
@@ -152,6 +158,8 @@ pub struct Report {
     pub retries: u64,
     /// Attempts that hit their deadline.
     pub attempt_timeouts: u64,
+    /// Attempts the fault injection changed (the scenario's `chaos`).
+    pub injected: u64,
     /// Times the breaker opened.
     pub breaker_opens: u64,
     /// Whether the policy has a breaker at all.
@@ -283,6 +291,7 @@ impl Report {
             ),
             ("  rejected: retry budget", r.budget.to_string()),
             ("  rejected: rate limit", r.rate_limit.to_string()),
+            ("  rejected: throttled", r.throttle.to_string()),
             ("  total timeout", self.timed_out.to_string()),
             ("  retries exhausted", self.retries_exhausted.to_string()),
             ("  not retryable", self.not_retryable.to_string()),
@@ -299,6 +308,7 @@ impl Report {
             ),
             ("retries", self.retries.to_string()),
             ("attempt timeouts", self.attempt_timeouts.to_string()),
+            ("faults injected", self.injected.to_string()),
             ("peak in flight at dep.", self.peak_in_flight.to_string()),
             ("latency mean/p50/p99/max", summary(&self.latency)),
             ("  of successful calls", summary(&self.success_latency)),

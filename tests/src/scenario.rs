@@ -9,6 +9,10 @@
 //! bucket = "1s"            # plot resolution (default: duration / 120, at least 1 ms)
 //! drain = "60s"            # how long calls still running at the end may finish (default 60 s)
 //! policy_name = "api"      # the [policy.policies.*] entry the calls use (default: the only one)
+//! rate_limit = "api"       # client-side admission: a [policy.ratelimits.*] entry before each call ...
+//! throttle = "api"         # ... and a [policy.throttles.*] entry before each attempt (refused: the call ends)
+//! chaos = "drill"          # a [policy.chaos.*] entry deciding before each attempt: an error (no call to the
+//!                          # dependency), a hang, a replaced outcome (the dependency's failure) and/or latency
 //!
 //! [load]
 //! rate = 200               # open-loop calls per second (default 0)
@@ -35,6 +39,7 @@
 //! fail_latency = "5ms"     # an error answers after at most this
 //! hang = "60s"             # how long a hung attempt takes to fail ("none": never answers)
 //! capacity = 0             # attempts served at once without slowing down (0 = unlimited)
+//! shed_above = 0           # an attempt arriving with this many in flight fails at once, after fail_latency (0 = never)
 //! concurrency_slowdown = 0.0  # each attempt already in flight adds this fraction to a latency
 //! [[dependency.outages]]
 //! start = "30s"
@@ -53,6 +58,10 @@
 //! failure_threshold = 5
 //! [policy.policies.api]
 //! breaker = "api"
+//! [policy.ratelimits.api]  # read only when `rate_limit` names it
+//! count = 300
+//! [policy.throttles.api]   # read only when `throttle` names it
+//! k = 2
 //! ```
 
 use serde::Deserialize;
@@ -303,6 +312,10 @@ pub struct DependencySpec {
     pub latency: Option<Distribution>,
     /// Attempts served at once without slowing down (0 = unlimited).
     pub capacity: u32,
+    /// An attempt arriving while this many are in flight is refused at once:
+    /// it fails after `fail_latency`, as a server shedding load answers 503
+    /// (0 = never).
+    pub shed_above: u32,
     /// Each attempt already in flight adds this fraction to a new attempt's
     /// latency (`latency × (1 + concurrency_slowdown × in_flight)`).
     pub concurrency_slowdown: f64,
@@ -323,6 +336,7 @@ impl Default for DependencySpec {
             hang: Some(Duration::from_secs(60)),
             latency: None,
             capacity: 0,
+            shed_above: 0,
             concurrency_slowdown: 0.0,
             outages: Vec::new(),
             brownouts: Vec::new(),
@@ -389,6 +403,9 @@ struct ScenarioFile {
     bucket: Option<String>,
     drain: Option<String>,
     policy_name: Option<String>,
+    rate_limit: Option<String>,
+    throttle: Option<String>,
+    chaos: Option<String>,
     load: LoadFile,
     #[serde(default)]
     dependency: DependencySpec,
@@ -512,8 +529,15 @@ impl Scenario {
                 ));
             }
         }
+        let admission = file.policy.clone();
         let policy = policy::SimPolicy::from_table(file.policy, file.policy_name.as_deref())
-            .map_err(key("policy"))?;
+            .map_err(key("policy"))?
+            .with_admission(
+                admission.clone(),
+                file.rate_limit.as_deref(),
+                file.throttle.as_deref(),
+            )?
+            .with_chaos(admission, file.chaos.as_deref())?;
         Ok(Self {
             name: file.name.unwrap_or_else(|| fallback_name.to_owned()),
             description: file.description.unwrap_or_default(),

@@ -181,7 +181,8 @@ pub fn replay(policy: &SimPolicy, script: &Script) -> Result<Trace, String> {
     scenario.bucket = scenario.duration;
     scenario.drain = Duration::MAX;
     scenario.policy = policy.clone();
-    let mut sim = Sim::new(&scenario)?.with_script(script);
+    let pipeline = Sim::pipeline(&scenario)?;
+    let mut sim = Sim::new(&scenario, &pipeline)?.with_script(script);
     sim.run_events();
     Ok(sim.take_trace())
 }

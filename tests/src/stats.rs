@@ -137,6 +137,8 @@ pub enum Refusal {
     Budget,
     /// A rate limiter refused the call.
     RateLimited,
+    /// An adaptive throttle refused the call locally.
+    Throttled,
 }
 
 /// Calls refused, by reason.
@@ -150,9 +152,11 @@ pub struct Refusals {
     pub queue_wait_expired: u64,
     /// The retry budget refused a retry (the call ends with the last failure).
     pub budget: u64,
-    /// A rate limiter refused the call (the simulator's policy format has no
-    /// limiter yet, so its runs count 0).
+    /// A rate limiter refused the call (the scenario's `rate_limit`).
     pub rate_limit: u64,
+    /// An adaptive throttle refused the call locally (the scenario's
+    /// `throttle`).
+    pub throttle: u64,
 }
 
 impl Refusals {
@@ -163,6 +167,7 @@ impl Refusals {
             + self.queue_wait_expired
             + self.budget
             + self.rate_limit
+            + self.throttle
     }
 
     /// Refusals by the bulkhead (queue full or wait expired).
@@ -177,6 +182,7 @@ impl Refusals {
             Refusal::QueueWaitExpired => self.queue_wait_expired += 1,
             Refusal::Budget => self.budget += 1,
             Refusal::RateLimited => self.rate_limit += 1,
+            Refusal::Throttled => self.throttle += 1,
         }
     }
 }
@@ -315,8 +321,8 @@ impl Accounting {
                 Refusal::QueueFull => &mut series.refused_queue_full,
                 Refusal::QueueWaitExpired => &mut series.refused_queue_wait,
                 Refusal::Budget => &mut series.refused_budget,
-                // Counted in the totals; the series has no column for it.
-                Refusal::RateLimited => return,
+                Refusal::RateLimited => &mut series.refused_rate_limit,
+                Refusal::Throttled => &mut series.refused_throttle,
             };
             column[b] += 1;
         }

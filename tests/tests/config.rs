@@ -69,7 +69,10 @@ fallback = "rejection"
     assert_eq!(b.config.window_duration(), Duration::from_secs(20));
     assert_eq!(b.config.max_probes(), 4);
     assert_eq!(p.bulkhead.unwrap().max_queue(), 16);
-    assert_eq!(p.budget.unwrap().ratio_permille(), 200);
+    let Some(steadfast::retry::AnyBudgetConfig::Ratio(budget)) = p.budget else {
+        panic!("a ratio budget: {:?}", p.budget)
+    };
+    assert_eq!(budget.ratio_permille(), 200);
     steadfast_sim::run(&s).unwrap();
 }
 

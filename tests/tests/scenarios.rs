@@ -121,6 +121,8 @@ fn same_seed_same_report_and_svg_byte_for_byte() {
         "retry-storm-budget",
         "bulkhead-burst",
         "heavy-tail-impatient",
+        "chaos-drill",
+        "overload-adaptive-throttle",
     ] {
         let s = scenario(name);
         let a = run(&s).unwrap();
@@ -222,4 +224,120 @@ fn impatient_callers_and_a_heavy_tail_during_a_brownout() {
     let q = r.queue.unwrap();
     assert!(q.waited > 0 && q.wait.max <= Duration::from_millis(200));
     assert_eq!(r.offered, r.succeeded + r.failed());
+}
+
+/// Attempts the dependency saw, and those it served, in the buckets `range`.
+fn sent_and_accepted(r: &Report, range: std::ops::Range<usize>) -> (u64, u64) {
+    let s = &r.series;
+    let sent: u64 = s.attempts[range.clone()]
+        .iter()
+        .map(|&n| u64::from(n))
+        .sum();
+    let failed: u64 = s.dependency_failures[range]
+        .iter()
+        .map(|&n| u64::from(n))
+        .sum();
+    (sent, sent - failed)
+}
+
+/// Attempts the dependency saw per second during the burst (30 s to 45 s).
+fn burst_attempts_per_sec(r: &Report) -> u64 {
+    let a = &r.series.attempts;
+    a[30..45].iter().map(|&n| u64::from(n)).sum::<u64>() / 15
+}
+
+#[test]
+fn in_an_overload_each_admission_control_spares_the_dependency_its_own_way() {
+    let none = report("overload-no-admission");
+    let limited = report("overload-rate-limit");
+    let throttled = report("overload-adaptive-throttle");
+    let budgeted = report("overload-retry-budget");
+    let offered: Vec<u64> = [&none, &limited, &throttled, &budgeted]
+        .iter()
+        .map(|r| r.offered)
+        .collect();
+    assert!(offered.windows(2).all(|w| w[0] == w[1]), "{offered:?}");
+
+    // Without admission control every shed attempt is retried: the burst of
+    // 2600 calls/s becomes a storm of about 7000 attempts/s.
+    let storm = burst_attempts_per_sec(&none);
+    assert!(storm > 6_000, "{}", none.table());
+    // The rate limiter admits 1500 calls/s: the dependency stays under its
+    // capacity and nearly nothing is retried; the excess is refused at once.
+    let limited_rate = burst_attempts_per_sec(&limited);
+    assert!(
+        (1_450..=1_700).contains(&limited_rate),
+        "{}",
+        limited.table()
+    );
+    assert!(limited.refusals.rate_limit > 15_000 && limited.refusals.throttle == 0);
+    // The budget cuts the storm to the offered load and its 10 %.
+    let budgeted_rate = burst_attempts_per_sec(&budgeted);
+    assert!(budgeted_rate < storm / 2, "{}", budgeted.table());
+    // The throttle lets the dependency see about K = 2 times what it accepts
+    // (the SRE book's rule): once its window has seen the shedding, the
+    // storm of 5 attempts per accepted one drops under 2.2.
+    let (sent, accepted) = sent_and_accepted(&throttled, 35..45);
+    assert!(
+        sent * 10 <= accepted * 22,
+        "{sent} sent, {accepted} accepted"
+    );
+    let (storm_sent, storm_accepted) = sent_and_accepted(&none, 35..45);
+    assert!(storm_sent > storm_accepted * 4);
+    assert!(throttled.refusals.throttle > 5_000 && budgeted.refusals.budget > 5_000);
+    // Before the burst, with a healthy dependency, nobody refuses anything:
+    // the throttle included (calls still in flight are not counted against it).
+    for r in [&limited, &throttled, &budgeted] {
+        let early: u32 = r.series.rejected[..30].iter().sum();
+        assert_eq!(early, 0, "{}", r.name);
+    }
+    // Amplification over the whole run, as the table prints it.
+    assert!(none.attempts * 10 > none.offered * 15);
+    assert!(limited.attempts < limited.offered);
+    assert!(budgeted.attempts * 100 < budgeted.offered * 110);
+}
+
+#[test]
+fn a_chaos_drill_trips_the_breaker_on_a_healthy_dependency_and_only_while_it_runs() {
+    let r = report("chaos-drill");
+    assert!(r.injected > 0, "{}", r.table());
+    // The dependency itself never failed: every failure was injected.
+    assert!(r.series.dependency_failures.iter().all(|&n| n == 0));
+    // Opened within half a second of the drill's start (20 s), not before;
+    // closed for good within a break (2 s) of its end (40 s).
+    let first_open = r
+        .transitions
+        .iter()
+        .find(|&&(_, code)| code == 2)
+        .unwrap()
+        .0;
+    assert!(
+        first_open >= Instant::from_secs(20) && first_open < Instant::from_millis(20_500),
+        "{first_open:?}"
+    );
+    let last_close = r
+        .transitions
+        .iter()
+        .rev()
+        .find(|&&(_, code)| code == 0)
+        .unwrap()
+        .0;
+    assert!(
+        last_close > Instant::from_secs(40) && last_close <= Instant::from_secs(42),
+        "{last_close:?}"
+    );
+    // Buckets of 500 ms: nothing refused before the drill or after the close.
+    let refused = &r.series.refused_breaker;
+    assert!(refused[..40].iter().all(|&n| n == 0));
+    assert!(refused[84..].iter().all(|&n| n == 0));
+
+    // The same drill switched off injects nothing and nothing trips.
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/chaos-drill.toml"),
+    )
+    .unwrap()
+    .replace("enabled = true", "enabled = false");
+    let off = run(&Scenario::from_toml(&text, "chaos-drill-off").unwrap()).unwrap();
+    assert_eq!((off.injected, off.breaker_opens), (0, 0), "{}", off.table());
+    assert_eq!(off.succeeded, off.offered);
 }

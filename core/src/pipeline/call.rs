@@ -4,15 +4,15 @@
 use crate::breaker::{self, CircuitBreaker};
 use crate::bulkhead::{self, Acquire, Claim, Ticket};
 use crate::outcome::{Outcome, Verdict};
-use crate::retry::{Draw, GiveUpReason, Retry, RetryBudget, RetryDecision, Unlimited, Withdrawal};
+use crate::retry::{
+    Draw, GiveUpReason, Lent, Progress, RetryBudget, RetryDecision, Unlimited, Withdrawal,
+};
 use crate::rng::Rng;
 use crate::time::Instant;
-use crate::timeout::{self, Deadline};
+use crate::timeout::Deadline;
 
-use super::shared::{give_back, leave_queue};
-use super::{
-    Event, Events, Failure, FallbackOn, Finish, Input, Observer, Order, Pool, Reason, Shared, Step,
-};
+use super::shared::{emit, give_back, leave_queue};
+use super::{Config, Event, Failure, Finish, Input, Observer, Order, Pool, Reason, Shared, Step};
 
 /// Where a call is. Deadlines live in the variants.
 #[derive(Debug, PartialEq, Eq)]
@@ -71,7 +71,8 @@ enum Outer {
 /// use steadfast::rng::SplitMix64;
 /// use steadfast::time::Instant;
 ///
-/// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
+/// let pipeline = Pipeline::new(pipeline::Config::DEFAULT)?;
+/// let mut call = pipeline.start(Instant::ZERO);
 /// let mut shared: Shared = Shared::new();
 /// let t0 = Instant::ZERO;
 /// assert!(matches!(call.next(t0, &mut shared), Step::Attempt { attempt: 1, .. }));
@@ -82,11 +83,10 @@ enum Outer {
 /// ```
 #[derive(Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Call {
-    retry: Retry,
-    timeout: timeout::Config,
-    order: Order,
-    fallback: FallbackOn,
+pub struct Call<'a> {
+    /// The policy, borrowed from the [`Pipeline`](super::Pipeline) that started the call.
+    config: &'a Config,
+    retry: Progress,
     /// Whether the caller has a fallback to answer [`Finish::Fallback`].
     has_fallback: bool,
     total: Option<Deadline>,
@@ -101,23 +101,13 @@ pub struct Call {
     /// Whether [`Call::drain`] has reported the finish.
     reported: bool,
     last_now: Instant,
-    events: Events,
 }
 
-impl Call {
-    pub(super) const fn new(
-        retry: Retry,
-        timeout: timeout::Config,
-        order: Order,
-        fallback: FallbackOn,
-        total: Option<Deadline>,
-        now: Instant,
-    ) -> Self {
+impl<'a> Call<'a> {
+    pub(super) const fn new(config: &'a Config, total: Option<Deadline>, now: Instant) -> Self {
         Self {
-            retry,
-            timeout,
-            order,
-            fallback,
+            config,
+            retry: Progress::new(),
             has_fallback: false,
             total,
             phase: Phase::Ready,
@@ -127,7 +117,6 @@ impl Call {
             withdrawn: None,
             reported: false,
             last_now: now,
-            events: Events::new(),
         }
     }
 
@@ -139,7 +128,7 @@ impl Call {
     /// reported.
     ///
     /// ```
-    /// use steadfast::pipeline::{self, Event, Finish, FallbackOn, Input, Pipeline, Reason, Shared};
+    /// use steadfast::pipeline::{self, Event, Events, Finish, FallbackOn, Input, Pipeline, Reason, Shared};
     /// use steadfast::outcome::Verdict;
     /// use steadfast::retry;
     /// use steadfast::rng::SplitMix64;
@@ -150,11 +139,12 @@ impl Call {
     ///     .with_fallback(FallbackOn::AnyFailure))?;
     /// for has_fallback in [false, true] {
     ///     let mut call = p.start(Instant::ZERO).with_fallback(has_fallback);
-    ///     let (mut shared, mut rng) = (Shared::new(), SplitMix64::new(1));
+    ///     let mut events = Events::new();
+    ///     let (mut shared, mut rng) = (Shared::new().with_observer(&mut events), SplitMix64::new(1));
     ///     let _ = call.handle(Input::Next, Instant::ZERO, &mut shared, &mut rng);
     ///     let _ = call.handle(Input::Outcome(Verdict::failure()), Instant::ZERO, &mut shared, &mut rng);
     ///     assert_eq!(matches!(call.finish(), Some(Finish::Fallback(_))), has_fallback);
-    ///     assert_eq!(matches!(call.poll_event(), Some(Event::Fallback(_))), has_fallback);
+    ///     assert_eq!(matches!(events.pop(), Some(Event::Fallback(_))), has_fallback);
     /// }
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
@@ -166,9 +156,10 @@ impl Call {
 
     /// The driver's one entry point: feeds `input` at `now` (the order of
     /// every machine's inputs: what happened, then when), lending the shared
-    /// machines and the jitter source for this step, and returns what to do
-    /// next. Drain the events it raised with [`poll_event`](Self::poll_event)
-    /// or [`drain`](Self::drain) afterwards.
+    /// machines, the observer and the jitter source for this step, and returns
+    /// what to do next. The events the step raises go to the observer lent in
+    /// `shared` ([`Shared::with_observer`]) as they happen; report the finish
+    /// with [`drain`](Self::drain) afterwards.
     ///
     /// ```
     /// use steadfast::outcome::Verdict;
@@ -177,18 +168,19 @@ impl Call {
     /// use steadfast::time::Instant;
     /// use steadfast::outcome::Outcome;
     ///
-    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
+    /// let pipeline = Pipeline::new(pipeline::Config::DEFAULT)?;
+    /// let mut call = pipeline.start(Instant::ZERO);
     /// let (mut shared, mut rng): (Shared, _) = (Shared::new(), SplitMix64::new(1));
     /// assert!(matches!(call.handle(Input::Next, Instant::ZERO, &mut shared, &mut rng), Step::Attempt { attempt: 1, .. }));
     /// let step = call.handle(Input::Outcome(Verdict::success()), Instant::from_millis(5), &mut shared, &mut rng);
     /// assert_eq!(step, Step::Done(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn handle<G: CircuitBreaker, K: Pool, B: RetryBudget, R: Rng>(
+    pub fn handle<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, R: Rng>(
         &mut self,
         input: Input,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
         rng: &mut R,
     ) -> Step {
         match input {
@@ -201,9 +193,9 @@ impl Call {
         }
     }
 
-    /// Hands every event raised so far to `observer`, oldest first, then the
-    /// finish, once, when the call has ended. Call it after each step, outside
-    /// any lock the observer must not run under.
+    /// Hands the finish to `observer`, once, when the call has ended (the
+    /// events went to the observer lent in [`Shared`] during each step). Call
+    /// it after each step, outside any lock the observer must not run under.
     ///
     /// ```
     /// use steadfast::pipeline::{self, Event, Finish, Input, Observer, Pipeline, Shared};
@@ -215,7 +207,8 @@ impl Call {
     /// impl Observer for Ends {
     ///     fn on_finish(&mut self, _now: Instant, _finish: &Finish) { self.0 += 1; }
     /// }
-    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
+    /// let pipeline = Pipeline::new(pipeline::Config::DEFAULT)?;
+    /// let mut call = pipeline.start(Instant::ZERO);
     /// let (mut shared, mut rng): (Shared, _) = (Shared::new(), SplitMix64::new(1));
     /// let _ = call.handle(Input::Abandon, Instant::ZERO, &mut shared, &mut rng);
     /// let mut ends = Ends::default();
@@ -225,9 +218,6 @@ impl Call {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn drain<O: Observer + ?Sized>(&mut self, now: Instant, observer: &mut O) {
-        while let Some(event) = self.events.pop() {
-            observer.on_event(now, &event);
-        }
         if !self.reported
             && let Phase::Finished(finish) = self.phase
         {
@@ -309,29 +299,6 @@ impl Call {
         }
     }
 
-    /// The next event (breaker transition, retry scheduled, timeout, bulkhead
-    /// grant, fallback), oldest first. Drain after every step to log or count
-    /// them; undrained events are dropped oldest-first when more than
-    /// [`Events::CAPACITY`] pile up.
-    ///
-    /// ```
-    /// use steadfast::outcome::Verdict;
-    /// use steadfast::pipeline::{self, Event, Pipeline, Shared};
-    /// use steadfast::rng::SplitMix64;
-    /// use steadfast::time::Instant;
-    ///
-    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
-    /// let mut shared: Shared = Shared::new();
-    /// let _ = call.next(Instant::ZERO, &mut shared);
-    /// let _ = call.on_outcome(Verdict::failure(), Instant::ZERO, &mut shared, &mut SplitMix64::new(1));
-    /// assert!(matches!(call.poll_event(), Some(Event::Retry { attempt: 2, .. })));
-    /// assert_eq!(call.poll_event(), None);
-    /// # Ok::<(), steadfast::error::ConfigError>(())
-    /// ```
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop()
-    }
-
     fn observe(&mut self, now: Instant) -> Instant {
         let now = now.max(self.last_now);
         self.last_now = now;
@@ -360,15 +327,16 @@ impl Call {
     /// ```
     /// use steadfast::pipeline::{self, Pipeline, Shared, Step};
     /// use steadfast::time::Instant;
-    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
+    /// let pipeline = Pipeline::new(pipeline::Config::DEFAULT)?;
+    /// let mut call = pipeline.start(Instant::ZERO);
     /// let step = call.next(Instant::ZERO, &mut Shared::new());
     /// assert!(matches!(step, Step::Attempt { attempt: 1, deadline: Some(_) }));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn next<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    pub fn next<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
     ) -> Step {
         let now = self.observe(now);
         if !self.deposited {
@@ -413,10 +381,10 @@ impl Call {
     }
 
     /// Starts the attempt `retry.attempts()` if every stage admits it.
-    fn begin_attempt<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn begin_attempt<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
     ) -> Step {
         if self.total_expired(now) {
             return self.fail(
@@ -425,7 +393,7 @@ impl Call {
                 now,
             );
         }
-        if self.order == Order::BulkheadOutermost
+        if self.config.order == Order::BulkheadOutermost
             && self.outer == Outer::None
             && let Some(bulkhead) = shared.bulkhead.as_deref_mut()
         {
@@ -454,10 +422,10 @@ impl Call {
             None => None,
             Some(breaker) => {
                 if let Some(t) = breaker.handle_timeout(now) {
-                    self.events.push(Event::Breaker(t));
+                    emit(&mut shared.observer, now, Event::Breaker(t));
                 }
                 match breaker.try_acquire(now) {
-                    Ok(permit) if self.order == Order::BreakerOutermost => {
+                    Ok(permit) if self.config.order == Order::BreakerOutermost => {
                         self.outer = Outer::Breaker(permit);
                         None
                     }
@@ -468,7 +436,7 @@ impl Call {
                 }
             }
         };
-        let bulkhead_permit = if self.order != Order::BulkheadOutermost {
+        let bulkhead_permit = if self.config.order != Order::BulkheadOutermost {
             match shared.bulkhead.as_deref_mut() {
                 None => None,
                 Some(bulkhead) => match bulkhead.try_acquire(now) {
@@ -483,7 +451,7 @@ impl Call {
                         return Step::Queued { ticket, until };
                     }
                     Acquire::Full => {
-                        give_back(now, shared, breaker_permit, None, &mut self.events);
+                        give_back(now, shared, breaker_permit, None);
                         return self.fail(
                             Failure::new(Reason::BulkheadFull, self.started),
                             shared,
@@ -499,10 +467,10 @@ impl Call {
     }
 
     /// Claims a queued ticket.
-    fn poll_queue<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn poll_queue<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
     ) -> Step {
         let Phase::Queued {
             ticket, breaker, ..
@@ -512,7 +480,7 @@ impl Call {
         };
         let claim = match shared.bulkhead.as_deref_mut() {
             Some(_) if self.total_expired(now) => {
-                leave_queue(now, shared, ticket, &mut self.events);
+                leave_queue(now, shared, ticket);
                 None
             }
             Some(bulkhead) => Some(bulkhead.claim(ticket, now)),
@@ -520,7 +488,7 @@ impl Call {
         };
         let failure = match claim {
             Some(Claim::Granted(permit)) => {
-                if breaker.is_none() && self.order == Order::BulkheadOutermost {
+                if breaker.is_none() && self.config.order == Order::BulkheadOutermost {
                     self.outer = Outer::Bulkhead(permit);
                     return self.begin_attempt(now, shared);
                 }
@@ -540,21 +508,21 @@ impl Call {
             // The bulkhead was not lent: nothing to claim from.
             None => Failure::new(Reason::BulkheadFull, self.started),
         };
-        give_back(now, shared, breaker, None, &mut self.events);
+        give_back(now, shared, breaker, None);
         self.fail(failure, shared, now)
     }
 
     /// Every stage admitted: the attempt runs (or, with a zero/expired
     /// deadline, has already timed out).
-    fn run<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn run<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
         breaker: Option<breaker::Permit>,
         bulkhead: Option<bulkhead::Permit>,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
     ) -> Step {
-        let deadline = self.timeout.attempt_deadline(now, self.total);
-        let cut_by_caller = match (self.total, self.timeout.attempt) {
+        let deadline = self.config.timeout.attempt_deadline(now, self.total);
+        let cut_by_caller = match (self.total, self.config.timeout.attempt) {
             (Some(total), Some(own)) => total.instant() < now.saturating_add(own),
             (Some(_), None) => true,
             (None, _) => false,
@@ -576,10 +544,10 @@ impl Call {
         }
     }
 
-    fn on_timed_out<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn on_timed_out<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
     ) -> Step {
         // The rng is not needed: a timeout that the total deadline caused ends the
         // call, and any other retry of a timeout draws jitter below.
@@ -596,7 +564,7 @@ impl Call {
     /// against their own deadline rather than the dependency's, count as
     /// failures and re-open the breaker.
     fn fits_full_attempt(&self, start: Instant, total: Deadline) -> bool {
-        match self.timeout.attempt {
+        match self.config.timeout.attempt {
             Some(attempt) => {
                 start.saturating_add(attempt) <= total.instant() && start < total.instant()
             }
@@ -606,11 +574,11 @@ impl Call {
 
     /// The breaker refused: wait for `retry_at` when the deadline allows,
     /// otherwise fail fast.
-    fn on_breaker_rejected<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn on_breaker_rejected<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
         retry_at: Option<Instant>,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
     ) -> Step {
         let attempts = self.started;
         let fail_fast = Failure::new(Reason::BreakerOpen { retry_at }, attempts);
@@ -618,17 +586,25 @@ impl Call {
             return self.fail(fail_fast, shared, now);
         };
         if !self.fits_full_attempt(at, total)
-            || self.retry.attempts() >= self.retry.config().max_attempts()
+            || self.retry.attempts() >= self.config.retry.max_attempts()
         {
             return self.fail(fail_fast, shared, now);
         }
         // The refused attempt counts as one; the wait is the breaker's, not a
         // backoff, and spends no budget (nothing reached the dependency).
         let hint = at.saturating_duration_since(now);
-        match self
-            .retry
-            .on_outcome(Verdict::ignored().retry_after(hint), now, &mut NoJitter)
-        {
+        let lent = Lent {
+            config: &self.config.retry,
+            deadline: self.deadline(),
+            last_now: &mut self.last_now,
+        };
+        match self.retry.on_outcome_drawn(
+            lent,
+            Verdict::ignored().retry_after(hint),
+            now,
+            &mut NoJitter,
+            &mut Unlimited,
+        ) {
             RetryDecision::RetryAt {
                 at: backoff_at,
                 attempt,
@@ -638,11 +614,15 @@ impl Call {
                 if !self.fits_full_attempt(until, total) {
                     return self.fail(fail_fast, shared, now);
                 }
-                self.events.push(Event::Retry {
-                    attempt,
-                    delay: until.saturating_duration_since(now).max(delay),
-                    at: until,
-                });
+                emit(
+                    &mut shared.observer,
+                    now,
+                    Event::Retry {
+                        attempt,
+                        delay: until.saturating_duration_since(now).max(delay),
+                        at: until,
+                    },
+                );
                 self.phase = Phase::Waiting { until };
                 Step::Wait { until }
             }
@@ -663,18 +643,19 @@ impl Call {
     /// use steadfast::time::Instant;
     /// use steadfast::outcome::Outcome;
     ///
-    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
+    /// let pipeline = Pipeline::new(pipeline::Config::DEFAULT)?;
+    /// let mut call = pipeline.start(Instant::ZERO);
     /// let mut shared: Shared = Shared::new();
     /// let _ = call.next(Instant::ZERO, &mut shared);
     /// let step = call.on_outcome(Verdict::success(), Instant::from_millis(5), &mut shared, &mut SplitMix64::new(1));
     /// assert_eq!(step, Step::Done(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn on_outcome<G: CircuitBreaker, K: Pool, B: RetryBudget, R: Rng>(
+    pub fn on_outcome<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, R: Rng>(
         &mut self,
         verdict: Verdict,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
         rng: &mut R,
     ) -> Step {
         let now = self.observe(now);
@@ -688,11 +669,11 @@ impl Call {
     // a hint on 32-bit targets, where its two callers share one copy.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     #[cfg_attr(not(target_pointer_width = "64"), inline)]
-    fn finish_attempt<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn finish_attempt<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
         verdict: Verdict,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
         rng: &mut dyn Draw,
     ) -> Step {
         let Phase::Running {
@@ -708,7 +689,7 @@ impl Call {
         if late && cut_by_caller {
             // The caller's impatience, not the dependency's failure: the
             // breaker sees a cancellation (a probe returns its slot).
-            give_back(now, shared, breaker, bulkhead, &mut self.events);
+            give_back(now, shared, breaker, bulkhead);
             return self.fail(
                 Failure::new(Reason::DeadlineExceeded, self.started),
                 shared,
@@ -722,19 +703,24 @@ impl Call {
         };
         let attempt = self.started;
         if verdict.outcome == Outcome::TimedOut {
-            self.events.push(Event::TimedOut { attempt });
+            emit(&mut shared.observer, now, Event::TimedOut { attempt });
         }
         if let (Some(permit), Some(b)) = (breaker, shared.breaker.as_deref_mut())
             && let Some(t) = b.record(permit, verdict.outcome, now)
         {
-            self.events.push(Event::Breaker(t));
+            emit(&mut shared.observer, now, Event::Breaker(t));
         }
-        give_back(now, shared, None, bulkhead, &mut self.events);
+        give_back(now, shared, None, bulkhead);
+        let lent = Lent {
+            config: &self.config.retry,
+            deadline: self.deadline(),
+            last_now: &mut self.last_now,
+        };
         let decision = match shared.budget.as_deref_mut() {
-            Some(budget) => self.retry.on_outcome_drawn(verdict, now, rng, budget),
+            Some(budget) => self.retry.on_outcome_drawn(lent, verdict, now, rng, budget),
             None => self
                 .retry
-                .on_outcome_drawn(verdict, now, rng, &mut Unlimited),
+                .on_outcome_drawn(lent, verdict, now, rng, &mut Unlimited),
         };
         let reason = match decision {
             RetryDecision::Done => {
@@ -755,7 +741,11 @@ impl Call {
                 if shared.budget.is_some() {
                     self.withdrawn = self.retry.withdrawal();
                 }
-                self.events.push(Event::Retry { attempt, delay, at });
+                emit(
+                    &mut shared.observer,
+                    now,
+                    Event::Retry { attempt, delay, at },
+                );
                 self.phase = Phase::Waiting { until: at };
                 return self.next(now, shared);
             }
@@ -776,7 +766,8 @@ impl Call {
     /// use steadfast::time::Instant;
     ///
     /// let mut pool: Bulkhead = Bulkhead::new(Config::default())?;
-    /// let mut call = Pipeline::new(pipeline::Config::DEFAULT)?.start(Instant::ZERO);
+    /// let pipeline = Pipeline::new(pipeline::Config::DEFAULT)?;
+    /// let mut call = pipeline.start(Instant::ZERO);
     /// let mut shared = Shared::new().with_bulkhead(&mut pool);
     /// assert!(matches!(call.next(Instant::ZERO, &mut shared), Step::Attempt { .. }));
     /// call.abandon(Instant::ZERO, &mut shared);
@@ -784,10 +775,10 @@ impl Call {
     /// assert_eq!(pool.in_flight(), 0);
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn abandon<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    pub fn abandon<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
     ) {
         let now = self.observe(now);
         let cancelled = Finish::Failed(Failure::new(Reason::Cancelled, self.started));
@@ -803,23 +794,27 @@ impl Call {
                 let timed_out = !cut_by_caller && matches!(deadline, Some(d) if d.is_expired(now));
                 let breaker = match (breaker, shared.breaker.as_deref_mut()) {
                     (Some(permit), Some(b)) if timed_out => {
-                        self.events.push(Event::TimedOut {
-                            attempt: self.started,
-                        });
+                        emit(
+                            &mut shared.observer,
+                            now,
+                            Event::TimedOut {
+                                attempt: self.started,
+                            },
+                        );
                         if let Some(t) = b.record(permit, Outcome::TimedOut, now) {
-                            self.events.push(Event::Breaker(t));
+                            emit(&mut shared.observer, now, Event::Breaker(t));
                         }
                         None
                     }
                     (breaker, _) => breaker,
                 };
-                give_back(now, shared, breaker, bulkhead, &mut self.events);
+                give_back(now, shared, breaker, bulkhead);
             }
             Phase::Queued {
                 ticket, breaker, ..
             } => {
-                give_back(now, shared, breaker, None, &mut self.events);
-                leave_queue(now, shared, ticket, &mut self.events);
+                give_back(now, shared, breaker, None);
+                leave_queue(now, shared, ticket);
             }
             Phase::Finished(f) => self.phase = Phase::Finished(f),
             Phase::Ready | Phase::Waiting { .. } => {}
@@ -831,14 +826,14 @@ impl Call {
     /// whole-call bulkhead slot, and the budget token of a retry that was
     /// scheduled but never ran (cancelled during its backoff, or refused
     /// locally by the breaker or the bulkhead).
-    fn release_outer<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn release_outer<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
     ) {
         match core::mem::replace(&mut self.outer, Outer::None) {
-            Outer::Bulkhead(permit) => give_back(now, shared, None, Some(permit), &mut self.events),
-            Outer::Breaker(permit) => give_back(now, shared, Some(permit), None, &mut self.events),
+            Outer::Bulkhead(permit) => give_back(now, shared, None, Some(permit)),
+            Outer::Breaker(permit) => give_back(now, shared, Some(permit), None),
             Outer::None => {}
         }
         if let (Some(withdrawal), Some(budget)) =
@@ -850,10 +845,10 @@ impl Call {
 
     // Inlined on 64-bit hosts; one copy for its many callers on 32-bit targets.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    fn complete<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn complete<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         finish: Finish,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
         now: Instant,
     ) -> Step {
         if let Some(outcome) = call_outcome(&finish)
@@ -862,21 +857,21 @@ impl Call {
             && let Some(b) = shared.breaker.as_deref_mut()
             && let Some(t) = b.record(permit, outcome, now)
         {
-            self.events.push(Event::Breaker(t));
+            emit(&mut shared.observer, now, Event::Breaker(t));
         }
         self.release_outer(now, shared);
         self.phase = Phase::Finished(finish);
         Step::Done(finish)
     }
 
-    fn fail<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+    fn fail<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
         &mut self,
         failure: Failure,
-        shared: &mut Shared<'_, G, K, B>,
+        shared: &mut Shared<'_, G, K, B, O>,
         now: Instant,
     ) -> Step {
-        let finish = if self.has_fallback && self.fallback.covers(&failure) {
-            self.events.push(Event::Fallback(failure));
+        let finish = if self.has_fallback && self.config.fallback.covers(&failure) {
+            emit(&mut shared.observer, now, Event::Fallback(failure));
             Finish::Fallback(failure)
         } else {
             Finish::Failed(failure)
@@ -903,6 +898,7 @@ const fn call_outcome(finish: &Finish) -> Option<Outcome> {
             | Reason::BulkheadFull
             | Reason::QueueTimeout
             | Reason::RateLimited { .. }
+            | Reason::Throttled
             | Reason::Cancelled => None,
         },
     }

@@ -6,8 +6,8 @@ use crate::time::{Duration, Instant};
 
 use super::{Failure, Finish, Input, Step};
 
-/// Something an adapter may want to log or count. Drained with
-/// [`Call::poll_event`](super::Call::poll_event).
+/// Something an adapter may want to log or count, heard by the [`Observer`]
+/// lent to a step in [`Shared`](super::Shared).
 ///
 /// ```
 /// use steadfast::pipeline::Event;
@@ -46,9 +46,11 @@ pub enum Event {
 /// Watches calls: every step a driver took (the [`Input`] it fed and the
 /// [`Step`] it got), every [`Event`] a call raised and how it ended, with the
 /// instant of the step. The one shape every driver reports through (steps by
-/// the driver, events and the finish through
+/// the driver, events as the call raises them to the observer lent in
+/// [`Shared`](super::Shared), the finish through
 /// [`Call::drain`](super::Call::drain)); steadfast-std's observer adds the
-/// policy's and breaker's names. `()` watches nothing.
+/// policy's and breaker's names. `()` watches nothing, and a call watched by
+/// nobody pays nothing for its events.
 ///
 /// ```
 /// use steadfast::pipeline::{Event, Observer};
@@ -82,7 +84,25 @@ pub trait Observer {
 
 impl Observer for () {}
 
-/// A tiny inline FIFO of [`Event`]s; when full, the oldest is dropped.
+/// Keeps every event, for a driver that hands them on after the step (outside
+/// its locks).
+///
+/// ```
+/// use steadfast::pipeline::{Event, Events, Observer};
+/// use steadfast::time::Instant;
+/// let mut q = Events::new();
+/// q.on_event(Instant::ZERO, &Event::TimedOut { attempt: 1 });
+/// assert_eq!(q.pop(), Some(Event::TimedOut { attempt: 1 }));
+/// ```
+impl Observer for Events {
+    fn on_event(&mut self, _now: Instant, event: &Event) {
+        self.push(*event);
+    }
+}
+
+/// A tiny inline FIFO of [`Event`]s; when full, the oldest is dropped. Lent as
+/// the observer of a step ([`Shared::with_observer`](super::Shared::with_observer)),
+/// it holds what the step raised; a step raises at most five.
 ///
 /// ```
 /// use steadfast::pipeline::{Event, Events};
@@ -102,7 +122,7 @@ pub struct Events {
 }
 
 impl Events {
-    /// How many undrained events are kept. One step produces at most five.
+    /// How many undrained events are kept. One step raises at most five.
     pub const CAPACITY: usize = 6;
 
     /// An empty queue.

@@ -20,9 +20,11 @@
 //! [`Input`], do what the returned [`Step`] says, feed the next input. When
 //! the call is done, [`Finish::answer`] turns how it ended and the last
 //! attempt's result into the caller's [`Answer`] — a value, an [`Error`]
-//! that says exactly why, or "run your fallback". Events go to an
-//! [`Observer`] through [`Call::drain`]. steadfast-std, steadfast-embassy and
-//! the simulator are this loop with a clock:
+//! that says exactly why, or "run your fallback". Events go, as each step
+//! raises them, to the [`Observer`] lent in [`Shared`] (none by default: an
+//! unwatched call pays nothing for them), the finish through
+//! [`Call::drain`]. steadfast-std, steadfast-embassy and the simulator are
+//! this loop with a clock:
 //!
 //! ```
 //! use steadfast::breaker::{Breaker, Config as BreakerConfig};
@@ -104,7 +106,6 @@
 //! * **Clock.** A clock that goes backwards is read as `max(now, highest now seen)`.
 
 use crate::error::ConfigError;
-use crate::retry::Retry;
 use crate::time::Instant;
 
 mod call;
@@ -180,19 +181,7 @@ impl Pipeline {
     /// assert_eq!(call.deadline(), Some(Instant::from_secs(6)));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub const fn start(&self, now: Instant) -> Call {
-        let total = self.config.timeout.total_deadline(now);
-        let total_instant = match total {
-            Some(d) => Some(d.instant()),
-            None => None,
-        };
-        Call::new(
-            Retry::new(self.config.retry, now, total_instant),
-            self.config.timeout,
-            self.config.order,
-            self.config.fallback,
-            total,
-            now,
-        )
+    pub const fn start(&self, now: Instant) -> Call<'_> {
+        Call::new(&self.config, self.config.timeout.total_deadline(now), now)
     }
 }

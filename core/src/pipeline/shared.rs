@@ -6,10 +6,17 @@ use crate::outcome::Outcome;
 use crate::retry::{RetryBudget, Unlimited};
 use crate::time::Instant;
 
-use super::{Event, Events};
+use super::{Event, Observer};
 
-/// The shared machines lent to a call for one step. Every field is optional:
-/// a pipeline without a breaker simply has none.
+/// The shared machines lent to a call for one step, and the [`Observer`] that
+/// hears the step's [`Event`]s. Every field is optional: a pipeline without a
+/// breaker simply has none, and a call nobody watches raises its events into
+/// nothing (the default observer type, `()`, costs no code).
+///
+/// An observer lent here hears each event while the step runs, so under
+/// whatever locks the driver holds for the step; a driver whose observer must
+/// not run under them lends an [`Events`](super::Events) queue and hands its
+/// contents on after unlocking.
 ///
 /// A machine a pipeline never has is a type, not a run-time `None`: the
 /// defaults [`NoBreaker`] and [`NoBulkhead`] have no value and cannot be lent,
@@ -34,6 +41,7 @@ pub struct Shared<
     G: CircuitBreaker = NoBreaker,
     K: Pool = NoBulkhead,
     B: RetryBudget = Unlimited,
+    O: Observer + ?Sized = (),
 > {
     /// The circuit breaker, if any: a core [`Breaker`](crate::breaker::Breaker), or any
     /// [`CircuitBreaker`] (an adapter's shared breaker).
@@ -42,14 +50,19 @@ pub struct Shared<
     pub bulkhead: Option<&'a mut K>,
     /// The retry budget, if any (none means every retry is allowed).
     pub budget: Option<&'a mut B>,
+    /// Hears the events the step raises, if any.
+    pub observer: Option<&'a mut O>,
 }
 
-impl<G: CircuitBreaker, K: Pool, B: RetryBudget> Default for Shared<'_, G, K, B> {
+impl<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized> Default
+    for Shared<'_, G, K, B, O>
+{
     fn default() -> Self {
         Self {
             breaker: None,
             bulkhead: None,
             budget: None,
+            observer: None,
         }
     }
 }
@@ -68,11 +81,12 @@ impl Shared<'_> {
             breaker: None,
             bulkhead: None,
             budget: None,
+            observer: None,
         }
     }
 }
 
-impl<'a, G: CircuitBreaker, K: Pool, B: RetryBudget> Shared<'a, G, K, B> {
+impl<'a, G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized> Shared<'a, G, K, B, O> {
     /// With a breaker.
     ///
     /// ```
@@ -83,11 +97,12 @@ impl<'a, G: CircuitBreaker, K: Pool, B: RetryBudget> Shared<'a, G, K, B> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn with_breaker<G2: CircuitBreaker>(self, breaker: &'a mut G2) -> Shared<'a, G2, K, B> {
+    pub fn with_breaker<G2: CircuitBreaker>(self, breaker: &'a mut G2) -> Shared<'a, G2, K, B, O> {
         Shared {
             breaker: Some(breaker),
             bulkhead: self.bulkhead,
             budget: self.budget,
+            observer: self.observer,
         }
     }
 
@@ -104,11 +119,12 @@ impl<'a, G: CircuitBreaker, K: Pool, B: RetryBudget> Shared<'a, G, K, B> {
     pub fn with_bulkhead<const Q2: usize>(
         self,
         bulkhead: &'a mut Bulkhead<Q2>,
-    ) -> Shared<'a, G, Bulkhead<Q2>, B> {
+    ) -> Shared<'a, G, Bulkhead<Q2>, B, O> {
         Shared {
             breaker: self.breaker,
             bulkhead: Some(bulkhead),
             budget: self.budget,
+            observer: self.observer,
         }
     }
 
@@ -122,11 +138,45 @@ impl<'a, G: CircuitBreaker, K: Pool, B: RetryBudget> Shared<'a, G, K, B> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn with_budget<B2: RetryBudget>(self, budget: &'a mut B2) -> Shared<'a, G, K, B2> {
+    pub fn with_budget<B2: RetryBudget>(self, budget: &'a mut B2) -> Shared<'a, G, K, B2, O> {
         Shared {
             breaker: self.breaker,
             bulkhead: self.bulkhead,
             budget: Some(budget),
+            observer: self.observer,
+        }
+    }
+
+    /// With an observer that hears every event the call raises during a step,
+    /// as it is raised: a bulkhead slot handed to a waiter
+    /// ([`Event::Granted`], which the driver must act on), a breaker
+    /// transition, a scheduled retry, a timeout, a fallback.
+    ///
+    /// ```
+    /// use steadfast::outcome::Verdict;
+    /// use steadfast::pipeline::{self, Event, Events, Pipeline, Shared};
+    /// use steadfast::rng::SplitMix64;
+    /// use steadfast::time::Instant;
+    ///
+    /// let pipeline = Pipeline::new(pipeline::Config::DEFAULT)?;
+    /// let mut call = pipeline.start(Instant::ZERO);
+    /// let mut events = Events::new();
+    /// let mut shared = Shared::new().with_observer(&mut events);
+    /// let _ = call.next(Instant::ZERO, &mut shared);
+    /// let _ = call.on_outcome(Verdict::failure(), Instant::ZERO, &mut shared, &mut SplitMix64::new(1));
+    /// assert!(matches!(events.pop(), Some(Event::Retry { attempt: 2, .. })));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn with_observer<O2: Observer + ?Sized>(
+        self,
+        observer: &'a mut O2,
+    ) -> Shared<'a, G, K, B, O2> {
+        Shared {
+            breaker: self.breaker,
+            bulkhead: self.bulkhead,
+            budget: self.budget,
+            observer: Some(observer),
         }
     }
 }
@@ -236,12 +286,11 @@ mod sealed {
 /// Returns what a call held: a breaker permit it will not use (a probe slot
 /// comes back) and a bulkhead slot (passed to the next waiter, reported as
 /// [`Event::Granted`]).
-pub(super) fn give_back<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+pub(super) fn give_back<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
     now: Instant,
-    shared: &mut Shared<'_, G, K, B>,
+    shared: &mut Shared<'_, G, K, B, O>,
     breaker: Option<breaker::Permit>,
     bulkhead: Option<bulkhead::Permit>,
-    events: &mut Events,
 ) {
     if let (Some(permit), Some(b)) = (breaker, shared.breaker.as_deref_mut()) {
         b.cancel(permit, now);
@@ -249,20 +298,33 @@ pub(super) fn give_back<G: CircuitBreaker, K: Pool, B: RetryBudget>(
     if let (Some(permit), Some(b)) = (bulkhead, shared.bulkhead.as_deref_mut())
         && let Some(next) = b.release(permit, now)
     {
-        events.push(Event::Granted(next));
+        emit(&mut shared.observer, now, Event::Granted(next));
     }
 }
 
 /// Leaves the bulkhead's queue; a slot already granted to `ticket` passes on.
-pub(super) fn leave_queue<G: CircuitBreaker, K: Pool, B: RetryBudget>(
+pub(super) fn leave_queue<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
     now: Instant,
-    shared: &mut Shared<'_, G, K, B>,
+    shared: &mut Shared<'_, G, K, B, O>,
     ticket: Ticket,
-    events: &mut Events,
 ) {
     if let Some(b) = shared.bulkhead.as_deref_mut()
         && let Some(next) = b.cancel(ticket, now)
     {
-        events.push(Event::Granted(next));
+        emit(&mut shared.observer, now, Event::Granted(next));
+    }
+}
+
+/// Hands `event`, raised at `now`, to the observer lent for the step, if any.
+/// Takes the observer field alone, so a step can report while it holds
+/// another shared machine.
+#[inline]
+pub(super) fn emit<O: Observer + ?Sized>(
+    observer: &mut Option<&mut O>,
+    now: Instant,
+    event: Event,
+) {
+    if let Some(observer) = observer.as_deref_mut() {
+        observer.on_event(now, &event);
     }
 }

@@ -129,6 +129,10 @@ pub enum Reason {
         /// When the limiter admits the same call, if ever.
         retry_at: Option<Instant>,
     },
+    /// An adaptive throttle refused the call locally: the dependency has been
+    /// refusing work ([`AdaptiveThrottle`](crate::throttle::AdaptiveThrottle),
+    /// e.g. a tower throttle layer).
+    Throttled,
 }
 
 impl Reason {
@@ -140,6 +144,7 @@ impl Reason {
     /// assert!(Reason::BreakerOpen { retry_at: None }.is_rejection());
     /// assert!(Reason::QueueTimeout.is_rejection());
     /// assert!(Reason::RateLimited { retry_at: None }.is_rejection());
+    /// assert!(Reason::Throttled.is_rejection());
     /// ```
     pub const fn is_rejection(&self) -> bool {
         matches!(
@@ -148,6 +153,7 @@ impl Reason {
                 | Self::BulkheadFull
                 | Self::QueueTimeout
                 | Self::RateLimited { .. }
+                | Self::Throttled
         )
     }
 }
@@ -203,6 +209,7 @@ impl fmt::Display for Reason {
             Self::DeadlineWouldPass => "next retry would pass the total deadline",
             Self::Cancelled => "cancelled",
             Self::RateLimited { .. } => "rate limited",
+            Self::Throttled => "throttled locally",
         })
     }
 }

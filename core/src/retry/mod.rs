@@ -39,10 +39,12 @@
 //! # Ok::<(), steadfast::error::ConfigError>(())
 //! ```
 
+mod any;
 mod budget;
 mod config;
 mod grpc;
 
+pub use any::{AnyBudget, AnyBudgetConfig};
 pub use budget::{
     Budget, BudgetConfig, BudgetStats, RetryBudget, TokenBucket, TokenBucketConfig, Unlimited,
     Withdrawal,
@@ -211,9 +213,19 @@ impl RetryDecision {
 pub struct Retry {
     config: Config,
     deadline: Option<Instant>,
+    last_now: Instant,
+    progress: Progress,
+}
+
+/// A call's retry state without its configuration, total deadline and
+/// clock-max, which every decision is lent: what a pipeline's call keeps,
+/// borrowing the configuration from its pipeline and sharing the call's own
+/// deadline and clock instead of holding copies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub(crate) struct Progress {
     attempts: u32,
     previous: Duration,
-    last_now: Instant,
     /// The final decision, once made: `Done` or a give-up reason (8 bytes,
     /// where an `Option<RetryDecision>` would take 32).
     finished: Option<Final>,
@@ -235,11 +247,8 @@ impl Retry {
         Self {
             config,
             deadline: total_deadline,
-            attempts: 1,
-            previous: Duration::ZERO,
             last_now: now,
-            finished: None,
-            scheduled: None,
+            progress: Progress::new(),
         }
     }
 
@@ -297,99 +306,13 @@ impl Retry {
         rng: &mut impl Rng,
         budget: &mut impl RetryBudget,
     ) -> RetryDecision {
-        self.on_outcome_drawn(verdict, now, rng, budget)
-    }
-
-    /// The decision behind every entry point, once in the image whatever the
-    /// rng and budget types: the jitter draw and the budget are a few calls
-    /// per retry, the decision is most of the retry's code.
-    // Inlined on 64-bit hosts (and devirtualized there); only a hint on 32-bit
-    // targets, where code size matters more (one copy for every caller).
-    #[cfg_attr(target_pointer_width = "64", inline(always))]
-    #[cfg_attr(not(target_pointer_width = "64"), inline)]
-    pub(crate) fn on_outcome_drawn(
-        &mut self,
-        verdict: Verdict,
-        now: Instant,
-        rng: &mut dyn Draw,
-        budget: &mut dyn RetryBudget,
-    ) -> RetryDecision {
-        if let Some(decision) = self.finished {
-            return decision.decision();
-        }
-        let now = now.max(self.last_now);
-        self.last_now = now;
-        let decision = self.decide(verdict, now, rng, budget);
-        if decision.is_final() {
-            self.finished = Final::of(decision);
-        }
-        decision
-    }
-
-    #[cfg_attr(target_pointer_width = "64", inline(always))]
-    #[cfg_attr(not(target_pointer_width = "64"), inline)]
-    fn decide(
-        &mut self,
-        verdict: Verdict,
-        now: Instant,
-        rng: &mut dyn Draw,
-        budget: &mut dyn RetryBudget,
-    ) -> RetryDecision {
-        // The scheduled retry (if any) has run: this is its outcome.
-        let ran = self.scheduled.take();
-        let timeout_refused =
-            verdict.outcome == Outcome::TimedOut && !self.config.retry_on_timeout();
-        if verdict.outcome == Outcome::Success {
-            match ran {
-                Some(retry) => budget.on_success(Some(retry), now),
-                None if self.attempts == 1 => budget.on_success(None, now),
-                // Its withdrawal was given back: nothing left to refund.
-                None => {}
-            }
-            return RetryDecision::Done;
-        }
-        if !verdict.retryable || timeout_refused {
-            return if verdict.outcome.is_failure() {
-                RetryDecision::GiveUp(GiveUpReason::NotRetryable)
-            } else {
-                RetryDecision::Done
-            };
-        }
-        if verdict.outcome.is_failure() {
-            budget.on_retryable_failure(verdict.outcome, now);
-        }
-        if let Some(limit) = self.config.attempt_limit()
-            && self.attempts >= limit
-        {
-            return RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted {
-                attempts: self.attempts,
-            });
-        }
-        let computed =
-            self.config
-                .backoff()
-                .jittered(self.attempts, self.previous, &mut Drawn(rng));
-        let delay = match verdict.retry_after {
-            Some(hint) => hint.max(computed).min(self.config.max_retry_after()),
-            None => computed,
+        let call = Lent {
+            config: &self.config,
+            deadline: self.deadline,
+            last_now: &mut self.last_now,
         };
-        let at = now + delay;
-        if let Some(deadline) = self.deadline
-            && at >= deadline
-        {
-            return RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass);
-        }
-        let Some(withdrawal) = budget.withdraw(verdict.outcome, now) else {
-            return RetryDecision::GiveUp(GiveUpReason::BudgetExhausted);
-        };
-        self.scheduled = Some(withdrawal);
-        self.attempts = self.attempts.saturating_add(1);
-        self.previous = delay;
-        RetryDecision::RetryAt {
-            at,
-            attempt: self.attempts,
-            delay,
-        }
+        self.progress
+            .on_outcome_drawn(call, verdict, now, rng, budget)
     }
 
     /// The scheduled retry will not run — the call was cancelled during its
@@ -418,7 +341,7 @@ impl Retry {
     /// assert_eq!(quota.tokens(), 500);
     /// ```
     pub fn give_back(&mut self, now: Instant, budget: &mut impl RetryBudget) {
-        if let Some(withdrawal) = self.scheduled.take() {
+        if let Some(withdrawal) = self.progress.scheduled.take() {
             budget.give_back(withdrawal, now.max(self.last_now));
         }
     }
@@ -432,7 +355,7 @@ impl Retry {
     /// assert_eq!(Retry::new(retry::Config::DEFAULT, Instant::ZERO, None).withdrawal(), None);
     /// ```
     pub const fn withdrawal(&self) -> Option<Withdrawal> {
-        self.scheduled
+        self.progress.scheduled
     }
 
     /// Attempts made so far, the first and any scheduled retry included.
@@ -443,7 +366,7 @@ impl Retry {
     /// assert_eq!(Retry::new(retry::Config::DEFAULT, Instant::ZERO, None).attempts(), 1);
     /// ```
     pub const fn attempts(&self) -> u32 {
-        self.attempts
+        self.progress.attempts
     }
 
     /// The delay chosen before the latest retry ([`Duration::ZERO`] before any).
@@ -454,7 +377,7 @@ impl Retry {
     /// assert_eq!(Retry::new(retry::Config::DEFAULT, Instant::ZERO, None).previous_delay(), Duration::ZERO);
     /// ```
     pub const fn previous_delay(&self) -> Duration {
-        self.previous
+        self.progress.previous
     }
 
     /// The total deadline, if any.
@@ -477,7 +400,7 @@ impl Retry {
     /// assert_eq!(Retry::new(retry::Config::DEFAULT, Instant::ZERO, None).finished(), None);
     /// ```
     pub const fn finished(&self) -> Option<RetryDecision> {
-        match self.finished {
+        match self.progress.finished {
             Some(f) => Some(f.decision()),
             None => None,
         }
@@ -493,6 +416,131 @@ impl Retry {
     /// ```
     pub const fn config(&self) -> Config {
         self.config
+    }
+}
+
+/// What a call lends its [`Progress`] for one decision: the retry
+/// configuration, the total deadline and the highest `now` the call has seen
+/// (which the decision's `now` raises).
+#[derive(Debug)]
+pub(crate) struct Lent<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) last_now: &'a mut Instant,
+}
+
+impl Progress {
+    /// Before the first attempt's outcome.
+    pub(crate) const fn new() -> Self {
+        Self {
+            attempts: 1,
+            previous: Duration::ZERO,
+            finished: None,
+            scheduled: None,
+        }
+    }
+
+    /// The decision behind every entry point, once in the image whatever the
+    /// rng and budget types: the jitter draw and the budget are a few calls
+    /// per retry, the decision is most of the retry's code.
+    // Inlined on 64-bit hosts (and devirtualized there); only a hint on 32-bit
+    // targets, where code size matters more (one copy for every caller).
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
+    pub(crate) fn on_outcome_drawn(
+        &mut self,
+        call: Lent<'_>,
+        verdict: Verdict,
+        now: Instant,
+        rng: &mut dyn Draw,
+        budget: &mut dyn RetryBudget,
+    ) -> RetryDecision {
+        if let Some(decision) = self.finished {
+            return decision.decision();
+        }
+        let now = now.max(*call.last_now);
+        *call.last_now = now;
+        let decision = self.decide(call.config, call.deadline, verdict, now, rng, budget);
+        if decision.is_final() {
+            self.finished = Final::of(decision);
+        }
+        decision
+    }
+
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
+    fn decide(
+        &mut self,
+        config: &Config,
+        deadline: Option<Instant>,
+        verdict: Verdict,
+        now: Instant,
+        rng: &mut dyn Draw,
+        budget: &mut dyn RetryBudget,
+    ) -> RetryDecision {
+        // The scheduled retry (if any) has run: this is its outcome.
+        let ran = self.scheduled.take();
+        let timeout_refused = verdict.outcome == Outcome::TimedOut && !config.retry_on_timeout();
+        if verdict.outcome == Outcome::Success {
+            match ran {
+                Some(retry) => budget.on_success(Some(retry), now),
+                None if self.attempts == 1 => budget.on_success(None, now),
+                // Its withdrawal was given back: nothing left to refund.
+                None => {}
+            }
+            return RetryDecision::Done;
+        }
+        if !verdict.retryable || timeout_refused {
+            return if verdict.outcome.is_failure() {
+                RetryDecision::GiveUp(GiveUpReason::NotRetryable)
+            } else {
+                RetryDecision::Done
+            };
+        }
+        if verdict.outcome.is_failure() {
+            budget.on_retryable_failure(verdict.outcome, now);
+        }
+        if let Some(limit) = config.attempt_limit()
+            && self.attempts >= limit
+        {
+            return RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted {
+                attempts: self.attempts,
+            });
+        }
+        let computed = config
+            .backoff()
+            .jittered(self.attempts, self.previous, &mut Drawn(rng));
+        let delay = match verdict.retry_after {
+            Some(hint) => hint.max(computed).min(config.max_retry_after()),
+            None => computed,
+        };
+        let at = now + delay;
+        if let Some(deadline) = deadline
+            && at >= deadline
+        {
+            return RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass);
+        }
+        let Some(withdrawal) = budget.withdraw(verdict.outcome, now) else {
+            return RetryDecision::GiveUp(GiveUpReason::BudgetExhausted);
+        };
+        self.scheduled = Some(withdrawal);
+        self.attempts = self.attempts.saturating_add(1);
+        self.previous = delay;
+        RetryDecision::RetryAt {
+            at,
+            attempt: self.attempts,
+            delay,
+        }
+    }
+
+    /// See [`Retry::withdrawal`].
+    pub(crate) const fn withdrawal(&self) -> Option<Withdrawal> {
+        self.scheduled
+    }
+
+    /// See [`Retry::attempts`].
+    pub(crate) const fn attempts(&self) -> u32 {
+        self.attempts
     }
 }
 

@@ -206,7 +206,7 @@ fn attempts_near_u32_max() {
     let mut rng = SplitMix64::new(0);
     let c = exp_config(u32::MAX - 1).with_backoff(Backoff::DEFAULT);
     let mut r = Retry::new(c, Instant::MAX, None);
-    r.attempts = u32::MAX - 3;
+    r.progress.attempts = u32::MAX - 3;
     let d = r.on_outcome(Verdict::failure(), Instant::MAX, &mut rng);
     let RetryDecision::RetryAt { at, attempt, delay } = d else {
         panic!("{d:?}")
@@ -263,7 +263,7 @@ fn unlimited_attempts_never_overflow_the_attempt_counter() {
             .with_unlimited_attempts()
     );
     let mut r = Retry::new(c, at(0), None);
-    r.attempts = u32::MAX - 1;
+    r.progress.attempts = u32::MAX - 1;
     for _ in 0..3 {
         let d = r.on_outcome(Verdict::failure(), at(0), &mut rng);
         assert_eq!(

@@ -8,8 +8,8 @@ use std::fmt;
 use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
 
 use super::{
-    BreakerEntry, BudgetEntry, BulkheadEntry, ChaosEntry, ConfigError, PolicyEntry, PolicyFile,
-    RateLimitEntry,
+    AdaptiveLimitEntry, BreakerEntry, BudgetEntry, BulkheadEntry, ChaosEntry, ConfigError,
+    HedgeEntry, PolicyEntry, PolicyFile, RateLimitEntry, ThrottleEntry,
 };
 
 /// The prefix of every variable [`PolicyFile::apply_env`] reads.
@@ -169,10 +169,28 @@ impl BulkheadEntry {
 
 impl BudgetEntry {
     /// Every key of `[budgets.NAME]`.
-    pub(super) const KEYS: [&'static str; 3] = ["ratio_permille", "min_retries_per_sec", "window"];
+    pub(super) const KEYS: [&'static str; 10] = [
+        "kind",
+        "ratio_permille",
+        "min_retries_per_sec",
+        "window",
+        "capacity",
+        "retry_cost",
+        "timeout_retry_cost",
+        "success_increment",
+        "max_tokens",
+        "token_ratio",
+    ];
 
     pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
         match key {
+            "kind" => self.kind = Some(parse(raw)?),
+            "capacity" => self.capacity = Some(whole(raw)?),
+            "retry_cost" => self.retry_cost = Some(whole(raw)?),
+            "timeout_retry_cost" => self.timeout_retry_cost = Some(whole(raw)?),
+            "success_increment" => self.success_increment = Some(whole(raw)?),
+            "max_tokens" => self.max_tokens = Some(whole(raw)?),
+            "token_ratio" => self.token_ratio = Some(parse(raw)?),
             "ratio_permille" => self.ratio_permille = Some(whole(raw)?),
             "min_retries_per_sec" => self.min_retries_per_sec = Some(whole(raw)?),
             "window" => self.window = Some(parse(raw)?),
@@ -191,6 +209,21 @@ impl RateLimitEntry {
             "count" => self.count = Some(whole(raw)?),
             "period" => self.period = Some(parse(raw)?),
             "burst" => self.burst = Some(whole(raw)?),
+            _ => return Err(format!("no key `{key}` here")),
+        }
+        Ok(())
+    }
+}
+
+impl ThrottleEntry {
+    /// Every key of `[throttles.NAME]`.
+    pub(super) const KEYS: [&'static str; 3] = ["k", "window", "max_reject"];
+
+    pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
+        match key {
+            "k" => self.k = Some(parse(raw)?),
+            "window" => self.window = Some(parse(raw)?),
+            "max_reject" => self.max_reject = Some(parse(raw)?),
             _ => return Err(format!("no key `{key}` here")),
         }
         Ok(())
@@ -265,19 +298,59 @@ impl PolicyEntry {
     }
 }
 
+impl AdaptiveLimitEntry {
+    pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
+        match key {
+            "algorithm" => self.algorithm = Some(parse(raw)?),
+            "initial" => self.initial = Some(whole(raw)?),
+            "min" => self.min = Some(whole(raw)?),
+            "max" => self.max = Some(whole(raw)?),
+            "backoff_permille" => self.backoff_permille = Some(whole(raw)?),
+            "timeout" => self.timeout = Some(parse(raw)?),
+            "alpha" => self.alpha = Some(whole(raw)?),
+            "beta" => self.beta = Some(whole(raw)?),
+            "smoothing_permille" => self.smoothing_permille = Some(whole(raw)?),
+            _ => return Err(format!("no key `{key}` here")),
+        }
+        Ok(())
+    }
+}
+
+impl HedgeEntry {
+    pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
+        match key {
+            "delay" => self.delay = Some(parse(raw)?),
+            "percentile" => self.percentile = Some(whole(raw)?),
+            "min_samples" => self.min_samples = Some(whole(raw)?),
+            "fallback" => self.fallback = Some(parse(raw)?),
+            "max_hedges" => self.max_hedges = Some(whole(raw)?),
+            "budget" => self.budget = Some(name(raw)?),
+            _ => return Err(format!("no key `{key}` here")),
+        }
+        Ok(())
+    }
+}
+
 /// `kafka-primary` → `KAFKA_PRIMARY`.
 fn env_name(name: &str) -> String {
     name.to_ascii_uppercase().replace('-', "_")
 }
 
 /// The sections an override can reach: `(section, its variable word, keys)`.
-const SECTIONS: [(&str, &str, &[&str]); 6] = [
+const SECTIONS: [(&str, &str, &[&str]); 9] = [
     ("breakers", "BREAKERS", &BreakerEntry::KEYS),
     ("bulkheads", "BULKHEADS", &BulkheadEntry::KEYS),
     ("budgets", "BUDGETS", &BudgetEntry::KEYS),
     ("policies", "POLICIES", &PolicyEntry::KEYS),
     ("chaos", "CHAOS", &ChaosEntry::KEYS),
     ("ratelimits", "RATELIMITS", &RateLimitEntry::KEYS),
+    ("throttles", "THROTTLES", &ThrottleEntry::KEYS),
+    (
+        "adaptive_limits",
+        "ADAPTIVE_LIMITS",
+        &AdaptiveLimitEntry::KEYS,
+    ),
+    ("hedges", "HEDGES", &HedgeEntry::KEYS),
 ];
 
 /// What [`PolicyFile::apply_env_vars_with`] does with a `STEADFAST_` variable
@@ -327,7 +400,7 @@ pub struct EnvReport {
 /// batch of variables, so each variable costs a few lookups, whatever the size
 /// of the file.
 struct Index<'a> {
-    by_name: [HashMap<String, Vec<&'a str>>; 6],
+    by_name: [HashMap<String, Vec<&'a str>>; 9],
 }
 
 #[cfg(test)]
@@ -347,14 +420,17 @@ type Target<'a> = (usize, &'a str, &'static str);
 
 impl<'a> Index<'a> {
     fn new(file: &'a PolicyFile) -> Self {
-        let mut by_name: [HashMap<String, Vec<&'a str>>; 6] = Default::default();
-        let names: [Vec<&'a str>; 6] = [
+        let mut by_name: [HashMap<String, Vec<&'a str>>; 9] = Default::default();
+        let names: [Vec<&'a str>; 9] = [
             file.breakers.keys().map(String::as_str).collect(),
             file.bulkheads.keys().map(String::as_str).collect(),
             file.budgets.keys().map(String::as_str).collect(),
             file.policies.keys().map(String::as_str).collect(),
             file.chaos.keys().map(String::as_str).collect(),
             file.ratelimits.keys().map(String::as_str).collect(),
+            file.throttles.keys().map(String::as_str).collect(),
+            file.adaptive_limits.keys().map(String::as_str).collect(),
+            file.hedges.keys().map(String::as_str).collect(),
         ];
         for (map, names) in by_name.iter_mut().zip(names) {
             for name in names {
@@ -579,7 +655,9 @@ impl PolicyFile {
     ///     ("STEADFAST_BUDGETS_API_WINDOW", "50s"),
     /// ], UnknownVars::Deny)?;
     /// let set = file.validate()?;
-    /// assert_eq!(set.budgets["api"].window(), steadfast::time::Duration::from_secs(50));
+    /// use steadfast::retry::{AnyBudgetConfig, BudgetConfig};
+    /// let fifty = BudgetConfig::DEFAULT.with_window(steadfast::time::Duration::from_secs(50));
+    /// assert_eq!(set.budgets["api"], AnyBudgetConfig::Ratio(fifty));
     /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn apply_env_vars_with<I, K, V>(
@@ -626,7 +704,7 @@ impl PolicyFile {
                     None => {
                         let warning = ConfigError::new(
                             var.as_str(),
-                            "names no entry of breakers, bulkheads, budgets, policies, chaos or ratelimits (expected STEADFAST_<SECTION>_<NAME>_<KEY>, STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED, STEADFAST_DEFAULT_TIMEOUT or STEADFAST_SEED)",
+                            "names no entry of breakers, bulkheads, budgets, policies, chaos, ratelimits, throttles, adaptive_limits or hedges (expected STEADFAST_<SECTION>_<NAME>_<KEY>, STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED, STEADFAST_DEFAULT_TIMEOUT or STEADFAST_SEED)",
                         );
                         match unknown {
                             UnknownVars::Warn => report.warnings.push(warning),
@@ -655,7 +733,13 @@ impl PolicyFile {
                 2 => self.budgets.get_mut(&name).map(|e| e.set(key, &raw)),
                 3 => self.policies.get_mut(&name).map(|e| e.set(key, &raw)),
                 4 => self.chaos.get_mut(&name).map(|e| e.set(key, &raw)),
-                _ => self.ratelimits.get_mut(&name).map(|e| e.set(key, &raw)),
+                5 => self.ratelimits.get_mut(&name).map(|e| e.set(key, &raw)),
+                6 => self.throttles.get_mut(&name).map(|e| e.set(key, &raw)),
+                7 => self
+                    .adaptive_limits
+                    .get_mut(&name)
+                    .map(|e| e.set(key, &raw)),
+                _ => self.hedges.get_mut(&name).map(|e| e.set(key, &raw)),
             };
             if let Some(Err(message)) = result {
                 return Err(ConfigError::new(

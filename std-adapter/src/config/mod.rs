@@ -53,9 +53,12 @@
 //! | top level | `enabled` (false = every policy passes calls straight through), `default_timeout`, `seed` (jitter seed; default from the OS) |
 //! | `[breakers.NAME]` | `detector` (`consecutive`/`count`/`time`), `failure_threshold`, `window` (calls or duration), `minimum_calls`, `failure_rate`, `slow_call_duration`, `slow_call_rate`, `break_duration`, `break_multiplier`, `max_break_duration`, `half_open_probes`, `success_threshold`, `max_half_open_wait`, `metrics_only` (true = judge and report, never reject), `critical` (true = no fallback stands in for it: while it is down, readiness is unhealthy rather than degraded) |
 //! | `[bulkheads.NAME]` | `max_concurrent`, `max_queue`, `max_wait` |
-//! | `[budgets.NAME]` | `ratio_permille`, `min_retries_per_sec`, `window` |
+//! | `[budgets.NAME]` | `kind` (`ratio`, `token_bucket` or `grpc`); for `ratio`: `ratio_permille`, `min_retries_per_sec`, `window`; for `token_bucket`: `capacity`, `retry_cost`, `timeout_retry_cost`, `success_increment`; for `grpc`: `max_tokens`, `token_ratio` |
 //! | `[ratelimits.NAME]` | `count` (calls per `period`), `period`, `burst` (calls at once after a quiet spell; default `count`) |
+//! | `[throttles.NAME]` | client-side adaptive throttling: `k` (the backend sees about `k` × what it accepts; default 2), `window` (default 2 min), `max_reject` (a cap on the refusal probability, a percentage; default 100%) |
 //! | `[chaos.NAME]` | `enabled` (default false: nothing is injected unless a file or `STEADFAST_CHAOS_<NAME>_ENABLED` says true), `fault`, `hang`, `outcome`, `latency` (percentages up to four decimals: `"0.5%"`), `delay`, `start`, `every` and `active` (inject during the first `active` of every `every`) |
+//! | `[adaptive_limits.NAME]` | `algorithm` (`aimd`/`vegas`), `initial`, `min`, `max`, `backoff_permille`, `timeout` (aimd), `alpha` and `beta` (vegas), `smoothing_permille` |
+//! | `[hedges.NAME]` | `delay` (fixed), or `percentile` (per mille), `min_samples` and `fallback`; `max_hedges`, `budget` (a name) |
 //! | `[policies.NAME]` | `breaker`, `bulkhead`, `budget` (names), `max_attempts` (≥ 1, or `"unlimited"` with a `total_timeout`), `backoff`, `base_delay`, `max_delay`, `multiplier`, `jitter`, `attempt_timeout`, `total_timeout`, `retry_on_timeout`, `max_retry_after`, `order`, `fallback`, `seed` |
 //!
 //! Durations are strings with whole numbers and a unit (`"1500us"`, `"250ms"`,
@@ -80,17 +83,23 @@ use steadfast::backoff::{Backoff, Kind, Ratio};
 use steadfast::breaker::{self, Breaker, Consecutive, TimeWindow};
 use steadfast::bulkhead;
 use steadfast::pipeline::{self, FallbackOn, Order};
-use steadfast::retry::{self, BudgetConfig};
+use steadfast::retry::{
+    self, AnyBudgetConfig, BudgetConfig, GrpcThrottleConfig, TokenBucketConfig,
+};
 use steadfast::time::Duration;
 use steadfast::timeout;
 
 use crate::breaker::CountStorage;
 
 mod env;
+mod latency;
 mod value;
 
 pub use env::{EnvReport, UnknownVars};
-pub use value::{Attempts, HumanDuration, JitterSpec, Multiplier, Percent, Rate, Timeout, Window};
+pub use latency::{AdaptiveLimitEntry, AlgorithmKind, HedgeEntry, HedgeSpec};
+pub use value::{
+    Attempts, HumanDuration, JitterSpec, Multiplier, Percent, Rate, Thousandths, Timeout, Window,
+};
 
 #[cfg(test)]
 mod schema_tests;
@@ -341,6 +350,15 @@ pub struct PolicyFile {
     /// `[ratelimits.NAME]`.
     #[serde(default)]
     pub ratelimits: BTreeMap<String, RateLimitEntry>,
+    /// `[throttles.NAME]`.
+    #[serde(default)]
+    pub throttles: BTreeMap<String, ThrottleEntry>,
+    /// `[adaptive_limits.NAME]`.
+    #[serde(default)]
+    pub adaptive_limits: BTreeMap<String, AdaptiveLimitEntry>,
+    /// `[hedges.NAME]`.
+    #[serde(default)]
+    pub hedges: BTreeMap<String, HedgeEntry>,
 }
 
 /// How a breaker judges its dependency: the file's `detector`.
@@ -447,7 +465,28 @@ pub struct BulkheadEntry {
     pub max_wait: Option<HumanDuration>,
 }
 
-/// `[budgets.NAME]` as written (defaults: 200 ‰, 10 retries/s, 10 s).
+/// Which retry budget a `[budgets.NAME]` entry is: the file's `kind`.
+///
+/// ```
+/// use steadfast_std::config::BudgetKind;
+/// assert_eq!(BudgetKind::default(), BudgetKind::Ratio);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetKind {
+    /// Finagle-style: retries as a share of requests, plus a floor per second.
+    #[default]
+    Ratio,
+    /// The AWS SDKs' retry token bucket.
+    TokenBucket,
+    /// gRPC's retry throttling.
+    Grpc,
+}
+
+/// `[budgets.NAME]` as written (defaults: a `ratio` budget of 200 ‰, 10
+/// retries/s, 10 s; a `token_bucket` of 500 tokens, a retry costs 5, 10 after
+/// a timeout, a first-attempt success adds 1; `grpc` with 10 tokens, 0.1 back
+/// per success).
 ///
 /// ```
 /// use steadfast_std::config::BudgetEntry;
@@ -458,12 +497,26 @@ pub struct BulkheadEntry {
 #[non_exhaustive]
 #[allow(missing_docs)]
 pub struct BudgetEntry {
+    #[serde(default)]
+    pub kind: Option<BudgetKind>,
     #[serde(default, deserialize_with = "value::whole")]
     pub ratio_permille: Option<i64>,
     #[serde(default, deserialize_with = "value::whole")]
     pub min_retries_per_sec: Option<i64>,
     #[serde(default)]
     pub window: Option<HumanDuration>,
+    #[serde(default, deserialize_with = "value::whole")]
+    pub capacity: Option<i64>,
+    #[serde(default, deserialize_with = "value::whole")]
+    pub retry_cost: Option<i64>,
+    #[serde(default, deserialize_with = "value::whole")]
+    pub timeout_retry_cost: Option<i64>,
+    #[serde(default, deserialize_with = "value::whole")]
+    pub success_increment: Option<i64>,
+    #[serde(default, deserialize_with = "value::whole")]
+    pub max_tokens: Option<i64>,
+    #[serde(default)]
+    pub token_ratio: Option<Thousandths>,
 }
 
 /// `[ratelimits.NAME]` as written: `count` calls per `period`, bursts of
@@ -484,6 +537,27 @@ pub struct RateLimitEntry {
     pub period: Option<HumanDuration>,
     #[serde(default, deserialize_with = "value::whole")]
     pub burst: Option<i64>,
+}
+
+/// `[throttles.NAME]` as written: client-side adaptive throttling (defaults:
+/// the SRE book's `k = 2` over two minutes, no cap on the refusal
+/// probability).
+///
+/// ```
+/// use steadfast_std::config::ThrottleEntry;
+/// assert_eq!(ThrottleEntry::default().k, None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub struct ThrottleEntry {
+    #[serde(default)]
+    pub k: Option<Thousandths>,
+    #[serde(default)]
+    pub window: Option<HumanDuration>,
+    #[serde(default)]
+    pub max_reject: Option<Rate>,
 }
 
 /// `[chaos.NAME]` as written: fault injection for a drill. Nothing is
@@ -659,13 +733,19 @@ pub struct PolicySet {
     /// Bulkheads by name.
     pub bulkheads: BTreeMap<String, bulkhead::Config>,
     /// Retry budgets by name.
-    pub budgets: BTreeMap<String, BudgetConfig>,
+    pub budgets: BTreeMap<String, AnyBudgetConfig>,
     /// Policies by name.
     pub policies: BTreeMap<String, PolicySpec>,
     /// Fault-injection drills by name (each off unless enabled).
     pub chaos: BTreeMap<String, steadfast::chaos::Config>,
     /// Rate limiters by name.
     pub ratelimits: BTreeMap<String, steadfast::ratelimit::Config>,
+    /// Adaptive throttles by name.
+    pub throttles: BTreeMap<String, steadfast::throttle::Config>,
+    /// Adaptive concurrency limits by name.
+    pub adaptive_limits: BTreeMap<String, steadfast::adaptive::Config>,
+    /// Hedging rules by name.
+    pub hedges: BTreeMap<String, HedgeSpec>,
     /// What the `*_with_env` constructors skipped: `STEADFAST_` variables that
     /// name no entry ([`EnvReport::warnings`]), worth a log line at start-up
     /// (with the `tracing` feature they are also `tracing::warn!` events).
@@ -684,6 +764,9 @@ impl Default for PolicySet {
             policies: BTreeMap::new(),
             chaos: BTreeMap::new(),
             ratelimits: BTreeMap::new(),
+            throttles: BTreeMap::new(),
+            adaptive_limits: BTreeMap::new(),
+            hedges: BTreeMap::new(),
             warnings: Vec::new(),
         }
     }
@@ -1013,6 +1096,9 @@ mod num_bounds {
     pub(super) trait Bounded {
         const MAX_VALUE: Self;
     }
+    impl Bounded for u8 {
+        const MAX_VALUE: Self = Self::MAX;
+    }
     impl Bounded for u16 {
         const MAX_VALUE: Self = Self::MAX;
     }
@@ -1288,6 +1374,43 @@ fn ratelimit_config(
     Ok(c)
 }
 
+use crate::throttle::THROTTLE_BUCKETS;
+
+fn throttle_config(
+    path: &str,
+    e: &ThrottleEntry,
+) -> Result<steadfast::throttle::Config, ConfigError> {
+    let mut c = steadfast::throttle::Config::new();
+    if let Some(k) = e.k {
+        c = c.with_k_permille(k.0);
+    }
+    if let Some(window) = e.window {
+        c = c.with_window(window.0);
+    }
+    if let Some(max) = e.max_reject {
+        if max.0 % 1_000 != 0 {
+            return Err(ConfigError::new(
+                format!("{path}.max_reject"),
+                "at most one decimal (0.1%)",
+            ));
+        }
+        c = c.with_max_reject_permille(max.0 / 1_000);
+    }
+    c.validate(THROTTLE_BUCKETS).map_err(|err| {
+        let (key, problem) = match err.field {
+            "k_permille" => ("k", "must be at least 1"),
+            "window" => (
+                "window",
+                "must be at least 12 microseconds (12 time buckets)",
+            ),
+            "max_reject_permille" => ("max_reject", "must be at most 100%"),
+            other => (other, err.problem),
+        };
+        ConfigError::new(format!("{path}.{key}"), problem)
+    })?;
+    Ok(c)
+}
+
 fn chaos_config(path: &str, e: &ChaosEntry) -> Result<steadfast::chaos::Config, ConfigError> {
     let rate = |r: Option<Rate>| r.map_or(0, |r| r.0);
     let mut c = steadfast::chaos::Config::DEFAULT
@@ -1336,7 +1459,99 @@ fn chaos_config(path: &str, e: &ChaosEntry) -> Result<steadfast::chaos::Config, 
     Ok(c)
 }
 
-fn budget_config(path: &str, e: &BudgetEntry) -> Result<BudgetConfig, ConfigError> {
+fn budget_config(path: &str, e: &BudgetEntry) -> Result<AnyBudgetConfig, ConfigError> {
+    let kind = e.kind.unwrap_or_default();
+    let only = |present: bool, k: &str, kind: &str| {
+        if present {
+            Err(ConfigError::new(
+                format!("{path}.{k}"),
+                format!("only read by kind = \"{kind}\""),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let window = e.window.is_some();
+    let bucket_keys = [
+        ("capacity", e.capacity.is_some()),
+        ("retry_cost", e.retry_cost.is_some()),
+        ("timeout_retry_cost", e.timeout_retry_cost.is_some()),
+        ("success_increment", e.success_increment.is_some()),
+    ];
+    let grpc_keys = [
+        ("max_tokens", e.max_tokens.is_some()),
+        ("token_ratio", e.token_ratio.is_some()),
+    ];
+    if kind != BudgetKind::Ratio {
+        only(e.ratio_permille.is_some(), "ratio_permille", "ratio")?;
+        only(
+            e.min_retries_per_sec.is_some(),
+            "min_retries_per_sec",
+            "ratio",
+        )?;
+        only(window, "window", "ratio")?;
+    }
+    if kind != BudgetKind::TokenBucket {
+        for (k, present) in bucket_keys {
+            only(present, k, "token_bucket")?;
+        }
+    }
+    if kind != BudgetKind::Grpc {
+        for (k, present) in grpc_keys {
+            only(present, k, "grpc")?;
+        }
+    }
+    let field = |err: steadfast::error::ConfigError| {
+        ConfigError::new(format!("{path}.{}", err.field), err.problem)
+    };
+    match kind {
+        BudgetKind::Ratio => ratio_budget_config(path, e).map(AnyBudgetConfig::Ratio),
+        BudgetKind::TokenBucket => {
+            let d = TokenBucketConfig::DEFAULT;
+            let n = |v: Option<i64>, k: &str, default: u32, min: u32| match v {
+                Some(n) => int(|| format!("{path}.{k}"), n, min),
+                None => Ok(default),
+            };
+            let config = TokenBucketConfig::DEFAULT
+                .with_capacity(n(e.capacity, "capacity", d.capacity(), 1)?)
+                .with_retry_cost(n(e.retry_cost, "retry_cost", d.retry_cost(), 1)?)
+                .with_timeout_retry_cost(n(
+                    e.timeout_retry_cost,
+                    "timeout_retry_cost",
+                    d.timeout_retry_cost(),
+                    1,
+                )?)
+                .with_no_retry_increment(n(
+                    e.success_increment,
+                    "success_increment",
+                    d.no_retry_increment(),
+                    0,
+                )?);
+            config.validate().map_err(field)?;
+            Ok(AnyBudgetConfig::TokenBucket(config))
+        }
+        BudgetKind::Grpc => {
+            let d = GrpcThrottleConfig::DEFAULT;
+            let max = match e.max_tokens {
+                Some(n) => int(|| format!("{path}.max_tokens"), n, 1u32)?,
+                None => d.max_tokens(),
+            };
+            let config = GrpcThrottleConfig::DEFAULT
+                .with_max_tokens(max)
+                .with_token_ratio_milli(e.token_ratio.map_or(d.token_ratio_milli(), |r| r.0));
+            config.validate().map_err(|err| {
+                let key = match err.field {
+                    "token_ratio_milli" => "token_ratio",
+                    other => other,
+                };
+                ConfigError::new(format!("{path}.{key}"), err.problem)
+            })?;
+            Ok(AnyBudgetConfig::Grpc(config))
+        }
+    }
+}
+
+fn ratio_budget_config(path: &str, e: &BudgetEntry) -> Result<BudgetConfig, ConfigError> {
     let d = BudgetConfig::DEFAULT;
     let min = crate::budget::BUDGET_BUCKETS as u64;
     if let Some(w) = e.window
@@ -1549,10 +1764,26 @@ impl PolicyFile {
             let config = ratelimit_config(&format!("ratelimits.{name}"), entry)?;
             set.ratelimits.insert(name.clone(), config);
         }
+        for (name, entry) in &self.throttles {
+            check_name("throttles", name)?;
+            let config = throttle_config(&format!("throttles.{name}"), entry)?;
+            set.throttles.insert(name.clone(), config);
+        }
         for (name, entry) in &self.chaos {
             check_name("chaos", name)?;
             let config = chaos_config(&format!("chaos.{name}"), entry)?;
             set.chaos.insert(name.clone(), config);
+        }
+        for (name, entry) in &self.adaptive_limits {
+            check_name("adaptive_limits", name)?;
+            let path = format!("adaptive_limits.{name}");
+            let config = latency::adaptive_config(&path, entry)?;
+            set.adaptive_limits.insert(name.clone(), config);
+        }
+        for (name, entry) in &self.hedges {
+            check_name("hedges", name)?;
+            let spec = latency::hedge_spec(&format!("hedges.{name}"), entry, &set.budgets)?;
+            set.hedges.insert(name.clone(), spec);
         }
         Ok(set)
     }
@@ -1579,7 +1810,7 @@ impl PolicySet {
     /// ```
     /// use steadfast_std::config::PolicySet;
     /// let set = PolicySet::from_yaml_with_env("budgets:\n  api:\n    ratio_permille: 100\n")?;
-    /// assert_eq!(set.budgets["api"].ratio_permille(), 100);
+    /// assert_eq!(set.budgets["api"], steadfast::retry::AnyBudgetConfig::Ratio(steadfast::retry::BudgetConfig::DEFAULT.with_ratio_permille(100)));
     /// # Ok::<(), steadfast_std::config::ConfigError>(())
     /// ```
     pub fn from_yaml_with_env(text: &str) -> Result<Self, ConfigError> {

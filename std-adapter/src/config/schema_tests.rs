@@ -45,6 +45,9 @@ fn rows() -> Vec<Row> {
                 "[policies.NAME]" => Some("policies"),
                 "[chaos.NAME]" => Some("chaos"),
                 "[ratelimits.NAME]" => Some("ratelimits"),
+                "[throttles.NAME]" => Some("throttles"),
+                "[adaptive_limits.NAME]" => Some("adaptive_limits"),
+                "[hedges.NAME]" => Some("hedges"),
                 _ => None,
             };
             continue;
@@ -110,7 +113,7 @@ fn every_section_lists_exactly_the_keys_the_code_reads() {
             .map(|r| r.key.as_str())
             .collect()
     };
-    let code: [(Option<&str>, BTreeSet<&str>); 7] = [
+    let code: [(Option<&str>, BTreeSet<&str>); 10] = [
         (None, ["enabled", "default_timeout", "seed"].into()),
         (Some("breakers"), BreakerEntry::KEYS.into()),
         (Some("bulkheads"), BulkheadEntry::KEYS.into()),
@@ -118,6 +121,9 @@ fn every_section_lists_exactly_the_keys_the_code_reads() {
         (Some("policies"), PolicyEntry::KEYS.into()),
         (Some("chaos"), ChaosEntry::KEYS.into()),
         (Some("ratelimits"), RateLimitEntry::KEYS.into()),
+        (Some("throttles"), ThrottleEntry::KEYS.into()),
+        (Some("adaptive_limits"), AdaptiveLimitEntry::KEYS.into()),
+        (Some("hedges"), HedgeEntry::KEYS.into()),
     ];
     for (section, keys) in code {
         assert_eq!(documented(section), keys, "section {section:?}");

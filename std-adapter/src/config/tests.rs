@@ -148,7 +148,10 @@ fn full_file_maps_to_core_configs() {
         (b.max_concurrent(), b.max_queue(), b.max_wait()),
         (10, 10, Duration::from_secs(5))
     );
-    assert_eq!(set.budgets["kafka"], BudgetConfig::DEFAULT);
+    assert_eq!(
+        set.budgets["kafka"],
+        AnyBudgetConfig::Ratio(BudgetConfig::DEFAULT)
+    );
 
     let p = &set.policies["kafka"];
     assert_eq!(p.breaker.as_deref(), Some("kafka"));
@@ -200,7 +203,10 @@ fn defaults_follow_the_core() {
         .unwrap();
     assert_eq!(set.breakers["a"], BreakerSpec::default());
     assert_eq!(set.bulkheads["a"], bulkhead::Config::DEFAULT);
-    assert_eq!(set.budgets["a"], BudgetConfig::DEFAULT);
+    assert_eq!(
+        set.budgets["a"],
+        AnyBudgetConfig::Ratio(BudgetConfig::DEFAULT)
+    );
     assert_eq!(set.policies["a"].pipeline, pipeline::Config::DEFAULT);
     // A single probe lowers the default success threshold instead of failing.
     let set = PolicyFile::from_toml_str("[breakers.a]\nhalf_open_probes = 1\n")
@@ -829,7 +835,10 @@ fn a_key_two_sections_share_is_set_by_the_section_qualified_variable() {
         Detector::Count { window: 50 }
     );
     assert_eq!(set.breakers["quotes"].config.minimum_calls(), 20);
-    assert_eq!(set.budgets["quotes"].window(), Duration::from_secs(50));
+    assert_eq!(
+        set.budgets["quotes"],
+        AnyBudgetConfig::Ratio(BudgetConfig::DEFAULT.with_window(Duration::from_secs(50)))
+    );
 
     // Both forms for one key: which wins would depend on sort order.
     let err = file
@@ -1013,7 +1022,7 @@ fn every_budget_window_validation_accepts_the_shared_budget_accepts() {
         let validated = PolicyFile::from_toml_str(&text).unwrap().validate();
         match validated {
             Ok(set) => {
-                crate::SharedBudget::new(set.budgets["r"])
+                crate::SharedBudget::of(set.budgets["r"])
                     .unwrap_or_else(|e| panic!("{micros}us validated, then refused: {e}"));
             }
             Err(e) => {

@@ -448,6 +448,73 @@ impl<'de> Deserialize<'de> for Rate {
     }
 }
 
+/// A number with up to three decimals (`2`, `"1.5"`, `0.25`, at most 1000),
+/// kept in thousandths: an adaptive throttle's `K`, a gRPC `token_ratio`.
+///
+/// ```
+/// use steadfast_std::config::Thousandths;
+/// assert_eq!("2".parse::<Thousandths>()?, Thousandths(2_000));
+/// assert_eq!("1.25".parse::<Thousandths>()?, Thousandths(1_250));
+/// assert_eq!("0.1".parse::<Thousandths>()?, Thousandths(100));
+/// assert_eq!("1.2345".parse::<Thousandths>().unwrap_err(), "at most three decimals, got \"1.2345\"");
+/// # Ok::<(), String>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Thousandths(pub u32);
+
+impl FromStr for Thousandths {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let (whole, fraction) = t.split_once('.').unwrap_or((t, ""));
+        let number = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+        if !number(whole) || !(fraction.is_empty() || number(fraction)) {
+            return Err(format!(
+                "must be a number such as 2 or 1.5, got \"{}\"",
+                clip(t)
+            ));
+        }
+        if fraction.len() > 3 {
+            return Err(format!("at most three decimals, got \"{}\"", clip(t)));
+        }
+        let whole: u64 = whole.parse().unwrap_or(u64::MAX);
+        let fraction: u64 = format!("{fraction:0<3}").parse().unwrap_or(0);
+        match whole
+            .checked_mul(1_000)
+            .and_then(|w| w.checked_add(fraction))
+        {
+            Some(n) if n <= 1_000_000 => Ok(Self(n as u32)),
+            _ => Err(format!("must be at most 1000, got \"{}\"", clip(t))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Thousandths {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Thousandths;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number such as 2 or 1.5")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Thousandths, E> {
+                v.to_string().parse().map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Thousandths, E> {
+                v.to_string().parse().map_err(E::custom)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Thousandths, E> {
+                float_text(v).parse().map_err(E::custom)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Thousandths, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
 /// A backoff multiplier as an integer ratio: `2`, `"2"` or `"3/2"` (no floats).
 ///
 /// `"1.5"` (or `1.5`) is rejected with the hint to write `"3/2"`. The ratio must be

@@ -77,6 +77,8 @@ fn report_occupancy(report: Option<&Report>, occupancy: Option<(u32, u32)>) {
 pub struct BulkheadLayer<M = Direct> {
     bulkhead: SharedBulkhead,
     report: Option<Report>,
+    /// Off: every request passes without a slot (a disabled registry's layers).
+    off: bool,
     mode: PhantomData<fn() -> M>,
 }
 
@@ -94,6 +96,7 @@ impl BulkheadLayer {
         Self {
             bulkhead,
             report: None,
+            off: false,
             mode: PhantomData,
         }
     }
@@ -127,12 +130,20 @@ impl BulkheadLayer {
         BulkheadLayer {
             bulkhead: self.bulkhead,
             report: self.report,
+            off: self.off,
             mode: PhantomData,
         }
     }
 }
 
 impl<M> BulkheadLayer<M> {
+    /// The same layer letting every request through without a slot (what a
+    /// disabled registry hands out).
+    pub(crate) fn passing(mut self) -> Self {
+        self.off = true;
+        self
+    }
+
     /// Reports to `observer`, under the bulkhead's name (as the policy name
     /// the observer sees): every request the bulkhead refuses (full at once,
     /// or its queue wait expired: `bulkhead_rejections_total`, a `DEBUG`
@@ -180,6 +191,7 @@ impl<S, M> Layer<S> for BulkheadLayer<M> {
             inner,
             bulkhead: self.bulkhead.clone(),
             report: self.report.clone(),
+            off: self.off,
             mode: PhantomData,
         }
     }
@@ -223,6 +235,7 @@ pub struct BulkheadService<S, M = Direct> {
     inner: S,
     bulkhead: SharedBulkhead,
     report: Option<Report>,
+    off: bool,
     mode: PhantomData<fn() -> M>,
 }
 
@@ -240,6 +253,7 @@ impl<S> BulkheadService<S> {
             inner,
             bulkhead,
             report: None,
+            off: false,
             mode: PhantomData,
         }
     }
@@ -297,6 +311,19 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
+        if self.off {
+            return BulkheadFuture {
+                running: Some(self.inner.call(req)),
+                sleep: None,
+                queued: None,
+                slot: Slot {
+                    bulkhead: self.bulkhead.clone(),
+                    held: Held::Nothing,
+                    report: None,
+                },
+                mode: PhantomData,
+            };
+        }
         let (acquired, now_held) = {
             let mut machine = self.bulkhead.lock();
             let free = nobody_waits(&machine) && machine.available() > 0;

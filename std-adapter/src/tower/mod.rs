@@ -5,10 +5,13 @@
 //! |---|---|---|---|
 //! | [`BreakerLayer`] | [`BreakerService`] | a [`SharedBreaker`](crate::SharedBreaker) admits or refuses each request, then learns its classified outcome | [`Error::rejected`] |
 //! | [`BulkheadLayer`] | [`BulkheadService`] | a [`SharedBulkhead`](crate::SharedBulkhead) bounds concurrent requests, with its FIFO queue and max wait | [`Error::bulkhead_full()`] |
+//! | [`AdaptiveLimitLayer`] | [`AdaptiveLimitService`] | a [`SharedAdaptiveLimit`](crate::adaptive::SharedAdaptiveLimit) bounds concurrent requests by a limit that follows the dependency's latency and drops (AIMD, Vegas); no queue | [`Error::bulkhead_full()`] |
+//! | [`HedgeLayer`] | [`HedgeService`] | hedged requests, for operations safe to repeat: after a [`SharedHedger`](crate::hedge::SharedHedger)'s delay (fixed or a latency percentile) another attempt starts beside the first, up to the cap, paid by an optional [`SharedBudget`](crate::SharedBudget); the first success wins, the others are cancelled | the last failed attempt's own |
 //! | [`TimeoutLayer`] | [`TimeoutService`] | a deadline per request on steadfast's clock; the response future is dropped when it passes | [`Error::timed_out()`] |
 //! | [`RetryLayer`] | [`RetryService`] | retries by the core's backoff, attempts, hints and an optional [`SharedBudget`](crate::SharedBudget) | [`Error::retries_exhausted`] |
 //! | [`RateLimitLayer`] | [`RateLimitService`] | a [`SharedRateLimiter`](crate::ratelimit::SharedRateLimiter) (GCRA) admits or refuses each request | [`Error::rate_limited`] |
 //! | [`KeyedRateLimitLayer`] | [`KeyedRateLimitService`] | a limit per key taken from the request (tenant, client), memory bounded | [`Error::rate_limited`] |
+//! | [`ThrottleLayer`] | [`ThrottleService`] | a [`SharedThrottle`](crate::throttle::SharedThrottle) refuses requests locally while the dependency refuses work (the SRE book's adaptive throttling) | [`Error::throttled`] |
 //! | [`ChaosLayer`] | [`ChaosService`] | injects faults (errors, hangs, replaced outcomes, latency) for failure drills, as the core's [`Chaos`](steadfast::chaos::Chaos) machine decides; off unless enabled; innermost | the inner service's own (injected) |
 //! | [`PolicyLayer`] | [`PolicyService`] | the whole [`Policy`] pipeline (all of the above, in the core's order, plus fallback rules) | any |
 //!
@@ -17,19 +20,22 @@
 //! bulkhead occupancy, as a [`Policy`] reports them, so the `metrics` and
 //! `tracing` observers of [`observe`](crate::observe) cover the tower path);
 //! a `Registry` hands out layers already wired to its observer
-//! (`breaker_layer`, `bulkhead_layer`, `retry_layer`, `timeout_layer`).
+//! (`breaker_layer`, `bulkhead_layer`, `retry_layer`, `timeout_layer`,
+//! `adaptive_limit_layer`, `hedge_layer`, ...).
 //!
 //! Compared with tower-resilience's layers:
 //!
 //! * **Nothing allocates per request.** Each service's future is a named,
 //!   pin-projected type; the breaker and timeout layers take no lock beyond the
 //!   breaker's own, and a bulkhead request that gets a slot at once neither
-//!   parks nor clones the inner service.
+//!   parks nor clones the inner service. (A `HedgeLayer` boxes each hedge it
+//!   starts; a request answered before its hedge delay allocates nothing.)
 //! * **Nothing leaks under cancellation.** A breaker permit and a bulkhead slot
 //!   or queue place live inside the response future: dropping the future at any
 //!   point cancels the permit (a half-open probe slot comes back) and releases
 //!   the slot or leaves the queue (a slot already granted passes to the next
-//!   waiter).
+//!   waiter); an adaptive limit's permit is cancelled (its slot comes back,
+//!   nothing is learnt), and a hedged request's attempts are all dropped.
 //! * **Time is steadfast's** ([`crate::time::now`], the Tokio clock): under
 //!   `#[tokio::test(start_paused = true)]` every deadline, queue wait, break
 //!   and backoff is exact and repeatable.
@@ -94,23 +100,29 @@ use tower::{Layer, Service};
 
 use crate::{Error, Policy};
 
+mod adaptive;
 mod breaker;
 mod bulkhead;
 mod chaos;
+mod hedge;
 mod ratelimit;
 mod report;
 mod retry;
 mod stack;
+mod throttle;
 mod timeout;
 
+pub use adaptive::{AdaptiveLimitFuture, AdaptiveLimitLayer, AdaptiveLimitService};
 pub use breaker::{BreakerFuture, BreakerLayer, BreakerService};
 pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
 pub use chaos::{ChaosFuture, ChaosLayer, ChaosService, ChaosSwitch};
+pub use hedge::{HedgeFuture, HedgeLayer, HedgeService};
 pub use ratelimit::{
     KeyedRateLimitLayer, KeyedRateLimitService, RateLimitFuture, RateLimitLayer, RateLimitService,
 };
 pub use retry::{DEFAULT_TOTAL_TIMEOUT, RetryFuture, RetryLayer, RetryPolicy, RetryService};
 pub use stack::{Direct, Stacked, Stacking};
+pub use throttle::{ThrottleFuture, ThrottleLayer, ThrottleService};
 pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
 
 /// A classifier for a breaker or retry layer stacked over other steadfast layers

@@ -252,7 +252,8 @@ impl<C, M> RetryLayer<C, M> {
     /// ([`Observer::on_register`]). `Registry::retry_layer` gives a layer
     /// with a policy's retry config, budget and seed, reporting to the
     /// registry's observer. A request whose future is dropped before its
-    /// answer reports nothing.
+    /// answer reports `Cancelled` (and a retry it had paid for goes back to
+    /// the budget).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -430,16 +431,20 @@ where
             sleep: None,
             service,
             req,
-            retry: Retry::new(
-                shared.config,
-                now,
-                shared.total.map(|t| now.saturating_add(t)),
-            ),
+            episode: Episode {
+                retry: Retry::new(
+                    shared.config,
+                    now,
+                    shared.total.map(|t| now.saturating_add(t)),
+                ),
+                budget: shared.budget.clone(),
+                report: shared.report.clone(),
+                started: now,
+                sent: 1,
+                answered: false,
+            },
             rng: SplitMix64::new(shared.seed.wrapping_add(n)),
-            budget: shared.budget.clone(),
             classifier: self.classifier.clone(),
-            report: shared.report.clone(),
-            started: now,
             mode: PhantomData,
         }
     }
@@ -471,20 +476,54 @@ pin_project! {
         sleep: Option<tokio::time::Sleep>,
         service: S,
         req: Req,
-        retry: Retry,
+        episode: Episode,
         rng: SplitMix64,
-        budget: Option<SharedBudget>,
         classifier: C,
-        report: Option<Report>,
-        started: steadfast::time::Instant,
         mode: PhantomData<fn() -> M>,
+    }
+}
+
+/// A request's retry episode: its machine, its budget and its observer.
+/// Dropped before the request was answered (the caller went away), it gives a
+/// scheduled retry's withdrawal back to the budget and reports the request
+/// cancelled, as a [`Policy`](crate::Policy) does.
+#[derive(Debug)]
+struct Episode {
+    retry: Retry,
+    budget: Option<SharedBudget>,
+    report: Option<Report>,
+    started: steadfast::time::Instant,
+    /// Attempts sent to the service (a scheduled retry is not, until it runs).
+    sent: u32,
+    answered: bool,
+}
+
+impl Episode {
+    /// The scheduled retry will never run: its withdrawal goes back.
+    fn give_back(&mut self) {
+        if let Some(budget) = &self.budget {
+            self.retry.give_back(time::now(), &mut *budget.lock());
+        }
+    }
+}
+
+impl Drop for Episode {
+    fn drop(&mut self) {
+        if self.answered {
+            return;
+        }
+        self.give_back();
+        if let Some(report) = &self.report {
+            report.finish(&Finish::Failed(Failure::new(Reason::Cancelled, self.sent)));
+            report.latency(self.started);
+        }
     }
 }
 
 impl<S: Service<Req>, Req, C, M> std::fmt::Debug for RetryFuture<S, Req, C, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RetryFuture")
-            .field("attempts", &self.retry.attempts())
+            .field("attempts", &self.episode.retry.attempts())
             .field("sleeping", &self.sleep.is_some())
             .finish_non_exhaustive()
     }
@@ -506,10 +545,19 @@ where
                 ready!(sleep.poll(cx));
                 if let Err(e) = ready!(this.service.poll_ready(cx)) {
                     this.sleep.set(None);
-                    return Poll::Ready(Err(M::lift(e).with_attempts(this.retry.attempts())));
+                    // The scheduled retry never runs.
+                    this.episode.give_back();
+                    this.episode.answered = true;
+                    let attempts = this.episode.sent;
+                    if let Some(report) = &this.episode.report {
+                        report.finish(&Finish::Failed(Failure::new(Reason::Operation, attempts)));
+                        report.latency(this.episode.started);
+                    }
+                    return Poll::Ready(Err(M::lift(e).with_attempts(attempts)));
                 }
                 this.sleep.set(None);
                 let attempt = this.service.call(this.req.clone());
+                this.episode.sent += 1;
                 this.attempt.set(Some(attempt));
             }
             // Answered already: stays pending (polling a finished future is a
@@ -521,18 +569,27 @@ where
             this.attempt.set(None);
             let now = time::now();
             let verdict = this.classifier.classify(&result);
-            let decision = match this.budget.as_ref() {
+            let episode = &mut *this.episode;
+            let decision = match episode.budget.as_ref() {
                 Some(budget) => {
                     let mut budget = budget.lock();
-                    this.retry
+                    episode
+                        .retry
                         .on_outcome_with_budget(verdict, now, this.rng, &mut *budget)
                 }
-                None => this.retry.on_outcome(verdict, now, this.rng),
+                None => episode.retry.on_outcome(verdict, now, this.rng),
             };
-            let attempts = this.retry.attempts();
-            if let Some(report) = this.report.as_ref() {
-                report_decision(report, &decision, verdict.outcome, attempts, *this.started);
+            let attempts = episode.retry.attempts();
+            if let Some(report) = episode.report.as_ref() {
+                report_decision(
+                    report,
+                    &decision,
+                    verdict.outcome,
+                    attempts,
+                    episode.started,
+                );
             }
+            episode.answered = !matches!(decision, RetryDecision::RetryAt { .. });
             match decision {
                 RetryDecision::RetryAt { at, .. } => {
                     this.sleep

@@ -216,13 +216,15 @@ mod patterns {
         let Ok(mut pool) = Bulkhead::<10>::new(black_box(BulkheadConfig::DEFAULT)) else {
             return 0;
         };
+        let mut retries = Retries(0);
         let acc = calls(
             input,
             &mut Shared::new()
                 .with_breaker(&mut breaker)
-                .with_bulkhead(&mut pool),
+                .with_bulkhead(&mut pool)
+                .with_observer(&mut retries),
         );
-        acc ^ u64::from(pool.in_flight())
+        acc ^ u64::from(pool.in_flight()) ^ retries.0
     }
 
     /// The pipeline with a breaker only: breaker + retry/backoff + timeouts.
@@ -234,7 +236,25 @@ mod patterns {
         else {
             return 0;
         };
-        calls(input, &mut Shared::new().with_breaker(&mut breaker))
+        let mut retries = Retries(0);
+        let acc = calls(
+            input,
+            &mut Shared::new()
+                .with_breaker(&mut breaker)
+                .with_observer(&mut retries),
+        );
+        acc ^ retries.0
+    }
+
+    /// Counts the retries the calls schedule (what an adapter's observer does).
+    #[cfg(any(feature = "pipeline", feature = "pipeline-breaker"))]
+    struct Retries(u64);
+
+    #[cfg(any(feature = "pipeline", feature = "pipeline-breaker"))]
+    impl steadfast::pipeline::Observer for Retries {
+        fn on_event(&mut self, _now: Instant, event: &steadfast::pipeline::Event) {
+            self.0 += matches!(event, steadfast::pipeline::Event::Retry { .. }) as u64;
+        }
     }
 
     /// Four calls driven to their end over a scripted flaky dependency (what
@@ -242,7 +262,7 @@ mod patterns {
     #[cfg(any(feature = "pipeline", feature = "pipeline-breaker"))]
     fn calls<G: steadfast::breaker::CircuitBreaker, K: steadfast::pipeline::Pool>(
         input: u64,
-        shared: &mut steadfast::pipeline::Shared<'_, G, K>,
+        shared: &mut steadfast::pipeline::Shared<'_, G, K, steadfast::retry::Unlimited, Retries>,
     ) -> u64 {
         use steadfast::outcome::Verdict;
         use steadfast::pipeline::{self, Pipeline, Step};
@@ -272,9 +292,6 @@ mod patterns {
                         break;
                     }
                 };
-            }
-            while let Some(event) = call.poll_event() {
-                acc ^= matches!(event, steadfast::pipeline::Event::Retry { .. }) as u64;
             }
             call.abandon(now, shared);
         }
