@@ -411,6 +411,9 @@ impl Observer for MetricsObserver {
                 metrics::counter!(n.hedges_started.clone(), LABEL => label()).increment(0);
                 metrics::counter!(n.hedge_wins.clone(), LABEL => label()).increment(0);
             }
+            LayerKind::Cache => {
+                metrics::counter!(n.fallbacks.clone(), LABEL => label()).increment(0);
+            }
             LayerKind::Chaos => {
                 for kind in ["error", "hang", "outcome", "latency"] {
                     metrics::counter!(n.injections.clone(), LABEL => label(), "kind" => kind)

@@ -156,6 +156,8 @@ pub enum LayerKind {
     Hedger,
     /// A fault-injection drill (`chaos_injections_total` by kind).
     Chaos,
+    /// A cached fallback (`fallback_invocations_total` under its name).
+    Cache,
 }
 
 /// The default observer: does nothing.

@@ -87,9 +87,29 @@ struct Inner {
     chaos: BTreeMap<String, Drill>,
     rate_limiters: BTreeMap<String, SharedRateLimiter>,
     throttles: BTreeMap<String, SharedThrottle>,
+    #[cfg(feature = "cache")]
+    caches: BTreeMap<String, Shelf>,
     adaptive_limits: BTreeMap<String, SharedAdaptiveLimit>,
     /// Each hedger with the budget its hedges spend from.
     hedgers: BTreeMap<String, (SharedHedger, Option<SharedBudget>)>,
+}
+
+/// A declared cached fallback, built for its key and value types on first use.
+#[cfg(feature = "cache")]
+struct Shelf {
+    capacity: usize,
+    max_staleness: steadfast::time::Duration,
+    made: std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+#[cfg(feature = "cache")]
+impl fmt::Debug for Shelf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shelf")
+            .field("capacity", &self.capacity)
+            .field("max_staleness", &self.max_staleness)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A named fault-injection drill: its settings and the switch every layer
@@ -161,6 +181,8 @@ pub struct RegistryBuilder {
     chaos: BTreeMap<String, Drill>,
     rate_limiters: BTreeMap<String, SharedRateLimiter>,
     throttles: BTreeMap<String, SharedThrottle>,
+    #[cfg(feature = "cache")]
+    caches: BTreeMap<String, Shelf>,
     adaptive_limits: BTreeMap<String, SharedAdaptiveLimit>,
     /// Each hedger with the budget its hedges spend from.
     hedgers: BTreeMap<String, (SharedHedger, Option<SharedBudget>)>,
@@ -294,6 +316,36 @@ impl RegistryBuilder {
         self
     }
 
+    /// Declares a cached fallback named `name`: up to `capacity` keys, each
+    /// value served up to `max_staleness` after it was stored
+    /// (`[caches.NAME]`; [`Registry::cache`] builds it for its key and value
+    /// types). Feature `cache`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().cache("quotes", 1_000, Duration::from_secs(60)).build();
+    /// let quotes = r.cache::<String, u64>("quotes").unwrap();
+    /// assert_eq!(quotes.max_staleness(), steadfast::time::Duration::from_secs(60));
+    /// ```
+    #[cfg(feature = "cache")]
+    pub fn cache(
+        mut self,
+        name: impl Into<String>,
+        capacity: usize,
+        max_staleness: impl Into<steadfast::time::Duration>,
+    ) -> Self {
+        self.caches.insert(
+            name.into(),
+            Shelf {
+                capacity,
+                max_staleness: max_staleness.into(),
+                made: std::sync::OnceLock::new(),
+            },
+        );
+        self
+    }
+
     /// Registers an adaptive throttle under its own name.
     ///
     /// ```
@@ -392,6 +444,8 @@ impl RegistryBuilder {
         register(LayerKind::AdaptiveLimit, &mut self.adaptive_limits.keys());
         register(LayerKind::Hedger, &mut self.hedgers.keys());
         register(LayerKind::Chaos, &mut self.chaos.keys());
+        #[cfg(feature = "cache")]
+        register(LayerKind::Cache, &mut self.caches.keys());
         Registry {
             inner: Arc::new(Inner {
                 enabled: self.enabled,
@@ -405,6 +459,8 @@ impl RegistryBuilder {
                 chaos: self.chaos,
                 rate_limiters: self.rate_limiters,
                 throttles: self.throttles,
+                #[cfg(feature = "cache")]
+                caches: self.caches,
                 adaptive_limits: self.adaptive_limits,
                 hedgers: self.hedgers,
             }),
@@ -433,6 +489,8 @@ impl Registry {
             chaos: BTreeMap::new(),
             rate_limiters: BTreeMap::new(),
             throttles: BTreeMap::new(),
+            #[cfg(feature = "cache")]
+            caches: BTreeMap::new(),
             adaptive_limits: BTreeMap::new(),
             hedgers: BTreeMap::new(),
         }
@@ -534,6 +592,10 @@ impl Registry {
             let limiter = SharedRateLimiter::new(name.as_str(), *config)
                 .map_err(core_error(format!("ratelimits.{name}")))?;
             builder = builder.rate_limiter(limiter);
+        }
+        #[cfg(feature = "cache")]
+        for (name, spec) in &set.caches {
+            builder = builder.cache(name.clone(), spec.capacity, spec.max_staleness);
         }
         for (name, config) in &set.throttles {
             let throttle = SharedThrottle::new(name.as_str(), *config)
@@ -707,6 +769,42 @@ impl Registry {
         } else {
             layer.passing()
         })
+    }
+
+    /// The cached fallback named `name` (`[caches.NAME]`), for keys `K` and
+    /// values `V`: built on the first call, the same cache (a handle:
+    /// clones share it) on every later one. `None` when there is no such
+    /// cache, or when it was first asked for with other key or value types.
+    /// Feature `cache`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().cache("quotes", 10, Duration::from_secs(60)).build();
+    /// let a = r.cache::<String, u64>("quotes").unwrap();
+    /// a.store("ACME".to_owned(), 42);
+    /// let b = r.cache::<String, u64>("quotes").unwrap();
+    /// assert_eq!(b.get(&"ACME".to_owned()).map(|c| c.value), Some(42));
+    /// assert!(r.cache::<u32, u64>("quotes").is_none()); // other types
+    /// assert!(r.cache::<String, u64>("nope").is_none());
+    /// ```
+    #[cfg(feature = "cache")]
+    pub fn cache<K, V>(&self, name: &str) -> Option<crate::cache::LastGood<K, V>>
+    where
+        K: Eq + std::hash::Hash + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let shelf = self.inner.caches.get(name)?;
+        let made = shelf.made.get_or_init(|| {
+            match crate::cache::LastGood::<K, V>::new(name, shelf.capacity, shelf.max_staleness) {
+                Ok(cache) => Arc::new(cache) as Arc<dyn std::any::Any + Send + Sync>,
+                Err(_) => Arc::new(()),
+            }
+        });
+        made.clone()
+            .downcast::<crate::cache::LastGood<K, V>>()
+            .ok()
+            .map(|cache| (*cache).clone())
     }
 
     /// The adaptive throttle named `name`.

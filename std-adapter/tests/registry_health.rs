@@ -277,6 +277,7 @@ count = 10
 [hedges.search]
 delay = "50ms"
 [chaos.drill]
+[caches.quotes]
 "#;
         let set = PolicySet::from_toml_with_env(text).expect("valid");
         let _r = Registry::from_set_with_observer(&set, Arc::new(Standard)).expect("built");
@@ -289,6 +290,7 @@ delay = "50ms"
             r#"hedge_wins_total{name="search"} 0"#,
             r#"chaos_injections_total{name="drill",kind="error"} 0"#,
             r#"chaos_injections_total{name="drill",kind="latency"} 0"#,
+            r#"fallback_invocations_total{name="quotes"} 0"#,
         ] {
             assert!(
                 text.contains(series),

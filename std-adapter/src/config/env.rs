@@ -8,8 +8,8 @@ use std::fmt;
 use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
 
 use super::{
-    AdaptiveLimitEntry, BreakerEntry, BudgetEntry, BulkheadEntry, ChaosEntry, ConfigError,
-    HedgeEntry, PolicyEntry, PolicyFile, RateLimitEntry, ThrottleEntry,
+    AdaptiveLimitEntry, BreakerEntry, BudgetEntry, BulkheadEntry, CacheEntry, ChaosEntry,
+    ConfigError, HedgeEntry, PolicyEntry, PolicyFile, RateLimitEntry, ThrottleEntry,
 };
 
 /// The prefix of every variable [`PolicyFile::apply_env`] reads.
@@ -230,6 +230,20 @@ impl ThrottleEntry {
     }
 }
 
+impl CacheEntry {
+    /// Every key of `[caches.NAME]`.
+    pub(super) const KEYS: [&'static str; 2] = ["capacity", "max_staleness"];
+
+    pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
+        match key {
+            "capacity" => self.capacity = Some(whole(raw)?),
+            "max_staleness" => self.max_staleness = Some(parse(raw)?),
+            _ => return Err(format!("no key `{key}` here")),
+        }
+        Ok(())
+    }
+}
+
 impl ChaosEntry {
     /// Every key of `[chaos.NAME]`.
     pub(super) const KEYS: [&'static str; 9] = [
@@ -337,7 +351,7 @@ fn env_name(name: &str) -> String {
 }
 
 /// The sections an override can reach: `(section, its variable word, keys)`.
-const SECTIONS: [(&str, &str, &[&str]); 9] = [
+const SECTIONS: [(&str, &str, &[&str]); 10] = [
     ("breakers", "BREAKERS", &BreakerEntry::KEYS),
     ("bulkheads", "BULKHEADS", &BulkheadEntry::KEYS),
     ("budgets", "BUDGETS", &BudgetEntry::KEYS),
@@ -351,6 +365,7 @@ const SECTIONS: [(&str, &str, &[&str]); 9] = [
         &AdaptiveLimitEntry::KEYS,
     ),
     ("hedges", "HEDGES", &HedgeEntry::KEYS),
+    ("caches", "CACHES", &CacheEntry::KEYS),
 ];
 
 /// What [`PolicyFile::apply_env_vars_with`] does with a `STEADFAST_` variable
@@ -400,7 +415,7 @@ pub struct EnvReport {
 /// batch of variables, so each variable costs a few lookups, whatever the size
 /// of the file.
 struct Index<'a> {
-    by_name: [HashMap<String, Vec<&'a str>>; 9],
+    by_name: [HashMap<String, Vec<&'a str>>; 10],
 }
 
 #[cfg(test)]
@@ -420,8 +435,8 @@ type Target<'a> = (usize, &'a str, &'static str);
 
 impl<'a> Index<'a> {
     fn new(file: &'a PolicyFile) -> Self {
-        let mut by_name: [HashMap<String, Vec<&'a str>>; 9] = Default::default();
-        let names: [Vec<&'a str>; 9] = [
+        let mut by_name: [HashMap<String, Vec<&'a str>>; 10] = Default::default();
+        let names: [Vec<&'a str>; 10] = [
             file.breakers.keys().map(String::as_str).collect(),
             file.bulkheads.keys().map(String::as_str).collect(),
             file.budgets.keys().map(String::as_str).collect(),
@@ -431,6 +446,7 @@ impl<'a> Index<'a> {
             file.throttles.keys().map(String::as_str).collect(),
             file.adaptive_limits.keys().map(String::as_str).collect(),
             file.hedges.keys().map(String::as_str).collect(),
+            file.caches.keys().map(String::as_str).collect(),
         ];
         for (map, names) in by_name.iter_mut().zip(names) {
             for name in names {
@@ -704,7 +720,7 @@ impl PolicyFile {
                     None => {
                         let warning = ConfigError::new(
                             var.as_str(),
-                            "names no entry of breakers, bulkheads, budgets, policies, chaos, ratelimits, throttles, adaptive_limits or hedges (expected STEADFAST_<SECTION>_<NAME>_<KEY>, STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED, STEADFAST_DEFAULT_TIMEOUT or STEADFAST_SEED)",
+                            "names no entry of breakers, bulkheads, budgets, policies, chaos, ratelimits, throttles, adaptive_limits, hedges or caches (expected STEADFAST_<SECTION>_<NAME>_<KEY>, STEADFAST_<NAME>_<KEY>, STEADFAST_ENABLED, STEADFAST_DEFAULT_TIMEOUT or STEADFAST_SEED)",
                         );
                         match unknown {
                             UnknownVars::Warn => report.warnings.push(warning),
@@ -739,7 +755,8 @@ impl PolicyFile {
                     .adaptive_limits
                     .get_mut(&name)
                     .map(|e| e.set(key, &raw)),
-                _ => self.hedges.get_mut(&name).map(|e| e.set(key, &raw)),
+                8 => self.hedges.get_mut(&name).map(|e| e.set(key, &raw)),
+                _ => self.caches.get_mut(&name).map(|e| e.set(key, &raw)),
             };
             if let Some(Err(message)) = result {
                 return Err(ConfigError::new(

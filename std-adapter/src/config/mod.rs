@@ -56,6 +56,7 @@
 //! | `[budgets.NAME]` | `kind` (`ratio`, `token_bucket` or `grpc`); for `ratio`: `ratio_permille`, `min_retries_per_sec`, `window`; for `token_bucket`: `capacity`, `retry_cost`, `timeout_retry_cost`, `success_increment`; for `grpc`: `max_tokens`, `token_ratio` |
 //! | `[ratelimits.NAME]` | `count` (calls per `period`), `period`, `burst` (calls at once after a quiet spell; default `count`) |
 //! | `[throttles.NAME]` | client-side adaptive throttling: `k` (the backend sees about `k` × what it accepts; default 2), `window` (default 2 min), `max_reject` (a cap on the refusal probability, a percentage; default 100%) |
+//! | `[caches.NAME]` | a cached fallback (`Registry::cache`, feature `cache`): `capacity` (keys; default 1000), `max_staleness` (default 5 min) |
 //! | `[chaos.NAME]` | `enabled` (default false: nothing is injected unless a file or `STEADFAST_CHAOS_<NAME>_ENABLED` says true), `fault`, `hang`, `outcome`, `latency` (percentages up to four decimals: `"0.5%"`), `delay`, `start`, `every` and `active` (inject during the first `active` of every `every`) |
 //! | `[adaptive_limits.NAME]` | `algorithm` (`aimd`/`vegas`), `initial`, `min`, `max`, `backoff_permille`, `timeout` (aimd), `alpha` and `beta` (vegas), `smoothing_permille` |
 //! | `[hedges.NAME]` | `delay` (fixed), or `percentile` (per mille), `min_samples` and `fallback`; `max_hedges`, `budget` (a name) |
@@ -353,6 +354,9 @@ pub struct PolicyFile {
     /// `[throttles.NAME]`.
     #[serde(default)]
     pub throttles: BTreeMap<String, ThrottleEntry>,
+    /// `[caches.NAME]`.
+    #[serde(default)]
+    pub caches: BTreeMap<String, CacheEntry>,
     /// `[adaptive_limits.NAME]`.
     #[serde(default)]
     pub adaptive_limits: BTreeMap<String, AdaptiveLimitEntry>,
@@ -560,6 +564,41 @@ pub struct ThrottleEntry {
     pub max_reject: Option<Rate>,
 }
 
+/// `[caches.NAME]` as written: a cached fallback's last good values
+/// (defaults: 1000 keys, served up to 5 minutes after they were stored).
+///
+/// ```
+/// use steadfast_std::config::CacheEntry;
+/// assert_eq!(CacheEntry::default().capacity, None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub struct CacheEntry {
+    #[serde(default, deserialize_with = "value::whole")]
+    pub capacity: Option<i64>,
+    #[serde(default)]
+    pub max_staleness: Option<HumanDuration>,
+}
+
+/// A `[caches.NAME]` entry, validated: how many keys, and how old a value
+/// may be served.
+///
+/// ```
+/// use steadfast_std::config::{CacheSpec, PolicyFile};
+/// let set = PolicyFile::from_toml_str("[caches.quotes]\ncapacity = 500\nmax_staleness = \"1m\"\n")?.validate()?;
+/// assert_eq!(set.caches["quotes"], CacheSpec { capacity: 500, max_staleness: steadfast::time::Duration::from_secs(60) });
+/// # Ok::<(), steadfast_std::config::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CacheSpec {
+    /// Keys held at most.
+    pub capacity: usize,
+    /// A value is served up to this long after it was stored.
+    pub max_staleness: Duration,
+}
+
 /// `[chaos.NAME]` as written: fault injection for a drill. Nothing is
 /// injected unless `enabled = true` (in the file or from
 /// `STEADFAST_CHAOS_<NAME>_ENABLED`); every rate defaults to 0 %.
@@ -744,6 +783,8 @@ pub struct PolicySet {
     pub throttles: BTreeMap<String, steadfast::throttle::Config>,
     /// Adaptive concurrency limits by name.
     pub adaptive_limits: BTreeMap<String, steadfast::adaptive::Config>,
+    /// Cached fallbacks by name.
+    pub caches: BTreeMap<String, CacheSpec>,
     /// Hedging rules by name.
     pub hedges: BTreeMap<String, HedgeSpec>,
     /// What the `*_with_env` constructors skipped: `STEADFAST_` variables that
@@ -765,6 +806,7 @@ impl Default for PolicySet {
             chaos: BTreeMap::new(),
             ratelimits: BTreeMap::new(),
             throttles: BTreeMap::new(),
+            caches: BTreeMap::new(),
             adaptive_limits: BTreeMap::new(),
             hedges: BTreeMap::new(),
             warnings: Vec::new(),
@@ -1763,6 +1805,30 @@ impl PolicyFile {
             check_name("ratelimits", name)?;
             let config = ratelimit_config(&format!("ratelimits.{name}"), entry)?;
             set.ratelimits.insert(name.clone(), config);
+        }
+        for (name, entry) in &self.caches {
+            check_name("caches", name)?;
+            let path = format!("caches.{name}");
+            let capacity = match entry.capacity {
+                Some(n) => int(|| format!("{path}.capacity"), n, 1u32)?,
+                None => 1_000,
+            };
+            let max_staleness = entry
+                .max_staleness
+                .map_or(Duration::from_secs(300), |d| d.0);
+            if max_staleness.is_zero() {
+                return Err(ConfigError::new(
+                    format!("{path}.max_staleness"),
+                    "must be longer than zero (a value older than it is never served)",
+                ));
+            }
+            set.caches.insert(
+                name.clone(),
+                CacheSpec {
+                    capacity: capacity as usize,
+                    max_staleness,
+                },
+            );
         }
         for (name, entry) in &self.throttles {
             check_name("throttles", name)?;

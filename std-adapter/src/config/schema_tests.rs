@@ -48,6 +48,7 @@ fn rows() -> Vec<Row> {
                 "[throttles.NAME]" => Some("throttles"),
                 "[adaptive_limits.NAME]" => Some("adaptive_limits"),
                 "[hedges.NAME]" => Some("hedges"),
+                "[caches.NAME]" => Some("caches"),
                 _ => None,
             };
             continue;
@@ -113,7 +114,7 @@ fn every_section_lists_exactly_the_keys_the_code_reads() {
             .map(|r| r.key.as_str())
             .collect()
     };
-    let code: [(Option<&str>, BTreeSet<&str>); 10] = [
+    let code: [(Option<&str>, BTreeSet<&str>); 11] = [
         (None, ["enabled", "default_timeout", "seed"].into()),
         (Some("breakers"), BreakerEntry::KEYS.into()),
         (Some("bulkheads"), BulkheadEntry::KEYS.into()),
@@ -124,6 +125,7 @@ fn every_section_lists_exactly_the_keys_the_code_reads() {
         (Some("throttles"), ThrottleEntry::KEYS.into()),
         (Some("adaptive_limits"), AdaptiveLimitEntry::KEYS.into()),
         (Some("hedges"), HedgeEntry::KEYS.into()),
+        (Some("caches"), CacheEntry::KEYS.into()),
     ];
     for (section, keys) in code {
         assert_eq!(documented(section), keys, "section {section:?}");
