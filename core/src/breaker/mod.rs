@@ -55,12 +55,13 @@ mod tests;
 use core::fmt;
 
 pub use config::Config;
-pub use state::{State, Stats, Transition};
+pub use state::{NoStats, State, Stats, StatsSlot, Transition};
 pub use window::{Consecutive, CountWindow, TimeWindow, Window, WindowCounts};
 
 use crate::error::ConfigError;
 use crate::outcome::Outcome;
 use crate::time::{Duration, Instant};
+use state::sealed::Counter;
 use window::sealed::Sample;
 
 /// The circuit breaker, generic over its failure detector `W`.
@@ -100,7 +101,7 @@ use window::sealed::Sample;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Breaker<W: Window = Consecutive> {
+pub struct Breaker<W: Window = Consecutive, S: StatsSlot = Stats> {
     // The state is stored flat (see `Phase`) rather than as a `State`, which
     // saves 16 bytes of padding; `state()` rebuilds it exactly.
     phase: Phase,
@@ -113,7 +114,7 @@ pub struct Breaker<W: Window = Consecutive> {
     generation: u32,
     /// Opens since the breaker last closed: the exponent of the break growth.
     opens_in_a_row: u8,
-    stats: Stats,
+    stats: S,
     window: W,
     config: Config,
 }
@@ -344,7 +345,7 @@ pub trait CircuitBreaker {
     fn cancel(&mut self, permit: Permit, now: Instant);
 }
 
-impl<W: Window> CircuitBreaker for Breaker<W> {
+impl<W: Window, S: StatsSlot> CircuitBreaker for Breaker<W, S> {
     #[inline]
     fn handle_timeout(&mut self, now: Instant) -> Option<Transition> {
         Self::handle_timeout(self, now)
@@ -415,21 +416,7 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!(err.field, "CountWindow::WORDS"); // write CountWindow<65, 2>
     /// ```
     pub const fn new(config: Config) -> Result<Self, ConfigError> {
-        match config.validate_for(W::KIND) {
-            Ok(()) => Ok(Self {
-                phase: Phase::Closed,
-                deadline: Instant::ZERO,
-                probes_in_flight: 0,
-                probe_successes: 0,
-                last_now: Instant::ZERO,
-                generation: 0,
-                opens_in_a_row: 0,
-                stats: Stats::ZERO,
-                window: W::EMPTY,
-                config,
-            }),
-            Err(e) => Err(e),
-        }
+        Self::build(config)
     }
 
     /// A closed breaker with the given detector instead of an `N`-sized one:
@@ -466,6 +453,73 @@ impl<W: Window> Breaker<W> {
         breaker.window = window;
         breaker.window.clear();
         Ok(breaker)
+    }
+
+    /// The counters so far.
+    ///
+    /// ```
+    /// # use steadfast::breaker::{Breaker, Config, Stats};
+    /// let b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// assert_eq!(b.stats(), Stats::ZERO);
+    /// ```
+    pub const fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Returns the counters and zeroes them (for exporters that keep 64-bit totals).
+    ///
+    /// ```
+    /// # use steadfast::breaker::{Breaker, Config, Stats};
+    /// # use steadfast::time::Instant;
+    /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// let p = b.try_acquire(Instant::ZERO).unwrap();
+    /// # b.cancel(p, Instant::ZERO);
+    /// assert_eq!(b.take_stats().calls, 1);
+    /// assert_eq!(b.stats(), Stats::ZERO);
+    /// ```
+    pub fn take_stats(&mut self) -> Stats {
+        core::mem::take(&mut self.stats)
+    }
+}
+
+impl<W: Window> Breaker<W, NoStats> {
+    /// A closed breaker that keeps no [`Stats`] ([`NoStats`]: zero bytes, no
+    /// counting on the hot path), after validating `config` exactly as
+    /// [`new`](Breaker::new) does. It decides, transitions and reports as a
+    /// counting breaker does. `const`: usable in a `static`.
+    ///
+    /// ```
+    /// use steadfast::breaker::{Breaker, Config, Consecutive, NoStats, State};
+    ///
+    /// const LEAN: Breaker<Consecutive, NoStats> =
+    ///     steadfast::valid!(Breaker::without_stats(Config::new().with_failure_threshold(3)));
+    /// assert_eq!(LEAN.state(), State::Closed);
+    /// let err = Breaker::<Consecutive, NoStats>::without_stats(Config::new().with_failure_threshold(0)).unwrap_err();
+    /// assert_eq!(err.field, "failure_threshold");
+    /// ```
+    pub const fn without_stats(config: Config) -> Result<Self, ConfigError> {
+        Self::build(config)
+    }
+}
+
+impl<W: Window, S: StatsSlot> Breaker<W, S> {
+    /// A closed breaker after validating `config` for `W`, counters at zero.
+    const fn build(config: Config) -> Result<Self, ConfigError> {
+        match config.validate_for(W::KIND) {
+            Ok(()) => Ok(Self {
+                phase: Phase::Closed,
+                deadline: Instant::ZERO,
+                probes_in_flight: 0,
+                probe_successes: 0,
+                last_now: Instant::ZERO,
+                generation: 0,
+                opens_in_a_row: 0,
+                stats: S::ZERO,
+                window: W::EMPTY,
+                config,
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     /// The validated configuration.
@@ -520,32 +574,6 @@ impl<W: Window> Breaker<W> {
             Phase::ForcedOpen => State::ForcedOpen,
             Phase::Disabled => State::Disabled,
         }
-    }
-
-    /// The counters so far.
-    ///
-    /// ```
-    /// # use steadfast::breaker::{Breaker, Config, Stats};
-    /// let b: Breaker = Breaker::new(Config::new()).unwrap();
-    /// assert_eq!(b.stats(), Stats::ZERO);
-    /// ```
-    pub const fn stats(&self) -> Stats {
-        self.stats
-    }
-
-    /// Returns the counters and zeroes them (for exporters that keep 64-bit totals).
-    ///
-    /// ```
-    /// # use steadfast::breaker::{Breaker, Config, Stats};
-    /// # use steadfast::time::Instant;
-    /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
-    /// let p = b.try_acquire(Instant::ZERO).unwrap();
-    /// # b.cancel(p, Instant::ZERO);
-    /// assert_eq!(b.take_stats().calls, 1);
-    /// assert_eq!(b.stats(), Stats::ZERO);
-    /// ```
-    pub fn take_stats(&mut self) -> Stats {
-        core::mem::take(&mut self.stats)
     }
 
     /// The detector, for its [`counts`](Window::counts).
@@ -705,7 +733,7 @@ impl<W: Window> Breaker<W> {
     /// outcome or cancellation changes nothing.
     #[cold]
     fn shadow_permit(&mut self, now: Instant) -> Permit {
-        self.stats.calls = self.stats.calls.saturating_add(1);
+        self.stats.bump(Counter::Calls);
         Permit {
             generation: self.generation.wrapping_sub(1),
             issued_at: now,
@@ -814,16 +842,13 @@ impl<W: Window> Breaker<W> {
                 > permit
                     .issued_at
                     .saturating_add(self.config.slow_call_duration);
-        let stats = &mut self.stats;
-        match outcome {
-            Outcome::Ignored => stats.ignored = stats.ignored.saturating_add(1),
-            Outcome::Success => stats.successes = stats.successes.saturating_add(1),
-            Outcome::Failure | Outcome::TimedOut => {
-                stats.failures = stats.failures.saturating_add(1)
-            }
-        }
+        self.stats.bump(match outcome {
+            Outcome::Ignored => Counter::Ignored,
+            Outcome::Success => Counter::Successes,
+            Outcome::Failure | Outcome::TimedOut => Counter::Failures,
+        });
         if slow && !matches!(outcome, Outcome::Ignored) {
-            stats.slow_calls = stats.slow_calls.saturating_add(1);
+            self.stats.bump(Counter::SlowCalls);
         }
         slow
     }
@@ -1012,7 +1037,7 @@ impl<W: Window> Breaker<W> {
 
     #[inline(always)]
     fn count_call(&mut self) {
-        self.stats.calls = self.stats.calls.saturating_add(1);
+        self.stats.bump(Counter::Calls);
     }
 
     #[inline(always)]
@@ -1027,7 +1052,7 @@ impl<W: Window> Breaker<W> {
 
     #[inline(always)]
     fn reject(&mut self, retry_at: Option<Instant>) -> Rejected {
-        self.stats.rejections = self.stats.rejections.saturating_add(1);
+        self.stats.bump(Counter::Rejections);
         Rejected { retry_at }
     }
 
@@ -1091,13 +1116,13 @@ impl<W: Window> Breaker<W> {
                 self.window.clear();
                 self.opens_in_a_row = 0;
             }
-            State::Open { .. } => self.stats.opens = self.stats.opens.saturating_add(1),
+            State::Open { .. } => self.stats.bump(Counter::Opens),
             State::HalfOpen { .. } | State::ForcedOpen | State::Disabled => {}
         }
         if from.same_variant(&to) {
             return None;
         }
-        self.stats.state_changes = self.stats.state_changes.saturating_add(1);
+        self.stats.bump(Counter::StateChanges);
         Some(Transition { from, to, at })
     }
 }

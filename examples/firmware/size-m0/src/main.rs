@@ -94,13 +94,13 @@ mod patterns {
         rng.below(black_box(1_000)) ^ rng.between(black_box(10), black_box(20))
     }
 
-    /// A breaker with the failure detector `W` through closed → open →
-    /// half-open → closed.
+    /// A breaker with the failure detector `W` and no statistics (a firmware
+    /// reads none) through closed → open → half-open → closed.
     #[cfg(any(feature = "breaker", feature = "breaker-window"))]
     pub fn breaker<W: steadfast::breaker::Window>(input: u64) -> u64 {
-        use steadfast::breaker::{Breaker, Config};
+        use steadfast::breaker::{Breaker, Config, NoStats};
         use steadfast::outcome::Outcome;
-        let Ok(mut b) = Breaker::<W>::new(black_box(Config::default())) else {
+        let Ok(mut b) = Breaker::<W, NoStats>::without_stats(black_box(Config::default())) else {
             return 0;
         };
         let mut acc = 0u64;
@@ -206,10 +206,11 @@ mod patterns {
     /// The composed pipeline: breaker + bulkhead + retry/backoff + timeouts.
     #[cfg(feature = "pipeline")]
     pub fn pipeline(input: u64) -> u64 {
-        use steadfast::breaker::{Breaker, Config as BreakerConfig};
+        use steadfast::breaker::{Breaker, Config as BreakerConfig, Consecutive, NoStats};
         use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
         use steadfast::pipeline::Shared;
-        let Ok(mut breaker): Result<Breaker, _> = Breaker::new(black_box(BreakerConfig::DEFAULT))
+        let Ok(mut breaker): Result<Breaker<Consecutive, NoStats>, _> =
+            Breaker::without_stats(black_box(BreakerConfig::DEFAULT))
         else {
             return 0;
         };
@@ -230,9 +231,10 @@ mod patterns {
     /// The pipeline with a breaker only: breaker + retry/backoff + timeouts.
     #[cfg(feature = "pipeline-breaker")]
     pub fn pipeline_breaker(input: u64) -> u64 {
-        use steadfast::breaker::{Breaker, Config as BreakerConfig};
+        use steadfast::breaker::{Breaker, Config as BreakerConfig, Consecutive, NoStats};
         use steadfast::pipeline::Shared;
-        let Ok(mut breaker): Result<Breaker, _> = Breaker::new(black_box(BreakerConfig::DEFAULT))
+        let Ok(mut breaker): Result<Breaker<Consecutive, NoStats>, _> =
+            Breaker::without_stats(black_box(BreakerConfig::DEFAULT))
         else {
             return 0;
         };
@@ -306,7 +308,7 @@ mod patterns {
 mod ram {
     use core::mem::size_of;
     use steadfast::backoff::Backoff;
-    use steadfast::breaker::{Breaker, Consecutive, CountWindow};
+    use steadfast::breaker::{Breaker, Consecutive, CountWindow, NoStats};
     use steadfast::bulkhead::Bulkhead;
     use steadfast::pipeline::{Call, Events, Pipeline};
     use steadfast::retry::{Budget, Retry};
@@ -321,8 +323,9 @@ mod ram {
     }
 
     size_symbols! {
-        SIZE_OF_Breaker_Consecutive: Breaker<Consecutive>,
-        SIZE_OF_Breaker_CountWindow_64: Breaker<CountWindow<64>>,
+        SIZE_OF_Breaker_Consecutive: Breaker<Consecutive, NoStats>,
+        SIZE_OF_Breaker_CountWindow_64: Breaker<CountWindow<64>, NoStats>,
+        SIZE_OF_Breaker_Consecutive_Stats: Breaker<Consecutive>,
         SIZE_OF_Bulkhead_4: Bulkhead<4>,
         SIZE_OF_Budget: Budget,
         SIZE_OF_Retry: Retry,
