@@ -54,7 +54,7 @@ mod tests;
 
 use core::fmt;
 
-pub use config::Config;
+pub use config::{Config, ConfigSource, ConstConfig, Fixed};
 pub use state::{NoStats, State, Stats, StatsSlot, Transition};
 pub use window::{Consecutive, CountWindow, TimeWindow, Window, WindowCounts};
 
@@ -101,7 +101,7 @@ use window::sealed::Sample;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Breaker<W: Window = Consecutive, S: StatsSlot = Stats> {
+pub struct Breaker<W: Window = Consecutive, S: StatsSlot = Stats, C: ConfigSource = Config> {
     // The state is stored flat (see `Phase`) rather than as a `State`, which
     // saves 16 bytes of padding; `state()` rebuilds it exactly.
     phase: Phase,
@@ -116,7 +116,7 @@ pub struct Breaker<W: Window = Consecutive, S: StatsSlot = Stats> {
     opens_in_a_row: u8,
     stats: S,
     window: W,
-    config: Config,
+    config: C,
 }
 
 /// [`State`]'s variant, stored flat beside its fields in [`Breaker`].
@@ -135,6 +135,16 @@ enum Phase {
     /// Half-open with probes outstanding: `deadline` is the hung-probe deadline.
     Probing,
     ForcedOpen,
+}
+
+impl Phase {
+    /// The [`State`] variant it stands for (`HalfOpen` and `Probing` are one).
+    const fn variant(self) -> Self {
+        match self {
+            Self::Probing => Self::HalfOpen,
+            phase => phase,
+        }
+    }
 }
 
 /// Permission to make one call, from [`Breaker::try_acquire`].
@@ -345,7 +355,7 @@ pub trait CircuitBreaker {
     fn cancel(&mut self, permit: Permit, now: Instant);
 }
 
-impl<W: Window, S: StatsSlot> CircuitBreaker for Breaker<W, S> {
+impl<W: Window, S: StatsSlot, C: ConfigSource> CircuitBreaker for Breaker<W, S, C> {
     #[inline]
     fn handle_timeout(&mut self, now: Instant) -> Option<Transition> {
         Self::handle_timeout(self, now)
@@ -454,7 +464,9 @@ impl<W: Window> Breaker<W> {
         breaker.window.clear();
         Ok(breaker)
     }
+}
 
+impl<W: Window, C: ConfigSource> Breaker<W, Stats, C> {
     /// The counters so far.
     ///
     /// ```
@@ -503,21 +515,10 @@ impl<W: Window> Breaker<W, NoStats> {
 }
 
 impl<W: Window, S: StatsSlot> Breaker<W, S> {
-    /// A closed breaker after validating `config` for `W`, counters at zero.
+    /// A closed breaker holding `config`, after validating it for `W`.
     const fn build(config: Config) -> Result<Self, ConfigError> {
         match config.validate_for(W::KIND) {
-            Ok(()) => Ok(Self {
-                phase: Phase::Closed,
-                deadline: Instant::ZERO,
-                probes_in_flight: 0,
-                probe_successes: 0,
-                last_now: Instant::ZERO,
-                generation: 0,
-                opens_in_a_row: 0,
-                stats: S::ZERO,
-                window: W::EMPTY,
-                config,
-            }),
+            Ok(()) => Ok(Self::closed(config)),
             Err(e) => Err(e),
         }
     }
@@ -531,6 +532,136 @@ impl<W: Window, S: StatsSlot> Breaker<W, S> {
     /// ```
     pub const fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// How long the next open period lasts:
+    /// `break_duration × break_multiplier^(opens since the last close)`, capped
+    /// at `max_break_duration`.
+    ///
+    /// ```
+    /// # use steadfast::breaker::{Breaker, Config};
+    /// # use steadfast::time::Duration;
+    /// let b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// assert_eq!(b.next_break_duration(), Duration::from_secs(30));
+    /// ```
+    pub const fn next_break_duration(&self) -> Duration {
+        break_after(&self.config, self.opens_in_a_row)
+    }
+}
+
+impl<W: Window, S: StatsSlot, T: ConstConfig> Breaker<W, S, Fixed<T>> {
+    /// A closed breaker reading its configuration from `T::CONFIG`
+    /// ([`ConstConfig`]) instead of holding it, after validating it for `W`
+    /// exactly as [`new`](Breaker::new) does. The configuration costs no RAM;
+    /// with [`NoStats`] this is the smallest breaker. `const`: usable in a
+    /// `static`.
+    ///
+    /// ```
+    /// use steadfast::breaker::{Breaker, Config, ConstConfig, Consecutive, Fixed, NoStats};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
+    ///
+    /// struct Sensor;
+    /// impl ConstConfig for Sensor {
+    ///     const CONFIG: Config = Config::new().with_failure_threshold(1);
+    /// }
+    /// type SensorBreaker = Breaker<Consecutive, NoStats, Fixed<Sensor>>;
+    /// const BREAKER: SensorBreaker = steadfast::valid!(SensorBreaker::fixed());
+    ///
+    /// let mut b = BREAKER;
+    /// let p = b.try_acquire(Instant::ZERO).unwrap();
+    /// assert!(b.record(p, Outcome::Failure, Instant::ZERO).is_some()); // 1 failure trips
+    ///
+    /// struct Broken;
+    /// impl ConstConfig for Broken {
+    ///     const CONFIG: Config = Config::new().with_failure_threshold(0);
+    /// }
+    /// let err = Breaker::<Consecutive, NoStats, Fixed<Broken>>::fixed().unwrap_err();
+    /// assert_eq!(err.field, "failure_threshold");
+    /// ```
+    pub const fn fixed() -> Result<Self, ConfigError> {
+        match T::CONFIG.validate_for(W::KIND) {
+            Ok(()) => Ok(Self::closed(Fixed::new())),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The configuration, `T::CONFIG`.
+    ///
+    /// ```
+    /// # use steadfast::breaker::{Breaker, Config, ConstConfig, Consecutive, Fixed, Stats};
+    /// struct Three;
+    /// impl ConstConfig for Three {
+    ///     const CONFIG: Config = Config::new().with_failure_threshold(3);
+    /// }
+    /// let b = Breaker::<Consecutive, Stats, Fixed<Three>>::fixed().unwrap();
+    /// assert_eq!(b.config().failure_threshold(), 3);
+    /// ```
+    pub const fn config(&self) -> &Config {
+        &T::CONFIG
+    }
+
+    /// See [`Breaker::next_break_duration`].
+    ///
+    /// ```
+    /// # use steadfast::breaker::{Breaker, Config, ConstConfig, Consecutive, Fixed, NoStats};
+    /// # use steadfast::time::Duration;
+    /// struct Short;
+    /// impl ConstConfig for Short {
+    ///     const CONFIG: Config = Config::new().with_break_duration(Duration::from_secs(5));
+    /// }
+    /// let b = Breaker::<Consecutive, NoStats, Fixed<Short>>::fixed().unwrap();
+    /// assert_eq!(b.next_break_duration(), Duration::from_secs(5));
+    /// ```
+    pub const fn next_break_duration(&self) -> Duration {
+        break_after(&T::CONFIG, self.opens_in_a_row)
+    }
+}
+
+/// The [`State`] the flat fields of a [`Breaker`] stand for.
+const fn state_of(phase: Phase, deadline: Instant, probes_in_flight: u16, successes: u16) -> State {
+    match phase {
+        Phase::Closed => State::Closed,
+        Phase::Open => State::Open { until: deadline },
+        Phase::HalfOpen => State::HalfOpen {
+            probes_in_flight,
+            successes,
+            deadline: None,
+        },
+        Phase::Probing => State::HalfOpen {
+            probes_in_flight,
+            successes,
+            deadline: Some(deadline),
+        },
+        Phase::ForcedOpen => State::ForcedOpen,
+        Phase::Disabled => State::Disabled,
+    }
+}
+
+/// `break_duration × break_multiplier^opens_in_a_row`, capped at `max_break_duration`.
+const fn break_after(config: &Config, opens_in_a_row: u8) -> Duration {
+    let growth = (config.break_multiplier as u64).saturating_pow(opens_in_a_row as u32);
+    config
+        .break_duration
+        .saturating_mul(growth)
+        .min(config.max_break_duration)
+}
+
+impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
+    /// A closed breaker reading `config` (validated by the caller), counters at zero.
+    const fn closed(config: C) -> Self {
+        Self {
+            phase: Phase::Closed,
+            deadline: Instant::ZERO,
+            probes_in_flight: 0,
+            probe_successes: 0,
+            last_now: Instant::ZERO,
+            generation: 0,
+            opens_in_a_row: 0,
+            stats: S::ZERO,
+            window: W::EMPTY,
+            config,
+        }
     }
 
     /// The current generation: bumped on every entry into a state and on
@@ -558,22 +689,12 @@ impl<W: Window, S: StatsSlot> Breaker<W, S> {
     /// assert_eq!(b.state(), State::Closed);
     /// ```
     pub const fn state(&self) -> State {
-        match self.phase {
-            Phase::Closed => State::Closed,
-            Phase::Open => State::Open {
-                until: self.deadline,
-            },
-            Phase::HalfOpen | Phase::Probing => State::HalfOpen {
-                probes_in_flight: self.probes_in_flight,
-                successes: self.probe_successes,
-                deadline: match self.phase {
-                    Phase::Probing => Some(self.deadline),
-                    _ => None,
-                },
-            },
-            Phase::ForcedOpen => State::ForcedOpen,
-            Phase::Disabled => State::Disabled,
-        }
+        state_of(
+            self.phase,
+            self.deadline,
+            self.probes_in_flight,
+            self.probe_successes,
+        )
     }
 
     /// The detector, for its [`counts`](Window::counts).
@@ -608,26 +729,8 @@ impl<W: Window, S: StatsSlot> Breaker<W, S> {
     /// assert_eq!(b.counts(Instant::from_secs(10)).failures, 0); // left the window
     /// ```
     pub fn counts(&self, now: Instant) -> WindowCounts {
-        self.window.counts_at(now.max(self.last_now), &self.config)
-    }
-
-    /// How long the next open period lasts:
-    /// `break_duration × break_multiplier^(opens since the last close)`, capped
-    /// at `max_break_duration`.
-    ///
-    /// ```
-    /// # use steadfast::breaker::{Breaker, Config};
-    /// # use steadfast::time::Duration;
-    /// let b: Breaker = Breaker::new(Config::new()).unwrap();
-    /// assert_eq!(b.next_break_duration(), Duration::from_secs(30));
-    /// ```
-    pub const fn next_break_duration(&self) -> Duration {
-        let growth =
-            (self.config.break_multiplier as u64).saturating_pow(self.opens_in_a_row as u32);
-        self.config
-            .break_duration
-            .saturating_mul(growth)
-            .min(self.config.max_break_duration)
+        self.window
+            .counts_at(now.max(self.last_now), self.config.get())
     }
 
     /// When the breaker next needs [`handle_timeout`](Self::handle_timeout):
@@ -723,7 +826,7 @@ impl<W: Window, S: StatsSlot> Breaker<W, S> {
             })
         };
         match decision {
-            Err(_) if self.config.metrics_only => Ok(self.shadow_permit(now)),
+            Err(_) if self.config.get().metrics_only => Ok(self.shadow_permit(now)),
             decision => decision,
         }
     }
@@ -767,13 +870,13 @@ impl<W: Window, S: StatsSlot> Breaker<W, S> {
                 deadline,
             } => {
                 if u32::from(probes_in_flight) + u32::from(successes)
-                    >= u32::from(self.config.max_probes)
+                    >= u32::from(self.config.get().max_probes)
                 {
                     return Err(self.reject(deadline));
                 }
                 let deadline = match deadline {
                     Some(d) => d,
-                    None => now.saturating_add(self.config.max_half_open_wait),
+                    None => now.saturating_add(self.config.get().max_half_open_wait),
                 };
                 self.set_state(State::HalfOpen {
                     probes_in_flight: probes_in_flight.saturating_add(1),
@@ -841,7 +944,7 @@ impl<W: Window, S: StatsSlot> Breaker<W, S> {
             || now
                 > permit
                     .issued_at
-                    .saturating_add(self.config.slow_call_duration);
+                    .saturating_add(self.config.get().slow_call_duration);
         self.stats.bump(match outcome {
             Outcome::Ignored => Counter::Ignored,
             Outcome::Success => Counter::Successes,
@@ -863,7 +966,7 @@ impl<W: Window, S: StatsSlot> Breaker<W, S> {
             failure: outcome.is_failure(),
             slow,
         };
-        if self.window.record(sample, now, &self.config) {
+        if self.window.record(sample, now, self.config.get()) {
             self.open(now)
         } else {
             None
@@ -897,7 +1000,7 @@ impl<W: Window, S: StatsSlot> Breaker<W, S> {
                     Outcome::Success => (successes.saturating_add(1), deadline),
                     Outcome::Ignored => (successes, deadline),
                 };
-                if successes >= self.config.success_threshold {
+                if successes >= self.config.get().success_threshold {
                     return self.enter(State::Closed, now);
                 }
                 self.set_state(State::HalfOpen {
@@ -1100,7 +1203,7 @@ impl<W: Window, S: StatsSlot> Breaker<W, S> {
     #[cold]
     #[inline(never)]
     fn open(&mut self, at: Instant) -> Option<Transition> {
-        let until = at.saturating_add(self.next_break_duration());
+        let until = at.saturating_add(break_after(self.config.get(), self.opens_in_a_row));
         self.opens_in_a_row = self.opens_in_a_row.saturating_add(1);
         self.enter(State::Open { until }, at)
     }
@@ -1108,7 +1211,10 @@ impl<W: Window, S: StatsSlot> Breaker<W, S> {
     /// Every entry into a state goes through here: new generation, bookkeeping,
     /// and the event when the variant changed.
     fn enter(&mut self, to: State, at: Instant) -> Option<Transition> {
-        let from = self.state();
+        // `from` is kept flat and both states are rebuilt in the event itself:
+        // no whole `State` is copied around (a `memcpy` call on a Cortex-M0).
+        let (phase, deadline) = (self.phase, self.deadline);
+        let (probes_in_flight, successes) = (self.probes_in_flight, self.probe_successes);
         self.set_state(to);
         self.generation = self.generation.wrapping_add(1);
         match to {
@@ -1119,10 +1225,14 @@ impl<W: Window, S: StatsSlot> Breaker<W, S> {
             State::Open { .. } => self.stats.bump(Counter::Opens),
             State::HalfOpen { .. } | State::ForcedOpen | State::Disabled => {}
         }
-        if from.same_variant(&to) {
+        if phase.variant() == self.phase.variant() {
             return None;
         }
         self.stats.bump(Counter::StateChanges);
-        Some(Transition { from, to, at })
+        Some(Transition {
+            from: state_of(phase, deadline, probes_in_flight, successes),
+            to: self.state(),
+            at,
+        })
     }
 }

@@ -110,18 +110,6 @@ impl State {
             Self::Closed | Self::ForcedOpen | Self::Disabled => None,
         }
     }
-
-    /// Same variant, ignoring the fields.
-    pub(crate) const fn same_variant(&self, other: &Self) -> bool {
-        matches!(
-            (self, other),
-            (Self::Closed, Self::Closed)
-                | (Self::Open { .. }, Self::Open { .. })
-                | (Self::HalfOpen { .. }, Self::HalfOpen { .. })
-                | (Self::ForcedOpen, Self::ForcedOpen)
-                | (Self::Disabled, Self::Disabled)
-        )
-    }
 }
 
 impl fmt::Display for State {
