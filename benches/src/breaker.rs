@@ -51,6 +51,9 @@ pub fn visit<V: Visitor>(v: &mut V) {
     v.visit::<Shared<FloorShared>>();
     v.visit::<Shared<FailsafeShared>>();
     v.visit::<Shared<RecloserShared>>();
+    v.visit::<SharedWindow<SteadfastSharedWindow>>();
+    v.visit::<SharedWindow<FloorSharedWindow>>();
+    v.visit::<SharedWindow<RecloserSharedWindow>>();
     v.visit::<SharedOpen<SteadfastShared>>();
     v.visit::<SharedOpen<FloorShared>>();
     v.visit::<SharedOpen<FailsafeShared>>();
@@ -660,6 +663,95 @@ impl SharedSubject for FloorShared {
     fn closed() -> Self {
         Self(
             std::sync::Mutex::new(FloorBreaker::new(THRESHOLD, LONG_SECS * 1_000_000)),
+            std::sync::atomic::AtomicU64::new(0),
+        )
+    }
+    #[inline(always)]
+    fn call(&self, result: CallResult) -> bool {
+        let now = self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut b = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if b.try_acquire(now) {
+            b.record(result.is_err(), now);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+// ---- shared count windows (the last 100 calls at 50 %), one thread ----------------------
+
+/// `breaker/shared (window)`: a closed call through a count-window breaker
+/// shared by reference.
+#[derive(Debug)]
+pub struct SharedWindow<S>(S);
+impl<S: SharedSubject> Op for SharedWindow<S> {
+    const GROUP: &'static str =
+        "breaker/shared (&self), closed call, window of 100 (50 %), 1 thread";
+    const NAME: &'static str = S::NAME;
+    const WHO: Who = S::WHO;
+    fn new() -> Self {
+        Self(S::closed())
+    }
+    #[inline(always)]
+    fn op(&mut self) {
+        black_box(black_box(&self.0).call(call_result()));
+    }
+}
+
+/// steadfast-std `SharedBreaker::with_count_window(.., 100)`, 100 minimum calls,
+/// 50 % (reads the std clock itself).
+#[derive(Debug)]
+pub struct SteadfastSharedWindow(SteadfastShared);
+impl SharedSubject for SteadfastSharedWindow {
+    const NAME: &'static str = "steadfast-std SharedBreaker (count window)";
+    const WHO: Who = Who::Steadfast;
+    fn closed() -> Self {
+        let config = steadfast_config()
+            .with_minimum_calls(WINDOW as u32)
+            .with_failure_rate_percent(WINDOW_RATE_PERCENT);
+        Self(SteadfastShared(
+            steadfast_std::SharedBreaker::with_count_window("bench", config, WINDOW)
+                .expect("valid"),
+        ))
+    }
+    #[inline(always)]
+    fn call(&self, result: CallResult) -> bool {
+        self.0.call(result)
+    }
+}
+
+/// recloser `closed_len(100)`, `error_rate(0.5)`, shared (`&self`).
+#[derive(Debug)]
+pub struct RecloserSharedWindow(recloser::Recloser);
+impl SharedSubject for RecloserSharedWindow {
+    const NAME: &'static str = "recloser 1.4";
+    const WHO: Who = Who::Peer;
+    fn closed() -> Self {
+        Self(recloser_window())
+    }
+    #[inline(always)]
+    fn call(&self, result: CallResult) -> bool {
+        recloser_call(&self.0, result)
+    }
+}
+
+/// The floor: the `u128` ring behind a `std::sync::Mutex`, an `AtomicU64` tick.
+#[derive(Debug)]
+pub struct FloorSharedWindow(
+    std::sync::Mutex<FloorWindowBreaker>,
+    std::sync::atomic::AtomicU64,
+);
+impl SharedSubject for FloorSharedWindow {
+    const NAME: &'static str = "floor (Mutex<u128 ring + count>)";
+    const WHO: Who = Who::Floor;
+    fn closed() -> Self {
+        Self(
+            std::sync::Mutex::new(FloorWindowBreaker::new(
+                WINDOW as u32,
+                u32::from(WINDOW_RATE_PERCENT),
+                LONG_SECS * 1_000_000,
+            )),
             std::sync::atomic::AtomicU64::new(0),
         )
     }

@@ -33,6 +33,7 @@ pub fn visit<V: Visitor>(v: &mut V) {
     v.visit::<Through<StdBh>>();
     v.visit::<Through<StdBreakerLayer>>();
     v.visit::<Through<StdBulkheadLayer>>();
+    v.visit::<Through<TowerLimit>>();
     v.visit::<Through<TrBh>>();
 }
 
@@ -144,6 +145,22 @@ impl Stack for TrCb {
             .build()
             .expect("valid")
             .layer(Echo)
+    }
+}
+
+/// tower's own `ConcurrencyLimit` (10): a tokio `Semaphore` permit taken in
+/// `poll_ready` (`try_acquire_owned` on an `Arc<Semaphore>`), held by the
+/// response future, given back when it is dropped. No queue with a max wait:
+/// a request without a permit waits in `poll_ready` for as long as it takes.
+#[derive(Debug)]
+pub struct TowerLimit;
+impl Stack for TowerLimit {
+    const NAME: &'static str = "tower 0.5 ConcurrencyLimit (tokio Semaphore)";
+    const GROUP: &'static str = BH_GROUP;
+    const WHO: Who = Who::Peer;
+    type Svc = tower::limit::ConcurrencyLimit<Echo>;
+    fn build() -> Self::Svc {
+        tower::limit::ConcurrencyLimitLayer::new(10).layer(Echo)
     }
 }
 

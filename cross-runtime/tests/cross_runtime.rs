@@ -841,6 +841,7 @@ fn sim_run(s: &Script) -> Record {
         rate_limit: None,
         throttle: None,
         chaos: None,
+        adaptive_limit: None,
     };
     let answer = |a: Answer| match a {
         Fine => script::Answer::Ok,

@@ -35,6 +35,7 @@ use steadfast::error::ConfigError;
 use steadfast::outcome::Outcome;
 
 use crate::Observer;
+use crate::observer::LayerKind;
 use crate::sync::{Arc, Mutex, lock};
 use crate::time;
 
@@ -107,6 +108,7 @@ impl SharedAdaptiveLimit {
     pub fn with_observer(self, observer: Arc<dyn Observer>) -> Self {
         let machine = lock(&self.inner.machine).clone();
         let (limit, in_flight) = (machine.limit(), machine.in_flight());
+        observer.on_register_layer(LayerKind::AdaptiveLimit, &self.inner.name);
         observer.on_adaptive_limit(&self.inner.name, limit, in_flight);
         Self {
             inner: Arc::new(Inner {

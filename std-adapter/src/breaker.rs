@@ -1,21 +1,23 @@
 //! [`SharedBreaker`]: one circuit breaker shared by many tasks and threads.
 //!
 //! The core [`Breaker`] is the only source of truth; it lives behind a mutex
-//! held for one of its methods at a time. On top of that, a
-//! [`Detector::Consecutive`] breaker publishes one atomic word —
-//! `generation << 1 | clean` — after every locked step, where `clean` means
-//! "closed, no failure in the current run" and `generation` is the core's
-//! [`Breaker::generation`]. While it is clean:
-//!
-//! * [`SharedBreaker::try_acquire`] admits without the lock (and without the
-//!   clock unless slow-call detection is on), with a permit of that generation
-//!   ([`Permit::issued`](steadfast::breaker::Permit::issued)) — exactly the permit
-//!   the core would have issued;
-//! * a success that is not slow, on a permit of that generation, is a no-op
-//!   for the core (it would end a failure run that is already empty): it is
-//!   counted without the lock;
-//! * cancelling a permit of that generation is a no-op for the core (only a
-//!   half-open probe has a slot to return).
+//! held for one of its methods at a time. On top of that, every breaker
+//! publishes one atomic word — `generation << 2 | closed << 1 | clean` —
+//! after every locked step, where `generation` is the core's
+//! [`Breaker::generation`], `closed` means the state is
+//! [`State::Closed`] (whatever the detector), and `clean` (a
+//! [`Detector::Consecutive`] breaker only) means "closed, no failure in the
+//! current run". While it is closed, [`SharedBreaker::try_acquire`] admits
+//! without the lock (and without the clock unless slow-call detection is
+//! on), with a permit of that generation
+//! ([`Permit::issued`](steadfast::breaker::Permit::issued)): a closed core
+//! admits every call and only counts it: that permit is exactly the one the
+//! core would have issued. Cancelling a permit of a closed generation is a
+//! no-op for the core (only a half-open probe has a slot to return). While it
+//! is clean, moreover, a success that is not slow, on a permit of that
+//! generation, is a no-op for the core (it would end a failure run that is
+//! already empty): it is counted without the lock. An outcome of a window
+//! detector always goes to the core, which judges the window after each one.
 //!
 //! While it is open, the breaker also publishes the end of its open period
 //! (not for a metrics-only breaker, which never refuses): a call before it
@@ -214,45 +216,71 @@ pub(crate) struct Locked {
     pub(crate) machine: AnyBreaker,
     /// Whether this breaker publishes a clean word at all (consecutive detector).
     fast: bool,
-    /// What the core counted, moved here after every locked step so that the
-    /// core's `u32` counters never fill up.
+    /// What the core counted, moved here every [`DRAIN_STEPS`] locked steps
+    /// so that the core's `u32` counters never fill up; the counts of the
+    /// steps since are still in the core.
     totals: Totals,
+    /// Locked steps since the core's counts were last moved to `totals`.
+    steps: u32,
 }
+
+/// Locked steps between two drains of the core's counts: one step adds at
+/// most a few to any counter, so `u32` counters stay far from full.
+const DRAIN_STEPS: u32 = 1 << 16;
 
 impl Locked {
     fn state(&self) -> State {
         with_breaker!(&self.machine, b => b.state())
     }
 
-    /// Recomputes the fast-path word: `generation << 1 | clean`.
+    /// Recomputes the fast-path word: `generation << 2 | closed << 1 | clean`.
     /// Publishes what lock-free readers decide on: the clean word, and the
     /// end of an open period (0 when not open, or when a metrics-only
     /// breaker never rejects).
     fn publish(&self, word: &AtomicU64, open_until: &AtomicU64) {
-        let (generation, clean) = match &self.machine {
-            AnyBreaker::Consecutive(b) => (
-                b.generation(),
-                self.fast && b.state() == State::Closed && b.window().failures() == 0,
-            ),
-            AnyBreaker::Count(b) => (b.generation(), false),
-            AnyBreaker::Time(b) => (b.generation(), false),
-        };
-        let until = match with_breaker!(&self.machine, b => (b.state(), b.config().metrics_only()))
-        {
-            (State::Open { until }, false) => until.as_micros(),
+        // The state once: building it from the core's phase is most of the cost.
+        let (generation, state, metrics_only) = with_breaker!(
+            &self.machine,
+            b => (b.generation(), b.state(), b.config().metrics_only())
+        );
+        let closed = state == State::Closed;
+        let clean = closed
+            && self.fast
+            && matches!(&self.machine, AnyBreaker::Consecutive(b) if b.window().failures() == 0);
+        let until = match state {
+            State::Open { until } if !metrics_only => until.as_micros(),
             _ => 0,
         };
         open_until.store(until, Ordering::Release);
         word.store(
-            u64::from(generation) << 1 | u64::from(clean),
+            (u64::from(generation) << 2)
+                | (u64::from(closed) * CLOSED)
+                | (u64::from(clean) * CLEAN),
             Ordering::Release,
         );
     }
 }
 
+/// The word's bit saying the breaker is clean (closed, no failure in the run).
+const CLEAN: u64 = 1;
+/// The word's bit saying the breaker is closed: it admits every call.
+const CLOSED: u64 = 2;
+
 /// The word a clean breaker publishes in `generation`.
 const fn clean_word(generation: u32) -> u64 {
-    (generation as u64) << 1 | 1
+    (generation as u64) << 2 | CLOSED | CLEAN
+}
+
+/// The generation a word was published in.
+#[allow(clippy::cast_possible_truncation)] // the word holds a u32 generation
+const fn word_generation(word: u64) -> u32 {
+    (word >> 2) as u32
+}
+
+/// Whether `word` says closed in `generation`: the core would do nothing
+/// with a permit of that generation given back unused.
+const fn closed_in(word: u64, generation: u32) -> bool {
+    word & CLOSED != 0 && word_generation(word) == generation
 }
 
 /// Lock-free counts of one thread (or of the overflow threads), one cache line.
@@ -469,6 +497,7 @@ impl SharedBreaker {
             fast: matches!(machine, AnyBreaker::Consecutive(_)),
             machine,
             totals: Totals::ZERO,
+            steps: 0,
         };
         let word = AtomicU64::new(0);
         let open_until = AtomicU64::new(0);
@@ -599,7 +628,12 @@ impl SharedBreaker {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn stats(&self) -> Totals {
-        let mut totals = lock(&self.inner.locked).totals;
+        let mut totals = {
+            let locked = lock(&self.inner.locked);
+            let mut totals = locked.totals;
+            totals.add(with_breaker!(&locked.machine, b => b.stats()));
+            totals
+        };
         for s in &self.inner.stripes {
             totals.calls = totals.calls.wrapping_add(s.calls.load(Ordering::Relaxed));
             totals.successes = totals
@@ -702,8 +736,12 @@ impl SharedBreaker {
     fn with_locked<R>(&self, f: impl FnOnce(&mut AnyBreaker) -> R) -> R {
         let mut locked: MutexGuard<'_, Locked> = lock(&self.inner.locked);
         let r = f(&mut locked.machine);
-        let counted = with_breaker!(&mut locked.machine, b => b.take_stats());
-        locked.totals.add(counted);
+        locked.steps += 1;
+        if locked.steps >= DRAIN_STEPS {
+            locked.steps = 0;
+            let counted = with_breaker!(&mut locked.machine, b => b.take_stats());
+            locked.totals.add(counted);
+        }
         locked.publish(&self.inner.word, &self.inner.open_until);
         r
     }
@@ -716,8 +754,8 @@ impl SharedBreaker {
     }
 
     /// Asks for a permit to make one call: lock-free (and clock-free unless
-    /// slow-call detection is on) while the breaker is closed and clean (see
-    /// the module docs).
+    /// slow-call detection is on) while the breaker is closed (see the module
+    /// docs).
     ///
     /// ```
     /// use steadfast::outcome::Outcome;
@@ -732,17 +770,16 @@ impl SharedBreaker {
     #[inline]
     pub fn try_acquire(&self) -> Result<BreakerPermit<'_>, Rejected> {
         let word = self.inner.word.load(Ordering::Acquire);
-        let permit = if word & 1 == 1 {
+        let permit = if word & CLOSED != 0 {
             // Only slow-call timing reads `issued_at`: with it off, no clock.
             let at = if self.inner.slow_micros == u64::MAX {
                 Instant::ZERO
             } else {
                 time::now()
             };
-            self.issue_clean(word, at)
+            self.issue_closed(word, at)
         } else {
-            let now = time::now();
-            self.refuse_while_open(now)?;
+            let now = self.refuse_until_open_ends()?;
             self.with_locked(|m| with_breaker!(m, b => b.try_acquire(now)))?
         };
         Ok(BreakerPermit {
@@ -751,13 +788,12 @@ impl SharedBreaker {
         })
     }
 
-    /// The permit the core would issue in the clean generation of `word`,
+    /// The permit a closed core would issue in the generation of `word`,
     /// counted in this thread's stripe.
     #[inline]
-    fn issue_clean(&self, word: u64, at: Instant) -> Permit {
+    fn issue_closed(&self, word: u64, at: Instant) -> Permit {
         bump(&self.inner.stripes, |s| &s.calls);
-        #[allow(clippy::cast_possible_truncation)] // the word holds a u32 generation
-        Permit::issued((word >> 1) as u32, at)
+        Permit::issued(word_generation(word), at)
     }
 
     /// Open, and `now` before the end of the open period: refused without
@@ -776,11 +812,28 @@ impl SharedBreaker {
         Ok(())
     }
 
+    /// [`refuse_while_open`](Self::refuse_while_open) at [`time::now`], read
+    /// once; `Ok(now)` when the core decides. The refusal compares on the
+    /// std clock ([`time::before`]) and converts no reading.
+    #[inline]
+    fn refuse_until_open_ends(&self) -> Result<Instant, Rejected> {
+        let until = self.inner.open_until.load(Ordering::Acquire);
+        if until == 0 {
+            return Ok(time::now());
+        }
+        time::before(Instant::from_micros(until)).map_or_else(Ok, |()| {
+            bump(&self.inner.stripes, |s| &s.rejections);
+            Err(Rejected {
+                retry_at: Some(Instant::from_micros(until)),
+            })
+        })
+    }
+
     /// Closed with no failure in the current run: its calls take the
     /// lock-free path and no time-driven transition can be due.
     #[inline]
     pub(crate) fn is_clean(&self) -> bool {
-        self.inner.word.load(Ordering::Acquire) & 1 == 1
+        self.inner.word.load(Ordering::Acquire) & CLEAN != 0
     }
 
     /// Runs `op` if the breaker admits it and records how it ended (`Err` is a
@@ -814,15 +867,14 @@ impl SharedBreaker {
         op: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, Error<E>> {
         let word = self.inner.word.load(Ordering::Acquire);
-        if word & 1 == 1 && self.inner.slow_micros == u64::MAX {
+        if word & CLEAN != 0 && self.inner.slow_micros == u64::MAX {
             // Clean, no slow-call timing: no lock and no clock, and this
             // thread's stripe is looked up once for the call and its success.
             let (stripe, owned) = stripe(&self.inner.stripes);
             add_one(&stripe.calls, owned);
-            #[allow(clippy::cast_possible_truncation)] // the word holds a u32 generation
             let mut permit = BreakerPermit {
                 breaker: self,
-                permit: Some(Permit::issued((word >> 1) as u32, Instant::ZERO)),
+                permit: Some(Permit::issued(word_generation(word), Instant::ZERO)),
             };
             let result = op();
             let outcome = classifier.classify(&result).outcome;
@@ -891,8 +943,8 @@ impl CircuitBreaker for Gate<'_> {
     #[inline]
     fn try_acquire(&mut self, now: Instant) -> Result<Permit, Rejected> {
         let word = self.breaker.inner.word.load(Ordering::Acquire);
-        if word & 1 == 1 {
-            return Ok(self.breaker.issue_clean(word, now));
+        if word & CLOSED != 0 {
+            return Ok(self.breaker.issue_closed(word, now));
         }
         self.breaker.refuse_while_open(now)?;
         self.breaker
@@ -911,7 +963,10 @@ impl CircuitBreaker for Gate<'_> {
 
     #[inline]
     fn cancel(&mut self, permit: Permit, now: Instant) {
-        if self.breaker.inner.word.load(Ordering::Acquire) == clean_word(permit.generation()) {
+        if closed_in(
+            self.breaker.inner.word.load(Ordering::Acquire),
+            permit.generation(),
+        ) {
             // Closed in the permit's generation: the core would do nothing.
             return;
         }
@@ -992,7 +1047,10 @@ impl Drop for BreakerPermit<'_> {
     #[inline]
     fn drop(&mut self) {
         if let Some(permit) = self.permit.take() {
-            if self.breaker.inner.word.load(Ordering::Acquire) == clean_word(permit.generation()) {
+            if closed_in(
+                self.breaker.inner.word.load(Ordering::Acquire),
+                permit.generation(),
+            ) {
                 // Closed in the permit's generation: the core would do nothing.
                 return;
             }
@@ -1106,5 +1164,117 @@ mod tests {
         assert!(matches!(b.state(), State::Open { .. }));
         assert_eq!(b.inner.open_until.load(Ordering::Relaxed), 0);
         assert_eq!(b.call(|| Ok::<_, ()>(2)), Ok(2));
+    }
+
+    #[test]
+    fn a_closed_window_breaker_admits_without_the_lock_and_judges_every_outcome() {
+        let config = Config::new()
+            .with_minimum_calls(4)
+            .with_failure_rate_percent(50);
+        let b = SharedBreaker::with_count_window("search", config, 4).unwrap();
+        // Admitted while the lock is held elsewhere: no lock taken.
+        let permits: Vec<_> = {
+            let _held = lock(&b.inner.locked);
+            (0..4).map(|_| b.try_acquire().unwrap()).collect()
+        };
+        let mut permits = permits.into_iter();
+        permits.next().unwrap().success();
+        permits.next().unwrap().success();
+        assert_eq!(permits.next().unwrap().failure(), None);
+        // The fourth outcome fills the window at 50 %: it trips.
+        let opened = permits.next().unwrap().failure().unwrap();
+        assert!(matches!(opened.to, State::Open { .. }));
+        assert!(b.try_acquire().is_err());
+        let s = b.stats();
+        assert_eq!(
+            (s.calls, s.successes, s.failures, s.rejections, s.opens),
+            (4, 2, 2, 1, 1)
+        );
+    }
+
+    #[test]
+    fn a_lock_free_permit_of_a_closed_generation_is_stale_once_the_breaker_opened() {
+        let config = Config::new()
+            .with_minimum_calls(2)
+            .with_failure_rate_percent(50);
+        let b = SharedBreaker::with_count_window("search", config, 2).unwrap();
+        let late = b.try_acquire().unwrap();
+        let late_drop = b.try_acquire().unwrap();
+        let _ = b.call(|| Err::<(), _>("down"));
+        let _ = b.call(|| Err::<(), _>("down"));
+        let State::Open { until } = b.state() else {
+            panic!("not open: {:?}", b.state());
+        };
+        // Outcomes and cancels from before the transition change nothing.
+        assert_eq!(late.failure(), None);
+        drop(late_drop);
+        assert_eq!(b.state(), State::Open { until });
+        let s = b.stats();
+        assert_eq!((s.calls, s.failures, s.state_changes), (4, 2, 1));
+    }
+
+    #[test]
+    fn counts_are_exact_across_drains_of_the_core() {
+        // A count window takes the lock for every outcome: each call is a
+        // locked step, so this runs past a few drains.
+        let config = Config::new()
+            .with_minimum_calls(100)
+            .with_failure_rate_percent(100);
+        let b = SharedBreaker::with_count_window("search", config, 100).unwrap();
+        let n = u64::from(DRAIN_STEPS) * 2 + 7;
+        for i in 0..n {
+            let _ = b.call(|| if i % 3 == 0 { Err("down") } else { Ok(()) });
+        }
+        let s = b.stats();
+        assert_eq!((s.calls, s.failures), (n, n.div_ceil(3)));
+        assert_eq!(s.successes, n - n.div_ceil(3));
+        let locked = lock(&b.inner.locked);
+        let in_core = with_breaker!(&locked.machine, b => b.stats());
+        assert!(u64::from(in_core.failures) < u64::from(DRAIN_STEPS));
+        assert_eq!(
+            locked.totals.failures + u64::from(in_core.failures),
+            s.failures
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn open_periods_end_to_the_microsecond_whichever_breaker_a_thread_asked_last() {
+        // Two breakers opened 1 ms apart; the refusal compares on the std
+        // clock with a per-thread cached deadline: asking about one breaker
+        // must never answer for the other.
+        let config = Config::new().with_failure_threshold(1);
+        let (a, b) = (
+            SharedBreaker::new("a", config).unwrap(),
+            SharedBreaker::new("b", config).unwrap(),
+        );
+        let _ = a.call(|| Err::<(), _>("down"));
+        tokio::time::advance(std::time::Duration::from_millis(1)).await;
+        let _ = b.call(|| Err::<(), _>("down"));
+        let (State::Open { until: a_until }, State::Open { until: b_until }) =
+            (a.state(), b.state())
+        else {
+            panic!("not open: {:?} {:?}", a.state(), b.state());
+        };
+        assert_eq!(
+            b_until,
+            a_until.saturating_add(steadfast::time::Duration::from_millis(1))
+        );
+        let to = |t: Instant| {
+            std::time::Duration::from_micros(t.saturating_duration_since(time::now()).as_micros())
+        };
+        tokio::time::advance(to(a_until) - std::time::Duration::from_micros(1)).await;
+        for _ in 0..2 {
+            assert_eq!(b.try_acquire().unwrap_err().retry_at, Some(b_until));
+            assert_eq!(a.try_acquire().unwrap_err().retry_at, Some(a_until));
+            assert_eq!(b.try_acquire().unwrap_err().retry_at, Some(b_until));
+        }
+        // The thread last asked about b (the later deadline).
+        tokio::time::advance(std::time::Duration::from_micros(1)).await;
+        assert!(a.try_acquire().is_ok(), "a's period ended: a probe");
+        assert_eq!(b.try_acquire().unwrap_err().retry_at, Some(b_until));
+        tokio::time::advance(to(b_until) - std::time::Duration::from_micros(1)).await;
+        assert_eq!(b.try_acquire().unwrap_err().retry_at, Some(b_until));
+        tokio::time::advance(std::time::Duration::from_micros(1)).await;
+        assert!(b.try_acquire().is_ok(), "b's period ended: a probe");
     }
 }

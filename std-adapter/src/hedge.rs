@@ -32,6 +32,7 @@ use steadfast::time::Duration;
 use steadfast::time::Instant;
 
 use crate::Observer;
+use crate::observer::LayerKind;
 use crate::sync::{Arc, Mutex, lock};
 
 /// A hedging rule shared by every clone (an `Arc`), named for its metrics.
@@ -97,6 +98,7 @@ impl SharedHedger {
     /// ```
     #[must_use]
     pub fn with_observer(self, observer: Arc<dyn Observer>) -> Self {
+        observer.on_register_layer(LayerKind::Hedger, &self.inner.name);
         let machine = lock(&self.inner.machine).clone();
         Self {
             inner: Arc::new(Inner {

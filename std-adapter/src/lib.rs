@@ -37,7 +37,7 @@ pub use budget::SharedBudget;
 pub use bulkhead::SharedBulkhead;
 pub use error::Error;
 pub use fallback::{AsyncFallback, Fallback};
-pub use observer::{NoopObserver, Observer};
+pub use observer::{LayerKind, NoopObserver, Observer};
 pub use policy::{Policy, PolicyBuilder};
 #[cfg(feature = "config")]
 pub mod config;

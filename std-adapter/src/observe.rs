@@ -70,7 +70,7 @@ use steadfast::pipeline::{Event, Failure, Finish};
 use steadfast::time::Duration;
 
 pub use crate::health::state_code;
-use crate::observer::Observer;
+use crate::observer::{LayerKind, Observer};
 
 #[cfg(any(feature = "metrics", feature = "tracing"))]
 fn is_open(state: &State) -> bool {
@@ -394,6 +394,32 @@ impl Observer for MetricsObserver {
             .increment(1);
     }
 
+    fn on_register_layer(&self, kind: LayerKind, name: &str) {
+        let n = &self.names;
+        let label = || name.to_owned();
+        match kind {
+            LayerKind::RateLimiter => {
+                metrics::counter!(n.rate_limited.clone(), LABEL => label()).increment(0);
+            }
+            LayerKind::Throttle => {
+                metrics::counter!(n.throttled.clone(), LABEL => label()).increment(0);
+            }
+            LayerKind::AdaptiveLimit => {
+                metrics::counter!(n.adaptive_rejections.clone(), LABEL => label()).increment(0);
+            }
+            LayerKind::Hedger => {
+                metrics::counter!(n.hedges_started.clone(), LABEL => label()).increment(0);
+                metrics::counter!(n.hedge_wins.clone(), LABEL => label()).increment(0);
+            }
+            LayerKind::Chaos => {
+                for kind in ["error", "hang", "outcome", "latency"] {
+                    metrics::counter!(n.injections.clone(), LABEL => label(), "kind" => kind)
+                        .increment(0);
+                }
+            }
+        }
+    }
+
     fn on_adaptive_limit(&self, name: &str, limit: u32, in_flight: u32) {
         let n = &self.names;
         metrics::gauge!(n.adaptive_limit.clone(), LABEL => name.to_owned()).set(f64::from(limit));
@@ -619,6 +645,12 @@ impl Observer for Standard {
         let _ = (name, kind);
     }
 
+    fn on_register_layer(&self, kind: LayerKind, name: &str) {
+        #[cfg(feature = "metrics")]
+        MetricsObserver::UNPREFIXED.on_register_layer(kind, name);
+        let _ = (kind, name);
+    }
+
     fn on_adaptive_limit(&self, name: &str, limit: u32, in_flight: u32) {
         #[cfg(feature = "metrics")]
         MetricsObserver::UNPREFIXED.on_adaptive_limit(name, limit, in_flight);
@@ -693,6 +725,11 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn on_injection(&self, name: &str, kind: &'static str) {
         self.0.on_injection(name, kind);
         self.1.on_injection(name, kind);
+    }
+
+    fn on_register_layer(&self, kind: LayerKind, name: &str) {
+        self.0.on_register_layer(kind, name);
+        self.1.on_register_layer(kind, name);
     }
 
     fn on_adaptive_limit(&self, name: &str, limit: u32, in_flight: u32) {

@@ -106,6 +106,13 @@ pub trait Observer: Send + Sync {
     fn on_injection(&self, name: &str, kind: &'static str) {
         let _ = (name, kind);
     }
+    /// A machine of `kind` named `name` was given this observer (a rate
+    /// limiter, throttle, adaptive limit, hedger or fault-injection layer):
+    /// its series exist from now on, at 0, before anything happens — as
+    /// [`on_register`](Self::on_register) does for a policy.
+    fn on_register_layer(&self, kind: LayerKind, name: &str) {
+        let _ = (kind, name);
+    }
     /// Adaptive limit `name` now admits `limit` calls at once and has
     /// `in_flight` out: reported after each step that changed either, by a
     /// `SharedAdaptiveLimit` given this observer (the gauges
@@ -128,6 +135,27 @@ pub trait Observer: Send + Sync {
     fn on_hedge_won(&self, name: &str, number: u8) {
         let _ = (name, number);
     }
+}
+
+/// What [`Observer::on_register_layer`] registers.
+///
+/// ```
+/// use steadfast_std::observer::LayerKind;
+/// assert_ne!(LayerKind::RateLimiter, LayerKind::Throttle);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LayerKind {
+    /// A rate limiter (`rate_limit_rejections_total`).
+    RateLimiter,
+    /// An adaptive throttle (`throttle_rejections_total`).
+    Throttle,
+    /// An adaptive concurrency limit (`adaptive_limit_rejections_total`).
+    AdaptiveLimit,
+    /// A hedger (`hedges_started_total`, `hedge_wins_total`).
+    Hedger,
+    /// A fault-injection drill (`chaos_injections_total` by kind).
+    Chaos,
 }
 
 /// The default observer: does nothing.

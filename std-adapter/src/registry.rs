@@ -48,6 +48,7 @@ use crate::adaptive::SharedAdaptiveLimit;
 use crate::checks::HealthChecks;
 use crate::health::{BreakerHealth, Health};
 use crate::hedge::SharedHedger;
+use crate::observer::LayerKind;
 use crate::observer::{NoopObserver, Observer};
 use crate::ratelimit::SharedRateLimiter;
 use crate::throttle::SharedThrottle;
@@ -380,6 +381,17 @@ impl RegistryBuilder {
     /// assert!(Registry::builder().build().policy("x").is_none());
     /// ```
     pub fn build(self) -> Registry {
+        // Every series exists at 0 from start-up, as the policies' do.
+        let register = |kind: LayerKind, names: &mut dyn Iterator<Item = &String>| {
+            for name in names {
+                self.observer.on_register_layer(kind, name);
+            }
+        };
+        register(LayerKind::RateLimiter, &mut self.rate_limiters.keys());
+        register(LayerKind::Throttle, &mut self.throttles.keys());
+        register(LayerKind::AdaptiveLimit, &mut self.adaptive_limits.keys());
+        register(LayerKind::Hedger, &mut self.hedgers.keys());
+        register(LayerKind::Chaos, &mut self.chaos.keys());
         Registry {
             inner: Arc::new(Inner {
                 enabled: self.enabled,

@@ -22,6 +22,7 @@
 //! assert_eq!(time::from_std(time::to_std(a)), a);
 //! ```
 
+use std::cell::Cell;
 use std::sync::OnceLock;
 use std::time::Duration as StdDuration;
 
@@ -117,13 +118,50 @@ pub fn now_std() -> Instant {
 /// assert!(t > steadfast::time::Instant::ZERO);
 /// ```
 pub fn now() -> Instant {
+    from_std(now_instant())
+}
+
+/// The instant [`now`] converts: Tokio's clock with the `tokio` feature.
+fn now_instant() -> std::time::Instant {
     #[cfg(feature = "tokio")]
     {
-        from_std(tokio::time::Instant::now().into_std())
+        tokio::time::Instant::now().into_std()
     }
     #[cfg(not(feature = "tokio"))]
     {
-        now_std()
+        std::time::Instant::now()
+    }
+}
+
+std::thread_local! {
+    /// The last deadline [`before`] was asked about, in µs and on the std
+    /// clock: const-initialised with no destructor, one thread-local load.
+    static DEADLINE: Cell<(u64, Option<std::time::Instant>)> = const { Cell::new((0, None)) };
+}
+
+/// `Ok` when [`now`] reads before `until`; otherwise `Err(now)`. Exactly
+/// `now() < until`, with one clock read; the comparison is made on the std
+/// clock (`until` converted once per thread and deadline), which spares the
+/// conversion of the clock's reading to µs while the answer is `Ok`.
+pub(crate) fn before(until: Instant) -> Result<(), Instant> {
+    let at = now_instant();
+    let micros = until.as_micros();
+    // `None`: `until` lies beyond what the std clock can hold, never reached.
+    let deadline = DEADLINE
+        .try_with(|cached| match cached.get() {
+            (m, deadline) if m == micros && m != 0 => deadline,
+            _ => {
+                let deadline = epoch().checked_add(StdDuration::from_micros(micros));
+                cached.set((micros, deadline));
+                deadline
+            }
+        })
+        .unwrap_or_else(|_| epoch().checked_add(StdDuration::from_micros(micros)));
+    match deadline {
+        // `from_std(at) < until` ⇔ `at < epoch + until`: µs since the epoch
+        // round down, and `until` is a whole number of them.
+        Some(deadline) if at >= deadline => Err(from_std(at)),
+        _ => Ok(()),
     }
 }
 

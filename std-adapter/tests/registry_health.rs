@@ -265,6 +265,40 @@ fn manual_control_of_a_disabled_registry_keeps_every_call_passing() {
 }
 
 #[test]
+fn every_admission_latency_and_drill_series_exists_at_zero_from_start_up() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        let text = r#"
+[ratelimits.api]
+count = 10
+[throttles.api]
+[adaptive_limits.db]
+[hedges.search]
+delay = "50ms"
+[chaos.drill]
+"#;
+        let set = PolicySet::from_toml_with_env(text).expect("valid");
+        let _r = Registry::from_set_with_observer(&set, Arc::new(Standard)).expect("built");
+        let text = handle.render();
+        for series in [
+            r#"rate_limit_rejections_total{name="api"} 0"#,
+            r#"throttle_rejections_total{name="api"} 0"#,
+            r#"adaptive_limit_rejections_total{name="db"} 0"#,
+            r#"hedges_started_total{name="search"} 0"#,
+            r#"hedge_wins_total{name="search"} 0"#,
+            r#"chaos_injections_total{name="drill",kind="error"} 0"#,
+            r#"chaos_injections_total{name="drill",kind="latency"} 0"#,
+        ] {
+            assert!(
+                text.contains(series),
+                "{series} missing at start-up:\n{text}"
+            );
+        }
+    });
+}
+
+#[test]
 fn metrics_use_the_seeds_names() {
     let recorder = PrometheusBuilder::new().build_recorder();
     let handle = recorder.handle();

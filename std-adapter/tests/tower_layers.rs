@@ -307,6 +307,37 @@ async fn bulkhead_queue_wait_ends_exactly_at_max_wait() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn bulkhead_queue_wait_counts_from_the_queued_request_after_clock_free_admissions() {
+    // Admissions and releases while nobody waits read no clock: a request
+    // that queues later still waits `max_wait` from its own arrival.
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(1)
+            .with_max_wait(Duration::from_millis(250)),
+    )
+    .unwrap();
+    let dep = Dep::new(1_000, false);
+    let mut svc = BulkheadLayer::new(pool.clone()).layer(dep.clone());
+    for n in 0..3 {
+        assert_eq!(svc.ready().await.unwrap().call(n).await, Ok(n));
+    }
+    tokio::time::sleep(ms(60_000)).await;
+    let busy = tokio::spawn(svc.ready().await.unwrap().call(3));
+    tokio::task::yield_now().await;
+    tokio::time::sleep(ms(100)).await;
+    let start = Instant::now();
+    assert_eq!(
+        svc.ready().await.unwrap().call(4).await,
+        Err(Error::queue_timeout())
+    );
+    assert_eq!(start.elapsed(), ms(250));
+    assert_eq!(busy.await.unwrap(), Ok(3));
+    assert_eq!((pool.in_flight(), pool.queued(), dep.calls()), (0, 0, 4));
+}
+
+#[tokio::test(start_paused = true)]
 async fn bulkhead_drop_storm_leaks_nothing() {
     let pool = SharedBulkhead::new(
         "pool",

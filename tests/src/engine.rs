@@ -10,6 +10,7 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
+use steadfast::adaptive::{AdaptiveLimit, Permit};
 use steadfast::breaker::{Breaker, Consecutive, CountWindow, State, TimeWindow};
 use steadfast::bulkhead::Bulkhead;
 use steadfast::chaos::{Chaos, Fault};
@@ -87,6 +88,8 @@ struct Machines {
     throttle: Option<AdaptiveThrottle<THROTTLE_BUCKETS>>,
     /// Fault injection before each attempt.
     chaos: Option<Chaos>,
+    /// The adaptive concurrency limit each attempt takes a slot from.
+    adaptive: Option<AdaptiveLimit>,
 }
 
 impl Machines {
@@ -128,6 +131,10 @@ impl Machines {
             .chaos
             .map(|c| Chaos::new(c).map_err(err("chaos")))
             .transpose()?;
+        let adaptive = policy
+            .adaptive_limit
+            .map(|c| AdaptiveLimit::new(c).map_err(err("adaptive_limit")))
+            .transpose()?;
         Ok(Self {
             breaker,
             bulkhead,
@@ -135,6 +142,7 @@ impl Machines {
             limiter,
             throttle,
             chaos,
+            adaptive,
         })
     }
 }
@@ -214,6 +222,10 @@ struct Slot<'a> {
     last: Option<script::Answer>,
     /// The adaptive throttle refused its last attempt: the call ended there.
     throttled: bool,
+    /// The adaptive limit had no slot for its last attempt: the call ended there.
+    limited: bool,
+    /// The adaptive limit's slot its running attempt holds.
+    permit: Option<Permit>,
 }
 
 /// A hasher for `u32` keys that are already well spread (ticket numbers).
@@ -585,6 +597,8 @@ impl<'a> Sim<'a> {
             attempts: 0,
             last: None,
             throttled: false,
+            limited: false,
+            permit: None,
         };
         let index = match free {
             Some(i) => {
@@ -673,6 +687,15 @@ impl<'a> Sim<'a> {
         let Some(s) = live(&mut self.slots, slot, generation) else {
             return;
         };
+        if let (Some(permit), Some(limit)) = (s.permit.take(), &mut self.machines.adaptive) {
+            // The running attempt ends: answered, cut off at its deadline,
+            // or given up on by its caller.
+            match input {
+                Input::Outcome(verdict) => limit.record(permit, verdict.outcome, at),
+                Input::Next => limit.record(permit, Outcome::TimedOut, at),
+                _ => limit.cancel(permit),
+            }
+        }
         if let (Input::Outcome(_), Some(script)) = (input, self.script)
             && let Some(call) = script.calls.get(s.scripted as usize)
         {
@@ -731,6 +754,22 @@ impl<'a> Sim<'a> {
                         Input::Outcome(Verdict::ignored().not_retryable()),
                     );
                     return;
+                }
+                if let Some(limit) = &mut self.machines.adaptive {
+                    match limit.try_acquire(now) {
+                        Ok(permit) => s.permit = Some(permit),
+                        Err(_) => {
+                            // No slot: refused locally, as an adaptive-limit
+                            // layer under the retries refuses a request.
+                            s.limited = true;
+                            self.feed(
+                                index,
+                                generation,
+                                Input::Outcome(Verdict::ignored().not_retryable()),
+                            );
+                            return;
+                        }
+                    }
                 }
                 let (latency, verdict) = match self.script {
                     Some(script) => {
@@ -894,6 +933,9 @@ impl<'a> Sim<'a> {
             return;
         };
         self.free.push((index, slot.generation.wrapping_add(1)));
+        if let (Some(permit), Some(limit)) = (slot.permit, &mut self.machines.adaptive) {
+            limit.cancel(permit);
+        }
         if let Some(trace) = &mut self.trace
             && let Some(end) = trace.ends.get_mut(slot.scripted as usize)
         {
@@ -911,6 +953,10 @@ impl<'a> Sim<'a> {
             // an answer of the dependency.
             _ if slot.throttled => {
                 refusal = Some(Refusal::Throttled);
+                (false, true)
+            }
+            _ if slot.limited => {
+                refusal = Some(Refusal::AdaptiveLimit);
                 (false, true)
             }
             Finish::Completed {
@@ -984,6 +1030,12 @@ impl<'a> Sim<'a> {
     /// open bucket.
     fn close_bucket(&mut self) {
         self.acc.close_bucket(self.open_bucket, &mut self.series);
+        if let (Some(limit), Some(at)) = (
+            &self.machines.adaptive,
+            self.series.adaptive_limit.get_mut(self.open_bucket),
+        ) {
+            *at = limit.limit();
+        }
     }
 
     fn finish(mut self) -> Report {

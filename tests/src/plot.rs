@@ -30,13 +30,14 @@ const BURST: RGBColor = RGBColor(215, 200, 255);
 const FLOOR_MS: f64 = 0.01;
 const MODEL: RGBColor = RGBColor(60, 60, 60);
 /// Refusal reasons: label, colour.
-const REASONS: [(&str, RGBColor); 6] = [
+const REASONS: [(&str, RGBColor); 7] = [
     ("breaker open", RGBColor(214, 39, 40)),
     ("queue full", RGBColor(148, 103, 189)),
     ("queue wait expired", RGBColor(140, 86, 75)),
     ("retry budget", RGBColor(23, 190, 207)),
     ("rate limited", RGBColor(188, 189, 34)),
     ("throttled", RGBColor(227, 119, 194)),
+    ("adaptive limit", RGBColor(127, 127, 127)),
 ];
 
 type Err = Box<dyn std::error::Error>;
@@ -586,6 +587,7 @@ fn refusals(area: &Area<'_>, ctx: &Context<'_>) -> Result<(), Err> {
             s.refused_budget.clone(),
             s.refused_rate_limit.clone(),
             s.refused_throttle.clone(),
+            s.refused_adaptive_limit.clone(),
         ]
     };
     let top = ctx

@@ -67,6 +67,9 @@ pub struct SimPolicy {
     pub throttle: Option<throttle::Config>,
     /// The fault-injection drill each attempt passes, if any.
     pub chaos: Option<chaos::Config>,
+    /// The adaptive concurrency limit each attempt takes a slot from (a
+    /// refused attempt ends its call), if any.
+    pub adaptive_limit: Option<steadfast::adaptive::Config>,
 }
 
 impl SimPolicy {
@@ -118,6 +121,7 @@ impl SimPolicy {
                 rate_limit: None,
                 throttle: None,
                 chaos: None,
+                adaptive_limit: None,
             });
         }
         let breaker = spec
@@ -169,6 +173,7 @@ impl SimPolicy {
             rate_limit: None,
             throttle: None,
             chaos: None,
+            adaptive_limit: None,
         })
     }
 
@@ -202,6 +207,29 @@ impl SimPolicy {
                 .ok_or_else(|| format!("throttle: no [policy.throttles.{name}]"))?;
             self.throttle = set.enabled.then_some(*config);
         }
+        Ok(self)
+    }
+
+    /// The adaptive concurrency limit `[adaptive_limits.<name>]` of a
+    /// policy-file table: every attempt takes a slot from it and gives it
+    /// back with its round-trip time, or as a drop when it failed or timed
+    /// out (off when the file's `enabled` is false).
+    pub fn with_adaptive_limit(
+        mut self,
+        table: toml::Table,
+        name: Option<&str>,
+    ) -> Result<Self, String> {
+        let Some(name) = name else {
+            return Ok(self);
+        };
+        let set = PolicyFile::from_toml_value(toml::Value::Table(table))
+            .and_then(|file| file.validate())
+            .map_err(|e| e.to_string())?;
+        let config = set
+            .adaptive_limits
+            .get(name)
+            .ok_or_else(|| format!("adaptive_limit: no [policy.adaptive_limits.{name}]"))?;
+        self.adaptive_limit = set.enabled.then_some(*config);
         Ok(self)
     }
 

@@ -47,6 +47,10 @@ pub struct Series {
     pub refused_rate_limit: Vec<u32>,
     /// Calls the adaptive throttle refused.
     pub refused_throttle: Vec<u32>,
+    /// Calls the adaptive concurrency limit refused.
+    pub refused_adaptive_limit: Vec<u32>,
+    /// The adaptive concurrency limit at the bucket's end (0 without one).
+    pub adaptive_limit: Vec<u32>,
     /// Most bulkhead slots in use at once.
     pub peak_permits: Vec<u32>,
     /// Longest bulkhead queue.
@@ -77,6 +81,8 @@ impl Series {
             refused_budget: vec![0; buckets],
             refused_rate_limit: vec![0; buckets],
             refused_throttle: vec![0; buckets],
+            refused_adaptive_limit: vec![0; buckets],
+            adaptive_limit: vec![0; buckets],
             peak_permits: vec![0; buckets],
             peak_queue: vec![0; buckets],
             dependency_error_permille: vec![0; buckets],
@@ -292,6 +298,7 @@ impl Report {
             ("  rejected: retry budget", r.budget.to_string()),
             ("  rejected: rate limit", r.rate_limit.to_string()),
             ("  rejected: throttled", r.throttle.to_string()),
+            ("  rejected: adaptive limit", r.adaptive_limit.to_string()),
             ("  total timeout", self.timed_out.to_string()),
             ("  retries exhausted", self.retries_exhausted.to_string()),
             ("  not retryable", self.not_retryable.to_string()),

@@ -11,6 +11,7 @@
 //! policy_name = "api"      # the [policy.policies.*] entry the calls use (default: the only one)
 //! rate_limit = "api"       # client-side admission: a [policy.ratelimits.*] entry before each call ...
 //! throttle = "api"         # ... and a [policy.throttles.*] entry before each attempt (refused: the call ends)
+//! adaptive_limit = "api"   # a [policy.adaptive_limits.*] entry each attempt takes a slot from (refused: the call ends)
 //! chaos = "drill"          # a [policy.chaos.*] entry deciding before each attempt: an error (no call to the
 //!                          # dependency), a hang, a replaced outcome (the dependency's failure) and/or latency
 //!
@@ -406,6 +407,7 @@ struct ScenarioFile {
     rate_limit: Option<String>,
     throttle: Option<String>,
     chaos: Option<String>,
+    adaptive_limit: Option<String>,
     load: LoadFile,
     #[serde(default)]
     dependency: DependencySpec,
@@ -537,7 +539,8 @@ impl Scenario {
                 file.rate_limit.as_deref(),
                 file.throttle.as_deref(),
             )?
-            .with_chaos(admission, file.chaos.as_deref())?;
+            .with_chaos(admission.clone(), file.chaos.as_deref())?
+            .with_adaptive_limit(admission, file.adaptive_limit.as_deref())?;
         Ok(Self {
             name: file.name.unwrap_or_else(|| fallback_name.to_owned()),
             description: file.description.unwrap_or_default(),

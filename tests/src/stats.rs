@@ -139,6 +139,8 @@ pub enum Refusal {
     RateLimited,
     /// An adaptive throttle refused the call locally.
     Throttled,
+    /// The adaptive concurrency limit had no slot for an attempt.
+    AdaptiveLimit,
 }
 
 /// Calls refused, by reason.
@@ -157,6 +159,9 @@ pub struct Refusals {
     /// An adaptive throttle refused the call locally (the scenario's
     /// `throttle`).
     pub throttle: u64,
+    /// The adaptive concurrency limit had no slot for an attempt (the
+    /// scenario's `adaptive_limit`).
+    pub adaptive_limit: u64,
 }
 
 impl Refusals {
@@ -168,6 +173,7 @@ impl Refusals {
             + self.budget
             + self.rate_limit
             + self.throttle
+            + self.adaptive_limit
     }
 
     /// Refusals by the bulkhead (queue full or wait expired).
@@ -183,6 +189,7 @@ impl Refusals {
             Refusal::Budget => self.budget += 1,
             Refusal::RateLimited => self.rate_limit += 1,
             Refusal::Throttled => self.throttle += 1,
+            Refusal::AdaptiveLimit => self.adaptive_limit += 1,
         }
     }
 }
@@ -323,6 +330,7 @@ impl Accounting {
                 Refusal::Budget => &mut series.refused_budget,
                 Refusal::RateLimited => &mut series.refused_rate_limit,
                 Refusal::Throttled => &mut series.refused_throttle,
+                Refusal::AdaptiveLimit => &mut series.refused_adaptive_limit,
             };
             column[b] += 1;
         }

@@ -341,3 +341,34 @@ fn a_chaos_drill_trips_the_breaker_on_a_healthy_dependency_and_only_while_it_run
     assert_eq!((off.injected, off.breaker_opens), (0, 0), "{}", off.table());
     assert_eq!(off.succeeded, off.offered);
 }
+
+#[test]
+fn under_load_an_adaptive_limit_serves_more_than_a_fixed_bulkhead_and_refuses_nothing_healthy() {
+    let none = report("load-no-limit");
+    let fixed = report("load-fixed-bulkhead");
+    let aimd = report("load-adaptive-aimd");
+    assert!(none.offered == fixed.offered && fixed.offered == aimd.offered);
+    let served = |r: &Report, range: std::ops::Range<usize>| -> u64 {
+        r.series.succeeded[range]
+            .iter()
+            .map(|&n| u64::from(n))
+            .sum()
+    };
+    // Without a limit the burst never ends for the dependency: after it,
+    // almost nothing succeeds.
+    assert!(served(&none, 45..60) < 100, "{}", none.table());
+    // Before the burst the fixed bulkhead refuses healthy traffic, the
+    // adaptive limit nothing.
+    let early = |r: &Report| -> u32 { r.series.rejected[..20].iter().sum() };
+    assert!(early(&fixed) > 500, "{}", fixed.table());
+    assert_eq!(early(&aimd), 0, "{}", aimd.table());
+    // Through the burst the adaptive limit serves more, and both recover.
+    assert!(served(&aimd, 20..40) > served(&fixed, 20..40) * 11 / 10);
+    for r in [&fixed, &aimd] {
+        assert!(served(r, 45..60) > 700 * 15, "{}", r.table());
+    }
+    // The limit it learnt rose above its initial 20 during the burst.
+    let limit = &aimd.series.adaptive_limit;
+    assert!(limit[20..40].iter().any(|&l| l > 40), "{limit:?}");
+    assert!(aimd.refusals.adaptive_limit > 0 && aimd.refusals.queue_full == 0);
+}

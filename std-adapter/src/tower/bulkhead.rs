@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 use steadfast::bulkhead::{Acquire, Claim, Permit, Ticket};
 use steadfast::pipeline::Reason;
+use steadfast::time::Instant;
 use tower::{Layer, Service};
 
 use super::report::Report;
@@ -22,6 +23,24 @@ fn occupancy(report: Option<&Report>, machine: &Machine) -> Option<(u32, u32)> {
     report
         .filter(|r| r.watches_bulkhead())
         .map(|_| (machine.in_flight(), machine.queued()))
+}
+
+/// Nobody waits, not even a granted waiter yet to claim its slot.
+fn nobody_waits(machine: &Machine) -> bool {
+    machine.queued() == 0 && machine.reserved() == 0
+}
+
+/// The time a step of `machine` is given: the clock only when the step can
+/// use it. While nobody waits, taking a free slot and giving a permit back
+/// only keep the highest time seen (the clock-max rule), which the monotonic
+/// clock keeps anyway; they get [`Instant::ZERO`] (`max(ZERO, highest)` is
+/// the highest) and the request reads no clock.
+fn time_for(clock_free: bool) -> Instant {
+    if clock_free {
+        Instant::ZERO
+    } else {
+        time::now()
+    }
 }
 
 fn report_occupancy(report: Option<&Report>, occupancy: Option<(u32, u32)>) {
@@ -307,7 +326,8 @@ where
         }
         let (acquired, now_held) = {
             let mut machine = self.bulkhead.lock();
-            let acquired = machine.try_acquire(time::now());
+            let free = nobody_waits(&machine) && machine.available() > 0;
+            let acquired = machine.try_acquire(time_for(free));
             (acquired, occupancy(self.report.as_ref(), &machine))
         };
         report_occupancy(self.report.as_ref(), now_held);
@@ -323,7 +343,9 @@ where
                     Held::Queued(ticket),
                     None,
                     Some((ready, req)),
-                    Some(tokio::time::sleep_until(time::to_tokio(deadline))),
+                    // Boxed: only a queued request pays for a timer, and the
+                    // future of a request admitted at once stays small to move.
+                    Some(Box::pin(tokio::time::sleep_until(time::to_tokio(deadline)))),
                 )
             }
             Acquire::Full => {
@@ -369,9 +391,12 @@ impl Slot {
     /// passes to (outside the machine's lock).
     #[inline]
     fn give_back(&mut self) {
-        let now = time::now();
+        if matches!(self.held, Held::Nothing) {
+            return;
+        }
         let (wake, now_held) = {
             let mut machine = self.bulkhead.lock();
+            let now = time_for(nobody_waits(&machine));
             let next = match std::mem::replace(&mut self.held, Held::Nothing) {
                 Held::Nothing => return,
                 Held::Permit(permit) => machine.release(permit, now),
@@ -458,8 +483,7 @@ pin_project! {
     {
         #[pin]
         running: Option<S::Future>,
-        #[pin]
-        sleep: Option<tokio::time::Sleep>,
+        sleep: Option<Pin<Box<tokio::time::Sleep>>>,
         queued: Option<(S, Req)>,
         slot: Slot,
         mode: PhantomData<fn() -> M>,
@@ -495,8 +519,7 @@ where
             let expired = this
                 .sleep
                 .as_mut()
-                .as_pin_mut()
-                .is_some_and(|sleep| sleep.poll(cx).is_ready());
+                .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
             if !granted && !expired {
                 return Poll::Pending;
             }
@@ -508,12 +531,12 @@ where
                     return Poll::Pending;
                 }
                 Some(false) => {
-                    this.sleep.set(None);
+                    *this.sleep = None;
                     *this.queued = None;
                     return Poll::Ready(Err(Error::queue_timeout()));
                 }
                 Some(true) => {
-                    this.sleep.set(None);
+                    *this.sleep = None;
                     let Some((mut service, req)) = this.queued.take() else {
                         return Poll::Ready(Err(Error::bulkhead_full()));
                     };

@@ -15,6 +15,7 @@ use steadfast::rng::SplitMix64;
 use tower::{Layer, Service};
 
 use super::report::Report;
+use crate::observer::LayerKind;
 use crate::{Observer, seed, time};
 
 type Make<T> = Arc<dyn Fn() -> T + Send + Sync>;
@@ -186,7 +187,7 @@ impl<T, E> ChaosLayer<T, E> {
     /// `INFO` line).
     #[must_use]
     pub fn with_observer(mut self, name: &str, observer: Arc<dyn Observer>) -> Self {
-        self.report = Some(Report::unregistered(observer, Arc::from(name)));
+        self.report = Some(Report::layer(observer, Arc::from(name), LayerKind::Chaos));
         self
     }
 

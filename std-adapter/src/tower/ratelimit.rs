@@ -16,6 +16,7 @@ use tower::{Layer, Service};
 
 use super::report::Report;
 use super::{Direct, Stacked, Stacking};
+use crate::observer::LayerKind;
 use crate::ratelimit::{KeyedRateLimiter, SharedRateLimiter};
 use crate::{Error, Observer};
 
@@ -109,7 +110,11 @@ impl<M> RateLimitLayer<M> {
     /// (`rate_limit_rejections_total`, a `DEBUG` line).
     #[must_use]
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.report = Some(Report::unregistered(observer, self.limiter.name_arc()));
+        self.report = Some(Report::layer(
+            observer,
+            self.limiter.name_arc(),
+            LayerKind::RateLimiter,
+        ));
         self
     }
 
@@ -248,7 +253,11 @@ impl<K: Hash + Eq + Clone, F, M> KeyedRateLimitLayer<K, F, M> {
     /// Reports each refusal to `observer` under the limiter's name.
     #[must_use]
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.report = Some(Report::unregistered(observer, self.limiter.name_arc()));
+        self.report = Some(Report::layer(
+            observer,
+            self.limiter.name_arc(),
+            LayerKind::RateLimiter,
+        ));
         self
     }
 }

@@ -6,6 +6,7 @@ use steadfast::pipeline::{Event, Failure, Finish, Reason};
 use steadfast::time::Instant;
 
 use crate::Observer;
+use crate::observer::LayerKind;
 
 /// An observer and the name a layer reports under (the policy name the
 /// observer sees; a breaker layer's events also name the breaker). One
@@ -42,9 +43,10 @@ impl Report {
         }))
     }
 
-    /// Reports under `name` without registering any series (a layer whose
-    /// only reports are [`Report::injection`]s).
-    pub(crate) fn unregistered(observer: Arc<dyn Observer>, name: Arc<str>) -> Self {
+    /// Reports under `name`, the series of a machine of `kind` registered at
+    /// once ([`Observer::on_register_layer`]), not a policy's.
+    pub(crate) fn layer(observer: Arc<dyn Observer>, name: Arc<str>, kind: LayerKind) -> Self {
+        observer.on_register_layer(kind, &name);
         Self(Arc::new(Inner {
             watches_bulkhead: false,
             observer,

@@ -13,6 +13,7 @@ use tower::{Layer, Service};
 
 use super::report::Report;
 use super::{Direct, RejectionsIgnored, Stacked, Stacking};
+use crate::observer::LayerKind;
 use crate::throttle::SharedThrottle;
 use crate::{Error, Observer};
 
@@ -158,7 +159,11 @@ impl<C, M> ThrottleLayer<C, M> {
     /// ```
     #[must_use]
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.report = Some(Report::unregistered(observer, self.throttle.name_arc()));
+        self.report = Some(Report::layer(
+            observer,
+            self.throttle.name_arc(),
+            LayerKind::Throttle,
+        ));
         self
     }
 
