@@ -27,6 +27,12 @@
 //! known only at run time is a `CountWindow<N, WORDS>` storage built with
 //! [`CountWindow::with_len`] and handed to [`Breaker::with_window`].
 //!
+//! Two more parameters let a breaker pay only for what it reads: its counters
+//! ([`Stats`] by default, or [`NoStats`]: none, see
+//! [`Breaker::without_stats`]) and where its configuration lives (a [`Config`]
+//! it holds by default, or [`Fixed<C>`]: the constant `C::CONFIG` of a
+//! [`ConstConfig`], see [`Breaker::fixed`]). Every choice decides alike.
+//!
 //! ```
 //! use steadfast::breaker::{Breaker, Config, State};
 //! use steadfast::outcome::Outcome;
