@@ -65,10 +65,13 @@ fw() {
   (cd "$FW" && cargo build --release --locked -p steadfast-firmware --target "$target" "$@") || return 1
   mkdir -p "$ELF" && cp "$FW_TARGET/$target/release/steadfast-firmware" "$ELF/$name"
 }
+# Virtual time counts instructions (-icount, no sleeping, no alignment to the host clock): each
+# run's timeline is the same whatever else loads the machine. A shift of 6 is 64 ns an
+# instruction (about the microbit's 16 MHz M0), 5 is 32 ns (about mps2-an386's 25 MHz M4).
 qemu_cmd() {
   case $1 in
-    "$M4") echo "qemu-system-arm -cpu cortex-m4 -machine mps2-an386" ;;
-    "$M0") echo "qemu-system-arm -cpu cortex-m0 -machine microbit" ;;
+    "$M4") echo "qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -icount shift=5,align=off,sleep=off" ;;
+    "$M0") echo "qemu-system-arm -cpu cortex-m0 -machine microbit -icount shift=6,align=off,sleep=off" ;;
   esac
 }
 # qemu TARGET ELF: runs the image; prints its output; returns QEMU's exit status

@@ -435,7 +435,8 @@ impl Chaos {
             return false;
         }
         match self.config.window {
-            Some(w) => (now - start) % w.period.as_micros() < w.active.as_micros(),
+            // No 64-bit division routine on 32-bit targets, and no panic.
+            Some(w) => crate::div::rem(now - start, w.period.as_micros()) < w.active.as_micros(),
             None => true,
         }
     }

@@ -18,6 +18,43 @@ pub(crate) const fn div_rem(n: u64, den: u64) -> (u64, u64) {
     }
 }
 
+/// `n % den` for any `den`, `n` itself for `den = 0` (never a panic), without
+/// a 64-bit division routine on targets that have none.
+#[inline]
+pub(crate) const fn rem(n: u64, den: u64) -> u64 {
+    #[cfg(target_pointer_width = "64")]
+    {
+        match n.checked_rem(den) {
+            Some(r) => r,
+            None => n,
+        }
+    }
+    #[cfg(not(target_pointer_width = "64"))]
+    {
+        rem_by_bits(n, den)
+    }
+}
+
+/// Restoring binary remainder of `n` by any `den` (`n` for 0): a bit shifted
+/// out of the top means the running remainder is at least `2^64 > den`.
+#[cfg_attr(target_pointer_width = "64", allow(dead_code))]
+const fn rem_by_bits(n: u64, den: u64) -> u64 {
+    if den == 0 {
+        return n;
+    }
+    let mut rem = 0u64;
+    let mut bit = 64 - n.leading_zeros();
+    while bit > 0 {
+        bit -= 1;
+        let carry = rem >> 63;
+        rem = (rem << 1) | ((n >> bit) & 1);
+        if carry == 1 || rem >= den {
+            rem = rem.wrapping_sub(den);
+        }
+    }
+    rem
+}
+
 /// Restoring binary division of `n` by `1 <= den < 2^31` (the remainder stays
 /// below `2·den`, so it fits in 32 bits).
 #[cfg_attr(target_pointer_width = "64", allow(dead_code))]
@@ -46,6 +83,41 @@ mod tests {
     fn check(n: u64, den: u64) {
         assert_eq!(div_rem_by_bits(n, den), (n / den, n % den), "{n} / {den}");
         assert_eq!(div_rem(n, den), (n / den, n % den), "{n} / {den}");
+    }
+
+    #[test]
+    fn remainder_by_bits_matches_the_divider_for_any_divisor() {
+        let mut rng = SplitMix64::new(11);
+        let dens = [
+            1,
+            2,
+            3,
+            1_000_000,
+            (1 << 31) - 1,
+            1 << 31,
+            3_600_000_000,
+            u64::MAX / 3,
+        ]
+        .into_iter()
+        .chain([u64::MAX - 1, u64::MAX, 1 << 63, (1 << 63) + 1]);
+        for den in dens {
+            for n in [
+                0,
+                1,
+                den - 1,
+                den,
+                den.wrapping_add(1),
+                u64::MAX,
+                u64::MAX - 1,
+            ]
+            .into_iter()
+            .chain((0..200).map(|_| rng.next_u64()))
+            {
+                assert_eq!(rem_by_bits(n, den), n % den, "{n} % {den}");
+                assert_eq!(rem(n, den), n % den, "{n} % {den}");
+            }
+        }
+        assert_eq!((rem_by_bits(7, 0), rem(7, 0)), (7, 7));
     }
 
     #[test]

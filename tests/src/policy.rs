@@ -177,80 +177,72 @@ impl SimPolicy {
         })
     }
 
-    /// Client-side admission from a policy-file table: the rate limiter
-    /// `[ratelimits.<rate_limit>]` every call passes before its pipeline
-    /// starts, and the adaptive throttle `[throttles.<throttle>]` every
-    /// attempt passes (both off when the file's `enabled` is false).
-    pub fn with_admission(
-        mut self,
-        table: toml::Table,
-        rate_limit: Option<&str>,
-        throttle: Option<&str>,
-    ) -> Result<Self, String> {
-        if rate_limit.is_none() && throttle.is_none() {
+    /// The machines a scenario names beside its policy, from the same
+    /// policy-file table ([`Extras`]): each off when the file's `enabled` is
+    /// false, a drill also unless its entry says `enabled = true` (as in
+    /// steadfast-std).
+    pub fn with_extras(mut self, table: toml::Table, names: Extras<'_>) -> Result<Self, String> {
+        if names == Extras::default() {
             return Ok(self);
         }
         let set = PolicyFile::from_toml_value(toml::Value::Table(table))
             .and_then(|file| file.validate())
             .map_err(|e| e.to_string())?;
-        if let Some(name) = rate_limit {
-            let config = set
-                .ratelimits
-                .get(name)
-                .ok_or_else(|| format!("rate_limit: no [policy.ratelimits.{name}]"))?;
-            self.rate_limit = set.enabled.then_some(*config);
-        }
-        if let Some(name) = throttle {
-            let config = set
-                .throttles
-                .get(name)
-                .ok_or_else(|| format!("throttle: no [policy.throttles.{name}]"))?;
-            self.throttle = set.enabled.then_some(*config);
-        }
+        let on = set.enabled;
+        self.rate_limit = entry(
+            &set.ratelimits,
+            "rate_limit",
+            "ratelimits",
+            names.rate_limit,
+        )?
+        .filter(|_| on);
+        self.throttle =
+            entry(&set.throttles, "throttle", "throttles", names.throttle)?.filter(|_| on);
+        self.adaptive_limit = entry(
+            &set.adaptive_limits,
+            "adaptive_limit",
+            "adaptive_limits",
+            names.adaptive_limit,
+        )?
+        .filter(|_| on);
+        self.chaos = entry(&set.chaos, "chaos", "chaos", names.chaos)?
+            .map(|c| c.with_enabled(on && c.enabled()));
         Ok(self)
     }
+}
 
-    /// The adaptive concurrency limit `[adaptive_limits.<name>]` of a
-    /// policy-file table: every attempt takes a slot from it and gives it
-    /// back with its round-trip time, or as a drop when it failed or timed
-    /// out (off when the file's `enabled` is false).
-    pub fn with_adaptive_limit(
-        mut self,
-        table: toml::Table,
-        name: Option<&str>,
-    ) -> Result<Self, String> {
-        let Some(name) = name else {
-            return Ok(self);
-        };
-        let set = PolicyFile::from_toml_value(toml::Value::Table(table))
-            .and_then(|file| file.validate())
-            .map_err(|e| e.to_string())?;
-        let config = set
-            .adaptive_limits
-            .get(name)
-            .ok_or_else(|| format!("adaptive_limit: no [policy.adaptive_limits.{name}]"))?;
-        self.adaptive_limit = set.enabled.then_some(*config);
-        Ok(self)
-    }
+/// The entries of a policy-file table a scenario names beside its policy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Extras<'a> {
+    /// `[ratelimits.NAME]`: the rate limiter every call passes before its
+    /// pipeline starts.
+    pub rate_limit: Option<&'a str>,
+    /// `[throttles.NAME]`: the adaptive throttle every attempt passes (a
+    /// refused attempt ends its call, as a throttle layer under the retries).
+    pub throttle: Option<&'a str>,
+    /// `[adaptive_limits.NAME]`: the adaptive concurrency limit every
+    /// attempt takes a slot from, given back with its round-trip time, or as
+    /// a drop when it failed or timed out.
+    pub adaptive_limit: Option<&'a str>,
+    /// `[chaos.NAME]`: the fault-injection drill the core's
+    /// [`Chaos`](steadfast::chaos::Chaos) machine decides before each attempt.
+    pub chaos: Option<&'a str>,
+}
 
-    /// The fault-injection drill `[chaos.<name>]` of a policy-file table,
-    /// decided before each attempt by the core's [`Chaos`](steadfast::chaos::Chaos)
-    /// machine: it injects only when its entry says `enabled = true` and the
-    /// file's `enabled` is not false, as in steadfast-std.
-    pub fn with_chaos(mut self, table: toml::Table, name: Option<&str>) -> Result<Self, String> {
-        let Some(name) = name else {
-            return Ok(self);
-        };
-        let set = PolicyFile::from_toml_value(toml::Value::Table(table))
-            .and_then(|file| file.validate())
-            .map_err(|e| e.to_string())?;
-        let config = set
-            .chaos
-            .get(name)
-            .ok_or_else(|| format!("chaos: no [policy.chaos.{name}]"))?;
-        self.chaos = Some(config.with_enabled(set.enabled && config.enabled()));
-        Ok(self)
-    }
+/// The entry `name` of `map`, if a name is given; the error names the
+/// scenario's `key` and the section it looked in.
+fn entry<T: Copy>(
+    map: &std::collections::BTreeMap<String, T>,
+    key: &str,
+    section: &str,
+    name: Option<&str>,
+) -> Result<Option<T>, String> {
+    name.map(|n| {
+        map.get(n)
+            .copied()
+            .ok_or_else(|| format!("{key}: no [policy.{section}.{n}]"))
+    })
+    .transpose()
 }
 
 /// Timeouts from optional values: each `Some` sets one, `None` leaves it unset.

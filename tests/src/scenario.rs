@@ -534,13 +534,15 @@ impl Scenario {
         let admission = file.policy.clone();
         let policy = policy::SimPolicy::from_table(file.policy, file.policy_name.as_deref())
             .map_err(key("policy"))?
-            .with_admission(
-                admission.clone(),
-                file.rate_limit.as_deref(),
-                file.throttle.as_deref(),
-            )?
-            .with_chaos(admission.clone(), file.chaos.as_deref())?
-            .with_adaptive_limit(admission, file.adaptive_limit.as_deref())?;
+            .with_extras(
+                admission,
+                policy::Extras {
+                    rate_limit: file.rate_limit.as_deref(),
+                    throttle: file.throttle.as_deref(),
+                    adaptive_limit: file.adaptive_limit.as_deref(),
+                    chaos: file.chaos.as_deref(),
+                },
+            )?;
         Ok(Self {
             name: file.name.unwrap_or_else(|| fallback_name.to_owned()),
             description: file.description.unwrap_or_default(),

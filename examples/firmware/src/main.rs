@@ -4,7 +4,8 @@
 //!
 //! Layout: [`board`] (per-target constants, exit, fault/panic handlers),
 //! [`time_driver`] (SysTick → embassy-time), [`clock`] (embassy ↔ steadfast time),
-//! [`sensor`] (the seeded flaky device), [`scenario`] (what runs and what is checked).
+//! [`sensor`] (the seeded flaky device), [`scenario`] (what runs and what is checked),
+//! [`drill`] (fault injection on a healthy sensor, replayed bit for bit).
 #![no_std]
 #![no_main]
 
@@ -15,6 +16,7 @@ extern crate alloc;
 mod log;
 mod board;
 mod clock;
+mod drill;
 mod scenario;
 mod sensor;
 mod time_driver;
@@ -53,6 +55,21 @@ async fn main(spawner: Spawner) {
                 s.counts.closed,
                 s.counts.queued
             );
+            match drill::run().await {
+                Ok(d) => say!(
+                    "drill: {} reads failed on purpose from {} ms to {} ms, {} refused; breaker open at {} ms, closed at {} ms; replayed bit for bit",
+                    d.injected,
+                    d.window.0,
+                    d.window.1,
+                    d.rejected,
+                    d.breaker.0,
+                    d.breaker.1
+                ),
+                Err(f) => {
+                    say!("FAIL: {} ({})", f.check, f.detail);
+                    board::exit(false)
+                }
+            }
             say!("PASS in {} ms", s.elapsed_ms);
             board::exit(true)
         }

@@ -271,7 +271,7 @@ pub struct Failure {
     pub detail: u64,
 }
 
-const fn fail(check: &'static str, detail: u64) -> Failure {
+pub(crate) const fn fail(check: &'static str, detail: u64) -> Failure {
     Failure { check, detail }
 }
 
