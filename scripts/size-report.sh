@@ -35,17 +35,18 @@ full_run=0
 # A goal of "-" is a ceiling only.
 #   name                        goal  ceiling   what
 BUDGETS=(
-  'flash:breaker                1024     4128   `Breaker<Consecutive>`, .text+.rodata over the baseline'
-  'flash:breaker-window         1024     4720   `Breaker<CountWindow<64>>`'
+  'flash:breaker                1024     2164   `Breaker<Consecutive, NoStats, Fixed<_>>`, .text+.rodata over the baseline'
+  'flash:breaker-window         1024     3312   `Breaker<CountWindow<64>, NoStats, Fixed<_>>`'
   'flash:retry                  1024     4772   `Retry` + `Backoff` (the retries of one call, jittered)'
   'flash:bulkhead               1024     3044   `Bulkhead<4>`'
   'flash:timeout                 300      300   `Deadline`'
-  'flash:pipeline-breaker       4096     9936   pipeline: breaker + retry + timeouts'
-  'flash:together               8192    25768   every pattern + pipeline'
-  'ram:Breaker_Consecutive        32      128   `size_of::<Breaker<Consecutive>>()`'
-  'ram:Breaker_CountWindow_64     64      152   `size_of::<Breaker<CountWindow<64>>>()`'
+  'flash:pipeline-breaker       4096     8736   pipeline: breaker + retry + timeouts'
+  'flash:together               8192    23112   every pattern + pipeline'
+  'ram:Breaker_Consecutive        32       32   `size_of::<Breaker<Consecutive, NoStats, Fixed<_>>>()`'
+  'ram:Breaker_CountWindow_64     64       64   `size_of::<Breaker<CountWindow<64>, NoStats, Fixed<_>>>()`'
+  'ram:Breaker_Consecutive_Stats   -      128   `size_of::<Breaker<Consecutive>>()` (holds its `Config`, counts `Stats`)'
   'ram:Call                      128      176   `size_of::<pipeline::Call>()`'
-  'flash:embassy                   -    16124   steadfast-embassy `Policy::call` with a breaker (embassy-time included)'
+  'flash:embassy                   -    16108   steadfast-embassy `Policy::call` with a breaker (embassy-time included)'
   'ram:embassy_call_beyond_op    256      304   a `Policy::call` future minus the future of the operation itself'
 )
 
@@ -53,8 +54,8 @@ BUDGETS=(
 # ram: `;`-separated `label=ram:NAME` (label empty: the pattern's own type).
 #   flash row             ram                                   pattern
 FOOTPRINT=(
-  'breaker               =ram:Breaker_Consecutive               `Breaker<Consecutive>`'
-  'breaker-window        =ram:Breaker_CountWindow_64            `Breaker<CountWindow<64>>`'
+  'breaker               =ram:Breaker_Consecutive;Breaker<Consecutive>=ram:Breaker_Consecutive_Stats  `Breaker<Consecutive, NoStats, Fixed<_>>`'
+  'breaker-window        =ram:Breaker_CountWindow_64            `Breaker<CountWindow<64>, NoStats, Fixed<_>>`'
   'backoff               =ram:Backoff                           `Backoff` (delays with jitter)'
   'retry                 Retry=ram:Retry                        `Retry` + `Backoff` (the retries of one call, jittered)'
   'bulkhead              =ram:Bulkhead_4                        `Bulkhead<4>`'

@@ -9,7 +9,8 @@ use std::collections::VecDeque;
 
 use proptest::prelude::*;
 use steadfast::breaker::{
-    Breaker, Config, Consecutive, CountWindow, Permit, Rejected, State, Stats, Transition, Window,
+    Breaker, Config, ConfigSource, Consecutive, ConstConfig, CountWindow, Fixed, NoStats, Permit,
+    Rejected, State, Stats, StatsSlot, Transition, Window,
 };
 use steadfast::outcome::Outcome;
 use steadfast::time::{Duration, Instant};
@@ -761,5 +762,195 @@ proptest! {
             prop_assert_eq!(live.stats().opens, shadow.stats().opens);
             prop_assert_eq!(live.stats().failures, shadow.stats().failures);
         }
+    }
+}
+
+// ------------------------------------- lean breakers vs the counting breaker
+
+/// A tight configuration fixed at compile time: short breaks that grow, one
+/// success closes, slow calls count.
+struct Tight;
+impl ConstConfig for Tight {
+    const CONFIG: Config = Config::new()
+        .with_failure_threshold(2)
+        .with_minimum_calls(4)
+        .with_slow_calls(Duration::from_millis(500), 50)
+        .with_break_duration(Duration::from_secs(10))
+        .with_break_growth(2, Duration::from_secs(200))
+        .with_probes(2, 1)
+        .with_max_half_open_wait(Duration::from_secs(5));
+}
+
+/// [`Tight`], in metrics-only mode.
+struct Shadow;
+impl ConstConfig for Shadow {
+    const CONFIG: Config = Tight::CONFIG.with_metrics_only(true);
+}
+
+/// One step of a lean-vs-counting run.
+#[derive(Clone, Copy, Debug)]
+enum LeanStep {
+    /// A call of `took_ms` with this outcome.
+    Call(Outcome, u64),
+    /// A call abandoned after `took_ms`: its permit is cancelled.
+    Abandon(u64),
+    /// A call whose permit is held over the next steps and reported late.
+    Hold,
+    Late(Outcome),
+    Wait(u64),
+    Back(u64),
+    Reset,
+    ForceOpen,
+    Disable,
+}
+
+fn lean_step() -> impl Strategy<Value = LeanStep> {
+    prop_oneof![
+        30 => (outcome(), 0u64..1_000).prop_map(|(o, took_ms)| LeanStep::Call(o, took_ms)),
+        3 => (0u64..1_000).prop_map(LeanStep::Abandon),
+        3 => Just(LeanStep::Hold),
+        3 => outcome().prop_map(LeanStep::Late),
+        6 => (0u64..40).prop_map(LeanStep::Wait),
+        1 => (0u64..10).prop_map(LeanStep::Back),
+        1 => Just(LeanStep::Reset),
+        1 => Just(LeanStep::ForceOpen),
+        1 => Just(LeanStep::Disable),
+    ]
+}
+
+/// Drives a counting breaker and a lean one (no stats, or its configuration
+/// fixed at compile time, or both) through the same steps: every permit,
+/// rejection, event, state, deadline, generation and count must be equal, and
+/// the stats too where the lean one keeps them.
+fn lean_decides_alike<W: Window, S: StatsSlot, C: ConfigSource>(
+    mut full: Breaker<W>,
+    mut lean: Breaker<W, S, C>,
+    lean_stats: impl Fn(&Breaker<W, S, C>) -> Option<Stats>,
+    steps: &[LeanStep],
+) -> Result<(), TestCaseError> {
+    let mut now = Instant::from_secs(1_000);
+    let mut held: Vec<(Permit, Permit)> = Vec::new();
+    let acquire = |full: &mut Breaker<W>, lean: &mut Breaker<W, S, C>, now| match (
+        full.try_acquire(now),
+        lean.try_acquire(now),
+    ) {
+        (Ok(p), Ok(q)) => {
+            prop_assert_eq!(
+                (p.generation(), p.issued_at(), p.is_shadow()),
+                (q.generation(), q.issued_at(), q.is_shadow())
+            );
+            Ok(Some((p, q)))
+        }
+        (Err(a), Err(b)) => {
+            prop_assert_eq!(a, b);
+            Ok(None)
+        }
+        (a, b) => {
+            prop_assert!(false, "acquire differs: {:?} vs {:?}", a, b);
+            Ok(None)
+        }
+    };
+    for step in steps {
+        match *step {
+            LeanStep::Call(outcome, took_ms) => {
+                let end = now.saturating_add(Duration::from_millis(took_ms));
+                if let Some((p, q)) = acquire(&mut full, &mut lean, now)? {
+                    prop_assert_eq!(full.record(p, outcome, end), lean.record(q, outcome, end));
+                }
+                now = end;
+            }
+            LeanStep::Abandon(took_ms) => {
+                let end = now.saturating_add(Duration::from_millis(took_ms));
+                if let Some((p, q)) = acquire(&mut full, &mut lean, now)? {
+                    full.cancel(p, end);
+                    lean.cancel(q, end);
+                }
+                now = end;
+            }
+            LeanStep::Hold => {
+                if let Some(pair) = acquire(&mut full, &mut lean, now)? {
+                    held.push(pair);
+                }
+            }
+            LeanStep::Late(outcome) => {
+                if let Some((p, q)) = held.pop() {
+                    prop_assert_eq!(full.record(p, outcome, now), lean.record(q, outcome, now));
+                }
+            }
+            LeanStep::Wait(secs) => {
+                now = now.saturating_add(Duration::from_secs(secs));
+                prop_assert_eq!(full.handle_timeout(now), lean.handle_timeout(now));
+            }
+            LeanStep::Back(secs) => {
+                // A clock going backwards: both take the highest instant seen.
+                now = Instant::from_micros(now.as_micros().saturating_sub(secs * 1_000_000));
+            }
+            LeanStep::Reset => prop_assert_eq!(full.reset(now), lean.reset(now)),
+            LeanStep::ForceOpen => prop_assert_eq!(full.force_open(now), lean.force_open(now)),
+            LeanStep::Disable => prop_assert_eq!(full.disable(now), lean.disable(now)),
+        }
+        prop_assert_eq!(full.state(), lean.state());
+        prop_assert_eq!(full.poll_at(), lean.poll_at());
+        prop_assert_eq!(full.generation(), lean.generation());
+        prop_assert_eq!(full.counts(now), lean.counts(now));
+        if let Some(stats) = lean_stats(&lean) {
+            prop_assert_eq!(full.stats(), stats);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 2 } else { 256 }, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_breaker_without_stats_decides_exactly_like_one_that_counts(
+        cfg in config(),
+        metrics_only in any::<bool>(),
+        steps in prop::collection::vec(lean_step(), 0..300),
+    ) {
+        let cfg = cfg.with_metrics_only(metrics_only);
+        lean_decides_alike(
+            Breaker::<Consecutive>::new(cfg).expect("valid"),
+            Breaker::<Consecutive, NoStats>::without_stats(cfg).expect("valid"),
+            |_| None,
+            &steps,
+        )?;
+        lean_decides_alike(
+            Breaker::<CountWindow<5>>::new(cfg).expect("valid"),
+            Breaker::<CountWindow<5>, NoStats>::without_stats(cfg).expect("valid"),
+            |_| None,
+            &steps,
+        )?;
+    }
+
+    #[test]
+    fn a_breaker_with_a_fixed_config_decides_exactly_like_one_that_holds_it(
+        steps in prop::collection::vec(lean_step(), 0..300),
+    ) {
+        lean_decides_alike(
+            Breaker::<Consecutive>::new(Tight::CONFIG).expect("valid"),
+            Breaker::<Consecutive, Stats, Fixed<Tight>>::fixed().expect("valid"),
+            |b| Some(b.stats()),
+            &steps,
+        )?;
+        lean_decides_alike(
+            Breaker::<Consecutive>::new(Tight::CONFIG).expect("valid"),
+            Breaker::<Consecutive, NoStats, Fixed<Tight>>::fixed().expect("valid"),
+            |_| None,
+            &steps,
+        )?;
+        lean_decides_alike(
+            Breaker::<CountWindow<64>>::new(Tight::CONFIG).expect("valid"),
+            Breaker::<CountWindow<64>, NoStats, Fixed<Tight>>::fixed().expect("valid"),
+            |_| None,
+            &steps,
+        )?;
+        lean_decides_alike(
+            Breaker::<CountWindow<5>>::new(Shadow::CONFIG).expect("valid"),
+            Breaker::<CountWindow<5>, Stats, Fixed<Shadow>>::fixed().expect("valid"),
+            |b| Some(b.stats()),
+            &steps,
+        )?;
     }
 }

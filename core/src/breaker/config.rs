@@ -1,5 +1,8 @@
 //! The breaker's configuration: validated once, then never a reason to fail.
 
+use core::fmt;
+use core::marker::PhantomData;
+
 use crate::error::ConfigError;
 use crate::time::Duration;
 
@@ -635,5 +638,123 @@ impl Default for Config {
     /// [`Config::DEFAULT`].
     fn default() -> Self {
         Self::DEFAULT
+    }
+}
+
+/// A breaker configuration fixed at compile time and named by a type, so a
+/// breaker that reads it through [`Fixed<Self>`] stores none of it.
+///
+/// ```
+/// use steadfast::breaker::{Breaker, Config, ConstConfig, Consecutive, Fixed, NoStats};
+///
+/// struct Pump;
+/// impl ConstConfig for Pump {
+///     const CONFIG: Config = Config::new().with_failure_threshold(3);
+/// }
+/// let b = Breaker::<Consecutive, NoStats, Fixed<Pump>>::fixed().unwrap();
+/// assert_eq!(b.config().failure_threshold(), 3);
+/// ```
+pub trait ConstConfig {
+    /// The configuration; validated by [`Breaker::fixed`](super::Breaker::fixed).
+    const CONFIG: Config;
+}
+
+/// The configuration `T::CONFIG` ([`ConstConfig`]), in zero bytes: the
+/// configuration parameter of a breaker that holds none of its own.
+///
+/// ```
+/// use steadfast::breaker::{Config, ConstConfig, Fixed};
+///
+/// struct Valve;
+/// impl ConstConfig for Valve {
+///     const CONFIG: Config = Config::new();
+/// }
+/// assert_eq!(core::mem::size_of::<Fixed<Valve>>(), 0);
+/// ```
+pub struct Fixed<T>(PhantomData<fn() -> T>);
+
+impl<T> Fixed<T> {
+    /// The marker (it holds nothing).
+    ///
+    /// ```
+    /// # use steadfast::breaker::{Config, ConstConfig, Fixed};
+    /// # struct Valve;
+    /// # impl ConstConfig for Valve { const CONFIG: Config = Config::new(); }
+    /// assert_eq!(Fixed::<Valve>::new(), Fixed::<Valve>::default());
+    /// ```
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+// By hand: the derives would ask `T` for each trait, and `T` is only a name.
+impl<T> Clone for Fixed<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Fixed<T> {}
+impl<T> Default for Fixed<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl<T> PartialEq for Fixed<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl<T> Eq for Fixed<T> {}
+impl<T> fmt::Debug for Fixed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fixed")
+    }
+}
+#[cfg(feature = "defmt")]
+impl<T> defmt::Format for Fixed<T> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Fixed")
+    }
+}
+
+/// Where a [`Breaker`](super::Breaker) reads its configuration: a [`Config`]
+/// it holds (the default) or a [`Fixed`] constant it holds nothing of. Sealed.
+///
+/// ```
+/// use steadfast::breaker::{Config, ConfigSource, ConstConfig, Fixed};
+///
+/// struct Valve;
+/// impl ConstConfig for Valve {
+///     const CONFIG: Config = Config::new();
+/// }
+/// fn held<C: ConfigSource>() -> usize { core::mem::size_of::<C>() }
+/// assert_eq!(held::<Fixed<Valve>>(), 0);
+/// assert!(held::<Config>() > 0);
+/// ```
+pub trait ConfigSource: sealed::Source {}
+
+impl ConfigSource for Config {}
+impl<T: ConstConfig> ConfigSource for Fixed<T> {}
+
+pub(crate) mod sealed {
+    use super::{Config, ConstConfig, Fixed};
+
+    /// The source's machinery, private to the crate (keeps `ConfigSource` sealed).
+    pub trait Source: Clone + core::fmt::Debug + PartialEq + Eq {
+        fn get(&self) -> &Config;
+    }
+
+    impl Source for Config {
+        #[inline(always)]
+        fn get(&self) -> &Config {
+            self
+        }
+    }
+
+    impl<T: ConstConfig> Source for Fixed<T> {
+        #[inline(always)]
+        fn get(&self) -> &Config {
+            &T::CONFIG
+        }
     }
 }

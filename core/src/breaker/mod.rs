@@ -27,6 +27,12 @@
 //! known only at run time is a `CountWindow<N, WORDS>` storage built with
 //! [`CountWindow::with_len`] and handed to [`Breaker::with_window`].
 //!
+//! Two more parameters let a breaker pay only for what it reads: its counters
+//! ([`Stats`] by default, or [`NoStats`]: none, see
+//! [`Breaker::without_stats`]) and where its configuration lives (a [`Config`]
+//! it holds by default, or [`Fixed<C>`]: the constant `C::CONFIG` of a
+//! [`ConstConfig`], see [`Breaker::fixed`]). Every choice decides alike.
+//!
 //! ```
 //! use steadfast::breaker::{Breaker, Config, State};
 //! use steadfast::outcome::Outcome;
@@ -54,13 +60,14 @@ mod tests;
 
 use core::fmt;
 
-pub use config::Config;
-pub use state::{State, Stats, Transition};
+pub use config::{Config, ConfigSource, ConstConfig, Fixed};
+pub use state::{NoStats, State, Stats, StatsSlot, Transition};
 pub use window::{Consecutive, CountWindow, TimeWindow, Window, WindowCounts};
 
 use crate::error::ConfigError;
 use crate::outcome::Outcome;
 use crate::time::{Duration, Instant};
+use state::sealed::Counter;
 use window::sealed::Sample;
 
 /// The circuit breaker, generic over its failure detector `W`.
@@ -100,7 +107,7 @@ use window::sealed::Sample;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Breaker<W: Window = Consecutive> {
+pub struct Breaker<W: Window = Consecutive, S: StatsSlot = Stats, C: ConfigSource = Config> {
     // The state is stored flat (see `Phase`) rather than as a `State`, which
     // saves 16 bytes of padding; `state()` rebuilds it exactly.
     phase: Phase,
@@ -113,9 +120,9 @@ pub struct Breaker<W: Window = Consecutive> {
     generation: u32,
     /// Opens since the breaker last closed: the exponent of the break growth.
     opens_in_a_row: u8,
-    stats: Stats,
+    stats: S,
     window: W,
-    config: Config,
+    config: C,
 }
 
 /// [`State`]'s variant, stored flat beside its fields in [`Breaker`].
@@ -134,6 +141,16 @@ enum Phase {
     /// Half-open with probes outstanding: `deadline` is the hung-probe deadline.
     Probing,
     ForcedOpen,
+}
+
+impl Phase {
+    /// The [`State`] variant it stands for (`HalfOpen` and `Probing` are one).
+    const fn variant(self) -> Self {
+        match self {
+            Self::Probing => Self::HalfOpen,
+            phase => phase,
+        }
+    }
 }
 
 /// Permission to make one call, from [`Breaker::try_acquire`].
@@ -344,7 +361,7 @@ pub trait CircuitBreaker {
     fn cancel(&mut self, permit: Permit, now: Instant);
 }
 
-impl<W: Window> CircuitBreaker for Breaker<W> {
+impl<W: Window, S: StatsSlot, C: ConfigSource> CircuitBreaker for Breaker<W, S, C> {
     #[inline]
     fn handle_timeout(&mut self, now: Instant) -> Option<Transition> {
         Self::handle_timeout(self, now)
@@ -415,21 +432,7 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!(err.field, "CountWindow::WORDS"); // write CountWindow<65, 2>
     /// ```
     pub const fn new(config: Config) -> Result<Self, ConfigError> {
-        match config.validate_for(W::KIND) {
-            Ok(()) => Ok(Self {
-                phase: Phase::Closed,
-                deadline: Instant::ZERO,
-                probes_in_flight: 0,
-                probe_successes: 0,
-                last_now: Instant::ZERO,
-                generation: 0,
-                opens_in_a_row: 0,
-                stats: Stats::ZERO,
-                window: W::EMPTY,
-                config,
-            }),
-            Err(e) => Err(e),
-        }
+        Self::build(config)
     }
 
     /// A closed breaker with the given detector instead of an `N`-sized one:
@@ -467,6 +470,64 @@ impl<W: Window> Breaker<W> {
         breaker.window.clear();
         Ok(breaker)
     }
+}
+
+impl<W: Window, C: ConfigSource> Breaker<W, Stats, C> {
+    /// The counters so far.
+    ///
+    /// ```
+    /// # use steadfast::breaker::{Breaker, Config, Stats};
+    /// let b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// assert_eq!(b.stats(), Stats::ZERO);
+    /// ```
+    pub const fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Returns the counters and zeroes them (for exporters that keep 64-bit totals).
+    ///
+    /// ```
+    /// # use steadfast::breaker::{Breaker, Config, Stats};
+    /// # use steadfast::time::Instant;
+    /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// let p = b.try_acquire(Instant::ZERO).unwrap();
+    /// # b.cancel(p, Instant::ZERO);
+    /// assert_eq!(b.take_stats().calls, 1);
+    /// assert_eq!(b.stats(), Stats::ZERO);
+    /// ```
+    pub fn take_stats(&mut self) -> Stats {
+        core::mem::take(&mut self.stats)
+    }
+}
+
+impl<W: Window> Breaker<W, NoStats> {
+    /// A closed breaker that keeps no [`Stats`] ([`NoStats`]: zero bytes, no
+    /// counting on the hot path), after validating `config` exactly as
+    /// [`new`](Breaker::new) does. It decides, transitions and reports as a
+    /// counting breaker does. `const`: usable in a `static`.
+    ///
+    /// ```
+    /// use steadfast::breaker::{Breaker, Config, Consecutive, NoStats, State};
+    ///
+    /// const LEAN: Breaker<Consecutive, NoStats> =
+    ///     steadfast::valid!(Breaker::without_stats(Config::new().with_failure_threshold(3)));
+    /// assert_eq!(LEAN.state(), State::Closed);
+    /// let err = Breaker::<Consecutive, NoStats>::without_stats(Config::new().with_failure_threshold(0)).unwrap_err();
+    /// assert_eq!(err.field, "failure_threshold");
+    /// ```
+    pub const fn without_stats(config: Config) -> Result<Self, ConfigError> {
+        Self::build(config)
+    }
+}
+
+impl<W: Window, S: StatsSlot> Breaker<W, S> {
+    /// A closed breaker holding `config`, after validating it for `W`.
+    const fn build(config: Config) -> Result<Self, ConfigError> {
+        match config.validate_for(W::KIND) {
+            Ok(()) => Ok(Self::closed(config)),
+            Err(e) => Err(e),
+        }
+    }
 
     /// The validated configuration.
     ///
@@ -477,6 +538,136 @@ impl<W: Window> Breaker<W> {
     /// ```
     pub const fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// How long the next open period lasts:
+    /// `break_duration × break_multiplier^(opens since the last close)`, capped
+    /// at `max_break_duration`.
+    ///
+    /// ```
+    /// # use steadfast::breaker::{Breaker, Config};
+    /// # use steadfast::time::Duration;
+    /// let b: Breaker = Breaker::new(Config::new()).unwrap();
+    /// assert_eq!(b.next_break_duration(), Duration::from_secs(30));
+    /// ```
+    pub const fn next_break_duration(&self) -> Duration {
+        break_after(&self.config, self.opens_in_a_row)
+    }
+}
+
+impl<W: Window, S: StatsSlot, T: ConstConfig> Breaker<W, S, Fixed<T>> {
+    /// A closed breaker reading its configuration from `T::CONFIG`
+    /// ([`ConstConfig`]) instead of holding it, after validating it for `W`
+    /// exactly as [`new`](Breaker::new) does. The configuration costs no RAM;
+    /// with [`NoStats`] this is the smallest breaker. `const`: usable in a
+    /// `static`.
+    ///
+    /// ```
+    /// use steadfast::breaker::{Breaker, Config, ConstConfig, Consecutive, Fixed, NoStats};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
+    ///
+    /// struct Sensor;
+    /// impl ConstConfig for Sensor {
+    ///     const CONFIG: Config = Config::new().with_failure_threshold(1);
+    /// }
+    /// type SensorBreaker = Breaker<Consecutive, NoStats, Fixed<Sensor>>;
+    /// const BREAKER: SensorBreaker = steadfast::valid!(SensorBreaker::fixed());
+    ///
+    /// let mut b = BREAKER;
+    /// let p = b.try_acquire(Instant::ZERO).unwrap();
+    /// assert!(b.record(p, Outcome::Failure, Instant::ZERO).is_some()); // 1 failure trips
+    ///
+    /// struct Broken;
+    /// impl ConstConfig for Broken {
+    ///     const CONFIG: Config = Config::new().with_failure_threshold(0);
+    /// }
+    /// let err = Breaker::<Consecutive, NoStats, Fixed<Broken>>::fixed().unwrap_err();
+    /// assert_eq!(err.field, "failure_threshold");
+    /// ```
+    pub const fn fixed() -> Result<Self, ConfigError> {
+        match T::CONFIG.validate_for(W::KIND) {
+            Ok(()) => Ok(Self::closed(Fixed::new())),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The configuration, `T::CONFIG`.
+    ///
+    /// ```
+    /// # use steadfast::breaker::{Breaker, Config, ConstConfig, Consecutive, Fixed, Stats};
+    /// struct Three;
+    /// impl ConstConfig for Three {
+    ///     const CONFIG: Config = Config::new().with_failure_threshold(3);
+    /// }
+    /// let b = Breaker::<Consecutive, Stats, Fixed<Three>>::fixed().unwrap();
+    /// assert_eq!(b.config().failure_threshold(), 3);
+    /// ```
+    pub const fn config(&self) -> &Config {
+        &T::CONFIG
+    }
+
+    /// See [`Breaker::next_break_duration`].
+    ///
+    /// ```
+    /// # use steadfast::breaker::{Breaker, Config, ConstConfig, Consecutive, Fixed, NoStats};
+    /// # use steadfast::time::Duration;
+    /// struct Short;
+    /// impl ConstConfig for Short {
+    ///     const CONFIG: Config = Config::new().with_break_duration(Duration::from_secs(5));
+    /// }
+    /// let b = Breaker::<Consecutive, NoStats, Fixed<Short>>::fixed().unwrap();
+    /// assert_eq!(b.next_break_duration(), Duration::from_secs(5));
+    /// ```
+    pub const fn next_break_duration(&self) -> Duration {
+        break_after(&T::CONFIG, self.opens_in_a_row)
+    }
+}
+
+/// The [`State`] the flat fields of a [`Breaker`] stand for.
+const fn state_of(phase: Phase, deadline: Instant, probes_in_flight: u16, successes: u16) -> State {
+    match phase {
+        Phase::Closed => State::Closed,
+        Phase::Open => State::Open { until: deadline },
+        Phase::HalfOpen => State::HalfOpen {
+            probes_in_flight,
+            successes,
+            deadline: None,
+        },
+        Phase::Probing => State::HalfOpen {
+            probes_in_flight,
+            successes,
+            deadline: Some(deadline),
+        },
+        Phase::ForcedOpen => State::ForcedOpen,
+        Phase::Disabled => State::Disabled,
+    }
+}
+
+/// `break_duration × break_multiplier^opens_in_a_row`, capped at `max_break_duration`.
+const fn break_after(config: &Config, opens_in_a_row: u8) -> Duration {
+    let growth = (config.break_multiplier as u64).saturating_pow(opens_in_a_row as u32);
+    config
+        .break_duration
+        .saturating_mul(growth)
+        .min(config.max_break_duration)
+}
+
+impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
+    /// A closed breaker reading `config` (validated by the caller), counters at zero.
+    const fn closed(config: C) -> Self {
+        Self {
+            phase: Phase::Closed,
+            deadline: Instant::ZERO,
+            probes_in_flight: 0,
+            probe_successes: 0,
+            last_now: Instant::ZERO,
+            generation: 0,
+            opens_in_a_row: 0,
+            stats: S::ZERO,
+            window: W::EMPTY,
+            config,
+        }
     }
 
     /// The current generation: bumped on every entry into a state and on
@@ -504,48 +695,12 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!(b.state(), State::Closed);
     /// ```
     pub const fn state(&self) -> State {
-        match self.phase {
-            Phase::Closed => State::Closed,
-            Phase::Open => State::Open {
-                until: self.deadline,
-            },
-            Phase::HalfOpen | Phase::Probing => State::HalfOpen {
-                probes_in_flight: self.probes_in_flight,
-                successes: self.probe_successes,
-                deadline: match self.phase {
-                    Phase::Probing => Some(self.deadline),
-                    _ => None,
-                },
-            },
-            Phase::ForcedOpen => State::ForcedOpen,
-            Phase::Disabled => State::Disabled,
-        }
-    }
-
-    /// The counters so far.
-    ///
-    /// ```
-    /// # use steadfast::breaker::{Breaker, Config, Stats};
-    /// let b: Breaker = Breaker::new(Config::new()).unwrap();
-    /// assert_eq!(b.stats(), Stats::ZERO);
-    /// ```
-    pub const fn stats(&self) -> Stats {
-        self.stats
-    }
-
-    /// Returns the counters and zeroes them (for exporters that keep 64-bit totals).
-    ///
-    /// ```
-    /// # use steadfast::breaker::{Breaker, Config, Stats};
-    /// # use steadfast::time::Instant;
-    /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
-    /// let p = b.try_acquire(Instant::ZERO).unwrap();
-    /// # b.cancel(p, Instant::ZERO);
-    /// assert_eq!(b.take_stats().calls, 1);
-    /// assert_eq!(b.stats(), Stats::ZERO);
-    /// ```
-    pub fn take_stats(&mut self) -> Stats {
-        core::mem::take(&mut self.stats)
+        state_of(
+            self.phase,
+            self.deadline,
+            self.probes_in_flight,
+            self.probe_successes,
+        )
     }
 
     /// The detector, for its [`counts`](Window::counts).
@@ -580,26 +735,8 @@ impl<W: Window> Breaker<W> {
     /// assert_eq!(b.counts(Instant::from_secs(10)).failures, 0); // left the window
     /// ```
     pub fn counts(&self, now: Instant) -> WindowCounts {
-        self.window.counts_at(now.max(self.last_now), &self.config)
-    }
-
-    /// How long the next open period lasts:
-    /// `break_duration × break_multiplier^(opens since the last close)`, capped
-    /// at `max_break_duration`.
-    ///
-    /// ```
-    /// # use steadfast::breaker::{Breaker, Config};
-    /// # use steadfast::time::Duration;
-    /// let b: Breaker = Breaker::new(Config::new()).unwrap();
-    /// assert_eq!(b.next_break_duration(), Duration::from_secs(30));
-    /// ```
-    pub const fn next_break_duration(&self) -> Duration {
-        let growth =
-            (self.config.break_multiplier as u64).saturating_pow(self.opens_in_a_row as u32);
-        self.config
-            .break_duration
-            .saturating_mul(growth)
-            .min(self.config.max_break_duration)
+        self.window
+            .counts_at(now.max(self.last_now), self.config.get())
     }
 
     /// When the breaker next needs [`handle_timeout`](Self::handle_timeout):
@@ -695,7 +832,7 @@ impl<W: Window> Breaker<W> {
             })
         };
         match decision {
-            Err(_) if self.config.metrics_only => Ok(self.shadow_permit(now)),
+            Err(_) if self.config.get().metrics_only => Ok(self.shadow_permit(now)),
             decision => decision,
         }
     }
@@ -705,7 +842,7 @@ impl<W: Window> Breaker<W> {
     /// outcome or cancellation changes nothing.
     #[cold]
     fn shadow_permit(&mut self, now: Instant) -> Permit {
-        self.stats.calls = self.stats.calls.saturating_add(1);
+        self.stats.bump(Counter::Calls);
         Permit {
             generation: self.generation.wrapping_sub(1),
             issued_at: now,
@@ -739,13 +876,13 @@ impl<W: Window> Breaker<W> {
                 deadline,
             } => {
                 if u32::from(probes_in_flight) + u32::from(successes)
-                    >= u32::from(self.config.max_probes)
+                    >= u32::from(self.config.get().max_probes)
                 {
                     return Err(self.reject(deadline));
                 }
                 let deadline = match deadline {
                     Some(d) => d,
-                    None => now.saturating_add(self.config.max_half_open_wait),
+                    None => now.saturating_add(self.config.get().max_half_open_wait),
                 };
                 self.set_state(State::HalfOpen {
                     probes_in_flight: probes_in_flight.saturating_add(1),
@@ -813,17 +950,14 @@ impl<W: Window> Breaker<W> {
             || now
                 > permit
                     .issued_at
-                    .saturating_add(self.config.slow_call_duration);
-        let stats = &mut self.stats;
-        match outcome {
-            Outcome::Ignored => stats.ignored = stats.ignored.saturating_add(1),
-            Outcome::Success => stats.successes = stats.successes.saturating_add(1),
-            Outcome::Failure | Outcome::TimedOut => {
-                stats.failures = stats.failures.saturating_add(1)
-            }
-        }
+                    .saturating_add(self.config.get().slow_call_duration);
+        self.stats.bump(match outcome {
+            Outcome::Ignored => Counter::Ignored,
+            Outcome::Success => Counter::Successes,
+            Outcome::Failure | Outcome::TimedOut => Counter::Failures,
+        });
         if slow && !matches!(outcome, Outcome::Ignored) {
-            stats.slow_calls = stats.slow_calls.saturating_add(1);
+            self.stats.bump(Counter::SlowCalls);
         }
         slow
     }
@@ -838,7 +972,7 @@ impl<W: Window> Breaker<W> {
             failure: outcome.is_failure(),
             slow,
         };
-        if self.window.record(sample, now, &self.config) {
+        if self.window.record(sample, now, self.config.get()) {
             self.open(now)
         } else {
             None
@@ -872,7 +1006,7 @@ impl<W: Window> Breaker<W> {
                     Outcome::Success => (successes.saturating_add(1), deadline),
                     Outcome::Ignored => (successes, deadline),
                 };
-                if successes >= self.config.success_threshold {
+                if successes >= self.config.get().success_threshold {
                     return self.enter(State::Closed, now);
                 }
                 self.set_state(State::HalfOpen {
@@ -1012,7 +1146,7 @@ impl<W: Window> Breaker<W> {
 
     #[inline(always)]
     fn count_call(&mut self) {
-        self.stats.calls = self.stats.calls.saturating_add(1);
+        self.stats.bump(Counter::Calls);
     }
 
     #[inline(always)]
@@ -1027,7 +1161,7 @@ impl<W: Window> Breaker<W> {
 
     #[inline(always)]
     fn reject(&mut self, retry_at: Option<Instant>) -> Rejected {
-        self.stats.rejections = self.stats.rejections.saturating_add(1);
+        self.stats.bump(Counter::Rejections);
         Rejected { retry_at }
     }
 
@@ -1075,7 +1209,7 @@ impl<W: Window> Breaker<W> {
     #[cold]
     #[inline(never)]
     fn open(&mut self, at: Instant) -> Option<Transition> {
-        let until = at.saturating_add(self.next_break_duration());
+        let until = at.saturating_add(break_after(self.config.get(), self.opens_in_a_row));
         self.opens_in_a_row = self.opens_in_a_row.saturating_add(1);
         self.enter(State::Open { until }, at)
     }
@@ -1083,7 +1217,10 @@ impl<W: Window> Breaker<W> {
     /// Every entry into a state goes through here: new generation, bookkeeping,
     /// and the event when the variant changed.
     fn enter(&mut self, to: State, at: Instant) -> Option<Transition> {
-        let from = self.state();
+        // `from` is kept flat and both states are rebuilt in the event itself:
+        // no whole `State` is copied around (a `memcpy` call on a Cortex-M0).
+        let (phase, deadline) = (self.phase, self.deadline);
+        let (probes_in_flight, successes) = (self.probes_in_flight, self.probe_successes);
         self.set_state(to);
         self.generation = self.generation.wrapping_add(1);
         match to {
@@ -1091,13 +1228,17 @@ impl<W: Window> Breaker<W> {
                 self.window.clear();
                 self.opens_in_a_row = 0;
             }
-            State::Open { .. } => self.stats.opens = self.stats.opens.saturating_add(1),
+            State::Open { .. } => self.stats.bump(Counter::Opens),
             State::HalfOpen { .. } | State::ForcedOpen | State::Disabled => {}
         }
-        if from.same_variant(&to) {
+        if phase.variant() == self.phase.variant() {
             return None;
         }
-        self.stats.state_changes = self.stats.state_changes.saturating_add(1);
-        Some(Transition { from, to, at })
+        self.stats.bump(Counter::StateChanges);
+        Some(Transition {
+            from: state_of(phase, deadline, probes_in_flight, successes),
+            to: self.state(),
+            at,
+        })
     }
 }

@@ -110,18 +110,6 @@ impl State {
             Self::Closed | Self::ForcedOpen | Self::Disabled => None,
         }
     }
-
-    /// Same variant, ignoring the fields.
-    pub(crate) const fn same_variant(&self, other: &Self) -> bool {
-        matches!(
-            (self, other),
-            (Self::Closed, Self::Closed)
-                | (Self::Open { .. }, Self::Open { .. })
-                | (Self::HalfOpen { .. }, Self::HalfOpen { .. })
-                | (Self::ForcedOpen, Self::ForcedOpen)
-                | (Self::Disabled, Self::Disabled)
-        )
-    }
 }
 
 impl fmt::Display for State {
@@ -239,4 +227,83 @@ impl Stats {
         state_changes: 0,
         opens: 0,
     };
+}
+
+/// No statistics: the counters of a breaker that never reads them, in zero
+/// bytes. A [`Breaker<W, NoStats>`](super::Breaker) behaves exactly as one
+/// that counts; it only has no [`stats`](super::Breaker::stats).
+///
+/// ```
+/// use steadfast::breaker::{Breaker, Config, Consecutive, NoStats};
+/// use steadfast::outcome::Outcome;
+/// use steadfast::time::Instant;
+///
+/// let mut b = Breaker::<Consecutive, NoStats>::without_stats(Config::new().with_failure_threshold(1)).unwrap();
+/// let p = b.try_acquire(Instant::ZERO).unwrap();
+/// assert!(b.record(p, Outcome::Failure, Instant::ZERO).is_some()); // trips as ever
+/// assert_eq!(core::mem::size_of::<NoStats>(), 0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NoStats;
+
+/// Where a [`Breaker`](super::Breaker) keeps its counters: [`Stats`] (the
+/// default) or [`NoStats`] (none). Sealed.
+///
+/// ```
+/// use steadfast::breaker::{NoStats, Stats, StatsSlot};
+/// fn slot<S: StatsSlot>() -> usize { core::mem::size_of::<S>() }
+/// assert_eq!((slot::<Stats>(), slot::<NoStats>()), (32, 0));
+/// ```
+pub trait StatsSlot: sealed::Slot {}
+
+impl StatsSlot for Stats {}
+impl StatsSlot for NoStats {}
+
+pub(crate) mod sealed {
+    use super::{NoStats, Stats};
+
+    /// One of the counters of [`Stats`].
+    #[derive(Clone, Copy, Debug)]
+    pub enum Counter {
+        Calls,
+        Successes,
+        Failures,
+        Ignored,
+        SlowCalls,
+        Rejections,
+        StateChanges,
+        Opens,
+    }
+
+    /// The slot's machinery, private to the crate (keeps `StatsSlot` sealed).
+    pub trait Slot: Copy + core::fmt::Debug + PartialEq + Eq {
+        const ZERO: Self;
+        /// Adds one to `counter` (saturating).
+        fn bump(&mut self, counter: Counter);
+    }
+
+    impl Slot for Stats {
+        const ZERO: Self = Self::ZERO;
+        #[inline(always)]
+        fn bump(&mut self, counter: Counter) {
+            let field = match counter {
+                Counter::Calls => &mut self.calls,
+                Counter::Successes => &mut self.successes,
+                Counter::Failures => &mut self.failures,
+                Counter::Ignored => &mut self.ignored,
+                Counter::SlowCalls => &mut self.slow_calls,
+                Counter::Rejections => &mut self.rejections,
+                Counter::StateChanges => &mut self.state_changes,
+                Counter::Opens => &mut self.opens,
+            };
+            *field = field.saturating_add(1);
+        }
+    }
+
+    impl Slot for NoStats {
+        const ZERO: Self = Self;
+        #[inline(always)]
+        fn bump(&mut self, _counter: Counter) {}
+    }
 }

@@ -75,8 +75,25 @@ fn main() -> ! {
     loop {}
 }
 
+/// The breaker of the probes, as a firmware declares it: the default
+/// configuration as a constant it reads in place ([`Fixed`]), no statistics.
+#[allow(dead_code)]
+type FirmwareBreaker<W> =
+    steadfast::breaker::Breaker<W, steadfast::breaker::NoStats, Fixed<Defaults>>;
+
+use steadfast::breaker::Fixed;
+
+/// The breaker configuration of the probes: [`Config::DEFAULT`](steadfast::breaker::Config::DEFAULT).
+#[allow(dead_code)]
+struct Defaults;
+
+impl steadfast::breaker::ConstConfig for Defaults {
+    const CONFIG: steadfast::breaker::Config = steadfast::breaker::Config::DEFAULT;
+}
+
 #[allow(dead_code, unused_imports)]
 mod patterns {
+    use super::FirmwareBreaker;
     use core::hint::black_box;
     use steadfast::rng::{Rng, SplitMix64};
     use steadfast::time::{Duration, Instant};
@@ -94,13 +111,12 @@ mod patterns {
         rng.below(black_box(1_000)) ^ rng.between(black_box(10), black_box(20))
     }
 
-    /// A breaker with the failure detector `W` through closed → open →
-    /// half-open → closed.
+    /// A firmware breaker with the failure detector `W` through closed → open
+    /// → half-open → closed.
     #[cfg(any(feature = "breaker", feature = "breaker-window"))]
     pub fn breaker<W: steadfast::breaker::Window>(input: u64) -> u64 {
-        use steadfast::breaker::{Breaker, Config};
         use steadfast::outcome::Outcome;
-        let Ok(mut b) = Breaker::<W>::new(black_box(Config::default())) else {
+        let Ok(mut b) = FirmwareBreaker::<W>::fixed() else {
             return 0;
         };
         let mut acc = 0u64;
@@ -206,11 +222,10 @@ mod patterns {
     /// The composed pipeline: breaker + bulkhead + retry/backoff + timeouts.
     #[cfg(feature = "pipeline")]
     pub fn pipeline(input: u64) -> u64 {
-        use steadfast::breaker::{Breaker, Config as BreakerConfig};
+        use steadfast::breaker::Consecutive;
         use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
         use steadfast::pipeline::Shared;
-        let Ok(mut breaker): Result<Breaker, _> = Breaker::new(black_box(BreakerConfig::DEFAULT))
-        else {
+        let Ok(mut breaker) = FirmwareBreaker::<Consecutive>::fixed() else {
             return 0;
         };
         let Ok(mut pool) = Bulkhead::<10>::new(black_box(BulkheadConfig::DEFAULT)) else {
@@ -230,10 +245,9 @@ mod patterns {
     /// The pipeline with a breaker only: breaker + retry/backoff + timeouts.
     #[cfg(feature = "pipeline-breaker")]
     pub fn pipeline_breaker(input: u64) -> u64 {
-        use steadfast::breaker::{Breaker, Config as BreakerConfig};
+        use steadfast::breaker::Consecutive;
         use steadfast::pipeline::Shared;
-        let Ok(mut breaker): Result<Breaker, _> = Breaker::new(black_box(BreakerConfig::DEFAULT))
-        else {
+        let Ok(mut breaker) = FirmwareBreaker::<Consecutive>::fixed() else {
             return 0;
         };
         let mut retries = Retries(0);
@@ -304,6 +318,7 @@ mod patterns {
 #[cfg(feature = "ram")]
 #[allow(non_upper_case_globals)]
 mod ram {
+    use super::FirmwareBreaker;
     use core::mem::size_of;
     use steadfast::backoff::Backoff;
     use steadfast::breaker::{Breaker, Consecutive, CountWindow};
@@ -321,8 +336,9 @@ mod ram {
     }
 
     size_symbols! {
-        SIZE_OF_Breaker_Consecutive: Breaker<Consecutive>,
-        SIZE_OF_Breaker_CountWindow_64: Breaker<CountWindow<64>>,
+        SIZE_OF_Breaker_Consecutive: FirmwareBreaker<Consecutive>,
+        SIZE_OF_Breaker_CountWindow_64: FirmwareBreaker<CountWindow<64>>,
+        SIZE_OF_Breaker_Consecutive_Stats: Breaker<Consecutive>,
         SIZE_OF_Bulkhead_4: Bulkhead<4>,
         SIZE_OF_Budget: Budget,
         SIZE_OF_Retry: Retry,
