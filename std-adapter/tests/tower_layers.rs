@@ -868,7 +868,8 @@ async fn retry_policy_draws_fresh_jitter_for_every_request() {
         .with_max_attempts(2)
         .with_backoff(backoff);
     let (dep, _) = fails_every_other_call();
-    let mut svc = tower::retry::RetryLayer::new(RetryPolicy::new(config).unwrap()).layer(dep);
+    let mut svc =
+        tower::retry::RetryLayer::new(RetryPolicy::new(config).unwrap().with_seed(11)).layer(dep);
     let mut delays = std::collections::BTreeSet::new();
     for n in 0..8u32 {
         let started = Instant::now();
