@@ -807,6 +807,40 @@ impl Registry {
             .map(|cache| (*cache).clone())
     }
 
+    /// A tower [`CacheLayer`](crate::tower::CacheLayer) over the cached
+    /// fallback named `name` (as [`cache`](Self::cache) returns it), keying
+    /// each request with `key`, reporting what it serves to the registry's
+    /// observer (`fallback_invocations_total` under the cache's name). A
+    /// disabled registry's layer keeps fresh values and serves none.
+    /// Features `cache` and `tower`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use steadfast_std::registry::Registry;
+    /// let r = Registry::builder().cache("quotes", 10, Duration::from_secs(60)).build();
+    /// let layer = r.cache_layer::<String, u64, _, _>("quotes", |symbol: &&str| symbol.to_string()).unwrap();
+    /// assert_eq!(layer.cache().name(), "quotes");
+    /// ```
+    #[cfg(all(feature = "cache", feature = "tower"))]
+    pub fn cache_layer<K, V, F, Req>(
+        &self,
+        name: &str,
+        key: F,
+    ) -> Option<crate::tower::CacheLayer<K, V, F>>
+    where
+        K: Eq + std::hash::Hash + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+        F: Fn(&Req) -> K,
+    {
+        let layer = crate::tower::CacheLayer::new(self.cache::<K, V>(name)?, key)
+            .with_observer(self.inner.observer.clone());
+        Some(if self.inner.enabled {
+            layer
+        } else {
+            layer.serving(steadfast::pipeline::FallbackOn::Never)
+        })
+    }
+
     /// The adaptive throttle named `name`.
     ///
     /// ```

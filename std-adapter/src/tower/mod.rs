@@ -13,6 +13,7 @@
 //! | [`KeyedRateLimitLayer`] | [`KeyedRateLimitService`] | a limit per key taken from the request (tenant, client), memory bounded | [`Error::rate_limited`] |
 //! | [`ThrottleLayer`] | [`ThrottleService`] | a [`SharedThrottle`](crate::throttle::SharedThrottle) refuses requests locally while the dependency refuses work (the SRE book's adaptive throttling) | [`Error::throttled`] |
 //! | [`ChaosLayer`] | [`ChaosService`] | injects faults (errors, hangs, replaced outcomes, latency) for failure drills, as the core's [`Chaos`](steadfast::chaos::Chaos) machine decides; off unless enabled; innermost | the inner service's own (injected) |
+//! | `CacheLayer` | `CacheService` | (feature `cache`) the last good response per key, kept in a `cache::LastGood` and served, marked stale with its age, when a request fails or is refused, up to a maximum staleness | the inner service's own, when nothing servable is cached |
 //! | [`PolicyLayer`] | [`PolicyService`] | the whole [`Policy`] pipeline (all of the above, in the core's order, plus fallback rules) | any |
 //!
 //! Every layer reports to an [`Observer`](crate::Observer) given with its
@@ -103,6 +104,8 @@ use crate::{Error, Policy};
 mod adaptive;
 mod breaker;
 mod bulkhead;
+#[cfg(feature = "cache")]
+mod cache;
 mod chaos;
 mod hedge;
 mod ratelimit;
@@ -115,6 +118,8 @@ mod timeout;
 pub use adaptive::{AdaptiveLimitFuture, AdaptiveLimitLayer, AdaptiveLimitService};
 pub use breaker::{BreakerFuture, BreakerLayer, BreakerService};
 pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
+#[cfg(feature = "cache")]
+pub use cache::{CacheFuture, CacheLayer, CacheService};
 pub use chaos::{ChaosFuture, ChaosLayer, ChaosService, ChaosSwitch};
 pub use hedge::{HedgeFuture, HedgeLayer, HedgeService};
 pub use ratelimit::{

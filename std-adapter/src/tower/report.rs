@@ -60,6 +60,12 @@ impl Report {
         self.0.observer.on_injection(&self.0.name, kind);
     }
 
+    /// A failure answered by the fallback of this name (a cache).
+    pub(crate) fn fallback(&self, failure: &Failure) {
+        let r = &*self.0;
+        r.observer.on_fallback(&r.name, None, &r.name, failure);
+    }
+
     pub(crate) fn name(&self) -> &str {
         &self.0.name
     }
