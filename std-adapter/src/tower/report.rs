@@ -61,6 +61,7 @@ impl Report {
     }
 
     /// A failure answered by the fallback of this name (a cache).
+    #[cfg(feature = "cache")]
     pub(crate) fn fallback(&self, failure: &Failure) {
         let r = &*self.0;
         r.observer.on_fallback(&r.name, None, &r.name, failure);
