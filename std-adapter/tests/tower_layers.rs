@@ -721,6 +721,7 @@ async fn retry_future_polled_after_its_answer_stays_pending() {
     assert!(poll_once(future.as_mut()).is_pending());
 }
 
+#[cfg(feature = "config")]
 #[tokio::test(start_paused = true)]
 async fn a_disabled_registrys_bulkhead_layer_lets_every_request_through() {
     let text = "enabled = false\n[bulkheads.pool]\nmax_concurrent = 1\nmax_queue = 0\n";
