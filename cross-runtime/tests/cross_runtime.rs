@@ -842,6 +842,7 @@ fn sim_run(s: &Script) -> Record {
         throttle: None,
         chaos: None,
         adaptive_limit: None,
+        cache: None,
     };
     let answer = |a: Answer| match a {
         Fine => script::Answer::Ok,

@@ -226,6 +226,40 @@ struct Slot<'a> {
     limited: bool,
     /// The adaptive limit's slot its running attempt holds.
     permit: Option<Permit>,
+    /// The key it asks for (the cache's key).
+    key: u32,
+}
+
+/// The last good value's arrival per key, served while at most
+/// `max_staleness` old (inclusive); when every one of its `capacity` places
+/// is taken, a new key replaces the one stored longest ago.
+#[derive(Debug)]
+struct StaleCache {
+    capacity: usize,
+    max_staleness: Duration,
+    stored: HashMap<u32, Instant>,
+}
+
+impl StaleCache {
+    /// The age of `key`'s value at `now`, if it may be served.
+    fn servable(&self, key: u32, now: Instant) -> Option<Duration> {
+        let age = now.saturating_duration_since(*self.stored.get(&key)?);
+        (age <= self.max_staleness).then_some(age)
+    }
+
+    fn store(&mut self, key: u32, now: Instant) {
+        if self.stored.len() >= self.capacity
+            && !self.stored.contains_key(&key)
+            && let Some(oldest) = self
+                .stored
+                .iter()
+                .min_by_key(|(k, at)| (**at, **k))
+                .map(|(k, _)| *k)
+        {
+            self.stored.remove(&oldest);
+        }
+        self.stored.insert(key, now);
+    }
 }
 
 /// A hasher for `u32` keys that are already well spread (ticket numbers).
@@ -262,6 +296,9 @@ struct Tally {
     attempt_timeouts: u64,
     /// Attempts the fault injection changed (a fault, latency, or both).
     injected: u64,
+    /// Calls answered from the cache, and the oldest answer served.
+    stale: u64,
+    stale_age_max: Duration,
     breaker_opens: u64,
     outage_offered: u64,
     outage_attempts: u64,
@@ -353,6 +390,10 @@ pub struct Sim<'a> {
     admission_rng: SplitMix64,
     /// The fault injection's draws.
     chaos_rng: SplitMix64,
+    /// Draws each call's key.
+    key_rng: SplitMix64,
+    /// The cached fallback, if the scenario names one.
+    cache: Option<StaleCache>,
     series: Series,
     bucket_us: u64,
     /// The bucket whose finished-call latencies are being collected.
@@ -422,6 +463,12 @@ impl<'a> Sim<'a> {
             patience_rng: SplitMix64::new(0),
             admission_rng: SplitMix64::new(0),
             chaos_rng: SplitMix64::new(0),
+            key_rng: SplitMix64::new(0),
+            cache: scenario.policy.cache.as_ref().map(|spec| StaleCache {
+                capacity: spec.capacity.max(1),
+                max_staleness: spec.max_staleness,
+                stored: HashMap::new(),
+            }),
             series: Series::new(buckets),
             bucket_us,
             open_bucket: 0,
@@ -440,6 +487,7 @@ impl<'a> Sim<'a> {
         sim.patience_rng = SplitMix64::new(root.next_u64());
         sim.admission_rng = SplitMix64::new(root.next_u64());
         sim.chaos_rng = SplitMix64::new(root.next_u64());
+        sim.key_rng = SplitMix64::new(root.next_u64());
         if scenario.load.rate > 0.0 || !scenario.load.bursts.is_empty() {
             sim.push(Instant::ZERO, Kind::Arrival { real: false });
         }
@@ -584,8 +632,20 @@ impl<'a> Sim<'a> {
         let admission = self.admit(at);
         let (free, generation) = self.free.pop().map_or((None, 0), |(i, g)| (Some(i), g));
         let serial = self.tally.offered;
+        let keys = self.scenario.load.keys;
+        let key = if keys > 1 {
+            self.key_rng.below(u64::from(keys)) as u32
+        } else {
+            0
+        };
+        // A cached fallback exists only while the key holds a servable value.
+        let fallback = self.fallback
+            && self
+                .cache
+                .as_ref()
+                .is_none_or(|c| c.servable(key, at).is_some());
         let slot = Slot {
-            call: self.pipeline.start(at).with_fallback(self.fallback),
+            call: self.pipeline.start(at).with_fallback(fallback),
             arrived: at,
             generation,
             client,
@@ -599,6 +659,7 @@ impl<'a> Sim<'a> {
             throttled: false,
             limited: false,
             permit: None,
+            key,
         };
         let index = match free {
             Some(i) => {
@@ -964,6 +1025,9 @@ impl<'a> Sim<'a> {
                 ..
             } => {
                 t.succeeded += 1;
+                if let Some(cache) = &mut self.cache {
+                    cache.store(slot.key, now);
+                }
                 (true, false)
             }
             Finish::Completed { .. } => {
@@ -972,7 +1036,17 @@ impl<'a> Sim<'a> {
             }
             Finish::Fallback(f) | Finish::Failed(f) => {
                 if matches!(finish, Finish::Fallback(_)) {
-                    t.fallback += 1;
+                    match &self.cache {
+                        None => t.fallback += 1,
+                        // Aged past the limit while the call ran: not served.
+                        Some(cache) => {
+                            if let Some(age) = cache.servable(slot.key, now) {
+                                t.fallback += 1;
+                                t.stale += 1;
+                                t.stale_age_max = t.stale_age_max.max(age);
+                            }
+                        }
+                    }
                 }
                 match f.reason {
                     Reason::BreakerOpen { .. } => refusal = Some(Refusal::BreakerOpen),
@@ -1103,6 +1177,9 @@ impl<'a> Sim<'a> {
             retries: t.retries,
             attempt_timeouts: t.attempt_timeouts,
             injected: t.injected,
+            stale: t.stale,
+            stale_age_max: t.stale_age_max,
+            has_cache: s.policy.cache.is_some(),
             breaker_opens: t.breaker_opens,
             has_breaker: s.policy.breaker.is_some(),
             has_bulkhead: s.policy.bulkhead.is_some(),

@@ -150,6 +150,7 @@ pub fn totals(r: &Report) -> Vec<(&'static str, String)> {
         ("not_retryable", r.not_retryable.to_string()),
         ("abandoned", r.abandoned.to_string()),
         ("fallback", r.fallback.to_string()),
+        ("served_stale", r.stale.to_string()),
         ("unfinished", r.unfinished.to_string()),
         ("attempts", r.attempts.to_string()),
         ("retries", r.retries.to_string()),

@@ -406,6 +406,7 @@ mod tests {
                 think: Duration::ZERO,
                 patience: None,
                 bursts: Vec::new(),
+                keys: 1,
             });
             let end = Instant::from_millis(100);
             let (mut at, mut n, mut rng) = (Instant::ZERO, 0u64, SplitMix64::new(3));

@@ -70,6 +70,9 @@ pub struct SimPolicy {
     /// The adaptive concurrency limit each attempt takes a slot from (a
     /// refused attempt ends its call), if any.
     pub adaptive_limit: Option<steadfast::adaptive::Config>,
+    /// The cached fallback calls are answered from when the pipeline decides
+    /// a fallback answers, if any.
+    pub cache: Option<config::CacheSpec>,
 }
 
 impl SimPolicy {
@@ -122,6 +125,7 @@ impl SimPolicy {
                 throttle: None,
                 chaos: None,
                 adaptive_limit: None,
+                cache: None,
             });
         }
         let breaker = spec
@@ -174,6 +178,7 @@ impl SimPolicy {
             throttle: None,
             chaos: None,
             adaptive_limit: None,
+            cache: None,
         })
     }
 
@@ -207,6 +212,7 @@ impl SimPolicy {
         .filter(|_| on);
         self.chaos = entry(&set.chaos, "chaos", "chaos", names.chaos)?
             .map(|c| c.with_enabled(on && c.enabled()));
+        self.cache = entry(&set.caches, "cache", "caches", names.cache)?.filter(|_| on);
         Ok(self)
     }
 }
@@ -227,11 +233,14 @@ pub struct Extras<'a> {
     /// `[chaos.NAME]`: the fault-injection drill the core's
     /// [`Chaos`](steadfast::chaos::Chaos) machine decides before each attempt.
     pub chaos: Option<&'a str>,
+    /// `[caches.NAME]`: the last good value per key, served when the
+    /// pipeline decides a fallback answers.
+    pub cache: Option<&'a str>,
 }
 
 /// The entry `name` of `map`, if a name is given; the error names the
 /// scenario's `key` and the section it looked in.
-fn entry<T: Copy>(
+fn entry<T: Clone>(
     map: &std::collections::BTreeMap<String, T>,
     key: &str,
     section: &str,
@@ -239,7 +248,7 @@ fn entry<T: Copy>(
 ) -> Result<Option<T>, String> {
     name.map(|n| {
         map.get(n)
-            .copied()
+            .cloned()
             .ok_or_else(|| format!("{key}: no [policy.{section}.{n}]"))
     })
     .transpose()

@@ -145,6 +145,13 @@ pub struct Report {
     pub succeeded: u64,
     /// Failed calls the fallback answered (also counted by reason below).
     pub fallback: u64,
+    /// Of those, the calls a cached fallback answered with the key's last
+    /// good value.
+    pub stale: u64,
+    /// The oldest value the cache served.
+    pub stale_age_max: Duration,
+    /// Whether the policy has a cached fallback.
+    pub has_cache: bool,
     /// Calls refused, by reason.
     pub refusals: Refusals,
     /// Calls whose total deadline passed.
@@ -320,6 +327,19 @@ impl Report {
             ("latency mean/p50/p99/max", summary(&self.latency)),
             ("  of successful calls", summary(&self.success_latency)),
         ];
+        if self.has_cache {
+            let at = rows
+                .iter()
+                .position(|(label, _)| *label == "served by fallback")
+                .map_or(rows.len(), |i| i + 1);
+            rows.insert(
+                at,
+                (
+                    "  from the cache (stale)",
+                    format!("{} (oldest {})", self.stale, human(self.stale_age_max)),
+                ),
+            );
+        }
         if let Some(q) = &self.queue {
             let ppm = q.wait_probability_ppm();
             rows.push((
@@ -405,10 +425,21 @@ pub fn compare(reports: &[&Report]) -> String {
 
 fn render(title: &str, reports: &[&Report]) -> String {
     let columns: Vec<Vec<(&'static str, String)>> = reports.iter().map(|r| r.rows()).collect();
-    let labels: Vec<&str> = columns
-        .iter()
-        .max_by_key(|c| c.len())
-        .map_or_else(Vec::new, |c| c.iter().map(|(l, _)| *l).collect());
+    // Every run's rows, matched by label: a row only some runs have (a
+    // bulkhead's queue, a cache) stays beside its neighbours, blank elsewhere.
+    let mut labels: Vec<&str> = Vec::new();
+    for column in &columns {
+        let mut after = 0;
+        for (label, _) in column {
+            match labels.iter().position(|l| l == label) {
+                Some(i) => after = i + 1,
+                None => {
+                    labels.insert(after, label);
+                    after += 1;
+                }
+            }
+        }
+    }
     let label_width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     let header: Vec<String> = reports.iter().map(|r| r.name.clone()).collect();
     let widths: Vec<usize> = columns
@@ -443,10 +474,13 @@ fn render(title: &str, reports: &[&Report]) -> String {
     let total: usize = label_width + widths.iter().map(|w| w + 2).sum::<usize>();
     out.push_str(&"─".repeat(total));
     out.push('\n');
-    for (i, label) in labels.iter().enumerate() {
+    for label in &labels {
         let mut line = pad(label, label_width);
         for (c, w) in columns.iter().zip(&widths) {
-            let v = c.get(i).map_or("", |(_, v)| v.as_str());
+            let v = c
+                .iter()
+                .find(|(l, _)| l == label)
+                .map_or("", |(_, v)| v.as_str());
             let _ = write!(line, "  {}", pad(v, *w));
         }
         out.push_str(line.trim_end());

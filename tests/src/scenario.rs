@@ -14,6 +14,8 @@
 //! adaptive_limit = "api"   # a [policy.adaptive_limits.*] entry each attempt takes a slot from (refused: the call ends)
 //! chaos = "drill"          # a [policy.chaos.*] entry deciding before each attempt: an error (no call to the
 //!                          # dependency), a hang, a replaced outcome (the dependency's failure) and/or latency
+//! cache = "catalog"        # a [policy.caches.*] entry: each key's last good value, served (stale) when the
+//!                          # pipeline decides a fallback answers, if at most max_staleness old
 //!
 //! [load]
 //! rate = 200               # open-loop calls per second (default 0)
@@ -21,6 +23,7 @@
 //! clients = 0              # closed-loop clients: each starts its next call `think` after the last ended
 //! think = "10ms"
 //! patience = { distribution = "exponential", mean = "2s" }  # a caller gives up after a draw (default: never)
+//! keys = 1                 # each call asks for one of this many keys, uniformly (the cache's keys; default 1)
 //! [[load.bursts]]          # the rate is replaced inside each window
 //! start = "30s"
 //! end = "32s"
@@ -375,6 +378,8 @@ pub struct LoadSpec {
     pub patience: Option<Distribution>,
     /// Rate windows.
     pub bursts: Vec<Burst>,
+    /// How many keys calls ask for, uniformly (at least 1).
+    pub keys: u32,
 }
 
 #[derive(Deserialize)]
@@ -392,6 +397,7 @@ struct LoadFile {
     patience: Option<Distribution>,
     #[serde(default)]
     bursts: Vec<Burst>,
+    keys: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -408,6 +414,7 @@ struct ScenarioFile {
     throttle: Option<String>,
     chaos: Option<String>,
     adaptive_limit: Option<String>,
+    cache: Option<String>,
     load: LoadFile,
     #[serde(default)]
     dependency: DependencySpec,
@@ -484,7 +491,11 @@ impl Scenario {
             think,
             patience: file.load.patience,
             bursts: file.load.bursts,
+            keys: file.load.keys.unwrap_or(1),
         };
+        if load.keys == 0 {
+            return Err("load.keys: must be at least 1".into());
+        }
         if let Some(p) = &load.patience {
             p.validate("load.patience")?;
         }
@@ -541,6 +552,7 @@ impl Scenario {
                     throttle: file.throttle.as_deref(),
                     adaptive_limit: file.adaptive_limit.as_deref(),
                     chaos: file.chaos.as_deref(),
+                    cache: file.cache.as_deref(),
                 },
             )?;
         Ok(Self {

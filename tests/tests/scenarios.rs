@@ -372,3 +372,51 @@ fn under_load_an_adaptive_limit_serves_more_than_a_fixed_bulkhead_and_refuses_no
     assert!(limit[20..40].iter().any(|&l| l > 40), "{limit:?}");
     assert!(aimd.refusals.adaptive_limit > 0 && aimd.refusals.queue_full == 0);
 }
+
+#[test]
+fn a_cached_fallback_answers_refused_calls_with_values_no_older_than_its_limit() {
+    let plain = report("outage-and-recovery");
+    let cached = report("outage-cached-fallback");
+    // The cache changes what callers get, not what reaches the dependency.
+    assert_eq!(cached.attempts, plain.attempts, "{}", cached.table());
+    assert_eq!(cached.breaker_opens, plain.breaker_opens);
+    assert_eq!((plain.stale, plain.fallback), (0, 0));
+    assert_eq!(cached.fallback, cached.stale);
+    // The breaker refuses from about 30 s to 85 s; values stored before the
+    // outage serve until 20 s after it began.
+    assert!(cached.stale > 3_000, "{}", cached.table());
+    assert!(cached.stale_age_max <= Duration::from_secs(20));
+    assert!(cached.stale_age_max > Duration::from_secs(19));
+    let rejected = cached.refusals.breaker_open;
+    assert!(
+        cached.stale < rejected / 2,
+        "{} of {rejected}",
+        cached.stale
+    );
+
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/outage-cached-fallback.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    // A minute of staleness covers the whole refusal: nearly every refused call is answered.
+    let long = text.replace("max_staleness = \"20s\"", "max_staleness = \"60s\"");
+    let long = run(&Scenario::from_toml(&long, "long").unwrap()).unwrap();
+    assert!(
+        long.stale * 100 >= long.refusals.breaker_open * 95,
+        "{}",
+        long.table()
+    );
+    assert!(long.stale_age_max <= Duration::from_secs(60));
+    // Ten places for 500 keys: most refused keys hold nothing.
+    let small = text.replace("capacity = 1000", "capacity = 10");
+    let small = run(&Scenario::from_toml(&small, "small").unwrap()).unwrap();
+    assert!(
+        small.stale * 10 < cached.stale,
+        "{} vs {}",
+        small.stale,
+        cached.stale
+    );
+    // A fallback rule that serves nothing serves nothing.
+    let never = text.replace("fallback = \"any_failure\"", "fallback = \"never\"");
+    let never = run(&Scenario::from_toml(&never, "never").unwrap()).unwrap();
+    assert_eq!(never.stale, 0);
+}
