@@ -843,6 +843,7 @@ fn sim_run(s: &Script) -> Record {
         chaos: None,
         adaptive_limit: None,
         cache: None,
+        hedge: None,
     };
     let answer = |a: Answer| match a {
         Fine => script::Answer::Ok,

@@ -14,19 +14,20 @@ use steadfast::adaptive::{AdaptiveLimit, Permit};
 use steadfast::breaker::{Breaker, Consecutive, CountWindow, State, TimeWindow};
 use steadfast::bulkhead::Bulkhead;
 use steadfast::chaos::{Chaos, Fault};
+use steadfast::hedge::{self, Hedger, Plan};
 use steadfast::outcome::{Outcome, Verdict};
 use steadfast::pipeline::{
     Call, Event, Events, Failure, Finish, Input, Observer, Pipeline, Reason, Shared, Step,
 };
 use steadfast::ratelimit::RateLimiter;
-use steadfast::retry::AnyBudget;
+use steadfast::retry::{AnyBudget, Unlimited};
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::throttle::AdaptiveThrottle;
 use steadfast::time::{Duration, Instant};
 use steadfast_std::throttle::THROTTLE_BUCKETS;
 
 use crate::model::{Dependency, Load, Next, Sampler};
-use crate::policy::{Detector, SimPolicy, TIME_WINDOW_BUCKETS};
+use crate::policy::{Detector, HedgeBudget, SimPolicy, TIME_WINDOW_BUCKETS};
 use crate::report::{OutageReport, Report, Series};
 use crate::scenario::Scenario;
 use crate::script::{self, Entry, Script, Trace};
@@ -90,6 +91,49 @@ struct Machines {
     chaos: Option<Chaos>,
     /// The adaptive concurrency limit each attempt takes a slot from.
     adaptive: Option<AdaptiveLimit>,
+    /// Hedging of each attempt, and what its hedges spend from.
+    hedger: Option<Hedger>,
+    hedge_budget: HedgeBudget,
+    own_hedge_budget: Option<AnyBudget>,
+}
+
+impl Machines {
+    /// Starts the hedge `plan` holds due at `now`, if its budget pays.
+    fn poll_hedge(&mut self, plan: &mut Plan, now: Instant) -> Option<hedge::Hedge> {
+        match (
+            self.hedge_budget,
+            &mut self.budget,
+            &mut self.own_hedge_budget,
+        ) {
+            (HedgeBudget::Policy, Some(b), _) | (HedgeBudget::Own(_), _, Some(b)) => {
+                plan.poll(now, b)
+            }
+            _ => plan.poll(now, &mut Unlimited),
+        }
+    }
+
+    /// Reports the end of a hedged attempt to its budget.
+    fn finish_hedges(&mut self, plan: Plan, won: Option<u8>, now: Instant) {
+        match (
+            self.hedge_budget,
+            &mut self.budget,
+            &mut self.own_hedge_budget,
+        ) {
+            (HedgeBudget::Policy, Some(b), _) | (HedgeBudget::Own(_), _, Some(b)) => {
+                plan.finish(won, now, b);
+            }
+            _ => plan.finish(won, now, &mut Unlimited),
+        }
+    }
+}
+
+/// The attempts of one hedged attempt: its plan, how many still run, when
+/// each started (the first attempt is number 0).
+#[derive(Debug)]
+struct Hedging {
+    plan: Plan,
+    running: u8,
+    started: [Instant; 5],
 }
 
 impl Machines {
@@ -135,6 +179,15 @@ impl Machines {
             .adaptive_limit
             .map(|c| AdaptiveLimit::new(c).map_err(err("adaptive_limit")))
             .transpose()?;
+        let hedger = policy
+            .hedge
+            .map(|h| Hedger::new(h.config).map_err(err("hedge")))
+            .transpose()?;
+        let hedge_budget = policy.hedge.map_or(HedgeBudget::Unlimited, |h| h.budget);
+        let own_hedge_budget = match hedge_budget {
+            HedgeBudget::Own(c) => Some(AnyBudget::new(c).map_err(err("hedge budget"))?),
+            _ => None,
+        };
         Ok(Self {
             breaker,
             bulkhead,
@@ -143,6 +196,9 @@ impl Machines {
             throttle,
             chaos,
             adaptive,
+            hedger,
+            hedge_budget,
+            own_hedge_budget,
         })
     }
 }
@@ -162,7 +218,12 @@ enum Kind {
         slot: u32,
         generation: u32,
         verdict: Verdict,
+        /// Which of a hedged attempt's attempts (0: the first).
+        hedge: u8,
     },
+    /// The next hedge of the attempt the call in `slot` started in
+    /// generation `gen` is due.
+    HedgeDue { slot: u32, generation: u32 },
     /// An injected fault answers the attempt the call in `slot` started in
     /// generation `gen` (the dependency never saw it).
     Injected {
@@ -228,6 +289,8 @@ struct Slot<'a> {
     permit: Option<Permit>,
     /// The key it asks for (the cache's key).
     key: u32,
+    /// The hedges of its running attempt, if the policy hedges.
+    hedging: Option<Hedging>,
 }
 
 /// The last good value's arrival per key, served while at most
@@ -299,6 +362,9 @@ struct Tally {
     /// Calls answered from the cache, and the oldest answer served.
     stale: u64,
     stale_age_max: Duration,
+    /// Hedges started, and the hedges whose answer won.
+    hedges: u64,
+    hedge_wins: u64,
     breaker_opens: u64,
     outage_offered: u64,
     outage_attempts: u64,
@@ -580,6 +646,7 @@ impl<'a> Sim<'a> {
                     slot,
                     generation,
                     verdict,
+                    hedge,
                 } => {
                     self.in_flight = self.in_flight.saturating_sub(1);
                     if verdict.outcome != Outcome::Success
@@ -590,8 +657,11 @@ impl<'a> Sim<'a> {
                     if let Some(throttle) = &mut self.machines.throttle {
                         throttle.record(verdict.outcome == Outcome::Success, at);
                     }
-                    self.feed(slot, generation, Input::Outcome(verdict));
+                    if self.hedge_answer(slot, generation, hedge, verdict.outcome) {
+                        self.feed(slot, generation, Input::Outcome(verdict));
+                    }
                 }
+                Kind::HedgeDue { slot, generation } => self.start_hedge(slot, generation),
                 Kind::Injected {
                     slot,
                     generation,
@@ -660,6 +730,7 @@ impl<'a> Sim<'a> {
             limited: false,
             permit: None,
             key,
+            hedging: None,
         };
         let index = match free {
             Some(i) => {
@@ -743,6 +814,94 @@ impl<'a> Sim<'a> {
 
     /// Feeds `input` to the call in `slot` if it is still in `generation`,
     /// then does what its step says.
+    /// Starts the due hedge of the attempt the call in `slot` runs in
+    /// `generation`, if the budget pays, and plans the next.
+    fn start_hedge(&mut self, slot: u32, generation: u32) {
+        let now = self.now;
+        let Some(s) = live(&mut self.slots, slot, generation) else {
+            return;
+        };
+        let Some(h) = s.hedging.as_mut() else {
+            return;
+        };
+        let Some(started) = self.machines.poll_hedge(&mut h.plan, now) else {
+            return;
+        };
+        let number = started.number;
+        h.running += 1;
+        if let Some(at) = h.started.get_mut(usize::from(number)) {
+            *at = now;
+        }
+        let next = h.plan.next_at();
+        let deadline = s.call.poll_at();
+        self.tally.hedges += 1;
+        let answer = self
+            .dependency
+            .answer(now, self.in_flight, &mut self.dep_rng);
+        self.in_flight += 1;
+        self.tally.peak_in_flight = self.tally.peak_in_flight.max(self.in_flight);
+        self.tally.attempts += 1;
+        if self.in_outage(now) {
+            self.tally.outage_attempts += 1;
+        }
+        if let Some(b) = self.bucket(now) {
+            self.series.attempts[b] += 1;
+            self.series.peak_in_flight[b] = self.series.peak_in_flight[b].max(self.in_flight);
+        }
+        if let Some(latency) = answer.latency {
+            let verdict = if answer.ok {
+                Verdict::success()
+            } else {
+                Verdict::failure()
+            };
+            self.push(
+                now.saturating_add(latency),
+                Kind::Answer {
+                    slot,
+                    generation,
+                    verdict,
+                    hedge: number,
+                },
+            );
+        }
+        if let Some(due) = next
+            && deadline.is_none_or(|d| due < d)
+        {
+            self.push(due, Kind::HedgeDue { slot, generation });
+        }
+    }
+
+    /// Whether the answer of attempt `hedge` of a call's running attempt is
+    /// the attempt's outcome (always, unless the attempt is hedged and other
+    /// attempts still run after a failure).
+    fn hedge_answer(&mut self, slot: u32, generation: u32, hedge: u8, outcome: Outcome) -> bool {
+        let now = self.now;
+        let Some(s) = live(&mut self.slots, slot, generation) else {
+            return true;
+        };
+        let Some(h) = s.hedging.as_mut() else {
+            return true;
+        };
+        h.running = h.running.saturating_sub(1);
+        if let (Some(hedger), Some(started)) =
+            (&mut self.machines.hedger, h.started.get(usize::from(hedge)))
+        {
+            hedger.record(now.saturating_duration_since(*started));
+        }
+        let won = match h.plan.on_answer(outcome, h.running) {
+            hedge::Answer::Wait => return false,
+            hedge::Answer::Win => Some(hedge),
+            hedge::Answer::Fail => None,
+        };
+        if let Some(h) = s.hedging.take() {
+            if won.is_some_and(|w| w > 0) {
+                self.tally.hedge_wins += 1;
+            }
+            self.machines.finish_hedges(h.plan, won, now);
+        }
+        true
+    }
+
     fn feed(&mut self, slot: u32, generation: u32, input: Input) {
         let at = self.now;
         let Some(s) = live(&mut self.slots, slot, generation) else {
@@ -775,6 +934,9 @@ impl<'a> Sim<'a> {
         s.generation = s.generation.wrapping_add(1);
         let generation = s.generation;
         s.left_queue = false;
+        // Its hedged attempt, if any, ended with the step: the other attempts
+        // run on at the dependency, their answers stale.
+        s.hedging = None;
         if let Some(t) = s.ticket.take() {
             self.tickets.remove(&t);
             s.left_queue = true;
@@ -904,6 +1066,29 @@ impl<'a> Sim<'a> {
                         }
                     }
                 };
+                if self.script.is_none()
+                    && let Some(hedger) = &self.machines.hedger
+                {
+                    let plan = hedger.start(now);
+                    if let Some(due) = plan.next_at()
+                        && deadline.is_none_or(|d| due < d)
+                    {
+                        self.push(
+                            due,
+                            Kind::HedgeDue {
+                                slot: index,
+                                generation,
+                            },
+                        );
+                    }
+                    if let Some(Some(s)) = self.slots.get_mut(index as usize) {
+                        s.hedging = Some(Hedging {
+                            plan,
+                            running: 1,
+                            started: [now; 5],
+                        });
+                    }
+                }
                 self.in_flight += 1;
                 self.tally.peak_in_flight = self.tally.peak_in_flight.max(self.in_flight);
                 self.tally.attempts += 1;
@@ -924,6 +1109,7 @@ impl<'a> Sim<'a> {
                             slot: index,
                             generation,
                             verdict,
+                            hedge: 0,
                         },
                     );
                 }
@@ -1180,6 +1366,9 @@ impl<'a> Sim<'a> {
             stale: t.stale,
             stale_age_max: t.stale_age_max,
             has_cache: s.policy.cache.is_some(),
+            hedges: t.hedges,
+            hedge_wins: t.hedge_wins,
+            has_hedge: s.policy.hedge.is_some(),
             breaker_opens: t.breaker_opens,
             has_breaker: s.policy.breaker.is_some(),
             has_bulkhead: s.policy.bulkhead.is_some(),

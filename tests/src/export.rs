@@ -151,6 +151,8 @@ pub fn totals(r: &Report) -> Vec<(&'static str, String)> {
         ("abandoned", r.abandoned.to_string()),
         ("fallback", r.fallback.to_string()),
         ("served_stale", r.stale.to_string()),
+        ("hedges", r.hedges.to_string()),
+        ("hedge_wins", r.hedge_wins.to_string()),
         ("unfinished", r.unfinished.to_string()),
         ("attempts", r.attempts.to_string()),
         ("retries", r.retries.to_string()),

@@ -73,6 +73,29 @@ pub struct SimPolicy {
     /// The cached fallback calls are answered from when the pipeline decides
     /// a fallback answers, if any.
     pub cache: Option<config::CacheSpec>,
+    /// Hedging of each attempt, if any.
+    pub hedge: Option<HedgePolicy>,
+}
+
+/// A `[hedges.*]` entry: when each attempt starts another beside it, and
+/// what pays for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HedgePolicy {
+    /// Delay and cap.
+    pub config: steadfast::hedge::Config,
+    /// What the hedges spend from.
+    pub budget: HedgeBudget,
+}
+
+/// The retry budget hedges spend from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HedgeBudget {
+    /// None: every hedge the cap allows starts.
+    Unlimited,
+    /// The policy's own retry budget (the entry names the same budget).
+    Policy,
+    /// A budget of its own.
+    Own(AnyBudgetConfig),
 }
 
 impl SimPolicy {
@@ -126,6 +149,7 @@ impl SimPolicy {
                 chaos: None,
                 adaptive_limit: None,
                 cache: None,
+                hedge: None,
             });
         }
         let breaker = spec
@@ -179,6 +203,7 @@ impl SimPolicy {
             chaos: None,
             adaptive_limit: None,
             cache: None,
+            hedge: None,
         })
     }
 
@@ -213,6 +238,21 @@ impl SimPolicy {
         self.chaos = entry(&set.chaos, "chaos", "chaos", names.chaos)?
             .map(|c| c.with_enabled(on && c.enabled()));
         self.cache = entry(&set.caches, "cache", "caches", names.cache)?.filter(|_| on);
+        let policy_budget = set.policies.get(&self.name).and_then(|p| p.budget.clone());
+        self.hedge = entry(&set.hedges, "hedge", "hedges", names.hedge)?
+            .filter(|_| on)
+            .map(|spec| HedgePolicy {
+                config: spec.config,
+                budget: match &spec.budget {
+                    None => HedgeBudget::Unlimited,
+                    Some(b) if Some(b) == policy_budget.as_ref() => HedgeBudget::Policy,
+                    Some(b) => set
+                        .budgets
+                        .get(b)
+                        .copied()
+                        .map_or(HedgeBudget::Unlimited, HedgeBudget::Own),
+                },
+            });
         Ok(self)
     }
 }
@@ -236,6 +276,10 @@ pub struct Extras<'a> {
     /// `[caches.NAME]`: the last good value per key, served when the
     /// pipeline decides a fallback answers.
     pub cache: Option<&'a str>,
+    /// `[hedges.NAME]`: each attempt starts another beside it after the
+    /// entry's delay, up to its cap, paid by its budget; the first success
+    /// answers the attempt.
+    pub hedge: Option<&'a str>,
 }
 
 /// The entry `name` of `map`, if a name is given; the error names the

@@ -152,6 +152,12 @@ pub struct Report {
     pub stale_age_max: Duration,
     /// Whether the policy has a cached fallback.
     pub has_cache: bool,
+    /// Hedges started (attempts beside a slow one, counted in `attempts`).
+    pub hedges: u64,
+    /// Hedges whose answer won their attempt.
+    pub hedge_wins: u64,
+    /// Whether the policy hedges.
+    pub has_hedge: bool,
     /// Calls refused, by reason.
     pub refusals: Refusals,
     /// Calls whose total deadline passed.
@@ -327,6 +333,19 @@ impl Report {
             ("latency mean/p50/p99/max", summary(&self.latency)),
             ("  of successful calls", summary(&self.success_latency)),
         ];
+        if self.has_hedge {
+            let at = rows
+                .iter()
+                .position(|(label, _)| *label == "retries")
+                .map_or(rows.len(), |i| i + 1);
+            rows.insert(
+                at,
+                (
+                    "hedges (won)",
+                    format!("{} ({})", self.hedges, self.hedge_wins),
+                ),
+            );
+        }
         if self.has_cache {
             let at = rows
                 .iter()

@@ -14,6 +14,8 @@
 //! adaptive_limit = "api"   # a [policy.adaptive_limits.*] entry each attempt takes a slot from (refused: the call ends)
 //! chaos = "drill"          # a [policy.chaos.*] entry deciding before each attempt: an error (no call to the
 //!                          # dependency), a hang, a replaced outcome (the dependency's failure) and/or latency
+//! hedge = "fast"           # a [policy.hedges.*] entry: each attempt starts another beside it after the delay
+//!                          # (up to max_hedges, paid by its budget); the first success answers the attempt
 //! cache = "catalog"        # a [policy.caches.*] entry: each key's last good value, served (stale) when the
 //!                          # pipeline decides a fallback answers, if at most max_staleness old
 //!
@@ -415,6 +417,7 @@ struct ScenarioFile {
     chaos: Option<String>,
     adaptive_limit: Option<String>,
     cache: Option<String>,
+    hedge: Option<String>,
     load: LoadFile,
     #[serde(default)]
     dependency: DependencySpec,
@@ -553,6 +556,7 @@ impl Scenario {
                     adaptive_limit: file.adaptive_limit.as_deref(),
                     chaos: file.chaos.as_deref(),
                     cache: file.cache.as_deref(),
+                    hedge: file.hedge.as_deref(),
                 },
             )?;
         Ok(Self {

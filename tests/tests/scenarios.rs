@@ -420,3 +420,91 @@ fn a_cached_fallback_answers_refused_calls_with_values_no_older_than_its_limit()
     let never = run(&Scenario::from_toml(&never, "never").unwrap()).unwrap();
     assert_eq!(never.stale, 0);
 }
+
+#[test]
+fn hedging_cuts_the_tail_for_a_few_percent_more_attempts_within_its_cap_and_budget() {
+    let plain = report("heavy-tail-no-hedge");
+    let hedged = report("heavy-tail-hedged");
+    assert_eq!((plain.hedges, plain.hedge_wins), (0, 0));
+    assert_eq!(plain.attempts, plain.offered);
+    // 5 % of answers take 500 ms: without hedging that is the p99.
+    assert!(
+        plain.latency.p99 >= Duration::from_millis(500),
+        "{}",
+        plain.table()
+    );
+    // A hedge after 30 ms answers most of them in 40 ms.
+    assert!(
+        hedged.latency.p99.as_micros() * 5 < plain.latency.p99.as_micros(),
+        "{}",
+        hedged.table()
+    );
+    // The median call never waits for a hedge (the draws differ: hedges take some).
+    assert!(hedged.latency.p50.as_micros() * 10 <= plain.latency.p50.as_micros() * 11);
+    // One hedge at most per attempt, each counted as an attempt; the budget
+    // (10 % of calls, 5 a second) bounds them further.
+    assert!(hedged.hedges > 0 && hedged.hedge_wins <= hedged.hedges);
+    assert_eq!(hedged.attempts, hedged.offered + hedged.hedges);
+    assert!(
+        hedged.hedges * 10 <= hedged.offered + 5 * 60 * 10,
+        "{}",
+        hedged.table()
+    );
+    assert!(hedged.succeeded >= plain.succeeded);
+
+    // A budget of 1 % with no floor: at most 1 % of calls are hedged.
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/heavy-tail-hedged.toml");
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("ratio_permille = 100", "ratio_permille = 10")
+        .replace("min_retries_per_sec = 5", "min_retries_per_sec = 0");
+    let tight = run(&Scenario::from_toml(&text, "tight").unwrap()).unwrap();
+    assert!(tight.hedges > 0, "{}", tight.table());
+    assert!(
+        tight.hedges * 100 <= tight.offered + 100,
+        "{}",
+        tight.table()
+    );
+    assert!(tight.latency.p99 > hedged.latency.p99);
+    // Two hedges allowed, no budget: a slow attempt may get both.
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/heavy-tail-hedged.toml"),
+    )
+    .unwrap()
+    .replace("max_hedges = 1\nbudget = \"hedges\"", "max_hedges = 2");
+    let two = run(&Scenario::from_toml(&text, "two").unwrap()).unwrap();
+    assert!(
+        two.hedges > hedged.hedges && two.hedges <= 2 * two.offered,
+        "{}",
+        two.table()
+    );
+}
+
+#[test]
+fn hedging_a_dependency_slowed_by_its_load_feeds_on_itself_unless_a_budget_bounds_it() {
+    let none = report("hedge-under-load-none");
+    let wild = report("hedge-under-load-unbudgeted");
+    let paid = report("hedge-under-load-budget");
+    assert_eq!(none.hedges, 0);
+    assert!(
+        none.succeeded * 100 >= none.offered * 99,
+        "{}",
+        none.table()
+    );
+    // Every hedge slows every answer, which starts more hedges: several
+    // times the offered load, and fewer calls served than with no hedging.
+    assert!(wild.attempts > 3 * wild.offered, "{}", wild.table());
+    assert!(wild.succeeded * 10 < none.succeeded * 7, "{}", wild.table());
+    // The budget holds the extra load near its ratio and the calls served
+    // near the unhedged run.
+    assert!(
+        paid.attempts * 100 <= paid.offered * 115,
+        "{}",
+        paid.table()
+    );
+    assert!(
+        paid.succeeded * 100 >= none.succeeded * 98,
+        "{}",
+        paid.table()
+    );
+}
