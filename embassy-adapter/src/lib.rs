@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 mod drive;
+pub mod hedge;
 mod shared;
 pub mod time;
 

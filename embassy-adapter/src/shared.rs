@@ -45,7 +45,7 @@ impl<W: Window> View<State> for Breaker<W> {
 
 impl<T: View<V>, V: Copy> Held<T, V> {
     /// `view` must be `machine`'s view.
-    const fn new(machine: T, view: V) -> Self {
+    pub(crate) const fn new(machine: T, view: V) -> Self {
         Self {
             machine: RefCell::new(machine),
             view: Cell::new(view),
