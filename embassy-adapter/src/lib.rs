@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod adaptive;
+pub mod admission;
 mod drive;
 pub mod hedge;
 mod shared;
