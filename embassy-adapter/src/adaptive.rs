@@ -31,15 +31,14 @@
 
 use core::fmt;
 use core::future::Future;
-use core::pin::Pin;
-use core::task::{Context, Poll};
 
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
-use pin_project_lite::pin_project;
 use steadfast::adaptive::{AdaptiveLimit, Permit};
-use steadfast::outcome::Classify;
-use steadfast::pipeline::{Error, Reason};
+use steadfast::outcome::{Classify, Outcome};
+use steadfast::pipeline::Reason;
+
+use crate::admission::{Admission, Gated, gated};
 
 use crate::shared::{Held, View};
 use crate::time::now;
@@ -113,6 +112,24 @@ impl<M: RawMutex> fmt::Debug for SharedAdaptiveLimit<M> {
     }
 }
 
+impl<M: RawMutex> Admission for SharedAdaptiveLimit<M> {
+    type Ticket = Permit;
+    fn enter(&self) -> Result<Permit, Reason> {
+        let at = now();
+        match self.lock(|l| l.try_acquire(at)) {
+            Some(Ok(permit)) => Ok(permit),
+            Some(Err(_)) | None => Err(Reason::BulkheadFull),
+        }
+    }
+    fn leave(&self, permit: Permit, outcome: Outcome) {
+        let at = now();
+        let _ = self.lock(|l| l.record(permit, outcome, at));
+    }
+    fn abandon(&self, permit: Permit) {
+        let _ = self.lock(|l| l.cancel(permit));
+    }
+}
+
 /// Runs `op` under `limit` (see the [module docs](self)): the operation's
 /// error comes back as [`Reason::Operation`] with it, a refusal as
 /// [`Reason::BulkheadFull`] with no attempt.
@@ -120,100 +137,12 @@ pub fn limited<M, T, E, F, Fut, C>(
     limit: &SharedAdaptiveLimit<M>,
     classify: C,
     op: F,
-) -> Limited<'_, M, F, Fut, C>
+) -> Gated<'_, SharedAdaptiveLimit<M>, F, Fut, C>
 where
     M: RawMutex,
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, E>>,
     C: Classify<T, E>,
 {
-    Limited {
-        op: Some(op),
-        classify,
-        fut: None,
-        slot: Slot {
-            limit,
-            permit: None,
-        },
-        answered: false,
-    }
-}
-
-/// The slot a call holds, given back without a sample if the call is
-/// dropped before its answer.
-struct Slot<'a, M: RawMutex> {
-    limit: &'a SharedAdaptiveLimit<M>,
-    permit: Option<Permit>,
-}
-
-impl<M: RawMutex> Drop for Slot<'_, M> {
-    fn drop(&mut self) {
-        if let Some(permit) = self.permit.take() {
-            let _ = self.limit.lock(|l| l.cancel(permit));
-        }
-    }
-}
-
-pin_project! {
-    /// The future of [`limited`]. Polled after its answer, it stays pending.
-    #[must_use = "futures do nothing unless polled"]
-    pub struct Limited<'a, M: RawMutex, F, Fut, C> {
-        op: Option<F>,
-        classify: C,
-        #[pin]
-        fut: Option<Fut>,
-        slot: Slot<'a, M>,
-        answered: bool,
-    }
-}
-
-impl<M: RawMutex, F, Fut, C> fmt::Debug for Limited<'_, M, F, Fut, C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Limited")
-            .field("holds_slot", &self.slot.permit.is_some())
-            .field("answered", &self.answered)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<M, T, E, F, Fut, C> Future for Limited<'_, M, F, Fut, C>
-where
-    M: RawMutex,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-    C: Classify<T, E>,
-{
-    type Output = Result<T, Error<E>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        if *this.answered {
-            return Poll::Pending;
-        }
-        if let Some(op) = this.op.take() {
-            let at = now();
-            match this.slot.limit.lock(|l| l.try_acquire(at)) {
-                Some(Ok(permit)) => {
-                    this.slot.permit = Some(permit);
-                    this.fut.set(Some(op()));
-                }
-                Some(Err(_)) | None => {
-                    *this.answered = true;
-                    return Poll::Ready(Err(Error::new(Reason::BulkheadFull, 0, None)));
-                }
-            }
-        }
-        let Some(fut) = this.fut.as_mut().as_pin_mut() else {
-            return Poll::Pending;
-        };
-        let result = core::task::ready!(fut.poll(cx));
-        this.fut.set(None);
-        *this.answered = true;
-        let outcome = this.classify.classify(&result).outcome;
-        if let Some(permit) = this.slot.permit.take() {
-            let at = now();
-            let _ = this.slot.limit.lock(|l| l.record(permit, outcome, at));
-        }
-        Poll::Ready(result.map_err(|e| Error::new(Reason::Operation, 1, Some(e))))
-    }
+    gated(limit, classify, op)
 }

@@ -50,11 +50,11 @@ use core::task::{Context, Poll};
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use pin_project_lite::pin_project;
-use steadfast::outcome::Classify;
+use steadfast::outcome::{Classify, ErrorsFail, Outcome};
 use steadfast::pipeline::{Error, Reason};
 use steadfast::ratelimit::{RateLimiter, Refused};
 use steadfast::rng::SplitMix64;
-use steadfast::throttle::{AdaptiveThrottle, Throttled};
+use steadfast::throttle::AdaptiveThrottle;
 
 use crate::shared::Held;
 use crate::time::now;
@@ -134,25 +134,56 @@ impl<M: RawMutex, const B: usize> fmt::Debug for SharedThrottle<M, B> {
     }
 }
 
-/// What [`throttled`] admits through: a [`SharedThrottle`].
-pub trait Gate {
-    /// Admits a call now, or refuses it locally.
+/// A machine an operation passes before it runs and reports to when it
+/// ends: a [`SharedRateLimiter`], a [`SharedThrottle`], a
+/// [`SharedAdaptiveLimit`](crate::adaptive::SharedAdaptiveLimit).
+pub trait Admission {
+    /// What an admitted call holds until it ends (a slot, or nothing).
+    type Ticket;
+    /// Admits a call now, or says why not.
     ///
     /// # Errors
     ///
-    /// [`Throttled`], drawn at the throttle's refusal probability.
-    fn admit(&self) -> Result<(), Throttled>;
-    /// An admitted call ended, `accepted` by the dependency or not.
-    fn record(&self, accepted: bool);
+    /// The reason of the refusal.
+    fn enter(&self) -> Result<Self::Ticket, Reason>;
+    /// The admitted call ended with `outcome`.
+    fn leave(&self, ticket: Self::Ticket, outcome: Outcome);
+    /// The admitted call was dropped before its answer.
+    fn abandon(&self, ticket: Self::Ticket);
 }
 
-impl<M: RawMutex, const B: usize> Gate for SharedThrottle<M, B> {
-    fn admit(&self) -> Result<(), Throttled> {
-        let at = now();
-        self.inner
-            .lock(|held| held.lend(|(t, rng)| t.admit(at, rng)))
-            .unwrap_or(Ok(()))
+impl<M: RawMutex> Admission for SharedRateLimiter<M> {
+    type Ticket = ();
+    fn enter(&self) -> Result<(), Reason> {
+        self.check().map_err(|refused| Reason::RateLimited {
+            retry_at: refused.retry_at,
+        })
     }
+    fn leave(&self, (): (), _: Outcome) {}
+    fn abandon(&self, (): ()) {}
+}
+
+impl<M: RawMutex, const B: usize> Admission for SharedThrottle<M, B> {
+    type Ticket = ();
+    fn enter(&self) -> Result<(), Reason> {
+        let at = now();
+        match self
+            .inner
+            .lock(|held| held.lend(|(t, rng)| t.admit(at, rng)))
+        {
+            Some(Err(_)) => Err(Reason::Throttled),
+            Some(Ok(())) | None => Ok(()),
+        }
+    }
+    fn leave(&self, (): (), outcome: Outcome) {
+        self.record(!outcome.is_failure());
+    }
+    fn abandon(&self, (): ()) {
+        self.record(false);
+    }
+}
+
+impl<M: RawMutex, const B: usize> SharedThrottle<M, B> {
     fn record(&self, accepted: bool) {
         let at = now();
         let _ = self
@@ -165,143 +196,92 @@ impl<M: RawMutex, const B: usize> Gate for SharedThrottle<M, B> {
 pub fn rate_limited<M, T, E, F, Fut>(
     limiter: &SharedRateLimiter<M>,
     op: F,
-) -> RateLimited<'_, M, F, Fut>
+) -> Gated<'_, SharedRateLimiter<M>, F, Fut, ErrorsFail>
 where
     M: RawMutex,
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    RateLimited {
-        limiter,
-        op: Some(op),
-        fut: None,
-        answered: false,
-    }
-}
-
-pin_project! {
-    /// The future of [`rate_limited`]. Polled after its answer, it stays pending.
-    #[must_use = "futures do nothing unless polled"]
-    pub struct RateLimited<'a, M: RawMutex, F, Fut> {
-        limiter: &'a SharedRateLimiter<M>,
-        op: Option<F>,
-        #[pin]
-        fut: Option<Fut>,
-        answered: bool,
-    }
-}
-
-impl<M: RawMutex, F, Fut> fmt::Debug for RateLimited<'_, M, F, Fut> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RateLimited")
-            .field("answered", &self.answered)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<M, T, E, F, Fut> Future for RateLimited<'_, M, F, Fut>
-where
-    M: RawMutex,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-{
-    type Output = Result<T, Error<E>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        if *this.answered {
-            return Poll::Pending;
-        }
-        if let Some(op) = this.op.take() {
-            if let Err(refused) = this.limiter.check() {
-                *this.answered = true;
-                let reason = Reason::RateLimited {
-                    retry_at: refused.retry_at,
-                };
-                return Poll::Ready(Err(Error::new(reason, 0, None)));
-            }
-            this.fut.set(Some(op()));
-        }
-        let Some(fut) = this.fut.as_mut().as_pin_mut() else {
-            return Poll::Pending;
-        };
-        let result = core::task::ready!(fut.poll(cx));
-        this.fut.set(None);
-        *this.answered = true;
-        Poll::Ready(result.map_err(|e| Error::new(Reason::Operation, 1, Some(e))))
-    }
+    gated(limiter, ErrorsFail, op)
 }
 
 /// Runs `op` if `throttle` admits it, telling it how the call ended (see
 /// the [module docs](self)).
-pub fn throttled<G, T, E, F, Fut, C>(
-    throttle: &G,
+pub fn throttled<M, T, E, F, Fut, C, const B: usize>(
+    throttle: &SharedThrottle<M, B>,
     classify: C,
     op: F,
-) -> ThrottledCall<'_, G, F, Fut, C>
+) -> Gated<'_, SharedThrottle<M, B>, F, Fut, C>
 where
-    G: Gate,
+    M: RawMutex,
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, E>>,
     C: Classify<T, E>,
 {
-    ThrottledCall {
+    gated(throttle, classify, op)
+}
+
+/// Runs `op` if `gate` admits it, reporting how it ended, classified by
+/// `classify` (what [`rate_limited`], [`throttled`] and
+/// [`adaptive::limited`](crate::adaptive::limited) are).
+pub fn gated<A, T, E, F, Fut, C>(gate: &A, classify: C, op: F) -> Gated<'_, A, F, Fut, C>
+where
+    A: Admission,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    C: Classify<T, E>,
+{
+    Gated {
         op: Some(op),
         classify,
         fut: None,
-        admitted: Admitted {
-            gate: throttle,
-            open: false,
-        },
+        entry: Entry { gate, ticket: None },
         answered: false,
     }
 }
 
-/// An admitted call not yet recorded: dropped, it is a request not accepted.
-struct Admitted<'a, G: Gate> {
-    gate: &'a G,
-    open: bool,
+/// The ticket of an admitted call, abandoned if the call is dropped before
+/// its answer.
+struct Entry<'a, A: Admission> {
+    gate: &'a A,
+    ticket: Option<A::Ticket>,
 }
 
-impl<G: Gate> Admitted<'_, G> {
-    fn record(&mut self, accepted: bool) {
-        if core::mem::take(&mut self.open) {
-            self.gate.record(accepted);
+impl<A: Admission> Drop for Entry<'_, A> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.gate.abandon(ticket);
         }
     }
 }
 
-impl<G: Gate> Drop for Admitted<'_, G> {
-    fn drop(&mut self) {
-        self.record(false);
-    }
-}
-
 pin_project! {
-    /// The future of [`throttled`]. Polled after its answer, it stays pending.
+    /// The future of an operation behind an [`Admission`] ([`gated`],
+    /// [`rate_limited`], [`throttled`], [`adaptive::limited`](crate::adaptive::limited)).
+    /// Polled after its answer, it stays pending.
     #[must_use = "futures do nothing unless polled"]
-    pub struct ThrottledCall<'a, G: Gate, F, Fut, C> {
+    pub struct Gated<'a, A: Admission, F, Fut, C> {
         op: Option<F>,
         classify: C,
         #[pin]
         fut: Option<Fut>,
-        admitted: Admitted<'a, G>,
+        entry: Entry<'a, A>,
         answered: bool,
     }
 }
 
-impl<G: Gate, F, Fut, C> fmt::Debug for ThrottledCall<'_, G, F, Fut, C> {
+impl<A: Admission, F, Fut, C> fmt::Debug for Gated<'_, A, F, Fut, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ThrottledCall")
-            .field("admitted", &self.admitted.open)
+        f.debug_struct("Gated")
+            .field("admitted", &self.entry.ticket.is_some())
             .field("answered", &self.answered)
             .finish_non_exhaustive()
     }
 }
 
-impl<G, T, E, F, Fut, C> Future for ThrottledCall<'_, G, F, Fut, C>
+impl<A, T, E, F, Fut, C> Future for Gated<'_, A, F, Fut, C>
 where
-    G: Gate,
+    A: Admission,
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, E>>,
     C: Classify<T, E>,
@@ -314,11 +294,13 @@ where
             return Poll::Pending;
         }
         if let Some(op) = this.op.take() {
-            if this.admitted.gate.admit().is_err() {
-                *this.answered = true;
-                return Poll::Ready(Err(Error::new(Reason::Throttled, 0, None)));
+            match this.entry.gate.enter() {
+                Ok(ticket) => this.entry.ticket = Some(ticket),
+                Err(reason) => {
+                    *this.answered = true;
+                    return Poll::Ready(Err(Error::new(reason, 0, None)));
+                }
             }
-            this.admitted.open = true;
             this.fut.set(Some(op()));
         }
         let Some(fut) = this.fut.as_mut().as_pin_mut() else {
@@ -327,8 +309,10 @@ where
         let result = core::task::ready!(fut.poll(cx));
         this.fut.set(None);
         *this.answered = true;
-        let accepted = !this.classify.classify(&result).outcome.is_failure();
-        this.admitted.record(accepted);
+        if let Some(ticket) = this.entry.ticket.take() {
+            let outcome = this.classify.classify(&result).outcome;
+            this.entry.gate.leave(ticket, outcome);
+        }
         Poll::Ready(result.map_err(|e| Error::new(Reason::Operation, 1, Some(e))))
     }
 }
