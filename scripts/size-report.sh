@@ -22,7 +22,7 @@ LLVM_BIN="${LLVM_BIN:-$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 
 OUT="$CARGO_TARGET_DIR/size-report"
 mkdir -p "$OUT"
 FEATURES=(time rng breaker breaker-window backoff retry bulkhead timeout pipeline-breaker pipeline)
-ADAPTERS=(embassy)   # measured alone, not part of `together`
+ADAPTERS=(embassy embassy-extras)   # measured alone, not part of `together`; embassy-extras has no budget
 features=("$@")
 full_run=0
 [ ${#features[@]} -gt 0 ] || { features=("${FEATURES[@]}"); full_run=1; }

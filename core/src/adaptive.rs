@@ -407,7 +407,12 @@ impl AdaptiveLimit {
                 }
             }
         };
-        self.limit = self.smooth(target).clamp(self.config.min, self.config.max);
+        // `max` then `min`, not `clamp`: the bounds are validated, and `clamp`
+        // links a panic for bounds out of order.
+        self.limit = self
+            .smooth(target)
+            .max(self.config.min)
+            .min(self.config.max);
     }
 
     /// Gives `permit` back without a sample: the caller gave up, which says

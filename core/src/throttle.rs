@@ -270,7 +270,7 @@ impl<const B: usize> AdaptiveThrottle<B> {
                 // (buckets stay on the grid of `width`-long slots from zero).
                 self.buckets = [Counts::default(); B];
                 self.total = Counts::default();
-                let into = (t - self.head_end) % self.width;
+                let into = crate::div::rem(t - self.head_end, self.width);
                 self.head_end = (t - into).saturating_add(self.width);
                 return;
             }

@@ -64,6 +64,10 @@ fn main() -> ! {
     {
         acc ^= adapter::embassy(input);
     }
+    #[cfg(feature = "embassy-extras")]
+    {
+        acc ^= adapter::extras(input);
+    }
     #[cfg(feature = "panic-canary")]
     {
         let table = black_box([1u64, 2, 3]);
@@ -422,6 +426,55 @@ mod adapter {
                 }
             };
             acc ^= answer.map_or(1, |v| v);
+        }
+        acc
+    }
+
+    /// Polls `fut` until it answers (every timer wakes at once).
+    #[cfg(feature = "embassy-extras")]
+    fn block_on<F: Future>(fut: F) -> F::Output {
+        let mut fut = pin!(fut);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    /// A hedged call, then a call under an adaptive limit, a rate limiter and
+    /// a throttle, each answering as `input`'s bits say.
+    #[cfg(feature = "embassy-extras")]
+    pub fn extras(input: u64) -> u64 {
+        use steadfast::adaptive::{self, AdaptiveLimit};
+        use steadfast::hedge::{self, Hedger};
+        use steadfast::outcome::ErrorsFail;
+        use steadfast::ratelimit::{self, RateLimiter};
+        use steadfast::throttle::{self, AdaptiveThrottle};
+        use steadfast_embassy::adaptive::{SharedAdaptiveLimit, limited};
+        use steadfast_embassy::admission::{
+            SharedRateLimiter, SharedThrottle, rate_limited, throttled,
+        };
+        use steadfast_embassy::hedge::{SharedHedger, hedged};
+
+        let fail = |i: u64| (input >> i) & 1 == 1;
+        let op = |i: u64| move || Reply(if fail(i) { Err(i) } else { Ok(i) });
+        let mut acc = 0u64;
+        if let Ok(h) = Hedger::<8>::new(black_box(hedge::Config::DEFAULT)) {
+            let hedger: SharedHedger<NoopRawMutex, 8> = SharedHedger::new(h);
+            acc ^= block_on(hedged::<_, _, _, _, _, _, 1>(&hedger, ErrorsFail, op(0))).unwrap_or(1);
+        }
+        if let Ok(l) = AdaptiveLimit::new(black_box(adaptive::Config::new())) {
+            let limit: SharedAdaptiveLimit<NoopRawMutex> = SharedAdaptiveLimit::new(l);
+            acc ^= block_on(limited(&limit, ErrorsFail, op(1))).map_or(2, |v| v);
+        }
+        if let Ok(r) = RateLimiter::new(black_box(ratelimit::Config::per_second(10))) {
+            let limiter: SharedRateLimiter<NoopRawMutex> = SharedRateLimiter::new(r);
+            acc ^= block_on(rate_limited(&limiter, op(2))).map_or(3, |v| v);
+        }
+        if let Ok(t) = AdaptiveThrottle::<4>::new(black_box(throttle::Config::new())) {
+            let gate: SharedThrottle<NoopRawMutex, 4> = SharedThrottle::new(t, input);
+            acc ^= block_on(throttled(&gate, ErrorsFail, op(3))).map_or(4, |v| v);
         }
         acc
     }
