@@ -241,3 +241,51 @@ mod from_files {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_policy_whose_operation_runs_through_the_drill_reacts_as_to_real_faults_and_replays() {
+    use steadfast::pipeline;
+    use steadfast::retry;
+    use steadfast_std::Policy;
+
+    // Half the attempts fail on purpose; the same seed fails the same attempts.
+    let drill = Config::DEFAULT
+        .with_enabled(true)
+        .with_fault(PER_MILLION / 2);
+    let run = |seed: u64| async move {
+        let calls = Arc::new(AtomicU32::new(0));
+        let chaos = ChaosLayer::new(drill, || "injected")
+            .unwrap()
+            .with_seed(seed);
+        let config =
+            pipeline::Config::default().with_retry(retry::Config::default().with_max_attempts(3));
+        let policy = Policy::builder(config).unwrap().build();
+        let mut answers = Vec::new();
+        for _ in 0..40 {
+            let calls = calls.clone();
+            let answer = policy
+                .call(|| {
+                    let calls = calls.clone();
+                    chaos.run(move || async move {
+                        calls.fetch_add(1, Ordering::Relaxed);
+                        Ok::<u32, &str>(7)
+                    })
+                })
+                .await;
+            answers.push(answer.map_err(|e| e.attempts()));
+        }
+        (answers, calls.load(Ordering::Relaxed))
+    };
+    let (first, reached) = run(11).await;
+    let (again, reached_again) = run(11).await;
+    assert_eq!((&first, reached), (&again, reached_again));
+    // The retries turned most injected faults into successes; the dependency
+    // saw only the attempts the drill let through.
+    let served = first.iter().filter(|a| a.is_ok()).count();
+    assert!(served > 30 && served < 40, "{served}");
+    // Every call served reached the dependency on its last attempt, and
+    // about half of all attempts were injected.
+    assert!(reached as usize >= served && reached < 80, "{reached}");
+    let (other, _) = run(12).await;
+    assert_ne!(first, other);
+}

@@ -197,6 +197,82 @@ impl<T, E> ChaosLayer<T, E> {
         self
     }
 
+    /// Runs one attempt of an operation through the drill: `op` makes the
+    /// attempt's future, called only when the drill lets the attempt reach
+    /// the dependency. The same rules, seed and switch as a service wrapped
+    /// by the layer; for a [`Policy`](crate::Policy) call, wrap the
+    /// operation with it, so the drill sits innermost and every attempt
+    /// passes it.
+    ///
+    /// ```
+    /// use steadfast::chaos::{Config, PER_MILLION};
+    /// use steadfast::pipeline;
+    /// use steadfast_std::tower::ChaosLayer;
+    /// use steadfast_std::{Policy, SharedBreaker};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let breaker = SharedBreaker::new("db", Default::default())?;
+    /// let policy = Policy::builder(pipeline::Config::default())?.breaker(breaker.clone()).build();
+    /// let drill = ChaosLayer::new(Config::DEFAULT.with_enabled(true).with_fault(PER_MILLION), || "injected")?;
+    /// for _ in 0..4 {
+    ///     let _ = policy.call(|| drill.run(|| async { Ok::<u8, &str>(1) })).await;
+    /// }
+    /// // Every attempt failed on purpose: the breaker opened as for a real outage.
+    /// assert_eq!(breaker.state().name(), "open");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn run<F, Fut>(&self, op: F) -> ChaosFuture<Fut, T, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        if !self.enabled.get() {
+            return ChaosFuture::pass(op());
+        }
+        let now = time::now();
+        let injection = {
+            let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
+            self.chaos.decide(now, &mut *rng)
+        };
+        if injection.is_none() {
+            return ChaosFuture::pass(op());
+        }
+        let report = |kind| {
+            if let Some(r) = &self.report {
+                r.injection(kind);
+            }
+        };
+        let delay = injection.delay.map(|d| {
+            report("latency");
+            tokio::time::sleep_until(time::to_tokio(now.saturating_add(d)))
+        });
+        let (inner, answer, hang) = match injection.fault {
+            None => (Some(op()), None, false),
+            Some(fault) => {
+                report(fault.name());
+                match fault {
+                    Fault::Error => (None, Some(Err((self.fault)())), false),
+                    Fault::Outcome => {
+                        let answer = match &self.outcome {
+                            Some(make) => make(),
+                            None => Err((self.fault)()),
+                        };
+                        (None, Some(answer), false)
+                    }
+                    Fault::Hang => (None, None, true),
+                }
+            }
+        };
+        ChaosFuture {
+            delay,
+            inner,
+            answer,
+            hang,
+        }
+    }
+
     /// The switch shared by this layer, its clones and their services.
     pub fn switch(&self) -> ChaosSwitch {
         self.enabled.clone()
@@ -251,50 +327,8 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        let layer = &self.layer;
-        if !layer.enabled.get() {
-            return ChaosFuture::pass(self.inner.call(req));
-        }
-        let now = time::now();
-        let injection = {
-            let mut rng = layer.rng.lock().unwrap_or_else(PoisonError::into_inner);
-            layer.chaos.decide(now, &mut *rng)
-        };
-        if injection.is_none() {
-            return ChaosFuture::pass(self.inner.call(req));
-        }
-        let report = |kind| {
-            if let Some(r) = &layer.report {
-                r.injection(kind);
-            }
-        };
-        let delay = injection.delay.map(|d| {
-            report("latency");
-            tokio::time::sleep_until(time::to_tokio(now.saturating_add(d)))
-        });
-        let (inner, answer, hang) = match injection.fault {
-            None => (Some(self.inner.call(req)), None, false),
-            Some(fault) => {
-                report(fault.name());
-                match fault {
-                    Fault::Error => (None, Some(Err((layer.fault)())), false),
-                    Fault::Outcome => {
-                        let answer = match &layer.outcome {
-                            Some(make) => make(),
-                            None => Err((layer.fault)()),
-                        };
-                        (None, Some(answer), false)
-                    }
-                    Fault::Hang => (None, None, true),
-                }
-            }
-        };
-        ChaosFuture {
-            delay,
-            inner,
-            answer,
-            hang,
-        }
+        let inner = &mut self.inner;
+        self.layer.run(|| inner.call(req))
     }
 }
 
