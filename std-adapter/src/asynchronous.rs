@@ -15,13 +15,18 @@
 //! A fallback runs after the pipeline has finished, so dropping the call
 //! while it runs only drops the fallback's own future.
 
-use std::future::{Future, poll_fn};
-use std::task::Poll;
+use std::borrow::Borrow;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
+use pin_project_lite::pin_project;
+use steadfast::bulkhead::Ticket;
 use steadfast::outcome::{Classify, Verdict};
-use steadfast::pipeline::{Answer, Input, Step};
+use steadfast::pipeline::{Answer, Finish, Input, Step};
 
-use crate::policy::{Driver, answer};
+use crate::policy::{Driver, Hold, Inner, Lent, answer};
 use crate::{AsyncFallback, Error, Fallback, Policy, time};
 
 impl<C> Policy<C> {
@@ -177,7 +182,7 @@ impl<C> Policy<C> {
     /// under ([`Observer::on_fallback`](crate::Observer::on_fallback)).
     pub(crate) async fn run<T, E, F, Fut>(
         &self,
-        mut op: F,
+        op: F,
         has_fallback: bool,
         fallback_name: Option<&str>,
     ) -> (steadfast::pipeline::Finish, Option<Result<T, E>>)
@@ -186,47 +191,148 @@ impl<C> Policy<C> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let mut driver =
-            Driver::start(&self.inner, time::now, has_fallback).with_fallback_name(fallback_name);
-        let (mut input, mut last) = (Input::Next, None);
-        let finish = loop {
-            match driver.step(input) {
-                Step::Attempt { deadline, .. } => {
-                    let attempt = op();
-                    let result = match deadline {
-                        Some(d) => tokio::time::timeout_at(time::to_tokio(d), attempt)
-                            .await
-                            .ok(),
-                        None => Some(attempt.await),
-                    };
-                    input = Input::Outcome(
-                        result
-                            .as_ref()
-                            .map_or_else(Verdict::timed_out, |r| self.classifier.classify(r)),
-                    );
-                    last = result;
-                }
-                Step::Wait { until } => {
-                    tokio::time::sleep_until(time::to_tokio(until)).await;
-                    input = Input::Next;
-                }
-                Step::Queued { ticket, until } => {
-                    if let Some(bulkhead) = driver.bulkhead() {
-                        let granted = poll_fn(|cx| {
-                            if bulkhead.poll_granted(ticket, cx) {
-                                Poll::Ready(())
-                            } else {
-                                Poll::Pending
+        let driver = Driver::start(Lent(&self.inner), time::now, has_fallback)
+            .with_fallback_name(fallback_name);
+        Run::<_, C, _, _, _, _>::new(driver, &self.classifier, op).await
+    }
+}
+
+/// Where to get each attempt's future.
+pub(crate) trait Attempts {
+    type Attempt: Future;
+    fn attempt(&mut self) -> Self::Attempt;
+}
+
+impl<F: FnMut() -> Fut, Fut: Future> Attempts for F {
+    type Attempt = Fut;
+    fn attempt(&mut self) -> Fut {
+        self()
+    }
+}
+
+pin_project! {
+    /// A call driven to its end on Tokio: each [`Step`] executed (an attempt
+    /// under its deadline, a sleep, a wait in the bulkhead's queue) and its
+    /// result fed back. Answers how the pipeline finished and the last
+    /// attempt's result; dropped before that, its driver abandons the call.
+    pub(crate) struct Run<'p, H: Hold, C, K, A, F, O> {
+        driver: Driver<'p, H>,
+        // The classifier `C`, held by value or by reference.
+        classifier: K,
+        judged: PhantomData<fn() -> C>,
+        attempts: A,
+        input: Input,
+        last: Option<O>,
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Stepping,
+        Unbounded { #[pin] attempt: F },
+        Bounded { #[pin] attempt: tokio::time::Timeout<F> },
+        Waiting { #[pin] sleep: tokio::time::Sleep },
+        Queued { ticket: Ticket, #[pin] sleep: tokio::time::Sleep },
+        Done,
+    }
+}
+
+impl<'p, H: Hold, C, K, A, F, O> Run<'p, H, C, K, A, F, O> {
+    pub(crate) fn new(driver: Driver<'p, H>, classifier: K, attempts: A) -> Self {
+        Self {
+            driver,
+            classifier,
+            judged: PhantomData,
+            attempts,
+            input: Input::Next,
+            last: None,
+            state: State::Stepping,
+        }
+    }
+
+    /// The policy the call runs under.
+    pub(crate) fn policy(&self) -> &Inner {
+        self.driver.policy()
+    }
+}
+
+impl<H, K, A, C, F, T, E> Future for Run<'_, H, C, K, A, F, Result<T, E>>
+where
+    H: Hold,
+    K: Borrow<C>,
+    C: Classify<T, E>,
+    A: Attempts<Attempt = F>,
+    F: Future<Output = Result<T, E>>,
+{
+    type Output = (Finish, Option<Result<T, E>>);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let mut this = self.as_mut().project();
+            let result = match this.state.as_mut().project() {
+                StateProj::Stepping => {
+                    let next = match this.driver.step(*this.input) {
+                        Step::Attempt { deadline, .. } => {
+                            let attempt = this.attempts.attempt();
+                            match deadline {
+                                Some(d) => State::Bounded {
+                                    attempt: tokio::time::timeout_at(time::to_tokio(d), attempt),
+                                },
+                                None => State::Unbounded { attempt },
                             }
-                        });
-                        let _ = tokio::time::timeout_at(time::to_tokio(until), granted).await;
-                    }
-                    input = Input::Next;
+                        }
+                        Step::Wait { until } => State::Waiting {
+                            sleep: tokio::time::sleep_until(time::to_tokio(until)),
+                        },
+                        Step::Queued { ticket, until } if this.driver.bulkhead().is_some() => {
+                            State::Queued {
+                                ticket,
+                                sleep: tokio::time::sleep_until(time::to_tokio(until)),
+                            }
+                        }
+                        Step::Queued { .. } => {
+                            *this.input = Input::Next;
+                            continue;
+                        }
+                        Step::Done(finish) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready((finish, this.last.take()));
+                        }
+                    };
+                    this.state.set(next);
+                    continue;
                 }
-                Step::Done(finish) => break finish,
-            }
-        };
-        drop(driver);
-        (finish, last)
+                StateProj::Unbounded { attempt } => Some(ready!(attempt.poll(cx))),
+                StateProj::Bounded { attempt } => ready!(attempt.poll(cx)).ok(),
+                StateProj::Waiting { sleep } => {
+                    ready!(sleep.poll(cx));
+                    *this.input = Input::Next;
+                    this.state.set(State::Stepping);
+                    continue;
+                }
+                StateProj::Queued { ticket, sleep } => {
+                    let granted = this
+                        .driver
+                        .bulkhead()
+                        .is_some_and(|b| b.poll_granted(*ticket, cx));
+                    if !granted {
+                        ready!(sleep.poll(cx));
+                    }
+                    *this.input = Input::Next;
+                    this.state.set(State::Stepping);
+                    continue;
+                }
+                // Answered: stays pending if polled again.
+                StateProj::Done => return Poll::Pending,
+            };
+            *this.input = Input::Outcome(result.as_ref().map_or_else(Verdict::timed_out, |r| {
+                Borrow::<C>::borrow(this.classifier).classify(r)
+            }));
+            *this.last = result;
+            this.state.set(State::Stepping);
+        }
     }
 }

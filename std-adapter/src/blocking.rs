@@ -14,7 +14,7 @@
 use steadfast::outcome::Classify;
 use steadfast::pipeline::{Answer, Input, Step};
 
-use crate::policy::{Driver, answer};
+use crate::policy::{Driver, Lent, answer};
 use crate::{Error, Fallback, Policy, time};
 
 impl<C> Policy<C> {
@@ -93,7 +93,7 @@ impl<C> Policy<C> {
     where
         C: Classify<T, E>,
     {
-        let mut driver = Driver::start(&self.inner, time::now_std, has_fallback)
+        let mut driver = Driver::start(Lent(&self.inner), time::now_std, has_fallback)
             .with_fallback_name(fallback_name);
         let (mut input, mut last) = (Input::Next, None);
         let finish = loop {

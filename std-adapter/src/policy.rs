@@ -16,6 +16,7 @@
 //! slot comes back, a bulkhead slot is released or the queue left.
 
 use std::fmt;
+use std::ops::Deref;
 use std::sync::atomic::AtomicU64;
 
 use steadfast::bulkhead::Ticket;
@@ -468,11 +469,52 @@ impl pipeline::Observer for Relay<'_> {
     }
 }
 
+/// How a [`Driver`] holds its policy: lent by the caller for the call
+/// ([`Lent`]), or shared with it ([`Owned`]), so that a call can live in a
+/// future that owns everything it needs.
+pub(crate) trait Hold: Deref<Target = Pipeline> + Clone {
+    fn inner(&self) -> &Inner;
+}
+
+/// A policy lent for one call.
+#[derive(Clone, Copy)]
+pub(crate) struct Lent<'p>(pub(crate) &'p Inner);
+
+impl Deref for Lent<'_> {
+    type Target = Pipeline;
+    fn deref(&self) -> &Pipeline {
+        &self.0.pipeline
+    }
+}
+
+impl Hold for Lent<'_> {
+    fn inner(&self) -> &Inner {
+        self.0
+    }
+}
+
+/// A policy a call shares.
+#[derive(Clone)]
+pub(crate) struct Owned(pub(crate) std::sync::Arc<Inner>);
+
+impl Deref for Owned {
+    type Target = Pipeline;
+    fn deref(&self) -> &Pipeline {
+        &self.0.pipeline
+    }
+}
+
+impl Hold for Owned {
+    fn inner(&self) -> &Inner {
+        &self.0
+    }
+}
+
 /// One call in flight: the core `Call`, fed one [`Input`] per step under the
 /// policy's locks; dropping it before the call ended feeds [`Input::Abandon`].
-pub(crate) struct Driver<'p> {
-    policy: &'p Inner,
-    call: Call<'p>,
+pub(crate) struct Driver<'p, H: Hold = Lent<'p>> {
+    policy: H,
+    call: Call<'p, H>,
     rng: Option<SplitMix64>,
     clock: fn() -> Instant,
     /// The instant the call started, for its first step (one clock read).
@@ -485,12 +527,12 @@ pub(crate) struct Driver<'p> {
     fallback: Option<&'p str>,
 }
 
-impl<'p> Driver<'p> {
-    pub(crate) fn start(policy: &'p Inner, clock: fn() -> Instant, has_fallback: bool) -> Self {
+impl<'p, H: Hold> Driver<'p, H> {
+    pub(crate) fn start(policy: H, clock: fn() -> Instant, has_fallback: bool) -> Self {
         let now = clock();
         Self {
+            call: Call::of(policy.clone(), now).with_fallback(has_fallback),
             policy,
-            call: policy.pipeline.start(now).with_fallback(has_fallback),
             rng: None,
             clock,
             start: Some(now),
@@ -511,17 +553,25 @@ impl<'p> Driver<'p> {
         (self.clock)()
     }
 
-    pub(crate) fn bulkhead(&self) -> Option<&'p SharedBulkhead> {
-        self.policy.bulkhead.as_ref()
+    pub(crate) fn bulkhead(&self) -> Option<&SharedBulkhead> {
+        self.policy.inner().bulkhead.as_ref()
+    }
+
+    /// The policy the call runs under.
+    pub(crate) fn policy(&self) -> &Inner {
+        self.policy.inner()
     }
 
     /// Feeds `input` at the current time; returns the next step.
     pub(crate) fn step(&mut self, input: Input) -> Step {
         let now = self.start.take().unwrap_or_else(self.clock);
-        let policy = self.policy;
+        let policy = self.policy.inner();
         let mut raised = Events::new();
         let mut events = [None; Events::CAPACITY];
-        let mut wakes: [Option<Wake>; Events::CAPACITY] = Default::default();
+        // The waiters granted a slot, woken once the locks are released (none
+        // on most steps, which then pay nothing to drop the list).
+        let mut wakes: Option<[Option<Wake>; Events::CAPACITY]> = None;
+        let mut granted = 0;
         // The bulkhead's (in flight, queued) after the step, when the step changed them.
         let mut occupancy = None;
         let step = {
@@ -544,12 +594,14 @@ impl<'p> Driver<'p> {
             // Grants are recorded, and a ticket left behind forgotten, under the
             // bulkhead's lock: a waiter leaving the queue meanwhile cannot miss
             // a grant or have one recorded after it left.
-            for (slot, wake) in events.iter_mut().zip(wakes.iter_mut()) {
+            for slot in &mut events {
                 let Some(event) = raised.pop() else {
                     break;
                 };
                 if let (Event::Granted(ticket), Some(b)) = (event, &policy.bulkhead) {
-                    *wake = Some(b.record_grant(ticket));
+                    wakes.get_or_insert_with(Default::default)[granted] =
+                        Some(b.record_grant(ticket));
+                    granted += 1;
                 }
                 *slot = Some(event);
             }
@@ -572,15 +624,17 @@ impl<'p> Driver<'p> {
             }
             step
         };
-        for wake in wakes.into_iter().flatten() {
-            wake.wake();
+        if let Some(wakes) = &mut wakes {
+            for wake in wakes[..granted].iter_mut().filter_map(Option::take) {
+                wake.wake();
+            }
         }
         if let Some(occupancy) = occupancy {
             report_occupancy(policy, occupancy);
         }
         let mut relay = Relay(policy, self.started, self.fallback);
-        for event in events.into_iter().flatten() {
-            pipeline::Observer::on_event(&mut relay, now, &event);
+        for event in events.iter().map_while(Option::as_ref) {
+            pipeline::Observer::on_event(&mut relay, now, event);
         }
         self.call.drain(now, &mut relay);
         step
@@ -596,7 +650,7 @@ fn report_occupancy(policy: &Inner, (in_flight, queued): (u32, u32)) {
     }
 }
 
-impl Drop for Driver<'_> {
+impl<H: Hold> Drop for Driver<'_, H> {
     fn drop(&mut self) {
         if !self.call.is_finished() {
             let _ = self.step(Input::Abandon);

@@ -1208,3 +1208,56 @@ async fn a_timeout_future_polled_after_its_answer_stays_pending() {
     assert_eq!(future.as_mut().poll(&mut cx), Poll::Ready(Ok(5)));
     assert_eq!(future.as_mut().poll(&mut cx), Poll::Pending);
 }
+
+#[test]
+fn policy_layer_allocates_nothing_per_request() {
+    use steadfast::pipeline;
+    use steadfast::timeout;
+    use steadfast_std::Policy;
+    use steadfast_std::tower::PolicyLayer;
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let _in_runtime = rt.enter(); // attempt deadlines need a time driver
+    let breaker = SharedBreaker::new("dep", BreakerConfig::new()).unwrap();
+    let pool = SharedBulkhead::new("dep", BulkheadConfig::default()).unwrap();
+    let bounded = pipeline::Config::default()
+        .with_timeout(timeout::Config::NONE.with_attempt(Duration::from_millis(100)));
+    let policy = |max_attempts| {
+        Policy::builder(
+            bounded.with_retry(retry::Config::default().with_max_attempts(max_attempts)),
+        )
+        .unwrap()
+        .breaker(breaker.clone())
+        .bulkhead(pool.clone())
+        .build()
+    };
+    let echo = service_fn(|n: u64| std::future::ready(Ok::<_, ()>(n)));
+    let cloned = PolicyLayer::new(policy(3)).layer(echo);
+    let once = PolicyLayer::once(policy(1)).unwrap().layer(echo);
+    let copied = PolicyLayer::try_clone(policy(3), |n: &u64| Some(*n)).layer(echo);
+    fn sends<S: Service<u64, Response = u64> + 'static>(mut svc: S) -> Box<dyn FnMut(u64)>
+    where
+        S::Future: Send,
+        S::Error: std::fmt::Debug,
+    {
+        Box::new(move |n| {
+            let mut fut = pin!(svc.call(n));
+            assert!(matches!(poll_once(fut.as_mut()), Poll::Ready(Ok(m)) if m == n));
+        })
+    }
+    for mut request in [sends(cloned), sends(once), sends(copied)] {
+        request(0); // warm-up: the clock's epoch, the breaker's first lock
+        let counted = allocation_counter::measure(|| {
+            for n in 1..=10_000 {
+                request(n);
+            }
+        });
+        assert_eq!(counted.count_total, 0, "allocations for 10 000 requests");
+    }
+    assert_eq!(breaker.stats().successes, 3 * 10_001);
+    assert_eq!(pool.in_flight(), 0);
+}

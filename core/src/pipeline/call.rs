@@ -10,9 +10,11 @@ use crate::retry::{
 use crate::rng::Rng;
 use crate::time::Instant;
 use crate::timeout::Deadline;
+use core::marker::PhantomData;
+use core::ops::Deref;
 
 use super::shared::{emit, give_back, leave_queue};
-use super::{Config, Event, Failure, Finish, Input, Observer, Order, Pool, Reason, Shared, Step};
+use super::{Event, Failure, Finish, Input, Observer, Order, Pipeline, Pool, Reason, Shared, Step};
 
 /// Where a call is. Deadlines live in the variants.
 #[derive(Debug, PartialEq, Eq)]
@@ -83,9 +85,11 @@ enum Outer {
 /// ```
 #[derive(Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Call<'a> {
-    /// The policy, borrowed from the [`Pipeline`](super::Pipeline) that started the call.
-    config: &'a Config,
+pub struct Call<'a, P = &'a Pipeline> {
+    /// The pipeline that started the call: borrowed ([`Pipeline::start`]) or
+    /// held by a handle the call owns ([`Call::of`]).
+    pipeline: P,
+    life: PhantomData<&'a Pipeline>,
     retry: Progress,
     /// Whether the caller has a fallback to answer [`Finish::Fallback`].
     has_fallback: bool,
@@ -103,10 +107,37 @@ pub struct Call<'a> {
     last_now: Instant,
 }
 
-impl<'a> Call<'a> {
-    pub(super) const fn new(config: &'a Config, total: Option<Deadline>, now: Instant) -> Self {
+impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
+    /// Starts one call at `now` on the pipeline `pipeline` derefs to, which the
+    /// call keeps for its whole life: a shared handle (an `Arc`) lets a call
+    /// live in a value that also owns the handle, where a borrow from
+    /// [`Pipeline::start`] cannot. Otherwise the same as [`Pipeline::start`].
+    ///
+    /// ```
+    /// # use steadfast::pipeline::{self, Call, Pipeline};
+    /// # use steadfast::timeout;
+    /// # use steadfast::time::{Duration, Instant};
+    /// use std::rc::Rc;
+    /// let p = Rc::new(Pipeline::new(pipeline::Config::DEFAULT.with_timeout(timeout::Config::NONE.with_total(Duration::from_secs(5))))?);
+    /// let call: Call<'static, Rc<Pipeline>> = Call::of(Rc::clone(&p), Instant::from_secs(1));
+    /// assert_eq!(call.deadline(), Some(Instant::from_secs(6)));
+    /// assert!(Rc::ptr_eq(call.pipeline(), &p));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub fn of(pipeline: P, now: Instant) -> Self {
+        let total = pipeline.config().timeout.total_deadline(now);
+        Self::new(pipeline, total, now)
+    }
+
+    /// The pipeline the call runs on, as the call holds it.
+    pub const fn pipeline(&self) -> &P {
+        &self.pipeline
+    }
+
+    pub(super) const fn new(pipeline: P, total: Option<Deadline>, now: Instant) -> Self {
         Self {
-            config,
+            pipeline,
+            life: PhantomData,
             retry: Progress::new(),
             has_fallback: false,
             total,
@@ -393,7 +424,7 @@ impl<'a> Call<'a> {
                 now,
             );
         }
-        if self.config.order == Order::BulkheadOutermost
+        if self.pipeline.config().order == Order::BulkheadOutermost
             && self.outer == Outer::None
             && let Some(bulkhead) = shared.bulkhead.as_deref_mut()
         {
@@ -425,7 +456,7 @@ impl<'a> Call<'a> {
                     emit(&mut shared.observer, now, Event::Breaker(t));
                 }
                 match breaker.try_acquire(now) {
-                    Ok(permit) if self.config.order == Order::BreakerOutermost => {
+                    Ok(permit) if self.pipeline.config().order == Order::BreakerOutermost => {
                         self.outer = Outer::Breaker(permit);
                         None
                     }
@@ -436,7 +467,7 @@ impl<'a> Call<'a> {
                 }
             }
         };
-        let bulkhead_permit = if self.config.order != Order::BulkheadOutermost {
+        let bulkhead_permit = if self.pipeline.config().order != Order::BulkheadOutermost {
             match shared.bulkhead.as_deref_mut() {
                 None => None,
                 Some(bulkhead) => match bulkhead.try_acquire(now) {
@@ -488,7 +519,7 @@ impl<'a> Call<'a> {
         };
         let failure = match claim {
             Some(Claim::Granted(permit)) => {
-                if breaker.is_none() && self.config.order == Order::BulkheadOutermost {
+                if breaker.is_none() && self.pipeline.config().order == Order::BulkheadOutermost {
                     self.outer = Outer::Bulkhead(permit);
                     return self.begin_attempt(now, shared);
                 }
@@ -521,8 +552,12 @@ impl<'a> Call<'a> {
         bulkhead: Option<bulkhead::Permit>,
         shared: &mut Shared<'_, G, K, B, O>,
     ) -> Step {
-        let deadline = self.config.timeout.attempt_deadline(now, self.total);
-        let cut_by_caller = match (self.total, self.config.timeout.attempt) {
+        let deadline = self
+            .pipeline
+            .config()
+            .timeout
+            .attempt_deadline(now, self.total);
+        let cut_by_caller = match (self.total, self.pipeline.config().timeout.attempt) {
             (Some(total), Some(own)) => total.instant() < now.saturating_add(own),
             (Some(_), None) => true,
             (None, _) => false,
@@ -564,7 +599,7 @@ impl<'a> Call<'a> {
     /// against their own deadline rather than the dependency's, count as
     /// failures and re-open the breaker.
     fn fits_full_attempt(&self, start: Instant, total: Deadline) -> bool {
-        match self.config.timeout.attempt {
+        match self.pipeline.config().timeout.attempt {
             Some(attempt) => {
                 start.saturating_add(attempt) <= total.instant() && start < total.instant()
             }
@@ -586,7 +621,7 @@ impl<'a> Call<'a> {
             return self.fail(fail_fast, shared, now);
         };
         if !self.fits_full_attempt(at, total)
-            || self.retry.attempts() >= self.config.retry.max_attempts()
+            || self.retry.attempts() >= self.pipeline.config().retry.max_attempts()
         {
             return self.fail(fail_fast, shared, now);
         }
@@ -594,7 +629,7 @@ impl<'a> Call<'a> {
         // backoff, and spends no budget (nothing reached the dependency).
         let hint = at.saturating_duration_since(now);
         let lent = Lent {
-            config: &self.config.retry,
+            config: &self.pipeline.config().retry,
             deadline: self.deadline(),
             last_now: &mut self.last_now,
         };
@@ -712,7 +747,7 @@ impl<'a> Call<'a> {
         }
         give_back(now, shared, None, bulkhead);
         let lent = Lent {
-            config: &self.config.retry,
+            config: &self.pipeline.config().retry,
             deadline: self.deadline(),
             last_now: &mut self.last_now,
         };
@@ -870,7 +905,7 @@ impl<'a> Call<'a> {
         shared: &mut Shared<'_, G, K, B, O>,
         now: Instant,
     ) -> Step {
-        let finish = if self.has_fallback && self.config.fallback.covers(&failure) {
+        let finish = if self.has_fallback && self.pipeline.config().fallback.covers(&failure) {
             emit(&mut shared.observer, now, Event::Fallback(failure));
             Finish::Fallback(failure)
         } else {

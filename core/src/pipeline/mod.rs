@@ -182,6 +182,6 @@ impl Pipeline {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn start(&self, now: Instant) -> Call<'_> {
-        Call::new(&self.config, self.config.timeout.total_deadline(now), now)
+        Call::new(self, self.config.timeout.total_deadline(now), now)
     }
 }

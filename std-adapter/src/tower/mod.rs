@@ -90,16 +90,20 @@
 //! and the core's order and retry rules between them (a breaker rejection is
 //! not retried blindly); prefer it when you want all of them.
 
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
 
 use steadfast::outcome::{Classify, ErrorsFail, Verdict};
 use steadfast::pipeline::{self, Reason};
 use tower::{Layer, Service};
 
-use crate::{Error, Policy};
+use crate::asynchronous::{Attempts, Run};
+use crate::policy::{Driver, Owned, answer};
+use crate::{Error, Policy, time};
 
 mod adaptive;
 mod breaker;
@@ -441,16 +445,13 @@ impl<S, C> PolicyService<S, C> {
 
 impl<S, C, Req> Service<Req> for PolicyService<S, C, Cloned>
 where
-    S: Service<Req> + Clone + Send + 'static,
-    S::Future: Send,
-    S::Response: Send,
-    S::Error: Send,
-    C: Classify<S::Response, S::Error> + Clone + Send + Sync + 'static,
-    Req: Clone + Send + 'static,
+    S: Service<Req> + Clone,
+    C: Classify<S::Response, S::Error> + Clone,
+    Req: Clone,
 {
     type Response = S::Response;
     type Error = Error<S::Error>;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, Error<S::Error>>> + Send>>;
+    type Future = PolicyFuture<S, C, Req, fn(&Req) -> Option<Req>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // Readiness is awaited per attempt, inside the policy (under its
@@ -459,35 +460,26 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        let policy = self.policy.clone();
-        let inner = self.inner.clone();
-        Box::pin(async move {
-            policy
-                .call(move || {
-                    let mut svc = inner.clone();
-                    let req = req.clone();
-                    async move {
-                        poll_fn(|cx| svc.poll_ready(cx)).await?;
-                        svc.call(req).await
-                    }
-                })
-                .await
-        })
+        PolicyFuture::new(
+            &self.policy,
+            self.inner.clone(),
+            Requests {
+                first: None,
+                original: Some(req),
+                copy: Some(|req: &Req| Some(req.clone())),
+            },
+        )
     }
 }
 
 impl<S, C, Req> Service<Req> for PolicyService<S, C, Once>
 where
-    S: Service<Req> + Clone + Send + 'static,
-    S::Future: Send,
-    S::Response: Send,
-    S::Error: Send,
-    C: Classify<S::Response, S::Error> + Clone + Send + Sync + 'static,
-    Req: Send + 'static,
+    S: Service<Req> + Clone,
+    C: Classify<S::Response, S::Error> + Clone,
 {
     type Response = S::Response;
     type Error = Error<S::Error>;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, Error<S::Error>>> + Send>>;
+    type Future = PolicyFuture<S, C, Req, fn(&Req) -> Option<Req>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // As with `Cloned`: readiness is awaited inside the policy.
@@ -495,32 +487,21 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        let policy = self.policy.clone();
-        let inner = self.inner.clone();
-        let mut req = Some(req);
-        Box::pin(async move {
-            policy
-                // `PolicyLayer::once` admits only policies making one attempt,
-                // and a policy's config never changes: no attempt finds `None`.
-                .call(move || send(inner.clone(), req.take()))
-                .await
-        })
+        // `PolicyLayer::once` admits only policies making one attempt, and a
+        // policy's config never changes: no attempt finds the request gone.
+        PolicyFuture::new(&self.policy, self.inner.clone(), Requests::once(req))
     }
 }
 
 impl<S, C, F, Req> Service<Req> for PolicyService<S, C, TryCloned<F, C>>
 where
-    S: Service<Req> + Clone + Send + 'static,
-    S::Future: Send,
-    S::Response: Send,
-    S::Error: Send,
-    C: Classify<S::Response, S::Error> + Clone + Send + Sync + 'static,
-    F: Fn(&Req) -> Option<Req> + Clone + Send + 'static,
-    Req: Send + 'static,
+    S: Service<Req> + Clone,
+    C: Classify<S::Response, S::Error> + Clone,
+    F: Fn(&Req) -> Option<Req> + Clone,
 {
     type Response = S::Response;
     type Error = Error<S::Error>;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, Error<S::Error>>> + Send>>;
+    type Future = PolicyFuture<S, C, Req, F>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // As with `Cloned`: readiness is awaited inside the policy.
@@ -529,39 +510,138 @@ where
 
     fn call(&mut self, req: Req) -> Self::Future {
         let inner = self.inner.clone();
-        let Some(first) = (self.send.copy)(&req) else {
+        match (self.send.copy)(&req) {
             // Cannot be copied: the request itself, to one attempt.
-            let policy = self.send.single.clone();
-            let mut req = Some(req);
-            return Box::pin(
-                async move { policy.call(move || send(inner.clone(), req.take())).await },
-            );
-        };
-        let policy = self.policy.clone();
-        let copy = self.send.copy.clone();
-        let (mut first, mut original) = (Some(first), Some(req));
-        Box::pin(async move {
-            policy
-                .call(move || {
-                    let this = first
-                        .take()
-                        .or_else(|| original.as_ref().and_then(&copy))
-                        .or_else(|| original.take());
-                    send(inner.clone(), this)
-                })
-                .await
-        })
+            None => PolicyFuture::new(&self.send.single, inner, Requests::once(req)),
+            first => PolicyFuture::new(
+                &self.policy,
+                inner,
+                Requests {
+                    first,
+                    original: Some(req),
+                    copy: Some(self.send.copy.clone()),
+                },
+            ),
+        }
     }
 }
 
-/// One attempt: `req` to `svc` once it is ready; with no request, an attempt
-/// that never answers (its attempt timeout ends it).
-async fn send<S: Service<Req>, Req>(mut svc: S, req: Option<Req>) -> Result<S::Response, S::Error> {
-    match req {
-        Some(req) => {
-            poll_fn(|cx| svc.poll_ready(cx)).await?;
-            svc.call(req).await
+/// The requests a call's attempts send: a copy made in advance, then copies
+/// of the original while `copy` makes them, then the original itself.
+struct Requests<Req, F> {
+    first: Option<Req>,
+    original: Option<Req>,
+    copy: Option<F>,
+}
+
+impl<Req, F: Fn(&Req) -> Option<Req>> Requests<Req, F> {
+    /// `req` itself, to the first attempt.
+    fn once(req: Req) -> Self {
+        Self {
+            first: Some(req),
+            original: None,
+            copy: None,
         }
-        None => std::future::pending().await,
+    }
+
+    fn next(&mut self) -> Option<Req> {
+        self.first
+            .take()
+            .or_else(|| {
+                let copy = self.copy.as_ref()?;
+                copy(self.original.as_ref()?)
+            })
+            .or_else(|| self.original.take())
+    }
+}
+
+/// A call's attempts: each a clone of the inner service and the next request.
+struct Sends<S, Req, F> {
+    inner: S,
+    requests: Requests<Req, F>,
+}
+
+impl<S: Service<Req> + Clone, Req, F: Fn(&Req) -> Option<Req>> Attempts for Sends<S, Req, F> {
+    type Attempt = Attempt<S, Req>;
+    fn attempt(&mut self) -> Attempt<S, Req> {
+        match self.requests.next() {
+            Some(req) => Attempt::Ready {
+                svc: self.inner.clone(),
+                req: Some(req),
+            },
+            None => Attempt::Never,
+        }
+    }
+}
+
+pin_project! {
+    /// One attempt: the request to the service once it is ready; with no
+    /// request, an attempt that never answers (its attempt timeout ends it).
+    #[project = AttemptProj]
+    enum Attempt<S: Service<Req>, Req> {
+        Ready { svc: S, req: Option<Req> },
+        Sent { #[pin] answer: S::Future },
+        Never,
+    }
+}
+
+impl<S: Service<Req>, Req> Future for Attempt<S, Req> {
+    type Output = Result<S::Response, S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            match self.as_mut().project() {
+                AttemptProj::Ready { svc, req } => {
+                    ready!(svc.poll_ready(cx))?;
+                    let Some(req) = req.take() else {
+                        return Poll::Pending;
+                    };
+                    let answer = svc.call(req);
+                    self.set(Self::Sent { answer });
+                }
+                AttemptProj::Sent { answer } => return answer.poll(cx),
+                AttemptProj::Never => return Poll::Pending,
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// The future of a [`PolicyService`] call: the policy's driver, the
+    /// request and the attempt in flight, in one value (nothing is allocated
+    /// per request).
+    pub struct PolicyFuture<S: Service<Req>, C, Req, F> {
+        #[pin]
+        run: Run<'static, Owned, C, C, Sends<S, Req, F>, Attempt<S, Req>, Result<S::Response, S::Error>>,
+    }
+}
+
+impl<S: Service<Req>, C: Clone, Req, F> PolicyFuture<S, C, Req, F> {
+    fn new(policy: &Policy<C>, inner: S, requests: Requests<Req, F>) -> Self {
+        let driver = Driver::start(Owned(Arc::clone(&policy.inner)), time::now, false);
+        Self {
+            run: Run::new(driver, policy.classifier.clone(), Sends { inner, requests }),
+        }
+    }
+}
+
+impl<S, C, Req, F> Future for PolicyFuture<S, C, Req, F>
+where
+    S: Service<Req> + Clone,
+    C: Classify<S::Response, S::Error>,
+    F: Fn(&Req) -> Option<Req>,
+{
+    type Output = Result<S::Response, Error<S::Error>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut run = self.project().run;
+        let (finish, last) = ready!(run.as_mut().poll(cx));
+        Poll::Ready(answer(run.policy(), finish, last).into_result())
+    }
+}
+
+impl<S: Service<Req>, C, Req, F> std::fmt::Debug for PolicyFuture<S, C, Req, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyFuture").finish_non_exhaustive()
     }
 }
