@@ -1261,3 +1261,35 @@ fn policy_layer_allocates_nothing_per_request() {
     assert_eq!(breaker.stats().successes, 3 * 10_001);
     assert_eq!(pool.in_flight(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_policy_layer_request_dropped_midway_gives_its_slot_back() {
+    use steadfast::pipeline;
+    use steadfast_std::Policy;
+    use steadfast_std::tower::PolicyLayer;
+
+    let pool = SharedBulkhead::new(
+        "dep",
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(0),
+    )
+    .unwrap();
+    let policy = Policy::builder(pipeline::Config::default())
+        .unwrap()
+        .bulkhead(pool.clone())
+        .build();
+    let hangs = service_fn(|_: u64| std::future::pending::<Result<u64, ()>>());
+    let mut svc = PolicyLayer::new(policy).layer(hangs);
+    let mut fut = Box::pin(svc.call(1));
+    assert!(poll_once(fut.as_mut()).is_pending());
+    assert_eq!(pool.in_flight(), 1);
+    // The slot is taken: a second request is refused.
+    let refused = svc.call(2).await.unwrap_err();
+    assert_eq!(refused.reason(), Reason::BulkheadFull);
+    drop(fut);
+    assert_eq!(pool.in_flight(), 0);
+    let mut again = Box::pin(svc.call(3));
+    assert!(poll_once(again.as_mut()).is_pending());
+    assert_eq!(pool.in_flight(), 1);
+}
