@@ -7,6 +7,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use steadfast_bench::breaker::{
     FailsafeShared, FloorShared, RecloserShared, SharedSubject, SteadfastShared, call_result,
 };
+use steadfast_bench::ratelimit::{GovernorSharedLimiter, SharedLimiter, SteadfastSharedLimiter};
 use steadfast_bench::{Op, Visitor, visit_all};
 
 struct Bench<'a>(&'a mut Criterion);
@@ -53,6 +54,28 @@ fn two_threads<S: SharedSubject>(c: &mut Criterion) {
     group.finish();
 }
 
+/// Two threads check one shared rate limiter; reported as for [`two_threads`].
+fn two_threads_limiter<L: SharedLimiter>(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ratelimit/shared (&self), check, admitted, 2 threads");
+    group.bench_function(L::NAME, |b| {
+        let shared = L::new();
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            std::thread::scope(|scope| {
+                for _ in 0..2 {
+                    scope.spawn(|| {
+                        for _ in 0..iters {
+                            std::hint::black_box(std::hint::black_box(&shared).check());
+                        }
+                    });
+                }
+            });
+            start.elapsed() / 2
+        });
+    });
+    group.finish();
+}
+
 fn compare(c: &mut Criterion) {
     let _rt = steadfast_bench::runtime().enter();
     visit_all(&mut Bench(c));
@@ -60,6 +83,8 @@ fn compare(c: &mut Criterion) {
     two_threads::<FloorShared>(c);
     two_threads::<FailsafeShared>(c);
     two_threads::<RecloserShared>(c);
+    two_threads_limiter::<SteadfastSharedLimiter>(c);
+    two_threads_limiter::<GovernorSharedLimiter>(c);
 }
 
 criterion_group! {

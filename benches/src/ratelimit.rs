@@ -22,6 +22,8 @@ pub fn visit<V: Visitor>(v: &mut V) {
     v.visit::<GovernorAdmitted>();
     v.visit::<SteadfastRefused>();
     v.visit::<GovernorRefused>();
+    v.visit::<Shared<SteadfastSharedLimiter>>();
+    v.visit::<Shared<GovernorSharedLimiter>>();
 }
 
 const ADMITTED: &str = "ratelimit: check, admitted (1 000 000/s, burst 1 000, 1 µs apart)";
@@ -136,5 +138,84 @@ impl Op for GovernorRefused {
     #[inline(always)]
     fn op(&mut self) {
         black_box(black_box(&self.0).check().err());
+    }
+}
+
+/// One limiter shared by reference (`&self`) between threads, reading the std
+/// monotonic clock itself, with a burst so large that every check is admitted.
+pub trait SharedLimiter: Send + Sync + 'static {
+    /// Its name in the table.
+    const NAME: &'static str;
+    /// Whose it is.
+    const WHO: Who;
+    /// 1 000 000 per second (the most steadfast takes), burst 4 000 000 000.
+    fn new() -> Self;
+    /// One check; whether it was admitted.
+    fn check(&self) -> bool;
+}
+
+/// The quota of the shared rows: a burst that two threads checking as fast
+/// as they can do not use up within a run.
+const SHARED_RATE: u32 = 1_000_000;
+const SHARED_BURST: u32 = 4_000_000_000;
+
+/// steadfast-std `SharedRateLimiter::check` (the core machine behind a mutex,
+/// steadfast-std's clock).
+#[derive(Debug)]
+pub struct SteadfastSharedLimiter(steadfast_std::ratelimit::SharedRateLimiter);
+impl SharedLimiter for SteadfastSharedLimiter {
+    const NAME: &'static str = "steadfast-std SharedRateLimiter";
+    const WHO: Who = Who::Steadfast;
+    fn new() -> Self {
+        let config = Config::per_second(SHARED_RATE).with_burst(SHARED_BURST);
+        Self(steadfast_std::ratelimit::SharedRateLimiter::new("bench", config).expect("valid"))
+    }
+    #[inline(always)]
+    fn check(&self) -> bool {
+        self.0.check().is_ok()
+    }
+}
+
+type GovernorStd = governor::RateLimiter<
+    NotKeyed,
+    InMemoryState,
+    governor::clock::MonotonicClock,
+    NoOpMiddleware<std::time::Instant>,
+>;
+
+/// governor 0.10 direct limiter on its std clock (`MonotonicClock`, the std
+/// `Instant`), not quanta: the same clock read as steadfast-std.
+#[derive(Debug)]
+pub struct GovernorSharedLimiter(GovernorStd);
+impl SharedLimiter for GovernorSharedLimiter {
+    const NAME: &'static str = "governor 0.10 (std clock)";
+    const WHO: Who = Who::Peer;
+    fn new() -> Self {
+        let quota = governor::Quota::per_second(NonZeroU32::new(SHARED_RATE).expect("non-zero"))
+            .allow_burst(NonZeroU32::new(SHARED_BURST).expect("non-zero"));
+        Self(governor::RateLimiter::direct_with_clock(
+            quota,
+            governor::clock::MonotonicClock,
+        ))
+    }
+    #[inline(always)]
+    fn check(&self) -> bool {
+        self.0.check().is_ok()
+    }
+}
+
+/// A shared limiter checked from one thread.
+#[derive(Debug)]
+pub struct Shared<L>(L);
+impl<L: SharedLimiter> Op for Shared<L> {
+    const GROUP: &'static str = "ratelimit/shared (&self), check, admitted, 1 thread";
+    const NAME: &'static str = L::NAME;
+    const WHO: Who = L::WHO;
+    fn new() -> Self {
+        Self(L::new())
+    }
+    #[inline(always)]
+    fn op(&mut self) {
+        black_box(black_box(&self.0).check());
     }
 }
