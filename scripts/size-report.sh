@@ -40,13 +40,13 @@ BUDGETS=(
   'flash:retry                  1024     4772   `Retry` + `Backoff` (the retries of one call, jittered)'
   'flash:bulkhead               1024     3044   `Bulkhead<4>`'
   'flash:timeout                 300      300   `Deadline`'
-  'flash:pipeline-breaker       4096     8736   pipeline: breaker + retry + timeouts'
+  'flash:pipeline-breaker       4096     8848   pipeline: breaker + retry + timeouts'
   'flash:together               8192    23112   every pattern + pipeline'
   'ram:Breaker_Consecutive        32       32   `size_of::<Breaker<Consecutive, NoStats, Fixed<_>>>()`'
   'ram:Breaker_CountWindow_64     64       64   `size_of::<Breaker<CountWindow<64>, NoStats, Fixed<_>>>()`'
   'ram:Breaker_Consecutive_Stats   -      128   `size_of::<Breaker<Consecutive>>()` (holds its `Config`, counts `Stats`)'
   'ram:Call                      128      176   `size_of::<pipeline::Call>()`'
-  'flash:embassy                   -    16108   steadfast-embassy `Policy::call` with a breaker (embassy-time included)'
+  'flash:embassy                   -    15060   steadfast-embassy `Policy::call` with the firmware breaker (embassy-time included)'
   'ram:embassy_call_beyond_op    256      304   a `Policy::call` future minus the future of the operation itself'
 )
 
@@ -64,7 +64,7 @@ FOOTPRINT=(
   'pipeline-breaker      Call=ram:Call;Pipeline=ram:Pipeline    pipeline: breaker + retry + timeouts'
   'pipeline              Call=ram:Call                          pipeline: breaker + bulkhead + retry + timeouts'
   'together              -                                      every pattern + pipeline'
-  'embassy               future=ram:embassy_call_beyond_op      steadfast-embassy `Policy::call` with a breaker (embassy-time included)'
+  'embassy               future=ram:embassy_call_beyond_op      steadfast-embassy `Policy::call` with the firmware breaker (embassy-time included)'
 )
 
 # section NAME ELF -> size in bytes (0 if absent)

@@ -18,7 +18,7 @@ use core::task::{Context, Poll, Waker};
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_time::Timer;
-use steadfast::breaker::{Breaker, Consecutive, Window};
+use steadfast::breaker::{self, Breaker, ConfigSource, Consecutive, Stats, StatsSlot, Window};
 use steadfast::bulkhead::{Bulkhead, Ticket};
 use steadfast::cache::{Cached, LastGood, Settled, settle};
 use steadfast::outcome::{Classify, ErrorsFail};
@@ -61,24 +61,31 @@ pub struct Policy<
     W: Window = Consecutive,
     const Q: usize = 10,
     B: RetryBudget = Unlimited,
+    S: StatsSlot = Stats,
+    Cfg: ConfigSource = breaker::Config,
 > {
     pipeline: Pipeline,
     rng: &'a SharedRng<M>,
-    breaker: Option<&'a SharedBreaker<M, W>>,
+    breaker: Option<&'a SharedBreaker<M, W, S, Cfg>>,
     bulkhead: Option<&'a SharedBulkhead<M, Q>>,
     budget: Option<&'a SharedBudget<M, B>>,
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Clone for Policy<'_, M, W, Q, B> {
+impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: ConfigSource> Clone
+    for Policy<'_, M, W, Q, B, S, Cfg>
+{
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Copy for Policy<'_, M, W, Q, B> {}
+impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: ConfigSource> Copy
+    for Policy<'_, M, W, Q, B, S, Cfg>
+{
+}
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> core::fmt::Debug
-    for Policy<'_, M, W, Q, B>
+impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: ConfigSource>
+    core::fmt::Debug for Policy<'_, M, W, Q, B, S, Cfg>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Policy")
@@ -90,8 +97,8 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> core::fmt::Debug
 }
 
 #[cfg(feature = "defmt")]
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> defmt::Format
-    for Policy<'_, M, W, Q, B>
+impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: ConfigSource>
+    defmt::Format for Policy<'_, M, W, Q, B, S, Cfg>
 {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(
@@ -118,13 +125,15 @@ impl<'a, M: RawMutex> Policy<'a, M> {
     }
 }
 
-impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W, Q, B> {
+impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: ConfigSource>
+    Policy<'a, M, W, Q, B, S, Cfg>
+{
     /// With a breaker.
     #[must_use]
-    pub const fn with_breaker<W2: Window>(
+    pub const fn with_breaker<W2: Window, S2: StatsSlot, C2: ConfigSource>(
         self,
-        breaker: &'a SharedBreaker<M, W2>,
-    ) -> Policy<'a, M, W2, Q, B> {
+        breaker: &'a SharedBreaker<M, W2, S2, C2>,
+    ) -> Policy<'a, M, W2, Q, B, S2, C2> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -139,7 +148,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
     pub const fn with_bulkhead<const Q2: usize>(
         self,
         bulkhead: &'a SharedBulkhead<M, Q2>,
-    ) -> Policy<'a, M, W, Q2, B> {
+    ) -> Policy<'a, M, W, Q2, B, S, Cfg> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -154,7 +163,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
     pub const fn with_budget<B2: RetryBudget>(
         self,
         budget: &'a SharedBudget<M, B2>,
-    ) -> Policy<'a, M, W, Q, B2> {
+    ) -> Policy<'a, M, W, Q, B2, S, Cfg> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -176,7 +185,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
     pub fn call<'s, T, E, F, Fut>(
         &'s self,
         op: F,
-    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, M, W, Q, B, T, E, F, Fut>
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, M, W, Q, B, S, Cfg, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -191,7 +200,8 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
         classify: &'c C,
         observer: &'o mut O,
         op: F,
-    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, 'c, 'o, M, W, Q, B, T, E, F, Fut, C, O>
+    ) -> impl Future<Output = Result<T, Error<E>>>
+    + use<'a, 's, 'c, 'o, M, W, Q, B, S, Cfg, T, E, F, Fut, C, O>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -213,7 +223,8 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
         observer: &'o mut O,
         fallback: G,
         op: F,
-    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, 'c, 'o, M, W, Q, B, T, E, F, Fut, C, O, G>
+    ) -> impl Future<Output = Result<T, Error<E>>>
+    + use<'a, 's, 'c, 'o, M, W, Q, B, S, Cfg, T, E, F, Fut, C, O, G>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -268,7 +279,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
         key: K,
         op: F,
     ) -> impl Future<Output = Result<Cached<T>, Error<E>>>
-    + use<'a, 's, 'c, 'o, 'k, M, W, Q, B, T, E, F, Fut, C, O, K, N>
+    + use<'a, 's, 'c, 'o, 'k, M, W, Q, B, S, Cfg, T, E, F, Fut, C, O, K, N>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -303,7 +314,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
         observer: O,
         has_fallback: bool,
         op: F,
-    ) -> Drive<'c, Run<'s, M, W, Q, B, O>, C, T, E, F, Fut>
+    ) -> Driven<'s, 'c, M, W, Q, B, S, Cfg, O, C, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -330,6 +341,10 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Policy<'a, M, W
     }
 }
 
+/// The future of [`Policy::drive`]: a [`Run`] driven to its end.
+type Driven<'s, 'c, M, W, const Q: usize, B, S, Cfg, O, C, T, E, F, Fut> =
+    Drive<'c, Run<'s, M, W, Q, B, S, Cfg, O>, C, T, E, F, Fut>;
+
 /// The caller's answer of a call without a fallback.
 fn answered<T, E>((finish, last): (Finish, Option<Result<T, E>>)) -> Result<T, Error<E>> {
     finish.answer(last).into_result()
@@ -338,29 +353,44 @@ fn answered<T, E>((finish, last): (Finish, Option<Result<T, E>>)) -> Result<T, E
 /// What a running call needs of its policy: the shared machines (the
 /// pipeline itself is only needed to start the call), so a call's future does
 /// not carry a copy of the policy.
-struct Lent<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget> {
+struct Lent<
+    'a,
+    M: RawMutex,
+    W: Window,
+    const Q: usize,
+    B: RetryBudget,
+    S: StatsSlot,
+    Cfg: ConfigSource,
+> {
     rng: &'a SharedRng<M>,
-    breaker: Option<&'a SharedBreaker<M, W>>,
+    breaker: Option<&'a SharedBreaker<M, W, S, Cfg>>,
     bulkhead: Option<&'a SharedBulkhead<M, Q>>,
     budget: Option<&'a SharedBudget<M, B>>,
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Clone for Lent<'_, M, W, Q, B> {
+impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: ConfigSource> Clone
+    for Lent<'_, M, W, Q, B, S, Cfg>
+{
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Copy for Lent<'_, M, W, Q, B> {}
+impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: ConfigSource> Copy
+    for Lent<'_, M, W, Q, B, S, Cfg>
+{
+}
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget> Lent<'_, M, W, Q, B> {
+impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: ConfigSource>
+    Lent<'_, M, W, Q, B, S, Cfg>
+{
     /// Locks the shared machines (breaker, then bulkhead, then budget) and
     /// lends them to `f`, with the bulkhead's waker slots; `None` if one of
     /// them is already borrowed (a call driven from inside a `lock` of it).
     fn locked<R>(
         &self,
         f: impl FnOnce(
-            &mut Shared<'_, Breaker<W>, Bulkhead<Q>, B>,
+            &mut Shared<'_, Breaker<W, S, Cfg>, Bulkhead<Q>, B>,
             Option<&mut shared::Waiters<Q>>,
         ) -> R,
     ) -> Option<R> {
@@ -426,8 +456,17 @@ impl<const Q: usize> Observer for Collect<'_, Q> {
 
 /// One call in flight: the pipeline's `Call` and where it queues. Dropping it
 /// before the call finished abandons the call under the locks.
-struct Run<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> {
-    policy: Lent<'a, M, W, Q, B>,
+struct Run<
+    'a,
+    M: RawMutex,
+    W: Window,
+    const Q: usize,
+    B: RetryBudget,
+    S: StatsSlot,
+    Cfg: ConfigSource,
+    O: Observer,
+> {
+    policy: Lent<'a, M, W, Q, B, S, Cfg>,
     call: Call<'a>,
     /// The instant the call started, for its first step (one clock read).
     start: Option<Instant>,
@@ -437,8 +476,15 @@ struct Run<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observ
     observer: O,
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> Driver
-    for Run<'_, M, W, Q, B, O>
+impl<
+    M: RawMutex,
+    W: Window,
+    const Q: usize,
+    B: RetryBudget,
+    S: StatsSlot,
+    Cfg: ConfigSource,
+    O: Observer,
+> Driver for Run<'_, M, W, Q, B, S, Cfg, O>
 {
     /// Feeds `input` to the pipeline at `now` under the locks; after
     /// unlocking, wakes the waiters it granted slots to and reports step,
@@ -519,8 +565,15 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> Driver
     }
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, O: Observer> Drop
-    for Run<'_, M, W, Q, B, O>
+impl<
+    M: RawMutex,
+    W: Window,
+    const Q: usize,
+    B: RetryBudget,
+    S: StatsSlot,
+    Cfg: ConfigSource,
+    O: Observer,
+> Drop for Run<'_, M, W, Q, B, S, Cfg, O>
 {
     /// Abandons the call under the locks. A call dropped from inside a
     /// `lock` of one of its own machines cannot take them, and keeps what it

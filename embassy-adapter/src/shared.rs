@@ -14,7 +14,9 @@ use core::task::{Context, Poll, Waker};
 
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
-use steadfast::breaker::{Breaker, Consecutive, State, Window};
+use steadfast::breaker::{
+    Breaker, Config, ConfigSource, Consecutive, State, Stats, StatsSlot, Window,
+};
 use steadfast::bulkhead::{Bulkhead, Ticket};
 use steadfast::retry::RetryBudget;
 use steadfast::rng::SplitMix64;
@@ -37,7 +39,7 @@ impl<T> View<()> for T {
     fn view(&self) {}
 }
 
-impl<W: Window> View<State> for Breaker<W> {
+impl<W: Window, S: StatsSlot, C: ConfigSource> View<State> for Breaker<W, S, C> {
     fn view(&self) -> State {
         self.state()
     }
@@ -70,6 +72,12 @@ impl<T: View<V>, V: Copy> Held<T, V> {
 
 /// A circuit breaker shared by tasks (and interrupts, with `CriticalSectionRawMutex`).
 ///
+/// Any [`Breaker`]: `W` its failure detector, `S` its counters ([`Stats`], or
+/// [`NoStats`](steadfast::breaker::NoStats) to keep none), `C` where its
+/// configuration lives ([`Config`] held in RAM, or
+/// [`Fixed`](steadfast::breaker::Fixed) for a `const` one). A
+/// [`Policy`](crate::Policy) takes every kind and decides the same with each.
+///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 /// use steadfast::breaker::{Breaker, Config, State};
@@ -79,13 +87,41 @@ impl<T: View<V>, V: Copy> Held<T, V> {
 ///     SharedBreaker::new(steadfast::valid!(Breaker::new(Config::DEFAULT)));
 /// assert_eq!(MODEM.state(), State::Closed);
 /// ```
-pub struct SharedBreaker<M: RawMutex, W: Window = Consecutive> {
-    pub(crate) inner: Mutex<M, Held<Breaker<W>, State>>,
+///
+/// The lightest: no counters, the configuration a `const` read in flash (32
+/// bytes of RAM on a Cortex-M0, where the default breaker takes 128).
+///
+/// ```
+/// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex as Cs;
+/// use steadfast::breaker::{Breaker, Config, ConstConfig, Consecutive, Fixed, NoStats, State};
+/// use steadfast::pipeline::{self, Pipeline};
+/// use steadfast_embassy::{Policy, SharedBreaker, SharedRng};
+///
+/// struct Sensor;
+/// impl ConstConfig for Sensor {
+///     const CONFIG: Config = Config::DEFAULT.with_failure_threshold(3);
+/// }
+/// static SENSOR: SharedBreaker<Cs, Consecutive, NoStats, Fixed<Sensor>> =
+///     SharedBreaker::new(steadfast::valid!(Breaker::fixed()));
+/// static RNG: SharedRng<Cs> = SharedRng::new(7);
+/// static POLICY: Policy<'static, Cs, Consecutive, 10, steadfast::retry::Unlimited, NoStats, Fixed<Sensor>> =
+///     Policy::new(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT)), &RNG).with_breaker(&SENSOR);
+/// assert_eq!(SENSOR.state(), State::Closed);
+/// # let _ = POLICY;
+/// ```
+pub struct SharedBreaker<
+    M: RawMutex,
+    W: Window = Consecutive,
+    S: StatsSlot = Stats,
+    C: ConfigSource = Config,
+> {
+    pub(crate) inner: Mutex<M, Held<Breaker<W, S, C>, State>>,
 }
 
-impl<M: RawMutex, W: Window> SharedBreaker<M, W> {
-    /// Shares `breaker`.
-    pub const fn new(breaker: Breaker<W>) -> Self {
+impl<M: RawMutex, W: Window, S: StatsSlot, C: ConfigSource> SharedBreaker<M, W, S, C> {
+    /// Shares `breaker`: any detector, with or without counters, its
+    /// configuration held or `const` ([`Breaker::fixed`]).
+    pub const fn new(breaker: Breaker<W, S, C>) -> Self {
         Self {
             inner: Mutex::new({
                 let state = breaker.state();
@@ -108,7 +144,7 @@ impl<M: RawMutex, W: Window> SharedBreaker<M, W> {
     /// assert_eq!(b.lock(|_| b.lock(|b| b.stats().rejections)), Some(None));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn lock<R>(&self, f: impl FnOnce(&mut Breaker<W>) -> R) -> Option<R> {
+    pub fn lock<R>(&self, f: impl FnOnce(&mut Breaker<W, S, C>) -> R) -> Option<R> {
         self.inner.lock(|held| held.lend(f))
     }
 
@@ -129,7 +165,9 @@ impl<M: RawMutex, W: Window> SharedBreaker<M, W> {
     }
 }
 
-impl<M: RawMutex, W: Window> fmt::Debug for SharedBreaker<M, W> {
+impl<M: RawMutex, W: Window, S: StatsSlot, C: ConfigSource> fmt::Debug
+    for SharedBreaker<M, W, S, C>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedBreaker")
             .field("state", &self.state())
@@ -138,7 +176,9 @@ impl<M: RawMutex, W: Window> fmt::Debug for SharedBreaker<M, W> {
 }
 
 #[cfg(feature = "defmt")]
-impl<M: RawMutex, W: Window> defmt::Format for SharedBreaker<M, W> {
+impl<M: RawMutex, W: Window, S: StatsSlot, C: ConfigSource> defmt::Format
+    for SharedBreaker<M, W, S, C>
+{
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(f, "SharedBreaker {{ state: {} }}", self.state());
     }

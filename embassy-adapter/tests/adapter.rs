@@ -537,3 +537,72 @@ fn call_cached_serves_the_last_good_value_while_refused_and_never_over_a_success
         block_on(policy.call_cached(&ErrorsFail, &mut (), &mut readings, Duration::ZERO, 7, down));
     assert!(too_old.is_err());
 }
+
+/// The breaker of [`breaker_config`] as a `const`.
+struct Tripwire;
+impl breaker::ConstConfig for Tripwire {
+    const CONFIG: breaker::Config = breaker::Config::new()
+        .with_failure_threshold(2)
+        .with_break_duration(ms(40))
+        .with_probes(1, 1);
+}
+
+/// A breaker keeping no counters and reading a `const` configuration: what
+/// firmware puts in a `static` to spend the least RAM.
+static LIGHT: SharedBreaker<Cs, breaker::Consecutive, breaker::NoStats, breaker::Fixed<Tripwire>> =
+    SharedBreaker::new(steadfast::valid!(Breaker::fixed()));
+static LIGHT_RNG: SharedRng<Cs> = SharedRng::new(SEED);
+
+#[test]
+fn a_policy_takes_the_lighter_breaker_and_decides_as_with_the_default_one() {
+    let m = Machines::new();
+    let heavy = Policy::new(pipeline(), &m.rng).with_breaker(&m.breaker);
+    let light = Policy::new(pipeline(), &LIGHT_RNG).with_breaker(&LIGHT);
+    // Failing calls, the breaker's wait, a probe that succeeds: the same
+    // answers, attempt counts and states from both.
+    let script = [false, false, false, true, true];
+    let mut answers = [Vec::new(), Vec::new()];
+    for (i, ok) in script.into_iter().enumerate() {
+        if i == 3 {
+            block_on(Timer::after_millis(45)); // past the 40 ms break
+        }
+        for (answers, policy_is_light) in answers.iter_mut().zip([false, true]) {
+            let attempts = Cell::new(0u32);
+            let op = || {
+                attempts.set(attempts.get() + 1);
+                async move { if ok { Ok(7u8) } else { Err("nak") } }
+            };
+            let result = if policy_is_light {
+                block_on(light.call(op))
+            } else {
+                block_on(heavy.call(op))
+            };
+            let state = if policy_is_light {
+                LIGHT.state()
+            } else {
+                m.breaker.state()
+            };
+            answers.push((
+                // The reason, without the instants (this clock is real time).
+                result.map_err(|e| core::mem::discriminant(&e.reason)),
+                attempts.get(),
+                matches!(state, State::Open { .. }),
+            ));
+        }
+    }
+    assert_eq!(answers[0], answers[1]);
+    // The first call's three attempts trip the breaker (threshold 2); the
+    // second is refused without an attempt.
+    assert_eq!(answers[1][0].1, 2);
+    assert!(answers[1][0].2);
+    let open = core::mem::discriminant(&Reason::BreakerOpen { retry_at: None });
+    assert_eq!(answers[1][1].0, Err(open));
+    assert_eq!(answers[1][1].1, 0);
+    assert_eq!(LIGHT.state(), State::Closed);
+    assert_eq!(
+        core::mem::size_of::<
+            breaker::Breaker<breaker::Consecutive, breaker::NoStats, breaker::Fixed<Tripwire>>,
+        >(),
+        32
+    );
+}

@@ -357,13 +357,14 @@ mod ram {
 /// steadfast-embassy: what a firmware links for `Policy::call`.
 #[cfg(feature = "embassy")]
 mod adapter {
+    use super::{Defaults, FirmwareBreaker};
     use core::future::Future;
     use core::hint::black_box;
     use core::pin::pin;
     use core::sync::atomic::{AtomicU32, Ordering};
     use core::task::{Context, Poll, Waker};
     use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-    use steadfast::breaker::{Breaker, Config};
+    use steadfast::breaker::{Consecutive, Fixed, NoStats};
     use steadfast::pipeline::{self, Pipeline};
     use steadfast_embassy::{Policy, SharedBreaker, SharedRng};
 
@@ -400,12 +401,14 @@ mod adapter {
         }
     }
 
-    /// Four calls through a breaker, failing as `input`'s bits say.
+    /// Four calls through the probes' firmware breaker, failing as `input`'s
+    /// bits say.
     pub fn embassy(input: u64) -> u64 {
-        let Ok(breaker) = Breaker::new(black_box(Config::DEFAULT)) else {
+        let Ok(breaker) = FirmwareBreaker::<Consecutive>::fixed() else {
             return 0;
         };
-        let breaker: SharedBreaker<NoopRawMutex> = SharedBreaker::new(breaker);
+        let breaker: SharedBreaker<NoopRawMutex, Consecutive, NoStats, Fixed<Defaults>> =
+            SharedBreaker::new(breaker);
         let rng = SharedRng::new(input);
         let policy = Policy::new(
             black_box(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT))),
