@@ -61,7 +61,7 @@ impl<C> Policy<C> {
     }
 
     /// Like [`call`](Self::call), answering with `fallback` when the pipeline
-    /// ends in [`Finish::Fallback`](steadfast::pipeline::Finish::Fallback)
+    /// ends in [`Finish::Fallback`]
     /// (configure [`pipeline::Config::fallback`](steadfast::pipeline::Config::fallback)).
     ///
     /// ```
@@ -96,7 +96,7 @@ impl<C> Policy<C> {
 
     /// Like [`call`](Self::call), answering with the [`AsyncFallback`] chain
     /// when the pipeline ends in
-    /// [`Finish::Fallback`](steadfast::pipeline::Finish::Fallback) (which
+    /// [`Finish::Fallback`] (which
     /// failures lead there is
     /// [`pipeline::Config::fallback`](steadfast::pipeline::Config::fallback);
     /// other failures are returned as by `call`, without running it).
