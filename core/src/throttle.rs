@@ -43,7 +43,7 @@
 use core::fmt;
 
 use crate::error::ConfigError;
-use crate::rng::Rng;
+use crate::rng::{Rng, SplitMix64};
 use crate::time::{Duration, Instant};
 
 /// The settings of an [`AdaptiveThrottle`].
@@ -358,4 +358,51 @@ fn permille(num: u64, den: u64) -> u32 {
         return 0;
     }
     u32::try_from(num * 1_000 / den).unwrap_or(1_000)
+}
+
+/// An [`AdaptiveThrottle`] with the rng its refusals are drawn from, as one
+/// [`Gate`](crate::pipeline::Gate): its own stream, so the refusals replay bit for bit whatever
+/// else draws jitter. `const fn new`, so it can live in a `static`.
+///
+/// As a gate: a refusal is [`Reason::Throttled`](crate::pipeline::Reason::Throttled); an attempt that ends is a
+/// request, accepted unless its outcome [is a failure](crate::outcome::Outcome::is_failure)
+/// (a failure or a timeout); an attempt the caller gave up on is a request
+/// not accepted; an attempt withdrawn before it ran is nothing.
+///
+/// ```
+/// use steadfast::outcome::Outcome;
+/// use steadfast::pipeline::{Gate, Reason};
+/// use steadfast::throttle::{AdaptiveThrottle, Config, Drawn};
+/// use steadfast::time::Instant;
+///
+/// let mut gate: Drawn = Drawn::new(AdaptiveThrottle::new(Config::new())?, 7);
+/// let t = Instant::from_secs(1);
+/// let mut refused = 0;
+/// for _ in 0..100 {
+///     match gate.admit(t) {
+///         Ok(()) => gate.record(Outcome::Failure, t),
+///         Err(reason) => { assert_eq!(reason, Reason::Throttled); refused += 1 }
+///     }
+/// }
+/// assert!(refused > 80);
+/// assert_eq!(gate.throttle.counts(t).1, 0);
+/// # Ok::<(), steadfast::error::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Drawn<const B: usize = 12, R = SplitMix64> {
+    /// The throttle.
+    pub throttle: AdaptiveThrottle<B>,
+    /// Where its refusals are drawn from.
+    pub rng: R,
+}
+
+impl<const B: usize> Drawn<B> {
+    /// `throttle`, its refusals drawn from a [`SplitMix64`] seeded with `seed`.
+    pub const fn new(throttle: AdaptiveThrottle<B>, seed: u64) -> Self {
+        Self {
+            throttle,
+            rng: SplitMix64::new(seed),
+        }
+    }
 }

@@ -21,7 +21,8 @@ use steadfast::breaker::{Breaker, Config as BreakerConfig, Consecutive};
 use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::{Classify, Verdict};
 use steadfast::pipeline::{
-    self, Event, Events, FallbackOn, Finish, Input, Observer, Pipeline, Reason, Shared, Step,
+    self, Event, Events, FallbackOn, Finish, Input, NoGate, Observer, Pipeline, Reason, Shared,
+    Step,
 };
 use steadfast::retry::{self, Budget, BudgetConfig};
 use steadfast::rng::SplitMix64;
@@ -420,6 +421,7 @@ fn core_run(s: &Script, epoch: Instant) -> Record {
             bulkhead: pool.as_mut(),
             budget: budget.as_mut(),
             observer: Some(&mut raised),
+            gate: None::<&mut NoGate>,
         };
         let step = l.call.handle(input, now, &mut shared, &mut rng);
         let mut granted = Vec::new();

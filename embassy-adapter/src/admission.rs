@@ -51,10 +51,9 @@ use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use pin_project_lite::pin_project;
 use steadfast::outcome::{Classify, ErrorsFail, Outcome};
-use steadfast::pipeline::{Error, Reason};
+use steadfast::pipeline::{Error, Gate, Reason};
 use steadfast::ratelimit::{RateLimiter, Refused};
-use steadfast::rng::SplitMix64;
-use steadfast::throttle::AdaptiveThrottle;
+use steadfast::throttle::{AdaptiveThrottle, Drawn};
 
 use crate::shared::Held;
 use crate::time::now;
@@ -110,21 +109,21 @@ impl<M: RawMutex> fmt::Debug for SharedRateLimiter<M> {
 /// An [`AdaptiveThrottle`] shared by tasks, with the seeded rng its
 /// refusals are drawn from. `const fn new`, so it can be a `static`.
 pub struct SharedThrottle<M: RawMutex, const B: usize = 12> {
-    inner: Mutex<M, Held<(AdaptiveThrottle<B>, SplitMix64), ()>>,
+    inner: Mutex<M, Held<Drawn<B>, ()>>,
 }
 
 impl<M: RawMutex, const B: usize> SharedThrottle<M, B> {
     /// Shares `throttle`, its refusals drawn from an rng seeded with `seed`.
     pub const fn new(throttle: AdaptiveThrottle<B>, seed: u64) -> Self {
         Self {
-            inner: Mutex::new(Held::new((throttle, SplitMix64::new(seed)), ())),
+            inner: Mutex::new(Held::new(Drawn::new(throttle, seed), ())),
         }
     }
 
     /// Runs `f` on the throttle under the lock; `None`, without running `f`,
     /// if it is already lent out.
     pub fn lock<R>(&self, f: impl FnOnce(&mut AdaptiveThrottle<B>) -> R) -> Option<R> {
-        self.inner.lock(|held| held.lend(|(t, _)| f(t)))
+        self.inner.lock(|held| held.lend(|d| f(&mut d.throttle)))
     }
 }
 
@@ -155,40 +154,36 @@ pub trait Admission {
 impl<M: RawMutex> Admission for SharedRateLimiter<M> {
     type Ticket = ();
     fn enter(&self) -> Result<(), Reason> {
-        self.check().map_err(|refused| Reason::RateLimited {
-            retry_at: refused.retry_at,
-        })
+        let at = now();
+        self.lock(|l| Gate::admit(l, at))
+            .unwrap_or(Err(Reason::RateLimited { retry_at: None }))
     }
-    fn leave(&self, (): (), _: Outcome) {}
-    fn abandon(&self, (): ()) {}
+    fn leave(&self, (): (), outcome: Outcome) {
+        let at = now();
+        let _ = self.lock(|l| Gate::record(l, outcome, at));
+    }
+    fn abandon(&self, (): ()) {
+        let at = now();
+        let _ = self.lock(|l| Gate::cancel(l, at));
+    }
 }
 
 impl<M: RawMutex, const B: usize> Admission for SharedThrottle<M, B> {
     type Ticket = ();
     fn enter(&self) -> Result<(), Reason> {
         let at = now();
-        match self
-            .inner
-            .lock(|held| held.lend(|(t, rng)| t.admit(at, rng)))
-        {
-            Some(Err(_)) => Err(Reason::Throttled),
-            Some(Ok(())) | None => Ok(()),
-        }
+        // Lent out (a call driven from inside `lock`): admitted, unheard.
+        self.inner
+            .lock(|held| held.lend(|d| d.admit(at)))
+            .unwrap_or(Ok(()))
     }
     fn leave(&self, (): (), outcome: Outcome) {
-        self.record(!outcome.is_failure());
+        let at = now();
+        let _ = self.inner.lock(|held| held.lend(|d| d.record(outcome, at)));
     }
     fn abandon(&self, (): ()) {
-        self.record(false);
-    }
-}
-
-impl<M: RawMutex, const B: usize> SharedThrottle<M, B> {
-    fn record(&self, accepted: bool) {
         let at = now();
-        let _ = self
-            .inner
-            .lock(|held| held.lend(|(t, _)| t.record(accepted, at)));
+        let _ = self.inner.lock(|held| held.lend(|d| d.cancel(at)));
     }
 }
 

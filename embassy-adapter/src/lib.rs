@@ -22,7 +22,7 @@ use steadfast::breaker::{self, Breaker, ConfigSource, Consecutive, Stats, StatsS
 use steadfast::bulkhead::{Bulkhead, Ticket};
 use steadfast::cache::{Cached, LastGood, Settled, settle};
 use steadfast::outcome::{Classify, ErrorsFail};
-use steadfast::pipeline::{Answer, Call, Event, Events, Finish, Pipeline, Shared, Step};
+use steadfast::pipeline::{Answer, Call, Event, Events, Finish, NoGate, Pipeline, Shared, Step};
 use steadfast::retry::{RetryBudget, Unlimited};
 use steadfast::time::{Duration, Instant};
 
@@ -406,6 +406,7 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: 
                         bulkhead,
                         budget,
                         observer: None,
+                        gate: None,
                     };
                     Some(f(&mut shared, waiters))
                 })
@@ -508,6 +509,7 @@ impl<
                 bulkhead: shared.bulkhead.as_deref_mut(),
                 budget: shared.budget.as_deref_mut(),
                 observer: Some(&mut collected),
+                gate: None::<&mut NoGate>,
             };
             let step = policy
                 .rng

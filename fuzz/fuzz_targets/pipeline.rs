@@ -1,9 +1,10 @@
-//! The composed pipeline: up to six concurrent calls sharing one breaker, one bulkhead
-//! and one retry budget, driven in any interleaving (next, outcome, abandon) under any
+//! The composed pipeline: up to six concurrent calls sharing one breaker, one bulkhead,
+//! one retry budget and one admission gate (a throttle, then a rate limiter), driven in any interleaving (next, outcome, abandon) under any
 //! clock. Checked after every step: steps never ask to wake in the past, an unfinished
 //! call always wakes no later than its total deadline, capacity is never exceeded; and
 //! at the end, once every call is finished or abandoned, every bulkhead permit, queue
-//! slot and half-open probe slot is back and the breaker can still close.
+//! slot and half-open probe slot is back, every attempt the gate admitted was reported
+//! to it exactly once, and the breaker can still close.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -11,9 +12,13 @@ use steadfast::backoff::{Backoff, Jitter, Kind, Ratio};
 use steadfast::breaker::{self, Breaker, CountWindow, State};
 use steadfast::bulkhead::{self, Bulkhead};
 use steadfast::outcome::{Outcome, Verdict};
-use steadfast::pipeline::{self, Call, Event, FallbackOn, Observer, Order, Pipeline, Shared, Step};
+use steadfast::pipeline::{
+    self, Call, Event, FallbackOn, Gate, Observer, Order, Pipeline, Reason, Shared, Step,
+};
+use steadfast::ratelimit::{self, RateLimiter};
 use steadfast::retry::{self, Budget, BudgetConfig};
 use steadfast::rng::SplitMix64;
+use steadfast::throttle::{self, AdaptiveThrottle, Drawn};
 use steadfast::time::{Duration, Instant};
 use steadfast::timeout;
 use steadfast_fuzz::{Clock, Input, trace};
@@ -50,10 +55,48 @@ struct World<'p> {
     bulkhead: Bulkhead<Q>,
     budget: Budget<4>,
     use_budget: bool,
+    gate: Counted,
+    use_gate: bool,
     rng: SplitMix64,
     clock: Clock,
     slots: [Option<Slot<'p>>; SLOTS],
     watch: Watch,
+}
+
+/// The gate, counting what it admitted and what it heard back.
+struct Counted {
+    gate: (Drawn<4>, RateLimiter),
+    admitted: u32,
+    reported: u32,
+}
+
+impl Gate for Counted {
+    fn admit(&mut self, now: Instant) -> Result<(), Reason> {
+        let r = self.gate.admit(now);
+        if r.is_ok() {
+            self.admitted += 1;
+        }
+        r
+    }
+    fn record(&mut self, outcome: Outcome, now: Instant) {
+        self.reported += 1;
+        assert!(
+            self.reported <= self.admitted,
+            "reported more than admitted"
+        );
+        self.gate.record(outcome, now);
+    }
+    fn cancel(&mut self, now: Instant) {
+        self.reported += 1;
+        assert!(
+            self.reported <= self.admitted,
+            "reported more than admitted"
+        );
+        self.gate.cancel(now);
+    }
+    fn withdraw(&mut self, _now: Instant) {
+        unreachable!("the outermost gate is never withdrawn");
+    }
 }
 
 /// Hears every event of every call: a scheduled retry never goes past the
@@ -81,6 +124,11 @@ macro_rules! shared {
                 None
             },
             observer: Some(&mut $w.watch),
+            gate: if $w.use_gate {
+                Some(&mut $w.gate)
+            } else {
+                None
+            },
         }
     };
 }
@@ -121,6 +169,23 @@ impl<'p> World<'p> {
             .with_jitter(jitter)
             .checked()
             .ok()?;
+        let limiter = RateLimiter::new(
+            ratelimit::Config::new()
+                .with_rate(1 + input.count() % 8, input.duration())
+                .with_burst(1 + input.count() % 4),
+        )
+        .ok()?;
+        let throttle = AdaptiveThrottle::<4>::new(
+            throttle::Config::new()
+                .with_k_permille(1_000 + input.count() % 2_000)
+                .with_window(input.duration()),
+        )
+        .ok()?;
+        let gate = Counted {
+            gate: (Drawn::new(throttle, u64::from(input.u32())), limiter),
+            admitted: 0,
+            reported: 0,
+        };
         let max_attempts = 1 + input.count() % 5;
         let retry = retry::Config::DEFAULT
             .with_max_attempts(max_attempts)
@@ -149,6 +214,8 @@ impl<'p> World<'p> {
             bulkhead,
             budget,
             use_budget: input.bool(),
+            gate,
+            use_gate: input.bool(),
             rng: SplitMix64::new(u64::from(input.u32())),
             clock: Clock::default(),
             slots: [const { None }; SLOTS],
@@ -246,6 +313,10 @@ impl<'p> World<'p> {
             b.in_flight() + b.queued() <= unfinished,
             "a finished call still holds a slot"
         );
+        assert!(
+            self.gate.admitted - self.gate.reported <= unfinished,
+            "a finished call's attempt was never reported to the gate"
+        );
         for slot in self.slots.iter().flatten() {
             let call = &slot.call;
             if call.is_finished() {
@@ -301,6 +372,10 @@ impl<'p> World<'p> {
             (b.in_flight(), b.queued(), b.reserved()),
             (0, 0, 0),
             "bulkhead leaked"
+        );
+        assert_eq!(
+            self.gate.admitted, self.gate.reported,
+            "an admitted attempt was never reported to the gate"
         );
         self.check_probes(true);
         // The breaker can still close: come back after every deadline, probe, succeed.

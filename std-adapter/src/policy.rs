@@ -22,14 +22,17 @@ use std::sync::atomic::AtomicU64;
 use steadfast::bulkhead::Ticket;
 use steadfast::error::ConfigError;
 use steadfast::outcome::ErrorsFail;
+use steadfast::outcome::Outcome;
 use steadfast::pipeline::{
-    self, Answer, Call, Event, Events, Finish, Input, Pipeline, Shared, Step,
+    self, Answer, Call, Event, Events, Finish, Gate, Input, Pipeline, Reason, Shared, Step,
 };
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::Instant;
 
 use crate::bulkhead::Wake;
 use crate::observer::{NoopObserver, Observer};
+use crate::ratelimit::SharedRateLimiter;
+use crate::throttle::SharedThrottle;
 use crate::{Error, SharedBreaker, SharedBudget, SharedBulkhead};
 
 pub(crate) struct Inner {
@@ -38,6 +41,8 @@ pub(crate) struct Inner {
     pub(crate) breaker: Option<SharedBreaker>,
     pub(crate) bulkhead: Option<SharedBulkhead>,
     pub(crate) budget: Option<SharedBudget>,
+    pub(crate) throttle: Option<SharedThrottle>,
+    pub(crate) limiter: Option<SharedRateLimiter>,
     pub(crate) observer: std::sync::Arc<dyn Observer>,
     /// The observer's [`Observer::watches_bulkheads`], asked once.
     watches_bulkhead: bool,
@@ -107,6 +112,8 @@ pub struct PolicyBuilder<C = ErrorsFail> {
     breaker: Option<SharedBreaker>,
     bulkhead: Option<SharedBulkhead>,
     budget: Option<SharedBudget>,
+    throttle: Option<SharedThrottle>,
+    limiter: Option<SharedRateLimiter>,
     observer: std::sync::Arc<dyn Observer>,
     classifier: C,
     seed: u64,
@@ -142,6 +149,8 @@ impl Policy {
             breaker: None,
             bulkhead: None,
             budget: None,
+            throttle: None,
+            limiter: None,
             observer: std::sync::Arc::new(NoopObserver),
             classifier: ErrorsFail,
             seed: crate::seed::from_os(),
@@ -206,6 +215,52 @@ impl<C> PolicyBuilder<C> {
         self
     }
 
+    /// Passes every attempt through this adaptive throttle last, after the
+    /// breaker and the bulkhead: while the dependency refuses work, attempts
+    /// are refused locally ([`Reason::Throttled`],
+    /// which ends the call) before they cost it anything. Each attempt that
+    /// ran counts as a request, accepted unless it failed or timed out. See
+    /// [`Gate`] for the rules.
+    ///
+    /// ```
+    /// use steadfast_std::{Policy, throttle::SharedThrottle};
+    /// let throttle = SharedThrottle::new("api", Default::default())?;
+    /// let p = Policy::builder(Default::default())?.throttle(throttle.clone()).build();
+    /// assert_eq!(p.call_blocking(|| Ok::<_, ()>(1)).unwrap(), 1);
+    /// assert_eq!(throttle.counts(), (1, 1));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn throttle(mut self, throttle: SharedThrottle) -> Self {
+        self.throttle = Some(throttle);
+        self
+    }
+
+    /// Passes every attempt through this rate limiter last, after the
+    /// breaker, the bulkhead and the throttle: an attempt over the rate is
+    /// refused ([`Reason::RateLimited`]
+    /// with when to come back). The call waits for that instant when its
+    /// total deadline leaves room for a whole attempt after it and attempts
+    /// remain, and fails fast otherwise, as for an open breaker. See
+    /// [`Gate`] for the rules.
+    ///
+    /// ```
+    /// use steadfast::ratelimit::Config;
+    /// use steadfast::pipeline::Reason;
+    /// use steadfast_std::{Policy, ratelimit::SharedRateLimiter};
+    /// let limiter = SharedRateLimiter::new("api", Config::per_minute(1).with_burst(1))?;
+    /// let p = Policy::builder(Default::default())?.rate_limiter(limiter).build();
+    /// assert_eq!(p.call_blocking(|| Ok::<_, ()>(1)).unwrap(), 1);
+    /// let refused = p.call_blocking(|| Ok::<_, ()>(2)).unwrap_err();
+    /// assert!(matches!(refused.reason(), Reason::RateLimited { retry_at: Some(_) }));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn rate_limiter(mut self, limiter: SharedRateLimiter) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
     /// Where events go (default: nowhere).
     ///
     /// ```
@@ -264,6 +319,8 @@ impl<C> PolicyBuilder<C> {
             breaker: self.breaker,
             bulkhead: self.bulkhead,
             budget: self.budget,
+            throttle: self.throttle,
+            limiter: self.limiter,
             observer: self.observer,
             classifier,
             seed: self.seed,
@@ -287,6 +344,8 @@ impl<C> PolicyBuilder<C> {
                 breaker: self.breaker,
                 bulkhead: self.bulkhead,
                 budget: self.budget,
+                throttle: self.throttle,
+                limiter: self.limiter,
                 watches_bulkhead: self.observer.watches_bulkheads(),
                 observer: self.observer,
                 seed: self.seed,
@@ -318,6 +377,8 @@ impl<C: Clone> Policy<C> {
                 breaker: inner.breaker.clone(),
                 bulkhead: inner.bulkhead.clone(),
                 budget: inner.budget.clone(),
+                throttle: inner.throttle.clone(),
+                limiter: inner.limiter.clone(),
                 observer: inner.observer.clone(),
                 watches_bulkhead: inner.watches_bulkhead,
                 seed: inner.seed,
@@ -494,9 +555,11 @@ impl Hold for Lent<'_> {
 }
 
 /// A policy a call shares.
+#[cfg(feature = "tokio")]
 #[derive(Clone)]
 pub(crate) struct Owned(pub(crate) std::sync::Arc<Inner>);
 
+#[cfg(feature = "tokio")]
 impl Deref for Owned {
     type Target = Pipeline;
     fn deref(&self) -> &Pipeline {
@@ -504,6 +567,7 @@ impl Deref for Owned {
     }
 }
 
+#[cfg(feature = "tokio")]
 impl Hold for Owned {
     fn inner(&self) -> &Inner {
         &self.0
@@ -558,6 +622,7 @@ impl<'p, H: Hold> Driver<'p, H> {
     }
 
     /// The policy the call runs under.
+    #[cfg(feature = "tokio")]
     pub(crate) fn policy(&self) -> &Inner {
         self.policy.inner()
     }
@@ -580,11 +645,17 @@ impl<'p, H: Hold> Driver<'p, H> {
             let before = watched.map(|m| (m.in_flight(), m.queued()));
             let mut budget = policy.budget.as_ref().map(SharedBudget::lock);
             let mut gate = policy.breaker.as_ref().map(SharedBreaker::gate);
+            let mut admission = (
+                policy.throttle.as_ref().map(SharedThrottle::gate),
+                policy.limiter.as_ref().map(SharedRateLimiter::gate),
+            );
+            let gated = admission.0.is_some() || admission.1.is_some();
             let mut shared = Shared {
                 breaker: gate.as_mut(),
                 bulkhead: bulkhead.as_deref_mut(),
                 budget: budget.as_deref_mut(),
                 observer: Some(&mut raised),
+                gate: gated.then_some(&mut admission),
             };
             let mut rng = LazyRng {
                 rng: &mut self.rng,
@@ -638,6 +709,35 @@ impl<'p, H: Hold> Driver<'p, H> {
         }
         self.call.drain(now, &mut relay);
         step
+    }
+}
+
+/// A shared machine lent to a step as a [`Gate`]: locked only while one of
+/// its methods runs, which hands it the core machine's own answer.
+pub(crate) struct Locked<'a, T>(pub(crate) &'a std::sync::Mutex<T>);
+
+impl<T: Gate> Locked<'_, T> {
+    fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        // The machines hold plain data: a panic elsewhere leaves them usable.
+        f(&mut self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+impl<T: Gate> Gate for Locked<'_, T> {
+    fn admit(&mut self, now: Instant) -> Result<(), Reason> {
+        self.with(|g| g.admit(now))
+    }
+    fn record(&mut self, outcome: Outcome, now: Instant) {
+        self.with(|g| g.record(outcome, now));
+    }
+    fn cancel(&mut self, now: Instant) {
+        self.with(|g| g.cancel(now));
+    }
+    fn withdraw(&mut self, now: Instant) {
+        self.with(|g| g.withdraw(now));
     }
 }
 

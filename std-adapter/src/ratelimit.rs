@@ -76,6 +76,11 @@ impl SharedRateLimiter {
         &self.name
     }
 
+    /// The limiter as a policy's admission stage, locked only while asked.
+    pub(crate) fn gate(&self) -> crate::policy::Locked<'_, RateLimiter> {
+        crate::policy::Locked(&self.limiter)
+    }
+
     #[cfg(feature = "tower")]
     pub(crate) fn name_arc(&self) -> Arc<str> {
         self.name.clone()

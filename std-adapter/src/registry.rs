@@ -632,6 +632,8 @@ impl Registry {
                 breaker,
                 bulkhead,
                 budget,
+                ratelimit,
+                throttle,
                 seed,
             } = spec;
             let pipeline = if set.enabled {
@@ -671,6 +673,20 @@ impl Registry {
                 if let Some(b) = budget {
                     let shared = builder.budgets.get(b).ok_or_else(|| missing("budget", b))?;
                     policy = policy.budget(shared.clone());
+                }
+                if let Some(t) = throttle {
+                    let shared = builder
+                        .throttles
+                        .get(t)
+                        .ok_or_else(|| missing("throttle", t))?;
+                    policy = policy.throttle(shared.clone());
+                }
+                if let Some(r) = ratelimit {
+                    let shared = builder
+                        .rate_limiters
+                        .get(r)
+                        .ok_or_else(|| missing("ratelimit", r))?;
+                    policy = policy.rate_limiter(shared.clone());
                 }
             }
             builder = builder.policy(policy.build());

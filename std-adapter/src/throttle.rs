@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use steadfast::error::ConfigError;
 use steadfast::rng::SplitMix64;
-use steadfast::throttle::{AdaptiveThrottle, Config, Throttled};
+use steadfast::throttle::{AdaptiveThrottle, Config, Drawn, Throttled};
 
 use crate::time;
 
@@ -42,10 +42,7 @@ use crate::time;
 /// so a window must be at least 12 µs.
 pub const THROTTLE_BUCKETS: usize = 12;
 
-struct State {
-    throttle: AdaptiveThrottle<THROTTLE_BUCKETS>,
-    rng: SplitMix64,
-}
+type State = Drawn<THROTTLE_BUCKETS>;
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
     // The machine holds plain data: a panic elsewhere leaves it usable.
@@ -92,10 +89,10 @@ impl SharedThrottle {
     pub fn new(name: impl Into<Arc<str>>, config: Config) -> Result<Self, ConfigError> {
         Ok(Self {
             name: name.into(),
-            state: Arc::new(Mutex::new(State {
-                throttle: AdaptiveThrottle::new(config)?,
-                rng: SplitMix64::new(crate::seed::from_os()),
-            })),
+            state: Arc::new(Mutex::new(Drawn::new(
+                AdaptiveThrottle::new(config)?,
+                crate::seed::from_os(),
+            ))),
         })
     }
 
@@ -198,6 +195,11 @@ impl SharedThrottle {
         let mut state = lock(&self.state);
         let State { throttle, rng } = &mut *state;
         throttle.admit(now, rng)
+    }
+
+    /// The throttle as a policy's admission stage, locked only while asked.
+    pub(crate) fn gate(&self) -> crate::policy::Locked<'_, State> {
+        crate::policy::Locked(&self.state)
     }
 
     pub(crate) fn record(&self, accepted: bool) {

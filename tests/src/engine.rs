@@ -17,7 +17,7 @@ use steadfast::chaos::{Chaos, Fault};
 use steadfast::hedge::{self, Hedger, Plan};
 use steadfast::outcome::{Outcome, Verdict};
 use steadfast::pipeline::{
-    Call, Event, Events, Failure, Finish, Input, Observer, Pipeline, Reason, Shared, Step,
+    Call, Event, Events, Failure, Finish, Input, NoGate, Observer, Pipeline, Reason, Shared, Step,
 };
 use steadfast::ratelimit::RateLimiter;
 use steadfast::retry::{AnyBudget, Unlimited};
@@ -64,6 +64,7 @@ macro_rules! lend {
                     bulkhead,
                     budget,
                     observer: Some(raised),
+                    gate: None::<&mut NoGate>,
                 };
                 $body
             }};

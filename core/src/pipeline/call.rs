@@ -14,7 +14,9 @@ use core::marker::PhantomData;
 use core::ops::Deref;
 
 use super::shared::{emit, give_back, leave_queue};
-use super::{Event, Failure, Finish, Input, Observer, Order, Pipeline, Pool, Reason, Shared, Step};
+use super::{
+    Event, Failure, Finish, Gate, Input, Observer, Order, Pipeline, Pool, Reason, Shared, Step,
+};
 
 /// Where a call is. Deadlines live in the variants.
 #[derive(Debug, PartialEq, Eq)]
@@ -36,6 +38,8 @@ enum Phase {
     Running {
         deadline: Option<Deadline>,
         cut_by_caller: bool,
+        /// The gate admitted it: it hears how the attempt ends.
+        gated: bool,
         breaker: Option<breaker::Permit>,
         bulkhead: Option<bulkhead::Permit>,
     },
@@ -207,11 +211,18 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     /// assert_eq!(step, Step::Done(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn handle<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, R: Rng>(
+    pub fn handle<
+        G: CircuitBreaker,
+        K: Pool,
+        B: RetryBudget,
+        O: Observer + ?Sized,
+        A: Gate,
+        R: Rng,
+    >(
         &mut self,
         input: Input,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B, O>,
+        shared: &mut Shared<'_, G, K, B, O, A>,
         rng: &mut R,
     ) -> Step {
         match input {
@@ -364,10 +375,10 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     /// assert!(matches!(step, Step::Attempt { attempt: 1, deadline: Some(_) }));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn next<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
+    pub fn next<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B, O>,
+        shared: &mut Shared<'_, G, K, B, O, A>,
     ) -> Step {
         let now = self.observe(now);
         if !self.deposited {
@@ -412,10 +423,10 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     }
 
     /// Starts the attempt `retry.attempts()` if every stage admits it.
-    fn begin_attempt<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
+    fn begin_attempt<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B, O>,
+        shared: &mut Shared<'_, G, K, B, O, A>,
     ) -> Step {
         if self.total_expired(now) {
             return self.fail(
@@ -462,7 +473,7 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
                     }
                     Ok(permit) => Some(permit),
                     Err(rejected) => {
-                        return self.on_breaker_rejected(now, rejected.retry_at, shared);
+                        return self.on_rejected(now, rejected.retry_at, false, shared);
                     }
                 }
             }
@@ -498,10 +509,10 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     }
 
     /// Claims a queued ticket.
-    fn poll_queue<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
+    fn poll_queue<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B, O>,
+        shared: &mut Shared<'_, G, K, B, O, A>,
     ) -> Step {
         let Phase::Queued {
             ticket, breaker, ..
@@ -545,12 +556,12 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
 
     /// Every stage admitted: the attempt runs (or, with a zero/expired
     /// deadline, has already timed out).
-    fn run<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
+    fn run<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
         breaker: Option<breaker::Permit>,
         bulkhead: Option<bulkhead::Permit>,
-        shared: &mut Shared<'_, G, K, B, O>,
+        shared: &mut Shared<'_, G, K, B, O, A>,
     ) -> Step {
         let deadline = self
             .pipeline
@@ -562,16 +573,35 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
             (Some(_), None) => true,
             (None, _) => false,
         };
+        let expired = matches!(deadline, Some(d) if d.is_expired(now));
+        // An attempt that has already timed out never reaches the dependency:
+        // the gate is not asked and hears nothing of it.
+        let gated = match shared.gate.as_deref_mut() {
+            Some(gate) if !expired => match gate.admit(now) {
+                Ok(()) => true,
+                Err(reason) => {
+                    give_back(now, shared, breaker, bulkhead);
+                    return match reason {
+                        Reason::RateLimited { retry_at } => {
+                            self.on_rejected(now, retry_at, true, shared)
+                        }
+                        reason => self.fail(Failure::new(reason, self.started), shared, now),
+                    };
+                }
+            },
+            _ => false,
+        };
         self.phase = Phase::Running {
             deadline,
             cut_by_caller,
+            gated,
             breaker,
             bulkhead,
         };
         self.withdrawn = None;
         self.started = self.started.saturating_add(1);
         match deadline {
-            Some(d) if d.is_expired(now) => self.on_timed_out(now, shared),
+            Some(_) if expired => self.on_timed_out(now, shared),
             _ => Step::Attempt {
                 attempt: self.retry.attempts(),
                 deadline: deadline.map(Deadline::instant),
@@ -579,10 +609,10 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
         }
     }
 
-    fn on_timed_out<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
+    fn on_timed_out<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B, O>,
+        shared: &mut Shared<'_, G, K, B, O, A>,
     ) -> Step {
         // The rng is not needed: a timeout that the total deadline caused ends the
         // call, and any other retry of a timeout draws jitter below.
@@ -607,16 +637,23 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
         }
     }
 
-    /// The breaker refused: wait for `retry_at` when the deadline allows,
+    /// The breaker refused, or the rate limiter when `limited`, saying when
+    /// it admits again (`retry_at`): wait for it when the deadline allows,
     /// otherwise fail fast.
-    fn on_breaker_rejected<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
+    fn on_rejected<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
         retry_at: Option<Instant>,
-        shared: &mut Shared<'_, G, K, B, O>,
+        limited: bool,
+        shared: &mut Shared<'_, G, K, B, O, A>,
     ) -> Step {
         let attempts = self.started;
-        let fail_fast = Failure::new(Reason::BreakerOpen { retry_at }, attempts);
+        let reason = if limited {
+            Reason::RateLimited { retry_at }
+        } else {
+            Reason::BreakerOpen { retry_at }
+        };
+        let fail_fast = Failure::new(reason, attempts);
         let (Some(total), Some(at)) = (self.total, retry_at) else {
             return self.fail(fail_fast, shared, now);
         };
@@ -686,11 +723,18 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     /// assert_eq!(step, Step::Done(Finish::Completed { attempts: 1, outcome: Outcome::Success }));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn on_outcome<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, R: Rng>(
+    pub fn on_outcome<
+        G: CircuitBreaker,
+        K: Pool,
+        B: RetryBudget,
+        O: Observer + ?Sized,
+        A: Gate,
+        R: Rng,
+    >(
         &mut self,
         verdict: Verdict,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B, O>,
+        shared: &mut Shared<'_, G, K, B, O, A>,
         rng: &mut R,
     ) -> Step {
         let now = self.observe(now);
@@ -704,16 +748,17 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     // a hint on 32-bit targets, where its two callers share one copy.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     #[cfg_attr(not(target_pointer_width = "64"), inline)]
-    fn finish_attempt<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
+    fn finish_attempt<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
         verdict: Verdict,
-        shared: &mut Shared<'_, G, K, B, O>,
+        shared: &mut Shared<'_, G, K, B, O, A>,
         rng: &mut dyn Draw,
     ) -> Step {
         let Phase::Running {
             deadline,
             cut_by_caller,
+            gated,
             breaker,
             bulkhead,
         } = core::mem::replace(&mut self.phase, Phase::Ready)
@@ -724,6 +769,7 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
         if late && cut_by_caller {
             // The caller's impatience, not the dependency's failure: the
             // breaker sees a cancellation (a probe returns its slot).
+            tell_gate(shared, gated, None, now);
             give_back(now, shared, breaker, bulkhead);
             return self.fail(
                 Failure::new(Reason::DeadlineExceeded, self.started),
@@ -745,6 +791,7 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
         {
             emit(&mut shared.observer, now, Event::Breaker(t));
         }
+        tell_gate(shared, gated, Some(verdict.outcome), now);
         give_back(now, shared, None, bulkhead);
         let lent = Lent {
             config: &self.pipeline.config().retry,
@@ -810,10 +857,10 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     /// assert_eq!(pool.in_flight(), 0);
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn abandon<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
+    pub fn abandon<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B, O>,
+        shared: &mut Shared<'_, G, K, B, O, A>,
     ) {
         let now = self.observe(now);
         let cancelled = Finish::Failed(Failure::new(Reason::Cancelled, self.started));
@@ -821,12 +868,14 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
             Phase::Running {
                 deadline,
                 cut_by_caller,
+                gated,
                 breaker,
                 bulkhead,
             } => {
                 // An attempt that already reached its own timeout failed,
                 // whether or not the driver got to report it.
                 let timed_out = !cut_by_caller && matches!(deadline, Some(d) if d.is_expired(now));
+                tell_gate(shared, gated, timed_out.then_some(Outcome::TimedOut), now);
                 let breaker = match (breaker, shared.breaker.as_deref_mut()) {
                     (Some(permit), Some(b)) if timed_out => {
                         emit(
@@ -861,10 +910,10 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     /// whole-call bulkhead slot, and the budget token of a retry that was
     /// scheduled but never ran (cancelled during its backoff, or refused
     /// locally by the breaker or the bulkhead).
-    fn release_outer<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
+    fn release_outer<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
-        shared: &mut Shared<'_, G, K, B, O>,
+        shared: &mut Shared<'_, G, K, B, O, A>,
     ) {
         match core::mem::replace(&mut self.outer, Outer::None) {
             Outer::Bulkhead(permit) => give_back(now, shared, None, Some(permit)),
@@ -880,10 +929,10 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
 
     // Inlined on 64-bit hosts; one copy for its many callers on 32-bit targets.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
-    fn complete<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
+    fn complete<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         finish: Finish,
-        shared: &mut Shared<'_, G, K, B, O>,
+        shared: &mut Shared<'_, G, K, B, O, A>,
         now: Instant,
     ) -> Step {
         if let Some(outcome) = call_outcome(&finish)
@@ -899,10 +948,10 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
         Step::Done(finish)
     }
 
-    fn fail<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
+    fn fail<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         failure: Failure,
-        shared: &mut Shared<'_, G, K, B, O>,
+        shared: &mut Shared<'_, G, K, B, O, A>,
         now: Instant,
     ) -> Step {
         let finish = if self.has_fallback && self.pipeline.config().fallback.covers(&failure) {
@@ -912,6 +961,22 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
             Finish::Failed(failure)
         };
         self.complete(finish, shared, now)
+    }
+}
+
+/// Tells the gate that admitted an attempt how it ended: its `outcome`, or
+/// (`None`) that the caller gave up on it.
+fn tell_gate<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
+    shared: &mut Shared<'_, G, K, B, O, A>,
+    gated: bool,
+    outcome: Option<Outcome>,
+    now: Instant,
+) {
+    if let (true, Some(gate)) = (gated, shared.gate.as_deref_mut()) {
+        match outcome {
+            Some(outcome) => gate.record(outcome, now),
+            None => gate.cancel(now),
+        }
     }
 }
 

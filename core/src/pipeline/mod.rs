@@ -63,7 +63,8 @@
 //!
 //! * **Order.** [`Order::Standard`]: the total deadline bounds everything; the
 //!   retry loop runs inside it; each attempt asks the breaker, then the
-//!   bulkhead, then runs under its own attempt deadline. [`Order::BulkheadOutermost`]
+//!   bulkhead, then the admission [`Gate`] (a rate limiter, a throttle; see
+//!   [`Shared::with_gate`]), then runs under its own attempt deadline. [`Order::BulkheadOutermost`]
 //!   is Polly's classic wrap: one bulkhead slot is held for the whole call,
 //!   retries included, and is taken before the breaker is asked.
 //! * **Rejections are not retried blindly.** When the breaker rejects, the call
@@ -73,7 +74,9 @@
 //!   remain (the refused attempt counts as
 //!   one, so a call never waits more than `max_attempts - 1` times); otherwise
 //!   it ends at once with [`Reason::BreakerOpen`] — without a deadline, failing
-//!   fast is the breaker's whole point. A full bulkhead ends the call with
+//!   fast is the breaker's whole point. A rate limiter's refusal
+//!   ([`Reason::RateLimited`]) follows the same rule with its own `retry_at`;
+//!   a throttle's ([`Reason::Throttled`]) ends the call. A full bulkhead ends the call with
 //!   [`Reason::BulkheadFull`], a queue wait that expires with
 //!   [`Reason::QueueTimeout`]: there is no time at which a slot is known to be
 //!   free. A call refused locally reports the attempts that actually ran.
@@ -111,12 +114,14 @@ use crate::time::Instant;
 mod call;
 mod config;
 mod events;
+mod gate;
 mod shared;
 mod step;
 
 pub use call::Call;
 pub use config::{Config, FallbackOn, Order};
 pub use events::{Event, Events, Observer};
+pub use gate::{Gate, NoGate};
 pub use shared::{NoBreaker, NoBulkhead, Pool, Shared};
 pub use step::{Answer, Error, Failure, Finish, Input, Reason, Step};
 

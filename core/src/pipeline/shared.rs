@@ -6,7 +6,7 @@ use crate::outcome::Outcome;
 use crate::retry::{RetryBudget, Unlimited};
 use crate::time::Instant;
 
-use super::{Event, Observer};
+use super::{Event, Gate, NoGate, Observer};
 
 /// The shared machines lent to a call for one step, and the [`Observer`] that
 /// hears the step's [`Event`]s. Every field is optional: a pipeline without a
@@ -42,6 +42,7 @@ pub struct Shared<
     K: Pool = NoBulkhead,
     B: RetryBudget = Unlimited,
     O: Observer + ?Sized = (),
+    A: Gate = NoGate,
 > {
     /// The circuit breaker, if any: a core [`Breaker`](crate::breaker::Breaker), or any
     /// [`CircuitBreaker`] (an adapter's shared breaker).
@@ -52,10 +53,14 @@ pub struct Shared<
     pub budget: Option<&'a mut B>,
     /// Hears the events the step raises, if any.
     pub observer: Option<&'a mut O>,
+    /// The admission stage each attempt passes last, if any: a
+    /// [`RateLimiter`](crate::ratelimit::RateLimiter), a throttle
+    /// ([`Drawn`](crate::throttle::Drawn)), any [`Gate`].
+    pub gate: Option<&'a mut A>,
 }
 
-impl<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized> Default
-    for Shared<'_, G, K, B, O>
+impl<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate> Default
+    for Shared<'_, G, K, B, O, A>
 {
     fn default() -> Self {
         Self {
@@ -63,6 +68,7 @@ impl<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized> Default
             bulkhead: None,
             budget: None,
             observer: None,
+            gate: None,
         }
     }
 }
@@ -82,11 +88,14 @@ impl Shared<'_> {
             bulkhead: None,
             budget: None,
             observer: None,
+            gate: None,
         }
     }
 }
 
-impl<'a, G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized> Shared<'a, G, K, B, O> {
+impl<'a, G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>
+    Shared<'a, G, K, B, O, A>
+{
     /// With a breaker.
     ///
     /// ```
@@ -97,12 +106,16 @@ impl<'a, G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized> Share
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn with_breaker<G2: CircuitBreaker>(self, breaker: &'a mut G2) -> Shared<'a, G2, K, B, O> {
+    pub fn with_breaker<G2: CircuitBreaker>(
+        self,
+        breaker: &'a mut G2,
+    ) -> Shared<'a, G2, K, B, O, A> {
         Shared {
             breaker: Some(breaker),
             bulkhead: self.bulkhead,
             budget: self.budget,
             observer: self.observer,
+            gate: self.gate,
         }
     }
 
@@ -119,12 +132,13 @@ impl<'a, G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized> Share
     pub fn with_bulkhead<const Q2: usize>(
         self,
         bulkhead: &'a mut Bulkhead<Q2>,
-    ) -> Shared<'a, G, Bulkhead<Q2>, B, O> {
+    ) -> Shared<'a, G, Bulkhead<Q2>, B, O, A> {
         Shared {
             breaker: self.breaker,
             bulkhead: Some(bulkhead),
             budget: self.budget,
             observer: self.observer,
+            gate: self.gate,
         }
     }
 
@@ -138,12 +152,13 @@ impl<'a, G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized> Share
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn with_budget<B2: RetryBudget>(self, budget: &'a mut B2) -> Shared<'a, G, K, B2, O> {
+    pub fn with_budget<B2: RetryBudget>(self, budget: &'a mut B2) -> Shared<'a, G, K, B2, O, A> {
         Shared {
             breaker: self.breaker,
             bulkhead: self.bulkhead,
             budget: Some(budget),
             observer: self.observer,
+            gate: self.gate,
         }
     }
 
@@ -171,12 +186,35 @@ impl<'a, G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized> Share
     pub fn with_observer<O2: Observer + ?Sized>(
         self,
         observer: &'a mut O2,
-    ) -> Shared<'a, G, K, B, O2> {
+    ) -> Shared<'a, G, K, B, O2, A> {
         Shared {
             breaker: self.breaker,
             bulkhead: self.bulkhead,
             budget: self.budget,
             observer: Some(observer),
+            gate: self.gate,
+        }
+    }
+    /// With an admission stage every attempt passes last: a
+    /// [`RateLimiter`](crate::ratelimit::RateLimiter), a throttle with its
+    /// rng ([`Drawn`](crate::throttle::Drawn)), or a pair of them (see
+    /// [`Gate`] for the rules).
+    ///
+    /// ```
+    /// # use steadfast::pipeline::Shared;
+    /// # use steadfast::ratelimit::{Config, RateLimiter};
+    /// let mut limiter = RateLimiter::new(Config::per_second(10))?;
+    /// assert!(Shared::new().with_gate(&mut limiter).gate.is_some());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn with_gate<A2: Gate>(self, gate: &'a mut A2) -> Shared<'a, G, K, B, O, A2> {
+        Shared {
+            breaker: self.breaker,
+            bulkhead: self.bulkhead,
+            budget: self.budget,
+            observer: self.observer,
+            gate: Some(gate),
         }
     }
 }
@@ -286,9 +324,15 @@ mod sealed {
 /// Returns what a call held: a breaker permit it will not use (a probe slot
 /// comes back) and a bulkhead slot (passed to the next waiter, reported as
 /// [`Event::Granted`]).
-pub(super) fn give_back<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
+pub(super) fn give_back<
+    G: CircuitBreaker,
+    K: Pool,
+    B: RetryBudget,
+    O: Observer + ?Sized,
+    A: Gate,
+>(
     now: Instant,
-    shared: &mut Shared<'_, G, K, B, O>,
+    shared: &mut Shared<'_, G, K, B, O, A>,
     breaker: Option<breaker::Permit>,
     bulkhead: Option<bulkhead::Permit>,
 ) {
@@ -303,9 +347,15 @@ pub(super) fn give_back<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer 
 }
 
 /// Leaves the bulkhead's queue; a slot already granted to `ticket` passes on.
-pub(super) fn leave_queue<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized>(
+pub(super) fn leave_queue<
+    G: CircuitBreaker,
+    K: Pool,
+    B: RetryBudget,
+    O: Observer + ?Sized,
+    A: Gate,
+>(
     now: Instant,
-    shared: &mut Shared<'_, G, K, B, O>,
+    shared: &mut Shared<'_, G, K, B, O, A>,
     ticket: Ticket,
 ) {
     if let Some(b) = shared.bulkhead.as_deref_mut()

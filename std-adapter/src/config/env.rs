@@ -269,10 +269,12 @@ impl ChaosEntry {
 
 impl PolicyEntry {
     /// Every key of `[policies.NAME]`.
-    pub(super) const KEYS: [&'static str; 16] = [
+    pub(super) const KEYS: [&'static str; 18] = [
         "breaker",
         "bulkhead",
         "budget",
+        "ratelimit",
+        "throttle",
         "max_attempts",
         "backoff",
         "base_delay",
@@ -293,6 +295,8 @@ impl PolicyEntry {
             "breaker" => self.breaker = Some(name(raw)?),
             "bulkhead" => self.bulkhead = Some(name(raw)?),
             "budget" => self.budget = Some(name(raw)?),
+            "ratelimit" => self.ratelimit = Some(name(raw)?),
+            "throttle" => self.throttle = Some(name(raw)?),
             "max_attempts" => self.max_attempts = Some(parse(raw)?),
             "backoff" => self.backoff = Some(parse(raw)?),
             "base_delay" => self.base_delay = Some(parse(raw)?),

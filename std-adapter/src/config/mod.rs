@@ -60,7 +60,7 @@
 //! | `[chaos.NAME]` | `enabled` (default false: nothing is injected unless a file or `STEADFAST_CHAOS_<NAME>_ENABLED` says true), `fault`, `hang`, `outcome`, `latency` (percentages up to four decimals: `"0.5%"`), `delay`, `start`, `every` and `active` (inject during the first `active` of every `every`) |
 //! | `[adaptive_limits.NAME]` | `algorithm` (`aimd`/`vegas`), `initial`, `min`, `max`, `backoff_permille`, `timeout` (aimd), `alpha` and `beta` (vegas), `smoothing_permille` |
 //! | `[hedges.NAME]` | `delay` (fixed), or `percentile` (per mille), `min_samples` and `fallback`; `max_hedges`, `budget` (a name) |
-//! | `[policies.NAME]` | `breaker`, `bulkhead`, `budget` (names), `max_attempts` (≥ 1, or `"unlimited"` with a `total_timeout`), `backoff`, `base_delay`, `max_delay`, `multiplier`, `jitter`, `attempt_timeout`, `total_timeout`, `retry_on_timeout`, `max_retry_after`, `order`, `fallback`, `seed` |
+//! | `[policies.NAME]` | `breaker`, `bulkhead`, `budget`, `throttle`, `ratelimit` (names; a throttle and a rate limiter are passed by every attempt, last), `max_attempts` (≥ 1, or `"unlimited"` with a `total_timeout`), `backoff`, `base_delay`, `max_delay`, `multiplier`, `jitter`, `attempt_timeout`, `total_timeout`, `retry_on_timeout`, `max_retry_after`, `order`, `fallback`, `seed` |
 //!
 //! Durations are strings with whole numbers and a unit (`"1500us"`, `"250ms"`,
 //! `"30s"`, `"5m"`, `"1h"`, `"1m30s"`); timeouts may be `"none"`. Multipliers are
@@ -651,6 +651,10 @@ pub struct PolicyEntry {
     #[serde(default)]
     pub budget: Option<String>,
     #[serde(default)]
+    pub ratelimit: Option<String>,
+    #[serde(default)]
+    pub throttle: Option<String>,
+    #[serde(default)]
     pub max_attempts: Option<Attempts>,
     #[serde(default)]
     pub backoff: Option<BackoffKind>,
@@ -747,6 +751,12 @@ pub struct PolicySpec {
     pub bulkhead: Option<String>,
     /// A key of [`PolicySet::budgets`].
     pub budget: Option<String>,
+    /// A key of [`PolicySet::ratelimits`]: the rate limiter each attempt
+    /// passes last.
+    pub ratelimit: Option<String>,
+    /// A key of [`PolicySet::throttles`]: the adaptive throttle each attempt
+    /// passes last (before the rate limiter).
+    pub throttle: Option<String>,
     /// The seed of the policy's jitter streams: the policy's `seed`, else the
     /// file's; `None` = a fresh seed from the operating system when the policy
     /// is built ([`seed::from_os`](crate::seed::from_os)).
@@ -1658,6 +1668,14 @@ fn policy_spec(
     let breaker = reference(path, "breaker", "breakers", &e.breaker, &set.breakers)?;
     let bulkhead = reference(path, "bulkhead", "bulkheads", &e.bulkhead, &set.bulkheads)?;
     let budget = reference(path, "budget", "budgets", &e.budget, &set.budgets)?;
+    let ratelimit = reference(
+        path,
+        "ratelimit",
+        "ratelimits",
+        &e.ratelimit,
+        &set.ratelimits,
+    )?;
+    let throttle = reference(path, "throttle", "throttles", &e.throttle, &set.throttles)?;
 
     let defaults = Backoff::DEFAULT;
     let base = e.base_delay.map_or(defaults.base(), |d| d.0);
@@ -1747,6 +1765,8 @@ fn policy_spec(
         breaker,
         bulkhead,
         budget,
+        ratelimit,
+        throttle,
         seed: e.seed.or(default_seed),
     })
 }
@@ -1754,7 +1774,8 @@ fn policy_spec(
 impl PolicyFile {
     /// Checks every value and reference and builds the core configs. The error
     /// names the first bad key (sections in the order breakers, bulkheads,
-    /// budgets, policies; names alphabetically).
+    /// budgets, ratelimits, throttles, policies, then the rest; names
+    /// alphabetically).
     ///
     /// ```
     /// use steadfast_std::config::PolicyFile;
@@ -1790,6 +1811,16 @@ impl PolicyFile {
             let config = budget_config(&format!("budgets.{name}"), entry)?;
             set.budgets.insert(name.clone(), config);
         }
+        for (name, entry) in &self.ratelimits {
+            check_name("ratelimits", name)?;
+            let config = ratelimit_config(&format!("ratelimits.{name}"), entry)?;
+            set.ratelimits.insert(name.clone(), config);
+        }
+        for (name, entry) in &self.throttles {
+            check_name("throttles", name)?;
+            let config = throttle_config(&format!("throttles.{name}"), entry)?;
+            set.throttles.insert(name.clone(), config);
+        }
         for (name, entry) in &self.policies {
             check_name("policies", name)?;
             let spec = policy_spec(
@@ -1800,11 +1831,6 @@ impl PolicyFile {
                 &set,
             )?;
             set.policies.insert(name.clone(), spec);
-        }
-        for (name, entry) in &self.ratelimits {
-            check_name("ratelimits", name)?;
-            let config = ratelimit_config(&format!("ratelimits.{name}"), entry)?;
-            set.ratelimits.insert(name.clone(), config);
         }
         for (name, entry) in &self.caches {
             check_name("caches", name)?;
@@ -1829,11 +1855,6 @@ impl PolicyFile {
                     max_staleness,
                 },
             );
-        }
-        for (name, entry) in &self.throttles {
-            check_name("throttles", name)?;
-            let config = throttle_config(&format!("throttles.{name}"), entry)?;
-            set.throttles.insert(name.clone(), config);
         }
         for (name, entry) in &self.chaos {
             check_name("chaos", name)?;

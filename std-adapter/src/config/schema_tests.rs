@@ -83,7 +83,7 @@ fn file(section: Option<&str>, lines: &[String]) -> String {
             text.push('\n');
         }
     }
-    text.push_str("[breakers.b]\n[bulkheads.b]\n[budgets.b]\n");
+    text.push_str("[breakers.b]\n[bulkheads.b]\n[budgets.b]\n[ratelimits.b]\n[throttles.b]\n");
     if let Some(section) = section {
         text.push_str(&format!("[{section}.x]\n"));
         for line in lines {
