@@ -51,7 +51,7 @@ use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use pin_project_lite::pin_project;
 use steadfast::outcome::{Classify, ErrorsFail, Outcome};
-use steadfast::pipeline::{Error, Gate, Reason};
+use steadfast::pipeline::{Error, Gate, NoGate, Reason};
 use steadfast::ratelimit::{RateLimiter, Refused};
 use steadfast::throttle::{AdaptiveThrottle, Drawn};
 
@@ -131,6 +131,50 @@ impl<M: RawMutex, const B: usize> fmt::Debug for SharedThrottle<M, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedThrottle").finish_non_exhaustive()
     }
+}
+
+/// A shared admission machine a [`Policy`](crate::Policy) lends each call
+/// as its pipeline's [`Gate`], asked last by every attempt: a
+/// `&`[`SharedRateLimiter`] ([`Policy::with_rate_limiter`](crate::Policy::with_rate_limiter)),
+/// a `&`[`SharedThrottle`] ([`Policy::with_throttle`](crate::Policy::with_throttle)),
+/// or `()`, none, the default, which links no gate code. Sealed.
+pub trait Stage<M: RawMutex>: Copy + sealed::Sealed {
+    /// The core machine lent to the pipeline.
+    type Gate: Gate;
+    /// Runs `f` with the machine under its lock (`None` for no gate); `None`
+    /// without running `f` if the machine is already lent out.
+    #[doc(hidden)]
+    fn lend<R>(&self, f: impl FnOnce(Option<&mut Self::Gate>) -> Option<R>) -> Option<R>;
+}
+
+impl<M: RawMutex> Stage<M> for () {
+    type Gate = NoGate;
+    #[inline]
+    fn lend<R>(&self, f: impl FnOnce(Option<&mut NoGate>) -> Option<R>) -> Option<R> {
+        f(None)
+    }
+}
+
+impl<M: RawMutex> Stage<M> for &SharedRateLimiter<M> {
+    type Gate = RateLimiter;
+    fn lend<R>(&self, f: impl FnOnce(Option<&mut RateLimiter>) -> Option<R>) -> Option<R> {
+        self.inner.lock(|held| held.lend(|l| f(Some(l))))?
+    }
+}
+
+impl<M: RawMutex, const B: usize> Stage<M> for &SharedThrottle<M, B> {
+    type Gate = Drawn<B>;
+    fn lend<R>(&self, f: impl FnOnce(Option<&mut Drawn<B>>) -> Option<R>) -> Option<R> {
+        self.inner.lock(|held| held.lend(|d| f(Some(d))))?
+    }
+}
+
+mod sealed {
+    use super::{RawMutex, SharedRateLimiter, SharedThrottle};
+    pub trait Sealed {}
+    impl Sealed for () {}
+    impl<M: RawMutex> Sealed for &SharedRateLimiter<M> {}
+    impl<M: RawMutex, const B: usize> Sealed for &SharedThrottle<M, B> {}
 }
 
 /// A machine an operation passes before it runs and reports to when it

@@ -22,10 +22,11 @@ use steadfast::breaker::{self, Breaker, ConfigSource, Consecutive, Stats, StatsS
 use steadfast::bulkhead::{Bulkhead, Ticket};
 use steadfast::cache::{Cached, LastGood, Settled, settle};
 use steadfast::outcome::{Classify, ErrorsFail};
-use steadfast::pipeline::{Answer, Call, Event, Events, Finish, NoGate, Pipeline, Shared, Step};
+use steadfast::pipeline::{Answer, Call, Event, Events, Finish, Pipeline, Shared, Step};
 use steadfast::retry::{RetryBudget, Unlimited};
 use steadfast::time::{Duration, Instant};
 
+use admission::{SharedRateLimiter, SharedThrottle, Stage};
 use drive::{Drive, Driver, Forward, Then};
 use shared::{Held, View};
 pub use shared::{SharedBreaker, SharedBudget, SharedBulkhead, SharedRng};
@@ -63,29 +64,52 @@ pub struct Policy<
     B: RetryBudget = Unlimited,
     S: StatsSlot = Stats,
     Cfg: ConfigSource = breaker::Config,
+    A: Stage<M> = (),
 > {
     pipeline: Pipeline,
     rng: &'a SharedRng<M>,
     breaker: Option<&'a SharedBreaker<M, W, S, Cfg>>,
     bulkhead: Option<&'a SharedBulkhead<M, Q>>,
     budget: Option<&'a SharedBudget<M, B>>,
+    gate: A,
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: ConfigSource> Clone
-    for Policy<'_, M, W, Q, B, S, Cfg>
+impl<
+    M: RawMutex,
+    W: Window,
+    const Q: usize,
+    B: RetryBudget,
+    S: StatsSlot,
+    Cfg: ConfigSource,
+    A: Stage<M>,
+> Clone for Policy<'_, M, W, Q, B, S, Cfg, A>
 {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: ConfigSource> Copy
-    for Policy<'_, M, W, Q, B, S, Cfg>
+impl<
+    M: RawMutex,
+    W: Window,
+    const Q: usize,
+    B: RetryBudget,
+    S: StatsSlot,
+    Cfg: ConfigSource,
+    A: Stage<M>,
+> Copy for Policy<'_, M, W, Q, B, S, Cfg, A>
 {
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: ConfigSource>
-    core::fmt::Debug for Policy<'_, M, W, Q, B, S, Cfg>
+impl<
+    M: RawMutex,
+    W: Window,
+    const Q: usize,
+    B: RetryBudget,
+    S: StatsSlot,
+    Cfg: ConfigSource,
+    A: Stage<M>,
+> core::fmt::Debug for Policy<'_, M, W, Q, B, S, Cfg, A>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Policy")
@@ -97,8 +121,15 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: 
 }
 
 #[cfg(feature = "defmt")]
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: ConfigSource>
-    defmt::Format for Policy<'_, M, W, Q, B, S, Cfg>
+impl<
+    M: RawMutex,
+    W: Window,
+    const Q: usize,
+    B: RetryBudget,
+    S: StatsSlot,
+    Cfg: ConfigSource,
+    A: Stage<M>,
+> defmt::Format for Policy<'_, M, W, Q, B, S, Cfg, A>
 {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(
@@ -121,25 +152,35 @@ impl<'a, M: RawMutex> Policy<'a, M> {
             breaker: None,
             bulkhead: None,
             budget: None,
+            gate: (),
         }
     }
 }
 
-impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: ConfigSource>
-    Policy<'a, M, W, Q, B, S, Cfg>
+impl<
+    'a,
+    M: RawMutex,
+    W: Window,
+    const Q: usize,
+    B: RetryBudget,
+    S: StatsSlot,
+    Cfg: ConfigSource,
+    A: Stage<M>,
+> Policy<'a, M, W, Q, B, S, Cfg, A>
 {
     /// With a breaker.
     #[must_use]
     pub const fn with_breaker<W2: Window, S2: StatsSlot, C2: ConfigSource>(
         self,
         breaker: &'a SharedBreaker<M, W2, S2, C2>,
-    ) -> Policy<'a, M, W2, Q, B, S2, C2> {
+    ) -> Policy<'a, M, W2, Q, B, S2, C2, A> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
             breaker: Some(breaker),
             bulkhead: self.bulkhead,
             budget: self.budget,
+            gate: self.gate,
         }
     }
 
@@ -148,13 +189,14 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, C
     pub const fn with_bulkhead<const Q2: usize>(
         self,
         bulkhead: &'a SharedBulkhead<M, Q2>,
-    ) -> Policy<'a, M, W, Q2, B, S, Cfg> {
+    ) -> Policy<'a, M, W, Q2, B, S, Cfg, A> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
             breaker: self.breaker,
             bulkhead: Some(bulkhead),
             budget: self.budget,
+            gate: self.gate,
         }
     }
 
@@ -163,13 +205,77 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, C
     pub const fn with_budget<B2: RetryBudget>(
         self,
         budget: &'a SharedBudget<M, B2>,
-    ) -> Policy<'a, M, W, Q, B2, S, Cfg> {
+    ) -> Policy<'a, M, W, Q, B2, S, Cfg, A> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
             breaker: self.breaker,
             bulkhead: self.bulkhead,
             budget: Some(budget),
+            gate: self.gate,
+        }
+    }
+
+    /// With a rate limiter every attempt passes last, after the breaker and
+    /// the bulkhead (the pipeline's [`Gate`](steadfast::pipeline::Gate)): an
+    /// attempt over the rate does not run; the call waits for the limiter's
+    /// `retry_at` when its total deadline leaves room for a whole attempt
+    /// after it, and ends with [`Reason::RateLimited`](steadfast::pipeline::Reason::RateLimited)
+    /// otherwise. A policy has one gate: this replaces a throttle.
+    ///
+    /// ```
+    /// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+    /// use steadfast::breaker::{Config as BreakerConfig, Consecutive, Stats};
+    /// use steadfast::pipeline::{self, Pipeline};
+    /// use steadfast::ratelimit::{Config, RateLimiter};
+    /// use steadfast::retry::Unlimited;
+    /// use steadfast::valid;
+    /// use steadfast_embassy::admission::SharedRateLimiter;
+    /// use steadfast_embassy::{Policy, SharedRng};
+    ///
+    /// type Cs = CriticalSectionRawMutex;
+    /// static RNG: SharedRng<Cs> = SharedRng::new(7);
+    /// // At most 10 uplinks a minute, bursts of 3, each attempt counted.
+    /// static UPLINK: SharedRateLimiter<Cs> =
+    ///     SharedRateLimiter::new(valid!(RateLimiter::new(Config::per_minute(10).with_burst(3))));
+    /// type Limited = Policy<'static, Cs, Consecutive, 10, Unlimited, Stats, BreakerConfig, &'static SharedRateLimiter<Cs>>;
+    /// static POLICY: Limited =
+    ///     Policy::new(valid!(Pipeline::new(pipeline::Config::DEFAULT)), &RNG).with_rate_limiter(&UPLINK);
+    /// # let _ = &POLICY;
+    /// ```
+    #[must_use]
+    pub const fn with_rate_limiter(
+        self,
+        limiter: &'a SharedRateLimiter<M>,
+    ) -> Policy<'a, M, W, Q, B, S, Cfg, &'a SharedRateLimiter<M>> {
+        Policy {
+            pipeline: self.pipeline,
+            rng: self.rng,
+            breaker: self.breaker,
+            bulkhead: self.bulkhead,
+            budget: self.budget,
+            gate: limiter,
+        }
+    }
+
+    /// With an adaptive throttle every attempt passes last, after the breaker
+    /// and the bulkhead: while the dependency refuses work, attempts are
+    /// refused locally and the call ends with
+    /// [`Reason::Throttled`](steadfast::pipeline::Reason::Throttled); each
+    /// attempt that ran counts as a request, accepted unless it failed or
+    /// timed out. A policy has one gate: this replaces a rate limiter.
+    #[must_use]
+    pub const fn with_throttle<const N: usize>(
+        self,
+        throttle: &'a SharedThrottle<M, N>,
+    ) -> Policy<'a, M, W, Q, B, S, Cfg, &'a SharedThrottle<M, N>> {
+        Policy {
+            pipeline: self.pipeline,
+            rng: self.rng,
+            breaker: self.breaker,
+            bulkhead: self.bulkhead,
+            budget: self.budget,
+            gate: throttle,
         }
     }
 
@@ -185,7 +291,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, C
     pub fn call<'s, T, E, F, Fut>(
         &'s self,
         op: F,
-    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, M, W, Q, B, S, Cfg, T, E, F, Fut>
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, M, W, Q, B, S, Cfg, A, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -201,7 +307,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, C
         observer: &'o mut O,
         op: F,
     ) -> impl Future<Output = Result<T, Error<E>>>
-    + use<'a, 's, 'c, 'o, M, W, Q, B, S, Cfg, T, E, F, Fut, C, O>
+    + use<'a, 's, 'c, 'o, M, W, Q, B, S, Cfg, A, T, E, F, Fut, C, O>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -224,7 +330,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, C
         fallback: G,
         op: F,
     ) -> impl Future<Output = Result<T, Error<E>>>
-    + use<'a, 's, 'c, 'o, M, W, Q, B, S, Cfg, T, E, F, Fut, C, O, G>
+    + use<'a, 's, 'c, 'o, M, W, Q, B, S, Cfg, A, T, E, F, Fut, C, O, G>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -279,7 +385,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, C
         key: K,
         op: F,
     ) -> impl Future<Output = Result<Cached<T>, Error<E>>>
-    + use<'a, 's, 'c, 'o, 'k, M, W, Q, B, S, Cfg, T, E, F, Fut, C, O, K, N>
+    + use<'a, 's, 'c, 'o, 'k, M, W, Q, B, S, Cfg, A, T, E, F, Fut, C, O, K, N>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -314,7 +420,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, C
         observer: O,
         has_fallback: bool,
         op: F,
-    ) -> Driven<'s, 'c, M, W, Q, B, S, Cfg, O, C, T, E, F, Fut>
+    ) -> Driven<'s, 'c, M, W, Q, B, S, Cfg, A, O, C, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -329,6 +435,7 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, C
                     breaker: self.breaker,
                     bulkhead: self.bulkhead,
                     budget: self.budget,
+                    gate: self.gate,
                 },
                 call: self.pipeline.start(now).with_fallback(has_fallback),
                 start: Some(now),
@@ -342,8 +449,8 @@ impl<'a, M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, C
 }
 
 /// The future of [`Policy::drive`]: a [`Run`] driven to its end.
-type Driven<'s, 'c, M, W, const Q: usize, B, S, Cfg, O, C, T, E, F, Fut> =
-    Drive<'c, Run<'s, M, W, Q, B, S, Cfg, O>, C, T, E, F, Fut>;
+type Driven<'s, 'c, M, W, const Q: usize, B, S, Cfg, A, O, C, T, E, F, Fut> =
+    Drive<'c, Run<'s, M, W, Q, B, S, Cfg, A, O>, C, T, E, F, Fut>;
 
 /// The caller's answer of a call without a fallback.
 fn answered<T, E>((finish, last): (Finish, Option<Result<T, E>>)) -> Result<T, Error<E>> {
@@ -361,28 +468,51 @@ struct Lent<
     B: RetryBudget,
     S: StatsSlot,
     Cfg: ConfigSource,
+    A: Stage<M>,
 > {
     rng: &'a SharedRng<M>,
     breaker: Option<&'a SharedBreaker<M, W, S, Cfg>>,
     bulkhead: Option<&'a SharedBulkhead<M, Q>>,
     budget: Option<&'a SharedBudget<M, B>>,
+    gate: A,
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: ConfigSource> Clone
-    for Lent<'_, M, W, Q, B, S, Cfg>
+impl<
+    M: RawMutex,
+    W: Window,
+    const Q: usize,
+    B: RetryBudget,
+    S: StatsSlot,
+    Cfg: ConfigSource,
+    A: Stage<M>,
+> Clone for Lent<'_, M, W, Q, B, S, Cfg, A>
 {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: ConfigSource> Copy
-    for Lent<'_, M, W, Q, B, S, Cfg>
+impl<
+    M: RawMutex,
+    W: Window,
+    const Q: usize,
+    B: RetryBudget,
+    S: StatsSlot,
+    Cfg: ConfigSource,
+    A: Stage<M>,
+> Copy for Lent<'_, M, W, Q, B, S, Cfg, A>
 {
 }
 
-impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: ConfigSource>
-    Lent<'_, M, W, Q, B, S, Cfg>
+impl<
+    M: RawMutex,
+    W: Window,
+    const Q: usize,
+    B: RetryBudget,
+    S: StatsSlot,
+    Cfg: ConfigSource,
+    A: Stage<M>,
+> Lent<'_, M, W, Q, B, S, Cfg, A>
 {
     /// Locks the shared machines (breaker, then bulkhead, then budget) and
     /// lends them to `f`, with the bulkhead's waker slots; `None` if one of
@@ -390,25 +520,27 @@ impl<M: RawMutex, W: Window, const Q: usize, B: RetryBudget, S: StatsSlot, Cfg: 
     fn locked<R>(
         &self,
         f: impl FnOnce(
-            &mut Shared<'_, Breaker<W, S, Cfg>, Bulkhead<Q>, B>,
+            &mut Shared<'_, Breaker<W, S, Cfg>, Bulkhead<Q>, B, (), A::Gate>,
             Option<&mut shared::Waiters<Q>>,
         ) -> R,
     ) -> Option<R> {
         lock_opt(self.breaker.map(|b| &b.inner), |breaker| {
             lock_opt(self.bulkhead.map(|b| &b.inner), |pool| {
                 lock_opt(self.budget.map(|b| &b.inner), |budget| {
-                    let (bulkhead, waiters) = match pool {
-                        Some(pool) => (Some(&mut pool.bulkhead), Some(&mut pool.waiters)),
-                        None => (None, None),
-                    };
-                    let mut shared = Shared {
-                        breaker,
-                        bulkhead,
-                        budget,
-                        observer: None,
-                        gate: None,
-                    };
-                    Some(f(&mut shared, waiters))
+                    self.gate.lend(|gate| {
+                        let (bulkhead, waiters) = match pool {
+                            Some(pool) => (Some(&mut pool.bulkhead), Some(&mut pool.waiters)),
+                            None => (None, None),
+                        };
+                        let mut shared = Shared {
+                            breaker,
+                            bulkhead,
+                            budget,
+                            observer: None,
+                            gate,
+                        };
+                        Some(f(&mut shared, waiters))
+                    })
                 })
             })
         })
@@ -465,9 +597,10 @@ struct Run<
     B: RetryBudget,
     S: StatsSlot,
     Cfg: ConfigSource,
+    A: Stage<M>,
     O: Observer,
 > {
-    policy: Lent<'a, M, W, Q, B, S, Cfg>,
+    policy: Lent<'a, M, W, Q, B, S, Cfg, A>,
     call: Call<'a>,
     /// The instant the call started, for its first step (one clock read).
     start: Option<Instant>,
@@ -484,8 +617,9 @@ impl<
     B: RetryBudget,
     S: StatsSlot,
     Cfg: ConfigSource,
+    A: Stage<M>,
     O: Observer,
-> Driver for Run<'_, M, W, Q, B, S, Cfg, O>
+> Driver for Run<'_, M, W, Q, B, S, Cfg, A, O>
 {
     /// Feeds `input` to the pipeline at `now` under the locks; after
     /// unlocking, wakes the waiters it granted slots to and reports step,
@@ -509,7 +643,7 @@ impl<
                 bulkhead: shared.bulkhead.as_deref_mut(),
                 budget: shared.budget.as_deref_mut(),
                 observer: Some(&mut collected),
-                gate: None::<&mut NoGate>,
+                gate: shared.gate.as_deref_mut(),
             };
             let step = policy
                 .rng
@@ -574,8 +708,9 @@ impl<
     B: RetryBudget,
     S: StatsSlot,
     Cfg: ConfigSource,
+    A: Stage<M>,
     O: Observer,
-> Drop for Run<'_, M, W, Q, B, S, Cfg, O>
+> Drop for Run<'_, M, W, Q, B, S, Cfg, A, O>
 {
     /// Abandons the call under the locks. A call dropped from inside a
     /// `lock` of one of its own machines cannot take them, and keeps what it

@@ -124,3 +124,129 @@ fn a_healthy_dependency_is_never_throttled_and_a_dropped_call_is_not_accepted() 
     drop(pending);
     assert_eq!(throttle.lock(|t| t.counts(now)), Some((101, 100)));
 }
+
+mod in_a_policy {
+    use super::*;
+    use steadfast::backoff::Backoff;
+    use steadfast::pipeline::{self, Pipeline};
+    use steadfast::retry;
+    use steadfast::time::Duration;
+    use steadfast::timeout;
+    use steadfast_embassy::{Policy, SharedRng};
+
+    fn pipeline(attempts: u32, total: Option<Duration>) -> Pipeline {
+        let mut t = timeout::Config::NONE.with_attempt(Duration::from_millis(500));
+        if let Some(total) = total {
+            t = t.with_total(total);
+        }
+        Pipeline::new(
+            pipeline::Config::DEFAULT
+                .with_retry(
+                    retry::Config::DEFAULT
+                        .with_backoff(Backoff::constant(Duration::from_millis(1)))
+                        .with_max_attempts(attempts),
+                )
+                .with_timeout(t),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn every_attempt_passes_the_rate_limiter_and_one_over_the_rate_does_not_run() {
+        let rng: SharedRng<Cs> = SharedRng::new(1);
+        let limiter: SharedRateLimiter<Cs> =
+            SharedRateLimiter::new(RateLimiter::new(Config::per_minute(2).with_burst(2)).unwrap());
+        let policy = Policy::new(pipeline(3, None), &rng).with_rate_limiter(&limiter);
+        let called = AtomicU32::new(0);
+        // The first call fails once and retries: two attempts, the whole burst.
+        let answer = block_on(policy.call(|| {
+            let n = called.fetch_add(1, Ordering::Relaxed);
+            async move { if n == 0 { Err("nak") } else { Ok(n) } }
+        }));
+        assert_eq!(answer, Ok(1));
+        let refused = block_on(policy.call(|| {
+            called.fetch_add(1, Ordering::Relaxed);
+            async { Ok::<u32, &str>(9) }
+        }))
+        .unwrap_err();
+        assert!(
+            matches!(refused.reason, Reason::RateLimited { retry_at: Some(_) }),
+            "{refused:?}"
+        );
+        assert_eq!(refused.attempts, 0);
+        assert_eq!(called.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_rate_limited_retry_waits_for_its_turn_within_the_total_timeout() {
+        let rng: SharedRng<Cs> = SharedRng::new(1);
+        let limiter: SharedRateLimiter<Cs> = SharedRateLimiter::new(
+            RateLimiter::new(
+                Config::new()
+                    .with_rate(1, Duration::from_millis(50))
+                    .with_burst(1),
+            )
+            .unwrap(),
+        );
+        let policy = Policy::new(pipeline(3, Some(Duration::from_secs(5))), &rng)
+            .with_rate_limiter(&limiter);
+        let called = AtomicU32::new(0);
+        let answer = block_on(policy.call(|| {
+            let n = called.fetch_add(1, Ordering::Relaxed);
+            async move { if n == 0 { Err("nak") } else { Ok(n) } }
+        }));
+        assert_eq!(answer, Ok(1));
+        assert_eq!(called.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn the_throttle_hears_every_attempt_and_refuses_once_the_dependency_refuses_work() {
+        let rng: SharedRng<Cs> = SharedRng::new(1);
+        let throttle: SharedThrottle<Cs> =
+            SharedThrottle::new(AdaptiveThrottle::new(ThrottleConfig::new()).unwrap(), 5);
+        let policy = Policy::new(pipeline(2, None), &rng).with_throttle(&throttle);
+        assert_eq!(block_on(policy.call(|| async { Ok::<u8, ()>(1) })), Ok(1));
+        assert_eq!(
+            throttle.lock(|t| t.counts(steadfast_embassy::time::now())),
+            Some((1, 1))
+        );
+        let mut throttled = 0;
+        for _ in 0..100 {
+            let err = block_on(policy.call(|| async { Err::<u8, _>("busy") })).unwrap_err();
+            if err.reason == Reason::Throttled {
+                throttled += 1;
+            }
+        }
+        assert!(throttled > 50, "{throttled}");
+        let (requests, accepts) = throttle
+            .lock(|t| t.counts(steadfast_embassy::time::now()))
+            .unwrap();
+        assert_eq!(accepts, 1);
+        assert!(requests > 100, "{requests}");
+    }
+
+    #[test]
+    fn a_call_dropped_during_its_attempt_is_a_request_not_accepted() {
+        let rng: SharedRng<Cs> = SharedRng::new(1);
+        let throttle: SharedThrottle<Cs> =
+            SharedThrottle::new(AdaptiveThrottle::new(ThrottleConfig::new()).unwrap(), 5);
+        let policy = Policy::new(pipeline(1, None), &rng).with_throttle(&throttle);
+        let mut call = Box::pin(policy.call(|| Timer::after_secs(60).then_ok()));
+        assert!(poll(call.as_mut()).is_pending());
+        drop(call);
+        assert_eq!(
+            throttle.lock(|t| t.counts(steadfast_embassy::time::now())),
+            Some((1, 0))
+        );
+    }
+
+    trait ThenOk: Future<Output = ()> + Sized {
+        fn then_ok(self) -> impl Future<Output = Result<u8, ()>> {
+            async move {
+                self.await;
+                Ok(1)
+            }
+        }
+    }
+    impl<F: Future<Output = ()>> ThenOk for F {}
+}

@@ -446,7 +446,8 @@ mod adapter {
     }
 
     /// A hedged call, then a call under an adaptive limit, a rate limiter and
-    /// a throttle, each answering as `input`'s bits say.
+    /// a throttle, then a policy's call through each of the last two as its
+    /// gate, each answering as `input`'s bits say.
     #[cfg(feature = "embassy-extras")]
     pub fn extras(input: u64) -> u64 {
         use steadfast::adaptive::{self, AdaptiveLimit};
@@ -478,6 +479,18 @@ mod adapter {
         if let Ok(t) = AdaptiveThrottle::<4>::new(black_box(throttle::Config::new())) {
             let gate: SharedThrottle<NoopRawMutex, 4> = SharedThrottle::new(t, input);
             acc ^= block_on(throttled(&gate, ErrorsFail, op(3))).map_or(4, |v| v);
+        }
+        let rng = SharedRng::new(input);
+        let pipeline = black_box(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT)));
+        if let Ok(r) = RateLimiter::new(black_box(ratelimit::Config::per_second(10))) {
+            let limiter: SharedRateLimiter<NoopRawMutex> = SharedRateLimiter::new(r);
+            let policy = Policy::new(pipeline, &rng).with_rate_limiter(&limiter);
+            acc ^= block_on(policy.call(op(4))).map_or(5, |v| v);
+        }
+        if let Ok(t) = AdaptiveThrottle::<4>::new(black_box(throttle::Config::new())) {
+            let gate: SharedThrottle<NoopRawMutex, 4> = SharedThrottle::new(t, input);
+            let policy = Policy::new(pipeline, &rng).with_throttle(&gate);
+            acc ^= block_on(policy.call(op(5))).map_or(6, |v| v);
         }
         acc
     }
