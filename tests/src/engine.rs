@@ -17,12 +17,12 @@ use steadfast::chaos::{Chaos, Fault};
 use steadfast::hedge::{self, Hedger, Plan};
 use steadfast::outcome::{Outcome, Verdict};
 use steadfast::pipeline::{
-    Call, Event, Events, Failure, Finish, Input, NoGate, Observer, Pipeline, Reason, Shared, Step,
+    Call, Event, Events, Failure, Finish, Input, Observer, Pipeline, Reason, Shared, Step,
 };
 use steadfast::ratelimit::RateLimiter;
 use steadfast::retry::{AnyBudget, Unlimited};
 use steadfast::rng::{Rng, SplitMix64};
-use steadfast::throttle::AdaptiveThrottle;
+use steadfast::throttle::{AdaptiveThrottle, Drawn};
 use steadfast::time::{Duration, Instant};
 use steadfast_std::throttle::THROTTLE_BUCKETS;
 
@@ -64,7 +64,7 @@ macro_rules! lend {
                     bulkhead,
                     budget,
                     observer: Some(raised),
-                    gate: None::<&mut NoGate>,
+                    gate: m.throttle.as_mut(),
                 };
                 $body
             }};
@@ -84,10 +84,11 @@ struct Machines {
     breaker: AnyBreaker,
     bulkhead: Option<Pool>,
     budget: Option<AnyBudget>,
-    /// Client-side admission before a call's pipeline: the rate limiter, then
-    /// the adaptive throttle (steadfast-std's bucket count).
+    /// Client-side admission before a call's pipeline: the rate limiter.
     limiter: Option<RateLimiter>,
-    throttle: Option<AdaptiveThrottle<THROTTLE_BUCKETS>>,
+    /// The adaptive throttle every attempt passes last, the pipeline's gate
+    /// (steadfast-std's bucket count), with its own rng.
+    throttle: Option<Drawn<THROTTLE_BUCKETS>>,
     /// Fault injection before each attempt.
     chaos: Option<Chaos>,
     /// The adaptive concurrency limit each attempt takes a slot from.
@@ -170,7 +171,11 @@ impl Machines {
             .transpose()?;
         let throttle = policy
             .throttle
-            .map(|c| AdaptiveThrottle::new(c).map_err(err("throttle")))
+            .map(|c| {
+                AdaptiveThrottle::new(c)
+                    .map(|t| Drawn::new(t, 0))
+                    .map_err(err("throttle"))
+            })
             .transpose()?;
         let chaos = policy
             .chaos
@@ -282,8 +287,6 @@ struct Slot<'a> {
     attempts: u32,
     /// The answer of the last attempt whose outcome the call received.
     last: Option<script::Answer>,
-    /// The adaptive throttle refused its last attempt: the call ended there.
-    throttled: bool,
     /// The adaptive limit had no slot for its last attempt: the call ended there.
     limited: bool,
     /// The adaptive limit's slot its running attempt holds.
@@ -453,8 +456,6 @@ pub struct Sim<'a> {
     acc: Accounting,
     patience: Option<Sampler>,
     patience_rng: SplitMix64,
-    /// The adaptive throttle's draws.
-    admission_rng: SplitMix64,
     /// The fault injection's draws.
     chaos_rng: SplitMix64,
     /// Draws each call's key.
@@ -528,7 +529,6 @@ impl<'a> Sim<'a> {
                 .as_ref()
                 .map(|p| Sampler::new(p, Duration::MAX)),
             patience_rng: SplitMix64::new(0),
-            admission_rng: SplitMix64::new(0),
             chaos_rng: SplitMix64::new(0),
             key_rng: SplitMix64::new(0),
             cache: scenario.policy.cache.as_ref().map(|spec| StaleCache {
@@ -552,7 +552,10 @@ impl<'a> Sim<'a> {
         };
         let mut client_rng = SplitMix64::new(root.next_u64());
         sim.patience_rng = SplitMix64::new(root.next_u64());
-        sim.admission_rng = SplitMix64::new(root.next_u64());
+        let admission_seed = root.next_u64();
+        if let Some(throttle) = &mut sim.machines.throttle {
+            throttle.rng = SplitMix64::new(admission_seed);
+        }
         sim.chaos_rng = SplitMix64::new(root.next_u64());
         sim.key_rng = SplitMix64::new(root.next_u64());
         if scenario.load.rate > 0.0 || !scenario.load.bursts.is_empty() {
@@ -655,9 +658,6 @@ impl<'a> Sim<'a> {
                     {
                         self.series.dependency_failures[b] += 1;
                     }
-                    if let Some(throttle) = &mut self.machines.throttle {
-                        throttle.record(verdict.outcome == Outcome::Success, at);
-                    }
                     if self.hedge_answer(slot, generation, hedge, verdict.outcome) {
                         self.feed(slot, generation, Input::Outcome(verdict));
                     }
@@ -727,7 +727,6 @@ impl<'a> Sim<'a> {
             scripted,
             attempts: 0,
             last: None,
-            throttled: false,
             limited: false,
             permit: None,
             key,
@@ -966,19 +965,6 @@ impl<'a> Sim<'a> {
         s.call.drain(now, &mut counter);
         match step {
             Step::Attempt { deadline, .. } => {
-                if let Some(throttle) = &mut self.machines.throttle
-                    && throttle.admit(now, &mut self.admission_rng).is_err()
-                {
-                    // Refused locally, as a throttle layer under the retries
-                    // refuses a request: not sent, not retried, the call ends.
-                    s.throttled = true;
-                    self.feed(
-                        index,
-                        generation,
-                        Input::Outcome(Verdict::ignored().not_retryable()),
-                    );
-                    return;
-                }
                 if let Some(limit) = &mut self.machines.adaptive {
                     match limit.try_acquire(now) {
                         Ok(permit) => s.permit = Some(permit),
@@ -1197,12 +1183,6 @@ impl<'a> Sim<'a> {
         let mut refusal = None;
         let t = &mut self.tally;
         let (ok, rejected) = match finish {
-            // Its attempt was refused by the throttle: a local refusal, not
-            // an answer of the dependency.
-            _ if slot.throttled => {
-                refusal = Some(Refusal::Throttled);
-                (false, true)
-            }
             _ if slot.limited => {
                 refusal = Some(Refusal::AdaptiveLimit);
                 (false, true)
