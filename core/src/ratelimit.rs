@@ -36,6 +36,7 @@
 //! ```
 
 use core::fmt;
+use core::num::NonZeroU64;
 
 use crate::error::ConfigError;
 use crate::time::{Duration, Instant};
@@ -478,4 +479,195 @@ impl RateLimiter {
     pub fn reset(&mut self) {
         self.tat = Tick::whole(0);
     }
+}
+
+/// A [`RateLimiter`] whose whole state is one `u64` that the caller keeps, so
+/// that a limiter shared between threads advances it with a single
+/// compare-and-swap (steadfast-std's `SharedRateLimiter` does).
+///
+/// The state is the theoretical arrival time in ticks of `1 / ticks_per_us`
+/// of a microsecond, where `ticks_per_us = count / gcd(count, period in µs)`:
+/// the interval `period / count` is then a whole number of ticks, and every
+/// decision is exactly [`RateLimiter`]'s for the same instants (the same
+/// admissions, the same `retry_at`). Not every setting packs:
+/// [`Packed::new`] answers `None` when `ticks_per_us` is above
+/// [`MAX_TICKS_PER_US`](Self::MAX_TICKS_PER_US) (a count that shares almost
+/// no factor with a period in microseconds) or a burst's span does not fit
+/// in 64 bits; keep a [`RateLimiter`] then. Near [`horizon`](Self::horizon)
+/// (over 142 years), within two bursts' span of it, and past it, calls are
+/// refused with `retry_at` [`Instant::MAX`].
+///
+/// Unlike a [`RateLimiter`], it keeps no highest instant seen: a caller
+/// whose clock reads earlier than another's latest check is judged at its
+/// own reading (a little stricter, never more lenient).
+///
+/// ```
+/// use steadfast::ratelimit::{Config, Packed, RateLimiter};
+/// use steadfast::time::Instant;
+///
+/// let config = Config::per_second(3).with_burst(2);
+/// let packed = Packed::new(config)?.expect("3 per second packs");
+/// let mut limiter = RateLimiter::new(config)?;
+/// let mut state = Packed::EMPTY;
+/// for ms in [0, 0, 0, 300, 333, 334, 1_000] {
+///     let now = Instant::from_millis(ms);
+///     let expected = limiter.check(now);
+///     match packed.check(state, now) {
+///         Ok(next) => { assert!(expected.is_ok()); state = next }
+///         Err(refused) => assert_eq!(Err(refused), expected),
+///     }
+/// }
+/// # Ok::<(), steadfast::error::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Packed {
+    /// Ticks per microsecond.
+    per_us: NonZeroU64,
+    /// The interval `period / count`, in ticks.
+    interval: u64,
+    /// `burst × interval`, in ticks.
+    limit: u64,
+    burst: u32,
+    config: Config,
+}
+
+impl Packed {
+    /// The most ticks per microsecond a packed limiter takes: its horizon is
+    /// then at least 2⁵² µs, over 142 years.
+    pub const MAX_TICKS_PER_US: u64 = 4_096;
+
+    /// The state of a limiter that has seen nothing: a whole burst available.
+    pub const EMPTY: u64 = 0;
+
+    /// The packed arithmetic of `config`, `None` when it does not pack (see
+    /// the [type](Self) documentation).
+    ///
+    /// ```
+    /// use steadfast::ratelimit::{Config, Packed};
+    /// use steadfast::time::Duration;
+    /// assert!(Packed::new(Config::per_second(1_000_000))?.is_some());
+    /// // 999 983 (a prime) calls per second: a tick of a 999 983th of a microsecond.
+    /// assert!(Packed::new(Config::per_second(999_983))?.is_none());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When [`Config::validate`] refuses `config`.
+    pub const fn new(config: Config) -> Result<Option<Self>, ConfigError> {
+        if let Err(e) = config.validate() {
+            return Err(e);
+        }
+        let period = config.period.as_micros();
+        let count = config.count as u64;
+        let g = gcd(period, count);
+        let per_us = count / g;
+        if per_us > Self::MAX_TICKS_PER_US {
+            return Ok(None);
+        }
+        let interval = period / g;
+        let Some(limit) = interval.checked_mul(config.burst as u64) else {
+            return Ok(None);
+        };
+        let Some(per_us) = NonZeroU64::new(per_us) else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            per_us,
+            interval,
+            limit,
+            burst: config.burst,
+            config,
+        }))
+    }
+
+    /// The settings.
+    pub const fn config(&self) -> Config {
+        self.config
+    }
+
+    /// The last instant a packed limiter judges: `u64::MAX / ticks_per_us` µs.
+    pub const fn horizon(&self) -> Instant {
+        Instant::from_micros(u64::MAX / self.per_us.get())
+    }
+
+    /// Admits one call at `now` from `state`, answering the state after it,
+    /// or says when the same call would be admitted. What
+    /// [`RateLimiter::check`] decides; no division unless refused.
+    ///
+    /// # Errors
+    ///
+    /// [`Refused`] with the first instant at which the call is admitted.
+    #[inline]
+    pub fn check(&self, state: u64, now: Instant) -> Result<u64, Refused> {
+        self.admit(state, now, self.interval)
+    }
+
+    /// Admits `n` calls at once (all or none); what [`RateLimiter::check_n`] decides.
+    ///
+    /// # Errors
+    ///
+    /// [`Refused`]: when to come back, or never for more than a burst.
+    pub fn check_n(&self, state: u64, n: u32, now: Instant) -> Result<u64, Refused> {
+        if n > self.burst {
+            return Err(Refused { retry_at: None });
+        }
+        if n == 0 {
+            return Ok(state);
+        }
+        // At most `limit`: `n ≤ burst`.
+        self.admit(state, now, self.interval * u64::from(n))
+    }
+
+    /// How many calls it would admit at `now` from `state`, one by one;
+    /// what [`RateLimiter::available`] answers.
+    pub fn available(&self, state: u64, now: Instant) -> u32 {
+        let Some(t) = now.as_micros().checked_mul(self.per_us.get()) else {
+            return 0;
+        };
+        let tat = if state > t { state } else { t };
+        let Some(horizon) = t.checked_add(self.limit) else {
+            return self.burst;
+        };
+        if tat >= horizon {
+            return 0;
+        }
+        match NonZeroU64::new(self.interval) {
+            Some(interval) => {
+                u32::try_from((horizon - tat) / interval).map_or(self.burst, |n| n.min(self.burst))
+            }
+            None => self.burst,
+        }
+    }
+
+    #[inline(always)]
+    fn admit(&self, tat: u64, now: Instant, cost: u64) -> Result<u64, Refused> {
+        let never = Refused {
+            retry_at: Some(Instant::MAX),
+        };
+        let Some(t) = now.as_micros().checked_mul(self.per_us.get()) else {
+            return Err(never);
+        };
+        let base = if tat > t { tat } else { t };
+        let Some(next) = base.checked_add(cost) else {
+            return Err(never);
+        };
+        if next - t > self.limit {
+            // Admitted once `t' ≥ next − limit`, at the first whole microsecond.
+            let at = (next - self.limit).div_ceil(self.per_us.get());
+            return Err(Refused {
+                retry_at: Some(Instant::from_micros(at)),
+            });
+        }
+        Ok(next)
+    }
+}
+
+/// The greatest common divisor, `gcd(0, b) = b`.
+const fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }

@@ -3,7 +3,7 @@
 //! whole number), and its timelines.
 
 use proptest::prelude::*;
-use steadfast::ratelimit::{Config, RateLimiter, Refused};
+use steadfast::ratelimit::{Config, Packed, RateLimiter, Refused};
 use steadfast::time::{Duration, Instant};
 
 /// GCRA (virtual scheduling) with every instant multiplied by `count`.
@@ -94,6 +94,36 @@ proptest! {
                 if r.as_micros() > now {
                     prop_assert!(!model.try_at(n, u128::from(r.as_micros() - 1) * model.count).0);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_packed_state_decides_as_the_limiter(
+        c in config(),
+        ops in prop::collection::vec(op(), 1..if cfg!(miri) { 20 } else { 300 }),
+    ) {
+        let Some(packed) = Packed::new(c).unwrap() else {
+            // Every count up to 50 packs: at most 50 ticks per microsecond.
+            return Err(TestCaseError::fail("count ≤ 50 must pack"));
+        };
+        prop_assert_eq!(packed.config(), RateLimiter::new(c).unwrap().config());
+        let mut limiter = RateLimiter::new(c).unwrap();
+        let mut state = Packed::EMPTY;
+        let mut now: u64 = 1_000_000;
+        for (dt, n) in ops {
+            // The packed limiter keeps no highest instant seen: time only moves on.
+            now = now.saturating_add(dt.unsigned_abs());
+            let at = Instant::from_micros(now);
+            prop_assert_eq!(packed.available(state, at), limiter.available(at), "available at {}", now);
+            let expected = if n == 1 { limiter.check(at) } else { limiter.check_n(n, at) };
+            let got = if n == 1 { packed.check(state, at) } else { packed.check_n(state, n, at) };
+            match got {
+                Ok(next) => {
+                    prop_assert!(expected.is_ok(), "n={} at {}: packed admitted, {:?}", n, now, expected);
+                    state = next;
+                }
+                Err(refused) => prop_assert_eq!(Err(refused), expected, "n={} at {}", n, now),
             }
         }
     }
@@ -226,4 +256,31 @@ fn config_round_trips() {
     ] {
         assert_eq!(RateLimiter::new(c).unwrap().config(), c);
     }
+}
+
+#[test]
+fn a_packed_limiter_refuses_past_its_horizon_and_some_settings_do_not_pack() {
+    let packed = Packed::new(Config::per_second(3)).unwrap().unwrap();
+    assert_eq!(packed.horizon(), Instant::from_micros(u64::MAX / 3));
+    let late = packed.horizon() + Duration::from_micros(1);
+    assert_eq!(
+        packed.check(Packed::EMPTY, late),
+        Err(Refused {
+            retry_at: Some(Instant::MAX)
+        })
+    );
+    let century = Instant::from_secs(100 * 365 * 24 * 3600);
+    assert!(packed.check(Packed::EMPTY, century).is_ok());
+    // A tick of a 4 097th of a microsecond: over the bound.
+    assert!(Packed::new(Config::per_second(4_097)).unwrap().is_none());
+    assert!(
+        Packed::new(Config::DEFAULT.with_rate(4_096, Duration::from_micros(4_097)))
+            .unwrap()
+            .is_some()
+    );
+    // A burst whose span overflows 64 bits.
+    let huge = Config::DEFAULT
+        .with_rate(1, Duration::from_micros(u64::MAX / 2))
+        .with_burst(3);
+    assert!(huge.validate().is_err() || Packed::new(huge).unwrap().is_none());
 }

@@ -2,11 +2,13 @@
 //! any config (through the validating constructors), any clock. Checked after every
 //! step: a refusal's `retry_at` is exact (the same call is admitted then, and not a
 //! microsecond earlier), nothing is admitted above `burst + elapsed × rate`, the
-//! throttle's probability stays within its cap and its counts within what it saw.
+//! throttle's probability stays within its cap and its counts within what it saw, and
+//! the packed limiter (one `u64` of state) decides as the machine, fed the machine's
+//! clock-max, while two bursts' span from it stays within its ticks' range.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use steadfast::ratelimit::{Config, RateLimiter, Refused};
+use steadfast::ratelimit::{Config, Packed, RateLimiter, Refused};
 use steadfast::rng::SplitMix64;
 use steadfast::throttle::{AdaptiveThrottle, Config as ThrottleConfig};
 use steadfast::time::{Duration, Instant};
@@ -39,6 +41,8 @@ fuzz_target!(|data: &[u8]| {
             None
         }
     };
+    let packed = Packed::new(config).expect("validated above");
+    let mut packed_state = Packed::EMPTY;
     let mut rng = SplitMix64::new(input.u64());
     let mut clock = Clock::default();
     // Admissions since `since` (the clock-max when counting started).
@@ -64,6 +68,26 @@ fuzz_target!(|data: &[u8]| {
                     limiter.check_n(n, now)
                 };
                 trace!("check_n({n}) at {now:?} (seen {seen:?}) -> {got:?}");
+                if let Some(p) = &packed {
+                    let span = u128::from(config.burst()) * u128::from(config.period().as_micros());
+                    if u128::from(seen.as_micros()) + 2 * span < u128::from(p.horizon().as_micros())
+                    {
+                        let mirrored = if n == 1 {
+                            p.check(packed_state, seen)
+                        } else {
+                            p.check_n(packed_state, n, seen)
+                        };
+                        match mirrored {
+                            Ok(next) => {
+                                assert_eq!(got, Ok(()), "packed admitted at {seen:?}");
+                                packed_state = next;
+                            }
+                            Err(refused) => assert_eq!(got, Err(refused), "at {seen:?}"),
+                        }
+                    } else {
+                        packed_state = u64::MAX;
+                    }
+                }
                 match got {
                     Ok(()) => {
                         let start = *since.get_or_insert(seen);

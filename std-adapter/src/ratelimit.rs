@@ -1,7 +1,8 @@
 //! Rate limiters shared between threads and tasks: the core's GCRA
-//! [`RateLimiter`] behind a lock, one per name ([`SharedRateLimiter`]) or
-//! one per key, such as a tenant ([`KeyedRateLimiter`]), on the adapter's
-//! clock ([`time::now`]).
+//! arithmetic, one limiter per name ([`SharedRateLimiter`], lock-free: one
+//! compare-and-swap on a packed state, [`Packed`]) or one per key, such as a
+//! tenant ([`KeyedRateLimiter`], the core's [`RateLimiter`] behind a lock),
+//! on the adapter's clock ([`time::now`]).
 //!
 //! A refusal says when the same call would be admitted
 //! ([`Refused::retry_at`], an instant of [`steadfast::time`]; convert it with
@@ -32,7 +33,12 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use steadfast::error::ConfigError;
-use steadfast::ratelimit::{Config, RateLimiter, Refused};
+use steadfast::outcome::Outcome;
+use steadfast::pipeline::{Gate, Reason};
+use steadfast::ratelimit::{Config, Packed, RateLimiter, Refused};
+use steadfast::time::Instant;
+
+use crate::sync::{AtomicU64, Ordering};
 
 use crate::time;
 
@@ -43,10 +49,61 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// One GCRA limiter shared by every clone (an `Arc`): `count` calls per
 /// `period`, bursts of `burst`.
+///
+/// Lock-free when the settings pack ([`Packed::new`]: a count whose ratio to
+/// the period in microseconds reduces to at most 4 096 parts of a
+/// microsecond, which covers every rate of whole calls per second, minute or
+/// hour up to 4 096 per second, and any count dividing its period): a check
+/// reads the clock and advances one atomic word with a compare-and-swap,
+/// deciding exactly as the core's [`RateLimiter`]. Other settings keep the
+/// core's [`RateLimiter`] behind a lock. A call whose clock reading is older
+/// than another thread's latest check is judged at its own reading.
 #[derive(Clone)]
 pub struct SharedRateLimiter {
     name: Arc<str>,
-    limiter: Arc<Mutex<RateLimiter>>,
+    limiter: Arc<Limiter>,
+}
+
+/// The state of a [`SharedRateLimiter`].
+enum Limiter {
+    /// The packed arithmetic and its state, advanced by compare-and-swap.
+    Packed(Packed, AtomicU64),
+    /// The core's machine behind a lock, for settings that do not pack.
+    Locked(Mutex<RateLimiter>),
+}
+
+impl Limiter {
+    /// Runs `packed` on the packed state (retrying when another thread moved
+    /// it meanwhile), or `locked` on the locked machine.
+    #[inline]
+    fn advance(
+        &self,
+        now: Instant,
+        packed: impl Fn(&Packed, u64) -> Result<u64, Refused>,
+        locked: impl FnOnce(&mut RateLimiter, Instant) -> Result<(), Refused>,
+    ) -> Result<(), Refused> {
+        match self {
+            Self::Packed(p, state) => {
+                let mut current = state.load(Ordering::Relaxed);
+                loop {
+                    let next = packed(p, current)?;
+                    if next == current {
+                        return Ok(());
+                    }
+                    match state.compare_exchange_weak(
+                        current,
+                        next,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return Ok(()),
+                        Err(seen) => current = seen,
+                    }
+                }
+            }
+            Self::Locked(m) => locked(&mut lock(m), now),
+        }
+    }
 }
 
 impl fmt::Debug for SharedRateLimiter {
@@ -67,7 +124,10 @@ impl SharedRateLimiter {
     pub fn new(name: impl Into<Arc<str>>, config: Config) -> Result<Self, ConfigError> {
         Ok(Self {
             name: name.into(),
-            limiter: Arc::new(Mutex::new(RateLimiter::new(config)?)),
+            limiter: Arc::new(match Packed::new(config)? {
+                Some(p) => Limiter::Packed(p, AtomicU64::new(Packed::EMPTY)),
+                None => Limiter::Locked(Mutex::new(RateLimiter::new(config)?)),
+            }),
         })
     }
 
@@ -76,9 +136,9 @@ impl SharedRateLimiter {
         &self.name
     }
 
-    /// The limiter as a policy's admission stage, locked only while asked.
-    pub(crate) fn gate(&self) -> crate::policy::Locked<'_, RateLimiter> {
-        crate::policy::Locked(&self.limiter)
+    /// The limiter as a policy's admission stage.
+    pub(crate) fn gate(&self) -> Gated<'_> {
+        Gated(self)
     }
 
     #[cfg(feature = "tower")]
@@ -88,7 +148,10 @@ impl SharedRateLimiter {
 
     /// The settings.
     pub fn config(&self) -> Config {
-        lock(&self.limiter).config()
+        match &*self.limiter {
+            Limiter::Packed(p, _) => p.config(),
+            Limiter::Locked(m) => lock(m).config(),
+        }
     }
 
     /// Admits one call now, or says when to come back.
@@ -97,8 +160,7 @@ impl SharedRateLimiter {
     ///
     /// [`Refused`] with the instant at which a call would be admitted.
     pub fn check(&self) -> Result<(), Refused> {
-        let now = time::now();
-        lock(&self.limiter).check(now)
+        self.check_at(time::now())
     }
 
     /// Admits `n` calls at once (all or none).
@@ -118,14 +180,58 @@ impl SharedRateLimiter {
     /// [`Refused`]: when to come back, or never for more than a burst.
     pub fn check_n(&self, n: u32) -> Result<(), Refused> {
         let now = time::now();
-        lock(&self.limiter).check_n(n, now)
+        self.limiter
+            .advance(now, |p, s| p.check_n(s, n, now), |l, now| l.check_n(n, now))
     }
 
     /// Calls it would admit now, one by one.
     pub fn available(&self) -> u32 {
         let now = time::now();
-        lock(&self.limiter).available(now)
+        match &*self.limiter {
+            Limiter::Packed(p, state) => p.available(state.load(Ordering::Relaxed), now),
+            Limiter::Locked(m) => lock(m).available(now),
+        }
     }
+
+    /// Admits one call at `now`: [`Limiter::advance`] with a single call's
+    /// cost, written out so that the check inlines whole into its caller.
+    #[inline]
+    fn check_at(&self, now: Instant) -> Result<(), Refused> {
+        match &*self.limiter {
+            Limiter::Packed(p, state) => {
+                let mut current = state.load(Ordering::Relaxed);
+                loop {
+                    let next = p.check(current, now)?;
+                    match state.compare_exchange_weak(
+                        current,
+                        next,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return Ok(()),
+                        Err(seen) => current = seen,
+                    }
+                }
+            }
+            Limiter::Locked(m) => lock(m).check(now),
+        }
+    }
+}
+
+/// A [`SharedRateLimiter`] as a policy's admission stage: each attempt is one
+/// check at the step's instant, with the core's rules for a [`RateLimiter`]
+/// gate (nothing to hear back).
+pub(crate) struct Gated<'a>(&'a SharedRateLimiter);
+
+impl Gate for Gated<'_> {
+    fn admit(&mut self, now: Instant) -> Result<(), Reason> {
+        self.0.check_at(now).map_err(|refused| Reason::RateLimited {
+            retry_at: refused.retry_at,
+        })
+    }
+    fn record(&mut self, _outcome: Outcome, _now: Instant) {}
+    fn cancel(&mut self, _now: Instant) {}
+    fn withdraw(&mut self, _now: Instant) {}
 }
 
 /// A limiter per key (per tenant, per client address), all with the same
@@ -292,5 +398,45 @@ mod tests {
             let _ = keyed.check(&k);
             assert!(keyed.len() <= 3);
         }
+    }
+}
+
+#[cfg(test)]
+mod shared_paths {
+    use super::{Limiter, SharedRateLimiter};
+    use steadfast::ratelimit::Config;
+    use steadfast::time::Duration;
+
+    /// The same limiter on the packed and on the locked path, by settings.
+    fn both() -> [SharedRateLimiter; 2] {
+        let packed = SharedRateLimiter::new("p", Config::per_minute(3).with_burst(2)).unwrap();
+        // 3 calls a minute: a tick of one microsecond packs...
+        assert!(matches!(*packed.limiter, Limiter::Packed(..)));
+        // ...where 4 099 (a prime) calls per 4 100 s would need 4 099 ticks per µs.
+        let locked = SharedRateLimiter::new(
+            "l",
+            Config::DEFAULT
+                .with_rate(4_099, Duration::from_secs(4_100))
+                .with_burst(2),
+        )
+        .unwrap();
+        assert!(matches!(*locked.limiter, Limiter::Locked(..)));
+        [packed, locked]
+    }
+
+    #[test]
+    fn packed_and_locked_limiters_answer_alike() {
+        for limiter in both() {
+            assert_eq!(limiter.available(), 2, "{}", limiter.name());
+            assert!(limiter.check().is_ok());
+            assert!(limiter.check_n(2).unwrap_err().retry_at.is_some());
+            assert!(limiter.check_n(3).unwrap_err().retry_at.is_none());
+            assert!(limiter.check_n(0).is_ok());
+            assert!(limiter.check().is_ok());
+            let refused = limiter.check().unwrap_err();
+            assert!(refused.retry_at.is_some(), "{}", limiter.name());
+            assert_eq!(limiter.available(), 0);
+        }
+        assert_eq!(both()[0].config(), Config::per_minute(3).with_burst(2));
     }
 }

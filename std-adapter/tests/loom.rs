@@ -189,6 +189,25 @@ fn policy_gate_success_races_tripping_failure() {
     });
 }
 
+/// The rate limiter's compare-and-swap: a burst of 2 raced for by three checks
+/// on two threads admits exactly two of them, in every interleaving.
+#[test]
+fn rate_limiter_admits_exactly_its_burst() {
+    use steadfast::ratelimit::Config as RateConfig;
+    use steadfast_std::ratelimit::SharedRateLimiter;
+    model("rate_limiter_admits_exactly_its_burst", || {
+        let limiter = SharedRateLimiter::new("loom", RateConfig::per_minute(2)).unwrap();
+        let other = limiter.clone();
+        let t = thread::spawn(move || {
+            u32::from(other.check().is_ok()) + u32::from(other.check().is_ok())
+        });
+        let here = u32::from(limiter.check().is_ok());
+        let there = t.join().unwrap();
+        assert_eq!(here + there, 2, "admitted more or fewer than the burst");
+        assert_eq!(limiter.available(), 0);
+    });
+}
+
 /// The harness can fail: a deliberately racy load-then-store counter loses an update
 /// in some interleaving, and loom must find it.
 #[test]
