@@ -31,19 +31,26 @@ impl Visitor for Bench<'_> {
     }
 }
 
-/// Two threads hammer one shared breaker; reported as wall time ÷ calls of both
-/// threads (so perfect scaling would halve the 1-thread figure; contention shows above it).
-fn two_threads<S: SharedSubject>(c: &mut Criterion) {
-    let mut group = c.benchmark_group("breaker/shared (&self), closed call, 2 threads");
-    group.bench_function(S::NAME, |b| {
-        let shared = S::closed();
+/// Two threads run `op` on one shared `subject` as fast as they can; reported as
+/// wall time ÷ operations of both threads (so perfect scaling would halve the
+/// 1-thread figure; contention shows above it).
+fn two_threads<T: Sync, R>(
+    c: &mut Criterion,
+    group: &str,
+    name: &str,
+    subject: impl FnOnce() -> T,
+    op: impl Fn(&T) -> R + Sync,
+) {
+    let mut group = c.benchmark_group(group);
+    group.bench_function(name, |b| {
+        let shared = subject();
         b.iter_custom(|iters| {
             let start = Instant::now();
             std::thread::scope(|scope| {
                 for _ in 0..2 {
                     scope.spawn(|| {
                         for _ in 0..iters {
-                            std::hint::black_box(std::hint::black_box(&shared).call(call_result()));
+                            std::hint::black_box(op(std::hint::black_box(&shared)));
                         }
                     });
                 }
@@ -54,35 +61,25 @@ fn two_threads<S: SharedSubject>(c: &mut Criterion) {
     group.finish();
 }
 
-/// Two threads check one shared rate limiter; reported as for [`two_threads`].
+/// One shared breaker, closed: every call succeeds.
+fn two_threads_breaker<S: SharedSubject>(c: &mut Criterion) {
+    let group = "breaker/shared (&self), closed call, 2 threads";
+    two_threads(c, group, S::NAME, S::closed, |s| s.call(call_result()));
+}
+
+/// One shared rate limiter whose every check is admitted.
 fn two_threads_limiter<L: SharedLimiter>(c: &mut Criterion) {
-    let mut group = c.benchmark_group("ratelimit/shared (&self), check, admitted, 2 threads");
-    group.bench_function(L::NAME, |b| {
-        let shared = L::new();
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            std::thread::scope(|scope| {
-                for _ in 0..2 {
-                    scope.spawn(|| {
-                        for _ in 0..iters {
-                            std::hint::black_box(std::hint::black_box(&shared).check());
-                        }
-                    });
-                }
-            });
-            start.elapsed() / 2
-        });
-    });
-    group.finish();
+    let group = "ratelimit/shared (&self), check, admitted, 2 threads";
+    two_threads(c, group, L::NAME, L::new, L::check);
 }
 
 fn compare(c: &mut Criterion) {
     let _rt = steadfast_bench::runtime().enter();
     visit_all(&mut Bench(c));
-    two_threads::<SteadfastShared>(c);
-    two_threads::<FloorShared>(c);
-    two_threads::<FailsafeShared>(c);
-    two_threads::<RecloserShared>(c);
+    two_threads_breaker::<SteadfastShared>(c);
+    two_threads_breaker::<FloorShared>(c);
+    two_threads_breaker::<FailsafeShared>(c);
+    two_threads_breaker::<RecloserShared>(c);
     two_threads_limiter::<SteadfastSharedLimiter>(c);
     two_threads_limiter::<GovernorSharedLimiter>(c);
 }

@@ -18,7 +18,9 @@ use core::task::{Context, Poll, Waker};
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_time::Timer;
-use steadfast::breaker::{self, Breaker, ConfigSource, Consecutive, Stats, StatsSlot, Window};
+use steadfast::breaker::{
+    self, Breaker, ConfigSource, Consecutive, Fixed, NoStats, Stats, StatsSlot, Window,
+};
 use steadfast::bulkhead::{Bulkhead, Ticket};
 use steadfast::cache::{Cached, LastGood, Settled, settle};
 use steadfast::outcome::{Classify, ErrorsFail};
@@ -447,6 +449,31 @@ impl<
         )
     }
 }
+
+/// A [`Policy`] over the lightest breaker, `Breaker<W, NoStats, Fixed<T>>`
+/// (no counters; its configuration `T::CONFIG` a `const` read in flash): the
+/// type to name a `static` one with. `Q`, `B` and `A` are [`Policy`]'s
+/// bulkhead queue, retry budget and gate, with the same defaults.
+///
+/// ```
+/// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex as Cs;
+/// use steadfast::breaker::{Breaker, Config, ConstConfig, Consecutive, Fixed, NoStats};
+/// use steadfast::pipeline::{self, Pipeline};
+/// use steadfast_embassy::{FirmwarePolicy, Policy, SharedBreaker, SharedRng};
+///
+/// struct Modem;
+/// impl ConstConfig for Modem {
+///     const CONFIG: Config = Config::DEFAULT.with_failure_threshold(3);
+/// }
+/// static MODEM: SharedBreaker<Cs, Consecutive, NoStats, Fixed<Modem>> =
+///     SharedBreaker::new(steadfast::valid!(Breaker::fixed()));
+/// static RNG: SharedRng<Cs> = SharedRng::new(7);
+/// static POLICY: FirmwarePolicy<'static, Cs, Consecutive, Modem> =
+///     Policy::new(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT)), &RNG).with_breaker(&MODEM);
+/// # let _ = POLICY;
+/// ```
+pub type FirmwarePolicy<'a, M, W, T, const Q: usize = 10, B = Unlimited, A = ()> =
+    Policy<'a, M, W, Q, B, NoStats, Fixed<T>, A>;
 
 /// The future of [`Policy::drive`]: a [`Run`] driven to its end.
 type Driven<'s, 'c, M, W, const Q: usize, B, S, Cfg, A, O, C, T, E, F, Fut> =

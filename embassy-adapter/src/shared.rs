@@ -95,7 +95,7 @@ impl<T: View<V>, V: Copy> Held<T, V> {
 /// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex as Cs;
 /// use steadfast::breaker::{Breaker, Config, ConstConfig, Consecutive, Fixed, NoStats, State};
 /// use steadfast::pipeline::{self, Pipeline};
-/// use steadfast_embassy::{Policy, SharedBreaker, SharedRng};
+/// use steadfast_embassy::{FirmwarePolicy, Policy, SharedBreaker, SharedRng};
 ///
 /// struct Sensor;
 /// impl ConstConfig for Sensor {
@@ -104,7 +104,7 @@ impl<T: View<V>, V: Copy> Held<T, V> {
 /// static SENSOR: SharedBreaker<Cs, Consecutive, NoStats, Fixed<Sensor>> =
 ///     SharedBreaker::new(steadfast::valid!(Breaker::fixed()));
 /// static RNG: SharedRng<Cs> = SharedRng::new(7);
-/// static POLICY: Policy<'static, Cs, Consecutive, 10, steadfast::retry::Unlimited, NoStats, Fixed<Sensor>> =
+/// static POLICY: FirmwarePolicy<'static, Cs, Consecutive, Sensor> =
 ///     Policy::new(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT)), &RNG).with_breaker(&SENSOR);
 /// assert_eq!(SENSOR.state(), State::Closed);
 /// # let _ = POLICY;

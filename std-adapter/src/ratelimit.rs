@@ -8,7 +8,7 @@
 //! ([`Refused::retry_at`], an instant of [`steadfast::time`]; convert it with
 //! [`time::to_std`]). The tower layers
 //! (`RateLimitLayer`, `KeyedRateLimitLayer`, feature `tower`) answer a refused
-//! request with [`Reason::RateLimited`](steadfast::pipeline::Reason::RateLimited)
+//! request with [`Reason::RateLimited`]
 //! and count it in `rate_limit_rejections_total`.
 //!
 //! ```
