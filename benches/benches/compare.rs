@@ -38,7 +38,7 @@ fn two_threads<T: Sync, R>(
     c: &mut Criterion,
     group: &str,
     name: &str,
-    subject: impl FnOnce() -> T,
+    subject: impl Fn() -> T,
     op: impl Fn(&T) -> R + Sync,
 ) {
     let mut group = c.benchmark_group(group);
