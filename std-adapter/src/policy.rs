@@ -24,7 +24,7 @@ use steadfast::error::ConfigError;
 use steadfast::outcome::ErrorsFail;
 use steadfast::outcome::Outcome;
 use steadfast::pipeline::{
-    self, Answer, Call, Event, Events, Finish, Gate, Input, Pipeline, Reason, Shared, Step,
+    self, Answer, Call, Event, Events, Finish, Gate, Input, NoGate, Pipeline, Reason, Shared, Step,
 };
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::Instant;
@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) budget: Option<SharedBudget>,
     pub(crate) throttle: Option<SharedThrottle>,
     pub(crate) limiter: Option<SharedRateLimiter>,
+    /// Whether it has a throttle or a rate limiter, asked once per step.
+    gated: bool,
     pub(crate) observer: std::sync::Arc<dyn Observer>,
     /// The observer's [`Observer::watches_bulkheads`], asked once.
     watches_bulkhead: bool,
@@ -344,6 +346,7 @@ impl<C> PolicyBuilder<C> {
                 breaker: self.breaker,
                 bulkhead: self.bulkhead,
                 budget: self.budget,
+                gated: self.throttle.is_some() || self.limiter.is_some(),
                 throttle: self.throttle,
                 limiter: self.limiter,
                 watches_bulkhead: self.observer.watches_bulkheads(),
@@ -379,6 +382,7 @@ impl<C: Clone> Policy<C> {
                 budget: inner.budget.clone(),
                 throttle: inner.throttle.clone(),
                 limiter: inner.limiter.clone(),
+                gated: inner.gated,
                 observer: inner.observer.clone(),
                 watches_bulkhead: inner.watches_bulkhead,
                 seed: inner.seed,
@@ -645,23 +649,29 @@ impl<'p, H: Hold> Driver<'p, H> {
             let before = watched.map(|m| (m.in_flight(), m.queued()));
             let mut budget = policy.budget.as_ref().map(SharedBudget::lock);
             let mut gate = policy.breaker.as_ref().map(SharedBreaker::gate);
-            let mut admission = (
-                policy.throttle.as_ref().map(SharedThrottle::gate),
-                policy.limiter.as_ref().map(SharedRateLimiter::gate),
-            );
-            let gated = admission.0.is_some() || admission.1.is_some();
             let mut shared = Shared {
                 breaker: gate.as_mut(),
                 bulkhead: bulkhead.as_deref_mut(),
                 budget: budget.as_deref_mut(),
                 observer: Some(&mut raised),
-                gate: gated.then_some(&mut admission),
+                gate: None::<&mut NoGate>,
             };
             let mut rng = LazyRng {
                 rng: &mut self.rng,
                 policy,
             };
-            let step = self.call.handle(input, now, &mut shared, &mut rng);
+            // A policy without a gate steps the call with none at all, so its
+            // steps run no gate code.
+            let step = if !policy.gated {
+                self.call.handle(input, now, &mut shared, &mut rng)
+            } else {
+                let mut admission = (
+                    policy.throttle.as_ref().map(SharedThrottle::gate),
+                    policy.limiter.as_ref().map(SharedRateLimiter::gate),
+                );
+                let mut shared = shared.with_gate(&mut admission);
+                self.call.handle(input, now, &mut shared, &mut rng)
+            };
             // Grants are recorded, and a ticket left behind forgotten, under the
             // bulkhead's lock: a waiter leaving the queue meanwhile cannot miss
             // a grant or have one recorded after it left.

@@ -972,7 +972,11 @@ fn tell_gate<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A
     outcome: Option<Outcome>,
     now: Instant,
 ) {
-    if let (true, Some(gate)) = (gated, shared.gate.as_deref_mut()) {
+    // The gate first: without one (`NoGate`) the branch cannot be taken and
+    // nothing is tested at all.
+    if let Some(gate) = shared.gate.as_deref_mut()
+        && gated
+    {
         match outcome {
             Some(outcome) => gate.record(outcome, now),
             None => gate.cancel(now),
