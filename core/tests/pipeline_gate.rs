@@ -341,3 +341,137 @@ fn throttled_calls_replay_from_the_seed() {
     );
     assert_eq!(first, run());
 }
+
+fn one_retry_budget() -> steadfast::retry::Budget {
+    // No floor, one retry per request: each call's deposit pays for exactly one retry.
+    steadfast::retry::Budget::new(
+        steadfast::retry::BudgetConfig::DEFAULT
+            .with_ratio_permille(1_000)
+            .with_min_retries_per_sec(0)
+            .with_window(Duration::from_secs(10)),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_retry_the_limiter_refuses_gives_its_budget_token_back() {
+    let mut limiter = one_a_second();
+    let mut budget = one_retry_budget();
+    let mut rng = SplitMix64::new(1);
+    let pipeline = Pipeline::new(config(3, None, None)).unwrap();
+    let mut call = pipeline.start(ms(1_000));
+    let mut shared = Shared::new()
+        .with_budget(&mut budget)
+        .with_gate(&mut limiter);
+    let _ = call.handle(Input::Next, ms(1_000), &mut shared, &mut rng);
+    // The retry is scheduled and paid for…
+    assert_eq!(
+        call.handle(FAIL, ms(1_010), &mut shared, &mut rng),
+        Step::Wait { until: ms(1_110) }
+    );
+    // …then refused by the limiter: it never reached the dependency.
+    assert!(matches!(
+        call.handle(Input::Next, ms(1_110), &mut shared, &mut rng),
+        Step::Done(Finish::Failed(Failure {
+            reason: Reason::RateLimited { .. },
+            attempts: 1
+        }))
+    ));
+    assert_eq!(budget.retries_available(ms(1_110)), 1);
+}
+
+#[test]
+fn with_the_bulkhead_outermost_the_call_keeps_its_slot_while_it_waits_for_the_limiter() {
+    let mut pool: Bulkhead = Bulkhead::new(BulkheadConfig::default()).unwrap();
+    let mut limiter = one_a_second();
+    let mut rng = SplitMix64::new(1);
+    let pipeline = Pipeline::new(
+        config(3, Some(200), Some(5_000)).with_order(pipeline::Order::BulkheadOutermost),
+    )
+    .unwrap();
+    let mut call = pipeline.start(ms(1_000));
+    let mut shared = Shared::new()
+        .with_bulkhead(&mut pool)
+        .with_gate(&mut limiter);
+    let mut at = |t, input| call.handle(input, ms(t), &mut shared, &mut rng);
+    assert!(matches!(at(1_000, Input::Next), Step::Attempt { .. }));
+    assert_eq!(at(1_010, FAIL), Step::Wait { until: ms(1_110) });
+    assert_eq!(at(1_110, Input::Next), Step::Wait { until: ms(2_000) });
+    assert_eq!(pool.in_flight(), 1);
+    let mut shared = Shared::new()
+        .with_bulkhead(&mut pool)
+        .with_gate(&mut limiter);
+    assert!(matches!(
+        call.handle(Input::Next, ms(2_000), &mut shared, &mut rng),
+        Step::Attempt { attempt: 3, .. }
+    ));
+    assert!(matches!(
+        call.handle(OK, ms(2_010), &mut shared, &mut rng),
+        Step::Done(Finish::Completed { attempts: 2, .. })
+    ));
+    assert_eq!(pool.in_flight(), 0);
+}
+
+#[test]
+fn with_the_breaker_outermost_a_refusal_by_the_gate_tells_the_breaker_nothing() {
+    let mut breaker: Breaker = Breaker::new(
+        BreakerConfig::new()
+            .with_failure_threshold(1)
+            .with_break_duration(d(500))
+            .with_probes(1, 1),
+    )
+    .unwrap();
+    let mut gate = throttle();
+    let t = ms(1_000);
+    for _ in 0..1_000 {
+        if gate.admit(t).is_ok() {
+            gate.record(Outcome::Failure, t);
+        }
+    }
+    let pipeline =
+        Pipeline::new(config(1, None, None).with_order(pipeline::Order::BreakerOutermost)).unwrap();
+    let mut rng = SplitMix64::new(1);
+    let mut throttled = 0;
+    for i in 0..20 {
+        let mut call = pipeline.start(ms(1_000 + i));
+        let mut shared = Shared::new()
+            .with_breaker(&mut breaker)
+            .with_gate(&mut gate);
+        match call.handle(Input::Next, ms(1_000 + i), &mut shared, &mut rng) {
+            Step::Done(Finish::Failed(f)) => {
+                assert_eq!(f.reason, Reason::Throttled);
+                throttled += 1;
+            }
+            Step::Attempt { .. } => {
+                let _ = call.handle(OK, ms(1_000 + i), &mut shared, &mut rng);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(throttled >= 15, "{throttled}");
+    // A failure threshold of 1, and still closed: no refusal counted as a failure.
+    assert_eq!(breaker.state(), State::Closed);
+}
+
+#[test]
+fn a_caller_with_a_fallback_for_rejections_gets_it_for_a_gates_refusal() {
+    let mut limiter = one_a_second();
+    let mut rng = SplitMix64::new(1);
+    let pipeline =
+        Pipeline::new(config(1, None, None).with_fallback(pipeline::FallbackOn::Rejection))
+            .unwrap();
+    let mut first = pipeline.start(ms(1_000)).with_fallback(true);
+    let mut shared = Shared::new().with_gate(&mut limiter);
+    let _ = first.handle(Input::Next, ms(1_000), &mut shared, &mut rng);
+    let _ = first.handle(OK, ms(1_001), &mut shared, &mut rng);
+    let mut second = pipeline.start(ms(1_002)).with_fallback(true);
+    assert_eq!(
+        second.handle(Input::Next, ms(1_002), &mut shared, &mut rng),
+        Step::Done(Finish::Fallback(Failure::new(
+            Reason::RateLimited {
+                retry_at: Some(ms(2_000))
+            },
+            0
+        )))
+    );
+}

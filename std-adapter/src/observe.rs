@@ -17,8 +17,8 @@
 //! | `call_duration_seconds` | histogram | the policy | a call ended: start to answer, queueing, every attempt and backoff included |
 //! | `bulkhead_in_flight` | gauge | the bulkhead | slots taken, after each step that changed it |
 //! | `bulkhead_queued` | gauge | the bulkhead | calls waiting for a slot, after each step that changed it |
-//! | `rate_limit_rejections_total` | counter | the rate limiter | a call refused by a rate limiter (`RateLimitLayer`, `KeyedRateLimitLayer`) |
-//! | `throttle_rejections_total` | counter | the throttle | a call refused locally by an adaptive throttle (`ThrottleLayer`) |
+//! | `rate_limit_rejections_total` | counter | the rate limiter (a layer), or the policy | a call refused by a rate limiter: by a `RateLimitLayer` or `KeyedRateLimitLayer` (under the limiter's name), or by a policy's rate limiter (under the policy's, as its breaker's refusals) |
+//! | `throttle_rejections_total` | counter | the throttle (a layer), or the policy | a call refused locally by an adaptive throttle: a `ThrottleLayer`'s (under the throttle's name) or a policy's (under the policy's) |
 //! | `adaptive_limit` | gauge | the adaptive limit | calls it admits at once now, after each step that changed it (`SharedAdaptiveLimit` given an observer) |
 //! | `adaptive_limit_in_flight` | gauge | the adaptive limit | its permits out, after each step that changed them |
 //! | `adaptive_limit_rejections_total` | counter | the adaptive limit | a call refused at the limit |

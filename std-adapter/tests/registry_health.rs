@@ -265,6 +265,40 @@ fn manual_control_of_a_disabled_registry_keeps_every_call_passing() {
 }
 
 #[test]
+fn a_policys_rate_limiter_refusals_are_counted_under_the_policy() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        let text = r#"
+[ratelimits.uplink]
+count = 1
+period = "1m"
+burst = 1
+[policies.telemetry]
+ratelimit = "uplink"
+max_attempts = 1
+"#;
+        let set = PolicySet::from_toml_with_env(text).expect("valid");
+        let r = Registry::from_set_with_observer(&set, Arc::new(Standard)).expect("built");
+        let policy = r.policy("telemetry").unwrap();
+        assert!(policy.call_blocking(|| Ok::<_, ()>(1)).is_ok());
+        for _ in 0..3 {
+            let refused = policy.call_blocking(|| Ok::<_, ()>(1)).unwrap_err();
+            assert!(matches!(refused.reason(), Reason::RateLimited { .. }));
+        }
+        let text = handle.render();
+        assert!(
+            text.contains(r#"rate_limit_rejections_total{name="telemetry"} 3"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"rate_limit_rejections_total{name="uplink"} 0"#),
+            "{text}"
+        );
+    });
+}
+
+#[test]
 fn every_admission_latency_and_drill_series_exists_at_zero_from_start_up() {
     let recorder = PrometheusBuilder::new().build_recorder();
     let handle = recorder.handle();
