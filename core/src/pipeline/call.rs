@@ -839,8 +839,8 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     /// returns the breaker probe slot, releases or leaves the bulkhead. Safe to
     /// call in any phase, more than once. The caller's impatience is not the
     /// dependency's failure: a running attempt is a cancellation for the
-    /// breaker — unless it had already reached its own attempt timeout, which
-    /// is recorded as the timeout it was.
+    /// breaker and for the gate — unless it had already reached its own
+    /// attempt timeout, which is recorded as the timeout it was.
     ///
     /// ```
     /// use steadfast::bulkhead::{Bulkhead, Config};
@@ -909,7 +909,7 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     /// Returns what the call holds beyond its current attempt: the
     /// whole-call bulkhead slot, and the budget token of a retry that was
     /// scheduled but never ran (cancelled during its backoff, or refused
-    /// locally by the breaker or the bulkhead).
+    /// locally by the breaker, the bulkhead or the gate).
     fn release_outer<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
