@@ -51,25 +51,29 @@ const FAIL: Input = Input::Outcome(Verdict::failure());
 const OK: Input = Input::Outcome(Verdict::success());
 
 #[test]
-fn a_rate_limited_retry_without_a_deadline_fails_fast_with_when_to_come_back() {
-    let mut limiter = one_a_second();
-    let mut rng = SplitMix64::new(1);
-    let pipeline = Pipeline::new(config(3, None, None)).unwrap();
-    let mut call = pipeline.start(ms(1_000));
-    let mut shared = Shared::new().with_gate(&mut limiter);
-    let mut at = |t, input| call.handle(input, ms(t), &mut shared, &mut rng);
-    assert!(matches!(
-        at(1_000, Input::Next),
-        Step::Attempt { attempt: 1, .. }
-    ));
-    assert_eq!(at(1_010, FAIL), Step::Wait { until: ms(1_110) });
-    let limited = Reason::RateLimited {
-        retry_at: Some(ms(2_000)),
-    };
-    assert_eq!(
-        at(1_110, Input::Next),
-        Step::Done(Finish::Failed(Failure::new(limited, 1)))
-    );
+fn a_rate_limited_retry_fails_fast_without_a_deadline_or_without_room_before_it() {
+    // No total deadline; a total deadline (1 900) before the limiter's 2 000.
+    for (attempt_timeout, total) in [(None, None), (Some(200), Some(900))] {
+        let mut limiter = one_a_second();
+        let mut rng = SplitMix64::new(1);
+        let pipeline = Pipeline::new(config(3, attempt_timeout, total)).unwrap();
+        let mut call = pipeline.start(ms(1_000));
+        let mut shared = Shared::new().with_gate(&mut limiter);
+        let mut at = |t, input| call.handle(input, ms(t), &mut shared, &mut rng);
+        assert!(matches!(
+            at(1_000, Input::Next),
+            Step::Attempt { attempt: 1, .. }
+        ));
+        assert_eq!(at(1_010, FAIL), Step::Wait { until: ms(1_110) });
+        let limited = Reason::RateLimited {
+            retry_at: Some(ms(2_000)),
+        };
+        assert_eq!(
+            at(1_110, Input::Next),
+            Step::Done(Finish::Failed(Failure::new(limited, 1))),
+            "total {total:?}"
+        );
+    }
 }
 
 #[test]
@@ -98,26 +102,6 @@ fn a_rate_limited_retry_waits_for_its_turn_when_the_deadline_allows() {
             attempts: 2,
             outcome: Outcome::Success
         })
-    );
-}
-
-#[test]
-fn a_rate_limited_wait_that_leaves_no_room_for_a_whole_attempt_fails_fast() {
-    let mut limiter = one_a_second();
-    let mut rng = SplitMix64::new(1);
-    // The total deadline 1 900 comes before the limiter's 2 000.
-    let pipeline = Pipeline::new(config(3, Some(200), Some(900))).unwrap();
-    let mut call = pipeline.start(ms(1_000));
-    let mut shared = Shared::new().with_gate(&mut limiter);
-    let mut at = |t, input| call.handle(input, ms(t), &mut shared, &mut rng);
-    assert!(matches!(at(1_000, Input::Next), Step::Attempt { .. }));
-    assert_eq!(at(1_010, FAIL), Step::Wait { until: ms(1_110) });
-    let limited = Reason::RateLimited {
-        retry_at: Some(ms(2_000)),
-    };
-    assert_eq!(
-        at(1_110, Input::Next),
-        Step::Done(Finish::Failed(Failure::new(limited, 1)))
     );
 }
 

