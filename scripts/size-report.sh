@@ -22,7 +22,7 @@ LLVM_BIN="${LLVM_BIN:-$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 
 OUT="$CARGO_TARGET_DIR/size-report"
 mkdir -p "$OUT"
 FEATURES=(time rng breaker breaker-window backoff retry bulkhead timeout pipeline-breaker pipeline)
-ADAPTERS=(embassy embassy-extras)   # measured alone, not part of `together`; embassy-extras has no budget
+ADAPTERS=(pipeline-gate embassy embassy-extras)   # measured alone, not part of `together`; embassy-extras has no budget
 features=("$@")
 full_run=0
 [ ${#features[@]} -gt 0 ] || { features=("${FEATURES[@]}"); full_run=1; }
@@ -42,6 +42,7 @@ BUDGETS=(
   'flash:timeout                 300      300   `Deadline`'
   'flash:pipeline-breaker       4096     8820   pipeline: breaker + retry + timeouts'
   'flash:together               8192    23192   every pattern + pipeline'
+  'flash:pipeline-gate             -     9480   pipeline: breaker + rate limiter (the gate) + retry + timeouts'
   'ram:Breaker_Consecutive        32       32   `size_of::<Breaker<Consecutive, NoStats, Fixed<_>>>()`'
   'ram:Breaker_CountWindow_64     64       64   `size_of::<Breaker<CountWindow<64>, NoStats, Fixed<_>>>()`'
   'ram:Breaker_Consecutive_Stats   -      128   `size_of::<Breaker<Consecutive>>()` (holds its `Config`, counts `Stats`)'
@@ -63,6 +64,7 @@ FOOTPRINT=(
   'timeout               =ram:Deadline                          `Deadline`'
   'pipeline-breaker      Call=ram:Call;Pipeline=ram:Pipeline    pipeline: breaker + retry + timeouts'
   'pipeline              Call=ram:Call                          pipeline: breaker + bulkhead + retry + timeouts'
+  'pipeline-gate         -                                      pipeline: breaker + rate limiter (the gate) + retry + timeouts'
   'together              -                                      every pattern + pipeline'
   'embassy               future=ram:embassy_call_beyond_op      steadfast-embassy `Policy::call` with the firmware breaker (embassy-time included)'
 )

@@ -9,12 +9,11 @@
 //! to come back: the first instant at which the same call would be admitted.
 //!
 //! `T` need not be a whole number of microseconds (3 per second is 333 333⅓ µs):
-//! time is counted in ticks of `1 / (count / gcd(count, period))` µs (a third
-//! of a microsecond there), in which `T` is whole, so a caller that keeps the
-//! limiter busy gets exactly `count` calls per `period` over any span, never
-//! drifting by rounding. A caller that arrives after the TAT restarts the
-//! schedule from its own arrival, as in every GCRA. No division when a call is
-//! admitted. A refusal's `retry_at` saturates at [`Instant::MAX`].
+//! the TAT is kept as microseconds plus a fraction in `count`ths, so a caller
+//! that keeps the limiter busy gets exactly `count` calls per `period` over any
+//! span, never drifting by rounding. A caller that arrives after the TAT
+//! restarts the schedule from its own arrival, as in every GCRA. No division on
+//! the path that checks a call. Instants saturate at [`Instant::MAX`].
 //!
 //! * **Bursty** (the default, as in governor): `burst = count`, so a limiter
 //!   idle for a period admits a whole period's calls at once.
@@ -191,6 +190,79 @@ impl Default for Config {
     }
 }
 
+/// An instant or a span kept as whole microseconds plus `frac / count` of one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+struct Tick {
+    us: u64,
+    /// Always below the limiter's `count`.
+    frac: u32,
+}
+
+impl Tick {
+    const MAX: Self = Self {
+        us: u64::MAX,
+        frac: 0,
+    };
+
+    const fn whole(us: u64) -> Self {
+        Self { us, frac: 0 }
+    }
+
+    /// `self + other`, saturating at [`Tick::MAX`]; `count` is the fraction's base.
+    const fn add(self, other: Self, count: u32) -> Self {
+        let frac = self.frac as u64 + other.frac as u64;
+        let (carry, frac) = if frac >= count as u64 {
+            (1, frac - count as u64)
+        } else {
+            (0, frac)
+        };
+        match self.us.checked_add(other.us) {
+            Some(us) => match us.checked_add(carry) {
+                Some(us) => Self {
+                    us,
+                    frac: frac as u32,
+                },
+                None => Self::MAX,
+            },
+            None => Self::MAX,
+        }
+    }
+
+    /// `self - other` for `other ≤ self`; `count` is the fraction's base.
+    const fn sub(self, other: Self, count: u32) -> Self {
+        let (borrow, frac) = if self.frac >= other.frac {
+            (0, self.frac - other.frac)
+        } else {
+            (
+                1,
+                (self.frac as u64 + count as u64 - other.frac as u64) as u32,
+            )
+        };
+        Self {
+            us: self.us.saturating_sub(other.us).saturating_sub(borrow),
+            frac,
+        }
+    }
+
+    /// `span × n` for a span `q + r / count`; `count` is the fraction's base.
+    const fn times(q: u64, r: u32, n: u32, count: u32) -> Self {
+        let whole = match q.checked_mul(n as u64) {
+            Some(w) => w,
+            None => return Self::MAX,
+        };
+        let parts = r as u64 * n as u64;
+        let us = match whole.checked_add(parts / count as u64) {
+            Some(us) => us,
+            None => return Self::MAX,
+        };
+        Self {
+            us,
+            frac: (parts % count as u64) as u32,
+        }
+    }
+}
+
 /// A refused call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -214,23 +286,18 @@ impl core::error::Error for Refused {}
 
 /// A GCRA rate limiter (see the [module](self) documentation).
 ///
-/// No allocation, no float, no division when admitting a call. Time is
-/// kept in ticks of `1 / (count / gcd(count, period))` µs, in which the
-/// emission interval is a whole number, so no fraction of it is ever lost.
+/// No allocation, no float, no division when checking a call.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RateLimiter {
-    /// Ticks per microsecond: `count / gcd(count, period)`, at most `count`.
-    per_us: NonZeroU64,
-    /// The emission interval `T = period / count`, in ticks.
-    interval: u64,
-    /// `burst × T`, in ticks: how far ahead of `now` the TAT may run.
-    limit: u128,
+    /// The emission interval `T = period / count`.
+    interval: Tick,
+    /// `burst × T`: how far ahead of `now` the TAT may run.
+    limit: Tick,
     count: u32,
     burst: u32,
-    /// The theoretical arrival time, in ticks (below 2⁹⁸: `now` is below
-    /// 2⁶⁴ µs of at most 2³² ticks, and the TAT runs at most `limit` ahead).
-    tat: u128,
+    /// The theoretical arrival time.
+    tat: Tick,
     /// The latest `now` seen.
     seen: Instant,
 }
@@ -246,31 +313,35 @@ impl RateLimiter {
             return Err(e);
         }
         let period = config.period.as_micros();
-        let g = gcd(period, config.count as u64);
-        let Some(per_us) = NonZeroU64::new(config.count as u64 / g) else {
-            return Err(ConfigError::new("count", "must be at least 1"));
-        };
-        let interval = period / g;
+        let count = config.count;
+        let q = period / count as u64;
+        let r = (period % count as u64) as u32;
         Ok(Self {
-            per_us,
-            interval,
-            limit: interval as u128 * config.burst as u128,
-            count: config.count,
+            interval: Tick { us: q, frac: r },
+            limit: Tick::times(q, r, config.burst, count),
+            count,
             burst: config.burst,
-            tat: 0,
+            tat: Tick::whole(0),
             seen: Instant::ZERO,
         })
     }
 
     /// The settings it was built from.
     pub const fn config(&self) -> Config {
-        // `gcd = count / per_us`, and `period = interval × gcd`.
-        let g = self.count as u64 / self.per_us.get();
+        let period = match self.interval.us.checked_mul(self.count as u64) {
+            Some(us) => us.saturating_add(self.interval.frac as u64),
+            None => u64::MAX,
+        };
         Config {
             count: self.count,
-            period: Duration::from_micros(self.interval.saturating_mul(g)),
+            period: Duration::from_micros(period),
             burst: self.burst,
         }
+    }
+
+    fn observe(&mut self, now: Instant) -> Tick {
+        self.seen = self.seen.max(now);
+        Tick::whole(self.seen.as_micros())
     }
 
     /// Admits one call at `now`, or says when to come back.
@@ -296,24 +367,44 @@ impl RateLimiter {
         if now > self.seen {
             self.seen = now;
         }
-        self.admit(self.seen, self.interval as u128)
+        self.admit(self.seen.as_micros(), self.interval)
     }
 
     /// Moves the TAT on by `cost` from `max(TAT, t)` if it stays within `limit`
-    /// of `t`; otherwise says when it would. Exact: nothing here overflows
-    /// (every value is below 2⁹⁹).
+    /// of `t`; otherwise says when it would.
     #[inline(always)]
-    fn admit(&mut self, now: Instant, cost: u128) -> Result<(), Refused> {
-        let t = now.as_micros() as u128 * self.per_us.get() as u128;
-        let base = if self.tat > t { self.tat } else { t };
-        let next = base + cost;
-        if next - t > self.limit {
-            // Admitted once `t' ≥ next − limit`, at the first whole microsecond.
+    fn admit(&mut self, t: u64, cost: Tick) -> Result<(), Refused> {
+        // `t` has no fraction, and both fractions are below `count`.
+        let (us, frac) = if self.tat.us >= t {
+            (self.tat.us, self.tat.frac)
+        } else {
+            (t, 0)
+        };
+        let frac = u64::from(frac) + u64::from(cost.frac);
+        let carry = u64::from(frac >= u64::from(self.count));
+        let frac = (frac - carry * u64::from(self.count)) as u32;
+        // How far past `t` the TAT would move; admitted when that is at most `limit`.
+        let Some(ahead) = (us - t)
+            .checked_add(cost.us)
+            .and_then(|a| a.checked_add(carry))
+        else {
             return Err(Refused {
-                retry_at: Some(first_micro(next - self.limit, self.per_us)),
+                retry_at: Some(Instant::MAX),
+            });
+        };
+        if ahead > self.limit.us || (ahead == self.limit.us && frac > self.limit.frac) {
+            // Admitted `ahead − limit` later, rounded up to a whole microsecond.
+            let borrow = u64::from(frac < self.limit.frac);
+            let round_up = u64::from(frac != self.limit.frac);
+            let wait = ahead - self.limit.us - borrow + round_up;
+            return Err(Refused {
+                retry_at: Some(Instant::from_micros(t.saturating_add(wait))),
             });
         }
-        self.tat = next;
+        self.tat = Tick {
+            us: t.saturating_add(ahead),
+            frac,
+        };
         Ok(())
     }
 
@@ -337,14 +428,15 @@ impl RateLimiter {
     /// [`Refused`]: with the instant at which the `n` calls would be admitted, or
     /// with none when `n` is more than the burst.
     pub fn check_n(&mut self, n: u32, now: Instant) -> Result<(), Refused> {
-        self.seen = self.seen.max(now);
+        let t = self.observe(now);
         if n > self.burst {
             return Err(Refused { retry_at: None });
         }
         if n == 0 {
             return Ok(());
         }
-        self.admit(self.seen, self.interval as u128 * n as u128)
+        let cost = Tick::times(self.interval.us, self.interval.frac, n, self.count);
+        self.admit(t.us, cost)
     }
 
     /// How many calls it would admit at `now`, one by one, without waiting.
@@ -362,49 +454,30 @@ impl RateLimiter {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn available(&self, now: Instant) -> u32 {
-        let t = self.seen.max(now).as_micros() as u128 * self.per_us.get() as u128;
+        let t = Tick::whole(self.seen.max(now).as_micros());
         let tat = if self.tat > t { self.tat } else { t };
-        let horizon = t + self.limit;
-        if tat >= horizon || self.interval == 0 {
+        let horizon = t.add(self.limit, self.count);
+        if tat >= horizon {
             return 0;
         }
-        // At most `limit / interval = burst`.
-        u32::try_from((horizon - tat) / self.interval as u128)
-            .map_or(self.burst, |n| n.min(self.burst))
+        let room = horizon.sub(tat, self.count);
+        // In `count`ths of a microsecond, the interval is the period.
+        let period = self.interval.us * u64::from(self.count) + u64::from(self.interval.frac);
+        let scaled = room
+            .us
+            .checked_mul(u64::from(self.count))
+            .and_then(|s| s.checked_add(u64::from(room.frac)));
+        match scaled {
+            Some(s) if period > 0 => {
+                u32::try_from(s / period).map_or(self.burst, |n| n.min(self.burst))
+            }
+            _ => self.burst,
+        }
     }
 
     /// Forgets every call: a full burst is available again.
     pub fn reset(&mut self) {
-        self.tat = 0;
-    }
-}
-
-/// The first whole microsecond at or after `ticks` ticks, saturating at
-/// [`Instant::MAX`]: `⌈ticks / per_us⌉` in 64-bit divisions (`per_us` is
-/// at most a `u32` count), none when a tick is a microsecond.
-fn first_micro(ticks: u128, per_us: NonZeroU64) -> Instant {
-    let d = per_us.get();
-    let (high, low) = ((ticks >> 64) as u64, ticks as u64);
-    if d == 1 {
-        return if high == 0 {
-            Instant::from_micros(low)
-        } else {
-            Instant::MAX
-        };
-    }
-    if high >= d || d > u64::from(u32::MAX) {
-        return Instant::MAX;
-    }
-    // Long division by 32-bit digits: each partial dividend is below `d × 2³²`.
-    let upper = (high << 32) | (low >> 32);
-    let (q1, r) = (upper / d, upper % d);
-    let lower = (r << 32) | (low & 0xFFFF_FFFF);
-    let (q0, r) = (lower / d, lower % d);
-    let q = (q1 << 32) | q0;
-    match (r != 0, q.checked_add(1)) {
-        (false, _) => Instant::from_micros(q),
-        (true, Some(up)) => Instant::from_micros(up),
-        (true, None) => Instant::MAX,
+        self.tat = Tick::whole(0);
     }
 }
 
@@ -597,46 +670,4 @@ const fn gcd(mut a: u64, mut b: u64) -> u64 {
         (a, b) = (b, a % b);
     }
     a
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{NonZeroU64, first_micro};
-    use crate::time::Instant;
-
-    #[test]
-    fn first_micro_is_the_wide_ceiling_saturated() {
-        let divisors = [
-            1u64,
-            2,
-            3,
-            7,
-            1_000,
-            65_537,
-            4_294_967_291,
-            u64::from(u32::MAX),
-        ];
-        let mut x: u128 = 0x9E37_79B9_7F4A_7C15;
-        let mut ticks = [0u128; 6_005];
-        ticks[..5].copy_from_slice(&[0, 1, 2, u128::from(u64::MAX), u128::from(u64::MAX) + 1]);
-        let rounds = if cfg!(miri) { 40 } else { 2_000 };
-        for i in 0..rounds {
-            x = x.wrapping_mul(0x2545_F491_4F6C_DD1D).wrapping_add(1) % (1u128 << 98);
-            ticks[5 + 3 * i..8 + 3 * i].copy_from_slice(&[x, x >> 40, x >> 70]);
-        }
-        for d in divisors {
-            let nz = NonZeroU64::new(d).unwrap();
-            for &t in &ticks[..5 + 3 * rounds] {
-                let wide = t.div_ceil(u128::from(d));
-                let expected = u64::try_from(wide).map_or(Instant::MAX, Instant::from_micros);
-                assert_eq!(first_micro(t, nz), expected, "{t} / {d}");
-                for near in [u64::MAX / d * d, u64::MAX] {
-                    let t = u128::from(near) * u128::from(d);
-                    let expected = u64::try_from(t.div_ceil(u128::from(d)))
-                        .map_or(Instant::MAX, Instant::from_micros);
-                    assert_eq!(first_micro(t, nz), expected);
-                }
-            }
-        }
-    }
 }

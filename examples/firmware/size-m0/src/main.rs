@@ -60,6 +60,10 @@ fn main() -> ! {
     {
         acc ^= patterns::pipeline_breaker(input);
     }
+    #[cfg(feature = "pipeline-gate")]
+    {
+        acc ^= patterns::pipeline_gate(input);
+    }
     #[cfg(feature = "embassy")]
     {
         acc ^= adapter::embassy(input);
@@ -264,11 +268,42 @@ mod patterns {
         acc ^ retries.0
     }
 
+    #[cfg(feature = "pipeline-gate")]
+    pub fn pipeline_gate(input: u64) -> u64 {
+        use steadfast::breaker::Consecutive;
+        use steadfast::pipeline::Shared;
+        use steadfast::ratelimit::{self, RateLimiter};
+        let Ok(mut breaker) = FirmwareBreaker::<Consecutive>::fixed() else {
+            return 0;
+        };
+        // Built at compile time, as a firmware's `static` limiter is.
+        let mut limiter = black_box(steadfast::valid!(RateLimiter::new(
+            ratelimit::Config::per_second(10)
+        )));
+        let mut retries = Retries(0);
+        let acc = calls(
+            input,
+            &mut Shared::new()
+                .with_breaker(&mut breaker)
+                .with_observer(&mut retries)
+                .with_gate(&mut limiter),
+        );
+        acc ^ retries.0
+    }
+
     /// Counts the retries the calls schedule (what an adapter's observer does).
-    #[cfg(any(feature = "pipeline", feature = "pipeline-breaker"))]
+    #[cfg(any(
+        feature = "pipeline",
+        feature = "pipeline-breaker",
+        feature = "pipeline-gate"
+    ))]
     struct Retries(u64);
 
-    #[cfg(any(feature = "pipeline", feature = "pipeline-breaker"))]
+    #[cfg(any(
+        feature = "pipeline",
+        feature = "pipeline-breaker",
+        feature = "pipeline-gate"
+    ))]
     impl steadfast::pipeline::Observer for Retries {
         fn on_event(&mut self, _now: Instant, event: &steadfast::pipeline::Event) {
             self.0 += matches!(event, steadfast::pipeline::Event::Retry { .. }) as u64;
@@ -277,10 +312,18 @@ mod patterns {
 
     /// Four calls driven to their end over a scripted flaky dependency (what
     /// an adapter does).
-    #[cfg(any(feature = "pipeline", feature = "pipeline-breaker"))]
-    fn calls<G: steadfast::breaker::CircuitBreaker, K: steadfast::pipeline::Pool>(
+    #[cfg(any(
+        feature = "pipeline",
+        feature = "pipeline-breaker",
+        feature = "pipeline-gate"
+    ))]
+    fn calls<
+        G: steadfast::breaker::CircuitBreaker,
+        K: steadfast::pipeline::Pool,
+        A: steadfast::pipeline::Gate,
+    >(
         input: u64,
-        shared: &mut steadfast::pipeline::Shared<'_, G, K, steadfast::retry::Unlimited, Retries>,
+        shared: &mut steadfast::pipeline::Shared<'_, G, K, steadfast::retry::Unlimited, Retries, A>,
     ) -> u64 {
         use steadfast::outcome::Verdict;
         use steadfast::pipeline::{self, Pipeline, Step};
