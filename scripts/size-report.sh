@@ -40,15 +40,15 @@ BUDGETS=(
   'flash:retry                  1024     4772   `Retry` + `Backoff` (the retries of one call, jittered)'
   'flash:bulkhead               1024     3044   `Bulkhead<4>`'
   'flash:timeout                 300      300   `Deadline`'
-  'flash:pipeline-breaker       4096     8820   pipeline: breaker + retry + timeouts'
+  'flash:pipeline-breaker       4096     9100   pipeline: breaker + retry + timeouts'
   'flash:together               8192    23192   every pattern + pipeline'
-  'flash:pipeline-gate             -     9480   pipeline: breaker + rate limiter (the gate) + retry + timeouts'
+  'flash:pipeline-gate             -     9728   pipeline: breaker + rate limiter (the gate) + retry + timeouts'
   'ram:Breaker_Consecutive        32       32   `size_of::<Breaker<Consecutive, NoStats, Fixed<_>>>()`'
   'ram:Breaker_CountWindow_64     64       64   `size_of::<Breaker<CountWindow<64>, NoStats, Fixed<_>>>()`'
   'ram:Breaker_Consecutive_Stats   -      128   `size_of::<Breaker<Consecutive>>()` (holds its `Config`, counts `Stats`)'
-  'ram:Call                      128      176   `size_of::<pipeline::Call>()`'
-  'flash:embassy                   -    15060   steadfast-embassy `Policy::call` with the firmware breaker (embassy-time included)'
-  'ram:embassy_call_beyond_op    256      304   a `Policy::call` future minus the future of the operation itself'
+  'ram:Call                      128      128   `size_of::<pipeline::Call>()`'
+  'flash:embassy                   -    15184   steadfast-embassy `Policy::call` with the firmware breaker (embassy-time included)'
+  'ram:embassy_call_beyond_op    256      256   a `Policy::call` future minus the future of the operation itself'
 )
 
 # The footprint table (README): what each pattern costs. flash: a measured row or "-";

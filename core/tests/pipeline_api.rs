@@ -71,9 +71,11 @@ fn sizes() {
     ] {
         println!("{name:>12}: {size} bytes");
     }
-    // A call lives in every in-flight future, on an MCU too: keep it bounded.
+    // A call lives in every in-flight future, on an MCU too: keep it bounded
+    // (128 bytes on a Cortex-M0, where the size report holds it; the pipeline
+    // reference takes 8 here).
     assert!(
-        size_of::<Call>() <= 176,
+        size_of::<Call>() <= 136,
         "Call grew to {} bytes",
         size_of::<Call>()
     );

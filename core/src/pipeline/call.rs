@@ -18,7 +18,8 @@ use super::{
     Event, Failure, Finish, Gate, Input, Observer, Order, Pipeline, Pool, Reason, Shared, Step,
 };
 
-/// Where a call is. Deadlines live in the variants.
+/// Where a call is. Deadlines live in the variants; the permits an attempt
+/// holds live in the [`Call`] (at most one of each kind at any time).
 #[derive(Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum Phase {
@@ -26,13 +27,10 @@ enum Phase {
     Ready,
     /// Sleeping until `until` (backoff or breaker wait).
     Waiting { until: Instant },
-    /// In the bulkhead's queue. `breaker` is the breaker permit taken before
-    /// queueing (standard order); `outer` marks the outermost-order queue.
-    Queued {
-        ticket: Ticket,
-        until: Instant,
-        breaker: Option<breaker::Permit>,
-    },
+    /// In the bulkhead's queue: the whole call's queue of
+    /// [`Order::BulkheadOutermost`], or the attempt's (holding its breaker
+    /// permit in the standard order).
+    Queued { ticket: Ticket, until: Instant },
     /// An attempt is running. `cut_by_caller`: its deadline is the total
     /// deadline, which comes before its own attempt timeout.
     Running {
@@ -40,22 +38,126 @@ enum Phase {
         cut_by_caller: bool,
         /// The gate admitted it: it hears how the attempt ends.
         gated: bool,
-        breaker: Option<breaker::Permit>,
-        bulkhead: Option<bulkhead::Permit>,
     },
-    /// Over.
-    Finished(Finish),
+    /// Over: the [`Finish`] without its attempts (the call's own count).
+    Finished { end: End, retry_at: Option<Instant> },
 }
 
-/// The permit an outermost stage holds for the whole call: the bulkhead slot
-/// of [`Order::BulkheadOutermost`], the breaker permit of
-/// [`Order::BreakerOutermost`] (the breaker admitted the call).
-#[derive(Debug, PartialEq, Eq)]
+/// How a call ended, as [`Phase::Finished`] keeps it: the kind of [`Finish`]
+/// with the outcome or the reason, in two bytes. A reason's `retry_at` is kept
+/// beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-enum Outer {
-    None,
-    Bulkhead(bulkhead::Permit),
-    Breaker(breaker::Permit),
+enum End {
+    Completed(Outcome),
+    Failed(Cause),
+    Fallback(Cause),
+}
+
+/// A [`Reason`] without its `retry_at`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum Cause {
+    Operation,
+    AttemptTimedOut,
+    DeadlineExceeded,
+    BreakerOpen,
+    BulkheadFull,
+    QueueTimeout,
+    RetriesExhausted,
+    BudgetExhausted,
+    DeadlineWouldPass,
+    Cancelled,
+    RateLimited,
+    Throttled,
+}
+
+impl Cause {
+    /// The cause of `reason`, and its `retry_at`.
+    const fn of(reason: Reason) -> (Self, Option<Instant>) {
+        match reason {
+            Reason::BreakerOpen { retry_at } => (Self::BreakerOpen, retry_at),
+            Reason::RateLimited { retry_at } => (Self::RateLimited, retry_at),
+            reason => (Self::without_retry_at(reason), None),
+        }
+    }
+
+    /// A variant onto the variant of the same place: on its own, one byte
+    /// copied on a Cortex-M0 (inlined into `of`, a jump table there).
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
+    const fn without_retry_at(reason: Reason) -> Self {
+        match reason {
+            Reason::Operation => Self::Operation,
+            Reason::AttemptTimedOut => Self::AttemptTimedOut,
+            Reason::DeadlineExceeded => Self::DeadlineExceeded,
+            Reason::BreakerOpen { .. } => Self::BreakerOpen,
+            Reason::BulkheadFull => Self::BulkheadFull,
+            Reason::QueueTimeout => Self::QueueTimeout,
+            Reason::RetriesExhausted => Self::RetriesExhausted,
+            Reason::BudgetExhausted => Self::BudgetExhausted,
+            Reason::DeadlineWouldPass => Self::DeadlineWouldPass,
+            Reason::Cancelled => Self::Cancelled,
+            Reason::RateLimited { .. } => Self::RateLimited,
+            Reason::Throttled => Self::Throttled,
+        }
+    }
+
+    /// The reason of this cause, with its `retry_at`.
+    const fn reason(self, retry_at: Option<Instant>) -> Reason {
+        match self {
+            Self::BreakerOpen => Reason::BreakerOpen { retry_at },
+            Self::RateLimited => Reason::RateLimited { retry_at },
+            cause => cause.without_retry_at_reason(),
+        }
+    }
+
+    /// A variant onto the variant of the same place (`retry_at` as `None`).
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
+    const fn without_retry_at_reason(self) -> Reason {
+        match self {
+            Self::Operation => Reason::Operation,
+            Self::AttemptTimedOut => Reason::AttemptTimedOut,
+            Self::DeadlineExceeded => Reason::DeadlineExceeded,
+            Self::BreakerOpen => Reason::BreakerOpen { retry_at: None },
+            Self::BulkheadFull => Reason::BulkheadFull,
+            Self::QueueTimeout => Reason::QueueTimeout,
+            Self::RetriesExhausted => Reason::RetriesExhausted,
+            Self::BudgetExhausted => Reason::BudgetExhausted,
+            Self::DeadlineWouldPass => Reason::DeadlineWouldPass,
+            Self::Cancelled => Reason::Cancelled,
+            Self::RateLimited => Reason::RateLimited { retry_at: None },
+            Self::Throttled => Reason::Throttled,
+        }
+    }
+}
+
+impl Phase {
+    /// The phase that keeps `finish` (whose attempts are the call's own).
+    const fn finished(finish: Finish) -> Self {
+        let (end, retry_at) = match finish {
+            Finish::Completed { outcome, .. } => (End::Completed(outcome), None),
+            Finish::Failed(f) => {
+                let (cause, retry_at) = Cause::of(f.reason);
+                (End::Failed(cause), retry_at)
+            }
+            Finish::Fallback(f) => {
+                let (cause, retry_at) = Cause::of(f.reason);
+                (End::Fallback(cause), retry_at)
+            }
+        };
+        Self::Finished { end, retry_at }
+    }
+}
+
+/// The [`Finish`] a finished call reports, after `attempts` attempts.
+const fn finish_of(end: End, retry_at: Option<Instant>, attempts: u32) -> Finish {
+    match end {
+        End::Completed(outcome) => Finish::Completed { attempts, outcome },
+        End::Failed(cause) => Finish::Failed(Failure::new(cause.reason(retry_at), attempts)),
+        End::Fallback(cause) => Finish::Fallback(Failure::new(cause.reason(retry_at), attempts)),
+    }
 }
 
 /// One call going through the pipeline: its retry state, deadlines, and the
@@ -95,20 +197,28 @@ pub struct Call<'a, P = &'a Pipeline> {
     pipeline: P,
     life: PhantomData<&'a Pipeline>,
     retry: Progress,
-    /// Whether the caller has a fallback to answer [`Finish::Fallback`].
-    has_fallback: bool,
-    total: Option<Deadline>,
-    phase: Phase,
-    /// The whole-call permit of an outermost stage.
-    outer: Outer,
-    /// Attempts that ran (were handed to the adapter), the running one included.
-    started: u32,
-    deposited: bool,
+    /// The total deadline, when `bounded`.
+    total_at: Instant,
     /// The budget withdrawal of the scheduled retry, until that retry runs.
     withdrawn: Option<Withdrawal>,
+    phase: Phase,
+    /// The breaker permit the call holds: the queued or running attempt's,
+    /// or the whole call's in [`Order::BreakerOutermost`] (the breaker
+    /// admitted the call).
+    breaker: Option<breaker::Permit>,
+    /// The bulkhead slot the call holds: the running attempt's, or the whole
+    /// call's in [`Order::BulkheadOutermost`].
+    bulkhead: Option<bulkhead::Permit>,
+    last_now: Instant,
+    /// Attempts that ran (were handed to the adapter), the running one included.
+    started: u32,
+    /// Whether the call has a total deadline (`total_at`).
+    bounded: bool,
+    /// Whether the caller has a fallback to answer [`Finish::Fallback`].
+    has_fallback: bool,
+    deposited: bool,
     /// Whether [`Call::drain`] has reported the finish.
     reported: bool,
-    last_now: Instant,
 }
 
 impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
@@ -143,15 +253,20 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
             pipeline,
             life: PhantomData,
             retry: Progress::new(),
-            has_fallback: false,
-            total,
-            phase: Phase::Ready,
-            outer: Outer::None,
-            started: 0,
-            deposited: false,
+            total_at: match total {
+                Some(d) => d.instant(),
+                None => Instant::ZERO,
+            },
             withdrawn: None,
-            reported: false,
+            phase: Phase::Ready,
+            breaker: None,
+            bulkhead: None,
             last_now: now,
+            started: 0,
+            bounded: total.is_some(),
+            has_fallback: false,
+            deposited: false,
+            reported: false,
         }
     }
 
@@ -261,7 +376,7 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     /// ```
     pub fn drain<O: Observer + ?Sized>(&mut self, now: Instant, observer: &mut O) {
         if !self.reported
-            && let Phase::Finished(finish) = self.phase
+            && let Some(finish) = self.finish()
         {
             self.reported = true;
             observer.on_finish(now, &finish);
@@ -277,9 +392,19 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn deadline(&self) -> Option<Instant> {
-        match self.total {
-            Some(d) => Some(d.instant()),
-            None => None,
+        if self.bounded {
+            Some(self.total_at)
+        } else {
+            None
+        }
+    }
+
+    /// The total deadline, if the policy has a total timeout.
+    const fn total(&self) -> Option<Deadline> {
+        if self.bounded {
+            Some(Deadline::at(self.total_at))
+        } else {
+            None
         }
     }
 
@@ -305,7 +430,7 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     /// ```
     pub const fn finish(&self) -> Option<Finish> {
         match self.phase {
-            Phase::Finished(f) => Some(f),
+            Phase::Finished { end, retry_at } => Some(finish_of(end, retry_at, self.started)),
             _ => None,
         }
     }
@@ -319,7 +444,7 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn is_finished(&self) -> bool {
-        matches!(self.phase, Phase::Finished(_))
+        matches!(self.phase, Phase::Finished { .. })
     }
 
     /// When the call next needs attention without being woken: the end of a
@@ -348,7 +473,7 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     }
 
     fn total_expired(&self, now: Instant) -> bool {
-        match self.total {
+        match self.total() {
             Some(d) => d.is_expired(now),
             None => false,
         }
@@ -356,9 +481,30 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
 
     /// Caps an instant at the total deadline.
     fn within_total(&self, at: Instant) -> Instant {
-        match self.total {
+        match self.total() {
             Some(d) => at.min(d.instant()),
             None => at,
+        }
+    }
+
+    /// The running or queued attempt's breaker permit, taken from the call
+    /// (none while the call holds the whole call's, in
+    /// [`Order::BreakerOutermost`]).
+    fn take_attempt_breaker(&mut self) -> Option<breaker::Permit> {
+        if self.pipeline.config().order == Order::BreakerOutermost {
+            None
+        } else {
+            self.breaker.take()
+        }
+    }
+
+    /// The running attempt's bulkhead slot, taken from the call (none while
+    /// the call holds the whole call's, in [`Order::BulkheadOutermost`]).
+    fn take_attempt_bulkhead(&mut self) -> Option<bulkhead::Permit> {
+        if self.pipeline.config().order == Order::BulkheadOutermost {
+            None
+        } else {
+            self.bulkhead.take()
         }
     }
 
@@ -391,7 +537,9 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
         // loop obviously finite.
         for _ in 0..4 {
             match &self.phase {
-                Phase::Finished(finish) => return Step::Done(*finish),
+                Phase::Finished { end, retry_at } => {
+                    return Step::Done(finish_of(*end, *retry_at, self.started));
+                }
                 Phase::Running { deadline, .. } => {
                     return match deadline {
                         Some(d) if d.is_expired(now) => self.on_timed_out(now, shared),
@@ -436,18 +584,14 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
             );
         }
         if self.pipeline.config().order == Order::BulkheadOutermost
-            && self.outer == Outer::None
+            && self.bulkhead.is_none()
             && let Some(bulkhead) = shared.bulkhead.as_deref_mut()
         {
             match bulkhead.try_acquire(now) {
-                Acquire::Permit(permit) => self.outer = Outer::Bulkhead(permit),
+                Acquire::Permit(permit) => self.bulkhead = Some(permit),
                 Acquire::Queued { ticket, deadline } => {
                     let until = self.within_total(deadline);
-                    self.phase = Phase::Queued {
-                        ticket,
-                        until,
-                        breaker: None,
-                    };
+                    self.phase = Phase::Queued { ticket, until };
                     return Step::Queued { ticket, until };
                 }
                 Acquire::Full => {
@@ -459,53 +603,43 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
                 }
             }
         }
-        let breaker_permit = match shared.breaker.as_deref_mut() {
-            Some(_) if matches!(self.outer, Outer::Breaker(_)) => None,
-            None => None,
-            Some(breaker) => {
-                if let Some(t) = breaker.handle_timeout(now) {
-                    emit(&mut shared.observer, now, Event::Breaker(t));
-                }
-                match breaker.try_acquire(now) {
-                    Ok(permit) if self.pipeline.config().order == Order::BreakerOutermost => {
-                        self.outer = Outer::Breaker(permit);
-                        None
-                    }
-                    Ok(permit) => Some(permit),
-                    Err(rejected) => {
-                        return self.on_rejected(now, rejected.retry_at, false, shared);
-                    }
+        // A breaker permit held here is the whole call's: the breaker of
+        // `BreakerOutermost` admitted the call once.
+        if self.breaker.is_none()
+            && let Some(breaker) = shared.breaker.as_deref_mut()
+        {
+            if let Some(t) = breaker.handle_timeout(now) {
+                emit(&mut shared.observer, now, Event::Breaker(t));
+            }
+            match breaker.try_acquire(now) {
+                Ok(permit) => self.breaker = Some(permit),
+                Err(rejected) => {
+                    return self.on_rejected(now, rejected.retry_at, false, shared);
                 }
             }
-        };
-        let bulkhead_permit = if self.pipeline.config().order != Order::BulkheadOutermost {
-            match shared.bulkhead.as_deref_mut() {
-                None => None,
-                Some(bulkhead) => match bulkhead.try_acquire(now) {
-                    Acquire::Permit(permit) => Some(permit),
-                    Acquire::Queued { ticket, deadline } => {
-                        let until = self.within_total(deadline);
-                        self.phase = Phase::Queued {
-                            ticket,
-                            until,
-                            breaker: breaker_permit,
-                        };
-                        return Step::Queued { ticket, until };
-                    }
-                    Acquire::Full => {
-                        give_back(now, shared, breaker_permit, None);
-                        return self.fail(
-                            Failure::new(Reason::BulkheadFull, self.started),
-                            shared,
-                            now,
-                        );
-                    }
-                },
+        }
+        if self.pipeline.config().order != Order::BulkheadOutermost
+            && let Some(bulkhead) = shared.bulkhead.as_deref_mut()
+        {
+            match bulkhead.try_acquire(now) {
+                Acquire::Permit(permit) => self.bulkhead = Some(permit),
+                Acquire::Queued { ticket, deadline } => {
+                    let until = self.within_total(deadline);
+                    self.phase = Phase::Queued { ticket, until };
+                    return Step::Queued { ticket, until };
+                }
+                Acquire::Full => {
+                    let breaker = self.take_attempt_breaker();
+                    give_back(now, shared, breaker, None);
+                    return self.fail(
+                        Failure::new(Reason::BulkheadFull, self.started),
+                        shared,
+                        now,
+                    );
+                }
             }
-        } else {
-            None
-        };
-        self.run(now, breaker_permit, bulkhead_permit, shared)
+        }
+        self.run(now, shared)
     }
 
     /// Claims a queued ticket.
@@ -514,10 +648,7 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
         now: Instant,
         shared: &mut Shared<'_, G, K, B, O, A>,
     ) -> Step {
-        let Phase::Queued {
-            ticket, breaker, ..
-        } = core::mem::replace(&mut self.phase, Phase::Ready)
-        else {
+        let Phase::Queued { ticket, .. } = core::mem::replace(&mut self.phase, Phase::Ready) else {
             return Step::Wait { until: now };
         };
         let claim = match shared.bulkhead.as_deref_mut() {
@@ -530,19 +661,16 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
         };
         let failure = match claim {
             Some(Claim::Granted(permit)) => {
-                if breaker.is_none() && self.pipeline.config().order == Order::BulkheadOutermost {
-                    self.outer = Outer::Bulkhead(permit);
+                self.bulkhead = Some(permit);
+                // The whole call's slot: the attempt's stages come next.
+                if self.pipeline.config().order == Order::BulkheadOutermost {
                     return self.begin_attempt(now, shared);
                 }
-                return self.run(now, breaker, Some(permit), shared);
+                return self.run(now, shared);
             }
             Some(Claim::Waiting { deadline }) => {
                 let until = self.within_total(deadline);
-                self.phase = Phase::Queued {
-                    ticket,
-                    until,
-                    breaker,
-                };
+                self.phase = Phase::Queued { ticket, until };
                 return Step::Queued { ticket, until };
             }
             Some(Claim::Expired) => Failure::new(Reason::QueueTimeout, self.started),
@@ -550,6 +678,7 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
             // The bulkhead was not lent: nothing to claim from.
             None => Failure::new(Reason::BulkheadFull, self.started),
         };
+        let breaker = self.take_attempt_breaker();
         give_back(now, shared, breaker, None);
         self.fail(failure, shared, now)
     }
@@ -559,16 +688,14 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     fn run<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
-        breaker: Option<breaker::Permit>,
-        bulkhead: Option<bulkhead::Permit>,
         shared: &mut Shared<'_, G, K, B, O, A>,
     ) -> Step {
         let deadline = self
             .pipeline
             .config()
             .timeout
-            .attempt_deadline(now, self.total);
-        let cut_by_caller = match (self.total, self.pipeline.config().timeout.attempt) {
+            .attempt_deadline(now, self.total());
+        let cut_by_caller = match (self.total(), self.pipeline.config().timeout.attempt) {
             (Some(total), Some(own)) => total.instant() < now.saturating_add(own),
             (Some(_), None) => true,
             (None, _) => false,
@@ -580,6 +707,8 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
             Some(gate) if !expired => match gate.admit(now) {
                 Ok(()) => true,
                 Err(reason) => {
+                    let (breaker, bulkhead) =
+                        (self.take_attempt_breaker(), self.take_attempt_bulkhead());
                     give_back(now, shared, breaker, bulkhead);
                     return match reason {
                         Reason::RateLimited { retry_at } => {
@@ -595,8 +724,6 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
             deadline,
             cut_by_caller,
             gated,
-            breaker,
-            bulkhead,
         };
         self.withdrawn = None;
         self.started = self.started.saturating_add(1);
@@ -654,7 +781,7 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
             Reason::BreakerOpen { retry_at }
         };
         let fail_fast = Failure::new(reason, attempts);
-        let (Some(total), Some(at)) = (self.total, retry_at) else {
+        let (Some(total), Some(at)) = (self.total(), retry_at) else {
             return self.fail(fail_fast, shared, now);
         };
         if !self.fits_full_attempt(at, total)
@@ -759,12 +886,11 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
             deadline,
             cut_by_caller,
             gated,
-            breaker,
-            bulkhead,
         } = core::mem::replace(&mut self.phase, Phase::Ready)
         else {
             return self.next(now, shared);
         };
+        let (breaker, bulkhead) = (self.take_attempt_breaker(), self.take_attempt_bulkhead());
         let late = matches!(deadline, Some(d) if d.is_expired(now));
         if late && cut_by_caller {
             // The caller's impatience, not the dependency's failure: the
@@ -863,19 +989,22 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
         shared: &mut Shared<'_, G, K, B, O, A>,
     ) {
         let now = self.observe(now);
-        let cancelled = Finish::Failed(Failure::new(Reason::Cancelled, self.started));
-        match core::mem::replace(&mut self.phase, Phase::Finished(cancelled)) {
+        let cancelled = Phase::Finished {
+            end: End::Failed(Cause::Cancelled),
+            retry_at: None,
+        };
+        match core::mem::replace(&mut self.phase, cancelled) {
             Phase::Running {
                 deadline,
                 cut_by_caller,
                 gated,
-                breaker,
-                bulkhead,
             } => {
                 // An attempt that already reached its own timeout failed,
                 // whether or not the driver got to report it.
                 let timed_out = !cut_by_caller && matches!(deadline, Some(d) if d.is_expired(now));
                 tell_gate(shared, gated, timed_out.then_some(Outcome::TimedOut), now);
+                let (breaker, bulkhead) =
+                    (self.take_attempt_breaker(), self.take_attempt_bulkhead());
                 let breaker = match (breaker, shared.breaker.as_deref_mut()) {
                     (Some(permit), Some(b)) if timed_out => {
                         emit(
@@ -894,13 +1023,12 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
                 };
                 give_back(now, shared, breaker, bulkhead);
             }
-            Phase::Queued {
-                ticket, breaker, ..
-            } => {
+            Phase::Queued { ticket, .. } => {
+                let breaker = self.take_attempt_breaker();
                 give_back(now, shared, breaker, None);
                 leave_queue(now, shared, ticket);
             }
-            Phase::Finished(f) => self.phase = Phase::Finished(f),
+            finished @ Phase::Finished { .. } => self.phase = finished,
             Phase::Ready | Phase::Waiting { .. } => {}
         }
         self.release_outer(now, shared);
@@ -915,10 +1043,11 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
         now: Instant,
         shared: &mut Shared<'_, G, K, B, O, A>,
     ) {
-        match core::mem::replace(&mut self.outer, Outer::None) {
-            Outer::Bulkhead(permit) => give_back(now, shared, None, Some(permit)),
-            Outer::Breaker(permit) => give_back(now, shared, Some(permit), None),
-            Outer::None => {}
+        // The attempt's permits were given back with it: what is left is
+        // the whole call's.
+        let (breaker, bulkhead) = (self.breaker.take(), self.bulkhead.take());
+        if breaker.is_some() || bulkhead.is_some() {
+            give_back(now, shared, breaker, bulkhead);
         }
         if let (Some(withdrawal), Some(budget)) =
             (self.withdrawn.take(), shared.budget.as_deref_mut())
@@ -935,16 +1064,16 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
         shared: &mut Shared<'_, G, K, B, O, A>,
         now: Instant,
     ) -> Step {
-        if let Some(outcome) = call_outcome(&finish)
-            && matches!(self.outer, Outer::Breaker(_))
-            && let Outer::Breaker(permit) = core::mem::replace(&mut self.outer, Outer::None)
+        if self.pipeline.config().order == Order::BreakerOutermost
+            && let Some(outcome) = call_outcome(&finish)
+            && let Some(permit) = self.breaker.take()
             && let Some(b) = shared.breaker.as_deref_mut()
             && let Some(t) = b.record(permit, outcome, now)
         {
             emit(&mut shared.observer, now, Event::Breaker(t));
         }
         self.release_outer(now, shared);
-        self.phase = Phase::Finished(finish);
+        self.phase = Phase::finished(finish);
         Step::Done(finish)
     }
 
@@ -1037,8 +1166,53 @@ impl Rng for NoJitter {
 
 #[cfg(test)]
 mod tests {
-    use super::NoJitter;
+    use super::{NoJitter, Phase, finish_of};
+    use crate::outcome::Outcome;
+    use crate::pipeline::{Failure, Finish, Reason};
     use crate::rng::{Rng, SplitMix64};
+    use crate::time::Instant;
+
+    #[test]
+    fn a_finished_phase_gives_back_the_finish_it_keeps() {
+        let mut reasons = [
+            Reason::Operation,
+            Reason::AttemptTimedOut,
+            Reason::DeadlineExceeded,
+            Reason::BulkheadFull,
+            Reason::QueueTimeout,
+            Reason::RetriesExhausted,
+            Reason::BudgetExhausted,
+            Reason::DeadlineWouldPass,
+            Reason::Cancelled,
+            Reason::Throttled,
+        ]
+        .to_vec();
+        for retry_at in [None, Some(Instant::ZERO), Some(Instant::MAX)] {
+            reasons.push(Reason::BreakerOpen { retry_at });
+            reasons.push(Reason::RateLimited { retry_at });
+        }
+        let mut finishes = [
+            Outcome::Success,
+            Outcome::Failure,
+            Outcome::TimedOut,
+            Outcome::Ignored,
+        ]
+        .map(|outcome| Finish::Completed {
+            attempts: 7,
+            outcome,
+        })
+        .to_vec();
+        for reason in reasons {
+            finishes.push(Finish::Failed(Failure::new(reason, 7)));
+            finishes.push(Finish::Fallback(Failure::new(reason, 7)));
+        }
+        for finish in finishes {
+            let Phase::Finished { end, retry_at } = Phase::finished(finish) else {
+                panic!("{finish:?} did not finish the phase");
+            };
+            assert_eq!(finish_of(end, retry_at, 7), finish);
+        }
+    }
 
     /// `next_u64` alone, so `between` is the trait's provided one.
     struct Middle;

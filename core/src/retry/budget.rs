@@ -4,6 +4,7 @@
 use crate::error::ConfigError;
 use crate::outcome::Outcome;
 use crate::time::{Duration, Instant};
+use core::fmt;
 
 /// Tokens one retry costs; a request deposits `ratio_permille` of them. Scaling by
 /// 1000 makes every per-mille ratio exact: 250 ‰ grants exactly one retry per four
@@ -27,12 +28,43 @@ const TOKENS_PER_RETRY: i64 = 1_000;
 /// quota.give_back(w, Instant::ZERO); // the retry never ran
 /// assert_eq!(quota.tokens(), 500);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 #[must_use = "a withdrawal is given back or refunded through its budget"]
 pub struct Withdrawal {
     cost: u32,
     at: Instant,
+    /// One byte with a single valid value: `Option<Withdrawal>` keeps its
+    /// `None` there, in what would be padding, and takes no more room than a
+    /// withdrawal (16 bytes, not 24).
+    held: Held,
+}
+
+/// The marker byte of a [`Withdrawal`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+enum Held {
+    Yes = 1,
+}
+
+impl fmt::Debug for Withdrawal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Withdrawal")
+            .field("cost", &self.cost)
+            .field("at", &self.at)
+            .finish()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Withdrawal {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "Withdrawal {{ cost: {=u32}, at: {} }}",
+            self.cost,
+            self.at
+        );
+    }
 }
 
 impl Withdrawal {
@@ -45,7 +77,11 @@ impl Withdrawal {
     /// assert_eq!(Withdrawal::new(5, Instant::ZERO).cost(), 5);
     /// ```
     pub const fn new(cost: u32, at: Instant) -> Self {
-        Self { cost, at }
+        Self {
+            cost,
+            at,
+            held: Held::Yes,
+        }
     }
 
     /// What the retry cost, in the budget's units (tokens of a
@@ -980,9 +1016,23 @@ impl RetryBudget for TokenBucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    extern crate std;
+    use std::format;
 
     fn at(ms: u64) -> Instant {
         Instant::from_millis(ms)
+    }
+
+    #[test]
+    fn an_absent_withdrawal_takes_no_room_and_the_marker_does_not_show() {
+        use core::mem::size_of;
+        assert_eq!(size_of::<Option<Withdrawal>>(), size_of::<Withdrawal>());
+        let w = Withdrawal::new(5, at(2));
+        assert_eq!(
+            format!("{w:?}"),
+            format!("Withdrawal {{ cost: 5, at: {:?} }}", at(2))
+        );
+        assert_eq!(Some(w).map(|w| (w.cost(), w.at())), Some((5, at(2))));
     }
 
     #[test]

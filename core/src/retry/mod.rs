@@ -226,7 +226,7 @@ pub struct Retry {
 pub(crate) struct Progress {
     attempts: u32,
     previous: Duration,
-    /// The final decision, once made: `Done` or a give-up reason (8 bytes,
+    /// The final decision, once made: `Done` or a give-up reason (1 byte,
     /// where an `Option<RetryDecision>` would take 32).
     finished: Option<Final>,
     /// What the scheduled retry took from the budget, until its outcome.
@@ -401,7 +401,7 @@ impl Retry {
     /// ```
     pub const fn finished(&self) -> Option<RetryDecision> {
         match self.progress.finished {
-            Some(f) => Some(f.decision()),
+            Some(f) => Some(f.decision(self.progress.attempts)),
             None => None,
         }
     }
@@ -456,7 +456,7 @@ impl Progress {
         budget: &mut dyn RetryBudget,
     ) -> RetryDecision {
         if let Some(decision) = self.finished {
-            return decision.decision();
+            return decision.decision(self.attempts);
         }
         let now = now.max(*call.last_now);
         *call.last_now = now;
@@ -571,28 +571,41 @@ impl Rng for Drawn<'_> {
     }
 }
 
-/// A final [`RetryDecision`], without the room of `RetryAt`.
+/// A final [`RetryDecision`] in one byte: the attempts of
+/// [`GiveUpReason::AttemptsExhausted`] are the [`Progress`]'s own, which stop
+/// counting once the decision is final.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum Final {
     Done,
-    GiveUp(GiveUpReason),
+    NotRetryable,
+    AttemptsExhausted,
+    DeadlineWouldPass,
+    BudgetExhausted,
 }
 
 impl Final {
     const fn of(decision: RetryDecision) -> Option<Self> {
-        match decision {
-            RetryDecision::Done => Some(Self::Done),
-            RetryDecision::GiveUp(reason) => Some(Self::GiveUp(reason)),
-            RetryDecision::RetryAt { .. } => None,
-        }
+        Some(match decision {
+            RetryDecision::Done => Self::Done,
+            RetryDecision::GiveUp(GiveUpReason::NotRetryable) => Self::NotRetryable,
+            RetryDecision::GiveUp(GiveUpReason::AttemptsExhausted { .. }) => {
+                Self::AttemptsExhausted
+            }
+            RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass) => Self::DeadlineWouldPass,
+            RetryDecision::GiveUp(GiveUpReason::BudgetExhausted) => Self::BudgetExhausted,
+            RetryDecision::RetryAt { .. } => return None,
+        })
     }
 
-    const fn decision(self) -> RetryDecision {
-        match self {
-            Self::Done => RetryDecision::Done,
-            Self::GiveUp(reason) => RetryDecision::GiveUp(reason),
-        }
+    const fn decision(self, attempts: u32) -> RetryDecision {
+        RetryDecision::GiveUp(match self {
+            Self::Done => return RetryDecision::Done,
+            Self::NotRetryable => GiveUpReason::NotRetryable,
+            Self::AttemptsExhausted => GiveUpReason::AttemptsExhausted { attempts },
+            Self::DeadlineWouldPass => GiveUpReason::DeadlineWouldPass,
+            Self::BudgetExhausted => GiveUpReason::BudgetExhausted,
+        })
     }
 }
 
