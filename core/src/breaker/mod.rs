@@ -863,32 +863,26 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
                 break;
             }
         }
-        match self.state() {
-            State::Closed | State::Disabled => {
+        match self.phase {
+            Phase::Closed | Phase::Disabled => {
                 self.count_call();
                 Ok(())
             }
-            State::Open { until } => Err(self.reject(Some(until))),
-            State::ForcedOpen => Err(self.reject(None)),
-            State::HalfOpen {
-                probes_in_flight,
-                successes,
-                deadline,
-            } => {
-                if u32::from(probes_in_flight) + u32::from(successes)
+            Phase::Open => Err(self.reject(Some(self.deadline))),
+            Phase::ForcedOpen => Err(self.reject(None)),
+            Phase::HalfOpen | Phase::Probing => {
+                let probing = self.phase == Phase::Probing;
+                if u32::from(self.probes_in_flight) + u32::from(self.probe_successes)
                     >= u32::from(self.config.get().max_probes)
                 {
-                    return Err(self.reject(deadline));
+                    return Err(self.reject(if probing { Some(self.deadline) } else { None }));
                 }
-                let deadline = match deadline {
-                    Some(d) => d,
-                    None => now.saturating_add(self.config.get().max_half_open_wait),
-                };
-                self.set_state(State::HalfOpen {
-                    probes_in_flight: probes_in_flight.saturating_add(1),
-                    successes,
-                    deadline: Some(deadline),
-                });
+                // The first probe with none outstanding starts the deadline.
+                if !probing {
+                    self.phase = Phase::Probing;
+                    self.deadline = now.saturating_add(self.config.get().max_half_open_wait);
+                }
+                self.probes_in_flight = self.probes_in_flight.saturating_add(1);
                 self.count_call();
                 Ok(())
             }
@@ -993,31 +987,23 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
             return self.apply_due(now);
         }
         let slow = self.count(&permit, outcome, now);
-        match self.state() {
-            State::Closed => self.judge(outcome, slow, now),
-            State::HalfOpen {
-                probes_in_flight,
-                successes,
-                deadline,
-            } => {
-                let in_flight = probes_in_flight.saturating_sub(1);
-                let (successes, deadline) = match outcome {
+        match self.phase {
+            Phase::Closed => self.judge(outcome, slow, now),
+            Phase::HalfOpen | Phase::Probing => {
+                let successes = match outcome {
                     Outcome::Failure | Outcome::TimedOut => return self.open(now),
-                    Outcome::Success => (successes.saturating_add(1), deadline),
-                    Outcome::Ignored => (successes, deadline),
+                    Outcome::Success => self.probe_successes.saturating_add(1),
+                    Outcome::Ignored => self.probe_successes,
                 };
                 if successes >= self.config.get().success_threshold {
-                    return self.enter(State::Closed, now);
+                    return self.enter(Phase::Closed, Instant::ZERO, now);
                 }
-                self.set_state(State::HalfOpen {
-                    probes_in_flight: in_flight,
-                    successes,
-                    deadline: if in_flight == 0 { None } else { deadline },
-                });
+                self.probe_successes = successes;
+                self.return_probe();
                 None
             }
             // No permit is ever issued in these generations.
-            State::Disabled | State::Open { .. } | State::ForcedOpen => None,
+            Phase::Disabled | Phase::Open | Phase::ForcedOpen => None,
         }
     }
 
@@ -1044,18 +1030,18 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
         if permit.generation != self.generation || self.probe_episode_expired(now) {
             return;
         }
-        if let State::HalfOpen {
-            probes_in_flight,
-            successes,
-            deadline,
-        } = self.state()
-        {
-            let in_flight = probes_in_flight.saturating_sub(1);
-            self.set_state(State::HalfOpen {
-                probes_in_flight: in_flight,
-                successes,
-                deadline: if in_flight == 0 { None } else { deadline },
-            });
+        if matches!(self.phase, Phase::HalfOpen | Phase::Probing) {
+            self.return_probe();
+        }
+    }
+
+    /// Half-open: one probe fewer outstanding; with none left, the hung-probe
+    /// deadline is gone until the next probe.
+    fn return_probe(&mut self) {
+        self.probes_in_flight = self.probes_in_flight.saturating_sub(1);
+        if self.probes_in_flight == 0 {
+            self.phase = Phase::HalfOpen;
+            self.deadline = Instant::ZERO;
         }
     }
 
@@ -1075,7 +1061,7 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
     #[must_use = "the returned transition is the breaker's event"]
     pub fn reset(&mut self, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
-        self.enter(State::Closed, now)
+        self.enter(Phase::Closed, Instant::ZERO, now)
     }
 
     /// Holds the breaker open until [`reset`](Self::reset) or
@@ -1092,7 +1078,7 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
     #[must_use = "the returned transition is the breaker's event"]
     pub fn force_open(&mut self, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
-        self.enter(State::ForcedOpen, now)
+        self.enter(Phase::ForcedOpen, Instant::ZERO, now)
     }
 
     /// Turns the breaker into a pass-through that only counts [`Stats`]; it never
@@ -1113,28 +1099,7 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
     #[must_use = "the returned transition is the breaker's event"]
     pub fn disable(&mut self, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
-        self.enter(State::Disabled, now)
-    }
-
-    fn set_state(&mut self, state: State) {
-        (self.phase, self.deadline) = match state {
-            State::Closed => (Phase::Closed, Instant::ZERO),
-            State::Open { until } => (Phase::Open, until),
-            State::HalfOpen {
-                probes_in_flight,
-                successes,
-                deadline,
-            } => {
-                self.probes_in_flight = probes_in_flight;
-                self.probe_successes = successes;
-                match deadline {
-                    Some(deadline) => (Phase::Probing, deadline),
-                    None => (Phase::HalfOpen, Instant::ZERO),
-                }
-            }
-            State::ForcedOpen => (Phase::ForcedOpen, Instant::ZERO),
-            State::Disabled => (Phase::Disabled, Instant::ZERO),
-        };
+        self.enter(Phase::Disabled, Instant::ZERO, now)
     }
 
     /// The clock-max rule: `now` never goes below the highest instant seen.
@@ -1175,32 +1140,17 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
 
     /// Half-open with a hung-probe deadline that has passed.
     fn probe_episode_expired(&self, now: Instant) -> bool {
-        match self.state() {
-            State::HalfOpen {
-                deadline: Some(deadline),
-                ..
-            } => now >= deadline,
-            _ => false,
-        }
+        self.phase == Phase::Probing && now >= self.deadline
     }
 
     /// One due time-driven transition, taking effect at its deadline.
     #[cold]
     #[inline(never)]
     fn apply_due(&mut self, now: Instant) -> Option<Transition> {
-        match self.state() {
-            State::Open { until } if now >= until => self.enter(
-                State::HalfOpen {
-                    probes_in_flight: 0,
-                    successes: 0,
-                    deadline: None,
-                },
-                until,
-            ),
-            State::HalfOpen {
-                deadline: Some(deadline),
-                ..
-            } if now >= deadline => self.open(deadline),
+        let deadline = self.deadline;
+        match self.phase {
+            Phase::Open if now >= deadline => self.enter(Phase::HalfOpen, Instant::ZERO, deadline),
+            Phase::Probing if now >= deadline => self.open(deadline),
             _ => None,
         }
     }
@@ -1211,32 +1161,34 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
     fn open(&mut self, at: Instant) -> Option<Transition> {
         let until = at.saturating_add(break_after(self.config.get(), self.opens_in_a_row));
         self.opens_in_a_row = self.opens_in_a_row.saturating_add(1);
-        self.enter(State::Open { until }, at)
+        self.enter(Phase::Open, until, at)
     }
 
-    /// Every entry into a state goes through here: new generation, bookkeeping,
-    /// and the event when the variant changed.
-    fn enter(&mut self, to: State, at: Instant) -> Option<Transition> {
+    /// Every entry into a state goes through here: the flat state (`phase`,
+    /// with `deadline` as the state reads it; no probe counted), a new
+    /// generation, bookkeeping, and the event when the variant changed.
+    fn enter(&mut self, phase: Phase, deadline: Instant, at: Instant) -> Option<Transition> {
         // `from` is kept flat and both states are rebuilt in the event itself:
         // no whole `State` is copied around (a `memcpy` call on a Cortex-M0).
-        let (phase, deadline) = (self.phase, self.deadline);
+        let (from, from_deadline) = (self.phase, self.deadline);
         let (probes_in_flight, successes) = (self.probes_in_flight, self.probe_successes);
-        self.set_state(to);
+        (self.phase, self.deadline) = (phase, deadline);
+        (self.probes_in_flight, self.probe_successes) = (0, 0);
         self.generation = self.generation.wrapping_add(1);
-        match to {
-            State::Closed => {
+        match phase {
+            Phase::Closed => {
                 self.window.clear();
                 self.opens_in_a_row = 0;
             }
-            State::Open { .. } => self.stats.bump(Counter::Opens),
-            State::HalfOpen { .. } | State::ForcedOpen | State::Disabled => {}
+            Phase::Open => self.stats.bump(Counter::Opens),
+            Phase::HalfOpen | Phase::Probing | Phase::ForcedOpen | Phase::Disabled => {}
         }
-        if phase.variant() == self.phase.variant() {
+        if from.variant() == phase.variant() {
             return None;
         }
         self.stats.bump(Counter::StateChanges);
         Some(Transition {
-            from: state_of(phase, deadline, probes_in_flight, successes),
+            from: state_of(from, from_deadline, probes_in_flight, successes),
             to: self.state(),
             at,
         })

@@ -1,5 +1,8 @@
 //! Size probe: each feature links one steadfast pattern, driven with `black_box`ed
 //! inputs so nothing folds away, results folded into one `black_box`ed value.
+//! The probes' own loops add their clock ticks and rotate their failure
+//! pattern, so no 64-bit multiplication or variable shift of theirs is
+//! counted as the pattern's.
 //! No `core::fmt` (it would dwarf the patterns). Runs on QEMU `microbit` and exits 0.
 #![no_std]
 #![no_main]
@@ -17,6 +20,15 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 
 #[entry]
 fn main() -> ! {
+    // The breakers live in `static`s, as a firmware's do: built at compile
+    // time, zeroed with `.bss` by the reset handler (`#[entry]` lends each as
+    // a `&'static mut`).
+    #[cfg(feature = "breaker")]
+    static mut BREAKER: FirmwareBreaker<steadfast::breaker::Consecutive> =
+        steadfast::valid!(FirmwareBreaker::fixed());
+    #[cfg(feature = "breaker-window")]
+    static mut BREAKER_WINDOW: FirmwareBreaker<steadfast::breaker::CountWindow<64>> =
+        steadfast::valid!(FirmwareBreaker::fixed());
     let input: u64 = black_box(0x0123_4567_89AB_CDEF);
     #[allow(unused_mut)] // the baseline build has no pattern to fold in
     let mut acc: u64 = 0;
@@ -30,11 +42,11 @@ fn main() -> ! {
     }
     #[cfg(feature = "breaker")]
     {
-        acc ^= patterns::breaker::<steadfast::breaker::Consecutive>(input);
+        acc ^= patterns::breaker(BREAKER, input);
     }
     #[cfg(feature = "breaker-window")]
     {
-        acc ^= patterns::breaker::<steadfast::breaker::CountWindow<64>>(input);
+        acc ^= patterns::breaker(BREAKER_WINDOW, input);
     }
     #[cfg(feature = "backoff")]
     {
@@ -122,17 +134,17 @@ mod patterns {
     /// A firmware breaker with the failure detector `W` through closed → open
     /// → half-open → closed.
     #[cfg(any(feature = "breaker", feature = "breaker-window"))]
-    pub fn breaker<W: steadfast::breaker::Window>(input: u64) -> u64 {
+    pub fn breaker<W: steadfast::breaker::Window>(b: &mut FirmwareBreaker<W>, input: u64) -> u64 {
         use steadfast::outcome::Outcome;
-        let Ok(mut b) = FirmwareBreaker::<W>::fixed() else {
-            return 0;
-        };
         let mut acc = 0u64;
-        for i in 0..64u64 {
-            let now = Instant::from_millis(i.saturating_mul(black_box(1_000)));
+        let (mut now, tick) = (Instant::ZERO, Duration::from_micros(black_box(1_000_000)));
+        let mut pattern = input;
+        for _ in 0..64u32 {
+            now = now.saturating_add(tick);
+            pattern = pattern.rotate_right(1);
             match b.try_acquire(now) {
                 Ok(permit) => {
-                    let outcome = if (input >> i) & 1 == 1 {
+                    let outcome = if pattern & 1 == 1 {
                         Outcome::Failure
                     } else {
                         Outcome::Success
@@ -201,11 +213,14 @@ mod patterns {
             return 0;
         };
         let mut acc = 0u64;
-        for i in 0..16u64 {
-            let now = Instant::from_millis(i);
+        let (mut now, tick) = (Instant::ZERO, Duration::from_micros(black_box(1_000)));
+        let mut pattern = input;
+        for _ in 0..16u32 {
+            now = now.saturating_add(tick);
+            pattern = pattern.rotate_right(1);
             match b.try_acquire(now) {
                 Acquire::Permit(p) => {
-                    if (input >> i) & 1 == 1 {
+                    if pattern & 1 == 1 {
                         acc ^= b.release(p, now).map_or(0, |_| 1);
                     }
                 }
@@ -330,14 +345,18 @@ mod patterns {
         let pipeline = black_box(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT)));
         let mut rng = SplitMix64::new(input);
         let mut acc = 0u64;
-        for call_no in 0..4u64 {
-            let mut now = Instant::from_secs(call_no);
+        let (mut start, second) = (Instant::ZERO, Duration::from_micros(black_box(1_000_000)));
+        let mut pattern = input;
+        for _ in 0..4u32 {
+            start = start.saturating_add(second);
+            let mut now = start;
             let mut call = pipeline.start(now);
             let mut step = call.next(now, shared);
-            for attempt in 0..8u64 {
+            for _ in 0..8u32 {
                 step = match step {
                     Step::Attempt { .. } => {
-                        let verdict = if (input >> (call_no * 8 + attempt)) & 1 == 1 {
+                        pattern = pattern.rotate_right(1);
+                        let verdict = if pattern & 1 == 1 {
                             Verdict::failure()
                         } else {
                             Verdict::success()
