@@ -36,9 +36,9 @@ full_run=0
 #   name                        goal  ceiling   what
 BUDGETS=(
   'flash:breaker                1024     1312   `Breaker<Consecutive, NoStats, Fixed<_>>`, .text+.rodata+.data over the baseline'
-  'flash:breaker-window         1024     2092   `Breaker<CountWindow<64>, NoStats, Fixed<_>>`'
+  'flash:breaker-window         1024     1996   `Breaker<CountWindow<64>, NoStats, Fixed<_>>`'
   'flash:retry                  1024     4772   `Retry` + `Backoff` (the retries of one call, jittered)'
-  'flash:bulkhead               1024     3044   `Bulkhead<4>`'
+  'flash:bulkhead               1024     1968   `Bulkhead<4>`'
   'flash:timeout                 300      300   `Deadline`'
   'flash:pipeline-breaker       4096     8600   pipeline: breaker + retry + timeouts'
   'flash:together               8192    21700   every pattern + pipeline'
@@ -47,7 +47,7 @@ BUDGETS=(
   'ram:Breaker_CountWindow_64     64       64   `size_of::<Breaker<CountWindow<64>, NoStats, Fixed<_>>>()`'
   'ram:Breaker_Consecutive_Stats   -      128   `size_of::<Breaker<Consecutive>>()` (holds its `Config`, counts `Stats`)'
   'ram:Call                      128      128   `size_of::<pipeline::Call>()`'
-  'flash:embassy                   -    14724   steadfast-embassy `Policy::call` with the firmware breaker (embassy-time included)'
+  'flash:embassy                   -    14684   steadfast-embassy `Policy::call` with the firmware breaker (embassy-time included)'
   'ram:embassy_call_beyond_op    256      256   a `Policy::call` future minus the future of the operation itself'
 )
 

@@ -389,21 +389,48 @@ impl<const N: usize, const WORDS: usize> Default for CountWindow<N, WORDS> {
 
 /// Reads bit `index` of a bitset and sets it to `value`; returns the old bit.
 /// Out-of-range indices (impossible after validation) read and write nothing.
+/// On 32-bit targets the bit is found in one half of its word, so no 64-bit
+/// shift routine is linked (a Cortex-M0 has no 64-bit shift instruction).
 #[inline(always)]
 fn swap_bit(words: &mut [u64], index: usize, value: bool) -> bool {
-    let mask = 1u64 << (index % 64);
     match words.get_mut(index / 64) {
-        Some(word) => {
-            let old = *word & mask != 0;
-            if value {
-                *word |= mask;
-            } else {
-                *word &= !mask;
-            }
-            old
-        }
+        Some(word) if cfg!(target_pointer_width = "64") => swap_bit_wide(word, index % 64, value),
+        Some(word) => swap_bit_halves(word, index % 64, value),
         None => false,
     }
+}
+
+/// [`swap_bit`] on one word, with a 64-bit mask (`bit < 64`).
+#[inline(always)]
+fn swap_bit_wide(word: &mut u64, bit: usize, value: bool) -> bool {
+    let mask = 1u64 << bit;
+    let old = *word & mask != 0;
+    if value {
+        *word |= mask;
+    } else {
+        *word &= !mask;
+    }
+    old
+}
+
+/// [`swap_bit`] on one word, in the 32-bit half that holds `bit` (`bit < 64`).
+#[inline(always)]
+fn swap_bit_halves(word: &mut u64, bit: usize, value: bool) -> bool {
+    let high = bit >= 32;
+    let mask = 1u32 << (bit % 32);
+    let half = if high {
+        (*word >> 32) as u32
+    } else {
+        *word as u32
+    };
+    let old = half & mask != 0;
+    let half = if value { half | mask } else { half & !mask };
+    *word = if high {
+        (*word & 0xFFFF_FFFF) | (u64::from(half) << 32)
+    } else {
+        (*word & 0xFFFF_FFFF_0000_0000) | u64::from(half)
+    };
+    old
 }
 
 /// The ring position after `pos` in a window of length `len`: past the last
@@ -478,11 +505,13 @@ impl<const N: usize, const WORDS: usize> Detector for CountWindow<N, WORDS> {
     }
 
     fn clear(&mut self) {
-        // Empty, same length.
-        *self = Self {
-            len: self.len,
-            ..Self::new()
-        };
+        // Empty, same length; field by field, so a one-word window is a few
+        // stores (a whole new value is a `memclr` call on a Cortex-M0).
+        self.failed = [0; WORDS];
+        self.slow = [0; WORDS];
+        self.pos = 0;
+        self.failures = 0;
+        self.slow_calls = 0;
     }
 }
 
@@ -672,5 +701,31 @@ impl<const K: usize> Window for TimeWindow<K> {
             total.slow_calls = total.slow_calls.saturating_add(bucket.slow_calls);
         }
         total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{swap_bit_halves, swap_bit_wide};
+    use crate::rng::{Rng, SplitMix64};
+
+    #[test]
+    fn both_bit_swaps_agree_on_every_bit() {
+        let mut rng = SplitMix64::new(7);
+        for _ in 0..2_000 {
+            let start = rng.next_u64();
+            for bit in 0..64 {
+                for value in [false, true] {
+                    let (mut wide, mut halves) = (start, start);
+                    assert_eq!(
+                        swap_bit_wide(&mut wide, bit, value),
+                        swap_bit_halves(&mut halves, bit, value),
+                        "{start:#x} bit {bit}"
+                    );
+                    assert_eq!(wide, halves, "{start:#x} bit {bit} set to {value}");
+                    assert_eq!(wide & (1 << bit) != 0, value);
+                }
+            }
+        }
     }
 }

@@ -841,7 +841,11 @@ impl<const Q: usize> Bulkhead<Q> {
             let Some(entry) = self.get(read) else { break };
             if entry.granted || now < entry.deadline {
                 if let Some(slot) = self.get_mut(kept) {
-                    *slot = entry;
+                    // Field by field: a whole-entry copy moves its padding
+                    // too, through a `memcpy` call on a Cortex-M0.
+                    slot.deadline = entry.deadline;
+                    slot.seq = entry.seq;
+                    slot.granted = entry.granted;
                 }
                 kept += 1;
             } else {

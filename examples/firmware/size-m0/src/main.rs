@@ -20,15 +20,19 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 
 #[entry]
 fn main() -> ! {
-    // The breakers live in `static`s, as a firmware's do: built at compile
-    // time, zeroed with `.bss` by the reset handler (`#[entry]` lends each as
-    // a `&'static mut`).
+    // The breakers and the bulkhead live in `static`s, as a firmware's do:
+    // built at compile time, set up with `.bss` and `.data` by the reset
+    // handler (`#[entry]` lends each as a `&'static mut`).
     #[cfg(feature = "breaker")]
     static mut BREAKER: FirmwareBreaker<steadfast::breaker::Consecutive> =
         steadfast::valid!(FirmwareBreaker::fixed());
     #[cfg(feature = "breaker-window")]
     static mut BREAKER_WINDOW: FirmwareBreaker<steadfast::breaker::CountWindow<64>> =
         steadfast::valid!(FirmwareBreaker::fixed());
+    #[cfg(feature = "bulkhead")]
+    static mut BULKHEAD: steadfast::bulkhead::Bulkhead<4> = steadfast::valid!(
+        steadfast::bulkhead::Bulkhead::new(steadfast::bulkhead::Config::DEFAULT.with_max_queue(4))
+    );
     let input: u64 = black_box(0x0123_4567_89AB_CDEF);
     #[allow(unused_mut)] // the baseline build has no pattern to fold in
     let mut acc: u64 = 0;
@@ -58,7 +62,7 @@ fn main() -> ! {
     }
     #[cfg(feature = "bulkhead")]
     {
-        acc ^= patterns::bulkhead(input);
+        acc ^= patterns::bulkhead(BULKHEAD, input);
     }
     #[cfg(feature = "timeout")]
     {
@@ -207,11 +211,8 @@ mod patterns {
 
     /// Bulkhead with a small waiting queue.
     #[cfg(feature = "bulkhead")]
-    pub fn bulkhead(input: u64) -> u64 {
-        use steadfast::bulkhead::{Acquire, Bulkhead, Config};
-        let Ok(mut b) = Bulkhead::<4>::new(black_box(Config::default())) else {
-            return 0;
-        };
+    pub fn bulkhead(b: &mut steadfast::bulkhead::Bulkhead<4>, input: u64) -> u64 {
+        use steadfast::bulkhead::Acquire;
         let mut acc = 0u64;
         let (mut now, tick) = (Instant::ZERO, Duration::from_micros(black_box(1_000)));
         let mut pattern = input;
