@@ -206,6 +206,12 @@ fn std_micros(origin: std::time::Instant) -> u64 {
     origin.elapsed().as_micros() as u64
 }
 
+/// The breaker configuration of the shared rows and the policy rows:
+/// consecutive [`THRESHOLD`], an open period of [`LONG_SECS`].
+pub fn shared_breaker_config() -> Config {
+    steadfast_config()
+}
+
 /// steadfast, reading `std::time::Instant` per call as an adapter must.
 #[derive(Debug)]
 pub struct SteadfastClockB(Breaker, std::time::Instant);

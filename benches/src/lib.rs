@@ -22,6 +22,7 @@ pub mod breaker;
 pub mod bulkhead;
 pub mod floor;
 pub mod pipeline;
+pub mod policy;
 pub mod ratelimit;
 pub mod tower_rows;
 
@@ -76,6 +77,7 @@ pub fn visit_all<V: Visitor>(v: &mut V) {
     backoff::visit(v);
     bulkhead::visit(v);
     pipeline::visit(v);
+    policy::visit(v);
     ratelimit::visit(v);
     tower_rows::visit(v);
 }

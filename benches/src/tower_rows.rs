@@ -182,7 +182,7 @@ impl Stack for TrBh {
 }
 
 /// One attempt, no timeout: the policy is only the breaker or the bulkhead.
-fn single_attempt() -> pipeline::Config {
+pub fn single_attempt() -> pipeline::Config {
     pipeline::Config::DEFAULT
         .with_retry(
             retry::Config::DEFAULT

@@ -636,7 +636,6 @@ impl<'p, H: Hold> Driver<'p, H> {
         let now = self.start.take().unwrap_or_else(self.clock);
         let policy = self.policy.inner();
         let mut raised = Events::new();
-        let mut events = [None; Events::CAPACITY];
         // The waiters granted a slot, woken once the locks are released (none
         // on most steps, which then pay nothing to drop the list).
         let mut wakes: Option<[Option<Wake>; Events::CAPACITY]> = None;
@@ -675,16 +674,16 @@ impl<'p, H: Hold> Driver<'p, H> {
             // Grants are recorded, and a ticket left behind forgotten, under the
             // bulkhead's lock: a waiter leaving the queue meanwhile cannot miss
             // a grant or have one recorded after it left.
-            for slot in &mut events {
-                let Some(event) = raised.pop() else {
-                    break;
-                };
-                if let (Event::Granted(ticket), Some(b)) = (event, &policy.bulkhead) {
-                    wakes.get_or_insert_with(Default::default)[granted] =
-                        Some(b.record_grant(ticket));
-                    granted += 1;
+            if let Some(b) = &policy.bulkhead {
+                for event in raised.iter() {
+                    if let Event::Granted(ticket) = *event
+                        && let Some(wake) =
+                            wakes.get_or_insert_with(Default::default).get_mut(granted)
+                    {
+                        *wake = Some(b.record_grant(ticket));
+                        granted += 1;
+                    }
                 }
-                *slot = Some(event);
             }
             let queued = match step {
                 Step::Queued { ticket, .. } => Some(ticket),
@@ -705,8 +704,8 @@ impl<'p, H: Hold> Driver<'p, H> {
             }
             step
         };
-        if let Some(wakes) = &mut wakes {
-            for wake in wakes[..granted].iter_mut().filter_map(Option::take) {
+        if let Some(wakes) = wakes {
+            for wake in wakes.into_iter().flatten() {
                 wake.wake();
             }
         }
@@ -714,8 +713,8 @@ impl<'p, H: Hold> Driver<'p, H> {
             report_occupancy(policy, occupancy);
         }
         let mut relay = Relay(policy, self.started, self.fallback);
-        for event in events.iter().map_while(Option::as_ref) {
-            pipeline::Observer::on_event(&mut relay, now, event);
+        while let Some(event) = raised.pop() {
+            pipeline::Observer::on_event(&mut relay, now, &event);
         }
         self.call.drain(now, &mut relay);
         step

@@ -182,6 +182,29 @@ impl Events {
         }
     }
 
+    /// The queued events, oldest first, left in the queue.
+    ///
+    /// ```
+    /// # use steadfast::pipeline::{Event, Events};
+    /// let mut q = Events::new();
+    /// for attempt in 0..8 {
+    ///     q.push(Event::TimedOut { attempt });
+    /// }
+    /// let kept: Vec<_> = q.iter().copied().collect();
+    /// assert_eq!(kept.len(), Events::CAPACITY);
+    /// assert_eq!(kept.first(), Some(&Event::TimedOut { attempt: 2 }));
+    /// assert_eq!(q.pop(), Some(Event::TimedOut { attempt: 2 }));
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = &Event> + '_ {
+        let cap = Self::CAPACITY as u8;
+        (0..self.len).filter_map(move |offset| {
+            // head < cap and offset < cap: one subtraction wraps the sum.
+            let index = self.head + offset;
+            let index = if index >= cap { index - cap } else { index };
+            self.slots.get(usize::from(index))?.as_ref()
+        })
+    }
+
     /// Removes and returns the oldest event.
     ///
     /// ```
