@@ -304,18 +304,24 @@ mod slot {
     use std::cell::Cell;
     use std::sync::atomic::{AtomicU32, Ordering};
 
-    /// Free slots, one bit each.
-    static FREE: AtomicU32 = AtomicU32::new((1 << super::STRIPES) - 1);
+    use super::STRIPES;
 
-    /// `OWNED` before this thread claimed a slot.
+    /// Free slots, one bit each.
+    static FREE: AtomicU32 = AtomicU32::new((1 << STRIPES) - 1);
+
+    /// `STRIPE` before this thread claimed a slot.
     const UNSET: u32 = u32::MAX;
-    /// `OWNED` when no slot was free (or the thread is exiting).
-    const NONE: u32 = u32::MAX - 1;
+    /// `STRIPE` when no slot was free (or the thread is exiting): the shared
+    /// stripe's index.
+    #[allow(clippy::cast_possible_truncation)] // 16
+    const SHARED: u32 = STRIPES as u32;
 
     std::thread_local! {
-        /// This thread's slot, `UNSET` or `NONE`: const-initialised with no
-        /// destructor, so reading it is one thread-local load.
-        static OWNED: Cell<u32> = const { Cell::new(UNSET) };
+        /// The index of the stripe this thread writes: below `SHARED` its
+        /// own, `SHARED` the one the rest share, or `UNSET`.
+        /// Const-initialised with no destructor, so reading it is one
+        /// thread-local load.
+        static STRIPE: Cell<u32> = const { Cell::new(UNSET) };
         /// Gives the slot back when the thread exits.
         static CLAIM: Claim = Claim::new();
     }
@@ -347,7 +353,7 @@ mod slot {
             // Stop writing the stripe first (a later destructor may still
             // use a breaker: it takes the shared stripe), then hand it over.
             // Release: the next owner sees every count this thread stored.
-            let _ = OWNED.try_with(|o| o.set(NONE));
+            let _ = STRIPE.try_with(|o| o.set(SHARED));
             if let Some(i) = self.0 {
                 FREE.fetch_or(1 << i, Ordering::Release);
             }
@@ -357,18 +363,17 @@ mod slot {
     /// `Some(i)`: this thread is the only writer of stripe `i`.
     #[inline]
     pub(super) fn owned() -> Option<usize> {
-        let slot = OWNED.try_with(Cell::get).unwrap_or(NONE);
-        match slot {
-            UNSET => claim(),
-            NONE => None,
-            i => Some(i as usize),
+        match STRIPE.try_with(Cell::get) {
+            Ok(i) if i < SHARED => Some(i as usize),
+            Ok(UNSET) => claim(),
+            _ => None,
         }
     }
 
     #[cold]
     fn claim() -> Option<usize> {
         let slot = CLAIM.try_with(|c| c.0).ok().flatten();
-        let _ = OWNED.try_with(|o| o.set(slot.unwrap_or(NONE)));
+        let _ = STRIPE.try_with(|o| o.set(slot.unwrap_or(SHARED)));
         slot.map(|i| i as usize)
     }
 }
@@ -385,9 +390,10 @@ mod slot {
 /// The stripe this thread writes, and whether it is its only writer.
 #[inline(always)]
 fn stripe(stripes: &[Stripe; STRIPES + 1]) -> (&Stripe, bool) {
-    match slot::owned().and_then(|i| stripes.get(i)) {
+    let (own, shared) = stripes.split_at(STRIPES);
+    match slot::owned().and_then(|i| own.get(i)) {
         Some(own) => (own, true),
-        None => (&stripes[STRIPES], false),
+        None => (&shared[0], false),
     }
 }
 
@@ -779,9 +785,20 @@ impl SharedBreaker {
             };
             self.issue_closed(word, at)
         } else {
-            let now = self.refuse_until_open_ends()?;
-            self.with_locked(|m| with_breaker!(m, b => b.try_acquire(now)))?
+            let now = self.refuse_until_open_ends().map_err(|until| Rejected {
+                retry_at: Some(until),
+            })?;
+            return self.acquire_locked(now);
         };
+        Ok(BreakerPermit {
+            breaker: self,
+            permit: Some(permit),
+        })
+    }
+
+    /// A permit from the core, under the lock, at `now`.
+    fn acquire_locked(&self, now: Instant) -> Result<BreakerPermit<'_>, Rejected> {
+        let permit = self.with_locked(|m| with_breaker!(m, b => b.try_acquire(now)))?;
         Ok(BreakerPermit {
             breaker: self,
             permit: Some(permit),
@@ -813,20 +830,19 @@ impl SharedBreaker {
     }
 
     /// [`refuse_while_open`](Self::refuse_while_open) at [`time::now`], read
-    /// once; `Ok(now)` when the core decides. The refusal compares on the
-    /// std clock ([`time::before`]) and converts no reading.
+    /// once: `Err(until)`, the end of the open period, when refused (counted
+    /// in this thread's stripe); otherwise `Ok(now)`, at which the core
+    /// decides. The refusal compares on the std clock
+    /// ([`time::reads_before`]) and converts no reading.
     #[inline]
-    fn refuse_until_open_ends(&self) -> Result<Instant, Rejected> {
+    fn refuse_until_open_ends(&self) -> Result<Instant, Instant> {
         let until = self.inner.open_until.load(Ordering::Acquire);
-        if until == 0 {
-            return Ok(time::now());
-        }
-        time::before(Instant::from_micros(until)).map_or_else(Ok, |()| {
+        let at = time::now_instant();
+        if until != 0 && time::reads_before(at, Instant::from_micros(until)) {
             bump(&self.inner.stripes, |s| &s.rejections);
-            Err(Rejected {
-                retry_at: Some(Instant::from_micros(until)),
-            })
-        })
+            return Err(Instant::from_micros(until));
+        }
+        Ok(time::from_std_cold(at))
     }
 
     /// Closed with no failure in the current run: its calls take the
@@ -886,18 +902,29 @@ impl SharedBreaker {
             }
             return result.map_err(Error::operation);
         }
-        self.call_timed(classifier, op)
+        self.call_unclean(word, classifier, op)
     }
 
-    /// [`call_classified`](Self::call_classified) off the clean path, or
-    /// with slow-call timing on.
+    /// [`call_classified`](Self::call_classified) off the clean path, `word`
+    /// read: a breaker that is not closed refuses with no lock before its
+    /// open period ends, and the core decides, at the same clock reading,
+    /// from then on.
     #[inline(never)]
-    fn call_timed<T, E, C: Classify<T, E> + ?Sized>(
+    fn call_unclean<T, E, C: Classify<T, E> + ?Sized>(
         &self,
+        word: u64,
         classifier: &C,
         op: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, Error<E>> {
-        let permit = self.try_acquire().map_err(|r| self.rejected(r))?;
+        let permit = if word & CLOSED == 0 {
+            match self.refuse_until_open_ends() {
+                Err(until) => return Err(Error::rejected(self.name_arc(), Some(until))),
+                Ok(now) => self.acquire_locked(now),
+            }
+        } else {
+            self.try_acquire()
+        };
+        let permit = permit.map_err(|r| self.rejected(r))?;
         let result = op();
         let _ = permit.record(classifier.classify(&result).outcome);
         result.map_err(Error::operation)

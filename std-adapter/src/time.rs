@@ -122,7 +122,8 @@ pub fn now() -> Instant {
 }
 
 /// The instant [`now`] converts: Tokio's clock with the `tokio` feature.
-fn now_instant() -> std::time::Instant {
+#[inline]
+pub(crate) fn now_instant() -> std::time::Instant {
     #[cfg(feature = "tokio")]
     {
         tokio::time::Instant::now().into_std()
@@ -134,35 +135,49 @@ fn now_instant() -> std::time::Instant {
 }
 
 std::thread_local! {
-    /// The last deadline [`before`] was asked about, in µs and on the std
-    /// clock: const-initialised with no destructor, one thread-local load.
-    static DEADLINE: Cell<(u64, Option<std::time::Instant>)> = const { Cell::new((0, None)) };
+    /// The last deadline [`reads_before`] was asked about, in µs and on the
+    /// std clock: const-initialised with no destructor, one thread-local load.
+    static DEADLINE: Cell<Option<(u64, std::time::Instant)>> = const { Cell::new(None) };
 }
 
-/// `Ok` when [`now`] reads before `until`; otherwise `Err(now)`. Exactly
-/// `now() < until`, with one clock read; the comparison is made on the std
-/// clock (`until` converted once per thread and deadline), which spares the
-/// conversion of the clock's reading to µs while the answer is `Ok`.
-pub(crate) fn before(until: Instant) -> Result<(), Instant> {
-    let at = now_instant();
+/// Whether `at`, a reading of the clock [`now`] converts, reads before
+/// `until`: exactly `from_std(at) < until`. The comparison is made on the
+/// std clock (`until` converted once per thread and deadline), which spares
+/// the conversion of the reading to µs.
+#[inline]
+pub(crate) fn reads_before(at: std::time::Instant, until: Instant) -> bool {
     let micros = until.as_micros();
-    // `None`: `until` lies beyond what the std clock can hold, never reached.
-    let deadline = DEADLINE
-        .try_with(|cached| match cached.get() {
-            (m, deadline) if m == micros && m != 0 => deadline,
-            _ => {
-                let deadline = epoch().checked_add(StdDuration::from_micros(micros));
-                cached.set((micros, deadline));
-                deadline
-            }
-        })
-        .unwrap_or_else(|_| epoch().checked_add(StdDuration::from_micros(micros)));
-    match deadline {
+    let cached = DEADLINE.try_with(|cached| match cached.get() {
+        Some((key, deadline)) if key == micros => Some(at < deadline),
+        _ => None,
+    });
+    match cached {
+        Ok(Some(before)) => before,
         // `from_std(at) < until` ⇔ `at < epoch + until`: µs since the epoch
-        // round down, and `until` is a whole number of them.
-        Some(deadline) if at >= deadline => Err(from_std(at)),
-        _ => Ok(()),
+        // round down, and `until` is a whole number of them. `None`: `until`
+        // lies beyond what the std clock can hold, never reached.
+        _ => on_std_clock(micros).is_none_or(|deadline| at < deadline),
     }
+}
+
+/// [`from_std`] out of line, for a reading whose conversion is off the
+/// path that matters.
+#[cold]
+#[inline(never)]
+pub(crate) fn from_std_cold(at: std::time::Instant) -> Instant {
+    from_std(at)
+}
+
+/// `micros` after the epoch on the std clock (`None` beyond what it holds),
+/// cached in [`DEADLINE`] for the next [`reads_before`] on this thread.
+#[cold]
+#[inline(never)]
+fn on_std_clock(micros: u64) -> Option<std::time::Instant> {
+    let deadline = epoch().checked_add(StdDuration::from_micros(micros));
+    if let Some(deadline) = deadline {
+        let _ = DEADLINE.try_with(|cached| cached.set(Some((micros, deadline))));
+    }
+    deadline
 }
 
 /// A steadfast [`Instant`] as a Tokio instant, for `sleep_until`/`timeout_at`:
