@@ -17,7 +17,10 @@
 //! is clean, moreover, a success that is not slow, on a permit of that
 //! generation, is a no-op for the core (it would end a failure run that is
 //! already empty): it is counted without the lock. An outcome of a window
-//! detector always goes to the core, which judges the window after each one.
+//! detector always goes to the core, which judges the window after each one;
+//! with slow-call detection off, a closed breaker reads the clock for an
+//! outcome only when it trips
+//! ([`Breaker::record_untimed`](steadfast::breaker::Breaker::record_untimed)).
 //!
 //! While it is open, the breaker also publishes the end of its open period
 //! (not for a metrics-only breaker, which never refuses): a call before it
@@ -748,7 +751,12 @@ impl SharedBreaker {
             let counted = with_breaker!(&mut locked.machine, b => b.take_stats());
             locked.totals.add(counted);
         }
-        locked.publish(&self.inner.word, &self.inner.open_until);
+        // Without a clean bit, the word and the open period change only with
+        // the generation (every change of state starts one).
+        let generation = with_breaker!(&locked.machine, b => b.generation());
+        if locked.fast || generation != word_generation(self.inner.word.load(Ordering::Relaxed)) {
+            locked.publish(&self.inner.word, &self.inner.open_until);
+        }
         r
     }
 
@@ -1035,13 +1043,23 @@ impl BreakerPermit<'_> {
     pub fn record(mut self, outcome: Outcome) -> Option<Transition> {
         let permit = self.permit.take()?;
         let breaker = self.breaker;
-        if breaker.inner.slow_micros == u64::MAX
-            && outcome == Outcome::Success
-            && breaker.inner.word.load(Ordering::Acquire) == clean_word(permit.generation())
-        {
-            // The clean success needs no time when slow calls are off.
-            bump(&breaker.inner.stripes, |s| &s.successes);
-            return None;
+        if breaker.inner.slow_micros == u64::MAX {
+            let word = breaker.inner.word.load(Ordering::Acquire);
+            if outcome == Outcome::Success && word == clean_word(permit.generation()) {
+                // The clean success needs no time when slow calls are off.
+                bump(&breaker.inner.stripes, |s| &s.successes);
+                return None;
+            }
+            if closed_in(word, permit.generation()) {
+                // The core records it without the time unless it trips the
+                // breaker; only then is the clock read (under the lock).
+                return breaker.with_locked(|m| {
+                    with_breaker!(m, b => match b.record_untimed(permit, outcome) {
+                        Ok(()) => None,
+                        Err(permit) => b.record(permit, outcome, time::now()),
+                    })
+                });
+            }
         }
         breaker.gate().record(permit, outcome, time::now())
     }

@@ -68,7 +68,7 @@ use crate::error::ConfigError;
 use crate::outcome::Outcome;
 use crate::time::{Duration, Instant};
 use state::sealed::Counter;
-use window::sealed::Sample;
+use window::sealed::{Kind, Sample};
 
 /// The circuit breaker, generic over its failure detector `W`.
 ///
@@ -933,6 +933,68 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
             return self.judge(outcome, slow, now);
         }
         self.record_slow(permit, outcome, now)
+    }
+
+    /// [`record`](Self::record) for an outcome whose effect cannot depend on
+    /// when it happened, without the time: the breaker is `Closed`, the call
+    /// cannot be slow (`slow_call_duration` is [`Duration::MAX`], or the
+    /// outcome is [`Outcome::TimedOut`], slow at any time, or
+    /// [`Outcome::Ignored`]), the detector does not count time
+    /// ([`Consecutive`], [`CountWindow`]) and the outcome does not trip it.
+    /// Then it records the outcome exactly as `record(permit, outcome, now)`
+    /// would for any `now` (leaving the highest instant seen where it is) and
+    /// returns `Ok`; a stale permit changes nothing, as in `record`.
+    /// Otherwise it changes nothing and hands the permit back, for `record`
+    /// with the time: what a shared breaker uses to read the clock only for
+    /// the outcomes that need it.
+    ///
+    /// ```
+    /// use steadfast::breaker::{Breaker, Config, State};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
+    ///
+    /// let mut b: Breaker = Breaker::new(Config::new().with_failure_threshold(2)).unwrap();
+    /// let p = b.try_acquire(Instant::ZERO).unwrap();
+    /// assert!(b.record_untimed(p, Outcome::Failure).is_ok()); // one failure: no trip
+    /// let p = b.try_acquire(Instant::ZERO).unwrap();
+    /// let p = b.record_untimed(p, Outcome::Failure).unwrap_err(); // this one trips
+    /// let t = b.record(p, Outcome::Failure, Instant::from_secs(3)).unwrap();
+    /// assert_eq!(t.to, State::Open { until: Instant::from_secs(33) });
+    /// ```
+    pub fn record_untimed(&mut self, permit: Permit, outcome: Outcome) -> Result<(), Permit> {
+        if permit.generation != self.generation {
+            return Ok(());
+        }
+        if self.phase != Phase::Closed || matches!(W::KIND, Kind::Time { .. }) {
+            return Err(permit);
+        }
+        let slow = match outcome {
+            Outcome::TimedOut => true,
+            Outcome::Ignored => false,
+            _ if self.config.get().slow_call_duration == Duration::MAX => false,
+            _ => return Err(permit),
+        };
+        if !matches!(outcome, Outcome::Ignored) {
+            // Judged on a copy: a trip needs the time, and then nothing changes.
+            let mut window = self.window;
+            let sample = Sample {
+                failure: outcome.is_failure(),
+                slow,
+            };
+            if window.record(sample, self.last_now, self.config.get()) {
+                return Err(permit);
+            }
+            self.window = window;
+        }
+        self.stats.bump(match outcome {
+            Outcome::Ignored => Counter::Ignored,
+            Outcome::Success => Counter::Successes,
+            Outcome::Failure | Outcome::TimedOut => Counter::Failures,
+        });
+        if slow {
+            self.stats.bump(Counter::SlowCalls);
+        }
+        Ok(())
     }
 
     /// Counts one outcome in the stats; returns whether the call was slow.

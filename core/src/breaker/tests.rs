@@ -979,3 +979,74 @@ fn metrics_only_reports_the_same_transitions_as_the_live_breaker() {
     assert!(live.stats().opens >= 2, "the timeline opens and re-opens");
     assert_eq!(live.stats().opens, shadow.stats().opens);
 }
+
+/// Twin breakers through the same calls: `timed` records every outcome with
+/// its time, `untimed` tries [`Breaker::record_untimed`] first. Whatever the
+/// detector, the configuration and the order in which permits come back, they
+/// must agree on every transition, state, count and later decision.
+fn untimed_twin<W: Window>(seed: u64) {
+    use crate::rng::{Rng, SplitMix64};
+    let mut rng = SplitMix64::new(seed);
+    let slow = if rng.below(2) == 0 {
+        Duration::MAX
+    } else {
+        secs(1)
+    };
+    let config = Config::new()
+        .with_failure_threshold(1 + rng.below(3) as u32)
+        .with_minimum_calls(1 + rng.below(4) as u32)
+        .with_failure_rate_percent(30 + rng.below(50) as u8)
+        .with_slow_call_duration(slow)
+        .with_slow_call_rate_percent(50 + rng.below(51) as u8)
+        .with_window_duration(secs(4))
+        .with_break_duration(secs(2))
+        .with_probes(1 + rng.below(2) as u16, 1);
+    let mut timed = Breaker::<W>::new(config).expect("valid config");
+    let mut untimed = Breaker::<W>::new(config).expect("valid config");
+    let mut now = Instant::ZERO;
+    let mut held = [const { None }; 3];
+    let mut took_untimed = 0;
+    for step in 0..300 {
+        now = now.saturating_add(Duration::from_millis(rng.below(1_500)));
+        let slot = rng.below(3) as usize;
+        match held[slot].take() {
+            None => {
+                let (a, b) = (timed.try_acquire(now), untimed.try_acquire(now));
+                assert_eq!(a, b, "seed {seed} step {step}: admission");
+                held[slot] = a.ok().zip(b.ok());
+            }
+            Some((a, b)) => {
+                let outcome = [Success, Failure, TimedOut, Ignored][rng.below(4) as usize];
+                let expected = timed.record(a, outcome, now);
+                let got = match untimed.record_untimed(b, outcome) {
+                    Ok(()) => {
+                        took_untimed += 1;
+                        None
+                    }
+                    Err(b) => untimed.record(b, outcome, now),
+                };
+                assert_eq!(got, expected, "seed {seed} step {step}: {outcome:?}");
+            }
+        }
+        assert_eq!(untimed.state(), timed.state(), "seed {seed} step {step}");
+        assert_eq!(untimed.stats(), timed.stats(), "seed {seed} step {step}");
+        assert_eq!(
+            untimed.counts(now),
+            timed.counts(now),
+            "seed {seed} step {step}"
+        );
+        assert_eq!(untimed.generation(), timed.generation());
+    }
+    if !matches!(W::KIND, window::sealed::Kind::Time { .. }) {
+        assert!(took_untimed > 0, "seed {seed}: the untimed path never ran");
+    }
+}
+
+#[test]
+fn an_untimed_outcome_records_what_a_timed_one_would() {
+    for seed in 0..300 {
+        untimed_twin::<Consecutive>(seed);
+        untimed_twin::<CountWindow<8>>(seed);
+        untimed_twin::<TimeWindow<4>>(seed);
+    }
+}
