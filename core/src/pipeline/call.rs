@@ -585,23 +585,9 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
         }
         if self.pipeline.config().order == Order::BulkheadOutermost
             && self.bulkhead.is_none()
-            && let Some(bulkhead) = shared.bulkhead.as_deref_mut()
+            && let Some(step) = self.take_slot(now, shared)
         {
-            match bulkhead.try_acquire(now) {
-                Acquire::Permit(permit) => self.bulkhead = Some(permit),
-                Acquire::Queued { ticket, deadline } => {
-                    let until = self.within_total(deadline);
-                    self.phase = Phase::Queued { ticket, until };
-                    return Step::Queued { ticket, until };
-                }
-                Acquire::Full => {
-                    return self.fail(
-                        Failure::new(Reason::BulkheadFull, self.started),
-                        shared,
-                        now,
-                    );
-                }
-            }
+            return step;
         }
         // A breaker permit held here is the whole call's: the breaker of
         // `BreakerOutermost` admitted the call once.
@@ -619,27 +605,43 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
             }
         }
         if self.pipeline.config().order != Order::BulkheadOutermost
-            && let Some(bulkhead) = shared.bulkhead.as_deref_mut()
+            && let Some(step) = self.take_slot(now, shared)
         {
-            match bulkhead.try_acquire(now) {
-                Acquire::Permit(permit) => self.bulkhead = Some(permit),
-                Acquire::Queued { ticket, deadline } => {
-                    let until = self.within_total(deadline);
-                    self.phase = Phase::Queued { ticket, until };
-                    return Step::Queued { ticket, until };
-                }
-                Acquire::Full => {
-                    let breaker = self.take_attempt_breaker();
-                    give_back(now, shared, breaker, None);
-                    return self.fail(
-                        Failure::new(Reason::BulkheadFull, self.started),
-                        shared,
-                        now,
-                    );
-                }
-            }
+            return step;
         }
         self.run(now, shared)
+    }
+
+    /// Asks the bulkhead for a slot, the whole call's (taken before the
+    /// attempt's breaker permit) or the attempt's (after it): `None` once the
+    /// call holds it, or with no bulkhead lent; otherwise the step that
+    /// queues the call, or ends it when the bulkhead is full (the attempt's
+    /// breaker permit given back).
+    fn take_slot<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
+        &mut self,
+        now: Instant,
+        shared: &mut Shared<'_, G, K, B, O, A>,
+    ) -> Option<Step> {
+        match shared.bulkhead.as_deref_mut()?.try_acquire(now) {
+            Acquire::Permit(permit) => {
+                self.bulkhead = Some(permit);
+                None
+            }
+            Acquire::Queued { ticket, deadline } => {
+                let until = self.within_total(deadline);
+                self.phase = Phase::Queued { ticket, until };
+                Some(Step::Queued { ticket, until })
+            }
+            Acquire::Full => {
+                let breaker = self.take_attempt_breaker();
+                give_back(now, shared, breaker, None);
+                Some(self.fail(
+                    Failure::new(Reason::BulkheadFull, self.started),
+                    shared,
+                    now,
+                ))
+            }
+        }
     }
 
     /// Claims a queued ticket.
