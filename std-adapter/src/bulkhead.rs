@@ -88,6 +88,9 @@ const LOW_SHIFT: u32 = 16;
 const TAKEN_SHIFT: u32 = 32;
 const TAKEN_ONE: u64 = 1 << TAKEN_SHIFT;
 const TAKEN_FULL: u64 = ((1 << 31) - 1) << TAKEN_SHIFT;
+/// The most slots one locked step lends: each is a core acquisition under
+/// the lock, so a very wide bulkhead lends in steps rather than all at once.
+const LEND_AT_ONCE: u64 = 256;
 
 /// What the machine's mutex protects: the core bulkhead and the books of
 /// the slots it lent to the lock-free path (see the module docs).
@@ -175,8 +178,8 @@ impl MachineGuard<'_> {
         locked.machine.release(permit, now)
     }
 
-    /// Lends the core's free slots to the word, while nobody waits (no
-    /// effect otherwise, or with no slot free).
+    /// Lends the core's free slots (at most [`LEND_AT_ONCE`]) to the word,
+    /// while nobody waits (no effect otherwise, or with no slot free).
     #[inline(never)]
     pub(crate) fn lend(&mut self, word: &AtomicU64) {
         let locked = &mut *self.locked;
@@ -190,7 +193,7 @@ impl MachineGuard<'_> {
         locked.peak = locked.peak.max(machine.in_flight());
         let mut free = 0;
         // Every lent slot, free or held, fits the word's count.
-        while locked.lent.len() < FREE as usize && machine.available() > 0 {
+        while free < LEND_AT_ONCE && locked.lent.len() < FREE as usize && machine.available() > 0 {
             // Nobody waits and a slot is free: the core issues a permit.
             let Acquire::Permit(permit) = machine.try_acquire(Instant::ZERO) else {
                 break;

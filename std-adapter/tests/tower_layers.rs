@@ -486,6 +486,41 @@ async fn bulkhead_counts_requests_not_the_slots_it_lends_to_its_lock_free_path()
     assert_eq!((pool.in_flight(), pool.available()), (0, 4));
 }
 
+#[test]
+fn bulkhead_wider_than_one_lending_counts_every_request() {
+    // 1 000 slots, lent a few hundred at a time: 700 requests held at once
+    // take them under the lock and lock-free in turn.
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1_000)
+            .with_max_queue(0)
+            .with_max_wait(Duration::ZERO),
+    )
+    .unwrap();
+    let pending = service_fn(|_: u32| std::future::pending::<Result<u32, ()>>());
+    let mut svc = BulkheadLayer::new(pool.clone()).layer(pending);
+    let mut held: Vec<_> = (0..700).map(|n| Box::pin(svc.call(n))).collect();
+    for fut in &mut held {
+        assert_eq!(poll_once(fut.as_mut()), Poll::Pending);
+    }
+    drop(held.split_off(350));
+    let s = pool.stats();
+    assert_eq!(
+        (s.acquired, s.released, s.in_flight, s.peak),
+        (700, 350, 350, 700),
+        "{s:?}"
+    );
+    drop(held);
+    let s = pool.stats();
+    assert_eq!(
+        (s.acquired, s.released, s.in_flight, s.peak),
+        (700, 700, 0, 700),
+        "{s:?}"
+    );
+    assert_eq!(pool.available(), 1_000);
+}
+
 #[tokio::test(start_paused = true)]
 async fn bulkhead_lent_slot_given_back_goes_to_the_waiter_first() {
     let pool = SharedBulkhead::new(
