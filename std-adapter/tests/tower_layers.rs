@@ -487,6 +487,34 @@ async fn bulkhead_counts_requests_not_the_slots_it_lends_to_its_lock_free_path()
 }
 
 #[test]
+fn bulkhead_slot_comes_back_when_the_inner_call_panics() {
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(2)
+            .with_max_queue(0)
+            .with_max_wait(Duration::ZERO),
+    )
+    .unwrap();
+    let dep = service_fn(|n: u32| {
+        assert_ne!(n, 0, "the inner call panics");
+        std::future::ready(Ok::<_, ()>(n))
+    });
+    let mut svc = BulkheadLayer::new(pool.clone()).layer(dep);
+    let panics = |svc: &mut _| {
+        let call = std::panic::AssertUnwindSafe(|| drop(Service::call(svc, 0)));
+        assert!(std::panic::catch_unwind(call).is_err());
+    };
+    panics(&mut svc); // its slot taken under the lock
+    assert_eq!(pool.in_flight(), 0);
+    let mut fut = pin!(svc.call(1)); // under the lock; lends the other
+    assert_eq!(poll_once(fut.as_mut()), Poll::Ready(Ok(1)));
+    panics(&mut svc); // its slot lent
+    let s = pool.stats();
+    assert_eq!((s.acquired, s.released, s.in_flight), (3, 3, 0), "{s:?}");
+}
+
+#[test]
 fn bulkhead_wider_than_one_lending_counts_every_request() {
     // 1 000 slots, lent a few hundred at a time: 700 requests held at once
     // take them under the lock and lock-free in turn.

@@ -332,15 +332,17 @@ where
         }
         let unwatched = self.report.as_ref().is_none_or(|r| !r.watches_bulkhead());
         if unwatched && self.bulkhead.take_lent() {
+            // Held before the inner call: a panic in it gives the slot back.
+            let slot = Slot {
+                bulkhead: self.bulkhead.clone(),
+                held: Held::Lent,
+                report: None,
+            };
             return BulkheadFuture {
                 running: Some(self.inner.call(req)),
                 sleep: None,
                 queued: None,
-                slot: Slot {
-                    bulkhead: self.bulkhead.clone(),
-                    held: Held::Lent,
-                    report: None,
-                },
+                slot,
                 mode: PhantomData,
             };
         }
@@ -354,16 +356,24 @@ where
             (acquired, occupancy(self.report.as_ref(), &machine))
         };
         report_occupancy(self.report.as_ref(), now_held);
-        let (held, running, queued, sleep) = match acquired {
+        // Held before the inner call (or the clone and timer of a queued
+        // request): a panic in it gives the slot or the queue place back.
+        let mut slot = Slot {
+            bulkhead: self.bulkhead.clone(),
+            held: Held::Nothing,
+            report: self.report.clone(),
+        };
+        let (running, queued, sleep) = match acquired {
             Acquire::Permit(permit) => {
-                (Held::Permit(permit), Some(self.inner.call(req)), None, None)
+                slot.held = Held::Permit(permit);
+                (Some(self.inner.call(req)), None, None)
             }
             Acquire::Queued { ticket, deadline } => {
+                slot.held = Held::Queued(ticket);
                 // The ready service goes with the request; this one keeps a clone.
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
                 (
-                    Held::Queued(ticket),
                     None,
                     Some((ready, req)),
                     // Boxed: only a queued request pays for a timer, and the
@@ -375,18 +385,14 @@ where
                 if let Some(report) = &self.report {
                     report.refused(Reason::BulkheadFull);
                 }
-                (Held::Nothing, None, None, None)
+                (None, None, None)
             }
         };
         BulkheadFuture {
             running,
             sleep,
             queued,
-            slot: Slot {
-                bulkhead: self.bulkhead.clone(),
-                held,
-                report: self.report.clone(),
-            },
+            slot,
             mode: PhantomData,
         }
     }
