@@ -9,15 +9,29 @@
 //! A grant that arrives before its waiter parked is remembered, so no wake-up
 //! is lost. A waiter whose future is dropped leaves the queue (and passes on a
 //! slot already granted to it) through [`Call::abandon`](steadfast::pipeline::Call::abandon).
+//!
+//! While nobody waits, the tower `BulkheadLayer` (without an observer of the
+//! bulkhead) takes and gives back slots without the lock: its slow path lends the core's free slots to one atomic word
+//! (the core issues a permit for each, kept aside), and a request then takes
+//! one with a compare-and-swap and gives it back with another. Every locked
+//! step first takes the free lent slots back (one swap of the word, their
+//! permits released to the core), so the core, and whatever reads it, sees
+//! every slot that is free as free and queues a waiter only when no slot is:
+//! lending stops while anyone waits, and a lent slot given back meanwhile
+//! goes to the core under the lock, to the next waiter. The counters stay
+//! exact: `acquired` and `released` count requests, not the slots lent and
+//! taken back, and `peak` is the highest number of slots requests held
+//! (the word keeps the fewest free lent slots seen since it was last read).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::AtomicU32;
 
-use steadfast::bulkhead::{Bulkhead, Config, Stats, Ticket};
+use steadfast::bulkhead::{Acquire, Bulkhead, Config, Permit, Stats, Ticket};
 use steadfast::error::ConfigError;
+use steadfast::time::Instant;
 
-use crate::sync::{Arc, Mutex, MutexGuard, lock};
+use crate::sync::{Arc, AtomicU64, Mutex, MutexGuard, Ordering, lock};
 use crate::time;
 
 /// The queue storage of every shared bulkhead: `Config::max_queue` may be at
@@ -63,10 +77,183 @@ impl Wake {
     }
 }
 
+/// The lent word's bit saying slots are lent (nobody waits).
+const OPEN: u64 = 1 << 63;
+/// The lent word's free lent slots (bits 0..16), and the fewest seen since
+/// the word was last read under the lock (bits 16..32).
+const FREE: u64 = 0xFFFF;
+const LOW_SHIFT: u32 = 16;
+/// The lent word's count of slots taken from it (bits 32..63), read and
+/// cleared under the lock; a full count sends requests to the lock.
+const TAKEN_SHIFT: u32 = 32;
+const TAKEN_ONE: u64 = 1 << TAKEN_SHIFT;
+const TAKEN_FULL: u64 = ((1 << 31) - 1) << TAKEN_SHIFT;
+/// The most slots one locked step lends: each is a core acquisition under
+/// the lock, so a very wide bulkhead lends in steps rather than all at once.
+const LEND_AT_ONCE: u64 = 256;
+
+/// What the machine's mutex protects: the core bulkhead and the books of
+/// the slots it lent to the lock-free path (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Locked {
+    machine: Machine,
+    /// Whether the lent word is open (set and cleared only under the lock),
+    /// or was once.
+    lending: Lending,
+    /// The core's permits behind the lent slots: one for each lent slot
+    /// free in the word or held by a request.
+    lent: Vec<Permit>,
+    /// Core acquisitions made to lend a slot (not requests).
+    lends: u64,
+    /// Core releases of lent slots (not requests'): taken back free, or
+    /// given back under the lock by the request that held one.
+    returns: u64,
+    /// Lent slots taken by requests, read from the word.
+    taken: u64,
+    /// The core's slots taken while lending (constant then: every locked
+    /// step first stops lending).
+    lending_in_flight: u32,
+    /// The most slots requests held at once, once slots were lent (the
+    /// core's own peak counts the lent slots); the core's before.
+    peak: u32,
+}
+
+/// Whether a bulkhead lends slots to the lock-free path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lending {
+    /// Never did: the core's counters are the bulkhead's.
+    Never,
+    /// Did, does not now.
+    Stopped,
+    /// Does: the word is open.
+    Open,
+}
+
 struct Inner {
     name: std::sync::Arc<str>,
-    machine: Mutex<Machine>,
+    /// `OPEN | taken << 32 | fewest free << 16 | free`: the lent slots.
+    lent: AtomicU64,
+    machine: Mutex<Locked>,
     waiters: Mutex<Waiters>,
+}
+
+/// The core bulkhead under its lock, every lent slot that is free taken back
+/// (see the module docs); dropping it records the slots taken as a
+/// candidate peak.
+pub(crate) struct MachineGuard<'a> {
+    locked: MutexGuard<'a, Locked>,
+}
+
+impl std::ops::Deref for MachineGuard<'_> {
+    type Target = Machine;
+    fn deref(&self) -> &Machine {
+        &self.locked.machine
+    }
+}
+
+impl std::ops::DerefMut for MachineGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Machine {
+        &mut self.locked.machine
+    }
+}
+
+impl Drop for MachineGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let locked = &mut *self.locked;
+        if locked.lending == Lending::Stopped {
+            locked.peak = locked.peak.max(locked.machine.in_flight());
+        }
+    }
+}
+
+impl MachineGuard<'_> {
+    /// Gives back a lent slot a request held, under the lock (the word was
+    /// closed when it tried without): returns the ticket of the waiter the
+    /// slot went to.
+    pub(crate) fn give_back_lent(&mut self, now: Instant) -> Option<Ticket> {
+        let locked = &mut *self.locked;
+        let permit = locked.lent.pop()?;
+        locked.returns = locked.returns.wrapping_add(1);
+        locked.machine.release(permit, now)
+    }
+
+    /// Lends the core's free slots (at most [`LEND_AT_ONCE`]) to the word,
+    /// while nobody waits (no effect otherwise, or with no slot free).
+    #[inline(never)]
+    pub(crate) fn lend(&mut self, word: &AtomicU64) {
+        let locked = &mut *self.locked;
+        let machine = &mut locked.machine;
+        if locked.lending == Lending::Open || machine.queued() != 0 || machine.reserved() != 0 {
+            return;
+        }
+        if locked.lending == Lending::Never {
+            locked.peak = machine.stats().peak;
+        }
+        locked.peak = locked.peak.max(machine.in_flight());
+        let mut free = 0;
+        // Every lent slot, free or held, fits the word's count.
+        while free < LEND_AT_ONCE && locked.lent.len() < FREE as usize && machine.available() > 0 {
+            // Nobody waits and a slot is free: the core issues a permit.
+            let Acquire::Permit(permit) = machine.try_acquire(Instant::ZERO) else {
+                break;
+            };
+            locked.lent.push(permit);
+            free += 1;
+        }
+        if free == 0 {
+            return;
+        }
+        locked.lends = locked.lends.wrapping_add(free);
+        locked.lending_in_flight = machine.in_flight();
+        locked.lending = Lending::Open;
+        word.store(OPEN | (free << LOW_SHIFT) | free, Ordering::Release);
+    }
+}
+
+impl Locked {
+    /// Stops lending: takes the word's free slots back (their permits
+    /// released to the core) and reads its counts.
+    #[cold]
+    #[inline(never)]
+    fn stop_lending(&mut self, word: &AtomicU64) {
+        let lent = word.swap(0, Ordering::AcqRel);
+        self.lending = Lending::Stopped;
+        let free = lent & FREE;
+        let fewest = (lent >> LOW_SHIFT) & FREE;
+        self.taken = self
+            .taken
+            .wrapping_add(lent >> TAKEN_SHIFT & (TAKEN_FULL >> TAKEN_SHIFT));
+        #[allow(clippy::cast_possible_truncation)] // at most FREE
+        let held = self.lending_in_flight.saturating_sub(fewest as u32);
+        self.peak = self.peak.max(held);
+        for _ in 0..free {
+            let Some(permit) = self.lent.pop() else {
+                break;
+            };
+            self.returns = self.returns.wrapping_add(1);
+            // Nobody waits while slots are lent: the slot becomes free.
+            let _ = self.machine.release(permit, Instant::ZERO);
+        }
+    }
+
+    /// The core's counters with the lent slots' books folded in.
+    fn stats(&self) -> Stats {
+        let mut stats = self.machine.stats();
+        let held_lent = self.lent.len() as u64;
+        stats.acquired = stats
+            .acquired
+            .wrapping_sub(self.lends)
+            .wrapping_add(self.taken);
+        stats.released = stats
+            .released
+            .wrapping_sub(self.returns)
+            .wrapping_add(self.taken.wrapping_sub(held_lent));
+        if self.lending != Lending::Never {
+            stats.peak = self.peak.max(self.machine.in_flight());
+        }
+        stats
+    }
 }
 
 /// A bulkhead (max concurrent calls plus a bounded FIFO queue with a max
@@ -88,7 +275,7 @@ pub struct SharedBulkhead {
 
 impl fmt::Debug for SharedBulkhead {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = lock(&self.inner.machine);
+        let m = self.lock();
         f.debug_struct("SharedBulkhead")
             .field("name", &self.inner.name)
             .field("in_flight", &m.in_flight())
@@ -115,7 +302,17 @@ impl SharedBulkhead {
         Ok(Self {
             inner: Arc::new(Inner {
                 name: name.into(),
-                machine: Mutex::new(Bulkhead::with_id(config, id)?),
+                lent: AtomicU64::new(0),
+                machine: Mutex::new(Locked {
+                    machine: Bulkhead::with_id(config, id)?,
+                    lending: Lending::Never,
+                    lent: Vec::new(),
+                    lends: 0,
+                    returns: 0,
+                    taken: 0,
+                    lending_in_flight: 0,
+                    peak: 0,
+                }),
                 waiters: Mutex::new(Waiters::default()),
             }),
         })
@@ -140,7 +337,7 @@ impl SharedBulkhead {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn config(&self) -> Config {
-        *lock(&self.inner.machine).config()
+        *self.lock().config()
     }
 
     /// Slots taken (permits out plus slots reserved for granted waiters).
@@ -151,7 +348,7 @@ impl SharedBulkhead {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn in_flight(&self) -> u32 {
-        lock(&self.inner.machine).in_flight()
+        self.lock().in_flight()
     }
 
     /// Free slots.
@@ -162,7 +359,7 @@ impl SharedBulkhead {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn available(&self) -> u32 {
-        lock(&self.inner.machine).available()
+        self.lock().available()
     }
 
     /// Waiters in the queue.
@@ -173,10 +370,13 @@ impl SharedBulkhead {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn queued(&self) -> u32 {
-        lock(&self.inner.machine).queued()
+        self.lock().queued()
     }
 
-    /// The counters (after expiring due waiters).
+    /// The counters (after expiring due waiters): the core's, with the
+    /// slots lent to the lock-free path counted as the requests used them
+    /// (see the module docs). Reading them, like any locked step, takes the
+    /// free lent slots back.
     ///
     /// ```
     /// # let pool = steadfast_std::SharedBulkhead::new("reports", Default::default())?;
@@ -184,9 +384,9 @@ impl SharedBulkhead {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        let mut m = lock(&self.inner.machine);
+        let mut m = self.lock();
         let _ = m.handle_timeout(time::now());
-        m.stats()
+        m.locked.stats()
     }
 
     #[cfg(feature = "tower")]
@@ -194,8 +394,59 @@ impl SharedBulkhead {
         self.inner.name.clone()
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Machine> {
-        lock(&self.inner.machine)
+    /// The core bulkhead under its lock, every free lent slot taken back.
+    #[inline]
+    pub(crate) fn lock(&self) -> MachineGuard<'_> {
+        let mut locked = lock(&self.inner.machine);
+        if locked.lending == Lending::Open {
+            locked.stop_lending(&self.inner.lent);
+        }
+        MachineGuard { locked }
+    }
+
+    /// Lends the core's free slots to the lock-free path while nobody
+    /// waits (see the module docs); `machine` is this bulkhead's.
+    pub(crate) fn lend(&self, machine: &mut MachineGuard<'_>) {
+        machine.lend(&self.inner.lent);
+    }
+
+    /// Takes a lent slot without the lock; `false` when none is free or
+    /// slots are not lent (ask the core under the lock).
+    #[inline]
+    pub(crate) fn take_lent(&self) -> bool {
+        let word = &self.inner.lent;
+        let mut lent = word.load(Ordering::Relaxed);
+        loop {
+            let free = lent & FREE;
+            if lent & OPEN == 0 || free == 0 || lent & TAKEN_FULL == TAKEN_FULL {
+                return false;
+            }
+            let fewest = ((lent >> LOW_SHIFT) & FREE).min(free - 1);
+            let next = ((lent & !(FREE << LOW_SHIFT)) + TAKEN_ONE - 1) | (fewest << LOW_SHIFT);
+            match word.compare_exchange_weak(lent, next, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => lent = now,
+            }
+        }
+    }
+
+    /// Gives a lent slot back without the lock while slots are lent;
+    /// `false` when lending stopped (give it back under the lock:
+    /// [`MachineGuard::give_back_lent`]).
+    #[inline]
+    pub(crate) fn return_lent(&self) -> bool {
+        let word = &self.inner.lent;
+        let mut lent = word.load(Ordering::Relaxed);
+        loop {
+            if lent & OPEN == 0 {
+                return false;
+            }
+            // At most as many free as lent (≤ FREE): the count cannot carry.
+            match word.compare_exchange_weak(lent, lent + 1, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => lent = now,
+            }
+        }
     }
 
     /// Records the grant of `ticket`. Call it with the machine's lock held —
@@ -253,6 +504,50 @@ impl SharedBulkhead {
             }
             std::thread::park_timeout(time::to_std_duration(until.saturating_duration_since(now)));
         }
+    }
+}
+
+/// The lock-free path as the tower layer drives it, for the loom model
+/// (`tests/loom.rs`), which builds without the tower layer: a lent slot taken
+/// and given back, and the core's own steps, all at [`Instant::ZERO`].
+#[cfg(loom)]
+#[doc(hidden)]
+impl SharedBulkhead {
+    pub fn loom_lend(&self) {
+        let mut machine = self.lock();
+        self.lend(&mut machine);
+    }
+
+    pub fn loom_take_lent(&self) -> bool {
+        self.take_lent()
+    }
+
+    /// Gives a lent slot back, without the lock while slots are lent, else
+    /// under it; returns the ticket the slot went to.
+    pub fn loom_give_back_lent(&self) -> Option<Ticket> {
+        if self.return_lent() {
+            return None;
+        }
+        let mut machine = self.lock();
+        let next = machine.give_back_lent(Instant::ZERO)?;
+        self.record_grant(next).wake();
+        Some(next)
+    }
+
+    pub fn loom_acquire(&self) -> Acquire {
+        self.lock().try_acquire(Instant::ZERO)
+    }
+
+    pub fn loom_claim(&self, ticket: Ticket) -> steadfast::bulkhead::Claim {
+        let mut machine = self.lock();
+        let claim = machine.claim(ticket, Instant::ZERO);
+        self.forget(ticket);
+        drop(machine);
+        claim
+    }
+
+    pub fn loom_release(&self, permit: Permit) -> Option<Ticket> {
+        self.lock().release(permit, Instant::ZERO)
     }
 }
 

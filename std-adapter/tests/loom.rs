@@ -1,10 +1,12 @@
 //! loom models of the shared handles: every interleaving of two threads (loom's
 //! exhaustive scheduler, bounded preemptions) over the breaker's atomic fast path, its
-//! mutex slow path, and the bulkhead behind the blocking executor.
+//! mutex slow path, the bulkhead behind the blocking executor, and the bulkhead's slots
+//! lent to its lock-free path racing a waiter that queues.
 //!
 //! Proven for every interleaving explored: no lost update (every call recorded exactly
 //! once in the stats, no failure lost on the way to a trip), no leaked permit (the
-//! bulkhead is empty afterwards, acquired == released), no double release.
+//! bulkhead is empty afterwards, acquired == released), no double release, no lent
+//! slot lost.
 //!
 //! Run (its own target dir; tokio is left out because `--cfg loom` switches tokio into
 //! its internal loom mode):
@@ -44,6 +46,69 @@ fn breaker(threshold: u32) -> SharedBreaker {
         BreakerConfig::new().with_failure_threshold(threshold),
     )
     .unwrap()
+}
+
+/// What a newcomer got from a bulkhead.
+#[derive(Debug)]
+enum Got {
+    Lent,
+    Permit(steadfast::bulkhead::Permit),
+    Queued(steadfast::bulkhead::Ticket),
+}
+
+/// One slot, lent to the lock-free path and held; its holder gives it back
+/// while a newcomer asks for one (lock-free first, then the core, which
+/// queues it when no slot is free). Whichever comes first, the slot is never
+/// lost: the newcomer has it once the holder is done, and the books close
+/// exact (2 acquired, 2 released, peak 1).
+#[test]
+fn bulkhead_lent_slot_given_back_while_a_waiter_queues() {
+    use steadfast::bulkhead::{Acquire, Claim};
+    model(
+        "bulkhead_lent_slot_given_back_while_a_waiter_queues",
+        || {
+            let pool = SharedBulkhead::new(
+                "loom",
+                BulkheadConfig::DEFAULT
+                    .with_max_concurrent(1)
+                    .with_max_queue(1)
+                    .with_max_wait(Duration::from_secs(1)),
+            )
+            .unwrap();
+            pool.loom_lend();
+            assert!(pool.loom_take_lent());
+            let holder = {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    let _ = pool.loom_give_back_lent();
+                })
+            };
+            let got = if pool.loom_take_lent() {
+                Got::Lent
+            } else {
+                match pool.loom_acquire() {
+                    Acquire::Permit(permit) => Got::Permit(permit),
+                    Acquire::Queued { ticket, .. } => Got::Queued(ticket),
+                    Acquire::Full => panic!("a queue of 1 was full"),
+                }
+            };
+            holder.join().unwrap();
+            match got {
+                Got::Lent => assert_eq!(pool.loom_give_back_lent(), None),
+                Got::Permit(permit) => assert_eq!(pool.loom_release(permit), None),
+                Got::Queued(ticket) => match pool.loom_claim(ticket) {
+                    Claim::Granted(permit) => assert_eq!(pool.loom_release(permit), None),
+                    other => panic!("the slot given back was lost: {other:?}"),
+                },
+            }
+            let s = pool.stats();
+            assert_eq!(
+                (s.in_flight, s.waiting, s.acquired, s.released, s.peak),
+                (0, 0, 2, 2, 1),
+                "{s:?}"
+            );
+        },
+    );
 }
 
 /// One success (fast path) racing one failure (slow path): both are counted.

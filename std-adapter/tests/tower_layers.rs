@@ -437,6 +437,256 @@ async fn bulkhead_drop_storm_leaks_nothing() {
     assert_eq!(svc.clone().oneshot(1).await, Ok(1));
 }
 
+#[tokio::test(start_paused = true)]
+async fn bulkhead_counts_requests_not_the_slots_it_lends_to_its_lock_free_path() {
+    // A request that finds no lent slot takes its slot under the lock, then
+    // lends the free ones to the lock-free path, where the next ones take
+    // them. Every count is a request's, and the peak the most held at once.
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(4)
+            .with_max_queue(0)
+            .with_max_wait(Duration::ZERO),
+    )
+    .unwrap();
+    let dep = service_fn(|n: u32| async move {
+        tokio::time::sleep(ms(u64::from(n))).await;
+        Ok::<_, ()>(n)
+    });
+    let mut svc = BulkheadLayer::new(pool.clone()).layer(dep);
+    let stats = |pool: &SharedBulkhead| {
+        let s = pool.stats();
+        (s.acquired, s.released, s.rejected_full, s.in_flight, s.peak)
+    };
+    for n in 1..=3 {
+        assert_eq!(svc.call(n).await, Ok(n));
+    }
+    assert_eq!(stats(&pool), (3, 3, 0, 0, 1));
+    // Two at once, both lock-free, both back before the books are read:
+    // only the lent word saw them together.
+    assert_eq!(svc.call(1).await, Ok(1));
+    let (a, b) = (svc.call(1), svc.call(2));
+    assert_eq!((a.await, b.await), (Ok(1), Ok(2)));
+    assert_eq!(stats(&pool), (6, 6, 0, 0, 2));
+    // Four at once: one under the lock, three lent; a fifth is refused.
+    let mut held: Vec<_> = (1..=4).map(|n| Box::pin(svc.call(n * 10))).collect();
+    let mut refused = Box::pin(svc.call(0));
+    assert_eq!(
+        poll_once(refused.as_mut()),
+        Poll::Ready(Err(Error::bulkhead_full()))
+    );
+    for fut in &mut held {
+        assert_eq!(poll_once(fut.as_mut()), Poll::Pending);
+    }
+    drop(held.split_off(1)); // the three lent slots come back without the lock
+    assert_eq!(stats(&pool), (10, 9, 1, 1, 4));
+    assert_eq!(held.remove(0).await, Ok(10));
+    assert_eq!(stats(&pool), (10, 10, 1, 0, 4));
+    assert_eq!((pool.in_flight(), pool.available()), (0, 4));
+}
+
+#[test]
+fn bulkhead_slot_comes_back_when_the_inner_call_panics() {
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(2)
+            .with_max_queue(0)
+            .with_max_wait(Duration::ZERO),
+    )
+    .unwrap();
+    let dep = service_fn(|n: u32| {
+        assert_ne!(n, 0, "the inner call panics");
+        std::future::ready(Ok::<_, ()>(n))
+    });
+    let mut svc = BulkheadLayer::new(pool.clone()).layer(dep);
+    let panics = |svc: &mut _| {
+        let call = std::panic::AssertUnwindSafe(|| drop(Service::call(svc, 0)));
+        assert!(std::panic::catch_unwind(call).is_err());
+    };
+    panics(&mut svc); // its slot taken under the lock
+    assert_eq!(pool.in_flight(), 0);
+    let mut fut = pin!(svc.call(1)); // under the lock; lends the other
+    assert_eq!(poll_once(fut.as_mut()), Poll::Ready(Ok(1)));
+    panics(&mut svc); // its slot lent
+    let s = pool.stats();
+    assert_eq!((s.acquired, s.released, s.in_flight), (3, 3, 0), "{s:?}");
+}
+
+#[test]
+fn bulkhead_wider_than_one_lending_counts_every_request() {
+    // 1 000 slots, lent a few hundred at a time: 700 requests held at once
+    // take them under the lock and lock-free in turn.
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1_000)
+            .with_max_queue(0)
+            .with_max_wait(Duration::ZERO),
+    )
+    .unwrap();
+    let pending = service_fn(|_: u32| std::future::pending::<Result<u32, ()>>());
+    let mut svc = BulkheadLayer::new(pool.clone()).layer(pending);
+    let mut held: Vec<_> = (0..700).map(|n| Box::pin(svc.call(n))).collect();
+    for fut in &mut held {
+        assert_eq!(poll_once(fut.as_mut()), Poll::Pending);
+    }
+    drop(held.split_off(350));
+    let s = pool.stats();
+    assert_eq!(
+        (s.acquired, s.released, s.in_flight, s.peak),
+        (700, 350, 350, 700),
+        "{s:?}"
+    );
+    drop(held);
+    let s = pool.stats();
+    assert_eq!(
+        (s.acquired, s.released, s.in_flight, s.peak),
+        (700, 700, 0, 700),
+        "{s:?}"
+    );
+    assert_eq!(pool.available(), 1_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn bulkhead_lent_slot_given_back_goes_to_the_waiter_first() {
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(2)
+            .with_max_queue(1)
+            .with_max_wait(Duration::from_secs(10)),
+    )
+    .unwrap();
+    let dep = service_fn(|n: u32| async move {
+        tokio::time::sleep(ms(100)).await;
+        Ok::<_, ()>(n)
+    });
+    let mut svc = BulkheadLayer::new(pool.clone()).layer(dep);
+    let mut first = Box::pin(svc.call(1)); // under the lock; lends the other slot
+    let lent = Box::pin(svc.call(2)); // takes the lent slot
+    let mut waiter = Box::pin(svc.call(3)); // none free: queued
+    assert_eq!(poll_once(waiter.as_mut()), Poll::Pending);
+    assert_eq!((pool.in_flight(), pool.queued()), (2, 1));
+    drop(lent); // lending stopped while anyone waits: the slot goes to the waiter
+    assert_eq!((pool.in_flight(), pool.queued()), (2, 0));
+    let mut newcomer = Box::pin(svc.call(4));
+    assert_eq!(
+        poll_once(newcomer.as_mut()),
+        Poll::Ready(Err(Error::bulkhead_full())),
+        "no slot, and the queue of 1 is the granted waiter's"
+    );
+    assert_eq!(waiter.await, Ok(3));
+    assert_eq!(first.as_mut().await, Ok(1));
+    let s = pool.stats();
+    assert_eq!(
+        (
+            s.acquired,
+            s.released,
+            s.claimed,
+            s.granted,
+            s.in_flight,
+            s.peak
+        ),
+        (3, 3, 1, 1, 0, 2),
+        "{s:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_policy_sharing_the_bulkhead_sees_the_slots_lent_to_the_layer_as_free() {
+    use steadfast::pipeline;
+    use steadfast_std::Policy;
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(0)
+            .with_max_wait(Duration::ZERO),
+    )
+    .unwrap();
+    let echo = service_fn(|n: u32| std::future::ready(Ok::<_, ()>(n)));
+    let svc = BulkheadLayer::new(pool.clone()).layer(echo);
+    assert_eq!(svc.clone().oneshot(1).await, Ok(1)); // its slot is lent back out
+    let policy = Policy::builder(
+        pipeline::Config::DEFAULT.with_retry(retry::Config::DEFAULT.with_max_attempts(1)),
+    )
+    .unwrap()
+    .bulkhead(pool.clone())
+    .build();
+    assert_eq!(policy.call(|| async { Ok::<_, ()>(2) }).await, Ok(2));
+    assert_eq!(svc.oneshot(3).await, Ok(3));
+    let s = pool.stats();
+    assert_eq!(
+        (s.acquired, s.released, s.rejected_full, s.peak),
+        (3, 3, 0, 1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulkhead_lends_and_queues_across_threads_and_the_books_close() {
+    // Two worker threads, requests arriving in bursts: slots lent and taken
+    // back, waiters queued and granted, all at once.
+    let pool = SharedBulkhead::new(
+        "pool",
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(3)
+            .with_max_queue(8)
+            .with_max_wait(Duration::from_secs(30)),
+    )
+    .unwrap();
+    let in_op = Arc::new(AtomicU32::new(0));
+    let max_in_op = Arc::new(AtomicU32::new(0));
+    let (i, m) = (in_op.clone(), max_in_op.clone());
+    let dep = service_fn(move |n: u32| {
+        let (i, m) = (i.clone(), m.clone());
+        async move {
+            m.fetch_max(i.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+            for _ in 0..n % 3 {
+                tokio::task::yield_now().await;
+            }
+            i.fetch_sub(1, Ordering::SeqCst);
+            Ok::<_, ()>(n)
+        }
+    });
+    let svc = BulkheadLayer::new(pool.clone()).layer(dep);
+    let (mut ok, mut full) = (0, 0);
+    for burst in 0..200u32 {
+        let tasks: Vec<_> = (0..8)
+            .map(|n| tokio::spawn(svc.clone().oneshot(burst * 8 + n)))
+            .collect();
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(e) => {
+                    assert_eq!(e.reason(), Reason::BulkheadFull, "{e:?}");
+                    full += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(ok + full, 1_600);
+    let s = pool.stats();
+    assert_eq!(
+        (
+            s.acquired,
+            s.released,
+            s.rejected_full,
+            s.in_flight,
+            s.waiting
+        ),
+        (ok, ok, full, 0, 0),
+        "{s:?}"
+    );
+    let most = max_in_op.load(Ordering::SeqCst);
+    assert!(
+        most <= s.peak && s.peak <= 3,
+        "{most} in the service, {s:?}"
+    );
+    assert_eq!((pool.in_flight(), pool.available()), (0, 3));
+}
+
 struct Leave(Arc<AtomicU32>);
 
 impl Drop for Leave {

@@ -206,6 +206,12 @@ impl<S, M> Layer<S> for BulkheadLayer<M> {
 ///   or a max wait of 0) answers [`Error::bulkhead_full()`] at once, and so does
 ///   a wait that reaches the bulkhead's `max_wait` (inclusive) unserved.
 ///   Waiting requests are never overtaken by newcomers.
+/// * **Without the lock** while nobody waits (and no observer watches the
+///   bulkhead: [`BulkheadLayer::with_observer`] reports every request's
+///   occupancy, read under the lock): a request that took its slot under
+///   the lock lends the free ones to the bulkhead's lock-free path, where
+///   the next requests take and give back slots with one compare-and-swap
+///   each (see [`SharedBulkhead`]'s module, [`crate::bulkhead`]).
 /// * **Release**: the slot is released when the response future completes,
 ///   or when it is dropped — whether it was running, queued, or granted and
 ///   not yet resumed (a granted slot passes on to the next waiter). Under any
@@ -324,23 +330,50 @@ where
                 mode: PhantomData,
             };
         }
+        let unwatched = self.report.as_ref().is_none_or(|r| !r.watches_bulkhead());
+        if unwatched && self.bulkhead.take_lent() {
+            // Held before the inner call: a panic in it gives the slot back.
+            let slot = Slot {
+                bulkhead: self.bulkhead.clone(),
+                held: Held::Lent,
+                report: None,
+            };
+            return BulkheadFuture {
+                running: Some(self.inner.call(req)),
+                sleep: None,
+                queued: None,
+                slot,
+                mode: PhantomData,
+            };
+        }
         let (acquired, now_held) = {
             let mut machine = self.bulkhead.lock();
             let free = nobody_waits(&machine) && machine.available() > 0;
             let acquired = machine.try_acquire(time_for(free));
+            if unwatched {
+                self.bulkhead.lend(&mut machine);
+            }
             (acquired, occupancy(self.report.as_ref(), &machine))
         };
         report_occupancy(self.report.as_ref(), now_held);
-        let (held, running, queued, sleep) = match acquired {
+        // Held before the inner call (or the clone and timer of a queued
+        // request): a panic in it gives the slot or the queue place back.
+        let mut slot = Slot {
+            bulkhead: self.bulkhead.clone(),
+            held: Held::Nothing,
+            report: self.report.clone(),
+        };
+        let (running, queued, sleep) = match acquired {
             Acquire::Permit(permit) => {
-                (Held::Permit(permit), Some(self.inner.call(req)), None, None)
+                slot.held = Held::Permit(permit);
+                (Some(self.inner.call(req)), None, None)
             }
             Acquire::Queued { ticket, deadline } => {
+                slot.held = Held::Queued(ticket);
                 // The ready service goes with the request; this one keeps a clone.
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
                 (
-                    Held::Queued(ticket),
                     None,
                     Some((ready, req)),
                     // Boxed: only a queued request pays for a timer, and the
@@ -352,18 +385,14 @@ where
                 if let Some(report) = &self.report {
                     report.refused(Reason::BulkheadFull);
                 }
-                (Held::Nothing, None, None, None)
+                (None, None, None)
             }
         };
         BulkheadFuture {
             running,
             sleep,
             queued,
-            slot: Slot {
-                bulkhead: self.bulkhead.clone(),
-                held,
-                report: self.report.clone(),
-            },
+            slot,
             mode: PhantomData,
         }
     }
@@ -375,6 +404,8 @@ enum Held {
     Nothing,
     Queued(Ticket),
     Permit(Permit),
+    /// A slot lent to the lock-free path (see [`crate::bulkhead`]).
+    Lent,
 }
 
 /// A request's hold on the bulkhead, given back exactly once: on completion,
@@ -391,21 +422,36 @@ impl Slot {
     /// passes to (outside the machine's lock).
     #[inline]
     fn give_back(&mut self) {
-        if matches!(self.held, Held::Nothing) {
-            return;
+        match self.held {
+            Held::Nothing => return,
+            Held::Lent if self.bulkhead.return_lent() => {
+                self.held = Held::Nothing;
+                return;
+            }
+            _ => {}
         }
+        self.give_back_locked();
+    }
+
+    /// [`give_back`](Self::give_back) under the lock.
+    #[inline(never)]
+    fn give_back_locked(&mut self) {
         let (wake, now_held) = {
             let mut machine = self.bulkhead.lock();
             let now = time_for(nobody_waits(&machine));
             let next = match std::mem::replace(&mut self.held, Held::Nothing) {
                 Held::Nothing => return,
                 Held::Permit(permit) => machine.release(permit, now),
+                Held::Lent => machine.give_back_lent(now),
                 Held::Queued(ticket) => {
                     let next = machine.cancel(ticket, now);
                     self.bulkhead.forget(ticket);
                     next
                 }
             };
+            if self.report.as_ref().is_none_or(|r| !r.watches_bulkhead()) {
+                self.bulkhead.lend(&mut machine);
+            }
             let now_held = occupancy(self.report.as_ref(), &machine);
             (next.map(|next| self.bulkhead.record_grant(next)), now_held)
         };
@@ -419,7 +465,7 @@ impl Slot {
     /// `Some(false)` expired (holding nothing), `None` still waiting.
     fn claim(&mut self) -> Option<bool> {
         let Held::Queued(ticket) = self.held else {
-            return Some(matches!(self.held, Held::Permit(_)));
+            return Some(matches!(self.held, Held::Permit(_) | Held::Lent));
         };
         let mut machine = self.bulkhead.lock();
         let granted = match machine.claim(ticket, time::now()) {
