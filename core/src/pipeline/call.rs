@@ -617,6 +617,8 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     /// call holds it, or with no bulkhead lent; otherwise the step that
     /// queues the call, or ends it when the bulkhead is full (the attempt's
     /// breaker permit given back).
+    // Inlined on 64-bit hosts; one copy for its two callers on 32-bit targets.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn take_slot<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
