@@ -41,7 +41,7 @@ BUDGETS=(
   'flash:bulkhead               1024     1968   `Bulkhead<4>`'
   'flash:timeout                 300      300   `Deadline`'
   'flash:pipeline-breaker       4096     8600   pipeline: breaker + retry + timeouts'
-  'flash:together               8192    21700   every pattern + pipeline'
+  'flash:together               8192    21628   every pattern + pipeline'
   'flash:pipeline-gate             -     9228   pipeline: breaker + rate limiter (the gate) + retry + timeouts'
   'ram:Breaker_Consecutive        32       32   `size_of::<Breaker<Consecutive, NoStats, Fixed<_>>>()`'
   'ram:Breaker_CountWindow_64     64       64   `size_of::<Breaker<CountWindow<64>, NoStats, Fixed<_>>>()`'
