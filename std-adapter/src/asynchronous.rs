@@ -26,7 +26,7 @@ use steadfast::bulkhead::Ticket;
 use steadfast::outcome::{Classify, Verdict};
 use steadfast::pipeline::{Answer, Finish, Input, Step};
 
-use crate::policy::{Driver, Hold, Inner, Lent, answer};
+use crate::policy::{Driver, Hold, Lent, answer};
 use crate::{AsyncFallback, Error, Fallback, Policy, time};
 
 impl<C> Policy<C> {
@@ -254,7 +254,8 @@ impl<'p, H: Hold, C, K, A, F, O> Run<'p, H, C, K, A, F, O> {
     }
 
     /// The policy the call runs under.
-    pub(crate) fn policy(&self) -> &Inner {
+    #[cfg(feature = "tower")]
+    pub(crate) fn policy(&self) -> &crate::policy::Inner {
         self.driver.policy()
     }
 }

@@ -27,7 +27,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::AtomicU32;
 
-use steadfast::bulkhead::{Acquire, Bulkhead, Config, Permit, Stats, Ticket};
+use steadfast::bulkhead::{Bulkhead, Config, Permit, Stats, Ticket};
 use steadfast::error::ConfigError;
 use steadfast::time::Instant;
 
@@ -78,6 +78,7 @@ impl Wake {
 }
 
 /// The lent word's bit saying slots are lent (nobody waits).
+#[cfg(any(feature = "tower", loom))]
 const OPEN: u64 = 1 << 63;
 /// The lent word's free lent slots (bits 0..16), and the fewest seen since
 /// the word was last read under the lock (bits 16..32).
@@ -86,10 +87,13 @@ const LOW_SHIFT: u32 = 16;
 /// The lent word's count of slots taken from it (bits 32..63), read and
 /// cleared under the lock; a full count sends requests to the lock.
 const TAKEN_SHIFT: u32 = 32;
+/// One slot taken from the word.
+#[cfg(any(feature = "tower", loom))]
 const TAKEN_ONE: u64 = 1 << TAKEN_SHIFT;
 const TAKEN_FULL: u64 = ((1 << 31) - 1) << TAKEN_SHIFT;
 /// The most slots one locked step lends: each is a core acquisition under
 /// the lock, so a very wide bulkhead lends in steps rather than all at once.
+#[cfg(any(feature = "tower", loom))]
 const LEND_AT_ONCE: u64 = 256;
 
 /// What the machine's mutex protects: the core bulkhead and the books of
@@ -168,6 +172,7 @@ impl Drop for MachineGuard<'_> {
 }
 
 impl MachineGuard<'_> {
+    #[cfg(any(feature = "tower", loom))]
     /// Gives back a lent slot a request held, under the lock (the word was
     /// closed when it tried without): returns the ticket of the waiter the
     /// slot went to.
@@ -178,6 +183,7 @@ impl MachineGuard<'_> {
         locked.machine.release(permit, now)
     }
 
+    #[cfg(any(feature = "tower", loom))]
     /// Lends the core's free slots (at most [`LEND_AT_ONCE`]) to the word,
     /// while nobody waits (no effect otherwise, or with no slot free).
     #[inline(never)]
@@ -195,7 +201,8 @@ impl MachineGuard<'_> {
         // Every lent slot, free or held, fits the word's count.
         while free < LEND_AT_ONCE && locked.lent.len() < FREE as usize && machine.available() > 0 {
             // Nobody waits and a slot is free: the core issues a permit.
-            let Acquire::Permit(permit) = machine.try_acquire(Instant::ZERO) else {
+            let steadfast::bulkhead::Acquire::Permit(permit) = machine.try_acquire(Instant::ZERO)
+            else {
                 break;
             };
             locked.lent.push(permit);
@@ -404,12 +411,14 @@ impl SharedBulkhead {
         MachineGuard { locked }
     }
 
+    #[cfg(any(feature = "tower", loom))]
     /// Lends the core's free slots to the lock-free path while nobody
     /// waits (see the module docs); `machine` is this bulkhead's.
     pub(crate) fn lend(&self, machine: &mut MachineGuard<'_>) {
         machine.lend(&self.inner.lent);
     }
 
+    #[cfg(any(feature = "tower", loom))]
     /// Takes a lent slot without the lock; `false` when none is free or
     /// slots are not lent (ask the core under the lock).
     #[inline]
@@ -430,6 +439,7 @@ impl SharedBulkhead {
         }
     }
 
+    #[cfg(any(feature = "tower", loom))]
     /// Gives a lent slot back without the lock while slots are lent;
     /// `false` when lending stopped (give it back under the lock:
     /// [`MachineGuard::give_back_lent`]).
@@ -534,7 +544,7 @@ impl SharedBulkhead {
         Some(next)
     }
 
-    pub fn loom_acquire(&self) -> Acquire {
+    pub fn loom_acquire(&self) -> steadfast::bulkhead::Acquire {
         self.lock().try_acquire(Instant::ZERO)
     }
 

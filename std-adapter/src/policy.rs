@@ -559,11 +559,11 @@ impl Hold for Lent<'_> {
 }
 
 /// A policy a call shares.
-#[cfg(feature = "tokio")]
+#[cfg(feature = "tower")]
 #[derive(Clone)]
 pub(crate) struct Owned(pub(crate) std::sync::Arc<Inner>);
 
-#[cfg(feature = "tokio")]
+#[cfg(feature = "tower")]
 impl Deref for Owned {
     type Target = Pipeline;
     fn deref(&self) -> &Pipeline {
@@ -571,7 +571,7 @@ impl Deref for Owned {
     }
 }
 
-#[cfg(feature = "tokio")]
+#[cfg(feature = "tower")]
 impl Hold for Owned {
     fn inner(&self) -> &Inner {
         &self.0
@@ -626,7 +626,7 @@ impl<'p, H: Hold> Driver<'p, H> {
     }
 
     /// The policy the call runs under.
-    #[cfg(feature = "tokio")]
+    #[cfg(feature = "tower")]
     pub(crate) fn policy(&self) -> &Inner {
         self.policy.inner()
     }
