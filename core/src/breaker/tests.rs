@@ -1006,7 +1006,7 @@ fn untimed_twin<W: Window>(seed: u64) {
     let mut now = Instant::ZERO;
     let mut held = [const { None }; 3];
     let mut took_untimed = 0;
-    for step in 0..300 {
+    for step in 0..if cfg!(miri) { 60 } else { 300 } {
         now = now.saturating_add(Duration::from_millis(rng.below(1_500)));
         let slot = rng.below(3) as usize;
         match held[slot].take() {
@@ -1044,7 +1044,7 @@ fn untimed_twin<W: Window>(seed: u64) {
 
 #[test]
 fn an_untimed_outcome_records_what_a_timed_one_would() {
-    for seed in 0..300 {
+    for seed in 0..if cfg!(miri) { 2 } else { 300 } {
         untimed_twin::<Consecutive>(seed);
         untimed_twin::<CountWindow<8>>(seed);
         untimed_twin::<TimeWindow<4>>(seed);
