@@ -1,6 +1,7 @@
 //! loom models of the shared handles: every interleaving of two threads (loom's
 //! exhaustive scheduler, bounded preemptions) over the breaker's atomic fast path, its
-//! mutex slow path, the bulkhead behind the blocking executor, and the bulkhead's slots
+//! mutex slow path (a count window's outcomes recorded without the clock unless they trip
+//! it), the bulkhead behind the blocking executor, and the bulkhead's slots
 //! lent to its lock-free path racing a waiter that queues.
 //!
 //! Proven for every interleaving explored: no lost update (every call recorded exactly
@@ -147,6 +148,38 @@ fn breaker_concurrent_failures_trip_exactly_once() {
         assert!(matches!(b.state(), State::Open { .. }));
         let s = b.stats();
         assert_eq!((s.calls, s.failures, s.opens), (2, 2, 1), "{s:?}");
+    });
+}
+
+/// A count window of two at 50 %: a success and a failure recorded at once,
+/// each on the clock-free path unless it trips. Exactly one of them trips the
+/// breaker (the one recorded second, whichever it is), the word says open
+/// afterwards (a call is refused without the lock), and every count is exact.
+#[test]
+fn count_window_trips_once_from_either_outcome() {
+    model("count_window_trips_once_from_either_outcome", || {
+        let config = BreakerConfig::new()
+            .with_minimum_calls(2)
+            .with_failure_rate_percent(50)
+            .with_break_duration(Duration::from_secs(3600));
+        let b = SharedBreaker::with_count_window("loom", config, 2).unwrap();
+        let b2 = b.clone();
+        let t = thread::spawn(move || b2.try_acquire().unwrap().record(Outcome::Success));
+        let mine = b.try_acquire().unwrap().failure();
+        let theirs = t.join().unwrap();
+        assert_eq!(
+            u32::from(mine.is_some()) + u32::from(theirs.is_some()),
+            1,
+            "one trip"
+        );
+        assert!(matches!(b.state(), State::Open { .. }));
+        assert!(b.try_acquire().is_err(), "the word must say open");
+        let s = b.stats();
+        assert_eq!(
+            (s.calls, s.successes, s.failures, s.opens, s.rejections),
+            (2, 1, 1, 1, 1),
+            "{s:?}"
+        );
     });
 }
 
