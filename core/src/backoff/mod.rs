@@ -446,29 +446,41 @@ impl Backoff {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
-    #[inline(always)]
+    #[inline]
     pub fn jittered(&self, retry: u32, previous: Duration, rng: &mut impl Rng) -> Duration {
+        let (low, high) = self.draw_range(retry, previous);
+        Duration::from_micros(rng.between(low, high))
+    }
+
+    /// The range `[low, high]` a jittered delay is drawn from, both at most the
+    /// cap (`low == high` draws nothing: [`Rng::between`] returns `low`). One
+    /// copy in the image whatever the rng type.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
+    fn draw_range(&self, retry: u32, previous: Duration) -> (u64, u64) {
         let cap = self.cap.as_micros();
         // `delay` never exceeds the cap, so neither does a draw in `[.., d]`.
         let d = self.delay(retry).as_micros();
-        let micros = match self.jitter {
-            Jitter::None => d,
-            Jitter::Full => rng.between(0, d),
-            Jitter::Equal => rng.between(d / 2, d),
+        match self.jitter {
+            Jitter::None => (d, d),
+            Jitter::Full => (0, d),
+            Jitter::Equal => (d / 2, d),
             Jitter::Decorrelated => {
                 let base = self.base.as_micros().min(cap);
-                let high = previous.as_micros().max(base).saturating_mul(3).min(cap);
-                rng.between(base, high).min(cap)
+                (
+                    base,
+                    previous.as_micros().max(base).saturating_mul(3).min(cap),
+                )
             }
             Jitter::Proportional { percent } => {
                 let percent = if percent > 100 { 100 } else { percent };
-                // d·percent/100 ≤ d: fits in u64, no overflow in u128.
-                let spread = (u128::from(d) * u128::from(percent) / 100) as u64;
-                rng.between(d - spread, d.saturating_add(spread).min(cap))
-                    .min(cap)
+                // ⌊d·percent/100⌋ ≤ d, as ⌊d/100⌋·percent + ⌊(d mod 100)·percent/100⌋:
+                // exact, the first product at most d, the second below 10 000.
+                let (whole, rest) = div_rem(d, 100);
+                let spread = whole * u64::from(percent) + div_rem(rest * u64::from(percent), 100).0;
+                (d - spread, d.saturating_add(spread).min(cap))
             }
-        };
-        Duration::from_micros(micros)
+        }
     }
 }
 
@@ -700,5 +712,39 @@ mod tests {
         assert_eq!(d.jittered(5, ms(300), hi), ms(900));
         assert_eq!(d.jittered(5, ms(900), hi), ms(1_000));
         assert_eq!(d.jittered(5, Duration::MAX, lo), ms(100));
+    }
+
+    /// The proportional spread is `⌊d·percent/100⌋` exactly, for every delay up
+    /// to `Duration::MAX` and every percent, without a 128-bit product.
+    #[test]
+    fn proportional_spread_is_exact_at_every_magnitude() {
+        let edges = [
+            0,
+            1,
+            99,
+            100,
+            101,
+            12_345,
+            u64::MAX / 100,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        let mut rng = SplitMix64::new(3);
+        let drawn = (0..if cfg!(miri) { 20 } else { 2_000 }).map(|i| rng.next_u64() >> (i % 64));
+        for d in edges.into_iter().chain(drawn) {
+            for percent in [0u8, 1, 33, 50, 99, 100] {
+                let spread = (u128::from(d) * u128::from(percent) / 100) as u64;
+                // A constant delay `d` capped at `d`: the upper end is the cap.
+                let at_cap = Backoff::constant(Duration::from_micros(d))
+                    .with_jitter(Jitter::Proportional { percent });
+                assert_eq!(at_cap.draw_range(1, Duration::ZERO), (d - spread, d));
+                let below_cap = at_cap.with_cap(Duration::MAX);
+                assert_eq!(
+                    below_cap.draw_range(1, Duration::ZERO),
+                    (d - spread, d.saturating_add(spread)),
+                    "{d} µs, {percent} %"
+                );
+            }
+        }
     }
 }
