@@ -33,6 +33,17 @@ fn main() -> ! {
     static mut BULKHEAD: steadfast::bulkhead::Bulkhead<4> = steadfast::valid!(
         steadfast::bulkhead::Bulkhead::new(steadfast::bulkhead::Config::DEFAULT.with_max_queue(4))
     );
+    #[cfg(any(
+        feature = "pipeline",
+        feature = "pipeline-breaker",
+        feature = "pipeline-gate"
+    ))]
+    static mut PIPELINE_BREAKER: FirmwareBreaker<steadfast::breaker::Consecutive> =
+        steadfast::valid!(FirmwareBreaker::fixed());
+    #[cfg(feature = "pipeline")]
+    static mut PIPELINE_BULKHEAD: steadfast::bulkhead::Bulkhead<10> = steadfast::valid!(
+        steadfast::bulkhead::Bulkhead::new(steadfast::bulkhead::Config::DEFAULT)
+    );
     let input: u64 = black_box(0x0123_4567_89AB_CDEF);
     #[allow(unused_mut)] // the baseline build has no pattern to fold in
     let mut acc: u64 = 0;
@@ -70,15 +81,15 @@ fn main() -> ! {
     }
     #[cfg(feature = "pipeline")]
     {
-        acc ^= patterns::pipeline(input);
+        acc ^= patterns::pipeline(PIPELINE_BREAKER, PIPELINE_BULKHEAD, input);
     }
     #[cfg(feature = "pipeline-breaker")]
     {
-        acc ^= patterns::pipeline_breaker(input);
+        acc ^= patterns::pipeline_breaker(PIPELINE_BREAKER, input);
     }
     #[cfg(feature = "pipeline-gate")]
     {
-        acc ^= patterns::pipeline_gate(input);
+        acc ^= patterns::pipeline_gate(PIPELINE_BREAKER, input);
     }
     #[cfg(feature = "embassy")]
     {
@@ -171,7 +182,8 @@ mod patterns {
     #[cfg(feature = "backoff")]
     pub fn backoff(input: u64) -> u64 {
         use steadfast::backoff::Backoff;
-        let b = black_box(Backoff::default());
+        static BACKOFF: Backoff = Backoff::DEFAULT;
+        let b: &Backoff = black_box(&BACKOFF);
         let mut rng = SplitMix64::new(input);
         let mut previous = Duration::ZERO;
         let mut acc = 0u64;
@@ -245,22 +257,18 @@ mod patterns {
 
     /// The composed pipeline: breaker + bulkhead + retry/backoff + timeouts.
     #[cfg(feature = "pipeline")]
-    pub fn pipeline(input: u64) -> u64 {
-        use steadfast::breaker::Consecutive;
-        use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
+    pub fn pipeline(
+        breaker: &mut FirmwareBreaker<steadfast::breaker::Consecutive>,
+        pool: &mut steadfast::bulkhead::Bulkhead<10>,
+        input: u64,
+    ) -> u64 {
         use steadfast::pipeline::Shared;
-        let Ok(mut breaker) = FirmwareBreaker::<Consecutive>::fixed() else {
-            return 0;
-        };
-        let Ok(mut pool) = Bulkhead::<10>::new(black_box(BulkheadConfig::DEFAULT)) else {
-            return 0;
-        };
         let mut retries = Retries(0);
         let acc = calls(
             input,
             &mut Shared::new()
-                .with_breaker(&mut breaker)
-                .with_bulkhead(&mut pool)
+                .with_breaker(breaker)
+                .with_bulkhead(pool)
                 .with_observer(&mut retries),
         );
         acc ^ u64::from(pool.in_flight()) ^ retries.0
@@ -268,30 +276,28 @@ mod patterns {
 
     /// The pipeline with a breaker only: breaker + retry/backoff + timeouts.
     #[cfg(feature = "pipeline-breaker")]
-    pub fn pipeline_breaker(input: u64) -> u64 {
-        use steadfast::breaker::Consecutive;
+    pub fn pipeline_breaker(
+        breaker: &mut FirmwareBreaker<steadfast::breaker::Consecutive>,
+        input: u64,
+    ) -> u64 {
         use steadfast::pipeline::Shared;
-        let Ok(mut breaker) = FirmwareBreaker::<Consecutive>::fixed() else {
-            return 0;
-        };
         let mut retries = Retries(0);
         let acc = calls(
             input,
             &mut Shared::new()
-                .with_breaker(&mut breaker)
+                .with_breaker(breaker)
                 .with_observer(&mut retries),
         );
         acc ^ retries.0
     }
 
     #[cfg(feature = "pipeline-gate")]
-    pub fn pipeline_gate(input: u64) -> u64 {
-        use steadfast::breaker::Consecutive;
+    pub fn pipeline_gate(
+        breaker: &mut FirmwareBreaker<steadfast::breaker::Consecutive>,
+        input: u64,
+    ) -> u64 {
         use steadfast::pipeline::Shared;
         use steadfast::ratelimit::{self, RateLimiter};
-        let Ok(mut breaker) = FirmwareBreaker::<Consecutive>::fixed() else {
-            return 0;
-        };
         // Built at compile time, as a firmware's `static` limiter is.
         let mut limiter = black_box(steadfast::valid!(RateLimiter::new(
             ratelimit::Config::per_second(10)
@@ -300,7 +306,7 @@ mod patterns {
         let acc = calls(
             input,
             &mut Shared::new()
-                .with_breaker(&mut breaker)
+                .with_breaker(breaker)
                 .with_observer(&mut retries)
                 .with_gate(&mut limiter),
         );
@@ -343,7 +349,10 @@ mod patterns {
     ) -> u64 {
         use steadfast::outcome::Verdict;
         use steadfast::pipeline::{self, Pipeline, Step};
-        let pipeline = black_box(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT)));
+        // Built at compile time in a `static`, as a firmware's is; read through
+        // an opaque reference, so nothing of its config folds away.
+        static PIPELINE: Pipeline = steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT));
+        let pipeline: &Pipeline = black_box(&PIPELINE);
         let mut rng = SplitMix64::new(input);
         let mut acc = 0u64;
         let (mut start, second) = (Instant::ZERO, Duration::from_micros(black_box(1_000_000)));
