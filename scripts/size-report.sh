@@ -40,14 +40,14 @@ BUDGETS=(
   'flash:retry                  1024     3088   `Retry` + `Backoff` (the retries of one call, jittered)'
   'flash:bulkhead               1024     1968   `Bulkhead<4>`'
   'flash:timeout                 300      300   `Deadline`'
-  'flash:pipeline-breaker       4096     7592   pipeline: breaker + retry + timeouts'
-  'flash:together               8192    19736   every pattern + pipeline'
-  'flash:pipeline-gate             -     8220   pipeline: breaker + rate limiter (the gate) + retry + timeouts'
+  'flash:pipeline-breaker       4096     6968   pipeline: breaker + retry + timeouts'
+  'flash:together               8192    19804   every pattern + pipeline'
+  'flash:pipeline-gate             -     7576   pipeline: breaker + rate limiter (the gate) + retry + timeouts'
   'ram:Breaker_Consecutive        32       32   `size_of::<Breaker<Consecutive, NoStats, Fixed<_>>>()`'
   'ram:Breaker_CountWindow_64     64       64   `size_of::<Breaker<CountWindow<64>, NoStats, Fixed<_>>>()`'
   'ram:Breaker_Consecutive_Stats   -      128   `size_of::<Breaker<Consecutive>>()` (holds its `Config`, counts `Stats`)'
   'ram:Call                      128      128   `size_of::<pipeline::Call>()`'
-  'flash:embassy                   -    13900   steadfast-embassy `Policy::call` with the firmware breaker (embassy-time included)'
+  'flash:embassy                   -    13844   steadfast-embassy `Policy::call` with the firmware breaker (embassy-time included)'
   'ram:embassy_call_beyond_op    256      256   a `Policy::call` future minus the future of the operation itself'
 )
 

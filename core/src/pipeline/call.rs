@@ -133,22 +133,40 @@ impl Cause {
     }
 }
 
-impl Phase {
-    /// The phase that keeps `finish` (whose attempts are the call's own).
-    const fn finished(finish: Finish) -> Self {
-        let (end, retry_at) = match finish {
-            Finish::Completed { outcome, .. } => (End::Completed(outcome), None),
-            Finish::Failed(f) => {
-                let (cause, retry_at) = Cause::of(f.reason);
-                (End::Failed(cause), retry_at)
-            }
-            Finish::Fallback(f) => {
-                let (cause, retry_at) = Cause::of(f.reason);
-                (End::Fallback(cause), retry_at)
-            }
-        };
-        Self::Finished { end, retry_at }
+impl End {
+    /// What the breaker of [`Order::BreakerOutermost`] learns from a whole
+    /// call ending here: its last attempt's outcome, or nothing (the permit is
+    /// cancelled) when the dependency did nothing wrong — a local rejection,
+    /// the caller's deadline or a cancellation.
+    const fn call_outcome(self) -> Option<Outcome> {
+        match self {
+            Self::Completed(outcome) => Some(outcome),
+            Self::Failed(cause) | Self::Fallback(cause) => match cause {
+                Cause::AttemptTimedOut => Some(Outcome::TimedOut),
+                Cause::Operation
+                | Cause::RetriesExhausted
+                | Cause::BudgetExhausted
+                | Cause::DeadlineWouldPass => Some(Outcome::Failure),
+                Cause::DeadlineExceeded
+                | Cause::BreakerOpen
+                | Cause::BulkheadFull
+                | Cause::QueueTimeout
+                | Cause::RateLimited
+                | Cause::Throttled
+                | Cause::Cancelled => None,
+            },
+        }
     }
+}
+
+/// What [`Call::take_slot`] got from the bulkhead.
+enum Slot {
+    /// The call holds its slot (or no bulkhead is lent): go on.
+    Held,
+    /// Queued until `until`.
+    Queued { ticket: Ticket, until: Instant },
+    /// Full: the call ends.
+    Full,
 }
 
 /// The [`Finish`] a finished call reports, after `attempts` attempts.
@@ -583,11 +601,12 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
                 now,
             );
         }
-        if self.pipeline.config().order == Order::BulkheadOutermost
-            && self.bulkhead.is_none()
-            && let Some(step) = self.take_slot(now, shared)
-        {
-            return step;
+        if self.pipeline.config().order == Order::BulkheadOutermost && self.bulkhead.is_none() {
+            match self.take_slot(now, shared) {
+                Slot::Held => {}
+                Slot::Queued { ticket, until } => return Step::Queued { ticket, until },
+                Slot::Full => return self.bulkhead_full(shared, now),
+            }
         }
         // A breaker permit held here is the whole call's: the breaker of
         // `BreakerOutermost` admitted the call once.
@@ -604,46 +623,60 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
                 }
             }
         }
-        if self.pipeline.config().order != Order::BulkheadOutermost
-            && let Some(step) = self.take_slot(now, shared)
-        {
-            return step;
+        if self.pipeline.config().order != Order::BulkheadOutermost {
+            match self.take_slot(now, shared) {
+                Slot::Held => {}
+                Slot::Queued { ticket, until } => return Step::Queued { ticket, until },
+                Slot::Full => return self.bulkhead_full(shared, now),
+            }
         }
         self.run(now, shared)
     }
 
     /// Asks the bulkhead for a slot, the whole call's (taken before the
-    /// attempt's breaker permit) or the attempt's (after it): `None` once the
-    /// call holds it, or with no bulkhead lent; otherwise the step that
-    /// queues the call, or ends it when the bulkhead is full (the attempt's
-    /// breaker permit given back).
+    /// attempt's breaker permit) or the attempt's (after it): [`Slot::Held`]
+    /// once the call holds it, or with no bulkhead lent; otherwise the call
+    /// queues, or the bulkhead is full (the attempt's breaker permit given
+    /// back). The caller builds the step, in place.
     // Inlined on 64-bit hosts; one copy for its two callers on 32-bit targets.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn take_slot<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
         shared: &mut Shared<'_, G, K, B, O, A>,
-    ) -> Option<Step> {
-        match shared.bulkhead.as_deref_mut()?.try_acquire(now) {
+    ) -> Slot {
+        let Some(bulkhead) = shared.bulkhead.as_deref_mut() else {
+            return Slot::Held;
+        };
+        match bulkhead.try_acquire(now) {
             Acquire::Permit(permit) => {
                 self.bulkhead = Some(permit);
-                None
+                Slot::Held
             }
             Acquire::Queued { ticket, deadline } => {
                 let until = self.within_total(deadline);
                 self.phase = Phase::Queued { ticket, until };
-                Some(Step::Queued { ticket, until })
+                Slot::Queued { ticket, until }
             }
             Acquire::Full => {
                 let breaker = self.take_attempt_breaker();
                 give_back(now, shared, breaker, None);
-                Some(self.fail(
-                    Failure::new(Reason::BulkheadFull, self.started),
-                    shared,
-                    now,
-                ))
+                Slot::Full
             }
         }
+    }
+
+    /// Ends the call refused by a full bulkhead.
+    fn bulkhead_full<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
+        &mut self,
+        shared: &mut Shared<'_, G, K, B, O, A>,
+        now: Instant,
+    ) -> Step {
+        self.fail(
+            Failure::new(Reason::BulkheadFull, self.started),
+            shared,
+            now,
+        )
     }
 
     /// Claims a queued ticket.
@@ -803,7 +836,7 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
         };
         match self.retry.on_outcome_drawn(
             lent,
-            Verdict::ignored().retry_after(hint),
+            &Verdict::ignored().retry_after(hint),
             now,
             &mut NoJitter,
             &mut Unlimited,
@@ -882,7 +915,7 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
     fn finish_attempt<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
-        verdict: Verdict,
+        mut verdict: Verdict,
         shared: &mut Shared<'_, G, K, B, O, A>,
         rng: &mut dyn Draw,
     ) -> Step {
@@ -907,11 +940,13 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
                 now,
             );
         }
-        let verdict = if late && verdict.outcome != Outcome::TimedOut {
-            Verdict::timed_out()
-        } else {
-            verdict
-        };
+        if late && verdict.outcome != Outcome::TimedOut {
+            // `Verdict::timed_out()`, field by field: a whole verdict moved
+            // here would copy its padding with `memcpy` on a Cortex-M0.
+            verdict.outcome = Outcome::TimedOut;
+            verdict.retryable = true;
+            verdict.retry_after = None;
+        }
         let attempt = self.started;
         if verdict.outcome == Outcome::TimedOut {
             emit(&mut shared.observer, now, Event::TimedOut { attempt });
@@ -929,21 +964,16 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
             last_now: &mut self.last_now,
         };
         let decision = match shared.budget.as_deref_mut() {
-            Some(budget) => self.retry.on_outcome_drawn(lent, verdict, now, rng, budget),
+            Some(budget) => self
+                .retry
+                .on_outcome_drawn(lent, &verdict, now, rng, budget),
             None => self
                 .retry
-                .on_outcome_drawn(lent, verdict, now, rng, &mut Unlimited),
+                .on_outcome_drawn(lent, &verdict, now, rng, &mut Unlimited),
         };
         let reason = match decision {
             RetryDecision::Done => {
-                return self.complete(
-                    Finish::Completed {
-                        attempts: attempt,
-                        outcome: verdict.outcome,
-                    },
-                    shared,
-                    now,
-                );
+                return self.complete(End::Completed(verdict.outcome), None, attempt, shared, now);
             }
             RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass) if self.total_expired(now) => {
                 Reason::DeadlineExceeded
@@ -1062,14 +1092,20 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
 
     // Inlined on 64-bit hosts; one copy for its many callers on 32-bit targets.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
+    /// Ends the call in `end` (with its `retry_at`) after `attempts` attempts.
+    /// The call's [`Finish`] is built once, in the step returned: on a
+    /// Cortex-M0 a whole `Finish` moved from one place to another is a
+    /// `memcpy`.
     fn complete<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
-        finish: Finish,
+        end: End,
+        retry_at: Option<Instant>,
+        attempts: u32,
         shared: &mut Shared<'_, G, K, B, O, A>,
         now: Instant,
     ) -> Step {
         if self.pipeline.config().order == Order::BreakerOutermost
-            && let Some(outcome) = call_outcome(&finish)
+            && let Some(outcome) = end.call_outcome()
             && let Some(permit) = self.breaker.take()
             && let Some(b) = shared.breaker.as_deref_mut()
             && let Some(t) = b.record(permit, outcome, now)
@@ -1077,8 +1113,8 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
             emit(&mut shared.observer, now, Event::Breaker(t));
         }
         self.release_outer(now, shared);
-        self.phase = Phase::finished(finish);
-        Step::Done(finish)
+        self.phase = Phase::Finished { end, retry_at };
+        Step::Done(finish_of(end, retry_at, attempts))
     }
 
     fn fail<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
@@ -1087,13 +1123,15 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
         shared: &mut Shared<'_, G, K, B, O, A>,
         now: Instant,
     ) -> Step {
-        let finish = if self.has_fallback && self.pipeline.config().fallback.covers(&failure) {
+        let (cause, retry_at) = Cause::of(failure.reason);
+        let attempts = failure.attempts;
+        let end = if self.has_fallback && self.pipeline.config().fallback.covers(&failure) {
             emit(&mut shared.observer, now, Event::Fallback(failure));
-            Finish::Fallback(failure)
+            End::Fallback(cause)
         } else {
-            Finish::Failed(failure)
+            End::Failed(cause)
         };
-        self.complete(finish, shared, now)
+        self.complete(end, retry_at, attempts, shared, now)
     }
 }
 
@@ -1114,30 +1152,6 @@ fn tell_gate<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A
             Some(outcome) => gate.record(outcome, now),
             None => gate.cancel(now),
         }
-    }
-}
-
-/// What the breaker of [`Order::BreakerOutermost`] learns from a whole call:
-/// its last attempt's outcome, or nothing (the permit is cancelled) when the
-/// dependency did nothing wrong — a local rejection, the caller's deadline or
-/// a cancellation.
-const fn call_outcome(finish: &Finish) -> Option<Outcome> {
-    match finish {
-        Finish::Completed { outcome, .. } => Some(*outcome),
-        Finish::Failed(f) | Finish::Fallback(f) => match f.reason {
-            Reason::AttemptTimedOut => Some(Outcome::TimedOut),
-            Reason::Operation
-            | Reason::RetriesExhausted
-            | Reason::BudgetExhausted
-            | Reason::DeadlineWouldPass => Some(Outcome::Failure),
-            Reason::DeadlineExceeded
-            | Reason::BreakerOpen { .. }
-            | Reason::BulkheadFull
-            | Reason::QueueTimeout
-            | Reason::RateLimited { .. }
-            | Reason::Throttled
-            | Reason::Cancelled => None,
-        },
     }
 }
 
@@ -1170,14 +1184,14 @@ impl Rng for NoJitter {
 
 #[cfg(test)]
 mod tests {
-    use super::{NoJitter, Phase, finish_of};
+    use super::{Cause, End, NoJitter, finish_of};
     use crate::outcome::Outcome;
     use crate::pipeline::{Failure, Finish, Reason};
     use crate::rng::{Rng, SplitMix64};
     use crate::time::Instant;
 
     #[test]
-    fn a_finished_phase_gives_back_the_finish_it_keeps() {
+    fn a_finished_call_gives_back_the_finish_it_keeps() {
         let mut reasons = [
             Reason::Operation,
             Reason::AttemptTimedOut,
@@ -1211,8 +1225,16 @@ mod tests {
             finishes.push(Finish::Fallback(Failure::new(reason, 7)));
         }
         for finish in finishes {
-            let Phase::Finished { end, retry_at } = Phase::finished(finish) else {
-                panic!("{finish:?} did not finish the phase");
+            let (end, retry_at) = match finish {
+                Finish::Completed { outcome, .. } => (End::Completed(outcome), None),
+                Finish::Failed(f) => {
+                    let (cause, retry_at) = Cause::of(f.reason);
+                    (End::Failed(cause), retry_at)
+                }
+                Finish::Fallback(f) => {
+                    let (cause, retry_at) = Cause::of(f.reason);
+                    (End::Fallback(cause), retry_at)
+                }
             };
             assert_eq!(finish_of(end, retry_at, 7), finish);
         }

@@ -312,7 +312,7 @@ impl Retry {
             last_now: &mut self.last_now,
         };
         self.progress
-            .on_outcome_drawn(call, verdict, now, rng, budget)
+            .on_outcome_drawn(call, &verdict, now, rng, budget)
     }
 
     /// The scheduled retry will not run — the call was cancelled during its
@@ -450,7 +450,7 @@ impl Progress {
     pub(crate) fn on_outcome_drawn(
         &mut self,
         call: Lent<'_>,
-        verdict: Verdict,
+        verdict: &Verdict,
         now: Instant,
         rng: &mut dyn Draw,
         budget: &mut dyn RetryBudget,
@@ -473,7 +473,7 @@ impl Progress {
         &mut self,
         config: &Config,
         deadline: Option<Instant>,
-        verdict: Verdict,
+        verdict: &Verdict,
         now: Instant,
         rng: &mut dyn Draw,
         budget: &mut dyn RetryBudget,

@@ -44,6 +44,10 @@ fn main() -> ! {
     static mut PIPELINE_BULKHEAD: steadfast::bulkhead::Bulkhead<10> = steadfast::valid!(
         steadfast::bulkhead::Bulkhead::new(steadfast::bulkhead::Config::DEFAULT)
     );
+    #[cfg(feature = "pipeline-gate")]
+    static mut LIMITER: steadfast::ratelimit::RateLimiter = steadfast::valid!(
+        steadfast::ratelimit::RateLimiter::new(steadfast::ratelimit::Config::per_second(10))
+    );
     let input: u64 = black_box(0x0123_4567_89AB_CDEF);
     #[allow(unused_mut)] // the baseline build has no pattern to fold in
     let mut acc: u64 = 0;
@@ -89,7 +93,7 @@ fn main() -> ! {
     }
     #[cfg(feature = "pipeline-gate")]
     {
-        acc ^= patterns::pipeline_gate(PIPELINE_BREAKER, input);
+        acc ^= patterns::pipeline_gate(PIPELINE_BREAKER, LIMITER, input);
     }
     #[cfg(feature = "embassy")]
     {
@@ -294,21 +298,17 @@ mod patterns {
     #[cfg(feature = "pipeline-gate")]
     pub fn pipeline_gate(
         breaker: &mut FirmwareBreaker<steadfast::breaker::Consecutive>,
+        limiter: &mut steadfast::ratelimit::RateLimiter,
         input: u64,
     ) -> u64 {
         use steadfast::pipeline::Shared;
-        use steadfast::ratelimit::{self, RateLimiter};
-        // Built at compile time, as a firmware's `static` limiter is.
-        let mut limiter = black_box(steadfast::valid!(RateLimiter::new(
-            ratelimit::Config::per_second(10)
-        )));
         let mut retries = Retries(0);
         let acc = calls(
             input,
             &mut Shared::new()
                 .with_breaker(breaker)
                 .with_observer(&mut retries)
-                .with_gate(&mut limiter),
+                .with_gate(limiter),
         );
         acc ^ retries.0
     }
