@@ -191,8 +191,7 @@ impl<C> Policy<C> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let driver = Driver::start(Lent(&self.inner), time::now, has_fallback)
-            .with_fallback_name(fallback_name);
+        let driver = Driver::start(Lent(&self.inner), time::now, has_fallback, fallback_name);
         Run::<_, C, _, _, _, _>::new(driver, &self.classifier, op).await
     }
 }

@@ -93,8 +93,12 @@ impl<C> Policy<C> {
     where
         C: Classify<T, E>,
     {
-        let mut driver = Driver::start(Lent(&self.inner), time::now_std, has_fallback)
-            .with_fallback_name(fallback_name);
+        let mut driver = Driver::start(
+            Lent(&self.inner),
+            time::now_std,
+            has_fallback,
+            fallback_name,
+        );
         let (mut input, mut last) = (Input::Next, None);
         let finish = loop {
             match driver.step(input) {
@@ -117,7 +121,6 @@ impl<C> Policy<C> {
                 Step::Done(finish) => break finish,
             }
         };
-        drop(driver);
         (finish, last)
     }
 }

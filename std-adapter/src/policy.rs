@@ -596,7 +596,14 @@ pub(crate) struct Driver<'p, H: Hold = Lent<'p>> {
 }
 
 impl<'p, H: Hold> Driver<'p, H> {
-    pub(crate) fn start(policy: H, clock: fn() -> Instant, has_fallback: bool) -> Self {
+    /// A call starting now, on `clock`; `fallback`: whether the caller has
+    /// one, and the name it is reported under ([`Observer::on_fallback`]).
+    pub(crate) fn start(
+        policy: H,
+        clock: fn() -> Instant,
+        has_fallback: bool,
+        fallback: Option<&'p str>,
+    ) -> Self {
         let now = clock();
         Self {
             call: Call::of(policy.clone(), now).with_fallback(has_fallback),
@@ -606,15 +613,8 @@ impl<'p, H: Hold> Driver<'p, H> {
             start: Some(now),
             started: now,
             ticket: None,
-            fallback: None,
+            fallback,
         }
-    }
-
-    /// The same call, its fallback reported under `name`
-    /// ([`Observer::on_fallback`]).
-    pub(crate) fn with_fallback_name(mut self, name: Option<&'p str>) -> Self {
-        self.fallback = name;
-        self
     }
 
     pub(crate) fn now(&self) -> Instant {

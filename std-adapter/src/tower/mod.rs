@@ -618,7 +618,7 @@ pin_project! {
 
 impl<S: Service<Req>, C: Clone, Req, F> PolicyFuture<S, C, Req, F> {
     fn new(policy: &Policy<C>, inner: S, requests: Requests<Req, F>) -> Self {
-        let driver = Driver::start(Owned(Arc::clone(&policy.inner)), time::now, false);
+        let driver = Driver::start(Owned(Arc::clone(&policy.inner)), time::now, false, None);
         Self {
             run: Run::new(driver, policy.classifier.clone(), Sends { inner, requests }),
         }
