@@ -352,6 +352,16 @@ impl Entry {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Bulkhead<const Q: usize = 10> {
+    queue: Queue<[Entry; Q]>,
+}
+
+/// A bulkhead's books with the storage `E` of its waiters last, so that a
+/// `Queue<[Entry; Q]>` is also a `Queue<[Entry]>`: the code that reads or
+/// changes the queue is written once, for the slice, and bulkheads of every
+/// queue length share one copy of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+struct Queue<E: ?Sized> {
     config: Config,
     id: u32,
     epoch: u32,
@@ -361,11 +371,11 @@ pub struct Bulkhead<const Q: usize = 10> {
     reserved: u32,
     next_seq: u32,
     last_now: Instant,
-    /// Ring buffer: `len` entries from `head`, oldest first.
-    entries: [Entry; Q],
     head: usize,
     len: usize,
     stats: Stats,
+    /// Ring buffer: `len` entries from `head`, oldest first.
+    entries: E,
 }
 
 impl<const Q: usize> Bulkhead<Q> {
@@ -409,29 +419,31 @@ impl<const Q: usize> Bulkhead<Q> {
             return Err(e);
         }
         Ok(Self {
-            config,
-            id,
-            epoch: 0,
-            permits: 0,
-            reserved: 0,
-            next_seq: 0,
-            last_now: Instant::ZERO,
-            entries: [Entry::EMPTY; Q],
-            head: 0,
-            len: 0,
-            stats: Stats {
-                acquired: 0,
-                claimed: 0,
-                queued: 0,
-                granted: 0,
-                rejected_full: 0,
-                expired: 0,
-                cancelled: 0,
-                released: 0,
-                stale_releases: 0,
-                in_flight: 0,
-                peak: 0,
-                waiting: 0,
+            queue: Queue {
+                config,
+                id,
+                epoch: 0,
+                permits: 0,
+                reserved: 0,
+                next_seq: 0,
+                last_now: Instant::ZERO,
+                entries: [Entry::EMPTY; Q],
+                head: 0,
+                len: 0,
+                stats: Stats {
+                    acquired: 0,
+                    claimed: 0,
+                    queued: 0,
+                    granted: 0,
+                    rejected_full: 0,
+                    expired: 0,
+                    cancelled: 0,
+                    released: 0,
+                    stale_releases: 0,
+                    in_flight: 0,
+                    peak: 0,
+                    waiting: 0,
+                },
             },
         })
     }
@@ -460,56 +472,20 @@ impl<const Q: usize> Bulkhead<Q> {
     pub fn try_acquire(&mut self, now: Instant) -> Acquire {
         // Fast path: nobody waits (so nothing can expire) and a slot is free.
         // Same effect as the general path, without its queue code (BENCHMARKS.md).
-        let in_flight = self.in_flight();
-        if self.len == 0 && in_flight < self.config.max_concurrent {
-            self.last_now = now.max(self.last_now);
+        let q = &mut self.queue;
+        let in_flight = q.in_flight();
+        if q.len == 0 && in_flight < q.config.max_concurrent {
+            q.last_now = now.max(q.last_now);
             // Below `max_concurrent` (a u32), `permits + reserved` is exact and
             // one more fits: neither count can overflow here.
-            self.permits = self.permits.wrapping_add(1);
-            self.stats.acquired = self.stats.acquired.saturating_add(1);
+            q.permits = q.permits.wrapping_add(1);
+            q.stats.acquired = q.stats.acquired.saturating_add(1);
             let in_flight = in_flight.wrapping_add(1);
-            self.stats.in_flight = in_flight;
-            self.stats.peak = self.stats.peak.max(in_flight);
-            return Acquire::Permit(self.permit());
+            q.stats.in_flight = in_flight;
+            q.stats.peak = q.stats.peak.max(in_flight);
+            return Acquire::Permit(q.permit());
         }
-        self.try_acquire_slow(now)
-    }
-
-    /// [`try_acquire`](Self::try_acquire) with waiters queued or no slot free.
-    #[cold]
-    #[inline(never)]
-    fn try_acquire_slow(&mut self, now: Instant) -> Acquire {
-        let now = self.advance(now);
-        if self.in_flight() < self.config.max_concurrent {
-            self.permits = self.permits.saturating_add(1);
-            self.stats.acquired = self.stats.acquired.saturating_add(1);
-            self.note_in_flight();
-            return Acquire::Permit(self.permit());
-        }
-        let deadline = now.saturating_add(self.config.max_wait);
-        let room = self.len < Q && self.len_u32() < self.config.max_queue;
-        if deadline <= now || !room {
-            self.stats.rejected_full = self.stats.rejected_full.saturating_add(1);
-            return Acquire::Full;
-        }
-        let seq = self.next_seq;
-        let pushed = self.push_back(Entry {
-            deadline,
-            seq,
-            granted: false,
-        });
-        if !pushed {
-            // Unreachable given `room`; rejecting keeps the books exact anyway.
-            self.stats.rejected_full = self.stats.rejected_full.saturating_add(1);
-            return Acquire::Full;
-        }
-        self.next_seq = seq.wrapping_add(1);
-        self.stats.queued = self.stats.queued.saturating_add(1);
-        self.note_waiting();
-        Acquire::Queued {
-            ticket: Ticket { pool: self.id, seq },
-            deadline,
-        }
+        self.slots().try_acquire_slow(now)
     }
 
     /// Gives a permit's slot back at `now` and returns the ticket of the
@@ -534,31 +510,15 @@ impl<const Q: usize> Bulkhead<Q> {
     #[inline(always)]
     pub fn release(&mut self, permit: Permit, now: Instant) -> Option<Ticket> {
         // Fast path: nobody waits, so no slot is handed on and nothing expires.
-        if self.len == 0 && permit.pool == self.id && permit.epoch == self.epoch && self.permits > 0
-        {
-            self.last_now = now.max(self.last_now);
-            self.permits -= 1;
-            self.stats.released = self.stats.released.saturating_add(1);
-            self.stats.in_flight = self.in_flight(); // it fell: the peak stands
+        let q = &mut self.queue;
+        if q.len == 0 && permit.pool == q.id && permit.epoch == q.epoch && q.permits > 0 {
+            q.last_now = now.max(q.last_now);
+            q.permits -= 1;
+            q.stats.released = q.stats.released.saturating_add(1);
+            q.stats.in_flight = q.in_flight(); // it fell: the peak stands
             return None;
         }
-        self.release_slow(permit, now)
-    }
-
-    /// [`release`](Self::release) with waiters queued, or a stale permit.
-    #[cold]
-    #[inline(never)]
-    fn release_slow(&mut self, permit: Permit, now: Instant) -> Option<Ticket> {
-        self.advance(now);
-        if permit.pool != self.id || permit.epoch != self.epoch || self.permits == 0 {
-            self.stats.stale_releases = self.stats.stale_releases.saturating_add(1);
-            return None;
-        }
-        self.permits = self.permits.saturating_sub(1);
-        self.stats.released = self.stats.released.saturating_add(1);
-        let next = self.hand_on();
-        self.note_in_flight();
-        next
+        self.slots().release_slow(permit, now)
     }
 
     /// Asks, at `now`, whether a queued caller got its slot.
@@ -585,26 +545,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn claim(&mut self, ticket: Ticket, now: Instant) -> Claim {
-        self.advance(now);
-        let Some(index) = self.find(ticket) else {
-            return Claim::Expired;
-        };
-        let Some(entry) = self.get(index) else {
-            return Claim::Expired;
-        };
-        if !entry.granted {
-            // Expired waiters were removed by `advance`: this one still waits.
-            return Claim::Waiting {
-                deadline: entry.deadline,
-            };
-        }
-        self.remove(index);
-        self.reserved = self.reserved.saturating_sub(1);
-        self.permits = self.permits.saturating_add(1);
-        self.stats.acquired = self.stats.acquired.saturating_add(1);
-        self.stats.claimed = self.stats.claimed.saturating_add(1);
-        self.note_in_flight();
-        Claim::Granted(self.permit())
+        self.slots().claim(ticket, now)
     }
 
     /// A queued caller gives up at `now` (its future was dropped, its own
@@ -630,20 +571,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// ```
     #[must_use = "the returned ticket's waiter must be woken to claim its slot"]
     pub fn cancel(&mut self, ticket: Ticket, now: Instant) -> Option<Ticket> {
-        self.advance(now);
-        let index = self.find(ticket)?;
-        let granted = self.get(index)?.granted;
-        self.remove(index);
-        self.stats.cancelled = self.stats.cancelled.saturating_add(1);
-        let next = if granted {
-            self.reserved = self.reserved.saturating_sub(1);
-            self.hand_on()
-        } else {
-            None
-        };
-        self.note_in_flight();
-        self.note_waiting();
-        next
+        self.slots().cancel(ticket, now)
     }
 
     /// Removes the waiters whose deadline has come (`now >= deadline`) and
@@ -665,9 +593,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn handle_timeout(&mut self, now: Instant) -> u32 {
-        let before = self.stats.expired;
-        self.advance(now);
-        u32::try_from(self.stats.expired.saturating_sub(before)).unwrap_or(u32::MAX)
+        self.slots().handle_timeout(now)
     }
 
     /// When the next waiter's wait runs out: call
@@ -684,18 +610,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn poll_at(&self) -> Option<Instant> {
-        let mut earliest: Option<Instant> = None;
-        for index in 0..self.len {
-            if let Some(entry) = self.get(index)
-                && !entry.granted
-            {
-                earliest = Some(match earliest {
-                    Some(t) => t.min(entry.deadline),
-                    None => entry.deadline,
-                });
-            }
-        }
-        earliest
+        self.slots_ref().poll_at()
     }
 
     /// Forgets every permit and waiter: all slots free, queue empty, a new
@@ -716,14 +631,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn reset(&mut self, now: Instant) {
-        self.last_now = now.max(self.last_now);
-        self.epoch = self.epoch.wrapping_add(1);
-        self.permits = 0;
-        self.reserved = 0;
-        self.head = 0;
-        self.len = 0;
-        self.note_in_flight();
-        self.note_waiting();
+        self.slots().reset(now)
     }
 
     /// Slots taken: permits out plus slots reserved for granted waiters that
@@ -736,7 +644,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn in_flight(&self) -> u32 {
-        self.permits.saturating_add(self.reserved)
+        self.queue.in_flight()
     }
 
     /// Free slots: `max_concurrent - in_flight()`.
@@ -748,7 +656,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn available(&self) -> u32 {
-        self.config.max_concurrent.saturating_sub(self.in_flight())
+        self.queue.available()
     }
 
     /// Waiters in the queue not yet granted a slot (as of the last call; call
@@ -761,7 +669,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn queued(&self) -> u32 {
-        self.len_u32().saturating_sub(self.reserved)
+        self.queue.queued()
     }
 
     /// Slots reserved for granted waiters that have not claimed yet (part of
@@ -774,7 +682,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn reserved(&self) -> u32 {
-        self.reserved
+        self.queue.reserved
     }
 
     /// Counters and gauges; see [`Stats`].
@@ -786,7 +694,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn stats(&self) -> Stats {
-        self.stats
+        self.queue.stats
     }
 
     /// The configuration this bulkhead was built with.
@@ -798,7 +706,7 @@ impl<const Q: usize> Bulkhead<Q> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn config(&self) -> &Config {
-        &self.config
+        &self.queue.config
     }
 
     /// The pool id carried by this bulkhead's permits and tickets.
@@ -810,10 +718,178 @@ impl<const Q: usize> Bulkhead<Q> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn id(&self) -> u32 {
-        self.id
+        self.queue.id
     }
 
-    // ---- internals -------------------------------------------------------
+    /// The queue as a slice, where the code that reads or changes it lives.
+    fn slots(&mut self) -> &mut Queue<[Entry]> {
+        &mut self.queue
+    }
+
+    fn slots_ref(&self) -> &Queue<[Entry]> {
+        &self.queue
+    }
+}
+
+impl<E: ?Sized> Queue<E> {
+    const fn permit(&self) -> Permit {
+        Permit {
+            pool: self.id,
+            epoch: self.epoch,
+        }
+    }
+
+    const fn len_u32(&self) -> u32 {
+        if self.len > u32::MAX as usize {
+            u32::MAX
+        } else {
+            self.len as u32
+        }
+    }
+
+    const fn in_flight(&self) -> u32 {
+        self.permits.saturating_add(self.reserved)
+    }
+
+    const fn available(&self) -> u32 {
+        self.config.max_concurrent.saturating_sub(self.in_flight())
+    }
+
+    const fn queued(&self) -> u32 {
+        self.len_u32().saturating_sub(self.reserved)
+    }
+}
+
+impl Queue<[Entry]> {
+    /// [`try_acquire`](Self::try_acquire) with waiters queued or no slot free.
+    #[cold]
+    #[inline(never)]
+    fn try_acquire_slow(&mut self, now: Instant) -> Acquire {
+        let now = self.advance(now);
+        if self.in_flight() < self.config.max_concurrent {
+            self.permits = self.permits.saturating_add(1);
+            self.stats.acquired = self.stats.acquired.saturating_add(1);
+            self.note_in_flight();
+            return Acquire::Permit(self.permit());
+        }
+        let deadline = now.saturating_add(self.config.max_wait);
+        let room = self.len < self.entries.len() && self.len_u32() < self.config.max_queue;
+        if deadline <= now || !room {
+            self.stats.rejected_full = self.stats.rejected_full.saturating_add(1);
+            return Acquire::Full;
+        }
+        let seq = self.next_seq;
+        let pushed = self.push_back(Entry {
+            deadline,
+            seq,
+            granted: false,
+        });
+        if !pushed {
+            // Unreachable given `room`; rejecting keeps the books exact anyway.
+            self.stats.rejected_full = self.stats.rejected_full.saturating_add(1);
+            return Acquire::Full;
+        }
+        self.next_seq = seq.wrapping_add(1);
+        self.stats.queued = self.stats.queued.saturating_add(1);
+        self.note_waiting();
+        Acquire::Queued {
+            ticket: Ticket { pool: self.id, seq },
+            deadline,
+        }
+    }
+
+    /// [`release`](Self::release) with waiters queued, or a stale permit.
+    #[cold]
+    #[inline(never)]
+    fn release_slow(&mut self, permit: Permit, now: Instant) -> Option<Ticket> {
+        self.advance(now);
+        if permit.pool != self.id || permit.epoch != self.epoch || self.permits == 0 {
+            self.stats.stale_releases = self.stats.stale_releases.saturating_add(1);
+            return None;
+        }
+        self.permits = self.permits.saturating_sub(1);
+        self.stats.released = self.stats.released.saturating_add(1);
+        let next = self.hand_on();
+        self.note_in_flight();
+        next
+    }
+
+    /// See [`Bulkhead::claim`].
+    fn claim(&mut self, ticket: Ticket, now: Instant) -> Claim {
+        self.advance(now);
+        let Some(index) = self.find(ticket) else {
+            return Claim::Expired;
+        };
+        let Some(entry) = self.get(index) else {
+            return Claim::Expired;
+        };
+        if !entry.granted {
+            // Expired waiters were removed by `advance`: this one still waits.
+            return Claim::Waiting {
+                deadline: entry.deadline,
+            };
+        }
+        self.remove(index);
+        self.reserved = self.reserved.saturating_sub(1);
+        self.permits = self.permits.saturating_add(1);
+        self.stats.acquired = self.stats.acquired.saturating_add(1);
+        self.stats.claimed = self.stats.claimed.saturating_add(1);
+        self.note_in_flight();
+        Claim::Granted(self.permit())
+    }
+
+    /// See [`Bulkhead::cancel`].
+    fn cancel(&mut self, ticket: Ticket, now: Instant) -> Option<Ticket> {
+        self.advance(now);
+        let index = self.find(ticket)?;
+        let granted = self.get(index)?.granted;
+        self.remove(index);
+        self.stats.cancelled = self.stats.cancelled.saturating_add(1);
+        let next = if granted {
+            self.reserved = self.reserved.saturating_sub(1);
+            self.hand_on()
+        } else {
+            None
+        };
+        self.note_in_flight();
+        self.note_waiting();
+        next
+    }
+
+    /// See [`Bulkhead::handle_timeout`].
+    fn handle_timeout(&mut self, now: Instant) -> u32 {
+        let before = self.stats.expired;
+        self.advance(now);
+        u32::try_from(self.stats.expired.saturating_sub(before)).unwrap_or(u32::MAX)
+    }
+
+    /// See [`Bulkhead::poll_at`].
+    fn poll_at(&self) -> Option<Instant> {
+        let mut earliest: Option<Instant> = None;
+        for index in 0..self.len {
+            if let Some(entry) = self.get(index)
+                && !entry.granted
+            {
+                earliest = Some(match earliest {
+                    Some(t) => t.min(entry.deadline),
+                    None => entry.deadline,
+                });
+            }
+        }
+        earliest
+    }
+
+    /// See [`Bulkhead::reset`].
+    fn reset(&mut self, now: Instant) {
+        self.last_now = now.max(self.last_now);
+        self.epoch = self.epoch.wrapping_add(1);
+        self.permits = 0;
+        self.reserved = 0;
+        self.head = 0;
+        self.len = 0;
+        self.note_in_flight();
+        self.note_waiting();
+    }
 
     /// The queue index of the oldest waiter still waiting. Grants go to the
     /// oldest waiter first and claims or cancels never reorder the queue, so
@@ -885,13 +961,6 @@ impl<const Q: usize> Bulkhead<Q> {
         None
     }
 
-    const fn permit(&self) -> Permit {
-        Permit {
-            pool: self.id,
-            epoch: self.epoch,
-        }
-    }
-
     #[inline]
     fn note_in_flight(&mut self) {
         let in_flight = self.in_flight();
@@ -903,14 +972,6 @@ impl<const Q: usize> Bulkhead<Q> {
         self.stats.waiting = self.queued();
     }
 
-    const fn len_u32(&self) -> u32 {
-        if self.len > u32::MAX as usize {
-            u32::MAX
-        } else {
-            self.len as u32
-        }
-    }
-
     fn find(&self, ticket: Ticket) -> Option<usize> {
         if ticket.pool != self.id {
             return None;
@@ -919,19 +980,20 @@ impl<const Q: usize> Bulkhead<Q> {
     }
 
     /// Physical index of the `index`-th oldest entry; `None` past the end (and
-    /// always for `Q == 0`).
+    /// always for a bulkhead without a queue).
     fn physical(&self, index: usize) -> Option<usize> {
         if index >= self.len {
             return None;
         }
-        // head < Q and index < len <= Q: a mask (Q a power of two) or one
-        // subtraction wraps; no `%`, a division routine on a core without a
-        // divider.
+        // head < q and index < len <= q (the storage's length): a mask (q a
+        // power of two) or one subtraction wraps; no `%`, a division routine on
+        // a core without a divider.
         let at = self.head.checked_add(index)?;
-        Some(if Q.is_power_of_two() {
-            at & (Q - 1)
-        } else if at >= Q {
-            at - Q
+        let q = self.entries.len();
+        Some(if q.is_power_of_two() {
+            at & (q - 1)
+        } else if at >= q {
+            at - q
         } else {
             at
         })
@@ -947,7 +1009,7 @@ impl<const Q: usize> Bulkhead<Q> {
     }
 
     fn push_back(&mut self, entry: Entry) -> bool {
-        if self.len >= Q {
+        if self.len >= self.entries.len() {
             return false;
         }
         let index = self.len;
@@ -971,7 +1033,7 @@ impl<const Q: usize> Bulkhead<Q> {
         }
         if index == 0 {
             self.head = match self.head.checked_add(1) {
-                Some(next) if next < Q => next,
+                Some(next) if next < self.entries.len() => next,
                 _ => 0,
             };
             self.len = self.len.saturating_sub(1);
