@@ -47,9 +47,9 @@ pub struct SharedAdaptiveLimit {
 }
 
 struct Inner {
-    name: Arc<str>,
+    name: std::sync::Arc<str>,
     machine: Mutex<AdaptiveLimit>,
-    observer: Option<Arc<dyn Observer>>,
+    observer: Option<std::sync::Arc<dyn Observer>>,
 }
 
 impl fmt::Debug for SharedAdaptiveLimit {
@@ -78,7 +78,7 @@ impl SharedAdaptiveLimit {
     /// # Errors
     ///
     /// When [`Config::validate`] refuses `config`.
-    pub fn new(name: impl Into<Arc<str>>, config: Config) -> Result<Self, ConfigError> {
+    pub fn new(name: impl Into<std::sync::Arc<str>>, config: Config) -> Result<Self, ConfigError> {
         Ok(Self {
             inner: Arc::new(Inner {
                 name: name.into(),
@@ -105,7 +105,7 @@ impl SharedAdaptiveLimit {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn with_observer(self, observer: Arc<dyn Observer>) -> Self {
+    pub fn with_observer(self, observer: std::sync::Arc<dyn Observer>) -> Self {
         let machine = lock(&self.inner.machine).clone();
         let (limit, in_flight) = (machine.limit(), machine.in_flight());
         observer.on_register_layer(LayerKind::AdaptiveLimit, &self.inner.name);

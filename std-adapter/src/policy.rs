@@ -723,15 +723,12 @@ impl<'p, H: Hold> Driver<'p, H> {
 
 /// A shared machine lent to a step as a [`Gate`]: locked only while one of
 /// its methods runs, which hands it the core machine's own answer.
-pub(crate) struct Locked<'a, T>(pub(crate) &'a std::sync::Mutex<T>);
+pub(crate) struct Locked<'a, T>(pub(crate) &'a crate::sync::Mutex<T>);
 
 impl<T: Gate> Locked<'_, T> {
     fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         // The machines hold plain data: a panic elsewhere leaves them usable.
-        f(&mut self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner))
+        f(&mut crate::sync::lock(self.0))
     }
 }
 

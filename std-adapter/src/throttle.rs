@@ -30,12 +30,13 @@
 //! ```
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use steadfast::error::ConfigError;
 use steadfast::rng::SplitMix64;
 use steadfast::throttle::{AdaptiveThrottle, Config, Drawn, Throttled};
 
+use crate::sync::{self, Mutex, lock};
 use crate::time;
 
 /// The buckets of a [`SharedThrottle`]'s window (each covers `window / 12`),
@@ -44,17 +45,12 @@ pub const THROTTLE_BUCKETS: usize = 12;
 
 type State = Drawn<THROTTLE_BUCKETS>;
 
-fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
-    // The machine holds plain data: a panic elsewhere leaves it usable.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// An [`AdaptiveThrottle`] of 12 buckets shared by every clone of this handle
 /// (see the [module](self) documentation).
 #[derive(Clone)]
 pub struct SharedThrottle {
     name: Arc<str>,
-    state: Arc<Mutex<State>>,
+    state: sync::Arc<Mutex<State>>,
 }
 
 impl fmt::Debug for SharedThrottle {
@@ -89,7 +85,7 @@ impl SharedThrottle {
     pub fn new(name: impl Into<Arc<str>>, config: Config) -> Result<Self, ConfigError> {
         Ok(Self {
             name: name.into(),
-            state: Arc::new(Mutex::new(Drawn::new(
+            state: sync::Arc::new(Mutex::new(Drawn::new(
                 AdaptiveThrottle::new(config)?,
                 crate::seed::from_os(),
             ))),

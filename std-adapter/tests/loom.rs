@@ -1,13 +1,15 @@
-//! loom models of the shared handles: every interleaving of two threads (loom's
+//! loom models of the shared handles: every interleaving of two or three threads (loom's
 //! exhaustive scheduler, bounded preemptions) over the breaker's atomic fast path, its
 //! mutex slow path (a count window's outcomes recorded without the clock unless they trip
-//! it), the bulkhead behind the blocking executor, and the bulkhead's slots
-//! lent to its lock-free path racing a waiter that queues.
+//! it), the bulkhead behind the blocking executor, the bulkhead's slots
+//! lent to its lock-free path racing a waiter that queues, the adaptive limit's
+//! slots, and the adaptive throttle's decisions and counts (alone and as a policy's gate).
 //!
 //! Proven for every interleaving explored: no lost update (every call recorded exactly
 //! once in the stats, no failure lost on the way to a trip), no leaked permit (the
 //! bulkhead is empty afterwards, acquired == released), no double release, no lent
-//! slot lost.
+//! slot lost, no adaptive slot granted over the limit, and the adaptive limit and the
+//! throttle answer as their core machine does given the same steps in some order.
 //!
 //! Run (its own target dir; tokio is left out because `--cfg loom` switches tokio into
 //! its internal loom mode):
@@ -320,5 +322,393 @@ fn canary_racy_counter_is_caught() {
         n.store(n.load(Ordering::SeqCst) + 1, Ordering::SeqCst);
         t.join().unwrap();
         assert_eq!(n.load(Ordering::SeqCst), 2, "lost update");
+    });
+}
+
+/// How a caller gives back the slot or the admission it got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    Record(Outcome),
+    Drop,
+}
+
+/// Every order in which callers can take their steps one at a time, caller
+/// `i` taking `steps[i]` of them in its own order: each a list of caller
+/// indices, one per step.
+fn orders(steps: &[usize]) -> Vec<Vec<usize>> {
+    fn go(left: &mut [usize], order: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if left.iter().all(|&n| n == 0) {
+            out.push(order.clone());
+            return;
+        }
+        for caller in 0..left.len() {
+            if left[caller] > 0 {
+                left[caller] -= 1;
+                order.push(caller);
+                go(left, order, out);
+                order.pop();
+                left[caller] += 1;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    go(&mut steps.to_vec(), &mut Vec::new(), &mut out);
+    out
+}
+
+/// AIMD that halves the limit on a drop and never finds a sample too slow
+/// (a timeout of an hour), so the limit depends on the order of the steps
+/// alone, not on the clock.
+fn aimd(initial: u32, min: u32, max: u32) -> steadfast::adaptive::Config {
+    steadfast::adaptive::Config::new()
+        .with_limits(initial, min, max)
+        .with_algorithm(steadfast::adaptive::Algorithm::Aimd {
+            backoff_permille: 500,
+            timeout: Duration::from_secs(3600),
+        })
+}
+
+/// Takes a slot of `limit` (refused: `Err` with the limit it was refused
+/// at), is one of `held` while it has it, and gives it back as `end` says.
+/// `held` counts a caller after its grant and no more before it gives the
+/// slot back, so it never counts more callers than the limit has out.
+fn adaptive_caller(
+    limit: &steadfast_std::adaptive::SharedAdaptiveLimit,
+    held: &loom::sync::atomic::AtomicU32,
+    cap: u32,
+    end: End,
+) -> Result<(), u32> {
+    use loom::sync::atomic::Ordering::SeqCst;
+    let permit = limit.try_acquire().map_err(|full| full.limit)?;
+    let holders = held.fetch_add(1, SeqCst) + 1;
+    assert!(
+        holders <= cap,
+        "{holders} callers hold a slot of a limit of {cap}"
+    );
+    held.fetch_sub(1, SeqCst);
+    match end {
+        End::Record(outcome) => permit.record(outcome),
+        End::Drop => drop(permit),
+    }
+    Ok(())
+}
+
+/// Runs `ends.len()` callers of one adaptive limit at once, the first on
+/// this thread, each as [`adaptive_caller`]: what each one's `try_acquire`
+/// answered.
+fn adaptive_callers(
+    limit: &steadfast_std::adaptive::SharedAdaptiveLimit,
+    cap: u32,
+    ends: &[End],
+) -> Vec<Result<(), u32>> {
+    use loom::sync::Arc;
+    use loom::sync::atomic::AtomicU32;
+    let held = Arc::new(AtomicU32::new(0));
+    let others: Vec<_> = ends[1..]
+        .iter()
+        .map(|&end| {
+            let (limit, held) = (limit.clone(), held.clone());
+            thread::spawn(move || adaptive_caller(&limit, &held, cap, end))
+        })
+        .collect();
+    let mut answers = vec![adaptive_caller(limit, &held, cap, ends[0])];
+    answers.extend(others.into_iter().map(|t| t.join().unwrap()));
+    answers
+}
+
+/// A limit pinned at 2 (min = initial = max), three callers at once: one
+/// records a success, one a failure, one drops its permit (cancelled). In
+/// every interleaving no more than 2 callers ever hold a slot, at least two
+/// are granted one (the first two to ask always are), a refusal names the
+/// limit of 2, and every slot comes back exactly once: nothing in flight
+/// afterwards.
+#[test]
+fn adaptive_limit_never_grants_over_its_limit() {
+    use steadfast_std::adaptive::SharedAdaptiveLimit;
+    model("adaptive_limit_never_grants_over_its_limit", || {
+        let limit = SharedAdaptiveLimit::new("loom", aimd(2, 2, 2)).unwrap();
+        let ends = [
+            End::Record(Outcome::Success),
+            End::Record(Outcome::Failure),
+            End::Drop,
+        ];
+        let answers = adaptive_callers(&limit, 2, &ends);
+        let granted = answers.iter().filter(|a| a.is_ok()).count();
+        assert!(granted >= 2, "refused below the limit: {answers:?}");
+        assert!(
+            answers.iter().all(|a| matches!(a, Ok(()) | Err(2))),
+            "{answers:?}"
+        );
+        assert_eq!(
+            (limit.in_flight(), limit.limit()),
+            (0, 2),
+            "a slot leaked or came back twice"
+        );
+    });
+}
+
+/// What each caller of an adaptive limit was answered, then the final
+/// limit and in flight.
+type AdaptiveRun = (Vec<Result<(), u32>>, u32, u32);
+
+/// What an adaptive limit starting from `config` answers when callers
+/// ending as `ends` take their two steps (take a slot, give it back) one at
+/// a time in any order: one entry per order.
+fn adaptive_serial(config: steadfast::adaptive::Config, ends: &[End]) -> Vec<AdaptiveRun> {
+    use steadfast::adaptive::AdaptiveLimit;
+    use steadfast::time::Instant;
+    orders(&vec![2; ends.len()])
+        .into_iter()
+        .map(|order| {
+            let mut machine = AdaptiveLimit::new(config).unwrap();
+            let mut permits: Vec<Option<_>> = ends.iter().map(|_| None).collect();
+            let mut answers: Vec<Option<Result<(), u32>>> = vec![None; ends.len()];
+            for caller in order {
+                match answers[caller] {
+                    None => {
+                        let taken = machine.try_acquire(Instant::ZERO);
+                        answers[caller] = Some(taken.as_ref().map(|_| ()).map_err(|f| f.limit));
+                        permits[caller] = taken.ok();
+                    }
+                    Some(_) => {
+                        if let Some(permit) = permits[caller].take() {
+                            match ends[caller] {
+                                End::Record(o) => machine.record(permit, o, Instant::ZERO),
+                                End::Drop => machine.cancel(permit),
+                            }
+                        }
+                    }
+                }
+            }
+            let answers = answers.into_iter().map(Option::unwrap).collect();
+            (answers, machine.limit(), machine.in_flight())
+        })
+        .collect()
+}
+
+/// A limit starting at 1 (within 1 ..= 3), three callers at once: two
+/// record a success, one a failure. Every interleaving is one that the core
+/// machine, given the same steps one at a time in some order, answers the
+/// same: each caller's grant or refusal (with the limit it was refused at)
+/// and the final limit and in flight, so no sample is lost or learnt twice
+/// and no slot is taken or given back outside the machine's own steps; the
+/// limit stays within [1, 3] and nothing is in flight afterwards.
+#[test]
+fn adaptive_limit_learns_as_the_core_in_some_order() {
+    use steadfast_std::adaptive::SharedAdaptiveLimit;
+    model("adaptive_limit_learns_as_the_core_in_some_order", || {
+        let config = aimd(1, 1, 3);
+        let ends = [
+            End::Record(Outcome::Success),
+            End::Record(Outcome::Success),
+            End::Record(Outcome::Failure),
+        ];
+        let limit = SharedAdaptiveLimit::new("loom", config).unwrap();
+        let answers = adaptive_callers(&limit, 3, &ends);
+        let seen: AdaptiveRun = (answers, limit.limit(), limit.in_flight());
+        assert!((1..=3).contains(&seen.1), "limit out of bounds: {seen:?}");
+        assert_eq!(seen.2, 0, "a slot leaked: {seen:?}");
+        assert!(
+            adaptive_serial(config, &ends).contains(&seen),
+            "no order of the core's steps answers {seen:?}"
+        );
+    });
+}
+
+/// A throttle whose window (an hour) outlasts the model, so nothing expires
+/// and its decisions depend on its counts and draws alone.
+fn throttle_config() -> steadfast::throttle::Config {
+    steadfast::throttle::Config::new().with_window(Duration::from_secs(3600))
+}
+
+/// Asks `throttle` to admit a call and, admitted, ends it as `end` says
+/// (recorded accepted on a success, not accepted on a failure; dropped
+/// unrecorded: not accepted). Refused: `Err` with the refusal's probability.
+fn throttle_caller(
+    throttle: &steadfast_std::throttle::SharedThrottle,
+    end: End,
+) -> Result<(), u32> {
+    let admitted = throttle.admit().map_err(|t| t.reject_permille)?;
+    match end {
+        End::Record(outcome) => admitted.record(outcome == Outcome::Success),
+        End::Drop => drop(admitted),
+    }
+    Ok(())
+}
+
+/// Runs one caller per entry of `ends` at once through `throttle`, the first
+/// on this thread: each one's answer.
+fn throttle_callers(
+    throttle: &steadfast_std::throttle::SharedThrottle,
+    ends: &[End],
+) -> Vec<Result<(), u32>> {
+    let others: Vec<_> = ends[1..]
+        .iter()
+        .map(|&end| {
+            let throttle = throttle.clone();
+            thread::spawn(move || throttle_caller(&throttle, end))
+        })
+        .collect();
+    let mut answers = vec![throttle_caller(throttle, ends[0])];
+    answers.extend(others.into_iter().map(|t| t.join().unwrap()));
+    answers
+}
+
+/// A fresh throttle, three calls at once: one accepted, one not, one dropped
+/// unrecorded. Whatever the interleaving and whichever of them the throttle
+/// refuses, each counts as exactly one request (a refusal at once, an
+/// admitted call when it ends) and only the accepted one, if admitted, as an
+/// accept.
+#[test]
+fn throttle_counts_every_call_once() {
+    use steadfast_std::throttle::SharedThrottle;
+    model("throttle_counts_every_call_once", || {
+        let throttle = SharedThrottle::new("loom", throttle_config())
+            .unwrap()
+            .with_seed(7);
+        let ends = [
+            End::Record(Outcome::Success),
+            End::Record(Outcome::Failure),
+            End::Drop,
+        ];
+        let answers = throttle_callers(&throttle, &ends);
+        assert!(
+            answers.iter().any(Result::is_ok),
+            "the first call a fresh throttle sees is admitted: {answers:?}"
+        );
+        assert_eq!(
+            throttle.counts(),
+            (3, u32::from(answers[0].is_ok())),
+            "a call lost or counted twice: {answers:?}"
+        );
+    });
+}
+
+/// The calls made one after the other once the concurrent ones are done,
+/// none accepted: their answers show where the draw stream stands.
+const THROTTLE_TAIL: usize = 3;
+
+/// The seeds [`throttle_decides_as_the_core_in_some_order`] runs with, one
+/// model each.
+const THROTTLE_SEEDS: core::ops::Range<u64> = 0..8;
+
+/// What each call answered and the final `(requests, accepts)`: the calls
+/// made at once, then the ones made after them.
+type ThrottleRun = (Vec<Result<(), u32>>, Vec<Result<(), u32>>, (u32, u32));
+
+/// What the core machine, its draws from `seed`, answers when two calls not
+/// accepted came first, then callers ending as `ends` take their two steps
+/// (admit, then end an admitted call) one at a time in any order, then
+/// [`THROTTLE_TAIL`] calls not accepted follow: one entry per order.
+fn throttle_serial(seed: u64, ends: &[End]) -> Vec<ThrottleRun> {
+    use std::cell::RefCell;
+    use steadfast::throttle::{AdaptiveThrottle, Drawn};
+    use steadfast::time::Instant;
+    let t = Instant::from_secs(3600);
+    orders(&vec![2; ends.len()])
+        .into_iter()
+        .map(|order| {
+            let gate: RefCell<Drawn> = RefCell::new(Drawn::new(
+                AdaptiveThrottle::new(throttle_config()).unwrap(),
+                seed,
+            ));
+            let admit = || -> Result<(), u32> {
+                let Drawn { throttle, rng } = &mut *gate.borrow_mut();
+                throttle.admit(t, rng).map_err(|e| e.reject_permille)
+            };
+            let record = |accepted: bool| gate.borrow_mut().throttle.record(accepted, t);
+            let not_accepted = || {
+                let answer = admit();
+                if answer.is_ok() {
+                    record(false);
+                }
+                answer
+            };
+            let _ = (not_accepted(), not_accepted());
+            let mut answers: Vec<Option<Result<(), u32>>> = vec![None; ends.len()];
+            for caller in order {
+                match answers[caller] {
+                    None => answers[caller] = Some(admit()),
+                    Some(Ok(())) => record(ends[caller] == End::Record(Outcome::Success)),
+                    Some(Err(_)) => {}
+                }
+            }
+            let after = (0..THROTTLE_TAIL).map(|_| not_accepted()).collect();
+            let counts = gate.borrow_mut().throttle.counts(t);
+            let answers = answers.into_iter().map(Option::unwrap).collect();
+            (answers, after, counts)
+        })
+        .collect()
+}
+
+/// A throttle that has seen two calls not accepted (refusing now with odds
+/// 2/3), three calls at once (one accepted, one not, one dropped
+/// unrecorded), then three calls not accepted one after the other; for each
+/// of eight seeds. Every interleaving is one that the core machine, given
+/// the same steps one at a time in some order, answers the same: each
+/// admission or refusal (with its odds), the later calls' and the final
+/// counts. So no decision is taken on counts another caller had already
+/// changed, no call is lost or counted twice, and no two callers share a
+/// draw nor is one skipped (which puts the stream one draw out and changes
+/// some seed's answers).
+#[test]
+fn throttle_decides_as_the_core_in_some_order() {
+    use steadfast_std::throttle::SharedThrottle;
+    for seed in THROTTLE_SEEDS {
+        let name = format!("throttle_decides_as_the_core_in_some_order (seed {seed})");
+        model(&name, move || {
+            let throttle = SharedThrottle::new("loom", throttle_config())
+                .unwrap()
+                .with_seed(seed);
+            let not_accepted = || throttle_caller(&throttle, End::Record(Outcome::Failure));
+            let _ = (not_accepted(), not_accepted());
+            let ends = [
+                End::Record(Outcome::Success),
+                End::Record(Outcome::Failure),
+                End::Drop,
+            ];
+            let answers = throttle_callers(&throttle, &ends);
+            let after = (0..THROTTLE_TAIL).map(|_| not_accepted()).collect();
+            let seen: ThrottleRun = (answers, after, throttle.counts());
+            assert!(
+                throttle_serial(seed, &ends).contains(&seen),
+                "seed {seed}: no order of the core's steps answers {seen:?}"
+            );
+        });
+    }
+}
+
+/// Two policy calls through one fresh throttle (the pipeline asks it as a
+/// gate, under its lock, at each step): one succeeds, one fails. Every
+/// interleaving counts each call once as a request, the success, if
+/// admitted, as the one accept.
+#[test]
+fn policy_throttle_counts_every_attempt_once() {
+    use steadfast_std::throttle::SharedThrottle;
+    model("policy_throttle_counts_every_attempt_once", || {
+        let throttle = SharedThrottle::new("loom", throttle_config())
+            .unwrap()
+            .with_seed(7);
+        let config = pipeline::Config::DEFAULT
+            .with_retry(
+                retry::Config::DEFAULT
+                    .with_max_attempts(1)
+                    .with_backoff(steadfast::backoff::Backoff::constant(Duration::ZERO)),
+            )
+            .with_timeout(timeout::Config::NONE);
+        let policy = Policy::builder(config)
+            .unwrap()
+            .throttle(throttle.clone())
+            .build();
+        let p2 = policy.clone();
+        let t = thread::spawn(move || p2.call_blocking(|| Ok::<_, ()>(())).is_ok());
+        let failed = policy.call_blocking(|| Err::<(), _>(()));
+        let succeeded = t.join().unwrap();
+        assert!(failed.is_err());
+        assert_eq!(
+            throttle.counts(),
+            (2, u32::from(succeeded)),
+            "an attempt lost or counted twice"
+        );
     });
 }
