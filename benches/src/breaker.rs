@@ -31,6 +31,7 @@ use crate::{Op, Tick, Visitor, Who};
 /// Every breaker row.
 pub fn visit<V: Visitor>(v: &mut V) {
     v.visit::<Closed<SteadfastB>>();
+    v.visit::<Closed<SteadfastNoStatsB>>();
     v.visit::<Closed<SteadfastClockB>>();
     v.visit::<Closed<FloorB>>();
     v.visit::<Closed<FailsafeB>>();
@@ -41,6 +42,7 @@ pub fn visit<V: Visitor>(v: &mut V) {
     v.visit::<WindowClosed<RecloserWindow>>();
     v.visit::<WindowClosed<ReliakitRolling>>();
     v.visit::<Open<SteadfastB>>();
+    v.visit::<Open<SteadfastNoStatsB>>();
     v.visit::<Open<SteadfastClockB>>();
     v.visit::<Open<FloorB>>();
     v.visit::<Open<FloorClockB>>();
@@ -162,8 +164,12 @@ fn trip<W: steadfast::breaker::Window>(b: &mut Breaker<W>) {
 
 /// One steadfast call at `now`: acquire, record, everything returned into `black_box`.
 #[inline(always)]
-fn steadfast_call<W: steadfast::breaker::Window>(
-    b: &mut Breaker<W>,
+fn steadfast_call<
+    W: steadfast::breaker::Window,
+    S: steadfast::breaker::StatsSlot,
+    C: steadfast::breaker::ConfigSource,
+>(
+    b: &mut Breaker<W, S, C>,
     result: CallResult,
     now: Instant,
 ) -> bool {
@@ -191,6 +197,50 @@ impl Subject for SteadfastB {
     fn tripped() -> Self {
         let mut s = Self::closed();
         trip(&mut s.0);
+        s
+    }
+    #[inline(always)]
+    fn call(&mut self, result: CallResult) -> bool {
+        let now = Instant::from_micros(self.1.advance());
+        steadfast_call(&mut self.0, result, now)
+    }
+}
+
+/// The breaker configuration of the no-counters rows, as a firmware declares it.
+#[derive(Debug)]
+pub struct BenchConfig;
+
+impl steadfast::breaker::ConstConfig for BenchConfig {
+    const CONFIG: Config = Config::DEFAULT
+        .with_failure_threshold(THRESHOLD)
+        .with_break_duration(Duration::from_secs(LONG_SECS))
+        .with_break_growth(1, Duration::from_secs(LONG_SECS));
+}
+
+/// The firmware breaker: no counters (`NoStats`, as reliakit keeps none) and
+/// its configuration a constant (`Fixed`); decides as [`SteadfastB`] does.
+type FirmwareBreaker = Breaker<
+    steadfast::breaker::Consecutive,
+    steadfast::breaker::NoStats,
+    steadfast::breaker::Fixed<BenchConfig>,
+>;
+
+/// steadfast without counters, injected clock (a 1 µs tick).
+#[derive(Debug)]
+pub struct SteadfastNoStatsB(FirmwareBreaker, Tick);
+impl Subject for SteadfastNoStatsB {
+    const NAME: &'static str = "steadfast, no counters (NoStats, Fixed config)";
+    const WHO: Who = Who::Steadfast;
+    fn closed() -> Self {
+        Self(FirmwareBreaker::fixed().expect("valid"), Tick(0))
+    }
+    fn tripped() -> Self {
+        let mut s = Self::closed();
+        for _ in 0..=WINDOW {
+            if let Ok(p) = s.0.try_acquire(Instant::ZERO) {
+                let _ = s.0.record(p, Outcome::Failure, Instant::ZERO);
+            }
+        }
         s
     }
     #[inline(always)]
