@@ -1090,12 +1090,12 @@ impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
         }
     }
 
-    // Inlined on 64-bit hosts; one copy for its many callers on 32-bit targets.
-    #[cfg_attr(target_pointer_width = "64", inline(always))]
     /// Ends the call in `end` (with its `retry_at`) after `attempts` attempts.
     /// The call's [`Finish`] is built once, in the step returned: on a
     /// Cortex-M0 a whole `Finish` moved from one place to another is a
     /// `memcpy`.
+    // Inlined on 64-bit hosts; one copy for its many callers on 32-bit targets.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn complete<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         end: End,
