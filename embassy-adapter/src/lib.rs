@@ -587,28 +587,35 @@ fn lock_opt<M: RawMutex, T: View<V>, V: Copy, R>(
 /// Collects a step's events under the locks: marks the waiters that were
 /// granted a slot and keeps their wakers, the events and the finish: wakers
 /// and observer run after unlocking.
-struct Collect<'w, const Q: usize> {
+struct Collect<'w, 'o, const Q: usize> {
     waiters: Option<&'w mut shared::Waiters<Q>>,
+    /// The step's own: written in place, never moved out of the locks.
+    out: &'o mut Collected,
+}
+
+/// What a step hands on once unlocked: the wakers of the waiters it granted
+/// a slot, its events and the call's finish.
+struct Collected {
     wake: [Option<Waker>; Events::CAPACITY],
     events: Events,
     finish: Option<Finish>,
 }
 
-impl<const Q: usize> Observer for Collect<'_, Q> {
+impl<const Q: usize> Observer for Collect<'_, '_, Q> {
     fn on_event(&mut self, _now: Instant, event: &Event) {
         if let (Event::Granted(t), Some(w)) = (event, self.waiters.as_deref_mut())
             && let Some(waker) = w.grant(*t)
         {
-            match self.wake.iter_mut().find(|slot| slot.is_none()) {
+            match self.out.wake.iter_mut().find(|slot| slot.is_none()) {
                 Some(slot) => *slot = Some(waker),
                 None => waker.wake(),
             }
         }
-        self.events.push(*event);
+        self.out.events.push(*event);
     }
 
     fn on_finish(&mut self, _now: Instant, finish: &Finish) {
-        self.finish = Some(*finish);
+        self.out.finish = Some(*finish);
     }
 }
 
@@ -656,12 +663,15 @@ impl<
             None => time::now(),
         };
         let (policy, call, queued) = (self.policy, &mut self.call, &mut self.queued);
-        let (step, wake, mut collected) = policy.locked(|shared, waiters| {
+        let mut out = Collected {
+            wake: [const { None }; Events::CAPACITY],
+            events: Events::new(),
+            finish: None,
+        };
+        let step = policy.locked(|shared, waiters| {
             let mut collected = Collect {
                 waiters,
-                wake: [const { None }; Events::CAPACITY],
-                events: Events::new(),
-                finish: None,
+                out: &mut out,
             };
             let mut shared = Shared {
                 breaker: shared.breaker.as_deref_mut(),
@@ -690,18 +700,21 @@ impl<
             }
             *queued = ticket;
             call.drain(now, &mut collected);
-            Some((step, collected.wake, (collected.events, collected.finish)))
+            Some(step)
         })??;
         self.start = None;
-        wake.into_iter().flatten().for_each(Waker::wake);
+        out.wake
+            .iter_mut()
+            .filter_map(Option::take)
+            .for_each(Waker::wake);
         let observer = &mut self.observer;
         observer.on_step(now, input, &step);
-        while let Some(event) = collected.0.pop() {
+        while let Some(event) = out.events.pop() {
             log_event(now, &event);
             observer.on_event(now, &event);
         }
-        if let Some(finish) = collected.1 {
-            observer.on_finish(now, &finish);
+        if let Some(finish) = &out.finish {
+            observer.on_finish(now, finish);
         }
         Some(step)
     }
