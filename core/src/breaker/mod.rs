@@ -975,16 +975,20 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
             _ => return Err(permit),
         };
         if !matches!(outcome, Outcome::Ignored) {
-            // Judged on a copy: a trip needs the time, and then nothing changes.
-            let mut window = self.window;
             let sample = Sample {
                 failure: outcome.is_failure(),
                 slow,
             };
-            if window.record(sample, self.last_now, self.config.get()) {
-                return Err(permit);
+            if self.window.may_trip(sample) {
+                // Judged on a copy: a trip needs the time, and then nothing changes.
+                let mut window = self.window;
+                if window.record(sample, self.last_now, self.config.get()) {
+                    return Err(permit);
+                }
+                self.window = window;
+            } else {
+                let _cannot_trip = self.window.record(sample, self.last_now, self.config.get());
             }
-            self.window = window;
         }
         self.stats.bump(match outcome {
             Outcome::Ignored => Counter::Ignored,

@@ -39,6 +39,13 @@ pub(crate) mod sealed {
         const EMPTY: Self;
         /// Records one counted outcome; `true` when the breaker must trip.
         fn record(&mut self, sample: Sample, now: Instant, config: &Config) -> bool;
+        /// Whether recording `sample` now could trip the breaker (`false`
+        /// only where it certainly cannot): the outcomes that can be recorded
+        /// in place without first judging them on a copy.
+        #[inline(always)]
+        fn may_trip(&self, _sample: Sample) -> bool {
+            true
+        }
         /// The counts as of `now` (not before the newest instant recorded),
         /// without changing anything.
         fn counts_at(&self, now: Instant, config: &Config) -> super::WindowCounts;
@@ -189,6 +196,11 @@ impl Consecutive {
 impl Detector for Consecutive {
     const KIND: Kind = Kind::Consecutive;
     const EMPTY: Self = Self::new();
+
+    #[inline(always)]
+    fn may_trip(&self, sample: Sample) -> bool {
+        sample.failure
+    }
 
     #[inline]
     fn record(&mut self, sample: Sample, _now: Instant, config: &Config) -> bool {
@@ -452,6 +464,13 @@ impl<const N: usize, const WORDS: usize> Detector for CountWindow<N, WORDS> {
         words: WORDS,
     };
     const EMPTY: Self = Self::new();
+
+    /// A fast success replacing the oldest outcome of a full ring cannot
+    /// trip it (see the steady state of `record`).
+    #[inline(always)]
+    fn may_trip(&self, sample: Sample) -> bool {
+        self.pos < self.len || sample.failure || sample.slow
+    }
 
     #[inline]
     fn record(&mut self, sample: Sample, _now: Instant, config: &Config) -> bool {
