@@ -272,9 +272,15 @@ pub(crate) const MAX_COUNT_LEN: usize = 1 << 15;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+// In this order `len`, which emptying keeps, splits what it clears (the
+// bitsets, then the position and counts): a few stores, where one run of them
+// would be a `memset` call on a Cortex-M0.
+#[repr(C)]
 pub struct CountWindow<const N: usize, const WORDS: usize = 1> {
     failed: [u64; WORDS],
     slow: [u64; WORDS],
+    /// The window's length: slots `0..len` of the bitsets are the ring.
+    len: u16,
     /// Outcomes recorded since the window was last empty, folded into
     /// `0..2 × len`: below `len` the window is filling (`pos` slots held, the
     /// next outcome goes to slot `pos`); from `len` on it is full and the next
@@ -282,8 +288,6 @@ pub struct CountWindow<const N: usize, const WORDS: usize = 1> {
     /// (instead of a head and a fill level) keeps the window as small as when
     /// its length was only `N`.
     pos: u16,
-    /// The window's length: slots `0..len` of the bitsets are the ring.
-    len: u16,
     failures: u16,
     slow_calls: u16,
 }
