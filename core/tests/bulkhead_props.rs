@@ -1,4 +1,5 @@
-//! The bulkhead against a tiny reference model: random sequences of acquire /
+//! The bulkhead, with its counters and without ([`NoStats`]), against a tiny
+//! reference model: random sequences of acquire /
 //! release / claim / cancel / handle_timeout / reset / clock moves never panic,
 //! give exactly the model's answers (FIFO grants, inclusive expiry), and keep
 //! every slot accounted for: `in_flight + available == max_concurrent`, permits
@@ -7,7 +8,9 @@
 use std::collections::VecDeque;
 
 use proptest::prelude::*;
-use steadfast::bulkhead::{Acquire, Bulkhead, Claim, Config, Permit, Ticket};
+use steadfast::bulkhead::{
+    Acquire, Bulkhead, Claim, Config, NoStats, Permit, Stats, StatsSlot, Ticket,
+};
 use steadfast::time::{Duration, Instant};
 
 const Q: usize = 4;
@@ -102,8 +105,25 @@ impl Model {
     }
 }
 
-struct Harness {
-    b: Bulkhead<Q>,
+/// The counters of a bulkhead under test, if it keeps them.
+trait Counted {
+    fn counted(&self) -> Option<Stats>;
+}
+
+impl Counted for Bulkhead<Q> {
+    fn counted(&self) -> Option<Stats> {
+        Some(self.stats())
+    }
+}
+
+impl Counted for Bulkhead<Q, NoStats> {
+    fn counted(&self) -> Option<Stats> {
+        None
+    }
+}
+
+struct Harness<S: StatsSlot> {
+    b: Bulkhead<Q, S>,
     other: Bulkhead<Q>,
     m: Model,
     held: Vec<Permit>,
@@ -111,7 +131,10 @@ struct Harness {
     now: u64,
 }
 
-impl Harness {
+impl<S: StatsSlot> Harness<S>
+where
+    Bulkhead<Q, S>: Counted,
+{
     fn step(&mut self, op: &Op) {
         let now = Instant::from_micros(self.now);
         match *op {
@@ -270,7 +293,9 @@ impl Harness {
             .map(|w| w.deadline)
             .min();
         assert_eq!(b.poll_at(), expected_poll, "poll_at");
-        let s = b.stats();
+        let Some(s) = b.counted() else {
+            return;
+        };
         assert_eq!(s.in_flight, m.in_flight());
         assert_eq!(s.waiting, m.waiting());
         assert_eq!(s.expired, m.expired, "expired");
@@ -282,6 +307,59 @@ impl Harness {
         assert_eq!(s.granted, m.granted, "granted");
         assert!(s.peak >= s.in_flight && s.peak <= max);
     }
+}
+
+/// Runs `ops` on a bulkhead keeping its counters in `S`, against the model,
+/// then drains it: every slot comes back.
+fn run<S: StatsSlot>(config: Config, ops: &[Op])
+where
+    Bulkhead<Q, S>: Counted,
+{
+    let b = Bulkhead::<Q, S>::with_id(config, 1).unwrap();
+    let other = Bulkhead::<Q>::with_id(
+        Config::DEFAULT
+            .with_max_concurrent(64)
+            .with_max_queue(0)
+            .with_max_wait(Duration::ZERO),
+        2,
+    )
+    .unwrap();
+    let mut h = Harness {
+        b,
+        other,
+        m: Model {
+            max_concurrent: config.max_concurrent(),
+            max_queue: config.max_queue() as usize,
+            max_wait: config.max_wait().as_micros(),
+            ..Model::default()
+        },
+        held: Vec::new(),
+        tickets: Vec::new(),
+        now: 0,
+    };
+    for op in ops {
+        h.step(op);
+    }
+    // Drain: release everything, claim every grant; the pool ends empty.
+    let end = Instant::from_micros(h.now);
+    let mut wake: Vec<Ticket> = Vec::new();
+    while let Some(p) = h.held.pop() {
+        wake.extend(h.b.release(p, end));
+    }
+    while let Some(t) = wake.pop() {
+        if let Claim::Granted(p) = h.b.claim(t, end) {
+            wake.extend(h.b.release(p, end));
+        }
+    }
+    // Everyone left gives up (a granted waiter's slot passes on, to be
+    // cancelled in turn).
+    for t in h.tickets.clone() {
+        let _ = h.b.cancel(t, end);
+    }
+    assert_eq!(h.b.in_flight(), 0);
+    assert_eq!(h.b.available(), config.max_concurrent());
+    assert_eq!(h.b.queued(), 0);
+    assert_eq!(h.b.poll_at(), None);
 }
 
 proptest! {
@@ -300,44 +378,9 @@ proptest! {
         ops in prop::collection::vec(op(), 0..if cfg!(miri) { 24 } else { 120 }),
     ) {
         let config = Config::DEFAULT.with_max_concurrent(max_concurrent).with_max_queue(max_queue).with_max_wait(Duration::from_micros(max_wait));
-        let b = Bulkhead::<Q>::with_id(config, 1).unwrap();
-        let other = Bulkhead::<Q>::with_id(Config::DEFAULT.with_max_concurrent(64).with_max_queue(0).with_max_wait(Duration::ZERO), 2).unwrap();
-        let mut h = Harness {
-            b,
-            other,
-            m: Model {
-                max_concurrent,
-                max_queue: max_queue as usize,
-                max_wait,
-                ..Model::default()
-            },
-            held: Vec::new(),
-            tickets: Vec::new(),
-            now: 0,
-        };
-        for op in &ops {
-            h.step(op);
-        }
-        // Drain: release everything, claim every grant; the pool ends empty.
-        let end = Instant::from_micros(h.now);
-        let mut wake: Vec<Ticket> = Vec::new();
-        while let Some(p) = h.held.pop() {
-            wake.extend(h.b.release(p, end));
-        }
-        while let Some(t) = wake.pop() {
-            if let Claim::Granted(p) = h.b.claim(t, end) {
-                wake.extend(h.b.release(p, end));
-            }
-        }
-        // Everyone left gives up (a granted waiter's slot passes on, to be
-        // cancelled in turn).
-        for t in h.tickets.clone() {
-            let _ = h.b.cancel(t, end);
-        }
-        prop_assert_eq!(h.b.in_flight(), 0);
-        prop_assert_eq!(h.b.available(), max_concurrent);
-        prop_assert_eq!(h.b.queued(), 0);
-        prop_assert_eq!(h.b.poll_at(), None);
+        // With counters and without: both must give the model's answers.
+        run::<Stats>(config, &ops);
+        run::<NoStats>(config, &ops);
     }
 
     /// Any config, any single call at any instant: no panic, books balanced.

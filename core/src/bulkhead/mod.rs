@@ -313,6 +313,132 @@ pub struct Stats {
     pub waiting: u32,
 }
 
+/// No statistics: the counters of a bulkhead that never reads them, in zero
+/// bytes. A [`Bulkhead<Q, NoStats>`](Bulkhead) admits, queues, expires and
+/// hands on slots exactly as one that counts; it only has no
+/// [`stats`](Bulkhead::stats).
+///
+/// ```
+/// use steadfast::bulkhead::{Bulkhead, Config, NoStats};
+/// let pool = Bulkhead::<4, NoStats>::without_stats(Config::DEFAULT.with_max_queue(4))?;
+/// assert_eq!(pool.available(), 10);
+/// assert_eq!(core::mem::size_of::<NoStats>(), 0);
+/// # Ok::<(), steadfast::error::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NoStats;
+
+/// Where a [`Bulkhead`] keeps its counters: [`Stats`] (the default) or
+/// [`NoStats`] (none). Sealed.
+///
+/// ```
+/// use steadfast::bulkhead::{NoStats, Stats, StatsSlot};
+/// fn slot<S: StatsSlot>() -> usize { core::mem::size_of::<S>() }
+/// assert_eq!(slot::<NoStats>(), 0);
+/// assert!(slot::<Stats>() > 0);
+/// ```
+pub trait StatsSlot: sealed::Slot {}
+
+impl StatsSlot for Stats {}
+impl StatsSlot for NoStats {}
+
+mod sealed {
+    use super::{NoStats, Stats};
+
+    /// One of the counters of [`Stats`].
+    #[derive(Clone, Copy, Debug)]
+    pub enum Counter {
+        Acquired,
+        Claimed,
+        Queued,
+        Granted,
+        RejectedFull,
+        Cancelled,
+        Released,
+        StaleReleases,
+    }
+
+    /// The slot's machinery, private to the crate (keeps `StatsSlot` sealed).
+    pub trait Slot: Copy + core::fmt::Debug + PartialEq + Eq {
+        const ZERO: Self;
+        /// Adds one to `counter` (saturating).
+        fn bump(&mut self, counter: Counter);
+        /// Adds `n` expired waiters.
+        fn expired(&mut self, n: u64);
+        /// The slots taken now, raising their peak.
+        fn in_flight(&mut self, in_flight: u32);
+        /// The slots taken now, after one was given back (the peak stands).
+        fn fell(&mut self, in_flight: u32);
+        /// The waiters not granted a slot yet.
+        fn waiting(&mut self, waiting: u32);
+    }
+
+    impl Slot for Stats {
+        const ZERO: Self = Self {
+            acquired: 0,
+            claimed: 0,
+            queued: 0,
+            granted: 0,
+            rejected_full: 0,
+            expired: 0,
+            cancelled: 0,
+            released: 0,
+            stale_releases: 0,
+            in_flight: 0,
+            peak: 0,
+            waiting: 0,
+        };
+        #[inline(always)]
+        fn bump(&mut self, counter: Counter) {
+            let field = match counter {
+                Counter::Acquired => &mut self.acquired,
+                Counter::Claimed => &mut self.claimed,
+                Counter::Queued => &mut self.queued,
+                Counter::Granted => &mut self.granted,
+                Counter::RejectedFull => &mut self.rejected_full,
+                Counter::Cancelled => &mut self.cancelled,
+                Counter::Released => &mut self.released,
+                Counter::StaleReleases => &mut self.stale_releases,
+            };
+            *field = field.saturating_add(1);
+        }
+        #[inline(always)]
+        fn expired(&mut self, n: u64) {
+            self.expired = self.expired.saturating_add(n);
+        }
+        #[inline(always)]
+        fn in_flight(&mut self, in_flight: u32) {
+            self.in_flight = in_flight;
+            self.peak = self.peak.max(in_flight);
+        }
+        #[inline(always)]
+        fn fell(&mut self, in_flight: u32) {
+            self.in_flight = in_flight;
+        }
+        #[inline(always)]
+        fn waiting(&mut self, waiting: u32) {
+            self.waiting = waiting;
+        }
+    }
+
+    impl Slot for NoStats {
+        const ZERO: Self = Self;
+        #[inline(always)]
+        fn bump(&mut self, _counter: Counter) {}
+        #[inline(always)]
+        fn expired(&mut self, _n: u64) {}
+        #[inline(always)]
+        fn in_flight(&mut self, _in_flight: u32) {}
+        #[inline(always)]
+        fn fell(&mut self, _in_flight: u32) {}
+        #[inline(always)]
+        fn waiting(&mut self, _waiting: u32) {}
+    }
+}
+
+use sealed::Counter;
+
 /// One waiter in the ring buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -351,17 +477,17 @@ impl Entry {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Bulkhead<const Q: usize = 10> {
-    queue: Queue<[Entry; Q]>,
+pub struct Bulkhead<const Q: usize = 10, S: StatsSlot = Stats> {
+    queue: Queue<S, [Entry; Q]>,
 }
 
 /// A bulkhead's books with the storage `E` of its waiters last, so that a
-/// `Queue<[Entry; Q]>` is also a `Queue<[Entry]>`: the code that reads or
+/// `Queue<S, [Entry; Q]>` is also a `Queue<S, [Entry]>`: the code that reads or
 /// changes the queue is written once, for the slice, and bulkheads of every
 /// queue length share one copy of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-struct Queue<E: ?Sized> {
+struct Queue<S, E: ?Sized> {
     config: Config,
     id: u32,
     epoch: u32,
@@ -373,7 +499,7 @@ struct Queue<E: ?Sized> {
     last_now: Instant,
     head: usize,
     len: usize,
-    stats: Stats,
+    stats: S,
     /// Ring buffer: `len` entries from `head`, oldest first.
     entries: E,
 }
@@ -396,7 +522,44 @@ impl<const Q: usize> Bulkhead<Q> {
         Self::with_id(config, config.fingerprint(Q))
     }
 
-    /// Like [`new`](Self::new), with an explicit pool id carried by every
+    /// Counters and gauges; see [`Stats`].
+    ///
+    /// ```
+    /// # use steadfast::bulkhead::{Bulkhead, Config};
+    /// let pool = Bulkhead::<10>::new(Config::default())?;
+    /// assert_eq!(pool.stats().peak, 0);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub const fn stats(&self) -> Stats {
+        self.queue.stats
+    }
+}
+
+impl<const Q: usize> Bulkhead<Q, NoStats> {
+    /// A bulkhead that keeps no [`Stats`] ([`NoStats`]: zero bytes, no
+    /// counting on any path), after validating `config` exactly as
+    /// [`new`](Bulkhead::new) does; its pool id is [`Config::fingerprint`]`(Q)`.
+    /// It admits, queues, expires and hands on slots as a counting bulkhead
+    /// does. `const`: usable in a `static`.
+    ///
+    /// ```
+    /// use steadfast::bulkhead::{Acquire, Bulkhead, Config, NoStats};
+    /// use steadfast::time::Instant;
+    ///
+    /// static POOL: Bulkhead<4, NoStats> =
+    ///     steadfast::valid!(Bulkhead::without_stats(Config::DEFAULT.with_max_concurrent(1).with_max_queue(4)));
+    /// let mut pool = POOL.clone();
+    /// assert!(matches!(pool.try_acquire(Instant::ZERO), Acquire::Permit(_)));
+    /// assert!(matches!(pool.try_acquire(Instant::ZERO), Acquire::Queued { .. }));
+    /// assert_eq!(core::mem::size_of::<NoStats>(), 0);
+    /// ```
+    pub const fn without_stats(config: Config) -> Result<Self, ConfigError> {
+        Self::with_id(config, config.fingerprint(Q))
+    }
+}
+
+impl<const Q: usize, S: StatsSlot> Bulkhead<Q, S> {
+    /// Like [`new`](Bulkhead::new) (or [`without_stats`](Bulkhead::without_stats)), with an explicit pool id carried by every
     /// permit and ticket; give pools with equal configs distinct ids so their
     /// permits cannot be mixed up.
     ///
@@ -430,20 +593,7 @@ impl<const Q: usize> Bulkhead<Q> {
                 entries: [Entry::EMPTY; Q],
                 head: 0,
                 len: 0,
-                stats: Stats {
-                    acquired: 0,
-                    claimed: 0,
-                    queued: 0,
-                    granted: 0,
-                    rejected_full: 0,
-                    expired: 0,
-                    cancelled: 0,
-                    released: 0,
-                    stale_releases: 0,
-                    in_flight: 0,
-                    peak: 0,
-                    waiting: 0,
-                },
+                stats: S::ZERO,
             },
         })
     }
@@ -479,10 +629,8 @@ impl<const Q: usize> Bulkhead<Q> {
             // Below `max_concurrent` (a u32), `permits + reserved` is exact and
             // one more fits: neither count can overflow here.
             q.permits = q.permits.wrapping_add(1);
-            q.stats.acquired = q.stats.acquired.saturating_add(1);
-            let in_flight = in_flight.wrapping_add(1);
-            q.stats.in_flight = in_flight;
-            q.stats.peak = q.stats.peak.max(in_flight);
+            q.stats.bump(Counter::Acquired);
+            q.stats.in_flight(in_flight.wrapping_add(1));
             return Acquire::Permit(q.permit());
         }
         self.slots().try_acquire_slow(now)
@@ -514,8 +662,8 @@ impl<const Q: usize> Bulkhead<Q> {
         if q.len == 0 && permit.pool == q.id && permit.epoch == q.epoch && q.permits > 0 {
             q.last_now = now.max(q.last_now);
             q.permits -= 1;
-            q.stats.released = q.stats.released.saturating_add(1);
-            q.stats.in_flight = q.in_flight(); // it fell: the peak stands
+            q.stats.bump(Counter::Released);
+            q.stats.fell(q.in_flight());
             return None;
         }
         self.slots().release_slow(permit, now)
@@ -685,18 +833,6 @@ impl<const Q: usize> Bulkhead<Q> {
         self.queue.reserved
     }
 
-    /// Counters and gauges; see [`Stats`].
-    ///
-    /// ```
-    /// # use steadfast::bulkhead::{Bulkhead, Config};
-    /// let pool = Bulkhead::<10>::new(Config::default())?;
-    /// assert_eq!(pool.stats().peak, 0);
-    /// # Ok::<(), steadfast::error::ConfigError>(())
-    /// ```
-    pub const fn stats(&self) -> Stats {
-        self.queue.stats
-    }
-
     /// The configuration this bulkhead was built with.
     ///
     /// ```
@@ -722,16 +858,16 @@ impl<const Q: usize> Bulkhead<Q> {
     }
 
     /// The queue as a slice, where the code that reads or changes it lives.
-    fn slots(&mut self) -> &mut Queue<[Entry]> {
+    fn slots(&mut self) -> &mut Queue<S, [Entry]> {
         &mut self.queue
     }
 
-    fn slots_ref(&self) -> &Queue<[Entry]> {
+    fn slots_ref(&self) -> &Queue<S, [Entry]> {
         &self.queue
     }
 }
 
-impl<E: ?Sized> Queue<E> {
+impl<S, E: ?Sized> Queue<S, E> {
     const fn permit(&self) -> Permit {
         Permit {
             pool: self.id,
@@ -760,7 +896,7 @@ impl<E: ?Sized> Queue<E> {
     }
 }
 
-impl Queue<[Entry]> {
+impl<S: StatsSlot> Queue<S, [Entry]> {
     /// [`try_acquire`](Self::try_acquire) with waiters queued or no slot free.
     #[cold]
     #[inline(never)]
@@ -768,14 +904,14 @@ impl Queue<[Entry]> {
         let now = self.advance(now);
         if self.in_flight() < self.config.max_concurrent {
             self.permits = self.permits.saturating_add(1);
-            self.stats.acquired = self.stats.acquired.saturating_add(1);
+            self.stats.bump(Counter::Acquired);
             self.note_in_flight();
             return Acquire::Permit(self.permit());
         }
         let deadline = now.saturating_add(self.config.max_wait);
         let room = self.len < self.entries.len() && self.len_u32() < self.config.max_queue;
         if deadline <= now || !room {
-            self.stats.rejected_full = self.stats.rejected_full.saturating_add(1);
+            self.stats.bump(Counter::RejectedFull);
             return Acquire::Full;
         }
         let seq = self.next_seq;
@@ -786,11 +922,11 @@ impl Queue<[Entry]> {
         });
         if !pushed {
             // Unreachable given `room`; rejecting keeps the books exact anyway.
-            self.stats.rejected_full = self.stats.rejected_full.saturating_add(1);
+            self.stats.bump(Counter::RejectedFull);
             return Acquire::Full;
         }
         self.next_seq = seq.wrapping_add(1);
-        self.stats.queued = self.stats.queued.saturating_add(1);
+        self.stats.bump(Counter::Queued);
         self.note_waiting();
         Acquire::Queued {
             ticket: Ticket { pool: self.id, seq },
@@ -804,11 +940,11 @@ impl Queue<[Entry]> {
     fn release_slow(&mut self, permit: Permit, now: Instant) -> Option<Ticket> {
         self.advance(now);
         if permit.pool != self.id || permit.epoch != self.epoch || self.permits == 0 {
-            self.stats.stale_releases = self.stats.stale_releases.saturating_add(1);
+            self.stats.bump(Counter::StaleReleases);
             return None;
         }
         self.permits = self.permits.saturating_sub(1);
-        self.stats.released = self.stats.released.saturating_add(1);
+        self.stats.bump(Counter::Released);
         let next = self.hand_on();
         self.note_in_flight();
         next
@@ -832,8 +968,8 @@ impl Queue<[Entry]> {
         self.remove(index);
         self.reserved = self.reserved.saturating_sub(1);
         self.permits = self.permits.saturating_add(1);
-        self.stats.acquired = self.stats.acquired.saturating_add(1);
-        self.stats.claimed = self.stats.claimed.saturating_add(1);
+        self.stats.bump(Counter::Acquired);
+        self.stats.bump(Counter::Claimed);
         self.note_in_flight();
         Claim::Granted(self.permit())
     }
@@ -844,7 +980,7 @@ impl Queue<[Entry]> {
         let index = self.find(ticket)?;
         let granted = self.get(index)?.granted;
         self.remove(index);
-        self.stats.cancelled = self.stats.cancelled.saturating_add(1);
+        self.stats.bump(Counter::Cancelled);
         let next = if granted {
             self.reserved = self.reserved.saturating_sub(1);
             self.hand_on()
@@ -858,9 +994,7 @@ impl Queue<[Entry]> {
 
     /// See [`Bulkhead::handle_timeout`].
     fn handle_timeout(&mut self, now: Instant) -> u32 {
-        let before = self.stats.expired;
-        self.advance(now);
-        u32::try_from(self.stats.expired.saturating_sub(before)).unwrap_or(u32::MAX)
+        u32::try_from(self.expire(now).1).unwrap_or(u32::MAX)
     }
 
     /// See [`Bulkhead::poll_at`].
@@ -904,11 +1038,16 @@ impl Queue<[Entry]> {
     /// (`now`, clamped, never decreases and `max_wait` is fixed), so if the
     /// oldest waiting one has not expired, none has.
     fn advance(&mut self, now: Instant) -> Instant {
+        self.expire(now).0
+    }
+
+    /// [`advance`](Self::advance), and how many waiters expired.
+    fn expire(&mut self, now: Instant) -> (Instant, u64) {
         let now = now.max(self.last_now);
         self.last_now = now;
         match self.get(self.first_waiting()) {
-            None => return now,
-            Some(e) if !e.granted && now < e.deadline => return now,
+            None => return (now, 0),
+            Some(e) if !e.granted && now < e.deadline => return (now, 0),
             Some(_) => {}
         }
         let mut kept = 0;
@@ -930,10 +1069,10 @@ impl Queue<[Entry]> {
         }
         if expired > 0 {
             self.len = kept;
-            self.stats.expired = self.stats.expired.saturating_add(expired);
+            self.stats.expired(expired);
             self.note_waiting();
         }
-        now
+        (now, expired)
     }
 
     /// A freed slot goes to the oldest waiter still waiting, if any.
@@ -953,7 +1092,7 @@ impl Queue<[Entry]> {
                 entry.granted = true;
                 let seq = entry.seq;
                 self.reserved = self.reserved.saturating_add(1);
-                self.stats.granted = self.stats.granted.saturating_add(1);
+                self.stats.bump(Counter::Granted);
                 self.note_waiting();
                 return Some(Ticket { pool: self.id, seq });
             }
@@ -964,12 +1103,12 @@ impl Queue<[Entry]> {
     #[inline]
     fn note_in_flight(&mut self) {
         let in_flight = self.in_flight();
-        self.stats.in_flight = in_flight;
-        self.stats.peak = self.stats.peak.max(in_flight);
+        self.stats.in_flight(in_flight);
     }
 
     fn note_waiting(&mut self) {
-        self.stats.waiting = self.queued();
+        let waiting = self.queued();
+        self.stats.waiting(waiting);
     }
 
     fn find(&self, ticket: Ticket) -> Option<usize> {

@@ -30,9 +30,9 @@ fn main() -> ! {
     static mut BREAKER_WINDOW: FirmwareBreaker<steadfast::breaker::CountWindow<64>> =
         steadfast::valid!(FirmwareBreaker::fixed());
     #[cfg(feature = "bulkhead")]
-    static mut BULKHEAD: steadfast::bulkhead::Bulkhead<4> = steadfast::valid!(
-        steadfast::bulkhead::Bulkhead::new(steadfast::bulkhead::Config::DEFAULT.with_max_queue(4))
-    );
+    static mut BULKHEAD: FirmwareBulkhead<4> = steadfast::valid!(FirmwareBulkhead::without_stats(
+        steadfast::bulkhead::Config::DEFAULT.with_max_queue(4)
+    ));
     #[cfg(any(
         feature = "pipeline",
         feature = "pipeline-breaker",
@@ -41,8 +41,8 @@ fn main() -> ! {
     static mut PIPELINE_BREAKER: FirmwareBreaker<steadfast::breaker::Consecutive> =
         steadfast::valid!(FirmwareBreaker::fixed());
     #[cfg(feature = "pipeline")]
-    static mut PIPELINE_BULKHEAD: steadfast::bulkhead::Bulkhead<10> = steadfast::valid!(
-        steadfast::bulkhead::Bulkhead::new(steadfast::bulkhead::Config::DEFAULT)
+    static mut PIPELINE_BULKHEAD: FirmwareBulkhead<10> = steadfast::valid!(
+        FirmwareBulkhead::without_stats(steadfast::bulkhead::Config::DEFAULT)
     );
     #[cfg(feature = "pipeline-gate")]
     static mut LIMITER: steadfast::ratelimit::RateLimiter = steadfast::valid!(
@@ -121,6 +121,11 @@ type FirmwareBreaker<W> =
     steadfast::breaker::Breaker<W, steadfast::breaker::NoStats, Fixed<Defaults>>;
 
 use steadfast::breaker::Fixed;
+
+/// The bulkhead of the probes, as a firmware declares it: no statistics.
+#[allow(dead_code)]
+type FirmwareBulkhead<const Q: usize> =
+    steadfast::bulkhead::Bulkhead<Q, steadfast::bulkhead::NoStats>;
 
 /// The breaker configuration of the probes: [`Config::DEFAULT`](steadfast::breaker::Config::DEFAULT).
 #[allow(dead_code)]
@@ -227,7 +232,7 @@ mod patterns {
 
     /// Bulkhead with a small waiting queue.
     #[cfg(feature = "bulkhead")]
-    pub fn bulkhead(b: &mut steadfast::bulkhead::Bulkhead<4>, input: u64) -> u64 {
+    pub fn bulkhead(b: &mut super::FirmwareBulkhead<4>, input: u64) -> u64 {
         use steadfast::bulkhead::Acquire;
         let mut acc = 0u64;
         let (mut now, tick) = (Instant::ZERO, Duration::from_micros(black_box(1_000)));
@@ -263,7 +268,7 @@ mod patterns {
     #[cfg(feature = "pipeline")]
     pub fn pipeline(
         breaker: &mut FirmwareBreaker<steadfast::breaker::Consecutive>,
-        pool: &mut steadfast::bulkhead::Bulkhead<10>,
+        pool: &mut super::FirmwareBulkhead<10>,
         input: u64,
     ) -> u64 {
         use steadfast::pipeline::Shared;
@@ -416,6 +421,7 @@ mod ram {
         SIZE_OF_Breaker_CountWindow_64: FirmwareBreaker<CountWindow<64>>,
         SIZE_OF_Breaker_Consecutive_Stats: Breaker<Consecutive>,
         SIZE_OF_Bulkhead_4: Bulkhead<4>,
+        SIZE_OF_Bulkhead_4_NoStats: super::FirmwareBulkhead<4>,
         SIZE_OF_Budget: Budget,
         SIZE_OF_Retry: Retry,
         SIZE_OF_Pipeline: Pipeline,
