@@ -21,7 +21,7 @@ use embassy_time::Timer;
 use steadfast::breaker::{
     self, Breaker, ConfigSource, Consecutive, Fixed, NoStats, Stats, StatsSlot, Window,
 };
-use steadfast::bulkhead::{Bulkhead, Ticket};
+use steadfast::bulkhead::{self, Bulkhead, Ticket};
 use steadfast::cache::{Cached, LastGood, Settled, settle};
 use steadfast::outcome::{Classify, ErrorsFail};
 use steadfast::pipeline::{Answer, Call, Event, Events, Finish, Pipeline, Shared, Step};
@@ -46,7 +46,9 @@ pub use steadfast::pipeline::Observer;
 /// so it can be a `static` next to the machines it names.
 ///
 /// `W`, `Q`, `B`: the breaker's window, the bulkhead's queue storage and the
-/// budget type, as in [`steadfast::pipeline::Shared`]; the builders set them.
+/// budget type, as in [`steadfast::pipeline::Shared`]; `S` and `Cfg` where the
+/// breaker keeps its counters and reads its configuration, `A` the gate, `BS`
+/// where the bulkhead keeps its counters; the builders set them.
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::NoopRawMutex;
@@ -67,11 +69,12 @@ pub struct Policy<
     S: StatsSlot = Stats,
     Cfg: ConfigSource = breaker::Config,
     A: Stage<M> = (),
+    BS: bulkhead::StatsSlot = bulkhead::Stats,
 > {
     pipeline: Pipeline,
     rng: &'a SharedRng<M>,
     breaker: Option<&'a SharedBreaker<M, W, S, Cfg>>,
-    bulkhead: Option<&'a SharedBulkhead<M, Q>>,
+    bulkhead: Option<&'a SharedBulkhead<M, Q, BS>>,
     budget: Option<&'a SharedBudget<M, B>>,
     gate: A,
 }
@@ -84,7 +87,8 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-> Clone for Policy<'_, M, W, Q, B, S, Cfg, A>
+    BS: bulkhead::StatsSlot,
+> Clone for Policy<'_, M, W, Q, B, S, Cfg, A, BS>
 {
     fn clone(&self) -> Self {
         *self
@@ -99,7 +103,8 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-> Copy for Policy<'_, M, W, Q, B, S, Cfg, A>
+    BS: bulkhead::StatsSlot,
+> Copy for Policy<'_, M, W, Q, B, S, Cfg, A, BS>
 {
 }
 
@@ -111,7 +116,8 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-> core::fmt::Debug for Policy<'_, M, W, Q, B, S, Cfg, A>
+    BS: bulkhead::StatsSlot,
+> core::fmt::Debug for Policy<'_, M, W, Q, B, S, Cfg, A, BS>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Policy")
@@ -131,7 +137,8 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-> defmt::Format for Policy<'_, M, W, Q, B, S, Cfg, A>
+    BS: bulkhead::StatsSlot,
+> defmt::Format for Policy<'_, M, W, Q, B, S, Cfg, A, BS>
 {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(
@@ -168,14 +175,15 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-> Policy<'a, M, W, Q, B, S, Cfg, A>
+    BS: bulkhead::StatsSlot,
+> Policy<'a, M, W, Q, B, S, Cfg, A, BS>
 {
     /// With a breaker.
     #[must_use]
     pub const fn with_breaker<W2: Window, S2: StatsSlot, C2: ConfigSource>(
         self,
         breaker: &'a SharedBreaker<M, W2, S2, C2>,
-    ) -> Policy<'a, M, W2, Q, B, S2, C2, A> {
+    ) -> Policy<'a, M, W2, Q, B, S2, C2, A, BS> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -188,10 +196,10 @@ impl<
 
     /// With a bulkhead (several policies may share one: two tasks on one bus).
     #[must_use]
-    pub const fn with_bulkhead<const Q2: usize>(
+    pub const fn with_bulkhead<const Q2: usize, BS2: bulkhead::StatsSlot>(
         self,
-        bulkhead: &'a SharedBulkhead<M, Q2>,
-    ) -> Policy<'a, M, W, Q2, B, S, Cfg, A> {
+        bulkhead: &'a SharedBulkhead<M, Q2, BS2>,
+    ) -> Policy<'a, M, W, Q2, B, S, Cfg, A, BS2> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -207,7 +215,7 @@ impl<
     pub const fn with_budget<B2: RetryBudget>(
         self,
         budget: &'a SharedBudget<M, B2>,
-    ) -> Policy<'a, M, W, Q, B2, S, Cfg, A> {
+    ) -> Policy<'a, M, W, Q, B2, S, Cfg, A, BS> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -249,7 +257,7 @@ impl<
     pub const fn with_rate_limiter(
         self,
         limiter: &'a SharedRateLimiter<M>,
-    ) -> Policy<'a, M, W, Q, B, S, Cfg, &'a SharedRateLimiter<M>> {
+    ) -> Policy<'a, M, W, Q, B, S, Cfg, &'a SharedRateLimiter<M>, BS> {
         self.with_gate(limiter)
     }
 
@@ -263,12 +271,12 @@ impl<
     pub const fn with_throttle<const N: usize>(
         self,
         throttle: &'a SharedThrottle<M, N>,
-    ) -> Policy<'a, M, W, Q, B, S, Cfg, &'a SharedThrottle<M, N>> {
+    ) -> Policy<'a, M, W, Q, B, S, Cfg, &'a SharedThrottle<M, N>, BS> {
         self.with_gate(throttle)
     }
 
     /// The same policy with `gate` as its pipeline's gate.
-    const fn with_gate<A2: Stage<M>>(self, gate: A2) -> Policy<'a, M, W, Q, B, S, Cfg, A2> {
+    const fn with_gate<A2: Stage<M>>(self, gate: A2) -> Policy<'a, M, W, Q, B, S, Cfg, A2, BS> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -291,7 +299,7 @@ impl<
     pub fn call<'s, T, E, F, Fut>(
         &'s self,
         op: F,
-    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, M, W, Q, B, S, Cfg, A, T, E, F, Fut>
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, M, W, Q, B, S, Cfg, A, BS, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -307,7 +315,7 @@ impl<
         observer: &'o mut O,
         op: F,
     ) -> impl Future<Output = Result<T, Error<E>>>
-    + use<'a, 's, 'c, 'o, M, W, Q, B, S, Cfg, A, T, E, F, Fut, C, O>
+    + use<'a, 's, 'c, 'o, M, W, Q, B, S, Cfg, A, BS, T, E, F, Fut, C, O>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -330,7 +338,7 @@ impl<
         fallback: G,
         op: F,
     ) -> impl Future<Output = Result<T, Error<E>>>
-    + use<'a, 's, 'c, 'o, M, W, Q, B, S, Cfg, A, T, E, F, Fut, C, O, G>
+    + use<'a, 's, 'c, 'o, M, W, Q, B, S, Cfg, A, BS, T, E, F, Fut, C, O, G>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -385,7 +393,7 @@ impl<
         key: K,
         op: F,
     ) -> impl Future<Output = Result<Cached<T>, Error<E>>>
-    + use<'a, 's, 'c, 'o, 'k, M, W, Q, B, S, Cfg, A, T, E, F, Fut, C, O, K, N>
+    + use<'a, 's, 'c, 'o, 'k, M, W, Q, B, S, Cfg, A, BS, T, E, F, Fut, C, O, K, N>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -414,13 +422,14 @@ impl<
 
     /// The future that runs the pipeline to its end and answers with
     /// [`Finish::answer`].
+    #[allow(clippy::type_complexity)] // its type names every parameter of the policy and the call
     fn drive<'s, 'c, T, E, F, Fut, C, O>(
         &'s self,
         classify: &'c C,
         observer: O,
         has_fallback: bool,
         op: F,
-    ) -> Driven<'s, 'c, M, W, Q, B, S, Cfg, A, O, C, T, E, F, Fut>
+    ) -> Driven<'s, 'c, M, W, Q, B, S, Cfg, A, BS, O, C, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -451,7 +460,10 @@ impl<
 /// A [`Policy`] over the lightest breaker, `Breaker<W, NoStats, Fixed<T>>`
 /// (no counters; its configuration `T::CONFIG` a `const` read in flash): the
 /// type to name a `static` one with. `Q`, `B` and `A` are [`Policy`]'s
-/// bulkhead queue, retry budget and gate, with the same defaults.
+/// bulkhead queue, retry budget and gate, with the same defaults; its
+/// bulkhead, if it has one, keeps no counters either (`BS`,
+/// [`bulkhead::NoStats`](steadfast::bulkhead::NoStats), from
+/// [`Bulkhead::without_stats`](steadfast::bulkhead::Bulkhead::without_stats)).
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex as Cs;
@@ -470,12 +482,20 @@ impl<
 ///     Policy::new(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT)), &RNG).with_breaker(&MODEM);
 /// # let _ = POLICY;
 /// ```
-pub type FirmwarePolicy<'a, M, W, T, const Q: usize = 10, B = Unlimited, A = ()> =
-    Policy<'a, M, W, Q, B, NoStats, Fixed<T>, A>;
+pub type FirmwarePolicy<
+    'a,
+    M,
+    W,
+    T,
+    const Q: usize = 10,
+    B = Unlimited,
+    A = (),
+    BS = bulkhead::NoStats,
+> = Policy<'a, M, W, Q, B, NoStats, Fixed<T>, A, BS>;
 
 /// The future of [`Policy::drive`]: a [`Run`] driven to its end.
-type Driven<'s, 'c, M, W, const Q: usize, B, S, Cfg, A, O, C, T, E, F, Fut> =
-    Drive<'c, Run<'s, M, W, Q, B, S, Cfg, A, O>, C, T, E, F, Fut>;
+type Driven<'s, 'c, M, W, const Q: usize, B, S, Cfg, A, BS, O, C, T, E, F, Fut> =
+    Drive<'c, Run<'s, M, W, Q, B, S, Cfg, A, BS, O>, C, T, E, F, Fut>;
 
 /// The caller's answer of a call without a fallback.
 fn answered<T, E>((finish, last): (Finish, Option<Result<T, E>>)) -> Result<T, Error<E>> {
@@ -494,10 +514,11 @@ struct Lent<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
+    BS: bulkhead::StatsSlot,
 > {
     rng: &'a SharedRng<M>,
     breaker: Option<&'a SharedBreaker<M, W, S, Cfg>>,
-    bulkhead: Option<&'a SharedBulkhead<M, Q>>,
+    bulkhead: Option<&'a SharedBulkhead<M, Q, BS>>,
     budget: Option<&'a SharedBudget<M, B>>,
     gate: A,
 }
@@ -510,7 +531,8 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-> Clone for Lent<'_, M, W, Q, B, S, Cfg, A>
+    BS: bulkhead::StatsSlot,
+> Clone for Lent<'_, M, W, Q, B, S, Cfg, A, BS>
 {
     fn clone(&self) -> Self {
         *self
@@ -525,7 +547,8 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-> Copy for Lent<'_, M, W, Q, B, S, Cfg, A>
+    BS: bulkhead::StatsSlot,
+> Copy for Lent<'_, M, W, Q, B, S, Cfg, A, BS>
 {
 }
 
@@ -537,7 +560,8 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-> Lent<'_, M, W, Q, B, S, Cfg, A>
+    BS: bulkhead::StatsSlot,
+> Lent<'_, M, W, Q, B, S, Cfg, A, BS>
 {
     /// Locks the shared machines (breaker, then bulkhead, then budget) and
     /// lends them to `f`, with the bulkhead's waker slots; `None` if one of
@@ -545,7 +569,7 @@ impl<
     fn locked<R>(
         &self,
         f: impl FnOnce(
-            &mut Shared<'_, Breaker<W, S, Cfg>, Bulkhead<Q>, B, (), A::Gate>,
+            &mut Shared<'_, Breaker<W, S, Cfg>, Bulkhead<Q, BS>, B, (), A::Gate>,
             Option<&mut shared::Waiters<Q>>,
         ) -> R,
     ) -> Option<R> {
@@ -630,9 +654,10 @@ struct Run<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
+    BS: bulkhead::StatsSlot,
     O: Observer,
 > {
-    policy: Lent<'a, M, W, Q, B, S, Cfg, A>,
+    policy: Lent<'a, M, W, Q, B, S, Cfg, A, BS>,
     call: Call<'a>,
     /// The instant the call started, for its first step (one clock read).
     start: Option<Instant>,
@@ -650,8 +675,9 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
+    BS: bulkhead::StatsSlot,
     O: Observer,
-> Driver for Run<'_, M, W, Q, B, S, Cfg, A, O>
+> Driver for Run<'_, M, W, Q, B, S, Cfg, A, BS, O>
 {
     /// Feeds `input` to the pipeline at `now` under the locks; after
     /// unlocking, wakes the waiters it granted slots to and reports step,
@@ -747,8 +773,9 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
+    BS: bulkhead::StatsSlot,
     O: Observer,
-> Drop for Run<'_, M, W, Q, B, S, Cfg, A, O>
+> Drop for Run<'_, M, W, Q, B, S, Cfg, A, BS, O>
 {
     /// Abandons the call under the locks. A call dropped from inside a
     /// `lock` of one of its own machines cannot take them, and keeps what it
