@@ -459,11 +459,11 @@ impl<
 
 /// A [`Policy`] over the lightest breaker, `Breaker<W, NoStats, Fixed<T>>`
 /// (no counters; its configuration `T::CONFIG` a `const` read in flash): the
-/// type to name a `static` one with. `Q`, `B` and `A` are [`Policy`]'s
-/// bulkhead queue, retry budget and gate, with the same defaults; its
-/// bulkhead, if it has one, keeps no counters either (`BS`,
-/// [`bulkhead::NoStats`](steadfast::bulkhead::NoStats), from
-/// [`Bulkhead::without_stats`](steadfast::bulkhead::Bulkhead::without_stats)).
+/// type to name a `static` one with. `Q`, `B`, `A` and `BS` are [`Policy`]'s
+/// bulkhead queue, retry budget, gate and bulkhead counters, with the same
+/// defaults (a bulkhead without counters, from
+/// [`Bulkhead::without_stats`](steadfast::bulkhead::Bulkhead::without_stats),
+/// is `BS =` [`bulkhead::NoStats`](steadfast::bulkhead::NoStats)).
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex as Cs;
@@ -490,7 +490,7 @@ pub type FirmwarePolicy<
     const Q: usize = 10,
     B = Unlimited,
     A = (),
-    BS = bulkhead::NoStats,
+    BS = bulkhead::Stats,
 > = Policy<'a, M, W, Q, B, NoStats, Fixed<T>, A, BS>;
 
 /// The future of [`Policy::drive`]: a [`Run`] driven to its end.
