@@ -35,6 +35,7 @@ use steadfast::error::ConfigError;
 use steadfast::outcome::Outcome;
 
 use crate::Observer;
+use crate::gauge::{Levels, Reporter};
 use crate::observer::LayerKind;
 use crate::sync::{Arc, Mutex, lock};
 use crate::time;
@@ -50,6 +51,11 @@ struct Inner {
     name: std::sync::Arc<str>,
     machine: Mutex<AdaptiveLimit>,
     observer: Option<std::sync::Arc<dyn Observer>>,
+    /// `(limit, in_flight)`, published under the machine's lock by every
+    /// step that changed them when there is an observer.
+    levels: Levels,
+    /// The reports of `levels` to the observer.
+    reporter: Reporter,
 }
 
 impl fmt::Debug for SharedAdaptiveLimit {
@@ -84,6 +90,8 @@ impl SharedAdaptiveLimit {
                 name: name.into(),
                 machine: Mutex::new(AdaptiveLimit::new(config)?),
                 observer: None,
+                levels: Levels::new(0, 0),
+                reporter: Reporter::new(),
             }),
         })
     }
@@ -94,6 +102,13 @@ impl SharedAdaptiveLimit {
     /// ([`Observer::on_adaptive_rejection`]:
     /// `adaptive_limit_rejections_total`). Set it before cloning: clones
     /// made earlier keep reporting nowhere.
+    ///
+    /// The gauges are reported outside the limit's lock, one report at a
+    /// time: a step made while another thread reports leaves its report to
+    /// that thread, which reads the latest levels once the observer returns.
+    /// So the last `(limit, in_flight)` the observer is told, once steps
+    /// stop, is the limit's own; and the observer may take and give back
+    /// permits of this same limit.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -107,16 +122,19 @@ impl SharedAdaptiveLimit {
     #[must_use]
     pub fn with_observer(self, observer: std::sync::Arc<dyn Observer>) -> Self {
         let machine = lock(&self.inner.machine).clone();
-        let (limit, in_flight) = (machine.limit(), machine.in_flight());
+        let levels = Levels::new(machine.limit(), machine.in_flight());
         observer.on_register_layer(LayerKind::AdaptiveLimit, &self.inner.name);
-        observer.on_adaptive_limit(&self.inner.name, limit, in_flight);
-        Self {
+        let limit = Self {
             inner: Arc::new(Inner {
                 name: self.inner.name.clone(),
                 machine: Mutex::new(machine),
                 observer: Some(observer),
+                levels,
+                reporter: Reporter::new(),
             }),
-        }
+        };
+        limit.report();
+        limit
     }
 
     /// The name.
@@ -182,11 +200,15 @@ impl SharedAdaptiveLimit {
         let now = time::now();
         let taken = {
             let mut m = lock(&self.inner.machine);
-            m.try_acquire(now).map(|p| (p, m.limit(), m.in_flight()))
+            let taken = m.try_acquire(now);
+            if taken.is_ok() {
+                self.publish(&m);
+            }
+            taken
         };
         match taken {
-            Ok((permit, limit, in_flight)) => {
-                self.report(limit, in_flight);
+            Ok(permit) => {
+                self.report();
                 Ok(AdaptivePermit {
                     limit: self.clone(),
                     permit: Some(permit),
@@ -204,21 +226,36 @@ impl SharedAdaptiveLimit {
     /// Gives `permit` back: recorded with `outcome` at now, or cancelled.
     fn give_back(&self, permit: Permit, outcome: Option<Outcome>) {
         let now = time::now();
-        let (limit, in_flight) = {
+        {
             let mut m = lock(&self.inner.machine);
             match outcome {
                 Some(outcome) => m.record(permit, outcome, now),
                 None => m.cancel(permit),
             }
-            (m.limit(), m.in_flight())
-        };
-        self.report(limit, in_flight);
+            self.publish(&m);
+        }
+        self.report();
     }
 
-    /// Tells the observer, outside the lock.
-    fn report(&self, limit: u32, in_flight: u32) {
+    /// Publishes the levels of `machine` (this limit's, under its lock) for
+    /// the observer, if there is one.
+    fn publish(&self, machine: &AdaptiveLimit) {
+        if self.inner.observer.is_some() {
+            self.inner
+                .levels
+                .publish(machine.limit(), machine.in_flight());
+        }
+    }
+
+    /// Tells the observer the latest levels, outside the lock (see
+    /// [`crate::gauge`]).
+    fn report(&self) {
         if let Some(o) = &self.inner.observer {
-            o.on_adaptive_limit(&self.inner.name, limit, in_flight);
+            let inner = &*self.inner;
+            inner.reporter.report(|| {
+                let (limit, in_flight) = inner.levels.read();
+                o.on_adaptive_limit(&inner.name, limit, in_flight);
+            });
         }
     }
 }

@@ -31,6 +31,8 @@ use steadfast::bulkhead::{Bulkhead, Config, Permit, Stats, Ticket};
 use steadfast::error::ConfigError;
 use steadfast::time::Instant;
 
+use crate::Observer;
+use crate::gauge::{Levels, Reporter};
 use crate::sync::{Arc, AtomicU64, Mutex, MutexGuard, Ordering, lock};
 use crate::time;
 
@@ -139,6 +141,43 @@ struct Inner {
     lent: AtomicU64,
     machine: Mutex<Locked>,
     waiters: Mutex<Waiters>,
+    /// `(in_flight, queued)`, published under the machine's lock by every
+    /// step that an observer watches (see [`Watch`]).
+    levels: Levels,
+    /// The observers watching the bulkhead, one [`Watch`] each, for
+    /// [`SharedBulkhead::watch`] to find.
+    watches: Mutex<Vec<std::sync::Weak<Watch>>>,
+}
+
+/// An observer watching a bulkhead's occupancy
+/// ([`Observer::on_bulkhead`]): the one [`Reporter`] of that bulkhead to
+/// that observer, shared by every policy and layer reporting to it, so that
+/// their reports never overlap and the last one carries the latest
+/// occupancy (see [`crate::gauge`]).
+pub(crate) struct Watch {
+    bulkhead: SharedBulkhead,
+    observer: std::sync::Arc<dyn Observer>,
+    reporter: Reporter,
+}
+
+impl Watch {
+    /// Publishes the bulkhead's `(in_flight, queued)` after a step that
+    /// changed them. Call it under the bulkhead's lock, the lock of that
+    /// step.
+    #[inline]
+    pub(crate) fn publish(&self, in_flight: u32, queued: u32) {
+        self.bulkhead.inner.levels.publish(in_flight, queued);
+    }
+
+    /// Tells the observer the bulkhead's latest occupancy, once the lock
+    /// is released.
+    pub(crate) fn report(&self) {
+        let bulkhead = &*self.bulkhead.inner;
+        self.reporter.report(|| {
+            let (in_flight, queued) = bulkhead.levels.read();
+            self.observer.on_bulkhead(&bulkhead.name, in_flight, queued);
+        });
+    }
 }
 
 /// The core bulkhead under its lock, every lent slot that is free taken back
@@ -321,6 +360,8 @@ impl SharedBulkhead {
                     peak: 0,
                 }),
                 waiters: Mutex::new(Waiters::default()),
+                levels: Levels::new(0, 0),
+                watches: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -394,6 +435,26 @@ impl SharedBulkhead {
         let mut m = self.lock();
         let _ = m.handle_timeout(time::now());
         m.locked.stats()
+    }
+
+    /// The watch of `observer` over this bulkhead: the one that every
+    /// policy and layer reporting this bulkhead to the same observer shares.
+    pub(crate) fn watch(&self, observer: &std::sync::Arc<dyn Observer>) -> std::sync::Arc<Watch> {
+        let mut watches = lock(&self.inner.watches);
+        watches.retain(|w| w.strong_count() > 0);
+        let known = watches
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .find(|w| std::sync::Arc::ptr_eq(&w.observer, observer));
+        known.unwrap_or_else(|| {
+            let watch = std::sync::Arc::new(Watch {
+                bulkhead: self.clone(),
+                observer: observer.clone(),
+                reporter: Reporter::new(),
+            });
+            watches.push(std::sync::Arc::downgrade(&watch));
+            watch
+        })
     }
 
     #[cfg(feature = "tower")]

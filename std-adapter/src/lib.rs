@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub(crate) mod gauge;
 pub(crate) mod sync;
 
 /// The core crate, [`steadfast`]: machines, configs, time and outcomes, so that

@@ -91,6 +91,15 @@ pub trait Observer: Send + Sync {
     /// Bulkhead `bulkhead` now has `in_flight` slots taken and `queued`
     /// waiters: reported after each step that changed either, to an observer
     /// that [`watches_bulkheads`](Self::watches_bulkheads).
+    ///
+    /// The reports of one bulkhead to one observer (from every policy and
+    /// layer that reports it there) come one at a time, outside the
+    /// bulkhead's lock, each with the latest occupancy: a step made while
+    /// another thread is in this method leaves its report to that thread,
+    /// which makes it when this method returns. So once steps stop, the last
+    /// report is the bulkhead's occupancy. This method may step the same
+    /// bulkhead (a call through its policy, say): that step is reported once
+    /// it returns.
     fn on_bulkhead(&self, bulkhead: &str, in_flight: u32, queued: u32) {
         let _ = (bulkhead, in_flight, queued);
     }
@@ -117,6 +126,11 @@ pub trait Observer: Send + Sync {
     /// `in_flight` out: reported after each step that changed either, by a
     /// `SharedAdaptiveLimit` given this observer (the gauges
     /// `adaptive_limit` and `adaptive_limit_in_flight`).
+    ///
+    /// The reports of one limit come one at a time, outside its lock, each
+    /// with the latest levels, as [`on_bulkhead`](Self::on_bulkhead)'s do:
+    /// once steps stop, the last report is the limit's state. This method
+    /// may take and give back permits of the same limit.
     fn on_adaptive_limit(&self, name: &str, limit: u32, in_flight: u32) {
         let _ = (name, limit, in_flight);
     }

@@ -29,7 +29,7 @@ use steadfast::pipeline::{
 use steadfast::rng::{Rng, SplitMix64};
 use steadfast::time::Instant;
 
-use crate::bulkhead::Wake;
+use crate::bulkhead::{Wake, Watch};
 use crate::observer::{NoopObserver, Observer};
 use crate::ratelimit::SharedRateLimiter;
 use crate::throttle::SharedThrottle;
@@ -46,8 +46,9 @@ pub(crate) struct Inner {
     /// Whether it has a throttle or a rate limiter, asked once per step.
     gated: bool,
     pub(crate) observer: std::sync::Arc<dyn Observer>,
-    /// The observer's [`Observer::watches_bulkheads`], asked once.
-    watches_bulkhead: bool,
+    /// The observer's watch over the bulkhead, when it has one and
+    /// [`Observer::watches_bulkheads`] (asked once).
+    watch: Option<std::sync::Arc<Watch>>,
     seed: u64,
     calls: AtomicU64,
 }
@@ -339,6 +340,11 @@ impl<C> PolicyBuilder<C> {
     pub fn build(self) -> Policy<C> {
         self.observer
             .on_register(&self.name, self.breaker.as_ref().map(SharedBreaker::name));
+        let watch = self
+            .bulkhead
+            .as_ref()
+            .filter(|_| self.observer.watches_bulkheads())
+            .map(|b| b.watch(&self.observer));
         Policy {
             inner: std::sync::Arc::new(Inner {
                 name: self.name,
@@ -349,7 +355,7 @@ impl<C> PolicyBuilder<C> {
                 gated: self.throttle.is_some() || self.limiter.is_some(),
                 throttle: self.throttle,
                 limiter: self.limiter,
-                watches_bulkhead: self.observer.watches_bulkheads(),
+                watch,
                 observer: self.observer,
                 seed: self.seed,
                 calls: AtomicU64::new(0),
@@ -384,7 +390,7 @@ impl<C: Clone> Policy<C> {
                 limiter: inner.limiter.clone(),
                 gated: inner.gated,
                 observer: inner.observer.clone(),
-                watches_bulkhead: inner.watches_bulkhead,
+                watch: inner.watch.clone(),
                 seed: inner.seed,
                 calls: AtomicU64::new(0),
             }),
@@ -640,11 +646,11 @@ impl<'p, H: Hold> Driver<'p, H> {
         // on most steps, which then pay nothing to drop the list).
         let mut wakes: Option<[Option<Wake>; Events::CAPACITY]> = None;
         let mut granted = 0;
-        // The bulkhead's (in flight, queued) after the step, when the step changed them.
-        let mut occupancy = None;
+        // Whether the step changed the bulkhead's (in flight, queued), watched.
+        let mut occupancy = false;
         let step = {
             let mut bulkhead = policy.bulkhead.as_ref().map(SharedBulkhead::lock);
-            let watched = bulkhead.as_deref().filter(|_| policy.watches_bulkhead);
+            let watched = bulkhead.as_deref().filter(|_| policy.watch.is_some());
             let before = watched.map(|m| (m.in_flight(), m.queued()));
             let mut budget = policy.budget.as_ref().map(SharedBudget::lock);
             let mut gate = policy.breaker.as_ref().map(SharedBreaker::gate);
@@ -697,10 +703,13 @@ impl<'p, H: Hold> Driver<'p, H> {
             self.ticket = queued;
             let after = bulkhead
                 .as_deref()
-                .filter(|_| policy.watches_bulkhead)
+                .filter(|_| policy.watch.is_some())
                 .map(|m| (m.in_flight(), m.queued()));
-            if after != before {
-                occupancy = after;
+            if after != before
+                && let (Some((in_flight, queued)), Some(watch)) = (after, &policy.watch)
+            {
+                watch.publish(in_flight, queued);
+                occupancy = true;
             }
             step
         };
@@ -709,8 +718,8 @@ impl<'p, H: Hold> Driver<'p, H> {
                 wake.wake();
             }
         }
-        if let Some(occupancy) = occupancy {
-            report_occupancy(policy, occupancy);
+        if occupancy {
+            report_occupancy(policy);
         }
         let mut relay = Relay(policy, self.started, self.fallback);
         while let Some(event) = raised.pop() {
@@ -747,12 +756,13 @@ impl<T: Gate> Gate for Locked<'_, T> {
     }
 }
 
-/// Tells the policy's observer its bulkhead's (in flight, queued): out of
-/// line, so that [`Driver::step`]'s own code stays as tight as without it.
+/// Tells the policy's observer its bulkhead's latest (in flight, queued)
+/// (see [`Watch::report`]): out of line, so that [`Driver::step`]'s own code
+/// stays as tight as without it.
 #[inline(never)]
-fn report_occupancy(policy: &Inner, (in_flight, queued): (u32, u32)) {
-    if let Some(b) = &policy.bulkhead {
-        policy.observer.on_bulkhead(b.name(), in_flight, queued);
+fn report_occupancy(policy: &Inner) {
+    if let Some(watch) = &policy.watch {
+        watch.report();
     }
 }
 

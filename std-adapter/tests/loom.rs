@@ -3,13 +3,15 @@
 //! mutex slow path (a count window's outcomes recorded without the clock unless they trip
 //! it), the bulkhead behind the blocking executor, the bulkhead's slots
 //! lent to its lock-free path racing a waiter that queues, the adaptive limit's
-//! slots, and the adaptive throttle's decisions and counts (alone and as a policy's gate).
+//! slots, the adaptive throttle's decisions and counts (alone and as a policy's gate), and
+//! the gauges reported to an observer (the adaptive limit's, a bulkhead's through policies).
 //!
 //! Proven for every interleaving explored: no lost update (every call recorded exactly
 //! once in the stats, no failure lost on the way to a trip), no leaked permit (the
 //! bulkhead is empty afterwards, acquired == released), no double release, no lent
-//! slot lost, no adaptive slot granted over the limit, and the adaptive limit and the
-//! throttle answer as their core machine does given the same steps in some order.
+//! slot lost, no adaptive slot granted over the limit, the adaptive limit and the
+//! throttle answer as their core machine does given the same steps in some order, and
+//! the last gauge report an observer is told is the machine's state.
 //!
 //! Run (its own target dir; tokio is left out because `--cfg loom` switches tokio into
 //! its internal loom mode):
@@ -709,6 +711,123 @@ fn policy_throttle_counts_every_attempt_once() {
             throttle.counts(),
             (2, u32::from(succeeded)),
             "an attempt lost or counted twice"
+        );
+    });
+}
+
+/// An observer that records every gauge report it is told, each under its
+/// own lock (as a metrics registry keeps its gauges).
+#[derive(Default)]
+struct Gauges {
+    adaptive: loom::sync::Mutex<Vec<(u32, u32)>>,
+    bulkhead: loom::sync::Mutex<Vec<(u32, u32)>>,
+}
+
+impl steadfast_std::Observer for Gauges {
+    fn on_adaptive_limit(&self, _name: &str, limit: u32, in_flight: u32) {
+        self.adaptive.lock().unwrap().push((limit, in_flight));
+    }
+    fn on_bulkhead(&self, _bulkhead: &str, in_flight: u32, queued: u32) {
+        self.bulkhead.lock().unwrap().push((in_flight, queued));
+    }
+    fn watches_bulkheads(&self) -> bool {
+        true
+    }
+}
+
+/// An adaptive limit (AIMD within 1 ..= 4, starting at 3) reporting to
+/// [`Gauges`], three callers at once: one records a success, one a failure
+/// (the limit halves), one drops its permit; a caller refused at the limit
+/// ends there. Callers hold slots at the same time in some interleavings
+/// and give them back concurrently; in every one, the last
+/// `(limit, in_flight)` the observer was told is the limit's own
+/// afterwards.
+#[test]
+fn adaptive_gauge_ends_at_the_latest_levels() {
+    use steadfast_std::adaptive::SharedAdaptiveLimit;
+    model("adaptive_gauge_ends_at_the_latest_levels", || {
+        let gauges = std::sync::Arc::new(Gauges::default());
+        let limit = SharedAdaptiveLimit::new("loom", aimd(3, 1, 4))
+            .unwrap()
+            .with_observer(gauges.clone());
+        let call = |limit: &SharedAdaptiveLimit, end: End| {
+            if let Ok(permit) = limit.try_acquire() {
+                match end {
+                    End::Record(outcome) => permit.record(outcome),
+                    End::Drop => drop(permit),
+                }
+            }
+        };
+        let others: Vec<_> = [End::Record(Outcome::Success), End::Record(Outcome::Failure)]
+            .into_iter()
+            .map(|end| {
+                let limit = limit.clone();
+                thread::spawn(move || call(&limit, end))
+            })
+            .collect();
+        call(&limit, End::Drop);
+        for t in others {
+            t.join().unwrap();
+        }
+        let reports = gauges.adaptive.lock().unwrap().clone();
+        assert_eq!(
+            reports.last(),
+            Some(&(limit.limit(), limit.in_flight())),
+            "the gauge ends stale: {reports:?}"
+        );
+    });
+}
+
+/// A bulkhead of 2 (no queue) shared by two policies built apart with the
+/// same observer ([`Gauges`], which watches bulkheads), three calls at once:
+/// one through the first policy, two through the second (a call finding
+/// both slots taken is refused). Whatever the interleaving of their steps
+/// (take a slot, give it back), the last `(in_flight, queued)` the observer
+/// was told is the bulkhead's afterwards: `(0, 0)`.
+#[test]
+fn bulkhead_gauge_ends_at_the_latest_occupancy() {
+    model("bulkhead_gauge_ends_at_the_latest_occupancy", || {
+        let gauges = std::sync::Arc::new(Gauges::default());
+        let pool = SharedBulkhead::new(
+            "loom",
+            BulkheadConfig::DEFAULT
+                .with_max_concurrent(2)
+                .with_max_queue(0)
+                .with_max_wait(Duration::from_secs(1)),
+        )
+        .unwrap();
+        let config = pipeline::Config::DEFAULT
+            .with_retry(
+                retry::Config::DEFAULT
+                    .with_max_attempts(1)
+                    .with_backoff(steadfast::backoff::Backoff::constant(Duration::ZERO)),
+            )
+            .with_timeout(timeout::Config::NONE);
+        let policy = |name: &str| {
+            Policy::builder(config)
+                .unwrap()
+                .name(name)
+                .bulkhead(pool.clone())
+                .observer(gauges.clone())
+                .build()
+        };
+        let (mine, theirs) = (policy("a"), policy("b"));
+        let others: Vec<_> = (0..2)
+            .map(|_| {
+                let theirs = theirs.clone();
+                thread::spawn(move || theirs.call_blocking(|| Ok::<_, ()>(())).is_ok())
+            })
+            .collect();
+        let mut admitted = usize::from(mine.call_blocking(|| Ok::<_, ()>(())).is_ok());
+        for t in others {
+            admitted += usize::from(t.join().unwrap());
+        }
+        assert!(admitted >= 2, "a bulkhead of 2 refused below its size");
+        let reports = gauges.bulkhead.lock().unwrap().clone();
+        assert_eq!(
+            (pool.in_flight(), pool.queued(), reports.last()),
+            (0, 0, Some(&(0, 0))),
+            "the gauge ends stale: {reports:?}"
         );
     });
 }

@@ -17,12 +17,20 @@ use super::{Direct, Stacked, Stacking};
 use crate::bulkhead::Machine;
 use crate::{Error, Observer, SharedBulkhead, time};
 
-/// The bulkhead's (in flight, queued), read under its lock, when there is an
-/// observer to report them to (once the lock is released).
-fn occupancy(report: Option<&Report>, machine: &Machine) -> Option<(u32, u32)> {
+/// Whether an observer watches the bulkhead (no lending then: every
+/// request's step is reported).
+fn watched(report: Option<&Report>) -> bool {
+    report.and_then(Report::watch).is_some()
+}
+
+/// Publishes the bulkhead's (in flight, queued) under its lock when an
+/// observer watches it: `true` then, to report them once the lock is
+/// released ([`report_occupancy`]).
+fn occupancy(report: Option<&Report>, machine: &Machine) -> bool {
     report
-        .filter(|r| r.watches_bulkhead())
-        .map(|_| (machine.in_flight(), machine.queued()))
+        .and_then(Report::watch)
+        .map(|watch| watch.publish(machine.in_flight(), machine.queued()))
+        .is_some()
 }
 
 /// Nobody waits, not even a granted waiter yet to claim its slot.
@@ -43,9 +51,11 @@ fn time_for(clock_free: bool) -> Instant {
     }
 }
 
-fn report_occupancy(report: Option<&Report>, occupancy: Option<(u32, u32)>) {
-    if let (Some(report), Some((in_flight, queued))) = (report, occupancy) {
-        report.bulkhead(in_flight, queued);
+/// Tells the observer the bulkhead's latest (in flight, queued), when
+/// [`occupancy`] published them.
+fn report_occupancy(report: Option<&Report>, published: bool) {
+    if let (true, Some(watch)) = (published, report.and_then(Report::watch)) {
+        watch.report();
     }
 }
 
@@ -151,7 +161,11 @@ impl<M> BulkheadLayer<M> {
     /// takes, waits for or gives back a slot ([`Observer::on_bulkhead`]) — so
     /// the `metrics` and `tracing` observers ([`observe`](crate::observe))
     /// show the tower path as they show [`Policy`](crate::Policy)'s. Registers
-    /// the series at once ([`Observer::on_register`]).
+    /// the series at once ([`Observer::on_register`]). The occupancy is
+    /// reported outside the bulkhead's lock, one report at a time for every
+    /// layer and policy reporting this bulkhead to the same observer, each
+    /// reading the latest: once requests stop, the last report is the
+    /// bulkhead's occupancy.
     /// `Registry::bulkhead_layer` gives a layer reporting to the registry's
     /// observer.
     ///
@@ -165,8 +179,7 @@ impl<M> BulkheadLayer<M> {
     /// ```
     #[must_use]
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        let name = self.bulkhead.name_arc();
-        self.report = Some(Report::new(observer, name, false));
+        self.report = Some(Report::bulkhead(observer, &self.bulkhead));
         self
     }
 
@@ -330,7 +343,7 @@ where
                 mode: PhantomData,
             };
         }
-        let unwatched = self.report.as_ref().is_none_or(|r| !r.watches_bulkhead());
+        let unwatched = !watched(self.report.as_ref());
         if unwatched && self.bulkhead.take_lent() {
             // Held before the inner call: a panic in it gives the slot back.
             let slot = Slot {
@@ -449,7 +462,7 @@ impl Slot {
                     next
                 }
             };
-            if self.report.as_ref().is_none_or(|r| !r.watches_bulkhead()) {
+            if !watched(self.report.as_ref()) {
                 self.bulkhead.lend(&mut machine);
             }
             let now_held = occupancy(self.report.as_ref(), &machine);

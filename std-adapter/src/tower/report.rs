@@ -5,8 +5,9 @@ use std::sync::Arc;
 use steadfast::pipeline::{Event, Failure, Finish, Reason};
 use steadfast::time::Instant;
 
-use crate::Observer;
+use crate::bulkhead::Watch;
 use crate::observer::LayerKind;
+use crate::{Observer, SharedBulkhead};
 
 /// An observer and the name a layer reports under (the policy name the
 /// observer sees; a breaker layer's events also name the breaker). One
@@ -18,8 +19,9 @@ struct Inner {
     observer: Arc<dyn Observer>,
     name: Arc<str>,
     breaker: bool,
-    /// The observer's [`Observer::watches_bulkheads`], asked once.
-    watches_bulkhead: bool,
+    /// A bulkhead layer's: the observer's watch over the bulkhead, when it
+    /// [`watches_bulkheads`](Observer::watches_bulkheads) (asked once).
+    watch: Option<Arc<Watch>>,
 }
 
 impl std::fmt::Debug for Report {
@@ -36,10 +38,26 @@ impl Report {
     pub(crate) fn new(observer: Arc<dyn Observer>, name: Arc<str>, breaker: bool) -> Self {
         observer.on_register(&name, breaker.then_some(&*name));
         Self(Arc::new(Inner {
-            watches_bulkhead: observer.watches_bulkheads(),
             observer,
             name,
             breaker,
+            watch: None,
+        }))
+    }
+
+    /// Reports under the name of `bulkhead`, as [`new`](Self::new) does,
+    /// and its occupancy through the observer's watch over it when the
+    /// observer watches bulkheads.
+    pub(crate) fn bulkhead(observer: Arc<dyn Observer>, bulkhead: &SharedBulkhead) -> Self {
+        let name = bulkhead.name_arc();
+        observer.on_register(&name, None);
+        Self(Arc::new(Inner {
+            watch: observer
+                .watches_bulkheads()
+                .then(|| bulkhead.watch(&observer)),
+            observer,
+            name,
+            breaker: false,
         }))
     }
 
@@ -48,10 +66,10 @@ impl Report {
     pub(crate) fn layer(observer: Arc<dyn Observer>, name: Arc<str>, kind: LayerKind) -> Self {
         observer.on_register_layer(kind, &name);
         Self(Arc::new(Inner {
-            watches_bulkhead: false,
             observer,
             name,
             breaker: false,
+            watch: None,
         }))
     }
 
@@ -92,11 +110,9 @@ impl Report {
         self.0.observer.on_latency(&self.0.name, latency);
     }
 
-    pub(crate) fn watches_bulkhead(&self) -> bool {
-        self.0.watches_bulkhead
-    }
-
-    pub(crate) fn bulkhead(&self, in_flight: u32, queued: u32) {
-        self.0.observer.on_bulkhead(&self.0.name, in_flight, queued);
+    /// The observer's watch over a bulkhead layer's bulkhead, if it watches
+    /// it.
+    pub(crate) fn watch(&self) -> Option<&Watch> {
+        self.0.watch.as_deref()
     }
 }
