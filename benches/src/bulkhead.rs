@@ -3,7 +3,7 @@
 use std::hint::black_box;
 use std::sync::atomic::AtomicU32;
 
-use steadfast::bulkhead::{Acquire, Bulkhead, Config};
+use steadfast::bulkhead::{Acquire, Bulkhead, Config, NoStats, StatsSlot};
 use steadfast::time::{Duration, Instant};
 
 use crate::floor::{AtomicPermits, CounterPermits};
@@ -13,6 +13,7 @@ use crate::{Op, Tick, Visitor, Who};
 pub fn visit<V: Visitor>(v: &mut V) {
     v.visit::<SteadfastQueue>();
     v.visit::<SteadfastNoQueue>();
+    v.visit::<SteadfastNoStats>();
     v.visit::<FloorCounter>();
     v.visit::<FloorAtomic>();
     v.visit::<TokioSemaphore>();
@@ -23,7 +24,7 @@ const GROUP: &str = "bulkhead: permit acquire+release (10 slots, uncontended)";
 const SLOTS: u32 = 10;
 
 #[inline(always)]
-fn steadfast_op<const Q: usize>(pool: &mut Bulkhead<Q>, tick: &mut Tick) {
+fn steadfast_op<const Q: usize, S: StatsSlot>(pool: &mut Bulkhead<Q, S>, tick: &mut Tick) {
     let pool = black_box(pool);
     let now = Instant::from_micros(tick.advance());
     match pool.try_acquire(now) {
@@ -69,6 +70,27 @@ impl Op for SteadfastNoQueue {
             .with_max_queue(0)
             .with_max_wait(Duration::ZERO);
         Self(Bulkhead::new(c).expect("valid"), Tick(0))
+    }
+    #[inline(always)]
+    fn op(&mut self) {
+        steadfast_op(&mut self.0, &mut self.1);
+    }
+}
+
+/// steadfast `Bulkhead<10, NoStats>`: the queue of 10, no counters (as
+/// reliakit keeps none).
+#[derive(Debug)]
+pub struct SteadfastNoStats(Bulkhead<10, NoStats>, Tick);
+impl Op for SteadfastNoStats {
+    const GROUP: &'static str = GROUP;
+    const NAME: &'static str = "steadfast Bulkhead<10, NoStats> (queue 10, no counters)";
+    const WHO: Who = Who::Steadfast;
+    fn new() -> Self {
+        let c = Config::DEFAULT
+            .with_max_concurrent(SLOTS)
+            .with_max_queue(10)
+            .with_max_wait(Duration::from_secs(5));
+        Self(Bulkhead::without_stats(c).expect("valid"), Tick(0))
     }
     #[inline(always)]
     fn op(&mut self) {
