@@ -47,7 +47,7 @@ BUDGETS=(
   'ram:Breaker_CountWindow_64     64       64   `size_of::<Breaker<CountWindow<64>, NoStats, Fixed<_>>>()`'
   'ram:Breaker_Consecutive_Stats   -      128   `size_of::<Breaker<Consecutive>>()` (holds its `Config`, counts `Stats`)'
   'ram:Call                      128      128   `size_of::<pipeline::Call>()`'
-  'flash:embassy                   -    13276   steadfast-embassy `Policy::call` with the firmware breaker (embassy-time included)'
+  'flash:embassy                   -    10016   steadfast-embassy `Policy::call` with the firmware breaker (embassy-time included)'
   'ram:embassy_call_beyond_op    256      256   a `Policy::call` future minus the future of the operation itself'
 )
 

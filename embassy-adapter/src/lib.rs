@@ -21,7 +21,7 @@ use embassy_time::Timer;
 use steadfast::breaker::{
     self, Breaker, ConfigSource, Consecutive, Fixed, NoStats, Stats, StatsSlot, Window,
 };
-use steadfast::bulkhead::{self, Bulkhead, Ticket};
+use steadfast::bulkhead::{self, Ticket};
 use steadfast::cache::{Cached, LastGood, Settled, settle};
 use steadfast::outcome::{Classify, ErrorsFail};
 use steadfast::pipeline::{Answer, Call, Event, Events, Finish, Pipeline, Shared, Step};
@@ -30,8 +30,8 @@ use steadfast::time::{Duration, Instant};
 
 use admission::{SharedRateLimiter, SharedThrottle, Stage};
 use drive::{Drive, Driver, Forward, Then};
-use shared::{Held, View};
-pub use shared::{SharedBreaker, SharedBudget, SharedBulkhead, SharedRng};
+pub use shared::{BulkheadStage, SharedBreaker, SharedBudget, SharedBulkhead, SharedRng};
+use shared::{Held, Slots, View};
 /// Why a call returned no value: the core's [`steadfast::pipeline::Error`]
 /// itself (its [`Reason`](steadfast::pipeline::Reason), the attempts that ran,
 /// the last attempt's own error). An MCU has no names to add to it.
@@ -45,10 +45,13 @@ pub use steadfast::pipeline::Observer;
 /// A pipeline and the shared machines its calls use. `Copy`, `const`-built,
 /// so it can be a `static` next to the machines it names.
 ///
-/// `W`, `Q`, `B`: the breaker's window, the bulkhead's queue storage and the
-/// budget type, as in [`steadfast::pipeline::Shared`]; `S` and `Cfg` where the
-/// breaker keeps its counters and reads its configuration, `A` the gate, `BS`
-/// where the bulkhead keeps its counters; the builders set them.
+/// `W` and `B`: the breaker's window and the budget type, as in
+/// [`steadfast::pipeline::Shared`]; `S` and `Cfg` where the breaker keeps its
+/// counters and reads its configuration; `K` the bulkhead
+/// ([`BulkheadStage`]: `()`, none, or a `&`[`SharedBulkhead`]) and `A` the
+/// gate ([`Stage`]: `()`, none, or a shared rate limiter or throttle), each a
+/// type, so a policy without one links none of its code; the builders set
+/// them.
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::NoopRawMutex;
@@ -64,17 +67,16 @@ pub struct Policy<
     'a,
     M: RawMutex,
     W: Window = Consecutive,
-    const Q: usize = 10,
+    K: BulkheadStage<M> = (),
     B: RetryBudget = Unlimited,
     S: StatsSlot = Stats,
     Cfg: ConfigSource = breaker::Config,
     A: Stage<M> = (),
-    BS: bulkhead::StatsSlot = bulkhead::Stats,
 > {
     pipeline: Pipeline,
     rng: &'a SharedRng<M>,
     breaker: Option<&'a SharedBreaker<M, W, S, Cfg>>,
-    bulkhead: Option<&'a SharedBulkhead<M, Q, BS>>,
+    bulkhead: K,
     budget: Option<&'a SharedBudget<M, B>>,
     gate: A,
 }
@@ -82,13 +84,12 @@ pub struct Policy<
 impl<
     M: RawMutex,
     W: Window,
-    const Q: usize,
+    K: BulkheadStage<M>,
     B: RetryBudget,
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    BS: bulkhead::StatsSlot,
-> Clone for Policy<'_, M, W, Q, B, S, Cfg, A, BS>
+> Clone for Policy<'_, M, W, K, B, S, Cfg, A>
 {
     fn clone(&self) -> Self {
         *self
@@ -98,32 +99,30 @@ impl<
 impl<
     M: RawMutex,
     W: Window,
-    const Q: usize,
+    K: BulkheadStage<M>,
     B: RetryBudget,
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    BS: bulkhead::StatsSlot,
-> Copy for Policy<'_, M, W, Q, B, S, Cfg, A, BS>
+> Copy for Policy<'_, M, W, K, B, S, Cfg, A>
 {
 }
 
 impl<
     M: RawMutex,
     W: Window,
-    const Q: usize,
+    K: BulkheadStage<M>,
     B: RetryBudget,
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    BS: bulkhead::StatsSlot,
-> core::fmt::Debug for Policy<'_, M, W, Q, B, S, Cfg, A, BS>
+> core::fmt::Debug for Policy<'_, M, W, K, B, S, Cfg, A>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Policy")
             .field("pipeline", &self.pipeline)
             .field("breaker", &self.breaker)
-            .field("bulkhead", &self.bulkhead)
+            .field("bulkhead", &self.bulkhead.debug())
             .finish_non_exhaustive()
     }
 }
@@ -132,13 +131,12 @@ impl<
 impl<
     M: RawMutex,
     W: Window,
-    const Q: usize,
+    K: BulkheadStage<M>,
     B: RetryBudget,
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    BS: bulkhead::StatsSlot,
-> defmt::Format for Policy<'_, M, W, Q, B, S, Cfg, A, BS>
+> defmt::Format for Policy<'_, M, W, K, B, S, Cfg, A>
 {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(
@@ -146,8 +144,20 @@ impl<
             "Policy {{ pipeline: {}, breaker: {}, bulkhead: {} }}",
             self.pipeline,
             self.breaker,
-            self.bulkhead
+            BulkheadField::<M, K>(&self.bulkhead, core::marker::PhantomData)
         );
+    }
+}
+
+/// A policy's bulkhead as defmt writes it: `None`, or `Some` of the shared
+/// bulkhead.
+#[cfg(feature = "defmt")]
+struct BulkheadField<'k, M: RawMutex, K: BulkheadStage<M>>(&'k K, core::marker::PhantomData<M>);
+
+#[cfg(feature = "defmt")]
+impl<M: RawMutex, K: BulkheadStage<M>> defmt::Format for BulkheadField<'_, M, K> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        self.0.format_opt(f);
     }
 }
 
@@ -159,7 +169,7 @@ impl<'a, M: RawMutex> Policy<'a, M> {
             pipeline,
             rng,
             breaker: None,
-            bulkhead: None,
+            bulkhead: (),
             budget: None,
             gate: (),
         }
@@ -170,20 +180,19 @@ impl<
     'a,
     M: RawMutex,
     W: Window,
-    const Q: usize,
+    K: BulkheadStage<M>,
     B: RetryBudget,
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    BS: bulkhead::StatsSlot,
-> Policy<'a, M, W, Q, B, S, Cfg, A, BS>
+> Policy<'a, M, W, K, B, S, Cfg, A>
 {
     /// With a breaker.
     #[must_use]
     pub const fn with_breaker<W2: Window, S2: StatsSlot, C2: ConfigSource>(
         self,
         breaker: &'a SharedBreaker<M, W2, S2, C2>,
-    ) -> Policy<'a, M, W2, Q, B, S2, C2, A, BS> {
+    ) -> Policy<'a, M, W2, K, B, S2, C2, A> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -194,17 +203,18 @@ impl<
         }
     }
 
-    /// With a bulkhead (several policies may share one: two tasks on one bus).
+    /// With a bulkhead (several policies may share one: two tasks on one bus):
+    /// `K = &'a SharedBulkhead<M, Q2, BS2>`. This replaces a bulkhead.
     #[must_use]
     pub const fn with_bulkhead<const Q2: usize, BS2: bulkhead::StatsSlot>(
         self,
         bulkhead: &'a SharedBulkhead<M, Q2, BS2>,
-    ) -> Policy<'a, M, W, Q2, B, S, Cfg, A, BS2> {
+    ) -> Policy<'a, M, W, &'a SharedBulkhead<M, Q2, BS2>, B, S, Cfg, A> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
             breaker: self.breaker,
-            bulkhead: Some(bulkhead),
+            bulkhead,
             budget: self.budget,
             gate: self.gate,
         }
@@ -215,7 +225,7 @@ impl<
     pub const fn with_budget<B2: RetryBudget>(
         self,
         budget: &'a SharedBudget<M, B2>,
-    ) -> Policy<'a, M, W, Q, B2, S, Cfg, A, BS> {
+    ) -> Policy<'a, M, W, K, B2, S, Cfg, A> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -248,7 +258,7 @@ impl<
     /// // At most 10 uplinks a minute, bursts of 3, each attempt counted.
     /// static UPLINK: SharedRateLimiter<Cs> =
     ///     SharedRateLimiter::new(valid!(RateLimiter::new(Config::per_minute(10).with_burst(3))));
-    /// type Limited = Policy<'static, Cs, Consecutive, 10, Unlimited, Stats, BreakerConfig, &'static SharedRateLimiter<Cs>>;
+    /// type Limited = Policy<'static, Cs, Consecutive, (), Unlimited, Stats, BreakerConfig, &'static SharedRateLimiter<Cs>>;
     /// static POLICY: Limited =
     ///     Policy::new(valid!(Pipeline::new(pipeline::Config::DEFAULT)), &RNG).with_rate_limiter(&UPLINK);
     /// # let _ = &POLICY;
@@ -257,7 +267,7 @@ impl<
     pub const fn with_rate_limiter(
         self,
         limiter: &'a SharedRateLimiter<M>,
-    ) -> Policy<'a, M, W, Q, B, S, Cfg, &'a SharedRateLimiter<M>, BS> {
+    ) -> Policy<'a, M, W, K, B, S, Cfg, &'a SharedRateLimiter<M>> {
         self.with_gate(limiter)
     }
 
@@ -271,12 +281,12 @@ impl<
     pub const fn with_throttle<const N: usize>(
         self,
         throttle: &'a SharedThrottle<M, N>,
-    ) -> Policy<'a, M, W, Q, B, S, Cfg, &'a SharedThrottle<M, N>, BS> {
+    ) -> Policy<'a, M, W, K, B, S, Cfg, &'a SharedThrottle<M, N>> {
         self.with_gate(throttle)
     }
 
     /// The same policy with `gate` as its pipeline's gate.
-    const fn with_gate<A2: Stage<M>>(self, gate: A2) -> Policy<'a, M, W, Q, B, S, Cfg, A2, BS> {
+    const fn with_gate<A2: Stage<M>>(self, gate: A2) -> Policy<'a, M, W, K, B, S, Cfg, A2> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -299,7 +309,7 @@ impl<
     pub fn call<'s, T, E, F, Fut>(
         &'s self,
         op: F,
-    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, M, W, Q, B, S, Cfg, A, BS, T, E, F, Fut>
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, M, W, K, B, S, Cfg, A, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -315,7 +325,7 @@ impl<
         observer: &'o mut O,
         op: F,
     ) -> impl Future<Output = Result<T, Error<E>>>
-    + use<'a, 's, 'c, 'o, M, W, Q, B, S, Cfg, A, BS, T, E, F, Fut, C, O>
+    + use<'a, 's, 'c, 'o, M, W, K, B, S, Cfg, A, T, E, F, Fut, C, O>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -338,7 +348,7 @@ impl<
         fallback: G,
         op: F,
     ) -> impl Future<Output = Result<T, Error<E>>>
-    + use<'a, 's, 'c, 'o, M, W, Q, B, S, Cfg, A, BS, T, E, F, Fut, C, O, G>
+    + use<'a, 's, 'c, 'o, M, W, K, B, S, Cfg, A, T, E, F, Fut, C, O, G>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -384,22 +394,22 @@ impl<
     /// assert_eq!(served.unwrap().value, 215); // the last good reading, marked stale
     /// }
     /// ```
-    pub fn call_cached<'s, 'c, 'o, 'k, T, E, F, Fut, C, O, K, const N: usize>(
+    pub fn call_cached<'s, 'c, 'o, 'k, T, E, F, Fut, C, O, Key, const N: usize>(
         &'s self,
         classify: &'c C,
         observer: &'o mut O,
-        cache: &'k mut LastGood<K, T, N>,
+        cache: &'k mut LastGood<Key, T, N>,
         max_age: Duration,
-        key: K,
+        key: Key,
         op: F,
     ) -> impl Future<Output = Result<Cached<T>, Error<E>>>
-    + use<'a, 's, 'c, 'o, 'k, M, W, Q, B, S, Cfg, A, BS, T, E, F, Fut, C, O, K, N>
+    + use<'a, 's, 'c, 'o, 'k, M, W, K, B, S, Cfg, A, T, E, F, Fut, C, O, Key, N>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Classify<T, E> + ?Sized,
         O: Observer + ?Sized,
-        K: PartialEq,
+        Key: PartialEq,
         T: Clone,
     {
         let has_fallback = cache.get(&key, time::now(), max_age).is_some();
@@ -429,7 +439,7 @@ impl<
         observer: O,
         has_fallback: bool,
         op: F,
-    ) -> Driven<'s, 'c, M, W, Q, B, S, Cfg, A, BS, O, C, T, E, F, Fut>
+    ) -> Driven<'s, 'c, M, W, K, B, S, Cfg, A, O, C, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -459,11 +469,9 @@ impl<
 
 /// A [`Policy`] over the lightest breaker, `Breaker<W, NoStats, Fixed<T>>`
 /// (no counters; its configuration `T::CONFIG` a `const` read in flash): the
-/// type to name a `static` one with. `Q`, `B`, `A` and `BS` are [`Policy`]'s
-/// bulkhead queue, retry budget, gate and bulkhead counters, with the same
-/// defaults (a bulkhead without counters, from
-/// [`Bulkhead::without_stats`](steadfast::bulkhead::Bulkhead::without_stats),
-/// is `BS =` [`bulkhead::NoStats`](steadfast::bulkhead::NoStats)).
+/// type to name a `static` one with. `K`, `B` and `A` are [`Policy`]'s
+/// bulkhead, retry budget and gate, with the same defaults (`K = ()`: no
+/// bulkhead; with one, `K = &'a `[`SharedBulkhead`]`<M, Q, BS>`).
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex as Cs;
@@ -482,20 +490,12 @@ impl<
 ///     Policy::new(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT)), &RNG).with_breaker(&MODEM);
 /// # let _ = POLICY;
 /// ```
-pub type FirmwarePolicy<
-    'a,
-    M,
-    W,
-    T,
-    const Q: usize = 10,
-    B = Unlimited,
-    A = (),
-    BS = bulkhead::Stats,
-> = Policy<'a, M, W, Q, B, NoStats, Fixed<T>, A, BS>;
+pub type FirmwarePolicy<'a, M, W, T, K = (), B = Unlimited, A = ()> =
+    Policy<'a, M, W, K, B, NoStats, Fixed<T>, A>;
 
 /// The future of [`Policy::drive`]: a [`Run`] driven to its end.
-type Driven<'s, 'c, M, W, const Q: usize, B, S, Cfg, A, BS, O, C, T, E, F, Fut> =
-    Drive<'c, Run<'s, M, W, Q, B, S, Cfg, A, BS, O>, C, T, E, F, Fut>;
+type Driven<'s, 'c, M, W, K, B, S, Cfg, A, O, C, T, E, F, Fut> =
+    Drive<'c, Run<'s, M, W, K, B, S, Cfg, A, O>, C, T, E, F, Fut>;
 
 /// The caller's answer of a call without a fallback.
 fn answered<T, E>((finish, last): (Finish, Option<Result<T, E>>)) -> Result<T, Error<E>> {
@@ -509,16 +509,15 @@ struct Lent<
     'a,
     M: RawMutex,
     W: Window,
-    const Q: usize,
+    K: BulkheadStage<M>,
     B: RetryBudget,
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    BS: bulkhead::StatsSlot,
 > {
     rng: &'a SharedRng<M>,
     breaker: Option<&'a SharedBreaker<M, W, S, Cfg>>,
-    bulkhead: Option<&'a SharedBulkhead<M, Q, BS>>,
+    bulkhead: K,
     budget: Option<&'a SharedBudget<M, B>>,
     gate: A,
 }
@@ -526,13 +525,12 @@ struct Lent<
 impl<
     M: RawMutex,
     W: Window,
-    const Q: usize,
+    K: BulkheadStage<M>,
     B: RetryBudget,
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    BS: bulkhead::StatsSlot,
-> Clone for Lent<'_, M, W, Q, B, S, Cfg, A, BS>
+> Clone for Lent<'_, M, W, K, B, S, Cfg, A>
 {
     fn clone(&self) -> Self {
         *self
@@ -542,45 +540,40 @@ impl<
 impl<
     M: RawMutex,
     W: Window,
-    const Q: usize,
+    K: BulkheadStage<M>,
     B: RetryBudget,
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    BS: bulkhead::StatsSlot,
-> Copy for Lent<'_, M, W, Q, B, S, Cfg, A, BS>
+> Copy for Lent<'_, M, W, K, B, S, Cfg, A>
 {
 }
 
 impl<
     M: RawMutex,
     W: Window,
-    const Q: usize,
+    K: BulkheadStage<M>,
     B: RetryBudget,
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    BS: bulkhead::StatsSlot,
-> Lent<'_, M, W, Q, B, S, Cfg, A, BS>
+> Lent<'_, M, W, K, B, S, Cfg, A>
 {
-    /// Locks the shared machines (breaker, then bulkhead, then budget) and
-    /// lends them to `f`, with the bulkhead's waker slots; `None` if one of
-    /// them is already borrowed (a call driven from inside a `lock` of it).
+    /// Locks the shared machines (breaker, then bulkhead, then budget, then
+    /// gate) and lends them to `f`, with the bulkhead's waker slots; `None`
+    /// if one of them is already borrowed (a call driven from inside a
+    /// `lock` of it).
     fn locked<R>(
         &self,
         f: impl FnOnce(
-            &mut Shared<'_, Breaker<W, S, Cfg>, Bulkhead<Q, BS>, B, (), A::Gate>,
-            Option<&mut shared::Waiters<Q>>,
+            &mut Shared<'_, Breaker<W, S, Cfg>, K::Pool, B, (), A::Gate>,
+            Option<&mut K::Slots>,
         ) -> R,
     ) -> Option<R> {
         lock_opt(self.breaker.map(|b| &b.inner), |breaker| {
-            lock_opt(self.bulkhead.map(|b| &b.inner), |pool| {
+            self.bulkhead.lend(|bulkhead, waiters| {
                 lock_opt(self.budget.map(|b| &b.inner), |budget| {
                     self.gate.lend(|gate| {
-                        let (bulkhead, waiters) = match pool {
-                            Some(pool) => (Some(&mut pool.bulkhead), Some(&mut pool.waiters)),
-                            None => (None, None),
-                        };
                         let mut shared = Shared {
                             breaker,
                             bulkhead,
@@ -611,8 +604,8 @@ fn lock_opt<M: RawMutex, T: View<V>, V: Copy, R>(
 /// Collects a step's events under the locks: marks the waiters that were
 /// granted a slot and keeps their wakers, the events and the finish: wakers
 /// and observer run after unlocking.
-struct Collect<'w, 'o, const Q: usize> {
-    waiters: Option<&'w mut shared::Waiters<Q>>,
+struct Collect<'w, 'o, L: Slots> {
+    waiters: Option<&'w mut L>,
     /// The step's own: written in place, never moved out of the locks.
     out: &'o mut Collected,
 }
@@ -625,7 +618,7 @@ struct Collected {
     finish: Option<Finish>,
 }
 
-impl<const Q: usize> Observer for Collect<'_, '_, Q> {
+impl<L: Slots> Observer for Collect<'_, '_, L> {
     fn on_event(&mut self, _now: Instant, event: &Event) {
         if let (Event::Granted(t), Some(w)) = (event, self.waiters.as_deref_mut())
             && let Some(waker) = w.grant(*t)
@@ -649,15 +642,14 @@ struct Run<
     'a,
     M: RawMutex,
     W: Window,
-    const Q: usize,
+    K: BulkheadStage<M>,
     B: RetryBudget,
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    BS: bulkhead::StatsSlot,
     O: Observer,
 > {
-    policy: Lent<'a, M, W, Q, B, S, Cfg, A, BS>,
+    policy: Lent<'a, M, W, K, B, S, Cfg, A>,
     call: Call<'a>,
     /// The instant the call started, for its first step (one clock read).
     start: Option<Instant>,
@@ -670,14 +662,13 @@ struct Run<
 impl<
     M: RawMutex,
     W: Window,
-    const Q: usize,
+    K: BulkheadStage<M>,
     B: RetryBudget,
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    BS: bulkhead::StatsSlot,
     O: Observer,
-> Driver for Run<'_, M, W, Q, B, S, Cfg, A, BS, O>
+> Driver for Run<'_, M, W, K, B, S, Cfg, A, O>
 {
     /// Feeds `input` to the pipeline at `now` under the locks; after
     /// unlocking, wakes the waiters it granted slots to and reports step,
@@ -751,31 +742,20 @@ impl<
         if Pin::new(timer).poll(cx).is_ready() {
             return Poll::Ready(());
         }
-        match self.policy.bulkhead {
-            Some(pool) => pool
-                .inner
-                .lock(|held| held.lend(|pool| pool.waiters.poll_grant(ticket, cx)))
-                .unwrap_or_else(|| {
-                    // Lent to a `lock` this poll runs inside: look again soon.
-                    cx.waker().wake_by_ref();
-                    Poll::Pending
-                }),
-            None => Poll::Ready(()),
-        }
+        self.policy.bulkhead.poll_grant(ticket, cx)
     }
 }
 
 impl<
     M: RawMutex,
     W: Window,
-    const Q: usize,
+    K: BulkheadStage<M>,
     B: RetryBudget,
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    BS: bulkhead::StatsSlot,
     O: Observer,
-> Drop for Run<'_, M, W, Q, B, S, Cfg, A, BS, O>
+> Drop for Run<'_, M, W, K, B, S, Cfg, A, O>
 {
     /// Abandons the call under the locks. A call dropped from inside a
     /// `lock` of one of its own machines cannot take them, and keeps what it

@@ -18,6 +18,7 @@ use steadfast::breaker::{
     Breaker, Config, ConfigSource, Consecutive, State, Stats, StatsSlot, Window,
 };
 use steadfast::bulkhead::{self, Bulkhead, Ticket};
+use steadfast::pipeline::{NoBulkhead, Pool as CorePool};
 use steadfast::retry::RetryBudget;
 use steadfast::rng::SplitMix64;
 
@@ -217,8 +218,59 @@ impl<const Q: usize, BS: bulkhead::StatsSlot> View<PoolView> for Pool<Q, BS> {
 
 /// One waker slot per queue place (`Q`): a grant wakes exactly the task
 /// holding the ticket.
-pub(crate) struct Waiters<const Q: usize> {
+pub struct Waiters<const Q: usize> {
     slots: [Option<Waiter>; Q],
+}
+
+impl<const Q: usize> fmt::Debug for Waiters<Q> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waiters")
+            .field("waiting", &self.waiting())
+            .finish()
+    }
+}
+
+/// The waker slots of a [`BulkheadStage`]: [`Waiters`], or [`NoWaiters`]
+/// for a policy without a bulkhead.
+pub trait Slots {
+    /// See [`Waiters::enter`].
+    fn enter(&mut self, ticket: Ticket);
+    /// See [`Waiters::grant`].
+    fn grant(&mut self, ticket: Ticket) -> Option<Waker>;
+    /// See [`Waiters::leave`].
+    fn leave(&mut self, ticket: Ticket);
+}
+
+impl<const Q: usize> Slots for Waiters<Q> {
+    #[inline]
+    fn enter(&mut self, ticket: Ticket) {
+        Self::enter(self, ticket);
+    }
+    #[inline]
+    fn grant(&mut self, ticket: Ticket) -> Option<Waker> {
+        Self::grant(self, ticket)
+    }
+    #[inline]
+    fn leave(&mut self, ticket: Ticket) {
+        Self::leave(self, ticket);
+    }
+}
+
+/// The waker slots of a policy without a bulkhead. It has no value, so they
+/// are never lent and link no code.
+#[derive(Debug)]
+pub enum NoWaiters {}
+
+impl Slots for NoWaiters {
+    fn enter(&mut self, _ticket: Ticket) {
+        match *self {}
+    }
+    fn grant(&mut self, _ticket: Ticket) -> Option<Waker> {
+        match *self {}
+    }
+    fn leave(&mut self, _ticket: Ticket) {
+        match *self {}
+    }
 }
 
 impl<const Q: usize> Waiters<Q> {
@@ -403,6 +455,119 @@ impl<M: RawMutex, const Q: usize, BS: bulkhead::StatsSlot> defmt::Format
             self.in_flight(),
             self.queued()
         );
+    }
+}
+
+/// The bulkhead a [`Policy`](crate::Policy) lends each call, with its
+/// waker slots: a `&`[`SharedBulkhead`] ([`Policy::with_bulkhead`](crate::Policy::with_bulkhead)),
+/// or `()`, none, the default, which lends the pipeline
+/// [`NoBulkhead`] and links no bulkhead code and no waker slots. Sealed.
+///
+/// ```
+/// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex as Cs;
+/// use steadfast::bulkhead::{Bulkhead, Config, NoStats};
+/// use steadfast::pipeline::{self, Pipeline};
+/// use steadfast_embassy::{Policy, SharedBulkhead, SharedRng};
+///
+/// static BUS: SharedBulkhead<Cs, 2, NoStats> = SharedBulkhead::new(steadfast::valid!(
+///     Bulkhead::without_stats(Config::DEFAULT.with_max_concurrent(1).with_max_queue(2))
+/// ));
+/// static RNG: SharedRng<Cs> = SharedRng::new(7);
+/// const PIPELINE: Pipeline = steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT));
+/// // No bulkhead: `K = ()`.
+/// static PLAIN: Policy<'static, Cs> = Policy::new(PIPELINE, &RNG);
+/// // Calls share `BUS`: `K = &SharedBulkhead<..>`.
+/// static ON_BUS: Policy<'static, Cs, steadfast::breaker::Consecutive, &'static SharedBulkhead<Cs, 2, NoStats>> =
+///     Policy::new(PIPELINE, &RNG).with_bulkhead(&BUS);
+/// # let _ = (&PLAIN, &ON_BUS);
+/// ```
+pub trait BulkheadStage<M: RawMutex>: Copy + bulkhead_sealed::Sealed {
+    /// The core machine lent to the pipeline.
+    type Pool: CorePool;
+    /// The waker slots lent beside it.
+    #[doc(hidden)]
+    type Slots: Slots;
+    /// Runs `f` with the bulkhead and its waker slots under their lock
+    /// (`None` for no bulkhead); `None` without running `f` if the bulkhead
+    /// is already lent out.
+    #[doc(hidden)]
+    fn lend<R>(
+        &self,
+        f: impl FnOnce(Option<&mut Self::Pool>, Option<&mut Self::Slots>) -> Option<R>,
+    ) -> Option<R>;
+    /// Ready once the slot of `ticket` was granted (at once for no
+    /// bulkhead); registers the task's waker otherwise.
+    #[doc(hidden)]
+    fn poll_grant(&self, ticket: Ticket, cx: &mut Context<'_>) -> Poll<()>;
+    /// The shared bulkhead, for `Debug` (`None` for no bulkhead).
+    #[doc(hidden)]
+    fn debug(&self) -> Option<&dyn fmt::Debug>;
+    /// Writes `None`, or `Some` of the shared bulkhead, for defmt.
+    #[cfg(feature = "defmt")]
+    #[doc(hidden)]
+    fn format_opt(&self, f: defmt::Formatter<'_>);
+}
+
+impl<M: RawMutex> BulkheadStage<M> for () {
+    type Pool = NoBulkhead;
+    type Slots = NoWaiters;
+    #[inline]
+    fn lend<R>(
+        &self,
+        f: impl FnOnce(Option<&mut NoBulkhead>, Option<&mut NoWaiters>) -> Option<R>,
+    ) -> Option<R> {
+        f(None, None)
+    }
+    #[inline]
+    fn poll_grant(&self, _ticket: Ticket, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
+    fn debug(&self) -> Option<&dyn fmt::Debug> {
+        None
+    }
+    #[cfg(feature = "defmt")]
+    fn format_opt(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "None");
+    }
+}
+
+impl<M: RawMutex, const Q: usize, BS: bulkhead::StatsSlot> BulkheadStage<M>
+    for &SharedBulkhead<M, Q, BS>
+{
+    type Pool = Bulkhead<Q, BS>;
+    type Slots = Waiters<Q>;
+    fn lend<R>(
+        &self,
+        f: impl FnOnce(Option<&mut Bulkhead<Q, BS>>, Option<&mut Waiters<Q>>) -> Option<R>,
+    ) -> Option<R> {
+        self.inner
+            .lock(|held| held.lend(|pool| f(Some(&mut pool.bulkhead), Some(&mut pool.waiters))))?
+    }
+    fn poll_grant(&self, ticket: Ticket, cx: &mut Context<'_>) -> Poll<()> {
+        self.inner
+            .lock(|held| held.lend(|pool| pool.waiters.poll_grant(ticket, cx)))
+            .unwrap_or_else(|| {
+                // Lent to a `lock` this poll runs inside: look again soon.
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            })
+    }
+    fn debug(&self) -> Option<&dyn fmt::Debug> {
+        Some(*self)
+    }
+    #[cfg(feature = "defmt")]
+    fn format_opt(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Some({})", *self);
+    }
+}
+
+mod bulkhead_sealed {
+    use super::{RawMutex, SharedBulkhead};
+    pub trait Sealed {}
+    impl Sealed for () {}
+    impl<M: RawMutex, const Q: usize, BS: steadfast::bulkhead::StatsSlot> Sealed
+        for &SharedBulkhead<M, Q, BS>
+    {
     }
 }
 

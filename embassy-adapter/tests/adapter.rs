@@ -131,7 +131,7 @@ impl Machines {
             rng: SharedRng::new(SEED),
         }
     }
-    fn policy(&self) -> Policy<'_, Cs, breaker::Consecutive, 2> {
+    fn policy(&self) -> Policy<'_, Cs, breaker::Consecutive, &'_ SharedBulkhead<Cs, 2>> {
         Policy::new(pipeline(), &self.rng)
             .with_breaker(&self.breaker)
             .with_bulkhead(&self.bulkhead)

@@ -54,34 +54,36 @@ static JITTER: SharedRng<Cs> = SharedRng::new(0x5EED);
 
 /// Sensor: 3 attempts, exponential backoff 10 ms ×2 (equal jitter, cap 80 ms),
 /// 20 ms per attempt.
-static SENSOR: Policy<'static, Cs, breaker::Consecutive, 2> = Policy::new(
-    valid!(Pipeline::new(
-        pipeline::Config::DEFAULT
-            .with_retry(retry::Config::DEFAULT.with_max_attempts(3).with_backoff(
-                Backoff::exponential(ms(10), Ratio::TWO, ms(80)).with_jitter(Jitter::Equal)
-            ))
-            .with_timeout(timeout::Config::NONE.with_attempt(ms(20)))
-    )),
-    &JITTER,
-)
-.with_breaker(&SENSOR_BREAKER)
-.with_bulkhead(&BUS);
+static SENSOR: Policy<'static, Cs, breaker::Consecutive, &'static SharedBulkhead<Cs, 2>> =
+    Policy::new(
+        valid!(Pipeline::new(
+            pipeline::Config::DEFAULT
+                .with_retry(retry::Config::DEFAULT.with_max_attempts(3).with_backoff(
+                    Backoff::exponential(ms(10), Ratio::TWO, ms(80)).with_jitter(Jitter::Equal)
+                ))
+                .with_timeout(timeout::Config::NONE.with_attempt(ms(20)))
+        )),
+        &JITTER,
+    )
+    .with_breaker(&SENSOR_BREAKER)
+    .with_bulkhead(&BUS);
 
 /// Modem: 2 attempts 30 ms apart, 80 ms per attempt (it hangs; the timeout cancels it).
-static MODEM: Policy<'static, Cs, breaker::Consecutive, 2> = Policy::new(
-    valid!(Pipeline::new(
-        pipeline::Config::DEFAULT
-            .with_retry(
-                retry::Config::DEFAULT
-                    .with_max_attempts(2)
-                    .with_backoff(Backoff::constant(ms(30)))
-            )
-            .with_timeout(timeout::Config::NONE.with_attempt(ms(80)))
-    )),
-    &JITTER,
-)
-.with_breaker(&MODEM_BREAKER)
-.with_bulkhead(&BUS);
+static MODEM: Policy<'static, Cs, breaker::Consecutive, &'static SharedBulkhead<Cs, 2>> =
+    Policy::new(
+        valid!(Pipeline::new(
+            pipeline::Config::DEFAULT
+                .with_retry(
+                    retry::Config::DEFAULT
+                        .with_max_attempts(2)
+                        .with_backoff(Backoff::constant(ms(30)))
+                )
+                .with_timeout(timeout::Config::NONE.with_attempt(ms(80)))
+        )),
+        &JITTER,
+    )
+    .with_breaker(&MODEM_BREAKER)
+    .with_bulkhead(&BUS);
 
 // --- the simulated devices -----------------------------------------------------------------
 

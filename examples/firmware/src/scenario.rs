@@ -87,7 +87,7 @@ static MODEM_BREAKER: SharedBreaker<Cs> = SharedBreaker::new(valid!(Breaker::new
 /// Backoff jitter: seeded, so the timeline's shape is reproducible.
 static JITTER: SharedRng<Cs> = SharedRng::new(SEED);
 
-type Guard = Policy<'static, Cs, Consecutive, 2>;
+type Guard = Policy<'static, Cs, Consecutive, &'static SharedBulkhead<Cs, 2>>;
 
 /// Sensor reads: 3 attempts, exponential backoff 2 ms ×2 (equal jitter, cap 8 ms),
 /// 5 ms per attempt, breaker, bus bulkhead.
