@@ -1160,6 +1160,8 @@ mod tests {
         );
     }
 
+    // The paused clock drives `time::now` with the `tokio` feature only.
+    #[cfg(feature = "tokio")]
     #[tokio::test(start_paused = true)]
     async fn an_open_breaker_refuses_without_the_lock_until_its_period_ends() {
         let b = SharedBreaker::new("db", Config::new().with_failure_threshold(1)).unwrap();
@@ -1282,6 +1284,8 @@ mod tests {
         );
     }
 
+    // The paused clock drives `time::now` with the `tokio` feature only.
+    #[cfg(feature = "tokio")]
     #[tokio::test(start_paused = true)]
     async fn open_periods_end_to_the_microsecond_whichever_breaker_a_thread_asked_last() {
         // Two breakers opened 1 ms apart; the refusal compares on the std

@@ -338,6 +338,7 @@ fn reason(e: &dyn Display) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(feature = "tokio")]
     use crate::health::Status;
 
     #[test]

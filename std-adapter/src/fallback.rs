@@ -180,6 +180,8 @@ enum AnyAlternative<T, E> {
 ///     }
 /// }
 ///
+/// # #[cfg(not(feature = "tokio"))] fn main() {}
+/// # #[cfg(feature = "tokio")]
 /// #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let (primary, backup) = (Provider { up: false }, Provider { up: true });

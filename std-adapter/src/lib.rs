@@ -1,4 +1,11 @@
-#![doc = include_str!("../README.md")]
+// The README's example runs a call on Tokio (the default `tokio` feature).
+#![cfg_attr(feature = "tokio", doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(feature = "tokio"),
+    doc = "steadfast on `std`: the blocking driver of the core's pipeline, shared breakers and \
+           bulkheads, and the service-side pieces. With the default `tokio` feature, the Tokio \
+           driver too, and its README is this page."
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

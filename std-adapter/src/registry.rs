@@ -894,12 +894,12 @@ impl Registry {
     /// The adaptive concurrency limit named `name`.
     ///
     /// ```
-    /// use steadfast_std::config::PolicySet;
+    /// use steadfast_std::adaptive::SharedAdaptiveLimit;
     /// # use steadfast_std::registry::Registry;
-    /// let set = PolicySet::from_toml_with_env("[adaptive_limits.db]\nalgorithm = \"vegas\"\ninitial = 8\n")?;
-    /// let r = Registry::from_set(&set)?;
-    /// assert_eq!(r.adaptive_limit("db").unwrap().limit(), 8);
-    /// # Ok::<(), steadfast_std::config::ConfigError>(())
+    /// let r = Registry::builder().adaptive_limit(SharedAdaptiveLimit::new("db", Default::default())?).build();
+    /// assert_eq!(r.adaptive_limit("db").unwrap().name(), "db");
+    /// assert!(r.adaptive_limit("cache").is_none());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn adaptive_limit(&self, name: &str) -> Option<&SharedAdaptiveLimit> {
         self.inner.adaptive_limits.get(name)
@@ -931,12 +931,12 @@ impl Registry {
     /// The hedger named `name`.
     ///
     /// ```
-    /// use steadfast_std::config::PolicySet;
+    /// use steadfast_std::hedge::SharedHedger;
     /// # use steadfast_std::registry::Registry;
-    /// let set = PolicySet::from_toml_with_env("[hedges.search]\ndelay = \"40ms\"\nmax_hedges = 2\n")?;
-    /// let r = Registry::from_set(&set)?;
-    /// assert_eq!(r.hedger("search").unwrap().config().max_hedges(), 2);
-    /// # Ok::<(), steadfast_std::config::ConfigError>(())
+    /// let r = Registry::builder().hedger(SharedHedger::new("search", Default::default())?, None).build();
+    /// assert_eq!(r.hedger("search").unwrap().name(), "search");
+    /// assert!(r.hedger("db").is_none());
+    /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn hedger(&self, name: &str) -> Option<&SharedHedger> {
         self.inner.hedgers.get(name).map(|(h, _)| h)

@@ -238,6 +238,7 @@ async fn replica_delays(text: &str) -> Vec<Duration> {
     drawn
 }
 
+#[cfg(feature = "tokio")]
 const REPLICA: &str =
     "[policies.p]\nmax_attempts = 5\nbase_delay = \"1s\"\nmax_delay = \"60s\"\njitter = \"full\"\n";
 

@@ -389,6 +389,7 @@ fn metrics_use_the_seeds_names() {
     });
 }
 
+#[cfg(feature = "tokio")]
 #[tokio::test(start_paused = true)]
 async fn health_shows_a_time_window_as_of_the_snapshot_even_after_a_silence() {
     let r = registry(
@@ -455,6 +456,7 @@ max_attempts = 1
     assert_eq!((b.calls, b.rejections, b.opens), (5, 3, 1));
 }
 
+#[cfg(feature = "tokio")]
 #[tokio::test(start_paused = true)]
 async fn unlimited_attempts_retry_until_the_total_timeout() {
     let r = registry(
@@ -621,6 +623,7 @@ async fn futures_poll_once<F: std::future::Future + Unpin>(f: F) -> Option<F::Ou
     .await
 }
 
+#[cfg(feature = "tokio")]
 #[tokio::test(start_paused = true)]
 async fn policies_report_latency_and_bulkhead_occupancy() {
     let recorder = PrometheusBuilder::new().build_recorder();
