@@ -45,6 +45,18 @@ fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
     );
 }
 
+/// A pipeline of one attempt, no backoff and no timeout: each call is one
+/// attempt, which the models race.
+fn one_attempt() -> pipeline::Config {
+    pipeline::Config::DEFAULT
+        .with_retry(
+            retry::Config::DEFAULT
+                .with_max_attempts(1)
+                .with_backoff(steadfast::backoff::Backoff::constant(Duration::ZERO)),
+        )
+        .with_timeout(timeout::Config::NONE)
+}
+
 fn breaker(threshold: u32) -> SharedBreaker {
     SharedBreaker::new(
         "loom",
@@ -223,13 +235,7 @@ fn bulkhead_no_leaked_permit_no_double_release() {
                 .with_max_wait(Duration::from_secs(1)),
         )
         .unwrap();
-        let config = pipeline::Config::DEFAULT
-            .with_retry(
-                retry::Config::DEFAULT
-                    .with_max_attempts(1)
-                    .with_backoff(steadfast::backoff::Backoff::constant(Duration::ZERO)),
-            )
-            .with_timeout(timeout::Config::NONE);
+        let config = one_attempt();
         let policy = Policy::builder(config)
             .unwrap()
             .bulkhead(pool.clone())
@@ -269,13 +275,7 @@ fn bulkhead_no_leaked_permit_no_double_release() {
 fn policy_gate_success_races_tripping_failure() {
     model("policy_gate_success_races_tripping_failure", || {
         let b = breaker(1);
-        let config = pipeline::Config::DEFAULT
-            .with_retry(
-                retry::Config::DEFAULT
-                    .with_max_attempts(1)
-                    .with_backoff(steadfast::backoff::Backoff::constant(Duration::ZERO)),
-            )
-            .with_timeout(timeout::Config::NONE);
+        let config = one_attempt();
         let policy = Policy::builder(config).unwrap().breaker(b.clone()).build();
         let p2 = policy.clone();
         let t = thread::spawn(move || p2.call_blocking(|| Ok::<_, ()>(())).is_ok());
@@ -691,13 +691,7 @@ fn policy_throttle_counts_every_attempt_once() {
         let throttle = SharedThrottle::new("loom", throttle_config())
             .unwrap()
             .with_seed(7);
-        let config = pipeline::Config::DEFAULT
-            .with_retry(
-                retry::Config::DEFAULT
-                    .with_max_attempts(1)
-                    .with_backoff(steadfast::backoff::Backoff::constant(Duration::ZERO)),
-            )
-            .with_timeout(timeout::Config::NONE);
+        let config = one_attempt();
         let policy = Policy::builder(config)
             .unwrap()
             .throttle(throttle.clone())
@@ -796,13 +790,7 @@ fn bulkhead_gauge_ends_at_the_latest_occupancy() {
                 .with_max_wait(Duration::from_secs(1)),
         )
         .unwrap();
-        let config = pipeline::Config::DEFAULT
-            .with_retry(
-                retry::Config::DEFAULT
-                    .with_max_attempts(1)
-                    .with_backoff(steadfast::backoff::Backoff::constant(Duration::ZERO)),
-            )
-            .with_timeout(timeout::Config::NONE);
+        let config = one_attempt();
         let policy = |name: &str| {
             Policy::builder(config)
                 .unwrap()
