@@ -28,8 +28,10 @@
 //! ```
 
 mod config;
+mod fixed;
 
 pub use config::{Jitter, Kind, MAX_RATIO_DENOMINATOR, Ratio};
+pub use fixed::{ConstBackoff, Delays, Fixed};
 
 use crate::div::div_rem;
 use crate::error::ConfigError;
@@ -458,6 +460,14 @@ impl Backoff {
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     fn draw_range(&self, retry: u32, previous: Duration) -> (u64, u64) {
+        self.range(retry, previous)
+    }
+
+    /// [`draw_range`](Self::draw_range) in its caller: where the backoff is a
+    /// constant ([`Fixed`]), only the arithmetic of its own growth and jitter
+    /// remains.
+    #[inline(always)]
+    fn range(&self, retry: u32, previous: Duration) -> (u64, u64) {
         let cap = self.cap.as_micros();
         // `delay` never exceeds the cap, so neither does a draw in `[.., d]`.
         let d = self.delay(retry).as_micros();

@@ -13,6 +13,8 @@ use crate::timeout::Deadline;
 use core::marker::PhantomData;
 use core::ops::Deref;
 
+use crate::backoff::Delays;
+
 use super::shared::{emit, give_back, leave_queue};
 use super::{
     Event, Failure, Finish, Gate, Input, Observer, Order, Pipeline, Pool, Reason, Shared, Step,
@@ -239,7 +241,7 @@ pub struct Call<'a, P = &'a Pipeline> {
     reported: bool,
 }
 
-impl<'a, P: Deref<Target = Pipeline>> Call<'a, P> {
+impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
     /// Starts one call at `now` on the pipeline `pipeline` derefs to, which the
     /// call keeps for its whole life: a shared handle (an `Arc`) lets a call
     /// live in a value that also owns the handle, where a borrow from

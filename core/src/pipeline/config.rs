@@ -1,5 +1,6 @@
 //! The policy of a pipeline: stage order, fallback rule, retry and timeouts.
 
+use crate::backoff::{Backoff, ConstBackoff, Delays, Fixed};
 use crate::error::ConfigError;
 use crate::retry;
 use crate::timeout;
@@ -95,9 +96,9 @@ impl FallbackOn {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Config {
+pub struct Config<D: Delays = Backoff> {
     /// Attempts, backoff, retry-after cap, whether timeouts are retried.
-    pub(crate) retry: retry::Config,
+    pub(crate) retry: retry::Config<D>,
     /// Per-attempt and total timeouts (`None` = no timeout).
     pub(crate) timeout: timeout::Config,
     /// Which stage wraps which.
@@ -106,7 +107,7 @@ pub struct Config {
     pub(crate) fallback: FallbackOn,
 }
 
-impl Config {
+impl Config<Backoff> {
     /// The seeds' defaults: 3 attempts with jittered exponential backoff, a 30 s
     /// attempt timeout, no total timeout, standard order, no fallback.
     pub const DEFAULT: Self = Self {
@@ -115,6 +116,57 @@ impl Config {
         order: Order::Standard,
         fallback: FallbackOn::Never,
     };
+
+    /// The defaults; start of a `const` builder chain (same as [`Config::DEFAULT`]).
+    ///
+    /// ```
+    /// # use steadfast::pipeline;
+    /// assert_eq!(pipeline::Config::new(), pipeline::Config::DEFAULT);
+    /// ```
+    pub const fn new() -> Self {
+        Self::DEFAULT
+    }
+
+    /// The one check of this config, run by [`Pipeline::new`](super::Pipeline::new):
+    /// the retry policy's ([`retry::Config::validate`]) and the timeouts'.
+    ///
+    /// ```
+    /// # use steadfast::{pipeline, retry};
+    /// let bad = pipeline::Config::DEFAULT.with_retry(retry::Config::DEFAULT.with_max_attempts(0));
+    /// assert_eq!(bad.validate().unwrap_err().field, "max_attempts");
+    /// ```
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_with(self.retry.validate())
+    }
+}
+
+impl<T: ConstBackoff> Config<Fixed<T>> {
+    /// The one check of this config, as for a config that holds its backoff:
+    /// the retry policy's (with `T::BACKOFF`) and the timeouts'.
+    ///
+    /// ```
+    /// use steadfast::backoff::{Backoff, ConstBackoff, Fixed};
+    /// use steadfast::{pipeline, retry};
+    ///
+    /// struct Sensor;
+    /// impl ConstBackoff for Sensor { const BACKOFF: Backoff = Backoff::DEFAULT; }
+    /// let config = pipeline::Config::DEFAULT
+    ///     .with_retry(retry::Config::DEFAULT.with_max_attempts(0).with_backoff(Fixed::<Sensor>::new()));
+    /// assert_eq!(config.validate().unwrap_err().field, "max_attempts");
+    /// ```
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_with(self.retry.validate())
+    }
+}
+
+impl<D: Delays> Config<D> {
+    /// [`validate`](Config::validate) given the retry policy's own answer.
+    const fn validate_with(&self, retry: Result<(), ConfigError>) -> Result<(), ConfigError> {
+        if let Err(e) = retry {
+            return Err(e);
+        }
+        self.timeout.validate()
+    }
 
     /// The same config with another retry policy.
     ///
@@ -125,9 +177,13 @@ impl Config {
     /// assert_eq!(config.retry().max_attempts(), 1);
     /// ```
     #[must_use]
-    pub const fn with_retry(mut self, retry: retry::Config) -> Self {
-        self.retry = retry;
-        self
+    pub const fn with_retry<E: Delays>(self, retry: retry::Config<E>) -> Config<E> {
+        Config {
+            retry,
+            timeout: self.timeout,
+            order: self.order,
+            fallback: self.fallback,
+        }
     }
 
     /// The same config with other timeouts.
@@ -169,33 +225,6 @@ impl Config {
         self.fallback = fallback;
         self
     }
-}
-
-impl Config {
-    /// The defaults; start of a `const` builder chain (same as [`Config::DEFAULT`]).
-    ///
-    /// ```
-    /// # use steadfast::pipeline;
-    /// assert_eq!(pipeline::Config::new(), pipeline::Config::DEFAULT);
-    /// ```
-    pub const fn new() -> Self {
-        Self::DEFAULT
-    }
-
-    /// The one check of this config, run by [`Pipeline::new`](super::Pipeline::new):
-    /// the retry policy's ([`retry::Config::validate`]) and the timeouts'.
-    ///
-    /// ```
-    /// # use steadfast::{pipeline, retry};
-    /// let bad = pipeline::Config::DEFAULT.with_retry(retry::Config::DEFAULT.with_max_attempts(0));
-    /// assert_eq!(bad.validate().unwrap_err().field, "max_attempts");
-    /// ```
-    pub const fn validate(&self) -> Result<(), ConfigError> {
-        if let Err(e) = self.retry.validate() {
-            return Err(e);
-        }
-        self.timeout.validate()
-    }
 
     /// Attempts, backoff, retry-after cap, whether timeouts are retried.
     ///
@@ -203,7 +232,7 @@ impl Config {
     /// # use steadfast::pipeline;
     /// assert_eq!(pipeline::Config::DEFAULT.retry().max_attempts(), 3);
     /// ```
-    pub const fn retry(&self) -> retry::Config {
+    pub const fn retry(&self) -> retry::Config<D> {
         self.retry
     }
 

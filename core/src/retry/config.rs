@@ -1,7 +1,7 @@
 //! [`retry::Config`](crate::retry::Config): how many attempts, how long between them, which hints and
 //! outcomes to honour.
 
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, ConstBackoff, Delays, Fixed};
 use crate::error::ConfigError;
 use crate::time::Duration;
 
@@ -14,7 +14,10 @@ use crate::time::Duration;
 ///   [`with_unlimited_attempts`](Self::with_unlimited_attempts)) removes the
 ///   limit: only the total deadline (give the call one), the budget or a
 ///   non-retryable outcome end the retries.
-/// * `backoff`: the delays between attempts ([`Backoff`]).
+/// * `backoff`: the delays between attempts: a [`Backoff`] the config holds
+///   (`D = Backoff`, the default), or one fixed at compile time and named by a
+///   type ([`Fixed`], for firmware: no bytes held, and only the growth and
+///   jitter it uses are compiled in). See [`Delays`].
 /// * `max_retry_after`: the cap on a server's retry-after hint. With a hint the delay
 ///   is `min(max(hint, computed), max_retry_after)`: never sooner than the server
 ///   asked, never later than this cap. (Note that the cap applies to the combined
@@ -42,9 +45,9 @@ use crate::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Config {
+pub struct Config<D: Delays = Backoff> {
     pub(super) max_attempts: u32,
-    backoff: Backoff,
+    backoff: D,
     max_retry_after: Duration,
     retry_on_timeout: bool,
 }
@@ -56,7 +59,7 @@ impl Default for Config {
     }
 }
 
-impl Config {
+impl Config<Backoff> {
     /// 3 attempts, [`Backoff::DEFAULT`], hints capped at 60 s, timeouts retried.
     ///
     /// ```
@@ -109,13 +112,76 @@ impl Config {
     /// assert_eq!(retry::Config::DEFAULT.with_max_attempts(0).validate().unwrap_err().field, "max_attempts");
     /// ```
     pub const fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_with(self.backoff.validate())
+    }
+
+    /// The delays between attempts.
+    ///
+    /// ```
+    /// # use steadfast::backoff::Backoff;
+    /// # use steadfast::retry;
+    /// assert_eq!(retry::Config::DEFAULT.backoff(), Backoff::DEFAULT);
+    /// ```
+    pub const fn backoff(&self) -> Backoff {
+        self.backoff
+    }
+}
+
+impl<T: ConstBackoff> Config<Fixed<T>> {
+    /// The one check of this config: `max_attempts >= 1` and a valid
+    /// `T::BACKOFF`, as for a config that holds its backoff.
+    ///
+    /// ```
+    /// use steadfast::backoff::{Backoff, ConstBackoff, Fixed};
+    /// use steadfast::retry;
+    /// use steadfast::time::Duration;
+    ///
+    /// struct Backwards;
+    /// impl ConstBackoff for Backwards {
+    ///     const BACKOFF: Backoff = Backoff::constant(Duration::from_secs(2)).with_cap(Duration::from_secs(1));
+    /// }
+    /// let config = retry::Config::DEFAULT.with_backoff(Fixed::<Backwards>::new());
+    /// assert_eq!(config.validate().unwrap_err().field, "base");
+    /// ```
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_with(T::BACKOFF.validate())
+    }
+
+    /// The delays between attempts: `T::BACKOFF`.
+    ///
+    /// ```
+    /// # use steadfast::backoff::{Backoff, ConstBackoff, Fixed};
+    /// # use steadfast::retry;
+    /// struct Pump;
+    /// impl ConstBackoff for Pump { const BACKOFF: Backoff = Backoff::DEFAULT; }
+    /// let config = retry::Config::DEFAULT.with_backoff(Fixed::<Pump>::new());
+    /// assert_eq!(config.backoff(), Backoff::DEFAULT);
+    /// ```
+    pub const fn backoff(&self) -> Backoff {
+        T::BACKOFF
+    }
+}
+
+impl<D: Delays> Config<D> {
+    /// [`validate`](Config::validate) given the backoff's own answer: the
+    /// attempt limit is checked first.
+    pub(crate) const fn validate_with(
+        &self,
+        backoff: Result<(), ConfigError>,
+    ) -> Result<(), ConfigError> {
         if self.max_attempts == 0 {
             return Err(ConfigError {
                 field: "max_attempts",
                 problem: "must be at least 1 (it counts the first attempt)",
             });
         }
-        self.backoff.validate()
+        backoff
+    }
+
+    /// The delays as a value, wherever they are read from.
+    #[inline(always)]
+    pub(crate) fn delays(&self) -> &D {
+        &self.backoff
     }
 
     /// Sets the attempt limit (≥ 1, counting the first; or
@@ -145,13 +211,14 @@ impl Config {
     #[must_use]
     pub const fn with_unlimited_attempts(self) -> Self {
         Self {
-            max_attempts: Self::UNLIMITED_ATTEMPTS,
+            max_attempts: Config::UNLIMITED_ATTEMPTS,
             ..self
         }
     }
 
     /// The same config with another backoff (checked with the rest by
-    /// [`validate`](Self::validate)).
+    /// [`validate`](Config::validate)): a [`Backoff`] value, or a [`Fixed`]
+    /// constant.
     ///
     /// ```
     /// # use steadfast::backoff::Backoff;
@@ -161,8 +228,13 @@ impl Config {
     /// assert_eq!(retry::Config::DEFAULT.with_backoff(b).backoff(), b);
     /// ```
     #[must_use]
-    pub const fn with_backoff(self, backoff: Backoff) -> Self {
-        Self { backoff, ..self }
+    pub const fn with_backoff<E: Delays>(self, backoff: E) -> Config<E> {
+        Config {
+            max_attempts: self.max_attempts,
+            backoff,
+            max_retry_after: self.max_retry_after,
+            retry_on_timeout: self.retry_on_timeout,
+        }
     }
 
     /// The same config with another cap on server retry-after hints.
@@ -215,20 +287,9 @@ impl Config {
     /// ```
     pub const fn attempt_limit(&self) -> Option<u32> {
         match self.max_attempts {
-            Self::UNLIMITED_ATTEMPTS => None,
+            Config::UNLIMITED_ATTEMPTS => None,
             limit => Some(limit),
         }
-    }
-
-    /// The delays between attempts.
-    ///
-    /// ```
-    /// # use steadfast::backoff::Backoff;
-    /// # use steadfast::retry;
-    /// assert_eq!(retry::Config::DEFAULT.backoff(), Backoff::DEFAULT);
-    /// ```
-    pub const fn backoff(&self) -> Backoff {
-        self.backoff
     }
 
     /// The cap on a server's retry-after hint (and on a hinted delay).

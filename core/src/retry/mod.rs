@@ -54,6 +54,7 @@ pub use grpc::{GrpcThrottle, GrpcThrottleConfig};
 
 use core::fmt;
 
+use crate::backoff::{Backoff, Delays};
 use crate::outcome::{Outcome, Verdict};
 use crate::rng::Rng;
 use crate::time::{Duration, Instant};
@@ -210,8 +211,8 @@ impl RetryDecision {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Retry {
-    config: Config,
+pub struct Retry<D: Delays = Backoff> {
+    config: Config<D>,
     deadline: Option<Instant>,
     last_now: Instant,
     progress: Progress,
@@ -233,7 +234,7 @@ pub(crate) struct Progress {
     scheduled: Option<Withdrawal>,
 }
 
-impl Retry {
+impl<D: Delays> Retry<D> {
     /// A call whose first attempt starts at `now`, with an optional total deadline
     /// (`None` = no total deadline).
     ///
@@ -243,7 +244,7 @@ impl Retry {
     /// let retry = Retry::new(retry::Config::DEFAULT, Instant::ZERO, None);
     /// assert_eq!(retry.attempts(), 1);
     /// ```
-    pub const fn new(config: Config, now: Instant, total_deadline: Option<Instant>) -> Self {
+    pub const fn new(config: Config<D>, now: Instant, total_deadline: Option<Instant>) -> Self {
         Self {
             config,
             deadline: total_deadline,
@@ -414,7 +415,7 @@ impl Retry {
     /// let r = Retry::new(retry::Config::DEFAULT, Instant::ZERO, None);
     /// assert_eq!(r.config(), retry::Config::DEFAULT);
     /// ```
-    pub const fn config(&self) -> Config {
+    pub const fn config(&self) -> Config<D> {
         self.config
     }
 }
@@ -423,8 +424,8 @@ impl Retry {
 /// configuration, the total deadline and the highest `now` the call has seen
 /// (which the decision's `now` raises).
 #[derive(Debug)]
-pub(crate) struct Lent<'a> {
-    pub(crate) config: &'a Config,
+pub(crate) struct Lent<'a, D: Delays> {
+    pub(crate) config: &'a Config<D>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) last_now: &'a mut Instant,
 }
@@ -447,9 +448,9 @@ impl Progress {
     // targets, where code size matters more (one copy for every caller).
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     #[cfg_attr(not(target_pointer_width = "64"), inline)]
-    pub(crate) fn on_outcome_drawn(
+    pub(crate) fn on_outcome_drawn<D: Delays>(
         &mut self,
-        call: Lent<'_>,
+        call: Lent<'_, D>,
         verdict: &Verdict,
         now: Instant,
         rng: &mut dyn Draw,
@@ -469,9 +470,9 @@ impl Progress {
 
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     #[cfg_attr(not(target_pointer_width = "64"), inline)]
-    fn decide(
+    fn decide<D: Delays>(
         &mut self,
-        config: &Config,
+        config: &Config<D>,
         deadline: Option<Instant>,
         verdict: &Verdict,
         now: Instant,
@@ -507,9 +508,8 @@ impl Progress {
                 attempts: self.attempts,
             });
         }
-        let computed = config
-            .backoff()
-            .jittered(self.attempts, self.previous, &mut Drawn(rng));
+        let (low, high) = config.delays().draw_range(self.attempts, self.previous);
+        let computed = Duration::from_micros(rng.between(low, high));
         let delay = match verdict.retry_after {
             Some(hint) => hint.max(computed).min(config.max_retry_after()),
             None => computed,
@@ -556,18 +556,6 @@ impl<R: Rng> Draw for R {
     #[inline]
     fn between(&mut self, low: u64, high: u64) -> u64 {
         Rng::between(self, low, high)
-    }
-}
-
-/// A [`Draw`] seen as the [`Rng`] the backoff takes.
-struct Drawn<'a>(&'a mut dyn Draw);
-
-impl Rng for Drawn<'_> {
-    fn next_u64(&mut self) -> u64 {
-        self.0.between(0, u64::MAX)
-    }
-    fn between(&mut self, low: u64, high: u64) -> u64 {
-        self.0.between(low, high)
     }
 }
 

@@ -4,7 +4,7 @@ use super::*;
 use crate::backoff::{Backoff, Jitter, Ratio};
 use crate::rng::SplitMix64;
 
-fn ms(n: u64) -> Duration {
+const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 fn at(n: u64) -> Instant {
@@ -516,4 +516,72 @@ fn with_max_attempts_keeps_every_other_field() {
     assert_eq!(tuned.backoff(), backoff);
     assert_eq!(tuned.max_retry_after(), Duration::from_secs(5));
     assert!(!tuned.retry_on_timeout());
+}
+
+/// A backoff named by a type decides exactly as the same backoff held in the
+/// config: every growth kind and every jitter, with retry-after hints, over
+/// the same draws.
+#[test]
+fn a_fixed_backoff_decides_as_the_held_one() {
+    use crate::backoff::{ConstBackoff, Fixed, Kind};
+
+    macro_rules! twins {
+        ($($name:ident = $backoff:expr;)*) => {$(
+            struct $name;
+            impl ConstBackoff for $name {
+                const BACKOFF: Backoff = $backoff;
+            }
+            same_decisions::<$name>();
+        )*};
+    }
+
+    fn same_decisions<T: ConstBackoff>() {
+        let held = Config::DEFAULT
+            .with_unlimited_attempts()
+            .with_max_retry_after(ms(700))
+            .with_backoff(T::BACKOFF);
+        let fixed = held.with_backoff(Fixed::<T>::new());
+        assert_eq!(fixed.backoff(), held.backoff());
+        assert_eq!(fixed.validate(), held.validate());
+        let deadline = Some(at(3_600_000));
+        let (mut a, mut b) = (
+            Retry::new(held, at(0), deadline),
+            Retry::new(fixed, at(0), deadline),
+        );
+        let (mut ra, mut rb) = (SplitMix64::new(11), SplitMix64::new(11));
+        let mut now = at(0);
+        for n in 0..60u64 {
+            let verdict = match n % 4 {
+                0 => Verdict::failure().retry_after(ms(n * 37)),
+                _ => Verdict::failure(),
+            };
+            let (da, db) = (
+                a.on_outcome(verdict, now, &mut ra),
+                b.on_outcome(verdict, now, &mut rb),
+            );
+            assert_eq!(da, db, "{:?}, retry {n}", T::BACKOFF);
+            match da {
+                RetryDecision::RetryAt { at, .. } => now = at,
+                _ => break,
+            }
+        }
+        assert_eq!(a.attempts(), b.attempts());
+        assert_eq!(a.previous_delay(), b.previous_delay());
+    }
+
+    twins! {
+        ConstantNone = Backoff::constant(ms(250)).with_jitter(Jitter::None);
+        LinearFull = Backoff::linear(ms(10), ms(30), ms(900)).with_jitter(Jitter::Full);
+        DoublingEqual = Backoff::DEFAULT;
+        TriplingDecorrelated = Backoff::DEFAULT
+            .with_kind(Kind::Exponential { factor: match Ratio::integer(3) { Ok(r) => r, Err(_) => Ratio::TWO } })
+            .with_jitter(Jitter::Decorrelated);
+        ThreeHalvesProportional = Backoff::DEFAULT
+            .with_kind(Kind::Exponential { factor: match Ratio::new(3, 2) { Ok(r) => r, Err(_) => Ratio::TWO } })
+            .with_cap(Duration::from_secs(5))
+            .with_jitter(Jitter::Proportional { percent: 25 });
+        HugeCap = Backoff::exponential(Duration::from_micros(1), Ratio::TWO, Duration::MAX)
+            .with_jitter(Jitter::Full);
+        Invalid = Backoff::constant(ms(5)).with_cap(ms(1)).with_jitter(Jitter::Proportional { percent: 200 });
+    }
 }

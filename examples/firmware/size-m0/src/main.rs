@@ -127,12 +127,18 @@ use steadfast::breaker::Fixed;
 type FirmwareBulkhead<const Q: usize> =
     steadfast::bulkhead::Bulkhead<Q, steadfast::bulkhead::NoStats>;
 
-/// The breaker configuration of the probes: [`Config::DEFAULT`](steadfast::breaker::Config::DEFAULT).
+/// The breaker configuration and the backoff of the probes:
+/// [`Config::DEFAULT`](steadfast::breaker::Config::DEFAULT) and
+/// [`Backoff::DEFAULT`](steadfast::backoff::Backoff::DEFAULT).
 #[allow(dead_code)]
 struct Defaults;
 
 impl steadfast::breaker::ConstConfig for Defaults {
     const CONFIG: steadfast::breaker::Config = steadfast::breaker::Config::DEFAULT;
+}
+
+impl steadfast::backoff::ConstBackoff for Defaults {
+    const BACKOFF: steadfast::backoff::Backoff = steadfast::backoff::Backoff::DEFAULT;
 }
 
 #[allow(dead_code, unused_imports)]
@@ -187,12 +193,12 @@ mod patterns {
         acc
     }
 
-    /// Exponential backoff with full jitter.
+    /// The default backoff (exponential ×2, equal jitter) as a firmware
+    /// declares it: a constant named by a type ([`Fixed`](steadfast::backoff::Fixed)).
     #[cfg(feature = "backoff")]
     pub fn backoff(input: u64) -> u64 {
-        use steadfast::backoff::Backoff;
-        static BACKOFF: Backoff = Backoff::DEFAULT;
-        let b: &Backoff = black_box(&BACKOFF);
+        use steadfast::backoff::Fixed;
+        let b = Fixed::<super::Defaults>::new();
         let mut rng = SplitMix64::new(input);
         let mut previous = Duration::ZERO;
         let mut acc = 0u64;
@@ -209,7 +215,10 @@ mod patterns {
     pub fn retry(input: u64) -> u64 {
         use steadfast::outcome::Verdict;
         use steadfast::retry::{self, Retry, RetryDecision};
-        let config = black_box(retry::Config::default());
+        let config = black_box(
+            retry::Config::DEFAULT
+                .with_backoff(steadfast::backoff::Fixed::<super::Defaults>::new()),
+        );
         let mut rng = SplitMix64::new(input);
         let mut now = Instant::from_micros(black_box(0));
         let mut retry = Retry::new(
@@ -354,10 +363,15 @@ mod patterns {
     ) -> u64 {
         use steadfast::outcome::Verdict;
         use steadfast::pipeline::{self, Pipeline, Step};
-        // Built at compile time in a `static`, as a firmware's is; read through
-        // an opaque reference, so nothing of its config folds away.
-        static PIPELINE: Pipeline = steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT));
-        let pipeline: &Pipeline = black_box(&PIPELINE);
+        // Built at compile time in a `static`, as a firmware's is, its backoff
+        // named by a type; read through an opaque reference, so nothing else of
+        // its config folds away.
+        type FirmwarePipeline = Pipeline<steadfast::backoff::Fixed<super::Defaults>>;
+        static PIPELINE: FirmwarePipeline =
+            steadfast::valid!(Pipeline::fixed(pipeline::Config::DEFAULT.with_retry(
+                steadfast::retry::Config::DEFAULT.with_backoff(steadfast::backoff::Fixed::new())
+            )));
+        let pipeline: &FirmwarePipeline = black_box(&PIPELINE);
         let mut rng = SplitMix64::new(input);
         let mut acc = 0u64;
         let (mut start, second) = (Instant::ZERO, Duration::from_micros(black_box(1_000_000)));
@@ -424,7 +438,9 @@ mod ram {
         SIZE_OF_Bulkhead_4_NoStats: super::FirmwareBulkhead<4>,
         SIZE_OF_Budget: Budget,
         SIZE_OF_Retry: Retry,
+        SIZE_OF_Retry_Fixed: Retry<steadfast::backoff::Fixed<super::Defaults>>,
         SIZE_OF_Pipeline: Pipeline,
+        SIZE_OF_Pipeline_Fixed: Pipeline<steadfast::backoff::Fixed<super::Defaults>>,
         SIZE_OF_Call: Call,
         SIZE_OF_Events: Events,
         SIZE_OF_Backoff: Backoff,
