@@ -18,6 +18,7 @@ use core::task::{Context, Poll, Waker};
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_time::Timer;
+use steadfast::backoff::{Backoff, Delays};
 use steadfast::breaker::{
     self, Breaker, ConfigSource, Consecutive, Fixed, NoStats, Stats, StatsSlot, Window,
 };
@@ -51,7 +52,10 @@ pub use steadfast::pipeline::Observer;
 /// ([`BulkheadStage`]: `()`, none, or a `&`[`SharedBulkhead`]) and `A` the
 /// gate ([`Stage`]: `()`, none, or a shared rate limiter or throttle), each a
 /// type, so a policy without one links none of its code; the builders set
-/// them.
+/// them. `D` is where the pipeline reads its backoff
+/// ([`Delays`]): a held `Backoff`, or a
+/// [`backoff::Fixed`](steadfast::backoff::Fixed) constant
+/// ([`Pipeline::fixed`]), which [`Policy::new`] takes from the pipeline.
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::NoopRawMutex;
@@ -72,8 +76,9 @@ pub struct Policy<
     S: StatsSlot = Stats,
     Cfg: ConfigSource = breaker::Config,
     A: Stage<M> = (),
+    D: Delays = Backoff,
 > {
-    pipeline: Pipeline,
+    pipeline: Pipeline<D>,
     rng: &'a SharedRng<M>,
     breaker: Option<&'a SharedBreaker<M, W, S, Cfg>>,
     bulkhead: K,
@@ -89,7 +94,8 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-> Clone for Policy<'_, M, W, K, B, S, Cfg, A>
+    D: Delays,
+> Clone for Policy<'_, M, W, K, B, S, Cfg, A, D>
 {
     fn clone(&self) -> Self {
         *self
@@ -104,7 +110,8 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-> Copy for Policy<'_, M, W, K, B, S, Cfg, A>
+    D: Delays,
+> Copy for Policy<'_, M, W, K, B, S, Cfg, A, D>
 {
 }
 
@@ -116,7 +123,8 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-> core::fmt::Debug for Policy<'_, M, W, K, B, S, Cfg, A>
+    D: Delays,
+> core::fmt::Debug for Policy<'_, M, W, K, B, S, Cfg, A, D>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Policy")
@@ -136,7 +144,10 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-> defmt::Format for Policy<'_, M, W, K, B, S, Cfg, A>
+    D: Delays,
+> defmt::Format for Policy<'_, M, W, K, B, S, Cfg, A, D>
+where
+    Pipeline<D>: defmt::Format,
 {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(
@@ -161,10 +172,12 @@ impl<M: RawMutex, K: BulkheadStage<M>> defmt::Format for BulkheadField<'_, M, K>
     }
 }
 
-impl<'a, M: RawMutex> Policy<'a, M> {
+impl<'a, M: RawMutex, D: Delays>
+    Policy<'a, M, Consecutive, (), Unlimited, Stats, breaker::Config, (), D>
+{
     /// Retry and timeouts only; jitter drawn from `rng`. Add shared machines
     /// with the `with_*` builders.
-    pub const fn new(pipeline: Pipeline, rng: &'a SharedRng<M>) -> Self {
+    pub const fn new(pipeline: Pipeline<D>, rng: &'a SharedRng<M>) -> Self {
         Self {
             pipeline,
             rng,
@@ -185,14 +198,15 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-> Policy<'a, M, W, K, B, S, Cfg, A>
+    D: Delays,
+> Policy<'a, M, W, K, B, S, Cfg, A, D>
 {
     /// With a breaker.
     #[must_use]
     pub const fn with_breaker<W2: Window, S2: StatsSlot, C2: ConfigSource>(
         self,
         breaker: &'a SharedBreaker<M, W2, S2, C2>,
-    ) -> Policy<'a, M, W2, K, B, S2, C2, A> {
+    ) -> Policy<'a, M, W2, K, B, S2, C2, A, D> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -209,7 +223,7 @@ impl<
     pub const fn with_bulkhead<const Q2: usize, BS2: bulkhead::StatsSlot>(
         self,
         bulkhead: &'a SharedBulkhead<M, Q2, BS2>,
-    ) -> Policy<'a, M, W, &'a SharedBulkhead<M, Q2, BS2>, B, S, Cfg, A> {
+    ) -> Policy<'a, M, W, &'a SharedBulkhead<M, Q2, BS2>, B, S, Cfg, A, D> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -225,7 +239,7 @@ impl<
     pub const fn with_budget<B2: RetryBudget>(
         self,
         budget: &'a SharedBudget<M, B2>,
-    ) -> Policy<'a, M, W, K, B2, S, Cfg, A> {
+    ) -> Policy<'a, M, W, K, B2, S, Cfg, A, D> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -267,7 +281,7 @@ impl<
     pub const fn with_rate_limiter(
         self,
         limiter: &'a SharedRateLimiter<M>,
-    ) -> Policy<'a, M, W, K, B, S, Cfg, &'a SharedRateLimiter<M>> {
+    ) -> Policy<'a, M, W, K, B, S, Cfg, &'a SharedRateLimiter<M>, D> {
         self.with_gate(limiter)
     }
 
@@ -281,12 +295,12 @@ impl<
     pub const fn with_throttle<const N: usize>(
         self,
         throttle: &'a SharedThrottle<M, N>,
-    ) -> Policy<'a, M, W, K, B, S, Cfg, &'a SharedThrottle<M, N>> {
+    ) -> Policy<'a, M, W, K, B, S, Cfg, &'a SharedThrottle<M, N>, D> {
         self.with_gate(throttle)
     }
 
     /// The same policy with `gate` as its pipeline's gate.
-    const fn with_gate<A2: Stage<M>>(self, gate: A2) -> Policy<'a, M, W, K, B, S, Cfg, A2> {
+    const fn with_gate<A2: Stage<M>>(self, gate: A2) -> Policy<'a, M, W, K, B, S, Cfg, A2, D> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -298,7 +312,7 @@ impl<
     }
 
     /// The pipeline.
-    pub const fn pipeline(&self) -> &Pipeline {
+    pub const fn pipeline(&self) -> &Pipeline<D> {
         &self.pipeline
     }
 
@@ -309,7 +323,7 @@ impl<
     pub fn call<'s, T, E, F, Fut>(
         &'s self,
         op: F,
-    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, M, W, K, B, S, Cfg, A, T, E, F, Fut>
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, M, W, K, B, S, Cfg, A, D, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -325,7 +339,7 @@ impl<
         observer: &'o mut O,
         op: F,
     ) -> impl Future<Output = Result<T, Error<E>>>
-    + use<'a, 's, 'c, 'o, M, W, K, B, S, Cfg, A, T, E, F, Fut, C, O>
+    + use<'a, 's, 'c, 'o, M, W, K, B, S, Cfg, A, D, T, E, F, Fut, C, O>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -348,7 +362,7 @@ impl<
         fallback: G,
         op: F,
     ) -> impl Future<Output = Result<T, Error<E>>>
-    + use<'a, 's, 'c, 'o, M, W, K, B, S, Cfg, A, T, E, F, Fut, C, O, G>
+    + use<'a, 's, 'c, 'o, M, W, K, B, S, Cfg, A, D, T, E, F, Fut, C, O, G>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -403,7 +417,7 @@ impl<
         key: Key,
         op: F,
     ) -> impl Future<Output = Result<Cached<T>, Error<E>>>
-    + use<'a, 's, 'c, 'o, 'k, M, W, K, B, S, Cfg, A, T, E, F, Fut, C, O, Key, N>
+    + use<'a, 's, 'c, 'o, 'k, M, W, K, B, S, Cfg, A, D, T, E, F, Fut, C, O, Key, N>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -439,7 +453,7 @@ impl<
         observer: O,
         has_fallback: bool,
         op: F,
-    ) -> Driven<'s, 'c, M, W, K, B, S, Cfg, A, O, C, T, E, F, Fut>
+    ) -> Driven<'s, 'c, M, W, K, B, S, Cfg, A, D, O, C, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -469,9 +483,10 @@ impl<
 
 /// A [`Policy`] over the lightest breaker, `Breaker<W, NoStats, Fixed<T>>`
 /// (no counters; its configuration `T::CONFIG` a `const` read in flash): the
-/// type to name a `static` one with. `K`, `B` and `A` are [`Policy`]'s
-/// bulkhead, retry budget and gate, with the same defaults (`K = ()`: no
-/// bulkhead; with one, `K = &'a `[`SharedBulkhead`]`<M, Q, BS>`).
+/// type to name a `static` one with. `K`, `B`, `A` and `D` are [`Policy`]'s
+/// bulkhead, retry budget, gate and backoff, with the same defaults (`K = ()`:
+/// no bulkhead; with one, `K = &'a `[`SharedBulkhead`]`<M, Q, BS>`; `D =
+/// Backoff`, or a [`backoff::Fixed`](steadfast::backoff::Fixed) constant).
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex as Cs;
@@ -490,12 +505,12 @@ impl<
 ///     Policy::new(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT)), &RNG).with_breaker(&MODEM);
 /// # let _ = POLICY;
 /// ```
-pub type FirmwarePolicy<'a, M, W, T, K = (), B = Unlimited, A = ()> =
-    Policy<'a, M, W, K, B, NoStats, Fixed<T>, A>;
+pub type FirmwarePolicy<'a, M, W, T, K = (), B = Unlimited, A = (), D = Backoff> =
+    Policy<'a, M, W, K, B, NoStats, Fixed<T>, A, D>;
 
 /// The future of [`Policy::drive`]: a [`Run`] driven to its end.
-type Driven<'s, 'c, M, W, K, B, S, Cfg, A, O, C, T, E, F, Fut> =
-    Drive<'c, Run<'s, M, W, K, B, S, Cfg, A, O>, C, T, E, F, Fut>;
+type Driven<'s, 'c, M, W, K, B, S, Cfg, A, D, O, C, T, E, F, Fut> =
+    Drive<'c, Run<'s, M, W, K, B, S, Cfg, A, O, D>, C, T, E, F, Fut>;
 
 /// The caller's answer of a call without a fallback.
 fn answered<T, E>((finish, last): (Finish, Option<Result<T, E>>)) -> Result<T, Error<E>> {
@@ -648,9 +663,10 @@ struct Run<
     Cfg: ConfigSource,
     A: Stage<M>,
     O: Observer,
+    D: Delays,
 > {
     policy: Lent<'a, M, W, K, B, S, Cfg, A>,
-    call: Call<'a>,
+    call: Call<'a, &'a Pipeline<D>>,
     /// The instant the call started, for its first step (one clock read).
     start: Option<Instant>,
     /// The ticket whose waker slot this call holds.
@@ -668,7 +684,8 @@ impl<
     Cfg: ConfigSource,
     A: Stage<M>,
     O: Observer,
-> Driver for Run<'_, M, W, K, B, S, Cfg, A, O>
+    D: Delays,
+> Driver for Run<'_, M, W, K, B, S, Cfg, A, O, D>
 {
     /// Feeds `input` to the pipeline at `now` under the locks; after
     /// unlocking, wakes the waiters it granted slots to and reports step,
@@ -755,7 +772,8 @@ impl<
     Cfg: ConfigSource,
     A: Stage<M>,
     O: Observer,
-> Drop for Run<'_, M, W, K, B, S, Cfg, A, O>
+    D: Delays,
+> Drop for Run<'_, M, W, K, B, S, Cfg, A, O, D>
 {
     /// Abandons the call under the locks. A call dropped from inside a
     /// `lock` of one of its own machines cannot take them, and keeps what it

@@ -505,7 +505,12 @@ mod adapter {
             SharedBreaker::new(breaker);
         let rng = SharedRng::new(input);
         let policy = Policy::new(
-            black_box(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT))),
+            black_box(steadfast::valid!(Pipeline::fixed(
+                pipeline::Config::DEFAULT.with_retry(
+                    steadfast::retry::Config::DEFAULT
+                        .with_backoff(steadfast::backoff::Fixed::<Defaults>::new())
+                )
+            ))),
             &rng,
         )
         .with_breaker(&breaker);
@@ -575,7 +580,12 @@ mod adapter {
             acc ^= block_on(throttled(&gate, ErrorsFail, op(3))).map_or(4, |v| v);
         }
         let rng = SharedRng::new(input);
-        let pipeline = black_box(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT)));
+        let pipeline = black_box(steadfast::valid!(Pipeline::fixed(
+            pipeline::Config::DEFAULT.with_retry(
+                steadfast::retry::Config::DEFAULT
+                    .with_backoff(steadfast::backoff::Fixed::<super::Defaults>::new())
+            )
+        )));
         if let Ok(r) = RateLimiter::new(black_box(ratelimit::Config::per_second(10))) {
             let limiter: SharedRateLimiter<NoopRawMutex> = SharedRateLimiter::new(r);
             let policy = Policy::new(pipeline, &rng).with_rate_limiter(&limiter);
