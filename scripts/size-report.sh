@@ -40,14 +40,14 @@ BUDGETS=(
   'flash:retry                  1024     1024   `Retry<Fixed<_>>` + its backoff (the retries of one call, jittered)'
   'flash:bulkhead               1024     1256   `Bulkhead<4, NoStats>`'
   'flash:timeout                 300      300   `Deadline`'
-  'flash:pipeline-breaker       4096     5736   pipeline: breaker + retry + timeouts'
-  'flash:together               8192    15444   every pattern + pipeline'
-  'flash:pipeline-gate             -     6344   pipeline: breaker + rate limiter (the gate) + retry + timeouts'
+  'flash:pipeline-breaker       4096     5176   pipeline (`pipeline::Fixed<_>`): breaker + retry + timeouts'
+  'flash:together               8192    14028   every pattern + pipeline'
+  'flash:pipeline-gate             -     5796   pipeline (`pipeline::Fixed<_>`): breaker + rate limiter (the gate) + retry + timeouts'
   'ram:Breaker_Consecutive        32       32   `size_of::<Breaker<Consecutive, NoStats, Fixed<_>>>()`'
   'ram:Breaker_CountWindow_64     64       64   `size_of::<Breaker<CountWindow<64>, NoStats, Fixed<_>>>()`'
   'ram:Breaker_Consecutive_Stats   -      128   `size_of::<Breaker<Consecutive>>()` (holds its `Config`, counts `Stats`)'
   'ram:Call                      128      128   `size_of::<pipeline::Call>()`'
-  'flash:embassy                   -     8816   steadfast-embassy `Policy::call` with the firmware breaker (embassy-time included)'
+  'flash:embassy                   -     8120   steadfast-embassy `Policy::call` with the firmware breaker and pipeline (embassy-time included)'
   'ram:embassy_call_beyond_op    256      256   a `Policy::call` future minus the future of the operation itself'
 )
 
@@ -62,11 +62,11 @@ FOOTPRINT=(
   'bulkhead              =ram:Bulkhead_4_NoStats;Bulkhead<4>=ram:Bulkhead_4  `Bulkhead<4, NoStats>`'
   '-                     =ram:Budget                            `Budget` (retry budget)'
   'timeout               =ram:Deadline                          `Deadline`'
-  'pipeline-breaker      Call=ram:Call;Pipeline<Fixed<_>>=ram:Pipeline_Fixed;Pipeline=ram:Pipeline  pipeline: breaker + retry + timeouts'
-  'pipeline              Call=ram:Call                          pipeline: breaker + bulkhead + retry + timeouts'
-  'pipeline-gate         -                                      pipeline: breaker + rate limiter (the gate) + retry + timeouts'
+  'pipeline-breaker      Call=ram:Call;Pipeline<backoff::Fixed<_>>=ram:Pipeline_Fixed;Pipeline=ram:Pipeline  pipeline (`pipeline::Fixed<_>`): breaker + retry + timeouts'
+  'pipeline              Call=ram:Call                          pipeline (`pipeline::Fixed<_>`): breaker + bulkhead + retry + timeouts'
+  'pipeline-gate         -                                      pipeline (`pipeline::Fixed<_>`): breaker + rate limiter (the gate) + retry + timeouts'
   'together              -                                      every pattern + pipeline'
-  'embassy               future=ram:embassy_call_beyond_op      steadfast-embassy `Policy::call` with the firmware breaker (embassy-time included)'
+  'embassy               future=ram:embassy_call_beyond_op      steadfast-embassy `Policy::call` with the firmware breaker and pipeline (embassy-time included)'
 )
 
 # section NAME ELF -> size in bytes (0 if absent)

@@ -18,14 +18,16 @@ use core::task::{Context, Poll, Waker};
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_time::Timer;
-use steadfast::backoff::{Backoff, Delays};
+use steadfast::backoff::Delays;
 use steadfast::breaker::{
     self, Breaker, ConfigSource, Consecutive, Fixed, NoStats, Stats, StatsSlot, Window,
 };
 use steadfast::bulkhead::{self, Ticket};
 use steadfast::cache::{Cached, LastGood, Settled, settle};
 use steadfast::outcome::{Classify, ErrorsFail};
-use steadfast::pipeline::{Answer, Call, Event, Events, Finish, Pipeline, Shared, Step};
+use steadfast::pipeline::{
+    self, Answer, Call, ConstPipeline, Event, Events, Finish, Pipeline, Shared, Step,
+};
 use steadfast::retry::{RetryBudget, Unlimited};
 use steadfast::time::{Duration, Instant};
 
@@ -52,10 +54,11 @@ pub use steadfast::pipeline::Observer;
 /// ([`BulkheadStage`]: `()`, none, or a `&`[`SharedBulkhead`]) and `A` the
 /// gate ([`Stage`]: `()`, none, or a shared rate limiter or throttle), each a
 /// type, so a policy without one links none of its code; the builders set
-/// them. `D` is where the pipeline reads its backoff
-/// ([`Delays`]): a held `Backoff`, or a
-/// [`backoff::Fixed`](steadfast::backoff::Fixed) constant
-/// ([`Pipeline::fixed`]), which [`Policy::new`] takes from the pipeline.
+/// them. `P` is the pipeline ([`PipelineSource`]): a [`Pipeline`] the policy
+/// holds (over a held `Backoff` or a
+/// [`backoff::Fixed`](steadfast::backoff::Fixed) constant, [`Pipeline::fixed`]),
+/// or a [`pipeline::Fixed`] constant named by a
+/// type, whose every choice is known where the call's code is compiled.
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::NoopRawMutex;
@@ -76,9 +79,9 @@ pub struct Policy<
     S: StatsSlot = Stats,
     Cfg: ConfigSource = breaker::Config,
     A: Stage<M> = (),
-    D: Delays = Backoff,
+    P: PipelineSource = Pipeline,
 > {
-    pipeline: Pipeline<D>,
+    pipeline: P,
     rng: &'a SharedRng<M>,
     breaker: Option<&'a SharedBreaker<M, W, S, Cfg>>,
     bulkhead: K,
@@ -94,8 +97,8 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    D: Delays,
-> Clone for Policy<'_, M, W, K, B, S, Cfg, A, D>
+    P: PipelineSource,
+> Clone for Policy<'_, M, W, K, B, S, Cfg, A, P>
 {
     fn clone(&self) -> Self {
         *self
@@ -110,8 +113,8 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    D: Delays,
-> Copy for Policy<'_, M, W, K, B, S, Cfg, A, D>
+    P: PipelineSource,
+> Copy for Policy<'_, M, W, K, B, S, Cfg, A, P>
 {
 }
 
@@ -123,8 +126,8 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    D: Delays,
-> core::fmt::Debug for Policy<'_, M, W, K, B, S, Cfg, A, D>
+    P: PipelineSource,
+> core::fmt::Debug for Policy<'_, M, W, K, B, S, Cfg, A, P>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Policy")
@@ -144,10 +147,10 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    D: Delays,
-> defmt::Format for Policy<'_, M, W, K, B, S, Cfg, A, D>
+    P: PipelineSource,
+> defmt::Format for Policy<'_, M, W, K, B, S, Cfg, A, P>
 where
-    Pipeline<D>: defmt::Format,
+    P: defmt::Format,
 {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(
@@ -172,12 +175,12 @@ impl<M: RawMutex, K: BulkheadStage<M>> defmt::Format for BulkheadField<'_, M, K>
     }
 }
 
-impl<'a, M: RawMutex, D: Delays>
-    Policy<'a, M, Consecutive, (), Unlimited, Stats, breaker::Config, (), D>
+impl<'a, M: RawMutex, P: PipelineSource>
+    Policy<'a, M, Consecutive, (), Unlimited, Stats, breaker::Config, (), P>
 {
     /// Retry and timeouts only; jitter drawn from `rng`. Add shared machines
     /// with the `with_*` builders.
-    pub const fn new(pipeline: Pipeline<D>, rng: &'a SharedRng<M>) -> Self {
+    pub const fn new(pipeline: P, rng: &'a SharedRng<M>) -> Self {
         Self {
             pipeline,
             rng,
@@ -198,15 +201,15 @@ impl<
     S: StatsSlot,
     Cfg: ConfigSource,
     A: Stage<M>,
-    D: Delays,
-> Policy<'a, M, W, K, B, S, Cfg, A, D>
+    P: PipelineSource,
+> Policy<'a, M, W, K, B, S, Cfg, A, P>
 {
     /// With a breaker.
     #[must_use]
     pub const fn with_breaker<W2: Window, S2: StatsSlot, C2: ConfigSource>(
         self,
         breaker: &'a SharedBreaker<M, W2, S2, C2>,
-    ) -> Policy<'a, M, W2, K, B, S2, C2, A, D> {
+    ) -> Policy<'a, M, W2, K, B, S2, C2, A, P> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -223,7 +226,7 @@ impl<
     pub const fn with_bulkhead<const Q2: usize, BS2: bulkhead::StatsSlot>(
         self,
         bulkhead: &'a SharedBulkhead<M, Q2, BS2>,
-    ) -> Policy<'a, M, W, &'a SharedBulkhead<M, Q2, BS2>, B, S, Cfg, A, D> {
+    ) -> Policy<'a, M, W, &'a SharedBulkhead<M, Q2, BS2>, B, S, Cfg, A, P> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -239,7 +242,7 @@ impl<
     pub const fn with_budget<B2: RetryBudget>(
         self,
         budget: &'a SharedBudget<M, B2>,
-    ) -> Policy<'a, M, W, K, B2, S, Cfg, A, D> {
+    ) -> Policy<'a, M, W, K, B2, S, Cfg, A, P> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -281,7 +284,7 @@ impl<
     pub const fn with_rate_limiter(
         self,
         limiter: &'a SharedRateLimiter<M>,
-    ) -> Policy<'a, M, W, K, B, S, Cfg, &'a SharedRateLimiter<M>, D> {
+    ) -> Policy<'a, M, W, K, B, S, Cfg, &'a SharedRateLimiter<M>, P> {
         self.with_gate(limiter)
     }
 
@@ -295,12 +298,12 @@ impl<
     pub const fn with_throttle<const N: usize>(
         self,
         throttle: &'a SharedThrottle<M, N>,
-    ) -> Policy<'a, M, W, K, B, S, Cfg, &'a SharedThrottle<M, N>, D> {
+    ) -> Policy<'a, M, W, K, B, S, Cfg, &'a SharedThrottle<M, N>, P> {
         self.with_gate(throttle)
     }
 
     /// The same policy with `gate` as its pipeline's gate.
-    const fn with_gate<A2: Stage<M>>(self, gate: A2) -> Policy<'a, M, W, K, B, S, Cfg, A2, D> {
+    const fn with_gate<A2: Stage<M>>(self, gate: A2) -> Policy<'a, M, W, K, B, S, Cfg, A2, P> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,
@@ -312,8 +315,8 @@ impl<
     }
 
     /// The pipeline.
-    pub const fn pipeline(&self) -> &Pipeline<D> {
-        &self.pipeline
+    pub fn pipeline(&self) -> &Pipeline<P::Delays> {
+        self.pipeline.pipeline()
     }
 
     /// Runs `op` under the policy: `Err` results are failures, `Ok` successes.
@@ -323,7 +326,7 @@ impl<
     pub fn call<'s, T, E, F, Fut>(
         &'s self,
         op: F,
-    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, M, W, K, B, S, Cfg, A, D, T, E, F, Fut>
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'a, 's, M, W, K, B, S, Cfg, A, P, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -339,7 +342,7 @@ impl<
         observer: &'o mut O,
         op: F,
     ) -> impl Future<Output = Result<T, Error<E>>>
-    + use<'a, 's, 'c, 'o, M, W, K, B, S, Cfg, A, D, T, E, F, Fut, C, O>
+    + use<'a, 's, 'c, 'o, M, W, K, B, S, Cfg, A, P, T, E, F, Fut, C, O>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -362,7 +365,7 @@ impl<
         fallback: G,
         op: F,
     ) -> impl Future<Output = Result<T, Error<E>>>
-    + use<'a, 's, 'c, 'o, M, W, K, B, S, Cfg, A, D, T, E, F, Fut, C, O, G>
+    + use<'a, 's, 'c, 'o, M, W, K, B, S, Cfg, A, P, T, E, F, Fut, C, O, G>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -417,7 +420,7 @@ impl<
         key: Key,
         op: F,
     ) -> impl Future<Output = Result<Cached<T>, Error<E>>>
-    + use<'a, 's, 'c, 'o, 'k, M, W, K, B, S, Cfg, A, D, T, E, F, Fut, C, O, Key, N>
+    + use<'a, 's, 'c, 'o, 'k, M, W, K, B, S, Cfg, A, P, T, E, F, Fut, C, O, Key, N>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -453,7 +456,7 @@ impl<
         observer: O,
         has_fallback: bool,
         op: F,
-    ) -> Driven<'s, 'c, M, W, K, B, S, Cfg, A, D, O, C, T, E, F, Fut>
+    ) -> Driven<'s, 'c, M, W, K, B, S, Cfg, A, P, O, C, T, E, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -470,7 +473,7 @@ impl<
                     budget: self.budget,
                     gate: self.gate,
                 },
-                call: self.pipeline.start(now).with_fallback(has_fallback),
+                call: Call::of(self.pipeline.handle(), now).with_fallback(has_fallback),
                 start: Some(now),
                 queued: None,
                 observer,
@@ -483,10 +486,10 @@ impl<
 
 /// A [`Policy`] over the lightest breaker, `Breaker<W, NoStats, Fixed<T>>`
 /// (no counters; its configuration `T::CONFIG` a `const` read in flash): the
-/// type to name a `static` one with. `K`, `B`, `A` and `D` are [`Policy`]'s
-/// bulkhead, retry budget, gate and backoff, with the same defaults (`K = ()`:
-/// no bulkhead; with one, `K = &'a `[`SharedBulkhead`]`<M, Q, BS>`; `D =
-/// Backoff`, or a [`backoff::Fixed`](steadfast::backoff::Fixed) constant).
+/// type to name a `static` one with. `K`, `B`, `A` and `P` are [`Policy`]'s
+/// bulkhead, retry budget, gate and pipeline, with the same defaults (`K = ()`:
+/// no bulkhead; with one, `K = &'a `[`SharedBulkhead`]`<M, Q, BS>`; `P =
+/// Pipeline`, or a [`pipeline::Fixed`] constant).
 ///
 /// ```
 /// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex as Cs;
@@ -505,12 +508,91 @@ impl<
 ///     Policy::new(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT)), &RNG).with_breaker(&MODEM);
 /// # let _ = POLICY;
 /// ```
-pub type FirmwarePolicy<'a, M, W, T, K = (), B = Unlimited, A = (), D = Backoff> =
-    Policy<'a, M, W, K, B, NoStats, Fixed<T>, A, D>;
+pub type FirmwarePolicy<'a, M, W, T, K = (), B = Unlimited, A = (), P = Pipeline> =
+    Policy<'a, M, W, K, B, NoStats, Fixed<T>, A, P>;
+
+/// Where a [`Policy`] reads its pipeline: a [`Pipeline`] it holds (the
+/// default), or a [`pipeline::Fixed`] constant named
+/// by a type ([`ConstPipeline`]), which the
+/// policy holds nothing of and whose every choice (order, timeouts, fallback,
+/// attempts, backoff) is known where the call's code is compiled. Both run
+/// every call alike. Sealed.
+///
+/// ```
+/// use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+/// use steadfast::pipeline::{self, ConstPipeline, Pipeline};
+/// use steadfast_embassy::{Policy, SharedRng};
+///
+/// struct Sensor;
+/// impl ConstPipeline for Sensor {
+///     type Delays = steadfast::backoff::Backoff;
+///     const PIPELINE: &'static Pipeline = &steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT));
+/// }
+/// let rng: SharedRng<NoopRawMutex> = SharedRng::new(1);
+/// let policy = Policy::new(pipeline::Fixed::<Sensor>::new(), &rng);
+/// assert_eq!(policy.pipeline().config().retry().max_attempts(), 3);
+/// ```
+pub trait PipelineSource: sealed::Source {}
+
+impl<D: Delays> PipelineSource for Pipeline<D> {}
+impl<T: ConstPipeline> PipelineSource for pipeline::Fixed<T> {}
+
+mod sealed {
+    use core::ops::Deref;
+    use steadfast::backoff::Delays;
+    use steadfast::pipeline::{self, ConstPipeline, Pipeline};
+
+    /// The source's machinery (keeps [`PipelineSource`](super::PipelineSource)
+    /// sealed).
+    pub trait Source: Copy + core::fmt::Debug {
+        /// Where the pipeline reads its backoff.
+        type Delays: Delays;
+        /// What a call holds to reach the pipeline.
+        type Handle<'a>: Deref<Target = Pipeline<Self::Delays>>
+        where
+            Self: 'a;
+        /// The call's handle.
+        fn handle(&self) -> Self::Handle<'_>;
+        /// The pipeline.
+        fn pipeline(&self) -> &Pipeline<Self::Delays>;
+    }
+
+    impl<D: Delays> Source for Pipeline<D> {
+        type Delays = D;
+        type Handle<'a>
+            = &'a Self
+        where
+            Self: 'a;
+        #[inline(always)]
+        fn handle(&self) -> &Self {
+            self
+        }
+        #[inline(always)]
+        fn pipeline(&self) -> &Self {
+            self
+        }
+    }
+
+    impl<T: ConstPipeline> Source for pipeline::Fixed<T> {
+        type Delays = T::Delays;
+        type Handle<'a>
+            = Self
+        where
+            Self: 'a;
+        #[inline(always)]
+        fn handle(&self) -> Self {
+            *self
+        }
+        #[inline(always)]
+        fn pipeline(&self) -> &Pipeline<T::Delays> {
+            T::PIPELINE
+        }
+    }
+}
 
 /// The future of [`Policy::drive`]: a [`Run`] driven to its end.
-type Driven<'s, 'c, M, W, K, B, S, Cfg, A, D, O, C, T, E, F, Fut> =
-    Drive<'c, Run<'s, M, W, K, B, S, Cfg, A, O, D>, C, T, E, F, Fut>;
+type Driven<'s, 'c, M, W, K, B, S, Cfg, A, P, O, C, T, E, F, Fut> =
+    Drive<'c, Run<'s, M, W, K, B, S, Cfg, A, O, P>, C, T, E, F, Fut>;
 
 /// The caller's answer of a call without a fallback.
 fn answered<T, E>((finish, last): (Finish, Option<Result<T, E>>)) -> Result<T, Error<E>> {
@@ -663,10 +745,10 @@ struct Run<
     Cfg: ConfigSource,
     A: Stage<M>,
     O: Observer,
-    D: Delays,
+    P: PipelineSource + 'a,
 > {
     policy: Lent<'a, M, W, K, B, S, Cfg, A>,
-    call: Call<'a, &'a Pipeline<D>>,
+    call: Call<'a, P::Handle<'a>>,
     /// The instant the call started, for its first step (one clock read).
     start: Option<Instant>,
     /// The ticket whose waker slot this call holds.
@@ -684,8 +766,8 @@ impl<
     Cfg: ConfigSource,
     A: Stage<M>,
     O: Observer,
-    D: Delays,
-> Driver for Run<'_, M, W, K, B, S, Cfg, A, O, D>
+    P: PipelineSource,
+> Driver for Run<'_, M, W, K, B, S, Cfg, A, O, P>
 {
     /// Feeds `input` to the pipeline at `now` under the locks; after
     /// unlocking, wakes the waiters it granted slots to and reports step,
@@ -772,8 +854,8 @@ impl<
     Cfg: ConfigSource,
     A: Stage<M>,
     O: Observer,
-    D: Delays,
-> Drop for Run<'_, M, W, K, B, S, Cfg, A, O, D>
+    P: PipelineSource,
+> Drop for Run<'_, M, W, K, B, S, Cfg, A, O, P>
 {
     /// Abandons the call under the locks. A call dropped from inside a
     /// `lock` of one of its own machines cannot take them, and keeps what it

@@ -108,13 +108,14 @@
 //!   [`Reason::Cancelled`].
 //! * **Clock.** A clock that goes backwards is read as `max(now, highest now seen)`.
 
-use crate::backoff::{Backoff, ConstBackoff, Delays, Fixed};
+use crate::backoff::{self, Backoff, ConstBackoff, Delays};
 use crate::error::ConfigError;
 use crate::time::Instant;
 
 mod call;
 mod config;
 mod events;
+mod fixed;
 mod gate;
 mod shared;
 mod step;
@@ -122,6 +123,7 @@ mod step;
 pub use call::Call;
 pub use config::{Config, FallbackOn, Order};
 pub use events::{Event, Events, Observer};
+pub use fixed::{ConstPipeline, Fixed};
 pub use gate::{Gate, NoGate};
 pub use shared::{NoBreaker, NoBulkhead, Pool, Shared};
 pub use step::{Answer, Error, Failure, Finish, Input, Reason, Step};
@@ -165,8 +167,8 @@ impl Pipeline {
     }
 }
 
-impl<T: ConstBackoff> Pipeline<Fixed<T>> {
-    /// A pipeline whose retries wait `T::BACKOFF` ([`Fixed`]), or the error
+impl<T: ConstBackoff> Pipeline<backoff::Fixed<T>> {
+    /// A pipeline whose retries wait `T::BACKOFF` ([`backoff::Fixed`]), or the error
     /// of [`Config::validate`], naming the field: the same check and the same
     /// calls as a pipeline that holds its backoff ([`Pipeline::new`]), in fewer bytes of code and
     /// state (only the growth and jitter `T::BACKOFF` uses are compiled in).
@@ -187,7 +189,7 @@ impl<T: ConstBackoff> Pipeline<Fixed<T>> {
     /// assert_eq!(POLICY.config().retry().backoff().base(), Duration::from_millis(20));
     /// # let _ = POLICY.start(Instant::ZERO);
     /// ```
-    pub const fn fixed(config: Config<Fixed<T>>) -> Result<Self, ConfigError> {
+    pub const fn fixed(config: Config<backoff::Fixed<T>>) -> Result<Self, ConfigError> {
         match config.validate() {
             Ok(()) => Ok(Self { config }),
             Err(e) => Err(e),

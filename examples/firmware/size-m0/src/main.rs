@@ -127,9 +127,10 @@ use steadfast::breaker::Fixed;
 type FirmwareBulkhead<const Q: usize> =
     steadfast::bulkhead::Bulkhead<Q, steadfast::bulkhead::NoStats>;
 
-/// The breaker configuration and the backoff of the probes:
-/// [`Config::DEFAULT`](steadfast::breaker::Config::DEFAULT) and
-/// [`Backoff::DEFAULT`](steadfast::backoff::Backoff::DEFAULT).
+/// The breaker configuration, the backoff and the pipeline of the probes:
+/// [`Config::DEFAULT`](steadfast::breaker::Config::DEFAULT),
+/// [`Backoff::DEFAULT`](steadfast::backoff::Backoff::DEFAULT) and
+/// [`pipeline::Config::DEFAULT`](steadfast::pipeline::Config::DEFAULT) over that backoff.
 #[allow(dead_code)]
 struct Defaults;
 
@@ -139,6 +140,15 @@ impl steadfast::breaker::ConstConfig for Defaults {
 
 impl steadfast::backoff::ConstBackoff for Defaults {
     const BACKOFF: steadfast::backoff::Backoff = steadfast::backoff::Backoff::DEFAULT;
+}
+
+impl steadfast::pipeline::ConstPipeline for Defaults {
+    type Delays = steadfast::backoff::Fixed<Self>;
+    const PIPELINE: &'static steadfast::pipeline::Pipeline<Self::Delays> = &steadfast::valid!(
+        steadfast::pipeline::Pipeline::fixed(steadfast::pipeline::Config::DEFAULT.with_retry(
+            steadfast::retry::Config::DEFAULT.with_backoff(steadfast::backoff::Fixed::new())
+        ))
+    );
 }
 
 #[allow(dead_code, unused_imports)]
@@ -362,16 +372,7 @@ mod patterns {
         shared: &mut steadfast::pipeline::Shared<'_, G, K, steadfast::retry::Unlimited, Retries, A>,
     ) -> u64 {
         use steadfast::outcome::Verdict;
-        use steadfast::pipeline::{self, Pipeline, Step};
-        // Built at compile time in a `static`, as a firmware's is, its backoff
-        // named by a type; read through an opaque reference, so nothing else of
-        // its config folds away.
-        type FirmwarePipeline = Pipeline<steadfast::backoff::Fixed<super::Defaults>>;
-        static PIPELINE: FirmwarePipeline =
-            steadfast::valid!(Pipeline::fixed(pipeline::Config::DEFAULT.with_retry(
-                steadfast::retry::Config::DEFAULT.with_backoff(steadfast::backoff::Fixed::new())
-            )));
-        let pipeline: &FirmwarePipeline = black_box(&PIPELINE);
+        use steadfast::pipeline::{self, Step};
         let mut rng = SplitMix64::new(input);
         let mut acc = 0u64;
         let (mut start, second) = (Instant::ZERO, Duration::from_micros(black_box(1_000_000)));
@@ -379,7 +380,9 @@ mod patterns {
         for _ in 0..4u32 {
             start = start.saturating_add(second);
             let mut now = start;
-            let mut call = pipeline.start(now);
+            // The policy a firmware names by a type (`pipeline::Fixed`): built and
+            // checked at compile time, every choice of it known to the call's code.
+            let mut call = pipeline::Fixed::<super::Defaults>::new().start(now);
             let mut step = call.next(now, shared);
             for _ in 0..8u32 {
                 step = match step {
@@ -453,13 +456,14 @@ mod ram {
 mod adapter {
     use super::{Defaults, FirmwareBreaker};
     use core::future::Future;
+    #[cfg(feature = "embassy-extras")]
     use core::hint::black_box;
     use core::pin::pin;
     use core::sync::atomic::{AtomicU32, Ordering};
     use core::task::{Context, Poll, Waker};
     use embassy_sync::blocking_mutex::raw::NoopRawMutex;
     use steadfast::breaker::{Consecutive, Fixed, NoStats};
-    use steadfast::pipeline::{self, Pipeline};
+    use steadfast::pipeline;
     use steadfast_embassy::{Policy, SharedBreaker, SharedRng};
 
     /// A clock that moves 1 ms per reading; a timer wakes its task at once,
@@ -504,16 +508,7 @@ mod adapter {
         let breaker: SharedBreaker<NoopRawMutex, Consecutive, NoStats, Fixed<Defaults>> =
             SharedBreaker::new(breaker);
         let rng = SharedRng::new(input);
-        let policy = Policy::new(
-            black_box(steadfast::valid!(Pipeline::fixed(
-                pipeline::Config::DEFAULT.with_retry(
-                    steadfast::retry::Config::DEFAULT
-                        .with_backoff(steadfast::backoff::Fixed::<Defaults>::new())
-                )
-            ))),
-            &rng,
-        )
-        .with_breaker(&breaker);
+        let policy = Policy::new(pipeline::Fixed::<Defaults>::new(), &rng).with_breaker(&breaker);
         let mut acc = 0u64;
         for i in 0..4u64 {
             let fail = (input >> i) & 1 == 1;
@@ -580,12 +575,7 @@ mod adapter {
             acc ^= block_on(throttled(&gate, ErrorsFail, op(3))).map_or(4, |v| v);
         }
         let rng = SharedRng::new(input);
-        let pipeline = black_box(steadfast::valid!(Pipeline::fixed(
-            pipeline::Config::DEFAULT.with_retry(
-                steadfast::retry::Config::DEFAULT
-                    .with_backoff(steadfast::backoff::Fixed::<super::Defaults>::new())
-            )
-        )));
+        let pipeline = pipeline::Fixed::<super::Defaults>::new();
         if let Ok(r) = RateLimiter::new(black_box(ratelimit::Config::per_second(10))) {
             let limiter: SharedRateLimiter<NoopRawMutex> = SharedRateLimiter::new(r);
             let policy = Policy::new(pipeline, &rng).with_rate_limiter(&limiter);

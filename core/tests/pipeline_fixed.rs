@@ -1,12 +1,17 @@
-//! A pipeline whose backoff is named by a type ([`Fixed`]) runs every call
-//! exactly as the same pipeline holding that backoff: the same steps, events
-//! and finishes, whatever the outcomes, hints and timeouts.
+//! A pipeline whose backoff is named by a type ([`Fixed`]), and a pipeline
+//! named by a type ([`pipeline::Fixed`]), run every call exactly as the same
+//! pipeline held by value: the same steps, events and finishes, whatever the
+//! outcomes, hints, timeouts, stage order and fallback rule.
 
+use core::ops::Deref;
 use proptest::prelude::*;
 use steadfast::backoff::{Backoff, ConstBackoff, Fixed, Jitter, Kind, Ratio};
 use steadfast::breaker::{Breaker, Config as BreakerConfig};
+use steadfast::bulkhead::{Bulkhead, Config as BulkheadConfig};
 use steadfast::outcome::Verdict;
-use steadfast::pipeline::{self, Events, Input, Pipeline, Shared, Step};
+use steadfast::pipeline::{
+    self, Call, ConstPipeline, Events, FallbackOn, Input, Order, Pipeline, Shared, Step,
+};
 use steadfast::retry;
 use steadfast::rng::SplitMix64;
 use steadfast::time::{Duration, Instant};
@@ -53,26 +58,34 @@ fn verdict(kind: u8, hint: u64) -> Verdict {
     }
 }
 
-/// Every step, event and finish of `calls` calls over the scripted outcomes.
-fn run<D: steadfast::backoff::Delays>(
-    pipeline: &Pipeline<D>,
+/// Every step, event and finish of six calls over the scripted outcomes,
+/// each call started from `pipeline`.
+fn run<D: steadfast::backoff::Delays, P: Deref<Target = Pipeline<D>> + Clone>(
+    pipeline: P,
     script: &[(u8, u64)],
     seed: u64,
 ) -> Vec<String> {
     let mut breaker: Breaker =
         Breaker::new(BreakerConfig::DEFAULT.with_failure_threshold(3)).expect("a valid breaker");
+    let mut bulkhead: Bulkhead<2> = Bulkhead::new(
+        BulkheadConfig::DEFAULT
+            .with_max_concurrent(1)
+            .with_max_queue(2),
+    )
+    .expect("a valid bulkhead");
     let mut rng = SplitMix64::new(seed);
     let mut seen = Vec::new();
     let mut outcomes = script.iter().cycle();
     let mut now = Instant::from_secs(1);
     for _ in 0..6 {
         let mut events = Events::new();
-        let mut call = pipeline.start(now);
+        let mut call = Call::of(pipeline.clone(), now).with_fallback(true);
         let mut input = Input::Next;
         for _ in 0..32 {
             let step = {
                 let mut shared = Shared::new()
                     .with_breaker(&mut breaker)
+                    .with_bulkhead(&mut bulkhead)
                     .with_observer(&mut events);
                 call.handle(input, now, &mut shared, &mut rng)
             };
@@ -176,4 +189,76 @@ fn a_fixed_backoff_is_checked_like_a_held_one() {
         Pipeline::new(held).unwrap_err(),
         Pipeline::fixed(config).unwrap_err()
     );
+}
+
+macro_rules! const_pipelines {
+    ($($name:ident: $delays:ty = $pipeline:expr;)*) => {$(
+        struct $name;
+        impl ConstPipeline for $name {
+            type Delays = $delays;
+            const PIPELINE: &'static Pipeline<$delays> = &steadfast::valid!($pipeline);
+        }
+    )*};
+}
+
+const fn with_backoff(config: pipeline::Config) -> pipeline::Config<Fixed<Doubling>> {
+    config.with_retry(config.retry().with_backoff(Fixed::new()))
+}
+
+const_pipelines! {
+    Defaults: Backoff = Pipeline::new(pipeline::Config::DEFAULT);
+    Timed: Fixed<Doubling> = Pipeline::fixed(with_backoff(
+        pipeline::Config::DEFAULT
+            .with_retry(retry::Config::DEFAULT.with_max_attempts(4).with_max_retry_after(ms(300)))
+            .with_timeout(timeout::Config::NONE.with_attempt(ms(30)).with_total(ms(900)))
+            .with_fallback(FallbackOn::Rejection)
+    ));
+    BulkheadFirst: Fixed<Doubling> = Pipeline::fixed(with_backoff(
+        pipeline::Config::DEFAULT
+            .with_order(Order::BulkheadOutermost)
+            .with_timeout(timeout::Config::NONE.with_total(ms(2_000)))
+            .with_fallback(FallbackOn::AnyFailure)
+    ));
+    BreakerFirst: Backoff = Pipeline::new(
+        pipeline::Config::DEFAULT
+            .with_order(Order::BreakerOutermost)
+            .with_retry(retry::Config::DEFAULT.with_max_attempts(5).with_retry_on_timeout(false))
+            .with_timeout(timeout::Config::NONE.with_attempt(ms(60)))
+    );
+}
+
+fn same_calls<T: ConstPipeline>(script: &[(u8, u64)], seed: u64) {
+    let held = *T::PIPELINE;
+    let (a, b) = (
+        run(&held, script, seed),
+        run(pipeline::Fixed::<T>::new(), script, seed),
+    );
+    assert!(a.len() >= 6);
+    assert_eq!(a, b);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 2 } else { 128 }))]
+
+    #[test]
+    fn a_fixed_pipeline_runs_every_call_as_the_held_one(
+        script in prop::collection::vec((0u8..6, 0u64..500), 1..24),
+        seed in any::<u64>(),
+    ) {
+        same_calls::<Defaults>(&script, seed);
+        same_calls::<Timed>(&script, seed);
+        same_calls::<BulkheadFirst>(&script, seed);
+        same_calls::<BreakerFirst>(&script, seed);
+    }
+}
+
+#[test]
+fn a_fixed_pipeline_holds_no_reference() {
+    assert_eq!(core::mem::size_of::<pipeline::Fixed<Timed>>(), 0);
+    assert!(
+        core::mem::size_of::<Call<'static, pipeline::Fixed<Timed>>>()
+            < core::mem::size_of::<Call<'static>>()
+    );
+    let call = pipeline::Fixed::<Timed>::new().start(Instant::from_secs(1));
+    assert_eq!(call.deadline(), Some(Instant::from_millis(1_900)));
 }
