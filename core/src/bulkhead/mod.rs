@@ -1013,7 +1013,9 @@ impl<S, C: ConfigSource, E: ?Sized> Queue<S, C, E> {
     }
 
     const fn in_flight(&self) -> u32 {
-        self.permits.saturating_add(self.reserved)
+        // Exact: a permit is issued, and a slot reserved, only for a free
+        // slot, so `permits + reserved <= max_concurrent`, a u32.
+        self.permits.wrapping_add(self.reserved)
     }
 
     const fn queued(&self) -> u32 {
@@ -1028,7 +1030,7 @@ impl<S: StatsSlot, C: ConfigSource> Queue<S, C, [Entry]> {
     fn try_acquire_slow(&mut self, now: Instant) -> Acquire {
         let now = self.advance(now);
         if self.in_flight() < self.limits().max_concurrent {
-            self.permits = self.permits.saturating_add(1);
+            self.permits = self.permits.wrapping_add(1);
             self.stats.bump(Counter::Acquired);
             self.note_in_flight();
             return Acquire::Permit(self.permit());
@@ -1125,20 +1127,14 @@ impl<S: StatsSlot, C: ConfigSource> Queue<S, C, [Entry]> {
         u32::try_from(self.expire(now).1).unwrap_or(u32::MAX)
     }
 
-    /// See [`Bulkhead::poll_at`].
+    /// See [`Bulkhead::poll_at`]: the deadline of the oldest waiter still
+    /// waiting, the earliest (waiters queue in order of their deadlines, see
+    /// [`advance`](Self::advance)).
     fn poll_at(&self) -> Option<Instant> {
-        let mut earliest: Option<Instant> = None;
-        for index in 0..self.len {
-            if let Some(entry) = self.get(index)
-                && !entry.granted
-            {
-                earliest = Some(match earliest {
-                    Some(t) => t.min(entry.deadline),
-                    None => entry.deadline,
-                });
-            }
+        match self.get(self.first_waiting()) {
+            Some(entry) if !entry.granted => Some(entry.deadline),
+            _ => None,
         }
-        earliest
     }
 
     /// See [`Bulkhead::reset`].
@@ -1170,7 +1166,7 @@ impl<S: StatsSlot, C: ConfigSource> Queue<S, C, [Entry]> {
     }
 
     /// [`advance`](Self::advance), and how many waiters expired.
-    fn expire(&mut self, now: Instant) -> (Instant, u64) {
+    fn expire(&mut self, now: Instant) -> (Instant, usize) {
         let now = now.max(self.last_now);
         self.last_now = now;
         match self.get(self.first_waiting()) {
@@ -1179,7 +1175,6 @@ impl<S: StatsSlot, C: ConfigSource> Queue<S, C, [Entry]> {
             Some(_) => {}
         }
         let mut kept = 0;
-        let mut expired: u64 = 0;
         for read in 0..self.len {
             let Some(entry) = self.get(read) else { break };
             if entry.granted || now < entry.deadline {
@@ -1191,13 +1186,13 @@ impl<S: StatsSlot, C: ConfigSource> Queue<S, C, [Entry]> {
                     slot.granted = entry.granted;
                 }
                 kept += 1;
-            } else {
-                expired += 1;
             }
         }
+        let expired = self.len.saturating_sub(kept);
         if expired > 0 {
             self.len = kept;
-            self.stats.expired(expired);
+            self.stats
+                .expired(u64::try_from(expired).unwrap_or(u64::MAX));
             self.note_waiting();
         }
         (now, expired)
@@ -1255,10 +1250,11 @@ impl<S: StatsSlot, C: ConfigSource> Queue<S, C, [Entry]> {
         if index >= self.len {
             return None;
         }
-        // head < q and index < len <= q (the storage's length): a mask (q a
-        // power of two) or one subtraction wraps; no `%`, a division routine on
-        // a core without a divider.
-        let at = self.head.checked_add(index)?;
+        // head < q and index < len <= q (the storage's length, at most
+        // isize::MAX), so the sum fits: a mask (q a power of two) or one
+        // subtraction wraps it; no `%`, a division routine on a core without
+        // a divider.
+        let at = self.head.wrapping_add(index);
         let q = self.entries.len();
         Some(if q.is_power_of_two() {
             at & (q - 1)
