@@ -334,7 +334,9 @@ pub(crate) mod sealed {
         /// nothing for a fixed one.
         #[cfg(feature = "defmt")]
         type Id: Copy + core::fmt::Debug + Eq + defmt::Format;
+        /// The configuration: the held one, or the constant.
         fn get(&self) -> &Config;
+        /// The pool id: the held one, or the constant.
         fn id(id: Self::Id) -> u32;
     }
 
