@@ -1,4 +1,5 @@
-//! The bulkhead, with its counters and without ([`NoStats`]), against a tiny
+//! The bulkhead, with its counters and without ([`NoStats`]), holding its
+//! configuration or reading it from a constant ([`Fixed`]), against a tiny
 //! reference model: random sequences of acquire /
 //! release / claim / cancel / handle_timeout / reset / clock moves never panic,
 //! give exactly the model's answers (FIFO grants, inclusive expiry), and keep
@@ -9,7 +10,8 @@ use std::collections::VecDeque;
 
 use proptest::prelude::*;
 use steadfast::bulkhead::{
-    Acquire, Bulkhead, Claim, Config, NoStats, Permit, Stats, StatsSlot, Ticket,
+    Acquire, Bulkhead, Claim, Config, ConfigSource, ConstConfig, Fixed, NoStats, Permit, Stats,
+    StatsSlot, Ticket,
 };
 use steadfast::time::{Duration, Instant};
 
@@ -105,25 +107,86 @@ impl Model {
     }
 }
 
-/// The counters of a bulkhead under test, if it keeps them.
-trait Counted {
-    fn counted(&self) -> Option<Stats>;
+/// A configuration fixed by type: `max_concurrent`, `max_queue` and
+/// `max_wait` (µs) as parameters, pool id 1 (as the held kinds get).
+struct Fix<const C: u32, const W: u32, const MICROS: u64>;
+
+impl<const C: u32, const W: u32, const MICROS: u64> ConstConfig for Fix<C, W, MICROS> {
+    const CONFIG: Config = Config::DEFAULT
+        .with_max_concurrent(C)
+        .with_max_queue(W)
+        .with_max_wait(Duration::from_micros(MICROS));
+    const ID: u32 = 1;
 }
 
-impl Counted for Bulkhead<Q> {
+/// What the harness reads of a bulkhead under test through the methods each
+/// kind has on its own (`const fn`s of the concrete kinds).
+trait Kind: Sized {
+    /// The bulkhead for `config` with pool id 1.
+    fn build(config: Config) -> Self;
+    /// Its counters, if it keeps them.
+    fn counted(&self) -> Option<Stats>;
+    fn free(&self) -> u32;
+    fn limits(&self) -> Config;
+    fn pool_id(&self) -> u32;
+}
+
+impl<S: Counts> Kind for Bulkhead<Q, S> {
+    fn build(config: Config) -> Self {
+        Self::with_id(config, 1).unwrap()
+    }
     fn counted(&self) -> Option<Stats> {
-        Some(self.stats())
+        S::of(self)
+    }
+    fn free(&self) -> u32 {
+        self.available()
+    }
+    fn limits(&self) -> Config {
+        *self.config()
+    }
+    fn pool_id(&self) -> u32 {
+        self.id()
     }
 }
 
-impl Counted for Bulkhead<Q, NoStats> {
+impl<S: Counts, T: ConstConfig> Kind for Bulkhead<Q, S, Fixed<T>> {
+    fn build(config: Config) -> Self {
+        assert_eq!(config, T::CONFIG);
+        Self::fixed().unwrap()
+    }
     fn counted(&self) -> Option<Stats> {
+        S::of(self)
+    }
+    fn free(&self) -> u32 {
+        self.available()
+    }
+    fn limits(&self) -> Config {
+        *self.config()
+    }
+    fn pool_id(&self) -> u32 {
+        self.id()
+    }
+}
+
+/// The counters of a bulkhead that keeps them (`Stats`), `None` for `NoStats`.
+trait Counts: StatsSlot {
+    fn of<C: ConfigSource>(b: &Bulkhead<Q, Self, C>) -> Option<Stats>;
+}
+
+impl Counts for Stats {
+    fn of<C: ConfigSource>(b: &Bulkhead<Q, Self, C>) -> Option<Stats> {
+        Some(b.stats())
+    }
+}
+
+impl Counts for NoStats {
+    fn of<C: ConfigSource>(_: &Bulkhead<Q, Self, C>) -> Option<Stats> {
         None
     }
 }
 
-struct Harness<S: StatsSlot> {
-    b: Bulkhead<Q, S>,
+struct Harness<S: StatsSlot, C: ConfigSource> {
+    b: Bulkhead<Q, S, C>,
     other: Bulkhead<Q>,
     m: Model,
     held: Vec<Permit>,
@@ -131,9 +194,9 @@ struct Harness<S: StatsSlot> {
     now: u64,
 }
 
-impl<S: StatsSlot> Harness<S>
+impl<S: StatsSlot, C: ConfigSource> Harness<S, C>
 where
-    Bulkhead<Q, S>: Counted,
+    Bulkhead<Q, S, C>: Kind,
 {
     fn step(&mut self, op: &Op) {
         let now = Instant::from_micros(self.now);
@@ -248,9 +311,9 @@ where
                 self.m.queue.clear();
                 // Every permit held is now stale: releasing it must change nothing.
                 for p in self.held.drain(..) {
-                    let before = self.b.available();
+                    let before = self.b.free();
                     assert_eq!(self.b.release(p, now), None);
-                    assert_eq!(self.b.available(), before);
+                    assert_eq!(self.b.free(), before);
                 }
                 self.m.advance(self.now);
             }
@@ -270,8 +333,9 @@ where
     fn check(&self) {
         let b = &self.b;
         let m = &self.m;
-        let max = b.config().max_concurrent();
-        assert_eq!(b.in_flight() + b.available(), max, "slots conserved");
+        let max = b.limits().max_concurrent();
+        assert_eq!(b.pool_id(), 1);
+        assert_eq!(b.in_flight() + b.free(), max, "slots conserved");
         assert!(b.in_flight() <= max);
         assert_eq!(b.in_flight(), m.in_flight(), "in_flight");
         assert_eq!(b.reserved(), m.reserved(), "reserved");
@@ -284,7 +348,7 @@ where
         );
         // While anyone waits, no slot is free (FIFO: no overtaking).
         if b.queued() > 0 {
-            assert_eq!(b.available(), 0);
+            assert_eq!(b.free(), 0);
         }
         let expected_poll = m
             .queue
@@ -309,13 +373,14 @@ where
     }
 }
 
-/// Runs `ops` on a bulkhead keeping its counters in `S`, against the model,
-/// then drains it: every slot comes back.
-fn run<S: StatsSlot>(config: Config, ops: &[Op])
+/// Runs `ops` on a bulkhead keeping its counters in `S` and reading its
+/// configuration from `C`, against the model, then drains it: every slot
+/// comes back.
+fn run<S: StatsSlot, C: ConfigSource>(config: Config, ops: &[Op])
 where
-    Bulkhead<Q, S>: Counted,
+    Bulkhead<Q, S, C>: Kind,
 {
-    let b = Bulkhead::<Q, S>::with_id(config, 1).unwrap();
+    let b = Bulkhead::<Q, S, C>::build(config);
     let other = Bulkhead::<Q>::with_id(
         Config::DEFAULT
             .with_max_concurrent(64)
@@ -357,9 +422,36 @@ where
         let _ = h.b.cancel(t, end);
     }
     assert_eq!(h.b.in_flight(), 0);
-    assert_eq!(h.b.available(), config.max_concurrent());
+    assert_eq!(h.b.free(), config.max_concurrent());
     assert_eq!(h.b.queued(), 0);
     assert_eq!(h.b.poll_at(), None);
+}
+
+/// [`run`] for a configuration fixed by type ([`Fix`]), with counters and
+/// without; `max_wait` is rounded down to the grid 0, 1, 20, 60 µs.
+fn run_fixed(max_concurrent: u32, max_queue: u32, max_wait: u64, ops: &[Op]) {
+    macro_rules! dispatch {
+        ($($c:literal)*; $($w:literal)*) => { dispatch!(@c [$($c)*] [$($w)*]) };
+        (@c [$($c:literal)*] $ws:tt) => {
+            match max_concurrent { $($c => dispatch!(@w $c $ws),)* _ => unreachable!() }
+        };
+        (@w $c:literal [$($w:literal)*]) => {
+            match max_queue { $($w => dispatch!(@t $c $w),)* _ => unreachable!() }
+        };
+        (@t $c:literal $w:literal) => {
+            match max_wait {
+                0 => both::<Fix<$c, $w, 0>>(ops),
+                1..20 => both::<Fix<$c, $w, 1>>(ops),
+                20..60 => both::<Fix<$c, $w, 20>>(ops),
+                _ => both::<Fix<$c, $w, 60>>(ops),
+            }
+        };
+    }
+    fn both<T: ConstConfig>(ops: &[Op]) {
+        run::<Stats, Fixed<T>>(T::CONFIG, ops);
+        run::<NoStats, Fixed<T>>(T::CONFIG, ops);
+    }
+    dispatch!(1 2 3; 0 1 2 3 4)
 }
 
 proptest! {
@@ -379,8 +471,11 @@ proptest! {
     ) {
         let config = Config::DEFAULT.with_max_concurrent(max_concurrent).with_max_queue(max_queue).with_max_wait(Duration::from_micros(max_wait));
         // With counters and without: both must give the model's answers.
-        run::<Stats>(config, &ops);
-        run::<NoStats>(config, &ops);
+        run::<Stats, Config>(config, &ops);
+        run::<NoStats, Config>(config, &ops);
+        // And from a constant, the same limits with the wait on a grid of
+        // 0, 1, 20 and 60 µs (one type per configuration).
+        run_fixed(max_concurrent, max_queue, max_wait, &ops);
     }
 
     /// Any config, any single call at any instant: no panic, books balanced.

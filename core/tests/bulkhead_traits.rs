@@ -4,11 +4,20 @@
 //! is a bug), and `Permit` is neither (one permit, one release — the negative
 //! half is a `compile_fail` doctest on `Permit`).
 
-use steadfast::bulkhead::{Acquire, Bulkhead, Claim, Config, Permit, Stats, Ticket};
+use steadfast::bulkhead::{
+    Acquire, Bulkhead, Claim, Config, ConstConfig, Fixed, NoStats, Permit, Stats, Ticket,
+};
 use steadfast::error::ConfigError;
 use steadfast::timeout::{self, Deadline, Elapsed};
 
 fn send_sync<T: Send + Sync + 'static>() {}
+
+/// A configuration fixed by type.
+struct Bus;
+
+impl ConstConfig for Bus {
+    const CONFIG: Config = Config::DEFAULT.with_max_queue(8);
+}
 fn copy<T: Copy>() {}
 fn clone<T: Clone>() {}
 fn debug_eq<T: core::fmt::Debug + PartialEq + Eq>() {}
@@ -17,6 +26,8 @@ fn debug_eq<T: core::fmt::Debug + PartialEq + Eq>() {}
 fn send_and_sync() {
     send_sync::<Bulkhead<0>>();
     send_sync::<Bulkhead<16>>();
+    send_sync::<Bulkhead<8, NoStats, Fixed<Bus>>>();
+    send_sync::<Fixed<Bus>>();
     send_sync::<Permit>();
     send_sync::<Ticket>();
     send_sync::<Acquire>();
@@ -39,6 +50,9 @@ fn copy_and_clone_as_intended() {
     copy::<Elapsed>();
     copy::<timeout::Config>();
     clone::<Bulkhead<4>>();
+    clone::<Bulkhead<8, NoStats, Fixed<Bus>>>();
+    copy::<Fixed<Bus>>();
+    debug_eq::<Bulkhead<8, Stats, Fixed<Bus>>>();
     debug_eq::<Permit>();
     debug_eq::<Acquire>();
     debug_eq::<Claim>();
@@ -61,4 +75,7 @@ fn sizes_stay_small() {
     assert!(size_of::<Option<Deadline>>() <= 16);
     // Inline storage: 16 bytes per waiter.
     assert_eq!(size_of::<Bulkhead<8>>() - size_of::<Bulkhead<0>>(), 8 * 16);
+    // A fixed configuration: nothing but the books and the queue.
+    assert_eq!(size_of::<Fixed<Bus>>(), 0);
+    assert!(size_of::<Bulkhead<8, NoStats, Fixed<Bus>>>() < size_of::<Bulkhead<8, NoStats>>());
 }

@@ -221,12 +221,16 @@ impl<
     }
 
     /// With a bulkhead (several policies may share one: two tasks on one bus):
-    /// `K = &'a SharedBulkhead<M, Q2, BS2>`. This replaces a bulkhead.
+    /// `K = &'a SharedBulkhead<M, Q2, BS2, BC2>`. This replaces a bulkhead.
     #[must_use]
-    pub const fn with_bulkhead<const Q2: usize, BS2: bulkhead::StatsSlot>(
+    pub const fn with_bulkhead<
+        const Q2: usize,
+        BS2: bulkhead::StatsSlot,
+        BC2: bulkhead::ConfigSource,
+    >(
         self,
-        bulkhead: &'a SharedBulkhead<M, Q2, BS2>,
-    ) -> Policy<'a, M, W, &'a SharedBulkhead<M, Q2, BS2>, B, S, Cfg, A, P> {
+        bulkhead: &'a SharedBulkhead<M, Q2, BS2, BC2>,
+    ) -> Policy<'a, M, W, &'a SharedBulkhead<M, Q2, BS2, BC2>, B, S, Cfg, A, P> {
         Policy {
             pipeline: self.pipeline,
             rng: self.rng,

@@ -193,8 +193,8 @@ struct Waiter {
 }
 
 /// The bulkhead plus its waker slots.
-pub(crate) struct Pool<const Q: usize, BS: bulkhead::StatsSlot> {
-    pub(crate) bulkhead: Bulkhead<Q, BS>,
+pub(crate) struct Pool<const Q: usize, BS: bulkhead::StatsSlot, BC: bulkhead::ConfigSource> {
+    pub(crate) bulkhead: Bulkhead<Q, BS, BC>,
     pub(crate) waiters: Waiters<Q>,
 }
 
@@ -206,7 +206,9 @@ pub(crate) struct PoolView {
     waiters: usize,
 }
 
-impl<const Q: usize, BS: bulkhead::StatsSlot> View<PoolView> for Pool<Q, BS> {
+impl<const Q: usize, BS: bulkhead::StatsSlot, BC: bulkhead::ConfigSource> View<PoolView>
+    for Pool<Q, BS, BC>
+{
     fn view(&self) -> PoolView {
         PoolView {
             in_flight: self.bulkhead.in_flight(),
@@ -355,17 +357,22 @@ pub struct SharedBulkhead<
     M: RawMutex,
     const Q: usize = 10,
     BS: bulkhead::StatsSlot = bulkhead::Stats,
+    BC: bulkhead::ConfigSource = bulkhead::Config,
 > {
-    pub(crate) inner: Mutex<M, Held<Pool<Q, BS>, PoolView>>,
+    pub(crate) inner: Mutex<M, Held<Pool<Q, BS, BC>, PoolView>>,
 }
 
-impl<M: RawMutex, const Q: usize, BS: bulkhead::StatsSlot> SharedBulkhead<M, Q, BS> {
+impl<M: RawMutex, const Q: usize, BS: bulkhead::StatsSlot, BC: bulkhead::ConfigSource>
+    SharedBulkhead<M, Q, BS, BC>
+{
     /// Shares `bulkhead` (with its counters, or without:
-    /// [`Bulkhead::without_stats`](steadfast::bulkhead::Bulkhead::without_stats)).
+    /// [`Bulkhead::without_stats`](steadfast::bulkhead::Bulkhead::without_stats);
+    /// holding its configuration, or reading it from a constant:
+    /// [`Bulkhead::fixed`](steadfast::bulkhead::Bulkhead::fixed)).
     ///
     /// ```
     /// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex as Cs;
-    /// use steadfast::bulkhead::{Bulkhead, Config, NoStats};
+    /// use steadfast::bulkhead::{Bulkhead, Config, ConstConfig, Fixed, NoStats};
     /// use steadfast::pipeline::{self, Pipeline};
     /// use steadfast_embassy::{Policy, SharedBulkhead, SharedRng};
     /// use core::future::Future;
@@ -374,7 +381,21 @@ impl<M: RawMutex, const Q: usize, BS: bulkhead::StatsSlot> SharedBulkhead<M, Q, 
     /// static BUS: SharedBulkhead<Cs, 2, NoStats> = SharedBulkhead::new(steadfast::valid!(
     ///     Bulkhead::without_stats(Config::DEFAULT.with_max_concurrent(1).with_max_queue(2))
     /// ));
+    /// // Nor the configuration: it is a constant, read in place.
+    /// struct Spi;
+    /// impl ConstConfig for Spi {
+    ///     const CONFIG: Config = Config::DEFAULT.with_max_concurrent(1).with_max_queue(2);
+    /// }
+    /// static SPI: SharedBulkhead<Cs, 2, NoStats, Fixed<Spi>> =
+    ///     SharedBulkhead::new(steadfast::valid!(Bulkhead::fixed()));
     /// static RNG: SharedRng<Cs> = SharedRng::new(7);
+    /// let on_spi = Policy::new(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT)), &RNG)
+    ///     .with_bulkhead(&SPI);
+    /// let mut call = core::pin::pin!(on_spi.call(|| async { Ok::<_, ()>(4) }));
+    /// let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+    /// let core::task::Poll::Ready(answer) = call.as_mut().poll(&mut cx) else { unreachable!() };
+    /// assert_eq!(answer.ok(), Some(4));
+    /// assert_eq!(SPI.lock(|b| b.available()), Some(1));
     /// let policy = Policy::new(steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT)), &RNG)
     ///     .with_bulkhead(&BUS);
     /// let mut call = core::pin::pin!(policy.call(|| async { Ok::<_, ()>(5) }));
@@ -384,7 +405,7 @@ impl<M: RawMutex, const Q: usize, BS: bulkhead::StatsSlot> SharedBulkhead<M, Q, 
     /// assert_eq!(answer.ok(), Some(5));
     /// assert_eq!(BUS.in_flight(), 0);
     /// ```
-    pub const fn new(bulkhead: Bulkhead<Q, BS>) -> Self {
+    pub const fn new(bulkhead: Bulkhead<Q, BS, BC>) -> Self {
         Self {
             inner: Mutex::new({
                 let view = PoolView {
@@ -413,7 +434,7 @@ impl<M: RawMutex, const Q: usize, BS: bulkhead::StatsSlot> SharedBulkhead<M, Q, 
     /// assert_eq!(pool.lock(|b| b.stats().acquired), Some(0));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    pub fn lock<R>(&self, f: impl FnOnce(&mut Bulkhead<Q, BS>) -> R) -> Option<R> {
+    pub fn lock<R>(&self, f: impl FnOnce(&mut Bulkhead<Q, BS, BC>) -> R) -> Option<R> {
         self.inner
             .lock(|held| held.lend(|pool| f(&mut pool.bulkhead)))
     }
@@ -435,7 +456,9 @@ impl<M: RawMutex, const Q: usize, BS: bulkhead::StatsSlot> SharedBulkhead<M, Q, 
     }
 }
 
-impl<M: RawMutex, const Q: usize, BS: bulkhead::StatsSlot> fmt::Debug for SharedBulkhead<M, Q, BS> {
+impl<M: RawMutex, const Q: usize, BS: bulkhead::StatsSlot, BC: bulkhead::ConfigSource> fmt::Debug
+    for SharedBulkhead<M, Q, BS, BC>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedBulkhead")
             .field("in_flight", &self.in_flight())
@@ -445,8 +468,8 @@ impl<M: RawMutex, const Q: usize, BS: bulkhead::StatsSlot> fmt::Debug for Shared
 }
 
 #[cfg(feature = "defmt")]
-impl<M: RawMutex, const Q: usize, BS: bulkhead::StatsSlot> defmt::Format
-    for SharedBulkhead<M, Q, BS>
+impl<M: RawMutex, const Q: usize, BS: bulkhead::StatsSlot, BC: bulkhead::ConfigSource> defmt::Format
+    for SharedBulkhead<M, Q, BS, BC>
 {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(
@@ -531,14 +554,14 @@ impl<M: RawMutex> BulkheadStage<M> for () {
     }
 }
 
-impl<M: RawMutex, const Q: usize, BS: bulkhead::StatsSlot> BulkheadStage<M>
-    for &SharedBulkhead<M, Q, BS>
+impl<M: RawMutex, const Q: usize, BS: bulkhead::StatsSlot, BC: bulkhead::ConfigSource>
+    BulkheadStage<M> for &SharedBulkhead<M, Q, BS, BC>
 {
-    type Pool = Bulkhead<Q, BS>;
+    type Pool = Bulkhead<Q, BS, BC>;
     type Slots = Waiters<Q>;
     fn lend<R>(
         &self,
-        f: impl FnOnce(Option<&mut Bulkhead<Q, BS>>, Option<&mut Waiters<Q>>) -> Option<R>,
+        f: impl FnOnce(Option<&mut Bulkhead<Q, BS, BC>>, Option<&mut Waiters<Q>>) -> Option<R>,
     ) -> Option<R> {
         self.inner
             .lock(|held| held.lend(|pool| f(Some(&mut pool.bulkhead), Some(&mut pool.waiters))))?
@@ -565,8 +588,12 @@ mod bulkhead_sealed {
     use super::{RawMutex, SharedBulkhead};
     pub trait Sealed {}
     impl Sealed for () {}
-    impl<M: RawMutex, const Q: usize, BS: steadfast::bulkhead::StatsSlot> Sealed
-        for &SharedBulkhead<M, Q, BS>
+    impl<
+        M: RawMutex,
+        const Q: usize,
+        BS: steadfast::bulkhead::StatsSlot,
+        BC: steadfast::bulkhead::ConfigSource,
+    > Sealed for &SharedBulkhead<M, Q, BS, BC>
     {
     }
 }

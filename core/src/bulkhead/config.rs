@@ -1,5 +1,8 @@
 //! Bulkhead configuration: how many calls run at once, how many may wait, how long.
 
+use core::fmt;
+use core::marker::PhantomData;
+
 use crate::error::ConfigError;
 use crate::time::Duration;
 
@@ -197,6 +200,168 @@ impl Default for Config {
     /// [`Config::DEFAULT`]: 10 concurrent, 10 waiting, 5 s max wait.
     fn default() -> Self {
         Self::DEFAULT
+    }
+}
+
+/// A bulkhead configuration fixed at compile time and named by a type, so a
+/// bulkhead that reads it through [`Fixed<Self>`] stores neither it nor its
+/// pool id.
+///
+/// The pool id every permit and ticket of such a bulkhead carries is
+/// [`ID`](Self::ID), a constant too: by default the id
+/// [`Bulkhead::new`](super::Bulkhead::new) gives a bulkhead whose storage
+/// holds exactly `max_queue` waiters, `CONFIG.fingerprint(CONFIG.max_queue())`
+/// (a fixed configuration does not know the `Q` of the bulkhead that reads it).
+/// Give pools with equal configurations distinct ids by setting `ID`.
+///
+/// ```
+/// use steadfast::bulkhead::{Bulkhead, Config, ConstConfig, Fixed, NoStats};
+///
+/// struct Bus;
+/// impl ConstConfig for Bus {
+///     const CONFIG: Config = Config::DEFAULT.with_max_concurrent(1).with_max_queue(4);
+/// }
+/// let pool = Bulkhead::<4, NoStats, Fixed<Bus>>::fixed()?;
+/// assert_eq!(pool.config().max_concurrent(), 1);
+/// assert_eq!(pool.id(), Bus::CONFIG.fingerprint(4));
+///
+/// struct Spi;
+/// impl ConstConfig for Spi {
+///     const CONFIG: Config = Bus::CONFIG;
+///     const ID: u32 = 2;
+/// }
+/// assert_eq!(Bulkhead::<4, NoStats, Fixed<Spi>>::fixed()?.id(), 2);
+/// # Ok::<(), steadfast::error::ConfigError>(())
+/// ```
+pub trait ConstConfig {
+    /// The configuration; validated by [`Bulkhead::fixed`](super::Bulkhead::fixed)
+    /// for the bulkhead's `Q`.
+    const CONFIG: Config;
+    /// The pool id of the bulkhead's permits and tickets. Default:
+    /// `CONFIG.fingerprint(CONFIG.max_queue())`.
+    const ID: u32 = Self::CONFIG.fingerprint(Self::CONFIG.max_queue as usize);
+}
+
+/// The configuration `T::CONFIG` and pool id `T::ID` ([`ConstConfig`]), in
+/// zero bytes: the configuration parameter of a bulkhead that holds none of its
+/// own.
+///
+/// ```
+/// use steadfast::bulkhead::{Config, ConstConfig, Fixed};
+///
+/// struct Bus;
+/// impl ConstConfig for Bus {
+///     const CONFIG: Config = Config::DEFAULT;
+/// }
+/// assert_eq!(core::mem::size_of::<Fixed<Bus>>(), 0);
+/// ```
+pub struct Fixed<T>(PhantomData<fn() -> T>);
+
+impl<T> Fixed<T> {
+    /// The marker (it holds nothing).
+    ///
+    /// ```
+    /// # use steadfast::bulkhead::{Config, ConstConfig, Fixed};
+    /// # struct Bus;
+    /// # impl ConstConfig for Bus { const CONFIG: Config = Config::DEFAULT; }
+    /// assert_eq!(Fixed::<Bus>::new(), Fixed::<Bus>::default());
+    /// ```
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+// By hand: the derives would ask `T` for each trait, and `T` is only a name.
+impl<T> Clone for Fixed<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Fixed<T> {}
+impl<T> Default for Fixed<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl<T> PartialEq for Fixed<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl<T> Eq for Fixed<T> {}
+impl<T> fmt::Debug for Fixed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fixed")
+    }
+}
+#[cfg(feature = "defmt")]
+impl<T> defmt::Format for Fixed<T> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Fixed")
+    }
+}
+
+/// Where a [`Bulkhead`](super::Bulkhead) reads its configuration and pool id:
+/// a [`Config`] and an id it holds (the default) or a [`Fixed`] constant it
+/// holds nothing of. Sealed.
+///
+/// ```
+/// use steadfast::bulkhead::{Bulkhead, Config, ConfigSource, ConstConfig, Fixed, NoStats};
+///
+/// struct Bus;
+/// impl ConstConfig for Bus {
+///     const CONFIG: Config = Config::DEFAULT.with_max_queue(4);
+/// }
+/// fn held<C: ConfigSource>() -> usize { core::mem::size_of::<Bulkhead<4, NoStats, C>>() }
+/// // The fixed one holds neither the config nor the pool id.
+/// assert!(held::<Config>() - held::<Fixed<Bus>>() >= core::mem::size_of::<Config>() + 4);
+/// ```
+pub trait ConfigSource: sealed::Source {}
+
+impl ConfigSource for Config {}
+impl<T: ConstConfig> ConfigSource for Fixed<T> {}
+
+pub(crate) mod sealed {
+    use super::{Config, ConstConfig, Fixed};
+
+    /// The source's machinery, private to the crate (keeps `ConfigSource` sealed).
+    pub trait Source: Clone + core::fmt::Debug + PartialEq + Eq {
+        /// Where the pool id is kept: `u32` beside a held configuration,
+        /// nothing for a fixed one.
+        #[cfg(not(feature = "defmt"))]
+        type Id: Copy + core::fmt::Debug + Eq;
+        /// Where the pool id is kept: `u32` beside a held configuration,
+        /// nothing for a fixed one.
+        #[cfg(feature = "defmt")]
+        type Id: Copy + core::fmt::Debug + Eq + defmt::Format;
+        /// The configuration: the held one, or the constant.
+        fn get(&self) -> &Config;
+        /// The pool id: the held one, or the constant.
+        fn id(id: Self::Id) -> u32;
+    }
+
+    impl Source for Config {
+        type Id = u32;
+        #[inline(always)]
+        fn get(&self) -> &Config {
+            self
+        }
+        #[inline(always)]
+        fn id(id: u32) -> u32 {
+            id
+        }
+    }
+
+    impl<T: ConstConfig> Source for Fixed<T> {
+        type Id = ();
+        #[inline(always)]
+        fn get(&self) -> &Config {
+            &T::CONFIG
+        }
+        #[inline(always)]
+        fn id((): ()) -> u32 {
+            T::ID
+        }
     }
 }
 

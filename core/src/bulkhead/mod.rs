@@ -53,7 +53,8 @@
 //! * the pool id defaults to [`Config::fingerprint`] (config and `Q`), so pools
 //!   configured differently already tell their permits apart; pools with equal
 //!   configs should get distinct ids from [`Bulkhead::with_id`] (an adapter's
-//!   registry can number or hash its names). A permit from another pool that
+//!   registry can number or hash its names), or, for a configuration fixed by
+//!   type, from [`ConstConfig::ID`]. A permit from another pool that
 //!   happens to share the id **is** accepted: that is a caller bug the core
 //!   cannot see.
 //! * the epoch changes on every [`reset`](Bulkhead::reset); it is 32 bits, so a
@@ -90,7 +91,7 @@
 
 mod config;
 
-pub use config::Config;
+pub use config::{Config, ConfigSource, ConstConfig, Fixed};
 
 use crate::error::ConfigError;
 use crate::time::Instant;
@@ -456,7 +457,12 @@ impl Entry {
     };
 }
 
-/// A bulkhead with inline storage for `Q` waiters (`Q` may be 0: no queue).
+/// A bulkhead with inline storage for `Q` waiters (`Q` may be 0: no queue),
+/// its counters in `S` ([`Stats`], or [`NoStats`]: none) and its
+/// configuration and pool id from `C`: a [`Config`] and id it holds (the
+/// default), or [`Fixed<T>`], the constants of a [`ConstConfig`], of which it
+/// holds nothing (built by [`fixed`](Bulkhead::fixed); all zeros, so a
+/// `static` of it costs no flash). Every choice decides alike.
 ///
 /// See the [module docs](self) for the rules. Single owner (`&mut self`);
 /// share it behind a mutex or critical section in an adapter.
@@ -477,19 +483,21 @@ impl Entry {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Bulkhead<const Q: usize = 10, S: StatsSlot = Stats> {
-    queue: Queue<S, [Entry; Q]>,
+pub struct Bulkhead<const Q: usize = 10, S: StatsSlot = Stats, C: ConfigSource = Config> {
+    queue: Queue<S, C, [Entry; Q]>,
 }
 
 /// A bulkhead's books with the storage `E` of its waiters last, so that a
-/// `Queue<S, [Entry; Q]>` is also a `Queue<S, [Entry]>`: the code that reads or
-/// changes the queue is written once, for the slice, and bulkheads of every
-/// queue length share one copy of it.
+/// `Queue<S, C, [Entry; Q]>` is also a `Queue<S, C, [Entry]>`: the code that
+/// reads or changes the queue is written once, for the slice, and bulkheads of
+/// every queue length share one copy of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-struct Queue<S, E: ?Sized> {
-    config: Config,
-    id: u32,
+struct Queue<S, C: ConfigSource, E: ?Sized> {
+    /// The configuration, or a marker naming a constant one (zero bytes).
+    config: C,
+    /// The pool id, or nothing when the configuration names it.
+    id: C::Id,
     epoch: u32,
     /// Permits out.
     permits: u32,
@@ -521,7 +529,9 @@ impl<const Q: usize> Bulkhead<Q> {
     pub const fn new(config: Config) -> Result<Self, ConfigError> {
         Self::with_id(config, config.fingerprint(Q))
     }
+}
 
+impl<const Q: usize, C: ConfigSource> Bulkhead<Q, Stats, C> {
     /// Counters and gauges; see [`Stats`].
     ///
     /// ```
@@ -578,26 +588,150 @@ impl<const Q: usize, S: StatsSlot> Bulkhead<Q, S> {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub const fn with_id(config: Config, id: u32) -> Result<Self, ConfigError> {
-        if let Err(e) = config.validate(Q) {
-            return Err(e);
+        match config.validate(Q) {
+            Ok(()) => Ok(Self {
+                queue: Queue::empty(config, id),
+            }),
+            Err(e) => Err(e),
         }
-        Ok(Self {
-            queue: Queue {
-                config,
-                id,
-                epoch: 0,
-                permits: 0,
-                reserved: 0,
-                next_seq: 0,
-                last_now: Instant::ZERO,
-                entries: [Entry::EMPTY; Q],
-                head: 0,
-                len: 0,
-                stats: S::ZERO,
-            },
-        })
     }
 
+    /// The configuration this bulkhead was built with.
+    ///
+    /// ```
+    /// # use steadfast::bulkhead::{Bulkhead, Config};
+    /// let pool = Bulkhead::<10>::new(Config::default())?;
+    /// assert_eq!(pool.config().max_concurrent(), 10);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub const fn config(&self) -> &Config {
+        &self.queue.config
+    }
+
+    /// The pool id carried by this bulkhead's permits and tickets.
+    ///
+    /// ```
+    /// # use steadfast::bulkhead::{Bulkhead, Config};
+    /// let pool = Bulkhead::<10>::new(Config::default())?;
+    /// assert_eq!(pool.id(), Config::default().fingerprint(10));
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub const fn id(&self) -> u32 {
+        self.queue.id
+    }
+
+    /// Free slots: `max_concurrent - in_flight()`.
+    ///
+    /// ```
+    /// # use steadfast::bulkhead::{Bulkhead, Config};
+    /// let pool = Bulkhead::<10>::new(Config::default())?;
+    /// assert_eq!(pool.available(), 10);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub const fn available(&self) -> u32 {
+        self.queue
+            .config
+            .max_concurrent
+            .saturating_sub(self.in_flight())
+    }
+}
+
+impl<const Q: usize, S: StatsSlot, T: ConstConfig> Bulkhead<Q, S, Fixed<T>> {
+    /// A bulkhead that reads its configuration `T::CONFIG` and pool id `T::ID`
+    /// from constants ([`ConstConfig`]) instead of holding them, after
+    /// validating `T::CONFIG` for `Q` exactly as [`new`](Bulkhead::new) does
+    /// (the same [`ConfigError`], naming the field). It admits, queues,
+    /// expires and hands on slots as a bulkhead holding `T::CONFIG` does.
+    /// Every byte of it starts at zero, so a `static` of it costs no flash
+    /// (it goes to `.bss`). `const`: usable in a `static`.
+    ///
+    /// ```
+    /// use steadfast::bulkhead::{Acquire, Bulkhead, Config, ConstConfig, Fixed, NoStats};
+    /// use steadfast::time::Instant;
+    ///
+    /// struct Bus;
+    /// impl ConstConfig for Bus {
+    ///     const CONFIG: Config = Config::DEFAULT.with_max_concurrent(1).with_max_queue(4);
+    /// }
+    /// type BusPool = Bulkhead<4, NoStats, Fixed<Bus>>;
+    /// static POOL: BusPool = steadfast::valid!(BusPool::fixed());
+    /// let mut pool = POOL.clone();
+    /// assert!(matches!(pool.try_acquire(Instant::ZERO), Acquire::Permit(_)));
+    /// assert!(matches!(pool.try_acquire(Instant::ZERO), Acquire::Queued { .. }));
+    ///
+    /// // Validated for `Q` as `new` validates: a queue of 4 needs room for 4.
+    /// let err = Bulkhead::<2, NoStats, Fixed<Bus>>::fixed().unwrap_err();
+    /// assert_eq!(err, Bulkhead::<2, NoStats>::without_stats(Bus::CONFIG).unwrap_err());
+    /// assert_eq!(err.field, "max_queue");
+    /// ```
+    pub const fn fixed() -> Result<Self, ConfigError> {
+        match T::CONFIG.validate(Q) {
+            Ok(()) => Ok(Self {
+                queue: Queue::empty(Fixed::new(), ()),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The configuration, `T::CONFIG`.
+    ///
+    /// ```
+    /// # use steadfast::bulkhead::{Bulkhead, Config, ConstConfig, Fixed, Stats};
+    /// struct Two;
+    /// impl ConstConfig for Two {
+    ///     const CONFIG: Config = Config::DEFAULT.with_max_concurrent(2);
+    /// }
+    /// let pool = Bulkhead::<10, Stats, Fixed<Two>>::fixed()?;
+    /// assert_eq!(pool.config().max_concurrent(), 2);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub const fn config(&self) -> &Config {
+        &T::CONFIG
+    }
+
+    /// The pool id carried by this bulkhead's permits and tickets, `T::ID`
+    /// (by default `T::CONFIG.fingerprint(T::CONFIG.max_queue())`).
+    ///
+    /// ```
+    /// # use steadfast::bulkhead::{Acquire, Bulkhead, Config, ConstConfig, Fixed, NoStats};
+    /// # use steadfast::time::Instant;
+    /// struct Seven;
+    /// impl ConstConfig for Seven {
+    ///     const CONFIG: Config = Config::DEFAULT;
+    ///     const ID: u32 = 7;
+    /// }
+    /// let mut pool = Bulkhead::<10, NoStats, Fixed<Seven>>::fixed()?;
+    /// assert_eq!(pool.id(), 7);
+    /// let Acquire::Permit(p) = pool.try_acquire(Instant::ZERO) else { panic!() };
+    /// assert_eq!(p.pool(), 7);
+    /// # let _ = pool.release(p, Instant::ZERO);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub const fn id(&self) -> u32 {
+        T::ID
+    }
+
+    /// Free slots: `T::CONFIG.max_concurrent() - in_flight()`.
+    ///
+    /// ```
+    /// # use steadfast::bulkhead::{Acquire, Bulkhead, Config, ConstConfig, Fixed, NoStats};
+    /// # use steadfast::time::Instant;
+    /// struct Three;
+    /// impl ConstConfig for Three {
+    ///     const CONFIG: Config = Config::DEFAULT.with_max_concurrent(3);
+    /// }
+    /// let mut pool = Bulkhead::<10, NoStats, Fixed<Three>>::fixed()?;
+    /// let Acquire::Permit(p) = pool.try_acquire(Instant::ZERO) else { panic!() };
+    /// assert_eq!(pool.available(), 2);
+    /// # let _ = pool.release(p, Instant::ZERO);
+    /// # Ok::<(), steadfast::error::ConfigError>(())
+    /// ```
+    pub const fn available(&self) -> u32 {
+        T::CONFIG.max_concurrent.saturating_sub(self.in_flight())
+    }
+}
+
+impl<const Q: usize, S: StatsSlot, C: ConfigSource> Bulkhead<Q, S, C> {
     /// Asks for a slot at `now`.
     ///
     /// Expired waiters are removed first. Then: a free slot gives a
@@ -624,7 +758,7 @@ impl<const Q: usize, S: StatsSlot> Bulkhead<Q, S> {
         // Same effect as the general path, without its queue code (BENCHMARKS.md).
         let q = &mut self.queue;
         let in_flight = q.in_flight();
-        if q.len == 0 && in_flight < q.config.max_concurrent {
+        if q.len == 0 && in_flight < q.limits().max_concurrent {
             q.last_now = now.max(q.last_now);
             // Below `max_concurrent` (a u32), `permits + reserved` is exact and
             // one more fits: neither count can overflow here.
@@ -659,7 +793,7 @@ impl<const Q: usize, S: StatsSlot> Bulkhead<Q, S> {
     pub fn release(&mut self, permit: Permit, now: Instant) -> Option<Ticket> {
         // Fast path: nobody waits, so no slot is handed on and nothing expires.
         let q = &mut self.queue;
-        if q.len == 0 && permit.pool == q.id && permit.epoch == q.epoch && q.permits > 0 {
+        if q.len == 0 && permit.pool == q.pool() && permit.epoch == q.epoch && q.permits > 0 {
             q.last_now = now.max(q.last_now);
             q.permits -= 1;
             q.stats.bump(Counter::Released);
@@ -795,18 +929,6 @@ impl<const Q: usize, S: StatsSlot> Bulkhead<Q, S> {
         self.queue.in_flight()
     }
 
-    /// Free slots: `max_concurrent - in_flight()`.
-    ///
-    /// ```
-    /// # use steadfast::bulkhead::{Bulkhead, Config};
-    /// let pool = Bulkhead::<10>::new(Config::default())?;
-    /// assert_eq!(pool.available(), 10);
-    /// # Ok::<(), steadfast::error::ConfigError>(())
-    /// ```
-    pub const fn available(&self) -> u32 {
-        self.queue.available()
-    }
-
     /// Waiters in the queue not yet granted a slot (as of the last call; call
     /// [`handle_timeout`](Self::handle_timeout) to drop the expired ones first).
     ///
@@ -833,44 +955,51 @@ impl<const Q: usize, S: StatsSlot> Bulkhead<Q, S> {
         self.queue.reserved
     }
 
-    /// The configuration this bulkhead was built with.
-    ///
-    /// ```
-    /// # use steadfast::bulkhead::{Bulkhead, Config};
-    /// let pool = Bulkhead::<10>::new(Config::default())?;
-    /// assert_eq!(pool.config().max_concurrent(), 10);
-    /// # Ok::<(), steadfast::error::ConfigError>(())
-    /// ```
-    pub const fn config(&self) -> &Config {
-        &self.queue.config
-    }
-
-    /// The pool id carried by this bulkhead's permits and tickets.
-    ///
-    /// ```
-    /// # use steadfast::bulkhead::{Bulkhead, Config};
-    /// let pool = Bulkhead::<10>::new(Config::default())?;
-    /// assert_eq!(pool.id(), Config::default().fingerprint(10));
-    /// # Ok::<(), steadfast::error::ConfigError>(())
-    /// ```
-    pub const fn id(&self) -> u32 {
-        self.queue.id
-    }
-
     /// The queue as a slice, where the code that reads or changes it lives.
-    fn slots(&mut self) -> &mut Queue<S, [Entry]> {
+    fn slots(&mut self) -> &mut Queue<S, C, [Entry]> {
         &mut self.queue
     }
 
-    fn slots_ref(&self) -> &Queue<S, [Entry]> {
+    fn slots_ref(&self) -> &Queue<S, C, [Entry]> {
         &self.queue
     }
 }
 
-impl<S, E: ?Sized> Queue<S, E> {
-    const fn permit(&self) -> Permit {
+impl<const Q: usize, S: StatsSlot, C: ConfigSource> Queue<S, C, [Entry; Q]> {
+    /// Every slot free, nobody waiting; zero but for `config` and `id`.
+    const fn empty(config: C, id: C::Id) -> Self {
+        Self {
+            config,
+            id,
+            epoch: 0,
+            permits: 0,
+            reserved: 0,
+            next_seq: 0,
+            last_now: Instant::ZERO,
+            entries: [Entry::EMPTY; Q],
+            head: 0,
+            len: 0,
+            stats: S::ZERO,
+        }
+    }
+}
+
+impl<S, C: ConfigSource, E: ?Sized> Queue<S, C, E> {
+    /// The pool id, held or constant.
+    #[inline(always)]
+    fn pool(&self) -> u32 {
+        C::id(self.id)
+    }
+
+    /// The limits, held or constant.
+    #[inline(always)]
+    fn limits(&self) -> &Config {
+        self.config.get()
+    }
+
+    fn permit(&self) -> Permit {
         Permit {
-            pool: self.id,
+            pool: self.pool(),
             epoch: self.epoch,
         }
     }
@@ -884,11 +1013,9 @@ impl<S, E: ?Sized> Queue<S, E> {
     }
 
     const fn in_flight(&self) -> u32 {
-        self.permits.saturating_add(self.reserved)
-    }
-
-    const fn available(&self) -> u32 {
-        self.config.max_concurrent.saturating_sub(self.in_flight())
+        // Exact: a permit is issued, and a slot reserved, only for a free
+        // slot, so `permits + reserved <= max_concurrent`, a u32.
+        self.permits.wrapping_add(self.reserved)
     }
 
     const fn queued(&self) -> u32 {
@@ -896,20 +1023,20 @@ impl<S, E: ?Sized> Queue<S, E> {
     }
 }
 
-impl<S: StatsSlot> Queue<S, [Entry]> {
+impl<S: StatsSlot, C: ConfigSource> Queue<S, C, [Entry]> {
     /// [`try_acquire`](Self::try_acquire) with waiters queued or no slot free.
     #[cold]
     #[inline(never)]
     fn try_acquire_slow(&mut self, now: Instant) -> Acquire {
         let now = self.advance(now);
-        if self.in_flight() < self.config.max_concurrent {
-            self.permits = self.permits.saturating_add(1);
+        if self.in_flight() < self.limits().max_concurrent {
+            self.permits = self.permits.wrapping_add(1);
             self.stats.bump(Counter::Acquired);
             self.note_in_flight();
             return Acquire::Permit(self.permit());
         }
-        let deadline = now.saturating_add(self.config.max_wait);
-        let room = self.len < self.entries.len() && self.len_u32() < self.config.max_queue;
+        let deadline = now.saturating_add(self.limits().max_wait);
+        let room = self.len < self.entries.len() && self.len_u32() < self.limits().max_queue;
         if deadline <= now || !room {
             self.stats.bump(Counter::RejectedFull);
             return Acquire::Full;
@@ -929,7 +1056,10 @@ impl<S: StatsSlot> Queue<S, [Entry]> {
         self.stats.bump(Counter::Queued);
         self.note_waiting();
         Acquire::Queued {
-            ticket: Ticket { pool: self.id, seq },
+            ticket: Ticket {
+                pool: self.pool(),
+                seq,
+            },
             deadline,
         }
     }
@@ -939,7 +1069,7 @@ impl<S: StatsSlot> Queue<S, [Entry]> {
     #[inline(never)]
     fn release_slow(&mut self, permit: Permit, now: Instant) -> Option<Ticket> {
         self.advance(now);
-        if permit.pool != self.id || permit.epoch != self.epoch || self.permits == 0 {
+        if permit.pool != self.pool() || permit.epoch != self.epoch || self.permits == 0 {
             self.stats.bump(Counter::StaleReleases);
             return None;
         }
@@ -997,20 +1127,14 @@ impl<S: StatsSlot> Queue<S, [Entry]> {
         u32::try_from(self.expire(now).1).unwrap_or(u32::MAX)
     }
 
-    /// See [`Bulkhead::poll_at`].
+    /// See [`Bulkhead::poll_at`]: the deadline of the oldest waiter still
+    /// waiting, the earliest (waiters queue in order of their deadlines, see
+    /// [`advance`](Self::advance)).
     fn poll_at(&self) -> Option<Instant> {
-        let mut earliest: Option<Instant> = None;
-        for index in 0..self.len {
-            if let Some(entry) = self.get(index)
-                && !entry.granted
-            {
-                earliest = Some(match earliest {
-                    Some(t) => t.min(entry.deadline),
-                    None => entry.deadline,
-                });
-            }
+        match self.get(self.first_waiting()) {
+            Some(entry) if !entry.granted => Some(entry.deadline),
+            _ => None,
         }
-        earliest
     }
 
     /// See [`Bulkhead::reset`].
@@ -1042,7 +1166,7 @@ impl<S: StatsSlot> Queue<S, [Entry]> {
     }
 
     /// [`advance`](Self::advance), and how many waiters expired.
-    fn expire(&mut self, now: Instant) -> (Instant, u64) {
+    fn expire(&mut self, now: Instant) -> (Instant, usize) {
         let now = now.max(self.last_now);
         self.last_now = now;
         match self.get(self.first_waiting()) {
@@ -1051,7 +1175,6 @@ impl<S: StatsSlot> Queue<S, [Entry]> {
             Some(_) => {}
         }
         let mut kept = 0;
-        let mut expired: u64 = 0;
         for read in 0..self.len {
             let Some(entry) = self.get(read) else { break };
             if entry.granted || now < entry.deadline {
@@ -1063,13 +1186,13 @@ impl<S: StatsSlot> Queue<S, [Entry]> {
                     slot.granted = entry.granted;
                 }
                 kept += 1;
-            } else {
-                expired += 1;
             }
         }
+        let expired = self.len.saturating_sub(kept);
         if expired > 0 {
             self.len = kept;
-            self.stats.expired(expired);
+            self.stats
+                .expired(u64::try_from(expired).unwrap_or(u64::MAX));
             self.note_waiting();
         }
         (now, expired)
@@ -1094,7 +1217,10 @@ impl<S: StatsSlot> Queue<S, [Entry]> {
                 self.reserved = self.reserved.saturating_add(1);
                 self.stats.bump(Counter::Granted);
                 self.note_waiting();
-                return Some(Ticket { pool: self.id, seq });
+                return Some(Ticket {
+                    pool: self.pool(),
+                    seq,
+                });
             }
         }
         None
@@ -1112,7 +1238,7 @@ impl<S: StatsSlot> Queue<S, [Entry]> {
     }
 
     fn find(&self, ticket: Ticket) -> Option<usize> {
-        if ticket.pool != self.id {
+        if ticket.pool != self.pool() {
             return None;
         }
         (0..self.len).find(|&index| self.get(index).is_some_and(|e| e.seq == ticket.seq))
@@ -1124,10 +1250,11 @@ impl<S: StatsSlot> Queue<S, [Entry]> {
         if index >= self.len {
             return None;
         }
-        // head < q and index < len <= q (the storage's length): a mask (q a
-        // power of two) or one subtraction wraps; no `%`, a division routine on
-        // a core without a divider.
-        let at = self.head.checked_add(index)?;
+        // head < q and index < len <= q (the storage's length, at most
+        // isize::MAX), so the sum fits: a mask (q a power of two) or one
+        // subtraction wraps it; no `%`, a division routine on a core without
+        // a divider.
+        let at = self.head.wrapping_add(index);
         let q = self.entries.len();
         Some(if q.is_power_of_two() {
             at & (q - 1)

@@ -392,3 +392,102 @@ fn peak_tracks_the_highest_in_flight() {
     assert_eq!(b.stats().in_flight, 1);
     let _ = b.release(p3, at_ms(3));
 }
+
+/// One slot, a queue of 2, 100 ms waits: the fixed pools' configuration.
+struct OneSlot;
+
+impl ConstConfig for OneSlot {
+    const CONFIG: Config = Config::DEFAULT
+        .with_max_concurrent(1)
+        .with_max_queue(2)
+        .with_max_wait(Duration::from_millis(100));
+}
+
+#[test]
+fn a_fixed_config_decides_as_the_held_one() {
+    let mut fixed = match Bulkhead::<2, Stats, Fixed<OneSlot>>::fixed() {
+        Ok(b) => b,
+        Err(e) => panic!("{e}"),
+    };
+    let mut held = pool::<2>(1, 2, 100);
+    assert_eq!(*fixed.config(), *held.config());
+    // The default id is the one `new` gives a storage of exactly `max_queue`.
+    assert_eq!(fixed.id(), held.id());
+    for b in [&mut fixed as &mut dyn Timeline, &mut held] {
+        b.run();
+    }
+    assert_eq!(fixed.stats(), held.stats());
+    assert_eq!(fixed.available(), held.available());
+}
+
+/// The same timeline on either kind of bulkhead.
+trait Timeline {
+    fn run(&mut self);
+}
+
+impl<C: ConfigSource> Timeline for Bulkhead<2, Stats, C> {
+    fn run(&mut self) {
+        let p = permit(self.try_acquire(at_ms(0)));
+        let (a, d) = queued(self.try_acquire(at_ms(10)));
+        assert_eq!(d, at_ms(110));
+        let (c, _) = queued(self.try_acquire(at_ms(20)));
+        assert_eq!(self.try_acquire(at_ms(30)), Acquire::Full);
+        assert_eq!(self.poll_at(), Some(at_ms(110)));
+        assert_eq!(self.release(p, at_ms(40)), Some(a));
+        assert_eq!(self.poll_at(), Some(at_ms(120)));
+        assert_eq!(self.handle_timeout(at_ms(120)), 1);
+        assert_eq!(self.claim(c, at_ms(120)), Claim::Expired);
+        let p = granted(self.claim(a, at_ms(200)));
+        assert_eq!(self.release(p, at_ms(201)), None);
+        assert_eq!(self.in_flight(), 0);
+    }
+}
+
+#[test]
+fn a_fixed_config_is_validated_for_q_naming_the_field() {
+    struct NoSlot;
+    impl ConstConfig for NoSlot {
+        const CONFIG: Config = Config::DEFAULT.with_max_concurrent(0);
+    }
+    let field = |r: Result<(), ConfigError>| r.err().map(|e| e.field);
+    let fixed = Bulkhead::<10, NoStats, Fixed<NoSlot>>::fixed().map(|_| ());
+    assert_eq!(field(fixed), Some("max_concurrent"));
+    // A queue of 2 does not fit a storage of 1.
+    let fixed = Bulkhead::<1, NoStats, Fixed<OneSlot>>::fixed().map(|_| ());
+    let held = Bulkhead::<1, NoStats>::without_stats(OneSlot::CONFIG).map(|_| ());
+    assert_eq!(fixed, held);
+    assert_eq!(field(fixed), Some("max_queue"));
+}
+
+#[test]
+fn a_fixed_config_holds_neither_config_nor_id() {
+    use core::mem::size_of;
+    // The config and the id, and the padding after them on some targets.
+    assert!(
+        size_of::<Bulkhead<4, NoStats>>() - size_of::<Bulkhead<4, NoStats, Fixed<OneSlot>>>()
+            >= size_of::<Config>() + size_of::<u32>()
+    );
+    struct Named;
+    impl ConstConfig for Named {
+        const CONFIG: Config = OneSlot::CONFIG;
+        const ID: u32 = 9;
+    }
+    let mut b = match Bulkhead::<2, NoStats, Fixed<Named>>::fixed() {
+        Ok(b) => b,
+        Err(e) => panic!("{e}"),
+    };
+    let p = permit(b.try_acquire(at_ms(0)));
+    assert_eq!(p.pool(), 9);
+    let (t, _) = queued(b.try_acquire(at_ms(0)));
+    assert_eq!(t, Ticket { pool: 9, seq: 0 });
+    // A permit of a pool that holds the same config and id 9 is taken as ours;
+    // of another id it is not.
+    let mut other = match Bulkhead::<2, NoStats>::with_id(OneSlot::CONFIG, 8) {
+        Ok(b) => b,
+        Err(e) => panic!("{e}"),
+    };
+    let foreign = permit(other.try_acquire(at_ms(0)));
+    assert_eq!(b.release(foreign, at_ms(1)), None);
+    assert_eq!(b.in_flight(), 1);
+    assert_eq!(b.release(p, at_ms(2)), Some(t));
+}

@@ -1,7 +1,7 @@
 //! The machines shared between calls, lent to a call for one step.
 
 use crate::breaker::{self, CircuitBreaker, Permit, Rejected, Transition};
-use crate::bulkhead::{self, Acquire, Bulkhead, Claim, StatsSlot, Ticket};
+use crate::bulkhead::{self, Acquire, Bulkhead, Claim, ConfigSource, StatsSlot, Ticket};
 use crate::outcome::Outcome;
 use crate::retry::{RetryBudget, Unlimited};
 use crate::time::Instant;
@@ -129,10 +129,10 @@ impl<'a, G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Ga
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn with_bulkhead<const Q2: usize, S2: StatsSlot>(
+    pub fn with_bulkhead<const Q2: usize, S2: StatsSlot, C2: ConfigSource>(
         self,
-        bulkhead: &'a mut Bulkhead<Q2, S2>,
-    ) -> Shared<'a, G, Bulkhead<Q2, S2>, B, O, A> {
+        bulkhead: &'a mut Bulkhead<Q2, S2, C2>,
+    ) -> Shared<'a, G, Bulkhead<Q2, S2, C2>, B, O, A> {
         Shared {
             breaker: self.breaker,
             bulkhead: Some(bulkhead),
@@ -281,7 +281,7 @@ pub trait Pool: sealed::Sealed {
     fn cancel(&mut self, ticket: Ticket, now: Instant) -> Option<Ticket>;
 }
 
-impl<const Q: usize, S: StatsSlot> Pool for Bulkhead<Q, S> {
+impl<const Q: usize, S: StatsSlot, C: ConfigSource> Pool for Bulkhead<Q, S, C> {
     #[inline]
     fn try_acquire(&mut self, now: Instant) -> Acquire {
         Self::try_acquire(self, now)
@@ -317,7 +317,10 @@ impl Pool for NoBulkhead {
 
 mod sealed {
     pub trait Sealed {}
-    impl<const Q: usize, S: crate::bulkhead::StatsSlot> Sealed for crate::bulkhead::Bulkhead<Q, S> {}
+    impl<const Q: usize, S: crate::bulkhead::StatsSlot, C: crate::bulkhead::ConfigSource> Sealed
+        for crate::bulkhead::Bulkhead<Q, S, C>
+    {
+    }
     impl Sealed for super::NoBulkhead {}
 }
 

@@ -30,9 +30,7 @@ fn main() -> ! {
     static mut BREAKER_WINDOW: FirmwareBreaker<steadfast::breaker::CountWindow<64>> =
         steadfast::valid!(FirmwareBreaker::fixed());
     #[cfg(feature = "bulkhead")]
-    static mut BULKHEAD: FirmwareBulkhead<4> = steadfast::valid!(FirmwareBulkhead::without_stats(
-        steadfast::bulkhead::Config::DEFAULT.with_max_queue(4)
-    ));
+    static mut BULKHEAD: FirmwareBulkhead<4> = steadfast::valid!(FirmwareBulkhead::fixed());
     #[cfg(any(
         feature = "pipeline",
         feature = "pipeline-breaker",
@@ -41,9 +39,8 @@ fn main() -> ! {
     static mut PIPELINE_BREAKER: FirmwareBreaker<steadfast::breaker::Consecutive> =
         steadfast::valid!(FirmwareBreaker::fixed());
     #[cfg(feature = "pipeline")]
-    static mut PIPELINE_BULKHEAD: FirmwareBulkhead<10> = steadfast::valid!(
-        FirmwareBulkhead::without_stats(steadfast::bulkhead::Config::DEFAULT)
-    );
+    static mut PIPELINE_BULKHEAD: FirmwareBulkhead<10> =
+        steadfast::valid!(FirmwareBulkhead::fixed());
     #[cfg(feature = "pipeline-gate")]
     static mut LIMITER: steadfast::ratelimit::RateLimiter = steadfast::valid!(
         steadfast::ratelimit::RateLimiter::new(steadfast::ratelimit::Config::per_second(10))
@@ -122,10 +119,25 @@ type FirmwareBreaker<W> =
 
 use steadfast::breaker::Fixed;
 
-/// The bulkhead of the probes, as a firmware declares it: no statistics.
+/// The bulkhead of the probes, as a firmware declares it: its configuration
+/// a constant it reads in place ([`Fixed`](steadfast::bulkhead::Fixed)), no
+/// statistics.
 #[allow(dead_code)]
-type FirmwareBulkhead<const Q: usize> =
-    steadfast::bulkhead::Bulkhead<Q, steadfast::bulkhead::NoStats>;
+type FirmwareBulkhead<const Q: usize> = steadfast::bulkhead::Bulkhead<
+    Q,
+    steadfast::bulkhead::NoStats,
+    steadfast::bulkhead::Fixed<QueueOf<Q>>,
+>;
+
+/// The bulkhead configuration of the probes: [`Config::DEFAULT`](steadfast::bulkhead::Config::DEFAULT)
+/// with a queue of `Q` waiters (the default's 10 for `Q = 10`).
+#[allow(dead_code)]
+struct QueueOf<const Q: usize>;
+
+impl<const Q: usize> steadfast::bulkhead::ConstConfig for QueueOf<Q> {
+    const CONFIG: steadfast::bulkhead::Config =
+        steadfast::bulkhead::Config::DEFAULT.with_max_queue(Q as u32);
+}
 
 /// The breaker configuration, the backoff and the pipeline of the probes:
 /// [`Config::DEFAULT`](steadfast::breaker::Config::DEFAULT),
