@@ -223,6 +223,7 @@ impl<
     /// With a bulkhead (several policies may share one: two tasks on one bus):
     /// `K = &'a SharedBulkhead<M, Q2, BS2, BC2>`. This replaces a bulkhead.
     #[must_use]
+    #[allow(clippy::type_complexity)] // its type names every parameter of the policy and the bulkhead
     pub const fn with_bulkhead<
         const Q2: usize,
         BS2: bulkhead::StatsSlot,
