@@ -17,15 +17,15 @@ fn durations_and_instants() {
 #[test]
 fn transitions_and_rejections() {
     let t = Instant::from_secs;
-    let tr = Transition {
-        from: State::HalfOpen {
+    let tr = Transition::new(
+        State::HalfOpen {
             probes_in_flight: 2,
             successes: 1,
             deadline: Some(t(64)),
         },
-        to: State::Open { until: t(94) },
-        at: t(64),
-    };
+        State::Open { until: t(94) },
+        t(64),
+    );
     assert_eq!(
         format!("{tr}"),
         "t=64s: half-open (2 in flight, 1 ok) -> open until t=94s"
