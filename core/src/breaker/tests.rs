@@ -1056,3 +1056,69 @@ fn an_untimed_outcome_records_what_a_timed_one_would() {
         untimed_twin::<TimeWindow<4>>(seed);
     }
 }
+
+/// Every kind of state, half-open with and without its deadline.
+fn every_state() -> [State; 7] {
+    [
+        State::Closed,
+        open(t(34)),
+        open(Instant::ZERO),
+        half(0, 0, None),
+        half(2, 1, Some(t(64))),
+        State::ForcedOpen,
+        State::Disabled,
+    ]
+}
+
+#[test]
+fn a_transition_reads_back_the_states_it_was_made_of() {
+    for from in every_state() {
+        for to in every_state() {
+            let tr = Transition::new(from, to, t(9));
+            assert_eq!((tr.from(), tr.to(), tr.at()), (from, to, t(9)));
+        }
+    }
+}
+
+#[test]
+fn transitions_are_equal_exactly_when_their_states_and_instants_are() {
+    let states = every_state();
+    for (i, a) in states.iter().enumerate() {
+        for (j, b) in states.iter().enumerate() {
+            let x = Transition::new(*a, *b, t(1));
+            assert_eq!(x, Transition::new(*a, *b, t(1)));
+            assert_eq!(x == Transition::new(*b, *a, t(1)), a == b);
+            assert_ne!(x, Transition::new(*a, *b, t(2)));
+            assert_eq!(i == j, a == b);
+        }
+    }
+}
+
+#[test]
+fn the_breakers_transitions_are_the_ones_new_makes_of_its_states() {
+    // Trip, probe, hung episode, re-open, probe, close: each event equals the
+    // transition made of the states read before and after it.
+    let mut b = consecutive(Config::new().with_failure_threshold(1).with_probes(1, 1));
+    let check = |b: &mut Breaker, event: Option<Transition>, before: State, at: Instant| {
+        let event = event.expect("a transition");
+        assert_eq!(event, Transition::new(before, b.state(), at));
+    };
+    let before = b.state();
+    let opened = call(&mut b, t(0), Failure);
+    check(&mut b, opened, before, t(0));
+    let before = b.state();
+    let probing = b.handle_timeout(t(30));
+    check(&mut b, probing, before, t(30));
+    let probe = b.try_acquire(t(30)).expect("a probe");
+    let before = b.state();
+    assert_eq!(before, half(1, 0, Some(t(60))));
+    let hung = b.handle_timeout(t(61));
+    check(&mut b, hung, before, t(60));
+    drop(probe);
+    let _ = b.handle_timeout(t(120));
+    let probe = b.try_acquire(t(120)).expect("a probe");
+    let before = b.state();
+    let closed = b.record(probe, Success, t(121));
+    check(&mut b, closed, before, t(121));
+    assert_eq!(b.state(), State::Closed);
+}

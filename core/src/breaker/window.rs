@@ -480,8 +480,11 @@ impl<const N: usize, const WORDS: usize> Detector for CountWindow<N, WORDS> {
     fn record(&mut self, sample: Sample, _now: Instant, config: &Config) -> bool {
         let len = self.len;
         let full = self.pos >= len;
-        if full && !sample.failure && !sample.slow {
-            // The steady state: a fast success replaces the oldest outcome. The
+        // The steady state, a shortcut for speed where code is cheap (64-bit
+        // targets); a 32-bit target, a microcontroller with little flash, takes
+        // the general path below, which decides alike.
+        if cfg!(target_pointer_width = "64") && full && !sample.failure && !sample.slow {
+            // A fast success replaces the oldest outcome. The
             // full ring judged the previous outcome on the same `len` calls and
             // did not trip (a trip leaves `Closed`, and re-entering it empties
             // the window); a fast success cannot raise either rate, so it
