@@ -1187,11 +1187,11 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
         }
     }
 
-    /// Every entry into a state goes through here: the flat state (`phase`;
-    /// when it is `Open`, `until` is `at` plus the current, growing break; no
-    /// probe counted), a new generation, bookkeeping, and the event when the
-    /// variant changed. Trips and re-opens share it, so the break is computed
-    /// in one place.
+    /// Every entry into a state goes through here: the flat state (`variant`
+    /// with no probe counted; when it is `Open`, `until` is `at` plus the
+    /// current, growing break), a new generation, bookkeeping, and the event
+    /// when the variant changed. Trips and re-opens share it, so the break is
+    /// computed in one place.
     #[cold]
     #[inline(never)]
     fn enter(&mut self, variant: Variant, at: Instant) -> Option<Transition> {
@@ -1209,7 +1209,7 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
         (self.phase, self.deadline) = (Phase::entered(variant), deadline);
         (self.probes_in_flight, self.probe_successes) = (0, 0);
         self.generation = self.generation.wrapping_add(1);
-        if from.variant as u8 == variant as u8 {
+        if from.variant == variant {
             return None;
         }
         self.stats.bump(Counter::StateChanges);
