@@ -78,4 +78,8 @@ fn sizes() {
     // The runtime window length shares its `u16`s with the ring position: no growth.
     assert!(size_of::<Breaker<CountWindow<128, 2>>>() <= 168);
     assert!(size_of::<Permit>() <= 16);
+    // A transition holds both states flat (16 B each) and its instant; its
+    // `None` lives in a spare value of a byte.
+    assert!(size_of::<Transition>() <= 40);
+    assert_eq!(size_of::<Option<Transition>>(), size_of::<Transition>());
 }

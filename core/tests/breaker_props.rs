@@ -89,11 +89,7 @@ impl Model {
             return None;
         }
         sat_u32(&mut self.stats.state_changes);
-        Some(Transition {
-            from,
-            to,
-            at: Instant::from_micros(at),
-        })
+        Some(Transition::new(from, to, Instant::from_micros(at)))
     }
 
     fn open(&mut self, at: u64) -> Option<Transition> {
@@ -404,11 +400,8 @@ fn run_on<W: Window>(
                 if probe && o == Outcome::Success {
                     episode_successes += 1;
                 }
-                if let Some(Transition {
-                    from: State::HalfOpen { .. },
-                    to: State::Closed,
-                    ..
-                }) = real
+                if let Some(t) = real
+                    && matches!((t.from(), t.to()), (State::HalfOpen { .. }, State::Closed))
                 {
                     prop_assert!(
                         episode_successes >= cfg.success_threshold(),

@@ -17,15 +17,15 @@ fn durations_and_instants() {
 #[test]
 fn transitions_and_rejections() {
     let t = Instant::from_secs;
-    let tr = Transition {
-        from: State::HalfOpen {
+    let tr = Transition::new(
+        State::HalfOpen {
             probes_in_flight: 2,
             successes: 1,
             deadline: Some(t(64)),
         },
-        to: State::Open { until: t(94) },
-        at: t(64),
-    };
+        State::Open { until: t(94) },
+        t(64),
+    );
     assert_eq!(
         format!("{tr}"),
         "t=64s: half-open (2 in flight, 1 ok) -> open until t=94s"
@@ -39,4 +39,38 @@ fn transitions_and_rejections() {
         ),
         "circuit breaker open, retry at t=34s"
     );
+}
+
+#[test]
+fn transitions_print_their_states() {
+    let t = Instant::from_secs;
+    let states = [
+        State::Closed,
+        State::Open { until: t(34) },
+        State::HalfOpen {
+            probes_in_flight: 0,
+            successes: 0,
+            deadline: None,
+        },
+        State::HalfOpen {
+            probes_in_flight: 2,
+            successes: 1,
+            deadline: Some(t(64)),
+        },
+        State::ForcedOpen,
+        State::Disabled,
+    ];
+    for from in states {
+        for to in states {
+            let tr = Transition::new(from, to, t(9));
+            assert_eq!(format!("{tr}"), format!("t=9s: {from} -> {to}"));
+            assert_eq!(
+                format!("{tr:?}"),
+                format!(
+                    "Transition {{ from: {from:?}, to: {to:?}, at: {:?} }}",
+                    t(9)
+                )
+            );
+        }
+    }
 }

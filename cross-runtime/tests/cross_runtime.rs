@@ -290,9 +290,9 @@ fn event(e: &Event, epoch: Instant) -> String {
     match e {
         Event::Breaker(t) => format!(
             "breaker {} -> {} at {}",
-            t.from.name(),
-            t.to.name(),
-            rel(t.at)
+            t.from().name(),
+            t.to().name(),
+            rel(t.at())
         ),
         Event::Retry { attempt, delay, at } => {
             format!(

@@ -880,9 +880,9 @@ fn log_event(now: Instant, event: &Event) {
     match event {
         Event::Breaker(t) => defmt::info!(
             "steadfast: breaker {} -> {} at {} us",
-            t.from,
-            t.to,
-            t.at.as_micros()
+            t.from(),
+            t.to(),
+            t.at().as_micros()
         ),
         Event::Retry { attempt, delay, .. } => defmt::info!(
             "steadfast: retry, attempt {} in {} us (at {} us)",

@@ -151,7 +151,7 @@ impl Observer for Timeline {
     }
     fn on_event(&mut self, now: Instant, event: &Event) {
         let line = match event {
-            Event::Breaker(t) => format!("breaker {} -> {}", t.from, t.to),
+            Event::Breaker(t) => format!("breaker {} -> {}", t.from(), t.to()),
             Event::Retry { attempt, delay, .. } => {
                 format!("retry: attempt {attempt} in {} ms", delay.as_millis())
             }

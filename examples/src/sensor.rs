@@ -75,9 +75,9 @@ fn main() {
         while let Some(transition) = breaker.handle_timeout(now) {
             println!(
                 "{:>10}  ** {} -> {}",
-                transition.at.to_string(),
-                transition.from,
-                transition.to
+                transition.at().to_string(),
+                transition.from(),
+                transition.to()
             );
         }
         let permit = match breaker.try_acquire(now) {
@@ -114,7 +114,7 @@ fn main() {
             );
         }
         if let Some(t) = transition {
-            println!("{:>10}  ** {} -> {}", t.at.to_string(), t.from, t.to);
+            println!("{:>10}  ** {} -> {}", t.at().to_string(), t.from(), t.to());
         }
         now += PERIOD;
     }

@@ -1036,7 +1036,7 @@ impl BreakerPermit<'_> {
     /// use steadfast::outcome::Outcome;
     /// # let b = steadfast_std::SharedBreaker::new("db", steadfast::breaker::Config::new().with_failure_threshold(1))?;
     /// let t = b.try_acquire().unwrap().record(Outcome::Failure).unwrap();
-    /// assert!(matches!(t.to, steadfast::breaker::State::Open { .. }));
+    /// assert!(matches!(t.to(), steadfast::breaker::State::Open { .. }));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     #[inline]
@@ -1230,7 +1230,7 @@ mod tests {
         assert_eq!(permits.next().unwrap().failure(), None);
         // The fourth outcome fills the window at 50 %: it trips.
         let opened = permits.next().unwrap().failure().unwrap();
-        assert!(matches!(opened.to, State::Open { .. }));
+        assert!(matches!(opened.to(), State::Open { .. }));
         assert!(b.try_acquire().is_err());
         let s = b.stats();
         assert_eq!(

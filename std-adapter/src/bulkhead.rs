@@ -645,7 +645,7 @@ mod tests {
     impl Observer for HoldOnOpen {
         fn on_event(&self, _policy: &str, _breaker: Option<&str>, event: &Event) {
             if let Event::Breaker(t) = event
-                && matches!(t.to, State::Open { .. })
+                && matches!(t.to(), State::Open { .. })
             {
                 if let Some(opened) = lock(&self.opened).take() {
                     let _ = opened.send(());

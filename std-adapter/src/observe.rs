@@ -327,8 +327,8 @@ impl Observer for MetricsObserver {
             Event::Breaker(t) => {
                 let breaker = breaker.unwrap_or(policy).to_owned();
                 metrics::gauge!(n.state.clone(), LABEL => breaker.clone())
-                    .set(f64::from(state_code(&t.to)));
-                if is_open(&t.to) && !is_open(&t.from) {
+                    .set(f64::from(state_code(&t.to())));
+                if is_open(&t.to()) && !is_open(&t.from()) {
                     metrics::counter!(n.opened.clone(), LABEL => breaker).increment(1);
                 }
             }
@@ -481,10 +481,10 @@ impl Observer for TracingObserver {
         let breaker = breaker.unwrap_or("");
         match event {
             Event::Breaker(t) => {
-                let (from, to) = (t.from.name(), t.to.name());
+                let (from, to) = (t.from().name(), t.to().name());
                 if from == to {
                     tracing::debug!(target: "steadfast", policy, breaker, state = to, "circuit breaker state");
-                } else if is_open(&t.to) {
+                } else if is_open(&t.to()) {
                     tracing::warn!(target: "steadfast", policy, breaker, from, to, "circuit breaker opened");
                 } else {
                     tracing::info!(target: "steadfast", policy, breaker, from, to, "circuit breaker state changed");

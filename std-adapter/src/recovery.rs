@@ -202,7 +202,7 @@ impl Observer for Recovery {
                 (Some(want), Some(name)) => want == name,
                 (Some(_), None) => false,
             };
-            if watched && hook.when.matches(&transition.to) {
+            if watched && hook.when.matches(&transition.to()) {
                 self.spawn((hook.run)(*transition));
             }
         }
@@ -217,13 +217,13 @@ mod tests {
     use steadfast::time::Instant;
 
     fn opened(at: u64) -> Event {
-        Event::Breaker(Transition {
-            from: State::Closed,
-            to: State::Open {
+        Event::Breaker(Transition::new(
+            State::Closed,
+            State::Open {
                 until: Instant::from_secs(at + 30),
             },
-            at: Instant::from_secs(at),
-        })
+            Instant::from_secs(at),
+        ))
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -259,7 +259,7 @@ mod tests {
             move |t: Transition| {
                 let tx = tx.clone();
                 async move {
-                    let _ = tx.send((label, t.at));
+                    let _ = tx.send((label, t.at()));
                 }
             }
         };
@@ -273,15 +273,15 @@ mod tests {
         recovery.on_event(
             "p",
             Some("db"),
-            &Event::Breaker(Transition {
-                from: State::HalfOpen {
+            &Event::Breaker(Transition::new(
+                State::HalfOpen {
                     probes_in_flight: 0,
                     successes: 1,
                     deadline: None,
                 },
-                to: State::Closed,
-                at: Instant::from_secs(3),
-            }),
+                State::Closed,
+                Instant::from_secs(3),
+            )),
         );
         // The hooks hold senders too: the channel closes once they are gone
         // and every spawned hook has sent.
@@ -311,7 +311,7 @@ mod tests {
             let tx = tx.lock().unwrap().clone();
             async move {
                 tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                let _ = tx.send(t.at);
+                let _ = tx.send(t.at());
             }
         });
         recovery.on_event("p", Some("db"), &opened(7));

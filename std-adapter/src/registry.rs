@@ -704,11 +704,7 @@ impl Registry {
         let at = time::now();
         for (name, breaker) in &self.inner.breakers {
             let state = breaker.state();
-            let t = Transition {
-                from: state,
-                to: state,
-                at,
-            };
+            let t = Transition::new(state, state, at);
             self.inner
                 .observer
                 .on_event("", Some(name), &Event::Breaker(t));

@@ -53,7 +53,7 @@ fn breaker_config() -> BreakerConfig {
 
 fn norm_event(e: &Event, t0: Instant) -> String {
     match e {
-        Event::Breaker(t) => format!("breaker {} -> {}", t.from.name(), t.to.name()),
+        Event::Breaker(t) => format!("breaker {} -> {}", t.from().name(), t.to().name()),
         Event::Retry { attempt, delay, at } => {
             format!("retry {attempt} after {delay} at {}", *at - t0)
         }

@@ -392,11 +392,11 @@ impl Observer for Counter<'_> {
     fn on_event(&mut self, now: Instant, event: &Event) {
         match event {
             Event::Breaker(t) => {
-                if matches!(t.to, State::Open { .. }) {
+                if matches!(t.to(), State::Open { .. }) {
                     self.tally.breaker_opens += 1;
                 }
-                self.acc.on_transition(t.from.code(), t.to.code());
-                self.transitions.push((t.at, t.to.code()));
+                self.acc.on_transition(t.from().code(), t.to().code());
+                self.transitions.push((t.at(), t.to().code()));
             }
             Event::Retry { .. } => {
                 self.tally.retries += 1;

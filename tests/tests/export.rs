@@ -77,3 +77,31 @@ fn csv_has_one_row_per_bucket_and_per_transition() {
     assert!(totals.contains(&format!("refused_queue_full,{}\n", r.refusals.queue_full)));
     assert!(totals.contains("refused_rate_limit,0\n"));
 }
+
+#[test]
+fn a_transition_serializes_as_its_two_states_and_its_instant() {
+    use steadfast::breaker::{State, Transition};
+    use steadfast::time::Instant;
+    let (from, to, at) = (
+        State::HalfOpen {
+            probes_in_flight: 2,
+            successes: 1,
+            deadline: Some(Instant::from_secs(64)),
+        },
+        State::Open {
+            until: Instant::from_secs(94),
+        },
+        Instant::from_secs(64),
+    );
+    let t = Transition::new(from, to, at);
+    let value = serde_json::to_value(t).unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!({
+            "from": serde_json::to_value(from).unwrap(),
+            "to": serde_json::to_value(to).unwrap(),
+            "at": serde_json::to_value(at).unwrap(),
+        })
+    );
+    assert_eq!(serde_json::from_value::<Transition>(value).unwrap(), t);
+}

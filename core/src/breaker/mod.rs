@@ -68,6 +68,7 @@ use crate::error::ConfigError;
 use crate::outcome::Outcome;
 use crate::time::{Duration, Instant};
 use state::sealed::Counter;
+use state::{FlatState, Phase, Variant};
 use window::sealed::{Kind, Sample};
 
 /// The circuit breaker, generic over its failure detector `W`.
@@ -123,34 +124,6 @@ pub struct Breaker<W: Window = Consecutive, S: StatsSlot = Stats, C: ConfigSourc
     stats: S,
     window: W,
     config: C,
-}
-
-/// [`State`]'s variant, stored flat beside its fields in [`Breaker`].
-///
-/// The two phases that admit every call come first, so that the hot path tests
-/// them with one comparison (`phase <= Disabled`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[repr(u8)]
-enum Phase {
-    Closed,
-    Disabled,
-    Open,
-    /// Half-open, no probe outstanding (no deadline).
-    HalfOpen,
-    /// Half-open with probes outstanding: `deadline` is the hung-probe deadline.
-    Probing,
-    ForcedOpen,
-}
-
-impl Phase {
-    /// The [`State`] variant it stands for (`HalfOpen` and `Probing` are one).
-    const fn variant(self) -> Self {
-        match self {
-            Self::Probing => Self::HalfOpen,
-            phase => phase,
-        }
-    }
 }
 
 /// Permission to make one call, from [`Breaker::try_acquire`].
@@ -624,33 +597,23 @@ impl<W: Window, S: StatsSlot, T: ConstConfig> Breaker<W, S, Fixed<T>> {
     }
 }
 
-/// The [`State`] the flat fields of a [`Breaker`] stand for.
-const fn state_of(phase: Phase, deadline: Instant, probes_in_flight: u16, successes: u16) -> State {
-    match phase {
-        Phase::Closed => State::Closed,
-        Phase::Open => State::Open { until: deadline },
-        Phase::HalfOpen => State::HalfOpen {
-            probes_in_flight,
-            successes,
-            deadline: None,
-        },
-        Phase::Probing => State::HalfOpen {
-            probes_in_flight,
-            successes,
-            deadline: Some(deadline),
-        },
-        Phase::ForcedOpen => State::ForcedOpen,
-        Phase::Disabled => State::Disabled,
-    }
-}
-
 /// `break_duration × break_multiplier^opens_in_a_row`, capped at `max_break_duration`.
+///
+/// Multiplied one open at a time, stopping at the cap: the multiplier is at
+/// least 1 (validated), so the break only grows, and saturating steps give
+/// the saturating product.
 const fn break_after(config: &Config, opens_in_a_row: u8) -> Duration {
-    let growth = (config.break_multiplier as u64).saturating_pow(opens_in_a_row as u32);
-    config
-        .break_duration
-        .saturating_mul(growth)
-        .min(config.max_break_duration)
+    let multiplier = config.break_multiplier as u64;
+    let mut duration = config.break_duration;
+    let mut opens = opens_in_a_row;
+    while opens > 0
+        && multiplier > 1
+        && duration.as_micros() < config.max_break_duration.as_micros()
+    {
+        duration = duration.saturating_mul(multiplier);
+        opens -= 1;
+    }
+    duration.min(config.max_break_duration)
 }
 
 impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
@@ -695,12 +658,19 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
     /// assert_eq!(b.state(), State::Closed);
     /// ```
     pub const fn state(&self) -> State {
-        state_of(
-            self.phase,
-            self.deadline,
-            self.probes_in_flight,
-            self.probe_successes,
-        )
+        self.flat().state()
+    }
+
+    /// The state, flat.
+    #[inline(always)]
+    const fn flat(&self) -> FlatState {
+        FlatState {
+            deadline: self.deadline,
+            probes_in_flight: self.probes_in_flight,
+            successes: self.probe_successes,
+            variant: self.phase.variant(),
+            probing: matches!(self.phase, Phase::Probing),
+        }
     }
 
     /// The detector, for its [`counts`](Window::counts).
@@ -773,7 +743,7 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
     /// let _ = b.record(p, Outcome::Failure, Instant::ZERO);
     /// assert_eq!(b.handle_timeout(Instant::from_secs(29)), None);
     /// let t = b.handle_timeout(Instant::from_secs(30)).unwrap();
-    /// assert!(matches!(t.to, State::HalfOpen { .. }));
+    /// assert!(matches!(t.to(), State::HalfOpen { .. }));
     /// ```
     #[must_use = "the returned transition is the breaker's event"]
     pub fn handle_timeout(&mut self, now: Instant) -> Option<Transition> {
@@ -820,21 +790,30 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
         if self.phase <= Phase::Disabled {
             return Ok(self.issue(now));
         }
-        let decision = if self.phase == Phase::Open && now < self.deadline {
-            Err(self.reject(Some(self.deadline)))
-        } else {
-            // The permit is built here, not in the slow path: a result that fits in
-            // two registers keeps the caller's hot path free of stack traffic.
-            self.try_acquire_slow(now).map(|()| Permit {
+        if self.phase == Phase::Open && now < self.deadline {
+            let rejected = self.reject(Some(self.deadline));
+            return self.refuse(rejected, now);
+        }
+        if self.try_acquire_slow(now) {
+            return Ok(Permit {
                 generation: self.generation,
                 issued_at: now,
                 shadow: false,
-            })
-        };
-        match decision {
-            Err(_) if self.config.get().metrics_only => Ok(self.shadow_permit(now)),
-            decision => decision,
+            });
         }
+        // A rejection's `retry_at` is the state's own deadline: the hung-probe
+        // deadline, or none (forced open, half-open with no probe out).
+        let rejected = self.reject(self.poll_at());
+        self.refuse(rejected, now)
+    }
+
+    /// A refused call: rejected, or admitted in shadow when metrics-only.
+    #[inline(always)]
+    fn refuse(&mut self, rejected: Rejected, now: Instant) -> Result<Permit, Rejected> {
+        if self.config.get().metrics_only {
+            return Ok(self.shadow_permit(now));
+        }
+        Err(rejected)
     }
 
     /// Metrics-only mode: admits a call the live breaker refused (already
@@ -851,42 +830,37 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
     }
 
     /// [`try_acquire`](Self::try_acquire) when a transition may be due, probes
-    /// are counted, or the breaker is forced open. Counts an admitted call as
-    /// [`issue`](Self::issue) does; the caller makes its permit.
+    /// are counted, or the breaker is forced open: whether the call is
+    /// admitted. Counts an admitted call as [`issue`](Self::issue) does; the
+    /// caller makes its permit, or its rejection from [`poll_at`](Self::poll_at).
     #[cold]
     #[inline(never)]
-    fn try_acquire_slow(&mut self, now: Instant) -> Result<(), Rejected> {
-        // At most HalfOpen → Open → HalfOpen is due at once; the bound is a guard.
-        // The cheap deadline test keeps the hot path free of the event plumbing.
-        for _ in 0..3 {
-            if !self.is_due(now) || self.apply_due(now).is_none() {
-                break;
-            }
-        }
-        match self.phase {
-            Phase::Closed | Phase::Disabled => {
-                self.count_call();
-                Ok(())
-            }
-            Phase::Open => Err(self.reject(Some(self.deadline))),
-            Phase::ForcedOpen => Err(self.reject(None)),
+    fn try_acquire_slow(&mut self, now: Instant) -> bool {
+        // At most a hung episode (→ Open) and then its break (→ HalfOpen) are
+        // due at once, in that order.
+        let _ = self.apply_due(now);
+        let _ = self.apply_due(now);
+        let admitted = match self.phase {
+            Phase::Closed | Phase::Disabled => true,
+            Phase::Open | Phase::ForcedOpen => false,
             Phase::HalfOpen | Phase::Probing => {
-                let probing = self.phase == Phase::Probing;
-                if u32::from(self.probes_in_flight) + u32::from(self.probe_successes)
-                    >= u32::from(self.config.get().max_probes)
-                {
-                    return Err(self.reject(if probing { Some(self.deadline) } else { None }));
-                }
+                let admitted = u32::from(self.probes_in_flight) + u32::from(self.probe_successes)
+                    < u32::from(self.config.get().max_probes);
                 // The first probe with none outstanding starts the deadline.
-                if !probing {
+                if admitted && self.phase == Phase::HalfOpen {
                     self.phase = Phase::Probing;
                     self.deadline = now.saturating_add(self.config.get().max_half_open_wait);
                 }
-                self.probes_in_flight = self.probes_in_flight.saturating_add(1);
-                self.count_call();
-                Ok(())
+                if admitted {
+                    self.probes_in_flight = self.probes_in_flight.saturating_add(1);
+                }
+                admitted
             }
+        };
+        if admitted {
+            self.count_call();
         }
+        admitted
     }
 
     /// Hands back a permit with its call's outcome; returns the transition it
@@ -914,10 +888,10 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
     /// let mut b: Breaker = Breaker::new(Config::new().with_failure_threshold(1).with_probes(1, 1)).unwrap();
     /// let p = b.try_acquire(Instant::ZERO).unwrap();
     /// let opened = b.record(p, Outcome::TimedOut, Instant::ZERO).unwrap();
-    /// assert_eq!(opened.to, State::Open { until: Instant::from_secs(30) });
+    /// assert_eq!(opened.to(), State::Open { until: Instant::from_secs(30) });
     /// let probe = b.try_acquire(Instant::from_secs(30)).unwrap();
     /// let closed = b.record(probe, Outcome::Success, Instant::from_secs(31)).unwrap();
-    /// assert_eq!(closed.to, State::Closed);
+    /// assert_eq!(closed.to(), State::Closed);
     /// assert_eq!(b.stats().slow_calls, 1); // the timeout
     /// ```
     #[must_use = "the returned transition is the breaker's event"]
@@ -959,7 +933,7 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
     /// let p = b.try_acquire(Instant::ZERO).unwrap();
     /// let p = b.record_untimed(p, Outcome::Failure).unwrap_err(); // this one trips
     /// let t = b.record(p, Outcome::Failure, Instant::from_secs(3)).unwrap();
-    /// assert_eq!(t.to, State::Open { until: Instant::from_secs(33) });
+    /// assert_eq!(t.to(), State::Open { until: Instant::from_secs(33) });
     /// ```
     pub fn record_untimed(&mut self, permit: Permit, outcome: Outcome) -> Result<(), Permit> {
         if permit.generation != self.generation {
@@ -1033,7 +1007,7 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
             slow,
         };
         if self.window.record(sample, now, self.config.get()) {
-            self.open(now)
+            self.enter(Variant::Open, now)
         } else {
             None
         }
@@ -1057,12 +1031,12 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
             Phase::Closed => self.judge(outcome, slow, now),
             Phase::HalfOpen | Phase::Probing => {
                 let successes = match outcome {
-                    Outcome::Failure | Outcome::TimedOut => return self.open(now),
+                    Outcome::Failure | Outcome::TimedOut => return self.enter(Variant::Open, now),
                     Outcome::Success => self.probe_successes.saturating_add(1),
                     Outcome::Ignored => self.probe_successes,
                 };
                 if successes >= self.config.get().success_threshold {
-                    return self.enter(Phase::Closed, Instant::ZERO, now);
+                    return self.enter(Variant::Closed, now);
                 }
                 self.probe_successes = successes;
                 self.return_probe();
@@ -1121,13 +1095,13 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
     /// let mut b: Breaker = Breaker::new(Config::new()).unwrap();
     /// let _ = b.force_open(Instant::ZERO);
     /// let t = b.reset(Instant::from_secs(1)).unwrap();
-    /// assert_eq!((t.from, t.to), (State::ForcedOpen, State::Closed));
+    /// assert_eq!((t.from(), t.to()), (State::ForcedOpen, State::Closed));
     /// assert_eq!(b.reset(Instant::from_secs(2)), None);
     /// ```
     #[must_use = "the returned transition is the breaker's event"]
     pub fn reset(&mut self, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
-        self.enter(Phase::Closed, Instant::ZERO, now)
+        self.enter(Variant::Closed, now)
     }
 
     /// Holds the breaker open until [`reset`](Self::reset) or
@@ -1144,7 +1118,7 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
     #[must_use = "the returned transition is the breaker's event"]
     pub fn force_open(&mut self, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
-        self.enter(Phase::ForcedOpen, Instant::ZERO, now)
+        self.enter(Variant::ForcedOpen, now)
     }
 
     /// Turns the breaker into a pass-through that only counts [`Stats`]; it never
@@ -1165,7 +1139,7 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
     #[must_use = "the returned transition is the breaker's event"]
     pub fn disable(&mut self, now: Instant) -> Option<Transition> {
         let now = self.observe(now);
-        self.enter(Phase::Disabled, Instant::ZERO, now)
+        self.enter(Variant::Disabled, now)
     }
 
     /// The clock-max rule: `now` never goes below the highest instant seen.
@@ -1196,14 +1170,6 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
         Rejected { retry_at }
     }
 
-    /// A deadline inside the state has been reached.
-    fn is_due(&self, now: Instant) -> bool {
-        match self.poll_at() {
-            Some(deadline) => now >= deadline,
-            None => false,
-        }
-    }
-
     /// Half-open with a hung-probe deadline that has passed.
     fn probe_episode_expired(&self, now: Instant) -> bool {
         self.phase == Phase::Probing && now >= self.deadline
@@ -1215,48 +1181,45 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
     fn apply_due(&mut self, now: Instant) -> Option<Transition> {
         let deadline = self.deadline;
         match self.phase {
-            Phase::Open if now >= deadline => self.enter(Phase::HalfOpen, Instant::ZERO, deadline),
-            Phase::Probing if now >= deadline => self.open(deadline),
+            Phase::Open if now >= deadline => self.enter(Variant::HalfOpen, deadline),
+            Phase::Probing if now >= deadline => self.enter(Variant::Open, deadline),
             _ => None,
         }
     }
 
-    /// Trips or re-opens at `at`, for the current (growing) break.
+    /// Every entry into a state goes through here: the flat state (`variant`
+    /// with no probe counted; when it is `Open`, `until` is `at` plus the
+    /// current, growing break), a new generation, bookkeeping, and the event
+    /// when the variant changed. Trips and re-opens share it, so the break is
+    /// computed in one place.
     #[cold]
     #[inline(never)]
-    fn open(&mut self, at: Instant) -> Option<Transition> {
-        let until = at.saturating_add(break_after(self.config.get(), self.opens_in_a_row));
-        self.opens_in_a_row = self.opens_in_a_row.saturating_add(1);
-        self.enter(Phase::Open, until, at)
-    }
-
-    /// Every entry into a state goes through here: the flat state (`phase`,
-    /// with `deadline` as the state reads it; no probe counted), a new
-    /// generation, bookkeeping, and the event when the variant changed.
-    fn enter(&mut self, phase: Phase, deadline: Instant, at: Instant) -> Option<Transition> {
-        // `from` is kept flat and both states are rebuilt in the event itself:
-        // no whole `State` is copied around (a `memcpy` call on a Cortex-M0).
-        let (from, from_deadline) = (self.phase, self.deadline);
-        let (probes_in_flight, successes) = (self.probes_in_flight, self.probe_successes);
-        (self.phase, self.deadline) = (phase, deadline);
+    fn enter(&mut self, variant: Variant, at: Instant) -> Option<Transition> {
+        let from = self.flat();
+        let mut deadline = Instant::ZERO;
+        if matches!(variant, Variant::Open) {
+            deadline = at.saturating_add(break_after(self.config.get(), self.opens_in_a_row));
+            self.opens_in_a_row = self.opens_in_a_row.saturating_add(1);
+            self.stats.bump(Counter::Opens);
+        }
+        if matches!(variant, Variant::Closed) {
+            self.window.clear();
+            self.opens_in_a_row = 0;
+        }
+        (self.phase, self.deadline) = (Phase::entered(variant), deadline);
         (self.probes_in_flight, self.probe_successes) = (0, 0);
         self.generation = self.generation.wrapping_add(1);
-        match phase {
-            Phase::Closed => {
-                self.window.clear();
-                self.opens_in_a_row = 0;
-            }
-            Phase::Open => self.stats.bump(Counter::Opens),
-            Phase::HalfOpen | Phase::Probing | Phase::ForcedOpen | Phase::Disabled => {}
-        }
-        if from.variant() == phase.variant() {
+        if from.variant == variant {
             return None;
         }
         self.stats.bump(Counter::StateChanges);
-        Some(Transition {
-            from: state_of(from, from_deadline, probes_in_flight, successes),
-            to: self.state(),
-            at,
-        })
+        let to = FlatState {
+            deadline,
+            probes_in_flight: 0,
+            successes: 0,
+            variant,
+            probing: false,
+        };
+        Some(Transition::flat(from, to, at))
     }
 }

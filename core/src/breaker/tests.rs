@@ -45,7 +45,10 @@ fn tripped_at_4() -> Breaker {
         assert_eq!(call(&mut b, t(s), Failure), None);
     }
     let tr = call(&mut b, t(4), Failure).expect("trips");
-    assert_eq!((tr.from, tr.to, tr.at), (State::Closed, open(t(34)), t(4)));
+    assert_eq!(
+        (tr.from(), tr.to(), tr.at()),
+        (State::Closed, open(t(34)), t(4))
+    );
     b
 }
 
@@ -87,7 +90,7 @@ fn handle_timeout_reports_open_to_half_open_at_until() {
     // Polled late: the event still says when it took effect.
     let tr = b.handle_timeout(t(50)).expect("due");
     assert_eq!(
-        (tr.from, tr.to, tr.at),
+        (tr.from(), tr.to(), tr.at()),
         (open(t(34)), half(0, 0, None), t(34))
     );
     assert_eq!(b.poll_at(), None, "no probe outstanding, nothing can hang");
@@ -108,7 +111,7 @@ fn a_success_ends_the_run_and_ignored_neither_counts_nor_ends_it() {
     assert_eq!(call(&mut b, t(9), Ignored), None);
     assert_eq!(b.window().failures(), 4);
     assert_eq!(
-        call(&mut b, t(10), TimedOut).map(|tr| tr.to),
+        call(&mut b, t(10), TimedOut).map(|tr| tr.to()),
         Some(open(t(40)))
     );
     let s = b.stats();
@@ -147,7 +150,7 @@ fn half_open_admits_max_probes_and_closes_after_success_threshold() {
     );
     let tr = b.record(p2, Success, t(39)).expect("closes");
     assert_eq!(
-        (tr.from, tr.to, tr.at),
+        (tr.from(), tr.to(), tr.at()),
         (half(2, 1, Some(t(64))), State::Closed, t(39))
     );
     assert_eq!(b.poll_at(), None);
@@ -166,7 +169,7 @@ fn any_probe_failure_reopens_at_once() {
     let p2 = b.try_acquire(t(34)).unwrap();
     assert_eq!(b.record(p1, Success, t(35)), None);
     let tr = b.record(p2, Failure, t(36)).expect("re-opens");
-    assert_eq!(tr.to, open(t(66)));
+    assert_eq!(tr.to(), open(t(66)));
     assert_eq!(b.stats().opens, 2);
 }
 
@@ -193,7 +196,7 @@ fn ignored_and_cancelled_probes_return_their_slot() {
     assert_eq!(b.state(), half(0, 0, None));
     let probe = b.try_acquire(t(42)).unwrap();
     assert_eq!(
-        b.record(probe, Success, t(43)).map(|tr| tr.to),
+        b.record(probe, Success, t(43)).map(|tr| tr.to()),
         Some(State::Closed)
     );
 }
@@ -208,7 +211,7 @@ fn a_hung_probe_fails_the_episode_at_its_deadline() {
     assert_eq!(b.handle_timeout(Instant::from_micros(64_000_000 - 1)), None);
     let tr = b.handle_timeout(t(64)).expect("hung");
     assert_eq!(
-        (tr.from, tr.to, tr.at),
+        (tr.from(), tr.to(), tr.at()),
         (half(1, 1, Some(t(64))), open(t(94)), t(64))
     );
     assert_eq!(b.poll_at(), Some(t(94)));
@@ -246,14 +249,14 @@ fn an_outcome_after_the_deadline_applies_the_failed_episode_first() {
     let probe = b.try_acquire(t(34)).unwrap();
     let p2 = b.try_acquire(t(34)).unwrap();
     let tr = b.record(probe, Success, t(64)).expect("hung episode");
-    assert_eq!(tr.to, open(t(94)));
+    assert_eq!(tr.to(), open(t(94)));
     assert_eq!(b.stats().successes, 0, "the late success is stale");
     // A cancel after the deadline does not rescue the episode either.
     let mut c = tripped_at_4();
     let q = c.try_acquire(t(34)).unwrap();
     c.cancel(q, t(65));
     assert_eq!(c.state(), half(1, 0, Some(t(64))));
-    assert_eq!(c.handle_timeout(t(65)).map(|tr| tr.to), Some(open(t(94))));
+    assert_eq!(c.handle_timeout(t(65)).map(|tr| tr.to()), Some(open(t(94))));
     b.cancel(p2, t(64));
 }
 
@@ -283,21 +286,21 @@ fn break_grows_on_repeated_trips_up_to_the_cap_and_resets_on_close() {
         .with_break_duration(secs(10))
         .with_break_growth(2, secs(35));
     let mut b = consecutive(config);
-    assert_eq!(call(&mut b, t(0), Failure).unwrap().to, open(t(10)));
-    assert_eq!(call(&mut b, t(10), Failure).unwrap().to, open(t(30)));
+    assert_eq!(call(&mut b, t(0), Failure).unwrap().to(), open(t(10)));
+    assert_eq!(call(&mut b, t(10), Failure).unwrap().to(), open(t(30)));
     assert_eq!(
-        call(&mut b, t(30), Failure).unwrap().to,
+        call(&mut b, t(30), Failure).unwrap().to(),
         open(t(65)),
         "40 s capped at 35"
     );
-    assert_eq!(call(&mut b, t(65), Failure).unwrap().to, open(t(100)));
+    assert_eq!(call(&mut b, t(65), Failure).unwrap().to(), open(t(100)));
     assert_eq!(b.next_break_duration(), secs(35));
-    assert_eq!(call(&mut b, t(100), Success).unwrap().to, State::Closed);
+    assert_eq!(call(&mut b, t(100), Success).unwrap().to(), State::Closed);
     assert_eq!(b.next_break_duration(), secs(10));
-    assert_eq!(call(&mut b, t(101), Failure).unwrap().to, open(t(111)));
+    assert_eq!(call(&mut b, t(101), Failure).unwrap().to(), open(t(111)));
     // A hung episode grows the break too.
     let _hung = b.try_acquire(t(111)).unwrap();
-    assert_eq!(b.handle_timeout(t(121)).unwrap().to, open(t(141)));
+    assert_eq!(b.handle_timeout(t(121)).unwrap().to(), open(t(141)));
 }
 
 #[test]
@@ -327,7 +330,7 @@ fn count_window_judges_from_minimum_calls_and_trips_on_a_success() {
     }
     // The 5th call reaches the minimum on a success: 4/5 = 80 % ≥ 50 %.
     let tr = call(&mut b, t(4), Success).expect("trips on a success");
-    assert_eq!(tr.to, open(t(34)));
+    assert_eq!(tr.to(), open(t(34)));
 }
 
 #[test]
@@ -360,7 +363,7 @@ fn count_window_slides_and_threshold_is_inclusive() {
     );
     // 2 of 4 = exactly 50 %: trips.
     assert_eq!(
-        call(&mut b, t(6), Failure).map(|tr| tr.to),
+        call(&mut b, t(6), Failure).map(|tr| tr.to()),
         Some(open(t(36)))
     );
 }
@@ -426,7 +429,7 @@ fn a_runtime_length_window_slides_at_its_length() {
     assert_eq!(b.window().counts(), full);
     // 2 of 4 = exactly 50 %: trips, as a `CountWindow<4>` does.
     assert_eq!(
-        call(&mut b, t(6), Failure).map(|tr| tr.to),
+        call(&mut b, t(6), Failure).map(|tr| tr.to()),
         Some(open(t(36)))
     );
 }
@@ -465,7 +468,7 @@ fn closing_and_reset_empty_a_runtime_window_and_keep_its_length() {
     assert!(call(&mut b, t(1), Failure).is_some());
     // Probe at 31 closes: the window is emptied, still 2 long.
     assert_eq!(
-        call(&mut b, t(31), Success).map(|tr| tr.to),
+        call(&mut b, t(31), Success).map(|tr| tr.to()),
         Some(State::Closed)
     );
     assert_eq!(b.window().counts(), WindowCounts::default());
@@ -573,7 +576,7 @@ fn slow_call_rate_trips_on_slow_successes() {
         }
     );
     let tr = slow(&mut b, t(6), secs(5)).expect("2 of 4 slow");
-    assert_eq!(tr.to, open(t(41)));
+    assert_eq!(tr.to(), open(t(41)));
     assert_eq!(b.stats().slow_calls, 2);
     assert_eq!(b.stats().failures, 0);
 }
@@ -640,7 +643,7 @@ fn time_window_buckets_expire() {
         "below minimum calls"
     );
     let tr = call(&mut b, ms(109_999), Success).expect("2/3 = 66 % ≥ 60 %");
-    assert_eq!(tr.to, open(ms(139_999)));
+    assert_eq!(tr.to(), open(ms(139_999)));
 }
 
 #[test]
@@ -652,7 +655,7 @@ fn time_window_trips_on_a_success_that_reaches_minimum_calls() {
     let _ = call(&mut b, t(0), Failure);
     let _ = call(&mut b, t(1), Failure);
     assert_eq!(
-        call(&mut b, t(9), Success).map(|tr| tr.to),
+        call(&mut b, t(9), Success).map(|tr| tr.to()),
         Some(open(t(39)))
     );
 }
@@ -660,7 +663,7 @@ fn time_window_trips_on_a_success_that_reaches_minimum_calls() {
 #[test]
 fn the_clock_going_backwards_is_read_as_standing_still() {
     let mut b = consecutive(Config::new().with_failure_threshold(1));
-    assert_eq!(call(&mut b, t(100), Failure).unwrap().to, open(t(130)));
+    assert_eq!(call(&mut b, t(100), Failure).unwrap().to(), open(t(130)));
     assert_eq!(
         b.try_acquire(t(50)),
         Err(Rejected {
@@ -674,7 +677,7 @@ fn the_clock_going_backwards_is_read_as_standing_still() {
     assert_eq!(p2.issued_at(), t(130));
     assert_eq!(b.record(probe, Success, t(2)), None);
     assert_eq!(
-        b.record(p2, Success, Instant::ZERO).unwrap().to,
+        b.record(p2, Success, Instant::ZERO).unwrap().to(),
         State::Closed
     );
     assert_eq!(b.stats().slow_calls, 0);
@@ -684,13 +687,13 @@ fn the_clock_going_backwards_is_read_as_standing_still() {
 fn near_the_end_of_time_nothing_panics() {
     let mut b = consecutive(Config::new().with_failure_threshold(1).with_probes(1, 1));
     let end = Instant::MAX - secs(1);
-    assert_eq!(call(&mut b, end, Failure).unwrap().to, open(Instant::MAX));
+    assert_eq!(call(&mut b, end, Failure).unwrap().to(), open(Instant::MAX));
     assert!(b.try_acquire(end).is_err());
     let probe = b.try_acquire(Instant::MAX).unwrap();
     assert_eq!(b.state(), half(1, 0, Some(Instant::MAX)));
     // At MAX the hung-probe deadline is already reached: the episode fails.
     assert_eq!(
-        b.record(probe, Success, Instant::MAX).unwrap().to,
+        b.record(probe, Success, Instant::MAX).unwrap().to(),
         open(Instant::MAX)
     );
     for _ in 0..4 {
@@ -706,13 +709,13 @@ fn near_the_end_of_time_nothing_panics() {
 fn manual_controls() {
     let mut b = tripped_at_4();
     let tr = b.force_open(t(5)).unwrap();
-    assert_eq!((tr.from, tr.to), (open(t(34)), State::ForcedOpen));
+    assert_eq!((tr.from(), tr.to()), (open(t(34)), State::ForcedOpen));
     assert_eq!(b.force_open(t(6)), None);
     assert_eq!(b.poll_at(), None);
     assert_eq!(b.handle_timeout(t(1_000)), None);
     assert_eq!(b.try_acquire(t(1_000)), Err(Rejected { retry_at: None }));
     let tr = b.disable(t(1_001)).unwrap();
-    assert_eq!((tr.from, tr.to), (State::ForcedOpen, State::Disabled));
+    assert_eq!((tr.from(), tr.to()), (State::ForcedOpen, State::Disabled));
     for s in 0..20 {
         assert_eq!(call(&mut b, t(1_002 + s), Failure), None);
     }
@@ -720,7 +723,7 @@ fn manual_controls() {
     let p = b.try_acquire(t(1_100)).unwrap();
     let tr = b.reset(t(1_101)).unwrap();
     assert_eq!(
-        (tr.from, tr.to, tr.at),
+        (tr.from(), tr.to(), tr.at()),
         (State::Disabled, State::Closed, t(1_101))
     );
     // The permit from the disabled generation is stale after the reset.
@@ -743,7 +746,7 @@ fn reset_clears_the_detector_and_the_growth() {
     let _ = call(&mut b, t(0), Failure);
     let _ = call(&mut b, t(30), Failure);
     assert_eq!(b.state(), open(t(120)));
-    assert_eq!(b.reset(t(31)).unwrap().to, State::Closed);
+    assert_eq!(b.reset(t(31)).unwrap().to(), State::Closed);
     assert_eq!(b.next_break_duration(), secs(30));
     let _ = call(&mut b, t(32), Failure);
     assert_eq!(b.window().failures(), 1);
@@ -911,7 +914,10 @@ fn metrics_only_judges_and_transitions_like_a_live_breaker_but_never_rejects() {
     let mut shadow = consecutive(config);
     assert_eq!(call(&mut shadow, t(0), Failure), None);
     let tr = call(&mut shadow, t(1), Failure).expect("trips as a live breaker would");
-    assert_eq!((tr.from, tr.to, tr.at), (State::Closed, open(t(31)), t(1)));
+    assert_eq!(
+        (tr.from(), tr.to(), tr.at()),
+        (State::Closed, open(t(31)), t(1))
+    );
     assert_eq!(shadow.poll_at(), Some(t(31)));
 
     // Open: admitted anyway; the outcome is not judged (a live breaker never
@@ -934,7 +940,7 @@ fn metrics_only_judges_and_transitions_like_a_live_breaker_but_never_rejects() {
     assert_eq!(shadow.record(extra, Failure, t(32)), None);
     assert_eq!(shadow.state(), half(1, 0, Some(t(61))));
     let tr = shadow.record(probe, Success, t(33)).expect("closes");
-    assert_eq!((tr.from.name(), tr.to), ("half_open", State::Closed));
+    assert_eq!((tr.from().name(), tr.to()), ("half_open", State::Closed));
     assert_eq!(shadow.stats().rejections, 3);
     assert_eq!(shadow.stats().state_changes, 3);
 
@@ -1049,4 +1055,70 @@ fn an_untimed_outcome_records_what_a_timed_one_would() {
         untimed_twin::<CountWindow<8>>(seed);
         untimed_twin::<TimeWindow<4>>(seed);
     }
+}
+
+/// Every kind of state, half-open with and without its deadline.
+fn every_state() -> [State; 7] {
+    [
+        State::Closed,
+        open(t(34)),
+        open(Instant::ZERO),
+        half(0, 0, None),
+        half(2, 1, Some(t(64))),
+        State::ForcedOpen,
+        State::Disabled,
+    ]
+}
+
+#[test]
+fn a_transition_reads_back_the_states_it_was_made_of() {
+    for from in every_state() {
+        for to in every_state() {
+            let tr = Transition::new(from, to, t(9));
+            assert_eq!((tr.from(), tr.to(), tr.at()), (from, to, t(9)));
+        }
+    }
+}
+
+#[test]
+fn transitions_are_equal_exactly_when_their_states_and_instants_are() {
+    let states = every_state();
+    for (i, a) in states.iter().enumerate() {
+        for (j, b) in states.iter().enumerate() {
+            let x = Transition::new(*a, *b, t(1));
+            assert_eq!(x, Transition::new(*a, *b, t(1)));
+            assert_eq!(x == Transition::new(*b, *a, t(1)), a == b);
+            assert_ne!(x, Transition::new(*a, *b, t(2)));
+            assert_eq!(i == j, a == b);
+        }
+    }
+}
+
+#[test]
+fn the_breakers_transitions_are_the_ones_new_makes_of_its_states() {
+    // Trip, probe, hung episode, re-open, probe, close: each event equals the
+    // transition made of the states read before and after it.
+    let mut b = consecutive(Config::new().with_failure_threshold(1).with_probes(1, 1));
+    let check = |b: &mut Breaker, event: Option<Transition>, before: State, at: Instant| {
+        let event = event.expect("a transition");
+        assert_eq!(event, Transition::new(before, b.state(), at));
+    };
+    let before = b.state();
+    let opened = call(&mut b, t(0), Failure);
+    check(&mut b, opened, before, t(0));
+    let before = b.state();
+    let probing = b.handle_timeout(t(30));
+    check(&mut b, probing, before, t(30));
+    let probe = b.try_acquire(t(30)).expect("a probe");
+    let before = b.state();
+    assert_eq!(before, half(1, 0, Some(t(60))));
+    let hung = b.handle_timeout(t(61));
+    check(&mut b, hung, before, t(60));
+    drop(probe);
+    let _ = b.handle_timeout(t(120));
+    let probe = b.try_acquire(t(120)).expect("a probe");
+    let before = b.state();
+    let closed = b.record(probe, Success, t(121));
+    check(&mut b, closed, before, t(121));
+    assert_eq!(b.state(), State::Closed);
 }

@@ -396,6 +396,42 @@ impl<const N: usize, const WORDS: usize> CountWindow<N, WORDS> {
     }
 }
 
+impl<const N: usize, const WORDS: usize> CountWindow<N, WORDS> {
+    /// Records any outcome in a window of `len` slots, `full` or not, and
+    /// judges it: the general path of [`Detector::record`], which its
+    /// steady-state shortcut agrees with.
+    #[inline(always)]
+    fn record_any(&mut self, sample: Sample, config: &Config, len: u16, full: bool) -> bool {
+        let index = usize::from(if full {
+            self.pos.wrapping_sub(len)
+        } else {
+            self.pos
+        });
+        let was_failed = swap_bit(&mut self.failed, index, sample.failure);
+        let was_slow = swap_bit(&mut self.slow, index, sample.slow);
+        // The counts are the set bits of the ring (at most `len` ≤ 32 768), so
+        // these neither overflow nor underflow.
+        let evicted = u16::from(full);
+        self.failures = self
+            .failures
+            .wrapping_sub(evicted & u16::from(was_failed))
+            .wrapping_add(u16::from(sample.failure));
+        self.slow_calls = self
+            .slow_calls
+            .wrapping_sub(evicted & u16::from(was_slow))
+            .wrapping_add(u16::from(sample.slow));
+        self.pos = next_pos(self.pos, len);
+        // Judged from `min(minimum_calls, len)` calls on (both ≥ 1 after
+        // validation); the products of u16 counts and percents ≤ 100 fit in a u32.
+        let calls = u32::from(self.filled());
+        if calls < config.minimum_calls.min(u32::from(len)) {
+            return false;
+        }
+        u32::from(self.failures) * 100 >= u32::from(config.failure_rate_percent) * calls
+            || u32::from(self.slow_calls) * 100 >= u32::from(config.slow_call_rate_percent) * calls
+    }
+}
+
 impl<const N: usize, const WORDS: usize> Default for CountWindow<N, WORDS> {
     /// [`CountWindow::new`].
     fn default() -> Self {
@@ -480,12 +516,14 @@ impl<const N: usize, const WORDS: usize> Detector for CountWindow<N, WORDS> {
     fn record(&mut self, sample: Sample, _now: Instant, config: &Config) -> bool {
         let len = self.len;
         let full = self.pos >= len;
-        if full && !sample.failure && !sample.slow {
-            // The steady state: a fast success replaces the oldest outcome. The
-            // full ring judged the previous outcome on the same `len` calls and
-            // did not trip (a trip leaves `Closed`, and re-entering it empties
-            // the window); a fast success cannot raise either rate, so it
-            // cannot trip.
+        // The steady state, a shortcut for speed where code is cheap (64-bit
+        // targets); a 32-bit target, a microcontroller with little flash, takes
+        // the general path (`record_any`), which decides alike.
+        if cfg!(target_pointer_width = "64") && full && !sample.failure && !sample.slow {
+            // A fast success replaces the oldest outcome. The full ring judged
+            // the previous outcome on the same `len` calls and did not trip (a
+            // trip leaves `Closed`, and re-entering it empties the window); a
+            // fast success cannot raise either rate, so it cannot trip.
             let index = usize::from(self.pos.wrapping_sub(len));
             let was_failed = swap_bit(&mut self.failed, index, false);
             let was_slow = swap_bit(&mut self.slow, index, false);
@@ -494,33 +532,7 @@ impl<const N: usize, const WORDS: usize> Detector for CountWindow<N, WORDS> {
             self.pos = next_pos(self.pos, len);
             return false;
         }
-        let index = usize::from(if full {
-            self.pos.wrapping_sub(len)
-        } else {
-            self.pos
-        });
-        let was_failed = swap_bit(&mut self.failed, index, sample.failure);
-        let was_slow = swap_bit(&mut self.slow, index, sample.slow);
-        // The counts are the set bits of the ring (at most `len` ≤ 32 768), so
-        // these neither overflow nor underflow.
-        let evicted = u16::from(full);
-        self.failures = self
-            .failures
-            .wrapping_sub(evicted & u16::from(was_failed))
-            .wrapping_add(u16::from(sample.failure));
-        self.slow_calls = self
-            .slow_calls
-            .wrapping_sub(evicted & u16::from(was_slow))
-            .wrapping_add(u16::from(sample.slow));
-        self.pos = next_pos(self.pos, len);
-        // Judged from `min(minimum_calls, len)` calls on (both ≥ 1 after
-        // validation); the products of u16 counts and percents ≤ 100 fit in a u32.
-        let calls = u32::from(self.filled());
-        if calls < config.minimum_calls.min(u32::from(len)) {
-            return false;
-        }
-        u32::from(self.failures) * 100 >= u32::from(config.failure_rate_percent) * calls
-            || u32::from(self.slow_calls) * 100 >= u32::from(config.slow_call_rate_percent) * calls
+        self.record_any(sample, config, len, full)
     }
 
     fn counts_at(&self, _now: Instant, _config: &Config) -> WindowCounts {
@@ -729,8 +741,40 @@ impl<const K: usize> Window for TimeWindow<K> {
 
 #[cfg(test)]
 mod tests {
-    use super::{swap_bit_halves, swap_bit_wide};
+    use super::{CountWindow, Detector, Sample, swap_bit_halves, swap_bit_wide};
+    use crate::breaker::Config;
     use crate::rng::{Rng, SplitMix64};
+    use crate::time::{Duration, Instant};
+
+    #[test]
+    fn the_count_windows_shortcut_decides_as_its_general_path() {
+        let config = Config::new()
+            .with_minimum_calls(3)
+            .with_failure_rate_percent(30)
+            .with_slow_calls(Duration::from_secs(1), 40);
+        let mut rng = SplitMix64::new(11);
+        for len in [1, 2, 3, 7, 64, 100] {
+            let fresh = CountWindow::<128, 2>::with_len(len).expect("a valid length");
+            let (mut shortcut, mut general) = (fresh, fresh);
+            for _ in 0..if cfg!(miri) { 200 } else { 20_000 } {
+                let draw = rng.next_u64() % 100;
+                let sample = Sample {
+                    failure: draw < 8,
+                    slow: (8..12).contains(&draw),
+                };
+                let tripped = shortcut.record(sample, Instant::ZERO, &config);
+                let full = general.pos >= general.len;
+                let general_tripped = general.record_any(sample, &config, general.len, full);
+                assert_eq!(tripped, general_tripped, "len {len}");
+                assert_eq!(shortcut, general, "len {len}");
+                if tripped {
+                    // A trip leaves `Closed`; the window is empty when it returns.
+                    shortcut.clear();
+                    general.clear();
+                }
+            }
+        }
+    }
 
     #[test]
     fn both_bit_swaps_agree_on_every_bit() {

@@ -79,10 +79,10 @@ impl Observer for Watch {
             say!(
                 "[{} ms] drill: breaker {} -> {}",
                 now.as_millis(),
-                t.from.name(),
-                t.to.name()
+                t.from().name(),
+                t.to().name()
             );
-            let code = match t.to {
+            let code = match t.to() {
                 State::Closed => 0,
                 State::HalfOpen { .. } => 1,
                 _ => 2,

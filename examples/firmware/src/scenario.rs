@@ -203,10 +203,10 @@ impl Observer for Tally {
                     "[{} ms] {} breaker {} -> {}",
                     now.as_millis(),
                     self.who,
-                    t.from.name(),
-                    t.to.name()
+                    t.from().name(),
+                    t.to().name()
                 );
-                match t.to {
+                match t.to() {
                     breaker::State::Open { .. } => self.bump(|c| c.opened += 1),
                     breaker::State::Closed => self.bump(|c| c.closed += 1),
                     _ => {}

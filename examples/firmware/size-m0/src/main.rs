@@ -202,13 +202,13 @@ mod patterns {
                         Outcome::Success
                     };
                     if let Some(t) = b.record(permit, outcome, now) {
-                        acc = acc.wrapping_add(u64::from(t.to.code()));
+                        acc = acc.wrapping_add(u64::from(t.to().code()));
                     }
                 }
                 Err(rejected) => acc ^= rejected.retry_at.map_or(1, Instant::as_micros),
             }
             if let Some(t) = b.handle_timeout(now) {
-                acc = acc.wrapping_add(u64::from(t.to.code()));
+                acc = acc.wrapping_add(u64::from(t.to().code()));
             }
             acc ^= b.poll_at().map_or(0, Instant::as_micros);
         }
