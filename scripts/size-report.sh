@@ -22,7 +22,7 @@ LLVM_BIN="${LLVM_BIN:-$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 
 OUT="$CARGO_TARGET_DIR/size-report"
 mkdir -p "$OUT"
 FEATURES=(time rng breaker breaker-window backoff retry bulkhead timeout pipeline-breaker pipeline)
-ADAPTERS=(pipeline-gate embassy embassy-extras)   # measured alone, not part of `together`; embassy-extras has no budget
+ADAPTERS=(pipeline-gate retry-held pipeline-held embassy embassy-extras)   # measured alone, not part of `together`; embassy-extras has no budget
 features=("$@")
 full_run=0
 [ ${#features[@]} -gt 0 ] || { features=("${FEATURES[@]}"); full_run=1; }
@@ -40,15 +40,17 @@ BUDGETS=(
   'flash:retry                  1024     1024   `Retry<Fixed<_>>` + its backoff (the retries of one call, jittered)'
   'flash:bulkhead               1024     1024   `Bulkhead<4, NoStats, Fixed<_>>`'
   'flash:timeout                 300      300   `Deadline`'
-  'flash:pipeline-breaker       4096     5176   pipeline (`pipeline::Fixed<_>`): breaker + retry + timeouts'
-  'flash:together               8192    14092   every pattern + pipeline'
-  'flash:pipeline-gate             -     5796   pipeline (`pipeline::Fixed<_>`): breaker + rate limiter (the gate) + retry + timeouts'
+  'flash:pipeline-breaker       4096     4980   pipeline (`pipeline::Fixed<_>`): breaker + retry + timeouts'
+  'flash:together               8192    13400   every pattern + pipeline'
+  'flash:pipeline-gate             -     5588   pipeline (`pipeline::Fixed<_>`): breaker + rate limiter (the gate) + retry + timeouts'
+  'flash:retry-held                -     3164   `Retry` + `Backoff`, both held (a configuration read at run time)'
+  'flash:pipeline-held             -     6752   pipeline held (`Pipeline`, `Backoff`): breaker + retry + timeouts'
   'ram:Breaker_Consecutive        32       32   `size_of::<Breaker<Consecutive, NoStats, Fixed<_>>>()`'
   'ram:Breaker_CountWindow_64     64       64   `size_of::<Breaker<CountWindow<64>, NoStats, Fixed<_>>>()`'
   'ram:Breaker_Consecutive_Stats   -      128   `size_of::<Breaker<Consecutive>>()` (holds its `Config`, counts `Stats`)'
   'ram:Bulkhead_4_NoStats          -       96   `size_of::<Bulkhead<4, NoStats, Fixed<_>>>()` (holds neither config nor pool id)'
   'ram:Call                      128      128   `size_of::<pipeline::Call>()`'
-  'flash:embassy                   -     8120   steadfast-embassy `Policy::call` with the firmware breaker and pipeline (embassy-time included)'
+  'flash:embassy                   -     7756   steadfast-embassy `Policy::call` with the firmware breaker and pipeline (embassy-time included)'
   'ram:embassy_call_beyond_op    256      256   a `Policy::call` future minus the future of the operation itself'
 )
 
@@ -58,12 +60,14 @@ BUDGETS=(
 FOOTPRINT=(
   'breaker               =ram:Breaker_Consecutive;Breaker<Consecutive>=ram:Breaker_Consecutive_Stats  `Breaker<Consecutive, NoStats, Fixed<_>>`'
   'breaker-window        =ram:Breaker_CountWindow_64            `Breaker<CountWindow<64>, NoStats, Fixed<_>>`'
-  'backoff               Backoff=ram:Backoff                    `backoff::Fixed<_>` (delays with jitter, from a constant: no RAM)'
-  'retry                 Retry<Fixed<_>>=ram:Retry_Fixed;Retry=ram:Retry  `Retry<Fixed<_>>` + its backoff (the retries of one call, jittered)'
+  'backoff               -                                      `backoff::Fixed<_>` (delays with jitter, from a constant: no RAM)'
+  'retry                 Retry<Fixed<_>>=ram:Retry_Fixed        `Retry<Fixed<_>>` + its backoff (the retries of one call, jittered)'
   'bulkhead              =ram:Bulkhead_4_NoStats;Bulkhead<4>=ram:Bulkhead_4  `Bulkhead<4, NoStats, Fixed<_>>`'
   '-                     =ram:Budget                            `Budget` (retry budget)'
   'timeout               =ram:Deadline                          `Deadline`'
-  'pipeline-breaker      Call=ram:Call;Pipeline<backoff::Fixed<_>>=ram:Pipeline_Fixed;Pipeline=ram:Pipeline  pipeline (`pipeline::Fixed<_>`): breaker + retry + timeouts'
+  'retry-held            Retry=ram:Retry;Backoff=ram:Backoff    `Retry` + `Backoff`, both held (a configuration read at run time)'
+  'pipeline-breaker      Call=ram:Call                          pipeline (`pipeline::Fixed<_>`): breaker + retry + timeouts'
+  'pipeline-held         Call=ram:Call;Pipeline=ram:Pipeline    pipeline held (`Pipeline`, `Backoff`): breaker + retry + timeouts'
   'pipeline              Call=ram:Call                          pipeline (`pipeline::Fixed<_>`): breaker + bulkhead + retry + timeouts'
   'pipeline-gate         -                                      pipeline (`pipeline::Fixed<_>`): breaker + rate limiter (the gate) + retry + timeouts'
   'together              -                                      every pattern + pipeline'

@@ -34,7 +34,8 @@ fn main() -> ! {
     #[cfg(any(
         feature = "pipeline",
         feature = "pipeline-breaker",
-        feature = "pipeline-gate"
+        feature = "pipeline-gate",
+        feature = "pipeline-held"
     ))]
     static mut PIPELINE_BREAKER: FirmwareBreaker<steadfast::breaker::Consecutive> =
         steadfast::valid!(FirmwareBreaker::fixed());
@@ -91,6 +92,14 @@ fn main() -> ! {
     #[cfg(feature = "pipeline-gate")]
     {
         acc ^= patterns::pipeline_gate(PIPELINE_BREAKER, LIMITER, input);
+    }
+    #[cfg(feature = "retry-held")]
+    {
+        acc ^= patterns::retry_held(input);
+    }
+    #[cfg(feature = "pipeline-held")]
+    {
+        acc ^= patterns::pipeline_held(PIPELINE_BREAKER, input);
     }
     #[cfg(feature = "embassy")]
     {
@@ -261,6 +270,41 @@ mod patterns {
         acc ^ u64::from(retry.attempts())
     }
 
+    /// [`backoff`] and [`retry`] with the backoff and the retry config held as
+    /// values (a config read at run time): every growth and jitter linked.
+    #[cfg(feature = "retry-held")]
+    pub fn retry_held(input: u64) -> u64 {
+        use steadfast::backoff::Backoff;
+        use steadfast::outcome::Verdict;
+        use steadfast::retry::{self, Retry, RetryDecision};
+        static BACKOFF: Backoff = Backoff::DEFAULT;
+        let b: &Backoff = black_box(&BACKOFF);
+        let mut rng = SplitMix64::new(input);
+        let mut previous = Duration::ZERO;
+        let mut acc = 0u64;
+        for retry in 1..=black_box(8u32) {
+            acc ^= b.delay(retry).as_micros();
+            previous = b.jittered(retry, previous, &mut rng);
+            acc ^= previous.as_micros();
+        }
+        let mut now = Instant::from_micros(black_box(0));
+        let mut retry = Retry::new(
+            black_box(retry::Config::default()),
+            now,
+            Some(now.saturating_add(Duration::from_secs(10))),
+        );
+        for _ in 0..8 {
+            match retry.on_outcome(Verdict::failure(), now, &mut rng) {
+                RetryDecision::RetryAt { at, attempt, .. } => {
+                    now = at;
+                    acc ^= u64::from(attempt);
+                }
+                _ => break,
+            }
+        }
+        acc ^ u64::from(retry.attempts())
+    }
+
     /// Bulkhead with a small waiting queue.
     #[cfg(feature = "bulkhead")]
     pub fn bulkhead(b: &mut super::FirmwareBulkhead<4>, input: u64) -> u64 {
@@ -310,6 +354,7 @@ mod patterns {
                 .with_breaker(breaker)
                 .with_bulkhead(pool)
                 .with_observer(&mut retries),
+            firmware_call,
         );
         acc ^ u64::from(pool.in_flight()) ^ retries.0
     }
@@ -327,6 +372,28 @@ mod patterns {
             &mut Shared::new()
                 .with_breaker(breaker)
                 .with_observer(&mut retries),
+            firmware_call,
+        );
+        acc ^ retries.0
+    }
+
+    /// [`pipeline_breaker`] with the pipeline held as a value, read through an
+    /// opaque reference (a policy read at run time), and its backoff held.
+    #[cfg(feature = "pipeline-held")]
+    pub fn pipeline_held(
+        breaker: &mut FirmwareBreaker<steadfast::breaker::Consecutive>,
+        input: u64,
+    ) -> u64 {
+        use steadfast::pipeline::{self, Pipeline, Shared};
+        static PIPELINE: Pipeline = steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT));
+        let held: &'static Pipeline = black_box(&PIPELINE);
+        let mut retries = Retries(0);
+        let acc = calls(
+            input,
+            &mut Shared::new()
+                .with_breaker(breaker)
+                .with_observer(&mut retries),
+            |now| held.start(now),
         );
         acc ^ retries.0
     }
@@ -345,6 +412,7 @@ mod patterns {
                 .with_breaker(breaker)
                 .with_observer(&mut retries)
                 .with_gate(limiter),
+            firmware_call,
         );
         acc ^ retries.0
     }
@@ -353,14 +421,16 @@ mod patterns {
     #[cfg(any(
         feature = "pipeline",
         feature = "pipeline-breaker",
-        feature = "pipeline-gate"
+        feature = "pipeline-gate",
+        feature = "pipeline-held"
     ))]
     struct Retries(u64);
 
     #[cfg(any(
         feature = "pipeline",
         feature = "pipeline-breaker",
-        feature = "pipeline-gate"
+        feature = "pipeline-gate",
+        feature = "pipeline-held"
     ))]
     impl steadfast::pipeline::Observer for Retries {
         fn on_event(&mut self, _now: Instant, event: &steadfast::pipeline::Event) {
@@ -368,23 +438,41 @@ mod patterns {
         }
     }
 
-    /// Four calls driven to their end over a scripted flaky dependency (what
-    /// an adapter does).
+    /// A call of the policy a firmware names by a type (`pipeline::Fixed`):
+    /// built and checked at compile time, every choice of it known to the
+    /// call's code.
     #[cfg(any(
         feature = "pipeline",
         feature = "pipeline-breaker",
         feature = "pipeline-gate"
     ))]
+    fn firmware_call(
+        now: Instant,
+    ) -> steadfast::pipeline::Call<'static, steadfast::pipeline::Fixed<super::Defaults>> {
+        steadfast::pipeline::Fixed::new().start(now)
+    }
+
+    /// Four calls driven to their end over a scripted flaky dependency (what
+    /// an adapter does), each started by `begin`.
+    #[cfg(any(
+        feature = "pipeline",
+        feature = "pipeline-breaker",
+        feature = "pipeline-gate",
+        feature = "pipeline-held"
+    ))]
     fn calls<
         G: steadfast::breaker::CircuitBreaker,
         K: steadfast::pipeline::Pool,
         A: steadfast::pipeline::Gate,
+        D: steadfast::backoff::Delays,
+        P: core::ops::Deref<Target = steadfast::pipeline::Pipeline<D>>,
     >(
         input: u64,
         shared: &mut steadfast::pipeline::Shared<'_, G, K, steadfast::retry::Unlimited, Retries, A>,
+        begin: impl Fn(Instant) -> steadfast::pipeline::Call<'static, P>,
     ) -> u64 {
         use steadfast::outcome::Verdict;
-        use steadfast::pipeline::{self, Step};
+        use steadfast::pipeline::Step;
         let mut rng = SplitMix64::new(input);
         let mut acc = 0u64;
         let (mut start, second) = (Instant::ZERO, Duration::from_micros(black_box(1_000_000)));
@@ -392,9 +480,7 @@ mod patterns {
         for _ in 0..4u32 {
             start = start.saturating_add(second);
             let mut now = start;
-            // The policy a firmware names by a type (`pipeline::Fixed`): built and
-            // checked at compile time, every choice of it known to the call's code.
-            let mut call = pipeline::Fixed::<super::Defaults>::new().start(now);
+            let mut call = begin(now);
             let mut step = call.next(now, shared);
             for _ in 0..8u32 {
                 step = match step {
