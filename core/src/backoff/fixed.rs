@@ -163,17 +163,11 @@ pub(crate) mod sealed {
 
     /// The source's machinery, private to the crate (keeps `Delays` sealed).
     pub trait Source: Copy + core::fmt::Debug + PartialEq + Eq + core::hash::Hash {
-        /// The backoff itself.
-        fn get(&self) -> Backoff;
-        /// [`Backoff::draw_range`] of [`get`](Self::get).
+        /// [`Backoff::draw_range`] of the backoff.
         fn draw_range(&self, retry: u32, previous: Duration) -> (u64, u64);
     }
 
     impl Source for Backoff {
-        #[inline(always)]
-        fn get(&self) -> Backoff {
-            *self
-        }
         #[inline(always)]
         fn draw_range(&self, retry: u32, previous: Duration) -> (u64, u64) {
             Self::draw_range(self, retry, previous)
@@ -184,10 +178,6 @@ pub(crate) mod sealed {
     /// choice `T::BACKOFF` makes is known there, so the arithmetic of the
     /// growth and jitter it does not use is not compiled in.
     impl<T: ConstBackoff> Source for Fixed<T> {
-        #[inline(always)]
-        fn get(&self) -> Backoff {
-            T::BACKOFF
-        }
         #[inline(always)]
         fn draw_range(&self, retry: u32, previous: Duration) -> (u64, u64) {
             T::BACKOFF.range(retry, previous)
