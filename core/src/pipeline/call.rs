@@ -1156,17 +1156,13 @@ impl Rng for NoJitter {
 
     /// What the provided `between` computes from `next_u64` above, without its
     /// 128-bit product: `below(n) = ⌊(2^63 - 1)·n / 2^64⌋ = ⌊n/2 - n/2^64⌋`,
-    /// which is `⌊(n - 1) / 2⌋`, one less for an odd `n` above `2^63`.
+    /// which is `⌊(n - 1) / 2⌋`, one less for an odd `n` above `2^63`. With
+    /// `n = span + 1`: `span / 2`, less one when `span` is even and at least
+    /// `2^63` (its top bit set, its low bit clear). The whole range
+    /// (`span = u64::MAX`) gives `u64::MAX / 2`, the draw itself.
     fn between(&mut self, low: u64, high: u64) -> u64 {
-        if high <= low {
-            return low;
-        }
-        let span = high - low;
-        if span == u64::MAX {
-            return self.next_u64();
-        }
-        // n = span + 1: odd when span is even.
-        low + span / 2 - u64::from(span.is_multiple_of(2) && span >= 1 << 63)
+        let span = high.saturating_sub(low);
+        low + (span >> 1) - ((span >> 63) & !span & 1)
     }
 }
 
