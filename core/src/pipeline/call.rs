@@ -578,6 +578,7 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
                 },
             },
             Phase::Queued { .. } => self.poll_queue(now, shared),
+            // `Waiting` cannot be seen here: a wait still running returned above.
             Phase::Ready | Phase::Waiting { .. } => self.begin_attempt(now, shared),
         }
     }
