@@ -917,7 +917,9 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
         };
         let (breaker, bulkhead) = (self.take_attempt_breaker(), self.take_attempt_bulkhead());
         let late = matches!(deadline, Some(d) if d.is_expired(now));
-        if late && cut_by_caller {
+        // Only a call with a total deadline is ever cut by it: saying so
+        // lets a constant policy without one drop this path.
+        if late && cut_by_caller && self.total().is_some() {
             // The caller's impatience, not the dependency's failure: the
             // breaker sees a cancellation (a probe returns its slot).
             tell_gate(shared, gated, None, now);
