@@ -419,9 +419,12 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
         }
     }
 
-    /// The total deadline, if the policy has a total timeout.
-    const fn total(&self) -> Option<Deadline> {
-        if self.bounded {
+    /// The total deadline, if the policy has a total timeout. Whether it has
+    /// one is read from the policy, not from the call: for a pipeline fixed at
+    /// compile time ([`Fixed`](super::Fixed)) without a total timeout, the
+    /// paths that follow a total deadline fold away.
+    fn total(&self) -> Option<Deadline> {
+        if self.pipeline.config().timeout.total.is_some() {
             Some(Deadline::at(self.total_at))
         } else {
             None
@@ -553,41 +556,31 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
                 budget.on_request(now);
             }
         }
-        // A few rounds at most: Waiting → Ready → Attempt; the bound keeps the
-        // loop obviously finite.
-        for _ in 0..4 {
-            match &self.phase {
-                Phase::Finished { end, retry_at } => {
-                    return Step::Done(finish_of(*end, *retry_at, self.started));
-                }
-                Phase::Running { deadline, .. } => {
-                    return match deadline {
-                        Some(d) if d.is_expired(now) => self.on_timed_out(now, shared),
-                        Some(d) => Step::Wait { until: d.instant() },
-                        None => Step::Wait {
-                            until: Instant::MAX,
-                        },
-                    };
-                }
-                Phase::Waiting { until } => {
-                    let until = *until;
-                    if self.total_expired(now) {
-                        return self.fail(
-                            Failure::new(Reason::DeadlineExceeded, self.started),
-                            shared,
-                            now,
-                        );
-                    }
-                    if now < until {
-                        return Step::Wait { until };
-                    }
-                    self.phase = Phase::Ready;
-                }
-                Phase::Queued { .. } => return self.poll_queue(now, shared),
-                Phase::Ready => return self.begin_attempt(now, shared),
+        // A wait that is over leaves the call ready for its next attempt.
+        if let Phase::Waiting { until } = self.phase {
+            if self.total_expired(now) {
+                return self.fail(Cause::DeadlineExceeded, None, shared, now);
             }
+            if now < until {
+                return Step::Wait { until };
+            }
+            self.phase = Phase::Ready;
         }
-        Step::Wait { until: now }
+        match &self.phase {
+            Phase::Finished { end, retry_at } => {
+                Step::Done(finish_of(*end, *retry_at, self.started))
+            }
+            Phase::Running { deadline, .. } => match deadline {
+                Some(d) if d.is_expired(now) => self.on_timed_out(now, shared),
+                Some(d) => Step::Wait { until: d.instant() },
+                None => Step::Wait {
+                    until: Instant::MAX,
+                },
+            },
+            Phase::Queued { .. } => self.poll_queue(now, shared),
+            // `Waiting` cannot be seen here: a wait still running returned above.
+            Phase::Ready | Phase::Waiting { .. } => self.begin_attempt(now, shared),
+        }
     }
 
     /// Starts the attempt `retry.attempts()` if every stage admits it.
@@ -597,11 +590,7 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
         shared: &mut Shared<'_, G, K, B, O, A>,
     ) -> Step {
         if self.total_expired(now) {
-            return self.fail(
-                Failure::new(Reason::DeadlineExceeded, self.started),
-                shared,
-                now,
-            );
+            return self.fail(Cause::DeadlineExceeded, None, shared, now);
         }
         if self.pipeline.config().order == Order::BulkheadOutermost && self.bulkhead.is_none() {
             match self.take_slot(now, shared) {
@@ -674,11 +663,7 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
         shared: &mut Shared<'_, G, K, B, O, A>,
         now: Instant,
     ) -> Step {
-        self.fail(
-            Failure::new(Reason::BulkheadFull, self.started),
-            shared,
-            now,
-        )
+        self.fail(Cause::BulkheadFull, None, shared, now)
     }
 
     /// Claims a queued ticket.
@@ -698,7 +683,7 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
             Some(bulkhead) => Some(bulkhead.claim(ticket, now)),
             None => None,
         };
-        let failure = match claim {
+        let cause = match claim {
             Some(Claim::Granted(permit)) => {
                 self.bulkhead = Some(permit);
                 // The whole call's slot: the attempt's stages come next.
@@ -712,14 +697,14 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
                 self.phase = Phase::Queued { ticket, until };
                 return Step::Queued { ticket, until };
             }
-            Some(Claim::Expired) => Failure::new(Reason::QueueTimeout, self.started),
-            None if self.total_expired(now) => Failure::new(Reason::DeadlineExceeded, self.started),
+            Some(Claim::Expired) => Cause::QueueTimeout,
+            None if self.total_expired(now) => Cause::DeadlineExceeded,
             // The bulkhead was not lent: nothing to claim from.
-            None => Failure::new(Reason::BulkheadFull, self.started),
+            None => Cause::BulkheadFull,
         };
         let breaker = self.take_attempt_breaker();
         give_back(now, shared, breaker, None);
-        self.fail(failure, shared, now)
+        self.fail(cause, None, shared, now)
     }
 
     /// Every stage admitted: the attempt runs (or, with a zero/expired
@@ -753,7 +738,10 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
                         Reason::RateLimited { retry_at } => {
                             self.on_rejected(now, retry_at, true, shared)
                         }
-                        reason => self.fail(Failure::new(reason, self.started), shared, now),
+                        reason => {
+                            let (cause, retry_at) = Cause::of(reason);
+                            self.fail(cause, retry_at, shared, now)
+                        }
                     };
                 }
             },
@@ -813,27 +801,25 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
         limited: bool,
         shared: &mut Shared<'_, G, K, B, O, A>,
     ) -> Step {
-        let attempts = self.started;
-        let reason = if limited {
-            Reason::RateLimited { retry_at }
+        let refused = if limited {
+            Cause::RateLimited
         } else {
-            Reason::BreakerOpen { retry_at }
+            Cause::BreakerOpen
         };
-        let fail_fast = Failure::new(reason, attempts);
         let (Some(total), Some(at)) = (self.total(), retry_at) else {
-            return self.fail(fail_fast, shared, now);
+            return self.fail(refused, retry_at, shared, now);
         };
         if !self.fits_full_attempt(at, total)
             || self.retry.attempts() >= self.pipeline.config().retry.max_attempts()
         {
-            return self.fail(fail_fast, shared, now);
+            return self.fail(refused, retry_at, shared, now);
         }
         // The refused attempt counts as one; the wait is the breaker's, not a
         // backoff, and spends no budget (nothing reached the dependency).
         let hint = at.saturating_duration_since(now);
         let lent = Lent {
             config: &self.pipeline.config().retry,
-            deadline: self.deadline(),
+            deadline: self.total().map(Deadline::instant),
             last_now: &mut self.last_now,
         };
         match self.retry.on_outcome_drawn(
@@ -850,7 +836,7 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
             } => {
                 let until = backoff_at.max(at);
                 if !self.fits_full_attempt(until, total) {
-                    return self.fail(fail_fast, shared, now);
+                    return self.fail(refused, retry_at, shared, now);
                 }
                 emit(
                     &mut shared.observer,
@@ -864,7 +850,7 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
                 self.phase = Phase::Waiting { until };
                 Step::Wait { until }
             }
-            _ => self.fail(fail_fast, shared, now),
+            _ => self.fail(refused, retry_at, shared, now),
         }
     }
 
@@ -931,16 +917,14 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
         };
         let (breaker, bulkhead) = (self.take_attempt_breaker(), self.take_attempt_bulkhead());
         let late = matches!(deadline, Some(d) if d.is_expired(now));
-        if late && cut_by_caller {
+        // Only a call with a total deadline is ever cut by it: saying so
+        // lets a constant policy without one drop this path.
+        if late && cut_by_caller && self.total().is_some() {
             // The caller's impatience, not the dependency's failure: the
             // breaker sees a cancellation (a probe returns its slot).
             tell_gate(shared, gated, None, now);
             give_back(now, shared, breaker, bulkhead);
-            return self.fail(
-                Failure::new(Reason::DeadlineExceeded, self.started),
-                shared,
-                now,
-            );
+            return self.fail(Cause::DeadlineExceeded, None, shared, now);
         }
         if late && verdict.outcome != Outcome::TimedOut {
             // `Verdict::timed_out()`, field by field: a whole verdict moved
@@ -962,7 +946,7 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
         give_back(now, shared, None, bulkhead);
         let lent = Lent {
             config: &self.pipeline.config().retry,
-            deadline: self.deadline(),
+            deadline: self.total().map(Deadline::instant),
             last_now: &mut self.last_now,
         };
         let decision = match shared.budget.as_deref_mut() {
@@ -973,14 +957,16 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
                 .retry
                 .on_outcome_drawn(lent, &verdict, now, rng, &mut Unlimited),
         };
-        let reason = match decision {
+        let cause = match decision {
             RetryDecision::Done => {
-                return self.complete(End::Completed(verdict.outcome), None, attempt, shared, now);
+                return self.complete(End::Completed(verdict.outcome), None, shared, now);
             }
             RetryDecision::GiveUp(GiveUpReason::DeadlineWouldPass) if self.total_expired(now) => {
-                Reason::DeadlineExceeded
+                Cause::DeadlineExceeded
             }
-            RetryDecision::GiveUp(give_up) => Reason::after_give_up(give_up, verdict.outcome),
+            RetryDecision::GiveUp(give_up) => {
+                Cause::without_retry_at(Reason::after_give_up(give_up, verdict.outcome))
+            }
             RetryDecision::RetryAt { at, attempt, delay } => {
                 if shared.budget.is_some() {
                     self.withdrawn = self.retry.withdrawal();
@@ -994,7 +980,7 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
                 return self.next(now, shared);
             }
         };
-        self.fail(Failure::new(reason, attempt), shared, now)
+        self.fail(cause, None, shared, now)
     }
 
     /// Gives up the call now (the caller's future was dropped, a shutdown):
@@ -1092,7 +1078,7 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
         }
     }
 
-    /// Ends the call in `end` (with its `retry_at`) after `attempts` attempts.
+    /// Ends the call in `end` (with its `retry_at`) after the attempts it ran.
     /// The call's [`Finish`] is built once, in the step returned: on a
     /// Cortex-M0 a whole `Finish` moved from one place to another is a
     /// `memcpy`.
@@ -1102,7 +1088,6 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
         &mut self,
         end: End,
         retry_at: Option<Instant>,
-        attempts: u32,
         shared: &mut Shared<'_, G, K, B, O, A>,
         now: Instant,
     ) -> Step {
@@ -1116,24 +1101,28 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
         }
         self.release_outer(now, shared);
         self.phase = Phase::Finished { end, retry_at };
-        Step::Done(finish_of(end, retry_at, attempts))
+        Step::Done(finish_of(end, retry_at, self.started))
     }
 
+    /// Ends the call failed by `cause` (with its `retry_at`) after the
+    /// attempts it ran: in [`Finish::Fallback`] when the caller has a fallback
+    /// that covers the failure, otherwise in [`Finish::Failed`].
     fn fail<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
-        failure: Failure,
+        cause: Cause,
+        retry_at: Option<Instant>,
         shared: &mut Shared<'_, G, K, B, O, A>,
         now: Instant,
     ) -> Step {
-        let (cause, retry_at) = Cause::of(failure.reason);
-        let attempts = failure.attempts;
-        let end = if self.has_fallback && self.pipeline.config().fallback.covers(&failure) {
-            emit(&mut shared.observer, now, Event::Fallback(failure));
-            End::Fallback(cause)
-        } else {
-            End::Failed(cause)
-        };
-        self.complete(end, retry_at, attempts, shared, now)
+        let mut end = End::Failed(cause);
+        if self.has_fallback {
+            let failure = Failure::new(cause.reason(retry_at), self.started);
+            if self.pipeline.config().fallback.covers(&failure) {
+                emit(&mut shared.observer, now, Event::Fallback(failure));
+                end = End::Fallback(cause);
+            }
+        }
+        self.complete(end, retry_at, shared, now)
     }
 }
 
@@ -1170,17 +1159,13 @@ impl Rng for NoJitter {
 
     /// What the provided `between` computes from `next_u64` above, without its
     /// 128-bit product: `below(n) = ⌊(2^63 - 1)·n / 2^64⌋ = ⌊n/2 - n/2^64⌋`,
-    /// which is `⌊(n - 1) / 2⌋`, one less for an odd `n` above `2^63`.
+    /// which is `⌊(n - 1) / 2⌋`, one less for an odd `n` above `2^63`. With
+    /// `n = span + 1`: `span / 2`, less one when `span` is even and at least
+    /// `2^63` (its top bit set, its low bit clear). The whole range
+    /// (`span = u64::MAX`) gives `u64::MAX / 2`, the draw itself.
     fn between(&mut self, low: u64, high: u64) -> u64 {
-        if high <= low {
-            return low;
-        }
-        let span = high - low;
-        if span == u64::MAX {
-            return self.next_u64();
-        }
-        // n = span + 1: odd when span is even.
-        low + span / 2 - u64::from(span.is_multiple_of(2) && span >= 1 << 63)
+        let span = high.saturating_sub(low);
+        low + (span >> 1) - ((span >> 63) & !span & 1)
     }
 }
 
