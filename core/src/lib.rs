@@ -14,6 +14,7 @@ pub mod chaos;
 mod div;
 pub mod error;
 pub mod hedge;
+mod marker;
 pub mod outcome;
 pub mod pipeline;
 pub mod ratelimit;

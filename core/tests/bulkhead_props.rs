@@ -131,22 +131,30 @@ trait Kind: Sized {
     fn pool_id(&self) -> u32;
 }
 
+/// The readers every kind has: each is a `const fn` of its own kind's impl,
+/// so generic code cannot call them through one bound.
+macro_rules! readers {
+    () => {
+        fn counted(&self) -> Option<Stats> {
+            S::of(self)
+        }
+        fn free(&self) -> u32 {
+            self.available()
+        }
+        fn limits(&self) -> Config {
+            *self.config()
+        }
+        fn pool_id(&self) -> u32 {
+            self.id()
+        }
+    };
+}
+
 impl<S: Counts> Kind for Bulkhead<Q, S> {
     fn build(config: Config) -> Self {
         Self::with_id(config, 1).unwrap()
     }
-    fn counted(&self) -> Option<Stats> {
-        S::of(self)
-    }
-    fn free(&self) -> u32 {
-        self.available()
-    }
-    fn limits(&self) -> Config {
-        *self.config()
-    }
-    fn pool_id(&self) -> u32 {
-        self.id()
-    }
+    readers!();
 }
 
 impl<S: Counts, T: ConstConfig> Kind for Bulkhead<Q, S, Fixed<T>> {
@@ -154,18 +162,7 @@ impl<S: Counts, T: ConstConfig> Kind for Bulkhead<Q, S, Fixed<T>> {
         assert_eq!(config, T::CONFIG);
         Self::fixed().unwrap()
     }
-    fn counted(&self) -> Option<Stats> {
-        S::of(self)
-    }
-    fn free(&self) -> u32 {
-        self.available()
-    }
-    fn limits(&self) -> Config {
-        *self.config()
-    }
-    fn pool_id(&self) -> u32 {
-        self.id()
-    }
+    readers!();
 }
 
 /// The counters of a bulkhead that keeps them (`Stats`), `None` for `NoStats`.

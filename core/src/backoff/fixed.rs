@@ -1,8 +1,6 @@
 //! Where a retry policy reads its backoff: a [`Backoff`] it holds, or a
 //! [`Fixed`] constant named by a type.
 
-use core::fmt;
-use core::hash::{Hash, Hasher};
 use core::marker::PhantomData;
 
 use super::Backoff;
@@ -104,38 +102,7 @@ impl<T: ConstBackoff> Fixed<T> {
     }
 }
 
-// By hand: the derives would ask `T` for each trait, and `T` is only a name.
-impl<T> Clone for Fixed<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T> Copy for Fixed<T> {}
-impl<T> Default for Fixed<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-impl<T> PartialEq for Fixed<T> {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-impl<T> Eq for Fixed<T> {}
-impl<T> Hash for Fixed<T> {
-    fn hash<H: Hasher>(&self, _: &mut H) {}
-}
-impl<T> fmt::Debug for Fixed<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Fixed")
-    }
-}
-#[cfg(feature = "defmt")]
-impl<T> defmt::Format for Fixed<T> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "Fixed")
-    }
-}
+crate::marker::fixed_marker!(Fixed);
 
 /// Where a retry policy reads its delays: a [`Backoff`] it holds (the
 /// default, chosen at run time, e.g. from a config file) or a [`Fixed`]

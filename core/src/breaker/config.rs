@@ -1,6 +1,5 @@
 //! The breaker's configuration: validated once, then never a reason to fail.
 
-use core::fmt;
 use core::marker::PhantomData;
 
 use crate::error::ConfigError;
@@ -687,35 +686,7 @@ impl<T> Fixed<T> {
     }
 }
 
-// By hand: the derives would ask `T` for each trait, and `T` is only a name.
-impl<T> Clone for Fixed<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T> Copy for Fixed<T> {}
-impl<T> Default for Fixed<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-impl<T> PartialEq for Fixed<T> {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-impl<T> Eq for Fixed<T> {}
-impl<T> fmt::Debug for Fixed<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Fixed")
-    }
-}
-#[cfg(feature = "defmt")]
-impl<T> defmt::Format for Fixed<T> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "Fixed")
-    }
-}
+crate::marker::fixed_marker!(Fixed);
 
 /// Where a [`Breaker`](super::Breaker) reads its configuration: a [`Config`]
 /// it holds (the default) or a [`Fixed`] constant it holds nothing of. Sealed.

@@ -1,6 +1,5 @@
 //! Bulkhead configuration: how many calls run at once, how many may wait, how long.
 
-use core::fmt;
 use core::marker::PhantomData;
 
 use crate::error::ConfigError;
@@ -271,35 +270,7 @@ impl<T> Fixed<T> {
     }
 }
 
-// By hand: the derives would ask `T` for each trait, and `T` is only a name.
-impl<T> Clone for Fixed<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T> Copy for Fixed<T> {}
-impl<T> Default for Fixed<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-impl<T> PartialEq for Fixed<T> {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-impl<T> Eq for Fixed<T> {}
-impl<T> fmt::Debug for Fixed<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Fixed")
-    }
-}
-#[cfg(feature = "defmt")]
-impl<T> defmt::Format for Fixed<T> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "Fixed")
-    }
-}
+crate::marker::fixed_marker!(Fixed);
 
 /// Where a [`Bulkhead`](super::Bulkhead) reads its configuration and pool id:
 /// a [`Config`] and an id it holds (the default) or a [`Fixed`] constant it

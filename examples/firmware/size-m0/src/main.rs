@@ -224,33 +224,31 @@ mod patterns {
         acc
     }
 
-    /// The default backoff (exponential ×2, equal jitter) as a firmware
-    /// declares it: a constant named by a type ([`Fixed`](steadfast::backoff::Fixed)).
-    #[cfg(feature = "backoff")]
-    pub fn backoff(input: u64) -> u64 {
-        use steadfast::backoff::Fixed;
-        let b = Fixed::<super::Defaults>::new();
-        let mut rng = SplitMix64::new(input);
+    /// Eight delays and jittered draws of one backoff.
+    #[cfg(any(feature = "backoff", feature = "retry-held"))]
+    fn draws(
+        delay: impl Fn(u32) -> Duration,
+        jittered: impl Fn(u32, Duration, &mut SplitMix64) -> Duration,
+        rng: &mut SplitMix64,
+    ) -> u64 {
         let mut previous = Duration::ZERO;
         let mut acc = 0u64;
         for retry in 1..=black_box(8u32) {
-            acc ^= b.delay(retry).as_micros();
-            previous = b.jittered(retry, previous, &mut rng);
+            acc ^= delay(retry).as_micros();
+            previous = jittered(retry, previous, rng);
             acc ^= previous.as_micros();
         }
         acc
     }
 
     /// One call's retry machine over failing attempts.
-    #[cfg(feature = "retry")]
-    pub fn retry(input: u64) -> u64 {
+    #[cfg(any(feature = "retry", feature = "retry-held"))]
+    fn retries<D: steadfast::backoff::Delays>(
+        config: steadfast::retry::Config<D>,
+        rng: &mut SplitMix64,
+    ) -> u64 {
         use steadfast::outcome::Verdict;
-        use steadfast::retry::{self, Retry, RetryDecision};
-        let config = black_box(
-            retry::Config::DEFAULT
-                .with_backoff(steadfast::backoff::Fixed::<super::Defaults>::new()),
-        );
-        let mut rng = SplitMix64::new(input);
+        use steadfast::retry::{Retry, RetryDecision};
         let mut now = Instant::from_micros(black_box(0));
         let mut retry = Retry::new(
             config,
@@ -259,7 +257,7 @@ mod patterns {
         );
         let mut acc = 0u64;
         for _ in 0..8 {
-            match retry.on_outcome(Verdict::failure(), now, &mut rng) {
+            match retry.on_outcome(Verdict::failure(), now, rng) {
                 RetryDecision::RetryAt { at, attempt, .. } => {
                     now = at;
                     acc ^= u64::from(attempt);
@@ -270,39 +268,40 @@ mod patterns {
         acc ^ u64::from(retry.attempts())
     }
 
+    /// The default backoff (exponential ×2, equal jitter) as a firmware
+    /// declares it: a constant named by a type ([`Fixed`](steadfast::backoff::Fixed)).
+    #[cfg(feature = "backoff")]
+    pub fn backoff(input: u64) -> u64 {
+        let b = steadfast::backoff::Fixed::<super::Defaults>::new();
+        draws(
+            |n| b.delay(n),
+            |n, previous, rng| b.jittered(n, previous, rng),
+            &mut SplitMix64::new(input),
+        )
+    }
+
+    /// The retries of one call, the backoff a constant named by a type.
+    #[cfg(feature = "retry")]
+    pub fn retry(input: u64) -> u64 {
+        let config = steadfast::retry::Config::DEFAULT
+            .with_backoff(steadfast::backoff::Fixed::<super::Defaults>::new());
+        retries(black_box(config), &mut SplitMix64::new(input))
+    }
+
     /// [`backoff`] and [`retry`] with the backoff and the retry config held as
     /// values (a config read at run time): every growth and jitter linked.
     #[cfg(feature = "retry-held")]
     pub fn retry_held(input: u64) -> u64 {
         use steadfast::backoff::Backoff;
-        use steadfast::outcome::Verdict;
-        use steadfast::retry::{self, Retry, RetryDecision};
         static BACKOFF: Backoff = Backoff::DEFAULT;
         let b: &Backoff = black_box(&BACKOFF);
         let mut rng = SplitMix64::new(input);
-        let mut previous = Duration::ZERO;
-        let mut acc = 0u64;
-        for retry in 1..=black_box(8u32) {
-            acc ^= b.delay(retry).as_micros();
-            previous = b.jittered(retry, previous, &mut rng);
-            acc ^= previous.as_micros();
-        }
-        let mut now = Instant::from_micros(black_box(0));
-        let mut retry = Retry::new(
-            black_box(retry::Config::default()),
-            now,
-            Some(now.saturating_add(Duration::from_secs(10))),
+        let acc = draws(
+            |n| b.delay(n),
+            |n, previous, rng| b.jittered(n, previous, rng),
+            &mut rng,
         );
-        for _ in 0..8 {
-            match retry.on_outcome(Verdict::failure(), now, &mut rng) {
-                RetryDecision::RetryAt { at, attempt, .. } => {
-                    now = at;
-                    acc ^= u64::from(attempt);
-                }
-                _ => break,
-            }
-        }
-        acc ^ u64::from(retry.attempts())
+        acc ^ retries(black_box(steadfast::retry::Config::default()), &mut rng)
     }
 
     /// Bulkhead with a small waiting queue.
@@ -365,16 +364,7 @@ mod patterns {
         breaker: &mut FirmwareBreaker<steadfast::breaker::Consecutive>,
         input: u64,
     ) -> u64 {
-        use steadfast::pipeline::Shared;
-        let mut retries = Retries(0);
-        let acc = calls(
-            input,
-            &mut Shared::new()
-                .with_breaker(breaker)
-                .with_observer(&mut retries),
-            firmware_call,
-        );
-        acc ^ retries.0
+        breaker_only(breaker, input, firmware_call)
     }
 
     /// [`pipeline_breaker`] with the pipeline held as a value, read through an
@@ -384,16 +374,30 @@ mod patterns {
         breaker: &mut FirmwareBreaker<steadfast::breaker::Consecutive>,
         input: u64,
     ) -> u64 {
-        use steadfast::pipeline::{self, Pipeline, Shared};
+        use steadfast::pipeline::{self, Pipeline};
         static PIPELINE: Pipeline = steadfast::valid!(Pipeline::new(pipeline::Config::DEFAULT));
         let held: &'static Pipeline = black_box(&PIPELINE);
+        breaker_only(breaker, input, |now| held.start(now))
+    }
+
+    /// [`calls`] lent only a breaker (and the observer).
+    #[cfg(any(feature = "pipeline-breaker", feature = "pipeline-held"))]
+    fn breaker_only<
+        D: steadfast::backoff::Delays,
+        P: core::ops::Deref<Target = steadfast::pipeline::Pipeline<D>>,
+    >(
+        breaker: &mut FirmwareBreaker<steadfast::breaker::Consecutive>,
+        input: u64,
+        begin: impl Fn(Instant) -> steadfast::pipeline::Call<'static, P>,
+    ) -> u64 {
+        use steadfast::pipeline::Shared;
         let mut retries = Retries(0);
         let acc = calls(
             input,
             &mut Shared::new()
                 .with_breaker(breaker)
                 .with_observer(&mut retries),
-            |now| held.start(now),
+            begin,
         );
         acc ^ retries.0
     }
