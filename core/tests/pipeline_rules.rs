@@ -332,3 +332,41 @@ fn timeouts(attempt: Option<Duration>, total: Option<Duration>) -> timeout::Conf
     }
     config
 }
+
+/// A running attempt's timeout found by `next` (no rng lent) retries after
+/// the middle of the jitter range; the same timeout fed as an outcome through
+/// `handle` draws the delay from the rng it is lent.
+#[test]
+fn a_timeout_found_by_next_waits_the_middle_of_the_jitter_range() {
+    let backoff = Backoff::constant(d(100)).with_jitter(steadfast::backoff::Jitter::Full);
+    let p = Pipeline::new(
+        pipeline::Config::DEFAULT
+            .with_retry(retry::Config::DEFAULT.with_backoff(backoff))
+            .with_timeout(timeout::Config::NONE.with_attempt(d(10))),
+    )
+    .unwrap();
+    let mut shared = Shared::new();
+    let mut call = p.start(ms(0));
+    assert!(matches!(
+        call.next(ms(0), &mut shared),
+        Step::Attempt { .. }
+    ));
+    assert_eq!(call.next(ms(10), &mut shared), Step::Wait { until: ms(60) });
+
+    let mut waits = std::collections::BTreeSet::new();
+    for seed in 0..8 {
+        let mut call = p.start(ms(0));
+        let mut rng = SplitMix64::new(seed);
+        let _ = call.handle(Input::Next, ms(0), &mut shared, &mut rng);
+        match call.handle(
+            Input::Outcome(Verdict::timed_out()),
+            ms(10),
+            &mut shared,
+            &mut rng,
+        ) {
+            Step::Wait { until } => waits.insert(until),
+            other => panic!("a timed-out attempt is retried: {other:?}"),
+        };
+    }
+    assert!(waits.len() > 1, "drawn delays differ: {waits:?}");
+}

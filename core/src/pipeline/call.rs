@@ -535,6 +535,12 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
     /// early (returns the same wait), late, or after the call ended (returns
     /// the same [`Step::Done`]).
     ///
+    /// A running attempt whose deadline has passed ends here as timed out.
+    /// No rng is lent to `next`, so a retry it schedules waits the middle of
+    /// the backoff's jitter range; a driver that races the attempt against
+    /// its deadline feeds [`Input::Outcome`]`(`[`Verdict::timed_out`]`())`
+    /// through [`handle`](Self::handle) instead, and the delay is drawn.
+    ///
     /// ```
     /// use steadfast::pipeline::{self, Pipeline, Shared, Step};
     /// use steadfast::time::Instant;
