@@ -130,6 +130,13 @@ pub use step::{Answer, Error, Failure, Finish, Input, Reason, Step};
 
 /// An immutable, `Copy` policy that starts [`Call`]s. Can live in a `static`.
 ///
+/// `D` is where its retries read their backoff ([`Delays`]): a held
+/// [`Backoff`] (the default, [`Pipeline::new`]), or a
+/// [`backoff::Fixed`] constant named by a type ([`Pipeline::fixed`]), which
+/// compiles in only the growth and jitter it uses. A firmware can name the
+/// whole pipeline by a type too ([`ConstPipeline`], [`Fixed`]): its calls then
+/// carry only the paths its policy takes.
+///
 /// ```
 /// use steadfast::pipeline::{self, Pipeline, Shared, Step};
 /// use steadfast::time::Instant;
