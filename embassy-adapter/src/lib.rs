@@ -493,7 +493,7 @@ impl<
 /// (no counters; its configuration `T::CONFIG` a `const` read in flash): the
 /// type to name a `static` one with. `K`, `B`, `A` and `P` are [`Policy`]'s
 /// bulkhead, retry budget, gate and pipeline, with the same defaults (`K = ()`:
-/// no bulkhead; with one, `K = &'a `[`SharedBulkhead`]`<M, Q, BS>`; `P =
+/// no bulkhead; with one, `K = &'a `[`SharedBulkhead`]`<M, Q, BS, BC>`; `P =
 /// Pipeline`, or a [`pipeline::Fixed`] constant).
 ///
 /// ```
