@@ -46,6 +46,9 @@ pub(crate) struct Inner {
     /// Whether it has a throttle or a rate limiter, asked once per step.
     gated: bool,
     pub(crate) observer: std::sync::Arc<dyn Observer>,
+    /// Whether an observer was set: a policy nobody observes collects and
+    /// relays no events (its steps pay nothing for observation).
+    observed: bool,
     /// The observer's watch over the bulkhead, when it has one and
     /// [`Observer::watches_bulkheads`] (asked once).
     watch: Option<std::sync::Arc<Watch>>,
@@ -118,6 +121,7 @@ pub struct PolicyBuilder<C = ErrorsFail> {
     throttle: Option<SharedThrottle>,
     limiter: Option<SharedRateLimiter>,
     observer: std::sync::Arc<dyn Observer>,
+    observed: bool,
     classifier: C,
     seed: u64,
 }
@@ -155,6 +159,7 @@ impl Policy {
             throttle: None,
             limiter: None,
             observer: std::sync::Arc::new(NoopObserver),
+            observed: false,
             classifier: ErrorsFail,
             seed: crate::seed::from_os(),
         })
@@ -275,6 +280,7 @@ impl<C> PolicyBuilder<C> {
     #[must_use]
     pub fn observer(mut self, observer: std::sync::Arc<dyn Observer>) -> Self {
         self.observer = observer;
+        self.observed = true;
         self
     }
 
@@ -325,6 +331,7 @@ impl<C> PolicyBuilder<C> {
             throttle: self.throttle,
             limiter: self.limiter,
             observer: self.observer,
+            observed: self.observed,
             classifier,
             seed: self.seed,
         }
@@ -357,6 +364,7 @@ impl<C> PolicyBuilder<C> {
                 limiter: self.limiter,
                 watch,
                 observer: self.observer,
+                observed: self.observed,
                 seed: self.seed,
                 calls: AtomicU64::new(0),
             }),
@@ -390,6 +398,7 @@ impl<C: Clone> Policy<C> {
                 limiter: inner.limiter.clone(),
                 gated: inner.gated,
                 observer: inner.observer.clone(),
+                observed: inner.observed,
                 watch: inner.watch.clone(),
                 seed: inner.seed,
                 calls: AtomicU64::new(0),
@@ -658,7 +667,8 @@ impl<'p, H: Hold> Driver<'p, H> {
                 breaker: gate.as_mut(),
                 bulkhead: bulkhead.as_deref_mut(),
                 budget: budget.as_deref_mut(),
-                observer: Some(&mut raised),
+                // Events are collected only for an observer or a bulkhead's grants.
+                observer: (policy.observed || policy.bulkhead.is_some()).then_some(&mut raised),
                 gate: None::<&mut NoGate>,
             };
             let mut rng = LazyRng {
@@ -721,11 +731,13 @@ impl<'p, H: Hold> Driver<'p, H> {
         if occupancy {
             report_occupancy(policy);
         }
-        let mut relay = Relay(policy, self.started, self.fallback);
-        while let Some(event) = raised.pop() {
-            pipeline::Observer::on_event(&mut relay, now, &event);
+        if policy.observed {
+            let mut relay = Relay(policy, self.started, self.fallback);
+            while let Some(event) = raised.pop() {
+                pipeline::Observer::on_event(&mut relay, now, &event);
+            }
+            self.call.drain(now, &mut relay);
         }
-        self.call.drain(now, &mut relay);
         step
     }
 }

@@ -145,3 +145,73 @@ fn blocking_breaker_shared_across_threads_trips_and_recovers() {
     );
     assert_eq!(breaker.state(), State::Closed);
 }
+
+/// A policy nobody observes collects no events, and decides exactly as the
+/// same policy with an observer: the same answers, the same breaker states
+/// and counters, and the observer hears every call end.
+#[test]
+fn an_unobserved_policy_decides_as_an_observed_one() {
+    #[derive(Default)]
+    struct Heard {
+        events: AtomicU32,
+        finishes: AtomicU32,
+        latencies: AtomicU32,
+    }
+    impl steadfast_std::Observer for Heard {
+        fn on_event(&self, _: &str, _: Option<&str>, _: &steadfast::pipeline::Event) {
+            self.events.fetch_add(1, Ordering::Relaxed);
+        }
+        fn on_finish(&self, _: &str, _: &steadfast::pipeline::Finish) {
+            self.finishes.fetch_add(1, Ordering::Relaxed);
+        }
+        fn on_latency(&self, _: &str, _: Duration) {
+            self.latencies.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let breaker_config = BreakerConfig::DEFAULT
+        .with_failure_threshold(2)
+        .with_break_duration(Duration::from_secs(3600));
+    let config = pipeline::Config::default().with_retry(
+        retry::Config::default()
+            .with_max_attempts(2)
+            .with_backoff(Backoff::constant(Duration::ZERO)),
+    );
+    let heard = Arc::new(Heard::default());
+    let build = |observer: Option<Arc<Heard>>| {
+        let breaker = SharedBreaker::new("b", breaker_config).unwrap();
+        let builder = Policy::builder(config).unwrap().breaker(breaker.clone());
+        let builder = match observer {
+            Some(o) => builder.observer(o),
+            None => builder,
+        };
+        (builder.build(), breaker)
+    };
+    let (plain, plain_breaker) = build(None);
+    let (observed, observed_breaker) = build(Some(heard.clone()));
+    let script = [
+        true, false, true, false, false, false, true, true, false, true,
+    ];
+    for (i, &ok) in script.iter().enumerate() {
+        let op = || if ok { Ok(i) } else { Err("down") };
+        // The same answer; a refusal's `retry_at` is read on the real clock.
+        let answer =
+            |r: Result<usize, Error<&str>>| r.map_err(|e| (e.reason().to_string(), e.attempts()));
+        assert_eq!(
+            answer(plain.call_blocking(op)),
+            answer(observed.call_blocking(op)),
+            "call {i}"
+        );
+        assert_eq!(
+            plain_breaker.state().name(),
+            observed_breaker.state().name(),
+            "call {i}"
+        );
+    }
+    assert_eq!(plain_breaker.stats(), observed_breaker.stats());
+    assert_eq!(plain_breaker.state().name(), "open");
+    let calls = script.len() as u32;
+    assert_eq!(heard.finishes.load(Ordering::Relaxed), calls);
+    assert_eq!(heard.latencies.load(Ordering::Relaxed), calls);
+    // The breaker opened once: its transition was heard.
+    assert!(heard.events.load(Ordering::Relaxed) >= 1);
+}
