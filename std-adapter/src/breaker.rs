@@ -61,6 +61,7 @@ use steadfast::outcome::{Classify, ErrorsFail, Outcome};
 use steadfast::time::Instant;
 
 use crate::Error;
+use crate::error::Name;
 use crate::sync::{Arc, AtomicU64, Mutex, MutexGuard, Ordering, lock};
 use crate::time;
 
@@ -430,6 +431,8 @@ struct Inner {
     slow_micros: u64,
     stripes: [Stripe; STRIPES + 1],
     name: std::sync::Arc<str>,
+    /// `name` as its errors carry it.
+    error_name: Name,
     detector: Detector,
     locked: Mutex<Locked>,
 }
@@ -517,6 +520,7 @@ impl SharedBreaker {
                 open_until,
                 slow_micros: config.slow_call_duration().as_micros(),
                 stripes: Default::default(),
+                error_name: Name::intern(&name),
                 name,
                 detector,
                 locked: Mutex::new(locked),
@@ -572,6 +576,11 @@ impl SharedBreaker {
 
     pub(crate) fn name_arc(&self) -> std::sync::Arc<str> {
         self.inner.name.clone()
+    }
+
+    /// The name as this breaker's errors carry it.
+    pub(crate) fn error_name(&self) -> Name {
+        self.inner.error_name
     }
 
     /// The failure detector.
@@ -841,8 +850,10 @@ impl SharedBreaker {
     /// once: `Err(until)`, the end of the open period, when refused (counted
     /// in this thread's stripe); otherwise `Ok(now)`, at which the core
     /// decides. The refusal compares on the std clock
-    /// ([`time::reads_before`]) and converts no reading.
-    #[inline]
+    /// ([`time::reads_before`]) and converts no reading. Out of line and
+    /// not generic: its answer comes back in two registers, and the caller
+    /// builds the refusal in place.
+    #[inline(never)]
     fn refuse_until_open_ends(&self) -> Result<Instant, Instant> {
         let until = self.inner.open_until.load(Ordering::Acquire);
         let at = time::now_instant();
@@ -884,7 +895,7 @@ impl SharedBreaker {
     /// assert_eq!(b.state(), steadfast::breaker::State::Closed);
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn call_classified<T, E, C: Classify<T, E> + ?Sized>(
         &self,
         classifier: &C,
@@ -910,27 +921,30 @@ impl SharedBreaker {
             }
             return result.map_err(Error::operation);
         }
-        self.call_unclean(word, classifier, op)
+        if word & CLOSED == 0 {
+            // Not closed: refused with no lock before the open period ends;
+            // from then on the core decides, at the same clock reading.
+            return match self.refuse_until_open_ends() {
+                Err(until) => Err(Error::refused(self.inner.error_name, Some(until))),
+                Ok(now) => self.call_locked(Some(now), classifier, op),
+            };
+        }
+        self.call_locked(None, classifier, op)
     }
 
-    /// [`call_classified`](Self::call_classified) off the clean path, `word`
-    /// read: a breaker that is not closed refuses with no lock before its
-    /// open period ends, and the core decides, at the same clock reading,
-    /// from then on.
+    /// [`call_classified`](Self::call_classified) off the clean path: the
+    /// core decides at `now` when the breaker is not closed, else the permit
+    /// comes from [`try_acquire`](Self::try_acquire).
     #[inline(never)]
-    fn call_unclean<T, E, C: Classify<T, E> + ?Sized>(
+    fn call_locked<T, E, C: Classify<T, E> + ?Sized>(
         &self,
-        word: u64,
+        now: Option<Instant>,
         classifier: &C,
         op: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, Error<E>> {
-        let permit = if word & CLOSED == 0 {
-            match self.refuse_until_open_ends() {
-                Err(until) => return Err(Error::rejected(self.name_arc(), Some(until))),
-                Ok(now) => self.acquire_locked(now),
-            }
-        } else {
-            self.try_acquire()
+        let permit = match now {
+            Some(now) => self.acquire_locked(now),
+            None => self.try_acquire(),
         };
         let permit = permit.map_err(|r| self.rejected(r))?;
         let result = op();
@@ -940,7 +954,7 @@ impl SharedBreaker {
 
     #[cold]
     pub(crate) fn rejected<E>(&self, r: Rejected) -> Error<E> {
-        Error::rejected(self.name_arc(), r.retry_at)
+        Error::refused(self.inner.error_name, r.retry_at)
     }
 
     /// Whether `permit`, ending now in `outcome`, changes nothing in the core
