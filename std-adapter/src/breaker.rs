@@ -437,6 +437,25 @@ struct Inner {
     locked: Mutex<Locked>,
 }
 
+impl Inner {
+    /// [`SharedBreaker::refuse_while_open`] at [`time::now`], read once:
+    /// `Err(until)`, the end of the open period, when refused (counted in
+    /// this thread's stripe); otherwise `Ok(now)`, at which the core decides.
+    /// The refusal compares on the std clock ([`time::reads_before`]) and
+    /// converts no reading. Not open (`open_until` 0): no reading is before
+    /// it, so no test of its own.
+    #[inline(always)]
+    fn refuse_until_open_ends(&self) -> Result<Instant, Instant> {
+        let until = Instant::from_micros(self.open_until.load(Ordering::Acquire));
+        let at = time::now_instant();
+        if time::reads_before(at, until) {
+            bump(&self.stripes, |s| &s.rejections);
+            return Err(until);
+        }
+        Ok(time::from_std_cold(at))
+    }
+}
+
 /// A circuit breaker shared by every clone of this handle (an `Arc`), across
 /// tasks and threads. See the [module docs](self) for the fast path.
 ///
@@ -802,9 +821,12 @@ impl SharedBreaker {
             };
             self.issue_closed(word, at)
         } else {
-            let now = self.refuse_until_open_ends().map_err(|until| Rejected {
-                retry_at: Some(until),
-            })?;
+            let now = self
+                .inner
+                .refuse_until_open_ends()
+                .map_err(|until| Rejected {
+                    retry_at: Some(until),
+                })?;
             return self.acquire_locked(now);
         };
         Ok(BreakerPermit {
@@ -844,24 +866,6 @@ impl SharedBreaker {
             });
         }
         Ok(())
-    }
-
-    /// [`refuse_while_open`](Self::refuse_while_open) at [`time::now`], read
-    /// once: `Err(until)`, the end of the open period, when refused (counted
-    /// in this thread's stripe); otherwise `Ok(now)`, at which the core
-    /// decides. The refusal compares on the std clock
-    /// ([`time::reads_before`]) and converts no reading. Out of line and
-    /// not generic: its answer comes back in two registers, and the caller
-    /// builds the refusal in place.
-    #[inline(never)]
-    fn refuse_until_open_ends(&self) -> Result<Instant, Instant> {
-        let until = self.inner.open_until.load(Ordering::Acquire);
-        let at = time::now_instant();
-        if until != 0 && time::reads_before(at, Instant::from_micros(until)) {
-            bump(&self.inner.stripes, |s| &s.rejections);
-            return Err(Instant::from_micros(until));
-        }
-        Ok(time::from_std_cold(at))
     }
 
     /// Closed with no failure in the current run: its calls take the
@@ -924,28 +928,45 @@ impl SharedBreaker {
         if word & CLOSED == 0 {
             // Not closed: refused with no lock before the open period ends;
             // from then on the core decides, at the same clock reading.
-            return match self.refuse_until_open_ends() {
-                Err(until) => Err(Error::refused(self.inner.error_name, Some(until))),
-                Ok(now) => self.call_locked(Some(now), classifier, op),
+            let inner: &Inner = &self.inner;
+            return match inner.refuse_until_open_ends() {
+                Err(until) => Err(Error::refused(inner.error_name, Some(until))),
+                Ok(now) => self.call_at(now, classifier, op),
             };
         }
-        self.call_locked(None, classifier, op)
+        self.call_unclean(classifier, op)
     }
 
-    /// [`call_classified`](Self::call_classified) off the clean path: the
-    /// core decides at `now` when the breaker is not closed, else the permit
-    /// comes from [`try_acquire`](Self::try_acquire).
+    /// [`call_classified`](Self::call_classified) closed off the clean path.
     #[inline(never)]
-    fn call_locked<T, E, C: Classify<T, E> + ?Sized>(
+    fn call_unclean<T, E, C: Classify<T, E> + ?Sized>(
         &self,
-        now: Option<Instant>,
         classifier: &C,
         op: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, Error<E>> {
-        let permit = match now {
-            Some(now) => self.acquire_locked(now),
-            None => self.try_acquire(),
-        };
+        self.call_with(self.try_acquire(), classifier, op)
+    }
+
+    /// [`call_classified`](Self::call_classified) not closed once the open
+    /// period has ended: the core decides at `now`.
+    #[inline(never)]
+    fn call_at<T, E, C: Classify<T, E> + ?Sized>(
+        &self,
+        now: Instant,
+        classifier: &C,
+        op: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, Error<E>> {
+        self.call_with(self.acquire_locked(now), classifier, op)
+    }
+
+    /// Runs `op` on `permit`, or answers its refusal.
+    #[inline(always)]
+    fn call_with<T, E, C: Classify<T, E> + ?Sized>(
+        &self,
+        permit: Result<BreakerPermit<'_>, Rejected>,
+        classifier: &C,
+        op: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, Error<E>> {
         let permit = permit.map_err(|r| self.rejected(r))?;
         let result = op();
         let _ = permit.record(classifier.classify(&result).outcome);

@@ -135,7 +135,7 @@ impl<E: fmt::Debug> fmt::Debug for Error<E> {
 /// A breaker's name as an [`Error`] carries it: one word, copied with no
 /// reference count, pointing at the process's one copy of that name.
 #[derive(Clone, Copy)]
-pub(crate) struct Name(&'static Box<str>);
+pub(crate) struct Name(&'static &'static str);
 
 /// The process's names, each leaked once: a name lives as long as an error
 /// may still hold it, which is any time.
@@ -143,7 +143,7 @@ static NAMES: Mutex<BTreeSet<Interned>> = Mutex::new(BTreeSet::new());
 
 /// An entry of [`NAMES`], ordered and looked up by its text.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct Interned(&'static Box<str>);
+struct Interned(&'static &'static str);
 
 impl std::borrow::Borrow<str> for Interned {
     fn borrow(&self) -> &str {
@@ -158,7 +158,8 @@ impl Name {
         if let Some(interned) = names.get(name) {
             return Self(interned.0);
         }
-        let interned: &'static Box<str> = Box::leak(Box::new(Box::from(name)));
+        let text: &'static str = Box::leak(Box::from(name));
+        let interned: &'static &'static str = Box::leak(Box::new(text));
         names.insert(Interned(interned));
         Self(interned)
     }

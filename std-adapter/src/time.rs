@@ -141,9 +141,9 @@ std::thread_local! {
 }
 
 /// Whether `at`, a reading of the clock [`now`] converts, reads before
-/// `until`: exactly `from_std(at) < until`. The comparison is made on the
-/// std clock (`until` converted once per thread and deadline), which spares
-/// the conversion of the reading to µs.
+/// `until`: exactly `from_std(at) < until` (never for [`Instant::ZERO`]).
+/// The comparison is made on the std clock (`until` converted once per
+/// thread and deadline), which spares the conversion of the reading to µs.
 #[inline]
 pub(crate) fn reads_before(at: std::time::Instant, until: Instant) -> bool {
     let micros = until.as_micros();
