@@ -1164,6 +1164,8 @@ impl SharedBreaker {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
+    use steadfast::pipeline::Reason;
+
     use super::*;
 
     /// Puts `n` lock-free calls and successes into the shared stripe, as if
@@ -1231,6 +1233,73 @@ mod tests {
             b.state()
         );
         assert_eq!(b.inner.open_until.load(Ordering::Relaxed), 0);
+    }
+
+    /// A breaker named `name` that opens on its first failure, for `secs`.
+    fn tripped(name: &str, secs: u64) -> (SharedBreaker, Instant) {
+        let config = Config::new()
+            .with_failure_threshold(1)
+            .with_break_duration(steadfast::time::Duration::from_secs(secs));
+        let b = SharedBreaker::new(name, config).unwrap();
+        let _ = b.call(|| Err::<(), _>("down"));
+        let State::Open { until } = b.state() else {
+            panic!("not open: {:?}", b.state());
+        };
+        (b, until)
+    }
+
+    #[test]
+    fn a_refusal_is_the_rejection_of_the_named_breaker_until_the_end_of_its_period() {
+        let (b, until) = tripped("db", 30);
+        let err = b.call(|| Ok::<_, &str>(())).unwrap_err();
+        assert_eq!(err, Error::rejected("db".into(), Some(until)));
+        assert_eq!(
+            err.reason(),
+            Reason::BreakerOpen {
+                retry_at: Some(until)
+            }
+        );
+        assert_eq!((err.breaker(), err.attempts()), (Some("db"), 0));
+        assert_eq!(err.retry_at(), Some(time::to_std(until)));
+        assert_eq!(
+            err.to_string(),
+            "circuit breaker `db` open after 0 attempt(s)"
+        );
+        assert_eq!(err.operation_error(), None);
+        assert_eq!(b.stats().rejections, 1);
+    }
+
+    #[test]
+    fn open_breakers_on_one_thread_each_refuse_until_their_own_end() {
+        // The thread keeps one deadline on the std clock: taking turns, each
+        // breaker replaces the other's, and each still answers its own.
+        let (short, short_until) = tripped("short", 30);
+        let (long, long_until) = tripped("long", 60);
+        for _ in 0..3 {
+            assert_eq!(
+                short.call(|| Ok::<_, ()>(())),
+                Err(Error::rejected("short".into(), Some(short_until)))
+            );
+            assert_eq!(
+                long.call(|| Ok::<_, ()>(())),
+                Err(Error::rejected("long".into(), Some(long_until)))
+            );
+        }
+        assert_eq!((short.stats().rejections, long.stats().rejections), (3, 3));
+    }
+
+    #[test]
+    fn a_forced_open_breaker_refuses_through_the_core_with_no_end() {
+        let b = SharedBreaker::new("db", Config::new()).unwrap();
+        let _ = b.force_open();
+        assert_eq!(b.inner.open_until.load(Ordering::Relaxed), 0);
+        let err = b.call(|| Ok::<_, &str>(())).unwrap_err();
+        assert_eq!(err, Error::rejected("db".into(), None));
+        assert_eq!(
+            err.to_string(),
+            "circuit breaker `db` open after 0 attempt(s)"
+        );
+        assert_eq!(b.stats().rejections, 1);
     }
 
     #[test]

@@ -492,3 +492,166 @@ impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every reason, each instant-bearing one with and without its instant.
+    fn reasons() -> Vec<Reason> {
+        // A new reason fails to compile here until it is listed below.
+        let _listed = |r: Reason| match r {
+            Reason::Operation
+            | Reason::AttemptTimedOut
+            | Reason::DeadlineExceeded
+            | Reason::BreakerOpen { .. }
+            | Reason::BulkheadFull
+            | Reason::QueueTimeout
+            | Reason::RetriesExhausted
+            | Reason::BudgetExhausted
+            | Reason::DeadlineWouldPass
+            | Reason::Cancelled
+            | Reason::RateLimited { .. }
+            | Reason::Throttled => (),
+        };
+        let at = Some(Instant::from_micros(1_234_567));
+        vec![
+            Reason::Operation,
+            Reason::AttemptTimedOut,
+            Reason::DeadlineExceeded,
+            Reason::BreakerOpen { retry_at: None },
+            Reason::BreakerOpen { retry_at: at },
+            Reason::BreakerOpen {
+                retry_at: Some(Instant::ZERO),
+            },
+            Reason::BulkheadFull,
+            Reason::QueueTimeout,
+            Reason::RetriesExhausted,
+            Reason::BudgetExhausted,
+            Reason::DeadlineWouldPass,
+            Reason::Cancelled,
+            Reason::RateLimited { retry_at: None },
+            Reason::RateLimited { retry_at: at },
+            Reason::RateLimited {
+                retry_at: Some(Instant::MAX),
+            },
+            Reason::Throttled,
+        ]
+    }
+
+    #[test]
+    fn every_reason_reads_back_as_the_core_said_it() {
+        for reason in reasons() {
+            let core = pipeline::Error::new(reason, 2, Some("nak"));
+            let e = Error::from(core);
+            assert_eq!(e.reason(), reason);
+            assert_eq!(e.attempts(), 2);
+            assert_eq!(e.is_rejection(), reason.is_rejection());
+            assert_eq!(e.operation_error(), Some(&"nak"));
+            assert_eq!(e.inner(), pipeline::Error::new(reason, 2, Some(&"nak")));
+            // (`to_std` reads the clock for `Instant::MAX`: compared apart.)
+            assert_eq!(e.inner().retry_at(), core.retry_at());
+            assert_eq!(e.retry_at().is_some(), core.retry_at().is_some());
+            assert_eq!(e.breaker(), None);
+            assert_eq!(e.to_string(), core.to_string());
+            assert_eq!(
+                format!("{e:?}"),
+                format!("Error {{ error: {core:?}, breaker: None }}")
+            );
+            assert_eq!(e.clone().into_inner(), core);
+            assert_eq!(e.clone().into_operation(), Some("nak"));
+        }
+    }
+
+    #[test]
+    fn errors_are_equal_exactly_when_the_core_errors_and_names_are() {
+        let reasons = reasons();
+        for (i, a) in reasons.iter().enumerate() {
+            for (j, b) in reasons.iter().enumerate() {
+                let ea = Error::new(pipeline::Error::new(*a, 1, None::<u8>));
+                let eb = Error::new(pipeline::Error::new(*b, 1, None::<u8>));
+                assert_eq!(ea == eb, i == j, "{a:?} against {b:?}");
+            }
+        }
+        let at = Some(Instant::from_secs(30));
+        let db = Error::<u8>::rejected("db".into(), at);
+        assert_eq!(db, db.clone());
+        assert_eq!(db, Error::rejected(Arc::from(String::from("db")), at));
+        assert_ne!(db, Error::rejected("dc".into(), at));
+        assert_ne!(db, Error::rejected("db".into(), None));
+        assert_ne!(
+            db,
+            Error::new(pipeline::Error::new(
+                Reason::BreakerOpen { retry_at: at },
+                0,
+                None
+            ))
+        );
+        assert_ne!(
+            Error::<u8>::operation(1).with_breaker("db".into()),
+            Error::operation(1)
+        );
+        assert_ne!(
+            Error::<u8>::retries_exhausted(3, None),
+            Error::retries_exhausted(2, None)
+        );
+        assert_ne!(
+            Error::retries_exhausted(3, Some(1)),
+            Error::retries_exhausted(3, Some(2))
+        );
+    }
+
+    #[test]
+    fn a_refusal_names_its_breaker_in_every_view() {
+        let at = Instant::from_secs(30);
+        let e = Error::new(pipeline::Error::new(
+            Reason::BreakerOpen { retry_at: Some(at) },
+            2,
+            Some("boom"),
+        ))
+        .with_breaker("db".into());
+        assert_eq!(e.breaker(), Some("db"));
+        assert_eq!(
+            e.to_string(),
+            "circuit breaker `db` open after 2 attempt(s): boom"
+        );
+        assert_eq!(e.retry_at(), Some(time::to_std(at)));
+        assert_eq!(
+            format!("{e:?}"),
+            format!(
+                "Error {{ error: {:?}, breaker: Some(\"db\") }}",
+                pipeline::Error::new(Reason::BreakerOpen { retry_at: Some(at) }, 2, Some("boom"))
+            )
+        );
+        let refused = Error::<&str>::rejected("db".into(), None);
+        assert_eq!(
+            refused.to_string(),
+            "circuit breaker `db` open after 0 attempt(s)"
+        );
+        assert_eq!((refused.attempts(), refused.retry_at()), (0, None));
+        // Only a refusal shows the name in its text; every error keeps it.
+        let named = Error::<&str>::bulkhead_full().with_breaker("db".into());
+        assert_eq!(named.to_string(), "bulkhead full after 0 attempt(s)");
+        assert_eq!(named.map(str::len).breaker(), Some("db"));
+        assert_eq!(
+            Error::<u8>::rejected("db".into(), None)
+                .map(u16::from)
+                .breaker(),
+            Some("db")
+        );
+    }
+
+    #[test]
+    fn a_name_is_stored_once_and_an_error_holds_it_in_one_word() {
+        let a = Name::intern("interned-once");
+        let b = Name::intern(&String::from("interned-once"));
+        assert!(std::ptr::eq(a.0, b.0));
+        assert_ne!(a, Name::intern("interned-twice"));
+        assert_eq!(size_of::<Option<Name>>(), size_of::<usize>());
+        // A refusal: the instant, the name and one word for the rest, with
+        // `Ok` in the kind's niche; nothing to drop.
+        assert_eq!(size_of::<Result<(), Error<()>>>(), 3 * size_of::<u64>());
+        assert_eq!(size_of::<Error<std::io::Error>>(), 4 * size_of::<u64>());
+        assert!(!std::mem::needs_drop::<Error<()>>());
+    }
+}
