@@ -484,7 +484,9 @@ impl fmt::Debug for SharedBreaker {
 
 impl SharedBreaker {
     /// A consecutive-failures breaker named `name` (the name appears in
-    /// [`Error::rejected`], events and health reports).
+    /// [`Error::rejected`], events and health reports). The errors carry the
+    /// name interned: each distinct name is kept once for the life of the
+    /// process (see [`Error`]).
     ///
     /// ```
     /// use steadfast_std::SharedBreaker;

@@ -16,12 +16,16 @@ use crate::time;
 ///
 /// `E` is the operation's own error type.
 ///
-/// The breaker's name is interned: each distinct name is stored once for the
-/// life of the process, and an error holds a one-word reference to it, so
-/// cloning and dropping an error count no references (an open breaker's
-/// refusal is a hot path). A breaker's name is interned when the breaker is
-/// built; [`with_breaker`](Self::with_breaker) and
-/// [`rejected`](Self::rejected) intern the name they are given.
+/// An open breaker's refusal is a hot path, so the error is small: it keeps
+/// the core error's parts, the reason's instant apart from the reason, which
+/// makes a refusal three words with nothing to drop ([`inner`](Self::inner)
+/// puts the core's error back together, the operation's error borrowed).
+/// The breaker's name is interned: each distinct name is stored once for
+/// the life of the process and an error holds a one-word reference to it, so
+/// cloning and dropping an error count no references. A breaker's name is
+/// interned when the breaker is built; [`with_breaker`](Self::with_breaker)
+/// and [`rejected`](Self::rejected) intern the name they are given, so names
+/// should come from a fixed set (breakers, a registry), not be made per call.
 ///
 /// ```
 /// use steadfast::pipeline::Reason;
@@ -186,7 +190,8 @@ impl fmt::Debug for Name {
 }
 
 impl<E> Error<E> {
-    /// Wraps the core's error.
+    /// Wraps the core's error. (Not a `const fn`: a `const fn` cannot take
+    /// the core's generic error apart into this one's fields.)
     ///
     /// ```
     /// use steadfast::pipeline::{self, Reason};
@@ -210,7 +215,8 @@ impl<E> Error<E> {
         }
     }
 
-    /// The same error, naming the breaker the call went through.
+    /// The same error, naming the breaker the call went through (the name
+    /// interned, see [`Error`]).
     ///
     /// ```
     /// # use steadfast_std::Error;
@@ -244,7 +250,8 @@ impl<E> Error<E> {
         Self::of(Reason::Operation, 1, Some(error))
     }
 
-    /// Breaker `breaker` refused the call before any attempt ran.
+    /// Breaker `breaker` refused the call before any attempt ran (the name
+    /// interned, see [`Error`]).
     ///
     /// ```
     /// # use steadfast_std::Error;
