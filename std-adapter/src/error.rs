@@ -53,7 +53,8 @@ pub struct Error<E> {
 /// keeps this and the instant beside it, so that a refusal fits in three
 /// words. Two bytes wide so that it holds the error's largest niche: a
 /// `Result<T, Error<E>>` then says `Ok` in it too, and telling `Ok`, a
-/// refusal and anything else apart is one comparison.
+/// refusal and anything else apart is one comparison. (A new `Reason` fails
+/// to compile in [`Kind::split`] and [`Kind::reason`] until it has a kind.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u16)]
 enum Kind {
