@@ -595,6 +595,7 @@ impl SharedBreaker {
         &self.inner.name
     }
 
+    #[cfg(feature = "tower")]
     pub(crate) fn name_arc(&self) -> std::sync::Arc<str> {
         self.inner.name.clone()
     }

@@ -236,6 +236,7 @@ impl<E> Error<E> {
     }
 
     /// The interned name of the breaker the call went through, if any.
+    #[cfg(feature = "tower")]
     pub(crate) const fn name(&self) -> Option<Name> {
         self.breaker
     }
