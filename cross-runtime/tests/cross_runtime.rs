@@ -569,8 +569,9 @@ fn std_run(s: &Script) -> (Record, Instant) {
         }
         let policy = builder.classifier(Classifier).build();
         let start = tokio::time::Instant::now();
-        let fallback =
-            steadfast_std::Fallback::from_fn(|e: &steadfast_std::Error<Dep>| fallback(e.inner()));
+        let fallback = steadfast_std::Fallback::from_fn(|e: &steadfast_std::Error<Dep>| {
+            fallback(&e.inner().map(|d| *d))
+        });
         let mut tasks = Vec::new();
         for (i, plan) in s.calls.iter().copied().enumerate() {
             let policy = policy.clone();

@@ -61,6 +61,7 @@ use steadfast::outcome::{Classify, ErrorsFail, Outcome};
 use steadfast::time::Instant;
 
 use crate::Error;
+use crate::error::Name;
 use crate::sync::{Arc, AtomicU64, Mutex, MutexGuard, Ordering, lock};
 use crate::time;
 
@@ -430,8 +431,29 @@ struct Inner {
     slow_micros: u64,
     stripes: [Stripe; STRIPES + 1],
     name: std::sync::Arc<str>,
+    /// `name` as its errors carry it.
+    error_name: Name,
     detector: Detector,
     locked: Mutex<Locked>,
+}
+
+impl Inner {
+    /// [`SharedBreaker::refuse_while_open`] at [`time::now`], read once:
+    /// `Err(until)`, the end of the open period, when refused (counted in
+    /// this thread's stripe); otherwise `Ok(now)`, at which the core decides.
+    /// The refusal compares on the std clock ([`time::reads_before`]) and
+    /// converts no reading. Not open (`open_until` 0): no reading is before
+    /// it, so no test of its own.
+    #[inline(always)]
+    fn refuse_until_open_ends(&self) -> Result<Instant, Instant> {
+        let until = Instant::from_micros(self.open_until.load(Ordering::Acquire));
+        let at = time::now_instant();
+        if time::reads_before(at, until) {
+            bump(&self.stripes, |s| &s.rejections);
+            return Err(until);
+        }
+        Ok(time::from_std_cold(at))
+    }
 }
 
 /// A circuit breaker shared by every clone of this handle (an `Arc`), across
@@ -462,7 +484,9 @@ impl fmt::Debug for SharedBreaker {
 
 impl SharedBreaker {
     /// A consecutive-failures breaker named `name` (the name appears in
-    /// [`Error::rejected`], events and health reports).
+    /// [`Error::rejected`], events and health reports). The errors carry the
+    /// name interned: each distinct name is kept once for the life of the
+    /// process (see [`Error`]).
     ///
     /// ```
     /// use steadfast_std::SharedBreaker;
@@ -517,6 +541,7 @@ impl SharedBreaker {
                 open_until,
                 slow_micros: config.slow_call_duration().as_micros(),
                 stripes: Default::default(),
+                error_name: Name::intern(&name),
                 name,
                 detector,
                 locked: Mutex::new(locked),
@@ -570,8 +595,14 @@ impl SharedBreaker {
         &self.inner.name
     }
 
+    #[cfg(feature = "tower")]
     pub(crate) fn name_arc(&self) -> std::sync::Arc<str> {
         self.inner.name.clone()
+    }
+
+    /// The name as this breaker's errors carry it.
+    pub(crate) fn error_name(&self) -> Name {
+        self.inner.error_name
     }
 
     /// The failure detector.
@@ -793,9 +824,12 @@ impl SharedBreaker {
             };
             self.issue_closed(word, at)
         } else {
-            let now = self.refuse_until_open_ends().map_err(|until| Rejected {
-                retry_at: Some(until),
-            })?;
+            let now = self
+                .inner
+                .refuse_until_open_ends()
+                .map_err(|until| Rejected {
+                    retry_at: Some(until),
+                })?;
             return self.acquire_locked(now);
         };
         Ok(BreakerPermit {
@@ -837,22 +871,6 @@ impl SharedBreaker {
         Ok(())
     }
 
-    /// [`refuse_while_open`](Self::refuse_while_open) at [`time::now`], read
-    /// once: `Err(until)`, the end of the open period, when refused (counted
-    /// in this thread's stripe); otherwise `Ok(now)`, at which the core
-    /// decides. The refusal compares on the std clock
-    /// ([`time::reads_before`]) and converts no reading.
-    #[inline]
-    fn refuse_until_open_ends(&self) -> Result<Instant, Instant> {
-        let until = self.inner.open_until.load(Ordering::Acquire);
-        let at = time::now_instant();
-        if until != 0 && time::reads_before(at, Instant::from_micros(until)) {
-            bump(&self.inner.stripes, |s| &s.rejections);
-            return Err(Instant::from_micros(until));
-        }
-        Ok(time::from_std_cold(at))
-    }
-
     /// Closed with no failure in the current run: its calls take the
     /// lock-free path and no time-driven transition can be due.
     #[inline]
@@ -884,7 +902,9 @@ impl SharedBreaker {
     /// assert_eq!(b.state(), steadfast::breaker::State::Closed);
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
-    #[inline]
+    // Inlined whole: a refusal is built in place in the caller's result, and
+    // the clean path stays as short as when it was alone.
+    #[inline(always)]
     pub fn call_classified<T, E, C: Classify<T, E> + ?Sized>(
         &self,
         classifier: &C,
@@ -910,28 +930,48 @@ impl SharedBreaker {
             }
             return result.map_err(Error::operation);
         }
-        self.call_unclean(word, classifier, op)
+        if word & CLOSED == 0 {
+            // Not closed: refused with no lock before the open period ends;
+            // from then on the core decides, at the same clock reading.
+            let inner: &Inner = &self.inner;
+            return match inner.refuse_until_open_ends() {
+                Err(until) => Err(Error::refused(inner.error_name, Some(until))),
+                Ok(now) => self.call_at(now, classifier, op),
+            };
+        }
+        self.call_unclean(classifier, op)
     }
 
-    /// [`call_classified`](Self::call_classified) off the clean path, `word`
-    /// read: a breaker that is not closed refuses with no lock before its
-    /// open period ends, and the core decides, at the same clock reading,
-    /// from then on.
+    /// [`call_classified`](Self::call_classified) closed off the clean path.
     #[inline(never)]
     fn call_unclean<T, E, C: Classify<T, E> + ?Sized>(
         &self,
-        word: u64,
         classifier: &C,
         op: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, Error<E>> {
-        let permit = if word & CLOSED == 0 {
-            match self.refuse_until_open_ends() {
-                Err(until) => return Err(Error::rejected(self.name_arc(), Some(until))),
-                Ok(now) => self.acquire_locked(now),
-            }
-        } else {
-            self.try_acquire()
-        };
+        self.call_with(self.try_acquire(), classifier, op)
+    }
+
+    /// [`call_classified`](Self::call_classified) not closed once the open
+    /// period has ended: the core decides at `now`.
+    #[inline(never)]
+    fn call_at<T, E, C: Classify<T, E> + ?Sized>(
+        &self,
+        now: Instant,
+        classifier: &C,
+        op: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, Error<E>> {
+        self.call_with(self.acquire_locked(now), classifier, op)
+    }
+
+    /// Runs `op` on `permit`, or answers its refusal.
+    #[inline(always)]
+    fn call_with<T, E, C: Classify<T, E> + ?Sized>(
+        &self,
+        permit: Result<BreakerPermit<'_>, Rejected>,
+        classifier: &C,
+        op: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, Error<E>> {
         let permit = permit.map_err(|r| self.rejected(r))?;
         let result = op();
         let _ = permit.record(classifier.classify(&result).outcome);
@@ -940,7 +980,7 @@ impl SharedBreaker {
 
     #[cold]
     pub(crate) fn rejected<E>(&self, r: Rejected) -> Error<E> {
-        Error::rejected(self.name_arc(), r.retry_at)
+        Error::refused(self.inner.error_name, r.retry_at)
     }
 
     /// Whether `permit`, ending now in `outcome`, changes nothing in the core
@@ -1129,6 +1169,8 @@ impl SharedBreaker {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
+    use steadfast::pipeline::Reason;
+
     use super::*;
 
     /// Puts `n` lock-free calls and successes into the shared stripe, as if
@@ -1196,6 +1238,73 @@ mod tests {
             b.state()
         );
         assert_eq!(b.inner.open_until.load(Ordering::Relaxed), 0);
+    }
+
+    /// A breaker named `name` that opens on its first failure, for `secs`.
+    fn tripped(name: &str, secs: u64) -> (SharedBreaker, Instant) {
+        let config = Config::new()
+            .with_failure_threshold(1)
+            .with_break_duration(steadfast::time::Duration::from_secs(secs));
+        let b = SharedBreaker::new(name, config).unwrap();
+        let _ = b.call(|| Err::<(), _>("down"));
+        let State::Open { until } = b.state() else {
+            panic!("not open: {:?}", b.state());
+        };
+        (b, until)
+    }
+
+    #[test]
+    fn a_refusal_is_the_rejection_of_the_named_breaker_until_the_end_of_its_period() {
+        let (b, until) = tripped("db", 30);
+        let err = b.call(|| Ok::<_, &str>(())).unwrap_err();
+        assert_eq!(err, Error::rejected("db".into(), Some(until)));
+        assert_eq!(
+            err.reason(),
+            Reason::BreakerOpen {
+                retry_at: Some(until)
+            }
+        );
+        assert_eq!((err.breaker(), err.attempts()), (Some("db"), 0));
+        assert_eq!(err.retry_at(), Some(time::to_std(until)));
+        assert_eq!(
+            err.to_string(),
+            "circuit breaker `db` open after 0 attempt(s)"
+        );
+        assert_eq!(err.operation_error(), None);
+        assert_eq!(b.stats().rejections, 1);
+    }
+
+    #[test]
+    fn open_breakers_on_one_thread_each_refuse_until_their_own_end() {
+        // The thread keeps one deadline on the std clock: taking turns, each
+        // breaker replaces the other's, and each still answers its own.
+        let (short, short_until) = tripped("short", 30);
+        let (long, long_until) = tripped("long", 60);
+        for _ in 0..3 {
+            assert_eq!(
+                short.call(|| Ok::<_, ()>(())),
+                Err(Error::rejected("short".into(), Some(short_until)))
+            );
+            assert_eq!(
+                long.call(|| Ok::<_, ()>(())),
+                Err(Error::rejected("long".into(), Some(long_until)))
+            );
+        }
+        assert_eq!((short.stats().rejections, long.stats().rejections), (3, 3));
+    }
+
+    #[test]
+    fn a_forced_open_breaker_refuses_through_the_core_with_no_end() {
+        let b = SharedBreaker::new("db", Config::new()).unwrap();
+        let _ = b.force_open();
+        assert_eq!(b.inner.open_until.load(Ordering::Relaxed), 0);
+        let err = b.call(|| Ok::<_, &str>(())).unwrap_err();
+        assert_eq!(err, Error::rejected("db".into(), None));
+        assert_eq!(
+            err.to_string(),
+            "circuit breaker `db` open after 0 attempt(s)"
+        );
+        assert_eq!(b.stats().rejections, 1);
     }
 
     #[test]

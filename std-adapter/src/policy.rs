@@ -800,7 +800,7 @@ pub(crate) fn answer<T, E>(
 pub(crate) fn with_breaker<E>(policy: &Inner, error: steadfast::pipeline::Error<E>) -> Error<E> {
     let error = Error::new(error);
     match &policy.breaker {
-        Some(breaker) => error.with_breaker(breaker.name_arc()),
+        Some(breaker) => error.named(breaker.error_name()),
         None => error,
     }
 }

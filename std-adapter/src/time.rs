@@ -141,9 +141,9 @@ std::thread_local! {
 }
 
 /// Whether `at`, a reading of the clock [`now`] converts, reads before
-/// `until`: exactly `from_std(at) < until`. The comparison is made on the
-/// std clock (`until` converted once per thread and deadline), which spares
-/// the conversion of the reading to µs.
+/// `until`: exactly `from_std(at) < until` (never for [`Instant::ZERO`]).
+/// The comparison is made on the std clock (`until` converted once per
+/// thread and deadline), which spares the conversion of the reading to µs.
 #[inline]
 pub(crate) fn reads_before(at: std::time::Instant, until: Instant) -> bool {
     let micros = until.as_micros();
@@ -192,4 +192,29 @@ fn on_std_clock(micros: u64) -> Option<std::time::Instant> {
 #[cfg(feature = "tokio")]
 pub fn to_tokio(at: Instant) -> tokio::time::Instant {
     tokio::time::Instant::from_std(clamped(at, tokio::time::Instant::now().into_std()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reading_is_before_a_deadline_exactly_when_its_microseconds_are() {
+        let at = now_instant();
+        let t = from_std(at);
+        let next = Instant::from_micros(t.as_micros() + 1);
+        // Each answer twice: the deadline converted, then cached.
+        for _ in 0..2 {
+            assert!(!reads_before(at, Instant::ZERO));
+        }
+        for _ in 0..2 {
+            assert!(!reads_before(at, t));
+        }
+        for _ in 0..2 {
+            assert!(reads_before(at, next));
+        }
+        for _ in 0..2 {
+            assert!(reads_before(at, Instant::MAX));
+        }
+    }
 }

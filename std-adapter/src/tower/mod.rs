@@ -185,7 +185,7 @@ impl<E> Error<Error<E>> {
     /// assert_eq!(nested.flatten(), Error::retries_exhausted(3, None));
     /// ```
     pub fn flatten(self) -> Error<E> {
-        let breaker = self.breaker().map(Arc::from);
+        let breaker = self.name();
         let error = self.into_inner();
         let flat = match (error.reason, error.last) {
             (Reason::Operation, Some(inner)) => return inner,
@@ -196,7 +196,7 @@ impl<E> Error<Error<E>> {
             )),
         };
         match breaker {
-            Some(name) => flat.with_breaker(name),
+            Some(name) => flat.named(name),
             None => flat,
         }
     }
