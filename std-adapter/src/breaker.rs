@@ -5,9 +5,13 @@
 //! publishes one atomic word — `generation << 2 | closed << 1 | clean` —
 //! after every locked step, where `generation` is the core's
 //! [`Breaker::generation`], `closed` means the state is
-//! [`State::Closed`] (whatever the detector), and `clean` (a
-//! [`Detector::Consecutive`] breaker only) means "closed, no failure in the
-//! current run". While it is closed, [`SharedBreaker::try_acquire`] admits
+//! [`State::Closed`] (whatever the detector), and `clean` is the core's
+//! [`Breaker::is_clean`]: closed, and a success that is not slow would
+//! change nothing in the core but its success count. That is a
+//! [`Detector::Consecutive`] breaker with no failure in its current run, or
+//! a [`Detector::CountWindow`] breaker whose window is full of such
+//! successes (never a [`Detector::TimeWindow`] one: its buckets count time).
+//! While it is closed, [`SharedBreaker::try_acquire`] admits
 //! without the lock (and without the clock unless slow-call detection is
 //! on), with a permit of that generation
 //! ([`Permit::issued`](steadfast::breaker::Permit::issued)): a closed core
@@ -15,12 +19,16 @@
 //! core would have issued. Cancelling a permit of a closed generation is a
 //! no-op for the core (only a half-open probe has a slot to return). While it
 //! is clean, moreover, a success that is not slow, on a permit of that
-//! generation, is a no-op for the core (it would end a failure run that is
-//! already empty): it is counted without the lock. An outcome of a window
-//! detector always goes to the core, which judges the window after each one;
-//! with slow-call detection off, a closed breaker reads the clock for an
-//! outcome only when it trips
+//! generation, is counted without the lock instead of recorded: the core
+//! would hold the same calls afterwards (an empty failure run stays empty;
+//! a window of fast successes only gets one in place of another), so it
+//! decides alike. Any other outcome goes to the core under the lock, which
+//! judges the detector after each one; with slow-call detection off, a
+//! closed breaker (say a count window holding a failure) reads the clock for
+//! an outcome only when it trips
 //! ([`Breaker::record_untimed`](steadfast::breaker::Breaker::record_untimed)).
+//! So a count window takes the lock for every outcome while it fills, and
+//! from its first failure or slow call until the last one has left it.
 //!
 //! While it is open, the breaker also publishes the end of its open period
 //! (not for a metrics-only breaker, which never refuses): a call before it
@@ -75,13 +83,16 @@ use crate::time;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Detector {
-    /// `failure_threshold` failures in a row (the seeds' breaker). Has the
-    /// lock-free closed-state fast path.
+    /// `failure_threshold` failures in a row (the seeds' breaker). Admits
+    /// without the lock while closed; records a fast success without the
+    /// lock while no failure is in the current run.
     #[default]
     Consecutive,
     /// Failure/slow rate over the last [`COUNT_WINDOW`] calls, or over the
     /// last `1..=`[`MAX_COUNT_WINDOW`] calls chosen with
-    /// [`SharedBreaker::with_count_window`].
+    /// [`SharedBreaker::with_count_window`]. Admits without the lock while
+    /// closed; records a fast success without the lock while the window is
+    /// full of fast successes (see the [module docs](self)).
     CountWindow,
     /// Failure/slow rate over `window_duration`, in [`TIME_BUCKETS`] buckets.
     TimeWindow,
@@ -217,8 +228,6 @@ impl From<Stats> for Totals {
 #[derive(Debug)]
 pub(crate) struct Locked {
     pub(crate) machine: AnyBreaker,
-    /// Whether this breaker publishes a clean word at all (consecutive detector).
-    fast: bool,
     /// What the core counted, moved here every [`DRAIN_STEPS`] locked steps
     /// so that the core's `u32` counters never fill up; the counts of the
     /// steps since are still in the core.
@@ -236,20 +245,24 @@ impl Locked {
         with_breaker!(&self.machine, b => b.state())
     }
 
+    /// The core's generation and whether it is clean
+    /// ([`Breaker::is_clean`]): what the word says besides `closed`, which
+    /// changes only with the generation.
+    fn generation_and_clean(&self) -> (u32, bool) {
+        with_breaker!(&self.machine, b => (b.generation(), b.is_clean()))
+    }
+
     /// Recomputes the fast-path word: `generation << 2 | closed << 1 | clean`.
     /// Publishes what lock-free readers decide on: the clean word, and the
     /// end of an open period (0 when not open, or when a metrics-only
     /// breaker never rejects).
     fn publish(&self, word: &AtomicU64, open_until: &AtomicU64) {
         // The state once: building it from the core's phase is most of the cost.
-        let (generation, state, metrics_only) = with_breaker!(
+        let (generation, state, metrics_only, clean) = with_breaker!(
             &self.machine,
-            b => (b.generation(), b.state(), b.config().metrics_only())
+            b => (b.generation(), b.state(), b.config().metrics_only(), b.is_clean())
         );
         let closed = state == State::Closed;
-        let clean = closed
-            && self.fast
-            && matches!(&self.machine, AnyBreaker::Consecutive(b) if b.window().failures() == 0);
         let until = match state {
             State::Open { until } if !metrics_only => until.as_micros(),
             _ => 0,
@@ -264,7 +277,7 @@ impl Locked {
     }
 }
 
-/// The word's bit saying the breaker is clean (closed, no failure in the run).
+/// The word's bit saying the breaker is clean ([`Breaker::is_clean`]).
 const CLEAN: u64 = 1;
 /// The word's bit saying the breaker is closed: it admits every call.
 const CLOSED: u64 = 2;
@@ -503,7 +516,6 @@ impl SharedBreaker {
         machine: AnyBreaker,
     ) -> Self {
         let locked = Locked {
-            fast: matches!(machine, AnyBreaker::Consecutive(_)),
             machine,
             totals: Totals::ZERO,
             steps: 0,
@@ -751,10 +763,12 @@ impl SharedBreaker {
             let counted = with_breaker!(&mut locked.machine, b => b.take_stats());
             locked.totals.add(counted);
         }
-        // Without a clean bit, the word and the open period change only with
-        // the generation (every change of state starts one).
-        let generation = with_breaker!(&locked.machine, b => b.generation());
-        if locked.fast || generation != word_generation(self.inner.word.load(Ordering::Relaxed)) {
+        // Besides the clean bit, the word and the open period change only
+        // with the generation (every change of state starts one). Only this
+        // lock's holder stores the word, so a relaxed load reads the last one.
+        let (generation, clean) = locked.generation_and_clean();
+        let word = self.inner.word.load(Ordering::Relaxed);
+        if generation != word_generation(word) || clean != (word & CLEAN != 0) {
             locked.publish(&self.inner.word, &self.inner.open_until);
         }
         r
@@ -853,8 +867,8 @@ impl SharedBreaker {
         Ok(time::from_std_cold(at))
     }
 
-    /// Closed with no failure in the current run: its calls take the
-    /// lock-free path and no time-driven transition can be due.
+    /// Clean ([`Breaker::is_clean`]): its calls take the lock-free path and,
+    /// closed, no time-driven transition can be due.
     #[inline]
     pub(crate) fn is_clean(&self) -> bool {
         self.inner.word.load(Ordering::Acquire) & CLEAN != 0

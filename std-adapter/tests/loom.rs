@@ -819,3 +819,149 @@ fn bulkhead_gauge_ends_at_the_latest_occupancy() {
         );
     });
 }
+
+/// What a count-window caller saw of each of its calls: refused, or admitted
+/// and the state its outcome moved the breaker to, if any.
+type WindowCall = Result<Option<&'static str>, ()>;
+/// The callers' calls, then the state, the window and the counters after them.
+type WindowRun = (
+    Vec<Vec<WindowCall>>,
+    &'static str,
+    steadfast::breaker::WindowCounts,
+    (u64, u64, u64, u64, u64),
+);
+
+/// A window of two judged at 100 % (two failures in a row trip it), open for
+/// an hour: decisions depend on the order of the outcomes alone.
+fn strict_window() -> BreakerConfig {
+    BreakerConfig::new()
+        .with_minimum_calls(2)
+        .with_failure_rate_percent(100)
+        .with_break_duration(Duration::from_secs(3600))
+}
+
+fn window_counters(s: steadfast_std::Totals) -> (u64, u64, u64, u64, u64) {
+    (s.calls, s.successes, s.failures, s.rejections, s.opens)
+}
+
+/// The core's `CountWindow` fed `before`, then the callers' calls one step
+/// at a time in every order (a call is two steps: acquire, then record):
+/// every run the shared breaker may show.
+fn window_serial(before: &[Outcome], calls: &[&[Outcome]]) -> Vec<WindowRun> {
+    use steadfast::breaker::{Breaker, CountWindow, Permit};
+    use steadfast::time::Instant;
+    let now = Instant::ZERO;
+    let steps: Vec<usize> = calls.iter().map(|c| 2 * c.len()).collect();
+    orders(&steps)
+        .into_iter()
+        .map(|order| {
+            let window = CountWindow::<128, 2>::with_len(2).unwrap();
+            let mut core = Breaker::with_window(strict_window(), window).unwrap();
+            for &outcome in before {
+                let p = core.try_acquire(now).unwrap();
+                let _ = core.record(p, outcome, now);
+            }
+            let mut seen: Vec<Vec<WindowCall>> = vec![Vec::new(); calls.len()];
+            let mut held: Vec<Option<Permit>> = (0..calls.len()).map(|_| None).collect();
+            let mut taken = vec![0; calls.len()];
+            for caller in order {
+                let step = taken[caller];
+                taken[caller] += 1;
+                if step % 2 == 0 {
+                    match core.try_acquire(now) {
+                        Ok(p) => held[caller] = Some(p),
+                        Err(_) => seen[caller].push(Err(())),
+                    }
+                } else if let Some(p) = held[caller].take() {
+                    let t = core.record(p, calls[caller][step / 2], now);
+                    seen[caller].push(Ok(t.map(|t| t.to().name())));
+                }
+            }
+            let stats = steadfast_std::Totals::from(core.stats());
+            (
+                seen,
+                core.state().name(),
+                core.counts(now),
+                window_counters(stats),
+            )
+        })
+        .collect()
+}
+
+/// The shared count window of [`strict_window`] fed `before`, then `calls[0]`
+/// on this thread racing `calls[1..]`, one thread each.
+fn window_shared(before: &[Outcome], calls: &[&'static [Outcome]]) -> WindowRun {
+    let b = SharedBreaker::with_count_window("loom", strict_window(), 2).unwrap();
+    for &outcome in before {
+        let _ = b.try_acquire().unwrap().record(outcome);
+    }
+    let caller = |b: &SharedBreaker, outcomes: &[Outcome]| -> Vec<WindowCall> {
+        outcomes
+            .iter()
+            .map(|&outcome| match b.try_acquire() {
+                Ok(p) => Ok(p.record(outcome).map(|t| t.to().name())),
+                Err(_) => Err(()),
+            })
+            .collect()
+    };
+    let others: Vec<_> = calls[1..]
+        .iter()
+        .map(|&outcomes| {
+            let b = b.clone();
+            thread::spawn(move || caller(&b, outcomes))
+        })
+        .collect();
+    let mut seen = vec![caller(&b, calls[0])];
+    seen.extend(others.into_iter().map(|t| t.join().unwrap()));
+    (
+        seen,
+        b.state().name(),
+        b.counts(),
+        window_counters(b.stats()),
+    )
+}
+
+/// A window full of successes (clean: a success is counted without the
+/// lock) while two failures are recorded under the lock, the second
+/// tripping it if nothing came between. Every interleaving is one the core
+/// window, given the same steps one at a time in some order, answers the
+/// same: a success counted without the lock once a failure is in the
+/// window would make the failures' trip and the success's count disagree
+/// with every order.
+#[test]
+fn count_window_clean_success_races_locked_failures_as_the_core_in_some_order() {
+    model(
+        "count_window_clean_success_races_locked_failures_as_the_core_in_some_order",
+        || {
+            const SUCCESS: &[Outcome] = &[Outcome::Success];
+            const FAILURES: &[Outcome] = &[Outcome::Failure, Outcome::Failure];
+            let before = [Outcome::Success, Outcome::Success];
+            let seen = window_shared(&before, &[FAILURES, SUCCESS]);
+            assert!(
+                window_serial(&before, &[FAILURES, SUCCESS]).contains(&seen),
+                "no order of the core's steps answers {seen:?}"
+            );
+        },
+    );
+}
+
+/// A window holding a failure (not clean: every outcome takes the lock): a
+/// success races a failure that trips it only if it comes first. Either the
+/// success is recorded before it (no trip) or it is stale (trip, the success
+/// not counted): never a trip with the success counted.
+#[test]
+fn count_window_success_races_a_tripping_failure_as_the_core_in_some_order() {
+    model(
+        "count_window_success_races_a_tripping_failure_as_the_core_in_some_order",
+        || {
+            const SUCCESS: &[Outcome] = &[Outcome::Success];
+            const FAILURE: &[Outcome] = &[Outcome::Failure];
+            let before = [Outcome::Success, Outcome::Success, Outcome::Failure];
+            let seen = window_shared(&before, &[FAILURE, SUCCESS]);
+            assert!(
+                window_serial(&before, &[FAILURE, SUCCESS]).contains(&seen),
+                "no order of the core's steps answers {seen:?}"
+            );
+        },
+    );
+}

@@ -648,6 +648,43 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
         self.generation
     }
 
+    /// Whether the breaker is *clean*: `Closed`, and a success that is not
+    /// slow, on a permit of the current generation, would change nothing but
+    /// [`Stats::successes`]. Its detector would hold the same calls, so it
+    /// decides alike from then on: a [`Consecutive`] with no failure in its
+    /// current run, or a full [`CountWindow`] of fast successes only (the
+    /// success replaces one of them; only where the ring starts moves). Never
+    /// a [`TimeWindow`], whose buckets count time.
+    ///
+    /// The rule for an adapter sharing the breaker: while it is clean, such a
+    /// success may be counted outside it instead of recorded (steadfast-std's
+    /// shared breaker counts it without taking its lock), as
+    /// [`record`](Self::record) would have for any `now` (the highest instant
+    /// seen stays where it is, as with [`record_untimed`](Self::record_untimed)).
+    /// Whatever changes the breaker goes through `record` and may end it.
+    ///
+    /// ```
+    /// use steadfast::breaker::{Breaker, Config, CountWindow};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
+    ///
+    /// let mut b = Breaker::<CountWindow<2>>::new(Config::new()).unwrap();
+    /// let t = Instant::ZERO;
+    /// assert!(!b.is_clean()); // filling: a success adds a call
+    /// for outcome in [Outcome::Success, Outcome::Success] {
+    ///     let p = b.try_acquire(t).unwrap();
+    ///     let _ = b.record(p, outcome, t);
+    /// }
+    /// assert!(b.is_clean()); // full of fast successes
+    /// let p = b.try_acquire(t).unwrap();
+    /// let _ = b.record(p, Outcome::Failure, t); // 1 of 2 failed: 50 % trips
+    /// assert!(!b.is_clean());
+    /// ```
+    #[inline]
+    pub fn is_clean(&self) -> bool {
+        self.phase == Phase::Closed && self.window.absorbs_fast_success()
+    }
+
     /// The current state, as last updated. Time-driven changes that are due but
     /// not yet applied show up after [`handle_timeout`](Self::handle_timeout) or
     /// [`try_acquire`](Self::try_acquire).

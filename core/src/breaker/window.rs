@@ -46,6 +46,13 @@ pub(crate) mod sealed {
         fn may_trip(&self, _sample: Sample) -> bool {
             true
         }
+        /// Whether recording a success that is not slow now would leave the
+        /// detector holding the same calls, so that it decides alike from
+        /// then on (`false` wherever that is not certain).
+        #[inline(always)]
+        fn absorbs_fast_success(&self) -> bool {
+            false
+        }
         /// The counts as of `now` (not before the newest instant recorded),
         /// without changing anything.
         fn counts_at(&self, now: Instant, config: &Config) -> super::WindowCounts;
@@ -200,6 +207,12 @@ impl Detector for Consecutive {
     #[inline(always)]
     fn may_trip(&self, sample: Sample) -> bool {
         sample.failure
+    }
+
+    /// A success ends the run, and an empty run stays empty.
+    #[inline(always)]
+    fn absorbs_fast_success(&self) -> bool {
+        self.failures == 0
     }
 
     #[inline]
@@ -510,6 +523,14 @@ impl<const N: usize, const WORDS: usize> Detector for CountWindow<N, WORDS> {
     #[inline(always)]
     fn may_trip(&self, sample: Sample) -> bool {
         self.pos < self.len || sample.failure || sample.slow
+    }
+
+    /// A full ring of fast successes only: the success replaces one of
+    /// them, so the ring holds the same calls (only where it starts moves,
+    /// and with every slot alike no decision reads that).
+    #[inline(always)]
+    fn absorbs_fast_success(&self) -> bool {
+        self.pos >= self.len && self.failures == 0 && self.slow_calls == 0
     }
 
     #[inline]
