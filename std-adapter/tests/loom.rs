@@ -965,3 +965,26 @@ fn count_window_success_races_a_tripping_failure_as_the_core_in_some_order() {
         },
     );
 }
+
+/// A full window holding a failure (no fast success can trip it: each is
+/// kept aside in the word, without the lock) while two successes race a
+/// failure that trips it only if it comes before both. The successes kept
+/// aside reach the core before the failure, or come after it and are stale:
+/// none lost, none counted twice, none counted in the generation after the
+/// trip, whatever the interleaving.
+#[test]
+fn count_window_successes_kept_aside_race_a_tripping_failure_as_the_core_in_some_order() {
+    model(
+        "count_window_successes_kept_aside_race_a_tripping_failure_as_the_core_in_some_order",
+        || {
+            const SUCCESS: &[Outcome] = &[Outcome::Success];
+            const FAILURE: &[Outcome] = &[Outcome::Failure];
+            let before = [Outcome::Success, Outcome::Failure];
+            let seen = window_shared(&before, &[FAILURE, SUCCESS, SUCCESS]);
+            assert!(
+                window_serial(&before, &[FAILURE, SUCCESS, SUCCESS]).contains(&seen),
+                "no order of the core's steps answers {seen:?}"
+            );
+        },
+    );
+}
