@@ -1010,10 +1010,11 @@ impl SharedBreaker {
         self.call_unclean(word, classifier, op)
     }
 
-    /// [`call_classified`](Self::call_classified) off the clean path, `word`
-    /// read: a breaker that is not closed refuses with no lock before its
-    /// open period ends, and the core decides, at the same clock reading,
-    /// from then on.
+    /// [`call_classified`](Self::call_classified) when the breaker is not
+    /// clean, `word` read: a closed breaker admits without the lock (and
+    /// the permit takes a fast success without it when the word allows); one
+    /// that is not closed refuses with no lock before its open period ends,
+    /// and the core decides, at the same clock reading, from then on.
     #[inline(never)]
     fn call_unclean<T, E, C: Classify<T, E> + ?Sized>(
         &self,
@@ -1021,6 +1022,23 @@ impl SharedBreaker {
         classifier: &C,
         op: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, Error<E>> {
+        if word & CLOSED != 0 && self.inner.slow_micros == u64::MAX {
+            // No slow-call timing: the permit needs no time, nor a fast
+            // success the lock while the word allows.
+            let generation = word_generation(word);
+            let mut permit = BreakerPermit {
+                breaker: self,
+                permit: Some(self.issue_closed(word, Instant::ZERO)),
+            };
+            let result = op();
+            let outcome = classifier.classify(&result).outcome;
+            if outcome == Outcome::Success && self.fast_success_without_lock(generation) {
+                permit.permit = None;
+            } else {
+                let _ = permit.record(outcome);
+            }
+            return result.map_err(Error::operation);
+        }
         let permit = if word & CLOSED == 0 {
             match self.refuse_until_open_ends() {
                 Err(until) => return Err(Error::rejected(self.name_arc(), Some(until))),

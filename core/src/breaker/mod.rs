@@ -753,14 +753,9 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
         if n > 0 && !self.fast_success_cannot_trip() {
             return Err(n);
         }
-        let sample = Sample {
-            failure: false,
-            slow: false,
-        };
-        for _ in 0..n {
-            let _cannot_trip = self.window.record(sample, self.last_now, self.config.get());
-            self.stats.bump(Counter::Successes);
-        }
+        self.window
+            .record_fast_successes(n, self.last_now, self.config.get());
+        self.stats.add(Counter::Successes, n);
         Ok(())
     }
 
