@@ -25,7 +25,9 @@
 //!   ([`Permit::issued`](steadfast::breaker::Permit::issued)): a closed core
 //!   admits every call and only counts it, so that permit is exactly the one
 //!   the core would have issued. Cancelling a permit of a closed generation
-//!   is a no-op for the core (only a half-open probe has a slot to return).
+//!   is a no-op for the core (only a half-open probe has a slot to return),
+//!   and asking it for a due time-driven transition finds none without the
+//!   lock (nothing is ever due while closed).
 //! * **A fast success** (not slow) on a permit of the word's generation:
 //!   while clean, counted in this thread's stripe instead of recorded (the
 //!   core would hold the same calls afterwards, so it decides alike); while
@@ -950,11 +952,11 @@ impl SharedBreaker {
         Ok(time::from_std_cold(at))
     }
 
-    /// Clean ([`Breaker::is_clean`]): its calls take the lock-free path and,
-    /// closed, no time-driven transition can be due.
+    /// Closed: no time-driven transition can be due (only an open period
+    /// or a hung probe has a deadline).
     #[inline]
-    pub(crate) fn is_clean(&self) -> bool {
-        self.inner.word.load(Ordering::Acquire) & CLEAN != 0
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.word.load(Ordering::Acquire) & CLOSED != 0
     }
 
     /// Runs `op` if the breaker admits it and records how it ended (`Err` is a
@@ -1115,8 +1117,7 @@ pub(crate) struct Gate<'a> {
 impl CircuitBreaker for Gate<'_> {
     #[inline]
     fn handle_timeout(&mut self, now: Instant) -> Option<Transition> {
-        if self.breaker.is_clean() {
-            // Closed: nothing is ever due.
+        if self.breaker.is_closed() {
             return None;
         }
         self.breaker
