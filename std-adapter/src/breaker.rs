@@ -254,7 +254,8 @@ pub(crate) struct Locked {
 }
 
 /// Locked steps between two drains of the core's counts: one step adds at
-/// most a few to any counter, so `u32` counters stay far from full.
+/// most a few to any counter, and 128 successes kept aside, so `u32`
+/// counters stay far from full.
 const DRAIN_STEPS: u32 = 1 << 16;
 
 impl Locked {
@@ -802,16 +803,7 @@ impl SharedBreaker {
     /// Runs `f` on the core breaker under the lock, then republishes the word.
     #[cold]
     fn with_locked<R>(&self, f: impl FnOnce(&mut AnyBreaker) -> R) -> R {
-        self.locked_step(|locked| {
-            let r = f(&mut locked.machine);
-            locked.steps += 1;
-            if locked.steps >= DRAIN_STEPS {
-                locked.steps = 0;
-                let counted = with_breaker!(&mut locked.machine, b => b.take_stats());
-                locked.totals.add(counted);
-            }
-            r
-        })
+        self.locked_step(|locked| f(&mut locked.machine))
     }
 
     /// Runs `f` under the lock on the core as of now, the successes kept
@@ -820,6 +812,13 @@ impl SharedBreaker {
         let mut locked: MutexGuard<'_, Locked> = lock(&self.inner.locked);
         self.take_pending(&mut locked);
         let r = f(&mut locked);
+        // Every step, reads included, may have handed the core successes.
+        locked.steps += 1;
+        if locked.steps >= DRAIN_STEPS {
+            locked.steps = 0;
+            let counted = with_breaker!(&mut locked.machine, b => b.take_stats());
+            locked.totals.add(counted);
+        }
         // Besides these bits, the word and the open period change only with
         // the generation (every change of state starts one). Nothing but
         // this lock's holder changes the word now (see `take_pending`), so a
