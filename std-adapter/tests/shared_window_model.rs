@@ -211,3 +211,39 @@ async fn successes_kept_aside_keep_a_failure_in_its_place() {
     assert_eq!(b.counts(), expected);
     same_counters(b.stats(), Totals::from(core.stats()), "the end");
 }
+
+/// Threads at once on a window that holds a failure most of the time (so
+/// successes are kept aside in the word, up to its most, and handed over by
+/// each failure): every call and outcome is counted exactly once, and the
+/// window holds exactly its last 100 calls.
+#[test]
+fn threads_keeping_successes_aside_lose_none() {
+    let config = Config::new()
+        .with_minimum_calls(100)
+        .with_failure_rate_percent(100);
+    let b = SharedBreaker::with_count_window("w", config, 100).unwrap();
+    let threads: Vec<_> = (0..4u32)
+        .map(|t| {
+            let b = b.clone();
+            std::thread::spawn(move || {
+                for i in 0..20_000u32 {
+                    let failed = (i + t) % 97 == 0;
+                    let _ = b.call(|| if failed { Err(()) } else { Ok(()) });
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let failures = (0..4u32)
+        .map(|t| (0..20_000u32).filter(|i| (i + t) % 97 == 0).count() as u64)
+        .sum::<u64>();
+    let s = b.stats();
+    assert_eq!(
+        (s.calls, s.successes, s.failures),
+        (80_000, 80_000 - failures, failures)
+    );
+    assert_eq!(b.state(), steadfast::breaker::State::Closed);
+    assert_eq!(b.counts().calls, 100);
+}
