@@ -731,7 +731,8 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
     /// detector and to [`Stats::successes`], and none trips, since
     /// [`fast_success_cannot_trip`](Self::fast_success_cannot_trip) holds.
     /// Otherwise it changes nothing and hands `n` back (none is always
-    /// `Ok`). Takes time in proportion to `n`.
+    /// `Ok`). The work is bounded by the detector's size, not by `n`: a
+    /// count window clears its `n` oldest slots a 64-bit word at a time.
     ///
     /// ```
     /// use steadfast::breaker::{Breaker, Config, CountWindow, Window};
