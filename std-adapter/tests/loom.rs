@@ -1,5 +1,6 @@
 //! loom models of the shared handles: every interleaving of two or three threads (loom's
-//! exhaustive scheduler, bounded preemptions) over the breaker's atomic fast path, its
+//! exhaustive scheduler, bounded preemptions) over the breaker's atomic fast path (a count
+//! window's fast successes counted or kept aside in its word without the lock), its
 //! mutex slow path (a count window's outcomes recorded without the clock unless they trip
 //! it), the bulkhead behind the blocking executor, the bulkhead's slots
 //! lent to its lock-free path racing a waiter that queues, the adaptive limit's
@@ -9,8 +10,9 @@
 //! Proven for every interleaving explored: no lost update (every call recorded exactly
 //! once in the stats, no failure lost on the way to a trip), no leaked permit (the
 //! bulkhead is empty afterwards, acquired == released), no double release, no lent
-//! slot lost, no adaptive slot granted over the limit, the adaptive limit and the
-//! throttle answer as their core machine does given the same steps in some order, and
+//! slot lost, no adaptive slot granted over the limit, the adaptive limit, the throttle
+//! and a count-window breaker answer as their core machine does given the same steps in
+//! some order, and
 //! the last gauge report an observer is told is the machine's state.
 //!
 //! Run (its own target dir; tokio is left out because `--cfg loom` switches tokio into
