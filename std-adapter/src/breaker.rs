@@ -2,34 +2,59 @@
 //!
 //! The core [`Breaker`] is the only source of truth; it lives behind a mutex
 //! held for one of its methods at a time. On top of that, every breaker
-//! publishes one atomic word — `generation << 2 | closed << 1 | clean` —
-//! after every locked step, where `generation` is the core's
-//! [`Breaker::generation`], `closed` means the state is
-//! [`State::Closed`] (whatever the detector), and `clean` (a
-//! [`Detector::Consecutive`] breaker only) means "closed, no failure in the
-//! current run". While it is closed, [`SharedBreaker::try_acquire`] admits
-//! without the lock (and without the clock unless slow-call detection is
-//! on), with a permit of that generation
-//! ([`Permit::issued`](steadfast::breaker::Permit::issued)): a closed core
-//! admits every call and only counts it: that permit is exactly the one the
-//! core would have issued. Cancelling a permit of a closed generation is a
-//! no-op for the core (only a half-open probe has a slot to return). While it
-//! is clean, moreover, a success that is not slow, on a permit of that
-//! generation, is a no-op for the core (it would end a failure run that is
-//! already empty): it is counted without the lock. An outcome of a window
-//! detector always goes to the core, which judges the window after each one;
-//! with slow-call detection off, a closed breaker reads the clock for an
-//! outcome only when it trips
-//! ([`Breaker::record_untimed`](steadfast::breaker::Breaker::record_untimed)).
+//! publishes one atomic word after every locked step that changes it:
+//! its `generation` (the core's [`Breaker::generation`]) and three bits
+//! the core answers, plus a count of successes kept aside:
+//!
+//! * `closed`: the state is [`State::Closed`] (whatever the detector);
+//! * `clean` ([`Breaker::is_clean`]): closed, and a success that is not slow
+//!   would change nothing in the core but its success count. That is a
+//!   [`Detector::Consecutive`] breaker with no failure in its current run, or
+//!   a [`Detector::CountWindow`] breaker whose window is full of such
+//!   successes;
+//! * `deferrable` ([`Breaker::fast_success_cannot_trip`]): closed, and no
+//!   success that is not slow can trip it: a consecutive breaker, or a
+//!   count window once it is full, failures in it or not. Never a
+//!   [`Detector::TimeWindow`] breaker (its buckets count time).
+//!
+//! What is lock-free, and when it locks:
+//!
+//! * **Admission**, while closed: [`SharedBreaker::try_acquire`] admits
+//!   without the lock (and without the clock unless slow-call detection is
+//!   on), with a permit of that generation
+//!   ([`Permit::issued`](steadfast::breaker::Permit::issued)): a closed core
+//!   admits every call and only counts it, so that permit is exactly the one
+//!   the core would have issued. Cancelling a permit of a closed generation
+//!   is a no-op for the core (only a half-open probe has a slot to return),
+//!   and asking it for a due time-driven transition finds none without the
+//!   lock (nothing is ever due while closed).
+//! * **A fast success** (not slow) on a permit of the word's generation:
+//!   while clean, counted in this thread's stripe instead of recorded (the
+//!   core would hold the same calls afterwards, so it decides alike); while
+//!   deferrable, kept aside in the word with one compare-exchange, up to
+//!   128 of them. The next locked step, before anything
+//!   else, takes them out of the word and hands them to the core in one go
+//!   ([`Breaker::record_fast_successes`]), in the same read-modify-write that
+//!   clears `deferrable` until it publishes again: a success kept aside
+//!   before it reaches the core before its input, any other finds the word
+//!   changed and comes after it (or is stale if the breaker left that
+//!   generation). Reading [`stats`](SharedBreaker::stats) or
+//!   [`counts`](SharedBreaker::counts) is such a locked step, so both are
+//!   exact.
+//! * **Everything else** takes the lock: a failure, a timeout, an ignored
+//!   call, a slow call, a success while the count window fills, the
+//!   successes past the most the word keeps, any outcome outside `Closed`
+//!   or of another generation, and every change of state. With slow-call
+//!   detection off, a closed breaker reads the clock for an outcome only
+//!   when it trips
+//!   ([`Breaker::record_untimed`](steadfast::breaker::Breaker::record_untimed)).
 //!
 //! While it is open, the breaker also publishes the end of its open period
 //! (not for a metrics-only breaker, which never refuses): a call before it
 //! is refused without the lock, with that `retry_at`, exactly as the core
 //! would refuse it; from that instant on the core decides.
 //!
-//! Anything else — a failure, a slow call, a state change, a permit of
-//! another generation — takes the lock and goes to the core as is. The
-//! lock-free counts live in per-thread stripes: each of the first
+//! The lock-free counts live in per-thread stripes: each of the first
 //! [`STRIPES`](self) threads to use any shared breaker owns a cache line in
 //! every breaker and bumps it with a plain load and store (no atomic
 //! read-modify-write); threads beyond that share one line with `fetch_add`.
@@ -76,13 +101,16 @@ use crate::time;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Detector {
-    /// `failure_threshold` failures in a row (the seeds' breaker). Has the
-    /// lock-free closed-state fast path.
+    /// `failure_threshold` failures in a row (the seeds' breaker). Admits
+    /// and takes a fast success without the lock while closed (see the
+    /// [module docs](self)).
     #[default]
     Consecutive,
     /// Failure/slow rate over the last [`COUNT_WINDOW`] calls, or over the
     /// last `1..=`[`MAX_COUNT_WINDOW`] calls chosen with
-    /// [`SharedBreaker::with_count_window`].
+    /// [`SharedBreaker::with_count_window`]. Admits without the lock while
+    /// closed; takes a fast success without the lock once the window is
+    /// full (see the [module docs](self)).
     CountWindow,
     /// Failure/slow rate over `window_duration`, in [`TIME_BUCKETS`] buckets.
     TimeWindow,
@@ -218,8 +246,6 @@ impl From<Stats> for Totals {
 #[derive(Debug)]
 pub(crate) struct Locked {
     pub(crate) machine: AnyBreaker,
-    /// Whether this breaker publishes a clean word at all (consecutive detector).
-    fast: bool,
     /// What the core counted, moved here every [`DRAIN_STEPS`] locked steps
     /// so that the core's `u32` counters never fill up; the counts of the
     /// steps since are still in the core.
@@ -229,7 +255,8 @@ pub(crate) struct Locked {
 }
 
 /// Locked steps between two drains of the core's counts: one step adds at
-/// most a few to any counter, so `u32` counters stay far from full.
+/// most a few to any counter, and 128 successes kept aside, so `u32`
+/// counters stay far from full.
 const DRAIN_STEPS: u32 = 1 << 16;
 
 impl Locked {
@@ -237,48 +264,84 @@ impl Locked {
         with_breaker!(&self.machine, b => b.state())
     }
 
-    /// Recomputes the fast-path word: `generation << 2 | closed << 1 | clean`.
-    /// Publishes what lock-free readers decide on: the clean word, and the
-    /// end of an open period (0 when not open, or when a metrics-only
-    /// breaker never rejects).
+    /// The core's generation and the word's `clean` and `deferrable` bits
+    /// for it: what the word says besides `closed`, which changes only with
+    /// the generation.
+    fn generation_and_bits(&self) -> (u32, u64) {
+        let (generation, clean, deferrable) = with_breaker!(
+            &self.machine,
+            b => (b.generation(), b.is_clean(), b.fast_success_cannot_trip())
+        );
+        (
+            generation,
+            (u64::from(clean) * CLEAN) | (u64::from(deferrable) * DEFERRABLE),
+        )
+    }
+
+    /// Recomputes the fast-path word (see [`CLEAN`]), no success kept aside.
+    /// Publishes what lock-free readers decide on: the word, and the end of
+    /// an open period (0 when not open, or when a metrics-only breaker never
+    /// rejects).
     fn publish(&self, word: &AtomicU64, open_until: &AtomicU64) {
         // The state once: building it from the core's phase is most of the cost.
-        let (generation, state, metrics_only) = with_breaker!(
-            &self.machine,
-            b => (b.generation(), b.state(), b.config().metrics_only())
-        );
+        let (state, metrics_only) =
+            with_breaker!(&self.machine, b => (b.state(), b.config().metrics_only()));
+        let (generation, bits) = self.generation_and_bits();
         let closed = state == State::Closed;
-        let clean = closed
-            && self.fast
-            && matches!(&self.machine, AnyBreaker::Consecutive(b) if b.window().failures() == 0);
         let until = match state {
             State::Open { until } if !metrics_only => until.as_micros(),
             _ => 0,
         };
         open_until.store(until, Ordering::Release);
         word.store(
-            (u64::from(generation) << 2)
-                | (u64::from(closed) * CLOSED)
-                | (u64::from(clean) * CLEAN),
+            (u64::from(generation) << GENERATION_SHIFT) | (u64::from(closed) * CLOSED) | bits,
             Ordering::Release,
         );
     }
 }
 
-/// The word's bit saying the breaker is clean (closed, no failure in the run).
+// The word: `generation << 32 | pending << 8 | deferrable << 2 | closed << 1 | clean`.
+// Only the lock's holder stores it; without the lock, a success kept aside
+// adds to `pending` (compare-exchange, only while `deferrable` and not
+// `clean`), and a locked step takes `pending` and clears `deferrable` in one
+// read-modify-write before it touches the core (see `take_pending`), so it
+// never overwrites a success kept aside.
+
+/// The word's bit saying the breaker is clean ([`Breaker::is_clean`]): a
+/// fast success is counted in the stripes, the core would not change.
 const CLEAN: u64 = 1;
 /// The word's bit saying the breaker is closed: it admits every call.
 const CLOSED: u64 = 2;
+/// The word's bit saying no fast success can trip the breaker
+/// ([`Breaker::fast_success_cannot_trip`]): one may be kept aside in
+/// `pending`, for the next locked step to hand to the core.
+const DEFERRABLE: u64 = 4;
+/// One success kept aside in the word.
+const PENDING_ONE: u64 = 1 << 8;
+/// The bits of the word counting the successes kept aside.
+const PENDING: u64 = 0xFF << 8;
+/// The most successes kept aside at once; the next one takes the lock,
+/// which hands them to the core (and bounds the work done under it).
+const PENDING_MAX: u64 = 128;
+/// Where the generation starts in the word.
+const GENERATION_SHIFT: u32 = 32;
 
-/// The word a clean breaker publishes in `generation`.
+/// The word a clean breaker publishes in `generation` (clean implies
+/// deferrable: a success that changes nothing cannot trip).
 const fn clean_word(generation: u32) -> u64 {
-    (generation as u64) << 2 | CLOSED | CLEAN
+    (generation as u64) << GENERATION_SHIFT | DEFERRABLE | CLOSED | CLEAN
 }
 
 /// The generation a word was published in.
 #[allow(clippy::cast_possible_truncation)] // the word holds a u32 generation
 const fn word_generation(word: u64) -> u32 {
-    (word >> 2) as u32
+    (word >> GENERATION_SHIFT) as u32
+}
+
+/// The successes kept aside in `word`.
+#[allow(clippy::cast_possible_truncation)] // 8 bits
+const fn pending(word: u64) -> u32 {
+    ((word & PENDING) / PENDING_ONE) as u32
 }
 
 /// Whether `word` says closed in `generation`: the core would do nothing
@@ -527,7 +590,6 @@ impl SharedBreaker {
         machine: AnyBreaker,
     ) -> Self {
         let locked = Locked {
-            fast: matches!(machine, AnyBreaker::Consecutive(_)),
             machine,
             totals: Totals::ZERO,
             steps: 0,
@@ -668,12 +730,11 @@ impl SharedBreaker {
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
     pub fn stats(&self) -> Totals {
-        let mut totals = {
-            let locked = lock(&self.inner.locked);
+        let mut totals = self.locked_step(|locked| {
             let mut totals = locked.totals;
             totals.add(with_breaker!(&locked.machine, b => b.stats()));
             totals
-        };
+        });
         for s in &self.inner.stripes {
             totals.calls = totals.calls.wrapping_add(s.calls.load(Ordering::Relaxed));
             totals.successes = totals
@@ -703,8 +764,7 @@ impl SharedBreaker {
     }
 
     pub(crate) fn counts_at(&self, now: Instant) -> WindowCounts {
-        let locked = lock(&self.inner.locked);
-        with_breaker!(&locked.machine, b => b.counts(now))
+        self.locked_step(|locked| with_breaker!(&locked.machine, b => b.counts(now)))
     }
 
     /// When a deadline inside the breaker expires (end of the break, hung
@@ -774,21 +834,59 @@ impl SharedBreaker {
     /// Runs `f` on the core breaker under the lock, then republishes the word.
     #[cold]
     fn with_locked<R>(&self, f: impl FnOnce(&mut AnyBreaker) -> R) -> R {
+        self.locked_step(|locked| f(&mut locked.machine))
+    }
+
+    /// Runs `f` under the lock on the core as of now, the successes kept
+    /// aside handed to it first; then republishes the word if it changed.
+    fn locked_step<R>(&self, f: impl FnOnce(&mut Locked) -> R) -> R {
         let mut locked: MutexGuard<'_, Locked> = lock(&self.inner.locked);
-        let r = f(&mut locked.machine);
+        self.take_pending(&mut locked);
+        let r = f(&mut locked);
+        // Every step, reads included, may have handed the core successes.
         locked.steps += 1;
         if locked.steps >= DRAIN_STEPS {
             locked.steps = 0;
             let counted = with_breaker!(&mut locked.machine, b => b.take_stats());
             locked.totals.add(counted);
         }
-        // Without a clean bit, the word and the open period change only with
-        // the generation (every change of state starts one).
-        let generation = with_breaker!(&locked.machine, b => b.generation());
-        if locked.fast || generation != word_generation(self.inner.word.load(Ordering::Relaxed)) {
+        // Besides these bits, the word and the open period change only with
+        // the generation (every change of state starts one). Nothing but
+        // this lock's holder changes the word now (see `take_pending`), so a
+        // relaxed load reads the last one.
+        let (generation, bits) = locked.generation_and_bits();
+        let word = self.inner.word.load(Ordering::Relaxed);
+        if generation != word_generation(word) {
             locked.publish(&self.inner.word, &self.inner.open_until);
+        } else if word & (CLEAN | DEFERRABLE | PENDING) != bits {
+            let word = (word & !(CLEAN | DEFERRABLE | PENDING)) | bits;
+            self.inner.word.store(word, Ordering::Release);
         }
         r
+    }
+
+    /// Under the lock: hands the successes kept aside in the word to the
+    /// core, in the same read-modify-write that stops any more from being
+    /// kept aside (it clears `deferrable`) until the word is published again.
+    /// Successes kept aside before it come before this step's input; the
+    /// others find the word changed and come to the core after it.
+    fn take_pending(&self, locked: &mut Locked) {
+        // `deferrable` and `clean` change only under the lock: read alone,
+        // they are the last published. Clean, no success is kept aside.
+        if self.inner.word.load(Ordering::Relaxed) & (DEFERRABLE | CLEAN) != DEFERRABLE {
+            return;
+        }
+        let word = self
+            .inner
+            .word
+            .fetch_and(!(DEFERRABLE | PENDING), Ordering::AcqRel);
+        let kept = pending(word);
+        if kept > 0 {
+            // The core still says what the word said: nothing changed it
+            // since, so this cannot be refused.
+            let recorded = with_breaker!(&mut locked.machine, b => b.record_fast_successes(kept));
+            debug_assert_eq!(recorded, Ok(()));
+        }
     }
 
     /// The breaker as the pipeline sees it: a [`CircuitBreaker`] that locks
@@ -871,11 +969,11 @@ impl SharedBreaker {
         Ok(())
     }
 
-    /// Closed with no failure in the current run: its calls take the
-    /// lock-free path and no time-driven transition can be due.
+    /// Closed: no time-driven transition can be due (only an open period
+    /// or a hung probe has a deadline).
     #[inline]
-    pub(crate) fn is_clean(&self) -> bool {
-        self.inner.word.load(Ordering::Acquire) & CLEAN != 0
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.word.load(Ordering::Acquire) & CLOSED != 0
     }
 
     /// Runs `op` if the breaker admits it and records how it ended (`Err` is a
@@ -939,16 +1037,36 @@ impl SharedBreaker {
                 Ok(now) => self.call_at(now, classifier, op),
             };
         }
-        self.call_unclean(classifier, op)
+        self.call_unclean(word, classifier, op)
     }
 
-    /// [`call_classified`](Self::call_classified) closed off the clean path.
+    /// [`call_classified`](Self::call_classified) closed off the clean path,
+    /// `word` read: admitted without the lock, and with no slow-call timing
+    /// a fast success is taken without it while the word allows.
     #[inline(never)]
     fn call_unclean<T, E, C: Classify<T, E> + ?Sized>(
         &self,
+        word: u64,
         classifier: &C,
         op: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, Error<E>> {
+        if self.inner.slow_micros == u64::MAX {
+            // No slow-call timing: the permit needs no time, nor a fast
+            // success the lock while the word allows.
+            let generation = word_generation(word);
+            let mut permit = BreakerPermit {
+                breaker: self,
+                permit: Some(self.issue_closed(word, Instant::ZERO)),
+            };
+            let result = op();
+            let outcome = classifier.classify(&result).outcome;
+            if outcome == Outcome::Success && self.fast_success_without_lock(generation) {
+                permit.permit = None;
+            } else {
+                let _ = permit.record(outcome);
+            }
+            return result.map_err(Error::operation);
+        }
         self.call_with(self.try_acquire(), classifier, op)
     }
 
@@ -983,17 +1101,50 @@ impl SharedBreaker {
         Error::refused(self.inner.error_name, r.retry_at)
     }
 
-    /// Whether `permit`, ending now in `outcome`, changes nothing in the core
-    /// but its success count: a success, not slow, of the clean generation.
+    /// Whether `permit`'s call, ending at `now`, was not slow.
     #[inline]
-    fn is_clean_success(&self, permit: &Permit, outcome: Outcome, now: Instant) -> bool {
-        outcome == Outcome::Success
-            && self.inner.word.load(Ordering::Acquire) == clean_word(permit.generation())
-            && (self.inner.slow_micros == u64::MAX
-                || now
-                    .saturating_duration_since(permit.issued_at())
-                    .as_micros()
-                    <= self.inner.slow_micros)
+    fn is_fast(&self, permit: &Permit, now: Instant) -> bool {
+        self.inner.slow_micros == u64::MAX
+            || now
+                .saturating_duration_since(permit.issued_at())
+                .as_micros()
+                <= self.inner.slow_micros
+    }
+
+    /// A success that was not slow, of `generation`, taken without the lock
+    /// when the word allows: counted in this thread's stripe while the
+    /// breaker is clean in that generation, or kept aside in the word while
+    /// no fast success can trip it. `false`: the core must record it.
+    #[inline]
+    fn fast_success_without_lock(&self, generation: u32) -> bool {
+        let word = self.inner.word.load(Ordering::Acquire);
+        if word == clean_word(generation) {
+            bump(&self.inner.stripes, |s| &s.successes);
+            return true;
+        }
+        self.keep_aside(word, generation)
+    }
+
+    /// Keeps a fast success of `generation` aside in the word (`word` as
+    /// last read): while the word says deferrable, not clean, in that
+    /// generation, with room left. `false` otherwise.
+    #[inline]
+    fn keep_aside(&self, mut word: u64, generation: u32) -> bool {
+        while word & (DEFERRABLE | CLEAN) == DEFERRABLE
+            && word_generation(word) == generation
+            && word & PENDING < PENDING_MAX * PENDING_ONE
+        {
+            match self.inner.word.compare_exchange(
+                word,
+                word + PENDING_ONE,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => word = now,
+            }
+        }
+        false
     }
 }
 
@@ -1007,8 +1158,7 @@ pub(crate) struct Gate<'a> {
 impl CircuitBreaker for Gate<'_> {
     #[inline]
     fn handle_timeout(&mut self, now: Instant) -> Option<Transition> {
-        if self.breaker.is_clean() {
-            // Closed: nothing is ever due.
+        if self.breaker.is_closed() {
             return None;
         }
         self.breaker
@@ -1028,8 +1178,10 @@ impl CircuitBreaker for Gate<'_> {
 
     #[inline]
     fn record(&mut self, permit: Permit, outcome: Outcome, now: Instant) -> Option<Transition> {
-        if self.breaker.is_clean_success(&permit, outcome, now) {
-            bump(&self.breaker.inner.stripes, |s| &s.successes);
+        if outcome == Outcome::Success
+            && self.breaker.is_fast(&permit, now)
+            && self.breaker.fast_success_without_lock(permit.generation())
+        {
             return None;
         }
         self.breaker
@@ -1084,12 +1236,12 @@ impl BreakerPermit<'_> {
         let permit = self.permit.take()?;
         let breaker = self.breaker;
         if breaker.inner.slow_micros == u64::MAX {
-            let word = breaker.inner.word.load(Ordering::Acquire);
-            if outcome == Outcome::Success && word == clean_word(permit.generation()) {
-                // The clean success needs no time when slow calls are off.
-                bump(&breaker.inner.stripes, |s| &s.successes);
+            // With slow calls off, a success needs no time.
+            if outcome == Outcome::Success && breaker.fast_success_without_lock(permit.generation())
+            {
                 return None;
             }
+            let word = breaker.inner.word.load(Ordering::Acquire);
             if closed_in(word, permit.generation()) {
                 // The core records it without the time unless it trips the
                 // breaker; only then is the clock read (under the lock).

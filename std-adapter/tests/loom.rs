@@ -1,5 +1,6 @@
 //! loom models of the shared handles: every interleaving of two or three threads (loom's
-//! exhaustive scheduler, bounded preemptions) over the breaker's atomic fast path, its
+//! exhaustive scheduler, bounded preemptions) over the breaker's atomic fast path (a count
+//! window's fast successes counted or kept aside in its word without the lock), its
 //! mutex slow path (a count window's outcomes recorded without the clock unless they trip
 //! it), the bulkhead behind the blocking executor, the bulkhead's slots
 //! lent to its lock-free path racing a waiter that queues, the adaptive limit's
@@ -9,8 +10,9 @@
 //! Proven for every interleaving explored: no lost update (every call recorded exactly
 //! once in the stats, no failure lost on the way to a trip), no leaked permit (the
 //! bulkhead is empty afterwards, acquired == released), no double release, no lent
-//! slot lost, no adaptive slot granted over the limit, the adaptive limit and the
-//! throttle answer as their core machine does given the same steps in some order, and
+//! slot lost, no adaptive slot granted over the limit, the adaptive limit, the throttle
+//! and a count-window breaker answer as their core machine does given the same steps in
+//! some order, and
 //! the last gauge report an observer is told is the machine's state.
 //!
 //! Run (its own target dir; tokio is left out because `--cfg loom` switches tokio into
@@ -818,4 +820,173 @@ fn bulkhead_gauge_ends_at_the_latest_occupancy() {
             "the gauge ends stale: {reports:?}"
         );
     });
+}
+
+/// What a count-window caller saw of each of its calls: refused, or admitted
+/// and the state its outcome moved the breaker to, if any.
+type WindowCall = Result<Option<&'static str>, ()>;
+/// The callers' calls, then the state, the window and the counters after them.
+type WindowRun = (
+    Vec<Vec<WindowCall>>,
+    &'static str,
+    steadfast::breaker::WindowCounts,
+    (u64, u64, u64, u64, u64),
+);
+
+/// A window of two judged at 100 % (two failures in a row trip it), open for
+/// an hour: decisions depend on the order of the outcomes alone.
+fn strict_window() -> BreakerConfig {
+    BreakerConfig::new()
+        .with_minimum_calls(2)
+        .with_failure_rate_percent(100)
+        .with_break_duration(Duration::from_secs(3600))
+}
+
+fn window_counters(s: steadfast_std::Totals) -> (u64, u64, u64, u64, u64) {
+    (s.calls, s.successes, s.failures, s.rejections, s.opens)
+}
+
+/// The core's `CountWindow` fed `before`, then the callers' calls one step
+/// at a time in every order (a call is two steps: acquire, then record):
+/// every run the shared breaker may show.
+fn window_serial(before: &[Outcome], calls: &[&[Outcome]]) -> Vec<WindowRun> {
+    use steadfast::breaker::{Breaker, CountWindow, Permit};
+    use steadfast::time::Instant;
+    let now = Instant::ZERO;
+    let steps: Vec<usize> = calls.iter().map(|c| 2 * c.len()).collect();
+    orders(&steps)
+        .into_iter()
+        .map(|order| {
+            let window = CountWindow::<128, 2>::with_len(2).unwrap();
+            let mut core = Breaker::with_window(strict_window(), window).unwrap();
+            for &outcome in before {
+                let p = core.try_acquire(now).unwrap();
+                let _ = core.record(p, outcome, now);
+            }
+            let mut seen: Vec<Vec<WindowCall>> = vec![Vec::new(); calls.len()];
+            let mut held: Vec<Option<Permit>> = (0..calls.len()).map(|_| None).collect();
+            let mut taken = vec![0; calls.len()];
+            for caller in order {
+                let step = taken[caller];
+                taken[caller] += 1;
+                if step % 2 == 0 {
+                    match core.try_acquire(now) {
+                        Ok(p) => held[caller] = Some(p),
+                        Err(_) => seen[caller].push(Err(())),
+                    }
+                } else if let Some(p) = held[caller].take() {
+                    let t = core.record(p, calls[caller][step / 2], now);
+                    seen[caller].push(Ok(t.map(|t| t.to().name())));
+                }
+            }
+            let stats = steadfast_std::Totals::from(core.stats());
+            (
+                seen,
+                core.state().name(),
+                core.counts(now),
+                window_counters(stats),
+            )
+        })
+        .collect()
+}
+
+/// The shared count window of [`strict_window`] fed `before`, then `calls[0]`
+/// on this thread racing `calls[1..]`, one thread each.
+fn window_shared(before: &[Outcome], calls: &[&'static [Outcome]]) -> WindowRun {
+    let b = SharedBreaker::with_count_window("loom", strict_window(), 2).unwrap();
+    for &outcome in before {
+        let _ = b.try_acquire().unwrap().record(outcome);
+    }
+    let caller = |b: &SharedBreaker, outcomes: &[Outcome]| -> Vec<WindowCall> {
+        outcomes
+            .iter()
+            .map(|&outcome| match b.try_acquire() {
+                Ok(p) => Ok(p.record(outcome).map(|t| t.to().name())),
+                Err(_) => Err(()),
+            })
+            .collect()
+    };
+    let others: Vec<_> = calls[1..]
+        .iter()
+        .map(|&outcomes| {
+            let b = b.clone();
+            thread::spawn(move || caller(&b, outcomes))
+        })
+        .collect();
+    let mut seen = vec![caller(&b, calls[0])];
+    seen.extend(others.into_iter().map(|t| t.join().unwrap()));
+    (
+        seen,
+        b.state().name(),
+        b.counts(),
+        window_counters(b.stats()),
+    )
+}
+
+/// A window full of successes (clean: a success is counted without the
+/// lock) while two failures are recorded under the lock, the second
+/// tripping it if nothing came between. Every interleaving is one the core
+/// window, given the same steps one at a time in some order, answers the
+/// same: a success counted without the lock once a failure is in the
+/// window would make the failures' trip and the success's count disagree
+/// with every order.
+#[test]
+fn count_window_clean_success_races_locked_failures_as_the_core_in_some_order() {
+    model(
+        "count_window_clean_success_races_locked_failures_as_the_core_in_some_order",
+        || {
+            const SUCCESS: &[Outcome] = &[Outcome::Success];
+            const FAILURES: &[Outcome] = &[Outcome::Failure, Outcome::Failure];
+            let before = [Outcome::Success, Outcome::Success];
+            let seen = window_shared(&before, &[FAILURES, SUCCESS]);
+            assert!(
+                window_serial(&before, &[FAILURES, SUCCESS]).contains(&seen),
+                "no order of the core's steps answers {seen:?}"
+            );
+        },
+    );
+}
+
+/// A window holding a failure (not clean: every outcome takes the lock): a
+/// success races a failure that trips it only if it comes first. Either the
+/// success is recorded before it (no trip) or it is stale (trip, the success
+/// not counted): never a trip with the success counted.
+#[test]
+fn count_window_success_races_a_tripping_failure_as_the_core_in_some_order() {
+    model(
+        "count_window_success_races_a_tripping_failure_as_the_core_in_some_order",
+        || {
+            const SUCCESS: &[Outcome] = &[Outcome::Success];
+            const FAILURE: &[Outcome] = &[Outcome::Failure];
+            let before = [Outcome::Success, Outcome::Success, Outcome::Failure];
+            let seen = window_shared(&before, &[FAILURE, SUCCESS]);
+            assert!(
+                window_serial(&before, &[FAILURE, SUCCESS]).contains(&seen),
+                "no order of the core's steps answers {seen:?}"
+            );
+        },
+    );
+}
+
+/// A full window holding a failure (no fast success can trip it: each is
+/// kept aside in the word, without the lock) while two successes race a
+/// failure that trips it only if it comes before both. The successes kept
+/// aside reach the core before the failure, or come after it and are stale:
+/// none lost, none counted twice, none counted in the generation after the
+/// trip, whatever the interleaving.
+#[test]
+fn count_window_successes_kept_aside_race_a_tripping_failure_as_the_core_in_some_order() {
+    model(
+        "count_window_successes_kept_aside_race_a_tripping_failure_as_the_core_in_some_order",
+        || {
+            const SUCCESS: &[Outcome] = &[Outcome::Success];
+            const FAILURE: &[Outcome] = &[Outcome::Failure];
+            let before = [Outcome::Success, Outcome::Failure];
+            let seen = window_shared(&before, &[FAILURE, SUCCESS, SUCCESS]);
+            assert!(
+                window_serial(&before, &[FAILURE, SUCCESS, SUCCESS]).contains(&seen),
+                "no order of the core's steps answers {seen:?}"
+            );
+        },
+    );
 }

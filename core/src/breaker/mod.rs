@@ -648,6 +648,118 @@ impl<W: Window, S: StatsSlot, C: ConfigSource> Breaker<W, S, C> {
         self.generation
     }
 
+    /// Whether the breaker is *clean*: `Closed`, and a success that is not
+    /// slow, on a permit of the current generation, would change nothing but
+    /// [`Stats::successes`]. Its detector would hold the same calls, so it
+    /// decides alike from then on: a [`Consecutive`] with no failure in its
+    /// current run, or a full [`CountWindow`] of fast successes only (the
+    /// success replaces one of them; only where the ring starts moves). Never
+    /// a [`TimeWindow`], whose buckets count time.
+    ///
+    /// The rule for an adapter sharing the breaker: while it is clean, such a
+    /// success may be counted outside it instead of recorded (steadfast-std's
+    /// shared breaker counts it without taking its lock), as
+    /// [`record`](Self::record) would have for any `now` (the highest instant
+    /// seen stays where it is, as with [`record_untimed`](Self::record_untimed)).
+    /// Whatever changes the breaker goes through `record` and may end it.
+    ///
+    /// ```
+    /// use steadfast::breaker::{Breaker, Config, CountWindow};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
+    ///
+    /// let mut b = Breaker::<CountWindow<2>>::new(Config::new()).unwrap();
+    /// let t = Instant::ZERO;
+    /// assert!(!b.is_clean()); // filling: a success adds a call
+    /// for outcome in [Outcome::Success, Outcome::Success] {
+    ///     let p = b.try_acquire(t).unwrap();
+    ///     let _ = b.record(p, outcome, t);
+    /// }
+    /// assert!(b.is_clean()); // full of fast successes
+    /// let p = b.try_acquire(t).unwrap();
+    /// let _ = b.record(p, Outcome::Failure, t); // 1 of 2 failed: 50 % trips
+    /// assert!(!b.is_clean());
+    /// ```
+    #[inline]
+    pub fn is_clean(&self) -> bool {
+        self.phase == Phase::Closed && self.window.absorbs_fast_success()
+    }
+
+    /// Whether a success that is not slow, on a permit of the current
+    /// generation, cannot trip the breaker now, nor can any run of them:
+    /// `Closed`, and the detector cannot be tripped by one (a [`Consecutive`],
+    /// whose runs a success only ends, or a full [`CountWindow`], where it
+    /// replaces the oldest call and cannot raise either rate). Never a
+    /// [`TimeWindow`], which needs the time of each. Every
+    /// [clean](Self::is_clean) breaker is one.
+    ///
+    /// The rule for an adapter sharing the breaker: while this holds, such
+    /// successes may be kept aside in arrival order and handed over later in
+    /// one go with [`record_fast_successes`](Self::record_fast_successes),
+    /// before any other input reaches the breaker (steadfast-std's shared
+    /// breaker keeps them in an atomic counter, without its lock).
+    ///
+    /// ```
+    /// use steadfast::breaker::{Breaker, Config, CountWindow};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
+    ///
+    /// let mut b = Breaker::<CountWindow<2>>::new(Config::new().with_failure_rate_percent(100)).unwrap();
+    /// let t = Instant::ZERO;
+    /// assert!(!b.fast_success_cannot_trip()); // filling: a success may reach `minimum_calls`
+    /// for outcome in [Outcome::Success, Outcome::Failure] {
+    ///     let p = b.try_acquire(t).unwrap();
+    ///     let _ = b.record(p, outcome, t);
+    /// }
+    /// assert!(b.fast_success_cannot_trip()); // full: 1 of 2 failed, 50 % < 100 %
+    /// assert!(!b.is_clean()); // but a success would push the failure along
+    /// ```
+    #[inline]
+    pub fn fast_success_cannot_trip(&self) -> bool {
+        const FAST_SUCCESS: Sample = Sample {
+            failure: false,
+            slow: false,
+        };
+        self.phase == Phase::Closed
+            && !matches!(W::KIND, Kind::Time { .. })
+            && !self.window.may_trip(FAST_SUCCESS)
+    }
+
+    /// Records `n` successes that are not slow, on permits of the current
+    /// generation, exactly as `n` calls of [`record`](Self::record) with them
+    /// would at any `now` up to the highest instant seen: each goes to the
+    /// detector and to [`Stats::successes`], and none trips, since
+    /// [`fast_success_cannot_trip`](Self::fast_success_cannot_trip) holds.
+    /// Otherwise it changes nothing and hands `n` back (none is always
+    /// `Ok`). The work is bounded by the detector's size, not by `n`: a
+    /// count window clears its `n` oldest slots a 64-bit word at a time.
+    ///
+    /// ```
+    /// use steadfast::breaker::{Breaker, Config, CountWindow, Window};
+    /// use steadfast::outcome::Outcome;
+    /// use steadfast::time::Instant;
+    ///
+    /// let mut b = Breaker::<CountWindow<2>>::new(Config::new().with_failure_rate_percent(100)).unwrap();
+    /// let t = Instant::ZERO;
+    /// assert_eq!(b.record_fast_successes(1), Err(1)); // filling: not now
+    /// for outcome in [Outcome::Success, Outcome::Failure] {
+    ///     let p = b.try_acquire(t).unwrap();
+    ///     let _ = b.record(p, outcome, t);
+    /// }
+    /// assert_eq!(b.record_fast_successes(2), Ok(()));
+    /// assert_eq!(b.window().counts().failures, 0); // the failure left the window
+    /// assert_eq!(b.stats().successes, 3);
+    /// ```
+    pub fn record_fast_successes(&mut self, n: u32) -> Result<(), u32> {
+        if n > 0 && !self.fast_success_cannot_trip() {
+            return Err(n);
+        }
+        self.window
+            .record_fast_successes(n, self.last_now, self.config.get());
+        self.stats.add(Counter::Successes, n);
+        Ok(())
+    }
+
     /// The current state, as last updated. Time-driven changes that are due but
     /// not yet applied show up after [`handle_timeout`](Self::handle_timeout) or
     /// [`try_acquire`](Self::try_acquire).

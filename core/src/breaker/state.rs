@@ -546,14 +546,19 @@ pub(crate) mod sealed {
     /// The slot's machinery, private to the crate (keeps `StatsSlot` sealed).
     pub trait Slot: Copy + core::fmt::Debug + PartialEq + Eq {
         const ZERO: Self;
+        /// Adds `n` to `counter` (saturating).
+        fn add(&mut self, counter: Counter, n: u32);
         /// Adds one to `counter` (saturating).
-        fn bump(&mut self, counter: Counter);
+        #[inline(always)]
+        fn bump(&mut self, counter: Counter) {
+            self.add(counter, 1);
+        }
     }
 
     impl Slot for Stats {
         const ZERO: Self = Self::ZERO;
         #[inline(always)]
-        fn bump(&mut self, counter: Counter) {
+        fn add(&mut self, counter: Counter, n: u32) {
             let field = match counter {
                 Counter::Calls => &mut self.calls,
                 Counter::Successes => &mut self.successes,
@@ -564,13 +569,13 @@ pub(crate) mod sealed {
                 Counter::StateChanges => &mut self.state_changes,
                 Counter::Opens => &mut self.opens,
             };
-            *field = field.saturating_add(1);
+            *field = field.saturating_add(n);
         }
     }
 
     impl Slot for NoStats {
         const ZERO: Self = Self;
         #[inline(always)]
-        fn bump(&mut self, _counter: Counter) {}
+        fn add(&mut self, _counter: Counter, _n: u32) {}
     }
 }

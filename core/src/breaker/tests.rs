@@ -1122,3 +1122,117 @@ fn the_breakers_transitions_are_the_ones_new_makes_of_its_states() {
     check(&mut b, closed, before, t(121));
     assert_eq!(b.state(), State::Closed);
 }
+
+/// Drives `shared` and `reference` with the same random calls; `reference`
+/// records everything, `shared` does what a shared breaker may: while it
+/// [`is_clean`](Breaker::is_clean) a fast success is only counted; while a
+/// fast success [cannot trip it](Breaker::fast_success_cannot_trip) it is
+/// kept aside and handed over in one go, with
+/// [`record_fast_successes`](Breaker::record_fast_successes), before anything
+/// else but a permit reaches it. Both must decide alike at every step.
+fn deferred_fast_successes_decide_alike<W: Window>(mut shared: Breaker<W>, seed: u64) {
+    use crate::rng::{Rng, SplitMix64};
+    let mut reference = shared.clone();
+    let mut rng = SplitMix64::new(seed);
+    let mut now = Instant::ZERO;
+    let (mut absorbed, mut deferred) = (0u32, 0u32);
+    let slow_after = shared.config().slow_call_duration;
+    for step in 0..if cfg!(miri) { 100 } else { 2_000 } {
+        now = now.saturating_add(Duration::from_millis(rng.below(3)));
+        if rng.below(50) == 0 {
+            now = now.saturating_add(shared.next_break_duration());
+        }
+        let (a, r) = (shared.try_acquire(now), reference.try_acquire(now));
+        assert_eq!(a.is_ok(), r.is_ok(), "seed {seed}, step {step}");
+        let (Ok(a), Ok(r)) = (a, r) else { continue };
+        let end = now.saturating_add(Duration::from_millis(rng.below(4)));
+        let outcome = match rng.below(100) {
+            0..=9 => Failure,
+            10..=11 => TimedOut,
+            12..=13 => Ignored,
+            _ => Success,
+        };
+        let fast = outcome == Success && end <= a.issued_at().saturating_add(slow_after);
+        let expected = reference.record(r, outcome, end);
+        if fast && shared.is_clean() {
+            assert!(
+                shared.fast_success_cannot_trip(),
+                "seed {seed}, step {step}"
+            );
+            absorbed += 1;
+            assert_eq!(
+                expected, None,
+                "seed {seed}, step {step}: a clean success tripped"
+            );
+        } else if fast && shared.fast_success_cannot_trip() {
+            deferred += 1;
+            assert_eq!(
+                expected, None,
+                "seed {seed}, step {step}: a deferred success tripped"
+            );
+        } else {
+            assert_eq!(
+                shared.record_fast_successes(deferred),
+                Ok(()),
+                "seed {seed}, step {step}"
+            );
+            deferred = 0;
+            assert_eq!(
+                shared.record(a, outcome, end),
+                expected,
+                "seed {seed}, step {step}"
+            );
+        }
+        now = end;
+        assert_eq!(
+            shared.state(),
+            reference.state(),
+            "seed {seed}, step {step}"
+        );
+        if deferred == 0 || rng.below(8) == 0 {
+            assert_eq!(
+                shared.record_fast_successes(deferred),
+                Ok(()),
+                "seed {seed}, step {step}"
+            );
+            deferred = 0;
+            assert_eq!(
+                shared.counts(now),
+                reference.counts(now),
+                "seed {seed}, step {step}"
+            );
+            let mut counted = shared.stats();
+            counted.successes += absorbed;
+            assert_eq!(counted, reference.stats(), "seed {seed}, step {step}");
+        }
+    }
+}
+
+#[test]
+fn fast_successes_only_counted_or_recorded_later_decide_alike() {
+    let config = Config::new()
+        .with_failure_threshold(3)
+        .with_minimum_calls(3)
+        .with_failure_rate_percent(30)
+        .with_break_duration(Duration::from_millis(20))
+        .with_probes(2, 2);
+    let slow = config.with_slow_calls(Duration::from_millis(2), 50);
+    for seed in 0..if cfg!(miri) { 1 } else { 40 } {
+        for config in [config, slow] {
+            deferred_fast_successes_decide_alike(consecutive(config), seed);
+            for len in [1, 2, 3, 5, 16, 100] {
+                let window = CountWindow::<128, 2>::with_len(len).expect("a valid length");
+                let b = Breaker::with_window(config, window).expect("valid config");
+                deferred_fast_successes_decide_alike(b, seed);
+            }
+            let time = Breaker::<TimeWindow<4>>::new(config.with_window_duration(secs(1)));
+            let time = time.expect("valid config");
+            assert!(!time.is_clean(), "a time window counts time");
+            assert!(
+                !time.fast_success_cannot_trip(),
+                "a time window counts time"
+            );
+            deferred_fast_successes_decide_alike(time, seed);
+        }
+    }
+}

@@ -46,6 +46,26 @@ pub(crate) mod sealed {
         fn may_trip(&self, _sample: Sample) -> bool {
             true
         }
+        /// Whether recording a success that is not slow now would leave the
+        /// detector holding the same calls, so that it decides alike from
+        /// then on (`false` wherever that is not certain).
+        #[inline(always)]
+        fn absorbs_fast_success(&self) -> bool {
+            false
+        }
+        /// Records `n` fast successes (neither failed nor slow) in a row,
+        /// exactly as `n` calls of `record` would, none of which may trip
+        /// (the caller checked `may_trip`).
+        #[inline]
+        fn record_fast_successes(&mut self, n: u32, now: Instant, config: &Config) {
+            let sample = Sample {
+                failure: false,
+                slow: false,
+            };
+            for _ in 0..n {
+                let _cannot_trip = self.record(sample, now, config);
+            }
+        }
         /// The counts as of `now` (not before the newest instant recorded),
         /// without changing anything.
         fn counts_at(&self, now: Instant, config: &Config) -> super::WindowCounts;
@@ -200,6 +220,18 @@ impl Detector for Consecutive {
     #[inline(always)]
     fn may_trip(&self, sample: Sample) -> bool {
         sample.failure
+    }
+
+    /// A success ends the run, and an empty run stays empty.
+    #[inline(always)]
+    fn absorbs_fast_success(&self) -> bool {
+        self.failures == 0
+    }
+
+    fn record_fast_successes(&mut self, n: u32, _now: Instant, _config: &Config) {
+        if n > 0 {
+            self.failures = 0;
+        }
     }
 
     #[inline]
@@ -432,6 +464,38 @@ impl<const N: usize, const WORDS: usize> CountWindow<N, WORDS> {
     }
 }
 
+impl<const N: usize, const WORDS: usize> CountWindow<N, WORDS> {
+    /// Empties slots `from..to` of the ring (`to ≤ len`), a word at a time,
+    /// and takes what they held off the counts.
+    fn clear_slots(&mut self, from: u32, to: u32) {
+        let mut at = from;
+        while at < to {
+            let bit = at % 64;
+            let span = (64 - bit).min(to - at);
+            let mask = if span == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << span) - 1) << bit
+            };
+            let word = (at / 64) as usize;
+            // The counts are the set bits of the ring: these cannot underflow.
+            if let Some(failed) = self.failed.get_mut(word) {
+                self.failures = self
+                    .failures
+                    .wrapping_sub((*failed & mask).count_ones() as u16);
+                *failed &= !mask;
+            }
+            if let Some(slow) = self.slow.get_mut(word) {
+                self.slow_calls = self
+                    .slow_calls
+                    .wrapping_sub((*slow & mask).count_ones() as u16);
+                *slow &= !mask;
+            }
+            at += span;
+        }
+    }
+}
+
 impl<const N: usize, const WORDS: usize> Default for CountWindow<N, WORDS> {
     /// [`CountWindow::new`].
     fn default() -> Self {
@@ -510,6 +574,47 @@ impl<const N: usize, const WORDS: usize> Detector for CountWindow<N, WORDS> {
     #[inline(always)]
     fn may_trip(&self, sample: Sample) -> bool {
         self.pos < self.len || sample.failure || sample.slow
+    }
+
+    /// A full ring of fast successes only: the success replaces one of
+    /// them, so the ring holds the same calls (only where it starts moves,
+    /// and with every slot alike no decision reads that).
+    #[inline(always)]
+    fn absorbs_fast_success(&self) -> bool {
+        self.pos >= self.len && self.failures == 0 && self.slow_calls == 0
+    }
+
+    /// A full ring: the `n` oldest slots (all of them from `len` on) are
+    /// cleared a word at a time, instead of one `record` each.
+    fn record_fast_successes(&mut self, n: u32, now: Instant, config: &Config) {
+        let len = u32::from(self.len);
+        if self.pos < self.len || len == 0 {
+            // Filling: one at a time (a breaker never asks, see `may_trip`).
+            for _ in 0..n {
+                let sample = Sample {
+                    failure: false,
+                    slow: false,
+                };
+                let _ = self.record(sample, now, config);
+            }
+            return;
+        }
+        let oldest = u32::from(self.pos - self.len);
+        if n >= len {
+            // Every slot now holds a fast success.
+            self.failed = [0; WORDS];
+            self.slow = [0; WORDS];
+            self.failures = 0;
+            self.slow_calls = 0;
+        } else if oldest + n <= len {
+            self.clear_slots(oldest, oldest + n);
+        } else {
+            self.clear_slots(oldest, len);
+            self.clear_slots(0, oldest + n - len);
+        }
+        // `oldest + n % len < 2 × len ≤ 65 536`, and the remainder is below
+        // `len`, so the position fits in a u16.
+        self.pos = (len + (oldest + n % len) % len) as u16;
     }
 
     #[inline]
@@ -771,6 +876,42 @@ mod tests {
                     // A trip leaves `Closed`; the window is empty when it returns.
                     shortcut.clear();
                     general.clear();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_run_of_fast_successes_in_one_go_is_that_many_records() {
+        let config = Config::new()
+            .with_minimum_calls(3)
+            .with_failure_rate_percent(90)
+            .with_slow_calls(Duration::from_secs(1), 90);
+        let mut rng = SplitMix64::new(5);
+        let fast = Sample {
+            failure: false,
+            slow: false,
+        };
+        for len in [1, 2, 3, 63, 64, 65, 100, 127, 128] {
+            let mut window = CountWindow::<128, 2>::with_len(len).expect("a valid length");
+            for _ in 0..if cfg!(miri) { 20 } else { 3_000 } {
+                let draw = rng.next_u64() % 100;
+                let sample = Sample {
+                    failure: draw < 30,
+                    slow: (20..40).contains(&draw),
+                };
+                if window.record(sample, Instant::ZERO, &config) {
+                    window.clear();
+                }
+                let n = (rng.next_u64() % (3 * len as u64 + 2)) as u32;
+                let (mut batch, mut one_by_one) = (window, window);
+                batch.record_fast_successes(n, Instant::ZERO, &config);
+                for _ in 0..n {
+                    let _ = one_by_one.record(fast, Instant::ZERO, &config);
+                }
+                assert_eq!(batch, one_by_one, "len {len}, {n} successes");
+                if rng.below(4) == 0 {
+                    window = batch;
                 }
             }
         }

@@ -321,7 +321,7 @@ where
 
     fn call(&mut self, req: Req) -> Self::Future {
         if let Some(report) = &self.report
-            && !self.breaker.is_clean()
+            && !self.breaker.is_closed()
             && let Some(t) = self.breaker.handle_timeout()
         {
             report.event(&Event::Breaker(t));
