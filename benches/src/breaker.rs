@@ -56,6 +56,9 @@ pub fn visit<V: Visitor>(v: &mut V) {
     v.visit::<SharedWindow<SteadfastSharedWindow>>();
     v.visit::<SharedWindow<FloorSharedWindow>>();
     v.visit::<SharedWindow<RecloserSharedWindow>>();
+    v.visit::<SharedWindowMixed<SteadfastSharedWindow>>();
+    v.visit::<SharedWindowMixed<FloorSharedWindow>>();
+    v.visit::<SharedWindowMixed<RecloserSharedWindow>>();
     v.visit::<SharedOpen<SteadfastShared>>();
     v.visit::<SharedOpen<FloorShared>>();
     v.visit::<SharedOpen<FailsafeShared>>();
@@ -752,6 +755,35 @@ impl<S: SharedSubject> Op for SharedWindow<S> {
     #[inline(always)]
     fn op(&mut self) {
         black_box(black_box(&self.0).call(call_result()));
+    }
+}
+
+/// A failure in every [`MIXED_EVERY`] calls, which no 50 % window trips on.
+pub const MIXED_EVERY: u32 = 50;
+
+/// `breaker/shared (window, mixed)`: the count-window breakers of
+/// [`SharedWindow`] fed one failure in every [`MIXED_EVERY`] calls, the same
+/// sequence for every contender, each result through `black_box`.
+#[derive(Debug)]
+pub struct SharedWindowMixed<S>(S, u32);
+impl<S: SharedSubject> Op for SharedWindowMixed<S> {
+    const GROUP: &'static str =
+        "breaker/shared (&self), closed call, window of 100 (50 %), 1 failure in 50, 1 thread";
+    const NAME: &'static str = S::NAME;
+    const WHO: Who = S::WHO;
+    fn new() -> Self {
+        Self(S::closed(), 0)
+    }
+    #[inline(always)]
+    fn op(&mut self) {
+        self.1 += 1;
+        let result = if self.1 == MIXED_EVERY {
+            self.1 = 0;
+            black_box(Err(CallError))
+        } else {
+            call_result()
+        };
+        black_box(black_box(&self.0).call(result));
     }
 }
 

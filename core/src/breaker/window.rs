@@ -431,8 +431,11 @@ impl<const N: usize, const WORDS: usize> CountWindow<N, WORDS> {
 impl<const N: usize, const WORDS: usize> CountWindow<N, WORDS> {
     /// Records any outcome in a window of `len` slots, `full` or not, and
     /// judges it: the general path of [`Detector::record`], which its
-    /// steady-state shortcut agrees with.
-    #[inline(always)]
+    /// steady-state shortcut agrees with. Out of line on 64-bit targets, where
+    /// the shortcut is inlined into the breaker's record; inlined into the one
+    /// `record` elsewhere.
+    #[cfg_attr(target_pointer_width = "64", inline(never))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(always))]
     fn record_any(&mut self, sample: Sample, config: &Config, len: u16, full: bool) -> bool {
         let index = usize::from(if full {
             self.pos.wrapping_sub(len)
@@ -617,7 +620,8 @@ impl<const N: usize, const WORDS: usize> Detector for CountWindow<N, WORDS> {
         self.pos = (len + (oldest + n % len) % len) as u16;
     }
 
-    #[inline]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     fn record(&mut self, sample: Sample, _now: Instant, config: &Config) -> bool {
         let len = self.len;
         let full = self.pos >= len;
