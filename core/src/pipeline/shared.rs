@@ -282,7 +282,9 @@ pub trait Pool: sealed::Sealed {
 }
 
 impl<const Q: usize, S: StatsSlot, C: ConfigSource> Pool for Bulkhead<Q, S, C> {
-    #[inline]
+    // Always inlined on 64-bit hosts: the hot path of every attempt.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     fn try_acquire(&mut self, now: Instant) -> Acquire {
         Self::try_acquire(self, now)
     }
@@ -290,7 +292,9 @@ impl<const Q: usize, S: StatsSlot, C: ConfigSource> Pool for Bulkhead<Q, S, C> {
     fn claim(&mut self, ticket: Ticket, now: Instant) -> Claim {
         Self::claim(self, ticket, now)
     }
-    #[inline]
+    // Always inlined on 64-bit hosts: the hot path of every attempt.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     fn release(&mut self, permit: bulkhead::Permit, now: Instant) -> Option<Ticket> {
         Self::release(self, permit, now)
     }
