@@ -15,6 +15,8 @@ use core::ops::Deref;
 
 use crate::backoff::Delays;
 
+#[cfg(target_pointer_width = "64")]
+use super::shared::release_slot;
 use super::shared::{emit, give_back, leave_queue};
 use super::{
     Event, Failure, Finish, Gate, Input, Observer, Order, Pipeline, Pool, Reason, Shared, Step,
@@ -957,6 +959,9 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
             emit(&mut shared.observer, now, Event::Breaker(t));
         }
         tell_gate(shared, gated, Some(verdict.outcome), now);
+        #[cfg(target_pointer_width = "64")]
+        release_slot(now, shared, bulkhead);
+        #[cfg(not(target_pointer_width = "64"))]
         give_back(now, shared, None, bulkhead);
         let lent = Lent {
             config: &self.pipeline.config().retry,

@@ -353,6 +353,29 @@ pub(super) fn give_back<
     }
 }
 
+/// [`give_back`] of a bulkhead slot alone, always inlined: what an attempt
+/// that ended returns on a 64-bit host (its breaker permit was recorded).
+/// 32-bit targets call the one copy of `give_back` instead.
+#[cfg(target_pointer_width = "64")]
+#[inline(always)]
+pub(super) fn release_slot<
+    G: CircuitBreaker,
+    K: Pool,
+    B: RetryBudget,
+    O: Observer + ?Sized,
+    A: Gate,
+>(
+    now: Instant,
+    shared: &mut Shared<'_, G, K, B, O, A>,
+    bulkhead: Option<bulkhead::Permit>,
+) {
+    if let (Some(permit), Some(b)) = (bulkhead, shared.bulkhead.as_deref_mut())
+        && let Some(next) = b.release(permit, now)
+    {
+        emit(&mut shared.observer, now, Event::Granted(next));
+    }
+}
+
 /// Leaves the bulkhead's queue; a slot already granted to `ticket` passes on.
 pub(super) fn leave_queue<
     G: CircuitBreaker,
