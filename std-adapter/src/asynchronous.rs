@@ -229,6 +229,7 @@ pin_project! {
 
 pin_project! {
     #[project = StateProj]
+    #[project_replace = StateReplace]
     enum State<F> {
         Stepping,
         Unbounded { #[pin] attempt: F },
@@ -273,6 +274,8 @@ where
         loop {
             let mut this = self.as_mut().project();
             let result = match this.state.as_mut().project() {
+                // Leaving `Stepping`, which holds nothing, the state is
+                // replaced in place without running the whole enum's drop.
                 StateProj::Stepping => {
                     let next = match this.driver.step(*this.input) {
                         Step::Attempt { deadline, .. } => {
@@ -298,11 +301,11 @@ where
                             continue;
                         }
                         Step::Done(finish) => {
-                            this.state.set(State::Done);
+                            this.state.project_replace(State::Done);
                             return Poll::Ready((finish, this.last.take()));
                         }
                     };
-                    this.state.set(next);
+                    this.state.project_replace(next);
                     continue;
                 }
                 StateProj::Unbounded { attempt } => Some(ready!(attempt.poll(cx))),

@@ -15,6 +15,8 @@ use core::ops::Deref;
 
 use crate::backoff::Delays;
 
+#[cfg(target_pointer_width = "64")]
+use super::shared::release_slot;
 use super::shared::{emit, give_back, leave_queue};
 use super::{
     Event, Failure, Finish, Gate, Input, Observer, Order, Pipeline, Pool, Reason, Shared, Step,
@@ -550,6 +552,9 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
     /// assert!(matches!(step, Step::Attempt { attempt: 1, deadline: Some(_) }));
     /// # Ok::<(), steadfast::error::ConfigError>(())
     /// ```
+    // Inlined on 64-bit hosts, where a step's calls cost more than its code
+    // grows; one copy for its many callers on 32-bit targets.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub fn next<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
@@ -590,6 +595,9 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
     }
 
     /// Starts the attempt `retry.attempts()` if every stage admits it.
+    // Inlined on 64-bit hosts (the path of every first attempt); one copy on
+    // 32-bit targets.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn begin_attempt<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
@@ -715,6 +723,8 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
 
     /// Every stage admitted: the attempt runs (or, with a zero/expired
     /// deadline, has already timed out).
+    // Inlined on 64-bit hosts; one copy for its callers on 32-bit targets.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn run<G: CircuitBreaker, K: Pool, B: RetryBudget, O: Observer + ?Sized, A: Gate>(
         &mut self,
         now: Instant,
@@ -949,6 +959,9 @@ impl<'a, D: Delays, P: Deref<Target = Pipeline<D>>> Call<'a, P> {
             emit(&mut shared.observer, now, Event::Breaker(t));
         }
         tell_gate(shared, gated, Some(verdict.outcome), now);
+        #[cfg(target_pointer_width = "64")]
+        release_slot(now, shared, bulkhead);
+        #[cfg(not(target_pointer_width = "64"))]
         give_back(now, shared, None, bulkhead);
         let lent = Lent {
             config: &self.pipeline.config().retry,

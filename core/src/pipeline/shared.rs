@@ -282,7 +282,9 @@ pub trait Pool: sealed::Sealed {
 }
 
 impl<const Q: usize, S: StatsSlot, C: ConfigSource> Pool for Bulkhead<Q, S, C> {
-    #[inline]
+    // Always inlined on 64-bit hosts: the hot path of every attempt.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     fn try_acquire(&mut self, now: Instant) -> Acquire {
         Self::try_acquire(self, now)
     }
@@ -290,7 +292,9 @@ impl<const Q: usize, S: StatsSlot, C: ConfigSource> Pool for Bulkhead<Q, S, C> {
     fn claim(&mut self, ticket: Ticket, now: Instant) -> Claim {
         Self::claim(self, ticket, now)
     }
-    #[inline]
+    // Always inlined on 64-bit hosts: the hot path of every attempt.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     fn release(&mut self, permit: bulkhead::Permit, now: Instant) -> Option<Ticket> {
         Self::release(self, permit, now)
     }
@@ -342,6 +346,29 @@ pub(super) fn give_back<
     if let (Some(permit), Some(b)) = (breaker, shared.breaker.as_deref_mut()) {
         b.cancel(permit, now);
     }
+    if let (Some(permit), Some(b)) = (bulkhead, shared.bulkhead.as_deref_mut())
+        && let Some(next) = b.release(permit, now)
+    {
+        emit(&mut shared.observer, now, Event::Granted(next));
+    }
+}
+
+/// [`give_back`] of a bulkhead slot alone, always inlined: what an attempt
+/// that ended returns on a 64-bit host (its breaker permit was recorded).
+/// 32-bit targets call the one copy of `give_back` instead.
+#[cfg(target_pointer_width = "64")]
+#[inline(always)]
+pub(super) fn release_slot<
+    G: CircuitBreaker,
+    K: Pool,
+    B: RetryBudget,
+    O: Observer + ?Sized,
+    A: Gate,
+>(
+    now: Instant,
+    shared: &mut Shared<'_, G, K, B, O, A>,
+    bulkhead: Option<bulkhead::Permit>,
+) {
     if let (Some(permit), Some(b)) = (bulkhead, shared.bulkhead.as_deref_mut())
         && let Some(next) = b.release(permit, now)
     {
