@@ -18,7 +18,7 @@ use crate::time;
 ///
 /// An open breaker's refusal is a hot path, so the error is small: it keeps
 /// the core error's parts, the reason's instant apart from the reason, which
-/// makes a refusal three words with nothing to drop ([`inner`](Self::inner)
+/// makes a refusal four words with nothing to drop ([`inner`](Self::inner)
 /// puts the core's error back together, the operation's error borrowed).
 /// The breaker's name is interned: each distinct name is stored once for
 /// the life of the process and an error holds a one-word reference to it, so
@@ -46,17 +46,27 @@ pub struct Error<E> {
     retry_at: Instant,
     last: Option<E>,
     breaker: Option<Name>,
+    /// Always zero: with `attempts`, `spare_byte` and the `last` of a
+    /// one-byte or zero-sized `E` it fills a whole word, which an error then
+    /// writes with one store (see [`Kind`]).
+    spare: u16,
+    /// Always zero, as `spare`.
+    spare_byte: u8,
 }
 
 /// A [`Reason`] without the instant it may carry: the core's `Reason` is 24
 /// bytes, two of its variants holding an `Option<Instant>`; an [`Error`]
-/// keeps this and the instant beside it, so that a refusal fits in three
-/// words. Two bytes wide so that it holds the error's largest niche: a
-/// `Result<T, Error<E>>` then says `Ok` in it too, and telling `Ok`, a
-/// refusal and anything else apart is one comparison. (A new `Reason` fails
-/// to compile in [`Kind::split`] and [`Kind::reason`] until it has a kind.)
+/// keeps this and the instant beside it. A whole word wide, so that it holds
+/// the error's largest niche: a `Result<T, Error<E>>` says `Ok` in it, with
+/// one store of a word, and telling `Ok`, a refusal and anything else apart
+/// is one comparison. `Ok`, and every word of a refusal when `E` is
+/// zero-sized or one byte, is written whole, so a copy of a result just made
+/// reads each word from the one store that wrote it; a word written in
+/// narrower parts would make the copy wait until they all reach the cache
+/// (several nanoseconds, on the hot path of a call that succeeds). (A new `Reason` fails to compile in [`Kind::split`]
+/// and [`Kind::reason`] until it has a kind.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u16)]
+#[repr(u64)]
 enum Kind {
     Operation,
     AttemptTimedOut,
@@ -213,6 +223,8 @@ impl<E> Error<E> {
             retry_at,
             last,
             breaker: None,
+            spare: 0,
+            spare_byte: 0,
         }
     }
 
@@ -450,6 +462,8 @@ impl<E> Error<E> {
             retry_at: self.retry_at,
             last: self.last.map(f),
             breaker: self.breaker,
+            spare: 0,
+            spare_byte: 0,
         }
     }
 
@@ -657,10 +671,11 @@ mod tests {
         assert!(std::ptr::eq(a.0, b.0));
         assert_ne!(a, Name::intern("interned-twice"));
         assert_eq!(size_of::<Option<Name>>(), size_of::<usize>());
-        // A refusal: the instant, the name and one word for the rest, with
-        // `Ok` in the kind's niche; nothing to drop.
-        assert_eq!(size_of::<Result<(), Error<()>>>(), 3 * size_of::<u64>());
-        assert_eq!(size_of::<Error<std::io::Error>>(), 4 * size_of::<u64>());
+        // A refusal: the instant, the name, the kind with `Ok` in its niche
+        // and one word for the rest; nothing to drop.
+        assert_eq!(size_of::<Result<(), Error<()>>>(), 4 * size_of::<u64>());
+        assert_eq!(size_of::<Result<u8, Error<u8>>>(), 5 * size_of::<u64>());
+        assert_eq!(size_of::<Error<std::io::Error>>(), 5 * size_of::<u64>());
         assert!(!std::mem::needs_drop::<Error<()>>());
     }
 }
