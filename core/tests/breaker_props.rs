@@ -558,21 +558,27 @@ fn decides_alike<W: Window>(n: usize, cfg: Config, steps: &[Step]) -> Result<(),
     Ok(())
 }
 
+/// At most `n` steps in a generated sequence; a tenth of them under Miri,
+/// which interprets every step and checks the same code paths on fewer.
+const fn most(n: usize) -> usize {
+    if cfg!(miri) { n / 10 + 1 } else { n }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 2 } else { 512 }, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn consecutive_matches_the_model(cfg in config(), start in start(), ops in prop::collection::vec(op(), 0..120)) {
+    fn consecutive_matches_the_model(cfg in config(), start in start(), ops in prop::collection::vec(op(), 0..most(120))) {
         run::<Consecutive>(cfg, Detect::Consecutive, start, &ops)?;
     }
 
     #[test]
-    fn count_window_matches_the_model(cfg in config(), start in start(), ops in prop::collection::vec(op(), 0..120)) {
+    fn count_window_matches_the_model(cfg in config(), start in start(), ops in prop::collection::vec(op(), 0..most(120))) {
         run::<CountWindow<5>>(cfg, Detect::Count(5), start, &ops)?;
     }
 
     #[test]
-    fn wide_count_window_matches_the_model(cfg in config(), ops in prop::collection::vec(op(), 0..200)) {
+    fn wide_count_window_matches_the_model(cfg in config(), ops in prop::collection::vec(op(), 0..most(200))) {
         run::<CountWindow<70, 2>>(cfg, Detect::Count(70), 0, &ops)?;
     }
 
@@ -581,7 +587,7 @@ proptest! {
         cfg in config(),
         len in 1usize..=12,
         start in start(),
-        ops in prop::collection::vec(op(), 0..120),
+        ops in prop::collection::vec(op(), 0..most(120)),
     ) {
         let window = CountWindow::<128, 2>::with_len(len).expect("len <= 128");
         let b = Breaker::with_window(cfg, window).expect("valid");
@@ -592,7 +598,7 @@ proptest! {
     fn wide_runtime_length_count_window_matches_the_model(
         cfg in config(),
         len in 60usize..=70,
-        ops in prop::collection::vec(op(), 0..200),
+        ops in prop::collection::vec(op(), 0..most(200)),
     ) {
         let window = CountWindow::<128, 2>::with_len(len).expect("len <= 128");
         let b = Breaker::with_window(cfg, window).expect("valid");
@@ -604,7 +610,7 @@ proptest! {
         n in prop::sample::select(vec![1usize, 10, 50, 63, 64, 65, 100, 127, 128]),
         cfg in config(),
         minimum_calls in 1u32..140,
-        steps in prop::collection::vec(step(), 0..600),
+        steps in prop::collection::vec(step(), 0..most(600)),
     ) {
         let cfg = cfg.with_minimum_calls(minimum_calls);
         match n {
@@ -625,7 +631,7 @@ proptest! {
         cfg in config(),
         window_ms in 1u64..20_000,
         start in start(),
-        ops in prop::collection::vec(op(), 0..150),
+        ops in prop::collection::vec(op(), 0..most(150)),
     ) {
         let cfg = cfg.with_window_duration(Duration::from_millis(window_ms));
         let mut b = Breaker::<steadfast::breaker::TimeWindow<7>>::new(cfg).expect("valid");
@@ -655,7 +661,7 @@ proptest! {
     fn any_config_either_fails_validation_or_never_panics(
         ft in any::<u32>(), min in any::<u32>(), rate in any::<u8>(), slow_rate in any::<u8>(),
         brk in any::<u64>(), mult in any::<u16>(), max in any::<u64>(), probes in any::<u16>(),
-        succ in any::<u16>(), wait in any::<u64>(), ops in prop::collection::vec(op(), 0..60),
+        succ in any::<u16>(), wait in any::<u64>(), ops in prop::collection::vec(op(), 0..most(60)),
     ) {
         let cfg = Config::new()
             .with_failure_threshold(ft)
@@ -686,8 +692,8 @@ proptest! {
     #[test]
     fn time_window_counts_as_of_now_match_a_list_of_outcomes(
         window_ms in 7u64..5_000,
-        outcomes in prop::collection::vec((0u64..3_000, any::<bool>()), 0..60),
-        asks in prop::collection::vec(0u64..12_000, 1..20),
+        outcomes in prop::collection::vec((0u64..3_000, any::<bool>()), 0..most(60)),
+        asks in prop::collection::vec(0u64..12_000, 1..most(20)),
     ) {
         let cfg = Config::new()
             .with_window_duration(Duration::from_millis(window_ms))
@@ -723,7 +729,7 @@ proptest! {
     #[test]
     fn a_metrics_only_breaker_shadows_the_live_one_exactly(
         cfg in config(),
-        calls in prop::collection::vec((0u64..20_000, 0u8..4, 0u64..3_000, any::<bool>()), 0..200),
+        calls in prop::collection::vec((0u64..20_000, 0u8..4, 0u64..3_000, any::<bool>()), 0..most(200)),
     ) {
         let mut live = Breaker::<CountWindow<8>>::new(cfg.with_minimum_calls(4)).expect("valid");
         let mut shadow = Breaker::<CountWindow<8>>::new(cfg.with_minimum_calls(4).with_metrics_only(true)).expect("valid");
@@ -900,7 +906,7 @@ proptest! {
     fn a_breaker_without_stats_decides_exactly_like_one_that_counts(
         cfg in config(),
         metrics_only in any::<bool>(),
-        steps in prop::collection::vec(lean_step(), 0..300),
+        steps in prop::collection::vec(lean_step(), 0..most(300)),
     ) {
         let cfg = cfg.with_metrics_only(metrics_only);
         lean_decides_alike(
@@ -919,7 +925,7 @@ proptest! {
 
     #[test]
     fn a_breaker_with_a_fixed_config_decides_exactly_like_one_that_holds_it(
-        steps in prop::collection::vec(lean_step(), 0..300),
+        steps in prop::collection::vec(lean_step(), 0..most(300)),
     ) {
         lean_decides_alike(
             Breaker::<Consecutive>::new(Tight::CONFIG).expect("valid"),
